@@ -1,0 +1,191 @@
+//! The `global` section's keywords.
+
+use super::{want_args, Ctx};
+use crate::ast::Directive;
+use crate::model::{Global, LogTarget, StatsSocket};
+use crate::{suggest, units};
+
+/// Known in HAProxy's global section but not acted on by Clearway yet: accepted with a warning.
+const KNOWN_NOT_ACTED: &[&str] = &[
+    "log-send-hostname",
+    "log-tag",
+    "ulimit-n",
+    "ssl-default-bind-ciphers",
+    "ssl-default-bind-ciphersuites",
+    "ssl-default-bind-options",
+    "ssl-default-server-ciphers",
+    "ssl-default-server-ciphersuites",
+    "ssl-default-server-options",
+    "ssl-dh-param-file",
+    "ssl-server-verify",
+    "ca-base",
+    "crt-base",
+    "spread-checks",
+    "node",
+    "description",
+    "quiet",
+    "debug",
+    "master-worker",
+    "setcap",
+    "hard-stop-after",
+    "maxsslconn",
+    "maxconnrate",
+    "maxsessrate",
+    "maxpipes",
+    "noepoll",
+    "nosplice",
+    "nogetaddrinfo",
+    "server-state-file",
+    "server-state-base",
+    "localpeer",
+    "cpu-map",
+    "h1-case-adjust",
+    "insecure-fork-wanted",
+    "presetenv",
+    "setenv",
+    "unsetenv",
+    "resetenv",
+    "lua-load",
+    "external-check",
+    "busy-polling",
+    "grace",
+    "strict-limits",
+    "expose-experimental-directives",
+    "log-format",
+    "unix-bind",
+    "tune",
+    "maxcomprate",
+    "maxcompcpuusage",
+    "nbproc",
+    "profiling.tasks",
+    "set-dumpable",
+    "zero-warning",
+    "h2-workaround-bogus-websocket-clients",
+];
+const ACTED: &[&str] = &[
+    "maxconn", "daemon", "pidfile", "user", "group", "uid", "gid", "chroot", "nbthread", "log",
+    "stats",
+];
+
+pub fn apply(d: &Directive, g: &mut Global, ctx: &mut Ctx) {
+    if let Err(e) = apply_inner(d, g, ctx) {
+        ctx.error(&d.span, e);
+    }
+}
+
+fn apply_inner(d: &Directive, g: &mut Global, ctx: &mut Ctx) -> Result<(), String> {
+    let kw = d.keyword();
+    match kw {
+        "maxconn" => {
+            want_args(d, 1, "a number of connections")?;
+            let n: u32 = units::int(&d.words[1], "maxconn")?;
+            if n == 0 {
+                return Err("'maxconn' must be at least 1".into());
+            }
+            g.maxconn = Some(n);
+        }
+        "daemon" => {
+            want_args(d, 0, "no argument")?;
+            g.daemon = true;
+        }
+        "pidfile" => {
+            want_args(d, 1, "a file path")?;
+            g.pidfile = Some(d.words[1].clone().into());
+        }
+        "user" | "group" | "chroot" => {
+            want_args(
+                d,
+                1,
+                if kw == "chroot" {
+                    "a directory"
+                } else {
+                    "a name"
+                },
+            )?;
+            let v = d.words[1].clone();
+            match kw {
+                "user" => g.user = Some(v),
+                "group" => g.group = Some(v),
+                _ => g.chroot = Some(v.into()),
+            }
+            ctx.warn(&d.span, format!("'{kw}' is parsed but not applied yet: Clearway keeps running as the user that started it"));
+        }
+        "uid" | "gid" => {
+            want_args(d, 1, "a number")?;
+            let v: u32 = units::int(&d.words[1], kw)?;
+            if kw == "uid" {
+                g.uid = Some(v);
+            } else {
+                g.gid = Some(v);
+            }
+            ctx.warn(&d.span, format!("'{kw}' is parsed but not applied yet: Clearway keeps running as the user that started it"));
+        }
+        "nbthread" => {
+            want_args(d, 1, "a number of threads")?;
+            let n: usize = units::int(&d.words[1], "nbthread")?;
+            if n == 0 {
+                return Err("'nbthread' must be at least 1".into());
+            }
+            g.nbthread = Some(n);
+        }
+        "log" => {
+            if d.words.len() < 2 {
+                return Err(
+                    "'log' expects an address and a facility, e.g. 'log 127.0.0.1 local0'".into(),
+                );
+            }
+            if d.words[1] != "stdout" && d.words[1] != "stderr" && d.words.len() < 3 {
+                return Err("'log' expects a facility after the address, e.g. 'log 127.0.0.1 local0 notice'".into());
+            }
+            g.logs.push(LogTarget {
+                span: d.span.clone(),
+                args: d.words[1..].to_vec(),
+            });
+        }
+        "stats" => match d.arg(1) {
+            Some("socket") => {
+                let addr = d
+                    .arg(2)
+                    .ok_or("'stats socket' expects an address or a path")?;
+                g.stats_sockets.push(StatsSocket {
+                    span: d.span.clone(),
+                    address: addr.to_string(),
+                    params: d.words[3..].to_vec(),
+                });
+                ctx.warn(
+                    &d.span,
+                    "'stats socket' is parsed but the runtime API is not implemented yet",
+                );
+            }
+            Some("timeout" | "maxconn" | "bind-process") => {
+                ctx.warn(
+                    &d.span,
+                    format!("'stats {}' is known but not acted on yet", d.words[1]),
+                );
+            }
+            other => {
+                return Err(format!(
+                    "unknown 'stats' keyword '{}' in global section",
+                    other.unwrap_or("")
+                ))
+            }
+        },
+        _ if KNOWN_NOT_ACTED.contains(&kw) || kw.starts_with("tune.") || kw.starts_with("ssl-") => {
+            let what = if kw == "nbproc" {
+                "ignored: Clearway runs one process with threads (see 'nbthread')"
+            } else {
+                "known but not acted on yet"
+            };
+            ctx.warn(&d.span, format!("'{kw}' is {what}"));
+        }
+        _ => {
+            let hint = suggest::hint(kw, ACTED.iter().chain(KNOWN_NOT_ACTED).copied());
+            ctx.error_hint(
+                &d.span,
+                format!("unknown keyword '{kw}' in 'global' section"),
+                hint,
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! `option NAME [args]` and `no option NAME`: which options exist, which capability they need,
+//! and how they set the proxy's `ProxyOptions`.
+
+use super::Ctx;
+use crate::ast::Directive;
+use crate::model::{ForwardFor, ProxyOptions};
+use crate::suggest;
+
+/// Options Clearway acts on.
+const ACTED: &[&str] = &["redispatch", "allbackups"];
+/// Options that only make sense in HTTP mode (warned about in TCP proxies).
+pub const HTTP_ONLY: &[&str] = &[
+    "httplog",
+    "http-server-close",
+    "httpclose",
+    "http-keep-alive",
+    "forwardfor",
+    "http-buffer-request",
+    "http-pretend-keepalive",
+    "http-no-delay",
+    "originalto",
+    "http-use-proxy-header",
+    "accept-invalid-http-request",
+    "accept-invalid-http-response",
+    "checkcache",
+    "http-ignore-probes",
+    "http-restrict-req-hdr-names",
+    "disable-h2-upgrade",
+    "h1-case-adjust-bogus-client",
+    "h1-case-adjust-bogus-server",
+];
+/// Health-check options, stored as written for the health-check work.
+pub const CHECKS: &[&str] = &[
+    "httpchk",
+    "ssl-hello-chk",
+    "mysql-check",
+    "pgsql-check",
+    "redis-check",
+    "tcp-check",
+    "ldap-check",
+    "smtpchk",
+    "external-check",
+    "spop-check",
+];
+/// Other options HAProxy knows, accepted without effect for now.
+const KNOWN_NOT_ACTED: &[&str] = &[
+    "tcplog",
+    "dontlognull",
+    "dontlog-normal",
+    "tcpka",
+    "clitcpka",
+    "srvtcpka",
+    "log-health-checks",
+    "abortonclose",
+    "splice-auto",
+    "splice-request",
+    "splice-response",
+    "contstats",
+    "log-separate-errors",
+    "logasap",
+    "nolinger",
+    "socket-stats",
+    "tcp-smart-accept",
+    "tcp-smart-connect",
+    "transparent",
+    "independent-streams",
+    "prefer-last-server",
+    "persist",
+    "idle-close-on-response",
+    "http-use-htx",
+];
+
+pub fn apply(
+    d: &Directive,
+    negated: bool,
+    opts: &mut ProxyOptions,
+    redispatch: &mut bool,
+    ctx: &mut Ctx,
+) {
+    let start = if negated { 2 } else { 1 };
+    let Some(name) = d.arg(start) else {
+        ctx.error(
+            &d.span,
+            "'option' expects an option name, e.g. 'option redispatch'",
+        );
+        return;
+    };
+    let args = &d.words[start + 1..];
+    match name {
+        "redispatch" => *redispatch = !negated,
+        "allbackups" => opts.allbackups = !negated,
+        "tcplog" => opts.tcplog = !negated,
+        "httplog" => opts.httplog = !negated,
+        "dontlognull" => opts.dontlognull = !negated,
+        "http-server-close" => opts.http_server_close = !negated,
+        "forwardfor" => match forwardfor(args) {
+            Ok(f) => opts.forwardfor = (!negated).then_some(f),
+            Err(e) => return ctx.error(&d.span, e),
+        },
+        n if CHECKS.contains(&n) => {
+            opts.checks.retain(|(c, _)| c != n);
+            if !negated {
+                opts.checks.push((n.to_string(), args.to_vec()));
+            }
+            ctx.warn(
+                &d.span,
+                format!("'option {n}' is parsed but health checks are not implemented yet"),
+            );
+            return;
+        }
+        n if HTTP_ONLY.contains(&n) || KNOWN_NOT_ACTED.contains(&n) => {}
+        other => {
+            let all = ACTED
+                .iter()
+                .chain(HTTP_ONLY)
+                .chain(CHECKS)
+                .chain(KNOWN_NOT_ACTED)
+                .copied();
+            ctx.error_hint(
+                &d.span,
+                format!("unknown option '{other}'"),
+                suggest::hint(other, all),
+            );
+            return;
+        }
+    }
+    if !ACTED.contains(&name) && !negated {
+        ctx.warn(
+            &d.span,
+            format!("'option {name}' is known but not acted on yet"),
+        );
+    }
+}
+
+fn forwardfor(args: &[String]) -> Result<ForwardFor, String> {
+    let mut f = ForwardFor::default();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "except" => f.except = Some(it.next().ok_or("'option forwardfor except' expects a network, e.g. 127.0.0.0/8")?.clone()),
+            "header" => f.header = Some(it.next().ok_or("'option forwardfor header' expects a header name")?.clone()),
+            "if-none" => f.if_none = true,
+            other => return Err(format!("unknown 'option forwardfor' parameter '{other}' (expected except, header or if-none)")),
+        }
+    }
+    Ok(f)
+}

@@ -1,0 +1,527 @@
+//! Keywords of `defaults`, `frontend`, `backend` and `listen` sections: what each section may
+//! hold, and the proxy being built (`Draft`). Sections inherit a `Draft` from their defaults.
+
+use super::{bind, options, server, source, want_args, Args, Ctx};
+use crate::ast::{Directive, Kind};
+use crate::model::{
+    Balance, Bind, LogTarget, Mode, ProxyOptions, Server, Source, Span, Timeouts, UseBackend,
+};
+use crate::{suggest, units};
+
+/// A proxy as its directives describe it, before defaults are resolved into the model.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub mode: Mode,
+    pub binds: Vec<Bind>,
+    pub maxconn: Option<u32>,
+    pub default_backend: Option<(String, Span)>,
+    pub use_backends: Vec<UseBackend>,
+    pub balance: Balance,
+    pub retries: u32,
+    pub redispatch: bool,
+    pub timeouts: Timeouts,
+    /// Where each timeout was set, for warnings.
+    pub timeout_spans: Vec<(&'static str, Span)>,
+    pub options: ProxyOptions,
+    /// Lines of options that need HTTP mode, for the warning in TCP proxies.
+    pub http_options: Vec<(String, Span)>,
+    pub source: Option<Source>,
+    pub servers: Vec<Server>,
+    pub default_server: Server,
+    pub logs: Vec<LogTarget>,
+}
+
+impl Draft {
+    pub fn new(span: &Span) -> Draft {
+        Draft {
+            mode: Mode::Tcp,
+            binds: Vec::new(),
+            maxconn: None,
+            default_backend: None,
+            use_backends: Vec::new(),
+            balance: Balance::RoundRobin,
+            // HAProxy's default number of retries.
+            retries: 3,
+            redispatch: false,
+            timeouts: Timeouts::default(),
+            timeout_spans: Vec::new(),
+            options: ProxyOptions::default(),
+            http_options: Vec::new(),
+            source: None,
+            servers: Vec::new(),
+            default_server: server::template(span),
+            logs: Vec::new(),
+        }
+    }
+}
+
+/// Which halves a section has.
+#[derive(Debug, Clone, Copy)]
+pub struct Caps {
+    pub frontend: bool,
+    pub backend: bool,
+    pub defaults: bool,
+}
+
+impl Caps {
+    pub fn of(kind: Kind) -> Caps {
+        match kind {
+            Kind::Defaults => Caps {
+                frontend: true,
+                backend: true,
+                defaults: true,
+            },
+            Kind::Frontend => Caps {
+                frontend: true,
+                backend: false,
+                defaults: false,
+            },
+            Kind::Backend => Caps {
+                frontend: false,
+                backend: true,
+                defaults: false,
+            },
+            _ => Caps {
+                frontend: true,
+                backend: true,
+                defaults: false,
+            },
+        }
+    }
+}
+
+/// Keywords with the halves they need: 'F' frontend, 'B' backend, 'A' any.
+const KEYWORDS: &[(&str, char)] = &[
+    ("mode", 'A'),
+    ("bind", 'F'),
+    ("default_backend", 'F'),
+    ("use_backend", 'F'),
+    ("maxconn", 'F'),
+    ("balance", 'B'),
+    ("retries", 'B'),
+    ("source", 'B'),
+    ("server", 'B'),
+    ("default-server", 'B'),
+    ("option", 'A'),
+    ("no", 'A'),
+    ("timeout", 'A'),
+    ("log", 'A'),
+    ("http-check", 'B'),
+    ("tcp-check", 'B'),
+    ("contimeout", 'B'),
+    ("clitimeout", 'F'),
+    ("srvtimeout", 'B'),
+];
+/// Known proxy keywords not acted on yet.
+const KNOWN_NOT_ACTED: &[&str] = &[
+    "acl",
+    "http-request",
+    "http-response",
+    "http-after-response",
+    "tcp-request",
+    "tcp-response",
+    "redirect",
+    "errorfile",
+    "errorloc",
+    "errorloc302",
+    "errorloc303",
+    "http-error",
+    "errorfiles",
+    "stats",
+    "capture",
+    "cookie",
+    "hash-type",
+    "hash-balance-factor",
+    "fullconn",
+    "description",
+    "id",
+    "stick-table",
+    "stick",
+    "monitor-uri",
+    "monitor",
+    "monitor-net",
+    "compression",
+    "unique-id-format",
+    "unique-id-header",
+    "log-format",
+    "log-format-sd",
+    "error-log-format",
+    "log-tag",
+    "http-reuse",
+    "email-alert",
+    "dispatch",
+    "persist",
+    "force-persist",
+    "ignore-persist",
+    "rate-limit",
+    "grace",
+    "backlog",
+    "disabled",
+    "enabled",
+    "filter",
+    "declare",
+    "use-server",
+    "server-template",
+    "external-check",
+    "load-server-state-from-file",
+    "server-state-file-name",
+    "max-keep-alive-queue",
+    "http-send-name-header",
+    "bind-process",
+    "reqadd",
+    "rspadd",
+    "reqrep",
+    "rsprep",
+    "reqdel",
+    "rspdel",
+    "block",
+    "clitcpka-cnt",
+    "clitcpka-idle",
+    "clitcpka-intvl",
+    "srvtcpka-cnt",
+    "srvtcpka-idle",
+    "srvtcpka-intvl",
+    "retry-on",
+    "guid",
+];
+
+const TIMEOUTS: &[(&str, char)] = &[
+    ("connect", 'B'),
+    ("client", 'F'),
+    ("server", 'B'),
+    ("queue", 'B'),
+    ("tunnel", 'B'),
+    ("client-fin", 'F'),
+    ("server-fin", 'B'),
+    ("check", 'B'),
+    ("http-request", 'F'),
+    ("http-keep-alive", 'A'),
+    ("tarpit", 'A'),
+];
+
+fn has(caps: Caps, need: char) -> bool {
+    match need {
+        'F' => caps.frontend,
+        'B' => caps.backend,
+        _ => true,
+    }
+}
+
+fn half(need: char) -> &'static str {
+    if need == 'F' {
+        "frontend"
+    } else {
+        "backend"
+    }
+}
+
+/// Applies one directive of a proxy section (`kind` named `name`) to the draft.
+pub fn apply(d: &Directive, kind: Kind, name: &str, caps: Caps, p: &mut Draft, ctx: &mut Ctx) {
+    let kw = d.keyword();
+    let need = KEYWORDS.iter().find(|(k, _)| *k == kw).map(|(_, n)| *n);
+    let Some(need) = need else {
+        if KNOWN_NOT_ACTED.contains(&kw) {
+            ctx.warn(
+                &d.span,
+                format!("'{kw}' is known but not acted on yet: ignored"),
+            );
+        } else {
+            let all = KEYWORDS
+                .iter()
+                .map(|(k, _)| *k)
+                .chain(KNOWN_NOT_ACTED.iter().copied());
+            ctx.error_hint(
+                &d.span,
+                format!("unknown keyword '{kw}' in '{}' section", kind.word()),
+                suggest::hint(kw, all),
+            );
+        }
+        return;
+    };
+    if caps.defaults && matches!(kw, "bind" | "server" | "use_backend") {
+        ctx.error(
+            &d.span,
+            format!("'{kw}' is not allowed in a 'defaults' section"),
+        );
+        return;
+    }
+    if !has(caps, need) {
+        if matches!(kw, "bind" | "server") {
+            ctx.error(
+                &d.span,
+                format!(
+                    "'{kw}' is not allowed in {} '{name}': it has no {} side",
+                    kind.word(),
+                    half(need)
+                ),
+            );
+        } else {
+            ctx.warn(
+                &d.span,
+                format!(
+                    "'{kw}' ignored: {} '{name}' has no {} side",
+                    kind.word(),
+                    half(need)
+                ),
+            );
+        }
+        return;
+    }
+    if let Err(e) = apply_known(d, caps, name, kind, p, ctx) {
+        ctx.error_hint(&d.span, e.0, e.1);
+    }
+}
+
+type Res = Result<(), (String, Option<String>)>;
+
+fn err(msg: impl Into<String>) -> (String, Option<String>) {
+    (msg.into(), None)
+}
+
+fn apply_known(
+    d: &Directive,
+    caps: Caps,
+    name: &str,
+    kind: Kind,
+    p: &mut Draft,
+    ctx: &mut Ctx,
+) -> Res {
+    let kw = d.keyword();
+    match kw {
+        "mode" => {
+            want_args(d, 1, "tcp or http").map_err(err)?;
+            p.mode = match d.words[1].as_str() {
+                "tcp" => Mode::Tcp,
+                "http" => Mode::Http,
+                "health" => {
+                    return Err(err(
+                        "'mode health' is not supported (it was removed from HAProxy too)",
+                    ))
+                }
+                other => {
+                    return Err((
+                        format!("unknown mode '{other}'"),
+                        Some("use 'mode tcp' or 'mode http'".into()),
+                    ))
+                }
+            };
+        }
+        "bind" => {
+            if let Some(b) = bind::parse(d, ctx) {
+                p.binds.push(b);
+            }
+        }
+        "default_backend" => {
+            want_args(d, 1, "a backend name").map_err(err)?;
+            p.default_backend = Some((d.words[1].clone(), d.span.clone()));
+        }
+        "use_backend" => {
+            let backend = d
+                .arg(1)
+                .ok_or_else(|| err("'use_backend' expects a backend name"))?
+                .to_string();
+            let condition = d.words[2..].to_vec();
+            if let Some(first) = condition.first() {
+                if first != "if" && first != "unless" {
+                    return Err(err(format!("'use_backend {backend}' expects 'if' or 'unless' before a condition, not '{first}'")));
+                }
+                ctx.warn(
+                    &d.span,
+                    "ACL conditions are not evaluated yet: this 'use_backend' rule never matches",
+                );
+            }
+            p.use_backends.push(UseBackend {
+                span: d.span.clone(),
+                backend,
+                condition,
+            });
+        }
+        "maxconn" => {
+            want_args(d, 1, "a number of connections").map_err(err)?;
+            let n: u32 = units::int(&d.words[1], "maxconn").map_err(err)?;
+            p.maxconn = (n > 0).then_some(n);
+        }
+        "balance" => {
+            let algo = d.arg(1).ok_or_else(|| err("'balance' expects an algorithm: roundrobin, static-rr, leastconn, source or first"))?;
+            p.balance = match algo {
+                "roundrobin" => Balance::RoundRobin,
+                "static-rr" => Balance::StaticRr,
+                "leastconn" => Balance::LeastConn,
+                "source" => Balance::Source,
+                "first" => Balance::First,
+                "uri" | "url_param" | "random" | "rdp-cookie" | "hash" => {
+                    return Err(err(format!("'balance {algo}' is not supported yet (roundrobin, static-rr, leastconn, source, first are)")))
+                }
+                a if a.starts_with("hdr(") || a.starts_with("rdp-cookie(") || a.starts_with("random(") => {
+                    return Err(err(format!("'balance {a}' is not supported yet (roundrobin, static-rr, leastconn, source, first are)")))
+                }
+                other => {
+                    let hint = suggest::hint(other, ["roundrobin", "static-rr", "leastconn", "source", "first"]);
+                    return Err((format!("unknown balance algorithm '{other}'"), hint));
+                }
+            };
+        }
+        "retries" => {
+            want_args(d, 1, "a number of retries").map_err(err)?;
+            p.retries = units::int(&d.words[1], "retries").map_err(err)?;
+        }
+        "source" => {
+            let mut args = Args::new(d, 1);
+            let src = source::parse(&mut args, &d.span, false)?;
+            if src.port_range.is_some() {
+                return Err((
+                    "a source port range is only allowed on a server line".into(),
+                    Some("write it as 'server NAME ADDR source IP:LOW-HIGH'".into()),
+                ));
+            }
+            p.source = Some(src);
+        }
+        "server" => {
+            if let Some(s) = server::parse_server(d, &p.default_server, ctx) {
+                if p.servers.iter().any(|o| o.name == s.name) {
+                    return Err(err(format!(
+                        "duplicate server name '{}' in {} '{name}'",
+                        s.name,
+                        kind.word()
+                    )));
+                }
+                p.servers.push(s);
+            }
+        }
+        "default-server" => server::parse_default_server(d, &mut p.default_server, ctx),
+        "option" => option(d, false, caps, name, kind, p, ctx),
+        "no" => {
+            if d.arg(1) != Some("option") {
+                return Err(err(format!(
+                    "'no' must be followed by 'option', not '{}'",
+                    d.arg(1).unwrap_or("")
+                )));
+            }
+            option(d, true, caps, name, kind, p, ctx);
+        }
+        "timeout" => {
+            let which = d.arg(1).ok_or_else(|| {
+                err("'timeout' expects a name and a time, e.g. 'timeout connect 5s'")
+            })?;
+            let Some((key, need)) = TIMEOUTS.iter().find(|(k, _)| *k == which).copied() else {
+                let hint = suggest::hint(which, TIMEOUTS.iter().map(|(k, _)| *k));
+                return Err((format!("unknown timeout '{which}'"), hint));
+            };
+            let value = d
+                .arg(2)
+                .ok_or_else(|| err(format!("'timeout {which}' expects a time, e.g. 5s")))?;
+            if d.words.len() > 3 {
+                return Err(err(format!(
+                    "'timeout {which}' takes one time; unexpected '{}'",
+                    d.words[3]
+                )));
+            }
+            let t = units::time(value).map_err(err)?;
+            if !has(caps, need) {
+                ctx.warn(
+                    &d.span,
+                    format!(
+                        "'timeout {which}' ignored: {} '{name}' has no {} side",
+                        kind.word(),
+                        half(need)
+                    ),
+                );
+                return Ok(());
+            }
+            set_timeout(&mut p.timeouts, key, t, ctx, d);
+            p.timeout_spans.retain(|(k, _)| *k != key);
+            p.timeout_spans.push((key, d.span.clone()));
+        }
+        "contimeout" | "clitimeout" | "srvtimeout" => {
+            want_args(d, 1, "a time").map_err(err)?;
+            let t = units::time(&d.words[1]).map_err(err)?;
+            let key = match kw {
+                "contimeout" => "connect",
+                "clitimeout" => "client",
+                _ => "server",
+            };
+            ctx.warn(
+                &d.span,
+                format!("'{kw}' is deprecated: use 'timeout {key}'"),
+            );
+            set_timeout(&mut p.timeouts, key, t, ctx, d);
+        }
+        "log" => {
+            if d.words.len() < 2 {
+                return Err(err("'log' expects 'global' or an address and a facility"));
+            }
+            if d.words[1] == "global"
+                || d.words[1] == "stdout"
+                || d.words[1] == "stderr"
+                || d.words.len() >= 3
+            {
+                p.logs.push(LogTarget {
+                    span: d.span.clone(),
+                    args: d.words[1..].to_vec(),
+                });
+            } else {
+                return Err(err(
+                    "'log' expects a facility after the address, e.g. 'log 127.0.0.1 local0'",
+                ));
+            }
+        }
+        "http-check" | "tcp-check" => {
+            if d.words.len() < 2 {
+                return Err(err(format!(
+                    "'{kw}' expects a rule, e.g. '{kw} expect ...'"
+                )));
+            }
+            p.options
+                .check_rules
+                .push((d.span.clone(), d.words.clone()));
+            ctx.warn(
+                &d.span,
+                format!("'{kw}' is parsed but health checks are not implemented yet"),
+            );
+        }
+        _ => unreachable!("keyword '{kw}' is in KEYWORDS but has no handler"),
+    }
+    Ok(())
+}
+
+fn set_timeout(t: &mut Timeouts, key: &str, v: std::time::Duration, ctx: &mut Ctx, d: &Directive) {
+    let slot = match key {
+        "connect" => &mut t.connect,
+        "client" => &mut t.client,
+        "server" => &mut t.server,
+        "queue" => &mut t.queue,
+        "tunnel" => &mut t.tunnel,
+        "client-fin" => &mut t.client_fin,
+        "server-fin" => &mut t.server_fin,
+        "check" => &mut t.check,
+        "http-request" => &mut t.http_request,
+        "http-keep-alive" => &mut t.http_keep_alive,
+        _ => {
+            ctx.warn(
+                &d.span,
+                format!("'timeout {key}' is known but not acted on yet"),
+            );
+            return;
+        }
+    };
+    *slot = Some(v);
+}
+
+fn option(
+    d: &Directive,
+    negated: bool,
+    _caps: Caps,
+    _name: &str,
+    _kind: Kind,
+    p: &mut Draft,
+    ctx: &mut Ctx,
+) {
+    options::apply(d, negated, &mut p.options, &mut p.redispatch, ctx);
+    let at = if negated { 2 } else { 1 };
+    if let Some(o) = d.arg(at) {
+        p.http_options.retain(|(n, _)| n != o);
+        if !negated && options::HTTP_ONLY.contains(&o) {
+            p.http_options.push((o.to_string(), d.span.clone()));
+        }
+    }
+}

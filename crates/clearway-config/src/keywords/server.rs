@@ -1,0 +1,322 @@
+//! `server NAME ADDR[:PORT] [params]` and `default-server [params]`.
+
+use super::{source, Args, Ctx};
+use crate::addr;
+use crate::ast::Directive;
+use crate::model::{CheckParams, Host, Server, ServerPort, Span};
+use crate::{suggest, units};
+use std::net::Ipv4Addr;
+
+const ACTED: &[&str] = &[
+    "weight",
+    "maxconn",
+    "backup",
+    "disabled",
+    "enabled",
+    "source",
+    "check",
+    "no-check",
+    "inter",
+    "fastinter",
+    "downinter",
+    "rise",
+    "fall",
+    "port",
+    "addr",
+];
+/// Known server parameters not acted on yet, with the number of values each takes.
+const KNOWN_NOT_ACTED: &[(&str, usize)] = &[
+    ("id", 1),
+    ("cookie", 1),
+    ("ssl", 0),
+    ("no-ssl", 0),
+    ("verify", 1),
+    ("ca-file", 1),
+    ("crl-file", 1),
+    ("crt", 1),
+    ("sni", 1),
+    ("alpn", 1),
+    ("npn", 1),
+    ("send-proxy", 0),
+    ("send-proxy-v2", 0),
+    ("send-proxy-v2-ssl", 0),
+    ("send-proxy-v2-ssl-cn", 0),
+    ("check-send-proxy", 0),
+    ("check-ssl", 0),
+    ("check-sni", 1),
+    ("check-alpn", 1),
+    ("observe", 1),
+    ("on-error", 1),
+    ("on-marked-down", 1),
+    ("on-marked-up", 1),
+    ("error-limit", 1),
+    ("slowstart", 1),
+    ("maxqueue", 1),
+    ("minconn", 1),
+    ("track", 1),
+    ("resolvers", 1),
+    ("resolve-prefer", 1),
+    ("resolve-net", 1),
+    ("init-addr", 1),
+    ("agent-check", 0),
+    ("agent-port", 1),
+    ("agent-inter", 1),
+    ("agent-addr", 1),
+    ("agent-send", 1),
+    ("redir", 1),
+    ("proto", 1),
+    ("pool-max-conn", 1),
+    ("pool-purge-delay", 1),
+    ("pool-low-conn", 1),
+    ("tfo", 0),
+    ("namespace", 1),
+    ("non-stick", 0),
+    ("stick", 0),
+    ("tcp-ut", 1),
+    ("ciphers", 1),
+    ("ciphersuites", 1),
+    ("ssl-min-ver", 1),
+    ("ssl-max-ver", 1),
+    ("ssl-reuse", 0),
+    ("no-ssl-reuse", 0),
+    ("force-tlsv12", 0),
+    ("no-tlsv10", 0),
+    ("no-tlsv11", 0),
+    ("no-sslv3", 0),
+    ("allow-0rtt", 0),
+    ("ws", 1),
+    ("log-proto", 1),
+    ("max-reuse", 1),
+    ("socks4", 1),
+    ("check-proto", 1),
+    ("check-via-socks4", 0),
+    ("no-agent-check", 0),
+    ("no-backup", 0),
+    ("no-send-proxy", 0),
+    ("no-tfo", 0),
+    ("shard", 1),
+    ("set-proxy-v2-tlv-fmt", 1),
+    ("curves", 1),
+    ("sigalgs", 1),
+    ("client-sigalgs", 1),
+];
+
+/// The template that `default-server` modifies and each `server` line starts from.
+pub fn template(span: &Span) -> Server {
+    Server {
+        name: String::new(),
+        span: span.clone(),
+        host: Host::Ip(Ipv4Addr::UNSPECIFIED.into()),
+        port: ServerPort::SameAsClient,
+        weight: 1,
+        maxconn: 0,
+        backup: false,
+        disabled: false,
+        source: None,
+        check: CheckParams::default(),
+    }
+}
+
+type Res<T> = Result<T, (String, Option<String>)>;
+
+fn plain<T>(r: Result<T, String>) -> Res<T> {
+    r.map_err(|e| (e, None))
+}
+
+/// Parses a `server` line on top of `tmpl` (from `default-server`).
+pub fn parse_server(d: &Directive, tmpl: &Server, ctx: &mut Ctx) -> Option<Server> {
+    match server_line(d, tmpl, ctx) {
+        Ok(s) => Some(s),
+        Err((m, h)) => {
+            ctx.error_hint(&d.span, m, h);
+            None
+        }
+    }
+}
+
+fn server_line(d: &Directive, tmpl: &Server, ctx: &mut Ctx) -> Res<Server> {
+    let name = d.arg(1).ok_or((
+        "'server' expects a name and an address, e.g. 'server s1 192.0.2.10:80'".to_string(),
+        None,
+    ))?;
+    let a = d.arg(2).ok_or((
+        format!("server '{name}' needs an address, e.g. 'server {name} 192.0.2.10:80'"),
+        None,
+    ))?;
+    let (host, port) = plain(addr::server_addr(a).map_err(|e| format!("server '{name}': {e}")))?;
+    let mut s = tmpl.clone();
+    s.name = name.to_string();
+    s.span = d.span.clone();
+    s.host = host;
+    s.port = port;
+    params(&mut Args::new(d, 3), &mut s, ctx, &d.span)?;
+    Ok(s)
+}
+
+/// Applies `default-server` parameters to the template.
+pub fn parse_default_server(d: &Directive, tmpl: &mut Server, ctx: &mut Ctx) {
+    if let Err((m, h)) = params(&mut Args::new(d, 1), tmpl, ctx, &d.span) {
+        ctx.error_hint(&d.span, m, h);
+    }
+}
+
+fn params(args: &mut Args<'_>, s: &mut Server, ctx: &mut Ctx, span: &Span) -> Res<()> {
+    while let Some(p) = args.next() {
+        let mut value = |what: &str| plain(args.value(p, what));
+        match p {
+            "weight" => {
+                let w: u32 = plain(units::int(value("a weight from 0 to 256")?, "weight"))?;
+                if w > 256 {
+                    return Err((
+                        format!("weight {w} is out of range"),
+                        Some("weights go from 0 to 256".into()),
+                    ));
+                }
+                s.weight = w;
+            }
+            "maxconn" => {
+                s.maxconn = plain(units::int(value("a number of connections")?, "maxconn"))?
+            }
+            "backup" => s.backup = true,
+            "disabled" => s.disabled = true,
+            "enabled" => s.disabled = false,
+            "check" => s.check.enabled = true,
+            "no-check" => s.check.enabled = false,
+            "inter" => {
+                s.check.inter = nonzero(plain(units::time(value("a time such as 2s")?))?, p)?
+            }
+            "fastinter" => {
+                s.check.fastinter = Some(nonzero(
+                    plain(units::time(value("a time such as 1s")?))?,
+                    p,
+                )?)
+            }
+            "downinter" => {
+                s.check.downinter = Some(nonzero(
+                    plain(units::time(value("a time such as 5s")?))?,
+                    p,
+                )?)
+            }
+            "rise" | "fall" => {
+                let n: u32 = plain(units::int(value("a count")?, p))?;
+                if n == 0 {
+                    return Err((format!("'{p}' must be at least 1"), None));
+                }
+                if p == "rise" {
+                    s.check.rise = n;
+                } else {
+                    s.check.fall = n;
+                }
+            }
+            "port" => {
+                let n: u16 = plain(units::int(value("a port")?, "port"))?;
+                s.check.port = Some(n);
+            }
+            "addr" => {
+                let v = value("an IP address")?;
+                s.check.addr = Some(
+                    v.parse()
+                        .map_err(|_| (format!("'addr {v}': not an IP address"), None))?,
+                );
+            }
+            "source" => {
+                // `source` consumes its own parameters (usesrc, interface) and stops at the next server keyword.
+                s.source = Some(source::parse(args, span, true)?);
+            }
+            _ => match KNOWN_NOT_ACTED.iter().find(|(k, _)| *k == p) {
+                Some((k, n)) => {
+                    for _ in 0..*n {
+                        plain(args.value(k, "a value"))?;
+                    }
+                    ctx.warn(
+                        span,
+                        format!("server parameter '{k}' is known but not acted on yet: ignored"),
+                    );
+                }
+                None => {
+                    let hint = suggest::hint(
+                        p,
+                        ACTED
+                            .iter()
+                            .copied()
+                            .chain(KNOWN_NOT_ACTED.iter().map(|(k, _)| *k)),
+                    );
+                    return Err((format!("unknown server parameter '{p}'"), hint));
+                }
+            },
+        }
+    }
+    Ok(())
+}
+
+fn nonzero(t: std::time::Duration, p: &str) -> Res<std::time::Duration> {
+    if t.is_zero() {
+        Err((format!("'{p}' must be greater than zero"), None))
+    } else {
+        Ok(t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::UseSrc;
+
+    fn line(text: &str) -> (Option<Server>, Ctx) {
+        let span = Span {
+            file: "t".into(),
+            line: 3,
+        };
+        let d = Directive {
+            span: span.clone(),
+            words: text.split_whitespace().map(String::from).collect(),
+        };
+        let mut ctx = Ctx::default();
+        (parse_server(&d, &template(&span), &mut ctx), ctx)
+    }
+
+    #[test]
+    fn galera_style_line() {
+        let (s, ctx) = line("server node1 198.51.100.11:3306 check fall 2 inter 5000 maxconn 5000 port 9200 rise 2 weight 1");
+        let s = s.unwrap();
+        assert!(ctx.errors.is_empty());
+        assert!(s.check.enabled);
+        assert_eq!(
+            (
+                s.check.fall,
+                s.check.rise,
+                s.check.port,
+                s.maxconn,
+                s.weight
+            ),
+            (2, 2, Some(9200), 5000, 1)
+        );
+        assert_eq!(s.check.inter, std::time::Duration::from_secs(5));
+    }
+
+    #[test]
+    fn source_on_server_line_stops_at_next_keyword() {
+        let (s, ctx) =
+            line("server s1 198.51.100.10:80 source 0.0.0.0 usesrc client weight 3 backup");
+        let s = s.unwrap();
+        assert!(ctx.errors.is_empty(), "{:?}", ctx.errors);
+        assert_eq!(s.source.unwrap().usesrc, Some(UseSrc::Client));
+        assert_eq!(s.weight, 3);
+        assert!(s.backup);
+    }
+
+    #[test]
+    fn errors() {
+        let (_, ctx) = line("server s1 198.51.100.10:80 wieght 3");
+        assert_eq!(
+            ctx.errors[0].hint.as_deref(),
+            Some("did you mean 'weight'?")
+        );
+        let (_, ctx) = line("server s1 198.51.100.10:80 weight 300");
+        assert!(ctx.errors[0].message.contains("out of range"));
+        let (_, ctx) = line("server s1");
+        assert!(ctx.errors[0].message.contains("needs an address"));
+        let (_, ctx) = line("server s1 198.51.100.10:80 send-proxy");
+        assert!(ctx.errors.is_empty() && ctx.warnings.len() == 1);
+    }
+}

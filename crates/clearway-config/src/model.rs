@@ -1,0 +1,311 @@
+//! The validated configuration: plain data that the runtime is built from.
+//! Owns no behaviour beyond small accessors; it never touches sockets, DNS or the clock.
+//! Every element keeps the `Span` of the line it came from so errors and the admin editor can point at it.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Where a directive was written: file and 1-based line number.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Span {
+    pub file: Arc<str>,
+    pub line: u32,
+}
+
+impl std::fmt::Display for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}
+
+/// A whole configuration after defaults were applied and names resolved.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    pub global: Global,
+    /// Frontends in file order; a `listen` section contributes one frontend and one backend of the same name.
+    pub frontends: Vec<Frontend>,
+    /// Backends in file order.
+    pub backends: Vec<Backend>,
+}
+
+impl Config {
+    pub fn backend(&self, name: &str) -> Option<&Backend> {
+        self.backends.iter().find(|b| b.name == name)
+    }
+    pub fn frontend(&self, name: &str) -> Option<&Frontend> {
+        self.frontends.iter().find(|f| f.name == name)
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Global {
+    /// `maxconn`: process-wide limit of concurrent client connections. None: derived from the fd limit at run time.
+    pub maxconn: Option<u32>,
+    pub daemon: bool,
+    pub pidfile: Option<PathBuf>,
+    pub user: Option<String>,
+    pub group: Option<String>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub chroot: Option<PathBuf>,
+    /// `nbthread`: worker threads. None: one per CPU.
+    pub nbthread: Option<usize>,
+    /// `log` lines, kept as written until logging to targets is implemented.
+    pub logs: Vec<LogTarget>,
+    /// `stats socket` lines, kept as written until the runtime API is implemented.
+    pub stats_sockets: Vec<StatsSocket>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogTarget {
+    pub span: Span,
+    /// The words after `log`, e.g. `["127.0.0.1", "local0", "notice"]`, or `["global"]` in a proxy.
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatsSocket {
+    pub span: Span,
+    /// The socket address as written: a path or `ipv4@host:port`.
+    pub address: String,
+    /// The remaining words (`mode 600 level admin`...).
+    pub params: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    #[default]
+    Tcp,
+    Http,
+}
+
+/// Timeouts of a proxy. `None` means not set (infinite), as in HAProxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Timeouts {
+    pub connect: Option<Duration>,
+    pub client: Option<Duration>,
+    pub server: Option<Duration>,
+    /// `timeout queue`; when unset HAProxy uses `timeout connect` (see [`Timeouts::queue_or_connect`]).
+    pub queue: Option<Duration>,
+    pub tunnel: Option<Duration>,
+    pub client_fin: Option<Duration>,
+    pub server_fin: Option<Duration>,
+    pub check: Option<Duration>,
+    pub http_request: Option<Duration>,
+    pub http_keep_alive: Option<Duration>,
+}
+
+impl Timeouts {
+    /// The time a session may wait in a queue: `timeout queue`, else `timeout connect`, as HAProxy does.
+    pub fn queue_or_connect(&self) -> Option<Duration> {
+        self.queue.or(self.connect)
+    }
+}
+
+/// A listening address produced by a `bind` line (port ranges and address lists are expanded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bind {
+    pub span: Span,
+    /// The address as written on the line, for messages.
+    pub text: String,
+    /// One socket address per listener to open.
+    pub addrs: Vec<SocketAddr>,
+    pub name: Option<String>,
+    /// `transparent`: IP_TRANSPARENT / IPV6_TRANSPARENT, to accept connections for addresses not on this host.
+    pub transparent: bool,
+    /// `freebind`: IP_FREEBIND, to bind an address that is not (yet) configured.
+    pub freebind: bool,
+    /// `v4v6`: an IPv6 wildcard also accepts IPv4.
+    pub v4v6: bool,
+    /// `v6only`: an IPv6 wildcard accepts only IPv6.
+    pub v6only: bool,
+    /// `interface NAME`: SO_BINDTODEVICE.
+    pub interface: Option<String>,
+    /// `maxconn` on the bind line: limit for this listener only.
+    pub maxconn: Option<u32>,
+    /// `backlog` on the bind line.
+    pub backlog: Option<u32>,
+}
+
+/// Which backend a frontend hands a session to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UseBackend {
+    pub span: Span,
+    pub backend: String,
+    /// The condition words after `if`/`unless`, kept as written; empty when unconditional.
+    /// Conditions are not evaluated yet: a rule with a condition never matches.
+    pub condition: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Frontend {
+    pub name: String,
+    pub span: Span,
+    /// True for the frontend half of a `listen` section.
+    pub from_listen: bool,
+    pub mode: Mode,
+    pub binds: Vec<Bind>,
+    /// Concurrent client connections accepted by this frontend; None: the global `maxconn`.
+    pub maxconn: Option<u32>,
+    pub default_backend: Option<String>,
+    /// The line of `default_backend` (None when implied by a `listen` section).
+    pub default_backend_span: Option<Span>,
+    pub use_backends: Vec<UseBackend>,
+    pub timeouts: Timeouts,
+    pub options: ProxyOptions,
+    pub logs: Vec<LogTarget>,
+}
+
+/// `balance` algorithms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Balance {
+    /// Weighted round-robin, weights may change at run time (smooth interleaving).
+    #[default]
+    RoundRobin,
+    /// Weighted round-robin with weights fixed at start-up.
+    StaticRr,
+    /// Fewest active connections relative to weight, round-robin among ties.
+    LeastConn,
+    /// Hash of the client's IP address over the servers' weights.
+    Source,
+    /// First server (by id order) with a free connection slot.
+    First,
+}
+
+/// `usesrc` of a `source` directive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UseSrc {
+    /// `usesrc client`: the client's address and port.
+    Client,
+    /// `usesrc clientip`: the client's address, a port chosen by the kernel.
+    ClientIp,
+    /// `usesrc ADDR[:PORT]`: a fixed, possibly foreign, address.
+    Addr(SocketAddr),
+}
+
+/// A `source` directive (backend-wide or on a `server` line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub span: Span,
+    /// The local address to bind before connecting. Port 0: kernel-chosen.
+    pub addr: SocketAddr,
+    /// Optional inclusive source port range `ADDR:LOW-HIGH`.
+    pub port_range: Option<(u16, u16)>,
+    pub usesrc: Option<UseSrc>,
+    /// `interface NAME`: SO_BINDTODEVICE on the server connection.
+    pub interface: Option<String>,
+}
+
+impl Source {
+    /// True when the connection's source is not an address of this host (needs IP_TRANSPARENT).
+    pub fn is_transparent(&self) -> bool {
+        self.usesrc.is_some()
+    }
+}
+
+/// Host part of a server address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Host {
+    Ip(IpAddr),
+    /// A name to resolve at start-up.
+    Name(String),
+}
+
+/// Port part of a server address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerPort {
+    /// No port written: the port the client connected to.
+    SameAsClient,
+    Fixed(u16),
+    /// `+N` / `-N`: offset from the port the client connected to.
+    Offset(i32),
+}
+
+/// Health-check parameters of a `server` line. Parsed now, acted on by the health-check issue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckParams {
+    pub enabled: bool,
+    pub inter: Duration,
+    pub fastinter: Option<Duration>,
+    pub downinter: Option<Duration>,
+    pub rise: u32,
+    pub fall: u32,
+    pub port: Option<u16>,
+    pub addr: Option<IpAddr>,
+}
+
+impl Default for CheckParams {
+    fn default() -> Self {
+        CheckParams {
+            enabled: false,
+            inter: Duration::from_secs(2),
+            fastinter: None,
+            downinter: None,
+            rise: 2,
+            fall: 3,
+            port: None,
+            addr: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Server {
+    pub name: String,
+    pub span: Span,
+    pub host: Host,
+    pub port: ServerPort,
+    /// 0..=256, default 1.
+    pub weight: u32,
+    /// Concurrent connections to this server; 0 means unlimited.
+    pub maxconn: u32,
+    pub backup: bool,
+    pub disabled: bool,
+    /// The server's own `source`, else the backend's (already applied during resolution).
+    pub source: Option<Source>,
+    pub check: CheckParams,
+}
+
+#[derive(Debug, Clone)]
+pub struct Backend {
+    pub name: String,
+    pub span: Span,
+    /// True for the backend half of a `listen` section.
+    pub from_listen: bool,
+    pub mode: Mode,
+    pub balance: Balance,
+    pub servers: Vec<Server>,
+    /// The backend-wide `source`, as written (servers already carry the effective one).
+    pub source: Option<Source>,
+    /// `retries`: connection attempts after the first one fails. Default 3.
+    pub retries: u32,
+    /// `option redispatch`: the last retry may go to another server.
+    pub redispatch: bool,
+    pub timeouts: Timeouts,
+    pub options: ProxyOptions,
+}
+
+/// `option` settings that are known; most are parsed-only until their issue lands.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProxyOptions {
+    pub tcplog: bool,
+    pub httplog: bool,
+    pub dontlognull: bool,
+    pub http_server_close: bool,
+    pub allbackups: bool,
+    /// `option forwardfor`: (except network, header name, if-none) as written.
+    pub forwardfor: Option<ForwardFor>,
+    /// `option httpchk` and other check options, kept as written: (option name, arguments).
+    pub checks: Vec<(String, Vec<String>)>,
+    /// `http-check` and `tcp-check` rules, kept as written.
+    pub check_rules: Vec<(Span, Vec<String>)>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ForwardFor {
+    pub except: Option<String>,
+    pub header: Option<String>,
+    pub if_none: bool,
+}

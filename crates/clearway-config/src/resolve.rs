@@ -1,0 +1,273 @@
+//! From sections to the validated model: applies defaults sections (the last one before a proxy,
+//! or a named one with `from`), splits `listen` into a frontend and a backend, checks names
+//! across sections and warns about settings that have no effect. Must not read files.
+
+use crate::ast::{Kind, Section};
+use crate::keywords::proxy::{self, Caps, Draft};
+use crate::keywords::{bind, global, Ctx};
+use crate::model::{Backend, Config, Frontend, Mode, Source};
+use std::collections::HashMap;
+
+pub fn build(sections: &[Section], ctx: &mut Ctx) -> Config {
+    let mut cfg = Config::default();
+    let mut named: HashMap<String, Draft> = HashMap::new();
+    let mut last: Option<Draft> = None;
+    for s in sections {
+        match s.kind {
+            Kind::Unsupported => {}
+            Kind::Global => s
+                .directives
+                .iter()
+                .for_each(|d| global::apply(d, &mut cfg.global, ctx)),
+            Kind::Defaults => {
+                let Some(mut draft) = base(s, &named, &last, ctx) else {
+                    continue;
+                };
+                for d in &s.directives {
+                    proxy::apply(d, s.kind, &s.name, Caps::of(s.kind), &mut draft, ctx);
+                }
+                if !s.name.is_empty() {
+                    named.insert(s.name.clone(), draft.clone());
+                }
+                last = Some(draft);
+            }
+            Kind::Frontend | Kind::Backend | Kind::Listen => {
+                let Some(mut draft) = base(s, &named, &last, ctx) else {
+                    continue;
+                };
+                if s.kind == Kind::Listen {
+                    if let Some(addr) = s.extra.first() {
+                        match bind::addresses(addr) {
+                            Ok(addrs) => draft.binds.push(bind::plain(&s.span, addr, addrs)),
+                            Err(e) => {
+                                ctx.error(&s.span, format!("'listen {} {addr}': {e}", s.name))
+                            }
+                        }
+                    }
+                }
+                for d in &s.directives {
+                    proxy::apply(d, s.kind, &s.name, Caps::of(s.kind), &mut draft, ctx);
+                }
+                finish(s, draft, &mut cfg, ctx);
+            }
+        }
+    }
+    check_names(&cfg, ctx);
+    cfg
+}
+
+/// The draft a section starts from: its `from` defaults, else the last defaults, else fresh.
+fn base(
+    s: &Section,
+    named: &HashMap<String, Draft>,
+    last: &Option<Draft>,
+    ctx: &mut Ctx,
+) -> Option<Draft> {
+    let mut draft = match &s.from {
+        Some(name) => match named.get(name) {
+            Some(d) => d.clone(),
+            None => {
+                let hint = crate::suggest::hint(name, named.keys().map(String::as_str));
+                ctx.error_hint(
+                    &s.span,
+                    format!("no defaults section named '{name}' before this line"),
+                    hint,
+                );
+                return None;
+            }
+        },
+        // A defaults section resets everything unless it names another one with `from`.
+        None if s.kind == Kind::Defaults => Draft::new(&s.span),
+        None => last.clone().unwrap_or_else(|| Draft::new(&s.span)),
+    };
+    // What a defaults section may not hold is never inherited.
+    draft.binds.clear();
+    draft.servers.clear();
+    draft.use_backends.clear();
+    Some(draft)
+}
+
+fn finish(s: &Section, draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
+    let caps = Caps::of(s.kind);
+    let listen = s.kind == Kind::Listen;
+    if draft.mode == Mode::Tcp {
+        for (opt, span) in &draft.http_options {
+            ctx.warn(
+                span,
+                format!(
+                    "'option {opt}' needs 'mode http': ignored by {} '{}', which is in 'mode tcp'",
+                    s.kind.word(),
+                    s.name
+                ),
+            );
+        }
+    }
+    let t = &draft.timeouts;
+    let mut missing = Vec::new();
+    if caps.frontend && t.client.is_none() {
+        missing.push("client");
+    }
+    if caps.backend && t.connect.is_none() {
+        missing.push("connect");
+    }
+    if caps.backend && t.server.is_none() {
+        missing.push("server");
+    }
+    if !missing.is_empty() {
+        ctx.warn(
+            &s.span,
+            format!(
+                "{} '{}' has no 'timeout {}': idle or stuck connections will stay open forever (set them in 'defaults')",
+                s.kind.word(),
+                s.name,
+                missing.join("', 'timeout ")
+            ),
+        );
+    }
+    if caps.frontend {
+        if draft.binds.is_empty() {
+            ctx.warn(
+                &s.span,
+                format!(
+                    "{} '{}' has no 'bind' line: it accepts no connections",
+                    s.kind.word(),
+                    s.name
+                ),
+            );
+        }
+        let default_backend = draft
+            .default_backend
+            .as_ref()
+            .map(|(n, _)| n.clone())
+            .or(listen.then(|| s.name.clone()));
+        cfg.frontends.push(Frontend {
+            name: s.name.clone(),
+            span: s.span.clone(),
+            from_listen: listen,
+            mode: draft.mode,
+            binds: draft.binds.clone(),
+            maxconn: draft.maxconn,
+            default_backend,
+            default_backend_span: draft.default_backend.as_ref().map(|(_, span)| span.clone()),
+            use_backends: draft.use_backends.clone(),
+            timeouts: draft.timeouts,
+            options: draft.options.clone(),
+            logs: draft.logs.clone(),
+        });
+    }
+    if caps.backend {
+        let servers = draft
+            .servers
+            .iter()
+            .cloned()
+            .map(|mut srv| {
+                if srv.source.is_none() {
+                    srv.source = draft.source.clone();
+                }
+                srv
+            })
+            .collect::<Vec<_>>();
+        if servers.is_empty() {
+            ctx.warn(
+                &s.span,
+                format!(
+                    "{} '{}' has no server: its clients will be closed",
+                    s.kind.word(),
+                    s.name
+                ),
+            );
+        }
+        check_sources(&servers, ctx);
+        cfg.backends.push(Backend {
+            name: s.name.clone(),
+            span: s.span.clone(),
+            from_listen: listen,
+            mode: draft.mode,
+            balance: draft.balance,
+            servers,
+            source: draft.source.clone(),
+            retries: draft.retries,
+            redispatch: draft.redispatch,
+            timeouts: draft.timeouts,
+            options: draft.options,
+        });
+    }
+}
+
+/// A `source` with a fixed address must match the server's family (IPv4 vs IPv6).
+fn check_sources(servers: &[crate::model::Server], ctx: &mut Ctx) {
+    for srv in servers {
+        let (
+            Some(Source {
+                addr, span, usesrc, ..
+            }),
+            crate::model::Host::Ip(ip),
+        ) = (&srv.source, &srv.host)
+        else {
+            continue;
+        };
+        let fixed = match usesrc {
+            Some(crate::model::UseSrc::Addr(a)) => Some(*a),
+            None if !addr.ip().is_unspecified() => Some(*addr),
+            _ => None,
+        };
+        if let Some(a) = fixed {
+            if a.is_ipv4() != ip.to_canonical().is_ipv4() {
+                ctx.error(span, format!("source address {} and server '{}' ({ip}) are of different address families", a.ip(), srv.name));
+            }
+        }
+    }
+}
+
+fn check_names(cfg: &Config, ctx: &mut Ctx) {
+    let mut seen: HashMap<(&str, bool), &crate::model::Span> = HashMap::new();
+    for (name, span, is_fe) in cfg
+        .frontends
+        .iter()
+        .map(|f| (f.name.as_str(), &f.span, true))
+        .chain(
+            cfg.backends
+                .iter()
+                .map(|b| (b.name.as_str(), &b.span, false)),
+        )
+    {
+        if let Some(prev) = seen.insert((name, is_fe), span) {
+            if prev != span {
+                let what = if is_fe { "frontend" } else { "backend" };
+                ctx.error(
+                    span,
+                    format!("{what} '{name}' is already defined at {prev}"),
+                );
+            }
+        }
+    }
+    let names: Vec<&str> = cfg.backends.iter().map(|b| b.name.as_str()).collect();
+    for f in &cfg.frontends {
+        let refs = f
+            .default_backend
+            .iter()
+            .map(|n| {
+                (
+                    n.as_str(),
+                    f.default_backend_span.as_ref().unwrap_or(&f.span),
+                )
+            })
+            .chain(f.use_backends.iter().map(|u| (u.backend.as_str(), &u.span)));
+        for (n, span) in refs {
+            if !names.contains(&n) {
+                let hint = crate::suggest::hint(n, names.iter().copied());
+                ctx.error_hint(
+                    span,
+                    format!(
+                        "frontend '{}' refers to backend '{n}', which does not exist",
+                        f.name
+                    ),
+                    hint,
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
