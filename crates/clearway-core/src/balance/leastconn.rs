@@ -1,0 +1,65 @@
+//! `leastconn`: the server with the fewest active connections relative to its weight;
+//! ties rotate so equal servers share new connections.
+
+use super::{Algorithm, Choice};
+use crate::server::ServerRt;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+#[derive(Debug, Default)]
+pub struct LeastConn {
+    rotor: AtomicUsize,
+}
+
+impl Algorithm for LeastConn {
+    fn choose(&self, servers: &[ServerRt], eligible: &[usize], _client: IpAddr) -> Choice {
+        if eligible.is_empty() {
+            return Choice::NoServer;
+        }
+        let start = self.rotor.fetch_add(1, Ordering::Relaxed);
+        let n = eligible.len();
+        let mut best: Option<usize> = None;
+        for k in 0..n {
+            let i = eligible[(start + k) % n];
+            let s = &servers[i];
+            if !s.has_slot() {
+                continue;
+            }
+            // Compare active/weight without division: a.active * b.weight < b.active * a.weight.
+            let better = best.is_none_or(|b| {
+                let bs = &servers[b];
+                u64::from(s.active()) * u64::from(bs.weight)
+                    < u64::from(bs.active()) * u64::from(s.weight)
+            });
+            if better {
+                best = Some(i);
+            }
+        }
+        best.map_or(Choice::Wait(None), Choice::Server)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::balance::testutil::servers;
+
+    #[test]
+    fn picks_least_loaded_relative_to_weight() {
+        let s = servers(&[1, 1, 2], 0);
+        let algo = LeastConn::default();
+        let ip: IpAddr = [0, 0, 0, 0].into();
+        let mut counts = [0; 3];
+        for _ in 0..8 {
+            let Choice::Server(i) = algo.choose(&s, &[0, 1, 2], ip) else {
+                panic!()
+            };
+            assert!(s[i].try_take_slot());
+            counts[i] += 1;
+        }
+        assert_eq!(counts, [2, 2, 4]);
+        s[0].release_slot();
+        s[0].release_slot();
+        assert_eq!(algo.choose(&s, &[0, 1, 2], ip), Choice::Server(0));
+    }
+}

@@ -1,0 +1,70 @@
+//! Balance algorithms behind one trait. Each owns its own small state (no lock shared across
+//! backends) and must only choose among the servers the backend says are eligible.
+
+mod first;
+mod leastconn;
+mod roundrobin;
+mod sourcehash;
+
+use crate::server::ServerRt;
+use clearway_config::model::Balance;
+use std::net::IpAddr;
+
+/// What the algorithm decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    /// Use this server (index in the backend); its slot is not taken yet.
+    Server(usize),
+    /// Eligible servers exist but are at `maxconn`: wait in the queue for a slot on any of
+    /// them, or on the given one when the algorithm insists on it (`source`).
+    Wait(Option<usize>),
+    /// No eligible server at all.
+    NoServer,
+}
+
+/// A load-balancing algorithm. `eligible` lists indices of servers allowed to take traffic now,
+/// in configuration order; `client` is the client's address for hash-based algorithms.
+pub trait Algorithm: Send + Sync + std::fmt::Debug {
+    fn choose(&self, servers: &[ServerRt], eligible: &[usize], client: IpAddr) -> Choice;
+}
+
+/// The algorithm of a `balance` keyword, for a backend of `n` servers.
+pub fn algorithm(balance: Balance, n: usize) -> Box<dyn Algorithm> {
+    match balance {
+        Balance::RoundRobin | Balance::StaticRr => Box::new(roundrobin::SmoothWeighted::new(n)),
+        Balance::LeastConn => Box::new(leastconn::LeastConn::default()),
+        Balance::Source => Box::new(sourcehash::SourceHash),
+        Balance::First => Box::new(first::First),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    use crate::server::ServerRt;
+    use clearway_config::model::{CheckParams, Host, Server, ServerPort, Span};
+
+    pub fn servers(weights: &[u32], maxconn: u32) -> Vec<ServerRt> {
+        weights
+            .iter()
+            .enumerate()
+            .map(|(i, &w)| {
+                let cfg = Server {
+                    name: format!("s{}", i + 1),
+                    span: Span {
+                        file: "t".into(),
+                        line: 1,
+                    },
+                    host: Host::Name("x".into()),
+                    port: ServerPort::Fixed(80),
+                    weight: w,
+                    maxconn,
+                    backup: false,
+                    disabled: false,
+                    source: None,
+                    check: CheckParams::default(),
+                };
+                ServerRt::new(&cfg, [127, 0, 0, 1].into())
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,11 @@
+//! Clearway's runtime model without I/O: live server state, backends and balance algorithms,
+//! and the source-address rules of transparent proxying. Must not open sockets, spawn tasks or
+//! read the clock: the data plane (clearway-proxy) drives it.
+
+pub mod backend;
+pub mod balance;
+pub mod server;
+pub mod source;
+
+pub use backend::{BackendRt, Choice};
+pub use server::ServerRt;

@@ -1,0 +1,95 @@
+//! One server's live state: where it is, its weight and limits, and its connection counters.
+//! Owns the connection-slot accounting; must not connect or decide which server to use.
+
+use clearway_config::model::{self, ServerPort, Span};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+
+#[derive(Debug)]
+pub struct ServerRt {
+    pub name: String,
+    pub span: Span,
+    pub ip: IpAddr,
+    pub port: ServerPort,
+    pub weight: u32,
+    /// 0: unlimited.
+    pub maxconn: u32,
+    pub backup: bool,
+    pub source: Option<model::Source>,
+    /// Administratively enabled (`disabled` on the server line clears it).
+    enabled: AtomicBool,
+    /// Operational state; health checks will drive it. Starts up.
+    up: AtomicBool,
+    active: AtomicU32,
+    total: AtomicU64,
+}
+
+impl ServerRt {
+    /// Builds the runtime state of a configured server whose host is already resolved to `ip`.
+    pub fn new(cfg: &model::Server, ip: IpAddr) -> ServerRt {
+        ServerRt {
+            name: cfg.name.clone(),
+            span: cfg.span.clone(),
+            ip,
+            port: cfg.port,
+            weight: cfg.weight,
+            maxconn: cfg.maxconn,
+            backup: cfg.backup,
+            source: cfg.source.clone(),
+            enabled: AtomicBool::new(!cfg.disabled),
+            up: AtomicBool::new(true),
+            active: AtomicU32::new(0),
+            total: AtomicU64::new(0),
+        }
+    }
+
+    /// The address to connect to for a client that connected to local port `client_dst_port`.
+    pub fn target(&self, client_dst_port: u16) -> SocketAddr {
+        let port = match self.port {
+            ServerPort::Fixed(p) => p,
+            ServerPort::SameAsClient => client_dst_port,
+            ServerPort::Offset(off) => (i32::from(client_dst_port) + off).clamp(1, 65535) as u16,
+        };
+        SocketAddr::new(self.ip, port)
+    }
+
+    /// May receive new traffic from the balancer: enabled, up, and a non-zero weight.
+    pub fn usable(&self) -> bool {
+        self.enabled.load(Ordering::Relaxed) && self.up.load(Ordering::Relaxed) && self.weight > 0
+    }
+
+    pub fn set_up(&self, up: bool) {
+        self.up.store(up, Ordering::Relaxed);
+    }
+
+    pub fn active(&self) -> u32 {
+        self.active.load(Ordering::Relaxed)
+    }
+
+    pub fn total(&self) -> u64 {
+        self.total.load(Ordering::Relaxed)
+    }
+
+    /// True when one more connection would stay within `maxconn`.
+    pub fn has_slot(&self) -> bool {
+        self.maxconn == 0 || self.active() < self.maxconn
+    }
+
+    /// Takes a connection slot if `maxconn` allows; the caller must call `release_slot` later.
+    pub fn try_take_slot(&self) -> bool {
+        let taken = self
+            .active
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (self.maxconn == 0 || n < self.maxconn).then_some(n + 1)
+            })
+            .is_ok();
+        if taken {
+            self.total.fetch_add(1, Ordering::Relaxed);
+        }
+        taken
+    }
+
+    pub fn release_slot(&self) {
+        self.active.fetch_sub(1, Ordering::AcqRel);
+    }
+}

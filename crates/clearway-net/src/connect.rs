@@ -1,0 +1,131 @@
+//! Opening server connections: plain, from a chosen local source, or spoofed from a foreign
+//! address (`usesrc`) with IP_TRANSPARENT. Owns the socket steps and their error reporting;
+//! must not choose servers or retry.
+
+use socket2::{Domain, Protocol, Socket, Type};
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpStream;
+
+/// What to bind a server connection to before connecting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceBind {
+    /// The source address; port 0 lets the kernel choose the port at connect time.
+    pub addr: SocketAddr,
+    /// The address is not one of this host's: needs IP_TRANSPARENT.
+    pub transparent: bool,
+    pub interface: Option<String>,
+}
+
+/// The step of a connection attempt that failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectStage {
+    Socket,
+    Transparent,
+    Bind,
+    Connect,
+    Timeout,
+}
+
+impl std::fmt::Display for ConnectStage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ConnectStage::Socket => "socket",
+            ConnectStage::Transparent => "setsockopt(IP_TRANSPARENT)",
+            ConnectStage::Bind => "bind",
+            ConnectStage::Connect => "connect",
+            ConnectStage::Timeout => "connect timeout",
+        })
+    }
+}
+
+/// A failed connection attempt: which step, and the OS error.
+#[derive(Debug)]
+pub struct ConnectError {
+    pub stage: ConnectStage,
+    pub error: io::Error,
+}
+
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.stage {
+            ConnectStage::Timeout => write!(f, "connect timeout"),
+            stage => write!(f, "{stage}: {}", self.error),
+        }
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+impl ConnectError {
+    fn at(stage: ConnectStage) -> impl FnOnce(io::Error) -> ConnectError {
+        move |error| ConnectError { stage, error }
+    }
+    /// The errno, when the failure came from the OS.
+    pub fn errno(&self) -> Option<i32> {
+        self.error.raw_os_error()
+    }
+}
+
+/// Connects to `server`, optionally from `source`, within `timeout` (None: no limit but the kernel's).
+pub async fn connect(
+    server: SocketAddr,
+    source: Option<&SourceBind>,
+    timeout: Option<Duration>,
+) -> Result<TcpStream, ConnectError> {
+    let socket = Socket::new(
+        Domain::for_address(server),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )
+    .map_err(ConnectError::at(ConnectStage::Socket))?;
+    if let Some(src) = source {
+        prepare_source(&socket, src)?;
+    }
+    socket
+        .set_nodelay(true)
+        .map_err(ConnectError::at(ConnectStage::Socket))?;
+    socket
+        .set_nonblocking(true)
+        .map_err(ConnectError::at(ConnectStage::Socket))?;
+    let socket = tokio::net::TcpSocket::from_std_stream(socket.into());
+    let attempt = socket.connect(server);
+    match timeout {
+        Some(t) => match tokio::time::timeout(t, attempt).await {
+            Ok(r) => r.map_err(ConnectError::at(ConnectStage::Connect)),
+            Err(_) => Err(ConnectError {
+                stage: ConnectStage::Timeout,
+                error: io::Error::from(io::ErrorKind::TimedOut),
+            }),
+        },
+        None => attempt
+            .await
+            .map_err(ConnectError::at(ConnectStage::Connect)),
+    }
+}
+
+fn prepare_source(socket: &Socket, src: &SourceBind) -> Result<(), ConnectError> {
+    if src.transparent {
+        crate::listen::set_transparent(socket, src.addr)
+            .map_err(ConnectError::at(ConnectStage::Transparent))?;
+    }
+    if let Some(ifname) = &src.interface {
+        socket
+            .bind_device(Some(ifname.as_bytes()))
+            .map_err(ConnectError::at(ConnectStage::Bind))?;
+    }
+    if src.addr.port() == 0 {
+        // Only the address is fixed: let connect() pick the port per destination, so one
+        // spoofed client address can open many connections.
+        crate::sockopt::set_bind_address_no_port(socket)
+            .map_err(ConnectError::at(ConnectStage::Bind))?;
+    } else {
+        socket
+            .set_reuse_address(true)
+            .map_err(ConnectError::at(ConnectStage::Bind))?;
+    }
+    socket
+        .bind(&src.addr.into())
+        .map_err(ConnectError::at(ConnectStage::Bind))
+}

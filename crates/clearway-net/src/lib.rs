@@ -1,0 +1,13 @@
+//! Linux socket plumbing for Clearway: the only crate with `unsafe` and raw socket options.
+//! Owns how sockets are opened (listeners, transparent and spoofed server connections),
+//! capability checks and daemonizing; must not know about configs, backends or sessions.
+
+pub mod caps;
+pub mod connect;
+pub mod errors;
+pub mod listen;
+pub mod process;
+mod sockopt;
+
+pub use connect::{ConnectError, ConnectStage, SourceBind};
+pub use listen::ListenSpec;

@@ -1,0 +1,57 @@
+//! Opening listening sockets with the options of a `bind` line (transparent, freebind,
+//! v4v6/v6only, interface). Owns socket creation for listeners; must not accept connections.
+
+use socket2::{Domain, Protocol, Socket, Type};
+use std::io;
+use std::net::SocketAddr;
+
+/// How to open one listener.
+#[derive(Debug, Clone, Default)]
+pub struct ListenSpec {
+    pub transparent: bool,
+    pub freebind: bool,
+    /// Some(true): IPv6 only; Some(false): dual stack; None: the system's default.
+    pub v6only: Option<bool>,
+    pub interface: Option<String>,
+    pub backlog: Option<u32>,
+}
+
+/// Opens a non-blocking listening socket on `addr`. It is a std listener so that it can be
+/// opened before the process daemonizes and the async runtime starts.
+pub fn listen(addr: SocketAddr, spec: &ListenSpec) -> io::Result<std::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        if let Some(only) = spec.v6only {
+            socket.set_only_v6(only)?;
+        }
+    }
+    if spec.transparent {
+        set_transparent(&socket, addr)?;
+    }
+    if spec.freebind {
+        if addr.is_ipv6() {
+            socket.set_freebind_ipv6(true)?;
+        } else {
+            socket.set_freebind(true)?;
+        }
+    }
+    if let Some(ifname) = &spec.interface {
+        socket.bind_device(Some(ifname.as_bytes()))?;
+    }
+    socket.bind(&addr.into())?;
+    // Like HAProxy, default to a large backlog bounded by net.core.somaxconn.
+    let backlog = spec.backlog.unwrap_or(1024).min(i32::MAX as u32) as i32;
+    socket.listen(backlog)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+/// IP_TRANSPARENT or IPV6_TRANSPARENT depending on the family.
+pub(crate) fn set_transparent(socket: &Socket, addr: SocketAddr) -> io::Result<()> {
+    if addr.is_ipv6() {
+        crate::sockopt::set_ipv6_transparent(socket)
+    } else {
+        socket.set_ip_transparent(true)
+    }
+}

@@ -1,0 +1,84 @@
+//! Process-level operations: going to the background and the file-descriptor limit.
+//! Owns the fork/setsid calls; must be called before any thread (tokio runtime) starts.
+
+use std::io;
+use std::path::Path;
+
+/// Detaches from the terminal: forks; the parent writes the child's pid to `pidfile` (so it is
+/// there when the parent's exit status is seen, as with HAProxy) and exits; the child starts a
+/// new session with stdio on /dev/null. Must run before any other thread exists.
+pub fn daemonize(pidfile: Option<&Path>) -> io::Result<()> {
+    // SAFETY: the process is single-threaded here, so fork() duplicates only this thread.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid > 0 {
+        let code = match pidfile.map(|p| std::fs::write(p, format!("{pid}\n"))) {
+            Some(Err(e)) => {
+                eprintln!(
+                    "[ALERT] cannot write pidfile {}: {e}",
+                    pidfile.map(|p| p.display().to_string()).unwrap_or_default()
+                );
+                // SAFETY: signalling our own child.
+                unsafe { libc::kill(pid, libc::SIGTERM) };
+                1
+            }
+            _ => 0,
+        };
+        // SAFETY: leave without running the parent's destructors or atexit handlers twice.
+        unsafe { libc::_exit(code) };
+    }
+    // SAFETY: plain syscalls on this process and on descriptors we open here.
+    unsafe {
+        if libc::setsid() < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        if null >= 0 {
+            for fd in 0..3 {
+                libc::dup2(null, fd);
+            }
+            if null > 2 {
+                libc::close(null);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The soft limit on open files (RLIMIT_NOFILE).
+pub fn nofile_limit() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we pass.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
+    if rc == 0 {
+        lim.rlim_cur
+    } else {
+        1024
+    }
+}
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit, so `maxconn` can be honoured.
+pub fn raise_nofile_limit() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                return raised.rlim_cur;
+            }
+        }
+    }
+    nofile_limit()
+}
