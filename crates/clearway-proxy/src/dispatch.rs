@@ -1,0 +1,189 @@
+//! Dispatch: the only caller of the balancer and of connect. Owns the server queue (waiting up
+//! to `timeout queue` for a free slot), the connection attempt with its source address, retries
+//! and `option redispatch`, and explaining failed attempts; must not move session bytes.
+
+use crate::queue::{NoSlot, Want};
+use crate::runtime::Backend;
+use clearway_core::source::{source_for, SourceAddr};
+use clearway_net::connect::{self, ConnectError, ConnectStage, SourceBind};
+use clearway_net::errors::errno_name;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpStream;
+
+/// Holds a server connection slot; releasing it wakes queued sessions.
+#[derive(Debug)]
+pub struct SlotGuard {
+    backend: Arc<Backend>,
+    pub server: usize,
+}
+
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        self.backend.release(self.server);
+    }
+}
+
+/// An established server connection and the slot it occupies.
+#[derive(Debug)]
+pub struct ServerConn {
+    pub stream: TcpStream,
+    pub slot: SlotGuard,
+    /// The source address used, when one was set (`source` / `usesrc`).
+    pub source: Option<SocketAddr>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    #[error("no server available")]
+    NoServer,
+    #[error("queue timeout: no server had a free slot within {0:?}")]
+    QueueTimeout(Duration),
+    #[error("server '{server}': {reason}")]
+    Connect { server: String, reason: String },
+}
+
+/// Where a client connected: its own address and the address it reached on this host.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientSide {
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+}
+
+/// Chooses a server and connects to it, retrying and redispatching on failure as configured.
+pub async fn connect_server(
+    be: &Arc<Backend>,
+    client: ClientSide,
+) -> Result<ServerConn, DispatchError> {
+    let attempts = be.rt.retries.saturating_add(1);
+    let queue_limit = be.rt.timeouts.queue_or_connect();
+    let mut last: Option<usize> = None;
+    let mut last_err = DispatchError::NoServer;
+    for attempt in 1..=attempts {
+        let redispatch = be.rt.redispatch && attempt == attempts && attempt > 1;
+        let want = match last {
+            Some(i) if !redispatch => {
+                // Same server again, after a short turn-around as HAProxy does so a restarting
+                // server is not hammered: min(timeout connect, 1s).
+                let pause = be
+                    .rt
+                    .timeouts
+                    .connect
+                    .unwrap_or(Duration::from_secs(1))
+                    .min(Duration::from_secs(1));
+                tokio::time::sleep(pause).await;
+                Want::Server(i)
+            }
+            _ => Want::Any { avoid: last },
+        };
+        let slot = match be
+            .queue
+            .acquire(&be.rt, client.peer.ip(), want, queue_limit)
+            .await
+        {
+            Ok(server) => SlotGuard {
+                backend: be.clone(),
+                server,
+            },
+            Err(NoSlot::NoServer) => return Err(DispatchError::NoServer),
+            Err(NoSlot::Timeout) => {
+                return Err(DispatchError::QueueTimeout(queue_limit.unwrap_or_default()))
+            }
+        };
+        let server = &be.rt.servers[slot.server];
+        let target = server.target(client.local.port());
+        let source = match &server.source {
+            Some(src) => match source_for(src, client.peer, target) {
+                Ok(s) => Some((s, src.interface.clone())),
+                Err(e) => {
+                    // A permanent mismatch between the client and the server: retrying cannot help.
+                    tracing::warn!(backend = %be.rt.name, server = %server.name, "{}: cannot choose a source address: {e}", src.span);
+                    return Err(DispatchError::Connect {
+                        server: server.name.clone(),
+                        reason: e.to_string(),
+                    });
+                }
+            },
+            None => None,
+        };
+        let bind = source.as_ref().map(|(s, iface)| SourceBind {
+            addr: s.addr,
+            transparent: s.transparent,
+            interface: iface.clone(),
+        });
+        match connect::connect(target, bind.as_ref(), be.rt.timeouts.connect).await {
+            Ok(stream) => {
+                return Ok(ServerConn {
+                    stream,
+                    slot,
+                    source: source.map(|(s, _)| s.addr),
+                });
+            }
+            Err(e) => {
+                let reason = explain(&e, source.as_ref().map(|(s, _)| *s), client.peer, target);
+                tracing::warn!(
+                    backend = %be.rt.name,
+                    server = %server.name,
+                    "connect attempt {attempt}/{attempts} to {target} failed: {reason}"
+                );
+                last_err = DispatchError::Connect {
+                    server: server.name.clone(),
+                    reason,
+                };
+                last = Some(slot.server);
+            }
+        }
+    }
+    Err(last_err)
+}
+
+/// Says what failed and the likely cause, in words an operator can act on.
+fn explain(
+    e: &ConnectError,
+    source: Option<SourceAddr>,
+    client: SocketAddr,
+    target: SocketAddr,
+) -> String {
+    let spoofed = source.filter(|s| s.transparent);
+    let errno = errno_name(&e.error);
+    let what = match e.stage {
+        ConnectStage::Timeout => "no answer within 'timeout connect'".to_string(),
+        _ => format!("{e} ({errno})"),
+    };
+    let cause = match (e.stage, e.error.kind(), spoofed) {
+        (ConnectStage::Timeout, _, Some(s)) => format!(
+            "the connection came from the client's address {}; the server's replies to it probably do not \
+             route back through this host (route the clients' network, or the server's default gateway, via \
+             this host), or the divert rules for returning packets are missing here (iptables -m socket \
+             mark + 'ip rule add fwmark 1 lookup 100' + 'ip route add local 0.0.0.0/0 dev lo table 100')",
+            s.addr.ip()
+        ),
+        (ConnectStage::Timeout, _, None) => format!("the server {target} did not answer: down, filtered or unreachable"),
+        (ConnectStage::Transparent, std::io::ErrorKind::PermissionDenied, _) => {
+            "using a foreign source address needs the CAP_NET_ADMIN capability".to_string()
+        }
+        (ConnectStage::Bind, std::io::ErrorKind::AddrNotAvailable, Some(s)) => format!(
+            "the kernel refused the foreign source address {} (IP_TRANSPARENT not in effect?)",
+            s.addr.ip()
+        ),
+        (ConnectStage::Bind, std::io::ErrorKind::AddrInUse, Some(_)) => format!(
+            "the client's own port {} is already in use towards this server ('usesrc client' needs one \
+             port per connection; 'usesrc clientip' avoids this)",
+            client.port()
+        ),
+        (ConnectStage::Bind, std::io::ErrorKind::AddrNotAvailable, None) => {
+            "the 'source' address is not configured on this host".to_string()
+        }
+        (ConnectStage::Connect, std::io::ErrorKind::ConnectionRefused, _) => format!("nothing listens on {target}"),
+        (ConnectStage::Connect, _, _) if matches!(errno, "EHOSTUNREACH" | "ENETUNREACH") => {
+            format!("no route to {target}")
+        }
+        _ => String::new(),
+    };
+    if cause.is_empty() {
+        what
+    } else {
+        format!("{what}: {cause}")
+    }
+}

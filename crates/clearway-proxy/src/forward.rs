@@ -1,0 +1,203 @@
+//! Moving bytes between a client and a server connection in both directions, with one buffer
+//! per direction, half-close passed through (a FIN on one side becomes a shutdown on the other),
+//! and inactivity timeouts per side. Must not know about backends or servers.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+const BUF_SIZE: usize = 16 * 1024;
+
+/// Inactivity limits; `None` is no limit.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Limits {
+    /// Client side: nothing read from or written to the client for this long.
+    pub client: Option<Duration>,
+    /// Server side: nothing read from or written to the server for this long.
+    pub server: Option<Duration>,
+    /// Replaces `client` once the client has half-closed.
+    pub client_fin: Option<Duration>,
+    /// Replaces `server` once the server has half-closed.
+    pub server_fin: Option<Duration>,
+}
+
+impl Limits {
+    /// HAProxy's rules for an established TCP session: `timeout tunnel`, when set, replaces the
+    /// client and server timeouts.
+    pub fn for_tunnel(
+        client: Option<Duration>,
+        server: Option<Duration>,
+        tunnel: Option<Duration>,
+    ) -> Limits {
+        Limits {
+            client: tunnel.or(client),
+            server: tunnel.or(server),
+            client_fin: None,
+            server_fin: None,
+        }
+    }
+}
+
+/// Why a session ended.
+#[derive(Debug)]
+pub enum End {
+    /// Both sides closed normally.
+    Closed,
+    ClientTimeout,
+    ServerTimeout,
+    ClientError(io::Error),
+    ServerError(io::Error),
+}
+
+impl std::fmt::Display for End {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            End::Closed => f.write_str("closed"),
+            End::ClientTimeout => f.write_str("client timeout"),
+            End::ServerTimeout => f.write_str("server timeout"),
+            End::ClientError(e) => write!(f, "client side error: {e}"),
+            End::ServerError(e) => write!(f, "server side error: {e}"),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Outcome {
+    /// Bytes from the client to the server.
+    pub bytes_in: u64,
+    /// Bytes from the server to the client.
+    pub bytes_out: u64,
+    pub end: End,
+}
+
+/// Last activity and half-close state of one side, shared by the two directions.
+struct Side {
+    seen_ms: AtomicU64,
+    fin: AtomicBool,
+}
+
+impl Side {
+    fn new() -> Side {
+        Side {
+            seen_ms: AtomicU64::new(0),
+            fin: AtomicBool::new(false),
+        }
+    }
+    fn touch(&self, start: Instant) {
+        self.seen_ms
+            .store(start.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+    /// When this side expires, given its limits; None: never.
+    fn deadline(
+        &self,
+        start: Instant,
+        normal: Option<Duration>,
+        fin: Option<Duration>,
+    ) -> Option<Instant> {
+        // After a FIN nothing more is expected from this side: only its own fin limit applies.
+        let limit = if self.fin.load(Ordering::Relaxed) {
+            fin
+        } else {
+            normal
+        }?;
+        Some(start + Duration::from_millis(self.seen_ms.load(Ordering::Relaxed)) + limit)
+    }
+}
+
+#[derive(Debug)]
+enum PipeError {
+    Read(io::Error),
+    Write(io::Error),
+}
+
+/// Copies `from` to `to` until EOF, then shuts down `to`'s write side.
+async fn pipe<R, W>(
+    mut from: R,
+    mut to: W,
+    start: Instant,
+    src: &Side,
+    dst: &Side,
+) -> Result<u64, PipeError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut buf = vec![0u8; BUF_SIZE];
+    let mut total = 0u64;
+    loop {
+        let n = from.read(&mut buf).await.map_err(PipeError::Read)?;
+        src.touch(start);
+        if n == 0 {
+            src.fin.store(true, Ordering::Relaxed);
+            // The peer may already be gone; its own direction reports that.
+            let _ = to.shutdown().await;
+            return Ok(total);
+        }
+        to.write_all(&buf[..n]).await.map_err(PipeError::Write)?;
+        dst.touch(start);
+        total += n as u64;
+    }
+}
+
+/// Forwards until both directions are closed, a side errors, or a side is idle too long.
+pub async fn forward(client: &mut TcpStream, server: &mut TcpStream, limits: Limits) -> Outcome {
+    let start = Instant::now();
+    let (cs, ss) = (Side::new(), Side::new());
+    let (cr, cw) = client.split();
+    let (sr, sw) = server.split();
+    let up = pipe(cr, sw, start, &cs, &ss);
+    let down = pipe(sr, cw, start, &ss, &cs);
+    let watchdog = async {
+        loop {
+            let dc = cs.deadline(start, limits.client, limits.client_fin);
+            let ds = ss.deadline(start, limits.server, limits.server_fin);
+            let now = Instant::now();
+            if dc.is_some_and(|d| d <= now) {
+                return End::ClientTimeout;
+            }
+            if ds.is_some_and(|d| d <= now) {
+                return End::ServerTimeout;
+            }
+            match (dc, ds) {
+                (Some(a), Some(b)) => tokio::time::sleep_until(a.min(b)).await,
+                (Some(a), None) | (None, Some(a)) => tokio::time::sleep_until(a).await,
+                (None, None) => std::future::pending::<()>().await,
+            }
+        }
+    };
+    let (mut bytes_in, mut bytes_out) = (0, 0);
+    let both = async {
+        tokio::pin!(up, down);
+        let (mut up_done, mut down_done) = (false, false);
+        while !(up_done && down_done) {
+            tokio::select! {
+                r = &mut up, if !up_done => match r {
+                    Ok(n) => { bytes_in = n; up_done = true; }
+                    Err(PipeError::Read(e)) => return End::ClientError(e),
+                    Err(PipeError::Write(e)) => return End::ServerError(e),
+                },
+                r = &mut down, if !down_done => match r {
+                    Ok(n) => { bytes_out = n; down_done = true; }
+                    Err(PipeError::Read(e)) => return End::ServerError(e),
+                    Err(PipeError::Write(e)) => return End::ClientError(e),
+                },
+            }
+        }
+        End::Closed
+    };
+    let end = tokio::select! {
+        end = both => end,
+        end = watchdog => end,
+    };
+    Outcome {
+        bytes_in,
+        bytes_out,
+        end,
+    }
+}
+
+#[cfg(test)]
+mod tests;

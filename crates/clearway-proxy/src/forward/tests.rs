@@ -1,0 +1,112 @@
+use super::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// A connected pair of loopback sockets.
+async fn pair() -> (TcpStream, TcpStream) {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+    let (b, _) = l.accept().await.unwrap();
+    (a, b)
+}
+
+/// client_app <-> (client_side | proxy | server_side) <-> server_app
+async fn proxied(limits: Limits) -> (TcpStream, TcpStream, tokio::task::JoinHandle<Outcome>) {
+    let (client_app, mut client_side) = pair().await;
+    let (mut server_side, server_app) = pair().await;
+    let task =
+        tokio::spawn(async move { forward(&mut client_side, &mut server_side, limits).await });
+    (client_app, server_app, task)
+}
+
+#[tokio::test]
+async fn half_close_reaches_the_server_and_the_reply_still_flows() {
+    let (mut client, mut server, task) = proxied(Limits::default()).await;
+    client.write_all(b"request").await.unwrap();
+    client.shutdown().await.unwrap();
+    let mut got = Vec::new();
+    server.read_to_end(&mut got).await.unwrap();
+    assert_eq!(got, b"request", "the server sees the data then EOF");
+    server
+        .write_all(b"reply after the client's FIN")
+        .await
+        .unwrap();
+    server.shutdown().await.unwrap();
+    let mut reply = Vec::new();
+    client.read_to_end(&mut reply).await.unwrap();
+    assert_eq!(reply, b"reply after the client's FIN");
+    let out = task.await.unwrap();
+    assert!(matches!(out.end, End::Closed), "{}", out.end);
+    assert_eq!((out.bytes_in, out.bytes_out), (7, 28));
+}
+
+#[tokio::test]
+async fn large_transfers_both_ways_do_not_deadlock() {
+    let (client, server, task) = proxied(Limits::default()).await;
+    let data: Vec<u8> = (0..4_000_000u32).map(|i| (i % 251) as u8).collect();
+    let echo = tokio::spawn(async move {
+        // The server writes everything back while still reading: needs both directions at once.
+        let (mut r, mut w) = server.into_split();
+        tokio::io::copy(&mut r, &mut w).await.unwrap();
+        w.shutdown().await.unwrap();
+    });
+    let (mut r, mut w) = client.into_split();
+    let sent = data.clone();
+    let writer = tokio::spawn(async move {
+        w.write_all(&sent).await.unwrap();
+        w.shutdown().await.unwrap();
+    });
+    let mut back = Vec::new();
+    r.read_to_end(&mut back).await.unwrap();
+    writer.await.unwrap();
+    echo.await.unwrap();
+    assert_eq!(back, data);
+    let out = task.await.unwrap();
+    assert_eq!(out.bytes_in, data.len() as u64);
+    assert_eq!(out.bytes_out, data.len() as u64);
+}
+
+#[tokio::test(start_paused = true)]
+async fn idle_client_side_times_out() {
+    let limits = Limits {
+        client: Some(Duration::from_secs(5)),
+        server: Some(Duration::from_secs(60)),
+        ..Limits::default()
+    };
+    let (_client, _server, task) = proxied(limits).await;
+    let out = task.await.unwrap();
+    assert!(matches!(out.end, End::ClientTimeout), "{}", out.end);
+}
+
+#[tokio::test(start_paused = true)]
+async fn tunnel_timeout_replaces_client_and_server() {
+    let l = Limits::for_tunnel(
+        Some(Duration::from_secs(1)),
+        Some(Duration::from_secs(1)),
+        Some(Duration::from_secs(3600)),
+    );
+    assert_eq!(l.client, Some(Duration::from_secs(3600)));
+    assert_eq!(l.server, Some(Duration::from_secs(3600)));
+    let (_client, _server, task) = proxied(Limits {
+        client: None,
+        server: Some(Duration::from_secs(2)),
+        ..l
+    })
+    .await;
+    let out = task.await.unwrap();
+    assert!(matches!(out.end, End::ServerTimeout), "{}", out.end);
+}
+
+#[tokio::test]
+async fn server_reset_ends_the_session_with_a_server_error() {
+    let (mut client, server, task) = proxied(Limits::default()).await;
+    // SO_LINGER 0 makes close() send a RST.
+    socket2::SockRef::from(&server)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(server);
+    let mut buf = [0u8; 16];
+    let _ = client.read(&mut buf).await;
+    let out = task.await.unwrap();
+    assert!(matches!(out.end, End::ServerError(_)), "{}", out.end);
+}

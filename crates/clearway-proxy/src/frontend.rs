@@ -1,0 +1,155 @@
+//! Frontends: their listeners and accept loops. Owns the connection limits (global, frontend,
+//! bind `maxconn`: when reached, stop accepting and let the kernel backlog hold new clients)
+//! and hands each accepted client to a session; must not choose servers.
+
+use crate::runtime::{Backend, BuildError, Runtime};
+use crate::session;
+use clearway_config::model::{self, Mode, Span, Timeouts};
+use clearway_net::ListenSpec;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+#[derive(Debug)]
+pub struct Frontend {
+    pub name: String,
+    pub mode: Mode,
+    pub timeouts: Timeouts,
+    pub maxconn: u32,
+    pub conns: Arc<Semaphore>,
+    /// Where sessions go; None: the frontend has no backend and closes each client.
+    pub backend: Option<Arc<Backend>>,
+}
+
+impl Frontend {
+    /// `global_maxconn` applies when the frontend sets no `maxconn` of its own, as in HAProxy.
+    pub fn new(
+        cfg: &model::Frontend,
+        backend: Option<Arc<Backend>>,
+        global_maxconn: u32,
+    ) -> Frontend {
+        let maxconn = cfg.maxconn.unwrap_or(global_maxconn);
+        Frontend {
+            name: cfg.name.clone(),
+            mode: cfg.mode,
+            timeouts: cfg.timeouts,
+            maxconn,
+            conns: Arc::new(Semaphore::new(maxconn as usize)),
+            backend,
+        }
+    }
+}
+
+/// One open listening socket and what it belongs to.
+#[derive(Debug)]
+pub struct Listener {
+    pub frontend: usize,
+    pub addr: SocketAddr,
+    pub socket: std::net::TcpListener,
+    /// `maxconn` of the bind line, if any.
+    pub limit: Option<Arc<Semaphore>>,
+}
+
+/// Opens every listener of the config (before daemonizing, so errors reach the terminal).
+pub fn open_listeners(cfg: &model::Config) -> Result<Vec<Listener>, BuildError> {
+    let mut out = Vec::new();
+    for (fi, f) in cfg.frontends.iter().enumerate() {
+        for b in &f.binds {
+            let spec = ListenSpec {
+                transparent: b.transparent,
+                freebind: b.freebind,
+                v6only: if b.v6only {
+                    Some(true)
+                } else if b.v4v6 {
+                    Some(false)
+                } else {
+                    None
+                },
+                interface: b.interface.clone(),
+                backlog: b.backlog,
+            };
+            let limit = b.maxconn.map(|n| Arc::new(Semaphore::new(n as usize)));
+            for &addr in &b.addrs {
+                let socket = clearway_net::listen::listen(addr, &spec)
+                    .map_err(|e| bind_error(&b.span, f, addr, b, &e))?;
+                out.push(Listener {
+                    frontend: fi,
+                    addr,
+                    socket,
+                    limit: limit.clone(),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn bind_error(
+    span: &Span,
+    f: &model::Frontend,
+    addr: SocketAddr,
+    b: &model::Bind,
+    e: &std::io::Error,
+) -> BuildError {
+    use std::io::ErrorKind;
+    let hint = match e.kind() {
+        ErrorKind::AddrNotAvailable if !b.transparent && !b.freebind => {
+            " (hint: the address is not configured on this host; add 'transparent' to serve it anyway, or 'freebind')"
+        }
+        ErrorKind::AddrInUse => " (hint: another process already listens there)",
+        ErrorKind::PermissionDenied if b.transparent => " (hint: 'transparent' needs CAP_NET_ADMIN)",
+        ErrorKind::PermissionDenied => " (hint: ports below 1024 need root or CAP_NET_BIND_SERVICE)",
+        _ => "",
+    };
+    BuildError {
+        span: span.clone(),
+        message: format!("frontend '{}': cannot bind {addr}: {e}{hint}", f.name),
+    }
+}
+
+/// Accepts clients on `listener` until the task is dropped.
+pub async fn accept_loop(rt: Arc<Runtime>, listener: Listener) {
+    let fe = rt.frontends[listener.frontend].clone();
+    let socket = match tokio::net::TcpListener::from_std(listener.socket) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(frontend = %fe.name, addr = %listener.addr, "cannot register listener: {e}");
+            return;
+        }
+    };
+    loop {
+        // Take every permit first: while a limit is reached we do not accept, and clients wait
+        // in the kernel's backlog instead of being dropped.
+        let Ok(global) = rt.global_conns.clone().acquire_owned().await else {
+            return;
+        };
+        let Ok(local) = fe.conns.clone().acquire_owned().await else {
+            return;
+        };
+        let bind = match &listener.limit {
+            Some(l) => match l.clone().acquire_owned().await {
+                Ok(p) => Some(p),
+                Err(_) => return,
+            },
+            None => None,
+        };
+        let (stream, peer) = match socket.accept().await {
+            Ok(v) => v,
+            Err(e) => {
+                // Out of descriptors or memory: back off instead of spinning; anything else is
+                // a per-connection failure (e.g. the client reset before accept).
+                tracing::warn!(frontend = %fe.name, addr = %listener.addr, "accept failed: {e}");
+                if clearway_net::errors::is_resource_exhaustion(&e) {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                continue;
+            }
+        };
+        let fe = fe.clone();
+        tokio::spawn(async move {
+            session::run(fe, stream, peer).await;
+            drop((global, local, bind));
+        });
+    }
+}

@@ -1,0 +1,12 @@
+//! Clearway's data plane: turns a validated config into live frontends and backends, accepts
+//! client connections, hands each to a server and forwards bytes both ways.
+//! Must not parse config text or touch process-level state (daemon, signals, privileges).
+
+pub mod dispatch;
+pub mod forward;
+pub mod frontend;
+pub mod queue;
+pub mod runtime;
+pub mod session;
+
+pub use runtime::{BuildError, Runtime};

@@ -1,0 +1,164 @@
+//! The backend queue: sessions waiting for a server connection slot, served in arrival order.
+//! A released slot is handed directly to the oldest waiter that can use that server, as HAProxy
+//! does, so newcomers cannot overtake queued sessions. Owns slot accounting around waiting;
+//! must not choose servers by itself (the balancer does) or connect.
+
+use clearway_core::{BackendRt, Choice};
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+/// Which slot a session waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    /// Any eligible server, avoiding this one when another exists (redispatch).
+    Any { avoid: Option<usize> },
+    /// This server only (a retry, or `balance source`).
+    Server(usize),
+}
+
+#[derive(Debug)]
+struct Waiter {
+    id: u64,
+    want: Want,
+    tx: oneshot::Sender<usize>,
+}
+
+/// Why no slot was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoSlot {
+    NoServer,
+    Timeout,
+}
+
+#[derive(Debug, Default)]
+pub struct Queue {
+    waiters: Mutex<VecDeque<Waiter>>,
+    /// Waiters in the deque plus sessions about to enqueue; lets `release` skip the lock when 0.
+    len: AtomicU32,
+    next_id: AtomicU64,
+}
+
+impl Queue {
+    /// Sessions currently waiting.
+    pub fn len(&self) -> u32 {
+        self.len.load(Ordering::SeqCst)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Takes a slot now, or waits in line up to `limit` (None: no limit). Returns the server index;
+    /// its slot is held and must be given back with `release`.
+    pub async fn acquire(
+        &self,
+        be: &BackendRt,
+        client: IpAddr,
+        want: Want,
+        limit: Option<Duration>,
+    ) -> Result<usize, NoSlot> {
+        let deadline = limit.map(|l| Instant::now() + l);
+        // Fast path, no lock: a free slot and nobody waiting for it.
+        let want = match self.try_take(be, client, want) {
+            Ok(i) => return Ok(i),
+            Err(None) => return Err(NoSlot::NoServer),
+            Err(Some(w)) => w,
+        };
+        // Announce ourselves before the locked retry, so a concurrent `release` that frees a slot
+        // either sees us or leaves the slot free for the retry.
+        self.len.fetch_add(1, Ordering::SeqCst);
+        let (id, mut rx) = {
+            let mut q = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+            let want = match self.try_take(be, client, want) {
+                Ok(i) => {
+                    self.len.fetch_sub(1, Ordering::SeqCst);
+                    return Ok(i);
+                }
+                Err(None) => {
+                    self.len.fetch_sub(1, Ordering::SeqCst);
+                    return Err(NoSlot::NoServer);
+                }
+                Err(Some(w)) => w,
+            };
+            let (tx, rx) = oneshot::channel();
+            let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+            q.push_back(Waiter { id, want, tx });
+            (id, rx)
+        };
+        let got = match deadline {
+            Some(d) => tokio::time::timeout_at(d, &mut rx).await.ok(),
+            None => Some((&mut rx).await),
+        };
+        if let Some(Ok(i)) = got {
+            return Ok(i);
+        }
+        // Timed out: leave the line, unless a slot was handed over at the last moment.
+        {
+            let mut q = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(pos) = q.iter().position(|w| w.id == id) {
+                q.remove(pos);
+                self.len.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        rx.close();
+        rx.try_recv().map_err(|_| NoSlot::Timeout)
+    }
+
+    /// Ok(server) with its slot taken; Err(Some(want)) to wait for `want`; Err(None): no server.
+    fn try_take(&self, be: &BackendRt, client: IpAddr, want: Want) -> Result<usize, Option<Want>> {
+        match want {
+            Want::Server(i) => {
+                if be.take_slot_on(i) {
+                    Ok(i)
+                } else {
+                    Err(Some(want))
+                }
+            }
+            Want::Any { avoid } => match be.take_server(client, avoid) {
+                Choice::Server(i) => Ok(i),
+                Choice::Wait(Some(i)) => Err(Some(Want::Server(i))),
+                Choice::Wait(None) => Err(Some(want)),
+                Choice::NoServer => Err(None),
+            },
+        }
+    }
+
+    /// Gives back a slot of server `i`: hands it to the oldest waiter that can use it.
+    pub fn release(&self, be: &BackendRt, i: usize) {
+        be.release(i);
+        if self.len.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let mut q = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+        let mut pos = 0;
+        while pos < q.len() {
+            let fits = match q[pos].want {
+                Want::Server(s) => s == i,
+                Want::Any { avoid } => be.eligible(avoid).contains(&i),
+            };
+            if !fits {
+                pos += 1;
+                continue;
+            }
+            if !be.take_slot_on(i) {
+                // Someone else took the slot; its release will come back here.
+                return;
+            }
+            let Some(w) = q.remove(pos) else { return };
+            self.len.fetch_sub(1, Ordering::SeqCst);
+            if w.tx.send(i).is_ok() {
+                return;
+            }
+            // That waiter gave up: the slot goes back, try the next one.
+            be.release(i);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

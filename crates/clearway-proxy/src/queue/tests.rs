@@ -1,0 +1,130 @@
+use super::*;
+use clearway_config::model::{self, Balance, CheckParams, Host, ServerPort, Span};
+use clearway_core::ServerRt;
+use std::sync::Arc;
+
+fn backend(maxconn: u32, n: usize, balance: Balance) -> BackendRt {
+    let span = Span {
+        file: "t".into(),
+        line: 1,
+    };
+    let servers: Vec<model::Server> = (0..n)
+        .map(|i| model::Server {
+            name: format!("s{i}"),
+            span: span.clone(),
+            host: Host::Name("x".into()),
+            port: ServerPort::Fixed(80),
+            weight: 1,
+            maxconn,
+            backup: false,
+            disabled: false,
+            source: None,
+            check: CheckParams::default(),
+        })
+        .collect();
+    let cfg = model::Backend {
+        name: "bk".into(),
+        span,
+        from_listen: false,
+        mode: model::Mode::Tcp,
+        balance,
+        servers: servers.clone(),
+        source: None,
+        retries: 3,
+        redispatch: false,
+        timeouts: model::Timeouts::default(),
+        options: model::ProxyOptions::default(),
+    };
+    let rts = servers
+        .iter()
+        .map(|s| ServerRt::new(s, [127, 0, 0, 1].into()))
+        .collect();
+    BackendRt::new(&cfg, rts)
+}
+
+const IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+#[tokio::test]
+async fn waiters_are_served_in_arrival_order() {
+    let be = Arc::new(backend(1, 1, Balance::RoundRobin));
+    let q = Arc::new(Queue::default());
+    assert_eq!(
+        q.acquire(&be, IP, Want::Any { avoid: None }, None).await,
+        Ok(0)
+    );
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    for n in 0..5 {
+        let (be2, q2, tx) = (be.clone(), q.clone(), tx.clone());
+        tokio::spawn(async move {
+            let got = q2.acquire(&be2, IP, Want::Any { avoid: None }, None).await;
+            tx.send((n, got)).unwrap();
+        });
+        // Let each waiter enqueue before the next one arrives.
+        while q.len() < n + 1 {
+            tokio::task::yield_now().await;
+        }
+    }
+    for expected in 0..5 {
+        q.release(&be, 0);
+        let (n, got) = rx.recv().await.unwrap();
+        assert_eq!((n, got), (expected, Ok(0)));
+    }
+    assert_eq!(
+        be.servers[0].active(),
+        1,
+        "the last waiter holds the only slot"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn timeout_leaves_the_line_and_frees_nothing() {
+    let be = backend(1, 1, Balance::RoundRobin);
+    let q = Queue::default();
+    assert_eq!(
+        q.acquire(&be, IP, Want::Any { avoid: None }, None).await,
+        Ok(0)
+    );
+    let r = q
+        .acquire(
+            &be,
+            IP,
+            Want::Any { avoid: None },
+            Some(Duration::from_secs(1)),
+        )
+        .await;
+    assert_eq!(r, Err(NoSlot::Timeout));
+    assert_eq!(q.len(), 0);
+    q.release(&be, 0);
+    assert_eq!(be.servers[0].active(), 0);
+}
+
+#[tokio::test]
+async fn specific_server_waiters_get_only_their_server() {
+    let be = Arc::new(backend(1, 2, Balance::RoundRobin));
+    let q = Arc::new(Queue::default());
+    assert_eq!(q.acquire(&be, IP, Want::Server(0), None).await, Ok(0));
+    assert_eq!(q.acquire(&be, IP, Want::Server(1), None).await, Ok(1));
+    let (be2, q2) = (be.clone(), q.clone());
+    let waiter = tokio::spawn(async move { q2.acquire(&be2, IP, Want::Server(1), None).await });
+    while q.is_empty() {
+        tokio::task::yield_now().await;
+    }
+    q.release(&be, 0);
+    assert_eq!(
+        be.servers[0].active(),
+        0,
+        "server 0's slot is not given to a waiter for server 1"
+    );
+    q.release(&be, 1);
+    assert_eq!(waiter.await.unwrap(), Ok(1));
+}
+
+#[tokio::test]
+async fn no_server_is_an_immediate_error() {
+    let be = backend(1, 0, Balance::RoundRobin);
+    let q = Queue::default();
+    assert_eq!(
+        q.acquire(&be, IP, Want::Any { avoid: None }, None).await,
+        Err(NoSlot::NoServer)
+    );
+}

@@ -1,0 +1,168 @@
+//! The runtime model built from a validated config: backends with live server state and a
+//! wait queue, frontends with their connection limits and their listeners.
+//! Owns start-up checks that need the system (name resolution, capabilities, binding);
+//! must not accept connections.
+
+use crate::frontend::Frontend;
+use crate::queue::Queue;
+use clearway_config::model::{self, Host, Mode, Span};
+use clearway_core::{BackendRt, ServerRt};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+/// A backend and the queue of sessions waiting for one of its servers to have a free slot.
+#[derive(Debug)]
+pub struct Backend {
+    pub rt: BackendRt,
+    pub mode: Mode,
+    pub queue: Queue,
+}
+
+impl Backend {
+    /// Gives back a server slot (to the oldest queued session that can use it, if any).
+    pub fn release(&self, server: usize) {
+        self.queue.release(&self.rt, server);
+    }
+}
+
+/// Everything the data plane needs, built once per configuration.
+#[derive(Debug)]
+pub struct Runtime {
+    pub frontends: Vec<Arc<Frontend>>,
+    pub backends: Vec<Arc<Backend>>,
+    /// Process-wide `maxconn`.
+    pub global_conns: Arc<Semaphore>,
+    pub global_maxconn: u32,
+}
+
+/// A start-up failure tied to a configuration line.
+#[derive(Debug, thiserror::Error)]
+#[error("{span}: {message}")]
+pub struct BuildError {
+    pub span: Span,
+    pub message: String,
+}
+
+impl BuildError {
+    fn new(span: &Span, message: impl Into<String>) -> Self {
+        BuildError {
+            span: span.clone(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The process-wide connection limit when `maxconn` is not set: half the file descriptors
+/// (each session uses a client and a server socket), keeping a few for listeners and logs.
+pub fn default_global_maxconn(nofile: u64) -> u32 {
+    (nofile.saturating_sub(64) / 2).clamp(1, u64::from(u32::MAX)) as u32
+}
+
+impl Runtime {
+    /// Resolves server names and links frontends to backends. Listeners are opened separately
+    /// (`open_listeners`) so that a test can build a runtime without binding.
+    pub fn build(cfg: &model::Config, nofile: u64) -> Result<Runtime, BuildError> {
+        let mut backends = Vec::with_capacity(cfg.backends.len());
+        for b in &cfg.backends {
+            let servers = b
+                .servers
+                .iter()
+                .map(|s| Ok(ServerRt::new(s, resolve(s)?)))
+                .collect::<Result<Vec<_>, BuildError>>()?;
+            backends.push(Arc::new(Backend {
+                rt: BackendRt::new(b, servers),
+                mode: b.mode,
+                queue: Queue::default(),
+            }));
+        }
+        let find = |name: &str, span: &Span| {
+            backends
+                .iter()
+                .find(|b| b.rt.name == name)
+                .cloned()
+                .ok_or_else(|| BuildError::new(span, format!("no backend named '{name}'")))
+        };
+        let global_maxconn = cfg
+            .global
+            .maxconn
+            .unwrap_or_else(|| default_global_maxconn(nofile));
+        let mut frontends = Vec::with_capacity(cfg.frontends.len());
+        for f in &cfg.frontends {
+            // Conditions are not evaluated yet: only an unconditional use_backend applies.
+            let chosen = f.use_backends.iter().find(|u| u.condition.is_empty());
+            let backend = match (chosen, &f.default_backend) {
+                (Some(u), _) => Some(find(&u.backend, &u.span)?),
+                (None, Some(name)) => Some(find(name, &f.span)?),
+                (None, None) => None,
+            };
+            frontends.push(Arc::new(Frontend::new(f, backend, global_maxconn)));
+        }
+        Ok(Runtime {
+            frontends,
+            backends,
+            global_conns: Arc::new(Semaphore::new(global_maxconn as usize)),
+            global_maxconn,
+        })
+    }
+}
+
+fn resolve(s: &model::Server) -> Result<IpAddr, BuildError> {
+    match &s.host {
+        Host::Ip(ip) => Ok(*ip),
+        Host::Name(name) => (name.as_str(), 0)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut it| it.next())
+            .map(|a: SocketAddr| a.ip())
+            .ok_or_else(|| {
+                BuildError::new(
+                    &s.span,
+                    format!("server '{}': cannot resolve '{name}'", s.name),
+                )
+            }),
+    }
+}
+
+/// The lines of a config that need the right to use foreign addresses (IP_TRANSPARENT):
+/// transparent binds and `usesrc`.
+pub fn transparency_needs(cfg: &model::Config) -> Vec<(Span, String)> {
+    let mut needs = Vec::new();
+    for f in &cfg.frontends {
+        for b in f.binds.iter().filter(|b| b.transparent) {
+            needs.push((
+                b.span.clone(),
+                format!("'bind {} transparent' in frontend '{}'", b.text, f.name),
+            ));
+        }
+    }
+    for b in &cfg.backends {
+        let mut seen = std::collections::HashSet::new();
+        for s in &b.servers {
+            if let Some(src) = s.source.as_ref().filter(|s| s.is_transparent()) {
+                if seen.insert(src.span.clone()) {
+                    needs.push((
+                        src.span.clone(),
+                        format!("'usesrc' in backend '{}'", b.name),
+                    ));
+                }
+            }
+        }
+    }
+    needs
+}
+
+/// Fails when the config needs transparency and this process may not use it.
+pub fn check_transparency_rights(cfg: &model::Config) -> Result<(), BuildError> {
+    let needs = transparency_needs(cfg);
+    match needs.first() {
+        Some((span, what)) if !clearway_net::caps::can_use_transparent() => Err(BuildError::new(
+            span,
+            format!(
+                "{what} needs the CAP_NET_ADMIN capability, which this process does not have \
+                 (hint: run clearway as root, or grant it with `setcap cap_net_admin+ep` on the binary)"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
