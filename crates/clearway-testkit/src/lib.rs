@@ -1,0 +1,15 @@
+//! Test harness for Clearway's end-to-end tests: network namespaces and a client / lb / server
+//! topology, small real servers, clients, and the `clearway` process. Test code only: it must
+//! never be a dependency of the product crates.
+
+pub mod clearway;
+pub mod client;
+pub mod netns;
+pub mod servers;
+pub mod topology;
+
+pub use clearway::Clearway;
+pub use client::{curl, request, request_from_port};
+pub use netns::{require_root_and_netns, Netns};
+pub use servers::{EchoServer, PeerServer};
+pub use topology::Topology;

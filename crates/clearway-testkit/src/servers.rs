@@ -1,0 +1,226 @@
+//! Small real servers of our own, listening inside a namespace: one that answers with the
+//! peer address it sees (to check what a server sees through the proxy), and an echo server
+//! (to check half-close). Each stops when dropped; they must not assert anything themselves.
+
+use crate::netns::Netns;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Shared bookkeeping of a server.
+#[derive(Debug, Default)]
+struct Stats {
+    peers: Mutex<Vec<SocketAddr>>,
+    count: AtomicUsize,
+    active: AtomicUsize,
+    max_active: AtomicUsize,
+}
+
+/// The accept loop of a server; stops when `stop` is set (woken by a connection to itself).
+#[derive(Debug)]
+struct Running {
+    addr: SocketAddr,
+    ns_name: String,
+    stop: Arc<AtomicBool>,
+    stats: Arc<Stats>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Running {
+    /// `handle` gets the connection, the peer, and a function to call when the connection stops
+    /// counting as active (called anyway when `handle` returns).
+    fn start(
+        ns: &Netns,
+        addr: SocketAddr,
+        handle: impl Fn(TcpStream, SocketAddr, &dyn Fn()) + Send + Sync + 'static,
+        stats: Arc<Stats>,
+    ) -> Running {
+        let listener = ns
+            .enter(|| TcpListener::bind(addr))
+            .unwrap_or_else(|e| panic!("bind {addr} in {}: {e}", ns.name()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let handle = Arc::new(handle);
+        let (stop2, stats2) = (stop.clone(), stats.clone());
+        let thread = std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if stop2.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(conn) = conn else { continue };
+                let Ok(peer) = conn.peer_addr() else { continue };
+                stats2
+                    .peers
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(peer);
+                stats2.count.fetch_add(1, Ordering::SeqCst);
+                let now = stats2.active.fetch_add(1, Ordering::SeqCst) + 1;
+                stats2.max_active.fetch_max(now, Ordering::SeqCst);
+                let (handle, stats3) = (handle.clone(), stats2.clone());
+                std::thread::spawn(move || {
+                    let done = AtomicBool::new(false);
+                    let finish = || {
+                        if !done.swap(true, Ordering::SeqCst) {
+                            stats3.active.fetch_sub(1, Ordering::SeqCst);
+                        }
+                    };
+                    handle(conn, peer, &finish);
+                    finish();
+                });
+            }
+        });
+        Running {
+            addr,
+            ns_name: ns.name().to_string(),
+            stop,
+            stats,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop with a connection from inside the namespace.
+        let addr = self.addr;
+        let path = format!("/run/netns/{}", self.ns_name);
+        let _ = std::thread::spawn(move || {
+            if let Ok(f) = std::fs::File::open(&path) {
+                if nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).is_ok() {
+                    let _ = TcpStream::connect_timeout(&addr, Duration::from_secs(1));
+                }
+            }
+        })
+        .join();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Answers each connection with `server=NAME peer=IP:PORT` (as an HTTP response when the
+/// request is HTTP), then closes.
+#[derive(Debug)]
+pub struct PeerServer {
+    running: Running,
+}
+
+impl PeerServer {
+    pub fn start(ns: &Netns, addr: SocketAddr, name: &str) -> PeerServer {
+        Self::start_holding(ns, addr, name, Duration::ZERO)
+    }
+
+    /// Like `start`, but each connection is held open before the answer, for `hold` or until
+    /// the client half-closes: keeps connections busy for maxconn and leastconn tests.
+    pub fn start_holding(ns: &Netns, addr: SocketAddr, name: &str, hold: Duration) -> PeerServer {
+        let name = name.to_string();
+        let stats = Arc::new(Stats::default());
+        let running = Running::start(
+            ns,
+            addr,
+            move |conn, peer, done| answer_peer(conn, peer, &name, hold, done),
+            stats,
+        );
+        PeerServer { running }
+    }
+
+    pub fn peers(&self) -> Vec<SocketAddr> {
+        self.running
+            .stats
+            .peers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+    pub fn count(&self) -> usize {
+        self.running.stats.count.load(Ordering::SeqCst)
+    }
+    pub fn active(&self) -> usize {
+        self.running.stats.active.load(Ordering::SeqCst)
+    }
+    pub fn max_active(&self) -> usize {
+        self.running.stats.max_active.load(Ordering::SeqCst)
+    }
+}
+
+fn answer_peer(conn: TcpStream, peer: SocketAddr, name: &str, hold: Duration, done: &dyn Fn()) {
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut reader = BufReader::new(match conn.try_clone() {
+        Ok(c) => c,
+        Err(_) => return,
+    });
+    let mut first = String::new();
+    let _ = reader.read_line(&mut first);
+    let http = ["GET ", "HEAD ", "POST ", "PUT ", "DELETE ", "OPTIONS "]
+        .iter()
+        .any(|m| first.starts_with(m));
+    if http {
+        let mut line = String::new();
+        while reader.read_line(&mut line).map(|n| n > 0).unwrap_or(false) && line.trim_end() != "" {
+            line.clear();
+        }
+    }
+    if !hold.is_zero() {
+        // Wait for the hold time or the client's FIN, whichever comes first.
+        let _ = conn.set_read_timeout(Some(hold));
+        let mut sink = [0u8; 64];
+        loop {
+            match reader.read(&mut sink) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => continue,
+            }
+        }
+    }
+    // No longer active from here: the proxy cannot see the connection end before this point.
+    done();
+    let body = format!("server={name} peer={peer}\n");
+    let mut out = &conn;
+    let _ = if http {
+        write!(
+            out,
+            "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    } else {
+        out.write_all(body.as_bytes())
+    };
+    let _ = conn.shutdown(Shutdown::Both);
+}
+
+/// Echoes bytes back until the client half-closes, then half-closes too.
+#[derive(Debug)]
+pub struct EchoServer {
+    running: Running,
+}
+
+impl EchoServer {
+    pub fn start(ns: &Netns, addr: SocketAddr) -> EchoServer {
+        let stats = Arc::new(Stats::default());
+        let running = Running::start(
+            ns,
+            addr,
+            |mut conn, _, _| {
+                let mut buf = [0u8; 16384];
+                loop {
+                    match conn.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if conn.write_all(&buf[..n]).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+                let _ = conn.shutdown(Shutdown::Write);
+            },
+            stats,
+        );
+        EchoServer { running }
+    }
+    pub fn count(&self) -> usize {
+        self.running.stats.count.load(Ordering::SeqCst)
+    }
+}

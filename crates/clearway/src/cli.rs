@@ -1,0 +1,75 @@
+//! The command line, HAProxy-style: `-f FILE|DIR` (repeatable), `-c`, `-D`, `-p`, `-q`, `-d`,
+//! `-db`, `-v`/`-vv`. Owns argument parsing only; must not act on the arguments.
+
+use clap::{ArgAction, Parser};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "clearway",
+    about = "Clearway: an HAProxy-compatible load balancer with transparent proxying",
+    disable_version_flag = true
+)]
+pub struct Cli {
+    /// Configuration file or directory (its *.cfg files, in name order); repeatable.
+    #[arg(short = 'f', value_name = "FILE|DIR", action = ArgAction::Append)]
+    pub files: Vec<PathBuf>,
+    /// Check the configuration and exit: 0 valid, 1 invalid.
+    #[arg(short = 'c')]
+    pub check: bool,
+    /// Run in the background (daemon).
+    #[arg(short = 'D')]
+    pub daemon: bool,
+    /// Write the process id to this file.
+    #[arg(short = 'p', value_name = "PIDFILE")]
+    pub pidfile: Option<PathBuf>,
+    /// Quiet: print errors only.
+    #[arg(short = 'q')]
+    pub quiet: bool,
+    /// Debug: stay in the foreground and print debug messages.
+    #[arg(short = 'd')]
+    pub debug: bool,
+    /// With -d, written -db: stay in the foreground without debug output (like HAProxy's -db).
+    #[arg(short = 'b', hide = true)]
+    pub no_background: bool,
+    /// -v prints the version; -vv also prints build details.
+    #[arg(short = 'v', action = ArgAction::Count)]
+    pub version: u8,
+}
+
+impl Cli {
+    /// `-db` is `-d` plus `-b`: foreground, without debug output.
+    pub fn debug_output(&self) -> bool {
+        self.debug && !self.no_background
+    }
+    pub fn foreground(&self) -> bool {
+        self.debug || self.no_background
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn haproxy_style_flags() {
+        let c = Cli::try_parse_from([
+            "clearway",
+            "-f",
+            "a.cfg",
+            "-f",
+            "dir",
+            "-db",
+            "-p",
+            "/run/x.pid",
+        ])
+        .unwrap();
+        assert_eq!(c.files, vec![PathBuf::from("a.cfg"), PathBuf::from("dir")]);
+        assert!(c.foreground() && !c.debug_output());
+        assert_eq!(c.pidfile, Some(PathBuf::from("/run/x.pid")));
+        let c = Cli::try_parse_from(["clearway", "-vv"]).unwrap();
+        assert_eq!(c.version, 2);
+        let c = Cli::try_parse_from(["clearway", "-c", "-q", "-f", "x"]).unwrap();
+        assert!(c.check && c.quiet);
+    }
+}

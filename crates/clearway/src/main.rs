@@ -1,0 +1,148 @@
+//! The `clearway` binary: reads the command line and the config, opens listeners, goes to the
+//! background if asked, and runs the data plane until SIGTERM/SIGINT. Owns process-level
+//! concerns (logging set-up, daemon, pidfile, signals); must not contain proxy logic.
+
+mod cli;
+
+use clap::Parser;
+use clearway_proxy::{frontend, runtime, Runtime};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    if cli.version > 0 {
+        println!("Clearway version {}", env!("CARGO_PKG_VERSION"));
+        if cli.version > 1 {
+            println!("Build: Rust, Linux; transparent proxying: IP_TRANSPARENT/IPV6_TRANSPARENT, IP_BIND_ADDRESS_NO_PORT");
+        }
+        return ExitCode::SUCCESS;
+    }
+    init_logging(&cli);
+    if cli.files.is_empty() {
+        eprintln!(
+            "clearway: no configuration file given (hint: clearway -f /etc/clearway/clearway.cfg)"
+        );
+        return ExitCode::from(1);
+    }
+    let loaded = match clearway_config::load(&cli.files) {
+        Ok(l) => l,
+        Err(errs) => {
+            for w in &errs.warnings {
+                if !cli.quiet {
+                    eprintln!("[WARNING] {w}");
+                }
+            }
+            for e in &errs.errors {
+                eprintln!("[ALERT] {e}");
+            }
+            eprintln!("[ALERT] configuration has {} error(s)", errs.errors.len());
+            return ExitCode::from(1);
+        }
+    };
+    if !cli.quiet {
+        for w in &loaded.warnings {
+            eprintln!("[WARNING] {w}");
+        }
+    }
+    let cfg = loaded.config;
+    if cli.check {
+        if !cli.quiet {
+            println!("Configuration file is valid");
+        }
+        return ExitCode::SUCCESS;
+    }
+    match start(&cli, &cfg) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("[ALERT] {msg}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logging(cli: &cli::Cli) {
+    let level = if cli.debug_output() {
+        "debug"
+    } else if cli.quiet {
+        "error"
+    } else {
+        "info"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CLEARWAY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+}
+
+fn start(cli: &cli::Cli, cfg: &clearway_config::Config) -> Result<(), String> {
+    runtime::check_transparency_rights(cfg).map_err(|e| e.to_string())?;
+    let nofile = clearway_net::process::raise_nofile_limit();
+    let rt = Runtime::build(cfg, nofile).map_err(|e| e.to_string())?;
+    if u64::from(rt.global_maxconn) * 2 > nofile {
+        tracing::warn!(
+            "global maxconn {} needs about {} file descriptors but the limit is {nofile}",
+            rt.global_maxconn,
+            u64::from(rt.global_maxconn) * 2
+        );
+    }
+    let listeners = frontend::open_listeners(cfg).map_err(|e| e.to_string())?;
+    let pidfile = cli.pidfile.as_ref().or(cfg.global.pidfile.as_ref());
+    if (cfg.global.daemon || cli.daemon) && !cli.foreground() {
+        clearway_net::process::daemonize(pidfile.map(|p| p.as_path()))
+            .map_err(|e| format!("cannot go to the background: {e}"))?;
+    } else if let Some(path) = pidfile {
+        std::fs::write(path, format!("{}\n", std::process::id()))
+            .map_err(|e| format!("cannot write pidfile {}: {e}", path.display()))?;
+    }
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = cfg.global.nbthread {
+        builder.worker_threads(n.max(1));
+    }
+    let tokio_rt = builder
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    tokio_rt.block_on(serve(Arc::new(rt), listeners));
+    Ok(())
+}
+
+async fn serve(rt: Arc<Runtime>, listeners: Vec<frontend::Listener>) {
+    for fe in rt
+        .frontends
+        .iter()
+        .filter(|f| f.mode == clearway_config::model::Mode::Http)
+    {
+        tracing::warn!(frontend = %fe.name, "mode http is not implemented yet: forwarding as mode tcp");
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for l in listeners {
+        tracing::info!(frontend = %rt.frontends[l.frontend].name, addr = %l.addr, "listening");
+        tasks.spawn(frontend::accept_loop(rt.clone(), l));
+    }
+    tracing::info!(
+        "clearway {} ready, {} listener(s)",
+        env!("CARGO_PKG_VERSION"),
+        tasks.len()
+    );
+    let stop = async {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!("cannot watch SIGTERM: {e}");
+                    return std::future::pending().await;
+                }
+            };
+        tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = tokio::signal::ctrl_c() => "SIGINT",
+        }
+    };
+    let why = stop.await;
+    tracing::info!("{why} received: stopping");
+    tasks.abort_all();
+}

@@ -1,0 +1,196 @@
+//! Each `balance` algorithm, weights and backup servers, observed at real servers.
+
+mod common;
+use common::*;
+use std::collections::HashMap;
+
+const DEFAULTS: &str = "defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n";
+const SERVERS: [&str; 3] = ["198.51.100.10:80", "198.51.100.11:80", "198.51.100.12:80"];
+
+fn config_on(port: u16, balance: &str, server_lines: &str) -> String {
+    format!("{DEFAULTS}frontend ft\n    bind 192.0.2.1:{port}\n    default_backend bk\nbackend bk\n    balance {balance}\n{server_lines}")
+}
+
+fn config(balance: &str, server_lines: &str) -> String {
+    config_on(80, balance, server_lines)
+}
+
+fn three(params: [&str; 3]) -> String {
+    (0..3)
+        .map(|i| format!("    server s{} {} {}\n", i + 1, SERVERS[i], params[i]))
+        .collect()
+}
+
+fn sequence(topo: &clearway_testkit::Topology, n: usize, from: &str) -> Vec<String> {
+    (0..n)
+        .map(|_| server_of(&ask(topo, "192.0.2.1:80", Some(from))))
+        .collect()
+}
+
+#[test]
+fn roundrobin_cycles_in_order_and_honours_weights() {
+    let Some(topo) = topology("rr") else { return };
+    let _srv = peer_servers(&topo, &SERVERS);
+    let lb = start(&topo, &config("roundrobin", &three(["", "", ""])), &[80]);
+    assert_eq!(
+        sequence(&topo, 6, "192.0.2.2"),
+        ["s1", "s2", "s3", "s1", "s2", "s3"]
+    );
+    drop(lb);
+    let _lb = start(
+        &topo,
+        &config("roundrobin", &three(["weight 1", "weight 2", "weight 3"])),
+        &[80],
+    );
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    let seq = sequence(&topo, 12, "192.0.2.2");
+    for s in &seq {
+        *counts.entry(s.clone()).or_default() += 1;
+    }
+    assert_eq!(
+        (counts["s1"], counts["s2"], counts["s3"]),
+        (2, 4, 6),
+        "{seq:?}"
+    );
+    // Smooth: the heaviest server never gets more than two in a row here.
+    assert!(
+        !seq.windows(3).any(|w| w.iter().all(|s| s == "s3")),
+        "{seq:?}"
+    );
+}
+
+#[test]
+fn static_rr_honours_weights() {
+    let Some(topo) = topology("srr") else { return };
+    let _srv = peer_servers(&topo, &SERVERS);
+    let _lb = start(
+        &topo,
+        &config("static-rr", &three(["weight 3", "weight 1", "weight 0"])),
+        &[80],
+    );
+    let seq = sequence(&topo, 8, "192.0.2.2");
+    assert_eq!(seq.iter().filter(|s| *s == "s1").count(), 6, "{seq:?}");
+    assert_eq!(seq.iter().filter(|s| *s == "s2").count(), 2, "{seq:?}");
+    assert!(
+        !seq.contains(&"s3".to_string()),
+        "weight 0 gets no traffic: {seq:?}"
+    );
+}
+
+#[test]
+fn source_hash_keeps_each_client_on_one_server() {
+    let Some(topo) = topology("src") else { return };
+    let _srv = peer_servers(&topo, &SERVERS);
+    let _lb = start(&topo, &config("source", &three(["", "", ""])), &[80]);
+    for client in ["192.0.2.2", "192.0.2.3"] {
+        let seq = sequence(&topo, 6, client);
+        assert!(
+            seq.iter().all(|s| s == &seq[0]),
+            "{client} moved between servers: {seq:?}"
+        );
+    }
+}
+
+#[test]
+fn leastconn_sends_new_connections_to_the_least_busy_server() {
+    let Some(topo) = topology("lc") else { return };
+    let servers: Vec<_> = SERVERS[..2]
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            clearway_testkit::PeerServer::start_holding(
+                &topo.server,
+                addr(a),
+                &format!("s{}", i + 1),
+                TIMEOUT,
+            )
+        })
+        .collect();
+    let _lb = start(
+        &topo,
+        &config("leastconn", &three(["", "", "disabled"])),
+        &[80],
+    );
+    // Three held connections: 2 on one server, 1 on the other.
+    let held: Vec<_> = (0..3).map(|_| hold(&topo, "192.0.2.1:80")).collect();
+    assert!(eventually(|| servers
+        .iter()
+        .map(|s| s.active())
+        .sum::<usize>()
+        == 3));
+    let busy = servers.iter().map(|s| s.active()).collect::<Vec<_>>();
+    assert!(busy.contains(&1) && busy.contains(&2), "{busy:?}");
+    // The next one goes to the server with one connection.
+    let fourth = hold(&topo, "192.0.2.1:80");
+    assert!(
+        eventually(|| servers.iter().all(|s| s.active() == 2)),
+        "{:?}",
+        servers.iter().map(|s| s.active()).collect::<Vec<_>>()
+    );
+    drop((held, fourth));
+}
+
+#[test]
+fn first_fills_servers_in_order() {
+    let Some(topo) = topology("first") else {
+        return;
+    };
+    let servers: Vec<_> = SERVERS[..2]
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            clearway_testkit::PeerServer::start_holding(
+                &topo.server,
+                addr(a),
+                &format!("s{}", i + 1),
+                TIMEOUT,
+            )
+        })
+        .collect();
+    let _lb = start(
+        &topo,
+        &config("first", &three(["maxconn 2", "maxconn 2", "disabled"])),
+        &[80],
+    );
+    let a = hold(&topo, "192.0.2.1:80");
+    let b = hold(&topo, "192.0.2.1:80");
+    assert!(eventually(|| servers[0].active() == 2));
+    assert_eq!(
+        servers[1].active(),
+        0,
+        "the second server gets nothing while the first has room"
+    );
+    let c = hold(&topo, "192.0.2.1:80");
+    assert!(eventually(|| servers[1].active() == 1));
+    drop((a, b, c));
+}
+
+#[test]
+fn backup_serves_only_when_no_active_server_is_left() {
+    let Some(topo) = topology("bkp") else { return };
+    let _srv = peer_servers(&topo, &SERVERS);
+    let lines = three(["", "backup", "backup"]);
+    let _lb = start(&topo, &config("roundrobin", &lines), &[80]);
+    assert_eq!(sequence(&topo, 3, "192.0.2.2"), ["s1", "s1", "s1"]);
+    // With the only active server disabled, the first backup takes all the traffic...
+    let _lb2 = start(
+        &topo,
+        &config_on(81, "roundrobin", &three(["disabled", "backup", "backup"])),
+        &[81],
+    );
+    let seq: Vec<String> = (0..4)
+        .map(|_| server_of(&ask(&topo, "192.0.2.1:81", None)))
+        .collect();
+    assert_eq!(seq, ["s2", "s2", "s2", "s2"]);
+    // ...and with `option allbackups`, all backups share it.
+    let cfg = config_on(
+        82,
+        "roundrobin\n    option allbackups",
+        &three(["disabled", "backup", "backup"]),
+    );
+    let _lb3 = start(&topo, &cfg, &[82]);
+    let seq: Vec<String> = (0..4)
+        .map(|_| server_of(&ask(&topo, "192.0.2.1:82", None)))
+        .collect();
+    assert_eq!(seq, ["s2", "s3", "s2", "s3"]);
+}

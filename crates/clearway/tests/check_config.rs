@@ -1,0 +1,156 @@
+//! `clearway -c`: exit 0 for every valid fixture, 1 with `FILE:LINE` for every invalid one.
+
+mod common;
+use common::binary;
+use std::path::PathBuf;
+use std::process::Command;
+
+fn fixtures(kind: &str) -> Vec<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/configs")
+        .join(kind);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "cfg"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no fixtures in {}", dir.display());
+    files
+}
+
+fn check(file: &PathBuf) -> std::process::Output {
+    Command::new(binary())
+        .arg("-c")
+        .arg("-f")
+        .arg(file)
+        .output()
+        .expect("run clearway -c")
+}
+
+#[test]
+fn valid_fixtures_pass() {
+    for f in fixtures("valid") {
+        let out = check(&f);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}: {}",
+            f.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn invalid_fixtures_fail_with_their_line() {
+    for f in fixtures("invalid") {
+        let text = std::fs::read_to_string(&f).expect("read fixture");
+        let expect = text
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("# expect: "))
+            .unwrap_or_else(|| panic!("{}: no '# expect:' line", f.display()));
+        let (line, substring) = expect.split_once(": ").expect("LINE: SUBSTRING");
+        let out = check(&f);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{}: {err}", f.display());
+        let name = f.file_name().and_then(|n| n.to_str()).expect("name");
+        let at = format!("{name}:{line}: ");
+        let hit = err
+            .lines()
+            .any(|l| l.contains(&at) && l.contains(substring));
+        assert!(
+            hit,
+            "{}: expected '{at}...{substring}' in:\n{err}",
+            f.display()
+        );
+    }
+}
+
+#[test]
+fn typo_gets_a_hint_and_directory_loading_works() {
+    let dir = std::env::temp_dir().join(format!("cw-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp");
+    std::fs::write(
+        dir.join("10-front.cfg"),
+        "frontend ft\n    bind 127.0.0.1:1\n    default_backend bk\n",
+    )
+    .expect("w");
+    std::fs::write(
+        dir.join("20-back.cfg"),
+        "backend bk\n    source 0.0.0.0 usersrc clientip\n    server s1 127.0.0.1:2\n",
+    )
+    .expect("w");
+    std::fs::write(dir.join("ignored.txt"), "garbage").expect("w");
+    let out = Command::new(binary())
+        .arg("-c")
+        .arg("-f")
+        .arg(&dir)
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    std::fs::write(
+        dir.join("20-back.cfg"),
+        "backend bk\n    source 0.0.0.0 usesrc clientip\n    server s1 127.0.0.1:2\n",
+    )
+    .expect("w");
+    let fixed = Command::new(binary())
+        .arg("-c")
+        .arg("-f")
+        .arg(&dir)
+        .output()
+        .expect("run");
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("20-back.cfg:2:"), "{err}");
+    assert!(
+        err.contains("usesrc"),
+        "the nearest keyword is suggested: {err}"
+    );
+    assert_eq!(
+        fixed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&fixed.stderr)
+    );
+}
+
+#[test]
+fn version_and_help() {
+    let out = Command::new(binary()).arg("-v").output().expect("run");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Clearway version"));
+    let out = Command::new(binary()).arg("--help").output().expect("run");
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("-f") && help.contains("-c"), "{help}");
+}
+
+#[test]
+fn daemon_mode_detaches_and_writes_the_pidfile() {
+    let dir = std::env::temp_dir().join(format!("cw-daemon-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp");
+    let cfg = dir.join("d.cfg");
+    let pidfile = dir.join("clearway.pid");
+    let port = 20000 + std::process::id() % 20000;
+    let text = format!("global\n    daemon\ndefaults\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\nlisten l\n    bind 127.0.0.1:{port}\n    server s1 127.0.0.1:9\n");
+    std::fs::write(&cfg, text).expect("w");
+    // The parent returns once the child is detached.
+    let status = Command::new(binary())
+        .arg("-f")
+        .arg(&cfg)
+        .arg("-p")
+        .arg(&pidfile)
+        .status()
+        .expect("run");
+    assert!(status.success());
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .expect("pidfile written")
+        .trim()
+        .parse()
+        .expect("a pid");
+    let alive = std::path::Path::new(&format!("/proc/{pid}")).exists();
+    let _ = Command::new("kill").arg(pid.to_string()).status();
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(alive, "the daemon runs after the parent returned");
+    assert_ne!(pid as u32, std::process::id());
+}

@@ -1,0 +1,91 @@
+//! Shared pieces of the end-to-end tests: the binary under test and topology set-up.
+#![allow(dead_code)]
+
+use clearway_testkit::{Clearway, PeerServer, Topology};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+pub fn binary() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_clearway"))
+}
+
+/// A topology, or None when the test must be skipped (never in CI: there it panics).
+pub fn topology(tag: &str) -> Option<Topology> {
+    clearway_testkit::require_root_and_netns().then(|| Topology::new(tag))
+}
+
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+pub fn addr(s: &str) -> SocketAddr {
+    s.parse().expect("test address")
+}
+
+/// Starts Clearway in the lb namespace and waits for its listeners on `ports`.
+pub fn start(topo: &Topology, config: &str, ports: &[u16]) -> Clearway {
+    Clearway::start(&topo.lb, binary(), config, ports)
+}
+
+/// One PeerServer per address, named s1, s2, ... in order.
+pub fn peer_servers(topo: &Topology, addrs: &[&str]) -> Vec<PeerServer> {
+    addrs
+        .iter()
+        .enumerate()
+        .map(|(i, a)| PeerServer::start(&topo.server, addr(a), &format!("s{}", i + 1)))
+        .collect()
+}
+
+/// Sends one line to `to` from the client namespace and returns the server's answer.
+pub fn ask(topo: &Topology, to: &str, from: Option<&str>) -> String {
+    clearway_testkit::request(
+        &topo.client,
+        addr(to),
+        from.map(|f| f.parse().expect("ip")),
+        b"hello\n",
+        TIMEOUT,
+    )
+    .unwrap_or_else(|e| panic!("request to {to} failed: {e}"))
+}
+
+/// The `server=NAME` part of a PeerServer answer.
+pub fn server_of(answer: &str) -> String {
+    answer
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("server="))
+        .unwrap_or_else(|| panic!("no server= in answer {answer:?}"))
+        .to_string()
+}
+
+/// The `peer=IP:PORT` part of a PeerServer answer.
+pub fn peer_of(answer: &str) -> SocketAddr {
+    answer
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("peer="))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no peer= in answer {answer:?}"))
+}
+
+/// Polls `cond` until it holds or 10 s pass; returns whether it held (not a timing assertion:
+/// the limit only bounds a test that would otherwise hang).
+pub fn eventually(mut cond: impl FnMut() -> bool) -> bool {
+    let until = std::time::Instant::now() + TIMEOUT;
+    while std::time::Instant::now() < until {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cond()
+}
+
+/// Opens a connection from the client namespace, sends a line and keeps it open until dropped.
+pub fn hold(topo: &Topology, to: &str) -> std::net::TcpStream {
+    use std::io::Write;
+    let to = addr(to);
+    let mut s = topo
+        .client
+        .enter(move || std::net::TcpStream::connect_timeout(&to, TIMEOUT))
+        .unwrap_or_else(|e| panic!("connect to {to}: {e}"));
+    s.write_all(b"hello\n").expect("send");
+    s
+}

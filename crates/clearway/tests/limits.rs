@@ -1,0 +1,168 @@
+//! Connection limits and failures: server `maxconn` with its queue and `timeout queue`,
+//! frontend `maxconn`, retries and `option redispatch` on a dead server.
+
+mod common;
+use common::*;
+use std::io::Read;
+use std::time::Duration;
+
+const DEFAULTS: &str = "defaults\n    mode tcp\n    timeout connect 500ms\n    timeout client 30s\n    timeout server 30s\n";
+
+/// Half-closes (a holding PeerServer answers on EOF) and reads the answer.
+fn read_all(mut s: std::net::TcpStream) -> String {
+    let _ = s.shutdown(std::net::Shutdown::Write);
+    s.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+#[test]
+fn server_maxconn_queues_then_serves() {
+    let Some(topo) = topology("queue") else {
+        return;
+    };
+    let srv = clearway_testkit::PeerServer::start_holding(
+        &topo.server,
+        addr("198.51.100.10:80"),
+        "s1",
+        Duration::from_secs(30),
+    );
+    let cfg = format!(
+        "{DEFAULTS}    timeout queue 20s\nfrontend ft\n    bind 192.0.2.1:80\n    default_backend bk\n\
+         backend bk\n    server s1 198.51.100.10:80 maxconn 1\n"
+    );
+    let _lb = start(&topo, &cfg, &[80]);
+    let first = hold(&topo, "192.0.2.1:80");
+    assert!(eventually(|| srv.active() == 1));
+    let second = hold(&topo, "192.0.2.1:80");
+    let third = hold(&topo, "192.0.2.1:80");
+    // The queued connections are not passed to the server while the first one is open.
+    assert!(
+        !eventually_for(Duration::from_millis(500), || srv.count() > 1),
+        "maxconn 1 was exceeded"
+    );
+    drop(first);
+    let answers = [read_all(second), read_all(third)];
+    for a in &answers {
+        assert!(
+            a.contains("server=s1"),
+            "a queued client is served once a slot frees: {a:?}\n{}",
+            _lb.log()
+        );
+    }
+    assert_eq!(srv.max_active(), 1, "never more than maxconn at the server");
+    assert_eq!(srv.count(), 3);
+}
+
+#[test]
+fn timeout_queue_expires() {
+    let Some(topo) = topology("qto") else { return };
+    let srv = clearway_testkit::PeerServer::start_holding(
+        &topo.server,
+        addr("198.51.100.10:80"),
+        "s1",
+        Duration::from_secs(30),
+    );
+    let cfg = format!(
+        "{DEFAULTS}    timeout queue 300ms\nfrontend ft\n    bind 192.0.2.1:80\n    default_backend bk\n\
+         backend bk\n    server s1 198.51.100.10:80 maxconn 1\n"
+    );
+    let lb = start(&topo, &cfg, &[80]);
+    let _first = hold(&topo, "192.0.2.1:80");
+    assert!(eventually(|| srv.active() == 1));
+    let second = hold(&topo, "192.0.2.1:80");
+    assert_eq!(
+        read_all(second),
+        "",
+        "the queued client is closed without an answer"
+    );
+    assert!(lb.wait_log("queue timeout", TIMEOUT), "{}", lb.log());
+    assert_eq!(srv.count(), 1);
+}
+
+#[test]
+fn frontend_maxconn_stops_accepting_without_dropping() {
+    let Some(topo) = topology("femax") else {
+        return;
+    };
+    let srv = clearway_testkit::PeerServer::start_holding(
+        &topo.server,
+        addr("198.51.100.10:80"),
+        "s1",
+        Duration::from_secs(30),
+    );
+    let cfg = format!(
+        "{DEFAULTS}frontend ft\n    bind 192.0.2.1:80\n    maxconn 1\n    default_backend bk\n\
+         backend bk\n    server s1 198.51.100.10:80\n"
+    );
+    let _lb = start(&topo, &cfg, &[80]);
+    let first = hold(&topo, "192.0.2.1:80");
+    assert!(eventually(|| srv.active() == 1));
+    // The kernel completes the handshake (backlog), but Clearway does not take the client yet.
+    let second = hold(&topo, "192.0.2.1:80");
+    assert!(
+        !eventually_for(Duration::from_millis(500), || srv.count() > 1),
+        "frontend maxconn 1 was exceeded"
+    );
+    drop(first);
+    assert!(
+        read_all(second).contains("server=s1"),
+        "the waiting client is served, not dropped"
+    );
+    assert_eq!(srv.max_active(), 1);
+}
+
+#[test]
+fn dead_server_is_retried_then_redispatched() {
+    let Some(topo) = topology("redisp") else {
+        return;
+    };
+    // s1 at .10:81 has nothing listening: every connect is refused.
+    let srv = [clearway_testkit::PeerServer::start(
+        &topo.server,
+        addr("198.51.100.11:80"),
+        "s2",
+    )];
+    let cfg = format!(
+        "{DEFAULTS}frontend ft\n    bind 192.0.2.1:80\n    default_backend bk\n\
+         backend bk\n    retries 2\n    option redispatch\n    server s1 198.51.100.10:81\n    server s2 198.51.100.11:80\n\
+         frontend ft2\n    bind 192.0.2.1:81\n    default_backend bk2\n\
+         backend bk2\n    retries 2\n    server s1 198.51.100.10:81\n    server s2 198.51.100.11:80\n"
+    );
+    let lb = start(&topo, &cfg, &[80, 81]);
+    // Round robin starts with s1, which is dead: two retries on s1, then the last attempt goes to s2.
+    let answer = ask(&topo, "192.0.2.1:80", None);
+    assert_eq!(server_of(&answer), "s2", "{answer}");
+    assert!(lb.wait_log("connect attempt 1/3", TIMEOUT), "{}", lb.log());
+    assert!(
+        lb.log().contains("ECONNREFUSED"),
+        "the errno is logged: {}",
+        lb.log()
+    );
+    assert_eq!(srv[0].count(), 1);
+    // Without redispatch, all attempts stay on s1 and the client is closed.
+    let answer = clearway_testkit::request(
+        &topo.client,
+        addr("192.0.2.1:81"),
+        None,
+        b"hello\n",
+        TIMEOUT,
+    )
+    .unwrap_or_default();
+    assert_eq!(answer, "", "no answer without redispatch");
+    assert!(lb.wait_log("connect attempt 3/3", TIMEOUT), "{}", lb.log());
+    assert_eq!(srv[0].count(), 1, "s2 was never tried without redispatch");
+}
+
+/// Like `eventually`, but gives up after `d` (for checking that something does NOT happen).
+fn eventually_for(d: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let until = std::time::Instant::now() + d;
+    while std::time::Instant::now() < until {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cond()
+}
