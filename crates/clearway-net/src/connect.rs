@@ -16,6 +16,10 @@ pub struct SourceBind {
     /// The address is not one of this host's: needs IP_TRANSPARENT.
     pub transparent: bool,
     pub interface: Option<String>,
+    /// Inclusive source port range to pick from (`source ADDR:LOW-HIGH`), starting at
+    /// `LOW + port_hint % size` and moving on while ports are in use.
+    pub port_range: Option<(u16, u16)>,
+    pub port_hint: u32,
 }
 
 /// The step of a connection attempt that failed.
@@ -115,6 +119,12 @@ fn prepare_source(socket: &Socket, src: &SourceBind) -> Result<(), ConnectError>
             .bind_device(Some(ifname.as_bytes()))
             .map_err(ConnectError::at(ConnectStage::Bind))?;
     }
+    if let Some((lo, hi)) = src.port_range {
+        socket
+            .set_reuse_address(true)
+            .map_err(ConnectError::at(ConnectStage::Bind))?;
+        return bind_in_range(socket, src.addr, lo, hi, src.port_hint);
+    }
     if src.addr.port() == 0 {
         // Only the address is fixed: let connect() pick the port per destination, so one
         // spoofed client address can open many connections.
@@ -128,4 +138,33 @@ fn prepare_source(socket: &Socket, src: &SourceBind) -> Result<(), ConnectError>
     socket
         .bind(&src.addr.into())
         .map_err(ConnectError::at(ConnectStage::Bind))
+}
+
+/// Binds to the first free port of `lo..=hi`, trying at most 64 of them.
+fn bind_in_range(
+    socket: &Socket,
+    addr: SocketAddr,
+    lo: u16,
+    hi: u16,
+    hint: u32,
+) -> Result<(), ConnectError> {
+    let size = u32::from(hi - lo) + 1;
+    let mut last = io::Error::from(io::ErrorKind::AddrInUse);
+    for k in 0..size.min(64) {
+        let port = lo + ((hint.wrapping_add(k)) % size) as u16;
+        match socket.bind(&SocketAddr::new(addr.ip(), port).into()) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse => last = e,
+            Err(e) => {
+                return Err(ConnectError {
+                    stage: ConnectStage::Bind,
+                    error: e,
+                })
+            }
+        }
+    }
+    Err(ConnectError {
+        stage: ConnectStage::Bind,
+        error: last,
+    })
 }

@@ -111,6 +111,13 @@ pub async fn connect_server(
             addr: s.addr,
             transparent: s.transparent,
             interface: iface.clone(),
+            // `usesrc client` keeps the client's port; otherwise a configured range applies.
+            port_range: server
+                .source
+                .as_ref()
+                .and_then(|src| src.port_range)
+                .filter(|_| s.addr.port() == 0),
+            port_hint: server.total() as u32,
         });
         match connect::connect(target, bind.as_ref(), be.rt.timeouts.connect).await {
             Ok(stream) => {
@@ -152,7 +159,7 @@ fn explain(
         _ => format!("{e} ({errno})"),
     };
     let cause = match (e.stage, e.error.kind(), spoofed) {
-        (ConnectStage::Timeout, _, Some(s)) => format!(
+        (ConnectStage::Timeout, _, Some(s)) | (ConnectStage::Connect, std::io::ErrorKind::TimedOut, Some(s)) => format!(
             "the connection came from the client's address {}; the server's replies to it probably do not \
              route back through this host (route the clients' network, or the server's default gateway, via \
              this host), or the divert rules for returning packets are missing here (iptables -m socket \

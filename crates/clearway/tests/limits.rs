@@ -166,3 +166,35 @@ fn eventually_for(d: Duration, mut cond: impl FnMut() -> bool) -> bool {
     }
     cond()
 }
+
+#[test]
+fn global_maxconn_limits_all_frontends_together() {
+    let Some(topo) = topology("glmax") else {
+        return;
+    };
+    let srv = clearway_testkit::PeerServer::start_holding(
+        &topo.server,
+        addr("198.51.100.10:80"),
+        "s1",
+        Duration::from_secs(30),
+    );
+    let cfg = format!(
+        "global\n    maxconn 1\n{DEFAULTS}frontend a\n    bind 192.0.2.1:80\n    default_backend bk\n\
+         frontend b\n    bind 192.0.2.1:81\n    default_backend bk\n\
+         backend bk\n    server s1 198.51.100.10:80\n"
+    );
+    let _lb = start(&topo, &cfg, &[80, 81]);
+    let first = hold(&topo, "192.0.2.1:80");
+    assert!(eventually(|| srv.active() == 1));
+    let second = hold(&topo, "192.0.2.1:81");
+    assert!(
+        !eventually_for(Duration::from_millis(500), || srv.count() > 1),
+        "global maxconn 1 was exceeded"
+    );
+    drop(first);
+    assert!(
+        read_all(second).contains("server=s1"),
+        "the client of the other frontend is served next"
+    );
+    assert_eq!(srv.max_active(), 1);
+}

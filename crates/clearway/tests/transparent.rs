@@ -219,3 +219,34 @@ fn bind_port_ranges_and_address_lists_open_every_listener() {
         assert!(ask(&topo, to, None).contains("server=s1"), "{to}");
     }
 }
+
+#[test]
+fn plain_source_binds_a_local_address_and_port_range() {
+    let Some(topo) = topology("srcloc") else {
+        return;
+    };
+    topo.lb.sh("ip addr add 198.51.100.2/24 dev eths");
+    let _srv = peer_servers(&topo, &["198.51.100.10:80", "198.51.100.11:80"]);
+    let cfg = format!(
+        "{DEFAULTS}frontend ft\n    bind 192.0.2.1:80\n    default_backend bk\n\
+         frontend ft2\n    bind 192.0.2.1:81\n    default_backend bk2\n\
+         backend bk\n    source 198.51.100.2\n    server s1 198.51.100.10:80\n\
+         backend bk2\n    server s2 198.51.100.11:80 source 198.51.100.2:40000-40001\n"
+    );
+    let _lb = start(&topo, &cfg, &[80, 81]);
+    let answer = ask(&topo, "192.0.2.1:80", None);
+    assert_eq!(
+        peer_of(&answer).ip().to_string(),
+        "198.51.100.2",
+        "{answer}"
+    );
+    for _ in 0..3 {
+        let peer = peer_of(&ask(&topo, "192.0.2.1:81", None));
+        assert_eq!(peer.ip().to_string(), "198.51.100.2");
+        assert!(
+            (40000..=40001).contains(&peer.port()),
+            "port {} outside the range",
+            peer.port()
+        );
+    }
+}
