@@ -38,7 +38,7 @@ pub fn build(sections: &[Section], ctx: &mut Ctx) -> Config {
                 if s.kind == Kind::Listen {
                     if let Some(addr) = s.extra.first() {
                         match bind::addresses(addr) {
-                            Ok(addrs) => draft.binds.push(bind::plain(&s.span, addr, addrs)),
+                            Ok(addrs) => draft.binds.push(bind::simple(&s.span, addr, addrs)),
                             Err(e) => {
                                 ctx.error(&s.span, format!("'listen {} {addr}': {e}", s.name))
                             }

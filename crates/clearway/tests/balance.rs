@@ -94,18 +94,7 @@ fn source_hash_keeps_each_client_on_one_server() {
 #[test]
 fn leastconn_sends_new_connections_to_the_least_busy_server() {
     let Some(topo) = topology("lc") else { return };
-    let servers: Vec<_> = SERVERS[..2]
-        .iter()
-        .enumerate()
-        .map(|(i, a)| {
-            clearway_testkit::PeerServer::start_holding(
-                &topo.server,
-                addr(a),
-                &format!("s{}", i + 1),
-                TIMEOUT,
-            )
-        })
-        .collect();
+    let servers = holding_servers(&topo, &SERVERS[..2]);
     let _lb = start(
         &topo,
         &config("leastconn", &three(["", "", "disabled"])),
@@ -135,18 +124,7 @@ fn first_fills_servers_in_order() {
     let Some(topo) = topology("first") else {
         return;
     };
-    let servers: Vec<_> = SERVERS[..2]
-        .iter()
-        .enumerate()
-        .map(|(i, a)| {
-            clearway_testkit::PeerServer::start_holding(
-                &topo.server,
-                addr(a),
-                &format!("s{}", i + 1),
-                TIMEOUT,
-            )
-        })
-        .collect();
+    let servers = holding_servers(&topo, &SERVERS[..2]);
     let _lb = start(
         &topo,
         &config("first", &three(["maxconn 2", "maxconn 2", "disabled"])),

@@ -3,31 +3,16 @@
 
 mod common;
 use common::*;
-use std::io::Read;
 use std::time::Duration;
 
 const DEFAULTS: &str = "defaults\n    mode tcp\n    timeout connect 500ms\n    timeout client 30s\n    timeout server 30s\n";
-
-/// Half-closes (a holding PeerServer answers on EOF) and reads the answer.
-fn read_all(mut s: std::net::TcpStream) -> String {
-    let _ = s.shutdown(std::net::Shutdown::Write);
-    s.set_read_timeout(Some(TIMEOUT)).expect("timeout");
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    out
-}
 
 #[test]
 fn server_maxconn_queues_then_serves() {
     let Some(topo) = topology("queue") else {
         return;
     };
-    let srv = clearway_testkit::PeerServer::start_holding(
-        &topo.server,
-        addr("198.51.100.10:80"),
-        "s1",
-        Duration::from_secs(30),
-    );
+    let srv = holding_servers(&topo, &["198.51.100.10:80"]).remove(0);
     let cfg = format!(
         "{DEFAULTS}    timeout queue 20s\nfrontend ft\n    bind 192.0.2.1:80\n    default_backend bk\n\
          backend bk\n    server s1 198.51.100.10:80 maxconn 1\n"
@@ -58,12 +43,7 @@ fn server_maxconn_queues_then_serves() {
 #[test]
 fn timeout_queue_expires() {
     let Some(topo) = topology("qto") else { return };
-    let srv = clearway_testkit::PeerServer::start_holding(
-        &topo.server,
-        addr("198.51.100.10:80"),
-        "s1",
-        Duration::from_secs(30),
-    );
+    let srv = holding_servers(&topo, &["198.51.100.10:80"]).remove(0);
     let cfg = format!(
         "{DEFAULTS}    timeout queue 300ms\nfrontend ft\n    bind 192.0.2.1:80\n    default_backend bk\n\
          backend bk\n    server s1 198.51.100.10:80 maxconn 1\n"
@@ -86,12 +66,7 @@ fn frontend_maxconn_stops_accepting_without_dropping() {
     let Some(topo) = topology("femax") else {
         return;
     };
-    let srv = clearway_testkit::PeerServer::start_holding(
-        &topo.server,
-        addr("198.51.100.10:80"),
-        "s1",
-        Duration::from_secs(30),
-    );
+    let srv = holding_servers(&topo, &["198.51.100.10:80"]).remove(0);
     let cfg = format!(
         "{DEFAULTS}frontend ft\n    bind 192.0.2.1:80\n    maxconn 1\n    default_backend bk\n\
          backend bk\n    server s1 198.51.100.10:80\n"
@@ -155,29 +130,12 @@ fn dead_server_is_retried_then_redispatched() {
     assert_eq!(srv[0].count(), 1, "s2 was never tried without redispatch");
 }
 
-/// Like `eventually`, but gives up after `d` (for checking that something does NOT happen).
-fn eventually_for(d: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let until = std::time::Instant::now() + d;
-    while std::time::Instant::now() < until {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    cond()
-}
-
 #[test]
 fn global_maxconn_limits_all_frontends_together() {
     let Some(topo) = topology("glmax") else {
         return;
     };
-    let srv = clearway_testkit::PeerServer::start_holding(
-        &topo.server,
-        addr("198.51.100.10:80"),
-        "s1",
-        Duration::from_secs(30),
-    );
+    let srv = holding_servers(&topo, &["198.51.100.10:80"]).remove(0);
     let cfg = format!(
         "global\n    maxconn 1\n{DEFAULTS}frontend a\n    bind 192.0.2.1:80\n    default_backend bk\n\
          frontend b\n    bind 192.0.2.1:81\n    default_backend bk\n\

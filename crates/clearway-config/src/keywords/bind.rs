@@ -1,10 +1,10 @@
 //! The `bind` line: addresses (lists, ranges) and listener parameters.
 
-use super::{Args, Ctx};
+use super::{other_param, Args, Ctx, Res};
 use crate::addr;
 use crate::ast::Directive;
 use crate::model::Bind;
-use crate::{suggest, units};
+use crate::units;
 
 const ACTED: &[&str] = &[
     "transparent",
@@ -91,7 +91,8 @@ pub fn addresses(text: &str) -> Result<Vec<std::net::SocketAddr>, String> {
     Ok(addrs)
 }
 
-pub fn plain(span: &crate::model::Span, text: &str, addrs: Vec<std::net::SocketAddr>) -> Bind {
+/// A bind line with addresses only (the old `listen NAME ADDR:PORT` form).
+pub fn simple(span: &crate::model::Span, text: &str, addrs: Vec<std::net::SocketAddr>) -> Bind {
     Bind {
         span: span.clone(),
         text: text.to_string(),
@@ -107,15 +108,15 @@ pub fn plain(span: &crate::model::Span, text: &str, addrs: Vec<std::net::SocketA
     }
 }
 
-fn parse_inner(d: &Directive, ctx: &mut Ctx) -> Result<Bind, (String, Option<String>)> {
+fn parse_inner(d: &Directive, ctx: &mut Ctx) -> Res<Bind> {
     let text = d.arg(1).ok_or((
         "'bind' expects an address, e.g. 'bind :80'".to_string(),
         None,
     ))?;
     let addrs = addresses(text).map_err(|e| (format!("'bind {text}': {e}"), None))?;
-    let mut b = plain(&d.span, text, addrs);
+    let mut b = simple(&d.span, text, addrs);
     let mut args = Args::new(d, 2);
-    let num = |args: &mut Args<'_>, p: &str| -> Result<u32, (String, Option<String>)> {
+    let num = |args: &mut Args<'_>, p: &str| -> Res<u32> {
         let v = args.value(p, "a number").map_err(|e| (e, None))?;
         units::int(v, p).map_err(|e| (e, None))
     };
@@ -135,27 +136,7 @@ fn parse_inner(d: &Directive, ctx: &mut Ctx) -> Result<Bind, (String, Option<Str
             "name" => b.name = Some(args.value(p, "a name").map_err(|e| (e, None))?.to_string()),
             "maxconn" => b.maxconn = Some(num(&mut args, p)?),
             "backlog" => b.backlog = Some(num(&mut args, p)?),
-            _ => match KNOWN_NOT_ACTED.iter().find(|(k, _)| *k == p) {
-                Some((k, n)) => {
-                    for _ in 0..*n {
-                        args.value(k, "a value").map_err(|e| (e, None))?;
-                    }
-                    ctx.warn(
-                        &d.span,
-                        format!("bind parameter '{k}' is known but not acted on yet: ignored"),
-                    );
-                }
-                None => {
-                    let hint = suggest::hint(
-                        p,
-                        ACTED
-                            .iter()
-                            .copied()
-                            .chain(KNOWN_NOT_ACTED.iter().map(|(k, _)| *k)),
-                    );
-                    return Err((format!("unknown bind parameter '{p}'"), hint));
-                }
-            },
+            _ => other_param(&mut args, p, "bind", ACTED, KNOWN_NOT_ACTED, &d.span, ctx)?,
         }
     }
     if b.v4v6 && b.v6only {

@@ -73,3 +73,45 @@ pub fn want_args(d: &Directive, n: usize, expected: &str) -> Result<(), String> 
         Ok(())
     }
 }
+
+/// A keyword failure: the message and an optional hint.
+pub type Failure = (String, Option<String>);
+pub type Res<T> = Result<T, Failure>;
+
+/// A failure without a hint.
+pub fn plain<T>(r: Result<T, String>) -> Res<T> {
+    r.map_err(|e| (e, None))
+}
+
+/// Handles a line parameter that is not one Clearway acts on: a known one (from `known`, with
+/// the number of values it takes) is skipped with a warning; anything else is an error with
+/// the nearest known parameter as hint. `what` names the line kind ("bind", "server").
+pub fn other_param(
+    args: &mut Args<'_>,
+    p: &str,
+    what: &str,
+    acted: &[&str],
+    known: &[(&str, usize)],
+    span: &Span,
+    ctx: &mut Ctx,
+) -> Res<()> {
+    match known.iter().find(|(k, _)| *k == p) {
+        Some((k, n)) => {
+            for _ in 0..*n {
+                plain(args.value(k, "a value"))?;
+            }
+            ctx.warn(
+                span,
+                format!("{what} parameter '{k}' is known but not acted on yet: ignored"),
+            );
+            Ok(())
+        }
+        None => {
+            let all = acted.iter().copied().chain(known.iter().map(|(k, _)| *k));
+            Err((
+                format!("unknown {what} parameter '{p}'"),
+                crate::suggest::hint(p, all),
+            ))
+        }
+    }
+}

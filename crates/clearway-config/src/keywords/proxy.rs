@@ -1,7 +1,7 @@
 //! Keywords of `defaults`, `frontend`, `backend` and `listen` sections: what each section may
 //! hold, and the proxy being built (`Draft`). Sections inherit a `Draft` from their defaults.
 
-use super::{bind, options, server, source, want_args, Args, Ctx};
+use super::{bind, options, server, source, want_args, Args, Ctx, Failure, Res};
 use crate::ast::{Directive, Kind};
 use crate::model::{
     Balance, Bind, LogTarget, Mode, ProxyOptions, Server, Source, Span, Timeouts, UseBackend,
@@ -272,9 +272,7 @@ pub fn apply(d: &Directive, kind: Kind, name: &str, caps: Caps, p: &mut Draft, c
     }
 }
 
-type Res = Result<(), (String, Option<String>)>;
-
-fn err(msg: impl Into<String>) -> (String, Option<String>) {
+fn err(msg: impl Into<String>) -> Failure {
     (msg.into(), None)
 }
 
@@ -285,7 +283,7 @@ fn apply_known(
     kind: Kind,
     p: &mut Draft,
     ctx: &mut Ctx,
-) -> Res {
+) -> Res<()> {
     let kw = d.keyword();
     match kw {
         "mode" => {

@@ -1,10 +1,10 @@
 //! `server NAME ADDR[:PORT] [params]` and `default-server [params]`.
 
-use super::{source, Args, Ctx};
+use super::{other_param, plain, source, Args, Ctx, Res};
 use crate::addr;
 use crate::ast::Directive;
 use crate::model::{CheckParams, Host, Server, ServerPort, Span};
-use crate::{suggest, units};
+use crate::units;
 use std::net::Ipv4Addr;
 
 const ACTED: &[&str] = &[
@@ -117,12 +117,6 @@ pub fn template(span: &Span) -> Server {
     }
 }
 
-type Res<T> = Result<T, (String, Option<String>)>;
-
-fn plain<T>(r: Result<T, String>) -> Res<T> {
-    r.map_err(|e| (e, None))
-}
-
 /// Parses a `server` line on top of `tmpl` (from `default-server`).
 pub fn parse_server(d: &Directive, tmpl: &Server, ctx: &mut Ctx) -> Option<Server> {
     match server_line(d, tmpl, ctx) {
@@ -223,27 +217,7 @@ fn params(args: &mut Args<'_>, s: &mut Server, ctx: &mut Ctx, span: &Span) -> Re
                 // `source` consumes its own parameters (usesrc, interface) and stops at the next server keyword.
                 s.source = Some(source::parse(args, span, true)?);
             }
-            _ => match KNOWN_NOT_ACTED.iter().find(|(k, _)| *k == p) {
-                Some((k, n)) => {
-                    for _ in 0..*n {
-                        plain(args.value(k, "a value"))?;
-                    }
-                    ctx.warn(
-                        span,
-                        format!("server parameter '{k}' is known but not acted on yet: ignored"),
-                    );
-                }
-                None => {
-                    let hint = suggest::hint(
-                        p,
-                        ACTED
-                            .iter()
-                            .copied()
-                            .chain(KNOWN_NOT_ACTED.iter().map(|(k, _)| *k)),
-                    );
-                    return Err((format!("unknown server parameter '{p}'"), hint));
-                }
-            },
+            _ => other_param(args, p, "server", ACTED, KNOWN_NOT_ACTED, span, ctx)?,
         }
     }
     Ok(())

@@ -1,18 +1,14 @@
 //! The `source ADDR[:PORT[-PORT]] [usesrc clientip|client|ADDR[:PORT]] [interface NAME]`
 //! syntax, shared by the proxy directive and the server parameter.
 
-use super::Args;
+use super::{Args, Res};
 use crate::addr;
 use crate::model::{Source, Span, UseSrc};
 use crate::suggest;
 
 /// Parses a source starting at the address word; stops before the first word that is not one
 /// of its own parameters (so a server line can go on).
-pub fn parse(
-    args: &mut Args<'_>,
-    span: &Span,
-    in_server: bool,
-) -> Result<Source, (String, Option<String>)> {
+pub fn parse(args: &mut Args<'_>, span: &Span, in_server: bool) -> Res<Source> {
     let a = args.next().ok_or((
         "'source' expects an address, e.g. 'source 0.0.0.0 usesrc clientip'".to_string(),
         None,
@@ -84,7 +80,7 @@ mod tests {
     use super::*;
     use crate::ast::Directive;
 
-    fn parse_line(line: &str) -> Result<Source, (String, Option<String>)> {
+    fn parse_line(line: &str) -> Res<Source> {
         let span = Span {
             file: "t".into(),
             line: 1,

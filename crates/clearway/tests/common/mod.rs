@@ -35,6 +35,33 @@ pub fn peer_servers(topo: &Topology, addrs: &[&str]) -> Vec<PeerServer> {
         .collect()
 }
 
+/// Like `peer_servers`, but each holds its connections open (30 s, or until the client
+/// half-closes) before answering.
+pub fn holding_servers(topo: &Topology, addrs: &[&str]) -> Vec<PeerServer> {
+    addrs
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            PeerServer::start_holding(
+                &topo.server,
+                addr(a),
+                &format!("s{}", i + 1),
+                Duration::from_secs(30),
+            )
+        })
+        .collect()
+}
+
+/// Half-closes (a holding PeerServer answers on EOF) and reads the answer.
+pub fn read_all(mut s: std::net::TcpStream) -> String {
+    use std::io::Read;
+    let _ = s.shutdown(std::net::Shutdown::Write);
+    s.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
 /// Sends one line to `to` from the client namespace and returns the server's answer.
 pub fn ask(topo: &Topology, to: &str, from: Option<&str>) -> String {
     clearway_testkit::request(
@@ -67,8 +94,13 @@ pub fn peer_of(answer: &str) -> SocketAddr {
 
 /// Polls `cond` until it holds or 10 s pass; returns whether it held (not a timing assertion:
 /// the limit only bounds a test that would otherwise hang).
-pub fn eventually(mut cond: impl FnMut() -> bool) -> bool {
-    let until = std::time::Instant::now() + TIMEOUT;
+pub fn eventually(cond: impl FnMut() -> bool) -> bool {
+    eventually_for(TIMEOUT, cond)
+}
+
+/// Like `eventually`, but gives up after `d` (for checking that something does NOT happen).
+pub fn eventually_for(d: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let until = std::time::Instant::now() + d;
     while std::time::Instant::now() < until {
         if cond() {
             return true;
