@@ -297,9 +297,11 @@ pub struct ProxyOptions {
     pub allbackups: bool,
     /// `option forwardfor`: (except network, header name, if-none) as written.
     pub forwardfor: Option<ForwardFor>,
-    /// `option httpchk` and other check options, kept as written: (option name, arguments).
-    pub checks: Vec<(String, Vec<String>)>,
-    /// `http-check` and `tcp-check` rules, kept as written.
+    /// How servers with `check` are checked (`option httpchk`, ...; plain connect by default).
+    pub check: CheckKind,
+    /// `http-check expect` rules, all of which must hold.
+    pub http_expect: Vec<HttpExpect>,
+    /// `http-check` and `tcp-check` rules not acted on yet, kept as written.
     pub check_rules: Vec<(Span, Vec<String>)>,
 }
 
@@ -308,4 +310,52 @@ pub struct ForwardFor {
     pub except: Option<String>,
     pub header: Option<String>,
     pub if_none: bool,
+}
+
+/// The kind of health check a backend runs on its servers with `check`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum CheckKind {
+    /// A TCP connection that opens is a success.
+    #[default]
+    Connect,
+    /// `option httpchk`: an HTTP request; 2xx and 3xx pass unless `http-check expect` says otherwise.
+    Http(HttpCheck),
+    /// A check option that is parsed but not implemented yet (`mysql-check`, ...): checks are
+    /// run as plain connects meanwhile.
+    Unimplemented { option: String, args: Vec<String> },
+}
+
+/// `option httpchk [METHOD] [URI] [VERSION]`, with HAProxy's defaults `OPTIONS / HTTP/1.0`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpCheck {
+    pub method: String,
+    pub uri: String,
+    /// The version as written; HAProxy users append headers to it (`HTTP/1.1\r\nHost:\ x`).
+    pub version: String,
+}
+
+impl Default for HttpCheck {
+    fn default() -> Self {
+        HttpCheck {
+            method: "OPTIONS".into(),
+            uri: "/".into(),
+            version: "HTTP/1.0".into(),
+        }
+    }
+}
+
+/// One `http-check expect [!] status|string ...` rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpExpect {
+    pub span: Span,
+    pub negate: bool,
+    pub matcher: ExpectMatch,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExpectMatch {
+    /// Status codes and inclusive ranges (`200`, `200-399`, `200,204`).
+    Status(Vec<(u16, u16)>),
+    /// A substring of the body.
+    String(String),
 }

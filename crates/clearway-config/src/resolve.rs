@@ -178,6 +178,18 @@ fn finish(s: &Section, draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
             );
         }
         check_sources(&servers, ctx);
+        for srv in servers
+            .iter()
+            .filter(|s| s.check.enabled && s.check.port.is_none())
+        {
+            if !matches!(srv.port, crate::model::ServerPort::Fixed(_)) {
+                ctx.error_hint(
+                    &srv.span,
+                    format!("server '{}' has 'check' but no port to check", srv.name),
+                    Some("give the address a port, or add 'port N' to the server line".into()),
+                );
+            }
+        }
         cfg.backends.push(Backend {
             name: s.name.clone(),
             span: s.span.clone(),

@@ -2,6 +2,7 @@
 //! reports problems through `Ctx`; none of them knows about other sections or defaults.
 
 pub mod bind;
+pub mod checks;
 pub mod global;
 pub mod options;
 pub mod proxy;

@@ -3,7 +3,7 @@
 
 use super::Ctx;
 use crate::ast::Directive;
-use crate::model::{ForwardFor, ProxyOptions};
+use crate::model::{CheckKind, ForwardFor, HttpCheck, ProxyOptions};
 use crate::suggest;
 
 /// Options Clearway acts on.
@@ -97,15 +97,29 @@ pub fn apply(
             Ok(f) => opts.forwardfor = (!negated).then_some(f),
             Err(e) => return ctx.error(&d.span, e),
         },
+        "httpchk" => {
+            opts.check = if negated {
+                CheckKind::Connect
+            } else {
+                match httpchk(args) {
+                    Ok(h) => CheckKind::Http(h),
+                    Err(e) => return ctx.error(&d.span, e),
+                }
+            };
+            return;
+        }
         n if CHECKS.contains(&n) => {
-            opts.checks.retain(|(c, _)| c != n);
+            opts.check = if negated {
+                CheckKind::Connect
+            } else {
+                CheckKind::Unimplemented {
+                    option: n.to_string(),
+                    args: args.to_vec(),
+                }
+            };
             if !negated {
-                opts.checks.push((n.to_string(), args.to_vec()));
+                ctx.warn(&d.span, format!("'option {n}' is not implemented yet: servers are checked with a plain TCP connect"));
             }
-            ctx.warn(
-                &d.span,
-                format!("'option {n}' is parsed but health checks are not implemented yet"),
-            );
             return;
         }
         n if HTTP_ONLY.contains(&n) || KNOWN_NOT_ACTED.contains(&n) => {}
@@ -144,4 +158,25 @@ fn forwardfor(args: &[String]) -> Result<ForwardFor, String> {
         }
     }
     Ok(f)
+}
+
+/// `option httpchk`, `option httpchk URI`, `option httpchk METHOD URI [VERSION]`.
+fn httpchk(args: &[String]) -> Result<HttpCheck, String> {
+    let mut h = HttpCheck::default();
+    match args {
+        [] => {}
+        [uri] => h.uri = uri.clone(),
+        [method, uri] => (h.method, h.uri) = (method.clone(), uri.clone()),
+        [method, uri, version] => {
+            (h.method, h.uri, h.version) = (method.clone(), uri.clone(), version.clone())
+        }
+        _ => return Err("'option httpchk' takes at most a method, a URI and a version".into()),
+    }
+    if !h.uri.starts_with('/') && h.uri != "*" {
+        return Err(format!(
+            "'option httpchk': the URI '{}' must start with '/'",
+            h.uri
+        ));
+    }
+    Ok(h)
 }

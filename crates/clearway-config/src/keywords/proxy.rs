@@ -1,7 +1,7 @@
 //! Keywords of `defaults`, `frontend`, `backend` and `listen` sections: what each section may
 //! hold, and the proxy being built (`Draft`). Sections inherit a `Draft` from their defaults.
 
-use super::{bind, options, server, source, want_args, Args, Ctx, Failure, Res};
+use super::{bind, checks, options, server, source, want_args, Args, Ctx, Failure, Res};
 use crate::ast::{Directive, Kind};
 use crate::model::{
     Balance, Bind, LogTarget, Mode, ProxyOptions, Server, Source, Span, Timeouts, UseBackend,
@@ -463,6 +463,10 @@ fn apply_known(
                 ));
             }
         }
+        "http-check" if d.arg(1) == Some("expect") => {
+            let e = checks::http_expect(d).map_err(err)?;
+            p.options.http_expect.push(e);
+        }
         "http-check" | "tcp-check" => {
             if d.words.len() < 2 {
                 return Err(err(format!(
@@ -474,7 +478,7 @@ fn apply_known(
                 .push((d.span.clone(), d.words.clone()));
             ctx.warn(
                 &d.span,
-                format!("'{kw}' is parsed but health checks are not implemented yet"),
+                format!("'{kw} {}' is not implemented yet: ignored", d.words[1]),
             );
         }
         _ => unreachable!("keyword '{kw}' is in KEYWORDS but has no handler"),
