@@ -81,9 +81,13 @@ impl BackendRt {
         self.servers[index].release_slot();
     }
 
-    /// Usable servers left, for messages.
-    pub fn usable_count(&self) -> usize {
-        self.servers.iter().filter(|s| s.usable()).count()
+    /// Usable (active, backup) servers, for messages.
+    pub fn usable_by_kind(&self) -> (usize, usize) {
+        let usable = self.servers.iter().filter(|s| s.usable());
+        usable.fold(
+            (0, 0),
+            |(a, b), s| if s.backup { (a, b + 1) } else { (a + 1, b) },
+        )
     }
 }
 

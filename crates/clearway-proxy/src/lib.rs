@@ -2,6 +2,7 @@
 //! client connections, hands each to a server and forwards bytes both ways.
 //! Must not parse config text or touch process-level state (daemon, signals, privileges).
 
+pub mod checks;
 pub mod dispatch;
 pub mod forward;
 pub mod frontend;

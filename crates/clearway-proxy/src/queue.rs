@@ -94,8 +94,11 @@ impl Queue {
             Some(d) => tokio::time::timeout_at(d, &mut rx).await.ok(),
             None => Some((&mut rx).await),
         };
-        if let Some(Ok(i)) = got {
-            return Ok(i);
+        match got {
+            Some(Ok(i)) => return Ok(i),
+            // The queue was emptied because no server is left: fail now, not at the timeout.
+            Some(Err(_)) => return Err(NoSlot::NoServer),
+            None => {}
         }
         // Timed out: leave the line, unless a slot was handed over at the last moment.
         {
@@ -131,6 +134,12 @@ impl Queue {
     /// Gives back a slot of server `i`: hands it to the oldest waiter that can use it.
     pub fn release(&self, be: &BackendRt, i: usize) {
         be.release(i);
+        self.offer(be, i);
+    }
+
+    /// Hands free slots of server `i` to waiters that can use it, oldest first, for as long as
+    /// the server has room (after a release, or when a server comes up).
+    pub fn offer(&self, be: &BackendRt, i: usize) {
         if self.len.load(Ordering::SeqCst) == 0 {
             return;
         }
@@ -146,17 +155,24 @@ impl Queue {
                 continue;
             }
             if !be.take_slot_on(i) {
-                // Someone else took the slot; its release will come back here.
+                // No room (left) on this server; its next release comes back here.
                 return;
             }
             let Some(w) = q.remove(pos) else { return };
             self.len.fetch_sub(1, Ordering::SeqCst);
-            if w.tx.send(i).is_ok() {
-                return;
+            if w.tx.send(i).is_err() {
+                // That waiter gave up: the slot goes back, try the next one.
+                be.release(i);
             }
-            // That waiter gave up: the slot goes back, try the next one.
-            be.release(i);
         }
+    }
+
+    /// Fails every waiter at once (no server is left to serve them).
+    pub fn fail_all(&self) {
+        let mut q = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+        let n = q.len() as u32;
+        q.clear();
+        self.len.fetch_sub(n, Ordering::SeqCst);
     }
 }
 

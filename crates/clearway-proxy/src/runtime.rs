@@ -3,9 +3,10 @@
 //! Owns start-up checks that need the system (name resolution, capabilities, binding);
 //! must not accept connections.
 
+use crate::checks::CheckSpec;
 use crate::frontend::Frontend;
 use crate::queue::Queue;
-use clearway_config::model::{self, Host, Mode, Span};
+use clearway_config::model::{self, CheckParams, Host, Mode, Span};
 use clearway_core::{BackendRt, ServerRt};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
@@ -17,6 +18,9 @@ pub struct Backend {
     pub rt: BackendRt,
     pub mode: Mode,
     pub queue: Queue,
+    /// The backend's health check, and each server's check parameters (None: not checked).
+    pub check: Arc<CheckSpec>,
+    pub check_params: Vec<Option<CheckParams>>,
 }
 
 impl Backend {
@@ -74,6 +78,16 @@ impl Runtime {
                 rt: BackendRt::new(b, servers),
                 mode: b.mode,
                 queue: Queue::default(),
+                check: Arc::new(CheckSpec {
+                    kind: b.options.check.clone(),
+                    expect: b.options.http_expect.clone(),
+                    timeouts: b.timeouts,
+                }),
+                check_params: b
+                    .servers
+                    .iter()
+                    .map(|s| (s.check.enabled && !s.disabled).then(|| s.check.clone()))
+                    .collect(),
             }));
         }
         let find = |name: &str, span: &Span| {

@@ -23,6 +23,17 @@ fn temp_dir(tag: &str) -> PathBuf {
 impl Clearway {
     /// Starts `binary -f CONFIG -db` in `ns` and waits until it listens on every port of `wait_ports`.
     pub fn start(ns: &Netns, binary: &Path, config_text: &str, wait_ports: &[u16]) -> Clearway {
+        Self::start_with_log(ns, binary, config_text, wait_ports, "info")
+    }
+
+    /// Like `start`, with a log filter (`CLEARWAY_LOG`), e.g. "debug" to see every check.
+    pub fn start_with_log(
+        ns: &Netns,
+        binary: &Path,
+        config_text: &str,
+        wait_ports: &[u16],
+        log_filter: &str,
+    ) -> Clearway {
         let dir = temp_dir("cwrun");
         let cfg = dir.join("clearway.cfg");
         let log = dir.join("clearway.log");
@@ -37,7 +48,7 @@ impl Clearway {
             .arg("-db")
             .env(
                 "CLEARWAY_LOG",
-                std::env::var("CLEARWAY_TEST_LOG").unwrap_or_else(|_| "info".into()),
+                std::env::var("CLEARWAY_TEST_LOG").unwrap_or_else(|_| log_filter.into()),
             )
             .stdin(Stdio::null())
             .stdout(out)

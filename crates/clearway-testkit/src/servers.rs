@@ -224,3 +224,54 @@ impl EchoServer {
         self.running.stats.count.load(Ordering::SeqCst)
     }
 }
+
+/// Answers every HTTP request with a status and body that the test can change at any time:
+/// a stand-in for a health endpoint (e.g. Galera's clustercheck on port 9200).
+#[derive(Debug)]
+pub struct HttpStatusServer {
+    running: Running,
+    reply: Arc<Mutex<(u16, String)>>,
+}
+
+impl HttpStatusServer {
+    pub fn start(ns: &Netns, addr: SocketAddr, status: u16, body: &str) -> HttpStatusServer {
+        let reply = Arc::new(Mutex::new((status, body.to_string())));
+        let shared = reply.clone();
+        let running = Running::start(
+            ns,
+            addr,
+            move |conn, _, _| {
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut reader = BufReader::new(match conn.try_clone() {
+                    Ok(c) => c,
+                    Err(_) => return,
+                });
+                let mut line = String::new();
+                while reader.read_line(&mut line).map(|n| n > 0).unwrap_or(false)
+                    && line.trim_end() != ""
+                {
+                    line.clear();
+                }
+                let (status, body) = shared.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                let mut out = &conn;
+                let _ = write!(
+                    out,
+                    "HTTP/1.1 {status} Status\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = conn.shutdown(Shutdown::Both);
+            },
+            Arc::new(Stats::default()),
+        );
+        HttpStatusServer { running, reply }
+    }
+
+    /// Changes what the next requests get.
+    pub fn set(&self, status: u16, body: &str) {
+        *self.reply.lock().unwrap_or_else(|p| p.into_inner()) = (status, body.to_string());
+    }
+
+    pub fn count(&self) -> usize {
+        self.running.stats.count.load(Ordering::SeqCst)
+    }
+}

@@ -123,10 +123,12 @@ async fn serve(rt: Arc<Runtime>, listeners: Vec<frontend::Listener>) {
         tracing::info!(frontend = %rt.frontends[l.frontend].name, addr = %l.addr, "listening");
         tasks.spawn(frontend::accept_loop(rt.clone(), l));
     }
+    let listeners = tasks.len();
+    clearway_proxy::checks::spawn_all(&rt, &mut tasks);
     tracing::info!(
-        "clearway {} ready, {} listener(s)",
+        "clearway {} ready, {listeners} listener(s), {} health check(s)",
         env!("CARGO_PKG_VERSION"),
-        tasks.len()
+        tasks.len() - listeners
     );
     let stop = async {
         let mut term =

@@ -1,0 +1,318 @@
+//! Health checks: one task per server with `check`, running the backend's check (TCP connect or
+//! `option httpchk` with `http-check expect`) at `inter`/`fastinter`/`downinter`, feeding the
+//! rise/fall state machine and logging each state change as HAProxy does. Owns check I/O and
+//! its messages; must not pick servers or touch client sessions (the queue is told of changes).
+
+use crate::runtime::Backend;
+use clearway_config::model::{
+    CheckKind, CheckParams, ExpectMatch, HttpCheck, HttpExpect, Timeouts,
+};
+use clearway_core::health::{Health, Transition};
+use clearway_net::connect::{self, ConnectStage, SourceBind};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::Instant;
+
+/// What a backend's checks do, shared by its servers.
+#[derive(Debug, Clone, Default)]
+pub struct CheckSpec {
+    pub kind: CheckKind,
+    pub expect: Vec<HttpExpect>,
+    pub timeouts: Timeouts,
+}
+
+/// The result of one check, in HAProxy's words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub ok: bool,
+    /// e.g. "Layer4 connection problem", "Layer7 wrong status".
+    pub reason: &'static str,
+    /// Detail, e.g. "Connection refused" or "HTTP status check returned code <503>".
+    pub info: String,
+    pub duration: Duration,
+}
+
+/// Where the check goes: `addr`/`port` of the server line, else the server's own address.
+pub fn check_target(be: &Backend, server: usize, params: &CheckParams) -> Option<SocketAddr> {
+    let s = &be.rt.servers[server];
+    let ip = params.addr.unwrap_or(s.ip);
+    let port = params.port.or(match s.port {
+        clearway_config::model::ServerPort::Fixed(p) => Some(p),
+        _ => None,
+    })?;
+    Some(SocketAddr::new(ip, port))
+}
+
+/// Starts the checks of every checked server, their first runs spread over `inter` so they do
+/// not all fire at once.
+pub fn spawn_all(rt: &crate::Runtime, tasks: &mut tokio::task::JoinSet<()>) {
+    for be in &rt.backends {
+        let checked: Vec<(usize, &CheckParams)> = be
+            .check_params
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| p.as_ref().map(|p| (i, p)))
+            .collect();
+        let n = checked.len() as u32;
+        for (k, (server, params)) in checked.into_iter().enumerate() {
+            let first = params.inter * (k as u32) / n.max(1);
+            tasks.spawn(run(
+                be.clone(),
+                server,
+                params.clone(),
+                be.check.clone(),
+                first,
+            ));
+        }
+    }
+}
+
+/// Checks one server forever (until the task is dropped).
+pub async fn run(
+    be: Arc<Backend>,
+    server: usize,
+    params: CheckParams,
+    spec: Arc<CheckSpec>,
+    first_delay: Duration,
+) {
+    let Some(target) = check_target(&be, server, &params) else {
+        tracing::error!(backend = %be.rt.name, server = %be.rt.servers[server].name, "no port to check: health checks disabled");
+        return;
+    };
+    let source = check_source(&be, server);
+    let mut health = Health::new(params.rise, params.fall);
+    tokio::time::sleep(first_delay).await;
+    loop {
+        let (connect_timeout, read_timeout) = check_timeouts(&params, &spec.timeouts);
+        let outcome = check_once(
+            target,
+            source.as_ref(),
+            &spec,
+            connect_timeout,
+            read_timeout,
+        )
+        .await;
+        tracing::debug!(backend = %be.rt.name, server = %be.rt.servers[server].name, ok = outcome.ok, "check: {}, {}", outcome.reason, outcome.info);
+        if let Some(t) = health.record(outcome.ok) {
+            apply(&be, server, t, &outcome);
+        }
+        let pause = if health.in_transition() {
+            params.fastinter.unwrap_or(params.inter)
+        } else if !health.is_up() {
+            params.downinter.unwrap_or(params.inter)
+        } else {
+            params.inter
+        };
+        tokio::time::sleep(pause).await;
+    }
+}
+
+/// HAProxy's rule: with `timeout check`, connect within min(timeout connect, inter) and read
+/// within `timeout check`; without it, `inter` bounds both.
+fn check_timeouts(params: &CheckParams, t: &Timeouts) -> (Duration, Duration) {
+    match t.check {
+        Some(read) => (
+            t.connect.map_or(params.inter, |c| c.min(params.inter)),
+            read,
+        ),
+        None => (params.inter, params.inter),
+    }
+}
+
+/// Checks come from this host's own address: the `source` address when it is a local one,
+/// never a client's (`usesrc`).
+fn check_source(be: &Backend, server: usize) -> Option<SourceBind> {
+    let src = be.rt.servers[server].source.as_ref()?;
+    if src.addr.ip().is_unspecified() && src.interface.is_none() {
+        return None;
+    }
+    Some(SourceBind {
+        addr: std::net::SocketAddr::new(src.addr.ip(), 0),
+        transparent: false,
+        interface: src.interface.clone(),
+        port_range: None,
+        port_hint: 0,
+    })
+}
+
+fn apply(be: &Backend, server: usize, t: Transition, o: &Outcome) {
+    let s = &be.rt.servers[server];
+    let ms = o.duration.as_millis();
+    let info = if o.info.is_empty() {
+        String::new()
+    } else {
+        format!(", info: \"{}\"", o.info)
+    };
+    match t {
+        Transition::WentDown => {
+            s.set_up(false);
+            let (active, backup) = be.rt.usable_by_kind();
+            tracing::warn!(
+                "Server {}/{} is DOWN, reason: {}{info}, check duration: {ms}ms. {active} active and {backup} backup servers left. {} sessions active, {} in queue.",
+                be.rt.name, s.name, o.reason, s.active(), be.queue.len()
+            );
+            if active + backup == 0 {
+                tracing::error!("backend {} has no server available!", be.rt.name);
+                be.queue.fail_all();
+            }
+        }
+        Transition::WentUp => {
+            s.set_up(true);
+            let (active, backup) = be.rt.usable_by_kind();
+            tracing::info!(
+                "Server {}/{} is UP, reason: {}{info}, check duration: {ms}ms. {active} active and {backup} backup servers online.",
+                be.rt.name, s.name, o.reason
+            );
+            be.queue.offer(&be.rt, server);
+        }
+    }
+}
+
+/// Runs one check.
+pub async fn check_once(
+    target: SocketAddr,
+    source: Option<&SourceBind>,
+    spec: &CheckSpec,
+    connect_timeout: Duration,
+    read_timeout: Duration,
+) -> Outcome {
+    let start = Instant::now();
+    let done = |ok, reason, info: String| Outcome {
+        ok,
+        reason,
+        info,
+        duration: start.elapsed(),
+    };
+    let mut stream = match connect::connect(target, source, Some(connect_timeout)).await {
+        Ok(s) => s,
+        Err(e) if e.stage == ConnectStage::Timeout => {
+            return done(false, "Layer4 timeout", String::new())
+        }
+        Err(e) => return done(false, "Layer4 connection problem", os_message(&e.error)),
+    };
+    let http = match &spec.kind {
+        CheckKind::Http(h) => h,
+        _ => return done(true, "Layer4 check passed", String::new()),
+    };
+    match tokio::time::timeout(read_timeout, http_exchange(&mut stream, http)).await {
+        Err(_) => done(false, "Layer7 timeout", String::new()),
+        Ok(Err(e)) => done(false, "Layer7 invalid response", e),
+        Ok(Ok((status, body))) => match judge(status, &body, &spec.expect) {
+            Ok(()) => done(
+                true,
+                "Layer7 check passed",
+                format!("HTTP status check returned code <{status}>"),
+            ),
+            Err((reason, info)) => done(false, reason, info),
+        },
+    }
+}
+
+/// The OS's own wording (e.g. "Connection refused"), without the "(os error N)" suffix.
+fn os_message(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    s.split(" (os error").next().unwrap_or(&s).to_string()
+}
+
+/// Sends the check request; returns the status code and up to 16 kB of the response.
+async fn http_exchange(
+    stream: &mut tokio::net::TcpStream,
+    h: &HttpCheck,
+) -> Result<(u16, Vec<u8>), String> {
+    let req = format!(
+        "{} {} {}\r\nConnection: close\r\n\r\n",
+        h.method, h.uri, h.version
+    );
+    stream
+        .write_all(req.as_bytes())
+        .await
+        .map_err(|e| format!("send: {}", os_message(&e)))?;
+    let mut buf = Vec::with_capacity(4096);
+    let mut chunk = [0u8; 4096];
+    while buf.len() < 16 * 1024 {
+        match stream.read(&mut chunk).await {
+            Ok(0) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if buf.is_empty() => return Err(os_message(&e)),
+            Err(_) => break,
+        }
+    }
+    let status = parse_status(&buf).ok_or_else(|| {
+        let line = String::from_utf8_lossy(buf.split(|&b| b == b'\n').next().unwrap_or_default())
+            .trim()
+            .to_string();
+        if line.is_empty() {
+            "empty response".to_string()
+        } else {
+            format!(
+                "not an HTTP status line: '{}'",
+                line.chars().take(60).collect::<String>()
+            )
+        }
+    })?;
+    Ok((status, buf))
+}
+
+/// The status code of `HTTP/1.x NNN ...`.
+fn parse_status(buf: &[u8]) -> Option<u16> {
+    let line = buf.split(|&b| b == b'\n').next()?;
+    let line = std::str::from_utf8(line).ok()?;
+    let mut parts = line.split_whitespace();
+    if !parts.next()?.starts_with("HTTP/") {
+        return None;
+    }
+    parts
+        .next()?
+        .parse()
+        .ok()
+        .filter(|c| (100..=599).contains(c))
+}
+
+/// Applies `http-check expect` rules (all must hold); without rules, 2xx and 3xx pass.
+fn judge(
+    status: u16,
+    response: &[u8],
+    expect: &[HttpExpect],
+) -> Result<(), (&'static str, String)> {
+    if expect.is_empty() {
+        return if (200..400).contains(&status) {
+            Ok(())
+        } else {
+            Err((
+                "Layer7 wrong status",
+                format!("HTTP status check returned code <{status}>"),
+            ))
+        };
+    }
+    let body_at = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(response.len(), |p| p + 4);
+    let body = &response[body_at..];
+    for e in expect {
+        let (hit, reason, info) = match &e.matcher {
+            ExpectMatch::Status(ranges) => (
+                ranges.iter().any(|&(lo, hi)| (lo..=hi).contains(&status)),
+                "Layer7 wrong status",
+                format!("HTTP status check returned code <{status}>"),
+            ),
+            ExpectMatch::String(s) => (
+                body.windows(s.len().max(1)).any(|w| w == s.as_bytes()),
+                "Layer7 invalid response",
+                format!(
+                    "HTTP content check {}found '{s}'",
+                    if e.negate { "" } else { "not " }
+                ),
+            ),
+        };
+        if hit == e.negate {
+            return Err((reason, info));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

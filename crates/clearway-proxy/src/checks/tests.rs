@@ -1,0 +1,123 @@
+use super::*;
+use clearway_config::model::Span;
+
+fn expect(negate: bool, matcher: ExpectMatch) -> HttpExpect {
+    HttpExpect {
+        span: Span {
+            file: "t".into(),
+            line: 1,
+        },
+        negate,
+        matcher,
+    }
+}
+
+#[test]
+fn status_lines() {
+    assert_eq!(
+        parse_status(b"HTTP/1.1 503 Service Unavailable\r\n"),
+        Some(503)
+    );
+    assert_eq!(parse_status(b"HTTP/1.0 200 OK\r\n\r\nbody"), Some(200));
+    assert_eq!(parse_status(b"SSH-2.0-OpenSSH\r\n"), None);
+    assert_eq!(parse_status(b"HTTP/1.1 abc\r\n"), None);
+    assert_eq!(parse_status(b""), None);
+}
+
+#[test]
+fn default_expectation_is_2xx_or_3xx() {
+    assert!(judge(200, b"", &[]).is_ok());
+    assert!(judge(302, b"", &[]).is_ok());
+    let (reason, info) = judge(503, b"", &[]).unwrap_err();
+    assert_eq!(reason, "Layer7 wrong status");
+    assert!(info.contains("<503>"));
+}
+
+#[test]
+fn expect_rules() {
+    let resp = b"HTTP/1.1 200 OK\r\nX: synced\r\n\r\nGalera Cluster Node is synced.";
+    assert!(judge(
+        200,
+        resp,
+        &[expect(false, ExpectMatch::Status(vec![(200, 200)]))]
+    )
+    .is_ok());
+    assert!(judge(
+        404,
+        resp,
+        &[expect(false, ExpectMatch::Status(vec![(200, 399)]))]
+    )
+    .is_err());
+    assert!(judge(
+        200,
+        resp,
+        &[expect(false, ExpectMatch::String("is synced".into()))]
+    )
+    .is_ok());
+    assert!(judge(
+        200,
+        resp,
+        &[expect(true, ExpectMatch::String("is synced".into()))]
+    )
+    .is_err());
+    // Headers do not count as body.
+    assert!(judge(
+        200,
+        resp,
+        &[expect(false, ExpectMatch::String("X: synced".into()))]
+    )
+    .is_err());
+    assert!(judge(
+        500,
+        resp,
+        &[expect(true, ExpectMatch::Status(vec![(500, 599)]))]
+    )
+    .is_err());
+}
+
+#[tokio::test]
+async fn checks_against_real_sockets() {
+    use tokio::net::TcpListener;
+    let spec = |kind| CheckSpec {
+        kind,
+        expect: vec![],
+        timeouts: Timeouts::default(),
+    };
+    let t = Duration::from_secs(2);
+    // Nothing listening: refused.
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dead = l.local_addr().unwrap();
+    drop(l);
+    let o = check_once(dead, None, &spec(CheckKind::Connect), t, t).await;
+    assert_eq!(
+        (o.ok, o.reason, o.info.as_str()),
+        (false, "Layer4 connection problem", "Connection refused")
+    );
+    // A listener: a connect check passes; an HTTP check gets the status it answers.
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        for answer in [
+            "HTTP/1.0 503 Service Unavailable\r\n\r\n",
+            "HTTP/1.0 200 OK\r\n\r\nok",
+        ] {
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut req = [0u8; 512];
+            let n = s.read(&mut req).await.unwrap();
+            assert!(std::str::from_utf8(&req[..n])
+                .unwrap()
+                .starts_with("OPTIONS / HTTP/1.0\r\n"));
+            s.write_all(answer.as_bytes()).await.unwrap();
+        }
+        // Then one that never answers.
+        let (_s, _) = l.accept().await.unwrap();
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    });
+    let http = spec(CheckKind::Http(HttpCheck::default()));
+    let o = check_once(addr, None, &http, t, t).await;
+    assert_eq!((o.ok, o.reason), (false, "Layer7 wrong status"));
+    let o = check_once(addr, None, &http, t, t).await;
+    assert_eq!((o.ok, o.reason), (true, "Layer7 check passed"));
+    let o = check_once(addr, None, &http, t, Duration::from_millis(200)).await;
+    assert_eq!((o.ok, o.reason), (false, "Layer7 timeout"));
+}

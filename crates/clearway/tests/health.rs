@@ -1,0 +1,185 @@
+//! Health checks through the real binary: TCP and HTTP checks, rise/fall counting, traffic
+//! leaving a DOWN server and coming back, and prompt failure when no server is left.
+
+mod common;
+use clearway_testkit::{Clearway, HttpStatusServer, PeerServer};
+use common::*;
+
+const DEFAULTS: &str = "defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 30s\n    timeout server 30s\n";
+
+/// Lines of the log between the first line containing `from` and the first later line containing `to`.
+fn between<'a>(log: &'a str, from: &str, to: &str) -> Vec<&'a str> {
+    let lines: Vec<&str> = log.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| l.contains(from))
+        .unwrap_or(lines.len());
+    let end = lines[start..]
+        .iter()
+        .position(|l| l.contains(to))
+        .map_or(lines.len(), |p| start + p);
+    lines[start..end].to_vec()
+}
+
+fn servers_seen(topo: &clearway_testkit::Topology, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|_| server_of(&ask(topo, "192.0.2.1:80", None)))
+        .collect()
+}
+
+#[test]
+fn tcp_check_takes_a_dead_server_out_after_fall_and_back_after_rise() {
+    let Some(topo) = topology("hctcp") else {
+        return;
+    };
+    let s1 = PeerServer::start(&topo.server, addr("198.51.100.10:80"), "s1");
+    let _s2 = PeerServer::start(&topo.server, addr("198.51.100.11:80"), "s2");
+    let cfg = format!(
+        "{DEFAULTS}frontend ft\n    bind 192.0.2.1:80\n    default_backend bk\n\
+         backend bk\n    server s1 198.51.100.10:80 check inter 100ms rise 2 fall 3\n    server s2 198.51.100.11:80 check inter 100ms\n"
+    );
+    let lb = Clearway::start_with_log(
+        &topo.lb,
+        binary(),
+        &cfg,
+        &[80],
+        "info,clearway_proxy::checks=debug",
+    );
+    assert_eq!(servers_seen(&topo, 4), ["s1", "s2", "s1", "s2"]);
+    drop(s1);
+    assert!(
+        lb.wait_log(
+            "Server bk/s1 is DOWN, reason: Layer4 connection problem",
+            TIMEOUT
+        ),
+        "{}",
+        lb.log()
+    );
+    let log = lb.log();
+    assert!(log.contains("info: \"Connection refused\""), "{log}");
+    assert!(log.contains("1 active and 0 backup servers left"), "{log}");
+    // Exactly `fall` failed checks of s1 led to DOWN.
+    let failures = between(&log, "Layer4 connection problem", "is DOWN")
+        .iter()
+        .filter(|l| l.contains("check: Layer4 connection problem") && l.contains("server=s1"))
+        .count();
+    assert_eq!(failures, 3, "fall 3:\n{log}");
+    assert_eq!(
+        servers_seen(&topo, 4),
+        ["s2", "s2", "s2", "s2"],
+        "a DOWN server gets no traffic"
+    );
+    let _s1 = PeerServer::start(&topo.server, addr("198.51.100.10:80"), "s1");
+    assert!(lb.wait_log("Server bk/s1 is UP", TIMEOUT), "{}", lb.log());
+    let log = lb.log();
+    let passes = between(&log, "is DOWN", "is UP")
+        .iter()
+        .filter(|l| l.contains("check: Layer4 check passed") && l.contains("server=s1"))
+        .count();
+    assert_eq!(passes, 2, "rise 2:\n{log}");
+    let seen = servers_seen(&topo, 4);
+    assert!(
+        seen.contains(&"s1".to_string()),
+        "traffic comes back: {seen:?}"
+    );
+}
+
+#[test]
+fn http_check_status_and_string() {
+    let Some(topo) = topology("hchttp") else {
+        return;
+    };
+    let _data = peer_servers(&topo, &["198.51.100.10:3306", "198.51.100.11:3306"]);
+    let chk1 = HttpStatusServer::start(
+        &topo.server,
+        addr("198.51.100.10:9200"),
+        200,
+        "Galera Cluster Node is synced.",
+    );
+    let _chk2 = HttpStatusServer::start(
+        &topo.server,
+        addr("198.51.100.11:9200"),
+        200,
+        "Galera Cluster Node is synced.",
+    );
+    let cfg = format!(
+        "{DEFAULTS}frontend ft\n    bind 192.0.2.1:80\n    default_backend galera\n\
+         backend galera\n    option httpchk GET /\n    http-check expect status 200\n\
+         \x20   server s1 198.51.100.10:3306 check port 9200 inter 100ms rise 1 fall 1\n\
+         \x20   server s2 198.51.100.11:3306 check port 9200 inter 100ms rise 1 fall 1\n"
+    );
+    let lb = start(&topo, &cfg, &[80]);
+    assert!(eventually(|| chk1.count() >= 2), "checks reach port 9200");
+    chk1.set(503, "Galera Cluster Node is not synced.");
+    assert!(
+        lb.wait_log(
+            "Server galera/s1 is DOWN, reason: Layer7 wrong status",
+            TIMEOUT
+        ),
+        "{}",
+        lb.log()
+    );
+    assert!(
+        lb.log().contains("HTTP status check returned code <503>"),
+        "{}",
+        lb.log()
+    );
+    assert_eq!(servers_seen(&topo, 3), ["s2", "s2", "s2"]);
+    chk1.set(200, "Galera Cluster Node is synced.");
+    assert!(
+        lb.wait_log("Server galera/s1 is UP", TIMEOUT),
+        "{}",
+        lb.log()
+    );
+    drop(lb);
+
+    // The same with a body expectation: a 200 without the word is not healthy.
+    let cfg = cfg.replace(
+        "http-check expect status 200",
+        "http-check expect string synced.",
+    );
+    let lb = start(&topo, &cfg, &[80]);
+    chk1.set(200, "Galera Cluster Node is donor/desynced");
+    assert!(
+        lb.wait_log(
+            "Server galera/s1 is DOWN, reason: Layer7 invalid response",
+            TIMEOUT
+        ),
+        "{}",
+        lb.log()
+    );
+}
+
+#[test]
+fn no_server_left_fails_clients_promptly_and_says_why() {
+    let Some(topo) = topology("hcnone") else {
+        return;
+    };
+    let s1 = PeerServer::start(&topo.server, addr("198.51.100.10:80"), "s1");
+    let cfg = format!(
+        "{DEFAULTS}    timeout queue 30s\nfrontend ft\n    bind 192.0.2.1:80\n    default_backend bk\n\
+         backend bk\n    server s1 198.51.100.10:80 check inter 100ms fall 1\n"
+    );
+    let lb = start(&topo, &cfg, &[80]);
+    assert!(ask(&topo, "192.0.2.1:80", None).contains("server=s1"));
+    drop(s1);
+    assert!(
+        lb.wait_log("backend bk has no server available!", TIMEOUT),
+        "{}",
+        lb.log()
+    );
+    let answer = clearway_testkit::request(
+        &topo.client,
+        addr("192.0.2.1:80"),
+        None,
+        b"hello\n",
+        TIMEOUT,
+    )
+    .unwrap_or_default();
+    assert_eq!(answer, "");
+    assert!(
+        lb.wait_log("session refused: no server available", TIMEOUT),
+        "{}",
+        lb.log()
+    );
+}
