@@ -9,9 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 /// Returns (host, Some(port text)) or (host, None) when no port is written.
 fn split_host_port(s: &str) -> Result<(&str, Option<&str>), String> {
     if let Some(rest) = s.strip_prefix('[') {
-        let (host, after) = rest
-            .split_once(']')
-            .ok_or_else(|| format!("missing ']' in '{s}'"))?;
+        let (host, after) = rest.split_once(']').ok_or_else(|| format!("missing ']' in '{s}'"))?;
         return match after {
             "" => Ok((host, None)),
             p => p
@@ -40,11 +38,7 @@ fn strip_family(s: &str) -> Result<(Family, &str), String> {
     if let Some(r) = s.strip_prefix("ipv6@") {
         return Ok((Family::V6, r));
     }
-    for (p, fam) in [
-        ("tcp@", Family::Any),
-        ("tcp4@", Family::V4),
-        ("tcp6@", Family::V6),
-    ] {
+    for (p, fam) in [("tcp@", Family::Any), ("tcp4@", Family::V4), ("tcp6@", Family::V6)] {
         if let Some(rest) = s.strip_prefix(p) {
             return Ok((fam, rest));
         }
@@ -82,9 +76,7 @@ fn parse_ip(host: &str, fam: Family) -> Result<IpAddr, String> {
             Ipv4Addr::UNSPECIFIED.into()
         });
     }
-    let ip: IpAddr = host
-        .parse()
-        .map_err(|_| format!("'{host}' is not an IP address"))?;
+    let ip: IpAddr = host.parse().map_err(|_| format!("'{host}' is not an IP address"))?;
     match (fam, ip) {
         (Family::V4, IpAddr::V6(_)) => Err(format!("'{host}' is not an IPv4 address (ipv4@)")),
         (Family::V6, IpAddr::V4(v4)) => Ok(v4.to_ipv6_mapped().into()),
@@ -134,20 +126,14 @@ pub fn server_addr(s: &str) -> Result<(Host, ServerPort), String> {
     let (fam, s) = strip_family(s)?;
     // A bare IPv6 literal without port ("2001:db8::10") parses whole.
     if let Ok(ip) = s.parse::<IpAddr>() {
-        return Ok((
-            Host::Ip(parse_ip(&ip.to_string(), fam)?),
-            ServerPort::SameAsClient,
-        ));
+        return Ok((Host::Ip(parse_ip(&ip.to_string(), fam)?), ServerPort::SameAsClient));
     }
     let (host, p) = split_host_port(s)?;
     let host = if let Ok(ip) = host.parse::<IpAddr>() {
         Host::Ip(parse_ip(&ip.to_string(), fam)?)
     } else if host.is_empty() {
         return Err(format!("missing host in server address '{s}'"));
-    } else if host
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
-    {
+    } else if host.chars().all(|c| c.is_ascii_alphanumeric() || "-._".contains(c)) {
         Host::Name(host.to_string())
     } else {
         return Err(format!("'{host}' is neither an IP address nor a host name"));
@@ -155,9 +141,7 @@ pub fn server_addr(s: &str) -> Result<(Host, ServerPort), String> {
     let port = match p {
         None | Some("") => ServerPort::SameAsClient,
         Some(p) if p.starts_with('+') || p.starts_with('-') => {
-            let off: i32 = p
-                .parse()
-                .map_err(|_| format!("invalid relative port '{p}'"))?;
+            let off: i32 = p.parse().map_err(|_| format!("invalid relative port '{p}'"))?;
             ServerPort::Offset(off)
         }
         Some(p) => ServerPort::Fixed(port(p)?),
@@ -203,45 +187,24 @@ mod tests {
     fn bind_forms() {
         assert_eq!(bind_addrs(":80").unwrap(), [sa("0.0.0.0:80")]);
         assert_eq!(bind_addrs("*:80").unwrap(), [sa("0.0.0.0:80")]);
-        assert_eq!(
-            bind_addrs("203.0.113.80:80").unwrap(),
-            [sa("203.0.113.80:80")]
-        );
+        assert_eq!(bind_addrs("203.0.113.80:80").unwrap(), [sa("203.0.113.80:80")]);
         assert_eq!(bind_addrs(":::80").unwrap(), [sa("[::]:80")]);
         assert_eq!(bind_addrs("[::]:80").unwrap(), [sa("[::]:80")]);
-        assert_eq!(
-            bind_addrs("2001:db8::1:443").unwrap(),
-            [sa("[2001:db8::1]:443")]
-        );
+        assert_eq!(bind_addrs("2001:db8::1:443").unwrap(), [sa("[2001:db8::1]:443")]);
         assert_eq!(bind_addrs("ipv6@:80").unwrap(), [sa("[::]:80")]);
-        assert_eq!(
-            bind_addrs("ipv4@127.0.0.1:80").unwrap(),
-            [sa("127.0.0.1:80")]
-        );
+        assert_eq!(bind_addrs("ipv4@127.0.0.1:80").unwrap(), [sa("127.0.0.1:80")]);
         assert_eq!(
             bind_addrs("127.0.0.1:8000-8002").unwrap(),
-            [
-                sa("127.0.0.1:8000"),
-                sa("127.0.0.1:8001"),
-                sa("127.0.0.1:8002")
-            ]
+            [sa("127.0.0.1:8000"), sa("127.0.0.1:8001"), sa("127.0.0.1:8002")]
         );
     }
 
     #[test]
     fn bind_errors() {
-        assert!(bind_addrs("127.0.0.1")
-            .unwrap_err()
-            .contains("missing port"));
-        assert!(bind_addrs("127.0.0.1:0")
-            .unwrap_err()
-            .contains("invalid port"));
-        assert!(bind_addrs("127.0.0.1:90-80")
-            .unwrap_err()
-            .contains("reversed"));
-        assert!(bind_addrs("/run/x.sock")
-            .unwrap_err()
-            .contains("not supported"));
+        assert!(bind_addrs("127.0.0.1").unwrap_err().contains("missing port"));
+        assert!(bind_addrs("127.0.0.1:0").unwrap_err().contains("invalid port"));
+        assert!(bind_addrs("127.0.0.1:90-80").unwrap_err().contains("reversed"));
+        assert!(bind_addrs("/run/x.sock").unwrap_err().contains("not supported"));
         assert!(bind_addrs("unix@x").unwrap_err().contains("not supported"));
         assert!(bind_addrs("nothost:80").is_err());
     }
@@ -250,34 +213,19 @@ mod tests {
     fn server_forms() {
         assert_eq!(
             server_addr("198.51.100.10:80").unwrap(),
-            (
-                Host::Ip("198.51.100.10".parse().unwrap()),
-                ServerPort::Fixed(80)
-            )
+            (Host::Ip("198.51.100.10".parse().unwrap()), ServerPort::Fixed(80))
         );
-        assert_eq!(
-            server_addr("198.51.100.10").unwrap().1,
-            ServerPort::SameAsClient
-        );
-        assert_eq!(
-            server_addr("198.51.100.10:+1000").unwrap().1,
-            ServerPort::Offset(1000)
-        );
+        assert_eq!(server_addr("198.51.100.10").unwrap().1, ServerPort::SameAsClient);
+        assert_eq!(server_addr("198.51.100.10:+1000").unwrap().1, ServerPort::Offset(1000));
         assert_eq!(
             server_addr("db1.example:3306").unwrap().0,
             Host::Name("db1.example".into())
         );
         assert_eq!(
             server_addr("2001:db8::10").unwrap(),
-            (
-                Host::Ip("2001:db8::10".parse().unwrap()),
-                ServerPort::SameAsClient
-            )
+            (Host::Ip("2001:db8::10".parse().unwrap()), ServerPort::SameAsClient)
         );
-        assert_eq!(
-            server_addr("[2001:db8::10]:80").unwrap().1,
-            ServerPort::Fixed(80)
-        );
+        assert_eq!(server_addr("[2001:db8::10]:80").unwrap().1, ServerPort::Fixed(80));
         assert!(server_addr("a b:80").is_err());
     }
 
@@ -289,9 +237,6 @@ mod tests {
             source_addr("192.0.2.1:1024-2048").unwrap(),
             (sa("192.0.2.1:0"), Some((1024, 2048)))
         );
-        assert_eq!(
-            source_addr("192.0.2.1:5000").unwrap(),
-            (sa("192.0.2.1:5000"), None)
-        );
+        assert_eq!(source_addr("192.0.2.1:5000").unwrap(), (sa("192.0.2.1:5000"), None));
     }
 }

@@ -111,10 +111,7 @@ pub fn parse(
                     if kind == Kind::Unsupported {
                         warnings.push(Diagnostic::new(
                             span,
-                            format!(
-                                "section '{}' is not supported yet: ignored with its content",
-                                words[0]
-                            ),
+                            format!("section '{}' is not supported yet: ignored with its content", words[0]),
                         ));
                     }
                     sections.push(section);
@@ -135,8 +132,7 @@ pub fn parse(
             None => match sections.last_mut() {
                 Some(s) => s.directives.push(Directive { span, words }),
                 None => {
-                    let mut d =
-                        Diagnostic::new(span, format!("'{}' appears before any section", words[0]));
+                    let mut d = Diagnostic::new(span, format!("'{}' appears before any section", words[0]));
                     d = match suggest::hint(&words[0], SUPPORTED) {
                         Some(h) => d.hint(h),
                         None => d.hint("start with a section line such as 'global', 'defaults', 'frontend NAME', 'backend NAME' or 'listen NAME'"),
@@ -167,15 +163,11 @@ fn section_header(kind: Kind, words: &[String], span: &Span) -> Result<Section, 
         }
     }
     if matches!(kind, Kind::Frontend | Kind::Backend | Kind::Listen) && name.is_empty() {
-        return Err(
-            Diagnostic::new(span.clone(), format!("'{}' needs a name", kind.word()))
-                .hint(format!("e.g. '{} app'", kind.word())),
-        );
+        return Err(Diagnostic::new(span.clone(), format!("'{}' needs a name", kind.word()))
+            .hint(format!("e.g. '{} app'", kind.word())));
     }
     if !name.is_empty()
-        && !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+        && !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
         && kind != Kind::Unsupported
     {
         return Err(Diagnostic::new(

@@ -45,9 +45,5 @@ pub struct Errors {
 }
 
 fn render(errors: &[Diagnostic]) -> String {
-    errors
-        .iter()
-        .map(|d| d.to_string())
-        .collect::<Vec<_>>()
-        .join("\n")
+    errors.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n")
 }

@@ -24,11 +24,7 @@ pub fn words(line: &str, env: Env<'_>) -> Result<Vec<String>, String> {
                 in_word = true;
                 match chars.next() {
                     Some(e) => cur.push_str(&unescape(e, &mut chars)?),
-                    None => {
-                        return Err(
-                            "a backslash ends the line (line continuation is not supported)".into(),
-                        )
-                    }
+                    None => return Err("a backslash ends the line (line continuation is not supported)".into()),
                 }
             }
             '\'' => {
@@ -57,11 +53,7 @@ pub fn words(line: &str, env: Env<'_>) -> Result<Vec<String>, String> {
                                 match chars.next() {
                                     Some('}') => break,
                                     Some(ch) => name.push(ch),
-                                    None => {
-                                        return Err(format!(
-                                            "unterminated '${{{name}' in double quotes"
-                                        ))
-                                    }
+                                    None => return Err(format!("unterminated '${{{name}' in double quotes")),
                                 }
                             }
                             // HAProxy's `${NAME[,]}` form: the part after '[' only controls splitting.
@@ -88,10 +80,7 @@ pub fn words(line: &str, env: Env<'_>) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-fn unescape(
-    e: char,
-    rest: &mut std::iter::Peekable<std::str::Chars<'_>>,
-) -> Result<String, String> {
+fn unescape(e: char, rest: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Result<String, String> {
     Ok(match e {
         't' => "\t".into(),
         'n' => "\n".into(),
@@ -148,9 +137,7 @@ mod tests {
 
     #[test]
     fn malformed_lines() {
-        assert!(words("x \"open", &env)
-            .unwrap_err()
-            .contains("double quote"));
+        assert!(words("x \"open", &env).unwrap_err().contains("double quote"));
         assert!(words("x 'open", &env).unwrap_err().contains("single quote"));
         assert!(words("x \\", &env).is_err());
     }

@@ -36,9 +36,7 @@ pub fn load(paths: &[PathBuf]) -> Result<Loaded, Errors> {
                 for f in files {
                     match std::fs::read_to_string(&f) {
                         Ok(t) => texts.push((f.display().to_string(), t)),
-                        Err(e) => errs
-                            .errors
-                            .push(file_error(&f, &format!("cannot read the file: {e}"))),
+                        Err(e) => errs.errors.push(file_error(&f, &format!("cannot read the file: {e}"))),
                     }
                 }
             }
@@ -64,13 +62,7 @@ pub fn parse_texts(texts: &[(String, String)], env: lexer::Env<'_>) -> Result<Lo
     let mut sections = Vec::new();
     for (name, text) in texts {
         let file: Arc<str> = Arc::from(name.as_str());
-        sections.extend(ast::parse(
-            &file,
-            text,
-            env,
-            &mut ctx.errors,
-            &mut ctx.warnings,
-        ));
+        sections.extend(ast::parse(&file, text, env, &mut ctx.errors, &mut ctx.warnings));
     }
     let config = resolve::build(&sections, &mut ctx);
     if ctx.errors.is_empty() {

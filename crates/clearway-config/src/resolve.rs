@@ -15,10 +15,7 @@ pub fn build(sections: &[Section], ctx: &mut Ctx) -> Config {
     for s in sections {
         match s.kind {
             Kind::Unsupported => {}
-            Kind::Global => s
-                .directives
-                .iter()
-                .for_each(|d| global::apply(d, &mut cfg.global, ctx)),
+            Kind::Global => s.directives.iter().for_each(|d| global::apply(d, &mut cfg.global, ctx)),
             Kind::Defaults => {
                 let Some(mut draft) = base(s, &named, &last, ctx) else {
                     continue;
@@ -39,9 +36,7 @@ pub fn build(sections: &[Section], ctx: &mut Ctx) -> Config {
                     if let Some(addr) = s.extra.first() {
                         match bind::addresses(addr) {
                             Ok(addrs) => draft.binds.push(bind::simple(&s.span, addr, addrs)),
-                            Err(e) => {
-                                ctx.error(&s.span, format!("'listen {} {addr}': {e}", s.name))
-                            }
+                            Err(e) => ctx.error(&s.span, format!("'listen {} {addr}': {e}", s.name)),
                         }
                     }
                 }
@@ -57,12 +52,7 @@ pub fn build(sections: &[Section], ctx: &mut Ctx) -> Config {
 }
 
 /// The draft a section starts from: its `from` defaults, else the last defaults, else fresh.
-fn base(
-    s: &Section,
-    named: &HashMap<String, Draft>,
-    last: &Option<Draft>,
-    ctx: &mut Ctx,
-) -> Option<Draft> {
+fn base(s: &Section, named: &HashMap<String, Draft>, last: &Option<Draft>, ctx: &mut Ctx) -> Option<Draft> {
     let mut draft = match &s.from {
         Some(name) => match named.get(name) {
             Some(d) => d.clone(),
@@ -178,10 +168,7 @@ fn finish(s: &Section, draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
             );
         }
         check_sources(&servers, ctx);
-        for srv in servers
-            .iter()
-            .filter(|s| s.check.enabled && s.check.port.is_none())
-        {
+        for srv in servers.iter().filter(|s| s.check.enabled && s.check.port.is_none()) {
             if !matches!(srv.port, crate::model::ServerPort::Fixed(_)) {
                 ctx.error_hint(
                     &srv.span,
@@ -209,13 +196,7 @@ fn finish(s: &Section, draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
 /// A `source` with a fixed address must match the server's family (IPv4 vs IPv6).
 fn check_sources(servers: &[crate::model::Server], ctx: &mut Ctx) {
     for srv in servers {
-        let (
-            Some(Source {
-                addr, span, usesrc, ..
-            }),
-            crate::model::Host::Ip(ip),
-        ) = (&srv.source, &srv.host)
-        else {
+        let (Some(Source { addr, span, usesrc, .. }), crate::model::Host::Ip(ip)) = (&srv.source, &srv.host) else {
             continue;
         };
         let fixed = match usesrc {
@@ -225,7 +206,14 @@ fn check_sources(servers: &[crate::model::Server], ctx: &mut Ctx) {
         };
         if let Some(a) = fixed {
             if a.is_ipv4() != ip.to_canonical().is_ipv4() {
-                ctx.error(span, format!("source address {} and server '{}' ({ip}) are of different address families", a.ip(), srv.name));
+                ctx.error(
+                    span,
+                    format!(
+                        "source address {} and server '{}' ({ip}) are of different address families",
+                        a.ip(),
+                        srv.name
+                    ),
+                );
             }
         }
     }
@@ -237,19 +225,12 @@ fn check_names(cfg: &Config, ctx: &mut Ctx) {
         .frontends
         .iter()
         .map(|f| (f.name.as_str(), &f.span, true))
-        .chain(
-            cfg.backends
-                .iter()
-                .map(|b| (b.name.as_str(), &b.span, false)),
-        )
+        .chain(cfg.backends.iter().map(|b| (b.name.as_str(), &b.span, false)))
     {
         if let Some(prev) = seen.insert((name, is_fe), span) {
             if prev != span {
                 let what = if is_fe { "frontend" } else { "backend" };
-                ctx.error(
-                    span,
-                    format!("{what} '{name}' is already defined at {prev}"),
-                );
+                ctx.error(span, format!("{what} '{name}' is already defined at {prev}"));
             }
         }
     }
@@ -258,22 +239,14 @@ fn check_names(cfg: &Config, ctx: &mut Ctx) {
         let refs = f
             .default_backend
             .iter()
-            .map(|n| {
-                (
-                    n.as_str(),
-                    f.default_backend_span.as_ref().unwrap_or(&f.span),
-                )
-            })
+            .map(|n| (n.as_str(), f.default_backend_span.as_ref().unwrap_or(&f.span)))
             .chain(f.use_backends.iter().map(|u| (u.backend.as_str(), &u.span)));
         for (n, span) in refs {
             if !names.contains(&n) {
                 let hint = crate::suggest::hint(n, names.iter().copied());
                 ctx.error_hint(
                     span,
-                    format!(
-                        "frontend '{}' refers to backend '{n}', which does not exist",
-                        f.name
-                    ),
+                    format!("frontend '{}' refers to backend '{n}', which does not exist", f.name),
                     hint,
                 );
             }

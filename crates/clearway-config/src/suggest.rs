@@ -25,9 +25,7 @@ pub fn distance(a: &str, b: &str) -> usize {
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            d[i][j] = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
+            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
             }
@@ -47,14 +45,8 @@ mod tests {
 
     #[test]
     fn typos() {
-        assert_eq!(
-            nearest("usersrc", ["usesrc", "source", "interface"]),
-            Some("usesrc")
-        );
-        assert_eq!(
-            nearest("balanse", ["balance", "bind", "backlog"]),
-            Some("balance")
-        );
+        assert_eq!(nearest("usersrc", ["usesrc", "source", "interface"]), Some("usesrc"));
+        assert_eq!(nearest("balanse", ["balance", "bind", "backlog"]), Some("balance"));
         assert_eq!(nearest("tiemout", ["timeout", "retries"]), Some("timeout"));
         assert_eq!(nearest("zzzzzzzz", ["timeout", "retries"]), None);
     }

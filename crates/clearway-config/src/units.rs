@@ -7,7 +7,9 @@ use std::time::Duration;
 pub fn time(s: &str) -> Result<Duration, String> {
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().map_err(|_| format!("invalid time '{s}': expected a number with an optional unit (us, ms, s, m, h, d), e.g. 5s"))?;
+    let n: u64 = num.parse().map_err(|_| {
+        format!("invalid time '{s}': expected a number with an optional unit (us, ms, s, m, h, d), e.g. 5s")
+    })?;
     let per_unit_us: u64 = match unit {
         "us" => 1,
         "" | "ms" => 1_000,
@@ -15,11 +17,7 @@ pub fn time(s: &str) -> Result<Duration, String> {
         "m" => 60_000_000,
         "h" => 3_600_000_000,
         "d" => 86_400_000_000,
-        _ => {
-            return Err(format!(
-                "invalid time unit '{unit}' in '{s}': use us, ms, s, m, h or d"
-            ))
-        }
+        _ => return Err(format!("invalid time unit '{unit}' in '{s}': use us, ms, s, m, h or d")),
     };
     n.checked_mul(per_unit_us)
         .filter(|&us| us <= 24 * 86_400_000_000)
@@ -31,22 +29,17 @@ pub fn time(s: &str) -> Result<Duration, String> {
 pub fn size(s: &str) -> Result<u64, String> {
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().map_err(|_| {
-        format!("invalid size '{s}': expected a number with an optional unit (k, m, g)")
-    })?;
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid size '{s}': expected a number with an optional unit (k, m, g)"))?;
     let mult: u64 = match unit.to_ascii_lowercase().as_str() {
         "" => 1,
         "k" => 1 << 10,
         "m" => 1 << 20,
         "g" => 1 << 30,
-        _ => {
-            return Err(format!(
-                "invalid size unit '{unit}' in '{s}': use k, m or g"
-            ))
-        }
+        _ => return Err(format!("invalid size unit '{unit}' in '{s}': use k, m or g")),
     };
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("size '{s}' is too large"))
+    n.checked_mul(mult).ok_or_else(|| format!("size '{s}' is too large"))
 }
 
 /// A non-negative integer that fits `T`.

@@ -84,10 +84,7 @@ impl BackendRt {
     /// Usable (active, backup) servers, for messages.
     pub fn usable_by_kind(&self) -> (usize, usize) {
         let usable = self.servers.iter().filter(|s| s.usable());
-        usable.fold(
-            (0, 0),
-            |(a, b), s| if s.backup { (a, b + 1) } else { (a + 1, b) },
-        )
+        usable.fold((0, 0), |(a, b), s| if s.backup { (a, b + 1) } else { (a + 1, b) })
     }
 }
 

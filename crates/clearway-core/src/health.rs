@@ -45,21 +45,13 @@ impl Health {
         let top = self.rise + self.fall - 1;
         if ok {
             // An UP server that passes is fully healthy again; a DOWN one climbs towards rise.
-            self.counter = if was_up {
-                top
-            } else {
-                (self.counter + 1).min(top)
-            };
+            self.counter = if was_up { top } else { (self.counter + 1).min(top) };
             if !was_up && self.is_up() {
                 self.counter = top;
                 return Some(Transition::WentUp);
             }
         } else {
-            self.counter = if was_up {
-                self.counter.saturating_sub(1)
-            } else {
-                0
-            };
+            self.counter = if was_up { self.counter.saturating_sub(1) } else { 0 };
             if was_up && !self.is_up() {
                 self.counter = 0;
                 return Some(Transition::WentDown);

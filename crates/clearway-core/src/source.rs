@@ -15,10 +15,7 @@ pub struct SourceAddr {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SourceError {
     #[error("the client address {client} is {} but the server {server} is {}: a connection cannot come from the client's address", family(client.ip()), family(server.ip()))]
-    FamilyMismatch {
-        client: SocketAddr,
-        server: SocketAddr,
-    },
+    FamilyMismatch { client: SocketAddr, server: SocketAddr },
 }
 
 fn family(ip: IpAddr) -> &'static str {
@@ -36,11 +33,7 @@ pub fn canonical(addr: SocketAddr) -> SocketAddr {
 
 /// Computes the source of a connection to `server` on behalf of `client`.
 /// `None`: no `source` configured, the kernel picks a local address.
-pub fn source_for(
-    src: &Source,
-    client: SocketAddr,
-    server: SocketAddr,
-) -> Result<SourceAddr, SourceError> {
+pub fn source_for(src: &Source, client: SocketAddr, server: SocketAddr) -> Result<SourceAddr, SourceError> {
     let client = canonical(client);
     let (addr, transparent) = match &src.usesrc {
         None => (src.addr, false),
@@ -65,10 +58,7 @@ pub fn source_for(
                 transparent: false,
             });
         }
-        return Err(SourceError::FamilyMismatch {
-            client: addr,
-            server,
-        });
+        return Err(SourceError::FamilyMismatch { client: addr, server });
     }
     Ok(SourceAddr { addr, transparent })
 }

@@ -78,12 +78,8 @@ pub async fn connect(
     source: Option<&SourceBind>,
     timeout: Option<Duration>,
 ) -> Result<TcpStream, ConnectError> {
-    let socket = Socket::new(
-        Domain::for_address(server),
-        Type::STREAM,
-        Some(Protocol::TCP),
-    )
-    .map_err(ConnectError::at(ConnectStage::Socket))?;
+    let socket = Socket::new(Domain::for_address(server), Type::STREAM, Some(Protocol::TCP))
+        .map_err(ConnectError::at(ConnectStage::Socket))?;
     if let Some(src) = source {
         prepare_source(&socket, src)?;
     }
@@ -103,16 +99,13 @@ pub async fn connect(
                 error: io::Error::from(io::ErrorKind::TimedOut),
             }),
         },
-        None => attempt
-            .await
-            .map_err(ConnectError::at(ConnectStage::Connect)),
+        None => attempt.await.map_err(ConnectError::at(ConnectStage::Connect)),
     }
 }
 
 fn prepare_source(socket: &Socket, src: &SourceBind) -> Result<(), ConnectError> {
     if src.transparent {
-        crate::listen::set_transparent(socket, src.addr)
-            .map_err(ConnectError::at(ConnectStage::Transparent))?;
+        crate::listen::set_transparent(socket, src.addr).map_err(ConnectError::at(ConnectStage::Transparent))?;
     }
     if let Some(ifname) = &src.interface {
         socket
@@ -128,8 +121,7 @@ fn prepare_source(socket: &Socket, src: &SourceBind) -> Result<(), ConnectError>
     if src.addr.port() == 0 {
         // Only the address is fixed: let connect() pick the port per destination, so one
         // spoofed client address can open many connections.
-        crate::sockopt::set_bind_address_no_port(socket)
-            .map_err(ConnectError::at(ConnectStage::Bind))?;
+        crate::sockopt::set_bind_address_no_port(socket).map_err(ConnectError::at(ConnectStage::Bind))?;
     } else {
         socket
             .set_reuse_address(true)
@@ -141,13 +133,7 @@ fn prepare_source(socket: &Socket, src: &SourceBind) -> Result<(), ConnectError>
 }
 
 /// Binds to the first free port of `lo..=hi`, trying at most 64 of them.
-fn bind_in_range(
-    socket: &Socket,
-    addr: SocketAddr,
-    lo: u16,
-    hi: u16,
-    hint: u32,
-) -> Result<(), ConnectError> {
+fn bind_in_range(socket: &Socket, addr: SocketAddr, lo: u16, hi: u16, hint: u32) -> Result<(), ConnectError> {
     let size = u32::from(hi - lo) + 1;
     let mut last = io::Error::from(io::ErrorKind::AddrInUse);
     for k in 0..size.min(64) {

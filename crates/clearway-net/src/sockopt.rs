@@ -4,12 +4,7 @@
 use std::io;
 use std::os::fd::AsRawFd;
 
-fn set_int(
-    fd: &impl AsRawFd,
-    level: libc::c_int,
-    name: libc::c_int,
-    value: libc::c_int,
-) -> io::Result<()> {
+fn set_int(fd: &impl AsRawFd, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
     // SAFETY: a valid fd, a pointer to a live c_int and its exact size.
     let rc = unsafe {
         libc::setsockopt(

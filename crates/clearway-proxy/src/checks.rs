@@ -4,9 +4,7 @@
 //! its messages; must not pick servers or touch client sessions (the queue is told of changes).
 
 use crate::runtime::Backend;
-use clearway_config::model::{
-    CheckKind, CheckParams, ExpectMatch, HttpCheck, HttpExpect, Timeouts,
-};
+use clearway_config::model::{CheckKind, CheckParams, ExpectMatch, HttpCheck, HttpExpect, Timeouts};
 use clearway_core::health::{Health, Transition};
 use clearway_net::connect::{self, ConnectStage, SourceBind};
 use std::net::SocketAddr;
@@ -58,25 +56,13 @@ pub fn spawn_all(rt: &crate::Runtime, tasks: &mut tokio::task::JoinSet<()>) {
         let n = checked.len() as u32;
         for (k, (server, params)) in checked.into_iter().enumerate() {
             let first = params.inter * (k as u32) / n.max(1);
-            tasks.spawn(run(
-                be.clone(),
-                server,
-                params.clone(),
-                be.check.clone(),
-                first,
-            ));
+            tasks.spawn(run(be.clone(), server, params.clone(), be.check.clone(), first));
         }
     }
 }
 
 /// Checks one server forever (until the task is dropped).
-pub async fn run(
-    be: Arc<Backend>,
-    server: usize,
-    params: CheckParams,
-    spec: Arc<CheckSpec>,
-    first_delay: Duration,
-) {
+pub async fn run(be: Arc<Backend>, server: usize, params: CheckParams, spec: Arc<CheckSpec>, first_delay: Duration) {
     let Some(target) = check_target(&be, server, &params) else {
         tracing::error!(backend = %be.rt.name, server = %be.rt.servers[server].name, "no port to check: health checks disabled");
         return;
@@ -86,14 +72,7 @@ pub async fn run(
     tokio::time::sleep(first_delay).await;
     loop {
         let (connect_timeout, read_timeout) = check_timeouts(&params, &spec.timeouts);
-        let outcome = check_once(
-            target,
-            source.as_ref(),
-            &spec,
-            connect_timeout,
-            read_timeout,
-        )
-        .await;
+        let outcome = check_once(target, source.as_ref(), &spec, connect_timeout, read_timeout).await;
         tracing::debug!(backend = %be.rt.name, server = %be.rt.servers[server].name, ok = outcome.ok, "check: {}, {}", outcome.reason, outcome.info);
         if let Some(t) = health.record(outcome.ok) {
             apply(&be, server, t, &outcome);
@@ -113,10 +92,7 @@ pub async fn run(
 /// within `timeout check`; without it, `inter` bounds both.
 fn check_timeouts(params: &CheckParams, t: &Timeouts) -> (Duration, Duration) {
     match t.check {
-        Some(read) => (
-            t.connect.map_or(params.inter, |c| c.min(params.inter)),
-            read,
-        ),
+        Some(read) => (t.connect.map_or(params.inter, |c| c.min(params.inter)), read),
         None => (params.inter, params.inter),
     }
 }
@@ -187,9 +163,7 @@ pub async fn check_once(
     };
     let mut stream = match connect::connect(target, source, Some(connect_timeout)).await {
         Ok(s) => s,
-        Err(e) if e.stage == ConnectStage::Timeout => {
-            return done(false, "Layer4 timeout", String::new())
-        }
+        Err(e) if e.stage == ConnectStage::Timeout => return done(false, "Layer4 timeout", String::new()),
         Err(e) => return done(false, "Layer4 connection problem", os_message(&e.error)),
     };
     let http = match &spec.kind {
@@ -217,14 +191,8 @@ fn os_message(e: &std::io::Error) -> String {
 }
 
 /// Sends the check request; returns the status code and up to 16 kB of the response.
-async fn http_exchange(
-    stream: &mut tokio::net::TcpStream,
-    h: &HttpCheck,
-) -> Result<(u16, Vec<u8>), String> {
-    let req = format!(
-        "{} {} {}\r\nConnection: close\r\n\r\n",
-        h.method, h.uri, h.version
-    );
+async fn http_exchange(stream: &mut tokio::net::TcpStream, h: &HttpCheck) -> Result<(u16, Vec<u8>), String> {
+    let req = format!("{} {} {}\r\nConnection: close\r\n\r\n", h.method, h.uri, h.version);
     stream
         .write_all(req.as_bytes())
         .await
@@ -263,19 +231,11 @@ fn parse_status(buf: &[u8]) -> Option<u16> {
     if !parts.next()?.starts_with("HTTP/") {
         return None;
     }
-    parts
-        .next()?
-        .parse()
-        .ok()
-        .filter(|c| (100..=599).contains(c))
+    parts.next()?.parse().ok().filter(|c| (100..=599).contains(c))
 }
 
 /// Applies `http-check expect` rules (all must hold); without rules, 2xx and 3xx pass.
-fn judge(
-    status: u16,
-    response: &[u8],
-    expect: &[HttpExpect],
-) -> Result<(), (&'static str, String)> {
+fn judge(status: u16, response: &[u8], expect: &[HttpExpect]) -> Result<(), (&'static str, String)> {
     if expect.is_empty() {
         return if (200..400).contains(&status) {
             Ok(())
@@ -301,10 +261,7 @@ fn judge(
             ExpectMatch::String(s) => (
                 body.windows(s.len().max(1)).any(|w| w == s.as_bytes()),
                 "Layer7 invalid response",
-                format!(
-                    "HTTP content check {}found '{s}'",
-                    if e.negate { "" } else { "not " }
-                ),
+                format!("HTTP content check {}found '{s}'", if e.negate { "" } else { "not " }),
             ),
         };
         if hit == e.negate {

@@ -52,10 +52,7 @@ pub struct ClientSide {
 }
 
 /// Chooses a server and connects to it, retrying and redispatching on failure as configured.
-pub async fn connect_server(
-    be: &Arc<Backend>,
-    client: ClientSide,
-) -> Result<ServerConn, DispatchError> {
+pub async fn connect_server(be: &Arc<Backend>, client: ClientSide) -> Result<ServerConn, DispatchError> {
     let attempts = be.rt.retries.saturating_add(1);
     let queue_limit = be.rt.timeouts.queue_or_connect();
     let mut last: Option<usize> = None;
@@ -77,19 +74,13 @@ pub async fn connect_server(
             }
             _ => Want::Any { avoid: last },
         };
-        let slot = match be
-            .queue
-            .acquire(&be.rt, client.peer.ip(), want, queue_limit)
-            .await
-        {
+        let slot = match be.queue.acquire(&be.rt, client.peer.ip(), want, queue_limit).await {
             Ok(server) => SlotGuard {
                 backend: be.clone(),
                 server,
             },
             Err(NoSlot::NoServer) => return Err(DispatchError::NoServer),
-            Err(NoSlot::Timeout) => {
-                return Err(DispatchError::QueueTimeout(queue_limit.unwrap_or_default()))
-            }
+            Err(NoSlot::Timeout) => return Err(DispatchError::QueueTimeout(queue_limit.unwrap_or_default())),
         };
         let server = &be.rt.servers[slot.server];
         let target = server.target(client.local.port());
@@ -146,12 +137,7 @@ pub async fn connect_server(
 }
 
 /// Says what failed and the likely cause, in words an operator can act on.
-fn explain(
-    e: &ConnectError,
-    source: Option<SourceAddr>,
-    client: SocketAddr,
-    target: SocketAddr,
-) -> String {
+fn explain(e: &ConnectError, source: Option<SourceAddr>, client: SocketAddr, target: SocketAddr) -> String {
     let spoofed = source.filter(|s| s.transparent);
     let errno = errno_name(&e.error);
     let what = match e.stage {
@@ -159,14 +145,18 @@ fn explain(
         _ => format!("{e} ({errno})"),
     };
     let cause = match (e.stage, e.error.kind(), spoofed) {
-        (ConnectStage::Timeout, _, Some(s)) | (ConnectStage::Connect, std::io::ErrorKind::TimedOut, Some(s)) => format!(
-            "the connection came from the client's address {}; the server's replies to it probably do not \
+        (ConnectStage::Timeout, _, Some(s)) | (ConnectStage::Connect, std::io::ErrorKind::TimedOut, Some(s)) => {
+            format!(
+                "the connection came from the client's address {}; the server's replies to it probably do not \
              route back through this host (route the clients' network, or the server's default gateway, via \
              this host), or the divert rules for returning packets are missing here (iptables -m socket \
              mark + 'ip rule add fwmark 1 lookup 100' + 'ip route add local 0.0.0.0/0 dev lo table 100')",
-            s.addr.ip()
-        ),
-        (ConnectStage::Timeout, _, None) => format!("the server {target} did not answer: down, filtered or unreachable"),
+                s.addr.ip()
+            )
+        }
+        (ConnectStage::Timeout, _, None) => {
+            format!("the server {target} did not answer: down, filtered or unreachable")
+        }
         (ConnectStage::Transparent, std::io::ErrorKind::PermissionDenied, _) => {
             "using a foreign source address needs the CAP_NET_ADMIN capability".to_string()
         }

@@ -27,11 +27,7 @@ pub struct Limits {
 impl Limits {
     /// HAProxy's rules for an established TCP session: `timeout tunnel`, when set, replaces the
     /// client and server timeouts.
-    pub fn for_tunnel(
-        client: Option<Duration>,
-        server: Option<Duration>,
-        tunnel: Option<Duration>,
-    ) -> Limits {
+    pub fn for_tunnel(client: Option<Duration>, server: Option<Duration>, tunnel: Option<Duration>) -> Limits {
         Limits {
             client: tunnel.or(client),
             server: tunnel.or(server),
@@ -91,18 +87,9 @@ impl Side {
             .store(start.elapsed().as_millis() as u64, Ordering::Relaxed);
     }
     /// When this side expires, given its limits; None: never.
-    fn deadline(
-        &self,
-        start: Instant,
-        normal: Option<Duration>,
-        fin: Option<Duration>,
-    ) -> Option<Instant> {
+    fn deadline(&self, start: Instant, normal: Option<Duration>, fin: Option<Duration>) -> Option<Instant> {
         // After a FIN nothing more is expected from this side: only its own fin limit applies.
-        let limit = if self.fin.load(Ordering::Relaxed) {
-            fin
-        } else {
-            normal
-        }?;
+        let limit = if self.fin.load(Ordering::Relaxed) { fin } else { normal }?;
         Some(start + Duration::from_millis(self.seen_ms.load(Ordering::Relaxed)) + limit)
     }
 }
@@ -114,13 +101,7 @@ enum PipeError {
 }
 
 /// Copies `from` to `to` until EOF, then shuts down `to`'s write side.
-async fn pipe<R, W>(
-    mut from: R,
-    mut to: W,
-    start: Instant,
-    src: &Side,
-    dst: &Side,
-) -> Result<u64, PipeError>
+async fn pipe<R, W>(mut from: R, mut to: W, start: Instant, src: &Side, dst: &Side) -> Result<u64, PipeError>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,

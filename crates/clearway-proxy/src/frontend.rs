@@ -24,11 +24,7 @@ pub struct Frontend {
 
 impl Frontend {
     /// `global_maxconn` applies when the frontend sets no `maxconn` of its own, as in HAProxy.
-    pub fn new(
-        cfg: &model::Frontend,
-        backend: Option<Arc<Backend>>,
-        global_maxconn: u32,
-    ) -> Frontend {
+    pub fn new(cfg: &model::Frontend, backend: Option<Arc<Backend>>, global_maxconn: u32) -> Frontend {
         let maxconn = cfg.maxconn.unwrap_or(global_maxconn);
         Frontend {
             name: cfg.name.clone(),
@@ -71,8 +67,8 @@ pub fn open_listeners(cfg: &model::Config) -> Result<Vec<Listener>, BuildError> 
             };
             let limit = b.maxconn.map(|n| Arc::new(Semaphore::new(n as usize)));
             for &addr in &b.addrs {
-                let socket = clearway_net::listen::listen(addr, &spec)
-                    .map_err(|e| bind_error(&b.span, f, addr, b, &e))?;
+                let socket =
+                    clearway_net::listen::listen(addr, &spec).map_err(|e| bind_error(&b.span, f, addr, b, &e))?;
                 out.push(Listener {
                     frontend: fi,
                     addr,
@@ -85,13 +81,7 @@ pub fn open_listeners(cfg: &model::Config) -> Result<Vec<Listener>, BuildError> 
     Ok(out)
 }
 
-fn bind_error(
-    span: &Span,
-    f: &model::Frontend,
-    addr: SocketAddr,
-    b: &model::Bind,
-    e: &std::io::Error,
-) -> BuildError {
+fn bind_error(span: &Span, f: &model::Frontend, addr: SocketAddr, b: &model::Bind, e: &std::io::Error) -> BuildError {
     use std::io::ErrorKind;
     let hint = match e.kind() {
         ErrorKind::AddrNotAvailable if !b.transparent && !b.freebind => {

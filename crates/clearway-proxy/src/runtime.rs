@@ -97,10 +97,7 @@ impl Runtime {
                 .cloned()
                 .ok_or_else(|| BuildError::new(span, format!("no backend named '{name}'")))
         };
-        let global_maxconn = cfg
-            .global
-            .maxconn
-            .unwrap_or_else(|| default_global_maxconn(nofile));
+        let global_maxconn = cfg.global.maxconn.unwrap_or_else(|| default_global_maxconn(nofile));
         let mut frontends = Vec::with_capacity(cfg.frontends.len());
         for f in &cfg.frontends {
             // Conditions are not evaluated yet: only an unconditional use_backend applies.
@@ -129,12 +126,7 @@ fn resolve(s: &model::Server) -> Result<IpAddr, BuildError> {
             .ok()
             .and_then(|mut it| it.next())
             .map(|a: SocketAddr| a.ip())
-            .ok_or_else(|| {
-                BuildError::new(
-                    &s.span,
-                    format!("server '{}': cannot resolve '{name}'", s.name),
-                )
-            }),
+            .ok_or_else(|| BuildError::new(&s.span, format!("server '{}': cannot resolve '{name}'", s.name))),
     }
 }
 
@@ -155,10 +147,7 @@ pub fn transparency_needs(cfg: &model::Config) -> Vec<(Span, String)> {
         for s in &b.servers {
             if let Some(src) = s.source.as_ref().filter(|s| s.is_transparent()) {
                 if seen.insert(src.span.clone()) {
-                    needs.push((
-                        src.span.clone(),
-                        format!("'usesrc' in backend '{}'", b.name),
-                    ));
+                    needs.push((src.span.clone(), format!("'usesrc' in backend '{}'", b.name)));
                 }
             }
         }

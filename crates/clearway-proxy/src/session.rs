@@ -36,9 +36,7 @@ pub async fn run(fe: Arc<Frontend>, mut client: TcpStream, peer: SocketAddr) {
     limits.client_fin = fe.timeouts.client_fin;
     limits.server_fin = t.server_fin;
     let out = forward::forward(&mut client, &mut conn.stream, limits).await;
-    let src = conn
-        .source
-        .map_or_else(|| "-".to_string(), |s| s.to_string());
+    let src = conn.source.map_or_else(|| "-".to_string(), |s| s.to_string());
     match out.end {
         forward::End::Closed => tracing::debug!(
             frontend = %fe.name, backend = %be.rt.name, server = %server.name, client = %peer, source = %src,

@@ -63,9 +63,7 @@ impl Clearway {
         let until = Instant::now() + Duration::from_secs(10);
         loop {
             let listening = String::from_utf8_lossy(&ns.exec("ss", &["-Hltn"]).stdout).into_owned();
-            let ready = wait_ports
-                .iter()
-                .all(|p| listening.lines().any(|l| listens_on(l, *p)));
+            let ready = wait_ports.iter().all(|p| listening.lines().any(|l| listens_on(l, *p)));
             if ready {
                 return cw;
             }
@@ -156,17 +154,8 @@ impl Drop for Clearway {
 mod tests {
     #[test]
     fn parses_ss_lines() {
-        assert!(super::listens_on(
-            "LISTEN 0 1024 203.0.113.80:80 0.0.0.0:*",
-            80
-        ));
-        assert!(super::listens_on(
-            "LISTEN 0 1024 [2001:db8:f::80]:8080 [::]:*",
-            8080
-        ));
-        assert!(!super::listens_on(
-            "LISTEN 0 1024 0.0.0.0:8080 0.0.0.0:*",
-            80
-        ));
+        assert!(super::listens_on("LISTEN 0 1024 203.0.113.80:80 0.0.0.0:*", 80));
+        assert!(super::listens_on("LISTEN 0 1024 [2001:db8:f::80]:8080 [::]:*", 8080));
+        assert!(!super::listens_on("LISTEN 0 1024 0.0.0.0:8080 0.0.0.0:*", 80));
     }
 }

@@ -15,13 +15,7 @@ pub fn request(
     payload: &[u8],
     timeout: Duration,
 ) -> std::io::Result<String> {
-    exchange(
-        ns,
-        to,
-        from.map(|ip| SocketAddr::new(ip, 0)),
-        payload,
-        timeout,
-    )
+    exchange(ns, to, from.map(|ip| SocketAddr::new(ip, 0)), payload, timeout)
 }
 
 /// Like `request`, from a fixed source address and port.
@@ -56,9 +50,7 @@ fn exchange(
         });
         let mut out = Vec::new();
         let read = s.read_to_end(&mut out);
-        let wrote = writer
-            .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        let wrote = writer.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
         match (read, wrote) {
             (Ok(_), _) => Ok(String::from_utf8_lossy(&out).into_owned()),
             // A connection reset by the proxy reads as an empty answer.
@@ -77,19 +69,11 @@ pub fn curl(ns: &Netns, url: &str, extra: &[&str]) -> Output {
 }
 
 /// Connects, binding the source address first when one is given.
-fn connect_from(
-    to: SocketAddr,
-    from: Option<SocketAddr>,
-    timeout: Duration,
-) -> std::io::Result<std::net::TcpStream> {
+fn connect_from(to: SocketAddr, from: Option<SocketAddr>, timeout: Duration) -> std::io::Result<std::net::TcpStream> {
     let Some(from) = from else {
         return std::net::TcpStream::connect_timeout(&to, timeout);
     };
-    let s = socket2::Socket::new(
-        socket2::Domain::for_address(to),
-        socket2::Type::STREAM,
-        None,
-    )?;
+    let s = socket2::Socket::new(socket2::Domain::for_address(to), socket2::Type::STREAM, None)?;
     s.set_reuse_address(true)?;
     s.bind(&from.into())?;
     s.connect_timeout(&to.into(), timeout)?;

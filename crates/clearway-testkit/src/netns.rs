@@ -8,11 +8,7 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A unique, short name: tag, process id, counter.
 pub fn unique_name(tag: &str) -> String {
-    let tag: String = tag
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .take(8)
-        .collect();
+    let tag: String = tag.chars().filter(|c| c.is_ascii_alphanumeric()).take(8).collect();
     format!(
         "cw{tag}{}x{}",
         std::process::id(),

@@ -50,11 +50,7 @@ impl Running {
                 }
                 let Ok(conn) = conn else { continue };
                 let Ok(peer) = conn.peer_addr() else { continue };
-                stats2
-                    .peers
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(peer);
+                stats2.peers.lock().unwrap_or_else(|p| p.into_inner()).push(peer);
                 stats2.count.fetch_add(1, Ordering::SeqCst);
                 let now = stats2.active.fetch_add(1, Ordering::SeqCst) + 1;
                 stats2.max_active.fetch_max(now, Ordering::SeqCst);
@@ -247,9 +243,7 @@ impl HttpStatusServer {
                     Err(_) => return,
                 });
                 let mut line = String::new();
-                while reader.read_line(&mut line).map(|n| n > 0).unwrap_or(false)
-                    && line.trim_end() != ""
-                {
+                while reader.read_line(&mut line).map(|n| n > 0).unwrap_or(false) && line.trim_end() != "" {
                     line.clear();
                 }
                 let (status, body) = shared.lock().unwrap_or_else(|p| p.into_inner()).clone();

@@ -76,8 +76,8 @@ impl Topology {
     /// HAProxy's manual recipe for transparent proxying, in the lb namespace, IPv4 and IPv6:
     /// divert packets that belong to a local (transparent) socket to local delivery.
     pub fn apply_manual_tproxy(&self) {
-        self.lb.sh(
-            "sysctl -qw net.ipv4.ip_nonlocal_bind=1 net.ipv6.ip_nonlocal_bind=1\n\
+        self.lb
+            .sh("sysctl -qw net.ipv4.ip_nonlocal_bind=1 net.ipv6.ip_nonlocal_bind=1\n\
              for t in iptables ip6tables; do\n\
                $t -t mangle -N DIVERT\n\
                $t -t mangle -A PREROUTING -p tcp -m socket -j DIVERT\n\
@@ -85,8 +85,7 @@ impl Topology {
                $t -t mangle -A DIVERT -j ACCEPT\n\
              done\n\
              ip rule add fwmark 1 lookup 100\n ip route add local 0.0.0.0/0 dev lo table 100\n\
-             ip -6 rule add fwmark 1 lookup 100\n ip -6 route add local ::/0 dev lo table 100",
-        );
+             ip -6 rule add fwmark 1 lookup 100\n ip -6 route add local ::/0 dev lo table 100");
     }
 }
 
@@ -122,8 +121,7 @@ mod tests {
         assert!(topo.lb.sh("ip rule").contains("fwmark 0x1 lookup 100"));
         let name = topo.lb.name().to_string();
         drop(topo);
-        let list = String::from_utf8_lossy(&crate::netns::run("ip", &["netns", "list"]).stdout)
-            .into_owned();
+        let list = String::from_utf8_lossy(&crate::netns::run("ip", &["netns", "list"]).stdout).into_owned();
         assert!(!list.contains(&name), "namespaces are removed on drop");
     }
 }

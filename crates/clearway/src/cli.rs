@@ -53,17 +53,7 @@ mod tests {
 
     #[test]
     fn haproxy_style_flags() {
-        let c = Cli::try_parse_from([
-            "clearway",
-            "-f",
-            "a.cfg",
-            "-f",
-            "dir",
-            "-db",
-            "-p",
-            "/run/x.pid",
-        ])
-        .unwrap();
+        let c = Cli::try_parse_from(["clearway", "-f", "a.cfg", "-f", "dir", "-db", "-p", "/run/x.pid"]).unwrap();
         assert_eq!(c.files, vec![PathBuf::from("a.cfg"), PathBuf::from("dir")]);
         assert!(c.foreground() && !c.debug_output());
         assert_eq!(c.pidfile, Some(PathBuf::from("/run/x.pid")));

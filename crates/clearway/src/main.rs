@@ -14,15 +14,15 @@ fn main() -> ExitCode {
     if cli.version > 0 {
         println!("Clearway version {}", env!("CARGO_PKG_VERSION"));
         if cli.version > 1 {
-            println!("Build: Rust, Linux; transparent proxying: IP_TRANSPARENT/IPV6_TRANSPARENT, IP_BIND_ADDRESS_NO_PORT");
+            println!(
+                "Build: Rust, Linux; transparent proxying: IP_TRANSPARENT/IPV6_TRANSPARENT, IP_BIND_ADDRESS_NO_PORT"
+            );
         }
         return ExitCode::SUCCESS;
     }
     init_logging(&cli);
     if cli.files.is_empty() {
-        eprintln!(
-            "clearway: no configuration file given (hint: clearway -f /etc/clearway/clearway.cfg)"
-        );
+        eprintln!("clearway: no configuration file given (hint: clearway -f /etc/clearway/clearway.cfg)");
         return ExitCode::from(1);
     }
     let loaded = match clearway_config::load(&cli.files) {
@@ -131,14 +131,13 @@ async fn serve(rt: Arc<Runtime>, listeners: Vec<frontend::Listener>) {
         tasks.len() - listeners
     );
     let stop = async {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::error!("cannot watch SIGTERM: {e}");
-                    return std::future::pending().await;
-                }
-            };
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!("cannot watch SIGTERM: {e}");
+                return std::future::pending().await;
+            }
+        };
         tokio::select! {
             _ = term.recv() => "SIGTERM",
             _ = tokio::signal::ctrl_c() => "SIGINT",

@@ -4,7 +4,8 @@ mod common;
 use common::*;
 use std::collections::HashMap;
 
-const DEFAULTS: &str = "defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n";
+const DEFAULTS: &str =
+    "defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n";
 const SERVERS: [&str; 3] = ["198.51.100.10:80", "198.51.100.11:80", "198.51.100.12:80"];
 
 fn config_on(port: u16, balance: &str, server_lines: &str) -> String {
@@ -32,10 +33,7 @@ fn roundrobin_cycles_in_order_and_honours_weights() {
     let Some(topo) = topology("rr") else { return };
     let _srv = peer_servers(&topo, &SERVERS);
     let lb = start(&topo, &config("roundrobin", &three(["", "", ""])), &[80]);
-    assert_eq!(
-        sequence(&topo, 6, "192.0.2.2"),
-        ["s1", "s2", "s3", "s1", "s2", "s3"]
-    );
+    assert_eq!(sequence(&topo, 6, "192.0.2.2"), ["s1", "s2", "s3", "s1", "s2", "s3"]);
     drop(lb);
     let _lb = start(
         &topo,
@@ -47,16 +45,9 @@ fn roundrobin_cycles_in_order_and_honours_weights() {
     for s in &seq {
         *counts.entry(s.clone()).or_default() += 1;
     }
-    assert_eq!(
-        (counts["s1"], counts["s2"], counts["s3"]),
-        (2, 4, 6),
-        "{seq:?}"
-    );
+    assert_eq!((counts["s1"], counts["s2"], counts["s3"]), (2, 4, 6), "{seq:?}");
     // Smooth: the heaviest server never gets more than two in a row here.
-    assert!(
-        !seq.windows(3).any(|w| w.iter().all(|s| s == "s3")),
-        "{seq:?}"
-    );
+    assert!(!seq.windows(3).any(|w| w.iter().all(|s| s == "s3")), "{seq:?}");
 }
 
 #[test]
@@ -71,10 +62,7 @@ fn static_rr_honours_weights() {
     let seq = sequence(&topo, 8, "192.0.2.2");
     assert_eq!(seq.iter().filter(|s| *s == "s1").count(), 6, "{seq:?}");
     assert_eq!(seq.iter().filter(|s| *s == "s2").count(), 2, "{seq:?}");
-    assert!(
-        !seq.contains(&"s3".to_string()),
-        "weight 0 gets no traffic: {seq:?}"
-    );
+    assert!(!seq.contains(&"s3".to_string()), "weight 0 gets no traffic: {seq:?}");
 }
 
 #[test]
@@ -95,18 +83,10 @@ fn source_hash_keeps_each_client_on_one_server() {
 fn leastconn_sends_new_connections_to_the_least_busy_server() {
     let Some(topo) = topology("lc") else { return };
     let servers = holding_servers(&topo, &SERVERS[..2]);
-    let _lb = start(
-        &topo,
-        &config("leastconn", &three(["", "", "disabled"])),
-        &[80],
-    );
+    let _lb = start(&topo, &config("leastconn", &three(["", "", "disabled"])), &[80]);
     // Three held connections: 2 on one server, 1 on the other.
     let held: Vec<_> = (0..3).map(|_| hold(&topo, "192.0.2.1:80")).collect();
-    assert!(eventually(|| servers
-        .iter()
-        .map(|s| s.active())
-        .sum::<usize>()
-        == 3));
+    assert!(eventually(|| servers.iter().map(|s| s.active()).sum::<usize>() == 3));
     let busy = servers.iter().map(|s| s.active()).collect::<Vec<_>>();
     assert!(busy.contains(&1) && busy.contains(&2), "{busy:?}");
     // The next one goes to the server with one connection.
@@ -156,9 +136,7 @@ fn backup_serves_only_when_no_active_server_is_left() {
         &config_on(81, "roundrobin", &three(["disabled", "backup", "backup"])),
         &[81],
     );
-    let seq: Vec<String> = (0..4)
-        .map(|_| server_of(&ask(&topo, "192.0.2.1:81", None)))
-        .collect();
+    let seq: Vec<String> = (0..4).map(|_| server_of(&ask(&topo, "192.0.2.1:81", None))).collect();
     assert_eq!(seq, ["s2", "s2", "s2", "s2"]);
     // ...and with `option allbackups`, all backups share it.
     let cfg = config_on(
@@ -167,8 +145,6 @@ fn backup_serves_only_when_no_active_server_is_left() {
         &three(["disabled", "backup", "backup"]),
     );
     let _lb3 = start(&topo, &cfg, &[82]);
-    let seq: Vec<String> = (0..4)
-        .map(|_| server_of(&ask(&topo, "192.0.2.1:82", None)))
-        .collect();
+    let seq: Vec<String> = (0..4).map(|_| server_of(&ask(&topo, "192.0.2.1:82", None))).collect();
     assert_eq!(seq, ["s2", "s3", "s2", "s3"]);
 }

@@ -57,14 +57,8 @@ fn invalid_fixtures_fail_with_their_line() {
         assert_eq!(out.status.code(), Some(1), "{}: {err}", f.display());
         let name = f.file_name().and_then(|n| n.to_str()).expect("name");
         let at = format!("{name}:{line}: ");
-        let hit = err
-            .lines()
-            .any(|l| l.contains(&at) && l.contains(substring));
-        assert!(
-            hit,
-            "{}: expected '{at}...{substring}' in:\n{err}",
-            f.display()
-        );
+        let hit = err.lines().any(|l| l.contains(&at) && l.contains(substring));
+        assert!(hit, "{}: expected '{at}...{substring}' in:\n{err}", f.display());
     }
 }
 
@@ -104,10 +98,7 @@ fn typo_gets_a_hint_and_directory_loading_works() {
     std::fs::remove_dir_all(&dir).ok();
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("20-back.cfg:2:"), "{err}");
-    assert!(
-        err.contains("usesrc"),
-        "the nearest keyword is suggested: {err}"
-    );
+    assert!(err.contains("usesrc"), "the nearest keyword is suggested: {err}");
     assert_eq!(
         fixed.status.code(),
         Some(0),

@@ -15,8 +15,7 @@ fn half_close_is_passed_through() {
     let _lb = start(&topo, cfg, &[7]);
     let payload: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
     // The echo server answers EOF with EOF only after it saw ours: the answer proves both FINs.
-    let got = clearway_testkit::request(&topo.client, addr("192.0.2.1:7"), None, &payload, TIMEOUT)
-        .expect("echo");
+    let got = clearway_testkit::request(&topo.client, addr("192.0.2.1:7"), None, &payload, TIMEOUT).expect("echo");
     assert_eq!(got.as_bytes(), String::from_utf8_lossy(&payload).as_bytes());
     assert_eq!(echo.count(), 1);
 }

@@ -5,15 +5,13 @@ mod common;
 use clearway_testkit::{Clearway, HttpStatusServer, PeerServer};
 use common::*;
 
-const DEFAULTS: &str = "defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 30s\n    timeout server 30s\n";
+const DEFAULTS: &str =
+    "defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 30s\n    timeout server 30s\n";
 
 /// Lines of the log between the first line containing `from` and the first later line containing `to`.
 fn between<'a>(log: &'a str, from: &str, to: &str) -> Vec<&'a str> {
     let lines: Vec<&str> = log.lines().collect();
-    let start = lines
-        .iter()
-        .position(|l| l.contains(from))
-        .unwrap_or(lines.len());
+    let start = lines.iter().position(|l| l.contains(from)).unwrap_or(lines.len());
     let end = lines[start..]
         .iter()
         .position(|l| l.contains(to))
@@ -22,9 +20,7 @@ fn between<'a>(log: &'a str, from: &str, to: &str) -> Vec<&'a str> {
 }
 
 fn servers_seen(topo: &clearway_testkit::Topology, n: usize) -> Vec<String> {
-    (0..n)
-        .map(|_| server_of(&ask(topo, "192.0.2.1:80", None)))
-        .collect()
+    (0..n).map(|_| server_of(&ask(topo, "192.0.2.1:80", None))).collect()
 }
 
 #[test]
@@ -38,20 +34,11 @@ fn tcp_check_takes_a_dead_server_out_after_fall_and_back_after_rise() {
         "{DEFAULTS}frontend ft\n    bind 192.0.2.1:80\n    default_backend bk\n\
          backend bk\n    server s1 198.51.100.10:80 check inter 100ms rise 2 fall 3\n    server s2 198.51.100.11:80 check inter 100ms\n"
     );
-    let lb = Clearway::start_with_log(
-        &topo.lb,
-        binary(),
-        &cfg,
-        &[80],
-        "info,clearway_proxy::checks=debug",
-    );
+    let lb = Clearway::start_with_log(&topo.lb, binary(), &cfg, &[80], "info,clearway_proxy::checks=debug");
     assert_eq!(servers_seen(&topo, 4), ["s1", "s2", "s1", "s2"]);
     drop(s1);
     assert!(
-        lb.wait_log(
-            "Server bk/s1 is DOWN, reason: Layer4 connection problem",
-            TIMEOUT
-        ),
+        lb.wait_log("Server bk/s1 is DOWN, reason: Layer4 connection problem", TIMEOUT),
         "{}",
         lb.log()
     );
@@ -78,10 +65,7 @@ fn tcp_check_takes_a_dead_server_out_after_fall_and_back_after_rise() {
         .count();
     assert_eq!(passes, 2, "rise 2:\n{log}");
     let seen = servers_seen(&topo, 4);
-    assert!(
-        seen.contains(&"s1".to_string()),
-        "traffic comes back: {seen:?}"
-    );
+    assert!(seen.contains(&"s1".to_string()), "traffic comes back: {seen:?}");
 }
 
 #[test]
@@ -112,10 +96,7 @@ fn http_check_status_and_string() {
     assert!(eventually(|| chk1.count() >= 2), "checks reach port 9200");
     chk1.set(503, "Galera Cluster Node is not synced.");
     assert!(
-        lb.wait_log(
-            "Server galera/s1 is DOWN, reason: Layer7 wrong status",
-            TIMEOUT
-        ),
+        lb.wait_log("Server galera/s1 is DOWN, reason: Layer7 wrong status", TIMEOUT),
         "{}",
         lb.log()
     );
@@ -126,25 +107,15 @@ fn http_check_status_and_string() {
     );
     assert_eq!(servers_seen(&topo, 3), ["s2", "s2", "s2"]);
     chk1.set(200, "Galera Cluster Node is synced.");
-    assert!(
-        lb.wait_log("Server galera/s1 is UP", TIMEOUT),
-        "{}",
-        lb.log()
-    );
+    assert!(lb.wait_log("Server galera/s1 is UP", TIMEOUT), "{}", lb.log());
     drop(lb);
 
     // The same with a body expectation: a 200 without the word is not healthy.
-    let cfg = cfg.replace(
-        "http-check expect status 200",
-        "http-check expect string synced.",
-    );
+    let cfg = cfg.replace("http-check expect status 200", "http-check expect string synced.");
     let lb = start(&topo, &cfg, &[80]);
     chk1.set(200, "Galera Cluster Node is donor/desynced");
     assert!(
-        lb.wait_log(
-            "Server galera/s1 is DOWN, reason: Layer7 invalid response",
-            TIMEOUT
-        ),
+        lb.wait_log("Server galera/s1 is DOWN, reason: Layer7 invalid response", TIMEOUT),
         "{}",
         lb.log()
     );
@@ -168,14 +139,8 @@ fn no_server_left_fails_clients_promptly_and_says_why() {
         "{}",
         lb.log()
     );
-    let answer = clearway_testkit::request(
-        &topo.client,
-        addr("192.0.2.1:80"),
-        None,
-        b"hello\n",
-        TIMEOUT,
-    )
-    .unwrap_or_default();
+    let answer =
+        clearway_testkit::request(&topo.client, addr("192.0.2.1:80"), None, b"hello\n", TIMEOUT).unwrap_or_default();
     assert_eq!(answer, "");
     assert!(
         lb.wait_log("session refused: no server available", TIMEOUT),

@@ -5,7 +5,8 @@ mod common;
 use common::*;
 use std::time::Duration;
 
-const DEFAULTS: &str = "defaults\n    mode tcp\n    timeout connect 500ms\n    timeout client 30s\n    timeout server 30s\n";
+const DEFAULTS: &str =
+    "defaults\n    mode tcp\n    timeout connect 500ms\n    timeout client 30s\n    timeout server 30s\n";
 
 #[test]
 fn server_maxconn_queues_then_serves() {
@@ -52,11 +53,7 @@ fn timeout_queue_expires() {
     let _first = hold(&topo, "192.0.2.1:80");
     assert!(eventually(|| srv.active() == 1));
     let second = hold(&topo, "192.0.2.1:80");
-    assert_eq!(
-        read_all(second),
-        "",
-        "the queued client is closed without an answer"
-    );
+    assert_eq!(read_all(second), "", "the queued client is closed without an answer");
     assert!(lb.wait_log("queue timeout", TIMEOUT), "{}", lb.log());
     assert_eq!(srv.count(), 1);
 }
@@ -110,21 +107,11 @@ fn dead_server_is_retried_then_redispatched() {
     let answer = ask(&topo, "192.0.2.1:80", None);
     assert_eq!(server_of(&answer), "s2", "{answer}");
     assert!(lb.wait_log("connect attempt 1/3", TIMEOUT), "{}", lb.log());
-    assert!(
-        lb.log().contains("ECONNREFUSED"),
-        "the errno is logged: {}",
-        lb.log()
-    );
+    assert!(lb.log().contains("ECONNREFUSED"), "the errno is logged: {}", lb.log());
     assert_eq!(srv[0].count(), 1);
     // Without redispatch, all attempts stay on s1 and the client is closed.
-    let answer = clearway_testkit::request(
-        &topo.client,
-        addr("192.0.2.1:81"),
-        None,
-        b"hello\n",
-        TIMEOUT,
-    )
-    .unwrap_or_default();
+    let answer =
+        clearway_testkit::request(&topo.client, addr("192.0.2.1:81"), None, b"hello\n", TIMEOUT).unwrap_or_default();
     assert_eq!(answer, "", "no answer without redispatch");
     assert!(lb.wait_log("connect attempt 3/3", TIMEOUT), "{}", lb.log());
     assert_eq!(srv[0].count(), 1, "s2 was never tried without redispatch");

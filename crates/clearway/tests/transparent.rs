@@ -4,7 +4,8 @@
 mod common;
 use common::*;
 
-const DEFAULTS: &str = "defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n";
+const DEFAULTS: &str =
+    "defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n";
 
 #[test]
 fn vip_on_no_interface_answers_and_server_sees_client_ipv4() {
@@ -47,11 +48,7 @@ fn server_sees_client_ipv6_with_usesrc_clientip() {
     );
     let _lb = start(&topo, &cfg, &[80]);
     let answer = ask(&topo, "[2001:db8:f::80]:80", Some("2001:db8:c::3"));
-    assert_eq!(
-        peer_of(&answer).ip().to_string(),
-        "2001:db8:c::3",
-        "{answer}"
-    );
+    assert_eq!(peer_of(&answer).ip().to_string(), "2001:db8:c::3", "{answer}");
 }
 
 #[test]
@@ -65,11 +62,7 @@ fn without_usesrc_the_server_sees_the_lb_address() {
     );
     let _lb = start(&topo, &cfg, &[80]);
     let answer = ask(&topo, "203.0.113.80:80", Some("192.0.2.2"));
-    assert_eq!(
-        peer_of(&answer).ip().to_string(),
-        "198.51.100.1",
-        "{answer}"
-    );
+    assert_eq!(peer_of(&answer).ip().to_string(), "198.51.100.1", "{answer}");
 }
 
 #[test]
@@ -116,23 +109,9 @@ fn dual_stack_listener_serves_both_families_and_spoofs_ipv4_clients() {
     assert_eq!(peer_of(&answer).ip().to_string(), "192.0.2.3", "{answer}");
     // An IPv6 client cannot be spoofed towards an IPv4 server: refused, and the log says why.
     let lb = start(&topo, &cfg.replace("8080", "8081"), &[8081]);
-    let answer = clearway_testkit::request(
-        &topo.client,
-        addr("[2001:db8:c::1]:8081"),
-        None,
-        b"hello\n",
-        TIMEOUT,
-    );
-    assert_eq!(
-        answer.unwrap_or_default(),
-        "",
-        "no answer for a family mismatch"
-    );
-    assert!(
-        lb.wait_log("cannot choose a source address", TIMEOUT),
-        "{}",
-        lb.log()
-    );
+    let answer = clearway_testkit::request(&topo.client, addr("[2001:db8:c::1]:8081"), None, b"hello\n", TIMEOUT);
+    assert_eq!(answer.unwrap_or_default(), "", "no answer for a family mismatch");
+    assert!(lb.wait_log("cannot choose a source address", TIMEOUT), "{}", lb.log());
 }
 
 #[test]
@@ -160,10 +139,7 @@ fn missing_cap_net_admin_fails_at_start_naming_the_line() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("CAP_NET_ADMIN"), "{err}");
-    assert!(
-        err.contains("cap.cfg:10:"),
-        "the error names the usesrc line: {err}"
-    );
+    assert!(err.contains("cap.cfg:10:"), "the error names the usesrc line: {err}");
 }
 
 #[test]
@@ -178,14 +154,8 @@ fn spoofed_connect_without_return_path_is_explained_in_the_log() {
                frontend ft\n    bind 192.0.2.1:80\n    default_backend bk\n\
                backend bk\n    source 0.0.0.0 usesrc clientip\n    server db1 198.51.100.10:80\n";
     let lb = start(&topo, cfg, &[80]);
-    let answer = clearway_testkit::request(
-        &topo.client,
-        addr("192.0.2.1:80"),
-        None,
-        b"hello\n",
-        TIMEOUT,
-    )
-    .unwrap_or_default();
+    let answer =
+        clearway_testkit::request(&topo.client, addr("192.0.2.1:80"), None, b"hello\n", TIMEOUT).unwrap_or_default();
     assert_eq!(answer, "");
     assert!(
         lb.wait_log("do not route back through this host", TIMEOUT),
@@ -235,11 +205,7 @@ fn plain_source_binds_a_local_address_and_port_range() {
     );
     let _lb = start(&topo, &cfg, &[80, 81]);
     let answer = ask(&topo, "192.0.2.1:80", None);
-    assert_eq!(
-        peer_of(&answer).ip().to_string(),
-        "198.51.100.2",
-        "{answer}"
-    );
+    assert_eq!(peer_of(&answer).ip().to_string(), "198.51.100.2", "{answer}");
     for _ in 0..3 {
         let peer = peer_of(&ask(&topo, "192.0.2.1:81", None));
         assert_eq!(peer.ip().to_string(), "198.51.100.2");

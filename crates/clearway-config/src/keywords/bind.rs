@@ -109,10 +109,9 @@ pub fn simple(span: &crate::model::Span, text: &str, addrs: Vec<std::net::Socket
 }
 
 fn parse_inner(d: &Directive, ctx: &mut Ctx) -> Res<Bind> {
-    let text = d.arg(1).ok_or((
-        "'bind' expects an address, e.g. 'bind :80'".to_string(),
-        None,
-    ))?;
+    let text = d
+        .arg(1)
+        .ok_or(("'bind' expects an address, e.g. 'bind :80'".to_string(), None))?;
     let addrs = addresses(text).map_err(|e| (format!("'bind {text}': {e}"), None))?;
     let mut b = simple(&d.span, text, addrs);
     let mut args = Args::new(d, 2);
@@ -126,13 +125,7 @@ fn parse_inner(d: &Directive, ctx: &mut Ctx) -> Res<Bind> {
             "freebind" => b.freebind = true,
             "v4v6" => b.v4v6 = true,
             "v6only" => b.v6only = true,
-            "interface" => {
-                b.interface = Some(
-                    args.value(p, "an interface name")
-                        .map_err(|e| (e, None))?
-                        .to_string(),
-                )
-            }
+            "interface" => b.interface = Some(args.value(p, "an interface name").map_err(|e| (e, None))?.to_string()),
             "name" => b.name = Some(args.value(p, "a name").map_err(|e| (e, None))?.to_string()),
             "maxconn" => b.maxconn = Some(num(&mut args, p)?),
             "backlog" => b.backlog = Some(num(&mut args, p)?),

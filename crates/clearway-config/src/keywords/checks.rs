@@ -9,8 +9,8 @@ pub fn http_expect(d: &Directive) -> Result<HttpExpect, String> {
     let mut words = d.words[2..].iter().map(String::as_str).peekable();
     while let Some(w) = words.peek() {
         match *w {
-            "min-recv" | "comment" | "ok-status" | "error-status" | "tout-status"
-            | "on-success" | "on-error" | "status-code" => {
+            "min-recv" | "comment" | "ok-status" | "error-status" | "tout-status" | "on-success" | "on-error"
+            | "status-code" => {
                 words.next();
                 words.next();
             }
@@ -29,9 +29,7 @@ pub fn http_expect(d: &Directive) -> Result<HttpExpect, String> {
         .next()
         .ok_or_else(|| format!("'http-check expect {kind}' expects a pattern"))?;
     if let Some(extra) = words.next() {
-        return Err(format!(
-            "unexpected '{extra}' after the pattern of 'http-check expect'"
-        ));
+        return Err(format!("unexpected '{extra}' after the pattern of 'http-check expect'"));
     }
     let matcher = match kind {
         "status" => ExpectMatch::Status(status_list(pattern)?),
@@ -65,7 +63,9 @@ fn status_list(s: &str) -> Result<Vec<(u16, u16)>, String> {
             };
             match (lo, hi) {
                 (Some(lo), Some(hi)) if lo <= hi => Ok((lo, hi)),
-                _ => Err(format!("invalid status '{part}' in 'http-check expect status': use codes like 200 or 200-399")),
+                _ => Err(format!(
+                    "invalid status '{part}' in 'http-check expect status': use codes like 200 or 200-399"
+                )),
             }
         })
         .collect()
@@ -94,9 +94,7 @@ mod tests {
             ExpectMatch::Status(vec![(200, 200)])
         );
         assert_eq!(
-            parse("http-check expect status 200-399,404")
-                .unwrap()
-                .matcher,
+            parse("http-check expect status 200-399,404").unwrap().matcher,
             ExpectMatch::Status(vec![(200, 399), (404, 404)])
         );
         let e = parse("http-check expect ! string maintenance").unwrap();

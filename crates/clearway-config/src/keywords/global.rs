@@ -63,8 +63,7 @@ const KNOWN_NOT_ACTED: &[&str] = &[
     "h2-workaround-bogus-websocket-clients",
 ];
 const ACTED: &[&str] = &[
-    "maxconn", "daemon", "pidfile", "user", "group", "uid", "gid", "chroot", "nbthread", "log",
-    "stats",
+    "maxconn", "daemon", "pidfile", "user", "group", "uid", "gid", "chroot", "nbthread", "log", "stats",
 ];
 
 pub fn apply(d: &Directive, g: &mut Global, ctx: &mut Ctx) {
@@ -93,22 +92,17 @@ fn apply_inner(d: &Directive, g: &mut Global, ctx: &mut Ctx) -> Result<(), Strin
             g.pidfile = Some(d.words[1].clone().into());
         }
         "user" | "group" | "chroot" => {
-            want_args(
-                d,
-                1,
-                if kw == "chroot" {
-                    "a directory"
-                } else {
-                    "a name"
-                },
-            )?;
+            want_args(d, 1, if kw == "chroot" { "a directory" } else { "a name" })?;
             let v = d.words[1].clone();
             match kw {
                 "user" => g.user = Some(v),
                 "group" => g.group = Some(v),
                 _ => g.chroot = Some(v.into()),
             }
-            ctx.warn(&d.span, format!("'{kw}' is parsed but not applied yet: Clearway keeps running as the user that started it"));
+            ctx.warn(
+                &d.span,
+                format!("'{kw}' is parsed but not applied yet: Clearway keeps running as the user that started it"),
+            );
         }
         "uid" | "gid" => {
             want_args(d, 1, "a number")?;
@@ -118,7 +112,10 @@ fn apply_inner(d: &Directive, g: &mut Global, ctx: &mut Ctx) -> Result<(), Strin
             } else {
                 g.gid = Some(v);
             }
-            ctx.warn(&d.span, format!("'{kw}' is parsed but not applied yet: Clearway keeps running as the user that started it"));
+            ctx.warn(
+                &d.span,
+                format!("'{kw}' is parsed but not applied yet: Clearway keeps running as the user that started it"),
+            );
         }
         "nbthread" => {
             want_args(d, 1, "a number of threads")?;
@@ -130,9 +127,7 @@ fn apply_inner(d: &Directive, g: &mut Global, ctx: &mut Ctx) -> Result<(), Strin
         }
         "log" => {
             if d.words.len() < 2 {
-                return Err(
-                    "'log' expects an address and a facility, e.g. 'log 127.0.0.1 local0'".into(),
-                );
+                return Err("'log' expects an address and a facility, e.g. 'log 127.0.0.1 local0'".into());
             }
             if d.words[1] != "stdout" && d.words[1] != "stderr" && d.words.len() < 3 {
                 return Err("'log' expects a facility after the address, e.g. 'log 127.0.0.1 local0 notice'".into());
@@ -144,9 +139,7 @@ fn apply_inner(d: &Directive, g: &mut Global, ctx: &mut Ctx) -> Result<(), Strin
         }
         "stats" => match d.arg(1) {
             Some("socket") => {
-                let addr = d
-                    .arg(2)
-                    .ok_or("'stats socket' expects an address or a path")?;
+                let addr = d.arg(2).ok_or("'stats socket' expects an address or a path")?;
                 g.stats_sockets.push(StatsSocket {
                     span: d.span.clone(),
                     address: addr.to_string(),
@@ -158,10 +151,7 @@ fn apply_inner(d: &Directive, g: &mut Global, ctx: &mut Ctx) -> Result<(), Strin
                 );
             }
             Some("timeout" | "maxconn" | "bind-process") => {
-                ctx.warn(
-                    &d.span,
-                    format!("'stats {}' is known but not acted on yet", d.words[1]),
-                );
+                ctx.warn(&d.span, format!("'stats {}' is known but not acted on yet", d.words[1]));
             }
             other => {
                 return Err(format!(
@@ -180,11 +170,7 @@ fn apply_inner(d: &Directive, g: &mut Global, ctx: &mut Ctx) -> Result<(), Strin
         }
         _ => {
             let hint = suggest::hint(kw, ACTED.iter().chain(KNOWN_NOT_ACTED).copied());
-            ctx.error_hint(
-                &d.span,
-                format!("unknown keyword '{kw}' in 'global' section"),
-                hint,
-            );
+            ctx.error_hint(&d.span, format!("unknown keyword '{kw}' in 'global' section"), hint);
         }
     }
     Ok(())

@@ -54,8 +54,7 @@ impl<'a> Args<'a> {
     }
     /// The value of parameter `param`, or an error naming what is expected.
     pub fn value(&mut self, param: &str, expected: &str) -> Result<&'a str, String> {
-        self.next()
-            .ok_or_else(|| format!("'{param}' expects {expected}"))
+        self.next().ok_or_else(|| format!("'{param}' expects {expected}"))
     }
 }
 
@@ -109,10 +108,7 @@ pub fn other_param(
         }
         None => {
             let all = acted.iter().copied().chain(known.iter().map(|(k, _)| *k));
-            Err((
-                format!("unknown {what} parameter '{p}'"),
-                crate::suggest::hint(p, all),
-            ))
+            Err((format!("unknown {what} parameter '{p}'"), crate::suggest::hint(p, all)))
         }
     }
 }

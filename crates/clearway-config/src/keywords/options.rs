@@ -70,19 +70,10 @@ const KNOWN_NOT_ACTED: &[&str] = &[
     "http-use-htx",
 ];
 
-pub fn apply(
-    d: &Directive,
-    negated: bool,
-    opts: &mut ProxyOptions,
-    redispatch: &mut bool,
-    ctx: &mut Ctx,
-) {
+pub fn apply(d: &Directive, negated: bool, opts: &mut ProxyOptions, redispatch: &mut bool, ctx: &mut Ctx) {
     let start = if negated { 2 } else { 1 };
     let Some(name) = d.arg(start) else {
-        ctx.error(
-            &d.span,
-            "'option' expects an option name, e.g. 'option redispatch'",
-        );
+        ctx.error(&d.span, "'option' expects an option name, e.g. 'option redispatch'");
         return;
     };
     let args = &d.words[start + 1..];
@@ -118,7 +109,10 @@ pub fn apply(
                 }
             };
             if !negated {
-                ctx.warn(&d.span, format!("'option {n}' is not implemented yet: servers are checked with a plain TCP connect"));
+                ctx.warn(
+                    &d.span,
+                    format!("'option {n}' is not implemented yet: servers are checked with a plain TCP connect"),
+                );
             }
             return;
         }
@@ -130,19 +124,12 @@ pub fn apply(
                 .chain(CHECKS)
                 .chain(KNOWN_NOT_ACTED)
                 .copied();
-            ctx.error_hint(
-                &d.span,
-                format!("unknown option '{other}'"),
-                suggest::hint(other, all),
-            );
+            ctx.error_hint(&d.span, format!("unknown option '{other}'"), suggest::hint(other, all));
             return;
         }
     }
     if !ACTED.contains(&name) && !negated {
-        ctx.warn(
-            &d.span,
-            format!("'option {name}' is known but not acted on yet"),
-        );
+        ctx.warn(&d.span, format!("'option {name}' is known but not acted on yet"));
     }
 }
 
@@ -151,10 +138,26 @@ fn forwardfor(args: &[String]) -> Result<ForwardFor, String> {
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
-            "except" => f.except = Some(it.next().ok_or("'option forwardfor except' expects a network, e.g. 127.0.0.0/8")?.clone()),
-            "header" => f.header = Some(it.next().ok_or("'option forwardfor header' expects a header name")?.clone()),
+            "except" => {
+                f.except = Some(
+                    it.next()
+                        .ok_or("'option forwardfor except' expects a network, e.g. 127.0.0.0/8")?
+                        .clone(),
+                )
+            }
+            "header" => {
+                f.header = Some(
+                    it.next()
+                        .ok_or("'option forwardfor header' expects a header name")?
+                        .clone(),
+                )
+            }
             "if-none" => f.if_none = true,
-            other => return Err(format!("unknown 'option forwardfor' parameter '{other}' (expected except, header or if-none)")),
+            other => {
+                return Err(format!(
+                    "unknown 'option forwardfor' parameter '{other}' (expected except, header or if-none)"
+                ))
+            }
         }
     }
     Ok(f)
@@ -167,16 +170,11 @@ fn httpchk(args: &[String]) -> Result<HttpCheck, String> {
         [] => {}
         [uri] => h.uri = uri.clone(),
         [method, uri] => (h.method, h.uri) = (method.clone(), uri.clone()),
-        [method, uri, version] => {
-            (h.method, h.uri, h.version) = (method.clone(), uri.clone(), version.clone())
-        }
+        [method, uri, version] => (h.method, h.uri, h.version) = (method.clone(), uri.clone(), version.clone()),
         _ => return Err("'option httpchk' takes at most a method, a URI and a version".into()),
     }
     if !h.uri.starts_with('/') && h.uri != "*" {
-        return Err(format!(
-            "'option httpchk': the URI '{}' must start with '/'",
-            h.uri
-        ));
+        return Err(format!("'option httpchk': the URI '{}' must start with '/'", h.uri));
     }
     Ok(h)
 }

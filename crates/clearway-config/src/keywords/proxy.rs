@@ -3,9 +3,7 @@
 
 use super::{bind, checks, options, server, source, want_args, Args, Ctx, Failure, Res};
 use crate::ast::{Directive, Kind};
-use crate::model::{
-    Balance, Bind, LogTarget, Mode, ProxyOptions, Server, Source, Span, Timeouts, UseBackend,
-};
+use crate::model::{Balance, Bind, LogTarget, Mode, ProxyOptions, Server, Source, Span, Timeouts, UseBackend};
 use crate::{suggest, units};
 
 /// A proxy as its directives describe it, before defaults are resolved into the model.
@@ -221,15 +219,9 @@ pub fn apply(d: &Directive, kind: Kind, name: &str, caps: Caps, p: &mut Draft, c
     let need = KEYWORDS.iter().find(|(k, _)| *k == kw).map(|(_, n)| *n);
     let Some(need) = need else {
         if KNOWN_NOT_ACTED.contains(&kw) {
-            ctx.warn(
-                &d.span,
-                format!("'{kw}' is known but not acted on yet: ignored"),
-            );
+            ctx.warn(&d.span, format!("'{kw}' is known but not acted on yet: ignored"));
         } else {
-            let all = KEYWORDS
-                .iter()
-                .map(|(k, _)| *k)
-                .chain(KNOWN_NOT_ACTED.iter().copied());
+            let all = KEYWORDS.iter().map(|(k, _)| *k).chain(KNOWN_NOT_ACTED.iter().copied());
             ctx.error_hint(
                 &d.span,
                 format!("unknown keyword '{kw}' in '{}' section", kind.word()),
@@ -239,10 +231,7 @@ pub fn apply(d: &Directive, kind: Kind, name: &str, caps: Caps, p: &mut Draft, c
         return;
     };
     if caps.defaults && matches!(kw, "bind" | "server" | "use_backend") {
-        ctx.error(
-            &d.span,
-            format!("'{kw}' is not allowed in a 'defaults' section"),
-        );
+        ctx.error(&d.span, format!("'{kw}' is not allowed in a 'defaults' section"));
         return;
     }
     if !has(caps, need) {
@@ -258,11 +247,7 @@ pub fn apply(d: &Directive, kind: Kind, name: &str, caps: Caps, p: &mut Draft, c
         } else {
             ctx.warn(
                 &d.span,
-                format!(
-                    "'{kw}' ignored: {} '{name}' has no {} side",
-                    kind.word(),
-                    half(need)
-                ),
+                format!("'{kw}' ignored: {} '{name}' has no {} side", kind.word(), half(need)),
             );
         }
         return;
@@ -276,14 +261,7 @@ fn err(msg: impl Into<String>) -> Failure {
     (msg.into(), None)
 }
 
-fn apply_known(
-    d: &Directive,
-    caps: Caps,
-    name: &str,
-    kind: Kind,
-    p: &mut Draft,
-    ctx: &mut Ctx,
-) -> Res<()> {
+fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft, ctx: &mut Ctx) -> Res<()> {
     let kw = d.keyword();
     match kw {
         "mode" => {
@@ -291,11 +269,7 @@ fn apply_known(
             p.mode = match d.words[1].as_str() {
                 "tcp" => Mode::Tcp,
                 "http" => Mode::Http,
-                "health" => {
-                    return Err(err(
-                        "'mode health' is not supported (it was removed from HAProxy too)",
-                    ))
-                }
+                "health" => return Err(err("'mode health' is not supported (it was removed from HAProxy too)")),
                 other => {
                     return Err((
                         format!("unknown mode '{other}'"),
@@ -321,7 +295,9 @@ fn apply_known(
             let condition = d.words[2..].to_vec();
             if let Some(first) = condition.first() {
                 if first != "if" && first != "unless" {
-                    return Err(err(format!("'use_backend {backend}' expects 'if' or 'unless' before a condition, not '{first}'")));
+                    return Err(err(format!(
+                        "'use_backend {backend}' expects 'if' or 'unless' before a condition, not '{first}'"
+                    )));
                 }
                 ctx.warn(
                     &d.span,
@@ -340,24 +316,29 @@ fn apply_known(
             p.maxconn = (n > 0).then_some(n);
         }
         "balance" => {
-            let algo = d.arg(1).ok_or_else(|| err("'balance' expects an algorithm: roundrobin, static-rr, leastconn, source or first"))?;
-            p.balance = match algo {
-                "roundrobin" => Balance::RoundRobin,
-                "static-rr" => Balance::StaticRr,
-                "leastconn" => Balance::LeastConn,
-                "source" => Balance::Source,
-                "first" => Balance::First,
-                "uri" | "url_param" | "random" | "rdp-cookie" | "hash" => {
-                    return Err(err(format!("'balance {algo}' is not supported yet (roundrobin, static-rr, leastconn, source, first are)")))
-                }
-                a if a.starts_with("hdr(") || a.starts_with("rdp-cookie(") || a.starts_with("random(") => {
-                    return Err(err(format!("'balance {a}' is not supported yet (roundrobin, static-rr, leastconn, source, first are)")))
-                }
-                other => {
-                    let hint = suggest::hint(other, ["roundrobin", "static-rr", "leastconn", "source", "first"]);
-                    return Err((format!("unknown balance algorithm '{other}'"), hint));
-                }
-            };
+            let algo = d.arg(1).ok_or_else(|| {
+                err("'balance' expects an algorithm: roundrobin, static-rr, leastconn, source or first")
+            })?;
+            p.balance =
+                match algo {
+                    "roundrobin" => Balance::RoundRobin,
+                    "static-rr" => Balance::StaticRr,
+                    "leastconn" => Balance::LeastConn,
+                    "source" => Balance::Source,
+                    "first" => Balance::First,
+                    "uri" | "url_param" | "random" | "rdp-cookie" | "hash" => return Err(err(format!(
+                        "'balance {algo}' is not supported yet (roundrobin, static-rr, leastconn, source, first are)"
+                    ))),
+                    a if a.starts_with("hdr(") || a.starts_with("rdp-cookie(") || a.starts_with("random(") => {
+                        return Err(err(format!(
+                            "'balance {a}' is not supported yet (roundrobin, static-rr, leastconn, source, first are)"
+                        )))
+                    }
+                    other => {
+                        let hint = suggest::hint(other, ["roundrobin", "static-rr", "leastconn", "source", "first"]);
+                        return Err((format!("unknown balance algorithm '{other}'"), hint));
+                    }
+                };
         }
         "retries" => {
             want_args(d, 1, "a number of retries").map_err(err)?;
@@ -398,9 +379,9 @@ fn apply_known(
             option(d, true, caps, name, kind, p, ctx);
         }
         "timeout" => {
-            let which = d.arg(1).ok_or_else(|| {
-                err("'timeout' expects a name and a time, e.g. 'timeout connect 5s'")
-            })?;
+            let which = d
+                .arg(1)
+                .ok_or_else(|| err("'timeout' expects a name and a time, e.g. 'timeout connect 5s'"))?;
             let Some((key, need)) = TIMEOUTS.iter().find(|(k, _)| *k == which).copied() else {
                 let hint = suggest::hint(which, TIMEOUTS.iter().map(|(k, _)| *k));
                 return Err((format!("unknown timeout '{which}'"), hint));
@@ -438,21 +419,14 @@ fn apply_known(
                 "clitimeout" => "client",
                 _ => "server",
             };
-            ctx.warn(
-                &d.span,
-                format!("'{kw}' is deprecated: use 'timeout {key}'"),
-            );
+            ctx.warn(&d.span, format!("'{kw}' is deprecated: use 'timeout {key}'"));
             set_timeout(&mut p.timeouts, key, t, ctx, d);
         }
         "log" => {
             if d.words.len() < 2 {
                 return Err(err("'log' expects 'global' or an address and a facility"));
             }
-            if d.words[1] == "global"
-                || d.words[1] == "stdout"
-                || d.words[1] == "stderr"
-                || d.words.len() >= 3
-            {
+            if d.words[1] == "global" || d.words[1] == "stdout" || d.words[1] == "stderr" || d.words.len() >= 3 {
                 p.logs.push(LogTarget {
                     span: d.span.clone(),
                     args: d.words[1..].to_vec(),
@@ -469,13 +443,9 @@ fn apply_known(
         }
         "http-check" | "tcp-check" => {
             if d.words.len() < 2 {
-                return Err(err(format!(
-                    "'{kw}' expects a rule, e.g. '{kw} expect ...'"
-                )));
+                return Err(err(format!("'{kw}' expects a rule, e.g. '{kw} expect ...'")));
             }
-            p.options
-                .check_rules
-                .push((d.span.clone(), d.words.clone()));
+            p.options.check_rules.push((d.span.clone(), d.words.clone()));
             ctx.warn(
                 &d.span,
                 format!("'{kw} {}' is not implemented yet: ignored", d.words[1]),
@@ -499,25 +469,14 @@ fn set_timeout(t: &mut Timeouts, key: &str, v: std::time::Duration, ctx: &mut Ct
         "http-request" => &mut t.http_request,
         "http-keep-alive" => &mut t.http_keep_alive,
         _ => {
-            ctx.warn(
-                &d.span,
-                format!("'timeout {key}' is known but not acted on yet"),
-            );
+            ctx.warn(&d.span, format!("'timeout {key}' is known but not acted on yet"));
             return;
         }
     };
     *slot = Some(v);
 }
 
-fn option(
-    d: &Directive,
-    negated: bool,
-    _caps: Caps,
-    _name: &str,
-    _kind: Kind,
-    p: &mut Draft,
-    ctx: &mut Ctx,
-) {
+fn option(d: &Directive, negated: bool, _caps: Caps, _name: &str, _kind: Kind, p: &mut Draft, ctx: &mut Ctx) {
     options::apply(d, negated, &mut p.options, &mut p.redispatch, ctx);
     let at = if negated { 2 } else { 1 };
     if let Some(o) = d.arg(at) {

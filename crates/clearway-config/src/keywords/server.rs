@@ -168,29 +168,15 @@ fn params(args: &mut Args<'_>, s: &mut Server, ctx: &mut Ctx, span: &Span) -> Re
                 }
                 s.weight = w;
             }
-            "maxconn" => {
-                s.maxconn = plain(units::int(value("a number of connections")?, "maxconn"))?
-            }
+            "maxconn" => s.maxconn = plain(units::int(value("a number of connections")?, "maxconn"))?,
             "backup" => s.backup = true,
             "disabled" => s.disabled = true,
             "enabled" => s.disabled = false,
             "check" => s.check.enabled = true,
             "no-check" => s.check.enabled = false,
-            "inter" => {
-                s.check.inter = nonzero(plain(units::time(value("a time such as 2s")?))?, p)?
-            }
-            "fastinter" => {
-                s.check.fastinter = Some(nonzero(
-                    plain(units::time(value("a time such as 1s")?))?,
-                    p,
-                )?)
-            }
-            "downinter" => {
-                s.check.downinter = Some(nonzero(
-                    plain(units::time(value("a time such as 5s")?))?,
-                    p,
-                )?)
-            }
+            "inter" => s.check.inter = nonzero(plain(units::time(value("a time such as 2s")?))?, p)?,
+            "fastinter" => s.check.fastinter = Some(nonzero(plain(units::time(value("a time such as 1s")?))?, p)?),
+            "downinter" => s.check.downinter = Some(nonzero(plain(units::time(value("a time such as 5s")?))?, p)?),
             "rise" | "fall" => {
                 let n: u32 = plain(units::int(value("a count")?, p))?;
                 if n == 0 {
@@ -251,18 +237,13 @@ mod tests {
 
     #[test]
     fn galera_style_line() {
-        let (s, ctx) = line("server node1 198.51.100.11:3306 check fall 2 inter 5000 maxconn 5000 port 9200 rise 2 weight 1");
+        let (s, ctx) =
+            line("server node1 198.51.100.11:3306 check fall 2 inter 5000 maxconn 5000 port 9200 rise 2 weight 1");
         let s = s.unwrap();
         assert!(ctx.errors.is_empty());
         assert!(s.check.enabled);
         assert_eq!(
-            (
-                s.check.fall,
-                s.check.rise,
-                s.check.port,
-                s.maxconn,
-                s.weight
-            ),
+            (s.check.fall, s.check.rise, s.check.port, s.maxconn, s.weight),
             (2, 2, Some(9200), 5000, 1)
         );
         assert_eq!(s.check.inter, std::time::Duration::from_secs(5));
@@ -270,8 +251,7 @@ mod tests {
 
     #[test]
     fn source_on_server_line_stops_at_next_keyword() {
-        let (s, ctx) =
-            line("server s1 198.51.100.10:80 source 0.0.0.0 usesrc client weight 3 backup");
+        let (s, ctx) = line("server s1 198.51.100.10:80 source 0.0.0.0 usesrc client weight 3 backup");
         let s = s.unwrap();
         assert!(ctx.errors.is_empty(), "{:?}", ctx.errors);
         assert_eq!(s.source.unwrap().usesrc, Some(UseSrc::Client));
@@ -282,10 +262,7 @@ mod tests {
     #[test]
     fn errors() {
         let (_, ctx) = line("server s1 198.51.100.10:80 wieght 3");
-        assert_eq!(
-            ctx.errors[0].hint.as_deref(),
-            Some("did you mean 'weight'?")
-        );
+        assert_eq!(ctx.errors[0].hint.as_deref(), Some("did you mean 'weight'?"));
         let (_, ctx) = line("server s1 198.51.100.10:80 weight 300");
         assert!(ctx.errors[0].message.contains("out of range"));
         let (_, ctx) = line("server s1");

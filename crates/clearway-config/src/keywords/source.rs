@@ -25,10 +25,9 @@ pub fn parse(args: &mut Args<'_>, span: &Span, in_server: bool) -> Res<Source> {
         match w {
             "usesrc" => {
                 args.next();
-                let v = args.next().ok_or((
-                    "'usesrc' expects clientip, client or an address".to_string(),
-                    None,
-                ))?;
+                let v = args
+                    .next()
+                    .ok_or(("'usesrc' expects clientip, client or an address".to_string(), None))?;
                 src.usesrc = Some(match v {
                     "clientip" => UseSrc::ClientIp,
                     "client" => UseSrc::Client,
@@ -52,7 +51,10 @@ pub fn parse(args: &mut Args<'_>, span: &Span, in_server: bool) -> Res<Source> {
                             ));
                         }
                         if !addr.ip().is_unspecified() && addr.is_ipv4() != ua.is_ipv4() {
-                            return Err((format!("'source {a}' and 'usesrc {v}' are of different address families"), None));
+                            return Err((
+                                format!("'source {a}' and 'usesrc {v}' are of different address families"),
+                                None,
+                            ));
                         }
                         UseSrc::Addr(ua)
                     }
@@ -97,15 +99,9 @@ mod tests {
         let s = parse_line("source 0.0.0.0 usesrc clientip").unwrap();
         assert_eq!(s.usesrc, Some(UseSrc::ClientIp));
         let s = parse_line("source 0.0.0.0 usesrc client interface eth1").unwrap();
-        assert_eq!(
-            (s.usesrc, s.interface.as_deref()),
-            (Some(UseSrc::Client), Some("eth1"))
-        );
+        assert_eq!((s.usesrc, s.interface.as_deref()), (Some(UseSrc::Client), Some("eth1")));
         let s = parse_line("source 192.0.2.1 usesrc 192.0.2.200:5000").unwrap();
-        assert_eq!(
-            s.usesrc,
-            Some(UseSrc::Addr("192.0.2.200:5000".parse().unwrap()))
-        );
+        assert_eq!(s.usesrc, Some(UseSrc::Addr("192.0.2.200:5000".parse().unwrap())));
         assert_eq!(parse_line("source 192.0.2.1").unwrap().usesrc, None);
     }
 

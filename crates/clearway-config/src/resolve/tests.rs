@@ -8,10 +8,12 @@ fn ok(text: &str) -> crate::Loaded {
 
 #[test]
 fn last_defaults_apply_and_named_defaults_with_from() {
-    let l = ok("defaults tcpd\n mode tcp\n timeout connect 1s\n timeout client 2s\n timeout server 3s\n balance leastconn\n\
+    let l = ok(
+        "defaults tcpd\n mode tcp\n timeout connect 1s\n timeout client 2s\n timeout server 3s\n balance leastconn\n\
                 defaults\n mode http\n timeout client 9s\n\
                 backend a from tcpd\n server s 192.0.2.1:1\n\
-                backend b\n server s 192.0.2.1:1\n");
+                backend b\n server s 192.0.2.1:1\n",
+    );
     let a = l.config.backend("a").unwrap();
     assert_eq!(
         (a.mode, a.balance, a.timeouts.connect),
@@ -20,11 +22,7 @@ fn last_defaults_apply_and_named_defaults_with_from() {
     let b = l.config.backend("b").unwrap();
     assert_eq!(
         (b.mode, b.balance, b.timeouts.client),
-        (
-            Mode::Http,
-            Balance::RoundRobin,
-            Some(Duration::from_secs(9))
-        )
+        (Mode::Http, Balance::RoundRobin, Some(Duration::from_secs(9)))
     );
     assert_eq!(b.retries, 3, "HAProxy's default");
 }
@@ -43,14 +41,8 @@ fn listen_is_a_frontend_and_a_backend() {
 fn backend_source_is_copied_to_servers_without_their_own() {
     let l = ok("backend bk\n source 0.0.0.0 usesrc clientip\n server a 198.51.100.10:80\n server b 198.51.100.11:80 source 0.0.0.0 usesrc client\n");
     let b = l.config.backend("bk").unwrap();
-    assert_eq!(
-        b.servers[0].source.as_ref().unwrap().usesrc,
-        Some(UseSrc::ClientIp)
-    );
-    assert_eq!(
-        b.servers[1].source.as_ref().unwrap().usesrc,
-        Some(UseSrc::Client)
-    );
+    assert_eq!(b.servers[0].source.as_ref().unwrap().usesrc, Some(UseSrc::ClientIp));
+    assert_eq!(b.servers[1].source.as_ref().unwrap().usesrc, Some(UseSrc::Client));
     assert_eq!(b.servers[0].source.as_ref().unwrap().span.line, 2);
 }
 
@@ -58,10 +50,7 @@ fn backend_source_is_copied_to_servers_without_their_own() {
 fn default_server_is_a_template() {
     let l = ok("backend bk\n default-server maxconn 7 weight 3\n server a 198.51.100.10:80\n server b 198.51.100.11:80 weight 1\n");
     let s = &l.config.backend("bk").unwrap().servers;
-    assert_eq!(
-        (s[0].maxconn, s[0].weight, s[1].maxconn, s[1].weight),
-        (7, 3, 7, 1)
-    );
+    assert_eq!((s[0].maxconn, s[0].weight, s[1].maxconn, s[1].weight), (7, 3, 7, 1));
 }
 
 #[test]
@@ -78,19 +67,12 @@ fn wrong_side_keywords_warn_and_missing_timeouts_warn() {
             .any(|m| m.starts_with("t.cfg:4:") && m.contains("no backend side")),
         "{w:?}"
     );
-    assert!(
-        w.iter().any(|m| m.contains("has no 'timeout client'")),
-        "{w:?}"
-    );
+    assert!(w.iter().any(|m| m.contains("has no 'timeout client'")), "{w:?}");
 }
 
 #[test]
 fn errors_are_all_reported_with_lines() {
-    let e = parse_str(
-        "t.cfg",
-        "backend bk\n balanse roundrobin\n server a\n retries x\n",
-    )
-    .unwrap_err();
+    let e = parse_str("t.cfg", "backend bk\n balanse roundrobin\n server a\n retries x\n").unwrap_err();
     let lines: Vec<u32> = e.errors.iter().map(|d| d.span.line).collect();
     assert_eq!(lines, [2, 3, 4], "{e}");
 }
@@ -99,10 +81,7 @@ fn errors_are_all_reported_with_lines() {
 fn env_variables_expand_in_double_quotes() {
     let env = |n: &str| (n == "VIP").then(|| "203.0.113.80".to_string());
     let l = crate::parse_texts(
-        &[(
-            "t.cfg".into(),
-            "frontend ft\n bind \"${VIP}:80\" transparent\n".into(),
-        )],
+        &[("t.cfg".into(), "frontend ft\n bind \"${VIP}:80\" transparent\n".into())],
         &env,
     )
     .unwrap();
@@ -117,8 +96,5 @@ fn use_backend_without_condition_and_with_condition() {
     let f = l.config.frontend("ft").unwrap();
     assert_eq!(f.use_backends.len(), 2);
     assert!(!f.use_backends[0].condition.is_empty() && f.use_backends[1].condition.is_empty());
-    assert!(l
-        .warnings
-        .iter()
-        .any(|w| w.message.contains("never matches")));
+    assert!(l.warnings.iter().any(|w| w.message.contains("never matches")));
 }

@@ -81,14 +81,8 @@ mod tests {
         let s = servers(&[1, 1], 1);
         assert!(s[0].try_take_slot());
         let algo = SmoothWeighted::new(2);
-        assert_eq!(
-            algo.choose(&s, &[0, 1], [0, 0, 0, 0].into()),
-            Choice::Server(1)
-        );
+        assert_eq!(algo.choose(&s, &[0, 1], [0, 0, 0, 0].into()), Choice::Server(1));
         assert!(s[1].try_take_slot());
-        assert_eq!(
-            algo.choose(&s, &[0, 1], [0, 0, 0, 0].into()),
-            Choice::Wait(None)
-        );
+        assert_eq!(algo.choose(&s, &[0, 1], [0, 0, 0, 0].into()), Choice::Wait(None));
     }
 }

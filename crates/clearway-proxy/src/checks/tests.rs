@@ -14,10 +14,7 @@ fn expect(negate: bool, matcher: ExpectMatch) -> HttpExpect {
 
 #[test]
 fn status_lines() {
-    assert_eq!(
-        parse_status(b"HTTP/1.1 503 Service Unavailable\r\n"),
-        Some(503)
-    );
+    assert_eq!(parse_status(b"HTTP/1.1 503 Service Unavailable\r\n"), Some(503));
     assert_eq!(parse_status(b"HTTP/1.0 200 OK\r\n\r\nbody"), Some(200));
     assert_eq!(parse_status(b"SSH-2.0-OpenSSH\r\n"), None);
     assert_eq!(parse_status(b"HTTP/1.1 abc\r\n"), None);
@@ -36,43 +33,13 @@ fn default_expectation_is_2xx_or_3xx() {
 #[test]
 fn expect_rules() {
     let resp = b"HTTP/1.1 200 OK\r\nX: synced\r\n\r\nGalera Cluster Node is synced.";
-    assert!(judge(
-        200,
-        resp,
-        &[expect(false, ExpectMatch::Status(vec![(200, 200)]))]
-    )
-    .is_ok());
-    assert!(judge(
-        404,
-        resp,
-        &[expect(false, ExpectMatch::Status(vec![(200, 399)]))]
-    )
-    .is_err());
-    assert!(judge(
-        200,
-        resp,
-        &[expect(false, ExpectMatch::String("is synced".into()))]
-    )
-    .is_ok());
-    assert!(judge(
-        200,
-        resp,
-        &[expect(true, ExpectMatch::String("is synced".into()))]
-    )
-    .is_err());
+    assert!(judge(200, resp, &[expect(false, ExpectMatch::Status(vec![(200, 200)]))]).is_ok());
+    assert!(judge(404, resp, &[expect(false, ExpectMatch::Status(vec![(200, 399)]))]).is_err());
+    assert!(judge(200, resp, &[expect(false, ExpectMatch::String("is synced".into()))]).is_ok());
+    assert!(judge(200, resp, &[expect(true, ExpectMatch::String("is synced".into()))]).is_err());
     // Headers do not count as body.
-    assert!(judge(
-        200,
-        resp,
-        &[expect(false, ExpectMatch::String("X: synced".into()))]
-    )
-    .is_err());
-    assert!(judge(
-        500,
-        resp,
-        &[expect(true, ExpectMatch::Status(vec![(500, 599)]))]
-    )
-    .is_err());
+    assert!(judge(200, resp, &[expect(false, ExpectMatch::String("X: synced".into()))]).is_err());
+    assert!(judge(500, resp, &[expect(true, ExpectMatch::Status(vec![(500, 599)]))]).is_err());
 }
 
 #[tokio::test]
@@ -97,10 +64,7 @@ async fn checks_against_real_sockets() {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
     tokio::spawn(async move {
-        for answer in [
-            "HTTP/1.0 503 Service Unavailable\r\n\r\n",
-            "HTTP/1.0 200 OK\r\n\r\nok",
-        ] {
+        for answer in ["HTTP/1.0 503 Service Unavailable\r\n\r\n", "HTTP/1.0 200 OK\r\n\r\nok"] {
             let (mut s, _) = l.accept().await.unwrap();
             let mut req = [0u8; 512];
             let n = s.read(&mut req).await.unwrap();

@@ -14,8 +14,7 @@ async fn pair() -> (TcpStream, TcpStream) {
 async fn proxied(limits: Limits) -> (TcpStream, TcpStream, tokio::task::JoinHandle<Outcome>) {
     let (client_app, mut client_side) = pair().await;
     let (mut server_side, server_app) = pair().await;
-    let task =
-        tokio::spawn(async move { forward(&mut client_side, &mut server_side, limits).await });
+    let task = tokio::spawn(async move { forward(&mut client_side, &mut server_side, limits).await });
     (client_app, server_app, task)
 }
 
@@ -27,10 +26,7 @@ async fn half_close_reaches_the_server_and_the_reply_still_flows() {
     let mut got = Vec::new();
     server.read_to_end(&mut got).await.unwrap();
     assert_eq!(got, b"request", "the server sees the data then EOF");
-    server
-        .write_all(b"reply after the client's FIN")
-        .await
-        .unwrap();
+    server.write_all(b"reply after the client's FIN").await.unwrap();
     server.shutdown().await.unwrap();
     let mut reply = Vec::new();
     client.read_to_end(&mut reply).await.unwrap();

@@ -48,10 +48,7 @@ const IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 async fn waiters_are_served_in_arrival_order() {
     let be = Arc::new(backend(1, 1, Balance::RoundRobin));
     let q = Arc::new(Queue::default());
-    assert_eq!(
-        q.acquire(&be, IP, Want::Any { avoid: None }, None).await,
-        Ok(0)
-    );
+    assert_eq!(q.acquire(&be, IP, Want::Any { avoid: None }, None).await, Ok(0));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     for n in 0..5 {
         let (be2, q2, tx) = (be.clone(), q.clone(), tx.clone());
@@ -69,28 +66,16 @@ async fn waiters_are_served_in_arrival_order() {
         let (n, got) = rx.recv().await.unwrap();
         assert_eq!((n, got), (expected, Ok(0)));
     }
-    assert_eq!(
-        be.servers[0].active(),
-        1,
-        "the last waiter holds the only slot"
-    );
+    assert_eq!(be.servers[0].active(), 1, "the last waiter holds the only slot");
 }
 
 #[tokio::test(start_paused = true)]
 async fn timeout_leaves_the_line_and_frees_nothing() {
     let be = backend(1, 1, Balance::RoundRobin);
     let q = Queue::default();
-    assert_eq!(
-        q.acquire(&be, IP, Want::Any { avoid: None }, None).await,
-        Ok(0)
-    );
+    assert_eq!(q.acquire(&be, IP, Want::Any { avoid: None }, None).await, Ok(0));
     let r = q
-        .acquire(
-            &be,
-            IP,
-            Want::Any { avoid: None },
-            Some(Duration::from_secs(1)),
-        )
+        .acquire(&be, IP, Want::Any { avoid: None }, Some(Duration::from_secs(1)))
         .await;
     assert_eq!(r, Err(NoSlot::Timeout));
     assert_eq!(q.len(), 0);

@@ -41,14 +41,7 @@ pub fn holding_servers(topo: &Topology, addrs: &[&str]) -> Vec<PeerServer> {
     addrs
         .iter()
         .enumerate()
-        .map(|(i, a)| {
-            PeerServer::start_holding(
-                &topo.server,
-                addr(a),
-                &format!("s{}", i + 1),
-                Duration::from_secs(30),
-            )
-        })
+        .map(|(i, a)| PeerServer::start_holding(&topo.server, addr(a), &format!("s{}", i + 1), Duration::from_secs(30)))
         .collect()
 }
 
