@@ -234,6 +234,21 @@ pub struct CheckParams {
     pub fall: u32,
     pub port: Option<u16>,
     pub addr: Option<IpAddr>,
+    /// The return-path probe of servers reached with `usesrc`.
+    pub return_path: ReturnPathProbe,
+}
+
+/// Where the return-path probe of a transparent server connects from (server keyword
+/// `check-transparent-source auto|off|ADDR`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReturnPathProbe {
+    /// From the last client address seen by the backend (or the fixed `usesrc ADDR`).
+    #[default]
+    Auto,
+    /// No probe.
+    Off,
+    /// From this client-side address.
+    From(IpAddr),
 }
 
 impl Default for CheckParams {
@@ -247,6 +262,7 @@ impl Default for CheckParams {
             fall: 3,
             port: None,
             addr: None,
+            return_path: ReturnPathProbe::Auto,
         }
     }
 }

@@ -7,6 +7,7 @@ use crate::balance::{self, Algorithm};
 use crate::server::ServerRt;
 use clearway_config::model::{self, Timeouts};
 use std::net::IpAddr;
+use std::sync::Mutex;
 
 #[derive(Debug)]
 pub struct BackendRt {
@@ -17,6 +18,8 @@ pub struct BackendRt {
     pub allbackups: bool,
     pub timeouts: Timeouts,
     algo: Box<dyn Algorithm>,
+    /// The last client address seen, for the return-path probe.
+    last_client: Mutex<Option<IpAddr>>,
 }
 
 impl BackendRt {
@@ -30,7 +33,20 @@ impl BackendRt {
             redispatch: cfg.redispatch,
             allbackups: cfg.options.allbackups,
             timeouts: cfg.timeouts,
+            last_client: Mutex::new(None),
         }
+    }
+
+    /// Remembers a client address for the return-path probe. Never waits: when another session
+    /// holds the lock, this one is simply not recorded.
+    pub fn note_client(&self, ip: IpAddr) {
+        if let Ok(mut last) = self.last_client.try_lock() {
+            *last = Some(ip.to_canonical());
+        }
+    }
+
+    pub fn last_client(&self) -> Option<IpAddr> {
+        *self.last_client.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Servers allowed to take new traffic now: usable active servers; when there is none, the
@@ -51,6 +67,11 @@ impl BackendRt {
             if !self.allbackups {
                 list.truncate(1);
             }
+        }
+        // A server whose replies to clients do not come back through us would make clients hang:
+        // avoid it while the tier has another one (a documented choice, see README).
+        if list.iter().any(|&i| self.servers[i].return_path_ok()) {
+            list.retain(|&i| self.servers[i].return_path_ok());
         }
         if let Some(a) = avoid {
             if list.len() > 1 {
@@ -105,6 +126,7 @@ mod tests {
             redispatch: false,
             allbackups,
             timeouts: Timeouts::default(),
+            last_client: Mutex::new(None),
         }
     }
 
@@ -119,6 +141,19 @@ mod tests {
         b.servers[0].set_up(false);
         b.servers[1].set_up(false);
         assert_eq!(b.eligible(None), vec![2, 3]);
+    }
+
+    #[test]
+    fn broken_return_path_is_avoided_while_another_server_is_fine() {
+        let b = backend(servers(&[1, 1], 0), &[], false);
+        b.servers[0].set_return_path(false);
+        assert_eq!(b.eligible(None), vec![1]);
+        b.servers[1].set_return_path(false);
+        assert_eq!(
+            b.eligible(None),
+            vec![0, 1],
+            "all broken: still served, the connect error explains"
+        );
     }
 
     #[test]

@@ -18,8 +18,11 @@ pub struct ServerRt {
     pub source: Option<model::Source>,
     /// Administratively enabled (`disabled` on the server line clears it).
     enabled: AtomicBool,
-    /// Operational state; health checks will drive it. Starts up.
+    /// Operational state, driven by health checks. Starts up.
     up: AtomicBool,
+    /// False when spoofed connections to this server get no answer (its replies to client
+    /// addresses do not come back through this host).
+    return_path: AtomicBool,
     active: AtomicU32,
     total: AtomicU64,
 }
@@ -38,6 +41,7 @@ impl ServerRt {
             source: cfg.source.clone(),
             enabled: AtomicBool::new(!cfg.disabled),
             up: AtomicBool::new(true),
+            return_path: AtomicBool::new(true),
             active: AtomicU32::new(0),
             total: AtomicU64::new(0),
         }
@@ -60,6 +64,18 @@ impl ServerRt {
 
     pub fn set_up(&self, up: bool) {
         self.up.store(up, Ordering::Relaxed);
+    }
+
+    pub fn set_return_path(&self, ok: bool) {
+        self.return_path.store(ok, Ordering::Relaxed);
+    }
+
+    pub fn return_path_ok(&self) -> bool {
+        self.return_path.load(Ordering::Relaxed)
+    }
+
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::Relaxed)
     }
 
     pub fn active(&self) -> u32 {

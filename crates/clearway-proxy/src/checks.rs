@@ -69,6 +69,7 @@ pub async fn run(be: Arc<Backend>, server: usize, params: CheckParams, spec: Arc
     };
     let source = check_source(&be, server);
     let mut health = Health::new(params.rise, params.fall);
+    let mut return_path = Health::new(params.rise, params.fall);
     tokio::time::sleep(first_delay).await;
     loop {
         let (connect_timeout, read_timeout) = check_timeouts(&params, &spec.timeouts);
@@ -76,6 +77,14 @@ pub async fn run(be: Arc<Backend>, server: usize, params: CheckParams, spec: Arc
         tracing::debug!(backend = %be.rt.name, server = %be.rt.servers[server].name, ok = outcome.ok, "check: {}, {}", outcome.reason, outcome.info);
         if let Some(t) = health.record(outcome.ok) {
             apply(&be, server, t, &outcome);
+        }
+        if outcome.ok {
+            if let Some(probe) = return_path::probe(&be, server, &params, target, connect_timeout).await {
+                tracing::debug!(backend = %be.rt.name, server = %be.rt.servers[server].name, ok = probe.ok, "return-path probe from {}", probe.from);
+                if let Some(t) = return_path.record(probe.ok) {
+                    return_path::apply(&be, server, t, &probe, connect_timeout);
+                }
+            }
         }
         let pause = if health.in_transition() {
             params.fastinter.unwrap_or(params.inter)
@@ -271,5 +280,6 @@ fn judge(status: u16, response: &[u8], expect: &[HttpExpect]) -> Result<(), (&'s
     Ok(())
 }
 
+mod return_path;
 #[cfg(test)]
 mod tests;

@@ -53,6 +53,7 @@ pub struct ClientSide {
 
 /// Chooses a server and connects to it, retrying and redispatching on failure as configured.
 pub async fn connect_server(be: &Arc<Backend>, client: ClientSide) -> Result<ServerConn, DispatchError> {
+    be.rt.note_client(client.peer.ip());
     let attempts = be.rt.retries.saturating_add(1);
     let queue_limit = be.rt.timeouts.queue_or_connect();
     let mut last: Option<usize> = None;

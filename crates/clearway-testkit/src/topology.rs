@@ -89,6 +89,38 @@ impl Topology {
     }
 }
 
+impl Topology {
+    /// Makes a separate router namespace the server's default gateway (IPv4 and IPv6), so the
+    /// server's replies to client addresses do not come back through the lb: the classic broken
+    /// return path of transparent proxying. The router drops what it gets. Returns the router.
+    pub fn route_server_via_router(&self) -> Netns {
+        let router = Netns::new("rtr");
+        self.server.sh(&format!(
+            "ip link add eth1 type veth peer name eth0 netns {r}\n\
+             ip addr add 198.18.0.2/24 dev eth1\n ip addr add 2001:db8:18::2/64 dev eth1 nodad\n ip link set eth1 up\n\
+             ip route replace default via 198.18.0.1\n ip -6 route replace default via 2001:db8:18::1",
+            r = router.name()
+        ));
+        router.sh(
+            "ip addr add 198.18.0.1/24 dev eth0\n ip addr add 2001:db8:18::1/64 dev eth0 nodad\n ip link set eth0 up",
+        );
+        router
+    }
+
+    /// Repairs the return path for one server address: replies from `server_ip` go back via the
+    /// lb again (source-based policy routing in the server namespace).
+    pub fn fix_return_path(&self, server_ip: &str) {
+        let (v6, gw) = if server_ip.contains(':') {
+            ("-6", LB_SERVER_V6)
+        } else {
+            ("", LB_SERVER_V4)
+        };
+        self.server.sh(&format!(
+            "ip {v6} route replace default via {gw} table 200\n ip {v6} rule add from {server_ip} lookup 200"
+        ));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

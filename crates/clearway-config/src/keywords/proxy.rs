@@ -319,26 +319,27 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
             let algo = d.arg(1).ok_or_else(|| {
                 err("'balance' expects an algorithm: roundrobin, static-rr, leastconn, source or first")
             })?;
-            p.balance =
-                match algo {
-                    "roundrobin" => Balance::RoundRobin,
-                    "static-rr" => Balance::StaticRr,
-                    "leastconn" => Balance::LeastConn,
-                    "source" => Balance::Source,
-                    "first" => Balance::First,
-                    "uri" | "url_param" | "random" | "rdp-cookie" | "hash" => return Err(err(format!(
+            p.balance = match algo {
+                "roundrobin" => Balance::RoundRobin,
+                "static-rr" => Balance::StaticRr,
+                "leastconn" => Balance::LeastConn,
+                "source" => Balance::Source,
+                "first" => Balance::First,
+                "uri" | "url_param" | "random" | "rdp-cookie" | "hash" => {
+                    return Err(err(format!(
                         "'balance {algo}' is not supported yet (roundrobin, static-rr, leastconn, source, first are)"
-                    ))),
-                    a if a.starts_with("hdr(") || a.starts_with("rdp-cookie(") || a.starts_with("random(") => {
-                        return Err(err(format!(
-                            "'balance {a}' is not supported yet (roundrobin, static-rr, leastconn, source, first are)"
-                        )))
-                    }
-                    other => {
-                        let hint = suggest::hint(other, ["roundrobin", "static-rr", "leastconn", "source", "first"]);
-                        return Err((format!("unknown balance algorithm '{other}'"), hint));
-                    }
-                };
+                    )))
+                }
+                a if a.starts_with("hdr(") || a.starts_with("rdp-cookie(") || a.starts_with("random(") => {
+                    return Err(err(format!(
+                        "'balance {a}' is not supported yet (roundrobin, static-rr, leastconn, source, first are)"
+                    )))
+                }
+                other => {
+                    let hint = suggest::hint(other, ["roundrobin", "static-rr", "leastconn", "source", "first"]);
+                    return Err((format!("unknown balance algorithm '{other}'"), hint));
+                }
+            };
         }
         "retries" => {
             want_args(d, 1, "a number of retries").map_err(err)?;

@@ -3,11 +3,12 @@
 use super::{other_param, plain, source, Args, Ctx, Res};
 use crate::addr;
 use crate::ast::Directive;
-use crate::model::{CheckParams, Host, Server, ServerPort, Span};
+use crate::model::{CheckParams, Host, ReturnPathProbe, Server, ServerPort, Span};
 use crate::units;
 use std::net::Ipv4Addr;
 
 const ACTED: &[&str] = &[
+    "check-transparent-source",
     "weight",
     "maxconn",
     "backup",
@@ -187,6 +188,19 @@ fn params(args: &mut Args<'_>, s: &mut Server, ctx: &mut Ctx, span: &Span) -> Re
                 } else {
                     s.check.fall = n;
                 }
+            }
+            "check-transparent-source" => {
+                let v = value("auto, off or a client-side IP address")?;
+                s.check.return_path = match v {
+                    "auto" => ReturnPathProbe::Auto,
+                    "off" => ReturnPathProbe::Off,
+                    ip => ReturnPathProbe::From(ip.parse().map_err(|_| {
+                        (
+                            format!("'check-transparent-source {ip}': expected auto, off or an IP address"),
+                            None,
+                        )
+                    })?),
+                };
             }
             "port" => {
                 let n: u16 = plain(units::int(value("a port")?, "port"))?;
