@@ -317,6 +317,8 @@ pub struct ProxyOptions {
     pub check: CheckKind,
     /// `http-check expect` rules, all of which must hold.
     pub http_expect: Vec<HttpExpect>,
+    /// `tcp-check` rules, in order (used with `option tcp-check`).
+    pub tcp_check: Vec<TcpCheckRule>,
     /// `http-check` and `tcp-check` rules not acted on yet, kept as written.
     pub check_rules: Vec<(Span, Vec<String>)>,
 }
@@ -336,9 +338,31 @@ pub enum CheckKind {
     Connect,
     /// `option httpchk`: an HTTP request; 2xx and 3xx pass unless `http-check expect` says otherwise.
     Http(HttpCheck),
-    /// A check option that is parsed but not implemented yet (`mysql-check`, ...): checks are
+    /// `option mysql-check [user NAME [post-41|pre-41]]`: reads the server's greeting; with a
+    /// user, also logs in without a password and quits.
+    Mysql { user: Option<String>, post41: bool },
+    /// `option pgsql-check user NAME`: a StartupMessage answered by an authentication request.
+    Pgsql { user: String },
+    /// `option redis-check`: PING answered by +PONG.
+    Redis,
+    /// `option ssl-hello-chk`: a TLS ClientHello answered by a TLS record.
+    SslHello,
+    /// `option tcp-check` with its `tcp-check` rules (none: a plain connect).
+    TcpCheck(Vec<TcpCheckRule>),
+    /// A check option that is parsed but not implemented yet (`ldap-check`, ...): checks are
     /// run as plain connects meanwhile.
     Unimplemented { option: String, args: Vec<String> },
+}
+
+/// One `tcp-check` rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TcpCheckRule {
+    /// `tcp-check connect [port N]`: (re)connect, to another port if given.
+    Connect { port: Option<u16> },
+    /// `tcp-check send STRING` / `send-binary HEX`.
+    Send(Vec<u8>),
+    /// `tcp-check expect [!] string STRING | binary HEX`: the bytes received so far contain it.
+    Expect { negate: bool, pattern: Vec<u8> },
 }
 
 /// `option httpchk [METHOD] [URI] [VERSION]`, with HAProxy's defaults `OPTIONS / HTTP/1.0`.

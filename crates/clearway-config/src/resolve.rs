@@ -146,6 +146,19 @@ fn finish(s: &Section, draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
         });
     }
     if caps.backend {
+        let mut options = draft.options.clone();
+        if let crate::model::CheckKind::TcpCheck(rules) = &mut options.check {
+            *rules = options.tcp_check.clone();
+        } else if !draft.options.tcp_check.is_empty() {
+            ctx.warn(
+                &s.span,
+                format!(
+                    "{} '{}' has tcp-check rules but no 'option tcp-check': they are ignored",
+                    s.kind.word(),
+                    s.name
+                ),
+            );
+        }
         let servers = draft
             .servers
             .iter()
@@ -188,7 +201,7 @@ fn finish(s: &Section, draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
             retries: draft.retries,
             redispatch: draft.redispatch,
             timeouts: draft.timeouts,
-            options: draft.options,
+            options,
         });
     }
 }

@@ -4,13 +4,12 @@
 //! its messages; must not pick servers or touch client sessions (the queue is told of changes).
 
 use crate::runtime::Backend;
-use clearway_config::model::{CheckKind, CheckParams, ExpectMatch, HttpCheck, HttpExpect, Timeouts};
+use clearway_config::model::{CheckKind, CheckParams, HttpExpect, Timeouts};
 use clearway_core::health::{Health, Transition};
 use clearway_net::connect::{self, ConnectStage, SourceBind};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
 /// What a backend's checks do, shared by its servers.
@@ -164,33 +163,67 @@ pub async fn check_once(
     read_timeout: Duration,
 ) -> Outcome {
     let start = Instant::now();
-    let done = |ok, reason, info: String| Outcome {
-        ok,
-        reason,
-        info,
-        duration: start.elapsed(),
+    let done = |verdict: Verdict| {
+        let (ok, reason, info) = match verdict {
+            Ok((reason, info)) => (true, reason, info),
+            Err((reason, info)) => (false, reason, info),
+        };
+        Outcome {
+            ok,
+            reason,
+            info,
+            duration: start.elapsed(),
+        }
     };
-    let mut stream = match connect::connect(target, source, Some(connect_timeout)).await {
+    let stream = match connect_checked(target, source, connect_timeout).await {
         Ok(s) => s,
-        Err(e) if e.stage == ConnectStage::Timeout => return done(false, "Layer4 timeout", String::new()),
-        Err(e) => return done(false, "Layer4 connection problem", os_message(&e.error)),
+        Err(v) => return done(Err(v)),
     };
-    let http = match &spec.kind {
-        CheckKind::Http(h) => h,
-        _ => return done(true, "Layer4 check passed", String::new()),
+    let deadline = Instant::now() + read_timeout;
+    let proto = async {
+        match &spec.kind {
+            CheckKind::Connect | CheckKind::Unimplemented { .. } => Ok(("Layer4 check passed", String::new())),
+            CheckKind::Http(h) => http::check(stream, h, &spec.expect).await,
+            CheckKind::Mysql { user, post41 } => protocols::mysql(stream, user.as_deref(), *post41).await,
+            CheckKind::Pgsql { user } => protocols::pgsql(stream, user).await,
+            CheckKind::Redis => protocols::redis(stream).await,
+            CheckKind::SslHello => protocols::ssl_hello(stream).await,
+            CheckKind::TcpCheck(rules) => tcpcheck::run(stream, rules, target, source, connect_timeout, deadline).await,
+        }
     };
-    match tokio::time::timeout(read_timeout, http_exchange(&mut stream, http)).await {
-        Err(_) => done(false, "Layer7 timeout", String::new()),
-        Ok(Err(e)) => done(false, "Layer7 invalid response", e),
-        Ok(Ok((status, body))) => match judge(status, &body, &spec.expect) {
-            Ok(()) => done(
-                true,
-                "Layer7 check passed",
-                format!("HTTP status check returned code <{status}>"),
-            ),
-            Err((reason, info)) => done(false, reason, info),
-        },
+    // The rules of a tcp-check report their own timeout with the step; this one is the backstop.
+    match tokio::time::timeout_at(deadline + Duration::from_millis(100), proto).await {
+        Ok(v) => done(v),
+        Err(_) => {
+            let layer = if matches!(spec.kind, CheckKind::SslHello) {
+                "Layer6 timeout"
+            } else {
+                "Layer7 timeout"
+            };
+            done(Err((layer, String::new())))
+        }
     }
+}
+
+/// A check's verdict: (reason, info) either way.
+pub type Verdict = Result<(&'static str, String), (&'static str, String)>;
+
+/// Connects for a check, turning failures into Layer4 verdicts.
+async fn connect_checked(
+    target: SocketAddr,
+    source: Option<&SourceBind>,
+    timeout: Duration,
+) -> Result<tokio::net::TcpStream, (&'static str, String)> {
+    match connect::connect(target, source, Some(timeout)).await {
+        Ok(s) => Ok(s),
+        Err(e) if e.stage == ConnectStage::Timeout => Err(("Layer4 timeout", String::new())),
+        Err(e) => Err(("Layer4 connection problem", os_message(&e.error))),
+    }
+}
+
+/// True when `needle` occurs in `haystack` (an empty needle always does).
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// The OS's own wording (e.g. "Connection refused"), without the "(os error N)" suffix.
@@ -199,87 +232,9 @@ fn os_message(e: &std::io::Error) -> String {
     s.split(" (os error").next().unwrap_or(&s).to_string()
 }
 
-/// Sends the check request; returns the status code and up to 16 kB of the response.
-async fn http_exchange(stream: &mut tokio::net::TcpStream, h: &HttpCheck) -> Result<(u16, Vec<u8>), String> {
-    let req = format!("{} {} {}\r\nConnection: close\r\n\r\n", h.method, h.uri, h.version);
-    stream
-        .write_all(req.as_bytes())
-        .await
-        .map_err(|e| format!("send: {}", os_message(&e)))?;
-    let mut buf = Vec::with_capacity(4096);
-    let mut chunk = [0u8; 4096];
-    while buf.len() < 16 * 1024 {
-        match stream.read(&mut chunk).await {
-            Ok(0) => break,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if buf.is_empty() => return Err(os_message(&e)),
-            Err(_) => break,
-        }
-    }
-    let status = parse_status(&buf).ok_or_else(|| {
-        let line = String::from_utf8_lossy(buf.split(|&b| b == b'\n').next().unwrap_or_default())
-            .trim()
-            .to_string();
-        if line.is_empty() {
-            "empty response".to_string()
-        } else {
-            format!(
-                "not an HTTP status line: '{}'",
-                line.chars().take(60).collect::<String>()
-            )
-        }
-    })?;
-    Ok((status, buf))
-}
-
-/// The status code of `HTTP/1.x NNN ...`.
-fn parse_status(buf: &[u8]) -> Option<u16> {
-    let line = buf.split(|&b| b == b'\n').next()?;
-    let line = std::str::from_utf8(line).ok()?;
-    let mut parts = line.split_whitespace();
-    if !parts.next()?.starts_with("HTTP/") {
-        return None;
-    }
-    parts.next()?.parse().ok().filter(|c| (100..=599).contains(c))
-}
-
-/// Applies `http-check expect` rules (all must hold); without rules, 2xx and 3xx pass.
-fn judge(status: u16, response: &[u8], expect: &[HttpExpect]) -> Result<(), (&'static str, String)> {
-    if expect.is_empty() {
-        return if (200..400).contains(&status) {
-            Ok(())
-        } else {
-            Err((
-                "Layer7 wrong status",
-                format!("HTTP status check returned code <{status}>"),
-            ))
-        };
-    }
-    let body_at = response
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map_or(response.len(), |p| p + 4);
-    let body = &response[body_at..];
-    for e in expect {
-        let (hit, reason, info) = match &e.matcher {
-            ExpectMatch::Status(ranges) => (
-                ranges.iter().any(|&(lo, hi)| (lo..=hi).contains(&status)),
-                "Layer7 wrong status",
-                format!("HTTP status check returned code <{status}>"),
-            ),
-            ExpectMatch::String(s) => (
-                body.windows(s.len().max(1)).any(|w| w == s.as_bytes()),
-                "Layer7 invalid response",
-                format!("HTTP content check {}found '{s}'", if e.negate { "" } else { "not " }),
-            ),
-        };
-        if hit == e.negate {
-            return Err((reason, info));
-        }
-    }
-    Ok(())
-}
-
+mod http;
+mod protocols;
 mod return_path;
+mod tcpcheck;
 #[cfg(test)]
 mod tests;

@@ -4,6 +4,7 @@
 
 pub mod clearway;
 pub mod client;
+pub mod daemons;
 pub mod netns;
 pub mod servers;
 pub mod topology;

@@ -1,7 +1,7 @@
 //! Health-check rules: `http-check expect [!] status CODES | string TEXT`.
 
 use crate::ast::Directive;
-use crate::model::{ExpectMatch, HttpExpect};
+use crate::model::{ExpectMatch, HttpExpect, TcpCheckRule};
 
 /// Parses `http-check expect [!] status|string PATTERN` (HAProxy's options before the matcher,
 /// such as `min-recv` or `comment`, are skipped with their value).
@@ -71,6 +71,68 @@ fn status_list(s: &str) -> Result<Vec<(u16, u16)>, String> {
         .collect()
 }
 
+/// Parses `tcp-check connect [port N] | send STR | send-binary HEX | expect [!] string|binary PAT`.
+pub fn tcp_check(d: &Directive) -> Result<TcpCheckRule, String> {
+    let w: Vec<&str> = d.words[1..].iter().map(String::as_str).collect();
+    match w.as_slice() {
+        ["connect"] => Ok(TcpCheckRule::Connect { port: None }),
+        ["connect", "port", p, ..] => {
+            let port = p
+                .parse()
+                .ok()
+                .filter(|&p: &u16| p > 0)
+                .ok_or_else(|| format!("invalid port '{p}'"))?;
+            if w.len() > 3 {
+                return Err(format!(
+                    "'tcp-check connect' option '{}' is not supported yet (port is)",
+                    w[3]
+                ));
+            }
+            Ok(TcpCheckRule::Connect { port: Some(port) })
+        }
+        ["connect", other, ..] => Err(format!(
+            "'tcp-check connect' option '{other}' is not supported yet (port is)"
+        )),
+        ["send", text] => Ok(TcpCheckRule::Send(text.as_bytes().to_vec())),
+        ["send-binary", hex] => Ok(TcpCheckRule::Send(unhex(hex)?)),
+        ["expect", rest @ ..] => {
+            let (negate, rest) = match rest {
+                ["!", r @ ..] => (true, r),
+                r => (false, r),
+            };
+            match rest {
+                ["string", s] => Ok(TcpCheckRule::Expect {
+                    negate,
+                    pattern: s.as_bytes().to_vec(),
+                }),
+                ["binary", h] => Ok(TcpCheckRule::Expect {
+                    negate,
+                    pattern: unhex(h)?,
+                }),
+                [kind, ..] if kind.starts_with('r') => Err(format!(
+                    "'tcp-check expect {kind}' is not supported yet (string and binary are)"
+                )),
+                _ => Err("'tcp-check expect' takes [!] string TEXT or binary HEX".into()),
+            }
+        }
+        ["comment", ..] | ["set-var" | "unset-var", ..] => Err(format!("'tcp-check {}' is not supported yet", w[0])),
+        [other, ..] => Err(format!(
+            "unknown 'tcp-check' rule '{other}' (expected connect, send, send-binary or expect)"
+        )),
+        [] => Err("'tcp-check' expects a rule: connect, send, send-binary or expect".into()),
+    }
+}
+
+fn unhex(h: &str) -> Result<Vec<u8>, String> {
+    if h.len() % 2 != 0 || !h.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(format!("'{h}' is not an even number of hex digits"));
+    }
+    (0..h.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).map_err(|e| e.to_string()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,6 +147,45 @@ mod tests {
             words: line.split_whitespace().map(String::from).collect(),
         };
         http_expect(&d)
+    }
+
+    fn tcp(line: &str) -> Result<TcpCheckRule, String> {
+        let d = Directive {
+            span: Span {
+                file: "t".into(),
+                line: 1,
+            },
+            words: line.split_whitespace().map(String::from).collect(),
+        };
+        tcp_check(&d)
+    }
+
+    #[test]
+    fn tcp_check_forms() {
+        assert_eq!(
+            tcp("tcp-check connect port 6379").unwrap(),
+            TcpCheckRule::Connect { port: Some(6379) }
+        );
+        assert_eq!(
+            tcp("tcp-check send PING\\r\\n").unwrap(),
+            TcpCheckRule::Send(b"PING\\r\\n".to_vec())
+        );
+        assert_eq!(
+            tcp("tcp-check send-binary 0a0B").unwrap(),
+            TcpCheckRule::Send(vec![0x0a, 0x0b])
+        );
+        assert_eq!(
+            tcp("tcp-check expect ! string -ERR").unwrap(),
+            TcpCheckRule::Expect {
+                negate: true,
+                pattern: b"-ERR".to_vec()
+            }
+        );
+        assert!(tcp("tcp-check send-binary 0g").is_err());
+        assert!(tcp("tcp-check expect rstring ^ok")
+            .unwrap_err()
+            .contains("not supported yet"));
+        assert!(tcp("tcp-check frobnicate").unwrap_err().contains("unknown"));
     }
 
     #[test]

@@ -99,6 +99,13 @@ pub fn apply(d: &Directive, negated: bool, opts: &mut ProxyOptions, redispatch: 
             };
             return;
         }
+        "mysql-check" | "pgsql-check" | "redis-check" | "ssl-hello-chk" | "tcp-check" if !negated => {
+            match check_option(name, args) {
+                Ok(kind) => opts.check = kind,
+                Err(e) => return ctx.error(&d.span, e),
+            }
+            return;
+        }
         n if CHECKS.contains(&n) => {
             opts.check = if negated {
                 CheckKind::Connect
@@ -177,4 +184,35 @@ fn httpchk(args: &[String]) -> Result<HttpCheck, String> {
         return Err(format!("'option httpchk': the URI '{}' must start with '/'", h.uri));
     }
     Ok(h)
+}
+
+/// The check options other than httpchk.
+fn check_option(name: &str, args: &[String]) -> Result<CheckKind, String> {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match (name, args.as_slice()) {
+        ("mysql-check", []) => Ok(CheckKind::Mysql {
+            user: None,
+            post41: false,
+        }),
+        ("mysql-check", ["user", u]) => Ok(CheckKind::Mysql {
+            user: Some(u.to_string()),
+            post41: false,
+        }),
+        ("mysql-check", ["user", u, "post-41"]) => Ok(CheckKind::Mysql {
+            user: Some(u.to_string()),
+            post41: true,
+        }),
+        ("mysql-check", ["user", u, "pre-41"]) => Ok(CheckKind::Mysql {
+            user: Some(u.to_string()),
+            post41: false,
+        }),
+        ("mysql-check", _) => Err("'option mysql-check' takes [user NAME [post-41|pre-41]]".into()),
+        ("pgsql-check", ["user", u]) => Ok(CheckKind::Pgsql { user: u.to_string() }),
+        ("pgsql-check", _) => Err("'option pgsql-check' needs 'user NAME'".into()),
+        ("redis-check", []) => Ok(CheckKind::Redis),
+        ("ssl-hello-chk", []) => Ok(CheckKind::SslHello),
+        // The rules come from the tcp-check lines; resolve.rs fills them in.
+        ("tcp-check", []) => Ok(CheckKind::TcpCheck(Vec::new())),
+        (n, _) => Err(format!("'option {n}' takes no argument")),
+    }
 }

@@ -442,7 +442,11 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
             let e = checks::http_expect(d).map_err(err)?;
             p.options.http_expect.push(e);
         }
-        "http-check" | "tcp-check" => {
+        "tcp-check" => {
+            let rule = checks::tcp_check(d).map_err(err)?;
+            p.options.tcp_check.push(rule);
+        }
+        "http-check" => {
             if d.words.len() < 2 {
                 return Err(err(format!("'{kw}' expects a rule, e.g. '{kw} expect ...'")));
             }

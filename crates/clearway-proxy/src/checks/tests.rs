@@ -1,5 +1,8 @@
+use super::http::{judge, parse_status};
 use super::*;
 use clearway_config::model::Span;
+use clearway_config::model::{ExpectMatch, HttpCheck};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn expect(negate: bool, matcher: ExpectMatch) -> HttpExpect {
     HttpExpect {

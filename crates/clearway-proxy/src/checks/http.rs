@@ -1,0 +1,99 @@
+//! `option httpchk` with `http-check expect`: one request, the status line and up to 16 kB of
+//! the answer, judged as HAProxy does (2xx/3xx pass when no rule is given).
+
+use super::{os_message, Verdict};
+use clearway_config::model::{ExpectMatch, HttpCheck, HttpExpect};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+pub async fn check(mut stream: TcpStream, h: &HttpCheck, expect: &[HttpExpect]) -> Verdict {
+    let (status, response) = exchange(&mut stream, h)
+        .await
+        .map_err(|e| ("Layer7 invalid response", e))?;
+    judge(status, &response, expect)?;
+    Ok((
+        "Layer7 check passed",
+        format!("HTTP status check returned code <{status}>"),
+    ))
+}
+
+/// Sends the check request; returns the status code and up to 16 kB of the response.
+async fn exchange(stream: &mut TcpStream, h: &HttpCheck) -> Result<(u16, Vec<u8>), String> {
+    let req = format!("{} {} {}\r\nConnection: close\r\n\r\n", h.method, h.uri, h.version);
+    stream
+        .write_all(req.as_bytes())
+        .await
+        .map_err(|e| format!("send: {}", os_message(&e)))?;
+    let mut buf = Vec::with_capacity(4096);
+    let mut chunk = [0u8; 4096];
+    while buf.len() < 16 * 1024 {
+        match stream.read(&mut chunk).await {
+            Ok(0) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if buf.is_empty() => return Err(os_message(&e)),
+            Err(_) => break,
+        }
+    }
+    let status = parse_status(&buf).ok_or_else(|| {
+        let line = String::from_utf8_lossy(buf.split(|&b| b == b'\n').next().unwrap_or_default())
+            .trim()
+            .to_string();
+        if line.is_empty() {
+            "empty response".to_string()
+        } else {
+            format!(
+                "not an HTTP status line: '{}'",
+                line.chars().take(60).collect::<String>()
+            )
+        }
+    })?;
+    Ok((status, buf))
+}
+
+/// The status code of `HTTP/1.x NNN ...`.
+pub(super) fn parse_status(buf: &[u8]) -> Option<u16> {
+    let line = buf.split(|&b| b == b'\n').next()?;
+    let line = std::str::from_utf8(line).ok()?;
+    let mut parts = line.split_whitespace();
+    if !parts.next()?.starts_with("HTTP/") {
+        return None;
+    }
+    parts.next()?.parse().ok().filter(|c| (100..=599).contains(c))
+}
+
+/// Applies `http-check expect` rules (all must hold); without rules, 2xx and 3xx pass.
+pub(super) fn judge(status: u16, response: &[u8], expect: &[HttpExpect]) -> Result<(), (&'static str, String)> {
+    if expect.is_empty() {
+        return if (200..400).contains(&status) {
+            Ok(())
+        } else {
+            Err((
+                "Layer7 wrong status",
+                format!("HTTP status check returned code <{status}>"),
+            ))
+        };
+    }
+    let body_at = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(response.len(), |p| p + 4);
+    let body = &response[body_at..];
+    for e in expect {
+        let (hit, reason, info) = match &e.matcher {
+            ExpectMatch::Status(ranges) => (
+                ranges.iter().any(|&(lo, hi)| (lo..=hi).contains(&status)),
+                "Layer7 wrong status",
+                format!("HTTP status check returned code <{status}>"),
+            ),
+            ExpectMatch::String(s) => (
+                super::contains(body, s.as_bytes()),
+                "Layer7 invalid response",
+                format!("HTTP content check {}found '{s}'", if e.negate { "" } else { "not " }),
+            ),
+        };
+        if hit == e.negate {
+            return Err((reason, info));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,92 @@
+//! `option tcp-check` with `tcp-check connect|send|send-binary|expect` rules, run in order.
+
+use super::{connect_checked, Verdict};
+use clearway_config::model::TcpCheckRule;
+use clearway_net::connect::SourceBind;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+/// What an `expect` rule may read before it gives up.
+const MAX_READ: usize = 16 * 1024;
+
+pub async fn run(
+    first: TcpStream,
+    rules: &[TcpCheckRule],
+    target: SocketAddr,
+    source: Option<&SourceBind>,
+    connect_timeout: Duration,
+    deadline: Instant,
+) -> Verdict {
+    // The check already connected to the check port; a leading `connect` rule replaces it.
+    let mut stream = Some(first);
+    let mut received = Vec::new();
+    for (step, rule) in rules.iter().enumerate() {
+        let step = step + 1;
+        match rule {
+            TcpCheckRule::Connect { port } => {
+                if step > 1 || port.is_some_and(|p| p != target.port()) {
+                    let to = SocketAddr::new(target.ip(), port.unwrap_or(target.port()));
+                    stream = Some(connect_checked(to, source, connect_timeout).await.map_err(|(r, i)| {
+                        (
+                            r,
+                            format!(
+                                "TCPCHK connect to {to} at step {step}: {}",
+                                if i.is_empty() { "timeout" } else { &i }
+                            ),
+                        )
+                    })?);
+                    received.clear();
+                }
+            }
+            TcpCheckRule::Send(bytes) => {
+                let s = stream
+                    .as_mut()
+                    .ok_or(("Layer7 invalid response", format!("no connection at step {step}")))?;
+                s.write_all(bytes)
+                    .await
+                    .map_err(|e| ("Layer7 invalid response", format!("TCPCHK send at step {step}: {e}")))?;
+            }
+            TcpCheckRule::Expect { negate, pattern } => {
+                let s = stream
+                    .as_mut()
+                    .ok_or(("Layer7 invalid response", format!("no connection at step {step}")))?;
+                let what = String::from_utf8_lossy(pattern);
+                let Ok(found) = tokio::time::timeout_at(deadline, read_until(s, &mut received, pattern)).await else {
+                    let info = format!("TCPCHK did not match content '{what}' at step {step} before 'timeout check'");
+                    return Err(("Layer7 timeout", info));
+                };
+                if found == *negate {
+                    let info = if *negate {
+                        format!("TCPCHK matched unwanted content '{what}' at step {step}")
+                    } else {
+                        format!("TCPCHK did not match content '{what}' at step {step}")
+                    };
+                    return Err(("Layer7 invalid response", info));
+                }
+            }
+        }
+    }
+    Ok((
+        if rules.is_empty() {
+            "Layer4 check passed"
+        } else {
+            "Layer7 check passed"
+        },
+        String::new(),
+    ))
+}
+
+/// Reads until `received` contains `pattern`, the peer closes, or `MAX_READ` is reached.
+async fn read_until(s: &mut TcpStream, received: &mut Vec<u8>, pattern: &[u8]) -> bool {
+    let mut chunk = [0u8; 4096];
+    while !super::contains(received, pattern) && received.len() < MAX_READ {
+        match s.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => received.extend_from_slice(&chunk[..n]),
+        }
+    }
+    super::contains(received, pattern)
+}

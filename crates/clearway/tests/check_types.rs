@@ -1,0 +1,191 @@
+//! Every check type against a real server of its kind (Debian's packages), each passing
+//! against the right server and failing with HAProxy's reason against the wrong answer.
+
+mod common;
+use clearway_testkit::{daemons, Clearway};
+use common::*;
+
+const DEFAULTS: &str = "defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 30s\n    timeout server 30s\n    timeout check 2s\n";
+
+/// One backend per (name, check lines, server address), each with one server checked every 200 ms.
+fn config(backends: &[(&str, &str, &str)]) -> String {
+    let mut cfg = format!(
+        "{DEFAULTS}frontend ft\n    bind 192.0.2.1:80\n    default_backend {}\n",
+        backends[0].0
+    );
+    for (name, check, server) in backends {
+        cfg.push_str(&format!(
+            "backend {name}\n{check}    server s1 {server} check inter 200ms rise 1 fall 1\n"
+        ));
+    }
+    cfg
+}
+
+fn start_debug(topo: &clearway_testkit::Topology, cfg: &str) -> Clearway {
+    Clearway::start_with_log(&topo.lb, binary(), cfg, &[80], "info,clearway_proxy::checks=debug")
+}
+
+/// A passing check of `backend` was logged with `reason`.
+fn passed(lb: &Clearway, backend: &str, reason: &str) -> bool {
+    eventually(|| {
+        lb.log()
+            .lines()
+            .any(|l| l.contains(&format!("backend={backend} ")) && l.contains("ok=true") && l.contains(reason))
+    })
+}
+
+#[test]
+fn redis_check_and_tcp_check() {
+    let Some(topo) = topology("ckredis") else { return };
+    let _redis = daemons::redis(&topo.server, addr("198.51.100.10:6379"));
+    let cfg = config(&[
+        ("bk_redis", "    option redis-check\n", "198.51.100.10:6379"),
+        (
+            "bk_tcp",
+            "    option tcp-check\n    tcp-check send PING\\r\\n\n    tcp-check expect string +PONG\n",
+            "198.51.100.10:6379",
+        ),
+        (
+            "bk_tcp_bad",
+            "    option tcp-check\n    tcp-check send PING\\r\\n\n    tcp-check expect string +NOPE\n",
+            "198.51.100.10:6379",
+        ),
+    ]);
+    let lb = start_debug(&topo, &cfg);
+    assert!(passed(&lb, "bk_redis", "Layer7 check passed"), "{}", lb.log());
+    assert!(passed(&lb, "bk_tcp", "Layer7 check passed"), "{}", lb.log());
+    assert!(lb.wait_log("Server bk_tcp_bad/s1 is DOWN, reason: Layer7 timeout, info: \"TCPCHK did not match content '+NOPE' at step 2", TIMEOUT), "{}", lb.log());
+    assert!(!lb.log().contains("bk_redis/s1 is DOWN"));
+    // A Redis that wants a password answers PING with an error: wrong status.
+    topo.server
+        .sh("redis-cli -h 198.51.100.10 -p 6379 CONFIG SET requirepass secret >/dev/null");
+    assert!(
+        lb.wait_log(
+            "Server bk_redis/s1 is DOWN, reason: Layer7 wrong status, info: \"NOAUTH",
+            TIMEOUT
+        ),
+        "{}",
+        lb.log()
+    );
+    // The tcp-check expects +PONG too, and gets the error instead.
+    assert!(
+        lb.wait_log(
+            "Server bk_tcp/s1 is DOWN, reason: Layer7 timeout, info: \"TCPCHK did not match content '+PONG'",
+            TIMEOUT
+        ),
+        "{}",
+        lb.log()
+    );
+}
+
+#[test]
+fn pgsql_check() {
+    let Some(topo) = topology("ckpg") else { return };
+    // Under trust, PostgreSQL accepts any user name before looking it up; a reject rule makes it refuse.
+    let _pg = daemons::postgres_with_hba(
+        &topo.server,
+        addr("198.51.100.10:5432"),
+        "host all nobody_here 0.0.0.0/0 reject",
+    );
+    let cfg = config(&[
+        ("bk_pg", "    option pgsql-check user postgres\n", "198.51.100.10:5432"),
+        (
+            "bk_pg_bad",
+            "    option pgsql-check user nobody_here\n",
+            "198.51.100.10:5432",
+        ),
+    ]);
+    let lb = start_debug(&topo, &cfg);
+    assert!(passed(&lb, "bk_pg", "PostgreSQL server is ok"), "{}", lb.log());
+    assert!(
+        lb.wait_log("Server bk_pg_bad/s1 is DOWN, reason: Layer7 wrong status", TIMEOUT),
+        "{}",
+        lb.log()
+    );
+    assert!(
+        lb.log().contains("nobody_here"),
+        "the server's message is kept: {}",
+        lb.log()
+    );
+    assert!(!lb.log().contains("bk_pg/s1 is DOWN"));
+}
+
+#[test]
+fn mysql_check_with_and_without_user() {
+    let Some(topo) = topology("ckmy") else { return };
+    let db = daemons::mariadb(&topo.server, addr("198.51.100.10:3306"));
+    db.sql("CREATE USER 'haproxy'@'198.51.100.1'");
+    let cfg = config(&[
+        ("bk_greeting", "    option mysql-check\n", "198.51.100.10:3306"),
+        (
+            "bk_user",
+            "    option mysql-check user haproxy post-41\n",
+            "198.51.100.10:3306",
+        ),
+        (
+            "bk_user41",
+            "    option mysql-check user haproxy\n",
+            "198.51.100.10:3306",
+        ),
+        (
+            "bk_nouser",
+            "    option mysql-check user nobody_here post-41\n",
+            "198.51.100.10:3306",
+        ),
+    ]);
+    let lb = start_debug(&topo, &cfg);
+    assert!(passed(&lb, "bk_greeting", "MariaDB"), "{}", lb.log());
+    assert!(passed(&lb, "bk_user", "Layer7 check passed"), "{}", lb.log());
+    assert!(passed(&lb, "bk_user41", "Layer7 check passed"), "{}", lb.log());
+    assert!(
+        lb.wait_log(
+            "Server bk_nouser/s1 is DOWN, reason: Layer7 wrong status, info: \"1045 Access denied",
+            TIMEOUT
+        ),
+        "{}",
+        lb.log()
+    );
+    assert!(
+        !lb.log().contains("bk_user/s1 is DOWN") && !lb.log().contains("bk_greeting/s1 is DOWN"),
+        "{}",
+        lb.log()
+    );
+}
+
+#[test]
+fn ssl_hello_and_httpchk_against_nginx() {
+    let Some(topo) = topology("cknginx") else { return };
+    let _nginx = daemons::nginx(&topo.server, addr("198.51.100.10:80"), addr("198.51.100.10:443"));
+    let cfg = config(&[
+        ("bk_tls", "    option ssl-hello-chk\n", "198.51.100.10:443"),
+        ("bk_tls_bad", "    option ssl-hello-chk\n", "198.51.100.10:80"),
+        ("bk_http", "    option httpchk GET /\n", "198.51.100.10:80"),
+        (
+            "bk_http_bad",
+            "    option httpchk GET /\n    http-check expect status 404\n",
+            "198.51.100.10:80",
+        ),
+    ]);
+    let lb = start_debug(&topo, &cfg);
+    assert!(passed(&lb, "bk_tls", "Layer6 check passed"), "{}", lb.log());
+    assert!(
+        passed(&lb, "bk_http", "HTTP status check returned code <200>"),
+        "{}",
+        lb.log()
+    );
+    assert!(
+        lb.wait_log("Server bk_tls_bad/s1 is DOWN, reason: Layer6 invalid response", TIMEOUT),
+        "{}",
+        lb.log()
+    );
+    assert!(
+        lb.wait_log("Server bk_http_bad/s1 is DOWN, reason: Layer7 wrong status", TIMEOUT),
+        "{}",
+        lb.log()
+    );
+    assert!(
+        !lb.log().contains("bk_tls/s1 is DOWN") && !lb.log().contains("bk_http/s1 is DOWN"),
+        "{}",
+        lb.log()
+    );
+}
