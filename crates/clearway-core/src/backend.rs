@@ -68,11 +68,9 @@ impl BackendRt {
                 list.truncate(1);
             }
         }
-        // A server whose replies to clients do not come back through us would make clients hang:
-        // avoid it while the tier has another one (a documented choice, see README).
-        if list.iter().any(|&i| self.servers[i].return_path_ok()) {
-            list.retain(|&i| self.servers[i].return_path_ok());
-        }
+        // A server whose replies to clients do not come back through us would make clients hang
+        // until 'timeout connect': never send them there (see README, "Return path").
+        list.retain(|&i| self.servers[i].return_path_ok());
         if let Some(a) = avoid {
             if list.len() > 1 {
                 list.retain(|&i| i != a);
@@ -100,6 +98,13 @@ impl BackendRt {
 
     pub fn release(&self, index: usize) {
         self.servers[index].release_slot();
+    }
+
+    /// True when servers are up but every one of them has a broken return path: clients are
+    /// refused at once with that reason instead of hanging.
+    pub fn only_broken_return_paths(&self) -> bool {
+        let mut usable = self.servers.iter().filter(|s| s.usable()).peekable();
+        usable.peek().is_some() && usable.all(|s| !s.return_path_ok())
     }
 
     /// Usable (active, backup) servers, for messages.
@@ -148,12 +153,14 @@ mod tests {
         let b = backend(servers(&[1, 1], 0), &[], false);
         b.servers[0].set_return_path(false);
         assert_eq!(b.eligible(None), vec![1]);
+        assert!(!b.only_broken_return_paths());
         b.servers[1].set_return_path(false);
         assert_eq!(
             b.eligible(None),
-            vec![0, 1],
-            "all broken: still served, the connect error explains"
+            Vec::<usize>::new(),
+            "all broken: nobody to send clients to"
         );
+        assert!(b.only_broken_return_paths());
     }
 
     #[test]

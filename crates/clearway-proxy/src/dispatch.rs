@@ -38,6 +38,11 @@ pub struct ServerConn {
 pub enum DispatchError {
     #[error("no server available")]
     NoServer,
+    #[error(
+        "no server available: every server's return path is broken (their replies to client addresses do not \
+         come back through this proxy; see the 'return path broken' warnings)"
+    )]
+    ReturnPathBroken,
     #[error("queue timeout: no server had a free slot within {0:?}")]
     QueueTimeout(Duration),
     #[error("server '{server}': {reason}")]
@@ -80,6 +85,7 @@ pub async fn connect_server(be: &Arc<Backend>, client: ClientSide) -> Result<Ser
                 backend: be.clone(),
                 server,
             },
+            Err(NoSlot::NoServer) if be.rt.only_broken_return_paths() => return Err(DispatchError::ReturnPathBroken),
             Err(NoSlot::NoServer) => return Err(DispatchError::NoServer),
             Err(NoSlot::Timeout) => return Err(DispatchError::QueueTimeout(queue_limit.unwrap_or_default())),
         };
