@@ -91,7 +91,10 @@ fn unescape(e: char, rest: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Res
                 .map_err(|_| format!("invalid escape '\\x{hex}': two hex digits expected"))?;
             char::from(v).to_string()
         }
-        other => other.to_string(),
+        ' ' | '#' | '\\' | '\'' | '"' | '$' => e.to_string(),
+        // Not a special character: HAProxy keeps the backslash, so regular expressions such
+        // as `^www\.example\.com$` or `^\+PONG` survive.
+        other => format!("\\{other}"),
     })
 }
 
@@ -125,6 +128,11 @@ mod tests {
         );
         assert_eq!(w(r#"x "say \"hi\"" "" y"#), ["x", "say \"hi\"", "", "y"]);
         assert_eq!(w(r"x \x41"), ["x", "A"]);
+        assert_eq!(
+            w(r"rstring ^\+PONG ^www\.example\.com$"),
+            ["rstring", r"^\+PONG", r"^www\.example\.com$"]
+        );
+        assert_eq!(w(r#"x "a\.b" c\$d"#), ["x", r"a\.b", "c$d"]);
     }
 
     #[test]

@@ -361,8 +361,17 @@ pub enum TcpCheckRule {
     Connect { port: Option<u16> },
     /// `tcp-check send STRING` / `send-binary HEX`.
     Send(Vec<u8>),
-    /// `tcp-check expect [!] string STRING | binary HEX`: the bytes received so far contain it.
-    Expect { negate: bool, pattern: Vec<u8> },
+    /// `tcp-check expect [!] string STRING | binary HEX | rstring REGEX`.
+    Expect { negate: bool, matcher: TcpExpect },
+}
+
+/// What a `tcp-check expect` looks for in the bytes received so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TcpExpect {
+    /// These bytes (`string` or `binary`).
+    Bytes(Vec<u8>),
+    /// A regular expression (`rstring`), validated when the config was read.
+    Regex(String),
 }
 
 /// `option httpchk [METHOD] [URI] [VERSION]`, with HAProxy's defaults `OPTIONS / HTTP/1.0`.
@@ -398,4 +407,8 @@ pub enum ExpectMatch {
     Status(Vec<(u16, u16)>),
     /// A substring of the body.
     String(String),
+    /// A regular expression the status code (as text) must match.
+    RStatus(String),
+    /// A regular expression the body must match.
+    RString(String),
 }

@@ -4,7 +4,7 @@
 //! its messages; must not pick servers or touch client sessions (the queue is told of changes).
 
 use crate::runtime::Backend;
-use clearway_config::model::{CheckKind, CheckParams, HttpExpect, Timeouts};
+use clearway_config::model::{CheckKind, CheckParams, ExpectMatch, HttpExpect, TcpCheckRule, TcpExpect, Timeouts};
 use clearway_core::health::{Health, Transition};
 use clearway_net::connect::{self, ConnectStage, SourceBind};
 use std::net::SocketAddr;
@@ -18,6 +18,53 @@ pub struct CheckSpec {
     pub kind: CheckKind,
     pub expect: Vec<HttpExpect>,
     pub timeouts: Timeouts,
+    /// The regular expressions of the rules, compiled once.
+    pub regexes: Regexes,
+}
+
+impl CheckSpec {
+    pub fn new(kind: CheckKind, expect: Vec<HttpExpect>, timeouts: Timeouts) -> CheckSpec {
+        let mut patterns: Vec<&str> = expect
+            .iter()
+            .filter_map(|e| match &e.matcher {
+                ExpectMatch::RStatus(p) | ExpectMatch::RString(p) => Some(p.as_str()),
+                _ => None,
+            })
+            .collect();
+        if let CheckKind::TcpCheck(rules) = &kind {
+            patterns.extend(rules.iter().filter_map(|r| match r {
+                TcpCheckRule::Expect {
+                    matcher: TcpExpect::Regex(p),
+                    ..
+                } => Some(p.as_str()),
+                _ => None,
+            }));
+        }
+        // The config crate validated every pattern; one that still fails never matches.
+        let regexes = Regexes(
+            patterns
+                .into_iter()
+                .filter_map(|p| Some((p.to_string(), regex::bytes::Regex::new(p).ok()?)))
+                .collect(),
+        );
+        CheckSpec {
+            kind,
+            expect,
+            timeouts,
+            regexes,
+        }
+    }
+}
+
+/// Compiled regular expressions by pattern.
+#[derive(Debug, Clone, Default)]
+pub struct Regexes(std::collections::HashMap<String, regex::bytes::Regex>);
+
+impl Regexes {
+    /// True when `pattern` (compiled at start-up) matches `text`.
+    pub fn is_match(&self, pattern: &str, text: &[u8]) -> bool {
+        self.0.get(pattern).is_some_and(|r| r.is_match(text))
+    }
 }
 
 /// The result of one check, in HAProxy's words.
@@ -183,12 +230,14 @@ pub async fn check_once(
     let proto = async {
         match &spec.kind {
             CheckKind::Connect | CheckKind::Unimplemented { .. } => Ok(("Layer4 check passed", String::new())),
-            CheckKind::Http(h) => http::check(stream, h, &spec.expect).await,
+            CheckKind::Http(h) => http::check(stream, h, &spec.expect, &spec.regexes).await,
             CheckKind::Mysql { user, post41 } => protocols::mysql(stream, user.as_deref(), *post41).await,
             CheckKind::Pgsql { user } => protocols::pgsql(stream, user).await,
             CheckKind::Redis => protocols::redis(stream).await,
             CheckKind::SslHello => protocols::ssl_hello(stream).await,
-            CheckKind::TcpCheck(rules) => tcpcheck::run(stream, rules, target, source, connect_timeout, deadline).await,
+            CheckKind::TcpCheck(rules) => {
+                tcpcheck::run(stream, rules, &spec.regexes, target, source, connect_timeout, deadline).await
+            }
         }
     };
     // The rules of a tcp-check report their own timeout with the step; this one is the backstop.

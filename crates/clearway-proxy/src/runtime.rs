@@ -78,11 +78,11 @@ impl Runtime {
                 rt: BackendRt::new(b, servers),
                 mode: b.mode,
                 queue: Queue::default(),
-                check: Arc::new(CheckSpec {
-                    kind: b.options.check.clone(),
-                    expect: b.options.http_expect.clone(),
-                    timeouts: b.timeouts,
-                }),
+                check: Arc::new(CheckSpec::new(
+                    b.options.check.clone(),
+                    b.options.http_expect.clone(),
+                    b.timeouts,
+                )),
                 check_params: b
                     .servers
                     .iter()

@@ -15,7 +15,7 @@ fn config(backends: &[(&str, &str, &str)]) -> String {
     );
     for (name, check, server) in backends {
         cfg.push_str(&format!(
-            "backend {name}\n{check}    server s1 {server} check inter 200ms rise 1 fall 1\n"
+            "backend {name}\n{check}    server s1 {server} check inter 200ms rise 2 fall 3\n"
         ));
     }
     cfg
@@ -23,6 +23,43 @@ fn config(backends: &[(&str, &str, &str)]) -> String {
 
 fn start_debug(topo: &clearway_testkit::Topology, cfg: &str) -> Clearway {
     Clearway::start_with_log(&topo.lb, binary(), cfg, &[80], "info,clearway_proxy::checks=debug")
+}
+
+/// How many checks of `backend` in a row had `ok` right before the first log line containing `event`.
+fn streak_before(log: &str, backend: &str, event: &str, ok: bool) -> usize {
+    let lines: Vec<&str> = log.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.contains(event))
+        .unwrap_or_else(|| panic!("no '{event}' in:\n{log}"));
+    let mine = lines[..at]
+        .iter()
+        .rev()
+        .filter(|l| l.contains(&format!("backend={backend} ")) && l.contains("check:"));
+    mine.take_while(|l| l.contains(&format!("ok={ok}"))).count()
+}
+
+/// Resets connections to `port` in the server namespace until `backend` goes DOWN, then lets
+/// them through until it is UP again, and checks both changes took exactly fall 3 / rise 2 checks.
+fn down_and_back(topo: &clearway_testkit::Topology, lb: &Clearway, backend: &str, port: u16) {
+    let rule = format!("INPUT -p tcp --dport {port} -j REJECT --reject-with tcp-reset");
+    topo.server.sh(&format!("iptables -I {rule}"));
+    let down = format!("Server {backend}/s1 is DOWN, reason: Layer4 connection problem");
+    assert!(lb.wait_log(&down, TIMEOUT), "{}", lb.log());
+    topo.server.sh(&format!("iptables -D {rule}"));
+    let up = format!("Server {backend}/s1 is UP");
+    assert!(lb.wait_log(&up, TIMEOUT), "{}", lb.log());
+    let log = lb.log();
+    assert_eq!(
+        streak_before(&log, backend, &down, false),
+        3,
+        "fall 3 for {backend}:\n{log}"
+    );
+    assert_eq!(
+        streak_before(&log, backend, &up, true),
+        2,
+        "rise 2 for {backend}:\n{log}"
+    );
 }
 
 /// A passing check of `backend` was logged with `reason`.
@@ -41,6 +78,11 @@ fn redis_check_and_tcp_check() {
     let cfg = config(&[
         ("bk_redis", "    option redis-check\n", "198.51.100.10:6379"),
         (
+            "bk_tcp_re",
+            "    option tcp-check\n    tcp-check send PING\\r\\n\n    tcp-check expect rstring ^\\+PO[N]G\n",
+            "198.51.100.10:6379",
+        ),
+        (
             "bk_tcp",
             "    option tcp-check\n    tcp-check send PING\\r\\n\n    tcp-check expect string +PONG\n",
             "198.51.100.10:6379",
@@ -54,8 +96,10 @@ fn redis_check_and_tcp_check() {
     let lb = start_debug(&topo, &cfg);
     assert!(passed(&lb, "bk_redis", "Layer7 check passed"), "{}", lb.log());
     assert!(passed(&lb, "bk_tcp", "Layer7 check passed"), "{}", lb.log());
+    assert!(passed(&lb, "bk_tcp_re", "Layer7 check passed"), "{}", lb.log());
     assert!(lb.wait_log("Server bk_tcp_bad/s1 is DOWN, reason: Layer7 timeout, info: \"TCPCHK did not match content '+NOPE' at step 2", TIMEOUT), "{}", lb.log());
     assert!(!lb.log().contains("bk_redis/s1 is DOWN"));
+    down_and_back(&topo, &lb, "bk_redis", 6379);
     // A Redis that wants a password answers PING with an error: wrong status.
     topo.server
         .sh("redis-cli -h 198.51.100.10 -p 6379 CONFIG SET requirepass secret >/dev/null");
@@ -108,6 +152,7 @@ fn pgsql_check() {
         lb.log()
     );
     assert!(!lb.log().contains("bk_pg/s1 is DOWN"));
+    down_and_back(&topo, &lb, "bk_pg", 5432);
 }
 
 #[test]
@@ -150,6 +195,7 @@ fn mysql_check_with_and_without_user() {
         "{}",
         lb.log()
     );
+    down_and_back(&topo, &lb, "bk_user", 3306);
 }
 
 #[test]
@@ -160,6 +206,11 @@ fn ssl_hello_and_httpchk_against_nginx() {
         ("bk_tls", "    option ssl-hello-chk\n", "198.51.100.10:443"),
         ("bk_tls_bad", "    option ssl-hello-chk\n", "198.51.100.10:80"),
         ("bk_http", "    option httpchk GET /\n", "198.51.100.10:80"),
+        (
+            "bk_http_re",
+            "    option httpchk GET /\n    http-check expect rstatus ^2\n",
+            "198.51.100.10:80",
+        ),
         (
             "bk_http_bad",
             "    option httpchk GET /\n    http-check expect status 404\n",
@@ -188,4 +239,5 @@ fn ssl_hello_and_httpchk_against_nginx() {
         "{}",
         lb.log()
     );
+    down_and_back(&topo, &lb, "bk_tls", 443);
 }

@@ -1,7 +1,7 @@
 //! Health-check rules: `http-check expect [!] status CODES | string TEXT`.
 
 use crate::ast::Directive;
-use crate::model::{ExpectMatch, HttpExpect, TcpCheckRule};
+use crate::model::{ExpectMatch, HttpExpect, TcpCheckRule, TcpExpect};
 
 /// Parses `http-check expect [!] status|string PATTERN` (HAProxy's options before the matcher,
 /// such as `min-recv` or `comment`, are skipped with their value).
@@ -34,7 +34,9 @@ pub fn http_expect(d: &Directive) -> Result<HttpExpect, String> {
     let matcher = match kind {
         "status" => ExpectMatch::Status(status_list(pattern)?),
         "string" => ExpectMatch::String(pattern.to_string()),
-        "rstatus" | "rstring" | "hdr" | "fhdr" => {
+        "rstatus" => ExpectMatch::RStatus(regex(pattern)?),
+        "rstring" => ExpectMatch::RString(regex(pattern)?),
+        "hdr" | "fhdr" => {
             return Err(format!(
                 "'http-check expect {kind}' is not supported yet (status and string are)"
             ))
@@ -103,16 +105,20 @@ pub fn tcp_check(d: &Directive) -> Result<TcpCheckRule, String> {
             match rest {
                 ["string", s] => Ok(TcpCheckRule::Expect {
                     negate,
-                    pattern: s.as_bytes().to_vec(),
+                    matcher: TcpExpect::Bytes(s.as_bytes().to_vec()),
                 }),
                 ["binary", h] => Ok(TcpCheckRule::Expect {
                     negate,
-                    pattern: unhex(h)?,
+                    matcher: TcpExpect::Bytes(unhex(h)?),
+                }),
+                ["rstring", r] => Ok(TcpCheckRule::Expect {
+                    negate,
+                    matcher: TcpExpect::Regex(regex(r)?),
                 }),
                 [kind, ..] if kind.starts_with('r') => Err(format!(
-                    "'tcp-check expect {kind}' is not supported yet (string and binary are)"
+                    "'tcp-check expect {kind}' is not supported yet (string, binary and rstring are)"
                 )),
-                _ => Err("'tcp-check expect' takes [!] string TEXT or binary HEX".into()),
+                _ => Err("'tcp-check expect' takes [!] string TEXT, binary HEX or rstring REGEX".into()),
             }
         }
         ["comment", ..] | ["set-var" | "unset-var", ..] => Err(format!("'tcp-check {}' is not supported yet", w[0])),
@@ -121,6 +127,12 @@ pub fn tcp_check(d: &Directive) -> Result<TcpCheckRule, String> {
         )),
         [] => Err("'tcp-check' expects a rule: connect, send, send-binary or expect".into()),
     }
+}
+
+/// Checks that `pattern` is a valid regular expression and returns it.
+fn regex(pattern: &str) -> Result<String, String> {
+    regex::bytes::Regex::new(pattern).map_err(|e| format!("invalid regular expression '{pattern}': {e}"))?;
+    Ok(pattern.to_string())
 }
 
 fn unhex(h: &str) -> Result<Vec<u8>, String> {
@@ -178,11 +190,21 @@ mod tests {
             tcp("tcp-check expect ! string -ERR").unwrap(),
             TcpCheckRule::Expect {
                 negate: true,
-                pattern: b"-ERR".to_vec()
+                matcher: TcpExpect::Bytes(b"-ERR".to_vec())
             }
         );
         assert!(tcp("tcp-check send-binary 0g").is_err());
-        assert!(tcp("tcp-check expect rstring ^ok")
+        assert_eq!(
+            tcp(r"tcp-check expect rstring ^\+PONG").unwrap(),
+            TcpCheckRule::Expect {
+                negate: false,
+                matcher: TcpExpect::Regex(r"^\+PONG".into())
+            }
+        );
+        assert!(tcp("tcp-check expect rstring (")
+            .unwrap_err()
+            .contains("invalid regular expression"));
+        assert!(tcp("tcp-check expect rbinary 00")
             .unwrap_err()
             .contains("not supported yet"));
         assert!(tcp("tcp-check frobnicate").unwrap_err().contains("unknown"));
@@ -205,7 +227,18 @@ mod tests {
         assert!(parse("http-check expect status abc")
             .unwrap_err()
             .contains("invalid status"));
-        assert!(parse("http-check expect rstring ^ok")
+        assert_eq!(
+            parse("http-check expect rstring ^ok").unwrap().matcher,
+            ExpectMatch::RString("^ok".into())
+        );
+        assert_eq!(
+            parse("http-check expect rstatus ^2").unwrap().matcher,
+            ExpectMatch::RStatus("^2".into())
+        );
+        assert!(parse("http-check expect rstring [")
+            .unwrap_err()
+            .contains("invalid regular expression"));
+        assert!(parse("http-check expect hdr x-check")
             .unwrap_err()
             .contains("not supported yet"));
     }

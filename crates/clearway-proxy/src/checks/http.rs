@@ -1,16 +1,16 @@
 //! `option httpchk` with `http-check expect`: one request, the status line and up to 16 kB of
 //! the answer, judged as HAProxy does (2xx/3xx pass when no rule is given).
 
-use super::{os_message, Verdict};
+use super::{os_message, Regexes, Verdict};
 use clearway_config::model::{ExpectMatch, HttpCheck, HttpExpect};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-pub async fn check(mut stream: TcpStream, h: &HttpCheck, expect: &[HttpExpect]) -> Verdict {
+pub async fn check(mut stream: TcpStream, h: &HttpCheck, expect: &[HttpExpect], regexes: &Regexes) -> Verdict {
     let (status, response) = exchange(&mut stream, h)
         .await
         .map_err(|e| ("Layer7 invalid response", e))?;
-    judge(status, &response, expect)?;
+    judge(regexes, status, &response, expect)?;
     Ok((
         "Layer7 check passed",
         format!("HTTP status check returned code <{status}>"),
@@ -62,7 +62,12 @@ pub(super) fn parse_status(buf: &[u8]) -> Option<u16> {
 }
 
 /// Applies `http-check expect` rules (all must hold); without rules, 2xx and 3xx pass.
-pub(super) fn judge(status: u16, response: &[u8], expect: &[HttpExpect]) -> Result<(), (&'static str, String)> {
+pub(super) fn judge(
+    regexes: &Regexes,
+    status: u16,
+    response: &[u8],
+    expect: &[HttpExpect],
+) -> Result<(), (&'static str, String)> {
     if expect.is_empty() {
         return if (200..400).contains(&status) {
             Ok(())
@@ -84,6 +89,16 @@ pub(super) fn judge(status: u16, response: &[u8], expect: &[HttpExpect]) -> Resu
                 ranges.iter().any(|&(lo, hi)| (lo..=hi).contains(&status)),
                 "Layer7 wrong status",
                 format!("HTTP status check returned code <{status}>"),
+            ),
+            ExpectMatch::RStatus(p) => (
+                regexes.is_match(p, status.to_string().as_bytes()),
+                "Layer7 wrong status",
+                format!("HTTP status check returned code <{status}>"),
+            ),
+            ExpectMatch::RString(p) => (
+                regexes.is_match(p, body),
+                "Layer7 invalid response",
+                format!("HTTP content check {}matched '{p}'", if e.negate { "" } else { "not " }),
             ),
             ExpectMatch::String(s) => (
                 super::contains(body, s.as_bytes()),

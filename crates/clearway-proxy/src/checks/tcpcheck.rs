@@ -1,7 +1,7 @@
 //! `option tcp-check` with `tcp-check connect|send|send-binary|expect` rules, run in order.
 
-use super::{connect_checked, Verdict};
-use clearway_config::model::TcpCheckRule;
+use super::{connect_checked, Regexes, Verdict};
+use clearway_config::model::{TcpCheckRule, TcpExpect};
 use clearway_net::connect::SourceBind;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -15,6 +15,7 @@ const MAX_READ: usize = 16 * 1024;
 pub async fn run(
     first: TcpStream,
     rules: &[TcpCheckRule],
+    regexes: &Regexes,
     target: SocketAddr,
     source: Option<&SourceBind>,
     connect_timeout: Duration,
@@ -49,12 +50,19 @@ pub async fn run(
                     .await
                     .map_err(|e| ("Layer7 invalid response", format!("TCPCHK send at step {step}: {e}")))?;
             }
-            TcpCheckRule::Expect { negate, pattern } => {
+            TcpCheckRule::Expect { negate, matcher } => {
                 let s = stream
                     .as_mut()
                     .ok_or(("Layer7 invalid response", format!("no connection at step {step}")))?;
-                let what = String::from_utf8_lossy(pattern);
-                let Ok(found) = tokio::time::timeout_at(deadline, read_until(s, &mut received, pattern)).await else {
+                let found = |data: &[u8]| match matcher {
+                    TcpExpect::Bytes(b) => super::contains(data, b),
+                    TcpExpect::Regex(r) => regexes.is_match(r, data),
+                };
+                let what = match matcher {
+                    TcpExpect::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+                    TcpExpect::Regex(r) => r.clone(),
+                };
+                let Ok(found) = tokio::time::timeout_at(deadline, read_until(s, &mut received, found)).await else {
                     let info = format!("TCPCHK did not match content '{what}' at step {step} before 'timeout check'");
                     return Err(("Layer7 timeout", info));
                 };
@@ -79,14 +87,14 @@ pub async fn run(
     ))
 }
 
-/// Reads until `received` contains `pattern`, the peer closes, or `MAX_READ` is reached.
-async fn read_until(s: &mut TcpStream, received: &mut Vec<u8>, pattern: &[u8]) -> bool {
+/// Reads until `found` holds for what was received, the peer closes, or `MAX_READ` is reached.
+async fn read_until(s: &mut TcpStream, received: &mut Vec<u8>, found: impl Fn(&[u8]) -> bool) -> bool {
     let mut chunk = [0u8; 4096];
-    while !super::contains(received, pattern) && received.len() < MAX_READ {
+    while !found(received) && received.len() < MAX_READ {
         match s.read(&mut chunk).await {
             Ok(0) | Err(_) => break,
             Ok(n) => received.extend_from_slice(&chunk[..n]),
         }
     }
-    super::contains(received, pattern)
+    found(received)
 }

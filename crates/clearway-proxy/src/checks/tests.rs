@@ -26,9 +26,9 @@ fn status_lines() {
 
 #[test]
 fn default_expectation_is_2xx_or_3xx() {
-    assert!(judge(200, b"", &[]).is_ok());
-    assert!(judge(302, b"", &[]).is_ok());
-    let (reason, info) = judge(503, b"", &[]).unwrap_err();
+    assert!(judge(&Regexes::default(), 200, b"", &[]).is_ok());
+    assert!(judge(&Regexes::default(), 302, b"", &[]).is_ok());
+    let (reason, info) = judge(&Regexes::default(), 503, b"", &[]).unwrap_err();
     assert_eq!(reason, "Layer7 wrong status");
     assert!(info.contains("<503>"));
 }
@@ -36,23 +36,55 @@ fn default_expectation_is_2xx_or_3xx() {
 #[test]
 fn expect_rules() {
     let resp = b"HTTP/1.1 200 OK\r\nX: synced\r\n\r\nGalera Cluster Node is synced.";
-    assert!(judge(200, resp, &[expect(false, ExpectMatch::Status(vec![(200, 200)]))]).is_ok());
-    assert!(judge(404, resp, &[expect(false, ExpectMatch::Status(vec![(200, 399)]))]).is_err());
-    assert!(judge(200, resp, &[expect(false, ExpectMatch::String("is synced".into()))]).is_ok());
-    assert!(judge(200, resp, &[expect(true, ExpectMatch::String("is synced".into()))]).is_err());
+    assert!(judge(
+        &Regexes::default(),
+        200,
+        resp,
+        &[expect(false, ExpectMatch::Status(vec![(200, 200)]))]
+    )
+    .is_ok());
+    assert!(judge(
+        &Regexes::default(),
+        404,
+        resp,
+        &[expect(false, ExpectMatch::Status(vec![(200, 399)]))]
+    )
+    .is_err());
+    assert!(judge(
+        &Regexes::default(),
+        200,
+        resp,
+        &[expect(false, ExpectMatch::String("is synced".into()))]
+    )
+    .is_ok());
+    assert!(judge(
+        &Regexes::default(),
+        200,
+        resp,
+        &[expect(true, ExpectMatch::String("is synced".into()))]
+    )
+    .is_err());
     // Headers do not count as body.
-    assert!(judge(200, resp, &[expect(false, ExpectMatch::String("X: synced".into()))]).is_err());
-    assert!(judge(500, resp, &[expect(true, ExpectMatch::Status(vec![(500, 599)]))]).is_err());
+    assert!(judge(
+        &Regexes::default(),
+        200,
+        resp,
+        &[expect(false, ExpectMatch::String("X: synced".into()))]
+    )
+    .is_err());
+    assert!(judge(
+        &Regexes::default(),
+        500,
+        resp,
+        &[expect(true, ExpectMatch::Status(vec![(500, 599)]))]
+    )
+    .is_err());
 }
 
 #[tokio::test]
 async fn checks_against_real_sockets() {
     use tokio::net::TcpListener;
-    let spec = |kind| CheckSpec {
-        kind,
-        expect: vec![],
-        timeouts: Timeouts::default(),
-    };
+    let spec = |kind| CheckSpec::new(kind, vec![], Timeouts::default());
     let t = Duration::from_secs(2);
     // Nothing listening: refused.
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
