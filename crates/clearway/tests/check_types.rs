@@ -39,27 +39,36 @@ fn streak_before(log: &str, backend: &str, event: &str, ok: bool) -> usize {
     mine.take_while(|l| l.contains(&format!("ok={ok}"))).count()
 }
 
-/// Resets connections to `port` in the server namespace until `backend` goes DOWN, then lets
-/// them through until it is UP again, and checks both changes took exactly fall 3 / rise 2 checks.
-fn down_and_back(topo: &clearway_testkit::Topology, lb: &Clearway, backend: &str, port: u16) {
+/// Resets connections to `port` in the server namespace until each of `backends` goes DOWN,
+/// then lets them through until each is UP again, and checks every change took exactly fall 3
+/// failed / rise 2 passing checks.
+fn down_and_back(topo: &clearway_testkit::Topology, lb: &Clearway, backends: &[&str], port: u16) {
     let rule = format!("INPUT -p tcp --dport {port} -j REJECT --reject-with tcp-reset");
     topo.server.sh(&format!("iptables -I {rule}"));
-    let down = format!("Server {backend}/s1 is DOWN, reason: Layer4 connection problem");
-    assert!(lb.wait_log(&down, TIMEOUT), "{}", lb.log());
+    for backend in backends {
+        let down = format!("Server {backend}/s1 is DOWN, reason: Layer4 connection problem");
+        assert!(lb.wait_log(&down, TIMEOUT), "{}", lb.log());
+    }
     topo.server.sh(&format!("iptables -D {rule}"));
-    let up = format!("Server {backend}/s1 is UP");
-    assert!(lb.wait_log(&up, TIMEOUT), "{}", lb.log());
+    for backend in backends {
+        let up = format!("Server {backend}/s1 is UP");
+        assert!(lb.wait_log(&up, TIMEOUT), "{}", lb.log());
+    }
     let log = lb.log();
-    assert_eq!(
-        streak_before(&log, backend, &down, false),
-        3,
-        "fall 3 for {backend}:\n{log}"
-    );
-    assert_eq!(
-        streak_before(&log, backend, &up, true),
-        2,
-        "rise 2 for {backend}:\n{log}"
-    );
+    for backend in backends {
+        let down = format!("Server {backend}/s1 is DOWN, reason: Layer4 connection problem");
+        let up = format!("Server {backend}/s1 is UP");
+        assert_eq!(
+            streak_before(&log, backend, &down, false),
+            3,
+            "fall 3 for {backend}:\n{log}"
+        );
+        assert_eq!(
+            streak_before(&log, backend, &up, true),
+            2,
+            "rise 2 for {backend}:\n{log}"
+        );
+    }
 }
 
 /// A passing check of `backend` was logged with `reason`.
@@ -99,7 +108,7 @@ fn redis_check_and_tcp_check() {
     assert!(passed(&lb, "bk_tcp_re", "Layer7 check passed"), "{}", lb.log());
     assert!(lb.wait_log("Server bk_tcp_bad/s1 is DOWN, reason: Layer7 timeout, info: \"TCPCHK did not match content '+NOPE' at step 2", TIMEOUT), "{}", lb.log());
     assert!(!lb.log().contains("bk_redis/s1 is DOWN"));
-    down_and_back(&topo, &lb, "bk_redis", 6379);
+    down_and_back(&topo, &lb, &["bk_redis", "bk_tcp", "bk_tcp_re"], 6379);
     // A Redis that wants a password answers PING with an error: wrong status.
     topo.server
         .sh("redis-cli -h 198.51.100.10 -p 6379 CONFIG SET requirepass secret >/dev/null");
@@ -152,7 +161,7 @@ fn pgsql_check() {
         lb.log()
     );
     assert!(!lb.log().contains("bk_pg/s1 is DOWN"));
-    down_and_back(&topo, &lb, "bk_pg", 5432);
+    down_and_back(&topo, &lb, &["bk_pg"], 5432);
 }
 
 #[test]
@@ -195,7 +204,7 @@ fn mysql_check_with_and_without_user() {
         "{}",
         lb.log()
     );
-    down_and_back(&topo, &lb, "bk_user", 3306);
+    down_and_back(&topo, &lb, &["bk_greeting", "bk_user", "bk_user41"], 3306);
 }
 
 #[test]
@@ -239,5 +248,6 @@ fn ssl_hello_and_httpchk_against_nginx() {
         "{}",
         lb.log()
     );
-    down_and_back(&topo, &lb, "bk_tls", 443);
+    down_and_back(&topo, &lb, &["bk_tls"], 443);
+    down_and_back(&topo, &lb, &["bk_http", "bk_http_re"], 80);
 }
