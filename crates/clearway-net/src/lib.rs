@@ -8,6 +8,7 @@ pub mod errors;
 pub mod listen;
 pub mod process;
 mod sockopt;
+pub mod system;
 
 pub use connect::{ConnectError, ConnectStage, SourceBind};
 pub use listen::ListenSpec;

@@ -1,7 +1,8 @@
 //! The command line, HAProxy-style: `-f FILE|DIR` (repeatable), `-c`, `-D`, `-p`, `-q`, `-d`,
 //! `-db`, `-v`/`-vv`. Owns argument parsing only; must not act on the arguments.
 
-use clap::{ArgAction, Parser};
+use clap::{ArgAction, Parser, Subcommand};
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -35,6 +36,24 @@ pub struct Cli {
     /// -v prints the version; -vv also prints build details.
     #[arg(short = 'v', action = ArgAction::Count)]
     pub version: u8,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check what this host needs for transparent proxying and print the fix for what is missing.
+    Doctor {
+        /// Configuration file or directory; without one, everything is checked.
+        #[arg(short = 'f', value_name = "FILE|DIR", action = ArgAction::Append)]
+        files: Vec<PathBuf>,
+        /// Print the checklist as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Also test each usesrc backend's return path live, from this client-side address.
+        #[arg(long, value_name = "CLIENT_IP")]
+        probe_from: Option<IpAddr>,
+    },
 }
 
 impl Cli {
@@ -61,5 +80,27 @@ mod tests {
         assert_eq!(c.version, 2);
         let c = Cli::try_parse_from(["clearway", "-c", "-q", "-f", "x"]).unwrap();
         assert!(c.check && c.quiet);
+        let c = Cli::try_parse_from([
+            "clearway",
+            "doctor",
+            "-f",
+            "x.cfg",
+            "--json",
+            "--probe-from",
+            "192.0.2.2",
+        ])
+        .unwrap();
+        let Some(Command::Doctor {
+            files,
+            json,
+            probe_from,
+        }) = c.command
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (files.len(), json, probe_from),
+            (1, true, Some("192.0.2.2".parse().unwrap()))
+        );
     }
 }

@@ -3,6 +3,7 @@
 //! concerns (logging set-up, daemon, pidfile, signals); must not contain proxy logic.
 
 mod cli;
+mod doctor;
 
 use clap::Parser;
 use clearway_proxy::{frontend, runtime, Runtime};
@@ -21,6 +22,14 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     init_logging(&cli);
+    if let Some(cli::Command::Doctor {
+        files,
+        json,
+        probe_from,
+    }) = &cli.command
+    {
+        return run_doctor(files, *json, *probe_from);
+    }
     if cli.files.is_empty() {
         eprintln!("clearway: no configuration file given (hint: clearway -f /etc/clearway/clearway.cfg)");
         return ExitCode::from(1);
@@ -58,6 +67,45 @@ fn main() -> ExitCode {
             eprintln!("[ALERT] {msg}");
             ExitCode::from(1)
         }
+    }
+}
+
+fn run_doctor(files: &[std::path::PathBuf], json: bool, probe_from: Option<std::net::IpAddr>) -> ExitCode {
+    let cfg = if files.is_empty() {
+        None
+    } else {
+        match clearway_config::load(files) {
+            Ok(l) => Some(l.config),
+            Err(errs) => {
+                errs.errors.iter().for_each(|e| eprintln!("[ALERT] {e}"));
+                return ExitCode::from(1);
+            }
+        }
+    };
+    let what = if files.is_empty() {
+        "(all items: no configuration given)".to_string()
+    } else {
+        format!(
+            "for {}",
+            files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("clearway doctor: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let items = rt.block_on(doctor::run(cfg.as_ref(), probe_from));
+    if doctor::print(&items, json, &what) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }
 
