@@ -50,6 +50,8 @@ pub struct Global {
     pub uid: Option<u32>,
     pub gid: Option<u32>,
     pub chroot: Option<PathBuf>,
+    /// `setcap`: capabilities to keep after switching to `user`/`uid` (lower-case names).
+    pub setcap: Vec<String>,
     /// `nbthread`: worker threads. None: one per CPU.
     pub nbthread: Option<usize>,
     /// `log` lines, kept as written until logging to targets is implemented.

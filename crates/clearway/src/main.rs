@@ -146,6 +146,7 @@ fn start(cli: &cli::Cli, cfg: &clearway_config::Config) -> Result<(), String> {
         std::fs::write(path, format!("{}\n", std::process::id()))
             .map_err(|e| format!("cannot write pidfile {}: {e}", path.display()))?;
     }
+    drop_privileges(cfg)?;
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = cfg.global.nbthread {
         builder.worker_threads(n.max(1));
@@ -155,6 +156,52 @@ fn start(cli: &cli::Cli, cfg: &clearway_config::Config) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     tokio_rt.block_on(serve(Arc::new(rt), listeners));
+    Ok(())
+}
+
+/// Switches to `user`/`group` (or `uid`/`gid`) and `chroot` once the listeners are open, keeping
+/// CAP_NET_ADMIN when the config needs transparency, plus what `setcap` lists.
+fn drop_privileges(cfg: &clearway_config::Config) -> Result<(), String> {
+    use clearway_net::privileges;
+    let g = &cfg.global;
+    if g.user.is_none() && g.group.is_none() && g.uid.is_none() && g.gid.is_none() && g.chroot.is_none() {
+        return Ok(());
+    }
+    let mut d = privileges::resolve(g.user.as_deref(), g.group.as_deref(), g.uid, g.gid)
+        .map_err(|e| format!("cannot switch user: {e}"))?;
+    d.chroot = g.chroot.clone();
+    let transparent = !runtime::transparency_needs(cfg).is_empty();
+    d.keep = g
+        .setcap
+        .iter()
+        .filter_map(|c| privileges::cap_bit(c))
+        .fold(0, |a, b| a | b);
+    if transparent {
+        d.keep |= 1 << clearway_net::caps::CAP_NET_ADMIN;
+    }
+    let euid = nix::unistd::geteuid().as_raw();
+    if euid != 0 {
+        if d.uid.is_some_and(|u| u != euid) {
+            return Err(format!(
+                "cannot switch to uid {}: clearway was not started as root",
+                d.uid.unwrap_or(0)
+            ));
+        }
+        // Already the right user (started with file capabilities): nothing to switch.
+        d.uid = None;
+        d.gid = None;
+    }
+    privileges::apply(&d).map_err(|e| format!("cannot drop privileges: {e}"))?;
+    if transparent && !clearway_net::caps::can_use_transparent() {
+        return Err("after switching user, CAP_NET_ADMIN is gone: transparent proxying cannot work".into());
+    }
+    tracing::info!(
+        uid = %nix::unistd::getuid(),
+        gid = %nix::unistd::getgid(),
+        chroot = ?g.chroot,
+        "privileges dropped; capabilities kept: {}",
+        if d.keep == 0 { "none".to_string() } else { format!("{:#x}", d.keep) }
+    );
     Ok(())
 }
 

@@ -26,7 +26,6 @@ const KNOWN_NOT_ACTED: &[&str] = &[
     "quiet",
     "debug",
     "master-worker",
-    "setcap",
     "hard-stop-after",
     "maxsslconn",
     "maxconnrate",
@@ -62,8 +61,10 @@ const KNOWN_NOT_ACTED: &[&str] = &[
     "zero-warning",
     "h2-workaround-bogus-websocket-clients",
 ];
+/// Capabilities `setcap` may keep after the switch to `user`/`uid`.
+pub const SETCAP: &[&str] = &["cap_net_admin", "cap_net_bind_service", "cap_net_raw"];
 const ACTED: &[&str] = &[
-    "maxconn", "daemon", "pidfile", "user", "group", "uid", "gid", "chroot", "nbthread", "log", "stats",
+    "setcap", "maxconn", "daemon", "pidfile", "user", "group", "uid", "gid", "chroot", "nbthread", "log", "stats",
 ];
 
 pub fn apply(d: &Directive, g: &mut Global, ctx: &mut Ctx) {
@@ -99,10 +100,6 @@ fn apply_inner(d: &Directive, g: &mut Global, ctx: &mut Ctx) -> Result<(), Strin
                 "group" => g.group = Some(v),
                 _ => g.chroot = Some(v.into()),
             }
-            ctx.warn(
-                &d.span,
-                format!("'{kw}' is parsed but not applied yet: Clearway keeps running as the user that started it"),
-            );
         }
         "uid" | "gid" => {
             want_args(d, 1, "a number")?;
@@ -112,10 +109,23 @@ fn apply_inner(d: &Directive, g: &mut Global, ctx: &mut Ctx) -> Result<(), Strin
             } else {
                 g.gid = Some(v);
             }
-            ctx.warn(
-                &d.span,
-                format!("'{kw}' is parsed but not applied yet: Clearway keeps running as the user that started it"),
-            );
+        }
+        "setcap" => {
+            want_args(
+                d,
+                1,
+                "a comma-separated list of capabilities, e.g. cap_net_admin,cap_net_bind_service",
+            )?;
+            for cap in d.words[1].split(',') {
+                let cap = cap.trim().to_ascii_lowercase();
+                if !SETCAP.contains(&cap.as_str()) {
+                    return Err(format!(
+                        "'setcap': unknown or unsupported capability '{cap}' (supported: {})",
+                        SETCAP.join(", ")
+                    ));
+                }
+                g.setcap.push(cap);
+            }
         }
         "nbthread" => {
             want_args(d, 1, "a number of threads")?;
