@@ -50,6 +50,9 @@ pub struct Global {
     pub uid: Option<u32>,
     pub gid: Option<u32>,
     pub chroot: Option<PathBuf>,
+    /// `transparent-setup auto`: install (and later remove) the divert rule and policy routing
+    /// that transparent binds and `usesrc` need. Default `manual`: touch nothing.
+    pub transparent_setup_auto: bool,
     /// `setcap`: capabilities to keep after switching to `user`/`uid` (lower-case names).
     pub setcap: Vec<String>,
     /// `nbthread`: worker threads. None: one per CPU.

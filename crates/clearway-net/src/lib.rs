@@ -10,6 +10,7 @@ pub mod privileges;
 pub mod process;
 mod sockopt;
 pub mod system;
+pub mod tproxy_setup;
 
 pub use connect::{ConnectError, ConnectStage, SourceBind};
 pub use listen::ListenSpec;

@@ -155,6 +155,29 @@ pub fn transparency_needs(cfg: &model::Config) -> Vec<(Span, String)> {
     needs
 }
 
+/// Which address families the config's transparent binds and `usesrc` servers use.
+pub fn transparency_families(cfg: &model::Config) -> (bool, bool) {
+    let (mut v4, mut v6) = (false, false);
+    for b in cfg.frontends.iter().flat_map(|f| &f.binds).filter(|b| b.transparent) {
+        for a in &b.addrs {
+            match a.ip() {
+                std::net::IpAddr::V4(_) => v4 = true,
+                std::net::IpAddr::V6(ip) if ip.is_unspecified() && !b.v6only => (v4, v6) = (true, true),
+                std::net::IpAddr::V6(_) => v6 = true,
+            }
+        }
+    }
+    for s in cfg.backends.iter().flat_map(|b| &b.servers) {
+        if s.source.as_ref().is_some_and(|src| src.usesrc.is_some()) {
+            match s.host {
+                Host::Ip(ip) if ip.to_canonical().is_ipv6() => v6 = true,
+                _ => v4 = true,
+            }
+        }
+    }
+    (v4, v6)
+}
+
 /// Fails when the config needs transparency and this process may not use it.
 pub fn check_transparency_rights(cfg: &model::Config) -> Result<(), BuildError> {
     let needs = transparency_needs(cfg);

@@ -69,16 +69,12 @@ fn needs(cfg: Option<&Config>) -> Needs {
             usesrc: Vec::new(),
         };
     };
-    let mut n = Needs::default();
-    for b in cfg.frontends.iter().flat_map(|f| &f.binds).filter(|b| b.transparent) {
-        for a in &b.addrs {
-            match a.ip() {
-                IpAddr::V4(_) => n.v4 = true,
-                IpAddr::V6(ip) if ip.is_unspecified() && !b.v6only => (n.v4, n.v6) = (true, true),
-                IpAddr::V6(_) => n.v6 = true,
-            }
-        }
-    }
+    let (v4, v6) = clearway_proxy::runtime::transparency_families(cfg);
+    let mut n = Needs {
+        v4,
+        v6,
+        usesrc: Vec::new(),
+    };
     for be in &cfg.backends {
         let mut servers = Vec::new();
         for s in &be.servers {
@@ -87,11 +83,6 @@ fn needs(cfg: Option<&Config>) -> Needs {
                 continue;
             }
             if let clearway_config::model::Host::Ip(ip) = s.host {
-                if ip.to_canonical().is_ipv4() {
-                    n.v4 = true;
-                } else {
-                    n.v6 = true;
-                }
                 let port = match s.check.port.or(match s.port {
                     clearway_config::model::ServerPort::Fixed(p) => Some(p),
                     _ => None,
@@ -186,9 +177,10 @@ pub async fn run(cfg: Option<&Config>, probe_from: Option<IpAddr>) -> Vec<Item> 
         }
     });
 
+    let auto = cfg.is_some_and(|c| c.global.transparent_setup_auto);
     for fam in [Family::V4, Family::V6] {
         let needed = if fam == Family::V4 { n.v4 } else { n.v6 };
-        items.extend(family_items(fam, needed));
+        items.extend(family_items(fam, needed, auto));
     }
 
     if any {
@@ -249,8 +241,9 @@ pub async fn run(cfg: Option<&Config>, probe_from: Option<IpAddr>) -> Vec<Item> 
     items
 }
 
-/// Sysctl, divert rule, policy rule and local route for one family.
-fn family_items(fam: Family, needed: bool) -> Vec<Item> {
+/// Sysctl, divert rule, policy rule and local route for one family. With `auto`, Clearway
+/// installs the last three itself at start-up.
+fn family_items(fam: Family, needed: bool, auto: bool) -> Vec<Item> {
     let f = fam.name();
     let (v6, ipt, any_addr) = match fam {
         Family::V4 => ("", "iptables", "0.0.0.0/0"),
@@ -281,18 +274,28 @@ fn family_items(fam: Family, needed: bool) -> Vec<Item> {
     }
     let [n_fwd, n_div, n_rule, n_route] = names;
     let mut out = Vec::new();
+    if auto {
+        let by_us = "clearway installs it at start-up and removes it at exit (transparent-setup auto)";
+        out.extend([&n_div, &n_rule, &n_route].map(|n| item(n.clone(), Status::Ok, by_us, None)));
+    }
     out.push(match system::sysctl(forward_key).as_deref() {
         Some("1") => item(n_fwd, Status::Ok, "forwarding is on", None),
+        // The proxied flows are delivered locally by the divert; forwarding matters for the rest
+        // of the traffic when this host is the servers' or clients' gateway.
         v => item(
             n_fwd,
-            Status::Missing,
+            Status::Warning,
             format!(
-                "is {}: traffic to and from the servers is not forwarded",
+                "is {}: fine for the proxied connections, but other traffic between clients and servers \
+                 is not routed through this host",
                 v.unwrap_or("unreadable")
             ),
             Some(format!("sysctl -w {}=1", forward_key.replace('/', "."))),
         ),
     });
+    if auto {
+        return out;
+    }
     let divert = system::divert_rule(fam);
     let mark = divert.as_ref().map_or(1, |d| d.mark);
     out.push(match &divert {

@@ -137,6 +137,10 @@ fn start(cli: &cli::Cli, cfg: &clearway_config::Config) -> Result<(), String> {
             u64::from(rt.global_maxconn) * 2
         );
     }
+    // Rules first: a client arriving as soon as a listener opens must already be diverted.
+    if cfg.global.transparent_setup_auto {
+        setup_transparency(cfg)?;
+    }
     let listeners = frontend::open_listeners(cfg).map_err(|e| e.to_string())?;
     let pidfile = cli.pidfile.as_ref().or(cfg.global.pidfile.as_ref());
     if (cfg.global.daemon || cli.daemon) && !cli.foreground() {
@@ -156,6 +160,35 @@ fn start(cli: &cli::Cli, cfg: &clearway_config::Config) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     tokio_rt.block_on(serve(Arc::new(rt), listeners));
+    Ok(())
+}
+
+/// `transparent-setup auto`: installs the divert rule and policy routing the config needs, and
+/// leaves a guard process that removes them when Clearway ends, however it ends.
+fn setup_transparency(cfg: &clearway_config::Config) -> Result<(), String> {
+    use clearway_net::system::Family;
+    let (v4, v6) = runtime::transparency_families(cfg);
+    let families: Vec<Family> = [(v4, Family::V4), (v6, Family::V6)]
+        .into_iter()
+        .filter(|(n, _)| *n)
+        .map(|(_, f)| f)
+        .collect();
+    if families.is_empty() {
+        return Ok(());
+    }
+    let done = clearway_net::tproxy_setup::install(&families).map_err(|e| format!("transparent-setup auto: {e}"))?;
+    if let Err(e) = clearway_net::process::spawn_cleanup_guard(done.undo.clone()) {
+        clearway_net::tproxy_setup::uninstall(&done);
+        return Err(format!("transparent-setup auto: cannot start the clean-up guard: {e}"));
+    }
+    tracing::info!(
+        "transparent-setup auto: nftables table 'inet clearway' marks packets of transparent sockets {:#x}; \
+         'ip rule fwmark {:#x} lookup {}' with a local route for {}; removed when clearway stops",
+        clearway_net::tproxy_setup::MARK,
+        clearway_net::tproxy_setup::MARK,
+        done.table,
+        families.iter().map(|f| f.name()).collect::<Vec<_>>().join(" and ")
+    );
     Ok(())
 }
 

@@ -46,7 +46,7 @@ fn bare_namespace_reports_each_missing_item_with_its_fix() {
     assert_eq!(code, Some(1), "{out}");
     for (line, fix) in [
         (
-            "MISSING     sysctl net.ipv4.ip_forward=1",
+            "WARNING     sysctl net.ipv4.ip_forward=1",
             "fix: sysctl -w net.ipv4.ip_forward=1",
         ),
         ("MISSING     IPv4 divert rules", "fix: iptables -t mangle -N DIVERT"),
@@ -87,6 +87,21 @@ fn manual_recipe_satisfies_doctor_for_ipv4_and_ipv6() {
         "IPv6 is checked for the IPv6 server: {out}"
     );
     assert!(out.contains("everything needed is in place"), "{out}");
+}
+
+#[test]
+fn auto_set_up_needs_no_manual_rules() {
+    if !clearway_testkit::require_root_and_netns() {
+        return;
+    }
+    let ns = Netns::new("docauto");
+    let cfg = format!("global\n    transparent-setup auto\n{TRANSPARENT}");
+    let (code, out) = doctor(&ns, &cfg, &[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("OK          IPv4 divert rules") && !out.contains("MISSING"),
+        "{out}"
+    );
 }
 
 #[test]

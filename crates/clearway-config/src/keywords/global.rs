@@ -64,7 +64,19 @@ const KNOWN_NOT_ACTED: &[&str] = &[
 /// Capabilities `setcap` may keep after the switch to `user`/`uid`.
 pub const SETCAP: &[&str] = &["cap_net_admin", "cap_net_bind_service", "cap_net_raw"];
 const ACTED: &[&str] = &[
-    "setcap", "maxconn", "daemon", "pidfile", "user", "group", "uid", "gid", "chroot", "nbthread", "log", "stats",
+    "setcap",
+    "transparent-setup",
+    "maxconn",
+    "daemon",
+    "pidfile",
+    "user",
+    "group",
+    "uid",
+    "gid",
+    "chroot",
+    "nbthread",
+    "log",
+    "stats",
 ];
 
 pub fn apply(d: &Directive, g: &mut Global, ctx: &mut Ctx) {
@@ -109,6 +121,14 @@ fn apply_inner(d: &Directive, g: &mut Global, ctx: &mut Ctx) -> Result<(), Strin
             } else {
                 g.gid = Some(v);
             }
+        }
+        "transparent-setup" => {
+            want_args(d, 1, "auto or manual")?;
+            g.transparent_setup_auto = match d.words[1].as_str() {
+                "auto" => true,
+                "manual" => false,
+                other => return Err(format!("'transparent-setup {other}': expected auto or manual")),
+            };
         }
         "setcap" => {
             want_args(
