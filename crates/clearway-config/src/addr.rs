@@ -124,6 +124,16 @@ pub fn bind_addrs(item: &str) -> Result<Vec<SocketAddr>, String> {
 /// A `server` address: an IP or a name to resolve, with an optional, possibly relative, port.
 pub fn server_addr(s: &str) -> Result<(Host, ServerPort), String> {
     let (fam, s) = strip_family(s)?;
+    // `*` is HAProxy's spelling of 0.0.0.0: the client's original destination.
+    if let Some(rest) = s.strip_prefix('*') {
+        let port = match rest.strip_prefix(':') {
+            None if rest.is_empty() => ServerPort::SameAsClient,
+            Some("") => ServerPort::SameAsClient,
+            Some(p) => ServerPort::Fixed(port(p)?),
+            None => return Err(format!("'{s}' is neither an IP address nor a host name")),
+        };
+        return Ok((Host::Ip(Ipv4Addr::UNSPECIFIED.into()), port));
+    }
     // A bare IPv6 literal without port ("2001:db8::10") parses whole.
     if let Ok(ip) = s.parse::<IpAddr>() {
         return Ok((Host::Ip(parse_ip(&ip.to_string(), fam)?), ServerPort::SameAsClient));
@@ -227,6 +237,12 @@ mod tests {
         );
         assert_eq!(server_addr("[2001:db8::10]:80").unwrap().1, ServerPort::Fixed(80));
         assert!(server_addr("a b:80").is_err());
+        assert_eq!(
+            server_addr("*").unwrap(),
+            (Host::Ip("0.0.0.0".parse().unwrap()), ServerPort::SameAsClient)
+        );
+        assert_eq!(server_addr("*:8080").unwrap().1, ServerPort::Fixed(8080));
+        assert_eq!(server_addr("0.0.0.0").unwrap().0, Host::Ip("0.0.0.0".parse().unwrap()));
     }
 
     #[test]

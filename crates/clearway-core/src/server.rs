@@ -48,13 +48,26 @@ impl ServerRt {
     }
 
     /// The address to connect to for a client that connected to local port `client_dst_port`.
-    pub fn target(&self, client_dst_port: u16) -> SocketAddr {
+    /// The address to connect to for a client that reached `client_dst` on this host. A server
+    /// address of `0.0.0.0` (or `*`) means the client's original destination, as in HAProxy:
+    /// with a catch-all transparent bind, the address the client asked for.
+    pub fn target(&self, client_dst: SocketAddr) -> SocketAddr {
         let port = match self.port {
             ServerPort::Fixed(p) => p,
-            ServerPort::SameAsClient => client_dst_port,
-            ServerPort::Offset(off) => (i32::from(client_dst_port) + off).clamp(1, 65535) as u16,
+            ServerPort::SameAsClient => client_dst.port(),
+            ServerPort::Offset(off) => (i32::from(client_dst.port()) + off).clamp(1, 65535) as u16,
         };
-        SocketAddr::new(self.ip, port)
+        let ip = if self.ip.is_unspecified() {
+            client_dst.ip().to_canonical()
+        } else {
+            self.ip
+        };
+        SocketAddr::new(ip, port)
+    }
+
+    /// True for `server NAME 0.0.0.0`: the destination is each client's original one.
+    pub fn is_original_destination(&self) -> bool {
+        self.ip.is_unspecified()
     }
 
     /// May receive new traffic from the balancer: enabled, up, and a non-zero weight.

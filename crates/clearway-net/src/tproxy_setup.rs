@@ -98,8 +98,10 @@ fn remove_stale() {
     }
 }
 
-/// Installs the divert rule and policy routing for `families`.
-pub fn install(families: &[Family]) -> Result<Installed, String> {
+/// Installs the divert rule and policy routing for `families`, plus a TPROXY interception
+/// rule for each catch-all transparent bind `(family, port)`: new connections to any address on
+/// that port go to our listener, which sees the original destination as its local address.
+pub fn install(families: &[Family], catch_all: &[(Family, u16)]) -> Result<Installed, String> {
     remove_stale();
     let used = used_tables();
     let table = (FIRST_TABLE..FIRST_TABLE + 1000)
@@ -110,9 +112,20 @@ pub fn install(families: &[Family]) -> Result<Installed, String> {
         families: families.to_vec(),
         undo: Vec::new(),
     };
+    let mut intercept = String::new();
+    for (f, port) in catch_all {
+        let (proto, ip) = if *f == Family::V4 {
+            ("ipv4", "ip")
+        } else {
+            ("ipv6", "ip6")
+        };
+        intercept.push_str(&format!(
+            "    meta nfproto {proto} tcp dport {port} tproxy {ip} to :{port} meta mark set {MARK:#x} accept\n"
+        ));
+    }
     let nft = format!(
         "table inet {NFT_TABLE} {{\n  chain divert {{\n    type filter hook prerouting priority mangle; policy accept;\n    \
-         meta l4proto tcp socket transparent 1 meta mark set {MARK:#x} accept\n  }}\n}}\n"
+         meta l4proto tcp socket transparent 1 meta mark set {MARK:#x} accept\n{intercept}  }}\n}}\n"
     );
     run("nft", &["-f", "-"], Some(&nft))?;
     done.undo.push(vec![

@@ -81,7 +81,7 @@ pub struct Outcome {
 /// Where the check goes: `addr`/`port` of the server line, else the server's own address.
 pub fn check_target(be: &Backend, server: usize, params: &CheckParams) -> Option<SocketAddr> {
     let s = &be.rt.servers[server];
-    let ip = params.addr.unwrap_or(s.ip);
+    let ip = params.addr.or((!s.is_original_destination()).then_some(s.ip))?;
     let port = params.port.or(match s.port {
         clearway_config::model::ServerPort::Fixed(p) => Some(p),
         _ => None,
@@ -110,7 +110,7 @@ pub fn spawn_all(rt: &crate::Runtime, tasks: &mut tokio::task::JoinSet<()>) {
 /// Checks one server forever (until the task is dropped).
 pub async fn run(be: Arc<Backend>, server: usize, params: CheckParams, spec: Arc<CheckSpec>, first_delay: Duration) {
     let Some(target) = check_target(&be, server, &params) else {
-        tracing::error!(backend = %be.rt.name, server = %be.rt.servers[server].name, "no port to check: health checks disabled");
+        tracing::error!(backend = %be.rt.name, server = %be.rt.servers[server].name, "no address or port to check (add 'addr' and 'port'): health checks disabled");
         return;
     };
     let source = check_source(&be, server);

@@ -90,7 +90,7 @@ pub async fn connect_server(be: &Arc<Backend>, client: ClientSide) -> Result<Ser
             Err(NoSlot::Timeout) => return Err(DispatchError::QueueTimeout(queue_limit.unwrap_or_default())),
         };
         let server = &be.rt.servers[slot.server];
-        let target = server.target(client.local.port());
+        let target = server.target(client.local);
         let source = match &server.source {
             Some(src) => match source_for(src, client.peer, target) {
                 Ok(s) => Some((s, src.interface.clone())),

@@ -178,6 +178,28 @@ pub fn transparency_families(cfg: &model::Config) -> (bool, bool) {
     (v4, v6)
 }
 
+/// Catch-all transparent binds (`bind :PORT transparent`): the ports to intercept for any
+/// destination, per family (an IPv6 wildcard without `v6only` takes IPv4 too).
+pub fn catch_all_binds(cfg: &model::Config) -> Vec<(clearway_net::system::Family, u16)> {
+    use clearway_net::system::Family;
+    let mut out = Vec::new();
+    for b in cfg.frontends.iter().flat_map(|f| &f.binds).filter(|b| b.transparent) {
+        for a in b.addrs.iter().filter(|a| a.ip().is_unspecified()) {
+            if a.is_ipv6() {
+                out.push((Family::V6, a.port()));
+                if !b.v6only {
+                    out.push((Family::V4, a.port()));
+                }
+            } else {
+                out.push((Family::V4, a.port()));
+            }
+        }
+    }
+    out.sort_by_key(|(f, p)| (*p, *f == Family::V6));
+    out.dedup();
+    out
+}
+
 /// Fails when the config needs transparency and this process may not use it.
 pub fn check_transparency_rights(cfg: &model::Config) -> Result<(), BuildError> {
     let needs = transparency_needs(cfg);

@@ -176,7 +176,9 @@ fn setup_transparency(cfg: &clearway_config::Config) -> Result<(), String> {
     if families.is_empty() {
         return Ok(());
     }
-    let done = clearway_net::tproxy_setup::install(&families).map_err(|e| format!("transparent-setup auto: {e}"))?;
+    let catch_all = runtime::catch_all_binds(cfg);
+    let done = clearway_net::tproxy_setup::install(&families, &catch_all)
+        .map_err(|e| format!("transparent-setup auto: {e}"))?;
     if let Err(e) = clearway_net::process::spawn_cleanup_guard(done.undo.clone()) {
         clearway_net::tproxy_setup::uninstall(&done);
         return Err(format!("transparent-setup auto: cannot start the clean-up guard: {e}"));
@@ -189,6 +191,12 @@ fn setup_transparency(cfg: &clearway_config::Config) -> Result<(), String> {
         done.table,
         families.iter().map(|f| f.name()).collect::<Vec<_>>().join(" and ")
     );
+    for (family, port) in &catch_all {
+        tracing::info!(
+            "transparent-setup auto: {} TCP port {port} is intercepted for any destination (TPROXY)",
+            family.name()
+        );
+    }
     Ok(())
 }
 
