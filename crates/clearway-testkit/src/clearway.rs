@@ -34,6 +34,19 @@ impl Clearway {
         wait_ports: &[u16],
         log_filter: &str,
     ) -> Clearway {
+        Self::start_wrapped(ns, &[], binary, config_text, wait_ports, log_filter)
+    }
+
+    /// Like `start_with_log`, with `wrapper` (a program and its arguments, e.g. `setpriv ...`)
+    /// running the binary.
+    pub fn start_wrapped(
+        ns: &Netns,
+        wrapper: &[&str],
+        binary: &Path,
+        config_text: &str,
+        wait_ports: &[u16],
+        log_filter: &str,
+    ) -> Clearway {
         let dir = temp_dir("cwrun");
         let cfg = dir.join("clearway.cfg");
         let log = dir.join("clearway.log");
@@ -42,6 +55,7 @@ impl Clearway {
         let err = out.try_clone().unwrap_or_else(|e| panic!("{e}"));
         let child = Command::new("ip")
             .args(["netns", "exec", ns.name()])
+            .args(wrapper)
             .arg(binary)
             .arg("-f")
             .arg(&cfg)
@@ -121,7 +135,7 @@ impl Clearway {
     /// SIGTERM, then SIGKILL after 5 s. Returns the exit status when known.
     pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
         let mut child = self.child.take()?;
-        // `ip netns exec` execs the binary, so the child's pid is clearway's.
+        // `ip netns exec` (and a wrapper such as setpriv) execs the binary: the child's pid is clearway's.
         let pid = nix::unistd::Pid::from_raw(child.id() as i32);
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
         let until = Instant::now() + Duration::from_secs(5);

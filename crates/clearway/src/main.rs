@@ -142,6 +142,7 @@ fn start(cli: &cli::Cli, cfg: &clearway_config::Config) -> Result<(), String> {
         setup_transparency(cfg)?;
     }
     let listeners = frontend::open_listeners(cfg).map_err(|e| e.to_string())?;
+    self_test(cfg);
     let pidfile = cli.pidfile.as_ref().or(cfg.global.pidfile.as_ref());
     if (cfg.global.daemon || cli.daemon) && !cli.foreground() {
         clearway_net::process::daemonize(pidfile.map(|p| p.as_path()))
@@ -161,6 +162,50 @@ fn start(cli: &cli::Cli, cfg: &clearway_config::Config) -> Result<(), String> {
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     tokio_rt.block_on(serve(Arc::new(rt), listeners));
     Ok(())
+}
+
+/// The start-up self-test: when the config uses transparency, the doctor's items are checked
+/// (as root, before the privileges are dropped) and each problem is logged with its fix. A
+/// server's `check-transparent-source ADDR` also lets it probe the return path right away.
+fn self_test(cfg: &clearway_config::Config) {
+    if runtime::transparency_needs(cfg).is_empty() {
+        return;
+    }
+    let probe_from = cfg
+        .backends
+        .iter()
+        .flat_map(|b| &b.servers)
+        .find_map(|s| match s.check.return_path {
+            clearway_config::model::ReturnPathProbe::From(ip) => Some(ip),
+            _ => None,
+        });
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return tracing::warn!("self-test not run: {e}"),
+    };
+    let items = rt.block_on(doctor::run(Some(cfg), probe_from));
+    let mut problems = 0;
+    for i in &items {
+        let fix = i.fix.as_ref().map(|f| format!("; fix: {f}")).unwrap_or_default();
+        match i.status {
+            doctor::Status::Missing => {
+                problems += 1;
+                tracing::warn!("self-test: {} is MISSING: {}{fix}", i.item, i.detail);
+            }
+            doctor::Status::Warning => tracing::warn!("self-test: {}: {}{fix}", i.item, i.detail),
+            doctor::Status::Ok if i.item.starts_with("return path") => {
+                tracing::info!("self-test: {}: {}", i.item, i.detail)
+            }
+            _ => {}
+        }
+    }
+    if problems == 0 {
+        tracing::info!("self-test: transparent proxying prerequisites are in place");
+    } else {
+        tracing::warn!(
+            "self-test: {problems} prerequisite(s) missing: transparent connections will fail (see 'clearway doctor')"
+        );
+    }
 }
 
 /// `transparent-setup auto`: installs the divert rule and policy routing the config needs, and
