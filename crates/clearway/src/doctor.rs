@@ -178,6 +178,39 @@ pub async fn run(cfg: Option<&Config>, probe_from: Option<IpAddr>) -> Vec<Item> 
     });
 
     let auto = cfg.is_some_and(|c| c.global.transparent_setup_auto);
+    let tproxy = "kernel: TPROXY (for catch-all transparent binds)";
+    let catch_all = cfg.map(clearway_proxy::runtime::catch_all_binds).unwrap_or_default();
+    items.push(match (&kconfig, catch_all.is_empty()) {
+        (_, true) if cfg.is_some() => item(
+            tproxy,
+            Status::NotNeeded,
+            "no 'bind :PORT transparent' in the configuration",
+            None,
+        ),
+        (None, _) => item(
+            tproxy,
+            Status::Unknown,
+            "no /proc/config.gz or /boot/config-* to read",
+            None,
+        ),
+        (Some(k), _) => {
+            let found: Vec<&str> = ["CONFIG_NETFILTER_XT_TARGET_TPROXY", "CONFIG_NFT_TPROXY"]
+                .into_iter()
+                .filter(|o| system::kernel_option(k, o).is_some())
+                .collect();
+            if found.is_empty() {
+                item(
+                    tproxy,
+                    Status::Missing,
+                    "neither CONFIG_NETFILTER_XT_TARGET_TPROXY nor CONFIG_NFT_TPROXY is built",
+                    Some("use a kernel built with CONFIG_NFT_TPROXY or CONFIG_NETFILTER_XT_TARGET_TPROXY".into()),
+                )
+            } else {
+                item(tproxy, Status::Ok, found.join(", "), None)
+            }
+        }
+    });
+
     for fam in [Family::V4, Family::V6] {
         let needed = if fam == Family::V4 { n.v4 } else { n.v6 };
         items.extend(family_items(fam, needed, auto));

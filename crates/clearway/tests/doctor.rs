@@ -63,6 +63,13 @@ fn bare_namespace_reports_each_missing_item_with_its_fix() {
         assert!(out.contains(fix), "{fix}:\n{out}");
     }
     assert!(out.contains("NOT NEEDED  IPv6 divert rules"), "{out}");
+    assert!(out.contains("NOT NEEDED  kernel: TPROXY"), "no catch-all bind: {out}");
+    let catch_all = TRANSPARENT.replace("bind 203.0.113.80:80 transparent", "bind :80 transparent");
+    let (_, out) = doctor(&ns, &catch_all, &[]);
+    assert!(
+        out.contains("OK          kernel: TPROXY"),
+        "this kernel has TPROXY: {out}"
+    );
     assert!(out.contains("REMINDER    return path of backend 'bk'"), "{out}");
     let (code, json) = doctor(&ns, TRANSPARENT, &["--json"]);
     assert_eq!(code, Some(1));
