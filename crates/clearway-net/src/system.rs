@@ -182,6 +182,18 @@ pub fn has_local_default(family: Family, table: &str) -> bool {
     })
 }
 
+/// True when `ip` is configured on an interface of this host (in this network namespace).
+pub fn is_local_address(ip: std::net::IpAddr) -> bool {
+    let ip = ip.to_canonical();
+    let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
+        return false;
+    };
+    addrs.filter_map(|a| a.address).any(|a| {
+        a.as_sockaddr_in().map(|s| std::net::IpAddr::V4(s.ip())) == Some(ip)
+            || a.as_sockaddr_in6().map(|s| std::net::IpAddr::V6(s.ip())) == Some(ip)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -91,6 +91,14 @@ pub async fn connect_server(be: &Arc<Backend>, client: ClientSide) -> Result<Ser
         };
         let server = &be.rt.servers[slot.server];
         let target = server.target(client.local);
+        if server.is_original_destination() && clearway_net::system::is_local_address(target.ip()) {
+            // A catch-all bind also accepts connections to this host's own addresses: following
+            // them to their "original destination" would connect Clearway to itself, forever.
+            return Err(DispatchError::Connect {
+                server: server.name.clone(),
+                reason: format!("the client's original destination {target} is this host: not connecting to itself"),
+            });
+        }
         let source = match &server.source {
             Some(src) => match source_for(src, client.peer, target) {
                 Ok(s) => Some((s, src.interface.clone())),

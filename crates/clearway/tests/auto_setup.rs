@@ -141,3 +141,29 @@ fn catch_all_bind_serves_the_destination_the_client_chose() {
         );
     }
 }
+
+#[test]
+fn catch_all_refuses_to_loop_to_this_host() {
+    let Some(topo) = topology("catchloop") else { return };
+    let cfg = "global\n    transparent-setup auto\n\
+               defaults\n    mode tcp\n    timeout connect 2s\n    timeout client 30s\n    timeout server 30s\n\
+               frontend intercept\n    bind :80 transparent\n    default_backend original\n\
+               backend original\n    server dst 0.0.0.0\n";
+    let lb = Clearway::start(&topo.lb, binary(), cfg, &[80]);
+    // 192.0.2.1 is the lb's own address: its "original destination" is Clearway itself.
+    let answer =
+        clearway_testkit::request(&topo.client, addr("192.0.2.1:80"), None, b"hello\n", TIMEOUT).unwrap_or_default();
+    assert_eq!(answer, "");
+    assert!(
+        lb.wait_log("is this host: not connecting to itself", TIMEOUT),
+        "{}",
+        lb.log()
+    );
+    let sessions = lb.log().matches("session refused").count();
+    assert_eq!(
+        sessions,
+        1,
+        "one refusal, no chain of connections to itself: {}",
+        lb.log()
+    );
+}
