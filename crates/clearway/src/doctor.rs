@@ -151,64 +151,29 @@ pub async fn run(cfg: Option<&Config>, probe_from: Option<IpAddr>) -> Vec<Item> 
     }
 
     let socket_match = "kernel: netfilter socket match (for the divert rules)";
-    items.push(match (&kconfig, any) {
-        (_, false) => not_needed(socket_match),
-        (None, true) => item(
-            socket_match,
-            Status::Unknown,
-            "no /proc/config.gz or /boot/config-* to read",
-            None,
-        ),
-        (Some(k), true) => {
-            let found: Vec<&str> = ["CONFIG_NETFILTER_XT_MATCH_SOCKET", "CONFIG_NFT_SOCKET"]
-                .into_iter()
-                .filter(|o| system::kernel_option(k, o).is_some())
-                .collect();
-            if found.is_empty() {
-                item(
-                    socket_match,
-                    Status::Missing,
-                    "neither CONFIG_NETFILTER_XT_MATCH_SOCKET nor CONFIG_NFT_SOCKET is built",
-                    Some("use a kernel built with CONFIG_NETFILTER_XT_MATCH_SOCKET or CONFIG_NFT_SOCKET".into()),
-                )
-            } else {
-                item(socket_match, Status::Ok, found.join(", "), None)
-            }
-        }
+    let options = ["CONFIG_NETFILTER_XT_MATCH_SOCKET", "CONFIG_NFT_SOCKET"];
+    items.push(if any {
+        kernel_item(socket_match, &options, kconfig.as_deref())
+    } else {
+        not_needed(socket_match)
     });
 
     let auto = cfg.is_some_and(|c| c.global.transparent_setup_auto);
     let tproxy = "kernel: TPROXY (for catch-all transparent binds)";
     let catch_all = cfg.map(clearway_proxy::runtime::catch_all_binds).unwrap_or_default();
-    items.push(match (&kconfig, catch_all.is_empty()) {
-        (_, true) if cfg.is_some() => item(
+    items.push(if cfg.is_some() && catch_all.is_empty() {
+        item(
             tproxy,
             Status::NotNeeded,
             "no 'bind :PORT transparent' in the configuration",
             None,
-        ),
-        (None, _) => item(
+        )
+    } else {
+        kernel_item(
             tproxy,
-            Status::Unknown,
-            "no /proc/config.gz or /boot/config-* to read",
-            None,
-        ),
-        (Some(k), _) => {
-            let found: Vec<&str> = ["CONFIG_NETFILTER_XT_TARGET_TPROXY", "CONFIG_NFT_TPROXY"]
-                .into_iter()
-                .filter(|o| system::kernel_option(k, o).is_some())
-                .collect();
-            if found.is_empty() {
-                item(
-                    tproxy,
-                    Status::Missing,
-                    "neither CONFIG_NETFILTER_XT_TARGET_TPROXY nor CONFIG_NFT_TPROXY is built",
-                    Some("use a kernel built with CONFIG_NFT_TPROXY or CONFIG_NETFILTER_XT_TARGET_TPROXY".into()),
-                )
-            } else {
-                item(tproxy, Status::Ok, found.join(", "), None)
-            }
-        }
+            &["CONFIG_NETFILTER_XT_TARGET_TPROXY", "CONFIG_NFT_TPROXY"],
+            kconfig.as_deref(),
+        )
     });
 
     for fam in [Family::V4, Family::V6] {
@@ -272,6 +237,34 @@ pub async fn run(cfg: Option<&Config>, probe_from: Option<IpAddr>) -> Vec<Item> 
         }
     }
     items
+}
+
+/// A kernel feature that any one of `options` provides, read from the kernel's build config.
+fn kernel_item(title: &str, options: &[&str], kconfig: Option<&str>) -> Item {
+    let Some(k) = kconfig else {
+        return item(
+            title,
+            Status::Unknown,
+            "no /proc/config.gz or /boot/config-* to read",
+            None,
+        );
+    };
+    let found: Vec<&str> = options
+        .iter()
+        .copied()
+        .filter(|o| system::kernel_option(k, o).is_some())
+        .collect();
+    if found.is_empty() {
+        let any_of = options.join(" or ");
+        item(
+            title,
+            Status::Missing,
+            format!("none of {any_of} is built"),
+            Some(format!("use a kernel built with {any_of}")),
+        )
+    } else {
+        item(title, Status::Ok, found.join(", "), None)
+    }
 }
 
 /// Sysctl, divert rule, policy rule and local route for one family. With `auto`, Clearway
