@@ -84,10 +84,11 @@ pub fn raise_nofile_limit() -> u64 {
 }
 
 /// Starts a small process that outlives this one by design: it keeps the current privileges,
-/// waits until this process is gone (however it ends, even SIGKILL), then runs `undo` (each a
-/// program and its arguments). Used to remove host changes after the worker dropped root.
-/// Must run before any other thread exists.
-pub fn spawn_cleanup_guard(undo: Vec<Vec<String>>) -> io::Result<()> {
+/// waits until this process is gone (however it ends, even SIGKILL), then runs `cleanup`.
+/// Used to remove host changes after the worker dropped root. Must run before any other
+/// thread exists and before the listeners are opened: the guard keeps every descriptor the
+/// process has at that moment.
+pub fn spawn_cleanup_guard(cleanup: impl FnOnce()) -> io::Result<()> {
     let mut fds = [0 as libc::c_int; 2];
     // SAFETY: pipe2 fills the two descriptors we pass room for.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
@@ -106,32 +107,19 @@ pub fn spawn_cleanup_guard(undo: Vec<Vec<String>>) -> io::Result<()> {
         unsafe { libc::close(read_end) };
         return Ok(());
     }
-    // Child: ignore the signals aimed at the worker's process group, drop every other
-    // descriptor (listeners must not outlive the worker), wait for EOF, clean up, leave.
+    // Child: ignore the signals aimed at the worker's process group, wait for EOF, clean up,
+    // leave. It is forked before any listener exists, so it holds no listening socket (and
+    // closing the runtime's own descriptors here would break the clean-up's runtime).
     // SAFETY: signal dispositions, descriptor closing and a blocking read on our own pipe.
     unsafe {
         for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGPIPE] {
             libc::signal(sig, libc::SIG_IGN);
         }
         libc::close(write_end);
-        let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
-            .map(|d| d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect())
-            .unwrap_or_default();
-        for fd in fds {
-            if fd > 2 && fd != read_end {
-                libc::close(fd);
-            }
-        }
         let mut byte = 0u8;
         while libc::read(read_end, (&mut byte as *mut u8).cast(), 1) > 0 {}
     }
-    for cmd in &undo {
-        let _ = std::process::Command::new(&cmd[0])
-            .args(&cmd[1..])
-            .stdin(std::process::Stdio::null())
-            .status();
-    }
-    eprintln!("clearway: removed the transparent-proxying rules it had installed");
+    cleanup();
     // SAFETY: leave without running the parent's destructors.
     unsafe { libc::_exit(0) }
 }

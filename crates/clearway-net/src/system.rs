@@ -182,6 +182,14 @@ pub fn has_local_default(family: Family, table: &str) -> bool {
     })
 }
 
+/// The index of a network interface by name.
+pub fn interface_index(name: &str) -> Option<u32> {
+    let c = std::ffi::CString::new(name).ok()?;
+    // SAFETY: a valid NUL-terminated name.
+    let index = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    (index != 0).then_some(index)
+}
+
 /// True when `ip` is configured on an interface of this host (in this network namespace).
 pub fn is_local_address(ip: std::net::IpAddr) -> bool {
     let ip = ip.to_canonical();

@@ -1,10 +1,15 @@
 //! `transparent-setup auto`: installs the divert marking (an nftables table of our own) and the
-//! policy routing (an `ip rule` for our mark and a local route in a table nobody uses) that
-//! transparent binds and `usesrc` need, and knows how to remove exactly that. Owns those
-//! changes to the host; must never touch rules it did not create.
+//! policy routing (an `ip rule` for our mark and a local route in a table nobody uses, over
+//! netlink) that transparent binds and `usesrc` need, and removes exactly that. Must never
+//! touch rules it did not create.
 
 use crate::system::Family;
+use futures_util::TryStreamExt;
+use rtnetlink::packet_route::route::{RouteAttribute, RouteMessage, RouteScope, RouteType};
+use rtnetlink::packet_route::rule::{RuleAction, RuleAttribute, RuleMessage};
+use rtnetlink::{Handle, IpVersion, RouteMessageBuilder};
 use std::io::Write;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::process::{Command, Stdio};
 
 /// Our packet mark ("CW") and the first routing table number we try.
@@ -12,170 +17,269 @@ pub const MARK: u32 = 0x4357;
 const FIRST_TABLE: u32 = 0x4357;
 const NFT_TABLE: &str = "clearway";
 
-/// What was installed, and the commands that remove it.
+/// One thing to remove.
+#[derive(Debug, Clone)]
+enum Undo {
+    NftTable,
+    Rule(RuleMessage),
+    Route(RouteMessage),
+}
+
+/// What was installed, and how to remove it.
 #[derive(Debug, Clone)]
 pub struct Installed {
     pub table: u32,
     pub families: Vec<Family>,
-    /// Commands (program and arguments) that undo the set-up, in order.
-    pub undo: Vec<Vec<String>>,
+    undo: Vec<Undo>,
 }
 
-fn run(program: &str, args: &[&str], stdin: Option<&str>) -> Result<String, String> {
-    let mut child = Command::new(program)
+fn nft(args: &[&str], stdin: Option<&str>) -> Result<(), String> {
+    let mut child = Command::new("nft")
         .args(args)
         .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
+        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot run {program}: {e} (is it installed?)"))?;
+        .map_err(|e| format!("cannot run nft: {e} (is the nftables package installed?)"))?;
     if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(text.as_bytes()).map_err(|e| format!("{program}: {e}"))?;
+        pipe.write_all(text.as_bytes()).map_err(|e| format!("nft: {e}"))?;
     }
-    let out = child.wait_with_output().map_err(|e| format!("{program}: {e}"))?;
+    let out = child.wait_with_output().map_err(|e| format!("nft: {e}"))?;
     if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        Ok(())
     } else {
         Err(format!(
-            "{program} {}: {}",
+            "nft {}: {}",
             args.join(" "),
             String::from_utf8_lossy(&out.stderr).trim()
         ))
     }
 }
 
-fn fam_flag(f: Family) -> &'static str {
+/// Runs `f` with a netlink handle on a runtime of its own (start-up and the clean-up guard
+/// run before or outside the data plane's runtime).
+fn with_netlink<T>(f: impl AsyncFnOnce(Handle) -> Result<T, String>) -> Result<T, String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("netlink runtime: {e}"))?;
+    rt.block_on(async {
+        let (conn, handle, _) = rtnetlink::new_connection().map_err(|e| format!("netlink: {e}"))?;
+        tokio::spawn(conn);
+        f(handle).await
+    })
+}
+
+fn version(f: Family) -> IpVersion {
     match f {
-        Family::V4 => "-4",
-        Family::V6 => "-6",
+        Family::V4 => IpVersion::V4,
+        Family::V6 => IpVersion::V6,
     }
 }
 
-/// Routing tables mentioned by any rule or route of either family.
-fn used_tables() -> Vec<u32> {
-    let mut used = Vec::new();
-    for f in ["-4", "-6"] {
-        for args in [
-            vec![f, "-j", "rule", "show"],
-            vec![f, "-j", "route", "show", "table", "all"],
-        ] {
-            let Ok(text) = run("ip", &args, None) else { continue };
-            let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
-                continue;
-            };
-            for e in v.as_array().into_iter().flatten() {
-                if let Some(t) = e.get("table").and_then(|t| t.as_str()).and_then(|t| t.parse().ok()) {
-                    used.push(t);
+fn rule_table(r: &RuleMessage) -> u32 {
+    r.attributes
+        .iter()
+        .find_map(|a| {
+            if let RuleAttribute::Table(t) = a {
+                Some(*t)
+            } else {
+                None
+            }
+        })
+        .unwrap_or(u32::from(r.header.table))
+}
+
+fn route_table(r: &RouteMessage) -> u32 {
+    r.attributes
+        .iter()
+        .find_map(|a| {
+            if let RouteAttribute::Table(t) = a {
+                Some(*t)
+            } else {
+                None
+            }
+        })
+        .unwrap_or(u32::from(r.header.table))
+}
+
+async fn rules(h: &Handle, f: Family) -> Result<Vec<RuleMessage>, String> {
+    h.rule()
+        .get(version(f))
+        .execute()
+        .try_collect()
+        .await
+        .map_err(|e| format!("netlink rule dump: {e}"))
+}
+
+async fn routes(h: &Handle, f: Family) -> Result<Vec<RouteMessage>, String> {
+    let query = match f {
+        Family::V4 => RouteMessageBuilder::<Ipv4Addr>::new().build(),
+        Family::V6 => RouteMessageBuilder::<Ipv6Addr>::new().build(),
+    };
+    h.route()
+        .get(query)
+        .execute()
+        .try_collect()
+        .await
+        .map_err(|e| format!("netlink route dump: {e}"))
+}
+
+/// The local default route on `lo` in `table`.
+fn local_default(f: Family, table: u32) -> RouteMessage {
+    let lo = crate::system::interface_index("lo").unwrap_or(1);
+    match f {
+        Family::V4 => RouteMessageBuilder::<Ipv4Addr>::new()
+            .destination_prefix(Ipv4Addr::UNSPECIFIED, 0)
+            .kind(RouteType::Local)
+            .scope(RouteScope::Host)
+            .output_interface(lo)
+            .table_id(table)
+            .build(),
+        Family::V6 => RouteMessageBuilder::<Ipv6Addr>::new()
+            .destination_prefix(Ipv6Addr::UNSPECIFIED, 0)
+            .kind(RouteType::Local)
+            .scope(RouteScope::Host)
+            .output_interface(lo)
+            .table_id(table)
+            .build(),
+    }
+}
+
+/// Removes what a previous run left (one killed with its guard): our nftables table, and the
+/// rules carrying our mark with the local routes of their tables.
+async fn remove_stale(h: &Handle) -> Result<(), String> {
+    let _ = nft(&["delete", "table", "inet", NFT_TABLE], None);
+    for f in [Family::V4, Family::V6] {
+        for rule in rules(h, f).await? {
+            if rule.attributes.contains(&RuleAttribute::FwMark(MARK)) {
+                let table = rule_table(&rule);
+                let _ = h.rule().del(rule).execute().await;
+                for route in routes(h, f).await? {
+                    if route_table(&route) == table && route.header.kind == RouteType::Local {
+                        let _ = h.route().del(route).execute().await;
+                    }
                 }
             }
         }
     }
-    used
-}
-
-/// Removes what a previous run (e.g. one that was killed) left: our nftables table, and rules
-/// carrying our mark with the routes of their tables.
-fn remove_stale() {
-    let _ = run("nft", &["delete", "table", "inet", NFT_TABLE], None);
-    for f in [Family::V4, Family::V6] {
-        while let Some(table) = crate::system::fwmark_table(f, MARK) {
-            let (flag, any) = (fam_flag(f), if f == Family::V4 { "0.0.0.0/0" } else { "::/0" });
-            let _ = run(
-                "ip",
-                &[flag, "route", "del", "local", any, "dev", "lo", "table", &table],
-                None,
-            );
-            if run(
-                "ip",
-                &[flag, "rule", "del", "fwmark", &format!("{MARK:#x}"), "lookup", &table],
-                None,
-            )
-            .is_err()
-            {
-                break;
-            }
-        }
-    }
+    Ok(())
 }
 
 /// Installs the divert rule and policy routing for `families`, plus a TPROXY interception
 /// rule for each catch-all transparent bind `(family, port)`: new connections to any address on
 /// that port go to our listener, which sees the original destination as its local address.
 pub fn install(families: &[Family], catch_all: &[(Family, u16)]) -> Result<Installed, String> {
-    remove_stale();
-    let used = used_tables();
-    let table = (FIRST_TABLE..FIRST_TABLE + 1000)
-        .find(|t| !used.contains(t))
-        .ok_or("no free routing table number")?;
-    let mut done = Installed {
-        table,
-        families: families.to_vec(),
-        undo: Vec::new(),
-    };
-    let mut intercept = String::new();
-    for (f, port) in catch_all {
-        let (proto, ip) = if *f == Family::V4 {
-            ("ipv4", "ip")
-        } else {
-            ("ipv6", "ip6")
-        };
-        intercept.push_str(&format!(
-            "    meta nfproto {proto} tcp dport {port} tproxy {ip} to :{port} meta mark set {MARK:#x} accept\n"
-        ));
-    }
-    let nft = format!(
-        "table inet {NFT_TABLE} {{\n  chain divert {{\n    type filter hook prerouting priority mangle; policy accept;\n    \
-         meta l4proto tcp socket transparent 1 meta mark set {MARK:#x} accept\n{intercept}  }}\n}}\n"
-    );
-    run("nft", &["-f", "-"], Some(&nft))?;
-    done.undo.push(vec![
-        "nft".into(),
-        "delete".into(),
-        "table".into(),
-        "inet".into(),
-        NFT_TABLE.into(),
-    ]);
-    let t = table.to_string();
-    for &f in families {
-        let (flag, any) = (fam_flag(f), if f == Family::V4 { "0.0.0.0/0" } else { "::/0" });
-        let step = run(
-            "ip",
-            &[flag, "route", "add", "local", any, "dev", "lo", "table", &t],
-            None,
-        )
-        .and_then(|_| {
-            done.undo.insert(
-                0,
-                ["ip", flag, "route", "del", "local", any, "dev", "lo", "table", &t]
-                    .map(String::from)
-                    .to_vec(),
-            );
-            run(
-                "ip",
-                &[flag, "rule", "add", "fwmark", &format!("{MARK:#x}"), "lookup", &t],
-                None,
-            )
-        })
-        .map(|_| {
-            done.undo.insert(
-                0,
-                ["ip", flag, "rule", "del", "fwmark", &format!("{MARK:#x}"), "lookup", &t]
-                    .map(String::from)
-                    .to_vec(),
-            );
-        });
-        if let Err(e) = step {
-            uninstall(&done);
-            return Err(e);
+    let families = families.to_vec();
+    let catch_all = catch_all.to_vec();
+    with_netlink(async move |h: Handle| {
+        remove_stale(&h).await?;
+        let mut used = Vec::new();
+        for f in [Family::V4, Family::V6] {
+            used.extend(rules(&h, f).await?.iter().map(rule_table));
+            used.extend(routes(&h, f).await?.iter().map(route_table));
         }
-    }
-    Ok(done)
+        let table = (FIRST_TABLE..FIRST_TABLE + 1000)
+            .find(|t| !used.contains(t))
+            .ok_or("no free routing table number")?;
+        let mut done = Installed {
+            table,
+            families: families.clone(),
+            undo: Vec::new(),
+        };
+        let mut intercept = String::new();
+        for (f, port) in &catch_all {
+            let (proto, ip) = if *f == Family::V4 {
+                ("ipv4", "ip")
+            } else {
+                ("ipv6", "ip6")
+            };
+            intercept.push_str(&format!(
+                "    meta nfproto {proto} tcp dport {port} tproxy {ip} to :{port} meta mark set {MARK:#x} accept\n"
+            ));
+        }
+        let rules_text = format!(
+            "table inet {NFT_TABLE} {{\n  chain divert {{\n    type filter hook prerouting priority mangle; policy accept;\n    \
+             meta l4proto tcp socket transparent 1 meta mark set {MARK:#x} accept\n{intercept}  }}\n}}\n"
+        );
+        nft(&["-f", "-"], Some(&rules_text))?;
+        done.undo.push(Undo::NftTable);
+        for f in families {
+            let route = local_default(f, table);
+            let step = async {
+                h.route()
+                    .add(route.clone())
+                    .execute()
+                    .await
+                    .map_err(|e| format!("adding the local route: {e}"))?;
+                done.undo.insert(0, Undo::Route(route));
+                let rule = match f {
+                    Family::V4 => {
+                        let mut r = h
+                            .rule()
+                            .add()
+                            .v4()
+                            .fw_mark(MARK)
+                            .table_id(table)
+                            .action(RuleAction::ToTable);
+                        r.message_mut().clone()
+                    }
+                    Family::V6 => {
+                        let mut r = h
+                            .rule()
+                            .add()
+                            .v6()
+                            .fw_mark(MARK)
+                            .table_id(table)
+                            .action(RuleAction::ToTable);
+                        r.message_mut().clone()
+                    }
+                };
+                let mut add = h.rule().add();
+                *add.message_mut() = rule.clone();
+                add.execute().await.map_err(|e| format!("adding the ip rule: {e}"))?;
+                done.undo.insert(0, Undo::Rule(rule));
+                Ok::<(), String>(())
+            };
+            if let Err(e) = step.await {
+                let _ = remove(&h, &done.undo).await;
+                return Err(e);
+            }
+        }
+        Ok(done)
+    })
 }
 
-/// Removes what `install` added (errors are ignored: the goal is to leave nothing behind).
-pub fn uninstall(done: &Installed) {
-    for cmd in &done.undo {
-        let args: Vec<&str> = cmd[1..].iter().map(String::as_str).collect();
-        let _ = run(&cmd[0], &args, None);
+async fn remove(h: &Handle, undo: &[Undo]) -> Result<(), String> {
+    let mut errors = Vec::new();
+    for u in undo {
+        let r = match u {
+            Undo::NftTable => nft(&["delete", "table", "inet", NFT_TABLE], None),
+            Undo::Rule(m) => h
+                .rule()
+                .del(m.clone())
+                .execute()
+                .await
+                .map_err(|e| format!("deleting the ip rule: {e}")),
+            Undo::Route(m) => h
+                .route()
+                .del(m.clone())
+                .execute()
+                .await
+                .map_err(|e| format!("deleting the local route: {e}")),
+        };
+        errors.extend(r.err());
     }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("; "))
+    }
+}
+
+/// Removes what `install` added; carries on past errors (the goal is to leave nothing behind)
+/// and reports them.
+pub fn uninstall(done: &Installed) -> Result<(), String> {
+    let undo = done.undo.clone();
+    with_netlink(async move |h: Handle| remove(&h, &undo).await)
 }

@@ -224,8 +224,14 @@ fn setup_transparency(cfg: &clearway_config::Config) -> Result<(), String> {
     let catch_all = runtime::catch_all_binds(cfg);
     let done = clearway_net::tproxy_setup::install(&families, &catch_all)
         .map_err(|e| format!("transparent-setup auto: {e}"))?;
-    if let Err(e) = clearway_net::process::spawn_cleanup_guard(done.undo.clone()) {
-        clearway_net::tproxy_setup::uninstall(&done);
+    let guard_copy = done.clone();
+    if let Err(e) =
+        clearway_net::process::spawn_cleanup_guard(move || match clearway_net::tproxy_setup::uninstall(&guard_copy) {
+            Ok(()) => eprintln!("clearway: removed the transparent-proxying rules it had installed"),
+            Err(e) => eprintln!("clearway: could not remove all the transparent-proxying rules it had installed: {e}"),
+        })
+    {
+        let _ = clearway_net::tproxy_setup::uninstall(&done);
         return Err(format!("transparent-setup auto: cannot start the clean-up guard: {e}"));
     }
     tracing::info!(
