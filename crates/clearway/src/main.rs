@@ -1,14 +1,12 @@
-//! The `clearway` binary: reads the command line and the config, opens listeners, goes to the
-//! background if asked, and runs the data plane until SIGTERM/SIGINT. Owns process-level
-//! concerns (logging set-up, daemon, pidfile, signals); must not contain proxy logic.
+//! The `clearway` binary: reads the command line and the config, sets up logging, and hands
+//! over to `doctor` or to `startup`. Must not contain proxy logic.
 
 mod cli;
 mod doctor;
+mod startup;
 
 use clap::Parser;
-use clearway_proxy::{frontend, runtime, Runtime};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
@@ -61,7 +59,7 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    match start(&cli, &cfg) {
+    match startup::start(&cli, &cfg) {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
             eprintln!("[ALERT] {msg}");
@@ -124,213 +122,4 @@ fn init_logging(cli: &cli::Cli) {
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .init();
-}
-
-fn start(cli: &cli::Cli, cfg: &clearway_config::Config) -> Result<(), String> {
-    runtime::check_transparency_rights(cfg).map_err(|e| e.to_string())?;
-    let nofile = clearway_net::process::raise_nofile_limit();
-    let rt = Runtime::build(cfg, nofile).map_err(|e| e.to_string())?;
-    if u64::from(rt.global_maxconn) * 2 > nofile {
-        tracing::warn!(
-            "global maxconn {} needs about {} file descriptors but the limit is {nofile}",
-            rt.global_maxconn,
-            u64::from(rt.global_maxconn) * 2
-        );
-    }
-    // Rules first: a client arriving as soon as a listener opens must already be diverted.
-    if cfg.global.transparent_setup_auto {
-        setup_transparency(cfg)?;
-    }
-    let listeners = frontend::open_listeners(cfg).map_err(|e| e.to_string())?;
-    self_test(cfg);
-    let pidfile = cli.pidfile.as_ref().or(cfg.global.pidfile.as_ref());
-    if (cfg.global.daemon || cli.daemon) && !cli.foreground() {
-        clearway_net::process::daemonize(pidfile.map(|p| p.as_path()))
-            .map_err(|e| format!("cannot go to the background: {e}"))?;
-    } else if let Some(path) = pidfile {
-        std::fs::write(path, format!("{}\n", std::process::id()))
-            .map_err(|e| format!("cannot write pidfile {}: {e}", path.display()))?;
-    }
-    drop_privileges(cfg)?;
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = cfg.global.nbthread {
-        builder.worker_threads(n.max(1));
-    }
-    let tokio_rt = builder
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    tokio_rt.block_on(serve(Arc::new(rt), listeners));
-    Ok(())
-}
-
-/// The start-up self-test: when the config uses transparency, the doctor's items are checked
-/// (as root, before the privileges are dropped) and each problem is logged with its fix. A
-/// server's `check-transparent-source ADDR` also lets it probe the return path right away.
-fn self_test(cfg: &clearway_config::Config) {
-    if runtime::transparency_needs(cfg).is_empty() {
-        return;
-    }
-    let probe_from = cfg
-        .backends
-        .iter()
-        .flat_map(|b| &b.servers)
-        .find_map(|s| match s.check.return_path {
-            clearway_config::model::ReturnPathProbe::From(ip) => Some(ip),
-            _ => None,
-        });
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => return tracing::warn!("self-test not run: {e}"),
-    };
-    let items = rt.block_on(doctor::run(Some(cfg), probe_from));
-    let mut problems = 0;
-    for i in &items {
-        let fix = i.fix.as_ref().map(|f| format!("; fix: {f}")).unwrap_or_default();
-        match i.status {
-            doctor::Status::Missing => {
-                problems += 1;
-                tracing::warn!("self-test: {} is MISSING: {}{fix}", i.item, i.detail);
-            }
-            doctor::Status::Warning => tracing::warn!("self-test: {}: {}{fix}", i.item, i.detail),
-            doctor::Status::Ok if i.item.starts_with("return path") => {
-                tracing::info!("self-test: {}: {}", i.item, i.detail)
-            }
-            _ => {}
-        }
-    }
-    if problems == 0 {
-        tracing::info!("self-test: transparent proxying prerequisites are in place");
-    } else {
-        tracing::warn!(
-            "self-test: {problems} prerequisite(s) missing: transparent connections will fail (see 'clearway doctor')"
-        );
-    }
-}
-
-/// `transparent-setup auto`: installs the divert rule and policy routing the config needs, and
-/// leaves a guard process that removes them when Clearway ends, however it ends.
-fn setup_transparency(cfg: &clearway_config::Config) -> Result<(), String> {
-    use clearway_net::system::Family;
-    let (v4, v6) = runtime::transparency_families(cfg);
-    let families: Vec<Family> = [(v4, Family::V4), (v6, Family::V6)]
-        .into_iter()
-        .filter(|(n, _)| *n)
-        .map(|(_, f)| f)
-        .collect();
-    if families.is_empty() {
-        return Ok(());
-    }
-    let catch_all = runtime::catch_all_binds(cfg);
-    let done = clearway_net::tproxy_setup::install(&families, &catch_all)
-        .map_err(|e| format!("transparent-setup auto: {e}"))?;
-    let guard_copy = done.clone();
-    if let Err(e) =
-        clearway_net::process::spawn_cleanup_guard(move || match clearway_net::tproxy_setup::uninstall(&guard_copy) {
-            Ok(()) => eprintln!("clearway: removed the transparent-proxying rules it had installed"),
-            Err(e) => eprintln!("clearway: could not remove all the transparent-proxying rules it had installed: {e}"),
-        })
-    {
-        let _ = clearway_net::tproxy_setup::uninstall(&done);
-        return Err(format!("transparent-setup auto: cannot start the clean-up guard: {e}"));
-    }
-    tracing::info!(
-        "transparent-setup auto: nftables table 'inet clearway' marks packets of transparent sockets {:#x}; \
-         'ip rule fwmark {:#x} lookup {}' with a local route for {}; removed when clearway stops",
-        clearway_net::tproxy_setup::MARK,
-        clearway_net::tproxy_setup::MARK,
-        done.table,
-        families.iter().map(|f| f.name()).collect::<Vec<_>>().join(" and ")
-    );
-    for (family, port) in &catch_all {
-        tracing::info!(
-            "transparent-setup auto: {} TCP port {port} is intercepted for any destination (TPROXY)",
-            family.name()
-        );
-    }
-    Ok(())
-}
-
-/// Switches to `user`/`group` (or `uid`/`gid`) and `chroot` once the listeners are open, keeping
-/// CAP_NET_ADMIN when the config needs transparency, plus what `setcap` lists.
-fn drop_privileges(cfg: &clearway_config::Config) -> Result<(), String> {
-    use clearway_net::privileges;
-    let g = &cfg.global;
-    if g.user.is_none() && g.group.is_none() && g.uid.is_none() && g.gid.is_none() && g.chroot.is_none() {
-        return Ok(());
-    }
-    let mut d = privileges::resolve(g.user.as_deref(), g.group.as_deref(), g.uid, g.gid)
-        .map_err(|e| format!("cannot switch user: {e}"))?;
-    d.chroot = g.chroot.clone();
-    let transparent = !runtime::transparency_needs(cfg).is_empty();
-    d.keep = g
-        .setcap
-        .iter()
-        .filter_map(|c| privileges::cap_bit(c))
-        .fold(0, |a, b| a | b);
-    if transparent {
-        d.keep |= 1 << clearway_net::caps::CAP_NET_ADMIN;
-    }
-    let euid = nix::unistd::geteuid().as_raw();
-    if euid != 0 {
-        if d.uid.is_some_and(|u| u != euid) {
-            return Err(format!(
-                "cannot switch to uid {}: clearway was not started as root",
-                d.uid.unwrap_or(0)
-            ));
-        }
-        // Already the right user (started with file capabilities): nothing to switch.
-        d.uid = None;
-        d.gid = None;
-    }
-    privileges::apply(&d).map_err(|e| format!("cannot drop privileges: {e}"))?;
-    if transparent && !clearway_net::caps::can_use_transparent() {
-        return Err("after switching user, CAP_NET_ADMIN is gone: transparent proxying cannot work".into());
-    }
-    tracing::info!(
-        uid = %nix::unistd::getuid(),
-        gid = %nix::unistd::getgid(),
-        chroot = ?g.chroot,
-        "privileges dropped; capabilities kept: {}",
-        if d.keep == 0 { "none".to_string() } else { format!("{:#x}", d.keep) }
-    );
-    Ok(())
-}
-
-async fn serve(rt: Arc<Runtime>, listeners: Vec<frontend::Listener>) {
-    for fe in rt
-        .frontends
-        .iter()
-        .filter(|f| f.mode == clearway_config::model::Mode::Http)
-    {
-        tracing::warn!(frontend = %fe.name, "mode http is not implemented yet: forwarding as mode tcp");
-    }
-    let mut tasks = tokio::task::JoinSet::new();
-    for l in listeners {
-        tracing::info!(frontend = %rt.frontends[l.frontend].name, addr = %l.addr, "listening");
-        tasks.spawn(frontend::accept_loop(rt.clone(), l));
-    }
-    let listeners = tasks.len();
-    clearway_proxy::checks::spawn_all(&rt, &mut tasks);
-    tracing::info!(
-        "clearway {} ready, {listeners} listener(s), {} health check(s)",
-        env!("CARGO_PKG_VERSION"),
-        tasks.len() - listeners
-    );
-    let stop = async {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!("cannot watch SIGTERM: {e}");
-                return std::future::pending().await;
-            }
-        };
-        tokio::select! {
-            _ = term.recv() => "SIGTERM",
-            _ = tokio::signal::ctrl_c() => "SIGINT",
-        }
-    };
-    let why = stop.await;
-    tracing::info!("{why} received: stopping");
-    tasks.abort_all();
 }
