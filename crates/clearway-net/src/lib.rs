@@ -6,6 +6,7 @@ pub mod caps;
 pub mod connect;
 pub mod errors;
 pub mod listen;
+pub mod nftables;
 pub mod privileges;
 pub mod process;
 mod sockopt;

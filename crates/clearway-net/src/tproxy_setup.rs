@@ -1,6 +1,6 @@
-//! `transparent-setup auto`: installs the divert marking (an nftables table of our own) and the
-//! policy routing (an `ip rule` for our mark and a local route in a table nobody uses, over
-//! netlink) that transparent binds and `usesrc` need, and removes exactly that. Must never
+//! `transparent-setup auto`: installs, over netlink, the divert marking (an nftables table of
+//! our own) and the policy routing (an `ip rule` for our mark and a local route in a table
+//! nobody uses) that transparent binds and `usesrc` need, and removes exactly that. Must never
 //! touch rules it did not create.
 
 use crate::system::Family;
@@ -8,9 +8,7 @@ use futures_util::TryStreamExt;
 use rtnetlink::packet_route::route::{RouteAttribute, RouteMessage, RouteScope, RouteType};
 use rtnetlink::packet_route::rule::{RuleAction, RuleAttribute, RuleMessage};
 use rtnetlink::{Handle, IpVersion, RouteMessageBuilder};
-use std::io::Write;
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::process::{Command, Stdio};
 
 /// Our packet mark ("CW") and the first routing table number we try.
 pub const MARK: u32 = 0x4357;
@@ -31,29 +29,6 @@ pub struct Installed {
     pub table: u32,
     pub families: Vec<Family>,
     undo: Vec<Undo>,
-}
-
-fn nft(args: &[&str], stdin: Option<&str>) -> Result<(), String> {
-    let mut child = Command::new("nft")
-        .args(args)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run nft: {e} (is the nftables package installed?)"))?;
-    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(text.as_bytes()).map_err(|e| format!("nft: {e}"))?;
-    }
-    let out = child.wait_with_output().map_err(|e| format!("nft: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "nft {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
 }
 
 /// Runs `f` with a netlink handle on a runtime of its own (start-up and the clean-up guard
@@ -149,7 +124,7 @@ fn local_default(f: Family, table: u32) -> RouteMessage {
 /// Removes what a previous run left (one killed with its guard): our nftables table, and the
 /// rules carrying our mark with the local routes of their tables.
 async fn remove_stale(h: &Handle) -> Result<(), String> {
-    let _ = nft(&["delete", "table", "inet", NFT_TABLE], None);
+    crate::nftables::delete_table(NFT_TABLE).map_err(|e| format!("removing a stale nftables table: {e}"))?;
     for f in [Family::V4, Family::V6] {
         for rule in rules(h, f).await? {
             if rule.attributes.contains(&RuleAttribute::FwMark(MARK)) {
@@ -187,22 +162,9 @@ pub fn install(families: &[Family], catch_all: &[(Family, u16)]) -> Result<Insta
             families: families.clone(),
             undo: Vec::new(),
         };
-        let mut intercept = String::new();
-        for (f, port) in &catch_all {
-            let (proto, ip) = if *f == Family::V4 {
-                ("ipv4", "ip")
-            } else {
-                ("ipv6", "ip6")
-            };
-            intercept.push_str(&format!(
-                "    meta nfproto {proto} tcp dport {port} tproxy {ip} to :{port} meta mark set {MARK:#x} accept\n"
-            ));
-        }
-        let rules_text = format!(
-            "table inet {NFT_TABLE} {{\n  chain divert {{\n    type filter hook prerouting priority mangle; policy accept;\n    \
-             meta l4proto tcp socket transparent 1 meta mark set {MARK:#x} accept\n{intercept}  }}\n}}\n"
-        );
-        nft(&["-f", "-"], Some(&rules_text))?;
+        let intercept: Vec<(bool, u16)> = catch_all.iter().map(|(f, p)| (*f == Family::V6, *p)).collect();
+        crate::nftables::create_table(NFT_TABLE, MARK, &intercept)
+            .map_err(|e| format!("creating the nftables table inet {NFT_TABLE}: {e}"))?;
         done.undo.push(Undo::NftTable);
         for f in families {
             let route = local_default(f, table);
@@ -254,7 +216,9 @@ async fn remove(h: &Handle, undo: &[Undo]) -> Result<(), String> {
     let mut errors = Vec::new();
     for u in undo {
         let r = match u {
-            Undo::NftTable => nft(&["delete", "table", "inet", NFT_TABLE], None),
+            Undo::NftTable => {
+                crate::nftables::delete_table(NFT_TABLE).map_err(|e| format!("deleting the nftables table: {e}"))
+            }
             Undo::Rule(m) => h
                 .rule()
                 .del(m.clone())

@@ -50,7 +50,11 @@ pub enum Command {
         /// Print the checklist as JSON.
         #[arg(long)]
         json: bool,
-        /// Also test each usesrc backend's return path live, from this client-side address.
+        /// Also test each usesrc backend's return path live, from the servers'
+        /// `check-transparent-source` address.
+        #[arg(long)]
+        probe: bool,
+        /// Like --probe, from this client-side address.
         #[arg(long, value_name = "CLIENT_IP")]
         probe_from: Option<IpAddr>,
     },
@@ -93,14 +97,15 @@ mod tests {
         let Some(Command::Doctor {
             files,
             json,
+            probe,
             probe_from,
         }) = c.command
         else {
             panic!()
         };
         assert_eq!(
-            (files.len(), json, probe_from),
-            (1, true, Some("192.0.2.2".parse().unwrap()))
+            (files.len(), json, probe, probe_from),
+            (1, true, false, Some("192.0.2.2".parse().unwrap()))
         );
     }
 }

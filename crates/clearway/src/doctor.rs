@@ -100,6 +100,17 @@ fn needs(cfg: Option<&Config>) -> Needs {
     n
 }
 
+/// The first `check-transparent-source ADDR` of the config: a client-side address to probe from.
+pub fn configured_probe_source(cfg: &Config) -> Option<IpAddr> {
+    cfg.backends
+        .iter()
+        .flat_map(|b| &b.servers)
+        .find_map(|s| match s.check.return_path {
+            clearway_config::model::ReturnPathProbe::From(ip) => Some(ip),
+            _ => None,
+        })
+}
+
 /// Runs every check. `probe_from`: a client-side address for live return-path probes.
 pub async fn run(cfg: Option<&Config>, probe_from: Option<IpAddr>) -> Vec<Item> {
     let n = needs(cfg);
@@ -226,7 +237,8 @@ pub async fn run(cfg: Option<&Config>, probe_from: Option<IpAddr>) -> Vec<Item> 
                 format!(
                     "the servers ({list}) must send their replies to client addresses through this host \
                      (their default gateway, or a route to the clients' networks via this host); \
-                     'clearway doctor --probe-from CLIENT_IP' tests it"
+                     'clearway doctor --probe' (with 'check-transparent-source ADDR' on a server) or \
+                     '--probe-from CLIENT_IP' tests it"
                 ),
                 None,
             ));

@@ -23,10 +23,11 @@ fn main() -> ExitCode {
     if let Some(cli::Command::Doctor {
         files,
         json,
+        probe,
         probe_from,
     }) = &cli.command
     {
-        return run_doctor(files, *json, *probe_from);
+        return run_doctor(files, *json, *probe, *probe_from);
     }
     if cli.files.is_empty() {
         eprintln!("clearway: no configuration file given (hint: clearway -f /etc/clearway/clearway.cfg)");
@@ -68,7 +69,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_doctor(files: &[std::path::PathBuf], json: bool, probe_from: Option<std::net::IpAddr>) -> ExitCode {
+fn run_doctor(files: &[std::path::PathBuf], json: bool, probe: bool, probe_from: Option<std::net::IpAddr>) -> ExitCode {
     let cfg = if files.is_empty() {
         None
     } else {
@@ -99,6 +100,15 @@ fn run_doctor(files: &[std::path::PathBuf], json: bool, probe_from: Option<std::
             return ExitCode::from(1);
         }
     };
+    let probe_from = probe_from.or_else(|| {
+        probe
+            .then(|| cfg.as_ref().and_then(doctor::configured_probe_source))
+            .flatten()
+    });
+    if probe && probe_from.is_none() {
+        eprintln!("clearway doctor: --probe needs a client-side address: 'check-transparent-source ADDR' on a server, or --probe-from ADDR");
+        return ExitCode::from(1);
+    }
     let items = rt.block_on(doctor::run(cfg.as_ref(), probe_from));
     if doctor::print(&items, json, &what) {
         ExitCode::SUCCESS

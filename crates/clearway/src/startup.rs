@@ -53,14 +53,7 @@ fn self_test(cfg: &clearway_config::Config) {
     if runtime::transparency_needs(cfg).is_empty() {
         return;
     }
-    let probe_from = cfg
-        .backends
-        .iter()
-        .flat_map(|b| &b.servers)
-        .find_map(|s| match s.check.return_path {
-            clearway_config::model::ReturnPathProbe::From(ip) => Some(ip),
-            _ => None,
-        });
+    let probe_from = doctor::configured_probe_source(cfg);
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return tracing::warn!("self-test not run: {e}"),

@@ -138,6 +138,19 @@ fn probe_tests_the_return_path_live() {
         out.contains("OK          return path of backend 'bk': 198.51.100.10:80 from 192.0.2.2"),
         "{out}"
     );
+    // --probe takes the client-side address from the config's check-transparent-source.
+    let with_source = TRANSPARENT.replace(
+        "server s1 198.51.100.10:80",
+        "server s1 198.51.100.10:80 check-transparent-source 192.0.2.2",
+    );
+    let (code, out) = doctor(&topo.lb, &with_source, &["--probe"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("OK          return path of backend 'bk': 198.51.100.10:80 from 192.0.2.2"),
+        "{out}"
+    );
+    let (code, _) = doctor(&topo.lb, TRANSPARENT, &["--probe"]);
+    assert_eq!(code, Some(1), "--probe without any client-side address is an error");
     let _router = topo.route_server_via_router();
     let (code, out) = doctor(&topo.lb, TRANSPARENT, &["--probe-from", "192.0.2.2"]);
     assert_eq!(code, Some(1), "{out}");
