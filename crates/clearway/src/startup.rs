@@ -54,6 +54,12 @@ fn self_test(cfg: &clearway_config::Config) {
         return;
     }
     let probe_from = doctor::configured_probe_source(cfg);
+    if probe_from.is_none() {
+        tracing::info!(
+            "self-test: no server has 'check-transparent-source ADDR', so the return path is not probed now; \
+             health checks probe it from the first client address seen"
+        );
+    }
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return tracing::warn!("self-test not run: {e}"),
