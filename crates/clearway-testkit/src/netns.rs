@@ -129,7 +129,7 @@ pub fn require_root_and_netns() -> bool {
             panic!("CI=true and the test needs root and network namespaces: {r}")
         }
         Some(r) => {
-            eprintln!("skipping: {r} (run the tests as root: sudo scripts/test)");
+            eprintln!("skipping: {r} (run the tests as root: scripts/test)");
             false
         }
     }
