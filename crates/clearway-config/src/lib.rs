@@ -9,6 +9,7 @@ mod keywords;
 mod lexer;
 pub mod model;
 mod resolve;
+pub mod rules;
 mod suggest;
 pub mod units;
 

@@ -2,6 +2,8 @@
 //! Owns no behaviour beyond small accessors; it never touches sockets, DNS or the clock.
 //! Every element keeps the `Span` of the line it came from so errors and the admin editor can point at it.
 
+use crate::rules::ErrorFile;
+pub use crate::rules::{Condition, HttpConnMode, HttpReuse, HttpRule};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -139,9 +141,8 @@ pub struct Bind {
 pub struct UseBackend {
     pub span: Span,
     pub backend: String,
-    /// The condition words after `if`/`unless`, kept as written; empty when unconditional.
-    /// Conditions are not evaluated yet: a rule with a condition never matches.
-    pub condition: Vec<String>,
+    /// None: unconditional.
+    pub condition: Option<Condition>,
 }
 
 #[derive(Debug, Clone)]
@@ -161,6 +162,23 @@ pub struct Frontend {
     pub timeouts: Timeouts,
     pub options: ProxyOptions,
     pub logs: Vec<LogTarget>,
+    pub http: HttpSettings,
+}
+
+/// The layer-7 settings of one proxy half (frontend or backend), used in `mode http`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// `http-request` rules, in order.
+    pub request_rules: Vec<HttpRule>,
+    /// `http-response` rules, in order.
+    pub response_rules: Vec<HttpRule>,
+    /// `redirect` rules, evaluated after the `http-request` rules.
+    pub redirects: Vec<HttpRule>,
+    pub errorfiles: Vec<ErrorFile>,
+    /// `option http-keep-alive` (default), `http-server-close` or `httpclose`.
+    pub conn_mode: HttpConnMode,
+    /// `http-reuse` (backends).
+    pub reuse: HttpReuse,
 }
 
 /// `balance` algorithms.
@@ -306,6 +324,7 @@ pub struct Backend {
     pub redispatch: bool,
     pub timeouts: Timeouts,
     pub options: ProxyOptions,
+    pub http: HttpSettings,
 }
 
 /// `option` settings that are known; most are parsed-only until their issue lands.

@@ -5,7 +5,7 @@
 use crate::ast::{Kind, Section};
 use crate::keywords::proxy::{self, Caps, Draft};
 use crate::keywords::{bind, global, Ctx};
-use crate::model::{Backend, Config, Frontend, Mode, Source};
+use crate::model::{Backend, Config, Frontend, HttpSettings, Mode, Source};
 use std::collections::HashMap;
 
 pub fn build(sections: &[Section], ctx: &mut Ctx) -> Config {
@@ -74,6 +74,8 @@ fn base(s: &Section, named: &HashMap<String, Draft>, last: &Option<Draft>, ctx: 
     draft.binds.clear();
     draft.servers.clear();
     draft.use_backends.clear();
+    draft.acls.clear();
+    draft.http_rule_span = None;
     Some(draft)
 }
 
@@ -81,6 +83,16 @@ fn finish(s: &Section, draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
     let caps = Caps::of(s.kind);
     let listen = s.kind == Kind::Listen;
     if draft.mode == Mode::Tcp {
+        if let Some(span) = &draft.http_rule_span {
+            ctx.warn(
+                span,
+                format!(
+                    "this layer-7 rule needs 'mode http': ignored by {} '{}', which is in 'mode tcp'",
+                    s.kind.word(),
+                    s.name
+                ),
+            );
+        }
         for (opt, span) in &draft.http_options {
             ctx.warn(
                 span,
@@ -143,6 +155,7 @@ fn finish(s: &Section, draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
             timeouts: draft.timeouts,
             options: draft.options.clone(),
             logs: draft.logs.clone(),
+            http: draft.http.clone(),
         });
     }
     if caps.backend {
@@ -202,6 +215,17 @@ fn finish(s: &Section, draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
             redispatch: draft.redispatch,
             timeouts: draft.timeouts,
             options,
+            http: if listen {
+                // One proxy: its rules run once, as the frontend's.
+                HttpSettings {
+                    request_rules: Vec::new(),
+                    response_rules: Vec::new(),
+                    redirects: Vec::new(),
+                    ..draft.http.clone()
+                }
+            } else {
+                draft.http.clone()
+            },
         });
     }
 }

@@ -58,6 +58,26 @@ pub struct ClientSide {
 
 /// Chooses a server and connects to it, retrying and redispatching on failure as configured.
 pub async fn connect_server(be: &Arc<Backend>, client: ClientSide) -> Result<ServerConn, DispatchError> {
+    match connect_or_reuse(be, client, |_| None::<std::convert::Infallible>).await? {
+        Got::New(c) => Ok(c),
+        Got::Reused(_, never) => match never {},
+    }
+}
+
+/// A server connection for a request: one already open that `reuse` handed back, or a new one.
+#[derive(Debug)]
+pub enum Got<T> {
+    Reused(SlotGuard, T),
+    New(ServerConn),
+}
+
+/// Like `connect_server`, but once a server is chosen (and its slot taken), `reuse(server)` may
+/// offer an idle connection to it instead of opening one (HTTP connection reuse).
+pub async fn connect_or_reuse<T>(
+    be: &Arc<Backend>,
+    client: ClientSide,
+    mut reuse: impl FnMut(usize) -> Option<T>,
+) -> Result<Got<T>, DispatchError> {
     be.rt.note_client(client.peer.ip());
     let attempts = be.rt.retries.saturating_add(1);
     let queue_limit = be.rt.timeouts.queue_or_connect();
@@ -89,6 +109,9 @@ pub async fn connect_server(be: &Arc<Backend>, client: ClientSide) -> Result<Ser
             Err(NoSlot::NoServer) => return Err(DispatchError::NoServer),
             Err(NoSlot::Timeout) => return Err(DispatchError::QueueTimeout(queue_limit.unwrap_or_default())),
         };
+        if let Some(t) = reuse(slot.server) {
+            return Ok(Got::Reused(slot, t));
+        }
         let server = &be.rt.servers[slot.server];
         let target = server.target(client.local);
         if server.is_original_destination() && clearway_net::system::is_local_address(target.ip()) {
@@ -127,11 +150,11 @@ pub async fn connect_server(be: &Arc<Backend>, client: ClientSide) -> Result<Ser
         });
         match connect::connect(target, bind.as_ref(), be.rt.timeouts.connect).await {
             Ok(stream) => {
-                return Ok(ServerConn {
+                return Ok(Got::New(ServerConn {
                     stream,
                     slot,
                     source: source.map(|(s, _)| s.addr),
-                });
+                }));
             }
             Err(e) => {
                 let reason = explain(&e, source.as_ref().map(|(s, _)| *s), client.peer, target);

@@ -2,6 +2,8 @@
 //! bind `maxconn`: when reached, stop accepting and let the kernel backlog hold new clients)
 //! and hands each accepted client to a session; must not choose servers.
 
+use crate::acl::{Cond, Samples};
+use crate::http::HttpRules;
 use crate::runtime::{Backend, BuildError, Runtime};
 use crate::session;
 use clearway_config::model::{self, Mode, Span, Timeouts};
@@ -18,13 +20,22 @@ pub struct Frontend {
     pub timeouts: Timeouts,
     pub maxconn: u32,
     pub conns: Arc<Semaphore>,
-    /// Where sessions go; None: the frontend has no backend and closes each client.
+    /// `use_backend` rules in order: the first whose condition holds chooses the backend.
+    pub switching: Vec<(Option<Cond>, Arc<Backend>)>,
+    /// Where sessions go otherwise; None: the frontend has no backend and closes each client.
     pub backend: Option<Arc<Backend>>,
+    /// Layer-7 rules and settings (`mode http`).
+    pub http: HttpRules,
 }
 
 impl Frontend {
     /// `global_maxconn` applies when the frontend sets no `maxconn` of its own, as in HAProxy.
-    pub fn new(cfg: &model::Frontend, backend: Option<Arc<Backend>>, global_maxconn: u32) -> Frontend {
+    pub fn new(
+        cfg: &model::Frontend,
+        switching: Vec<(Option<Cond>, Arc<Backend>)>,
+        backend: Option<Arc<Backend>>,
+        global_maxconn: u32,
+    ) -> Frontend {
         let maxconn = cfg.maxconn.unwrap_or(global_maxconn);
         Frontend {
             name: cfg.name.clone(),
@@ -32,8 +43,20 @@ impl Frontend {
             timeouts: cfg.timeouts,
             maxconn,
             conns: Arc::new(Semaphore::new(maxconn as usize)),
+            switching,
             backend,
+            http: HttpRules::new(&cfg.http, cfg.options.forwardfor.clone()),
         }
+    }
+
+    /// The backend for a session or request: the first `use_backend` whose condition holds,
+    /// else `default_backend`.
+    pub fn choose_backend(&self, s: &dyn Samples) -> Option<&Arc<Backend>> {
+        self.switching
+            .iter()
+            .find(|(c, _)| Cond::holds(c, s))
+            .map(|(_, b)| b)
+            .or(self.backend.as_ref())
     }
 }
 

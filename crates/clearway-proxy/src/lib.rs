@@ -2,10 +2,12 @@
 //! client connections, hands each to a server and forwards bytes both ways.
 //! Must not parse config text or touch process-level state (daemon, signals, privileges).
 
+pub mod acl;
 pub mod checks;
 pub mod dispatch;
 pub mod forward;
 pub mod frontend;
+pub mod http;
 pub mod queue;
 pub mod runtime;
 pub mod session;

@@ -3,8 +3,10 @@
 //! Owns start-up checks that need the system (name resolution, capabilities, binding);
 //! must not accept connections.
 
+use crate::acl::Cond;
 use crate::checks::CheckSpec;
 use crate::frontend::Frontend;
+use crate::http::{HttpRules, Pool};
 use crate::queue::Queue;
 use clearway_config::model::{self, CheckParams, Host, Mode, Span};
 use clearway_core::{BackendRt, ServerRt};
@@ -15,12 +17,18 @@ use tokio::sync::Semaphore;
 /// A backend and the queue of sessions waiting for one of its servers to have a free slot.
 #[derive(Debug)]
 pub struct Backend {
+    /// The backend's index in `Runtime::backends`.
+    pub id: usize,
     pub rt: BackendRt,
     pub mode: Mode,
     pub queue: Queue,
     /// The backend's health check, and each server's check parameters (None: not checked).
     pub check: Arc<CheckSpec>,
     pub check_params: Vec<Option<CheckParams>>,
+    /// Layer-7 rules and settings (`mode http`).
+    pub http: HttpRules,
+    /// Idle server connections (`mode http`).
+    pub pool: Arc<Pool>,
 }
 
 impl Backend {
@@ -68,13 +76,14 @@ impl Runtime {
     /// (`open_listeners`) so that a test can build a runtime without binding.
     pub fn build(cfg: &model::Config, nofile: u64) -> Result<Runtime, BuildError> {
         let mut backends = Vec::with_capacity(cfg.backends.len());
-        for b in &cfg.backends {
+        for (id, b) in cfg.backends.iter().enumerate() {
             let servers = b
                 .servers
                 .iter()
                 .map(|s| Ok(ServerRt::new(s, resolve(s)?)))
                 .collect::<Result<Vec<_>, BuildError>>()?;
             backends.push(Arc::new(Backend {
+                id,
                 rt: BackendRt::new(b, servers),
                 mode: b.mode,
                 queue: Queue::default(),
@@ -88,6 +97,11 @@ impl Runtime {
                     .iter()
                     .map(|s| (s.check.enabled && !s.disabled).then(|| s.check.clone()))
                     .collect(),
+                http: HttpRules::new(&b.http, b.options.forwardfor.clone()),
+                pool: Arc::new(Pool::new(
+                    if b.http.reuse == model::HttpReuse::Never { 0 } else { 64 },
+                    b.timeouts.http_keep_alive.unwrap_or(std::time::Duration::from_secs(60)),
+                )),
             }));
         }
         let find = |name: &str, span: &Span| {
@@ -100,14 +114,33 @@ impl Runtime {
         let global_maxconn = cfg.global.maxconn.unwrap_or_else(|| default_global_maxconn(nofile));
         let mut frontends = Vec::with_capacity(cfg.frontends.len());
         for f in &cfg.frontends {
-            // Conditions are not evaluated yet: only an unconditional use_backend applies.
-            let chosen = f.use_backends.iter().find(|u| u.condition.is_empty());
-            let backend = match (chosen, &f.default_backend) {
-                (Some(u), _) => Some(find(&u.backend, &u.span)?),
-                (None, Some(name)) => Some(find(name, &f.span)?),
-                (None, None) => None,
+            let find = |name: &str, span: &Span| {
+                let b = find(name, span)?;
+                if b.mode != f.mode {
+                    let word = |m: Mode| if m == Mode::Http { "http" } else { "tcp" };
+                    return Err(BuildError::new(
+                        span,
+                        format!(
+                            "frontend '{}' is in 'mode {}' but backend '{name}' is in 'mode {}' \
+                             (hint: give both the same mode)",
+                            f.name,
+                            word(f.mode),
+                            word(b.mode)
+                        ),
+                    ));
+                }
+                Ok(b)
             };
-            frontends.push(Arc::new(Frontend::new(f, backend, global_maxconn)));
+            let switching = f
+                .use_backends
+                .iter()
+                .map(|u| Ok((u.condition.as_ref().map(Cond::new), find(&u.backend, &u.span)?)))
+                .collect::<Result<Vec<_>, BuildError>>()?;
+            let backend = match &f.default_backend {
+                Some(name) => Some(find(name, &f.span)?),
+                None => None,
+            };
+            frontends.push(Arc::new(Frontend::new(f, switching, backend, global_maxconn)));
         }
         Ok(Runtime {
             frontends,

@@ -2,9 +2,11 @@
 //! between them, ending with one log line saying how it ended. Owns the choice of the backend
 //! for a frontend; must not pick servers (dispatch does) or copy bytes itself (forward does).
 
+use crate::acl::ConnSamples;
 use crate::dispatch::{self, ClientSide};
 use crate::forward::{self, Limits};
 use crate::frontend::Frontend;
+use clearway_config::model::Mode;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpStream;
@@ -18,7 +20,10 @@ pub async fn run(fe: Arc<Frontend>, mut client: TcpStream, peer: SocketAddr) {
         }
     };
     let _ = client.set_nodelay(true);
-    let Some(be) = fe.backend.clone() else {
+    if fe.mode == Mode::Http {
+        return crate::http::session::serve(fe, client, peer, local).await;
+    }
+    let Some(be) = fe.choose_backend(&ConnSamples { peer, local }).cloned() else {
         tracing::warn!(frontend = %fe.name, %peer, "no backend for this frontend: closing the connection");
         return;
     };

@@ -12,5 +12,5 @@ pub mod topology;
 pub use clearway::Clearway;
 pub use client::{curl, request, request_from_port};
 pub use netns::{require_root_and_netns, Netns};
-pub use servers::{EchoServer, HttpStatusServer, PeerServer};
+pub use servers::{EchoServer, HttpEchoServer, HttpStatusServer, PeerServer};
 pub use topology::Topology;

@@ -77,6 +77,12 @@ impl Running {
     }
 }
 
+impl Running {
+    fn peers(&self) -> Vec<SocketAddr> {
+        self.stats.peers.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
@@ -124,12 +130,7 @@ impl PeerServer {
     }
 
     pub fn peers(&self) -> Vec<SocketAddr> {
-        self.running
-            .stats
-            .peers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.running.peers()
     }
     pub fn count(&self) -> usize {
         self.running.stats.count.load(Ordering::SeqCst)
@@ -267,5 +268,94 @@ impl HttpStatusServer {
 
     pub fn count(&self) -> usize {
         self.running.stats.count.load(Ordering::SeqCst)
+    }
+}
+
+/// An HTTP/1.1 server with keep-alive that answers each request with what it saw, one fact a
+/// line: `server=NAME`, `peer=IP:PORT`, `conn=N` (its connection number, from 1),
+/// `req=N` (the request's number on that connection, from 1), `line=METHOD TARGET VERSION`,
+/// then `h:NAME: VALUE` for each header as received. It reads `Content-Length` bodies and
+/// answers `Connection: close` requests by closing.
+#[derive(Debug)]
+pub struct HttpEchoServer {
+    running: Running,
+}
+
+impl HttpEchoServer {
+    pub fn start(ns: &Netns, addr: SocketAddr, name: &str) -> HttpEchoServer {
+        let name = name.to_string();
+        let conns = Arc::new(AtomicUsize::new(0));
+        let running = Running::start(
+            ns,
+            addr,
+            move |conn, peer, _| {
+                let n = conns.fetch_add(1, Ordering::SeqCst) + 1;
+                echo_http(conn, peer, &name, n);
+            },
+            Arc::new(Stats::default()),
+        );
+        HttpEchoServer { running }
+    }
+
+    /// Connections accepted so far.
+    pub fn count(&self) -> usize {
+        self.running.stats.count.load(Ordering::SeqCst)
+    }
+
+    /// The peer address of every connection, in order.
+    pub fn peers(&self) -> Vec<SocketAddr> {
+        self.running.peers()
+    }
+}
+
+fn echo_http(conn: TcpStream, peer: SocketAddr, name: &str, conn_no: usize) {
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
+    let Ok(clone) = conn.try_clone() else { return };
+    let mut reader = BufReader::new(clone);
+    for req_no in 1.. {
+        let mut line = String::new();
+        if reader.read_line(&mut line).map(|n| n == 0).unwrap_or(true) {
+            return;
+        }
+        let mut body = format!(
+            "server={name}\npeer={peer}\nconn={conn_no}\nreq={req_no}\nline={}\n",
+            line.trim_end()
+        );
+        let (mut len, mut close) = (0usize, line.trim_end().ends_with("HTTP/1.0"));
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h).map(|n| n == 0).unwrap_or(true) {
+                return;
+            }
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            body.push_str(&format!("h:{h}\n"));
+            if let Some((k, v)) = h.split_once(':') {
+                let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
+                if k == "content-length" {
+                    len = v.parse().unwrap_or(0);
+                }
+                if k == "connection" {
+                    close = v.eq_ignore_ascii_case("close");
+                }
+            }
+        }
+        let mut sink = vec![0u8; len];
+        if reader.read_exact(&mut sink).is_err() {
+            return;
+        }
+        let mut out = &conn;
+        let ok = write!(
+            out,
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nServer: echo\r\nContent-Length: {}\r\n{}\r\n{body}",
+            body.len(),
+            if close { "Connection: close\r\n" } else { "" }
+        );
+        if ok.is_err() || close {
+            let _ = conn.shutdown(Shutdown::Both);
+            return;
+        }
     }
 }

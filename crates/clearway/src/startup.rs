@@ -179,13 +179,6 @@ fn drop_privileges(cfg: &clearway_config::Config) -> Result<(), String> {
 }
 
 async fn serve(rt: Arc<Runtime>, listeners: Vec<frontend::Listener>) {
-    for fe in rt
-        .frontends
-        .iter()
-        .filter(|f| f.mode == clearway_config::model::Mode::Http)
-    {
-        tracing::warn!(frontend = %fe.name, "mode http is not implemented yet: forwarding as mode tcp");
-    }
     let mut tasks = tokio::task::JoinSet::new();
     for l in listeners {
         tracing::info!(frontend = %rt.frontends[l.frontend].name, addr = %l.addr, "listening");

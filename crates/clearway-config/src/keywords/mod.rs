@@ -1,9 +1,11 @@
 //! Keyword tables, one file per concern. Each table turns directives into model values and
 //! reports problems through `Ctx`; none of them knows about other sections or defaults.
 
+pub mod acl;
 pub mod bind;
 pub mod checks;
 pub mod global;
+pub mod http;
 pub mod options;
 pub mod proxy;
 pub mod server;

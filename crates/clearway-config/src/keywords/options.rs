@@ -7,12 +7,21 @@ use crate::model::{CheckKind, ForwardFor, HttpCheck, ProxyOptions};
 use crate::suggest;
 
 /// Options Clearway acts on.
-const ACTED: &[&str] = &["redispatch", "allbackups"];
+const ACTED: &[&str] = &[
+    "redispatch",
+    "allbackups",
+    "forwardfor",
+    "http-keep-alive",
+    "http-server-close",
+    "httpclose",
+    "forceclose",
+];
 /// Options that only make sense in HTTP mode (warned about in TCP proxies).
 pub const HTTP_ONLY: &[&str] = &[
     "httplog",
     "http-server-close",
     "httpclose",
+    "forceclose",
     "http-keep-alive",
     "forwardfor",
     "http-buffer-request",

@@ -1,9 +1,12 @@
 //! Keywords of `defaults`, `frontend`, `backend` and `listen` sections: what each section may
 //! hold, and the proxy being built (`Draft`). Sections inherit a `Draft` from their defaults.
 
-use super::{bind, checks, options, server, source, want_args, Args, Ctx, Failure, Res};
+use super::{acl, bind, checks, http, options, server, source, want_args, Args, Ctx, Failure, Res};
 use crate::ast::{Directive, Kind};
-use crate::model::{Balance, Bind, LogTarget, Mode, ProxyOptions, Server, Source, Span, Timeouts, UseBackend};
+use crate::model::{
+    Balance, Bind, HttpConnMode, HttpSettings, LogTarget, Mode, ProxyOptions, Server, Source, Span, Timeouts,
+    UseBackend,
+};
 use crate::{suggest, units};
 
 /// A proxy as its directives describe it, before defaults are resolved into the model.
@@ -27,6 +30,11 @@ pub struct Draft {
     pub servers: Vec<Server>,
     pub default_server: Server,
     pub logs: Vec<LogTarget>,
+    /// ACLs declared so far in this section.
+    pub acls: Vec<acl::Named>,
+    pub http: HttpSettings,
+    /// The first line with a layer-7 rule, for the warning in TCP proxies.
+    pub http_rule_span: Option<Span>,
 }
 
 impl Draft {
@@ -49,6 +57,9 @@ impl Draft {
             servers: Vec::new(),
             default_server: server::template(span),
             logs: Vec::new(),
+            acls: Vec::new(),
+            http: HttpSettings::default(),
+            http_rule_span: None,
         }
     }
 }
@@ -109,17 +120,18 @@ const KEYWORDS: &[(&str, char)] = &[
     ("contimeout", 'B'),
     ("clitimeout", 'F'),
     ("srvtimeout", 'B'),
+    ("acl", 'A'),
+    ("http-request", 'A'),
+    ("http-response", 'A'),
+    ("redirect", 'A'),
+    ("errorfile", 'A'),
+    ("http-reuse", 'B'),
 ];
 /// Known proxy keywords not acted on yet.
 const KNOWN_NOT_ACTED: &[&str] = &[
-    "acl",
-    "http-request",
-    "http-response",
     "http-after-response",
     "tcp-request",
     "tcp-response",
-    "redirect",
-    "errorfile",
     "errorloc",
     "errorloc302",
     "errorloc303",
@@ -145,7 +157,6 @@ const KNOWN_NOT_ACTED: &[&str] = &[
     "log-format-sd",
     "error-log-format",
     "log-tag",
-    "http-reuse",
     "email-alert",
     "dispatch",
     "persist",
@@ -230,7 +241,12 @@ pub fn apply(d: &Directive, kind: Kind, name: &str, caps: Caps, p: &mut Draft, c
         }
         return;
     };
-    if caps.defaults && matches!(kw, "bind" | "server" | "use_backend") {
+    if caps.defaults
+        && matches!(
+            kw,
+            "bind" | "server" | "use_backend" | "acl" | "http-request" | "http-response" | "redirect"
+        )
+    {
         ctx.error(&d.span, format!("'{kw}' is not allowed in a 'defaults' section"));
         return;
     }
@@ -292,17 +308,14 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
                 .arg(1)
                 .ok_or_else(|| err("'use_backend' expects a backend name"))?
                 .to_string();
-            let condition = d.words[2..].to_vec();
-            if let Some(first) = condition.first() {
-                if first != "if" && first != "unless" {
-                    return Err(err(format!(
-                        "'use_backend {backend}' expects 'if' or 'unless' before a condition, not '{first}'"
-                    )));
-                }
-                ctx.warn(
-                    &d.span,
-                    "ACL conditions are not evaluated yet: this 'use_backend' rule never matches",
-                );
+            let condition = match d.words.get(2) {
+                None => None,
+                Some(_) => Some(acl::condition(&d.words[2..], &p.acls)?),
+            };
+            if backend.contains("%[") {
+                return Err(err(format!(
+                    "'use_backend {backend}': dynamic backend names are not supported yet"
+                )));
             }
             p.use_backends.push(UseBackend {
                 span: d.span.clone(),
@@ -456,6 +469,46 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
                 format!("'{kw} {}' is not implemented yet: ignored", d.words[1]),
             );
         }
+        "acl" => {
+            let name = d
+                .arg(1)
+                .ok_or_else(|| err("'acl' expects a name, a criterion and values"))?;
+            if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b)) {
+                return Err(err(format!(
+                    "'{name}' is not a valid ACL name (letters, digits, '-', '_', '.', ':')"
+                )));
+            }
+            let test = acl::test(&d.words[2..])?;
+            note_http(p, d, test.fetch.needs_http());
+            match p.acls.iter_mut().find(|a| a.name == name) {
+                Some(a) => a.tests.push(test),
+                None => p.acls.push(acl::Named {
+                    name: name.to_string(),
+                    tests: vec![test],
+                }),
+            }
+        }
+        "http-request" | "http-response" => {
+            if let Some(rule) = http::rule(d, kw == "http-response", &p.acls)? {
+                note_http(p, d, true);
+                if kw == "http-response" {
+                    p.http.response_rules.push(rule);
+                } else {
+                    p.http.request_rules.push(rule);
+                }
+            }
+        }
+        "redirect" => {
+            let rule = http::redirect_rule(d, &p.acls)?;
+            note_http(p, d, true);
+            p.http.redirects.push(rule);
+        }
+        "errorfile" => {
+            let e = http::errorfile(d)?;
+            p.http.errorfiles.retain(|o| o.status != e.status);
+            p.http.errorfiles.push(e);
+        }
+        "http-reuse" => p.http.reuse = http::reuse(d)?,
         _ => unreachable!("keyword '{kw}' is in KEYWORDS but has no handler"),
     }
     Ok(())
@@ -481,9 +534,26 @@ fn set_timeout(t: &mut Timeouts, key: &str, v: std::time::Duration, ctx: &mut Ct
     *slot = Some(v);
 }
 
+/// Remembers the first line that needs `mode http`.
+fn note_http(p: &mut Draft, d: &Directive, needs_http: bool) {
+    if needs_http && p.http_rule_span.is_none() {
+        p.http_rule_span = Some(d.span.clone());
+    }
+}
+
 fn option(d: &Directive, negated: bool, _caps: Caps, _name: &str, _kind: Kind, p: &mut Draft, ctx: &mut Ctx) {
-    options::apply(d, negated, &mut p.options, &mut p.redispatch, ctx);
     let at = if negated { 2 } else { 1 };
+    // Each of these replaces the others, as in HAProxy; `no option X` goes back to keep-alive.
+    let mode = match d.arg(at) {
+        Some("http-keep-alive") => Some(HttpConnMode::KeepAlive),
+        Some("http-server-close") => Some(HttpConnMode::ServerClose),
+        Some("httpclose") | Some("forceclose") => Some(HttpConnMode::Close),
+        _ => None,
+    };
+    if let Some(m) = mode {
+        p.http.conn_mode = if negated { HttpConnMode::KeepAlive } else { m };
+    }
+    options::apply(d, negated, &mut p.options, &mut p.redispatch, ctx);
     if let Some(o) = d.arg(at) {
         p.http_options.retain(|(n, _)| n != o);
         if !negated && options::HTTP_ONLY.contains(&o) {

@@ -95,6 +95,58 @@ fn use_backend_without_condition_and_with_condition() {
     let l = ok("frontend ft\n bind :80\n use_backend b if { src 192.0.2.0/24 }\n use_backend a\nbackend a\n server s 192.0.2.1:1\nbackend b\n server s 192.0.2.1:1\n");
     let f = l.config.frontend("ft").unwrap();
     assert_eq!(f.use_backends.len(), 2);
-    assert!(!f.use_backends[0].condition.is_empty() && f.use_backends[1].condition.is_empty());
-    assert!(l.warnings.iter().any(|w| w.message.contains("never matches")));
+    assert!(f.use_backends[0].condition.is_some() && f.use_backends[1].condition.is_none());
+    let cond = f.use_backends[0].condition.as_ref().unwrap();
+    assert_eq!(cond.any_of[0][0].tests[0].patterns, vec!["192.0.2.0/24"]);
+}
+
+#[test]
+fn http_rules_and_connection_modes() {
+    let l = ok(
+        "defaults\n mode http\n option httpclose\nfrontend ft\n bind :80\n option http-server-close\n \
+                acl api path_beg /api\n acl api hdr(host) -i api.example\n \
+                http-request deny if { src 10.0.0.0/8 } !api\n http-request set-header X-Via %[dst]\n \
+                redirect scheme https code 301 unless { ssl_fc }\n use_backend b if api\n default_backend b\n\
+                backend b\n http-reuse never\n http-response del-header server\n server s 192.0.2.1:1\n",
+    );
+    let f = l.config.frontend("ft").unwrap();
+    assert_eq!(f.http.conn_mode, crate::model::HttpConnMode::ServerClose);
+    assert_eq!(f.http.request_rules.len(), 2);
+    assert_eq!(f.http.redirects.len(), 1);
+    let api = &f.use_backends[0].condition.as_ref().unwrap().any_of[0][0];
+    assert_eq!(api.tests.len(), 2, "two lines of one ACL name");
+    let b = l.config.backend("b").unwrap();
+    assert_eq!(b.http.conn_mode, crate::model::HttpConnMode::Close);
+    assert_eq!(b.http.reuse, crate::model::HttpReuse::Never);
+    assert_eq!(b.http.response_rules.len(), 1);
+}
+
+#[test]
+fn http_rule_errors_name_the_line() {
+    for (cfg, want) in [
+        (
+            "frontend ft\n bind :80\n use_backend b if nope\nbackend b\n",
+            "no ACL named 'nope'",
+        ),
+        (
+            "frontend ft\n bind :80\n http-request set-heade X y\n",
+            "did you mean 'set-header'?",
+        ),
+        (
+            "frontend ft\n bind :80\n acl a path_bgn /x\n",
+            "did you mean 'path_beg'?",
+        ),
+        (
+            "frontend ft\n bind :80\n redirect scheme https code 304\n",
+            "must be 301",
+        ),
+        (
+            "frontend ft\n bind :80\n errorfile 503 /nonexistent/503.http\n",
+            "cannot read",
+        ),
+        ("defaults\n acl a src 1.2.3.4\n", "not allowed in a 'defaults'"),
+    ] {
+        let e = crate::parse_str("t.cfg", cfg).unwrap_err().to_string();
+        assert!(e.contains("t.cfg:") && e.contains(want), "{cfg}: {e}");
+    }
 }

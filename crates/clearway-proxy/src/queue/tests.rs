@@ -34,6 +34,7 @@ fn backend(maxconn: u32, n: usize, balance: Balance) -> BackendRt {
         redispatch: false,
         timeouts: model::Timeouts::default(),
         options: model::ProxyOptions::default(),
+        http: model::HttpSettings::default(),
     };
     let rts = servers
         .iter()

@@ -1,0 +1,440 @@
+//! `acl NAME CRITERION [FLAGS] PATTERNS...`, conditions (`if|unless` with `!`, `||`, `or` and
+//! anonymous `{ ... }` ACLs), and `%[fetch]` templates. Knows the criteria and their default
+//! match kinds; must not know which keyword a condition belongs to.
+
+use super::Res;
+use crate::rules::{parse_int_range, parse_net, AclTest, Condition, Fetch, MatchKind, Piece, Template, Term};
+
+/// A named ACL as declared so far in a section: every line with that name, any of which may match.
+#[derive(Debug, Clone)]
+pub struct Named {
+    pub name: String,
+    pub tests: Vec<AclTest>,
+}
+
+/// The names of fetches and the match kind each implies, for `-m` less criteria.
+fn criterion(word: &str) -> Result<(Fetch, MatchKind), String> {
+    let (base, arg) = match word.split_once('(') {
+        Some((b, rest)) => {
+            let inner = rest.strip_suffix(')').ok_or_else(|| format!("'{word}': missing ')'"))?;
+            (b, Some(inner))
+        }
+        None => (word, None),
+    };
+    if base.contains(',') || arg.is_some_and(|a| a.contains(')')) {
+        return Err(format!("'{word}': converters are not supported yet"));
+    }
+    let header = |kind| -> Result<(Fetch, MatchKind), String> {
+        // `hdr(NAME[,OCC])`: only the name is used; every occurrence is tried.
+        let name = arg
+            .map(|a| a.split(',').next().unwrap_or("").trim())
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| format!("'{base}' needs a header name, e.g. '{base}(host)'"))?;
+        Ok((Fetch::Hdr(name.to_ascii_lowercase()), kind))
+    };
+    let no_arg = |f: Fetch, m: MatchKind| -> Result<(Fetch, MatchKind), String> {
+        match arg {
+            Some(_) => Err(format!("'{base}' takes no argument")),
+            None => Ok((f, m)),
+        }
+    };
+    use MatchKind as M;
+    let suffix = |s: &str| match s {
+        "" => Some(M::Str),
+        "_beg" => Some(M::Beg),
+        "_end" => Some(M::End),
+        "_sub" => Some(M::Sub),
+        "_reg" => Some(M::Reg),
+        "_dom" => Some(M::Dom),
+        "_dir" => Some(M::Dir),
+        "_len" => Some(M::Len),
+        _ => None,
+    };
+    match base {
+        "src" => no_arg(Fetch::Src, M::Ip),
+        "dst" => no_arg(Fetch::Dst, M::Ip),
+        "src_port" => no_arg(Fetch::SrcPort, M::Int),
+        "dst_port" => no_arg(Fetch::DstPort, M::Int),
+        "method" => no_arg(Fetch::Method, M::Str),
+        "req.ver" | "req_ver" => no_arg(Fetch::Version, M::Str),
+        "query" => no_arg(Fetch::Query, M::Str),
+        "ssl_fc" => no_arg(Fetch::SslFc, M::Bool),
+        "req.ssl_sni" | "req_ssl_sni" => no_arg(Fetch::ReqSslSni, M::Str),
+        "req.ssl_hello_type" | "req_ssl_hello_type" => no_arg(Fetch::ReqSslHelloType, M::Int),
+        "always_true" => no_arg(Fetch::Always(true), M::Bool),
+        "always_false" => no_arg(Fetch::Always(false), M::Bool),
+        "status" => no_arg(Fetch::Status, M::Int),
+        "hdr_ip" => header(M::Ip),
+        "req.hdr" | "req.fhdr" | "fhdr" => header(M::Str),
+        "res.hdr" | "shdr" => {
+            let (f, m) = header(M::Str)?;
+            match f {
+                Fetch::Hdr(n) => Ok((Fetch::ResHdr(n), m)),
+                _ => Ok((f, m)),
+            }
+        }
+        b => {
+            for (prefix, fetch) in [
+                ("path", Fetch::Path),
+                ("url", Fetch::Url),
+                ("ssl_fc_sni", Fetch::SslFcSni),
+            ] {
+                if let Some(m) = b.strip_prefix(prefix).and_then(suffix) {
+                    return no_arg(fetch, m);
+                }
+            }
+            if let Some(m) = b.strip_prefix("hdr").and_then(suffix) {
+                return header(m);
+            }
+            Err(format!("unknown ACL criterion '{word}'"))
+        }
+    }
+}
+
+const CRITERIA: &[&str] = &[
+    "src",
+    "dst",
+    "src_port",
+    "dst_port",
+    "method",
+    "path",
+    "path_beg",
+    "path_end",
+    "path_sub",
+    "path_reg",
+    "path_dir",
+    "path_dom",
+    "url",
+    "url_beg",
+    "hdr",
+    "hdr_beg",
+    "hdr_end",
+    "hdr_sub",
+    "hdr_dom",
+    "hdr_reg",
+    "hdr_ip",
+    "req.hdr",
+    "ssl_fc",
+    "ssl_fc_sni",
+    "req.ssl_sni",
+    "req.ssl_hello_type",
+    "query",
+    "req.ver",
+];
+
+/// Parses `CRITERION [FLAGS] PATTERNS...` (the words after the ACL name, or inside `{ }`).
+pub fn test(words: &[String]) -> Result<AclTest, (String, Option<String>)> {
+    let Some(first) = words.first() else {
+        return Err(("an ACL needs a criterion, e.g. 'path_beg /api'".into(), None));
+    };
+    let (fetch, mut matcher) = criterion(first).map_err(|e| {
+        let base = first.split('(').next().unwrap_or(first);
+        let hint = if e.starts_with("unknown") {
+            crate::suggest::hint(base, CRITERIA.iter().copied())
+        } else {
+            None
+        };
+        (e, hint)
+    })?;
+    let mut icase = false;
+    let mut i = 1;
+    let mut patterns = Vec::new();
+    while let Some(w) = words.get(i) {
+        match w.as_str() {
+            "-i" => icase = true,
+            "-n" | "-u" => {}
+            "-m" => {
+                i += 1;
+                let kind = words
+                    .get(i)
+                    .ok_or("'-m' expects a match method (str, beg, end, sub, reg, ...)")
+                    .map_err(|e| (e.to_string(), None))?;
+                matcher = match kind.as_str() {
+                    "str" => MatchKind::Str,
+                    "beg" => MatchKind::Beg,
+                    "end" => MatchKind::End,
+                    "sub" => MatchKind::Sub,
+                    "reg" => MatchKind::Reg,
+                    "dom" => MatchKind::Dom,
+                    "dir" => MatchKind::Dir,
+                    "len" => MatchKind::Len,
+                    "ip" => MatchKind::Ip,
+                    "int" => MatchKind::Int,
+                    "bool" => MatchKind::Bool,
+                    "found" => MatchKind::Found,
+                    other => {
+                        let all = [
+                            "str", "beg", "end", "sub", "reg", "dom", "dir", "len", "ip", "int", "bool", "found",
+                        ];
+                        return Err((
+                            format!("unknown match method '-m {other}'"),
+                            crate::suggest::hint(other, all),
+                        ));
+                    }
+                };
+            }
+            "-f" => {
+                i += 1;
+                let path = words
+                    .get(i)
+                    .ok_or(("'-f' expects a file of patterns".to_string(), None))?;
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| (format!("cannot read pattern file '{path}': {e}"), None))?;
+                patterns.extend(
+                    text.lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                        .map(String::from),
+                );
+            }
+            "--" => {
+                i += 1;
+                break;
+            }
+            f if f.starts_with('-') && f.len() > 1 && !matches!(matcher, MatchKind::Int) => {
+                return Err((
+                    format!("unknown ACL flag '{f}'"),
+                    Some("flags are -i, -m METHOD, -f FILE, -n, -u and --".into()),
+                ));
+            }
+            _ => break,
+        }
+        i += 1;
+    }
+    let mut rest: Vec<String> = words[i.min(words.len())..].to_vec();
+    // Integer operators: `gt 10` and friends become ranges.
+    if matches!(matcher, MatchKind::Int | MatchKind::Len) {
+        if let [op, n] = rest.as_slice() {
+            let v: i64 = n.parse().map_err(|_| (format!("'{n}' is not an integer"), None))?;
+            let range = match op.as_str() {
+                "eq" => Some(format!("{v}")),
+                "ge" => Some(format!("{v}:")),
+                "gt" => Some(format!("{}:", v.saturating_add(1))),
+                "le" => Some(format!(":{v}")),
+                "lt" => Some(format!(":{}", v.saturating_sub(1))),
+                _ => None,
+            };
+            if let Some(r) = range {
+                rest = vec![r];
+            }
+        }
+    }
+    patterns.extend(rest);
+    for p in &patterns {
+        let checked = match matcher {
+            MatchKind::Ip => parse_net(p).map(|_| ()),
+            MatchKind::Int | MatchKind::Len => parse_int_range(p).map(|_| ()),
+            MatchKind::Reg => regex::RegexBuilder::new(p)
+                .case_insensitive(icase)
+                .build()
+                .map(|_| ())
+                .map_err(|e| format!("bad regular expression '{p}': {e}")),
+            _ => Ok(()),
+        };
+        checked.map_err(|e| (e, None))?;
+    }
+    if patterns.is_empty() && !matches!(matcher, MatchKind::Bool | MatchKind::Found) {
+        return Err((
+            format!("the ACL criterion '{first}' needs at least one pattern to match"),
+            Some("add a value, or use '-m found' to test that it exists".into()),
+        ));
+    }
+    Ok(AclTest {
+        fetch,
+        matcher,
+        icase,
+        patterns,
+    })
+}
+
+/// ACLs every proxy has without declaring them, as in HAProxy.
+fn predefined(name: &str) -> Option<AclTest> {
+    let t = |fetch: Fetch, matcher: MatchKind, patterns: &[&str]| AclTest {
+        fetch,
+        matcher,
+        icase: false,
+        patterns: patterns.iter().map(|s| s.to_string()).collect(),
+    };
+    Some(match name {
+        "TRUE" => t(Fetch::Always(true), MatchKind::Bool, &[]),
+        "FALSE" => t(Fetch::Always(false), MatchKind::Bool, &[]),
+        "LOCALHOST" => t(Fetch::Src, MatchKind::Ip, &["127.0.0.0/8", "::1"]),
+        "HTTP" => t(Fetch::Method, MatchKind::Found, &[]),
+        "HTTP_1.0" => t(Fetch::Version, MatchKind::Str, &["1.0"]),
+        "HTTP_1.1" => t(Fetch::Version, MatchKind::Str, &["1.1"]),
+        "HTTP_2.0" => t(Fetch::Version, MatchKind::Str, &["2.0"]),
+        "HTTP_URL_SLASH" => t(Fetch::Url, MatchKind::Beg, &["/"]),
+        "HTTP_URL_STAR" => t(Fetch::Url, MatchKind::Str, &["*"]),
+        "METH_GET" => t(Fetch::Method, MatchKind::Str, &["GET", "HEAD"]),
+        "METH_HEAD" => t(Fetch::Method, MatchKind::Str, &["HEAD"]),
+        "METH_POST" => t(Fetch::Method, MatchKind::Str, &["POST"]),
+        "METH_PUT" => t(Fetch::Method, MatchKind::Str, &["PUT"]),
+        "METH_DELETE" => t(Fetch::Method, MatchKind::Str, &["DELETE"]),
+        "METH_OPTIONS" => t(Fetch::Method, MatchKind::Str, &["OPTIONS"]),
+        "METH_CONNECT" => t(Fetch::Method, MatchKind::Str, &["CONNECT"]),
+        "METH_TRACE" => t(Fetch::Method, MatchKind::Str, &["TRACE"]),
+        _ => return None,
+    })
+}
+
+/// Parses the words of a condition, starting at `if` or `unless`, against the ACLs declared so far.
+pub fn condition(words: &[String], acls: &[Named]) -> Result<Condition, (String, Option<String>)> {
+    let unless = match words.first().map(String::as_str) {
+        Some("if") => false,
+        Some("unless") => true,
+        Some(w) => return Err((format!("expected 'if' or 'unless' before a condition, not '{w}'"), None)),
+        None => return Err(("expected 'if' or 'unless'".into(), None)),
+    };
+    let mut any_of = vec![Vec::new()];
+    let mut i = 1;
+    let mut negate = false;
+    while let Some(w) = words.get(i) {
+        match w.as_str() {
+            "||" | "or" => {
+                if negate || any_of.last().is_some_and(Vec::is_empty) {
+                    return Err((format!("'{w}' without an ACL before it"), None));
+                }
+                any_of.push(Vec::new());
+            }
+            "!" => negate = !negate,
+            "{" => {
+                let end = words[i..]
+                    .iter()
+                    .position(|w| w == "}")
+                    .map(|p| p + i)
+                    .ok_or(("anonymous ACL '{' is not closed with '}'".to_string(), None))?;
+                let inner = &words[i + 1..end];
+                let test = test(inner)?;
+                any_of.last_mut().expect("a group").push(Term {
+                    negate,
+                    name: format!("{{ {} }}", inner.join(" ")),
+                    tests: vec![test],
+                });
+                negate = false;
+                i = end;
+            }
+            name => {
+                let name = name.strip_prefix('!').map_or(name, |n| {
+                    negate = !negate;
+                    n
+                });
+                let tests = match acls.iter().find(|a| a.name == name) {
+                    Some(a) => a.tests.clone(),
+                    None => match predefined(name) {
+                        Some(t) => vec![t],
+                        None => {
+                            let hint = crate::suggest::hint(name, acls.iter().map(|a| a.name.as_str()));
+                            return Err((
+                                format!("no ACL named '{name}' is declared before this line"),
+                                hint.or(Some("declare it first: 'acl NAME CRITERION VALUES'".into())),
+                            ));
+                        }
+                    },
+                };
+                any_of.last_mut().expect("a group").push(Term {
+                    negate,
+                    name: name.to_string(),
+                    tests,
+                });
+                negate = false;
+            }
+        }
+        i += 1;
+    }
+    if negate || any_of.iter().any(Vec::is_empty) {
+        return Err(("incomplete condition: an ACL is missing".into(), None));
+    }
+    Ok(Condition { unless, any_of })
+}
+
+/// Splits a rule's words at `if`/`unless`: the action's words and the parsed condition.
+pub fn split_condition<'a>(words: &'a [String], acls: &[Named]) -> Res<(&'a [String], Option<Condition>)> {
+    match words.iter().position(|w| w == "if" || w == "unless") {
+        Some(at) => Ok((&words[..at], Some(condition(&words[at..], acls)?))),
+        None => Ok((words, None)),
+    }
+}
+
+/// A value with `%[fetch]` expressions (HAProxy's log-format subset for sample fetches).
+pub fn template(s: &str) -> Result<Template, String> {
+    let mut pieces = Vec::new();
+    let mut text = String::new();
+    let mut rest = s;
+    while let Some(at) = rest.find("%[") {
+        text.push_str(&rest[..at]);
+        let after = &rest[at + 2..];
+        let end = after
+            .find(']')
+            .ok_or_else(|| format!("'{s}': '%[' is not closed with ']'"))?;
+        let (fetch, _) = criterion(&after[..end]).map_err(|e| format!("'{s}': {e}"))?;
+        if !text.is_empty() {
+            pieces.push(Piece::Text(std::mem::take(&mut text)));
+        }
+        pieces.push(Piece::Fetch(fetch));
+        rest = &after[end + 1..];
+    }
+    text.push_str(rest);
+    if !text.is_empty() {
+        pieces.push(Piece::Text(text));
+    }
+    Ok(Template(pieces))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn criteria_and_flags() {
+        let t = test(&w("hdr_beg(Host) -i api.")).unwrap();
+        assert_eq!(t.fetch, Fetch::Hdr("host".into()));
+        assert_eq!(t.matcher, MatchKind::Beg);
+        assert!(t.icase);
+        let t = test(&w("path -m reg ^/a+$")).unwrap();
+        assert_eq!(t.matcher, MatchKind::Reg);
+        assert_eq!(test(&w("dst_port gt 1023")).unwrap().patterns, vec!["1024:"]);
+        assert!(test(&w("src 10.0.0.0/40")).is_err());
+        assert!(test(&w("path_reg (")).is_err());
+        let e = test(&w("path_bgn /x")).unwrap_err();
+        assert_eq!(e.1.as_deref(), Some("did you mean 'path_beg'?"));
+        assert_eq!(test(&w("ssl_fc")).unwrap().matcher, MatchKind::Bool);
+        assert!(test(&w("path")).is_err());
+    }
+
+    #[test]
+    fn conditions() {
+        let acls = vec![Named {
+            name: "api".into(),
+            tests: vec![test(&w("path_beg /api")).unwrap()],
+        }];
+        let c = condition(&w("if api || { src 192.0.2.0/24 } !METH_GET"), &acls).unwrap();
+        assert!(!c.unless);
+        assert_eq!(c.any_of.len(), 2);
+        assert_eq!(c.any_of[1].len(), 2);
+        assert!(c.any_of[1][1].negate);
+        let c = condition(&w("unless !api"), &acls).unwrap();
+        assert!(c.unless && c.any_of[0][0].negate);
+        assert!(condition(&w("if nope"), &acls).is_err());
+        assert!(condition(&w("if api ||"), &acls).is_err());
+        assert!(condition(&w("if { path_beg /x"), &acls).is_err());
+    }
+
+    #[test]
+    fn templates() {
+        let t = template("for=%[src];host=%[hdr(host)]").unwrap();
+        assert_eq!(
+            t.0,
+            vec![
+                Piece::Text("for=".into()),
+                Piece::Fetch(Fetch::Src),
+                Piece::Text(";host=".into()),
+                Piece::Fetch(Fetch::Hdr("host".into()))
+            ]
+        );
+        assert!(template("%[src").is_err());
+    }
+}

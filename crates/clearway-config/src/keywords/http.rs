@@ -1,0 +1,352 @@
+//! Layer-7 keywords: `http-request`, `http-response`, `redirect`, `errorfile`, `http-reuse`.
+//! Turns each line into an `HttpRule` (or setting) with its condition; must not evaluate them.
+
+use super::acl::{self, Named};
+use super::Res;
+use crate::ast::Directive;
+use crate::rules::{
+    ErrorFile, HttpAction, HttpReuse, HttpRule, Redirect, RedirectKind, Reply, Template, ERROR_STATUSES,
+};
+
+fn fail<T>(msg: impl Into<String>) -> Res<T> {
+    Err((msg.into(), None))
+}
+
+fn tpl(s: &str) -> Res<Template> {
+    acl::template(s).map_err(|e| (e, None))
+}
+
+fn header_name(kw: &str, n: Option<&String>) -> Res<String> {
+    match n {
+        Some(n) if http_token(n) => Ok(n.clone()),
+        Some(n) => fail(format!("'{kw}': '{n}' is not a valid header name")),
+        None => fail(format!("'{kw}' expects a header name")),
+    }
+}
+
+fn http_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+const REQUEST_ACTIONS: &[&str] = &[
+    "allow",
+    "deny",
+    "return",
+    "redirect",
+    "set-header",
+    "add-header",
+    "del-header",
+    "replace-header",
+    "set-path",
+];
+const RESPONSE_ACTIONS: &[&str] = &["allow", "set-header", "add-header", "del-header", "replace-header"];
+/// Actions HAProxy has that Clearway does not run yet.
+const NOT_YET: &[&str] = &[
+    "tarpit",
+    "auth",
+    "set-var",
+    "unset-var",
+    "set-query",
+    "set-uri",
+    "set-method",
+    "replace-path",
+    "replace-uri",
+    "replace-value",
+    "set-log-level",
+    "set-src",
+    "set-dst",
+    "capture",
+    "track-sc0",
+    "track-sc1",
+    "track-sc2",
+    "lua",
+    "cache-use",
+    "cache-store",
+    "set-status",
+    "wait-for-body",
+    "normalize-uri",
+    "early-hint",
+    "do-resolve",
+    "set-map",
+    "del-map",
+    "add-acl",
+    "del-acl",
+    "sc-inc-gpc0",
+    "set-nice",
+    "set-tos",
+    "set-mark",
+    "silent-drop",
+    "reject",
+    "send-spoe-group",
+    "set-timeout",
+    "strict-mode",
+    "use-service",
+    "set-bandwidth-limit",
+];
+
+/// `http-request ACTION ...` (response: false) or `http-response ACTION ...` (true).
+pub fn rule(d: &Directive, response: bool, acls: &[Named]) -> Res<Option<HttpRule>> {
+    let kw = d.keyword();
+    let (words, condition) = acl::split_condition(&d.words[1..], acls)?;
+    let Some(action) = words.first() else {
+        return fail(format!("'{kw}' expects an action, e.g. '{kw} set-header NAME VALUE'"));
+    };
+    let allowed = if response { RESPONSE_ACTIONS } else { REQUEST_ACTIONS };
+    if !allowed.contains(&action.as_str()) {
+        if NOT_YET.contains(&action.as_str()) || (response && REQUEST_ACTIONS.contains(&action.as_str())) {
+            return fail(format!("'{kw} {action}' is not supported yet"));
+        }
+        return Err((
+            format!("unknown action '{kw} {action}'"),
+            crate::suggest::hint(action, allowed.iter().copied()),
+        ));
+    }
+    let args = &words[1..];
+    let what = format!("{kw} {action}");
+    let action = match action.as_str() {
+        "allow" => HttpAction::Allow,
+        "set-header" | "add-header" => {
+            let [name, value] = args else {
+                return fail(format!("'{what}' expects a header name and a value"));
+            };
+            let name = header_name(&what, Some(name))?;
+            let value = tpl(value)?;
+            if action == "set-header" {
+                HttpAction::SetHeader { name, value }
+            } else {
+                HttpAction::AddHeader { name, value }
+            }
+        }
+        "del-header" => {
+            let [name] = args else {
+                return fail(format!("'{what}' expects a header name"));
+            };
+            HttpAction::DelHeader {
+                name: header_name(&what, Some(name))?,
+            }
+        }
+        "replace-header" => {
+            let [name, regex, replacement] = args else {
+                return fail(format!("'{what}' expects a header name, a regex and a replacement"));
+            };
+            regex::Regex::new(regex).map_err(|e| (format!("'{what}': bad regular expression '{regex}': {e}"), None))?;
+            HttpAction::ReplaceHeader {
+                name: header_name(&what, Some(name))?,
+                regex: regex.clone(),
+                replacement: replacement.clone(),
+            }
+        }
+        "set-path" => {
+            let [path] = args else {
+                return fail(format!("'{what}' expects a path"));
+            };
+            HttpAction::SetPath(tpl(path)?)
+        }
+        "deny" => {
+            let status = match args {
+                [] => 403,
+                [k, n] if k == "deny_status" => status_code(&what, n)?,
+                _ => return fail(format!("'{what}' takes only 'deny_status CODE'")),
+            };
+            HttpAction::Deny { status }
+        }
+        "return" => HttpAction::Return(reply(&what, args)?),
+        "redirect" => HttpAction::Redirect(redirect(&what, args)?),
+        _ => unreachable!("action '{action}' is allowed but not handled"),
+    };
+    Ok(Some(HttpRule {
+        span: d.span.clone(),
+        action,
+        condition,
+    }))
+}
+
+fn status_code(what: &str, n: &str) -> Res<u16> {
+    match n.parse::<u16>() {
+        Ok(c) if (200..=599).contains(&c) => Ok(c),
+        _ => fail(format!("'{what}': '{n}' is not an HTTP status code (200 to 599)")),
+    }
+}
+
+/// `return [status N] [content-type T] [string S | lf-string S | file F] [hdr NAME VALUE]...`.
+fn reply(what: &str, args: &[String]) -> Res<Reply> {
+    let mut r = Reply {
+        status: 200,
+        content_type: None,
+        body: Vec::new(),
+        headers: Vec::new(),
+    };
+    let mut it = args.iter();
+    while let Some(k) = it.next() {
+        let mut val = |name: &str| -> Res<&String> {
+            it.next()
+                .ok_or_else(|| (format!("'{what} {name}' expects a value"), None))
+        };
+        match k.as_str() {
+            "status" => r.status = status_code(what, val("status")?)?,
+            "content-type" => r.content_type = Some(val("content-type")?.clone()),
+            "string" | "lf-string" => r.body = val(k)?.as_bytes().to_vec(),
+            "file" | "lf-file" => {
+                let f = val(k)?;
+                r.body = std::fs::read(f).map_err(|e| (format!("'{what}': cannot read '{f}': {e}"), None))?;
+            }
+            "hdr" => {
+                let name = header_name(what, Some(val("hdr")?))?;
+                let v = it
+                    .next()
+                    .ok_or((format!("'{what} hdr {name}' expects a value"), None))?;
+                r.headers.push((name, tpl(v)?));
+            }
+            other => {
+                let all = [
+                    "status",
+                    "content-type",
+                    "string",
+                    "lf-string",
+                    "file",
+                    "lf-file",
+                    "hdr",
+                ];
+                return Err((
+                    format!("'{what}': unknown parameter '{other}'"),
+                    crate::suggest::hint(other, all),
+                ));
+            }
+        }
+    }
+    if !r.body.is_empty() && r.content_type.is_none() {
+        return fail(format!("'{what}': a body needs a 'content-type'"));
+    }
+    Ok(r)
+}
+
+/// `location|prefix|scheme TARGET [code N] [drop-query] [append-slash] [set-cookie X] [clear-cookie X]`.
+pub fn redirect(what: &str, args: &[String]) -> Res<Redirect> {
+    let (kind, target) = match args {
+        [k, t, ..] => (k.as_str(), t),
+        _ => {
+            return fail(format!(
+                "'{what}' expects 'location', 'prefix' or 'scheme' and a target"
+            ))
+        }
+    };
+    let kind = match kind {
+        "location" => RedirectKind::Location,
+        "prefix" => RedirectKind::Prefix,
+        "scheme" => RedirectKind::Scheme,
+        other => {
+            return Err((
+                format!("'{what}': unknown redirect type '{other}'"),
+                crate::suggest::hint(other, ["location", "prefix", "scheme"]),
+            ))
+        }
+    };
+    let mut r = Redirect {
+        kind,
+        target: tpl(target)?,
+        code: 302,
+        drop_query: false,
+        append_slash: false,
+    };
+    let mut it = args[2..].iter();
+    while let Some(o) = it.next() {
+        match o.as_str() {
+            "code" => {
+                let n = it
+                    .next()
+                    .ok_or((format!("'{what} code' expects 301, 302, 303, 307 or 308"), None))?;
+                r.code = match n.parse() {
+                    Ok(c @ (301 | 302 | 303 | 307 | 308)) => c,
+                    _ => {
+                        return fail(format!(
+                            "'{what}': redirect code '{n}' must be 301, 302, 303, 307 or 308"
+                        ))
+                    }
+                };
+            }
+            "drop-query" => r.drop_query = true,
+            "append-slash" => r.append_slash = true,
+            "set-cookie" | "clear-cookie" => {
+                return fail(format!("'{what}': '{o}' is not supported yet"));
+            }
+            other => {
+                return Err((
+                    format!("'{what}': unknown option '{other}'"),
+                    crate::suggest::hint(other, ["code", "drop-query", "append-slash"]),
+                ))
+            }
+        }
+    }
+    Ok(r)
+}
+
+/// `redirect ...` as a section keyword: an `http-request redirect` evaluated after the
+/// `http-request` rules.
+pub fn redirect_rule(d: &Directive, acls: &[Named]) -> Res<HttpRule> {
+    let (words, condition) = acl::split_condition(&d.words[1..], acls)?;
+    Ok(HttpRule {
+        span: d.span.clone(),
+        action: HttpAction::Redirect(redirect("redirect", words)?),
+        condition,
+    })
+}
+
+/// `errorfile CODE FILE`: reads the file now, so a missing file is a config error.
+pub fn errorfile(d: &Directive) -> Res<ErrorFile> {
+    let (Some(code), Some(file), None) = (d.arg(1), d.arg(2), d.arg(3)) else {
+        return fail("'errorfile' expects a status code and a file");
+    };
+    let status: u16 = code.parse().unwrap_or(0);
+    if !ERROR_STATUSES.contains(&status) {
+        return fail(format!(
+            "'errorfile': status '{code}' cannot be replaced (one of {})",
+            ERROR_STATUSES
+                .iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let path = std::path::Path::new(file);
+    let response = std::fs::read(path).map_err(|e| {
+        (
+            format!("'errorfile {code}': cannot read '{}': {e}", path.display()),
+            None,
+        )
+    })?;
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    match httparse::Response::new(&mut headers).parse(&response) {
+        Ok(httparse::Status::Complete(_)) => {}
+        _ => {
+            return Err((
+                format!(
+                    "'errorfile {code}': '{}' is not a complete HTTP response",
+                    path.display()
+                ),
+                Some("the file holds the whole response: a status line, headers, an empty line, then the body".into()),
+            ))
+        }
+    }
+    Ok(ErrorFile {
+        span: d.span.clone(),
+        status,
+        response,
+    })
+}
+
+/// `http-reuse never|safe|aggressive|always`.
+pub fn reuse(d: &Directive) -> Res<HttpReuse> {
+    match (d.arg(1), d.arg(2)) {
+        (Some("never"), None) => Ok(HttpReuse::Never),
+        (Some("safe"), None) => Ok(HttpReuse::Safe),
+        (Some("aggressive"), None) => Ok(HttpReuse::Aggressive),
+        (Some("always"), None) => Ok(HttpReuse::Always),
+        (Some(o), None) => Err((
+            format!("unknown 'http-reuse' mode '{o}'"),
+            crate::suggest::hint(o, ["never", "safe", "aggressive", "always"]),
+        )),
+        _ => fail("'http-reuse' expects one of never, safe, aggressive, always"),
+    }
+}

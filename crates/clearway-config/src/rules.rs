@@ -1,0 +1,321 @@
+//! ACLs, conditions and layer-7 rules as plain data: what `acl`, `use_backend ... if`,
+//! `http-request`, `http-response`, `redirect` and `errorfile` lines say, validated.
+//! Owns the pattern syntaxes (networks, integer ranges) shared with the runtime; must not
+//! evaluate anything against traffic.
+
+use crate::model::Span;
+use std::net::IpAddr;
+
+/// A sample fetch: a piece of the connection or of the request that an ACL looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fetch {
+    /// The client's address (`src`).
+    Src,
+    /// The address the client connected to (`dst`).
+    Dst,
+    SrcPort,
+    DstPort,
+    /// The path of the request, without the query string.
+    Path,
+    /// The request target as received (`url`).
+    Url,
+    /// The query string, without `?`.
+    Query,
+    Method,
+    /// The HTTP version as `1.0`, `1.1`, `2.0`.
+    Version,
+    /// Values of a request header (lower-case name); `hdr()` splits values on commas.
+    Hdr(String),
+    /// Values of a response header, for `http-response` rules.
+    ResHdr(String),
+    /// The response status code.
+    Status,
+    /// Whether the client connection is TLS (`ssl_fc`).
+    SslFc,
+    /// The SNI the client sent in a TLS connection we terminate (`ssl_fc_sni`).
+    SslFcSni,
+    /// The SNI of a TLS ClientHello read without decrypting (`req.ssl_sni`, tcp mode).
+    ReqSslSni,
+    /// 1 when the buffered data starts with a TLS ClientHello (`req.ssl_hello_type`).
+    ReqSslHelloType,
+    /// `always_true` / `always_false`.
+    Always(bool),
+}
+
+impl Fetch {
+    /// True when the fetch needs an HTTP request (not available in `mode tcp`).
+    pub fn needs_http(&self) -> bool {
+        matches!(
+            self,
+            Fetch::Path
+                | Fetch::Url
+                | Fetch::Query
+                | Fetch::Method
+                | Fetch::Version
+                | Fetch::Hdr(_)
+                | Fetch::ResHdr(_)
+                | Fetch::Status
+        )
+    }
+}
+
+/// How an ACL compares a fetched value with its patterns (`-m`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchKind {
+    Str,
+    Beg,
+    End,
+    Sub,
+    Reg,
+    /// A pattern delimited by `.` (or `/`, `?`, `:`) in the value: `hdr_dom(host) example.com`.
+    Dom,
+    /// A pattern delimited by `/`: `path_dir api`.
+    Dir,
+    Len,
+    Ip,
+    Int,
+    Bool,
+    /// The value exists.
+    Found,
+}
+
+/// One ACL test: `CRITERION [-i] [-m KIND] PATTERNS...`. Patterns were validated for their
+/// kind (regexes compile, networks and integer ranges parse).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AclTest {
+    pub fetch: Fetch,
+    pub matcher: MatchKind,
+    /// `-i`: compare without case.
+    pub icase: bool,
+    pub patterns: Vec<String>,
+}
+
+/// One term of a condition: an ACL (named: all lines of that name, any of which may match;
+/// anonymous `{ ... }`: one test), possibly negated with `!`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Term {
+    pub negate: bool,
+    /// The ACL's name as written, or the anonymous ACL's words, for messages.
+    pub name: String,
+    pub tests: Vec<AclTest>,
+}
+
+/// `if|unless TERMS [|| TERMS]...`: true when every term of any group holds (inverted by `unless`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Condition {
+    pub unless: bool,
+    pub any_of: Vec<Vec<Term>>,
+}
+
+/// A value with sample expressions: literal text and `%[fetch]` pieces (`%[src]`, `%[hdr(host)]`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Template(pub Vec<Piece>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    Text(String),
+    Fetch(Fetch),
+}
+
+impl Template {
+    pub fn literal(s: &str) -> Template {
+        Template(vec![Piece::Text(s.to_string())])
+    }
+}
+
+/// A response made by the proxy itself (`http-request return`, `deny`, error pages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+    pub headers: Vec<(String, Template)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedirectKind {
+    /// `location URL`: exactly this.
+    Location,
+    /// `prefix PFX`: PFX followed by the request's path (and query).
+    Prefix,
+    /// `scheme SCH`: SCH://host/path?query.
+    Scheme,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redirect {
+    pub kind: RedirectKind,
+    pub target: Template,
+    /// 301, 302 (default), 303, 307 or 308.
+    pub code: u16,
+    pub drop_query: bool,
+    pub append_slash: bool,
+}
+
+/// What an `http-request` or `http-response` rule does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HttpAction {
+    /// `allow`: stop evaluating the rules of this list.
+    Allow,
+    SetHeader {
+        name: String,
+        value: Template,
+    },
+    AddHeader {
+        name: String,
+        value: Template,
+    },
+    DelHeader {
+        name: String,
+    },
+    /// `replace-header NAME REGEX REPLACEMENT`: on each value, `\N` references groups.
+    ReplaceHeader {
+        name: String,
+        regex: String,
+        replacement: String,
+    },
+    SetPath(Template),
+    /// `deny [deny_status N]`: a 403 (or N) from the proxy.
+    Deny {
+        status: u16,
+    },
+    Return(Reply),
+    Redirect(Redirect),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRule {
+    pub span: Span,
+    pub action: HttpAction,
+    pub condition: Option<Condition>,
+}
+
+/// `http-reuse`: which idle server connections a request may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HttpReuse {
+    /// A session's connections are its own.
+    Never,
+    /// A session's first request gets a connection of its own; later ones may use idle ones.
+    #[default]
+    Safe,
+    /// Like `always` in Clearway: first requests may use idle connections that served before.
+    Aggressive,
+    Always,
+}
+
+/// What happens to connections between requests (`option http-keep-alive`,
+/// `option http-server-close`, `option httpclose`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, PartialOrd, Ord)]
+pub enum HttpConnMode {
+    #[default]
+    KeepAlive,
+    /// The server connection is closed after each response; the client's stays open.
+    ServerClose,
+    /// Both connections are closed after each response.
+    Close,
+}
+
+/// `errorfile CODE FILE`: the file's bytes, a complete HTTP response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorFile {
+    pub span: Span,
+    pub status: u16,
+    pub response: Vec<u8>,
+}
+
+/// The statuses `errorfile` may replace, as in HAProxy.
+pub const ERROR_STATUSES: &[u16] = &[
+    200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504,
+];
+
+/// An IPv4/IPv6 network `ADDR[/LEN]` (IPv4 masks may be dotted).
+pub fn parse_net(s: &str) -> Result<(IpAddr, u8), String> {
+    let (ip, len) = match s.split_once('/') {
+        Some((ip, len)) => (ip, Some(len)),
+        None => (s, None),
+    };
+    let ip: IpAddr = ip
+        .parse()
+        .map_err(|_| format!("'{s}' is not an IP address or network"))?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let len = match len {
+        None => max,
+        Some(l) => match (l.parse::<u8>(), l.parse::<std::net::Ipv4Addr>()) {
+            (Ok(n), _) if n <= max => n,
+            (_, Ok(mask)) if ip.is_ipv4() && (u32::from(mask).leading_ones() == u32::from(mask).count_ones()) => {
+                u32::from(mask).leading_ones() as u8
+            }
+            _ => return Err(format!("'{s}': bad prefix length or mask")),
+        },
+    };
+    Ok((ip, len))
+}
+
+/// Whether `ip` is in the network `(net, len)`; IPv4-mapped IPv6 addresses count as IPv4.
+pub fn net_contains(net: (IpAddr, u8), ip: IpAddr) -> bool {
+    match (net.0, ip.to_canonical()) {
+        (IpAddr::V4(n), IpAddr::V4(a)) => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(net.1)).unwrap_or(0);
+            u32::from(n) & mask == u32::from(a) & mask
+        }
+        (IpAddr::V6(n), IpAddr::V6(a)) => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(net.1)).unwrap_or(0);
+            u128::from(n) & mask == u128::from(a) & mask
+        }
+        _ => false,
+    }
+}
+
+/// An integer pattern: `N`, `LOW:HIGH`, `:HIGH`, `LOW:`; returns the inclusive bounds.
+pub fn parse_int_range(s: &str) -> Result<(i64, i64), String> {
+    let num = |t: &str, dflt: i64| -> Result<i64, String> {
+        if t.is_empty() {
+            Ok(dflt)
+        } else {
+            t.parse()
+                .map_err(|_| format!("'{s}' is not an integer or a range LOW:HIGH"))
+        }
+    };
+    match s.split_once(':') {
+        Some((lo, hi)) => Ok((num(lo, i64::MIN)?, num(hi, i64::MAX)?)),
+        None => {
+            let n = num(s, 0)?;
+            if s.is_empty() {
+                return Err("an empty integer pattern".into());
+            }
+            Ok((n, n))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn networks() {
+        let n = parse_net("192.0.2.0/24").unwrap();
+        assert!(net_contains(n, "192.0.2.77".parse().unwrap()));
+        assert!(!net_contains(n, "192.0.3.1".parse().unwrap()));
+        assert!(net_contains(n, "::ffff:192.0.2.1".parse().unwrap()));
+        assert_eq!(parse_net("10.0.0.0/255.255.0.0").unwrap().1, 16);
+        assert!(net_contains(
+            parse_net("0.0.0.0/0").unwrap(),
+            "1.2.3.4".parse().unwrap()
+        ));
+        assert!(net_contains(
+            parse_net("2001:db8::/32").unwrap(),
+            "2001:db8:1::2".parse().unwrap()
+        ));
+        assert!(parse_net("192.0.2.0/33").is_err());
+        assert!(parse_net("nope").is_err());
+    }
+
+    #[test]
+    fn int_ranges() {
+        assert_eq!(parse_int_range("80").unwrap(), (80, 80));
+        assert_eq!(parse_int_range("1024:65535").unwrap(), (1024, 65535));
+        assert_eq!(parse_int_range(":10").unwrap(), (i64::MIN, 10));
+        assert!(parse_int_range("x").is_err());
+    }
+}

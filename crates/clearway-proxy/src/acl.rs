@@ -1,0 +1,347 @@
+//! Evaluating ACL conditions: conditions compiled once from the config (regexes built,
+//! networks and ranges parsed) and matched against the samples of a connection or request.
+//! Owns matching only; what a fetch returns is the caller's (`Samples`).
+
+use clearway_config::rules::{self, AclTest, Condition, Fetch, MatchKind};
+use regex::{Regex, RegexBuilder};
+use std::net::IpAddr;
+
+/// One value a fetch produced.
+#[derive(Debug, Clone, Copy)]
+pub enum Value<'a> {
+    Str(&'a str),
+    Ip(IpAddr),
+    Int(i64),
+    Bool(bool),
+}
+
+/// Where an ACL's fetches read from: a TCP connection, an HTTP request, a response.
+pub trait Samples {
+    /// Calls `sink` with each value of `fetch` until it returns true; returns whether it did.
+    /// A fetch that does not apply (a header in `mode tcp`) yields nothing.
+    fn each(&self, fetch: &Fetch, sink: &mut dyn FnMut(Value<'_>) -> bool) -> bool;
+
+    /// The first value of `fetch` as text, for templates.
+    fn text(&self, fetch: &Fetch) -> Option<String> {
+        let mut out = None;
+        self.each(fetch, &mut |v| {
+            out = Some(match v {
+                Value::Str(s) => s.to_string(),
+                Value::Ip(ip) => ip.to_canonical().to_string(),
+                Value::Int(n) => n.to_string(),
+                Value::Bool(b) => u8::from(b).to_string(),
+            });
+            true
+        });
+        out
+    }
+}
+
+/// The samples of a TCP connection: the client's address and the address it reached.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnSamples {
+    pub peer: std::net::SocketAddr,
+    pub local: std::net::SocketAddr,
+}
+
+impl Samples for ConnSamples {
+    fn each(&self, fetch: &Fetch, sink: &mut dyn FnMut(Value<'_>) -> bool) -> bool {
+        match fetch {
+            Fetch::Src => sink(Value::Ip(self.peer.ip())),
+            Fetch::Dst => sink(Value::Ip(self.local.ip())),
+            Fetch::SrcPort => sink(Value::Int(i64::from(self.peer.port()))),
+            Fetch::DstPort => sink(Value::Int(i64::from(self.local.port()))),
+            Fetch::Always(b) => sink(Value::Bool(*b)),
+            Fetch::SslFc => sink(Value::Bool(false)),
+            _ => false,
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Patterns {
+    /// Kept lower-case when the test ignores case.
+    Text(Vec<String>),
+    Regex(Vec<Regex>),
+    Nets(Vec<(IpAddr, u8)>),
+    Ints(Vec<(i64, i64)>),
+    None,
+}
+
+#[derive(Debug)]
+struct Test {
+    fetch: Fetch,
+    kind: MatchKind,
+    icase: bool,
+    patterns: Patterns,
+}
+
+#[derive(Debug)]
+struct Term {
+    negate: bool,
+    /// Any of them.
+    tests: Vec<Test>,
+}
+
+/// A condition ready to evaluate.
+#[derive(Debug)]
+pub struct Cond {
+    unless: bool,
+    any_of: Vec<Vec<Term>>,
+}
+
+impl Cond {
+    /// Compiles a validated condition (the config already checked every pattern).
+    pub fn new(c: &Condition) -> Cond {
+        Cond {
+            unless: c.unless,
+            any_of: c
+                .any_of
+                .iter()
+                .map(|group| {
+                    group
+                        .iter()
+                        .map(|t| Term {
+                            negate: t.negate,
+                            tests: t.tests.iter().map(compile).collect(),
+                        })
+                        .collect()
+                })
+                .collect(),
+        }
+    }
+
+    pub fn eval(&self, s: &dyn Samples) -> bool {
+        let hit = self
+            .any_of
+            .iter()
+            .any(|group| group.iter().all(|t| t.tests.iter().any(|x| x.eval(s)) != t.negate));
+        hit != self.unless
+    }
+
+    /// Whether an optional condition holds (no condition: always).
+    pub fn holds(c: &Option<Cond>, s: &dyn Samples) -> bool {
+        c.as_ref().is_none_or(|c| c.eval(s))
+    }
+
+    /// True when some test reads the request's bytes (`req.ssl_sni`, `req.ssl_hello_type`):
+    /// a TCP frontend must then wait for data before choosing a backend.
+    pub fn reads_payload(&self) -> bool {
+        self.any_of
+            .iter()
+            .flatten()
+            .flat_map(|t| &t.tests)
+            .any(|t| matches!(t.fetch, Fetch::ReqSslSni | Fetch::ReqSslHelloType))
+    }
+}
+
+fn compile(t: &AclTest) -> Test {
+    let patterns = match t.matcher {
+        MatchKind::Ip => Patterns::Nets(t.patterns.iter().filter_map(|p| rules::parse_net(p).ok()).collect()),
+        MatchKind::Int | MatchKind::Len => Patterns::Ints(
+            t.patterns
+                .iter()
+                .filter_map(|p| rules::parse_int_range(p).ok())
+                .collect(),
+        ),
+        MatchKind::Reg => Patterns::Regex(
+            t.patterns
+                .iter()
+                .filter_map(|p| RegexBuilder::new(p).case_insensitive(t.icase).build().ok())
+                .collect(),
+        ),
+        MatchKind::Bool | MatchKind::Found => Patterns::None,
+        _ if t.icase => Patterns::Text(t.patterns.iter().map(|p| p.to_ascii_lowercase()).collect()),
+        _ => Patterns::Text(t.patterns.clone()),
+    };
+    Test {
+        fetch: t.fetch.clone(),
+        kind: t.matcher,
+        icase: t.icase,
+        patterns,
+    }
+}
+
+impl Test {
+    fn eval(&self, s: &dyn Samples) -> bool {
+        s.each(&self.fetch, &mut |v| self.matches(v))
+    }
+
+    fn matches(&self, v: Value<'_>) -> bool {
+        match (&self.patterns, self.kind) {
+            (_, MatchKind::Found) => true,
+            (_, MatchKind::Bool) => match v {
+                Value::Bool(b) => b,
+                Value::Int(n) => n != 0,
+                Value::Str(s) => !s.is_empty(),
+                Value::Ip(_) => true,
+            },
+            (Patterns::Nets(nets), _) => {
+                let ip = match v {
+                    Value::Ip(ip) => Some(ip),
+                    Value::Str(s) => s.trim().parse().ok(),
+                    _ => None,
+                };
+                ip.is_some_and(|ip| nets.iter().any(|n| rules::net_contains(*n, ip)))
+            }
+            (Patterns::Ints(ranges), kind) => {
+                let n = match (v, kind) {
+                    (Value::Str(s), MatchKind::Len) => Some(s.len() as i64),
+                    (Value::Int(n), _) => Some(n),
+                    (Value::Str(s), _) => s.trim().parse().ok(),
+                    (Value::Bool(b), _) => Some(i64::from(b)),
+                    (Value::Ip(_), _) => None,
+                };
+                n.is_some_and(|n| ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&n)))
+            }
+            (Patterns::Regex(res), _) => with_text(v, |t| res.iter().any(|r| r.is_match(t))),
+            (Patterns::Text(pats), kind) => with_text(v, |t| {
+                let lower;
+                let t = if self.icase {
+                    lower = t.to_ascii_lowercase();
+                    lower.as_str()
+                } else {
+                    t
+                };
+                pats.iter().any(|p| text_match(kind, t, p))
+            }),
+            (Patterns::None, _) => false,
+        }
+    }
+}
+
+fn with_text(v: Value<'_>, f: impl FnOnce(&str) -> bool) -> bool {
+    match v {
+        Value::Str(s) => f(s),
+        Value::Ip(ip) => f(&ip.to_canonical().to_string()),
+        Value::Int(n) => f(&n.to_string()),
+        Value::Bool(b) => f(if b { "1" } else { "0" }),
+    }
+}
+
+fn text_match(kind: MatchKind, t: &str, p: &str) -> bool {
+    match kind {
+        MatchKind::Beg => t.starts_with(p),
+        MatchKind::End => t.ends_with(p),
+        MatchKind::Sub => t.contains(p),
+        MatchKind::Dom => delimited(t, p, |c| matches!(c, '.' | '/' | '?' | ':' | '#')),
+        MatchKind::Dir => delimited(t, p, |c| matches!(c, '/' | '?' | '#')),
+        _ => t == p,
+    }
+}
+
+/// `p` occurs in `t` bounded by delimiters (or the ends) on both sides.
+fn delimited(t: &str, p: &str, delim: impl Fn(char) -> bool) -> bool {
+    let p = p.trim_matches(&delim);
+    if p.is_empty() {
+        return false;
+    }
+    t.match_indices(p).any(|(i, _)| {
+        let before = t[..i].chars().next_back().is_none_or(&delim);
+        let after = t[i + p.len()..].chars().next().is_none_or(&delim);
+        before && after
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clearway_config::rules::Term as CTerm;
+
+    struct Req {
+        src: IpAddr,
+        path: &'static str,
+        host: &'static str,
+    }
+
+    impl Samples for Req {
+        fn each(&self, fetch: &Fetch, sink: &mut dyn FnMut(Value<'_>) -> bool) -> bool {
+            match fetch {
+                Fetch::Src => sink(Value::Ip(self.src)),
+                Fetch::Path => sink(Value::Str(self.path)),
+                Fetch::Hdr(h) if h == "host" => sink(Value::Str(self.host)),
+                Fetch::Always(b) => sink(Value::Bool(*b)),
+                _ => false,
+            }
+        }
+    }
+
+    fn test(fetch: Fetch, matcher: MatchKind, icase: bool, pats: &[&str]) -> AclTest {
+        AclTest {
+            fetch,
+            matcher,
+            icase,
+            patterns: pats.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn cond(unless: bool, groups: Vec<Vec<(bool, AclTest)>>) -> Cond {
+        Cond::new(&Condition {
+            unless,
+            any_of: groups
+                .into_iter()
+                .map(|g| {
+                    g.into_iter()
+                        .map(|(negate, t)| CTerm {
+                            negate,
+                            name: "t".into(),
+                            tests: vec![t],
+                        })
+                        .collect()
+                })
+                .collect(),
+        })
+    }
+
+    #[test]
+    fn matching_kinds() {
+        let r = Req {
+            src: "192.0.2.7".parse().unwrap(),
+            path: "/api/v1/users",
+            host: "WWW.Example.com",
+        };
+        let one = |t| cond(false, vec![vec![(false, t)]]).eval(&r);
+        assert!(one(test(Fetch::Src, MatchKind::Ip, false, &["192.0.2.0/24"])));
+        assert!(!one(test(Fetch::Src, MatchKind::Ip, false, &["10.0.0.0/8"])));
+        assert!(one(test(Fetch::Path, MatchKind::Beg, false, &["/api"])));
+        assert!(one(test(Fetch::Path, MatchKind::End, false, &["users"])));
+        assert!(one(test(Fetch::Path, MatchKind::Sub, false, &["v1"])));
+        assert!(one(test(Fetch::Path, MatchKind::Dir, false, &["v1"])));
+        assert!(!one(test(Fetch::Path, MatchKind::Dir, false, &["v"])));
+        assert!(one(test(Fetch::Path, MatchKind::Reg, false, &["^/api/v[0-9]+/"])));
+        assert!(one(test(Fetch::Path, MatchKind::Len, false, &["13"])));
+        assert!(!one(test(
+            Fetch::Hdr("host".into()),
+            MatchKind::Str,
+            false,
+            &["www.example.com"]
+        )));
+        assert!(one(test(
+            Fetch::Hdr("host".into()),
+            MatchKind::Str,
+            true,
+            &["www.example.com"]
+        )));
+        assert!(one(test(Fetch::Hdr("host".into()), MatchKind::Dom, true, &["example"])));
+        assert!(!one(test(Fetch::Hdr("host".into()), MatchKind::Dom, true, &["exam"])));
+        assert!(one(test(Fetch::Hdr("host".into()), MatchKind::Found, false, &[])));
+        assert!(!one(test(Fetch::Hdr("x-none".into()), MatchKind::Found, false, &[])));
+        assert!(!one(test(Fetch::Always(false), MatchKind::Bool, false, &[])));
+    }
+
+    #[test]
+    fn negation_and_or_and_unless() {
+        let r = Req {
+            src: "192.0.2.7".parse().unwrap(),
+            path: "/x",
+            host: "h",
+        };
+        let yes = test(Fetch::Always(true), MatchKind::Bool, false, &[]);
+        let no = test(Fetch::Always(false), MatchKind::Bool, false, &[]);
+        assert!(cond(false, vec![vec![(false, yes.clone()), (true, no.clone())]]).eval(&r));
+        assert!(!cond(false, vec![vec![(false, yes.clone()), (false, no.clone())]]).eval(&r));
+        assert!(cond(false, vec![vec![(false, no.clone())], vec![(false, yes.clone())]]).eval(&r));
+        assert!(!cond(true, vec![vec![(false, yes)]]).eval(&r));
+        assert!(cond(true, vec![vec![(false, no)]]).eval(&r));
+    }
+}

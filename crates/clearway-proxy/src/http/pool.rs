@@ -1,0 +1,103 @@
+//! Idle HTTP/1.1 server connections, kept for reuse and keyed by server and source address:
+//! a connection opened from a client's own address (`usesrc`) is only ever reused for that
+//! same address. Owns keeping, expiring and handing out idle connections; must not open any.
+
+use hyper::body::Incoming;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The sending half of an HTTP/1.1 server connection (its I/O runs in a task of its own).
+pub type Sender = hyper::client::conn::http1::SendRequest<Incoming>;
+
+/// What makes an idle connection usable for a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Key {
+    /// The backend's index in the runtime.
+    pub backend: usize,
+    /// The server's index in its backend.
+    pub server: usize,
+    /// The client address the connection was opened from, for `usesrc` servers; None when
+    /// it comes from one of this host's own addresses.
+    pub source: Option<IpAddr>,
+}
+
+#[derive(Debug)]
+struct Idle {
+    sender: Sender,
+    since: Instant,
+}
+
+/// Idle connections of one backend (or of one client session), at most `per_key` per key.
+#[derive(Debug)]
+pub struct Pool {
+    idle: Mutex<HashMap<Key, Vec<Idle>>>,
+    per_key: usize,
+    max_idle: Duration,
+}
+
+impl Pool {
+    pub fn new(per_key: usize, max_idle: Duration) -> Pool {
+        Pool {
+            idle: Mutex::new(HashMap::new()),
+            per_key,
+            max_idle,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Vec<Idle>>> {
+        // A panic elsewhere while holding the lock leaves a map that is still consistent.
+        self.idle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The most recently used live connection for `key`, if any.
+    pub fn take(&self, key: Key) -> Option<Sender> {
+        let mut idle = self.lock();
+        let list = idle.get_mut(&key)?;
+        while let Some(i) = list.pop() {
+            if !i.sender.is_closed() && i.since.elapsed() < self.max_idle {
+                return Some(i.sender);
+            }
+        }
+        None
+    }
+
+    /// Keeps a connection whose last response is complete; drops it when the pool is full.
+    pub fn put(&self, key: Key, sender: Sender) {
+        if sender.is_closed() || self.per_key == 0 {
+            return;
+        }
+        let mut idle = self.lock();
+        let list = idle.entry(key).or_default();
+        let max = self.max_idle;
+        list.retain(|i| !i.sender.is_closed() && i.since.elapsed() < max);
+        if list.len() >= self.per_key {
+            // The oldest goes: it is the likeliest to be closed by the server soon.
+            list.remove(0);
+        }
+        list.push(Idle {
+            sender,
+            since: Instant::now(),
+        });
+    }
+
+    /// Moves every connection into `other` (a session's own connections into its backend's).
+    pub fn drain_into(&self, other: &Pool) {
+        let all = std::mem::take(&mut *self.lock());
+        for (key, list) in all {
+            for i in list {
+                other.put(key, i.sender);
+            }
+        }
+    }
+
+    /// How many idle connections are kept (for tests and stats).
+    pub fn len(&self) -> usize {
+        self.lock().values().map(Vec::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

@@ -1,0 +1,374 @@
+//! One proxy half's layer-7 settings, compiled: `http-request` and `redirect` rules applied to
+//! a request, `http-response` rules to a response, `option forwardfor`, error pages. Owns what
+//! the rules do to headers, paths and replies; must not choose backends or talk to servers.
+
+use super::reply::{default_page, ErrorPages, Page};
+use super::samples::{ReqSamples, ResSamples};
+use crate::acl::{Cond, ConnSamples, Samples};
+use bytes::Bytes;
+use clearway_config::model::{ForwardFor, HttpConnMode, HttpReuse, HttpSettings};
+use clearway_config::rules::{self, HttpAction, HttpRule, Piece, RedirectKind, Template};
+use http::header::{HeaderName, HeaderValue};
+use http::request::Parts;
+use http::{HeaderMap, StatusCode, Uri};
+use regex::Regex;
+use std::net::IpAddr;
+
+#[derive(Debug)]
+enum Action {
+    Allow,
+    Set(HeaderName, Template),
+    Add(HeaderName, Template),
+    Del(HeaderName),
+    Replace(HeaderName, Regex, String),
+    SetPath(Template),
+    Reply(Reply),
+    Redirect(rules::Redirect),
+}
+
+#[derive(Debug)]
+enum Reply {
+    Error(u16),
+    Page(Page, Vec<(HeaderName, Template)>),
+}
+
+#[derive(Debug)]
+struct Rule {
+    action: Action,
+    cond: Option<Cond>,
+}
+
+/// What the request rules decided.
+pub enum Verdict {
+    Continue,
+    /// Answer with this instead of forwarding.
+    Respond(Box<http::Response<super::body::ResBody>>),
+}
+
+/// The compiled HTTP settings of a frontend or a backend.
+#[derive(Debug)]
+pub struct HttpRules {
+    request: Vec<Rule>,
+    response: Vec<Rule>,
+    redirects: Vec<Rule>,
+    pub errors: ErrorPages,
+    pub conn_mode: HttpConnMode,
+    pub reuse: HttpReuse,
+    pub forwardfor: Option<ForwardFor>,
+}
+
+fn name(n: &str) -> HeaderName {
+    // Validated as an HTTP token when the config was read.
+    HeaderName::from_bytes(n.as_bytes()).unwrap_or(HeaderName::from_static("x-invalid"))
+}
+
+/// HAProxy writes group references as `\1`; the regex crate as `${1}`.
+fn replacement(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, chars.peek()) {
+            ('\\', Some(d)) if d.is_ascii_digit() => {
+                out.push_str(&format!("${{{d}}}"));
+                chars.next();
+            }
+            ('$', _) => out.push_str("$$"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn compile(r: &HttpRule) -> Rule {
+    let action = match &r.action {
+        HttpAction::Allow => Action::Allow,
+        HttpAction::SetHeader { name: n, value } => Action::Set(name(n), value.clone()),
+        HttpAction::AddHeader { name: n, value } => Action::Add(name(n), value.clone()),
+        HttpAction::DelHeader { name: n } => Action::Del(name(n)),
+        HttpAction::ReplaceHeader {
+            name: n,
+            regex,
+            replacement: rep,
+        } => match Regex::new(regex) {
+            Ok(re) => Action::Replace(name(n), re, replacement(rep)),
+            Err(_) => Action::Allow,
+        },
+        HttpAction::SetPath(t) => Action::SetPath(t.clone()),
+        HttpAction::Deny { status } => Action::Reply(Reply::Error(*status)),
+        HttpAction::Return(rep) => {
+            let mut page = Page {
+                status: StatusCode::from_u16(rep.status).unwrap_or(StatusCode::OK),
+                headers: Vec::new(),
+                body: Bytes::from(rep.body.clone()),
+            };
+            if let Some(ct) = rep.content_type.as_deref().and_then(|c| HeaderValue::from_str(c).ok()) {
+                page.headers.push((http::header::CONTENT_TYPE, ct));
+            }
+            let extra = rep.headers.iter().map(|(n, v)| (name(n), v.clone())).collect();
+            Action::Reply(Reply::Page(page, extra))
+        }
+        HttpAction::Redirect(r) => Action::Redirect(r.clone()),
+    };
+    Rule {
+        action,
+        cond: r.condition.as_ref().map(Cond::new),
+    }
+}
+
+/// Renders a template with the samples of the current request or response.
+pub fn render(t: &Template, s: &dyn Samples) -> String {
+    let mut out = String::new();
+    for p in &t.0 {
+        match p {
+            Piece::Text(x) => out.push_str(x),
+            Piece::Fetch(f) => out.push_str(&s.text(f).unwrap_or_default()),
+        }
+    }
+    out
+}
+
+impl HttpRules {
+    pub fn new(h: &HttpSettings, forwardfor: Option<ForwardFor>) -> HttpRules {
+        HttpRules {
+            request: h.request_rules.iter().map(compile).collect(),
+            response: h.response_rules.iter().map(compile).collect(),
+            redirects: h.redirects.iter().map(compile).collect(),
+            errors: ErrorPages::new(&h.errorfiles),
+            conn_mode: h.conn_mode,
+            reuse: h.reuse,
+            forwardfor,
+        }
+    }
+
+    /// Applies the `http-request` rules, then the `redirect` rules, to a request. Each rule
+    /// sees the request as the rules before it left it.
+    pub fn on_request(&self, req: &mut Parts, conn: &ConnSamples, fallback: Option<&ErrorPages>) -> Verdict {
+        for r in self.request.iter().chain(&self.redirects) {
+            let s = ReqSamples { conn, req };
+            if !Cond::holds(&r.cond, &s) {
+                continue;
+            }
+            let edit = match &r.action {
+                Action::Allow => break,
+                Action::SetPath(t) => {
+                    let path = render(t, &s);
+                    if let Some(u) = with_path(&req.uri, &path) {
+                        req.uri = u;
+                    }
+                    continue;
+                }
+                Action::Reply(rep) => return Verdict::Respond(Box::new(self.reply(rep, &s, fallback))),
+                Action::Redirect(red) => return Verdict::Respond(Box::new(redirect(red, req, &s))),
+                a => prepare(a, &s),
+            };
+            apply(edit, &mut req.headers);
+        }
+        Verdict::Continue
+    }
+
+    /// Applies the `http-response` rules.
+    pub fn on_response(&self, res: &mut http::response::Parts, req: &Parts, conn: &ConnSamples) {
+        for r in &self.response {
+            let s = ResSamples {
+                req: ReqSamples { conn, req },
+                res,
+            };
+            if !Cond::holds(&r.cond, &s) {
+                continue;
+            }
+            let edit = match &r.action {
+                Action::Allow => break,
+                a => prepare(a, &s),
+            };
+            apply(edit, &mut res.headers);
+        }
+    }
+
+    fn reply(
+        &self,
+        rep: &Reply,
+        s: &dyn Samples,
+        fallback: Option<&ErrorPages>,
+    ) -> http::Response<super::body::ResBody> {
+        match rep {
+            Reply::Error(status) => self.errors.response(fallback, *status),
+            Reply::Page(page, extra) => {
+                let mut r = page.response();
+                for (n, t) in extra {
+                    if let Ok(v) = HeaderValue::from_str(&render(t, s)) {
+                        r.headers_mut().append(n.clone(), v);
+                    }
+                }
+                r
+            }
+        }
+    }
+
+    /// Adds the client's address header of `option forwardfor`, unless excluded.
+    pub fn forward_for(&self, headers: &mut HeaderMap, client: IpAddr) {
+        forward_for(self.forwardfor.as_ref(), headers, client);
+    }
+}
+
+pub fn forward_for(f: Option<&ForwardFor>, headers: &mut HeaderMap, client: IpAddr) {
+    let Some(f) = f else { return };
+    if let Some(net) = f.except.as_deref().and_then(|n| rules::parse_net(n).ok()) {
+        if rules::net_contains(net, client) {
+            return;
+        }
+    }
+    let header = f
+        .header
+        .as_deref()
+        .and_then(|h| HeaderName::from_bytes(h.as_bytes()).ok())
+        .unwrap_or(HeaderName::from_static("x-forwarded-for"));
+    if f.if_none && headers.contains_key(&header) {
+        return;
+    }
+    if let Ok(v) = HeaderValue::from_str(&client.to_canonical().to_string()) {
+        headers.append(header, v);
+    }
+}
+
+/// A header change, its value already computed.
+enum Edit<'a> {
+    None,
+    Set(&'a HeaderName, HeaderValue),
+    Add(&'a HeaderName, HeaderValue),
+    Del(&'a HeaderName),
+    Replace(&'a HeaderName, &'a Regex, &'a str),
+}
+
+fn prepare<'a>(a: &'a Action, s: &dyn Samples) -> Edit<'a> {
+    let value = |n: &HeaderName, t: &Template| {
+        let v = HeaderValue::from_str(&render(t, s)).ok();
+        if v.is_none() {
+            tracing::debug!("header {n}: the computed value is not a valid header value; rule skipped");
+        }
+        v
+    };
+    match a {
+        Action::Set(n, t) => value(n, t).map_or(Edit::None, |v| Edit::Set(n, v)),
+        Action::Add(n, t) => value(n, t).map_or(Edit::None, |v| Edit::Add(n, v)),
+        Action::Del(n) => Edit::Del(n),
+        Action::Replace(n, re, rep) => Edit::Replace(n, re, rep),
+        _ => Edit::None,
+    }
+}
+
+fn apply(e: Edit<'_>, headers: &mut HeaderMap) {
+    match e {
+        Edit::None => {}
+        Edit::Set(n, v) => {
+            headers.insert(n.clone(), v);
+        }
+        Edit::Add(n, v) => {
+            headers.append(n.clone(), v);
+        }
+        Edit::Del(n) => {
+            headers.remove(n);
+        }
+        Edit::Replace(n, re, rep) => {
+            let old: Vec<HeaderValue> = headers.get_all(n).iter().cloned().collect();
+            if old.is_empty() {
+                return;
+            }
+            headers.remove(n);
+            for v in old {
+                let new = match v.to_str() {
+                    Ok(text) => HeaderValue::from_str(&re.replace_all(text, rep)).unwrap_or(v),
+                    Err(_) => v,
+                };
+                headers.append(n.clone(), new);
+            }
+        }
+    }
+}
+
+/// `uri` with its path replaced, keeping the query.
+fn with_path(uri: &Uri, path: &str) -> Option<Uri> {
+    let pq = match uri.query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_string(),
+    };
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(pq.parse().ok()?);
+    Uri::from_parts(parts).ok()
+}
+
+fn redirect(r: &rules::Redirect, req: &Parts, s: &dyn Samples) -> http::Response<super::body::ResBody> {
+    let (uri, headers) = (&req.uri, &req.headers);
+    let target = render(&r.target, s);
+    let mut path = uri.path().to_string();
+    if r.append_slash && !path.ends_with('/') {
+        path.push('/');
+    }
+    let query = match (uri.query(), r.drop_query) {
+        (Some(q), false) => format!("?{q}"),
+        _ => String::new(),
+    };
+    let location = match r.kind {
+        RedirectKind::Location => target,
+        // A prefix of "/" means "the same path on this site".
+        RedirectKind::Prefix if target == "/" => format!("{path}{query}"),
+        RedirectKind::Prefix => format!("{}{path}{query}", target.trim_end_matches('/')),
+        RedirectKind::Scheme => {
+            let host = headers
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_string)
+                .or_else(|| uri.authority().map(|a| a.to_string()))
+                .unwrap_or_default();
+            // The port belonged to the old scheme.
+            let host = match host.rsplit_once(':') {
+                Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) && !h.ends_with(']') && !h.is_empty() => h,
+                _ => host.as_str(),
+            }
+            .to_string();
+            format!("{target}://{host}{path}{query}")
+        }
+    };
+    let mut page = default_page(r.code);
+    page.body = Bytes::new();
+    page.headers.retain(|(n, _)| n == http::header::CACHE_CONTROL);
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        page.headers.push((http::header::LOCATION, v));
+    }
+    page.response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_references_are_translated() {
+        assert_eq!(replacement(r"\1-x-\2"), "${1}-x-${2}");
+        assert_eq!(replacement("a$b"), "a$$b");
+    }
+
+    #[test]
+    fn forwardfor_except_and_if_none() {
+        let ip: IpAddr = "192.0.2.2".parse().unwrap();
+        let mut h = HeaderMap::new();
+        let f = ForwardFor::default();
+        forward_for(Some(&f), &mut h, ip);
+        assert_eq!(h["x-forwarded-for"], "192.0.2.2");
+        let f = ForwardFor {
+            except: Some("192.0.2.0/24".into()),
+            ..Default::default()
+        };
+        let mut h = HeaderMap::new();
+        forward_for(Some(&f), &mut h, ip);
+        assert!(h.is_empty());
+        let f = ForwardFor {
+            header: Some("X-Client".into()),
+            if_none: true,
+            ..Default::default()
+        };
+        let mut h = HeaderMap::new();
+        h.insert("x-client", HeaderValue::from_static("1.1.1.1"));
+        forward_for(Some(&f), &mut h, ip);
+        assert_eq!(h.get_all("x-client").iter().count(), 1);
+    }
+}

@@ -1,0 +1,62 @@
+//! What ACLs and `%[...]` templates read from an HTTP request or response: method, path,
+//! headers (split on commas as `hdr()` does), status, on top of the connection's samples.
+//! Must not change the message.
+
+use crate::acl::{ConnSamples, Samples, Value};
+use clearway_config::rules::Fetch;
+use http::request::Parts;
+use http::{HeaderMap, Version};
+
+/// A request as the rules see it.
+pub struct ReqSamples<'a> {
+    pub conn: &'a ConnSamples,
+    pub req: &'a Parts,
+}
+
+/// A response, with the request it answers.
+pub struct ResSamples<'a> {
+    pub req: ReqSamples<'a>,
+    pub res: &'a http::response::Parts,
+}
+
+fn header_values(h: &HeaderMap, name: &str, sink: &mut dyn FnMut(Value<'_>) -> bool) -> bool {
+    h.get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|v| sink(Value::Str(v.trim())))
+}
+
+impl Samples for ReqSamples<'_> {
+    fn each(&self, fetch: &Fetch, sink: &mut dyn FnMut(Value<'_>) -> bool) -> bool {
+        let r = self.req;
+        match fetch {
+            Fetch::Path => sink(Value::Str(r.uri.path())),
+            Fetch::Url => sink(Value::Str(r.uri.path_and_query().map_or("/", |p| p.as_str()))),
+            Fetch::Query => r.uri.query().is_some_and(|q| sink(Value::Str(q))),
+            Fetch::Method => sink(Value::Str(r.method.as_str())),
+            Fetch::Version => sink(Value::Str(match r.version {
+                Version::HTTP_10 => "1.0",
+                Version::HTTP_2 => "2.0",
+                Version::HTTP_3 => "3.0",
+                _ => "1.1",
+            })),
+            // HTTP/2 carries the host in the request's authority.
+            Fetch::Hdr(h) if h == "host" && !r.headers.contains_key(http::header::HOST) => {
+                r.uri.authority().is_some_and(|a| sink(Value::Str(a.as_str())))
+            }
+            Fetch::Hdr(h) => header_values(&r.headers, h, sink),
+            _ => self.conn.each(fetch, sink),
+        }
+    }
+}
+
+impl Samples for ResSamples<'_> {
+    fn each(&self, fetch: &Fetch, sink: &mut dyn FnMut(Value<'_>) -> bool) -> bool {
+        match fetch {
+            Fetch::Status => sink(Value::Int(i64::from(self.res.status.as_u16()))),
+            Fetch::ResHdr(h) => header_values(&self.res.headers, h, sink),
+            _ => self.req.each(fetch, sink),
+        }
+    }
+}

@@ -1,0 +1,503 @@
+//! One HTTP client connection: hyper serves it (HTTP/1.1 with keep-alive, or HTTP/2 when the
+//! client starts with the HTTP/2 preface), each request goes through the frontend's rules, the
+//! backend choice, the backend's rules, a reused or new server connection, and back through
+//! the response rules. Owns the client-side timeouts (`timeout http-request`,
+//! `http-keep-alive`, `client`) and the request limits; must not pick servers itself.
+
+use super::body::{Done, DoneGuard, Lease, ResBody};
+use super::pool::{Key, Pool, Sender};
+use super::rules::{forward_for, Verdict};
+use crate::acl::ConnSamples;
+use crate::dispatch::{self, ClientSide, Got};
+use crate::frontend::Frontend;
+use crate::runtime::Backend;
+use clearway_config::model::{HttpConnMode, HttpReuse, UseSrc};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Request, Response, Uri, Version};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::convert::Infallible;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+/// The most a request's head may take (request line plus headers), as HAProxy's default
+/// `tune.bufsize` 16384 less `tune.maxrewrite` 1024 leaves: a longer URI is refused with 414,
+/// longer headers with 431.
+pub const MAX_HEAD: usize = 16384 - 1024;
+/// hyper's own read buffer limit: above `MAX_HEAD` so that we, not hyper, answer first.
+const READ_BUF: usize = 64 * 1024;
+/// HAProxy's `tune.http.maxhdr`.
+const MAX_HEADERS: usize = 101;
+
+const NONE: u64 = u64::MAX;
+
+/// What the client side did when: for the timeouts.
+struct Activity {
+    start: Instant,
+    /// Last byte read or written, in ms since `start`.
+    last_ms: AtomicU64,
+    /// When the first byte of a request head arrived (NONE: no head being read).
+    head_ms: AtomicU64,
+    in_flight: AtomicUsize,
+    requests: AtomicU64,
+}
+
+impl Activity {
+    fn now(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+
+    fn read_some(&self) {
+        let now = self.now();
+        self.last_ms.store(now, Ordering::Relaxed);
+        if self.in_flight.load(Ordering::Relaxed) == 0 && self.head_ms.load(Ordering::Relaxed) == NONE {
+            self.head_ms.store(now, Ordering::Relaxed);
+        }
+    }
+
+    /// A request head is complete: returns its index in the session.
+    fn begin(&self) -> u64 {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.head_ms.store(NONE, Ordering::Relaxed);
+        self.requests.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// When the client side expires and why; None: not now (a request is being served, and
+    /// the server side's timeouts apply).
+    fn deadline(&self, t: &ClientTimeouts) -> Option<(Instant, &'static str)> {
+        if self.in_flight.load(Ordering::Relaxed) > 0 {
+            return None;
+        }
+        let ms = |v: u64| self.start + Duration::from_millis(v);
+        let head = self.head_ms.load(Ordering::Relaxed);
+        if head != NONE {
+            let (limit, why) = pick(t.http_request, "timeout http-request", t.client, "timeout client")?;
+            return Some((ms(head) + limit, why));
+        }
+        let last = ms(self.last_ms.load(Ordering::Relaxed));
+        let (limit, why) = if self.requests.load(Ordering::Relaxed) == 0 {
+            pick(t.http_request, "timeout http-request", t.client, "timeout client")?
+        } else {
+            let ka = t.keep_alive.or(t.http_request);
+            pick(ka, "timeout http-keep-alive", t.client, "timeout client")?
+        };
+        Some((last + limit, why))
+    }
+}
+
+fn pick(
+    a: Option<Duration>,
+    wa: &'static str,
+    b: Option<Duration>,
+    wb: &'static str,
+) -> Option<(Duration, &'static str)> {
+    a.map(|d| (d, wa)).or(b.map(|d| (d, wb)))
+}
+
+impl Done for Activity {
+    fn done(&self) {
+        self.last_ms.store(self.now(), Ordering::Relaxed);
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ClientTimeouts {
+    client: Option<Duration>,
+    http_request: Option<Duration>,
+    keep_alive: Option<Duration>,
+}
+
+/// The client socket, noting activity for the timeouts.
+struct Watched {
+    io: TcpStream,
+    act: Arc<Activity>,
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.io).poll_read(cx, buf);
+        if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.act.read_some();
+        }
+        r
+    }
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.io).poll_write(cx, buf);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            self.act.last_ms.store(self.act.now(), Ordering::Relaxed);
+        }
+        r
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            self.act.last_ms.store(self.act.now(), Ordering::Relaxed);
+        }
+        r
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+/// One client connection's state shared by its requests.
+struct Session {
+    fe: Arc<Frontend>,
+    conn: ConnSamples,
+    act: Arc<Activity>,
+    /// Server connections private to this session (`http-reuse never`).
+    own: Arc<Pool>,
+}
+
+/// Serves one client connection until it closes or times out.
+pub async fn serve(fe: Arc<Frontend>, client: TcpStream, peer: SocketAddr, local: SocketAddr) {
+    let act = Arc::new(Activity {
+        start: Instant::now(),
+        last_ms: AtomicU64::new(0),
+        head_ms: AtomicU64::new(NONE),
+        in_flight: AtomicUsize::new(0),
+        requests: AtomicU64::new(0),
+    });
+    let t = fe.timeouts;
+    let limits = ClientTimeouts {
+        client: t.client,
+        http_request: t.http_request,
+        keep_alive: t.http_keep_alive,
+    };
+    let s = Arc::new(Session {
+        fe: fe.clone(),
+        conn: ConnSamples { peer, local },
+        act: act.clone(),
+        own: Arc::new(Pool::new(4, Duration::from_secs(3600))),
+    });
+    let svc = hyper::service::service_fn(move |req| {
+        let s = s.clone();
+        async move { Ok::<_, Infallible>(s.handle(req).await) }
+    });
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .keep_alive(true)
+        .max_buf_size(READ_BUF)
+        .max_headers(MAX_HEADERS)
+        .header_read_timeout(None);
+    let io = TokioIo::new(Watched {
+        io: client,
+        act: act.clone(),
+    });
+    let conn = builder.serve_connection(io, svc);
+    let watchdog = async {
+        let idle_check = [limits.client, limits.http_request, limits.keep_alive]
+            .into_iter()
+            .flatten()
+            .min();
+        loop {
+            match act.deadline(&limits) {
+                Some((at, why)) if at <= Instant::now() => return why,
+                Some((at, _)) => tokio::time::sleep_until(at).await,
+                // Busy: look again later, at the pace of the shortest timeout.
+                None => match idle_check {
+                    Some(d) => tokio::time::sleep(d).await,
+                    None => std::future::pending::<()>().await,
+                },
+            }
+        }
+    };
+    tokio::select! {
+        r = conn => if let Err(e) = r {
+            tracing::debug!(frontend = %fe.name, client = %peer, "client connection ended: {e}");
+        },
+        why = watchdog => {
+            let n = act.requests.load(Ordering::Relaxed);
+            tracing::info!(frontend = %fe.name, client = %peer, requests = n, "client connection closed: {why}");
+        }
+    }
+}
+
+/// Headers that describe one hop, not the message: never forwarded.
+const HOP_BY_HOP: [HeaderName; 6] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::TE,
+    header::TRAILER,
+    header::UPGRADE,
+];
+
+fn strip_hop_by_hop(h: &mut HeaderMap) {
+    // Headers the Connection header names are hop-by-hop too.
+    let named: Vec<HeaderName> = h
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for n in named.iter().chain(&HOP_BY_HOP) {
+        h.remove(n);
+    }
+    h.remove(header::TRANSFER_ENCODING);
+}
+
+fn head_size(req: &http::request::Parts) -> usize {
+    let line = req.method.as_str().len() + req.uri.path_and_query().map_or(1, |p| p.as_str().len()) + 12;
+    line + req
+        .headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum::<usize>()
+}
+
+fn spoofs_client(be: &Backend, server: usize) -> bool {
+    be.rt.servers[server]
+        .source
+        .as_ref()
+        .and_then(|s| s.usesrc.as_ref())
+        .is_some_and(|u| matches!(u, UseSrc::Client | UseSrc::ClientIp))
+}
+
+impl Session {
+    fn error(&self, be: Option<&Backend>, status: u16) -> Response<ResBody> {
+        match be {
+            Some(b) => b.http.errors.response(Some(&self.fe.http.errors), status),
+            None => self.fe.http.errors.response(None, status),
+        }
+    }
+
+    async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<ResBody> {
+        let index = self.act.begin();
+        let done = DoneGuard::new(self.act.clone());
+        let (mut parts, body) = req.into_parts();
+        let client_version = parts.version;
+        let (res, be) = self.route(index, &mut parts, body).await;
+        let mut res = res;
+        let close = be
+            .as_ref()
+            .map_or(self.fe.http.conn_mode, |b| b.http.conn_mode.max(self.fe.http.conn_mode))
+            == HttpConnMode::Close;
+        if close && client_version != Version::HTTP_2 {
+            res.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        tracing::debug!(
+            frontend = %self.fe.name, backend = be.as_ref().map_or("-", |b| b.rt.name.as_str()),
+            client = %self.conn.peer, method = %parts.method, uri = %parts.uri, status = res.status().as_u16(),
+            "request"
+        );
+        let (rp, rb) = res.into_parts();
+        Response::from_parts(rp, rb.on_done(done))
+    }
+
+    /// The response to one request, and the backend that handled it, if any.
+    async fn route(
+        &self,
+        index: u64,
+        parts: &mut http::request::Parts,
+        body: Incoming,
+    ) -> (Response<ResBody>, Option<Arc<Backend>>) {
+        let fe = &self.fe;
+        let uri_len = parts.uri.path_and_query().map_or(0, |p| p.as_str().len());
+        if uri_len > MAX_HEAD {
+            tracing::info!(frontend = %fe.name, client = %self.conn.peer, "request refused: URI of {uri_len} bytes");
+            return (self.error(None, 414), None);
+        }
+        let size = head_size(parts);
+        if size > MAX_HEAD {
+            tracing::info!(frontend = %fe.name, client = %self.conn.peer, "request refused: headers of {size} bytes");
+            return (self.error(None, 431), None);
+        }
+        // HTTP/2 names the host in the request target; servers get it as a Host header.
+        if !parts.headers.contains_key(header::HOST) {
+            if let Some(a) = parts
+                .uri
+                .authority()
+                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+            {
+                parts.headers.insert(header::HOST, a);
+            }
+        }
+        if let Verdict::Respond(r) = fe.http.on_request(parts, &self.conn, None) {
+            return (*r, None);
+        }
+        let chosen = fe
+            .choose_backend(&super::samples::ReqSamples {
+                conn: &self.conn,
+                req: parts,
+            })
+            .cloned();
+        let Some(be) = chosen else {
+            tracing::warn!(frontend = %fe.name, client = %self.conn.peer, "no backend for this request");
+            return (self.error(None, 503), None);
+        };
+        // A listen section's rules were run as the frontend's.
+        if let Verdict::Respond(r) = be.http.on_request(parts, &self.conn, Some(&fe.http.errors)) {
+            return (*r, Some(be));
+        }
+        let res = self.forward(index, &be, parts, body).await;
+        (res, Some(be))
+    }
+
+    async fn forward(
+        &self,
+        index: u64,
+        be: &Arc<Backend>,
+        parts: &mut http::request::Parts,
+        body: Incoming,
+    ) -> Response<ResBody> {
+        let fe = &self.fe;
+        let mode = be.http.conn_mode.max(fe.http.conn_mode);
+        // The backend's forwardfor wins over the frontend's, as one header is enough.
+        let ff = be.http.forwardfor.as_ref().or(fe.http.forwardfor.as_ref());
+        let mut out = Request::new(body);
+        *out.method_mut() = parts.method.clone();
+        *out.uri_mut() = origin_form(&parts.uri);
+        *out.version_mut() = Version::HTTP_11;
+        let mut headers = parts.headers.clone();
+        strip_hop_by_hop(&mut headers);
+        forward_for(ff, &mut headers, self.conn.peer.ip());
+        if mode != HttpConnMode::KeepAlive {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        *out.headers_mut() = headers;
+
+        let side = ClientSide {
+            peer: self.conn.peer,
+            local: self.conn.local,
+        };
+        let reuse = be.http.reuse;
+        let shared = match reuse {
+            HttpReuse::Never => false,
+            HttpReuse::Safe => index > 0,
+            HttpReuse::Aggressive | HttpReuse::Always => true,
+        };
+        let key = |server: usize| Key {
+            backend: be.id,
+            server,
+            source: spoofs_client(be, server).then(|| self.conn.peer.ip()),
+        };
+        let home = match (mode, reuse) {
+            (HttpConnMode::KeepAlive, HttpReuse::Never) => Some(self.own.clone()),
+            (HttpConnMode::KeepAlive, _) => Some(be.pool.clone()),
+            _ => None,
+        };
+        let mut req = out;
+        // A reused connection may have been closed by the server meanwhile: then the request,
+        // not sent yet, goes over a new connection.
+        for attempt in 0..2 {
+            let got = dispatch::connect_or_reuse(be, side, |server| {
+                if attempt > 0 || home.is_none() {
+                    return None;
+                }
+                let k = key(server);
+                self.own.take(k).or_else(|| if shared { be.pool.take(k) } else { None })
+            })
+            .await;
+            let (slot, mut sender) = match got {
+                Ok(Got::Reused(slot, sender)) => (slot, sender),
+                Ok(Got::New(c)) => match handshake(c.stream).await {
+                    Ok(s) => (c.slot, s),
+                    Err(e) => {
+                        tracing::warn!(backend = %be.rt.name, "server connection failed at the HTTP handshake: {e}");
+                        return self.error(Some(be), 502);
+                    }
+                },
+                Err(e) => {
+                    tracing::warn!(frontend = %fe.name, backend = %be.rt.name, client = %self.conn.peer, "request refused: {e}");
+                    // As HAProxy: no server, a full queue and failed connects all answer 503.
+                    return self.error(Some(be), 503);
+                }
+            };
+            let server = slot.server;
+            if sender.ready().await.is_err() {
+                continue;
+            }
+            let sent = match be.rt.timeouts.server {
+                Some(t) => match tokio::time::timeout(t, sender.try_send_request(req)).await {
+                    Ok(r) => r,
+                    Err(_) => {
+                        tracing::warn!(backend = %be.rt.name, server = %be.rt.servers[server].name, "no response within 'timeout server'");
+                        return self.error(Some(be), 504);
+                    }
+                },
+                None => sender.try_send_request(req).await,
+            };
+            match sent {
+                Ok(res) => {
+                    let (mut rp, rb) = res.into_parts();
+                    strip_hop_by_hop(&mut rp.headers);
+                    be.http.on_response(&mut rp, parts, &self.conn);
+                    fe.http.on_response(&mut rp, parts, &self.conn);
+                    let lease = Lease {
+                        sender,
+                        key: key(server),
+                        home: home.clone(),
+                        slot,
+                    };
+                    return Response::from_parts(rp, ResBody::server(rb, lease));
+                }
+                Err(mut e) => match e.take_message() {
+                    Some(r) if attempt == 0 => {
+                        tracing::debug!(backend = %be.rt.name, "idle server connection was closed; using a new one");
+                        req = r;
+                    }
+                    _ => {
+                        tracing::warn!(
+                            backend = %be.rt.name, server = %be.rt.servers[server].name, client = %self.conn.peer,
+                            "bad or no response from the server: {}", e.error()
+                        );
+                        return self.error(Some(be), 502);
+                    }
+                },
+            }
+        }
+        self.error(Some(be), 502)
+    }
+}
+
+/// An absolute request target (HTTP/2, or a proxy-style request) as the path a server expects.
+fn origin_form(uri: &Uri) -> Uri {
+    if uri.scheme().is_none() && uri.authority().is_none() {
+        return uri.clone();
+    }
+    match uri.path_and_query() {
+        Some(pq) => Uri::from_maybe_shared(bytes::Bytes::copy_from_slice(pq.as_str().as_bytes()))
+            .unwrap_or_else(|_| Uri::from_static("/")),
+        None => Uri::from_static("/"),
+    }
+}
+
+/// Starts HTTP/1.1 on a new server connection; its I/O runs in a task until it closes.
+async fn handshake(stream: TcpStream) -> Result<Sender, hyper::Error> {
+    let (sender, conn) = hyper::client::conn::http1::Builder::new()
+        .handshake(TokioIo::new(stream))
+        .await?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!("server connection ended: {e}");
+        }
+    });
+    Ok(sender)
+}

@@ -1,0 +1,399 @@
+//! `mode http` end to end: the real binary in network namespaces, curl as the client and our
+//! keep-alive echo server (which reports its connection and request numbers, the peer and
+//! every header it received) behind it.
+
+mod common;
+use clearway_testkit::HttpEchoServer;
+use common::*;
+use std::io::{Read, Write};
+
+const DEFAULTS: &str =
+    "defaults\n    mode http\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n";
+
+fn echo(topo: &clearway_testkit::Topology, a: &str, name: &str) -> HttpEchoServer {
+    HttpEchoServer::start(&topo.server, addr(a), name)
+}
+
+/// Runs curl in the client namespace with `opts`, then `url`; returns stdout, failing the test
+/// if curl fails.
+fn get(topo: &clearway_testkit::Topology, url: &str, opts: &[&str]) -> String {
+    get_all(topo, &[url], opts)
+}
+
+/// Like `get`, with several URLs fetched in order over one kept-alive connection.
+fn get_all(topo: &clearway_testkit::Topology, urls: &[&str], opts: &[&str]) -> String {
+    let mut args = vec!["-sS", "--max-time", "10"];
+    args.extend_from_slice(opts);
+    args.extend_from_slice(urls);
+    let out = topo.client.exec("curl", &args);
+    assert!(
+        out.status.success(),
+        "curl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The value of `key=` lines in an echo answer, in order (one per request in a multi-URL curl).
+fn values(body: &str, key: &str) -> Vec<String> {
+    body.lines()
+        .filter_map(|l| l.strip_prefix(&format!("{key}=")))
+        .map(String::from)
+        .collect()
+}
+
+/// The values of header `name` (lower-case) the server received, per `h:` line.
+fn headers(body: &str, name: &str) -> Vec<String> {
+    body.lines()
+        .filter_map(|l| l.strip_prefix("h:"))
+        .filter_map(|h| h.split_once(':'))
+        .filter(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.trim().to_string())
+        .collect()
+}
+
+#[test]
+fn keep_alive_on_both_sides_and_forwardfor() {
+    let Some(topo) = topology("hka") else { return };
+    let srv = echo(&topo, "198.51.100.10:80", "s1");
+    let cfg = format!(
+        "{DEFAULTS}frontend ft\n    bind 192.0.2.1:80\n    option forwardfor\n    default_backend bk\n\
+         backend bk\n    server s1 198.51.100.10:80\n"
+    );
+    let _lb = start(&topo, &cfg, &[80]);
+    // One curl, three requests: one client connection kept alive.
+    let body = get_all(
+        &topo,
+        &["http://192.0.2.1/a", "http://192.0.2.1/b", "http://192.0.2.1/c"],
+        &["-H", "X-Forwarded-For: 10.9.9.9"],
+    );
+    assert_eq!(values(&body, "req"), ["1", "2", "3"], "{body}");
+    assert_eq!(
+        values(&body, "conn"),
+        ["1", "1", "1"],
+        "one server connection reused: {body}"
+    );
+    assert_eq!(srv.count(), 1);
+    assert_eq!(
+        values(&body, "line"),
+        ["GET /a HTTP/1.1", "GET /b HTTP/1.1", "GET /c HTTP/1.1"]
+    );
+    // HAProxy adds its own header line after the client's.
+    let xff = headers(&body, "x-forwarded-for");
+    assert_eq!(
+        xff,
+        [
+            "10.9.9.9",
+            "192.0.2.2",
+            "10.9.9.9",
+            "192.0.2.2",
+            "10.9.9.9",
+            "192.0.2.2"
+        ],
+        "{body}"
+    );
+    // A second client connection: with `http-reuse safe` its first request goes over a new
+    // server connection, its second over an idle one.
+    let body = get_all(&topo, &["http://192.0.2.1/d", "http://192.0.2.1/e"], &[]);
+    let conns = values(&body, "conn");
+    assert_eq!(
+        conns[0], "2",
+        "first request of a session on its own connection: {body}"
+    );
+    assert!(conns[1] == "1" || conns[1] == "2", "{body}");
+    assert_eq!(srv.count(), 2, "the second request reused an idle connection");
+}
+
+#[test]
+fn forwardfor_except_header_and_if_none() {
+    let Some(topo) = topology("hxff") else { return };
+    let _srv = echo(&topo, "198.51.100.10:80", "s1");
+    let cfg = format!(
+        "{DEFAULTS}frontend ft\n    bind 192.0.2.1:80\n    default_backend bk\n\
+         backend bk\n    option forwardfor except 192.0.2.2 header X-Client if-none\n    server s1 198.51.100.10:80\n"
+    );
+    let _lb = start(&topo, &cfg, &[80]);
+    let from2 = get(&topo, "http://192.0.2.1/", &["--interface", "192.0.2.2"]);
+    assert!(headers(&from2, "x-client").is_empty(), "excepted network: {from2}");
+    let from3 = get(&topo, "http://192.0.2.1/", &["--interface", "192.0.2.3"]);
+    assert_eq!(headers(&from3, "x-client"), ["192.0.2.3"], "{from3}");
+    assert!(headers(&from3, "x-forwarded-for").is_empty());
+    let preset = get(
+        &topo,
+        "http://192.0.2.1/",
+        &["--interface", "192.0.2.3", "-H", "X-Client: 1.2.3.4"],
+    );
+    assert_eq!(
+        headers(&preset, "x-client"),
+        ["1.2.3.4"],
+        "if-none keeps the client's: {preset}"
+    );
+}
+
+#[test]
+fn acls_route_requests_to_two_backends() {
+    let Some(topo) = topology("hacl") else { return };
+    let _web = echo(&topo, "198.51.100.10:80", "web");
+    let _api = echo(&topo, "198.51.100.11:80", "api");
+    let cfg = format!(
+        "{DEFAULTS}frontend ft\n    bind 192.0.2.1:80\n    acl is_api path_beg /api\n    acl api_host hdr(host) -i api.example.com\n\
+         use_backend bk_api if is_api || api_host\n    use_backend bk_api if {{ src 192.0.2.3 }} {{ method POST }}\n\
+         default_backend bk_web\n\
+         backend bk_web\n    server web 198.51.100.10:80\nbackend bk_api\n    server api 198.51.100.11:80\n"
+    );
+    let _lb = start(&topo, &cfg, &[80]);
+    let server = |url: &str, extra: &[&str]| values(&get(&topo, url, extra), "server").join(",");
+    let servers = |urls: &[&str]| values(&get_all(&topo, urls, &[]), "server").join(",");
+    assert_eq!(server("http://192.0.2.1/index.html", &[]), "web");
+    assert_eq!(server("http://192.0.2.1/api/users", &[]), "api");
+    assert_eq!(server("http://192.0.2.1/", &["-H", "Host: API.example.com"]), "api");
+    assert_eq!(
+        server("http://192.0.2.1/", &["-X", "POST", "--interface", "192.0.2.3"]),
+        "api"
+    );
+    assert_eq!(
+        server("http://192.0.2.1/", &["-X", "POST", "--interface", "192.0.2.2"]),
+        "web"
+    );
+    // One keep-alive client connection, each request routed on its own.
+    assert_eq!(
+        servers(&["http://192.0.2.1/x", "http://192.0.2.1/api/y", "http://192.0.2.1/z"]),
+        "web,api,web"
+    );
+}
+
+#[test]
+fn request_and_response_header_rules_and_set_path() {
+    let Some(topo) = topology("hhdr") else { return };
+    let _srv = echo(&topo, "198.51.100.10:80", "s1");
+    let cfg = format!(
+        "{DEFAULTS}frontend ft\n    bind 192.0.2.1:80\n\
+         http-request set-header X-Seen-By clearway\n    http-request add-header X-Client-Ip %[src]\n\
+         http-request del-header X-Secret\n    http-request replace-header User-Agent ^curl/(.*)$ agent-\\1\n\
+         http-request set-path /v2%[path] if {{ path_beg /api }}\n\
+         http-response set-header X-Frame-Options DENY\n    http-response del-header Server\n    default_backend bk\n\
+         backend bk\n    http-response add-header X-Backend bk\n    server s1 198.51.100.10:80\n"
+    );
+    let _lb = start(&topo, &cfg, &[80]);
+    let out = get(
+        &topo,
+        "http://192.0.2.1/api/x?q=1",
+        &[
+            "-i",
+            "-H",
+            "X-Secret: hunter2",
+            "-H",
+            "X-Seen-By: client",
+            "-A",
+            "curl/8.0",
+        ],
+    );
+    assert_eq!(values(&out, "line"), ["GET /v2/api/x?q=1 HTTP/1.1"], "{out}");
+    assert_eq!(headers(&out, "x-seen-by"), ["clearway"], "{out}");
+    assert_eq!(headers(&out, "x-client-ip"), ["192.0.2.2"]);
+    assert!(headers(&out, "x-secret").is_empty());
+    assert_eq!(headers(&out, "user-agent"), ["agent-8.0"]);
+    let lower = out.to_ascii_lowercase();
+    let (head, _) = lower.split_once("\r\n\r\n").expect("a response head");
+    assert!(head.contains("x-frame-options: deny"), "{head}");
+    assert!(head.contains("x-backend: bk"), "{head}");
+    assert!(!head.contains("\nserver:"), "server header removed: {head}");
+}
+
+#[test]
+fn redirects_deny_and_return() {
+    let Some(topo) = topology("hred") else { return };
+    let srv = echo(&topo, "198.51.100.10:80", "s1");
+    let cfg = format!(
+        "{DEFAULTS}frontend ft\n    bind 192.0.2.1:80\n    acl blocked path_beg /admin\n\
+         http-request deny if blocked\n    http-request deny deny_status 429 if {{ path /slow }}\n\
+         http-request return status 200 content-type text/plain string pong hdr X-Pong yes if {{ path /ping }}\n\
+         http-request redirect location /new code 308 if {{ path /old }}\n\
+         redirect scheme https code 301 if {{ hdr(host) -i secure.example }}\n\
+         redirect prefix https://www.example.com drop-query if {{ hdr_beg(host) -i example. }}\n\
+         default_backend bk\n\
+         backend bk\n    server s1 198.51.100.10:80\n"
+    );
+    let _lb = start(&topo, &cfg, &[80]);
+    let head = |path: &str, extra: &[&str]| {
+        let mut args = vec!["-s", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}"];
+        args.extend_from_slice(extra);
+        get(&topo, &format!("http://192.0.2.1{path}"), &args)
+    };
+    assert_eq!(head("/admin/x", &[]), "403 ");
+    assert_eq!(head("/slow", &[]), "429 ");
+    assert_eq!(get(&topo, "http://192.0.2.1/ping", &[]), "pong");
+    assert!(get(&topo, "http://192.0.2.1/ping", &["-i"])
+        .to_ascii_lowercase()
+        .contains("x-pong: yes"));
+    assert_eq!(head("/old", &[]), "308 http://192.0.2.1/new");
+    assert_eq!(
+        head("/a/b?x=1", &["-H", "Host: secure.example"]),
+        "301 https://secure.example/a/b?x=1"
+    );
+    assert_eq!(
+        head("/a/b?x=1", &["-H", "Host: example.org"]),
+        "302 https://www.example.com/a/b"
+    );
+    assert_eq!(srv.count(), 0, "nothing reached the server");
+    assert_eq!(head("/fine", &[]), "200 ");
+}
+
+#[test]
+fn error_pages_when_no_server_answers_and_errorfile() {
+    let Some(topo) = topology("herr") else { return };
+    let dir = std::env::temp_dir().join(clearway_testkit::netns::unique_name("errf"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("503.http");
+    std::fs::write(
+        &file,
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nX-Custom: 1\r\n\r\nall servers are resting\n",
+    )
+    .unwrap();
+    // Nothing listens on the servers: connects are refused.
+    let cfg = format!(
+        "{DEFAULTS}    retries 1\nfrontend ft\n    bind 192.0.2.1:80\n    bind 192.0.2.1:81\n    use_backend custom if {{ dst_port 81 }}\n    default_backend plain\n\
+         backend plain\n    server s1 198.51.100.10:80\n\
+         backend custom\n    errorfile 503 {}\n    server s1 198.51.100.10:80\n",
+        file.display()
+    );
+    let lb = start(&topo, &cfg, &[80, 81]);
+    let plain = get(&topo, "http://192.0.2.1/", &["-i"]);
+    assert!(plain.starts_with("HTTP/1.1 503"), "{plain}");
+    assert!(plain.contains("<h1>503 Service Unavailable</h1>"), "{plain}");
+    let custom = get(&topo, "http://192.0.2.1:81/", &["-i"]);
+    assert!(custom.starts_with("HTTP/1.1 503"), "{custom}");
+    assert!(custom.contains("all servers are resting"), "{custom}");
+    assert!(custom.to_ascii_lowercase().contains("x-custom: 1"), "{custom}");
+    assert!(
+        lb.wait_log("nothing listens on 198.51.100.10:80", TIMEOUT),
+        "{}",
+        lb.log()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn slowloris_is_cut_by_timeout_http_request() {
+    let Some(topo) = topology("hslow") else { return };
+    let srv = echo(&topo, "198.51.100.10:80", "s1");
+    let cfg = format!(
+        "{DEFAULTS}    timeout http-request 1s\nfrontend ft\n    bind 192.0.2.1:80\n    default_backend bk\n\
+         backend bk\n    server s1 198.51.100.10:80\n"
+    );
+    let lb = start(&topo, &cfg, &[80]);
+    let to = addr("192.0.2.1:80");
+    let mut s = topo
+        .client
+        .enter(move || std::net::TcpStream::connect_timeout(&to, TIMEOUT))
+        .expect("connect");
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+    // Keep sending a header byte every 100 ms, never finishing the head: each byte resets an
+    // inactivity timer, but not the request timer.
+    let mut cut = false;
+    for _ in 0..200 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        if s.write_all(b"X-a: b\r\n").is_err() {
+            cut = true;
+            break;
+        }
+    }
+    if !cut {
+        s.set_read_timeout(Some(TIMEOUT)).unwrap();
+        let mut rest = Vec::new();
+        cut = match s.read_to_end(&mut rest) {
+            Ok(_) => true,
+            Err(e) => !matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
+        };
+    }
+    assert!(cut, "the slow client was not cut off");
+    assert!(lb.wait_log("timeout http-request", TIMEOUT), "{}", lb.log());
+    assert_eq!(srv.count(), 0);
+}
+
+#[test]
+fn oversized_uri_and_headers_are_refused() {
+    let Some(topo) = topology("hbig") else { return };
+    let srv = echo(&topo, "198.51.100.10:80", "s1");
+    let cfg = format!(
+        "{DEFAULTS}frontend ft\n    bind 192.0.2.1:80\n    default_backend bk\n\
+         backend bk\n    server s1 198.51.100.10:80\n"
+    );
+    let _lb = start(&topo, &cfg, &[80]);
+    let code = |path: &str, extra: &[&str]| {
+        let mut args = vec!["-o", "/dev/null", "-w", "%{http_code}"];
+        args.extend_from_slice(extra);
+        get(&topo, &format!("http://192.0.2.1{path}"), &args)
+    };
+    let long_path = format!("/{}", "a".repeat(20_000));
+    assert_eq!(code(&long_path, &[]), "414");
+    let big = format!("X-Big: {}", "b".repeat(20_000));
+    assert_eq!(code("/", &["-H", &big]), "431");
+    let many: Vec<String> = (0..120).map(|i| format!("X-H{i}: v")).collect();
+    let mut args: Vec<&str> = Vec::new();
+    for h in &many {
+        args.extend(["-H", h.as_str()]);
+    }
+    assert_eq!(code("/", &args), "431", "more than 101 headers");
+    assert_eq!(srv.count(), 0);
+    assert_eq!(code("/ok", &[]), "200");
+}
+
+#[test]
+fn http2_prior_knowledge_to_an_http1_server() {
+    let Some(topo) = topology("hh2c") else { return };
+    let _srv = echo(&topo, "198.51.100.10:80", "s1");
+    let cfg = format!(
+        "{DEFAULTS}frontend ft\n    bind 192.0.2.1:80\n    default_backend bk\n\
+         backend bk\n    server s1 198.51.100.10:80\n"
+    );
+    let _lb = start(&topo, &cfg, &[80]);
+    let out = get(&topo, "http://192.0.2.1/h2/a?x=1", &["--http2-prior-knowledge", "-i"]);
+    assert!(out.starts_with("HTTP/2 200"), "{out}");
+    assert_eq!(values(&out, "line"), ["GET /h2/a?x=1 HTTP/1.1"], "{out}");
+    assert_eq!(headers(&out, "host"), ["192.0.2.1"], "{out}");
+    // Two streams on one HTTP/2 connection (nghttp: curl 7.88 fails to reuse an h2c connection).
+    let out = topo
+        .client
+        .exec("nghttp", &["http://192.0.2.1/h2/b", "http://192.0.2.1/h2/c"]);
+    let body = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "nghttp: {}", String::from_utf8_lossy(&out.stderr));
+    let mut lines = values(&body, "line");
+    lines.sort();
+    assert_eq!(lines, ["GET /h2/b HTTP/1.1", "GET /h2/c HTTP/1.1"], "{body}");
+}
+
+#[test]
+fn usesrc_clientip_in_http_mode_never_shares_a_spoofed_connection() {
+    let Some(topo) = topology("htp") else { return };
+    topo.apply_manual_tproxy();
+    let srv = echo(&topo, "198.51.100.10:80", "s1");
+    // `http-reuse always` would hand any idle connection to any request: the source address
+    // in the pool key must still keep each client on connections from its own address.
+    let cfg = format!(
+        "{DEFAULTS}frontend ft\n    bind 203.0.113.80:80 transparent\n    default_backend bk\n\
+         backend bk\n    http-reuse always\n    source 0.0.0.0 usesrc clientip\n    server s1 198.51.100.10:80\n"
+    );
+    let _lb = start(&topo, &cfg, &[80]);
+    for round in 0..3 {
+        for client in ["192.0.2.2", "192.0.2.3"] {
+            let body = get_all(
+                &topo,
+                &["http://203.0.113.80/a", "http://203.0.113.80/b"],
+                &["--interface", client],
+            );
+            let peers = values(&body, "peer");
+            assert_eq!(peers.len(), 2, "{body}");
+            for p in &peers {
+                let ip = p.parse::<std::net::SocketAddr>().expect("peer").ip().to_string();
+                assert_eq!(
+                    ip, client,
+                    "round {round}: a request of {client} reached the server from {p}"
+                );
+            }
+        }
+    }
+    // Idle connections were reused, but only per client address: at most one per client.
+    let peers = srv.peers();
+    assert_eq!(peers.len(), 2, "one spoofed connection per client address: {peers:?}");
+}
