@@ -134,6 +134,45 @@ pub struct Bind {
     pub maxconn: Option<u32>,
     /// `backlog` on the bind line.
     pub backlog: Option<u32>,
+    /// `ssl crt ...`: TLS is terminated on this listener.
+    pub tls: Option<BindTls>,
+    /// `proto h2`: clients speak HTTP/2 from the first byte.
+    pub proto_h2: bool,
+}
+
+/// TLS versions Clearway speaks (rustls has no TLS 1.0 or 1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TlsVersion {
+    Tls12,
+    Tls13,
+}
+
+/// `bind ... ssl crt FILE|DIR [crt ...] [alpn LIST] [ssl-min-ver V] [ssl-max-ver V]`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BindTls {
+    /// PEM files, each with a certificate chain and its private key, in order; a directory
+    /// given with `crt` contributes its files in name order. The first is the default when
+    /// no certificate matches the client's SNI.
+    pub crts: Vec<PathBuf>,
+    /// ALPN protocols offered, e.g. `["h2", "http/1.1"]`; empty: none (the runtime offers
+    /// `h2,http/1.1` on `mode http` frontends, as HAProxy 2.8 does).
+    pub alpn: Vec<String>,
+    pub min_ver: Option<TlsVersion>,
+    pub max_ver: Option<TlsVersion>,
+}
+
+/// `server ... ssl [verify none|required] [ca-file F] [sni str(NAME)] [verifyhost NAME] [alpn LIST]`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ServerTls {
+    /// `verify required` (the default): the server's certificate must chain to `ca_file`.
+    pub verify: bool,
+    pub ca_file: Option<PathBuf>,
+    /// The SNI sent (`sni str(NAME)`).
+    pub sni: Option<String>,
+    /// The name the certificate must be valid for (`verifyhost`, else the SNI); None: the
+    /// chain is checked but not the name, as HAProxy does.
+    pub verifyhost: Option<String>,
+    pub alpn: Vec<String>,
 }
 
 /// Which backend a frontend hands a session to.
@@ -305,6 +344,10 @@ pub struct Server {
     /// The server's own `source`, else the backend's (already applied during resolution).
     pub source: Option<Source>,
     pub check: CheckParams,
+    /// `ssl`: connections to this server use TLS, with `tls`.
+    pub ssl: bool,
+    /// TLS parameters (kept without `ssl` too, as `default-server` may set them for later lines).
+    pub tls: ServerTls,
 }
 
 #[derive(Debug, Clone)]

@@ -194,6 +194,16 @@ fn finish(s: &Section, draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
             );
         }
         check_sources(&servers, ctx);
+        for srv in servers
+            .iter()
+            .filter(|s| s.ssl && s.tls.verify && s.tls.ca_file.is_none())
+        {
+            ctx.error_hint(
+                &srv.span,
+                format!("server '{}' verifies the server's certificate ('ssl', verify required by default) but has no 'ca-file'", srv.name),
+                Some("add 'ca-file /path/to/ca.pem', or 'verify none' to skip verification".into()),
+            );
+        }
         for srv in servers.iter().filter(|s| s.check.enabled && s.check.port.is_none()) {
             if !matches!(srv.port, crate::model::ServerPort::Fixed(_)) {
                 ctx.error_hint(

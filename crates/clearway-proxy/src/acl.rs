@@ -37,11 +37,13 @@ pub trait Samples {
     }
 }
 
-/// The samples of a TCP connection: the client's address and the address it reached.
-#[derive(Debug, Clone, Copy)]
+/// The samples of a client connection: the client's address, the address it reached, and
+/// the TLS handshake when Clearway terminated one.
+#[derive(Debug, Clone)]
 pub struct ConnSamples {
     pub peer: std::net::SocketAddr,
     pub local: std::net::SocketAddr,
+    pub tls: Option<std::sync::Arc<crate::tls::ClientTls>>,
 }
 
 impl Samples for ConnSamples {
@@ -52,7 +54,12 @@ impl Samples for ConnSamples {
             Fetch::SrcPort => sink(Value::Int(i64::from(self.peer.port()))),
             Fetch::DstPort => sink(Value::Int(i64::from(self.local.port()))),
             Fetch::Always(b) => sink(Value::Bool(*b)),
-            Fetch::SslFc => sink(Value::Bool(false)),
+            Fetch::SslFc => sink(Value::Bool(self.tls.is_some())),
+            Fetch::SslFcSni => self
+                .tls
+                .as_ref()
+                .and_then(|t| t.sni.as_deref())
+                .is_some_and(|s| sink(Value::Str(s))),
             _ => false,
         }
     }

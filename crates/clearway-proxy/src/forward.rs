@@ -125,10 +125,31 @@ where
 
 /// Forwards until both directions are closed, a side errors, or a side is idle too long.
 pub async fn forward(client: &mut TcpStream, server: &mut TcpStream, limits: Limits) -> Outcome {
-    let start = Instant::now();
-    let (cs, ss) = (Side::new(), Side::new());
     let (cr, cw) = client.split();
     let (sr, sw) = server.split();
+    forward_halves(cr, cw, sr, sw, limits).await
+}
+
+/// Any byte stream: a TLS connection on either side.
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+/// Like `forward`, for streams that are not plain TCP (TLS terminated or originated here).
+pub async fn forward_any(client: &mut dyn Stream, server: &mut dyn Stream, limits: Limits) -> Outcome {
+    let (cr, cw) = tokio::io::split(client);
+    let (sr, sw) = tokio::io::split(server);
+    forward_halves(cr, cw, sr, sw, limits).await
+}
+
+async fn forward_halves<CR, CW, SR, SW>(cr: CR, cw: CW, sr: SR, sw: SW, limits: Limits) -> Outcome
+where
+    CR: AsyncRead + Unpin,
+    CW: AsyncWrite + Unpin,
+    SR: AsyncRead + Unpin,
+    SW: AsyncWrite + Unpin,
+{
+    let start = Instant::now();
+    let (cs, ss) = (Side::new(), Side::new());
     let up = pipe(cr, sw, start, &cs, &ss);
     let down = pipe(sr, cw, start, &ss, &cs);
     let watchdog = async {

@@ -68,6 +68,8 @@ pub struct Listener {
     pub socket: std::net::TcpListener,
     /// `maxconn` of the bind line, if any.
     pub limit: Option<Arc<Semaphore>>,
+    /// `ssl crt ...`: TLS is terminated here.
+    pub tls: Option<crate::tls::Acceptor>,
 }
 
 /// Opens every listener of the config (before daemonizing, so errors reach the terminal).
@@ -89,6 +91,11 @@ pub fn open_listeners(cfg: &model::Config) -> Result<Vec<Listener>, BuildError> 
                 backlog: b.backlog,
             };
             let limit = b.maxconn.map(|n| Arc::new(Semaphore::new(n as usize)));
+            let tls = b
+                .tls
+                .as_ref()
+                .map(|t| crate::tls::acceptor(t, f.mode == Mode::Http, &b.span))
+                .transpose()?;
             for &addr in &b.addrs {
                 let socket =
                     clearway_net::listen::listen(addr, &spec).map_err(|e| bind_error(&b.span, f, addr, b, &e))?;
@@ -97,6 +104,7 @@ pub fn open_listeners(cfg: &model::Config) -> Result<Vec<Listener>, BuildError> 
                     addr,
                     socket,
                     limit: limit.clone(),
+                    tls: tls.clone(),
                 });
             }
         }
@@ -159,9 +167,9 @@ pub async fn accept_loop(rt: Arc<Runtime>, listener: Listener) {
                 continue;
             }
         };
-        let fe = fe.clone();
+        let (fe, tls) = (fe.clone(), listener.tls.clone());
         tokio::spawn(async move {
-            session::run(fe, stream, peer).await;
+            session::run(fe, stream, peer, tls).await;
             drop((global, local, bind));
         });
     }

@@ -11,5 +11,6 @@ pub mod http;
 pub mod queue;
 pub mod runtime;
 pub mod session;
+pub mod tls;
 
 pub use runtime::{BuildError, Runtime};

@@ -29,6 +29,8 @@ pub struct Backend {
     pub http: HttpRules,
     /// Idle server connections (`mode http`).
     pub pool: Arc<Pool>,
+    /// Per server: how to open TLS to it (`ssl`), or None.
+    pub tls: Vec<Option<crate::tls::Connector>>,
 }
 
 impl Backend {
@@ -82,6 +84,12 @@ impl Runtime {
                 .iter()
                 .map(|s| Ok(ServerRt::new(s, resolve(s)?)))
                 .collect::<Result<Vec<_>, BuildError>>()?;
+            let tls = b
+                .servers
+                .iter()
+                .zip(&servers)
+                .map(|(s, rt)| s.ssl.then(|| crate::tls::connector(&s.tls, rt.ip, &s.span)).transpose())
+                .collect::<Result<Vec<_>, BuildError>>()?;
             backends.push(Arc::new(Backend {
                 id,
                 rt: BackendRt::new(b, servers),
@@ -102,6 +110,7 @@ impl Runtime {
                     if b.http.reuse == model::HttpReuse::Never { 0 } else { 64 },
                     b.timeouts.http_keep_alive.unwrap_or(std::time::Duration::from_secs(60)),
                 )),
+                tls,
             }));
         }
         let find = |name: &str, span: &Span| {

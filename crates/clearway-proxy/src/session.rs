@@ -1,17 +1,24 @@
-//! One client session: from an accepted connection to a server connection and the forwarding
-//! between them, ending with one log line saying how it ended. Owns the choice of the backend
-//! for a frontend; must not pick servers (dispatch does) or copy bytes itself (forward does).
+//! One client session: from an accepted connection (TLS terminated here when the bind line
+//! says `ssl`) to a server connection and the forwarding between them, ending with one log
+//! line saying how it ended. Owns the choice of the backend for a TCP frontend; must not pick
+//! servers (dispatch does) or copy bytes itself (forward does).
 
 use crate::acl::ConnSamples;
 use crate::dispatch::{self, ClientSide};
-use crate::forward::{self, Limits};
+use crate::forward::{self, Limits, Stream};
 use crate::frontend::Frontend;
+use crate::runtime::Backend;
+use crate::tls::ClientTls;
 use clearway_config::model::Mode;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpStream;
 
-pub async fn run(fe: Arc<Frontend>, mut client: TcpStream, peer: SocketAddr) {
+/// How long a TLS handshake may take when no client-side timeout is set.
+const HANDSHAKE_DEFAULT: Duration = Duration::from_secs(10);
+
+pub async fn run(fe: Arc<Frontend>, client: TcpStream, peer: SocketAddr, tls: Option<crate::tls::Acceptor>) {
     let local = match client.local_addr() {
         Ok(a) => a,
         Err(e) => {
@@ -20,28 +27,104 @@ pub async fn run(fe: Arc<Frontend>, mut client: TcpStream, peer: SocketAddr) {
         }
     };
     let _ = client.set_nodelay(true);
-    if fe.mode == Mode::Http {
-        return crate::http::session::serve(fe, client, peer, local).await;
-    }
-    let Some(be) = fe.choose_backend(&ConnSamples { peer, local }).cloned() else {
-        tracing::warn!(frontend = %fe.name, %peer, "no backend for this frontend: closing the connection");
-        return;
+    let Some(acceptor) = tls else {
+        let conn = ConnSamples { peer, local, tls: None };
+        return match fe.mode {
+            Mode::Http => crate::http::session::serve(fe, client, conn).await,
+            Mode::Tcp => tcp(fe, Client::Plain(client), conn).await,
+        };
     };
-    let side = ClientSide { peer, local };
-    let mut conn = match dispatch::connect_server(&be, side).await {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::warn!(frontend = %fe.name, backend = %be.rt.name, client = %peer, dst = %local, "session refused: {e}");
+    let limit = fe
+        .timeouts
+        .http_request
+        .or(fe.timeouts.client)
+        .unwrap_or(HANDSHAKE_DEFAULT);
+    let stream = match tokio::time::timeout(limit, acceptor.0.accept(client)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            tracing::info!(frontend = %fe.name, client = %peer, "TLS handshake failed: {e}");
+            return;
+        }
+        Err(_) => {
+            tracing::info!(frontend = %fe.name, client = %peer, "TLS handshake not finished within {limit:?}");
             return;
         }
     };
-    let server = &be.rt.servers[conn.slot.server];
+    let conn = ConnSamples {
+        peer,
+        local,
+        tls: Some(Arc::new(ClientTls::of(&stream))),
+    };
+    match fe.mode {
+        Mode::Http => crate::http::session::serve(fe, stream, conn).await,
+        Mode::Tcp => tcp(fe, Client::Tls(Box::new(stream)), conn).await,
+    }
+}
+
+/// The client side of a TCP session.
+enum Client {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+}
+
+/// Opens TLS to a server when its line says `ssl`; None when the handshake failed (logged).
+pub async fn server_tls(be: &Backend, server: usize, stream: TcpStream) -> Result<Box<dyn Stream>, String> {
+    match &be.tls[server] {
+        None => Ok(Box::new(stream)),
+        Some(c) => {
+            let handshake = c.connector.connect(c.name.clone(), stream);
+            let limit = be.rt.timeouts.connect.unwrap_or(HANDSHAKE_DEFAULT);
+            match tokio::time::timeout(limit, handshake).await {
+                Ok(Ok(s)) => Ok(Box::new(s)),
+                Ok(Err(e)) => Err(format!("TLS handshake with the server failed: {e}")),
+                Err(_) => Err(format!("TLS handshake with the server not finished within {limit:?}")),
+            }
+        }
+    }
+}
+
+async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples) {
+    let peer = conn.peer;
+    let Some(be) = fe.choose_backend(&conn).cloned() else {
+        tracing::warn!(frontend = %fe.name, %peer, "no backend for this frontend: closing the connection");
+        return;
+    };
+    let side = ClientSide {
+        peer,
+        local: conn.local,
+    };
+    let sc = match dispatch::connect_server(&be, side).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(frontend = %fe.name, backend = %be.rt.name, client = %peer, dst = %conn.local, "session refused: {e}");
+            return;
+        }
+    };
+    let slot = sc.slot;
+    let server = &be.rt.servers[slot.server];
     let t = &be.rt.timeouts;
     let mut limits = Limits::for_tunnel(fe.timeouts.client, t.server, t.tunnel);
     limits.client_fin = fe.timeouts.client_fin;
     limits.server_fin = t.server_fin;
-    let out = forward::forward(&mut client, &mut conn.stream, limits).await;
-    let src = conn.source.map_or_else(|| "-".to_string(), |s| s.to_string());
+    let out = if let (Client::Plain(c), None) = (&mut client, &be.tls[slot.server]) {
+        // The common case: plain TCP both ways, split without locks.
+        let mut stream = sc.stream;
+        forward::forward(c, &mut stream, limits).await
+    } else {
+        let mut s = match server_tls(&be, slot.server, sc.stream).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(frontend = %fe.name, backend = %be.rt.name, server = %server.name, client = %peer, "session refused: {e}");
+                return;
+            }
+        };
+        let c: &mut dyn Stream = match &mut client {
+            Client::Plain(c) => c,
+            Client::Tls(c) => &mut **c,
+        };
+        forward::forward_any(c, &mut *s, limits).await
+    };
+    let src = sc.source.map_or_else(|| "-".to_string(), |s| s.to_string());
     match out.end {
         forward::End::Closed => tracing::debug!(
             frontend = %fe.name, backend = %be.rt.name, server = %server.name, client = %peer, source = %src,

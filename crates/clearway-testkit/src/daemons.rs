@@ -239,26 +239,36 @@ impl Daemon {
 
 /// nginx answering `200 ok` on `http` and, with a fresh self-signed certificate, on `https`.
 pub fn nginx(ns: &Netns, http: SocketAddr, https: SocketAddr) -> Daemon {
+    nginx_with_cert(ns, http, https, None)
+}
+
+/// Like `nginx`, serving `https` with the given certificate and key files.
+pub fn nginx_with_cert(ns: &Netns, http: SocketAddr, https: SocketAddr, cert: Option<(&Path, &Path)>) -> Daemon {
     let dir = temp_dir("nginx");
-    let (crt, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    run(
-        "openssl",
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=test",
-            "-days",
-            "1",
-            "-keyout",
-            s(&key),
-            "-out",
-            s(&crt),
-        ],
-    );
+    let (crt, key) = match cert {
+        Some((c, k)) => (c.to_path_buf(), k.to_path_buf()),
+        None => (dir.join("cert.pem"), dir.join("key.pem")),
+    };
+    if cert.is_none() {
+        run(
+            "openssl",
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-subj",
+                "/CN=test",
+                "-days",
+                "1",
+                "-keyout",
+                s(&key),
+                "-out",
+                s(&crt),
+            ],
+        );
+    }
     let listen = |a: SocketAddr| {
         if a.is_ipv6() {
             format!("[{}]:{}", a.ip(), a.port())

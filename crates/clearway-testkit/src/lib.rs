@@ -6,11 +6,13 @@ pub mod clearway;
 pub mod client;
 pub mod daemons;
 pub mod netns;
+pub mod pki;
 pub mod servers;
 pub mod topology;
 
 pub use clearway::Clearway;
 pub use client::{curl, request, request_from_port};
 pub use netns::{require_root_and_netns, Netns};
+pub use pki::{Leaf, Pki};
 pub use servers::{EchoServer, HttpEchoServer, HttpStatusServer, PeerServer};
 pub use topology::Topology;

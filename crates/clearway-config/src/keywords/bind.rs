@@ -3,8 +3,9 @@
 use super::{other_param, Args, Ctx, Res};
 use crate::addr;
 use crate::ast::Directive;
-use crate::model::Bind;
+use crate::model::{Bind, BindTls, TlsVersion};
 use crate::units;
+use std::path::PathBuf;
 
 const ACTED: &[&str] = &[
     "transparent",
@@ -15,13 +16,16 @@ const ACTED: &[&str] = &[
     "name",
     "maxconn",
     "backlog",
+    "ssl",
+    "crt",
+    "alpn",
+    "ssl-min-ver",
+    "ssl-max-ver",
+    "proto",
 ];
 /// Known bind parameters not acted on yet, with the number of values each takes.
 const KNOWN_NOT_ACTED: &[(&str, usize)] = &[
-    ("ssl", 0),
-    ("crt", 1),
     ("crt-list", 1),
-    ("alpn", 1),
     ("npn", 1),
     ("accept-proxy", 0),
     ("defer-accept", 0),
@@ -39,8 +43,6 @@ const KNOWN_NOT_ACTED: &[(&str, usize)] = &[
     ("tcp-ut", 1),
     ("ciphers", 1),
     ("ciphersuites", 1),
-    ("ssl-min-ver", 1),
-    ("ssl-max-ver", 1),
     ("ca-file", 1),
     ("crl-file", 1),
     ("verify", 1),
@@ -60,7 +62,6 @@ const KNOWN_NOT_ACTED: &[(&str, usize)] = &[
     ("allow-0rtt", 0),
     ("prefer-client-ciphers", 0),
     ("generate-certificates", 0),
-    ("proto", 1),
     ("no-tls-tickets", 0),
     ("ca-sign-file", 1),
     ("ca-sign-pass", 1),
@@ -105,6 +106,8 @@ pub fn simple(span: &crate::model::Span, text: &str, addrs: Vec<std::net::Socket
         interface: None,
         maxconn: None,
         backlog: None,
+        tls: None,
+        proto_h2: false,
     }
 }
 
@@ -115,6 +118,7 @@ fn parse_inner(d: &Directive, ctx: &mut Ctx) -> Res<Bind> {
     let addrs = addresses(text).map_err(|e| (format!("'bind {text}': {e}"), None))?;
     let mut b = simple(&d.span, text, addrs);
     let mut args = Args::new(d, 2);
+    let (mut ssl, mut tls) = (false, BindTls::default());
     let num = |args: &mut Args<'_>, p: &str| -> Res<u32> {
         let v = args.value(p, "a number").map_err(|e| (e, None))?;
         units::int(v, p).map_err(|e| (e, None))
@@ -129,11 +133,109 @@ fn parse_inner(d: &Directive, ctx: &mut Ctx) -> Res<Bind> {
             "name" => b.name = Some(args.value(p, "a name").map_err(|e| (e, None))?.to_string()),
             "maxconn" => b.maxconn = Some(num(&mut args, p)?),
             "backlog" => b.backlog = Some(num(&mut args, p)?),
+            "ssl" => ssl = true,
+            "crt" => {
+                let path = args.value(p, "a PEM file or a directory").map_err(|e| (e, None))?;
+                tls.crts.extend(crt_files(path)?);
+            }
+            "alpn" => {
+                tls.alpn = alpn(
+                    args.value(p, "a protocol list such as h2,http/1.1")
+                        .map_err(|e| (e, None))?,
+                )
+            }
+            "ssl-min-ver" | "ssl-max-ver" => {
+                let v = tls_version(
+                    args.value(p, "TLSv1.2 or TLSv1.3").map_err(|e| (e, None))?,
+                    p,
+                    ctx,
+                    &d.span,
+                )?;
+                if p == "ssl-min-ver" {
+                    tls.min_ver = Some(v);
+                } else {
+                    tls.max_ver = Some(v);
+                }
+            }
+            "proto" => match args.value(p, "h2").map_err(|e| (e, None))? {
+                "h2" => b.proto_h2 = true,
+                "h1" | "http/1.1" => b.proto_h2 = false,
+                other => return Err((format!("'proto {other}': only 'h2' is supported"), None)),
+            },
             _ => other_param(&mut args, p, "bind", ACTED, KNOWN_NOT_ACTED, &d.span, ctx)?,
         }
     }
     if b.v4v6 && b.v6only {
         return Err(("'v4v6' and 'v6only' cannot both be set".into(), None));
     }
+    if ssl {
+        if tls.crts.is_empty() {
+            return Err((
+                "'ssl' needs a certificate".into(),
+                Some("add 'crt /path/to/cert-and-key.pem' (or a directory of such files)".into()),
+            ));
+        }
+        if let (Some(lo), Some(hi)) = (tls.min_ver, tls.max_ver) {
+            if lo > hi {
+                return Err(("'ssl-min-ver' is above 'ssl-max-ver'".into(), None));
+            }
+        }
+        b.tls = Some(tls);
+    } else if !tls.crts.is_empty() {
+        return Err((
+            "'crt' without 'ssl'".into(),
+            Some("add 'ssl' to terminate TLS on this bind".into()),
+        ));
+    }
     Ok(b)
+}
+
+/// `alpn h2,http/1.1`.
+pub fn alpn(v: &str) -> Vec<String> {
+    v.split(',').filter(|p| !p.is_empty()).map(String::from).collect()
+}
+
+/// The certificate files a `crt` parameter names: the file, or a directory's files in name
+/// order (key, OCSP and issuer side files excluded, as HAProxy does).
+fn crt_files(path: &str) -> Res<Vec<PathBuf>> {
+    let p = PathBuf::from(path);
+    let meta = std::fs::metadata(&p).map_err(|e| (format!("'crt {path}': {e}"), None))?;
+    if !meta.is_dir() {
+        return Ok(vec![p]);
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&p)
+        .map_err(|e| (format!("'crt {path}': {e}"), None))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|f| f.is_file())
+        .filter(|f| {
+            !matches!(
+                f.extension().and_then(|e| e.to_str()),
+                Some("key" | "ocsp" | "issuer" | "sctl")
+            )
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err((format!("'crt {path}': the directory holds no certificate"), None));
+    }
+    Ok(files)
+}
+
+/// `TLSv1.2` / `TLSv1.3`; older versions are accepted with a warning and read as TLS 1.2.
+pub fn tls_version(v: &str, p: &str, ctx: &mut Ctx, span: &crate::model::Span) -> Res<TlsVersion> {
+    match v {
+        "TLSv1.3" => Ok(TlsVersion::Tls13),
+        "TLSv1.2" => Ok(TlsVersion::Tls12),
+        "SSLv3" | "TLSv1.0" | "TLSv1.1" => {
+            ctx.warn(
+                span,
+                format!("'{p} {v}': Clearway speaks TLS 1.2 and 1.3 only; read as TLSv1.2"),
+            );
+            Ok(TlsVersion::Tls12)
+        }
+        other => Err((
+            format!("'{p} {other}': unknown TLS version"),
+            crate::suggest::hint(other, ["TLSv1.2", "TLSv1.3"]),
+        )),
+    }
 }

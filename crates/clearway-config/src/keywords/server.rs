@@ -3,7 +3,7 @@
 use super::{other_param, plain, source, Args, Ctx, Res};
 use crate::addr;
 use crate::ast::Directive;
-use crate::model::{CheckParams, Host, ReturnPathProbe, Server, ServerPort, Span};
+use crate::model::{CheckParams, Host, ReturnPathProbe, Server, ServerPort, ServerTls, Span};
 use crate::units;
 use std::net::Ipv4Addr;
 
@@ -24,19 +24,20 @@ const ACTED: &[&str] = &[
     "fall",
     "port",
     "addr",
+    "ssl",
+    "no-ssl",
+    "verify",
+    "ca-file",
+    "sni",
+    "alpn",
+    "verifyhost",
 ];
 /// Known server parameters not acted on yet, with the number of values each takes.
 const KNOWN_NOT_ACTED: &[(&str, usize)] = &[
     ("id", 1),
     ("cookie", 1),
-    ("ssl", 0),
-    ("no-ssl", 0),
-    ("verify", 1),
-    ("ca-file", 1),
     ("crl-file", 1),
     ("crt", 1),
-    ("sni", 1),
-    ("alpn", 1),
     ("npn", 1),
     ("send-proxy", 0),
     ("send-proxy-v2", 0),
@@ -115,6 +116,11 @@ pub fn template(span: &Span) -> Server {
         disabled: false,
         source: None,
         check: CheckParams::default(),
+        ssl: false,
+        tls: ServerTls {
+            verify: true,
+            ..ServerTls::default()
+        },
     }
 }
 
@@ -216,6 +222,35 @@ fn params(args: &mut Args<'_>, s: &mut Server, ctx: &mut Ctx, span: &Span) -> Re
             "source" => {
                 // `source` consumes its own parameters (usesrc, interface) and stops at the next server keyword.
                 s.source = Some(source::parse(args, span, true)?);
+            }
+            "ssl" => s.ssl = true,
+            "no-ssl" => s.ssl = false,
+            "verify" => {
+                s.tls.verify = match value("none or required")? {
+                    "none" => false,
+                    "required" => true,
+                    other => {
+                        return Err((
+                            format!("'verify {other}': expected none or required"),
+                            crate::suggest::hint(other, ["none", "required"]),
+                        ))
+                    }
+                }
+            }
+            "ca-file" => s.tls.ca_file = Some(value("a PEM file of CA certificates")?.into()),
+            "alpn" => s.tls.alpn = super::bind::alpn(value("a protocol list such as h2,http/1.1")?),
+            "verifyhost" => s.tls.verifyhost = Some(value("a host name")?.to_string()),
+            "sni" => {
+                let v = value("an expression such as str(www.example.com)")?;
+                match v.strip_prefix("str(").and_then(|r| r.strip_suffix(')')) {
+                    Some(n) if !n.is_empty() => s.tls.sni = Some(n.to_string()),
+                    _ => {
+                        return Err((
+                            format!("'sni {v}': only a fixed name is supported yet"),
+                            Some("write 'sni str(NAME)'".into()),
+                        ))
+                    }
+                }
             }
             _ => other_param(args, p, "server", ACTED, KNOWN_NOT_ACTED, span, ctx)?,
         }

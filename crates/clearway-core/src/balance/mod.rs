@@ -62,6 +62,8 @@ pub(crate) mod testutil {
                     disabled: false,
                     source: None,
                     check: CheckParams::default(),
+                    ssl: false,
+                    tls: Default::default(),
                 };
                 ServerRt::new(&cfg, [127, 0, 0, 1].into())
             })

@@ -18,14 +18,12 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::convert::Infallible;
 use std::io;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 /// The most a request's head may take (request line plus headers), as HAProxy's default
@@ -116,13 +114,13 @@ struct ClientTimeouts {
     keep_alive: Option<Duration>,
 }
 
-/// The client socket, noting activity for the timeouts.
-struct Watched {
-    io: TcpStream,
+/// The client connection, noting activity for the timeouts.
+struct Watched<IO> {
+    io: IO,
     act: Arc<Activity>,
 }
 
-impl AsyncRead for Watched {
+impl<IO: AsyncRead + Unpin> AsyncRead for Watched<IO> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         let r = Pin::new(&mut self.io).poll_read(cx, buf);
@@ -133,7 +131,7 @@ impl AsyncRead for Watched {
     }
 }
 
-impl AsyncWrite for Watched {
+impl<IO: AsyncWrite + Unpin> AsyncWrite for Watched<IO> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let r = Pin::new(&mut self.io).poll_write(cx, buf);
         if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
@@ -172,8 +170,12 @@ struct Session {
     own: Arc<Pool>,
 }
 
-/// Serves one client connection until it closes or times out.
-pub async fn serve(fe: Arc<Frontend>, client: TcpStream, peer: SocketAddr, local: SocketAddr) {
+/// Serves one client connection (plain TCP or TLS) until it closes or times out.
+pub async fn serve<IO>(fe: Arc<Frontend>, client: IO, conn: ConnSamples)
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let peer = conn.peer;
     let act = Arc::new(Activity {
         start: Instant::now(),
         last_ms: AtomicU64::new(0),
@@ -189,7 +191,7 @@ pub async fn serve(fe: Arc<Frontend>, client: TcpStream, peer: SocketAddr, local
     };
     let s = Arc::new(Session {
         fe: fe.clone(),
-        conn: ConnSamples { peer, local },
+        conn,
         act: act.clone(),
         own: Arc::new(Pool::new(4, Duration::from_secs(3600))),
     });
@@ -417,13 +419,23 @@ impl Session {
             .await;
             let (slot, mut sender) = match got {
                 Ok(Got::Reused(slot, sender)) => (slot, sender),
-                Ok(Got::New(c)) => match handshake(c.stream).await {
-                    Ok(s) => (c.slot, s),
-                    Err(e) => {
-                        tracing::warn!(backend = %be.rt.name, "server connection failed at the HTTP handshake: {e}");
-                        return self.error(Some(be), 502);
+                Ok(Got::New(c)) => {
+                    let name = &be.rt.servers[c.slot.server].name;
+                    let stream = match crate::session::server_tls(be, c.slot.server, c.stream).await {
+                        Ok(s) => s,
+                        Err(e) => {
+                            tracing::warn!(backend = %be.rt.name, server = %name, client = %self.conn.peer, "{e}");
+                            return self.error(Some(be), 503);
+                        }
+                    };
+                    match handshake(stream).await {
+                        Ok(s) => (c.slot, s),
+                        Err(e) => {
+                            tracing::warn!(backend = %be.rt.name, server = %name, "server connection failed at the HTTP handshake: {e}");
+                            return self.error(Some(be), 502);
+                        }
                     }
-                },
+                }
                 Err(e) => {
                     tracing::warn!(frontend = %fe.name, backend = %be.rt.name, client = %self.conn.peer, "request refused: {e}");
                     // As HAProxy: no server, a full queue and failed connects all answer 503.
@@ -490,7 +502,7 @@ fn origin_form(uri: &Uri) -> Uri {
 }
 
 /// Starts HTTP/1.1 on a new server connection; its I/O runs in a task until it closes.
-async fn handshake(stream: TcpStream) -> Result<Sender, hyper::Error> {
+async fn handshake(stream: Box<dyn crate::forward::Stream>) -> Result<Sender, hyper::Error> {
     let (sender, conn) = hyper::client::conn::http1::Builder::new()
         .handshake(TokioIo::new(stream))
         .await?;

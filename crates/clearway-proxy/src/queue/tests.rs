@@ -20,6 +20,8 @@ fn backend(maxconn: u32, n: usize, balance: Balance) -> BackendRt {
             disabled: false,
             source: None,
             check: CheckParams::default(),
+            ssl: false,
+            tls: Default::default(),
         })
         .collect();
     let cfg = model::Backend {

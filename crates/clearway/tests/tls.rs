@@ -1,0 +1,215 @@
+//! TLS end to end: certificates from a throw-away CA (real openssl), curl, h2load and nginx as
+//! the clients and servers, the real binary in network namespaces.
+
+mod common;
+use clearway_testkit::{HttpEchoServer, Pki};
+use common::*;
+
+const DEFAULTS: &str =
+    "defaults\n    mode http\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n";
+
+/// curl in the client namespace, trusting `ca`, with `host` resolved to `ip`; returns
+/// (success, stdout, stderr).
+fn curl_tls(
+    topo: &clearway_testkit::Topology,
+    ca: &std::path::Path,
+    host: &str,
+    ip: &str,
+    url: &str,
+    opts: &[&str],
+) -> (bool, String, String) {
+    let resolve = format!("{host}:443:{ip}");
+    let mut args = vec![
+        "-sS",
+        "--max-time",
+        "10",
+        "--cacert",
+        ca.to_str().unwrap(),
+        "--resolve",
+        &resolve,
+    ];
+    args.extend_from_slice(opts);
+    args.push(url);
+    let out = topo.client.exec("curl", &args);
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn sni_chooses_the_certificate_and_alpn_gives_http2() {
+    let Some(topo) = topology("tsni") else { return };
+    let pki = Pki::new("pki");
+    let certs = pki.dir().join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    let a = pki.leaf("a", &["a.test"]);
+    let b = pki.leaf("b", &["b.test", "*.b.test"]);
+    std::fs::copy(&a.pem, certs.join("1-a.pem")).unwrap();
+    std::fs::copy(&b.pem, certs.join("2-b.pem")).unwrap();
+    let _web = HttpEchoServer::start(&topo.server, addr("198.51.100.10:80"), "web");
+    let _bweb = HttpEchoServer::start(&topo.server, addr("198.51.100.11:80"), "bweb");
+    let cfg = format!(
+        "{DEFAULTS}frontend ft\n    bind 192.0.2.1:443 ssl crt {}\n    http-request set-header X-Proto %[ssl_fc]\n\
+         use_backend bk_b if {{ ssl_fc_sni -m end b.test }}\n    default_backend bk\n\
+         backend bk\n    server web 198.51.100.10:80\nbackend bk_b\n    server bweb 198.51.100.11:80\n",
+        certs.display()
+    );
+    let _lb = start(&topo, &cfg, &[443]);
+    let ca = pki.ca_file();
+    // Each name gets its own certificate: curl verifies it against the name.
+    let (ok, body, err) = curl_tls(
+        &topo,
+        &ca,
+        "a.test",
+        "192.0.2.1",
+        "https://a.test/",
+        &["-w", "\nversion=%{http_version}\n"],
+    );
+    assert!(ok, "{err}");
+    assert!(body.contains("server=web"), "{body}");
+    assert!(body.contains("version=2\n"), "ALPN h2 by default in mode http: {body}");
+    assert!(body.contains("h:x-proto: 1"), "{body}");
+    let (ok, body, err) = curl_tls(
+        &topo,
+        &ca,
+        "www.b.test",
+        "192.0.2.1",
+        "https://www.b.test/",
+        &["--http1.1", "-w", "\nversion=%{http_version}\n"],
+    );
+    assert!(ok, "{err}");
+    assert!(body.contains("server=bweb"), "routed by ssl_fc_sni: {body}");
+    assert!(body.contains("version=1.1\n"), "{body}");
+    // An unknown name gets the first certificate, which curl rightly refuses for that name.
+    let (ok, _, err) = curl_tls(&topo, &ca, "c.test", "192.0.2.1", "https://c.test/", &[]);
+    assert!(!ok, "c.test must not verify");
+    assert!(err.contains("a.test") || err.contains("SSL"), "{err}");
+}
+
+#[test]
+fn h2load_over_tls_and_h2c() {
+    let Some(topo) = topology("th2l") else { return };
+    let pki = Pki::new("pki");
+    let leaf = pki.leaf("lb", &["lb.test"]);
+    let _web = HttpEchoServer::start(&topo.server, addr("198.51.100.10:80"), "web");
+    let cfg = format!(
+        "{DEFAULTS}frontend ft\n    bind 192.0.2.1:443 ssl crt {}\n    bind 192.0.2.1:80\n    default_backend bk\n\
+         backend bk\n    server web 198.51.100.10:80\n",
+        leaf.pem.display()
+    );
+    let _lb = start(&topo, &cfg, &[443, 80]);
+    for url in ["https://192.0.2.1/", "http://192.0.2.1/"] {
+        let out = topo.client.exec("h2load", &["-n", "400", "-c", "4", "-m", "8", url]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "h2load {url}: {text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.contains("400 succeeded, 0 failed, 0 errored"),
+            "h2load {url}: {text}"
+        );
+        assert!(text.contains("Application protocol: h2"), "{text}");
+    }
+}
+
+#[test]
+fn tls_to_the_server_is_verified_against_ca_file() {
+    let Some(topo) = topology("tsrv") else { return };
+    let pki = Pki::new("pki");
+    let other = Pki::new("pkx");
+    let leaf = pki.leaf("backend", &["backend.test"]);
+    let _nginx = clearway_testkit::daemons::nginx_with_cert(
+        &topo.server,
+        addr("198.51.100.10:80"),
+        addr("198.51.100.10:443"),
+        Some((&leaf.crt, &leaf.key)),
+    );
+    let cfg = format!(
+        "{DEFAULTS}    retries 0\nfrontend ft\n    bind 192.0.2.1:80\n    bind 192.0.2.1:81\n    bind 192.0.2.1:82\n    bind 192.0.2.1:83\n\
+         use_backend good if {{ dst_port 80 }}\n    use_backend wrong_ca if {{ dst_port 81 }}\n\
+         use_backend wrong_name if {{ dst_port 82 }}\n    default_backend unverified\n\
+         backend good\n    server s1 198.51.100.10:443 ssl verify required ca-file {ca} sni str(backend.test)\n\
+         backend wrong_ca\n    server s1 198.51.100.10:443 ssl ca-file {other}\n\
+         backend wrong_name\n    server s1 198.51.100.10:443 ssl ca-file {ca} sni str(backend.test) verifyhost other.test\n\
+         backend unverified\n    server s1 198.51.100.10:443 ssl verify none\n",
+        ca = pki.ca_file().display(),
+        other = other.ca_file().display()
+    );
+    let lb = start(&topo, &cfg, &[80, 81, 82, 83]);
+    let code = |port: u16| {
+        let out = topo.client.exec(
+            "curl",
+            &[
+                "-sS",
+                "--max-time",
+                "10",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                &format!("http://192.0.2.1:{port}/"),
+            ],
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(code(80), "200", "{}", lb.log());
+    assert_eq!(code(81), "503", "a server certificate from another CA is refused");
+    assert!(
+        lb.wait_log("TLS handshake with the server failed", TIMEOUT),
+        "{}",
+        lb.log()
+    );
+    assert_eq!(
+        code(82),
+        "503",
+        "a certificate for another name is refused with verifyhost"
+    );
+    assert_eq!(code(83), "200", "verify none accepts it");
+}
+
+#[test]
+fn tls_termination_in_tcp_mode() {
+    let Some(topo) = topology("ttcp") else { return };
+    let pki = Pki::new("pki");
+    let leaf = pki.leaf("lb", &["lb.test"]);
+    let _srv = peer_servers(&topo, &["198.51.100.10:80"]);
+    let cfg = format!(
+        "defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\
+         listen tls\n    bind 192.0.2.1:443 ssl crt {}\n    server s1 198.51.100.10:80\n",
+        leaf.pem.display()
+    );
+    let _lb = start(&topo, &cfg, &[443]);
+    let (ok, body, err) = curl_tls(&topo, &pki.ca_file(), "lb.test", "192.0.2.1", "https://lb.test/", &[]);
+    assert!(ok, "{err}");
+    assert!(body.contains("server=s1 peer=198.51.100.1:"), "{body}");
+}
+
+#[test]
+fn config_errors_for_tls() {
+    let Some(_topo) = topology("tcfg") else { return };
+    for (cfg, want) in [
+        ("frontend f\n    bind :443 ssl\n", "'ssl' needs a certificate"),
+        (
+            "frontend f\n    bind :443 ssl crt /nonexistent.pem\n",
+            "crt /nonexistent.pem",
+        ),
+        ("backend b\n    server s 192.0.2.1:443 ssl\n", "no 'ca-file'"),
+        (
+            "backend b\n    server s 192.0.2.1:443 ssl verify requird\n",
+            "did you mean 'required'",
+        ),
+        (
+            "frontend f\n    bind :443 ssl crt /etc/hostname ssl-min-ver TLSv9\n",
+            "unknown TLS version",
+        ),
+    ] {
+        let out = clearway_testkit::Clearway::check(binary(), cfg);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{cfg}");
+        assert!(err.contains(want), "{cfg}: {err}");
+    }
+}
