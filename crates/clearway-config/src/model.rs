@@ -202,6 +202,7 @@ pub struct Frontend {
     pub options: ProxyOptions,
     pub logs: Vec<LogTarget>,
     pub http: HttpSettings,
+    pub tcp_rules: crate::rules::TcpRules,
 }
 
 /// The layer-7 settings of one proxy half (frontend or backend), used in `mode http`.

@@ -156,6 +156,7 @@ fn finish(s: &Section, draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
             options: draft.options.clone(),
             logs: draft.logs.clone(),
             http: draft.http.clone(),
+            tcp_rules: draft.tcp_rules.clone(),
         });
     }
     if caps.backend {

@@ -190,6 +190,25 @@ pub struct HttpRule {
     pub condition: Option<Condition>,
 }
 
+/// `tcp-request connection|content accept|reject [if|unless COND]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpRule {
+    pub span: Span,
+    pub accept: bool,
+    pub condition: Option<Condition>,
+}
+
+/// A frontend's `tcp-request` settings.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TcpRules {
+    /// `tcp-request inspect-delay`: how long content rules may wait for the client's data.
+    pub inspect_delay: Option<std::time::Duration>,
+    /// Evaluated when the connection is accepted (addresses and ports only).
+    pub connection: Vec<TcpRule>,
+    /// Evaluated on the client's first data, within `inspect_delay`.
+    pub content: Vec<TcpRule>,
+}
+
 /// `http-reuse`: which idle server connections a request may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum HttpReuse {

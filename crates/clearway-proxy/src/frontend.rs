@@ -4,6 +4,7 @@
 
 use crate::acl::{Cond, Samples};
 use crate::http::HttpRules;
+use crate::inspect::TcpRules;
 use crate::runtime::{Backend, BuildError, Runtime};
 use crate::session;
 use clearway_config::model::{self, Mode, Span, Timeouts};
@@ -26,6 +27,10 @@ pub struct Frontend {
     pub backend: Option<Arc<Backend>>,
     /// Layer-7 rules and settings (`mode http`).
     pub http: HttpRules,
+    /// `tcp-request` rules.
+    pub tcp_rules: TcpRules,
+    /// Some `use_backend` condition reads the client's first bytes (`req.ssl_sni`).
+    pub switching_reads_payload: bool,
 }
 
 impl Frontend {
@@ -37,6 +42,9 @@ impl Frontend {
         global_maxconn: u32,
     ) -> Frontend {
         let maxconn = cfg.maxconn.unwrap_or(global_maxconn);
+        let switching_reads_payload = switching
+            .iter()
+            .any(|(c, _)| c.as_ref().is_some_and(Cond::reads_payload));
         Frontend {
             name: cfg.name.clone(),
             mode: cfg.mode,
@@ -46,6 +54,8 @@ impl Frontend {
             switching,
             backend,
             http: HttpRules::new(&cfg.http, cfg.options.forwardfor.clone()),
+            tcp_rules: TcpRules::new(&cfg.tcp_rules),
+            switching_reads_payload,
         }
     }
 

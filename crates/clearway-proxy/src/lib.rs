@@ -8,6 +8,7 @@ pub mod dispatch;
 pub mod forward;
 pub mod frontend;
 pub mod http;
+pub mod inspect;
 pub mod queue;
 pub mod runtime;
 pub mod session;

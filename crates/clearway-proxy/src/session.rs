@@ -7,12 +7,14 @@ use crate::acl::ConnSamples;
 use crate::dispatch::{self, ClientSide};
 use crate::forward::{self, Limits, Stream};
 use crate::frontend::Frontend;
+use crate::inspect::{self, PayloadSamples, Verdict};
 use crate::runtime::Backend;
 use crate::tls::ClientTls;
 use clearway_config::model::Mode;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 /// How long a TLS handshake may take when no client-side timeout is set.
@@ -27,6 +29,17 @@ pub async fn run(fe: Arc<Frontend>, client: TcpStream, peer: SocketAddr, tls: Op
         }
     };
     let _ = client.set_nodelay(true);
+    if let Verdict::Reject(span) = fe.tcp_rules.on_connection(&ConnSamples { peer, local, tls: None }) {
+        tracing::info!(frontend = %fe.name, client = %peer, "connection rejected by 'tcp-request connection reject' at {span}");
+        return;
+    }
+    if fe.mode == Mode::Http {
+        // No payload is inspected before HTTP: content rules see the addresses.
+        if let Verdict::Reject(span) = fe.tcp_rules.on_content(&ConnSamples { peer, local, tls: None }) {
+            tracing::info!(frontend = %fe.name, client = %peer, "connection rejected by 'tcp-request content reject' at {span}");
+            return;
+        }
+    }
     let Some(acceptor) = tls else {
         let conn = ConnSamples { peer, local, tls: None };
         return match fe.mode {
@@ -83,9 +96,35 @@ pub async fn server_tls(be: &Backend, server: usize, stream: TcpStream) -> Resul
     }
 }
 
+impl Client {
+    fn stream(&mut self) -> &mut dyn Stream {
+        match self {
+            Client::Plain(c) => c,
+            Client::Tls(c) => &mut **c,
+        }
+    }
+}
+
 async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples) {
     let peer = conn.peer;
-    let Some(be) = fe.choose_backend(&conn).cloned() else {
+    // Content inspection: the first bytes are read here and sent to the server first.
+    let mut first = Vec::new();
+    let chosen = if fe.tcp_rules.wants_payload(fe.switching_reads_payload) {
+        let delay = fe.tcp_rules.inspect_delay.unwrap_or(Duration::ZERO);
+        let hello = inspect::read_hello(client.stream(), &mut first, delay).await;
+        let s = PayloadSamples {
+            conn: &conn,
+            hello: &hello,
+        };
+        if let Verdict::Reject(span) = fe.tcp_rules.on_content(&s) {
+            tracing::info!(frontend = %fe.name, client = %peer, "connection rejected by 'tcp-request content reject' at {span}");
+            return;
+        }
+        fe.choose_backend(&s).cloned()
+    } else {
+        fe.choose_backend(&conn).cloned()
+    };
+    let Some(be) = chosen else {
         tracing::warn!(frontend = %fe.name, %peer, "no backend for this frontend: closing the connection");
         return;
     };
@@ -106,9 +145,13 @@ async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples) {
     let mut limits = Limits::for_tunnel(fe.timeouts.client, t.server, t.tunnel);
     limits.client_fin = fe.timeouts.client_fin;
     limits.server_fin = t.server_fin;
-    let out = if let (Client::Plain(c), None) = (&mut client, &be.tls[slot.server]) {
+    let mut out = if let (Client::Plain(c), None) = (&mut client, &be.tls[slot.server]) {
         // The common case: plain TCP both ways, split without locks.
         let mut stream = sc.stream;
+        if let Err(e) = stream.write_all(&first).await {
+            tracing::warn!(frontend = %fe.name, backend = %be.rt.name, server = %server.name, client = %peer, "server closed before the first bytes: {e}");
+            return;
+        }
         forward::forward(c, &mut stream, limits).await
     } else {
         let mut s = match server_tls(&be, slot.server, sc.stream).await {
@@ -118,12 +161,13 @@ async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples) {
                 return;
             }
         };
-        let c: &mut dyn Stream = match &mut client {
-            Client::Plain(c) => c,
-            Client::Tls(c) => &mut **c,
-        };
-        forward::forward_any(c, &mut *s, limits).await
+        if let Err(e) = s.write_all(&first).await {
+            tracing::warn!(frontend = %fe.name, backend = %be.rt.name, server = %server.name, client = %peer, "server closed before the first bytes: {e}");
+            return;
+        }
+        forward::forward_any(client.stream(), &mut *s, limits).await
     };
+    out.bytes_in += first.len() as u64;
     let src = sc.source.map_or_else(|| "-".to_string(), |s| s.to_string());
     match out.end {
         forward::End::Closed => tracing::debug!(

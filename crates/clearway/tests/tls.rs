@@ -213,3 +213,59 @@ fn config_errors_for_tls() {
         assert!(err.contains(want), "{cfg}: {err}");
     }
 }
+
+#[test]
+fn sni_routing_in_tcp_mode_without_decrypting() {
+    let Some(topo) = topology("tsnr") else { return };
+    let pki = Pki::new("pki");
+    let (a, b) = (pki.leaf("a", &["a.test"]), pki.leaf("b", &["b.test"]));
+    let _na = clearway_testkit::daemons::nginx_with_cert(
+        &topo.server,
+        addr("198.51.100.10:80"),
+        addr("198.51.100.10:443"),
+        Some((&a.crt, &a.key)),
+    );
+    let _nb = clearway_testkit::daemons::nginx_with_cert(
+        &topo.server,
+        addr("198.51.100.11:80"),
+        addr("198.51.100.11:443"),
+        Some((&b.crt, &b.key)),
+    );
+    let cfg = "defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\
+               frontend ft\n    bind 192.0.2.1:443\n    tcp-request inspect-delay 5s\n\
+               tcp-request content accept if { req.ssl_hello_type 1 }\n    tcp-request content reject\n\
+               use_backend bk_a if { req.ssl_sni -i a.test }\n    use_backend bk_b if { req_ssl_sni -i B.test }\n\
+               backend bk_a\n    server a 198.51.100.10:443\nbackend bk_b\n    server b 198.51.100.11:443\n";
+    let lb = start(&topo, cfg, &[443]);
+    // Each name reaches the nginx holding its certificate: curl verifies it end to end.
+    for host in ["a.test", "b.test", "a.test"] {
+        let (ok, body, err) = curl_tls(
+            &topo,
+            &pki.ca_file(),
+            host,
+            "192.0.2.1",
+            &format!("https://{host}/"),
+            &[],
+        );
+        assert!(ok, "{host}: {err}\n{}", lb.log());
+        assert_eq!(body, "ok\n");
+    }
+    // No SNI matches and no default backend: the connection is closed.
+    let (ok, _, _) = curl_tls(&topo, &pki.ca_file(), "c.test", "192.0.2.1", "https://c.test/", &[]);
+    assert!(!ok);
+    // Plain text is not a ClientHello: rejected by the second rule.
+    let got = clearway_testkit::request(
+        &topo.client,
+        addr("192.0.2.1:443"),
+        None,
+        b"GET / HTTP/1.0\r\n\r\n",
+        TIMEOUT,
+    )
+    .expect("connect");
+    assert_eq!(got, "", "closed without an answer");
+    assert!(
+        lb.wait_log("rejected by 'tcp-request content reject'", TIMEOUT),
+        "{}",
+        lb.log()
+    );
+}

@@ -10,6 +10,7 @@ pub mod options;
 pub mod proxy;
 pub mod server;
 pub mod source;
+pub mod tcp;
 
 use crate::ast::Directive;
 use crate::diag::Diagnostic;

@@ -1,7 +1,7 @@
 //! Keywords of `defaults`, `frontend`, `backend` and `listen` sections: what each section may
 //! hold, and the proxy being built (`Draft`). Sections inherit a `Draft` from their defaults.
 
-use super::{acl, bind, checks, http, options, server, source, want_args, Args, Ctx, Failure, Res};
+use super::{acl, bind, checks, http, options, server, source, tcp, want_args, Args, Ctx, Failure, Res};
 use crate::ast::{Directive, Kind};
 use crate::model::{
     Balance, Bind, HttpConnMode, HttpSettings, LogTarget, Mode, ProxyOptions, Server, Source, Span, Timeouts,
@@ -33,6 +33,7 @@ pub struct Draft {
     /// ACLs declared so far in this section.
     pub acls: Vec<acl::Named>,
     pub http: HttpSettings,
+    pub tcp_rules: crate::rules::TcpRules,
     /// The first line with a layer-7 rule, for the warning in TCP proxies.
     pub http_rule_span: Option<Span>,
 }
@@ -59,6 +60,7 @@ impl Draft {
             logs: Vec::new(),
             acls: Vec::new(),
             http: HttpSettings::default(),
+            tcp_rules: crate::rules::TcpRules::default(),
             http_rule_span: None,
         }
     }
@@ -126,11 +128,11 @@ const KEYWORDS: &[(&str, char)] = &[
     ("redirect", 'A'),
     ("errorfile", 'A'),
     ("http-reuse", 'B'),
+    ("tcp-request", 'F'),
 ];
 /// Known proxy keywords not acted on yet.
 const KNOWN_NOT_ACTED: &[&str] = &[
     "http-after-response",
-    "tcp-request",
     "tcp-response",
     "errorloc",
     "errorloc302",
@@ -509,6 +511,7 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
             p.http.errorfiles.push(e);
         }
         "http-reuse" => p.http.reuse = http::reuse(d)?,
+        "tcp-request" => tcp::request(d, &mut p.tcp_rules, &p.acls)?,
         _ => unreachable!("keyword '{kw}' is in KEYWORDS but has no handler"),
     }
     Ok(())

@@ -150,3 +150,20 @@ fn http_rule_errors_name_the_line() {
         assert!(e.contains("t.cfg:") && e.contains(want), "{cfg}: {e}");
     }
 }
+
+#[test]
+fn tcp_request_rules() {
+    let l = ok("frontend ft\n bind :443\n tcp-request inspect-delay 5s\n \
+                tcp-request content accept if { req.ssl_hello_type 1 }\n tcp-request content reject\n \
+                tcp-request connection reject if { src 10.0.0.0/8 }\n");
+    let f = l.config.frontend("ft").unwrap();
+    assert_eq!(f.tcp_rules.inspect_delay, Some(std::time::Duration::from_secs(5)));
+    assert_eq!(f.tcp_rules.content.len(), 2);
+    assert!(f.tcp_rules.content[0].accept && !f.tcp_rules.content[1].accept);
+    assert!(f.tcp_rules.content[1].condition.is_none());
+    assert_eq!(f.tcp_rules.connection.len(), 1);
+    let e = crate::parse_str("t.cfg", "frontend ft\n bind :1\n tcp-request content acept\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("t.cfg:3") && e.contains("did you mean 'accept'"), "{e}");
+}
