@@ -246,6 +246,18 @@ pub enum UseSrc {
     ClientIp,
     /// `usesrc ADDR[:PORT]`: a fixed, possibly foreign, address.
     Addr(SocketAddr),
+    /// `usesrc hdr_ip(HDR[,OCC]) [if|unless COND]` (mode http): the address in a request
+    /// header, e.g. the client address an offloader in front wrote in X-Forwarded-For. Only
+    /// requests from clients matching `trust` may choose it (a Clearway addition: without it
+    /// no client may); otherwise, or when the header holds no address, the connection comes
+    /// from this host's own address, as HAProxy does when the header is missing.
+    HdrIp {
+        /// Lower-case header name.
+        header: String,
+        /// Which value: 1 the first, -1 the last (default), -2 the one before...
+        occ: i32,
+        trust: Option<Condition>,
+    },
 }
 
 /// A `source` directive (backend-wide or on a `server` line).

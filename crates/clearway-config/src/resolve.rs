@@ -195,6 +195,20 @@ fn finish(s: &Section, draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
             );
         }
         check_sources(&servers, ctx);
+        if draft.mode == Mode::Tcp {
+            let hdr = servers.iter().find(|s| {
+                matches!(
+                    s.source.as_ref().and_then(|x| x.usesrc.as_ref()),
+                    Some(crate::model::UseSrc::HdrIp { .. })
+                )
+            });
+            if let Some(srv) = hdr {
+                ctx.warn(
+                    &srv.source.as_ref().map_or(srv.span.clone(), |x| x.span.clone()),
+                    "'usesrc hdr_ip(...)' needs 'mode http': in 'mode tcp' connections come from this host's address",
+                );
+            }
+        }
         for srv in servers
             .iter()
             .filter(|s| s.ssl && s.tls.verify && s.tls.ca_file.is_none())

@@ -31,18 +31,27 @@ pub fn canonical(addr: SocketAddr) -> SocketAddr {
     SocketAddr::new(addr.ip().to_canonical(), addr.port())
 }
 
-/// Computes the source of a connection to `server` on behalf of `client`.
-/// `None`: no `source` configured, the kernel picks a local address.
-pub fn source_for(src: &Source, client: SocketAddr, server: SocketAddr) -> Result<SourceAddr, SourceError> {
+/// Computes the source of a connection to `server` on behalf of `client`; `from_header` is the
+/// address a trusted request named for `usesrc hdr_ip` (None: not trusted, or no address).
+pub fn source_for(
+    src: &Source,
+    client: SocketAddr,
+    server: SocketAddr,
+    from_header: Option<IpAddr>,
+) -> Result<SourceAddr, SourceError> {
     let client = canonical(client);
     let (addr, transparent) = match &src.usesrc {
         None => (src.addr, false),
         Some(UseSrc::ClientIp) => (SocketAddr::new(client.ip(), 0), true),
         Some(UseSrc::Client) => (client, true),
         Some(UseSrc::Addr(a)) => (*a, true),
+        Some(UseSrc::HdrIp { .. }) => match from_header {
+            Some(ip) => (SocketAddr::new(ip.to_canonical(), 0), true),
+            None => (src.addr, false),
+        },
     };
     if addr.is_ipv4() != server.is_ipv4() {
-        if src.usesrc.is_some() {
+        if transparent {
             return Err(SourceError::FamilyMismatch { client, server });
         }
         // `source 0.0.0.0` with an IPv6 server: only the family of a wildcard differs, let the
@@ -87,6 +96,7 @@ mod tests {
             &src(Some(UseSrc::ClientIp)),
             "192.0.2.2:4000".parse().unwrap(),
             "198.51.100.10:80".parse().unwrap(),
+            None,
         )
         .unwrap();
         assert_eq!(s.addr, "192.0.2.2:0".parse().unwrap());
@@ -99,6 +109,7 @@ mod tests {
             &src(Some(UseSrc::Client)),
             "[::ffff:192.0.2.2]:4000".parse().unwrap(),
             "198.51.100.10:80".parse().unwrap(),
+            None,
         )
         .unwrap();
         assert_eq!(s.addr, "192.0.2.2:4000".parse().unwrap());
@@ -110,8 +121,24 @@ mod tests {
             &src(Some(UseSrc::ClientIp)),
             "[2001:db8::2]:4000".parse().unwrap(),
             "198.51.100.10:80".parse().unwrap(),
+            None,
         );
         assert!(matches!(e, Err(SourceError::FamilyMismatch { .. })));
+    }
+
+    #[test]
+    fn hdr_ip_spoofs_only_a_trusted_header_address() {
+        let hdr = src(Some(UseSrc::HdrIp {
+            header: "x-forwarded-for".into(),
+            occ: -1,
+            trust: None,
+        }));
+        let (client, server) = ("192.0.2.9:4000".parse().unwrap(), "198.51.100.10:80".parse().unwrap());
+        let s = source_for(&hdr, client, server, Some("192.0.2.77".parse().unwrap())).unwrap();
+        assert_eq!(s.addr, "192.0.2.77:0".parse().unwrap());
+        assert!(s.transparent);
+        let s = source_for(&hdr, client, server, None).unwrap();
+        assert!(!s.transparent && s.addr.ip().is_unspecified());
     }
 
     #[test]
@@ -120,6 +147,7 @@ mod tests {
             &src(None),
             "192.0.2.2:1".parse().unwrap(),
             "[2001:db8::10]:80".parse().unwrap(),
+            None,
         )
         .unwrap();
         assert!(s.addr.is_ipv6() && !s.transparent);

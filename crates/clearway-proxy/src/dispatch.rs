@@ -54,6 +54,8 @@ pub enum DispatchError {
 pub struct ClientSide {
     pub peer: SocketAddr,
     pub local: SocketAddr,
+    /// The address a trusted request named for `usesrc hdr_ip`.
+    pub hdr_ip: Option<std::net::IpAddr>,
 }
 
 /// Chooses a server and connects to it, retrying and redispatching on failure as configured.
@@ -123,7 +125,7 @@ pub async fn connect_or_reuse<T>(
             });
         }
         let source = match &server.source {
-            Some(src) => match source_for(src, client.peer, target) {
+            Some(src) => match source_for(src, client.peer, target, client.hdr_ip) {
                 Ok(s) => Some((s, src.interface.clone())),
                 Err(e) => {
                     // A permanent mismatch between the client and the server: retrying cannot help.

@@ -31,6 +31,8 @@ pub struct Backend {
     pub pool: Arc<Pool>,
     /// Per server: how to open TLS to it (`ssl`), or None.
     pub tls: Vec<Option<crate::tls::Connector>>,
+    /// `source ... usesrc hdr_ip(...)`: where requests name their source address.
+    pub hdr_ip: Option<crate::http::HdrIp>,
 }
 
 impl Backend {
@@ -111,6 +113,7 @@ impl Runtime {
                     b.timeouts.http_keep_alive.unwrap_or(std::time::Duration::from_secs(60)),
                 )),
                 tls,
+                hdr_ip: crate::http::HdrIp::of(b),
             }));
         }
         let find = |name: &str, span: &Span| {

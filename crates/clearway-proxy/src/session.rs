@@ -131,6 +131,7 @@ async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples) {
     let side = ClientSide {
         peer,
         local: conn.local,
+        hdr_ip: None,
     };
     let sc = match dispatch::connect_server(&be, side).await {
         Ok(c) => c,

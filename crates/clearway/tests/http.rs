@@ -397,3 +397,75 @@ fn usesrc_clientip_in_http_mode_never_shares_a_spoofed_connection() {
     let peers = srv.peers();
     assert_eq!(peers.len(), 2, "one spoofed connection per client address: {peers:?}");
 }
+
+#[test]
+fn usesrc_hdr_ip_only_for_trusted_clients() {
+    let Some(topo) = topology("hhip") else { return };
+    topo.apply_manual_tproxy();
+    let _srv = echo(&topo, "198.51.100.10:80", "s1");
+    // 192.0.2.2 plays an offloader in front, trusted to name the client; 192.0.2.3 is anyone.
+    let cfg = format!(
+        "{DEFAULTS}frontend ft\n    bind 192.0.2.1:80\n    default_backend bk\n\
+         backend bk\n    acl offloader src 192.0.2.2\n\
+         source 0.0.0.0 usesrc hdr_ip(x-forwarded-for,-1) if offloader\n    server s1 198.51.100.10:80\n"
+    );
+    let _lb = start(&topo, &cfg, &[80]);
+    let peer_ip = |body: &str| {
+        let p = values(body, "peer");
+        assert_eq!(p.len(), 1, "{body}");
+        p[0].parse::<std::net::SocketAddr>().expect("peer").ip().to_string()
+    };
+    let trusted = get(
+        &topo,
+        "http://192.0.2.1/",
+        &[
+            "--interface",
+            "192.0.2.2",
+            "-H",
+            "X-Forwarded-For: 10.1.1.1, 192.0.2.50",
+        ],
+    );
+    assert_eq!(
+        peer_ip(&trusted),
+        "192.0.2.50",
+        "the last X-Forwarded-For address: {trusted}"
+    );
+    let untrusted = get(
+        &topo,
+        "http://192.0.2.1/",
+        &["--interface", "192.0.2.3", "-H", "X-Forwarded-For: 192.0.2.60"],
+    );
+    assert_eq!(
+        peer_ip(&untrusted),
+        "198.51.100.1",
+        "an untrusted client cannot pick: {untrusted}"
+    );
+    let no_header = get(&topo, "http://192.0.2.1/", &["--interface", "192.0.2.2"]);
+    assert_eq!(peer_ip(&no_header), "198.51.100.1", "{no_header}");
+    // One kept-alive client connection naming two addresses: two spoofed server connections.
+    let out = topo.client.exec(
+        "curl",
+        &[
+            "-sS",
+            "--max-time",
+            "10",
+            "--interface",
+            "192.0.2.2",
+            "-H",
+            "X-Forwarded-For: 192.0.2.51",
+            "http://192.0.2.1/a",
+            "--next",
+            "--interface",
+            "192.0.2.2",
+            "-H",
+            "X-Forwarded-For: 192.0.2.52",
+            "http://192.0.2.1/b",
+        ],
+    );
+    let body = String::from_utf8_lossy(&out.stdout);
+    let ips: Vec<String> = values(&body, "peer")
+        .iter()
+        .map(|p| p.parse::<std::net::SocketAddr>().expect("peer").ip().to_string())
+        .collect();
+    assert_eq!(ips, ["192.0.2.51", "192.0.2.52"], "{body}");
+}

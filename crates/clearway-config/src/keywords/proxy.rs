@@ -361,8 +361,30 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
             p.retries = units::int(&d.words[1], "retries").map_err(err)?;
         }
         "source" => {
-            let mut args = Args::new(d, 1);
-            let src = source::parse(&mut args, &d.span, false)?;
+            // `if|unless COND` after `usesrc hdr_ip(...)`: which clients may choose the source.
+            let at = d.words.iter().position(|w| w == "if" || w == "unless");
+            let trust = at.map(|i| acl::condition(&d.words[i..], &p.acls)).transpose()?;
+            let head = Directive {
+                words: d.words[..at.unwrap_or(d.words.len())].to_vec(),
+                ..d.clone()
+            };
+            let mut args = Args::new(&head, 1);
+            let mut src = source::parse(&mut args, &d.span, false)?;
+            match (&mut src.usesrc, trust) {
+                (Some(crate::model::UseSrc::HdrIp { trust: t, .. }), Some(c)) => *t = Some(c),
+                (Some(crate::model::UseSrc::HdrIp { header, .. }), None) => ctx.warn(
+                    &d.span,
+                    format!(
+                        "'usesrc hdr_ip({header})' without 'if COND': no client is trusted to choose the source, \
+                         so connections come from this host's address (add e.g. 'if {{ src 10.0.0.0/8 }}' \
+                         naming the proxies in front)"
+                    ),
+                ),
+                (_, Some(_)) => {
+                    return Err(err("a condition on 'source' applies only to 'usesrc hdr_ip(...)'"));
+                }
+                _ => {}
+            }
             if src.port_range.is_some() {
                 return Err((
                     "a source port range is only allowed on a server line".into(),

@@ -222,6 +222,18 @@ fn params(args: &mut Args<'_>, s: &mut Server, ctx: &mut Ctx, span: &Span) -> Re
             "source" => {
                 // `source` consumes its own parameters (usesrc, interface) and stops at the next server keyword.
                 s.source = Some(source::parse(args, span, true)?);
+                if let Some(crate::model::UseSrc::HdrIp { header, .. }) =
+                    s.source.as_ref().and_then(|x| x.usesrc.as_ref())
+                {
+                    ctx.warn(
+                        span,
+                        format!(
+                            "'usesrc hdr_ip({header})' on a server line cannot say which clients are trusted: \
+                             connections come from this host's address (put it on the backend's 'source' line \
+                             with 'if COND')"
+                        ),
+                    );
+                }
             }
             "ssl" => s.ssl = true,
             "no-ssl" => s.ssl = false,

@@ -31,12 +31,7 @@ pub fn parse(args: &mut Args<'_>, span: &Span, in_server: bool) -> Res<Source> {
                 src.usesrc = Some(match v {
                     "clientip" => UseSrc::ClientIp,
                     "client" => UseSrc::Client,
-                    v if v.starts_with("hdr_ip(") => {
-                        return Err((
-                            format!("'usesrc {v}' is not supported yet"),
-                            Some("it comes with HTTP mode".into()),
-                        ))
-                    }
+                    v if v.starts_with("hdr_ip(") => hdr_ip(v)?,
                     v => {
                         let (ua, range) = addr::source_addr(v).map_err(|e| {
                             (
@@ -77,6 +72,32 @@ pub fn parse(args: &mut Args<'_>, span: &Span, in_server: bool) -> Res<Source> {
     Ok(src)
 }
 
+/// `hdr_ip(NAME[,OCC])`.
+fn hdr_ip(v: &str) -> Res<UseSrc> {
+    let inner = v
+        .strip_prefix("hdr_ip(")
+        .and_then(|r| r.strip_suffix(')'))
+        .ok_or((format!("'usesrc {v}': expected hdr_ip(NAME[,OCC])"), None))?;
+    let (name, occ) = match inner.split_once(',') {
+        Some((n, o)) => (n.trim(), o.trim()),
+        None => (inner.trim(), "-1"),
+    };
+    let occ: i32 = occ
+        .parse()
+        .map_err(|_| (format!("'usesrc {v}': '{occ}' is not an occurrence number"), None))?;
+    if name.is_empty() || occ == 0 {
+        return Err((
+            format!("'usesrc {v}': needs a header name and a non-zero occurrence"),
+            Some("e.g. hdr_ip(x-forwarded-for,-1) for the last address".into()),
+        ));
+    }
+    Ok(UseSrc::HdrIp {
+        header: name.to_ascii_lowercase(),
+        occ,
+        trust: None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,9 +136,10 @@ mod tests {
             .0
             .contains("families"));
         assert!(parse_line("source 0.0.0.0 usesrc").is_err());
-        assert!(parse_line("source 0.0.0.0 usesrc hdr_ip(x-forwarded-for)")
+        assert!(parse_line("source 0.0.0.0 usesrc hdr_ip(x-forwarded-for,0)")
             .unwrap_err()
             .0
-            .contains("not supported"));
+            .contains("non-zero occurrence"));
+        assert!(parse_line("source 0.0.0.0 usesrc hdr_ip(x-forwarded-for,x)").is_err());
     }
 }

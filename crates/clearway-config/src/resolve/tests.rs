@@ -167,3 +167,25 @@ fn tcp_request_rules() {
         .to_string();
     assert!(e.contains("t.cfg:3") && e.contains("did you mean 'accept'"), "{e}");
 }
+
+#[test]
+fn usesrc_hdr_ip_trust() {
+    let l = ok("backend b\n mode http\n acl lb src 10.0.0.0/8\n source 0.0.0.0 usesrc hdr_ip(X-Forwarded-For) if lb\n server s 192.0.2.1:80\n");
+    let b = l.config.backend("b").unwrap();
+    match &b.servers[0].source.as_ref().unwrap().usesrc {
+        Some(UseSrc::HdrIp { header, occ, trust }) => {
+            assert_eq!((header.as_str(), *occ), ("x-forwarded-for", -1));
+            assert!(trust.is_some());
+        }
+        other => panic!("{other:?}"),
+    }
+    let l = ok("backend b\n mode http\n source 0.0.0.0 usesrc hdr_ip(x-real-ip,1)\n server s 192.0.2.1:80\n");
+    assert!(l.warnings.iter().any(|w| w.message.contains("no client is trusted")));
+    let e = crate::parse_str(
+        "t.cfg",
+        "backend b\n acl a src 1.2.3.4\n source 0.0.0.0 usesrc clientip if a\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("t.cfg:3") && e.contains("only to 'usesrc hdr_ip"), "{e}");
+}

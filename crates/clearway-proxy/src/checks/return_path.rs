@@ -28,6 +28,8 @@ fn probe_source(be: &Backend, server: usize, params: &CheckParams) -> Option<IpA
         ReturnPathProbe::Auto => match usesrc {
             UseSrc::Addr(a) => Some(a.ip()),
             UseSrc::Client | UseSrc::ClientIp => be.rt.last_client(),
+            // The addresses come from requests; only `check-transparent-source ADDR` says one.
+            UseSrc::HdrIp { .. } => None,
         },
     }
 }

@@ -11,3 +11,4 @@ pub mod session;
 
 pub use pool::Pool;
 pub use rules::HttpRules;
+pub use samples::HdrIp;

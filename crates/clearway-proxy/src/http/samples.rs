@@ -2,10 +2,12 @@
 //! headers (split on commas as `hdr()` does), status, on top of the connection's samples.
 //! Must not change the message.
 
-use crate::acl::{ConnSamples, Samples, Value};
+use crate::acl::{Cond, ConnSamples, Samples, Value};
+use clearway_config::model::UseSrc;
 use clearway_config::rules::Fetch;
 use http::request::Parts;
 use http::{HeaderMap, Version};
+use std::net::IpAddr;
 
 /// A request as the rules see it.
 pub struct ReqSamples<'a> {
@@ -58,5 +60,55 @@ impl Samples for ResSamples<'_> {
             Fetch::ResHdr(h) => header_values(&self.res.headers, h, sink),
             _ => self.req.each(fetch, sink),
         }
+    }
+}
+
+/// `usesrc hdr_ip(HDR[,OCC]) [if COND]`, compiled: which requests may name their source
+/// address, and where.
+#[derive(Debug)]
+pub struct HdrIp {
+    header: http::HeaderName,
+    occ: i32,
+    trust: Option<Cond>,
+}
+
+impl HdrIp {
+    /// From a backend's `source` line, or the first server line that has one.
+    pub fn of(b: &clearway_config::model::Backend) -> Option<HdrIp> {
+        let src = b
+            .source
+            .iter()
+            .chain(b.servers.iter().filter_map(|s| s.source.as_ref()));
+        src.filter_map(|s| match &s.usesrc {
+            Some(UseSrc::HdrIp { header, occ, trust }) => Some(HdrIp {
+                header: http::HeaderName::from_bytes(header.as_bytes()).ok()?,
+                occ: *occ,
+                trust: trust.as_ref().map(Cond::new),
+            }),
+            _ => None,
+        })
+        .next()
+    }
+
+    /// The address the request names, when its client is trusted to name one.
+    pub fn pick(&self, s: &ReqSamples<'_>) -> Option<IpAddr> {
+        if !self.trust.as_ref().is_some_and(|c| c.eval(s)) {
+            return None;
+        }
+        let values: Vec<&str> = s
+            .req
+            .headers
+            .get_all(&self.header)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .collect();
+        let i = if self.occ > 0 {
+            usize::try_from(self.occ - 1).ok()?
+        } else {
+            values.len().checked_sub(usize::try_from(-i64::from(self.occ)).ok()?)?
+        };
+        values.get(i)?.parse().ok()
     }
 }

@@ -18,6 +18,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::convert::Infallible;
 use std::io;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -273,12 +274,14 @@ fn head_size(req: &http::request::Parts) -> usize {
         .sum::<usize>()
 }
 
-fn spoofs_client(be: &Backend, server: usize) -> bool {
-    be.rt.servers[server]
-        .source
-        .as_ref()
-        .and_then(|s| s.usesrc.as_ref())
-        .is_some_and(|u| matches!(u, UseSrc::Client | UseSrc::ClientIp))
+/// The client address a server connection comes from, when it is spoofed per client: part
+/// of the key under which the connection may be reused.
+fn spoofed_source(be: &Backend, server: usize, client: IpAddr, hdr_ip: Option<IpAddr>) -> Option<IpAddr> {
+    match be.rt.servers[server].source.as_ref()?.usesrc.as_ref()? {
+        UseSrc::Client | UseSrc::ClientIp => Some(client),
+        UseSrc::HdrIp { .. } => hdr_ip,
+        UseSrc::Addr(_) => None,
+    }
 }
 
 impl Session {
@@ -385,9 +388,16 @@ impl Session {
         }
         *out.headers_mut() = headers;
 
+        let hdr_ip = be.hdr_ip.as_ref().and_then(|h| {
+            h.pick(&super::samples::ReqSamples {
+                conn: &self.conn,
+                req: parts,
+            })
+        });
         let side = ClientSide {
             peer: self.conn.peer,
             local: self.conn.local,
+            hdr_ip,
         };
         let reuse = be.http.reuse;
         let shared = match reuse {
@@ -398,7 +408,7 @@ impl Session {
         let key = |server: usize| Key {
             backend: be.id,
             server,
-            source: spoofs_client(be, server).then(|| self.conn.peer.ip()),
+            source: spoofed_source(be, server, self.conn.peer.ip(), hdr_ip),
         };
         let home = match (mode, reuse) {
             (HttpConnMode::KeepAlive, HttpReuse::Never) => Some(self.own.clone()),
