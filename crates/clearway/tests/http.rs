@@ -288,26 +288,34 @@ fn slowloris_is_cut_by_timeout_http_request() {
         .enter(move || std::net::TcpStream::connect_timeout(&to, TIMEOUT))
         .expect("connect");
     s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
-    // Keep sending a header byte every 100 ms, never finishing the head: each byte resets an
-    // inactivity timer, but not the request timer.
-    let mut cut = false;
+    // Keep sending a header line every 100 ms, never finishing the head: each line resets an
+    // inactivity timer, but not the request timer. Stop when the proxy answers.
+    s.set_nonblocking(true).unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 512];
     for _ in 0..200 {
         std::thread::sleep(std::time::Duration::from_millis(100));
+        match s.read(&mut buf) {
+            Ok(n) => {
+                answer.extend_from_slice(&buf[..n]);
+                break;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("the connection failed before an answer: {e}"),
+        }
         if s.write_all(b"X-a: b\r\n").is_err() {
-            cut = true;
             break;
         }
     }
-    if !cut {
-        s.set_read_timeout(Some(TIMEOUT)).unwrap();
-        let mut rest = Vec::new();
-        cut = match s.read_to_end(&mut rest) {
-            Ok(_) => true,
-            Err(e) => !matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
-        };
-    }
-    assert!(cut, "the slow client was not cut off");
-    assert!(lb.wait_log("timeout http-request", TIMEOUT), "{}", lb.log());
+    s.set_nonblocking(false).unwrap();
+    s.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let _ = s.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 408"),
+        "the slow client gets 408: {answer:?}"
+    );
+    assert!(lb.wait_log("timeout http-request, 408 sent", TIMEOUT), "{}", lb.log());
     assert_eq!(srv.count(), 0);
 }
 
@@ -468,4 +476,99 @@ fn usesrc_hdr_ip_only_for_trusted_clients() {
         .map(|p| p.parse::<std::net::SocketAddr>().expect("peer").ip().to_string())
         .collect();
     assert_eq!(ips, ["192.0.2.51", "192.0.2.52"], "{body}");
+}
+
+#[test]
+fn server_close_and_httpclose_modes() {
+    let Some(topo) = topology("hmode") else { return };
+    let _srv = echo(&topo, "198.51.100.10:80", "s1");
+    let cfg = format!(
+        "{DEFAULTS}frontend ft\n    bind 192.0.2.1:80\n    bind 192.0.2.1:81\n    use_backend close if {{ dst_port 81 }}\n    default_backend sclose\n\
+         backend sclose\n    option http-server-close\n    server s1 198.51.100.10:80\n\
+         backend close\n    option httpclose\n    server s1 198.51.100.10:80\n"
+    );
+    let _lb = start(&topo, &cfg, &[80, 81]);
+    let fmt = ["-w", "connects=%{num_connects}\n"];
+    // http-server-close: one client connection, a new server connection per request.
+    let body = get_all(&topo, &["http://192.0.2.1/a", "http://192.0.2.1/b"], &fmt);
+    assert_eq!(values(&body, "req"), ["1", "1"], "{body}");
+    assert_ne!(values(&body, "conn")[0], values(&body, "conn")[1], "{body}");
+    assert_eq!(
+        values(&body, "connects"),
+        ["1", "0"],
+        "the client connection was kept: {body}"
+    );
+    assert_eq!(headers(&body, "connection"), ["close", "close"], "{body}");
+    // httpclose: both sides close after each response.
+    let body = get_all(&topo, &["http://192.0.2.1:81/a", "http://192.0.2.1:81/b"], &fmt);
+    assert_eq!(values(&body, "connects"), ["1", "1"], "{body}");
+    let head = get(&topo, "http://192.0.2.1:81/", &["-sS", "-D", "-", "-o", "/dev/null"]);
+    assert!(head.to_ascii_lowercase().contains("connection: close"), "{head}");
+}
+
+#[test]
+fn idle_keep_alive_connection_is_closed_by_timeout_http_keep_alive() {
+    let Some(topo) = topology("hkat") else { return };
+    let _srv = echo(&topo, "198.51.100.10:80", "s1");
+    let cfg = format!(
+        "{DEFAULTS}    timeout http-keep-alive 300ms\nfrontend ft\n    bind 192.0.2.1:80\n    default_backend bk\n\
+         backend bk\n    server s1 198.51.100.10:80\n"
+    );
+    let lb = start(&topo, &cfg, &[80]);
+    let to = addr("192.0.2.1:80");
+    let mut s = topo
+        .client
+        .enter(move || std::net::TcpStream::connect_timeout(&to, TIMEOUT))
+        .expect("connect");
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    s.set_read_timeout(Some(TIMEOUT)).unwrap();
+    // Reads the response, then EOF once the idle connection is closed: read_to_end returns
+    // instead of running into our own read timeout.
+    let mut all = Vec::new();
+    let r = s.read_to_end(&mut all);
+    assert!(r.is_ok(), "closed by the proxy, not by our read timeout: {r:?}");
+    let text = String::from_utf8_lossy(&all);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(lb.wait_log("timeout http-keep-alive", TIMEOUT), "{}", lb.log());
+}
+
+#[test]
+fn bad_request_bad_response_and_server_timeout() {
+    let Some(topo) = topology("hbad") else { return };
+    // An echo server sends the request back: not an HTTP response.
+    let _echo = clearway_testkit::EchoServer::start(&topo.server, addr("198.51.100.10:80"));
+    let _slow = clearway_testkit::PeerServer::start_holding(
+        &topo.server,
+        addr("198.51.100.11:80"),
+        "slow",
+        std::time::Duration::from_secs(30),
+    );
+    let cfg = format!(
+        "{DEFAULTS}frontend ft\n    bind 192.0.2.1:80\n    bind 192.0.2.1:81\n    use_backend slow if {{ dst_port 81 }}\n    default_backend garbage\n\
+         backend garbage\n    server e 198.51.100.10:80\n\
+         backend slow\n    timeout server 300ms\n    server s 198.51.100.11:80\n"
+    );
+    let lb = start(&topo, &cfg, &[80, 81]);
+    let code = |url: &str| get(&topo, url, &["-o", "/dev/null", "-w", "%{http_code}"]);
+    assert_eq!(code("http://192.0.2.1/"), "502");
+    assert!(
+        lb.wait_log("bad or no response from the server", TIMEOUT),
+        "{}",
+        lb.log()
+    );
+    assert_eq!(code("http://192.0.2.1:81/"), "504");
+    assert!(
+        lb.wait_log("no response within 'timeout server'", TIMEOUT),
+        "{}",
+        lb.log()
+    );
+    let got = clearway_testkit::request(
+        &topo.client,
+        addr("192.0.2.1:80"),
+        None,
+        b"NOT HTTP AT ALL\r\n\r\n",
+        TIMEOUT,
+    )
+    .expect("request");
+    assert!(got.starts_with("HTTP/1.1 400"), "{got:?}");
 }

@@ -17,6 +17,7 @@ use http::{Request, Response, Uri, Version};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::convert::Infallible;
+use std::future::Future;
 use std::io;
 use std::net::IpAddr;
 use std::pin::Pin;
@@ -47,6 +48,8 @@ struct Activity {
     head_ms: AtomicU64,
     in_flight: AtomicUsize,
     requests: AtomicU64,
+    /// A request head did not arrive in time and 408 was sent.
+    timed_out: std::sync::atomic::AtomicBool,
 }
 
 impl Activity {
@@ -76,10 +79,10 @@ impl Activity {
             return None;
         }
         let ms = |v: u64| self.start + Duration::from_millis(v);
-        let head = self.head_ms.load(Ordering::Relaxed);
-        if head != NONE {
-            let (limit, why) = pick(t.http_request, "timeout http-request", t.client, "timeout client")?;
-            return Some((ms(head) + limit, why));
+        if let Some((at, why)) = self.head_deadline(t) {
+            // The reader answers 408 at `at`; this is only the backstop for a reader that is
+            // not being polled.
+            return Some((at + HEAD_GRACE, why));
         }
         let last = ms(self.last_ms.load(Ordering::Relaxed));
         let (limit, why) = if self.requests.load(Ordering::Relaxed) == 0 {
@@ -91,6 +94,26 @@ impl Activity {
         Some((last + limit, why))
     }
 }
+
+impl Activity {
+    /// When the request head being received must be complete, if one is.
+    fn head_deadline(&self, t: &ClientTimeouts) -> Option<(Instant, &'static str)> {
+        let head = self.head_ms.load(Ordering::Relaxed);
+        if head == NONE || self.in_flight.load(Ordering::Relaxed) > 0 {
+            return None;
+        }
+        let (limit, why) = pick(t.http_request, "timeout http-request", t.client, "timeout client")?;
+        Some((self.start + Duration::from_millis(head) + limit, why))
+    }
+}
+
+/// How long after a request-head deadline the watchdog closes a connection whose reader did
+/// not answer 408 itself.
+const HEAD_GRACE: Duration = Duration::from_millis(500);
+
+/// Sent when a request head does not arrive in time, as HAProxy does.
+const RESPONSE_408: &[u8] =
+    b"HTTP/1.1 408 Request Time-out\r\ncontent-length: 0\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n";
 
 fn pick(
     a: Option<Duration>,
@@ -115,14 +138,32 @@ struct ClientTimeouts {
     keep_alive: Option<Duration>,
 }
 
-/// The client connection, noting activity for the timeouts.
+/// The client connection, noting activity for the timeouts, and answering 408 itself when a
+/// request head does not arrive in time.
 struct Watched<IO> {
     io: IO,
     act: Arc<Activity>,
+    limits: ClientTimeouts,
+    head_timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
-impl<IO: AsyncRead + Unpin> AsyncRead for Watched<IO> {
+impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for Watched<IO> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        if let Some((at, why)) = self.act.head_deadline(&self.limits) {
+            let timer = self
+                .head_timer
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
+            if timer.deadline() != at {
+                timer.as_mut().reset(at);
+            }
+            if timer.as_mut().poll(cx).is_ready() {
+                // Best effort: the socket buffer has room for these few bytes.
+                let _ = Pin::new(&mut self.io).poll_write(cx, RESPONSE_408);
+                let _ = Pin::new(&mut self.io).poll_flush(cx);
+                self.act.timed_out.store(true, Ordering::Relaxed);
+                return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, why)));
+            }
+        }
         let before = buf.filled().len();
         let r = Pin::new(&mut self.io).poll_read(cx, buf);
         if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
@@ -183,6 +224,7 @@ where
         head_ms: AtomicU64::new(NONE),
         in_flight: AtomicUsize::new(0),
         requests: AtomicU64::new(0),
+        timed_out: std::sync::atomic::AtomicBool::new(false),
     });
     let t = fe.timeouts;
     let limits = ClientTimeouts {
@@ -210,6 +252,8 @@ where
     let io = TokioIo::new(Watched {
         io: client,
         act: act.clone(),
+        limits,
+        head_timer: None,
     });
     let conn = builder.serve_connection(io, svc);
     let watchdog = async {
@@ -230,8 +274,15 @@ where
         }
     };
     tokio::select! {
-        r = conn => if let Err(e) = r {
-            tracing::debug!(frontend = %fe.name, client = %peer, "client connection ended: {e}");
+        r = conn => match r {
+            Err(_) if act.timed_out.load(Ordering::Relaxed) => {
+                let n = act.requests.load(Ordering::Relaxed);
+                let why = pick(limits.http_request, "timeout http-request", limits.client, "timeout client")
+                    .map_or("timeout", |(_, w)| w);
+                tracing::info!(frontend = %fe.name, client = %peer, requests = n, "client connection closed: {why}, 408 sent");
+            }
+            Err(e) => tracing::debug!(frontend = %fe.name, client = %peer, "client connection ended: {e}"),
+            Ok(()) => {}
         },
         why = watchdog => {
             let n = act.requests.load(Ordering::Relaxed);
