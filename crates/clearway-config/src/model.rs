@@ -359,6 +359,8 @@ pub struct Server {
     pub check: CheckParams,
     /// `ssl`: connections to this server use TLS, with `tls`.
     pub ssl: bool,
+    /// `proto h2`: HTTP/2 from the first byte (else HTTP/2 only when TLS ALPN picks `h2`).
+    pub proto_h2: bool,
     /// TLS parameters (kept without `ssl` too, as `default-server` may set them for later lines).
     pub tls: ServerTls,
 }

@@ -31,6 +31,8 @@ pub struct Backend {
     pub pool: Arc<Pool>,
     /// Per server: how to open TLS to it (`ssl`), or None.
     pub tls: Vec<Option<crate::tls::Connector>>,
+    /// Per server: `proto h2` (HTTP/2 without ALPN).
+    pub h2: Vec<bool>,
     /// `source ... usesrc hdr_ip(...)`: where requests name their source address.
     pub hdr_ip: Option<crate::http::HdrIp>,
 }
@@ -113,6 +115,7 @@ impl Runtime {
                     b.timeouts.http_keep_alive.unwrap_or(std::time::Duration::from_secs(60)),
                 )),
                 tls,
+                h2: b.servers.iter().map(|s| s.proto_h2).collect(),
                 hdr_ip: crate::http::HdrIp::of(b),
             }));
         }

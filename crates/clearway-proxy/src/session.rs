@@ -80,15 +80,19 @@ enum Client {
     Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
 }
 
-/// Opens TLS to a server when its line says `ssl`; None when the handshake failed (logged).
-pub async fn server_tls(be: &Backend, server: usize, stream: TcpStream) -> Result<Box<dyn Stream>, String> {
+/// Opens TLS to a server when its line says `ssl`. Also says whether the server agreed to
+/// HTTP/2 (ALPN `h2`).
+pub async fn server_tls(be: &Backend, server: usize, stream: TcpStream) -> Result<(Box<dyn Stream>, bool), String> {
     match &be.tls[server] {
-        None => Ok(Box::new(stream)),
+        None => Ok((Box::new(stream), false)),
         Some(c) => {
             let handshake = c.connector.connect(c.name.clone(), stream);
             let limit = be.rt.timeouts.connect.unwrap_or(HANDSHAKE_DEFAULT);
             match tokio::time::timeout(limit, handshake).await {
-                Ok(Ok(s)) => Ok(Box::new(s)),
+                Ok(Ok(s)) => {
+                    let h2 = s.get_ref().1.alpn_protocol() == Some(b"h2");
+                    Ok((Box::new(s), h2))
+                }
                 Ok(Err(e)) => Err(format!("TLS handshake with the server failed: {e}")),
                 Err(_) => Err(format!("TLS handshake with the server not finished within {limit:?}")),
             }
@@ -156,7 +160,7 @@ async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples) {
         forward::forward(c, &mut stream, limits).await
     } else {
         let mut s = match server_tls(&be, slot.server, sc.stream).await {
-            Ok(s) => s,
+            Ok((s, _)) => s,
             Err(e) => {
                 tracing::warn!(frontend = %fe.name, backend = %be.rt.name, server = %server.name, client = %peer, "session refused: {e}");
                 return;

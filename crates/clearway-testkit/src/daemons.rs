@@ -237,7 +237,9 @@ impl Daemon {
     }
 }
 
-/// nginx answering `200 ok` on `http` and, with a fresh self-signed certificate, on `https`.
+/// nginx answering `200 ok` on `http` and, with a fresh self-signed certificate, on `https`
+/// (HTTP/2 offered by ALPN), and HTTP/2 in clear text on the port after `http`'s; `/proto`
+/// answers the protocol nginx saw (`HTTP/1.1`, `HTTP/2.0`).
 pub fn nginx(ns: &Netns, http: SocketAddr, https: SocketAddr) -> Daemon {
     nginx_with_cert(ns, http, https, None)
 }
@@ -281,11 +283,14 @@ pub fn nginx_with_cert(ns: &Netns, http: SocketAddr, https: SocketAddr, cert: Op
          events {{ worker_connections 64; }}\n\
          http {{ access_log off; client_body_temp_path {d}; proxy_temp_path {d}; fastcgi_temp_path {d};\n\
            uwsgi_temp_path {d}; scgi_temp_path {d};\n\
-           server {{ listen {h}; location / {{ return 200 'ok\\n'; }} }}\n\
-           server {{ listen {t} ssl; ssl_certificate {c}; ssl_certificate_key {k}; location / {{ return 200 'ok\\n'; }} }}\n\
+           server {{ listen {h}; location / {{ return 200 'ok\\n'; }} location /proto {{ return 200 '$server_protocol\\n'; }} }}\n\
+           server {{ listen {h2c} http2; location / {{ return 200 'ok\\n'; }} location /proto {{ return 200 '$server_protocol\\n'; }} }}\n\
+           server {{ listen {t} ssl http2; ssl_certificate {c}; ssl_certificate_key {k}; location / {{ return 200 'ok\\n'; }}\n\
+             location /proto {{ return 200 '$server_protocol\\n'; }} }}\n\
          }}\n",
         d = s(&dir),
         h = listen(http),
+        h2c = listen(SocketAddr::new(http.ip(), http.port() + 1)),
         t = listen(https),
         c = s(&crt),
         k = s(&key)

@@ -269,3 +269,34 @@ fn sni_routing_in_tcp_mode_without_decrypting() {
         lb.log()
     );
 }
+
+#[test]
+fn http2_to_servers_by_alpn_and_by_proto_h2() {
+    let Some(topo) = topology("th2s") else { return };
+    let pki = Pki::new("pki");
+    let leaf = pki.leaf("backend", &["backend.test"]);
+    // nginx: HTTP/1.1 on :80, h2c on :81, TLS with ALPN h2 on :443.
+    let _nginx = clearway_testkit::daemons::nginx_with_cert(
+        &topo.server,
+        addr("198.51.100.10:80"),
+        addr("198.51.100.10:443"),
+        Some((&leaf.crt, &leaf.key)),
+    );
+    let cfg = format!(
+        "{DEFAULTS}frontend ft\n    bind 192.0.2.1:80\n    bind 192.0.2.1:81\n    bind 192.0.2.1:82\n\
+         use_backend alpn if {{ dst_port 81 }}\n    use_backend h2c if {{ dst_port 82 }}\n    default_backend h1\n\
+         backend h1\n    server s1 198.51.100.10:80\n\
+         backend alpn\n    server s1 198.51.100.10:443 ssl verify required ca-file {} sni str(backend.test) alpn h2,http/1.1\n\
+         backend h2c\n    server s1 198.51.100.10:81 proto h2\n",
+        pki.ca_file().display()
+    );
+    let lb = start(&topo, &cfg, &[80, 81, 82]);
+    let proto = |port: u16| {
+        let url = format!("http://192.0.2.1:{port}/proto");
+        let out = topo.client.exec("curl", &["-sS", "--max-time", "10", &url, &url]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(proto(80), "HTTP/1.1\nHTTP/1.1\n");
+    assert_eq!(proto(81), "HTTP/2.0\nHTTP/2.0\n", "{}", lb.log());
+    assert_eq!(proto(82), "HTTP/2.0\nHTTP/2.0\n", "{}", lb.log());
+}

@@ -31,6 +31,7 @@ const ACTED: &[&str] = &[
     "sni",
     "alpn",
     "verifyhost",
+    "proto",
 ];
 /// Known server parameters not acted on yet, with the number of values each takes.
 const KNOWN_NOT_ACTED: &[(&str, usize)] = &[
@@ -66,7 +67,6 @@ const KNOWN_NOT_ACTED: &[(&str, usize)] = &[
     ("agent-addr", 1),
     ("agent-send", 1),
     ("redir", 1),
-    ("proto", 1),
     ("pool-max-conn", 1),
     ("pool-purge-delay", 1),
     ("pool-low-conn", 1),
@@ -117,6 +117,7 @@ pub fn template(span: &Span) -> Server {
         source: None,
         check: CheckParams::default(),
         ssl: false,
+        proto_h2: false,
         tls: ServerTls {
             verify: true,
             ..ServerTls::default()
@@ -236,6 +237,13 @@ fn params(args: &mut Args<'_>, s: &mut Server, ctx: &mut Ctx, span: &Span) -> Re
                 }
             }
             "ssl" => s.ssl = true,
+            "proto" => {
+                s.proto_h2 = match value("h2")? {
+                    "h2" => true,
+                    "h1" | "http/1.1" => false,
+                    other => return Err((format!("'proto {other}': only 'h2' is supported"), None)),
+                }
+            }
             "no-ssl" => s.ssl = false,
             "verify" => {
                 s.tls.verify = match value("none or required")? {

@@ -63,6 +63,7 @@ pub(crate) mod testutil {
                     source: None,
                     check: CheckParams::default(),
                     ssl: false,
+                    proto_h2: false,
                     tls: Default::default(),
                 };
                 ServerRt::new(&cfg, [127, 0, 0, 1].into())

@@ -1,4 +1,4 @@
-//! Idle HTTP/1.1 server connections, kept for reuse and keyed by server and source address:
+//! Idle HTTP server connections, kept for reuse and keyed by server and source address:
 //! a connection opened from a client's own address (`usesrc`) is only ever reused for that
 //! same address. Owns keeping, expiring and handing out idle connections; must not open any.
 
@@ -8,8 +8,43 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// The sending half of an HTTP/1.1 server connection (its I/O runs in a task of its own).
-pub type Sender = hyper::client::conn::http1::SendRequest<Incoming>;
+/// The sending half of a server connection (its I/O runs in a task of its own).
+#[derive(Debug)]
+pub enum Sender {
+    H1(hyper::client::conn::http1::SendRequest<Incoming>),
+    H2(hyper::client::conn::http2::SendRequest<Incoming>),
+}
+
+type TrySendError = hyper::client::conn::TrySendError<http::Request<Incoming>>;
+
+impl Sender {
+    pub fn is_closed(&self) -> bool {
+        match self {
+            Sender::H1(s) => s.is_closed(),
+            Sender::H2(s) => s.is_closed(),
+        }
+    }
+
+    pub fn is_h2(&self) -> bool {
+        matches!(self, Sender::H2(_))
+    }
+
+    /// Waits until the connection can take a request; an error means it is gone.
+    pub async fn ready(&mut self) -> Result<(), hyper::Error> {
+        match self {
+            Sender::H1(s) => s.ready().await,
+            Sender::H2(s) => s.ready().await,
+        }
+    }
+
+    /// Sends a request; when it could not be sent at all, the error gives it back.
+    pub async fn send(&mut self, req: http::Request<Incoming>) -> Result<http::Response<Incoming>, TrySendError> {
+        match self {
+            Sender::H1(s) => s.try_send_request(req).await,
+            Sender::H2(s) => s.try_send_request(req).await,
+        }
+    }
+}
 
 /// What makes an idle connection usable for a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

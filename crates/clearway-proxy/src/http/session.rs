@@ -264,7 +264,12 @@ where
         loop {
             match act.deadline(&limits) {
                 Some((at, why)) if at <= Instant::now() => return why,
-                Some((at, _)) => tokio::time::sleep_until(at).await,
+                // The deadline may move earlier meanwhile (the first request's limit gives way
+                // to the keep-alive one): look again at least at the pace of the shortest timeout.
+                Some((at, _)) => {
+                    let next = idle_check.map_or(at, |d| at.min(Instant::now() + d));
+                    tokio::time::sleep_until(next).await
+                }
                 // Busy: look again later, at the pace of the shortest timeout.
                 None => match idle_check {
                     Some(d) => tokio::time::sleep(d).await,
@@ -482,14 +487,15 @@ impl Session {
                 Ok(Got::Reused(slot, sender)) => (slot, sender),
                 Ok(Got::New(c)) => {
                     let name = &be.rt.servers[c.slot.server].name;
-                    let stream = match crate::session::server_tls(be, c.slot.server, c.stream).await {
+                    let (stream, alpn_h2) = match crate::session::server_tls(be, c.slot.server, c.stream).await {
                         Ok(s) => s,
                         Err(e) => {
                             tracing::warn!(backend = %be.rt.name, server = %name, client = %self.conn.peer, "{e}");
                             return self.error(Some(be), 503);
                         }
                     };
-                    match handshake(stream).await {
+                    let h2 = alpn_h2 || be.h2[c.slot.server];
+                    match handshake(stream, h2).await {
                         Ok(s) => (c.slot, s),
                         Err(e) => {
                             tracing::warn!(backend = %be.rt.name, server = %name, "server connection failed at the HTTP handshake: {e}");
@@ -507,15 +513,22 @@ impl Session {
             if sender.ready().await.is_err() {
                 continue;
             }
+            if sender.is_h2() {
+                to_h2(
+                    &mut req,
+                    be.tls[server].is_some(),
+                    be.rt.servers[server].target(self.conn.local),
+                );
+            }
             let sent = match be.rt.timeouts.server {
-                Some(t) => match tokio::time::timeout(t, sender.try_send_request(req)).await {
+                Some(t) => match tokio::time::timeout(t, sender.send(req)).await {
                     Ok(r) => r,
                     Err(_) => {
                         tracing::warn!(backend = %be.rt.name, server = %be.rt.servers[server].name, "no response within 'timeout server'");
                         return self.error(Some(be), 504);
                     }
                 },
-                None => sender.try_send_request(req).await,
+                None => sender.send(req).await,
             };
             match sent {
                 Ok(res) => {
@@ -562,15 +575,50 @@ fn origin_form(uri: &Uri) -> Uri {
     }
 }
 
-/// Starts HTTP/1.1 on a new server connection; its I/O runs in a task until it closes.
-async fn handshake(stream: Box<dyn crate::forward::Stream>) -> Result<Sender, hyper::Error> {
-    let (sender, conn) = hyper::client::conn::http1::Builder::new()
-        .handshake(TokioIo::new(stream))
-        .await?;
+/// Starts HTTP/1.1 (or HTTP/2) on a new server connection; its I/O runs in a task until it
+/// closes.
+async fn handshake(stream: Box<dyn crate::forward::Stream>, h2: bool) -> Result<Sender, hyper::Error> {
+    let io = TokioIo::new(stream);
+    if h2 {
+        let (sender, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+            .handshake(io)
+            .await?;
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!("server connection ended: {e}");
+            }
+        });
+        return Ok(Sender::H2(sender));
+    }
+    let (sender, conn) = hyper::client::conn::http1::Builder::new().handshake(io).await?;
     tokio::spawn(async move {
         if let Err(e) = conn.await {
             tracing::debug!("server connection ended: {e}");
         }
     });
-    Ok(sender)
+    Ok(Sender::H1(sender))
+}
+
+/// Turns a request prepared for HTTP/1.1 into one for HTTP/2: an absolute target (HTTP/2
+/// carries scheme and authority), no connection-specific headers.
+fn to_h2(req: &mut Request<Incoming>, tls: bool, server: std::net::SocketAddr) {
+    *req.version_mut() = Version::HTTP_2;
+    let authority = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+        .unwrap_or_else(|| server.to_string());
+    let pq = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_string();
+    let scheme = if tls { "https" } else { "http" };
+    if let Ok(u) = Uri::builder()
+        .scheme(scheme)
+        .authority(authority)
+        .path_and_query(pq)
+        .build()
+    {
+        *req.uri_mut() = u;
+    }
+    req.headers_mut().remove(header::CONNECTION);
+    req.headers_mut().remove(header::HOST);
 }

@@ -21,6 +21,7 @@ fn backend(maxconn: u32, n: usize, balance: Balance) -> BackendRt {
             source: None,
             check: CheckParams::default(),
             ssl: false,
+            proto_h2: false,
             tls: Default::default(),
         })
         .collect();
