@@ -274,8 +274,9 @@ impl HttpStatusServer {
 /// An HTTP/1.1 server with keep-alive that answers each request with what it saw, one fact a
 /// line: `server=NAME`, `peer=IP:PORT`, `conn=N` (its connection number, from 1),
 /// `req=N` (the request's number on that connection, from 1), `line=METHOD TARGET VERSION`,
-/// then `h:NAME: VALUE` for each header as received. It reads `Content-Length` bodies and
-/// answers `Connection: close` requests by closing.
+/// then `h:NAME: VALUE` for each header as received. It reads `Content-Length` bodies,
+/// answers `Connection: close` requests by closing, and answers a request with an `Upgrade`
+/// header with `101 Switching Protocols`, then echoes bytes (a stand-in for WebSocket).
 #[derive(Debug)]
 pub struct HttpEchoServer {
     running: Running,
@@ -322,6 +323,7 @@ fn echo_http(conn: TcpStream, peer: SocketAddr, name: &str, conn_no: usize) {
             line.trim_end()
         );
         let (mut len, mut close) = (0usize, line.trim_end().ends_with("HTTP/1.0"));
+        let mut upgrade: Option<String> = None;
         loop {
             let mut h = String::new();
             if reader.read_line(&mut h).map(|n| n == 0).unwrap_or(true) {
@@ -340,6 +342,9 @@ fn echo_http(conn: TcpStream, peer: SocketAddr, name: &str, conn_no: usize) {
                 if k == "connection" {
                     close = v.eq_ignore_ascii_case("close");
                 }
+                if k == "upgrade" {
+                    upgrade = Some(v.to_string());
+                }
             }
         }
         let mut sink = vec![0u8; len];
@@ -347,6 +352,27 @@ fn echo_http(conn: TcpStream, peer: SocketAddr, name: &str, conn_no: usize) {
             return;
         }
         let mut out = &conn;
+        if let Some(proto) = upgrade {
+            // Switch protocols, then echo bytes until the client half-closes.
+            if write!(
+                out,
+                "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: {proto}\r\n\r\n"
+            )
+            .is_err()
+            {
+                return;
+            }
+            let mut buf = [0u8; 4096];
+            loop {
+                match reader.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) if out.write_all(&buf[..n]).is_ok() => {}
+                    Ok(_) => break,
+                }
+            }
+            let _ = conn.shutdown(Shutdown::Both);
+            return;
+        }
         let ok = write!(
             out,
             "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nServer: echo\r\nContent-Length: {}\r\n{}\r\n{body}",

@@ -255,7 +255,7 @@ where
         limits,
         head_timer: None,
     });
-    let conn = builder.serve_connection(io, svc);
+    let conn = builder.serve_connection_with_upgrades(io, svc);
     let watchdog = async {
         let idle_check = [limits.client, limits.http_request, limits.keep_alive]
             .into_iter()
@@ -359,7 +359,7 @@ impl Session {
             .as_ref()
             .map_or(self.fe.http.conn_mode, |b| b.http.conn_mode.max(self.fe.http.conn_mode))
             == HttpConnMode::Close;
-        if close && client_version != Version::HTTP_2 {
+        if close && client_version != Version::HTTP_2 && res.status() != http::StatusCode::SWITCHING_PROTOCOLS {
             res.headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
@@ -437,12 +437,23 @@ impl Session {
         *out.uri_mut() = origin_form(&parts.uri);
         *out.version_mut() = Version::HTTP_11;
         let mut headers = parts.headers.clone();
+        // An HTTP/1.1 upgrade (WebSocket): the two hop-by-hop headers that ask for it go on.
+        let upgrade = (parts.version == Version::HTTP_11)
+            .then(|| upgrade_protocol(&parts.headers))
+            .flatten();
         strip_hop_by_hop(&mut headers);
         forward_for(ff, &mut headers, self.conn.peer.ip());
-        if mode != HttpConnMode::KeepAlive {
+        if let Some(proto) = &upgrade {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+            headers.insert(header::UPGRADE, proto.clone());
+        } else if mode != HttpConnMode::KeepAlive {
             headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         *out.headers_mut() = headers;
+        let client_upgrade = upgrade
+            .is_some()
+            .then(|| parts.extensions.remove::<hyper::upgrade::OnUpgrade>())
+            .flatten();
 
         let hdr_ip = be.hdr_ip.as_ref().and_then(|h| {
             h.pick(&super::samples::ReqSamples {
@@ -533,6 +544,9 @@ impl Session {
             match sent {
                 Ok(res) => {
                     let (mut rp, rb) = res.into_parts();
+                    if rp.status == http::StatusCode::SWITCHING_PROTOCOLS {
+                        return self.tunnel(be, rp, client_upgrade, slot, sender);
+                    }
                     strip_hop_by_hop(&mut rp.headers);
                     be.http.on_response(&mut rp, parts, &self.conn);
                     fe.http.on_response(&mut rp, parts, &self.conn);
@@ -561,6 +575,55 @@ impl Session {
         }
         self.error(Some(be), 502)
     }
+}
+
+impl Session {
+    /// A server agreed to switch protocols (WebSocket): the 101 goes to the client, and once
+    /// both sides have switched, bytes flow as in `mode tcp` under `timeout tunnel`. The
+    /// server connection leaves the pool for good; its slot is held until the tunnel ends.
+    fn tunnel(
+        &self,
+        be: &Arc<Backend>,
+        mut rp: http::response::Parts,
+        client: Option<hyper::upgrade::OnUpgrade>,
+        slot: crate::dispatch::SlotGuard,
+        sender: Sender,
+    ) -> Response<ResBody> {
+        let server = rp.extensions.remove::<hyper::upgrade::OnUpgrade>();
+        let (Some(client), Some(server)) = (client, server) else {
+            tracing::warn!(backend = %be.rt.name, client = %self.conn.peer, "the server switched protocols without being asked to");
+            return self.error(Some(be), 502);
+        };
+        let t = &be.rt.timeouts;
+        let limits = crate::forward::Limits::for_tunnel(self.fe.timeouts.client, t.server, t.tunnel);
+        let (fe, be2, peer) = (self.fe.name.clone(), be.rt.name.clone(), self.conn.peer);
+        tokio::spawn(async move {
+            let _hold = (slot, sender);
+            match tokio::try_join!(client, server) {
+                Ok((c, s)) => {
+                    let (mut c, mut s) = (TokioIo::new(c), TokioIo::new(s));
+                    let out = crate::forward::forward_any(&mut c, &mut s, limits).await;
+                    tracing::debug!(
+                        frontend = %fe, backend = %be2, client = %peer, bytes_in = out.bytes_in,
+                        bytes_out = out.bytes_out, "upgraded connection ended: {}", out.end
+                    );
+                }
+                Err(e) => tracing::info!(frontend = %fe, backend = %be2, client = %peer, "protocol switch failed: {e}"),
+            }
+        });
+        Response::from_parts(rp, ResBody::local(bytes::Bytes::new()))
+    }
+}
+
+/// The protocol an HTTP/1.1 request asks to switch to (`Connection: upgrade` + `Upgrade`).
+fn upgrade_protocol(h: &HeaderMap) -> Option<HeaderValue> {
+    let asks = h
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
+    asks.then(|| h.get(header::UPGRADE).cloned()).flatten()
 }
 
 /// An absolute request target (HTTP/2, or a proxy-style request) as the path a server expects.
@@ -592,7 +655,7 @@ async fn handshake(stream: Box<dyn crate::forward::Stream>, h2: bool) -> Result<
     }
     let (sender, conn) = hyper::client::conn::http1::Builder::new().handshake(io).await?;
     tokio::spawn(async move {
-        if let Err(e) = conn.await {
+        if let Err(e) = conn.with_upgrades().await {
             tracing::debug!("server connection ended: {e}");
         }
     });
