@@ -161,14 +161,24 @@ pub struct BindTls {
     pub max_ver: Option<TlsVersion>,
 }
 
+/// What a server connection's SNI is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sni {
+    /// `sni str(NAME)`.
+    Fixed(String),
+    /// `sni req.hdr(host)`, `sni ssl_fc_sni`...: taken from each request (the port of a Host
+    /// header dropped); connections are reused only for the same name.
+    Fetch(crate::rules::Fetch),
+}
+
 /// `server ... ssl [verify none|required] [ca-file F] [sni str(NAME)] [verifyhost NAME] [alpn LIST]`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ServerTls {
     /// `verify required` (the default): the server's certificate must chain to `ca_file`.
     pub verify: bool,
     pub ca_file: Option<PathBuf>,
-    /// The SNI sent (`sni str(NAME)`).
-    pub sni: Option<String>,
+    /// The SNI sent (`sni EXPR`).
+    pub sni: Option<Sni>,
     /// The name the certificate must be valid for (`verifyhost`, else the SNI); None: the
     /// chain is checked but not the name, as HAProxy does.
     pub verifyhost: Option<String>,

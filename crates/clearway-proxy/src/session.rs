@@ -82,11 +82,17 @@ enum Client {
 
 /// Opens TLS to a server when its line says `ssl`. Also says whether the server agreed to
 /// HTTP/2 (ALPN `h2`).
-pub async fn server_tls(be: &Backend, server: usize, stream: TcpStream) -> Result<(Box<dyn Stream>, bool), String> {
+/// `sni` is the per-request SNI, for servers with `sni req.hdr(host)` and the like.
+pub async fn server_tls(
+    be: &Backend,
+    server: usize,
+    stream: TcpStream,
+    sni: Option<&str>,
+) -> Result<(Box<dyn Stream>, bool), String> {
     match &be.tls[server] {
         None => Ok((Box::new(stream), false)),
         Some(c) => {
-            let handshake = c.connector.connect(c.name.clone(), stream);
+            let handshake = c.connector.connect(c.name_for(sni), stream);
             let limit = be.rt.timeouts.connect.unwrap_or(HANDSHAKE_DEFAULT);
             match tokio::time::timeout(limit, handshake).await {
                 Ok(Ok(s)) => {
@@ -159,7 +165,12 @@ async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples) {
         }
         forward::forward(c, &mut stream, limits).await
     } else {
-        let mut s = match server_tls(&be, slot.server, sc.stream).await {
+        // In mode tcp only connection samples exist (`sni ssl_fc_sni` passes the client's on).
+        let sni = be.tls[slot.server]
+            .as_ref()
+            .and_then(|c| c.sni_fetch.as_ref())
+            .and_then(|f| crate::acl::Samples::text(&conn, f));
+        let mut s = match server_tls(&be, slot.server, sc.stream, sni.as_deref()).await {
             Ok((s, _)) => s,
             Err(e) => {
                 tracing::warn!(frontend = %fe.name, backend = %be.rt.name, server = %server.name, client = %peer, "session refused: {e}");

@@ -4,7 +4,7 @@
 //! certificate loading and verification policy; must not move application bytes.
 
 use crate::runtime::BuildError;
-use clearway_config::model::{BindTls, ServerTls, Span, TlsVersion};
+use clearway_config::model::{BindTls, ServerTls, Sni, Span, TlsVersion};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
@@ -126,9 +126,19 @@ impl ClientTls {
 #[derive(Clone)]
 pub struct Connector {
     pub connector: tokio_rustls::TlsConnector,
-    /// The name given to rustls: the SNI when one is set, else the name to verify, else the
-    /// server's address (then no SNI is sent).
+    /// The name given to rustls when no per-request SNI applies: the fixed SNI, else the name
+    /// to verify, else the server's address (then no SNI is sent).
     pub name: ServerName<'static>,
+    /// `sni req.hdr(host)` and the like: the SNI comes from each request.
+    pub sni_fetch: Option<clearway_config::rules::Fetch>,
+}
+
+impl Connector {
+    /// The name for a connection whose per-request SNI is `sni` (None: use the fixed one).
+    pub fn name_for(&self, sni: Option<&str>) -> ServerName<'static> {
+        sni.and_then(|n| ServerName::try_from(n.to_string()).ok())
+            .unwrap_or_else(|| self.name.clone())
+    }
 }
 
 impl std::fmt::Debug for Connector {
@@ -149,12 +159,22 @@ impl std::fmt::Debug for Acceptor {
     }
 }
 
-/// Checks the chain against the CA file; the name only when one is configured (`verifyhost`,
-/// else `sni`), as HAProxy does.
+/// Which name a server certificate must be valid for.
+#[derive(Debug)]
+enum NameCheck {
+    /// `verifyhost`, else a fixed `sni`.
+    Fixed(ServerName<'static>),
+    /// A per-request SNI: the name the connection was opened for, when it is a host name.
+    FromConnect,
+    /// None configured: the chain only, as HAProxy does.
+    None,
+}
+
+/// Checks the chain against the CA file, and the name as `NameCheck` says.
 #[derive(Debug)]
 struct Verifier {
     inner: Arc<rustls::client::WebPkiServerVerifier>,
-    name: Option<ServerName<'static>>,
+    name: NameCheck,
 }
 
 impl ServerCertVerifier for Verifier {
@@ -166,17 +186,18 @@ impl ServerCertVerifier for Verifier {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let r = self.inner.verify_server_cert(
-            end_entity,
-            intermediates,
-            self.name.as_ref().unwrap_or(server_name),
-            ocsp,
-            now,
-        );
-        match r {
+        let (name, strict) = match &self.name {
+            NameCheck::Fixed(n) => (n, true),
+            NameCheck::FromConnect => (server_name, matches!(server_name, ServerName::DnsName(_))),
+            NameCheck::None => (server_name, false),
+        };
+        match self
+            .inner
+            .verify_server_cert(end_entity, intermediates, name, ocsp, now)
+        {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) if self.name.is_none() => Ok(ServerCertVerified::assertion()),
+            )) if !strict => Ok(ServerCertVerified::assertion()),
             other => other,
         }
     }
@@ -248,7 +269,11 @@ pub fn connector(t: &ServerTls, server_ip: IpAddr, span: &Span) -> Result<Connec
         message: m,
     };
     let provider = provider();
-    let sni = t.sni.as_deref().map(|n| dns_name(n, "sni")).transpose().map_err(err)?;
+    let (sni, sni_fetch) = match &t.sni {
+        Some(Sni::Fixed(n)) => (Some(dns_name(n, "sni").map_err(err)?), None),
+        Some(Sni::Fetch(f)) => (None, Some(f.clone())),
+        None => (None, None),
+    };
     let host = t
         .verifyhost
         .as_deref()
@@ -274,10 +299,12 @@ pub fn connector(t: &ServerTls, server_ip: IpAddr, span: &Span) -> Result<Connec
         let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
             .build()
             .map_err(|e| err(format!("'ca-file {}': {e}", path.display())))?;
-        Arc::new(Verifier {
-            inner,
-            name: host.clone().or(sni.clone()),
-        })
+        let name = match (host.clone().or(sni.clone()), &sni_fetch) {
+            (Some(n), _) => NameCheck::Fixed(n),
+            (None, Some(_)) => NameCheck::FromConnect,
+            (None, None) => NameCheck::None,
+        };
+        Arc::new(Verifier { inner, name })
     } else {
         Arc::new(NoVerify(provider.clone()))
     };
@@ -288,10 +315,15 @@ pub fn connector(t: &ServerTls, server_ip: IpAddr, span: &Span) -> Result<Connec
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
     cfg.alpn_protocols = t.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
-    cfg.enable_sni = sni.is_some();
-    let name = sni.or(host).unwrap_or(ServerName::IpAddress(server_ip.into()));
+    cfg.enable_sni = sni.is_some() || sni_fetch.is_some();
+    // With a per-request SNI and no value for it, no SNI is sent: the fallback is the address.
+    let name = match sni_fetch {
+        Some(_) => ServerName::IpAddress(server_ip.into()),
+        None => sni.or(host).unwrap_or(ServerName::IpAddress(server_ip.into())),
+    };
     Ok(Connector {
         connector: tokio_rustls::TlsConnector::from(Arc::new(cfg)),
         name,
+        sni_fetch,
     })
 }

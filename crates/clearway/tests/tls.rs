@@ -300,3 +300,50 @@ fn http2_to_servers_by_alpn_and_by_proto_h2() {
     assert_eq!(proto(81), "HTTP/2.0\nHTTP/2.0\n", "{}", lb.log());
     assert_eq!(proto(82), "HTTP/2.0\nHTTP/2.0\n", "{}", lb.log());
 }
+
+#[test]
+fn server_sni_from_the_request_host() {
+    let Some(topo) = topology("tdsn") else { return };
+    let pki = Pki::new("pki");
+    let leaf = pki.leaf("backend", &["a.backend.test"]);
+    let _nginx = clearway_testkit::daemons::nginx_with_cert(
+        &topo.server,
+        addr("198.51.100.10:80"),
+        addr("198.51.100.10:443"),
+        Some((&leaf.crt, &leaf.key)),
+    );
+    let cfg = format!(
+        "{DEFAULTS}    retries 0\nfrontend ft\n    bind 192.0.2.1:80\n    default_backend bk\n\
+         backend bk\n    server s1 198.51.100.10:443 ssl ca-file {} sni req.hdr(host)\n",
+        pki.ca_file().display()
+    );
+    let lb = start(&topo, &cfg, &[80]);
+    let code = |host: &str| {
+        let h = format!("Host: {host}");
+        let out = topo.client.exec(
+            "curl",
+            &[
+                "-sS",
+                "--max-time",
+                "10",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "-H",
+                &h,
+                "http://192.0.2.1/",
+            ],
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // The certificate is checked against the SNI each request sends.
+    assert_eq!(code("a.backend.test:8443"), "200", "{}", lb.log());
+    assert_eq!(code("b.backend.test"), "503", "a name the certificate does not cover");
+    assert!(
+        lb.wait_log("TLS handshake with the server failed", TIMEOUT),
+        "{}",
+        lb.log()
+    );
+    assert_eq!(code("a.backend.test"), "200");
+}

@@ -13,7 +13,7 @@ pub struct Named {
 }
 
 /// The names of fetches and the match kind each implies, for `-m` less criteria.
-fn criterion(word: &str) -> Result<(Fetch, MatchKind), String> {
+pub fn criterion(word: &str) -> Result<(Fetch, MatchKind), String> {
     let (base, arg) = match word.split_once('(') {
         Some((b, rest)) => {
             let inner = rest.strip_suffix(')').ok_or_else(|| format!("'{word}': missing ')'"))?;

@@ -3,7 +3,7 @@
 use super::{other_param, plain, source, Args, Ctx, Res};
 use crate::addr;
 use crate::ast::Directive;
-use crate::model::{CheckParams, Host, ReturnPathProbe, Server, ServerPort, ServerTls, Span};
+use crate::model::{CheckParams, Host, ReturnPathProbe, Server, ServerPort, ServerTls, Sni, Span};
 use crate::units;
 use std::net::Ipv4Addr;
 
@@ -261,16 +261,19 @@ fn params(args: &mut Args<'_>, s: &mut Server, ctx: &mut Ctx, span: &Span) -> Re
             "alpn" => s.tls.alpn = super::bind::alpn(value("a protocol list such as h2,http/1.1")?),
             "verifyhost" => s.tls.verifyhost = Some(value("a host name")?.to_string()),
             "sni" => {
-                let v = value("an expression such as str(www.example.com)")?;
-                match v.strip_prefix("str(").and_then(|r| r.strip_suffix(')')) {
-                    Some(n) if !n.is_empty() => s.tls.sni = Some(n.to_string()),
+                let v = value("an expression such as str(www.example.com) or req.hdr(host)")?;
+                s.tls.sni = Some(match v.strip_prefix("str(").and_then(|r| r.strip_suffix(')')) {
+                    Some(n) if !n.is_empty() => Sni::Fixed(n.to_string()),
                     _ => {
-                        return Err((
-                            format!("'sni {v}': only a fixed name is supported yet"),
-                            Some("write 'sni str(NAME)'".into()),
-                        ))
+                        let (fetch, _) = super::acl::criterion(v).map_err(|e| {
+                            (
+                                format!("'sni {v}': {e}"),
+                                Some("e.g. 'sni str(NAME)', 'sni req.hdr(host)' or 'sni ssl_fc_sni'".into()),
+                            )
+                        })?;
+                        Sni::Fetch(fetch)
                     }
-                }
+                });
             }
             _ => other_param(args, p, "server", ACTED, KNOWN_NOT_ACTED, span, ctx)?,
         }

@@ -47,7 +47,7 @@ impl Sender {
 }
 
 /// What makes an idle connection usable for a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Key {
     /// The backend's index in the runtime.
     pub backend: usize,
@@ -56,6 +56,8 @@ pub struct Key {
     /// The client address the connection was opened from, for `usesrc` servers; None when
     /// it comes from one of this host's own addresses.
     pub source: Option<IpAddr>,
+    /// The SNI of a TLS connection opened with a per-request SNI (`sni req.hdr(host)`).
+    pub sni: Option<std::sync::Arc<str>>,
 }
 
 #[derive(Debug)]
@@ -87,9 +89,9 @@ impl Pool {
     }
 
     /// The most recently used live connection for `key`, if any.
-    pub fn take(&self, key: Key) -> Option<Sender> {
+    pub fn take(&self, key: &Key) -> Option<Sender> {
         let mut idle = self.lock();
-        let list = idle.get_mut(&key)?;
+        let list = idle.get_mut(key)?;
         while let Some(i) = list.pop() {
             if !i.sender.is_closed() && i.since.elapsed() < self.max_idle {
                 return Some(i.sender);
@@ -122,7 +124,7 @@ impl Pool {
         let all = std::mem::take(&mut *self.lock());
         for (key, list) in all {
             for i in list {
-                other.put(key, i.sender);
+                other.put(key.clone(), i.sender);
             }
         }
     }

@@ -472,10 +472,25 @@ impl Session {
             HttpReuse::Safe => index > 0,
             HttpReuse::Aggressive | HttpReuse::Always => true,
         };
+        let sni_of = |server: usize| -> Option<Arc<str>> {
+            let f = be.tls[server].as_ref()?.sni_fetch.as_ref()?;
+            let s = super::samples::ReqSamples {
+                conn: &self.conn,
+                req: parts,
+            };
+            let v = crate::acl::Samples::text(&s, f)?;
+            // A Host header's port is no part of a name.
+            let host = match v.rsplit_once(':') {
+                Some((h, p)) if !h.contains(':') && p.bytes().all(|b| b.is_ascii_digit()) => h,
+                _ => v.as_str(),
+            };
+            Some(Arc::from(host.to_ascii_lowercase()))
+        };
         let key = |server: usize| Key {
             backend: be.id,
             server,
             source: spoofed_source(be, server, self.conn.peer.ip(), hdr_ip),
+            sni: sni_of(server),
         };
         let home = match (mode, reuse) {
             (HttpConnMode::KeepAlive, HttpReuse::Never) => Some(self.own.clone()),
@@ -491,20 +506,24 @@ impl Session {
                     return None;
                 }
                 let k = key(server);
-                self.own.take(k).or_else(|| if shared { be.pool.take(k) } else { None })
+                self.own
+                    .take(&k)
+                    .or_else(|| if shared { be.pool.take(&k) } else { None })
             })
             .await;
             let (slot, mut sender) = match got {
                 Ok(Got::Reused(slot, sender)) => (slot, sender),
                 Ok(Got::New(c)) => {
                     let name = &be.rt.servers[c.slot.server].name;
-                    let (stream, alpn_h2) = match crate::session::server_tls(be, c.slot.server, c.stream).await {
-                        Ok(s) => s,
-                        Err(e) => {
-                            tracing::warn!(backend = %be.rt.name, server = %name, client = %self.conn.peer, "{e}");
-                            return self.error(Some(be), 503);
-                        }
-                    };
+                    let sni = sni_of(c.slot.server);
+                    let (stream, alpn_h2) =
+                        match crate::session::server_tls(be, c.slot.server, c.stream, sni.as_deref()).await {
+                            Ok(s) => s,
+                            Err(e) => {
+                                tracing::warn!(backend = %be.rt.name, server = %name, client = %self.conn.peer, "{e}");
+                                return self.error(Some(be), 503);
+                            }
+                        };
                     let h2 = alpn_h2 || be.h2[c.slot.server];
                     match handshake(stream, h2).await {
                         Ok(s) => (c.slot, s),
