@@ -1,5 +1,6 @@
 //! Opening listening sockets with the options of a `bind` line (transparent, freebind,
-//! v4v6/v6only, interface). Owns socket creation for listeners; must not accept connections.
+//! v4v6/v6only, interface), and registering them for readiness. Owns socket creation for
+//! listeners; must not accept connections.
 
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
@@ -54,4 +55,14 @@ pub(crate) fn set_transparent(socket: &Socket, addr: SocketAddr) -> io::Result<(
     } else {
         socket.set_ip_transparent(true)
     }
+}
+
+/// Registers a listening socket with the async runtime for readiness only, so an accept loop
+/// can wait for a client before taking any connection-limit permit (tokio's `TcpListener`
+/// offers accept, not readiness). Needs a tokio runtime.
+pub fn readiness(listener: std::net::TcpListener) -> std::io::Result<tokio::io::unix::AsyncFd<std::net::TcpListener>> {
+    listener.set_nonblocking(true)?;
+    // SAFETY: the AsyncFd owns the listener, so the descriptor it registers stays open and is
+    // not reused for as long as the registration exists.
+    unsafe { tokio::io::unix::AsyncFd::register(listener) }.map_err(std::io::Error::from)
 }

@@ -142,7 +142,7 @@ fn bind_error(span: &Span, f: &model::Frontend, addr: SocketAddr, b: &model::Bin
 /// Accepts clients on `listener` until the task is dropped.
 pub async fn accept_loop(rt: Arc<Runtime>, listener: Listener) {
     let fe = rt.frontends[listener.frontend].clone();
-    let socket = match tokio::net::TcpListener::from_std(listener.socket) {
+    let socket = match clearway_net::listen::readiness(listener.socket) {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(frontend = %fe.name, addr = %listener.addr, "cannot register listener: {e}");
@@ -150,8 +150,12 @@ pub async fn accept_loop(rt: Arc<Runtime>, listener: Listener) {
         }
     };
     loop {
-        // Take every permit first: while a limit is reached we do not accept, and clients wait
-        // in the kernel's backlog instead of being dropped.
+        // A client is waiting first; only then are the permits taken. While a limit is reached
+        // we do not accept, and clients wait in the kernel's backlog instead of being dropped;
+        // an idle listener holds no permit another listener could use.
+        let Ok(mut ready) = socket.readable().await else {
+            return;
+        };
         let Ok(global) = rt.global_conns.clone().acquire_owned().await else {
             return;
         };
@@ -165,8 +169,18 @@ pub async fn accept_loop(rt: Arc<Runtime>, listener: Listener) {
             },
             None => None,
         };
-        let (stream, peer) = match socket.accept().await {
+        let accepted = socket
+            .get_ref()
+            .accept()
+            .and_then(|(s, peer)| s.set_nonblocking(true).map(|()| (s, peer)))
+            .and_then(|(s, peer)| tokio::net::TcpStream::from_std(s).map(|s| (s, peer)));
+        let (stream, peer) = match accepted {
             Ok(v) => v,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                // Another listener sharing the queue, or a client gone before accept.
+                ready.clear_ready();
+                continue;
+            }
             Err(e) => {
                 // Out of descriptors or memory: back off instead of spinning; anything else is
                 // a per-connection failure (e.g. the client reset before accept).
