@@ -347,3 +347,33 @@ fn server_sni_from_the_request_host() {
     );
     assert_eq!(code("a.backend.test"), "200");
 }
+
+#[test]
+fn ssl_min_ver_refuses_older_clients() {
+    let Some(topo) = topology("tmin") else { return };
+    let pki = Pki::new("pki");
+    let leaf = pki.leaf("lb", &["lb.test"]);
+    let _web = HttpEchoServer::start(&topo.server, addr("198.51.100.10:80"), "web");
+    let cfg = format!(
+        "{DEFAULTS}frontend ft\n    bind 192.0.2.1:443 ssl crt {} ssl-min-ver TLSv1.3\n    default_backend bk\n\
+         backend bk\n    server web 198.51.100.10:80\n",
+        leaf.pem.display()
+    );
+    let _lb = start(&topo, &cfg, &[443]);
+    let ca = pki.ca_file();
+    let (ok, body, err) = curl_tls(&topo, &ca, "lb.test", "192.0.2.1", "https://lb.test/", &["--tlsv1.3"]);
+    assert!(ok && body.contains("server=web"), "{err}");
+    let (ok, _, err) = curl_tls(
+        &topo,
+        &ca,
+        "lb.test",
+        "192.0.2.1",
+        "https://lb.test/",
+        &["--tls-max", "1.2"],
+    );
+    assert!(!ok, "a TLS 1.2 client must be refused");
+    assert!(
+        err.contains("SSL") || err.contains("TLS") || err.contains("version"),
+        "{err}"
+    );
+}

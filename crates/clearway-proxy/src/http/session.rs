@@ -672,7 +672,11 @@ async fn handshake(stream: Box<dyn crate::forward::Stream>, h2: bool) -> Result<
         });
         return Ok(Sender::H2(sender));
     }
-    let (sender, conn) = hyper::client::conn::http1::Builder::new().handshake(io).await?;
+    // A response head larger than a request's may be is refused (502), as HAProxy's buffer would.
+    let (sender, conn) = hyper::client::conn::http1::Builder::new()
+        .max_buf_size(READ_BUF)
+        .handshake(io)
+        .await?;
     tokio::spawn(async move {
         if let Err(e) = conn.with_upgrades().await {
             tracing::debug!("server connection ended: {e}");
