@@ -170,11 +170,14 @@ enum NameCheck {
     None,
 }
 
-/// Checks the chain against the CA file, and the name as `NameCheck` says.
+/// Checks a server's certificate: the chain against the CA file and the name as `NameCheck`
+/// says, or nothing at all with `verify none` (`chain: None`). The handshake's signatures are
+/// checked either way.
 #[derive(Debug)]
 struct Verifier {
-    inner: Arc<rustls::client::WebPkiServerVerifier>,
+    chain: Option<Arc<rustls::client::WebPkiServerVerifier>>,
     name: NameCheck,
+    provider: Arc<CryptoProvider>,
 }
 
 impl ServerCertVerifier for Verifier {
@@ -186,15 +189,15 @@ impl ServerCertVerifier for Verifier {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        let Some(chain) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
         let (name, strict) = match &self.name {
             NameCheck::Fixed(n) => (n, true),
             NameCheck::FromConnect => (server_name, matches!(server_name, ServerName::DnsName(_))),
             NameCheck::None => (server_name, false),
         };
-        match self
-            .inner
-            .verify_server_cert(end_entity, intermediates, name, ocsp, now)
-        {
+        match chain.verify_server_cert(end_entity, intermediates, name, ocsp, now) {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) if !strict => Ok(ServerCertVerified::assertion()),
@@ -207,7 +210,7 @@ impl ServerCertVerifier for Verifier {
         c: &CertificateDer<'_>,
         d: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(m, c, d)
+        rustls::crypto::verify_tls12_signature(m, c, d, &self.provider.signature_verification_algorithms)
     }
     fn verify_tls13_signature(
         &self,
@@ -215,46 +218,10 @@ impl ServerCertVerifier for Verifier {
         c: &CertificateDer<'_>,
         d: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(m, c, d)
+        rustls::crypto::verify_tls13_signature(m, c, d, &self.provider.signature_verification_algorithms)
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
-    }
-}
-
-/// `verify none`: any certificate is accepted; the handshake's signatures are still checked.
-#[derive(Debug)]
-struct NoVerify(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for NoVerify {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(m, c, d, &self.0.signature_verification_algorithms)
-    }
-    fn verify_tls13_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(m, c, d, &self.0.signature_verification_algorithms)
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider.signature_verification_algorithms.supported_schemes()
     }
 }
 
@@ -280,7 +247,7 @@ pub fn connector(t: &ServerTls, server_ip: IpAddr, span: &Span) -> Result<Connec
         .map(|n| dns_name(n, "verifyhost"))
         .transpose()
         .map_err(err)?;
-    let verifier: Arc<dyn ServerCertVerifier> = if t.verify {
+    let chain = if t.verify {
         let path = t
             .ca_file
             .as_ref()
@@ -296,18 +263,23 @@ pub fn connector(t: &ServerTls, server_ip: IpAddr, span: &Span) -> Result<Connec
                 path.display()
             )));
         }
-        let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        let v = rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
             .build()
             .map_err(|e| err(format!("'ca-file {}': {e}", path.display())))?;
-        let name = match (host.clone().or(sni.clone()), &sni_fetch) {
-            (Some(n), _) => NameCheck::Fixed(n),
-            (None, Some(_)) => NameCheck::FromConnect,
-            (None, None) => NameCheck::None,
-        };
-        Arc::new(Verifier { inner, name })
+        Some(v)
     } else {
-        Arc::new(NoVerify(provider.clone()))
+        None
     };
+    let name = match (host.clone().or(sni.clone()), &sni_fetch) {
+        (Some(n), _) => NameCheck::Fixed(n),
+        (None, Some(_)) => NameCheck::FromConnect,
+        (None, None) => NameCheck::None,
+    };
+    let verifier = Arc::new(Verifier {
+        chain,
+        name,
+        provider: provider.clone(),
+    });
     let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&versions(None, None))
         .map_err(|e| err(format!("TLS versions: {e}")))?

@@ -282,11 +282,7 @@ fn slowloris_is_cut_by_timeout_http_request() {
          backend bk\n    server s1 198.51.100.10:80\n"
     );
     let lb = start(&topo, &cfg, &[80]);
-    let to = addr("192.0.2.1:80");
-    let mut s = topo
-        .client
-        .enter(move || std::net::TcpStream::connect_timeout(&to, TIMEOUT))
-        .expect("connect");
+    let mut s = connect(&topo, "192.0.2.1:80");
     s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
     // Keep sending a header line every 100 ms, never finishing the head: each line resets an
     // inactivity timer, but not the request timer. Stop when the proxy answers.
@@ -515,13 +511,8 @@ fn idle_keep_alive_connection_is_closed_by_timeout_http_keep_alive() {
          backend bk\n    server s1 198.51.100.10:80\n"
     );
     let lb = start(&topo, &cfg, &[80]);
-    let to = addr("192.0.2.1:80");
-    let mut s = topo
-        .client
-        .enter(move || std::net::TcpStream::connect_timeout(&to, TIMEOUT))
-        .expect("connect");
+    let mut s = connect(&topo, "192.0.2.1:80");
     s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-    s.set_read_timeout(Some(TIMEOUT)).unwrap();
     // Reads the response, then EOF once the idle connection is closed: read_to_end returns
     // instead of running into our own read timeout.
     let mut all = Vec::new();
@@ -582,12 +573,7 @@ fn websocket_upgrade_becomes_a_tunnel() {
          backend bk\n    timeout tunnel 1h\n    server s1 198.51.100.10:80\n"
     );
     let _lb = start(&topo, &cfg, &[80]);
-    let to = addr("192.0.2.1:80");
-    let mut s = topo
-        .client
-        .enter(move || std::net::TcpStream::connect_timeout(&to, TIMEOUT))
-        .expect("connect");
-    s.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut s = connect(&topo, "192.0.2.1:80");
     s.write_all(
         b"GET /chat HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
           Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",

@@ -8,6 +8,20 @@ use common::*;
 const DEFAULTS: &str =
     "defaults\n    mode http\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n";
 
+/// nginx on `ip` (HTTP/1.1 on :80, h2c on :81, TLS with ALPN h2 on :443) with `leaf`.
+fn nginx(
+    topo: &clearway_testkit::Topology,
+    ip: &str,
+    leaf: &clearway_testkit::Leaf,
+) -> clearway_testkit::daemons::Daemon {
+    clearway_testkit::daemons::nginx_with_cert(
+        &topo.server,
+        addr(&format!("{ip}:80")),
+        addr(&format!("{ip}:443")),
+        Some((&leaf.crt, &leaf.key)),
+    )
+}
+
 /// curl in the client namespace, trusting `ca`, with `host` resolved to `ip`; returns
 /// (success, stdout, stderr).
 fn curl_tls(
@@ -122,12 +136,7 @@ fn tls_to_the_server_is_verified_against_ca_file() {
     let pki = Pki::new("pki");
     let other = Pki::new("pkx");
     let leaf = pki.leaf("backend", &["backend.test"]);
-    let _nginx = clearway_testkit::daemons::nginx_with_cert(
-        &topo.server,
-        addr("198.51.100.10:80"),
-        addr("198.51.100.10:443"),
-        Some((&leaf.crt, &leaf.key)),
-    );
+    let _nginx = nginx(&topo, "198.51.100.10", &leaf);
     let cfg = format!(
         "{DEFAULTS}    retries 0\nfrontend ft\n    bind 192.0.2.1:80\n    bind 192.0.2.1:81\n    bind 192.0.2.1:82\n    bind 192.0.2.1:83\n\
          use_backend good if {{ dst_port 80 }}\n    use_backend wrong_ca if {{ dst_port 81 }}\n\
@@ -219,18 +228,8 @@ fn sni_routing_in_tcp_mode_without_decrypting() {
     let Some(topo) = topology("tsnr") else { return };
     let pki = Pki::new("pki");
     let (a, b) = (pki.leaf("a", &["a.test"]), pki.leaf("b", &["b.test"]));
-    let _na = clearway_testkit::daemons::nginx_with_cert(
-        &topo.server,
-        addr("198.51.100.10:80"),
-        addr("198.51.100.10:443"),
-        Some((&a.crt, &a.key)),
-    );
-    let _nb = clearway_testkit::daemons::nginx_with_cert(
-        &topo.server,
-        addr("198.51.100.11:80"),
-        addr("198.51.100.11:443"),
-        Some((&b.crt, &b.key)),
-    );
+    let _na = nginx(&topo, "198.51.100.10", &a);
+    let _nb = nginx(&topo, "198.51.100.11", &b);
     let cfg = "defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\
                frontend ft\n    bind 192.0.2.1:443\n    tcp-request inspect-delay 5s\n\
                tcp-request content accept if { req.ssl_hello_type 1 }\n    tcp-request content reject\n\
@@ -276,12 +275,7 @@ fn http2_to_servers_by_alpn_and_by_proto_h2() {
     let pki = Pki::new("pki");
     let leaf = pki.leaf("backend", &["backend.test"]);
     // nginx: HTTP/1.1 on :80, h2c on :81, TLS with ALPN h2 on :443.
-    let _nginx = clearway_testkit::daemons::nginx_with_cert(
-        &topo.server,
-        addr("198.51.100.10:80"),
-        addr("198.51.100.10:443"),
-        Some((&leaf.crt, &leaf.key)),
-    );
+    let _nginx = nginx(&topo, "198.51.100.10", &leaf);
     let cfg = format!(
         "{DEFAULTS}frontend ft\n    bind 192.0.2.1:80\n    bind 192.0.2.1:81\n    bind 192.0.2.1:82\n\
          use_backend alpn if {{ dst_port 81 }}\n    use_backend h2c if {{ dst_port 82 }}\n    default_backend h1\n\
@@ -306,12 +300,7 @@ fn server_sni_from_the_request_host() {
     let Some(topo) = topology("tdsn") else { return };
     let pki = Pki::new("pki");
     let leaf = pki.leaf("backend", &["a.backend.test"]);
-    let _nginx = clearway_testkit::daemons::nginx_with_cert(
-        &topo.server,
-        addr("198.51.100.10:80"),
-        addr("198.51.100.10:443"),
-        Some((&leaf.crt, &leaf.key)),
-    );
+    let _nginx = nginx(&topo, "198.51.100.10", &leaf);
     let cfg = format!(
         "{DEFAULTS}    retries 0\nfrontend ft\n    bind 192.0.2.1:80\n    default_backend bk\n\
          backend bk\n    server s1 198.51.100.10:443 ssl ca-file {} sni req.hdr(host)\n",

@@ -103,14 +103,21 @@ pub fn eventually_for(d: Duration, mut cond: impl FnMut() -> bool) -> bool {
     cond()
 }
 
-/// Opens a connection from the client namespace, sends a line and keeps it open until dropped.
-pub fn hold(topo: &Topology, to: &str) -> std::net::TcpStream {
-    use std::io::Write;
+/// Opens a connection from the client namespace, with `TIMEOUT` as its read timeout.
+pub fn connect(topo: &Topology, to: &str) -> std::net::TcpStream {
     let to = addr(to);
-    let mut s = topo
+    let s = topo
         .client
         .enter(move || std::net::TcpStream::connect_timeout(&to, TIMEOUT))
         .unwrap_or_else(|e| panic!("connect to {to}: {e}"));
+    s.set_read_timeout(Some(TIMEOUT)).expect("read timeout");
+    s
+}
+
+/// Opens a connection from the client namespace, sends a line and keeps it open until dropped.
+pub fn hold(topo: &Topology, to: &str) -> std::net::TcpStream {
+    use std::io::Write;
+    let mut s = connect(topo, to);
     s.write_all(b"hello\n").expect("send");
     s
 }
