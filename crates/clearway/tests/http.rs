@@ -604,3 +604,28 @@ fn websocket_upgrade_becomes_a_tunnel() {
     let mut rest = Vec::new();
     assert_eq!(s.read_to_end(&mut rest).expect("the tunnel closes after our FIN"), 0);
 }
+
+#[test]
+fn a_closing_client_closes_its_server_connection_too() {
+    let Some(topo) = topology("hccl") else { return };
+    let srv = echo(&topo, "198.51.100.10:80", "s1");
+    let cfg = format!(
+        "{DEFAULTS}frontend ft\n    bind 192.0.2.1:80\n    default_backend bk\n\
+         backend bk\n    http-reuse always\n    server s1 198.51.100.10:80\n"
+    );
+    let _lb = start(&topo, &cfg, &[80]);
+    // Even with `http-reuse always`, no idle server connection is left behind by a client
+    // that closes: the server is asked to close (so the TIME_WAIT is the server's, not ours).
+    for _ in 0..3 {
+        let body = get(&topo, "http://192.0.2.1/", &["-H", "Connection: close"]);
+        assert_eq!(headers(&body, "connection"), ["close"], "{body}");
+        assert_eq!(values(&body, "req"), ["1"], "{body}");
+    }
+    let body = get(&topo, "http://192.0.2.1/", &["--http1.0"]);
+    assert_eq!(
+        headers(&body, "connection"),
+        ["close"],
+        "HTTP/1.0 without keep-alive: {body}"
+    );
+    assert_eq!(srv.count(), 4);
+}

@@ -429,7 +429,15 @@ impl Session {
         body: Incoming,
     ) -> Response<ResBody> {
         let fe = &self.fe;
-        let mode = be.http.conn_mode.max(fe.http.conn_mode);
+        // A client that closes after this request (`Connection: close`, or HTTP/1.0 without
+        // keep-alive) has its server connection closed too, by the server: otherwise every
+        // such request would leave an idle connection that we close ourselves later, and the
+        // TIME_WAIT of each would pile up here until the source ports run out.
+        let mode = be.http.conn_mode.max(fe.http.conn_mode).max(if client_closes(parts) {
+            HttpConnMode::ServerClose
+        } else {
+            HttpConnMode::KeepAlive
+        });
         // The backend's forwardfor wins over the frontend's, as one header is enough.
         let ff = be.http.forwardfor.as_ref().or(fe.http.forwardfor.as_ref());
         let mut out = Request::new(body);
@@ -631,6 +639,23 @@ impl Session {
             }
         });
         Response::from_parts(rp, ResBody::local(bytes::Bytes::new()))
+    }
+}
+
+/// Whether the client closes its connection after this request.
+fn client_closes(req: &http::request::Parts) -> bool {
+    let has = |token: &str| {
+        req.headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    };
+    match req.version {
+        Version::HTTP_10 | Version::HTTP_09 => !has("keep-alive"),
+        Version::HTTP_11 => has("close"),
+        _ => false,
     }
 }
 
