@@ -100,12 +100,32 @@ enum PipeError {
     Write(io::Error),
 }
 
+/// A read side that can say when it has data without taking any: a direction's buffer is only
+/// allocated then, so an idle session holds no buffers (as HAProxy allocates them on demand).
+pub(crate) trait Readable {
+    fn readable(&self) -> impl std::future::Future<Output = io::Result<()>> + Send;
+}
+
+impl Readable for tokio::net::tcp::ReadHalf<'_> {
+    fn readable(&self) -> impl std::future::Future<Output = io::Result<()>> + Send {
+        tokio::net::tcp::ReadHalf::readable(self)
+    }
+}
+
+impl<T> Readable for tokio::io::ReadHalf<T> {
+    /// TLS and upgraded streams cannot tell; their buffer is allocated at once.
+    fn readable(&self) -> impl std::future::Future<Output = io::Result<()>> + Send {
+        std::future::ready(Ok(()))
+    }
+}
+
 /// Copies `from` to `to` until EOF, then shuts down `to`'s write side.
 async fn pipe<R, W>(mut from: R, mut to: W, start: Instant, src: &Side, dst: &Side) -> Result<u64, PipeError>
 where
-    R: AsyncRead + Unpin,
+    R: AsyncRead + Readable + Unpin,
     W: AsyncWrite + Unpin,
 {
+    from.readable().await.map_err(PipeError::Read)?;
     let mut buf = vec![0u8; BUF_SIZE];
     let mut total = 0u64;
     loop {
@@ -143,9 +163,9 @@ pub async fn forward_any(client: &mut dyn Stream, server: &mut dyn Stream, limit
 
 async fn forward_halves<CR, CW, SR, SW>(cr: CR, cw: CW, sr: SR, sw: SW, limits: Limits) -> Outcome
 where
-    CR: AsyncRead + Unpin,
+    CR: AsyncRead + Readable + Unpin,
     CW: AsyncWrite + Unpin,
-    SR: AsyncRead + Unpin,
+    SR: AsyncRead + Readable + Unpin,
     SW: AsyncWrite + Unpin,
 {
     let start = Instant::now();
