@@ -250,7 +250,10 @@ pub fn run(o: &Options) -> Result<(), String> {
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
     let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).map_err(|e| format!("getrlimit: {e}"))?;
     setrlimit(Resource::RLIMIT_NOFILE, hard, hard).map_err(|e| format!("setrlimit: {e}"))?;
-    let fit = u32::try_from((hard.saturating_sub(200)) / 2).unwrap_or(u32::MAX);
+    // Each proxy also stops accepting at its maxconn.
+    let fit = u32::try_from((hard.saturating_sub(200)) / 2)
+        .unwrap_or(u32::MAX)
+        .min(proxy::MAXCONN - 100);
     if o.idle > fit {
         eprintln!(
             "only {hard} file descriptors per process here: measuring memory with {fit} idle connections, not {}",
