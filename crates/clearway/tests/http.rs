@@ -324,11 +324,7 @@ fn oversized_uri_and_headers_are_refused() {
          backend bk\n    server s1 198.51.100.10:80\n"
     );
     let _lb = start(&topo, &cfg, &[80]);
-    let code = |path: &str, extra: &[&str]| {
-        let mut args = vec!["-o", "/dev/null", "-w", "%{http_code}"];
-        args.extend_from_slice(extra);
-        get(&topo, &format!("http://192.0.2.1{path}"), &args)
-    };
+    let code = |path: &str, extra: &[&str]| http_code(&topo, &format!("http://192.0.2.1{path}"), extra);
     let long_path = format!("/{}", "a".repeat(20_000));
     assert_eq!(code(&long_path, &[]), "414");
     let big = format!("X-Big: {}", "b".repeat(20_000));
@@ -540,7 +536,7 @@ fn bad_request_bad_response_and_server_timeout() {
          backend slow\n    timeout server 300ms\n    server s 198.51.100.11:80\n"
     );
     let lb = start(&topo, &cfg, &[80, 81]);
-    let code = |url: &str| get(&topo, url, &["-o", "/dev/null", "-w", "%{http_code}"]);
+    let code = |url: &str| http_code(&topo, url, &[]);
     assert_eq!(code("http://192.0.2.1/"), "502");
     assert!(
         lb.wait_log("bad or no response from the server", TIMEOUT),

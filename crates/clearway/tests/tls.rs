@@ -149,22 +149,7 @@ fn tls_to_the_server_is_verified_against_ca_file() {
         other = other.ca_file().display()
     );
     let lb = start(&topo, &cfg, &[80, 81, 82, 83]);
-    let code = |port: u16| {
-        let out = topo.client.exec(
-            "curl",
-            &[
-                "-sS",
-                "--max-time",
-                "10",
-                "-o",
-                "/dev/null",
-                "-w",
-                "%{http_code}",
-                &format!("http://192.0.2.1:{port}/"),
-            ],
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let code = |port: u16| http_code(&topo, &format!("http://192.0.2.1:{port}/"), &[]);
     assert_eq!(code(80), "200", "{}", lb.log());
     assert_eq!(code(81), "503", "a server certificate from another CA is refused");
     assert!(
@@ -307,25 +292,7 @@ fn server_sni_from_the_request_host() {
         pki.ca_file().display()
     );
     let lb = start(&topo, &cfg, &[80]);
-    let code = |host: &str| {
-        let h = format!("Host: {host}");
-        let out = topo.client.exec(
-            "curl",
-            &[
-                "-sS",
-                "--max-time",
-                "10",
-                "-o",
-                "/dev/null",
-                "-w",
-                "%{http_code}",
-                "-H",
-                &h,
-                "http://192.0.2.1/",
-            ],
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let code = |host: &str| http_code(&topo, "http://192.0.2.1/", &["-H", &format!("Host: {host}")]);
     // The certificate is checked against the SNI each request sends.
     assert_eq!(code("a.backend.test:8443"), "200", "{}", lb.log());
     assert_eq!(code("b.backend.test"), "503", "a name the certificate does not cover");

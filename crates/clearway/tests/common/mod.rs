@@ -121,3 +121,12 @@ pub fn hold(topo: &Topology, to: &str) -> std::net::TcpStream {
     s.write_all(b"hello\n").expect("send");
     s
 }
+
+/// The HTTP status code curl gets for `url` from the client namespace, with `opts` before the
+/// URL; "000" when it got no answer.
+pub fn http_code(topo: &Topology, url: &str, opts: &[&str]) -> String {
+    let mut args = vec!["-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}"];
+    args.extend_from_slice(opts);
+    args.push(url);
+    String::from_utf8_lossy(&topo.client.exec("curl", &args).stdout).into_owned()
+}
