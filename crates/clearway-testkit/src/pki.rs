@@ -18,6 +18,9 @@ pub struct Leaf {
     pub pem: PathBuf,
 }
 
+/// `openssl req` arguments for a new P-256 key without a passphrase.
+const NEW_KEY: [&str; 5] = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
@@ -29,26 +32,19 @@ impl Pki {
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
         let pki = Pki { dir };
         let (crt, key) = (pki.ca_file(), pki.dir.join("ca.key"));
-        run(
-            "openssl",
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-subj",
-                "/CN=Clearway test CA",
-                "-days",
-                "2",
-                "-keyout",
-                s(&key),
-                "-out",
-                s(&crt),
-            ],
-        );
+        let mut args = vec!["req", "-x509"];
+        args.extend(NEW_KEY);
+        args.extend([
+            "-subj",
+            "/CN=Clearway test CA",
+            "-days",
+            "2",
+            "-keyout",
+            s(&key),
+            "-out",
+            s(&crt),
+        ]);
+        run("openssl", &args);
         pki
     }
 
@@ -74,23 +70,11 @@ impl Pki {
         );
         let san: Vec<String> = names.iter().map(|n| format!("DNS:{n}")).collect();
         std::fs::write(&ext, format!("subjectAltName={}\n", san.join(","))).expect("ext file");
-        run(
-            "openssl",
-            &[
-                "req",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-subj",
-                &format!("/CN={}", names[0]),
-                "-keyout",
-                s(&key),
-                "-out",
-                s(&csr),
-            ],
-        );
+        let cn = format!("/CN={}", names[0]);
+        let mut args = vec!["req"];
+        args.extend(NEW_KEY);
+        args.extend(["-subj", &cn, "-keyout", s(&key), "-out", s(&csr)]);
+        run("openssl", &args);
         run(
             "openssl",
             &[

@@ -118,23 +118,4 @@ impl Pool {
             since: Instant::now(),
         });
     }
-
-    /// Moves every connection into `other` (a session's own connections into its backend's).
-    pub fn drain_into(&self, other: &Pool) {
-        let all = std::mem::take(&mut *self.lock());
-        for (key, list) in all {
-            for i in list {
-                other.put(key.clone(), i.sender);
-            }
-        }
-    }
-
-    /// How many idle connections are kept (for tests and stats).
-    pub fn len(&self) -> usize {
-        self.lock().values().map(Vec::len).sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }

@@ -79,7 +79,8 @@ fn replacement(s: &str) -> String {
     out
 }
 
-fn compile(r: &HttpRule) -> Rule {
+/// None for a rule whose regex does not build (the config checked them all: not expected).
+fn compile(r: &HttpRule) -> Option<Rule> {
     let action = match &r.action {
         HttpAction::Allow => Action::Allow,
         HttpAction::SetHeader { name: n, value } => Action::Set(name(n), value.clone()),
@@ -89,10 +90,7 @@ fn compile(r: &HttpRule) -> Rule {
             name: n,
             regex,
             replacement: rep,
-        } => match Regex::new(regex) {
-            Ok(re) => Action::Replace(name(n), re, replacement(rep)),
-            Err(_) => Action::Allow,
-        },
+        } => Action::Replace(name(n), Regex::new(regex).ok()?, replacement(rep)),
         HttpAction::SetPath(t) => Action::SetPath(t.clone()),
         HttpAction::Deny { status } => Action::Reply(Reply::Error(*status)),
         HttpAction::Return(rep) => {
@@ -109,10 +107,10 @@ fn compile(r: &HttpRule) -> Rule {
         }
         HttpAction::Redirect(r) => Action::Redirect(r.clone()),
     };
-    Rule {
+    Some(Rule {
         action,
         cond: r.condition.as_ref().map(Cond::new),
-    }
+    })
 }
 
 /// Renders a template with the samples of the current request or response.
@@ -130,9 +128,9 @@ pub fn render(t: &Template, s: &dyn Samples) -> String {
 impl HttpRules {
     pub fn new(h: &HttpSettings, forwardfor: Option<ForwardFor>) -> HttpRules {
         HttpRules {
-            request: h.request_rules.iter().map(compile).collect(),
-            response: h.response_rules.iter().map(compile).collect(),
-            redirects: h.redirects.iter().map(compile).collect(),
+            request: h.request_rules.iter().filter_map(compile).collect(),
+            response: h.response_rules.iter().filter_map(compile).collect(),
+            redirects: h.redirects.iter().filter_map(compile).collect(),
             errors: ErrorPages::new(&h.errorfiles),
             conn_mode: h.conn_mode,
             reuse: h.reuse,
@@ -203,13 +201,9 @@ impl HttpRules {
             }
         }
     }
-
-    /// Adds the client's address header of `option forwardfor`, unless excluded.
-    pub fn forward_for(&self, headers: &mut HeaderMap, client: IpAddr) {
-        forward_for(self.forwardfor.as_ref(), headers, client);
-    }
 }
 
+/// Adds the client's address header of `option forwardfor`, unless excluded.
 pub fn forward_for(f: Option<&ForwardFor>, headers: &mut HeaderMap, client: IpAddr) {
     let Some(f) = f else { return };
     if let Some(net) = f.except.as_deref().and_then(|n| rules::parse_net(n).ok()) {
