@@ -20,6 +20,38 @@ pub struct ListenSpec {
 /// Opens a non-blocking listening socket on `addr`. It is a std listener so that it can be
 /// opened before the process daemonizes and the async runtime starts.
 pub fn listen(addr: SocketAddr, spec: &ListenSpec) -> io::Result<std::net::TcpListener> {
+    let socket = socket(addr, spec)?;
+    socket.bind(&addr.into())?;
+    finish(socket, spec)
+}
+
+/// Opens `n` listening sockets on `addr` sharing it with `SO_REUSEPORT`, one per worker
+/// thread: the kernel spreads new clients across them, so each thread accepts its own
+/// without waking the others. One socket when `n` is 1 or the port is chosen by the kernel.
+///
+/// A port that some other socket already listens on is refused (`AddrInUse`), as with a
+/// single socket: `SO_REUSEPORT` would otherwise let a second copy of the same config (same
+/// user) share the port unnoticed.
+pub fn listen_group(addr: SocketAddr, spec: &ListenSpec, n: usize) -> io::Result<Vec<std::net::TcpListener>> {
+    if n <= 1 || addr.port() == 0 {
+        return Ok(vec![listen(addr, spec)?]);
+    }
+    // With SO_REUSEADDR alone, binding fails only where someone listens.
+    let probe = socket(addr, spec)?;
+    probe.bind(&addr.into())?;
+    drop(probe);
+    (0..n)
+        .map(|_| {
+            let s = socket(addr, spec)?;
+            s.set_reuse_port(true)?;
+            s.bind(&addr.into())?;
+            finish(s, spec)
+        })
+        .collect()
+}
+
+/// A socket for `addr` with the options of `spec`, not bound yet.
+fn socket(addr: SocketAddr, spec: &ListenSpec) -> io::Result<Socket> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
     if addr.is_ipv6() {
@@ -40,7 +72,10 @@ pub fn listen(addr: SocketAddr, spec: &ListenSpec) -> io::Result<std::net::TcpLi
     if let Some(ifname) = &spec.interface {
         socket.bind_device(Some(ifname.as_bytes()))?;
     }
-    socket.bind(&addr.into())?;
+    Ok(socket)
+}
+
+fn finish(socket: Socket, spec: &ListenSpec) -> io::Result<std::net::TcpListener> {
     // Like HAProxy, default to a large backlog bounded by net.core.somaxconn.
     let backlog = spec.backlog.unwrap_or(1024).min(i32::MAX as u32) as i32;
     socket.listen(backlog)?;

@@ -74,6 +74,8 @@ impl Frontend {
 #[derive(Debug)]
 pub struct Listener {
     pub frontend: usize,
+    /// The worker thread that accepts on it.
+    pub thread: usize,
     pub addr: SocketAddr,
     pub socket: std::net::TcpListener,
     /// `maxconn` of the bind line, if any.
@@ -82,8 +84,9 @@ pub struct Listener {
     pub tls: Option<crate::tls::Acceptor>,
 }
 
-/// Opens every listener of the config (before daemonizing, so errors reach the terminal).
-pub fn open_listeners(cfg: &model::Config) -> Result<Vec<Listener>, BuildError> {
+/// Opens every listener of the config (before daemonizing, so errors reach the terminal): one
+/// socket per address and worker thread (see `listen_group`).
+pub fn open_listeners(cfg: &model::Config, threads: usize) -> Result<Vec<Listener>, BuildError> {
     let mut out = Vec::new();
     for (fi, f) in cfg.frontends.iter().enumerate() {
         for b in &f.binds {
@@ -107,15 +110,18 @@ pub fn open_listeners(cfg: &model::Config) -> Result<Vec<Listener>, BuildError> 
                 .map(|t| crate::tls::acceptor(t, f.mode == Mode::Http, &b.span))
                 .transpose()?;
             for &addr in &b.addrs {
-                let socket =
-                    clearway_net::listen::listen(addr, &spec).map_err(|e| bind_error(&b.span, f, addr, b, &e))?;
-                out.push(Listener {
-                    frontend: fi,
-                    addr,
-                    socket,
-                    limit: limit.clone(),
-                    tls: tls.clone(),
-                });
+                let sockets = clearway_net::listen::listen_group(addr, &spec, threads)
+                    .map_err(|e| bind_error(&b.span, f, addr, b, &e))?;
+                for (thread, socket) in sockets.into_iter().enumerate() {
+                    out.push(Listener {
+                        frontend: fi,
+                        thread,
+                        addr,
+                        socket,
+                        limit: limit.clone(),
+                        tls: tls.clone(),
+                    });
+                }
             }
         }
     }

@@ -29,6 +29,8 @@ pub struct Backend {
     pub http: HttpRules,
     /// Idle server connections (`mode http`).
     pub pool: Arc<Pool>,
+    /// Some server's TLS name comes from the request (`sni req.hdr(host)`).
+    pub sni_from_request: bool,
     /// Per server: how to open TLS to it (`ssl`), or None.
     pub tls: Vec<Option<crate::tls::Connector>>,
     /// Per server: `proto h2` (HTTP/2 without ALPN).
@@ -52,6 +54,16 @@ pub struct Runtime {
     /// Process-wide `maxconn`.
     pub global_conns: Arc<Semaphore>,
     pub global_maxconn: u32,
+    /// Worker threads (`nbthread`, else one per CPU), each with its own event loop.
+    pub threads: usize,
+}
+
+/// The worker thread count of a config: `nbthread`, else one per CPU.
+pub fn threads(cfg: &model::Config) -> usize {
+    cfg.global
+        .nbthread
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1)
 }
 
 /// A start-up failure tied to a configuration line.
@@ -82,6 +94,10 @@ impl Runtime {
     /// (`open_listeners`) so that a test can build a runtime without binding.
     pub fn build(cfg: &model::Config, nofile: u64) -> Result<Runtime, BuildError> {
         let mut backends = Vec::with_capacity(cfg.backends.len());
+        // As many pool shards as worker threads.
+        let threads = threads(cfg);
+        let global_maxconn = cfg.global.maxconn.unwrap_or_else(|| default_global_maxconn(nofile));
+        let max_idle = global_maxconn as usize;
         for (id, b) in cfg.backends.iter().enumerate() {
             let servers = b
                 .servers
@@ -111,9 +127,18 @@ impl Runtime {
                     .collect(),
                 http: HttpRules::new(&b.http, b.options.forwardfor.clone()),
                 pool: Arc::new(Pool::new(
-                    if b.http.reuse == model::HttpReuse::Never { 0 } else { 64 },
+                    // As HAProxy's `pool-max-conn` default: no cap of its own but the
+                    // connection limit. A smaller cap closes connections the next requests
+                    // need, and opening them again costs more than keeping them.
+                    if b.http.reuse == model::HttpReuse::Never {
+                        0
+                    } else {
+                        max_idle
+                    },
                     b.timeouts.http_keep_alive.unwrap_or(std::time::Duration::from_secs(60)),
+                    threads,
                 )),
+                sni_from_request: tls.iter().flatten().any(|t| t.sni_fetch.is_some()),
                 tls,
                 h2: b.servers.iter().map(|s| s.proto_h2).collect(),
                 hdr_ip: crate::http::HdrIp::of(b),
@@ -126,7 +151,6 @@ impl Runtime {
                 .cloned()
                 .ok_or_else(|| BuildError::new(span, format!("no backend named '{name}'")))
         };
-        let global_maxconn = cfg.global.maxconn.unwrap_or_else(|| default_global_maxconn(nofile));
         let mut frontends = Vec::with_capacity(cfg.frontends.len());
         for f in &cfg.frontends {
             let find = |name: &str, span: &Span| {
@@ -162,6 +186,7 @@ impl Runtime {
             backends,
             global_conns: Arc::new(Semaphore::new(global_maxconn as usize)),
             global_maxconn,
+            threads,
         })
     }
 }

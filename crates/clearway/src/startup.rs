@@ -7,7 +7,8 @@ use crate::{cli, doctor};
 use clearway_proxy::{frontend, runtime, Runtime};
 use std::sync::Arc;
 
-/// Starts serving `cfg`; returns when a stop signal arrives.
+/// Starts serving `cfg`; returns when a stop signal arrives (the other worker threads end
+/// with the process).
 pub fn start(cli: &cli::Cli, cfg: &clearway_config::Config) -> Result<(), String> {
     runtime::check_transparency_rights(cfg).map_err(|e| e.to_string())?;
     let nofile = clearway_net::process::raise_nofile_limit();
@@ -23,7 +24,7 @@ pub fn start(cli: &cli::Cli, cfg: &clearway_config::Config) -> Result<(), String
     if cfg.global.transparent_setup_auto {
         setup_transparency(cfg)?;
     }
-    let listeners = frontend::open_listeners(cfg).map_err(|e| e.to_string())?;
+    let listeners = frontend::open_listeners(cfg, rt.threads).map_err(|e| e.to_string())?;
     self_test(cfg);
     let pidfile = cli.pidfile.as_ref().or(cfg.global.pidfile.as_ref());
     if (cfg.global.daemon || cli.daemon) && !cli.foreground() {
@@ -34,16 +35,7 @@ pub fn start(cli: &cli::Cli, cfg: &clearway_config::Config) -> Result<(), String
             .map_err(|e| format!("cannot write pidfile {}: {e}", path.display()))?;
     }
     drop_privileges(cfg)?;
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = cfg.global.nbthread {
-        builder.worker_threads(n.max(1));
-    }
-    let tokio_rt = builder
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    tokio_rt.block_on(serve(Arc::new(rt), listeners));
-    Ok(())
+    serve(Arc::new(rt), listeners)
 }
 
 /// The start-up self-test: when the config uses transparency, the doctor's items are checked
@@ -178,17 +170,61 @@ fn drop_privileges(cfg: &clearway_config::Config) -> Result<(), String> {
     Ok(())
 }
 
-async fn serve(rt: Arc<Runtime>, listeners: Vec<frontend::Listener>) {
+/// One event loop per worker thread, as HAProxy runs its threads: each thread accepts on its
+/// own listening sockets and runs the sessions it accepted, so a session's client side, server
+/// side and timers never wake another thread. Thread 0 is this one; it also runs the health
+/// checks and waits for the stop signal.
+fn serve(rt: Arc<Runtime>, listeners: Vec<frontend::Listener>) -> Result<(), String> {
+    let mut per_thread: Vec<Vec<frontend::Listener>> = (0..rt.threads).map(|_| Vec::new()).collect();
+    for l in listeners {
+        if l.thread == 0 {
+            tracing::info!(frontend = %rt.frontends[l.frontend].name, addr = %l.addr, "listening");
+        }
+        per_thread[l.thread % rt.threads].push(l);
+    }
+    let event_loop = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the runtime: {e}"))
+    };
+    let mut mine = Vec::new();
+    for (i, listeners) in per_thread.into_iter().enumerate() {
+        if i == 0 {
+            mine = listeners;
+            continue;
+        }
+        let (rt, tokio_rt) = (rt.clone(), event_loop()?);
+        std::thread::Builder::new()
+            .name(format!("clearway-{i}"))
+            .spawn(move || {
+                tokio_rt.block_on(async move {
+                    let mut tasks = tokio::task::JoinSet::new();
+                    for l in listeners {
+                        tasks.spawn(frontend::accept_loop(rt.clone(), l));
+                    }
+                    while tasks.join_next().await.is_some() {}
+                    // The accept loops only end on a broken listener: keep serving sessions.
+                    std::future::pending::<()>().await
+                })
+            })
+            .map_err(|e| format!("cannot start worker thread {i}: {e}"))?;
+    }
+    event_loop()?.block_on(serve_main(rt, mine));
+    Ok(())
+}
+
+async fn serve_main(rt: Arc<Runtime>, listeners: Vec<frontend::Listener>) {
     let mut tasks = tokio::task::JoinSet::new();
     for l in listeners {
-        tracing::info!(frontend = %rt.frontends[l.frontend].name, addr = %l.addr, "listening");
         tasks.spawn(frontend::accept_loop(rt.clone(), l));
     }
     let listeners = tasks.len();
     clearway_proxy::checks::spawn_all(&rt, &mut tasks);
     tracing::info!(
-        "clearway {} ready, {listeners} listener(s), {} health check(s)",
+        "clearway {} ready, {listeners} listener(s) on each of {} thread(s), {} health check(s)",
         env!("CARGO_PKG_VERSION"),
+        rt.threads,
         tasks.len() - listeners
     );
     let stop = async {

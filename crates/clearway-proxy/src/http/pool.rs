@@ -3,7 +3,7 @@
 //! same address. Owns keeping, expiring and handing out idle connections; must not open any.
 
 use hyper::body::Incoming;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -66,38 +66,70 @@ struct Idle {
     since: Instant,
 }
 
-/// Idle connections of one backend (or of one client session), at most `per_key` per key.
+/// Idle connections by key, oldest first.
+type Shard = HashMap<Key, VecDeque<Idle>>;
+
+/// Idle connections of one backend (or of one client session), at most `per_key` per key
+/// and per shard. There is one shard per worker thread, so that giving a connection back and
+/// taking one, the per-request path, only ever locks a mutex no other thread is holding; a
+/// thread with none idle looks in the other shards before a new connection is opened.
 #[derive(Debug)]
 pub struct Pool {
-    idle: Mutex<HashMap<Key, Vec<Idle>>>,
+    shards: Box<[Mutex<Shard>]>,
     per_key: usize,
     max_idle: Duration,
 }
 
+/// This thread's shard number (threads are numbered as they first use a pool).
+fn shard_of_thread() -> usize {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static MINE: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    MINE.with(|m| *m)
+}
+
 impl Pool {
-    pub fn new(per_key: usize, max_idle: Duration) -> Pool {
+    /// A pool with `shards` shards: the worker thread count, or 1 for a pool that only one
+    /// session uses.
+    pub fn new(per_key: usize, max_idle: Duration, shards: usize) -> Pool {
         Pool {
-            idle: Mutex::new(HashMap::new()),
+            shards: (0..shards.max(1)).map(|_| Mutex::new(HashMap::new())).collect(),
             per_key,
             max_idle,
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Vec<Idle>>> {
+    fn lock(&self, i: usize) -> std::sync::MutexGuard<'_, Shard> {
         // A panic elsewhere while holding the lock leaves a map that is still consistent.
-        self.idle.lock().unwrap_or_else(|p| p.into_inner())
+        self.shards[i].lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The most recently used live connection for `key`, if any.
+    fn home(&self) -> usize {
+        shard_of_thread() % self.shards.len()
+    }
+
+    /// The most recently used live connection for `key`, if any: this thread's first.
     pub fn take(&self, key: &Key) -> Option<Sender> {
-        let mut idle = self.lock();
-        let list = idle.get_mut(key)?;
-        while let Some(i) = list.pop() {
-            if !i.sender.is_closed() && i.since.elapsed() < self.max_idle {
-                return Some(i.sender);
+        let home = self.home();
+        let n = self.shards.len();
+        let now = Instant::now();
+        (0..n).find_map(|k| {
+            let mut shard = self.lock((home + k) % n);
+            let list = shard.get_mut(key)?;
+            while let Some(i) = list.pop_back() {
+                if now.duration_since(i.since) >= self.max_idle {
+                    // The rest are older still.
+                    list.clear();
+                    return None;
+                }
+                if !i.sender.is_closed() {
+                    return Some(i.sender);
+                }
             }
-        }
-        None
+            None
+        })
     }
 
     /// Keeps a connection whose last response is complete; drops it when the pool is full.
@@ -105,17 +137,20 @@ impl Pool {
         if sender.is_closed() || self.per_key == 0 {
             return;
         }
-        let mut idle = self.lock();
-        let list = idle.entry(key).or_default();
-        let max = self.max_idle;
-        list.retain(|i| !i.sender.is_closed() && i.since.elapsed() < max);
-        if list.len() >= self.per_key {
-            // The oldest goes: it is the likeliest to be closed by the server soon.
-            list.remove(0);
+        let now = Instant::now();
+        let mut shard = self.lock(self.home());
+        let list = shard.entry(key).or_default();
+        // Oldest first: those past their time, then the oldest when the list is full (it is
+        // the likeliest to be closed by the server soon).
+        while list
+            .front()
+            .is_some_and(|i| now.duration_since(i.since) >= self.max_idle || i.sender.is_closed())
+        {
+            list.pop_front();
         }
-        list.push(Idle {
-            sender,
-            since: Instant::now(),
-        });
+        if list.len() >= self.per_key {
+            list.pop_front();
+        }
+        list.push_back(Idle { sender, since: now });
     }
 }

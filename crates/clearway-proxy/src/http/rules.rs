@@ -164,6 +164,11 @@ impl HttpRules {
         Verdict::Continue
     }
 
+    /// Whether the response rules read the request (so it must be kept until the response).
+    pub fn reads_request_later(&self) -> bool {
+        !self.response.is_empty()
+    }
+
     /// Applies the `http-response` rules.
     pub fn on_response(&self, res: &mut http::response::Parts, req: &Parts, conn: &ConnSamples) {
         for r in &self.response {

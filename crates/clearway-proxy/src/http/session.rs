@@ -236,7 +236,7 @@ where
         fe: fe.clone(),
         conn,
         act: act.clone(),
-        own: Arc::new(Pool::new(4, Duration::from_secs(3600))),
+        own: Arc::new(Pool::new(4, Duration::from_secs(3600), 1)),
     });
     let svc = hyper::service::service_fn(move |req| {
         let s = s.clone();
@@ -444,11 +444,23 @@ impl Session {
         *out.method_mut() = parts.method.clone();
         *out.uri_mut() = origin_form(&parts.uri);
         *out.version_mut() = Version::HTTP_11;
-        let mut headers = parts.headers.clone();
         // An HTTP/1.1 upgrade (WebSocket): the two hop-by-hop headers that ask for it go on.
         let upgrade = (parts.version == Version::HTTP_11)
             .then(|| upgrade_protocol(&parts.headers))
             .flatten();
+        let hdr_ip = be.hdr_ip.as_ref().and_then(|h| {
+            h.pick(&super::samples::ReqSamples {
+                conn: &self.conn,
+                req: parts,
+            })
+        });
+        // The request's headers are only copied when something reads them after they are
+        // sent: response rules, or an SNI taken from the request.
+        let mut headers = if fe.http.reads_request_later() || be.http.reads_request_later() || be.sni_from_request {
+            parts.headers.clone()
+        } else {
+            std::mem::take(&mut parts.headers)
+        };
         strip_hop_by_hop(&mut headers);
         forward_for(ff, &mut headers, self.conn.peer.ip());
         if let Some(proto) = &upgrade {
@@ -463,12 +475,6 @@ impl Session {
             .then(|| parts.extensions.remove::<hyper::upgrade::OnUpgrade>())
             .flatten();
 
-        let hdr_ip = be.hdr_ip.as_ref().and_then(|h| {
-            h.pick(&super::samples::ReqSamples {
-                conn: &self.conn,
-                req: parts,
-            })
-        });
         let side = ClientSide {
             peer: self.conn.peer,
             local: self.conn.local,

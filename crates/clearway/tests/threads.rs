@@ -1,0 +1,59 @@
+//! Worker threads: with `nbthread 2` each thread has a listening socket of its own on every
+//! address (SO_REUSEPORT) and serves the clients it accepts; a port someone else already
+//! listens on is still refused.
+
+mod common;
+use common::*;
+
+const CFG: &str = "global\n    nbthread 2\ndefaults\n    mode tcp\n    timeout connect 1s\n    timeout client 10s\n    timeout server 10s\n\
+                   frontend ft\n    bind 192.0.2.1:80\n    default_backend bk\n\
+                   backend bk\n    server s1 198.51.100.10:80\n";
+
+#[test]
+fn each_thread_accepts_on_its_own_socket() {
+    let Some(topo) = topology("thr") else { return };
+    let _srv = peer_servers(&topo, &["198.51.100.10:80"]);
+    let lb = start(&topo, CFG, &[80]);
+    let ss = topo.lb.sh("ss -Hltn 'sport = :80'");
+    assert_eq!(
+        ss.lines().count(),
+        2,
+        "one listening socket per thread:\n{ss}\n{}",
+        lb.log()
+    );
+    // The kernel spreads clients over both sockets by their address and port: were one
+    // thread not accepting, about half of these would never be answered.
+    for i in 0..40 {
+        let a = ask(&topo, "192.0.2.1:80", None);
+        assert_eq!(server_of(&a), "s1", "client {i}: {a:?}\n{}", lb.log());
+    }
+}
+
+#[test]
+fn a_port_already_listened_on_is_refused() {
+    let Some(topo) = topology("thrdup") else { return };
+    let _lb = start(&topo, CFG, &[80]);
+    let dir = std::env::temp_dir().join(clearway_testkit::netns::unique_name("thrdup"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let cfg = dir.join("second.cfg");
+    std::fs::write(&cfg, CFG).expect("config");
+    // A second copy of the same config must not quietly share the port through SO_REUSEPORT.
+    let out = topo.lb.exec(
+        "timeout",
+        &[
+            "10",
+            &binary().display().to_string(),
+            "-f",
+            &cfg.display().to_string(),
+            "-db",
+        ],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the second instance must fail at once: {err}"
+    );
+    assert!(err.contains("another process already listens there"), "{err}");
+}
