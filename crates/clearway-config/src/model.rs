@@ -59,6 +59,10 @@ pub struct Global {
     pub setcap: Vec<String>,
     /// `nbthread`: worker threads. None: one per CPU.
     pub nbthread: Option<usize>,
+    /// `maxpipes`: kernel pipes for splicing bulk TCP transfers. None: a quarter of maxconn.
+    pub maxpipes: Option<usize>,
+    /// `nosplice`: always copy through a buffer, never splice.
+    pub nosplice: bool,
     /// `log` lines, kept as written until logging to targets is implemented.
     pub logs: Vec<LogTarget>,
     /// `stats socket` lines, kept as written until the runtime API is implemented.

@@ -10,6 +10,7 @@ pub mod nftables;
 pub mod privileges;
 pub mod process;
 mod sockopt;
+pub mod splice;
 pub mod system;
 pub mod tproxy_setup;
 

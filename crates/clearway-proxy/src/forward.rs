@@ -106,12 +106,6 @@ pub(crate) trait Readable {
     fn readable(&self) -> impl std::future::Future<Output = io::Result<()>> + Send;
 }
 
-impl Readable for tokio::net::tcp::ReadHalf<'_> {
-    fn readable(&self) -> impl std::future::Future<Output = io::Result<()>> + Send {
-        tokio::net::tcp::ReadHalf::readable(self)
-    }
-}
-
 impl<T> Readable for tokio::io::ReadHalf<T> {
     /// TLS and upgraded streams cannot tell; their buffer is allocated at once.
     fn readable(&self) -> impl std::future::Future<Output = io::Result<()>> + Send {
@@ -143,11 +137,83 @@ where
     }
 }
 
+/// Like `pipe`, between two TCP sockets: once a read fills the whole buffer (a bulk transfer,
+/// not request and answer), the rest goes socket to pipe to socket with `splice(2)`, without
+/// copying through this process, as HAProxy does on Linux. Without a pipe to spare, it keeps
+/// copying.
+async fn pipe_tcp(
+    mut from: tokio::net::tcp::ReadHalf<'_>,
+    mut to: tokio::net::tcp::WriteHalf<'_>,
+    start: Instant,
+    src: &Side,
+    dst: &Side,
+) -> Result<u64, PipeError> {
+    from.readable().await.map_err(PipeError::Read)?;
+    let mut buf = vec![0u8; BUF_SIZE];
+    let mut total = 0u64;
+    let pipe = loop {
+        let n = from.read(&mut buf).await.map_err(PipeError::Read)?;
+        src.touch(start);
+        if n == 0 {
+            src.fin.store(true, Ordering::Relaxed);
+            let _ = to.shutdown().await;
+            return Ok(total);
+        }
+        to.write_all(&buf[..n]).await.map_err(PipeError::Write)?;
+        dst.touch(start);
+        total += n as u64;
+        if n == BUF_SIZE {
+            if let Some(p) = clearway_net::splice::Pipe::take() {
+                break p;
+            }
+        }
+    };
+    drop(buf);
+    let (from, to_stream) = (from.as_ref(), to.as_ref());
+    loop {
+        let n = loop {
+            from.readable().await.map_err(PipeError::Read)?;
+            match from.try_io(tokio::io::Interest::READABLE, || pipe.fill(from, SPLICE_MAX)) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(PipeError::Read(e)),
+            }
+        };
+        src.touch(start);
+        if n == 0 {
+            pipe.give_back();
+            src.fin.store(true, Ordering::Relaxed);
+            let _ = to.shutdown().await;
+            return Ok(total);
+        }
+        // Everything moved in goes out before the next read, so the pipe is empty when the
+        // read side waits, and when it is given back. On an error it is dropped, with its bytes.
+        let mut left = n;
+        while left > 0 {
+            to_stream.writable().await.map_err(PipeError::Write)?;
+            match to_stream.try_io(tokio::io::Interest::WRITABLE, || pipe.drain(to_stream, left)) {
+                Ok(m) => left -= m,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(PipeError::Write(e)),
+            }
+        }
+        dst.touch(start);
+        total += n as u64;
+    }
+}
+
+/// The most one splice call moves: a pipe's capacity.
+const SPLICE_MAX: usize = clearway_net::splice::PIPE_SIZE;
+
 /// Forwards until both directions are closed, a side errors, or a side is idle too long.
 pub async fn forward(client: &mut TcpStream, server: &mut TcpStream, limits: Limits) -> Outcome {
     let (cr, cw) = client.split();
     let (sr, sw) = server.split();
-    forward_halves(cr, cw, sr, sw, limits).await
+    let start = Instant::now();
+    let (cs, ss) = (Side::new(), Side::new());
+    let up = pipe_tcp(cr, sw, start, &cs, &ss);
+    let down = pipe_tcp(sr, cw, start, &ss, &cs);
+    run(up, down, start, &cs, &ss, limits).await
 }
 
 /// Any byte stream: a TLS connection on either side.
@@ -172,6 +238,18 @@ where
     let (cs, ss) = (Side::new(), Side::new());
     let up = pipe(cr, sw, start, &cs, &ss);
     let down = pipe(sr, cw, start, &ss, &cs);
+    run(up, down, start, &cs, &ss, limits).await
+}
+
+/// Runs both directions under the inactivity limits.
+async fn run(
+    up: impl std::future::Future<Output = Result<u64, PipeError>>,
+    down: impl std::future::Future<Output = Result<u64, PipeError>>,
+    start: Instant,
+    cs: &Side,
+    ss: &Side,
+    limits: Limits,
+) -> Outcome {
     let watchdog = async {
         loop {
             let dc = cs.deadline(start, limits.client, limits.client_fin);

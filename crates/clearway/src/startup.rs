@@ -13,6 +13,13 @@ pub fn start(cli: &cli::Cli, cfg: &clearway_config::Config) -> Result<(), String
     runtime::check_transparency_rights(cfg).map_err(|e| e.to_string())?;
     let nofile = clearway_net::process::raise_nofile_limit();
     let rt = Runtime::build(cfg, nofile).map_err(|e| e.to_string())?;
+    // As HAProxy's `maxpipes` default: a quarter of maxconn, each pipe two descriptors.
+    let pipes = match (cfg.global.nosplice, cfg.global.maxpipes) {
+        (true, _) => 0,
+        (false, Some(n)) => n,
+        (false, None) => rt.global_maxconn as usize / 4,
+    };
+    clearway_net::splice::set_limit(pipes);
     if u64::from(rt.global_maxconn) * 2 > nofile {
         tracing::warn!(
             "global maxconn {} needs about {} file descriptors but the limit is {nofile}",

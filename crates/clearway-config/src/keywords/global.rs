@@ -30,9 +30,7 @@ const KNOWN_NOT_ACTED: &[&str] = &[
     "maxsslconn",
     "maxconnrate",
     "maxsessrate",
-    "maxpipes",
     "noepoll",
-    "nosplice",
     "nogetaddrinfo",
     "server-state-file",
     "server-state-base",
@@ -75,6 +73,8 @@ const ACTED: &[&str] = &[
     "gid",
     "chroot",
     "nbthread",
+    "maxpipes",
+    "nosplice",
     "log",
     "stats",
 ];
@@ -146,6 +146,14 @@ fn apply_inner(d: &Directive, g: &mut Global, ctx: &mut Ctx) -> Result<(), Strin
                 }
                 g.setcap.push(cap);
             }
+        }
+        "maxpipes" => {
+            want_args(d, 1, "a number of pipes")?;
+            g.maxpipes = Some(units::int(&d.words[1], "maxpipes")?);
+        }
+        "nosplice" => {
+            want_args(d, 0, "no argument")?;
+            g.nosplice = true;
         }
         "nbthread" => {
             want_args(d, 1, "a number of threads")?;

@@ -189,3 +189,13 @@ fn usesrc_hdr_ip_trust() {
     .to_string();
     assert!(e.contains("t.cfg:3") && e.contains("only to 'usesrc hdr_ip"), "{e}");
 }
+
+#[test]
+fn splice_settings_are_read_not_warned() {
+    let l = ok("global\n maxpipes 128\n nosplice\n nbthread 2\n");
+    let g = &l.config.global;
+    assert_eq!((g.maxpipes, g.nosplice, g.nbthread), (Some(128), true, Some(2)));
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    let e = parse_str("t.cfg", "global\n maxpipes lots\n").unwrap_err().to_string();
+    assert!(e.contains("t.cfg:2"), "{e}");
+}

@@ -38,8 +38,27 @@ async fn half_close_reaches_the_server_and_the_reply_still_flows() {
 
 #[tokio::test]
 async fn large_transfers_both_ways_do_not_deadlock() {
+    echo_both_ways(4_000_000).await;
+}
+
+#[tokio::test]
+async fn bulk_transfers_are_spliced_and_their_pipes_kept_for_the_next() {
+    clearway_net::splice::set_limit(1024);
+    let before = clearway_net::splice::spare_pipes();
+    echo_both_ways(8_000_000).await;
+    // Both directions moved to pipes, ended with them empty, and gave them back to this
+    // thread (the test's runtime runs every task on it).
+    assert_eq!(clearway_net::splice::spare_pipes(), before + 2);
+    // The next session takes them again instead of opening new ones.
+    echo_both_ways(1_000_000).await;
+    assert_eq!(clearway_net::splice::spare_pipes(), before + 2);
+}
+
+/// Sends `len` bytes through the proxy to a server that echoes them while still reading,
+/// and checks every byte and count.
+async fn echo_both_ways(len: u32) {
     let (client, server, task) = proxied(Limits::default()).await;
-    let data: Vec<u8> = (0..4_000_000u32).map(|i| (i % 251) as u8).collect();
+    let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
     let echo = tokio::spawn(async move {
         // The server writes everything back while still reading: needs both directions at once.
         let (mut r, mut w) = server.into_split();
