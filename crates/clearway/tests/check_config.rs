@@ -122,7 +122,11 @@ fn daemon_mode_detaches_and_writes_the_pidfile() {
     std::fs::create_dir_all(&dir).expect("tmp");
     let cfg = dir.join("d.cfg");
     let pidfile = dir.join("clearway.pid");
-    let port = 20000 + std::process::id() % 20000;
+    // A port free right now (one derived from the pid could be any client's ephemeral port).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
     let text = format!("global\n    daemon\ndefaults\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\nlisten l\n    bind 127.0.0.1:{port}\n    server s1 127.0.0.1:9\n");
     std::fs::write(&cfg, text).expect("w");
     // The parent returns once the child is detached.
