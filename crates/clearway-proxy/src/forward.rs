@@ -3,6 +3,7 @@
 //! and inactivity timeouts per side. Must not know about backends or servers.
 
 use std::io;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -211,8 +212,8 @@ pub async fn forward(client: &mut TcpStream, server: &mut TcpStream, limits: Lim
     let (sr, sw) = server.split();
     let start = Instant::now();
     let (cs, ss) = (Side::new(), Side::new());
-    let up = pipe_tcp(cr, sw, start, &cs, &ss);
-    let down = pipe_tcp(sr, cw, start, &ss, &cs);
+    let up = std::pin::pin!(pipe_tcp(cr, sw, start, &cs, &ss));
+    let down = std::pin::pin!(pipe_tcp(sr, cw, start, &ss, &cs));
     run(up, down, start, &cs, &ss, limits).await
 }
 
@@ -236,65 +237,80 @@ where
 {
     let start = Instant::now();
     let (cs, ss) = (Side::new(), Side::new());
-    let up = pipe(cr, sw, start, &cs, &ss);
-    let down = pipe(sr, cw, start, &ss, &cs);
+    let up = std::pin::pin!(pipe(cr, sw, start, &cs, &ss));
+    let down = std::pin::pin!(pipe(sr, cw, start, &ss, &cs));
     run(up, down, start, &cs, &ss, limits).await
 }
 
-/// Runs both directions under the inactivity limits.
+/// Runs both directions under the inactivity limits. Written as one poll function, with the
+/// two directions and one timer pinned in place, so that an idle session's future stays small
+/// (nested async blocks and `select!` would each keep their own copy of what they hold).
 async fn run(
-    up: impl std::future::Future<Output = Result<u64, PipeError>>,
-    down: impl std::future::Future<Output = Result<u64, PipeError>>,
+    mut up: Pin<&mut impl std::future::Future<Output = Result<u64, PipeError>>>,
+    mut down: Pin<&mut impl std::future::Future<Output = Result<u64, PipeError>>>,
     start: Instant,
     cs: &Side,
     ss: &Side,
     limits: Limits,
 ) -> Outcome {
-    let watchdog = async {
+    use std::future::Future;
+    use std::task::Poll;
+    let mut timer = std::pin::pin!(tokio::time::sleep_until(start));
+    let mut armed = false;
+    let (mut bytes_in, mut bytes_out) = (None, None);
+    let end = std::future::poll_fn(|cx| {
+        if bytes_in.is_none() {
+            if let Poll::Ready(r) = up.as_mut().poll(cx) {
+                match r {
+                    Ok(n) => bytes_in = Some(n),
+                    Err(PipeError::Read(e)) => return Poll::Ready(End::ClientError(e)),
+                    Err(PipeError::Write(e)) => return Poll::Ready(End::ServerError(e)),
+                }
+            }
+        }
+        if bytes_out.is_none() {
+            if let Poll::Ready(r) = down.as_mut().poll(cx) {
+                match r {
+                    Ok(n) => bytes_out = Some(n),
+                    Err(PipeError::Read(e)) => return Poll::Ready(End::ServerError(e)),
+                    Err(PipeError::Write(e)) => return Poll::Ready(End::ClientError(e)),
+                }
+            }
+        }
+        if bytes_in.is_some() && bytes_out.is_some() {
+            return Poll::Ready(End::Closed);
+        }
+        // The deadlines are only looked at when the timer set for the earliest one fires:
+        // activity meanwhile moves them later, and the timer is then set again.
         loop {
+            if armed && timer.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
             let dc = cs.deadline(start, limits.client, limits.client_fin);
             let ds = ss.deadline(start, limits.server, limits.server_fin);
             let now = Instant::now();
             if dc.is_some_and(|d| d <= now) {
-                return End::ClientTimeout;
+                return Poll::Ready(End::ClientTimeout);
             }
             if ds.is_some_and(|d| d <= now) {
-                return End::ServerTimeout;
+                return Poll::Ready(End::ServerTimeout);
             }
-            match (dc, ds) {
-                (Some(a), Some(b)) => tokio::time::sleep_until(a.min(b)).await,
-                (Some(a), None) | (None, Some(a)) => tokio::time::sleep_until(a).await,
-                (None, None) => std::future::pending::<()>().await,
-            }
-        }
-    };
-    let (mut bytes_in, mut bytes_out) = (0, 0);
-    let both = async {
-        tokio::pin!(up, down);
-        let (mut up_done, mut down_done) = (false, false);
-        while !(up_done && down_done) {
-            tokio::select! {
-                r = &mut up, if !up_done => match r {
-                    Ok(n) => { bytes_in = n; up_done = true; }
-                    Err(PipeError::Read(e)) => return End::ClientError(e),
-                    Err(PipeError::Write(e)) => return End::ServerError(e),
-                },
-                r = &mut down, if !down_done => match r {
-                    Ok(n) => { bytes_out = n; down_done = true; }
-                    Err(PipeError::Read(e)) => return End::ServerError(e),
-                    Err(PipeError::Write(e)) => return End::ClientError(e),
-                },
+            match dc.into_iter().chain(ds).min() {
+                Some(at) => {
+                    timer.as_mut().reset(at);
+                    armed = true;
+                }
+                None => {
+                    armed = false;
+                    return Poll::Pending;
+                }
             }
         }
-        End::Closed
-    };
-    let end = tokio::select! {
-        end = both => end,
-        end = watchdog => end,
-    };
+    })
+    .await;
     Outcome {
-        bytes_in,
-        bytes_out,
+        bytes_in: bytes_in.unwrap_or(0),
+        bytes_out: bytes_out.unwrap_or(0),
         end,
     }
 }

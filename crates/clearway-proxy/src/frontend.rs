@@ -197,10 +197,6 @@ pub async fn accept_loop(rt: Arc<Runtime>, listener: Listener) {
                 continue;
             }
         };
-        let (fe, tls) = (fe.clone(), listener.tls.clone());
-        tokio::spawn(async move {
-            session::run(fe, stream, peer, tls).await;
-            drop((global, local, bind));
-        });
+        session::spawn(fe.clone(), stream, peer, listener.tls.clone(), (global, local, bind));
     }
 }

@@ -20,7 +20,17 @@ use tokio::net::TcpStream;
 /// How long a TLS handshake may take when no client-side timeout is set.
 const HANDSHAKE_DEFAULT: Duration = Duration::from_secs(10);
 
-pub async fn run(fe: Arc<Frontend>, client: TcpStream, peer: SocketAddr, tls: Option<crate::tls::Acceptor>) {
+/// Starts a session for an accepted client as a task of its own, holding `hold` (the
+/// connection-limit permits) until it ends. Each kind of session (TCP, HTTP, TLS) is a
+/// different task: a future is as large as its largest state, and an idle session should only
+/// hold what its own kind needs.
+pub fn spawn<H: Send + 'static>(
+    fe: Arc<Frontend>,
+    client: TcpStream,
+    peer: SocketAddr,
+    tls: Option<crate::tls::Acceptor>,
+    hold: H,
+) {
     let local = match client.local_addr() {
         Ok(a) => a,
         Err(e) => {
@@ -40,13 +50,57 @@ pub async fn run(fe: Arc<Frontend>, client: TcpStream, peer: SocketAddr, tls: Op
             return;
         }
     }
-    let Some(acceptor) = tls else {
-        let conn = ConnSamples { peer, local, tls: None };
-        return match fe.mode {
-            Mode::Http => crate::http::session::serve(fe, client, conn).await,
-            Mode::Tcp => tcp(fe, Client::Plain(client), conn).await,
-        };
+    let conn = ConnSamples { peer, local, tls: None };
+    match (tls, fe.mode) {
+        (Some(acceptor), _) => tokio::spawn(async move {
+            tls_session(fe, client, peer, local, acceptor).await;
+            drop(hold);
+        }),
+        (None, Mode::Http) => tokio::spawn(async move {
+            // hyper reserves its read buffer as soon as it starts: a client that has not sent
+            // anything yet holds none, as in HAProxy.
+            if first_bytes(&fe, &client, peer).await {
+                Box::pin(crate::http::session::serve(fe, client, conn)).await;
+            }
+            drop(hold);
+        }),
+        (None, Mode::Tcp) => tokio::spawn(async move {
+            tcp(fe, Client::Plain(client), conn).await;
+            drop(hold);
+        }),
     };
+}
+
+/// Waits for a new HTTP client's first bytes, within `timeout http-request` (else `timeout
+/// client`); false when they do not come, and the connection is then closed silently, as an
+/// idle keep-alive connection is.
+async fn first_bytes(fe: &Frontend, client: &TcpStream, peer: SocketAddr) -> bool {
+    let t = &fe.timeouts;
+    let Some((limit, why)) = t
+        .http_request
+        .map(|d| (d, "timeout http-request"))
+        .or(t.client.map(|d| (d, "timeout client")))
+    else {
+        return client.readable().await.is_ok();
+    };
+    match tokio::time::timeout(limit, client.readable()).await {
+        Ok(r) => r.is_ok(),
+        Err(_) => {
+            tracing::info!(frontend = %fe.name, client = %peer, requests = 0, "client connection closed: {why}");
+            false
+        }
+    }
+}
+
+/// A session whose client side is TLS, terminated here. Boxed by `run`: its state (the TLS
+/// connection) is larger than a plain session's.
+async fn tls_session(
+    fe: Arc<Frontend>,
+    client: TcpStream,
+    peer: SocketAddr,
+    local: SocketAddr,
+    acceptor: crate::tls::Acceptor,
+) {
     let limit = fe
         .timeouts
         .http_request
@@ -115,40 +169,53 @@ impl Client {
     }
 }
 
-async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples) {
+/// A TCP session's server side, once chosen and connected.
+struct Connected {
+    be: Arc<Backend>,
+    sc: dispatch::ServerConn,
+    /// The client's first bytes, read for content inspection: sent to the server first.
+    first: Vec<u8>,
+}
+
+/// Content inspection, the backend choice and the server connection. A future of its own,
+/// boxed and freed once done, so that a session's lasting state is only what forwarding needs.
+async fn tcp_connect(fe: &Frontend, client: &mut Client, conn: &ConnSamples) -> Option<Connected> {
     let peer = conn.peer;
-    // Content inspection: the first bytes are read here and sent to the server first.
     let mut first = Vec::new();
     let chosen = if fe.tcp_rules.wants_payload(fe.switching_reads_payload) {
         let delay = fe.tcp_rules.inspect_delay.unwrap_or(Duration::ZERO);
         let hello = inspect::read_hello(client.stream(), &mut first, delay).await;
-        let s = PayloadSamples {
-            conn: &conn,
-            hello: &hello,
-        };
+        let s = PayloadSamples { conn, hello: &hello };
         if let Verdict::Reject(span) = fe.tcp_rules.on_content(&s) {
             tracing::info!(frontend = %fe.name, client = %peer, "connection rejected by 'tcp-request content reject' at {span}");
-            return;
+            return None;
         }
         fe.choose_backend(&s).cloned()
     } else {
-        fe.choose_backend(&conn).cloned()
+        fe.choose_backend(conn).cloned()
     };
     let Some(be) = chosen else {
         tracing::warn!(frontend = %fe.name, %peer, "no backend for this frontend: closing the connection");
-        return;
+        return None;
     };
     let side = ClientSide {
         peer,
         local: conn.local,
         hdr_ip: None,
     };
-    let sc = match dispatch::connect_server(&be, side).await {
-        Ok(c) => c,
+    match dispatch::connect_server(&be, side).await {
+        Ok(sc) => Some(Connected { be, sc, first }),
         Err(e) => {
             tracing::warn!(frontend = %fe.name, backend = %be.rt.name, client = %peer, dst = %conn.local, "session refused: {e}");
-            return;
+            None
         }
+    }
+}
+
+async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples) {
+    let peer = conn.peer;
+    let Some(Connected { be, sc, first }) = Box::pin(tcp_connect(&fe, &mut client, &conn)).await else {
+        return;
     };
     let slot = sc.slot;
     let server = &be.rt.servers[slot.server];
@@ -170,7 +237,7 @@ async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples) {
             .as_ref()
             .and_then(|c| c.sni_fetch.as_ref())
             .and_then(|f| crate::acl::Samples::text(&conn, f));
-        let mut s = match server_tls(&be, slot.server, sc.stream, sni.as_deref()).await {
+        let mut s = match Box::pin(server_tls(&be, slot.server, sc.stream, sni.as_deref())).await {
             Ok((s, _)) => s,
             Err(e) => {
                 tracing::warn!(frontend = %fe.name, backend = %be.rt.name, server = %server.name, client = %peer, "session refused: {e}");
@@ -181,7 +248,7 @@ async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples) {
             tracing::warn!(frontend = %fe.name, backend = %be.rt.name, server = %server.name, client = %peer, "server closed before the first bytes: {e}");
             return;
         }
-        forward::forward_any(client.stream(), &mut *s, limits).await
+        Box::pin(forward::forward_any(client.stream(), &mut *s, limits)).await
     };
     out.bytes_in += first.len() as u64;
     let src = sc.source.map_or_else(|| "-".to_string(), |s| s.to_string());

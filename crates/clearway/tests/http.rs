@@ -316,6 +316,39 @@ fn slowloris_is_cut_by_timeout_http_request() {
 }
 
 #[test]
+fn a_client_that_never_sends_is_closed_by_timeout_http_request() {
+    let Some(topo) = topology("hmute") else { return };
+    let srv = echo(&topo, "198.51.100.10:80", "s1");
+    let cfg = format!(
+        "{DEFAULTS}    timeout http-request 500ms\nfrontend ft\n    bind 192.0.2.1:80\n    default_backend bk\n\
+         backend bk\n    server s1 198.51.100.10:80\n"
+    );
+    let lb = start(&topo, &cfg, &[80]);
+    let mut s = connect(&topo, "192.0.2.1:80");
+    s.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut got = Vec::new();
+    // Closed, without an answer: nothing of a request arrived (as HAProxy does for an idle
+    // keep-alive connection).
+    let r = s.read_to_end(&mut got);
+    assert!(r.is_ok(), "closed, not left open: {r:?}");
+    assert!(got.is_empty(), "{:?}", String::from_utf8_lossy(&got));
+    assert!(
+        lb.wait_log("client connection closed: timeout http-request", TIMEOUT),
+        "{}",
+        lb.log()
+    );
+    // A client that does send, on a new connection, is served.
+    let mut s = connect(&topo, "192.0.2.1:80");
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    s.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    assert_eq!(srv.count(), 1);
+}
+
+#[test]
 fn oversized_uri_and_headers_are_refused() {
     let Some(topo) = topology("hbig") else { return };
     let srv = echo(&topo, "198.51.100.10:80", "s1");
