@@ -60,7 +60,7 @@ pub struct ClientSide {
 
 /// Chooses a server and connects to it, retrying and redispatching on failure as configured.
 pub async fn connect_server(be: &Arc<Backend>, client: ClientSide) -> Result<ServerConn, DispatchError> {
-    match connect_or_reuse(be, client, |_| None::<std::convert::Infallible>).await? {
+    match connect_or_reuse(be, client, None, |_| None::<std::convert::Infallible>).await? {
         Got::New(c) => Ok(c),
         Got::Reused(_, never) => match never {},
     }
@@ -73,14 +73,48 @@ pub enum Got<T> {
     New(ServerConn),
 }
 
+/// What `reuse_now` found.
+pub enum Now<T> {
+    /// A slot, and an idle connection to its server.
+    Reused(SlotGuard, T),
+    /// A slot, but no idle connection: pass it to `connect_or_reuse`.
+    Slot(SlotGuard),
+    /// No slot without waiting: `connect_or_reuse` queues.
+    Wait,
+}
+
+/// The usual case of an HTTP request, without waiting and without a future: a free slot on
+/// the server the balancer picks, and `reuse(server)` offering an idle connection to it.
+pub fn reuse_now<T>(be: &Arc<Backend>, client: ClientSide, reuse: impl FnOnce(usize) -> Option<T>) -> Now<T> {
+    be.rt.note_client(client.peer.ip());
+    let Some(server) = be
+        .queue
+        .try_acquire(&be.rt, client.peer.ip(), Want::Any { avoid: None })
+    else {
+        return Now::Wait;
+    };
+    let slot = SlotGuard {
+        backend: be.clone(),
+        server,
+    };
+    match reuse(server) {
+        Some(t) => Now::Reused(slot, t),
+        None => Now::Slot(slot),
+    }
+}
+
 /// Like `connect_server`, but once a server is chosen (and its slot taken), `reuse(server)` may
-/// offer an idle connection to it instead of opening one (HTTP connection reuse).
+/// offer an idle connection to it instead of opening one (HTTP connection reuse). `first` is
+/// a slot `reuse_now` already took: the first attempt uses it.
 pub async fn connect_or_reuse<T>(
     be: &Arc<Backend>,
     client: ClientSide,
+    mut first: Option<SlotGuard>,
     mut reuse: impl FnMut(usize) -> Option<T>,
 ) -> Result<Got<T>, DispatchError> {
-    be.rt.note_client(client.peer.ip());
+    if first.is_none() {
+        be.rt.note_client(client.peer.ip());
+    }
     let attempts = be.rt.retries.saturating_add(1);
     let queue_limit = be.rt.timeouts.queue_or_connect();
     let mut last: Option<usize> = None;
@@ -102,14 +136,19 @@ pub async fn connect_or_reuse<T>(
             }
             _ => Want::Any { avoid: last },
         };
-        let slot = match be.queue.acquire(&be.rt, client.peer.ip(), want, queue_limit).await {
-            Ok(server) => SlotGuard {
-                backend: be.clone(),
-                server,
+        let slot = match first.take() {
+            Some(slot) => slot,
+            None => match be.queue.acquire(&be.rt, client.peer.ip(), want, queue_limit).await {
+                Ok(server) => SlotGuard {
+                    backend: be.clone(),
+                    server,
+                },
+                Err(NoSlot::NoServer) if be.rt.only_broken_return_paths() => {
+                    return Err(DispatchError::ReturnPathBroken)
+                }
+                Err(NoSlot::NoServer) => return Err(DispatchError::NoServer),
+                Err(NoSlot::Timeout) => return Err(DispatchError::QueueTimeout(queue_limit.unwrap_or_default())),
             },
-            Err(NoSlot::NoServer) if be.rt.only_broken_return_paths() => return Err(DispatchError::ReturnPathBroken),
-            Err(NoSlot::NoServer) => return Err(DispatchError::NoServer),
-            Err(NoSlot::Timeout) => return Err(DispatchError::QueueTimeout(queue_limit.unwrap_or_default())),
         };
         if let Some(t) = reuse(slot.server) {
             return Ok(Got::Reused(slot, t));

@@ -55,6 +55,11 @@ impl Queue {
 
     /// Takes a slot now, or waits in line up to `limit` (None: no limit). Returns the server index;
     /// its slot is held and must be given back with `release`.
+    /// A slot now, without waiting and only when nobody waits; None otherwise (then `acquire`).
+    pub fn try_acquire(&self, be: &BackendRt, client: IpAddr, want: Want) -> Option<usize> {
+        self.try_take(be, client, want).ok()
+    }
+
     pub async fn acquire(
         &self,
         be: &BackendRt,

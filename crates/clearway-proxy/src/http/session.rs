@@ -238,10 +238,7 @@ where
         act: act.clone(),
         own: Arc::new(Pool::new(4, Duration::from_secs(3600), 1)),
     });
-    let svc = hyper::service::service_fn(move |req| {
-        let s = s.clone();
-        async move { Ok::<_, Infallible>(s.handle(req).await) }
-    });
+    let svc = hyper::service::service_fn(move |req| s.clone().handle(req));
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -307,18 +304,25 @@ const HOP_BY_HOP: [HeaderName; 6] = [
 ];
 
 fn strip_hop_by_hop(h: &mut HeaderMap) {
+    // One pass over the names finds those present (usually none in a request, Connection
+    // alone in a response), instead of a lookup for each name that could be.
+    let is_hop = |k: &HeaderName| *k == header::TRANSFER_ENCODING || HOP_BY_HOP.contains(k);
+    let mut present: Vec<HeaderName> = h.keys().filter(|k| is_hop(k)).cloned().collect();
+    if present.is_empty() {
+        return;
+    }
     // Headers the Connection header names are hop-by-hop too.
-    let named: Vec<HeaderName> = h
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
-        .collect();
-    for n in named.iter().chain(&HOP_BY_HOP) {
+    present.extend(
+        h.get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+            .filter(|n| !is_hop(n)),
+    );
+    for n in &present {
         h.remove(n);
     }
-    h.remove(header::TRANSFER_ENCODING);
 }
 
 fn head_size(req: &http::request::Parts) -> usize {
@@ -348,24 +352,38 @@ impl Session {
         }
     }
 
-    async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<ResBody> {
+    /// One request. Only `route` is awaited; what comes before and after is plain code, so the
+    /// future hyper keeps (and moves) per request holds little besides `route`'s.
+    fn handle(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+    ) -> impl Future<Output = Result<Response<ResBody>, Infallible>> + Send {
         let index = self.act.begin();
         let done = DoneGuard::new(self.act.clone());
-        let (mut parts, body) = req.into_parts();
-        let client_version = parts.version;
-        let (res, be) = self.route(index, &mut parts, body).await;
-        let mut res = res;
-        let close = be
-            .as_ref()
-            .map_or(self.fe.http.conn_mode, |b| b.http.conn_mode.max(self.fe.http.conn_mode))
-            == HttpConnMode::Close;
-        if close && client_version != Version::HTTP_2 && res.status() != http::StatusCode::SWITCHING_PROTOCOLS {
+        let (parts, body) = req.into_parts();
+        async move {
+            let mut parts = parts;
+            let (res, be) = self.route(index, &mut parts, body).await;
+            Ok(self.respond(res, be.as_deref(), &parts, done))
+        }
+    }
+
+    fn respond(
+        &self,
+        mut res: Response<ResBody>,
+        be: Option<&Backend>,
+        req: &http::request::Parts,
+        done: DoneGuard,
+    ) -> Response<ResBody> {
+        let close =
+            be.map_or(self.fe.http.conn_mode, |b| b.http.conn_mode.max(self.fe.http.conn_mode)) == HttpConnMode::Close;
+        if close && req.version != Version::HTTP_2 && res.status() != http::StatusCode::SWITCHING_PROTOCOLS {
             res.headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         tracing::debug!(
-            frontend = %self.fe.name, backend = be.as_ref().map_or("-", |b| b.rt.name.as_str()),
-            client = %self.conn.peer, method = %parts.method, uri = %parts.uri, status = res.status().as_u16(),
+            frontend = %self.fe.name, backend = be.map_or("-", |b| b.rt.name.as_str()),
+            client = %self.conn.peer, method = %req.method, uri = %req.uri, status = res.status().as_u16(),
             "request"
         );
         let (rp, rb) = res.into_parts();
@@ -515,36 +533,32 @@ impl Session {
         // A reused connection may have been closed by the server meanwhile: then the request,
         // not sent yet, goes over a new connection.
         for attempt in 0..2 {
-            let got = dispatch::connect_or_reuse(be, side, |server| {
+            // An idle connection: the session's own with `http-reuse never`, else the backend's
+            // (not for a session's first request with `safe`).
+            let take = |server: usize| {
                 if attempt > 0 || home.is_none() {
                     return None;
                 }
-                let k = key(server);
-                self.own
-                    .take(&k)
-                    .or_else(|| if shared { be.pool.take(&k) } else { None })
-            })
-            .await;
+                match reuse {
+                    HttpReuse::Never => self.own.take(&key(server)),
+                    _ if shared => be.pool.take(&key(server)),
+                    _ => None,
+                }
+            };
+            // The usual case takes no future; waiting in the queue or connecting does, boxed
+            // so that this request's own future stays small.
+            let got = match dispatch::reuse_now(be, side, take) {
+                dispatch::Now::Reused(slot, sender) => Ok(Got::Reused(slot, sender)),
+                dispatch::Now::Slot(slot) => Box::pin(dispatch::connect_or_reuse(be, side, Some(slot), take)).await,
+                dispatch::Now::Wait => Box::pin(dispatch::connect_or_reuse(be, side, None, take)).await,
+            };
             let (slot, mut sender) = match got {
                 Ok(Got::Reused(slot, sender)) => (slot, sender),
                 Ok(Got::New(c)) => {
-                    let name = &be.rt.servers[c.slot.server].name;
                     let sni = sni_of(c.slot.server);
-                    let (stream, alpn_h2) =
-                        match crate::session::server_tls(be, c.slot.server, c.stream, sni.as_deref()).await {
-                            Ok(s) => s,
-                            Err(e) => {
-                                tracing::warn!(backend = %be.rt.name, server = %name, client = %self.conn.peer, "{e}");
-                                return self.error(Some(be), 503);
-                            }
-                        };
-                    let h2 = alpn_h2 || be.h2[c.slot.server];
-                    match handshake(stream, h2).await {
-                        Ok(s) => (c.slot, s),
-                        Err(e) => {
-                            tracing::warn!(backend = %be.rt.name, server = %name, "server connection failed at the HTTP handshake: {e}");
-                            return self.error(Some(be), 502);
-                        }
+                    match Box::pin(self.open(be, c, sni)).await {
+                        Ok(s) => s,
+                        Err(res) => return res,
                     }
                 }
                 Err(e) => {
@@ -611,6 +625,31 @@ impl Session {
 }
 
 impl Session {
+    /// TLS (when the server line says `ssl`) and the HTTP handshake on a new server connection.
+    async fn open(
+        &self,
+        be: &Arc<Backend>,
+        c: dispatch::ServerConn,
+        sni: Option<Arc<str>>,
+    ) -> Result<(dispatch::SlotGuard, Sender), Response<ResBody>> {
+        let name = &be.rt.servers[c.slot.server].name;
+        let (stream, alpn_h2) = match crate::session::server_tls(be, c.slot.server, c.stream, sni.as_deref()).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(backend = %be.rt.name, server = %name, client = %self.conn.peer, "{e}");
+                return Err(self.error(Some(be), 503));
+            }
+        };
+        let h2 = alpn_h2 || be.h2[c.slot.server];
+        match handshake(stream, h2).await {
+            Ok(s) => Ok((c.slot, s)),
+            Err(e) => {
+                tracing::warn!(backend = %be.rt.name, server = %name, "server connection failed at the HTTP handshake: {e}");
+                Err(self.error(Some(be), 502))
+            }
+        }
+    }
+
     /// A server agreed to switch protocols (WebSocket): the 101 goes to the client, and once
     /// both sides have switched, bytes flow as in `mode tcp` under `timeout tunnel`. The
     /// server connection leaves the pool for good; its slot is held until the tunnel ends.
@@ -738,4 +777,40 @@ fn to_h2(req: &mut Request<Incoming>, tls: bool, server: std::net::SocketAddr) {
     }
     req.headers_mut().remove(header::CONNECTION);
     req.headers_mut().remove(header::HOST);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn hop_by_hop_headers_and_those_connection_names_go() {
+        let mut h = map(&[
+            ("host", "a"),
+            ("connection", "close, X-Trace"),
+            ("x-trace", "1"),
+            ("keep-alive", "timeout=5"),
+            ("transfer-encoding", "chunked"),
+            ("te", "trailers"),
+            ("x-kept", "yes"),
+        ]);
+        strip_hop_by_hop(&mut h);
+        let mut left: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
+        left.sort_unstable();
+        assert_eq!(left, ["host", "x-kept"]);
+        let mut plain = map(&[("host", "a"), ("accept", "*/*")]);
+        strip_hop_by_hop(&mut plain);
+        assert_eq!(plain.len(), 2);
+    }
 }
