@@ -78,16 +78,18 @@ pub async fn connect(
     source: Option<&SourceBind>,
     timeout: Option<Duration>,
 ) -> Result<TcpStream, ConnectError> {
-    let socket = Socket::new(Domain::for_address(server), Type::STREAM, Some(Protocol::TCP))
-        .map_err(ConnectError::at(ConnectStage::Socket))?;
+    // Non-blocking from the start: no extra call per connection.
+    let socket = Socket::new(
+        Domain::for_address(server),
+        Type::STREAM.nonblocking(),
+        Some(Protocol::TCP),
+    )
+    .map_err(ConnectError::at(ConnectStage::Socket))?;
     if let Some(src) = source {
         prepare_source(&socket, src)?;
     }
     socket
         .set_nodelay(true)
-        .map_err(ConnectError::at(ConnectStage::Socket))?;
-    socket
-        .set_nonblocking(true)
         .map_err(ConnectError::at(ConnectStage::Socket))?;
     let socket = tokio::net::TcpSocket::from_std_stream(socket.into());
     let attempt = socket.connect(server);

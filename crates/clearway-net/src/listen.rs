@@ -92,6 +92,16 @@ pub(crate) fn set_transparent(socket: &Socket, addr: SocketAddr) -> io::Result<(
     }
 }
 
+/// Accepts one client, its socket already non-blocking and close-on-exec (one `accept4`
+/// call, where std's accept needs another call to make it non-blocking).
+pub fn accept(listener: &std::net::TcpListener) -> io::Result<(std::net::TcpStream, SocketAddr)> {
+    let (socket, peer) = socket2::SockRef::from(listener).accept4(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)?;
+    let peer = peer
+        .as_socket()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an IP peer"))?;
+    Ok((socket.into(), peer))
+}
+
 /// Registers a listening socket with the async runtime for readiness only, so an accept loop
 /// can wait for a client before taking any connection-limit permit (tokio's `TcpListener`
 /// offers accept, not readiness). Needs a tokio runtime.

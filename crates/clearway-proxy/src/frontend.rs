@@ -175,10 +175,7 @@ pub async fn accept_loop(rt: Arc<Runtime>, listener: Listener) {
             },
             None => None,
         };
-        let accepted = socket
-            .get_ref()
-            .accept()
-            .and_then(|(s, peer)| s.set_nonblocking(true).map(|()| (s, peer)))
+        let accepted = clearway_net::listen::accept(socket.get_ref())
             .and_then(|(s, peer)| tokio::net::TcpStream::from_std(s).map(|s| (s, peer)));
         let (stream, peer) = match accepted {
             Ok(v) => v,
