@@ -8,11 +8,6 @@ mod startup;
 use clap::Parser;
 use std::process::ExitCode;
 
-/// mimalloc: each request allocates and frees a few small objects (headers, futures, hyper's
-/// buffers); glibc's malloc spent about 9% of the instructions per HTTP request on them.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     if cli.version > 0 {
