@@ -218,7 +218,12 @@ fn measure(lab: &Lab, o: &Options, leg: Leg, variant: Variant, kind: Kind, round
         let g = load::iperf(lab, cpus, &bulk, streams, o.secs);
         add(&format!("bulk, {streams} stream(s)"), "Gbit/s", Better::Higher, g);
     }
-    if let Some(pid) = pid {
+    // Memory on a freshly started proxy: after the load rows, sessions would be served from
+    // memory those rows freed, and the growth of the resident size would say how much of it
+    // was left over rather than what a connection needs (run 5 measured 152 bytes that way).
+    drop(running);
+    let running = proxy::start(lab, kind, variant, leg.threads(), leg.proxy_cpus(), &o.clearway);
+    if let Some(pid) = running.as_ref().map(|r| r.pid) {
         let before = proxy::usage(pid).rss;
         let conns = load::idle_connections(lab, &tcp, o.idle);
         std::thread::sleep(std::time::Duration::from_secs(1));
