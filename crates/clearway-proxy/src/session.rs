@@ -57,11 +57,7 @@ pub fn spawn<H: Send + 'static>(
             drop(hold);
         }),
         (None, Mode::Http) => tokio::spawn(async move {
-            // hyper reserves its read buffer as soon as it starts: a client that has not sent
-            // anything yet holds none, as in HAProxy.
-            if first_bytes(&fe, &client, peer).await {
-                Box::pin(crate::http::session::serve(fe, client, conn)).await;
-            }
+            crate::http::session::serve_once_readable(fe, client, conn).await;
             drop(hold);
         }),
         (None, Mode::Tcp) => tokio::spawn(async move {
@@ -71,29 +67,8 @@ pub fn spawn<H: Send + 'static>(
     };
 }
 
-/// Waits for a new HTTP client's first bytes, within `timeout http-request` (else `timeout
-/// client`); false when they do not come, and the connection is then closed silently, as an
-/// idle keep-alive connection is.
-async fn first_bytes(fe: &Frontend, client: &TcpStream, peer: SocketAddr) -> bool {
-    let t = &fe.timeouts;
-    let Some((limit, why)) = t
-        .http_request
-        .map(|d| (d, "timeout http-request"))
-        .or(t.client.map(|d| (d, "timeout client")))
-    else {
-        return client.readable().await.is_ok();
-    };
-    match tokio::time::timeout(limit, client.readable()).await {
-        Ok(r) => r.is_ok(),
-        Err(_) => {
-            tracing::info!(frontend = %fe.name, client = %peer, requests = 0, "client connection closed: {why}");
-            false
-        }
-    }
-}
-
-/// A session whose client side is TLS, terminated here. Boxed by `run`: its state (the TLS
-/// connection) is larger than a plain session's.
+/// A session whose client side is TLS, terminated here: a task of its own, as its state (the
+/// TLS connection) is larger than a plain session's.
 async fn tls_session(
     fe: Arc<Frontend>,
     client: TcpStream,

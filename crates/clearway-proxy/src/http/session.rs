@@ -212,6 +212,27 @@ struct Session {
     own: Arc<Pool>,
 }
 
+/// Serves a plain TCP client once it has sent something, within `timeout http-request` (else
+/// `timeout client`): hyper reserves its read buffer as soon as it starts, so a client that
+/// has sent nothing yet holds none, as in HAProxy. One that sends nothing in time is closed
+/// silently, as an idle keep-alive connection is.
+pub async fn serve_once_readable(fe: Arc<Frontend>, client: tokio::net::TcpStream, conn: ConnSamples) {
+    let t = fe.timeouts;
+    let arrived = match pick(t.http_request, "timeout http-request", t.client, "timeout client") {
+        None => client.readable().await.is_ok(),
+        Some((limit, why)) => match tokio::time::timeout(limit, client.readable()).await {
+            Ok(r) => r.is_ok(),
+            Err(_) => {
+                tracing::info!(frontend = %fe.name, client = %conn.peer, requests = 0, "client connection closed: {why}");
+                false
+            }
+        },
+    };
+    if arrived {
+        Box::pin(serve(fe, client, conn)).await;
+    }
+}
+
 /// Serves one client connection (plain TCP or TLS) until it closes or times out.
 pub async fn serve<IO>(fe: Arc<Frontend>, client: IO, conn: ConnSamples)
 where
