@@ -90,6 +90,15 @@ pub fn default_global_maxconn(nofile: u64) -> u32 {
 }
 
 impl Runtime {
+    /// Every `mode http` backend's idle connection pool.
+    pub fn http_pools(&self) -> Vec<Arc<Pool>> {
+        self.backends
+            .iter()
+            .filter(|b| b.mode == Mode::Http)
+            .map(|b| b.pool.clone())
+            .collect()
+    }
+
     /// Resolves server names and links frontends to backends. Listeners are opened separately
     /// (`open_listeners`) so that a test can build a runtime without binding.
     pub fn build(cfg: &model::Config, nofile: u64) -> Result<Runtime, BuildError> {

@@ -274,9 +274,12 @@ impl HttpStatusServer {
 /// An HTTP/1.1 server with keep-alive that answers each request with what it saw, one fact a
 /// line: `server=NAME`, `peer=IP:PORT`, `conn=N` (its connection number, from 1),
 /// `req=N` (the request's number on that connection, from 1), `line=METHOD TARGET VERSION`,
-/// then `h:NAME: VALUE` for each header as received. It reads `Content-Length` bodies,
-/// answers `Connection: close` requests by closing, and answers a request with an `Upgrade`
-/// header with `101 Switching Protocols`, then echoes bytes (a stand-in for WebSocket).
+/// then `h:NAME: VALUE` for each header as received, then `body_len=N` and `body_sum=N` (a
+/// checksum) of the request body, which may come with `Content-Length` or chunked. It answers
+/// `Connection: close` requests by closing, and a request with an `Upgrade` header with
+/// `101 Switching Protocols`, then echoes bytes (a stand-in for WebSocket). The answer's own
+/// framing follows the target: `/chunked...` is sent chunked (with a chunk extension and a
+/// trailer), `/close...` without a length, then the connection closes; a HEAD gets the head only.
 #[derive(Debug)]
 pub struct HttpEchoServer {
     running: Running,
@@ -284,6 +287,12 @@ pub struct HttpEchoServer {
 
 impl HttpEchoServer {
     pub fn start(ns: &Netns, addr: SocketAddr, name: &str) -> HttpEchoServer {
+        HttpEchoServer::start_with_idle(ns, addr, name, Duration::from_secs(30))
+    }
+
+    /// Like `start`, closing a connection that stays idle for `idle`, as servers' keep-alive
+    /// timeouts do.
+    pub fn start_with_idle(ns: &Netns, addr: SocketAddr, name: &str, idle: Duration) -> HttpEchoServer {
         let name = name.to_string();
         let conns = Arc::new(AtomicUsize::new(0));
         let running = Running::start(
@@ -291,7 +300,7 @@ impl HttpEchoServer {
             addr,
             move |conn, peer, _| {
                 let n = conns.fetch_add(1, Ordering::SeqCst) + 1;
-                echo_http(conn, peer, &name, n);
+                echo_http(conn, peer, &name, n, idle);
             },
             Arc::new(Stats::default()),
         );
@@ -309,8 +318,8 @@ impl HttpEchoServer {
     }
 }
 
-fn echo_http(conn: TcpStream, peer: SocketAddr, name: &str, conn_no: usize) {
-    let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
+fn echo_http(conn: TcpStream, peer: SocketAddr, name: &str, conn_no: usize, idle: Duration) {
+    let _ = conn.set_read_timeout(Some(idle));
     let Ok(clone) = conn.try_clone() else { return };
     let mut reader = BufReader::new(clone);
     for req_no in 1.. {
@@ -323,6 +332,7 @@ fn echo_http(conn: TcpStream, peer: SocketAddr, name: &str, conn_no: usize) {
             line.trim_end()
         );
         let (mut len, mut close) = (0usize, line.trim_end().ends_with("HTTP/1.0"));
+        let (mut chunked, target) = (false, line.split(' ').nth(1).unwrap_or("/").to_string());
         let mut upgrade: Option<String> = None;
         loop {
             let mut h = String::new();
@@ -345,12 +355,22 @@ fn echo_http(conn: TcpStream, peer: SocketAddr, name: &str, conn_no: usize) {
                 if k == "upgrade" {
                     upgrade = Some(v.to_string());
                 }
+                if k == "transfer-encoding" {
+                    chunked = v.eq_ignore_ascii_case("chunked");
+                }
             }
         }
-        let mut sink = vec![0u8; len];
-        if reader.read_exact(&mut sink).is_err() {
-            return;
-        }
+        let received = if chunked {
+            read_chunked(&mut reader)
+        } else {
+            let mut b = vec![0u8; len];
+            reader.read_exact(&mut b).ok().map(|_| b)
+        };
+        let Some(received) = received else { return };
+        let sum = received
+            .iter()
+            .fold(0u32, |a, &b| a.wrapping_mul(31).wrapping_add(u32::from(b)));
+        body.push_str(&format!("body_len={}\nbody_sum={sum}\n", received.len()));
         let mut out = &conn;
         if let Some(proto) = upgrade {
             // Switch protocols, then echo bytes until the client half-closes.
@@ -373,15 +393,66 @@ fn echo_http(conn: TcpStream, peer: SocketAddr, name: &str, conn_no: usize) {
             let _ = conn.shutdown(Shutdown::Both);
             return;
         }
-        let ok = write!(
-            out,
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nServer: echo\r\nContent-Length: {}\r\n{}\r\n{body}",
-            body.len(),
-            if close { "Connection: close\r\n" } else { "" }
-        );
+        let head_only = line.starts_with("HEAD ");
+        let ok = if target.starts_with("/chunked") {
+            let mut answer = String::from(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nServer: echo\r\nTransfer-Encoding: chunked\r\n",
+            );
+            if close {
+                answer.push_str("Connection: close\r\n");
+            }
+            answer.push_str("\r\n");
+            for (i, piece) in body.as_bytes().chunks(7).enumerate() {
+                let ext = if i == 0 { ";x=1" } else { "" };
+                answer.push_str(&format!(
+                    "{:x}{ext}\r\n{}\r\n",
+                    piece.len(),
+                    String::from_utf8_lossy(piece)
+                ));
+            }
+            answer.push_str("0\r\nX-Trailer: t\r\n\r\n");
+            out.write_all(answer.as_bytes())
+        } else if target.starts_with("/close") {
+            close = true;
+            write!(
+                out,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nServer: echo\r\n\r\n{body}"
+            )
+        } else {
+            write!(
+                out,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nServer: echo\r\nContent-Length: {}\r\n{}\r\n{}",
+                body.len(),
+                if close { "Connection: close\r\n" } else { "" },
+                if head_only { "" } else { body.as_str() }
+            )
+        };
         if ok.is_err() || close {
             let _ = conn.shutdown(Shutdown::Both);
             return;
         }
+    }
+}
+
+/// A chunked request body, decoded (trailers skipped); None when it is malformed or cut.
+fn read_chunked(reader: &mut impl BufRead) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let mut size = String::new();
+        reader.read_line(&mut size).ok()?;
+        let size = usize::from_str_radix(size.trim_end().split(';').next()?.trim(), 16).ok()?;
+        if size == 0 {
+            loop {
+                let mut t = String::new();
+                if reader.read_line(&mut t).ok()? == 0 || t.trim_end().is_empty() {
+                    return Some(out);
+                }
+            }
+        }
+        let start = out.len();
+        out.resize(start + size, 0);
+        reader.read_exact(&mut out[start..]).ok()?;
+        let mut crlf = [0u8; 2];
+        reader.read_exact(&mut crlf).ok()?;
     }
 }

@@ -210,6 +210,7 @@ fn serve(rt: Arc<Runtime>, listeners: Vec<frontend::Listener>) -> Result<(), Str
                     for l in listeners {
                         tasks.spawn(frontend::accept_loop(rt.clone(), l));
                     }
+                    tokio::spawn(sweep_idle(&rt));
                     while tasks.join_next().await.is_some() {}
                     // The accept loops only end on a broken listener: keep serving sessions.
                     std::future::pending::<()>().await
@@ -221,12 +222,19 @@ fn serve(rt: Arc<Runtime>, listeners: Vec<frontend::Listener>) -> Result<(), Str
     Ok(())
 }
 
+/// This thread's part of closing idle HTTP server connections that expired or that their
+/// server closed.
+fn sweep_idle(rt: &Runtime) -> impl std::future::Future<Output = ()> + Send + 'static {
+    clearway_proxy::http::pool::sweep_every(rt.http_pools(), std::time::Duration::from_secs(1))
+}
+
 async fn serve_main(rt: Arc<Runtime>, listeners: Vec<frontend::Listener>) {
     let mut tasks = tokio::task::JoinSet::new();
     for l in listeners {
         tasks.spawn(frontend::accept_loop(rt.clone(), l));
     }
     let listeners = tasks.len();
+    tokio::spawn(sweep_idle(&rt));
     clearway_proxy::checks::spawn_all(&rt, &mut tasks);
     tracing::info!(
         "clearway {} ready, {listeners} listener(s) on each of {} thread(s), {} health check(s)",

@@ -658,3 +658,115 @@ fn a_closing_client_closes_its_server_connection_too() {
     );
     assert_eq!(srv.count(), 4);
 }
+
+/// The echo server's checksum of a body.
+fn body_sum(b: &[u8]) -> u32 {
+    b.iter()
+        .fold(0u32, |a, &x| a.wrapping_mul(31).wrapping_add(u32::from(x)))
+}
+
+#[test]
+fn request_and_response_bodies_keep_their_framing() {
+    let Some(topo) = topology("hbody") else { return };
+    let _srv = echo(&topo, "198.51.100.10:80", "s1");
+    let cfg = format!(
+        "{DEFAULTS}frontend ft\n    bind 192.0.2.1:80\n    default_backend bk\n\
+         backend bk\n    server s1 198.51.100.10:80\n"
+    );
+    let _lb = start(&topo, &cfg, &[80]);
+    let dir = std::env::temp_dir().join(format!("clearway-hbody-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("body");
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&file, &data).unwrap();
+    let at = format!("@{}", file.display());
+    let want = [format!("{}", data.len()), format!("{}", body_sum(&data))];
+
+    // A body with its length, and the same streamed chunked: the server gets every byte.
+    let sized = get(&topo, "http://192.0.2.1/up", &["--data-binary", &at]);
+    assert_eq!(
+        [values(&sized, "body_len"), values(&sized, "body_sum")].concat(),
+        want,
+        "{sized}"
+    );
+    let chunked = get(
+        &topo,
+        "http://192.0.2.1/up",
+        &["--data-binary", &at, "-H", "Transfer-Encoding: chunked"],
+    );
+    assert_eq!(
+        [values(&chunked, "body_len"), values(&chunked, "body_sum")].concat(),
+        want,
+        "{chunked}"
+    );
+    assert_eq!(headers(&chunked, "transfer-encoding"), ["chunked"], "{chunked}");
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // Responses chunked, sized and ended by a close, one after another on one client
+    // connection: each arrives whole, and the server connection is reused after the chunked
+    // one, not after the one that ended with a close.
+    let body = get_all(
+        &topo,
+        &[
+            "http://192.0.2.1/chunked",
+            "http://192.0.2.1/a",
+            "http://192.0.2.1/close",
+            "http://192.0.2.1/b",
+        ],
+        &[],
+    );
+    assert_eq!(
+        values(&body, "line"),
+        [
+            "GET /chunked HTTP/1.1",
+            "GET /a HTTP/1.1",
+            "GET /close HTTP/1.1",
+            "GET /b HTTP/1.1"
+        ],
+        "{body}"
+    );
+    // (The uploads above each had a server connection of their own: with `http-reuse safe`
+    // a client's first request never takes another client's idle connection.)
+    let conns = values(&body, "conn");
+    assert!(conns[..3].iter().all(|c| *c == conns[0]), "{body}");
+    assert_ne!(conns[3], conns[0], "{body}");
+    assert_eq!(values(&body, "req")[..3], ["1", "2", "3"], "{body}");
+
+    // A HEAD answer has a length but no body: nothing is waited for.
+    let head = get(&topo, "http://192.0.2.1/a", &["-I"]).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("content-length:"), "{head}");
+}
+
+#[test]
+fn idle_server_connections_the_server_closed_are_closed_here_too() {
+    let Some(topo) = topology("hidle") else { return };
+    let _srv = HttpEchoServer::start_with_idle(
+        &topo.server,
+        addr("198.51.100.10:80"),
+        "s1",
+        std::time::Duration::from_millis(300),
+    );
+    let cfg = format!(
+        "{DEFAULTS}frontend ft\n    bind 192.0.2.1:80\n    default_backend bk\n\
+         backend bk\n    http-reuse always\n    server s1 198.51.100.10:80\n"
+    );
+    let _lb = start(&topo, &cfg, &[80]);
+    let body = get(&topo, "http://192.0.2.1/a", &[]);
+    assert_eq!(values(&body, "conn"), ["1"], "{body}");
+    // The server closes its idle connection after 300 ms; the proxy's end must not linger
+    // half-closed (CLOSE_WAIT) while no request comes.
+    let lingering = || {
+        let out = topo.lb.exec("ss", &["-Htn", "state", "close-wait"]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(
+        eventually(|| lingering().is_empty()),
+        "still half-closed: {}",
+        lingering()
+    );
+    // And the next request goes over a new connection.
+    let body = get(&topo, "http://192.0.2.1/b", &[]);
+    assert_eq!(values(&body, "conn"), ["2"], "{body}");
+}

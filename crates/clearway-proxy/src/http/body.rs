@@ -2,6 +2,7 @@
 //! streamed body that, once complete, gives its connection back for reuse and its slot back
 //! to the queue. Must not look at the bytes.
 
+use super::h1;
 use super::pool::{Key, Pool, Sender};
 use crate::dispatch::SlotGuard;
 use bytes::Bytes;
@@ -34,12 +35,22 @@ impl Drop for DoneGuard {
 /// A server connection lent to one request: where it goes back to once its response is complete.
 #[derive(Debug)]
 pub struct Lease {
-    pub sender: Sender,
     pub key: Key,
     /// None: the connection is closed after this response (`http-server-close`, `httpclose`).
     pub home: Option<Arc<Pool>>,
     pub slot: SlotGuard,
 }
+
+impl Lease {
+    /// Gives the connection back for reuse; the slot is released as the lease goes.
+    fn give_back(self, conn: Sender) {
+        if let Some(home) = self.home {
+            home.put(self.key, conn);
+        }
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 pub struct ResBody {
     kind: Kind,
@@ -48,7 +59,16 @@ pub struct ResBody {
 
 enum Kind {
     Local(Option<Bytes>),
-    Server { inner: Incoming, lease: Option<Lease> },
+    /// Read from an HTTP/1.1 server connection by this body itself.
+    H1 {
+        inner: h1::ResponseBody,
+        lease: Option<Lease>,
+    },
+    /// Streamed from an HTTP/2 connection's task; `sender` is that connection.
+    H2 {
+        inner: Incoming,
+        lease: Option<(Lease, Sender)>,
+    },
 }
 
 impl ResBody {
@@ -59,11 +79,24 @@ impl ResBody {
         }
     }
 
-    pub fn server(inner: Incoming, lease: Lease) -> ResBody {
-        ResBody {
-            kind: Kind::Server {
+    pub fn h1(inner: h1::ResponseBody, lease: Lease) -> ResBody {
+        let mut b = ResBody {
+            kind: Kind::H1 {
                 inner,
                 lease: Some(lease),
+            },
+            done: None,
+        };
+        // An empty body is over already: the connection can serve another request at once.
+        b.finish_h1();
+        b
+    }
+
+    pub fn h2(inner: Incoming, lease: Lease, sender: Sender) -> ResBody {
+        ResBody {
+            kind: Kind::H2 {
+                inner,
+                lease: Some((lease, sender)),
             },
             done: None,
         }
@@ -74,6 +107,18 @@ impl ResBody {
         self.done = Some(done);
         self
     }
+
+    fn finish_h1(&mut self) {
+        if let Kind::H1 { inner, lease } = &mut self.kind {
+            if inner.is_end() {
+                if let Some(l) = lease.take() {
+                    if let Some(c) = inner.take_reusable() {
+                        l.give_back(Sender::H1(c));
+                    }
+                }
+            }
+        }
+    }
 }
 
 impl Drop for ResBody {
@@ -81,10 +126,10 @@ impl Drop for ResBody {
         // A lease still held here belongs to a body that was never polled to its end: when it
         // was empty the connection is reusable; otherwise its state is unknown and dropping it
         // closes it. The slot is released either way.
-        if let Kind::Server { inner, lease } = &mut self.kind {
-            if let Some(l) = lease.take() {
-                if let (true, Some(home)) = (inner.is_end_stream(), &l.home) {
-                    home.put(l.key, l.sender);
+        if let Kind::H2 { inner, lease } = &mut self.kind {
+            if let Some((l, sender)) = lease.take() {
+                if inner.is_end_stream() {
+                    l.give_back(sender);
                 }
             }
         }
@@ -94,21 +139,26 @@ impl Drop for ResBody {
 
 impl Body for ResBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BoxError;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match &mut self.kind {
             Kind::Local(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
-            Kind::Server { inner, lease } => {
+            Kind::H1 { inner, .. } => {
+                let r = inner.poll_data(cx);
+                if inner.is_end() {
+                    self.finish_h1();
+                }
+                r.map(|o| o.map(|r| r.map(Frame::data).map_err(Into::into)))
+            }
+            Kind::H2 { inner, lease } => {
                 let r = Pin::new(inner).poll_frame(cx);
                 if let Poll::Ready(None) = r {
-                    if let Some(l) = lease.take() {
-                        if let Some(home) = &l.home {
-                            home.put(l.key, l.sender);
-                        }
+                    if let Some((l, sender)) = lease.take() {
+                        l.give_back(sender);
                     }
                 }
-                r
+                r.map_err(Into::into)
             }
         }
     }
@@ -116,14 +166,16 @@ impl Body for ResBody {
     fn is_end_stream(&self) -> bool {
         match &self.kind {
             Kind::Local(b) => b.is_none(),
-            Kind::Server { inner, .. } => inner.is_end_stream(),
+            Kind::H1 { inner, .. } => inner.is_end(),
+            Kind::H2 { inner, .. } => inner.is_end_stream(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match &self.kind {
             Kind::Local(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
-            Kind::Server { inner, .. } => inner.size_hint(),
+            Kind::H1 { inner, .. } => inner.exact_len().map_or_else(SizeHint::default, SizeHint::with_exact),
+            Kind::H2 { inner, .. } => inner.size_hint(),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! Must not parse config text or open listeners.
 
 pub mod body;
+pub mod h1;
 pub mod pool;
 pub mod reply;
 pub mod rules;

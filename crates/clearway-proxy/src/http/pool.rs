@@ -8,40 +8,23 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// The sending half of a server connection (its I/O runs in a task of its own).
+/// An idle server connection: HTTP/1.1 driven by the request that takes it, or the sending
+/// half of an HTTP/2 connection (whose I/O runs in a task of its own).
 #[derive(Debug)]
 pub enum Sender {
-    H1(hyper::client::conn::http1::SendRequest<Incoming>),
-    H2(hyper::client::conn::http2::SendRequest<Incoming>),
+    H1(super::h1::Conn),
+    H2(hyper::client::conn::http2::SendRequest<ReqBody>),
 }
 
-type TrySendError = hyper::client::conn::TrySendError<http::Request<Incoming>>;
+/// A request body on its way to a server: the client's, or none (one that can be sent again).
+pub type ReqBody = http_body_util::Either<Incoming, http_body_util::Empty<bytes::Bytes>>;
 
 impl Sender {
-    pub fn is_closed(&self) -> bool {
+    /// Whether the server closed it (or, for HTTP/1.1, sent something unasked).
+    pub fn is_closed(&mut self) -> bool {
         match self {
-            Sender::H1(s) => s.is_closed(),
+            Sender::H1(c) => !c.is_usable(),
             Sender::H2(s) => s.is_closed(),
-        }
-    }
-
-    pub fn is_h2(&self) -> bool {
-        matches!(self, Sender::H2(_))
-    }
-
-    /// Waits until the connection can take a request; an error means it is gone.
-    pub async fn ready(&mut self) -> Result<(), hyper::Error> {
-        match self {
-            Sender::H1(s) => s.ready().await,
-            Sender::H2(s) => s.ready().await,
-        }
-    }
-
-    /// Sends a request; when it could not be sent at all, the error gives it back.
-    pub async fn send(&mut self, req: http::Request<Incoming>) -> Result<http::Response<Incoming>, TrySendError> {
-        match self {
-            Sender::H1(s) => s.try_send_request(req).await,
-            Sender::H2(s) => s.try_send_request(req).await,
         }
     }
 }
@@ -124,8 +107,9 @@ impl Pool {
                     list.clear();
                     return None;
                 }
-                if !i.sender.is_closed() {
-                    return Some(i.sender);
+                let mut sender = i.sender;
+                if !sender.is_closed() {
+                    return Some(sender);
                 }
             }
             None
@@ -133,7 +117,7 @@ impl Pool {
     }
 
     /// Keeps a connection whose last response is complete; drops it when the pool is full.
-    pub fn put(&self, key: Key, sender: Sender) {
+    pub fn put(&self, key: Key, mut sender: Sender) {
         if sender.is_closed() || self.per_key == 0 {
             return;
         }
@@ -143,7 +127,7 @@ impl Pool {
         // Oldest first: those past their time, then the oldest when the list is full (it is
         // the likeliest to be closed by the server soon).
         while list
-            .front()
+            .front_mut()
             .is_some_and(|i| now.duration_since(i.since) >= self.max_idle || i.sender.is_closed())
         {
             list.pop_front();
@@ -152,5 +136,30 @@ impl Pool {
             list.pop_front();
         }
         list.push_back(Idle { sender, since: now });
+    }
+
+    /// Closes this thread's idle connections that are past their time or that their server
+    /// closed: HTTP/1.1 connections have no task of their own to notice a close, so without
+    /// this a quiet backend would keep them half-closed until the next request.
+    pub fn sweep(&self) {
+        let now = Instant::now();
+        let mut shard = self.lock(self.home());
+        shard.retain(|_, list| {
+            list.retain_mut(|i| now.duration_since(i.since) < self.max_idle && !i.sender.is_closed());
+            !list.is_empty()
+        });
+    }
+}
+
+/// Runs `Pool::sweep` on `pools` every `every`, for the calling thread's shards: each worker
+/// thread runs one.
+pub async fn sweep_every(pools: Vec<std::sync::Arc<Pool>>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        for p in &pools {
+            p.sweep();
+        }
     }
 }

@@ -5,7 +5,8 @@
 //! `http-keep-alive`, `client`) and the request limits; must not pick servers itself.
 
 use super::body::{Done, DoneGuard, Lease, ResBody};
-use super::pool::{Key, Pool, Sender};
+use super::h1;
+use super::pool::{Key, Pool, ReqBody, Sender};
 use super::rules::{forward_for, Verdict};
 use crate::acl::ConnSamples;
 use crate::dispatch::{self, ClientSide, Got};
@@ -14,7 +15,8 @@ use crate::runtime::Backend;
 use clearway_config::model::{HttpConnMode, HttpReuse, UseSrc};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, Uri, Version};
-use hyper::body::Incoming;
+use http_body_util::{Either, Empty};
+use hyper::body::{Body as _, Incoming};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::convert::Infallible;
 use std::future::Future;
@@ -479,10 +481,7 @@ impl Session {
         });
         // The backend's forwardfor wins over the frontend's, as one header is enough.
         let ff = be.http.forwardfor.as_ref().or(fe.http.forwardfor.as_ref());
-        let mut out = Request::new(body);
-        *out.method_mut() = parts.method.clone();
-        *out.uri_mut() = origin_form(&parts.uri);
-        *out.version_mut() = Version::HTTP_11;
+        let uri = origin_form(&parts.uri);
         // An HTTP/1.1 upgrade (WebSocket): the two hop-by-hop headers that ask for it go on.
         let upgrade = (parts.version == Version::HTTP_11)
             .then(|| upgrade_protocol(&parts.headers))
@@ -508,7 +507,6 @@ impl Session {
         } else if mode != HttpConnMode::KeepAlive {
             headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
-        *out.headers_mut() = headers;
         let client_upgrade = upgrade
             .is_some()
             .then(|| parts.extensions.remove::<hyper::upgrade::OnUpgrade>())
@@ -550,9 +548,13 @@ impl Session {
             (HttpConnMode::KeepAlive, _) => Some(be.pool.clone()),
             _ => None,
         };
-        let mut req = out;
-        // A reused connection may have been closed by the server meanwhile: then the request,
-        // not sent yet, goes over a new connection.
+        // An empty body can go again if a reused connection turns out closed; one that was
+        // streamed to a server cannot.
+        let mut body = Some(if body.is_end_stream() {
+            Either::Right(Empty::new())
+        } else {
+            Either::Left(body)
+        });
         for attempt in 0..2 {
             // An idle connection: the session's own with `http-reuse never`, else the backend's
             // (not for a session's first request with `safe`).
@@ -573,12 +575,12 @@ impl Session {
                 dispatch::Now::Slot(slot) => Box::pin(dispatch::connect_or_reuse(be, side, Some(slot), take)).await,
                 dispatch::Now::Wait => Box::pin(dispatch::connect_or_reuse(be, side, None, take)).await,
             };
-            let (slot, mut sender) = match got {
-                Ok(Got::Reused(slot, sender)) => (slot, sender),
+            let (slot, sender, reused) = match got {
+                Ok(Got::Reused(slot, sender)) => (slot, sender, true),
                 Ok(Got::New(c)) => {
                     let sni = sni_of(c.slot.server);
                     match Box::pin(self.open(be, c, sni)).await {
-                        Ok(s) => s,
+                        Ok((slot, sender)) => (slot, sender, false),
                         Err(res) => return res,
                     }
                 }
@@ -589,59 +591,108 @@ impl Session {
                 }
             };
             let server = slot.server;
-            if sender.ready().await.is_err() {
-                continue;
-            }
-            if sender.is_h2() {
-                to_h2(
-                    &mut req,
-                    be.tls[server].is_some(),
-                    be.rt.servers[server].target(self.conn.local),
-                );
-            }
-            let sent = match be.rt.timeouts.server {
-                Some(t) => match tokio::time::timeout(t, sender.send(req)).await {
-                    Ok(r) => r,
-                    Err(_) => {
-                        tracing::warn!(backend = %be.rt.name, server = %be.rt.servers[server].name, "no response within 'timeout server'");
-                        return self.error(Some(be), 504);
-                    }
-                },
-                None => sender.send(req).await,
+            let lease = |slot| Lease {
+                key: key(server),
+                home: home.clone(),
+                slot,
             };
-            match sent {
-                Ok(res) => {
-                    let (mut rp, rb) = res.into_parts();
-                    if rp.status == http::StatusCode::SWITCHING_PROTOCOLS {
-                        return self.tunnel(be, rp, client_upgrade, slot, sender);
-                    }
-                    strip_hop_by_hop(&mut rp.headers);
-                    be.http.on_response(&mut rp, parts, &self.conn);
-                    fe.http.on_response(&mut rp, parts, &self.conn);
-                    let lease = Lease {
-                        sender,
-                        key: key(server),
-                        home: home.clone(),
-                        slot,
+            let req_body = body.take().unwrap_or_else(|| Either::Right(Empty::new()));
+            match sender {
+                Sender::H1(conn) => {
+                    let head = h1::Head {
+                        method: &parts.method,
+                        uri: &uri,
+                        headers: &headers,
                     };
-                    return Response::from_parts(rp, ResBody::server(rb, lease));
+                    let Some(sent) = self.within_server_timeout(be, server, conn.send(head, req_body)).await else {
+                        return self.error(Some(be), 504);
+                    };
+                    match sent {
+                        Ok((rp, rb)) if rp.status == http::StatusCode::SWITCHING_PROTOCOLS => {
+                            return self.tunnel(be, rp, client_upgrade, slot, rb);
+                        }
+                        Ok((rp, rb)) => return self.on_response(be, parts, rp, ResBody::h1(rb, lease(slot))),
+                        Err(f) if f.replayable && reused && attempt == 0 && idempotent(&parts.method) => {
+                            tracing::debug!(backend = %be.rt.name, "idle server connection was closed: {}; using a new one", f.error);
+                        }
+                        Err(f) => {
+                            tracing::warn!(
+                                backend = %be.rt.name, server = %be.rt.servers[server].name, client = %self.conn.peer,
+                                "bad or no response from the server: {}", f.error
+                            );
+                            return self.error(Some(be), 502);
+                        }
+                    }
                 }
-                Err(mut e) => match e.take_message() {
-                    Some(r) if attempt == 0 => {
-                        tracing::debug!(backend = %be.rt.name, "idle server connection was closed; using a new one");
-                        req = r;
+                Sender::H2(mut h2) => {
+                    if h2.ready().await.is_err() {
+                        body = Some(req_body);
+                        continue;
                     }
-                    _ => {
-                        tracing::warn!(
-                            backend = %be.rt.name, server = %be.rt.servers[server].name, client = %self.conn.peer,
-                            "bad or no response from the server: {}", e.error()
-                        );
-                        return self.error(Some(be), 502);
+                    let mut req = Request::new(req_body);
+                    *req.method_mut() = parts.method.clone();
+                    *req.uri_mut() = uri.clone();
+                    *req.headers_mut() = headers.clone();
+                    to_h2(
+                        &mut req,
+                        be.tls[server].is_some(),
+                        be.rt.servers[server].target(self.conn.local),
+                    );
+                    let Some(sent) = self.within_server_timeout(be, server, h2.try_send_request(req)).await else {
+                        return self.error(Some(be), 504);
+                    };
+                    match sent {
+                        Ok(res) => {
+                            let (rp, rb) = res.into_parts();
+                            return self.on_response(be, parts, rp, ResBody::h2(rb, lease(slot), Sender::H2(h2)));
+                        }
+                        Err(mut e) => match e.take_message() {
+                            Some(r) if attempt == 0 => {
+                                tracing::debug!(backend = %be.rt.name, "idle server connection was closed; using a new one");
+                                body = Some(r.into_body());
+                            }
+                            _ => {
+                                tracing::warn!(
+                                    backend = %be.rt.name, server = %be.rt.servers[server].name, client = %self.conn.peer,
+                                    "bad or no response from the server: {}", e.error()
+                                );
+                                return self.error(Some(be), 502);
+                            }
+                        },
                     }
-                },
+                }
             }
         }
         self.error(Some(be), 502)
+    }
+
+    /// `fut` under `timeout server`; None when it ran out (logged).
+    async fn within_server_timeout<F: Future>(&self, be: &Backend, server: usize, fut: F) -> Option<F::Output> {
+        match be.rt.timeouts.server {
+            None => Some(fut.await),
+            Some(t) => {
+                let r = tokio::time::timeout(t, fut).await.ok();
+                if r.is_none() {
+                    tracing::warn!(backend = %be.rt.name, server = %be.rt.servers[server].name, "no response within 'timeout server'");
+                }
+                r
+            }
+        }
+    }
+
+    /// A server's response on its way to the client: hop-by-hop headers out, then the
+    /// backend's and the frontend's response rules.
+    fn on_response(
+        &self,
+        be: &Backend,
+        req: &http::request::Parts,
+        mut rp: http::response::Parts,
+        body: ResBody,
+    ) -> Response<ResBody> {
+        strip_hop_by_hop(&mut rp.headers);
+        be.http.on_response(&mut rp, req, &self.conn);
+        self.fe.http.on_response(&mut rp, req, &self.conn);
+        Response::from_parts(rp, body)
     }
 }
 
@@ -661,8 +712,12 @@ impl Session {
                 return Err(self.error(Some(be), 503));
             }
         };
-        let h2 = alpn_h2 || be.h2[c.slot.server];
-        match handshake(stream, h2).await {
+        if !(alpn_h2 || be.h2[c.slot.server]) {
+            // A response head larger than a request's may be is refused (502), as HAProxy's
+            // buffer would.
+            return Ok((c.slot, Sender::H1(h1::Conn::new(stream, READ_BUF))));
+        }
+        match handshake_h2(stream).await {
             Ok(s) => Ok((c.slot, s)),
             Err(e) => {
                 tracing::warn!(backend = %be.rt.name, server = %name, "server connection failed at the HTTP handshake: {e}");
@@ -677,13 +732,12 @@ impl Session {
     fn tunnel(
         &self,
         be: &Arc<Backend>,
-        mut rp: http::response::Parts,
+        rp: http::response::Parts,
         client: Option<hyper::upgrade::OnUpgrade>,
         slot: crate::dispatch::SlotGuard,
-        sender: Sender,
+        server: h1::ResponseBody,
     ) -> Response<ResBody> {
-        let server = rp.extensions.remove::<hyper::upgrade::OnUpgrade>();
-        let (Some(client), Some(server)) = (client, server) else {
+        let (Some(client), Some(server)) = (client, server.into_upgraded()) else {
             tracing::warn!(backend = %be.rt.name, client = %self.conn.peer, "the server switched protocols without being asked to");
             return self.error(Some(be), 502);
         };
@@ -691,10 +745,10 @@ impl Session {
         let limits = crate::forward::Limits::for_tunnel(self.fe.timeouts.client, t.server, t.tunnel);
         let (fe, be2, peer) = (self.fe.name.clone(), be.rt.name.clone(), self.conn.peer);
         tokio::spawn(async move {
-            let _hold = (slot, sender);
-            match tokio::try_join!(client, server) {
-                Ok((c, s)) => {
-                    let (mut c, mut s) = (TokioIo::new(c), TokioIo::new(s));
+            let _hold = slot;
+            match client.await {
+                Ok(c) => {
+                    let (mut c, mut s) = (TokioIo::new(c), server);
                     let out = crate::forward::forward_any(&mut c, &mut s, limits).await;
                     tracing::debug!(
                         frontend = %fe, backend = %be2, client = %peer, bytes_in = out.bytes_in,
@@ -748,37 +802,28 @@ fn origin_form(uri: &Uri) -> Uri {
     }
 }
 
-/// Starts HTTP/1.1 (or HTTP/2) on a new server connection; its I/O runs in a task until it
-/// closes.
-async fn handshake(stream: Box<dyn crate::forward::Stream>, h2: bool) -> Result<Sender, hyper::Error> {
-    let io = TokioIo::new(stream);
-    if h2 {
-        let (sender, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
-            .handshake(io)
-            .await?;
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!("server connection ended: {e}");
-            }
-        });
-        return Ok(Sender::H2(sender));
-    }
-    // A response head larger than a request's may be is refused (502), as HAProxy's buffer would.
-    let (sender, conn) = hyper::client::conn::http1::Builder::new()
-        .max_buf_size(READ_BUF)
-        .handshake(io)
+/// Starts HTTP/2 on a new server connection; its I/O runs in a task until it closes.
+async fn handshake_h2(stream: Box<dyn crate::forward::Stream>) -> Result<Sender, hyper::Error> {
+    let (sender, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+        .handshake(TokioIo::new(stream))
         .await?;
     tokio::spawn(async move {
-        if let Err(e) = conn.with_upgrades().await {
+        if let Err(e) = conn.await {
             tracing::debug!("server connection ended: {e}");
         }
     });
-    Ok(Sender::H1(sender))
+    Ok(Sender::H2(sender))
+}
+
+/// Whether a request may be sent twice (RFC 9110, 9.2.2).
+fn idempotent(m: &http::Method) -> bool {
+    use http::Method as M;
+    [M::GET, M::HEAD, M::OPTIONS, M::TRACE, M::PUT, M::DELETE].contains(m)
 }
 
 /// Turns a request prepared for HTTP/1.1 into one for HTTP/2: an absolute target (HTTP/2
 /// carries scheme and authority), no connection-specific headers.
-fn to_h2(req: &mut Request<Incoming>, tls: bool, server: std::net::SocketAddr) {
+fn to_h2(req: &mut Request<ReqBody>, tls: bool, server: std::net::SocketAddr) {
     *req.version_mut() = Version::HTTP_2;
     let authority = req
         .headers()

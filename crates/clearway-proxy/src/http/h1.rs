@@ -1,0 +1,555 @@
+//! HTTP/1.1 on a server connection, driven by the request that uses it: no task or channel of
+//! its own, so a request costs no wake-up of another task. Writes a request head and body,
+//! reads the response head (passing over 1xx), streams the response body by its framing and
+//! says whether the connection can carry another request. Owns server-side HTTP/1 framing;
+//! must not pick servers, apply rules or touch the client side.
+
+use crate::forward::Stream;
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, StatusCode, Uri, Version};
+use hyper::body::Body;
+use std::future::poll_fn;
+use std::io;
+use std::mem::MaybeUninit;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll, Waker};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio_util::io::poll_read_buf;
+
+/// HAProxy's `tune.http.maxhdr`.
+const MAX_HEADERS: usize = 101;
+/// Read at least this much room at a time.
+const READ_ROOM: usize = 8 * 1024;
+/// A chunk-size line or a trailer line longer than this is refused.
+const MAX_LINE: usize = 4096;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("the server closed the connection without responding")]
+    Closed,
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    #[error("bad response: {0}")]
+    Bad(&'static str),
+    #[error("response head larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("the client's request body failed: {0}")]
+    ClientBody(BoxError),
+    #[error("the server closed the connection before the end of the response body")]
+    Truncated,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// An HTTP/1.1 connection to a server, between requests.
+pub struct Conn {
+    io: Box<dyn Stream>,
+    rbuf: BytesMut,
+    wbuf: BytesMut,
+    /// The largest response head accepted.
+    max_head: usize,
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("h1::Conn").field("buffered", &self.rbuf.len()).finish()
+    }
+}
+
+/// What is sent: the head as the session prepared it (hop-by-hop headers already dealt with).
+pub struct Head<'a> {
+    pub method: &'a Method,
+    pub uri: &'a Uri,
+    pub headers: &'a HeaderMap,
+}
+
+/// A failed exchange, and whether the request may go again over another connection: nothing
+/// of a response came back, and the request had no body, so the server cannot have consumed
+/// one that we could not replay.
+#[derive(Debug)]
+pub struct Failed {
+    pub error: Error,
+    pub replayable: bool,
+}
+
+impl Conn {
+    pub fn new(io: Box<dyn Stream>, max_head: usize) -> Conn {
+        Conn {
+            io,
+            rbuf: BytesMut::new(),
+            wbuf: BytesMut::new(),
+            max_head,
+        }
+    }
+
+    /// Whether an idle connection can take a request: the server has neither closed it nor
+    /// sent anything unasked. Looks without waiting (the readiness the event loop recorded).
+    pub fn is_usable(&mut self) -> bool {
+        if !self.rbuf.is_empty() {
+            return false;
+        }
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut byte = [0u8; 1];
+        let mut rb = ReadBuf::new(&mut byte);
+        Pin::new(&mut self.io).poll_read(&mut cx, &mut rb).is_pending()
+    }
+
+    /// Sends one request and reads the head of its response; the body follows from the
+    /// returned `ResponseBody`, which holds the connection until the body is read.
+    pub async fn send<B>(mut self, req: Head<'_>, body: B) -> Result<(http::response::Parts, ResponseBody), Failed>
+    where
+        B: Body<Data = Bytes> + Unpin,
+        B::Error: Into<BoxError>,
+    {
+        let has_body = !body.is_end_stream();
+        let chunked = has_body && !req.headers.contains_key(header::CONTENT_LENGTH);
+        self.wbuf.clear();
+        encode_head(&mut self.wbuf, &req, chunked);
+        let head_req = req.method == Method::HEAD;
+        let mut ex = Exchange {
+            body: has_body.then_some(body),
+            chunked,
+            written: 0,
+            flushed: false,
+            got_bytes: false,
+        };
+        let r = poll_fn(|cx| ex.poll(&mut self, cx, head_req)).await;
+        match r {
+            Ok((parts, framing, keep)) => {
+                // A response that came before the whole request was sent leaves the
+                // connection in no state to carry another one.
+                let keep = keep && ex.body.is_none() && ex.flushed;
+                Ok((parts, ResponseBody::new(self, framing, keep)))
+            }
+            Err(error) => Err(Failed {
+                replayable: !has_body && !ex.got_bytes && matches!(error, Error::Closed | Error::Io(_)),
+                error,
+            }),
+        }
+    }
+
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if self.rbuf.capacity() - self.rbuf.len() < READ_ROOM / 2 {
+            self.rbuf.reserve(READ_ROOM);
+        }
+        poll_read_buf(Pin::new(&mut self.io), cx, &mut self.rbuf)
+    }
+}
+
+/// The progress of one request on its way out while its response is awaited.
+struct Exchange<B> {
+    /// The request body still to send.
+    body: Option<B>,
+    chunked: bool,
+    /// How much of `wbuf` is on the wire.
+    written: usize,
+    flushed: bool,
+    /// Some bytes of a response arrived.
+    got_bytes: bool,
+}
+
+type HeadParts = (http::response::Parts, Framing, bool);
+
+impl<B> Exchange<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    fn poll(&mut self, c: &mut Conn, cx: &mut Context<'_>, head_req: bool) -> Poll<Result<HeadParts, Error>> {
+        loop {
+            // Out: what is buffered, then more of the body, then a flush.
+            let mut progress = false;
+            if !self.flushed {
+                while self.written < c.wbuf.len() {
+                    match Pin::new(&mut c.io).poll_write(cx, &c.wbuf[self.written..]) {
+                        Poll::Ready(Ok(0)) => return Poll::Ready(Err(Error::Io(io::ErrorKind::WriteZero.into()))),
+                        Poll::Ready(Ok(n)) => self.written += n,
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+                        Poll::Pending => break,
+                    }
+                }
+                if self.written == c.wbuf.len() {
+                    c.wbuf.clear();
+                    self.written = 0;
+                    match &mut self.body {
+                        Some(b) => match Pin::new(b).poll_frame(cx) {
+                            Poll::Ready(Some(Ok(f))) => {
+                                if let Ok(d) = f.into_data() {
+                                    encode_data(&mut c.wbuf, &d, self.chunked);
+                                }
+                                progress = true;
+                            }
+                            Poll::Ready(None) => {
+                                if self.chunked {
+                                    c.wbuf.put_slice(b"0\r\n\r\n");
+                                }
+                                self.body = None;
+                                progress = true;
+                            }
+                            Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(Error::ClientBody(e.into()))),
+                            Poll::Pending => {}
+                        },
+                        None => match Pin::new(&mut c.io).poll_flush(cx) {
+                            Poll::Ready(Ok(())) => self.flushed = true,
+                            Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+                            Poll::Pending => {}
+                        },
+                    }
+                }
+            }
+            if progress {
+                continue;
+            }
+            // In: the response head, which may come before the request is all sent.
+            if let Some(h) = parse_head(&mut c.rbuf, head_req)? {
+                return Poll::Ready(Ok(h));
+            }
+            if c.rbuf.len() >= c.max_head {
+                return Poll::Ready(Err(Error::TooLarge(c.max_head)));
+            }
+            match c.poll_fill(cx) {
+                Poll::Ready(Ok(0)) if self.got_bytes => return Poll::Ready(Err(Error::Bad("truncated response head"))),
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(Error::Closed)),
+                Poll::Ready(Ok(_)) => self.got_bytes = true,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+fn encode_head(w: &mut BytesMut, req: &Head<'_>, chunked: bool) {
+    let target = req.uri.path_and_query().map_or("/", |p| p.as_str());
+    w.reserve(64 + target.len() + req.headers.len() * 32);
+    w.put_slice(req.method.as_str().as_bytes());
+    w.put_u8(b' ');
+    w.put_slice(target.as_bytes());
+    w.put_slice(b" HTTP/1.1\r\n");
+    for (k, v) in req.headers {
+        w.put_slice(k.as_str().as_bytes());
+        w.put_slice(b": ");
+        w.put_slice(v.as_bytes());
+        w.put_slice(b"\r\n");
+    }
+    if chunked {
+        w.put_slice(b"transfer-encoding: chunked\r\n");
+    }
+    w.put_slice(b"\r\n");
+}
+
+fn encode_data(w: &mut BytesMut, d: &Bytes, chunked: bool) {
+    if d.is_empty() {
+        return;
+    }
+    if chunked {
+        w.put_slice(format!("{:x}\r\n", d.len()).as_bytes());
+        w.put_slice(d);
+        w.put_slice(b"\r\n");
+    } else {
+        w.put_slice(d);
+    }
+}
+
+/// How a response body ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    Empty,
+    Length(u64),
+    Chunked,
+    /// Until the server closes.
+    Close,
+}
+
+/// A complete response head at the start of `buf`, taken out of it; 1xx informational
+/// responses (but 101) are passed over.
+fn parse_head(buf: &mut BytesMut, head_req: bool) -> Result<Option<HeadParts>, Error> {
+    loop {
+        // Uninitialised room for the headers: a head is parsed on every response, and
+        // zeroing room for 101 headers each time shows in profiles.
+        let mut room = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+        let mut r = httparse::Response::new(&mut []);
+        let len = match httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut r, buf, &mut room) {
+            Ok(httparse::Status::Complete(n)) => n,
+            Ok(httparse::Status::Partial) => return Ok(None),
+            Err(httparse::Error::TooManyHeaders) => return Err(Error::Bad("too many headers")),
+            Err(_) => return Err(Error::Bad("malformed head")),
+        };
+        let code = r.code.unwrap_or(0);
+        let status = StatusCode::from_u16(code).map_err(|_| Error::Bad("invalid status code"))?;
+        if status.is_informational() && status != StatusCode::SWITCHING_PROTOCOLS {
+            buf.advance(len);
+            continue;
+        }
+        let version = if r.version == Some(0) {
+            Version::HTTP_10
+        } else {
+            Version::HTTP_11
+        };
+        // Where each name and value lies, so that values become slices of the head without
+        // a copy each.
+        let base = buf.as_ptr() as usize;
+        let mut spans = [(0u32, 0u32, 0u32, 0u32); MAX_HEADERS];
+        let n = r.headers.len();
+        for (s, h) in spans.iter_mut().zip(r.headers.iter()) {
+            // A head is at most `max_head` bytes, far below u32::MAX.
+            let (k, v) = (h.name.as_ptr() as usize - base, h.value.as_ptr() as usize - base);
+            *s = (
+                k as u32,
+                (k + h.name.len()) as u32,
+                v as u32,
+                (v + h.value.len()) as u32,
+            );
+        }
+        let head = buf.split_to(len).freeze();
+        let mut headers = HeaderMap::with_capacity(n);
+        for &(k0, k1, v0, v1) in &spans[..n] {
+            let (k0, k1, v0, v1) = (k0 as usize, k1 as usize, v0 as usize, v1 as usize);
+            let name = HeaderName::from_bytes(&head[k0..k1]).map_err(|_| Error::Bad("invalid header name"))?;
+            let value =
+                HeaderValue::from_maybe_shared(head.slice(v0..v1)).map_err(|_| Error::Bad("invalid header value"))?;
+            headers.append(name, value);
+        }
+        let (framing, keep) = framing(status, version, &headers, head_req)?;
+        let (mut parts, ()) = http::Response::new(()).into_parts();
+        parts.status = status;
+        parts.version = version;
+        parts.headers = headers;
+        return Ok(Some((parts, framing, keep)));
+    }
+}
+
+/// The body's framing (RFC 9112, section 6.3) and whether the connection stays open after it.
+fn framing(status: StatusCode, version: Version, h: &HeaderMap, head_req: bool) -> Result<(Framing, bool), Error> {
+    let has = |token: &str| {
+        h.get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    };
+    let mut keep = match version {
+        Version::HTTP_10 => has("keep-alive"),
+        _ => !has("close"),
+    };
+    if status == StatusCode::SWITCHING_PROTOCOLS {
+        return Ok((Framing::Empty, false));
+    }
+    if head_req || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
+        return Ok((Framing::Empty, keep));
+    }
+    if h.contains_key(header::TRANSFER_ENCODING) {
+        // Both lengths given is how requests get smuggled: the connection is not reused.
+        if h.contains_key(header::CONTENT_LENGTH) {
+            keep = false;
+        }
+        let last = h
+            .get_all(header::TRANSFER_ENCODING)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .rfind(|t| !t.is_empty());
+        return Ok(match last {
+            Some(t) if t.eq_ignore_ascii_case("chunked") && version == Version::HTTP_11 => (Framing::Chunked, keep),
+            _ => (Framing::Close, false),
+        });
+    }
+    let mut length = None;
+    for v in h.get_all(header::CONTENT_LENGTH) {
+        for item in v.to_str().map_err(|_| Error::Bad("invalid Content-Length"))?.split(',') {
+            let item = item.trim();
+            if item.is_empty() || !item.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(Error::Bad("invalid Content-Length"));
+            }
+            let n: u64 = item.parse().map_err(|_| Error::Bad("invalid Content-Length"))?;
+            if length.is_some_and(|l| l != n) {
+                return Err(Error::Bad("conflicting Content-Length values"));
+            }
+            length = Some(n);
+        }
+    }
+    Ok(match length {
+        Some(0) => (Framing::Empty, keep),
+        Some(n) => (Framing::Length(n), keep),
+        None => (Framing::Close, false),
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Length(u64),
+    Close,
+    ChunkSize,
+    ChunkData(u64),
+    ChunkEnd,
+    Trailers,
+    Done,
+}
+
+/// A response body read straight from the server connection as the client side asks for it.
+#[derive(Debug)]
+pub struct ResponseBody {
+    conn: Option<Conn>,
+    state: State,
+    keep: bool,
+}
+
+impl ResponseBody {
+    fn new(conn: Conn, framing: Framing, keep: bool) -> ResponseBody {
+        let state = match framing {
+            Framing::Empty => State::Done,
+            Framing::Length(n) => State::Length(n),
+            Framing::Chunked => State::ChunkSize,
+            Framing::Close => State::Close,
+        };
+        ResponseBody {
+            conn: Some(conn),
+            state,
+            keep,
+        }
+    }
+
+    pub fn is_end(&self) -> bool {
+        self.state == State::Done
+    }
+
+    /// The exact length still to come, when the framing says it.
+    pub fn exact_len(&self) -> Option<u64> {
+        match self.state {
+            State::Done => Some(0),
+            State::Length(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// The connection, once the body is read to its end and the connection can carry another
+    /// request.
+    pub fn take_reusable(&mut self) -> Option<Conn> {
+        if self.state == State::Done && self.keep {
+            self.conn.take()
+        } else {
+            None
+        }
+    }
+
+    /// After `101 Switching Protocols`: the connection as a byte stream, starting with what
+    /// the server sent after its response head.
+    pub fn into_upgraded(mut self) -> Option<Upgraded> {
+        let c = self.conn.take()?;
+        Some(Upgraded {
+            early: c.rbuf.freeze(),
+            io: c.io,
+        })
+    }
+
+    pub fn poll_data(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
+        let Some(c) = self.conn.as_mut() else {
+            return Poll::Ready(None);
+        };
+        loop {
+            match self.state {
+                State::Done => return Poll::Ready(None),
+                State::Length(left) | State::ChunkData(left) if !c.rbuf.is_empty() => {
+                    let n = (c.rbuf.len() as u64).min(left) as usize;
+                    let data = c.rbuf.split_to(n).freeze();
+                    self.state = match self.state {
+                        State::Length(_) if left == n as u64 => State::Done,
+                        State::Length(_) => State::Length(left - n as u64),
+                        _ if left == n as u64 => State::ChunkEnd,
+                        _ => State::ChunkData(left - n as u64),
+                    };
+                    return Poll::Ready(Some(Ok(data)));
+                }
+                State::Close if !c.rbuf.is_empty() => return Poll::Ready(Some(Ok(c.rbuf.split().freeze()))),
+                State::ChunkSize if !c.rbuf.is_empty() => match httparse::parse_chunk_size(&c.rbuf) {
+                    Ok(httparse::Status::Complete((used, size))) => {
+                        c.rbuf.advance(used);
+                        self.state = if size == 0 {
+                            State::Trailers
+                        } else {
+                            State::ChunkData(size)
+                        };
+                        continue;
+                    }
+                    Ok(httparse::Status::Partial) if c.rbuf.len() < MAX_LINE => {}
+                    _ => return Poll::Ready(Some(Err(Error::Bad("invalid chunk size")))),
+                },
+                State::ChunkEnd if c.rbuf.len() >= 2 => {
+                    if &c.rbuf[..2] != b"\r\n" {
+                        return Poll::Ready(Some(Err(Error::Bad("chunk not ended by CRLF"))));
+                    }
+                    c.rbuf.advance(2);
+                    self.state = State::ChunkSize;
+                    continue;
+                }
+                // Trailer fields are not passed on: hyper's client side has no use for them
+                // in HTTP/1, and no rule reads them.
+                State::Trailers if !c.rbuf.is_empty() => match c.rbuf.iter().position(|&b| b == b'\n') {
+                    Some(0) => {
+                        c.rbuf.advance(1);
+                        self.state = State::Done;
+                        continue;
+                    }
+                    Some(1) if c.rbuf[0] == b'\r' => {
+                        c.rbuf.advance(2);
+                        self.state = State::Done;
+                        continue;
+                    }
+                    Some(i) => {
+                        c.rbuf.advance(i + 1);
+                        continue;
+                    }
+                    None if c.rbuf.len() < MAX_LINE => {}
+                    None => return Poll::Ready(Some(Err(Error::Bad("trailer line too long")))),
+                },
+                _ => {}
+            }
+            // More bytes are needed.
+            match ready!(c.poll_fill(cx)) {
+                Ok(0) if self.state == State::Close => {
+                    self.state = State::Done;
+                    return Poll::Ready(None);
+                }
+                Ok(0) => return Poll::Ready(Some(Err(Error::Truncated))),
+                Ok(_) => {}
+                Err(e) => return Poll::Ready(Some(Err(e.into()))),
+            }
+        }
+    }
+}
+
+/// A server connection after `101 Switching Protocols`: bytes the server sent right after
+/// its response head come first.
+pub struct Upgraded {
+    early: Bytes,
+    io: Box<dyn Stream>,
+}
+
+impl AsyncRead for Upgraded {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        if !self.early.is_empty() {
+            let n = self.early.len().min(buf.remaining());
+            buf.put_slice(&self.early.split_to(n));
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Upgraded {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests;
