@@ -311,6 +311,11 @@ fn parse_head(buf: &mut BytesMut, head_req: bool) -> Result<Option<HeadParts>, E
             headers.append(name, value);
         }
         let (framing, keep) = framing(status, version, &headers, head_req)?;
+        if headers.contains_key(header::TRANSFER_ENCODING) {
+            // The length a server gave beside a transfer coding is not the body's length
+            // (RFC 9112, 6.3): the client must not see it.
+            headers.remove(header::CONTENT_LENGTH);
+        }
         let (mut parts, ()) = http::Response::new(()).into_parts();
         parts.status = status;
         parts.version = version;
@@ -437,10 +442,7 @@ impl ResponseBody {
     /// the server sent after its response head.
     pub fn into_upgraded(mut self) -> Option<Upgraded> {
         let c = self.conn.take()?;
-        Some(Upgraded {
-            early: c.rbuf.freeze(),
-            io: c.io,
-        })
+        Some(Upgraded::new(c.rbuf.freeze(), c.io))
     }
 
     pub fn poll_data(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
@@ -521,35 +523,7 @@ impl ResponseBody {
 
 /// A server connection after `101 Switching Protocols`: bytes the server sent right after
 /// its response head come first.
-pub struct Upgraded {
-    early: Bytes,
-    io: Box<dyn Stream>,
-}
-
-impl AsyncRead for Upgraded {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        if !self.early.is_empty() {
-            let n = self.early.len().min(buf.remaining());
-            buf.put_slice(&self.early.split_to(n));
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut self.io).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Upgraded {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
-    }
-}
+pub type Upgraded = super::prefixed::Prefixed<Box<dyn Stream>>;
 
 #[cfg(test)]
 mod tests;

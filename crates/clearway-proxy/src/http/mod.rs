@@ -5,6 +5,7 @@
 pub mod body;
 pub mod h1;
 pub mod pool;
+pub mod prefixed;
 pub mod reply;
 pub mod rules;
 pub mod samples;

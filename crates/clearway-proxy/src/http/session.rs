@@ -7,6 +7,7 @@
 use super::body::{Done, DoneGuard, Lease, ResBody};
 use super::h1;
 use super::pool::{Key, Pool, ReqBody, Sender};
+use super::prefixed::Prefixed;
 use super::rules::{forward_for, Verdict};
 use crate::acl::ConnSamples;
 use crate::dispatch::{self, ClientSide, Got};
@@ -211,32 +212,68 @@ struct Session {
     conn: ConnSamples,
     act: Arc<Activity>,
     /// Server connections private to this session (`http-reuse never`).
-    own: Arc<Pool>,
+    own: std::sync::OnceLock<Arc<Pool>>,
 }
 
-/// Serves a plain TCP client once it has sent something, within `timeout http-request` (else
-/// `timeout client`): hyper reserves its read buffer as soon as it starts, so a client that
-/// has sent nothing yet holds none, as in HAProxy. One that sends nothing in time is closed
-/// silently, as an idle keep-alive connection is.
+/// Serves a plain-TCP client connection once its first bytes arrive, within
+/// `timeout http-request` (else `timeout client`); a client that sends nothing in time is
+/// closed silently. Those first bytes say the protocol: anything but the start of the HTTP/2
+/// preface goes straight to HTTP/1, without the read of the preface alone that detecting it
+/// on the stream costs every connection.
 pub async fn serve_once_readable(fe: Arc<Frontend>, client: tokio::net::TcpStream, conn: ConnSamples) {
     let t = fe.timeouts;
-    let arrived = match pick(t.http_request, "timeout http-request", t.client, "timeout client") {
-        None => client.readable().await.is_ok(),
-        Some((limit, why)) => match tokio::time::timeout(limit, client.readable()).await {
-            Ok(r) => r.is_ok(),
-            Err(_) => {
-                tracing::info!(frontend = %fe.name, client = %conn.peer, requests = 0, "client connection closed: {why}");
-                false
-            }
-        },
+    let limit = pick(t.http_request, "timeout http-request", t.client, "timeout client");
+    let deadline = limit.map(|(d, why)| (Instant::now() + d, why));
+    let first = loop {
+        let ready = match deadline {
+            None => client.readable().await,
+            Some((at, why)) => match tokio::time::timeout_at(at, client.readable()).await {
+                Ok(r) => r,
+                Err(_) => {
+                    tracing::info!(frontend = %fe.name, client = %conn.peer, requests = 0, "client connection closed: {why}");
+                    return;
+                }
+            },
+        };
+        if ready.is_err() {
+            return;
+        }
+        let mut buf = bytes::BytesMut::with_capacity(FIRST_READ);
+        match client.try_read_buf(&mut buf) {
+            Ok(0) => return,
+            Ok(_) => break buf.freeze(),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(_) => return,
+        }
     };
-    if arrived {
-        Box::pin(serve(fe, client, conn)).await;
-    }
+    let maybe_h2 = H2_PREFACE.starts_with(&first[..first.len().min(H2_PREFACE.len())]);
+    let io = Prefixed::new(first, client);
+    let proto = if maybe_h2 { Proto::Detect } else { Proto::Http1 };
+    Box::pin(serve_as(fe, io, conn, proto)).await;
+}
+
+/// What a plain client connection's first read takes: a whole usual request head.
+const FIRST_READ: usize = 4096;
+/// What an HTTP/2 client sends first (RFC 9113, 3.4).
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// How a client connection's protocol is known.
+#[derive(Clone, Copy)]
+enum Proto {
+    /// HTTP/1.1, or HTTP/2 if the connection starts with its preface.
+    Detect,
+    Http1,
 }
 
 /// Serves one client connection (plain TCP or TLS) until it closes or times out.
 pub async fn serve<IO>(fe: Arc<Frontend>, client: IO, conn: ConnSamples)
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    serve_as(fe, client, conn, Proto::Detect).await
+}
+
+async fn serve_as<IO>(fe: Arc<Frontend>, client: IO, conn: ConnSamples, proto: Proto)
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -259,23 +296,48 @@ where
         fe: fe.clone(),
         conn,
         act: act.clone(),
-        own: Arc::new(Pool::new(4, Duration::from_secs(3600), 1)),
+        own: std::sync::OnceLock::new(),
     });
     let svc = hyper::service::service_fn(move |req| s.clone().handle(req));
-    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .keep_alive(true)
-        .max_buf_size(READ_BUF)
-        .max_headers(MAX_HEADERS)
-        .header_read_timeout(None);
     let io = TokioIo::new(Watched {
         io: client,
         act: act.clone(),
         limits,
         head_timer: None,
     });
-    let conn = builder.serve_connection_with_upgrades(io, svc);
+    match proto {
+        Proto::Detect => {
+            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .keep_alive(true)
+                .max_buf_size(READ_BUF)
+                .max_headers(MAX_HEADERS)
+                .header_read_timeout(None);
+            let conn = builder.serve_connection_with_upgrades(io, svc);
+            drive(conn, &fe, peer, &act, limits).await
+        }
+        Proto::Http1 => {
+            let conn = hyper::server::conn::http1::Builder::new()
+                .keep_alive(true)
+                .max_buf_size(READ_BUF)
+                .max_headers(MAX_HEADERS)
+                .header_read_timeout(None)
+                .serve_connection(io, svc)
+                .with_upgrades();
+            drive(conn, &fe, peer, &act, limits).await
+        }
+    }
+}
+
+/// Runs hyper's connection `conn` beside the watchdog of the client-side timeouts.
+async fn drive<E: std::fmt::Display>(
+    conn: impl Future<Output = Result<(), E>>,
+    fe: &Frontend,
+    peer: std::net::SocketAddr,
+    act: &Activity,
+    limits: ClientTimeouts,
+) {
     let watchdog = async {
         let idle_check = [limits.client, limits.http_request, limits.keep_alive]
             .into_iter()
@@ -368,6 +430,13 @@ fn spoofed_source(be: &Backend, server: usize, client: IpAddr, hdr_ip: Option<Ip
 }
 
 impl Session {
+    /// The session's own idle server connections (`http-reuse never`), made on first use:
+    /// most sessions never need one.
+    fn own(&self) -> &Arc<Pool> {
+        self.own
+            .get_or_init(|| Arc::new(Pool::new(4, Duration::from_secs(3600), 1)))
+    }
+
     fn error(&self, be: Option<&Backend>, status: u16) -> Response<ResBody> {
         match be {
             Some(b) => b.http.errors.response(Some(&self.fe.http.errors), status),
@@ -544,7 +613,7 @@ impl Session {
             sni: sni_of(server),
         };
         let home = match (mode, reuse) {
-            (HttpConnMode::KeepAlive, HttpReuse::Never) => Some(self.own.clone()),
+            (HttpConnMode::KeepAlive, HttpReuse::Never) => Some(self.own().clone()),
             (HttpConnMode::KeepAlive, _) => Some(be.pool.clone()),
             _ => None,
         };
@@ -563,7 +632,7 @@ impl Session {
                     return None;
                 }
                 match reuse {
-                    HttpReuse::Never => self.own.take(&key(server)),
+                    HttpReuse::Never => self.own().take(&key(server)),
                     _ if shared => be.pool.take(&key(server)),
                     _ => None,
                 }

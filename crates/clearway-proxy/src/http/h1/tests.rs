@@ -112,6 +112,19 @@ async fn chunked_body_with_extensions_and_trailers_is_decoded() {
 }
 
 #[tokio::test]
+async fn a_length_beside_chunked_is_dropped_and_the_connection_not_reused() {
+    let (r, _server) = exchange(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+        Method::GET,
+    )
+    .await;
+    let (parts, mut body) = r.unwrap();
+    assert!(!parts.headers.contains_key(header::CONTENT_LENGTH));
+    assert_eq!(read_all(&mut body).await.unwrap(), b"ok");
+    assert!(body.take_reusable().is_none());
+}
+
+#[tokio::test]
 async fn a_body_without_length_runs_to_the_close_and_the_connection_goes() {
     let (r, server) = exchange(b"HTTP/1.1 200 OK\r\n\r\nuntil the end", Method::GET).await;
     drop(server);
