@@ -70,6 +70,13 @@ impl Frontend {
     }
 }
 
+/// Where an accepted client comes from, and where it connected to when already known.
+#[derive(Debug, Clone, Copy)]
+pub struct Accepted {
+    pub peer: SocketAddr,
+    pub local: Option<SocketAddr>,
+}
+
 /// One open listening socket and what it belongs to.
 #[derive(Debug)]
 pub struct Listener {
@@ -82,6 +89,9 @@ pub struct Listener {
     pub limit: Option<Arc<Semaphore>>,
     /// `ssl crt ...`: TLS is terminated here.
     pub tls: Option<crate::tls::Acceptor>,
+    /// The local address of every connection it accepts, when the bind line fixes it (one
+    /// address, not `transparent`): then no system call asks each connection for it.
+    pub fixed_local: Option<SocketAddr>,
 }
 
 /// Opens every listener of the config (before daemonizing, so errors reach the terminal): one
@@ -120,6 +130,7 @@ pub fn open_listeners(cfg: &model::Config, threads: usize) -> Result<Vec<Listene
                         socket,
                         limit: limit.clone(),
                         tls: tls.clone(),
+                        fixed_local: (!b.transparent && !addr.ip().is_unspecified()).then_some(addr),
                     });
                 }
             }
@@ -194,6 +205,10 @@ pub async fn accept_loop(rt: Arc<Runtime>, listener: Listener) {
                 continue;
             }
         };
-        session::spawn(fe.clone(), stream, peer, listener.tls.clone(), (global, local, bind));
+        let at = Accepted {
+            peer,
+            local: listener.fixed_local,
+        };
+        session::spawn(fe.clone(), stream, at, listener.tls.clone(), (global, local, bind));
     }
 }

@@ -27,11 +27,12 @@ const HANDSHAKE_DEFAULT: Duration = Duration::from_secs(10);
 pub fn spawn<H: Send + 'static>(
     fe: Arc<Frontend>,
     client: TcpStream,
-    peer: SocketAddr,
+    at: crate::frontend::Accepted,
     tls: Option<crate::tls::Acceptor>,
     hold: H,
 ) {
-    let local = match client.local_addr() {
+    let peer = at.peer;
+    let local = match at.local.map_or_else(|| client.local_addr(), Ok) {
         Ok(a) => a,
         Err(e) => {
             tracing::debug!(frontend = %fe.name, %peer, "client gone before the session started: {e}");
