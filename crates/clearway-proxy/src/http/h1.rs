@@ -49,6 +49,8 @@ pub struct Conn {
     wbuf: BytesMut,
     /// The largest response head accepted.
     max_head: usize,
+    /// The worker thread that opened it (`pool::this_thread`).
+    origin: usize,
 }
 
 impl std::fmt::Debug for Conn {
@@ -80,7 +82,13 @@ impl Conn {
             rbuf: BytesMut::new(),
             wbuf: BytesMut::new(),
             max_head,
+            origin: super::pool::this_thread(),
         }
+    }
+
+    /// The worker thread that opened it, whose event loop watches its socket.
+    pub fn origin(&self) -> usize {
+        self.origin
     }
 
     /// Whether an idle connection can take a request: the server has neither closed it nor

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 #[derive(Debug)]
 pub enum Sender {
     H1(super::h1::Conn),
-    H2(hyper::client::conn::http2::SendRequest<ReqBody>),
+    /// With the worker thread (`this_thread`) whose event loop runs the connection's task.
+    H2(hyper::client::conn::http2::SendRequest<ReqBody>, usize),
 }
 
 /// A request body on its way to a server: the client's, or none (one that can be sent again).
@@ -24,7 +25,15 @@ impl Sender {
     pub fn is_closed(&mut self) -> bool {
         match self {
             Sender::H1(c) => !c.is_usable(),
-            Sender::H2(s) => s.is_closed(),
+            Sender::H2(s, _) => s.is_closed(),
+        }
+    }
+
+    /// The worker thread whose event loop the connection's socket is registered with.
+    fn origin(&self) -> usize {
+        match self {
+            Sender::H1(c) => c.origin(),
+            Sender::H2(_, t) => *t,
         }
     }
 }
@@ -55,7 +64,10 @@ type Shard = HashMap<Key, VecDeque<Idle>>;
 /// Idle connections of one backend (or of one client session), at most `per_key` per key
 /// and per shard. There is one shard per worker thread, so that giving a connection back and
 /// taking one, the per-request path, only ever locks a mutex no other thread is holding; a
-/// thread with none idle looks in the other shards before a new connection is opened.
+/// thread with none idle looks in the other shards before a new connection is opened. A
+/// connection goes back to the shard of the thread that opened it, whose event loop watches
+/// its socket: one borrowed by another thread does not stay there, where every request on it
+/// would need a wake-up across threads.
 #[derive(Debug)]
 pub struct Pool {
     shards: Box<[Mutex<Shard>]>,
@@ -63,8 +75,9 @@ pub struct Pool {
     max_idle: Duration,
 }
 
-/// This thread's shard number (threads are numbered as they first use a pool).
-fn shard_of_thread() -> usize {
+/// This thread's number (threads are numbered as they first use a pool or open a server
+/// connection); a pool's shard for it is this number modulo its shard count.
+pub fn this_thread() -> usize {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
@@ -90,7 +103,7 @@ impl Pool {
     }
 
     fn home(&self) -> usize {
-        shard_of_thread() % self.shards.len()
+        this_thread() % self.shards.len()
     }
 
     /// The most recently used live connection for `key`, if any: this thread's first.
@@ -122,7 +135,7 @@ impl Pool {
             return;
         }
         let now = Instant::now();
-        let mut shard = self.lock(self.home());
+        let mut shard = self.lock(sender.origin() % self.shards.len());
         let list = shard.entry(key).or_default();
         // Oldest first: those past their time, then the oldest when the list is full (it is
         // the likeliest to be closed by the server soon).
@@ -161,5 +174,57 @@ pub async fn sweep_every(pools: Vec<std::sync::Arc<Pool>>, every: Duration) {
         for p in &pools {
             p.sweep();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> Key {
+        Key {
+            backend: 0,
+            server: 0,
+            source: None,
+            sni: None,
+        }
+    }
+
+    /// An HTTP/1.1 connection opened on a thread of its own, whose other end stays open.
+    fn conn_from_another_thread() -> (Sender, tokio::io::DuplexStream) {
+        std::thread::spawn(|| {
+            let (a, b) = tokio::io::duplex(64);
+            (Sender::H1(super::super::h1::Conn::new(Box::new(a), 1024)), b)
+        })
+        .join()
+        .unwrap()
+    }
+
+    #[test]
+    fn a_connection_goes_back_to_the_shard_of_the_thread_that_opened_it() {
+        let pool = Pool::new(8, Duration::from_secs(60), 2);
+        // Threads are numbered in turn: of two new ones, one maps to the other shard.
+        let (sender, _peer) = std::iter::repeat_with(conn_from_another_thread)
+            .take(2)
+            .find(|(s, _)| s.origin() % 2 != pool.home())
+            .expect("one of two new threads maps to the other shard");
+        let origin = sender.origin() % 2;
+        pool.put(key(), sender);
+        assert_eq!(pool.lock(origin).get(&key()).map_or(0, VecDeque::len), 1);
+        assert_eq!(pool.lock(pool.home()).get(&key()).map_or(0, VecDeque::len), 0);
+        // This thread still finds it when it has none of its own.
+        assert!(pool.take(&key()).is_some());
+    }
+
+    #[test]
+    fn sweep_drops_connections_their_server_closed() {
+        let pool = Pool::new(8, Duration::from_secs(60), 1);
+        let (a, b) = tokio::io::duplex(64);
+        pool.put(key(), Sender::H1(super::super::h1::Conn::new(Box::new(a), 1024)));
+        let (c, _kept) = tokio::io::duplex(64);
+        pool.put(key(), Sender::H1(super::super::h1::Conn::new(Box::new(c), 1024)));
+        drop(b);
+        pool.sweep();
+        assert_eq!(pool.lock(0).get(&key()).map_or(0, VecDeque::len), 1);
     }
 }

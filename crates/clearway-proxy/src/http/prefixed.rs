@@ -23,6 +23,11 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Prefixed<IO> {
         if !self.early.is_empty() {
             let n = self.early.len().min(buf.remaining());
             buf.put_slice(&self.early.split_to(n));
+            if self.early.is_empty() {
+                // An empty slice would still hold the whole first read's allocation for as
+                // long as the connection lives.
+                self.early = Bytes::new();
+            }
             return Poll::Ready(Ok(()));
         }
         Pin::new(&mut self.io).poll_read(cx, buf)

@@ -693,7 +693,7 @@ impl Session {
                         }
                     }
                 }
-                Sender::H2(mut h2) => {
+                Sender::H2(mut h2, origin) => {
                     if h2.ready().await.is_err() {
                         body = Some(req_body);
                         continue;
@@ -713,7 +713,12 @@ impl Session {
                     match sent {
                         Ok(res) => {
                             let (rp, rb) = res.into_parts();
-                            return self.on_response(be, parts, rp, ResBody::h2(rb, lease(slot), Sender::H2(h2)));
+                            return self.on_response(
+                                be,
+                                parts,
+                                rp,
+                                ResBody::h2(rb, lease(slot), Sender::H2(h2, origin)),
+                            );
                         }
                         Err(mut e) => match e.take_message() {
                             Some(r) if attempt == 0 => {
@@ -881,7 +886,7 @@ async fn handshake_h2(stream: Box<dyn crate::forward::Stream>) -> Result<Sender,
             tracing::debug!("server connection ended: {e}");
         }
     });
-    Ok(Sender::H2(sender))
+    Ok(Sender::H2(sender, super::pool::this_thread()))
 }
 
 /// Whether a request may be sent twice (RFC 9110, 9.2.2).
