@@ -334,13 +334,7 @@ fn parse_head(buf: &mut BytesMut, head_req: bool) -> Result<Option<HeadParts>, E
 
 /// The body's framing (RFC 9112, section 6.3) and whether the connection stays open after it.
 fn framing(status: StatusCode, version: Version, h: &HeaderMap, head_req: bool) -> Result<(Framing, bool), Error> {
-    let has = |token: &str| {
-        h.get_all(header::CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .any(|t| t.trim().eq_ignore_ascii_case(token))
-    };
+    let has = |token: &str| super::connection_has(h, token);
     let mut keep = match version {
         Version::HTTP_10 => has("keep-alive"),
         _ => !has("close"),

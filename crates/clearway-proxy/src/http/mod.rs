@@ -14,3 +14,13 @@ pub mod session;
 pub use pool::Pool;
 pub use rules::HttpRules;
 pub use samples::HdrIp;
+
+/// Whether a message's `Connection` header lists `token` (in any of its comma-separated
+/// values, whatever the case): `close`, `keep-alive`, `upgrade`.
+pub(crate) fn connection_has(h: &http::HeaderMap, token: &str) -> bool {
+    h.get_all(http::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
+}

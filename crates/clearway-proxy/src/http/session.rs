@@ -838,14 +838,7 @@ impl Session {
 
 /// Whether the client closes its connection after this request.
 fn client_closes(req: &http::request::Parts) -> bool {
-    let has = |token: &str| {
-        req.headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .any(|t| t.trim().eq_ignore_ascii_case(token))
-    };
+    let has = |token: &str| super::connection_has(&req.headers, token);
     match req.version {
         Version::HTTP_10 | Version::HTTP_09 => !has("keep-alive"),
         Version::HTTP_11 => has("close"),
@@ -855,12 +848,7 @@ fn client_closes(req: &http::request::Parts) -> bool {
 
 /// The protocol an HTTP/1.1 request asks to switch to (`Connection: upgrade` + `Upgrade`).
 fn upgrade_protocol(h: &HeaderMap) -> Option<HeaderValue> {
-    let asks = h
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
+    let asks = super::connection_has(h, "upgrade");
     asks.then(|| h.get(header::UPGRADE).cloned()).flatten()
 }
 
