@@ -1,12 +1,14 @@
 //! Frontends: their listeners and accept loops. Owns the connection limits (global, frontend,
 //! bind `maxconn`: when reached, stop accepting and let the kernel backlog hold new clients)
-//! and hands each accepted client to a session; must not choose servers.
+//! and hands each accepted client to a session, on the least loaded worker thread
+//! (`workers`); must not choose servers.
 
 use crate::acl::{Cond, Samples};
 use crate::http::HttpRules;
 use crate::inspect::TcpRules;
 use crate::runtime::{Backend, BuildError, Runtime};
 use crate::session;
+use crate::workers::Handoff;
 use clearway_config::model::{self, Mode, Span, Timeouts};
 use clearway_net::ListenSpec;
 use std::net::SocketAddr;
@@ -186,9 +188,7 @@ pub async fn accept_loop(rt: Arc<Runtime>, listener: Listener) {
             },
             None => None,
         };
-        let accepted = clearway_net::listen::accept(socket.get_ref())
-            .and_then(|(s, peer)| tokio::net::TcpStream::from_std(s).map(|s| (s, peer)));
-        let (stream, peer) = match accepted {
+        let (stream, peer) = match clearway_net::listen::accept(socket.get_ref()) {
             Ok(v) => v,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 // Another listener sharing the queue, or a client gone before accept.
@@ -209,6 +209,53 @@ pub async fn accept_loop(rt: Arc<Runtime>, listener: Listener) {
             peer,
             local: listener.fixed_local,
         };
-        session::spawn(fe.clone(), stream, at, listener.tls.clone(), (global, local, bind));
+        let permits = (global, local, bind);
+        if rt.threads == 1 {
+            start_session(fe.clone(), stream, at, listener.tls.clone(), permits);
+            continue;
+        }
+        let load = rt.workers.assign(listener.thread);
+        if load.thread() == listener.thread % rt.threads {
+            start_session(fe.clone(), stream, at, listener.tls.clone(), (permits, load));
+            continue;
+        }
+        let h = Handoff {
+            fe: fe.clone(),
+            stream,
+            at,
+            tls: listener.tls.clone(),
+            permits,
+            load,
+        };
+        if let Err(h) = rt.workers.hand_over(h) {
+            // That thread has stopped: serve the client here rather than drop it.
+            start_session(h.fe, h.stream, h.at, h.tls, (h.permits, h.load));
+        }
+    }
+}
+
+/// Serves the clients other threads hand to thread `thread` (see `workers`), until the task
+/// is dropped.
+pub async fn serve_handed_over(rt: Arc<Runtime>, thread: usize) {
+    let Some(mut inbox) = rt.workers.inbox(thread) else {
+        return;
+    };
+    while let Some(h) = inbox.recv().await {
+        start_session(h.fe, h.stream, h.at, h.tls, (h.permits, h.load));
+    }
+}
+
+/// Registers an accepted client with this thread's event loop and starts its session, which
+/// holds `hold` (its permits and load) until it ends.
+fn start_session<H: Send + 'static>(
+    fe: Arc<Frontend>,
+    stream: std::net::TcpStream,
+    at: Accepted,
+    tls: Option<crate::tls::Acceptor>,
+    hold: H,
+) {
+    match tokio::net::TcpStream::from_std(stream) {
+        Ok(s) => session::spawn(fe, s, at, tls, hold),
+        Err(e) => tracing::warn!(frontend = %fe.name, client = %at.peer, "cannot register the client connection: {e}"),
     }
 }

@@ -13,5 +13,6 @@ pub mod queue;
 pub mod runtime;
 pub mod session;
 pub mod tls;
+pub mod workers;
 
 pub use runtime::{BuildError, Runtime};

@@ -56,6 +56,8 @@ pub struct Runtime {
     pub global_maxconn: u32,
     /// Worker threads (`nbthread`, else one per CPU), each with its own event loop.
     pub threads: usize,
+    /// Their loads, and the hand-off of clients between them.
+    pub workers: Arc<crate::workers::Workers>,
 }
 
 /// The worker thread count of a config: `nbthread`, else one per CPU.
@@ -196,6 +198,7 @@ impl Runtime {
             global_conns: Arc::new(Semaphore::new(global_maxconn as usize)),
             global_maxconn,
             threads,
+            workers: crate::workers::Workers::new(threads),
         })
     }
 }

@@ -178,8 +178,9 @@ fn drop_privileges(cfg: &clearway_config::Config) -> Result<(), String> {
 }
 
 /// One event loop per worker thread, as HAProxy runs its threads: each thread accepts on its
-/// own listening sockets and runs the sessions it accepted, so a session's client side, server
-/// side and timers never wake another thread. Thread 0 is this one; it also runs the health
+/// own listening sockets and runs the sessions it accepted, or passes a new client to a less
+/// loaded thread (`workers`); a session's client side, server side and timers never wake
+/// another thread. Thread 0 is this one; it also runs the health
 /// checks and waits for the stop signal.
 fn serve(rt: Arc<Runtime>, listeners: Vec<frontend::Listener>) -> Result<(), String> {
     let mut per_thread: Vec<Vec<frontend::Listener>> = (0..rt.threads).map(|_| Vec::new()).collect();
@@ -205,11 +206,13 @@ fn serve(rt: Arc<Runtime>, listeners: Vec<frontend::Listener>) -> Result<(), Str
         std::thread::Builder::new()
             .name(format!("clearway-{i}"))
             .spawn(move || {
+                let _span = tracing::error_span!("worker", thread = i).entered();
                 tokio_rt.block_on(async move {
                     let mut tasks = tokio::task::JoinSet::new();
                     for l in listeners {
                         tasks.spawn(frontend::accept_loop(rt.clone(), l));
                     }
+                    tokio::spawn(frontend::serve_handed_over(rt.clone(), i));
                     tokio::spawn(sweep_idle(&rt));
                     while tasks.join_next().await.is_some() {}
                     // The accept loops only end on a broken listener: keep serving sessions.
@@ -218,6 +221,8 @@ fn serve(rt: Arc<Runtime>, listeners: Vec<frontend::Listener>) -> Result<(), Str
             })
             .map_err(|e| format!("cannot start worker thread {i}: {e}"))?;
     }
+    // With several threads, each log line says which one wrote it.
+    let _span = (rt.threads > 1).then(|| tracing::error_span!("worker", thread = 0).entered());
     event_loop()?.block_on(serve_main(rt, mine));
     Ok(())
 }
@@ -234,6 +239,7 @@ async fn serve_main(rt: Arc<Runtime>, listeners: Vec<frontend::Listener>) {
         tasks.spawn(frontend::accept_loop(rt.clone(), l));
     }
     let listeners = tasks.len();
+    tokio::spawn(frontend::serve_handed_over(rt.clone(), 0));
     tokio::spawn(sweep_idle(&rt));
     clearway_proxy::checks::spawn_all(&rt, &mut tasks);
     tracing::info!(
