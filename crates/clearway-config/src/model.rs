@@ -59,6 +59,8 @@ pub struct Global {
     pub setcap: Vec<String>,
     /// `nbthread`: worker threads. None: one per CPU.
     pub nbthread: Option<usize>,
+    /// `cpu-map` lines, in order (a later line for the same thread wins).
+    pub cpu_maps: Vec<CpuMap>,
     /// `maxpipes`: kernel pipes for splicing bulk TCP transfers. None: a quarter of maxconn.
     pub maxpipes: Option<usize>,
     /// `nosplice`: always copy through a buffer, never splice.
@@ -67,6 +69,35 @@ pub struct Global {
     pub logs: Vec<LogTarget>,
     /// `stats socket` lines, kept as written until the runtime API is implemented.
     pub stats_sockets: Vec<StatsSocket>,
+}
+
+/// A `cpu-map [auto:]GROUP[/THREADS] CPUS...` line: which CPUs some worker threads may run on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CpuMap {
+    pub span: Span,
+    /// `auto:`: the threads take the CPUs one each, in order, instead of all of them each.
+    pub auto: bool,
+    /// The line names thread group (or process) 1, the only one Clearway has; lines for other
+    /// groups are ignored, as HAProxy ignores groups it does not run.
+    pub first_group: bool,
+    /// Thread numbers, from 1; None: all threads.
+    pub threads: Option<NumSet>,
+    /// The CPU numbers, from 0: one set per word of the line.
+    pub cpus: Vec<NumSet>,
+}
+
+/// The highest CPU number a `cpu-map` line may name (the kernel's CPU set size, 1024, minus one).
+pub const MAX_CPU: usize = 1023;
+
+/// Numbers and ranges as `cpu-map` writes them (`3`, `0-3`, `2-`: up to the highest).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NumSet(pub Vec<(usize, Option<usize>)>);
+
+impl NumSet {
+    /// The numbers in order, an open range ending at `max`.
+    pub fn expand(&self, max: usize) -> Vec<usize> {
+        self.0.iter().flat_map(|&(a, b)| a..=b.unwrap_or(max)).collect()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

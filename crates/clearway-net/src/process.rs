@@ -1,5 +1,6 @@
-//! Process-level operations: going to the background and the file-descriptor limit.
-//! Owns the fork/setsid calls; must be called before any thread (tokio runtime) starts.
+//! Process-level operations: going to the background, the file-descriptor limit and the
+//! worker threads' CPU binding. Owns the fork/setsid calls (to be made before any thread,
+//! tokio runtime included, starts) and the affinity calls.
 
 use std::io;
 use std::path::Path;
@@ -122,4 +123,15 @@ pub fn spawn_cleanup_guard(cleanup: impl FnOnce()) -> io::Result<()> {
     cleanup();
     // SAFETY: leave without running the parent's destructors.
     unsafe { libc::_exit(0) }
+}
+
+/// Binds the calling thread to `cpus` (`cpu-map`). Fails when none of them can be used (e.g.
+/// no such CPU, or outside the CPUs the process was started on).
+pub fn set_thread_cpus(cpus: &[usize]) -> io::Result<()> {
+    use nix::sched::{sched_setaffinity, CpuSet};
+    let mut set = CpuSet::new();
+    for &c in cpus {
+        set.set(c).map_err(io::Error::from)?;
+    }
+    sched_setaffinity(nix::unistd::Pid::from_raw(0), &set).map_err(io::Error::from)
 }

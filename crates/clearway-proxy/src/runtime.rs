@@ -58,6 +58,37 @@ pub struct Runtime {
     pub threads: usize,
     /// Their loads, and the hand-off of clients between them.
     pub workers: Arc<crate::workers::Workers>,
+    /// Per worker thread: the CPUs `cpu-map` binds it to, and the line that says so.
+    pub thread_cpus: Vec<Option<(Vec<usize>, Span)>>,
+}
+
+/// Which CPUs each of `threads` worker threads is bound to by the `cpu-map` lines (thread
+/// numbers from 1, as written); None: no line names it. Lines for other thread groups, and
+/// threads past `threads`, are ignored; a later line for a thread replaces an earlier one.
+/// With `auto:` the named threads take the named CPUs one each, in order.
+pub fn thread_cpus(maps: &[model::CpuMap], threads: usize) -> Vec<Option<(Vec<usize>, Span)>> {
+    use clearway_config::model::MAX_CPU;
+    let mut out = vec![None; threads];
+    for m in maps.iter().filter(|m| m.first_group) {
+        let named: Vec<usize> = match &m.threads {
+            None => (1..=threads).collect(),
+            Some(t) => t.expand(threads),
+        };
+        let named = named.into_iter().filter(|&t| (1..=threads).contains(&t));
+        let mut cpus: Vec<usize> = m.cpus.iter().flat_map(|c| c.expand(MAX_CPU)).collect();
+        if m.auto {
+            for (t, cpu) in named.zip(cpus) {
+                out[t - 1] = Some((vec![cpu], m.span.clone()));
+            }
+        } else {
+            cpus.sort_unstable();
+            cpus.dedup();
+            for t in named {
+                out[t - 1] = Some((cpus.clone(), m.span.clone()));
+            }
+        }
+    }
+    out
 }
 
 /// The worker thread count of a config: `nbthread`, else one per CPU.
@@ -199,6 +230,7 @@ impl Runtime {
             global_maxconn,
             threads,
             workers: crate::workers::Workers::new(threads),
+            thread_cpus: thread_cpus(&cfg.global.cpu_maps, threads),
         })
     }
 }
@@ -297,5 +329,47 @@ pub fn check_transparency_rights(cfg: &model::Config) -> Result<(), BuildError> 
             ),
         )),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn maps(lines: &str) -> Vec<model::CpuMap> {
+        let text = format!("global\n{lines}");
+        let loaded = clearway_config::parse_str("t.cfg", &text).expect("config");
+        loaded.config.global.cpu_maps
+    }
+
+    fn cpus(lines: &str, threads: usize) -> Vec<Option<Vec<usize>>> {
+        thread_cpus(&maps(lines), threads)
+            .into_iter()
+            .map(|t| t.map(|(c, _)| c))
+            .collect()
+    }
+
+    #[test]
+    fn cpu_map_lines_bind_threads_as_haproxy_does() {
+        assert_eq!(
+            cpus("    cpu-map auto:1/1-2 0-1\n", 2),
+            vec![Some(vec![0]), Some(vec![1])]
+        );
+        assert_eq!(
+            cpus("    cpu-map 1/all 1 0\n", 2),
+            vec![Some(vec![0, 1]), Some(vec![0, 1])]
+        );
+        assert_eq!(cpus("    cpu-map 1/2 3\n", 3), vec![None, Some(vec![3]), None]);
+        // Not enough CPUs for `auto:`: the threads left over are not bound.
+        assert_eq!(cpus("    cpu-map auto:1/1-2 0\n", 2), vec![Some(vec![0]), None]);
+        // An open range of threads ends at the last thread; threads past it are ignored.
+        assert_eq!(
+            cpus("    cpu-map auto:1/2- 4-\n", 3),
+            vec![None, Some(vec![4]), Some(vec![5])]
+        );
+        assert_eq!(cpus("    cpu-map 1/5 0\n", 2), vec![None, None]);
+        // Other groups are not ours; a later line wins.
+        assert_eq!(cpus("    cpu-map 2/1 0\n", 1), vec![None]);
+        assert_eq!(cpus("    cpu-map 1/1 0\n    cpu-map 1/1 1\n", 1), vec![Some(vec![1])]);
     }
 }

@@ -207,6 +207,7 @@ fn serve(rt: Arc<Runtime>, listeners: Vec<frontend::Listener>) -> Result<(), Str
             .name(format!("clearway-{i}"))
             .spawn(move || {
                 let _span = tracing::error_span!("worker", thread = i).entered();
+                bind_cpus(&rt, i);
                 tokio_rt.block_on(async move {
                     let mut tasks = tokio::task::JoinSet::new();
                     for l in listeners {
@@ -223,8 +224,36 @@ fn serve(rt: Arc<Runtime>, listeners: Vec<frontend::Listener>) -> Result<(), Str
     }
     // With several threads, each log line says which one wrote it.
     let _span = (rt.threads > 1).then(|| tracing::error_span!("worker", thread = 0).entered());
+    // Last: the threads started above would have inherited this thread's binding.
+    bind_cpus(&rt, 0);
     event_loop()?.block_on(serve_main(rt, mine));
     Ok(())
+}
+
+/// Binds worker thread `i` (numbered from 0; `cpu-map` numbers from 1) to its CPUs, if a
+/// `cpu-map` line names it; a binding that fails is logged and the thread runs unbound.
+fn bind_cpus(rt: &Runtime, i: usize) {
+    let Some((cpus, span)) = &rt.thread_cpus[i] else {
+        return;
+    };
+    let list = cpu_list(cpus);
+    match clearway_net::process::set_thread_cpus(cpus) {
+        Ok(()) => tracing::debug!("thread {} bound to CPU(s) {list} ({span})", i + 1),
+        Err(e) => tracing::warn!("{span}: cpu-map: cannot bind thread {} to CPU(s) {list}: {e}", i + 1),
+    }
+}
+
+/// `0-3,6` for 0, 1, 2, 3 and 6 (sorted or not: runs of consecutive numbers are joined).
+fn cpu_list(cpus: &[usize]) -> String {
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for &c in cpus {
+        match runs.last_mut() {
+            Some((_, end)) if *end + 1 == c => *end = c,
+            _ => runs.push((c, c)),
+        }
+    }
+    let run = |&(a, b): &(usize, usize)| if a == b { a.to_string() } else { format!("{a}-{b}") };
+    runs.iter().map(run).collect::<Vec<_>>().join(",")
 }
 
 /// This thread's part of closing idle HTTP server connections that expired or that their

@@ -95,3 +95,57 @@ fn clients_are_spread_evenly_over_the_threads() {
         lb.log()
     );
 }
+
+/// The CPUs a thread of `pid` may run on (`Cpus_allowed_list`), by the thread's name.
+fn allowed_cpus(pid: u32, name: &str) -> Option<String> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+        .find_map(|t| {
+            let comm = std::fs::read_to_string(t.path().join("comm")).ok()?;
+            (comm.trim() == name).then(|| {
+                let status = std::fs::read_to_string(t.path().join("status")).ok()?;
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+                    .map(|v| v.trim().to_string())
+            })?
+        })
+}
+
+#[test]
+fn cpu_map_binds_each_thread_to_its_cpu() {
+    let Some(topo) = topology("thrcpu") else { return };
+    let _srv = peer_servers(&topo, &["198.51.100.10:80"]);
+    // The last CPU this test may use, so that the test also means something on one CPU.
+    let last = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
+        .ok()
+        .and_then(|set| {
+            (0..nix::sched::CpuSet::count())
+                .rev()
+                .find(|&c| set.is_set(c).unwrap_or(false))
+        })
+        .expect("this process's CPUs");
+    let cfg = CFG.replace(
+        "nbthread 2\n",
+        &format!("nbthread 2\n    cpu-map auto:1/1-2 0 {last}\n"),
+    );
+    let lb = start(&topo, &cfg, &[80]);
+    let pid = lb.pid().expect("pid");
+    assert_eq!(
+        allowed_cpus(pid, "clearway").as_deref(),
+        Some("0"),
+        "thread 1\n{}",
+        lb.log()
+    );
+    assert_eq!(
+        allowed_cpus(pid, "clearway-1"),
+        Some(last.to_string()),
+        "thread 2\n{}",
+        lb.log()
+    );
+    // Both threads still serve.
+    for _ in 0..10 {
+        assert_eq!(server_of(&ask(&topo, "192.0.2.1:80", None)), "s1");
+    }
+}

@@ -35,7 +35,6 @@ const KNOWN_NOT_ACTED: &[&str] = &[
     "server-state-file",
     "server-state-base",
     "localpeer",
-    "cpu-map",
     "h1-case-adjust",
     "insecure-fork-wanted",
     "presetenv",
@@ -73,6 +72,7 @@ const ACTED: &[&str] = &[
     "gid",
     "chroot",
     "nbthread",
+    "cpu-map",
     "maxpipes",
     "nosplice",
     "log",
@@ -163,6 +163,7 @@ fn apply_inner(d: &Directive, g: &mut Global, ctx: &mut Ctx) -> Result<(), Strin
             }
             g.nbthread = Some(n);
         }
+        "cpu-map" => g.cpu_maps.push(super::cpu_map::parse(d)?),
         "log" => {
             if d.words.len() < 2 {
                 return Err("'log' expects an address and a facility, e.g. 'log 127.0.0.1 local0'".into());

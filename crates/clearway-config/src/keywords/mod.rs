@@ -4,6 +4,7 @@
 pub mod acl;
 pub mod bind;
 pub mod checks;
+pub mod cpu_map;
 pub mod global;
 pub mod http;
 pub mod options;
