@@ -223,9 +223,11 @@ fn redirects_deny_and_return() {
     assert_eq!(head("/admin/x", &[]), "403 ");
     assert_eq!(head("/slow", &[]), "429 ");
     assert_eq!(get(&topo, "http://192.0.2.1/ping", &[]), "pong");
-    assert!(get(&topo, "http://192.0.2.1/ping", &["-i"])
-        .to_ascii_lowercase()
-        .contains("x-pong: yes"));
+    let pong = get(&topo, "http://192.0.2.1/ping", &["-i"]).to_ascii_lowercase();
+    assert!(pong.contains("x-pong: yes"), "{pong}");
+    // As HAProxy, no Date is added: not to Clearway's own responses, nor to a server's that
+    // has none (the echo server sends none).
+    assert!(!pong.contains("\ndate:"), "{pong}");
     assert_eq!(head("/old", &[]), "308 http://192.0.2.1/new");
     assert_eq!(
         head("/a/b?x=1", &["-H", "Host: secure.example"]),
@@ -237,6 +239,8 @@ fn redirects_deny_and_return() {
     );
     assert_eq!(srv.count(), 0, "nothing reached the server");
     assert_eq!(head("/fine", &[]), "200 ");
+    let fine = get(&topo, "http://192.0.2.1/fine", &["-i"]).to_ascii_lowercase();
+    assert!(fine.starts_with("http/1.1 200") && !fine.contains("\ndate:"), "{fine}");
 }
 
 #[test]

@@ -305,6 +305,8 @@ where
         limits,
         head_timer: None,
     });
+    // Responses pass on the server's Date, and Clearway's own (errors, redirects, `return`)
+    // carry none, as HAProxy's: no Date is added, and no clock is read for it per response.
     match proto {
         Proto::Detect => {
             let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
@@ -313,7 +315,9 @@ where
                 .keep_alive(true)
                 .max_buf_size(READ_BUF)
                 .max_headers(MAX_HEADERS)
-                .header_read_timeout(None);
+                .header_read_timeout(None)
+                .auto_date_header(false);
+            builder.http2().auto_date_header(false);
             let conn = builder.serve_connection_with_upgrades(io, svc);
             drive(conn, &fe, peer, &act, limits).await
         }
@@ -323,6 +327,7 @@ where
                 .max_buf_size(READ_BUF)
                 .max_headers(MAX_HEADERS)
                 .header_read_timeout(None)
+                .auto_date_header(false)
                 .serve_connection(io, svc)
                 .with_upgrades();
             drive(conn, &fe, peer, &act, limits).await
