@@ -58,8 +58,10 @@ struct Idle {
     since: Instant,
 }
 
-/// Idle connections by key, oldest first.
-type Shard = HashMap<Key, VecDeque<Idle>>;
+/// Idle connections by key, oldest first. Hashed with foldhash, seeded per process: two
+/// lookups per request, with keys that can hold a client's address (`usesrc clientip`), so
+/// fast but not predictable from outside.
+type Shard = HashMap<Key, VecDeque<Idle>, foldhash::fast::RandomState>;
 
 /// Idle connections of one backend (or of one client session), at most `per_key` per key
 /// and per shard. There is one shard per worker thread, so that giving a connection back and
@@ -91,7 +93,7 @@ impl Pool {
     /// session uses.
     pub fn new(per_key: usize, max_idle: Duration, shards: usize) -> Pool {
         Pool {
-            shards: (0..shards.max(1)).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..shards.max(1)).map(|_| Mutex::new(Shard::default())).collect(),
             per_key,
             max_idle,
         }
