@@ -61,6 +61,8 @@ pub fn target(kind: Kind, variant: Variant, port: u16) -> String {
 }
 
 /// The configuration both proxies run, unchanged: the same text for Clearway and HAProxy.
+/// The bulk proxy has `option splice-auto`, without which HAProxy never splices; Clearway
+/// does the same with or without it.
 pub fn config(variant: Variant, threads: usize) -> String {
     let (addr, bindopt, source) = match variant {
         Variant::Plain => (LB, "", ""),
@@ -71,7 +73,7 @@ pub fn config(variant: Variant, threads: usize) -> String {
          defaults\n    timeout connect 5s\n    timeout client 120s\n    timeout server 120s\n    timeout queue 60s\n\
          listen tcp_ka\n    mode tcp\n    bind {addr}:{TCP_PORT}{bindopt}\n{source}    server s1 {SERVER}:80\n\
          listen http_ka\n    mode http\n    bind {addr}:{HTTP_PORT}{bindopt}\n{source}    http-request set-header X-Bench 1\n    server s1 {SERVER}:80\n\
-         listen bulk\n    mode tcp\n    bind {addr}:{BULK_PORT}{bindopt}\n{source}    server s1 {SERVER}:5201\n"
+         listen bulk\n    mode tcp\n    option splice-auto\n    bind {addr}:{BULK_PORT}{bindopt}\n{source}    server s1 {SERVER}:5201\n"
     )
 }
 

@@ -15,6 +15,7 @@ const ACTED: &[&str] = &[
     "http-server-close",
     "httpclose",
     "forceclose",
+    "splice-auto",
 ];
 /// Options that only make sense in HTTP mode (warned about in TCP proxies).
 pub const HTTP_ONLY: &[&str] = &[
@@ -61,7 +62,6 @@ const KNOWN_NOT_ACTED: &[&str] = &[
     "srvtcpka",
     "log-health-checks",
     "abortonclose",
-    "splice-auto",
     "splice-request",
     "splice-response",
     "contstats",
@@ -128,6 +128,18 @@ pub fn apply(d: &Directive, negated: bool, opts: &mut ProxyOptions, redispatch: 
                 ctx.warn(
                     &d.span,
                     format!("'option {n}' is not implemented yet: servers are checked with a plain TCP connect"),
+                );
+            }
+            return;
+        }
+        // What Clearway does anyway: a transfer moves to splice(2) once a read fills a whole
+        // buffer, and small exchanges stay in user space.
+        "splice-auto" => {
+            if negated {
+                ctx.warn(
+                    &d.span,
+                    "'no option splice-auto' has no effect: Clearway decides per transfer when to splice \
+                     (hint: 'nosplice' in the global section turns splicing off)",
                 );
             }
             return;

@@ -199,3 +199,15 @@ fn splice_settings_are_read_not_warned() {
     let e = parse_str("t.cfg", "global\n maxpipes lots\n").unwrap_err().to_string();
     assert!(e.contains("t.cfg:2"), "{e}");
 }
+
+#[test]
+fn option_splice_auto_is_what_clearway_does_anyway() {
+    let l = ok("defaults\n mode tcp\n timeout connect 1s\n timeout server 1s\n option splice-auto\nbackend b\n server s 127.0.0.1:1\n");
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    let l = ok("defaults\n mode tcp\n no option splice-auto\nbackend b\n server s 127.0.0.1:1\n");
+    assert!(
+        l.warnings.iter().any(|w| w.message.contains("'nosplice'")),
+        "{:?}",
+        l.warnings
+    );
+}
