@@ -42,6 +42,9 @@ impl Variant {
 /// The connection limit of both proxies: HAProxy needs two descriptors per connection within
 /// the process limit (20,000 on the machines seen so far), so not more.
 pub const MAXCONN: u32 = 9_800;
+/// Kernel pipes for splicing, per proxy: two per spliced connection, and the bulk rows run
+/// at most 8 streams.
+pub const MAXPIPES: u32 = 64;
 
 /// Ports of the listeners, the same for every proxy.
 pub const TCP_PORT: u16 = 8001;
@@ -62,14 +65,16 @@ pub fn target(kind: Kind, variant: Variant, port: u16) -> String {
 
 /// The configuration both proxies run, unchanged: the same text for Clearway and HAProxy.
 /// The bulk proxy has `option splice-auto`, without which HAProxy never splices; Clearway
-/// does the same with or without it.
+/// does the same with or without it. `maxpipes` is set because HAProxy reserves two
+/// descriptors per pipe at start-up, and its default (a quarter of `maxconn`) would take it
+/// past the descriptor limit that `MAXCONN` is sized for.
 pub fn config(variant: Variant, threads: usize) -> String {
     let (addr, bindopt, source) = match variant {
         Variant::Plain => (LB, "", ""),
         Variant::Transparent => (VIP, " transparent", "    source 0.0.0.0 usesrc clientip\n"),
     };
     format!(
-        "global\n    maxconn {MAXCONN}\n    nbthread {threads}\n\
+        "global\n    maxconn {MAXCONN}\n    maxpipes {MAXPIPES}\n    nbthread {threads}\n\
          defaults\n    timeout connect 5s\n    timeout client 120s\n    timeout server 120s\n    timeout queue 60s\n\
          listen tcp_ka\n    mode tcp\n    bind {addr}:{TCP_PORT}{bindopt}\n{source}    server s1 {SERVER}:80\n\
          listen http_ka\n    mode http\n    bind {addr}:{HTTP_PORT}{bindopt}\n{source}    http-request set-header X-Bench 1\n    server s1 {SERVER}:80\n\
