@@ -180,8 +180,8 @@ fn drop_privileges(cfg: &clearway_config::Config) -> Result<(), String> {
 /// One event loop per worker thread, as HAProxy runs its threads: each thread accepts on its
 /// own listening sockets and runs the sessions it accepted, or passes a new client to a less
 /// loaded thread (`workers`); a session's client side, server side and timers never wake
-/// another thread. Thread 0 is this one; it also runs the health
-/// checks and waits for the stop signal.
+/// another thread. Thread 0 is this one; it also runs the health checks and waits for the
+/// stop signal.
 fn serve(rt: Arc<Runtime>, listeners: Vec<frontend::Listener>) -> Result<(), String> {
     let mut per_thread: Vec<Vec<frontend::Listener>> = (0..rt.threads).map(|_| Vec::new()).collect();
     for l in listeners {
