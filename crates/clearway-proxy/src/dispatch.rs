@@ -19,6 +19,13 @@ pub struct SlotGuard {
     pub server: usize,
 }
 
+impl SlotGuard {
+    /// The backend's and the server's names, for logs.
+    pub fn names(&self) -> (&str, &str) {
+        (&self.backend.rt.name, &self.backend.rt.servers[self.server].name)
+    }
+}
+
 impl Drop for SlotGuard {
     fn drop(&mut self) {
         self.backend.release(self.server);

@@ -774,3 +774,46 @@ fn idle_server_connections_the_server_closed_are_closed_here_too() {
     let body = get(&topo, "http://192.0.2.1/b", &[]);
     assert_eq!(values(&body, "conn"), ["2"], "{body}");
 }
+
+#[test]
+fn a_server_that_stalls_mid_body_is_cut_by_timeout_server() {
+    let Some(topo) = topology("hstall") else { return };
+    // A server that answers with a head and part of the body, then goes silent (its socket
+    // stays open for 30 s).
+    let listener = topo
+        .server
+        .enter(|| std::net::TcpListener::bind("198.51.100.10:80"))
+        .expect("bind");
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().flatten().take(4) {
+            let mut s = s;
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nfirst bytes");
+            held.push(s);
+        }
+        std::thread::sleep(std::time::Duration::from_secs(30));
+    });
+    let cfg = "defaults\n    mode http\n    timeout connect 5s\n    timeout client 30s\n    timeout server 1s\n\
+               frontend ft\n    bind 192.0.2.1:80\n    default_backend bk\n\
+               backend bk\n    server s1 198.51.100.10:80\n";
+    let lb = start(&topo, cfg, &[80]);
+    let mut s = connect(&topo, "192.0.2.1:80");
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    // The client gets what the server sent, then the connection closes (the body is cut
+    // short) instead of staying open as long as the server keeps quiet.
+    let mut answer = Vec::new();
+    let read = s.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        read.is_ok(),
+        "the connection was not closed: {read:?}, got {answer:?}\n{}",
+        lb.log()
+    );
+    assert!(
+        answer.starts_with("HTTP/1.1 200") && answer.ends_with("first bytes"),
+        "{answer:?}"
+    );
+    assert!(lb.wait_log("timeout server", TIMEOUT), "{}", lb.log());
+}

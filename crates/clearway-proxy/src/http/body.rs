@@ -144,8 +144,12 @@ impl Body for ResBody {
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match &mut self.kind {
             Kind::Local(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
-            Kind::H1 { inner, .. } => {
+            Kind::H1 { inner, lease } => {
                 let r = inner.poll_data(cx);
+                if let (Poll::Ready(Some(Err(e))), Some(l)) = (&r, lease.as_ref()) {
+                    let (backend, server) = l.slot.names();
+                    tracing::warn!(%backend, %server, "response to the client cut short: {e}");
+                }
                 if inner.is_end() {
                     self.finish_h1();
                 }

@@ -9,11 +9,11 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Uri, Version};
 use hyper::body::Body;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::mem::MaybeUninit;
 use std::pin::Pin;
-use std::task::{ready, Context, Poll, Waker};
+use std::task::{Context, Poll, Waker};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_util::io::poll_read_buf;
 
@@ -38,6 +38,8 @@ pub enum Error {
     ClientBody(BoxError),
     #[error("the server closed the connection before the end of the response body")]
     Truncated,
+    #[error("no data from the server for {0:?} in the middle of the response body ('timeout server')")]
+    Timeout(std::time::Duration),
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -400,6 +402,12 @@ pub struct ResponseBody {
     conn: Option<Conn>,
     state: State,
     keep: bool,
+    /// `timeout server`: how long the server may keep quiet while the body is awaited.
+    idle: Option<std::time::Duration>,
+    /// Armed when a read from the server has to wait; created on the first wait only.
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// A read is waiting for the server (time the client takes to read does not count).
+    waiting: bool,
 }
 
 impl ResponseBody {
@@ -414,7 +422,17 @@ impl ResponseBody {
             conn: Some(conn),
             state,
             keep,
+            idle: None,
+            timer: None,
+            waiting: false,
         }
+    }
+
+    /// Ends the body with `Error::Timeout` when the server sends nothing for `idle` while
+    /// the body waits for it.
+    pub fn with_idle_timeout(mut self, idle: Option<std::time::Duration>) -> ResponseBody {
+        self.idle = idle;
+        self
     }
 
     pub fn is_end(&self) -> bool {
@@ -510,7 +528,27 @@ impl ResponseBody {
                 _ => {}
             }
             // More bytes are needed.
-            match ready!(c.poll_fill(cx)) {
+            let filled = match c.poll_fill(cx) {
+                Poll::Ready(r) => r,
+                Poll::Pending => {
+                    if let Some(idle) = self.idle {
+                        let deadline = tokio::time::Instant::now() + idle;
+                        let timer = self
+                            .timer
+                            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                        if !self.waiting {
+                            timer.as_mut().reset(deadline);
+                        }
+                        if timer.as_mut().poll(cx).is_ready() {
+                            return Poll::Ready(Some(Err(Error::Timeout(idle))));
+                        }
+                    }
+                    self.waiting = true;
+                    return Poll::Pending;
+                }
+            };
+            self.waiting = false;
+            match filled {
                 Ok(0) if self.state == State::Close => {
                     self.state = State::Done;
                     return Poll::Ready(None);

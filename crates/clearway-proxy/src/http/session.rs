@@ -685,7 +685,10 @@ impl Session {
                         Ok((rp, rb)) if rp.status == http::StatusCode::SWITCHING_PROTOCOLS => {
                             return self.tunnel(be, rp, client_upgrade, slot, rb);
                         }
-                        Ok((rp, rb)) => return self.on_response(be, parts, rp, ResBody::h1(rb, lease(slot))),
+                        Ok((rp, rb)) => {
+                            let rb = rb.with_idle_timeout(be.rt.timeouts.server);
+                            return self.on_response(be, parts, rp, ResBody::h1(rb, lease(slot)));
+                        }
                         Err(f) if f.replayable && reused && attempt == 0 && idempotent(&parts.method) => {
                             tracing::debug!(backend = %be.rt.name, "idle server connection was closed: {}; using a new one", f.error);
                         }

@@ -331,3 +331,30 @@ async fn after_101_the_connection_is_a_byte_stream_with_early_bytes_first() {
     up.write_all(b"up").await.unwrap();
     received(&mut server, "up").await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn server_goes_quiet_mid_body_and_only_its_silence_counts() {
+    use std::time::Duration;
+    let (sent, mut server) = exchange(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", Method::GET).await;
+    let (_, body) = sent.expect("response");
+    let mut body = body.with_idle_timeout(Some(Duration::from_secs(5)));
+    let first = poll_fn(|cx| body.poll_data(cx)).await.expect("data").expect("bytes");
+    assert_eq!(&first[..], b"abc");
+    // The client takes longer than the timeout to ask for more: that time is not the server's.
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let waiting = poll_fn(|cx| Poll::Ready(body.poll_data(cx))).await;
+    assert!(waiting.is_pending(), "the body waits for the server");
+    server.write_all(b"def").await.unwrap();
+    let more = poll_fn(|cx| body.poll_data(cx)).await.expect("data").expect("bytes");
+    assert_eq!(&more[..], b"def");
+    // The timer armed by the first wait is past its deadline now; a new wait starts afresh.
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let waiting = poll_fn(|cx| Poll::Ready(body.poll_data(cx))).await;
+    assert!(waiting.is_pending(), "a slow client is not a quiet server");
+    // Then the server keeps quiet for longer than the timeout, while the body waits.
+    let end = poll_fn(|cx| body.poll_data(cx)).await.expect("an error");
+    assert!(
+        matches!(end, Err(Error::Timeout(d)) if d == Duration::from_secs(5)),
+        "{end:?}"
+    );
+}
