@@ -81,22 +81,27 @@ pub struct CpuMap {
     /// groups are ignored, as HAProxy ignores groups it does not run.
     pub first_group: bool,
     /// Thread numbers, from 1; None: all threads.
-    pub threads: Option<NumSet>,
-    /// The CPU numbers, from 0: one set per word of the line.
-    pub cpus: Vec<NumSet>,
+    pub threads: Option<NumRange>,
+    /// The CPU numbers, from 0: one range per word of the line.
+    pub cpus: Vec<NumRange>,
 }
 
 /// The highest CPU number a `cpu-map` line may name (the kernel's CPU set size, 1024, minus one).
 pub const MAX_CPU: usize = 1023;
 
-/// Numbers and ranges as `cpu-map` writes them (`3`, `0-3`, `2-`: up to the highest).
+/// A number or a range as one word of a `cpu-map` line writes it (`3`, `0-3`, `2-`: up to the
+/// highest).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NumSet(pub Vec<(usize, Option<usize>)>);
+pub struct NumRange {
+    pub from: usize,
+    /// None: up to the highest.
+    pub to: Option<usize>,
+}
 
-impl NumSet {
+impl NumRange {
     /// The numbers in order, an open range ending at `max`.
     pub fn expand(&self, max: usize) -> Vec<usize> {
-        self.0.iter().flat_map(|&(a, b)| a..=b.unwrap_or(max)).collect()
+        (self.from..=self.to.unwrap_or(max)).collect()
     }
 }
 

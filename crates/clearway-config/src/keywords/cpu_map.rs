@@ -3,7 +3,7 @@
 //! knows the thread count; this module must not look at the machine.
 
 use crate::ast::Directive;
-use crate::model::{CpuMap, NumSet, MAX_CPU};
+use crate::model::{CpuMap, NumRange, MAX_CPU};
 
 const USAGE: &str = "'cpu-map' expects threads and CPUs, e.g. 'cpu-map auto:1/1-4 0-3' (threads 1 to 4 \
                      one per CPU 0 to 3) or 'cpu-map 1/all 0-3'";
@@ -23,7 +23,7 @@ pub fn parse(d: &Directive) -> Result<CpuMap, String> {
     let first_group = match group {
         "all" | "odd" => true,
         "even" => false,
-        g => set(g, "thread group", 1, usize::MAX)?.0.iter().any(|&(a, _)| a == 1),
+        g => set(g, "thread group", 1, usize::MAX)?.from == 1,
     };
     let threads = match threads {
         None | Some("all") => None,
@@ -34,7 +34,7 @@ pub fn parse(d: &Directive) -> Result<CpuMap, String> {
         .map(|w| set(w, "CPU", 0, MAX_CPU))
         .collect::<Result<Vec<_>, _>>()?;
     if auto {
-        let closed = |s: &NumSet| s.0.iter().all(|r| r.1.is_some());
+        let closed = |s: &NumRange| s.to.is_some();
         let n_cpus: usize = cpus.iter().map(|c| c.expand(0).len()).sum();
         if let Some(t) = threads
             .as_ref()
@@ -59,7 +59,7 @@ pub fn parse(d: &Directive) -> Result<CpuMap, String> {
 }
 
 /// `3`, `0-3` or `2-` (up to the highest), numbers from `min` to `max`.
-fn set(word: &str, what: &str, min: usize, max: usize) -> Result<NumSet, String> {
+fn set(word: &str, what: &str, min: usize, max: usize) -> Result<NumRange, String> {
     let bad = || format!("'cpu-map': '{word}' is not a {what} number or range (e.g. {min}, {min}-3 or {min}-)");
     let num = |s: &str| -> Result<usize, String> {
         let n: usize = s.parse().map_err(|_| bad())?;
@@ -71,21 +71,23 @@ fn set(word: &str, what: &str, min: usize, max: usize) -> Result<NumSet, String>
         }
         Ok(n)
     };
-    let range = match word.split_once('-') {
+    Ok(match word.split_once('-') {
         None => {
             let n = num(word)?;
-            (n, Some(n))
+            NumRange { from: n, to: Some(n) }
         }
-        Some((a, "")) => (num(a)?, None),
+        Some((a, "")) => NumRange {
+            from: num(a)?,
+            to: None,
+        },
         Some((a, b)) => {
             let (a, b) = (num(a)?, num(b)?);
             if a > b {
                 return Err(format!("'cpu-map': the range '{word}' goes backwards"));
             }
-            (a, Some(b))
+            NumRange { from: a, to: Some(b) }
         }
-    };
-    Ok(NumSet(vec![range]))
+    })
 }
 
 #[cfg(test)]
