@@ -4,9 +4,10 @@
 //! says whether the connection can carry another request. Owns server-side HTTP/1 framing;
 //! must not pick servers, apply rules or touch the client side.
 
+use super::decode::{content_length, ends_chunked, Decoder, Framing, Spans, Step, MAX_HEADERS};
 use crate::forward::Stream;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderMap};
 use http::{Method, StatusCode, Uri, Version};
 use hyper::body::Body;
 use std::future::{poll_fn, Future};
@@ -17,12 +18,8 @@ use std::task::{Context, Poll, Waker};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_util::io::poll_read_buf;
 
-/// HAProxy's `tune.http.maxhdr`.
-const MAX_HEADERS: usize = 101;
 /// Read at least this much room at a time.
 const READ_ROOM: usize = 8 * 1024;
-/// A chunk-size line or a trailer line longer than this is refused.
-const MAX_LINE: usize = 4096;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -261,16 +258,6 @@ fn encode_data(w: &mut BytesMut, d: &Bytes, chunked: bool) {
     }
 }
 
-/// How a response body ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Framing {
-    Empty,
-    Length(u64),
-    Chunked,
-    /// Until the server closes.
-    Close,
-}
-
 /// A complete response head at the start of `buf`, taken out of it; 1xx informational
 /// responses (but 101) are passed over.
 fn parse_head(buf: &mut BytesMut, head_req: bool) -> Result<Option<HeadParts>, Error> {
@@ -296,30 +283,9 @@ fn parse_head(buf: &mut BytesMut, head_req: bool) -> Result<Option<HeadParts>, E
         } else {
             Version::HTTP_11
         };
-        // Where each name and value lies, so that values become slices of the head without
-        // a copy each.
-        let base = buf.as_ptr() as usize;
-        let mut spans = [(0u32, 0u32, 0u32, 0u32); MAX_HEADERS];
-        let n = r.headers.len();
-        for (s, h) in spans.iter_mut().zip(r.headers.iter()) {
-            // A head is at most `max_head` bytes, far below u32::MAX.
-            let (k, v) = (h.name.as_ptr() as usize - base, h.value.as_ptr() as usize - base);
-            *s = (
-                k as u32,
-                (k + h.name.len()) as u32,
-                v as u32,
-                (v + h.value.len()) as u32,
-            );
-        }
+        let spans = Spans::of(buf, r.headers);
         let head = buf.split_to(len).freeze();
-        let mut headers = HeaderMap::with_capacity(n);
-        for &(k0, k1, v0, v1) in &spans[..n] {
-            let (k0, k1, v0, v1) = (k0 as usize, k1 as usize, v0 as usize, v1 as usize);
-            let name = HeaderName::from_bytes(&head[k0..k1]).map_err(|_| Error::Bad("invalid header name"))?;
-            let value =
-                HeaderValue::from_maybe_shared(head.slice(v0..v1)).map_err(|_| Error::Bad("invalid header value"))?;
-            headers.append(name, value);
-        }
+        let mut headers = spans.header_map(&head).map_err(Error::Bad)?;
         let (framing, keep) = framing(status, version, &headers, head_req)?;
         if headers.contains_key(header::TRANSFER_ENCODING) {
             // The length a server gave beside a transfer coding is not the body's length
@@ -352,32 +318,13 @@ fn framing(status: StatusCode, version: Version, h: &HeaderMap, head_req: bool) 
         if h.contains_key(header::CONTENT_LENGTH) {
             keep = false;
         }
-        let last = h
-            .get_all(header::TRANSFER_ENCODING)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
-            .rfind(|t| !t.is_empty());
-        return Ok(match last {
-            Some(t) if t.eq_ignore_ascii_case("chunked") && version == Version::HTTP_11 => (Framing::Chunked, keep),
-            _ => (Framing::Close, false),
+        return Ok(if ends_chunked(h) && version == Version::HTTP_11 {
+            (Framing::Chunked, keep)
+        } else {
+            (Framing::Close, false)
         });
     }
-    let mut length = None;
-    for v in h.get_all(header::CONTENT_LENGTH) {
-        for item in v.to_str().map_err(|_| Error::Bad("invalid Content-Length"))?.split(',') {
-            let item = item.trim();
-            if item.is_empty() || !item.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(Error::Bad("invalid Content-Length"));
-            }
-            let n: u64 = item.parse().map_err(|_| Error::Bad("invalid Content-Length"))?;
-            if length.is_some_and(|l| l != n) {
-                return Err(Error::Bad("conflicting Content-Length values"));
-            }
-            length = Some(n);
-        }
-    }
+    let length = content_length(h).map_err(Error::Bad)?;
     Ok(match length {
         Some(0) => (Framing::Empty, keep),
         Some(n) => (Framing::Length(n), keep),
@@ -385,22 +332,11 @@ fn framing(status: StatusCode, version: Version, h: &HeaderMap, head_req: bool) 
     })
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    Length(u64),
-    Close,
-    ChunkSize,
-    ChunkData(u64),
-    ChunkEnd,
-    Trailers,
-    Done,
-}
-
 /// A response body read straight from the server connection as the client side asks for it.
 #[derive(Debug)]
 pub struct ResponseBody {
     conn: Option<Conn>,
-    state: State,
+    dec: Decoder,
     keep: bool,
     /// `timeout server`: how long the server may keep quiet while the body is awaited.
     idle: Option<std::time::Duration>,
@@ -412,15 +348,9 @@ pub struct ResponseBody {
 
 impl ResponseBody {
     fn new(conn: Conn, framing: Framing, keep: bool) -> ResponseBody {
-        let state = match framing {
-            Framing::Empty => State::Done,
-            Framing::Length(n) => State::Length(n),
-            Framing::Chunked => State::ChunkSize,
-            Framing::Close => State::Close,
-        };
         ResponseBody {
             conn: Some(conn),
-            state,
+            dec: Decoder::new(framing),
             keep,
             idle: None,
             timer: None,
@@ -436,22 +366,18 @@ impl ResponseBody {
     }
 
     pub fn is_end(&self) -> bool {
-        self.state == State::Done
+        self.dec.is_end()
     }
 
     /// The exact length still to come, when the framing says it.
     pub fn exact_len(&self) -> Option<u64> {
-        match self.state {
-            State::Done => Some(0),
-            State::Length(n) => Some(n),
-            _ => None,
-        }
+        self.dec.exact_len()
     }
 
     /// The connection, once the body is read to its end and the connection can carry another
     /// request.
     pub fn take_reusable(&mut self) -> Option<Conn> {
-        if self.state == State::Done && self.keep {
+        if self.dec.is_end() && self.keep {
             self.conn.take()
         } else {
             None
@@ -470,62 +396,11 @@ impl ResponseBody {
             return Poll::Ready(None);
         };
         loop {
-            match self.state {
-                State::Done => return Poll::Ready(None),
-                State::Length(left) | State::ChunkData(left) if !c.rbuf.is_empty() => {
-                    let n = (c.rbuf.len() as u64).min(left) as usize;
-                    let data = c.rbuf.split_to(n).freeze();
-                    self.state = match self.state {
-                        State::Length(_) if left == n as u64 => State::Done,
-                        State::Length(_) => State::Length(left - n as u64),
-                        _ if left == n as u64 => State::ChunkEnd,
-                        _ => State::ChunkData(left - n as u64),
-                    };
-                    return Poll::Ready(Some(Ok(data)));
-                }
-                State::Close if !c.rbuf.is_empty() => return Poll::Ready(Some(Ok(c.rbuf.split().freeze()))),
-                State::ChunkSize if !c.rbuf.is_empty() => match httparse::parse_chunk_size(&c.rbuf) {
-                    Ok(httparse::Status::Complete((used, size))) => {
-                        c.rbuf.advance(used);
-                        self.state = if size == 0 {
-                            State::Trailers
-                        } else {
-                            State::ChunkData(size)
-                        };
-                        continue;
-                    }
-                    Ok(httparse::Status::Partial) if c.rbuf.len() < MAX_LINE => {}
-                    _ => return Poll::Ready(Some(Err(Error::Bad("invalid chunk size")))),
-                },
-                State::ChunkEnd if c.rbuf.len() >= 2 => {
-                    if &c.rbuf[..2] != b"\r\n" {
-                        return Poll::Ready(Some(Err(Error::Bad("chunk not ended by CRLF"))));
-                    }
-                    c.rbuf.advance(2);
-                    self.state = State::ChunkSize;
-                    continue;
-                }
-                // Trailer fields are not passed on: hyper's client side has no use for them
-                // in HTTP/1, and no rule reads them.
-                State::Trailers if !c.rbuf.is_empty() => match c.rbuf.iter().position(|&b| b == b'\n') {
-                    Some(0) => {
-                        c.rbuf.advance(1);
-                        self.state = State::Done;
-                        continue;
-                    }
-                    Some(1) if c.rbuf[0] == b'\r' => {
-                        c.rbuf.advance(2);
-                        self.state = State::Done;
-                        continue;
-                    }
-                    Some(i) => {
-                        c.rbuf.advance(i + 1);
-                        continue;
-                    }
-                    None if c.rbuf.len() < MAX_LINE => {}
-                    None => return Poll::Ready(Some(Err(Error::Bad("trailer line too long")))),
-                },
-                _ => {}
+            match self.dec.decode(&mut c.rbuf) {
+                Ok(Step::Data(d)) => return Poll::Ready(Some(Ok(d))),
+                Ok(Step::Done) => return Poll::Ready(None),
+                Ok(Step::More) => {}
+                Err(e) => return Poll::Ready(Some(Err(Error::Bad(e)))),
             }
             // More bytes are needed.
             let filled = match c.poll_fill(cx) {
@@ -549,10 +424,7 @@ impl ResponseBody {
             };
             self.waiting = false;
             match filled {
-                Ok(0) if self.state == State::Close => {
-                    self.state = State::Done;
-                    return Poll::Ready(None);
-                }
+                Ok(0) if self.dec.at_eof() => return Poll::Ready(None),
                 Ok(0) => return Poll::Ready(Some(Err(Error::Truncated))),
                 Ok(_) => {}
                 Err(e) => return Poll::Ready(Some(Err(e.into()))),

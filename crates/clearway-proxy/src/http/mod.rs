@@ -1,8 +1,10 @@
-//! `mode http`: HTTP/1.1 and HTTP/2 clients served by hyper, requests routed by ACLs to
-//! backends, rewritten by rules and sent over reused HTTP/1.1 server connections.
+//! `mode http`: HTTP/1.x clients served by `client_h1` and HTTP/2 clients by hyper, requests
+//! routed by ACLs to backends, rewritten by rules and sent over reused server connections.
 //! Must not parse config text or open listeners.
 
 pub mod body;
+pub mod client_h1;
+pub mod decode;
 pub mod h1;
 pub mod pool;
 pub mod prefixed;

@@ -2,7 +2,6 @@
 //! a connection opened from a client's own address (`usesrc`) is only ever reused for that
 //! same address. Owns keeping, expiring and handing out idle connections; must not open any.
 
-use hyper::body::Incoming;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Mutex;
@@ -17,8 +16,7 @@ pub enum Sender {
     H2(hyper::client::conn::http2::SendRequest<ReqBody>, usize),
 }
 
-/// A request body on its way to a server: the client's, or none (one that can be sent again).
-pub type ReqBody = http_body_util::Either<Incoming, http_body_util::Empty<bytes::Bytes>>;
+pub use super::client_h1::ReqBody;
 
 impl Sender {
     /// Whether the server closed it (or, for HTTP/1.1, sent something unasked).

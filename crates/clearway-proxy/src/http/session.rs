@@ -5,6 +5,7 @@
 //! `http-keep-alive`, `client`) and the request limits; must not pick servers itself.
 
 use super::body::{Done, DoneGuard, Lease, ResBody};
+use super::client_h1;
 use super::h1;
 use super::pool::{Key, Pool, ReqBody, Sender};
 use super::prefixed::Prefixed;
@@ -16,7 +17,6 @@ use crate::runtime::Backend;
 use clearway_config::model::{HttpConnMode, HttpReuse, UseSrc};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, Uri, Version};
-use http_body_util::{Either, Empty};
 use hyper::body::{Body as _, Incoming};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::convert::Infallible;
@@ -35,10 +35,8 @@ use tokio::time::Instant;
 /// `tune.bufsize` 16384 less `tune.maxrewrite` 1024 leaves: a longer URI is refused with 414,
 /// longer headers with 431.
 pub const MAX_HEAD: usize = 16384 - 1024;
-/// hyper's own read buffer limit: above `MAX_HEAD` so that we, not hyper, answer first.
+/// The largest response head taken from a server (502 above it).
 const READ_BUF: usize = 64 * 1024;
-/// HAProxy's `tune.http.maxhdr`.
-const MAX_HEADERS: usize = 101;
 
 const NONE: u64 = u64::MAX;
 
@@ -217,13 +215,9 @@ struct Session {
 
 /// Serves a plain-TCP client connection once its first bytes arrive, within
 /// `timeout http-request` (else `timeout client`); a client that sends nothing in time is
-/// closed silently. Those first bytes say the protocol: anything but the start of the HTTP/2
-/// preface goes straight to HTTP/1, without the read of the preface alone that detecting it
-/// on the stream costs every connection.
+/// closed silently. No buffer is taken before the client has sent something.
 pub async fn serve_once_readable(fe: Arc<Frontend>, client: tokio::net::TcpStream, conn: ConnSamples) {
-    let t = fe.timeouts;
-    let limit = pick(t.http_request, "timeout http-request", t.client, "timeout client");
-    let deadline = limit.map(|(d, why)| (Instant::now() + d, why));
+    let deadline = first_deadline(&fe);
     let first = loop {
         let ready = match deadline {
             None => client.readable().await,
@@ -241,15 +235,115 @@ pub async fn serve_once_readable(fe: Arc<Frontend>, client: tokio::net::TcpStrea
         let mut buf = bytes::BytesMut::with_capacity(FIRST_READ);
         match client.try_read_buf(&mut buf) {
             Ok(0) => return,
-            Ok(_) => break buf.freeze(),
+            Ok(_) => break buf,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
             Err(_) => return,
         }
     };
-    let maybe_h2 = H2_PREFACE.starts_with(&first[..first.len().min(H2_PREFACE.len())]);
-    let io = Prefixed::new(first, client);
-    let proto = if maybe_h2 { Proto::Detect } else { Proto::Http1 };
-    Box::pin(serve_as(fe, io, conn, proto)).await;
+    Box::pin(serve_first(fe, client, conn, first, deadline)).await;
+}
+
+/// Serves a TLS client connection: HTTP/2 when ALPN chose it, else by its first bytes.
+pub async fn serve<IO>(fe: Arc<Frontend>, mut client: IO, conn: ConnSamples)
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    if conn.tls.as_ref().and_then(|t| t.alpn.as_deref()) == Some(b"h2") {
+        return serve_hyper(fe, client, conn).await;
+    }
+    let deadline = first_deadline(&fe);
+    let mut first = bytes::BytesMut::with_capacity(FIRST_READ);
+    if !read_more(&fe, &conn, &mut client, &mut first, deadline).await {
+        return;
+    }
+    serve_first(fe, client, conn, first, deadline).await
+}
+
+/// When a new connection's first request must have begun, and the keyword that says so.
+fn first_deadline(fe: &Frontend) -> Option<(Instant, &'static str)> {
+    let t = fe.timeouts;
+    pick(t.http_request, "timeout http-request", t.client, "timeout client").map(|(d, why)| (Instant::now() + d, why))
+}
+
+/// Reads more of a connection's first bytes before `deadline`; false: the client closed, or
+/// sent nothing in time (logged), or the read failed.
+async fn read_more<IO: AsyncRead + Unpin>(
+    fe: &Frontend,
+    conn: &ConnSamples,
+    io: &mut IO,
+    buf: &mut bytes::BytesMut,
+    deadline: Option<(Instant, &'static str)>,
+) -> bool {
+    use tokio::io::AsyncReadExt;
+    let r = match deadline {
+        None => io.read_buf(buf).await,
+        Some((at, why)) => match tokio::time::timeout_at(at, io.read_buf(buf)).await {
+            Ok(r) => r,
+            Err(_) => {
+                tracing::info!(frontend = %fe.name, client = %conn.peer, requests = 0, "client connection closed: {why}");
+                return false;
+            }
+        },
+    };
+    matches!(r, Ok(n) if n > 0)
+}
+
+/// Serves a connection by its first bytes: HTTP/2 if they are its preface (RFC 9113, 3.4),
+/// HTTP/1 otherwise.
+async fn serve_first<IO>(
+    fe: Arc<Frontend>,
+    mut io: IO,
+    conn: ConnSamples,
+    mut first: bytes::BytesMut,
+    deadline: Option<(Instant, &'static str)>,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    // A few bytes that could still be the preface (or "PUT"): read on until it is clear.
+    while first.len() < H2_PREFACE.len() && H2_PREFACE.starts_with(&first) {
+        if !read_more(&fe, &conn, &mut io, &mut first, deadline).await {
+            return;
+        }
+    }
+    if first.starts_with(H2_PREFACE) {
+        return serve_hyper(fe, Prefixed::new(first.freeze(), io), conn).await;
+    }
+    let t = fe.timeouts;
+    let limits = client_h1::Limits {
+        head: pick(t.http_request, "timeout http-request", t.client, "timeout client"),
+        idle: pick(
+            t.http_keep_alive.or(t.http_request),
+            if t.http_keep_alive.is_some() {
+                "timeout http-keep-alive"
+            } else {
+                "timeout http-request"
+            },
+            t.client,
+            "timeout client",
+        ),
+        client: t.client,
+    };
+    let peer = conn.peer;
+    let s = Arc::new(Session::new(fe.clone(), conn));
+    let (end, n) = client_h1::serve(s, io, first, limits).await;
+    use client_h1::End;
+    match end {
+        End::Closed | End::Upgraded => {}
+        End::Timeout { why, answered: true } => {
+            tracing::info!(frontend = %fe.name, client = %peer, requests = n, "client connection closed: {why}, 408 sent")
+        }
+        End::Timeout { why, answered: false } => {
+            tracing::info!(frontend = %fe.name, client = %peer, requests = n, "client connection closed: {why}")
+        }
+        End::Refused { status, why } => {
+            tracing::info!(frontend = %fe.name, client = %peer, "request refused: {why} ({status} sent)")
+        }
+        End::BodyFailed(why) => tracing::info!(frontend = %fe.name, client = %peer, "client connection closed: {why}"),
+        End::Io(e) => tracing::debug!(frontend = %fe.name, client = %peer, "client connection ended: {e}"),
+        End::CutShort => {
+            tracing::debug!(frontend = %fe.name, client = %peer, "client connection closed after a response cut short")
+        }
+    }
 }
 
 /// What a plain client connection's first read takes: a whole usual request head.
@@ -257,48 +351,24 @@ const FIRST_READ: usize = 4096;
 /// What an HTTP/2 client sends first (RFC 9113, 3.4).
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-/// How a client connection's protocol is known.
-#[derive(Clone, Copy)]
-enum Proto {
-    /// HTTP/1.1, or HTTP/2 if the connection starts with its preface.
-    Detect,
-    Http1,
-}
-
-/// Serves one client connection (plain TCP or TLS) until it closes or times out.
-pub async fn serve<IO>(fe: Arc<Frontend>, client: IO, conn: ConnSamples)
-where
-    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    serve_as(fe, client, conn, Proto::Detect).await
-}
-
-async fn serve_as<IO>(fe: Arc<Frontend>, client: IO, conn: ConnSamples, proto: Proto)
+/// Serves an HTTP/2 client connection with hyper.
+async fn serve_hyper<IO>(fe: Arc<Frontend>, client: IO, conn: ConnSamples)
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let peer = conn.peer;
-    let act = Arc::new(Activity {
-        start: Instant::now(),
-        last_ms: AtomicU64::new(0),
-        head_ms: AtomicU64::new(NONE),
-        in_flight: AtomicUsize::new(0),
-        requests: AtomicU64::new(0),
-        timed_out: std::sync::atomic::AtomicBool::new(false),
-    });
+    let s = Arc::new(Session::new(fe.clone(), conn));
+    let act = s.act.clone();
     let t = fe.timeouts;
     let limits = ClientTimeouts {
         client: t.client,
         http_request: t.http_request,
         keep_alive: t.http_keep_alive,
     };
-    let s = Arc::new(Session {
-        fe: fe.clone(),
-        conn,
-        act: act.clone(),
-        own: std::sync::OnceLock::new(),
+    let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let res = s.clone().handle(req.map(ReqBody::H2));
+        async move { Ok::<_, Infallible>(res.await) }
     });
-    let svc = hyper::service::service_fn(move |req| s.clone().handle(req));
     let io = TokioIo::new(Watched {
         io: client,
         act: act.clone(),
@@ -307,32 +377,10 @@ where
     });
     // Responses pass on the server's Date, and Clearway's own (errors, redirects, `return`)
     // carry none, as HAProxy's: no Date is added, and no clock is read for it per response.
-    match proto {
-        Proto::Detect => {
-            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            builder
-                .http1()
-                .keep_alive(true)
-                .max_buf_size(READ_BUF)
-                .max_headers(MAX_HEADERS)
-                .header_read_timeout(None)
-                .auto_date_header(false);
-            builder.http2().auto_date_header(false);
-            let conn = builder.serve_connection_with_upgrades(io, svc);
-            drive(conn, &fe, peer, &act, limits).await
-        }
-        Proto::Http1 => {
-            let conn = hyper::server::conn::http1::Builder::new()
-                .keep_alive(true)
-                .max_buf_size(READ_BUF)
-                .max_headers(MAX_HEADERS)
-                .header_read_timeout(None)
-                .auto_date_header(false)
-                .serve_connection(io, svc)
-                .with_upgrades();
-            drive(conn, &fe, peer, &act, limits).await
-        }
-    }
+    let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+        .auto_date_header(false)
+        .serve_connection(io, svc);
+    drive(conn, &fe, peer, &act, limits).await
 }
 
 /// Runs hyper's connection `conn` beside the watchdog of the client-side timeouts.
@@ -435,6 +483,22 @@ fn spoofed_source(be: &Backend, server: usize, client: IpAddr, hdr_ip: Option<Ip
 }
 
 impl Session {
+    fn new(fe: Arc<Frontend>, conn: ConnSamples) -> Session {
+        Session {
+            fe,
+            conn,
+            act: Arc::new(Activity {
+                start: Instant::now(),
+                last_ms: AtomicU64::new(0),
+                head_ms: AtomicU64::new(NONE),
+                in_flight: AtomicUsize::new(0),
+                requests: AtomicU64::new(0),
+                timed_out: std::sync::atomic::AtomicBool::new(false),
+            }),
+            own: std::sync::OnceLock::new(),
+        }
+    }
+
     /// The session's own idle server connections (`http-reuse never`), made on first use:
     /// most sessions never need one.
     fn own(&self) -> &Arc<Pool> {
@@ -450,18 +514,15 @@ impl Session {
     }
 
     /// One request. Only `route` is awaited; what comes before and after is plain code, so the
-    /// future hyper keeps (and moves) per request holds little besides `route`'s.
-    fn handle(
-        self: Arc<Self>,
-        req: Request<Incoming>,
-    ) -> impl Future<Output = Result<Response<ResBody>, Infallible>> + Send {
+    /// future kept (and moved) per request holds little besides `route`'s.
+    fn handle(self: Arc<Self>, req: Request<ReqBody>) -> impl Future<Output = Response<ResBody>> + Send {
         let index = self.act.begin();
         let done = DoneGuard::new(self.act.clone());
         let (parts, body) = req.into_parts();
         async move {
             let mut parts = parts;
             let (res, be) = self.route(index, &mut parts, body).await;
-            Ok(self.respond(res, be.as_deref(), &parts, done))
+            self.respond(res, be.as_deref(), &parts, done)
         }
     }
 
@@ -492,7 +553,7 @@ impl Session {
         &self,
         index: u64,
         parts: &mut http::request::Parts,
-        body: Incoming,
+        body: ReqBody,
     ) -> (Response<ResBody>, Option<Arc<Backend>>) {
         let fe = &self.fe;
         let uri_len = parts.uri.path_and_query().map_or(0, |p| p.as_str().len());
@@ -541,7 +602,7 @@ impl Session {
         index: u64,
         be: &Arc<Backend>,
         parts: &mut http::request::Parts,
-        body: Incoming,
+        body: ReqBody,
     ) -> Response<ResBody> {
         let fe = &self.fe;
         // A client that closes after this request (`Connection: close`, or HTTP/1.0 without
@@ -583,7 +644,7 @@ impl Session {
         }
         let client_upgrade = upgrade
             .is_some()
-            .then(|| parts.extensions.remove::<hyper::upgrade::OnUpgrade>())
+            .then(|| parts.extensions.remove::<client_h1::OnUpgrade>())
             .flatten();
 
         let side = ClientSide {
@@ -624,11 +685,7 @@ impl Session {
         };
         // An empty body can go again if a reused connection turns out closed; one that was
         // streamed to a server cannot.
-        let mut body = Some(if body.is_end_stream() {
-            Either::Right(Empty::new())
-        } else {
-            Either::Left(body)
-        });
+        let mut body = Some(if body.is_end_stream() { ReqBody::Empty } else { body });
         for attempt in 0..2 {
             // An idle connection: the session's own with `http-reuse never`, else the backend's
             // (not for a session's first request with `safe`).
@@ -670,7 +727,7 @@ impl Session {
                 home: home.clone(),
                 slot,
             };
-            let req_body = body.take().unwrap_or_else(|| Either::Right(Empty::new()));
+            let req_body = body.take().unwrap_or(ReqBody::Empty);
             match sender {
                 Sender::H1(conn) => {
                     let head = h1::Head {
@@ -815,7 +872,7 @@ impl Session {
         &self,
         be: &Arc<Backend>,
         rp: http::response::Parts,
-        client: Option<hyper::upgrade::OnUpgrade>,
+        client: Option<client_h1::OnUpgrade>,
         slot: crate::dispatch::SlotGuard,
         server: h1::ResponseBody,
     ) -> Response<ResBody> {
@@ -828,19 +885,31 @@ impl Session {
         let (fe, be2, peer) = (self.fe.name.clone(), be.rt.name.clone(), self.conn.peer);
         tokio::spawn(async move {
             let _hold = slot;
-            match client.await {
-                Ok(c) => {
-                    let (mut c, mut s) = (TokioIo::new(c), server);
+            match client.connection().await {
+                Some(c) => {
+                    let (mut c, mut s) = (c, server);
                     let out = crate::forward::forward_any(&mut c, &mut s, limits).await;
                     tracing::debug!(
                         frontend = %fe, backend = %be2, client = %peer, bytes_in = out.bytes_in,
                         bytes_out = out.bytes_out, "upgraded connection ended: {}", out.end
                     );
                 }
-                Err(e) => tracing::info!(frontend = %fe, backend = %be2, client = %peer, "protocol switch failed: {e}"),
+                None => {
+                    tracing::info!(frontend = %fe, backend = %be2, client = %peer, "protocol switch failed: the client connection was not handed over")
+                }
             }
         });
         Response::from_parts(rp, ResBody::local(bytes::Bytes::new()))
+    }
+}
+
+impl client_h1::Service for Session {
+    fn call(self: Arc<Self>, req: Request<ReqBody>) -> Pin<Box<dyn Future<Output = Response<ResBody>> + Send>> {
+        Box::pin(self.handle(req))
+    }
+
+    fn refusal(&self, status: u16) -> Response<ResBody> {
+        self.error(None, status)
     }
 }
 

@@ -1,4 +1,5 @@
 use super::*;
+use http::header::HeaderValue;
 use http_body_util::{Empty, Full};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 

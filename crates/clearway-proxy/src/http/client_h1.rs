@@ -1,0 +1,832 @@
+//! HTTP/1.x on a client connection: reads each request head, hands the request to the
+//! session, writes its response with the framing this client can take, and keeps the
+//! connection for the next request. A request body is read from the socket only as the server
+//! side asks for it. Owns client-side HTTP/1 framing and this connection's client-side
+//! timeouts (`timeout http-request`, `http-keep-alive`, `client`); must not route, apply rules
+//! or touch server connections.
+
+use super::body::ResBody;
+use super::decode::{content_length, ends_chunked, Decoder, Framing, Spans, Step, MAX_HEADERS};
+use crate::forward::Stream;
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use http::header::{self, HeaderMap};
+use http::{Method, Request, Response, StatusCode, Uri, Version};
+use hyper::body::{Body, Frame, SizeHint};
+use std::future::{poll_fn, Future};
+use std::io;
+use std::mem::MaybeUninit;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::{Instant, Sleep};
+use tokio_util::io::poll_read_buf;
+
+/// Read at least this much room at a time.
+const READ_ROOM: usize = 4096;
+/// After a refusal, what is read and dropped at most before the close, and for how long.
+const DRAIN_MAX: usize = 256 * 1024;
+const DRAIN_TIME: Duration = Duration::from_secs(1);
+/// A body piece at most this large is copied behind the response head, so that both go out
+/// in one write; a larger one is written from where it lies.
+const COPY_MAX: usize = 16 * 1024;
+
+/// The client-side time limits of a connection, each with the keyword that set it.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// From a request head's first byte to its last (408 when it runs out).
+    pub head: Option<(Duration, &'static str)>,
+    /// Between a response and the next request's first byte.
+    pub idle: Option<(Duration, &'static str)>,
+    /// How long the client may leave a response or a request body waiting.
+    pub client: Option<Duration>,
+}
+
+/// What the connection serves its requests with.
+pub trait Service: Send + Sync + 'static {
+    /// One request's response.
+    fn call(self: Arc<Self>, req: Request<ReqBody>) -> Pin<Box<dyn Future<Output = Response<ResBody>> + Send>>;
+    /// The answer to a request refused before it could be served (400, 408, 414, 431).
+    fn refusal(&self, status: u16) -> Response<ResBody>;
+}
+
+/// Why a connection ended.
+#[derive(Debug)]
+pub enum End {
+    /// The client closed between requests, or a response asked for the close.
+    Closed,
+    /// A client-side time limit ran out; `answered` when 408 was sent.
+    Timeout { why: &'static str, answered: bool },
+    /// A request that could not be read was refused with `status`.
+    Refused { status: u16, why: &'static str },
+    /// The connection failed (reset, broken pipe), or the client closed mid-request.
+    Io(io::Error),
+    /// A response body failed half way: the client's copy is cut short.
+    CutShort,
+    /// The request body could not be read to its end.
+    BodyFailed(&'static str),
+    /// The connection went on as a tunnel after `101 Switching Protocols`.
+    Upgraded,
+}
+
+/// A request body on its way to a server: none (a request that may be sent again), an
+/// HTTP/1 client's (read by this module as the server side asks for it), or an HTTP/2
+/// client's (read by hyper).
+pub enum ReqBody {
+    Empty,
+    H1(RequestBody),
+    H2(hyper::body::Incoming),
+}
+
+impl std::fmt::Debug for ReqBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ReqBody::Empty => "ReqBody::Empty",
+            ReqBody::H1(_) => "ReqBody::H1",
+            ReqBody::H2(_) => "ReqBody::H2",
+        })
+    }
+}
+
+impl Body for ReqBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            ReqBody::Empty => Poll::Ready(None),
+            ReqBody::H1(b) => b
+                .poll_data(cx)
+                .map(|o| o.map(|r| r.map(Frame::data).map_err(Into::into))),
+            ReqBody::H2(b) => Pin::new(b).poll_frame(cx).map_err(Into::into),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ReqBody::Empty => true,
+            ReqBody::H1(b) => b.is_end(),
+            ReqBody::H2(b) => b.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            ReqBody::Empty => SizeHint::with_exact(0),
+            ReqBody::H1(b) => b.exact.map_or_else(SizeHint::default, SizeHint::with_exact),
+            ReqBody::H2(b) => b.size_hint(),
+        }
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The client's side of a request body: what the connection read for it so far.
+#[derive(Default)]
+struct Pipe {
+    /// One piece read and not yet taken.
+    data: Option<Bytes>,
+    end: bool,
+    failed: Option<&'static str>,
+    /// The server side waits for more.
+    want: bool,
+    /// The server side let go of the body.
+    gone: bool,
+    reader: Option<Waker>,
+    conn: Option<Waker>,
+}
+
+fn lock(p: &Mutex<Pipe>) -> std::sync::MutexGuard<'_, Pipe> {
+    // Neither side panics while holding it; a poisoned lock still has consistent data.
+    p.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// An HTTP/1 client's request body, as the server side reads it.
+pub struct RequestBody {
+    pipe: Arc<Mutex<Pipe>>,
+    /// The length the request gave, when it gave one.
+    exact: Option<u64>,
+    ended: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the client's request body failed: {0}")]
+pub struct BodyError(&'static str);
+
+impl RequestBody {
+    fn is_end(&self) -> bool {
+        self.ended
+    }
+
+    fn poll_data(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, BodyError>>> {
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        let mut p = lock(&self.pipe);
+        let r = if let Some(d) = p.data.take() {
+            Poll::Ready(Some(Ok(d)))
+        } else if let Some(e) = p.failed {
+            self.ended = true;
+            Poll::Ready(Some(Err(BodyError(e))))
+        } else if p.end {
+            self.ended = true;
+            Poll::Ready(None)
+        } else {
+            p.want = true;
+            p.reader = Some(cx.waker().clone());
+            Poll::Pending
+        };
+        if let Some(w) = p.conn.take() {
+            w.wake();
+        }
+        r
+    }
+}
+
+impl Drop for RequestBody {
+    fn drop(&mut self) {
+        let mut p = lock(&self.pipe);
+        p.gone = true;
+        if let Some(w) = p.conn.take() {
+            w.wake();
+        }
+    }
+}
+
+/// The hand-over of a client connection that switched protocols (`101`), with the bytes it
+/// sent after its request head first.
+pub type Upgraded = super::prefixed::Prefixed<Box<dyn Stream>>;
+
+/// Put in a request's extensions when the client asks to switch protocols: gives the
+/// connection once the `101` response has been written. (Extensions must be `Clone`; the
+/// connection goes to the first that takes it.)
+#[derive(Clone)]
+pub struct OnUpgrade(Arc<Mutex<Option<tokio::sync::oneshot::Receiver<Upgraded>>>>);
+
+impl OnUpgrade {
+    /// The connection, once it has switched; None when the response did not switch it or it
+    /// was taken already.
+    pub async fn connection(self) -> Option<Upgraded> {
+        let rx = self.0.lock().unwrap_or_else(|e| e.into_inner()).take()?;
+        rx.await.ok()
+    }
+}
+
+/// One parsed request head, and what it says of the connection.
+struct Head {
+    parts: http::request::Parts,
+    framing: Framing,
+    /// The client keeps the connection after this request.
+    keep_alive: bool,
+    expect_continue: bool,
+}
+
+/// The client connection.
+struct Conn<IO> {
+    io: IO,
+    rbuf: BytesMut,
+    /// What is to be written, in order, before anything else.
+    wbuf: BytesMut,
+    limits: Limits,
+    timer: Option<Pin<Box<Sleep>>>,
+}
+
+/// Serves HTTP/1 requests on `io`, whose first bytes (`first`) were already read, until the
+/// connection ends; returns why, and how many requests it carried.
+pub async fn serve<IO, S>(svc: Arc<S>, io: IO, first: BytesMut, limits: Limits) -> (End, u64)
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: Service,
+{
+    let mut c = Conn {
+        io,
+        rbuf: first,
+        wbuf: BytesMut::new(),
+        limits,
+        timer: None,
+    };
+    let mut n = 0;
+    let end = loop {
+        match c.one(&svc, &mut n).await {
+            Ok(Next::Again) => continue,
+            Ok(Next::Close) => break End::Closed,
+            Ok(Next::Switch(tx)) => {
+                // The tunnel takes the connection from here, with what the client sent after
+                // its request head; a session that gave up on it meanwhile drops it, closing it.
+                let Conn { io, rbuf, .. } = c;
+                let io: Box<dyn Stream> = Box::new(io);
+                let _ = tx.send(Upgraded::new(rbuf.freeze(), io));
+                return (End::Upgraded, n);
+            }
+            Err(e) => break e,
+        }
+    };
+    // What is left to say (a refusal, a last response) goes out before the close.
+    let _ = c.poll_flush_all().await;
+    let _ = poll_fn(|cx| Pin::new(&mut c.io).poll_shutdown(cx)).await;
+    if matches!(end, End::Refused { .. } | End::Timeout { answered: true, .. }) {
+        c.drain().await;
+    }
+    (end, n)
+}
+
+/// What follows a request.
+enum Next {
+    /// The connection can carry another request.
+    Again,
+    /// It closes, as the client or the response asked.
+    Close,
+    /// The response switched protocols: the connection goes to the tunnel.
+    Switch(tokio::sync::oneshot::Sender<Upgraded>),
+}
+
+impl<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static> Conn<IO> {
+    /// One request and its response: Ok(true) when the connection can carry another,
+    /// Ok(false) when it closes cleanly.
+    async fn one<S: Service>(&mut self, svc: &Arc<S>, n: &mut u64) -> Result<Next, End> {
+        let Some(head) = self.read_head(svc).await? else {
+            return Ok(Next::Close);
+        };
+        *n += 1;
+        let Head {
+            mut parts,
+            framing,
+            keep_alive,
+            expect_continue,
+        } = head;
+        let head_req = parts.method == Method::HEAD;
+        let version = parts.version;
+        let upgrade = (version == Version::HTTP_11 && super::connection_has(&parts.headers, "upgrade")).then(|| {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            parts.extensions.insert(OnUpgrade(Arc::new(Mutex::new(Some(rx)))));
+            tx
+        });
+        let mut dec = Decoder::new(framing);
+        let (body, pipe) = if dec.is_end() {
+            (ReqBody::Empty, None)
+        } else {
+            let pipe = Arc::new(Mutex::new(Pipe::default()));
+            let body = RequestBody {
+                pipe: pipe.clone(),
+                exact: dec.exact_len(),
+                ended: false,
+            };
+            (ReqBody::H1(body), Some(pipe))
+        };
+        let mut fut = svc.clone().call(Request::from_parts(parts, body));
+        let mut continued = !expect_continue;
+        let mut body_failed = None;
+        let res = poll_fn(|cx| {
+            if let Some(p) = &pipe {
+                if let Err(e) = self.pump(cx, p, &mut dec, &mut continued) {
+                    body_failed.get_or_insert(e);
+                }
+            }
+            if self.poll_flush_wbuf(cx).is_ready() {
+                // A failed write shows again when the response is written.
+            }
+            fut.as_mut().poll(cx)
+        })
+        .await;
+        drop(fut);
+        // The whole body was read (else the next request cannot be found in what follows).
+        let body_done = dec.is_end() && body_failed.is_none();
+        let status = res.status();
+        let (rp, rb) = res.into_parts();
+        let switching = status == StatusCode::SWITCHING_PROTOCOLS && upgrade.is_some();
+        let no_body = head_req
+            || status.is_informational()
+            || status == StatusCode::NO_CONTENT
+            || status == StatusCode::NOT_MODIFIED;
+        let says_close = super::connection_has(&rp.headers, "close");
+        let mut keep = keep_alive && body_done && !says_close && !switching;
+        let out = if no_body {
+            Out::None
+        } else if rp.headers.contains_key(header::CONTENT_LENGTH) {
+            Out::Length
+        } else if let Some(n) = rb.size_hint().exact() {
+            Out::AddLength(n)
+        } else if version == Version::HTTP_11 {
+            Out::Chunked
+        } else {
+            keep = false;
+            Out::Close
+        };
+        encode_head(&mut self.wbuf, status, &rp.headers, out, version, keep, says_close);
+        if switching {
+            self.poll_flush_all().await.map_err(End::Io)?;
+            return match upgrade {
+                Some(tx) => Ok(Next::Switch(tx)),
+                None => Err(End::Closed),
+            };
+        }
+        let mut rb = rb;
+        if no_body {
+            drop(rb);
+            self.poll_flush_all().await.map_err(End::Io)?;
+        } else {
+            self.write_body(&mut rb, out).await?;
+        }
+        match body_failed {
+            Some(e) => Err(End::BodyFailed(e)),
+            None if keep => Ok(Next::Again),
+            None => Ok(Next::Close),
+        }
+    }
+
+    /// Writes the response body after its head (already in `wbuf`).
+    async fn write_body(&mut self, rb: &mut ResBody, out: Out) -> Result<(), End> {
+        let chunked = out == Out::Chunked;
+        // A body piece too large to copy, written from where it lies after `wbuf`.
+        let mut big: Option<Bytes> = None;
+        let mut ended = false;
+        let mut waiting_since: Option<Instant> = None;
+        poll_fn(|cx| loop {
+            // Gather what the body has ready, up to a full write.
+            while !ended && big.is_none() && self.wbuf.len() < COPY_MAX {
+                match Pin::new(&mut *rb).poll_frame(cx) {
+                    Poll::Ready(Some(Ok(f))) => {
+                        let Ok(d) = f.into_data() else { continue };
+                        if d.is_empty() {
+                            continue;
+                        }
+                        if chunked {
+                            put_chunk_size(&mut self.wbuf, d.len());
+                        }
+                        if d.len() <= COPY_MAX {
+                            self.wbuf.put_slice(&d);
+                            if chunked {
+                                self.wbuf.put_slice(b"\r\n");
+                            }
+                        } else {
+                            big = Some(d);
+                        }
+                    }
+                    Poll::Ready(None) => {
+                        ended = true;
+                        if chunked {
+                            self.wbuf.put_slice(b"0\r\n\r\n");
+                        }
+                    }
+                    Poll::Ready(Some(Err(_))) => {
+                        // Logged by the body itself, with the server's name.
+                        return Poll::Ready(Err(End::CutShort));
+                    }
+                    Poll::Pending => break,
+                }
+            }
+            if self.wbuf.is_empty() && big.is_none() {
+                return if ended { Poll::Ready(Ok(())) } else { Poll::Pending };
+            }
+            let r = match &big {
+                None => Pin::new(&mut self.io).poll_write(cx, &self.wbuf),
+                Some(b) => {
+                    let bufs = [io::IoSlice::new(&self.wbuf), io::IoSlice::new(b)];
+                    Pin::new(&mut self.io).poll_write_vectored(cx, &bufs)
+                }
+            };
+            match r {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(End::Io(io::ErrorKind::WriteZero.into()))),
+                Poll::Ready(Ok(mut n)) => {
+                    waiting_since = None;
+                    let w = n.min(self.wbuf.len());
+                    self.wbuf.advance(w);
+                    n -= w;
+                    if let Some(b) = &mut big {
+                        b.advance(n);
+                        if b.is_empty() {
+                            big = None;
+                            if chunked {
+                                self.wbuf.put_slice(b"\r\n");
+                            }
+                        }
+                    }
+                    if self.wbuf.is_empty() {
+                        // Keeps its room for the next response.
+                        self.wbuf.clear();
+                    }
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(End::Io(e))),
+                Poll::Pending => {
+                    // The client does not take the response: `timeout client`.
+                    let Some(limit) = self.limits.client else {
+                        return Poll::Pending;
+                    };
+                    let since = *waiting_since.get_or_insert_with(Instant::now);
+                    return match self.poll_timer(cx, since + limit) {
+                        true => Poll::Ready(Err(End::Timeout {
+                            why: "timeout client",
+                            answered: false,
+                        })),
+                        false => Poll::Pending,
+                    };
+                }
+            }
+        })
+        .await
+    }
+
+    /// Reads the next request head. None: the client closed (or went idle too long) between
+    /// requests, which ends the connection without an answer.
+    async fn read_head<S: Service>(&mut self, svc: &Arc<S>) -> Result<Option<Head>, End> {
+        // When this head's first byte came, or when the connection went idle.
+        let mut since: Option<Instant> = None;
+        loop {
+            if !self.rbuf.is_empty() {
+                match parse_request(&mut self.rbuf) {
+                    Ok(Some(h)) => return Ok(Some(h)),
+                    Ok(None) if self.rbuf.len() >= super::session::MAX_HEAD => {
+                        // A request line that long is a URI that long.
+                        let line_ends = self.rbuf[..super::session::MAX_HEAD].contains(&b'\n');
+                        let (status, why) = if line_ends {
+                            (431, "request head too large")
+                        } else {
+                            (414, "URI too long")
+                        };
+                        return Err(self.refuse(svc, status, why));
+                    }
+                    Ok(None) => {}
+                    Err((status, why)) => return Err(self.refuse(svc, status, why)),
+                }
+            }
+            let head_started = !self.rbuf.is_empty();
+            if self.rbuf.capacity() - self.rbuf.len() < READ_ROOM / 2 {
+                self.rbuf.reserve(READ_ROOM);
+            }
+            let got = poll_fn(|cx| {
+                if let Poll::Ready(r) = poll_read_buf(Pin::new(&mut self.io), cx, &mut self.rbuf) {
+                    return Poll::Ready(Ok(r));
+                }
+                let limit = if head_started {
+                    self.limits.head
+                } else {
+                    self.limits.idle
+                };
+                let Some((d, why)) = limit else {
+                    return Poll::Pending;
+                };
+                let at = *since.get_or_insert_with(Instant::now) + d;
+                match self.poll_timer(cx, at) {
+                    true => Poll::Ready(Err((why, head_started))),
+                    false => Poll::Pending,
+                }
+            })
+            .await;
+            match got {
+                Ok(Ok(0)) if self.rbuf.is_empty() => return Ok(None),
+                Ok(Ok(0)) => return Err(End::Io(io::ErrorKind::UnexpectedEof.into())),
+                Ok(Ok(_)) => {
+                    if !head_started {
+                        // The idle wait is over; the head's own limit starts now, if it
+                        // has to wait at all.
+                        since = None;
+                    }
+                }
+                Ok(Err(e)) => return Err(End::Io(e)),
+                Err((why, true)) => {
+                    self.refuse(svc, 408, why);
+                    return Err(End::Timeout { why, answered: true });
+                }
+                Err((why, false)) => return Err(End::Timeout { why, answered: false }),
+            }
+        }
+    }
+
+    /// Puts the refusal for a request that cannot be read in `wbuf`; the connection closes
+    /// after it.
+    fn refuse<S: Service>(&mut self, svc: &Arc<S>, status: u16, why: &'static str) -> End {
+        let (rp, mut rb) = svc.refusal(status).into_parts();
+        let mut body = BytesMut::new();
+        let mut cx = Context::from_waker(Waker::noop());
+        while let Poll::Ready(Some(Ok(f))) = Pin::new(&mut rb).poll_frame(&mut cx) {
+            if let Ok(d) = f.into_data() {
+                body.put_slice(&d);
+            }
+        }
+        let out = if rp.headers.contains_key(header::CONTENT_LENGTH) {
+            Out::Length
+        } else {
+            Out::AddLength(body.len() as u64)
+        };
+        encode_head(
+            &mut self.wbuf,
+            rp.status,
+            &rp.headers,
+            out,
+            Version::HTTP_11,
+            false,
+            false,
+        );
+        self.wbuf.put_slice(&body);
+        End::Refused { status, why }
+    }
+
+    /// Moves the request body from the socket to the server side, as fast as it asks.
+    fn pump(
+        &mut self,
+        cx: &mut Context<'_>,
+        pipe: &Mutex<Pipe>,
+        dec: &mut Decoder,
+        continued: &mut bool,
+    ) -> Result<(), &'static str> {
+        let mut p = lock(pipe);
+        loop {
+            if p.gone || p.end || p.failed.is_some() {
+                return Ok(());
+            }
+            if p.data.is_some() {
+                p.conn = Some(cx.waker().clone());
+                return Ok(());
+            }
+            let step = match dec.decode(&mut self.rbuf) {
+                Ok(s) => s,
+                Err(e) => {
+                    p.failed = Some(e);
+                    wake(&mut p.reader);
+                    return Err(e);
+                }
+            };
+            match step {
+                Step::Data(d) => {
+                    p.data = Some(d);
+                    wake(&mut p.reader);
+                }
+                Step::Done => {
+                    p.end = true;
+                    wake(&mut p.reader);
+                }
+                Step::More if !p.want => {
+                    // Nothing is read before the server side asks for it.
+                    p.conn = Some(cx.waker().clone());
+                    return Ok(());
+                }
+                Step::More => {
+                    if !*continued {
+                        *continued = true;
+                        self.wbuf.put_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                        let _ = self.poll_flush_wbuf(cx);
+                    }
+                    if self.rbuf.capacity() - self.rbuf.len() < READ_ROOM / 2 {
+                        self.rbuf.reserve(READ_ROOM);
+                    }
+                    match poll_read_buf(Pin::new(&mut self.io), cx, &mut self.rbuf) {
+                        Poll::Ready(Ok(0)) => {
+                            let e = "the client closed its connection in the middle of the body";
+                            p.failed = Some(e);
+                            wake(&mut p.reader);
+                            return Err(e);
+                        }
+                        Poll::Ready(Ok(_)) => {}
+                        Poll::Ready(Err(_)) => {
+                            let e = "the client's connection failed in the middle of the body";
+                            p.failed = Some(e);
+                            wake(&mut p.reader);
+                            return Err(e);
+                        }
+                        Poll::Pending => {
+                            p.conn = Some(cx.waker().clone());
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads and drops what the client still sends after a refusal, for a while: closing a
+    /// socket with unread bytes resets the connection, and the client may then lose the
+    /// answer before reading it.
+    async fn drain(&mut self) {
+        let deadline = Instant::now() + DRAIN_TIME;
+        let mut left = DRAIN_MAX;
+        while left > 0 {
+            self.rbuf.clear();
+            self.rbuf.reserve(READ_ROOM);
+            let read = poll_fn(|cx| poll_read_buf(Pin::new(&mut self.io), cx, &mut self.rbuf));
+            match tokio::time::timeout_at(deadline, read).await {
+                Ok(Ok(n)) if n > 0 => left = left.saturating_sub(n),
+                _ => return,
+            }
+        }
+    }
+
+    /// Writes what `wbuf` holds; Ready once it is empty (or the write failed).
+    fn poll_flush_wbuf(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while !self.wbuf.is_empty() {
+            match Pin::new(&mut self.io).poll_write(cx, &self.wbuf) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => self.wbuf.advance(n),
+                Poll::Ready(Err(e)) => {
+                    self.wbuf.clear();
+                    return Poll::Ready(Err(e));
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        self.wbuf.clear();
+        Poll::Ready(Ok(()))
+    }
+
+    /// Writes what `wbuf` holds, within `timeout client`.
+    async fn poll_flush_all(&mut self) -> io::Result<()> {
+        let mut since = None;
+        poll_fn(|cx| match self.poll_flush_wbuf(cx) {
+            Poll::Ready(r) => Poll::Ready(r),
+            Poll::Pending => {
+                let Some(limit) = self.limits.client else {
+                    return Poll::Pending;
+                };
+                let at = *since.get_or_insert_with(Instant::now) + limit;
+                match self.poll_timer(cx, at) {
+                    true => Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "timeout client"))),
+                    false => Poll::Pending,
+                }
+            }
+        })
+        .await
+    }
+
+    /// The connection's one timer, set to `at`: whether `at` has passed.
+    fn poll_timer(&mut self, cx: &mut Context<'_>, at: Instant) -> bool {
+        let t = self.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
+        if t.deadline() != at {
+            t.as_mut().reset(at);
+        }
+        t.as_mut().poll(cx).is_ready()
+    }
+}
+
+fn wake(w: &mut Option<Waker>) {
+    if let Some(w) = w.take() {
+        w.wake();
+    }
+}
+
+/// A chunk's size line.
+fn put_chunk_size(w: &mut BytesMut, n: usize) {
+    let digits = (usize::BITS - n.leading_zeros()).div_ceil(4).max(1);
+    for i in (0..digits).rev() {
+        w.put_u8(b"0123456789abcdef"[(n >> (i * 4)) & 0xf]);
+    }
+    w.put_slice(b"\r\n");
+}
+
+/// How a response body goes to the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Out {
+    /// No body (HEAD, 1xx, 204, 304).
+    None,
+    /// As its Content-Length header says.
+    Length,
+    /// Its length is known: a Content-Length header is added.
+    AddLength(u64),
+    Chunked,
+    /// Until the connection closes (an HTTP/1.0 client and no length).
+    Close,
+}
+
+fn encode_head(
+    w: &mut BytesMut,
+    status: StatusCode,
+    headers: &HeaderMap,
+    out: Out,
+    version: Version,
+    keep: bool,
+    says_close: bool,
+) {
+    w.reserve(64 + headers.len() * 48);
+    w.put_slice(b"HTTP/1.1 ");
+    w.put_slice(status.as_str().as_bytes());
+    w.put_u8(b' ');
+    w.put_slice(status.canonical_reason().unwrap_or("Unknown").as_bytes());
+    w.put_slice(b"\r\n");
+    for (k, v) in headers {
+        w.put_slice(k.as_str().as_bytes());
+        w.put_slice(b": ");
+        w.put_slice(v.as_bytes());
+        w.put_slice(b"\r\n");
+    }
+    match out {
+        Out::AddLength(n) => {
+            w.put_slice(b"content-length: ");
+            w.put_slice(itoa::Buffer::new().format(n).as_bytes());
+            w.put_slice(b"\r\n");
+        }
+        Out::Chunked => w.put_slice(b"transfer-encoding: chunked\r\n"),
+        _ => {}
+    }
+    if status != StatusCode::SWITCHING_PROTOCOLS {
+        if !keep && !says_close && version == Version::HTTP_11 {
+            w.put_slice(b"connection: close\r\n");
+        } else if keep && version == Version::HTTP_10 {
+            w.put_slice(b"connection: keep-alive\r\n");
+        }
+    }
+    w.put_slice(b"\r\n");
+}
+
+/// A complete request head at the start of `buf`, taken out of it; Err: the status to refuse
+/// it with, and why.
+fn parse_request(buf: &mut BytesMut) -> Result<Option<Head>, (u16, &'static str)> {
+    // Uninitialised room for the headers: zeroing room for 101 headers on every request
+    // shows in profiles.
+    let mut room = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+    let mut r = httparse::Request::new(&mut []);
+    let len = match httparse::ParserConfig::default().parse_request_with_uninit_headers(&mut r, buf, &mut room) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => return Err((431, "too many headers")),
+        Err(_) => return Err((400, "malformed request")),
+    };
+    let method = Method::from_bytes(r.method.unwrap_or("").as_bytes()).map_err(|_| (400, "invalid method"))?;
+    let version = if r.version == Some(0) {
+        Version::HTTP_10
+    } else {
+        Version::HTTP_11
+    };
+    let path = r.path.unwrap_or("");
+    let base = buf.as_ptr() as usize;
+    let path_at = path.as_ptr() as usize - base;
+    let path_end = path_at + path.len();
+    let spans = Spans::of(buf, r.headers);
+    let head = buf.split_to(len).freeze();
+    let uri = Uri::from_maybe_shared(head.slice(path_at..path_end)).map_err(|_| (400, "invalid request target"))?;
+    let mut headers = spans.header_map(&head).map_err(|e| (400, e))?;
+    let framing = if headers.contains_key(header::TRANSFER_ENCODING) {
+        if version == Version::HTTP_10 || !ends_chunked(&headers) {
+            // The body's end could not be found (RFC 9112, 6.3).
+            return Err((400, "unsupported transfer coding"));
+        }
+        // A length beside chunked is not the body's length, and would mislead the server.
+        headers.remove(header::CONTENT_LENGTH);
+        Framing::Chunked
+    } else {
+        match content_length(&headers).map_err(|e| (400, e))? {
+            Some(n) => Framing::Length(n),
+            None => Framing::Empty,
+        }
+    };
+    let keep_alive = match version {
+        Version::HTTP_10 => super::connection_has(&headers, "keep-alive"),
+        _ => !super::connection_has(&headers, "close"),
+    };
+    let expect_continue = version == Version::HTTP_11
+        && headers
+            .get(header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let (mut parts, ()) = Request::new(()).into_parts();
+    parts.method = method;
+    parts.uri = uri;
+    parts.version = version;
+    parts.headers = headers;
+    Ok(Some(Head {
+        parts,
+        framing,
+        keep_alive,
+        expect_continue,
+    }))
+}
+
+#[cfg(test)]
+mod tests;

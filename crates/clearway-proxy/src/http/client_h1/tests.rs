@@ -1,0 +1,310 @@
+use super::*;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+
+/// Answers each request with its method, target and body, and counts what it served.
+#[derive(Default)]
+struct Echo {
+    served: std::sync::atomic::AtomicUsize,
+}
+
+impl Service for Echo {
+    fn call(self: Arc<Self>, req: Request<ReqBody>) -> Pin<Box<dyn Future<Output = Response<ResBody>> + Send>> {
+        Box::pin(async move {
+            let (parts, mut body) = req.into_parts();
+            let mut got = Vec::new();
+            let mut failed = false;
+            while let Some(f) = poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+                match f {
+                    Ok(f) => got.extend_from_slice(&f.into_data().unwrap_or_default()),
+                    Err(_) => {
+                        failed = true;
+                        break;
+                    }
+                }
+            }
+            self.served.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let text = format!("{} {} [{}]", parts.method, parts.uri, String::from_utf8_lossy(&got));
+            let mut r = Response::new(ResBody::local(Bytes::from(text)));
+            if failed {
+                *r.status_mut() = StatusCode::BAD_GATEWAY;
+            }
+            if parts.headers.contains_key("x-switch") {
+                *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+                r.headers_mut()
+                    .insert(header::UPGRADE, header::HeaderValue::from_static("test"));
+            }
+            r
+        })
+    }
+
+    fn refusal(&self, status: u16) -> Response<ResBody> {
+        let mut r = Response::new(ResBody::local(Bytes::from_static(b"refused")));
+        *r.status_mut() = StatusCode::from_u16(status).unwrap();
+        r.headers_mut()
+            .insert(header::CONTENT_LENGTH, header::HeaderValue::from_static("7"));
+        r
+    }
+}
+
+const LIMITS: Limits = Limits {
+    head: Some((Duration::from_secs(5), "timeout http-request")),
+    idle: Some((Duration::from_secs(10), "timeout http-keep-alive")),
+    client: Some(Duration::from_secs(30)),
+};
+
+/// Serves one connection in a task; the test holds the client's end.
+fn start(limits: Limits) -> (DuplexStream, Arc<Echo>, tokio::task::JoinHandle<(End, u64)>) {
+    let (client, server) = tokio::io::duplex(1 << 20);
+    let svc = Arc::new(Echo::default());
+    let task = tokio::spawn(serve(svc.clone(), server, BytesMut::new(), limits));
+    (client, svc, task)
+}
+
+/// Everything the connection sends until it closes.
+async fn read_to_close(c: &mut DuplexStream) -> String {
+    let mut all = Vec::new();
+    c.read_to_end(&mut all).await.unwrap();
+    String::from_utf8_lossy(&all).into_owned()
+}
+
+/// Reads until `n` responses' worth of `until` appeared.
+async fn read_until(c: &mut DuplexStream, until: &str, n: usize) -> String {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while String::from_utf8_lossy(&got).matches(until).count() < n {
+        let k = c.read(&mut buf).await.unwrap();
+        assert!(k > 0, "closed early: {:?}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..k]);
+    }
+    String::from_utf8(got).unwrap()
+}
+
+#[tokio::test]
+async fn pipelined_requests_are_answered_in_order_on_one_connection() {
+    let (mut c, svc, task) = start(LIMITS);
+    c.write_all(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b?q=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let got = read_until(&mut c, "]", 2).await;
+    let a = got.find("GET /a []").expect(&got);
+    let b = got.find("GET /b?q=1 []").expect(&got);
+    assert!(a < b, "{got}");
+    assert_eq!(got.matches("HTTP/1.1 200 OK\r\n").count(), 2, "{got}");
+    assert!(got.contains("content-length: 9\r\n"), "{got}");
+    assert!(!got.contains("connection: close"), "{got}");
+    // The client closes between requests: a clean end.
+    drop(c);
+    let (end, n) = task.await.unwrap();
+    assert!(matches!(end, End::Closed), "{end:?}");
+    assert_eq!(n, 2);
+    assert_eq!(svc.served.load(std::sync::atomic::Ordering::Relaxed), 2);
+}
+
+#[tokio::test]
+async fn request_bodies_by_length_and_chunked_reach_the_service() {
+    let (mut c, _, task) = start(LIMITS);
+    c.write_all(b"POST /l HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+        .await
+        .unwrap();
+    c.write_all(
+        b"POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 99\r\n\r\n\
+          3;x=y\r\nabc\r\n2\r\nde\r\n0\r\nTrailer: 1\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    c.write_all(b"GET /after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let got = read_to_close(&mut c).await;
+    assert!(got.contains("POST /l [hello]"), "{got}");
+    assert!(got.contains("POST /c [abcde]"), "{got}");
+    assert!(got.contains("GET /after []"), "the body's end was found: {got}");
+    assert!(got.ends_with("GET /after []"), "{got}");
+    assert!(got.contains("connection: close\r\n"), "{got}");
+    let (end, n) = task.await.unwrap();
+    assert!(matches!(end, End::Closed), "{end:?}");
+    assert_eq!(n, 3);
+}
+
+#[tokio::test]
+async fn expect_100_continue_is_answered_only_when_the_body_is_read() {
+    let (mut c, _, _task) = start(LIMITS);
+    c.write_all(b"PUT /u HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n")
+        .await
+        .unwrap();
+    let interim = read_until(&mut c, "\r\n\r\n", 1).await;
+    assert_eq!(interim, "HTTP/1.1 100 Continue\r\n\r\n");
+    c.write_all(b"data").await.unwrap();
+    let got = read_until(&mut c, "]", 1).await;
+    assert!(got.starts_with("HTTP/1.1 200 OK\r\n"), "{got}");
+    assert!(got.ends_with("PUT /u [data]"), "{got}");
+}
+
+#[tokio::test]
+async fn http10_clients_get_keep_alive_only_when_they_ask() {
+    let (mut c, _, task) = start(LIMITS);
+    c.write_all(b"GET /k HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        .await
+        .unwrap();
+    let got = read_until(&mut c, "]", 1).await;
+    assert!(got.contains("connection: keep-alive\r\n"), "{got}");
+    c.write_all(b"GET /c HTTP/1.0\r\n\r\n").await.unwrap();
+    let got = read_to_close(&mut c).await;
+    assert!(got.ends_with("GET /c []"), "{got}");
+    assert!(!got.contains("connection: keep-alive"), "{got}");
+    assert_eq!(task.await.unwrap().1, 2);
+}
+
+#[tokio::test]
+async fn a_head_response_carries_no_body() {
+    let (mut c, _, _task) = start(LIMITS);
+    c.write_all(b"HEAD /h HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let got = read_until(&mut c, "]", 1).await;
+    assert!(!got.contains("HEAD /h"), "{got}");
+    assert_eq!(got.matches("HTTP/1.1 200").count(), 2, "{got}");
+    assert!(got.ends_with("GET /next []"), "{got}");
+}
+
+#[tokio::test]
+async fn unreadable_requests_are_refused_and_the_connection_closed() {
+    let cases: [(&[u8], &str); 5] = [
+        (b"NOT HTTP AT ALL\r\n\r\n", "HTTP/1.1 400"),
+        (b"GET / HTTP/1.1\r\nContent-Length: 1, 2\r\n\r\n", "HTTP/1.1 400"),
+        (b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", "HTTP/1.1 400"),
+        (&[b'a'; 20_000], "HTTP/1.1 414"),
+        (b"", "HTTP/1.1 431"),
+    ];
+    for (i, (input, want)) in cases.into_iter().enumerate() {
+        let (mut c, svc, task) = start(LIMITS);
+        let owned;
+        let input = if i == 3 {
+            owned = [b"GET /".as_slice(), input].concat();
+            &owned[..]
+        } else if i == 4 {
+            owned = [b"GET / HTTP/1.1\r\nX-Big: ".as_slice(), &[b'b'; 20_000]].concat();
+            &owned[..]
+        } else {
+            input
+        };
+        // The proxy may close before it has read all of an oversized head.
+        let _ = c.write_all(input).await;
+        let got = read_to_close(&mut c).await;
+        assert!(got.starts_with(want), "case {i}: {got:?}");
+        assert!(got.ends_with("refused"), "case {i}: {got:?}");
+        assert!(matches!(task.await.unwrap().0, End::Refused { .. }));
+        assert_eq!(svc.served.load(std::sync::atomic::Ordering::Relaxed), 0);
+    }
+    // More header fields than HAProxy's limit.
+    let (mut c, _, _) = start(LIMITS);
+    let mut many = b"GET / HTTP/1.1\r\n".to_vec();
+    for i in 0..120 {
+        many.extend_from_slice(format!("X-H{i}: v\r\n").as_bytes());
+    }
+    many.extend_from_slice(b"\r\n");
+    c.write_all(&many).await.unwrap();
+    assert!(read_to_close(&mut c).await.starts_with("HTTP/1.1 431"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_head_gets_408_and_an_idle_connection_is_closed_silently() {
+    let (mut c, _, task) = start(LIMITS);
+    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let got = read_to_close(&mut c).await;
+    assert!(got.starts_with("HTTP/1.1 408"), "{got}");
+    let (end, _) = task.await.unwrap();
+    assert!(
+        matches!(
+            end,
+            End::Timeout {
+                why: "timeout http-request",
+                answered: true
+            }
+        ),
+        "{end:?}"
+    );
+
+    let (mut c, _, task) = start(LIMITS);
+    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    let got = read_to_close(&mut c).await;
+    assert!(got.ends_with("GET / []"), "answered, then closed when idle: {got}");
+    let (end, n) = task.await.unwrap();
+    assert!(
+        matches!(
+            end,
+            End::Timeout {
+                why: "timeout http-keep-alive",
+                answered: false
+            }
+        ),
+        "{end:?}"
+    );
+    assert_eq!(n, 1);
+}
+
+#[tokio::test]
+async fn a_client_that_closes_mid_body_fails_the_body() {
+    let (mut c, _, task) = start(LIMITS);
+    c.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+        .await
+        .unwrap();
+    c.shutdown().await.unwrap();
+    let got = read_to_close(&mut c).await;
+    assert!(got.starts_with("HTTP/1.1 502"), "{got}");
+    assert!(matches!(task.await.unwrap().0, End::BodyFailed(_)));
+}
+
+#[tokio::test]
+async fn after_101_the_connection_goes_to_the_tunnel_with_early_bytes_first() {
+    let (client, server) = tokio::io::duplex(1 << 16);
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    struct Switch(Mutex<Option<tokio::sync::oneshot::Sender<OnUpgrade>>>);
+    impl Service for Switch {
+        fn call(self: Arc<Self>, mut req: Request<ReqBody>) -> Pin<Box<dyn Future<Output = Response<ResBody>> + Send>> {
+            let up = req.extensions_mut().remove::<OnUpgrade>();
+            if let (Some(up), Some(tx)) = (up, self.0.lock().unwrap().take()) {
+                let _ = tx.send(up);
+            }
+            let mut r = Response::new(ResBody::local(Bytes::new()));
+            *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+            Box::pin(async move { r })
+        }
+        fn refusal(&self, _: u16) -> Response<ResBody> {
+            unreachable!()
+        }
+    }
+    let svc = Arc::new(Switch(Mutex::new(Some(tx))));
+    let task = tokio::spawn(serve(svc, server, BytesMut::new(), LIMITS));
+    let mut c = client;
+    c.write_all(b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: test\r\n\r\nearly")
+        .await
+        .unwrap();
+    let head = read_until(&mut c, "\r\n\r\n", 1).await;
+    assert!(head.starts_with("HTTP/1.1 101 Switching Protocols\r\n"), "{head}");
+    assert!(!head.contains("content-length"), "{head}");
+    let mut tunnel = rx.await.unwrap().connection().await.expect("handed over");
+    let mut early = [0u8; 5];
+    tunnel.read_exact(&mut early).await.unwrap();
+    assert_eq!(&early, b"early");
+    tunnel.write_all(b"back").await.unwrap();
+    let mut back = [0u8; 4];
+    c.read_exact(&mut back).await.unwrap();
+    assert_eq!(&back, b"back");
+    assert!(matches!(task.await.unwrap().0, End::Upgraded));
+}
+
+#[test]
+fn chunk_size_lines_are_hex() {
+    for (n, want) in [
+        (1usize, "1\r\n"),
+        (15, "f\r\n"),
+        (16, "10\r\n"),
+        (0x1234ab, "1234ab\r\n"),
+    ] {
+        let mut w = BytesMut::new();
+        put_chunk_size(&mut w, n);
+        assert_eq!(&w[..], want.as_bytes());
+    }
+}

@@ -1,0 +1,286 @@
+//! Reading HTTP/1 messages out of a read buffer, for both sides (requests from clients,
+//! responses from servers): header fields as slices of the head, and a body by its framing
+//! (RFC 9112, 6: a length, chunked, or until the peer closes). Must not read sockets.
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+/// A chunk-size line or a trailer line longer than this is refused.
+const MAX_LINE: usize = 4096;
+
+/// How a body ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    Empty,
+    Length(u64),
+    Chunked,
+    /// Until the peer closes.
+    Close,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Length(u64),
+    Close,
+    ChunkSize,
+    ChunkData(u64),
+    ChunkEnd,
+    Trailers,
+    Done,
+}
+
+/// What the buffer gave.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Step {
+    Data(Bytes),
+    /// More bytes are needed (the body is not over).
+    More,
+    Done,
+}
+
+#[derive(Debug)]
+pub struct Decoder {
+    state: State,
+}
+
+impl Decoder {
+    pub fn new(framing: Framing) -> Decoder {
+        let state = match framing {
+            Framing::Empty | Framing::Length(0) => State::Done,
+            Framing::Length(n) => State::Length(n),
+            Framing::Chunked => State::ChunkSize,
+            Framing::Close => State::Close,
+        };
+        Decoder { state }
+    }
+
+    pub fn is_end(&self) -> bool {
+        self.state == State::Done
+    }
+
+    /// The exact length still to come, when the framing says it.
+    pub fn exact_len(&self) -> Option<u64> {
+        match self.state {
+            State::Done => Some(0),
+            State::Length(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// The next piece of the body at the start of `buf`, taken out of it (the body's bytes
+    /// are slices of the buffer, not copies). Trailer fields are passed over: no rule reads
+    /// them and neither side forwards them.
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Step, &'static str> {
+        loop {
+            match self.state {
+                State::Done => return Ok(Step::Done),
+                State::Length(left) | State::ChunkData(left) if !buf.is_empty() => {
+                    let n = (buf.len() as u64).min(left) as usize;
+                    let data = buf.split_to(n).freeze();
+                    let rest = left - n as u64;
+                    self.state = match (self.state, rest) {
+                        (State::Length(_), 0) => State::Done,
+                        (State::Length(_), _) => State::Length(rest),
+                        (_, 0) => State::ChunkEnd,
+                        _ => State::ChunkData(rest),
+                    };
+                    return Ok(Step::Data(data));
+                }
+                State::Close if !buf.is_empty() => return Ok(Step::Data(buf.split().freeze())),
+                State::ChunkSize if !buf.is_empty() => match httparse::parse_chunk_size(buf) {
+                    Ok(httparse::Status::Complete((used, size))) => {
+                        buf.advance(used);
+                        self.state = if size == 0 {
+                            State::Trailers
+                        } else {
+                            State::ChunkData(size)
+                        };
+                    }
+                    Ok(httparse::Status::Partial) if buf.len() < MAX_LINE => return Ok(Step::More),
+                    _ => return Err("invalid chunk size"),
+                },
+                State::ChunkEnd if buf.len() >= 2 => {
+                    if &buf[..2] != b"\r\n" {
+                        return Err("chunk not ended by CRLF");
+                    }
+                    buf.advance(2);
+                    self.state = State::ChunkSize;
+                }
+                State::Trailers if !buf.is_empty() => match buf.iter().position(|&b| b == b'\n') {
+                    Some(0) => {
+                        buf.advance(1);
+                        self.state = State::Done;
+                    }
+                    Some(1) if buf[0] == b'\r' => {
+                        buf.advance(2);
+                        self.state = State::Done;
+                    }
+                    Some(i) => buf.advance(i + 1),
+                    None if buf.len() < MAX_LINE => return Ok(Step::More),
+                    None => return Err("trailer line too long"),
+                },
+                _ => return Ok(Step::More),
+            }
+        }
+    }
+
+    /// The peer closed its side: whether that ends the body (it does for `Framing::Close`,
+    /// and then the body is over), rather than cutting it short.
+    pub fn at_eof(&mut self) -> bool {
+        match self.state {
+            State::Close | State::Done => {
+                self.state = State::Done;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Where each header's name and value lie in a parsed head, so that once the head is frozen
+/// the values become slices of it, not copies.
+pub struct Spans {
+    at: [(u32, u32, u32, u32); MAX_HEADERS],
+    n: usize,
+}
+
+/// HAProxy's `tune.http.maxhdr`: the most header fields a head may have.
+pub const MAX_HEADERS: usize = 101;
+
+impl Spans {
+    /// `headers` as httparse found them in `buf` (at most `MAX_HEADERS`, a head no longer
+    /// than u32::MAX: both are bounded well below by the callers' limits).
+    // Inlined so that the array is written where the caller keeps it, not copied there.
+    #[inline(always)]
+    pub fn of(buf: &[u8], headers: &[httparse::Header<'_>]) -> Spans {
+        let base = buf.as_ptr() as usize;
+        let mut s = Spans {
+            at: [(0, 0, 0, 0); MAX_HEADERS],
+            n: headers.len().min(MAX_HEADERS),
+        };
+        for (at, h) in s.at.iter_mut().zip(headers) {
+            let (k, v) = (h.name.as_ptr() as usize - base, h.value.as_ptr() as usize - base);
+            *at = (
+                k as u32,
+                (k + h.name.len()) as u32,
+                v as u32,
+                (v + h.value.len()) as u32,
+            );
+        }
+        s
+    }
+
+    /// The header fields, from `head`: the bytes the spans were taken in, frozen.
+    pub fn header_map(&self, head: &Bytes) -> Result<HeaderMap, &'static str> {
+        let mut map = HeaderMap::with_capacity(self.n);
+        for &(k0, k1, v0, v1) in &self.at[..self.n] {
+            let (k0, k1, v0, v1) = (k0 as usize, k1 as usize, v0 as usize, v1 as usize);
+            let name = HeaderName::from_bytes(&head[k0..k1]).map_err(|_| "invalid header name")?;
+            let value = HeaderValue::from_maybe_shared(head.slice(v0..v1)).map_err(|_| "invalid header value")?;
+            map.append(name, value);
+        }
+        Ok(map)
+    }
+}
+
+/// Whether the last transfer coding a message names is `chunked`: only then is its body
+/// chunked (RFC 9112, 6.3).
+pub fn ends_chunked(h: &HeaderMap) -> bool {
+    h.get_all(header::TRANSFER_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .rfind(|t| !t.is_empty())
+        .is_some_and(|t| t.eq_ignore_ascii_case("chunked"))
+}
+
+/// The length a message's Content-Length headers give (repeated equal values are one), or
+/// why they give none that can be trusted.
+pub fn content_length(h: &HeaderMap) -> Result<Option<u64>, &'static str> {
+    let mut length = None;
+    for v in h.get_all(header::CONTENT_LENGTH) {
+        for item in v.to_str().map_err(|_| "invalid Content-Length")?.split(',') {
+            let item = item.trim();
+            if item.is_empty() || !item.bytes().all(|b| b.is_ascii_digit()) {
+                return Err("invalid Content-Length");
+            }
+            let n: u64 = item.parse().map_err(|_| "invalid Content-Length")?;
+            if length.is_some_and(|l| l != n) {
+                return Err("conflicting Content-Length values");
+            }
+            length = Some(n);
+        }
+    }
+    Ok(length)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all(f: Framing, input: &[u8]) -> (Result<Vec<u8>, &'static str>, BytesMut, bool) {
+        let mut d = Decoder::new(f);
+        let mut buf = BytesMut::from(input);
+        let mut out = Vec::new();
+        loop {
+            match d.decode(&mut buf) {
+                Ok(Step::Data(b)) => out.extend_from_slice(&b),
+                Ok(Step::More) | Ok(Step::Done) => return (Ok(out), buf, d.is_end()),
+                Err(e) => return (Err(e), buf, d.is_end()),
+            }
+        }
+    }
+
+    #[test]
+    fn a_length_takes_its_bytes_and_leaves_the_next_message() {
+        let (out, rest, end) = all(Framing::Length(5), b"helloGET /");
+        assert_eq!(out.unwrap(), b"hello");
+        assert_eq!(&rest[..], b"GET /");
+        assert!(end);
+        let (out, _, end) = all(Framing::Length(10), b"hel");
+        assert_eq!(out.unwrap(), b"hel");
+        assert!(!end);
+    }
+
+    #[test]
+    fn chunked_with_extensions_and_trailers_and_split_anywhere() {
+        let msg = b"4;ext=1\r\nWiki\r\n5\r\npedia\r\n0\r\nX-T: 1\r\n\r\nNEXT";
+        let (out, rest, end) = all(Framing::Chunked, msg);
+        assert_eq!(out.unwrap(), b"Wikipedia");
+        assert_eq!(&rest[..], b"NEXT");
+        assert!(end);
+        // Fed one byte at a time, the same body comes out.
+        let mut d = Decoder::new(Framing::Chunked);
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        for &b in &msg[..msg.len() - 4] {
+            buf.extend_from_slice(&[b]);
+            while let Ok(Step::Data(x)) = d.decode(&mut buf) {
+                out.extend_from_slice(&x);
+            }
+        }
+        assert_eq!(out, b"Wikipedia");
+        assert!(d.is_end());
+    }
+
+    #[test]
+    fn bad_chunks_are_refused() {
+        assert_eq!(all(Framing::Chunked, b"zz\r\n").0, Err("invalid chunk size"));
+        assert_eq!(all(Framing::Chunked, b"2\r\nabXY").0, Err("chunk not ended by CRLF"));
+        let long = [b'1'; MAX_LINE + 1];
+        assert_eq!(all(Framing::Chunked, &long).0, Err("invalid chunk size"));
+    }
+
+    #[test]
+    fn only_a_close_delimited_body_ends_at_eof() {
+        let mut d = Decoder::new(Framing::Close);
+        assert!(d.at_eof() && d.is_end());
+        let mut d = Decoder::new(Framing::Length(3));
+        assert!(!d.at_eof());
+        let mut d = Decoder::new(Framing::Chunked);
+        assert!(!d.at_eof());
+        assert!(Decoder::new(Framing::Length(0)).is_end());
+        assert_eq!(Decoder::new(Framing::Length(7)).exact_len(), Some(7));
+    }
+}
