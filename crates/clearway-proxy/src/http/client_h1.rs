@@ -6,7 +6,7 @@
 //! or touch server connections.
 
 use super::body::ResBody;
-use super::decode::{content_length, ends_chunked, Decoder, Framing, Spans, Step, MAX_HEADERS};
+use super::decode::{header_map, spans, Decoder, Framing, Semantics, Step, MAX_HEADERS};
 use crate::forward::Stream;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http::header::{self, HeaderMap};
@@ -220,6 +220,8 @@ struct Head {
     /// The client keeps the connection after this request.
     keep_alive: bool,
     expect_continue: bool,
+    /// The client asks to switch protocols (`Connection: upgrade`, HTTP/1.1).
+    upgrade: bool,
 }
 
 /// The client connection.
@@ -294,10 +296,11 @@ impl<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static> Conn<IO> {
             framing,
             keep_alive,
             expect_continue,
+            upgrade,
         } = head;
         let head_req = parts.method == Method::HEAD;
         let version = parts.version;
-        let upgrade = (version == Version::HTTP_11 && super::connection_has(&parts.headers, "upgrade")).then(|| {
+        let upgrade = upgrade.then(|| {
             let (tx, rx) = tokio::sync::oneshot::channel();
             parts.extensions.insert(OnUpgrade(Arc::new(Mutex::new(Some(rx)))));
             tx
@@ -786,15 +789,16 @@ fn parse_request(buf: &mut BytesMut) -> Result<Option<Head>, (u16, &'static str)
         Version::HTTP_11
     };
     let path = r.path.unwrap_or("");
-    let base = buf.as_ptr() as usize;
-    let path_at = path.as_ptr() as usize - base;
+    let path_at = path.as_ptr() as usize - buf.as_ptr() as usize;
     let path_end = path_at + path.len();
-    let spans = Spans::of(buf, r.headers);
+    let sem = Semantics::scan(r.headers);
+    let mut at = [(0, 0, 0, 0); MAX_HEADERS];
+    let n = spans(&mut at, buf, r.headers);
     let head = buf.split_to(len).freeze();
     let uri = Uri::from_maybe_shared(head.slice(path_at..path_end)).map_err(|_| (400, "invalid request target"))?;
-    let mut headers = spans.header_map(&head).map_err(|e| (400, e))?;
-    let framing = if headers.contains_key(header::TRANSFER_ENCODING) {
-        if version == Version::HTTP_10 || !ends_chunked(&headers) {
+    let mut headers = header_map(&at[..n], &head).map_err(|e| (400, e))?;
+    let framing = if sem.transfer_encoding {
+        if version == Version::HTTP_10 || !sem.chunked {
             // The body's end could not be found (RFC 9112, 6.3).
             return Err((400, "unsupported transfer coding"));
         }
@@ -802,19 +806,17 @@ fn parse_request(buf: &mut BytesMut) -> Result<Option<Head>, (u16, &'static str)
         headers.remove(header::CONTENT_LENGTH);
         Framing::Chunked
     } else {
-        match content_length(&headers).map_err(|e| (400, e))? {
+        match sem.length.map_err(|e| (400, e))? {
             Some(n) => Framing::Length(n),
             None => Framing::Empty,
         }
     };
     let keep_alive = match version {
-        Version::HTTP_10 => super::connection_has(&headers, "keep-alive"),
-        _ => !super::connection_has(&headers, "close"),
+        Version::HTTP_10 => sem.keep_alive,
+        _ => !sem.close,
     };
-    let expect_continue = version == Version::HTTP_11
-        && headers
-            .get(header::EXPECT)
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let expect_continue = version == Version::HTTP_11 && sem.expect_continue;
+    let upgrade = version == Version::HTTP_11 && sem.upgrade;
     let (mut parts, ()) = Request::new(()).into_parts();
     parts.method = method;
     parts.uri = uri;
@@ -825,6 +827,7 @@ fn parse_request(buf: &mut BytesMut) -> Result<Option<Head>, (u16, &'static str)
         framing,
         keep_alive,
         expect_continue,
+        upgrade,
     }))
 }
 

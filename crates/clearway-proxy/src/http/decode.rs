@@ -3,7 +3,7 @@
 //! (RFC 9112, 6: a length, chunked, or until the peer closes). Must not read sockets.
 
 use bytes::{Buf, Bytes, BytesMut};
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{HeaderMap, HeaderName, HeaderValue};
 
 /// A chunk-size line or a trailer line longer than this is refused.
 const MAX_LINE: usize = 4096;
@@ -137,82 +137,127 @@ impl Decoder {
     }
 }
 
-/// Where each header's name and value lie in a parsed head, so that once the head is frozen
-/// the values become slices of it, not copies.
-pub struct Spans {
-    at: [(u32, u32, u32, u32); MAX_HEADERS],
-    n: usize,
-}
+/// Where a header's name and value lie in a parsed head (start and end of each), so that
+/// once the head is frozen the values become slices of it, not copies.
+pub type Span = (u32, u32, u32, u32);
 
 /// HAProxy's `tune.http.maxhdr`: the most header fields a head may have.
 pub const MAX_HEADERS: usize = 101;
 
-impl Spans {
-    /// `headers` as httparse found them in `buf` (at most `MAX_HEADERS`, a head no longer
-    /// than u32::MAX: both are bounded well below by the callers' limits).
-    // Inlined so that the array is written where the caller keeps it, not copied there.
-    #[inline(always)]
-    pub fn of(buf: &[u8], headers: &[httparse::Header<'_>]) -> Spans {
-        let base = buf.as_ptr() as usize;
-        let mut s = Spans {
-            at: [(0, 0, 0, 0); MAX_HEADERS],
-            n: headers.len().min(MAX_HEADERS),
+/// Records in `at` where `headers`, as httparse found them in `buf`, lie; returns how many.
+/// (At most `MAX_HEADERS`, in a head far shorter than u32::MAX: both bounded by the callers.)
+/// The caller keeps the array: returned by value, its 1.6 kB would be copied per message.
+pub fn spans(at: &mut [Span; MAX_HEADERS], buf: &[u8], headers: &[httparse::Header<'_>]) -> usize {
+    let base = buf.as_ptr() as usize;
+    for (s, h) in at.iter_mut().zip(headers) {
+        let (k, v) = (h.name.as_ptr() as usize - base, h.value.as_ptr() as usize - base);
+        *s = (
+            k as u32,
+            (k + h.name.len()) as u32,
+            v as u32,
+            (v + h.value.len()) as u32,
+        );
+    }
+    headers.len().min(MAX_HEADERS)
+}
+
+/// The header fields, from `head`: the bytes the spans were taken in, frozen.
+pub fn header_map(spans: &[Span], head: &Bytes) -> Result<HeaderMap, &'static str> {
+    let mut map = HeaderMap::with_capacity(spans.len());
+    for &(k0, k1, v0, v1) in spans {
+        let (k0, k1, v0, v1) = (k0 as usize, k1 as usize, v0 as usize, v1 as usize);
+        let name = HeaderName::from_bytes(&head[k0..k1]).map_err(|_| "invalid header name")?;
+        let value = HeaderValue::from_maybe_shared(head.slice(v0..v1)).map_err(|_| "invalid header value")?;
+        map.append(name, value);
+    }
+    Ok(map)
+}
+
+/// What a head's header fields say of its framing and its connection, read once from the
+/// fields as parsed: no lookups in the header map afterwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Semantics {
+    /// `Connection` lists these.
+    pub close: bool,
+    pub keep_alive: bool,
+    pub upgrade: bool,
+    /// The length the Content-Length fields give (equal repeated values are one), or why
+    /// they give none that can be trusted (which only matters without Transfer-Encoding).
+    pub length: Result<Option<u64>, &'static str>,
+    /// There is a Transfer-Encoding field, and whether its last coding is `chunked` (only
+    /// then is the body chunked, RFC 9112, 6.3).
+    pub transfer_encoding: bool,
+    pub chunked: bool,
+    /// `Expect: 100-continue`.
+    pub expect_continue: bool,
+}
+
+impl Semantics {
+    pub fn scan(headers: &[httparse::Header<'_>]) -> Semantics {
+        let mut s = Semantics {
+            close: false,
+            keep_alive: false,
+            upgrade: false,
+            length: Ok(None),
+            transfer_encoding: false,
+            chunked: false,
+            expect_continue: false,
         };
-        for (at, h) in s.at.iter_mut().zip(headers) {
-            let (k, v) = (h.name.as_ptr() as usize - base, h.value.as_ptr() as usize - base);
-            *at = (
-                k as u32,
-                (k + h.name.len()) as u32,
-                v as u32,
-                (v + h.value.len()) as u32,
-            );
+        for h in headers {
+            // The length tells most fields apart before any comparison.
+            let name = h.name.as_bytes();
+            match name.len() {
+                10 if name.eq_ignore_ascii_case(b"connection") => {
+                    for t in tokens(h.value) {
+                        s.close |= t.eq_ignore_ascii_case(b"close");
+                        s.keep_alive |= t.eq_ignore_ascii_case(b"keep-alive");
+                        s.upgrade |= t.eq_ignore_ascii_case(b"upgrade");
+                    }
+                }
+                14 if name.eq_ignore_ascii_case(b"content-length") => {
+                    if let Ok(sofar) = s.length {
+                        s.length = lengths(h.value, sofar);
+                    }
+                }
+                17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+                    s.transfer_encoding = true;
+                    // A later field's codings come after an earlier one's.
+                    if let Some(last) = tokens(h.value).last() {
+                        s.chunked = last.eq_ignore_ascii_case(b"chunked");
+                    }
+                }
+                6 if name.eq_ignore_ascii_case(b"expect") => {
+                    s.expect_continue = h.value.trim_ascii().eq_ignore_ascii_case(b"100-continue");
+                }
+                _ => {}
+            }
         }
         s
     }
-
-    /// The header fields, from `head`: the bytes the spans were taken in, frozen.
-    pub fn header_map(&self, head: &Bytes) -> Result<HeaderMap, &'static str> {
-        let mut map = HeaderMap::with_capacity(self.n);
-        for &(k0, k1, v0, v1) in &self.at[..self.n] {
-            let (k0, k1, v0, v1) = (k0 as usize, k1 as usize, v0 as usize, v1 as usize);
-            let name = HeaderName::from_bytes(&head[k0..k1]).map_err(|_| "invalid header name")?;
-            let value = HeaderValue::from_maybe_shared(head.slice(v0..v1)).map_err(|_| "invalid header value")?;
-            map.append(name, value);
-        }
-        Ok(map)
-    }
 }
 
-/// Whether the last transfer coding a message names is `chunked`: only then is its body
-/// chunked (RFC 9112, 6.3).
-pub fn ends_chunked(h: &HeaderMap) -> bool {
-    h.get_all(header::TRANSFER_ENCODING)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .rfind(|t| !t.is_empty())
-        .is_some_and(|t| t.eq_ignore_ascii_case("chunked"))
+/// The length one Content-Length field gives, beside `sofar` from earlier ones.
+fn lengths(v: &[u8], mut sofar: Option<u64>) -> Result<Option<u64>, &'static str> {
+    for t in v.split(|&b| b == b',') {
+        let t = t.trim_ascii();
+        // 19 digits always fit in a u64.
+        if t.is_empty() || t.len() > 19 || !t.iter().all(u8::is_ascii_digit) {
+            return Err("invalid Content-Length");
+        }
+        let n = t.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+        if sofar.is_some_and(|l| l != n) {
+            return Err("conflicting Content-Length values");
+        }
+        sofar = Some(n);
+    }
+    Ok(sofar)
 }
 
-/// The length a message's Content-Length headers give (repeated equal values are one), or
-/// why they give none that can be trusted.
-pub fn content_length(h: &HeaderMap) -> Result<Option<u64>, &'static str> {
-    let mut length = None;
-    for v in h.get_all(header::CONTENT_LENGTH) {
-        for item in v.to_str().map_err(|_| "invalid Content-Length")?.split(',') {
-            let item = item.trim();
-            if item.is_empty() || !item.bytes().all(|b| b.is_ascii_digit()) {
-                return Err("invalid Content-Length");
-            }
-            let n: u64 = item.parse().map_err(|_| "invalid Content-Length")?;
-            if length.is_some_and(|l| l != n) {
-                return Err("conflicting Content-Length values");
-            }
-            length = Some(n);
-        }
-    }
-    Ok(length)
+/// The non-empty comma-separated items of a field value, trimmed.
+fn tokens(v: &[u8]) -> impl Iterator<Item = &[u8]> {
+    v.split(|&b| b == b',')
+        .map(<[u8]>::trim_ascii)
+        .filter(|t| !t.is_empty())
 }
 
 #[cfg(test)]
@@ -282,5 +327,51 @@ mod tests {
         assert!(!d.at_eof());
         assert!(Decoder::new(Framing::Length(0)).is_end());
         assert_eq!(Decoder::new(Framing::Length(7)).exact_len(), Some(7));
+    }
+
+    fn scan(fields: &[(&str, &str)]) -> Semantics {
+        let h: Vec<httparse::Header<'_>> = fields
+            .iter()
+            .map(|(n, v)| httparse::Header {
+                name: n,
+                value: v.as_bytes(),
+            })
+            .collect();
+        Semantics::scan(&h)
+    }
+
+    #[test]
+    fn the_framing_and_connection_fields_are_read_whatever_their_case() {
+        let s = scan(&[
+            ("Host", "x"),
+            ("CONNECTION", "Keep-Alive, Upgrade"),
+            ("content-length", "12, 12"),
+            ("Expect", " 100-Continue "),
+        ]);
+        assert!(s.keep_alive && s.upgrade && !s.close && s.expect_continue);
+        assert_eq!(s.length, Ok(Some(12)));
+        assert!(!s.transfer_encoding);
+        let s = scan(&[("Transfer-Encoding", "gzip"), ("transfer-encoding", "chunked")]);
+        assert!(s.transfer_encoding && s.chunked);
+        let s = scan(&[("Transfer-Encoding", "chunked, gzip"), ("Connection", "close")]);
+        assert!(s.transfer_encoding && !s.chunked && s.close);
+    }
+
+    #[test]
+    fn bad_lengths_are_refused() {
+        assert_eq!(
+            scan(&[("Content-Length", "1, 2")]).length,
+            Err("conflicting Content-Length values")
+        );
+        assert_eq!(scan(&[("Content-Length", "-1")]).length, Err("invalid Content-Length"));
+        assert_eq!(scan(&[("Content-Length", "")]).length, Err("invalid Content-Length"));
+        assert_eq!(
+            scan(&[("Content-Length", "99999999999999999999")]).length,
+            Err("invalid Content-Length")
+        );
+        assert_eq!(
+            scan(&[("Content-Length", "1"), ("Content-Length", "2")]).length,
+            Err("conflicting Content-Length values")
+        );
     }
 }

@@ -4,7 +4,7 @@
 //! says whether the connection can carry another request. Owns server-side HTTP/1 framing;
 //! must not pick servers, apply rules or touch the client side.
 
-use super::decode::{content_length, ends_chunked, Decoder, Framing, Spans, Step, MAX_HEADERS};
+use super::decode::{header_map, spans, Decoder, Framing, Semantics, Step, MAX_HEADERS};
 use crate::forward::Stream;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http::header::{self, HeaderMap};
@@ -283,11 +283,13 @@ fn parse_head(buf: &mut BytesMut, head_req: bool) -> Result<Option<HeadParts>, E
         } else {
             Version::HTTP_11
         };
-        let spans = Spans::of(buf, r.headers);
+        let sem = Semantics::scan(r.headers);
+        let mut at = [(0, 0, 0, 0); MAX_HEADERS];
+        let n = spans(&mut at, buf, r.headers);
         let head = buf.split_to(len).freeze();
-        let mut headers = spans.header_map(&head).map_err(Error::Bad)?;
-        let (framing, keep) = framing(status, version, &headers, head_req)?;
-        if headers.contains_key(header::TRANSFER_ENCODING) {
+        let mut headers = header_map(&at[..n], &head).map_err(Error::Bad)?;
+        let (framing, keep) = framing(status, version, &sem, head_req)?;
+        if sem.transfer_encoding {
             // The length a server gave beside a transfer coding is not the body's length
             // (RFC 9112, 6.3): the client must not see it.
             headers.remove(header::CONTENT_LENGTH);
@@ -301,11 +303,10 @@ fn parse_head(buf: &mut BytesMut, head_req: bool) -> Result<Option<HeadParts>, E
 }
 
 /// The body's framing (RFC 9112, section 6.3) and whether the connection stays open after it.
-fn framing(status: StatusCode, version: Version, h: &HeaderMap, head_req: bool) -> Result<(Framing, bool), Error> {
-    let has = |token: &str| super::connection_has(h, token);
+fn framing(status: StatusCode, version: Version, h: &Semantics, head_req: bool) -> Result<(Framing, bool), Error> {
     let mut keep = match version {
-        Version::HTTP_10 => has("keep-alive"),
-        _ => !has("close"),
+        Version::HTTP_10 => h.keep_alive,
+        _ => !h.close,
     };
     if status == StatusCode::SWITCHING_PROTOCOLS {
         return Ok((Framing::Empty, false));
@@ -313,19 +314,18 @@ fn framing(status: StatusCode, version: Version, h: &HeaderMap, head_req: bool) 
     if head_req || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
         return Ok((Framing::Empty, keep));
     }
-    if h.contains_key(header::TRANSFER_ENCODING) {
+    if h.transfer_encoding {
         // Both lengths given is how requests get smuggled: the connection is not reused.
-        if h.contains_key(header::CONTENT_LENGTH) {
+        if h.length != Ok(None) {
             keep = false;
         }
-        return Ok(if ends_chunked(h) && version == Version::HTTP_11 {
+        return Ok(if h.chunked && version == Version::HTTP_11 {
             (Framing::Chunked, keep)
         } else {
             (Framing::Close, false)
         });
     }
-    let length = content_length(h).map_err(Error::Bad)?;
-    Ok(match length {
+    Ok(match h.length.map_err(Error::Bad)? {
         Some(0) => (Framing::Empty, keep),
         Some(n) => (Framing::Length(n), keep),
         None => (Framing::Close, false),
