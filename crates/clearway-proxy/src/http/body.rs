@@ -103,8 +103,8 @@ impl ResBody {
     }
 
     /// Keeps `done` until this body is finished or dropped.
-    pub fn on_done(mut self, done: DoneGuard) -> ResBody {
-        self.done = Some(done);
+    pub fn on_done(mut self, done: Option<DoneGuard>) -> ResBody {
+        self.done = done;
         self
     }
 

@@ -1,8 +1,8 @@
-//! One HTTP client connection: hyper serves it (HTTP/1.1 with keep-alive, or HTTP/2 when the
-//! client starts with the HTTP/2 preface), each request goes through the frontend's rules, the
-//! backend choice, the backend's rules, a reused or new server connection, and back through
-//! the response rules. Owns the client-side timeouts (`timeout http-request`,
-//! `http-keep-alive`, `client`) and the request limits; must not pick servers itself.
+//! One HTTP client connection: `client_h1` serves HTTP/1.x, hyper serves HTTP/2 (a client
+//! that starts with the HTTP/2 preface, or TLS whose ALPN chose h2). Each request goes
+//! through the frontend's rules, the backend choice, the backend's rules, a reused or new
+//! server connection, and back through the response rules. Owns the choice of protocol and
+//! the client-side timeouts of HTTP/2 connections; must not pick servers itself.
 
 use super::body::{Done, DoneGuard, Lease, ResBody};
 use super::client_h1;
@@ -49,8 +49,6 @@ struct Activity {
     head_ms: AtomicU64,
     in_flight: AtomicUsize,
     requests: AtomicU64,
-    /// A request head did not arrive in time and 408 was sent.
-    timed_out: std::sync::atomic::AtomicBool,
 }
 
 impl Activity {
@@ -80,10 +78,8 @@ impl Activity {
             return None;
         }
         let ms = |v: u64| self.start + Duration::from_millis(v);
-        if let Some((at, why)) = self.head_deadline(t) {
-            // The reader answers 408 at `at`; this is only the backstop for a reader that is
-            // not being polled.
-            return Some((at + HEAD_GRACE, why));
+        if let Some(d) = self.head_deadline(t) {
+            return Some(d);
         }
         let last = ms(self.last_ms.load(Ordering::Relaxed));
         let (limit, why) = if self.requests.load(Ordering::Relaxed) == 0 {
@@ -108,14 +104,6 @@ impl Activity {
     }
 }
 
-/// How long after a request-head deadline the watchdog closes a connection whose reader did
-/// not answer 408 itself.
-const HEAD_GRACE: Duration = Duration::from_millis(500);
-
-/// Sent when a request head does not arrive in time, as HAProxy does.
-const RESPONSE_408: &[u8] =
-    b"HTTP/1.1 408 Request Time-out\r\ncontent-length: 0\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n";
-
 fn pick(
     a: Option<Duration>,
     wa: &'static str,
@@ -139,32 +127,15 @@ struct ClientTimeouts {
     keep_alive: Option<Duration>,
 }
 
-/// The client connection, noting activity for the timeouts, and answering 408 itself when a
-/// request head does not arrive in time.
+/// An HTTP/2 client connection, noting activity for the timeouts. (A request head that
+/// does not come in time closes the connection: HTTP/2 has no 408 to send before a stream.)
 struct Watched<IO> {
     io: IO,
     act: Arc<Activity>,
-    limits: ClientTimeouts,
-    head_timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for Watched<IO> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        if let Some((at, why)) = self.act.head_deadline(&self.limits) {
-            let timer = self
-                .head_timer
-                .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
-            if timer.deadline() != at {
-                timer.as_mut().reset(at);
-            }
-            if timer.as_mut().poll(cx).is_ready() {
-                // Best effort: the socket buffer has room for these few bytes.
-                let _ = Pin::new(&mut self.io).poll_write(cx, RESPONSE_408);
-                let _ = Pin::new(&mut self.io).poll_flush(cx);
-                self.act.timed_out.store(true, Ordering::Relaxed);
-                return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, why)));
-            }
-        }
         let before = buf.filled().len();
         let r = Pin::new(&mut self.io).poll_read(cx, buf);
         if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
@@ -208,7 +179,11 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Watched<IO> {
 struct Session {
     fe: Arc<Frontend>,
     conn: ConnSamples,
-    act: Arc<Activity>,
+    /// HTTP/2 connections' timeouts follow their requests through it; an HTTP/1
+    /// connection's are kept by `client_h1`, which needs none of it.
+    act: Option<Arc<Activity>>,
+    /// Requests begun so far.
+    requests: AtomicU64,
     /// Server connections private to this session (`http-reuse never`).
     own: std::sync::OnceLock<Arc<Pool>>,
 }
@@ -324,7 +299,7 @@ async fn serve_first<IO>(
         client: t.client,
     };
     let peer = conn.peer;
-    let s = Arc::new(Session::new(fe.clone(), conn));
+    let s = Arc::new(Session::new(fe.clone(), conn, None));
     let (end, n) = client_h1::serve(s, io, first, limits).await;
     use client_h1::End;
     match end {
@@ -357,8 +332,14 @@ where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let peer = conn.peer;
-    let s = Arc::new(Session::new(fe.clone(), conn));
-    let act = s.act.clone();
+    let act = Arc::new(Activity {
+        start: Instant::now(),
+        last_ms: AtomicU64::new(0),
+        head_ms: AtomicU64::new(NONE),
+        in_flight: AtomicUsize::new(0),
+        requests: AtomicU64::new(0),
+    });
+    let s = Arc::new(Session::new(fe.clone(), conn, Some(act.clone())));
     let t = fe.timeouts;
     let limits = ClientTimeouts {
         client: t.client,
@@ -372,8 +353,6 @@ where
     let io = TokioIo::new(Watched {
         io: client,
         act: act.clone(),
-        limits,
-        head_timer: None,
     });
     // Responses pass on the server's Date, and Clearway's own (errors, redirects, `return`)
     // carry none, as HAProxy's: no Date is added, and no clock is read for it per response.
@@ -414,15 +393,8 @@ async fn drive<E: std::fmt::Display>(
         }
     };
     tokio::select! {
-        r = conn => match r {
-            Err(_) if act.timed_out.load(Ordering::Relaxed) => {
-                let n = act.requests.load(Ordering::Relaxed);
-                let why = pick(limits.http_request, "timeout http-request", limits.client, "timeout client")
-                    .map_or("timeout", |(_, w)| w);
-                tracing::info!(frontend = %fe.name, client = %peer, requests = n, "client connection closed: {why}, 408 sent");
-            }
-            Err(e) => tracing::debug!(frontend = %fe.name, client = %peer, "client connection ended: {e}"),
-            Ok(()) => {}
+        r = conn => if let Err(e) = r {
+            tracing::debug!(frontend = %fe.name, client = %peer, "client connection ended: {e}");
         },
         why = watchdog => {
             let n = act.requests.load(Ordering::Relaxed);
@@ -483,18 +455,12 @@ fn spoofed_source(be: &Backend, server: usize, client: IpAddr, hdr_ip: Option<Ip
 }
 
 impl Session {
-    fn new(fe: Arc<Frontend>, conn: ConnSamples) -> Session {
+    fn new(fe: Arc<Frontend>, conn: ConnSamples, act: Option<Arc<Activity>>) -> Session {
         Session {
             fe,
             conn,
-            act: Arc::new(Activity {
-                start: Instant::now(),
-                last_ms: AtomicU64::new(0),
-                head_ms: AtomicU64::new(NONE),
-                in_flight: AtomicUsize::new(0),
-                requests: AtomicU64::new(0),
-                timed_out: std::sync::atomic::AtomicBool::new(false),
-            }),
+            act,
+            requests: AtomicU64::new(0),
             own: std::sync::OnceLock::new(),
         }
     }
@@ -516,8 +482,11 @@ impl Session {
     /// One request. Only `route` is awaited; what comes before and after is plain code, so the
     /// future kept (and moved) per request holds little besides `route`'s.
     fn handle(self: Arc<Self>, req: Request<ReqBody>) -> impl Future<Output = Response<ResBody>> + Send {
-        let index = self.act.begin();
-        let done = DoneGuard::new(self.act.clone());
+        let index = self.requests.fetch_add(1, Ordering::Relaxed);
+        let done = self.act.as_ref().map(|a| {
+            a.begin();
+            DoneGuard::new(a.clone())
+        });
         let (parts, body) = req.into_parts();
         async move {
             let mut parts = parts;
@@ -531,7 +500,7 @@ impl Session {
         mut res: Response<ResBody>,
         be: Option<&Backend>,
         req: &http::request::Parts,
-        done: DoneGuard,
+        done: Option<DoneGuard>,
     ) -> Response<ResBody> {
         let close =
             be.map_or(self.fe.http.conn_mode, |b| b.http.conn_mode.max(self.fe.http.conn_mode)) == HttpConnMode::Close;
