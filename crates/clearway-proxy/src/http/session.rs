@@ -281,7 +281,9 @@ async fn serve_first<IO>(
         }
     }
     if first.starts_with(H2_PREFACE) {
-        return serve_hyper(fe, Prefixed::new(first.freeze(), io), conn).await;
+        // Boxed: hyper's connection state is large, and an HTTP/1 connection should not
+        // carry (and move) room for it.
+        return Box::pin(serve_hyper(fe, Prefixed::new(first.freeze(), io), conn)).await;
     }
     let t = fe.timeouts;
     let limits = client_h1::Limits {
@@ -403,20 +405,18 @@ async fn drive<E: std::fmt::Display>(
     }
 }
 
-/// Headers that describe one hop, not the message: never forwarded.
-const HOP_BY_HOP: [HeaderName; 6] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    HeaderName::from_static("proxy-connection"),
-    header::TE,
-    header::TRAILER,
-    header::UPGRADE,
-];
+/// Whether a header describes one hop, not the message: never forwarded. (Names in a
+/// HeaderMap are lower case.)
+fn is_hop(k: &HeaderName) -> bool {
+    matches!(
+        k.as_str(),
+        "connection" | "keep-alive" | "proxy-connection" | "te" | "trailer" | "upgrade" | "transfer-encoding"
+    )
+}
 
 fn strip_hop_by_hop(h: &mut HeaderMap) {
     // One pass over the names finds those present (usually none in a request, Connection
     // alone in a response), instead of a lookup for each name that could be.
-    let is_hop = |k: &HeaderName| *k == header::TRANSFER_ENCODING || HOP_BY_HOP.contains(k);
     let mut present: Vec<HeaderName> = h.keys().filter(|k| is_hop(k)).cloned().collect();
     if present.is_empty() {
         return;
@@ -525,15 +525,19 @@ impl Session {
         body: ReqBody,
     ) -> (Response<ResBody>, Option<Arc<Backend>>) {
         let fe = &self.fe;
-        let uri_len = parts.uri.path_and_query().map_or(0, |p| p.as_str().len());
-        if uri_len > MAX_HEAD {
-            tracing::info!(frontend = %fe.name, client = %self.conn.peer, "request refused: URI of {uri_len} bytes");
-            return (self.error(None, 414), None);
-        }
-        let size = head_size(parts);
-        if size > MAX_HEAD {
-            tracing::info!(frontend = %fe.name, client = %self.conn.peer, "request refused: headers of {size} bytes");
-            return (self.error(None, 431), None);
+        // An HTTP/1 head longer than this was refused before it was parsed (client_h1);
+        // HTTP/2 heads are measured here.
+        if parts.version == Version::HTTP_2 {
+            let uri_len = parts.uri.path_and_query().map_or(0, |p| p.as_str().len());
+            if uri_len > MAX_HEAD {
+                tracing::info!(frontend = %fe.name, client = %self.conn.peer, "request refused: URI of {uri_len} bytes");
+                return (self.error(None, 414), None);
+            }
+            let size = head_size(parts);
+            if size > MAX_HEAD {
+                tracing::info!(frontend = %fe.name, client = %self.conn.peer, "request refused: headers of {size} bytes");
+                return (self.error(None, 431), None);
+            }
         }
         // HTTP/2 names the host in the request target; servers get it as a Host header.
         if !parts.headers.contains_key(header::HOST) {
