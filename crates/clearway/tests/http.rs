@@ -817,3 +817,30 @@ fn a_server_that_stalls_mid_body_is_cut_by_timeout_server() {
     );
     assert!(lb.wait_log("timeout server", TIMEOUT), "{}", lb.log());
 }
+
+#[test]
+fn a_request_body_that_stops_coming_is_cut_by_timeout_client() {
+    let Some(topo) = topology("hstall") else { return };
+    let _srv = echo(&topo, "198.51.100.10:80", "s1");
+    let cfg = format!(
+        "{DEFAULTS}    timeout client 1s\nfrontend ft\n    bind 192.0.2.1:80\n    default_backend bk\n\
+         backend bk\n    server s1 198.51.100.10:80\n"
+    );
+    let lb = start(&topo, &cfg, &[80]);
+    let mut s = connect(&topo, "192.0.2.1:80");
+    // Three bytes of ten, then nothing: the server side waits for the rest, and the client's
+    // silence is the client's fault (408), not the server's (502 or 504).
+    s.write_all(b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+        .unwrap();
+    s.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut answer = Vec::new();
+    let r = s.read_to_end(&mut answer);
+    assert!(r.is_ok(), "closed by the proxy, not by our read timeout: {r:?}");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
+    assert!(
+        lb.wait_log("'timeout client' in the middle of the body", TIMEOUT),
+        "{}",
+        lb.log()
+    );
+}

@@ -142,6 +142,21 @@ fn lock(p: &Mutex<Pipe>) -> std::sync::MutexGuard<'_, Pipe> {
     p.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// A request body on its way in, as the connection reads it.
+struct Upload {
+    pipe: Arc<Mutex<Pipe>>,
+    dec: Decoder,
+    /// `100 Continue` was sent, or not asked for.
+    continued: bool,
+    /// Since when the client has sent nothing of the body the server side waits for.
+    waiting: Option<Instant>,
+}
+
+/// Why a request body could not be read to its end.
+const BODY_CLOSED: &str = "the client closed its connection in the middle of the body";
+const BODY_FAILED: &str = "the client's connection failed in the middle of the body";
+const BODY_TIMEOUT: &str = "no data from the client for 'timeout client' in the middle of the body";
+
 /// An HTTP/1 client's request body, as the server side reads it.
 pub struct RequestBody {
     pipe: Arc<Mutex<Pipe>>,
@@ -154,6 +169,13 @@ pub struct RequestBody {
 #[error("the client's request body failed: {0}")]
 pub struct BodyError(&'static str);
 
+impl BodyError {
+    /// The client stopped sending (`timeout client`), rather than closing or failing.
+    pub fn is_timeout(&self) -> bool {
+        self.0 == BODY_TIMEOUT
+    }
+}
+
 impl RequestBody {
     fn is_end(&self) -> bool {
         self.ended
@@ -164,21 +186,25 @@ impl RequestBody {
             return Poll::Ready(None);
         }
         let mut p = lock(&self.pipe);
-        let r = if let Some(d) = p.data.take() {
-            Poll::Ready(Some(Ok(d)))
+        // The connection is woken only when this changes what it should do: room for the
+        // next piece, or a first ask. (Waking it on every poll would have the two wake each
+        // other for as long as the client sends nothing.)
+        let (r, news) = if let Some(d) = p.data.take() {
+            (Poll::Ready(Some(Ok(d))), true)
         } else if let Some(e) = p.failed {
             self.ended = true;
-            Poll::Ready(Some(Err(BodyError(e))))
+            (Poll::Ready(Some(Err(BodyError(e)))), false)
         } else if p.end {
             self.ended = true;
-            Poll::Ready(None)
+            (Poll::Ready(None), false)
         } else {
+            let first = !p.want;
             p.want = true;
             p.reader = Some(cx.waker().clone());
-            Poll::Pending
+            (Poll::Pending, first)
         };
-        if let Some(w) = p.conn.take() {
-            w.wake();
+        if news {
+            wake(&mut p.conn);
         }
         r
     }
@@ -305,8 +331,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static> Conn<IO> {
             parts.extensions.insert(OnUpgrade(Arc::new(Mutex::new(Some(rx)))));
             tx
         });
-        let mut dec = Decoder::new(framing);
-        let (body, pipe) = if dec.is_end() {
+        let dec = Decoder::new(framing);
+        let (body, mut upload) = if dec.is_end() {
             (ReqBody::Empty, None)
         } else {
             let pipe = Arc::new(Mutex::new(Pipe::default()));
@@ -315,14 +341,19 @@ impl<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static> Conn<IO> {
                 exact: dec.exact_len(),
                 ended: false,
             };
-            (ReqBody::H1(body), Some(pipe))
+            let up = Upload {
+                pipe,
+                dec,
+                continued: !expect_continue,
+                waiting: None,
+            };
+            (ReqBody::H1(body), Some(up))
         };
         let mut fut = svc.clone().call(Request::from_parts(parts, body));
-        let mut continued = !expect_continue;
         let mut body_failed = None;
         let res = poll_fn(|cx| {
-            if let Some(p) = &pipe {
-                if let Err(e) = self.pump(cx, p, &mut dec, &mut continued) {
+            if let Some(up) = &mut upload {
+                if let Err(e) = self.pump(cx, up) {
                     body_failed.get_or_insert(e);
                 }
             }
@@ -334,7 +365,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static> Conn<IO> {
         .await;
         drop(fut);
         // The whole body was read (else the next request cannot be found in what follows).
-        let body_done = dec.is_end() && body_failed.is_none();
+        let body_done = upload.is_none_or(|u| u.dec.is_end()) && body_failed.is_none();
         let status = res.status();
         let (rp, rb) = res.into_parts();
         let switching = status == StatusCode::SWITCHING_PROTOCOLS && upgrade.is_some();
@@ -565,15 +596,15 @@ impl<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static> Conn<IO> {
         End::Refused { status, why }
     }
 
-    /// Moves the request body from the socket to the server side, as fast as it asks.
-    fn pump(
-        &mut self,
-        cx: &mut Context<'_>,
-        pipe: &Mutex<Pipe>,
-        dec: &mut Decoder,
-        continued: &mut bool,
-    ) -> Result<(), &'static str> {
-        let mut p = lock(pipe);
+    /// Moves the request body from the socket to the server side, as fast as it asks, within
+    /// `timeout client` of the client's last bytes.
+    fn pump(&mut self, cx: &mut Context<'_>, up: &mut Upload) -> Result<(), &'static str> {
+        let mut p = lock(&up.pipe);
+        let fail = |p: &mut Pipe, e: &'static str| {
+            p.failed = Some(e);
+            wake(&mut p.reader);
+            Err(e)
+        };
         loop {
             if p.gone || p.end || p.failed.is_some() {
                 return Ok(());
@@ -582,31 +613,24 @@ impl<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static> Conn<IO> {
                 p.conn = Some(cx.waker().clone());
                 return Ok(());
             }
-            let step = match dec.decode(&mut self.rbuf) {
-                Ok(s) => s,
-                Err(e) => {
-                    p.failed = Some(e);
-                    wake(&mut p.reader);
-                    return Err(e);
-                }
-            };
-            match step {
-                Step::Data(d) => {
+            match up.dec.decode(&mut self.rbuf) {
+                Err(e) => return fail(&mut p, e),
+                Ok(Step::Data(d)) => {
                     p.data = Some(d);
                     wake(&mut p.reader);
                 }
-                Step::Done => {
+                Ok(Step::Done) => {
                     p.end = true;
                     wake(&mut p.reader);
                 }
-                Step::More if !p.want => {
+                Ok(Step::More) if !p.want => {
                     // Nothing is read before the server side asks for it.
                     p.conn = Some(cx.waker().clone());
                     return Ok(());
                 }
-                Step::More => {
-                    if !*continued {
-                        *continued = true;
+                Ok(Step::More) => {
+                    if !up.continued {
+                        up.continued = true;
                         self.wbuf.put_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
                         let _ = self.poll_flush_wbuf(cx);
                     }
@@ -614,21 +638,17 @@ impl<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static> Conn<IO> {
                         self.rbuf.reserve(READ_ROOM);
                     }
                     match poll_read_buf(Pin::new(&mut self.io), cx, &mut self.rbuf) {
-                        Poll::Ready(Ok(0)) => {
-                            let e = "the client closed its connection in the middle of the body";
-                            p.failed = Some(e);
-                            wake(&mut p.reader);
-                            return Err(e);
-                        }
-                        Poll::Ready(Ok(_)) => {}
-                        Poll::Ready(Err(_)) => {
-                            let e = "the client's connection failed in the middle of the body";
-                            p.failed = Some(e);
-                            wake(&mut p.reader);
-                            return Err(e);
-                        }
+                        Poll::Ready(Ok(0)) => return fail(&mut p, BODY_CLOSED),
+                        Poll::Ready(Ok(_)) => up.waiting = None,
+                        Poll::Ready(Err(_)) => return fail(&mut p, BODY_FAILED),
                         Poll::Pending => {
                             p.conn = Some(cx.waker().clone());
+                            if let Some(limit) = self.limits.client {
+                                let at = *up.waiting.get_or_insert_with(Instant::now) + limit;
+                                if self.poll_timer(cx, at) {
+                                    return fail(&mut p, BODY_TIMEOUT);
+                                }
+                            }
                             return Ok(());
                         }
                     }

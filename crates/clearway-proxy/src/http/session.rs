@@ -722,6 +722,19 @@ impl Session {
                         Err(f) if f.replayable && reused && attempt == 0 && idempotent(&parts.method) => {
                             tracing::debug!(backend = %be.rt.name, "idle server connection was closed: {}; using a new one", f.error);
                         }
+                        // The client's fault, not the server's: 408 when it stopped sending,
+                        // 400 otherwise (as HAProxy answers a request it could not read).
+                        Err(h1::Failed {
+                            error: h1::Error::ClientBody(e),
+                            ..
+                        }) => {
+                            let stalled = e.downcast_ref::<client_h1::BodyError>().is_some_and(|b| b.is_timeout());
+                            tracing::info!(
+                                frontend = %fe.name, backend = %be.rt.name, client = %self.conn.peer,
+                                "request refused: {e}"
+                            );
+                            return self.error(Some(be), if stalled { 408 } else { 400 });
+                        }
                         Err(f) => {
                             tracing::warn!(
                                 backend = %be.rt.name, server = %be.rt.servers[server].name, client = %self.conn.peer,

@@ -6,6 +6,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 #[derive(Default)]
 struct Echo {
     served: std::sync::atomic::AtomicUsize,
+    /// How often request bodies were polled, in all.
+    body_polls: std::sync::atomic::AtomicUsize,
 }
 
 impl Service for Echo {
@@ -14,7 +16,12 @@ impl Service for Echo {
             let (parts, mut body) = req.into_parts();
             let mut got = Vec::new();
             let mut failed = false;
-            while let Some(f) = poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+            let polls = &self.body_polls;
+            let mut next = |cx: &mut Context<'_>| {
+                polls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Pin::new(&mut body).poll_frame(cx)
+            };
+            while let Some(f) = poll_fn(&mut next).await {
                 match f {
                     Ok(f) => got.extend_from_slice(&f.into_data().unwrap_or_default()),
                     Err(_) => {
@@ -307,4 +314,68 @@ fn chunk_size_lines_are_hex() {
         put_chunk_size(&mut w, n);
         assert_eq!(&w[..], want.as_bytes());
     }
+}
+
+#[tokio::test]
+async fn a_client_that_stops_sending_its_body_is_cut_by_timeout_client() {
+    // Real time, short: a connection and a body that kept waking each other would spin
+    // until the timer, and the count of polls below would show it.
+    let limits = Limits {
+        client: Some(Duration::from_millis(300)),
+        ..LIMITS
+    };
+    let (mut c, svc, task) = start(limits);
+    c.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+        .await
+        .unwrap();
+    // Nothing more: the body waits for 'timeout client', then fails.
+    let got = read_to_close(&mut c).await;
+    assert!(
+        got.starts_with("HTTP/1.1 502"),
+        "the echo service saw its body fail: {got}"
+    );
+    match task.await.unwrap().0 {
+        End::BodyFailed(why) => assert_eq!(why, BODY_TIMEOUT),
+        end => panic!("{end:?}"),
+    }
+    let polls = svc.body_polls.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        polls < 10,
+        "the body was polled {polls} times while the client sent nothing"
+    );
+}
+
+/// Answers every request with a body larger than the connection's buffers.
+struct Big;
+
+impl Service for Big {
+    fn call(self: Arc<Self>, _: Request<ReqBody>) -> Pin<Box<dyn Future<Output = Response<ResBody>> + Send>> {
+        Box::pin(async { Response::new(ResBody::local(Bytes::from(vec![b'x'; 256 * 1024]))) })
+    }
+
+    fn refusal(&self, _: u16) -> Response<ResBody> {
+        unreachable!()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_client_that_stops_reading_the_response_is_cut_by_timeout_client() {
+    let (mut c, server) = tokio::io::duplex(4096);
+    let task = tokio::spawn(serve(Arc::new(Big), server, BytesMut::new(), LIMITS));
+    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    // Read a little, then nothing: the proxy's writes wait, and 'timeout client' ends them.
+    let mut some = [0u8; 100];
+    c.read_exact(&mut some).await.unwrap();
+    assert!(some.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    let (end, _) = task.await.unwrap();
+    assert!(
+        matches!(
+            end,
+            End::Timeout {
+                why: "timeout client",
+                answered: false
+            }
+        ),
+        "{end:?}"
+    );
 }
