@@ -28,9 +28,14 @@ const READ_ROOM: usize = 4096;
 /// After a refusal, what is read and dropped at most before the close, and for how long.
 const DRAIN_MAX: usize = 256 * 1024;
 const DRAIN_TIME: Duration = Duration::from_secs(1);
-/// A body piece at most this large is copied behind the response head, so that both go out
-/// in one write; a larger one is written from where it lies.
-const COPY_MAX: usize = 16 * 1024;
+/// A body piece at most this large is copied behind the response head, so that a small
+/// response goes out in one `send`; a larger one is written from where it lies (`writev`).
+const COPY_MAX: usize = 1024;
+/// Small pieces are gathered up to this much before a write.
+const GATHER: usize = 16 * 1024;
+/// A buffer larger than this is not kept between requests: an idle connection holds no
+/// more than what a usual request needs.
+const KEEP_MAX: usize = 8 * 1024;
 
 /// The client-side time limits of a connection, each with the keyword that set it.
 #[derive(Debug, Clone, Copy)]
@@ -402,6 +407,12 @@ impl<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static> Conn<IO> {
         } else {
             self.write_body(&mut rb, out).await?;
         }
+        if self.wbuf.capacity() > KEEP_MAX {
+            self.wbuf = BytesMut::new();
+        }
+        if self.rbuf.is_empty() && self.rbuf.capacity() > KEEP_MAX {
+            self.rbuf = BytesMut::new();
+        }
         match body_failed {
             Some(e) => Err(End::BodyFailed(e)),
             None if keep => Ok(Next::Again),
@@ -418,7 +429,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static> Conn<IO> {
         let mut waiting_since: Option<Instant> = None;
         poll_fn(|cx| loop {
             // Gather what the body has ready, up to a full write.
-            while !ended && big.is_none() && self.wbuf.len() < COPY_MAX {
+            while !ended && big.is_none() && self.wbuf.len() < GATHER {
                 match Pin::new(&mut *rb).poll_frame(cx) {
                     Poll::Ready(Some(Ok(f))) => {
                         let Ok(d) = f.into_data() else { continue };
