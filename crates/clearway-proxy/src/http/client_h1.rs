@@ -315,8 +315,7 @@ enum Next {
 }
 
 impl<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static> Conn<IO> {
-    /// One request and its response: Ok(true) when the connection can carry another,
-    /// Ok(false) when it closes cleanly.
+    /// One request and its response, and what the connection does next.
     async fn one<S: Service>(&mut self, svc: &Arc<S>, n: &mut u64) -> Result<Next, End> {
         let Some(head) = self.read_head(svc).await? else {
             return Ok(Next::Close);
@@ -362,9 +361,9 @@ impl<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static> Conn<IO> {
                     body_failed.get_or_insert(e);
                 }
             }
-            if self.poll_flush_wbuf(cx).is_ready() {
-                // A failed write shows again when the response is written.
-            }
+            // `100 Continue`, if the pump put it there; a failed write shows again when the
+            // response is written.
+            let _ = self.poll_flush_wbuf(cx);
             fut.as_mut().poll(cx)
         })
         .await;
