@@ -793,16 +793,26 @@ impl Session {
 
     /// `fut` under `timeout server`; None when it ran out (logged).
     async fn within_server_timeout<F: Future>(&self, be: &Backend, server: usize, fut: F) -> Option<F::Output> {
-        match be.rt.timeouts.server {
-            None => Some(fut.await),
-            Some(t) => {
-                let r = tokio::time::timeout(t, fut).await.ok();
-                if r.is_none() {
-                    tracing::warn!(backend = %be.rt.name, server = %be.rt.servers[server].name, "no response within 'timeout server'");
-                }
-                r
+        // One await over both, so that the request's future holds `fut` once (a `match` with
+        // an await in each arm held it twice, and a `timeout` wrapper moved it once more).
+        let mut fut = std::pin::pin!(fut);
+        let mut sleep = std::pin::pin!(be.rt.timeouts.server.map(tokio::time::sleep));
+        let r = std::future::poll_fn(|cx| {
+            if let Poll::Ready(v) = fut.as_mut().poll(cx) {
+                return Poll::Ready(Some(v));
             }
+            let expired = sleep.as_mut().as_pin_mut().is_some_and(|s| s.poll(cx).is_ready());
+            if expired {
+                Poll::Ready(None)
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+        if r.is_none() {
+            tracing::warn!(backend = %be.rt.name, server = %be.rt.servers[server].name, "no response within 'timeout server'");
         }
+        r
     }
 
     /// A server's response on its way to the client: hop-by-hop headers out, then the
