@@ -73,7 +73,7 @@ impl Activity {
 
     /// When the client side expires and why; None: not now (a request is being served, and
     /// the server side's timeouts apply).
-    fn deadline(&self, t: &ClientTimeouts) -> Option<(Instant, &'static str)> {
+    fn deadline(&self, t: &client_h1::Limits) -> Option<(Instant, &'static str)> {
         if self.in_flight.load(Ordering::Relaxed) > 0 {
             return None;
         }
@@ -83,10 +83,9 @@ impl Activity {
         }
         let last = ms(self.last_ms.load(Ordering::Relaxed));
         let (limit, why) = if self.requests.load(Ordering::Relaxed) == 0 {
-            pick(t.http_request, "timeout http-request", t.client, "timeout client")?
+            t.head?
         } else {
-            let ka = t.keep_alive.or(t.http_request);
-            pick(ka, "timeout http-keep-alive", t.client, "timeout client")?
+            t.idle?
         };
         Some((last + limit, why))
     }
@@ -94,12 +93,12 @@ impl Activity {
 
 impl Activity {
     /// When the request head being received must be complete, if one is.
-    fn head_deadline(&self, t: &ClientTimeouts) -> Option<(Instant, &'static str)> {
+    fn head_deadline(&self, t: &client_h1::Limits) -> Option<(Instant, &'static str)> {
         let head = self.head_ms.load(Ordering::Relaxed);
         if head == NONE || self.in_flight.load(Ordering::Relaxed) > 0 {
             return None;
         }
-        let (limit, why) = pick(t.http_request, "timeout http-request", t.client, "timeout client")?;
+        let (limit, why) = t.head?;
         Some((self.start + Duration::from_millis(head) + limit, why))
     }
 }
@@ -120,11 +119,25 @@ impl Done for Activity {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-struct ClientTimeouts {
-    client: Option<Duration>,
-    http_request: Option<Duration>,
-    keep_alive: Option<Duration>,
+/// A frontend's client-side time limits, each with the keyword that set it: the same for
+/// HTTP/1 (`client_h1`) and HTTP/2 connections (the watchdog).
+fn client_limits(fe: &Frontend) -> client_h1::Limits {
+    let t = fe.timeouts;
+    let idle_why = if t.http_keep_alive.is_some() {
+        "timeout http-keep-alive"
+    } else {
+        "timeout http-request"
+    };
+    client_h1::Limits {
+        head: pick(t.http_request, "timeout http-request", t.client, "timeout client"),
+        idle: pick(
+            t.http_keep_alive.or(t.http_request),
+            idle_why,
+            t.client,
+            "timeout client",
+        ),
+        client: t.client,
+    }
 }
 
 /// An HTTP/2 client connection, noting activity for the timeouts. (A request head that
@@ -236,8 +249,7 @@ where
 
 /// When a new connection's first request must have begun, and the keyword that says so.
 fn first_deadline(fe: &Frontend) -> Option<(Instant, &'static str)> {
-    let t = fe.timeouts;
-    pick(t.http_request, "timeout http-request", t.client, "timeout client").map(|(d, why)| (Instant::now() + d, why))
+    client_limits(fe).head.map(|(d, why)| (Instant::now() + d, why))
 }
 
 /// Reads more of a connection's first bytes before `deadline`; false: the client closed, or
@@ -285,21 +297,7 @@ async fn serve_first<IO>(
         // carry (and move) room for it.
         return Box::pin(serve_hyper(fe, Prefixed::new(first.freeze(), io), conn)).await;
     }
-    let t = fe.timeouts;
-    let limits = client_h1::Limits {
-        head: pick(t.http_request, "timeout http-request", t.client, "timeout client"),
-        idle: pick(
-            t.http_keep_alive.or(t.http_request),
-            if t.http_keep_alive.is_some() {
-                "timeout http-keep-alive"
-            } else {
-                "timeout http-request"
-            },
-            t.client,
-            "timeout client",
-        ),
-        client: t.client,
-    };
+    let limits = client_limits(&fe);
     let peer = conn.peer;
     let s = Arc::new(Session::new(fe.clone(), conn, None));
     let (end, n) = client_h1::serve(s, io, first, limits).await;
@@ -342,12 +340,7 @@ where
         requests: AtomicU64::new(0),
     });
     let s = Arc::new(Session::new(fe.clone(), conn, Some(act.clone())));
-    let t = fe.timeouts;
-    let limits = ClientTimeouts {
-        client: t.client,
-        http_request: t.http_request,
-        keep_alive: t.http_keep_alive,
-    };
+    let limits = client_limits(&fe);
     let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
         let res = s.clone().handle(req.map(ReqBody::H2));
         async move { Ok::<_, Infallible>(res.await) }
@@ -370,10 +363,10 @@ async fn drive<E: std::fmt::Display>(
     fe: &Frontend,
     peer: std::net::SocketAddr,
     act: &Activity,
-    limits: ClientTimeouts,
+    limits: client_h1::Limits,
 ) {
     let watchdog = async {
-        let idle_check = [limits.client, limits.http_request, limits.keep_alive]
+        let idle_check = [limits.client, limits.head.map(|h| h.0), limits.idle.map(|i| i.0)]
             .into_iter()
             .flatten()
             .min();
