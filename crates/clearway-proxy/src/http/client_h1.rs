@@ -493,12 +493,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static> Conn<IO> {
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(End::Io(e))),
                 Poll::Pending => {
-                    // The client does not take the response: `timeout client`.
-                    let Some(limit) = self.limits.client else {
-                        return Poll::Pending;
-                    };
-                    let since = *waiting_since.get_or_insert_with(Instant::now);
-                    return match self.poll_timer(cx, since + limit) {
+                    // The client does not take the response.
+                    return match self.client_gone_quiet(cx, &mut waiting_since) {
                         true => Poll::Ready(Err(End::Timeout {
                             why: "timeout client",
                             answered: false,
@@ -653,11 +649,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static> Conn<IO> {
                         Poll::Ready(Err(_)) => return fail(&mut p, BODY_FAILED),
                         Poll::Pending => {
                             p.conn = Some(cx.waker().clone());
-                            if let Some(limit) = self.limits.client {
-                                let at = *up.waiting.get_or_insert_with(Instant::now) + limit;
-                                if self.poll_timer(cx, at) {
-                                    return fail(&mut p, BODY_TIMEOUT);
-                                }
+                            if self.client_gone_quiet(cx, &mut up.waiting) {
+                                return fail(&mut p, BODY_TIMEOUT);
                             }
                             return Ok(());
                         }
@@ -706,18 +699,23 @@ impl<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static> Conn<IO> {
         let mut since = None;
         poll_fn(|cx| match self.poll_flush_wbuf(cx) {
             Poll::Ready(r) => Poll::Ready(r),
-            Poll::Pending => {
-                let Some(limit) = self.limits.client else {
-                    return Poll::Pending;
-                };
-                let at = *since.get_or_insert_with(Instant::now) + limit;
-                match self.poll_timer(cx, at) {
-                    true => Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "timeout client"))),
-                    false => Poll::Pending,
-                }
-            }
+            Poll::Pending => match self.client_gone_quiet(cx, &mut since) {
+                true => Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "timeout client"))),
+                false => Poll::Pending,
+            },
         })
         .await
+    }
+
+    /// Whether the client has kept the connection waiting (a write or a body read that could
+    /// not go on) for `timeout client` since `since`, which the first wait sets and progress
+    /// clears.
+    fn client_gone_quiet(&mut self, cx: &mut Context<'_>, since: &mut Option<Instant>) -> bool {
+        let Some(limit) = self.limits.client else {
+            return false;
+        };
+        let at = *since.get_or_insert_with(Instant::now) + limit;
+        self.poll_timer(cx, at)
     }
 
     /// The connection's one timer, set to `at`: whether `at` has passed.
