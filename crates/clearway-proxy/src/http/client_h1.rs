@@ -219,9 +219,7 @@ impl Drop for RequestBody {
     fn drop(&mut self) {
         let mut p = lock(&self.pipe);
         p.gone = true;
-        if let Some(w) = p.conn.take() {
-            w.wake();
-        }
+        wake(&mut p.conn);
     }
 }
 
