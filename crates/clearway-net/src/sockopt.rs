@@ -22,6 +22,26 @@ fn set_int(fd: &impl AsRawFd, level: libc::c_int, name: libc::c_int, value: libc
     }
 }
 
+fn get_int(fd: &impl AsRawFd, level: libc::c_int, name: libc::c_int) -> io::Result<libc::c_int> {
+    let mut value: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: a valid fd, a pointer to a live c_int and its exact size.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (&mut value as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if rc == 0 {
+        Ok(value)
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// IPV6_TRANSPARENT: like IP_TRANSPARENT, for IPv6 sockets.
 pub(crate) fn set_ipv6_transparent(fd: &impl AsRawFd) -> io::Result<()> {
     set_int(fd, libc::SOL_IPV6, libc::IPV6_TRANSPARENT, 1)
@@ -31,4 +51,20 @@ pub(crate) fn set_ipv6_transparent(fd: &impl AsRawFd) -> io::Result<()> {
 /// one source address without exhausting ephemeral ports at bind() time.
 pub(crate) fn set_bind_address_no_port(fd: &impl AsRawFd) -> io::Result<()> {
     set_int(fd, libc::SOL_IP, libc::IP_BIND_ADDRESS_NO_PORT, 1)
+}
+
+/// TCP_NOTSENT_LOWAT: the socket reports room for writing only while fewer than `bytes`
+/// written bytes wait to be sent; bytes sent and not yet acknowledged do not count.
+pub(crate) fn set_notsent_lowat(fd: &impl AsRawFd, bytes: u32) -> io::Result<()> {
+    set_int(
+        fd,
+        libc::IPPROTO_TCP,
+        libc::TCP_NOTSENT_LOWAT,
+        bytes.min(i32::MAX as u32) as libc::c_int,
+    )
+}
+
+/// The socket's own TCP_NOTSENT_LOWAT; 0 when it has none (the system's applies).
+pub(crate) fn notsent_lowat(fd: &impl AsRawFd) -> io::Result<u32> {
+    get_int(fd, libc::IPPROTO_TCP, libc::TCP_NOTSENT_LOWAT).map(|v| v as u32)
 }

@@ -92,6 +92,24 @@ impl Pipe {
     }
 }
 
+/// Unsent bytes a spliced-to socket may hold: enough to keep the link busy between two
+/// wake-ups, without letting megabytes wait in its send queue.
+pub const UNSENT_MAX: u32 = 128 * 1024;
+
+/// Readies `to` for a bulk transfer: at most `UNSENT_MAX` written bytes wait there to be
+/// sent. Otherwise its send queue grows to the system's limit (megabytes), and the data in
+/// flight through the proxy outgrows the caches: the sender's copies into fresh kernel pages
+/// then cost several times more. What has been sent and waits for its acknowledgement is not
+/// limited, so distant peers are not slowed.
+pub fn limit_unsent(to: &impl AsRawFd) -> io::Result<()> {
+    crate::sockopt::set_notsent_lowat(to, UNSENT_MAX)
+}
+
+/// The limit `limit_unsent` put on `s`; 0 when it has none.
+pub fn unsent_limit(s: &impl AsRawFd) -> io::Result<u32> {
+    crate::sockopt::notsent_lowat(s)
+}
+
 fn flags() -> SpliceFFlags {
     SpliceFFlags::SPLICE_F_MOVE | SpliceFFlags::SPLICE_F_NONBLOCK
 }

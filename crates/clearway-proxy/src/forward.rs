@@ -141,7 +141,7 @@ where
 /// Like `pipe`, between two TCP sockets: once a read fills the whole buffer (a bulk transfer,
 /// not request and answer), the rest goes socket to pipe to socket with `splice(2)`, without
 /// copying through this process, as HAProxy does on Linux. Without a pipe to spare, it keeps
-/// copying.
+/// copying. The socket spliced to then keeps few unsent bytes (`splice::limit_unsent`).
 async fn pipe_tcp(
     mut from: tokio::net::tcp::ReadHalf<'_>,
     mut to: tokio::net::tcp::WriteHalf<'_>,
@@ -171,6 +171,9 @@ async fn pipe_tcp(
     };
     drop(buf);
     let (from, to_stream) = (from.as_ref(), to.as_ref());
+    if let Err(e) = clearway_net::splice::limit_unsent(to_stream) {
+        tracing::debug!("cannot limit the unsent bytes of a bulk transfer: {e}");
+    }
     loop {
         let n = loop {
             from.readable().await.map_err(PipeError::Read)?;

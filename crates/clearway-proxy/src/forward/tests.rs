@@ -54,6 +54,40 @@ async fn bulk_transfers_are_spliced_and_their_pipes_kept_for_the_next() {
     assert_eq!(clearway_net::splice::spare_pipes(), before + 2);
 }
 
+#[tokio::test]
+async fn a_spliced_to_socket_keeps_few_unsent_bytes() {
+    clearway_net::splice::set_limit(1024);
+    let (client_app, mut client_side) = pair().await;
+    let (mut server_side, server_app) = pair().await;
+    // Second descriptors of the proxy's two sockets, to look at their options meanwhile.
+    let dup = |s: &TcpStream| socket2::SockRef::from(s).try_clone().unwrap();
+    let (to_client, to_server) = (dup(&client_side), dup(&server_side));
+    let task = tokio::spawn(async move { forward(&mut client_side, &mut server_side, Limits::default()).await });
+    let (mut client, mut server) = (client_app, server_app);
+    // A bulk upload: the direction to the server moves to a pipe.
+    let data = vec![7u8; 1_000_000];
+    let (_, got) = tokio::join!(client.write_all(&data), async {
+        let mut got = vec![0u8; data.len()];
+        server.read_exact(&mut got).await.unwrap();
+        got
+    });
+    assert_eq!(got, data);
+    // Both proxy sockets are still open: the session goes on until a side closes.
+    assert_eq!(
+        clearway_net::splice::unsent_limit(&to_server).unwrap(),
+        clearway_net::splice::UNSENT_MAX,
+        "the socket spliced to is limited"
+    );
+    assert_eq!(
+        clearway_net::splice::unsent_limit(&to_client).unwrap(),
+        0,
+        "nothing bulk went to the client: its socket keeps the system's setting"
+    );
+    drop(client);
+    drop(server);
+    task.await.unwrap();
+}
+
 /// Sends `len` bytes through the proxy to a server that echoes them while still reading,
 /// and checks every byte and count.
 async fn echo_both_ways(len: u32) {
