@@ -701,7 +701,8 @@ impl Session {
                         uri: &uri,
                         headers: &headers,
                     };
-                    let Some(sent) = self.within_server_timeout(be, server, conn.send(head, req_body)).await else {
+                    let send = std::pin::pin!(conn.send(head, req_body));
+                    let Some(sent) = self.within_server_timeout(be, server, send).await else {
                         return self.error(Some(be), 504);
                     };
                     match sent {
@@ -751,7 +752,8 @@ impl Session {
                         be.tls[server].is_some(),
                         be.rt.servers[server].target(self.conn.local),
                     );
-                    let Some(sent) = self.within_server_timeout(be, server, h2.try_send_request(req)).await else {
+                    let send = std::pin::pin!(h2.try_send_request(req));
+                    let Some(sent) = self.within_server_timeout(be, server, send).await else {
                         return self.error(Some(be), 504);
                     };
                     match sent {
@@ -785,10 +787,15 @@ impl Session {
     }
 
     /// `fut` under `timeout server`; None when it ran out (logged).
-    async fn within_server_timeout<F: Future>(&self, be: &Backend, server: usize, fut: F) -> Option<F::Output> {
-        // One await over both, so that the request's future holds `fut` once (a `match` with
-        // an await in each arm held it twice, and a `timeout` wrapper moved it once more).
-        let mut fut = std::pin::pin!(fut);
+    async fn within_server_timeout<F: Future>(
+        &self,
+        be: &Backend,
+        server: usize,
+        mut fut: Pin<&mut F>,
+    ) -> Option<F::Output> {
+        // `fut` is pinned by the caller and awaited once here with its timer: passed by value,
+        // it was held twice (as the argument, then pinned), and a `timeout` wrapper or a
+        // `match` with an await in each arm would hold it once more.
         let mut sleep = std::pin::pin!(be.rt.timeouts.server.map(tokio::time::sleep));
         let r = std::future::poll_fn(|cx| {
             if let Poll::Ready(v) = fut.as_mut().poll(cx) {
