@@ -398,33 +398,51 @@ async fn drive<E: std::fmt::Display>(
     }
 }
 
-/// Whether a header describes one hop, not the message: never forwarded. (Names in a
-/// HeaderMap are lower case.)
+/// The headers that describe one hop, not the message: never forwarded.
+const HOP: [&str; 7] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+    "transfer-encoding",
+];
+
+/// Whether a header is one of `HOP`. (Names in a HeaderMap are lower case.)
 fn is_hop(k: &HeaderName) -> bool {
-    matches!(
-        k.as_str(),
-        "connection" | "keep-alive" | "proxy-connection" | "te" | "trailer" | "upgrade" | "transfer-encoding"
-    )
+    HOP.contains(&k.as_str())
 }
 
 fn strip_hop_by_hop(h: &mut HeaderMap) {
     // One pass over the names finds those present (usually none in a request, Connection
-    // alone in a response), instead of a lookup for each name that could be.
-    let mut present: Vec<HeaderName> = h.keys().filter(|k| is_hop(k)).cloned().collect();
-    if present.is_empty() {
+    // alone in a response), instead of a lookup for each name that could be. They are noted
+    // on the stack: a HeaderMap yields each name once, so there are at most `HOP.len()`.
+    let mut found: [Option<HeaderName>; HOP.len()] = Default::default();
+    let mut n = 0;
+    for k in h.keys().filter(|k| is_hop(k)) {
+        found[n] = Some(k.clone());
+        n += 1;
+        if n == found.len() {
+            break;
+        }
+    }
+    if n == 0 {
         return;
     }
-    // Headers the Connection header names are hop-by-hop too.
-    present.extend(
-        h.get_all(header::CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
-            .filter(|n| !is_hop(n)),
-    );
-    for n in &present {
-        h.remove(n);
+    // Headers the Connection header names are hop-by-hop too. The usual tokens (close,
+    // keep-alive, upgrade) name nothing more, and cost no allocation.
+    let named: Vec<HeaderName> = h
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|t| !t.eq_ignore_ascii_case("close") && !HOP.iter().any(|h| t.eq_ignore_ascii_case(h)))
+        .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
+        .collect();
+    for k in found.iter().flatten().chain(&named) {
+        h.remove(k);
     }
 }
 
