@@ -39,6 +39,19 @@ pub struct Row {
     /// Rounds used / rounds measured.
     pub used: usize,
     pub rounds: usize,
+    /// Clearway's figure over HAProxy's in each kept round where both were measured.
+    pub per_round: Vec<f64>,
+}
+
+/// How Clearway did against HAProxy round by round, on one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// At least as good in every kept round.
+    Ahead,
+    /// Worse in every kept round.
+    Behind,
+    /// Better in some rounds and worse in others: the machine's noise decides this row.
+    Mixed,
 }
 
 impl Row {
@@ -49,6 +62,21 @@ impl Row {
             Better::Higher if h > 0.0 => Some(c / h),
             Better::Lower if c > 0.0 => Some(h / c),
             _ => None,
+        }
+    }
+
+    /// Whether Clearway was ahead in every kept round, behind in every one, or neither.
+    /// None when no round measured both.
+    pub fn verdict(&self) -> Option<Verdict> {
+        let ahead = |r: &f64| match self.better {
+            Better::Higher => *r >= 1.0,
+            Better::Lower => *r <= 1.0,
+        };
+        match self.per_round.iter().filter(|r| ahead(r)).count() {
+            _ if self.per_round.is_empty() => None,
+            n if n == self.per_round.len() => Some(Verdict::Ahead),
+            0 => Some(Verdict::Behind),
+            _ => Some(Verdict::Mixed),
         }
     }
 }
@@ -117,6 +145,16 @@ pub fn rows(samples: &[Sample]) -> Vec<Row> {
                         .collect::<Vec<_>>(),
                 )
             };
+            let per_round = kept
+                .iter()
+                .filter_map(|r| {
+                    let at = |kind: Kind| of(kind).into_iter().find(|s| s.round == *r).map(|s| s.value);
+                    match (at(Kind::Clearway), at(Kind::Haproxy)) {
+                        (Some(c), Some(h)) if h != 0.0 => Some(c / h),
+                        _ => None,
+                    }
+                })
+                .collect();
             Row {
                 leg: leg.clone(),
                 variant,
@@ -128,6 +166,7 @@ pub fn rows(samples: &[Sample]) -> Vec<Row> {
                 direct: med(Kind::Direct),
                 used: kept.len(),
                 rounds: rounds.len(),
+                per_round,
             }
         })
         .collect()
@@ -159,18 +198,20 @@ pub fn markdown(rows: &[Row], versions: &[(String, String)], command: &str, png:
          the same configuration text (`crates/clearway-bench/src/proxy.rs`). \"1 core\" pins each \
          proxy, with one thread, to CPU 0 and the client and servers to CPU 1; \"2 threads\" runs \
          both with two threads, unpinned. *Clearway/HAProxy* is above 1 when Clearway does better \
-         for rates and below 1 when it does better for latency, memory and CPU.\n\n"
+         for rates and below 1 when it does better for latency, memory and CPU. *Per round* is the \
+         lowest and highest of that ratio over the rounds kept, each taken within one round: a \
+         row whose range spans 1 was won in some rounds and lost in others.\n\n"
     ));
     out.push_str("## Machine and versions\n\n");
     for (k, v) in versions {
         out.push_str(&format!("- {k}: {v}\n"));
     }
     out.push_str(&format!("\n![Clearway relative to HAProxy]({png})\n\n## Results\n\n"));
-    out.push_str("| leg | config | measure | unit | Clearway | HAProxy | direct | Clearway/HAProxy | Clearway/direct | rounds kept |\n");
-    out.push_str("|---|---|---|---|---:|---:|---:|---:|---:|---:|\n");
+    out.push_str("| leg | config | measure | unit | Clearway | HAProxy | direct | Clearway/HAProxy | per round | Clearway/direct | rounds kept |\n");
+    out.push_str("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
     for r in rows {
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {}/{} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {}/{} |\n",
             r.leg,
             r.variant,
             r.metric,
@@ -179,10 +220,43 @@ pub fn markdown(rows: &[Row], versions: &[(String, String)], command: &str, png:
             fmt(r.haproxy),
             fmt(r.direct),
             ratio(r.clearway, r.haproxy),
+            range(&r.per_round),
             ratio(r.clearway, r.direct),
             r.used,
             r.rounds
         ));
+    }
+    out.push_str(&summary(rows));
+    out
+}
+
+/// "0.91-1.12": the lowest and highest of `v`.
+fn range(v: &[f64]) -> String {
+    let lo = v.iter().copied().reduce(f64::min);
+    let hi = v.iter().copied().reduce(f64::max);
+    match (lo, hi) {
+        (Some(lo), Some(hi)) => format!("{lo:.2}-{hi:.2}"),
+        _ => "–".into(),
+    }
+}
+
+/// How many rows Clearway won in every kept round, lost in every one, or neither; the
+/// rows lost in every round are named.
+fn summary(rows: &[Row]) -> String {
+    let with = |v: Verdict| -> Vec<&Row> { rows.iter().filter(|r| r.verdict() == Some(v)).collect() };
+    let (ahead, behind, mixed) = (with(Verdict::Ahead), with(Verdict::Behind), with(Verdict::Mixed));
+    let mut out = format!(
+        "\nRound by round: Clearway at least as good as HAProxy in every kept round on {} rows, \
+         worse in every kept round on {}, and ahead in some rounds and behind in others on {}.\n",
+        ahead.len(),
+        behind.len(),
+        mixed.len()
+    );
+    if !behind.is_empty() {
+        out.push_str("\nWorse in every kept round:\n\n");
+        for r in behind {
+            out.push_str(&format!("- {} / {} / {}\n", r.leg, r.variant, r.metric));
+        }
     }
     out
 }
@@ -270,6 +344,40 @@ mod tests {
         assert_eq!(r.haproxy, Some(101.0));
         assert_eq!(r.clearway, Some(119.0));
         assert!((r.score().unwrap() - 119.0 / 101.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn each_round_is_compared_within_itself() {
+        let samples = vec![
+            s(Kind::Haproxy, 0, 100.0),
+            s(Kind::Clearway, 0, 105.0),
+            s(Kind::Haproxy, 1, 95.0),
+            s(Kind::Clearway, 1, 90.0),
+            s(Kind::Haproxy, 2, 104.0),
+            s(Kind::Clearway, 2, 130.0),
+        ];
+        let r = &rows(&samples)[0];
+        assert_eq!(r.per_round.len(), 3);
+        assert_eq!(range(&r.per_round), "0.95-1.25");
+        assert_eq!(r.verdict(), Some(Verdict::Mixed));
+        let md = markdown(std::slice::from_ref(r), &[], "bench", "x.png");
+        assert!(md.contains("| 0.95-1.25 |"), "{md}");
+        assert!(md.contains("ahead in some rounds and behind in others on 1"), "{md}");
+    }
+
+    #[test]
+    fn a_row_lost_in_every_round_is_named() {
+        let mut v = vec![s(Kind::Haproxy, 0, 100.0), s(Kind::Clearway, 0, 120.0)];
+        for x in &mut v {
+            x.better = Better::Lower;
+        }
+        let r = &rows(&v)[0];
+        assert_eq!(r.verdict(), Some(Verdict::Behind));
+        let md = markdown(std::slice::from_ref(r), &[], "bench", "x.png");
+        assert!(
+            md.contains("Worse in every kept round:\n\n- 1 core / plain / req/s"),
+            "{md}"
+        );
     }
 
     #[test]
