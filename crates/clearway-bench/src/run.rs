@@ -311,6 +311,9 @@ pub fn run(o: &Options) -> Result<(), String> {
     let mut command = String::from("scripts/bench");
     if o.smoke {
         command.push_str(" --smoke");
+    } else {
+        // The figures depend on these: the report says which were used.
+        command.push_str(&format!(" --rounds {} --secs {}", o.rounds, o.secs));
     }
     let png_name = o
         .png
