@@ -379,3 +379,37 @@ async fn a_client_that_stops_reading_the_response_is_cut_by_timeout_client() {
         "{end:?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_timer_set_for_an_earlier_request_does_not_cut_a_later_one() {
+    let (mut c, _, task) = start(LIMITS);
+    c.write_all(b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    read_until(&mut c, "GET /1 []", 1).await;
+    // The connection's timer now waits for the first idle limit: 10 s from here.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    c.write_all(b"GET /2 HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    read_until(&mut c, "GET /2 []", 1).await;
+    // Past the first idle limit, within the second (16 s from the start).
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    c.write_all(b"GET /3 HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    let start = Instant::now();
+    let got = read_to_close(&mut c).await;
+    assert!(got.ends_with("GET /3 []"), "still open after 14 s: {got}");
+    let (end, n) = task.await.unwrap();
+    assert!(
+        matches!(
+            end,
+            End::Timeout {
+                why: "timeout http-keep-alive",
+                ..
+            }
+        ),
+        "{end:?}"
+    );
+    assert_eq!(n, 3);
+    assert_eq!(
+        start.elapsed(),
+        Duration::from_secs(10),
+        "closed by the idle limit after the last request"
+    );
+}
