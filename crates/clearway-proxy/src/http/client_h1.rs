@@ -716,24 +716,9 @@ impl<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static> Conn<IO> {
         self.poll_timer(cx, at)
     }
 
-    /// The connection's one timer, for a deadline `at`: whether `at` has passed. The timer
-    /// is only ever moved earlier. A later deadline (the usual case: each request's limits
-    /// start later than the last's) keeps it where it is, and is looked at when it fires, so
-    /// a busy connection does not take its timer out of the timer wheel and put it back on
-    /// every request.
+    /// The connection's one timer, for a deadline `at`: whether `at` has passed.
     fn poll_timer(&mut self, cx: &mut Context<'_>, at: Instant) -> bool {
-        let t = self.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
-        if t.deadline() > at {
-            t.as_mut().reset(at);
-        }
-        while t.as_mut().poll(cx).is_ready() {
-            if Instant::now() >= at {
-                return true;
-            }
-            // It fired for an earlier deadline that no longer applies.
-            t.as_mut().reset(at);
-        }
-        false
+        super::poll_deadline(&mut self.timer, cx, at)
     }
 }
 

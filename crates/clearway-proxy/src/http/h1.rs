@@ -10,12 +10,14 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http::header::{self, HeaderMap};
 use http::{Method, StatusCode, Uri, Version};
 use hyper::body::Body;
-use std::future::{poll_fn, Future};
+use std::future::poll_fn;
 use std::io;
 use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::{Instant, Sleep};
 use tokio_util::io::poll_read_buf;
 
 /// Read at least this much room at a time.
@@ -37,6 +39,8 @@ pub enum Error {
     Truncated,
     #[error("no data from the server for {0:?} in the middle of the response body ('timeout server')")]
     Timeout(std::time::Duration),
+    #[error("no response within {0:?} ('timeout server')")]
+    NoResponse(std::time::Duration),
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -50,6 +54,9 @@ pub struct Conn {
     max_head: usize,
     /// The worker thread that opened it (`pool::this_thread`).
     origin: usize,
+    /// `timeout server`, for the response head and then for each wait in its body; made on
+    /// first use and kept with the connection.
+    timer: Option<Pin<Box<Sleep>>>,
 }
 
 impl std::fmt::Debug for Conn {
@@ -82,6 +89,7 @@ impl Conn {
             wbuf: BytesMut::new(),
             max_head,
             origin: super::pool::this_thread(),
+            timer: None,
         }
     }
 
@@ -102,9 +110,15 @@ impl Conn {
         Pin::new(&mut self.io).poll_read(&mut cx, &mut rb).is_pending()
     }
 
-    /// Sends one request and reads the head of its response; the body follows from the
-    /// returned `ResponseBody`, which holds the connection until the body is read.
-    pub async fn send<B>(mut self, req: Head<'_>, body: B) -> Result<(http::response::Parts, ResponseBody), Failed>
+    /// Sends one request and reads the head of its response, within `limit` (`timeout
+    /// server`) when given; the body follows from the returned `ResponseBody`, which holds the
+    /// connection until the body is read.
+    pub async fn send<B>(
+        mut self,
+        req: Head<'_>,
+        body: B,
+        limit: Option<Duration>,
+    ) -> Result<(http::response::Parts, ResponseBody), Failed>
     where
         B: Body<Data = Bytes> + Unpin,
         B::Error: Into<BoxError>,
@@ -121,7 +135,15 @@ impl Conn {
             flushed: false,
             got_bytes: false,
         };
-        let r = poll_fn(|cx| ex.poll(&mut self, cx, head_req)).await;
+        let deadline = limit.map(|d| (Instant::now() + d, d));
+        let r = poll_fn(|cx| match ex.poll(&mut self, cx, head_req) {
+            Poll::Pending => match deadline {
+                Some((at, d)) if self.poll_timer(cx, at) => Poll::Ready(Err(Error::NoResponse(d))),
+                _ => Poll::Pending,
+            },
+            done => done,
+        })
+        .await;
         match r {
             Ok((parts, framing, keep)) => {
                 // A response that came before the whole request was sent leaves the
@@ -134,6 +156,11 @@ impl Conn {
                 error,
             }),
         }
+    }
+
+    /// The connection's one timer, for a deadline `at`: whether `at` has passed.
+    fn poll_timer(&mut self, cx: &mut Context<'_>, at: Instant) -> bool {
+        super::poll_deadline(&mut self.timer, cx, at)
     }
 
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
@@ -339,11 +366,10 @@ pub struct ResponseBody {
     dec: Decoder,
     keep: bool,
     /// `timeout server`: how long the server may keep quiet while the body is awaited.
-    idle: Option<std::time::Duration>,
-    /// Armed when a read from the server has to wait; created on the first wait only.
-    timer: Option<Pin<Box<tokio::time::Sleep>>>,
-    /// A read is waiting for the server (time the client takes to read does not count).
-    waiting: bool,
+    idle: Option<Duration>,
+    /// Since when a read has been waiting for the server (time the client takes to read
+    /// does not count).
+    waiting: Option<Instant>,
 }
 
 impl ResponseBody {
@@ -353,14 +379,13 @@ impl ResponseBody {
             dec: Decoder::new(framing),
             keep,
             idle: None,
-            timer: None,
-            waiting: false,
+            waiting: None,
         }
     }
 
     /// Ends the body with `Error::Timeout` when the server sends nothing for `idle` while
     /// the body waits for it.
-    pub fn with_idle_timeout(mut self, idle: Option<std::time::Duration>) -> ResponseBody {
+    pub fn with_idle_timeout(mut self, idle: Option<Duration>) -> ResponseBody {
         self.idle = idle;
         self
     }
@@ -407,22 +432,15 @@ impl ResponseBody {
                 Poll::Ready(r) => r,
                 Poll::Pending => {
                     if let Some(idle) = self.idle {
-                        let deadline = tokio::time::Instant::now() + idle;
-                        let timer = self
-                            .timer
-                            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-                        if !self.waiting {
-                            timer.as_mut().reset(deadline);
-                        }
-                        if timer.as_mut().poll(cx).is_ready() {
+                        let since = *self.waiting.get_or_insert_with(Instant::now);
+                        if c.poll_timer(cx, since + idle) {
                             return Poll::Ready(Some(Err(Error::Timeout(idle))));
                         }
                     }
-                    self.waiting = true;
                     return Poll::Pending;
                 }
             };
-            self.waiting = false;
+            self.waiting = None;
             match filled {
                 Ok(0) if self.dec.at_eof() => return Poll::Ready(None),
                 Ok(0) => return Poll::Ready(Some(Err(Error::Truncated))),

@@ -26,3 +26,27 @@ pub(crate) fn connection_has(h: &http::HeaderMap, token: &str) -> bool {
         .flat_map(|v| v.split(','))
         .any(|t| t.trim().eq_ignore_ascii_case(token))
 }
+
+/// Polls a connection's one timer for the deadline `at`: whether `at` has passed. The timer
+/// is made on first use and only ever moved earlier. A later deadline (each request's limits
+/// start later than the last's) keeps it where it is and is looked at when it fires, so a
+/// connection in use does not take its timer out of the timer wheel and put it back on
+/// every request.
+pub(crate) fn poll_deadline(
+    timer: &mut Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+    cx: &mut std::task::Context<'_>,
+    at: tokio::time::Instant,
+) -> bool {
+    let t = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
+    if t.deadline() > at {
+        t.as_mut().reset(at);
+    }
+    while std::future::Future::poll(t.as_mut(), cx).is_ready() {
+        if tokio::time::Instant::now() >= at {
+            return true;
+        }
+        // It fired for an earlier deadline that no longer applies.
+        t.as_mut().reset(at);
+    }
+    false
+}

@@ -719,11 +719,8 @@ impl Session {
                         uri: &uri,
                         headers: &headers,
                     };
-                    let send = std::pin::pin!(conn.send(head, req_body));
-                    let Some(sent) = self.within_server_timeout(be, server, send).await else {
-                        return self.error(Some(be), 504);
-                    };
-                    match sent {
+                    // `timeout server` runs on the connection's own timer.
+                    match conn.send(head, req_body, be.rt.timeouts.server).await {
                         Ok((rp, rb)) if rp.status == http::StatusCode::SWITCHING_PROTOCOLS => {
                             return self.tunnel(be, rp, client_upgrade, slot, rb);
                         }
@@ -746,6 +743,13 @@ impl Session {
                                 "request refused: {e}"
                             );
                             return self.error(Some(be), if stalled { 408 } else { 400 });
+                        }
+                        Err(h1::Failed {
+                            error: h1::Error::NoResponse(_),
+                            ..
+                        }) => {
+                            tracing::warn!(backend = %be.rt.name, server = %be.rt.servers[server].name, "no response within 'timeout server'");
+                            return self.error(Some(be), 504);
                         }
                         Err(f) => {
                             tracing::warn!(

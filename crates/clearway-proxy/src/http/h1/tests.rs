@@ -56,6 +56,7 @@ async fn exchange_then(response: &[u8], method: Method, close: bool) -> (Sent, D
                 headers: &h,
             },
             Empty::<Bytes>::new(),
+            None,
         )
         .await;
     (r, server)
@@ -74,7 +75,7 @@ async fn a_get_goes_out_as_one_head_and_its_connection_is_reused() {
         uri: &uri,
         headers: &h,
     };
-    let (parts, mut body) = c.send(head, Empty::<Bytes>::new()).await.unwrap();
+    let (parts, mut body) = c.send(head, Empty::<Bytes>::new(), None).await.unwrap();
     assert_eq!(
         received(&mut server, "\r\n\r\n").await,
         "GET /a?b=1 HTTP/1.1\r\nhost: example.test\r\n\r\n"
@@ -93,7 +94,7 @@ async fn a_get_goes_out_as_one_head_and_its_connection_is_reused() {
         uri: &uri,
         headers: &h,
     };
-    let (parts, mut body) = again.send(head, Empty::<Bytes>::new()).await.unwrap();
+    let (parts, mut body) = again.send(head, Empty::<Bytes>::new(), None).await.unwrap();
     assert_eq!(parts.status, 204);
     assert!(body.is_end());
     assert!(body.take_reusable().is_some());
@@ -182,6 +183,7 @@ async fn a_streamed_request_body_goes_chunked_and_a_sized_one_as_is() {
                     headers: &h,
                 },
                 frames,
+                None,
             )
             .await;
         r.map(|(p, _)| p.status).map_err(|f| f.error.to_string())
@@ -211,7 +213,10 @@ async fn a_streamed_request_body_goes_chunked_and_a_sized_one_as_is() {
         uri: &uri,
         headers: &h,
     };
-    let (_, mut body) = c.send(head, Full::new(Bytes::from_static(b"data"))).await.unwrap();
+    let (_, mut body) = c
+        .send(head, Full::new(Bytes::from_static(b"data")), None)
+        .await
+        .unwrap();
     assert!(body.take_reusable().is_some());
     let got = received(&mut server, "data").await;
     assert!(got.ends_with("content-length: 4\r\n\r\ndata"), "{got}");
@@ -257,7 +262,10 @@ async fn a_connection_closed_unanswered_can_be_replayed_only_without_a_body() {
         uri: &uri,
         headers: &h,
     };
-    let f = c.send(head, Full::new(Bytes::from_static(b"x"))).await.unwrap_err();
+    let f = c
+        .send(head, Full::new(Bytes::from_static(b"x")), None)
+        .await
+        .unwrap_err();
     assert!(!f.replayable, "{}", f.error);
 }
 
@@ -358,4 +366,40 @@ async fn server_goes_quiet_mid_body_and_only_its_silence_counts() {
         matches!(end, Err(Error::Timeout(d)) if d == Duration::from_secs(5)),
         "{end:?}"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn timeout_server_on_the_head_and_not_from_an_earlier_request() {
+    let limit = Some(std::time::Duration::from_secs(10));
+    let (c, mut server) = conn();
+    let (m, uri, h) = get();
+    let head = || Head {
+        method: &m,
+        uri: &uri,
+        headers: &h,
+    };
+    server.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").await.unwrap();
+    let (_, mut body) = c.send(head(), Empty::<Bytes>::new(), limit).await.unwrap();
+    let c = body.take_reusable().expect("reusable");
+    // The connection's timer now waits for the first request's limit, 10 s from here. The
+    // second request goes at 6 s and is answered at 14 s: within its own limit (16 s).
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    let answer = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_secs(8)).await;
+        server.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").await.unwrap();
+        server
+    });
+    let (parts, mut body) = c.send(head(), Empty::<Bytes>::new(), limit).await.unwrap();
+    assert_eq!(parts.status, 204);
+    let _server = answer.await.unwrap();
+    // A third request gets no answer: it fails when its own limit runs out.
+    let c = body.take_reusable().expect("reusable");
+    let start = tokio::time::Instant::now();
+    let f = c.send(head(), Empty::<Bytes>::new(), limit).await.unwrap_err();
+    assert!(
+        matches!(f.error, Error::NoResponse(d) if Some(d) == limit),
+        "{:?}",
+        f.error
+    );
+    assert_eq!(start.elapsed(), std::time::Duration::from_secs(10));
 }
