@@ -375,7 +375,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static> Conn<IO> {
             || status.is_informational()
             || status == StatusCode::NO_CONTENT
             || status == StatusCode::NOT_MODIFIED;
-        let says_close = super::connection_has(&rp.headers, "close");
+        let says_close = super::ConnectionTokens::of(&rp.headers).close;
         let mut keep = keep_alive && body_done && !says_close && !switching;
         let out = if no_body {
             Out::None

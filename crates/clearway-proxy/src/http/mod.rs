@@ -17,14 +17,31 @@ pub use pool::Pool;
 pub use rules::HttpRules;
 pub use samples::HdrIp;
 
-/// Whether a message's `Connection` header lists `token` (in any of its comma-separated
-/// values, whatever the case): `close`, `keep-alive`, `upgrade`.
-pub(crate) fn connection_has(h: &http::HeaderMap, token: &str) -> bool {
-    h.get_all(http::header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case(token))
+/// What a message's `Connection` header lists (in any of its comma-separated values, whatever
+/// the case), read with one lookup.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ConnectionTokens {
+    pub close: bool,
+    pub keep_alive: bool,
+    pub upgrade: bool,
+}
+
+impl ConnectionTokens {
+    pub fn of(h: &http::HeaderMap) -> ConnectionTokens {
+        let mut t = ConnectionTokens::default();
+        for token in h
+            .get_all(http::header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+        {
+            t.close |= token.eq_ignore_ascii_case("close");
+            t.keep_alive |= token.eq_ignore_ascii_case("keep-alive");
+            t.upgrade |= token.eq_ignore_ascii_case("upgrade");
+        }
+        t
+    }
 }
 
 /// Polls a connection's one timer for the deadline `at`: whether `at` has passed. The timer

@@ -593,7 +593,8 @@ impl Session {
         // keep-alive) has its server connection closed too, by the server: otherwise every
         // such request would leave an idle connection that we close ourselves later, and the
         // TIME_WAIT of each would pile up here until the source ports run out.
-        let mode = be.http.conn_mode.max(fe.http.conn_mode).max(if client_closes(parts) {
+        let (client_closes, upgrade) = client_connection(parts);
+        let mode = be.http.conn_mode.max(fe.http.conn_mode).max(if client_closes {
             HttpConnMode::ServerClose
         } else {
             HttpConnMode::KeepAlive
@@ -601,10 +602,6 @@ impl Session {
         // The backend's forwardfor wins over the frontend's, as one header is enough.
         let ff = be.http.forwardfor.as_ref().or(fe.http.forwardfor.as_ref());
         let uri = origin_form(&parts.uri);
-        // An HTTP/1.1 upgrade (WebSocket): the two hop-by-hop headers that ask for it go on.
-        let upgrade = (parts.version == Version::HTTP_11)
-            .then(|| upgrade_protocol(&parts.headers))
-            .flatten();
         let hdr_ip = be.hdr_ip.as_ref().and_then(|h| {
             h.pick(&super::samples::ReqSamples {
                 conn: &self.conn,
@@ -620,6 +617,7 @@ impl Session {
         };
         strip_hop_by_hop(&mut headers);
         forward_for(ff, &mut headers, self.conn.peer.ip());
+        // An HTTP/1.1 upgrade (WebSocket): the two hop-by-hop headers that ask for it go on.
         if let Some(proto) = &upgrade {
             headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
             headers.insert(header::UPGRADE, proto.clone());
@@ -931,20 +929,20 @@ impl client_h1::Service for Session {
     }
 }
 
-/// Whether the client closes its connection after this request.
-fn client_closes(req: &http::request::Parts) -> bool {
-    let has = |token: &str| super::connection_has(&req.headers, token);
-    match req.version {
-        Version::HTTP_10 | Version::HTTP_09 => !has("keep-alive"),
-        Version::HTTP_11 => has("close"),
+/// What a request's Connection header says of the client's side, read in one lookup: whether
+/// the client closes its connection after this request, and the protocol an HTTP/1.1 request
+/// asks to switch to (`Connection: upgrade` with `Upgrade`).
+fn client_connection(req: &http::request::Parts) -> (bool, Option<HeaderValue>) {
+    let t = super::ConnectionTokens::of(&req.headers);
+    let closes = match req.version {
+        Version::HTTP_10 | Version::HTTP_09 => !t.keep_alive,
+        Version::HTTP_11 => t.close,
         _ => false,
-    }
-}
-
-/// The protocol an HTTP/1.1 request asks to switch to (`Connection: upgrade` + `Upgrade`).
-fn upgrade_protocol(h: &HeaderMap) -> Option<HeaderValue> {
-    let asks = super::connection_has(h, "upgrade");
-    asks.then(|| h.get(header::UPGRADE).cloned()).flatten()
+    };
+    let upgrade = (t.upgrade && req.version == Version::HTTP_11)
+        .then(|| req.headers.get(header::UPGRADE).cloned())
+        .flatten();
+    (closes, upgrade)
 }
 
 /// An absolute request target (HTTP/2, or a proxy-style request) as the path a server expects.
