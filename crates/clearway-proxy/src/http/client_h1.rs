@@ -834,11 +834,11 @@ fn parse_request(buf: &mut BytesMut) -> Result<Option<Head>, (u16, &'static str)
         }
     };
     let keep_alive = match version {
-        Version::HTTP_10 => sem.keep_alive,
-        _ => !sem.close,
+        Version::HTTP_10 => sem.connection.keep_alive,
+        _ => !sem.connection.close,
     };
     let expect_continue = version == Version::HTTP_11 && sem.expect_continue;
-    let upgrade = version == Version::HTTP_11 && sem.upgrade;
+    let upgrade = version == Version::HTTP_11 && sem.connection.upgrade;
     let (mut parts, ()) = Request::new(()).into_parts();
     parts.method = method;
     parts.uri = uri;

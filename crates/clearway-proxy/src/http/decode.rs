@@ -173,14 +173,41 @@ pub fn header_map(spans: &[Span], head: &Bytes) -> Result<HeaderMap, &'static st
     Ok(map)
 }
 
+/// What a message's `Connection` fields list (in any of their comma-separated values,
+/// whatever the case).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionTokens {
+    pub close: bool,
+    pub keep_alive: bool,
+    pub upgrade: bool,
+}
+
+impl ConnectionTokens {
+    /// Adds what one Connection field's value lists.
+    fn add(&mut self, value: &[u8]) {
+        for t in tokens(value) {
+            self.close |= t.eq_ignore_ascii_case(b"close");
+            self.keep_alive |= t.eq_ignore_ascii_case(b"keep-alive");
+            self.upgrade |= t.eq_ignore_ascii_case(b"upgrade");
+        }
+    }
+
+    /// The Connection fields of a message already in a header map, with one lookup.
+    pub fn of(h: &http::HeaderMap) -> ConnectionTokens {
+        let mut t = ConnectionTokens::default();
+        for v in h.get_all(http::header::CONNECTION) {
+            t.add(v.as_bytes());
+        }
+        t
+    }
+}
+
 /// What a head's header fields say of its framing and its connection, read once from the
 /// fields as parsed: no lookups in the header map afterwards.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Semantics {
-    /// `Connection` lists these.
-    pub close: bool,
-    pub keep_alive: bool,
-    pub upgrade: bool,
+    /// What `Connection` lists.
+    pub connection: ConnectionTokens,
     /// The length the Content-Length fields give (equal repeated values are one), or why
     /// they give none that can be trusted (which only matters without Transfer-Encoding).
     pub length: Result<Option<u64>, &'static str>,
@@ -195,9 +222,7 @@ pub struct Semantics {
 impl Semantics {
     pub fn scan(headers: &[httparse::Header<'_>]) -> Semantics {
         let mut s = Semantics {
-            close: false,
-            keep_alive: false,
-            upgrade: false,
+            connection: ConnectionTokens::default(),
             length: Ok(None),
             transfer_encoding: false,
             chunked: false,
@@ -207,13 +232,7 @@ impl Semantics {
             // The length tells most fields apart before any comparison.
             let name = h.name.as_bytes();
             match name.len() {
-                10 if name.eq_ignore_ascii_case(b"connection") => {
-                    for t in tokens(h.value) {
-                        s.close |= t.eq_ignore_ascii_case(b"close");
-                        s.keep_alive |= t.eq_ignore_ascii_case(b"keep-alive");
-                        s.upgrade |= t.eq_ignore_ascii_case(b"upgrade");
-                    }
-                }
+                10 if name.eq_ignore_ascii_case(b"connection") => s.connection.add(h.value),
                 14 if name.eq_ignore_ascii_case(b"content-length") => {
                     if let Ok(sofar) = s.length {
                         s.length = lengths(h.value, sofar);
@@ -254,7 +273,7 @@ fn lengths(v: &[u8], mut sofar: Option<u64>) -> Result<Option<u64>, &'static str
 }
 
 /// The non-empty comma-separated items of a field value, trimmed.
-fn tokens(v: &[u8]) -> impl Iterator<Item = &[u8]> {
+pub(crate) fn tokens(v: &[u8]) -> impl Iterator<Item = &[u8]> {
     v.split(|&b| b == b',')
         .map(<[u8]>::trim_ascii)
         .filter(|t| !t.is_empty())
@@ -348,13 +367,14 @@ mod tests {
             ("content-length", "12, 12"),
             ("Expect", " 100-Continue "),
         ]);
-        assert!(s.keep_alive && s.upgrade && !s.close && s.expect_continue);
+        let c = s.connection;
+        assert!(c.keep_alive && c.upgrade && !c.close && s.expect_continue);
         assert_eq!(s.length, Ok(Some(12)));
         assert!(!s.transfer_encoding);
         let s = scan(&[("Transfer-Encoding", "gzip"), ("transfer-encoding", "chunked")]);
         assert!(s.transfer_encoding && s.chunked);
         let s = scan(&[("Transfer-Encoding", "chunked, gzip"), ("Connection", "close")]);
-        assert!(s.transfer_encoding && !s.chunked && s.close);
+        assert!(s.transfer_encoding && !s.chunked && s.connection.close);
     }
 
     #[test]

@@ -38,9 +38,9 @@ pub enum Error {
     #[error("the server closed the connection before the end of the response body")]
     Truncated,
     #[error("no data from the server for {0:?} in the middle of the response body ('timeout server')")]
-    Timeout(std::time::Duration),
+    Timeout(Duration),
     #[error("no response within {0:?} ('timeout server')")]
-    NoResponse(std::time::Duration),
+    NoResponse(Duration),
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -332,8 +332,8 @@ fn parse_head(buf: &mut BytesMut, head_req: bool) -> Result<Option<HeadParts>, E
 /// The body's framing (RFC 9112, section 6.3) and whether the connection stays open after it.
 fn framing(status: StatusCode, version: Version, h: &Semantics, head_req: bool) -> Result<(Framing, bool), Error> {
     let mut keep = match version {
-        Version::HTTP_10 => h.keep_alive,
-        _ => !h.close,
+        Version::HTTP_10 => h.connection.keep_alive,
+        _ => !h.connection.close,
     };
     if status == StatusCode::SWITCHING_PROTOCOLS {
         return Ok((Framing::Empty, false));

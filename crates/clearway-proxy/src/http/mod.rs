@@ -17,32 +17,7 @@ pub use pool::Pool;
 pub use rules::HttpRules;
 pub use samples::HdrIp;
 
-/// What a message's `Connection` header lists (in any of its comma-separated values, whatever
-/// the case), read with one lookup.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct ConnectionTokens {
-    pub close: bool,
-    pub keep_alive: bool,
-    pub upgrade: bool,
-}
-
-impl ConnectionTokens {
-    pub fn of(h: &http::HeaderMap) -> ConnectionTokens {
-        let mut t = ConnectionTokens::default();
-        for token in h
-            .get_all(http::header::CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
-        {
-            t.close |= token.eq_ignore_ascii_case("close");
-            t.keep_alive |= token.eq_ignore_ascii_case("keep-alive");
-            t.upgrade |= token.eq_ignore_ascii_case("upgrade");
-        }
-        t
-    }
-}
+pub(crate) use decode::ConnectionTokens;
 
 /// Polls a connection's one timer for the deadline `at`: whether `at` has passed. The timer
 /// is made on first use and only ever moved earlier. A later deadline (each request's limits

@@ -435,11 +435,9 @@ fn strip_hop_by_hop(h: &mut HeaderMap) {
     let named: Vec<HeaderName> = h
         .get_all(header::CONNECTION)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|t| !t.eq_ignore_ascii_case("close") && !HOP.iter().any(|h| t.eq_ignore_ascii_case(h)))
-        .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
+        .flat_map(|v| super::decode::tokens(v.as_bytes()))
+        .filter(|t| !t.eq_ignore_ascii_case(b"close") && !HOP.iter().any(|h| t.eq_ignore_ascii_case(h.as_bytes())))
+        .filter_map(|t| HeaderName::from_bytes(t).ok())
         .collect();
     for k in found.iter().flatten().chain(&named) {
         h.remove(k);
