@@ -1,4 +1,4 @@
-//! `clearway-bench [--smoke] [--rounds N] [--secs N] [--legs 1core,2threads] [--clearway PATH]
+//! `clearway-bench [--smoke] [--rounds N] [--secs N] [--legs 1core,2threads] [--busy-polling] [--clearway PATH]
 //! [--out FILE] [--png FILE]`: see `run::Options`.
 
 fn main() {

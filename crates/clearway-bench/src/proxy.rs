@@ -67,14 +67,16 @@ pub fn target(kind: Kind, variant: Variant, port: u16) -> String {
 /// The bulk proxy has `option splice-auto`, without which HAProxy never splices; Clearway
 /// does the same with or without it. `maxpipes` is set because HAProxy reserves two
 /// descriptors per pipe at start-up, and its default (a quarter of `maxconn`) would take it
-/// past the descriptor limit that `MAXCONN` is sized for.
-pub fn config(variant: Variant, threads: usize) -> String {
+/// past the descriptor limit that `MAXCONN` is sized for. `busy_polling` adds that global
+/// keyword to both.
+pub fn config(variant: Variant, threads: usize, busy_polling: bool) -> String {
     let (addr, bindopt, source) = match variant {
         Variant::Plain => (LB, "", ""),
         Variant::Transparent => (VIP, " transparent", "    source 0.0.0.0 usesrc clientip\n"),
     };
+    let busy = if busy_polling { "    busy-polling\n" } else { "" };
     format!(
-        "global\n    maxconn {MAXCONN}\n    maxpipes {MAXPIPES}\n    nbthread {threads}\n\
+        "global\n    maxconn {MAXCONN}\n    maxpipes {MAXPIPES}\n    nbthread {threads}\n{busy}\
          defaults\n    timeout connect 5s\n    timeout client 120s\n    timeout server 120s\n    timeout queue 60s\n\
          listen tcp_ka\n    mode tcp\n    bind {addr}:{TCP_PORT}{bindopt}\n{source}    server s1 {SERVER}:80\n\
          listen http_ka\n    mode http\n    bind {addr}:{HTTP_PORT}{bindopt}\n{source}    http-request set-header X-Bench 1\n    server s1 {SERVER}:80\n\
@@ -97,11 +99,12 @@ pub fn start(
     threads: usize,
     cpus: Option<&str>,
     clearway: &Path,
+    busy_polling: bool,
 ) -> Option<Running> {
     let cfg: PathBuf = lab
         .dir
         .join(format!("{}-{}-{threads}.cfg", kind.name(), variant.name()));
-    std::fs::write(&cfg, config(variant, threads)).expect("config");
+    std::fs::write(&cfg, config(variant, threads, busy_polling)).expect("config");
     let cfg_s = cfg.display().to_string();
     let clearway = clearway.display().to_string();
     let (program, args): (&str, Vec<&str>) = match kind {

@@ -20,6 +20,8 @@ pub struct Options {
     pub png: PathBuf,
     /// Idle connections for the memory row.
     pub idle: u32,
+    /// `busy-polling` in both proxies' global section.
+    pub busy_polling: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +70,7 @@ impl Options {
             out: PathBuf::from("docs/benchmarks.md"),
             png: PathBuf::from("docs/benchmarks.png"),
             idle: 10_000,
+            busy_polling: false,
         };
         let mut args = args.peekable();
         while let Some(a) = args.next() {
@@ -82,6 +85,7 @@ impl Options {
                 "--rounds" => o.rounds = val("--rounds")?.parse().map_err(|_| "--rounds expects a number")?,
                 "--secs" => o.secs = val("--secs")?.parse().map_err(|_| "--secs expects a number")?,
                 "--idle" => o.idle = val("--idle")?.parse().map_err(|_| "--idle expects a number")?,
+                "--busy-polling" => o.busy_polling = true,
                 "--clearway" => o.clearway = val("--clearway")?.into(),
                 "--out" => o.out = val("--out")?.into(),
                 "--png" => o.png = val("--png")?.into(),
@@ -97,7 +101,7 @@ impl Options {
                 }
                 "-h" | "--help" => {
                     return Err("usage: clearway-bench [--smoke] [--rounds N] [--secs N] [--idle N] \
-                                [--legs 1core,2threads] [--clearway PATH] [--out FILE] [--png FILE]"
+                                [--legs 1core,2threads] [--busy-polling] [--clearway PATH] [--out FILE] [--png FILE]"
                         .into())
                 }
                 other => return Err(format!("unknown option '{other}' (see --help)")),
@@ -145,7 +149,19 @@ fn measure(lab: &Lab, o: &Options, leg: Leg, variant: Variant, kind: Kind, round
             value,
         })
     };
-    let running = proxy::start(lab, kind, variant, leg.threads(), leg.proxy_cpus(), &o.clearway);
+    let start = || {
+        let threads = leg.threads();
+        proxy::start(
+            lab,
+            kind,
+            variant,
+            threads,
+            leg.proxy_cpus(),
+            &o.clearway,
+            o.busy_polling,
+        )
+    };
+    let running = start();
     let pid = running.as_ref().map(|r| r.pid);
     let tcp = proxy::target(kind, variant, TCP_PORT);
     let http = proxy::target(kind, variant, HTTP_PORT);
@@ -222,7 +238,7 @@ fn measure(lab: &Lab, o: &Options, leg: Leg, variant: Variant, kind: Kind, round
     // memory those rows freed, and the growth of the resident size would say how much of it
     // was left over rather than what a connection needs (run 5 measured 152 bytes that way).
     drop(running);
-    let running = proxy::start(lab, kind, variant, leg.threads(), leg.proxy_cpus(), &o.clearway);
+    let running = start();
     if let Some(pid) = running.as_ref().map(|r| r.pid) {
         let before = proxy::usage(pid).rss;
         let conns = load::idle_connections(lab, &tcp, o.idle);
@@ -314,6 +330,16 @@ pub fn run(o: &Options) -> Result<(), String> {
     } else {
         // The figures depend on these: the report says which were used.
         command.push_str(&format!(" --rounds {} --secs {}", o.rounds, o.secs));
+    }
+    if o.legs.len() == 1 {
+        command.push_str(if o.legs[0] == Leg::OneCore {
+            " --legs 1core"
+        } else {
+            " --legs 2threads"
+        });
+    }
+    if o.busy_polling {
+        command.push_str(" --busy-polling");
     }
     let png_name = o
         .png

@@ -65,6 +65,9 @@ pub struct Global {
     pub maxpipes: Option<usize>,
     /// `nosplice`: always copy through a buffer, never splice.
     pub nosplice: bool,
+    /// `busy-polling` (`no busy-polling` undoes it): the event loops poll without ever
+    /// sleeping, trading a busy CPU for no wake-up latency.
+    pub busy_polling: bool,
     /// `log` lines, kept as written until logging to targets is implemented.
     pub logs: Vec<LogTarget>,
     /// `stats socket` lines, kept as written until the runtime API is implemented.

@@ -60,6 +60,8 @@ pub struct Runtime {
     pub workers: Arc<crate::workers::Workers>,
     /// Per worker thread: the CPUs `cpu-map` binds it to, and the line that says so.
     pub thread_cpus: Vec<Option<(Vec<usize>, Span)>>,
+    /// `busy-polling`: the event loops never sleep in the kernel while waiting for events.
+    pub busy_polling: bool,
 }
 
 /// Which CPUs each of `threads` worker threads is bound to by the `cpu-map` lines (thread
@@ -231,6 +233,7 @@ impl Runtime {
             threads,
             workers: crate::workers::Workers::new(threads),
             thread_cpus: thread_cpus(&cfg.global.cpu_maps, threads),
+            busy_polling: cfg.global.busy_polling,
         })
     }
 }

@@ -215,6 +215,9 @@ fn serve(rt: Arc<Runtime>, listeners: Vec<frontend::Listener>) -> Result<(), Str
                     }
                     tokio::spawn(frontend::serve_handed_over(rt.clone(), i));
                     tokio::spawn(sweep_idle(&rt));
+                    if rt.busy_polling {
+                        tokio::spawn(busy_poll());
+                    }
                     while tasks.join_next().await.is_some() {}
                     // The accept loops only end on a broken listener: keep serving sessions.
                     std::future::pending::<()>().await
@@ -256,6 +259,16 @@ fn cpu_list(cpus: &[usize]) -> String {
     runs.iter().map(run).collect::<Vec<_>>().join(",")
 }
 
+/// `busy-polling`: a task that is always ready again. While it is queued, the event loop asks
+/// the kernel for events without waiting (`epoll_wait` with a zero timeout) between rounds of
+/// work instead of sleeping, so a thread never pays for going to sleep and being woken, and
+/// neither does the CPU that wakes it; the thread's CPU stays fully busy in exchange.
+async fn busy_poll() {
+    loop {
+        tokio::task::yield_now().await;
+    }
+}
+
 /// This thread's part of closing idle HTTP server connections that expired or that their
 /// server closed.
 fn sweep_idle(rt: &Runtime) -> impl std::future::Future<Output = ()> + Send + 'static {
@@ -270,6 +283,9 @@ async fn serve_main(rt: Arc<Runtime>, listeners: Vec<frontend::Listener>) {
     let listeners = tasks.len();
     tokio::spawn(frontend::serve_handed_over(rt.clone(), 0));
     tokio::spawn(sweep_idle(&rt));
+    if rt.busy_polling {
+        tokio::spawn(busy_poll());
+    }
     clearway_proxy::checks::spawn_all(&rt, &mut tasks);
     tracing::info!(
         "clearway {} ready, {listeners} listener(s) on each of {} thread(s), {} health check(s)",

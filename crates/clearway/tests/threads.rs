@@ -149,3 +149,65 @@ fn cpu_map_binds_each_thread_to_its_cpu() {
         assert_eq!(server_of(&ask(&topo, "192.0.2.1:80", None)), "s1");
     }
 }
+
+/// How many of `samples` looks at the scheduler state of `pid`'s thread `name`, 5 ms apart,
+/// found it running or ready to run (`R`) rather than asleep.
+fn times_running(pid: u32, name: &str, samples: usize) -> usize {
+    let tid = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("the process's threads")
+        .flatten()
+        .find(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == name))
+        .unwrap_or_else(|| panic!("no thread named {name}"))
+        .path();
+    (0..samples)
+        .filter(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            let stat = std::fs::read_to_string(tid.join("stat")).expect("thread stat");
+            // The state is the first field after the parenthesised name.
+            stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('R'))
+        })
+        .count()
+}
+
+#[test]
+fn busy_polling_keeps_every_event_loop_awake_and_serving() {
+    let Some(topo) = topology("thrbusy") else { return };
+    let _srv = peer_servers(&topo, &["198.51.100.10:80"]);
+    let lb = start(
+        &topo,
+        &CFG.replace("nbthread 2\n", "nbthread 2\n    busy-polling\n"),
+        &[80],
+    );
+    let pid = lb.pid().expect("pid");
+    // No client is connected: an event loop that is not busy-polling sleeps in epoll_wait
+    // (state S) all the time.
+    for name in ["clearway", "clearway-1"] {
+        let running = times_running(pid, name, 40);
+        assert!(
+            running >= 30,
+            "thread {name} ran in {running} of 40 looks\n{}",
+            lb.log()
+        );
+    }
+    for _ in 0..10 {
+        assert_eq!(server_of(&ask(&topo, "192.0.2.1:80", None)), "s1");
+    }
+}
+
+#[test]
+fn without_busy_polling_an_idle_event_loop_sleeps() {
+    let Some(topo) = topology("thrnobusy") else { return };
+    let _srv = peer_servers(&topo, &["198.51.100.10:80"]);
+    let cfg = CFG.replace("nbthread 2\n", "nbthread 2\n    busy-polling\n    no busy-polling\n");
+    let lb = start(&topo, &cfg, &[80]);
+    assert_eq!(server_of(&ask(&topo, "192.0.2.1:80", None)), "s1");
+    let pid = lb.pid().expect("pid");
+    for name in ["clearway", "clearway-1"] {
+        let running = times_running(pid, name, 40);
+        assert!(
+            running <= 10,
+            "thread {name} ran in {running} of 40 looks\n{}",
+            lb.log()
+        );
+    }
+}

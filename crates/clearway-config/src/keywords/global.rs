@@ -43,7 +43,6 @@ const KNOWN_NOT_ACTED: &[&str] = &[
     "resetenv",
     "lua-load",
     "external-check",
-    "busy-polling",
     "grace",
     "strict-limits",
     "expose-experimental-directives",
@@ -75,6 +74,7 @@ const ACTED: &[&str] = &[
     "cpu-map",
     "maxpipes",
     "nosplice",
+    "busy-polling",
     "log",
     "stats",
 ];
@@ -155,6 +155,17 @@ fn apply_inner(d: &Directive, g: &mut Global, ctx: &mut Ctx) -> Result<(), Strin
             want_args(d, 0, "no argument")?;
             g.nosplice = true;
         }
+        "busy-polling" => {
+            want_args(d, 0, "no argument")?;
+            g.busy_polling = true;
+        }
+        "no" => match d.arg(1) {
+            Some("busy-polling") if d.words.len() == 2 => g.busy_polling = false,
+            Some(k) if d.words.len() == 2 && KNOWN_NOT_ACTED.contains(&k) => {
+                ctx.warn(&d.span, format!("'no {k}' is known but not acted on yet"));
+            }
+            _ => return Err("'no' in the 'global' section only takes a flag keyword, e.g. 'no busy-polling'".into()),
+        },
         "nbthread" => {
             want_args(d, 1, "a number of threads")?;
             let n: usize = units::int(&d.words[1], "nbthread")?;

@@ -211,3 +211,24 @@ fn option_splice_auto_is_what_clearway_does_anyway() {
         l.warnings
     );
 }
+
+#[test]
+fn busy_polling_is_read_and_no_undoes_it() {
+    let l = ok("global\n busy-polling\n");
+    assert!(l.config.global.busy_polling);
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    let l = ok("global\n busy-polling\n no busy-polling\n");
+    assert!(!l.config.global.busy_polling);
+    let l = ok("global\n no quiet\n");
+    assert!(
+        l.warnings.iter().any(|w| w.message.contains("'no quiet'")),
+        "{:?}",
+        l.warnings
+    );
+    let e = parse_str("t.cfg", "global\n busy-polling on\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("t.cfg:2") && e.contains("unexpected 'on'"), "{e}");
+    let e = parse_str("t.cfg", "global\n no maxconn 10\n").unwrap_err().to_string();
+    assert!(e.contains("t.cfg:2") && e.contains("no busy-polling"), "{e}");
+}
