@@ -446,6 +446,9 @@ pub struct ProxyOptions {
     pub dontlognull: bool,
     pub http_server_close: bool,
     pub allbackups: bool,
+    /// `option tcp-smart-accept` (Some(true)) or `no option tcp-smart-accept` (Some(false));
+    /// None: on for `mode http` and TLS binds, off otherwise, as in HAProxy.
+    pub smart_accept: Option<bool>,
     /// `option forwardfor`: (except network, header name, if-none) as written.
     pub forwardfor: Option<ForwardFor>,
     /// How servers with `check` are checked (`option httpchk`, ...; plain connect by default).

@@ -15,6 +15,10 @@ pub struct ListenSpec {
     pub v6only: Option<bool>,
     pub interface: Option<String>,
     pub backlog: Option<u32>,
+    /// `tcp-smart-accept`: accepted connections start with delayed acknowledgements, so that
+    /// the ACK of a client's first request rides on the response instead of a packet of its
+    /// own.
+    pub delayed_ack: bool,
 }
 
 /// Opens a non-blocking listening socket on `addr`. It is a std listener so that it can be
@@ -79,6 +83,10 @@ fn finish(socket: Socket, spec: &ListenSpec) -> io::Result<std::net::TcpListener
     // Like HAProxy, default to a large backlog bounded by net.core.somaxconn.
     let backlog = spec.backlog.unwrap_or(1024).min(i32::MAX as u32) as i32;
     socket.listen(backlog)?;
+    if spec.delayed_ack {
+        // After listen(), which resets the acknowledgement mode.
+        crate::sockopt::set_quickack(&socket, false)?;
+    }
     socket.set_nonblocking(true)?;
     Ok(socket.into())
 }
@@ -110,4 +118,34 @@ pub fn readiness(listener: std::net::TcpListener) -> std::io::Result<tokio::io::
     // SAFETY: the AsyncFd owns the listener, so the descriptor it registers stays open and is
     // not reused for as long as the registration exists.
     unsafe { tokio::io::unix::AsyncFd::register(listener) }.map_err(std::io::Error::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// TCP_QUICKACK of a connection accepted on a loopback listener opened with `spec`.
+    fn accepted_quickack(spec: &ListenSpec) -> bool {
+        let listener = listen("127.0.0.1:0".parse().expect("address"), spec).expect("listener");
+        let _client = std::net::TcpStream::connect(listener.local_addr().expect("port")).expect("connect");
+        loop {
+            match accept(&listener) {
+                Ok((s, _)) => return crate::sockopt::quickack(&s).expect("getsockopt"),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(std::time::Duration::from_millis(1))
+                }
+                Err(e) => panic!("accept: {e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn smart_accept_starts_accepted_connections_with_delayed_acks() {
+        let smart = ListenSpec {
+            delayed_ack: true,
+            ..ListenSpec::default()
+        };
+        assert!(!accepted_quickack(&smart), "the listener's setting is inherited");
+        assert!(accepted_quickack(&ListenSpec::default()), "and only with the option");
+    }
 }

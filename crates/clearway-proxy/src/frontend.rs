@@ -114,6 +114,10 @@ pub fn open_listeners(cfg: &model::Config, threads: usize) -> Result<Vec<Listene
                 },
                 interface: b.interface.clone(),
                 backlog: b.backlog,
+                delayed_ack: f
+                    .options
+                    .smart_accept
+                    .unwrap_or(f.mode == Mode::Http || b.tls.is_some()),
             };
             let limit = b.maxconn.map(|n| Arc::new(Semaphore::new(n as usize)));
             let tls = b

@@ -844,3 +844,47 @@ fn a_request_body_that_stops_coming_is_cut_by_timeout_client() {
         lb.log()
     );
 }
+
+/// Pure ACKs (no data, no SYN, FIN or RST) sent from port 80 in the lb namespace since the
+/// `pureack` rule was added, by that rule's iptables counter.
+fn pure_acks_sent(topo: &clearway_testkit::Topology) -> u64 {
+    let out = topo.lb.sh("iptables -w -L OUTPUT -v -x -n");
+    out.lines()
+        .find(|l| l.contains("pureack"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no pureack counter in:\n{out}"))
+}
+
+#[test]
+fn tcp_smart_accept_lets_the_response_carry_the_ack_of_the_request() {
+    let Some(topo) = topology("hack") else { return };
+    let _srv = echo(&topo, "198.51.100.10:80", "s1");
+    topo.lb.sh(
+        "iptables -w -A OUTPUT -p tcp --sport 80 --tcp-flags SYN,FIN,RST,ACK ACK \
+         -m length --length 0:60 -m comment --comment pureack -j ACCEPT",
+    );
+    // Ten connections of one request each; returns the pure ACKs Clearway's side sent.
+    let acks_with = |defaults_line: &str| {
+        let cfg = format!(
+            "{DEFAULTS}{defaults_line}frontend ft\n    bind 192.0.2.1:80\n    default_backend bk\n\
+             backend bk\n    server s1 198.51.100.10:80\n"
+        );
+        let lb = start(&topo, &cfg, &[80]);
+        let before = pure_acks_sent(&topo);
+        for _ in 0..10 {
+            assert!(get(&topo, "http://192.0.2.1/", &[]).contains("req=1"));
+        }
+        let sent = pure_acks_sent(&topo) - before;
+        drop(lb);
+        sent
+    };
+    // In mode http the kernel holds the ACK of each request until the response carries it;
+    // without the option it sends one at once, a packet more per connection.
+    let smart = acks_with("");
+    let quick = acks_with("    no option tcp-smart-accept\n");
+    assert!(
+        quick >= smart + 8,
+        "pure ACKs: {smart} with tcp-smart-accept, {quick} without"
+    );
+}

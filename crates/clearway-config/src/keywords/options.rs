@@ -16,6 +16,7 @@ const ACTED: &[&str] = &[
     "httpclose",
     "forceclose",
     "splice-auto",
+    "tcp-smart-accept",
 ];
 /// Options that only make sense in HTTP mode (warned about in TCP proxies).
 pub const HTTP_ONLY: &[&str] = &[
@@ -69,7 +70,6 @@ const KNOWN_NOT_ACTED: &[&str] = &[
     "logasap",
     "nolinger",
     "socket-stats",
-    "tcp-smart-accept",
     "tcp-smart-connect",
     "transparent",
     "independent-streams",
@@ -93,6 +93,7 @@ pub fn apply(d: &Directive, negated: bool, opts: &mut ProxyOptions, redispatch: 
         "httplog" => opts.httplog = !negated,
         "dontlognull" => opts.dontlognull = !negated,
         "http-server-close" => opts.http_server_close = !negated,
+        "tcp-smart-accept" => opts.smart_accept = Some(!negated),
         "forwardfor" => match forwardfor(args) {
             Ok(f) => opts.forwardfor = (!negated).then_some(f),
             Err(e) => return ctx.error(&d.span, e),

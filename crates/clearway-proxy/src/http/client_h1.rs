@@ -37,6 +37,27 @@ const GATHER: usize = 16 * 1024;
 /// more than what a usual request needs.
 const KEEP_MAX: usize = 8 * 1024;
 
+/// A client connection that can be told to acknowledge what it receives at once.
+pub trait AckNow {
+    /// Turns delayed acknowledgements off for now (`TCP_QUICKACK`). A request body that
+    /// follows its head in a later packet must not wait for the delayed-ACK timer: a client
+    /// that holds small writes until the last one is acknowledged (Nagle) would stall on it.
+    /// A failure only costs time, so it is not reported.
+    fn ack_now(&self);
+}
+
+impl AckNow for tokio::net::TcpStream {
+    fn ack_now(&self) {
+        let _ = clearway_net::sockopt::set_quickack(self, true);
+    }
+}
+
+impl<IO: std::os::fd::AsRawFd> AckNow for tokio_rustls::server::TlsStream<IO> {
+    fn ack_now(&self) {
+        let _ = clearway_net::sockopt::set_quickack(self, true);
+    }
+}
+
 /// The client-side time limits of a connection, each with the keyword that set it.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -267,7 +288,7 @@ struct Conn<IO> {
 /// connection ends; returns why, and how many requests it carried.
 pub async fn serve<IO, S>(svc: Arc<S>, io: IO, first: BytesMut, limits: Limits) -> (End, u64)
 where
-    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static,
     S: Service,
 {
     let mut c = Conn {
@@ -312,7 +333,7 @@ enum Next {
     Switch(tokio::sync::oneshot::Sender<Upgraded>),
 }
 
-impl<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static> Conn<IO> {
+impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
     /// One request and its response, and what the connection does next.
     async fn one<S: Service>(&mut self, svc: &Arc<S>, n: &mut u64) -> Result<Next, End> {
         let Some(head) = self.read_head(svc).await? else {
@@ -337,6 +358,9 @@ impl<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static> Conn<IO> {
         let (body, mut upload) = if dec.is_end() {
             (ReqBody::Empty, None)
         } else {
+            if dec.exact_len().is_none_or(|n| (self.rbuf.len() as u64) < n) {
+                self.io.ack_now();
+            }
             let pipe = Arc::new(Mutex::new(Pipe::default()));
             let body = RequestBody {
                 pipe: pipe.clone(),

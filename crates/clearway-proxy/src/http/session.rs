@@ -234,7 +234,7 @@ pub async fn serve_once_readable(fe: Arc<Frontend>, client: tokio::net::TcpStrea
 /// Serves a TLS client connection: HTTP/2 when ALPN chose it, else by its first bytes.
 pub async fn serve<IO>(fe: Arc<Frontend>, mut client: IO, conn: ConnSamples)
 where
-    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    IO: AsyncRead + AsyncWrite + client_h1::AckNow + Unpin + Send + 'static,
 {
     if conn.tls.as_ref().and_then(|t| t.alpn.as_deref()) == Some(b"h2") {
         return serve_hyper(fe, client, conn).await;
@@ -284,7 +284,7 @@ async fn serve_first<IO>(
     mut first: bytes::BytesMut,
     deadline: Option<(Instant, &'static str)>,
 ) where
-    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    IO: AsyncRead + AsyncWrite + client_h1::AckNow + Unpin + Send + 'static,
 {
     // A few bytes that could still be the preface (or "PUT"): read on until it is clear.
     while first.len() < H2_PREFACE.len() && H2_PREFACE.starts_with(&first) {

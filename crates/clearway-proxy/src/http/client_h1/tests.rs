@@ -2,6 +2,10 @@ use super::*;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
+impl AckNow for DuplexStream {
+    fn ack_now(&self) {}
+}
+
 /// Answers each request with its method, target and body, and counts what it served.
 #[derive(Default)]
 struct Echo {
@@ -412,4 +416,80 @@ async fn a_timer_set_for_an_earlier_request_does_not_cut_a_later_one() {
         Duration::from_secs(10),
         "closed by the idle limit after the last request"
     );
+}
+
+/// A client connection that counts the calls to `ack_now`.
+struct CountsAcks(DuplexStream, Arc<std::sync::atomic::AtomicUsize>);
+
+impl AsyncRead for CountsAcks {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for CountsAcks {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+impl AckNow for CountsAcks {
+    fn ack_now(&self) {
+        self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[tokio::test]
+async fn a_request_body_still_to_come_is_acknowledged_at_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    let (mut c, server) = tokio::io::duplex(1 << 16);
+    let acks = Arc::new(AtomicUsize::new(0));
+    let io = CountsAcks(server, acks.clone());
+    let _task = tokio::spawn(serve(Arc::new(Echo::default()), io, BytesMut::new(), LIMITS));
+    // No body, and a body that came with its head: nothing to hurry.
+    c.write_all(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    read_until(&mut c, "GET /a []", 1).await;
+    c.write_all(b"POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
+        .await
+        .unwrap();
+    read_until(&mut c, "POST /b [abc]", 1).await;
+    assert_eq!(acks.load(Relaxed), 0);
+    // Heads whose bodies follow later, with a length and chunked.
+    for (n, (head, body, answer)) in [
+        (
+            "POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n",
+            "xyz",
+            "POST /c [xyz]",
+        ),
+        (
+            "POST /d HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "2\r\nok\r\n0\r\n\r\n",
+            "POST /d [ok]",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        c.write_all(head.as_bytes()).await.unwrap();
+        // The head is read (and the ACK asked for) before the body is sent.
+        for _ in 0..1000 {
+            if acks.load(Relaxed) > n {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert_eq!(acks.load(Relaxed), n + 1, "{head}");
+        c.write_all(body.as_bytes()).await.unwrap();
+        read_until(&mut c, answer, 1).await;
+    }
 }
