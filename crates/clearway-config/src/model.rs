@@ -258,6 +258,15 @@ pub struct Frontend {
     pub tcp_rules: crate::rules::TcpRules,
 }
 
+impl Frontend {
+    /// Whether connections accepted on a bind (`tls`: with `ssl`) start with delayed
+    /// acknowledgements (`option tcp-smart-accept`): as written, else in `mode http` and on
+    /// TLS binds, as HAProxy decides.
+    pub fn smart_accept(&self, tls: bool) -> bool {
+        self.options.smart_accept.unwrap_or(self.mode == Mode::Http || tls)
+    }
+}
+
 /// The layer-7 settings of one proxy half (frontend or backend), used in `mode http`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HttpSettings {

@@ -9,7 +9,7 @@ pub mod listen;
 pub mod nftables;
 pub mod privileges;
 pub mod process;
-pub mod sockopt;
+mod sockopt;
 pub mod splice;
 pub mod system;
 pub mod tproxy_setup;

@@ -84,8 +84,9 @@ fn finish(socket: Socket, spec: &ListenSpec) -> io::Result<std::net::TcpListener
     let backlog = spec.backlog.unwrap_or(1024).min(i32::MAX as u32) as i32;
     socket.listen(backlog)?;
     if spec.delayed_ack {
-        // After listen(), which resets the acknowledgement mode.
-        crate::sockopt::set_quickack(&socket, false)?;
+        // After listen(), which resets the acknowledgement mode; accepted connections take
+        // it from the listener. Only an optimisation: a refusal is not an error.
+        let _ = socket.set_quickack(false);
     }
     socket.set_nonblocking(true)?;
     Ok(socket.into())
@@ -130,7 +131,7 @@ mod tests {
         let _client = std::net::TcpStream::connect(listener.local_addr().expect("port")).expect("connect");
         loop {
             match accept(&listener) {
-                Ok((s, _)) => return crate::sockopt::quickack(&s).expect("getsockopt"),
+                Ok((s, _)) => return socket2::SockRef::from(&s).quickack().expect("getsockopt"),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     std::thread::sleep(std::time::Duration::from_millis(1))
                 }

@@ -53,18 +53,6 @@ pub(crate) fn set_bind_address_no_port(fd: &impl AsRawFd) -> io::Result<()> {
     set_int(fd, libc::SOL_IP, libc::IP_BIND_ADDRESS_NO_PORT, 1)
 }
 
-/// TCP_QUICKACK: on, received data is acknowledged at once; off, the acknowledgement waits
-/// (up to the delayed-ACK timer) to ride on the data sent in answer. A listening socket's
-/// setting is taken by the connections it accepts.
-pub fn set_quickack(fd: &impl AsRawFd, on: bool) -> io::Result<()> {
-    set_int(fd, libc::IPPROTO_TCP, libc::TCP_QUICKACK, on.into())
-}
-
-/// The socket's TCP_QUICKACK, as `set_quickack` sets it.
-pub fn quickack(fd: &impl AsRawFd) -> io::Result<bool> {
-    get_int(fd, libc::IPPROTO_TCP, libc::TCP_QUICKACK).map(|v| v != 0)
-}
-
 /// TCP_NOTSENT_LOWAT: the socket reports room for writing only while fewer than `bytes`
 /// written bytes wait to be sent; bytes sent and not yet acknowledged do not count.
 pub(crate) fn set_notsent_lowat(fd: &impl AsRawFd, bytes: u32) -> io::Result<()> {

@@ -33,6 +33,9 @@ pub struct Frontend {
     pub tcp_rules: TcpRules,
     /// Some `use_backend` condition reads the client's first bytes (`req.ssl_sni`).
     pub switching_reads_payload: bool,
+    /// `tcp-smart-accept` in `mode http`: HTTP/1 clients' connections start with delayed
+    /// acknowledgements, to be turned back to quick ones while a request body comes.
+    pub smart_accept: bool,
 }
 
 impl Frontend {
@@ -58,6 +61,7 @@ impl Frontend {
             http: HttpRules::new(&cfg.http, cfg.options.forwardfor.clone()),
             tcp_rules: TcpRules::new(&cfg.tcp_rules),
             switching_reads_payload,
+            smart_accept: cfg.smart_accept(false),
         }
     }
 
@@ -114,10 +118,7 @@ pub fn open_listeners(cfg: &model::Config, threads: usize) -> Result<Vec<Listene
                 },
                 interface: b.interface.clone(),
                 backlog: b.backlog,
-                delayed_ack: f
-                    .options
-                    .smart_accept
-                    .unwrap_or(f.mode == Mode::Http || b.tls.is_some()),
+                delayed_ack: f.smart_accept(b.tls.is_some()),
             };
             let limit = b.maxconn.map(|n| Arc::new(Semaphore::new(n as usize)));
             let tls = b

@@ -159,12 +159,19 @@ fn apply_inner(d: &Directive, g: &mut Global, ctx: &mut Ctx) -> Result<(), Strin
             want_args(d, 0, "no argument")?;
             g.busy_polling = true;
         }
-        "no" => match d.arg(1) {
-            Some("busy-polling") if d.words.len() == 2 => g.busy_polling = false,
-            Some(k) if d.words.len() == 2 && KNOWN_NOT_ACTED.contains(&k) => {
+        // The keywords HAProxy lets 'no' negate in this section; it refuses any other.
+        "no" => match (d.arg(1), d.words.len()) {
+            (Some("busy-polling"), 2) => g.busy_polling = false,
+            (Some("log"), 2) => g.logs.clear(),
+            (Some(k @ ("set-dumpable" | "strict-limits" | "insecure-fork-wanted" | "numa-cpu-mapping")), 2) => {
                 ctx.warn(&d.span, format!("'no {k}' is known but not acted on yet"));
             }
-            _ => return Err("'no' in the 'global' section only takes a flag keyword, e.g. 'no busy-polling'".into()),
+            _ => {
+                return Err("'no' in the 'global' section only negates 'log', 'busy-polling', \
+                            'set-dumpable', 'strict-limits', 'insecure-fork-wanted' or \
+                            'numa-cpu-mapping', on its own"
+                    .into())
+            }
         },
         "nbthread" => {
             want_args(d, 1, "a number of threads")?;

@@ -219,16 +219,45 @@ fn busy_polling_is_read_and_no_undoes_it() {
     assert!(l.warnings.is_empty(), "{:?}", l.warnings);
     let l = ok("global\n busy-polling\n no busy-polling\n");
     assert!(!l.config.global.busy_polling);
-    let l = ok("global\n no quiet\n");
+    let l = ok("global\n no strict-limits\n");
     assert!(
-        l.warnings.iter().any(|w| w.message.contains("'no quiet'")),
+        l.warnings.iter().any(|w| w.message.contains("'no strict-limits'")),
         "{:?}",
         l.warnings
     );
+    let l = ok("global\n log 127.0.0.1 local0\n no log\n");
+    assert!(l.config.global.logs.is_empty());
     let e = parse_str("t.cfg", "global\n busy-polling on\n")
         .unwrap_err()
         .to_string();
     assert!(e.contains("t.cfg:2") && e.contains("unexpected 'on'"), "{e}");
-    let e = parse_str("t.cfg", "global\n no maxconn 10\n").unwrap_err().to_string();
-    assert!(e.contains("t.cfg:2") && e.contains("no busy-polling"), "{e}");
+    // HAProxy refuses 'no' before any other keyword, even one it knows.
+    for line in ["no maxconn 10", "no quiet", "no busy-polling now"] {
+        let e = parse_str("t.cfg", &format!("global\n {line}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("t.cfg:2") && e.contains("only negates"), "{line}: {e}");
+    }
+}
+
+#[test]
+fn tcp_smart_accept_is_automatic_unless_written() {
+    let smart = |text: &str| {
+        let l = ok(text);
+        let about_it = |w: &crate::Diagnostic| w.message.contains("smart-accept");
+        assert!(!l.warnings.iter().any(about_it), "{:?}", l.warnings);
+        let f = &l.config.frontends[0];
+        (f.smart_accept(false), f.smart_accept(true))
+    };
+    // (plain bind, TLS bind)
+    assert_eq!(smart("frontend f\n mode http\n bind :80\n"), (true, true));
+    assert_eq!(smart("frontend f\n mode tcp\n bind :80\n"), (false, true));
+    assert_eq!(
+        smart("defaults\n mode http\n no option tcp-smart-accept\nfrontend f\n bind :80\n"),
+        (false, false)
+    );
+    assert_eq!(
+        smart("frontend f\n mode tcp\n option tcp-smart-accept\n bind :80\n"),
+        (true, true)
+    );
 }

@@ -48,13 +48,13 @@ pub trait AckNow {
 
 impl AckNow for tokio::net::TcpStream {
     fn ack_now(&self) {
-        let _ = clearway_net::sockopt::set_quickack(self, true);
+        let _ = socket2::SockRef::from(self).set_quickack(true);
     }
 }
 
-impl<IO: std::os::fd::AsRawFd> AckNow for tokio_rustls::server::TlsStream<IO> {
+impl AckNow for tokio_rustls::server::TlsStream<tokio::net::TcpStream> {
     fn ack_now(&self) {
-        let _ = clearway_net::sockopt::set_quickack(self, true);
+        self.get_ref().0.ack_now();
     }
 }
 
@@ -282,11 +282,14 @@ struct Conn<IO> {
     wbuf: BytesMut,
     limits: Limits,
     timer: Option<Pin<Box<Sleep>>>,
+    /// The connection started with delayed acknowledgements (`tcp-smart-accept`).
+    smart_accept: bool,
 }
 
 /// Serves HTTP/1 requests on `io`, whose first bytes (`first`) were already read, until the
-/// connection ends; returns why, and how many requests it carried.
-pub async fn serve<IO, S>(svc: Arc<S>, io: IO, first: BytesMut, limits: Limits) -> (End, u64)
+/// connection ends; returns why, and how many requests it carried. `smart_accept`: the
+/// connection started with delayed acknowledgements (`tcp-smart-accept`).
+pub async fn serve<IO, S>(svc: Arc<S>, io: IO, first: BytesMut, limits: Limits, smart_accept: bool) -> (End, u64)
 where
     IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static,
     S: Service,
@@ -297,6 +300,7 @@ where
         wbuf: BytesMut::new(),
         limits,
         timer: None,
+        smart_accept,
     };
     let mut n = 0;
     let end = loop {
@@ -358,7 +362,9 @@ impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
         let (body, mut upload) = if dec.is_end() {
             (ReqBody::Empty, None)
         } else {
-            if dec.exact_len().is_none_or(|n| (self.rbuf.len() as u64) < n) {
+            // Delayed ACKs would hold a client that waits for the ACK of its head before
+            // sending the body (HAProxy turns quick ACKs back on here too).
+            if self.smart_accept && dec.exact_len().is_none_or(|n| (self.rbuf.len() as u64) < n) {
                 self.io.ack_now();
             }
             let pipe = Arc::new(Mutex::new(Pipe::default()));

@@ -300,7 +300,7 @@ async fn serve_first<IO>(
     let limits = client_limits(&fe);
     let peer = conn.peer;
     let s = Arc::new(Session::new(fe.clone(), conn, None));
-    let (end, n) = client_h1::serve(s, io, first, limits).await;
+    let (end, n) = client_h1::serve(s, io, first, limits, fe.smart_accept).await;
     use client_h1::End;
     match end {
         End::Closed | End::Upgraded => {}

@@ -68,7 +68,7 @@ const LIMITS: Limits = Limits {
 fn start(limits: Limits) -> (DuplexStream, Arc<Echo>, tokio::task::JoinHandle<(End, u64)>) {
     let (client, server) = tokio::io::duplex(1 << 20);
     let svc = Arc::new(Echo::default());
-    let task = tokio::spawn(serve(svc.clone(), server, BytesMut::new(), limits));
+    let task = tokio::spawn(serve(svc.clone(), server, BytesMut::new(), limits, false));
     (client, svc, task)
 }
 
@@ -287,7 +287,7 @@ async fn after_101_the_connection_goes_to_the_tunnel_with_early_bytes_first() {
         }
     }
     let svc = Arc::new(Switch(Mutex::new(Some(tx))));
-    let task = tokio::spawn(serve(svc, server, BytesMut::new(), LIMITS));
+    let task = tokio::spawn(serve(svc, server, BytesMut::new(), LIMITS, false));
     let mut c = client;
     c.write_all(b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: test\r\n\r\nearly")
         .await
@@ -365,7 +365,7 @@ impl Service for Big {
 #[tokio::test(start_paused = true)]
 async fn a_client_that_stops_reading_the_response_is_cut_by_timeout_client() {
     let (mut c, server) = tokio::io::duplex(4096);
-    let task = tokio::spawn(serve(Arc::new(Big), server, BytesMut::new(), LIMITS));
+    let task = tokio::spawn(serve(Arc::new(Big), server, BytesMut::new(), LIMITS, false));
     c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
     // Read a little, then nothing: the proxy's writes wait, and 'timeout client' ends them.
     let mut some = [0u8; 100];
@@ -455,7 +455,7 @@ async fn a_request_body_still_to_come_is_acknowledged_at_once() {
     let (mut c, server) = tokio::io::duplex(1 << 16);
     let acks = Arc::new(AtomicUsize::new(0));
     let io = CountsAcks(server, acks.clone());
-    let _task = tokio::spawn(serve(Arc::new(Echo::default()), io, BytesMut::new(), LIMITS));
+    let _task = tokio::spawn(serve(Arc::new(Echo::default()), io, BytesMut::new(), LIMITS, true));
     // No body, and a body that came with its head: nothing to hurry.
     c.write_all(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
     read_until(&mut c, "GET /a []", 1).await;
@@ -492,4 +492,16 @@ async fn a_request_body_still_to_come_is_acknowledged_at_once() {
         c.write_all(body.as_bytes()).await.unwrap();
         read_until(&mut c, answer, 1).await;
     }
+    // A connection that started with quick ACKs (no tcp-smart-accept) is left as it is.
+    let (mut c, server) = tokio::io::duplex(1 << 16);
+    let quick = Arc::new(AtomicUsize::new(0));
+    let io = CountsAcks(server, quick.clone());
+    let _task = tokio::spawn(serve(Arc::new(Echo::default()), io, BytesMut::new(), LIMITS, false));
+    c.write_all(b"POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    c.write_all(b"xyz").await.unwrap();
+    read_until(&mut c, "POST /e [xyz]", 1).await;
+    assert_eq!(quick.load(Relaxed), 0);
 }
