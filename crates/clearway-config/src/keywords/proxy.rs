@@ -566,8 +566,14 @@ fn note_http(p: &mut Draft, d: &Directive, needs_http: bool) {
     }
 }
 
-fn option(d: &Directive, negated: bool, _caps: Caps, _name: &str, _kind: Kind, p: &mut Draft, ctx: &mut Ctx) {
+fn option(d: &Directive, negated: bool, caps: Caps, name: &str, _kind: Kind, p: &mut Draft, ctx: &mut Ctx) {
     let at = if negated { 2 } else { 1 };
+    if d.arg(at) == Some("tcp-smart-accept") && !has(caps, 'F') {
+        ctx.warn(
+            &d.span,
+            format!("'option tcp-smart-accept' only concerns accepted connections: ignored in backend '{name}'"),
+        );
+    }
     // Each of these replaces the others, as in HAProxy; `no option X` goes back to keep-alive.
     let mode = match d.arg(at) {
         Some("http-keep-alive") => Some(HttpConnMode::KeepAlive),

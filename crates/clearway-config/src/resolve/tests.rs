@@ -261,3 +261,15 @@ fn tcp_smart_accept_is_automatic_unless_written() {
         (true, true)
     );
 }
+
+#[test]
+fn tcp_smart_accept_in_a_backend_is_said_to_do_nothing() {
+    let l = ok("backend b\n option tcp-smart-accept\n server s 127.0.0.1:1\n");
+    assert!(
+        l.warnings
+            .iter()
+            .any(|w| w.span.line == 2 && w.message.contains("ignored in backend 'b'")),
+        "{:?}",
+        l.warnings
+    );
+}
