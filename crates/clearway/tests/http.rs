@@ -864,7 +864,7 @@ fn tcp_smart_accept_lets_the_response_carry_the_ack_of_the_request() {
         "iptables -w -A OUTPUT -p tcp --sport 80 --tcp-flags SYN,FIN,RST,ACK ACK \
          -m length --length 0:60 -m comment --comment pureack -j ACCEPT",
     );
-    // Ten connections of one request each; returns the pure ACKs Clearway's side sent.
+    // Twenty connections of one request each; returns the pure ACKs Clearway's side sent.
     let acks_with = |defaults_line: &str| {
         let cfg = format!(
             "{DEFAULTS}{defaults_line}frontend ft\n    bind 192.0.2.1:80\n    default_backend bk\n\
@@ -872,7 +872,7 @@ fn tcp_smart_accept_lets_the_response_carry_the_ack_of_the_request() {
         );
         let lb = start(&topo, &cfg, &[80]);
         let before = pure_acks_sent(&topo);
-        for _ in 0..10 {
+        for _ in 0..20 {
             assert!(get(&topo, "http://192.0.2.1/", &[]).contains("req=1"));
         }
         let sent = pure_acks_sent(&topo) - before;
@@ -880,11 +880,13 @@ fn tcp_smart_accept_lets_the_response_carry_the_ack_of_the_request() {
         sent
     };
     // In mode http the kernel holds the ACK of each request until the response carries it;
-    // without the option it sends one at once, a packet more per connection.
+    // without the option it sends one at once, a packet more per connection. (A response
+    // later than the delayed-ACK timer, 40 ms, on a loaded machine also gets a bare ACK: the
+    // margin allows for half of them.)
     let smart = acks_with("");
     let quick = acks_with("    no option tcp-smart-accept\n");
     assert!(
-        quick >= smart + 8,
+        quick >= smart + 10,
         "pure ACKs: {smart} with tcp-smart-accept, {quick} without"
     );
 }
