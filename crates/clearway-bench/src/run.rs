@@ -39,6 +39,13 @@ impl Leg {
             Leg::TwoThreads => "2 threads",
         }
     }
+    /// How `--legs` names it.
+    fn flag(self) -> &'static str {
+        match self {
+            Leg::OneCore => "1core",
+            Leg::TwoThreads => "2threads",
+        }
+    }
     fn threads(self) -> usize {
         match self {
             Leg::OneCore => 1,
@@ -92,10 +99,11 @@ impl Options {
                 "--legs" => {
                     o.legs = val("--legs")?
                         .split(',')
-                        .map(|l| match l {
-                            "1core" => Ok(Leg::OneCore),
-                            "2threads" => Ok(Leg::TwoThreads),
-                            other => Err(format!("unknown leg '{other}' (1core, 2threads)")),
+                        .map(|l| {
+                            [Leg::OneCore, Leg::TwoThreads]
+                                .into_iter()
+                                .find(|leg| leg.flag() == l)
+                                .ok_or_else(|| format!("unknown leg '{l}' (1core, 2threads)"))
                         })
                         .collect::<Result<_, _>>()?
                 }
@@ -150,16 +158,8 @@ fn measure(lab: &Lab, o: &Options, leg: Leg, variant: Variant, kind: Kind, round
         })
     };
     let start = || {
-        let threads = leg.threads();
-        proxy::start(
-            lab,
-            kind,
-            variant,
-            threads,
-            leg.proxy_cpus(),
-            &o.clearway,
-            o.busy_polling,
-        )
+        let (threads, cpus) = (leg.threads(), leg.proxy_cpus());
+        proxy::start(lab, kind, variant, threads, cpus, &o.clearway, o.busy_polling)
     };
     let running = start();
     let pid = running.as_ref().map(|r| r.pid);
@@ -331,12 +331,8 @@ pub fn run(o: &Options) -> Result<(), String> {
         // The figures depend on these: the report says which were used.
         command.push_str(&format!(" --rounds {} --secs {}", o.rounds, o.secs));
     }
-    if o.legs.len() == 1 {
-        command.push_str(if o.legs[0] == Leg::OneCore {
-            " --legs 1core"
-        } else {
-            " --legs 2threads"
-        });
+    if let [leg] = o.legs[..] {
+        command.push_str(&format!(" --legs {}", leg.flag()));
     }
     if o.busy_polling {
         command.push_str(" --busy-polling");

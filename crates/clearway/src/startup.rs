@@ -209,15 +209,7 @@ fn serve(rt: Arc<Runtime>, listeners: Vec<frontend::Listener>) -> Result<(), Str
                 let _span = tracing::error_span!("worker", thread = i).entered();
                 bind_cpus(&rt, i);
                 tokio_rt.block_on(async move {
-                    let mut tasks = tokio::task::JoinSet::new();
-                    for l in listeners {
-                        tasks.spawn(frontend::accept_loop(rt.clone(), l));
-                    }
-                    tokio::spawn(frontend::serve_handed_over(rt.clone(), i));
-                    tokio::spawn(sweep_idle(&rt));
-                    if rt.busy_polling {
-                        tokio::spawn(busy_poll());
-                    }
+                    let mut tasks = start_thread(&rt, i, listeners);
                     while tasks.join_next().await.is_some() {}
                     // The accept loops only end on a broken listener: keep serving sessions.
                     std::future::pending::<()>().await
@@ -259,6 +251,23 @@ fn cpu_list(cpus: &[usize]) -> String {
     runs.iter().map(run).collect::<Vec<_>>().join(",")
 }
 
+/// Starts what every worker thread runs on its own event loop (call it there): the accept
+/// loops of its listeners, which the returned set holds, and the tasks that take clients
+/// handed over by other threads, sweep idle server connections and, with `busy-polling`,
+/// keep the loop from sleeping.
+fn start_thread(rt: &Arc<Runtime>, i: usize, listeners: Vec<frontend::Listener>) -> tokio::task::JoinSet<()> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for l in listeners {
+        tasks.spawn(frontend::accept_loop(rt.clone(), l));
+    }
+    tokio::spawn(frontend::serve_handed_over(rt.clone(), i));
+    tokio::spawn(sweep_idle(rt));
+    if rt.busy_polling {
+        tokio::spawn(busy_poll());
+    }
+    tasks
+}
+
 /// `busy-polling`: a task that is always ready again. While it is queued, the event loop asks
 /// the kernel for events without waiting (`epoll_wait` with a zero timeout) between rounds of
 /// work instead of sleeping, so a thread never pays for going to sleep and being woken, and
@@ -276,16 +285,8 @@ fn sweep_idle(rt: &Runtime) -> impl std::future::Future<Output = ()> + Send + 's
 }
 
 async fn serve_main(rt: Arc<Runtime>, listeners: Vec<frontend::Listener>) {
-    let mut tasks = tokio::task::JoinSet::new();
-    for l in listeners {
-        tasks.spawn(frontend::accept_loop(rt.clone(), l));
-    }
+    let mut tasks = start_thread(&rt, 0, listeners);
     let listeners = tasks.len();
-    tokio::spawn(frontend::serve_handed_over(rt.clone(), 0));
-    tokio::spawn(sweep_idle(&rt));
-    if rt.busy_polling {
-        tokio::spawn(busy_poll());
-    }
     clearway_proxy::checks::spawn_all(&rt, &mut tasks);
     tracing::info!(
         "clearway {} ready, {listeners} listener(s) on each of {} thread(s), {} health check(s)",
