@@ -5,7 +5,7 @@
 
 use crate::acl::ConnSamples;
 use crate::dispatch::{self, ClientSide};
-use crate::forward::{self, Limits, Stream};
+use crate::forward::{self, Limits, ServerStream, Stream};
 use crate::frontend::Frontend;
 use crate::inspect::{self, PayloadSamples, Verdict};
 use crate::runtime::Backend;
@@ -118,7 +118,7 @@ pub async fn server_tls(
     server: usize,
     stream: TcpStream,
     sni: Option<&str>,
-) -> Result<(Box<dyn Stream>, bool), String> {
+) -> Result<(Box<dyn ServerStream>, bool), String> {
     match &be.tls[server] {
         None => Ok((Box::new(stream), false)),
         Some(c) => {

@@ -639,7 +639,7 @@ fn websocket_upgrade_becomes_a_tunnel() {
 }
 
 #[test]
-fn a_closing_client_closes_its_server_connection_too() {
+fn a_closing_client_has_its_server_connection_reset_once_answered() {
     let Some(topo) = topology("hccl") else { return };
     let srv = echo(&topo, "198.51.100.10:80", "s1");
     let cfg = format!(
@@ -647,20 +647,37 @@ fn a_closing_client_closes_its_server_connection_too() {
          backend bk\n    http-reuse always\n    server s1 198.51.100.10:80\n"
     );
     let _lb = start(&topo, &cfg, &[80]);
-    // Even with `http-reuse always`, no idle server connection is left behind by a client
-    // that closes: the server is asked to close (so the TIME_WAIT is the server's, not ours).
+    // As HAProxy: the server is not asked to close, and even with `http-reuse always` the
+    // connection of a client that closes is not pooled: it is reset once the response is in.
     for _ in 0..3 {
         let body = get(&topo, "http://192.0.2.1/", &["-H", "Connection: close"]);
-        assert_eq!(headers(&body, "connection"), ["close"], "{body}");
+        assert!(headers(&body, "connection").is_empty(), "{body}");
         assert_eq!(values(&body, "req"), ["1"], "{body}");
     }
     let body = get(&topo, "http://192.0.2.1/", &["--http1.0"]);
-    assert_eq!(
-        headers(&body, "connection"),
-        ["close"],
+    assert!(
+        headers(&body, "connection").is_empty(),
         "HTTP/1.0 without keep-alive: {body}"
     );
+    assert_eq!(values(&body, "req"), ["1"], "{body}");
     assert_eq!(srv.count(), 4);
+    // Nothing is left on the lb's side: no idle connection and no TIME_WAIT to the server.
+    let left = topo.lb.sh("ss -tanH dst 198.51.100.10");
+    assert!(left.trim().is_empty(), "sockets left to the server:\n{left}");
+    assert!(tcp_counter(&topo.lb, "OutRsts") >= 4);
+}
+
+/// A counter of the namespace's TCP statistics (`/proc/net/snmp`, line `Tcp:`).
+fn tcp_counter(ns: &clearway_testkit::Netns, name: &str) -> u64 {
+    let snmp = ns.sh("cat /proc/net/snmp");
+    let mut tcp = snmp.lines().filter(|l| l.starts_with("Tcp:"));
+    let (names, values) = (tcp.next().unwrap_or(""), tcp.next().unwrap_or(""));
+    names
+        .split_whitespace()
+        .zip(values.split_whitespace())
+        .find(|(n, _)| *n == name)
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or_else(|| panic!("no Tcp counter {name} in:\n{snmp}"))
 }
 
 /// The echo server's checksum of a body.

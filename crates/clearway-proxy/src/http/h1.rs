@@ -5,7 +5,8 @@
 //! must not pick servers, apply rules or touch the client side.
 
 use super::decode::{header_map, spans, Decoder, Framing, Semantics, Step, MAX_HEADERS};
-use crate::forward::Stream;
+use super::server_io::ServerIo;
+use crate::forward::{ServerStream, Stream};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http::header::{self, HeaderMap};
 use http::{Method, StatusCode, Uri, Version};
@@ -47,7 +48,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// An HTTP/1.1 connection to a server, between requests.
 pub struct Conn {
-    io: Box<dyn Stream>,
+    io: ServerIo,
     rbuf: BytesMut,
     wbuf: BytesMut,
     /// The largest response head accepted.
@@ -82,9 +83,9 @@ pub struct Failed {
 }
 
 impl Conn {
-    pub fn new(io: Box<dyn Stream>, max_head: usize) -> Conn {
+    pub fn new(io: Box<dyn ServerStream>, max_head: usize) -> Conn {
         Conn {
-            io,
+            io: ServerIo::new(io),
             rbuf: BytesMut::new(),
             wbuf: BytesMut::new(),
             max_head,
@@ -413,7 +414,7 @@ impl ResponseBody {
     /// the server sent after its response head.
     pub fn into_upgraded(mut self) -> Option<Upgraded> {
         let c = self.conn.take()?;
-        Some(Upgraded::new(c.rbuf.freeze(), c.io))
+        Some(Upgraded::new(c.rbuf.freeze(), Box::new(c.io)))
     }
 
     pub fn poll_data(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {

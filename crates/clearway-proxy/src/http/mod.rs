@@ -11,6 +11,7 @@ pub mod prefixed;
 pub mod reply;
 pub mod rules;
 pub mod samples;
+pub mod server_io;
 pub mod session;
 
 pub use pool::Pool;

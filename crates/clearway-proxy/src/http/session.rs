@@ -588,15 +588,11 @@ impl Session {
     ) -> Response<ResBody> {
         let fe = &self.fe;
         // A client that closes after this request (`Connection: close`, or HTTP/1.0 without
-        // keep-alive) has its server connection closed too, by the server: otherwise every
-        // such request would leave an idle connection that we close ourselves later, and the
-        // TIME_WAIT of each would pile up here until the source ports run out.
+        // keep-alive) does not make the server close, as in HAProxy: its server connection
+        // is not pooled, and once the response is in it is reset (`server_io`), which leaves
+        // no TIME_WAIT on either side and spares the server a FIN of its own.
         let (client_closes, upgrade) = client_connection(parts);
-        let mode = be.http.conn_mode.max(fe.http.conn_mode).max(if client_closes {
-            HttpConnMode::ServerClose
-        } else {
-            HttpConnMode::KeepAlive
-        });
+        let mode = be.http.conn_mode.max(fe.http.conn_mode);
         // The backend's forwardfor wins over the frontend's, as one header is enough.
         let ff = be.http.forwardfor.as_ref().or(fe.http.forwardfor.as_ref());
         let uri = origin_form(&parts.uri);
@@ -668,9 +664,10 @@ impl Session {
         let mut body = Some(if body.is_end_stream() { ReqBody::Empty } else { body });
         for attempt in 0..2 {
             // An idle connection: the session's own with `http-reuse never`, else the backend's
-            // (not for a session's first request with `safe`).
+            // (not for a session's first request with `safe`). A closing client's last request
+            // may take one too, though it does not give it back.
             let take = |server: usize| {
-                if attempt > 0 || home.is_none() {
+                if attempt > 0 || mode != HttpConnMode::KeepAlive {
                     return None;
                 }
                 match reuse {
@@ -702,9 +699,10 @@ impl Session {
                 }
             };
             let server = slot.server;
-            let lease = |slot| Lease {
+            // An HTTP/2 connection carries other requests: a closing client does not end it.
+            let lease = |slot, h2: bool| Lease {
                 key: key(server),
-                home: home.clone(),
+                home: if client_closes && !h2 { None } else { home.clone() },
                 slot,
             };
             let req_body = body.take().unwrap_or(ReqBody::Empty);
@@ -722,7 +720,7 @@ impl Session {
                         }
                         Ok((rp, rb)) => {
                             let rb = rb.with_idle_timeout(be.rt.timeouts.server);
-                            return self.on_response(be, parts, rp, ResBody::h1(rb, lease(slot)));
+                            return self.on_response(be, parts, rp, ResBody::h1(rb, lease(slot, false)));
                         }
                         Err(f) if f.replayable && reused && attempt == 0 && idempotent(&parts.method) => {
                             tracing::debug!(backend = %be.rt.name, "idle server connection was closed: {}; using a new one", f.error);
@@ -781,7 +779,7 @@ impl Session {
                                 be,
                                 parts,
                                 rp,
-                                ResBody::h2(rb, lease(slot), Sender::H2(h2, origin)),
+                                ResBody::h2(rb, lease(slot, true), Sender::H2(h2, origin)),
                             );
                         }
                         Err(mut e) => match e.take_message() {

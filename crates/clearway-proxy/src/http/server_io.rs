@@ -1,0 +1,115 @@
+//! An HTTP server connection's byte stream and how it is let go: a connection that Clearway
+//! gives up while its server still holds it open is reset, not closed, as HAProxy does. A
+//! close would leave a TIME_WAIT here for a minute on the connection's source port, which
+//! with `usesrc clientip` is the client's own; it would also make the server answer with a
+//! FIN of its own and keep a socket for it. Must not decide when a connection is given up
+//! (the pool and the request's exchange do).
+
+use crate::forward::ServerStream;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// A server connection's stream that notices the server's end of stream.
+pub struct ServerIo {
+    stream: Box<dyn ServerStream>,
+    /// The server closed its side: a plain close is due, and nothing is left to reset.
+    server_closed: bool,
+}
+
+impl ServerIo {
+    pub fn new(stream: Box<dyn ServerStream>) -> ServerIo {
+        ServerIo {
+            stream,
+            server_closed: false,
+        }
+    }
+}
+
+impl Drop for ServerIo {
+    fn drop(&mut self) {
+        if self.server_closed {
+            return;
+        }
+        // SO_LINGER with a zero time: the close that follows, as the stream drops, resets.
+        // A socket that refuses it is closed as usual.
+        if let Some(s) = self.stream.socket() {
+            let _ = socket2::SockRef::from(s).set_linger(Some(std::time::Duration::ZERO));
+        }
+    }
+}
+
+impl AsyncRead for ServerIo {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let (room, before) = (buf.remaining(), buf.filled().len());
+        let r = Pin::new(&mut self.stream).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = r {
+            if room > 0 && buf.filled().len() == before {
+                self.server_closed = true;
+            }
+        }
+        r
+    }
+}
+
+impl AsyncWrite for ServerIo {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, data)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    /// A connected pair on loopback: (ours, the server's).
+    async fn pair() -> (TcpStream, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let ours = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (theirs, _) = l.accept().await.unwrap();
+        (ours, theirs)
+    }
+
+    #[tokio::test]
+    async fn a_connection_given_up_while_open_is_reset() {
+        let (ours, mut theirs) = pair().await;
+        drop(ServerIo::new(Box::new(ours)));
+        let mut buf = [0u8; 8];
+        let e = theirs.read(&mut buf).await.expect_err("the server sees a reset");
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionReset);
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_server_closed_is_closed_as_usual() {
+        let (ours, mut theirs) = pair().await;
+        let mut io = ServerIo::new(Box::new(ours));
+        theirs.shutdown().await.unwrap();
+        let mut buf = [0u8; 8];
+        assert_eq!(io.read(&mut buf).await.unwrap(), 0);
+        drop(io);
+        assert_eq!(theirs.read(&mut buf).await.expect("a FIN, not a reset"), 0);
+    }
+}
