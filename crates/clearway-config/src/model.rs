@@ -458,6 +458,10 @@ pub struct ProxyOptions {
     /// `option tcp-smart-accept` (Some(true)) or `no option tcp-smart-accept` (Some(false));
     /// None: on for `mode http` and TLS binds, off otherwise, as in HAProxy.
     pub smart_accept: Option<bool>,
+    /// `option tcp-smart-connect`: a server connection's handshake ends without an ACK of
+    /// its own when the client's first bytes are there to carry it. Off by default, as in
+    /// HAProxy.
+    pub smart_connect: bool,
     /// `option forwardfor`: (except network, header name, if-none) as written.
     pub forwardfor: Option<ForwardFor>,
     /// How servers with `check` are checked (`option httpchk`, ...; plain connect by default).

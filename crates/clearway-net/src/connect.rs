@@ -72,11 +72,16 @@ impl ConnectError {
     }
 }
 
-/// Connects to `server`, optionally from `source`, within `timeout` (None: no limit but the kernel's).
+/// Connects to `server`, optionally from `source`, within `timeout` (None: no limit but the
+/// kernel's). With `delayed_ack` (`option tcp-smart-connect`, when the caller has bytes to
+/// send at once) the kernel does not acknowledge the server's SYN-ACK by itself: the first
+/// bytes written carry the ACK, a packet less. Only for callers that write at once: the
+/// kernel otherwise sends the ACK up to 200 ms later.
 pub async fn connect(
     server: SocketAddr,
     source: Option<&SourceBind>,
     timeout: Option<Duration>,
+    delayed_ack: bool,
 ) -> Result<TcpStream, ConnectError> {
     // Non-blocking from the start: no extra call per connection.
     let socket = Socket::new(
@@ -91,6 +96,10 @@ pub async fn connect(
     socket
         .set_nodelay(true)
         .map_err(ConnectError::at(ConnectStage::Socket))?;
+    if delayed_ack {
+        // Only a packet saved: a kernel that refuses it still connects.
+        let _ = socket.set_quickack(false);
+    }
     let socket = tokio::net::TcpSocket::from_std_stream(socket.into());
     let attempt = socket.connect(server);
     match timeout {

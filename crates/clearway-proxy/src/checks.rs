@@ -263,7 +263,7 @@ async fn connect_checked(
     source: Option<&SourceBind>,
     timeout: Duration,
 ) -> Result<tokio::net::TcpStream, (&'static str, String)> {
-    match connect::connect(target, source, Some(timeout)).await {
+    match connect::connect(target, source, Some(timeout), false).await {
         Ok(s) => Ok(s),
         Err(e) if e.stage == ConnectStage::Timeout => Err(("Layer4 timeout", String::new())),
         Err(e) => Err(("Layer4 connection problem", os_message(&e.error))),

@@ -63,6 +63,10 @@ pub struct ClientSide {
     pub local: SocketAddr,
     /// The address a trusted request named for `usesrc hdr_ip`.
     pub hdr_ip: Option<std::net::IpAddr>,
+    /// Bytes from the client are waiting to go to the server as soon as it is connected (a
+    /// request, or what content inspection read): with `option tcp-smart-connect` they carry
+    /// the handshake's last ACK.
+    pub data_waiting: bool,
 }
 
 /// Chooses a server and connects to it, retrying and redispatching on failure as configured.
@@ -196,7 +200,8 @@ pub async fn connect_or_reuse<T>(
                 .filter(|_| s.addr.port() == 0),
             port_hint: server.total() as u32,
         });
-        match connect::connect(target, bind.as_ref(), be.rt.timeouts.connect).await {
+        let delayed_ack = be.smart_connect && client.data_waiting;
+        match connect::connect(target, bind.as_ref(), be.rt.timeouts.connect, delayed_ack).await {
             Ok(stream) => {
                 return Ok(Got::New(ServerConn {
                     stream,

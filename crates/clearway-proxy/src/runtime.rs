@@ -37,6 +37,8 @@ pub struct Backend {
     pub h2: Vec<bool>,
     /// `source ... usesrc hdr_ip(...)`: where requests name their source address.
     pub hdr_ip: Option<crate::http::HdrIp>,
+    /// `option tcp-smart-connect`.
+    pub smart_connect: bool,
 }
 
 impl Backend {
@@ -186,6 +188,7 @@ impl Runtime {
                 tls,
                 h2: b.servers.iter().map(|s| s.proto_h2).collect(),
                 hdr_ip: crate::http::HdrIp::of(b),
+                smart_connect: b.options.smart_connect,
             }));
         }
         let find = |name: &str, span: &Span| {

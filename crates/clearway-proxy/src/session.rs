@@ -178,6 +178,7 @@ async fn tcp_connect(fe: &Frontend, client: &mut Client, conn: &ConnSamples) -> 
         peer,
         local: conn.local,
         hdr_ip: None,
+        data_waiting: !first.is_empty(),
     };
     match dispatch::connect_server(&be, side).await {
         Ok(sc) => Some(Connected { be, sc, first }),

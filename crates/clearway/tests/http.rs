@@ -862,39 +862,46 @@ fn a_request_body_that_stops_coming_is_cut_by_timeout_client() {
     );
 }
 
-/// Pure ACKs (no data, no SYN, FIN or RST) sent from port 80 in the lb namespace since the
-/// `pureack` rule was added, by that rule's iptables counter.
-fn pure_acks_sent(topo: &clearway_testkit::Topology) -> u64 {
-    let out = topo.lb.sh("iptables -w -L OUTPUT -v -x -n");
-    out.lines()
-        .find(|l| l.contains("pureack"))
-        .and_then(|l| l.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no pureack counter in:\n{out}"))
+/// Adds to the lb namespace's OUTPUT chain a rule that counts pure ACKs (no data, no SYN,
+/// FIN or RST) matching `filter`, under the comment `tag`.
+fn count_pure_acks(topo: &clearway_testkit::Topology, filter: &str, tag: &str) {
+    topo.lb.sh(&format!(
+        "iptables -w -A OUTPUT -p tcp {filter} --tcp-flags SYN,FIN,RST,ACK ACK \
+         -m length --length 0:60 -m comment --comment {tag} -j ACCEPT"
+    ));
+}
+
+/// Runs Clearway on `cfg` for twenty clients of one request each; returns how many packets
+/// the rule `tag` counted meanwhile.
+fn packets_over_twenty_clients(topo: &clearway_testkit::Topology, cfg: &str, tag: &str) -> u64 {
+    let counter = || {
+        let out = topo.lb.sh("iptables -w -L OUTPUT -v -x -n");
+        out.lines()
+            .find(|l| l.contains(&format!("/* {tag} */")))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("no {tag} counter in:\n{out}"))
+    };
+    let _lb = start(topo, cfg, &[80]);
+    let before = counter();
+    for _ in 0..20 {
+        assert!(get(topo, "http://192.0.2.1/", &[]).contains("req=1"));
+    }
+    counter() - before
 }
 
 #[test]
 fn tcp_smart_accept_lets_the_response_carry_the_ack_of_the_request() {
     let Some(topo) = topology("hack") else { return };
     let _srv = echo(&topo, "198.51.100.10:80", "s1");
-    topo.lb.sh(
-        "iptables -w -A OUTPUT -p tcp --sport 80 --tcp-flags SYN,FIN,RST,ACK ACK \
-         -m length --length 0:60 -m comment --comment pureack -j ACCEPT",
-    );
-    // Twenty connections of one request each; returns the pure ACKs Clearway's side sent.
+    count_pure_acks(&topo, "--sport 80", "pureack");
+    // The pure ACKs Clearway's side sent to twenty clients.
     let acks_with = |defaults_line: &str| {
         let cfg = format!(
             "{DEFAULTS}{defaults_line}frontend ft\n    bind 192.0.2.1:80\n    default_backend bk\n\
              backend bk\n    server s1 198.51.100.10:80\n"
         );
-        let lb = start(&topo, &cfg, &[80]);
-        let before = pure_acks_sent(&topo);
-        for _ in 0..20 {
-            assert!(get(&topo, "http://192.0.2.1/", &[]).contains("req=1"));
-        }
-        let sent = pure_acks_sent(&topo) - before;
-        drop(lb);
-        sent
+        packets_over_twenty_clients(&topo, &cfg, "pureack")
     };
     // In mode http the kernel holds the ACK of each request until the response carries it;
     // without the option it sends one at once, a packet more per connection. (A response
@@ -905,5 +912,30 @@ fn tcp_smart_accept_lets_the_response_carry_the_ack_of_the_request() {
     assert!(
         quick >= smart + 10,
         "pure ACKs: {smart} with tcp-smart-accept, {quick} without"
+    );
+}
+
+#[test]
+fn tcp_smart_connect_lets_the_request_carry_the_ack_of_the_handshake() {
+    let Some(topo) = topology("hsmc") else { return };
+    let _srv = echo(&topo, "198.51.100.10:80", "s1");
+    count_pure_acks(&topo, "-d 198.51.100.10 --dport 80", "srvack");
+    // The pure ACKs the lb sent to the server for twenty clients, so twenty new server
+    // connections (`http-reuse never`).
+    let acks_with = |backend_line: &str| {
+        let cfg = format!(
+            "{DEFAULTS}frontend ft\n    bind 192.0.2.1:80\n    default_backend bk\n\
+             backend bk\n    http-reuse never\n{backend_line}    server s1 198.51.100.10:80\n"
+        );
+        packets_over_twenty_clients(&topo, &cfg, "srvack")
+    };
+    // Without the option the handshake ends with an ACK of its own, then the request goes;
+    // with it the request is the handshake's last packet. (Each connection also acknowledges
+    // the response with a bare ACK, either way.)
+    let quick = acks_with("");
+    let smart = acks_with("    option tcp-smart-connect\n");
+    assert!(
+        quick >= smart + 15,
+        "pure ACKs to the server: {quick} without tcp-smart-connect, {smart} with it"
     );
 }

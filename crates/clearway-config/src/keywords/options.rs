@@ -17,6 +17,7 @@ const ACTED: &[&str] = &[
     "forceclose",
     "splice-auto",
     "tcp-smart-accept",
+    "tcp-smart-connect",
 ];
 /// Options that only make sense in HTTP mode (warned about in TCP proxies).
 pub const HTTP_ONLY: &[&str] = &[
@@ -70,7 +71,6 @@ const KNOWN_NOT_ACTED: &[&str] = &[
     "logasap",
     "nolinger",
     "socket-stats",
-    "tcp-smart-connect",
     "transparent",
     "independent-streams",
     "prefer-last-server",
@@ -94,6 +94,7 @@ pub fn apply(d: &Directive, negated: bool, opts: &mut ProxyOptions, redispatch: 
         "dontlognull" => opts.dontlognull = !negated,
         "http-server-close" => opts.http_server_close = !negated,
         "tcp-smart-accept" => opts.smart_accept = Some(!negated),
+        "tcp-smart-connect" => opts.smart_connect = !negated,
         "forwardfor" => match forwardfor(args) {
             Ok(f) => opts.forwardfor = (!negated).then_some(f),
             Err(e) => return ctx.error(&d.span, e),

@@ -574,6 +574,12 @@ fn option(d: &Directive, negated: bool, caps: Caps, name: &str, _kind: Kind, p: 
             format!("'option tcp-smart-accept' only concerns accepted connections: ignored in backend '{name}'"),
         );
     }
+    if d.arg(at) == Some("tcp-smart-connect") && !has(caps, 'B') {
+        ctx.warn(
+            &d.span,
+            format!("'option tcp-smart-connect' only concerns server connections: ignored in frontend '{name}'"),
+        );
+    }
     // Each of these replaces the others, as in HAProxy; `no option X` goes back to keep-alive.
     let mode = match d.arg(at) {
         Some("http-keep-alive") => Some(HttpConnMode::KeepAlive),

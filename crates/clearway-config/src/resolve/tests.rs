@@ -273,3 +273,32 @@ fn tcp_smart_accept_in_a_backend_is_said_to_do_nothing() {
         l.warnings
     );
 }
+
+#[test]
+fn tcp_smart_connect_is_off_unless_written_and_said_to_do_nothing_in_a_frontend() {
+    let l = ok(
+        "defaults\n option tcp-smart-connect\nbackend a\n server s 127.0.0.1:1\n\
+                backend b\n no option tcp-smart-connect\n server s 127.0.0.1:1\n\
+                backend c\n server s 127.0.0.1:1\n",
+    );
+    assert!(
+        !l.warnings.iter().any(|w| w.message.contains("smart-connect")),
+        "{:?}",
+        l.warnings
+    );
+    let on: Vec<bool> = l.config.backends.iter().map(|b| b.options.smart_connect).collect();
+    assert_eq!(on, [true, false, true]);
+    assert!(
+        !ok("backend c\n server s 127.0.0.1:1\n").config.backends[0]
+            .options
+            .smart_connect
+    );
+    let l = ok("frontend f\n bind :80\n option tcp-smart-connect\n");
+    assert!(
+        l.warnings
+            .iter()
+            .any(|w| w.span.line == 3 && w.message.contains("ignored in frontend 'f'")),
+        "{:?}",
+        l.warnings
+    );
+}

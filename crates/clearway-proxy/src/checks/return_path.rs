@@ -54,7 +54,7 @@ pub async fn probe(
         port_range: None,
         port_hint: 0,
     };
-    let ok = match connect::connect(target, Some(&bind), Some(timeout)).await {
+    let ok = match connect::connect(target, Some(&bind), Some(timeout), false).await {
         Ok(_) => true,
         // A reset is an answer too: it came back through this host.
         Err(e) if e.stage == ConnectStage::Connect && e.error.kind() == ErrorKind::ConnectionRefused => true,

@@ -627,6 +627,7 @@ impl Session {
             peer: self.conn.peer,
             local: self.conn.local,
             hdr_ip,
+            data_waiting: true,
         };
         let reuse = be.http.reuse;
         let shared = match reuse {
