@@ -181,6 +181,9 @@ pub struct Bind {
     pub tls: Option<BindTls>,
     /// `proto h2`: clients speak HTTP/2 from the first byte.
     pub proto_h2: bool,
+    /// `defer-accept`: TCP_DEFER_ACCEPT, a connection is only accepted once the client has
+    /// sent something (or the kernel gives up waiting, after about a second).
+    pub defer_accept: bool,
 }
 
 /// TLS versions Clearway speaks (rustls has no TLS 1.0 or 1.1).

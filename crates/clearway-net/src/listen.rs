@@ -19,6 +19,9 @@ pub struct ListenSpec {
     /// the ACK of a client's first request rides on the response instead of a packet of its
     /// own.
     pub delayed_ack: bool,
+    /// `defer-accept`: accept a connection only once its first bytes are in, or after
+    /// about a second (TCP_DEFER_ACCEPT of one second, as HAProxy sets it).
+    pub defer_accept: bool,
 }
 
 /// Opens a non-blocking listening socket on `addr`. It is a std listener so that it can be
@@ -88,6 +91,9 @@ fn finish(socket: Socket, spec: &ListenSpec) -> io::Result<std::net::TcpListener
         // it from the listener. Only an optimisation: a refusal is not an error.
         let _ = socket.set_quickack(false);
     }
+    if spec.defer_accept {
+        crate::sockopt::set_defer_accept(&socket, 1)?;
+    }
     socket.set_nonblocking(true)?;
     Ok(socket.into())
 }
@@ -129,9 +135,15 @@ mod tests {
     fn accepted_quickack(spec: &ListenSpec) -> bool {
         let listener = listen("127.0.0.1:0".parse().expect("address"), spec).expect("listener");
         let _client = std::net::TcpStream::connect(listener.local_addr().expect("port")).expect("connect");
+        let (s, _) = accept_one(&listener);
+        socket2::SockRef::from(&s).quickack().expect("getsockopt")
+    }
+
+    /// The next connection `listener` hands over, waiting for it.
+    fn accept_one(listener: &std::net::TcpListener) -> (std::net::TcpStream, SocketAddr) {
         loop {
-            match accept(&listener) {
-                Ok((s, _)) => return socket2::SockRef::from(&s).quickack().expect("getsockopt"),
+            match accept(listener) {
+                Ok(c) => return c,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     std::thread::sleep(std::time::Duration::from_millis(1))
                 }
@@ -148,5 +160,36 @@ mod tests {
         };
         assert!(!accepted_quickack(&smart), "the listener's setting is inherited");
         assert!(accepted_quickack(&ListenSpec::default()), "and only with the option");
+    }
+
+    /// The peer port of the first connection accepted on a loopback listener opened with
+    /// `spec`, when a silent client connects first and a second one connects and talks.
+    fn first_accepted_of_silent_then_talking(spec: &ListenSpec) -> (u16, u16, u16) {
+        use std::io::Write;
+        let listener = listen("127.0.0.1:0".parse().expect("address"), spec).expect("listener");
+        let at = listener.local_addr().expect("port");
+        let silent = std::net::TcpStream::connect(at).expect("connect");
+        let mut talking = std::net::TcpStream::connect(at).expect("connect");
+        talking.write_all(b"hello").expect("write");
+        let ports = (
+            silent.local_addr().expect("port").port(),
+            talking.local_addr().expect("port").port(),
+        );
+        let (_, peer) = accept_one(&listener);
+        (peer.port(), ports.0, ports.1)
+    }
+
+    #[test]
+    fn defer_accept_hands_over_connections_once_they_have_data() {
+        let defer = ListenSpec {
+            defer_accept: true,
+            ..ListenSpec::default()
+        };
+        // The silent client's connection stays with the kernel (for about a second), so the
+        // one that sent data comes out first; without the option they come in order.
+        let (first, _silent, talking) = first_accepted_of_silent_then_talking(&defer);
+        assert_eq!(first, talking);
+        let (first, silent, _talking) = first_accepted_of_silent_then_talking(&ListenSpec::default());
+        assert_eq!(first, silent);
     }
 }

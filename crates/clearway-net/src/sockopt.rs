@@ -47,6 +47,17 @@ pub(crate) fn set_ipv6_transparent(fd: &impl AsRawFd) -> io::Result<()> {
     set_int(fd, libc::SOL_IPV6, libc::IPV6_TRANSPARENT, 1)
 }
 
+/// TCP_DEFER_ACCEPT: a listener wakes its accepter for a connection only once data arrived
+/// on it, or after `secs` (the kernel rounds it to its SYN-ACK retransmissions).
+pub(crate) fn set_defer_accept(fd: &impl AsRawFd, secs: u32) -> io::Result<()> {
+    set_int(
+        fd,
+        libc::IPPROTO_TCP,
+        libc::TCP_DEFER_ACCEPT,
+        secs.min(i32::MAX as u32) as libc::c_int,
+    )
+}
+
 /// IP_BIND_ADDRESS_NO_PORT: defer the port choice to connect(), so many connections can share
 /// one source address without exhausting ephemeral ports at bind() time.
 pub(crate) fn set_bind_address_no_port(fd: &impl AsRawFd) -> io::Result<()> {

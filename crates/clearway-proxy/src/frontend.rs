@@ -119,6 +119,7 @@ pub fn open_listeners(cfg: &model::Config, threads: usize) -> Result<Vec<Listene
                 interface: b.interface.clone(),
                 backlog: b.backlog,
                 delayed_ack: f.smart_accept(b.tls.is_some()),
+                defer_accept: b.defer_accept,
             };
             let limit = b.maxconn.map(|n| Arc::new(Semaphore::new(n as usize)));
             let tls = b

@@ -117,3 +117,33 @@ fn nosplice_copies_through_the_buffer() {
     assert!(back == sent, "{} bytes back of {}", back.len(), sent.len());
     assert_eq!(pipes_of(lb.pid().expect("pid")), before);
 }
+
+#[test]
+fn defer_accept_leaves_a_silent_client_with_the_kernel() {
+    let Some(topo) = topology("defer") else { return };
+    let echo = clearway_testkit::EchoServer::start(&topo.server, addr("198.51.100.10:7"));
+    let cfg = "defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\
+               listen echo\n    bind 192.0.2.1:7 defer-accept\n    server e1 198.51.100.10:7\n";
+    let _lb = start(&topo, cfg, &[7]);
+    let round_trip = |s: &mut std::net::TcpStream, msg: &[u8]| {
+        s.write_all(msg).unwrap();
+        let mut back = vec![0u8; msg.len()];
+        s.read_exact(&mut back).expect("echo");
+        assert_eq!(back, msg);
+    };
+    // A client that connects and says nothing is not handed to Clearway (for about a
+    // second), so no server connection is opened for it, while one that talks is served.
+    let mut silent = connect(&topo, "192.0.2.1:7");
+    let mut talking = connect(&topo, "192.0.2.1:7");
+    round_trip(&mut talking, b"ping");
+    let (accepted, waiting) = {
+        let ss = topo.lb.sh("ss -tanH sport = :7");
+        let count = |state: &str| ss.lines().filter(|l| l.starts_with(state)).count();
+        (count("ESTAB"), count("SYN-RECV"))
+    };
+    assert_eq!((accepted, waiting), (1, 1), "the lb's sockets on port 7");
+    assert_eq!(echo.count(), 1);
+    // Once it talks, it is served too.
+    round_trip(&mut silent, b"late");
+    assert_eq!(echo.count(), 2);
+}

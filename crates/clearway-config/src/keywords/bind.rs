@@ -22,13 +22,13 @@ const ACTED: &[&str] = &[
     "ssl-min-ver",
     "ssl-max-ver",
     "proto",
+    "defer-accept",
 ];
 /// Known bind parameters not acted on yet, with the number of values each takes.
 const KNOWN_NOT_ACTED: &[(&str, usize)] = &[
     ("crt-list", 1),
     ("npn", 1),
     ("accept-proxy", 0),
-    ("defer-accept", 0),
     ("tfo", 0),
     ("mss", 1),
     ("process", 1),
@@ -108,6 +108,7 @@ pub fn simple(span: &crate::model::Span, text: &str, addrs: Vec<std::net::Socket
         backlog: None,
         tls: None,
         proto_h2: false,
+        defer_accept: false,
     }
 }
 
@@ -127,6 +128,7 @@ fn parse_inner(d: &Directive, ctx: &mut Ctx) -> Res<Bind> {
         match p {
             "transparent" => b.transparent = true,
             "freebind" => b.freebind = true,
+            "defer-accept" => b.defer_accept = true,
             "v4v6" => b.v4v6 = true,
             "v6only" => b.v6only = true,
             "interface" => b.interface = Some(args.value(p, "an interface name").map_err(|e| (e, None))?.to_string()),

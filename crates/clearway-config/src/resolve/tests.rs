@@ -302,3 +302,15 @@ fn tcp_smart_connect_is_off_unless_written_and_said_to_do_nothing_in_a_frontend(
         l.warnings
     );
 }
+
+#[test]
+fn defer_accept_is_a_bind_setting_acted_on() {
+    let l = ok("frontend f\n bind :80 defer-accept\n bind :81\n");
+    assert!(
+        !l.warnings.iter().any(|w| w.message.contains("defer-accept")),
+        "{:?}",
+        l.warnings
+    );
+    let on: Vec<bool> = l.config.frontends[0].binds.iter().map(|b| b.defer_accept).collect();
+    assert_eq!(on, [true, false]);
+}
