@@ -363,8 +363,9 @@ impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
             (ReqBody::Empty, None)
         } else {
             // Delayed ACKs would hold a client that waits for the ACK of its head before
-            // sending the body (HAProxy turns quick ACKs back on here too).
-            if self.smart_accept && dec.exact_len().is_none_or(|n| (self.rbuf.len() as u64) < n) {
+            // sending the body (HAProxy turns quick ACKs back on here too); not needed when
+            // the whole body came with the head.
+            if self.smart_accept && !dec.ends_within(&self.rbuf) {
                 self.io.ack_now();
             }
             let pipe = Arc::new(Mutex::new(Pipe::default()));

@@ -72,56 +72,34 @@ impl Decoder {
     /// them and neither side forwards them.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Step, &'static str> {
         loop {
-            match self.state {
-                State::Done => return Ok(Step::Done),
-                State::Length(left) | State::ChunkData(left) if !buf.is_empty() => {
-                    let n = (buf.len() as u64).min(left) as usize;
-                    let data = buf.split_to(n).freeze();
-                    let rest = left - n as u64;
-                    self.state = match (self.state, rest) {
-                        (State::Length(_), 0) => State::Done,
-                        (State::Length(_), _) => State::Length(rest),
-                        (_, 0) => State::ChunkEnd,
-                        _ => State::ChunkData(rest),
-                    };
-                    return Ok(Step::Data(data));
+            if self.state == State::Done {
+                return Ok(Step::Done);
+            }
+            let Some(a) = advance(self.state, buf)? else {
+                return Ok(Step::More);
+            };
+            self.state = a.state;
+            if a.data {
+                return Ok(Step::Data(buf.split_to(a.used).freeze()));
+            }
+            buf.advance(a.used);
+        }
+    }
+
+    /// Whether `buf` holds all the rest of the body, to its end (a body read until the peer
+    /// closes never does). Looks without taking anything.
+    pub fn ends_within(&self, buf: &[u8]) -> bool {
+        let (mut state, mut at) = (self.state, 0);
+        while state != State::Done {
+            match advance(state, &buf[at..]) {
+                Ok(Some(a)) => {
+                    state = a.state;
+                    at += a.used;
                 }
-                State::Close if !buf.is_empty() => return Ok(Step::Data(buf.split().freeze())),
-                State::ChunkSize if !buf.is_empty() => match httparse::parse_chunk_size(buf) {
-                    Ok(httparse::Status::Complete((used, size))) => {
-                        buf.advance(used);
-                        self.state = if size == 0 {
-                            State::Trailers
-                        } else {
-                            State::ChunkData(size)
-                        };
-                    }
-                    Ok(httparse::Status::Partial) if buf.len() < MAX_LINE => return Ok(Step::More),
-                    _ => return Err("invalid chunk size"),
-                },
-                State::ChunkEnd if buf.len() >= 2 => {
-                    if &buf[..2] != b"\r\n" {
-                        return Err("chunk not ended by CRLF");
-                    }
-                    buf.advance(2);
-                    self.state = State::ChunkSize;
-                }
-                State::Trailers if !buf.is_empty() => match buf.iter().position(|&b| b == b'\n') {
-                    Some(0) => {
-                        buf.advance(1);
-                        self.state = State::Done;
-                    }
-                    Some(1) if buf[0] == b'\r' => {
-                        buf.advance(2);
-                        self.state = State::Done;
-                    }
-                    Some(i) => buf.advance(i + 1),
-                    None if buf.len() < MAX_LINE => return Ok(Step::More),
-                    None => return Err("trailer line too long"),
-                },
-                _ => return Ok(Step::More),
+                _ => return false,
             }
         }
+        true
     }
 
     /// The peer closed its side: whether that ends the body (it does for `Framing::Close`,
@@ -279,6 +257,69 @@ pub(crate) fn tokens(v: &[u8]) -> impl Iterator<Item = &[u8]> {
         .filter(|t| !t.is_empty())
 }
 
+/// One move of the body's state machine over the start of `buf`.
+struct Advance {
+    state: State,
+    /// Bytes of `buf` it covers.
+    used: usize,
+    /// Those bytes are body data (else framing, passed over).
+    data: bool,
+}
+
+/// The move `state` makes over the start of `buf`; None when `buf` holds too little to make
+/// one (or the body is over).
+fn advance(state: State, buf: &[u8]) -> Result<Option<Advance>, &'static str> {
+    let framing = |state, used| {
+        Ok(Some(Advance {
+            state,
+            used,
+            data: false,
+        }))
+    };
+    match state {
+        State::Length(left) | State::ChunkData(left) if !buf.is_empty() => {
+            let n = (buf.len() as u64).min(left) as usize;
+            let rest = left - n as u64;
+            let state = match (state, rest) {
+                (State::Length(_), 0) => State::Done,
+                (State::Length(_), _) => State::Length(rest),
+                (_, 0) => State::ChunkEnd,
+                _ => State::ChunkData(rest),
+            };
+            Ok(Some(Advance {
+                state,
+                used: n,
+                data: true,
+            }))
+        }
+        State::Close if !buf.is_empty() => Ok(Some(Advance {
+            state,
+            used: buf.len(),
+            data: true,
+        })),
+        State::ChunkSize if !buf.is_empty() => match httparse::parse_chunk_size(buf) {
+            Ok(httparse::Status::Complete((used, 0))) => framing(State::Trailers, used),
+            Ok(httparse::Status::Complete((used, size))) => framing(State::ChunkData(size), used),
+            Ok(httparse::Status::Partial) if buf.len() < MAX_LINE => Ok(None),
+            _ => Err("invalid chunk size"),
+        },
+        State::ChunkEnd if buf.len() >= 2 => {
+            if &buf[..2] != b"\r\n" {
+                return Err("chunk not ended by CRLF");
+            }
+            framing(State::ChunkSize, 2)
+        }
+        State::Trailers if !buf.is_empty() => match buf.iter().position(|&b| b == b'\n') {
+            Some(0) => framing(State::Done, 1),
+            Some(1) if buf[0] == b'\r' => framing(State::Done, 2),
+            Some(i) => framing(State::Trailers, i + 1),
+            None if buf.len() < MAX_LINE => Ok(None),
+            None => Err("trailer line too long"),
+        },
+        _ => Ok(None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,6 +335,29 @@ mod tests {
                 Err(e) => return (Err(e), buf, d.is_end()),
             }
         }
+    }
+
+    #[test]
+    fn a_body_ends_within_a_buffer_only_when_all_of_it_is_there() {
+        let ends = |f: Framing, buf: &[u8]| Decoder::new(f).ends_within(buf);
+        assert!(ends(Framing::Empty, b""));
+        assert!(ends(Framing::Length(3), b"abcGET /"));
+        assert!(!ends(Framing::Length(3), b"ab"));
+        assert!(ends(Framing::Chunked, b"2\r\nok\r\n0\r\n\r\n"));
+        assert!(ends(Framing::Chunked, b"2;x=y\r\nok\r\n0\r\nT: v\r\n\r\nGET /"));
+        assert!(!ends(Framing::Chunked, b"2\r\nok\r\n0\r\n"), "trailers not ended");
+        assert!(!ends(Framing::Chunked, b"2\r\nok\r\n"));
+        assert!(
+            !ends(Framing::Chunked, b"zz\r\n"),
+            "bad framing is for decode to report"
+        );
+        assert!(!ends(Framing::Close, b"anything"));
+        // Partway through: what is left from where the decoder stands.
+        let mut d = Decoder::new(Framing::Chunked);
+        let mut buf = BytesMut::from(&b"2\r\nok"[..]);
+        assert_eq!(d.decode(&mut buf), Ok(Step::Data(Bytes::from_static(b"ok"))));
+        assert!(d.ends_within(b"\r\n0\r\n\r\n"));
+        assert!(!d.ends_within(b"\r\n"));
     }
 
     #[test]

@@ -463,6 +463,10 @@ async fn a_request_body_still_to_come_is_acknowledged_at_once() {
         .await
         .unwrap();
     read_until(&mut c, "POST /b [abc]", 1).await;
+    c.write_all(b"POST /b2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n")
+        .await
+        .unwrap();
+    read_until(&mut c, "POST /b2 [ok]", 1).await;
     assert_eq!(acks.load(Relaxed), 0);
     // Heads whose bodies follow later, with a length and chunked.
     for (n, (head, body, answer)) in [
