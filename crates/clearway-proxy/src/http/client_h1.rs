@@ -52,6 +52,12 @@ impl AckNow for tokio::net::TcpStream {
     }
 }
 
+impl<IO: AckNow> AckNow for super::prefixed::Prefixed<IO> {
+    fn ack_now(&self) {
+        self.inner().ack_now();
+    }
+}
+
 impl AckNow for tokio_rustls::server::TlsStream<tokio::net::TcpStream> {
     fn ack_now(&self) {
         self.get_ref().0.ack_now();
@@ -885,4 +891,4 @@ fn parse_request(buf: &mut BytesMut) -> Result<Option<Head>, (u16, &'static str)
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

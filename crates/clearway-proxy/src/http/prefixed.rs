@@ -16,6 +16,11 @@ impl<IO> Prefixed<IO> {
     pub fn new(early: Bytes, io: IO) -> Prefixed<IO> {
         Prefixed { early, io }
     }
+
+    /// The stream under it.
+    pub fn inner(&self) -> &IO {
+        &self.io
+    }
 }
 
 impl<IO: AsyncRead + Unpin> AsyncRead for Prefixed<IO> {

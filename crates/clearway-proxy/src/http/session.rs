@@ -24,7 +24,7 @@ use std::future::Future;
 use std::io;
 use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -49,6 +49,9 @@ struct Activity {
     head_ms: AtomicU64,
     in_flight: AtomicUsize,
     requests: AtomicU64,
+    /// A request's body is still to come: the connection is to acknowledge at once again
+    /// (`option tcp-smart-accept` started it with delayed ACKs), done at its next read.
+    ack_wanted: AtomicBool,
 }
 
 impl Activity {
@@ -147,8 +150,13 @@ struct Watched<IO> {
     act: Arc<Activity>,
 }
 
-impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for Watched<IO> {
+impl<IO: AsyncRead + AsyncWrite + client_h1::AckNow + Unpin> AsyncRead for Watched<IO> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        // hyper reads on after handing a new stream to the service, so a wanted ACK goes out
+        // before the client waits for it.
+        if self.act.ack_wanted.load(Ordering::Relaxed) && self.act.ack_wanted.swap(false, Ordering::Relaxed) {
+            self.io.ack_now();
+        }
         let before = buf.filled().len();
         let r = Pin::new(&mut self.io).poll_read(cx, buf);
         if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
@@ -329,7 +337,7 @@ const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// Serves an HTTP/2 client connection with hyper.
 async fn serve_hyper<IO>(fe: Arc<Frontend>, client: IO, conn: ConnSamples)
 where
-    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    IO: AsyncRead + AsyncWrite + client_h1::AckNow + Unpin + Send + 'static,
 {
     let peer = conn.peer;
     let act = Arc::new(Activity {
@@ -338,10 +346,16 @@ where
         head_ms: AtomicU64::new(NONE),
         in_flight: AtomicUsize::new(0),
         requests: AtomicU64::new(0),
+        ack_wanted: AtomicBool::new(false),
     });
     let s = Arc::new(Session::new(fe.clone(), conn, Some(act.clone())));
     let limits = client_limits(&fe);
+    let (svc_act, smart_accept) = (act.clone(), fe.smart_accept);
     let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+        // As for HTTP/1: a body still to come should not wait for delayed ACKs.
+        if smart_accept && !req.body().is_end_stream() {
+            svc_act.ack_wanted.store(true, Ordering::Relaxed);
+        }
         let res = s.clone().handle(req.map(ReqBody::H2));
         async move { Ok::<_, Infallible>(res.await) }
     });
@@ -1030,5 +1044,70 @@ mod tests {
         let mut plain = map(&[("host", "a"), ("accept", "*/*")]);
         strip_hop_by_hop(&mut plain);
         assert_eq!(plain.len(), 2);
+    }
+
+    use bytes::Bytes;
+    use http::Method;
+    use hyper::body::Body;
+
+    /// A request body whose one piece is sent when `tx` is.
+    struct Later(Option<tokio::sync::oneshot::Receiver<Bytes>>);
+
+    impl Body for Later {
+        type Data = Bytes;
+        type Error = Infallible;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+            let Some(rx) = self.0.as_mut() else {
+                return Poll::Ready(None);
+            };
+            let got = std::task::ready!(Pin::new(rx).poll(cx));
+            self.0 = None;
+            Poll::Ready(got.ok().map(|b| Ok(hyper::body::Frame::data(b))))
+        }
+        fn is_end_stream(&self) -> bool {
+            self.0.is_none()
+        }
+    }
+
+    #[tokio::test]
+    async fn an_http2_request_body_still_to_come_is_acknowledged_at_once() {
+        use super::client_h1::tests::CountsAcks;
+        let text = "frontend f\n mode http\n bind 127.0.0.1:80\n http-request return status 200\n";
+        let cfg = clearway_config::parse_str("t.cfg", text).expect("config").config;
+        let rt = crate::runtime::Runtime::build(&cfg, 1024).expect("runtime");
+        let (c, server) = tokio::io::duplex(1 << 16);
+        let acks = Arc::new(AtomicUsize::new(0));
+        let conn = ConnSamples {
+            peer: "192.0.2.2:4000".parse().unwrap(),
+            local: "127.0.0.1:80".parse().unwrap(),
+            tls: None,
+        };
+        tokio::spawn(serve_hyper(
+            rt.frontends[0].clone(),
+            CountsAcks(server, acks.clone()),
+            conn,
+        ));
+        let (mut send, h2) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(c))
+            .await
+            .expect("h2 handshake");
+        tokio::spawn(h2);
+        let request =
+            |method: Method, body: Later| Request::builder().method(method).uri("http://x/").body(body).unwrap();
+        // No body: nothing to hurry.
+        let res = send.send_request(request(Method::GET, Later(None))).await.expect("GET");
+        assert_eq!(res.status(), 200);
+        assert_eq!(acks.load(Ordering::Relaxed), 0);
+        // A body still to come: the connection acknowledges at once, before the answer.
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let res = send
+            .send_request(request(Method::POST, Later(Some(rx))))
+            .await
+            .expect("POST");
+        assert_eq!(res.status(), 200);
+        assert_eq!(acks.load(Ordering::Relaxed), 1);
+        let _ = tx.send(Bytes::from_static(b"late"));
     }
 }
