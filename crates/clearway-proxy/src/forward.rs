@@ -224,31 +224,6 @@ pub async fn forward(client: &mut TcpStream, server: &mut TcpStream, limits: Lim
 pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
-/// A stream to a server, plain or TLS, that lends the TCP socket under it (for a reset).
-pub trait ServerStream: Stream {
-    /// The socket, when there is one (not for in-memory streams in tests).
-    fn socket(&self) -> Option<&TcpStream>;
-}
-
-impl ServerStream for TcpStream {
-    fn socket(&self) -> Option<&TcpStream> {
-        Some(self)
-    }
-}
-
-impl ServerStream for tokio_rustls::client::TlsStream<TcpStream> {
-    fn socket(&self) -> Option<&TcpStream> {
-        Some(self.get_ref().0)
-    }
-}
-
-#[cfg(test)]
-impl ServerStream for tokio::io::DuplexStream {
-    fn socket(&self) -> Option<&TcpStream> {
-        None
-    }
-}
-
 /// Like `forward`, for streams that are not plain TCP (TLS terminated or originated here).
 pub async fn forward_any(client: &mut dyn Stream, server: &mut dyn Stream, limits: Limits) -> Outcome {
     let (cr, cw) = tokio::io::split(client);

@@ -647,8 +647,9 @@ fn a_closing_client_has_its_server_connection_reset_once_answered() {
          backend bk\n    http-reuse always\n    server s1 198.51.100.10:80\n"
     );
     let _lb = start(&topo, &cfg, &[80]);
-    // As HAProxy: the server is not asked to close, and even with `http-reuse always` the
-    // connection of a client that closes is not pooled: it is reset once the response is in.
+    // As HAProxy, the server is not asked to close. Even with `http-reuse always`, the
+    // connection of a client that closes is not pooled (HAProxy may keep it idle, by its
+    // estimate of the connections needed): it is reset once the response is in.
     for _ in 0..3 {
         let body = get(&topo, "http://192.0.2.1/", &["-H", "Connection: close"]);
         assert!(headers(&body, "connection").is_empty(), "{body}");

@@ -6,7 +6,8 @@
 
 use super::decode::{header_map, spans, Decoder, Framing, Semantics, Step, MAX_HEADERS};
 use super::server_io::ServerIo;
-use crate::forward::{ServerStream, Stream};
+use crate::forward::Stream;
+use crate::session::ServerStream;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http::header::{self, HeaderMap};
 use http::{Method, StatusCode, Uri, Version};

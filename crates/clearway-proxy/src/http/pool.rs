@@ -111,22 +111,29 @@ impl Pool {
         let home = self.home();
         let n = self.shards.len();
         let now = Instant::now();
-        (0..n).find_map(|k| {
+        // Connections found dead or past their time are closed once the lock is let go:
+        // closing one can take a system call or two (see `server_io`).
+        let mut gone = Vec::new();
+        let found = (0..n).find_map(|k| {
             let mut shard = self.lock((home + k) % n);
             let list = shard.get_mut(key)?;
             while let Some(i) = list.pop_back() {
                 if now.duration_since(i.since) >= self.max_idle {
                     // The rest are older still.
-                    list.clear();
+                    gone.push(i);
+                    gone.extend(list.drain(..));
                     return None;
                 }
                 let mut sender = i.sender;
                 if !sender.is_closed() {
                     return Some(sender);
                 }
+                drop(sender);
             }
             None
-        })
+        });
+        drop(gone);
+        found
     }
 
     /// Keeps a connection whose last response is complete; drops it when the pool is full.
@@ -135,6 +142,8 @@ impl Pool {
             return;
         }
         let now = Instant::now();
+        // What goes is closed once the lock is let go, as in `take`.
+        let mut gone = Vec::new();
         let mut shard = self.lock(sender.origin() % self.shards.len());
         let list = shard.entry(key).or_default();
         // Oldest first: those past their time, then the oldest when the list is full (it is
@@ -143,12 +152,14 @@ impl Pool {
             .front_mut()
             .is_some_and(|i| now.duration_since(i.since) >= self.max_idle || i.sender.is_closed())
         {
-            list.pop_front();
+            gone.extend(list.pop_front());
         }
         if list.len() >= self.per_key {
-            list.pop_front();
+            gone.extend(list.pop_front());
         }
         list.push_back(Idle { sender, since: now });
+        drop(shard);
+        drop(gone);
     }
 
     /// Closes this thread's idle connections that are past their time or that their server

@@ -1,15 +1,17 @@
 //! An HTTP server connection's byte stream and how it is let go: a connection that Clearway
-//! gives up while its server still holds it open is reset, not closed, as HAProxy does. A
+//! gives up while its server still holds it open (no FIN from it read or seen by the event
+//! loop) is reset, not closed, as HAProxy does. A
 //! close would leave a TIME_WAIT here for a minute on the connection's source port, which
 //! with `usesrc clientip` is the client's own; it would also make the server answer with a
 //! FIN of its own and keep a socket for it. Must not decide when a connection is given up
 //! (the pool and the request's exchange do).
 
-use crate::forward::ServerStream;
+use crate::session::ServerStream;
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use std::task::{Context, Poll, Waker};
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
+use tokio::net::TcpStream;
 
 /// A server connection's stream that notices the server's end of stream.
 pub struct ServerIo {
@@ -34,10 +36,19 @@ impl Drop for ServerIo {
         }
         // SO_LINGER with a zero time: the close that follows, as the stream drops, resets.
         // A socket that refuses it is closed as usual.
-        if let Some(s) = self.stream.socket() {
+        if let Some(s) = self.stream.socket().filter(|s| !fin_seen(s)) {
             let _ = socket2::SockRef::from(s).set_linger(Some(std::time::Duration::ZERO));
         }
     }
+}
+
+/// Whether the event loop has already seen the server's FIN on `s`, unread (after a response
+/// whose length said where it ended, as with `http-server-close`): then a plain close is due.
+/// Looks at the readiness the event loop recorded; no system call.
+fn fin_seen(s: &TcpStream) -> bool {
+    let mut cx = Context::from_waker(Waker::noop());
+    let ready = std::pin::pin!(s.ready(Interest::READABLE));
+    matches!(std::future::Future::poll(ready, &mut cx), Poll::Ready(Ok(r)) if r.is_read_closed())
 }
 
 impl AsyncRead for ServerIo {
@@ -100,6 +111,19 @@ mod tests {
         let mut buf = [0u8; 8];
         let e = theirs.read(&mut buf).await.expect_err("the server sees a reset");
         assert_eq!(e.kind(), io::ErrorKind::ConnectionReset);
+    }
+
+    #[tokio::test]
+    async fn a_connection_whose_fin_came_unread_is_closed_as_usual() {
+        let (ours, mut theirs) = pair().await;
+        let io = ServerIo::new(Box::new(ours));
+        theirs.shutdown().await.unwrap();
+        // The event loop sees the FIN; nothing reads it.
+        let s = io.stream.socket().expect("a socket");
+        while !s.ready(Interest::READABLE).await.unwrap().is_read_closed() {}
+        drop(io);
+        let mut buf = [0u8; 8];
+        assert_eq!(theirs.read(&mut buf).await.expect("a FIN, not a reset"), 0);
     }
 
     #[tokio::test]

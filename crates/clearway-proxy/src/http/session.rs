@@ -602,9 +602,11 @@ impl Session {
     ) -> Response<ResBody> {
         let fe = &self.fe;
         // A client that closes after this request (`Connection: close`, or HTTP/1.0 without
-        // keep-alive) does not make the server close, as in HAProxy: its server connection
-        // is not pooled, and once the response is in it is reset (`server_io`), which leaves
-        // no TIME_WAIT on either side and spares the server a FIN of its own.
+        // keep-alive) does not make the server close, as in HAProxy. Its HTTP/1.1 server
+        // connection is not pooled (HAProxy keeps it idle when its estimate of the
+        // connections needed allows; without one, a stream of closing clients would fill the
+        // pool with connections nobody takes): once the response is in, it is reset
+        // (`server_io`), which leaves no TIME_WAIT on either side and spares the server a FIN.
         let (client_closes, upgrade) = client_connection(parts);
         let mode = be.http.conn_mode.max(fe.http.conn_mode);
         // The backend's forwardfor wins over the frontend's, as one header is enough.
@@ -670,6 +672,8 @@ impl Session {
             sni: sni_of(server),
         };
         let home = match (mode, reuse) {
+            // A session's own pool is made only for a connection it will give back.
+            (HttpConnMode::KeepAlive, HttpReuse::Never) if client_closes => None,
             (HttpConnMode::KeepAlive, HttpReuse::Never) => Some(self.own().clone()),
             (HttpConnMode::KeepAlive, _) => Some(be.pool.clone()),
             _ => None,
@@ -686,7 +690,7 @@ impl Session {
                     return None;
                 }
                 match reuse {
-                    HttpReuse::Never => self.own().take(&key(server)),
+                    HttpReuse::Never => self.own.get()?.take(&key(server)),
                     _ if shared => be.pool.take(&key(server)),
                     _ => None,
                 }

@@ -418,8 +418,8 @@ async fn a_timer_set_for_an_earlier_request_does_not_cut_a_later_one() {
     );
 }
 
-/// A client connection that counts the calls to `ack_now`.
-/// A stream that counts the quick ACKs asked of it (shared with the HTTP/2 side's tests).
+/// A client connection that counts the calls to `ack_now` (shared with the HTTP/2 side's
+/// tests).
 pub(crate) struct CountsAcks(pub DuplexStream, pub Arc<std::sync::atomic::AtomicUsize>);
 
 impl AsyncRead for CountsAcks {
