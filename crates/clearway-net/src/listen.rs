@@ -19,9 +19,6 @@ pub struct ListenSpec {
     /// the ACK of a client's first request rides on the response instead of a packet of its
     /// own.
     pub delayed_ack: bool,
-    /// `defer-accept`: accept a connection only once its first bytes are in, or after
-    /// about a second (TCP_DEFER_ACCEPT of one second, as HAProxy sets it).
-    pub defer_accept: bool,
 }
 
 /// Opens a non-blocking listening socket on `addr`. It is a std listener so that it can be
@@ -91,11 +88,15 @@ fn finish(socket: Socket, spec: &ListenSpec) -> io::Result<std::net::TcpListener
         // it from the listener. Only an optimisation: a refusal is not an error.
         let _ = socket.set_quickack(false);
     }
-    if spec.defer_accept {
-        crate::sockopt::set_defer_accept(&socket, 1)?;
-    }
     socket.set_nonblocking(true)?;
     Ok(socket.into())
+}
+
+/// `defer-accept`: the listener hands over a connection only once its first bytes are in, or
+/// after about a second (TCP_DEFER_ACCEPT of one second, as HAProxy sets it). Separate from
+/// `listen`, so that a kernel refusing it costs a warning, not the listener.
+pub fn set_defer_accept(listener: &std::net::TcpListener) -> io::Result<()> {
+    crate::sockopt::set_defer_accept(listener, 1)
 }
 
 /// IP_TRANSPARENT or IPV6_TRANSPARENT depending on the family.
@@ -162,11 +163,15 @@ mod tests {
         assert!(accepted_quickack(&ListenSpec::default()), "and only with the option");
     }
 
-    /// The peer port of the first connection accepted on a loopback listener opened with
-    /// `spec`, when a silent client connects first and a second one connects and talks.
-    fn first_accepted_of_silent_then_talking(spec: &ListenSpec) -> (u16, u16, u16) {
+    /// The peer port of the first connection accepted on a loopback listener (with
+    /// `defer-accept` or not), when a silent client connects first and a second one connects
+    /// and talks.
+    fn first_accepted_of_silent_then_talking(defer: bool) -> (u16, u16, u16) {
         use std::io::Write;
-        let listener = listen("127.0.0.1:0".parse().expect("address"), spec).expect("listener");
+        let listener = listen("127.0.0.1:0".parse().expect("address"), &ListenSpec::default()).expect("listener");
+        if defer {
+            set_defer_accept(&listener).expect("TCP_DEFER_ACCEPT");
+        }
         let at = listener.local_addr().expect("port");
         let silent = std::net::TcpStream::connect(at).expect("connect");
         let mut talking = std::net::TcpStream::connect(at).expect("connect");
@@ -181,15 +186,11 @@ mod tests {
 
     #[test]
     fn defer_accept_hands_over_connections_once_they_have_data() {
-        let defer = ListenSpec {
-            defer_accept: true,
-            ..ListenSpec::default()
-        };
         // The silent client's connection stays with the kernel (for about a second), so the
         // one that sent data comes out first; without the option they come in order.
-        let (first, _silent, talking) = first_accepted_of_silent_then_talking(&defer);
+        let (first, _silent, talking) = first_accepted_of_silent_then_talking(true);
         assert_eq!(first, talking);
-        let (first, silent, _talking) = first_accepted_of_silent_then_talking(&ListenSpec::default());
+        let (first, silent, _talking) = first_accepted_of_silent_then_talking(false);
         assert_eq!(first, silent);
     }
 }

@@ -119,7 +119,6 @@ pub fn open_listeners(cfg: &model::Config, threads: usize) -> Result<Vec<Listene
                 interface: b.interface.clone(),
                 backlog: b.backlog,
                 delayed_ack: f.smart_accept(b.tls.is_some()),
-                defer_accept: b.defer_accept,
             };
             let limit = b.maxconn.map(|n| Arc::new(Semaphore::new(n as usize)));
             let tls = b
@@ -131,6 +130,12 @@ pub fn open_listeners(cfg: &model::Config, threads: usize) -> Result<Vec<Listene
                 let sockets = clearway_net::listen::listen_group(addr, &spec, threads)
                     .map_err(|e| bind_error(&b.span, f, addr, b, &e))?;
                 for (thread, socket) in sockets.into_iter().enumerate() {
+                    if b.defer_accept {
+                        // As HAProxy: a kernel that refuses it is warned about, not fatal.
+                        if let Err(e) = clearway_net::listen::set_defer_accept(&socket) {
+                            tracing::warn!("{}: 'defer-accept' not in effect on {addr}: {e}", b.span);
+                        }
+                    }
                     out.push(Listener {
                         frontend: fi,
                         thread,
