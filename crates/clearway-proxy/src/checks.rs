@@ -222,10 +222,20 @@ pub async fn check_once(
             duration: start.elapsed(),
         }
     };
-    let stream = match connect_checked(target, source, connect_timeout).await {
+    // A plain connect check, as HAProxy's: the handshake's last ACK is held back and the
+    // connection reset as soon as the server answered the SYN. The server's application never
+    // accepts it: no log line per check, and no aborted connection counted against this host
+    // (MySQL blocks a host after `max_connect_errors` of those).
+    let plain = matches!(spec.kind, CheckKind::Connect | CheckKind::Unimplemented { .. });
+    let stream = match connect_checked(target, source, connect_timeout, plain).await {
         Ok(s) => s,
         Err(v) => return done(Err(v)),
     };
+    if plain {
+        let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+        drop(stream);
+        return done(Ok(("Layer4 check passed", String::new())));
+    }
     let deadline = Instant::now() + read_timeout;
     let proto = async {
         match &spec.kind {
@@ -257,13 +267,15 @@ pub async fn check_once(
 /// A check's verdict: (reason, info) either way.
 pub type Verdict = Result<(&'static str, String), (&'static str, String)>;
 
-/// Connects for a check, turning failures into Layer4 verdicts.
+/// Connects for a check, turning failures into Layer4 verdicts; `delayed_ack`: the kernel
+/// holds the handshake's last ACK (see `connect::connect`).
 async fn connect_checked(
     target: SocketAddr,
     source: Option<&SourceBind>,
     timeout: Duration,
+    delayed_ack: bool,
 ) -> Result<tokio::net::TcpStream, (&'static str, String)> {
-    match connect::connect(target, source, Some(timeout), false).await {
+    match connect::connect(target, source, Some(timeout), delayed_ack).await {
         Ok(s) => Ok(s),
         Err(e) if e.stage == ConnectStage::Timeout => Err(("Layer4 timeout", String::new())),
         Err(e) => Err(("Layer4 connection problem", os_message(&e.error))),

@@ -148,3 +148,25 @@ fn no_server_left_fails_clients_promptly_and_says_why() {
         lb.log()
     );
 }
+
+#[test]
+fn a_tcp_check_is_never_accepted_by_the_servers_application() {
+    let Some(topo) = topology("hcrst") else {
+        return;
+    };
+    let s1 = PeerServer::start(&topo.server, addr("198.51.100.10:80"), "s1");
+    let cfg = format!(
+        "{DEFAULTS}frontend ft\n    bind 192.0.2.1:80\n    default_backend bk\n\
+         backend bk\n    server s1 198.51.100.10:80 check inter 100ms\n"
+    );
+    let lb = Clearway::start_with_log(&topo.lb, binary(), &cfg, &[80], "info,clearway_proxy::checks=debug");
+    // As HAProxy's: the server answers the SYN, which is all a plain check needs, and the
+    // check resets before its handshake ends, so the server's accept() never sees it (no
+    // log line or aborted-connection count per check on the server).
+    let passed = |log: &str| log.matches("check: Layer4 check passed").count();
+    assert!(eventually(|| passed(&lb.log()) >= 5), "{}", lb.log());
+    assert_eq!(s1.count(), 0, "connections the server accepted");
+    // Clients are served as usual.
+    assert_eq!(servers_seen(&topo, 1), ["s1"]);
+    assert_eq!(s1.count(), 1);
+}

@@ -30,15 +30,19 @@ pub async fn run(
             TcpCheckRule::Connect { port } => {
                 if step > 1 || port.is_some_and(|p| p != target.port()) {
                     let to = SocketAddr::new(target.ip(), port.unwrap_or(target.port()));
-                    stream = Some(connect_checked(to, source, connect_timeout).await.map_err(|(r, i)| {
-                        (
-                            r,
-                            format!(
-                                "TCPCHK connect to {to} at step {step}: {}",
-                                if i.is_empty() { "timeout" } else { &i }
-                            ),
-                        )
-                    })?);
+                    stream = Some(
+                        connect_checked(to, source, connect_timeout, false)
+                            .await
+                            .map_err(|(r, i)| {
+                                (
+                                    r,
+                                    format!(
+                                        "TCPCHK connect to {to} at step {step}: {}",
+                                        if i.is_empty() { "timeout" } else { &i }
+                                    ),
+                                )
+                            })?,
+                    );
                     received.clear();
                 }
             }
