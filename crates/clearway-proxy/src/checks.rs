@@ -226,8 +226,15 @@ pub async fn check_once(
     // connection reset as soon as the server answered the SYN. The server's application never
     // accepts it: no log line per check, and no aborted connection counted against this host
     // (MySQL blocks a host after `max_connect_errors` of those).
-    let plain = matches!(spec.kind, CheckKind::Connect | CheckKind::Unimplemented { .. });
-    let stream = match connect_checked(target, source, connect_timeout, plain).await {
+    let plain = match &spec.kind {
+        CheckKind::Connect | CheckKind::Unimplemented { .. } => true,
+        CheckKind::TcpCheck(rules) => rules.is_empty(),
+        _ => false,
+    };
+    // A check that speaks first sends its first bytes with the handshake's last ACK, as
+    // HAProxy's do.
+    let delayed_ack = plain || sends_first(&spec.kind);
+    let stream = match connect_checked(target, source, connect_timeout, delayed_ack).await {
         Ok(s) => s,
         Err(v) => return done(Err(v)),
     };
@@ -266,6 +273,15 @@ pub async fn check_once(
 
 /// A check's verdict: (reason, info) either way.
 pub type Verdict = Result<(&'static str, String), (&'static str, String)>;
+
+/// Whether a check writes before it reads, once connected.
+fn sends_first(kind: &CheckKind) -> bool {
+    match kind {
+        CheckKind::Http(_) | CheckKind::Pgsql { .. } | CheckKind::Redis | CheckKind::SslHello => true,
+        CheckKind::TcpCheck(rules) => tcpcheck::sends_next(rules, 0),
+        CheckKind::Mysql { .. } | CheckKind::Connect | CheckKind::Unimplemented { .. } => false,
+    }
+}
 
 /// Connects for a check, turning failures into Layer4 verdicts; `delayed_ack`: the kernel
 /// holds the handshake's last ACK (see `connect::connect`).

@@ -170,3 +170,37 @@ fn a_tcp_check_is_never_accepted_by_the_servers_application() {
     assert_eq!(servers_seen(&topo, 1), ["s1"]);
     assert_eq!(s1.count(), 1);
 }
+
+#[test]
+fn an_http_check_sends_its_request_with_the_handshakes_last_ack() {
+    let Some(topo) = topology("hcack") else {
+        return;
+    };
+    let _s1 = HttpStatusServer::start(&topo.server, addr("198.51.100.10:80"), 200, "ok");
+    topo.lb.sh(
+        "iptables -w -A OUTPUT -p tcp -d 198.51.100.10 --dport 80 --tcp-flags SYN,FIN,RST,ACK ACK \
+         -m length --length 0:60 -m comment --comment chkack -j ACCEPT",
+    );
+    let pure_acks = || {
+        let out = topo.lb.sh("iptables -w -L OUTPUT -v -x -n");
+        out.lines()
+            .find(|l| l.contains("/* chkack */"))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or_else(|| panic!("no chkack counter in:\n{out}"))
+    };
+    let cfg = format!(
+        "{DEFAULTS}frontend ft\n    bind 192.0.2.1:80\n    default_backend bk\n\
+         backend bk\n    option httpchk GET /\n    server s1 198.51.100.10:80 check inter 100ms\n"
+    );
+    let lb = Clearway::start_with_log(&topo.lb, binary(), &cfg, &[80], "info,clearway_proxy::checks=debug");
+    let passed = |log: &str| log.matches("check passed").count();
+    assert!(eventually(|| passed(&lb.log()) >= 10), "{}", lb.log());
+    let log = lb.log();
+    drop(lb);
+    // As HAProxy's: the check's request carries the handshake's last ACK, and the ACKs of
+    // the response wait to be merged. Here that is 10 pure ACKs for 10 checks, against 70
+    // when each check connected with quick ACKs.
+    let (checks, acks) = (passed(&log), pure_acks());
+    assert!(acks <= 2 * checks, "{acks} pure ACKs to the server for {checks} checks");
+}

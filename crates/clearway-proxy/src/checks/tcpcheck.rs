@@ -12,6 +12,18 @@ use tokio::time::Instant;
 /// What an `expect` rule may read before it gives up.
 const MAX_READ: usize = 16 * 1024;
 
+/// Whether the first rule from `rules[from]` on that is not a `connect` sends something: then
+/// a connection opened for it can hold back its handshake's last ACK for those bytes.
+pub(super) fn sends_next(rules: &[TcpCheckRule], from: usize) -> bool {
+    matches!(
+        rules
+            .iter()
+            .skip(from)
+            .find(|r| !matches!(r, TcpCheckRule::Connect { .. })),
+        Some(TcpCheckRule::Send(_))
+    )
+}
+
 pub async fn run(
     first: TcpStream,
     rules: &[TcpCheckRule],
@@ -31,7 +43,7 @@ pub async fn run(
                 if step > 1 || port.is_some_and(|p| p != target.port()) {
                     let to = SocketAddr::new(target.ip(), port.unwrap_or(target.port()));
                     stream = Some(
-                        connect_checked(to, source, connect_timeout, false)
+                        connect_checked(to, source, connect_timeout, sends_next(rules, step))
                             .await
                             .map_err(|(r, i)| {
                                 (

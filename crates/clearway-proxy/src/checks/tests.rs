@@ -120,3 +120,26 @@ async fn checks_against_real_sockets() {
     let o = check_once(addr, None, &http, t, Duration::from_millis(200)).await;
     assert_eq!((o.ok, o.reason), (false, "Layer7 timeout"));
 }
+
+#[test]
+fn checks_that_speak_first_are_told_apart() {
+    let send = || TcpCheckRule::Send(b"PING\r\n".to_vec());
+    let expect = || TcpCheckRule::Expect {
+        negate: false,
+        matcher: TcpExpect::Bytes(b"+PONG".to_vec()),
+    };
+    let connect = || TcpCheckRule::Connect { port: Some(6379) };
+    assert!(sends_first(&CheckKind::Redis));
+    assert!(!sends_first(&CheckKind::Mysql {
+        user: None,
+        post41: false
+    }));
+    assert!(!sends_first(&CheckKind::Connect));
+    assert!(sends_first(&CheckKind::TcpCheck(vec![connect(), send(), expect()])));
+    assert!(!sends_first(&CheckKind::TcpCheck(vec![expect(), send()])));
+    assert!(!sends_first(&CheckKind::TcpCheck(vec![])));
+    // A later `connect` holds its ACK when a send follows it.
+    let rules = [send(), expect(), connect(), send()];
+    assert!(tcpcheck::sends_next(&rules, 3));
+    assert!(!tcpcheck::sends_next(&rules, 1));
+}
