@@ -234,17 +234,35 @@ pub async fn check_once(
     // A check that speaks first sends its first bytes with the handshake's last ACK, as
     // HAProxy's do.
     let delayed_ack = plain || sends_first(&spec.kind);
-    let stream = match connect_checked(target, source, connect_timeout, delayed_ack).await {
-        Ok(s) => s,
-        Err(v) => return done(Err(v)),
+    // A tcp-check whose first rule is a `connect` opens its own connection, as HAProxy's:
+    // none is opened to the check port before it.
+    let own_connect =
+        matches!(&spec.kind, CheckKind::TcpCheck(rules) if matches!(rules.first(), Some(TcpCheckRule::Connect { .. })));
+    let stream = if own_connect {
+        None
+    } else {
+        match connect_checked(target, source, connect_timeout, delayed_ack).await {
+            Ok(s) => Some(s),
+            Err(v) => return done(Err(v)),
+        }
     };
     if plain {
-        let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
-        drop(stream);
+        if let Some(s) = stream {
+            reset(s);
+        }
         return done(Ok(("Layer4 check passed", String::new())));
     }
     let deadline = Instant::now() + read_timeout;
     let proto = async {
+        let Some(stream) = stream else {
+            // Only a tcp-check that opens its own connection has none yet.
+            return match &spec.kind {
+                CheckKind::TcpCheck(rules) => {
+                    tcpcheck::run(None, rules, &spec.regexes, target, source, connect_timeout, deadline).await
+                }
+                _ => Err(("Layer4 connection problem", "no connection".to_string())),
+            };
+        };
         match &spec.kind {
             CheckKind::Connect | CheckKind::Unimplemented { .. } => Ok(("Layer4 check passed", String::new())),
             CheckKind::Http(h) => http::check(stream, h, &spec.expect, &spec.regexes).await,
@@ -253,7 +271,16 @@ pub async fn check_once(
             CheckKind::Redis => protocols::redis(stream).await,
             CheckKind::SslHello => protocols::ssl_hello(stream).await,
             CheckKind::TcpCheck(rules) => {
-                tcpcheck::run(stream, rules, &spec.regexes, target, source, connect_timeout, deadline).await
+                tcpcheck::run(
+                    Some(stream),
+                    rules,
+                    &spec.regexes,
+                    target,
+                    source,
+                    connect_timeout,
+                    deadline,
+                )
+                .await
             }
         }
     };
@@ -273,6 +300,12 @@ pub async fn check_once(
 
 /// A check's verdict: (reason, info) either way.
 pub type Verdict = Result<(&'static str, String), (&'static str, String)>;
+
+/// Closes a check connection with a reset (SO_LINGER 0): right after connect() it reaches
+/// the server before the handshake's held-back last ACK, so its application never sees it.
+fn reset(s: tokio::net::TcpStream) {
+    let _ = socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO));
+}
 
 /// Whether a check writes before it reads, once connected.
 fn sends_first(kind: &CheckKind) -> bool {

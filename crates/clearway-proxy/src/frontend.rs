@@ -129,11 +129,13 @@ pub fn open_listeners(cfg: &model::Config, threads: usize) -> Result<Vec<Listene
             for &addr in &b.addrs {
                 let sockets = clearway_net::listen::listen_group(addr, &spec, threads)
                     .map_err(|e| bind_error(&b.span, f, addr, b, &e))?;
+                // As HAProxy: a kernel that refuses `defer-accept` is warned about (once per
+                // address), not fatal.
+                let mut refused = None;
                 for (thread, socket) in sockets.into_iter().enumerate() {
                     if b.defer_accept {
-                        // As HAProxy: a kernel that refuses it is warned about, not fatal.
                         if let Err(e) = clearway_net::listen::set_defer_accept(&socket) {
-                            tracing::warn!("{}: 'defer-accept' not in effect on {addr}: {e}", b.span);
+                            refused.get_or_insert(e);
                         }
                     }
                     out.push(Listener {
@@ -145,6 +147,9 @@ pub fn open_listeners(cfg: &model::Config, threads: usize) -> Result<Vec<Listene
                         tls: tls.clone(),
                         fixed_local: (!b.transparent && !addr.ip().is_unspecified()).then_some(addr),
                     });
+                }
+                if let Some(e) = refused {
+                    tracing::warn!("{}: 'defer-accept' not in effect on {addr}: {e}", b.span);
                 }
             }
         }

@@ -165,10 +165,13 @@ fn a_tcp_check_is_never_accepted_by_the_servers_application() {
     // log line or aborted-connection count per check on the server).
     let passed = |log: &str| log.matches("check: Layer4 check passed").count();
     assert!(eventually(|| passed(&lb.log()) >= 5), "{}", lb.log());
-    assert_eq!(s1.count(), 0, "connections the server accepted");
+    // Each would be accepted without the held-back ACK; one may slip through when the check's
+    // task runs later than the kernel holds an ACK (200 ms) on a loaded machine.
+    let accepted = s1.count();
+    assert!(accepted <= 1, "{accepted} check connections accepted by the server");
     // Clients are served as usual.
     assert_eq!(servers_seen(&topo, 1), ["s1"]);
-    assert_eq!(s1.count(), 1);
+    assert!(s1.count() > accepted);
 }
 
 #[test]
@@ -203,4 +206,29 @@ fn an_http_check_sends_its_request_with_the_handshakes_last_ack() {
     // when each check connected with quick ACKs.
     let (checks, acks) = (passed(&log), pure_acks());
     assert!(acks <= 2 * checks, "{acks} pure ACKs to the server for {checks} checks");
+}
+
+#[test]
+fn a_tcp_check_that_connects_elsewhere_opens_nothing_to_the_server_port_first() {
+    let Some(topo) = topology("hcto") else {
+        return;
+    };
+    let traffic = PeerServer::start(&topo.server, addr("198.51.100.10:80"), "s1");
+    let probe = PeerServer::start(&topo.server, addr("198.51.100.10:81"), "probe");
+    let cfg = format!(
+        "{DEFAULTS}frontend ft\n    bind 192.0.2.1:80\n    default_backend bk\n\
+         backend bk\n    option tcp-check\n    tcp-check connect port 81\n\
+         \x20   server s1 198.51.100.10:80 check inter 100ms\n"
+    );
+    let lb = Clearway::start_with_log(&topo.lb, binary(), &cfg, &[80], "info,clearway_proxy::checks=debug");
+    let passed = |log: &str| log.matches("check passed").count();
+    assert!(eventually(|| passed(&lb.log()) >= 5), "{}", lb.log());
+    // As HAProxy: the rule's own connection is the only one, and as the last rule it is a
+    // plain check, reset before its handshake ends (one may slip through on a slow machine).
+    assert_eq!(traffic.count(), 0, "check connections to the traffic port");
+    assert!(
+        probe.count() <= 1,
+        "{} check connections accepted on the check port",
+        probe.count()
+    );
 }

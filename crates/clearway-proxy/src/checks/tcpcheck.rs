@@ -25,7 +25,7 @@ pub(super) fn sends_next(rules: &[TcpCheckRule], from: usize) -> bool {
 }
 
 pub async fn run(
-    first: TcpStream,
+    first: Option<TcpStream>,
     rules: &[TcpCheckRule],
     regexes: &Regexes,
     target: SocketAddr,
@@ -33,30 +33,37 @@ pub async fn run(
     connect_timeout: Duration,
     deadline: Instant,
 ) -> Verdict {
-    // The check already connected to the check port; a leading `connect` rule replaces it.
-    let mut stream = Some(first);
+    // The check already connected to the check port, unless the first rule is a `connect`.
+    let mut stream = first;
     let mut received = Vec::new();
     for (step, rule) in rules.iter().enumerate() {
         let step = step + 1;
         match rule {
             TcpCheckRule::Connect { port } => {
-                if step > 1 || port.is_some_and(|p| p != target.port()) {
-                    let to = SocketAddr::new(target.ip(), port.unwrap_or(target.port()));
-                    stream = Some(
-                        connect_checked(to, source, connect_timeout, sends_next(rules, step))
-                            .await
-                            .map_err(|(r, i)| {
-                                (
-                                    r,
-                                    format!(
-                                        "TCPCHK connect to {to} at step {step}: {}",
-                                        if i.is_empty() { "timeout" } else { &i }
-                                    ),
-                                )
-                            })?,
-                    );
-                    received.clear();
+                // A `connect` with no rule after it only asks whether the port answers: as a
+                // plain check, the handshake's last ACK is held back and the connection reset,
+                // so the server's application does not accept it. One followed by a `send`
+                // lets those bytes carry that ACK.
+                let last = step == rules.len();
+                let to = SocketAddr::new(target.ip(), port.unwrap_or(target.port()));
+                let s = connect_checked(to, source, connect_timeout, last || sends_next(rules, step))
+                    .await
+                    .map_err(|(r, i)| {
+                        (
+                            r,
+                            format!(
+                                "TCPCHK connect to {to} at step {step}: {}",
+                                if i.is_empty() { "timeout" } else { &i }
+                            ),
+                        )
+                    })?;
+                if last {
+                    super::reset(s);
+                    stream = None;
+                } else {
+                    stream = Some(s);
                 }
+                received.clear();
             }
             TcpCheckRule::Send(bytes) => {
                 let s = stream

@@ -120,15 +120,15 @@ impl Pool {
             while let Some(i) = list.pop_back() {
                 if now.duration_since(i.since) >= self.max_idle {
                     // The rest are older still.
-                    gone.push(i);
-                    gone.extend(list.drain(..));
+                    gone.push(i.sender);
+                    gone.extend(list.drain(..).map(|i| i.sender));
                     return None;
                 }
                 let mut sender = i.sender;
                 if !sender.is_closed() {
                     return Some(sender);
                 }
-                drop(sender);
+                gone.push(sender);
             }
             None
         });
@@ -152,10 +152,10 @@ impl Pool {
             .front_mut()
             .is_some_and(|i| now.duration_since(i.since) >= self.max_idle || i.sender.is_closed())
         {
-            gone.extend(list.pop_front());
+            gone.extend(list.pop_front().map(|i| i.sender));
         }
         if list.len() >= self.per_key {
-            gone.extend(list.pop_front());
+            gone.extend(list.pop_front().map(|i| i.sender));
         }
         list.push_back(Idle { sender, since: now });
         drop(shard);
@@ -167,11 +167,21 @@ impl Pool {
     /// this a quiet backend would keep them half-closed until the next request.
     pub fn sweep(&self) {
         let now = Instant::now();
+        // Closed once the lock is let go, as in `take`.
+        let mut gone = Vec::new();
         let mut shard = self.lock(self.home());
         shard.retain(|_, list| {
-            list.retain_mut(|i| now.duration_since(i.since) < self.max_idle && !i.sender.is_closed());
+            for mut i in std::mem::take(list) {
+                if now.duration_since(i.since) < self.max_idle && !i.sender.is_closed() {
+                    list.push_back(i);
+                } else {
+                    gone.push(i.sender);
+                }
+            }
             !list.is_empty()
         });
+        drop(shard);
+        drop(gone);
     }
 }
 
