@@ -54,8 +54,13 @@ pub async fn probe(
         port_range: None,
         port_hint: 0,
     };
-    let ok = match connect::connect(target, Some(&bind), Some(timeout), false).await {
-        Ok(_) => true,
+    // Only the server's SYN-ACK is needed: like a plain check, the probe holds back its
+    // handshake's last ACK and resets, so the server's application never sees it.
+    let ok = match connect::connect(target, Some(&bind), Some(timeout), true).await {
+        Ok(s) => {
+            super::reset(s);
+            true
+        }
         // A reset is an answer too: it came back through this host.
         Err(e) if e.stage == ConnectStage::Connect && e.error.kind() == ErrorKind::ConnectionRefused => true,
         Err(e) if e.stage == ConnectStage::Timeout => false,
