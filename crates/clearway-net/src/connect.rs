@@ -114,6 +114,13 @@ pub async fn connect(
     }
 }
 
+/// Makes the coming close of `s` a reset (SO_LINGER with a zero time): no TIME_WAIT is left
+/// here, and a peer still in its handshake drops the connection unseen by its application.
+/// A socket that refuses it is closed as usual.
+pub fn reset_on_close(s: &TcpStream) {
+    let _ = socket2::SockRef::from(s).set_linger(Some(Duration::ZERO));
+}
+
 fn prepare_source(socket: &Socket, src: &SourceBind) -> Result<(), ConnectError> {
     if src.transparent {
         crate::listen::set_transparent(socket, src.addr).map_err(ConnectError::at(ConnectStage::Transparent))?;

@@ -231,81 +231,56 @@ pub async fn check_once(
         CheckKind::TcpCheck(rules) => rules.is_empty(),
         _ => false,
     };
+    if let CheckKind::TcpCheck(rules) = &spec.kind {
+        if !plain {
+            // A tcp-check opens its own connections and runs under its own limits.
+            return done(tcpcheck::run(rules, &spec.regexes, target, source, connect_timeout, read_timeout).await);
+        }
+    }
     // A check that speaks first sends its first bytes with the handshake's last ACK, as
     // HAProxy's do.
     let delayed_ack = plain || sends_first(&spec.kind);
-    // A tcp-check whose first rule is a `connect` opens its own connection, as HAProxy's:
-    // none is opened to the check port before it.
-    let own_connect =
-        matches!(&spec.kind, CheckKind::TcpCheck(rules) if matches!(rules.first(), Some(TcpCheckRule::Connect { .. })));
-    let stream = if own_connect {
-        None
-    } else {
-        match connect_checked(target, source, connect_timeout, delayed_ack).await {
-            Ok(s) => Some(s),
-            Err(v) => return done(Err(v)),
-        }
+    let stream = match connect_checked(target, source, connect_timeout, delayed_ack).await {
+        Ok(s) => s,
+        Err(v) => return done(Err(v)),
     };
     if plain {
-        if let Some(s) = stream {
-            reset(s);
-        }
+        connect::reset_on_close(&stream);
         return done(Ok(("Layer4 check passed", String::new())));
     }
     let deadline = Instant::now() + read_timeout;
     let proto = async {
-        let Some(stream) = stream else {
-            // Only a tcp-check that opens its own connection has none yet.
-            return match &spec.kind {
-                CheckKind::TcpCheck(rules) => {
-                    tcpcheck::run(None, rules, &spec.regexes, target, source, connect_timeout, deadline).await
-                }
-                _ => Err(("Layer4 connection problem", "no connection".to_string())),
-            };
-        };
         match &spec.kind {
-            CheckKind::Connect | CheckKind::Unimplemented { .. } => Ok(("Layer4 check passed", String::new())),
+            // Answered above.
+            CheckKind::Connect | CheckKind::Unimplemented { .. } | CheckKind::TcpCheck(_) => {
+                Ok(("Layer4 check passed", String::new()))
+            }
             CheckKind::Http(h) => http::check(stream, h, &spec.expect, &spec.regexes).await,
             CheckKind::Mysql { user, post41 } => protocols::mysql(stream, user.as_deref(), *post41).await,
             CheckKind::Pgsql { user } => protocols::pgsql(stream, user).await,
             CheckKind::Redis => protocols::redis(stream).await,
             CheckKind::SslHello => protocols::ssl_hello(stream).await,
-            CheckKind::TcpCheck(rules) => {
-                tcpcheck::run(
-                    Some(stream),
-                    rules,
-                    &spec.regexes,
-                    target,
-                    source,
-                    connect_timeout,
-                    deadline,
-                )
-                .await
-            }
         }
     };
-    // The rules of a tcp-check report their own timeout with the step; this one is the backstop.
-    match tokio::time::timeout_at(deadline + Duration::from_millis(100), proto).await {
-        Ok(v) => done(v),
-        Err(_) => {
-            let layer = if matches!(spec.kind, CheckKind::SslHello) {
-                "Layer6 timeout"
-            } else {
-                "Layer7 timeout"
-            };
-            done(Err((layer, String::new())))
-        }
+    let layer = if matches!(spec.kind, CheckKind::SslHello) {
+        "Layer6 timeout"
+    } else {
+        "Layer7 timeout"
+    };
+    done(backstop(deadline, proto, layer).await)
+}
+
+/// `check`, given up as a `layer` timeout at `at` (plus a little): the rules of a tcp-check
+/// report their own timeout with the step; this is the backstop.
+async fn backstop(at: Instant, check: impl std::future::Future<Output = Verdict>, layer: &'static str) -> Verdict {
+    match tokio::time::timeout_at(at + Duration::from_millis(100), check).await {
+        Ok(v) => v,
+        Err(_) => Err((layer, String::new())),
     }
 }
 
 /// A check's verdict: (reason, info) either way.
 pub type Verdict = Result<(&'static str, String), (&'static str, String)>;
-
-/// Closes a check connection with a reset (SO_LINGER 0): right after connect() it reaches
-/// the server before the handshake's held-back last ACK, so its application never sees it.
-fn reset(s: tokio::net::TcpStream) {
-    let _ = socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO));
-}
 
 /// Whether a check writes before it reads, once connected.
 fn sends_first(kind: &CheckKind) -> bool {

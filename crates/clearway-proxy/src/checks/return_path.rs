@@ -58,7 +58,7 @@ pub async fn probe(
     // handshake's last ACK and resets, so the server's application never sees it.
     let ok = match connect::connect(target, Some(&bind), Some(timeout), true).await {
         Ok(s) => {
-            super::reset(s);
+            connect::reset_on_close(&s);
             true
         }
         // A reset is an answer too: it came back through this host.

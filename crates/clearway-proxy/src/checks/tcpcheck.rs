@@ -24,90 +24,109 @@ pub(super) fn sends_next(rules: &[TcpCheckRule], from: usize) -> bool {
     )
 }
 
+/// Runs `rules` against the server at `target`. The check port is connected to first, unless
+/// the first rule is a `connect` (as HAProxy's); `expect` rules give up `read_timeout` after
+/// the first connection is open, and so does the whole check (with a leading `connect` rule,
+/// that connection's own time counts too).
 pub async fn run(
-    first: Option<TcpStream>,
     rules: &[TcpCheckRule],
     regexes: &Regexes,
     target: SocketAddr,
     source: Option<&SourceBind>,
     connect_timeout: Duration,
-    deadline: Instant,
+    read_timeout: Duration,
 ) -> Verdict {
-    // The check already connected to the check port, unless the first rule is a `connect`.
-    let mut stream = first;
-    let mut received = Vec::new();
-    for (step, rule) in rules.iter().enumerate() {
-        let step = step + 1;
-        match rule {
-            TcpCheckRule::Connect { port } => {
-                // A `connect` with no rule after it only asks whether the port answers: as a
-                // plain check, the handshake's last ACK is held back and the connection reset,
-                // so the server's application does not accept it. One followed by a `send`
-                // lets those bytes carry that ACK.
-                let last = step == rules.len();
-                let to = SocketAddr::new(target.ip(), port.unwrap_or(target.port()));
-                let s = connect_checked(to, source, connect_timeout, last || sends_next(rules, step))
-                    .await
-                    .map_err(|(r, i)| {
-                        (
-                            r,
-                            format!(
-                                "TCPCHK connect to {to} at step {step}: {}",
-                                if i.is_empty() { "timeout" } else { &i }
-                            ),
-                        )
-                    })?;
-                if last {
-                    super::reset(s);
-                    stream = None;
-                } else {
-                    stream = Some(s);
-                }
-                received.clear();
-            }
-            TcpCheckRule::Send(bytes) => {
-                let s = stream
-                    .as_mut()
-                    .ok_or(("Layer7 invalid response", format!("no connection at step {step}")))?;
-                s.write_all(bytes)
-                    .await
-                    .map_err(|e| ("Layer7 invalid response", format!("TCPCHK send at step {step}: {e}")))?;
-            }
-            TcpCheckRule::Expect { negate, matcher } => {
-                let s = stream
-                    .as_mut()
-                    .ok_or(("Layer7 invalid response", format!("no connection at step {step}")))?;
-                let found = |data: &[u8]| match matcher {
-                    TcpExpect::Bytes(b) => super::contains(data, b),
-                    TcpExpect::Regex(r) => regexes.is_match(r, data),
-                };
-                let what = match matcher {
-                    TcpExpect::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
-                    TcpExpect::Regex(r) => r.clone(),
-                };
-                let Ok(found) = tokio::time::timeout_at(deadline, read_until(s, &mut received, found)).await else {
-                    let info = format!("TCPCHK did not match content '{what}' at step {step} before 'timeout check'");
-                    return Err(("Layer7 timeout", info));
-                };
-                if found == *negate {
-                    let info = if *negate {
-                        format!("TCPCHK matched unwanted content '{what}' at step {step}")
+    let mut first = None;
+    if !matches!(rules.first(), Some(TcpCheckRule::Connect { .. })) {
+        first = Some(connect_checked(target, source, connect_timeout, sends_next(rules, 0)).await?);
+    }
+    let mut at = Instant::now() + read_timeout;
+    if first.is_none() {
+        at += connect_timeout;
+    }
+    // The rules, from the first connection if already open.
+    let steps = async {
+        let mut stream = first;
+        let mut deadline = stream.as_ref().map(|_| Instant::now() + read_timeout);
+        let mut received = Vec::new();
+        for (step, rule) in rules.iter().enumerate() {
+            let step = step + 1;
+            match rule {
+                TcpCheckRule::Connect { port } => {
+                    // A `connect` with no rule after it only asks whether the port answers: as a
+                    // plain check, the handshake's last ACK is held back and the connection reset,
+                    // so the server's application does not accept it. One followed by a `send`
+                    // lets those bytes carry that ACK.
+                    let last = step == rules.len();
+                    let to = SocketAddr::new(target.ip(), port.unwrap_or(target.port()));
+                    let s = connect_checked(to, source, connect_timeout, last || sends_next(rules, step))
+                        .await
+                        .map_err(|(r, i)| {
+                            (
+                                r,
+                                format!(
+                                    "TCPCHK connect to {to} at step {step}: {}",
+                                    if i.is_empty() { "timeout" } else { &i }
+                                ),
+                            )
+                        })?;
+                    deadline.get_or_insert_with(|| Instant::now() + read_timeout);
+                    if last {
+                        clearway_net::connect::reset_on_close(&s);
+                        stream = None;
                     } else {
-                        format!("TCPCHK did not match content '{what}' at step {step}")
+                        stream = Some(s);
+                    }
+                    received.clear();
+                }
+                TcpCheckRule::Send(bytes) => {
+                    let s = stream
+                        .as_mut()
+                        .ok_or(("Layer7 invalid response", format!("no connection at step {step}")))?;
+                    s.write_all(bytes)
+                        .await
+                        .map_err(|e| ("Layer7 invalid response", format!("TCPCHK send at step {step}: {e}")))?;
+                }
+                TcpCheckRule::Expect { negate, matcher } => {
+                    let s = stream
+                        .as_mut()
+                        .ok_or(("Layer7 invalid response", format!("no connection at step {step}")))?;
+                    let found = |data: &[u8]| match matcher {
+                        TcpExpect::Bytes(b) => super::contains(data, b),
+                        TcpExpect::Regex(r) => regexes.is_match(r, data),
                     };
-                    return Err(("Layer7 invalid response", info));
+                    let what = match matcher {
+                        TcpExpect::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+                        TcpExpect::Regex(r) => r.clone(),
+                    };
+                    // Set with the first connection, which this rule's stream is or came after.
+                    let at = *deadline.get_or_insert_with(|| Instant::now() + read_timeout);
+                    let Ok(found) = tokio::time::timeout_at(at, read_until(s, &mut received, found)).await else {
+                        let info =
+                            format!("TCPCHK did not match content '{what}' at step {step} before 'timeout check'");
+                        return Err(("Layer7 timeout", info));
+                    };
+                    if found == *negate {
+                        let info = if *negate {
+                            format!("TCPCHK matched unwanted content '{what}' at step {step}")
+                        } else {
+                            format!("TCPCHK did not match content '{what}' at step {step}")
+                        };
+                        return Err(("Layer7 invalid response", info));
+                    }
                 }
             }
         }
-    }
-    Ok((
-        if rules.is_empty() {
-            "Layer4 check passed"
-        } else {
-            "Layer7 check passed"
-        },
-        String::new(),
-    ))
+        Ok((
+            if rules.is_empty() {
+                "Layer4 check passed"
+            } else {
+                "Layer7 check passed"
+            },
+            String::new(),
+        ))
+    };
+    super::backstop(at, steps, "Layer7 timeout").await
 }
 
 /// Reads until `found` holds for what was received, the peer closes, or `MAX_READ` is reached.

@@ -34,10 +34,9 @@ impl Drop for ServerIo {
         if self.server_closed {
             return;
         }
-        // SO_LINGER with a zero time: the close that follows, as the stream drops, resets.
-        // A socket that refuses it is closed as usual.
+        // The close that follows, as the stream drops, resets.
         if let Some(s) = self.stream.socket().filter(|s| !fin_seen(s)) {
-            let _ = socket2::SockRef::from(s).set_linger(Some(std::time::Duration::ZERO));
+            clearway_net::connect::reset_on_close(s);
         }
     }
 }
