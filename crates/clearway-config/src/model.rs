@@ -511,8 +511,9 @@ pub enum CheckKind {
 /// One `tcp-check` rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TcpCheckRule {
-    /// `tcp-check connect [port N]`: (re)connect, to another port if given.
-    Connect { port: Option<u16> },
+    /// `tcp-check connect [port N] [linger]`: (re)connect, to another port if given.
+    /// `linger`: the connection is closed with a FIN when let go, not reset.
+    Connect { port: Option<u16>, linger: bool },
     /// `tcp-check send STRING` / `send-binary HEX`.
     Send(Vec<u8>),
     /// `tcp-check expect [!] string STRING | binary HEX | rstring REGEX`.

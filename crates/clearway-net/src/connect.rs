@@ -121,6 +121,24 @@ pub fn reset_on_close(s: &TcpStream) {
     let _ = socket2::SockRef::from(s).set_linger(Some(Duration::ZERO));
 }
 
+/// Reads, without waiting, what `s` still holds (a few kB at most) and says whether the
+/// peer's FIN is among it, or the connection is already gone: then a plain close is due
+/// rather than a reset. A system call or a few: not for the data path.
+pub fn peer_closed(s: &TcpStream) -> bool {
+    let sock = socket2::SockRef::from(s);
+    let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 1024];
+    for _ in 0..16 {
+        match sock.recv(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+            Err(_) => return true,
+        }
+    }
+    false
+}
+
 fn prepare_source(socket: &Socket, src: &SourceBind) -> Result<(), ConnectError> {
     if src.transparent {
         crate::listen::set_transparent(socket, src.addr).map_err(ConnectError::at(ConnectStage::Transparent))?;

@@ -7,6 +7,7 @@ use crate::runtime::Backend;
 use clearway_config::model::{CheckKind, CheckParams, ExpectMatch, HttpExpect, TcpCheckRule, TcpExpect, Timeouts};
 use clearway_core::health::{Health, Transition};
 use clearway_net::connect::{self, ConnectStage, SourceBind};
+use conn::CheckConn;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -248,18 +249,23 @@ pub async fn check_once(
         connect::reset_on_close(&stream);
         return done(Ok(("Layer4 check passed", String::new())));
     }
+    // Reset once done, unless the server closed first; the database checks close cleanly, as
+    // HAProxy's.
+    let linger = matches!(spec.kind, CheckKind::Mysql { .. } | CheckKind::Pgsql { .. });
+    let mut conn = CheckConn::new(stream, linger);
     let deadline = Instant::now() + read_timeout;
     let proto = async {
+        let s = &mut *conn;
         match &spec.kind {
             // Answered above.
             CheckKind::Connect | CheckKind::Unimplemented { .. } | CheckKind::TcpCheck(_) => {
                 Ok(("Layer4 check passed", String::new()))
             }
-            CheckKind::Http(h) => http::check(stream, h, &spec.expect, &spec.regexes).await,
-            CheckKind::Mysql { user, post41 } => protocols::mysql(stream, user.as_deref(), *post41).await,
-            CheckKind::Pgsql { user } => protocols::pgsql(stream, user).await,
-            CheckKind::Redis => protocols::redis(stream).await,
-            CheckKind::SslHello => protocols::ssl_hello(stream).await,
+            CheckKind::Http(h) => http::check(s, h, &spec.expect, &spec.regexes).await,
+            CheckKind::Mysql { user, post41 } => protocols::mysql(s, user.as_deref(), *post41).await,
+            CheckKind::Pgsql { user } => protocols::pgsql(s, user).await,
+            CheckKind::Redis => protocols::redis(s).await,
+            CheckKind::SslHello => protocols::ssl_hello(s).await,
         }
     };
     let layer = if matches!(spec.kind, CheckKind::SslHello) {
@@ -267,7 +273,9 @@ pub async fn check_once(
     } else {
         "Layer7 timeout"
     };
-    done(backstop(deadline, proto, layer).await)
+    let verdict = backstop(deadline, proto, layer).await;
+    drop(conn);
+    done(verdict)
 }
 
 /// `check`, given up as a `layer` timeout at `at` (plus a little): the rules of a tcp-check
@@ -317,6 +325,7 @@ fn os_message(e: &std::io::Error) -> String {
     s.split(" (os error").next().unwrap_or(&s).to_string()
 }
 
+mod conn;
 mod http;
 mod protocols;
 mod return_path;

@@ -2,7 +2,7 @@
 //! leaving a DOWN server and coming back, and prompt failure when no server is left.
 
 mod common;
-use clearway_testkit::{Clearway, HttpStatusServer, PeerServer};
+use clearway_testkit::{Clearway, EchoServer, HttpStatusServer, PeerServer};
 use common::*;
 
 const DEFAULTS: &str =
@@ -230,5 +230,46 @@ fn a_tcp_check_that_connects_elsewhere_opens_nothing_to_the_server_port_first() 
         probe.count() <= 1,
         "{} check connections accepted on the check port",
         probe.count()
+    );
+}
+
+#[test]
+fn a_check_that_exchanged_data_leaves_no_time_wait_unless_it_lingers() {
+    let Some(topo) = topology("hctw") else {
+        return;
+    };
+    let _plain = EchoServer::start(&topo.server, addr("198.51.100.10:80"));
+    let _lingers = EchoServer::start(&topo.server, addr("198.51.100.10:81"));
+    let rules = "    option tcp-check\n    tcp-check send PING\\r\\n\n    tcp-check expect string PING\n";
+    let cfg = format!(
+        "{DEFAULTS}frontend ft\n    bind 192.0.2.1:80\n    default_backend plain\n\
+         backend plain\n{rules}    server s1 198.51.100.10:80 check inter 100ms\n\
+         backend lingers\n    option tcp-check\n    tcp-check connect linger\n{}\
+         \x20   server s1 198.51.100.10:81 check inter 100ms\n",
+        &rules["    option tcp-check\n".len()..]
+    );
+    let lb = Clearway::start_with_log(&topo.lb, binary(), &cfg, &[80], "info,clearway_proxy::checks=debug");
+    let passed = |log: &str, be: &str| {
+        log.lines()
+            .filter(|l| l.contains("check passed") && l.contains(&format!("backend={be} ")))
+            .count()
+    };
+    assert!(
+        eventually(|| passed(&lb.log(), "plain") >= 5 && passed(&lb.log(), "lingers") >= 5),
+        "{}",
+        lb.log()
+    );
+    let time_waits = |port: u16| {
+        let out = topo.lb.sh(&format!("ss -Htan state time-wait '( dport = :{port} )'"));
+        out.lines().filter(|l| !l.trim().is_empty()).count()
+    };
+    // As HAProxy's: once answered, a check's connection is reset, so this host keeps no
+    // TIME_WAIT per check (one every `inter` per server otherwise)...
+    assert_eq!(time_waits(80), 0, "TIME_WAITs left by checks without linger");
+    // ...unless the check asks for a clean close: then this side closed first, and waits.
+    assert!(
+        time_waits(81) >= 3,
+        "{} TIME_WAITs left by lingering checks",
+        time_waits(81)
     );
 }

@@ -73,28 +73,40 @@ fn status_list(s: &str) -> Result<Vec<(u16, u16)>, String> {
         .collect()
 }
 
-/// Parses `tcp-check connect [port N] | send STR | send-binary HEX | expect [!] string|binary PAT`.
+/// The options of `tcp-check connect`, in any order: `port N` and `linger`.
+fn connect_rule(mut opts: &[&str]) -> Result<TcpCheckRule, String> {
+    let (mut port, mut linger) = (None, false);
+    loop {
+        opts = match opts {
+            [] => return Ok(TcpCheckRule::Connect { port, linger }),
+            ["port", p, rest @ ..] => {
+                let p = p
+                    .parse()
+                    .ok()
+                    .filter(|&p: &u16| p > 0)
+                    .ok_or_else(|| format!("invalid port '{p}'"))?;
+                port = Some(p);
+                rest
+            }
+            ["port"] => return Err("'tcp-check connect port' expects a port number".into()),
+            ["linger", rest @ ..] => {
+                linger = true;
+                rest
+            }
+            [other, ..] => {
+                return Err(format!(
+                    "'tcp-check connect' option '{other}' is not supported yet (port and linger are)"
+                ))
+            }
+        }
+    }
+}
+
+/// Parses `tcp-check connect [port N] [linger] | send STR | send-binary HEX | expect [!] string|binary PAT`.
 pub fn tcp_check(d: &Directive) -> Result<TcpCheckRule, String> {
     let w: Vec<&str> = d.words[1..].iter().map(String::as_str).collect();
     match w.as_slice() {
-        ["connect"] => Ok(TcpCheckRule::Connect { port: None }),
-        ["connect", "port", p, ..] => {
-            let port = p
-                .parse()
-                .ok()
-                .filter(|&p: &u16| p > 0)
-                .ok_or_else(|| format!("invalid port '{p}'"))?;
-            if w.len() > 3 {
-                return Err(format!(
-                    "'tcp-check connect' option '{}' is not supported yet (port is)",
-                    w[3]
-                ));
-            }
-            Ok(TcpCheckRule::Connect { port: Some(port) })
-        }
-        ["connect", other, ..] => Err(format!(
-            "'tcp-check connect' option '{other}' is not supported yet (port is)"
-        )),
+        ["connect", opts @ ..] => connect_rule(opts),
         ["send", text] => Ok(TcpCheckRule::Send(text.as_bytes().to_vec())),
         ["send-binary", hex] => Ok(TcpCheckRule::Send(unhex(hex)?)),
         ["expect", rest @ ..] => {
@@ -176,8 +188,30 @@ mod tests {
     fn tcp_check_forms() {
         assert_eq!(
             tcp("tcp-check connect port 6379").unwrap(),
-            TcpCheckRule::Connect { port: Some(6379) }
+            TcpCheckRule::Connect {
+                port: Some(6379),
+                linger: false
+            }
         );
+        assert_eq!(
+            tcp("tcp-check connect linger port 81").unwrap(),
+            TcpCheckRule::Connect {
+                port: Some(81),
+                linger: true
+            }
+        );
+        assert_eq!(
+            tcp("tcp-check connect").unwrap(),
+            TcpCheckRule::Connect {
+                port: None,
+                linger: false
+            }
+        );
+        assert!(tcp("tcp-check connect port").is_err());
+        assert!(tcp("tcp-check connect port 0").is_err());
+        assert!(tcp("tcp-check connect ssl")
+            .unwrap_err()
+            .contains("'ssl' is not supported yet"));
         assert_eq!(
             tcp("tcp-check send PING\\r\\n").unwrap(),
             TcpCheckRule::Send(b"PING\\r\\n".to_vec())

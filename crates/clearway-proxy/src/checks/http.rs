@@ -6,10 +6,8 @@ use clearway_config::model::{ExpectMatch, HttpCheck, HttpExpect};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-pub async fn check(mut stream: TcpStream, h: &HttpCheck, expect: &[HttpExpect], regexes: &Regexes) -> Verdict {
-    let (status, response) = exchange(&mut stream, h)
-        .await
-        .map_err(|e| ("Layer7 invalid response", e))?;
+pub async fn check(stream: &mut TcpStream, h: &HttpCheck, expect: &[HttpExpect], regexes: &Regexes) -> Verdict {
+    let (status, response) = exchange(stream, h).await.map_err(|e| ("Layer7 invalid response", e))?;
     judge(regexes, status, &response, expect)?;
     Ok((
         "Layer7 check passed",

@@ -37,8 +37,8 @@ fn mysql_error(p: &[u8]) -> String {
 }
 
 /// `option mysql-check [user NAME [post-41]]`.
-pub async fn mysql(mut s: TcpStream, user: Option<&str>, post41: bool) -> Verdict {
-    let greeting = mysql_packet(&mut s).await?;
+pub async fn mysql(s: &mut TcpStream, user: Option<&str>, post41: bool) -> Verdict {
+    let greeting = mysql_packet(s).await?;
     let version = match greeting.first() {
         Some(0xff) => return Err((WRONG, mysql_error(&greeting))),
         Some(10) => {
@@ -70,7 +70,7 @@ pub async fn mysql(mut s: TcpStream, user: Option<&str>, post41: bool) -> Verdic
     packet.push(1);
     packet.extend_from_slice(&body);
     s.write_all(&packet).await.map_err(io_err)?;
-    let answer = mysql_packet(&mut s).await?;
+    let answer = mysql_packet(s).await?;
     match answer.first() {
         Some(0x00) => {
             // COM_QUIT, so the server does not count an aborted connection.
@@ -83,7 +83,7 @@ pub async fn mysql(mut s: TcpStream, user: Option<&str>, post41: bool) -> Verdic
 }
 
 /// `option pgsql-check user NAME`: a StartupMessage; an authentication request passes.
-pub async fn pgsql(mut s: TcpStream, user: &str) -> Verdict {
+pub async fn pgsql(s: &mut TcpStream, user: &str) -> Verdict {
     let mut body = Vec::new();
     body.extend_from_slice(&196_608u32.to_be_bytes()); // protocol 3.0
     for part in ["user", user] {
@@ -115,7 +115,7 @@ pub async fn pgsql(mut s: TcpStream, user: &str) -> Verdict {
 }
 
 /// `option redis-check`: PING answered by +PONG.
-pub async fn redis(mut s: TcpStream) -> Verdict {
+pub async fn redis(s: &mut TcpStream) -> Verdict {
     s.write_all(b"PING\r\n").await.map_err(io_err)?;
     let mut buf = Vec::new();
     let mut chunk = [0u8; 256];
@@ -175,7 +175,7 @@ fn client_hello() -> Vec<u8> {
 }
 
 /// `option ssl-hello-chk`: any TLS record in answer (a handshake or an alert) shows a TLS server.
-pub async fn ssl_hello(mut s: TcpStream) -> Verdict {
+pub async fn ssl_hello(s: &mut TcpStream) -> Verdict {
     s.write_all(&client_hello())
         .await
         .map_err(|e| ("Layer6 invalid response", super::os_message(&e)))?;

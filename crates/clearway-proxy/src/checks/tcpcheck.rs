@@ -1,5 +1,6 @@
 //! `option tcp-check` with `tcp-check connect|send|send-binary|expect` rules, run in order.
 
+use super::conn::CheckConn;
 use super::{connect_checked, Regexes, Verdict};
 use clearway_config::model::{TcpCheckRule, TcpExpect};
 use clearway_net::connect::SourceBind;
@@ -38,7 +39,8 @@ pub async fn run(
 ) -> Verdict {
     let mut first = None;
     if !matches!(rules.first(), Some(TcpCheckRule::Connect { .. })) {
-        first = Some(connect_checked(target, source, connect_timeout, sends_next(rules, 0)).await?);
+        let s = connect_checked(target, source, connect_timeout, sends_next(rules, 0)).await?;
+        first = Some(CheckConn::new(s, false));
     }
     let mut at = Instant::now() + read_timeout;
     if first.is_none() {
@@ -52,7 +54,7 @@ pub async fn run(
         for (step, rule) in rules.iter().enumerate() {
             let step = step + 1;
             match rule {
-                TcpCheckRule::Connect { port } => {
+                TcpCheckRule::Connect { port, linger } => {
                     // A `connect` with no rule after it only asks whether the port answers: as a
                     // plain check, the handshake's last ACK is held back and the connection reset,
                     // so the server's application does not accept it. One followed by a `send`
@@ -72,10 +74,13 @@ pub async fn run(
                         })?;
                     deadline.get_or_insert_with(|| Instant::now() + read_timeout);
                     if last {
-                        clearway_net::connect::reset_on_close(&s);
+                        if !linger {
+                            clearway_net::connect::reset_on_close(&s);
+                        }
                         stream = None;
                     } else {
-                        stream = Some(s);
+                        // The one it replaces is let go (see `CheckConn`).
+                        stream = Some(CheckConn::new(s, *linger));
                     }
                     received.clear();
                 }

@@ -128,7 +128,10 @@ fn checks_that_speak_first_are_told_apart() {
         negate: false,
         matcher: TcpExpect::Bytes(b"+PONG".to_vec()),
     };
-    let connect = || TcpCheckRule::Connect { port: Some(6379) };
+    let connect = || TcpCheckRule::Connect {
+        port: Some(6379),
+        linger: false,
+    };
     assert!(sends_first(&CheckKind::Redis));
     assert!(!sends_first(&CheckKind::Mysql {
         user: None,
@@ -142,4 +145,82 @@ fn checks_that_speak_first_are_told_apart() {
     let rules = [send(), expect(), connect(), send()];
     assert!(tcpcheck::sends_next(&rules, 3));
     assert!(!tcpcheck::sends_next(&rules, 1));
+}
+
+/// How a check left a fake server that wrote `answer` (then closed its side when `closes`):
+/// "fin" or "reset", as that server's next read saw it.
+async fn end_seen_by_server(kind: CheckKind, answer: &'static [u8], closes: bool) -> (bool, &'static str) {
+    use tokio::net::TcpListener;
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    // The MySQL check waits for the server's greeting; the others speak first.
+    let reads_first = !matches!(kind, CheckKind::Mysql { .. });
+    let server = tokio::spawn(async move {
+        let (mut s, _) = l.accept().await.unwrap();
+        let mut buf = [0u8; 512];
+        if reads_first {
+            let _ = s.read(&mut buf).await.unwrap();
+        }
+        s.write_all(answer).await.unwrap();
+        if closes {
+            s.shutdown().await.unwrap();
+        }
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) => return "fin",
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return "reset",
+                Err(e) => panic!("unexpected {e}"),
+            }
+        }
+    });
+    let t = Duration::from_secs(2);
+    let o = check_once(addr, None, &CheckSpec::new(kind, vec![], Timeouts::default()), t, t).await;
+    (o.ok, server.await.unwrap())
+}
+
+#[tokio::test]
+async fn a_check_connection_is_let_go_as_haproxys() {
+    // Still open on the server's side: reset, so no TIME_WAIT is left here per check.
+    assert_eq!(
+        end_seen_by_server(CheckKind::Redis, b"+PONG\r\n", false).await,
+        (true, "reset")
+    );
+    // The server closed first (as an HTTP check's `Connection: close` asks): a plain close.
+    let http = CheckKind::Http(HttpCheck::default());
+    assert_eq!(
+        end_seen_by_server(http, b"HTTP/1.0 200 OK\r\n\r\n", true).await,
+        (true, "fin")
+    );
+    // The database checks close cleanly, as HAProxy's (their servers log resets as aborts).
+    let pgsql = CheckKind::Pgsql { user: "chk".into() };
+    assert_eq!(
+        end_seen_by_server(pgsql, b"R\x00\x00\x00\x08\x00\x00\x00\x03", false).await,
+        (true, "fin")
+    );
+    let greeting = b"\x09\x00\x00\x00\x0a5.5\x00\x01\x02\x03\x04";
+    let mysql = CheckKind::Mysql {
+        user: None,
+        post41: false,
+    };
+    assert_eq!(end_seen_by_server(mysql, greeting, false).await, (true, "fin"));
+    // A tcp-check: reset, unless its connect rule says `linger`.
+    let rules = |linger| {
+        CheckKind::TcpCheck(vec![
+            TcpCheckRule::Connect { port: None, linger },
+            TcpCheckRule::Send(b"PING\r\n".to_vec()),
+            TcpCheckRule::Expect {
+                negate: false,
+                matcher: TcpExpect::Bytes(b"+PONG".to_vec()),
+            },
+        ])
+    };
+    assert_eq!(
+        end_seen_by_server(rules(false), b"+PONG\r\n", false).await,
+        (true, "reset")
+    );
+    assert_eq!(
+        end_seen_by_server(rules(true), b"+PONG\r\n", false).await,
+        (true, "fin")
+    );
 }
