@@ -887,7 +887,8 @@ impl Session {
             // buffer would.
             return Ok((c.slot, Sender::H1(h1::Conn::new(stream, READ_BUF))));
         }
-        match handshake_h2(stream).await {
+        // Given up while the server holds it open, it is reset, as an HTTP/1.1 one is.
+        match handshake_h2(Box::new(super::server_io::ServerIo::new(stream))).await {
             Ok(s) => Ok((c.slot, s)),
             Err(e) => {
                 tracing::warn!(backend = %be.rt.name, server = %name, "server connection failed at the HTTP handshake: {e}");
@@ -1018,6 +1019,45 @@ fn to_h2(req: &mut Request<ReqBody>, tls: bool, server: std::net::SocketAddr) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn an_http2_server_connection_let_go_while_open_is_reset() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let ours = tokio::net::TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let port = ours.local_addr().unwrap().port();
+        let (mut theirs, _) = l.accept().await.unwrap();
+        let io = super::super::server_io::ServerIo::new(Box::new(ours));
+        let sender = handshake_h2(Box::new(io)).await.expect("handshake");
+        // Let go (as the pool does on expiry): the connection's task says GOAWAY, shuts its
+        // side down and drops the stream.
+        drop(sender);
+        let mut buf = [0u8; 1024];
+        while theirs
+            .read(&mut buf)
+            .await
+            .expect("the preface, SETTINGS, GOAWAY, a FIN")
+            > 0
+        {}
+        theirs.shutdown().await.unwrap();
+        // Reset, our socket is gone at once; closed, it would wait in TIME_WAIT for a minute.
+        let ours_left = || {
+            let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+            let local = format!(":{port:04X} ");
+            table.lines().skip(1).any(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .is_some_and(|a| format!("{a} ").ends_with(&local))
+            })
+        };
+        for _ in 0..200 {
+            if !ours_left() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("our side of the connection is still there (TIME_WAIT?)");
+    }
 
     fn map(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
