@@ -200,7 +200,8 @@ pub fn markdown(rows: &[Row], versions: &[(String, String)], command: &str, png:
          both with two threads, unpinned. *Clearway/HAProxy* is above 1 when Clearway does better \
          for rates and below 1 when it does better for latency, memory and CPU. *Per round* is the \
          lowest and highest of that ratio over the rounds kept, each taken within one round: a \
-         row whose range spans 1 was won in some rounds and lost in others.\n\n"
+         row whose range spans 1 was won in some rounds and lost in others. Each optimisation, \
+         with its figures before and after and the runs between, is in `docs/optimisations.md`.\n\n"
     ));
     out.push_str("## Machine and versions\n\n");
     for (k, v) in versions {
