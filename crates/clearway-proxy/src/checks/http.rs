@@ -24,7 +24,8 @@ async fn exchange(stream: &mut TcpStream, h: &HttpCheck) -> Result<(u16, Vec<u8>
         .map_err(|e| format!("send: {}", os_message(&e)))?;
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];
-    while buf.len() < 16 * 1024 {
+    let head_only = h.method.eq_ignore_ascii_case("HEAD");
+    while buf.len() < MAX_READ && !complete(&buf, head_only) {
         match stream.read(&mut chunk).await {
             Ok(0) => break,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
@@ -46,6 +47,37 @@ async fn exchange(stream: &mut TcpStream, h: &HttpCheck) -> Result<(u16, Vec<u8>
         }
     })?;
     Ok((status, buf))
+}
+
+/// What a check reads of a response at most.
+const MAX_READ: usize = 16 * 1024;
+
+/// Whether `buf` holds a whole response by its own framing (RFC 9112, 6.3), so the check
+/// need not wait for the server to close: a server that keeps the connection open despite
+/// the request's `Connection: close` still passes, as with HAProxy. A response framed by
+/// the close, or not parsed yet, is not complete.
+pub(super) fn complete(buf: &[u8], head_only: bool) -> bool {
+    use crate::http::decode::{Decoder, Framing, Semantics};
+    let mut headers = [httparse::EMPTY_HEADER; crate::http::decode::MAX_HEADERS];
+    let mut res = httparse::Response::new(&mut headers);
+    let Ok(httparse::Status::Complete(head_len)) = res.parse(buf) else {
+        return false;
+    };
+    let code = res.code.unwrap_or(0);
+    let sem = Semantics::scan(res.headers);
+    let framing = if head_only || (100..200).contains(&code) || code == 204 || code == 304 {
+        Framing::Empty
+    } else if sem.chunked {
+        Framing::Chunked
+    } else if sem.transfer_encoding {
+        Framing::Close
+    } else {
+        match sem.length {
+            Ok(Some(n)) => Framing::Length(n),
+            _ => Framing::Close,
+        }
+    };
+    Decoder::new(framing).ends_within(&buf[head_len..])
 }
 
 /// The status code of `HTTP/1.x NNN ...`.

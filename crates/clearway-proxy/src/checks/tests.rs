@@ -186,10 +186,14 @@ async fn a_check_connection_is_let_go_as_haproxys() {
         end_seen_by_server(CheckKind::Redis, b"+PONG\r\n", false).await,
         (true, "reset")
     );
+    // A server that keeps the connection open after a whole response (despite the request's
+    // `Connection: close`) passes without waiting for `timeout check`, and is reset.
+    let http = || CheckKind::Http(HttpCheck::default());
+    let whole = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    assert_eq!(end_seen_by_server(http(), whole, false).await, (true, "reset"));
     // The server closed first (as an HTTP check's `Connection: close` asks): a plain close.
-    let http = CheckKind::Http(HttpCheck::default());
     assert_eq!(
-        end_seen_by_server(http, b"HTTP/1.0 200 OK\r\n\r\n", true).await,
+        end_seen_by_server(http(), b"HTTP/1.0 200 OK\r\n\r\n", true).await,
         (true, "fin")
     );
     // The database checks close cleanly, as HAProxy's (their servers log resets as aborts).
@@ -223,4 +227,25 @@ async fn a_check_connection_is_let_go_as_haproxys() {
         end_seen_by_server(rules(true), b"+PONG\r\n", false).await,
         (true, "fin")
     );
+}
+
+#[test]
+fn an_http_check_response_is_whole_by_its_own_framing() {
+    use super::http::complete;
+    let whole = |r: &str| complete(r.as_bytes(), false);
+    assert!(whole("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+    assert!(!whole("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok"));
+    assert!(!whole("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"));
+    assert!(whole("HTTP/1.1 204 No Content\r\n\r\n"));
+    assert!(whole(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"
+    ));
+    assert!(!whole(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n"
+    ));
+    // Framed by the close: only the server's FIN ends it.
+    assert!(!whole("HTTP/1.0 200 OK\r\n\r\nok"));
+    assert!(!whole("HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\nok"));
+    // A HEAD check's answer has no body, whatever its length says.
+    assert!(complete(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", true));
 }
