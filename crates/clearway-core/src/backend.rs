@@ -53,42 +53,78 @@ impl BackendRt {
     /// first usable backup (all of them with `option allbackups`). `avoid` is skipped unless it
     /// is the only candidate (redispatch to the same server beats no server at all).
     pub fn eligible(&self, avoid: Option<usize>) -> Vec<usize> {
-        let tier = |backup: bool| -> Vec<usize> {
-            self.servers
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| s.backup == backup && s.usable())
-                .map(|(i, _)| i)
-                .collect()
+        let mut list = vec![0; self.servers.len()];
+        let n = self.eligible_in(avoid, &mut list);
+        list.truncate(n);
+        list
+    }
+
+    /// Calls `f` with the eligible servers (see `eligible`), listed on the stack for backends
+    /// of up to `INLINE` servers: choosing a server allocates nothing per request.
+    pub fn with_eligible<R>(&self, avoid: Option<usize>, f: impl FnOnce(&[usize]) -> R) -> R {
+        const INLINE: usize = 64;
+        if self.servers.len() <= INLINE {
+            let mut buf = [0usize; INLINE];
+            let n = self.eligible_in(avoid, &mut buf);
+            f(&buf[..n])
+        } else {
+            f(&self.eligible(avoid))
+        }
+    }
+
+    /// Writes the eligible servers to the start of `buf` (as long as `servers`) in order;
+    /// returns how many.
+    fn eligible_in(&self, avoid: Option<usize>, buf: &mut [usize]) -> usize {
+        let tier = |backup: bool, buf: &mut [usize]| {
+            let mut n = 0;
+            for (i, s) in self.servers.iter().enumerate() {
+                if s.backup == backup && s.usable() {
+                    buf[n] = i;
+                    n += 1;
+                }
+            }
+            n
         };
-        let mut list = tier(false);
-        if list.is_empty() {
-            list = tier(true);
+        let mut n = tier(false, buf);
+        if n == 0 {
+            n = tier(true, buf);
             if !self.allbackups {
-                list.truncate(1);
+                n = n.min(1);
             }
         }
         // A server whose replies to clients do not come back through us would make clients hang
         // until 'timeout connect': never send them there (see README, "Return path").
-        list.retain(|&i| self.servers[i].return_path_ok());
+        let keep = |buf: &mut [usize], n: usize, ok: &dyn Fn(usize) -> bool| {
+            let mut k = 0;
+            for j in 0..n {
+                if ok(buf[j]) {
+                    buf[k] = buf[j];
+                    k += 1;
+                }
+            }
+            k
+        };
+        n = keep(buf, n, &|i| self.servers[i].return_path_ok());
         if let Some(a) = avoid {
-            if list.len() > 1 {
-                list.retain(|&i| i != a);
+            if n > 1 {
+                n = keep(buf, n, &|i| i != a);
             }
         }
-        list
+        n
     }
 
     /// Chooses a server for `client` and takes one of its connection slots.
     pub fn take_server(&self, client: IpAddr, avoid: Option<usize>) -> Choice {
-        let eligible = self.eligible(avoid);
-        // A slot can be taken by another session between the choice and the take: choose again.
-        loop {
-            match self.algo.choose(&self.servers, &eligible, client) {
-                Choice::Server(i) if !self.servers[i].try_take_slot() => continue,
-                other => return other,
+        self.with_eligible(avoid, |eligible| {
+            // A slot can be taken by another session between the choice and the take: choose
+            // again.
+            loop {
+                match self.algo.choose(&self.servers, eligible, client) {
+                    Choice::Server(i) if !self.servers[i].try_take_slot() => continue,
+                    other => return other,
+                }
             }
-        }
+        })
     }
 
     /// Takes a slot on a given server (a retry on the same server).
@@ -169,5 +205,17 @@ mod tests {
         assert_eq!(b.eligible(Some(0)), vec![0]);
         let b = backend(servers(&[1, 1], 0), &[], false);
         assert_eq!(b.eligible(Some(0)), vec![1]);
+    }
+
+    #[test]
+    fn the_list_on_the_stack_and_the_one_on_the_heap_agree() {
+        for n in [3, 64, 65, 200] {
+            let b = backend(servers(&vec![1; n], 0), &[], false);
+            b.servers[1].set_up(false);
+            b.servers[n - 1].set_return_path(false);
+            let expected: Vec<usize> = (0..n).filter(|&i| i != 1 && i != n - 1 && i != 2).collect();
+            assert_eq!(b.eligible(Some(2)), expected, "{n} servers");
+            assert_eq!(b.with_eligible(Some(2), |l| l.to_vec()), expected, "{n} servers");
+        }
     }
 }

@@ -153,7 +153,7 @@ impl Queue {
         while pos < q.len() {
             let fits = match q[pos].want {
                 Want::Server(s) => s == i,
-                Want::Any { avoid } => be.eligible(avoid).contains(&i),
+                Want::Any { avoid } => be.with_eligible(avoid, |l| l.contains(&i)),
             };
             if !fits {
                 pos += 1;

@@ -25,6 +25,9 @@ use tokio_util::io::poll_read_buf;
 
 /// Read at least this much room at a time.
 const READ_ROOM: usize = 4096;
+/// Fields a request's map has room for beyond its own: what the common rules add
+/// (`option forwardfor`, a `set-header`) then goes in without growing the map.
+const REQUEST_ROOM: usize = 2;
 /// After a refusal, what is read and dropped at most before the close, and for how long.
 const DRAIN_MAX: usize = 256 * 1024;
 const DRAIN_TIME: Duration = Duration::from_secs(1);
@@ -855,7 +858,7 @@ fn parse_request(buf: &mut BytesMut) -> Result<Option<Head>, (u16, &'static str)
     let n = spans(&mut at, buf, r.headers);
     let head = buf.split_to(len).freeze();
     let uri = Uri::from_maybe_shared(head.slice(path_at..path_end)).map_err(|_| (400, "invalid request target"))?;
-    let mut headers = header_map(&at[..n], &head).map_err(|e| (400, e))?;
+    let mut headers = header_map(&at[..n], &head, REQUEST_ROOM).map_err(|e| (400, e))?;
     let framing = if sem.transfer_encoding {
         if version == Version::HTTP_10 || !sem.chunked {
             // The body's end could not be found (RFC 9112, 6.3).

@@ -140,8 +140,9 @@ pub fn spans(at: &mut [Span; MAX_HEADERS], buf: &[u8], headers: &[httparse::Head
 }
 
 /// The header fields, from `head`: the bytes the spans were taken in, frozen.
-pub fn header_map(spans: &[Span], head: &Bytes) -> Result<HeaderMap, &'static str> {
-    let mut map = HeaderMap::with_capacity(spans.len());
+/// `room`: fields the rules may add, made room for now rather than by growing the map then.
+pub fn header_map(spans: &[Span], head: &Bytes, room: usize) -> Result<HeaderMap, &'static str> {
+    let mut map = HeaderMap::with_capacity(spans.len() + room);
     for &(k0, k1, v0, v1) in spans {
         let (k0, k1, v0, v1) = (k0 as usize, k1 as usize, v0 as usize, v1 as usize);
         let name = HeaderName::from_bytes(&head[k0..k1]).map_err(|_| "invalid header name")?;

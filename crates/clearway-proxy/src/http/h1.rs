@@ -316,7 +316,7 @@ fn parse_head(buf: &mut BytesMut, head_req: bool) -> Result<Option<HeadParts>, E
         let mut at = [(0, 0, 0, 0); MAX_HEADERS];
         let n = spans(&mut at, buf, r.headers);
         let head = buf.split_to(len).freeze();
-        let mut headers = header_map(&at[..n], &head).map_err(Error::Bad)?;
+        let mut headers = header_map(&at[..n], &head, 0).map_err(Error::Bad)?;
         let (framing, keep) = framing(status, version, &sem, head_req)?;
         if sem.transfer_encoding {
             // The length a server gave beside a transfer coding is not the body's length

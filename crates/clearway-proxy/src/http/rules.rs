@@ -17,13 +17,40 @@ use std::net::IpAddr;
 #[derive(Debug)]
 enum Action {
     Allow,
-    Set(HeaderName, Template),
-    Add(HeaderName, Template),
+    Set(HeaderName, Value),
+    Add(HeaderName, Value),
     Del(HeaderName),
     Replace(HeaderName, Regex, String),
     SetPath(Template),
     Reply(Reply),
     Redirect(rules::Redirect),
+}
+
+/// A header value a rule sets or adds.
+#[derive(Debug)]
+enum Value {
+    /// Made once, at load, from a template that fetches nothing (`set-header X-Bench 1`):
+    /// no rendering and no allocation per message.
+    Fixed(HeaderValue),
+    /// Rendered per message.
+    Rendered(Template),
+}
+
+impl Value {
+    fn of(t: &Template) -> Value {
+        let mut text = String::new();
+        for p in &t.0 {
+            match p {
+                Piece::Text(x) => text.push_str(x),
+                Piece::Fetch(_) => return Value::Rendered(t.clone()),
+            }
+        }
+        // An invalid value stays a template, to be refused (and logged) where it is used.
+        match HeaderValue::from_maybe_shared(Bytes::from(text)) {
+            Ok(v) => Value::Fixed(v),
+            Err(_) => Value::Rendered(t.clone()),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -83,8 +110,8 @@ fn replacement(s: &str) -> String {
 fn compile(r: &HttpRule) -> Option<Rule> {
     let action = match &r.action {
         HttpAction::Allow => Action::Allow,
-        HttpAction::SetHeader { name: n, value } => Action::Set(name(n), value.clone()),
-        HttpAction::AddHeader { name: n, value } => Action::Add(name(n), value.clone()),
+        HttpAction::SetHeader { name: n, value } => Action::Set(name(n), Value::of(value)),
+        HttpAction::AddHeader { name: n, value } => Action::Add(name(n), Value::of(value)),
         HttpAction::DelHeader { name: n } => Action::Del(name(n)),
         HttpAction::ReplaceHeader {
             name: n,
@@ -239,12 +266,15 @@ enum Edit<'a> {
 }
 
 fn prepare<'a>(a: &'a Action, s: &dyn Samples) -> Edit<'a> {
-    let value = |n: &HeaderName, t: &Template| {
-        let v = HeaderValue::from_str(&render(t, s)).ok();
-        if v.is_none() {
-            tracing::debug!("header {n}: the computed value is not a valid header value; rule skipped");
+    let value = |n: &HeaderName, v: &Value| match v {
+        Value::Fixed(v) => Some(v.clone()),
+        Value::Rendered(t) => {
+            let v = HeaderValue::from_str(&render(t, s)).ok();
+            if v.is_none() {
+                tracing::debug!("header {n}: the computed value is not a valid header value; rule skipped");
+            }
+            v
         }
-        v
     };
     match a {
         Action::Set(n, t) => value(n, t).map_or(Edit::None, |v| Edit::Set(n, v)),
