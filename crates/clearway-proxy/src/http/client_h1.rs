@@ -409,7 +409,7 @@ impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
         // The whole body was read (else the next request cannot be found in what follows).
         let body_done = upload.is_none_or(|u| u.dec.is_end()) && body_failed.is_none();
         let status = res.status();
-        let (rp, rb) = res.into_parts();
+        let (mut rp, rb) = res.into_parts();
         let switching = status == StatusCode::SWITCHING_PROTOCOLS && upgrade.is_some();
         let no_body = head_req
             || status.is_informational()
@@ -430,6 +430,7 @@ impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
             Out::Close
         };
         encode_head(&mut self.wbuf, status, &rp.headers, out, version, keep, says_close);
+        super::decode::recycle(std::mem::take(&mut rp.headers));
         if switching {
             self.poll_flush_all().await.map_err(End::Io)?;
             return match upgrade {

@@ -1,9 +1,11 @@
 //! Reading HTTP/1 messages out of a read buffer, for both sides (requests from clients,
 //! responses from servers): header fields as slices of the head, and a body by its framing
-//! (RFC 9112, 6: a length, chunked, or until the peer closes). Must not read sockets.
+//! (RFC 9112, 6: a length, chunked, or until the peer closes), and each thread's spare header
+//! maps, reused from one message to the next. Must not read sockets.
 
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{HeaderMap, HeaderName, HeaderValue};
+use std::cell::RefCell;
 
 /// A chunk-size line or a trailer line longer than this is refused.
 const MAX_LINE: usize = 4096;
@@ -141,8 +143,12 @@ pub fn spans(at: &mut [Span; MAX_HEADERS], buf: &[u8], headers: &[httparse::Head
 
 /// The header fields, from `head`: the bytes the spans were taken in, frozen.
 /// `room`: fields the rules may add, made room for now rather than by growing the map then.
+/// The map is one this thread had spare (see `recycle`) when there is one.
 pub fn header_map(spans: &[Span], head: &Bytes, room: usize) -> Result<HeaderMap, &'static str> {
-    let mut map = HeaderMap::with_capacity(spans.len() + room);
+    let mut map = SPARE_MAPS.with(|s| s.borrow_mut().pop()).unwrap_or_default();
+    // `reserve` sizes the map's table, of which a map fills three quarters before it grows.
+    let want = spans.len() + room;
+    map.reserve(want + want / 3);
     for &(k0, k1, v0, v1) in spans {
         let (k0, k1, v0, v1) = (k0 as usize, k1 as usize, v0 as usize, v1 as usize);
         let name = HeaderName::from_bytes(&head[k0..k1]).map_err(|_| "invalid header name")?;
@@ -150,6 +156,60 @@ pub fn header_map(spans: &[Span], head: &Bytes, room: usize) -> Result<HeaderMap
         map.append(name, value);
     }
     Ok(map)
+}
+
+/// Header maps kept per thread for the next messages, and the largest kept: a map that
+/// grew beyond (a message with many fields) is let go rather than held.
+const SPARE_MAX: usize = 64;
+const SPARE_FIELDS_MAX: usize = 64;
+
+thread_local! {
+    /// Emptied header maps of finished messages: a new head takes one instead of allocating
+    /// two vectors, as HAProxy takes its buffers from a pool.
+    static SPARE_MAPS: RefCell<Vec<HeaderMap>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Gives the header map of a message this thread is done with back for the next one.
+pub fn recycle(mut map: HeaderMap) {
+    if map.capacity() == 0 || map.capacity() > SPARE_FIELDS_MAX {
+        return;
+    }
+    map.clear();
+    SPARE_MAPS.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.len() < SPARE_MAX {
+            s.push(map);
+        }
+    });
+}
+
+/// A header map that goes back to this thread's spares once dropped, on whichever path
+/// its message ends.
+pub struct Reused(HeaderMap);
+
+impl Reused {
+    pub fn new(map: HeaderMap) -> Reused {
+        Reused(map)
+    }
+}
+
+impl Drop for Reused {
+    fn drop(&mut self) {
+        recycle(std::mem::take(&mut self.0));
+    }
+}
+
+impl std::ops::Deref for Reused {
+    type Target = HeaderMap;
+    fn deref(&self) -> &HeaderMap {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Reused {
+    fn deref_mut(&mut self) -> &mut HeaderMap {
+        &mut self.0
+    }
 }
 
 /// What a message's `Connection` fields list (in any of their comma-separated values,
@@ -324,6 +384,29 @@ fn advance(state: State, buf: &[u8]) -> Result<Option<Advance>, &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_recycled_header_map_is_reused_empty() {
+        let head = Bytes::from_static(b"Host: a\r\nAccept: b\r\n");
+        let spans = [(0, 4, 6, 7), (9, 15, 17, 18)];
+        let first = header_map(&spans, &head, 2).unwrap();
+        assert_eq!(first.len(), 2);
+        let room = first.capacity();
+        assert!(room >= 4, "room for the fields rules add: {room}");
+        recycle(first);
+        // The next head gets that map back, emptied, and fills it without growing it.
+        let mut next = header_map(&spans[..1], &head, 2).unwrap();
+        assert_eq!(next.len(), 1);
+        assert_eq!(next.capacity(), room);
+        next.append("x-a", HeaderValue::from_static("1"));
+        next.append("x-b", HeaderValue::from_static("2"));
+        assert_eq!(next.capacity(), room);
+        // A map grown large is not kept.
+        let mut big = HeaderMap::with_capacity(500);
+        big.append("x-c", HeaderValue::from_static("3"));
+        recycle(big);
+        assert!(header_map(&spans, &head, 0).unwrap().capacity() < 500);
+    }
 
     fn all(f: Framing, input: &[u8]) -> (Result<Vec<u8>, &'static str>, BytesMut, bool) {
         let mut d = Decoder::new(f);

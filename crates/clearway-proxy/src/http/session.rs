@@ -514,7 +514,9 @@ impl Session {
         async move {
             let mut parts = parts;
             let (res, be) = self.route(index, &mut parts, body).await;
-            self.respond(res, be.as_deref(), &parts, done)
+            let res = self.respond(res, be.as_deref(), &parts, done);
+            super::decode::recycle(std::mem::take(&mut parts.headers));
+            res
         }
     }
 
@@ -620,11 +622,13 @@ impl Session {
         });
         // The request's headers are only copied when something reads them after they are
         // sent: response rules, or an SNI taken from the request.
-        let mut headers = if fe.http.reads_request_later() || be.http.reads_request_later() || be.sni_from_request {
-            parts.headers.clone()
-        } else {
-            std::mem::take(&mut parts.headers)
-        };
+        let mut headers = super::decode::Reused::new(
+            if fe.http.reads_request_later() || be.http.reads_request_later() || be.sni_from_request {
+                parts.headers.clone()
+            } else {
+                std::mem::take(&mut parts.headers)
+            },
+        );
         strip_hop_by_hop(&mut headers);
         forward_for(ff, &mut headers, self.conn.peer.ip());
         // An HTTP/1.1 upgrade (WebSocket): the two hop-by-hop headers that ask for it go on.
@@ -781,7 +785,7 @@ impl Session {
                     let mut req = Request::new(req_body);
                     *req.method_mut() = parts.method.clone();
                     *req.uri_mut() = uri.clone();
-                    *req.headers_mut() = headers.clone();
+                    *req.headers_mut() = HeaderMap::clone(&headers);
                     to_h2(
                         &mut req,
                         be.tls[server].is_some(),
