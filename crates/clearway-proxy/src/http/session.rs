@@ -708,6 +708,12 @@ impl Session {
             };
             let (slot, sender, reused) = match got {
                 Ok(Got::Reused(slot, sender)) => (slot, sender, true),
+                // A plain HTTP/1.1 server: no TLS and no HTTP/2 handshake to wait for, so no
+                // future (and no copy of one into a box) per new server connection.
+                Ok(Got::New(c)) if be.tls[c.slot.server].is_none() && !be.h2[c.slot.server] => {
+                    let stream: Box<dyn crate::session::ServerStream> = Box::new(c.stream);
+                    (c.slot, Sender::H1(h1::Conn::new(stream, READ_BUF)), false)
+                }
                 Ok(Got::New(c)) => {
                     let sni = sni_of(c.slot.server);
                     match Box::pin(self.open(be, c, sni)).await {
