@@ -39,9 +39,17 @@ impl Variant {
     }
 }
 
-/// The connection limit of both proxies: HAProxy needs two descriptors per connection within
-/// the process limit (20,000 on the machines seen so far), so not more.
-pub const MAXCONN: u32 = 9_800;
+/// The connection limit of both proxies, from the process's descriptor limit: HAProxy needs
+/// two descriptors per connection (and refuses to start without them), so 10,500, room for
+/// the 10,000 idle connections of the memory row, where the runner could raise the limit
+/// (`run::NOFILE_WANTED`), else 9,800, which fits the 20,000 seen on machines that cannot.
+pub fn maxconn(nofile: u64) -> u32 {
+    if nofile >= 2 * 10_500 + 1_000 {
+        10_500
+    } else {
+        9_800
+    }
+}
 /// Kernel pipes for splicing, per proxy: two per spliced connection, and the bulk rows run
 /// at most 8 streams.
 pub const MAXPIPES: u32 = 64;
@@ -67,7 +75,7 @@ pub fn target(kind: Kind, variant: Variant, port: u16) -> String {
 /// The bulk proxy has `option splice-auto`, without which HAProxy never splices; Clearway
 /// does the same with or without it. `maxpipes` is set because HAProxy reserves two
 /// descriptors per pipe at start-up, and its default (a quarter of `maxconn`) would take it
-/// past the descriptor limit that `MAXCONN` is sized for. `busy_polling` adds that global
+/// past the descriptor limit that `maxconn` is sized for. `busy_polling` adds that global
 /// keyword to both.
 pub fn config(variant: Variant, threads: usize, busy_polling: bool) -> String {
     let (addr, bindopt, source) = match variant {
@@ -75,8 +83,11 @@ pub fn config(variant: Variant, threads: usize, busy_polling: bool) -> String {
         Variant::Transparent => (VIP, " transparent", "    source 0.0.0.0 usesrc clientip\n"),
     };
     let busy = if busy_polling { "    busy-polling\n" } else { "" };
+    // The limit the runner set for itself, which the proxies inherit.
+    let nofile = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).map_or(0, |(soft, _)| soft);
+    let maxconn = maxconn(nofile);
     format!(
-        "global\n    maxconn {MAXCONN}\n    maxpipes {MAXPIPES}\n    nbthread {threads}\n{busy}\
+        "global\n    maxconn {maxconn}\n    maxpipes {MAXPIPES}\n    nbthread {threads}\n{busy}\
          defaults\n    timeout connect 5s\n    timeout client 120s\n    timeout server 120s\n    timeout queue 60s\n\
          listen tcp_ka\n    mode tcp\n    bind {addr}:{TCP_PORT}{bindopt}\n{source}    server s1 {SERVER}:80\n\
          listen http_ka\n    mode http\n    bind {addr}:{HTTP_PORT}{bindopt}\n{source}    http-request set-header X-Bench 1\n    server s1 {SERVER}:80\n\
@@ -222,4 +233,20 @@ fn cpu_model() -> String {
         .map_or("unknown".to_string(), |(_, m)| m.trim().to_string());
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     format!("{model}, {cores} cores")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maxconn_fits_the_descriptor_limit() {
+        // HAProxy needs two descriptors per connection and about 150 more (it asked for 21,144
+        // with maxconn 10,500); it refuses to start otherwise ("Cannot raise FD limit").
+        for nofile in [20_000, 21_999, 22_000, 65_536] {
+            let m = u64::from(maxconn(nofile));
+            assert!(2 * m + 200 <= nofile, "maxconn {m} with {nofile} descriptors");
+        }
+        assert_eq!(maxconn(65_536), 10_500, "room for 10,000 idle connections");
+    }
 }
