@@ -64,8 +64,12 @@ pub(super) fn complete(buf: &[u8], head_only: bool) -> bool {
         return false;
     };
     let code = res.code.unwrap_or(0);
+    if (100..200).contains(&code) && code != 101 {
+        // An interim response (`103 Early Hints`): the final one follows.
+        return complete(&buf[head_len..], head_only);
+    }
     let sem = Semantics::scan(res.headers);
-    let framing = if head_only || (100..200).contains(&code) || code == 204 || code == 304 {
+    let framing = if head_only || code == 101 || code == 204 || code == 304 {
         Framing::Empty
     } else if sem.chunked {
         Framing::Chunked

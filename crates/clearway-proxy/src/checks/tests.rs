@@ -246,6 +246,11 @@ fn an_http_check_response_is_whole_by_its_own_framing() {
     // Framed by the close: only the server's FIN ends it.
     assert!(!whole("HTTP/1.0 200 OK\r\n\r\nok"));
     assert!(!whole("HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\nok"));
+    // An interim response is not the answer: the final one must be whole too.
+    assert!(!whole("HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"));
+    assert!(whole(
+        "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    ));
     // A HEAD check's answer has no body, whatever its length says.
     assert!(complete(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", true));
 }

@@ -145,10 +145,12 @@ pub fn spans(at: &mut [Span; MAX_HEADERS], buf: &[u8], headers: &[httparse::Head
 /// `room`: fields the rules may add, made room for now rather than by growing the map then.
 /// The map is one this thread had spare (see `recycle`) when there is one.
 pub fn header_map(spans: &[Span], head: &Bytes, room: usize) -> Result<HeaderMap, &'static str> {
-    let mut map = SPARE_MAPS.with(|s| s.borrow_mut().pop()).unwrap_or_default();
-    // `reserve` sizes the map's table, of which a map fills three quarters before it grows.
-    let want = spans.len() + room;
-    map.reserve(want + want / 3);
+    let mut map = SPARE_MAPS
+        .try_with(|s| s.borrow_mut().pop())
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    map.reserve(spans.len() + room);
     for &(k0, k1, v0, v1) in spans {
         let (k0, k1, v0, v1) = (k0 as usize, k1 as usize, v0 as usize, v1 as usize);
         let name = HeaderName::from_bytes(&head[k0..k1]).map_err(|_| "invalid header name")?;
@@ -170,12 +172,14 @@ thread_local! {
 }
 
 /// Gives the header map of a message this thread is done with back for the next one.
+/// A map that held many values is let go too: clearing keeps the room of repeated fields.
 pub fn recycle(mut map: HeaderMap) {
-    if map.capacity() == 0 || map.capacity() > SPARE_FIELDS_MAX {
+    if map.capacity() == 0 || map.capacity() > SPARE_FIELDS_MAX || map.len() > SPARE_FIELDS_MAX {
         return;
     }
     map.clear();
-    SPARE_MAPS.with(|s| {
+    // While the thread ends, its spares are gone: the map is simply dropped.
+    let _ = SPARE_MAPS.try_with(|s| {
         let mut s = s.borrow_mut();
         if s.len() < SPARE_MAX {
             s.push(map);
@@ -401,11 +405,19 @@ mod tests {
         next.append("x-a", HeaderValue::from_static("1"));
         next.append("x-b", HeaderValue::from_static("2"));
         assert_eq!(next.capacity(), room);
-        // A map grown large is not kept.
+        // A map grown large is not kept, nor one that held many values.
         let mut big = HeaderMap::with_capacity(500);
         big.append("x-c", HeaderValue::from_static("3"));
         recycle(big);
         assert!(header_map(&spans, &head, 0).unwrap().capacity() < 500);
+        let mut many = HeaderMap::with_capacity(4);
+        for _ in 0..100 {
+            many.append("x-d", HeaderValue::from_static("4"));
+        }
+        let (room, len) = (many.capacity(), many.len());
+        assert!(room <= SPARE_FIELDS_MAX && len > SPARE_FIELDS_MAX);
+        recycle(many);
+        assert!(SPARE_MAPS.with(|s| s.borrow().is_empty()), "a map of {len} values kept");
     }
 
     fn all(f: Framing, input: &[u8]) -> (Result<Vec<u8>, &'static str>, BytesMut, bool) {
