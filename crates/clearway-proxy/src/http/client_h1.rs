@@ -349,88 +349,97 @@ enum Next {
 impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
     /// One request and its response, and what the connection does next.
     async fn one<S: Service>(&mut self, svc: &Arc<S>, n: &mut u64) -> Result<Next, End> {
-        let Some(head) = self.read_head(svc).await? else {
-            return Ok(Next::Close);
-        };
-        *n += 1;
-        let Head {
-            mut parts,
-            framing,
-            keep_alive,
-            expect_continue,
-            upgrade,
-        } = head;
-        let head_req = parts.method == Method::HEAD;
-        let version = parts.version;
-        let upgrade = upgrade.then(|| {
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            parts.extensions.insert(OnUpgrade(Arc::new(Mutex::new(Some(rx)))));
-            tx
-        });
-        let dec = Decoder::new(framing);
-        let (body, mut upload) = if dec.is_end() {
-            (ReqBody::Empty, None)
-        } else {
-            // Delayed ACKs would hold a client that waits for the ACK of its head before
-            // sending the body (HAProxy turns quick ACKs back on here too); not needed when
-            // the whole body came with the head.
-            if self.smart_accept && !dec.ends_within(&self.rbuf) {
-                self.io.ack_now();
-            }
-            let pipe = Arc::new(Mutex::new(Pipe::default()));
-            let body = RequestBody {
-                pipe: pipe.clone(),
-                exact: dec.exact_len(),
-                ended: false,
+        // Blocks end what is not needed across the awaits that follow: a local moved from
+        // keeps its room in this future until its scope ends (the request's head and parts,
+        // the response and its head), and the future is boxed per connection.
+        let (mut fut, mut upload, head_req, version, keep_alive, upgrade) = {
+            let Some(Head {
+                mut parts,
+                framing,
+                keep_alive,
+                expect_continue,
+                upgrade,
+            }) = self.read_head(svc).await?
+            else {
+                return Ok(Next::Close);
             };
-            let up = Upload {
-                pipe,
-                dec,
-                continued: !expect_continue,
-                waiting: None,
-            };
-            (ReqBody::H1(body), Some(up))
-        };
-        let mut fut = svc.clone().call(Request::from_parts(parts, body));
-        let mut body_failed = None;
-        let res = poll_fn(|cx| {
-            if let Some(up) = &mut upload {
-                if let Err(e) = self.pump(cx, up) {
-                    body_failed.get_or_insert(e);
+            *n += 1;
+            let head_req = parts.method == Method::HEAD;
+            let version = parts.version;
+            let upgrade = upgrade.then(|| {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                parts.extensions.insert(OnUpgrade(Arc::new(Mutex::new(Some(rx)))));
+                tx
+            });
+            let dec = Decoder::new(framing);
+            let (body, upload) = if dec.is_end() {
+                (ReqBody::Empty, None)
+            } else {
+                // Delayed ACKs would hold a client that waits for the ACK of its head before
+                // sending the body (HAProxy turns quick ACKs back on here too); not needed when
+                // the whole body came with the head.
+                if self.smart_accept && !dec.ends_within(&self.rbuf) {
+                    self.io.ack_now();
                 }
-            }
-            // `100 Continue`, if the pump put it there; a failed write shows again when the
-            // response is written.
-            let _ = self.poll_flush_wbuf(cx);
-            fut.as_mut().poll(cx)
-        })
-        .await;
-        drop(fut);
-        // The whole body was read (else the next request cannot be found in what follows).
-        let body_done = upload.is_none_or(|u| u.dec.is_end()) && body_failed.is_none();
-        let status = res.status();
-        let (mut rp, rb) = res.into_parts();
-        let switching = status == StatusCode::SWITCHING_PROTOCOLS && upgrade.is_some();
-        let no_body = head_req
-            || status.is_informational()
-            || status == StatusCode::NO_CONTENT
-            || status == StatusCode::NOT_MODIFIED;
-        let says_close = super::ConnectionTokens::of(&rp.headers).close;
-        let mut keep = keep_alive && body_done && !says_close && !switching;
-        let out = if no_body {
-            Out::None
-        } else if rp.headers.contains_key(header::CONTENT_LENGTH) {
-            Out::Length
-        } else if let Some(n) = rb.size_hint().exact() {
-            Out::AddLength(n)
-        } else if version == Version::HTTP_11 {
-            Out::Chunked
-        } else {
-            keep = false;
-            Out::Close
+                let pipe = Arc::new(Mutex::new(Pipe::default()));
+                let body = RequestBody {
+                    pipe: pipe.clone(),
+                    exact: dec.exact_len(),
+                    ended: false,
+                };
+                let up = Upload {
+                    pipe,
+                    dec,
+                    continued: !expect_continue,
+                    waiting: None,
+                };
+                (ReqBody::H1(body), Some(up))
+            };
+            let fut = svc.clone().call(Request::from_parts(parts, body));
+            (fut, upload, head_req, version, keep_alive, upgrade)
         };
-        encode_head(&mut self.wbuf, status, &rp.headers, out, version, keep, says_close);
-        super::decode::recycle(std::mem::take(&mut rp.headers));
+        let mut body_failed = None;
+        let (mut rb, out, keep, switching) = {
+            let res = poll_fn(|cx| {
+                if let Some(up) = &mut upload {
+                    if let Err(e) = self.pump(cx, up) {
+                        body_failed.get_or_insert(e);
+                    }
+                }
+                // `100 Continue`, if the pump put it there; a failed write shows again when the
+                // response is written.
+                let _ = self.poll_flush_wbuf(cx);
+                fut.as_mut().poll(cx)
+            })
+            .await;
+            drop(fut);
+            // The whole body was read (else the next request cannot be found in what follows).
+            let body_done = upload.is_none_or(|u| u.dec.is_end()) && body_failed.is_none();
+            let status = res.status();
+            let (mut rp, rb) = res.into_parts();
+            let switching = status == StatusCode::SWITCHING_PROTOCOLS && upgrade.is_some();
+            let no_body = head_req
+                || status.is_informational()
+                || status == StatusCode::NO_CONTENT
+                || status == StatusCode::NOT_MODIFIED;
+            let says_close = super::ConnectionTokens::of(&rp.headers).close;
+            let mut keep = keep_alive && body_done && !says_close && !switching;
+            let out = if no_body {
+                Out::None
+            } else if rp.headers.contains_key(header::CONTENT_LENGTH) {
+                Out::Length
+            } else if let Some(n) = rb.size_hint().exact() {
+                Out::AddLength(n)
+            } else if version == Version::HTTP_11 {
+                Out::Chunked
+            } else {
+                keep = false;
+                Out::Close
+            };
+            encode_head(&mut self.wbuf, status, &rp.headers, out, version, keep, says_close);
+            super::decode::recycle(std::mem::take(&mut rp.headers));
+            (rb, out, keep, switching)
+        };
         if switching {
             self.poll_flush_all().await.map_err(End::Io)?;
             return match upgrade {
@@ -438,8 +447,7 @@ impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
                 None => Err(End::Closed),
             };
         }
-        let mut rb = rb;
-        if no_body {
+        if out == Out::None {
             drop(rb);
             self.poll_flush_all().await.map_err(End::Io)?;
         } else {
