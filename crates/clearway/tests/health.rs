@@ -19,6 +19,18 @@ fn between<'a>(log: &'a str, from: &str, to: &str) -> Vec<&'a str> {
     lines[start..end].to_vec()
 }
 
+/// Clearway on `cfg` (its frontend on 192.0.2.1:80) with each check's result logged.
+fn start_logging_checks(topo: &clearway_testkit::Topology, cfg: &str) -> Clearway {
+    Clearway::start_with_log(&topo.lb, binary(), cfg, &[80], "info,clearway_proxy::checks=debug")
+}
+
+/// How many checks of `backend` passed, by the log.
+fn checks_passed(log: &str, backend: &str) -> usize {
+    log.lines()
+        .filter(|l| l.contains("check passed") && l.contains(&format!("backend={backend} ")))
+        .count()
+}
+
 fn servers_seen(topo: &clearway_testkit::Topology, n: usize) -> Vec<String> {
     (0..n).map(|_| server_of(&ask(topo, "192.0.2.1:80", None))).collect()
 }
@@ -34,7 +46,7 @@ fn tcp_check_takes_a_dead_server_out_after_fall_and_back_after_rise() {
         "{DEFAULTS}frontend ft\n    bind 192.0.2.1:80\n    default_backend bk\n\
          backend bk\n    server s1 198.51.100.10:80 check inter 100ms rise 2 fall 3\n    server s2 198.51.100.11:80 check inter 100ms\n"
     );
-    let lb = Clearway::start_with_log(&topo.lb, binary(), &cfg, &[80], "info,clearway_proxy::checks=debug");
+    let lb = start_logging_checks(&topo, &cfg);
     assert_eq!(servers_seen(&topo, 4), ["s1", "s2", "s1", "s2"]);
     drop(s1);
     assert!(
@@ -159,7 +171,7 @@ fn a_tcp_check_is_never_accepted_by_the_servers_application() {
         "{DEFAULTS}frontend ft\n    bind 192.0.2.1:80\n    default_backend bk\n\
          backend bk\n    server s1 198.51.100.10:80 check inter 100ms\n"
     );
-    let lb = Clearway::start_with_log(&topo.lb, binary(), &cfg, &[80], "info,clearway_proxy::checks=debug");
+    let lb = start_logging_checks(&topo, &cfg);
     // As HAProxy's: the server answers the SYN, which is all a plain check needs, and the
     // check resets before its handshake ends, so the server's accept() never sees it (no
     // log line or aborted-connection count per check on the server).
@@ -196,15 +208,14 @@ fn an_http_check_sends_its_request_with_the_handshakes_last_ack() {
         "{DEFAULTS}frontend ft\n    bind 192.0.2.1:80\n    default_backend bk\n\
          backend bk\n    option httpchk GET /\n    server s1 198.51.100.10:80 check inter 100ms\n"
     );
-    let lb = Clearway::start_with_log(&topo.lb, binary(), &cfg, &[80], "info,clearway_proxy::checks=debug");
-    let passed = |log: &str| log.matches("check passed").count();
-    assert!(eventually(|| passed(&lb.log()) >= 10), "{}", lb.log());
+    let lb = start_logging_checks(&topo, &cfg);
+    assert!(eventually(|| checks_passed(&lb.log(), "bk") >= 10), "{}", lb.log());
     let log = lb.log();
     drop(lb);
     // As HAProxy's: the check's request carries the handshake's last ACK, and the ACKs of
     // the response wait to be merged. Here that is 10 pure ACKs for 10 checks, against 70
     // when each check connected with quick ACKs.
-    let (checks, acks) = (passed(&log), pure_acks());
+    let (checks, acks) = (checks_passed(&log, "bk"), pure_acks());
     assert!(acks <= 2 * checks, "{acks} pure ACKs to the server for {checks} checks");
 }
 
@@ -220,9 +231,8 @@ fn a_tcp_check_that_connects_elsewhere_opens_nothing_to_the_server_port_first() 
          backend bk\n    option tcp-check\n    tcp-check connect port 81\n\
          \x20   server s1 198.51.100.10:80 check inter 100ms\n"
     );
-    let lb = Clearway::start_with_log(&topo.lb, binary(), &cfg, &[80], "info,clearway_proxy::checks=debug");
-    let passed = |log: &str| log.matches("check passed").count();
-    assert!(eventually(|| passed(&lb.log()) >= 5), "{}", lb.log());
+    let lb = start_logging_checks(&topo, &cfg);
+    assert!(eventually(|| checks_passed(&lb.log(), "bk") >= 5), "{}", lb.log());
     // As HAProxy: the rule's own connection is the only one, and as the last rule it is a
     // plain check, reset before its handshake ends (one may slip through on a slow machine).
     assert_eq!(traffic.count(), 0, "check connections to the traffic port");
@@ -240,22 +250,17 @@ fn a_check_that_exchanged_data_leaves_no_time_wait_unless_it_lingers() {
     };
     let _plain = EchoServer::start(&topo.server, addr("198.51.100.10:80"));
     let _lingers = EchoServer::start(&topo.server, addr("198.51.100.10:81"));
-    let rules = "    option tcp-check\n    tcp-check send PING\\r\\n\n    tcp-check expect string PING\n";
+    let exchange = "    tcp-check send PING\\r\\n\n    tcp-check expect string PING\n";
     let cfg = format!(
         "{DEFAULTS}frontend ft\n    bind 192.0.2.1:80\n    default_backend plain\n\
-         backend plain\n{rules}    server s1 198.51.100.10:80 check inter 100ms\n\
-         backend lingers\n    option tcp-check\n    tcp-check connect linger\n{}\
-         \x20   server s1 198.51.100.10:81 check inter 100ms\n",
-        &rules["    option tcp-check\n".len()..]
+         backend plain\n    option tcp-check\n{exchange}\
+         \x20   server s1 198.51.100.10:80 check inter 100ms\n\
+         backend lingers\n    option tcp-check\n    tcp-check connect linger\n{exchange}\
+         \x20   server s1 198.51.100.10:81 check inter 100ms\n"
     );
-    let lb = Clearway::start_with_log(&topo.lb, binary(), &cfg, &[80], "info,clearway_proxy::checks=debug");
-    let passed = |log: &str, be: &str| {
-        log.lines()
-            .filter(|l| l.contains("check passed") && l.contains(&format!("backend={be} ")))
-            .count()
-    };
+    let lb = start_logging_checks(&topo, &cfg);
     assert!(
-        eventually(|| passed(&lb.log(), "plain") >= 5 && passed(&lb.log(), "lingers") >= 5),
+        eventually(|| checks_passed(&lb.log(), "plain") >= 5 && checks_passed(&lb.log(), "lingers") >= 5),
         "{}",
         lb.log()
     );
