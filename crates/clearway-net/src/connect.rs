@@ -100,8 +100,13 @@ pub async fn connect(
         // Only a packet saved: a kernel that refuses it still connects.
         let _ = socket.set_quickack(false);
     }
-    let socket = tokio::net::TcpSocket::from_std_stream(socket.into());
-    let attempt = socket.connect(server);
+    match socket.connect(&server.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return Err(ConnectError::at(ConnectStage::Connect)(e)),
+    }
+    let stream = TcpStream::from_std(socket.into()).map_err(ConnectError::at(ConnectStage::Connect))?;
+    let attempt = established(stream);
     match timeout {
         Some(t) => match tokio::time::timeout(t, attempt).await {
             Ok(r) => r.map_err(ConnectError::at(ConnectStage::Connect)),
@@ -112,6 +117,19 @@ pub async fn connect(
         },
         None => attempt.await.map_err(ConnectError::at(ConnectStage::Connect)),
     }
+}
+
+/// A connection under way, once the handshake is over. The socket's error is asked for only
+/// when the event loop saw it fail (the usual `SO_ERROR` after every connect is one call per
+/// connection for nothing; HAProxy does without it too).
+async fn established(stream: TcpStream) -> io::Result<TcpStream> {
+    let ready = stream.ready(tokio::io::Interest::WRITABLE).await?;
+    if ready.is_write_closed() || ready.is_error() {
+        if let Some(e) = stream.take_error()? {
+            return Err(e);
+        }
+    }
+    Ok(stream)
 }
 
 /// Makes the coming close of `s` a reset (SO_LINGER with a zero time): no TIME_WAIT is left
@@ -189,4 +207,35 @@ fn bind_in_range(socket: &Socket, addr: SocketAddr, lo: u16, hi: u16, hint: u32)
         stage: ConnectStage::Bind,
         error: last,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_connect_returns_once_established() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+        let at = l.local_addr().expect("port");
+        let s = connect(at, None, Some(Duration::from_secs(5)), false)
+            .await
+            .expect("connect");
+        assert_eq!(s.peer_addr().expect("peer"), at);
+        let (accepted, from) = l.accept().expect("accept");
+        assert_eq!(from, s.local_addr().expect("local"));
+        drop(accepted);
+    }
+
+    #[tokio::test]
+    async fn a_refused_connect_says_so_at_the_connect_step() {
+        // A port just freed: nothing listens there.
+        let at = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("port");
+        let e = connect(at, None, Some(Duration::from_secs(5)), false)
+            .await
+            .expect_err("refused");
+        assert_eq!(e.stage, ConnectStage::Connect);
+        assert_eq!(e.errno(), Some(libc::ECONNREFUSED), "{e}");
+    }
 }
