@@ -57,10 +57,7 @@ pub fn spawn<H: Send + 'static>(
             tls_session(fe, client, peer, local, acceptor).await;
             drop(hold);
         }),
-        (None, Mode::Http) => tokio::spawn(async move {
-            crate::http::session::serve_once_readable(fe, client, conn).await;
-            drop(hold);
-        }),
+        (None, Mode::Http) => tokio::spawn(crate::http::session::serve_once_readable(fe, client, conn, hold)),
         (None, Mode::Tcp) => tokio::spawn(async move {
             tcp(fe, Client::Plain(client), conn).await;
             drop(hold);

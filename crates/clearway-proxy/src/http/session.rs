@@ -211,32 +211,67 @@ struct Session {
 
 /// Serves a plain-TCP client connection once its first bytes arrive, within
 /// `timeout http-request` (else `timeout client`); a client that sends nothing in time is
-/// closed silently. No buffer is taken before the client has sent something.
-pub async fn serve_once_readable(fe: Arc<Frontend>, client: tokio::net::TcpStream, conn: ConnSamples) {
-    let deadline = first_deadline(&fe);
-    let first = loop {
+/// closed silently. They are read at once when already there; otherwise no buffer is held
+/// while the client keeps quiet. `hold` (the connection's permits) goes when it ends.
+///
+/// This is a connection's task, copied whole as it is spawned, so it is kept small: a plain
+/// function around an `async` block holds its arguments once (an `async fn` keeps them twice),
+/// and the wait for a quiet client, with its timer, is boxed.
+#[allow(clippy::manual_async_fn, reason = "an async fn would hold its arguments twice")]
+pub fn serve_once_readable<H: Send + 'static>(
+    fe: Arc<Frontend>,
+    client: tokio::net::TcpStream,
+    conn: ConnSamples,
+    hold: H,
+) -> impl Future<Output = ()> + Send + 'static {
+    async move {
+        let deadline = first_deadline(&fe);
+        let mut first = bytes::BytesMut::with_capacity(FIRST_READ);
+        let first = match clearway_net::listen::read_now(&client, &mut first) {
+            Ok(0) => return,
+            Ok(_) => first,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                drop(first);
+                match Box::pin(first_bytes(&fe, &client, &conn, deadline)).await {
+                    Some(b) => b,
+                    None => return,
+                }
+            }
+            Err(_) => return,
+        };
+        Box::pin(serve_first(fe, client, conn, first, deadline)).await;
+        drop(hold);
+    }
+}
+
+/// Waits for a quiet client's first bytes; None: it closed, failed or sent nothing before
+/// `deadline` (logged).
+async fn first_bytes(
+    fe: &Frontend,
+    client: &tokio::net::TcpStream,
+    conn: &ConnSamples,
+    deadline: Option<(Instant, &'static str)>,
+) -> Option<bytes::BytesMut> {
+    loop {
         let ready = match deadline {
             None => client.readable().await,
             Some((at, why)) => match tokio::time::timeout_at(at, client.readable()).await {
                 Ok(r) => r,
                 Err(_) => {
                     tracing::info!(frontend = %fe.name, client = %conn.peer, requests = 0, "client connection closed: {why}");
-                    return;
+                    return None;
                 }
             },
         };
-        if ready.is_err() {
-            return;
-        }
+        ready.ok()?;
         let mut buf = bytes::BytesMut::with_capacity(FIRST_READ);
         match client.try_read_buf(&mut buf) {
-            Ok(0) => return,
-            Ok(_) => break buf,
+            Ok(0) => return None,
+            Ok(_) => return Some(buf),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(_) => return,
+            Err(_) => return None,
         }
-    };
-    Box::pin(serve_first(fe, client, conn, first, deadline)).await;
+    }
 }
 
 /// Serves a TLS client connection: HTTP/2 when ALPN chose it, else by its first bytes.
