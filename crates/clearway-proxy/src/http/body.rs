@@ -108,12 +108,18 @@ impl ResBody {
         self
     }
 
+    /// Once the body is over: its slot goes back, and its connection too when it has a home.
+    /// A connection closed after this response stays in `inner` until the body is dropped,
+    /// which the client side does after writing the response: the client has its answer
+    /// before the server's close (a reset, whose delivery runs in this thread) takes its time.
     fn finish_h1(&mut self) {
         if let Kind::H1 { inner, lease } = &mut self.kind {
             if inner.is_end() {
                 if let Some(l) = lease.take() {
-                    if let Some(c) = inner.take_reusable() {
-                        l.give_back(Sender::H1(c));
+                    if l.home.is_some() {
+                        if let Some(c) = inner.take_reusable() {
+                            l.give_back(Sender::H1(c));
+                        }
                     }
                 }
             }

@@ -448,8 +448,9 @@ impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
             };
         }
         if out == Out::None {
-            drop(rb);
+            // The body goes after the head is out: it may hold a server connection to close.
             self.poll_flush_all().await.map_err(End::Io)?;
+            drop(rb);
         } else {
             self.write_body(&mut rb, out).await?;
         }
