@@ -130,6 +130,18 @@ pub fn read_now<S: std::os::fd::AsFd>(s: &S, buf: &mut bytes::BytesMut) -> io::R
     Ok(n)
 }
 
+/// Reads what `s` holds into the unfilled part of `buf`, without waiting and without
+/// zeroing that room first: `WouldBlock` when nothing is there; nothing added when the peer
+/// closed. For a connection not (yet) registered with an event loop.
+pub fn read_into<S: std::os::fd::AsFd>(s: &S, buf: &mut tokio::io::ReadBuf<'_>) -> io::Result<()> {
+    // SAFETY: `recv` only writes into the room it is given, never de-initialises it.
+    let n = socket2::SockRef::from(s).recv(unsafe { buf.unfilled_mut() })?;
+    // SAFETY: `recv` initialised the first `n` bytes of the unfilled room.
+    unsafe { buf.assume_init(n) };
+    buf.advance(n);
+    Ok(())
+}
+
 /// Registers a listening socket with the async runtime for readiness only, so an accept loop
 /// can wait for a client before taking any connection-limit permit (tokio's `TcpListener`
 /// offers accept, not readiness). Needs a tokio runtime.

@@ -261,8 +261,8 @@ pub async fn serve_handed_over(rt: Arc<Runtime>, thread: usize) {
     }
 }
 
-/// Registers an accepted client with this thread's event loop and starts its session, which
-/// holds `hold` (its permits and load) until it ends.
+/// Starts an accepted client's session on this thread, which holds `hold` (its permits and
+/// load) until it ends.
 fn start_session<H: Send + 'static>(
     fe: Arc<Frontend>,
     stream: std::net::TcpStream,
@@ -270,8 +270,5 @@ fn start_session<H: Send + 'static>(
     tls: Option<crate::tls::Acceptor>,
     hold: H,
 ) {
-    match tokio::net::TcpStream::from_std(stream) {
-        Ok(s) => session::spawn(fe, s, at, tls, hold),
-        Err(e) => tracing::warn!(frontend = %fe.name, client = %at.peer, "cannot register the client connection: {e}"),
-    }
+    session::spawn(fe, stream, at, tls, hold)
 }

@@ -23,10 +23,11 @@ const HANDSHAKE_DEFAULT: Duration = Duration::from_secs(10);
 /// Starts a session for an accepted client as a task of its own, holding `hold` (the
 /// connection-limit permits) until it ends. Each kind of session (TCP, HTTP, TLS) is a
 /// different task: a future is as large as its largest state, and an idle session should only
-/// hold what its own kind needs.
+/// hold what its own kind needs. A plain HTTP client joins the event loop only when it first
+/// has to wait (`http::client_io`); the others join it here.
 pub fn spawn<H: Send + 'static>(
     fe: Arc<Frontend>,
-    client: TcpStream,
+    client: std::net::TcpStream,
     at: crate::frontend::Accepted,
     tls: Option<crate::tls::Acceptor>,
     hold: H,
@@ -52,13 +53,23 @@ pub fn spawn<H: Send + 'static>(
         }
     }
     let conn = ConnSamples { peer, local, tls: None };
+    if tls.is_none() && fe.mode == Mode::Http {
+        tokio::spawn(crate::http::session::serve_once_readable(fe, client, conn, hold));
+        return;
+    }
+    let client = match TcpStream::from_std(client) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(frontend = %fe.name, client = %peer, "cannot register the client connection: {e}");
+            return;
+        }
+    };
     match (tls, fe.mode) {
         (Some(acceptor), _) => tokio::spawn(async move {
             tls_session(fe, client, peer, local, acceptor).await;
             drop(hold);
         }),
-        (None, Mode::Http) => tokio::spawn(crate::http::session::serve_once_readable(fe, client, conn, hold)),
-        (None, Mode::Tcp) => tokio::spawn(async move {
+        (None, _) => tokio::spawn(async move {
             tcp(fe, Client::Plain(client), conn).await;
             drop(hold);
         }),

@@ -4,6 +4,7 @@
 
 pub mod body;
 pub mod client_h1;
+pub mod client_io;
 pub mod decode;
 pub mod h1;
 pub mod pool;

@@ -220,19 +220,21 @@ struct Session {
 #[allow(clippy::manual_async_fn, reason = "an async fn would hold its arguments twice")]
 pub fn serve_once_readable<H: Send + 'static>(
     fe: Arc<Frontend>,
-    client: tokio::net::TcpStream,
+    client: std::net::TcpStream,
     conn: ConnSamples,
     hold: H,
 ) -> impl Future<Output = ()> + Send + 'static {
     async move {
         let deadline = first_deadline(&fe);
         let mut first = bytes::BytesMut::with_capacity(FIRST_READ);
-        let first = match clearway_net::listen::read_now(&client, &mut first) {
+        let read = clearway_net::listen::read_now(&client, &mut first);
+        let mut client = super::client_io::ClientIo::new(client);
+        let first = match read {
             Ok(0) => return,
             Ok(_) => first,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 drop(first);
-                match Box::pin(first_bytes(&fe, &client, &conn, deadline)).await {
+                match Box::pin(first_bytes(&fe, &mut client, &conn, deadline)).await {
                     Some(b) => b,
                     None => return,
                 }
@@ -248,10 +250,17 @@ pub fn serve_once_readable<H: Send + 'static>(
 /// `deadline` (logged).
 async fn first_bytes(
     fe: &Frontend,
-    client: &tokio::net::TcpStream,
+    client: &mut super::client_io::ClientIo,
     conn: &ConnSamples,
     deadline: Option<(Instant, &'static str)>,
 ) -> Option<bytes::BytesMut> {
+    let client = match client.registered() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(frontend = %fe.name, client = %conn.peer, "cannot register the client connection: {e}");
+            return None;
+        }
+    };
     loop {
         let ready = match deadline {
             None => client.readable().await,
