@@ -227,12 +227,12 @@ pub async fn accept_loop(rt: Arc<Runtime>, listener: Listener) {
         };
         let permits = (global, local, bind);
         if rt.threads == 1 {
-            start_session(fe.clone(), stream, at, listener.tls.clone(), permits);
+            session::spawn(fe.clone(), stream, at, listener.tls.clone(), permits);
             continue;
         }
         let load = rt.workers.assign(listener.thread);
         if load.thread() == listener.thread % rt.threads {
-            start_session(fe.clone(), stream, at, listener.tls.clone(), (permits, load));
+            session::spawn(fe.clone(), stream, at, listener.tls.clone(), (permits, load));
             continue;
         }
         let h = Handoff {
@@ -245,7 +245,7 @@ pub async fn accept_loop(rt: Arc<Runtime>, listener: Listener) {
         };
         if let Err(h) = rt.workers.hand_over(h) {
             // That thread has stopped: serve the client here rather than drop it.
-            start_session(h.fe, h.stream, h.at, h.tls, (h.permits, h.load));
+            session::spawn(h.fe, h.stream, h.at, h.tls, (h.permits, h.load));
         }
     }
 }
@@ -257,18 +257,6 @@ pub async fn serve_handed_over(rt: Arc<Runtime>, thread: usize) {
         return;
     };
     while let Some(h) = inbox.recv().await {
-        start_session(h.fe, h.stream, h.at, h.tls, (h.permits, h.load));
+        session::spawn(h.fe, h.stream, h.at, h.tls, (h.permits, h.load));
     }
-}
-
-/// Starts an accepted client's session on this thread, which holds `hold` (its permits and
-/// load) until it ends.
-fn start_session<H: Send + 'static>(
-    fe: Arc<Frontend>,
-    stream: std::net::TcpStream,
-    at: Accepted,
-    tls: Option<crate::tls::Acceptor>,
-    hold: H,
-) {
-    session::spawn(fe, stream, at, tls, hold)
 }
