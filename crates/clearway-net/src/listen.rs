@@ -118,18 +118,6 @@ pub fn accept(listener: &std::net::TcpListener) -> io::Result<(std::net::TcpStre
     Ok((socket.into(), peer))
 }
 
-/// Reads what an accepted client has sent so far into the spare room of `buf`, without
-/// waiting: Ok(0) when it closed, `WouldBlock` when nothing came yet. An event loop knows
-/// nothing yet of a new socket's readiness and would wait for the kernel's word before its
-/// first read, though the request usually came with the end of the handshake or right after
-/// it (HAProxy reads at once too).
-pub fn read_now<S: std::os::fd::AsFd>(s: &S, buf: &mut bytes::BytesMut) -> io::Result<usize> {
-    let n = socket2::SockRef::from(s).recv(buf.spare_capacity_mut())?;
-    // SAFETY: `recv` initialised the first `n` bytes of the spare room.
-    unsafe { buf.set_len(buf.len() + n) };
-    Ok(n)
-}
-
 /// Reads what `s` holds into the unfilled part of `buf`, without waiting and without
 /// zeroing that room first: `WouldBlock` when nothing is there; nothing added when the peer
 /// closed. For a connection not (yet) registered with an event loop.
@@ -175,39 +163,6 @@ mod tests {
                 Err(e) => panic!("accept: {e}"),
             }
         }
-    }
-
-    #[test]
-    fn read_now_takes_what_came_and_never_waits() {
-        use std::io::Write;
-        let listener = listen("127.0.0.1:0".parse().expect("address"), &ListenSpec::default()).expect("listener");
-        let mut client = std::net::TcpStream::connect(listener.local_addr().expect("port")).expect("connect");
-        let (s, _) = accept_one(&listener);
-        let mut buf = bytes::BytesMut::with_capacity(64);
-        let quiet = read_now(&s, &mut buf).expect_err("nothing sent yet");
-        assert_eq!(quiet.kind(), io::ErrorKind::WouldBlock);
-        assert!(buf.is_empty());
-        client.write_all(b"GET / HTTP/1.1\r\n").expect("write");
-        // Loopback delivers within the write; the loop only covers a slow scheduler.
-        let n = loop {
-            match read_now(&s, &mut buf) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::yield_now(),
-                Err(e) => panic!("read: {e}"),
-            }
-        };
-        assert_eq!(n, 16);
-        assert_eq!(&buf[..], b"GET / HTTP/1.1\r\n");
-        drop(client);
-        let closed = loop {
-            match read_now(&s, &mut buf) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::yield_now(),
-                Err(e) => panic!("read: {e}"),
-            }
-        };
-        assert_eq!(closed, 0, "a closed client reads as 0");
-        assert_eq!(buf.len(), 16, "what was read stays");
     }
 
     #[test]

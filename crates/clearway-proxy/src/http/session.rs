@@ -226,20 +226,25 @@ pub fn serve_once_readable<H: Send + 'static>(
 ) -> impl Future<Output = ()> + Send + 'static {
     async move {
         let deadline = first_deadline(&fe);
-        let mut first = bytes::BytesMut::with_capacity(FIRST_READ);
-        let read = clearway_net::listen::read_now(&client, &mut first);
         let mut client = super::client_io::ClientIo::new(client);
+        let mut first = bytes::BytesMut::with_capacity(FIRST_READ);
+        // One try at once, as the request usually came with the handshake (HAProxy reads at
+        // once too); the event loop would otherwise wait for the kernel's word first.
+        let read = std::future::poll_fn(|cx| {
+            Poll::Ready(tokio_util::io::poll_read_buf(Pin::new(&mut client), cx, &mut first))
+        })
+        .await;
         let first = match read {
-            Ok(0) => return,
-            Ok(_) => first,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+            Poll::Ready(Ok(0)) => return,
+            Poll::Ready(Ok(_)) => first,
+            Poll::Pending => {
                 drop(first);
                 match Box::pin(first_bytes(&fe, &mut client, &conn, deadline)).await {
                     Some(b) => b,
                     None => return,
                 }
             }
-            Err(_) => return,
+            Poll::Ready(Err(_)) => return,
         };
         Box::pin(serve_first(fe, client, conn, first, deadline)).await;
         drop(hold);
