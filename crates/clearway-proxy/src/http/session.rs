@@ -526,6 +526,16 @@ fn spoofed_source(be: &Backend, server: usize, client: IpAddr, hdr_ip: Option<Ip
     }
 }
 
+/// What sending a request on an HTTP/2 server connection came to.
+enum H2Sent {
+    /// The server's response, and the connection for the pool.
+    Answered(Response<Incoming>, hyper::client::conn::http2::SendRequest<ReqBody>),
+    /// The connection was closed before it took the request: its body, to try another.
+    Again(ReqBody),
+    /// The status to answer the client with (502 or 504), logged.
+    Refused(u16),
+}
+
 impl Session {
     fn new(fe: Arc<Frontend>, conn: ConnSamples, act: Option<Arc<Activity>>) -> Session {
         Session {
@@ -559,9 +569,9 @@ impl Session {
             a.begin();
             DoneGuard::new(a.clone())
         });
-        let (parts, body) = req.into_parts();
+        // Moved into the block as they are: a `let mut` copy inside would hold the head twice.
+        let (mut parts, body) = req.into_parts();
         async move {
-            let mut parts = parts;
             let (res, be) = self.route(index, &mut parts, body).await;
             let res = self.respond(res, be.as_deref(), &parts, done);
             super::decode::recycle(std::mem::take(&mut parts.headers));
@@ -832,26 +842,11 @@ impl Session {
                         }
                     }
                 }
-                Sender::H2(mut h2, origin) => {
-                    if h2.ready().await.is_err() {
-                        body = Some(req_body);
-                        continue;
-                    }
-                    let mut req = Request::new(req_body);
-                    *req.method_mut() = parts.method.clone();
-                    *req.uri_mut() = uri.clone();
-                    *req.headers_mut() = HeaderMap::clone(&headers);
-                    to_h2(
-                        &mut req,
-                        be.tls[server].is_some(),
-                        be.rt.servers[server].target(self.conn.local),
-                    );
-                    let send = std::pin::pin!(h2.try_send_request(req));
-                    let Some(sent) = self.within_server_timeout(be, server, send).await else {
-                        return self.error(Some(be), 504);
-                    };
-                    match sent {
-                        Ok(res) => {
+                // Boxed: the HTTP/2 request and its send are larger than anything an HTTP/1.1
+                // request holds, and this request's future would otherwise carry room for them.
+                Sender::H2(h2, origin) => {
+                    match Box::pin(self.send_h2(be, server, h2, parts, &uri, &headers, req_body, attempt)).await {
+                        H2Sent::Answered(res, h2) => {
                             let (rp, rb) = res.into_parts();
                             return self.on_response(
                                 be,
@@ -860,24 +855,63 @@ impl Session {
                                 ResBody::h2(rb, lease(slot, true), Sender::H2(h2, origin)),
                             );
                         }
-                        Err(mut e) => match e.take_message() {
-                            Some(r) if attempt == 0 => {
-                                tracing::debug!(backend = %be.rt.name, "idle server connection was closed; using a new one");
-                                body = Some(r.into_body());
-                            }
-                            _ => {
-                                tracing::warn!(
-                                    backend = %be.rt.name, server = %be.rt.servers[server].name, client = %self.conn.peer,
-                                    "bad or no response from the server: {}", e.error()
-                                );
-                                return self.error(Some(be), 502);
-                            }
-                        },
+                        H2Sent::Again(b) => body = Some(b),
+                        H2Sent::Refused(status) => return self.error(Some(be), status),
                     }
                 }
             }
         }
         self.error(Some(be), 502)
+    }
+
+    /// Sends one request on an HTTP/2 server connection, under `timeout server`.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the parts of one request, borrowed from forward"
+    )]
+    async fn send_h2(
+        &self,
+        be: &Backend,
+        server: usize,
+        mut h2: hyper::client::conn::http2::SendRequest<ReqBody>,
+        parts: &http::request::Parts,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: ReqBody,
+        attempt: u32,
+    ) -> H2Sent {
+        if h2.ready().await.is_err() {
+            return H2Sent::Again(body);
+        }
+        let mut req = Request::new(body);
+        *req.method_mut() = parts.method.clone();
+        *req.uri_mut() = uri.clone();
+        *req.headers_mut() = HeaderMap::clone(headers);
+        to_h2(
+            &mut req,
+            be.tls[server].is_some(),
+            be.rt.servers[server].target(self.conn.local),
+        );
+        let send = std::pin::pin!(h2.try_send_request(req));
+        let Some(sent) = self.within_server_timeout(be, server, send).await else {
+            return H2Sent::Refused(504);
+        };
+        match sent {
+            Ok(res) => H2Sent::Answered(res, h2),
+            Err(mut e) => match e.take_message() {
+                Some(r) if attempt == 0 => {
+                    tracing::debug!(backend = %be.rt.name, "idle server connection was closed; using a new one");
+                    H2Sent::Again(r.into_body())
+                }
+                _ => {
+                    tracing::warn!(
+                        backend = %be.rt.name, server = %be.rt.servers[server].name, client = %self.conn.peer,
+                        "bad or no response from the server: {}", e.error()
+                    );
+                    H2Sent::Refused(502)
+                }
+            },
+        }
     }
 
     /// `fut` under `timeout server`; None when it ran out (logged).
