@@ -102,10 +102,10 @@ impl ResBody {
         }
     }
 
-    /// Keeps `done` until this body is finished or dropped.
-    pub fn on_done(mut self, done: Option<DoneGuard>) -> ResBody {
+    /// Keeps `done` until this body is finished or dropped. In place: a response moved out
+    /// and back in costs a copy of it each way.
+    pub fn set_done(&mut self, done: Option<DoneGuard>) {
         self.done = done;
-        self
     }
 
     /// Once the body is over: its slot goes back, and its connection too when it has a home.

@@ -84,15 +84,17 @@ pub struct Failed {
 }
 
 impl Conn {
-    pub fn new(io: Box<dyn ServerStream>, max_head: usize) -> Conn {
-        Conn {
+    /// Boxed once, here: the connection then moves between the pool, a request and its
+    /// response body as a pointer, not as its 112 bytes at each step.
+    pub fn new(io: Box<dyn ServerStream>, max_head: usize) -> Box<Conn> {
+        Box::new(Conn {
             io: ServerIo::new(io),
             rbuf: BytesMut::new(),
             wbuf: BytesMut::new(),
             max_head,
             origin: super::pool::this_thread(),
             timer: None,
-        }
+        })
     }
 
     /// The worker thread that opened it, whose event loop watches its socket.
@@ -116,7 +118,7 @@ impl Conn {
     /// server`) when given; the body follows from the returned `ResponseBody`, which holds the
     /// connection until the body is read.
     pub async fn send<B>(
-        mut self,
+        mut self: Box<Self>,
         req: Head<'_>,
         body: B,
         limit: Option<Duration>,
@@ -364,7 +366,7 @@ fn framing(status: StatusCode, version: Version, h: &Semantics, head_req: bool) 
 /// A response body read straight from the server connection as the client side asks for it.
 #[derive(Debug)]
 pub struct ResponseBody {
-    conn: Option<Conn>,
+    conn: Option<Box<Conn>>,
     dec: Decoder,
     keep: bool,
     /// `timeout server`: how long the server may keep quiet while the body is awaited.
@@ -375,7 +377,7 @@ pub struct ResponseBody {
 }
 
 impl ResponseBody {
-    fn new(conn: Conn, framing: Framing, keep: bool) -> ResponseBody {
+    fn new(conn: Box<Conn>, framing: Framing, keep: bool) -> ResponseBody {
         ResponseBody {
             conn: Some(conn),
             dec: Decoder::new(framing),
@@ -403,7 +405,7 @@ impl ResponseBody {
 
     /// The connection, once the body is read to its end and the connection can carry another
     /// request.
-    pub fn take_reusable(&mut self) -> Option<Conn> {
+    pub fn take_reusable(&mut self) -> Option<Box<Conn>> {
         if self.dec.is_end() && self.keep {
             self.conn.take()
         } else {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 /// half of an HTTP/2 connection (whose I/O runs in a task of its own).
 #[derive(Debug)]
 pub enum Sender {
-    H1(super::h1::Conn),
+    H1(Box<super::h1::Conn>),
     /// With the worker thread (`this_thread`) whose event loop runs the connection's task.
     H2(hyper::client::conn::http2::SendRequest<ReqBody>, usize),
 }

@@ -572,20 +572,21 @@ impl Session {
         // Moved into the block as they are: a `let mut` copy inside would hold the head twice.
         let (mut parts, body) = req.into_parts();
         async move {
-            let (res, be) = self.route(index, &mut parts, body).await;
-            let res = self.respond(res, be.as_deref(), &parts, done);
+            let (mut res, be) = self.route(index, &mut parts, body).await;
+            self.respond(&mut res, be.as_deref(), &parts, done);
             super::decode::recycle(std::mem::take(&mut parts.headers));
             res
         }
     }
 
+    /// The last touches to a response, in place (a response is a few hundred bytes to copy).
     fn respond(
         &self,
-        mut res: Response<ResBody>,
+        res: &mut Response<ResBody>,
         be: Option<&Backend>,
         req: &http::request::Parts,
         done: Option<DoneGuard>,
-    ) -> Response<ResBody> {
+    ) {
         let close =
             be.map_or(self.fe.http.conn_mode, |b| b.http.conn_mode.max(self.fe.http.conn_mode)) == HttpConnMode::Close;
         if close && req.version != Version::HTTP_2 && res.status() != http::StatusCode::SWITCHING_PROTOCOLS {
@@ -597,8 +598,7 @@ impl Session {
             client = %self.conn.peer, method = %req.method, uri = %req.uri, status = res.status().as_u16(),
             "request"
         );
-        let (rp, rb) = res.into_parts();
-        Response::from_parts(rp, rb.on_done(done))
+        res.body_mut().set_done(done);
     }
 
     /// The response to one request, and the backend that handled it, if any.

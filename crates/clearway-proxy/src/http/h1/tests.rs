@@ -3,7 +3,7 @@ use http::header::HeaderValue;
 use http_body_util::{Empty, Full};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
-fn conn() -> (Conn, DuplexStream) {
+fn conn() -> (Box<Conn>, DuplexStream) {
     let (a, b) = tokio::io::duplex(1 << 20);
     (Conn::new(Box::new(a), 64 * 1024), b)
 }
