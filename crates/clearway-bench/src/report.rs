@@ -200,8 +200,9 @@ pub fn markdown(rows: &[Row], versions: &[(String, String)], command: &str, png:
          both with two threads, unpinned. *Clearway/HAProxy* is above 1 when Clearway does better \
          for rates and below 1 when it does better for latency, memory and CPU. *Per round* is the \
          lowest and highest of that ratio over the rounds kept, each taken within one round: a \
-         row whose range spans 1 was won in some rounds and lost in others. Each optimisation, \
-         with its figures before and after and the runs between, is in `docs/optimisations.md`.\n\n"
+         row whose range spans 1 was won in some rounds and lost in others. Each optimisation's \
+         figures before and after are summed up at the end of `docs/benchmarks.md`, and told in \
+         full, with the runs between, in `docs/optimisations.md`.\n\n"
     ));
     out.push_str("## Machine and versions\n\n");
     for (k, v) in versions {
@@ -238,6 +239,23 @@ fn range(v: &[f64]) -> String {
     match (lo, hi) {
         (Some(lo), Some(hi)) => format!("{lo:.2}-{hi:.2}"),
         _ => "–".into(),
+    }
+}
+
+/// The line below which a report file is written by hand (the record of each optimisation,
+/// before and after): a new run rewrites what is above it and keeps the rest.
+pub const KEPT_BELOW: &str = "<!-- Written by hand from here on: a new run of the benchmark keeps what follows. -->";
+
+/// `report` followed by the hand-written part of `previous` (the file it replaces), from
+/// the `KEPT_BELOW` line on; `report` alone when there is none.
+pub fn with_kept_part(report: &str, previous: Option<&str>) -> String {
+    let kept = previous.and_then(|p| {
+        let at = p.lines().position(|l| l.trim_end() == KEPT_BELOW)?;
+        Some(p.lines().skip(at).collect::<Vec<_>>().join("\n"))
+    });
+    match kept {
+        Some(k) => format!("{}\n\n{k}\n", report.trim_end()),
+        None => report.to_string(),
     }
 }
 
@@ -364,6 +382,21 @@ mod tests {
         let md = markdown(std::slice::from_ref(r), &[], "bench", "x.png");
         assert!(md.contains("| 0.95-1.25 |"), "{md}");
         assert!(md.contains("ahead in some rounds and behind in others on 1"), "{md}");
+    }
+
+    #[test]
+    fn a_rewritten_report_keeps_the_hand_written_part() {
+        let previous = format!("# old run\n| a | 1 |\n\n{KEPT_BELOW}\n## Before and after\n| x | 2 | 3 |\n");
+        let new = with_kept_part("# new run\n| a | 5 |\n", Some(&previous));
+        assert!(new.starts_with("# new run\n| a | 5 |\n"), "{new}");
+        assert!(!new.contains("old run"), "{new}");
+        assert!(
+            new.ends_with(&format!("{KEPT_BELOW}\n## Before and after\n| x | 2 | 3 |\n")),
+            "{new}"
+        );
+        // Nothing to keep: no marker, or no previous file.
+        assert_eq!(with_kept_part("# new\n", Some("# old\n")), "# new\n");
+        assert_eq!(with_kept_part("# new\n", None), "# new\n");
     }
 
     #[test]

@@ -353,7 +353,10 @@ pub fn run(o: &Options) -> Result<(), String> {
     if let Some(dir) = o.out.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
-    std::fs::write(&o.out, &md).map_err(|e| format!("{}: {e}", o.out.display()))?;
+    // The record of each optimisation at the end of docs/benchmarks.md is written by hand.
+    let previous = std::fs::read_to_string(&o.out).ok();
+    std::fs::write(&o.out, report::with_kept_part(&md, previous.as_deref()))
+        .map_err(|e| format!("{}: {e}", o.out.display()))?;
     report::chart(&rows, &o.png)?;
     println!("{md}");
     let missing: Vec<&report::Row> = rows
