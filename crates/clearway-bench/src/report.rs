@@ -246,11 +246,16 @@ fn range(v: &[f64]) -> String {
 /// before and after): a new run rewrites what is above it and keeps the rest.
 pub const KEPT_BELOW: &str = "<!-- Written by hand from here on: a new run of the benchmark keeps what follows. -->";
 
+/// The line number of `text`'s `KEPT_BELOW` line, if it has one.
+pub fn kept_from(text: &str) -> Option<usize> {
+    text.lines().position(|l| l.trim_end() == KEPT_BELOW)
+}
+
 /// `report` followed by the hand-written part of `previous` (the file it replaces), from
 /// the `KEPT_BELOW` line on; `report` alone when there is none.
 pub fn with_kept_part(report: &str, previous: Option<&str>) -> String {
     let kept = previous.and_then(|p| {
-        let at = p.lines().position(|l| l.trim_end() == KEPT_BELOW)?;
+        let at = kept_from(p)?;
         Some(p.lines().skip(at).collect::<Vec<_>>().join("\n"))
     });
     match kept {

@@ -354,9 +354,31 @@ pub fn run(o: &Options) -> Result<(), String> {
         let _ = std::fs::create_dir_all(dir);
     }
     // The record of each optimisation at the end of docs/benchmarks.md is written by hand.
-    let previous = std::fs::read_to_string(&o.out).ok();
-    std::fs::write(&o.out, report::with_kept_part(&md, previous.as_deref()))
-        .map_err(|e| format!("{}: {e}", o.out.display()))?;
+    // A file that is there but cannot be read is not overwritten (its hand-written part would
+    // be lost): the report goes next to it.
+    let mut out = o.out.clone();
+    let previous = match std::fs::read_to_string(&o.out) {
+        Ok(p) => Some(p),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            out.as_mut_os_string().push(".new");
+            eprintln!(
+                "{}: {e}; not overwritten, the report goes to {}",
+                o.out.display(),
+                out.display()
+            );
+            None
+        }
+    };
+    if previous.as_deref().is_some_and(|p| report::kept_from(p).is_none()) {
+        eprintln!(
+            "{}: no hand-written part to keep (no line \"{}\"): all of it is replaced",
+            o.out.display(),
+            report::KEPT_BELOW
+        );
+    }
+    std::fs::write(&out, report::with_kept_part(&md, previous.as_deref()))
+        .map_err(|e| format!("{}: {e}", out.display()))?;
     report::chart(&rows, &o.png)?;
     println!("{md}");
     let missing: Vec<&report::Row> = rows

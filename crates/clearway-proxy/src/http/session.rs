@@ -861,10 +861,16 @@ impl Session {
                 }
             }
         }
+        // Only an HTTP/2 connection found closed on both tries gets here.
+        tracing::warn!(
+            backend = %be.rt.name, client = %self.conn.peer,
+            "bad or no response from the server: its HTTP/2 connection closed before taking the request, twice"
+        );
         self.error(Some(be), 502)
     }
 
-    /// Sends one request on an HTTP/2 server connection, under `timeout server`.
+    /// Sends one request on an HTTP/2 server connection once it is ready, the response head
+    /// awaited under `timeout server`.
     #[allow(
         clippy::too_many_arguments,
         reason = "the parts of one request, borrowed from forward"
