@@ -1,6 +1,8 @@
 //! Opening listening sockets with the options of a `bind` line (transparent, freebind,
-//! v4v6/v6only, interface), and registering them for readiness. Owns socket creation for
-//! listeners; must not accept connections.
+//! v4v6/v6only, interface), registering them for readiness, and the raw calls on what they
+//! hand over: the `accept4` itself and a non-waiting read of a client not yet known to an
+//! event loop. Owns socket creation for listeners and those calls; must not wait, loop over
+//! accepts or know about sessions.
 
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
