@@ -279,7 +279,9 @@ impl HttpStatusServer {
 /// `Connection: close` requests by closing, and a request with an `Upgrade` header with
 /// `101 Switching Protocols`, then echoes bytes (a stand-in for WebSocket). The answer's own
 /// framing follows the target: `/chunked...` is sent chunked (with a chunk extension and a
-/// trailer), `/close...` without a length, then the connection closes; a HEAD gets the head only.
+/// trailer), `/close...` without a length, then the connection closes, `/hop...` with
+/// hop-by-hop fields among the others (`/hop-named...`: one more, named by `Connection`); a
+/// HEAD gets the head only.
 #[derive(Debug)]
 pub struct HttpEchoServer {
     running: Running,
@@ -412,6 +414,19 @@ fn echo_http(conn: TcpStream, peer: SocketAddr, name: &str, conn_no: usize, idle
             }
             answer.push_str("0\r\nX-Trailer: t\r\n\r\n");
             out.write_all(answer.as_bytes())
+        } else if target.starts_with("/hop") {
+            // Hop-by-hop fields among the others, as a proxy must not forward them; with
+            // `/hop-named`, the Connection field names one more (`X-Private`).
+            let named = target.starts_with("/hop-named");
+            write!(
+                out,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nKeep-Alive: timeout=5\r\nX-Kept: 1\r\n\
+                 Proxy-Connection: keep-alive\r\nContent-Length: {}\r\nConnection: keep-alive{}\r\n{}Server: echo\r\n\r\n{}",
+                body.len(),
+                if named { ", X-Private" } else { "" },
+                if named { "X-Private: secret\r\n" } else { "" },
+                if head_only { "" } else { body.as_str() }
+            )
         } else if target.starts_with("/close") {
             close = true;
             write!(

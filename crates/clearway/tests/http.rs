@@ -201,6 +201,52 @@ fn request_and_response_header_rules_and_set_path() {
 }
 
 #[test]
+fn responses_lose_their_hop_by_hop_fields_with_and_without_response_rules() {
+    let Some(topo) = topology("hhop") else { return };
+    let _srv = echo(&topo, "198.51.100.10:80", "s1");
+    // Port 80 has no response rules: the server's lines go out as they came. Port 81 has one:
+    // they go through the header map. Both must drop the same fields and keep the others.
+    let cfg = format!(
+        "{DEFAULTS}frontend plain\n    bind 192.0.2.1:80\n    default_backend bk\n\
+         frontend ruled\n    bind 192.0.2.1:81\n    http-response set-header X-Rule 1\n    default_backend bk\n\
+         backend bk\n    server s1 198.51.100.10:80\n"
+    );
+    let _lb = start(&topo, &cfg, &[80, 81]);
+    for port in [80, 81] {
+        for path in ["/hop", "/hop-named"] {
+            let url = format!("http://192.0.2.1:{port}{path}");
+            // Twice over one connection: the first answer's framing left the second intact.
+            let out = get_all(&topo, &[&url, &url], &["-i"]);
+            let answers: Vec<&str> = out.split("HTTP/1.1 200").filter(|a| !a.is_empty()).collect();
+            assert_eq!(answers.len(), 2, "{url}: {out}");
+            for a in answers {
+                let (head, body) = a.split_once("\r\n\r\n").expect("a response head");
+                let head = head.to_ascii_lowercase() + "\r\n";
+                for gone in ["keep-alive:", "proxy-connection:", "x-private:", "connection:"] {
+                    assert!(!head.contains(&format!("\n{gone}")), "{url}: {gone} forwarded: {head}");
+                }
+                for kept in ["content-type: text/plain", "x-kept: 1", "server: echo"] {
+                    assert!(head.contains(&format!("\n{kept}\r")), "{url}: {kept} lost: {head}");
+                }
+                assert!(
+                    head.contains(&format!("\ncontent-length: {}\r", body.len())),
+                    "{url}: {head}"
+                );
+                assert_eq!(head.contains("\nx-rule: 1"), port == 81, "{url}: {head}");
+                assert_eq!(values(body, "line"), [format!("GET {path} HTTP/1.1")], "{url}: {body}");
+            }
+        }
+    }
+    // A HEAD answer keeps the length the server gave.
+    let out = get(&topo, "http://192.0.2.1/hop", &["-I"]);
+    let lower = out.to_ascii_lowercase();
+    assert!(
+        lower.contains("\ncontent-length: ") && !lower.contains("\nkeep-alive:"),
+        "{out}"
+    );
+}
+
+#[test]
 fn redirects_deny_and_return() {
     let Some(topo) = topology("hred") else { return };
     let srv = echo(&topo, "198.51.100.10:80", "s1");

@@ -102,6 +102,15 @@ impl ResBody {
         }
     }
 
+    /// The response's header lines as an HTTP/1.1 server sent them, when they were kept as
+    /// they came (`h1::Head::raw`); empty when the header map holds them. Taken once.
+    pub fn take_raw_head(&mut self) -> Bytes {
+        match &mut self.kind {
+            Kind::H1 { inner, .. } => inner.take_raw(),
+            _ => Bytes::new(),
+        }
+    }
+
     /// Keeps `done` until this body is finished or dropped. In place: a response moved out
     /// and back in costs a copy of it each way.
     pub fn set_done(&mut self, done: Option<DoneGuard>) {

@@ -416,7 +416,7 @@ impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
             // The whole body was read (else the next request cannot be found in what follows).
             let body_done = upload.is_none_or(|u| u.dec.is_end()) && body_failed.is_none();
             let status = res.status();
-            let (mut rp, rb) = res.into_parts();
+            let (mut rp, mut rb) = res.into_parts();
             let switching = status == StatusCode::SWITCHING_PROTOCOLS && upgrade.is_some();
             let no_body = head_req
                 || status.is_informational()
@@ -436,7 +436,20 @@ impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
                 keep = false;
                 Out::Close
             };
-            encode_head(&mut self.wbuf, status, &rp.headers, out, version, keep, says_close);
+            // Header lines a server's response kept as they came go out as they are, beside
+            // what the map holds (what Clearway added).
+            let raw = rb.take_raw_head();
+            encode_head(
+                &mut self.wbuf,
+                status,
+                &raw,
+                &rp.headers,
+                out,
+                version,
+                keep,
+                says_close,
+            );
+            drop(raw);
             super::decode::recycle(std::mem::take(&mut rp.headers));
             (rb, out, keep, switching)
         };
@@ -640,6 +653,7 @@ impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
         encode_head(
             &mut self.wbuf,
             rp.status,
+            &[],
             &rp.headers,
             out,
             Version::HTTP_11,
@@ -801,21 +815,27 @@ enum Out {
     Close,
 }
 
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one response head: its parts and how its framing goes out"
+)]
 fn encode_head(
     w: &mut BytesMut,
     status: StatusCode,
+    raw: &[u8],
     headers: &HeaderMap,
     out: Out,
     version: Version,
     keep: bool,
     says_close: bool,
 ) {
-    w.reserve(64 + headers.len() * 48);
+    w.reserve(64 + raw.len() + headers.len() * 48);
     w.put_slice(b"HTTP/1.1 ");
     w.put_slice(status.as_str().as_bytes());
     w.put_u8(b' ');
     w.put_slice(status.canonical_reason().unwrap_or("Unknown").as_bytes());
     w.put_slice(b"\r\n");
+    w.put_slice(raw);
     for (k, v) in headers {
         w.put_slice(k.as_str().as_bytes());
         w.put_slice(b": ");

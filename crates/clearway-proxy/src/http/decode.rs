@@ -216,6 +216,23 @@ impl std::ops::DerefMut for Reused {
     }
 }
 
+/// The hop-by-hop headers (RFC 9110, 7.6.1): they describe one connection, so a proxy
+/// drops them rather than forward them. Lower case, as a header map holds names.
+pub const HOP_BY_HOP: [&str; 7] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+    "transfer-encoding",
+];
+
+/// Whether a header name, in any case, is one of `HOP_BY_HOP`.
+pub fn is_hop_by_hop(name: &[u8]) -> bool {
+    HOP_BY_HOP.iter().any(|h| name.eq_ignore_ascii_case(h.as_bytes()))
+}
+
 /// What a message's `Connection` fields list (in any of their comma-separated values,
 /// whatever the case).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -223,15 +240,20 @@ pub struct ConnectionTokens {
     pub close: bool,
     pub keep_alive: bool,
     pub upgrade: bool,
+    /// A token that names a header of its own (`Connection: X-Private`), which is then
+    /// hop-by-hop too.
+    pub other: bool,
 }
 
 impl ConnectionTokens {
     /// Adds what one Connection field's value lists.
     fn add(&mut self, value: &[u8]) {
         for t in tokens(value) {
-            self.close |= t.eq_ignore_ascii_case(b"close");
+            let close = t.eq_ignore_ascii_case(b"close");
+            self.close |= close;
             self.keep_alive |= t.eq_ignore_ascii_case(b"keep-alive");
             self.upgrade |= t.eq_ignore_ascii_case(b"upgrade");
+            self.other |= !close && !is_hop_by_hop(t);
         }
     }
 

@@ -4,7 +4,7 @@
 //! says whether the connection can carry another request. Owns server-side HTTP/1 framing;
 //! must not pick servers, apply rules or touch the client side.
 
-use super::decode::{header_map, spans, Decoder, Framing, Semantics, Step, MAX_HEADERS};
+use super::decode::{header_map, is_hop_by_hop, spans, Decoder, Framing, Semantics, Span, Step, MAX_HEADERS};
 use super::server_io::ServerIo;
 use crate::forward::Stream;
 use crate::session::ServerStream;
@@ -72,6 +72,10 @@ pub struct Head<'a> {
     pub method: &'a Method,
     pub uri: &'a Uri,
     pub headers: &'a HeaderMap,
+    /// The response's header lines may stay as the server sent them (`ResponseBody::take_raw`)
+    /// instead of going into a header map: nothing will read or change them before an
+    /// HTTP/1 client side writes them out.
+    pub raw: bool,
 }
 
 /// A failed exchange, and whether the request may go again over another connection: nothing
@@ -140,7 +144,8 @@ impl Conn {
             got_bytes: false,
         };
         let deadline = limit.map(|d| (Instant::now() + d, d));
-        let r = poll_fn(|cx| match ex.poll(&mut self, cx, head_req) {
+        let raw = req.raw;
+        let r = poll_fn(|cx| match ex.poll(&mut self, cx, head_req, raw) {
             Poll::Pending => match deadline {
                 Some((at, d)) if self.poll_timer(cx, at) => Poll::Ready(Err(Error::NoResponse(d))),
                 _ => Poll::Pending,
@@ -149,11 +154,18 @@ impl Conn {
         })
         .await;
         match r {
-            Ok((parts, framing, keep)) => {
+            Ok(HeadParts {
+                parts,
+                framing,
+                keep,
+                raw,
+            }) => {
                 // A response that came before the whole request was sent leaves the
                 // connection in no state to carry another one.
                 let keep = keep && ex.body.is_none() && ex.flushed;
-                Ok((parts, ResponseBody::new(self, framing, keep)))
+                let mut body = ResponseBody::new(self, framing, keep);
+                body.raw = raw;
+                Ok((parts, body))
             }
             Err(error) => Err(Failed {
                 replayable: !has_body && !ex.got_bytes && matches!(error, Error::Closed | Error::Io(_)),
@@ -187,14 +199,28 @@ struct Exchange<B> {
     got_bytes: bool,
 }
 
-type HeadParts = (http::response::Parts, Framing, bool);
+/// A response head as parsed: its header fields are either in `parts` or, kept as the
+/// server sent them, in `raw`.
+struct HeadParts {
+    parts: http::response::Parts,
+    framing: Framing,
+    /// The connection can carry another request after this response.
+    keep: bool,
+    raw: Bytes,
+}
 
 impl<B> Exchange<B>
 where
     B: Body<Data = Bytes> + Unpin,
     B::Error: Into<BoxError>,
 {
-    fn poll(&mut self, c: &mut Conn, cx: &mut Context<'_>, head_req: bool) -> Poll<Result<HeadParts, Error>> {
+    fn poll(
+        &mut self,
+        c: &mut Conn,
+        cx: &mut Context<'_>,
+        head_req: bool,
+        raw: bool,
+    ) -> Poll<Result<HeadParts, Error>> {
         loop {
             // Out: what is buffered, then more of the body, then a flush.
             let mut progress = false;
@@ -240,7 +266,7 @@ where
                 continue;
             }
             // In: the response head, which may come before the request is all sent.
-            if let Some(h) = parse_head(&mut c.rbuf, head_req)? {
+            if let Some(h) = parse_head(&mut c.rbuf, head_req, raw)? {
                 return Poll::Ready(Ok(h));
             }
             if c.rbuf.len() >= c.max_head {
@@ -290,8 +316,9 @@ fn encode_data(w: &mut BytesMut, d: &Bytes, chunked: bool) {
 }
 
 /// A complete response head at the start of `buf`, taken out of it; 1xx informational
-/// responses (but 101) are passed over.
-fn parse_head(buf: &mut BytesMut, head_req: bool) -> Result<Option<HeadParts>, Error> {
+/// responses (but 101) are passed over. With `raw`, its header lines are kept as they came
+/// when they can be (`raw_lines`), and no header map is built.
+fn parse_head(buf: &mut BytesMut, head_req: bool, raw: bool) -> Result<Option<HeadParts>, Error> {
     loop {
         // Uninitialised room for the headers: a head is parsed on every response, and
         // zeroing room for 101 headers each time shows in profiles.
@@ -317,20 +344,74 @@ fn parse_head(buf: &mut BytesMut, head_req: bool) -> Result<Option<HeadParts>, E
         let sem = Semantics::scan(r.headers);
         let mut at = [(0, 0, 0, 0); MAX_HEADERS];
         let n = spans(&mut at, buf, r.headers);
-        let head = buf.split_to(len).freeze();
-        let mut headers = header_map(&at[..n], &head, 0).map_err(Error::Bad)?;
         let (framing, keep) = framing(status, version, &sem, head_req)?;
-        if sem.transfer_encoding {
-            // The length a server gave beside a transfer coding is not the body's length
-            // (RFC 9112, 6.3): the client must not see it.
-            headers.remove(header::CONTENT_LENGTH);
-        }
+        // A body-less answer (to HEAD, 204, 304) keeps the length it gives; otherwise the
+        // client side writes the body's length itself, and a length beside a transfer coding
+        // is not the body's (RFC 9112, 6.3): the client must not see it.
+        let no_body = head_req || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
+        let drop_length = sem.transfer_encoding || !no_body;
+        // A 101 goes to the tunnel with its header map; a Connection field naming other
+        // headers leaves their removal to the map.
+        let lines = (raw && status != StatusCode::SWITCHING_PROTOCOLS && !sem.connection.other)
+            .then(|| raw_lines(&mut buf[..len], &at[..n], drop_length))
+            .flatten();
+        let head = buf.split_to(len).freeze();
         let (mut parts, ()) = http::Response::new(()).into_parts();
         parts.status = status;
         parts.version = version;
-        parts.headers = headers;
-        return Ok(Some((parts, framing, keep)));
+        let raw = match lines {
+            Some(range) => head.slice(range),
+            None => {
+                parts.headers = header_map(&at[..n], &head, 0).map_err(Error::Bad)?;
+                if sem.transfer_encoding {
+                    parts.headers.remove(header::CONTENT_LENGTH);
+                }
+                Bytes::new()
+            }
+        };
+        return Ok(Some(HeadParts {
+            parts,
+            framing,
+            keep,
+            raw,
+        }));
     }
+}
+
+/// The header lines of the response head `head` (as parsed into `spans`) that go to the
+/// client as they are: those that are not hop-by-hop, nor the length when `drop_length`.
+/// The lines dropped are covered by moving the later ones back over them, in place, and the
+/// range of `head` the kept lines then fill is returned. None, with nothing moved, unless
+/// every line is in the usual `Name: value` form with CRLF endings: other forms go through
+/// the header map, which writes them out in that form.
+fn raw_lines(head: &mut [u8], spans: &[Span], drop_length: bool) -> Option<std::ops::Range<usize>> {
+    let len = head.len();
+    if !head.ends_with(b"\r\n\r\n") {
+        return None;
+    }
+    // Each line runs from its name to the next line's (the last to the final empty line).
+    let end = |i: usize| spans.get(i + 1).map_or(len - 2, |s| s.0 as usize);
+    for (i, &(k0, k1, v0, v1)) in spans.iter().enumerate() {
+        let (k0, k1, v0, v1) = (k0 as usize, k1 as usize, v0 as usize, v1 as usize);
+        if k0 >= k1 || v0 != k1 + 2 || v1 + 2 != end(i) || &head[k1..v0] != b": " || &head[v1..v1 + 2] != b"\r\n" {
+            return None;
+        }
+    }
+    let start = spans.first().map_or(0, |s| s.0 as usize);
+    let mut to = start;
+    for (i, &(k0, k1, _, _)) in spans.iter().enumerate() {
+        let (k0, k1) = (k0 as usize, k1 as usize);
+        let name = &head[k0..k1];
+        if is_hop_by_hop(name) || (drop_length && name.eq_ignore_ascii_case(b"content-length")) {
+            continue;
+        }
+        let e = end(i);
+        if to != k0 {
+            head.copy_within(k0..e, to);
+        }
+        to += e - k0;
+    }
+    Some(start..to)
 }
 
 /// The body's framing (RFC 9112, section 6.3) and whether the connection stays open after it.
@@ -367,6 +448,9 @@ fn framing(status: StatusCode, version: Version, h: &Semantics, head_req: bool) 
 #[derive(Debug)]
 pub struct ResponseBody {
     conn: Option<Box<Conn>>,
+    /// The response's header lines as the server sent them, hop-by-hop ones taken out, when
+    /// the head was read with `Head::raw` (empty otherwise: the header map has them).
+    raw: Bytes,
     dec: Decoder,
     keep: bool,
     /// `timeout server`: how long the server may keep quiet while the body is awaited.
@@ -380,6 +464,7 @@ impl ResponseBody {
     fn new(conn: Box<Conn>, framing: Framing, keep: bool) -> ResponseBody {
         ResponseBody {
             conn: Some(conn),
+            raw: Bytes::new(),
             dec: Decoder::new(framing),
             keep,
             idle: None,
@@ -396,6 +481,13 @@ impl ResponseBody {
 
     pub fn is_end(&self) -> bool {
         self.dec.is_end()
+    }
+
+    /// The response's header lines kept as the server sent them (each ending in CRLF), for
+    /// the client side to write after its status line; taken once, so that the server
+    /// connection's buffer is no longer shared while the body is read.
+    pub fn take_raw(&mut self) -> Bytes {
+        std::mem::take(&mut self.raw)
     }
 
     /// The exact length still to come, when the framing says it.

@@ -193,6 +193,11 @@ impl HttpRules {
 
     /// Whether the response rules read the request (so it must be kept until the response).
     pub fn reads_request_later(&self) -> bool {
+        self.has_response_rules()
+    }
+
+    /// Whether there are `http-response` rules, which read and change a response's headers.
+    pub fn has_response_rules(&self) -> bool {
         !self.response.is_empty()
     }
 

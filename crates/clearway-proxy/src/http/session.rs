@@ -6,6 +6,7 @@
 
 use super::body::{Done, DoneGuard, Lease, ResBody};
 use super::client_h1;
+use super::decode::HOP_BY_HOP;
 use super::h1;
 use super::pool::{Key, Pool, ReqBody, Sender};
 use super::prefixed::Prefixed;
@@ -461,27 +462,16 @@ async fn drive<E: std::fmt::Display>(
     }
 }
 
-/// The headers that describe one hop, not the message: never forwarded.
-const HOP: [&str; 7] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "upgrade",
-    "transfer-encoding",
-];
-
-/// Whether a header is one of `HOP`. (Names in a HeaderMap are lower case.)
+/// Whether a header is one of `HOP_BY_HOP`. (Names in a HeaderMap are lower case.)
 fn is_hop(k: &HeaderName) -> bool {
-    HOP.contains(&k.as_str())
+    HOP_BY_HOP.contains(&k.as_str())
 }
 
 fn strip_hop_by_hop(h: &mut HeaderMap) {
     // One pass over the names finds those present (usually none in a request, Connection
     // alone in a response), instead of a lookup for each name that could be. They are noted
-    // on the stack: a HeaderMap yields each name once, so there are at most `HOP.len()`.
-    let mut found: [Option<HeaderName>; HOP.len()] = Default::default();
+    // on the stack: a HeaderMap yields each name once, so there are at most `HOP_BY_HOP.len()`.
+    let mut found: [Option<HeaderName>; HOP_BY_HOP.len()] = Default::default();
     let mut n = 0;
     for k in h.keys().filter(|k| is_hop(k)) {
         found[n] = Some(k.clone());
@@ -499,7 +489,7 @@ fn strip_hop_by_hop(h: &mut HeaderMap) {
         .get_all(header::CONNECTION)
         .iter()
         .flat_map(|v| super::decode::tokens(v.as_bytes()))
-        .filter(|t| !t.eq_ignore_ascii_case(b"close") && !HOP.iter().any(|h| t.eq_ignore_ascii_case(h.as_bytes())))
+        .filter(|t| !t.eq_ignore_ascii_case(b"close") && !super::decode::is_hop_by_hop(t))
         .filter_map(|t| HeaderName::from_bytes(t).ok())
         .collect();
     for k in found.iter().flatten().chain(&named) {
@@ -697,6 +687,8 @@ impl Session {
         } else if mode != HttpConnMode::KeepAlive {
             headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
+        let raw_response =
+            parts.version != Version::HTTP_2 && !fe.http.has_response_rules() && !be.http.has_response_rules();
         let client_upgrade = upgrade
             .is_some()
             .then(|| parts.extensions.remove::<client_h1::OnUpgrade>())
@@ -800,6 +792,10 @@ impl Session {
                         method: &parts.method,
                         uri: &uri,
                         headers: &headers,
+                        // An HTTP/1 client gets the server's header lines as they came when no
+                        // response rule reads them; an HTTP/2 client's goes through hyper,
+                        // which needs the header map.
+                        raw: raw_response,
                     };
                     // `timeout server` runs on the connection's own timer.
                     match conn.send(head, req_body, be.rt.timeouts.server).await {

@@ -54,6 +54,7 @@ async fn exchange_then(response: &[u8], method: Method, close: bool) -> (Sent, D
                 method: &method,
                 uri: &uri,
                 headers: &h,
+                raw: false,
             },
             Empty::<Bytes>::new(),
             None,
@@ -74,6 +75,7 @@ async fn a_get_goes_out_as_one_head_and_its_connection_is_reused() {
         method: &m,
         uri: &uri,
         headers: &h,
+        raw: false,
     };
     let (parts, mut body) = c.send(head, Empty::<Bytes>::new(), None).await.unwrap();
     assert_eq!(
@@ -93,6 +95,7 @@ async fn a_get_goes_out_as_one_head_and_its_connection_is_reused() {
         method: &m,
         uri: &uri,
         headers: &h,
+        raw: false,
     };
     let (parts, mut body) = again.send(head, Empty::<Bytes>::new(), None).await.unwrap();
     assert_eq!(parts.status, 204);
@@ -181,6 +184,7 @@ async fn a_streamed_request_body_goes_chunked_and_a_sized_one_as_is() {
                     method: &m,
                     uri: &uri,
                     headers: &h,
+                    raw: false,
                 },
                 frames,
                 None,
@@ -212,6 +216,7 @@ async fn a_streamed_request_body_goes_chunked_and_a_sized_one_as_is() {
         method: &m,
         uri: &uri,
         headers: &h,
+        raw: false,
     };
     let (_, mut body) = c
         .send(head, Full::new(Bytes::from_static(b"data")), None)
@@ -261,6 +266,7 @@ async fn a_connection_closed_unanswered_can_be_replayed_only_without_a_body() {
         method: &m,
         uri: &uri,
         headers: &h,
+        raw: false,
     };
     let f = c
         .send(head, Full::new(Bytes::from_static(b"x")), None)
@@ -377,6 +383,7 @@ async fn timeout_server_on_the_head_and_not_from_an_earlier_request() {
         method: &m,
         uri: &uri,
         headers: &h,
+        raw: false,
     };
     server.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").await.unwrap();
     let (_, mut body) = c.send(head(), Empty::<Bytes>::new(), limit).await.unwrap();
@@ -402,4 +409,69 @@ async fn timeout_server_on_the_head_and_not_from_an_earlier_request() {
         f.error
     );
     assert_eq!(start.elapsed(), std::time::Duration::from_secs(10));
+}
+
+/// The head of `response` read with `Head::raw`, and what is left in the buffer after it.
+fn raw_head(response: &[u8], head_req: bool) -> (HeadParts, BytesMut) {
+    let mut buf = BytesMut::from(response);
+    let h = parse_head(&mut buf, head_req, true).unwrap().unwrap();
+    (h, buf)
+}
+
+#[test]
+fn raw_header_lines_go_as_they_came_without_hop_by_hop_ones() {
+    let (h, rest) = raw_head(
+        b"HTTP/1.1 200 OK\r\nServer: nginx\r\nKeep-Alive: timeout=5\r\nContent-Type: text/plain\r\n\
+          Content-Length: 5\r\nProxy-Connection: keep-alive\r\nConnection: keep-alive\r\nX-Last: y\r\n\r\nhello",
+        false,
+    );
+    // The length goes too: the client side writes the body's own.
+    assert_eq!(
+        &h.raw[..],
+        b"Server: nginx\r\nContent-Type: text/plain\r\nX-Last: y\r\n"
+    );
+    assert!(h.parts.headers.is_empty());
+    assert_eq!(h.framing, Framing::Length(5));
+    assert!(h.keep);
+    assert_eq!(&rest[..], b"hello");
+
+    // A body-less answer keeps the length it gives; a chunked one loses a length beside it.
+    let (h, _) = raw_head(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\nETag: \"a\"\r\n\r\n", true);
+    assert_eq!(&h.raw[..], b"Content-Length: 9\r\nETag: \"a\"\r\n");
+    let (h, _) = raw_head(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\nVary: x\r\n\r\n",
+        false,
+    );
+    assert_eq!(&h.raw[..], b"Vary: x\r\n");
+    assert_eq!(h.framing, Framing::Chunked);
+    let (h, _) = raw_head(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n", false);
+    assert!(h.raw.is_empty() && h.parts.headers.is_empty() && !h.keep);
+}
+
+#[test]
+fn raw_header_lines_leave_unusual_heads_to_the_header_map() {
+    // A Connection field naming another header, a line not in `Name: value` form, a bare LF
+    // and a 101 all go through the header map, with nothing moved.
+    for (response, name) in [
+        &b"HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Private\r\nX-Private: s\r\nContent-Length: 0\r\n\r\n"[..],
+        b"HTTP/1.1 200 OK\r\nX-Odd:v\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nX-Odd: v\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nX-Odd: v\r\n\r\n",
+    ]
+    .into_iter()
+    .zip(["x-private", "x-odd", "x-odd", "x-odd"])
+    {
+        let (h, _) = raw_head(response, false);
+        assert!(h.raw.is_empty(), "{:?}", String::from_utf8_lossy(response));
+        assert!(
+            h.parts.headers.contains_key(name),
+            "{:?}",
+            String::from_utf8_lossy(response)
+        );
+    }
+    // Without `raw`, the map has them all, as before.
+    let mut buf = BytesMut::from(&b"HTTP/1.1 200 OK\r\nServer: s\r\nContent-Length: 0\r\n\r\n"[..]);
+    let h = parse_head(&mut buf, false, false).unwrap().unwrap();
+    assert!(h.raw.is_empty());
+    assert_eq!(h.parts.headers.len(), 2);
 }
