@@ -6,7 +6,7 @@
 //! or touch server connections.
 
 use super::body::ResBody;
-use super::decode::{header_map, spans, Decoder, Framing, Semantics, Step, MAX_HEADERS};
+use super::decode::{header_map, Decoder, Framing, Semantics, SpanRoom, Step, MAX_HEADERS};
 use crate::forward::Stream;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http::header::{self, HeaderMap};
@@ -884,11 +884,11 @@ fn parse_request(buf: &mut BytesMut) -> Result<Option<Head>, (u16, &'static str)
     let path_at = path.as_ptr() as usize - buf.as_ptr() as usize;
     let path_end = path_at + path.len();
     let sem = Semantics::scan(r.headers);
-    let mut at = [(0, 0, 0, 0); MAX_HEADERS];
-    let n = spans(&mut at, buf, r.headers);
+    let mut room = SpanRoom::default();
+    let at = room.fill(buf, r.headers);
     let head = buf.split_to(len).freeze();
     let uri = Uri::from_maybe_shared(head.slice(path_at..path_end)).map_err(|_| (400, "invalid request target"))?;
-    let mut headers = header_map(&at[..n], &head, REQUEST_ROOM).map_err(|e| (400, e))?;
+    let mut headers = header_map(at, &head, REQUEST_ROOM).map_err(|e| (400, e))?;
     let framing = if sem.transfer_encoding {
         if version == Version::HTTP_10 || !sem.chunked {
             // The body's end could not be found (RFC 9112, 6.3).

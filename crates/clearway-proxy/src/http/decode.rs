@@ -124,21 +124,42 @@ pub type Span = (u32, u32, u32, u32);
 /// HAProxy's `tune.http.maxhdr`: the most header fields a head may have.
 pub const MAX_HEADERS: usize = 101;
 
-/// Records in `at` where `headers`, as httparse found them in `buf`, lie; returns how many.
-/// (At most `MAX_HEADERS`, in a head far shorter than u32::MAX: both bounded by the callers.)
-/// The caller keeps the array: returned by value, its 1.6 kB would be copied per message.
-pub fn spans(at: &mut [Span; MAX_HEADERS], buf: &[u8], headers: &[httparse::Header<'_>]) -> usize {
-    let base = buf.as_ptr() as usize;
-    for (s, h) in at.iter_mut().zip(headers) {
-        let (k, v) = (h.name.as_ptr() as usize - base, h.value.as_ptr() as usize - base);
-        *s = (
-            k as u32,
-            (k + h.name.len()) as u32,
-            v as u32,
-            (v + h.value.len()) as u32,
-        );
+/// Room for the spans of one head's fields: on the stack for the usual few, on the heap
+/// beyond. Room for `MAX_HEADERS` zeroed on every head showed in profiles (1.6 kB, twice a
+/// request); the caller keeps it, as returned by value it would be copied per message.
+#[derive(Default)]
+pub struct SpanRoom {
+    few: [Span; SpanRoom::FEW],
+    many: Vec<Span>,
+}
+
+impl SpanRoom {
+    /// More fields than a browser's request or a web server's response usually has.
+    /// (Arrays up to 32 long have a `Default`.)
+    const FEW: usize = 32;
+
+    /// Records where `headers`, as httparse found them in `buf`, lie. (At most
+    /// `MAX_HEADERS`, in a head far shorter than u32::MAX: both bounded by the callers.)
+    pub fn fill(&mut self, buf: &[u8], headers: &[httparse::Header<'_>]) -> &[Span] {
+        let n = headers.len().min(MAX_HEADERS);
+        let at: &mut [Span] = if n <= SpanRoom::FEW {
+            &mut self.few[..n]
+        } else {
+            self.many.resize(n, (0, 0, 0, 0));
+            &mut self.many
+        };
+        let base = buf.as_ptr() as usize;
+        for (s, h) in at.iter_mut().zip(headers) {
+            let (k, v) = (h.name.as_ptr() as usize - base, h.value.as_ptr() as usize - base);
+            *s = (
+                k as u32,
+                (k + h.name.len()) as u32,
+                v as u32,
+                (v + h.value.len()) as u32,
+            );
+        }
+        at
     }
-    headers.len().min(MAX_HEADERS)
 }
 
 /// The header fields, from `head`: the bytes the spans were taken in, frozen.

@@ -4,7 +4,7 @@
 //! says whether the connection can carry another request. Owns server-side HTTP/1 framing;
 //! must not pick servers, apply rules or touch the client side.
 
-use super::decode::{header_map, is_hop_by_hop, spans, Decoder, Framing, Semantics, Span, Step, MAX_HEADERS};
+use super::decode::{header_map, is_hop_by_hop, Decoder, Framing, Semantics, Span, SpanRoom, Step, MAX_HEADERS};
 use super::server_io::ServerIo;
 use crate::forward::Stream;
 use crate::session::ServerStream;
@@ -342,8 +342,8 @@ fn parse_head(buf: &mut BytesMut, head_req: bool, raw: bool) -> Result<Option<He
             Version::HTTP_11
         };
         let sem = Semantics::scan(r.headers);
-        let mut at = [(0, 0, 0, 0); MAX_HEADERS];
-        let n = spans(&mut at, buf, r.headers);
+        let mut room = SpanRoom::default();
+        let at = room.fill(buf, r.headers);
         let (framing, keep) = framing(status, version, &sem, head_req)?;
         // A body-less answer (to HEAD, 204, 304) keeps the length it gives; otherwise the
         // client side writes the body's length itself, and a length beside a transfer coding
@@ -353,7 +353,7 @@ fn parse_head(buf: &mut BytesMut, head_req: bool, raw: bool) -> Result<Option<He
         // A 101 goes to the tunnel with its header map; a Connection field naming other
         // headers leaves their removal to the map.
         let lines = (raw && status != StatusCode::SWITCHING_PROTOCOLS && !sem.connection.other)
-            .then(|| raw_lines(&mut buf[..len], &at[..n], drop_length))
+            .then(|| raw_lines(&mut buf[..len], at, drop_length))
             .flatten();
         let head = buf.split_to(len).freeze();
         let (mut parts, ()) = http::Response::new(()).into_parts();
@@ -362,7 +362,7 @@ fn parse_head(buf: &mut BytesMut, head_req: bool, raw: bool) -> Result<Option<He
         let raw = match lines {
             Some(range) => head.slice(range),
             None => {
-                parts.headers = header_map(&at[..n], &head, 0).map_err(Error::Bad)?;
+                parts.headers = header_map(at, &head, 0).map_err(Error::Bad)?;
                 if sem.transfer_encoding {
                     parts.headers.remove(header::CONTENT_LENGTH);
                 }

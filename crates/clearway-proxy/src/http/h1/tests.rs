@@ -475,3 +475,18 @@ fn raw_header_lines_leave_unusual_heads_to_the_header_map() {
     assert!(h.raw.is_empty());
     assert_eq!(h.parts.headers.len(), 2);
 }
+
+#[test]
+fn heads_with_more_fields_than_the_stack_room_are_read_whole() {
+    // More fields than `SpanRoom` keeps on the stack: the rest are noted on the heap.
+    let mut head = String::from("HTTP/1.1 200 OK\r\n");
+    let lines: String = (0..40).map(|i| format!("X-F{i}: v{i}\r\n")).collect();
+    head.push_str(&lines);
+    head.push_str("Content-Length: 0\r\n\r\n");
+    let mut buf = BytesMut::from(head.as_bytes());
+    let h = parse_head(&mut buf, false, false).unwrap().unwrap();
+    assert_eq!(h.parts.headers.len(), 41);
+    assert_eq!(h.parts.headers["x-f39"], "v39");
+    let (h, _) = raw_head(head.as_bytes(), false);
+    assert_eq!(&h.raw[..], lines.as_bytes());
+}
