@@ -1,6 +1,7 @@
 //! The body of a response on its way to the client: bytes Clearway made, or a server's
 //! streamed body that, once complete, gives its connection back for reuse and its slot back
-//! to the queue. Must not look at the bytes.
+//! to the queue; it also carries the header lines an HTTP/1.1 server's head kept as they
+//! came (`take_raw_head`). Must not look at the bytes.
 
 use super::h1;
 use super::pool::{Key, Pool, Sender};

@@ -418,10 +418,7 @@ impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
             let status = res.status();
             let (mut rp, mut rb) = res.into_parts();
             let switching = status == StatusCode::SWITCHING_PROTOCOLS && upgrade.is_some();
-            let no_body = head_req
-                || status.is_informational()
-                || status == StatusCode::NO_CONTENT
-                || status == StatusCode::NOT_MODIFIED;
+            let no_body = super::decode::bodyless(head_req, status) || status.is_informational();
             let says_close = super::ConnectionTokens::of(&rp.headers).close;
             let mut keep = keep_alive && body_done && !says_close && !switching;
             let out = if no_body {
@@ -437,8 +434,10 @@ impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
                 Out::Close
             };
             // Header lines a server's response kept as they came go out as they are, beside
-            // what the map holds (what Clearway added).
+            // what the map holds (what Clearway added). They hold no length unless the
+            // answer is body-less (`h1::parse_head`): a body's length is written here.
             let raw = rb.take_raw_head();
+            debug_assert!(raw.is_empty() || out != Out::Length);
             encode_head(
                 &mut self.wbuf,
                 status,

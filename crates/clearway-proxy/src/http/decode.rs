@@ -1,7 +1,9 @@
 //! Reading HTTP/1 messages out of a read buffer, for both sides (requests from clients,
-//! responses from servers): header fields as slices of the head, and a body by its framing
-//! (RFC 9112, 6: a length, chunked, or until the peer closes), and each thread's spare header
-//! maps, reused from one message to the next. Must not read sockets.
+//! responses from servers): where header fields lie in the head (`SpanRoom`), fields as
+//! slices of the head, what the framing and connection fields say, which fields are
+//! hop-by-hop, a body by its framing (RFC 9112, 6: a length, chunked, or until the peer
+//! closes), and each thread's spare header maps, reused from one message to the next. Must
+//! not read sockets.
 
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{HeaderMap, HeaderName, HeaderValue};
@@ -141,6 +143,8 @@ impl SpanRoom {
     /// Records where `headers`, as httparse found them in `buf`, lie. (At most
     /// `MAX_HEADERS`, in a head far shorter than u32::MAX: both bounded by the callers.)
     pub fn fill(&mut self, buf: &[u8], headers: &[httparse::Header<'_>]) -> &[Span] {
+        // httparse is given room for `MAX_HEADERS` and refuses a head with more.
+        debug_assert!(headers.len() <= MAX_HEADERS);
         let n = headers.len().min(MAX_HEADERS);
         let at: &mut [Span] = if n <= SpanRoom::FEW {
             &mut self.few[..n]
@@ -248,6 +252,12 @@ pub const HOP_BY_HOP: [&str; 7] = [
     "upgrade",
     "transfer-encoding",
 ];
+
+/// Whether a response has no body whatever its fields say (RFC 9112, 6.3): the answer to a
+/// HEAD, a 204 or a 304. Its Content-Length, if any, tells the size of another answer.
+pub fn bodyless(head_req: bool, status: http::StatusCode) -> bool {
+    head_req || status == http::StatusCode::NO_CONTENT || status == http::StatusCode::NOT_MODIFIED
+}
 
 /// Whether a header name, in any case, is one of `HOP_BY_HOP`.
 pub fn is_hop_by_hop(name: &[u8]) -> bool {

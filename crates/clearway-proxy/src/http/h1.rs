@@ -1,8 +1,10 @@
 //! HTTP/1.1 on a server connection, driven by the request that uses it: no task or channel of
 //! its own, so a request costs no wake-up of another task. Writes a request head and body,
 //! reads the response head (passing over 1xx), streams the response body by its framing and
-//! says whether the connection can carry another request. Owns server-side HTTP/1 framing;
-//! must not pick servers, apply rules or touch the client side.
+//! says whether the connection can carry another request. Owns server-side HTTP/1 framing,
+//! and which of a response's header lines may go to an HTTP/1 client as they came (the
+//! client side writes the body's length itself); must not pick servers, apply rules or
+//! write to the client.
 
 use super::decode::{header_map, is_hop_by_hop, Decoder, Framing, Semantics, Span, SpanRoom, Step, MAX_HEADERS};
 use super::server_io::ServerIo;
@@ -144,8 +146,8 @@ impl Conn {
             got_bytes: false,
         };
         let deadline = limit.map(|d| (Instant::now() + d, d));
-        let raw = req.raw;
-        let r = poll_fn(|cx| match ex.poll(&mut self, cx, head_req, raw) {
+        let keep_raw = req.raw;
+        let r = poll_fn(|cx| match ex.poll(&mut self, cx, head_req, keep_raw) {
             Poll::Pending => match deadline {
                 Some((at, d)) if self.poll_timer(cx, at) => Poll::Ready(Err(Error::NoResponse(d))),
                 _ => Poll::Pending,
@@ -219,7 +221,7 @@ where
         c: &mut Conn,
         cx: &mut Context<'_>,
         head_req: bool,
-        raw: bool,
+        keep_raw: bool,
     ) -> Poll<Result<HeadParts, Error>> {
         loop {
             // Out: what is buffered, then more of the body, then a flush.
@@ -266,7 +268,7 @@ where
                 continue;
             }
             // In: the response head, which may come before the request is all sent.
-            if let Some(h) = parse_head(&mut c.rbuf, head_req, raw)? {
+            if let Some(h) = parse_head(&mut c.rbuf, head_req, keep_raw)? {
                 return Poll::Ready(Ok(h));
             }
             if c.rbuf.len() >= c.max_head {
@@ -316,9 +318,9 @@ fn encode_data(w: &mut BytesMut, d: &Bytes, chunked: bool) {
 }
 
 /// A complete response head at the start of `buf`, taken out of it; 1xx informational
-/// responses (but 101) are passed over. With `raw`, its header lines are kept as they came
-/// when they can be (`raw_lines`), and no header map is built.
-fn parse_head(buf: &mut BytesMut, head_req: bool, raw: bool) -> Result<Option<HeadParts>, Error> {
+/// responses (but 101) are passed over. With `keep_raw`, its header lines are kept as they
+/// came when they can be (`raw_lines`), and no header map is built.
+fn parse_head(buf: &mut BytesMut, head_req: bool, keep_raw: bool) -> Result<Option<HeadParts>, Error> {
     loop {
         // Uninitialised room for the headers: a head is parsed on every response, and
         // zeroing room for 101 headers each time shows in profiles.
@@ -345,14 +347,15 @@ fn parse_head(buf: &mut BytesMut, head_req: bool, raw: bool) -> Result<Option<He
         let mut room = SpanRoom::default();
         let at = room.fill(buf, r.headers);
         let (framing, keep) = framing(status, version, &sem, head_req)?;
-        // A body-less answer (to HEAD, 204, 304) keeps the length it gives; otherwise the
-        // client side writes the body's length itself, and a length beside a transfer coding
-        // is not the body's (RFC 9112, 6.3): the client must not see it.
-        let no_body = head_req || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
-        let drop_length = sem.transfer_encoding || !no_body;
+        // A body-less answer (to HEAD, 204, 304) keeps the length it gives, when it is a
+        // valid one. Otherwise the client side writes the body's length itself (it sees no
+        // length among raw lines), and a length beside a transfer coding is not the body's
+        // (RFC 9112, 6.3): the client must not see it.
+        let bad_length = sem.transfer_encoding || sem.length.is_err();
+        let drop_length = bad_length || !super::decode::bodyless(head_req, status);
         // A 101 goes to the tunnel with its header map; a Connection field naming other
         // headers leaves their removal to the map.
-        let lines = (raw && status != StatusCode::SWITCHING_PROTOCOLS && !sem.connection.other)
+        let lines = (keep_raw && status != StatusCode::SWITCHING_PROTOCOLS && !sem.connection.other)
             .then(|| raw_lines(&mut buf[..len], at, drop_length))
             .flatten();
         let head = buf.split_to(len).freeze();
@@ -363,7 +366,7 @@ fn parse_head(buf: &mut BytesMut, head_req: bool, raw: bool) -> Result<Option<He
             Some(range) => head.slice(range),
             None => {
                 parts.headers = header_map(at, &head, 0).map_err(Error::Bad)?;
-                if sem.transfer_encoding {
+                if bad_length {
                     parts.headers.remove(header::CONTENT_LENGTH);
                 }
                 Bytes::new()
@@ -393,7 +396,14 @@ fn raw_lines(head: &mut [u8], spans: &[Span], drop_length: bool) -> Option<std::
     let end = |i: usize| spans.get(i + 1).map_or(len - 2, |s| s.0 as usize);
     for (i, &(k0, k1, v0, v1)) in spans.iter().enumerate() {
         let (k0, k1, v0, v1) = (k0 as usize, k1 as usize, v0 as usize, v1 as usize);
-        if k0 >= k1 || v0 != k1 + 2 || v1 + 2 != end(i) || &head[k1..v0] != b": " || &head[v1..v1 + 2] != b"\r\n" {
+        // (A name longer than a header map takes is refused there.)
+        if k0 >= k1
+            || k1 - k0 > usize::from(u16::MAX)
+            || v0 != k1 + 2
+            || v1 + 2 != end(i)
+            || &head[k1..v0] != b": "
+            || &head[v1..v1 + 2] != b"\r\n"
+        {
             return None;
         }
     }
@@ -423,7 +433,7 @@ fn framing(status: StatusCode, version: Version, h: &Semantics, head_req: bool) 
     if status == StatusCode::SWITCHING_PROTOCOLS {
         return Ok((Framing::Empty, false));
     }
-    if head_req || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
+    if super::decode::bodyless(head_req, status) {
         return Ok((Framing::Empty, keep));
     }
     if h.transfer_encoding {

@@ -490,3 +490,24 @@ fn heads_with_more_fields_than_the_stack_room_are_read_whole() {
     let (h, _) = raw_head(head.as_bytes(), false);
     assert_eq!(&h.raw[..], lines.as_bytes());
 }
+
+#[test]
+fn kept_lines_refuse_what_the_header_map_refuses_and_drop_invalid_lengths() {
+    // A name longer than a header map takes is refused on both paths, not forwarded.
+    let long = format!(
+        "HTTP/1.1 200 OK\r\n{}: v\r\nContent-Length: 0\r\n\r\n",
+        "x".repeat(70_000)
+    );
+    for keep_raw in [false, true] {
+        let mut buf = BytesMut::from(long.as_bytes());
+        assert!(matches!(parse_head(&mut buf, false, keep_raw), Err(Error::Bad(_))));
+    }
+    // A body-less answer's length goes on only when it is a valid one.
+    for keep_raw in [false, true] {
+        let mut buf = BytesMut::from(&b"HTTP/1.1 304 Not Modified\r\nContent-Length: x\r\nETag: \"a\"\r\n\r\n"[..]);
+        let h = parse_head(&mut buf, false, keep_raw).unwrap().unwrap();
+        assert!(!h.parts.headers.contains_key(header::CONTENT_LENGTH));
+        assert!(!h.raw.windows(15).any(|w| w.eq_ignore_ascii_case(b"content-length:")));
+        assert_eq!(h.parts.headers.contains_key("etag"), !keep_raw);
+    }
+}
