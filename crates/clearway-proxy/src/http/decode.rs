@@ -259,6 +259,12 @@ pub fn bodyless(head_req: bool, status: http::StatusCode) -> bool {
     head_req || status == http::StatusCode::NO_CONTENT || status == http::StatusCode::NOT_MODIFIED
 }
 
+/// Whether a Connection token names a header of its own, which is then hop-by-hop too
+/// (`Connection: X-Private`). `close` and the hop-by-hop names themselves name nothing more.
+pub fn names_a_header(token: &[u8]) -> bool {
+    !token.eq_ignore_ascii_case(b"close") && !is_hop_by_hop(token)
+}
+
 /// Whether a header name, in any case, is one of `HOP_BY_HOP`.
 pub fn is_hop_by_hop(name: &[u8]) -> bool {
     HOP_BY_HOP.iter().any(|h| name.eq_ignore_ascii_case(h.as_bytes()))
@@ -280,11 +286,10 @@ impl ConnectionTokens {
     /// Adds what one Connection field's value lists.
     fn add(&mut self, value: &[u8]) {
         for t in tokens(value) {
-            let close = t.eq_ignore_ascii_case(b"close");
-            self.close |= close;
+            self.close |= t.eq_ignore_ascii_case(b"close");
             self.keep_alive |= t.eq_ignore_ascii_case(b"keep-alive");
             self.upgrade |= t.eq_ignore_ascii_case(b"upgrade");
-            self.other |= !close && !is_hop_by_hop(t);
+            self.other |= names_a_header(t);
         }
     }
 

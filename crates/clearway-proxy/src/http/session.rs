@@ -489,7 +489,7 @@ fn strip_hop_by_hop(h: &mut HeaderMap) {
         .get_all(header::CONNECTION)
         .iter()
         .flat_map(|v| super::decode::tokens(v.as_bytes()))
-        .filter(|t| !t.eq_ignore_ascii_case(b"close") && !super::decode::is_hop_by_hop(t))
+        .filter(|t| super::decode::names_a_header(t))
         .filter_map(|t| HeaderName::from_bytes(t).ok())
         .collect();
     for k in found.iter().flatten().chain(&named) {
