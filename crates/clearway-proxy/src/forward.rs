@@ -70,9 +70,13 @@ pub struct Outcome {
     pub end: End,
 }
 
-/// Last activity and half-close state of one side, shared by the two directions.
+/// Last activity and half-close state of one side, shared by the two directions. A read or
+/// write only raises `active`; the session reads the clock once after polling both
+/// directions and stamps `seen_ms` then (`Side::stamp`), as HAProxy reads its clock once per
+/// turn of its loop, rather than once per read and once per write.
 struct Side {
     seen_ms: AtomicU64,
+    active: AtomicBool,
     fin: AtomicBool,
 }
 
@@ -80,12 +84,19 @@ impl Side {
     fn new() -> Side {
         Side {
             seen_ms: AtomicU64::new(0),
+            active: AtomicBool::new(false),
             fin: AtomicBool::new(false),
         }
     }
-    fn touch(&self, start: Instant) {
-        self.seen_ms
-            .store(start.elapsed().as_millis() as u64, Ordering::Relaxed);
+    fn touch(&self) {
+        self.active.store(true, Ordering::Relaxed);
+    }
+    /// Records the activity since the last stamp as happening at `now`.
+    fn stamp(&self, start: Instant, now: Instant) {
+        if self.active.swap(false, Ordering::Relaxed) {
+            self.seen_ms
+                .store(now.duration_since(start).as_millis() as u64, Ordering::Relaxed);
+        }
     }
     /// When this side expires, given its limits; None: never.
     fn deadline(&self, start: Instant, normal: Option<Duration>, fin: Option<Duration>) -> Option<Instant> {
@@ -115,7 +126,7 @@ impl<T> Readable for tokio::io::ReadHalf<T> {
 }
 
 /// Copies `from` to `to` until EOF, then shuts down `to`'s write side.
-async fn pipe<R, W>(mut from: R, mut to: W, start: Instant, src: &Side, dst: &Side) -> Result<u64, PipeError>
+async fn pipe<R, W>(mut from: R, mut to: W, src: &Side, dst: &Side) -> Result<u64, PipeError>
 where
     R: AsyncRead + Readable + Unpin,
     W: AsyncWrite + Unpin,
@@ -125,7 +136,7 @@ where
     let mut total = 0u64;
     loop {
         let n = from.read(&mut buf).await.map_err(PipeError::Read)?;
-        src.touch(start);
+        src.touch();
         if n == 0 {
             src.fin.store(true, Ordering::Relaxed);
             // The peer may already be gone; its own direction reports that.
@@ -133,7 +144,7 @@ where
             return Ok(total);
         }
         to.write_all(&buf[..n]).await.map_err(PipeError::Write)?;
-        dst.touch(start);
+        dst.touch();
         total += n as u64;
     }
 }
@@ -145,7 +156,6 @@ where
 async fn pipe_tcp(
     mut from: tokio::net::tcp::ReadHalf<'_>,
     mut to: tokio::net::tcp::WriteHalf<'_>,
-    start: Instant,
     src: &Side,
     dst: &Side,
 ) -> Result<u64, PipeError> {
@@ -154,14 +164,14 @@ async fn pipe_tcp(
     let mut total = 0u64;
     let pipe = loop {
         let n = from.read(&mut buf).await.map_err(PipeError::Read)?;
-        src.touch(start);
+        src.touch();
         if n == 0 {
             src.fin.store(true, Ordering::Relaxed);
             let _ = to.shutdown().await;
             return Ok(total);
         }
         to.write_all(&buf[..n]).await.map_err(PipeError::Write)?;
-        dst.touch(start);
+        dst.touch();
         total += n as u64;
         if n == BUF_SIZE {
             if let Some(p) = clearway_net::splice::Pipe::take() {
@@ -183,7 +193,7 @@ async fn pipe_tcp(
                 Err(e) => return Err(PipeError::Read(e)),
             }
         };
-        src.touch(start);
+        src.touch();
         if n == 0 {
             pipe.give_back();
             src.fin.store(true, Ordering::Relaxed);
@@ -201,7 +211,7 @@ async fn pipe_tcp(
                 Err(e) => return Err(PipeError::Write(e)),
             }
         }
-        dst.touch(start);
+        dst.touch();
         total += n as u64;
     }
 }
@@ -215,8 +225,8 @@ pub async fn forward(client: &mut TcpStream, server: &mut TcpStream, limits: Lim
     let (sr, sw) = server.split();
     let start = Instant::now();
     let (cs, ss) = (Side::new(), Side::new());
-    let up = std::pin::pin!(pipe_tcp(cr, sw, start, &cs, &ss));
-    let down = std::pin::pin!(pipe_tcp(sr, cw, start, &ss, &cs));
+    let up = std::pin::pin!(pipe_tcp(cr, sw, &cs, &ss));
+    let down = std::pin::pin!(pipe_tcp(sr, cw, &ss, &cs));
     run(up, down, start, &cs, &ss, limits).await
 }
 
@@ -240,8 +250,8 @@ where
 {
     let start = Instant::now();
     let (cs, ss) = (Side::new(), Side::new());
-    let up = std::pin::pin!(pipe(cr, sw, start, &cs, &ss));
-    let down = std::pin::pin!(pipe(sr, cw, start, &ss, &cs));
+    let up = std::pin::pin!(pipe(cr, sw, &cs, &ss));
+    let down = std::pin::pin!(pipe(sr, cw, &ss, &cs));
     run(up, down, start, &cs, &ss, limits).await
 }
 
@@ -259,7 +269,7 @@ async fn run(
     use std::future::Future;
     use std::task::Poll;
     let mut timer = std::pin::pin!(tokio::time::sleep_until(start));
-    let mut armed = false;
+    let (mut armed, mut waker_left) = (false, false);
     let (mut bytes_in, mut bytes_out) = (None, None);
     let end = std::future::poll_fn(|cx| {
         if bytes_in.is_none() {
@@ -283,25 +293,49 @@ async fn run(
         if bytes_in.is_some() && bytes_out.is_some() {
             return Poll::Ready(End::Closed);
         }
+        // One clock read for whatever both directions did in this poll.
+        let mut now = None;
+        if cs.active.load(Ordering::Relaxed) || ss.active.load(Ordering::Relaxed) {
+            let t = Instant::now();
+            cs.stamp(start, t);
+            ss.stamp(start, t);
+            now = Some(t);
+        }
         // The deadlines are only looked at when the timer set for the earliest one fires:
-        // activity meanwhile moves them later, and the timer is then set again.
+        // activity meanwhile moves them later, and the timer is then set again. After a poll
+        // that left this task's waker with the timer, a look at the timer's state is enough
+        // until it fires. A poll refused for want of budget (tokio's cooperative scheduling)
+        // leaves no waker, so the timer is polled again on the next wake-up.
         loop {
-            if armed && timer.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
+            if armed {
+                if waker_left {
+                    if !timer.is_elapsed() {
+                        return Poll::Pending;
+                    }
+                } else {
+                    let budget = tokio::task::coop::has_budget_remaining();
+                    if timer.as_mut().poll(cx).is_pending() {
+                        waker_left = budget;
+                        return Poll::Pending;
+                    }
+                }
+                // Fired: read the clock afresh.
+                now = None;
             }
             let dc = cs.deadline(start, limits.client, limits.client_fin);
             let ds = ss.deadline(start, limits.server, limits.server_fin);
-            let now = Instant::now();
-            if dc.is_some_and(|d| d <= now) {
+            let t = *now.get_or_insert_with(Instant::now);
+            if dc.is_some_and(|d| d <= t) {
                 return Poll::Ready(End::ClientTimeout);
             }
-            if ds.is_some_and(|d| d <= now) {
+            if ds.is_some_and(|d| d <= t) {
                 return Poll::Ready(End::ServerTimeout);
             }
             match dc.into_iter().chain(ds).min() {
                 Some(at) => {
                     timer.as_mut().reset(at);
                     armed = true;
+                    waker_left = false;
                 }
                 None => {
                     armed = false;

@@ -127,6 +127,39 @@ async fn idle_client_side_times_out() {
     assert!(matches!(out.end, End::ClientTimeout), "{}", out.end);
 }
 
+/// Activity on a side moves its deadline later: a client that talks every three seconds
+/// outlives a five-second client timeout, and the session ends five seconds after it falls
+/// silent, not five seconds after it began.
+#[tokio::test(start_paused = true)]
+async fn activity_moves_the_deadline_and_silence_ends_the_session() {
+    let limits = Limits {
+        client: Some(Duration::from_secs(5)),
+        server: Some(Duration::from_secs(60)),
+        ..Limits::default()
+    };
+    let (mut client, mut server, task) = proxied(limits).await;
+    let begun = Instant::now();
+    let mut byte = [0u8; 1];
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        client.write_all(b"x").await.unwrap();
+        server.read_exact(&mut byte).await.unwrap();
+        server.write_all(b"y").await.unwrap();
+        client.read_exact(&mut byte).await.unwrap();
+        assert!(!task.is_finished(), "the session ended while its client was talking");
+    }
+    let last = Instant::now();
+    let out = task.await.unwrap();
+    assert!(matches!(out.end, End::ClientTimeout), "{}", out.end);
+    let ended = Instant::now();
+    assert!(last - begun >= Duration::from_secs(12), "the client talked for 12 s");
+    assert!(
+        ended - last >= Duration::from_secs(5) && ended - last < Duration::from_secs(6),
+        "ended {:?} after the last exchange",
+        ended - last
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn tunnel_timeout_replaces_client_and_server() {
     let l = Limits::for_tunnel(
