@@ -269,7 +269,9 @@ async fn run(
     use std::future::Future;
     use std::task::Poll;
     let mut timer = std::pin::pin!(tokio::time::sleep_until(start));
-    let (mut armed, mut waker_left) = (false, false);
+    let mut armed = false;
+    // The waker the timer was last left with by a poll that registered it.
+    let mut timer_waker: Option<std::task::Waker> = None;
     let (mut bytes_in, mut bytes_out) = (None, None);
     let end = std::future::poll_fn(|cx| {
         if bytes_in.is_none() {
@@ -303,19 +305,19 @@ async fn run(
         }
         // The deadlines are only looked at when the timer set for the earliest one fires:
         // activity meanwhile moves them later, and the timer is then set again. After a poll
-        // that left this task's waker with the timer, a look at the timer's state is enough
-        // until it fires. A poll refused for want of budget (tokio's cooperative scheduling)
-        // leaves no waker, so the timer is polled again on the next wake-up.
+        // that left this waker with the timer, a look at the timer's state is enough until it
+        // fires. A poll refused for want of budget (tokio's cooperative scheduling) leaves no
+        // waker, and a caller may poll with another waker: then the timer is polled again.
         loop {
             if armed {
-                if waker_left {
+                if timer_waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
                     if !timer.is_elapsed() {
                         return Poll::Pending;
                     }
                 } else {
                     let budget = tokio::task::coop::has_budget_remaining();
                     if timer.as_mut().poll(cx).is_pending() {
-                        waker_left = budget;
+                        timer_waker = budget.then(|| cx.waker().clone());
                         return Poll::Pending;
                     }
                 }
@@ -335,7 +337,7 @@ async fn run(
                 Some(at) => {
                     timer.as_mut().reset(at);
                     armed = true;
-                    waker_left = false;
+                    timer_waker = None;
                 }
                 None => {
                     armed = false;
