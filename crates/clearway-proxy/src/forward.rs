@@ -266,12 +266,10 @@ async fn run(
     ss: &Side,
     limits: Limits,
 ) -> Outcome {
-    use std::future::Future;
     use std::task::Poll;
-    let mut timer = std::pin::pin!(tokio::time::sleep_until(start));
+    let sleep = std::pin::pin!(tokio::time::sleep_until(start));
+    let mut timer = crate::timer::Timer::new(sleep);
     let mut armed = false;
-    // The waker the timer was last left with by a poll that registered it.
-    let mut timer_waker: Option<std::task::Waker> = None;
     let (mut bytes_in, mut bytes_out) = (None, None);
     let end = std::future::poll_fn(|cx| {
         if bytes_in.is_none() {
@@ -304,22 +302,11 @@ async fn run(
             now = Some(t);
         }
         // The deadlines are only looked at when the timer set for the earliest one fires:
-        // activity meanwhile moves them later, and the timer is then set again. After a poll
-        // that left this waker with the timer, a look at the timer's state is enough until it
-        // fires. A poll refused for want of budget (tokio's cooperative scheduling) leaves no
-        // waker, and a caller may poll with another waker: then the timer is polled again.
+        // activity meanwhile moves them later, and the timer is then set again.
         loop {
             if armed {
-                if timer_waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                    if !timer.is_elapsed() {
-                        return Poll::Pending;
-                    }
-                } else {
-                    let budget = tokio::task::coop::has_budget_remaining();
-                    if timer.as_mut().poll(cx).is_pending() {
-                        timer_waker = budget.then(|| cx.waker().clone());
-                        return Poll::Pending;
-                    }
+                if !timer.fired(cx) {
+                    return Poll::Pending;
                 }
                 // Fired: read the clock afresh.
                 now = None;
@@ -335,9 +322,8 @@ async fn run(
             }
             match dc.into_iter().chain(ds).min() {
                 Some(at) => {
-                    timer.as_mut().reset(at);
+                    timer.reset(at);
                     armed = true;
-                    timer_waker = None;
                 }
                 None => {
                     armed = false;

@@ -12,6 +12,7 @@ pub mod inspect;
 pub mod queue;
 pub mod runtime;
 pub mod session;
+mod timer;
 pub mod tls;
 pub mod workers;
 

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
 use tokio_util::io::poll_read_buf;
 
 /// Read at least this much room at a time.
@@ -290,7 +290,7 @@ struct Conn<IO> {
     /// What is to be written, in order, before anything else.
     wbuf: BytesMut,
     limits: Limits,
-    timer: Option<Pin<Box<Sleep>>>,
+    timer: crate::timer::Kept,
     /// The connection started with delayed acknowledgements (`tcp-smart-accept`).
     smart_accept: bool,
 }
@@ -781,7 +781,7 @@ impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
 
     /// The connection's one timer, for a deadline `at`: whether `at` has passed.
     fn poll_timer(&mut self, cx: &mut Context<'_>, at: Instant) -> bool {
-        super::poll_deadline(&mut self.timer, cx, at)
+        crate::timer::poll_kept(&mut self.timer, cx, at)
     }
 }
 

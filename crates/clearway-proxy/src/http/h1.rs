@@ -21,7 +21,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
 use tokio_util::io::poll_read_buf;
 
 /// Read at least this much room at a time.
@@ -60,7 +60,7 @@ pub struct Conn {
     origin: usize,
     /// `timeout server`, for the response head and then for each wait in its body; made on
     /// first use and kept with the connection.
-    timer: Option<Pin<Box<Sleep>>>,
+    timer: crate::timer::Kept,
 }
 
 impl std::fmt::Debug for Conn {
@@ -178,7 +178,7 @@ impl Conn {
 
     /// The connection's one timer, for a deadline `at`: whether `at` has passed.
     fn poll_timer(&mut self, cx: &mut Context<'_>, at: Instant) -> bool {
-        super::poll_deadline(&mut self.timer, cx, at)
+        crate::timer::poll_kept(&mut self.timer, cx, at)
     }
 
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
