@@ -17,15 +17,24 @@ use tokio::time::{Instant, Sleep};
 /// when that cannot be known: after a reset, when the last poll was refused for want of
 /// tokio's cooperative budget (it then left no waker), or when the caller's waker is another
 /// one (a future passed between tasks, or polled through a combinator with wakers of its own).
+/// A timer found polled by another task once keeps no waker from then on: its connection
+/// moves between tasks (a pooled server connection serves one client, then another), so
+/// the waker kept would mostly be stale, and keeping it costs a clone per poll.
 pub(crate) struct Timer<P> {
     sleep: Pin<P>,
     /// The waker the last registering poll left with the timer; `None` when not known.
     held: Option<Waker>,
+    /// Polled by another task than the one whose waker it held: keep no waker.
+    moves: bool,
 }
 
 impl<P: DerefMut<Target = Sleep>> Timer<P> {
     pub(crate) fn new(sleep: Pin<P>) -> Self {
-        Timer { sleep, held: None }
+        Timer {
+            sleep,
+            held: None,
+            moves: false,
+        }
     }
 
     pub(crate) fn deadline(&self) -> Instant {
@@ -41,8 +50,12 @@ impl<P: DerefMut<Target = Sleep>> Timer<P> {
     /// Whether the timer has fired; if not, it will wake `cx`'s task when it does.
     #[inline(always)]
     pub(crate) fn fired(&mut self, cx: &mut Context<'_>) -> bool {
-        if self.held.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            return self.sleep.is_elapsed();
+        if let Some(w) = &self.held {
+            if w.will_wake(cx.waker()) {
+                return self.sleep.is_elapsed();
+            }
+            self.moves = true;
+            self.held = None;
         }
         self.poll(cx)
     }
@@ -53,7 +66,7 @@ impl<P: DerefMut<Target = Sleep>> Timer<P> {
         if self.sleep.as_mut().poll(cx).is_ready() {
             return true;
         }
-        self.held = budget.then(|| cx.waker().clone());
+        self.held = (budget && !self.moves).then(|| cx.waker().clone());
         false
     }
 
@@ -144,8 +157,12 @@ mod tests {
         let (first, w1) = waker();
         let (second, w2) = waker();
         assert!(!once(&w1, |cx| t.fired(cx)));
-        // A poll with another waker must move the registration to it.
+        // A poll with another waker must move the registration to it; the timer keeps no
+        // waker from then on.
         assert!(!once(&w2, |cx| t.fired(cx)));
+        assert!(t.held.is_none());
+        assert!(!once(&w2, |cx| t.fired(cx)));
+        assert!(t.held.is_none());
         tokio::time::sleep(Duration::from_secs(6)).await;
         assert_eq!(second.0.load(Ordering::SeqCst), 1, "the last waker is woken");
         assert_eq!(first.0.load(Ordering::SeqCst), 0);
