@@ -14,5 +14,5 @@ pub use clearway::Clearway;
 pub use client::{curl, request, request_from_port};
 pub use netns::{require_root_and_netns, Netns};
 pub use pki::{Leaf, Pki};
-pub use servers::{EchoServer, HttpEchoServer, HttpStatusServer, PeerServer};
+pub use servers::{EchoServer, HttpEchoServer, HttpStatusServer, PeerServer, RecordingHttpServer};
 pub use topology::Topology;

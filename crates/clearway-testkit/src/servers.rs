@@ -471,3 +471,98 @@ fn read_chunked(reader: &mut impl BufRead) -> Option<Vec<u8>> {
         reader.read_exact(&mut crlf).ok()?;
     }
 }
+
+/// An HTTP/1.1 server that records each request it reads, as a typical origin server frames
+/// it (a chunked Transfer-Encoding wins over Content-Length), and answers each with `200`
+/// and the body `ok`, keeping the connection open. A record reads
+/// `METHOD TARGET host=HOST body=BODY` (`host=-` without a Host field): the request line and
+/// host that decide what the server does, and the body it got. On bytes it cannot frame it
+/// closes the connection. Lets a test see exactly which requests a proxy let through.
+#[derive(Debug)]
+pub struct RecordingHttpServer {
+    running: Running,
+    records: Arc<Mutex<Vec<String>>>,
+}
+
+impl RecordingHttpServer {
+    pub fn start(ns: &Netns, addr: SocketAddr) -> RecordingHttpServer {
+        let records = Arc::new(Mutex::new(Vec::new()));
+        let r = records.clone();
+        let running = Running::start(
+            ns,
+            addr,
+            move |conn, _, _| record_http(conn, &r),
+            Arc::new(Stats::default()),
+        );
+        RecordingHttpServer { running, records }
+    }
+
+    /// The requests recorded since the last call, taken.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.records.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Connections accepted so far.
+    pub fn count(&self) -> usize {
+        self.running.stats.count.load(Ordering::SeqCst)
+    }
+}
+
+fn record_http(conn: TcpStream, records: &Mutex<Vec<String>>) {
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
+    let Ok(mut out) = conn.try_clone() else { return };
+    let mut r = BufReader::new(conn);
+    let line = |r: &mut BufReader<TcpStream>| -> Option<String> {
+        let mut l = Vec::new();
+        r.read_until(b'\n', &mut l).ok().filter(|n| *n > 0)?;
+        Some(String::from_utf8_lossy(&l).trim_end_matches(['\r', '\n']).to_string())
+    };
+    while let Some(start) = line(&mut r) {
+        let mut fields = Vec::new();
+        loop {
+            let Some(l) = line(&mut r) else { return };
+            if l.is_empty() {
+                break;
+            }
+            let Some((k, v)) = l.split_once(':') else { return };
+            fields.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+        }
+        let get = |n: &str| fields.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+        let mut body = Vec::new();
+        if get("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().ends_with("chunked")) {
+            loop {
+                let Some(size) = line(&mut r) else { return };
+                let Ok(n) = usize::from_str_radix(size.split(';').next().unwrap_or("").trim(), 16) else {
+                    return;
+                };
+                if n == 0 {
+                    // Trailers, up to the empty line.
+                    while line(&mut r).is_some_and(|l| !l.is_empty()) {}
+                    break;
+                }
+                let mut chunk = vec![0; n + 2];
+                if r.read_exact(&mut chunk).is_err() {
+                    return;
+                }
+                body.extend_from_slice(&chunk[..n]);
+            }
+        } else if let Some(n) = get("content-length") {
+            let Ok(n) = n.parse::<usize>() else { return };
+            body.resize(n, 0);
+            if r.read_exact(&mut body).is_err() {
+                return;
+            }
+        }
+        let mut words = start.split(' ');
+        let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+        let host = get("host").unwrap_or_else(|| "-".into());
+        let rec = format!("{method} {target} host={host} body={}", String::from_utf8_lossy(&body));
+        records.lock().unwrap_or_else(|p| p.into_inner()).push(rec);
+        if out
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            .is_err()
+        {
+            return;
+        }
+    }
+}

@@ -683,7 +683,7 @@ impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
             match up.dec.decode(&mut self.rbuf) {
                 Err(e) => return fail(&mut p, e),
                 Ok(Step::Data(d)) => {
-                    p.data = Some(d);
+                    p.data = Some(gather(&mut up.dec, &mut self.rbuf, d));
                     wake(&mut p.reader);
                 }
                 Ok(Step::Done) => {
@@ -785,6 +785,31 @@ impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
     }
 }
 
+/// `first` and the body pieces right behind it in `rbuf`, as one piece of up to about
+/// `GATHER` bytes: a chunked body goes on as fewer, larger chunks, so what it costs is bound
+/// by its bytes, not by how many chunks the client cut it into. (A piece that is alone, the
+/// usual case, is not copied.) A framing error behind the first piece is left for the next
+/// read of the body to report.
+fn gather(dec: &mut Decoder, rbuf: &mut BytesMut, first: Bytes) -> Bytes {
+    if rbuf.is_empty() || first.len() >= GATHER {
+        return first;
+    }
+    let mut all: Option<BytesMut> = None;
+    while !rbuf.is_empty() {
+        let Ok(Step::Data(d)) = dec.decode(rbuf) else { break };
+        let a = all.get_or_insert_with(|| {
+            let mut a = BytesMut::with_capacity(GATHER);
+            a.put_slice(&first);
+            a
+        });
+        a.put_slice(&d);
+        if a.len() >= GATHER {
+            break;
+        }
+    }
+    all.map_or(first, BytesMut::freeze)
+}
+
 fn wake(w: &mut Option<Waker>) {
     if let Some(w) = w.take() {
         w.wake();
@@ -880,6 +905,7 @@ fn parse_request(buf: &mut BytesMut) -> Result<Option<Head>, (u16, &'static str)
         Version::HTTP_11
     };
     let path = r.path.unwrap_or("");
+    let absolute = request_target(&method, path.as_bytes())?;
     let path_at = path.as_ptr() as usize - buf.as_ptr() as usize;
     let path_end = path_at + path.len();
     let sem = Semantics::scan(r.headers);
@@ -888,26 +914,66 @@ fn parse_request(buf: &mut BytesMut) -> Result<Option<Head>, (u16, &'static str)
     let head = buf.split_to(len).freeze();
     let uri = Uri::from_maybe_shared(head.slice(path_at..path_end)).map_err(|_| (400, "invalid request target"))?;
     let mut headers = header_map(at, &head, REQUEST_ROOM).map_err(|e| (400, e))?;
-    let framing = if sem.transfer_encoding {
-        if version == Version::HTTP_10 || !sem.chunked {
-            // The body's end could not be found (RFC 9112, 6.3).
-            return Err((400, "unsupported transfer coding"));
+    // Two Host fields would let a rule check one while the server uses the other; the
+    // same one twice is kept once, as HAProxy does.
+    if sem.hosts_differ {
+        return Err((400, "Host fields that differ"));
+    }
+    if sem.hosts > 1 {
+        if let Some(h) = headers.get(header::HOST).cloned() {
+            headers.insert(header::HOST, h);
         }
-        // A length beside chunked is not the body's length, and would mislead the server.
-        headers.remove(header::CONTENT_LENGTH);
-        Framing::Chunked
-    } else {
-        match sem.length.map_err(|e| (400, e))? {
-            Some(n) => Framing::Length(n),
-            None => Framing::Empty,
-        }
-    };
-    let keep_alive = match version {
+    }
+    if absolute {
+        same_host(&uri, &mut headers)?;
+    }
+    let mut keep_alive = match version {
         Version::HTTP_10 => sem.connection.keep_alive,
         _ => !sem.connection.close,
     };
+    let framing = if sem.transfer_encoding {
+        if version == Version::HTTP_10 {
+            // RFC 9112, 6.1: the framing of an HTTP/1.0 message with a transfer coding is
+            // faulty.
+            return Err((400, "Transfer-Encoding in an HTTP/1.0 request"));
+        }
+        if !sem.chunked || sem.chunked_twice {
+            // The body's end could not be found (RFC 9112, 6.3).
+            return Err((400, "invalid Transfer-Encoding"));
+        }
+        if sem.other_coding {
+            // Forwarding it without the coding would change the body; the server may not
+            // know it either.
+            return Err((422, "a transfer coding other than chunked"));
+        }
+        if sem.length.is_err() {
+            // A length no one can read beside a coding: refused as HAProxy does.
+            return Err((400, "an invalid Content-Length beside Transfer-Encoding"));
+        }
+        if sem.length != Ok(None) {
+            // Both lengths: a proxy in front that went by the Content-Length sees another
+            // request in what follows this body. Serve this one, then close (RFC 9112, 6.1).
+            keep_alive = false;
+            headers.remove(header::CONTENT_LENGTH);
+        }
+        Framing::Chunked
+    } else {
+        match sem.length.map_err(|e| (400, e))? {
+            Some(n) => {
+                if sem.length_repeated {
+                    headers.insert(header::CONTENT_LENGTH, n.into());
+                }
+                Framing::Length(n)
+            }
+            None => Framing::Empty,
+        }
+    };
     let expect_continue = version == Version::HTTP_11 && sem.expect_continue;
     let upgrade = version == Version::HTTP_11 && sem.connection.upgrade;
+    if upgrade && sem.websocket && !sem.websocket_key {
+        // RFC 6455, 4.1: no WebSocket handshake without a key.
+        return Err((400, "a WebSocket upgrade without Sec-WebSocket-Key"));
+    }
     let (mut parts, ()) = Request::new(()).into_parts();
     parts.method = method;
     parts.uri = uri;
@@ -920,6 +986,52 @@ fn parse_request(buf: &mut BytesMut) -> Result<Option<Head>, (u16, &'static str)
         expect_continue,
         upgrade,
     }))
+}
+
+/// Checks a request target's form (RFC 9112, 3.2); true when it is absolute
+/// (`http://host/path`). A target of another form is not forwarded as something else.
+fn request_target(method: &Method, t: &[u8]) -> Result<bool, (u16, &'static str)> {
+    if *method == Method::CONNECT {
+        // A tunnel to where the client names: not what a reverse proxy's servers expect.
+        return Err((501, "CONNECT is not supported"));
+    }
+    if t.contains(&b'#') {
+        return Err((400, "a fragment in the request target"));
+    }
+    let scheme = |s: &[u8]| t.len() > s.len() && t[..s.len()].eq_ignore_ascii_case(s);
+    match t.first() {
+        Some(b'/') => Ok(false),
+        Some(b'*') if t.len() == 1 && *method == Method::OPTIONS => Ok(false),
+        _ if scheme(b"http://") || scheme(b"https://") => Ok(true),
+        _ => Err((400, "invalid request target")),
+    }
+}
+
+/// An absolute target's authority is the request's host (RFC 9112, 3.2.2): a Host field
+/// naming another is refused, as HAProxy does (rules and the server must see the same host);
+/// a missing one is added, for the server gets the path alone.
+fn same_host(uri: &Uri, headers: &mut HeaderMap) -> Result<(), (u16, &'static str)> {
+    let Some(a) = uri.authority() else {
+        return Err((400, "invalid request target"));
+    };
+    if a.as_str().contains('@') {
+        return Err((400, "user information in the request target"));
+    }
+    let port = if uri.scheme() == Some(&http::uri::Scheme::HTTPS) {
+        ":443"
+    } else {
+        ":80"
+    };
+    let bare = |h: &str| h.strip_suffix(port).unwrap_or(h).to_ascii_lowercase();
+    match headers.get(header::HOST) {
+        None => {
+            let v = http::HeaderValue::from_str(a.as_str()).map_err(|_| (400, "invalid request target"))?;
+            headers.insert(header::HOST, v);
+            Ok(())
+        }
+        Some(h) if h.to_str().is_ok_and(|h| bare(h.trim()) == bare(a.as_str())) => Ok(()),
+        Some(_) => Err((400, "a Host field that differs from the request target")),
+    }
 }
 
 #[cfg(test)]

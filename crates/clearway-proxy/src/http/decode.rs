@@ -312,12 +312,25 @@ pub struct Semantics {
     /// The length the Content-Length fields give (equal repeated values are one), or why
     /// they give none that can be trusted (which only matters without Transfer-Encoding).
     pub length: Result<Option<u64>, &'static str>,
+    /// The Content-Length fields are not one plain number (`3, 3`, or the field twice): the
+    /// message must carry the length in one field before it goes on.
+    pub length_repeated: bool,
     /// There is a Transfer-Encoding field, and whether its last coding is `chunked` (only
     /// then is the body chunked, RFC 9112, 6.3).
     pub transfer_encoding: bool,
     pub chunked: bool,
+    /// `chunked` is listed more than once (RFC 9112, 7: a sender must not apply it twice).
+    pub chunked_twice: bool,
+    /// A coding other than `chunked` is listed (gzip, deflate, ...).
+    pub other_coding: bool,
     /// `Expect: 100-continue`.
     pub expect_continue: bool,
+    /// How many Host fields there are (at most 2 is counted), and whether two differ.
+    pub hosts: u8,
+    pub hosts_differ: bool,
+    /// `Upgrade` names `websocket`, and a `Sec-WebSocket-Key` field is there.
+    pub websocket: bool,
+    pub websocket_key: bool,
 }
 
 impl Semantics {
@@ -325,16 +338,35 @@ impl Semantics {
         let mut s = Semantics {
             connection: ConnectionTokens::default(),
             length: Ok(None),
+            length_repeated: false,
             transfer_encoding: false,
             chunked: false,
+            chunked_twice: false,
+            other_coding: false,
             expect_continue: false,
+            hosts: 0,
+            hosts_differ: false,
+            websocket: false,
+            websocket_key: false,
         };
+        let mut host: &[u8] = &[];
+        let mut seen_chunked = false;
         for h in headers {
             // The length tells most fields apart before any comparison.
             let name = h.name.as_bytes();
             match name.len() {
+                4 if name.eq_ignore_ascii_case(b"host") => {
+                    let v = h.value.trim_ascii();
+                    if s.hosts == 0 {
+                        host = v;
+                    } else if !v.eq_ignore_ascii_case(host) {
+                        s.hosts_differ = true;
+                    }
+                    s.hosts = s.hosts.saturating_add(1).min(2);
+                }
                 10 if name.eq_ignore_ascii_case(b"connection") => s.connection.add(h.value),
                 14 if name.eq_ignore_ascii_case(b"content-length") => {
+                    s.length_repeated |= s.length != Ok(None) || h.value.contains(&b',');
                     if let Ok(sofar) = s.length {
                         s.length = lengths(h.value, sofar);
                     }
@@ -342,9 +374,17 @@ impl Semantics {
                 17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
                     s.transfer_encoding = true;
                     // A later field's codings come after an earlier one's.
-                    if let Some(last) = tokens(h.value).last() {
-                        s.chunked = last.eq_ignore_ascii_case(b"chunked");
+                    for t in tokens(h.value) {
+                        let chunked = t.eq_ignore_ascii_case(b"chunked");
+                        s.chunked_twice |= chunked && seen_chunked;
+                        seen_chunked |= chunked;
+                        s.other_coding |= !chunked;
+                        s.chunked = chunked;
                     }
+                }
+                17 if name.eq_ignore_ascii_case(b"sec-websocket-key") => s.websocket_key = true,
+                7 if name.eq_ignore_ascii_case(b"upgrade") => {
+                    s.websocket |= tokens(h.value).any(|t| t.eq_ignore_ascii_case(b"websocket"));
                 }
                 6 if name.eq_ignore_ascii_case(b"expect") => {
                     s.expect_continue = h.value.trim_ascii().eq_ignore_ascii_case(b"100-continue");
@@ -420,11 +460,11 @@ fn advance(state: State, buf: &[u8]) -> Result<Option<Advance>, &'static str> {
             used: buf.len(),
             data: true,
         })),
-        State::ChunkSize if !buf.is_empty() => match httparse::parse_chunk_size(buf) {
-            Ok(httparse::Status::Complete((used, 0))) => framing(State::Trailers, used),
-            Ok(httparse::Status::Complete((used, size))) => framing(State::ChunkData(size), used),
-            Ok(httparse::Status::Partial) if buf.len() < MAX_LINE => Ok(None),
-            _ => Err("invalid chunk size"),
+        State::ChunkSize if !buf.is_empty() => match chunk_size(buf)? {
+            Some((used, 0)) => framing(State::Trailers, used),
+            Some((used, size)) => framing(State::ChunkData(size), used),
+            None if buf.len() < MAX_LINE => Ok(None),
+            None => Err("invalid chunk size"),
         },
         State::ChunkEnd if buf.len() >= 2 => {
             if &buf[..2] != b"\r\n" {
@@ -440,6 +480,44 @@ fn advance(state: State, buf: &[u8]) -> Result<Option<Advance>, &'static str> {
             None => Err("trailer line too long"),
         },
         _ => Ok(None),
+    }
+}
+
+/// A chunk-size line at the start of `buf` (RFC 9112, 7.1): hex digits, optional blanks,
+/// optional extensions, CRLF. Its length and the size; None while it is not all there.
+/// Stricter than the grammar's tolerance, as the bytes after it are someone else's request
+/// when two parsers disagree: the line must end in CRLF, and an extension may hold no CR,
+/// LF or NUL (an LF inside one would end the line for some parsers and not for others).
+pub(crate) fn chunk_size(buf: &[u8]) -> Result<Option<(usize, u64)>, &'static str> {
+    const BAD: &str = "invalid chunk size";
+    let mut size: u64 = 0;
+    let mut i = 0;
+    while let Some(d) = buf.get(i).and_then(|&b| (b as char).to_digit(16)) {
+        if size > u64::MAX >> 4 {
+            return Err(BAD);
+        }
+        size = size << 4 | u64::from(d);
+        i += 1;
+    }
+    if i == 0 && !buf.is_empty() {
+        return Err(BAD);
+    }
+    while matches!(buf.get(i), Some(b' ' | b'\t')) {
+        i += 1;
+    }
+    if buf.get(i) == Some(&b';') {
+        while let Some(&b) = buf.get(i) {
+            match b {
+                b'\r' => break,
+                b'\n' | 0 => return Err("invalid chunk extension"),
+                _ => i += 1,
+            }
+        }
+    }
+    match (buf.get(i), buf.get(i + 1)) {
+        (None, _) | (Some(b'\r'), None) => Ok(None),
+        (Some(b'\r'), Some(b'\n')) => Ok(Some((i + 2, size))),
+        _ => Err(BAD),
     }
 }
 
@@ -552,6 +630,54 @@ mod tests {
         assert_eq!(all(Framing::Chunked, b"2\r\nabXY").0, Err("chunk not ended by CRLF"));
         let long = [b'1'; MAX_LINE + 1];
         assert_eq!(all(Framing::Chunked, &long).0, Err("invalid chunk size"));
+    }
+
+    #[test]
+    fn a_chunk_size_line_ends_in_crlf_and_its_extensions_hold_no_lf() {
+        assert_eq!(chunk_size(b"3\r\nabc"), Ok(Some((3, 3))));
+        assert_eq!(chunk_size(b"1aF \t;a=b;c=\"d\"\r\n"), Ok(Some((17, 0x1af))));
+        assert_eq!(chunk_size(b"00000000000000000003\r\n"), Ok(Some((22, 3))));
+        assert_eq!(chunk_size(b"3;a=b\nhello\r\n"), Err("invalid chunk extension"));
+        assert_eq!(chunk_size(b"3;a\0\r\n"), Err("invalid chunk extension"));
+        for bad in [
+            &b"3\nabc"[..],
+            b"-3\r\n",
+            b"0x3\r\n",
+            b";\r\n",
+            b"3 4\r\n",
+            b"3\r\r\n",
+            b"10000000000000000\r\n",
+        ] {
+            assert!(chunk_size(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
+        for partial in [&b"3"[..], b"3;ext", b"3\r", b"ffff "] {
+            assert_eq!(chunk_size(partial), Ok(None));
+        }
+        // The body an LF inside an extension would hide is refused, not swallowed.
+        assert!(all(Framing::Chunked, b"3;a=b\nhello\r\nabc\r\n0\r\n\r\n").0.is_err());
+    }
+
+    #[test]
+    fn codings_hosts_and_lengths_that_let_requests_be_smuggled_are_seen() {
+        let s = scan(&[("Transfer-Encoding", "chunked"), ("Transfer-Encoding", "chunked")]);
+        assert!(s.chunked && s.chunked_twice && !s.other_coding);
+        let s = scan(&[("Transfer-Encoding", "chunked, chunked")]);
+        assert!(s.chunked_twice);
+        let s = scan(&[("Transfer-Encoding", "gzip, chunked")]);
+        assert!(s.chunked && !s.chunked_twice && s.other_coding);
+        let s = scan(&[("Transfer-Encoding", "chunked")]);
+        assert!(s.chunked && !s.chunked_twice && !s.other_coding);
+        let s = scan(&[("Host", "a"), ("host", " A ")]);
+        assert_eq!((s.hosts, s.hosts_differ), (2, false));
+        let s = scan(&[("Host", "a"), ("Host", "b"), ("Host", "a")]);
+        assert_eq!((s.hosts, s.hosts_differ), (2, true));
+        assert_eq!(scan(&[("Host", "a")]).hosts, 1);
+        assert!(scan(&[("Content-Length", "3, 3")]).length_repeated);
+        assert!(scan(&[("Content-Length", "3"), ("Content-Length", "3")]).length_repeated);
+        assert!(!scan(&[("Content-Length", "3")]).length_repeated);
+        let s = scan(&[("Upgrade", "WebSocket"), ("Connection", "upgrade")]);
+        assert!(s.websocket && !s.websocket_key);
+        assert!(scan(&[("Upgrade", "websocket"), ("Sec-WebSocket-Key", "k")]).websocket_key);
     }
 
     #[test]

@@ -144,13 +144,24 @@ impl Conn {
             written: 0,
             flushed: false,
             got_bytes: false,
+            moved: false,
         };
-        let deadline = limit.map(|d| (Instant::now() + d, d));
+        // `timeout server` is the server's inactivity, as in HAProxy: while it takes the
+        // request (a long upload) or sends part of its head, the time starts again.
+        let mut deadline = limit.map(|d| (Instant::now() + d, d));
         let keep_raw = req.raw;
         let r = poll_fn(|cx| match ex.poll(&mut self, cx, head_req, keep_raw) {
-            Poll::Pending => match deadline {
-                Some((at, d)) if self.poll_timer(cx, at) => Poll::Ready(Err(Error::NoResponse(d))),
-                _ => Poll::Pending,
+            Poll::Pending => match &mut deadline {
+                Some((at, d)) => {
+                    if std::mem::take(&mut ex.moved) {
+                        *at = Instant::now() + *d;
+                    }
+                    match self.poll_timer(cx, *at) {
+                        true => Poll::Ready(Err(Error::NoResponse(*d))),
+                        false => Poll::Pending,
+                    }
+                }
+                None => Poll::Pending,
             },
             done => done,
         })
@@ -199,6 +210,8 @@ struct Exchange<B> {
     flushed: bool,
     /// Some bytes of a response arrived.
     got_bytes: bool,
+    /// Bytes went to or came from the server since the last look.
+    moved: bool,
 }
 
 /// A response head as parsed: its header fields are either in `parts` or, kept as the
@@ -230,7 +243,11 @@ where
                 while self.written < c.wbuf.len() {
                     match Pin::new(&mut c.io).poll_write(cx, &c.wbuf[self.written..]) {
                         Poll::Ready(Ok(0)) => return Poll::Ready(Err(Error::Io(io::ErrorKind::WriteZero.into()))),
-                        Poll::Ready(Ok(n)) => self.written += n,
+                        Poll::Ready(Ok(n)) => {
+                            self.written += n;
+                            // (A request without a body is written at once: no need to look.)
+                            self.moved |= self.body.is_some();
+                        }
                         Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
                         Poll::Pending => break,
                     }
@@ -254,7 +271,9 @@ where
                                 progress = true;
                             }
                             Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(Error::ClientBody(e.into()))),
-                            Poll::Pending => {}
+                            // Waiting for the client, whose pace is `timeout client`'s
+                            // business: the server is not idle by its own doing.
+                            Poll::Pending => self.moved = true,
                         },
                         None => match Pin::new(&mut c.io).poll_flush(cx) {
                             Poll::Ready(Ok(())) => self.flushed = true,
@@ -277,7 +296,10 @@ where
             match c.poll_fill(cx) {
                 Poll::Ready(Ok(0)) if self.got_bytes => return Poll::Ready(Err(Error::Bad("truncated response head"))),
                 Poll::Ready(Ok(0)) => return Poll::Ready(Err(Error::Closed)),
-                Poll::Ready(Ok(_)) => self.got_bytes = true,
+                Poll::Ready(Ok(_)) => {
+                    self.got_bytes = true;
+                    self.moved = true;
+                }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
                 Poll::Pending => return Poll::Pending,
             }
@@ -437,6 +459,11 @@ fn framing(status: StatusCode, version: Version, h: &Semantics, head_req: bool) 
         return Ok((Framing::Empty, keep));
     }
     if h.transfer_encoding {
+        // The client side writes its own framing and no Transfer-Encoding: another coding
+        // would be dropped from under the body, and `chunked` twice is malformed.
+        if h.other_coding || h.chunked_twice {
+            return Err(Error::Bad("a transfer coding other than chunked"));
+        }
         // Both lengths given is how requests get smuggled: the connection is not reused.
         if h.length != Ok(None) {
             keep = false;

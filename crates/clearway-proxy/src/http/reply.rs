@@ -44,6 +44,7 @@ fn message(status: u16) -> &'static str {
         410 => "This resource is gone.",
         413 => "The request is too large.",
         414 => "The request's URI is too long.",
+        422 => "The request's transfer coding cannot be processed.",
         425 => "Too early for this request.",
         429 => "Too many requests: slow down.",
         431 => "The request's headers are too large.",

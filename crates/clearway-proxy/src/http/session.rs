@@ -613,8 +613,10 @@ impl Session {
                 return (self.error(None, 431), None);
             }
         }
-        // HTTP/2 names the host in the request target; servers get it as a Host header.
-        if !parts.headers.contains_key(header::HOST) {
+        // HTTP/2 names the host in the request target; servers get it as a Host header. A
+        // `host` field beside `:authority` yields to it (RFC 9113, 8.3.1), so that rules see
+        // the host the server will. (HTTP/1's absolute targets were checked on arrival.)
+        if parts.version == Version::HTTP_2 || !parts.headers.contains_key(header::HOST) {
             if let Some(a) = parts
                 .uri
                 .authority()

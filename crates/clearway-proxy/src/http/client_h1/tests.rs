@@ -12,6 +12,8 @@ struct Echo {
     served: std::sync::atomic::AtomicUsize,
     /// How often request bodies were polled, in all.
     body_polls: std::sync::atomic::AtomicUsize,
+    /// How many pieces of request bodies came, in all.
+    pieces: std::sync::atomic::AtomicUsize,
 }
 
 impl Service for Echo {
@@ -27,7 +29,10 @@ impl Service for Echo {
             };
             while let Some(f) = poll_fn(&mut next).await {
                 match f {
-                    Ok(f) => got.extend_from_slice(&f.into_data().unwrap_or_default()),
+                    Ok(f) => {
+                        self.pieces.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        got.extend_from_slice(&f.into_data().unwrap_or_default())
+                    }
                     Err(_) => {
                         failed = true;
                         break;
@@ -113,13 +118,50 @@ async fn pipelined_requests_are_answered_in_order_on_one_connection() {
 }
 
 #[tokio::test]
+async fn a_chunked_request_with_a_length_too_is_served_then_the_connection_closes() {
+    let (mut c, _, task) = start(LIMITS);
+    // A front proxy going by the Content-Length would take the rest for a second request.
+    c.write_all(
+        b"POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: 46\r\nTransfer-Encoding: chunked\r\n\r\n\
+          3\r\nabc\r\n0\r\n\r\nGET /SMUGGLED HTTP/1.1\r\nHost: x\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let got = read_to_close(&mut c).await;
+    assert!(got.contains("POST /c [abc]"), "{got}");
+    assert!(got.contains("connection: close\r\n"), "{got}");
+    assert!(!got.contains("SMUGGLED"), "{got}");
+    let (end, n) = task.await.unwrap();
+    assert!(matches!(end, End::Closed), "{end:?}");
+    assert_eq!(n, 1);
+}
+
+#[tokio::test]
+async fn a_chunked_body_cut_into_tiny_chunks_reaches_the_service_in_few_pieces() {
+    let (mut c, svc, task) = start(LIMITS);
+    let mut req = b"POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_vec();
+    for _ in 0..2000 {
+        req.extend_from_slice(b"1\r\nz\r\n");
+    }
+    req.extend_from_slice(b"0\r\n\r\n");
+    c.write_all(&req).await.unwrap();
+    let got = read_to_close(&mut c).await;
+    assert!(got.contains(&format!("POST /t [{}]", "z".repeat(2000))), "{got}");
+    let (end, _) = task.await.unwrap();
+    assert!(matches!(end, End::Closed), "{end:?}");
+    // 2,000 chunks of a byte, sent in one write: a piece per read of the socket, not per chunk.
+    let pieces = svc.pieces.load(std::sync::atomic::Ordering::Relaxed);
+    assert!((1..=20).contains(&pieces), "{pieces} pieces");
+}
+
+#[tokio::test]
 async fn request_bodies_by_length_and_chunked_reach_the_service() {
     let (mut c, _, task) = start(LIMITS);
     c.write_all(b"POST /l HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
         .await
         .unwrap();
     c.write_all(
-        b"POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 99\r\n\r\n\
+        b"POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\
           3;x=y\r\nabc\r\n2\r\nde\r\n0\r\nTrailer: 1\r\n\r\n",
     )
     .await

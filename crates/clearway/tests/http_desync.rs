@@ -1,0 +1,241 @@
+//! The differential HTTP/1 conformance suite: raw requests from the usual request-smuggling
+//! catalogue (CL.TE, TE.CL, Transfer-Encoding obfuscations, bad chunk lines, Host tricks,
+//! malformed heads) sent to Clearway and to HAProxy (Debian's binary) on the same config,
+//! side by side, through the same recording server. Each case states what Clearway must do
+//! (the statuses the client gets, the requests the server receives) and what HAProxy does:
+//! the same, or a difference with the reason it is one (stricter, or normalised). A chain
+//! test puts a front proxy that frames by Content-Length before Clearway and proves that no
+//! smuggled request reaches the server.
+
+mod common;
+use clearway_testkit::RecordingHttpServer;
+use common::*;
+use std::io::{Read, Write};
+use std::time::Duration;
+
+const CONFIG: &str =
+    "defaults\n    mode http\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\
+     frontend ft\n    bind 192.0.2.1:PORT\n    default_backend bk\n\
+     backend bk\n    server s1 198.51.100.10:80\n";
+
+/// What one side does with a case: the statuses of the responses the client reads, in
+/// order, and the requests the server records (`METHOD TARGET host=HOST body=BODY`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Seen {
+    statuses: Vec<u16>,
+    server: Vec<String>,
+}
+
+/// What HAProxy does with a case.
+enum Hap {
+    Same,
+    /// Another outcome, and why Clearway's is the one wanted.
+    Differs(&'static [u16], &'static [&'static str], &'static str),
+}
+
+struct Case {
+    name: &'static str,
+    req: &'static str,
+    status: &'static [u16],
+    server: &'static [&'static str],
+    hap: Hap,
+}
+
+use Hap::*;
+
+const NONE: &[&str] = &[];
+
+fn case(
+    name: &'static str,
+    req: &'static str,
+    status: &'static [u16],
+    server: &'static [&'static str],
+    hap: Hap,
+) -> Case {
+    Case {
+        name,
+        req,
+        status,
+        server,
+        hap,
+    }
+}
+
+/// The catalogue. Requests end with `Connection: close` where the connection would
+/// otherwise stay open, so every exchange ends with the proxy's close.
+fn cases() -> Vec<Case> {
+    const STRICT_LF: &str = "stricter: a chunk line must end in CRLF (a bare LF is read differently by other parsers)";
+    vec![
+        // Request smuggling through two lengths: the chunked framing wins, and the
+        // connection closes after the response (RFC 9112, 6.1), so what a Content-Length
+        // front took for the body is never read as a request.
+        case("te_and_cl", "POST /t HTTP/1.1\r\nHost: x\r\nContent-Length: 46\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /SMUGGLED HTTP/1.1\r\nHost: x\r\n\r\n",
+            &[200], &["POST /t host=x body="], Same),
+        case("cl_and_te", "POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\nGET /SMUGGLED HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            &[200], &["POST /t host=x body="], Same),
+        case("te_and_bad_cl", "POST /t HTTP/1.1\r\nHost: x\r\nContent-Length: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET /SMUGGLED HTTP/1.1\r\nHost: x\r\n\r\n",
+            &[400], NONE, Same),
+        // Transfer-Encoding obfuscations.
+        case("te_twice", "POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n", &[400], NONE, Same),
+        case("te_chunked_chunked", "POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\nConnection: close\r\n\r\n0\r\n\r\n", &[400], NONE, Same),
+        case("te_gzip_chunked", "POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n0\r\n\r\n", &[422], NONE, Same),
+        case("te_gzip", "POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nConnection: close\r\n\r\n", &[400], NONE, Same),
+        case("te_chunked_gzip", "POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\nConnection: close\r\n\r\n0\r\n\r\n", &[400], NONE, Same),
+        case("te_identity", "POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\nConnection: close\r\n\r\n", &[400], NONE, Same),
+        case("te_xchunked", "POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\nConnection: close\r\n\r\n0\r\n\r\n", &[400], NONE, Same),
+        case("te_upper_case", "POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: CHUNKED\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n", &[200], &["POST /t host=x body=abc"], Same),
+        case("te_tabs", "POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\tchunked\t\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n", &[200], &["POST /t host=x body=abc"], Same),
+        case("te_space_before_colon", "POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\nConnection: close\r\n\r\n0\r\n\r\n", &[400], NONE, Same),
+        case("te_folded", "POST /t HTTP/1.1\r\nHost: x\r\nX: y\r\n Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n", &[400], NONE,
+            Differs(&[200], &["POST /t host=x body="], "stricter: a folded line (obs-fold) is refused, which RFC 9112 5.2 allows; HAProxy unfolds it")),
+        case("te_first_line_indented", "POST /t HTTP/1.1\r\n Transfer-Encoding: chunked\r\nHost: x\r\nConnection: close\r\n\r\n", &[400], NONE, Same),
+        case("te_in_http10", "POST /t HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", &[400], NONE,
+            Differs(&[200], &["POST /t host=x body=abc"], "stricter: RFC 9112 6.1 makes the framing of an HTTP/1.0 message with Transfer-Encoding faulty")),
+        // Content-Length.
+        case("cl_conflict", "POST /t HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\nConnection: close\r\n\r\nabcd", &[400], NONE, Same),
+        case("cl_list_same", "POST /t HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 3\r\nConnection: close\r\n\r\nabc", &[200], &["POST /t host=x body=abc"], Same),
+        case("cl_twice_same", "POST /t HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc", &[200], &["POST /t host=x body=abc"], Same),
+        case("cl_plus", "POST /t HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\nConnection: close\r\n\r\nabc", &[400], NONE, Same),
+        case("cl_hex", "POST /t HTTP/1.1\r\nHost: x\r\nContent-Length: 0x3\r\nConnection: close\r\n\r\nabc", &[400], NONE, Same),
+        case("cl_trailing_blank", "POST /t HTTP/1.1\r\nHost: x\r\nContent-Length: 3 \r\nConnection: close\r\n\r\nabc", &[200], &["POST /t host=x body=abc"], Same),
+        // Chunk lines.
+        case("chunk_ext_with_lf", "POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3;a=b\nhello\r\nabc\r\n0\r\n\r\n", &[400], NONE, Same),
+        case("chunk_ext_quoted", "POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3;a=b;c=\"d\"\r\nabc\r\n0\r\n\r\n", &[200], &["POST /t host=x body=abc"], Same),
+        case("chunk_size_blank", "POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3 \r\nabc\r\n0\r\n\r\n", &[200], &["POST /t host=x body=abc"], Same),
+        case("chunk_size_lf", "POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\nabc\r\n0\r\n\r\n", &[400], NONE,
+            Differs(&[200], &["POST /t host=x body=abc"], STRICT_LF)),
+        case("chunk_data_lf", "POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\n0\r\n\r\n", &[400], NONE,
+            Differs(&[200], &["POST /t host=x body=abc"], STRICT_LF)),
+        case("chunk_size_zero_padded", "POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n00000000000000000003\r\nabc\r\n0\r\n\r\n", &[200], &["POST /t host=x body=abc"], Same),
+        case("chunk_size_overflow", "POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n10000000000000003\r\nabc\r\n0\r\n\r\n", &[400], NONE, Same),
+        case("chunk_size_negative", "POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n-3\r\nabc\r\n0\r\n\r\n", &[400], NONE, Same),
+        case("chunk_size_0x", "POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0x3\r\nabc\r\n0\r\n\r\n", &[400], NONE, Same),
+        case("chunk_trailers", "POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\nX-T: 1\r\n\r\n", &[200], &["POST /t host=x body=abc"], Same),
+        // Host.
+        case("host_twice_differs", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n", &[400], NONE, Same),
+        case("host_twice_same", "GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\nConnection: close\r\n\r\n", &[200], &["GET / host=a body="], Same),
+        case("host_missing", "GET / HTTP/1.1\r\nConnection: close\r\n\r\n", &[200], &["GET / host=- body="], Same),
+        case("absolute_host_differs", "GET http://a/p HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n", &[400], NONE, Same),
+        case("absolute_same_host", "GET http://a/p HTTP/1.1\r\nHost: A\r\nConnection: close\r\n\r\n", &[200], &["GET /p host=A body="],
+            Differs(&[200], &["GET http://a/p host=A body="], "normalised: the server gets the path (origin form, RFC 9112 3.2.1), the host in Host")),
+        case("absolute_no_host", "GET http://a/p HTTP/1.1\r\nConnection: close\r\n\r\n", &[200], &["GET /p host=a body="],
+            Differs(&[200], &["GET http://a/p host=- body="], "normalised: the server gets the path, and the target's host as Host")),
+        case("absolute_default_port", "GET https://a:443/p HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", &[200], &["GET /p host=a body="],
+            Differs(&[200], &["GET https://a/p host=a body="], "normalised: the server gets the path")),
+        case("absolute_userinfo", "GET http://u@a/p HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", &[400], NONE,
+            Differs(&[200], &["GET http://u@a/p host=a body="], "stricter: user information in a target is refused (RFC 9110 4.2.4)")),
+        // Heads.
+        case("nul_in_name", "GET / HTTP/1.1\r\nHost: x\r\nX\0Y: 1\r\nConnection: close\r\n\r\n", &[400], NONE, Same),
+        case("nul_in_value", "GET / HTTP/1.1\r\nHost: x\r\nX: a\0b\r\nConnection: close\r\n\r\n", &[400], NONE,
+            Differs(&[200], &["GET / host=x body="], "stricter: a NUL in a field value is refused (RFC 9110 5.5)")),
+        case("cr_in_value", "GET / HTTP/1.1\r\nHost: x\r\nX: a\rb\r\nConnection: close\r\n\r\n", &[400], NONE, Same),
+        case("space_in_name", "GET / HTTP/1.1\r\nHost: x\r\nX Y: 1\r\nConnection: close\r\n\r\n", &[400], NONE, Same),
+        case("empty_name", "GET / HTTP/1.1\r\nHost: x\r\n: 1\r\nConnection: close\r\n\r\n", &[400], NONE, Same),
+        case("lf_line_ends", "GET / HTTP/1.1\nHost: x\nConnection: close\n\n", &[200], &["GET / host=x body="], Same),
+        case("request_line_two_spaces", "GET  / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &[400], NONE,
+            Differs(&[200], &["GET / host=x body="], "stricter: one space between the request line's parts (RFC 9112 3)")),
+        case("version_1_2", "GET / HTTP/1.2\r\nHost: x\r\nConnection: close\r\n\r\n", &[400], NONE,
+            Differs(&[200], &["GET / host=x body="], "stricter: only HTTP/1.0 and HTTP/1.1 are read as HTTP/1")),
+        case("version_lower_case", "GET / http/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &[400], NONE, Same),
+        case("http09", "GET /\r\n\r\n", &[400], NONE, Same),
+        case("bad_method", "G@T / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &[400], NONE, Same),
+        case("space_in_target", "GET /a b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &[400], NONE, Same),
+        case("del_in_target", "GET /\x7f HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &[400], NONE, Same),
+        case("fragment_in_target", "GET /a#f HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &[400], NONE, Same),
+        case("relative_target", "GET p HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &[400], NONE, Same),
+        case("options_asterisk", "OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &[200], &["OPTIONS * host=x body="], Same),
+        case("connect", "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\nConnection: close\r\n\r\n", &[501], NONE,
+            Differs(&[200], &["CONNECT a:443 host=a body="], "Clearway tunnels no CONNECT to a server (a reverse proxy's servers do not expect one): 501")),
+        case("expect_continue", "POST /t HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc", &[200], &["POST /t host=x body=abc"], Same),
+        case("websocket_without_key", "GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n", &[400], NONE, Same),
+        case("upgrade_h2c_closing", "GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: h2c\r\nConnection: close\r\n\r\n", &[200], &["GET / host=x body="], Same),
+        case("http10_get_with_body", "GET / HTTP/1.0\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc", &[200], &["GET / host=x body=abc"],
+            Differs(&[413], NONE, "HAProxy 2.6 refuses an HTTP/1.0 GET with a body; RFC 9110 9.3.1 lets it through")),
+        case("pipelined", "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &[200, 200],
+            &["POST /a host=x body=", "GET /b host=x body="], Same),
+    ]
+}
+
+/// Sends `req` on a new connection to `to` from the client namespace and reads until the
+/// proxy closes (or a few seconds pass with the connection still open: a case that keeps
+/// it open reads as what it got by then). Returns the statuses of the responses read.
+fn exchange(topo: &clearway_testkit::Topology, to: &str, req: &[u8]) -> Vec<u16> {
+    let mut c = connect(topo, to);
+    c.set_read_timeout(Some(Duration::from_secs(3))).expect("timeout");
+    let _ = c.write_all(req);
+    let mut got = Vec::new();
+    let _ = c.read_to_end(&mut got);
+    statuses(&got)
+}
+
+/// The status of each response in `got` (each starts with `HTTP/1.x NNN `).
+fn statuses(got: &[u8]) -> Vec<u16> {
+    let text = String::from_utf8_lossy(got);
+    let mut out = Vec::new();
+    let mut at = 0;
+    while let Some(i) = text[at..].find("HTTP/1.") {
+        let s = &text[at + i..];
+        if let Some(code) = s.get(9..12).and_then(|c| c.parse().ok()) {
+            // A 100 Continue is an interim answer, not the request's.
+            if code != 100 {
+                out.push(code);
+            }
+        }
+        at += i + 7;
+    }
+    out
+}
+
+fn seen(topo: &clearway_testkit::Topology, srv: &RecordingHttpServer, to: &str, req: &[u8]) -> Seen {
+    srv.take();
+    let statuses = exchange(topo, to, req);
+    // What was let through reached the server before the client's answer; a moment more for
+    // a request let through without one.
+    std::thread::sleep(Duration::from_millis(100));
+    Seen {
+        statuses,
+        server: srv.take(),
+    }
+}
+
+#[test]
+fn requests_from_the_desync_catalogue_against_clearway_and_haproxy() {
+    let Some(topo) = topology("hds") else { return };
+    let srv = RecordingHttpServer::start(&topo.server, addr("198.51.100.10:80"));
+    let _cw = start(&topo, &CONFIG.replace("PORT", "80"), &[80]);
+    let _hap = clearway_testkit::Clearway::start(
+        &topo.lb,
+        std::path::Path::new("/usr/sbin/haproxy"),
+        &CONFIG.replace("PORT", "81"),
+        &[81],
+    );
+    let mut wrong = Vec::new();
+    for c in cases() {
+        let want = Seen {
+            statuses: c.status.to_vec(),
+            server: c.server.iter().map(|s| s.to_string()).collect(),
+        };
+        let cw = seen(&topo, &srv, "192.0.2.1:80", c.req.as_bytes());
+        if cw != want {
+            wrong.push(format!("{}: Clearway {cw:?}, wanted {want:?}", c.name));
+        }
+        let hap_want = match c.hap {
+            Same => want,
+            Differs(status, server, _why) => Seen {
+                statuses: status.to_vec(),
+                server: server.iter().map(|s| s.to_string()).collect(),
+            },
+        };
+        let hap = seen(&topo, &srv, "192.0.2.1:81", c.req.as_bytes());
+        if hap != hap_want {
+            wrong.push(format!("{}: HAProxy {hap:?}, the table says {hap_want:?}", c.name));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} of {} cases:\n{}",
+        wrong.len(),
+        cases().len(),
+        wrong.join("\n")
+    );
+}
