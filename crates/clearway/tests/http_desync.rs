@@ -239,3 +239,142 @@ fn requests_from_the_desync_catalogue_against_clearway_and_haproxy() {
         wrong.join("\n")
     );
 }
+
+/// A front proxy as a CDN or an older proxy is: it frames each request by its Content-Length
+/// alone and sends every client's requests over one kept-alive connection to Clearway.
+/// Listens on `127.0.0.1:8000` in `ns`; serves `clients` connections, one request each.
+fn length_front(ns: &clearway_testkit::Netns, upstream: &str, clients: usize) -> std::thread::JoinHandle<()> {
+    use std::io::{BufRead, BufReader};
+    let listener = ns
+        .enter(|| std::net::TcpListener::bind("127.0.0.1:8000"))
+        .expect("front listener");
+    let up = connect_from(ns, upstream);
+    std::thread::spawn(move || {
+        let mut up_read = BufReader::new(up.try_clone().expect("clone"));
+        let mut up = up;
+        for conn in listener.incoming().take(clients) {
+            let Ok(mut conn) = conn else { continue };
+            let mut r = BufReader::new(conn.try_clone().expect("clone"));
+            let (mut head, mut len) = (Vec::new(), 0usize);
+            loop {
+                let mut l = Vec::new();
+                if r.read_until(b'\n', &mut l).unwrap_or(0) == 0 {
+                    return;
+                }
+                let text = String::from_utf8_lossy(&l).to_ascii_lowercase();
+                if let Some(v) = text.strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+                head.extend_from_slice(&l);
+                if l == b"\r\n" {
+                    break;
+                }
+            }
+            let mut body = vec![0; len];
+            if r.read_exact(&mut body).is_err() {
+                return;
+            }
+            head.extend_from_slice(&body);
+            // One response back, framed by its length, to the client that asked.
+            if up.write_all(&head).is_err() {
+                let _ = conn.write_all(b"HTTP/1.1 502 Front Lost Upstream\r\nContent-Length: 0\r\n\r\n");
+                continue;
+            }
+            let mut resp = Vec::new();
+            let mut clen = 0;
+            loop {
+                let mut l = Vec::new();
+                if up_read.read_until(b'\n', &mut l).unwrap_or(0) == 0 {
+                    break;
+                }
+                let text = String::from_utf8_lossy(&l).to_ascii_lowercase();
+                if let Some(v) = text.strip_prefix("content-length:") {
+                    clen = v.trim().parse().unwrap_or(0);
+                }
+                resp.extend_from_slice(&l);
+                if l == b"\r\n" {
+                    let mut b = vec![0; clen];
+                    let _ = up_read.read_exact(&mut b);
+                    resp.extend_from_slice(&b);
+                    break;
+                }
+            }
+            if resp.is_empty() {
+                resp = b"HTTP/1.1 502 Front Lost Upstream\r\nContent-Length: 0\r\n\r\n".to_vec();
+            }
+            let _ = conn.write_all(&resp);
+        }
+    })
+}
+
+fn connect_from(ns: &clearway_testkit::Netns, to: &str) -> std::net::TcpStream {
+    let to = addr(to);
+    let s = ns
+        .enter(move || std::net::TcpStream::connect_timeout(&to, TIMEOUT))
+        .expect("connect");
+    s.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    s
+}
+
+#[test]
+fn a_content_length_front_before_clearway_lets_no_smuggled_request_through() {
+    let Some(topo) = topology("hdc") else { return };
+    let srv = RecordingHttpServer::start(&topo.server, addr("198.51.100.10:80"));
+    let _cw = start(&topo, &CONFIG.replace("PORT", "80"), &[80]);
+    let front = length_front(&topo.client, "192.0.2.1:80", 2);
+    // The attacker: to the front, one request whose body runs to the end; to a chunked
+    // reader, a request ending at `0`, then another for /SMUGGLED, whose answer a victim
+    // sharing the front's connection would get.
+    let attack = "POST /t HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\nTransfer-Encoding: chunked\r\n\r\n\
+                  0\r\n\r\nGET /SMUGGLED HTTP/1.1\r\nHost: x\r\n\r\n";
+    assert_eq!(attack.len() - attack.find("\r\n\r\n").unwrap() - 4, 40);
+    let first = exchange_at(&topo, attack);
+    assert_eq!(statuses(first.as_bytes()), [200], "{first}");
+    let victim = exchange_at(&topo, "GET /victim HTTP/1.1\r\nHost: x\r\n\r\n");
+    front.join().expect("front");
+    let seen = srv.take();
+    assert!(seen.iter().all(|r| !r.contains("SMUGGLED")), "{seen:?}");
+    assert_eq!(seen[0], "POST /t host=x body=", "{seen:?}");
+    // The victim gets its own answer or, as Clearway closed the front's connection after
+    // the attack, the front's error: never the smuggled request's.
+    assert!(!victim.contains("SMUGGLED"), "{victim}");
+}
+
+/// One request through the front (127.0.0.1:8000 in the client namespace); the raw answer.
+fn exchange_at(topo: &clearway_testkit::Topology, req: &str) -> String {
+    let mut c = connect_from(&topo.client, "127.0.0.1:8000");
+    c.write_all(req.as_bytes()).expect("send");
+    let mut got = Vec::new();
+    let mut buf = [0; 4096];
+    // The front answers once and keeps the connection: read until one response is whole.
+    while !String::from_utf8_lossy(&got).contains("\r\n\r\n") || statuses(&got).is_empty() {
+        match c.read(&mut buf) {
+            Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+#[test]
+fn an_upload_longer_than_timeout_server_goes_through_while_it_flows() {
+    let Some(topo) = topology("hdu") else { return };
+    let srv = RecordingHttpServer::start(&topo.server, addr("198.51.100.10:80"));
+    let cfg = "defaults\n    mode http\n    timeout connect 5s\n    timeout client 30s\n    timeout server 1s\n\
+               frontend ft\n    bind 192.0.2.1:80\n    default_backend bk\n\
+               backend bk\n    server s1 198.51.100.10:80\n";
+    let _cw = start(&topo, cfg, &[80]);
+    let mut c = connect(&topo, "192.0.2.1:80");
+    c.write_all(b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\nConnection: close\r\n\r\n")
+        .expect("head");
+    // Six bytes over about 2.4 s, more than twice 'timeout server': the server is never
+    // idle for its own sake (it reads each byte as it comes).
+    for b in b"abcdef" {
+        std::thread::sleep(Duration::from_millis(400));
+        c.write_all(&[*b]).expect("body");
+    }
+    let mut got = Vec::new();
+    let _ = c.read_to_end(&mut got);
+    assert_eq!(statuses(&got), [200], "{}", String::from_utf8_lossy(&got));
+    assert_eq!(srv.take(), ["POST /up host=x body=abcdef"]);
+}
