@@ -11,6 +11,7 @@ pub mod model;
 mod resolve;
 pub mod rules;
 mod suggest;
+mod text;
 pub mod units;
 
 pub use diag::{Diagnostic, Errors};
@@ -35,8 +36,12 @@ pub fn load(paths: &[PathBuf]) -> Result<Loaded, Errors> {
         match files_of(path) {
             Ok(files) => {
                 for f in files {
-                    match std::fs::read_to_string(&f) {
-                        Ok(t) => texts.push((f.display().to_string(), t)),
+                    let name = f.display().to_string();
+                    match std::fs::read(&f) {
+                        Ok(b) => match text::decode(&name, b) {
+                            Ok(t) => texts.push((name, t)),
+                            Err(d) => errs.errors.push(d),
+                        },
                         Err(e) => errs.errors.push(file_error(&f, &format!("cannot read the file: {e}"))),
                     }
                 }

@@ -149,3 +149,63 @@ fn daemon_mode_detaches_and_writes_the_pidfile() {
     assert!(alive, "the daemon runs after the parent returned");
     assert_ne!(pid as u32, std::process::id());
 }
+
+/// `clearway -c` on `bytes` written to a file of their own.
+fn check_bytes(tag: &str, bytes: &[u8]) -> (Option<i32>, String) {
+    let dir = std::env::temp_dir().join(clearway_testkit::netns::unique_name(tag));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let f = dir.join("t.cfg");
+    std::fs::write(&f, bytes).expect("write");
+    let out = check(&f);
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), text)
+}
+
+const LISTENS: &[u8] =
+    b"defaults\n    mode http\n    timeout client 5s\n    timeout server 5s\n    timeout connect 5s\n\
+    frontend ft\n    bind 127.0.0.1:8080\n    default_backend bk\nbackend bk\n    server s1 127.0.0.1:8081\n";
+
+#[test]
+fn a_latin1_byte_in_a_comment_is_accepted_and_elsewhere_refused_with_its_line_and_column() {
+    let mut cfg = b"# r\xe9seau du caf\xe9 (Latin-1)\n".to_vec();
+    cfg.extend_from_slice(LISTENS);
+    let (code, out) = check_bytes("cfglat", &cfg);
+    assert_eq!(code, Some(0), "{out}");
+    let mut bad = LISTENS.to_vec();
+    bad.extend_from_slice(b"    http-request set-header X caf\xe9\n");
+    let (code, out) = check_bytes("cfglat", &bad);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("t.cfg:11: column 34: byte 0xe9 is not UTF-8"), "{out}");
+}
+
+#[test]
+fn a_configuration_with_no_listener_does_not_start() {
+    for text in [
+        &b""[..],
+        b"global\n    maxconn 10\n",
+        b"backend bk\n    server s1 127.0.0.1:8081\n",
+    ] {
+        let (code, out) = check_bytes("cfgnol", text);
+        assert_eq!(code, Some(2), "{out}");
+        assert!(out.contains("will not start (no listener)"), "{out}");
+    }
+    // Started rather than checked: an alert and exit 1, as HAProxy.
+    let dir = std::env::temp_dir().join(clearway_testkit::netns::unique_name("cfgnol"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let f = dir.join("t.cfg");
+    std::fs::write(&f, "global\n    maxconn 10\n").expect("write");
+    let out = Command::new(binary())
+        .arg("-db")
+        .arg("-f")
+        .arg(&f)
+        .output()
+        .expect("run");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no listener"));
+}
