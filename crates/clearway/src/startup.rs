@@ -1,7 +1,7 @@
 //! Start-up of the serving process, in the order that keeps it safe: check the rights the
 //! config needs, build the runtime model, prepare the kernel (`transparent-setup auto`), open
 //! the listeners, run the self-test, go to the background, write the pidfile, drop root, then
-//! serve until SIGTERM/SIGINT. Owns that sequence; must not contain proxy logic.
+//! serve until SIGTERM/SIGINT (or, softly, SIGUSR1). Owns that sequence; must not contain proxy logic.
 
 use crate::{cli, doctor};
 use clearway_proxy::{frontend, runtime, Runtime};
@@ -196,20 +196,22 @@ fn serve(rt: Arc<Runtime>, listeners: Vec<frontend::Listener>) -> Result<(), Str
             .build()
             .map_err(|e| format!("cannot start the runtime: {e}"))
     };
+    // Set on a soft stop: every thread closes its listeners and serves what it has.
+    let (soft_stop, stopping) = tokio::sync::watch::channel(false);
     let mut mine = Vec::new();
     for (i, listeners) in per_thread.into_iter().enumerate() {
         if i == 0 {
             mine = listeners;
             continue;
         }
-        let (rt, tokio_rt) = (rt.clone(), event_loop()?);
+        let (rt, tokio_rt, stopping) = (rt.clone(), event_loop()?, stopping.clone());
         std::thread::Builder::new()
             .name(format!("clearway-{i}"))
             .spawn(move || {
                 let _span = tracing::error_span!("worker", thread = i).entered();
                 bind_cpus(&rt, i);
                 tokio_rt.block_on(async move {
-                    let mut tasks = start_thread(&rt, i, listeners);
+                    let mut tasks = start_thread(&rt, i, listeners, stopping);
                     while tasks.join_next().await.is_some() {}
                     // The accept loops only end on a broken listener: keep serving sessions.
                     std::future::pending::<()>().await
@@ -221,7 +223,7 @@ fn serve(rt: Arc<Runtime>, listeners: Vec<frontend::Listener>) -> Result<(), Str
     let _span = (rt.threads > 1).then(|| tracing::error_span!("worker", thread = 0).entered());
     // Last: the threads started above would have inherited this thread's binding.
     bind_cpus(&rt, 0);
-    event_loop()?.block_on(serve_main(rt, mine));
+    event_loop()?.block_on(serve_main(rt, mine, soft_stop, stopping));
     Ok(())
 }
 
@@ -254,11 +256,24 @@ fn cpu_list(cpus: &[usize]) -> String {
 /// Starts what every worker thread runs on its own event loop (call it there): the accept
 /// loops of its listeners, which the returned set holds, and the tasks that take clients
 /// handed over by other threads, sweep idle server connections and, with `busy-polling`,
-/// keep the loop from sleeping.
-fn start_thread(rt: &Arc<Runtime>, i: usize, listeners: Vec<frontend::Listener>) -> tokio::task::JoinSet<()> {
+/// keep the loop from sleeping. An accept loop ends, closing its listener, once `stopping`
+/// says so (a soft stop).
+fn start_thread(
+    rt: &Arc<Runtime>,
+    i: usize,
+    listeners: Vec<frontend::Listener>,
+    stopping: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinSet<()> {
     let mut tasks = tokio::task::JoinSet::new();
     for l in listeners {
-        tasks.spawn(frontend::accept_loop(rt.clone(), l));
+        let mut stopping = stopping.clone();
+        let accept = frontend::accept_loop(rt.clone(), l);
+        tasks.spawn(async move {
+            tokio::select! {
+                () = accept => {}
+                _ = stopping.wait_for(|s| *s) => {}
+            }
+        });
     }
     tokio::spawn(frontend::serve_handed_over(rt.clone(), i));
     tokio::spawn(sweep_idle(rt));
@@ -284,8 +299,13 @@ fn sweep_idle(rt: &Runtime) -> impl std::future::Future<Output = ()> + Send + 's
     clearway_proxy::http::pool::sweep_every(rt.http_pools(), std::time::Duration::from_secs(1))
 }
 
-async fn serve_main(rt: Arc<Runtime>, listeners: Vec<frontend::Listener>) {
-    let mut tasks = start_thread(&rt, 0, listeners);
+async fn serve_main(
+    rt: Arc<Runtime>,
+    listeners: Vec<frontend::Listener>,
+    soft_stop: tokio::sync::watch::Sender<bool>,
+    stopping: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut tasks = start_thread(&rt, 0, listeners, stopping);
     let listeners = tasks.len();
     clearway_proxy::checks::spawn_all(&rt, &mut tasks);
     tracing::info!(
@@ -294,20 +314,94 @@ async fn serve_main(rt: Arc<Runtime>, listeners: Vec<frontend::Listener>) {
         rt.threads,
         tasks.len() - listeners
     );
-    let stop = async {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!("cannot watch SIGTERM: {e}");
-                return std::future::pending().await;
-            }
-        };
-        tokio::select! {
-            _ = term.recv() => "SIGTERM",
-            _ = tokio::signal::ctrl_c() => "SIGINT",
+    let mut signals = match Signals::new() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("cannot watch signals: {e}");
+            return std::future::pending().await;
         }
     };
-    let why = stop.await;
-    tracing::info!("{why} received: stopping");
+    loop {
+        match signals.next().await {
+            Signal::Stop(why) => {
+                tracing::info!("{why} received: stopping");
+                break;
+            }
+            Signal::SoftStop => {
+                let sessions: usize = rt.workers.loads().iter().sum();
+                tracing::info!(
+                    "SIGUSR1 received: soft stop: the listeners close, {sessions} session(s) in progress are served to their end"
+                );
+                let _ = soft_stop.send(true);
+                let done = async {
+                    while rt.workers.loads().iter().any(|&n| n > 0) {
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                };
+                tokio::select! {
+                    () = done => tracing::info!("soft stop: every session ended"),
+                    why = signals.stop() => tracing::info!("{why} received during the soft stop: stopping now"),
+                }
+                break;
+            }
+            Signal::Ignored(name) => {
+                tracing::warn!("{name} received and ignored (HAProxy's reloads and dumps are not supported yet)")
+            }
+        }
+    }
     tasks.abort_all();
+}
+
+/// The signals Clearway answers, as HAProxy: SIGTERM and SIGINT stop at once, SIGUSR1 stops
+/// softly; SIGHUP (which logrotate sends), SIGUSR2 and SIGQUIT must not kill the process, so
+/// they are watched and logged until they get their HAProxy meaning.
+enum Signal {
+    Stop(&'static str),
+    SoftStop,
+    Ignored(&'static str),
+}
+
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    usr1: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+    usr2: tokio::signal::unix::Signal,
+    quit: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            usr1: signal(SignalKind::user_defined1())?,
+            hup: signal(SignalKind::hangup())?,
+            usr2: signal(SignalKind::user_defined2())?,
+            quit: signal(SignalKind::quit())?,
+        })
+    }
+
+    async fn next(&mut self) -> Signal {
+        tokio::select! {
+            _ = self.term.recv() => Signal::Stop("SIGTERM"),
+            _ = self.int.recv() => Signal::Stop("SIGINT"),
+            _ = self.usr1.recv() => Signal::SoftStop,
+            _ = self.hup.recv() => Signal::Ignored("SIGHUP"),
+            _ = self.usr2.recv() => Signal::Ignored("SIGUSR2"),
+            _ = self.quit.recv() => Signal::Ignored("SIGQUIT"),
+        }
+    }
+
+    /// The next signal that stops at once, the others logged meanwhile.
+    async fn stop(&mut self) -> &'static str {
+        loop {
+            match self.next().await {
+                Signal::Stop(why) => return why,
+                Signal::SoftStop => tracing::info!("SIGUSR1 received: the soft stop is under way"),
+                Signal::Ignored(name) => tracing::warn!("{name} received and ignored"),
+            }
+        }
+    }
 }
