@@ -9,7 +9,7 @@ use super::body::ResBody;
 use super::decode::{Decoder, Step};
 use crate::forward::Stream;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use http::header::{self, HeaderMap};
+use http::header;
 use http::{Method, Request, Response, StatusCode, Version};
 use hyper::body::{Body, Frame, SizeHint};
 use std::future::{poll_fn, Future};
@@ -671,7 +671,7 @@ impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
             match up.dec.decode(&mut self.rbuf) {
                 Err(e) => return fail(&mut p, e),
                 Ok(Step::Data(d)) => {
-                    p.data = Some(gather(&mut up.dec, &mut self.rbuf, d));
+                    p.data = Some(up.dec.gather(&mut self.rbuf, d, GATHER));
                     wake(&mut p.reader);
                 }
                 Ok(Step::Done) => {
@@ -773,107 +773,15 @@ impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
     }
 }
 
-/// `first` and the body pieces right behind it in `rbuf`, as one piece of up to about
-/// `GATHER` bytes: a chunked body goes on as fewer, larger chunks, so what it costs is bound
-/// by its bytes, not by how many chunks the client cut it into. (A piece that is alone, the
-/// usual case, is not copied.) A framing error behind the first piece is left for the next
-/// read of the body to report.
-fn gather(dec: &mut Decoder, rbuf: &mut BytesMut, first: Bytes) -> Bytes {
-    if rbuf.is_empty() || first.len() >= GATHER {
-        return first;
-    }
-    let mut all: Option<BytesMut> = None;
-    while !rbuf.is_empty() {
-        let Ok(Step::Data(d)) = dec.decode(rbuf) else { break };
-        let a = all.get_or_insert_with(|| {
-            let mut a = BytesMut::with_capacity(GATHER);
-            a.put_slice(&first);
-            a
-        });
-        a.put_slice(&d);
-        if a.len() >= GATHER {
-            break;
-        }
-    }
-    all.map_or(first, BytesMut::freeze)
-}
-
 fn wake(w: &mut Option<Waker>) {
     if let Some(w) = w.take() {
         w.wake();
     }
 }
 
-/// A chunk's size line.
-fn put_chunk_size(w: &mut BytesMut, n: usize) {
-    let digits = (usize::BITS - n.leading_zeros()).div_ceil(4).max(1);
-    for i in (0..digits).rev() {
-        w.put_u8(b"0123456789abcdef"[(n >> (i * 4)) & 0xf]);
-    }
-    w.put_slice(b"\r\n");
-}
-
-/// How a response body goes to the client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Out {
-    /// No body (HEAD, 1xx, 204, 304).
-    None,
-    /// As its Content-Length header says.
-    Length,
-    /// Its length is known: a Content-Length header is added.
-    AddLength(u64),
-    Chunked,
-    /// Until the connection closes (an HTTP/1.0 client and no length).
-    Close,
-}
-
-#[allow(
-    clippy::too_many_arguments,
-    reason = "one response head: its parts and how its framing goes out"
-)]
-fn encode_head(
-    w: &mut BytesMut,
-    status: StatusCode,
-    raw: &[u8],
-    headers: &HeaderMap,
-    out: Out,
-    version: Version,
-    keep: bool,
-    says_close: bool,
-) {
-    w.reserve(64 + raw.len() + headers.len() * 48);
-    w.put_slice(b"HTTP/1.1 ");
-    w.put_slice(status.as_str().as_bytes());
-    w.put_u8(b' ');
-    w.put_slice(status.canonical_reason().unwrap_or("Unknown").as_bytes());
-    w.put_slice(b"\r\n");
-    w.put_slice(raw);
-    for (k, v) in headers {
-        w.put_slice(k.as_str().as_bytes());
-        w.put_slice(b": ");
-        w.put_slice(v.as_bytes());
-        w.put_slice(b"\r\n");
-    }
-    match out {
-        Out::AddLength(n) => {
-            w.put_slice(b"content-length: ");
-            w.put_slice(itoa::Buffer::new().format(n).as_bytes());
-            w.put_slice(b"\r\n");
-        }
-        Out::Chunked => w.put_slice(b"transfer-encoding: chunked\r\n"),
-        _ => {}
-    }
-    if status != StatusCode::SWITCHING_PROTOCOLS {
-        if !keep && !says_close && version == Version::HTTP_11 {
-            w.put_slice(b"connection: close\r\n");
-        } else if keep && version == Version::HTTP_10 {
-            w.put_slice(b"connection: keep-alive\r\n");
-        }
-    }
-    w.put_slice(b"\r\n");
-}
-
+mod encode;
 mod head;
+use encode::{encode_head, put_chunk_size, Out};
 use head::{parse_request, Head};
 
 #[cfg(test)]

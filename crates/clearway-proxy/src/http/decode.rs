@@ -90,6 +90,31 @@ impl Decoder {
         }
     }
 
+    /// `first` (a piece `decode` gave) and the body pieces right behind it in `buf`, as one
+    /// piece of up to about `up_to` bytes: a chunked body goes on as fewer, larger chunks, so
+    /// what it costs is bound by its bytes, not by how many chunks the sender cut it into. (A
+    /// piece that is alone, the usual case, is not copied.) A framing error behind `first` is
+    /// left for the next `decode` to report.
+    pub fn gather(&mut self, buf: &mut BytesMut, first: Bytes, up_to: usize) -> Bytes {
+        if buf.is_empty() || first.len() >= up_to {
+            return first;
+        }
+        let mut all: Option<BytesMut> = None;
+        while !buf.is_empty() {
+            let Ok(Step::Data(d)) = self.decode(buf) else { break };
+            let a = all.get_or_insert_with(|| {
+                let mut a = BytesMut::with_capacity(up_to);
+                a.extend_from_slice(&first);
+                a
+            });
+            a.extend_from_slice(&d);
+            if a.len() >= up_to {
+                break;
+            }
+        }
+        all.map_or(first, BytesMut::freeze)
+    }
+
     /// Whether `buf` holds all the rest of the body, to its end (a body read until the peer
     /// closes never does). Looks without taking anything.
     pub fn ends_within(&self, buf: &[u8]) -> bool {
@@ -362,7 +387,7 @@ impl Semantics {
                     } else if !v.eq_ignore_ascii_case(host) {
                         s.hosts_differ = true;
                     }
-                    s.hosts = s.hosts.saturating_add(1).min(2);
+                    s.hosts = (s.hosts + 1).min(2);
                 }
                 10 if name.eq_ignore_ascii_case(b"connection") => s.connection.add(h.value),
                 14 if name.eq_ignore_ascii_case(b"content-length") => {
