@@ -244,7 +244,7 @@ fn requests_from_the_desync_catalogue_against_clearway_and_haproxy() {
 /// alone and sends every client's requests over one kept-alive connection to Clearway.
 /// Listens on `127.0.0.1:8000` in `ns`; serves `clients` connections, one request each.
 fn length_front(ns: &clearway_testkit::Netns, upstream: &str, clients: usize) -> std::thread::JoinHandle<()> {
-    use std::io::{BufRead, BufReader};
+    use std::io::BufReader;
     let listener = ns
         .enter(|| std::net::TcpListener::bind("127.0.0.1:8000"))
         .expect("front listener");
@@ -255,21 +255,9 @@ fn length_front(ns: &clearway_testkit::Netns, upstream: &str, clients: usize) ->
         for conn in listener.incoming().take(clients) {
             let Ok(mut conn) = conn else { continue };
             let mut r = BufReader::new(conn.try_clone().expect("clone"));
-            let (mut head, mut len) = (Vec::new(), 0usize);
-            loop {
-                let mut l = Vec::new();
-                if r.read_until(b'\n', &mut l).unwrap_or(0) == 0 {
-                    return;
-                }
-                let text = String::from_utf8_lossy(&l).to_ascii_lowercase();
-                if let Some(v) = text.strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-                head.extend_from_slice(&l);
-                if l == b"\r\n" {
-                    break;
-                }
-            }
+            let Some((mut head, len)) = read_head(&mut r) else {
+                return;
+            };
             let mut body = vec![0; len];
             if r.read_exact(&mut body).is_err() {
                 return;
@@ -280,31 +268,38 @@ fn length_front(ns: &clearway_testkit::Netns, upstream: &str, clients: usize) ->
                 let _ = conn.write_all(b"HTTP/1.1 502 Front Lost Upstream\r\nContent-Length: 0\r\n\r\n");
                 continue;
             }
-            let mut resp = Vec::new();
-            let mut clen = 0;
-            loop {
-                let mut l = Vec::new();
-                if up_read.read_until(b'\n', &mut l).unwrap_or(0) == 0 {
-                    break;
-                }
-                let text = String::from_utf8_lossy(&l).to_ascii_lowercase();
-                if let Some(v) = text.strip_prefix("content-length:") {
-                    clen = v.trim().parse().unwrap_or(0);
-                }
-                resp.extend_from_slice(&l);
-                if l == b"\r\n" {
-                    let mut b = vec![0; clen];
+            let resp = match read_head(&mut up_read) {
+                Some((mut resp, len)) => {
+                    let mut b = vec![0; len];
                     let _ = up_read.read_exact(&mut b);
                     resp.extend_from_slice(&b);
-                    break;
+                    resp
                 }
-            }
-            if resp.is_empty() {
-                resp = b"HTTP/1.1 502 Front Lost Upstream\r\nContent-Length: 0\r\n\r\n".to_vec();
-            }
+                None => b"HTTP/1.1 502 Front Lost Upstream\r\nContent-Length: 0\r\n\r\n".to_vec(),
+            };
             let _ = conn.write_all(&resp);
         }
     })
+}
+
+/// A message head read line by line up to its empty line, and the length its
+/// Content-Length gives (0 without one); None when the peer closed first.
+fn read_head(r: &mut impl std::io::BufRead) -> Option<(Vec<u8>, usize)> {
+    let (mut head, mut len) = (Vec::new(), 0);
+    loop {
+        let mut l = Vec::new();
+        if r.read_until(b'\n', &mut l).unwrap_or(0) == 0 {
+            return None;
+        }
+        let text = String::from_utf8_lossy(&l).to_ascii_lowercase();
+        if let Some(v) = text.strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap_or(0);
+        }
+        head.extend_from_slice(&l);
+        if l == b"\r\n" {
+            return Some((head, len));
+        }
+    }
 }
 
 fn connect_from(ns: &clearway_testkit::Netns, to: &str) -> std::net::TcpStream {

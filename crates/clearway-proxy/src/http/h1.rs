@@ -210,7 +210,8 @@ struct Exchange<B> {
     flushed: bool,
     /// Some bytes of a response arrived.
     got_bytes: bool,
-    /// Bytes went to or came from the server since the last look.
+    /// Since the last look, bytes went to or came from the server, or the request body
+    /// waited for the client: either way the server was not idle by its own doing.
     moved: bool,
 }
 
