@@ -428,6 +428,33 @@ pub struct Server {
     pub proto_h2: bool,
     /// TLS parameters (kept without `ssl` too, as `default-server` may set them for later lines).
     pub tls: ServerTls,
+    /// How many idle connections to this server are kept for reuse (`mode http`).
+    pub pool: IdlePool,
+}
+
+/// `pool-max-conn`, `pool-low-conn` and `pool-purge-delay`: the idle connections kept open
+/// to one server for later requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdlePool {
+    /// `pool-max-conn`: at most this many idle; None (`-1`, the default) for no cap of the
+    /// server's own (the process-wide connection limit still holds).
+    pub max_conn: Option<u32>,
+    /// `pool-low-conn`: idle connections kept beyond the estimated need, so that each thread
+    /// has some of its own. Default 0.
+    pub low_conn: u32,
+    /// `pool-purge-delay`: how often the surplus over the estimated need is halved; 0 keeps
+    /// no idle connection. Default 5 s.
+    pub purge_delay: Duration,
+}
+
+impl Default for IdlePool {
+    fn default() -> Self {
+        IdlePool {
+            max_conn: None,
+            low_conn: 0,
+            purge_delay: Duration::from_secs(5),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -24,6 +24,11 @@ impl SlotGuard {
     pub fn names(&self) -> (&str, &str) {
         (&self.backend.rt.name, &self.backend.rt.servers[self.server].name)
     }
+
+    /// Connections to this slot's server in use now, this one among them.
+    pub fn in_use(&self) -> u32 {
+        self.backend.rt.servers[self.server].active()
+    }
 }
 
 impl Drop for SlotGuard {

@@ -6,6 +6,7 @@
 use crate::acl::Cond;
 use crate::checks::CheckSpec;
 use crate::frontend::Frontend;
+use crate::http::pool::{InUse, Need};
 use crate::http::{HttpRules, Pool};
 use crate::queue::Queue;
 use clearway_config::model::{self, CheckParams, Host, Mode, Span};
@@ -127,12 +128,17 @@ pub fn default_global_maxconn(nofile: u64) -> u32 {
 }
 
 impl Runtime {
-    /// Every `mode http` backend's idle connection pool.
-    pub fn http_pools(&self) -> Vec<Arc<Pool>> {
+    /// Every `mode http` backend's idle connection pool, with how many connections to each
+    /// of its servers are in use.
+    pub fn http_pools(&self) -> Vec<(Arc<Pool>, InUse)> {
         self.backends
             .iter()
             .filter(|b| b.mode == Mode::Http)
-            .map(|b| b.pool.clone())
+            .map(|b| {
+                let be = b.clone();
+                let in_use: InUse = Box::new(move |i| be.rt.servers.get(i).map_or(0, |s| s.active()));
+                (b.pool.clone(), in_use)
+            })
             .collect()
     }
 
@@ -172,10 +178,9 @@ impl Runtime {
                     .map(|s| (s.check.enabled && !s.disabled).then(|| s.check.clone()))
                     .collect(),
                 http: HttpRules::new(&b.http, b.options.forwardfor.clone()),
-                pool: Arc::new(Pool::new(
-                    // As HAProxy's `pool-max-conn` default: no cap of its own but the
-                    // connection limit. A smaller cap closes connections the next requests
-                    // need, and opening them again costs more than keeping them.
+                pool: Arc::new(Pool::with_needs(
+                    // No cap per key but the connection limit: each server's `pool-max-conn`
+                    // and its estimated need decide how many stay idle.
                     if b.http.reuse == model::HttpReuse::Never {
                         0
                     } else {
@@ -183,6 +188,7 @@ impl Runtime {
                     },
                     b.timeouts.http_keep_alive.unwrap_or(std::time::Duration::from_secs(60)),
                     threads,
+                    b.servers.iter().map(|s| Need::new(&s.pool, global_maxconn)).collect(),
                 )),
                 sni_from_request: tls.iter().flatten().any(|t| t.sni_fetch.is_some()),
                 tls,

@@ -264,6 +264,7 @@ fn start_thread(
     listeners: Vec<frontend::Listener>,
     stopping: tokio::sync::watch::Receiver<bool>,
 ) -> tokio::task::JoinSet<()> {
+    clearway_proxy::http::pool::set_this_thread(i);
     let mut tasks = tokio::task::JoinSet::new();
     for l in listeners {
         let mut stopping = stopping.clone();

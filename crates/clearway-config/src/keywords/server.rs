@@ -32,6 +32,9 @@ const ACTED: &[&str] = &[
     "alpn",
     "verifyhost",
     "proto",
+    "pool-max-conn",
+    "pool-low-conn",
+    "pool-purge-delay",
 ];
 /// Known server parameters not acted on yet, with the number of values each takes.
 const KNOWN_NOT_ACTED: &[(&str, usize)] = &[
@@ -67,9 +70,6 @@ const KNOWN_NOT_ACTED: &[(&str, usize)] = &[
     ("agent-addr", 1),
     ("agent-send", 1),
     ("redir", 1),
-    ("pool-max-conn", 1),
-    ("pool-purge-delay", 1),
-    ("pool-low-conn", 1),
     ("tfo", 0),
     ("namespace", 1),
     ("non-stick", 0),
@@ -122,6 +122,7 @@ pub fn template(span: &Span) -> Server {
             verify: true,
             ..ServerTls::default()
         },
+        pool: Default::default(),
     }
 }
 
@@ -236,6 +237,18 @@ fn params(args: &mut Args<'_>, s: &mut Server, ctx: &mut Ctx, span: &Span) -> Re
                     );
                 }
             }
+            "pool-max-conn" => {
+                let v = value("a number of connections, or -1 for no limit")?;
+                s.pool.max_conn = match v {
+                    "-1" => None,
+                    n => Some(
+                        plain(units::int(n, "pool-max-conn"))
+                            .map_err(|(m, _)| (m, Some("-1 keeps any number of idle connections, 0 none".into())))?,
+                    ),
+                };
+            }
+            "pool-low-conn" => s.pool.low_conn = plain(units::int(value("a number of connections")?, p))?,
+            "pool-purge-delay" => s.pool.purge_delay = plain(units::time(value("a time such as 5s")?))?,
             "ssl" => s.ssl = true,
             "proto" => {
                 s.proto_h2 = match value("h2")? {

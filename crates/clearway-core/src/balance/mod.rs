@@ -65,6 +65,7 @@ pub(crate) mod testutil {
                     ssl: false,
                     proto_h2: false,
                     tls: Default::default(),
+                    pool: Default::default(),
                 };
                 ServerRt::new(&cfg, [127, 0, 0, 1].into())
             })

@@ -46,7 +46,7 @@ impl Lease {
     /// Gives the connection back for reuse; the slot is released as the lease goes.
     fn give_back(self, conn: Sender) {
         if let Some(home) = self.home {
-            home.put(self.key, conn);
+            home.put(self.key, conn, self.slot.in_use());
         }
     }
 }

@@ -111,10 +111,16 @@ impl Conn {
     /// Whether an idle connection can take a request: the server has neither closed it nor
     /// sent anything unasked. Looks without waiting (the readiness the event loop recorded).
     pub fn is_usable(&mut self) -> bool {
+        self.is_usable_or_wake(Waker::noop())
+    }
+
+    /// `is_usable`, and while it is, `waker` is woken once the server closes the connection
+    /// or sends anything (the thread's pool sweeper, so that it closes the connection then).
+    pub fn is_usable_or_wake(&mut self, waker: &Waker) -> bool {
         if !self.rbuf.is_empty() {
             return false;
         }
-        let mut cx = Context::from_waker(Waker::noop());
+        let mut cx = Context::from_waker(waker);
         let mut byte = [0u8; 1];
         let mut rb = ReadBuf::new(&mut byte);
         Pin::new(&mut self.io).poll_read(&mut cx, &mut rb).is_pending()
@@ -217,12 +223,12 @@ struct Exchange<B> {
 
 /// A response head as parsed: its header fields are either in `parts` or, kept as the
 /// server sent them, in `raw`.
-struct HeadParts {
-    parts: http::response::Parts,
-    framing: Framing,
+pub(crate) struct HeadParts {
+    pub(crate) parts: http::response::Parts,
+    pub(crate) framing: Framing,
     /// The connection can carry another request after this response.
-    keep: bool,
-    raw: Bytes,
+    pub(crate) keep: bool,
+    pub(crate) raw: Bytes,
 }
 
 impl<B> Exchange<B>
@@ -308,7 +314,7 @@ where
     }
 }
 
-fn encode_head(w: &mut BytesMut, req: &Head<'_>, chunked: bool) {
+pub(crate) fn encode_head(w: &mut BytesMut, req: &Head<'_>, chunked: bool) {
     let target = req.uri.path_and_query().map_or("/", |p| p.as_str());
     w.reserve(64 + target.len() + req.headers.len() * 32);
     w.put_slice(req.method.as_str().as_bytes());
@@ -327,7 +333,7 @@ fn encode_head(w: &mut BytesMut, req: &Head<'_>, chunked: bool) {
     w.put_slice(b"\r\n");
 }
 
-fn encode_data(w: &mut BytesMut, d: &Bytes, chunked: bool) {
+pub(crate) fn encode_data(w: &mut BytesMut, d: &Bytes, chunked: bool) {
     if d.is_empty() {
         return;
     }
@@ -343,7 +349,7 @@ fn encode_data(w: &mut BytesMut, d: &Bytes, chunked: bool) {
 /// A complete response head at the start of `buf`, taken out of it; 1xx informational
 /// responses (but 101) are passed over. With `keep_raw`, its header lines are kept as they
 /// came when they can be (`raw_lines`), and no header map is built.
-fn parse_head(buf: &mut BytesMut, head_req: bool, keep_raw: bool) -> Result<Option<HeadParts>, Error> {
+pub(crate) fn parse_head(buf: &mut BytesMut, head_req: bool, keep_raw: bool) -> Result<Option<HeadParts>, Error> {
     loop {
         // Uninitialised room for the headers: a head is parsed on every response, and
         // zeroing room for 101 headers each time shows in profiles.

@@ -1,11 +1,17 @@
 //! Idle HTTP server connections, kept for reuse and keyed by server and source address:
 //! a connection opened from a client's own address (`usesrc`) is only ever reused for that
-//! same address. Owns keeping, expiring and handing out idle connections; must not open any.
+//! same address. Owns keeping, expiring and handing out idle connections, and closing them
+//! once their server does; must not open any. How many a server keeps is `need`'s.
+
+mod need;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Mutex;
+use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
+
+pub use need::Need;
 
 /// An idle server connection: HTTP/1.1 driven by the request that takes it, or the sending
 /// half of an HTTP/2 connection (whose I/O runs in a task of its own).
@@ -21,8 +27,14 @@ pub use super::client_h1::ReqBody;
 impl Sender {
     /// Whether the server closed it (or, for HTTP/1.1, sent something unasked).
     pub fn is_closed(&mut self) -> bool {
+        self.is_closed_or_wake(Waker::noop())
+    }
+
+    /// `is_closed`; while it is not, an HTTP/1.1 connection wakes `waker` once its server
+    /// closes it. (An HTTP/2 connection's own task sees that.)
+    fn is_closed_or_wake(&mut self, waker: &Waker) -> bool {
         match self {
-            Sender::H1(c) => !c.is_usable(),
+            Sender::H1(c) => !c.is_usable_or_wake(waker),
             Sender::H2(s, _) => s.is_closed(),
         }
     }
@@ -59,41 +71,91 @@ struct Idle {
 /// Idle connections by key, oldest first. Hashed with foldhash, seeded per process: two
 /// lookups per request, with keys that can hold a client's address (`usesrc clientip`), so
 /// fast but not predictable from outside.
-type Shard = HashMap<Key, VecDeque<Idle>, foldhash::fast::RandomState>;
+type Lists = HashMap<Key, VecDeque<Idle>, foldhash::fast::RandomState>;
 
-/// Idle connections of one backend (or of one client session), at most `per_key` per key
-/// and per shard. There is one shard per worker thread, so that giving a connection back and
-/// taking one, the per-request path, only ever locks a mutex no other thread is holding; a
-/// thread with none idle looks in the other shards before a new connection is opened. A
-/// connection goes back to the shard of the thread that opened it, whose event loop watches
-/// its socket: one borrowed by another thread does not stay there, where every request on it
-/// would need a wake-up across threads.
+/// One worker thread's idle connections, and its sweeper to wake when their server closes one.
+#[derive(Debug, Default)]
+struct Shard {
+    lists: Lists,
+    sweeper: Option<Waker>,
+}
+
+impl Shard {
+    /// Removes the connections of `list` that are past `max_idle` or closed, oldest first,
+    /// stopping at the first live one; returns how many went.
+    fn expire_front(
+        list: &mut VecDeque<Idle>,
+        now: Instant,
+        max_idle: Duration,
+        waker: &Waker,
+        gone: &mut Vec<Sender>,
+    ) -> usize {
+        let before = gone.len();
+        while list
+            .front_mut()
+            .is_some_and(|i| now.duration_since(i.since) >= max_idle || i.sender.is_closed_or_wake(waker))
+        {
+            gone.extend(list.pop_front().map(|i| i.sender));
+        }
+        gone.len() - before
+    }
+}
+
+/// Idle connections of one backend (or of one client session). There is one shard per worker
+/// thread, so that giving a connection back and taking one, the per-request path, only ever
+/// locks a mutex no other thread is holding; a thread with none idle looks in the other shards
+/// before a new connection is opened. A connection goes back to the shard of the thread that
+/// opened it, whose event loop watches its socket: one borrowed by another thread does not
+/// stay there, where every request on it would need a wake-up across threads.
 #[derive(Debug)]
 pub struct Pool {
     shards: Box<[Mutex<Shard>]>,
+    /// At most this many per key and shard.
     per_key: usize,
     max_idle: Duration,
+    /// Per server (by index), how many it keeps; empty for a session's own pool, which keeps
+    /// up to `per_key`.
+    needs: Box<[Need]>,
 }
 
-/// This thread's number (threads are numbered as they first use a pool or open a server
-/// connection); a pool's shard for it is this number modulo its shard count.
+thread_local! {
+    static THREAD: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+/// This thread's number: a worker thread's index (`set_this_thread`), else a number given as a
+/// thread first asks. A pool's shard for it is this number modulo its shard count.
 pub fn this_thread() -> usize {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static MINE: usize = NEXT.fetch_add(1, Ordering::Relaxed);
-    }
-    MINE.with(|m| *m)
+    THREAD.with(|t| {
+        t.get().unwrap_or_else(|| {
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            t.set(Some(n));
+            n
+        })
+    })
+}
+
+/// Numbers the calling thread as worker `i`, before it opens or pools any connection: each
+/// shard then belongs to exactly one worker thread, whose sweeper keeps it.
+pub fn set_this_thread(i: usize) {
+    THREAD.with(|t| t.set(Some(i)));
 }
 
 impl Pool {
-    /// A pool with `shards` shards: the worker thread count, or 1 for a pool that only one
-    /// session uses.
+    /// A pool with `shards` shards (the worker thread count, or 1 for a pool that only one
+    /// session uses) that keeps up to `per_key` connections per key and shard.
     pub fn new(per_key: usize, max_idle: Duration, shards: usize) -> Pool {
+        Pool::with_needs(per_key, max_idle, shards, Vec::new())
+    }
+
+    /// A backend's pool, whose server `i` keeps what `needs[i]` allows.
+    pub fn with_needs(per_key: usize, max_idle: Duration, shards: usize, needs: Vec<Need>) -> Pool {
         Pool {
             shards: (0..shards.max(1)).map(|_| Mutex::new(Shard::default())).collect(),
             per_key,
             max_idle,
+            needs: needs.into_boxed_slice(),
         }
     }
 
@@ -106,6 +168,17 @@ impl Pool {
         this_thread() % self.shards.len()
     }
 
+    fn gone(&self, server: usize, n: usize) {
+        if let Some(need) = self.needs.get(server) {
+            need.gone(n);
+        }
+    }
+
+    /// Idle connections to server `server` in all shards.
+    pub fn idle(&self, server: usize) -> u32 {
+        self.needs.get(server).map_or(0, Need::idle)
+    }
+
     /// The most recently used live connection for `key`, if any: this thread's first.
     pub fn take(&self, key: &Key) -> Option<Sender> {
         let home = self.home();
@@ -116,7 +189,9 @@ impl Pool {
         let mut gone = Vec::new();
         let found = (0..n).find_map(|k| {
             let mut shard = self.lock((home + k) % n);
-            let list = shard.get_mut(key)?;
+            let shard = &mut *shard;
+            let waker = shard.sweeper.as_ref().unwrap_or(Waker::noop());
+            let list = shard.lists.get_mut(key)?;
             while let Some(i) = list.pop_back() {
                 if now.duration_since(i.since) >= self.max_idle {
                     // The rest are older still.
@@ -125,75 +200,184 @@ impl Pool {
                     return None;
                 }
                 let mut sender = i.sender;
-                if !sender.is_closed() {
+                if !sender.is_closed_or_wake(waker) {
                     return Some(sender);
                 }
                 gone.push(sender);
             }
             None
         });
+        self.gone(key.server, gone.len() + usize::from(found.is_some()));
         drop(gone);
         found
     }
 
-    /// Keeps a connection whose last response is complete; drops it when the pool is full.
-    pub fn put(&self, key: Key, mut sender: Sender) {
-        if sender.is_closed() || self.per_key == 0 {
+    /// Keeps a connection whose last response is complete, `used` being the connections to
+    /// its server in use (this one among them); closes it when the server's budget or the
+    /// pool is full.
+    pub fn put(&self, key: Key, mut sender: Sender, used: u32) {
+        if self.per_key == 0 {
             return;
         }
         let now = Instant::now();
         // What goes is closed once the lock is let go, as in `take`.
         let mut gone = Vec::new();
-        let mut shard = self.lock(sender.origin() % self.shards.len());
-        let list = shard.entry(key).or_default();
+        let mut guard = self.lock(sender.origin() % self.shards.len());
+        let shard = &mut *guard;
+        let waker = shard.sweeper.as_ref().unwrap_or(Waker::noop());
+        if sender.is_closed_or_wake(waker) {
+            return;
+        }
+        let server = key.server;
+        let list = shard.lists.entry(key).or_default();
         // Oldest first: those past their time, then the oldest when the list is full (it is
         // the likeliest to be closed by the server soon).
-        while list
-            .front_mut()
-            .is_some_and(|i| now.duration_since(i.since) >= self.max_idle || i.sender.is_closed())
-        {
-            gone.extend(list.pop_front().map(|i| i.sender));
+        let mut expired = Shard::expire_front(list, now, self.max_idle, waker, &mut gone);
+        let kept = match self.needs.get(server) {
+            Some(need) => need.admit(used, list.is_empty()),
+            None => true,
+        };
+        if kept {
+            if list.len() >= self.per_key {
+                gone.extend(list.pop_front().map(|i| i.sender));
+                expired += 1;
+            }
+            list.push_back(Idle { sender, since: now });
+        } else {
+            gone.push(sender);
         }
-        if list.len() >= self.per_key {
-            gone.extend(list.pop_front().map(|i| i.sender));
-        }
-        list.push_back(Idle { sender, since: now });
-        drop(shard);
+        drop(guard);
+        self.gone(server, expired);
         drop(gone);
     }
 
     /// Closes this thread's idle connections that are past their time or that their server
-    /// closed: HTTP/1.1 connections have no task of their own to notice a close, so without
-    /// this a quiet backend would keep them half-closed until the next request.
-    pub fn sweep(&self) {
+    /// closed, and runs the servers' purges that are due (`in_use(i)`: connections to server
+    /// `i` in use). HTTP/1.1 connections have no task of their own to notice a close: the
+    /// sweeper, woken by their sockets, does.
+    pub fn sweep(&self, in_use: &dyn Fn(usize) -> u32) {
         let now = Instant::now();
         // Closed once the lock is let go, as in `take`.
         let mut gone = Vec::new();
-        let mut shard = self.lock(self.home());
-        shard.retain(|_, list| {
+        let mut guard = self.lock(self.home());
+        let shard = &mut *guard;
+        let waker = shard.sweeper.as_ref().unwrap_or(Waker::noop());
+        let mut dropped = vec![0usize; self.needs.len()];
+        shard.lists.retain(|key, list| {
             for mut i in std::mem::take(list) {
-                if now.duration_since(i.since) < self.max_idle && !i.sender.is_closed() {
+                if now.duration_since(i.since) < self.max_idle && !i.sender.is_closed_or_wake(waker) {
                     list.push_back(i);
                 } else {
                     gone.push(i.sender);
+                    if let Some(d) = dropped.get_mut(key.server) {
+                        *d += 1;
+                    }
                 }
             }
             !list.is_empty()
         });
-        drop(shard);
+        drop(guard);
+        for (server, n) in dropped.into_iter().enumerate() {
+            self.gone(server, n);
+        }
         drop(gone);
+        for (server, need) in self.needs.iter().enumerate() {
+            if let Some(kill) = need.purge(now, in_use(server)) {
+                self.purge(server, kill as usize);
+            }
+        }
+    }
+
+    /// Closes `kill` idle connections to `server`, the oldest of each shard first, each shard
+    /// giving its share.
+    fn purge(&self, server: usize, kill: usize) {
+        let total = self.idle(server) as usize;
+        if kill == 0 || total == 0 {
+            return;
+        }
+        let mut left = kill;
+        for i in 0..self.shards.len() {
+            let mut gone = Vec::new();
+            {
+                let mut shard = self.lock(i);
+                let mine: usize = shard
+                    .lists
+                    .iter()
+                    .filter(|(k, _)| k.server == server)
+                    .map(|(_, l)| l.len())
+                    .sum();
+                let mut share = (kill * mine).div_ceil(total).min(left);
+                shard.lists.retain(|k, list| {
+                    while k.server == server && share > 0 {
+                        let Some(i) = list.pop_front() else { break };
+                        gone.push(i.sender);
+                        share -= 1;
+                    }
+                    !list.is_empty()
+                });
+            }
+            left -= gone.len();
+            self.gone(server, gone.len());
+            drop(gone);
+            if left == 0 {
+                break;
+            }
+        }
+    }
+
+    /// Makes `waker` the one this thread's idle HTTP/1.1 connections wake when their server
+    /// closes them (from then on, as each is put back or swept).
+    fn set_sweeper(&self, waker: &Waker) {
+        let mut shard = self.lock(self.home());
+        if !shard.sweeper.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            shard.sweeper = Some(waker.clone());
+        }
+    }
+
+    /// The shortest purge period of the pool's servers.
+    fn purge_every(&self) -> Option<Duration> {
+        self.needs.iter().map(Need::purge_delay).filter(|d| !d.is_zero()).min()
     }
 }
 
-/// Runs `Pool::sweep` on `pools` every `every`, for the calling thread's shards: each worker
-/// thread runs one.
-pub async fn sweep_every(pools: Vec<std::sync::Arc<Pool>>, every: Duration) {
+/// Connections in use to server `i` of a pool's backend, which the estimate of its need follows.
+pub type InUse = Box<dyn Fn(usize) -> u32 + Send + Sync>;
+
+/// Keeps this thread's shard of each pool (each worker thread runs one): sweeps every `every`
+/// (or a server's shorter `pool-purge-delay`), and, soon after a server closes an idle
+/// connection, closes it on this side too instead of leaving it half-closed.
+pub async fn sweep_every(pools: Vec<(std::sync::Arc<Pool>, InUse)>, every: Duration) {
+    let every = pools
+        .iter()
+        .filter_map(|(p, _)| p.purge_every())
+        .fold(every, Duration::min);
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    const SETTLE: Duration = Duration::from_millis(20);
     loop {
-        tick.tick().await;
-        for p in &pools {
-            p.sweep();
+        let mut polled = false;
+        let woken = std::future::poll_fn(|cx: &mut Context<'_>| {
+            if tick.poll_tick(cx).is_ready() {
+                return std::task::Poll::Ready(false);
+            }
+            // Any other wake-up is a socket's.
+            if polled {
+                return std::task::Poll::Ready(true);
+            }
+            polled = true;
+            for (p, _) in &pools {
+                p.set_sweeper(cx.waker());
+            }
+            std::task::Poll::Pending
+        });
+        if woken.await {
+            // Closes come in bursts (a server restarting): waiting a moment before sweeping
+            // keeps the cost of a burst to a few passes over the idle connections, not one
+            // per close; those closed meanwhile are swept in the same pass.
+            tokio::time::sleep(SETTLE).await;
+        }
+        for (p, in_use) in &pools {
+            p.sweep(in_use.as_ref());
         }
     }
 }
@@ -230,9 +414,9 @@ mod tests {
             .find(|(s, _)| s.origin() % 2 != pool.home())
             .expect("one of two new threads maps to the other shard");
         let origin = sender.origin() % 2;
-        pool.put(key(), sender);
-        assert_eq!(pool.lock(origin).get(&key()).map_or(0, VecDeque::len), 1);
-        assert_eq!(pool.lock(pool.home()).get(&key()).map_or(0, VecDeque::len), 0);
+        pool.put(key(), sender, 1);
+        assert_eq!(pool.lock(origin).lists.get(&key()).map_or(0, VecDeque::len), 1);
+        assert_eq!(pool.lock(pool.home()).lists.get(&key()).map_or(0, VecDeque::len), 0);
         // This thread still finds it when it has none of its own.
         assert!(pool.take(&key()).is_some());
     }
@@ -241,11 +425,11 @@ mod tests {
     fn sweep_drops_connections_their_server_closed() {
         let pool = Pool::new(8, Duration::from_secs(60), 1);
         let (a, b) = tokio::io::duplex(64);
-        pool.put(key(), Sender::H1(super::super::h1::Conn::new(Box::new(a), 1024)));
+        pool.put(key(), Sender::H1(super::super::h1::Conn::new(Box::new(a), 1024)), 1);
         let (c, _kept) = tokio::io::duplex(64);
-        pool.put(key(), Sender::H1(super::super::h1::Conn::new(Box::new(c), 1024)));
+        pool.put(key(), Sender::H1(super::super::h1::Conn::new(Box::new(c), 1024)), 1);
         drop(b);
-        pool.sweep();
-        assert_eq!(pool.lock(0).get(&key()).map_or(0, VecDeque::len), 1);
+        pool.sweep(&|_| 0);
+        assert_eq!(pool.lock(0).lists.get(&key()).map_or(0, VecDeque::len), 1);
     }
 }

@@ -781,10 +781,11 @@ impl Session {
                 }
             };
             let server = slot.server;
-            // An HTTP/2 connection carries other requests: a closing client does not end it.
-            let lease = |slot, h2: bool| Lease {
+            // A closing client's server connection goes back to the backend's pool too, as in
+            // HAProxy: the pool's estimate of the connections needed bounds what stays idle.
+            let lease = |slot| Lease {
                 key: key(server),
-                home: if client_closes && !h2 { None } else { home.clone() },
+                home: home.clone(),
                 slot,
             };
             let req_body = body.take().unwrap_or(ReqBody::Empty);
@@ -806,7 +807,7 @@ impl Session {
                         }
                         Ok((rp, rb)) => {
                             let rb = rb.with_idle_timeout(be.rt.timeouts.server);
-                            return self.on_response(be, parts, rp, ResBody::h1(rb, lease(slot, false)));
+                            return self.on_response(be, parts, rp, ResBody::h1(rb, lease(slot)));
                         }
                         Err(f) if f.replayable && reused && attempt == 0 && idempotent(&parts.method) => {
                             tracing::debug!(backend = %be.rt.name, "idle server connection was closed: {}; using a new one", f.error);
@@ -850,7 +851,7 @@ impl Session {
                                 be,
                                 parts,
                                 rp,
-                                ResBody::h2(rb, lease(slot, true), Sender::H2(h2, origin)),
+                                ResBody::h2(rb, lease(slot), Sender::H2(h2, origin)),
                             );
                         }
                         H2Sent::Again(b) => body = Some(b),

@@ -23,6 +23,7 @@ fn backend(maxconn: u32, n: usize, balance: Balance) -> BackendRt {
             ssl: false,
             proto_h2: false,
             tls: Default::default(),
+            pool: Default::default(),
         })
         .collect();
     let cfg = model::Backend {
