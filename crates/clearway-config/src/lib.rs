@@ -5,6 +5,8 @@
 mod addr;
 pub mod ast;
 pub mod diag;
+#[doc(hidden)]
+pub mod fuzzing;
 mod keywords;
 mod lexer;
 pub mod model;

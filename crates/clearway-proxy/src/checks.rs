@@ -326,8 +326,8 @@ fn os_message(e: &std::io::Error) -> String {
 }
 
 mod conn;
-mod http;
-mod protocols;
+pub(crate) mod http;
+pub(crate) mod protocols;
 mod return_path;
 mod tcpcheck;
 #[cfg(test)]

@@ -102,7 +102,8 @@ fn client_hello_sni(r: &mut Cur<'_>) -> Option<String> {
         let mut list = data.block(2)?;
         while let Some(name_type) = list.u8() {
             let name = list.block(2)?;
-            if name_type == 0 {
+            // An empty name is no name (RFC 6066, 3: a HostName has at least one byte).
+            if name_type == 0 && !name.0.is_empty() {
                 let s = std::str::from_utf8(name.0).ok()?;
                 return Some(s.to_ascii_lowercase());
             }
@@ -219,36 +220,38 @@ pub async fn read_hello<R: AsyncRead + Unpin + ?Sized>(client: &mut R, buf: &mut
 /// The most read while inspecting: a ClientHello fits in one 16 kB record.
 const MAX_INSPECT: usize = 16 * 1024 + 5;
 
+/// A minimal ClientHello record for `sni` (for tests and the fuzz targets).
+#[doc(hidden)]
+pub fn client_hello_for(sni: &str) -> Vec<u8> {
+    let name = sni.as_bytes();
+    let mut sni_ext = Vec::new();
+    sni_ext.extend_from_slice(&((name.len() + 3) as u16).to_be_bytes());
+    sni_ext.push(0);
+    sni_ext.extend_from_slice(&(name.len() as u16).to_be_bytes());
+    sni_ext.extend_from_slice(name);
+    let mut exts = vec![0, 0];
+    exts.extend_from_slice(&(sni_ext.len() as u16).to_be_bytes());
+    exts.extend_from_slice(&sni_ext);
+    let mut body = vec![3, 3];
+    body.extend_from_slice(&[7; 32]);
+    body.push(0); // session id
+    body.extend_from_slice(&[0, 2, 0x13, 0x01]); // one cipher suite
+    body.extend_from_slice(&[1, 0]); // null compression
+    body.extend_from_slice(&(exts.len() as u16).to_be_bytes());
+    body.extend_from_slice(&exts);
+    let mut hs = vec![1];
+    hs.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    hs.extend_from_slice(&body);
+    let mut rec = vec![22, 3, 1];
+    rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
+    rec.extend_from_slice(&hs);
+    rec
+}
+
 #[cfg(test)]
 mod tests {
+    use super::client_hello_for as client_hello;
     use super::*;
-
-    /// A minimal ClientHello record for `sni`.
-    pub fn client_hello(sni: &str) -> Vec<u8> {
-        let name = sni.as_bytes();
-        let mut sni_ext = Vec::new();
-        sni_ext.extend_from_slice(&((name.len() + 3) as u16).to_be_bytes());
-        sni_ext.push(0);
-        sni_ext.extend_from_slice(&(name.len() as u16).to_be_bytes());
-        sni_ext.extend_from_slice(name);
-        let mut exts = vec![0, 0];
-        exts.extend_from_slice(&(sni_ext.len() as u16).to_be_bytes());
-        exts.extend_from_slice(&sni_ext);
-        let mut body = vec![3, 3];
-        body.extend_from_slice(&[7; 32]);
-        body.push(0); // session id
-        body.extend_from_slice(&[0, 2, 0x13, 0x01]); // one cipher suite
-        body.extend_from_slice(&[1, 0]); // null compression
-        body.extend_from_slice(&(exts.len() as u16).to_be_bytes());
-        body.extend_from_slice(&exts);
-        let mut hs = vec![1];
-        hs.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
-        hs.extend_from_slice(&body);
-        let mut rec = vec![22, 3, 1];
-        rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
-        rec.extend_from_slice(&hs);
-        rec
-    }
 
     #[test]
     fn finds_the_sni() {

@@ -7,6 +7,8 @@ pub mod checks;
 pub mod dispatch;
 pub mod forward;
 pub mod frontend;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod inspect;
 pub mod queue;

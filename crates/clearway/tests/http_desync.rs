@@ -122,6 +122,9 @@ fn cases() -> Vec<Case> {
             Differs(&[200], &["GET http://a/p host=- body="], "normalised: the server gets the path, and the target's host as Host")),
         case("absolute_default_port", "GET https://a:443/p HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", &[200], &["GET /p host=a body="],
             Differs(&[200], &["GET https://a/p host=a body="], "normalised: the server gets the path")),
+        case("absolute_query_only", "GET http://a?q=1 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", &[400], NONE, Same),
+        case("absolute_no_path", "GET http://a HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", &[200], &["GET / host=a body="],
+            Differs(&[200], &["GET http://a host=a body="], "normalised: the server gets the path, / for an empty one (RFC 9112 3.2.1)")),
         case("absolute_userinfo", "GET http://u@a/p HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", &[400], NONE,
             Differs(&[200], &["GET http://u@a/p host=a body="], "stricter: user information in a target is refused (RFC 9110 4.2.4)")),
         // Heads.

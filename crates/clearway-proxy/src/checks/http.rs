@@ -3,10 +3,14 @@
 
 use super::{os_message, Regexes, Verdict};
 use clearway_config::model::{ExpectMatch, HttpCheck, HttpExpect};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-pub async fn check(stream: &mut TcpStream, h: &HttpCheck, expect: &[HttpExpect], regexes: &Regexes) -> Verdict {
+pub async fn check<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    h: &HttpCheck,
+    expect: &[HttpExpect],
+    regexes: &Regexes,
+) -> Verdict {
     let (status, response) = exchange(stream, h).await.map_err(|e| ("Layer7 invalid response", e))?;
     judge(regexes, status, &response, expect)?;
     Ok((
@@ -16,7 +20,7 @@ pub async fn check(stream: &mut TcpStream, h: &HttpCheck, expect: &[HttpExpect],
 }
 
 /// Sends the check request; returns the status code and up to 16 kB of the response.
-async fn exchange(stream: &mut TcpStream, h: &HttpCheck) -> Result<(u16, Vec<u8>), String> {
+async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, h: &HttpCheck) -> Result<(u16, Vec<u8>), String> {
     let req = format!("{} {} {}\r\nConnection: close\r\n\r\n", h.method, h.uri, h.version);
     stream
         .write_all(req.as_bytes())
@@ -85,7 +89,7 @@ pub(super) fn complete(buf: &[u8], head_only: bool) -> bool {
 }
 
 /// The status code of `HTTP/1.x NNN ...`.
-pub(super) fn parse_status(buf: &[u8]) -> Option<u16> {
+pub(crate) fn parse_status(buf: &[u8]) -> Option<u16> {
     let line = buf.split(|&b| b == b'\n').next()?;
     let line = std::str::from_utf8(line).ok()?;
     let mut parts = line.split_whitespace();

@@ -3,8 +3,7 @@
 //! answer and never logs in with a password.
 
 use super::Verdict;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 const INVALID: &str = "Layer7 invalid response";
 const WRONG: &str = "Layer7 wrong status";
@@ -14,7 +13,7 @@ fn io_err(e: std::io::Error) -> (&'static str, String) {
 }
 
 /// Reads one MySQL packet (4-byte header: 3-byte little-endian length, sequence id).
-async fn mysql_packet(s: &mut TcpStream) -> Result<Vec<u8>, (&'static str, String)> {
+async fn mysql_packet<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S) -> Result<Vec<u8>, (&'static str, String)> {
     let mut head = [0u8; 4];
     s.read_exact(&mut head).await.map_err(io_err)?;
     let len = usize::from(head[0]) | usize::from(head[1]) << 8 | usize::from(head[2]) << 16;
@@ -37,7 +36,7 @@ fn mysql_error(p: &[u8]) -> String {
 }
 
 /// `option mysql-check [user NAME [post-41]]`.
-pub async fn mysql(s: &mut TcpStream, user: Option<&str>, post41: bool) -> Verdict {
+pub async fn mysql<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S, user: Option<&str>, post41: bool) -> Verdict {
     let greeting = mysql_packet(s).await?;
     let version = match greeting.first() {
         Some(0xff) => return Err((WRONG, mysql_error(&greeting))),
@@ -83,7 +82,7 @@ pub async fn mysql(s: &mut TcpStream, user: Option<&str>, post41: bool) -> Verdi
 }
 
 /// `option pgsql-check user NAME`: a StartupMessage; an authentication request passes.
-pub async fn pgsql(s: &mut TcpStream, user: &str) -> Verdict {
+pub async fn pgsql<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S, user: &str) -> Verdict {
     let mut body = Vec::new();
     body.extend_from_slice(&196_608u32.to_be_bytes()); // protocol 3.0
     for part in ["user", user] {
@@ -115,7 +114,7 @@ pub async fn pgsql(s: &mut TcpStream, user: &str) -> Verdict {
 }
 
 /// `option redis-check`: PING answered by +PONG.
-pub async fn redis(s: &mut TcpStream) -> Verdict {
+pub async fn redis<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S) -> Verdict {
     s.write_all(b"PING\r\n").await.map_err(io_err)?;
     let mut buf = Vec::new();
     let mut chunk = [0u8; 256];
@@ -175,7 +174,7 @@ fn client_hello() -> Vec<u8> {
 }
 
 /// `option ssl-hello-chk`: any TLS record in answer (a handshake or an alert) shows a TLS server.
-pub async fn ssl_hello(s: &mut TcpStream) -> Verdict {
+pub async fn ssl_hello<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S) -> Verdict {
     s.write_all(&client_hello())
         .await
         .map_err(|e| ("Layer6 invalid response", super::os_message(&e)))?;

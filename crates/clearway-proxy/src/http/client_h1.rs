@@ -779,8 +779,8 @@ fn wake(w: &mut Option<Waker>) {
     }
 }
 
-mod encode;
-mod head;
+pub(crate) mod encode;
+pub(crate) mod head;
 use encode::{encode_head, put_chunk_size, Out};
 use head::{parse_request, Head};
 

@@ -485,7 +485,10 @@ fn advance(state: State, buf: &[u8]) -> Result<Option<Advance>, &'static str> {
             used: buf.len(),
             data: true,
         })),
+        // A line longer than `MAX_LINE` is refused however it arrives: whole in one read or
+        // cut across several, where the refusal comes before its end is seen.
         State::ChunkSize if !buf.is_empty() => match chunk_size(buf)? {
+            Some((used, _)) if used > MAX_LINE => Err("invalid chunk size"),
             Some((used, 0)) => framing(State::Trailers, used),
             Some((used, size)) => framing(State::ChunkData(size), used),
             None if buf.len() < MAX_LINE => Ok(None),
@@ -500,6 +503,7 @@ fn advance(state: State, buf: &[u8]) -> Result<Option<Advance>, &'static str> {
         State::Trailers if !buf.is_empty() => match buf.iter().position(|&b| b == b'\n') {
             Some(0) => framing(State::Done, 1),
             Some(1) if buf[0] == b'\r' => framing(State::Done, 2),
+            Some(i) if i >= MAX_LINE => Err("trailer line too long"),
             Some(i) => framing(State::Trailers, i + 1),
             None if buf.len() < MAX_LINE => Ok(None),
             None => Err("trailer line too long"),

@@ -315,10 +315,15 @@ where
 }
 
 pub(crate) fn encode_head(w: &mut BytesMut, req: &Head<'_>, chunked: bool) {
-    let target = req.uri.path_and_query().map_or("/", |p| p.as_str());
+    let target = req.uri.path_and_query().map_or("", |p| p.as_str());
     w.reserve(64 + target.len() + req.headers.len() * 32);
     w.put_slice(req.method.as_str().as_bytes());
     w.put_u8(b' ');
+    // In origin form (RFC 9112, 3.2.1): an absolute-form target with an empty path
+    // (`http://a?q`) has its path written as "/", not left out ("GET ?q").
+    if !target.starts_with('/') && target != "*" {
+        w.put_u8(b'/');
+    }
     w.put_slice(target.as_bytes());
     w.put_slice(b" HTTP/1.1\r\n");
     for (k, v) in req.headers {

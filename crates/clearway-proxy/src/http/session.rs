@@ -1064,9 +1064,12 @@ fn origin_form(uri: &Uri) -> Uri {
     if uri.scheme().is_none() && uri.authority().is_none() {
         return uri.clone();
     }
+    // As written out (`Display`), an empty path is "/": `http://a?q` becomes `/?q`, where
+    // the raw text ("?q") is no origin form and its query would be lost.
     match uri.path_and_query() {
-        Some(pq) => Uri::from_maybe_shared(bytes::Bytes::copy_from_slice(pq.as_str().as_bytes()))
-            .unwrap_or_else(|_| Uri::from_static("/")),
+        Some(pq) => {
+            Uri::from_maybe_shared(bytes::Bytes::from(pq.to_string())).unwrap_or_else(|_| Uri::from_static("/"))
+        }
         None => Uri::from_static("/"),
     }
 }
@@ -1117,6 +1120,20 @@ fn to_h2(req: &mut Request<ReqBody>, tls: bool, server: std::net::SocketAddr) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn origin_form_writes_an_empty_path_as_a_slash_and_keeps_the_query() {
+        for (target, want) in [
+            ("http://a?q=1", "/?q=1"),
+            ("https://a:443?p", "/?p"),
+            ("http://a", "/"),
+            ("http://a/x?y", "/x?y"),
+            ("/x?y", "/x?y"),
+        ] {
+            let uri: Uri = target.parse().unwrap();
+            assert_eq!(origin_form(&uri).to_string(), want, "{target}");
+        }
+    }
 
     #[tokio::test]
     async fn an_http2_server_connection_let_go_while_open_is_reset() {

@@ -17,7 +17,7 @@ pub(super) fn put_chunk_size(w: &mut BytesMut, n: usize) {
 
 /// How a response body goes to the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Out {
+pub(crate) enum Out {
     /// No body (HEAD, 1xx, 204, 304).
     None,
     /// As its Content-Length header says.
@@ -33,7 +33,7 @@ pub(super) enum Out {
     clippy::too_many_arguments,
     reason = "one response head: its parts and how its framing goes out"
 )]
-pub(super) fn encode_head(
+pub(crate) fn encode_head(
     w: &mut BytesMut,
     status: StatusCode,
     raw: &[u8],

@@ -10,19 +10,19 @@ use http::{Method, Request, Uri, Version};
 use std::mem::MaybeUninit;
 
 /// One parsed request head, and what it says of the connection.
-pub(super) struct Head {
-    pub(super) parts: http::request::Parts,
-    pub(super) framing: Framing,
+pub(crate) struct Head {
+    pub(crate) parts: http::request::Parts,
+    pub(crate) framing: Framing,
     /// The client keeps the connection after this request.
-    pub(super) keep_alive: bool,
-    pub(super) expect_continue: bool,
+    pub(crate) keep_alive: bool,
+    pub(crate) expect_continue: bool,
     /// The client asks to switch protocols (`Connection: upgrade`, HTTP/1.1).
-    pub(super) upgrade: bool,
+    pub(crate) upgrade: bool,
 }
 
 /// A complete request head at the start of `buf`, taken out of it; Err: the status to refuse
 /// it with, and why.
-pub(super) fn parse_request(buf: &mut BytesMut) -> Result<Option<Head>, (u16, &'static str)> {
+pub(crate) fn parse_request(buf: &mut BytesMut) -> Result<Option<Head>, (u16, &'static str)> {
     // Uninitialised room for the headers: zeroing room for 101 headers on every request
     // shows in profiles.
     let mut room = [const { MaybeUninit::uninit() }; MAX_HEADERS];
@@ -137,7 +137,15 @@ fn request_target(method: &Method, t: &[u8]) -> Result<bool, (u16, &'static str)
     match t.first() {
         Some(b'/') => Ok(false),
         Some(b'*') if t.len() == 1 && *method == Method::OPTIONS => Ok(false),
-        _ if scheme(b"http://") || scheme(b"https://") => Ok(true),
+        _ if scheme(b"http://") || scheme(b"https://") => {
+            // `http://a?q`: a query right after the authority, with no path. Valid as a URI,
+            // but refused as HAProxy does: one parser's path is another's "?q".
+            let rest = &t[t.iter().position(|&b| b == b':').map_or(0, |i| i + 3)..];
+            match rest.iter().position(|&b| b == b'/' || b == b'?') {
+                Some(i) if rest[i] == b'?' => Err((400, "an absolute target with a query but no path")),
+                _ => Ok(true),
+            }
+        }
         _ => Err((400, "invalid request target")),
     }
 }
