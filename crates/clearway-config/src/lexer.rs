@@ -56,12 +56,20 @@ pub fn words(line: &str, env: Env<'_>) -> Result<Vec<String>, String> {
                                     None => return Err(format!("unterminated '${{{name}' in double quotes")),
                                 }
                             }
-                            // HAProxy's `${NAME[,]}` form: the part after '[' only controls splitting.
+                            // HAProxy's `${NAME[,]}` form: the part after '[' only controls
+                            // splitting; `${NAME-default}` stands for `default` when NAME is unset.
                             let key = name.split('[').next().unwrap_or_default();
+                            let (key, default) = match key.split_once('-') {
+                                Some((k, d)) => (k, Some(d)),
+                                None => (key, None),
+                            };
                             if key.is_empty() {
                                 return Err("empty environment variable name in '${}'".into());
                             }
-                            cur.push_str(&env(key).unwrap_or_default());
+                            match env(key) {
+                                Some(v) => cur.push_str(&v),
+                                None => cur.push_str(default.unwrap_or_default()),
+                            }
                         }
                         Some(ch) => cur.push(ch),
                         None => return Err("unterminated double quote".into()),
@@ -140,6 +148,11 @@ mod tests {
         assert_eq!(
             w(r#"bind ":${PORT}" '${PORT}' "${UNSET}x""#),
             ["bind", ":8080", "${PORT}", "x"]
+        );
+        // A default for an unset variable, as HAProxy's `${NAME-default}`.
+        assert_eq!(
+            w(r#"timeout "${UNSET-5s}" "${PORT-1}" "${UNSET-}""#),
+            ["timeout", "5s", "8080", ""]
         );
     }
 

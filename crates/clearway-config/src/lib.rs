@@ -4,6 +4,7 @@
 
 mod addr;
 pub mod ast;
+pub mod cond;
 pub mod diag;
 #[doc(hidden)]
 pub mod fuzzing;

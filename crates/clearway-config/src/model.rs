@@ -162,6 +162,8 @@ pub struct Bind {
     pub text: String,
     /// One socket address per listener to open.
     pub addrs: Vec<SocketAddr>,
+    /// `fd@N`: listening sockets the process inherited, by descriptor number.
+    pub fds: Vec<i32>,
     pub name: Option<String>,
     /// `transparent`: IP_TRANSPARENT / IPV6_TRANSPARENT, to accept connections for addresses not on this host.
     pub transparent: bool,

@@ -94,6 +94,46 @@ fn finish(socket: Socket, spec: &ListenSpec) -> io::Result<std::net::TcpListener
     Ok(socket.into())
 }
 
+/// The listening TCP socket the process inherited as descriptor `fd` (`bind fd@N`: from a
+/// parent that opened it, such as systemd's socket activation or a test harness), taken over
+/// as `n` listeners (one per worker thread, each a duplicate of it). Refused unless `fd` is
+/// an open socket of type stream that listens; made close-on-exec and non-blocking.
+pub fn inherited(fd: i32, n: usize) -> io::Result<Vec<std::net::TcpListener>> {
+    use std::os::fd::FromRawFd;
+    let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidInput, format!("descriptor {fd} {what}"));
+    if fd < 0 {
+        return Err(invalid("is not a descriptor"));
+    }
+    // SAFETY: F_GETFD only reads the descriptor's flags; an fd that is not open gives EBADF.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return Err(invalid("is not open"));
+    }
+    // SAFETY: the descriptor is open, and this process never uses it otherwise: the config
+    // names it for this listener alone (a second `fd@` of the same number is refused when the
+    // config is read), so the socket becomes its only owner.
+    let socket = unsafe { Socket::from_raw_fd(fd) };
+    let refuse = |socket: Socket, what: &str| {
+        // Not ours to close: give the descriptor back untouched.
+        std::mem::forget(socket);
+        Err(invalid(what))
+    };
+    match (socket.r#type(), socket.is_listener()) {
+        (Ok(t), Ok(true)) if t == Type::STREAM => {}
+        (Ok(t), _) if t != Type::STREAM => return refuse(socket, "is not a stream socket"),
+        (Ok(_), _) => return refuse(socket, "is not a listening socket"),
+        (Err(_), _) => return refuse(socket, "is not a socket"),
+    }
+    socket.set_cloexec(true)?;
+    socket.set_nonblocking(true)?;
+    let first: std::net::TcpListener = socket.into();
+    let mut out = Vec::with_capacity(n.max(1));
+    for _ in 1..n.max(1) {
+        out.push(first.try_clone()?);
+    }
+    out.insert(0, first);
+    Ok(out)
+}
+
 /// `defer-accept`: the listener hands over a connection only once its first bytes are in, or
 /// after about a second (TCP_DEFER_ACCEPT of one second, as HAProxy sets it). Separate from
 /// `listen`, so that a kernel refusing it costs a warning, not the listener.

@@ -104,6 +104,7 @@ pub struct Listener {
 /// socket per address and worker thread (see `listen_group`).
 pub fn open_listeners(cfg: &model::Config, threads: usize) -> Result<Vec<Listener>, BuildError> {
     let mut out = Vec::new();
+    let mut fds_taken = std::collections::HashSet::new();
     for (fi, f) in cfg.frontends.iter().enumerate() {
         for b in &f.binds {
             let spec = ListenSpec {
@@ -126,9 +127,27 @@ pub fn open_listeners(cfg: &model::Config, threads: usize) -> Result<Vec<Listene
                 .as_ref()
                 .map(|t| crate::tls::acceptor(t, f.mode == Mode::Http, &b.span))
                 .transpose()?;
+            // Each address's sockets (one per thread), or an inherited one's, with what to call
+            // it in messages and whether every connection's local address is that one.
+            let mut groups = Vec::new();
             for &addr in &b.addrs {
                 let sockets = clearway_net::listen::listen_group(addr, &spec, threads)
                     .map_err(|e| bind_error(&b.span, f, addr, b, &e))?;
+                groups.push((addr.to_string(), sockets, !b.transparent && !addr.ip().is_unspecified()));
+            }
+            for &fd in &b.fds {
+                let fail = |e: &dyn std::fmt::Display| BuildError {
+                    span: b.span.clone(),
+                    message: format!("frontend '{}': cannot listen on fd@{fd}: {e}", f.name),
+                };
+                // One owner per descriptor: two listeners taking the same one would close it twice.
+                if !fds_taken.insert(fd) {
+                    return Err(fail(&"named by another bind line too"));
+                }
+                let sockets = clearway_net::listen::inherited(fd, threads).map_err(|e| fail(&e))?;
+                groups.push((format!("fd@{fd}"), sockets, false));
+            }
+            for (what, sockets, fixed) in groups {
                 // As HAProxy: a kernel that refuses `defer-accept` is warned about (once per
                 // address), not fatal.
                 let mut refused = None;
@@ -138,6 +157,10 @@ pub fn open_listeners(cfg: &model::Config, threads: usize) -> Result<Vec<Listene
                             refused.get_or_insert(e);
                         }
                     }
+                    let addr = socket.local_addr().map_err(|e| BuildError {
+                        span: b.span.clone(),
+                        message: format!("frontend '{}': {what}: {e}", f.name),
+                    })?;
                     out.push(Listener {
                         frontend: fi,
                         thread,
@@ -145,11 +168,11 @@ pub fn open_listeners(cfg: &model::Config, threads: usize) -> Result<Vec<Listene
                         socket,
                         limit: limit.clone(),
                         tls: tls.clone(),
-                        fixed_local: (!b.transparent && !addr.ip().is_unspecified()).then_some(addr),
+                        fixed_local: fixed.then_some(addr),
                     });
                 }
                 if let Some(e) = refused {
-                    tracing::warn!("{}: 'defer-accept' not in effect on {addr}: {e}", b.span);
+                    tracing::warn!("{}: 'defer-accept' not in effect on {what}: {e}", b.span);
                 }
             }
         }

@@ -13,7 +13,52 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// The HAProxy version whose configuration and behaviour Clearway follows: what
+/// `version_atleast()` in a condition compares with.
+const HAPROXY_VERSION: &str = "2.6.0";
+
+/// What `-vv` lists with a `+` as HAProxy does: only what Clearway really has (`EPOLL`: its
+/// event loop; `TPROXY`/`LINUX_TPROXY`: transparent binds and `usesrc`; `CPU_AFFINITY`:
+/// `cpu-map`; `RUSTLS`: TLS, by rustls rather than OpenSSL).
+const FEATURES: &[&str] = &["EPOLL", "TPROXY", "LINUX_TPROXY", "CPU_AFFINITY", "RUSTLS"];
+/// Features of HAProxy builds that Clearway does not have, listed with a `-`.
+const NOT_FEATURES: &[&str] = &[
+    "OPENSSL",
+    "LUA",
+    "PCRE",
+    "PCRE2",
+    "ZLIB",
+    "SLZ",
+    "LINUX_SPLICE",
+    "PROMEX",
+    "QUIC",
+];
+
 fn main() -> ExitCode {
+    // `-cc EXPR` as HAProxy's: exit 0 when the condition holds, 1 when not, 2 when malformed.
+    // (Two letters after one dash: not something the argument parser can take.)
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "-cc") {
+        let Some(expr) = args.get(i + 1) else {
+            eprintln!("clearway: -cc needs a condition, e.g. -cc 'version_atleast(2.6)'");
+            return ExitCode::from(2);
+        };
+        let env = |name: &str| std::env::var(name).ok();
+        let facts = clearway_config::cond::Facts {
+            version: HAPROXY_VERSION,
+            features: FEATURES,
+            ssl_lib: "rustls",
+            env: &env,
+        };
+        return match clearway_config::cond::eval(expr, &facts) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(1),
+            Err(e) => {
+                eprintln!("[ALERT] -cc '{expr}': {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let cli = cli::Cli::parse();
     if cli.version > 0 {
         println!("Clearway version {}", env!("CARGO_PKG_VERSION"));
@@ -21,6 +66,11 @@ fn main() -> ExitCode {
             println!(
                 "Build: Rust, Linux; transparent proxying: IP_TRANSPARENT/IPV6_TRANSPARENT, IP_BIND_ADDRESS_NO_PORT"
             );
+            println!("Follows: HAProxy {HAPROXY_VERSION}");
+            let plus = FEATURES.iter().map(|f| format!("+{f}"));
+            let minus = NOT_FEATURES.iter().map(|f| format!("-{f}"));
+            println!("Feature list : {}", plus.chain(minus).collect::<Vec<_>>().join(" "));
+            println!("Available services : none");
         }
         return ExitCode::SUCCESS;
     }

@@ -92,12 +92,35 @@ pub fn addresses(text: &str) -> Result<Vec<std::net::SocketAddr>, String> {
     Ok(addrs)
 }
 
+/// A bind line's address list: socket addresses, and `fd@N` items (inherited listening
+/// sockets) apart.
+fn bind_targets(text: &str) -> Result<(Vec<std::net::SocketAddr>, Vec<i32>), String> {
+    let mut fds = Vec::new();
+    let mut rest = Vec::new();
+    for item in text.split(',').filter(|s| !s.is_empty()) {
+        match item.strip_prefix("fd@") {
+            Some(n) => fds.push(
+                n.parse::<i32>()
+                    .ok()
+                    .filter(|&n| n >= 0)
+                    .ok_or_else(|| format!("'{item}': expected fd@ and a descriptor number, e.g. fd@3"))?,
+            ),
+            None => rest.push(item),
+        }
+    }
+    if rest.is_empty() && !fds.is_empty() {
+        return Ok((Vec::new(), fds));
+    }
+    Ok((addresses(&rest.join(","))?, fds))
+}
+
 /// A bind line with addresses only (the old `listen NAME ADDR:PORT` form).
 pub fn simple(span: &crate::model::Span, text: &str, addrs: Vec<std::net::SocketAddr>) -> Bind {
     Bind {
         span: span.clone(),
         text: text.to_string(),
         addrs,
+        fds: Vec::new(),
         name: None,
         transparent: false,
         freebind: false,
@@ -116,8 +139,9 @@ fn parse_inner(d: &Directive, ctx: &mut Ctx) -> Res<Bind> {
     let text = d
         .arg(1)
         .ok_or(("'bind' expects an address, e.g. 'bind :80'".to_string(), None))?;
-    let addrs = addresses(text).map_err(|e| (format!("'bind {text}': {e}"), None))?;
+    let (addrs, fds) = bind_targets(text).map_err(|e| (format!("'bind {text}': {e}"), None))?;
     let mut b = simple(&d.span, text, addrs);
+    b.fds = fds;
     let mut args = Args::new(d, 2);
     let (mut ssl, mut tls) = (false, BindTls::default());
     let num = |args: &mut Args<'_>, p: &str| -> Res<u32> {
