@@ -1,0 +1,235 @@
+//! More of the differential HTTP/1 suite (see `http_desync.rs`): what a client sees of a
+//! server's response framing, and how heads too large or with too many fields are refused,
+//! each case sent through Clearway and through HAProxy (`/usr/sbin/haproxy`) on the same
+//! config. Every difference from HAProxy is in the table, with why.
+
+mod common;
+use clearway_testkit::RecordingHttpServer;
+use common::*;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::time::Duration;
+
+const CONFIG: &str =
+    "defaults\n    mode http\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\
+     frontend ft\n    bind 192.0.2.1:PORT\n    default_backend bk\n\
+     backend bk\n    server s1 198.51.100.10:80\n";
+
+/// What a client got: each response's status, then the body as curl decodes it (or curl's
+/// error when the exchange failed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Got {
+    status: String,
+    body: String,
+}
+
+fn got(status: &str, body: &str) -> Got {
+    Got {
+        status: status.into(),
+        body: body.into(),
+    }
+}
+
+struct Case {
+    name: &'static str,
+    /// The server's whole answer, sent as is, then the server closes.
+    response: &'static str,
+    /// Whether the client asks with HEAD.
+    head: bool,
+    clearway: Got,
+    /// None: HAProxy gives the same; else what it gives, and why Clearway differs.
+    haproxy: Option<(Got, &'static str)>,
+}
+
+fn cases() -> Vec<Case> {
+    let case = |name, response, clearway, haproxy| Case {
+        name,
+        response,
+        head: false,
+        clearway,
+        haproxy,
+    };
+    vec![
+        case("length", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", got("200", "hello"), None),
+        case("chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", got("200", "hello"), None),
+        case("close_delimited", "HTTP/1.1 200 OK\r\n\r\nuntil the close", got("200", "until the close"), None),
+        // Both lengths: the chunked framing wins and the length is not passed on.
+        case("te_and_cl", "HTTP/1.1 200 OK\r\nContent-Length: 50\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", got("200", "hello"), None),
+        case("cl_conflict", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", got("502", ""), None),
+        case("cl_list_same", "HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\nhello", got("200", "hello"), None),
+        case("te_chunked_twice", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", got("502", ""), None),
+        case("te_gzip_only", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nbytes", got("502", ""), None),
+        case("chunk_size_lf", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n", got("200", ""),
+            Some((got("200", "hello"), "stricter: a chunk-size line must end in CRLF; the response is cut where it is malformed"))),
+        case("nul_in_value", "HTTP/1.1 200 OK\r\nX: a\0b\r\nContent-Length: 2\r\n\r\nok", got("502", ""),
+            Some((got("200", ""), "stricter: a NUL in a field value is refused (RFC 9110 5.5); HAProxy passes the head on and loses the body"))),
+        case("space_before_colon", "HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\nok", got("502", ""), None),
+        case("no_content_with_body", "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello", got("204", ""), None),
+        case("interim_then_final", "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", got("200", "ok"), None),
+        case("http10_response", "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", got("200", "ok"), None),
+        case("bad_status", "HTTP/1.1 2000 OK\r\nContent-Length: 2\r\n\r\nok", got("502", ""),
+            Some((got("curl error 1", ""), "stricter: a status code outside 100-599 gets 502; HAProxy passes it on and the client cannot read it"))),
+        Case {
+            name: "head_with_length",
+            response: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
+            head: true,
+            clearway: got("200", ""),
+            haproxy: None,
+        },
+    ]
+}
+
+/// One response at a time: each connection gets the answer its request's path names
+/// (`/N`: case N), then is closed.
+fn scripted_server(ns: &clearway_testkit::Netns, answers: Vec<&'static str>) {
+    let listener = ns
+        .enter(|| std::net::TcpListener::bind("198.51.100.10:80"))
+        .expect("bind");
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { continue };
+            let answers = answers.clone();
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(conn.try_clone().expect("clone"));
+                let mut line = String::new();
+                let _ = r.read_line(&mut line);
+                let n: usize = line
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|t| t.trim_start_matches('/').parse().ok())
+                    .unwrap_or(usize::MAX);
+                loop {
+                    let mut l = String::new();
+                    if r.read_line(&mut l).unwrap_or(0) == 0 || l == "\r\n" {
+                        break;
+                    }
+                }
+                let mut conn = conn;
+                if let Some(a) = answers.get(n) {
+                    let _ = conn.write_all(a.as_bytes());
+                }
+                let _ = conn.shutdown(std::net::Shutdown::Both);
+            });
+        }
+    });
+}
+
+fn curl(topo: &clearway_testkit::Topology, url: &str, head: bool) -> Got {
+    let mut args = vec!["-s", "--max-time", "5", "-w", "\n%{http_code}"];
+    if head {
+        args.push("-I");
+    }
+    args.push(url);
+    let out = topo.client.exec("curl", &args);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, status) = text.rsplit_once('\n').unwrap_or(("", &text));
+    // A HEAD's "body" is the head curl printed, an error's is the proxy's error page: only
+    // the status counts.
+    let body = if head || !status.starts_with('2') {
+        String::new()
+    } else {
+        body.to_string()
+    };
+    let status = match (status, out.status.code()) {
+        ("000", code) => format!("curl error {}", code.unwrap_or(-1)),
+        (s, _) => s.to_string(),
+    };
+    Got { status, body }
+}
+
+#[test]
+fn response_framing_against_clearway_and_haproxy() {
+    let Some(topo) = topology("hdr") else { return };
+    let table = cases();
+    scripted_server(&topo.server, table.iter().map(|c| c.response).collect());
+    let _cw = start(&topo, &CONFIG.replace("PORT", "80"), &[80]);
+    let _hap = clearway_testkit::Clearway::start(
+        &topo.lb,
+        std::path::Path::new("/usr/sbin/haproxy"),
+        &CONFIG.replace("PORT", "81"),
+        &[81],
+    );
+    let mut wrong = Vec::new();
+    for (i, c) in table.iter().enumerate() {
+        let cw = curl(&topo, &format!("http://192.0.2.1:80/{i}"), c.head);
+        if cw != c.clearway {
+            wrong.push(format!("{}: Clearway {cw:?}, wanted {:?}", c.name, c.clearway));
+        }
+        let hap_want = c.haproxy.as_ref().map_or(&c.clearway, |(g, _)| g);
+        let hap = curl(&topo, &format!("http://192.0.2.1:81/{i}"), c.head);
+        if &hap != hap_want {
+            wrong.push(format!("{}: HAProxy {hap:?}, the table says {hap_want:?}", c.name));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} of {} cases:\n{}",
+        wrong.len(),
+        table.len(),
+        wrong.join("\n")
+    );
+}
+
+/// The statuses a raw request gets, reading until the proxy closes.
+fn statuses(topo: &clearway_testkit::Topology, to: &str, req: &[u8]) -> Vec<u16> {
+    let to = addr(to);
+    let mut c = topo
+        .client
+        .enter(move || std::net::TcpStream::connect_timeout(&to, Duration::from_secs(5)))
+        .expect("connect");
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = c.write_all(req);
+    let mut got = Vec::new();
+    let _ = c.read_to_end(&mut got);
+    String::from_utf8_lossy(&got)
+        .match_indices("HTTP/1.")
+        .filter_map(|(i, _)| std::str::from_utf8(&got[i + 9..i + 12]).ok()?.parse().ok())
+        .collect()
+}
+
+#[test]
+fn heads_too_large_or_with_too_many_fields_against_clearway_and_haproxy() {
+    let Some(topo) = topology("hdz") else { return };
+    let srv = RecordingHttpServer::start(&topo.server, addr("198.51.100.10:80"));
+    let _cw = start(&topo, &CONFIG.replace("PORT", "80"), &[80]);
+    let _hap = clearway_testkit::Clearway::start(
+        &topo.lb,
+        std::path::Path::new("/usr/sbin/haproxy"),
+        &CONFIG.replace("PORT", "81"),
+        &[81],
+    );
+    let fields = |n: usize| (0..n).map(|i| format!("X-F{i}: v\r\n")).collect::<String>();
+    let req = |target: &str, extra: &str| {
+        format!("GET {target} HTTP/1.1\r\nHost: x\r\n{extra}Connection: close\r\n\r\n").into_bytes()
+    };
+    let long = format!("/{}", "a".repeat(20_000));
+    // Both refuse the same heads; Clearway says why with RFC 9110's 414 and RFC 6585's 431
+    // where HAProxy answers 400 to all.
+    // (name, request, Clearway's statuses, HAProxy's)
+    type Row = (&'static str, Vec<u8>, Vec<u16>, Vec<u16>);
+    let table: Vec<Row> = vec![
+        ("uri_20k", req(&long, ""), vec![414], vec![400]),
+        (
+            "head_20k",
+            req("/", &format!("X-Big: {}\r\n", "b".repeat(20_000))),
+            vec![431],
+            vec![400],
+        ),
+        ("fields_99", req("/", &fields(99)), vec![200], vec![200]),
+        ("fields_120", req("/", &fields(120)), vec![431], vec![400]),
+    ];
+    let mut wrong = Vec::new();
+    for (name, r, cw_want, hap_want) in &table {
+        let cw = statuses(&topo, "192.0.2.1:80", r);
+        if &cw != cw_want {
+            wrong.push(format!("{name}: Clearway {cw:?}, wanted {cw_want:?}"));
+        }
+        let hap = statuses(&topo, "192.0.2.1:81", r);
+        if &hap != hap_want {
+            wrong.push(format!("{name}: HAProxy {hap:?}, the table says {hap_want:?}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    // Refused heads never reached the server; the accepted ones did, once per proxy.
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(srv.count(), 2, "{:?}", srv.take());
+}
