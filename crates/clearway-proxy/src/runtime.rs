@@ -121,6 +121,21 @@ impl BuildError {
     }
 }
 
+/// Set once a soft stop begins (`SIGUSR1`): an HTTP/1 connection then closes after the
+/// response in progress (saying `Connection: close`) instead of waiting for another request,
+/// as HAProxy's connections do when it stops.
+static STOPPING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Begins a soft stop for the sessions (the listeners are the caller's to close).
+pub fn stop_softly() {
+    STOPPING.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether a soft stop has begun.
+pub fn stopping() -> bool {
+    STOPPING.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The process-wide connection limit when `maxconn` is not set: half the file descriptors
 /// (each session uses a client and a server socket), keeping a few for listeners and logs.
 pub fn default_global_maxconn(nofile: u64) -> u32 {

@@ -334,6 +334,7 @@ async fn serve_main(
                     "SIGUSR1 received: soft stop: the listeners close, {sessions} session(s) in progress are served to their end"
                 );
                 let _ = soft_stop.send(true);
+                clearway_proxy::runtime::stop_softly();
                 let done = async {
                     while rt.workers.loads().iter().any(|&n| n > 0) {
                         tokio::time::sleep(std::time::Duration::from_millis(100)).await;

@@ -55,3 +55,74 @@ fn hup_usr2_and_quit_are_survived_and_usr1_stops_softly() {
     );
     assert!(status.is_some_and(|s| s.success()), "{status:?}: {}", lb.log());
 }
+
+/// One response from `s`: its head (lower-cased) and body, by its Content-Length.
+fn response(s: &mut std::io::BufReader<std::net::TcpStream>) -> String {
+    use std::io::{BufRead, Read};
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            s.read_line(&mut line).unwrap_or(0) > 0,
+            "closed before a whole head: {head}"
+        );
+        head.push_str(&line.to_ascii_lowercase());
+        if line == "\r\n" {
+            break;
+        }
+    }
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .map_or(0, |v| v.trim().parse().unwrap());
+    let mut body = vec![0; len];
+    s.read_exact(&mut body).expect("body");
+    head + &String::from_utf8_lossy(&body)
+}
+
+#[test]
+fn a_soft_stop_closes_kept_alive_http_connections_after_their_response() {
+    use std::io::{Read, Write};
+    let Some(topo) = topology("sighttp") else { return };
+    let _web = clearway_testkit::HttpEchoServer::start(&topo.server, addr("198.51.100.10:80"), "s1");
+    let _raw = holding_servers(&topo, &["198.51.100.10:8080"]);
+    let cfg = "defaults\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\
+               listen web\n    mode http\n    bind 192.0.2.1:80\n    server s1 198.51.100.10:80\n\
+               listen raw\n    mode tcp\n    bind 192.0.2.1:8080\n    server s2 198.51.100.10:8080\n";
+    let mut lb = start(&topo, cfg, &[80, 8080]);
+    // A connection in progress keeps the process up through the soft stop.
+    let held = hold(&topo, "192.0.2.1:8080");
+    let to = addr("192.0.2.1:80");
+    let c = topo
+        .client
+        .enter(move || std::net::TcpStream::connect_timeout(&to, TIMEOUT))
+        .expect("connect");
+    c.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut w = c.try_clone().unwrap();
+    let mut r = std::io::BufReader::new(c);
+    w.write_all(b"GET /first HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let first = response(&mut r);
+    assert!(
+        first.starts_with("http/1.1 200") && !first.contains("connection: close"),
+        "{first}"
+    );
+
+    // The next request is under way when the soft stop begins (half its body sent).
+    w.write_all(b"POST /second HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab")
+        .unwrap();
+    lb.signal(Signal::SIGUSR1);
+    assert!(lb.wait_log("soft stop", TIMEOUT), "{}", lb.log());
+    // It is served to its end, told the connection closes, and the connection is closed.
+    w.write_all(b"cd").unwrap();
+    let second = response(&mut r);
+    assert!(
+        second.starts_with("http/1.1 200") && second.contains("line=POST /second"),
+        "{second}"
+    );
+    assert!(second.contains("body_len=4"), "{second}");
+    assert!(second.contains("connection: close"), "{second}");
+    let mut rest = Vec::new();
+    assert_eq!(r.read_to_end(&mut rest).expect("closed, not left open"), 0);
+    assert_eq!(server_of(&read_all(held)), "s1");
+    assert!(eventually(|| lb.exited().is_some()), "{}", lb.log());
+}

@@ -408,7 +408,7 @@ impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
             let switching = status == StatusCode::SWITCHING_PROTOCOLS && upgrade.is_some();
             let no_body = super::decode::bodyless(head_req, status) || status.is_informational();
             let says_close = super::ConnectionTokens::of(&rp.headers).close;
-            let mut keep = keep_alive && body_done && !says_close && !switching;
+            let mut keep = keep_alive && body_done && !says_close && !switching && !crate::runtime::stopping();
             let out = if no_body {
                 Out::None
             } else if rp.headers.contains_key(header::CONTENT_LENGTH) {
@@ -560,6 +560,18 @@ impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
     async fn read_head<S: Service>(&mut self, svc: &Arc<S>) -> Result<Option<Head>, End> {
         // When this head's first byte came, or when the connection went idle.
         let mut since: Option<Instant> = None;
+        // A soft stop closes a connection between requests rather than wait for one, unless
+        // the next request's first bytes are already there to read.
+        if self.rbuf.is_empty() && crate::runtime::stopping() {
+            if self.rbuf.capacity() < READ_ROOM / 2 {
+                self.rbuf.reserve(READ_ROOM);
+            }
+            let mut cx = Context::from_waker(Waker::noop());
+            match poll_read_buf(Pin::new(&mut self.io), &mut cx, &mut self.rbuf) {
+                Poll::Ready(Ok(n)) if n > 0 => {}
+                _ => return Ok(None),
+            }
+        }
         loop {
             if !self.rbuf.is_empty() {
                 match parse_request(&mut self.rbuf) {
