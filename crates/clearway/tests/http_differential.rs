@@ -233,3 +233,38 @@ fn heads_too_large_or_with_too_many_fields_against_clearway_and_haproxy() {
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(srv.count(), 2, "{:?}", srv.take());
 }
+
+#[test]
+fn an_http2_authority_that_differs_from_host_wins_as_in_haproxy() {
+    let Some(topo) = topology("hda") else { return };
+    let srv = RecordingHttpServer::start(&topo.server, addr("198.51.100.10:80"));
+    let _cw = start(&topo, &CONFIG.replace("PORT", "80"), &[80]);
+    let _hap = clearway_testkit::Clearway::start(
+        &topo.lb,
+        std::path::Path::new("/usr/sbin/haproxy"),
+        &CONFIG.replace("PORT", "81"),
+        &[81],
+    );
+    // HTTP/2 from the first byte (prior knowledge), `:authority` a and a `host` field b:
+    // RFC 9113 8.3.1 makes the authority the request's host, for the rules and the server.
+    for port in [80, 81] {
+        srv.take();
+        let out = topo.client.exec(
+            "nghttp",
+            &[
+                "-H",
+                ":authority: a.example",
+                "-H",
+                "host: b.example",
+                &format!("http://192.0.2.1:{port}/p"),
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "port {port}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(srv.take(), ["GET /p host=a.example body="], "port {port}");
+    }
+}
