@@ -89,8 +89,9 @@ fn cases() -> Vec<Case> {
         case("te_folded", "POST /t HTTP/1.1\r\nHost: x\r\nX: y\r\n Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n", &[400], NONE,
             Differs(&[200], &["POST /t host=x body="], "stricter: a folded line (obs-fold) is refused, which RFC 9112 5.2 allows; HAProxy unfolds it")),
         case("te_first_line_indented", "POST /t HTTP/1.1\r\n Transfer-Encoding: chunked\r\nHost: x\r\nConnection: close\r\n\r\n", &[400], NONE, Same),
-        case("te_in_http10", "POST /t HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", &[400], NONE,
-            Differs(&[200], &["POST /t host=x body=abc"], "stricter: RFC 9112 6.1 makes the framing of an HTTP/1.0 message with Transfer-Encoding faulty")),
+        case("te_in_http10", "POST /t HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", &[200], &["POST /t host=x body=abc"], Same),
+        case("te_in_http10_kept_alive", "POST /t HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET /SMUGGLED HTTP/1.0\r\nHost: x\r\n\r\n",
+            &[200], &["POST /t host=x body=abc"], Same),
         // Content-Length.
         case("cl_conflict", "POST /t HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\nConnection: close\r\n\r\nabcd", &[400], NONE, Same),
         case("cl_list_same", "POST /t HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 3\r\nConnection: close\r\n\r\nabc", &[200], &["POST /t host=x body=abc"], Same),

@@ -66,6 +66,8 @@ fn cases() -> Vec<Case> {
         case("no_content_with_body", "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello", got("204", ""), None),
         case("interim_then_final", "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", got("200", "ok"), None),
         case("http10_response", "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", got("200", "ok"), None),
+        // A transfer coding in HTTP/1.0 is faulty framing (RFC 9112 6.1): read as chunked.
+        case("http10_chunked", "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", got("200", "hello"), None),
         case("bad_status", "HTTP/1.1 2000 OK\r\nContent-Length: 2\r\n\r\nok", got("502", ""),
             Some((got("curl error 1", ""), "stricter: a status code outside 100-599 gets 502; HAProxy passes it on and the client cannot read it"))),
         Case {

@@ -480,8 +480,10 @@ fn framing(status: StatusCode, version: Version, h: &Semantics, head_req: bool) 
         if h.length != Ok(None) {
             keep = false;
         }
-        return Ok(if h.chunked && version == Version::HTTP_11 {
-            (Framing::Chunked, keep)
+        // An HTTP/1.0 response with a transfer coding has a faulty framing (RFC 9112, 6.1):
+        // read as chunked, as HAProxy does, and the connection not reused.
+        return Ok(if h.chunked {
+            (Framing::Chunked, keep && version == Version::HTTP_11)
         } else {
             (Framing::Close, false)
         });

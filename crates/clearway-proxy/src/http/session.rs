@@ -58,7 +58,18 @@ fn is_hop(k: &HeaderName) -> bool {
     HOP_BY_HOP.contains(&k.as_str())
 }
 
+/// Removes the hop-by-hop fields. A request's `TE` goes on as `TE: trailers` when it names
+/// that coding (as HAProxy's does: the server may then send trailers); other codings it
+/// names are this hop's business.
+fn strip_hop_by_hop_request(h: &mut HeaderMap) {
+    strip(h, true);
+}
+
 fn strip_hop_by_hop(h: &mut HeaderMap) {
+    strip(h, false);
+}
+
+fn strip(h: &mut HeaderMap, request: bool) {
     // One pass over the names finds those present (usually none in a request, Connection
     // alone in a response), instead of a lookup for each name that could be. They are noted
     // on the stack: a HeaderMap yields each name once, so there are at most `HOP_BY_HOP.len()`.
@@ -83,8 +94,16 @@ fn strip_hop_by_hop(h: &mut HeaderMap) {
         .filter(|t| super::decode::names_a_header(t))
         .filter_map(|t| HeaderName::from_bytes(t).ok())
         .collect();
+    let trailers = request
+        && h.get_all(header::TE)
+            .iter()
+            .flat_map(|v| super::decode::tokens(v.as_bytes()))
+            .any(|t| t.eq_ignore_ascii_case(b"trailers"));
     for k in found.iter().flatten().chain(&named) {
         h.remove(k);
+    }
+    if trailers {
+        h.insert(header::TE, HeaderValue::from_static("trailers"));
     }
 }
 
@@ -271,7 +290,7 @@ impl Session {
                 std::mem::take(&mut parts.headers)
             },
         );
-        strip_hop_by_hop(&mut headers);
+        strip_hop_by_hop_request(&mut headers);
         forward_for(ff, &mut headers, self.conn.peer.ip());
         // An HTTP/1.1 upgrade (WebSocket): the two hop-by-hop headers that ask for it go on.
         if let Some(proto) = &upgrade {

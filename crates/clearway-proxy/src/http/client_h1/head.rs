@@ -69,8 +69,9 @@ pub(crate) fn parse_request(buf: &mut BytesMut) -> Result<Option<Head>, (u16, &'
     let framing = if sem.transfer_encoding {
         if version == Version::HTTP_10 {
             // RFC 9112, 6.1: the framing of an HTTP/1.0 message with a transfer coding is
-            // faulty.
-            return Err((400, "Transfer-Encoding in an HTTP/1.0 request"));
+            // faulty; it is served, then the connection closes (as HAProxy does), so that
+            // nothing after it is read by the rules of one framing or the other.
+            keep_alive = false;
         }
         if !sem.chunked || sem.chunked_twice {
             // The body's end could not be found (RFC 9112, 6.3).

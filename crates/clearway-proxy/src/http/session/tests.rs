@@ -88,6 +88,25 @@ fn hop_by_hop_headers_and_those_connection_names_go() {
     assert_eq!(plain.len(), 2);
 }
 
+#[test]
+fn a_requests_te_goes_on_as_trailers_when_it_names_that_coding() {
+    for (te, want) in [
+        ("trailers, gzip", Some("trailers")),
+        ("gzip, Trailers", Some("trailers")),
+        ("gzip", None),
+        ("trailers;q=0.5", None),
+    ] {
+        let mut h = map(&[("host", "a"), ("te", te), ("connection", "TE")]);
+        strip_hop_by_hop_request(&mut h);
+        assert_eq!(h.get("te").map(|v| v.to_str().unwrap()), want, "TE: {te}");
+        assert!(!h.contains_key("connection"));
+    }
+    // A response's TE means nothing: it goes.
+    let mut h = map(&[("te", "trailers"), ("connection", "close")]);
+    strip_hop_by_hop(&mut h);
+    assert!(h.is_empty());
+}
+
 use bytes::Bytes;
 use http::Method;
 use hyper::body::Body;
