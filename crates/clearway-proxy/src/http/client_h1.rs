@@ -408,7 +408,9 @@ impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
             let switching = status == StatusCode::SWITCHING_PROTOCOLS && upgrade.is_some();
             let no_body = super::decode::bodyless(head_req, status) || status.is_informational();
             let says_close = super::ConnectionTokens::of(&rp.headers).close;
-            let mut keep = keep_alive && body_done && !says_close && !switching && !crate::runtime::stopping();
+            let faulty = rp.extensions.get::<super::h1::FaultyFraming>().is_some();
+            let mut keep =
+                keep_alive && body_done && !says_close && !switching && !faulty && !crate::runtime::stopping();
             let out = if no_body {
                 Out::None
             } else if rp.headers.contains_key(header::CONTENT_LENGTH) {

@@ -223,6 +223,12 @@ struct Exchange<B> {
 
 /// A response head as parsed: its header fields are either in `parts` or, kept as the
 /// server sent them, in `raw`.
+/// Marks a response whose framing was faulty (an HTTP/1.0 response with a transfer coding,
+/// RFC 9112 6.1): read as chunked, after which the client's connection closes too, as
+/// HAProxy's does. Carried in the response's extensions, which are empty otherwise.
+#[derive(Debug, Clone, Copy)]
+pub struct FaultyFraming;
+
 pub(crate) struct HeadParts {
     pub(crate) parts: http::response::Parts,
     pub(crate) framing: Framing,
@@ -396,6 +402,9 @@ pub(crate) fn parse_head(buf: &mut BytesMut, head_req: bool, keep_raw: bool) -> 
         let (mut parts, ()) = http::Response::new(()).into_parts();
         parts.status = status;
         parts.version = version;
+        if version == Version::HTTP_10 && sem.transfer_encoding {
+            parts.extensions.insert(FaultyFraming);
+        }
         let raw = match lines {
             Some(range) => head.slice(range),
             None => {
