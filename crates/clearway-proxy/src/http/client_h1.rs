@@ -6,6 +6,7 @@
 //! or touch server connections.
 
 use super::body::ResBody;
+pub use super::client_io::AckNow;
 use super::decode::{Decoder, Step};
 use crate::forward::Stream;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -38,33 +39,6 @@ const GATHER: usize = 16 * 1024;
 /// A buffer larger than this is not kept between requests: an idle connection holds no
 /// more than what a usual request needs.
 const KEEP_MAX: usize = 8 * 1024;
-
-/// A client connection that can be told to acknowledge what it receives at once.
-pub trait AckNow {
-    /// Turns delayed acknowledgements off for now (`TCP_QUICKACK`). A request body that
-    /// follows its head in a later packet must not wait for the delayed-ACK timer: a client
-    /// that holds small writes until the last one is acknowledged (Nagle) would stall on it.
-    /// A failure only costs time, so it is not reported.
-    fn ack_now(&self);
-}
-
-impl AckNow for tokio::net::TcpStream {
-    fn ack_now(&self) {
-        let _ = socket2::SockRef::from(self).set_quickack(true);
-    }
-}
-
-impl<IO: AckNow> AckNow for super::prefixed::Prefixed<IO> {
-    fn ack_now(&self) {
-        self.inner().ack_now();
-    }
-}
-
-impl AckNow for tokio_rustls::server::TlsStream<tokio::net::TcpStream> {
-    fn ack_now(&self) {
-        self.get_ref().0.ack_now();
-    }
-}
 
 /// The client-side time limits of a connection, each with the keyword that set it.
 #[derive(Debug, Clone, Copy)]

@@ -1,5 +1,6 @@
 //! A plain HTTP client connection that joins the event loop only when it first has to wait.
-//! Owns reading, writing and shutting that socket; must not parse, buffer or time anything.
+//! Owns reading, writing and shutting that socket, and telling it to acknowledge at once
+//! (`AckNow`); must not parse, buffer or time anything.
 //!
 //! A client that sends its request with the handshake and reads its response in one go (the
 //! usual `Connection: close` exchange) never waits: its socket is read, written and closed
@@ -145,11 +146,38 @@ impl AsyncWrite for ClientIo {
     }
 }
 
-impl super::client_h1::AckNow for ClientIo {
+impl AckNow for ClientIo {
     fn ack_now(&self) {
         if let Some(fd) = self.fd() {
             let _ = socket2::SockRef::from(&fd).set_quickack(true);
         }
+    }
+}
+
+/// A client connection that can be told to acknowledge what it receives at once.
+pub trait AckNow {
+    /// Turns delayed acknowledgements off for now (`TCP_QUICKACK`). A request body that
+    /// follows its head in a later packet must not wait for the delayed-ACK timer: a client
+    /// that holds small writes until the last one is acknowledged (Nagle) would stall on it.
+    /// A failure only costs time, so it is not reported.
+    fn ack_now(&self);
+}
+
+impl AckNow for tokio::net::TcpStream {
+    fn ack_now(&self) {
+        let _ = socket2::SockRef::from(self).set_quickack(true);
+    }
+}
+
+impl<IO: AckNow> AckNow for super::prefixed::Prefixed<IO> {
+    fn ack_now(&self) {
+        self.inner().ack_now();
+    }
+}
+
+impl AckNow for tokio_rustls::server::TlsStream<tokio::net::TcpStream> {
+    fn ack_now(&self) {
+        self.get_ref().0.ack_now();
     }
 }
 
