@@ -13,11 +13,6 @@ use common::*;
 use std::io::{Read, Write};
 use std::time::Duration;
 
-const CONFIG: &str =
-    "defaults\n    mode http\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\
-     frontend ft\n    bind 192.0.2.1:PORT\n    default_backend bk\n\
-     backend bk\n    server s1 198.51.100.10:80\n";
-
 /// What one side does with a case: the statuses of the responses the client reads, in
 /// order, and the requests the server records (`METHOD TARGET host=HOST body=BODY`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -206,13 +201,7 @@ fn seen(topo: &clearway_testkit::Topology, srv: &RecordingHttpServer, to: &str, 
 fn requests_from_the_desync_catalogue_against_clearway_and_haproxy() {
     let Some(topo) = topology("hds") else { return };
     let srv = RecordingHttpServer::start(&topo.server, addr("198.51.100.10:80"));
-    let _cw = start(&topo, &CONFIG.replace("PORT", "80"), &[80]);
-    let _hap = clearway_testkit::Clearway::start(
-        &topo.lb,
-        std::path::Path::new("/usr/sbin/haproxy"),
-        &CONFIG.replace("PORT", "81"),
-        &[81],
-    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, HTTP_PORT_CONFIG);
     let mut wrong = Vec::new();
     for c in cases() {
         let want = Seen {
@@ -319,7 +308,7 @@ fn connect_from(ns: &clearway_testkit::Netns, to: &str) -> std::net::TcpStream {
 fn a_content_length_front_before_clearway_lets_no_smuggled_request_through() {
     let Some(topo) = topology("hdc") else { return };
     let srv = RecordingHttpServer::start(&topo.server, addr("198.51.100.10:80"));
-    let _cw = start(&topo, &CONFIG.replace("PORT", "80"), &[80]);
+    let _cw = start(&topo, &HTTP_PORT_CONFIG.replace("PORT", "80"), &[80]);
     let front = length_front(&topo.client, "192.0.2.1:80", 2);
     // The attacker: to the front, one request whose body runs to the end; to a chunked
     // reader, a request ending at `0`, then another for /SMUGGLED, whose answer a victim

@@ -9,11 +9,6 @@ use common::*;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::time::Duration;
 
-const CONFIG: &str =
-    "defaults\n    mode http\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\
-     frontend ft\n    bind 192.0.2.1:PORT\n    default_backend bk\n\
-     backend bk\n    server s1 198.51.100.10:80\n";
-
 /// What a client got: each response's status, then the body as curl decodes it (or curl's
 /// error when the exchange failed).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,13 +138,7 @@ fn response_framing_against_clearway_and_haproxy() {
     let Some(topo) = topology("hdr") else { return };
     let table = cases();
     scripted_server(&topo.server, table.iter().map(|c| c.response).collect());
-    let _cw = start(&topo, &CONFIG.replace("PORT", "80"), &[80]);
-    let _hap = clearway_testkit::Clearway::start(
-        &topo.lb,
-        std::path::Path::new("/usr/sbin/haproxy"),
-        &CONFIG.replace("PORT", "81"),
-        &[81],
-    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, HTTP_PORT_CONFIG);
     let mut wrong = Vec::new();
     for (i, c) in table.iter().enumerate() {
         let cw = curl(&topo, &format!("http://192.0.2.1:80/{i}"), c.head);
@@ -192,13 +181,7 @@ fn statuses(topo: &clearway_testkit::Topology, to: &str, req: &[u8]) -> Vec<u16>
 fn heads_too_large_or_with_too_many_fields_against_clearway_and_haproxy() {
     let Some(topo) = topology("hdz") else { return };
     let srv = RecordingHttpServer::start(&topo.server, addr("198.51.100.10:80"));
-    let _cw = start(&topo, &CONFIG.replace("PORT", "80"), &[80]);
-    let _hap = clearway_testkit::Clearway::start(
-        &topo.lb,
-        std::path::Path::new("/usr/sbin/haproxy"),
-        &CONFIG.replace("PORT", "81"),
-        &[81],
-    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, HTTP_PORT_CONFIG);
     let fields = |n: usize| (0..n).map(|i| format!("X-F{i}: v\r\n")).collect::<String>();
     let req = |target: &str, extra: &str| {
         format!("GET {target} HTTP/1.1\r\nHost: x\r\n{extra}Connection: close\r\n\r\n").into_bytes()
@@ -240,13 +223,7 @@ fn heads_too_large_or_with_too_many_fields_against_clearway_and_haproxy() {
 fn an_http2_authority_that_differs_from_host_wins_as_in_haproxy() {
     let Some(topo) = topology("hda") else { return };
     let srv = RecordingHttpServer::start(&topo.server, addr("198.51.100.10:80"));
-    let _cw = start(&topo, &CONFIG.replace("PORT", "80"), &[80]);
-    let _hap = clearway_testkit::Clearway::start(
-        &topo.lb,
-        std::path::Path::new("/usr/sbin/haproxy"),
-        &CONFIG.replace("PORT", "81"),
-        &[81],
-    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, HTTP_PORT_CONFIG);
     // HTTP/2 from the first byte (prior knowledge), `:authority` a and a `host` field b:
     // RFC 9113 8.3.1 makes the authority the request's host, for the rules and the server.
     for port in [80, 81] {

@@ -130,3 +130,23 @@ pub fn http_code(topo: &Topology, url: &str, opts: &[&str]) -> String {
     args.push(url);
     String::from_utf8_lossy(&topo.client.exec("curl", &args).stdout).into_owned()
 }
+
+/// A mode http frontend on 192.0.2.1:PORT before one server, 198.51.100.10:80, for the
+/// side-by-side tests (`clearway_and_haproxy`).
+pub const HTTP_PORT_CONFIG: &str =
+    "defaults\n    mode http\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\
+     frontend ft\n    bind 192.0.2.1:PORT\n    default_backend bk\n\
+     backend bk\n    server s1 198.51.100.10:80\n";
+
+/// The same config (`PORT` standing for the port) run by Clearway on port 80 and by HAProxy,
+/// the oracle (`/usr/sbin/haproxy`), on port 81, both on the lb: for side-by-side tests.
+pub fn clearway_and_haproxy(topo: &Topology, config: &str) -> (Clearway, Clearway) {
+    let cw = start(topo, &config.replace("PORT", "80"), &[80]);
+    let hap = Clearway::start(
+        &topo.lb,
+        Path::new("/usr/sbin/haproxy"),
+        &config.replace("PORT", "81"),
+        &[81],
+    );
+    (cw, hap)
+}
