@@ -1,6 +1,8 @@
 //! Shared pieces of the end-to-end tests: the binary under test and topology set-up.
 #![allow(dead_code)]
 
+pub mod http;
+
 use clearway_testkit::{Clearway, PeerServer, Topology};
 use std::net::SocketAddr;
 use std::path::Path;
