@@ -4,6 +4,7 @@
 
 pub use crate::balance::Choice;
 use crate::balance::{self, Algorithm};
+use crate::counters::{Counters, Gauge};
 use crate::server::ServerRt;
 use clearway_config::model::{self, Timeouts};
 use std::net::IpAddr;
@@ -20,6 +21,10 @@ pub struct BackendRt {
     algo: Box<dyn Algorithm>,
     /// The last client address seen, for the return-path probe.
     last_client: Mutex<Option<IpAddr>>,
+    /// Server connection slots in use (`scur`/`smax`).
+    pub conns: Gauge,
+    /// Traffic counters, per worker thread.
+    pub counters: Counters,
 }
 
 impl BackendRt {
@@ -34,7 +39,15 @@ impl BackendRt {
             allbackups: cfg.options.allbackups,
             timeouts: cfg.timeouts,
             last_client: Mutex::new(None),
+            conns: Gauge::default(),
+            counters: Counters::default(),
         }
+    }
+
+    /// The same backend, with counters for `threads` worker threads.
+    pub fn for_threads(mut self, threads: usize) -> BackendRt {
+        self.counters = Counters::new(threads);
+        self
     }
 
     /// Remembers a client address for the return-path probe. Never waits: when another session
@@ -121,6 +134,10 @@ impl BackendRt {
             loop {
                 match self.algo.choose(&self.servers, eligible, client) {
                     Choice::Server(i) if !self.servers[i].try_take_slot() => continue,
+                    Choice::Server(i) => {
+                        self.conns.up();
+                        return Choice::Server(i);
+                    }
                     other => return other,
                 }
             }
@@ -129,11 +146,21 @@ impl BackendRt {
 
     /// Takes a slot on a given server (a retry on the same server).
     pub fn take_slot_on(&self, index: usize) -> bool {
-        self.servers[index].try_take_slot()
+        let taken = self.servers[index].try_take_slot();
+        if taken {
+            self.conns.up();
+        }
+        taken
+    }
+
+    /// Sessions ever given a server (`stot`): the sum of its servers'.
+    pub fn sessions(&self) -> u64 {
+        self.servers.iter().map(ServerRt::total).sum()
     }
 
     pub fn release(&self, index: usize) {
         self.servers[index].release_slot();
+        self.conns.down();
     }
 
     /// True when servers are up but every one of them has a broken return path: clients are
@@ -168,6 +195,8 @@ mod tests {
             allbackups,
             timeouts: Timeouts::default(),
             last_client: Mutex::new(None),
+            conns: Gauge::default(),
+            counters: Counters::default(),
         }
     }
 
@@ -205,6 +234,45 @@ mod tests {
         assert_eq!(b.eligible(Some(0)), vec![0]);
         let b = backend(servers(&[1, 1], 0), &[], false);
         assert_eq!(b.eligible(Some(0)), vec![1]);
+    }
+
+    #[test]
+    fn drained_and_maintained_servers_take_no_new_traffic_until_ready_again() {
+        use crate::server::Admin;
+        let b = backend(servers(&[1, 1, 1], 0), &[], false);
+        b.servers[0].set_admin(Admin::Drain);
+        b.servers[1].set_admin(Admin::Maint);
+        assert_eq!(b.eligible(None), vec![2]);
+        assert_eq!(b.servers[0].admin(), Admin::Drain);
+        b.servers[0].set_admin(Admin::Ready);
+        b.servers[1].set_admin(Admin::Ready);
+        assert_eq!(b.eligible(None), vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn stopped_checks_count_as_up_and_a_weight_change_is_followed() {
+        let b = backend(servers(&[1, 1], 0), &[], false);
+        b.servers[0].set_up(false);
+        assert_eq!(b.eligible(None), vec![1]);
+        b.servers[0].set_checks_stopped(true);
+        assert!(b.servers[0].is_up() && !b.servers[0].check_says_up());
+        assert_eq!(b.eligible(None), vec![0, 1]);
+        b.servers[1].set_weight(0);
+        assert_eq!(b.eligible(None), vec![0]);
+        b.servers[1].set_weight(3);
+        b.servers[0].set_weight(1);
+        let picks: Vec<usize> = (0..8)
+            .map(|_| match b.take_server([0, 0, 0, 0].into(), None) {
+                Choice::Server(i) => {
+                    b.release(i);
+                    i
+                }
+                c => panic!("{c:?}"),
+            })
+            .collect();
+        assert_eq!(picks.iter().filter(|&&i| i == 1).count(), 6, "weights 1:3 -> {picks:?}");
+        assert_eq!(b.sessions(), 8);
+        assert_eq!((b.conns.cur(), b.conns.max()), (0, 1));
     }
 
     #[test]

@@ -4,9 +4,11 @@
 
 pub mod backend;
 pub mod balance;
+pub mod counters;
 pub mod health;
 pub mod server;
 pub mod source;
 
 pub use backend::{BackendRt, Choice};
-pub use server::ServerRt;
+pub use counters::{Counters, Field, Gauge};
+pub use server::{Admin, LastCheck, ServerRt};

@@ -1,9 +1,32 @@
-//! One server's live state: where it is, its weight and limits, and its connection counters.
-//! Owns the connection-slot accounting; must not connect or decide which server to use.
+//! One server's live state: where it is, its weight and limits, its administrative and
+//! operational state (both changeable while it runs), and its connection counters. Owns the
+//! connection-slot accounting; must not connect or decide which server to use.
 
+use crate::counters::Counters;
 use clearway_config::model::{self, ServerPort, Span};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+
+/// The administrative state an operator sets (`set server B/S state ...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admin {
+    /// Takes traffic when up.
+    Ready,
+    /// Takes no new traffic; sessions in progress continue (`drain`).
+    Drain,
+    /// Maintenance: no new traffic, and its health no longer matters (`maint`, `disabled`).
+    Maint,
+}
+
+// Bits of `ServerRt::state`: one load tells whether a server may take traffic.
+const DRAIN: u8 = 1;
+const MAINT: u8 = 2;
+/// Its health checks last said down.
+const DOWN: u8 = 4;
+/// Its health checks are stopped (`disable health`): it counts as up.
+const CHECK_OFF: u8 = 8;
+/// Its replies to client addresses do not come back through this host.
+const RETURN_PATH_BROKEN: u8 = 16;
 
 #[derive(Debug)]
 pub struct ServerRt {
@@ -11,20 +34,36 @@ pub struct ServerRt {
     pub span: Span,
     pub ip: IpAddr,
     pub port: ServerPort,
-    pub weight: u32,
+    /// The weight the configuration gave (`set weight` may change the current one).
+    pub initial_weight: u32,
+    weight: AtomicU32,
     /// 0: unlimited.
     pub maxconn: u32,
     pub backup: bool,
     pub source: Option<model::Source>,
-    /// Administratively enabled (`disabled` on the server line clears it).
-    enabled: AtomicBool,
-    /// Operational state, driven by health checks. Starts up.
-    up: AtomicBool,
-    /// False when spoofed connections to this server get no answer (its replies to client
-    /// addresses do not come back through this host).
-    return_path: AtomicBool,
+    /// Administrative and operational state (the bits above).
+    state: AtomicU8,
     active: AtomicU32,
+    /// The most connections in use at once (`smax`).
+    max_active: AtomicU32,
     total: AtomicU64,
+    /// Traffic counters, per worker thread.
+    pub counters: Counters,
+    /// The last health check's result, for the statistics.
+    pub last_check: std::sync::Mutex<Option<LastCheck>>,
+    /// When the operational or administrative state last changed, in seconds on the caller's
+    /// clock (0: never).
+    pub last_change: AtomicU64,
+}
+
+/// A health check's result as the statistics show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastCheck {
+    /// HAProxy's wording of the result ("Layer7 check passed").
+    pub reason: &'static str,
+    /// What the server said, when it said something ("HTTP status 200", "Connection refused").
+    pub info: String,
+    pub duration_ms: u64,
 }
 
 impl ServerRt {
@@ -35,16 +74,25 @@ impl ServerRt {
             span: cfg.span.clone(),
             ip,
             port: cfg.port,
-            weight: cfg.weight,
+            initial_weight: cfg.weight,
+            weight: AtomicU32::new(cfg.weight),
             maxconn: cfg.maxconn,
             backup: cfg.backup,
             source: cfg.source.clone(),
-            enabled: AtomicBool::new(!cfg.disabled),
-            up: AtomicBool::new(true),
-            return_path: AtomicBool::new(true),
+            state: AtomicU8::new(if cfg.disabled { MAINT } else { 0 }),
             active: AtomicU32::new(0),
+            max_active: AtomicU32::new(0),
             total: AtomicU64::new(0),
+            counters: Counters::default(),
+            last_check: std::sync::Mutex::new(None),
+            last_change: AtomicU64::new(0),
         }
+    }
+
+    /// The same server, with counters for `threads` worker threads.
+    pub fn for_threads(mut self, threads: usize) -> ServerRt {
+        self.counters = Counters::new(threads);
+        self
     }
 
     /// The address to connect to for a client that connected to local port `client_dst_port`.
@@ -70,25 +118,111 @@ impl ServerRt {
         self.ip.is_unspecified()
     }
 
-    /// May receive new traffic from the balancer: enabled, up, and a non-zero weight.
+    /// May receive new traffic from the balancer: ready, up (or not checked), and a non-zero
+    /// weight.
     pub fn usable(&self) -> bool {
-        self.enabled.load(Ordering::Relaxed) && self.up.load(Ordering::Relaxed) && self.weight > 0
+        let s = self.state.load(Ordering::Relaxed);
+        s & (DRAIN | MAINT) == 0 && (s & DOWN == 0 || s & CHECK_OFF != 0) && self.weight() > 0
     }
 
+    fn set_bit(&self, bit: u8, on: bool) {
+        if on {
+            self.state.fetch_or(bit, Ordering::Relaxed);
+        } else {
+            self.state.fetch_and(!bit, Ordering::Relaxed);
+        }
+    }
+
+    /// What the health checks say.
     pub fn set_up(&self, up: bool) {
-        self.up.store(up, Ordering::Relaxed);
+        self.set_bit(DOWN, !up);
     }
 
     pub fn set_return_path(&self, ok: bool) {
-        self.return_path.store(ok, Ordering::Relaxed);
+        self.set_bit(RETURN_PATH_BROKEN, !ok);
     }
 
     pub fn return_path_ok(&self) -> bool {
-        self.return_path.load(Ordering::Relaxed)
+        self.state.load(Ordering::Relaxed) & RETURN_PATH_BROKEN == 0
     }
 
+    /// Operationally up: the health checks say so, or they are stopped.
     pub fn is_up(&self) -> bool {
-        self.up.load(Ordering::Relaxed)
+        let s = self.state.load(Ordering::Relaxed);
+        s & DOWN == 0 || s & CHECK_OFF != 0
+    }
+
+    /// What the last health check said, whether or not it counts now.
+    pub fn check_says_up(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & DOWN == 0
+    }
+
+    /// `disable health` / `enable health`.
+    pub fn set_checks_stopped(&self, stopped: bool) {
+        self.set_bit(CHECK_OFF, stopped);
+    }
+
+    pub fn checks_stopped(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & CHECK_OFF != 0
+    }
+
+    pub fn admin(&self) -> Admin {
+        let s = self.state.load(Ordering::Relaxed);
+        if s & MAINT != 0 {
+            Admin::Maint
+        } else if s & DRAIN != 0 {
+            Admin::Drain
+        } else {
+            Admin::Ready
+        }
+    }
+
+    pub fn set_admin(&self, a: Admin) {
+        let (drain, maint) = match a {
+            Admin::Ready => (false, false),
+            Admin::Drain => (true, false),
+            Admin::Maint => (false, true),
+        };
+        self.set_bit(DRAIN, drain);
+        self.set_bit(MAINT, maint);
+    }
+
+    /// The current weight (0 to 256).
+    pub fn weight(&self) -> u32 {
+        self.weight.load(Ordering::Relaxed)
+    }
+
+    pub fn set_weight(&self, w: u32) {
+        self.weight.store(w.min(256), Ordering::Relaxed);
+    }
+
+    /// Records a state change at `now` (seconds on the caller's clock).
+    pub fn changed_at(&self, now: u64) {
+        self.last_change.store(now, Ordering::Relaxed);
+    }
+
+    pub fn set_last_check(&self, c: LastCheck) {
+        *self.last_check.lock().unwrap_or_else(|p| p.into_inner()) = Some(c);
+    }
+
+    pub fn last_check(&self) -> Option<LastCheck> {
+        self.last_check.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The most connections in use at once.
+    pub fn max_active(&self) -> u32 {
+        self.max_active.load(Ordering::Relaxed)
+    }
+
+    /// `clear counters`: the maxima back to the current values.
+    pub fn clear_max(&self) {
+        self.max_active.store(self.active(), Ordering::Relaxed);
+    }
+
+    /// `clear counters all`: the maxima too, and the totals to zero.
+    pub fn clear_counters(&self) {
+        self.clear_max();
+        self.counters.clear();
     }
 
     pub fn active(&self) -> u32 {
@@ -106,16 +240,16 @@ impl ServerRt {
 
     /// Takes a connection slot if `maxconn` allows; the caller must call `release_slot` later.
     pub fn try_take_slot(&self) -> bool {
-        let taken = self
-            .active
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (self.maxconn == 0 || n < self.maxconn).then_some(n + 1)
-            })
-            .is_ok();
-        if taken {
+        let taken = self.active.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            (self.maxconn == 0 || n < self.maxconn).then_some(n + 1)
+        });
+        if let Ok(before) = taken {
             self.total.fetch_add(1, Ordering::Relaxed);
+            if before >= self.max_active.load(Ordering::Relaxed) {
+                self.max_active.fetch_max(before + 1, Ordering::Relaxed);
+            }
         }
-        taken
+        taken.is_ok()
     }
 
     pub fn release_slot(&self) {

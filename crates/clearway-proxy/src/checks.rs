@@ -118,9 +118,23 @@ pub async fn run(be: Arc<Backend>, server: usize, params: CheckParams, spec: Arc
     let mut health = Health::new(params.rise, params.fall);
     let mut return_path = Health::new(params.rise, params.fall);
     tokio::time::sleep(first_delay).await;
+    let s = &be.rt.servers[server];
     loop {
+        if s.checks_stopped() {
+            // `disable health`: the server counts as up until `enable health`.
+            tokio::time::sleep(params.inter).await;
+            continue;
+        }
         let (connect_timeout, read_timeout) = check_timeouts(&params, &spec.timeouts);
         let outcome = check_once(target, source.as_ref(), &spec, connect_timeout, read_timeout).await;
+        if !outcome.ok && s.check_says_up() {
+            s.counters.inc(clearway_core::Field::CheckFailures);
+        }
+        s.set_last_check(clearway_core::LastCheck {
+            reason: outcome.reason,
+            info: outcome.info.clone(),
+            duration_ms: outcome.duration.as_millis() as u64,
+        });
         tracing::debug!(backend = %be.rt.name, server = %be.rt.servers[server].name, ok = outcome.ok, "check: {}, {}", outcome.reason, outcome.info);
         if let Some(t) = health.record(outcome.ok) {
             apply(&be, server, t, &outcome);
@@ -180,6 +194,8 @@ fn apply(be: &Backend, server: usize, t: Transition, o: &Outcome) {
     match t {
         Transition::WentDown => {
             s.set_up(false);
+            s.changed_at(crate::runtime::uptime_secs());
+            s.counters.inc(clearway_core::Field::CheckDowns);
             let (active, backup) = be.rt.usable_by_kind();
             tracing::warn!(
                 "Server {}/{} is DOWN, reason: {}{info}, check duration: {ms}ms. {active} active and {backup} backup servers left. {} sessions active, {} in queue.",
@@ -192,6 +208,7 @@ fn apply(be: &Backend, server: usize, t: Transition, o: &Outcome) {
         }
         Transition::WentUp => {
             s.set_up(true);
+            s.changed_at(crate::runtime::uptime_secs());
             let (active, backup) = be.rt.usable_by_kind();
             tracing::info!(
                 "Server {}/{} is UP, reason: {}{info}, check duration: {ms}ms. {active} active and {backup} backup servers online.",

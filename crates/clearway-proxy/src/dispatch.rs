@@ -5,6 +5,7 @@
 use crate::queue::{NoSlot, Want};
 use crate::runtime::Backend;
 use clearway_core::source::{source_for, SourceAddr};
+use clearway_core::Field;
 use clearway_net::connect::{self, ConnectError, ConnectStage, SourceBind};
 use clearway_net::errors::errno_name;
 use std::net::SocketAddr;
@@ -208,6 +209,7 @@ pub async fn connect_or_reuse<T>(
         let delayed_ack = be.smart_connect && client.data_waiting;
         match connect::connect(target, bind.as_ref(), be.rt.timeouts.connect, delayed_ack).await {
             Ok(stream) => {
+                server.counters.inc(Field::Connects);
                 return Ok(Got::New(ServerConn {
                     stream,
                     slot,
@@ -215,6 +217,19 @@ pub async fn connect_or_reuse<T>(
                 }));
             }
             Err(e) => {
+                server.counters.inc(Field::ErrConn);
+                if attempt < attempts {
+                    let next_redispatches = be.rt.redispatch && attempt + 1 == attempts;
+                    let f = if next_redispatches {
+                        Field::Redispatches
+                    } else {
+                        Field::Retries
+                    };
+                    be.rt.counters.inc(f);
+                    server.counters.inc(f);
+                } else {
+                    be.rt.counters.inc(Field::ErrConn);
+                }
                 let reason = explain(&e, source.as_ref().map(|(s, _)| *s), client.peer, target);
                 tracing::warn!(
                     backend = %be.rt.name,

@@ -36,6 +36,10 @@ pub struct Frontend {
     /// `tcp-smart-accept` in `mode http`: HTTP/1 clients' connections start with delayed
     /// acknowledgements, to be turned back to quick ones while a request body comes.
     pub smart_accept: bool,
+    /// Traffic counters, per worker thread.
+    pub counters: clearway_core::Counters,
+    /// The most sessions at once (`smax`); the current count is what `conns` has given out.
+    pub max_sessions: clearway_core::Gauge,
 }
 
 impl Frontend {
@@ -62,7 +66,20 @@ impl Frontend {
             tcp_rules: TcpRules::new(&cfg.tcp_rules),
             switching_reads_payload,
             smart_accept: cfg.smart_accept(false),
+            counters: clearway_core::Counters::default(),
+            max_sessions: clearway_core::Gauge::default(),
         }
+    }
+
+    /// The same frontend, with counters for `threads` worker threads.
+    pub fn for_threads(mut self, threads: usize) -> Frontend {
+        self.counters = clearway_core::Counters::new(threads);
+        self
+    }
+
+    /// Sessions in progress (`scur`).
+    pub fn sessions(&self) -> u32 {
+        self.maxconn.saturating_sub(self.conns.available_permits() as u32)
     }
 
     /// The backend for a session or request: the first `use_backend` whose condition holds,
@@ -244,6 +261,8 @@ pub async fn accept_loop(rt: Arc<Runtime>, listener: Listener) {
                 continue;
             }
         };
+        fe.counters.inc(clearway_core::Field::Sessions);
+        fe.max_sessions.note(fe.sessions());
         let at = Accepted {
             peer,
             local: listener.fixed_local,

@@ -40,6 +40,8 @@ pub struct Queue {
     waiters: Mutex<VecDeque<Waiter>>,
     /// Waiters in the deque plus sessions about to enqueue; lets `release` skip the lock when 0.
     len: AtomicU32,
+    /// The longest the line has been (`qmax`).
+    max: AtomicU32,
     next_id: AtomicU64,
 }
 
@@ -47,6 +49,15 @@ impl Queue {
     /// Sessions currently waiting.
     pub fn len(&self) -> u32 {
         self.len.load(Ordering::SeqCst)
+    }
+
+    /// The longest the line has been since start (or `clear counters`).
+    pub fn max_len(&self) -> u32 {
+        self.max.load(Ordering::Relaxed)
+    }
+
+    pub fn clear_max(&self) {
+        self.max.store(self.len(), Ordering::Relaxed);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -76,7 +87,8 @@ impl Queue {
         };
         // Announce ourselves before the locked retry, so a concurrent `release` that frees a slot
         // either sees us or leaves the slot free for the retry.
-        self.len.fetch_add(1, Ordering::SeqCst);
+        let n = self.len.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max.fetch_max(n, Ordering::Relaxed);
         let (id, mut rx) = {
             let mut q = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
             let want = match self.try_take(be, client, want) {

@@ -40,6 +40,8 @@ pub struct Backend {
     pub hdr_ip: Option<crate::http::HdrIp>,
     /// `option tcp-smart-connect`.
     pub smart_connect: bool,
+    /// The `balance` algorithm.
+    pub balance: model::Balance,
 }
 
 impl Backend {
@@ -136,6 +138,14 @@ pub fn stopping() -> bool {
     STOPPING.load(std::sync::atomic::Ordering::Relaxed)
 }
 
+/// When the process started serving (the first runtime built).
+static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// Seconds since the first runtime was built: the clock of the statistics' state changes.
+pub fn uptime_secs() -> u64 {
+    STARTED.get_or_init(std::time::Instant::now).elapsed().as_secs()
+}
+
 /// The process-wide connection limit when `maxconn` is not set: half the file descriptors
 /// (each session uses a client and a server socket), keeping a few for listeners and logs.
 pub fn default_global_maxconn(nofile: u64) -> u32 {
@@ -160,6 +170,7 @@ impl Runtime {
     /// Resolves server names and links frontends to backends. Listeners are opened separately
     /// (`open_listeners`) so that a test can build a runtime without binding.
     pub fn build(cfg: &model::Config, nofile: u64) -> Result<Runtime, BuildError> {
+        uptime_secs();
         let mut backends = Vec::with_capacity(cfg.backends.len());
         // As many pool shards as worker threads.
         let threads = threads(cfg);
@@ -169,7 +180,7 @@ impl Runtime {
             let servers = b
                 .servers
                 .iter()
-                .map(|s| Ok(ServerRt::new(s, resolve(s)?)))
+                .map(|s| Ok(ServerRt::new(s, resolve(s)?).for_threads(threads)))
                 .collect::<Result<Vec<_>, BuildError>>()?;
             let tls = b
                 .servers
@@ -179,7 +190,7 @@ impl Runtime {
                 .collect::<Result<Vec<_>, BuildError>>()?;
             backends.push(Arc::new(Backend {
                 id,
-                rt: BackendRt::new(b, servers),
+                rt: BackendRt::new(b, servers).for_threads(threads),
                 mode: b.mode,
                 queue: Queue::default(),
                 check: Arc::new(CheckSpec::new(
@@ -210,6 +221,7 @@ impl Runtime {
                 h2: b.servers.iter().map(|s| s.proto_h2).collect(),
                 hdr_ip: crate::http::HdrIp::of(b),
                 smart_connect: b.options.smart_connect,
+                balance: b.balance,
             }));
         }
         let find = |name: &str, span: &Span| {
@@ -247,7 +259,9 @@ impl Runtime {
                 Some(name) => Some(find(name, &f.span)?),
                 None => None,
             };
-            frontends.push(Arc::new(Frontend::new(f, switching, backend, global_maxconn)));
+            frontends.push(Arc::new(
+                Frontend::new(f, switching, backend, global_maxconn).for_threads(threads),
+            ));
         }
         Ok(Runtime {
             frontends,

@@ -11,6 +11,7 @@ use crate::inspect::{self, PayloadSamples, Verdict};
 use crate::runtime::Backend;
 use crate::tls::ClientTls;
 use clearway_config::model::Mode;
+use clearway_core::Field;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,12 +43,14 @@ pub fn spawn<H: Send + 'static>(
     };
     let _ = client.set_nodelay(true);
     if let Verdict::Reject(span) = fe.tcp_rules.on_connection(&ConnSamples { peer, local, tls: None }) {
+        fe.counters.inc(Field::DeniedConn);
         tracing::info!(frontend = %fe.name, client = %peer, "connection rejected by 'tcp-request connection reject' at {span}");
         return;
     }
     if fe.mode == Mode::Http {
         // No payload is inspected before HTTP: content rules see the addresses.
         if let Verdict::Reject(span) = fe.tcp_rules.on_content(&ConnSamples { peer, local, tls: None }) {
+            fe.counters.inc(Field::DeniedSess);
             tracing::info!(frontend = %fe.name, client = %peer, "connection rejected by 'tcp-request content reject' at {span}");
             return;
         }
@@ -124,6 +127,12 @@ pub trait ServerStream: Stream {
     fn socket(&self) -> Option<&TcpStream>;
 }
 
+impl ServerStream for Box<dyn ServerStream> {
+    fn socket(&self) -> Option<&TcpStream> {
+        (**self).socket()
+    }
+}
+
 impl ServerStream for TcpStream {
     fn socket(&self) -> Option<&TcpStream> {
         Some(self)
@@ -196,6 +205,7 @@ async fn tcp_connect(fe: &Frontend, client: &mut Client, conn: &ConnSamples) -> 
         let hello = inspect::read_hello(client.stream(), &mut first, delay).await;
         let s = PayloadSamples { conn, hello: &hello };
         if let Verdict::Reject(span) = fe.tcp_rules.on_content(&s) {
+            fe.counters.inc(Field::DeniedSess);
             tracing::info!(frontend = %fe.name, client = %peer, "connection rejected by 'tcp-request content reject' at {span}");
             return None;
         }
@@ -261,6 +271,7 @@ async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples) {
         Box::pin(forward::forward_any(client.stream(), &mut *s, limits)).await
     };
     out.bytes_in += first.len() as u64;
+    count_end(&fe, &be, slot.server, &out);
     let src = sc.source.map_or_else(|| "-".to_string(), |s| s.to_string());
     match out.end {
         forward::End::Closed => tracing::debug!(
@@ -271,5 +282,23 @@ async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples) {
             frontend = %fe.name, backend = %be.rt.name, server = %server.name, client = %peer, source = %src,
             bytes_in = out.bytes_in, bytes_out = out.bytes_out, "session ended: {end}"
         ),
+    }
+}
+
+/// Counts a TCP session's bytes and how it ended, on its frontend, backend and server.
+fn count_end(fe: &Frontend, be: &Backend, server: usize, out: &forward::Outcome) {
+    let sv = &be.rt.servers[server].counters;
+    for c in [&fe.counters, &be.rt.counters, sv] {
+        c.add(Field::BytesIn, out.bytes_in);
+        c.add(Field::BytesOut, out.bytes_out);
+    }
+    let abort = match out.end {
+        forward::End::ClientTimeout | forward::End::ClientError(_) => Some(Field::ClientAborts),
+        forward::End::ServerTimeout | forward::End::ServerError(_) => Some(Field::ServerAborts),
+        forward::End::Closed => None,
+    };
+    if let Some(f) = abort {
+        be.rt.counters.inc(f);
+        sv.inc(f);
     }
 }

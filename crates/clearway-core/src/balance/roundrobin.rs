@@ -29,7 +29,7 @@ impl Algorithm for SmoothWeighted {
         let mut total = 0i64;
         let mut best: Option<usize> = None;
         for &i in eligible.iter().filter(|&&i| servers[i].has_slot()) {
-            let w = i64::from(servers[i].weight);
+            let w = i64::from(servers[i].weight());
             current[i] += w;
             total += w;
             if best.is_none_or(|b| current[i] > current[b]) {

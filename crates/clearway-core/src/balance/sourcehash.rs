@@ -27,13 +27,13 @@ pub fn hash_ip(ip: IpAddr) -> u64 {
 
 impl Algorithm for SourceHash {
     fn choose(&self, servers: &[ServerRt], eligible: &[usize], client: IpAddr) -> Choice {
-        let total: u64 = eligible.iter().map(|&i| u64::from(servers[i].weight)).sum();
+        let total: u64 = eligible.iter().map(|&i| u64::from(servers[i].weight())).sum();
         if total == 0 {
             return Choice::NoServer;
         }
         let mut point = hash_ip(client) % total;
         for &i in eligible {
-            let w = u64::from(servers[i].weight);
+            let w = u64::from(servers[i].weight());
             if point < w {
                 // The client sticks to its server: when it is full, wait rather than move.
                 return if servers[i].has_slot() {

@@ -1,6 +1,6 @@
 //! A plain HTTP client connection that joins the event loop only when it first has to wait.
-//! Owns reading, writing and shutting that socket, and telling it to acknowledge at once
-//! (`AckNow`); must not parse, buffer or time anything.
+//! Owns reading, writing and shutting that socket, counting its bytes for the statistics, and
+//! telling it to acknowledge at once (`AckNow`); must not parse, buffer or time anything.
 //!
 //! A client that sends its request with the handshake and reads its response in one go (the
 //! usual `Connection: close` exchange) never waits: its socket is read, written and closed
@@ -8,6 +8,7 @@
 //! does. The first read or write that would block registers it, and from then on tokio's
 //! stream does the work.
 
+use crate::counted::{Meter, Tally};
 use std::io::{self, Write};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::pin::Pin;
@@ -15,7 +16,7 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-pub struct ClientIo(State);
+pub struct ClientIo(State, Option<Meter>);
 
 enum State {
     /// Not known to the event loop yet.
@@ -28,7 +29,14 @@ enum State {
 impl ClientIo {
     /// `s` must be non-blocking (accepted with `SOCK_NONBLOCK`).
     pub fn new(s: std::net::TcpStream) -> ClientIo {
-        ClientIo(State::Raw(s))
+        ClientIo(State::Raw(s), None)
+    }
+
+    /// Counts the connection's bytes into `tally` from now on, `already` read before.
+    pub fn count_into(&mut self, tally: Tally, already: usize) {
+        let mut m = Meter::new(tally);
+        m.count(already, 0);
+        self.1 = Some(m);
     }
 
     /// The socket as the event loop's stream, registering it on first use. Needs the runtime.
@@ -101,19 +109,35 @@ impl ClientIo {
 
 impl AsyncRead for ClientIo {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        self.get_mut().poll_io(
+        let before = buf.filled().len();
+        let me = self.get_mut();
+        let r = me.poll_io(
             cx,
             buf,
             |s, buf| clearway_net::listen::read_into(s, buf),
             |s, cx, buf| s.poll_read(cx, buf),
-        )
+        );
+        if let Some(m) = &mut me.1 {
+            m.count(buf.filled().len() - before, 0);
+        }
+        r
+    }
+}
+
+impl ClientIo {
+    fn written(&mut self, r: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
+        if let (Poll::Ready(Ok(n)), Some(m)) = (&r, &mut self.1) {
+            m.count(0, *n);
+        }
+        r
     }
 }
 
 impl AsyncWrite for ClientIo {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.get_mut()
-            .poll_io(cx, &mut (), |mut s, _| s.write(buf), |s, cx, _| s.poll_write(cx, buf))
+        let me = self.get_mut();
+        let r = me.poll_io(cx, &mut (), |mut s, _| s.write(buf), |s, cx, _| s.poll_write(cx, buf));
+        me.written(r)
     }
 
     fn poll_write_vectored(
@@ -121,12 +145,14 @@ impl AsyncWrite for ClientIo {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.get_mut().poll_io(
+        let me = self.get_mut();
+        let r = me.poll_io(
             cx,
             &mut (),
             |mut s, _| s.write_vectored(bufs),
             |s, cx, _| s.poll_write_vectored(cx, bufs),
-        )
+        );
+        me.written(r)
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -93,8 +93,13 @@ impl Conn {
     /// Boxed once, here: the connection then moves between the pool, a request and its
     /// response body as a pointer, not as its 112 bytes at each step.
     pub fn new(io: Box<dyn ServerStream>, max_head: usize) -> Box<Conn> {
+        Conn::counted(io, max_head, None)
+    }
+
+    /// A connection whose bytes count into `tally` (its backend's and server's statistics).
+    pub fn counted(io: Box<dyn ServerStream>, max_head: usize, tally: Option<crate::counted::Tally>) -> Box<Conn> {
         Box::new(Conn {
-            io: ServerIo::new(io),
+            io: ServerIo::new(io, tally),
             rbuf: BytesMut::new(),
             wbuf: BytesMut::new(),
             max_head,

@@ -140,6 +140,7 @@ pub fn this_thread() -> usize {
 /// shard then belongs to exactly one worker thread, whose sweeper keeps it.
 pub fn set_this_thread(i: usize) {
     THREAD.with(|t| t.set(Some(i)));
+    clearway_core::counters::set_worker_thread(i);
 }
 
 impl Pool {

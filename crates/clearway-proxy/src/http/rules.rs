@@ -68,8 +68,12 @@ struct Rule {
 /// What the request rules decided.
 pub enum Verdict {
     Continue,
-    /// Answer with this instead of forwarding.
-    Respond(Box<http::Response<super::body::ResBody>>),
+    /// Answer with this instead of forwarding; `denied` when a rule refused the request
+    /// (`deny`), rather than answering it (`return`, `redirect`).
+    Respond {
+        response: Box<http::Response<super::body::ResBody>>,
+        denied: bool,
+    },
 }
 
 /// The compiled HTTP settings of a frontend or a backend.
@@ -182,8 +186,18 @@ impl HttpRules {
                     }
                     continue;
                 }
-                Action::Reply(rep) => return Verdict::Respond(Box::new(self.reply(rep, &s, fallback))),
-                Action::Redirect(red) => return Verdict::Respond(Box::new(redirect(red, req, &s))),
+                Action::Reply(rep) => {
+                    return Verdict::Respond {
+                        denied: matches!(rep, Reply::Error(_)),
+                        response: Box::new(self.reply(rep, &s, fallback)),
+                    }
+                }
+                Action::Redirect(red) => {
+                    return Verdict::Respond {
+                        response: Box::new(redirect(red, req, &s)),
+                        denied: false,
+                    }
+                }
                 a => prepare(a, &s),
             };
             apply(edit, &mut req.headers);

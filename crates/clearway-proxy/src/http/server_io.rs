@@ -6,6 +6,7 @@
 //! FIN of its own and keep a socket for it. Must not decide when a connection is given up
 //! (the pool and the request's exchange do).
 
+use crate::counted::{Meter, Tally};
 use crate::session::ServerStream;
 use std::io;
 use std::pin::Pin;
@@ -13,18 +14,22 @@ use std::task::{Context, Poll, Waker};
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 
-/// A server connection's stream that notices the server's end of stream.
+/// A server connection's stream that notices the server's end of stream, and counts its
+/// bytes for the statistics.
 pub struct ServerIo {
     stream: Box<dyn ServerStream>,
     /// The server closed its side: a plain close is due, and nothing is left to reset.
     server_closed: bool,
+    meter: Option<Meter>,
 }
 
 impl ServerIo {
-    pub fn new(stream: Box<dyn ServerStream>) -> ServerIo {
+    /// `tally`: the backend and server whose counters its bytes go to.
+    pub fn new(stream: Box<dyn ServerStream>, tally: Option<Tally>) -> ServerIo {
         ServerIo {
             stream,
             server_closed: false,
+            meter: tally.map(Meter::new),
         }
     }
 }
@@ -55,8 +60,12 @@ impl AsyncRead for ServerIo {
         let (room, before) = (buf.remaining(), buf.filled().len());
         let r = Pin::new(&mut self.stream).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = r {
-            if room > 0 && buf.filled().len() == before {
+            let n = buf.filled().len() - before;
+            if room > 0 && n == 0 {
                 self.server_closed = true;
+            }
+            if let Some(m) = &mut self.meter {
+                m.count(n, 0);
             }
         }
         r
@@ -65,7 +74,11 @@ impl AsyncRead for ServerIo {
 
 impl AsyncWrite for ServerIo {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, data)
+        let r = Pin::new(&mut self.stream).poll_write(cx, data);
+        if let (Poll::Ready(Ok(n)), Some(m)) = (&r, &mut self.meter) {
+            m.count(0, *n);
+        }
+        r
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -81,7 +94,11 @@ impl AsyncWrite for ServerIo {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+        let r = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        if let (Poll::Ready(Ok(n)), Some(m)) = (&r, &mut self.meter) {
+            m.count(0, *n);
+        }
+        r
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -106,7 +123,7 @@ mod tests {
     #[tokio::test]
     async fn a_connection_given_up_while_open_is_reset() {
         let (ours, mut theirs) = pair().await;
-        drop(ServerIo::new(Box::new(ours)));
+        drop(ServerIo::new(Box::new(ours), None));
         let mut buf = [0u8; 8];
         let e = theirs.read(&mut buf).await.expect_err("the server sees a reset");
         assert_eq!(e.kind(), io::ErrorKind::ConnectionReset);
@@ -115,7 +132,7 @@ mod tests {
     #[tokio::test]
     async fn a_connection_whose_fin_came_unread_is_closed_as_usual() {
         let (ours, mut theirs) = pair().await;
-        let io = ServerIo::new(Box::new(ours));
+        let io = ServerIo::new(Box::new(ours), None);
         theirs.shutdown().await.unwrap();
         // The event loop sees the FIN; nothing reads it.
         let s = io.stream.socket().expect("a socket");
@@ -128,7 +145,7 @@ mod tests {
     #[tokio::test]
     async fn a_connection_the_server_closed_is_closed_as_usual() {
         let (ours, mut theirs) = pair().await;
-        let mut io = ServerIo::new(Box::new(ours));
+        let mut io = ServerIo::new(Box::new(ours), None);
         theirs.shutdown().await.unwrap();
         let mut buf = [0u8; 8];
         assert_eq!(io.read(&mut buf).await.unwrap(), 0);

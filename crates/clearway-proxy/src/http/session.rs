@@ -17,10 +17,12 @@ use super::h1;
 use super::pool::{Key, Pool, ReqBody, Sender};
 use super::rules::{forward_for, Verdict};
 use crate::acl::ConnSamples;
+use crate::counted::Tally;
 use crate::dispatch::{self, ClientSide, Got};
 use crate::frontend::Frontend;
 use crate::runtime::Backend;
 use clearway_config::model::{HttpConnMode, HttpReuse, UseSrc};
+use clearway_core::Field;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, Uri, Version};
 use hyper::body::{Body as _, Incoming};
@@ -193,6 +195,11 @@ impl Session {
             res.headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
+        let class = Field::of_status(res.status().as_u16());
+        self.fe.counters.inc(class);
+        if let Some(b) = be {
+            b.rt.counters.inc(class);
+        }
         tracing::debug!(
             frontend = %self.fe.name, backend = be.map_or("-", |b| b.rt.name.as_str()),
             client = %self.conn.peer, method = %req.method, uri = %req.uri, status = res.status().as_u16(),
@@ -235,8 +242,11 @@ impl Session {
                 parts.headers.insert(header::HOST, a);
             }
         }
-        if let Verdict::Respond(r) = fe.http.on_request(parts, &self.conn, None) {
-            return (*r, None);
+        if let Verdict::Respond { response, denied } = fe.http.on_request(parts, &self.conn, None) {
+            if denied {
+                fe.counters.inc(Field::DeniedReq);
+            }
+            return (*response, None);
         }
         let chosen = fe
             .choose_backend(&super::samples::ReqSamples {
@@ -249,8 +259,12 @@ impl Session {
             return (self.error(None, 503), None);
         };
         // A listen section's rules were run as the frontend's.
-        if let Verdict::Respond(r) = be.http.on_request(parts, &self.conn, Some(&fe.http.errors)) {
-            return (*r, Some(be));
+        if let Verdict::Respond { response, denied } = be.http.on_request(parts, &self.conn, Some(&fe.http.errors)) {
+            if denied {
+                fe.counters.inc(Field::DeniedReq);
+                be.rt.counters.inc(Field::DeniedReq);
+            }
+            return (*response, Some(be));
         }
         let res = self.forward(index, &be, parts, body).await;
         (res, Some(be))
@@ -370,12 +384,19 @@ impl Session {
                 dispatch::Now::Wait => Box::pin(dispatch::connect_or_reuse(be, side, None, take)).await,
             };
             let (slot, sender, reused) = match got {
-                Ok(Got::Reused(slot, sender)) => (slot, sender, true),
+                Ok(Got::Reused(slot, sender)) => {
+                    be.rt.servers[slot.server].counters.inc(Field::Reused);
+                    (slot, sender, true)
+                }
                 // A plain HTTP/1.1 server: no TLS and no HTTP/2 handshake to wait for, so no
                 // future (and no copy of one into a box) per new server connection.
                 Ok(Got::New(c)) if be.tls[c.slot.server].is_none() && !be.h2[c.slot.server] => {
-                    let stream: Box<dyn crate::session::ServerStream> = Box::new(c.stream);
-                    (c.slot, Sender::H1(h1::Conn::new(stream, READ_BUF)), false)
+                    let tally = Tally::Server(be.clone(), c.slot.server);
+                    (
+                        c.slot,
+                        Sender::H1(h1::Conn::counted(Box::new(c.stream), READ_BUF, Some(tally))),
+                        false,
+                    )
                 }
                 Ok(Got::New(c)) => {
                     let sni = sni_of(c.slot.server);
@@ -413,11 +434,12 @@ impl Session {
                     // `timeout server` runs on the connection's own timer.
                     match conn.send(head, req_body, be.rt.timeouts.server).await {
                         Ok((rp, rb)) if rp.status == http::StatusCode::SWITCHING_PROTOCOLS => {
+                            be.rt.servers[server].counters.inc(Field::Http1xx);
                             return self.tunnel(be, rp, client_upgrade, slot, rb);
                         }
                         Ok((rp, rb)) => {
                             let rb = rb.with_idle_timeout(be.rt.timeouts.server);
-                            return self.on_response(be, parts, rp, ResBody::h1(rb, lease(slot)));
+                            return self.on_response(be, server, parts, rp, ResBody::h1(rb, lease(slot)));
                         }
                         Err(f) if f.replayable && reused && attempt == 0 && idempotent(&parts.method) => {
                             tracing::debug!(backend = %be.rt.name, "idle server connection was closed: {}; using a new one", f.error);
@@ -433,6 +455,7 @@ impl Session {
                                 frontend = %fe.name, backend = %be.rt.name, client = %self.conn.peer,
                                 "request refused: {e}"
                             );
+                            fe.counters.inc(Field::ErrReq);
                             return self.error(Some(be), if stalled { 408 } else { 400 });
                         }
                         Err(h1::Failed {
@@ -440,6 +463,7 @@ impl Session {
                             ..
                         }) => {
                             tracing::warn!(backend = %be.rt.name, server = %be.rt.servers[server].name, "no response within 'timeout server'");
+                            count_failed_response(be, server);
                             return self.error(Some(be), 504);
                         }
                         Err(f) => {
@@ -447,6 +471,7 @@ impl Session {
                                 backend = %be.rt.name, server = %be.rt.servers[server].name, client = %self.conn.peer,
                                 "bad or no response from the server: {}", f.error
                             );
+                            count_failed_response(be, server);
                             return self.error(Some(be), 502);
                         }
                     }
@@ -459,13 +484,17 @@ impl Session {
                             let (rp, rb) = res.into_parts();
                             return self.on_response(
                                 be,
+                                server,
                                 parts,
                                 rp,
                                 ResBody::h2(rb, lease(slot), Sender::H2(h2, origin)),
                             );
                         }
                         H2Sent::Again(b) => body = Some(b),
-                        H2Sent::Refused(status) => return self.error(Some(be), status),
+                        H2Sent::Refused(status) => {
+                            count_failed_response(be, server);
+                            return self.error(Some(be), status);
+                        }
                     }
                 }
             }
@@ -563,10 +592,12 @@ impl Session {
     fn on_response(
         &self,
         be: &Backend,
+        server: usize,
         req: &http::request::Parts,
         mut rp: http::response::Parts,
         body: ResBody,
     ) -> Response<ResBody> {
+        be.rt.servers[server].counters.inc(Field::of_status(rp.status.as_u16()));
         strip_hop_by_hop(&mut rp.headers);
         be.http.on_response(&mut rp, req, &self.conn);
         self.fe.http.on_response(&mut rp, req, &self.conn);
@@ -590,13 +621,14 @@ impl Session {
                 return Err(self.error(Some(be), 503));
             }
         };
+        let tally = Tally::Server(be.clone(), c.slot.server);
         if !(alpn_h2 || be.h2[c.slot.server]) {
             // A response head larger than a request's may be is refused (502), as HAProxy's
             // buffer would.
-            return Ok((c.slot, Sender::H1(h1::Conn::new(stream, READ_BUF))));
+            return Ok((c.slot, Sender::H1(h1::Conn::counted(stream, READ_BUF, Some(tally)))));
         }
         // Given up while the server holds it open, it is reset, as an HTTP/1.1 one is.
-        match handshake_h2(Box::new(super::server_io::ServerIo::new(stream))).await {
+        match handshake_h2(Box::new(super::server_io::ServerIo::new(stream, Some(tally)))).await {
             Ok(s) => Ok((c.slot, s)),
             Err(e) => {
                 tracing::warn!(backend = %be.rt.name, server = %name, "server connection failed at the HTTP handshake: {e}");
@@ -649,6 +681,8 @@ impl client_h1::Service for Session {
     }
 
     fn refusal(&self, status: u16) -> Response<ResBody> {
+        self.fe.counters.inc(Field::ErrReq);
+        self.fe.counters.inc(Field::of_status(status));
         self.error(None, status)
     }
 }
@@ -725,4 +759,10 @@ fn to_h2(req: &mut Request<ReqBody>, tls: bool, server: std::net::SocketAddr) {
     }
     req.headers_mut().remove(header::CONNECTION);
     req.headers_mut().remove(header::HOST);
+}
+
+/// A server that answered badly or not in time: an error on its backend's and its own count.
+fn count_failed_response(be: &Backend, server: usize) {
+    be.rt.counters.inc(Field::ErrResp);
+    be.rt.servers[server].counters.inc(Field::ErrResp);
 }

@@ -25,7 +25,7 @@ async fn an_http2_server_connection_let_go_while_open_is_reset() {
     let ours = tokio::net::TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
     let port = ours.local_addr().unwrap().port();
     let (mut theirs, _) = l.accept().await.unwrap();
-    let io = super::super::server_io::ServerIo::new(Box::new(ours));
+    let io = super::super::server_io::ServerIo::new(Box::new(ours), None);
     let sender = handshake_h2(Box::new(io)).await.expect("handshake");
     // Let go (as the pool does on expiry): the connection's task says GOAWAY, shuts its
     // side down and drops the stream.
