@@ -4,6 +4,7 @@
 
 pub mod acl;
 pub mod checks;
+pub mod control;
 pub mod counted;
 pub mod dispatch;
 pub mod forward;

@@ -1,0 +1,536 @@
+//! The runtime commands, in HAProxy's spelling (`show stat`, `set server be/s1 state drain`,
+//! ...): parsed from one line's words, checked against the caller's level, and carried out on
+//! the running state. This is the one implementation of each command that the stats socket
+//! (and later the stats page's admin actions and the web admin) call. Answers are HAProxy's
+//! where scripts read them. Must not do I/O beyond the state it changes.
+
+use super::{info, stats};
+use crate::runtime::{Backend, Runtime};
+use clearway_config::model::Balance;
+use clearway_core::{Admin, ServerRt};
+use std::sync::Arc;
+
+/// What a connection to the stats socket may do (`level` on the `stats socket` line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// Read only: `show` and `get` commands.
+    User,
+    /// Also what cannot hurt traffic (`clear counters`).
+    Operator,
+    /// Everything.
+    Admin,
+}
+
+impl Level {
+    pub fn parse(word: &str) -> Option<Level> {
+        match word {
+            "user" => Some(Level::User),
+            "operator" => Some(Level::Operator),
+            "admin" => Some(Level::Admin),
+            _ => None,
+        }
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            Level::User => "user",
+            Level::Operator => "operator",
+            Level::Admin => "admin",
+        }
+    }
+}
+
+/// `backend/server`, as the commands name a server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerName {
+    pub backend: String,
+    pub server: String,
+}
+
+/// A weight as `set weight` takes it: absolute, or a percentage of the initial weight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Weight {
+    Absolute(u32),
+    Percent(u32),
+}
+
+/// The operational state `set server ... health` forces until the next check says otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    Up,
+    Down,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Help,
+    /// Lowers the connection's level (`operator`, `user`).
+    Lower(Level),
+    ShowCliLevel,
+    Prompt,
+    Quit,
+    ShowInfo,
+    ShowStat(stats::Filter),
+    ShowServersState(Option<String>),
+    ShowBackend,
+    ShowVersion,
+    ShowTransparent,
+    GetWeight(ServerName),
+    SetWeight(ServerName, Weight),
+    SetState(ServerName, Admin),
+    SetHealth(ServerName, Health),
+    /// `disable server` / `enable server` (HAProxy's older spelling of `set server ... state`).
+    Disable(ServerName),
+    Enable(ServerName),
+    DisableHealth(ServerName),
+    EnableHealth(ServerName),
+    ClearCounters {
+        all: bool,
+    },
+}
+
+/// The commands `help` lists: the words, and what they do.
+const HELP: &[(&str, &str)] = &[
+    ("help [<command>]", "list matching or all commands"),
+    ("prompt", "toggle interactive mode with prompt"),
+    ("quit", "disconnect"),
+    ("operator", "lower the level of the current CLI session to operator"),
+    ("user", "lower the level of the current CLI session to user"),
+    ("show cli level", "display the level of the current CLI session"),
+    ("show info", "report information about the running process"),
+    (
+        "show stat [<iid> <type> <sid>]",
+        "report counters for each proxy and server (CSV)",
+    ),
+    (
+        "show servers state [<backend>]",
+        "dump volatile server information (all or for a single backend)",
+    ),
+    ("show backend", "list the backends"),
+    ("show version", "show the version of the current process"),
+    (
+        "show transparent",
+        "transparent listeners and each server's return path",
+    ),
+    ("get weight <bk>/<srv>", "report a server's current weight"),
+    ("set weight <bk>/<srv> (<w>|<w>%)", "change a server's weight"),
+    (
+        "set server <bk>/<srv> state (ready|drain|maint)",
+        "change a server's administrative state",
+    ),
+    ("set server <bk>/<srv> weight (<w>|<w>%)", "change a server's weight"),
+    (
+        "set server <bk>/<srv> health (up|down)",
+        "force a server's operational state",
+    ),
+    ("disable server <bk>/<srv>", "put a server in maintenance"),
+    ("enable server <bk>/<srv>", "take a server out of maintenance"),
+    (
+        "disable health <bk>/<srv>",
+        "stop a server's health checks (it counts as up)",
+    ),
+    ("enable health <bk>/<srv>", "restart a server's health checks"),
+    (
+        "clear counters [all]",
+        "clear max statistics counters (or all counters)",
+    ),
+];
+
+/// Splits one command line into commands at unescaped `;`, and each into words at spaces;
+/// a backslash makes the next character plain.
+pub fn split(line: &str) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    let mut words: Vec<String> = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if let Some(n) = chars.next() {
+                    word.push(n);
+                    in_word = true;
+                }
+            }
+            ';' => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+                out.push(std::mem::take(&mut words));
+            }
+            ' ' | '\t' | '\r' | '\n' => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            c => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    out.push(words);
+    out.retain(|w| !w.is_empty());
+    out
+}
+
+fn server_name(w: Option<&String>) -> Result<ServerName, String> {
+    let w = w.ok_or("Require 'backend/server'.")?;
+    match w.split_once('/') {
+        Some((b, s)) if !b.is_empty() && !s.is_empty() => Ok(ServerName {
+            backend: b.to_string(),
+            server: s.to_string(),
+        }),
+        _ => Err("Require 'backend/server'.".into()),
+    }
+}
+
+fn weight(w: Option<&String>) -> Result<Weight, String> {
+    let w = w.ok_or("Require <weight> or <weight%>.")?;
+    let (digits, percent) = match w.strip_suffix('%') {
+        Some(d) => (d, true),
+        None => (w.as_str(), false),
+    };
+    let n: u32 = digits
+        .parse()
+        .map_err(|_| "Require <weight> or <weight%>.".to_string())?;
+    if percent {
+        Ok(Weight::Percent(n))
+    } else if n > 256 {
+        Err("Absolute weight can only be between 0 and 256 inclusive.".into())
+    } else {
+        Ok(Weight::Absolute(n))
+    }
+}
+
+/// Reads one command's words. Err: the answer to give (HAProxy's wording where it has one).
+pub fn parse(words: &[String]) -> Result<Command, String> {
+    let w: Vec<&str> = words.iter().map(String::as_str).collect();
+    let cmd = match w.as_slice() {
+        ["help", ..] => Command::Help,
+        ["prompt", ..] => Command::Prompt,
+        ["quit", ..] => Command::Quit,
+        ["operator"] => Command::Lower(Level::Operator),
+        ["user"] => Command::Lower(Level::User),
+        ["show", "cli", "level"] => Command::ShowCliLevel,
+        ["show", "info", ..] => Command::ShowInfo,
+        ["show", "stat"] => Command::ShowStat(stats::Filter::default()),
+        ["show", "stat", iid, types, sid, ..] => {
+            let num = |s: &str| {
+                s.parse::<i64>()
+                    .map_err(|_| "Usage: show stat [<iid> <type> <sid>]".to_string())
+            };
+            let any = |n: i64| (n >= 0).then_some(n as u32);
+            let t = num(types)?;
+            Command::ShowStat(stats::Filter {
+                iid: any(num(iid)?),
+                types: if t < 0 { 7 } else { t as u8 },
+                sid: any(num(sid)?),
+            })
+        }
+        ["show", "stat", f, ..] => {
+            return Err(format!(
+                "'show stat {f}' is not supported by Clearway: use 'show stat' (CSV) or 'show stat <iid> <type> <sid>'."
+            ))
+        }
+        ["show", "servers", "state"] => Command::ShowServersState(None),
+        ["show", "servers", "state", b] => Command::ShowServersState(Some(b.to_string())),
+        ["show", "backend"] => Command::ShowBackend,
+        ["show", "version"] => Command::ShowVersion,
+        ["show", "transparent"] => Command::ShowTransparent,
+        ["get", "weight", ..] => Command::GetWeight(server_name(words.get(2))?),
+        ["set", "weight", ..] => {
+            let s = server_name(words.get(2))?;
+            Command::SetWeight(s, weight(words.get(3))?)
+        }
+        ["set", "server", ..] => {
+            let s = server_name(words.get(2))?;
+            match w.get(3) {
+                Some(&"state") => match w.get(4) {
+                    Some(&"ready") => Command::SetState(s, Admin::Ready),
+                    Some(&"drain") => Command::SetState(s, Admin::Drain),
+                    Some(&"maint") => Command::SetState(s, Admin::Maint),
+                    _ => return Err("'set server <srv> state' expects 'ready', 'drain' and 'maint'.".into()),
+                },
+                Some(&"weight") => Command::SetWeight(s, weight(words.get(4))?),
+                Some(&"health") => match w.get(4) {
+                    Some(&"up") => Command::SetHealth(s, Health::Up),
+                    Some(&"down") => Command::SetHealth(s, Health::Down),
+                    _ => return Err("'set server <srv> health' expects 'up' or 'down'.".into()),
+                },
+                Some(other) => {
+                    return Err(format!(
+                        "'set server <srv> {other}' is not supported by Clearway; usage: set server <backend>/<server> health | state | weight"
+                    ))
+                }
+                None => return Err("usage: set server <backend>/<server> health | state | weight".into()),
+            }
+        }
+        ["disable", "server", ..] => Command::Disable(server_name(words.get(2))?),
+        ["enable", "server", ..] => Command::Enable(server_name(words.get(2))?),
+        ["disable", "health", ..] => Command::DisableHealth(server_name(words.get(2))?),
+        ["enable", "health", ..] => Command::EnableHealth(server_name(words.get(2))?),
+        ["clear", "counters"] => Command::ClearCounters { all: false },
+        ["clear", "counters", "all"] => Command::ClearCounters { all: true },
+        _ => return Err(unknown(&w)),
+    };
+    Ok(cmd)
+}
+
+/// The answer to a command Clearway does not know: HAProxy's kind, with the commands whose
+/// first word matches.
+fn unknown(w: &[&str]) -> String {
+    let first = w.first().copied().unwrap_or("");
+    let near: Vec<String> = HELP
+        .iter()
+        .filter(|(c, _)| c.split(' ').next() == Some(first))
+        .map(|(c, d)| format!("  {c:<40}: {d}"))
+        .collect();
+    if near.is_empty() {
+        format!("Unknown command: '{}'. Use 'help' to list the commands.", w.join(" "))
+    } else {
+        format!(
+            "Unknown command, but maybe one of the following ones is a better match:\n{}",
+            near.join("\n")
+        )
+    }
+}
+
+/// The least level a command needs.
+pub fn needs(c: &Command) -> Level {
+    match c {
+        Command::SetWeight(..)
+        | Command::SetState(..)
+        | Command::SetHealth(..)
+        | Command::Disable(_)
+        | Command::Enable(_)
+        | Command::DisableHealth(_)
+        | Command::EnableHealth(_)
+        | Command::ClearCounters { all: true } => Level::Admin,
+        Command::ClearCounters { all: false } => Level::Operator,
+        _ => Level::User,
+    }
+}
+
+/// What a command did: its answer, and the connection's level and mode after it.
+#[derive(Debug)]
+pub struct Outcome {
+    pub answer: String,
+    /// The command asks to close the connection.
+    pub quit: bool,
+    /// The command toggles interactive mode.
+    pub prompt: bool,
+}
+
+impl Outcome {
+    fn say(answer: impl Into<String>) -> Outcome {
+        Outcome {
+            answer: answer.into(),
+            quit: false,
+            prompt: false,
+        }
+    }
+}
+
+fn find<'a>(rt: &'a Runtime, n: &ServerName) -> Result<(&'a Arc<Backend>, usize, &'a ServerRt), String> {
+    let be = rt
+        .backends
+        .iter()
+        .find(|b| b.rt.name == n.backend)
+        .ok_or("No such backend.")?;
+    let i = be
+        .rt
+        .servers
+        .iter()
+        .position(|s| s.name == n.server)
+        .ok_or("No such server.")?;
+    Ok((be, i, &be.rt.servers[i]))
+}
+
+/// Carries out `c` for a connection at `level` (lowered in place by `operator`/`user`).
+pub fn execute(rt: &Runtime, c: &Command, level: &mut Level) -> Outcome {
+    if needs(c) > *level {
+        return Outcome::say("Permission denied\n");
+    }
+    match run(rt, c, level) {
+        Ok(o) => o,
+        Err(e) => Outcome::say(format!("{e}\n")),
+    }
+}
+
+fn run(rt: &Runtime, c: &Command, level: &mut Level) -> Result<Outcome, String> {
+    let said = |s: String| Ok(Outcome::say(s));
+    match c {
+        Command::Help => said(help()),
+        Command::Lower(l) => {
+            *level = (*level).min(*l);
+            said(String::new())
+        }
+        Command::ShowCliLevel => said(format!("{}\n", level.word())),
+        Command::Prompt => Ok(Outcome {
+            prompt: true,
+            ..Outcome::say("")
+        }),
+        Command::Quit => Ok(Outcome {
+            quit: true,
+            ..Outcome::say("")
+        }),
+        Command::ShowInfo => said(info::show_info(rt)),
+        Command::ShowStat(f) => said(stats::csv(rt, *f)),
+        Command::ShowServersState(b) => info::servers_state(rt, b.as_deref()).map(Outcome::say),
+        Command::ShowBackend => {
+            let mut s = String::from("# name\n");
+            for b in &rt.backends {
+                s.push_str(&b.rt.name);
+                s.push('\n');
+            }
+            said(s)
+        }
+        Command::ShowVersion => said(format!("{}\n", env!("CARGO_PKG_VERSION"))),
+        Command::ShowTransparent => said(info::show_transparent(rt)),
+        Command::GetWeight(n) => {
+            let (_, _, s) = find(rt, n)?;
+            said(format!("{} (initial {})\n", s.weight(), s.initial_weight))
+        }
+        Command::SetWeight(n, w) => {
+            let (be, i, s) = find(rt, n)?;
+            let new = match *w {
+                Weight::Absolute(v) => v,
+                Weight::Percent(p) => (u64::from(s.initial_weight) * u64::from(p) / 100).min(256) as u32,
+            };
+            let static_algo = matches!(be.balance, Balance::StaticRr);
+            if static_algo && new != 0 && new != s.initial_weight {
+                return Err("Backend is using a static LB algorithm and only accepts weights '0%' and '100%'.".into());
+            }
+            s.set_weight(new);
+            tracing::info!(
+                "{}/{} changed its weight from {} to {new}",
+                be.rt.name,
+                s.name,
+                s.initial_weight
+            );
+            be.queue.offer(&be.rt, i);
+            said(String::new())
+        }
+        Command::SetState(n, a) => {
+            let (be, i, _) = find(rt, n)?;
+            set_admin(be, i, *a);
+            said(String::new())
+        }
+        Command::Disable(n) => {
+            let (be, i, _) = find(rt, n)?;
+            set_admin(be, i, Admin::Maint);
+            said(String::new())
+        }
+        Command::Enable(n) => {
+            let (be, i, s) = find(rt, n)?;
+            if s.admin() == Admin::Maint {
+                set_admin(be, i, Admin::Ready);
+            }
+            said(String::new())
+        }
+        Command::SetHealth(n, h) => {
+            let (be, i, s) = find(rt, n)?;
+            s.set_up(*h == Health::Up);
+            s.changed_at(crate::runtime::uptime_secs());
+            let word = if *h == Health::Up { "UP" } else { "DOWN" };
+            tracing::warn!(
+                "Server {}/{} is {word} (forced by the runtime API).",
+                be.rt.name,
+                s.name
+            );
+            after_change(be, i);
+            said(String::new())
+        }
+        Command::DisableHealth(n) => {
+            let (be, i, s) = find(rt, n)?;
+            s.set_checks_stopped(true);
+            after_change(be, i);
+            said(String::new())
+        }
+        Command::EnableHealth(n) => {
+            let (be, i, s) = find(rt, n)?;
+            s.set_checks_stopped(false);
+            after_change(be, i);
+            said(String::new())
+        }
+        Command::ClearCounters { all } => {
+            for fe in &rt.frontends {
+                fe.max_sessions.clear_max();
+                if *all {
+                    fe.counters.clear();
+                }
+            }
+            for be in &rt.backends {
+                be.rt.conns.clear_max();
+                be.queue.clear_max();
+                if *all {
+                    be.rt.counters.clear();
+                }
+                for s in &be.rt.servers {
+                    if *all {
+                        s.clear_counters();
+                    } else {
+                        s.clear_max();
+                    }
+                }
+            }
+            said(String::new())
+        }
+    }
+}
+
+/// Sets a server's administrative state, saying so in HAProxy's words.
+fn set_admin(be: &Backend, i: usize, a: Admin) {
+    let s = &be.rt.servers[i];
+    let before = s.admin();
+    if before == a {
+        return;
+    }
+    s.set_admin(a);
+    s.changed_at(crate::runtime::uptime_secs());
+    let (active, backup) = be.rt.usable_by_kind();
+    match a {
+        Admin::Maint => tracing::warn!(
+            "Server {}/{} is going DOWN for maintenance. {active} active and {backup} backup servers left. {} sessions active, {} remaining in queue.",
+            be.rt.name, s.name, s.active(), be.queue.len()
+        ),
+        Admin::Drain => tracing::warn!("Server {}/{} enters drain state.", be.rt.name, s.name),
+        Admin::Ready if before == Admin::Maint => tracing::warn!(
+            "Server {}/{} is {} (leaving forced maintenance).",
+            be.rt.name,
+            s.name,
+            if s.is_up() { "UP" } else { "DOWN" }
+        ),
+        Admin::Ready => tracing::warn!("Server {}/{} is UP (leaving forced drain).", be.rt.name, s.name),
+    }
+    after_change(be, i);
+}
+
+/// After a server's state changed: queued sessions may go to it now, or, when no server is
+/// left, fail at once instead of waiting for their timeout.
+fn after_change(be: &Backend, i: usize) {
+    let (active, backup) = be.rt.usable_by_kind();
+    if active + backup == 0 {
+        tracing::error!("backend {} has no server available!", be.rt.name);
+        be.queue.fail_all();
+    } else {
+        be.queue.offer(&be.rt, i);
+    }
+}
+
+fn help() -> String {
+    let mut s = String::from("The following commands are valid at this level:\n");
+    for (c, d) in HELP {
+        s.push_str(&format!("  {c:<40}: {d}\n"));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,154 @@
+//! The process-wide and per-server reports of the runtime API: `show info`, `show servers
+//! state` (HAProxy's format 1, which `load-server-state-from-file` and scripts read) and
+//! Clearway's own `show transparent`. Must not change any state.
+
+use super::stats::proxy_ids;
+use crate::runtime::{stopping, uptime_secs, Runtime};
+use clearway_core::{Admin, Field};
+use std::fmt::Write;
+
+/// `show info`: `Name: value` lines, HAProxy's names for what Clearway has.
+pub fn show_info(rt: &Runtime) -> String {
+    let up = uptime_secs();
+    let conns = rt.global_maxconn as usize - rt.global_conns.available_permits();
+    let cum_conns: u64 = rt.frontends.iter().map(|f| f.counters.get(Field::Sessions)).sum();
+    let cum_req: u64 = rt.frontends.iter().map(|f| f.counters.requests()).sum();
+    let bytes_out: u64 = rt.frontends.iter().map(|f| f.counters.get(Field::BytesOut)).sum();
+    let node = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default();
+    let lines: Vec<(&str, String)> = vec![
+        ("Name", "Clearway".into()),
+        ("Version", env!("CARGO_PKG_VERSION").into()),
+        ("Nbthread", rt.threads.to_string()),
+        ("Nbproc", "1".into()),
+        ("Process_num", "1".into()),
+        ("Pid", std::process::id().to_string()),
+        (
+            "Uptime",
+            format!("{}d {}h{:02}m{:02}s", up / 86400, up / 3600 % 24, up / 60 % 60, up % 60),
+        ),
+        ("Uptime_sec", up.to_string()),
+        ("Maxconn", rt.global_maxconn.to_string()),
+        ("Hard_maxconn", rt.global_maxconn.to_string()),
+        ("CurrConns", conns.to_string()),
+        ("CumConns", cum_conns.to_string()),
+        ("CumReq", cum_req.to_string()),
+        ("node", node),
+        ("Stopping", u8::from(stopping()).to_string()),
+        ("Jobs", conns.to_string()),
+        ("TotalBytesOut", bytes_out.to_string()),
+    ];
+    let mut s = String::new();
+    for (k, v) in lines {
+        let _ = writeln!(s, "{k}: {v}");
+    }
+    s
+}
+
+/// HAProxy's number for a check result (`srv_check_status`).
+fn check_status_number(reason: &str) -> u8 {
+    match super::stats::check_code(reason) {
+        "SOCKERR" => 5,
+        "L4OK" => 6,
+        "L4TOUT" => 7,
+        "L4CON" => 8,
+        "L6OK" => 9,
+        "L6TOUT" => 10,
+        "L6RSP" => 11,
+        "L7TOUT" => 12,
+        "L7RSP" => 13,
+        "L7OK" => 15,
+        "L7OKC" => 16,
+        "L7STS" => 17,
+        _ => 0,
+    }
+}
+
+/// `show servers state [BACKEND]`.
+pub fn servers_state(rt: &Runtime, only: Option<&str>) -> Result<String, String> {
+    if let Some(b) = only {
+        if !rt.backends.iter().any(|be| be.rt.name == b) {
+            return Err(format!("Can't find backend '{b}'."));
+        }
+    }
+    let ids = proxy_ids(rt);
+    let mut s = String::from(
+        "1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight \
+         srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state \
+         srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl \
+         srv_check_port srv_check_addr srv_agent_addr srv_agent_port\n",
+    );
+    for be in rt.backends.iter().filter(|b| only.is_none_or(|o| o == b.rt.name)) {
+        let iid = ids.iter().find(|(n, _)| *n == be.rt.name).map_or(0, |(_, i)| *i);
+        for (i, sv) in be.rt.servers.iter().enumerate() {
+            let op = if sv.is_up() { 2 } else { 0 };
+            let admin = match sv.admin() {
+                Admin::Ready => 0,
+                Admin::Drain => 0x08,
+                Admin::Maint => 0x01,
+            };
+            let checked = be.check_params[i].is_some();
+            let (status, result) = match (checked, sv.last_check()) {
+                (true, Some(c)) => (check_status_number(c.reason), if sv.check_says_up() { 3 } else { 2 }),
+                (true, None) => (1, 0),
+                (false, _) => (0, 0),
+            };
+            let health = match &be.check_params[i] {
+                Some(p) if sv.check_says_up() => p.rise + p.fall - 1,
+                _ => 0,
+            };
+            let state = match (checked, sv.checks_stopped()) {
+                (false, _) => 0,
+                (true, false) => 6,
+                (true, true) => 2,
+            };
+            let port = match sv.port {
+                clearway_config::model::ServerPort::Fixed(p) => p.to_string(),
+                _ => "0".into(),
+            };
+            let ssl = u8::from(be.tls[i].is_some());
+            let since = uptime_secs().saturating_sub(sv.last_change.load(std::sync::atomic::Ordering::Relaxed));
+            let _ = writeln!(
+                s,
+                "{iid} {} {} {} {} {op} {admin} {} {} {since} {status} {result} {health} {state} 0 0 0 - {port} - {ssl} 0 - - 0",
+                be.rt.name,
+                i + 1,
+                sv.name,
+                sv.ip,
+                sv.weight(),
+                sv.initial_weight,
+            );
+        }
+    }
+    Ok(s)
+}
+
+/// `show transparent`: the servers that use a client's address as their source, and whether
+/// their replies come back through this host.
+pub fn show_transparent(rt: &Runtime) -> String {
+    use clearway_config::model::UseSrc;
+    let mut s = String::from("# backend/server usesrc return_path last_client\n");
+    for be in &rt.backends {
+        for sv in &be.rt.servers {
+            let Some(usesrc) = sv.source.as_ref().and_then(|s| s.usesrc.as_ref()) else {
+                continue;
+            };
+            let how = match usesrc {
+                UseSrc::Client => "client".to_string(),
+                UseSrc::ClientIp => "clientip".to_string(),
+                UseSrc::Addr(a) => a.to_string(),
+                UseSrc::HdrIp { header, .. } => format!("hdr_ip({header})"),
+            };
+            let last = be.rt.last_client().map_or_else(|| "-".to_string(), |a| a.to_string());
+            let _ = writeln!(
+                s,
+                "{}/{} {how} {} {last}",
+                be.rt.name,
+                sv.name,
+                if sv.return_path_ok() { "ok" } else { "broken" }
+            );
+        }
+    }
+    s
+}

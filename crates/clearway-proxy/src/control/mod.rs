@@ -1,0 +1,9 @@
+//! The control plane's side of a running Clearway: the runtime commands (one implementation
+//! each, whichever interface calls them) and the statistics and reports they show. Must not
+//! accept connections or know how an interface frames its requests.
+
+pub mod command;
+pub mod info;
+pub mod stats;
+
+pub use command::{execute, parse, split, Command, Level, Outcome};
