@@ -70,8 +70,12 @@ pub struct Global {
     pub busy_polling: bool,
     /// `log` lines, kept as written until logging to targets is implemented.
     pub logs: Vec<LogTarget>,
-    /// `stats socket` lines, kept as written until the runtime API is implemented.
+    /// `stats socket` lines: the runtime API.
     pub stats_sockets: Vec<StatsSocket>,
+    /// `stats timeout`: how long a runtime API connection may stay idle (default 10s).
+    pub stats_timeout: Option<Duration>,
+    /// `stats maxconn`: runtime API connections at once (default 10).
+    pub stats_maxconn: Option<u32>,
 }
 
 /// A `cpu-map [auto:]GROUP[/THREADS] CPUS...` line: which CPUs some worker threads may run on.
@@ -115,13 +119,36 @@ pub struct LogTarget {
     pub args: Vec<String>,
 }
 
+/// A `stats socket` line: where the runtime API listens, and who may use it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatsSocket {
     pub span: Span,
-    /// The socket address as written: a path or `ipv4@host:port`.
-    pub address: String,
-    /// The remaining words (`mode 600 level admin`...).
-    pub params: Vec<String>,
+    pub address: StatsAddr,
+    /// `level`; default `operator`, as HAProxy.
+    pub level: StatsLevel,
+    /// `mode`: the socket file's permissions (octal); None: as the umask leaves them.
+    pub mode: Option<u32>,
+    /// `uid`/`gid`/`user`/`group`: the socket file's owner.
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub user: Option<String>,
+    pub group: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatsAddr {
+    /// A UNIX stream socket at this path.
+    Unix(PathBuf),
+    /// A TCP socket.
+    Tcp(SocketAddr),
+}
+
+/// What a stats socket's clients may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum StatsLevel {
+    User,
+    Operator,
+    Admin,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

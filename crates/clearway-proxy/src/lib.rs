@@ -15,6 +15,7 @@ pub mod http;
 pub mod inspect;
 pub mod queue;
 pub mod runtime;
+pub mod server;
 pub mod session;
 mod timer;
 pub mod tls;

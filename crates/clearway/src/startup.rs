@@ -1,7 +1,8 @@
 //! Start-up of the serving process, in the order that keeps it safe: check the rights the
 //! config needs, build the runtime model, prepare the kernel (`transparent-setup auto`), open
-//! the listeners, run the self-test, go to the background, write the pidfile, drop root, then
-//! serve until SIGTERM/SIGINT (or, softly, SIGUSR1). Owns that sequence; must not contain proxy logic.
+//! the listeners and the stats sockets, run the self-test, go to the background, write the
+//! pidfile, drop root, then serve until SIGTERM/SIGINT (or, softly, SIGUSR1). Owns that
+//! sequence and the signals; must not contain proxy logic.
 
 use crate::{cli, doctor};
 use clearway_proxy::{frontend, runtime, Runtime};
@@ -32,6 +33,7 @@ pub fn start(cli: &cli::Cli, cfg: &clearway_config::Config) -> Result<(), String
         setup_transparency(cfg)?;
     }
     let listeners = frontend::open_listeners(cfg, rt.threads).map_err(|e| e.to_string())?;
+    let cli_sockets = clearway_admin::StatsSockets::open(cfg)?;
     self_test(cfg);
     let pidfile = cli.pidfile.as_ref().or(cfg.global.pidfile.as_ref());
     if (cfg.global.daemon || cli.daemon) && !cli.foreground() {
@@ -42,7 +44,22 @@ pub fn start(cli: &cli::Cli, cfg: &clearway_config::Config) -> Result<(), String
             .map_err(|e| format!("cannot write pidfile {}: {e}", path.display()))?;
     }
     drop_privileges(cfg)?;
-    serve(Arc::new(rt), listeners)
+    let server = clearway_proxy::server::serve(Arc::new(rt), listeners)?;
+    let handle = server.handle();
+    // The control plane shares thread 0's event loop: it is light, and a process with no
+    // thread but its workers makes cheaper system calls.
+    server.run(async move {
+        let rt = handle.runtime().clone();
+        let cli = async move {
+            cli_sockets.serve(rt).await;
+            std::future::pending::<()>().await
+        };
+        tokio::select! {
+            () = cli => {}
+            () = wait_for_stop(&handle) => {}
+        }
+    });
+    Ok(())
 }
 
 /// The start-up self-test: when the config uses transparency, the doctor's items are checked
@@ -177,144 +194,10 @@ fn drop_privileges(cfg: &clearway_config::Config) -> Result<(), String> {
     Ok(())
 }
 
-/// One event loop per worker thread, as HAProxy runs its threads: each thread accepts on its
-/// own listening sockets and runs the sessions it accepted, or passes a new client to a less
-/// loaded thread (`workers`); a session's client side, server side and timers never wake
-/// another thread. Thread 0 is this one; it also runs the health checks and waits for the
-/// stop signal.
-fn serve(rt: Arc<Runtime>, listeners: Vec<frontend::Listener>) -> Result<(), String> {
-    let mut per_thread: Vec<Vec<frontend::Listener>> = (0..rt.threads).map(|_| Vec::new()).collect();
-    for l in listeners {
-        if l.thread == 0 {
-            tracing::info!(frontend = %rt.frontends[l.frontend].name, addr = %l.addr, "listening");
-        }
-        per_thread[l.thread % rt.threads].push(l);
-    }
-    let event_loop = || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("cannot start the runtime: {e}"))
-    };
-    // Set on a soft stop: every thread closes its listeners and serves what it has.
-    let (soft_stop, stopping) = tokio::sync::watch::channel(false);
-    let mut mine = Vec::new();
-    for (i, listeners) in per_thread.into_iter().enumerate() {
-        if i == 0 {
-            mine = listeners;
-            continue;
-        }
-        let (rt, tokio_rt, stopping) = (rt.clone(), event_loop()?, stopping.clone());
-        std::thread::Builder::new()
-            .name(format!("clearway-{i}"))
-            .spawn(move || {
-                let _span = tracing::error_span!("worker", thread = i).entered();
-                bind_cpus(&rt, i);
-                tokio_rt.block_on(async move {
-                    let mut tasks = start_thread(&rt, i, listeners, stopping);
-                    while tasks.join_next().await.is_some() {}
-                    // The accept loops only end on a broken listener: keep serving sessions.
-                    std::future::pending::<()>().await
-                })
-            })
-            .map_err(|e| format!("cannot start worker thread {i}: {e}"))?;
-    }
-    // With several threads, each log line says which one wrote it.
-    let _span = (rt.threads > 1).then(|| tracing::error_span!("worker", thread = 0).entered());
-    // Last: the threads started above would have inherited this thread's binding.
-    bind_cpus(&rt, 0);
-    event_loop()?.block_on(serve_main(rt, mine, soft_stop, stopping));
-    Ok(())
-}
-
-/// Binds worker thread `i` (numbered from 0; `cpu-map` numbers from 1) to its CPUs, if a
-/// `cpu-map` line names it; a binding that fails is logged and the thread runs unbound.
-fn bind_cpus(rt: &Runtime, i: usize) {
-    let Some((cpus, span)) = &rt.thread_cpus[i] else {
-        return;
-    };
-    let list = cpu_list(cpus);
-    match clearway_net::process::set_thread_cpus(cpus) {
-        Ok(()) => tracing::debug!("thread {} bound to CPU(s) {list} ({span})", i + 1),
-        Err(e) => tracing::warn!("{span}: cpu-map: cannot bind thread {} to CPU(s) {list}: {e}", i + 1),
-    }
-}
-
-/// `0-3,6` for 0, 1, 2, 3 and 6 (sorted or not: runs of consecutive numbers are joined).
-fn cpu_list(cpus: &[usize]) -> String {
-    let mut runs: Vec<(usize, usize)> = Vec::new();
-    for &c in cpus {
-        match runs.last_mut() {
-            Some((_, end)) if *end + 1 == c => *end = c,
-            _ => runs.push((c, c)),
-        }
-    }
-    let run = |&(a, b): &(usize, usize)| if a == b { a.to_string() } else { format!("{a}-{b}") };
-    runs.iter().map(run).collect::<Vec<_>>().join(",")
-}
-
-/// Starts what every worker thread runs on its own event loop (call it there): the accept
-/// loops of its listeners, which the returned set holds, and the tasks that take clients
-/// handed over by other threads, sweep idle server connections and, with `busy-polling`,
-/// keep the loop from sleeping. An accept loop ends, closing its listener, once `stopping`
-/// says so (a soft stop).
-fn start_thread(
-    rt: &Arc<Runtime>,
-    i: usize,
-    listeners: Vec<frontend::Listener>,
-    stopping: tokio::sync::watch::Receiver<bool>,
-) -> tokio::task::JoinSet<()> {
-    clearway_proxy::http::pool::set_this_thread(i);
-    let mut tasks = tokio::task::JoinSet::new();
-    for l in listeners {
-        let mut stopping = stopping.clone();
-        let accept = frontend::accept_loop(rt.clone(), l);
-        tasks.spawn(async move {
-            tokio::select! {
-                () = accept => {}
-                _ = stopping.wait_for(|s| *s) => {}
-            }
-        });
-    }
-    tokio::spawn(frontend::serve_handed_over(rt.clone(), i));
-    tokio::spawn(sweep_idle(rt));
-    if rt.busy_polling {
-        tokio::spawn(busy_poll());
-    }
-    tasks
-}
-
-/// `busy-polling`: a task that is always ready again. While it is queued, the event loop asks
-/// the kernel for events without waiting (`epoll_wait` with a zero timeout) between rounds of
-/// work instead of sleeping, so a thread never pays for going to sleep and being woken, and
-/// neither does the CPU that wakes it; the thread's CPU stays fully busy in exchange.
-async fn busy_poll() {
-    loop {
-        tokio::task::yield_now().await;
-    }
-}
-
-/// This thread's part of closing idle HTTP server connections that expired or that their
-/// server closed.
-fn sweep_idle(rt: &Runtime) -> impl std::future::Future<Output = ()> + Send + 'static {
-    clearway_proxy::http::pool::sweep_every(rt.http_pools(), std::time::Duration::from_secs(1))
-}
-
-async fn serve_main(
-    rt: Arc<Runtime>,
-    listeners: Vec<frontend::Listener>,
-    soft_stop: tokio::sync::watch::Sender<bool>,
-    stopping: tokio::sync::watch::Receiver<bool>,
-) {
-    let mut tasks = start_thread(&rt, 0, listeners, stopping);
-    let listeners = tasks.len();
-    clearway_proxy::checks::spawn_all(&rt, &mut tasks);
-    tracing::info!(
-        "clearway {} ready, {listeners} listener(s) on each of {} thread(s), {} health check(s)",
-        env!("CARGO_PKG_VERSION"),
-        rt.threads,
-        tasks.len() - listeners
-    );
+/// Waits for the signals that end the process, as HAProxy answers them: SIGTERM and SIGINT
+/// stop at once; SIGUSR1 stops softly (the listeners close, sessions in progress finish,
+/// then the process ends).
+async fn wait_for_stop(handle: &clearway_proxy::server::Handle) {
     let mut signals = match Signals::new() {
         Ok(s) => s,
         Err(e) => {
@@ -326,32 +209,25 @@ async fn serve_main(
         match signals.next().await {
             Signal::Stop(why) => {
                 tracing::info!("{why} received: stopping");
-                break;
+                return;
             }
             Signal::SoftStop => {
-                let sessions: usize = rt.workers.loads().iter().sum();
                 tracing::info!(
-                    "SIGUSR1 received: soft stop: the listeners close, {sessions} session(s) in progress are served to their end"
+                    "SIGUSR1 received: soft stop: the listeners close, {} session(s) in progress are served to their end",
+                    handle.sessions()
                 );
-                let _ = soft_stop.send(true);
-                clearway_proxy::runtime::stop_softly();
-                let done = async {
-                    while rt.workers.loads().iter().any(|&n| n > 0) {
-                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                    }
-                };
+                handle.soft_stop();
                 tokio::select! {
-                    () = done => tracing::info!("soft stop: every session ended"),
+                    () = handle.idle() => tracing::info!("soft stop: every session ended"),
                     why = signals.stop() => tracing::info!("{why} received during the soft stop: stopping now"),
                 }
-                break;
+                return;
             }
             Signal::Ignored(name) => {
                 tracing::warn!("{name} received and ignored (HAProxy's reloads and dumps are not supported yet)")
             }
         }
     }
-    tasks.abort_all();
 }
 
 /// The signals Clearway answers, as HAProxy: SIGTERM and SIGINT stop at once, SIGUSR1 stops

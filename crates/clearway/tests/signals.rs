@@ -126,3 +126,39 @@ fn a_soft_stop_closes_kept_alive_http_connections_after_their_response() {
     assert_eq!(server_of(&read_all(held)), "s1");
     assert!(eventually(|| lb.exited().is_some()), "{}", lb.log());
 }
+
+#[test]
+fn sigterm_and_sigint_stop_at_once_with_or_without_a_stats_socket() {
+    let Some(topo) = topology("sigterm") else { return };
+    let _srv = holding_servers(&topo, &["198.51.100.10:8080"]);
+    let sock = std::env::temp_dir().join(clearway_testkit::netns::unique_name("sigterm.sock"));
+    let plain = "defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\
+                 listen app\n    bind 192.0.2.1:8080\n    server s1 198.51.100.10:8080\n";
+    let with_socket = format!("global\n    stats socket {}\n{plain}", sock.display());
+    for (cfg, sig) in [
+        (plain.to_string(), Signal::SIGTERM),
+        (with_socket.clone(), Signal::SIGTERM),
+        (with_socket, Signal::SIGINT),
+    ] {
+        let mut lb = start(&topo, &cfg, &[8080]);
+        // Even with a session in progress: a stop is not a soft stop.
+        let _held = hold(&topo, "192.0.2.1:8080");
+        lb.signal(sig);
+        let mut status = None;
+        assert!(
+            eventually(|| {
+                status = lb.exited();
+                status.is_some()
+            }),
+            "{sig:?} did not stop it: {}",
+            lb.log()
+        );
+        assert!(status.is_some_and(|s| s.success()), "{status:?}: {}", lb.log());
+        assert!(
+            lb.log().contains(&format!("{sig:?} received: stopping")),
+            "{}",
+            lb.log()
+        );
+    }
+    let _ = std::fs::remove_file(sock);
+}

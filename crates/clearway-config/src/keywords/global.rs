@@ -2,7 +2,7 @@
 
 use super::{want_args, Ctx};
 use crate::ast::Directive;
-use crate::model::{Global, LogTarget, StatsSocket};
+use crate::model::{Global, LogTarget};
 use crate::{suggest, units};
 
 /// Known in HAProxy's global section but not acted on by Clearway yet: accepted with a warning.
@@ -195,20 +195,17 @@ fn apply_inner(d: &Directive, g: &mut Global, ctx: &mut Ctx) -> Result<(), Strin
             });
         }
         "stats" => match d.arg(1) {
-            Some("socket") => {
-                let addr = d.arg(2).ok_or("'stats socket' expects an address or a path")?;
-                g.stats_sockets.push(StatsSocket {
-                    span: d.span.clone(),
-                    address: addr.to_string(),
-                    params: d.words[3..].to_vec(),
-                });
-                ctx.warn(
-                    &d.span,
-                    "'stats socket' is parsed but the runtime API is not implemented yet",
-                );
+            Some("socket") => g.stats_sockets.push(super::stats_socket::parse(d)?),
+            Some("timeout") => {
+                want_args(d, 2, "'timeout' and a time")?;
+                g.stats_timeout = Some(units::time(&d.words[2])?);
             }
-            Some("timeout" | "maxconn" | "bind-process") => {
-                ctx.warn(&d.span, format!("'stats {}' is known but not acted on yet", d.words[1]));
+            Some("maxconn") => {
+                want_args(d, 2, "'maxconn' and a number")?;
+                g.stats_maxconn = Some(units::int(&d.words[2], "stats maxconn")?);
+            }
+            Some("bind-process") => {
+                ctx.warn(&d.span, "'stats bind-process' has no effect: Clearway runs one process");
             }
             other => {
                 return Err(format!(

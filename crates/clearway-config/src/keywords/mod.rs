@@ -11,6 +11,7 @@ pub mod options;
 pub mod proxy;
 pub mod server;
 pub mod source;
+pub mod stats_socket;
 pub mod tcp;
 
 use crate::ast::Directive;
