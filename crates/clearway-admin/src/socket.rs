@@ -79,6 +79,15 @@ impl StatsSockets {
                     l.set_nonblocking(true).map_err(err)?;
                     Opened::Unix(l, path.display().to_string())
                 }
+                StatsAddr::Fd(fd) => {
+                    let l = clearway_net::listen::inherited(*fd, 1)
+                        .map_err(|e| format!("{}: stats socket: fd@{fd}: {e}", s.span))?;
+                    Opened::Tcp(
+                        l.into_iter()
+                            .next()
+                            .ok_or_else(|| format!("{}: stats socket: fd@{fd}", s.span))?,
+                    )
+                }
                 StatsAddr::Tcp(addr) => {
                     let l = std::net::TcpListener::bind(addr)
                         .map_err(|e| format!("{}: stats socket: cannot bind {addr}: {e}", s.span))?;

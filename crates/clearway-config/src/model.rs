@@ -68,8 +68,12 @@ pub struct Global {
     /// `busy-polling` (`no busy-polling` undoes it): the event loops poll without ever
     /// sleeping, trading a busy CPU for no wake-up latency.
     pub busy_polling: bool,
-    /// `log` lines, kept as written until logging to targets is implemented.
+    /// `log` lines: where `log global` sends, and the process's own messages.
     pub logs: Vec<LogTarget>,
+    /// `log-tag`: the program name in syslog lines (default: the binary's name).
+    pub log_tag: Option<String>,
+    /// `log-send-hostname [NAME]`: the host name in syslog lines (default: none, as HAProxy).
+    pub log_send_hostname: Option<String>,
     /// `stats socket` lines: the runtime API.
     pub stats_sockets: Vec<StatsSocket>,
     /// `stats timeout`: how long a runtime API connection may stay idle (default 10s).
@@ -112,11 +116,56 @@ impl NumRange {
     }
 }
 
+/// A `log` line: where log lines go and which of them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogTarget {
     pub span: Span,
-    /// The words after `log`, e.g. `["127.0.0.1", "local0", "notice"]`, or `["global"]` in a proxy.
-    pub args: Vec<String>,
+    pub dest: LogDest,
+    /// `len`: lines are cut to this many bytes (default 1024).
+    pub len: Option<usize>,
+    pub format: SyslogFormat,
+    /// The syslog facility's code (`local0` is 16).
+    pub facility: u8,
+    /// Lines above this level (a higher code: less severe) are not sent (default: all).
+    pub level: u8,
+    /// Lines below this level are sent at this level instead (default: emerg, no change).
+    pub minlevel: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogDest {
+    Udp(SocketAddr),
+    Tcp(SocketAddr),
+    /// A UNIX datagram socket, such as `/dev/log`.
+    Unix(PathBuf),
+    Stdout,
+    Stderr,
+}
+
+/// How a line is framed for its target (`format` on the `log` line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyslogFormat {
+    Rfc3164,
+    Rfc5424,
+    /// `<PRI>` and the message.
+    Short,
+    /// The message alone.
+    Raw,
+    /// `<PRI>` and the message (HAProxy's `priority`).
+    Priority,
+    /// `<PRI>`, a timestamp, the message.
+    Timed,
+    /// An ISO 8601 timestamp and the message.
+    Iso,
+    /// `<PRI>`, a local time, the message.
+    Local,
+}
+
+/// A proxy's `log` line: one of its own, or `log global`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProxyLog {
+    Global(Span),
+    Target(LogTarget),
 }
 
 /// A `stats socket` line: where the runtime API listens, and who may use it.
@@ -141,6 +190,8 @@ pub enum StatsAddr {
     Unix(PathBuf),
     /// A TCP socket.
     Tcp(SocketAddr),
+    /// `fd@N`: a listening TCP socket the process inherited (systemd, a test harness).
+    Fd(i32),
 }
 
 /// What a stats socket's clients may do.
@@ -285,7 +336,12 @@ pub struct Frontend {
     pub use_backends: Vec<UseBackend>,
     pub timeouts: Timeouts,
     pub options: ProxyOptions,
-    pub logs: Vec<LogTarget>,
+    /// `log` lines, `log global` among them (the runtime expands it to the global lines).
+    pub logs: Vec<ProxyLog>,
+    /// `log-format`, as written (its variables are read by the data plane).
+    pub log_format: Option<(String, Span)>,
+    /// `log-tag` of this proxy (else the global one).
+    pub log_tag: Option<String>,
     pub http: HttpSettings,
     pub tcp_rules: crate::rules::TcpRules,
 }

@@ -94,10 +94,16 @@ fn finish(s: &Section, draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
             );
         }
         for (opt, span) in &draft.http_options {
+            // As HAProxy: a TCP proxy logs in the TCP format instead.
+            let what = if opt == "httplog" {
+                "logs with 'option tcplog' instead"
+            } else {
+                "ignored"
+            };
             ctx.warn(
                 span,
                 format!(
-                    "'option {opt}' needs 'mode http': ignored by {} '{}', which is in 'mode tcp'",
+                    "'option {opt}' needs 'mode http': {what} by {} '{}', which is in 'mode tcp'",
                     s.kind.word(),
                     s.name
                 ),
@@ -155,6 +161,8 @@ fn finish(s: &Section, draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
             timeouts: draft.timeouts,
             options: draft.options.clone(),
             logs: draft.logs.clone(),
+            log_format: draft.log_format.clone(),
+            log_tag: draft.log_tag.clone(),
             http: draft.http.clone(),
             tcp_rules: draft.tcp_rules.clone(),
         });

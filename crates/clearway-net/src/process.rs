@@ -135,3 +135,19 @@ pub fn set_thread_cpus(cpus: &[usize]) -> io::Result<()> {
     }
     sched_setaffinity(nix::unistd::Pid::from_raw(0), &set).map_err(io::Error::from)
 }
+
+/// The offset of local time from UTC, in seconds, at `unix_secs` (the system's time zone, as
+/// `localtime_r` reads it: log timestamps in local time, as HAProxy writes them).
+pub fn local_utc_offset(unix_secs: i64) -> i64 {
+    let t: libc::time_t = unix_secs as libc::time_t;
+    // SAFETY: `tm` is a plain C struct for which all-zero bytes are a valid value.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are valid for the call; localtime_r is the thread-safe variant and
+    // only writes `tm`.
+    let r = unsafe { libc::localtime_r(&t, &mut tm) };
+    if r.is_null() {
+        0
+    } else {
+        tm.tm_gmtoff
+    }
+}

@@ -40,6 +40,12 @@ pub struct Frontend {
     pub counters: clearway_core::Counters,
     /// The most sessions at once (`smax`); the current count is what `conns` has given out.
     pub max_sessions: clearway_core::Gauge,
+    /// Where its traffic is logged; None: nowhere.
+    pub logger: Option<Arc<crate::log::Logger>>,
+    /// TLS is terminated on (some of) its binds: `%ft` ends with `~`.
+    pub tls: bool,
+    /// The process-wide connection limit, shared by every frontend: `%ac` in logs.
+    pub global_conns: Option<(Arc<Semaphore>, u32)>,
 }
 
 impl Frontend {
@@ -68,6 +74,9 @@ impl Frontend {
             smart_accept: cfg.smart_accept(false),
             counters: clearway_core::Counters::default(),
             max_sessions: clearway_core::Gauge::default(),
+            logger: None,
+            tls: cfg.binds.iter().any(|b| b.tls.is_some()),
+            global_conns: None,
         }
     }
 
@@ -75,6 +84,19 @@ impl Frontend {
     pub fn for_threads(mut self, threads: usize) -> Frontend {
         self.counters = clearway_core::Counters::new(threads);
         self
+    }
+
+    /// The same frontend, logging with `logger`.
+    pub fn with_logger(mut self, logger: Option<crate::log::Logger>) -> Frontend {
+        self.logger = logger.map(Arc::new);
+        self
+    }
+
+    /// Sessions in progress in the whole process (`%ac`).
+    pub fn process_sessions(&self) -> u32 {
+        self.global_conns
+            .as_ref()
+            .map_or(0, |(s, max)| max.saturating_sub(s.available_permits() as u32))
     }
 
     /// Sessions in progress (`scur`).

@@ -67,6 +67,8 @@ pub struct Runtime {
     pub thread_cpus: Vec<Option<(Vec<usize>, Span)>>,
     /// `busy-polling`: the event loops never sleep in the kernel while waiting for events.
     pub busy_polling: bool,
+    /// The `global` section's log targets.
+    pub log: Arc<crate::log::Globals>,
 }
 
 /// Which CPUs each of `threads` worker threads is bound to by the `cpu-map` lines (thread
@@ -231,6 +233,8 @@ impl Runtime {
                 .cloned()
                 .ok_or_else(|| BuildError::new(span, format!("no backend named '{name}'")))
         };
+        let log_globals = crate::log::Globals::open(&cfg.global).map_err(|(span, m)| BuildError::new(&span, m))?;
+        let global_conns = Arc::new(Semaphore::new(global_maxconn as usize));
         let mut frontends = Vec::with_capacity(cfg.frontends.len());
         for f in &cfg.frontends {
             let find = |name: &str, span: &Span| {
@@ -259,19 +263,29 @@ impl Runtime {
                 Some(name) => Some(find(name, &f.span)?),
                 None => None,
             };
-            frontends.push(Arc::new(
-                Frontend::new(f, switching, backend, global_maxconn).for_threads(threads),
-            ));
+            let logger = crate::log::Logger::build(f, &log_globals).map_err(|(span, m)| BuildError::new(&span, m))?;
+            let mut fe = Frontend::new(f, switching, backend, global_maxconn)
+                .for_threads(threads)
+                .with_logger(logger);
+            fe.global_conns = Some((global_conns.clone(), global_maxconn));
+            frontends.push(Arc::new(fe));
         }
         Ok(Runtime {
             frontends,
             backends,
-            global_conns: Arc::new(Semaphore::new(global_maxconn as usize)),
+            global_conns,
             global_maxconn,
             threads,
             workers: crate::workers::Workers::new(threads),
             thread_cpus: thread_cpus(&cfg.global.cpu_maps, threads),
             busy_polling: cfg.global.busy_polling,
+            log: {
+                let g = Arc::new(log_globals);
+                if !g.is_empty() {
+                    crate::log::set_process_targets(g.clone());
+                }
+                g
+            },
         })
     }
 }

@@ -55,6 +55,9 @@ pub fn spawn<H: Send + 'static>(
             return;
         }
     }
+    if let Some(l) = &fe.logger {
+        l.accepted(&fe.name, peer, local);
+    }
     let conn = ConnSamples { peer, local, tls: None };
     if tls.is_none() && fe.mode == Mode::Http {
         tokio::spawn(crate::http::session::serve_once_readable(fe, client, conn, hold));
@@ -195,9 +198,13 @@ struct Connected {
     first: Vec<u8>,
 }
 
+/// Why a TCP session got no server: the termination state to log, and the backend if one was
+/// chosen.
+type NotConnected = ([u8; 2], Option<Arc<Backend>>);
+
 /// Content inspection, the backend choice and the server connection. A future of its own,
 /// boxed and freed once done, so that a session's lasting state is only what forwarding needs.
-async fn tcp_connect(fe: &Frontend, client: &mut Client, conn: &ConnSamples) -> Option<Connected> {
+async fn tcp_connect(fe: &Frontend, client: &mut Client, conn: &ConnSamples) -> Result<Connected, NotConnected> {
     let peer = conn.peer;
     let mut first = Vec::new();
     let chosen = if fe.tcp_rules.wants_payload(fe.switching_reads_payload) {
@@ -207,7 +214,7 @@ async fn tcp_connect(fe: &Frontend, client: &mut Client, conn: &ConnSamples) -> 
         if let Verdict::Reject(span) = fe.tcp_rules.on_content(&s) {
             fe.counters.inc(Field::DeniedSess);
             tracing::info!(frontend = %fe.name, client = %peer, "connection rejected by 'tcp-request content reject' at {span}");
-            return None;
+            return Err((*b"PR", None));
         }
         fe.choose_backend(&s).cloned()
     } else {
@@ -215,7 +222,7 @@ async fn tcp_connect(fe: &Frontend, client: &mut Client, conn: &ConnSamples) -> 
     };
     let Some(be) = chosen else {
         tracing::warn!(frontend = %fe.name, %peer, "no backend for this frontend: closing the connection");
-        return None;
+        return Err((*b"PR", None));
     };
     let side = ClientSide {
         peer,
@@ -224,18 +231,33 @@ async fn tcp_connect(fe: &Frontend, client: &mut Client, conn: &ConnSamples) -> 
         data_waiting: !first.is_empty(),
     };
     match dispatch::connect_server(&be, side).await {
-        Ok(sc) => Some(Connected { be, sc, first }),
+        Ok(sc) => Ok(Connected { be, sc, first }),
         Err(e) => {
             tracing::warn!(frontend = %fe.name, backend = %be.rt.name, client = %peer, dst = %conn.local, "session refused: {e}");
-            None
+            let term = match e {
+                dispatch::DispatchError::QueueTimeout(_) => *b"sQ",
+                _ => *b"SC",
+            };
+            Err((term, Some(be)))
         }
     }
 }
 
 async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples) {
     let peer = conn.peer;
-    let Some(Connected { be, sc, first }) = Box::pin(tcp_connect(&fe, &mut client, &conn)).await else {
-        return;
+    let log = fe.logger.as_ref().filter(|l| l.per_session()).map(|_| TcpLog::start());
+    let connected = Box::pin(tcp_connect(&fe, &mut client, &conn)).await;
+    let connect_ms = log
+        .as_ref()
+        .map(|l| crate::log::ms_between(l.at, std::time::Instant::now()));
+    let Connected { be, sc, first } = match connected {
+        Ok(c) => c,
+        Err((term, be)) => {
+            if let Some(l) = log {
+                l.finish(&fe, &conn, be.as_deref(), None, connect_ms, term);
+            }
+            return;
+        }
     };
     let slot = sc.slot;
     let server = &be.rt.servers[slot.server];
@@ -272,6 +294,17 @@ async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples) {
     };
     out.bytes_in += first.len() as u64;
     count_end(&fe, &be, slot.server, &out);
+    if let Some(l) = log {
+        let term = match out.end {
+            forward::End::Closed => *b"--",
+            forward::End::ClientTimeout => *b"cD",
+            forward::End::ServerTimeout => *b"sD",
+            forward::End::ClientError(_) => *b"CD",
+            forward::End::ServerError(_) => *b"SD",
+        };
+        let served = (slot.server, sc.source, &out);
+        l.finish(&fe, &conn, Some(&be), Some(served), connect_ms, term);
+    }
     let src = sc.source.map_or_else(|| "-".to_string(), |s| s.to_string());
     match out.end {
         forward::End::Closed => tracing::debug!(
@@ -300,5 +333,56 @@ fn count_end(fe: &Frontend, be: &Backend, server: usize, out: &forward::Outcome)
     if let Some(f) = abort {
         be.rt.counters.inc(f);
         sv.inc(f);
+    }
+}
+
+/// A TCP session's log line in the making: when it began.
+struct TcpLog {
+    wall: std::time::SystemTime,
+    at: std::time::Instant,
+}
+
+impl TcpLog {
+    fn start() -> TcpLog {
+        TcpLog {
+            wall: std::time::SystemTime::now(),
+            at: std::time::Instant::now(),
+        }
+    }
+
+    /// Logs the session: `served` is its server, source address and outcome when it had one.
+    fn finish(
+        self,
+        fe: &Frontend,
+        conn: &ConnSamples,
+        be: Option<&Backend>,
+        served: Option<(usize, Option<SocketAddr>, &forward::Outcome)>,
+        connect_ms: Option<i64>,
+        term: [u8; 2],
+    ) {
+        let Some(logger) = &fe.logger else { return };
+        let mut r = crate::log::Record::new(&fe.name, conn.peer, Some(conn.local), self.wall);
+        r.tls = conn.tls.is_some();
+        r.backend = be.map(|b| b.rt.name.as_str());
+        r.t_queue = Some(0);
+        r.t_connect = connect_ms;
+        r.t_total = Some(crate::log::ms_between(self.at, std::time::Instant::now()));
+        r.term = term;
+        r.feconn = fe.sessions();
+        r.actconn = fe.process_sessions();
+        if let Some(b) = be {
+            r.beconn = b.rt.conns.cur();
+            r.backend_queue = b.queue.len();
+        }
+        if let (Some(b), Some((i, source, out))) = (be, served) {
+            let s = &b.rt.servers[i];
+            r.server = Some(s.name.as_str());
+            r.server_addr = Some(s.target(conn.local));
+            r.source_addr = source;
+            r.srvconn = s.active();
+            r.bytes_in = out.bytes_in;
+            r.bytes_out = out.bytes_out;
+        }
+        logger.finished(&r);
     }
 }

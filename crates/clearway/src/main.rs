@@ -4,6 +4,7 @@
 mod cli;
 mod doctor;
 mod startup;
+mod syslog_layer;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -193,9 +194,16 @@ fn init_logging(cli: &cli::Cli) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("CLEARWAY_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(false)
+                .with_filter(filter),
+        )
+        .with(syslog_layer::SyslogLayer)
         .init();
 }

@@ -37,6 +37,22 @@ pub fn start(cli: &cli::Cli, cfg: &clearway_config::Config) -> Result<(), String
     self_test(cfg);
     let pidfile = cli.pidfile.as_ref().or(cfg.global.pidfile.as_ref());
     if (cfg.global.daemon || cli.daemon) && !cli.foreground() {
+        // In the background stderr is gone: without a `log` line, the process's own messages
+        // go to the local syslog socket, when there is one.
+        if rt.log.is_empty() {
+            match clearway_proxy::log::Globals::dev_log() {
+                Some(g) => {
+                    tracing::info!(
+                        "no 'log' line in 'global': messages go to /dev/log (facility daemon) once in the background"
+                    );
+                    clearway_proxy::log::set_process_targets(std::sync::Arc::new(g));
+                }
+                None => tracing::warn!(
+                    "no 'log' line in 'global' and no /dev/log: messages after going to the background are lost \
+                     (hint: add 'log /dev/log daemon' or a syslog address to 'global')"
+                ),
+            }
+        }
         clearway_net::process::daemonize(pidfile.map(|p| p.as_path()))
             .map_err(|e| format!("cannot go to the background: {e}"))?;
     } else if let Some(path) = pidfile {

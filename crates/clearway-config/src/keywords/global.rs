@@ -2,13 +2,11 @@
 
 use super::{want_args, Ctx};
 use crate::ast::Directive;
-use crate::model::{Global, LogTarget};
+use crate::model::Global;
 use crate::{suggest, units};
 
 /// Known in HAProxy's global section but not acted on by Clearway yet: accepted with a warning.
 const KNOWN_NOT_ACTED: &[&str] = &[
-    "log-send-hostname",
-    "log-tag",
     "ulimit-n",
     "ssl-default-bind-ciphers",
     "ssl-default-bind-ciphersuites",
@@ -76,6 +74,8 @@ const ACTED: &[&str] = &[
     "nosplice",
     "busy-polling",
     "log",
+    "log-tag",
+    "log-send-hostname",
     "stats",
 ];
 
@@ -182,16 +182,17 @@ fn apply_inner(d: &Directive, g: &mut Global, ctx: &mut Ctx) -> Result<(), Strin
             g.nbthread = Some(n);
         }
         "cpu-map" => g.cpu_maps.push(super::cpu_map::parse(d)?),
-        "log" => {
-            if d.words.len() < 2 {
-                return Err("'log' expects an address and a facility, e.g. 'log 127.0.0.1 local0'".into());
-            }
-            if d.words[1] != "stdout" && d.words[1] != "stderr" && d.words.len() < 3 {
-                return Err("'log' expects a facility after the address, e.g. 'log 127.0.0.1 local0 notice'".into());
-            }
-            g.logs.push(LogTarget {
-                span: d.span.clone(),
-                args: d.words[1..].to_vec(),
+        "log" => g.logs.push(super::log::parse(&d.span, &d.words[1..])?),
+        "log-tag" => {
+            want_args(d, 1, "a tag")?;
+            g.log_tag = Some(d.words[1].clone());
+        }
+        "log-send-hostname" => {
+            g.log_send_hostname = Some(match d.arg(1) {
+                Some(name) => name.to_string(),
+                None => std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .map(|h| h.trim().to_string())
+                    .unwrap_or_default(),
             });
         }
         "stats" => match d.arg(1) {

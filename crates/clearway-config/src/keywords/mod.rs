@@ -7,6 +7,7 @@ pub mod checks;
 pub mod cpu_map;
 pub mod global;
 pub mod http;
+pub mod log;
 pub mod options;
 pub mod proxy;
 pub mod server;

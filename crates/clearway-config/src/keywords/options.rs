@@ -18,6 +18,9 @@ const ACTED: &[&str] = &[
     "splice-auto",
     "tcp-smart-accept",
     "tcp-smart-connect",
+    "httplog",
+    "tcplog",
+    "dontlognull",
 ];
 /// Options that only make sense in HTTP mode (warned about in TCP proxies).
 pub const HTTP_ONLY: &[&str] = &[
@@ -56,8 +59,6 @@ pub const CHECKS: &[&str] = &[
 ];
 /// Other options HAProxy knows, accepted without effect for now.
 const KNOWN_NOT_ACTED: &[&str] = &[
-    "tcplog",
-    "dontlognull",
     "dontlog-normal",
     "tcpka",
     "clitcpka",
@@ -90,6 +91,16 @@ pub fn apply(d: &Directive, negated: bool, opts: &mut ProxyOptions, redispatch: 
         "redispatch" => *redispatch = !negated,
         "allbackups" => opts.allbackups = !negated,
         "tcplog" => opts.tcplog = !negated,
+        "httplog" if !args.is_empty() => {
+            return ctx.error(
+                &d.span,
+                format!(
+                    "'option httplog {}' is not supported: only the default HTTP log format is \
+                     (hint: write the format with 'log-format')",
+                    args.join(" ")
+                ),
+            )
+        }
         "httplog" => opts.httplog = !negated,
         "dontlognull" => opts.dontlognull = !negated,
         "http-server-close" => opts.http_server_close = !negated,

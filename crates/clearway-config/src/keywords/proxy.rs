@@ -4,8 +4,7 @@
 use super::{acl, bind, checks, http, options, server, source, tcp, want_args, Args, Ctx, Failure, Res};
 use crate::ast::{Directive, Kind};
 use crate::model::{
-    Balance, Bind, HttpConnMode, HttpSettings, LogTarget, Mode, ProxyOptions, Server, Source, Span, Timeouts,
-    UseBackend,
+    Balance, Bind, HttpConnMode, HttpSettings, Mode, ProxyLog, ProxyOptions, Server, Source, Span, Timeouts, UseBackend,
 };
 use crate::{suggest, units};
 
@@ -29,7 +28,9 @@ pub struct Draft {
     pub source: Option<Source>,
     pub servers: Vec<Server>,
     pub default_server: Server,
-    pub logs: Vec<LogTarget>,
+    pub logs: Vec<ProxyLog>,
+    pub log_format: Option<(String, Span)>,
+    pub log_tag: Option<String>,
     /// ACLs declared so far in this section.
     pub acls: Vec<acl::Named>,
     pub http: HttpSettings,
@@ -58,6 +59,8 @@ impl Draft {
             servers: Vec::new(),
             default_server: server::template(span),
             logs: Vec::new(),
+            log_format: None,
+            log_tag: None,
             acls: Vec::new(),
             http: HttpSettings::default(),
             tcp_rules: crate::rules::TcpRules::default(),
@@ -117,6 +120,8 @@ const KEYWORDS: &[(&str, char)] = &[
     ("no", 'A'),
     ("timeout", 'A'),
     ("log", 'A'),
+    ("log-format", 'F'),
+    ("log-tag", 'A'),
     ("http-check", 'B'),
     ("tcp-check", 'B'),
     ("contimeout", 'B'),
@@ -155,10 +160,8 @@ const KNOWN_NOT_ACTED: &[&str] = &[
     "compression",
     "unique-id-format",
     "unique-id-header",
-    "log-format",
     "log-format-sd",
     "error-log-format",
-    "log-tag",
     "email-alert",
     "dispatch",
     "persist",
@@ -407,6 +410,7 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
         }
         "default-server" => server::parse_default_server(d, &mut p.default_server, ctx),
         "option" => option(d, false, caps, name, kind, p, ctx),
+        "no" if d.arg(1) == Some("log") && d.words.len() == 2 => p.logs.clear(),
         "no" => {
             if d.arg(1) != Some("option") {
                 return Err(err(format!(
@@ -460,20 +464,24 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
             ctx.warn(&d.span, format!("'{kw}' is deprecated: use 'timeout {key}'"));
             set_timeout(&mut p.timeouts, key, t, ctx, d);
         }
-        "log" => {
+        "log" => match d.arg(1) {
+            Some("global") if d.words.len() == 2 => p.logs.push(ProxyLog::Global(d.span.clone())),
+            _ => p.logs.push(ProxyLog::Target(
+                super::log::parse(&d.span, &d.words[1..]).map_err(err)?,
+            )),
+        },
+        "log-format" => {
             if d.words.len() < 2 {
-                return Err(err("'log' expects 'global' or an address and a facility"));
-            }
-            if d.words[1] == "global" || d.words[1] == "stdout" || d.words[1] == "stderr" || d.words.len() >= 3 {
-                p.logs.push(LogTarget {
-                    span: d.span.clone(),
-                    args: d.words[1..].to_vec(),
-                });
-            } else {
                 return Err(err(
-                    "'log' expects a facility after the address, e.g. 'log 127.0.0.1 local0'",
+                    "'log-format' expects a format, e.g. log-format \"%ci:%cp [%tr] %ft %b/%s %ST\"",
                 ));
             }
+            // Words were split at unescaped spaces; the format keeps one space between them.
+            p.log_format = Some((d.words[1..].join(" "), d.span.clone()));
+        }
+        "log-tag" => {
+            want_args(d, 1, "a tag").map_err(err)?;
+            p.log_tag = Some(d.words[1].clone());
         }
         "http-check" if d.arg(1) == Some("expect") => {
             let e = checks::http_expect(d).map_err(err)?;

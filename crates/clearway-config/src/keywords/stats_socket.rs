@@ -78,8 +78,15 @@ pub fn parse(d: &Directive) -> Result<StatsSocket, String> {
     Ok(s)
 }
 
-/// A path (`/run/clearway.sock`, `unix@...`) or a TCP address (`ipv4@`, `ipv6@`, `HOST:PORT`).
+/// A path (`/run/clearway.sock`, `unix@...`), a TCP address (`ipv4@`, `ipv6@`, `HOST:PORT`),
+/// or an inherited listening socket (`fd@N`).
 fn address(text: &str) -> Result<StatsAddr, String> {
+    if let Some(n) = text.strip_prefix("fd@") {
+        return n
+            .parse()
+            .map(StatsAddr::Fd)
+            .map_err(|_| format!("'stats socket': '{text}': expected fd@ and a descriptor number, e.g. fd@3"));
+    }
     if let Some(p) = text.strip_prefix("unix@") {
         return Ok(StatsAddr::Unix(p.into()));
     }
@@ -114,6 +121,8 @@ mod tests {
         assert_eq!((s.level, s.mode), (StatsLevel::Admin, Some(0o660)));
         assert_eq!((s.user.as_deref(), s.group.as_deref()), (Some("root"), Some("0")));
         assert_eq!(g.stats_timeout, Some(std::time::Duration::from_secs(120)));
+        let g = global("    stats socket fd@7 level admin\n").expect("valid");
+        assert_eq!(g.stats_sockets[0].address, StatsAddr::Fd(7));
         let g = global("    stats socket ipv4@127.0.0.1:9999\n").expect("valid");
         assert_eq!(
             g.stats_sockets[0].address,
@@ -133,6 +142,7 @@ mod tests {
             ),
             ("stats socket /s level", "'level' expects"),
             ("stats socket 127.0.0.1:1-3", "not a range"),
+            ("stats socket fd@x", "expected fd@ and a descriptor number"),
         ] {
             let e = global(&format!("    {line}\n")).expect_err(line);
             assert!(e.contains("t.cfg:2") && e.contains(says), "{line}: {e}");

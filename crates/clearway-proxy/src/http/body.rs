@@ -56,6 +56,8 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub struct ResBody {
     kind: Kind,
     done: Option<DoneGuard>,
+    /// The request's log line, written when this body is done or dropped.
+    log: Option<Box<super::access_log::PendingLog>>,
 }
 
 enum Kind {
@@ -77,6 +79,7 @@ impl ResBody {
         ResBody {
             kind: Kind::Local((!b.is_empty()).then_some(b)),
             done: None,
+            log: None,
         }
     }
 
@@ -87,6 +90,7 @@ impl ResBody {
                 lease: Some(lease),
             },
             done: None,
+            log: None,
         };
         // An empty body is over already: the connection can serve another request at once.
         b.finish_h1();
@@ -100,6 +104,7 @@ impl ResBody {
                 lease: Some((lease, sender)),
             },
             done: None,
+            log: None,
         }
     }
 
@@ -116,6 +121,30 @@ impl ResBody {
     /// and back in costs a copy of it each way.
     pub fn set_done(&mut self, done: Option<DoneGuard>) {
         self.done = done;
+    }
+
+    /// Carries the request's log line, to be written when the body is over.
+    pub fn set_log(&mut self, log: super::access_log::PendingLog) {
+        let mut log = Box::new(log);
+        log.complete = self.is_end_stream();
+        self.log = Some(log);
+    }
+
+    /// Counts a frame's bytes in the log line, and the body's end.
+    fn logged(&mut self, r: &Poll<Option<Result<Frame<Bytes>, BoxError>>>) {
+        let ended = self.ended();
+        if let Some(l) = &mut self.log {
+            match r {
+                Poll::Ready(Some(Ok(f))) => {
+                    l.bytes_out += f.data_ref().map_or(0, |d| d.len() as u64);
+                }
+                Poll::Ready(None) => l.complete = true,
+                _ => {}
+            }
+            if ended {
+                l.complete = true;
+            }
+        }
     }
 
     /// Once the body is over: its slot goes back, and its connection too when it has a home.
@@ -158,6 +187,37 @@ impl Body for ResBody {
     type Error = BoxError;
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let r = self.as_mut().poll_inner(cx);
+        if self.log.is_some() {
+            self.logged(&r);
+        }
+        r
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.ended()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            Kind::Local(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
+            Kind::H1 { inner, .. } => inner.exact_len().map_or_else(SizeHint::default, SizeHint::with_exact),
+            Kind::H2 { inner, .. } => inner.size_hint(),
+        }
+    }
+}
+
+impl ResBody {
+    fn ended(&self) -> bool {
+        match &self.kind {
+            Kind::Local(b) => b.is_none(),
+            Kind::H1 { inner, .. } => inner.is_end(),
+            Kind::H2 { inner, .. } => inner.is_end_stream(),
+        }
+    }
+
+    #[inline]
+    fn poll_inner(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match &mut self.kind {
             Kind::Local(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             Kind::H1 { inner, lease } => {
@@ -180,22 +240,6 @@ impl Body for ResBody {
                 }
                 r.map_err(Into::into)
             }
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        match &self.kind {
-            Kind::Local(b) => b.is_none(),
-            Kind::H1 { inner, .. } => inner.is_end(),
-            Kind::H2 { inner, .. } => inner.is_end_stream(),
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match &self.kind {
-            Kind::Local(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
-            Kind::H1 { inner, .. } => inner.exact_len().map_or_else(SizeHint::default, SizeHint::with_exact),
-            Kind::H2 { inner, .. } => inner.size_hint(),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! routed by ACLs to backends, rewritten by rules and sent over reused server connections.
 //! Must not parse config text or open listeners.
 
+pub mod access_log;
 pub mod body;
 pub mod client_h1;
 pub mod client_io;

@@ -10,6 +10,7 @@ mod tests;
 use client::Activity;
 pub use client::{serve, serve_once_readable};
 
+use super::access_log::{PendingLog, ReqLog};
 use super::body::{DoneGuard, Lease, ResBody};
 use super::client_h1;
 use super::decode::HOP_BY_HOP;
@@ -173,9 +174,12 @@ impl Session {
         });
         // Moved into the block as they are: a `let mut` copy inside would hold the head twice.
         let (mut parts, body) = req.into_parts();
+        if let Some(l) = ReqLog::begin(&self.fe, &parts, head_size(&parts)) {
+            parts.extensions.insert(l);
+        }
         async move {
             let (mut res, be) = self.route(index, &mut parts, body).await;
-            self.respond(&mut res, be.as_deref(), &parts, done);
+            self.respond(&mut res, be.as_ref(), &mut parts, done);
             super::decode::recycle(std::mem::take(&mut parts.headers));
             res
         }
@@ -185,10 +189,11 @@ impl Session {
     fn respond(
         &self,
         res: &mut Response<ResBody>,
-        be: Option<&Backend>,
-        req: &http::request::Parts,
+        be_arc: Option<&Arc<Backend>>,
+        req: &mut http::request::Parts,
         done: Option<DoneGuard>,
     ) {
+        let be = be_arc.map(|b| &**b);
         let close =
             be.map_or(self.fe.http.conn_mode, |b| b.http.conn_mode.max(self.fe.http.conn_mode)) == HttpConnMode::Close;
         if close && req.version != Version::HTTP_2 && res.status() != http::StatusCode::SWITCHING_PROTOCOLS {
@@ -206,6 +211,17 @@ impl Session {
             "request"
         );
         res.body_mut().set_done(done);
+        if let Some(l) = req.extensions.remove::<ReqLog>() {
+            let log = PendingLog::new(
+                self.fe.clone(),
+                be_arc.cloned(),
+                l,
+                &self.conn,
+                res.status(),
+                res.headers(),
+            );
+            res.body_mut().set_log(log);
+        }
     }
 
     /// The response to one request, and the backend that handled it, if any.
@@ -407,11 +423,21 @@ impl Session {
                 }
                 Err(e) => {
                     tracing::warn!(frontend = %fe.name, backend = %be.rt.name, client = %self.conn.peer, "request refused: {e}");
+                    if let (dispatch::DispatchError::Connect { server, .. }, Some(l)) =
+                        (&e, parts.extensions.get::<ReqLog>())
+                    {
+                        if let Some(i) = be.rt.servers.iter().position(|s| &s.name == server) {
+                            l.tried(i);
+                        }
+                    }
                     // As HAProxy: no server, a full queue and failed connects all answer 503.
                     return self.error(Some(be), 503);
                 }
             };
             let server = slot.server;
+            if let Some(l) = parts.extensions.get::<ReqLog>() {
+                l.connected(server);
+            }
             // A closing client's server connection goes back to the backend's pool too, as in
             // HAProxy: the pool's estimate of the connections needed bounds what stays idle.
             let lease = |slot| Lease {
@@ -434,10 +460,12 @@ impl Session {
                     // `timeout server` runs on the connection's own timer.
                     match conn.send(head, req_body, be.rt.timeouts.server).await {
                         Ok((rp, rb)) if rp.status == http::StatusCode::SWITCHING_PROTOCOLS => {
+                            responded(parts);
                             be.rt.servers[server].counters.inc(Field::Http1xx);
                             return self.tunnel(be, rp, client_upgrade, slot, rb);
                         }
                         Ok((rp, rb)) => {
+                            responded(parts);
                             let rb = rb.with_idle_timeout(be.rt.timeouts.server);
                             return self.on_response(be, server, parts, rp, ResBody::h1(rb, lease(slot)));
                         }
@@ -481,6 +509,7 @@ impl Session {
                 Sender::H2(h2, origin) => {
                     match Box::pin(self.send_h2(be, server, h2, parts, &uri, &headers, req_body, attempt)).await {
                         H2Sent::Answered(res, h2) => {
+                            responded(parts);
                             let (rp, rb) = res.into_parts();
                             return self.on_response(
                                 be,
@@ -765,4 +794,11 @@ fn to_h2(req: &mut Request<ReqBody>, tls: bool, server: std::net::SocketAddr) {
 fn count_failed_response(be: &Backend, server: usize) {
     be.rt.counters.inc(Field::ErrResp);
     be.rt.servers[server].counters.inc(Field::ErrResp);
+}
+
+/// Notes in a request's log line that its response head came.
+fn responded(parts: &http::request::Parts) {
+    if let Some(l) = parts.extensions.get::<ReqLog>() {
+        l.responded();
+    }
 }

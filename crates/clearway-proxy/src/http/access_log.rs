@@ -1,0 +1,190 @@
+//! The log line of one HTTP request, gathered along its way: begun when the request arrives
+//! (`ReqLog`, carried in the request's extensions, only when its frontend logs per request),
+//! told when a server connection was ready and when the response head came, then carried by
+//! the response body (`PendingLog`), which counts its bytes and writes the line when it is
+//! done or dropped. Must not change the request or the response.
+
+use crate::frontend::Frontend;
+use crate::log::{ms_between, HttpLine, Record};
+use crate::runtime::Backend;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+/// What is known of a request's log line before its response.
+#[derive(Clone)]
+pub struct ReqLog {
+    wall: SystemTime,
+    at: Instant,
+    line: HttpLine,
+    bytes_in: u64,
+    /// Marked on the way (through a shared reference: the request is borrowed there).
+    marks: Arc<Marks>,
+}
+
+/// Microseconds after the request's arrival, 0 for "not yet".
+#[derive(Default)]
+struct Marks {
+    /// A server connection was ready for it (after the queue and the connect).
+    connected: AtomicU64,
+    /// The response head came.
+    responded: AtomicU64,
+    /// The server's index plus one.
+    server: AtomicUsize,
+}
+
+impl ReqLog {
+    fn since(&self) -> u64 {
+        (self.at.elapsed().as_micros() as u64).max(1)
+    }
+
+    /// A connection to server `i` is ready for the request.
+    pub fn connected(&self, server: usize) {
+        self.marks.connected.store(self.since(), Ordering::Relaxed);
+        self.marks.server.store(server + 1, Ordering::Relaxed);
+    }
+
+    /// Server `i` was tried, in vain.
+    pub fn tried(&self, server: usize) {
+        self.marks.server.store(server + 1, Ordering::Relaxed);
+    }
+
+    /// The response head came.
+    pub fn responded(&self) {
+        self.marks.responded.store(self.since(), Ordering::Relaxed);
+    }
+
+    fn mark(a: &AtomicU64) -> Option<i64> {
+        match a.load(Ordering::Relaxed) {
+            0 => None,
+            us => Some((us / 1000) as i64),
+        }
+    }
+
+    fn server(&self) -> Option<usize> {
+        self.marks.server.load(Ordering::Relaxed).checked_sub(1)
+    }
+}
+
+impl ReqLog {
+    /// Begins the line of a request arriving now, if `fe` logs per request.
+    pub fn begin(fe: &Frontend, req: &http::request::Parts, head_bytes: usize) -> Option<ReqLog> {
+        fe.logger.as_ref().filter(|l| l.per_session())?;
+        Some(ReqLog {
+            wall: SystemTime::now(),
+            at: Instant::now(),
+            line: HttpLine {
+                method: req.method.as_str().to_string(),
+                uri: req.uri.to_string(),
+                version: format!("{:?}", req.version),
+            },
+            bytes_in: head_bytes as u64,
+            marks: Arc::new(Marks::default()),
+        })
+    }
+}
+
+/// A request's line, waiting for the end of its response.
+pub struct PendingLog {
+    fe: Arc<Frontend>,
+    be: Option<Arc<Backend>>,
+    req: ReqLog,
+    client: SocketAddr,
+    local: SocketAddr,
+    tls: bool,
+    status: u16,
+    term: [u8; 2],
+    /// Response bytes to the client so far (head and body).
+    pub bytes_out: u64,
+    /// The body was sent to its end.
+    pub complete: bool,
+}
+
+impl PendingLog {
+    /// The line of a request answered with `status`, by a server or by Clearway itself.
+    pub fn new(
+        fe: Arc<Frontend>,
+        be: Option<Arc<Backend>>,
+        req: ReqLog,
+        conn: &crate::acl::ConnSamples,
+        status: http::StatusCode,
+        headers: &http::HeaderMap,
+    ) -> PendingLog {
+        let status = status.as_u16();
+        let head: usize = headers
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.len() + 4)
+            .sum::<usize>()
+            + 19;
+        // Why a request answered by Clearway itself ended (HAProxy's first two characters).
+        let responded = ReqLog::mark(&req.marks.responded).is_some();
+        let term = match (responded, status) {
+            (true, _) => *b"--",
+            (false, 502) => *b"SH",
+            (false, 504) => *b"sH",
+            (false, 503) if be.is_some() => *b"SC",
+            (false, 408) => *b"cR",
+            (false, 400 | 414 | 431) => *b"CR",
+            (false, 401 | 403) => *b"PR",
+            _ => *b"--",
+        };
+        PendingLog {
+            fe,
+            be,
+            req,
+            client: conn.peer,
+            local: conn.local,
+            tls: conn.tls.is_some(),
+            status,
+            term,
+            bytes_out: head as u64,
+            complete: false,
+        }
+    }
+}
+
+impl Drop for PendingLog {
+    fn drop(&mut self) {
+        let Some(logger) = &self.fe.logger else { return };
+        let now = Instant::now();
+        let q = &self.req;
+        let mut r = Record::new(&self.fe.name, self.client, Some(self.local), q.wall);
+        r.request = q.wall;
+        r.tls = self.tls;
+        r.http = Some(q.line.clone());
+        r.backend = self.be.as_ref().map(|b| b.rt.name.as_str());
+        r.status = Some(self.status);
+        r.bytes_in = q.bytes_in;
+        r.bytes_out = self.bytes_out;
+        r.term = if self.complete || self.term != *b"--" {
+            self.term
+        } else {
+            // The client went before the body's end.
+            *b"CD"
+        };
+        let connected = ReqLog::mark(&q.marks.connected);
+        if connected.is_some() {
+            r.t_queue = Some(0);
+        }
+        r.t_connect = connected;
+        r.t_response = match (connected, ReqLog::mark(&q.marks.responded)) {
+            (Some(c), Some(h)) => Some(h - c),
+            _ => None,
+        };
+        r.t_active = Some(ms_between(q.at, now));
+        r.t_total = r.t_active;
+        r.feconn = self.fe.sessions();
+        r.actconn = self.fe.process_sessions();
+        if let Some(b) = &self.be {
+            r.beconn = b.rt.conns.cur();
+            r.backend_queue = b.queue.len();
+            if let Some(s) = q.server().and_then(|i| b.rt.servers.get(i)) {
+                r.server = Some(s.name.as_str());
+                r.server_addr = Some(s.target(self.local));
+                r.srvconn = s.active();
+            }
+        }
+        logger.finished(&r);
+    }
+}

@@ -1,0 +1,451 @@
+//! `log-format` strings: compiled once into literal text and variables (`%ci`, `%{+Q}r`,
+//! ...), rendered for each session or request from a `Record`. HAProxy's `option tcplog` and
+//! `option httplog` are the format strings HAProxy documents as their equivalents. Must not
+//! send anything.
+
+use super::Record;
+use std::fmt::Write;
+
+/// HAProxy's `option tcplog`, as its documentation gives it.
+pub const TCPLOG: &str = "%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq";
+/// HAProxy's `option httplog`.
+pub const HTTPLOG: &str =
+    "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r";
+
+/// The variables Clearway fills (HAProxy's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Var {
+    ClientIp,
+    ClientPort,
+    FrontendIp,
+    FrontendPort,
+    Date,
+    GmtDate,
+    LocalDate,
+    RequestDate,
+    RequestGmtDate,
+    RequestLocalDate,
+    Timestamp,
+    Millis,
+    Frontend,
+    FrontendTransport,
+    Backend,
+    Server,
+    ServerIp,
+    ServerPort,
+    BackendSourceIp,
+    BackendSourcePort,
+    Th,
+    Ti,
+    TR,
+    Tq,
+    Tw,
+    Tc,
+    Tr,
+    Ta,
+    Tt,
+    Td,
+    Tu,
+    Status,
+    BytesRead,
+    BytesUploaded,
+    CapturedReqCookie,
+    CapturedResCookie,
+    TermState,
+    TermStateCookie,
+    ActConn,
+    FeConn,
+    BeConn,
+    SrvConn,
+    Retries,
+    SrvQueue,
+    BeQueue,
+    CapturedReqHeaders,
+    CapturedResHeaders,
+    Request,
+    Method,
+    Path,
+    PathOnly,
+    Query,
+    Uri,
+    Version,
+    Pid,
+    Hostname,
+    RequestCounter,
+    LogCounter,
+    UniqueId,
+}
+
+const VARS: &[(&str, Var)] = &[
+    ("ci", Var::ClientIp),
+    ("cp", Var::ClientPort),
+    ("fi", Var::FrontendIp),
+    ("fp", Var::FrontendPort),
+    ("t", Var::Date),
+    ("T", Var::GmtDate),
+    ("Tl", Var::LocalDate),
+    ("tr", Var::RequestDate),
+    ("trg", Var::RequestGmtDate),
+    ("trl", Var::RequestLocalDate),
+    ("Ts", Var::Timestamp),
+    ("ms", Var::Millis),
+    ("f", Var::Frontend),
+    ("ft", Var::FrontendTransport),
+    ("b", Var::Backend),
+    ("s", Var::Server),
+    ("si", Var::ServerIp),
+    ("sp", Var::ServerPort),
+    ("bi", Var::BackendSourceIp),
+    ("bp", Var::BackendSourcePort),
+    ("Th", Var::Th),
+    ("Ti", Var::Ti),
+    ("TR", Var::TR),
+    ("Tq", Var::Tq),
+    ("Tw", Var::Tw),
+    ("Tc", Var::Tc),
+    ("Tr", Var::Tr),
+    ("Ta", Var::Ta),
+    ("Tt", Var::Tt),
+    ("Td", Var::Td),
+    ("Tu", Var::Tu),
+    ("ST", Var::Status),
+    ("B", Var::BytesRead),
+    ("U", Var::BytesUploaded),
+    ("CC", Var::CapturedReqCookie),
+    ("CS", Var::CapturedResCookie),
+    ("ts", Var::TermState),
+    ("tsc", Var::TermStateCookie),
+    ("ac", Var::ActConn),
+    ("fc", Var::FeConn),
+    ("bc", Var::BeConn),
+    ("sc", Var::SrvConn),
+    ("rc", Var::Retries),
+    ("sq", Var::SrvQueue),
+    ("bq", Var::BeQueue),
+    ("hr", Var::CapturedReqHeaders),
+    ("hs", Var::CapturedResHeaders),
+    ("hrl", Var::CapturedReqHeaders),
+    ("hsl", Var::CapturedResHeaders),
+    ("r", Var::Request),
+    ("HM", Var::Method),
+    ("HP", Var::Path),
+    ("HPO", Var::PathOnly),
+    ("HQ", Var::Query),
+    ("HU", Var::Uri),
+    ("HV", Var::Version),
+    ("pid", Var::Pid),
+    ("H", Var::Hostname),
+    ("rt", Var::RequestCounter),
+    ("lc", Var::LogCounter),
+    ("ID", Var::UniqueId),
+];
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Flags {
+    quote: bool,
+    hex: bool,
+    escape: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Node {
+    Text(String),
+    Var(Var, Flags),
+}
+
+/// A compiled `log-format`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Format(Vec<Node>);
+
+impl Format {
+    /// Compiles `text`. Err: what is wrong, for the config error.
+    pub fn parse(text: &str) -> Result<Format, String> {
+        let mut nodes = Vec::new();
+        let mut text_buf = String::new();
+        let mut global = Flags::default();
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c != '%' {
+                text_buf.push(c);
+                continue;
+            }
+            if chars.peek() == Some(&'%') {
+                chars.next();
+                text_buf.push('%');
+                continue;
+            }
+            let mut flags = global;
+            if chars.peek() == Some(&'{') {
+                chars.next();
+                let mut args = String::new();
+                for a in chars.by_ref() {
+                    if a == '}' {
+                        break;
+                    }
+                    args.push(a);
+                }
+                for arg in args.split(',').filter(|a| !a.is_empty()) {
+                    let (on, name) = match arg.split_at(1) {
+                        ("+", n) => (true, n),
+                        ("-", n) => (false, n),
+                        _ => return Err(format!("flag '{arg}' must start with + or -")),
+                    };
+                    match name {
+                        "Q" => flags.quote = on,
+                        "X" => flags.hex = on,
+                        "E" => flags.escape = on,
+                        _ => return Err(format!("unknown flag '{name}' (Q, X and E exist)")),
+                    }
+                }
+            }
+            if chars.peek() == Some(&'[') {
+                return Err("sample expressions (%[...]) in log-format are not supported yet".into());
+            }
+            let mut name = String::new();
+            while let Some(&n) = chars.peek() {
+                if n.is_ascii_alphanumeric() {
+                    name.push(n);
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            if name == "o" {
+                global = flags;
+                continue;
+            }
+            let var = VARS
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| *v)
+                .ok_or_else(|| format!("unknown log-format variable '%{name}'"))?;
+            if !text_buf.is_empty() {
+                nodes.push(Node::Text(std::mem::take(&mut text_buf)));
+            }
+            nodes.push(Node::Var(var, flags));
+        }
+        if !text_buf.is_empty() {
+            nodes.push(Node::Text(text_buf));
+        }
+        Ok(Format(nodes))
+    }
+
+    /// The line for `r`.
+    pub fn render(&self, r: &Record) -> String {
+        let mut out = String::with_capacity(256);
+        for n in &self.0 {
+            match n {
+                Node::Text(t) => out.push_str(t),
+                Node::Var(v, f) => var(&mut out, *v, *f, r),
+            }
+        }
+        out
+    }
+}
+
+/// A timer in milliseconds, -1 when the step was not reached.
+fn ms(out: &mut String, v: Option<i64>) {
+    let _ = write!(out, "{}", v.unwrap_or(-1));
+}
+
+fn string(out: &mut String, s: &str, f: Flags) {
+    if f.quote {
+        out.push('"');
+    }
+    if f.escape {
+        for c in s.chars() {
+            if matches!(c, '"' | '\\' | ']') {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+    } else {
+        out.push_str(s);
+    }
+    if f.quote {
+        out.push('"');
+    }
+}
+
+fn var(out: &mut String, v: Var, f: Flags, r: &Record) {
+    use std::net::IpAddr;
+    let ip = |out: &mut String, a: Option<IpAddr>| match (a, f.hex) {
+        (Some(IpAddr::V4(v4)), true) => {
+            let _ = write!(out, "{:08X}", u32::from(v4));
+        }
+        (Some(a), _) => {
+            let _ = write!(out, "{}", a.to_canonical());
+        }
+        (None, _) => out.push('-'),
+    };
+    let port = |out: &mut String, p: Option<u16>| match (p, f.hex) {
+        (Some(p), true) => {
+            let _ = write!(out, "{p:04X}");
+        }
+        (Some(p), false) => {
+            let _ = write!(out, "{p}");
+        }
+        (None, _) => out.push('-'),
+    };
+    let num = |out: &mut String, n: u64| {
+        let _ = write!(out, "{n}");
+    };
+    match v {
+        Var::ClientIp => ip(out, Some(r.client.ip())),
+        Var::ClientPort => port(out, Some(r.client.port())),
+        Var::FrontendIp => ip(out, r.local.map(|a| a.ip())),
+        Var::FrontendPort => port(out, r.local.map(|a| a.port())),
+        Var::Date => super::time::accept_date(out, r.accept, true),
+        Var::LocalDate => super::time::clf_date(out, r.accept, true),
+        Var::GmtDate => super::time::clf_date(out, r.accept, false),
+        Var::RequestDate => super::time::accept_date(out, r.request, true),
+        Var::RequestLocalDate => super::time::clf_date(out, r.request, true),
+        Var::RequestGmtDate => super::time::clf_date(out, r.request, false),
+        Var::Timestamp => {
+            let s = super::time::unix_secs(r.accept);
+            if f.hex {
+                let _ = write!(out, "{s:08X}");
+            } else {
+                let _ = write!(out, "{s}");
+            }
+        }
+        Var::Millis => {
+            let _ = write!(out, "{:03}", super::time::millis(r.accept));
+        }
+        Var::Frontend => string(out, r.frontend, f),
+        Var::FrontendTransport => {
+            string(out, r.frontend, Flags { quote: false, ..f });
+            if r.tls {
+                out.push('~');
+            }
+        }
+        Var::Backend => string(out, r.backend.unwrap_or(r.frontend), f),
+        Var::Server => string(out, r.server.unwrap_or("<NOSRV>"), f),
+        Var::ServerIp => ip(out, r.server_addr.map(|a| a.ip())),
+        Var::ServerPort => port(out, r.server_addr.map(|a| a.port())),
+        Var::BackendSourceIp => ip(out, r.source_addr.map(|a| a.ip())),
+        Var::BackendSourcePort => port(out, r.source_addr.map(|a| a.port())),
+        Var::Th => ms(out, Some(0)),
+        Var::Ti => ms(out, r.t_idle),
+        Var::TR => ms(out, r.t_request),
+        Var::Tq => ms(out, r.t_request.map(|t| t + r.t_idle.unwrap_or(0))),
+        Var::Tw => ms(out, r.t_queue),
+        Var::Tc => ms(out, r.t_connect),
+        Var::Tr => ms(out, r.t_response),
+        Var::Ta => ms(out, r.t_active),
+        Var::Tt => ms(out, r.t_total),
+        Var::Td => ms(
+            out,
+            r.t_total.map(|t| {
+                t - r.t_request.unwrap_or(0)
+                    - r.t_queue.unwrap_or(0)
+                    - r.t_connect.unwrap_or(0)
+                    - r.t_response.unwrap_or(0)
+            }),
+        ),
+        Var::Tu => ms(out, r.t_total.map(|t| t - r.t_idle.unwrap_or(0))),
+        Var::Status => match r.status {
+            Some(s) => num(out, u64::from(s)),
+            None => out.push_str("-1"),
+        },
+        Var::BytesRead => num(out, r.bytes_out),
+        Var::BytesUploaded => num(out, r.bytes_in),
+        Var::CapturedReqCookie | Var::CapturedResCookie => out.push('-'),
+        Var::TermState => string(out, std::str::from_utf8(&r.term).unwrap_or("--"), f),
+        Var::TermStateCookie => {
+            string(
+                out,
+                std::str::from_utf8(&r.term).unwrap_or("--"),
+                Flags { quote: false, ..f },
+            );
+            out.push_str("--");
+        }
+        Var::ActConn => num(out, u64::from(r.actconn)),
+        Var::FeConn => num(out, u64::from(r.feconn)),
+        Var::BeConn => num(out, u64::from(r.beconn)),
+        Var::SrvConn => num(out, u64::from(r.srvconn)),
+        Var::Retries => num(out, u64::from(r.retries)),
+        Var::SrvQueue => num(out, 0),
+        Var::BeQueue => num(out, u64::from(r.backend_queue)),
+        // Clearway has no `capture` yet: HAProxy writes nothing for them when there is none.
+        Var::CapturedReqHeaders | Var::CapturedResHeaders => {
+            // The field and the space before it disappear, as HAProxy's empty captures do.
+            if out.ends_with(' ') {
+                out.pop();
+            }
+        }
+        Var::Request => match &r.http {
+            Some(h) => string(out, &format!("{} {} {}", h.method, h.uri, h.version), f),
+            None => string(out, "<BADREQ>", f),
+        },
+        Var::Method => string(out, r.http.as_ref().map_or("-", |h| h.method.as_str()), f),
+        Var::Uri => string(out, r.http.as_ref().map_or("-", |h| h.uri.as_str()), f),
+        Var::Path => string(
+            out,
+            r.http.as_ref().map_or("-", |h| h.uri.split('?').next().unwrap_or("")),
+            f,
+        ),
+        Var::PathOnly => {
+            let p = r.http.as_ref().map_or("-", |h| path_only(&h.uri));
+            string(out, p, f)
+        }
+        Var::Query => {
+            let q = r
+                .http
+                .as_ref()
+                .and_then(|h| h.uri.find('?').map(|i| &h.uri[i..]))
+                .unwrap_or("");
+            string(out, q, f)
+        }
+        Var::Version => string(out, r.http.as_ref().map_or("-", |h| h.version.as_str()), f),
+        Var::Pid => {
+            let p = std::process::id();
+            if f.hex {
+                let _ = write!(out, "{p:08X}");
+            } else {
+                let _ = write!(out, "{p}");
+            }
+        }
+        Var::Hostname => string(out, super::time::hostname(), f),
+        Var::RequestCounter | Var::LogCounter => num(out, r.counter),
+        Var::UniqueId => out.push('-'),
+    }
+}
+
+/// The path of a request target without its scheme, authority or query.
+fn path_only(uri: &str) -> &str {
+    let no_query = uri.split('?').next().unwrap_or("");
+    match no_query.find("://") {
+        Some(i) => {
+            let rest = &no_query[i + 3..];
+            rest.find('/').map_or("/", |j| &rest[j..])
+        }
+        None => no_query,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_builtin_formats_compile() {
+        assert!(Format::parse(TCPLOG).is_ok());
+        assert!(Format::parse(HTTPLOG).is_ok());
+    }
+
+    #[test]
+    fn unknown_variables_and_flags_are_errors() {
+        assert!(Format::parse("%zz").unwrap_err().contains("'%zz'"));
+        assert!(Format::parse("%{+Z}r").unwrap_err().contains("unknown flag"));
+        assert!(Format::parse("%[src]").unwrap_err().contains("not supported"));
+        assert_eq!(Format::parse("100%% %%").unwrap().0, vec![Node::Text("100% %".into())]);
+    }
+
+    #[test]
+    fn paths_lose_their_authority_and_query() {
+        assert_eq!(path_only("/r/1?x"), "/r/1");
+        assert_eq!(path_only("http://localhost/r/3"), "/r/3");
+        assert_eq!(path_only("http://localhost"), "/");
+    }
+}

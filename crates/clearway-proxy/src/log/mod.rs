@@ -1,0 +1,293 @@
+//! Traffic logs, as HAProxy writes them: a frontend with `log` lines (its own, or `log
+//! global`) logs each TCP session or HTTP request in its format (`option tcplog`, `option
+//! httplog`, `log-format`, else HAProxy's "Connect from" line at accept), to syslog over UDP
+//! or a UNIX socket, or to stdout/stderr. A frontend without `log` lines has no logger and
+//! pays nothing. Owns the record of a session or request and its rendering and sending; must
+//! not decide what a session does.
+
+pub mod format;
+pub mod sink;
+pub mod time;
+
+use clearway_config::model::{self, Mode, ProxyLog};
+use format::Format;
+use sink::Sink;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+/// Syslog levels Clearway logs traffic at.
+pub const INFO: u8 = 6;
+pub const ERR: u8 = 3;
+
+/// What one logged session or request was.
+#[derive(Debug, Clone)]
+pub struct Record<'a> {
+    pub client: SocketAddr,
+    pub local: Option<SocketAddr>,
+    /// When the session was accepted, and when the request began (HTTP).
+    pub accept: SystemTime,
+    pub request: SystemTime,
+    pub frontend: &'a str,
+    pub tls: bool,
+    pub backend: Option<&'a str>,
+    pub server: Option<&'a str>,
+    pub server_addr: Option<SocketAddr>,
+    pub source_addr: Option<SocketAddr>,
+    /// Timers in milliseconds (HAProxy's Ti, TR, Tw, Tc, Tr, Ta, Tt); None: not reached.
+    pub t_idle: Option<i64>,
+    pub t_request: Option<i64>,
+    pub t_queue: Option<i64>,
+    pub t_connect: Option<i64>,
+    pub t_response: Option<i64>,
+    pub t_active: Option<i64>,
+    pub t_total: Option<i64>,
+    pub status: Option<u16>,
+    /// Bytes from the client, and to it (`%U`, `%B`).
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// The termination state's first two characters (`--`, `CD`, `SC`, `sH`, ...).
+    pub term: [u8; 2],
+    pub actconn: u32,
+    pub feconn: u32,
+    pub beconn: u32,
+    pub srvconn: u32,
+    pub retries: u32,
+    pub backend_queue: u32,
+    pub http: Option<HttpLine>,
+    /// This record's number among the process's (`%rt`).
+    pub counter: u64,
+}
+
+/// The request line of an HTTP record.
+#[derive(Debug, Clone)]
+pub struct HttpLine {
+    pub method: String,
+    pub uri: String,
+    pub version: String,
+}
+
+impl Record<'_> {
+    /// A record of a session on `frontend`, accepted from `client` now; the caller fills in
+    /// what happened.
+    pub fn new(frontend: &str, client: SocketAddr, local: Option<SocketAddr>, accept: SystemTime) -> Record<'_> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        Record {
+            client,
+            local,
+            accept,
+            request: accept,
+            frontend,
+            tls: false,
+            backend: None,
+            server: None,
+            server_addr: None,
+            source_addr: None,
+            t_idle: Some(0),
+            t_request: Some(0),
+            t_queue: None,
+            t_connect: None,
+            t_response: None,
+            t_active: None,
+            t_total: None,
+            status: None,
+            bytes_in: 0,
+            bytes_out: 0,
+            term: *b"--",
+            actconn: 0,
+            feconn: 0,
+            beconn: 0,
+            srvconn: 0,
+            retries: 0,
+            backend_queue: 0,
+            http: None,
+            counter: COUNTER.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+}
+
+/// What a frontend logs when.
+#[derive(Debug)]
+enum Kind {
+    /// No format option: HAProxy's "Connect from" line, at accept.
+    Connect,
+    /// A line per TCP session or HTTP request, at its end.
+    Format(Format),
+}
+
+/// A frontend's logger: its targets and its format.
+#[derive(Debug)]
+pub struct Logger {
+    sinks: Vec<Arc<Sink>>,
+    kind: Kind,
+    /// `option dontlognull`: no line for a session that sent nothing.
+    pub dontlognull: bool,
+    tag: Arc<str>,
+    host: Option<Arc<str>>,
+    mode: Mode,
+}
+
+/// The sinks of the `global` section's `log` lines, opened once and shared.
+#[derive(Debug)]
+pub struct Globals {
+    sinks: Vec<Arc<Sink>>,
+    tag: Arc<str>,
+    host: Option<Arc<str>>,
+}
+
+/// The global targets of the running process, for its own messages (`process_message`).
+static PROCESS: std::sync::OnceLock<Arc<Globals>> = std::sync::OnceLock::new();
+
+/// Makes `g` the targets of the process's own messages (once: the first runtime's).
+pub fn set_process_targets(g: Arc<Globals>) {
+    let _ = PROCESS.set(g);
+}
+
+/// Sends one of the process's own messages (server state changes, warnings, errors) to the
+/// `global` section's log targets, if any: what a daemon would otherwise lose with stderr.
+pub fn process_message(level: u8, msg: &str) {
+    if let Some(g) = PROCESS.get() {
+        g.send(level, msg);
+    }
+}
+
+impl Globals {
+    pub fn open(g: &model::Global) -> Result<Globals, (model::Span, String)> {
+        let sinks = g
+            .logs
+            .iter()
+            .map(|t| Sink::open(t).map(Arc::new).map_err(|e| (t.span.clone(), e.to_string())))
+            .collect::<Result<_, _>>()?;
+        Ok(Globals {
+            sinks,
+            tag: Arc::from(g.log_tag.as_deref().unwrap_or(default_tag())),
+            host: g.log_send_hostname.as_deref().map(Arc::from),
+        })
+    }
+
+    /// Sends one of the process's own messages (server state changes, warnings) to the
+    /// global targets.
+    pub fn send(&self, level: u8, msg: &str) {
+        for s in &self.sinks {
+            s.send(level, &self.tag, self.host.as_deref(), msg);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sinks.is_empty()
+    }
+
+    /// The local syslog socket (`/dev/log`, facility daemon), for a process in the background
+    /// whose config has no `global` `log` line; None when there is no such socket.
+    pub fn dev_log() -> Option<Globals> {
+        let path = std::path::Path::new("/dev/log");
+        if !path.exists() {
+            return None;
+        }
+        let t = model::LogTarget {
+            span: model::Span {
+                file: "(default)".into(),
+                line: 0,
+            },
+            dest: model::LogDest::Unix(path.into()),
+            len: None,
+            format: model::SyslogFormat::Rfc3164,
+            facility: 3,
+            level: 7,
+            minlevel: 0,
+        };
+        let sink = Sink::open(&t).ok()?;
+        Some(Globals {
+            sinks: vec![Arc::new(sink)],
+            tag: Arc::from(default_tag()),
+            host: None,
+        })
+    }
+}
+
+/// The program's name, as syslog lines carry it.
+fn default_tag() -> &'static str {
+    "clearway"
+}
+
+impl Logger {
+    /// The logger of frontend `f`, or None when it logs nowhere.
+    pub fn build(f: &model::Frontend, globals: &Globals) -> Result<Option<Logger>, (model::Span, String)> {
+        let mut sinks = Vec::new();
+        for l in &f.logs {
+            match l {
+                ProxyLog::Global(_) => sinks.extend(globals.sinks.iter().cloned()),
+                ProxyLog::Target(t) => {
+                    sinks.push(Arc::new(Sink::open(t).map_err(|e| (t.span.clone(), e.to_string()))?))
+                }
+            }
+        }
+        if sinks.is_empty() {
+            return Ok(None);
+        }
+        let text = match (&f.log_format, f.options.httplog, f.options.tcplog) {
+            (Some((t, _)), _, _) => Some(t.as_str()),
+            (None, true, _) if f.mode == Mode::Http => Some(format::HTTPLOG),
+            (None, true, _) | (None, _, true) => Some(format::TCPLOG),
+            _ => None,
+        };
+        let kind = match text {
+            Some(t) => Kind::Format(Format::parse(t).map_err(|e| {
+                let span = f.log_format.as_ref().map_or(f.span.clone(), |(_, s)| s.clone());
+                (span, format!("log-format: {e}"))
+            })?),
+            None => Kind::Connect,
+        };
+        Ok(Some(Logger {
+            sinks,
+            kind,
+            dontlognull: f.options.dontlognull,
+            tag: f.log_tag.as_deref().map_or(globals.tag.clone(), Arc::from),
+            host: globals.host.clone(),
+            mode: f.mode,
+        }))
+    }
+
+    /// Whether lines are written at the end of sessions and requests (not only at accept).
+    pub fn per_session(&self) -> bool {
+        matches!(self.kind, Kind::Format(_))
+    }
+
+    /// At accept: HAProxy's default line, when no format is set.
+    pub fn accepted(&self, frontend: &str, client: SocketAddr, local: SocketAddr) {
+        if let Kind::Connect = self.kind {
+            let mode = if self.mode == Mode::Http { "HTTP" } else { "TCP" };
+            let msg = format!(
+                "Connect from {}:{} to {}:{} ({frontend}/{mode})",
+                client.ip().to_canonical(),
+                client.port(),
+                local.ip().to_canonical(),
+                local.port()
+            );
+            self.send(INFO, &msg);
+        }
+    }
+
+    /// At the end of a session or request: its line, unless `dontlognull` and it sent nothing.
+    pub fn finished(&self, r: &Record) {
+        let Kind::Format(f) = &self.kind else {
+            return;
+        };
+        if self.dontlognull && r.bytes_in == 0 {
+            return;
+        }
+        self.send(INFO, &f.render(r));
+    }
+
+    fn send(&self, level: u8, msg: &str) {
+        for s in &self.sinks {
+            s.send(level, &self.tag, self.host.as_deref(), msg);
+        }
+    }
+}
+
+/// Milliseconds between two instants.
+pub fn ms_between(a: std::time::Instant, b: std::time::Instant) -> i64 {
+    b.saturating_duration_since(a).as_millis() as i64
+}

@@ -1,0 +1,247 @@
+//! Traffic logs as HAProxy writes them, received by a real syslog socket: `option httplog`
+//! lines that HAProxy's own `halog` reads and counts as it counts HAProxy's on the same
+//! traffic, `option tcplog` lines, HAProxy's "Connect from" line without a format option,
+//! `log-format` variables, and `dontlognull`.
+
+mod common;
+use common::http::DEFAULTS;
+use common::*;
+use std::net::UdpSocket;
+use std::path::Path;
+
+/// A syslog receiver: a UDP socket on the lb's loopback, where the proxies run.
+fn receiver(topo: &clearway_testkit::Topology) -> UdpSocket {
+    let s = topo
+        .lb
+        .enter(|| UdpSocket::bind("127.0.0.1:0"))
+        .expect("a UDP socket in the lb namespace");
+    s.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    s
+}
+
+/// The next `n` lines the receiver gets (fewer if they stop coming).
+fn lines(rx: &UdpSocket, n: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    while out.len() < n {
+        match rx.recv(&mut buf) {
+            Ok(len) => out.push(String::from_utf8_lossy(&buf[..len]).into_owned()),
+            Err(_) => break,
+        }
+    }
+    out
+}
+
+/// The next `n` traffic lines (a client's `ADDR:PORT [` after the tag), skipping the
+/// process's own messages, which go to the same global targets.
+fn traffic(rx: &UdpSocket, n: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    while out.len() < n {
+        let got = lines(rx, 1);
+        let Some(l) = got.into_iter().next() else { break };
+        let msg = l.split_once("]: ").map_or("", |(_, m)| m);
+        let first = msg.split(' ').next().unwrap_or("");
+        if first.parse::<std::net::SocketAddr>().is_ok() {
+            out.push(l);
+        }
+    }
+    out
+}
+
+/// The next line containing `needle`, skipping others.
+fn line_with(rx: &UdpSocket, needle: &str) -> String {
+    loop {
+        match lines(rx, 1).into_iter().next() {
+            Some(l) if l.contains(needle) => return l,
+            Some(_) => continue,
+            None => panic!("no log line with '{needle}'"),
+        }
+    }
+}
+
+/// Whether nothing more arrives within a short while.
+fn quiet(rx: &UdpSocket) -> Option<String> {
+    rx.set_read_timeout(Some(std::time::Duration::from_millis(500)))
+        .expect("timeout");
+    let mut buf = vec![0u8; 65536];
+    let r = rx
+        .recv(&mut buf)
+        .ok()
+        .map(|n| String::from_utf8_lossy(&buf[..n]).into_owned());
+    rx.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    r
+}
+
+/// `halog ARGS` (HAProxy's log analyser, from its Debian package) over `lines`.
+fn halog(args: &[&str], lines: &[String]) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("halog")
+        .args(["-s", "0", "-q"])
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("halog (in the haproxy package, a test dependency)");
+    let mut input = child.stdin.take().expect("stdin");
+    for l in lines {
+        input.write_all(l.as_bytes()).expect("halog input");
+    }
+    drop(input);
+    let out = child.wait_with_output().expect("halog");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+const HTTP_CONFIG: &str = "global\n    log 127.0.0.1:LOGPORT local0\n{DEFAULTS}    log global\n    option httplog\n\
+    frontend ft\n    bind 192.0.2.1:PORT\n    http-request deny if { path_beg /denied }\n\
+    use_backend dead if { path_beg /dead }\n    default_backend bk\n\
+    backend bk\n    server s1 198.51.100.10:80\n\
+    backend dead\n    retries 0\n    server d1 198.51.100.10:9\n";
+
+#[test]
+fn httplog_lines_read_by_halog_count_as_haproxys_do() {
+    let Some(topo) = topology("logh") else { return };
+    let _web = clearway_testkit::daemons::nginx(&topo.server, addr("198.51.100.10:80"), addr("198.51.100.10:443"));
+    let (rx_cw, rx_hap) = (receiver(&topo), receiver(&topo));
+    let config = |port: u16, rx: &UdpSocket| {
+        HTTP_CONFIG
+            .replace("{DEFAULTS}", DEFAULTS)
+            .replace("LOGPORT", &rx.local_addr().expect("addr").port().to_string())
+            .replace("PORT", &port.to_string())
+    };
+    let _cw = start(&topo, &config(80, &rx_cw), &[80]);
+    let _hap = clearway_testkit::Clearway::start(&topo.lb, Path::new("/usr/sbin/haproxy"), &config(81, &rx_hap), &[81]);
+    let paths = ["/", "/a", "/b?x=1", "/denied", "/dead", "/c", "/denied/2", "/"];
+    let mut got = Vec::new();
+    for (port, rx) in [(80, &rx_cw), (81, &rx_hap)] {
+        let codes: Vec<String> = paths
+            .iter()
+            .map(|p| http_code(&topo, &format!("http://192.0.2.1:{port}{p}"), &[]))
+            .collect();
+        assert_eq!(
+            codes,
+            ["200", "200", "200", "403", "503", "200", "403", "200"],
+            "port {port}"
+        );
+        got.push(traffic(rx, paths.len()));
+    }
+    let (cw, hap) = (&got[0], &got[1]);
+    assert_eq!(cw.len(), paths.len(), "{cw:#?}");
+    let pid = _cw.pid().expect("pid");
+    let first = &cw[0];
+    // <134> is local0.info; then HAProxy's httplog fields.
+    assert!(first.starts_with("<134>"), "{first}");
+    assert!(first.contains(&format!(" clearway[{pid}]: 192.0.2.2:")), "{first}");
+    assert!(first.contains("] ft bk/s1 "), "{first}");
+    assert!(first.ends_with(" \"GET / HTTP/1.1\"\n"), "{first}");
+    assert!(cw[2].ends_with(" \"GET /b?x=1 HTTP/1.1\"\n"), "{}", cw[2]);
+    assert!(
+        cw[3].contains(" ft ft/<NOSRV> ") && cw[3].contains(" 403 ") && cw[3].contains(" PR-- "),
+        "{}",
+        cw[3]
+    );
+    assert!(
+        cw[4].contains(" ft dead/d1 ") && cw[4].contains(" 503 ") && cw[4].contains(" SC-- "),
+        "{}",
+        cw[4]
+    );
+    // halog reads both the same way: statuses, servers, termination codes.
+    for args in [&["-H", "-st"][..], &["-H", "-srv"][..], &["-H", "-tc"][..]] {
+        let key = |out: &str| -> Vec<String> {
+            // Per-server lines end with average times, which differ: keep the counts.
+            out.lines()
+                .map(|l| l.split_whitespace().take(9).collect::<Vec<_>>().join(" "))
+                .collect()
+        };
+        assert_eq!(
+            key(&halog(args, cw)),
+            key(&halog(args, hap)),
+            "halog {args:?}\n{cw:#?}\n{hap:#?}"
+        );
+    }
+    assert_eq!(halog(&["-H", "-st"], cw), "200 5\n403 2\n503 1\n");
+}
+
+#[test]
+fn tcplog_connect_lines_log_format_and_dontlognull() {
+    let Some(topo) = topology("logt") else { return };
+    let _srv = peer_servers(&topo, &["198.51.100.10:80"]);
+    let rx = receiver(&topo);
+    let port = rx.local_addr().expect("addr").port();
+    let cfg = format!(
+        "global\n    log 127.0.0.1:{port} len 4096 local1 info\n    log-tag lb1\n\
+         defaults\n    mode tcp\n    log global\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\
+         listen tcp\n    bind 192.0.2.1:80\n    option tcplog\n    option dontlognull\n    server s1 198.51.100.10:80\n\
+         listen plain\n    bind 192.0.2.1:81\n    server s1 198.51.100.10:80\n\
+         listen custom\n    bind 192.0.2.1:82\n    log-format \"%ci %f %b/%s %B %U %ts [%t] %%\"\n    server s1 198.51.100.10:80\n\
+         listen quiet\n    bind 192.0.2.1:83\n    no log\n    server s1 198.51.100.10:80\n"
+    );
+    let _lb = start(&topo, &cfg, &[80, 81, 82, 83]);
+    let answer = ask(&topo, "192.0.2.1:80", Some("192.0.2.2"));
+    let l = traffic(&rx, 1);
+    // <142> is local1.info.
+    assert!(l[0].starts_with("<142>") && l[0].contains(" lb1["), "{l:?}");
+    let fields: Vec<&str> = l[0].split_once("]: ").expect("a tag").1.split_whitespace().collect();
+    assert!(fields[0].starts_with("192.0.2.2:"), "{fields:?}");
+    assert_eq!(fields[2], "tcp");
+    assert_eq!(fields[3], "tcp/s1");
+    assert_eq!(fields[5], answer.len().to_string(), "bytes to the client: {fields:?}");
+    assert_eq!(fields[6], "--");
+    // Nothing sent: no line with dontlognull.
+    drop(connect(&topo, "192.0.2.1:80"));
+    assert_eq!(quiet(&rx), None);
+    // No format option: HAProxy's line at accept.
+    ask(&topo, "192.0.2.1:81", Some("192.0.2.2"));
+    let l = [line_with(&rx, "Connect from")];
+    assert!(
+        l[0].contains("]: Connect from 192.0.2.2:") && l[0].ends_with(" to 192.0.2.1:81 (plain/TCP)\n"),
+        "{l:?}"
+    );
+    // log-format.
+    let answer = ask(&topo, "192.0.2.1:82", Some("192.0.2.2"));
+    let l = [line_with(&rx, " custom custom/s1 ")];
+    let msg = l[0].split_once("]: ").expect("a tag").1;
+    let expected_start = format!("192.0.2.2 custom custom/s1 {} 6 -- [", answer.len());
+    assert!(msg.starts_with(&expected_start) && msg.ends_with("] %\n"), "{msg}");
+    // `no log`.
+    ask(&topo, "192.0.2.1:83", Some("192.0.2.2"));
+    assert_eq!(quiet(&rx), None);
+}
+
+#[test]
+fn log_lines_that_cannot_be_honoured_are_config_errors() {
+    for (line, says) in [
+        ("log tcp@127.0.0.1:601 local0", "over TCP is not supported"),
+        ("log 127.0.0.1 sample 1:2 local0", "sample"),
+        (
+            "log 127.0.0.1 local0\n    option httplog clf",
+            "'option httplog clf' is not supported",
+        ),
+    ] {
+        let cfg = format!(
+            "defaults\n    mode http\n    timeout connect 5s\n    timeout client 5s\n    timeout server 5s\n\
+             frontend f\n    bind 127.0.0.1:8080\n    {line}\n"
+        );
+        let out = clearway_testkit::Clearway::check(binary(), &cfg);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(says), "{line}: {err}");
+    }
+}
+
+#[test]
+fn the_processs_own_messages_go_to_the_global_log_too() {
+    let Some(topo) = topology("logp") else { return };
+    let rx = receiver(&topo);
+    let port = rx.local_addr().expect("addr").port();
+    // Nothing listens on the server's port: its health check fails.
+    let cfg = format!(
+        "global\n    log 127.0.0.1:{port} local0\n{DEFAULTS}frontend ft\n    bind 192.0.2.1:80\n    default_backend bk\n\
+         backend bk\n    server s1 198.51.100.10:9 check inter 200ms fall 1\n"
+    );
+    let _lb = start(&topo, &cfg, &[80]);
+    let l = line_with(&rx, "Server bk/s1 is DOWN");
+    // <132> is local0.warning, HAProxy's wording after the tag.
+    assert!(
+        l.starts_with("<132>") && l.contains("]: Server bk/s1 is DOWN, reason: Layer4 connection problem"),
+        "{l}"
+    );
+}
