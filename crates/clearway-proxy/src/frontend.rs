@@ -42,6 +42,9 @@ pub struct Frontend {
     pub max_sessions: clearway_core::Gauge,
     /// Where its traffic is logged; None: nowhere.
     pub logger: Option<Arc<crate::log::Logger>>,
+    /// It logs each session or request at its end (a format is set): the one test the
+    /// request path makes when it does not.
+    pub log_requests: bool,
     /// TLS is terminated on (some of) its binds: `%ft` ends with `~`.
     pub tls: bool,
     /// The process-wide connection limit, shared by every frontend: `%ac` in logs.
@@ -75,6 +78,7 @@ impl Frontend {
             counters: clearway_core::Counters::default(),
             max_sessions: clearway_core::Gauge::default(),
             logger: None,
+            log_requests: false,
             tls: cfg.binds.iter().any(|b| b.tls.is_some()),
             global_conns: None,
         }
@@ -88,6 +92,7 @@ impl Frontend {
 
     /// The same frontend, logging with `logger`.
     pub fn with_logger(mut self, logger: Option<crate::log::Logger>) -> Frontend {
+        self.log_requests = logger.as_ref().is_some_and(|l| l.per_session());
         self.logger = logger.map(Arc::new);
         self
     }

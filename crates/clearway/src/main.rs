@@ -204,6 +204,8 @@ fn init_logging(cli: &cli::Cli) {
                 .with_ansi(false)
                 .with_filter(filter),
         )
-        .with(syslog_layer::SyslogLayer)
+        // Its own filter keeps debug call sites disabled (their events are never built) when
+        // stderr does not want them either.
+        .with(syslog_layer::SyslogLayer.with_filter(tracing_subscriber::filter::LevelFilter::INFO))
         .init();
 }

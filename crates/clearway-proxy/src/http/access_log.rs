@@ -69,15 +69,16 @@ impl ReqLog {
 
 impl ReqLog {
     /// Begins the line of a request arriving now, if `fe` logs per request.
-    pub fn begin(fe: &Frontend, req: &http::request::Parts, head_bytes: usize) -> Option<ReqLog> {
+    pub fn begin(fe: &Frontend, req: &http::request::Parts, head_bytes: impl FnOnce() -> usize) -> Option<ReqLog> {
         fe.logger.as_ref().filter(|l| l.per_session())?;
+        let head_bytes = head_bytes();
         Some(ReqLog {
             wall: SystemTime::now(),
             at: Instant::now(),
             line: HttpLine {
-                method: req.method.as_str().to_string(),
-                uri: req.uri.to_string(),
-                version: format!("{:?}", req.version),
+                method: req.method.clone(),
+                uri: req.uri.clone(),
+                version: req.version,
             },
             bytes_in: head_bytes as u64,
             marks: Arc::new(Marks::default()),

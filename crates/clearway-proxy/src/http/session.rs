@@ -174,8 +174,10 @@ impl Session {
         });
         // Moved into the block as they are: a `let mut` copy inside would hold the head twice.
         let (mut parts, body) = req.into_parts();
-        if let Some(l) = ReqLog::begin(&self.fe, &parts, head_size(&parts)) {
-            parts.extensions.insert(l);
+        if self.fe.log_requests {
+            if let Some(l) = ReqLog::begin(&self.fe, &parts, || head_size(&parts)) {
+                parts.extensions.insert(l);
+            }
         }
         async move {
             let (mut res, be) = self.route(index, &mut parts, body).await;
@@ -211,7 +213,12 @@ impl Session {
             "request"
         );
         res.body_mut().set_done(done);
-        if let Some(l) = req.extensions.remove::<ReqLog>() {
+        if let Some(l) = self
+            .fe
+            .log_requests
+            .then(|| req.extensions.remove::<ReqLog>())
+            .flatten()
+        {
             let log = PendingLog::new(
                 self.fe.clone(),
                 be_arc.cloned(),
@@ -435,8 +442,10 @@ impl Session {
                 }
             };
             let server = slot.server;
-            if let Some(l) = parts.extensions.get::<ReqLog>() {
-                l.connected(server);
+            if fe.log_requests {
+                if let Some(l) = parts.extensions.get::<ReqLog>() {
+                    l.connected(server);
+                }
             }
             // A closing client's server connection goes back to the backend's pool too, as in
             // HAProxy: the pool's estimate of the connections needed bounds what stays idle.
@@ -460,12 +469,12 @@ impl Session {
                     // `timeout server` runs on the connection's own timer.
                     match conn.send(head, req_body, be.rt.timeouts.server).await {
                         Ok((rp, rb)) if rp.status == http::StatusCode::SWITCHING_PROTOCOLS => {
-                            responded(parts);
+                            responded(fe, parts);
                             be.rt.servers[server].counters.inc(Field::Http1xx);
                             return self.tunnel(be, rp, client_upgrade, slot, rb);
                         }
                         Ok((rp, rb)) => {
-                            responded(parts);
+                            responded(fe, parts);
                             let rb = rb.with_idle_timeout(be.rt.timeouts.server);
                             return self.on_response(be, server, parts, rp, ResBody::h1(rb, lease(slot)));
                         }
@@ -509,7 +518,7 @@ impl Session {
                 Sender::H2(h2, origin) => {
                     match Box::pin(self.send_h2(be, server, h2, parts, &uri, &headers, req_body, attempt)).await {
                         H2Sent::Answered(res, h2) => {
-                            responded(parts);
+                            responded(fe, parts);
                             let (rp, rb) = res.into_parts();
                             return self.on_response(
                                 be,
@@ -797,8 +806,10 @@ fn count_failed_response(be: &Backend, server: usize) {
 }
 
 /// Notes in a request's log line that its response head came.
-fn responded(parts: &http::request::Parts) {
-    if let Some(l) = parts.extensions.get::<ReqLog>() {
-        l.responded();
+fn responded(fe: &Frontend, parts: &http::request::Parts) {
+    if fe.log_requests {
+        if let Some(l) = parts.extensions.get::<ReqLog>() {
+            l.responded();
+        }
     }
 }

@@ -243,9 +243,14 @@ impl Format {
     }
 }
 
+/// A number, without the formatting machinery (a log line has a dozen).
+pub(super) fn push_num<N: itoa::Integer>(out: &mut String, n: N) {
+    out.push_str(itoa::Buffer::new().format(n));
+}
+
 /// A timer in milliseconds, -1 when the step was not reached.
 fn ms(out: &mut String, v: Option<i64>) {
-    let _ = write!(out, "{}", v.unwrap_or(-1));
+    push_num(out, v.unwrap_or(-1));
 }
 
 fn string(out: &mut String, s: &str, f: Flags) {
@@ -273,6 +278,15 @@ fn var(out: &mut String, v: Var, f: Flags, r: &Record) {
         (Some(IpAddr::V4(v4)), true) => {
             let _ = write!(out, "{:08X}", u32::from(v4));
         }
+        (Some(IpAddr::V4(v4)), false) => {
+            let o = v4.octets();
+            for (i, b) in o.iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                push_num(out, *b);
+            }
+        }
         (Some(a), _) => {
             let _ = write!(out, "{}", a.to_canonical());
         }
@@ -282,14 +296,10 @@ fn var(out: &mut String, v: Var, f: Flags, r: &Record) {
         (Some(p), true) => {
             let _ = write!(out, "{p:04X}");
         }
-        (Some(p), false) => {
-            let _ = write!(out, "{p}");
-        }
+        (Some(p), false) => push_num(out, p),
         (None, _) => out.push('-'),
     };
-    let num = |out: &mut String, n: u64| {
-        let _ = write!(out, "{n}");
-    };
+    let num = |out: &mut String, n: u64| push_num(out, n);
     match v {
         Var::ClientIp => ip(out, Some(r.client.ip())),
         Var::ClientPort => port(out, Some(r.client.port())),
@@ -375,29 +385,48 @@ fn var(out: &mut String, v: Var, f: Flags, r: &Record) {
             }
         }
         Var::Request => match &r.http {
-            Some(h) => string(out, &format!("{} {} {}", h.method, h.uri, h.version), f),
+            Some(h) => {
+                let unquoted = Flags { quote: false, ..f };
+                if f.quote {
+                    out.push('"');
+                }
+                string(out, h.method.as_str(), unquoted);
+                out.push(' ');
+                uri(out, h, unquoted);
+                out.push(' ');
+                out.push_str(h.version_str());
+                if f.quote {
+                    out.push('"');
+                }
+            }
             None => string(out, "<BADREQ>", f),
         },
         Var::Method => string(out, r.http.as_ref().map_or("-", |h| h.method.as_str()), f),
-        Var::Uri => string(out, r.http.as_ref().map_or("-", |h| h.uri.as_str()), f),
-        Var::Path => string(
-            out,
-            r.http.as_ref().map_or("-", |h| h.uri.split('?').next().unwrap_or("")),
-            f,
-        ),
-        Var::PathOnly => {
-            let p = r.http.as_ref().map_or("-", |h| path_only(&h.uri));
-            string(out, p, f)
+        Var::Uri => match &r.http {
+            Some(h) => {
+                if f.quote {
+                    out.push('"');
+                }
+                uri(out, h, Flags { quote: false, ..f });
+                if f.quote {
+                    out.push('"');
+                }
+            }
+            None => string(out, "-", f),
+        },
+        Var::Path => {
+            let mut s = String::new();
+            if let Some(h) = &r.http {
+                uri(&mut s, h, Flags::default());
+            }
+            string(out, s.split('?').next().unwrap_or(""), f)
         }
-        Var::Query => {
-            let q = r
-                .http
-                .as_ref()
-                .and_then(|h| h.uri.find('?').map(|i| &h.uri[i..]))
-                .unwrap_or("");
-            string(out, q, f)
-        }
-        Var::Version => string(out, r.http.as_ref().map_or("-", |h| h.version.as_str()), f),
+        Var::PathOnly => string(out, r.http.as_ref().map_or("-", |h| h.uri.path()), f),
+        Var::Query => match r.http.as_ref().and_then(|h| h.uri.query()) {
+            Some(q) => string(out, &format!("?{q}"), f),
+            None => string(out, "", f),
+        },
+        Var::Version => string(out, r.http.as_ref().map_or("-", |h| h.version_str()), f),
         Var::Pid => {
             let p = std::process::id();
             if f.hex {
@@ -412,15 +441,13 @@ fn var(out: &mut String, v: Var, f: Flags, r: &Record) {
     }
 }
 
-/// The path of a request target without its scheme, authority or query.
-fn path_only(uri: &str) -> &str {
-    let no_query = uri.split('?').next().unwrap_or("");
-    match no_query.find("://") {
-        Some(i) => {
-            let rest = &no_query[i + 3..];
-            rest.find('/').map_or("/", |j| &rest[j..])
-        }
-        None => no_query,
+/// A request's target as it came: the path and query, or the whole absolute form.
+fn uri(out: &mut String, h: &super::HttpLine, f: Flags) {
+    let t = h.target();
+    if t.is_empty() {
+        string(out, &h.uri.to_string(), f);
+    } else {
+        string(out, t, f);
     }
 }
 
@@ -443,9 +470,24 @@ mod tests {
     }
 
     #[test]
-    fn paths_lose_their_authority_and_query() {
-        assert_eq!(path_only("/r/1?x"), "/r/1");
-        assert_eq!(path_only("http://localhost/r/3"), "/r/3");
-        assert_eq!(path_only("http://localhost"), "/");
+    fn request_variables_follow_the_target_as_it_came() {
+        let at = std::time::UNIX_EPOCH;
+        let fmt = Format::parse("%HM|%HU|%HP|%HPO|%HQ|%HV|%{+Q}r").unwrap();
+        let mut r = Record::new("f", "192.0.2.1:1".parse().unwrap(), None, at);
+        let line = |uri: &str| super::super::HttpLine {
+            method: http::Method::GET,
+            uri: uri.parse().unwrap(),
+            version: http::Version::HTTP_11,
+        };
+        r.http = Some(line("/r/2?q=2"));
+        assert_eq!(
+            fmt.render(&r),
+            "GET|/r/2?q=2|/r/2|/r/2|?q=2|HTTP/1.1|\"GET /r/2?q=2 HTTP/1.1\""
+        );
+        r.http = Some(line("http://localhost/r/3"));
+        assert_eq!(
+            fmt.render(&r),
+            "GET|http://localhost/r/3|http://localhost/r/3|/r/3||HTTP/1.1|\"GET http://localhost/r/3 HTTP/1.1\""
+        );
     }
 }

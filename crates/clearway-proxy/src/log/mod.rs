@@ -60,12 +60,33 @@ pub struct Record<'a> {
     pub counter: u64,
 }
 
-/// The request line of an HTTP record.
+/// The request line of an HTTP record (cheap clones of the request's own values).
 #[derive(Debug, Clone)]
 pub struct HttpLine {
-    pub method: String,
-    pub uri: String,
-    pub version: String,
+    pub method: http::Method,
+    pub uri: http::Uri,
+    pub version: http::Version,
+}
+
+impl HttpLine {
+    /// `HTTP/1.1`, as logs write versions.
+    pub fn version_str(&self) -> &'static str {
+        match self.version {
+            http::Version::HTTP_09 => "HTTP/0.9",
+            http::Version::HTTP_10 => "HTTP/1.0",
+            http::Version::HTTP_2 => "HTTP/2.0",
+            http::Version::HTTP_3 => "HTTP/3.0",
+            _ => "HTTP/1.1",
+        }
+    }
+
+    /// The request target as it was received (origin form, or absolute for HTTP/2).
+    pub fn target(&self) -> &str {
+        match self.uri.path_and_query() {
+            Some(pq) if self.uri.scheme().is_none() => pq.as_str(),
+            _ => "",
+        }
+    }
 }
 
 impl Record<'_> {

@@ -119,14 +119,19 @@ fn frame(out: &mut String, f: SyslogFormat, facility: u8, level: u8, tag: &str, 
     let pid = std::process::id();
     match f {
         SyslogFormat::Rfc3164 | SyslogFormat::Local => {
-            let _ = write!(out, "<{pri}>");
+            out.push('<');
+            super::format::push_num(out, pri);
+            out.push('>');
             super::time::syslog_date(out, now);
             out.push(' ');
             if let (SyslogFormat::Rfc3164, Some(h)) = (f, host) {
                 out.push_str(h);
                 out.push(' ');
             }
-            let _ = write!(out, "{tag}[{pid}]: ");
+            out.push_str(tag);
+            out.push('[');
+            super::format::push_num(out, pid);
+            out.push_str("]: ");
         }
         SyslogFormat::Rfc5424 => {
             let _ = write!(out, "<{pri}>1 ");

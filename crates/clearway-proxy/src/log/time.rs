@@ -18,6 +18,23 @@ pub fn millis(t: SystemTime) -> u32 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_millis())
 }
 
+/// The local offset at `secs`, asked of the C library once per second per thread (every log
+/// line needs it, often twice).
+fn local_offset(secs: i64) -> i64 {
+    thread_local! {
+        static LAST: std::cell::Cell<(i64, i64)> = const { std::cell::Cell::new((i64::MIN, 0)) };
+    }
+    LAST.with(|last| {
+        let (at, off) = last.get();
+        if at == secs {
+            return off;
+        }
+        let off = clearway_net::process::local_utc_offset(secs);
+        last.set((secs, off));
+        off
+    })
+}
+
 /// A broken-down time: year, month (1-12), day, hour, minute, second, and the offset used.
 pub struct Civil {
     pub year: i64,
@@ -32,11 +49,7 @@ pub struct Civil {
 /// `t` in local time (`local`) or UTC.
 pub fn civil(t: SystemTime, local: bool) -> Civil {
     let secs = unix_secs(t);
-    let offset = if local {
-        clearway_net::process::local_utc_offset(secs)
-    } else {
-        0
-    };
+    let offset = if local { local_offset(secs) } else { 0 };
     let s = secs + offset;
     let days = s.div_euclid(86_400);
     let rem = s.rem_euclid(86_400);
@@ -61,43 +74,90 @@ pub fn civil(t: SystemTime, local: bool) -> Civil {
     }
 }
 
-/// `06/Dec/2026:08:30:01`, the part common to HAProxy's log dates.
-fn day_and_time(out: &mut String, c: &Civil) {
-    let month = MONTHS[c.month as usize - 1];
-    let _ = write!(
-        out,
-        "{:02}/{month}/{:04}:{:02}:{:02}:{:02}",
-        c.day, c.year, c.hour, c.min, c.sec
-    );
+/// `n` (below 10^width) with leading zeros to `width` digits.
+fn padded(out: &mut String, n: u32, width: usize) {
+    let mut digits = [b'0'; 4];
+    let mut n = n;
+    for d in digits[..width].iter_mut().rev() {
+        *d = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    out.push_str(std::str::from_utf8(&digits[..width]).unwrap_or("0"));
+}
+
+/// A second's date strings, made once per second and thread: (`06/Dec/2026:08:30:01`,
+/// `Dec  6 08:30:01`), the offset's ` +0000`.
+struct Second {
+    at: i64,
+    local: bool,
+    clf: String,
+    syslog: String,
+    zone: String,
+}
+
+thread_local! {
+    static SECONDS: std::cell::RefCell<[Option<Second>; 2]> = const { std::cell::RefCell::new([None, None]) };
+}
+
+/// Calls `f` with the date strings of the second of `t`, in local time or UTC.
+fn with_second<R>(t: SystemTime, local: bool, f: impl FnOnce(&Second) -> R) -> R {
+    let secs = unix_secs(t);
+    SECONDS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let slot = &mut cache[usize::from(local)];
+        if slot.as_ref().is_none_or(|s| s.at != secs) {
+            let c = civil(t, local);
+            let month = MONTHS[c.month as usize - 1];
+            let mut clf = String::with_capacity(20);
+            padded(&mut clf, c.day, 2);
+            clf.push('/');
+            clf.push_str(month);
+            clf.push('/');
+            padded(&mut clf, c.year.clamp(0, 9999) as u32, 4);
+            let mut clock = String::with_capacity(8);
+            for (i, v) in [c.hour, c.min, c.sec].into_iter().enumerate() {
+                if i > 0 {
+                    clock.push(':');
+                }
+                padded(&mut clock, v, 2);
+            }
+            clf.push(':');
+            clf.push_str(&clock);
+            let syslog = format!("{month} {:2} {clock}", c.day);
+            let sign = if c.offset < 0 { '-' } else { '+' };
+            let off = c.offset.abs();
+            let zone = format!(" {sign}{:02}{:02}", off / 3600, off / 60 % 60);
+            *slot = Some(Second {
+                at: secs,
+                local,
+                clf,
+                syslog,
+                zone,
+            });
+        }
+        let s = slot.as_ref().filter(|s| s.local == local).expect("filled above");
+        f(s)
+    })
 }
 
 /// `%t`/`%tr`: `06/Dec/2026:08:30:01.123`.
 pub fn accept_date(out: &mut String, t: SystemTime, local: bool) {
-    day_and_time(out, &civil(t, local));
-    let _ = write!(out, ".{:03}", millis(t));
+    with_second(t, local, |s| out.push_str(&s.clf));
+    out.push('.');
+    padded(out, millis(t), 3);
 }
 
 /// `%T`/`%Tl`: `06/Dec/2026:08:30:01 +0000`.
 pub fn clf_date(out: &mut String, t: SystemTime, local: bool) {
-    let c = civil(t, local);
-    day_and_time(out, &c);
-    let sign = if c.offset < 0 { '-' } else { '+' };
-    let off = c.offset.abs();
-    let _ = write!(out, " {sign}{:02}{:02}", off / 3600, off / 60 % 60);
+    with_second(t, local, |s| {
+        out.push_str(&s.clf);
+        out.push_str(&s.zone);
+    });
 }
 
 /// The RFC 3164 header's local time: `Dec  6 08:30:01`.
 pub fn syslog_date(out: &mut String, t: SystemTime) {
-    let c = civil(t, true);
-    let _ = write!(
-        out,
-        "{} {:2} {:02}:{:02}:{:02}",
-        MONTHS[c.month as usize - 1],
-        c.day,
-        c.hour,
-        c.min,
-        c.sec
-    );
+    with_second(t, true, |s| out.push_str(&s.syslog));
 }
 
 /// RFC 5424's timestamp, local with its offset: `2026-12-06T08:30:01.123456+00:00`.
