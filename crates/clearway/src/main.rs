@@ -60,7 +60,7 @@ fn main() -> ExitCode {
             }
         };
     }
-    let cli = cli::Cli::parse();
+    let cli = cli::Cli::parse_from(without_no_effect_flags(args));
     if cli.version > 0 {
         println!("Clearway version {}", env!("CARGO_PKG_VERSION"));
         if cli.version > 1 {
@@ -134,6 +134,28 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// The command line without HAProxy's flags that change nothing in Clearway, which scripts and
+/// test harnesses pass: `-dM[BYTE]` (poisoning freed memory, a debugging aid of HAProxy's
+/// allocator) and `-L NAME` (the local peer's name; Clearway has no peers).
+fn without_no_effect_flags(args: Vec<String>) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut it = args.into_iter();
+    while let Some(a) = it.next() {
+        if a.starts_with("-dM") {
+            continue;
+        }
+        if a == "-L" {
+            it.next();
+            continue;
+        }
+        if a.starts_with("-L") && a.len() > 2 {
+            continue;
+        }
+        out.push(a);
+    }
+    out
 }
 
 fn run_doctor(files: &[std::path::PathBuf], json: bool, probe: bool, probe_from: Option<std::net::IpAddr>) -> ExitCode {

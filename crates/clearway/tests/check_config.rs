@@ -209,3 +209,24 @@ fn a_configuration_with_no_listener_does_not_start() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no listener"));
 }
+
+#[test]
+fn haproxys_no_effect_flags_are_accepted() {
+    // `-dM` (allocator poisoning) and `-L NAME` (the local peer), as scripts and HAProxy's
+    // test harness pass them: they change nothing in Clearway, and must not stop it.
+    let file = fixtures("valid").into_iter().next().expect("a valid fixture");
+    for args in [&["-dM"][..], &["-dM0x55", "-L", "peer1"][..], &["-Lpeer1"][..]] {
+        let out = Command::new(binary())
+            .args(args)
+            .arg("-c")
+            .arg("-f")
+            .arg(&file)
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

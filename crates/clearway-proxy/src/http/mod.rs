@@ -8,6 +8,7 @@ pub mod client_h1;
 pub mod client_io;
 pub mod decode;
 pub mod h1;
+mod hop;
 pub mod pool;
 pub mod prefixed;
 pub mod reply;

@@ -13,8 +13,8 @@ pub use client::{serve, serve_once_readable};
 use super::access_log::{PendingLog, ReqLog};
 use super::body::{DoneGuard, Lease, ResBody};
 use super::client_h1;
-use super::decode::HOP_BY_HOP;
 use super::h1;
+use super::hop::{strip_hop_by_hop, strip_hop_by_hop_request};
 use super::pool::{Key, Pool, ReqBody, Sender};
 use super::rules::{forward_for, Verdict};
 use crate::acl::ConnSamples;
@@ -24,7 +24,7 @@ use crate::frontend::Frontend;
 use crate::runtime::Backend;
 use clearway_config::model::{HttpConnMode, HttpReuse, UseSrc};
 use clearway_core::Field;
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderMap, HeaderValue};
 use http::{Request, Response, Uri, Version};
 use hyper::body::{Body as _, Incoming};
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -54,60 +54,6 @@ struct Session {
     requests: AtomicU64,
     /// Server connections private to this session (`http-reuse never`).
     own: std::sync::OnceLock<Arc<Pool>>,
-}
-
-/// Whether a header is one of `HOP_BY_HOP`. (Names in a HeaderMap are lower case.)
-fn is_hop(k: &HeaderName) -> bool {
-    HOP_BY_HOP.contains(&k.as_str())
-}
-
-/// Removes the hop-by-hop fields. A request's `TE` goes on as `TE: trailers` when it names
-/// that coding (as HAProxy's does: the server may then send trailers); other codings it
-/// names are this hop's business.
-fn strip_hop_by_hop_request(h: &mut HeaderMap) {
-    strip(h, true);
-}
-
-fn strip_hop_by_hop(h: &mut HeaderMap) {
-    strip(h, false);
-}
-
-fn strip(h: &mut HeaderMap, request: bool) {
-    // One pass over the names finds those present (usually none in a request, Connection
-    // alone in a response), instead of a lookup for each name that could be. They are noted
-    // on the stack: a HeaderMap yields each name once, so there are at most `HOP_BY_HOP.len()`.
-    let mut found: [Option<HeaderName>; HOP_BY_HOP.len()] = Default::default();
-    let mut n = 0;
-    for k in h.keys().filter(|k| is_hop(k)) {
-        found[n] = Some(k.clone());
-        n += 1;
-        if n == found.len() {
-            break;
-        }
-    }
-    if n == 0 {
-        return;
-    }
-    // Headers the Connection header names are hop-by-hop too. The usual tokens (close,
-    // keep-alive, upgrade) name nothing more, and cost no allocation.
-    let named: Vec<HeaderName> = h
-        .get_all(header::CONNECTION)
-        .iter()
-        .flat_map(|v| super::decode::tokens(v.as_bytes()))
-        .filter(|t| super::decode::names_a_header(t))
-        .filter_map(|t| HeaderName::from_bytes(t).ok())
-        .collect();
-    let trailers = request
-        && h.get_all(header::TE)
-            .iter()
-            .flat_map(|v| super::decode::tokens(v.as_bytes()))
-            .any(|t| t.eq_ignore_ascii_case(b"trailers"));
-    for k in found.iter().flatten().chain(&named) {
-        h.remove(k);
-    }
-    if trailers {
-        h.insert(header::TE, HeaderValue::from_static("trailers"));
-    }
 }
 
 fn head_size(req: &http::request::Parts) -> usize {

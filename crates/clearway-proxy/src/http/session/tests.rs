@@ -1,5 +1,6 @@
 use super::client::serve_hyper;
 use super::*;
+use http::header::HeaderName;
 use std::convert::Infallible;
 use std::sync::atomic::AtomicUsize;
 use std::task::Context;
