@@ -13,7 +13,10 @@
 //! - a TLS ClientHello: a record cut short is "incomplete", never "not TLS"; an SNI found is
 //!   in the input; a hello built around a name gives that name back;
 //! - health-check answers: any answer ends each check with a verdict, and a 2xx HTTP
-//!   answer passes a check that has no rule.
+//!   answer passes a check that has no rule;
+//! - a runtime API line (from the stats socket): every command in it gets an answer, and at
+//!   the `user` level none changes a server;
+//! - a `log-format`: accepted or refused, and an accepted one renders any record.
 
 use crate::http::client_h1::encode::{encode_head as encode_response, Out};
 use crate::http::client_h1::head::parse_request;
@@ -450,6 +453,63 @@ fn fields_of(raw: &[u8]) -> HeaderMap {
     map
 }
 
+/// A line sent to the stats socket.
+pub fn cli_command(data: &[u8]) {
+    use crate::control::{execute, parse, split, Level};
+    static RT: std::sync::OnceLock<crate::Runtime> = std::sync::OnceLock::new();
+    let rt = RT.get_or_init(|| {
+        let text = "defaults\n    mode http\nfrontend f\n    bind 127.0.0.1:1\n    default_backend b\n\
+                    backend b\n    server s1 127.0.0.1:2 check weight 7\n    server s2 127.0.0.1:3\n";
+        let cfg = clearway_config::parse_str("fuzz.cfg", text).expect("config").config;
+        crate::Runtime::build(&cfg, 1024).expect("runtime")
+    });
+    let line = String::from_utf8_lossy(data);
+    let state = |rt: &crate::Runtime| -> Vec<(u32, bool)> {
+        rt.backends[0]
+            .rt
+            .servers
+            .iter()
+            .map(|s| (s.weight(), s.usable()))
+            .collect()
+    };
+    let before = state(rt);
+    let mut level = Level::User;
+    for words in split(&line) {
+        match parse(&words) {
+            Ok(c) => {
+                let _ = execute(rt, &c, &mut level);
+            }
+            Err(e) => assert!(!e.is_empty(), "a refused command gets an answer"),
+        }
+    }
+    assert_eq!(state(rt), before, "a user-level line changed a server: {line:?}");
+}
+
+/// A `log-format` string.
+pub fn log_format(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let Ok(f) = crate::log::format::Format::parse(&text) else {
+        return;
+    };
+    let mut r = crate::log::Record::new(
+        "fe",
+        "192.0.2.1:1234".parse().expect("addr"),
+        None,
+        std::time::UNIX_EPOCH,
+    );
+    r.http = Some(crate::log::HttpLine {
+        method: http::Method::GET,
+        uri: "http://h/p?q".parse().expect("uri"),
+        version: http::Version::HTTP_11,
+    });
+    let _ = f.render(&r);
+    r.http = None;
+    let line = f.render(&r);
+    if !text.contains('%') {
+        assert_eq!(line, text, "a format without variables is its text");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     /// Each target over its seed corpus in `fuzz/corpus`: what the fuzzers once found stays
@@ -458,12 +518,14 @@ mod tests {
     fn the_seed_corpora_pass() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus");
         type Target = fn(&[u8]);
-        let targets: [(&str, Target); 5] = [
+        let targets: [(&str, Target); 7] = [
             ("request_head", super::request_head),
             ("response_head", super::response_head),
             ("chunked", super::chunked),
             ("client_hello", super::client_hello),
             ("check_answer", super::check_answer),
+            ("cli_command", super::cli_command),
+            ("log_format", super::log_format),
         ];
         for (name, run) in targets {
             let dir = root.join(name);

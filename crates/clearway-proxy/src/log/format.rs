@@ -185,9 +185,10 @@ impl Format {
                     args.push(a);
                 }
                 for arg in args.split(',').filter(|a| !a.is_empty()) {
-                    let (on, name) = match arg.split_at(1) {
-                        ("+", n) => (true, n),
-                        ("-", n) => (false, n),
+                    // (Not split at a byte offset: the text may hold any character.)
+                    let (on, name) = match (arg.strip_prefix('+'), arg.strip_prefix('-')) {
+                        (Some(n), _) => (true, n),
+                        (_, Some(n)) => (false, n),
                         _ => return Err(format!("flag '{arg}' must start with + or -")),
                     };
                     match name {
@@ -465,6 +466,8 @@ mod tests {
     fn unknown_variables_and_flags_are_errors() {
         assert!(Format::parse("%zz").unwrap_err().contains("'%zz'"));
         assert!(Format::parse("%{+Z}r").unwrap_err().contains("unknown flag"));
+        // Found by the fuzzer: a flag starting with a multi-byte character.
+        assert!(Format::parse("%{\u{fffd}Q}").unwrap_err().contains("must start with"));
         assert!(Format::parse("%[src]").unwrap_err().contains("not supported"));
         assert_eq!(Format::parse("100%% %%").unwrap().0, vec![Node::Text("100% %".into())]);
     }
