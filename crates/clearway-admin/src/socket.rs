@@ -104,10 +104,6 @@ impl StatsSockets {
         })
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.sockets.is_empty()
-    }
-
     /// Serves every socket (on the current event loop) until the process ends.
     pub async fn serve(self, rt: Arc<Runtime>) {
         let limit = Arc::new(tokio::sync::Semaphore::new(self.maxconn));
