@@ -81,6 +81,12 @@ fn drain_maint_and_weight_move_new_traffic_while_sessions_in_progress_finish() {
     // Round robin: one session in progress on each server.
     let first = hold(&topo, "192.0.2.1:80");
     let second = hold(&topo, "192.0.2.1:80");
+    // Both sessions have reached their server before s2 is drained (the connects return
+    // once the kernel has accepted them, before Clearway has chosen a server).
+    assert!(
+        eventually(|| stat(&sock, "app", "s1")["scur"] == "1" && stat(&sock, "app", "s2")["scur"] == "1"),
+        "one session in progress on each server"
+    );
     assert_eq!(cli(&sock, "set server app/s2 state drain"), "\n");
     // New sessions avoid the drained server...
     for _ in 0..4 {
