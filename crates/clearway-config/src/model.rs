@@ -369,6 +369,54 @@ pub struct HttpSettings {
     pub conn_mode: HttpConnMode,
     /// `http-reuse` (backends).
     pub reuse: HttpReuse,
+    /// `stats ...`: the statistics page this proxy half answers itself; None: no page.
+    pub stats: Option<StatsPage>,
+}
+
+/// A proxy's statistics page (`stats enable`, `stats uri`, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatsPage {
+    /// The first `stats` line.
+    pub span: Span,
+    /// Requests whose path (or whole target, when the prefix does not start with `/`)
+    /// starts with this get the page (`stats uri`, default `/haproxy?stats`).
+    pub uri: String,
+    /// `stats realm`: the Basic authentication realm (default "HAProxy Statistics").
+    pub realm: Option<String>,
+    /// `stats auth USER:PASSWORD`: when any, only these users see the page.
+    pub users: Vec<(String, String)>,
+    /// `stats refresh`: how often the HTML page asks the browser to reload it.
+    pub refresh: Option<std::time::Duration>,
+    /// `stats admin if|unless COND`: the page may change servers when one holds.
+    pub admin: Vec<Condition>,
+    pub hide_version: bool,
+    pub show_legends: bool,
+    /// `stats show-node [NAME]`: Some(None) shows the host's name.
+    pub show_node: Option<Option<String>>,
+    /// `stats show-desc [TEXT]`.
+    pub show_desc: Option<Option<String>>,
+    /// `stats scope`: the only proxies shown, when any.
+    pub scope: Vec<String>,
+    /// `stats http-request` rules, in order: the first whose condition holds decides.
+    pub access: Vec<StatsAccess>,
+}
+
+/// One `stats http-request` rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatsAccess {
+    pub span: Span,
+    pub kind: StatsAccessKind,
+    pub condition: Option<Condition>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatsAccessKind {
+    Allow,
+    Deny,
+    /// Ask for a user and password (a 401), in this realm.
+    Auth {
+        realm: Option<String>,
+    },
 }
 
 /// `balance` algorithms.

@@ -79,10 +79,33 @@ fn base(s: &Section, named: &HashMap<String, Draft>, last: &Option<Draft>, ctx: 
     Some(draft)
 }
 
-fn finish(s: &Section, draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
+fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
     let caps = Caps::of(s.kind);
     let listen = s.kind == Kind::Listen;
+    if let Some(page) = &draft.http.stats {
+        if !page.access.is_empty() && (!page.users.is_empty() || page.realm.is_some()) {
+            ctx.error_hint(
+                &page.access[0].span,
+                format!(
+                    "{} '{}': 'stats auth'/'stats realm' and 'stats http-request' cannot be used together",
+                    s.kind.word(),
+                    s.name
+                ),
+                Some("write the authentication as 'stats http-request auth [realm R] unless ...'".into()),
+            );
+        }
+    }
     if draft.mode == Mode::Tcp {
+        if let Some(page) = draft.http.stats.take() {
+            ctx.warn(
+                &page.span,
+                format!(
+                    "'stats' needs 'mode http': no statistics page on {} '{}', which is in 'mode tcp'",
+                    s.kind.word(),
+                    s.name
+                ),
+            );
+        }
         if let Some(span) = &draft.http_rule_span {
             ctx.warn(
                 span,
@@ -254,6 +277,7 @@ fn finish(s: &Section, draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
                     request_rules: Vec::new(),
                     response_rules: Vec::new(),
                     redirects: Vec::new(),
+                    stats: None,
                     ..draft.http.clone()
                 }
             } else {

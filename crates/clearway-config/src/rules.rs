@@ -181,6 +181,15 @@ pub enum HttpAction {
     },
     Return(Reply),
     Redirect(Redirect),
+    /// `use-service NAME`: the proxy answers the request itself.
+    UseService(Service),
+}
+
+/// What `http-request use-service` can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// Metrics in Prometheus' text format, under HAProxy's names.
+    PrometheusExporter,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -63,10 +63,12 @@ pub enum Field {
     /// Failed health checks (`chkfail`), transitions to down (`chkdown`).
     CheckFailures,
     CheckDowns,
+    /// Requests the proxy answered itself: statistics page, metrics (`intercepted`).
+    Intercepted,
 }
 
 /// How many fields there are.
-pub const FIELDS: usize = Field::CheckDowns as usize + 1;
+pub const FIELDS: usize = Field::Intercepted as usize + 1;
 
 impl Field {
     /// The response class field of an HTTP status.

@@ -49,6 +49,9 @@ pub struct Frontend {
     pub tls: bool,
     /// The process-wide connection limit, shared by every frontend: `%ac` in logs.
     pub global_conns: Option<(Arc<Semaphore>, u32)>,
+    /// The runtime it belongs to, for the pages it answers itself (statistics, metrics);
+    /// set once the runtime is built.
+    pub runtime: std::sync::OnceLock<std::sync::Weak<crate::runtime::Runtime>>,
 }
 
 impl Frontend {
@@ -81,6 +84,7 @@ impl Frontend {
             log_requests: false,
             tls: cfg.binds.iter().any(|b| b.tls.is_some()),
             global_conns: None,
+            runtime: std::sync::OnceLock::new(),
         }
     }
 

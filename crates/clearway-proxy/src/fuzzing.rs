@@ -16,7 +16,9 @@
 //!   answer passes a check that has no rule;
 //! - a runtime API line (from the stats socket): every command in it gets an answer, and at
 //!   the `user` level none changes a server;
-//! - a `log-format`: accepted or refused, and an accepted one renders any record.
+//! - a `log-format`: accepted or refused, and an accepted one renders any record;
+//! - a statistics page request (the URI after the prefix, then a posted form): the options
+//!   read from it put only plain characters back into the page's links, and every form reads.
 
 use crate::http::client_h1::encode::{encode_head as encode_response, Out};
 use crate::http::client_h1::head::parse_request;
@@ -456,7 +458,7 @@ fn fields_of(raw: &[u8]) -> HeaderMap {
 /// A line sent to the stats socket.
 pub fn cli_command(data: &[u8]) {
     use crate::control::{execute, parse, split, Level};
-    static RT: std::sync::OnceLock<crate::Runtime> = std::sync::OnceLock::new();
+    static RT: std::sync::OnceLock<std::sync::Arc<crate::Runtime>> = std::sync::OnceLock::new();
     let rt = RT.get_or_init(|| {
         let text = "defaults\n    mode http\nfrontend f\n    bind 127.0.0.1:1\n    default_backend b\n\
                     backend b\n    server s1 127.0.0.1:2 check weight 7\n    server s2 127.0.0.1:3\n";
@@ -510,6 +512,36 @@ pub fn log_format(data: &[u8]) {
     }
 }
 
+/// A statistics page request: the URI after the page's prefix, a newline, a posted form.
+pub fn stats_request(data: &[u8]) {
+    use crate::control::page::{status_of, View};
+    let (uri, form) = match data.iter().position(|&b| b == b'\n') {
+        Some(i) => (&data[..i], &data[i + 1..]),
+        None => (data, &[][..]),
+    };
+    let uri = String::from_utf8_lossy(uri);
+    static PAGE: std::sync::OnceLock<clearway_config::model::StatsPage> = std::sync::OnceLock::new();
+    let page = PAGE.get_or_init(|| {
+        let text = "defaults\n    mode http\nlisten s\n    bind 127.0.0.1:1\n    stats uri /\n    stats refresh 5s\n";
+        let cfg = clearway_config::parse_str("fuzz.cfg", text).expect("config").config;
+        cfg.frontends[0].http.stats.clone().expect("a page")
+    });
+    let view = View::new(page, "s", &uri, true);
+    let suffix = view.suffix();
+    assert!(
+        suffix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ";?=-_.:".contains(c)),
+        "{suffix:?}"
+    );
+    if let Some(code) = status_of(&uri) {
+        assert_eq!(code.len(), 4);
+    }
+    let _ = crate::control::prometheus::scopes(Some(&uri));
+    let f = crate::http::service::Form::parse(form);
+    assert!(f.servers.len() <= form.len() / 2 + 1);
+}
+
 #[cfg(test)]
 mod tests {
     /// Each target over its seed corpus in `fuzz/corpus`: what the fuzzers once found stays
@@ -518,7 +550,7 @@ mod tests {
     fn the_seed_corpora_pass() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus");
         type Target = fn(&[u8]);
-        let targets: [(&str, Target); 7] = [
+        let targets: [(&str, Target); 8] = [
             ("request_head", super::request_head),
             ("response_head", super::response_head),
             ("chunked", super::chunked),
@@ -526,6 +558,7 @@ mod tests {
             ("check_answer", super::check_answer),
             ("cli_command", super::cli_command),
             ("log_format", super::log_format),
+            ("stats_request", super::stats_request),
         ];
         for (name, run) in targets {
             let dir = root.join(name);

@@ -69,6 +69,9 @@ pub struct Runtime {
     pub busy_polling: bool,
     /// The `global` section's log targets.
     pub log: Arc<crate::log::Globals>,
+    /// The first proxy id (`iid`) given to a section: 2 when stats sockets exist, whose
+    /// hidden proxy HAProxy numbers 1 (scripts and the stats page's forms name proxies by id).
+    pub first_proxy_id: u32,
 }
 
 /// Which CPUs each of `threads` worker threads is bound to by the `cpu-map` lines (thread
@@ -171,7 +174,7 @@ impl Runtime {
 
     /// Resolves server names and links frontends to backends. Listeners are opened separately
     /// (`open_listeners`) so that a test can build a runtime without binding.
-    pub fn build(cfg: &model::Config, nofile: u64) -> Result<Runtime, BuildError> {
+    pub fn build(cfg: &model::Config, nofile: u64) -> Result<Arc<Runtime>, BuildError> {
         uptime_secs();
         let mut backends = Vec::with_capacity(cfg.backends.len());
         // As many pool shards as worker threads.
@@ -270,7 +273,7 @@ impl Runtime {
             fe.global_conns = Some((global_conns.clone(), global_maxconn));
             frontends.push(Arc::new(fe));
         }
-        Ok(Runtime {
+        let rt = Arc::new(Runtime {
             frontends,
             backends,
             global_conns,
@@ -278,6 +281,7 @@ impl Runtime {
             threads,
             workers: crate::workers::Workers::new(threads),
             thread_cpus: thread_cpus(&cfg.global.cpu_maps, threads),
+            first_proxy_id: if cfg.global.stats_sockets.is_empty() { 1 } else { 2 },
             busy_polling: cfg.global.busy_polling,
             log: {
                 let g = Arc::new(log_globals);
@@ -286,7 +290,11 @@ impl Runtime {
                 }
                 g
             },
-        })
+        });
+        for fe in &rt.frontends {
+            let _ = fe.runtime.set(Arc::downgrade(&rt));
+        }
+        Ok(rt)
     }
 }
 

@@ -21,19 +21,9 @@ const HAPROXY_VERSION: &str = "2.6.0";
 /// What `-vv` lists with a `+` as HAProxy does: only what Clearway really has (`EPOLL`: its
 /// event loop; `TPROXY`/`LINUX_TPROXY`: transparent binds and `usesrc`; `CPU_AFFINITY`:
 /// `cpu-map`; `RUSTLS`: TLS, by rustls rather than OpenSSL).
-const FEATURES: &[&str] = &["EPOLL", "TPROXY", "LINUX_TPROXY", "CPU_AFFINITY", "RUSTLS"];
+const FEATURES: &[&str] = &["EPOLL", "TPROXY", "LINUX_TPROXY", "CPU_AFFINITY", "RUSTLS", "PROMEX"];
 /// Features of HAProxy builds that Clearway does not have, listed with a `-`.
-const NOT_FEATURES: &[&str] = &[
-    "OPENSSL",
-    "LUA",
-    "PCRE",
-    "PCRE2",
-    "ZLIB",
-    "SLZ",
-    "LINUX_SPLICE",
-    "PROMEX",
-    "QUIC",
-];
+const NOT_FEATURES: &[&str] = &["OPENSSL", "LUA", "PCRE", "PCRE2", "ZLIB", "SLZ", "LINUX_SPLICE", "QUIC"];
 
 fn main() -> ExitCode {
     // `-cc EXPR` as HAProxy's: exit 0 when the condition holds, 1 when not, 2 when malformed.
@@ -68,10 +58,13 @@ fn main() -> ExitCode {
                 "Build: Rust, Linux; transparent proxying: IP_TRANSPARENT/IPV6_TRANSPARENT, IP_BIND_ADDRESS_NO_PORT"
             );
             println!("Follows: HAProxy {HAPROXY_VERSION}");
+            // HAProxy's layout: scripts (run-regtests.sh) read the TARGET line, then the
+            // feature list, then the services.
+            println!("Build options :\n  TARGET  = linux-glibc\n");
             let plus = FEATURES.iter().map(|f| format!("+{f}"));
             let minus = NOT_FEATURES.iter().map(|f| format!("-{f}"));
             println!("Feature list : {}", plus.chain(minus).collect::<Vec<_>>().join(" "));
-            println!("Available services : none");
+            println!("Available services : prometheus-exporter");
         }
         return ExitCode::SUCCESS;
     }

@@ -6,7 +6,6 @@
 
 use crate::{cli, doctor};
 use clearway_proxy::{frontend, runtime, Runtime};
-use std::sync::Arc;
 
 /// Starts serving `cfg`; returns when a stop signal arrives (the other worker threads end
 /// with the process).
@@ -60,7 +59,7 @@ pub fn start(cli: &cli::Cli, cfg: &clearway_config::Config) -> Result<(), String
             .map_err(|e| format!("cannot write pidfile {}: {e}", path.display()))?;
     }
     drop_privileges(cfg)?;
-    let server = clearway_proxy::server::serve(Arc::new(rt), listeners)?;
+    let server = clearway_proxy::server::serve(rt, listeners)?;
     let handle = server.handle();
     // The control plane shares thread 0's event loop: it is light, and a process with no
     // thread but its workers makes cheaper system calls.

@@ -5,7 +5,7 @@ use super::acl::{self, Named};
 use super::Res;
 use crate::ast::Directive;
 use crate::rules::{
-    ErrorFile, HttpAction, HttpReuse, HttpRule, Redirect, RedirectKind, Reply, Template, ERROR_STATUSES,
+    ErrorFile, HttpAction, HttpReuse, HttpRule, Redirect, RedirectKind, Reply, Service, Template, ERROR_STATUSES,
 };
 
 fn fail<T>(msg: impl Into<String>) -> Res<T> {
@@ -40,6 +40,7 @@ const REQUEST_ACTIONS: &[&str] = &[
     "del-header",
     "replace-header",
     "set-path",
+    "use-service",
 ];
 const RESPONSE_ACTIONS: &[&str] = &["allow", "set-header", "add-header", "del-header", "replace-header"];
 /// Actions HAProxy has that Clearway does not run yet.
@@ -82,7 +83,6 @@ const NOT_YET: &[&str] = &[
     "send-spoe-group",
     "set-timeout",
     "strict-mode",
-    "use-service",
     "set-bandwidth-limit",
 ];
 
@@ -154,6 +154,16 @@ pub fn rule(d: &Directive, response: bool, acls: &[Named]) -> Res<Option<HttpRul
         }
         "return" => HttpAction::Return(reply(&what, args)?),
         "redirect" => HttpAction::Redirect(redirect(&what, args)?),
+        "use-service" => match args {
+            [s] if s == "prometheus-exporter" => HttpAction::UseService(Service::PrometheusExporter),
+            [s] => {
+                return Err((
+                    format!("'{what}': unknown service '{s}'"),
+                    Some("Clearway has 'prometheus-exporter'".into()),
+                ))
+            }
+            _ => return fail(format!("'{what}' expects a service name, e.g. prometheus-exporter")),
+        },
         _ => unreachable!("action '{action}' is allowed but not handled"),
     };
     Ok(Some(HttpRule {

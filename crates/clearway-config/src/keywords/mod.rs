@@ -12,6 +12,7 @@ pub mod options;
 pub mod proxy;
 pub mod server;
 pub mod source;
+pub mod stats_page;
 pub mod stats_socket;
 pub mod tcp;
 

@@ -134,6 +134,7 @@ const KEYWORDS: &[(&str, char)] = &[
     ("errorfile", 'A'),
     ("http-reuse", 'B'),
     ("tcp-request", 'F'),
+    ("stats", 'A'),
 ];
 /// Known proxy keywords not acted on yet.
 const KNOWN_NOT_ACTED: &[&str] = &[
@@ -144,7 +145,6 @@ const KNOWN_NOT_ACTED: &[&str] = &[
     "errorloc303",
     "http-error",
     "errorfiles",
-    "stats",
     "capture",
     "cookie",
     "hash-type",
@@ -542,6 +542,15 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
         }
         "http-reuse" => p.http.reuse = http::reuse(d)?,
         "tcp-request" => tcp::request(d, &mut p.tcp_rules, &p.acls)?,
+        "stats" => {
+            if caps.defaults && matches!(d.arg(1), Some("admin" | "http-request")) {
+                return Err(err(format!(
+                    "'stats {}' is not allowed in a 'defaults' section",
+                    d.arg(1).unwrap_or_default()
+                )));
+            }
+            super::stats_page::apply(d, name, &p.acls, &mut p.http.stats)?
+        }
         _ => unreachable!("keyword '{kw}' is in KEYWORDS but has no handler"),
     }
     Ok(())

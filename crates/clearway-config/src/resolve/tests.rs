@@ -314,3 +314,50 @@ fn defer_accept_is_a_bind_setting_acted_on() {
     let on: Vec<bool> = l.config.frontends[0].binds.iter().map(|b| b.defer_accept).collect();
     assert_eq!(on, [true, false]);
 }
+
+#[test]
+fn stats_pages_are_inherited_and_what_cannot_be_honoured_is_refused() {
+    // From defaults to every proxy; the backend half of a listen has none (it runs once).
+    let l = ok("defaults\n mode http\n stats enable\n stats uri /s\n\
+                listen web\n bind 192.0.2.1:80\n server s 198.51.100.10:80\n\
+                frontend tcpfe\n mode tcp\n bind 192.0.2.1:81\n default_backend web2\n\
+                backend web2\n mode tcp\n server s 198.51.100.10:80\n");
+    assert_eq!(l.config.frontend("web").unwrap().http.stats.as_ref().unwrap().uri, "/s");
+    assert!(l.config.backend("web").unwrap().http.stats.is_none());
+    // A tcp proxy has no page: said so, as HAProxy does.
+    assert!(l.config.frontend("tcpfe").unwrap().http.stats.is_none());
+    assert!(l
+        .warnings
+        .iter()
+        .any(|w| w.message.contains("'stats' needs 'mode http'")));
+    for (text, says, line) in [
+        (
+            "listen s\n mode http\n bind :1\n stats auth a:b\n stats http-request deny\n",
+            "cannot be used together",
+            5,
+        ),
+        (
+            "defaults\n mode http\n stats admin if TRUE\n",
+            "not allowed in a 'defaults'",
+            3,
+        ),
+        (
+            "frontend f\n mode http\n bind :1\n http-request use-service lua.hello\n",
+            "unknown service",
+            4,
+        ),
+    ] {
+        let e = parse_str("t.cfg", text).unwrap_err();
+        assert!(
+            e.errors.iter().any(|d| d.message.contains(says) && d.span.line == line),
+            "{text}: {e}"
+        );
+    }
+    let l =
+        ok("frontend f\n mode http\n bind :1\n http-request use-service prometheus-exporter if { path /metrics }\n");
+    let rule = &l.config.frontend("f").unwrap().http.request_rules[0];
+    assert_eq!(
+        rule.action,
+        crate::rules::HttpAction::UseService(crate::rules::Service::PrometheusExporter)
+    );
+}

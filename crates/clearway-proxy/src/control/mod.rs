@@ -4,6 +4,8 @@
 
 pub mod command;
 pub mod info;
+pub mod page;
+pub mod prometheus;
 pub mod stats;
 
-pub use command::{execute, parse, split, Command, Level, Outcome};
+pub use command::{execute, parse, split, Command, Health, Level, Outcome, ServerName};

@@ -243,7 +243,8 @@ pub fn header() -> String {
     format!("# {},", COLUMNS.join(","))
 }
 
-/// The proxy ids (`iid`) of a runtime: one per name, frontends first then backends, from 1,
+/// The proxy ids (`iid`) of a runtime: one per name, frontends first then backends, from 1
+/// (2 beside stats sockets),
 /// so a `listen` section has one id for both of its rows, as in HAProxy.
 pub fn proxy_ids(rt: &Runtime) -> Vec<(String, u32)> {
     let mut ids: Vec<(String, u32)> = Vec::new();
@@ -254,7 +255,7 @@ pub fn proxy_ids(rt: &Runtime) -> Vec<(String, u32)> {
         .chain(rt.backends.iter().map(|b| b.rt.name.as_str()));
     for n in names {
         if !ids.iter().any(|(m, _)| m == n) {
-            let next = ids.len() as u32 + 1;
+            let next = ids.len() as u32 + rt.first_proxy_id;
             ids.push((n.to_string(), next));
         }
     }
@@ -304,6 +305,7 @@ pub fn rows(rt: &Runtime, filter: Filter) -> Vec<Row> {
                     r.set(col, 0);
                 }
                 r.set("conn_tot", fe.counters.get(Field::Sessions));
+                r.set("intercepted", fe.counters.get(Field::Intercepted));
                 r.set("mode", mode_word(fe.mode));
                 out.push(r);
             }

@@ -15,6 +15,7 @@ pub mod reply;
 pub mod rules;
 pub mod samples;
 pub mod server_io;
+pub mod service;
 pub mod session;
 
 pub use pool::Pool;

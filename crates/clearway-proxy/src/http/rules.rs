@@ -24,6 +24,7 @@ enum Action {
     SetPath(Template),
     Reply(Reply),
     Redirect(rules::Redirect),
+    Service(rules::Service),
 }
 
 /// A header value a rule sets or adds.
@@ -74,6 +75,8 @@ pub enum Verdict {
         response: Box<http::Response<super::body::ResBody>>,
         denied: bool,
     },
+    /// Answer with a service of the proxy's own (`use-service`).
+    Service(rules::Service),
 }
 
 /// The compiled HTTP settings of a frontend or a backend.
@@ -86,6 +89,8 @@ pub struct HttpRules {
     pub conn_mode: HttpConnMode,
     pub reuse: HttpReuse,
     pub forwardfor: Option<ForwardFor>,
+    /// `stats ...`: the statistics page this proxy half answers.
+    pub stats: Option<super::service::StatsApp>,
 }
 
 fn name(n: &str) -> HeaderName {
@@ -137,6 +142,7 @@ fn compile(r: &HttpRule) -> Option<Rule> {
             Action::Reply(Reply::Page(page, extra))
         }
         HttpAction::Redirect(r) => Action::Redirect(r.clone()),
+        HttpAction::UseService(s) => Action::Service(*s),
     };
     Some(Rule {
         action,
@@ -166,6 +172,7 @@ impl HttpRules {
             conn_mode: h.conn_mode,
             reuse: h.reuse,
             forwardfor,
+            stats: h.stats.as_ref().map(super::service::StatsApp::new),
         }
     }
 
@@ -198,6 +205,7 @@ impl HttpRules {
                         denied: false,
                     }
                 }
+                Action::Service(svc) => return Verdict::Service(*svc),
                 a => prepare(a, &s),
             };
             apply(edit, &mut req.headers);

@@ -17,6 +17,7 @@ use super::h1;
 use super::hop::{strip_hop_by_hop, strip_hop_by_hop_request};
 use super::pool::{Key, Pool, ReqBody, Sender};
 use super::rules::{forward_for, Verdict};
+use super::service;
 use crate::acl::ConnSamples;
 use crate::counted::Tally;
 use crate::dispatch::{self, ClientSide, Got};
@@ -211,11 +212,18 @@ impl Session {
                 parts.headers.insert(header::HOST, a);
             }
         }
-        if let Verdict::Respond { response, denied } = fe.http.on_request(parts, &self.conn, None) {
-            if denied {
-                fe.counters.inc(Field::DeniedReq);
+        match fe.http.on_request(parts, &self.conn, None) {
+            Verdict::Continue => {}
+            Verdict::Respond { response, denied } => {
+                if denied {
+                    fe.counters.inc(Field::DeniedReq);
+                }
+                return (*response, None);
             }
-            return (*response, None);
+            Verdict::Service(svc) => return (self.service(svc, parts), None),
+        }
+        if let Some(app) = fe.http.stats.as_ref().filter(|a| service::wants_page(a, parts)) {
+            return (self.stats_page(app, &fe.name, parts, body, &fe.http.errors).await, None);
         }
         let chosen = fe
             .choose_backend(&super::samples::ReqSamples {
@@ -228,15 +236,51 @@ impl Session {
             return (self.error(None, 503), None);
         };
         // A listen section's rules were run as the frontend's.
-        if let Verdict::Respond { response, denied } = be.http.on_request(parts, &self.conn, Some(&fe.http.errors)) {
-            if denied {
-                fe.counters.inc(Field::DeniedReq);
-                be.rt.counters.inc(Field::DeniedReq);
+        match be.http.on_request(parts, &self.conn, Some(&fe.http.errors)) {
+            Verdict::Continue => {}
+            Verdict::Respond { response, denied } => {
+                if denied {
+                    fe.counters.inc(Field::DeniedReq);
+                    be.rt.counters.inc(Field::DeniedReq);
+                }
+                return (*response, Some(be));
             }
-            return (*response, Some(be));
+            Verdict::Service(svc) => return (self.service(svc, parts), Some(be)),
+        }
+        if let Some(app) = be.http.stats.as_ref().filter(|a| service::wants_page(a, parts)) {
+            let res = self.stats_page(app, &be.rt.name, parts, body, &be.http.errors).await;
+            return (res, Some(be));
         }
         let res = self.forward(index, &be, parts, body).await;
         (res, Some(be))
+    }
+
+    /// A service of the proxy's own (`http-request use-service`).
+    fn service(&self, svc: clearway_config::rules::Service, parts: &http::request::Parts) -> Response<ResBody> {
+        self.fe.counters.inc(Field::Intercepted);
+        match svc {
+            clearway_config::rules::Service::PrometheusExporter => {
+                service::prometheus(self.fe.runtime.get().and_then(|w| w.upgrade()), parts)
+            }
+        }
+    }
+
+    /// The statistics page of a proxy (`stats uri`).
+    async fn stats_page(
+        &self,
+        app: &service::StatsApp,
+        proxy: &str,
+        parts: &http::request::Parts,
+        body: ReqBody,
+        errors: &super::reply::ErrorPages,
+    ) -> Response<ResBody> {
+        self.fe.counters.inc(Field::Intercepted);
+        let rt = self.fe.runtime.get().and_then(|w| w.upgrade());
+        let (res, denied) = service::stats_page(app, proxy, rt, parts, body, &self.conn, errors).await;
+        if denied {
+            self.fe.counters.inc(Field::DeniedReq);
+        }
+        res
     }
 
     async fn forward(

@@ -1,7 +1,7 @@
 use super::*;
 use clearway_core::Field;
 
-fn runtime() -> Runtime {
+fn runtime() -> std::sync::Arc<Runtime> {
     let text = "\
 defaults
     mode http
