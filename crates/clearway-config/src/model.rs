@@ -68,6 +68,9 @@ pub struct Global {
     /// `busy-polling` (`no busy-polling` undoes it): the event loops poll without ever
     /// sleeping, trading a busy CPU for no wake-up latency.
     pub busy_polling: bool,
+    /// `hard-stop-after`: how long a soft stop may wait for sessions in progress before
+    /// closing them; None: as long as they last.
+    pub hard_stop_after: Option<std::time::Duration>,
     /// `log` lines: where `log global` sends, and the process's own messages.
     pub logs: Vec<LogTarget>,
     /// `log-tag`: the program name in syslog lines (default: the binary's name).

@@ -61,6 +61,7 @@ pub fn start(cli: &cli::Cli, cfg: &clearway_config::Config) -> Result<(), String
     drop_privileges(cfg)?;
     let server = clearway_proxy::server::serve(rt, listeners)?;
     let handle = server.handle();
+    let hard_stop_after = cfg.global.hard_stop_after;
     // The control plane shares thread 0's event loop: it is light, and a process with no
     // thread but its workers makes cheaper system calls.
     server.run(async move {
@@ -71,7 +72,7 @@ pub fn start(cli: &cli::Cli, cfg: &clearway_config::Config) -> Result<(), String
         };
         tokio::select! {
             () = cli => {}
-            () = wait_for_stop(&handle) => {}
+            () = wait_for_stop(&handle, hard_stop_after) => {}
         }
     });
     Ok(())
@@ -212,7 +213,7 @@ fn drop_privileges(cfg: &clearway_config::Config) -> Result<(), String> {
 /// Waits for the signals that end the process, as HAProxy answers them: SIGTERM and SIGINT
 /// stop at once; SIGUSR1 stops softly (the listeners close, sessions in progress finish,
 /// then the process ends).
-async fn wait_for_stop(handle: &clearway_proxy::server::Handle) {
+async fn wait_for_stop(handle: &clearway_proxy::server::Handle, hard_stop_after: Option<std::time::Duration>) {
     let mut signals = match Signals::new() {
         Ok(s) => s,
         Err(e) => {
@@ -232,9 +233,19 @@ async fn wait_for_stop(handle: &clearway_proxy::server::Handle) {
                     handle.sessions()
                 );
                 handle.soft_stop();
+                let deadline = async {
+                    match hard_stop_after {
+                        Some(d) => tokio::time::sleep(d).await,
+                        None => std::future::pending().await,
+                    }
+                };
                 tokio::select! {
                     () = handle.idle() => tracing::info!("soft stop: every session ended"),
                     why = signals.stop() => tracing::info!("{why} received during the soft stop: stopping now"),
+                    () = deadline => tracing::warn!(
+                        "soft stop: 'hard-stop-after' reached, closing the {} session(s) still in progress",
+                        handle.sessions()
+                    ),
                 }
                 return;
             }

@@ -162,3 +162,36 @@ fn sigterm_and_sigint_stop_at_once_with_or_without_a_stats_socket() {
     }
     let _ = std::fs::remove_file(sock);
 }
+
+#[test]
+fn hard_stop_after_ends_a_soft_stop_that_sessions_would_hold_open() {
+    let Some(topo) = topology("hsa") else { return };
+    let srv = holding_servers(&topo, &["198.51.100.10:8080"]);
+    let cfg = "global\n    hard-stop-after 1s\n\
+               defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\
+               listen app\n    bind 192.0.2.1:8080\n    server s1 198.51.100.10:8080\n";
+    let mut lb = start(&topo, cfg, &[8080]);
+    // The server holds this session for 30 s unless the client half-closes, which it does not.
+    let held = hold(&topo, "192.0.2.1:8080");
+    assert!(eventually(|| srv[0].active() == 1), "the session reaches its server");
+    lb.signal(Signal::SIGUSR1);
+    assert!(lb.wait_log("soft stop", TIMEOUT), "{}", lb.log());
+    let mut status = None;
+    assert!(
+        eventually(|| {
+            status = lb.exited();
+            status.is_some()
+        }),
+        "still running with a held session after hard-stop-after: {}",
+        lb.log()
+    );
+    assert!(status.is_some_and(|s| s.success()), "{status:?}: {}", lb.log());
+    assert!(lb.log().contains("'hard-stop-after' reached"), "{}", lb.log());
+    // The session was closed by the proxy's exit, not answered.
+    use std::io::Read;
+    let mut held = held;
+    held.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    let mut got = Vec::new();
+    let _ = held.read_to_end(&mut got);
+    assert!(got.is_empty(), "{:?}", String::from_utf8_lossy(&got));
+}

@@ -24,7 +24,6 @@ const KNOWN_NOT_ACTED: &[&str] = &[
     "quiet",
     "debug",
     "master-worker",
-    "hard-stop-after",
     "maxsslconn",
     "maxconnrate",
     "maxsessrate",
@@ -73,6 +72,7 @@ const ACTED: &[&str] = &[
     "maxpipes",
     "nosplice",
     "busy-polling",
+    "hard-stop-after",
     "log",
     "log-tag",
     "log-send-hostname",
@@ -182,6 +182,10 @@ fn apply_inner(d: &Directive, g: &mut Global, ctx: &mut Ctx) -> Result<(), Strin
             g.nbthread = Some(n);
         }
         "cpu-map" => g.cpu_maps.push(super::cpu_map::parse(d)?),
+        "hard-stop-after" => {
+            want_args(d, 1, "a time, e.g. 30s")?;
+            g.hard_stop_after = Some(units::time(&d.words[1])?);
+        }
         "log" => g.logs.push(super::log::parse(&d.span, &d.words[1..])?),
         "log-tag" => {
             want_args(d, 1, "a tag")?;
