@@ -4,6 +4,7 @@
 
 pub mod backend;
 pub mod balance;
+pub mod capture;
 pub mod counters;
 pub mod health;
 pub mod server;

@@ -37,8 +37,8 @@ pub struct ServerRt {
     /// The weight the configuration gave (`set weight` may change the current one).
     pub initial_weight: u32,
     weight: AtomicU32,
-    /// 0: unlimited.
-    pub maxconn: u32,
+    /// 0: unlimited (`set maxconn server` changes it).
+    maxconn: AtomicU32,
     pub backup: bool,
     pub source: Option<model::Source>,
     /// Administrative and operational state (the bits above).
@@ -76,7 +76,7 @@ impl ServerRt {
             port: cfg.port,
             initial_weight: cfg.weight,
             weight: AtomicU32::new(cfg.weight),
-            maxconn: cfg.maxconn,
+            maxconn: AtomicU32::new(cfg.maxconn),
             backup: cfg.backup,
             source: cfg.source.clone(),
             state: AtomicU8::new(if cfg.disabled { MAINT } else { 0 }),
@@ -233,15 +233,26 @@ impl ServerRt {
         self.total.load(Ordering::Relaxed)
     }
 
+    /// Its connection limit; 0: none.
+    pub fn maxconn(&self) -> u32 {
+        self.maxconn.load(Ordering::Relaxed)
+    }
+
+    pub fn set_maxconn(&self, n: u32) {
+        self.maxconn.store(n, Ordering::Relaxed);
+    }
+
     /// True when one more connection would stay within `maxconn`.
     pub fn has_slot(&self) -> bool {
-        self.maxconn == 0 || self.active() < self.maxconn
+        let max = self.maxconn();
+        max == 0 || self.active() < max
     }
 
     /// Takes a connection slot if `maxconn` allows; the caller must call `release_slot` later.
     pub fn try_take_slot(&self) -> bool {
+        let max = self.maxconn();
         let taken = self.active.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-            (self.maxconn == 0 || n < self.maxconn).then_some(n + 1)
+            (max == 0 || n < max).then_some(n + 1)
         });
         if let Ok(before) = taken {
             self.total.fetch_add(1, Ordering::Relaxed);

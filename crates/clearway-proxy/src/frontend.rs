@@ -21,8 +21,8 @@ pub struct Frontend {
     pub name: String,
     pub mode: Mode,
     pub timeouts: Timeouts,
-    pub maxconn: u32,
-    pub conns: Arc<Semaphore>,
+    /// Its `maxconn`, changed by `set maxconn frontend`.
+    pub conns: crate::limit::Limit,
     /// `use_backend` rules in order: the first whose condition holds chooses the backend.
     pub switching: Vec<(Option<Cond>, Arc<Backend>)>,
     /// Where sessions go otherwise; None: the frontend has no backend and closes each client.
@@ -48,10 +48,12 @@ pub struct Frontend {
     /// TLS is terminated on (some of) its binds: `%ft` ends with `~`.
     pub tls: bool,
     /// The process-wide connection limit, shared by every frontend: `%ac` in logs.
-    pub global_conns: Option<(Arc<Semaphore>, u32)>,
+    pub global_conns: Option<Arc<crate::limit::Limit>>,
     /// The runtime it belongs to, for the pages it answers itself (statistics, metrics);
     /// set once the runtime is built.
     pub runtime: std::sync::OnceLock<std::sync::Weak<crate::runtime::Runtime>>,
+    /// The last request refused as malformed (`show errors`).
+    pub errors: clearway_core::capture::Captures,
 }
 
 impl Frontend {
@@ -70,8 +72,7 @@ impl Frontend {
             name: cfg.name.clone(),
             mode: cfg.mode,
             timeouts: cfg.timeouts,
-            maxconn,
-            conns: Arc::new(Semaphore::new(maxconn as usize)),
+            conns: crate::limit::Limit::new(maxconn),
             switching,
             backend,
             http: HttpRules::new(&cfg.http, cfg.options.forwardfor.clone()),
@@ -85,6 +86,7 @@ impl Frontend {
             tls: cfg.binds.iter().any(|b| b.tls.is_some()),
             global_conns: None,
             runtime: std::sync::OnceLock::new(),
+            errors: Default::default(),
         }
     }
 
@@ -103,14 +105,12 @@ impl Frontend {
 
     /// Sessions in progress in the whole process (`%ac`).
     pub fn process_sessions(&self) -> u32 {
-        self.global_conns
-            .as_ref()
-            .map_or(0, |(s, max)| max.saturating_sub(s.available_permits() as u32))
+        self.global_conns.as_ref().map_or(0, |l| l.in_use())
     }
 
     /// Sessions in progress (`scur`).
     pub fn sessions(&self) -> u32 {
-        self.maxconn.saturating_sub(self.conns.available_permits() as u32)
+        self.conns.in_use()
     }
 
     /// The backend for a session or request: the first `use_backend` whose condition holds,
@@ -262,10 +262,10 @@ pub async fn accept_loop(rt: Arc<Runtime>, listener: Listener) {
         let Ok(mut ready) = socket.readable().await else {
             return;
         };
-        let Ok(global) = rt.global_conns.clone().acquire_owned().await else {
+        let Some(global) = rt.global_conns.acquire().await else {
             return;
         };
-        let Ok(local) = fe.conns.clone().acquire_owned().await else {
+        let Some(local) = fe.conns.acquire().await else {
             return;
         };
         let bind = match &listener.limit {

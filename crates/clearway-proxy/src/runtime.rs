@@ -13,7 +13,6 @@ use clearway_config::model::{self, CheckParams, Host, Mode, Span};
 use clearway_core::{BackendRt, ServerRt};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
-use tokio::sync::Semaphore;
 
 /// A backend and the queue of sessions waiting for one of its servers to have a free slot.
 #[derive(Debug)]
@@ -57,7 +56,7 @@ pub struct Runtime {
     pub frontends: Vec<Arc<Frontend>>,
     pub backends: Vec<Arc<Backend>>,
     /// Process-wide `maxconn`.
-    pub global_conns: Arc<Semaphore>,
+    pub global_conns: Arc<crate::limit::Limit>,
     pub global_maxconn: u32,
     /// Worker threads (`nbthread`, else one per CPU), each with its own event loop.
     pub threads: usize,
@@ -237,7 +236,7 @@ impl Runtime {
                 .ok_or_else(|| BuildError::new(span, format!("no backend named '{name}'")))
         };
         let log_globals = crate::log::Globals::open(&cfg.global).map_err(|(span, m)| BuildError::new(&span, m))?;
-        let global_conns = Arc::new(Semaphore::new(global_maxconn as usize));
+        let global_conns = Arc::new(crate::limit::Limit::new(global_maxconn));
         let mut frontends = Vec::with_capacity(cfg.frontends.len());
         for f in &cfg.frontends {
             let find = |name: &str, span: &Span| {
@@ -270,7 +269,7 @@ impl Runtime {
             let mut fe = Frontend::new(f, switching, backend, global_maxconn)
                 .for_threads(threads)
                 .with_logger(logger);
-            fe.global_conns = Some((global_conns.clone(), global_maxconn));
+            fe.global_conns = Some(global_conns.clone());
             frontends.push(Arc::new(fe));
         }
         let rt = Arc::new(Runtime {

@@ -177,3 +177,94 @@ fn show_stat_counts_http_responses_and_the_errors_of_a_dead_server() {
     assert_eq!(stat(&sock, "ft", "FRONTEND")["req_tot"], "10");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Sends `req` on a new connection to `to` and returns the response's first line; the
+/// connection is returned too, still open.
+fn raw(topo: &clearway_testkit::Topology, to: &str, req: &[u8]) -> (String, std::io::BufReader<std::net::TcpStream>) {
+    use std::io::{BufRead, Write};
+    let mut s = connect(topo, to);
+    s.write_all(req).expect("send");
+    let mut r = std::io::BufReader::new(s);
+    let mut line = String::new();
+    r.read_line(&mut line).expect("a status line");
+    (line.trim_end().to_string(), r)
+}
+
+#[test]
+fn show_errors_dumps_a_refused_request_as_haproxy_does_and_set_maxconn_moves_limits() {
+    let Some(topo) = topology("clie") else { return };
+    let dir = socket_dir("clie");
+    let _a = echo(&topo, "198.51.100.10:80", "s1");
+    // The same text for both proxies; PORT is 80 for Clearway, 81 for HAProxy.
+    let cfg = format!(
+        "global\n    stats socket {}/PORT.sock level admin\n{HTTP_DEFAULTS}\
+         frontend ft\n    bind 192.0.2.1:PORT\n    default_backend bk\n\
+         backend bk\n    server s1 198.51.100.10:80\n",
+        dir.display()
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
+    let sock = |port: u16| dir.join(format!("{port}.sock"));
+    let bad = b"GET /x HTTP/1.1\r\nHost: x\r\nBad Header: x\r\n\r\n";
+    for port in [80, 81] {
+        let (status, _) = raw(&topo, &format!("192.0.2.1:{port}"), bad);
+        assert!(status.starts_with("HTTP/1.1 400"), "{port}: {status}");
+    }
+    // The refused bytes, dumped line by line exactly as HAProxy dumps them.
+    let dump = |port: u16| -> Vec<String> {
+        cli(&sock(port), "show errors")
+            .lines()
+            .filter(|l| l.starts_with("  000"))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(dump(80), dump(81));
+    assert_eq!(dump(80).len(), 4, "{:?}", dump(80));
+    let cw = cli(&sock(80), "show errors ft request");
+    assert!(cw.contains("frontend ft (#2): invalid request"), "{cw}");
+    for c in [
+        "show errors nope",
+        "set maxconn frontend nope 5",
+        "set maxconn server bk/nope 7",
+        "set maxconn global 99999999",
+        "set maxconn frontend ft 1",
+        "set maxconn server bk/s1 3",
+    ] {
+        assert_eq!(cli(&sock(80), c), cli(&sock(81), c), "{c}");
+    }
+    for port in [80, 81] {
+        assert_eq!(stat(&sock(port), "ft", "FRONTEND")["slim"], "1", "{port}");
+        assert_eq!(stat(&sock(port), "bk", "s1")["slim"], "3", "{port}");
+    }
+
+    // Frontend maxconn 1: a kept-alive client holds the only slot, so the next one waits...
+    let (status, _first) = raw(&topo, "192.0.2.1:80", b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::scope(|sc| {
+        sc.spawn(|| {
+            let out = topo.client.exec(
+                "curl",
+                &[
+                    "-s",
+                    "--max-time",
+                    "20",
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code}",
+                    "http://192.0.2.1/b",
+                ],
+            );
+            let _ = tx.send(String::from_utf8_lossy(&out.stdout).into_owned());
+        });
+        assert!(
+            rx.recv_timeout(std::time::Duration::from_secs(1)).is_err(),
+            "served beyond the frontend's maxconn"
+        );
+        // ...until the limit is raised: then it is served at once.
+        assert_eq!(cli(&sock(80), "set maxconn frontend ft 10"), "\n");
+        assert_eq!(rx.recv_timeout(TIMEOUT).expect("served once raised"), "200");
+    });
+    assert_eq!(cli(&sock(80), "set maxconn global 0"), "Value out of range.\n\n");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -87,6 +87,15 @@ pub enum Command {
     ClearCounters {
         all: bool,
     },
+    /// `set maxconn frontend NAME N`, `set maxconn server B/S N`, `set maxconn global N`.
+    SetMaxconnFrontend(String, u32),
+    SetMaxconnServer(ServerName, u32),
+    SetMaxconnGlobal(u32),
+    /// `show errors [PROXY|IID] [request|response]`: the last malformed requests.
+    ShowErrors {
+        proxy: Option<String>,
+        responses_only: bool,
+    },
 }
 
 /// The commands `help` lists: the words, and what they do.
@@ -133,6 +142,19 @@ const HELP: &[(&str, &str)] = &[
     (
         "clear counters [all]",
         "clear max statistics counters (or all counters)",
+    ),
+    (
+        "set maxconn frontend <frontend> <value>",
+        "change a frontend's maxconn setting",
+    ),
+    ("set maxconn global <value>", "change the per-process maxconn setting"),
+    (
+        "set maxconn server <bk>/<srv> <value>",
+        "change a server's maxconn setting",
+    ),
+    (
+        "show errors [<px>] [request|response]",
+        "report last request and/or response errors for each proxy",
     ),
 ];
 
@@ -275,11 +297,30 @@ pub fn parse(words: &[String]) -> Result<Command, String> {
         ["enable", "server", ..] => Command::Enable(server_name(words.get(2))?),
         ["disable", "health", ..] => Command::DisableHealth(server_name(words.get(2))?),
         ["enable", "health", ..] => Command::EnableHealth(server_name(words.get(2))?),
+        ["set", "maxconn", "frontend", rest @ ..] => match rest {
+            [] => return Err("A frontend name is expected.".into()),
+            [name, n, ..] => Command::SetMaxconnFrontend(name.to_string(), int(n)?),
+            [_] => return Err("Integer value expected.".into()),
+        },
+        ["set", "maxconn", "server", ..] => {
+            Command::SetMaxconnServer(server_name(words.get(3))?, int(w.get(4).copied().unwrap_or(""))?)
+        }
+        ["set", "maxconn", "global", n, ..] => Command::SetMaxconnGlobal(int(n)?),
+        ["set", "maxconn", "global"] => return Err("Expects an integer value.".into()),
+        ["show", "errors", rest @ ..] => Command::ShowErrors {
+            proxy: rest.first().filter(|p| **p != "-1").map(|p| p.to_string()),
+            responses_only: rest.get(1) == Some(&"response"),
+        },
         ["clear", "counters"] => Command::ClearCounters { all: false },
         ["clear", "counters", "all"] => Command::ClearCounters { all: true },
         _ => return Err(unknown(&w)),
     };
     Ok(cmd)
+}
+
+/// A non-negative integer argument.
+fn int(s: &str) -> Result<u32, String> {
+    s.parse().map_err(|_| "Integer value expected.".to_string())
 }
 
 /// The answer to a command Clearway does not know: HAProxy's kind, with the commands whose
@@ -311,8 +352,11 @@ pub fn needs(c: &Command) -> Level {
         | Command::Enable(_)
         | Command::DisableHealth(_)
         | Command::EnableHealth(_)
+        | Command::SetMaxconnFrontend(..)
+        | Command::SetMaxconnServer(..)
+        | Command::SetMaxconnGlobal(_)
         | Command::ClearCounters { all: true } => Level::Admin,
-        Command::ClearCounters { all: false } => Level::Operator,
+        Command::ClearCounters { all: false } | Command::ShowErrors { .. } => Level::Operator,
         _ => Level::User,
     }
 }
@@ -481,6 +525,32 @@ fn run(rt: &Runtime, c: &Command, level: &mut Level) -> Result<Outcome, String> 
                 }
             }
             said(String::new())
+        }
+        Command::SetMaxconnFrontend(name, n) => {
+            let fe = rt
+                .frontends
+                .iter()
+                .find(|f| &f.name == name)
+                .ok_or("No such frontend.")?;
+            fe.conns.set(*n);
+            said(String::new())
+        }
+        Command::SetMaxconnServer(n, max) => {
+            let (be, i, s) = find(rt, n)?;
+            s.set_maxconn(*max);
+            // A higher limit lets queued sessions in now.
+            be.queue.offer(&be.rt, i);
+            said(String::new())
+        }
+        Command::SetMaxconnGlobal(n) => {
+            if *n == 0 || *n > rt.global_maxconn {
+                return Err("Value out of range.".into());
+            }
+            rt.global_conns.set(*n);
+            said(String::new())
+        }
+        Command::ShowErrors { proxy, responses_only } => {
+            super::errors::show(rt, proxy.as_deref(), *responses_only).map(Outcome::say)
         }
     }
 }

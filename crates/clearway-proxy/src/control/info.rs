@@ -10,7 +10,7 @@ use std::fmt::Write;
 /// `show info`: `Name: value` lines, HAProxy's names for what Clearway has.
 pub fn show_info(rt: &Runtime) -> String {
     let up = uptime_secs();
-    let conns = rt.global_maxconn as usize - rt.global_conns.available_permits();
+    let conns = rt.global_conns.in_use();
     let cum_conns: u64 = rt.frontends.iter().map(|f| f.counters.get(Field::Sessions)).sum();
     let cum_req: u64 = rt.frontends.iter().map(|f| f.counters.requests()).sum();
     let bytes_out: u64 = rt.frontends.iter().map(|f| f.counters.get(Field::BytesOut)).sum();
@@ -29,7 +29,7 @@ pub fn show_info(rt: &Runtime) -> String {
             format!("{}d {}h{:02}m{:02}s", up / 86400, up / 3600 % 24, up / 60 % 60, up % 60),
         ),
         ("Uptime_sec", up.to_string()),
-        ("Maxconn", rt.global_maxconn.to_string()),
+        ("Maxconn", rt.global_conns.max().to_string()),
         ("Hard_maxconn", rt.global_maxconn.to_string()),
         ("CurrConns", conns.to_string()),
         ("CumConns", cum_conns.to_string()),

@@ -3,6 +3,7 @@
 //! accept connections or know how an interface frames its requests.
 
 pub mod command;
+pub mod errors;
 pub mod info;
 pub mod page;
 pub mod prometheus;

@@ -234,8 +234,8 @@ pub fn html(rt: &Runtime, view: &View) -> String {
         up / 60 % 60,
         up % 60,
         rt.threads,
-        rt.global_maxconn as usize - rt.global_conns.available_permits().min(rt.global_maxconn as usize),
-        rt.global_maxconn,
+        rt.global_conns.in_use(),
+        rt.global_conns.max(),
     );
     if !p.hide_version {
         let _ = write!(o, "<div><b>version</b> Clearway {}</div>", env!("CARGO_PKG_VERSION"));

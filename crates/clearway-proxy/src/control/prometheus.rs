@@ -333,9 +333,9 @@ pub fn render(rt: &Runtime, scopes: &Scopes) -> String {
         reg.register(
             "haproxy_process_max_connections",
             "Process-wide connection limit (global maxconn)",
-            one(f64::from(rt.global_maxconn)),
+            one(f64::from(rt.global_conns.max())),
         );
-        let used = rt.global_maxconn as usize - rt.global_conns.available_permits().min(rt.global_maxconn as usize);
+        let used = rt.global_conns.in_use();
         reg.register(
             "haproxy_process_current_connections",
             "Current number of connections",

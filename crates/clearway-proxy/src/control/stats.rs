@@ -289,7 +289,7 @@ pub fn rows(rt: &Runtime, filter: Filter) -> Vec<Row> {
                 r.set("svname", "FRONTEND");
                 r.set("scur", fe.sessions());
                 r.set("smax", fe.max_sessions.max());
-                r.set("slim", fe.maxconn);
+                r.set("slim", fe.conns.max());
                 r.counters(&fe.counters, fe.mode == Mode::Http);
                 for col in [
                     "econ", "eresp", "wretr", "wredis", "cli_abrt", "srv_abrt", "connect", "reuse",
@@ -354,8 +354,8 @@ fn server_row(be: &Backend, i: usize, s: &ServerRt, iid: u32, sid: u32) -> Row {
     r.set("qmax", 0);
     r.set("scur", s.active());
     r.set("smax", s.max_active());
-    if s.maxconn > 0 {
-        r.set("slim", s.maxconn);
+    if s.maxconn() > 0 {
+        r.set("slim", s.maxconn());
     }
     r.counters(&s.counters, http);
     r.set("stot", s.total());

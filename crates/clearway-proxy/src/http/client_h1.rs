@@ -55,8 +55,9 @@ pub struct Limits {
 pub trait Service: Send + Sync + 'static {
     /// One request's response.
     fn call(self: Arc<Self>, req: Request<ReqBody>) -> Pin<Box<dyn Future<Output = Response<ResBody>> + Send>>;
-    /// The answer to a request refused before it could be served (400, 408, 414, 431).
-    fn refusal(&self, status: u16) -> Response<ResBody>;
+    /// The answer to a request refused before it could be served (400, 408, 414, 431);
+    /// `why` says what was wrong, `received` is what had come of it.
+    fn refusal(&self, status: u16, why: &'static str, received: &[u8]) -> Response<ResBody>;
 }
 
 /// Why a connection ended.
@@ -612,7 +613,7 @@ impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
     /// Puts the refusal for a request that cannot be read in `wbuf`; the connection closes
     /// after it.
     fn refuse<S: Service>(&mut self, svc: &Arc<S>, status: u16, why: &'static str) -> End {
-        let (rp, mut rb) = svc.refusal(status).into_parts();
+        let (rp, mut rb) = svc.refusal(status, why, &self.rbuf).into_parts();
         let mut body = BytesMut::new();
         let mut cx = Context::from_waker(Waker::noop());
         while let Poll::Ready(Some(Ok(f))) = Pin::new(&mut rb).poll_frame(&mut cx) {

@@ -708,8 +708,12 @@ impl client_h1::Service for Session {
         Box::pin(self.handle(req))
     }
 
-    fn refusal(&self, status: u16) -> Response<ResBody> {
+    fn refusal(&self, status: u16, why: &'static str, received: &[u8]) -> Response<ResBody> {
         self.fe.counters.inc(Field::ErrReq);
+        // A malformed request is kept for `show errors`; a slow one (408) is no protocol error.
+        if status != 408 {
+            self.fe.errors.record(self.conn.peer, status, why, received);
+        }
         self.fe.counters.inc(Field::of_status(status));
         self.error(None, status)
     }

@@ -54,7 +54,7 @@ impl Service for Echo {
         })
     }
 
-    fn refusal(&self, status: u16) -> Response<ResBody> {
+    fn refusal(&self, status: u16, _: &'static str, _: &[u8]) -> Response<ResBody> {
         let mut r = Response::new(ResBody::local(Bytes::from_static(b"refused")));
         *r.status_mut() = StatusCode::from_u16(status).unwrap();
         r.headers_mut()
@@ -324,7 +324,7 @@ async fn after_101_the_connection_goes_to_the_tunnel_with_early_bytes_first() {
             *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
             Box::pin(async move { r })
         }
-        fn refusal(&self, _: u16) -> Response<ResBody> {
+        fn refusal(&self, _: u16, _: &'static str, _: &[u8]) -> Response<ResBody> {
             unreachable!()
         }
     }
@@ -399,7 +399,7 @@ impl Service for Big {
         Box::pin(async { Response::new(ResBody::local(Bytes::from(vec![b'x'; 256 * 1024]))) })
     }
 
-    fn refusal(&self, _: u16) -> Response<ResBody> {
+    fn refusal(&self, _: u16, _: &'static str, _: &[u8]) -> Response<ResBody> {
         unreachable!()
     }
 }
