@@ -4,11 +4,13 @@
 //! protocol, HTTP/2's client-side timeouts) is `client`'s. Must not pick servers itself.
 
 mod client;
+mod h2;
 #[cfg(test)]
 mod tests;
 
 use client::Activity;
 pub use client::{serve, serve_once_readable};
+use h2::{handshake_h2, H2Sent};
 
 use super::access_log::{PendingLog, ReqLog};
 use super::body::{DoneGuard, Lease, ResBody};
@@ -25,10 +27,9 @@ use crate::frontend::Frontend;
 use crate::runtime::Backend;
 use clearway_config::model::{HttpConnMode, HttpReuse, UseSrc};
 use clearway_core::Field;
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header::{self, HeaderValue};
 use http::{Request, Response, Uri, Version};
-use hyper::body::{Body as _, Incoming};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper::body::Body as _;
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
@@ -74,16 +75,6 @@ fn spoofed_source(be: &Backend, server: usize, client: IpAddr, hdr_ip: Option<Ip
         UseSrc::HdrIp { .. } => hdr_ip,
         UseSrc::Addr(_) => None,
     }
-}
-
-/// What sending a request on an HTTP/2 server connection came to.
-enum H2Sent {
-    /// The server's response, and the connection for the pool.
-    Answered(Response<Incoming>, hyper::client::conn::http2::SendRequest<ReqBody>),
-    /// The connection was closed before it took the request: its body, to try another.
-    Again(ReqBody),
-    /// The status to answer the client with (502 or 504), logged.
-    Refused(u16),
 }
 
 impl Session {
@@ -537,55 +528,6 @@ impl Session {
 
     /// Sends one request on an HTTP/2 server connection once it is ready, the response head
     /// awaited under `timeout server`.
-    #[allow(
-        clippy::too_many_arguments,
-        reason = "the parts of one request, borrowed from forward"
-    )]
-    async fn send_h2(
-        &self,
-        be: &Backend,
-        server: usize,
-        mut h2: hyper::client::conn::http2::SendRequest<ReqBody>,
-        parts: &http::request::Parts,
-        uri: &Uri,
-        headers: &HeaderMap,
-        body: ReqBody,
-        attempt: u32,
-    ) -> H2Sent {
-        if h2.ready().await.is_err() {
-            return H2Sent::Again(body);
-        }
-        let mut req = Request::new(body);
-        *req.method_mut() = parts.method.clone();
-        *req.uri_mut() = uri.clone();
-        *req.headers_mut() = HeaderMap::clone(headers);
-        to_h2(
-            &mut req,
-            be.tls[server].is_some(),
-            be.rt.servers[server].target(self.conn.local),
-        );
-        let send = std::pin::pin!(h2.try_send_request(req));
-        let Some(sent) = self.within_server_timeout(be, server, send).await else {
-            return H2Sent::Refused(504);
-        };
-        match sent {
-            Ok(res) => H2Sent::Answered(res, h2),
-            Err(mut e) => match e.take_message() {
-                Some(r) if attempt == 0 => {
-                    tracing::debug!(backend = %be.rt.name, "idle server connection was closed; using a new one");
-                    H2Sent::Again(r.into_body())
-                }
-                _ => {
-                    tracing::warn!(
-                        backend = %be.rt.name, server = %be.rt.servers[server].name, client = %self.conn.peer,
-                        "bad or no response from the server: {}", e.error()
-                    );
-                    H2Sent::Refused(502)
-                }
-            },
-        }
-    }
-
     /// `fut` under `timeout server`; None when it ran out (logged).
     async fn within_server_timeout<F: Future>(
         &self,
@@ -750,47 +692,10 @@ fn origin_form(uri: &Uri) -> Uri {
     }
 }
 
-/// Starts HTTP/2 on a new server connection; its I/O runs in a task until it closes.
-async fn handshake_h2(stream: Box<dyn crate::forward::Stream>) -> Result<Sender, hyper::Error> {
-    let (sender, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
-        .handshake(TokioIo::new(stream))
-        .await?;
-    tokio::spawn(async move {
-        if let Err(e) = conn.await {
-            tracing::debug!("server connection ended: {e}");
-        }
-    });
-    Ok(Sender::H2(sender, super::pool::this_thread()))
-}
-
 /// Whether a request may be sent twice (RFC 9110, 9.2.2).
 fn idempotent(m: &http::Method) -> bool {
     use http::Method as M;
     [M::GET, M::HEAD, M::OPTIONS, M::TRACE, M::PUT, M::DELETE].contains(m)
-}
-
-/// Turns a request prepared for HTTP/1.1 into one for HTTP/2: an absolute target (HTTP/2
-/// carries scheme and authority), no connection-specific headers.
-fn to_h2(req: &mut Request<ReqBody>, tls: bool, server: std::net::SocketAddr) {
-    *req.version_mut() = Version::HTTP_2;
-    let authority = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_string)
-        .unwrap_or_else(|| server.to_string());
-    let pq = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_string();
-    let scheme = if tls { "https" } else { "http" };
-    if let Ok(u) = Uri::builder()
-        .scheme(scheme)
-        .authority(authority)
-        .path_and_query(pq)
-        .build()
-    {
-        *req.uri_mut() = u;
-    }
-    req.headers_mut().remove(header::CONNECTION);
-    req.headers_mut().remove(header::HOST);
 }
 
 /// A server that answered badly or not in time: an error on its backend's and its own count.

@@ -1,6 +1,7 @@
 use super::client::serve_hyper;
 use super::*;
-use http::header::HeaderName;
+use http::header::{HeaderMap, HeaderName};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::convert::Infallible;
 use std::sync::atomic::AtomicUsize;
 use std::task::Context;
