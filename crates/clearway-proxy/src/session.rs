@@ -8,6 +8,7 @@ use crate::dispatch::{self, ClientSide};
 use crate::forward::{self, Limits, Stream};
 use crate::frontend::Frontend;
 use crate::inspect::{self, PayloadSamples, Verdict};
+use crate::log::throttle::throttled;
 use crate::runtime::Backend;
 use crate::tls::ClientTls;
 use clearway_config::model::Mode;
@@ -44,14 +45,14 @@ pub fn spawn<H: Send + 'static>(
     let _ = client.set_nodelay(true);
     if let Verdict::Reject(span) = fe.tcp_rules.on_connection(&ConnSamples { peer, local, tls: None }) {
         fe.counters.inc(Field::DeniedConn);
-        tracing::info!(frontend = %fe.name, client = %peer, "connection rejected by 'tcp-request connection reject' at {span}");
+        throttled!(info, frontend = %fe.name, client = %peer, "connection rejected by 'tcp-request connection reject' at {span}");
         return;
     }
     if fe.mode == Mode::Http {
         // No payload is inspected before HTTP: content rules see the addresses.
         if let Verdict::Reject(span) = fe.tcp_rules.on_content(&ConnSamples { peer, local, tls: None }) {
             fe.counters.inc(Field::DeniedSess);
-            tracing::info!(frontend = %fe.name, client = %peer, "connection rejected by 'tcp-request content reject' at {span}");
+            throttled!(info, frontend = %fe.name, client = %peer, "connection rejected by 'tcp-request content reject' at {span}");
             return;
         }
     }
@@ -99,11 +100,11 @@ async fn tls_session(
     let stream = match tokio::time::timeout(limit, acceptor.0.accept(client)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
-            tracing::info!(frontend = %fe.name, client = %peer, "TLS handshake failed: {e}");
+            throttled!(info, frontend = %fe.name, client = %peer, "TLS handshake failed: {e}");
             return;
         }
         Err(_) => {
-            tracing::info!(frontend = %fe.name, client = %peer, "TLS handshake not finished within {limit:?}");
+            throttled!(info, frontend = %fe.name, client = %peer, "TLS handshake not finished within {limit:?}");
             return;
         }
     };
@@ -213,7 +214,7 @@ async fn tcp_connect(fe: &Frontend, client: &mut Client, conn: &ConnSamples) -> 
         let s = PayloadSamples { conn, hello: &hello };
         if let Verdict::Reject(span) = fe.tcp_rules.on_content(&s) {
             fe.counters.inc(Field::DeniedSess);
-            tracing::info!(frontend = %fe.name, client = %peer, "connection rejected by 'tcp-request content reject' at {span}");
+            throttled!(info, frontend = %fe.name, client = %peer, "connection rejected by 'tcp-request content reject' at {span}");
             return Err((*b"PR", None));
         }
         fe.choose_backend(&s).cloned()
@@ -221,7 +222,7 @@ async fn tcp_connect(fe: &Frontend, client: &mut Client, conn: &ConnSamples) -> 
         fe.choose_backend(conn).cloned()
     };
     let Some(be) = chosen else {
-        tracing::warn!(frontend = %fe.name, %peer, "no backend for this frontend: closing the connection");
+        throttled!(warn, frontend = %fe.name, %peer, "no backend for this frontend: closing the connection");
         return Err((*b"PR", None));
     };
     let side = ClientSide {
@@ -233,7 +234,7 @@ async fn tcp_connect(fe: &Frontend, client: &mut Client, conn: &ConnSamples) -> 
     match dispatch::connect_server(&be, side).await {
         Ok(sc) => Ok(Connected { be, sc, first }),
         Err(e) => {
-            tracing::warn!(frontend = %fe.name, backend = %be.rt.name, client = %peer, dst = %conn.local, "session refused: {e}");
+            throttled!(warn, frontend = %fe.name, backend = %be.rt.name, client = %peer, dst = %conn.local, "session refused: {e}");
             let term = match e {
                 dispatch::DispatchError::QueueTimeout(_) => *b"sQ",
                 _ => *b"SC",
@@ -282,7 +283,7 @@ async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples) {
         let mut s = match Box::pin(server_tls(&be, slot.server, sc.stream, sni.as_deref())).await {
             Ok((s, _)) => s,
             Err(e) => {
-                tracing::warn!(frontend = %fe.name, backend = %be.rt.name, server = %server.name, client = %peer, "session refused: {e}");
+                throttled!(warn, frontend = %fe.name, backend = %be.rt.name, server = %server.name, client = %peer, "session refused: {e}");
                 return;
             }
         };

@@ -245,3 +245,44 @@ fn the_processs_own_messages_go_to_the_global_log_too() {
         "{l}"
     );
 }
+
+#[test]
+fn refused_clients_are_logged_at_most_once_a_second_with_the_count_left_out() {
+    let Some(topo) = topology("lgth") else { return };
+    let _srv = peer_servers(&topo, &["198.51.100.10:80"]);
+    let cfg = "defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\
+               frontend ft\n    bind 192.0.2.1:80\n    tcp-request connection reject\n    default_backend bk\n\
+               backend bk\n    server s1 198.51.100.10:80\n";
+    let lb = start(&topo, cfg, &[80]);
+    let refused = |n: usize| {
+        for _ in 0..n {
+            let _ = read_all(connect(&topo, "192.0.2.1:80"));
+        }
+    };
+    refused(30);
+    // A new second: the next refusal is logged, with how many were left out before it.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    refused(1);
+    let needle = "rejected by 'tcp-request connection reject'";
+    let counted = || {
+        let log = lb.log();
+        let mine: Vec<&str> = log.lines().filter(|l| l.contains(needle)).collect();
+        let left_out: u64 = mine
+            .iter()
+            .filter_map(|l| l.split("left_out=").nth(1))
+            .filter_map(|v| v.split(|c: char| !c.is_ascii_digit()).next()?.parse::<u64>().ok())
+            .sum();
+        (mine.len(), left_out)
+    };
+    assert!(
+        eventually(|| {
+            let (n, l) = counted();
+            n as u64 + l == 31
+        }),
+        "{:?}: {}",
+        counted(),
+        lb.log()
+    );
+    let (lines, _) = counted();
+    assert!(lines < 31, "one line per refusal: {}", lb.log());
+}

@@ -8,6 +8,7 @@ mod h2;
 #[cfg(test)]
 mod tests;
 
+use crate::log::throttle::throttled;
 use client::Activity;
 pub use client::{serve, serve_once_readable};
 use h2::{handshake_h2, H2Sent};
@@ -182,12 +183,12 @@ impl Session {
         if parts.version == Version::HTTP_2 {
             let uri_len = parts.uri.path_and_query().map_or(0, |p| p.as_str().len());
             if uri_len > MAX_HEAD {
-                tracing::info!(frontend = %fe.name, client = %self.conn.peer, "request refused: URI of {uri_len} bytes");
+                throttled!(info, frontend = %fe.name, client = %self.conn.peer, "request refused: URI of {uri_len} bytes");
                 return (self.error(None, 414), None);
             }
             let size = head_size(parts);
             if size > MAX_HEAD {
-                tracing::info!(frontend = %fe.name, client = %self.conn.peer, "request refused: headers of {size} bytes");
+                throttled!(info, frontend = %fe.name, client = %self.conn.peer, "request refused: headers of {size} bytes");
                 return (self.error(None, 431), None);
             }
         }
@@ -223,7 +224,7 @@ impl Session {
             })
             .cloned();
         let Some(be) = chosen else {
-            tracing::warn!(frontend = %fe.name, client = %self.conn.peer, "no backend for this request");
+            throttled!(warn, frontend = %fe.name, client = %self.conn.peer, "no backend for this request");
             return (self.error(None, 503), None);
         };
         // A listen section's rules were run as the frontend's.
@@ -410,7 +411,7 @@ impl Session {
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(frontend = %fe.name, backend = %be.rt.name, client = %self.conn.peer, "request refused: {e}");
+                    throttled!(warn, frontend = %fe.name, backend = %be.rt.name, client = %self.conn.peer, "request refused: {e}");
                     if let (dispatch::DispatchError::Connect { server, .. }, Some(l)) =
                         (&e, parts.extensions.get::<ReqLog>())
                     {
@@ -469,7 +470,7 @@ impl Session {
                             ..
                         }) => {
                             let stalled = e.downcast_ref::<client_h1::BodyError>().is_some_and(|b| b.is_timeout());
-                            tracing::info!(
+                            throttled!(info,
                                 frontend = %fe.name, backend = %be.rt.name, client = %self.conn.peer,
                                 "request refused: {e}"
                             );
@@ -480,12 +481,12 @@ impl Session {
                             error: h1::Error::NoResponse(_),
                             ..
                         }) => {
-                            tracing::warn!(backend = %be.rt.name, server = %be.rt.servers[server].name, "no response within 'timeout server'");
+                            throttled!(warn, backend = %be.rt.name, server = %be.rt.servers[server].name, "no response within 'timeout server'");
                             count_failed_response(be, server);
                             return self.error(Some(be), 504);
                         }
                         Err(f) => {
-                            tracing::warn!(
+                            throttled!(warn,
                                 backend = %be.rt.name, server = %be.rt.servers[server].name, client = %self.conn.peer,
                                 "bad or no response from the server: {}", f.error
                             );
@@ -519,7 +520,7 @@ impl Session {
             }
         }
         // Only an HTTP/2 connection found closed on both tries gets here.
-        tracing::warn!(
+        throttled!(warn,
             backend = %be.rt.name, client = %self.conn.peer,
             "bad or no response from the server: its HTTP/2 connection closed before taking the request, twice"
         );
@@ -552,7 +553,7 @@ impl Session {
         })
         .await;
         if r.is_none() {
-            tracing::warn!(backend = %be.rt.name, server = %be.rt.servers[server].name, "no response within 'timeout server'");
+            throttled!(warn, backend = %be.rt.name, server = %be.rt.servers[server].name, "no response within 'timeout server'");
         }
         r
     }
@@ -587,7 +588,7 @@ impl Session {
         let (stream, alpn_h2) = match crate::session::server_tls(be, c.slot.server, c.stream, sni.as_deref()).await {
             Ok(s) => s,
             Err(e) => {
-                tracing::warn!(backend = %be.rt.name, server = %name, client = %self.conn.peer, "{e}");
+                throttled!(warn, backend = %be.rt.name, server = %name, client = %self.conn.peer, "{e}");
                 return Err(self.error(Some(be), 503));
             }
         };

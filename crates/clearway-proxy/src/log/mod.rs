@@ -7,6 +7,7 @@
 
 pub mod format;
 pub mod sink;
+pub mod throttle;
 pub mod time;
 
 use clearway_config::model::{self, Mode, ProxyLog};

@@ -4,6 +4,7 @@
 
 use super::Session;
 use crate::http::pool::{ReqBody, Sender};
+use crate::log::throttle::throttled;
 use crate::runtime::Backend;
 use http::header::{self, HeaderMap};
 use http::{Request, Response, Uri, Version};
@@ -60,7 +61,8 @@ impl Session {
                     H2Sent::Again(r.into_body())
                 }
                 _ => {
-                    tracing::warn!(
+                    throttled!(
+                        warn,
                         backend = %be.rt.name, server = %be.rt.servers[server].name, client = %self.conn.peer,
                         "bad or no response from the server: {}", e.error()
                     );
