@@ -619,6 +619,12 @@ pub struct ProxyOptions {
     pub tcplog: bool,
     pub httplog: bool,
     pub dontlognull: bool,
+    /// `option dontlog-normal`: only sessions and requests that went wrong are logged.
+    pub dontlog_normal: bool,
+    /// `option log-separate-errors`: those that went wrong are logged at `err`, not `info`.
+    pub log_separate_errors: bool,
+    /// `option log-health-checks`: every change of a server's check result or health.
+    pub log_health_checks: bool,
     pub http_server_close: bool,
     pub allbackups: bool,
     /// `option tcp-smart-accept` (Some(true)) or `no option tcp-smart-accept` (Some(false));

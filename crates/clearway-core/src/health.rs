@@ -32,6 +32,21 @@ impl Health {
         self.counter >= self.rise
     }
 
+    /// The health counter (changes with every check that is not a repeat of a settled state).
+    pub fn counter(&self) -> u32 {
+        self.counter
+    }
+
+    /// HAProxy's `X/Y UP|DOWN` of a check line: while up, failures left before going down
+    /// out of `fall`; while down, successes so far out of `rise`.
+    pub fn status(&self) -> String {
+        if self.is_up() {
+            format!("{}/{} UP", self.counter - self.rise + 1, self.fall)
+        } else {
+            format!("{}/{} DOWN", self.counter, self.rise)
+        }
+    }
+
     /// True while the server is UP but has failed checks, or DOWN but has passed some: HAProxy
     /// then checks at `fastinter`.
     pub fn in_transition(&self) -> bool {
@@ -78,6 +93,14 @@ mod tests {
         assert!(h.in_transition());
         assert_eq!(h.record(true), Some(Transition::WentUp));
         assert!(!h.in_transition());
+        assert_eq!(h.status(), "3/3 UP");
+        h.record(false);
+        assert_eq!(h.status(), "2/3 UP");
+        h.record(false);
+        h.record(false);
+        assert_eq!(h.status(), "0/2 DOWN");
+        h.record(true);
+        assert_eq!(h.status(), "1/2 DOWN");
     }
 
     #[test]

@@ -119,6 +119,8 @@ pub async fn run(be: Arc<Backend>, server: usize, params: CheckParams, spec: Arc
     let mut return_path = Health::new(params.rise, params.fall);
     tokio::time::sleep(first_delay).await;
     let s = &be.rt.servers[server];
+    // The last result logged by `option log-health-checks` (None: none yet).
+    let mut logged: Option<(bool, &'static str, u32)> = None;
     loop {
         if s.checks_stopped() {
             // `disable health`: the server counts as up until `enable health`.
@@ -136,7 +138,15 @@ pub async fn run(be: Arc<Backend>, server: usize, params: CheckParams, spec: Arc
             duration_ms: outcome.duration.as_millis() as u64,
         });
         tracing::debug!(backend = %be.rt.name, server = %be.rt.servers[server].name, ok = outcome.ok, "check: {}, {}", outcome.reason, outcome.info);
-        if let Some(t) = health.record(outcome.ok) {
+        let t = health.record(outcome.ok);
+        if be.log_health_checks {
+            let now = (outcome.ok, outcome.reason, health.counter());
+            if logged != Some(now) {
+                logged = Some(now);
+                log_check(&be, server, &outcome, &health);
+            }
+        }
+        if let Some(t) = t {
             apply(&be, server, t, &outcome);
         }
         if outcome.ok {
@@ -181,6 +191,24 @@ fn check_source(be: &Backend, server: usize) -> Option<SourceBind> {
         port_range: None,
         port_hint: 0,
     })
+}
+
+/// `option log-health-checks`: one check's result, in HAProxy's words.
+fn log_check(be: &Backend, server: usize, o: &Outcome, health: &Health) {
+    let info = if o.info.is_empty() || o.ok {
+        String::new()
+    } else {
+        format!(", info: \"{}\"", o.info)
+    };
+    tracing::info!(
+        "Health check for server {}/{} {}, reason: {}{info}, check duration: {}ms, status: {}.",
+        be.rt.name,
+        be.rt.servers[server].name,
+        if o.ok { "succeeded" } else { "failed" },
+        o.reason,
+        o.duration.as_millis(),
+        health.status()
+    );
 }
 
 fn apply(be: &Backend, server: usize, t: Transition, o: &Outcome) {

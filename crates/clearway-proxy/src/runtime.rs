@@ -41,6 +41,8 @@ pub struct Backend {
     pub smart_connect: bool,
     /// The `balance` algorithm.
     pub balance: model::Balance,
+    /// `option log-health-checks`.
+    pub log_health_checks: bool,
 }
 
 impl Backend {
@@ -226,6 +228,7 @@ impl Runtime {
                 hdr_ip: crate::http::HdrIp::of(b),
                 smart_connect: b.options.smart_connect,
                 balance: b.balance,
+                log_health_checks: b.options.log_health_checks,
             }));
         }
         let find = |name: &str, span: &Span| {

@@ -278,3 +278,44 @@ fn a_check_that_exchanged_data_leaves_no_time_wait_unless_it_lingers() {
         time_waits(81)
     );
 }
+
+#[test]
+fn log_health_checks_writes_each_change_of_result_or_health_as_haproxy_does() {
+    let Some(topo) = topology("hclog") else { return };
+    let srv = PeerServer::start(&topo.server, addr("198.51.100.10:80"), "s1");
+    let cfg = format!(
+        "{DEFAULTS}listen app\n    bind 192.0.2.1:80\n    option log-health-checks\n\
+         \x20   server s1 198.51.100.10:80 check inter 200 rise 2 fall 3\n"
+    );
+    let lb = start(&topo, &cfg, &[80]);
+    assert!(lb.wait_log("status: 3/3 UP.", TIMEOUT), "{}", lb.log());
+    drop(srv);
+    assert!(lb.wait_log("Server app/s1 is DOWN", TIMEOUT), "{}", lb.log());
+    let srv = PeerServer::start(&topo.server, addr("198.51.100.10:80"), "s1");
+    assert!(lb.wait_log("Server app/s1 is UP", TIMEOUT), "{}", lb.log());
+    // What HAProxy 2.6 writes for the same history (check durations left out): one line per
+    // change, none for a check that repeats a settled state.
+    let log = lb.log();
+    let seen: Vec<String> = log
+        .lines()
+        .filter_map(|l| l.split("Health check for server ").nth(1))
+        .map(|l| {
+            let (head, status) = l.split_once(", check duration: ").expect("a duration");
+            format!("{head} {}", status.split_once(", ").map_or(status, |(_, s)| s))
+        })
+        .collect();
+    let refused = "failed, reason: Layer4 connection problem, info: \"Connection refused\"";
+    assert_eq!(
+        seen,
+        [
+            "app/s1 succeeded, reason: Layer4 check passed status: 3/3 UP.".to_string(),
+            format!("app/s1 {refused} status: 2/3 UP."),
+            format!("app/s1 {refused} status: 1/3 UP."),
+            format!("app/s1 {refused} status: 0/2 DOWN."),
+            "app/s1 succeeded, reason: Layer4 check passed status: 1/2 DOWN.".to_string(),
+            "app/s1 succeeded, reason: Layer4 check passed status: 3/3 UP.".to_string(),
+        ],
+        "{log}"
+    );
+    drop(srv);
+}

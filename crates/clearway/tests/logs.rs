@@ -286,3 +286,32 @@ fn refused_clients_are_logged_at_most_once_a_second_with_the_count_left_out() {
     let (lines, _) = counted();
     assert!(lines < 31, "one line per refusal: {}", lb.log());
 }
+
+#[test]
+fn log_separate_errors_raises_failures_to_err_and_dontlog_normal_keeps_only_them() {
+    let Some(topo) = topology("lgse") else { return };
+    let _srv = common::http::echo(&topo, "198.51.100.10:80", "s1");
+    let rx = receiver(&topo);
+    let port = rx.local_addr().expect("addr").port();
+    let cfg = format!(
+        "{DEFAULTS}frontend sep\n    bind 192.0.2.1:80\n    log 127.0.0.1:{port} local0\n    option httplog\n\
+         \x20   option log-separate-errors\n    use_backend dead if {{ path_beg /dead }}\n    default_backend bk\n\
+         frontend errs\n    bind 192.0.2.1:81\n    log 127.0.0.1:{port} local0\n    option httplog\n\
+         \x20   option dontlog-normal\n    use_backend dead if {{ path_beg /dead }}\n    default_backend bk\n\
+         backend bk\n    server s1 198.51.100.10:80\n\
+         backend dead\n    retries 0\n    server d1 198.51.100.10:9\n"
+    );
+    let _lb = start(&topo, &cfg, &[80, 81]);
+    assert_eq!(http_code(&topo, "http://192.0.2.1/ok", &[]), "200");
+    assert_eq!(http_code(&topo, "http://192.0.2.1/dead", &[]), "503");
+    let l = traffic(&rx, 2);
+    // <134> is local0.info, <131> local0.err.
+    assert!(l[0].starts_with("<134>") && l[0].contains(" 200 "), "{l:?}");
+    assert!(l[1].starts_with("<131>") && l[1].contains(" 503 "), "{l:?}");
+    // dontlog-normal: the 200 is not logged, the 503 is (at info: no separate errors there).
+    assert_eq!(http_code(&topo, "http://192.0.2.1:81/ok", &[]), "200");
+    assert_eq!(http_code(&topo, "http://192.0.2.1:81/dead", &[]), "503");
+    let l = traffic(&rx, 1);
+    assert!(l[0].starts_with("<134>") && l[0].contains(" errs dead/d1 "), "{l:?}");
+    assert_eq!(quiet(&rx), None);
+}

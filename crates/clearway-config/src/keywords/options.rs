@@ -21,6 +21,9 @@ const ACTED: &[&str] = &[
     "httplog",
     "tcplog",
     "dontlognull",
+    "dontlog-normal",
+    "log-separate-errors",
+    "log-health-checks",
 ];
 /// Options that only make sense in HTTP mode (warned about in TCP proxies).
 pub const HTTP_ONLY: &[&str] = &[
@@ -59,16 +62,13 @@ pub const CHECKS: &[&str] = &[
 ];
 /// Other options HAProxy knows, accepted without effect for now.
 const KNOWN_NOT_ACTED: &[&str] = &[
-    "dontlog-normal",
     "tcpka",
     "clitcpka",
     "srvtcpka",
-    "log-health-checks",
     "abortonclose",
     "splice-request",
     "splice-response",
     "contstats",
-    "log-separate-errors",
     "logasap",
     "nolinger",
     "socket-stats",
@@ -103,6 +103,9 @@ pub fn apply(d: &Directive, negated: bool, opts: &mut ProxyOptions, redispatch: 
         }
         "httplog" => opts.httplog = !negated,
         "dontlognull" => opts.dontlognull = !negated,
+        "dontlog-normal" => opts.dontlog_normal = !negated,
+        "log-separate-errors" => opts.log_separate_errors = !negated,
+        "log-health-checks" => opts.log_health_checks = !negated,
         "http-server-close" => opts.http_server_close = !negated,
         "tcp-smart-accept" => opts.smart_accept = Some(!negated),
         "tcp-smart-connect" => opts.smart_connect = !negated,

@@ -61,6 +61,15 @@ pub struct Record<'a> {
     pub counter: u64,
 }
 
+impl Record<'_> {
+    /// Whether the session or request went wrong, as HAProxy decides for `option
+    /// log-separate-errors`: ended by an error or a timeout (not by the proxy answering
+    /// itself), retried, or answered with a 5xx.
+    pub fn failed(&self) -> bool {
+        !matches!(self.term[0], b'-' | b'L') || self.retries > 0 || self.status.is_some_and(|s| s >= 500)
+    }
+}
+
 /// The request line of an HTTP record (cheap clones of the request's own values).
 #[derive(Debug, Clone)]
 pub struct HttpLine {
@@ -145,6 +154,10 @@ pub struct Logger {
     kind: Kind,
     /// `option dontlognull`: no line for a session that sent nothing.
     pub dontlognull: bool,
+    /// `option dontlog-normal`: only what went wrong is logged.
+    dontlog_normal: bool,
+    /// `option log-separate-errors`: what went wrong is logged at `err`.
+    separate_errors: bool,
     tag: Arc<str>,
     host: Option<Arc<str>>,
     mode: Mode,
@@ -265,6 +278,8 @@ impl Logger {
             sinks,
             kind,
             dontlognull: f.options.dontlognull,
+            dontlog_normal: f.options.dontlog_normal,
+            separate_errors: f.options.log_separate_errors,
             tag: f.log_tag.as_deref().map_or(globals.tag.clone(), Arc::from),
             host: globals.host.clone(),
             mode: f.mode,
@@ -299,7 +314,12 @@ impl Logger {
         if self.dontlognull && r.bytes_in == 0 {
             return;
         }
-        self.send(INFO, &f.render(r));
+        let failed = r.failed();
+        if self.dontlog_normal && !failed {
+            return;
+        }
+        let level = if failed && self.separate_errors { ERR } else { INFO };
+        self.send(level, &f.render(r));
     }
 
     fn send(&self, level: u8, msg: &str) {
