@@ -315,3 +315,59 @@ fn log_separate_errors_raises_failures_to_err_and_dontlog_normal_keeps_only_them
     assert!(l[0].starts_with("<134>") && l[0].contains(" errs dead/d1 "), "{l:?}");
     assert_eq!(quiet(&rx), None);
 }
+
+#[test]
+fn a_tcp_syslog_target_gets_the_same_lines_as_haproxy_sends_it() {
+    let Some(topo) = topology("lgtc") else { return };
+    let _srv = common::http::echo(&topo, "198.51.100.10:80", "s1");
+    let listener = |()| {
+        topo.lb
+            .enter(|| std::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("a TCP listener in the lb namespace")
+    };
+    let (l_cw, l_hap) = (listener(()), listener(()));
+    let config = |port: u16, l: &std::net::TcpListener| {
+        HTTP_CONFIG
+            .replace("{DEFAULTS}", DEFAULTS)
+            .replace(
+                "127.0.0.1:LOGPORT",
+                &format!("tcp@127.0.0.1:{}", l.local_addr().expect("addr").port()),
+            )
+            .replace("PORT", &port.to_string())
+    };
+    let _cw = start(&topo, &config(80, &l_cw), &[80]);
+    let _hap = clearway_testkit::Clearway::start(&topo.lb, Path::new("/usr/sbin/haproxy"), &config(81, &l_hap), &[81]);
+    let paths = ["/", "/denied", "/dead", "/a"];
+    let mut got = Vec::new();
+    for (port, l) in [(80, &l_cw), (81, &l_hap)] {
+        for p in paths {
+            http_code(&topo, &format!("http://192.0.2.1:{port}{p}"), &[]);
+        }
+        let (c, _) = l.accept().expect("the proxy connects to the log server");
+        c.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+        let mut r = std::io::BufReader::new(c);
+        let mut lines = Vec::new();
+        while lines.len() < paths.len() {
+            use std::io::BufRead;
+            let mut line = String::new();
+            if r.read_line(&mut line).unwrap_or(0) == 0 {
+                break;
+            }
+            // Only traffic lines: a client's address first after the tag.
+            let msg = line.split_once("]: ").map_or("", |(_, m)| m);
+            if msg
+                .split(' ')
+                .next()
+                .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
+                .is_some()
+            {
+                lines.push(line);
+            }
+        }
+        got.push(lines);
+    }
+    assert_eq!(got[0].len(), paths.len(), "{:#?}", got[0]);
+    assert!(got[0][0].starts_with("<134>"), "{}", got[0][0]);
+    assert_eq!(halog(&["-H", "-st"], &got[0]), halog(&["-H", "-st"], &got[1]));
+    assert_eq!(halog(&["-H", "-st"], &got[0]), "200 2\n403 1\n503 1\n");
+}

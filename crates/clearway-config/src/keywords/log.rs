@@ -134,12 +134,7 @@ fn dest(addr: &str) -> Result<LogDest, String> {
     };
     let sa = socket_addr(rest)
         .ok_or_else(|| format!("'log {addr}': not an address (expected HOST[:PORT], a path, stdout or stderr)"))?;
-    if tcp {
-        return Err(format!(
-            "'log {addr}': logging over TCP is not supported yet (hint: a UDP address, or /dev/log)"
-        ));
-    }
-    Ok(LogDest::Udp(sa))
+    Ok(if tcp { LogDest::Tcp(sa) } else { LogDest::Udp(sa) })
 }
 
 /// `IP`, `IP:PORT`, `[IPv6]:PORT` or a bare IPv6; the port defaults to 514.
@@ -206,7 +201,6 @@ mod tests {
             ("127.0.0.1 format json local0", "format json"),
             ("127.0.0.1 sample 1:2 local0", "sample"),
             ("ring@buf local0", "rings"),
-            ("tcp@127.0.0.1:601 local0", "over TCP is not supported"),
             ("bogus local0", "not an address"),
             ("127.0.0.1 local0 info debug extra", "unexpected 'extra'"),
         ] {

@@ -1,7 +1,9 @@
 //! Where log lines go: a UDP syslog server, a UNIX datagram socket (`/dev/log`), stdout or
-//! stderr, each line framed in the target's syslog format (`<134>Dec  6 08:27:37
-//! clearway[6027]: ...`, HAProxy's bytes). Sending never waits: a line the socket cannot take
-//! now is dropped and counted, as HAProxy drops it. Must not format the message itself.
+//! stderr, or a syslog server over TCP, each line framed in the target's syslog format
+//! (`<134>Dec  6 08:27:37 clearway[6027]: ...`, HAProxy's bytes, one line each, ending with a
+//! newline). Sending never waits: a line the socket cannot take now is dropped and counted, as
+//! HAProxy drops it. A TCP target has a thread of its own that connects (again after a
+//! failure) and writes what a bounded queue holds. Must not format the message itself.
 
 use clearway_config::model::{LogDest, LogTarget, SyslogFormat};
 use std::io::Write;
@@ -16,6 +18,68 @@ enum Socket {
     Unix(std::os::unix::net::UnixDatagram, std::path::PathBuf),
     Stdout,
     Stderr,
+    Tcp(std::net::SocketAddr, std::sync::Mutex<Option<TcpQueue>>),
+}
+
+/// The queue to a TCP target's writer thread, and the process that started it: a thread does
+/// not survive going to the background (fork), so a new process starts its own.
+struct TcpQueue {
+    pid: u32,
+    tx: std::sync::mpsc::SyncSender<String>,
+}
+
+/// Queues `line` for the TCP target `to`, starting its writer when this process has none.
+fn queue_tcp(to: std::net::SocketAddr, q: &std::sync::Mutex<Option<TcpQueue>>, line: String) -> std::io::Result<()> {
+    let mut q = q.lock().unwrap_or_else(|e| e.into_inner());
+    let pid = std::process::id();
+    if q.as_ref().is_none_or(|t| t.pid != pid) {
+        let (tx, rx) = std::sync::mpsc::sync_channel(TCP_QUEUE);
+        std::thread::Builder::new()
+            .name("log-tcp".into())
+            .spawn(move || tcp_writer(to, rx))?;
+        *q = Some(TcpQueue { pid, tx });
+    }
+    let t = q.as_ref().expect("just set");
+    t.tx.try_send(line).map_err(|_| std::io::ErrorKind::WouldBlock.into())
+}
+
+/// Lines waiting for a TCP target (HAProxy's implicit ring holds about as many).
+const TCP_QUEUE: usize = 4096;
+
+/// The thread writing a TCP target's lines: connects, writes, and after a failure waits a
+/// second and connects again; lines queued meanwhile wait, those beyond the queue are dropped.
+fn tcp_writer(to: std::net::SocketAddr, lines: std::sync::mpsc::Receiver<String>) {
+    let mut conn: Option<std::net::TcpStream> = None;
+    let mut pending: Option<String> = None;
+    loop {
+        let line = match pending.take() {
+            Some(l) => l,
+            None => match lines.recv() {
+                Ok(l) => l,
+                Err(_) => return,
+            },
+        };
+        if conn.is_none() {
+            match std::net::TcpStream::connect_timeout(&to, std::time::Duration::from_secs(2)) {
+                Ok(s) => {
+                    let _ = s.set_nodelay(true);
+                    conn = Some(s);
+                }
+                Err(_) => {
+                    // Keep this line for the next try; the queue holds the others.
+                    pending = Some(line);
+                    std::thread::sleep(std::time::Duration::from_secs(1));
+                    continue;
+                }
+            }
+        }
+        if let Some(s) = conn.as_mut() {
+            if s.write_all(line.as_bytes()).is_err() {
+                conn = None;
+                DROPPED.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
 }
 
 /// One `log` line's destination, opened.
@@ -36,7 +100,7 @@ impl std::fmt::Debug for Sink {
 }
 
 impl Sink {
-    /// Opens a target's socket. TCP targets are refused for now, with the line to change.
+    /// Opens a target's socket (a TCP target's writer starts with its first line).
     pub fn open(t: &LogTarget) -> std::io::Result<Sink> {
         let socket = match &t.dest {
             LogDest::Udp(addr) => {
@@ -56,12 +120,7 @@ impl Sink {
             }
             LogDest::Stdout => Socket::Stdout,
             LogDest::Stderr => Socket::Stderr,
-            LogDest::Tcp(a) => {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::Unsupported,
-                    format!("logging over TCP (tcp@{a}) is not supported yet: use a UDP address or /dev/log"),
-                ))
-            }
+            LogDest::Tcp(a) => Socket::Tcp(*a, std::sync::Mutex::new(None)),
         };
         Ok(Sink {
             socket,
@@ -105,6 +164,7 @@ impl Sink {
             Socket::Unix(s, to) => s.send_to(line.as_bytes(), to).map(drop),
             Socket::Stdout => std::io::stdout().lock().write_all(line.as_bytes()),
             Socket::Stderr => std::io::stderr().lock().write_all(line.as_bytes()),
+            Socket::Tcp(to, q) => queue_tcp(*to, q, line),
         };
         if sent.is_err() {
             DROPPED.fetch_add(1, Ordering::Relaxed);
@@ -183,6 +243,57 @@ mod tests {
         s.clear();
         frame(&mut s, SyslogFormat::Raw, 1, 7, "cw", None, now);
         assert_eq!(s, "");
+    }
+
+    #[test]
+    fn a_tcp_target_gets_each_line_and_survives_its_receiver_going_away() {
+        use std::io::BufRead;
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let t = LogTarget {
+            span: clearway_config::model::Span {
+                file: "t".into(),
+                line: 1,
+            },
+            dest: LogDest::Tcp(l.local_addr().unwrap()),
+            len: None,
+            format: SyslogFormat::Rfc3164,
+            facility: 16,
+            level: 6,
+            minlevel: 0,
+        };
+        let sink = Sink::open(&t).unwrap();
+        sink.send(6, "cw", None, "first");
+        sink.send(3, "cw", None, "second");
+        let (c, _) = l.accept().unwrap();
+        c.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+        let mut r = std::io::BufReader::new(c);
+        let mut got = Vec::new();
+        for _ in 0..2 {
+            let mut line = String::new();
+            r.read_line(&mut line).unwrap();
+            got.push(line);
+        }
+        assert!(got[0].starts_with("<134>") && got[0].ends_with("]: first\n"), "{got:?}");
+        assert!(
+            got[1].starts_with("<131>") && got[1].ends_with("]: second\n"),
+            "{got:?}"
+        );
+        // The receiver restarts: the writer connects again.
+        drop(r);
+        sink.send(6, "cw", None, "lost or not");
+        let (c, _) = loop {
+            sink.send(6, "cw", None, "again");
+            l.set_nonblocking(true).unwrap();
+            match l.accept() {
+                Ok(c) => break c,
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(100)),
+            }
+        };
+        c.set_nonblocking(false).unwrap();
+        c.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(c).read_line(&mut line).unwrap();
+        assert!(line.contains("]: "), "{line}");
     }
 
     #[test]
