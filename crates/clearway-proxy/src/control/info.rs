@@ -38,6 +38,12 @@ pub fn show_info(rt: &Runtime) -> String {
         ("Stopping", u8::from(stopping()).to_string()),
         ("Jobs", conns.to_string()),
         ("TotalBytesOut", bytes_out.to_string()),
+        (
+            "DroppedLogs",
+            crate::log::sink::DROPPED
+                .load(std::sync::atomic::Ordering::Relaxed)
+                .to_string(),
+        ),
     ];
     let mut s = String::new();
     for (k, v) in lines {

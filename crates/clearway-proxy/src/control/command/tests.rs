@@ -197,3 +197,19 @@ fn clearing_counters_keeps_totals_unless_all() {
     assert_eq!(run(&rt, "clear counters all", Level::Admin), "");
     assert_eq!(fe.counters.get(Field::Sessions), 0);
 }
+
+#[test]
+fn show_info_counts_dropped_log_lines() {
+    let rt = runtime();
+    let dropped = |rt: &Runtime| -> u64 {
+        run(rt, "show info", Level::User)
+            .lines()
+            .find_map(|l| l.strip_prefix("DroppedLogs: "))
+            .expect("a DroppedLogs line")
+            .parse()
+            .expect("a number")
+    };
+    let before = dropped(&rt);
+    crate::log::sink::DROPPED.fetch_add(2, std::sync::atomic::Ordering::Relaxed);
+    assert!(dropped(&rt) >= before + 2);
+}
