@@ -231,6 +231,26 @@ fn show_errors_dumps_a_refused_request_as_haproxy_does_and_set_maxconn_moves_lim
     ] {
         assert_eq!(cli(&sock(80), c), cli(&sock(81), c), "{c}");
     }
+    // `show stat typed`: the same positions, tags and types as HAProxy's for the fields both fill.
+    let typed = |port: u16| -> std::collections::HashMap<String, String> {
+        cli(&sock(port), "show stat typed")
+            .lines()
+            .filter_map(|l| {
+                let mut parts = l.splitn(4, ':');
+                let key = parts.next()?.to_string();
+                Some((key, format!("{}:{}", parts.next()?, parts.next()?)))
+            })
+            .collect()
+    };
+    let (cw, hap) = (typed(80), typed(81));
+    let common: Vec<&String> = cw.keys().filter(|k| hap.contains_key(*k)).collect();
+    assert!(common.len() > 50, "{cw:?}");
+    for k in common {
+        assert_eq!(cw[k], hap[k], "{k}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(cli(&sock(80), "show stat json").trim_end()).expect("show stat json is JSON");
+    assert_eq!(json[0][0]["value"]["value"], "ft");
     for port in [80, 81] {
         assert_eq!(stat(&sock(port), "ft", "FRONTEND")["slim"], "1", "{port}");
         assert_eq!(stat(&sock(port), "bk", "s1")["slim"], "3", "{port}");

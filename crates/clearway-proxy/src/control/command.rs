@@ -40,6 +40,14 @@ impl Level {
     }
 }
 
+/// How `show stat` writes the rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatFormat {
+    Csv,
+    Typed,
+    Json,
+}
+
 /// `backend/server`, as the commands name a server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerName {
@@ -70,7 +78,7 @@ pub enum Command {
     Prompt,
     Quit,
     ShowInfo,
-    ShowStat(stats::Filter),
+    ShowStat(stats::Filter, StatFormat),
     ShowServersState(Option<String>),
     ShowBackend,
     ShowVersion,
@@ -108,8 +116,8 @@ const HELP: &[(&str, &str)] = &[
     ("show cli level", "display the level of the current CLI session"),
     ("show info", "report information about the running process"),
     (
-        "show stat [<iid> <type> <sid>]",
-        "report counters for each proxy and server (CSV)",
+        "show stat [<iid> <type> <sid>] [typed|json]",
+        "report counters for each proxy and server",
     ),
     (
         "show servers state [<backend>]",
@@ -241,24 +249,34 @@ pub fn parse(words: &[String]) -> Result<Command, String> {
         ["user"] => Command::Lower(Level::User),
         ["show", "cli", "level"] => Command::ShowCliLevel,
         ["show", "info", ..] => Command::ShowInfo,
-        ["show", "stat"] => Command::ShowStat(stats::Filter::default()),
-        ["show", "stat", iid, types, sid, ..] => {
-            let num = |s: &str| {
-                s.parse::<i64>()
-                    .map_err(|_| "Usage: show stat [<iid> <type> <sid>]".to_string())
+        ["show", "stat", rest @ ..] => {
+            // `[<iid> <type> <sid>] [typed|json] [desc] [up] [no-maint]`, as HAProxy reads it.
+            let mut format = StatFormat::Csv;
+            let mut nums = Vec::new();
+            for w in rest {
+                match *w {
+                    "typed" => format = StatFormat::Typed,
+                    "json" => format = StatFormat::Json,
+                    "desc" | "up" | "no-maint" => {}
+                    n => nums.push(
+                        n.parse::<i64>()
+                            .map_err(|_| "Usage: show stat [<iid> <type> <sid>] [typed|json]".to_string())?,
+                    ),
+                }
+            }
+            let filter = match nums.as_slice() {
+                [] => stats::Filter::default(),
+                [iid, t, sid] => {
+                    let any = |n: i64| (n >= 0).then_some(n as u32);
+                    stats::Filter {
+                        iid: any(*iid),
+                        types: if *t < 0 { 7 } else { *t as u8 },
+                        sid: any(*sid),
+                    }
+                }
+                _ => return Err("Usage: show stat [<iid> <type> <sid>] [typed|json]".into()),
             };
-            let any = |n: i64| (n >= 0).then_some(n as u32);
-            let t = num(types)?;
-            Command::ShowStat(stats::Filter {
-                iid: any(num(iid)?),
-                types: if t < 0 { 7 } else { t as u8 },
-                sid: any(num(sid)?),
-            })
-        }
-        ["show", "stat", f, ..] => {
-            return Err(format!(
-                "'show stat {f}' is not supported by Clearway: use 'show stat' (CSV) or 'show stat <iid> <type> <sid>'."
-            ))
+            Command::ShowStat(filter, format)
         }
         ["show", "servers", "state"] => Command::ShowServersState(None),
         ["show", "servers", "state", b] => Command::ShowServersState(Some(b.to_string())),
@@ -425,7 +443,9 @@ fn run(rt: &Runtime, c: &Command, level: &mut Level) -> Result<Outcome, String> 
             ..Outcome::say("")
         }),
         Command::ShowInfo => said(info::show_info(rt)),
-        Command::ShowStat(f) => said(stats::csv(rt, *f)),
+        Command::ShowStat(f, StatFormat::Csv) => said(stats::csv(rt, *f)),
+        Command::ShowStat(f, StatFormat::Typed) => said(super::typed::typed(&stats::rows(rt, *f))),
+        Command::ShowStat(f, StatFormat::Json) => said(super::typed::json(&stats::rows(rt, *f))),
         Command::ShowServersState(b) => info::servers_state(rt, b.as_deref()).map(Outcome::say),
         Command::ShowBackend => {
             let mut s = String::from("# name\n");

@@ -8,5 +8,6 @@ pub mod info;
 pub mod page;
 pub mod prometheus;
 pub mod stats;
+pub mod typed;
 
 pub use command::{execute, parse, split, Command, Health, Level, Outcome, ServerName};
