@@ -555,6 +555,11 @@ pub struct Server {
     pub maxconn: u32,
     pub backup: bool,
     pub disabled: bool,
+    /// `on-marked-down shutdown-sessions`: its sessions are closed when checks take it down.
+    pub on_marked_down_shutdown: bool,
+    /// `on-marked-up shutdown-backup-sessions`: when checks bring it up, the sessions on the
+    /// backend's backup servers are closed, so clients come back to it.
+    pub on_marked_up_shutdown_backups: bool,
     /// The server's own `source`, else the backend's (already applied during resolution).
     pub source: Option<Source>,
     pub check: CheckParams,

@@ -40,6 +40,9 @@ pub struct ServerRt {
     /// 0: unlimited (`set maxconn server` changes it).
     maxconn: AtomicU32,
     pub backup: bool,
+    /// `on-marked-down shutdown-sessions`, `on-marked-up shutdown-backup-sessions`.
+    pub on_marked_down_shutdown: bool,
+    pub on_marked_up_shutdown_backups: bool,
     pub source: Option<model::Source>,
     /// Administrative and operational state (the bits above).
     state: AtomicU8,
@@ -78,6 +81,8 @@ impl ServerRt {
             weight: AtomicU32::new(cfg.weight),
             maxconn: AtomicU32::new(cfg.maxconn),
             backup: cfg.backup,
+            on_marked_down_shutdown: cfg.on_marked_down_shutdown,
+            on_marked_up_shutdown_backups: cfg.on_marked_up_shutdown_backups,
             source: cfg.source.clone(),
             state: AtomicU8::new(if cfg.disabled { MAINT } else { 0 }),
             active: AtomicU32::new(0),

@@ -233,6 +233,16 @@ fn apply(be: &Backend, server: usize, t: Transition, o: &Outcome) {
                 tracing::error!("backend {} has no server available!", be.rt.name);
                 be.queue.fail_all();
             }
+            if s.on_marked_down_shutdown {
+                if let Some(k) = &be.kill[server] {
+                    tracing::warn!(
+                        "Server {}/{}: its sessions are shut down (on-marked-down shutdown-sessions).",
+                        be.rt.name,
+                        s.name
+                    );
+                    k.fire();
+                }
+            }
         }
         Transition::WentUp => {
             s.set_up(true);
@@ -243,6 +253,19 @@ fn apply(be: &Backend, server: usize, t: Transition, o: &Outcome) {
                 be.rt.name, s.name, o.reason
             );
             be.queue.offer(&be.rt, server);
+            if s.on_marked_up_shutdown_backups && !s.backup {
+                for (i, b) in be.rt.servers.iter().enumerate().filter(|(_, b)| b.backup) {
+                    if let Some(k) = &be.kill[i] {
+                        tracing::warn!(
+                            "Server {}/{}: sessions shut down, {} is back (on-marked-up shutdown-backup-sessions).",
+                            be.rt.name,
+                            b.name,
+                            s.name
+                        );
+                        k.fire();
+                    }
+                }
+            }
         }
     }
 }

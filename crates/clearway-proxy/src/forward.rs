@@ -47,6 +47,8 @@ pub enum End {
     ServerTimeout,
     ClientError(io::Error),
     ServerError(io::Error),
+    /// Ended from outside: `shutdown sessions`, or its server was marked down.
+    Killed,
 }
 
 impl std::fmt::Display for End {
@@ -57,6 +59,7 @@ impl std::fmt::Display for End {
             End::ServerTimeout => f.write_str("server timeout"),
             End::ClientError(e) => write!(f, "client side error: {e}"),
             End::ServerError(e) => write!(f, "server side error: {e}"),
+            End::Killed => f.write_str("killed (its server's sessions were shut down)"),
         }
     }
 }
@@ -219,15 +222,21 @@ async fn pipe_tcp(
 /// The most one splice call moves: a pipe's capacity.
 const SPLICE_MAX: usize = clearway_net::splice::PIPE_SIZE;
 
-/// Forwards until both directions are closed, a side errors, or a side is idle too long.
-pub async fn forward(client: &mut TcpStream, server: &mut TcpStream, limits: Limits) -> Outcome {
+/// Forwards until both directions are closed, a side errors, a side is idle too long, or
+/// `kill` ends the session.
+pub async fn forward(
+    client: &mut TcpStream,
+    server: &mut TcpStream,
+    limits: Limits,
+    kill: Option<&crate::kill::Kill>,
+) -> Outcome {
     let (cr, cw) = client.split();
     let (sr, sw) = server.split();
     let start = Instant::now();
     let (cs, ss) = (Side::new(), Side::new());
     let up = std::pin::pin!(pipe_tcp(cr, sw, &cs, &ss));
     let down = std::pin::pin!(pipe_tcp(sr, cw, &ss, &cs));
-    run(up, down, start, &cs, &ss, limits).await
+    run(up, down, start, &cs, &ss, limits, kill).await
 }
 
 /// Any byte stream: a TLS connection on either side.
@@ -235,13 +244,25 @@ pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
 /// Like `forward`, for streams that are not plain TCP (TLS terminated or originated here).
-pub async fn forward_any(client: &mut dyn Stream, server: &mut dyn Stream, limits: Limits) -> Outcome {
+pub async fn forward_any(
+    client: &mut dyn Stream,
+    server: &mut dyn Stream,
+    limits: Limits,
+    kill: Option<&crate::kill::Kill>,
+) -> Outcome {
     let (cr, cw) = tokio::io::split(client);
     let (sr, sw) = tokio::io::split(server);
-    forward_halves(cr, cw, sr, sw, limits).await
+    forward_halves(cr, cw, sr, sw, limits, kill).await
 }
 
-async fn forward_halves<CR, CW, SR, SW>(cr: CR, cw: CW, sr: SR, sw: SW, limits: Limits) -> Outcome
+async fn forward_halves<CR, CW, SR, SW>(
+    cr: CR,
+    cw: CW,
+    sr: SR,
+    sw: SW,
+    limits: Limits,
+    kill: Option<&crate::kill::Kill>,
+) -> Outcome
 where
     CR: AsyncRead + Readable + Unpin,
     CW: AsyncWrite + Unpin,
@@ -252,7 +273,7 @@ where
     let (cs, ss) = (Side::new(), Side::new());
     let up = std::pin::pin!(pipe(cr, sw, &cs, &ss));
     let down = std::pin::pin!(pipe(sr, cw, &ss, &cs));
-    run(up, down, start, &cs, &ss, limits).await
+    run(up, down, start, &cs, &ss, limits, kill).await
 }
 
 /// Runs both directions under the inactivity limits. Written as one poll function, with the
@@ -265,13 +286,30 @@ async fn run(
     cs: &Side,
     ss: &Side,
     limits: Limits,
+    kill: Option<&crate::kill::Kill>,
 ) -> Outcome {
     use std::task::Poll;
+    // Listened to from the start; polled once, to leave this task's waker with it.
+    let (listen, since) = match kill.map(|k| k.listen()) {
+        Some((n, since)) => (Some(n), since),
+        None => (None, 0),
+    };
+    let mut listen = std::pin::pin!(listen);
+    let mut listening = false;
     let sleep = std::pin::pin!(tokio::time::sleep_until(start));
     let mut timer = crate::timer::Timer::new(sleep);
     let mut armed = false;
     let (mut bytes_in, mut bytes_out) = (None, None);
     let end = std::future::poll_fn(|cx| {
+        if let (Some(k), Some(n)) = (kill, listen.as_mut().as_pin_mut()) {
+            if !listening {
+                listening = true;
+                let _ = std::future::Future::poll(n, cx);
+            }
+            if k.fired_since(since) {
+                return Poll::Ready(End::Killed);
+            }
+        }
         if bytes_in.is_none() {
             if let Poll::Ready(r) = up.as_mut().poll(cx) {
                 match r {

@@ -13,6 +13,7 @@ pub mod frontend;
 pub mod fuzzing;
 pub mod http;
 pub mod inspect;
+pub mod kill;
 pub mod limit;
 pub mod log;
 pub mod queue;

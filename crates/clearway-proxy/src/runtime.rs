@@ -43,6 +43,10 @@ pub struct Backend {
     pub balance: model::Balance,
     /// `option log-health-checks`.
     pub log_health_checks: bool,
+    /// Per server: how its sessions are ended from outside, when anything can end them
+    /// (a stats socket or an admin page, `on-marked-down shutdown-sessions`, a server's
+    /// `on-marked-up shutdown-backup-sessions` for the backups).
+    pub kill: Vec<Option<crate::kill::Kill>>,
 }
 
 impl Backend {
@@ -182,6 +186,12 @@ impl Runtime {
         let threads = threads(cfg);
         let global_maxconn = cfg.global.maxconn.unwrap_or_else(|| default_global_maxconn(nofile));
         let max_idle = global_maxconn as usize;
+        // Whether an operator can end sessions at run time: a stats socket, or a stats page
+        // with admin rights.
+        let admin_page = |h: &model::HttpSettings| h.stats.as_ref().is_some_and(|p| !p.admin.is_empty());
+        let killable = !cfg.global.stats_sockets.is_empty()
+            || cfg.frontends.iter().any(|f| admin_page(&f.http))
+            || cfg.backends.iter().any(|b| admin_page(&b.http));
         for (id, b) in cfg.backends.iter().enumerate() {
             let servers = b
                 .servers
@@ -229,6 +239,16 @@ impl Runtime {
                 smart_connect: b.options.smart_connect,
                 balance: b.balance,
                 log_health_checks: b.options.log_health_checks,
+                kill: b
+                    .servers
+                    .iter()
+                    .map(|s| {
+                        let ends = killable
+                            || s.on_marked_down_shutdown
+                            || (s.backup && b.servers.iter().any(|o| o.on_marked_up_shutdown_backups));
+                        ends.then(|| crate::kill::Kill::new(threads))
+                    })
+                    .collect(),
             }));
         }
         let find = |name: &str, span: &Span| {

@@ -273,7 +273,7 @@ async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples) {
             tracing::warn!(frontend = %fe.name, backend = %be.rt.name, server = %server.name, client = %peer, "server closed before the first bytes: {e}");
             return;
         }
-        forward::forward(c, &mut stream, limits).await
+        forward::forward(c, &mut stream, limits, be.kill[slot.server].as_ref()).await
     } else {
         // In mode tcp only connection samples exist (`sni ssl_fc_sni` passes the client's on).
         let sni = be.tls[slot.server]
@@ -291,7 +291,13 @@ async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples) {
             tracing::warn!(frontend = %fe.name, backend = %be.rt.name, server = %server.name, client = %peer, "server closed before the first bytes: {e}");
             return;
         }
-        Box::pin(forward::forward_any(client.stream(), &mut *s, limits)).await
+        Box::pin(forward::forward_any(
+            client.stream(),
+            &mut *s,
+            limits,
+            be.kill[slot.server].as_ref(),
+        ))
+        .await
     };
     out.bytes_in += first.len() as u64;
     count_end(&fe, &be, slot.server, &out);
@@ -302,6 +308,7 @@ async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples) {
             forward::End::ServerTimeout => *b"sD",
             forward::End::ClientError(_) => *b"CD",
             forward::End::ServerError(_) => *b"SD",
+            forward::End::Killed => *b"KD",
         };
         let served = (slot.server, sc.source, &out);
         l.finish(&fe, &conn, Some(&be), Some(served), connect_ms, term);
@@ -329,7 +336,7 @@ fn count_end(fe: &Frontend, be: &Backend, server: usize, out: &forward::Outcome)
     let abort = match out.end {
         forward::End::ClientTimeout | forward::End::ClientError(_) => Some(Field::ClientAborts),
         forward::End::ServerTimeout | forward::End::ServerError(_) => Some(Field::ServerAborts),
-        forward::End::Closed => None,
+        forward::End::Closed | forward::End::Killed => None,
     };
     if let Some(f) = abort {
         be.rt.counters.inc(f);

@@ -288,3 +288,64 @@ fn show_errors_dumps_a_refused_request_as_haproxy_does_and_set_maxconn_moves_lim
     assert_eq!(cli(&sock(80), "set maxconn global 0"), "Value out of range.\n\n");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Whether the proxy closed this connection (without reading or sending anything).
+fn ended(s: &std::net::TcpStream) -> bool {
+    use std::io::Read;
+    s.set_nonblocking(true).expect("nonblocking");
+    let mut b = [0u8; 64];
+    let r = (&*s).read(&mut b);
+    s.set_nonblocking(false).expect("blocking");
+    match r {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+    }
+}
+
+#[test]
+fn shutdown_sessions_and_on_marked_down_end_a_servers_sessions_in_progress() {
+    let Some(topo) = topology("clik") else { return };
+    let dir = socket_dir("clik");
+    let sock = dir.join("admin.sock");
+    let _srv = holding_servers(&topo, &["198.51.100.10:80", "198.51.100.11:80"]);
+    // s1's health is checked on a port of its own, so that checks can fail while its
+    // sessions are still served.
+    let check_port = clearway_testkit::PeerServer::start(&topo.server, addr("198.51.100.10:81"), "check");
+    let cfg = format!(
+        "global\n    stats socket {} level admin\n{TCP_DEFAULTS}\
+         listen app\n    bind 192.0.2.1:80\n\
+         \x20   server s1 198.51.100.10:80 check port 81 inter 200 fall 1 on-marked-down shutdown-sessions\n\
+         \x20   server s2 198.51.100.11:80\n",
+        sock.display()
+    );
+    let lb = start(&topo, &cfg, &[80]);
+    let first = hold(&topo, "192.0.2.1:80");
+    let second = hold(&topo, "192.0.2.1:80");
+    assert!(
+        eventually(|| stat(&sock, "app", "s1")["scur"] == "1" && stat(&sock, "app", "s2")["scur"] == "1"),
+        "one session in progress on each server"
+    );
+    // The operator ends s2's sessions: its client is closed without the server's answer,
+    // the other session goes on.
+    assert_eq!(cli(&sock, "shutdown sessions server app/s2"), "\n");
+    let held = [first, second];
+    assert!(
+        eventually(|| held.iter().filter(|s| ended(s)).count() == 1),
+        "exactly one session (s2's) was ended"
+    );
+    assert!(eventually(|| stat(&sock, "app", "s2")["scur"] == "0"));
+    assert_eq!(cli(&sock, "shutdown sessions server app/nope"), "No such server.\n\n");
+    let [a, b] = held;
+    let on_s1 = if ended(&a) { b } else { a };
+    // s1's session goes on until checks take s1 down: then on-marked-down ends it too.
+    assert_eq!(stat(&sock, "app", "s1")["scur"], "1");
+    drop(check_port);
+    assert!(lb.wait_log("Server app/s1 is DOWN", TIMEOUT), "{}", lb.log());
+    assert!(
+        eventually(|| ended(&on_s1)),
+        "the session on s1 was ended when s1 went down"
+    );
+    assert!(lb.log().contains("on-marked-down shutdown-sessions"), "{}", lb.log());
+    let _ = std::fs::remove_dir_all(dir);
+}

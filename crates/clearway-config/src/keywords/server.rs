@@ -13,6 +13,8 @@ const ACTED: &[&str] = &[
     "maxconn",
     "backup",
     "disabled",
+    "on-marked-down",
+    "on-marked-up",
     "enabled",
     "source",
     "check",
@@ -53,8 +55,6 @@ const KNOWN_NOT_ACTED: &[(&str, usize)] = &[
     ("check-alpn", 1),
     ("observe", 1),
     ("on-error", 1),
-    ("on-marked-down", 1),
-    ("on-marked-up", 1),
     ("error-limit", 1),
     ("slowstart", 1),
     ("maxqueue", 1),
@@ -114,6 +114,8 @@ pub fn template(span: &Span) -> Server {
         maxconn: 0,
         backup: false,
         disabled: false,
+        on_marked_down_shutdown: false,
+        on_marked_up_shutdown_backups: false,
         source: None,
         check: CheckParams::default(),
         ssl: false,
@@ -179,6 +181,26 @@ fn params(args: &mut Args<'_>, s: &mut Server, ctx: &mut Ctx, span: &Span) -> Re
             }
             "maxconn" => s.maxconn = plain(units::int(value("a number of connections")?, "maxconn"))?,
             "backup" => s.backup = true,
+            "on-marked-down" => match args.value(p, "'shutdown-sessions'") {
+                Ok("shutdown-sessions") => s.on_marked_down_shutdown = true,
+                Ok(other) => {
+                    return Err((
+                        format!("'on-marked-down {other}': only 'shutdown-sessions' exists"),
+                        None,
+                    ))
+                }
+                Err(e) => return Err((e, None)),
+            },
+            "on-marked-up" => match args.value(p, "'shutdown-backup-sessions'") {
+                Ok("shutdown-backup-sessions") => s.on_marked_up_shutdown_backups = true,
+                Ok(other) => {
+                    return Err((
+                        format!("'on-marked-up {other}': only 'shutdown-backup-sessions' exists"),
+                        None,
+                    ))
+                }
+                Err(e) => return Err((e, None)),
+            },
             "disabled" => s.disabled = true,
             "enabled" => s.disabled = false,
             "check" => s.check.enabled = true,

@@ -60,6 +60,8 @@ pub(crate) mod testutil {
                     maxconn,
                     backup: false,
                     disabled: false,
+                    on_marked_down_shutdown: false,
+                    on_marked_up_shutdown_backups: false,
                     source: None,
                     check: CheckParams::default(),
                     ssl: false,

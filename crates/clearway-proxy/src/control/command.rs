@@ -99,6 +99,8 @@ pub enum Command {
     SetMaxconnFrontend(String, u32),
     SetMaxconnServer(ServerName, u32),
     SetMaxconnGlobal(u32),
+    /// `shutdown sessions server B/S`: ends the sessions in progress on a server.
+    ShutdownSessions(ServerName),
     /// `show errors [PROXY|IID] [request|response]`: the last malformed requests.
     ShowErrors {
         proxy: Option<String>,
@@ -156,6 +158,7 @@ const HELP: &[(&str, &str)] = &[
         "change a frontend's maxconn setting",
     ),
     ("set maxconn global <value>", "change the per-process maxconn setting"),
+    ("shutdown sessions server <bk>/<srv>", "kill sessions on a server"),
     (
         "set maxconn server <bk>/<srv> <value>",
         "change a server's maxconn setting",
@@ -324,6 +327,8 @@ pub fn parse(words: &[String]) -> Result<Command, String> {
             Command::SetMaxconnServer(server_name(words.get(3))?, int(w.get(4).copied().unwrap_or(""))?)
         }
         ["set", "maxconn", "global", n, ..] => Command::SetMaxconnGlobal(int(n)?),
+        ["shutdown", "sessions", "server", ..] => Command::ShutdownSessions(server_name(words.get(3))?),
+        ["shutdown", "sessions", ..] => return Err("'shutdown sessions' only supports 'server'.".into()),
         ["set", "maxconn", "global"] => return Err("Expects an integer value.".into()),
         ["show", "errors", rest @ ..] => Command::ShowErrors {
             proxy: rest.first().filter(|p| **p != "-1").map(|p| p.to_string()),
@@ -373,6 +378,7 @@ pub fn needs(c: &Command) -> Level {
         | Command::SetMaxconnFrontend(..)
         | Command::SetMaxconnServer(..)
         | Command::SetMaxconnGlobal(_)
+        | Command::ShutdownSessions(_)
         | Command::ClearCounters { all: true } => Level::Admin,
         Command::ClearCounters { all: false } | Command::ShowErrors { .. } => Level::Operator,
         _ => Level::User,
@@ -567,6 +573,19 @@ fn run(rt: &Runtime, c: &Command, level: &mut Level) -> Result<Outcome, String> 
                 return Err("Value out of range.".into());
             }
             rt.global_conns.set(*n);
+            said(String::new())
+        }
+        Command::ShutdownSessions(n) => {
+            let (be, i, s) = find(rt, n)?;
+            // Present whenever a stats socket exists, which is how this command comes.
+            if let Some(k) = &be.kill[i] {
+                tracing::warn!(
+                    "Server {}/{}: its sessions are shut down (runtime API).",
+                    be.rt.name,
+                    s.name
+                );
+                k.fire();
+            }
             said(String::new())
         }
         Command::ShowErrors { proxy, responses_only } => {

@@ -384,6 +384,7 @@ fn proxy_table(o: &mut String, name: &str, iid: u32, rows: &[&Row], view: &View,
              <option value=\"drain\">Set state to DRAIN</option><option value=\"maint\">Set state to MAINT</option>\
              <option value=\"dhlth\">Health: disable checks</option><option value=\"ehlth\">Health: enable checks</option>\
              <option value=\"hrunn\">Health: force UP</option><option value=\"hdown\">Health: force DOWN</option>\
+             <option value=\"shutdown\">Kill sessions</option>\
              </select><input type=\"hidden\" name=\"b\" value=\"#{iid}\"> <button>Apply</button></form>"
         );
     }

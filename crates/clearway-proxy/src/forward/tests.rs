@@ -14,7 +14,7 @@ async fn pair() -> (TcpStream, TcpStream) {
 async fn proxied(limits: Limits) -> (TcpStream, TcpStream, tokio::task::JoinHandle<Outcome>) {
     let (client_app, mut client_side) = pair().await;
     let (mut server_side, server_app) = pair().await;
-    let task = tokio::spawn(async move { forward(&mut client_side, &mut server_side, limits).await });
+    let task = tokio::spawn(async move { forward(&mut client_side, &mut server_side, limits, None).await });
     (client_app, server_app, task)
 }
 
@@ -62,7 +62,7 @@ async fn a_spliced_to_socket_keeps_few_unsent_bytes() {
     // Second descriptors of the proxy's two sockets, to look at their options meanwhile.
     let dup = |s: &TcpStream| socket2::SockRef::from(s).try_clone().unwrap();
     let (to_client, to_server) = (dup(&client_side), dup(&server_side));
-    let task = tokio::spawn(async move { forward(&mut client_side, &mut server_side, Limits::default()).await });
+    let task = tokio::spawn(async move { forward(&mut client_side, &mut server_side, Limits::default(), None).await });
     let (mut client, mut server) = (client_app, server_app);
     // A bulk upload: the direction to the server moves to a pipe.
     let data = vec![7u8; 1_000_000];

@@ -218,9 +218,10 @@ async fn post(rt: &Runtime, body: super::client_h1::ReqBody) -> &'static str {
         "ehlth" => |n| Some(Command::EnableHealth(n)),
         "hrunn" | "start" => |n| Some(Command::SetHealth(n, control::Health::Up)),
         "hdown" | "stop" => |n| Some(Command::SetHealth(n, control::Health::Down)),
-        // Known to HAProxy, not to Clearway (no agent checks, no session shutdown yet): the
-        // servers named are counted as not changed.
-        "hnolb" | "dagent" | "eagent" | "arunn" | "adown" | "shutdown" => |_| None,
+        "shutdown" => |n| Some(Command::ShutdownSessions(n)),
+        // Known to HAProxy, not to Clearway (no agent checks, no NOLB state): the servers
+        // named are counted as not changed.
+        "hnolb" | "dagent" | "eagent" | "arunn" | "adown" => |_| None,
         _ => return "ERRP",
     };
     let (mut total, mut done) = (0, 0);

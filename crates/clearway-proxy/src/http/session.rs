@@ -625,22 +625,23 @@ impl Session {
         };
         let t = &be.rt.timeouts;
         let limits = crate::forward::Limits::for_tunnel(self.fe.timeouts.client, t.server, t.tunnel);
-        let (fe, be2, peer) = (self.fe.name.clone(), be.rt.name.clone(), self.conn.peer);
+        let (fe, be2, peer) = (self.fe.name.clone(), be.clone(), self.conn.peer);
         tokio::spawn(async move {
-            let _hold = slot;
+            let kill = be2.kill[slot.server].as_ref();
             match client.connection().await {
                 Some(c) => {
                     let (mut c, mut s) = (c, server);
-                    let out = crate::forward::forward_any(&mut c, &mut s, limits).await;
+                    let out = crate::forward::forward_any(&mut c, &mut s, limits, kill).await;
                     tracing::debug!(
-                        frontend = %fe, backend = %be2, client = %peer, bytes_in = out.bytes_in,
+                        frontend = %fe, backend = %be2.rt.name, client = %peer, bytes_in = out.bytes_in,
                         bytes_out = out.bytes_out, "upgraded connection ended: {}", out.end
                     );
                 }
                 None => {
-                    tracing::info!(frontend = %fe, backend = %be2, client = %peer, "protocol switch failed: the client connection was not handed over")
+                    tracing::info!(frontend = %fe, backend = %be2.rt.name, client = %peer, "protocol switch failed: the client connection was not handed over")
                 }
             }
+            drop(slot);
         });
         Response::from_parts(rp, ResBody::local(bytes::Bytes::new()))
     }

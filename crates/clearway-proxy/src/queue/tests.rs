@@ -18,6 +18,8 @@ fn backend(maxconn: u32, n: usize, balance: Balance) -> BackendRt {
             maxconn,
             backup: false,
             disabled: false,
+            on_marked_down_shutdown: false,
+            on_marked_up_shutdown_backups: false,
             source: None,
             check: CheckParams::default(),
             ssl: false,
