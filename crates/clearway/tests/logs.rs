@@ -210,7 +210,7 @@ fn tcplog_connect_lines_log_format_and_dontlognull() {
 #[test]
 fn log_lines_that_cannot_be_honoured_are_config_errors() {
     for (line, says) in [
-        ("log tcp@127.0.0.1:601 local0", "over TCP is not supported"),
+        ("log ring@buf local0", "rings are not supported"),
         ("log 127.0.0.1 sample 1:2 local0", "sample"),
         (
             "log 127.0.0.1 local0\n    option httplog clf",
