@@ -54,6 +54,8 @@ pub struct Frontend {
     pub runtime: std::sync::OnceLock<std::sync::Weak<crate::runtime::Runtime>>,
     /// The last request refused as malformed (`show errors`).
     pub errors: clearway_core::capture::Captures,
+    /// Its sessions in progress (`show sess`), kept when a stats socket can show them.
+    pub sessions: Option<Arc<crate::sessions::Sessions>>,
 }
 
 impl Frontend {
@@ -87,6 +89,7 @@ impl Frontend {
             global_conns: None,
             runtime: std::sync::OnceLock::new(),
             errors: Default::default(),
+            sessions: None,
         }
     }
 

@@ -20,6 +20,7 @@ pub mod queue;
 pub mod runtime;
 pub mod server;
 pub mod session;
+pub mod sessions;
 mod timer;
 pub mod tls;
 pub mod workers;

@@ -293,6 +293,9 @@ impl Runtime {
                 .for_threads(threads)
                 .with_logger(logger);
             fe.global_conns = Some(global_conns.clone());
+            if !cfg.global.stats_sockets.is_empty() {
+                fe.sessions = Some(Arc::new(crate::sessions::Sessions::new(threads)));
+            }
             frontends.push(Arc::new(fe));
         }
         let rt = Arc::new(Runtime {

@@ -60,8 +60,9 @@ pub fn spawn<H: Send + 'static>(
         l.accepted(&fe.name, peer, local);
     }
     let conn = ConnSamples { peer, local, tls: None };
+    let reg = fe.sessions.as_ref().map(|s| crate::sessions::Sessions::start(s, peer));
     if tls.is_none() && fe.mode == Mode::Http {
-        tokio::spawn(crate::http::session::serve_once_readable(fe, client, conn, hold));
+        tokio::spawn(crate::http::session::serve_once_readable(fe, client, conn, (hold, reg)));
         return;
     }
     let client = match TcpStream::from_std(client) {
@@ -73,11 +74,11 @@ pub fn spawn<H: Send + 'static>(
     };
     match (tls, fe.mode) {
         (Some(acceptor), _) => tokio::spawn(async move {
-            tls_session(fe, client, peer, local, acceptor).await;
+            tls_session(fe, client, peer, local, acceptor, reg.as_ref()).await;
             drop(hold);
         }),
         (None, _) => tokio::spawn(async move {
-            tcp(fe, Client::Plain(client), conn).await;
+            tcp(fe, Client::Plain(client), conn, reg.as_ref()).await;
             drop(hold);
         }),
     };
@@ -91,6 +92,7 @@ async fn tls_session(
     peer: SocketAddr,
     local: SocketAddr,
     acceptor: crate::tls::Acceptor,
+    reg: Option<&crate::sessions::Registered>,
 ) {
     let limit = fe
         .timeouts
@@ -115,7 +117,7 @@ async fn tls_session(
     };
     match fe.mode {
         Mode::Http => crate::http::session::serve(fe, stream, conn).await,
-        Mode::Tcp => tcp(fe, Client::Tls(Box::new(stream)), conn).await,
+        Mode::Tcp => tcp(fe, Client::Tls(Box::new(stream)), conn, reg).await,
     }
 }
 
@@ -244,7 +246,7 @@ async fn tcp_connect(fe: &Frontend, client: &mut Client, conn: &ConnSamples) -> 
     }
 }
 
-async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples) {
+async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples, reg: Option<&crate::sessions::Registered>) {
     let peer = conn.peer;
     let log = fe.logger.as_ref().filter(|l| l.per_session()).map(|_| TcpLog::start());
     let connected = Box::pin(tcp_connect(&fe, &mut client, &conn)).await;
@@ -261,6 +263,9 @@ async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples) {
         }
     };
     let slot = sc.slot;
+    if let Some(r) = reg {
+        r.served_by(&be, slot.server);
+    }
     let server = &be.rt.servers[slot.server];
     let t = &be.rt.timeouts;
     let mut limits = Limits::for_tunnel(fe.timeouts.client, t.server, t.tunnel);

@@ -304,7 +304,7 @@ fn ended(s: &std::net::TcpStream) -> bool {
 }
 
 #[test]
-fn shutdown_sessions_and_on_marked_down_end_a_servers_sessions_in_progress() {
+fn show_sess_shutdown_sessions_and_on_marked_down_end_a_servers_sessions_in_progress() {
     let Some(topo) = topology("clik") else { return };
     let dir = socket_dir("clik");
     let sock = dir.join("admin.sock");
@@ -326,6 +326,18 @@ fn shutdown_sessions_and_on_marked_down_end_a_servers_sessions_in_progress() {
         eventually(|| stat(&sock, "app", "s1")["scur"] == "1" && stat(&sock, "app", "s2")["scur"] == "1"),
         "one session in progress on each server"
     );
+    // `show sess` lists both, with where each went.
+    let sess = cli(&sock, "show sess");
+    let lines: Vec<&str> = sess.lines().filter(|l| l.starts_with("0x")).collect();
+    assert_eq!(lines.len(), 2, "{sess}");
+    for srv in ["s1", "s2"] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains(" proto=tcpv4 src=") && l.contains(&format!(" fe=app be=app srv={srv} "))),
+            "{sess}"
+        );
+    }
     // The operator ends s2's sessions: its client is closed without the server's answer,
     // the other session goes on.
     assert_eq!(cli(&sock, "shutdown sessions server app/s2"), "\n");
@@ -336,6 +348,11 @@ fn shutdown_sessions_and_on_marked_down_end_a_servers_sessions_in_progress() {
     );
     assert!(eventually(|| stat(&sock, "app", "s2")["scur"] == "0"));
     assert_eq!(cli(&sock, "shutdown sessions server app/nope"), "No such server.\n\n");
+    let sess = cli(&sock, "show sess");
+    assert!(
+        sess.lines().filter(|l| l.starts_with("0x")).count() == 1 && sess.contains(" srv=s1 "),
+        "{sess}"
+    );
     let [a, b] = held;
     let on_s1 = if ended(&a) { b } else { a };
     // s1's session goes on until checks take s1 down: then on-marked-down ends it too.

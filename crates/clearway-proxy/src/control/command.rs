@@ -99,6 +99,8 @@ pub enum Command {
     SetMaxconnFrontend(String, u32),
     SetMaxconnServer(ServerName, u32),
     SetMaxconnGlobal(u32),
+    /// `show sess`: the sessions in progress.
+    ShowSess,
     /// `shutdown sessions server B/S`: ends the sessions in progress on a server.
     ShutdownSessions(ServerName),
     /// `show errors [PROXY|IID] [request|response]`: the last malformed requests.
@@ -159,6 +161,7 @@ const HELP: &[(&str, &str)] = &[
     ),
     ("set maxconn global <value>", "change the per-process maxconn setting"),
     ("shutdown sessions server <bk>/<srv>", "kill sessions on a server"),
+    ("show sess", "report the list of current sessions"),
     (
         "set maxconn server <bk>/<srv> <value>",
         "change a server's maxconn setting",
@@ -284,6 +287,10 @@ pub fn parse(words: &[String]) -> Result<Command, String> {
         ["show", "servers", "state"] => Command::ShowServersState(None),
         ["show", "servers", "state", b] => Command::ShowServersState(Some(b.to_string())),
         ["show", "backend"] => Command::ShowBackend,
+        ["show", "sess"] => Command::ShowSess,
+        ["show", "sess", ..] => {
+            return Err("'show sess' takes no argument in Clearway (no session details yet).".into())
+        }
         ["show", "version"] => Command::ShowVersion,
         ["show", "transparent"] => Command::ShowTransparent,
         ["get", "weight", ..] => Command::GetWeight(server_name(words.get(2))?),
@@ -463,6 +470,7 @@ fn run(rt: &Runtime, c: &Command, level: &mut Level) -> Result<Outcome, String> 
         }
         Command::ShowVersion => said(format!("{}\n", env!("CARGO_PKG_VERSION"))),
         Command::ShowTransparent => said(info::show_transparent(rt)),
+        Command::ShowSess => said(info::show_sess(rt)),
         Command::GetWeight(n) => {
             let (_, _, s) = find(rt, n)?;
             said(format!("{} (initial {})\n", s.weight(), s.initial_weight))

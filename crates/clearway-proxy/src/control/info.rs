@@ -52,6 +52,38 @@ pub fn show_info(rt: &Runtime) -> String {
     s
 }
 
+/// `show sess`: one line per session in progress, oldest first, in HAProxy's layout for
+/// what Clearway knows (its number, protocol, client, frontend, backend and server, age).
+pub fn show_sess(rt: &Runtime) -> String {
+    let mut all: Vec<(&str, crate::sessions::Entry)> = Vec::new();
+    for fe in &rt.frontends {
+        if let Some(s) = &fe.sessions {
+            all.extend(s.all().into_iter().map(|e| (fe.name.as_str(), e)));
+        }
+    }
+    all.sort_by_key(|(_, e)| e.id);
+    let mut out = String::new();
+    for (fe, e) in all {
+        let (be, srv) = match &e.server {
+            Some((b, i)) => (b.rt.name.as_str(), b.rt.servers[*i].name.as_str()),
+            None => ("<NONE>", "<none>"),
+        };
+        let proto = if e.client.is_ipv4() || e.client.ip().to_canonical().is_ipv4() {
+            "tcpv4"
+        } else {
+            "tcpv6"
+        };
+        let _ = writeln!(
+            out,
+            "0x{:x}: proto={proto} src={} fe={fe} be={be} srv={srv} ts=00 epoch=0 age={}s calls=0 rate=0 cpu=0 lat=0",
+            e.id,
+            e.client,
+            e.started.elapsed().as_secs()
+        );
+    }
+    out
+}
+
 /// HAProxy's number for a check result (`srv_check_status`).
 fn check_status_number(reason: &str) -> u8 {
     match super::stats::check_code(reason) {
