@@ -54,6 +54,9 @@ pub struct ServerRt {
     pub counters: Counters,
     /// The last health check's result, for the statistics.
     pub last_check: std::sync::Mutex<Option<LastCheck>>,
+    /// The last return-path probe: the client address it came from, when, and whether the
+    /// server answered (`show transparent`).
+    pub last_probe: std::sync::Mutex<Option<(IpAddr, std::time::SystemTime, bool)>>,
     /// When the operational or administrative state last changed, in seconds on the caller's
     /// clock (0: never).
     pub last_change: AtomicU64,
@@ -90,6 +93,7 @@ impl ServerRt {
             total: AtomicU64::new(0),
             counters: Counters::default(),
             last_check: std::sync::Mutex::new(None),
+            last_probe: std::sync::Mutex::new(None),
             last_change: AtomicU64::new(0),
         }
     }

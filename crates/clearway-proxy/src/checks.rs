@@ -152,6 +152,8 @@ pub async fn run(be: Arc<Backend>, server: usize, params: CheckParams, spec: Arc
         if outcome.ok {
             if let Some(probe) = return_path::probe(&be, server, &params, target, connect_timeout).await {
                 tracing::debug!(backend = %be.rt.name, server = %be.rt.servers[server].name, ok = probe.ok, "return-path probe from {}", probe.from);
+                *s.last_probe.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some((probe.from, std::time::SystemTime::now(), probe.ok));
                 if let Some(t) = return_path.record(probe.ok) {
                     return_path::apply(&be, server, t, &probe, connect_timeout);
                 }

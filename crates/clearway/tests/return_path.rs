@@ -14,12 +14,17 @@ fn broken_return_path_is_flagged_avoided_and_cleared() {
     // s2's replies come back through the lb; s1's go to the router and are lost.
     topo.fix_return_path("198.51.100.11");
     let srv = peer_servers(&topo, &["198.51.100.10:80", "198.51.100.11:80"]);
-    let cfg = "defaults\n    mode tcp\n    timeout connect 500ms\n    timeout client 30s\n    timeout server 30s\n\
-               frontend ft\n    bind 203.0.113.80:80 transparent\n    default_backend bk\n\
-               backend bk\n    source 0.0.0.0 usesrc clientip\n\
-               \x20   server s1 198.51.100.10:80 check inter 200ms rise 2 fall 2 check-transparent-source 192.0.2.3\n\
-               \x20   server s2 198.51.100.11:80 check inter 200ms rise 2 fall 2 check-transparent-source 192.0.2.3\n";
-    let lb = Clearway::start(&topo.lb, binary(), cfg, &[80]);
+    let sock = std::env::temp_dir().join(format!("{}.sock", clearway_testkit::netns::unique_name("rpath")));
+    let cfg = format!(
+        "global\n    stats socket {}\n\
+         defaults\n    mode tcp\n    timeout connect 500ms\n    timeout client 30s\n    timeout server 30s\n\
+         frontend ft\n    bind 203.0.113.80:80 transparent\n    default_backend bk\n\
+         backend bk\n    source 0.0.0.0 usesrc clientip\n\
+         \x20   server s1 198.51.100.10:80 check inter 200ms rise 2 fall 2 check-transparent-source 192.0.2.3\n\
+         \x20   server s2 198.51.100.11:80 check inter 200ms rise 2 fall 2 check-transparent-source 192.0.2.3\n",
+        sock.display()
+    );
+    let lb = Clearway::start(&topo.lb, binary(), &cfg, &[80]);
     assert!(
         lb.wait_log("Server bk/s1 is UP, return path broken", TIMEOUT),
         "{}",
@@ -30,6 +35,16 @@ fn broken_return_path_is_flagged_avoided_and_cleared() {
     assert!(log.contains("PROXY protocol"), "the fix is named: {log}");
     assert!(!log.contains("bk/s2 is UP, return path broken"), "s2 is fine: {log}");
     assert!(!log.contains("is DOWN"), "normal checks stay green: {log}");
+    // The runtime API says which server's replies go around, and what the last probe saw.
+    let show = cli(&sock, "show transparent");
+    assert!(
+        show.contains("bk/s1 clientip broken ") && show.contains(" unanswered@192.0.2.3,"),
+        "{show}"
+    );
+    assert!(
+        show.contains("bk/s2 clientip ok ") && show.contains(" answered@192.0.2.3,"),
+        "{show}"
+    );
     // New clients avoid s1 and see their own address at s2.
     for _ in 0..4 {
         let answer = ask(&topo, "203.0.113.80:80", Some("192.0.2.2"));
@@ -50,6 +65,12 @@ fn broken_return_path_is_flagged_avoided_and_cleared() {
         .map(|_| server_of(&ask(&topo, "203.0.113.80:80", Some("192.0.2.2"))))
         .collect();
     assert!(seen.contains(&"s1".to_string()), "s1 serves again: {seen:?}");
+    let show = cli(&sock, "show transparent");
+    assert!(
+        show.contains("bk/s1 clientip ok 192.0.2.2 answered@192.0.2.3,"),
+        "{show}"
+    );
+    let _ = std::fs::remove_file(&sock);
 }
 
 #[test]

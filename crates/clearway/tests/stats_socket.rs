@@ -16,27 +16,6 @@ fn socket_dir(tag: &str) -> std::path::PathBuf {
     d
 }
 
-/// Sends `line` to the stats socket at `path` with socat; returns the answer.
-fn cli(path: &std::path::Path, line: &str) -> String {
-    use std::io::Write;
-    let mut child = std::process::Command::new("socat")
-        .args(["-t", "5", "-", &format!("UNIX-CONNECT:{}", path.display())])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("socat (a test dependency: scripts/test installs it)");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("{line}\n").as_bytes())
-        .expect("send");
-    let out = child.wait_with_output().expect("socat");
-    assert!(out.status.success(), "socat: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// The `show stat` row of `proxy/name`, as column name -> value.
 fn stat(path: &std::path::Path, proxy: &str, name: &str) -> std::collections::HashMap<String, String> {
     let csv = cli(path, "show stat");

@@ -166,7 +166,7 @@ pub fn servers_state(rt: &Runtime, only: Option<&str>) -> Result<String, String>
 /// their replies come back through this host.
 pub fn show_transparent(rt: &Runtime) -> String {
     use clearway_config::model::UseSrc;
-    let mut s = String::from("# backend/server usesrc return_path last_client\n");
+    let mut s = String::from("# backend/server usesrc return_path last_client last_probe\n");
     for be in &rt.backends {
         for sv in &be.rt.servers {
             let Some(usesrc) = sv.source.as_ref().and_then(|s| s.usesrc.as_ref()) else {
@@ -179,9 +179,18 @@ pub fn show_transparent(rt: &Runtime) -> String {
                 UseSrc::HdrIp { header, .. } => format!("hdr_ip({header})"),
             };
             let last = be.rt.last_client().map_or_else(|| "-".to_string(), |a| a.to_string());
+            // The last probe: `answered|unanswered@FROM,AGEs` (`-`: none yet).
+            let probe = match *sv.last_probe.lock().unwrap_or_else(|e| e.into_inner()) {
+                Some((from, at, ok)) => format!(
+                    "{}@{from},{}s",
+                    if ok { "answered" } else { "unanswered" },
+                    at.elapsed().map_or(0, |d| d.as_secs())
+                ),
+                None => "-".to_string(),
+            };
             let _ = writeln!(
                 s,
-                "{}/{} {how} {} {last}",
+                "{}/{} {how} {} {last} {probe}",
                 be.rt.name,
                 sv.name,
                 if sv.return_path_ok() { "ok" } else { "broken" }

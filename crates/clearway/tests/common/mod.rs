@@ -152,3 +152,24 @@ pub fn clearway_and_haproxy(topo: &Topology, config: &str) -> (Clearway, Clearwa
     );
     (cw, hap)
 }
+
+/// Sends `line` to the stats socket at `path` with socat; returns the answer.
+pub fn cli(path: &std::path::Path, line: &str) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("socat")
+        .args(["-t", "5", "-", &format!("UNIX-CONNECT:{}", path.display())])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("socat (a test dependency: scripts/test installs it)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{line}\n").as_bytes())
+        .expect("send");
+    let out = child.wait_with_output().expect("socat");
+    assert!(out.status.success(), "socat: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
