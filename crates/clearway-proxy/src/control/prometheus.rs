@@ -243,11 +243,10 @@ fn labels(pairs: &[(&str, &str)]) -> Labels {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
-/// Registers one family per metric of a kind of row (`frontend` ...) and fills it from
-/// `rows`; with `http`, only the responses by class.
-fn group(reg: &mut Registry, kind: &str, rows: &[(&Row, Labels)], http: bool) {
+/// Registers one family per metric of a kind of row (`frontend` ...) and fills it from `rows`.
+fn metrics(reg: &mut Registry, kind: &str, rows: &[(&Row, Labels)]) {
     let letter = &kind[..1];
-    for m in METRICS.iter().filter(|m| !http && m.kinds.contains(letter)) {
+    for m in METRICS.iter().filter(|m| m.kinds.contains(letter)) {
         let name = format!("haproxy_{kind}_{}", m.name);
         if m.counter {
             let f = Counters::default();
@@ -263,15 +262,21 @@ fn group(reg: &mut Registry, kind: &str, rows: &[(&Row, Labels)], http: bool) {
             reg.register(name, m.help, f);
         }
     }
-    if http {
-        let f = Counters::default();
-        for (r, l) in rows {
-            for (code, col) in CODES {
-                let mut l = l.clone();
-                l.push(("code".into(), code.into()));
-                f.get_or_create(&l).inc_by(value(r, col));
-            }
+}
+
+/// The HTTP responses by class, for the rows of `mode http` proxies (none: no family).
+fn responses(reg: &mut Registry, kind: &str, rows: &[(&Row, Labels)]) {
+    let f = Counters::default();
+    let mut any = false;
+    for (r, l) in rows.iter().filter(|(r, _)| r.get("mode") == "http") {
+        any = true;
+        for (code, col) in CODES {
+            let mut l = l.clone();
+            l.push(("code".into(), code.into()));
+            f.get_or_create(&l).inc_by(value(r, col));
         }
+    }
+    if any {
         reg.register(
             format!("haproxy_{kind}_http_responses"),
             "Total number of HTTP responses, by class of status code",
@@ -280,17 +285,25 @@ fn group(reg: &mut Registry, kind: &str, rows: &[(&Row, Labels)], http: bool) {
     }
 }
 
-/// A state metric: one series per possible state, 1 for the current one.
-fn states(reg: &mut Registry, name: &str, help: &str, all: &[&str], rows: &[(Labels, &str)]) {
+/// Everything of one kind of row: its state metric (one series per possible state, 1 for
+/// the current one), its metrics, its HTTP responses.
+fn section(reg: &mut Registry, kind: &str, rows: &[(&Row, Labels)], all: &[&str], state: fn(&Row) -> &str) {
     let f = Gauges::default();
-    for (l, now) in rows {
+    for (r, l) in rows {
+        let now = state(r);
         for s in all {
             let mut l = l.clone();
             l.push(("state".into(), s.to_string()));
-            f.get_or_create(&l).set(if s == now { 1.0 } else { 0.0 });
+            f.get_or_create(&l).set(if *s == now { 1.0 } else { 0.0 });
         }
     }
-    reg.register(name, help, f);
+    reg.register(
+        format!("haproxy_{kind}_status"),
+        format!("Current status of the {kind}"),
+        f,
+    );
+    metrics(reg, kind, rows);
+    responses(reg, kind, rows);
 }
 
 /// The server state word of a row, as HAProxy's exporter names states.
@@ -311,7 +324,7 @@ pub fn render(rt: &Runtime, scopes: &Scopes) -> String {
     let mut reg = Registry::default();
     let rows = stats::rows(rt, stats::Filter::default());
     if scopes.process {
-        let info = Family::<Labels, Gauge<f64, AtomicU64>>::default();
+        let info = Gauges::default();
         info.get_or_create(&labels(&[("version", env!("CARGO_PKG_VERSION"))]))
             .set(1.0);
         reg.register("haproxy_process_build_info", "Build information", info);
@@ -342,65 +355,33 @@ pub fn render(rt: &Runtime, scopes: &Scopes) -> String {
             one(used as f64),
         );
     }
-    let of_kind = |t: &str| -> Vec<&Row> { rows.iter().filter(|r| r.get("type") == t).collect() };
+    // The rows of one kind (type 0 frontends, 1 backends, 2 servers), with their labels.
+    let of_kind = |t: &str, server: bool| -> Vec<(&Row, Labels)> {
+        rows.iter()
+            .filter(|r| r.get("type") == t)
+            .filter(|r| !(server && scopes.no_maint && r.get("status") == "MAINT"))
+            .map(|r| {
+                let mut l = labels(&[("proxy", r.get("pxname"))]);
+                if server {
+                    l.push(("server".into(), r.get("svname").into()));
+                }
+                (r, l)
+            })
+            .collect()
+    };
     if scopes.frontend {
-        let fes = of_kind("0");
-        let l: Vec<(&Row, Labels)> = fes
-            .iter()
-            .map(|r| (*r, labels(&[("proxy", r.get("pxname"))])))
-            .collect();
-        let st: Vec<(Labels, &str)> = l
-            .iter()
-            .map(|(r, l)| (l.clone(), if r.get("status") == "OPEN" { "UP" } else { "DOWN" }))
-            .collect();
-        states(
-            &mut reg,
-            "haproxy_frontend_status",
-            "Current status of the frontend",
-            &["DOWN", "UP"],
-            &st,
-        );
-        let http: Vec<(&Row, Labels)> = l.iter().filter(|(r, _)| r.get("mode") == "http").cloned().collect();
-        group(&mut reg, "frontend", &l, false);
-        group_http_only(&mut reg, "frontend", &http);
+        let open = |r: &Row| if r.get("status") == "OPEN" { "UP" } else { "DOWN" };
+        section(&mut reg, "frontend", &of_kind("0", false), &["DOWN", "UP"], open);
     }
     if scopes.backend {
-        let l: Vec<(&Row, Labels)> = of_kind("1")
-            .into_iter()
-            .map(|r| (r, labels(&[("proxy", r.get("pxname"))])))
-            .collect();
-        let st: Vec<(Labels, &str)> = l.iter().map(|(r, l)| (l.clone(), r.get("status"))).collect();
-        states(
-            &mut reg,
-            "haproxy_backend_status",
-            "Current status of the backend",
-            &["DOWN", "UP"],
-            &st,
-        );
-        let http: Vec<(&Row, Labels)> = l.iter().filter(|(r, _)| r.get("mode") == "http").cloned().collect();
-        group(&mut reg, "backend", &l, false);
-        group_http_only(&mut reg, "backend", &http);
+        section(&mut reg, "backend", &of_kind("1", false), &["DOWN", "UP"], |r| {
+            r.get("status")
+        });
     }
     if scopes.server {
-        let l: Vec<(&Row, Labels)> = of_kind("2")
-            .into_iter()
-            .filter(|r| !(scopes.no_maint && r.get("status") == "MAINT"))
-            .map(|r| (r, labels(&[("proxy", r.get("pxname")), ("server", r.get("svname"))])))
-            .collect();
-        let st: Vec<(Labels, &str)> = l
-            .iter()
-            .map(|(r, l)| (l.clone(), server_state(r.get("status"))))
-            .collect();
-        states(
-            &mut reg,
-            "haproxy_server_status",
-            "Current status of the server",
-            &["DOWN", "UP", "MAINT", "DRAIN", "NOLB"],
-            &st,
-        );
-        let http: Vec<(&Row, Labels)> = l.iter().filter(|(r, _)| r.get("mode") == "http").cloned().collect();
-        group(&mut reg, "server", &l, false);
-        group_http_only(&mut reg, "server", &http);
+        let l = of_kind("2", true);
+        let state = |r: &Row| server_state(r.get("status"));
+        section(&mut reg, "server", &l, &["DOWN", "UP", "MAINT", "DRAIN", "NOLB"], state);
         let rp = Gauges::default();
         for (r, l) in &l {
             rp.get_or_create(l)
@@ -420,13 +401,6 @@ pub fn render(rt: &Runtime, scopes: &Scopes) -> String {
     // Writing to a String cannot fail.
     let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, &reg);
     out
-}
-
-/// The HTTP response classes, for the rows of `mode http` proxies only.
-fn group_http_only(reg: &mut Registry, kind: &str, rows: &[(&Row, Labels)]) {
-    if !rows.is_empty() {
-        group(reg, kind, rows, true);
-    }
 }
 
 #[cfg(test)]
