@@ -63,7 +63,7 @@ impl View {
             no_refresh: page.refresh.is_some() && rest.contains(";norefresh"),
             search,
             admin,
-            status: None,
+            status: status_of(rest),
             proxy: proxy.to_string(),
             page: page.clone(),
         }
@@ -354,10 +354,6 @@ fn proxy_table(o: &mut String, name: &str, iid: u32, rows: &[&Row], view: &View,
         for c in CELLS {
             let _ = write!(o, "<td>{}</td>", esc(r.get(c)));
         }
-        let status = match r.get("type") {
-            "2" | "1" => r.get("status"),
-            _ => r.get("status"),
-        };
         let chk = if r.get("check_status").is_empty() {
             String::new()
         } else {
@@ -366,7 +362,7 @@ fn proxy_table(o: &mut String, name: &str, iid: u32, rows: &[&Row], view: &View,
         let _ = writeln!(
             o,
             "<td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(status),
+            esc(r.get("status")),
             esc(&chk),
             esc(r.get("weight")),
             if r.get("act") == "1" && r.get("type") == "2" { "Y" } else { r.get("act") },

@@ -151,23 +151,17 @@ pub async fn stats_page(
     let full = target(&app.page, &req.uri);
     let rest = app.matches(&req.method, &full).unwrap_or_default();
     let admin = app.admin.iter().any(|c| c.eval(&s));
-    let mut view = View::new(&app.page, proxy, rest, admin);
+    let view = View::new(&app.page, proxy, rest, admin);
     if req.method == Method::POST {
         let code = if admin { post(&rt, body).await } else { "DENY" };
         let location = format!("{};st={code}{}", app.page.uri, view.suffix());
-        let mut r = Response::new(ResBody::local(Bytes::new()));
-        *r.status_mut() = StatusCode::SEE_OTHER;
-        let h = r.headers_mut();
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-        h.insert(header::CONTENT_LENGTH, HeaderValue::from(0));
+        let mut r = local(StatusCode::SEE_OTHER, "text/plain", String::new(), &req.method);
         if let Ok(v) = HeaderValue::from_str(&location) {
-            h.insert(header::LOCATION, v);
+            r.headers_mut().insert(header::LOCATION, v);
         }
         return (r, false);
     }
     drop(body);
-    view.status = control::page::status_of(rest);
     let (text, content_type) = match view.format {
         control::page::Format::Csv => (control::page::csv(&rt, &view), "text/plain"),
         control::page::Format::Html => (control::page::html(&rt, &view), "text/html"),
