@@ -103,6 +103,15 @@ const KNOWN_NOT_ACTED: &[(&str, usize)] = &[
     ("client-sigalgs", 1),
 ];
 
+/// A parameter whose only possible value is `word` (`on-marked-down shutdown-sessions`).
+fn the_only(args: &mut Args<'_>, p: &str, word: &str) -> Res<bool> {
+    match args.value(p, &format!("'{word}'")) {
+        Ok(v) if v == word => Ok(true),
+        Ok(other) => Err((format!("'{p} {other}': only '{word}' exists"), None)),
+        Err(e) => Err((e, None)),
+    }
+}
+
 /// The template that `default-server` modifies and each `server` line starts from.
 pub fn template(span: &Span) -> Server {
     Server {
@@ -181,26 +190,8 @@ fn params(args: &mut Args<'_>, s: &mut Server, ctx: &mut Ctx, span: &Span) -> Re
             }
             "maxconn" => s.maxconn = plain(units::int(value("a number of connections")?, "maxconn"))?,
             "backup" => s.backup = true,
-            "on-marked-down" => match args.value(p, "'shutdown-sessions'") {
-                Ok("shutdown-sessions") => s.on_marked_down_shutdown = true,
-                Ok(other) => {
-                    return Err((
-                        format!("'on-marked-down {other}': only 'shutdown-sessions' exists"),
-                        None,
-                    ))
-                }
-                Err(e) => return Err((e, None)),
-            },
-            "on-marked-up" => match args.value(p, "'shutdown-backup-sessions'") {
-                Ok("shutdown-backup-sessions") => s.on_marked_up_shutdown_backups = true,
-                Ok(other) => {
-                    return Err((
-                        format!("'on-marked-up {other}': only 'shutdown-backup-sessions' exists"),
-                        None,
-                    ))
-                }
-                Err(e) => return Err((e, None)),
-            },
+            "on-marked-down" => s.on_marked_down_shutdown = the_only(args, p, "shutdown-sessions")?,
+            "on-marked-up" => s.on_marked_up_shutdown_backups = the_only(args, p, "shutdown-backup-sessions")?,
             "disabled" => s.disabled = true,
             "enabled" => s.disabled = false,
             "check" => s.check.enabled = true,
@@ -376,5 +367,13 @@ mod tests {
         assert!(ctx.errors[0].message.contains("needs an address"));
         let (_, ctx) = line("server s1 198.51.100.10:80 send-proxy");
         assert!(ctx.errors.is_empty() && ctx.warnings.len() == 1);
+        let (_, ctx) = line("server s1 198.51.100.10:80 on-marked-down nope");
+        assert!(ctx.errors[0].message.contains("only 'shutdown-sessions' exists"));
+        let (_, ctx) = line("server s1 198.51.100.10:80 on-marked-up");
+        assert!(ctx.errors[0].message.contains("expects 'shutdown-backup-sessions'"));
+        let (s, ctx) =
+            line("server s1 198.51.100.10:80 on-marked-down shutdown-sessions on-marked-up shutdown-backup-sessions");
+        let s = s.expect("valid");
+        assert!(ctx.errors.is_empty() && s.on_marked_down_shutdown && s.on_marked_up_shutdown_backups);
     }
 }
