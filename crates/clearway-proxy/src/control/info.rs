@@ -14,9 +14,7 @@ pub fn show_info(rt: &Runtime) -> String {
     let cum_conns: u64 = rt.frontends.iter().map(|f| f.counters.get(Field::Sessions)).sum();
     let cum_req: u64 = rt.frontends.iter().map(|f| f.counters.requests()).sum();
     let bytes_out: u64 = rt.frontends.iter().map(|f| f.counters.get(Field::BytesOut)).sum();
-    let node = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_default();
+    let node = crate::log::time::hostname().to_string();
     let lines: Vec<(&str, String)> = vec![
         ("Name", "Clearway".into()),
         ("Version", env!("CARGO_PKG_VERSION").into()),

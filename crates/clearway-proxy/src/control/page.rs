@@ -213,7 +213,10 @@ pub fn html(rt: &Runtime, view: &View) -> String {
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Statistics Report for Clearway</title>\
          <link rel=\"icon\" href=\"data:,\"><style>{STYLE}</style></head><body>"
     );
-    let node = p.show_node.as_ref().map(|n| n.clone().unwrap_or_else(host_name));
+    let node = p
+        .show_node
+        .as_ref()
+        .map(|n| n.clone().unwrap_or_else(|| crate::log::time::hostname().to_string()));
     let _ = writeln!(
         o,
         "<h1>Clearway statistics{}</h1>",
@@ -384,13 +387,6 @@ fn proxy_table(o: &mut String, name: &str, iid: u32, rows: &[&Row], view: &View,
              </select><input type=\"hidden\" name=\"b\" value=\"#{iid}\"> <button>Apply</button></form>"
         );
     }
-}
-
-/// The host's name, for `stats show-node` without a name.
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]
