@@ -7,6 +7,11 @@ use crate::runtime::{stopping, uptime_secs, Runtime};
 use clearway_core::{Admin, Field};
 use std::fmt::Write;
 
+/// An uptime as HAProxy writes it: `0d 3h05m09s`.
+pub fn uptime_text(up: u64) -> String {
+    format!("{}d {}h{:02}m{:02}s", up / 86400, up / 3600 % 24, up / 60 % 60, up % 60)
+}
+
 /// `show info`: `Name: value` lines, HAProxy's names for what Clearway has.
 pub fn show_info(rt: &Runtime) -> String {
     let up = uptime_secs();
@@ -22,10 +27,7 @@ pub fn show_info(rt: &Runtime) -> String {
         ("Nbproc", "1".into()),
         ("Process_num", "1".into()),
         ("Pid", std::process::id().to_string()),
-        (
-            "Uptime",
-            format!("{}d {}h{:02}m{:02}s", up / 86400, up / 3600 % 24, up / 60 % 60, up % 60),
-        ),
+        ("Uptime", uptime_text(up)),
         ("Uptime_sec", up.to_string()),
         ("Maxconn", rt.global_conns.max().to_string()),
         ("Hard_maxconn", rt.global_maxconn.to_string()),

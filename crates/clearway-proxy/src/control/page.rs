@@ -226,16 +226,12 @@ pub fn html(rt: &Runtime, view: &View) -> String {
     if let Some(Some(d)) = &p.show_desc {
         let _ = writeln!(o, "<p>{}</p>", esc(d));
     }
-    let up = uptime_secs();
     let _ = write!(
         o,
-        "<div class=\"info\"><div><b>pid</b> {}<br><b>uptime</b> {}d {:02}h{:02}m{:02}s<br><b>threads</b> {}</div>\
+        "<div class=\"info\"><div><b>pid</b> {}<br><b>uptime</b> {}<br><b>threads</b> {}</div>\
          <div><b>sessions</b> {} of {} (global maxconn)</div>",
         std::process::id(),
-        up / 86400,
-        up / 3600 % 24,
-        up / 60 % 60,
-        up % 60,
+        super::info::uptime_text(uptime_secs()),
         rt.threads,
         rt.global_conns.in_use(),
         rt.global_conns.max(),
