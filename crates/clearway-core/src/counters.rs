@@ -2,25 +2,11 @@
 //! block per worker thread, written only by that thread (a plain load and store, no locked
 //! instruction and no cache line shared with another thread), summed when read. Threads that
 //! are not worker threads (tests, start-up) share one extra block, written atomically.
-//! Owns the numbering of worker threads; must not decide what is counted when (the data plane
-//! does) nor how it is shown (the stats code does).
+//! Must not decide what is counted when (the data plane does) nor how it is shown (the stats
+//! code does).
 
-use std::cell::Cell;
+use crate::thread;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-thread_local! {
-    static WORKER: Cell<Option<usize>> = const { Cell::new(None) };
-}
-
-/// Numbers the calling thread as worker thread `i` (from 0), before it serves anything.
-pub fn set_worker_thread(i: usize) {
-    WORKER.with(|w| w.set(Some(i)));
-}
-
-/// The calling thread's worker number, if it is a worker thread.
-pub fn worker_thread() -> Option<usize> {
-    WORKER.with(Cell::get)
-}
 
 /// What is counted. One list for every kind of proxy object: each kind uses the fields
 /// HAProxy's statistics give it (a frontend has no retries, a server no denied requests).
@@ -98,8 +84,8 @@ impl Default for Block {
 /// The counters of one object.
 #[derive(Debug)]
 pub struct Counters {
-    /// One block per worker thread, then the shared block.
-    blocks: Box<[Block]>,
+    /// One block per worker thread, then the shared block; shared by every handle.
+    blocks: std::sync::Arc<[Block]>,
 }
 
 impl Default for Counters {
@@ -116,11 +102,19 @@ impl Counters {
         }
     }
 
+    /// Another handle on the same counters: what a connection keeps to add its bytes to,
+    /// without holding the object they belong to.
+    pub fn handle(&self) -> Counters {
+        Counters {
+            blocks: self.blocks.clone(),
+        }
+    }
+
     /// This thread's block, for several additions in a row.
     #[inline]
     pub fn local(&self) -> Local<'_> {
         let shared = self.blocks.len() - 1;
-        match worker_thread() {
+        match thread::worker() {
             Some(t) if t < shared => Local {
                 block: &self.blocks[t],
                 owned: true,
@@ -260,7 +254,7 @@ mod tests {
                 std::thread::spawn(move || {
                     // Threads 0 and 1 are workers; 2 and 3 are not and share a block.
                     if t < 2 {
-                        set_worker_thread(t);
+                        thread::set_worker(t);
                     }
                     for _ in 0..10_000 {
                         c.inc(Field::Http2xx);
@@ -284,7 +278,7 @@ mod tests {
         let c = Counters::new(1);
         std::thread::scope(|s| {
             s.spawn(|| {
-                set_worker_thread(7);
+                thread::set_worker(7);
                 c.inc(Field::Sessions);
             });
         });

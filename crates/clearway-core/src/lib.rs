@@ -9,6 +9,7 @@ pub mod counters;
 pub mod health;
 pub mod server;
 pub mod source;
+pub mod thread;
 
 pub use backend::{BackendRt, Choice};
 pub use counters::{Counters, Field, Gauge};

@@ -224,7 +224,7 @@ fn apply(be: &Backend, server: usize, t: Transition, o: &Outcome) {
     match t {
         Transition::WentDown => {
             s.set_up(false);
-            s.changed_at(crate::runtime::uptime_secs());
+            s.changed_at(crate::process::uptime_secs());
             s.counters.inc(clearway_core::Field::CheckDowns);
             let (active, backup) = be.rt.usable_by_kind();
             tracing::warn!(
@@ -248,7 +248,7 @@ fn apply(be: &Backend, server: usize, t: Transition, o: &Outcome) {
         }
         Transition::WentUp => {
             s.set_up(true);
-            s.changed_at(crate::runtime::uptime_secs());
+            s.changed_at(crate::process::uptime_secs());
             let (active, backup) = be.rt.usable_by_kind();
             tracing::info!(
                 "Server {}/{} is UP, reason: {}{info}, check duration: {ms}ms. {active} active and {backup} backup servers online.",

@@ -6,22 +6,20 @@
 //! server streams keep a meter themselves; `Counted` gives one to any other stream (TLS).
 //! Owns nothing but the counting; must not change the bytes or their timing.
 
-use crate::frontend::Frontend;
-use crate::runtime::Backend;
-use clearway_core::Field;
+use clearway_core::{Counters, Field};
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// Whose counters a stream adds to.
+/// Whose counters a stream adds to (handles on them: `Frontend::tally`, `Backend::tally`).
 pub enum Tally {
     /// A client connection: reads are the frontend's bytes in, writes its bytes out.
-    Client(Arc<Frontend>),
-    /// A connection to server `usize` of the backend: writes are bytes in (towards the
-    /// server), reads bytes out (back to the client), as HAProxy counts them.
-    Server(Arc<Backend>, usize),
+    Client(Counters),
+    /// A connection to a server, counted into its backend's and its own counters: writes are
+    /// bytes in (towards the server), reads bytes out (back to the client), as HAProxy
+    /// counts them.
+    Server([Counters; 2]),
 }
 
 /// Bytes a stream holds back from the counters at most, each way.
@@ -31,12 +29,12 @@ impl Tally {
     fn add(&self, read: u64, written: u64) {
         match self {
             Tally::Client(fe) => {
-                let c = fe.counters.local();
+                let c = fe.local();
                 c.add(Field::BytesIn, read);
                 c.add(Field::BytesOut, written);
             }
-            Tally::Server(be, i) => {
-                for c in [be.rt.counters.local(), be.rt.servers[*i].counters.local()] {
+            Tally::Server(both) => {
+                for c in both.iter().map(Counters::local) {
                     c.add(Field::BytesOut, read);
                     c.add(Field::BytesIn, written);
                 }
@@ -148,9 +146,10 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Counted<IO> {
     }
 }
 
-impl<IO: crate::http::client_h1::AckNow> crate::http::client_h1::AckNow for Counted<IO> {
-    fn ack_now(&self) {
-        self.io.ack_now();
+impl<IO> Counted<IO> {
+    /// The stream it counts.
+    pub fn get_ref(&self) -> &IO {
+        &self.io
     }
 }
 
@@ -159,47 +158,36 @@ mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    fn frontend() -> Arc<Frontend> {
-        let text = "frontend f\n    mode http\n    bind 127.0.0.1:1\n";
-        let cfg = clearway_config::parse_str("t.cfg", text).expect("config").config;
-        let rt = crate::Runtime::build(&cfg, 1024).expect("runtime");
-        rt.frontends[0].clone()
-    }
-
     #[tokio::test]
     async fn a_client_stream_counts_reads_in_and_writes_out() {
-        let fe = frontend();
+        let fe = Counters::default();
         let (a, mut b) = tokio::io::duplex(64);
-        let mut c = Counted::new(a, Tally::Client(fe.clone()));
+        let mut c = Counted::new(a, Tally::Client(fe.handle()));
         c.already_read(3);
         b.write_all(b"hello").await.unwrap();
         let mut buf = [0u8; 16];
         assert_eq!(c.read(&mut buf).await.unwrap(), 5);
         c.write_all(b"ok").await.unwrap();
-        assert_eq!(
-            fe.counters.get(Field::BytesIn),
-            0,
-            "held back until FLUSH bytes or the end"
-        );
+        assert_eq!(fe.get(Field::BytesIn), 0, "held back until FLUSH bytes or the end");
         drop(c);
-        assert_eq!(fe.counters.get(Field::BytesIn), 8);
-        assert_eq!(fe.counters.get(Field::BytesOut), 2);
+        assert_eq!(fe.get(Field::BytesIn), 8);
+        assert_eq!(fe.get(Field::BytesOut), 2);
     }
 
     #[tokio::test]
     async fn a_long_lived_stream_adds_its_bytes_every_flush_bytes() {
-        let fe = frontend();
+        let fe = Counters::default();
         let (a, mut b) = tokio::io::duplex(64 * 1024);
-        let mut c = Counted::new(a, Tally::Client(fe.clone()));
+        let mut c = Counted::new(a, Tally::Client(fe.handle()));
         c.write_all(&[0u8; 20_000]).await.unwrap();
         let mut sink = vec![0u8; 20_000];
         b.read_exact(&mut sink).await.unwrap();
-        let seen = fe.counters.get(Field::BytesOut);
+        let seen = fe.get(Field::BytesOut);
         assert!(
             (FLUSH..=20_000).contains(&seen),
             "{seen} counted while the stream lives"
         );
         drop(c);
-        assert_eq!(fe.counters.get(Field::BytesOut), 20_000);
+        assert_eq!(fe.get(Field::BytesOut), 20_000);
     }
 }

@@ -2,6 +2,7 @@
 //! per direction, half-close passed through (a FIN on one side becomes a shutdown on the other),
 //! and inactivity timeouts per side. Must not know about backends or servers.
 
+use crate::stream::Stream;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -238,10 +239,6 @@ pub async fn forward(
     let down = std::pin::pin!(pipe_tcp(sr, cw, &ss, &cs));
     run(up, down, start, &cs, &ss, limits, kill).await
 }
-
-/// Any byte stream: a TLS connection on either side.
-pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
 /// Like `forward`, for streams that are not plain TCP (TLS terminated or originated here).
 pub async fn forward_any(

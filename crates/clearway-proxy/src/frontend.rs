@@ -4,9 +4,10 @@
 //! (`workers`); must not choose servers.
 
 use crate::acl::{Cond, Samples};
+use crate::error::BuildError;
 use crate::http::HttpRules;
 use crate::inspect::TcpRules;
-use crate::runtime::{Backend, BuildError, Runtime};
+use crate::runtime::{Backend, Runtime};
 use crate::session;
 use crate::workers::Handoff;
 use clearway_config::model::{self, Mode, Span, Timeouts};
@@ -104,6 +105,11 @@ impl Frontend {
         self.log_requests = logger.as_ref().is_some_and(|l| l.per_session());
         self.logger = logger.map(Arc::new);
         self
+    }
+
+    /// What a client connection counts its bytes into.
+    pub fn tally(&self) -> crate::counted::Tally {
+        crate::counted::Tally::Client(self.counters.handle())
     }
 
     /// Sessions in progress in the whole process (`%ac`).

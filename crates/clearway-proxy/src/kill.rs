@@ -36,7 +36,7 @@ impl Kill {
     /// What a session starting now listens to: created before the count is read, so a
     /// `fire` in between is never missed.
     pub fn listen(&self) -> (Notified<'_>, u32) {
-        let n = self.shards[crate::http::pool::this_thread() % self.shards.len()].notified();
+        let n = self.shards[clearway_core::thread::number() % self.shards.len()].notified();
         (n, self.count.load(Ordering::Acquire))
     }
 

@@ -7,6 +7,7 @@ pub mod checks;
 pub mod control;
 pub mod counted;
 pub mod dispatch;
+pub mod error;
 pub mod forward;
 pub mod frontend;
 #[doc(hidden)]
@@ -16,13 +17,16 @@ pub mod inspect;
 pub mod kill;
 pub mod limit;
 pub mod log;
+pub mod process;
 pub mod queue;
 pub mod runtime;
 pub mod server;
 pub mod session;
 pub mod sessions;
+pub mod stream;
 mod timer;
 pub mod tls;
 pub mod workers;
 
-pub use runtime::{BuildError, Runtime};
+pub use error::BuildError;
+pub use runtime::Runtime;

@@ -5,6 +5,7 @@
 
 use crate::acl::Cond;
 use crate::checks::CheckSpec;
+use crate::error::BuildError;
 use crate::frontend::Frontend;
 use crate::http::pool::{InUse, Need};
 use crate::http::{HttpRules, Pool};
@@ -53,6 +54,11 @@ impl Backend {
     /// Gives back a server slot (to the oldest queued session that can use it, if any).
     pub fn release(&self, server: usize) {
         self.queue.release(&self.rt, server);
+    }
+
+    /// What a connection to `server` counts its bytes into.
+    pub fn tally(&self, server: usize) -> crate::counted::Tally {
+        crate::counted::Tally::Server([self.rt.counters.handle(), self.rt.servers[server].counters.handle()])
     }
 }
 
@@ -116,46 +122,6 @@ pub fn threads(cfg: &model::Config) -> usize {
         .max(1)
 }
 
-/// A start-up failure tied to a configuration line.
-#[derive(Debug, thiserror::Error)]
-#[error("{span}: {message}")]
-pub struct BuildError {
-    pub span: Span,
-    pub message: String,
-}
-
-impl BuildError {
-    fn new(span: &Span, message: impl Into<String>) -> Self {
-        BuildError {
-            span: span.clone(),
-            message: message.into(),
-        }
-    }
-}
-
-/// Set once a soft stop begins (`SIGUSR1`): an HTTP/1 connection then closes after the
-/// response in progress (saying `Connection: close`) instead of waiting for another request,
-/// as HAProxy's connections do when it stops.
-static STOPPING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Begins a soft stop for the sessions (the listeners are the caller's to close).
-pub fn stop_softly() {
-    STOPPING.store(true, std::sync::atomic::Ordering::Relaxed);
-}
-
-/// Whether a soft stop has begun.
-pub fn stopping() -> bool {
-    STOPPING.load(std::sync::atomic::Ordering::Relaxed)
-}
-
-/// When the process started serving (the first runtime built).
-static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-
-/// Seconds since the first runtime was built: the clock of the statistics' state changes.
-pub fn uptime_secs() -> u64 {
-    STARTED.get_or_init(std::time::Instant::now).elapsed().as_secs()
-}
-
 /// The process-wide connection limit when `maxconn` is not set: half the file descriptors
 /// (each session uses a client and a server socket), keeping a few for listeners and logs.
 pub fn default_global_maxconn(nofile: u64) -> u32 {
@@ -180,7 +146,7 @@ impl Runtime {
     /// Resolves server names and links frontends to backends. Listeners are opened separately
     /// (`open_listeners`) so that a test can build a runtime without binding.
     pub fn build(cfg: &model::Config, nofile: u64) -> Result<Arc<Runtime>, BuildError> {
-        uptime_secs();
+        crate::process::uptime_secs();
         let mut backends = Vec::with_capacity(cfg.backends.len());
         // As many pool shards as worker threads.
         let threads = threads(cfg);

@@ -30,7 +30,7 @@ impl Handle {
     /// their response in progress, sessions in progress go on to their end.
     pub fn soft_stop(&self) {
         let _ = self.soft_stop.send(true);
-        crate::runtime::stop_softly();
+        crate::process::stop_softly();
     }
 
     /// Sessions in progress, all threads together.
@@ -179,7 +179,7 @@ fn start_thread(
     listeners: Vec<Listener>,
     stopping: watch::Receiver<bool>,
 ) -> tokio::task::JoinSet<()> {
-    crate::http::pool::set_this_thread(i);
+    clearway_core::thread::set_worker(i);
     let mut tasks = tokio::task::JoinSet::new();
     for l in listeners {
         let mut stopping = stopping.clone();

@@ -5,11 +5,12 @@
 
 use crate::acl::ConnSamples;
 use crate::dispatch::{self, ClientSide};
-use crate::forward::{self, Limits, Stream};
+use crate::forward::{self, Limits};
 use crate::frontend::Frontend;
 use crate::inspect::{self, PayloadSamples, Verdict};
 use crate::log::throttle::throttled;
 use crate::runtime::Backend;
+use crate::stream::{ServerStream, Stream};
 use crate::tls::ClientTls;
 use clearway_config::model::Mode;
 use clearway_core::Field;
@@ -125,37 +126,6 @@ async fn tls_session(
 enum Client {
     Plain(TcpStream),
     Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
-}
-
-/// A stream to a server, plain or TLS, that lends the TCP socket under it (for a reset).
-pub trait ServerStream: Stream {
-    /// The socket, when there is one (not for in-memory streams in tests).
-    fn socket(&self) -> Option<&TcpStream>;
-}
-
-impl ServerStream for Box<dyn ServerStream> {
-    fn socket(&self) -> Option<&TcpStream> {
-        (**self).socket()
-    }
-}
-
-impl ServerStream for TcpStream {
-    fn socket(&self) -> Option<&TcpStream> {
-        Some(self)
-    }
-}
-
-impl ServerStream for tokio_rustls::client::TlsStream<TcpStream> {
-    fn socket(&self) -> Option<&TcpStream> {
-        Some(self.get_ref().0)
-    }
-}
-
-#[cfg(test)]
-impl ServerStream for tokio::io::DuplexStream {
-    fn socket(&self) -> Option<&TcpStream> {
-        None
-    }
 }
 
 /// Opens TLS to a server when its line says `ssl`. Also says whether the server agreed to

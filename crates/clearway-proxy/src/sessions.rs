@@ -42,7 +42,7 @@ impl Sessions {
     /// Records a session starting on this thread; it is forgotten when the returned guard drops.
     pub fn start(this: &Arc<Self>, client: SocketAddr) -> Registered {
         let id = NEXT.fetch_add(1, Ordering::Relaxed);
-        let shard = crate::http::pool::this_thread();
+        let shard = clearway_core::thread::number();
         this.shard(shard).insert(
             id,
             Entry {

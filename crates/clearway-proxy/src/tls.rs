@@ -3,7 +3,7 @@
 //! the client side of `server ... ssl` (verification against `ca-file`, or none). Owns
 //! certificate loading and verification policy; must not move application bytes.
 
-use crate::runtime::BuildError;
+use crate::error::BuildError;
 use clearway_config::model::{BindTls, ServerTls, Sni, Span, TlsVersion};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;

@@ -515,7 +515,7 @@ fn run(rt: &Runtime, c: &Command, level: &mut Level) -> Result<Outcome, String> 
         Command::SetHealth(n, h) => {
             let (be, i, s) = find(rt, n)?;
             s.set_up(*h == Health::Up);
-            s.changed_at(crate::runtime::uptime_secs());
+            s.changed_at(crate::process::uptime_secs());
             let word = if *h == Health::Up { "UP" } else { "DOWN" };
             tracing::warn!(
                 "Server {}/{} is {word} (forced by the runtime API).",
@@ -610,7 +610,7 @@ fn set_admin(be: &Backend, i: usize, a: Admin) {
         return;
     }
     s.set_admin(a);
-    s.changed_at(crate::runtime::uptime_secs());
+    s.changed_at(crate::process::uptime_secs());
     let (active, backup) = be.rt.usable_by_kind();
     match a {
         Admin::Maint => tracing::warn!(

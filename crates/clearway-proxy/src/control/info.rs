@@ -3,7 +3,8 @@
 //! Clearway's own `show transparent`. Must not change any state.
 
 use super::stats::proxy_ids;
-use crate::runtime::{stopping, uptime_secs, Runtime};
+use crate::process::{stopping, uptime_secs};
+use crate::runtime::Runtime;
 use clearway_core::{Admin, Field};
 use std::fmt::Write;
 

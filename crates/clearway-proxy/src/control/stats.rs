@@ -4,7 +4,8 @@
 //! Clearway has no value for are left empty, as HAProxy leaves the ones that do not apply.
 //! Must not change any state.
 
-use crate::runtime::{uptime_secs, Backend, Runtime};
+use crate::process::uptime_secs;
+use crate::runtime::{Backend, Runtime};
 use clearway_config::model::Mode;
 use clearway_core::{Admin, Field, ServerRt};
 
@@ -296,7 +297,7 @@ pub fn rows(rt: &Runtime, filter: Filter) -> Vec<Row> {
                 ] {
                     r.set(col, "");
                 }
-                r.set("status", if crate::runtime::stopping() { "STOP" } else { "OPEN" });
+                r.set("status", if crate::process::stopping() { "STOP" } else { "OPEN" });
                 r.set("pid", 1);
                 r.set("iid", iid);
                 r.set("sid", 0);

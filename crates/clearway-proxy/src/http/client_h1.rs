@@ -8,7 +8,7 @@
 use super::body::ResBody;
 pub use super::client_io::AckNow;
 use super::decode::{Decoder, Step};
-use crate::forward::Stream;
+use crate::stream::Stream;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http::header;
 use http::{Method, Request, Response, StatusCode, Version};
@@ -385,7 +385,7 @@ impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
             let says_close = super::ConnectionTokens::of(&rp.headers).close;
             let faulty = rp.extensions.get::<super::h1::FaultyFraming>().is_some();
             let mut keep =
-                keep_alive && body_done && !says_close && !switching && !faulty && !crate::runtime::stopping();
+                keep_alive && body_done && !says_close && !switching && !faulty && !crate::process::stopping();
             let out = if no_body {
                 Out::None
             } else if rp.headers.contains_key(header::CONTENT_LENGTH) {
@@ -539,7 +539,7 @@ impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
         let mut since: Option<Instant> = None;
         // A soft stop closes a connection between requests rather than wait for one, unless
         // the next request's first bytes are already there to read.
-        if self.rbuf.is_empty() && crate::runtime::stopping() {
+        if self.rbuf.is_empty() && crate::process::stopping() {
             if self.rbuf.capacity() < READ_ROOM / 2 {
                 self.rbuf.reserve(READ_ROOM);
             }

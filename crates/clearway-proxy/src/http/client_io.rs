@@ -195,6 +195,12 @@ impl AckNow for tokio::net::TcpStream {
     }
 }
 
+impl<IO: AckNow> AckNow for crate::counted::Counted<IO> {
+    fn ack_now(&self) {
+        self.get_ref().ack_now();
+    }
+}
+
 impl<IO: AckNow> AckNow for super::prefixed::Prefixed<IO> {
     fn ack_now(&self) {
         self.inner().ack_now();

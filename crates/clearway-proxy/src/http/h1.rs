@@ -8,8 +8,8 @@
 
 use super::decode::{header_map, is_hop_by_hop, Decoder, Framing, Semantics, Span, SpanRoom, Step, MAX_HEADERS};
 use super::server_io::ServerIo;
-use crate::forward::Stream;
-use crate::session::ServerStream;
+use crate::stream::ServerStream;
+use crate::stream::Stream;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http::header::{self, HeaderMap};
 use http::{Method, StatusCode, Uri, Version};
@@ -56,7 +56,7 @@ pub struct Conn {
     wbuf: BytesMut,
     /// The largest response head accepted.
     max_head: usize,
-    /// The worker thread that opened it (`pool::this_thread`).
+    /// The worker thread that opened it (`clearway_core::thread::number`).
     origin: usize,
     /// `timeout server`, for the response head and then for each wait in its body; made on
     /// first use and kept with the connection.
@@ -103,7 +103,7 @@ impl Conn {
             rbuf: BytesMut::new(),
             wbuf: BytesMut::new(),
             max_head,
-            origin: super::pool::this_thread(),
+            origin: clearway_core::thread::number(),
             timer: None,
         })
     }

@@ -18,7 +18,7 @@ pub use need::Need;
 #[derive(Debug)]
 pub enum Sender {
     H1(Box<super::h1::Conn>),
-    /// With the worker thread (`this_thread`) whose event loop runs the connection's task.
+    /// With the worker thread (`clearway_core::thread::number`) whose event loop runs the connection's task.
     H2(hyper::client::conn::http2::SendRequest<ReqBody>, usize),
 }
 
@@ -118,31 +118,6 @@ pub struct Pool {
     needs: Box<[Need]>,
 }
 
-thread_local! {
-    static THREAD: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
-}
-
-/// This thread's number: a worker thread's index (`set_this_thread`), else a number given as a
-/// thread first asks. A pool's shard for it is this number modulo its shard count.
-pub fn this_thread() -> usize {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    THREAD.with(|t| {
-        t.get().unwrap_or_else(|| {
-            let n = NEXT.fetch_add(1, Ordering::Relaxed);
-            t.set(Some(n));
-            n
-        })
-    })
-}
-
-/// Numbers the calling thread as worker `i`, before it opens or pools any connection: each
-/// shard then belongs to exactly one worker thread, whose sweeper keeps it.
-pub fn set_this_thread(i: usize) {
-    THREAD.with(|t| t.set(Some(i)));
-    clearway_core::counters::set_worker_thread(i);
-}
-
 impl Pool {
     /// A pool with `shards` shards (the worker thread count, or 1 for a pool that only one
     /// session uses) that keeps up to `per_key` connections per key and shard.
@@ -166,7 +141,7 @@ impl Pool {
     }
 
     fn home(&self) -> usize {
-        this_thread() % self.shards.len()
+        clearway_core::thread::number() % self.shards.len()
     }
 
     fn gone(&self, server: usize, n: usize) {

@@ -7,7 +7,7 @@
 //! (the pool and the request's exchange do).
 
 use crate::counted::{Meter, Tally};
-use crate::session::ServerStream;
+use crate::stream::ServerStream;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};

@@ -22,7 +22,6 @@ use super::pool::{Key, Pool, ReqBody, Sender};
 use super::rules::{forward_for, Verdict};
 use super::service;
 use crate::acl::ConnSamples;
-use crate::counted::Tally;
 use crate::dispatch::{self, ClientSide, Got};
 use crate::frontend::Frontend;
 use crate::runtime::Backend;
@@ -396,7 +395,7 @@ impl Session {
                 // A plain HTTP/1.1 server: no TLS and no HTTP/2 handshake to wait for, so no
                 // future (and no copy of one into a box) per new server connection.
                 Ok(Got::New(c)) if be.tls[c.slot.server].is_none() && !be.h2[c.slot.server] => {
-                    let tally = Tally::Server(be.clone(), c.slot.server);
+                    let tally = be.tally(c.slot.server);
                     (
                         c.slot,
                         Sender::H1(h1::Conn::counted(Box::new(c.stream), READ_BUF, Some(tally))),
@@ -592,7 +591,7 @@ impl Session {
                 return Err(self.error(Some(be), 503));
             }
         };
-        let tally = Tally::Server(be.clone(), c.slot.server);
+        let tally = be.tally(c.slot.server);
         if !(alpn_h2 || be.h2[c.slot.server]) {
             // A response head larger than a request's may be is refused (502), as HAProxy's
             // buffer would.

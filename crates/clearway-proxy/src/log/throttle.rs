@@ -29,7 +29,7 @@ impl Throttle {
     /// Some(n) when a line may be written now, `n` lines having been left out since the
     /// last one; None when this one is left out.
     pub fn admit(&self) -> Option<u64> {
-        self.admit_at(crate::runtime::uptime_secs())
+        self.admit_at(crate::process::uptime_secs())
     }
 
     fn admit_at(&self, now: u64) -> Option<u64> {

@@ -74,7 +74,7 @@ impl Session {
 }
 
 /// Starts HTTP/2 on a new server connection; its I/O runs in a task until it closes.
-pub(super) async fn handshake_h2(stream: Box<dyn crate::forward::Stream>) -> Result<Sender, hyper::Error> {
+pub(super) async fn handshake_h2(stream: Box<dyn crate::stream::Stream>) -> Result<Sender, hyper::Error> {
     let (sender, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
         .handshake(TokioIo::new(stream))
         .await?;
@@ -83,7 +83,7 @@ pub(super) async fn handshake_h2(stream: Box<dyn crate::forward::Stream>) -> Res
             tracing::debug!("server connection ended: {e}");
         }
     });
-    Ok(Sender::H2(sender, crate::http::pool::this_thread()))
+    Ok(Sender::H2(sender, clearway_core::thread::number()))
 }
 
 /// Turns a request prepared for HTTP/1.1 into one for HTTP/2: an absolute target (HTTP/2

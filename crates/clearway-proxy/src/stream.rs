@@ -1,0 +1,40 @@
+//! The byte streams sessions move: any stream (plain or TLS, on either side), and a stream to
+//! a server, which lends the TCP socket under it. Owns these two traits only.
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+
+/// Any byte stream: a TLS connection on either side.
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+/// A stream to a server, plain or TLS, that lends the TCP socket under it (for a reset).
+pub trait ServerStream: Stream {
+    /// The socket, when there is one (not for in-memory streams in tests).
+    fn socket(&self) -> Option<&TcpStream>;
+}
+
+impl ServerStream for Box<dyn ServerStream> {
+    fn socket(&self) -> Option<&TcpStream> {
+        (**self).socket()
+    }
+}
+
+impl ServerStream for TcpStream {
+    fn socket(&self) -> Option<&TcpStream> {
+        Some(self)
+    }
+}
+
+impl ServerStream for tokio_rustls::client::TlsStream<TcpStream> {
+    fn socket(&self) -> Option<&TcpStream> {
+        Some(self.get_ref().0)
+    }
+}
+
+#[cfg(test)]
+impl ServerStream for tokio::io::DuplexStream {
+    fn socket(&self) -> Option<&TcpStream> {
+        None
+    }
+}
