@@ -13,6 +13,7 @@ mod lexer;
 pub mod model;
 mod resolve;
 pub mod rules;
+pub mod span;
 mod suggest;
 mod text;
 pub mod units;

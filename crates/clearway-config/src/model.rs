@@ -6,21 +6,9 @@ use crate::rules::ErrorFile;
 pub use crate::rules::{Condition, HttpConnMode, HttpReuse, HttpRule};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-/// Where a directive was written: file and 1-based line number.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Span {
-    pub file: Arc<str>,
-    pub line: u32,
-}
-
-impl std::fmt::Display for Span {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.file, self.line)
-    }
-}
+pub use crate::span::Span;
 
 /// A whole configuration after defaults were applied and names resolved.
 #[derive(Debug, Clone, Default)]

@@ -3,7 +3,7 @@
 //! Owns the pattern syntaxes (networks, integer ranges) shared with the runtime; must not
 //! evaluate anything against traffic.
 
-use crate::model::Span;
+use crate::span::Span;
 use std::net::IpAddr;
 
 /// A sample fetch: a piece of the connection or of the request that an ACL looks at.

@@ -7,10 +7,12 @@ pub mod balance;
 pub mod capture;
 pub mod counters;
 pub mod health;
+pub mod ids;
 pub mod server;
 pub mod source;
 pub mod thread;
 
 pub use backend::{BackendRt, Choice};
 pub use counters::{Counters, Field, Gauge};
+pub use ids::{BackendId, FrontendId, ServerId};
 pub use server::{Admin, LastCheck, ServerRt};

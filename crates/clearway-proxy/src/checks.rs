@@ -3,70 +3,16 @@
 //! rise/fall state machine and logging each state change as HAProxy does. Owns check I/O and
 //! its messages; must not pick servers or touch client sessions (the queue is told of changes).
 
-use crate::runtime::Backend;
-use clearway_config::model::{CheckKind, CheckParams, ExpectMatch, HttpExpect, TcpCheckRule, TcpExpect, Timeouts};
+use crate::model::Backend;
+use clearway_config::model::{CheckKind, CheckParams, Timeouts};
 use clearway_core::health::{Health, Transition};
 use clearway_net::connect::{self, ConnectStage, SourceBind};
 use conn::CheckConn;
+pub use spec::{CheckSpec, Regexes};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
-
-/// What a backend's checks do, shared by its servers.
-#[derive(Debug, Clone, Default)]
-pub struct CheckSpec {
-    pub kind: CheckKind,
-    pub expect: Vec<HttpExpect>,
-    pub timeouts: Timeouts,
-    /// The regular expressions of the rules, compiled once.
-    pub regexes: Regexes,
-}
-
-impl CheckSpec {
-    pub fn new(kind: CheckKind, expect: Vec<HttpExpect>, timeouts: Timeouts) -> CheckSpec {
-        let mut patterns: Vec<&str> = expect
-            .iter()
-            .filter_map(|e| match &e.matcher {
-                ExpectMatch::RStatus(p) | ExpectMatch::RString(p) => Some(p.as_str()),
-                _ => None,
-            })
-            .collect();
-        if let CheckKind::TcpCheck(rules) = &kind {
-            patterns.extend(rules.iter().filter_map(|r| match r {
-                TcpCheckRule::Expect {
-                    matcher: TcpExpect::Regex(p),
-                    ..
-                } => Some(p.as_str()),
-                _ => None,
-            }));
-        }
-        // The config crate validated every pattern; one that still fails never matches.
-        let regexes = Regexes(
-            patterns
-                .into_iter()
-                .filter_map(|p| Some((p.to_string(), regex::bytes::Regex::new(p).ok()?)))
-                .collect(),
-        );
-        CheckSpec {
-            kind,
-            expect,
-            timeouts,
-            regexes,
-        }
-    }
-}
-
-/// Compiled regular expressions by pattern.
-#[derive(Debug, Clone, Default)]
-pub struct Regexes(std::collections::HashMap<String, regex::bytes::Regex>);
-
-impl Regexes {
-    /// True when `pattern` (compiled at start-up) matches `text`.
-    pub fn is_match(&self, pattern: &str, text: &[u8]) -> bool {
-        self.0.get(pattern).is_some_and(|r| r.is_match(text))
-    }
-}
 
 /// The result of one check, in HAProxy's words.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,7 +38,7 @@ pub fn check_target(be: &Backend, server: usize, params: &CheckParams) -> Option
 
 /// Starts the checks of every checked server, their first runs spread over `inter` so they do
 /// not all fire at once.
-pub fn spawn_all(rt: &crate::Runtime, tasks: &mut tokio::task::JoinSet<()>) {
+pub fn spawn_all(rt: &crate::model::Runtime, tasks: &mut tokio::task::JoinSet<()>) {
     for be in &rt.backends {
         let checked: Vec<(usize, &CheckParams)> = be
             .check_params
@@ -399,6 +345,7 @@ mod conn;
 pub(crate) mod http;
 pub(crate) mod protocols;
 mod return_path;
+pub mod spec;
 mod tcpcheck;
 #[cfg(test)]
 mod tests;

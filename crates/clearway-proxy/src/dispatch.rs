@@ -1,9 +1,11 @@
 //! Dispatch: the only caller of the balancer and of connect. Owns the server queue (waiting up
 //! to `timeout queue` for a free slot), the connection attempt with its source address, retries
-//! and `option redispatch`, and explaining failed attempts; must not move session bytes.
+//! and `option redispatch`, the TLS handshake with `ssl` servers, and explaining failed
+//! attempts; must not move session bytes.
 
+use crate::model::Backend;
 use crate::queue::{NoSlot, Want};
-use crate::runtime::Backend;
+use crate::stream::ServerStream;
 use clearway_core::source::{source_for, SourceAddr};
 use clearway_core::Field;
 use clearway_net::connect::{self, ConnectError, ConnectStage, SourceBind};
@@ -293,5 +295,31 @@ fn explain(e: &ConnectError, source: Option<SourceAddr>, client: SocketAddr, tar
         what
     } else {
         format!("{what}: {cause}")
+    }
+}
+
+/// Opens TLS to a server when its line says `ssl`. Also says whether the server agreed to
+/// HTTP/2 (ALPN `h2`).
+/// `sni` is the per-request SNI, for servers with `sni req.hdr(host)` and the like.
+pub async fn server_tls(
+    be: &Backend,
+    server: usize,
+    stream: TcpStream,
+    sni: Option<&str>,
+) -> Result<(Box<dyn ServerStream>, bool), String> {
+    match &be.tls[server] {
+        None => Ok((Box::new(stream), false)),
+        Some(c) => {
+            let handshake = c.connector.connect(c.name_for(sni), stream);
+            let limit = be.rt.timeouts.connect.unwrap_or(crate::tls::HANDSHAKE_DEFAULT);
+            match tokio::time::timeout(limit, handshake).await {
+                Ok(Ok(s)) => {
+                    let h2 = s.get_ref().1.alpn_protocol() == Some(b"h2");
+                    Ok((Box::new(s), h2))
+                }
+                Ok(Err(e)) => Err(format!("TLS handshake with the server failed: {e}")),
+                Err(_) => Err(format!("TLS handshake with the server not finished within {limit:?}")),
+            }
+        }
     }
 }

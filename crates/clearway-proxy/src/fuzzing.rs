@@ -458,7 +458,7 @@ fn fields_of(raw: &[u8]) -> HeaderMap {
 /// A line sent to the stats socket.
 pub fn cli_command(data: &[u8]) {
     use crate::control::{execute, parse, split, Level};
-    static RT: std::sync::OnceLock<std::sync::Arc<crate::Runtime>> = std::sync::OnceLock::new();
+    static RT: std::sync::OnceLock<std::sync::Arc<crate::model::Runtime>> = std::sync::OnceLock::new();
     let rt = RT.get_or_init(|| {
         let text = "defaults\n    mode http\nfrontend f\n    bind 127.0.0.1:1\n    default_backend b\n\
                     backend b\n    server s1 127.0.0.1:2 check weight 7\n    server s2 127.0.0.1:3\n";
@@ -466,7 +466,7 @@ pub fn cli_command(data: &[u8]) {
         crate::Runtime::build(&cfg, 1024).expect("runtime")
     });
     let line = String::from_utf8_lossy(data);
-    let state = |rt: &crate::Runtime| -> Vec<(u32, bool)> {
+    let state = |rt: &crate::model::Runtime| -> Vec<(u32, bool)> {
         rt.backends[0]
             .rt
             .servers

@@ -9,14 +9,15 @@ pub mod counted;
 pub mod dispatch;
 pub mod error;
 pub mod forward;
-pub mod frontend;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod http;
 pub mod inspect;
 pub mod kill;
 pub mod limit;
+pub mod listen;
 pub mod log;
+pub mod model;
 pub mod process;
 pub mod queue;
 pub mod runtime;
@@ -29,4 +30,4 @@ pub mod tls;
 pub mod workers;
 
 pub use error::BuildError;
-pub use runtime::Runtime;
+pub use model::Runtime;

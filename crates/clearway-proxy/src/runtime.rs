@@ -1,89 +1,19 @@
-//! The runtime model built from a validated config: backends with live server state and a
-//! wait queue, frontends with their connection limits and their listeners.
-//! Owns start-up checks that need the system (name resolution, capabilities, binding);
-//! must not accept connections.
+//! Building the live model (`model::Runtime`) from a validated config: server names resolved,
+//! frontends linked to their backends, pools, queues, loggers and TLS set up. Also the
+//! start-up checks that need the system (capabilities for transparency).
+//! Must not accept connections.
 
 use crate::acl::Cond;
 use crate::checks::CheckSpec;
 use crate::error::BuildError;
-use crate::frontend::Frontend;
-use crate::http::pool::{InUse, Need};
+use crate::http::pool::Need;
 use crate::http::{HttpRules, Pool};
+use crate::model::{Backend, Frontend, Runtime};
 use crate::queue::Queue;
-use clearway_config::model::{self, CheckParams, Host, Mode, Span};
+use clearway_config::model::{self, Host, Mode, Span};
 use clearway_core::{BackendRt, ServerRt};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
-
-/// A backend and the queue of sessions waiting for one of its servers to have a free slot.
-#[derive(Debug)]
-pub struct Backend {
-    /// The backend's index in `Runtime::backends`.
-    pub id: usize,
-    pub rt: BackendRt,
-    pub mode: Mode,
-    pub queue: Queue,
-    /// The backend's health check, and each server's check parameters (None: not checked).
-    pub check: Arc<CheckSpec>,
-    pub check_params: Vec<Option<CheckParams>>,
-    /// Layer-7 rules and settings (`mode http`).
-    pub http: HttpRules,
-    /// Idle server connections (`mode http`).
-    pub pool: Arc<Pool>,
-    /// Some server's TLS name comes from the request (`sni req.hdr(host)`).
-    pub sni_from_request: bool,
-    /// Per server: how to open TLS to it (`ssl`), or None.
-    pub tls: Vec<Option<crate::tls::Connector>>,
-    /// Per server: `proto h2` (HTTP/2 without ALPN).
-    pub h2: Vec<bool>,
-    /// `source ... usesrc hdr_ip(...)`: where requests name their source address.
-    pub hdr_ip: Option<crate::http::HdrIp>,
-    /// `option tcp-smart-connect`.
-    pub smart_connect: bool,
-    /// The `balance` algorithm.
-    pub balance: model::Balance,
-    /// `option log-health-checks`.
-    pub log_health_checks: bool,
-    /// Per server: how its sessions are ended from outside, when anything can end them
-    /// (a stats socket or an admin page, `on-marked-down shutdown-sessions`, a server's
-    /// `on-marked-up shutdown-backup-sessions` for the backups).
-    pub kill: Vec<Option<crate::kill::Kill>>,
-}
-
-impl Backend {
-    /// Gives back a server slot (to the oldest queued session that can use it, if any).
-    pub fn release(&self, server: usize) {
-        self.queue.release(&self.rt, server);
-    }
-
-    /// What a connection to `server` counts its bytes into.
-    pub fn tally(&self, server: usize) -> crate::counted::Tally {
-        crate::counted::Tally::Server([self.rt.counters.handle(), self.rt.servers[server].counters.handle()])
-    }
-}
-
-/// Everything the data plane needs, built once per configuration.
-#[derive(Debug)]
-pub struct Runtime {
-    pub frontends: Vec<Arc<Frontend>>,
-    pub backends: Vec<Arc<Backend>>,
-    /// Process-wide `maxconn`.
-    pub global_conns: Arc<crate::limit::Limit>,
-    pub global_maxconn: u32,
-    /// Worker threads (`nbthread`, else one per CPU), each with its own event loop.
-    pub threads: usize,
-    /// Their loads, and the hand-off of clients between them.
-    pub workers: Arc<crate::workers::Workers>,
-    /// Per worker thread: the CPUs `cpu-map` binds it to, and the line that says so.
-    pub thread_cpus: Vec<Option<(Vec<usize>, Span)>>,
-    /// `busy-polling`: the event loops never sleep in the kernel while waiting for events.
-    pub busy_polling: bool,
-    /// The `global` section's log targets.
-    pub log: Arc<crate::log::Globals>,
-    /// The first proxy id (`iid`) given to a section: 2 when stats sockets exist, whose
-    /// hidden proxy HAProxy numbers 1 (scripts and the stats page's forms name proxies by id).
-    pub first_proxy_id: u32,
-}
 
 /// Which CPUs each of `threads` worker threads is bound to by the `cpu-map` lines (thread
 /// numbers from 1, as written); None: no line names it. Lines for other thread groups, and
@@ -129,20 +59,6 @@ pub fn default_global_maxconn(nofile: u64) -> u32 {
 }
 
 impl Runtime {
-    /// Every `mode http` backend's idle connection pool, with how many connections to each
-    /// of its servers are in use.
-    pub fn http_pools(&self) -> Vec<(Arc<Pool>, InUse)> {
-        self.backends
-            .iter()
-            .filter(|b| b.mode == Mode::Http)
-            .map(|b| {
-                let be = b.clone();
-                let in_use: InUse = Box::new(move |i| be.rt.servers.get(i).map_or(0, |s| s.active()));
-                (b.pool.clone(), in_use)
-            })
-            .collect()
-    }
-
     /// Resolves server names and links frontends to backends. Listeners are opened separately
     /// (`open_listeners`) so that a test can build a runtime without binding.
     pub fn build(cfg: &model::Config, nofile: u64) -> Result<Arc<Runtime>, BuildError> {
@@ -171,7 +87,7 @@ impl Runtime {
                 .map(|(s, rt)| s.ssl.then(|| crate::tls::connector(&s.tls, rt.ip, &s.span)).transpose())
                 .collect::<Result<Vec<_>, BuildError>>()?;
             backends.push(Arc::new(Backend {
-                id,
+                id: clearway_core::BackendId(id as u32),
                 rt: BackendRt::new(b, servers).for_threads(threads),
                 mode: b.mode,
                 queue: Queue::default(),
@@ -270,7 +186,6 @@ impl Runtime {
             global_conns,
             global_maxconn,
             threads,
-            workers: crate::workers::Workers::new(threads),
             thread_cpus: thread_cpus(&cfg.global.cpu_maps, threads),
             first_proxy_id: if cfg.global.stats_sockets.is_empty() { 1 } else { 2 },
             busy_polling: cfg.global.busy_polling,

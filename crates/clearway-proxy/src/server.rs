@@ -6,8 +6,9 @@
 //! Owns the threads and their loops; must not read signals or the command line (the binary
 //! does, and tells the handle).
 
-use crate::frontend::{self, Listener};
-use crate::runtime::Runtime;
+use crate::listen::{self, Listener};
+use crate::model::Runtime;
+use crate::workers::Workers;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -16,6 +17,8 @@ use tokio::sync::watch;
 #[derive(Clone)]
 pub struct Handle {
     rt: Arc<Runtime>,
+    /// The worker threads' loads, and the hand-off of clients between them.
+    workers: Arc<Workers>,
     /// Set on a soft stop: every thread closes its listeners and serves what it has.
     soft_stop: Arc<watch::Sender<bool>>,
 }
@@ -35,7 +38,7 @@ impl Handle {
 
     /// Sessions in progress, all threads together.
     pub fn sessions(&self) -> usize {
-        self.rt.workers.loads().iter().sum()
+        self.workers.loads().iter().sum()
     }
 
     /// Returns once no session is left (after a soft stop, the process may then end).
@@ -62,7 +65,7 @@ pub fn serve(rt: Arc<Runtime>, listeners: Vec<Listener>) -> Result<Server, Strin
     let mut per_thread: Vec<Vec<Listener>> = (0..rt.threads).map(|_| Vec::new()).collect();
     for l in listeners {
         if l.thread == 0 {
-            tracing::info!(frontend = %rt.frontends[l.frontend].name, addr = %l.addr, "listening");
+            tracing::info!(frontend = %rt.frontends[l.frontend.index()].name, addr = %l.addr, "listening");
         }
         per_thread[l.thread % rt.threads].push(l);
     }
@@ -73,20 +76,21 @@ pub fn serve(rt: Arc<Runtime>, listeners: Vec<Listener>) -> Result<Server, Strin
             .map_err(|e| format!("cannot start the runtime: {e}"))
     };
     let (soft_stop, stopping) = watch::channel(false);
+    let workers = Workers::new(rt.threads);
     let mut mine = Vec::new();
     for (i, listeners) in per_thread.into_iter().enumerate() {
         if i == 0 {
             mine = listeners;
             continue;
         }
-        let (rt, tokio_rt, stopping) = (rt.clone(), event_loop()?, stopping.clone());
+        let (rt, workers, tokio_rt, stopping) = (rt.clone(), workers.clone(), event_loop()?, stopping.clone());
         std::thread::Builder::new()
             .name(format!("clearway-{i}"))
             .spawn(move || {
                 let _span = tracing::error_span!("worker", thread = i).entered();
                 bind_cpus(&rt, i);
                 tokio_rt.block_on(async move {
-                    let mut tasks = start_thread(&rt, i, listeners, stopping);
+                    let mut tasks = start_thread(&rt, &workers, i, listeners, stopping);
                     while tasks.join_next().await.is_some() {}
                     // The accept loops end on a soft stop or a broken listener: keep serving
                     // the sessions in progress.
@@ -98,6 +102,7 @@ pub fn serve(rt: Arc<Runtime>, listeners: Vec<Listener>) -> Result<Server, Strin
     Ok(Server {
         handle: Handle {
             rt,
+            workers,
             soft_stop: Arc::new(soft_stop),
         },
         listeners: mine,
@@ -121,13 +126,13 @@ impl Server {
             stopping,
             event_loop,
         } = self;
-        let rt = handle.rt;
+        let (rt, workers) = (handle.rt, handle.workers);
         // With several threads, each log line says which one wrote it.
         let _span = (rt.threads > 1).then(|| tracing::error_span!("worker", thread = 0).entered());
         // Last: the threads started before would have inherited this thread's binding.
         bind_cpus(&rt, 0);
         event_loop.block_on(async move {
-            let mut tasks = start_thread(&rt, 0, listeners, stopping);
+            let mut tasks = start_thread(&rt, &workers, 0, listeners, stopping);
             let listeners = tasks.len();
             crate::checks::spawn_all(&rt, &mut tasks);
             tracing::info!(
@@ -175,6 +180,7 @@ fn cpu_list(cpus: &[usize]) -> String {
 /// says so (a soft stop).
 fn start_thread(
     rt: &Arc<Runtime>,
+    workers: &Arc<Workers>,
     i: usize,
     listeners: Vec<Listener>,
     stopping: watch::Receiver<bool>,
@@ -183,7 +189,7 @@ fn start_thread(
     let mut tasks = tokio::task::JoinSet::new();
     for l in listeners {
         let mut stopping = stopping.clone();
-        let accept = frontend::accept_loop(rt.clone(), l);
+        let accept = listen::accept_loop(rt.clone(), workers.clone(), l);
         tasks.spawn(async move {
             tokio::select! {
                 () = accept => {}
@@ -191,7 +197,7 @@ fn start_thread(
             }
         });
     }
-    tokio::spawn(frontend::serve_handed_over(rt.clone(), i));
+    tokio::spawn(listen::serve_handed_over(workers.clone(), i));
     tokio::spawn(crate::http::pool::sweep_every(rt.http_pools(), Duration::from_secs(1)));
     if rt.busy_polling {
         tokio::spawn(busy_poll());

@@ -6,11 +6,11 @@
 use crate::acl::ConnSamples;
 use crate::dispatch::{self, ClientSide};
 use crate::forward::{self, Limits};
-use crate::frontend::Frontend;
 use crate::inspect::{self, PayloadSamples, Verdict};
 use crate::log::throttle::throttled;
-use crate::runtime::Backend;
-use crate::stream::{ServerStream, Stream};
+use crate::model::Backend;
+use crate::model::Frontend;
+use crate::stream::Stream;
 use crate::tls::ClientTls;
 use clearway_config::model::Mode;
 use clearway_core::Field;
@@ -20,9 +20,6 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-/// How long a TLS handshake may take when no client-side timeout is set.
-const HANDSHAKE_DEFAULT: Duration = Duration::from_secs(10);
-
 /// Starts a session for an accepted client as a task of its own, holding `hold` (the
 /// connection-limit permits) until it ends. Each kind of session (TCP, HTTP, TLS) is a
 /// different task: a future is as large as its largest state, and an idle session should only
@@ -31,7 +28,7 @@ const HANDSHAKE_DEFAULT: Duration = Duration::from_secs(10);
 pub fn spawn<H: Send + 'static>(
     fe: Arc<Frontend>,
     client: std::net::TcpStream,
-    at: crate::frontend::Accepted,
+    at: crate::stream::Accepted,
     tls: Option<crate::tls::Acceptor>,
     hold: H,
 ) {
@@ -99,7 +96,7 @@ async fn tls_session(
         .timeouts
         .http_request
         .or(fe.timeouts.client)
-        .unwrap_or(HANDSHAKE_DEFAULT);
+        .unwrap_or(crate::tls::HANDSHAKE_DEFAULT);
     let stream = match tokio::time::timeout(limit, acceptor.0.accept(client)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
@@ -126,32 +123,6 @@ async fn tls_session(
 enum Client {
     Plain(TcpStream),
     Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
-}
-
-/// Opens TLS to a server when its line says `ssl`. Also says whether the server agreed to
-/// HTTP/2 (ALPN `h2`).
-/// `sni` is the per-request SNI, for servers with `sni req.hdr(host)` and the like.
-pub async fn server_tls(
-    be: &Backend,
-    server: usize,
-    stream: TcpStream,
-    sni: Option<&str>,
-) -> Result<(Box<dyn ServerStream>, bool), String> {
-    match &be.tls[server] {
-        None => Ok((Box::new(stream), false)),
-        Some(c) => {
-            let handshake = c.connector.connect(c.name_for(sni), stream);
-            let limit = be.rt.timeouts.connect.unwrap_or(HANDSHAKE_DEFAULT);
-            match tokio::time::timeout(limit, handshake).await {
-                Ok(Ok(s)) => {
-                    let h2 = s.get_ref().1.alpn_protocol() == Some(b"h2");
-                    Ok((Box::new(s), h2))
-                }
-                Ok(Err(e)) => Err(format!("TLS handshake with the server failed: {e}")),
-                Err(_) => Err(format!("TLS handshake with the server not finished within {limit:?}")),
-            }
-        }
-    }
 }
 
 impl Client {
@@ -234,7 +205,7 @@ async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples, reg: Opti
     };
     let slot = sc.slot;
     if let Some(r) = reg {
-        r.served_by(&be, slot.server);
+        r.served_by(be.id.server(slot.server));
     }
     let server = &be.rt.servers[slot.server];
     let t = &be.rt.timeouts;
@@ -255,7 +226,7 @@ async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples, reg: Opti
             .as_ref()
             .and_then(|c| c.sni_fetch.as_ref())
             .and_then(|f| crate::acl::Samples::text(&conn, f));
-        let mut s = match Box::pin(server_tls(&be, slot.server, sc.stream, sni.as_deref())).await {
+        let mut s = match Box::pin(dispatch::server_tls(&be, slot.server, sc.stream, sni.as_deref())).await {
             Ok((s, _)) => s,
             Err(e) => {
                 throttled!(warn, frontend = %fe.name, backend = %be.rt.name, server = %server.name, client = %peer, "session refused: {e}");

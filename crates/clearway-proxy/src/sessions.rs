@@ -14,8 +14,8 @@ pub struct Entry {
     pub id: u64,
     pub client: SocketAddr,
     pub started: Instant,
-    /// Its backend and server, once chosen (`mode tcp`; an HTTP session chooses per request).
-    pub server: Option<(Arc<crate::runtime::Backend>, usize)>,
+    /// Its server, once chosen (`mode tcp`; an HTTP session chooses per request).
+    pub server: Option<clearway_core::ServerId>,
 }
 
 #[derive(Debug)]
@@ -78,10 +78,10 @@ pub struct Registered {
 }
 
 impl Registered {
-    /// The backend and server the session was sent to.
-    pub fn served_by(&self, backend: &Arc<crate::runtime::Backend>, server: usize) {
+    /// The server the session was sent to.
+    pub fn served_by(&self, server: clearway_core::ServerId) {
         if let Some(e) = self.sessions.shard(self.shard).get_mut(&self.id) {
-            e.server = Some((backend.clone(), server));
+            e.server = Some(server);
         }
     }
 }

@@ -1,6 +1,8 @@
 //! The byte streams sessions move: any stream (plain or TLS, on either side), and a stream to
-//! a server, which lends the TCP socket under it. Owns these two traits only.
+//! a server, which lends the TCP socket under it; and where an accepted client comes from.
+//! Owns these types only.
 
+use std::net::SocketAddr;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
@@ -37,4 +39,11 @@ impl ServerStream for tokio::io::DuplexStream {
     fn socket(&self) -> Option<&TcpStream> {
         None
     }
+}
+
+/// Where an accepted client comes from, and where it connected to when already known.
+#[derive(Debug, Clone, Copy)]
+pub struct Accepted {
+    pub peer: SocketAddr,
+    pub local: Option<SocketAddr>,
 }

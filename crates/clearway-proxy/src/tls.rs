@@ -299,3 +299,6 @@ pub fn connector(t: &ServerTls, server_ip: IpAddr, span: &Span) -> Result<Connec
         sni_fetch,
     })
 }
+
+/// How long a TLS handshake may take when no client-side timeout is set.
+pub const HANDSHAKE_DEFAULT: std::time::Duration = std::time::Duration::from_secs(10);

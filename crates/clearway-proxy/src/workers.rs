@@ -5,7 +5,8 @@
 //! thread (as HAProxy gives each new connection to its least loaded thread). Owns the
 //! per-thread session counts and the inboxes; must not accept, serve or choose servers.
 
-use crate::frontend::{Accepted, Frontend};
+use crate::model::Frontend;
+use crate::stream::Accepted;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;

@@ -5,7 +5,7 @@
 //! sequence and the signals; must not contain proxy logic.
 
 use crate::{cli, doctor};
-use clearway_proxy::{frontend, runtime, Runtime};
+use clearway_proxy::{listen, runtime, Runtime};
 
 /// Starts serving `cfg`; returns when a stop signal arrives (the other worker threads end
 /// with the process).
@@ -31,7 +31,7 @@ pub fn start(cli: &cli::Cli, cfg: &clearway_config::Config) -> Result<(), String
     if cfg.global.transparent_setup_auto {
         setup_transparency(cfg)?;
     }
-    let listeners = frontend::open_listeners(cfg, rt.threads).map_err(|e| e.to_string())?;
+    let listeners = listen::open_listeners(cfg, rt.threads).map_err(|e| e.to_string())?;
     let cli_sockets = clearway_admin::StatsSockets::open(cfg)?;
     self_test(cfg);
     let pidfile = cli.pidfile.as_ref().or(cfg.global.pidfile.as_ref());

@@ -3,7 +3,7 @@
 //! host. Catches the classic silent failure of transparent proxying, where normal checks
 //! (from this host's own address) stay green while every client connection hangs.
 
-use crate::runtime::Backend;
+use crate::model::Backend;
 use clearway_config::model::{CheckParams, ReturnPathProbe, UseSrc};
 use clearway_core::health::Transition;
 use clearway_net::connect::{self, ConnectStage, SourceBind};

@@ -1,7 +1,7 @@
 use super::http::{judge, parse_status};
 use super::*;
 use clearway_config::model::Span;
-use clearway_config::model::{ExpectMatch, HttpCheck};
+use clearway_config::model::{ExpectMatch, HttpCheck, HttpExpect, TcpCheckRule, TcpExpect};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn expect(negate: bool, matcher: ExpectMatch) -> HttpExpect {

@@ -5,7 +5,7 @@
 //! where scripts read them. Must not do I/O beyond the state it changes.
 
 use super::{info, stats};
-use crate::runtime::{Backend, Runtime};
+use crate::model::{Backend, Runtime};
 use clearway_config::model::Balance;
 use clearway_core::{Admin, ServerRt};
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 //! Must not change any state.
 
 use crate::log::time::accept_date;
-use crate::runtime::Runtime;
+use crate::model::Runtime;
 use clearway_core::capture::{self, Capture};
 use std::time::SystemTime;
 

@@ -3,8 +3,8 @@
 //! Clearway's own `show transparent`. Must not change any state.
 
 use super::stats::proxy_ids;
+use crate::model::Runtime;
 use crate::process::{stopping, uptime_secs};
-use crate::runtime::Runtime;
 use clearway_core::{Admin, Field};
 use std::fmt::Write;
 
@@ -66,7 +66,10 @@ pub fn show_sess(rt: &Runtime) -> String {
     let mut out = String::new();
     for (fe, e) in all {
         let (be, srv) = match &e.server {
-            Some((b, i)) => (b.rt.name.as_str(), b.rt.servers[*i].name.as_str()),
+            Some(id) => {
+                let (b, s) = rt.server(*id);
+                (b.rt.name.as_str(), s.name.as_str())
+            }
             None => ("<NONE>", "<none>"),
         };
         let proto = if e.client.is_ipv4() || e.client.ip().to_canonical().is_ipv4() {

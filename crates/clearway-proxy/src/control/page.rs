@@ -4,8 +4,8 @@
 //! (`;csv`, `;up`, `;no-maint`, `;norefresh`, `scope=`); must not change any state.
 
 use super::stats::{self, Row};
+use crate::model::Runtime;
 use crate::process::uptime_secs;
-use crate::runtime::Runtime;
 use clearway_config::model::StatsPage;
 use std::fmt::Write;
 

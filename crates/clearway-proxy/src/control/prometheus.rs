@@ -5,8 +5,8 @@
 //! does not have for a row is `NaN`, as HAProxy writes it. Must not change any state.
 
 use super::stats::{self, Row};
+use crate::model::Runtime;
 use crate::process::uptime_secs;
-use crate::runtime::Runtime;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;

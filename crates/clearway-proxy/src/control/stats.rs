@@ -4,8 +4,8 @@
 //! Clearway has no value for are left empty, as HAProxy leaves the ones that do not apply.
 //! Must not change any state.
 
+use crate::model::{Backend, Runtime};
 use crate::process::uptime_secs;
-use crate::runtime::{Backend, Runtime};
 use clearway_config::model::Mode;
 use clearway_core::{Admin, Field, ServerRt};
 

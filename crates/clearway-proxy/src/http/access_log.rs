@@ -4,9 +4,9 @@
 //! the response body (`PendingLog`), which counts its bytes and writes the line when it is
 //! done or dropped. Must not change the request or the response.
 
-use crate::frontend::Frontend;
 use crate::log::{ms_between, HttpLine, Record};
-use crate::runtime::Backend;
+use crate::model::Backend;
+use crate::model::Frontend;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -74,6 +74,12 @@ enum Kind {
     },
 }
 
+impl From<Bytes> for ResBody {
+    fn from(b: Bytes) -> ResBody {
+        ResBody::local(b)
+    }
+}
+
 impl ResBody {
     pub fn local(b: Bytes) -> ResBody {
         ResBody {

@@ -8,11 +8,12 @@
 use super::body::ResBody;
 pub use super::client_io::AckNow;
 use super::decode::{Decoder, Step};
+use super::req_body::{lock, wake, Pipe, ReqBody, RequestBody, BODY_CLOSED, BODY_FAILED, BODY_TIMEOUT};
 use crate::stream::Stream;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http::header;
 use http::{Method, Request, Response, StatusCode, Version};
-use hyper::body::{Body, Frame, SizeHint};
+use hyper::body::Body;
 use std::future::{poll_fn, Future};
 use std::io;
 use std::pin::Pin;
@@ -79,77 +80,10 @@ pub enum End {
     Upgraded,
 }
 
-/// A request body on its way to a server: none (a request that may be sent again), an
-/// HTTP/1 client's (read by this module as the server side asks for it), or an HTTP/2
-/// client's (read by hyper).
-pub enum ReqBody {
-    Empty,
-    H1(RequestBody),
-    H2(hyper::body::Incoming),
-}
-
-impl std::fmt::Debug for ReqBody {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            ReqBody::Empty => "ReqBody::Empty",
-            ReqBody::H1(_) => "ReqBody::H1",
-            ReqBody::H2(_) => "ReqBody::H2",
-        })
-    }
-}
-
-impl Body for ReqBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        match self.get_mut() {
-            ReqBody::Empty => Poll::Ready(None),
-            ReqBody::H1(b) => b
-                .poll_data(cx)
-                .map(|o| o.map(|r| r.map(Frame::data).map_err(Into::into))),
-            ReqBody::H2(b) => Pin::new(b).poll_frame(cx).map_err(Into::into),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        match self {
-            ReqBody::Empty => true,
-            ReqBody::H1(b) => b.is_end(),
-            ReqBody::H2(b) => b.is_end_stream(),
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match self {
-            ReqBody::Empty => SizeHint::with_exact(0),
-            ReqBody::H1(b) => b.exact.map_or_else(SizeHint::default, SizeHint::with_exact),
-            ReqBody::H2(b) => b.size_hint(),
-        }
-    }
-}
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// The client's side of a request body: what the connection read for it so far.
-#[derive(Default)]
-struct Pipe {
-    /// One piece read and not yet taken.
-    data: Option<Bytes>,
-    end: bool,
-    failed: Option<&'static str>,
-    /// The server side waits for more.
-    want: bool,
-    /// The server side let go of the body.
-    gone: bool,
-    reader: Option<Waker>,
-    conn: Option<Waker>,
-}
-
-fn lock(p: &Mutex<Pipe>) -> std::sync::MutexGuard<'_, Pipe> {
-    // Neither side panics while holding it; a poisoned lock still has consistent data.
-    p.lock().unwrap_or_else(|e| e.into_inner())
-}
+/// The most a request's head may take (request line plus headers), as HAProxy's default
+/// `tune.bufsize` 16384 less `tune.maxrewrite` 1024 leaves: a longer URI is refused with 414,
+/// longer headers with 431.
+pub const MAX_HEAD: usize = 16384 - 1024;
 
 /// A request body on its way in, as the connection reads it.
 struct Upload {
@@ -159,72 +93,6 @@ struct Upload {
     continued: bool,
     /// Since when the client has sent nothing of the body the server side waits for.
     waiting: Option<Instant>,
-}
-
-/// Why a request body could not be read to its end.
-const BODY_CLOSED: &str = "the client closed its connection in the middle of the body";
-const BODY_FAILED: &str = "the client's connection failed in the middle of the body";
-const BODY_TIMEOUT: &str = "no data from the client for 'timeout client' in the middle of the body";
-
-/// An HTTP/1 client's request body, as the server side reads it.
-pub struct RequestBody {
-    pipe: Arc<Mutex<Pipe>>,
-    /// The length the request gave, when it gave one.
-    exact: Option<u64>,
-    ended: bool,
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("the client's request body failed: {0}")]
-pub struct BodyError(&'static str);
-
-impl BodyError {
-    /// The client stopped sending (`timeout client`), rather than closing or failing.
-    pub fn is_timeout(&self) -> bool {
-        self.0 == BODY_TIMEOUT
-    }
-}
-
-impl RequestBody {
-    fn is_end(&self) -> bool {
-        self.ended
-    }
-
-    fn poll_data(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, BodyError>>> {
-        if self.ended {
-            return Poll::Ready(None);
-        }
-        let mut p = lock(&self.pipe);
-        // The connection is woken only when this changes what it should do: room for the
-        // next piece, or a first ask. (Waking it on every poll would have the two wake each
-        // other for as long as the client sends nothing.)
-        let (r, news) = if let Some(d) = p.data.take() {
-            (Poll::Ready(Some(Ok(d))), true)
-        } else if let Some(e) = p.failed {
-            self.ended = true;
-            (Poll::Ready(Some(Err(BodyError(e)))), false)
-        } else if p.end {
-            self.ended = true;
-            (Poll::Ready(None), false)
-        } else {
-            let first = !p.want;
-            p.want = true;
-            p.reader = Some(cx.waker().clone());
-            (Poll::Pending, first)
-        };
-        if news {
-            wake(&mut p.conn);
-        }
-        r
-    }
-}
-
-impl Drop for RequestBody {
-    fn drop(&mut self) {
-        let mut p = lock(&self.pipe);
-        p.gone = true;
-        wake(&mut p.conn);
-    }
 }
 
 /// The hand-over of a client connection that switched protocols (`101`), with the bytes it
@@ -345,11 +213,7 @@ impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
                     self.io.ack_now();
                 }
                 let pipe = Arc::new(Mutex::new(Pipe::default()));
-                let body = RequestBody {
-                    pipe: pipe.clone(),
-                    exact: dec.exact_len(),
-                    ended: false,
-                };
+                let body = RequestBody::new(pipe.clone(), dec.exact_len());
                 let up = Upload {
                     pipe,
                     dec,
@@ -553,9 +417,9 @@ impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
             if !self.rbuf.is_empty() {
                 match parse_request(&mut self.rbuf) {
                     Ok(Some(h)) => return Ok(Some(h)),
-                    Ok(None) if self.rbuf.len() >= super::session::MAX_HEAD => {
+                    Ok(None) if self.rbuf.len() >= MAX_HEAD => {
                         // A request line that long is a URI that long.
-                        let line_ends = self.rbuf[..super::session::MAX_HEAD].contains(&b'\n');
+                        let line_ends = self.rbuf[..MAX_HEAD].contains(&b'\n');
                         let (status, why) = if line_ends {
                             (431, "request head too large")
                         } else {
@@ -759,12 +623,6 @@ impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
     /// The connection's one timer, for a deadline `at`: whether `at` has passed.
     fn poll_timer(&mut self, cx: &mut Context<'_>, at: Instant) -> bool {
         crate::timer::poll_kept(&mut self.timer, cx, at)
-    }
-}
-
-fn wake(w: &mut Option<Waker>) {
-    if let Some(w) = w.take() {
-        w.wake();
     }
 }
 

@@ -12,11 +12,13 @@ mod hop;
 pub mod pool;
 pub mod prefixed;
 pub mod reply;
+pub mod req_body;
 pub mod rules;
 pub mod samples;
 pub mod server_io;
 pub mod service;
 pub mod session;
+pub mod stats_app;
 
 pub use pool::Pool;
 pub use rules::HttpRules;

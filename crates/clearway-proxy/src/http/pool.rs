@@ -22,7 +22,7 @@ pub enum Sender {
     H2(hyper::client::conn::http2::SendRequest<ReqBody>, usize),
 }
 
-pub use super::client_h1::ReqBody;
+pub use super::req_body::ReqBody;
 
 impl Sender {
     /// Whether the server closed it (or, for HTTP/1.1, sent something unasked).
@@ -51,8 +51,8 @@ impl Sender {
 /// What makes an idle connection usable for a request.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Key {
-    /// The backend's index in the runtime.
-    pub backend: usize,
+    /// The backend.
+    pub backend: clearway_core::BackendId,
     /// The server's index in its backend.
     pub server: usize,
     /// The client address the connection was opened from, for `usesrc` servers; None when
@@ -364,7 +364,7 @@ mod tests {
 
     fn key() -> Key {
         Key {
-            backend: 0,
+            backend: clearway_core::BackendId(0),
             server: 0,
             source: None,
             sni: None,

@@ -2,7 +2,6 @@
 //! `http-request return` and `deny` replies, redirects. Owns their wording and headers;
 //! must not decide when to send them.
 
-use super::body::ResBody;
 use bytes::Bytes;
 use clearway_config::rules::ErrorFile;
 use http::{header, HeaderValue, Response, StatusCode};
@@ -16,8 +15,10 @@ pub struct Page {
 }
 
 impl Page {
-    pub fn response(&self) -> Response<ResBody> {
-        let mut r = Response::new(ResBody::local(self.body.clone()));
+    /// The page as a response, with any body type made of bytes (`ResBody`, or `Bytes` where
+    /// the caller turns it into one).
+    pub fn response<B: From<Bytes>>(&self) -> Response<B> {
+        let mut r = Response::new(B::from(self.body.clone()));
         *r.status_mut() = self.status;
         let h = r.headers_mut();
         for (k, v) in &self.headers {
@@ -121,7 +122,7 @@ impl ErrorPages {
     }
 
     /// The page for `status`: this half's errorfile, else `fallback`'s, else the default.
-    pub fn response(&self, fallback: Option<&ErrorPages>, status: u16) -> Response<ResBody> {
+    pub fn response<B: From<Bytes>>(&self, fallback: Option<&ErrorPages>, status: u16) -> Response<B> {
         match self.get(status).or_else(|| fallback.and_then(|f| f.get(status))) {
             Some(p) => p.response(),
             None => default_page(status).response(),

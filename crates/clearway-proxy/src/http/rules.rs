@@ -72,7 +72,7 @@ pub enum Verdict {
     /// Answer with this instead of forwarding; `denied` when a rule refused the request
     /// (`deny`), rather than answering it (`return`, `redirect`).
     Respond {
-        response: Box<http::Response<super::body::ResBody>>,
+        response: Box<http::Response<Bytes>>,
         denied: bool,
     },
     /// Answer with a service of the proxy's own (`use-service`).
@@ -90,7 +90,7 @@ pub struct HttpRules {
     pub reuse: HttpReuse,
     pub forwardfor: Option<ForwardFor>,
     /// `stats ...`: the statistics page this proxy half answers.
-    pub stats: Option<super::service::StatsApp>,
+    pub stats: Option<super::stats_app::StatsApp>,
 }
 
 fn name(n: &str) -> HeaderName {
@@ -172,7 +172,7 @@ impl HttpRules {
             conn_mode: h.conn_mode,
             reuse: h.reuse,
             forwardfor,
-            stats: h.stats.as_ref().map(super::service::StatsApp::new),
+            stats: h.stats.as_ref().map(super::stats_app::StatsApp::new),
         }
     }
 
@@ -241,12 +241,7 @@ impl HttpRules {
         }
     }
 
-    fn reply(
-        &self,
-        rep: &Reply,
-        s: &dyn Samples,
-        fallback: Option<&ErrorPages>,
-    ) -> http::Response<super::body::ResBody> {
+    fn reply(&self, rep: &Reply, s: &dyn Samples, fallback: Option<&ErrorPages>) -> http::Response<Bytes> {
         match rep {
             Reply::Error(status) => self.errors.response(fallback, *status),
             Reply::Page(page, extra) => {
@@ -352,7 +347,7 @@ fn with_path(uri: &Uri, path: &str) -> Option<Uri> {
     Uri::from_parts(parts).ok()
 }
 
-fn redirect(r: &rules::Redirect, req: &Parts, s: &dyn Samples) -> http::Response<super::body::ResBody> {
+fn redirect(r: &rules::Redirect, req: &Parts, s: &dyn Samples) -> http::Response<Bytes> {
     let (uri, headers) = (&req.uri, &req.headers);
     let target = render(&r.target, s);
     let mut path = uri.path().to_string();

@@ -1,125 +1,21 @@
 //! Requests a proxy answers itself instead of forwarding them (HAProxy's applets): its
 //! statistics page (`stats uri` and the rest) and `http-request use-service
-//! prometheus-exporter`. Owns which requests they take, who may see the page (`stats auth`,
-//! `stats http-request`) and change servers from it (`stats admin`), and turning a posted form
-//! into runtime commands; what the pages say comes from `control`.
+//! prometheus-exporter`. Owns answering them: the access decision of `stats_app` carried out
+//! (401, 403), a posted admin form turned into runtime commands; what the pages say comes
+//! from `control`.
 
 use super::body::ResBody;
 use super::samples::ReqSamples;
-use crate::acl::{Cond, ConnSamples};
+use super::stats_app::{target, Access, StatsApp};
+use crate::acl::ConnSamples;
 use crate::control::{self, page::View, Command, Level, ServerName};
-use crate::runtime::Runtime;
+use crate::model::Runtime;
 use bytes::Bytes;
-use clearway_config::model::{StatsAccessKind, StatsPage};
 use http::{header, HeaderValue, Method, Response, StatusCode};
 use http_body_util::BodyExt;
 
 /// The largest form the page accepts (HAProxy's buffer size): larger posts change nothing.
 const MAX_FORM: usize = 16 * 1024;
-
-/// A proxy's statistics page, compiled.
-#[derive(Debug)]
-pub struct StatsApp {
-    page: StatsPage,
-    access: Vec<(StatsAccessKind, Option<Cond>)>,
-    admin: Vec<Cond>,
-}
-
-/// What the access rules decided for one request.
-enum Access {
-    Allow,
-    Deny,
-    Auth(String),
-}
-
-impl StatsApp {
-    pub fn new(page: &StatsPage) -> StatsApp {
-        StatsApp {
-            access: page
-                .access
-                .iter()
-                .map(|a| (a.kind.clone(), a.condition.as_ref().map(Cond::new)))
-                .collect(),
-            admin: page.admin.iter().map(Cond::new).collect(),
-            page: page.clone(),
-        }
-    }
-
-    /// Whether a request asks for the page: GET, HEAD or POST on a target starting with the
-    /// prefix (its path and query when the prefix starts with `/`). Returns what follows it.
-    pub fn matches<'a>(&self, method: &Method, target: &'a str) -> Option<&'a str> {
-        if !matches!(*method, Method::GET | Method::HEAD | Method::POST) {
-            return None;
-        }
-        target.strip_prefix(self.page.uri.as_str())
-    }
-
-    fn access(&self, s: &ReqSamples<'_>) -> Access {
-        for (kind, cond) in &self.access {
-            if !Cond::holds(cond, s) {
-                continue;
-            }
-            return match kind {
-                StatsAccessKind::Allow => Access::Allow,
-                StatsAccessKind::Deny => Access::Deny,
-                StatsAccessKind::Auth { realm } => Access::Auth(realm.clone().unwrap_or_else(|| self.realm())),
-            };
-        }
-        if !self.page.users.is_empty() && !self.known_user(s.req) {
-            return Access::Auth(self.realm());
-        }
-        Access::Allow
-    }
-
-    fn realm(&self) -> String {
-        self.page.realm.clone().unwrap_or_else(|| "HAProxy Statistics".into())
-    }
-
-    /// Whether the request's Basic credentials are one of `stats auth`'s users.
-    fn known_user(&self, req: &http::request::Parts) -> bool {
-        use base64::Engine;
-        let Some(creds) = req
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
-            .and_then(|(_, b64)| base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok())
-        else {
-            return false;
-        };
-        let Some((user, pass)) = std::str::from_utf8(&creds).ok().and_then(|c| c.split_once(':')) else {
-            return false;
-        };
-        // Every user and password compared in full: the time taken says nothing of how
-        // much of a guess was right.
-        self.page
-            .users
-            .iter()
-            .fold(false, |found, (u, p)| found | (same(u, user) & same(p, pass)))
-    }
-}
-
-/// Whether two strings are equal, in a time that depends on their lengths only.
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
-}
-
-/// The request target the page's prefix is compared with.
-/// Borrowed in the usual case (a prefix starting with `/`), so that a frontend with a page
-/// allocates nothing for the requests that are not for it.
-fn target<'a>(page: &StatsPage, uri: &'a http::Uri) -> std::borrow::Cow<'a, str> {
-    if page.uri.starts_with('/') {
-        uri.path_and_query().map_or("/", |p| p.as_str()).into()
-    } else {
-        uri.to_string().into()
-    }
-}
-
-/// Whether `req` is for `app`'s page.
-pub fn wants_page(app: &StatsApp, req: &http::request::Parts) -> bool {
-    app.matches(&req.method, &target(&app.page, &req.uri)).is_some()
-}
 
 /// The answer of the page `app` of proxy `proxy` to `req` (which `wants_page`), and whether
 /// the access rules refused it.
@@ -128,7 +24,7 @@ pub async fn stats_page(
     proxy: &str,
     rt: Option<std::sync::Arc<Runtime>>,
     req: &http::request::Parts,
-    body: super::client_h1::ReqBody,
+    body: super::req_body::ReqBody,
     conn: &ConnSamples,
     errors: &super::reply::ErrorPages,
 ) -> (Response<ResBody>, bool) {
@@ -192,7 +88,7 @@ fn local(status: StatusCode, content_type: &'static str, text: String, method: &
 
 /// Carries out a posted form (`b=BACKEND&s=SERVER...&action=ACTION`, the page's own): the
 /// code the page then shows (HAProxy's: DONE, PART, NONE, ERRP, EXCD).
-async fn post(rt: &Runtime, body: super::client_h1::ReqBody) -> &'static str {
+async fn post(rt: &Runtime, body: super::req_body::ReqBody) -> &'static str {
     let limited = http_body_util::Limited::new(body, MAX_FORM);
     let Ok(form) = limited.collect().await.map(|c| c.to_bytes()) else {
         return "EXCD";
@@ -330,14 +226,6 @@ mod tests {
         assert_eq!(f.action.as_deref(), Some("maint"));
         assert_eq!(f.servers, ["srv1", "srv2"]);
         assert_eq!(Form::parse(b""), Form::default());
-    }
-
-    #[test]
-    fn credentials_compare_whole() {
-        assert!(same("s3cret", "s3cret"));
-        assert!(!same("s3cret", "s3creT"));
-        assert!(!same("s3cret", "s3cre"));
-        assert!(same("", ""));
     }
 
     #[test]

@@ -23,8 +23,8 @@ use super::rules::{forward_for, Verdict};
 use super::service;
 use crate::acl::ConnSamples;
 use crate::dispatch::{self, ClientSide, Got};
-use crate::frontend::Frontend;
-use crate::runtime::Backend;
+use crate::model::Backend;
+use crate::model::Frontend;
 use clearway_config::model::{HttpConnMode, HttpReuse, UseSrc};
 use clearway_core::Field;
 use http::header::{self, HeaderValue};
@@ -38,10 +38,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-/// The most a request's head may take (request line plus headers), as HAProxy's default
-/// `tune.bufsize` 16384 less `tune.maxrewrite` 1024 leaves: a longer URI is refused with 414,
-/// longer headers with 431.
-pub const MAX_HEAD: usize = 16384 - 1024;
+pub use super::client_h1::MAX_HEAD;
 /// The largest response head taken from a server (502 above it).
 const READ_BUF: usize = 64 * 1024;
 
@@ -209,11 +206,16 @@ impl Session {
                 if denied {
                     fe.counters.inc(Field::DeniedReq);
                 }
-                return (*response, None);
+                return (response.map(ResBody::from), None);
             }
             Verdict::Service(svc) => return (self.service(svc, parts), None),
         }
-        if let Some(app) = fe.http.stats.as_ref().filter(|a| service::wants_page(a, parts)) {
+        if let Some(app) = fe
+            .http
+            .stats
+            .as_ref()
+            .filter(|a| super::stats_app::wants_page(a, parts))
+        {
             return (self.stats_page(app, &fe.name, parts, body, &fe.http.errors).await, None);
         }
         let chosen = fe
@@ -234,11 +236,16 @@ impl Session {
                     fe.counters.inc(Field::DeniedReq);
                     be.rt.counters.inc(Field::DeniedReq);
                 }
-                return (*response, Some(be));
+                return (response.map(ResBody::from), Some(be));
             }
             Verdict::Service(svc) => return (self.service(svc, parts), Some(be)),
         }
-        if let Some(app) = be.http.stats.as_ref().filter(|a| service::wants_page(a, parts)) {
+        if let Some(app) = be
+            .http
+            .stats
+            .as_ref()
+            .filter(|a| super::stats_app::wants_page(a, parts))
+        {
             let res = self.stats_page(app, &be.rt.name, parts, body, &be.http.errors).await;
             return (res, Some(be));
         }
@@ -259,7 +266,7 @@ impl Session {
     /// The statistics page of a proxy (`stats uri`).
     async fn stats_page(
         &self,
-        app: &service::StatsApp,
+        app: &super::stats_app::StatsApp,
         proxy: &str,
         parts: &http::request::Parts,
         body: ReqBody,
@@ -468,7 +475,9 @@ impl Session {
                             error: h1::Error::ClientBody(e),
                             ..
                         }) => {
-                            let stalled = e.downcast_ref::<client_h1::BodyError>().is_some_and(|b| b.is_timeout());
+                            let stalled = e
+                                .downcast_ref::<super::req_body::BodyError>()
+                                .is_some_and(|b| b.is_timeout());
                             throttled!(info,
                                 frontend = %fe.name, backend = %be.rt.name, client = %self.conn.peer,
                                 "request refused: {e}"
@@ -584,7 +593,7 @@ impl Session {
         sni: Option<Arc<str>>,
     ) -> Result<(dispatch::SlotGuard, Sender), Response<ResBody>> {
         let name = &be.rt.servers[c.slot.server].name;
-        let (stream, alpn_h2) = match crate::session::server_tls(be, c.slot.server, c.stream, sni.as_deref()).await {
+        let (stream, alpn_h2) = match crate::dispatch::server_tls(be, c.slot.server, c.stream, sni.as_deref()).await {
             Ok(s) => s,
             Err(e) => {
                 throttled!(warn, backend = %be.rt.name, server = %name, client = %self.conn.peer, "{e}");

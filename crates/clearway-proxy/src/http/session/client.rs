@@ -7,11 +7,11 @@
 use super::Session;
 use crate::acl::ConnSamples;
 use crate::counted::Counted;
-use crate::frontend::Frontend;
 use crate::http::body::Done;
 use crate::http::client_h1;
 use crate::http::pool::ReqBody;
 use crate::http::prefixed::Prefixed;
+use crate::model::Frontend;
 use http::Request;
 use hyper::body::{Body as _, Incoming};
 use hyper_util::rt::{TokioExecutor, TokioIo};

@@ -5,7 +5,7 @@
 use super::Session;
 use crate::http::pool::{ReqBody, Sender};
 use crate::log::throttle::throttled;
-use crate::runtime::Backend;
+use crate::model::Backend;
 use http::header::{self, HeaderMap};
 use http::{Request, Response, Uri, Version};
 use hyper::body::Incoming;

@@ -140,7 +140,7 @@ async fn an_http2_request_body_still_to_come_is_acknowledged_at_once() {
     use super::client_h1::tests::CountsAcks;
     let text = "frontend f\n mode http\n bind 127.0.0.1:80\n http-request return status 200\n";
     let cfg = clearway_config::parse_str("t.cfg", text).expect("config").config;
-    let rt = crate::runtime::Runtime::build(&cfg, 1024).expect("runtime");
+    let rt = crate::Runtime::build(&cfg, 1024).expect("runtime");
     let (c, server) = tokio::io::duplex(1 << 16);
     let acks = Arc::new(AtomicUsize::new(0));
     let conn = ConnSamples {

@@ -1,149 +1,24 @@
-//! Frontends: their listeners and accept loops. Owns the connection limits (global, frontend,
+//! Listeners and their accept loops. Owns the connection limits (global, frontend,
 //! bind `maxconn`: when reached, stop accepting and let the kernel backlog hold new clients)
 //! and hands each accepted client to a session, on the least loaded worker thread
 //! (`workers`); must not choose servers.
 
-use crate::acl::{Cond, Samples};
 use crate::error::BuildError;
-use crate::http::HttpRules;
-use crate::inspect::TcpRules;
-use crate::runtime::{Backend, Runtime};
+use crate::model::Runtime;
 use crate::session;
-use crate::workers::Handoff;
-use clearway_config::model::{self, Mode, Span, Timeouts};
+use crate::workers::{Handoff, Workers};
+use clearway_config::model::{self, Mode, Span};
+use clearway_core::FrontendId;
 use clearway_net::ListenSpec;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
-#[derive(Debug)]
-pub struct Frontend {
-    pub name: String,
-    pub mode: Mode,
-    pub timeouts: Timeouts,
-    /// Its `maxconn`, changed by `set maxconn frontend`.
-    pub conns: crate::limit::Limit,
-    /// `use_backend` rules in order: the first whose condition holds chooses the backend.
-    pub switching: Vec<(Option<Cond>, Arc<Backend>)>,
-    /// Where sessions go otherwise; None: the frontend has no backend and closes each client.
-    pub backend: Option<Arc<Backend>>,
-    /// Layer-7 rules and settings (`mode http`).
-    pub http: HttpRules,
-    /// `tcp-request` rules.
-    pub tcp_rules: TcpRules,
-    /// Some `use_backend` condition reads the client's first bytes (`req.ssl_sni`).
-    pub switching_reads_payload: bool,
-    /// `tcp-smart-accept` in `mode http`: HTTP/1 clients' connections start with delayed
-    /// acknowledgements, to be turned back to quick ones while a request body comes.
-    pub smart_accept: bool,
-    /// Traffic counters, per worker thread.
-    pub counters: clearway_core::Counters,
-    /// The most sessions at once (`smax`); the current count is what `conns` has given out.
-    pub max_sessions: clearway_core::Gauge,
-    /// Where its traffic is logged; None: nowhere.
-    pub logger: Option<Arc<crate::log::Logger>>,
-    /// It logs each session or request at its end (a format is set): the one test the
-    /// request path makes when it does not.
-    pub log_requests: bool,
-    /// TLS is terminated on (some of) its binds: `%ft` ends with `~`.
-    pub tls: bool,
-    /// The process-wide connection limit, shared by every frontend: `%ac` in logs.
-    pub global_conns: Option<Arc<crate::limit::Limit>>,
-    /// The runtime it belongs to, for the pages it answers itself (statistics, metrics);
-    /// set once the runtime is built.
-    pub runtime: std::sync::OnceLock<std::sync::Weak<crate::runtime::Runtime>>,
-    /// The last request refused as malformed (`show errors`).
-    pub errors: clearway_core::capture::Captures,
-    /// Its sessions in progress (`show sess`), kept when a stats socket can show them.
-    pub sessions: Option<Arc<crate::sessions::Sessions>>,
-}
-
-impl Frontend {
-    /// `global_maxconn` applies when the frontend sets no `maxconn` of its own, as in HAProxy.
-    pub fn new(
-        cfg: &model::Frontend,
-        switching: Vec<(Option<Cond>, Arc<Backend>)>,
-        backend: Option<Arc<Backend>>,
-        global_maxconn: u32,
-    ) -> Frontend {
-        let maxconn = cfg.maxconn.unwrap_or(global_maxconn);
-        let switching_reads_payload = switching
-            .iter()
-            .any(|(c, _)| c.as_ref().is_some_and(Cond::reads_payload));
-        Frontend {
-            name: cfg.name.clone(),
-            mode: cfg.mode,
-            timeouts: cfg.timeouts,
-            conns: crate::limit::Limit::new(maxconn),
-            switching,
-            backend,
-            http: HttpRules::new(&cfg.http, cfg.options.forwardfor.clone()),
-            tcp_rules: TcpRules::new(&cfg.tcp_rules),
-            switching_reads_payload,
-            smart_accept: cfg.smart_accept(false),
-            counters: clearway_core::Counters::default(),
-            max_sessions: clearway_core::Gauge::default(),
-            logger: None,
-            log_requests: false,
-            tls: cfg.binds.iter().any(|b| b.tls.is_some()),
-            global_conns: None,
-            runtime: std::sync::OnceLock::new(),
-            errors: Default::default(),
-            sessions: None,
-        }
-    }
-
-    /// The same frontend, with counters for `threads` worker threads.
-    pub fn for_threads(mut self, threads: usize) -> Frontend {
-        self.counters = clearway_core::Counters::new(threads);
-        self
-    }
-
-    /// The same frontend, logging with `logger`.
-    pub fn with_logger(mut self, logger: Option<crate::log::Logger>) -> Frontend {
-        self.log_requests = logger.as_ref().is_some_and(|l| l.per_session());
-        self.logger = logger.map(Arc::new);
-        self
-    }
-
-    /// What a client connection counts its bytes into.
-    pub fn tally(&self) -> crate::counted::Tally {
-        crate::counted::Tally::Client(self.counters.handle())
-    }
-
-    /// Sessions in progress in the whole process (`%ac`).
-    pub fn process_sessions(&self) -> u32 {
-        self.global_conns.as_ref().map_or(0, |l| l.in_use())
-    }
-
-    /// Sessions in progress (`scur`).
-    pub fn sessions(&self) -> u32 {
-        self.conns.in_use()
-    }
-
-    /// The backend for a session or request: the first `use_backend` whose condition holds,
-    /// else `default_backend`.
-    pub fn choose_backend(&self, s: &dyn Samples) -> Option<&Arc<Backend>> {
-        self.switching
-            .iter()
-            .find(|(c, _)| Cond::holds(c, s))
-            .map(|(_, b)| b)
-            .or(self.backend.as_ref())
-    }
-}
-
-/// Where an accepted client comes from, and where it connected to when already known.
-#[derive(Debug, Clone, Copy)]
-pub struct Accepted {
-    pub peer: SocketAddr,
-    pub local: Option<SocketAddr>,
-}
-
 /// One open listening socket and what it belongs to.
 #[derive(Debug)]
 pub struct Listener {
-    pub frontend: usize,
+    pub frontend: FrontendId,
     /// The worker thread that accepts on it.
     pub thread: usize,
     pub addr: SocketAddr,
@@ -219,7 +94,7 @@ pub fn open_listeners(cfg: &model::Config, threads: usize) -> Result<Vec<Listene
                         message: format!("frontend '{}': {what}: {e}", f.name),
                     })?;
                     out.push(Listener {
-                        frontend: fi,
+                        frontend: FrontendId(fi as u32),
                         thread,
                         addr,
                         socket,
@@ -255,8 +130,8 @@ fn bind_error(span: &Span, f: &model::Frontend, addr: SocketAddr, b: &model::Bin
 }
 
 /// Accepts clients on `listener` until the task is dropped.
-pub async fn accept_loop(rt: Arc<Runtime>, listener: Listener) {
-    let fe = rt.frontends[listener.frontend].clone();
+pub async fn accept_loop(rt: Arc<Runtime>, workers: Arc<Workers>, listener: Listener) {
+    let fe = rt.frontends[listener.frontend.index()].clone();
     let socket = match clearway_net::listen::readiness(listener.socket) {
         Ok(s) => s,
         Err(e) => {
@@ -303,7 +178,7 @@ pub async fn accept_loop(rt: Arc<Runtime>, listener: Listener) {
         };
         fe.counters.inc(clearway_core::Field::Sessions);
         fe.max_sessions.note(fe.sessions());
-        let at = Accepted {
+        let at = crate::stream::Accepted {
             peer,
             local: listener.fixed_local,
         };
@@ -312,7 +187,7 @@ pub async fn accept_loop(rt: Arc<Runtime>, listener: Listener) {
             session::spawn(fe.clone(), stream, at, listener.tls.clone(), permits);
             continue;
         }
-        let load = rt.workers.assign(listener.thread);
+        let load = workers.assign(listener.thread);
         if load.thread() == listener.thread % rt.threads {
             session::spawn(fe.clone(), stream, at, listener.tls.clone(), (permits, load));
             continue;
@@ -325,7 +200,7 @@ pub async fn accept_loop(rt: Arc<Runtime>, listener: Listener) {
             permits,
             load,
         };
-        if let Err(h) = rt.workers.hand_over(h) {
+        if let Err(h) = workers.hand_over(h) {
             // That thread has stopped: serve the client here rather than drop it.
             session::spawn(h.fe, h.stream, h.at, h.tls, (h.permits, h.load));
         }
@@ -334,8 +209,8 @@ pub async fn accept_loop(rt: Arc<Runtime>, listener: Listener) {
 
 /// Serves the clients other threads hand to thread `thread` (see `workers`), until the task
 /// is dropped.
-pub async fn serve_handed_over(rt: Arc<Runtime>, thread: usize) {
-    let Some(mut inbox) = rt.workers.inbox(thread) else {
+pub async fn serve_handed_over(workers: Arc<Workers>, thread: usize) {
+    let Some(mut inbox) = workers.inbox(thread) else {
         return;
     };
     while let Some(h) = inbox.recv().await {

@@ -1,0 +1,162 @@
+//! A request body on its way to a server: none, an HTTP/1 client's (passed through a pipe
+//! that the client connection fills as the server side asks), or an HTTP/2 client's. Owns
+//! the server side's end of the pipe; must not read sockets (`client_h1` fills the pipe).
+
+use bytes::Bytes;
+use hyper::body::{Body, Frame, SizeHint};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+
+/// A request body on its way to a server: none (a request that may be sent again), an
+/// HTTP/1 client's (read by this module as the server side asks for it), or an HTTP/2
+/// client's (read by hyper).
+pub enum ReqBody {
+    Empty,
+    H1(RequestBody),
+    H2(hyper::body::Incoming),
+}
+
+impl std::fmt::Debug for ReqBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ReqBody::Empty => "ReqBody::Empty",
+            ReqBody::H1(_) => "ReqBody::H1",
+            ReqBody::H2(_) => "ReqBody::H2",
+        })
+    }
+}
+
+impl Body for ReqBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            ReqBody::Empty => Poll::Ready(None),
+            ReqBody::H1(b) => b
+                .poll_data(cx)
+                .map(|o| o.map(|r| r.map(Frame::data).map_err(Into::into))),
+            ReqBody::H2(b) => Pin::new(b).poll_frame(cx).map_err(Into::into),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ReqBody::Empty => true,
+            ReqBody::H1(b) => b.is_end(),
+            ReqBody::H2(b) => b.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            ReqBody::Empty => SizeHint::with_exact(0),
+            ReqBody::H1(b) => b.exact.map_or_else(SizeHint::default, SizeHint::with_exact),
+            ReqBody::H2(b) => b.size_hint(),
+        }
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The client's side of a request body: what the connection read for it so far.
+#[derive(Default)]
+pub(super) struct Pipe {
+    /// One piece read and not yet taken.
+    pub(super) data: Option<Bytes>,
+    pub(super) end: bool,
+    pub(super) failed: Option<&'static str>,
+    /// The server side waits for more.
+    pub(super) want: bool,
+    /// The server side let go of the body.
+    pub(super) gone: bool,
+    pub(super) reader: Option<Waker>,
+    pub(super) conn: Option<Waker>,
+}
+
+pub(super) fn lock(p: &Mutex<Pipe>) -> std::sync::MutexGuard<'_, Pipe> {
+    // Neither side panics while holding it; a poisoned lock still has consistent data.
+    p.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Why a request body could not be read to its end.
+pub(super) const BODY_CLOSED: &str = "the client closed its connection in the middle of the body";
+pub(super) const BODY_FAILED: &str = "the client's connection failed in the middle of the body";
+pub(super) const BODY_TIMEOUT: &str = "no data from the client for 'timeout client' in the middle of the body";
+
+/// An HTTP/1 client's request body, as the server side reads it.
+pub struct RequestBody {
+    pipe: Arc<Mutex<Pipe>>,
+    /// The length the request gave, when it gave one.
+    exact: Option<u64>,
+    ended: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the client's request body failed: {0}")]
+pub struct BodyError(&'static str);
+
+impl BodyError {
+    /// The client stopped sending (`timeout client`), rather than closing or failing.
+    pub fn is_timeout(&self) -> bool {
+        self.0 == BODY_TIMEOUT
+    }
+}
+
+impl RequestBody {
+    /// The server side's end of `pipe`, for a body of `exact` bytes when the request says.
+    pub(super) fn new(pipe: Arc<Mutex<Pipe>>, exact: Option<u64>) -> RequestBody {
+        RequestBody {
+            pipe,
+            exact,
+            ended: false,
+        }
+    }
+
+    fn is_end(&self) -> bool {
+        self.ended
+    }
+
+    fn poll_data(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, BodyError>>> {
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        let mut p = lock(&self.pipe);
+        // The connection is woken only when this changes what it should do: room for the
+        // next piece, or a first ask. (Waking it on every poll would have the two wake each
+        // other for as long as the client sends nothing.)
+        let (r, news) = if let Some(d) = p.data.take() {
+            (Poll::Ready(Some(Ok(d))), true)
+        } else if let Some(e) = p.failed {
+            self.ended = true;
+            (Poll::Ready(Some(Err(BodyError(e)))), false)
+        } else if p.end {
+            self.ended = true;
+            (Poll::Ready(None), false)
+        } else {
+            let first = !p.want;
+            p.want = true;
+            p.reader = Some(cx.waker().clone());
+            (Poll::Pending, first)
+        };
+        if news {
+            wake(&mut p.conn);
+        }
+        r
+    }
+}
+
+impl Drop for RequestBody {
+    fn drop(&mut self) {
+        let mut p = lock(&self.pipe);
+        p.gone = true;
+        wake(&mut p.conn);
+    }
+}
+
+pub(super) fn wake(w: &mut Option<Waker>) {
+    if let Some(w) = w.take() {
+        w.wake();
+    }
+}

@@ -1,0 +1,226 @@
+//! The live model a running Clearway serves from, built from a validated config by
+//! `runtime::Runtime::build`: frontends with their limits, rules and counters, backends with
+//! live server state, their wait queue and idle connections, and the process-wide settings.
+//! Only these types and what reads or counts into them sit here, below every module that
+//! uses them (sessions, dispatch, checks, the control plane); must not do I/O.
+
+use crate::acl::{Cond, Samples};
+use crate::checks::spec::CheckSpec;
+use crate::http::pool::{InUse, Pool};
+use crate::http::rules::HttpRules;
+use crate::inspect::TcpRules;
+use crate::queue::Queue;
+use clearway_config::model::{self, CheckParams, Mode, Span, Timeouts};
+use clearway_core::{BackendId, BackendRt, ServerId, ServerRt};
+use std::sync::Arc;
+
+/// Everything the data plane needs, built once per configuration.
+#[derive(Debug)]
+pub struct Runtime {
+    pub frontends: Vec<Arc<Frontend>>,
+    pub backends: Vec<Arc<Backend>>,
+    /// Process-wide `maxconn`.
+    pub global_conns: Arc<crate::limit::Limit>,
+    pub global_maxconn: u32,
+    /// Worker threads (`nbthread`, else one per CPU), each with its own event loop.
+    pub threads: usize,
+    /// Per worker thread: the CPUs `cpu-map` binds it to, and the line that says so.
+    pub thread_cpus: Vec<Option<(Vec<usize>, Span)>>,
+    /// `busy-polling`: the event loops never sleep in the kernel while waiting for events.
+    pub busy_polling: bool,
+    /// The `global` section's log targets.
+    pub log: Arc<crate::log::Globals>,
+    /// The first proxy id (`iid`) given to a section: 2 when stats sockets exist, whose
+    /// hidden proxy HAProxy numbers 1 (scripts and the stats page's forms name proxies by id).
+    pub first_proxy_id: u32,
+}
+
+impl Runtime {
+    /// Every `mode http` backend's idle connection pool, with how many connections to each
+    /// of its servers are in use.
+    pub fn http_pools(&self) -> Vec<(Arc<Pool>, InUse)> {
+        self.backends
+            .iter()
+            .filter(|b| b.mode == Mode::Http)
+            .map(|b| {
+                let be = b.clone();
+                let in_use: InUse = Box::new(move |i| be.rt.servers.get(i).map_or(0, |s| s.active()));
+                (b.pool.clone(), in_use)
+            })
+            .collect()
+    }
+
+    /// A backend by id.
+    pub fn backend(&self, id: BackendId) -> &Arc<Backend> {
+        &self.backends[id.index()]
+    }
+
+    /// A server by id, with its backend.
+    pub fn server(&self, id: ServerId) -> (&Arc<Backend>, &ServerRt) {
+        let be = self.backend(id.backend);
+        (be, &be.rt.servers[id.index()])
+    }
+}
+
+#[derive(Debug)]
+pub struct Frontend {
+    pub name: String,
+    pub mode: Mode,
+    pub timeouts: Timeouts,
+    /// Its `maxconn`, changed by `set maxconn frontend`.
+    pub conns: crate::limit::Limit,
+    /// `use_backend` rules in order: the first whose condition holds chooses the backend.
+    pub switching: Vec<(Option<Cond>, Arc<Backend>)>,
+    /// Where sessions go otherwise; None: the frontend has no backend and closes each client.
+    pub backend: Option<Arc<Backend>>,
+    /// Layer-7 rules and settings (`mode http`).
+    pub http: HttpRules,
+    /// `tcp-request` rules.
+    pub tcp_rules: TcpRules,
+    /// Some `use_backend` condition reads the client's first bytes (`req.ssl_sni`).
+    pub switching_reads_payload: bool,
+    /// `tcp-smart-accept` in `mode http`: HTTP/1 clients' connections start with delayed
+    /// acknowledgements, to be turned back to quick ones while a request body comes.
+    pub smart_accept: bool,
+    /// Traffic counters, per worker thread.
+    pub counters: clearway_core::Counters,
+    /// The most sessions at once (`smax`); the current count is what `conns` has given out.
+    pub max_sessions: clearway_core::Gauge,
+    /// Where its traffic is logged; None: nowhere.
+    pub logger: Option<Arc<crate::log::Logger>>,
+    /// It logs each session or request at its end (a format is set): the one test the
+    /// request path makes when it does not.
+    pub log_requests: bool,
+    /// TLS is terminated on (some of) its binds: `%ft` ends with `~`.
+    pub tls: bool,
+    /// The process-wide connection limit, shared by every frontend: `%ac` in logs.
+    pub global_conns: Option<Arc<crate::limit::Limit>>,
+    /// The runtime it belongs to, for the pages it answers itself (statistics, metrics);
+    /// set once the runtime is built.
+    pub runtime: std::sync::OnceLock<std::sync::Weak<Runtime>>,
+    /// The last request refused as malformed (`show errors`).
+    pub errors: clearway_core::capture::Captures,
+    /// Its sessions in progress (`show sess`), kept when a stats socket can show them.
+    pub sessions: Option<Arc<crate::sessions::Sessions>>,
+}
+
+impl Frontend {
+    /// `global_maxconn` applies when the frontend sets no `maxconn` of its own, as in HAProxy.
+    pub fn new(
+        cfg: &model::Frontend,
+        switching: Vec<(Option<Cond>, Arc<Backend>)>,
+        backend: Option<Arc<Backend>>,
+        global_maxconn: u32,
+    ) -> Frontend {
+        let maxconn = cfg.maxconn.unwrap_or(global_maxconn);
+        let switching_reads_payload = switching
+            .iter()
+            .any(|(c, _)| c.as_ref().is_some_and(Cond::reads_payload));
+        Frontend {
+            name: cfg.name.clone(),
+            mode: cfg.mode,
+            timeouts: cfg.timeouts,
+            conns: crate::limit::Limit::new(maxconn),
+            switching,
+            backend,
+            http: HttpRules::new(&cfg.http, cfg.options.forwardfor.clone()),
+            tcp_rules: TcpRules::new(&cfg.tcp_rules),
+            switching_reads_payload,
+            smart_accept: cfg.smart_accept(false),
+            counters: clearway_core::Counters::default(),
+            max_sessions: clearway_core::Gauge::default(),
+            logger: None,
+            log_requests: false,
+            tls: cfg.binds.iter().any(|b| b.tls.is_some()),
+            global_conns: None,
+            runtime: std::sync::OnceLock::new(),
+            errors: Default::default(),
+            sessions: None,
+        }
+    }
+
+    /// The same frontend, with counters for `threads` worker threads.
+    pub fn for_threads(mut self, threads: usize) -> Frontend {
+        self.counters = clearway_core::Counters::new(threads);
+        self
+    }
+
+    /// The same frontend, logging with `logger`.
+    pub fn with_logger(mut self, logger: Option<crate::log::Logger>) -> Frontend {
+        self.log_requests = logger.as_ref().is_some_and(|l| l.per_session());
+        self.logger = logger.map(Arc::new);
+        self
+    }
+
+    /// What a client connection counts its bytes into.
+    pub fn tally(&self) -> crate::counted::Tally {
+        crate::counted::Tally::Client(self.counters.handle())
+    }
+
+    /// Sessions in progress in the whole process (`%ac`).
+    pub fn process_sessions(&self) -> u32 {
+        self.global_conns.as_ref().map_or(0, |l| l.in_use())
+    }
+
+    /// Sessions in progress (`scur`).
+    pub fn sessions(&self) -> u32 {
+        self.conns.in_use()
+    }
+
+    /// The backend for a session or request: the first `use_backend` whose condition holds,
+    /// else `default_backend`.
+    pub fn choose_backend(&self, s: &dyn Samples) -> Option<&Arc<Backend>> {
+        self.switching
+            .iter()
+            .find(|(c, _)| Cond::holds(c, s))
+            .map(|(_, b)| b)
+            .or(self.backend.as_ref())
+    }
+}
+
+/// A backend and the queue of sessions waiting for one of its servers to have a free slot.
+#[derive(Debug)]
+pub struct Backend {
+    /// Its place in `Runtime::backends`.
+    pub id: BackendId,
+    pub rt: BackendRt,
+    pub mode: Mode,
+    pub queue: Queue,
+    /// The backend's health check, and each server's check parameters (None: not checked).
+    pub check: Arc<CheckSpec>,
+    pub check_params: Vec<Option<CheckParams>>,
+    /// Layer-7 rules and settings (`mode http`).
+    pub http: HttpRules,
+    /// Idle server connections (`mode http`).
+    pub pool: Arc<Pool>,
+    /// Some server's TLS name comes from the request (`sni req.hdr(host)`).
+    pub sni_from_request: bool,
+    /// Per server: how to open TLS to it (`ssl`), or None.
+    pub tls: Vec<Option<crate::tls::Connector>>,
+    /// Per server: `proto h2` (HTTP/2 without ALPN).
+    pub h2: Vec<bool>,
+    /// `source ... usesrc hdr_ip(...)`: where requests name their source address.
+    pub hdr_ip: Option<crate::http::samples::HdrIp>,
+    /// `option tcp-smart-connect`.
+    pub smart_connect: bool,
+    /// The `balance` algorithm.
+    pub balance: model::Balance,
+    /// `option log-health-checks`.
+    pub log_health_checks: bool,
+    /// Per server: how its sessions are ended from outside, when anything can end them
+    /// (a stats socket or an admin page, `on-marked-down shutdown-sessions`, a server's
+    /// `on-marked-up shutdown-backup-sessions` for the backups).
+    pub kill: Vec<Option<crate::kill::Kill>>,
+}
+
+impl Backend {
+    /// Gives back a server slot (to the oldest queued session that can use it, if any).
+    pub fn release(&self, server: usize) {
+        self.queue.release(&self.rt, server);
+    }
+
+    /// What a connection to `server` counts its bytes into.
+    pub fn tally(&self, server: usize) -> crate::counted::Tally {
+        crate::counted::Tally::Server([self.rt.counters.handle(), self.rt.servers[server].counters.handle()])
+    }
+}
