@@ -234,6 +234,8 @@ pub struct Bind {
     /// `fd@N`: listening sockets the process inherited, by descriptor number.
     pub fds: Vec<i32>,
     pub name: Option<String>,
+    /// `id N`: the listener's number in the statistics (`sid`), for a single-socket bind.
+    pub id: Option<u32>,
     /// `transparent`: IP_TRANSPARENT / IPV6_TRANSPARENT, to accept connections for addresses not on this host.
     pub transparent: bool,
     /// `freebind`: IP_FREEBIND, to bind an address that is not (yet) configured.
@@ -618,6 +620,8 @@ pub struct ProxyOptions {
     pub log_separate_errors: bool,
     /// `option log-health-checks`: every change of a server's check result or health.
     pub log_health_checks: bool,
+    /// `option socket-stats`: statistics per listening socket too (frontends).
+    pub socket_stats: bool,
     pub http_server_close: bool,
     pub allbackups: bool,
     /// `option tcp-smart-accept` (Some(true)) or `no option tcp-smart-accept` (Some(false));

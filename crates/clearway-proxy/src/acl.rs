@@ -37,13 +37,15 @@ pub trait Samples {
     }
 }
 
-/// The samples of a client connection: the client's address, the address it reached, and
-/// the TLS handshake when Clearway terminated one.
+/// The samples of a client connection: the client's address, the address it reached, the
+/// TLS handshake when Clearway terminated one, and the listener it came through.
 #[derive(Debug, Clone)]
 pub struct ConnSamples {
     pub peer: std::net::SocketAddr,
     pub local: std::net::SocketAddr,
     pub tls: Option<std::sync::Arc<crate::tls::ClientTls>>,
+    /// The listener's own statistics, when it keeps them (`option socket-stats`).
+    pub listener: Option<std::sync::Arc<clearway_core::ListenerRt>>,
 }
 
 impl Samples for ConnSamples {

@@ -14,8 +14,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// Whose counters a stream adds to (handles on them: `Frontend::tally`, `Backend::tally`).
 pub enum Tally {
-    /// A client connection: reads are the frontend's bytes in, writes its bytes out.
-    Client(Counters),
+    /// A client connection: reads are the frontend's bytes in, writes its bytes out; the
+    /// same for its listener when it keeps its own statistics.
+    Client(Counters, Option<Counters>),
     /// A connection to a server, counted into its backend's and its own counters: writes are
     /// bytes in (towards the server), reads bytes out (back to the client), as HAProxy
     /// counts them.
@@ -28,10 +29,11 @@ const FLUSH: u64 = 16 * 1024;
 impl Tally {
     fn add(&self, read: u64, written: u64) {
         match self {
-            Tally::Client(fe) => {
-                let c = fe.local();
-                c.add(Field::BytesIn, read);
-                c.add(Field::BytesOut, written);
+            Tally::Client(fe, listener) => {
+                for c in std::iter::once(fe).chain(listener).map(Counters::local) {
+                    c.add(Field::BytesIn, read);
+                    c.add(Field::BytesOut, written);
+                }
             }
             Tally::Server(both) => {
                 for c in both.iter().map(Counters::local) {
@@ -162,7 +164,7 @@ mod tests {
     async fn a_client_stream_counts_reads_in_and_writes_out() {
         let fe = Counters::default();
         let (a, mut b) = tokio::io::duplex(64);
-        let mut c = Counted::new(a, Tally::Client(fe.handle()));
+        let mut c = Counted::new(a, Tally::Client(fe.handle(), None));
         c.already_read(3);
         b.write_all(b"hello").await.unwrap();
         let mut buf = [0u8; 16];
@@ -178,7 +180,7 @@ mod tests {
     async fn a_long_lived_stream_adds_its_bytes_every_flush_bytes() {
         let fe = Counters::default();
         let (a, mut b) = tokio::io::duplex(64 * 1024);
-        let mut c = Counted::new(a, Tally::Client(fe.handle()));
+        let mut c = Counted::new(a, Tally::Client(fe.handle(), None));
         c.write_all(&[0u8; 20_000]).await.unwrap();
         let mut sink = vec![0u8; 20_000];
         b.read_exact(&mut sink).await.unwrap();

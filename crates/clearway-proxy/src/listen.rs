@@ -8,7 +8,7 @@ use crate::model::Runtime;
 use crate::session;
 use crate::workers::{Handoff, Workers};
 use clearway_config::model::{self, Mode, Span};
-use clearway_core::FrontendId;
+use clearway_core::{FrontendId, ListenerConn, ListenerRt};
 use clearway_net::ListenSpec;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -30,14 +30,19 @@ pub struct Listener {
     /// The local address of every connection it accepts, when the bind line fixes it (one
     /// address, not `transparent`): then no system call asks each connection for it.
     pub fixed_local: Option<SocketAddr>,
+    /// Its own statistics, with `option socket-stats`.
+    pub stats: Option<Arc<ListenerRt>>,
 }
 
 /// Opens every listener of the config (before daemonizing, so errors reach the terminal): one
 /// socket per address and worker thread (see `listen_group`).
-pub fn open_listeners(cfg: &model::Config, threads: usize) -> Result<Vec<Listener>, BuildError> {
+pub fn open_listeners(cfg: &model::Config, rt: &Runtime) -> Result<Vec<Listener>, BuildError> {
+    let threads = rt.threads;
     let mut out = Vec::new();
     let mut fds_taken = std::collections::HashSet::new();
     for (fi, f) in cfg.frontends.iter().enumerate() {
+        // The runtime numbered the frontend's sockets in the order they are opened here.
+        let mut stats = rt.frontends[fi].listeners.iter();
         for b in &f.binds {
             let spec = ListenSpec {
                 transparent: b.transparent,
@@ -80,6 +85,7 @@ pub fn open_listeners(cfg: &model::Config, threads: usize) -> Result<Vec<Listene
                 groups.push((format!("fd@{fd}"), sockets, false));
             }
             for (what, sockets, fixed) in groups {
+                let stats = stats.next().cloned();
                 // As HAProxy: a kernel that refuses `defer-accept` is warned about (once per
                 // address), not fatal.
                 let mut refused = None;
@@ -101,6 +107,7 @@ pub fn open_listeners(cfg: &model::Config, threads: usize) -> Result<Vec<Listene
                         limit: limit.clone(),
                         tls: tls.clone(),
                         fixed_local: fixed.then_some(addr),
+                        stats: stats.clone(),
                     });
                 }
                 if let Some(e) = refused {
@@ -178,11 +185,16 @@ pub async fn accept_loop(rt: Arc<Runtime>, workers: Arc<Workers>, listener: List
         };
         fe.counters.inc(clearway_core::Field::Sessions);
         fe.max_sessions.note(fe.sessions());
+        let counted = listener.stats.as_ref().map(|l| {
+            l.counters.inc(clearway_core::Field::Sessions);
+            ListenerConn::new(l.clone())
+        });
         let at = crate::stream::Accepted {
             peer,
             local: listener.fixed_local,
+            listener: listener.stats.clone(),
         };
-        let permits = (global, local, bind);
+        let permits = (global, local, bind, counted);
         if rt.threads == 1 {
             session::spawn(fe.clone(), stream, at, listener.tls.clone(), permits);
             continue;

@@ -4,14 +4,14 @@
 //! Only these types and what reads or counts into them sit here, below every module that
 //! uses them (sessions, dispatch, checks, the control plane); must not do I/O.
 
-use crate::acl::{Cond, Samples};
+use crate::acl::{Cond, ConnSamples, Samples};
 use crate::checks::spec::CheckSpec;
 use crate::http::pool::{InUse, Pool};
 use crate::http::rules::HttpRules;
 use crate::inspect::TcpRules;
 use crate::queue::Queue;
 use clearway_config::model::{self, CheckParams, Mode, Span, Timeouts};
-use clearway_core::{BackendId, BackendRt, ServerId, ServerRt};
+use clearway_core::{BackendId, BackendRt, Field, ServerId, ServerRt};
 use std::sync::Arc;
 
 /// Everything the data plane needs, built once per configuration.
@@ -100,6 +100,8 @@ pub struct Frontend {
     pub runtime: std::sync::OnceLock<std::sync::Weak<Runtime>>,
     /// The last request refused as malformed (`show errors`).
     pub errors: clearway_core::capture::Captures,
+    /// Its listening sockets' own statistics (`option socket-stats`; else empty).
+    pub listeners: Vec<Arc<clearway_core::ListenerRt>>,
     /// Its sessions in progress (`show sess`), kept when a stats socket can show them.
     pub sessions: Option<Arc<crate::sessions::Sessions>>,
 }
@@ -135,6 +137,7 @@ impl Frontend {
             global_conns: None,
             runtime: std::sync::OnceLock::new(),
             errors: Default::default(),
+            listeners: Vec::new(),
             sessions: None,
         }
     }
@@ -152,9 +155,20 @@ impl Frontend {
         self
     }
 
-    /// What a client connection counts its bytes into.
-    pub fn tally(&self) -> crate::counted::Tally {
-        crate::counted::Tally::Client(self.counters.handle())
+    /// What a client connection counts its bytes into: the frontend's counters, and its
+    /// listener's with `option socket-stats`.
+    pub fn tally(&self, conn: &ConnSamples) -> crate::counted::Tally {
+        let listener = conn.listener.as_ref().map(|l| l.counters.handle());
+        crate::counted::Tally::Client(self.counters.handle(), listener)
+    }
+
+    /// Counts `field` once on the frontend and, with `option socket-stats`, on the listener
+    /// the client came through (HAProxy keeps denials and request errors per listener too).
+    pub fn count(&self, conn: &ConnSamples, field: Field) {
+        self.counters.inc(field);
+        if let Some(l) = &conn.listener {
+            l.counters.inc(field);
+        }
     }
 
     /// Sessions in progress in the whole process (`%ac`).

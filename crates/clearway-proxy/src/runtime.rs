@@ -175,6 +175,9 @@ impl Runtime {
                 .for_threads(threads)
                 .with_logger(logger);
             fe.global_conns = Some(global_conns.clone());
+            if f.options.socket_stats {
+                fe.listeners = listener_stats(f, threads);
+            }
             if !cfg.global.stats_sockets.is_empty() {
                 fe.sessions = Some(Arc::new(crate::sessions::Sessions::new(threads)));
             }
@@ -202,6 +205,33 @@ impl Runtime {
         }
         Ok(rt)
     }
+}
+
+/// The statistics of each listening socket of `f` (`option socket-stats`), in the order
+/// `listen::open_listeners` opens them: bind lines in order, each one's addresses then its
+/// inherited descriptors. Numbered as HAProxy does: a bind's `id`, else the lowest number no
+/// other listener of the frontend has; named by the bind's `name`, else `sock-N`.
+fn listener_stats(f: &model::Frontend, threads: usize) -> Vec<Arc<clearway_core::ListenerRt>> {
+    let fixed: Vec<u32> = f.binds.iter().filter_map(|b| b.id).collect();
+    let mut next = 0;
+    let mut out = Vec::new();
+    for b in &f.binds {
+        let addrs = b.addrs.iter().map(|a| a.to_string());
+        for addr in addrs.chain(b.fds.iter().map(|fd| format!("fd@{fd}"))) {
+            let id = b.id.unwrap_or_else(|| {
+                next += 1;
+                while fixed.contains(&next) {
+                    next += 1;
+                }
+                next
+            });
+            let name = b.name.clone().unwrap_or_else(|| format!("sock-{id}"));
+            out.push(Arc::new(clearway_core::ListenerRt::new(
+                name, id, addr, b.maxconn, threads,
+            )));
+        }
+    }
+    out
 }
 
 fn resolve(s: &model::Server) -> Result<IpAddr, BuildError> {

@@ -41,15 +41,21 @@ pub fn spawn<H: Send + 'static>(
         }
     };
     let _ = client.set_nodelay(true);
-    if let Verdict::Reject(span) = fe.tcp_rules.on_connection(&ConnSamples { peer, local, tls: None }) {
-        fe.counters.inc(Field::DeniedConn);
+    let conn = ConnSamples {
+        peer,
+        local,
+        tls: None,
+        listener: at.listener,
+    };
+    if let Verdict::Reject(span) = fe.tcp_rules.on_connection(&conn) {
+        fe.count(&conn, Field::DeniedConn);
         throttled!(info, frontend = %fe.name, client = %peer, "connection rejected by 'tcp-request connection reject' at {span}");
         return;
     }
     if fe.mode == Mode::Http {
         // No payload is inspected before HTTP: content rules see the addresses.
-        if let Verdict::Reject(span) = fe.tcp_rules.on_content(&ConnSamples { peer, local, tls: None }) {
-            fe.counters.inc(Field::DeniedSess);
+        if let Verdict::Reject(span) = fe.tcp_rules.on_content(&conn) {
+            fe.count(&conn, Field::DeniedSess);
             throttled!(info, frontend = %fe.name, client = %peer, "connection rejected by 'tcp-request content reject' at {span}");
             return;
         }
@@ -57,7 +63,6 @@ pub fn spawn<H: Send + 'static>(
     if let Some(l) = &fe.logger {
         l.accepted(&fe.name, peer, local);
     }
-    let conn = ConnSamples { peer, local, tls: None };
     let reg = fe.sessions.as_ref().map(|s| crate::sessions::Sessions::start(s, peer));
     if tls.is_none() && fe.mode == Mode::Http {
         tokio::spawn(crate::http::session::serve_once_readable(fe, client, conn, (hold, reg)));
@@ -72,7 +77,7 @@ pub fn spawn<H: Send + 'static>(
     };
     match (tls, fe.mode) {
         (Some(acceptor), _) => tokio::spawn(async move {
-            tls_session(fe, client, peer, local, acceptor, reg.as_ref()).await;
+            tls_session(fe, client, conn, acceptor, reg.as_ref()).await;
             drop(hold);
         }),
         (None, _) => tokio::spawn(async move {
@@ -87,11 +92,11 @@ pub fn spawn<H: Send + 'static>(
 async fn tls_session(
     fe: Arc<Frontend>,
     client: TcpStream,
-    peer: SocketAddr,
-    local: SocketAddr,
+    mut conn: ConnSamples,
     acceptor: crate::tls::Acceptor,
     reg: Option<&crate::sessions::Registered>,
 ) {
+    let peer = conn.peer;
     let limit = fe
         .timeouts
         .http_request
@@ -108,11 +113,7 @@ async fn tls_session(
             return;
         }
     };
-    let conn = ConnSamples {
-        peer,
-        local,
-        tls: Some(Arc::new(ClientTls::of(&stream))),
-    };
+    conn.tls = Some(Arc::new(ClientTls::of(&stream)));
     match fe.mode {
         Mode::Http => crate::http::session::serve(fe, stream, conn).await,
         Mode::Tcp => tcp(fe, Client::Tls(Box::new(stream)), conn, reg).await,
@@ -156,7 +157,7 @@ async fn tcp_connect(fe: &Frontend, client: &mut Client, conn: &ConnSamples) -> 
         let hello = inspect::read_hello(client.stream(), &mut first, delay).await;
         let s = PayloadSamples { conn, hello: &hello };
         if let Verdict::Reject(span) = fe.tcp_rules.on_content(&s) {
-            fe.counters.inc(Field::DeniedSess);
+            fe.count(conn, Field::DeniedSess);
             throttled!(info, frontend = %fe.name, client = %peer, "connection rejected by 'tcp-request content reject' at {span}");
             return Err((*b"PR", None));
         }
@@ -246,7 +247,7 @@ async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples, reg: Opti
         .await
     };
     out.bytes_in += first.len() as u64;
-    count_end(&fe, &be, slot.server, &out);
+    count_end(&fe, &conn, &be, slot.server, &out);
     if let Some(l) = log {
         let term = match out.end {
             forward::End::Closed => *b"--",
@@ -272,10 +273,12 @@ async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples, reg: Opti
     }
 }
 
-/// Counts a TCP session's bytes and how it ended, on its frontend, backend and server.
-fn count_end(fe: &Frontend, be: &Backend, server: usize, out: &forward::Outcome) {
+/// Counts a TCP session's bytes and how it ended, on its frontend (and listener), backend and
+/// server.
+fn count_end(fe: &Frontend, conn: &ConnSamples, be: &Backend, server: usize, out: &forward::Outcome) {
     let sv = &be.rt.servers[server].counters;
-    for c in [&fe.counters, &be.rt.counters, sv] {
+    let listener = conn.listener.as_ref().map(|l| &l.counters);
+    for c in [&fe.counters, &be.rt.counters, sv].into_iter().chain(listener) {
         c.add(Field::BytesIn, out.bytes_in);
         c.add(Field::BytesOut, out.bytes_out);
     }

@@ -3,6 +3,7 @@
 //! Owns these types only.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
@@ -41,9 +42,11 @@ impl ServerStream for tokio::io::DuplexStream {
     }
 }
 
-/// Where an accepted client comes from, and where it connected to when already known.
-#[derive(Debug, Clone, Copy)]
+/// Where an accepted client comes from, where it connected to when already known, and the
+/// listener's own statistics when it keeps them (`option socket-stats`).
+#[derive(Debug, Clone)]
 pub struct Accepted {
     pub peer: SocketAddr,
     pub local: Option<SocketAddr>,
+    pub listener: Option<Arc<clearway_core::ListenerRt>>,
 }

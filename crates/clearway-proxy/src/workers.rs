@@ -12,8 +12,14 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 use tokio::sync::OwnedSemaphorePermit;
 
-/// The connection-limit permits a session holds (global, frontend, bind line).
-pub type Permits = (OwnedSemaphorePermit, OwnedSemaphorePermit, Option<OwnedSemaphorePermit>);
+/// The connection-limit permits a session holds (global, frontend, bind line), and its place
+/// in its listener's count (`option socket-stats`).
+pub type Permits = (
+    OwnedSemaphorePermit,
+    OwnedSemaphorePermit,
+    Option<OwnedSemaphorePermit>,
+    Option<clearway_core::ListenerConn>,
+);
 
 /// A client accepted on one thread, to be served by another.
 pub struct Handoff {

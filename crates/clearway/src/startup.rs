@@ -31,7 +31,7 @@ pub fn start(cli: &cli::Cli, cfg: &clearway_config::Config) -> Result<(), String
     if cfg.global.transparent_setup_auto {
         setup_transparency(cfg)?;
     }
-    let listeners = listen::open_listeners(cfg, rt.threads).map_err(|e| e.to_string())?;
+    let listeners = listen::open_listeners(cfg, &rt).map_err(|e| e.to_string())?;
     let cli_sockets = clearway_admin::StatsSockets::open(cfg)?;
     self_test(cfg);
     let pidfile = cli.pidfile.as_ref().or(cfg.global.pidfile.as_ref());

@@ -9,23 +9,10 @@ use common::*;
 use std::collections::HashMap;
 
 /// The CSV rows of a `;csv` page, by `proxy/name`, as column -> value.
-fn csv_rows(csv: &str) -> HashMap<String, HashMap<String, String>> {
-    let mut lines = csv.lines();
-    let header: Vec<&str> = lines
-        .next()
-        .and_then(|h| h.strip_prefix("# "))
-        .unwrap_or_else(|| panic!("no CSV header in:\n{csv}"))
-        .split(',')
-        .collect();
-    lines
-        .map(|l| {
-            let row: HashMap<String, String> = header
-                .iter()
-                .zip(l.split(','))
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
-            (format!("{}/{}", row["pxname"], row["svname"]), row)
-        })
+fn rows_by_name(csv: &str) -> HashMap<String, StatRow> {
+    common::csv_rows(csv)
+        .into_iter()
+        .map(|row| (format!("{}/{}", row["pxname"], row["svname"]), row))
         .collect()
 }
 
@@ -71,7 +58,7 @@ fn stats_page_asks_for_credentials_counts_traffic_and_drains_a_server_from_its_f
         assert!(html.contains(needle), "{needle} in:\n{html}");
     }
     // The CSV: HAProxy's columns, the 4 requests, each counted once.
-    let rows = csv_rows(&get(&topo, &format!("{page};csv"), &creds));
+    let rows = rows_by_name(&get(&topo, &format!("{page};csv"), &creds));
     let total = |k: &str| rows[k]["stot"].parse::<u64>().expect("stot");
     assert_eq!(total("app/s1") + total("app/s2"), 4);
     assert_eq!(rows["app/BACKEND"]["hrsp_2xx"], "4");
@@ -80,7 +67,7 @@ fn stats_page_asks_for_credentials_counts_traffic_and_drains_a_server_from_its_f
     assert_eq!((fe["hrsp_2xx"].as_str(), fe["hrsp_4xx"].as_str()), ("5", "2"), "{fe:?}");
     assert_eq!(fe["intercepted"], "4", "{fe:?}");
     // `scope=` narrows the report to proxies whose name holds the text.
-    let scoped = csv_rows(&get(&topo, &format!("{page};csv;scope=app"), &creds));
+    let scoped = rows_by_name(&get(&topo, &format!("{page};csv;scope=app"), &creds));
     assert!(scoped.contains_key("app/BACKEND") && !scoped.contains_key("web/FRONTEND"));
     assert!(!scoped.contains_key("unused/BACKEND"));
 
@@ -92,7 +79,7 @@ fn stats_page_asks_for_credentials_counts_traffic_and_drains_a_server_from_its_f
         .flat_map(|_| values(&get(&topo, "http://192.0.2.1/app", &[]), "server"))
         .collect();
     assert_eq!(after, ["s1", "s1", "s1", "s1"]);
-    let rows = csv_rows(&get(&topo, &format!("{page};csv"), &creds));
+    let rows = rows_by_name(&get(&topo, &format!("{page};csv"), &creds));
     assert_eq!(rows["app/s2"]["status"], "DRAIN");
     // A server the backend does not have: nothing changes, and the page says so.
     let r = head(
@@ -109,7 +96,7 @@ fn stats_page_asks_for_credentials_counts_traffic_and_drains_a_server_from_its_f
         &[&creds[..], &["-d", &format!("s=s2&action=ready&b=%23{id}")]].concat(),
     );
     assert!(r.contains(";st=DONE"), "{r}");
-    let rows = csv_rows(&get(&topo, &format!("{page};csv"), &creds));
+    let rows = rows_by_name(&get(&topo, &format!("{page};csv"), &creds));
     assert_eq!(rows["app/s2"]["status"], "no check");
 }
 
@@ -120,7 +107,7 @@ fn a_page_without_admin_rights_refuses_changes_and_access_rules_are_acted_on() {
     let cfg = format!(
         "{DEFAULTS}listen stats\n    bind 192.0.2.1:8404\n    stats enable\n    stats uri /\n\
          \x20   stats http-request deny if {{ path_beg /secret }}\n    stats scope app\n\
-         frontend web\n    bind 192.0.2.1:80\n    default_backend app\n\
+         frontend web\n    option socket-stats\n    bind 192.0.2.1:80\n    default_backend app\n\
          backend app\n    server s1 198.51.100.10:80\n"
     );
     let _lb = start(&topo, &cfg, &[80, 8404]);
@@ -130,7 +117,7 @@ fn a_page_without_admin_rights_refuses_changes_and_access_rules_are_acted_on() {
         r.starts_with("HTTP/1.1 303") && r.contains("location: /;st=DENY"),
         "{r}"
     );
-    let rows = csv_rows(&get(&topo, "http://192.0.2.1:8404/;csv", &[]));
+    let rows = rows_by_name(&get(&topo, "http://192.0.2.1:8404/;csv", &[]));
     assert_eq!(rows["app/s1"]["status"], "no check");
     // `stats scope app`: only that proxy is reported.
     assert!(!rows.contains_key("web/FRONTEND") && !rows.contains_key("stats/FRONTEND"));
@@ -151,7 +138,7 @@ fn prometheus_exporter_counts_responses_and_errors_under_haproxys_names() {
     let b = echo(&topo, "198.51.100.11:80", "s2");
     let cfg = format!(
         "{DEFAULTS}frontend metrics\n    bind 192.0.2.1:8405\n    http-request use-service prometheus-exporter if {{ path /metrics }}\n\
-         frontend web\n    bind 192.0.2.1:80\n    default_backend app\n\
+         frontend web\n    option socket-stats\n    bind 192.0.2.1:80\n    default_backend app\n\
          backend app\n    retries 0\n    server s1 198.51.100.10:80\n    server s2 198.51.100.11:80\n"
     );
     let _lb = start(&topo, &cfg, &[80, 8405]);
@@ -193,6 +180,11 @@ fn prometheus_exporter_counts_responses_and_errors_under_haproxys_names() {
     );
     assert_eq!(metric("haproxy_backend_status{proxy=\"app\",state=\"UP\"}"), 1.0);
     assert!(metric("haproxy_frontend_bytes_out_total{proxy=\"web\"}") > 6.0 * 50.0);
+    // The frontend's one listener (`option socket-stats`) took all 8 connections.
+    assert_eq!(
+        metric("haproxy_listener_sessions_total{proxy=\"web\",listener=\"sock-1\"}"),
+        8.0
+    );
     assert!(metric("haproxy_server_queue_limit{proxy=\"app\",server=\"s1\"}").is_nan());
     assert_eq!(
         metric("clearway_server_return_path_broken{proxy=\"app\",server=\"s1\"}"),

@@ -17,23 +17,12 @@ fn socket_dir(tag: &str) -> std::path::PathBuf {
 }
 
 /// The `show stat` row of `proxy/name`, as column name -> value.
-fn stat(path: &std::path::Path, proxy: &str, name: &str) -> std::collections::HashMap<String, String> {
+fn stat(path: &std::path::Path, proxy: &str, name: &str) -> StatRow {
     let csv = cli(path, "show stat");
-    let mut lines = csv.lines();
-    let header: Vec<&str> = lines
-        .next()
-        .and_then(|h| h.strip_prefix("# "))
-        .expect("a CSV header")
-        .split(',')
-        .collect();
-    let row = lines
-        .find(|l| l.starts_with(&format!("{proxy},{name},")))
-        .unwrap_or_else(|| panic!("no row {proxy}/{name} in:\n{csv}"));
-    header
-        .iter()
-        .zip(row.split(','))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    csv_rows(&csv)
+        .into_iter()
+        .find(|r| r["pxname"] == proxy && r["svname"] == name)
+        .unwrap_or_else(|| panic!("no row {proxy}/{name} in:\n{csv}"))
 }
 
 #[test]
@@ -343,5 +332,129 @@ fn show_sess_shutdown_sessions_and_on_marked_down_end_a_servers_sessions_in_prog
         "the session on s1 was ended when s1 went down"
     );
     assert!(lb.log().contains("on-marked-down shutdown-sessions"), "{}", lb.log());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Every `show stat` row of a listener (type 3) as `svname/sid` -> row.
+fn listener_rows(path: &std::path::Path) -> std::collections::BTreeMap<String, StatRow> {
+    csv_rows(&cli(path, "show stat"))
+        .into_iter()
+        .filter(|r| r["type"] == "3")
+        .map(|r| (format!("{}/{}", r["svname"], r["sid"]), r))
+        .collect()
+}
+
+#[test]
+fn socket_stats_give_each_listener_the_row_and_metrics_haproxy_gives_it() {
+    let Some(topo) = topology("clis") else { return };
+    let dir = socket_dir("clis");
+    let _a = echo(&topo, "198.51.100.10:80", "s1");
+    // The same text for both proxies (PORT: 80 for Clearway, 81 for HAProxy): two listeners
+    // on one bind line, one named, one numbered by hand; a frontend without socket-stats.
+    let cfg = format!(
+        "global\n    stats socket {}/PORT.sock level admin\n{HTTP_DEFAULTS}\
+         frontend ft\n    option socket-stats\n    bind 192.0.2.1:PORT name first\n\
+         \x20   bind 192.0.2.1:1PORT,192.0.2.1:2PORT\n    bind 192.0.2.1:3PORT id 7 maxconn 50\n\
+         \x20   http-request deny if {{ path /deny }}\n    default_backend bk\n\
+         frontend metrics\n    bind 192.0.2.1:9PORT\n    http-request use-service prometheus-exporter\n\
+         backend bk\n    server s1 198.51.100.10:80\n",
+        dir.display()
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
+    let sock = |port: u16| dir.join(format!("{port}.sock"));
+    for port in [80, 81] {
+        for _ in 0..3 {
+            get(&topo, &format!("http://192.0.2.1:{port}/x"), &[]);
+        }
+        assert_eq!(http_code(&topo, &format!("http://192.0.2.1:{port}/deny"), &[]), "403");
+        let (status, _) = raw(
+            &topo,
+            &format!("192.0.2.1:{port}"),
+            b"GET /x HTTP/1.1\r\nHost: x\r\nBad Header: x\r\n\r\n",
+        );
+        assert!(status.starts_with("HTTP/1.1 400"), "{port}: {status}");
+        for p in [format!("1{port}"), format!("1{port}"), format!("3{port}")] {
+            get(&topo, &format!("http://192.0.2.1:{p}/y"), &[]);
+        }
+    }
+    // Bytes are left out of the comparison: HAProxy counts an HTTP message as it holds it
+    // (its internal form), Clearway the bytes on the wire.
+    let (cw, hap) = (listener_rows(&sock(80)), listener_rows(&sock(81)));
+    let names: Vec<&String> = cw.keys().collect();
+    assert_eq!(names, ["first/1", "sock-2/2", "sock-3/3", "sock-7/7"], "{cw:?}");
+    assert_eq!(cw.keys().collect::<Vec<_>>(), hap.keys().collect::<Vec<_>>());
+    for (k, c) in &cw {
+        let h = &hap[k];
+        for col in [
+            "pxname", "smax", "slim", "stot", "dreq", "dresp", "ereq", "status", "pid", "sid", "type", "mode", "dcon",
+            "dses", "wrew", "eint",
+        ] {
+            assert_eq!(c[col], h[col], "{k} {col}: clearway {c:?}\nhaproxy {h:?}");
+        }
+        // The same address but for the port's last digit (0 for Clearway, 1 for HAProxy).
+        let (a, b) = (&c["addr"], &h["addr"]);
+        assert_eq!(&a[..a.len() - 1], &b[..b.len() - 1], "{k}");
+        assert!(a.starts_with("192.0.2.1:") && a.ends_with('0'), "{k}: {a}");
+    }
+    let first = &cw["first/1"];
+    assert_eq!(
+        (first["stot"].as_str(), first["dreq"].as_str(), first["ereq"].as_str()),
+        ("5", "1", "1")
+    );
+    assert_eq!(
+        (cw["sock-2/2"]["stot"].as_str(), cw["sock-7/7"]["slim"].as_str()),
+        ("2", "50")
+    );
+    // The listeners' bytes add up to their frontend's.
+    let fe = stat(&sock(80), "ft", "FRONTEND");
+    for col in ["bin", "bout"] {
+        let sum: u64 = cw.values().map(|r| r[col].parse::<u64>().expect("a number")).sum();
+        assert_eq!(sum.to_string(), fe[col], "{col}");
+    }
+    // Only `show stat -1 8 -1` (listeners): the same four rows; a listener by its number.
+    let only = cli(&sock(80), "show stat -1 8 -1");
+    assert_eq!(only.lines().filter(|l| l.starts_with("ft,")).count(), 4, "{only}");
+    let seventh = cli(&sock(80), "show stat 2 8 7");
+    assert!(
+        seventh.lines().nth(1).is_some_and(|l| l.starts_with("ft,sock-7,")),
+        "{seventh}"
+    );
+    // `show stat typed` tags them as HAProxy does.
+    let typed = |port: u16| -> Vec<String> {
+        cli(&sock(port), "show stat typed")
+            .lines()
+            .filter(|l| l.starts_with("L."))
+            .map(|l| l.splitn(4, ':').take(3).collect::<Vec<_>>().join(":"))
+            .collect()
+    };
+    let (t_cw, t_hap) = (typed(80), typed(81));
+    assert!(t_cw.len() > 40, "{t_cw:?}");
+    for line in &t_cw {
+        assert!(t_hap.contains(line), "{line} is not in HAProxy's typed output");
+    }
+    // Prometheus: the same listener series (names and labels) as HAProxy's exporter.
+    let series = |port: u16| -> std::collections::BTreeSet<String> {
+        get(&topo, &format!("http://192.0.2.1:9{port}/metrics"), &[])
+            .lines()
+            .filter(|l| l.starts_with("haproxy_listener_"))
+            .filter_map(|l| l.rsplit_once(' ').map(|(k, _)| k.to_string()))
+            .collect()
+    };
+    let (p_cw, p_hap) = (series(80), series(81));
+    assert!(
+        p_cw.contains("haproxy_listener_sessions_total{proxy=\"ft\",listener=\"first\"}"),
+        "{p_cw:?}"
+    );
+    assert!(
+        p_cw.contains("haproxy_listener_status{proxy=\"ft\",listener=\"sock-7\",state=\"OPEN\"}"),
+        "{p_cw:?}"
+    );
+    for s in &p_cw {
+        assert!(p_hap.contains(s), "{s} is not among HAProxy's listener series");
+    }
+    assert!(
+        !p_cw.iter().any(|s| s.contains("proxy=\"metrics\"")),
+        "a frontend without socket-stats has no listener series"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }

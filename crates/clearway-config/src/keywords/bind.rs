@@ -14,6 +14,7 @@ const ACTED: &[&str] = &[
     "v6only",
     "interface",
     "name",
+    "id",
     "maxconn",
     "backlog",
     "ssl",
@@ -38,7 +39,6 @@ const KNOWN_NOT_ACTED: &[(&str, usize)] = &[
     ("group", 1),
     ("uid", 1),
     ("gid", 1),
-    ("id", 1),
     ("nice", 1),
     ("tcp-ut", 1),
     ("ciphers", 1),
@@ -122,6 +122,7 @@ pub fn simple(span: &crate::model::Span, text: &str, addrs: Vec<std::net::Socket
         addrs,
         fds: Vec::new(),
         name: None,
+        id: None,
         transparent: false,
         freebind: false,
         v4v6: false,
@@ -157,6 +158,19 @@ fn parse_inner(d: &Directive, ctx: &mut Ctx) -> Res<Bind> {
             "v6only" => b.v6only = true,
             "interface" => b.interface = Some(args.value(p, "an interface name").map_err(|e| (e, None))?.to_string()),
             "name" => b.name = Some(args.value(p, "a name").map_err(|e| (e, None))?.to_string()),
+            "id" => {
+                let id = num(&mut args, p)?;
+                if id == 0 {
+                    return Err(("'id 0': a listener id must be above 0".into(), None));
+                }
+                if b.addrs.len() + b.fds.len() > 1 {
+                    return Err((
+                        format!("'id' can only be used with a single socket, and '{text}' names several"),
+                        Some("give each address its own bind line to number them".into()),
+                    ));
+                }
+                b.id = Some(id);
+            }
             "maxconn" => b.maxconn = Some(num(&mut args, p)?),
             "backlog" => b.backlog = Some(num(&mut args, p)?),
             "ssl" => ssl = true,

@@ -24,6 +24,7 @@ const ACTED: &[&str] = &[
     "dontlog-normal",
     "log-separate-errors",
     "log-health-checks",
+    "socket-stats",
 ];
 /// Options that only make sense in HTTP mode (warned about in TCP proxies).
 pub const HTTP_ONLY: &[&str] = &[
@@ -71,7 +72,6 @@ const KNOWN_NOT_ACTED: &[&str] = &[
     "contstats",
     "logasap",
     "nolinger",
-    "socket-stats",
     "transparent",
     "independent-streams",
     "prefer-last-server",
@@ -106,6 +106,7 @@ pub fn apply(d: &Directive, negated: bool, opts: &mut ProxyOptions, redispatch: 
         "dontlog-normal" => opts.dontlog_normal = !negated,
         "log-separate-errors" => opts.log_separate_errors = !negated,
         "log-health-checks" => opts.log_health_checks = !negated,
+        "socket-stats" => opts.socket_stats = !negated,
         "http-server-close" => opts.http_server_close = !negated,
         "tcp-smart-accept" => opts.smart_accept = Some(!negated),
         "tcp-smart-connect" => opts.smart_connect = !negated,

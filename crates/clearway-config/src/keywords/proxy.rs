@@ -301,6 +301,15 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
         }
         "bind" => {
             if let Some(b) = bind::parse(d, ctx) {
+                let taken =
+                    b.id.and_then(|id| Some((id, p.binds.iter().find(|o| o.id == Some(id))?)));
+                if let Some((id, other)) = taken {
+                    let m = format!(
+                        "listener id {id} is already used at {} ('bind {}')",
+                        other.span, other.text
+                    );
+                    return Err((m, None));
+                }
                 p.binds.push(b);
             }
         }

@@ -361,3 +361,32 @@ fn stats_pages_are_inherited_and_what_cannot_be_honoured_is_refused() {
         crate::rules::HttpAction::UseService(crate::rules::Service::PrometheusExporter)
     );
 }
+
+#[test]
+fn socket_stats_and_listener_ids() {
+    let l = ok("defaults\n option socket-stats\n\
+                frontend a\n bind :80 id 4\n bind :81,:82 name pair\n\
+                frontend b\n no option socket-stats\n bind :83\n");
+    let a = l.config.frontend("a").unwrap();
+    assert!(a.options.socket_stats, "inherited from defaults");
+    assert!(!l.config.frontend("b").unwrap().options.socket_stats);
+    let ids: Vec<Option<u32>> = a.binds.iter().map(|b| b.id).collect();
+    assert_eq!(ids, [Some(4), None]);
+    assert!(
+        !l.warnings.iter().any(|w| w.message.contains("socket-stats")),
+        "{:?}",
+        l.warnings
+    );
+    // As HAProxy: an id names one socket, once per frontend, and is above 0.
+    for (text, says) in [
+        ("frontend f\n bind :80,:81 id 3\n", "single socket"),
+        (
+            "frontend f\n bind :80 id 3\n bind :81 id 3\n",
+            "already used at t.cfg:2",
+        ),
+        ("frontend f\n bind :80 id 0\n", "above 0"),
+    ] {
+        let e = parse_str("t.cfg", text).unwrap_err();
+        assert!(e.to_string().contains(says), "{text}: {e}");
+    }
+}

@@ -276,7 +276,7 @@ pub fn parse(words: &[String]) -> Result<Command, String> {
                     let any = |n: i64| (n >= 0).then_some(n as u32);
                     stats::Filter {
                         iid: any(*iid),
-                        types: if *t < 0 { 7 } else { *t as u8 },
+                        types: if *t < 0 { super::stats::ALL_TYPES } else { *t as u8 },
                         sid: any(*sid),
                     }
                 }

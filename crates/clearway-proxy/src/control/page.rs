@@ -167,6 +167,7 @@ fn class_of(r: &Row) -> &'static str {
     match r.get("type") {
         "0" => "frontend",
         "1" => "backend",
+        "3" => "socket",
         _ => {
             let s = r.get("status");
             if s.contains("return path broken") {
@@ -198,7 +199,7 @@ table.px th,table.px td{border:1px solid #ccd;padding:2px 6px;text-align:right;w
 table.px th{background:#eef0f4;font-weight:600}
 table.px td.n,table.px th.n{text-align:left}
 table.px caption{text-align:left;font-weight:bold;font-size:15px;padding:4px 0}
-tr.frontend td{background:#e8eefc}tr.backend td{background:#dde6f7;font-weight:600}
+tr.frontend td{background:#e8eefc}tr.socket td{background:#f3f6fd}tr.backend td{background:#dde6f7;font-weight:600}
 tr.up td{background:#d9f5d6}tr.down td{background:#f7c9c9}tr.maint td{background:#c7c6f0}
 tr.draining td{background:#f2d7a8}tr.nocheck td{background:#eef1e6}tr.rpbroken td{background:#ffb347}
 .legend span{display:inline-block;padding:2px 8px;margin-right:6px;border:1px solid #ccd}
@@ -344,6 +345,7 @@ fn proxy_table(o: &mut String, name: &str, iid: u32, rows: &[&Row], view: &View,
         let label = match r.get("type") {
             "0" => "Frontend".to_string(),
             "1" => "Backend".to_string(),
+            "3" => esc(r.get("svname")),
             _ if form => format!(
                 "<label><input type=\"checkbox\" name=\"s\" value=\"{0}\"> {0}</label>",
                 esc(r.get("svname"))

@@ -24,6 +24,8 @@ type Counters = Family<Labels, Counter<f64, AtomicU64>>;
 pub struct Scopes {
     pub process: bool,
     pub frontend: bool,
+    /// Listening sockets with `option socket-stats`.
+    pub listener: bool,
     pub backend: bool,
     pub server: bool,
     /// `no-maint`: servers in maintenance are left out.
@@ -36,6 +38,7 @@ pub fn scopes(query: Option<&str>) -> Result<Scopes, String> {
     let mut s = Scopes {
         process: false,
         frontend: false,
+        listener: false,
         backend: false,
         server: false,
         no_maint: false,
@@ -55,10 +58,12 @@ pub fn scopes(query: Option<&str>) -> Result<Scopes, String> {
                     "frontend" => s.frontend = true,
                     "backend" => s.backend = true,
                     "server" => s.server = true,
-                    "" | "listener" | "sticktable" => {}
+                    "listener" => s.listener = true,
+                    "" | "sticktable" => {}
                     "*" => {
                         s.process = true;
                         s.frontend = true;
+                        s.listener = true;
                         s.backend = true;
                         s.server = true;
                     }
@@ -72,6 +77,7 @@ pub fn scopes(query: Option<&str>) -> Result<Scopes, String> {
     if !any {
         s.process = true;
         s.frontend = true;
+        s.listener = true;
         s.backend = true;
         s.server = true;
     }
@@ -79,7 +85,7 @@ pub fn scopes(query: Option<&str>) -> Result<Scopes, String> {
 }
 
 /// A gauge or counter fed from one CSV column, for the kinds of rows in `kinds`: `f`
-/// frontends, `b` backends, `s` servers.
+/// frontends, `l` listeners, `b` backends, `s` servers.
 struct Metric {
     name: &'static str,
     kinds: &'static str,
@@ -112,29 +118,29 @@ const METRICS: &[Metric] = &[
     g("current_queue", "bs", "qcur", "Current number of queued requests"),
     g("max_queue", "bs", "qmax", "Maximum observed number of queued requests"),
     g("queue_limit", "s", "qlimit", "Configured queue limit (maxqueue)"),
-    g("current_sessions", "fbs", "scur", "Current number of active sessions"),
+    g("current_sessions", "flbs", "scur", "Current number of active sessions"),
     g(
         "max_sessions",
-        "fbs",
+        "flbs",
         "smax",
         "Maximum observed number of active sessions",
     ),
-    g("limit_sessions", "fs", "slim", "Configured session limit (maxconn)"),
-    c("sessions", "fbs", "stot", "Total number of sessions"),
-    c("bytes_in", "fbs", "bin", "Total number of request bytes"),
-    c("bytes_out", "fbs", "bout", "Total number of response bytes"),
-    c("requests_denied", "fb", "dreq", "Total number of denied requests"),
-    c("responses_denied", "fbs", "dresp", "Total number of denied responses"),
-    c("request_errors", "f", "ereq", "Total number of request errors"),
+    g("limit_sessions", "fls", "slim", "Configured session limit (maxconn)"),
+    c("sessions", "flbs", "stot", "Total number of sessions"),
+    c("bytes_in", "flbs", "bin", "Total number of request bytes"),
+    c("bytes_out", "flbs", "bout", "Total number of response bytes"),
+    c("requests_denied", "flb", "dreq", "Total number of denied requests"),
+    c("responses_denied", "flbs", "dresp", "Total number of denied responses"),
+    c("request_errors", "fl", "ereq", "Total number of request errors"),
     c(
         "denied_connections",
-        "f",
+        "fl",
         "dcon",
         "Total number of connections denied by tcp-request connection rules",
     ),
     c(
         "denied_sessions",
-        "f",
+        "fl",
         "dses",
         "Total number of sessions denied by tcp-request content rules",
     ),
@@ -265,11 +271,14 @@ fn metrics(reg: &mut Registry, kind: &str, rows: &[(&Row, Labels)]) {
     }
 }
 
-/// The HTTP responses by class, for the rows of `mode http` proxies (none: no family).
+/// The HTTP responses by class, for the rows of `mode http` proxies that count them (none:
+/// no family).
 fn responses(reg: &mut Registry, kind: &str, rows: &[(&Row, Labels)]) {
     let f = Counters::default();
     let mut any = false;
-    for (r, l) in rows.iter().filter(|(r, _)| r.get("mode") == "http") {
+    // Listeners count no responses (HAProxy's rows leave the columns empty for them).
+    let counted = |r: &Row| r.get("mode") == "http" && !r.get("hrsp_2xx").is_empty();
+    for (r, l) in rows.iter().filter(|(r, _)| counted(r)) {
         any = true;
         for (code, col) in CODES {
             let mut l = l.clone();
@@ -356,15 +365,16 @@ pub fn render(rt: &Runtime, scopes: &Scopes) -> String {
             one(used as f64),
         );
     }
-    // The rows of one kind (type 0 frontends, 1 backends, 2 servers), with their labels.
-    let of_kind = |t: &str, server: bool| -> Vec<(&Row, Labels)> {
+    // The rows of one kind (type 0 frontends, 1 backends, 2 servers, 3 listeners), with
+    // their labels: the proxy, and the row's own name under `named` (server, listener).
+    let of_kind = |t: &str, named: Option<&str>| -> Vec<(&Row, Labels)> {
         rows.iter()
             .filter(|r| r.get("type") == t)
-            .filter(|r| !(server && scopes.no_maint && r.get("status") == "MAINT"))
+            .filter(|r| !(t == "2" && scopes.no_maint && r.get("status") == "MAINT"))
             .map(|r| {
                 let mut l = labels(&[("proxy", r.get("pxname"))]);
-                if server {
-                    l.push(("server".into(), r.get("svname").into()));
+                if let Some(n) = named {
+                    l.push((n.into(), r.get("svname").into()));
                 }
                 (r, l)
             })
@@ -372,15 +382,24 @@ pub fn render(rt: &Runtime, scopes: &Scopes) -> String {
     };
     if scopes.frontend {
         let open = |r: &Row| if r.get("status") == "OPEN" { "UP" } else { "DOWN" };
-        section(&mut reg, "frontend", &of_kind("0", false), &["DOWN", "UP"], open);
+        section(&mut reg, "frontend", &of_kind("0", None), &["DOWN", "UP"], open);
+    }
+    let listeners = of_kind("3", Some("listener"));
+    if scopes.listener && !listeners.is_empty() {
+        let state = |r: &Row| match r.get("status") {
+            "OPEN" => "OPEN",
+            "FULL" => "FULL",
+            _ => "WAITING",
+        };
+        section(&mut reg, "listener", &listeners, &["WAITING", "OPEN", "FULL"], state);
     }
     if scopes.backend {
-        section(&mut reg, "backend", &of_kind("1", false), &["DOWN", "UP"], |r| {
+        section(&mut reg, "backend", &of_kind("1", None), &["DOWN", "UP"], |r| {
             r.get("status")
         });
     }
     if scopes.server {
-        let l = of_kind("2", true);
+        let l = of_kind("2", Some("server"));
         let state = |r: &Row| server_state(r.get("status"));
         section(&mut reg, "server", &l, &["DOWN", "UP", "MAINT", "DRAIN", "NOLB"], state);
         let rp = Gauges::default();
@@ -411,9 +430,10 @@ mod tests {
     #[test]
     fn scopes_as_haproxy_reads_them() {
         let all = scopes(None).expect("none");
-        assert!(all.process && all.frontend && all.backend && all.server);
+        assert!(all.process && all.frontend && all.listener && all.backend && all.server);
         let s = scopes(Some("scope=frontend&scope=backend")).expect("two");
-        assert!(s.frontend && s.backend && !s.server && !s.process);
+        assert!(s.frontend && s.backend && !s.server && !s.process && !s.listener);
+        assert!(scopes(Some("scope=listener")).expect("listener").listener);
         let s = scopes(Some("scope=")).expect("empty");
         assert!(!s.frontend && !s.backend && !s.server && !s.process);
         assert!(scopes(Some("scope")).is_err());

@@ -4,10 +4,10 @@
 //! Clearway has no value for are left empty, as HAProxy leaves the ones that do not apply.
 //! Must not change any state.
 
-use crate::model::{Backend, Runtime};
+use crate::model::{Backend, Frontend, Runtime};
 use crate::process::uptime_secs;
 use clearway_config::model::Mode;
-use clearway_core::{Admin, Field, ServerRt};
+use clearway_core::{Admin, Field, ListenerRt, ServerRt};
 
 /// HAProxy 2.6's CSV columns, up to the last general one (`agg_check_status`); its per-module
 /// columns after `-` are not produced.
@@ -115,7 +115,7 @@ pub const COLUMNS: [&str; 100] = [
 ];
 
 /// Which rows `show stat IID TYPE SID` asks for (HAProxy's filter: -1 for any proxy or
-/// server; TYPE a mask of 1 frontends, 2 backends, 4 servers).
+/// server; TYPE a mask of 1 frontends, 2 backends, 4 servers, 8 listeners).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Filter {
     pub iid: Option<u32>,
@@ -127,11 +127,14 @@ impl Default for Filter {
     fn default() -> Self {
         Filter {
             iid: None,
-            types: 7,
+            types: ALL_TYPES,
             sid: None,
         }
     }
 }
+
+/// Every kind of row (`-1` as a `show stat` type).
+pub const ALL_TYPES: u8 = 15;
 
 /// One row: a value (or nothing) per column.
 #[derive(Debug, Clone)]
@@ -191,6 +194,17 @@ impl Row {
                 self.set(col, c.get(f));
             }
             self.set("req_tot", c.requests());
+        }
+    }
+
+    /// The counters of the client side (a frontend, a listener): those of the server side
+    /// (connection errors, retries, aborts, reuse) left empty, as HAProxy leaves them.
+    fn client_counters(&mut self, c: &clearway_core::Counters, http: bool) {
+        self.counters(c, http);
+        for col in [
+            "econ", "eresp", "wretr", "wredis", "cli_abrt", "srv_abrt", "connect", "reuse",
+        ] {
+            self.set(col, "");
         }
     }
 
@@ -291,12 +305,7 @@ pub fn rows(rt: &Runtime, filter: Filter) -> Vec<Row> {
                 r.set("scur", fe.sessions());
                 r.set("smax", fe.max_sessions.max());
                 r.set("slim", fe.conns.max());
-                r.counters(&fe.counters, fe.mode == Mode::Http);
-                for col in [
-                    "econ", "eresp", "wretr", "wredis", "cli_abrt", "srv_abrt", "connect", "reuse",
-                ] {
-                    r.set(col, "");
-                }
+                r.client_counters(&fe.counters, fe.mode == Mode::Http);
                 r.set("status", if crate::process::stopping() { "STOP" } else { "OPEN" });
                 r.set("pid", 1);
                 r.set("iid", iid);
@@ -309,6 +318,12 @@ pub fn rows(rt: &Runtime, filter: Filter) -> Vec<Row> {
                 r.set("intercepted", fe.counters.get(Field::Intercepted));
                 r.set("mode", mode_word(fe.mode));
                 out.push(r);
+            }
+        }
+        if filter.types & 8 != 0 {
+            if let Some(fe) = rt.frontends.iter().find(|f| &f.name == name) {
+                let wanted = fe.listeners.iter().filter(|l| filter.sid.is_none_or(|s| s == l.id));
+                out.extend(wanted.map(|l| listener_row(fe, l, *iid)));
             }
         }
         if let Some(be) = rt.backends.iter().find(|b| &b.rt.name == name) {
@@ -344,6 +359,35 @@ pub fn server_status(be: &Backend, i: usize, s: &ServerRt) -> String {
         return format!("{base}, return path broken");
     }
     base.into()
+}
+
+/// A listening socket's row (`option socket-stats`), after its frontend's: the columns
+/// HAProxy fills for one.
+fn listener_row(fe: &Frontend, l: &ListenerRt, iid: u32) -> Row {
+    let mut r = Row::new();
+    r.set("pxname", &fe.name);
+    r.set("svname", &l.name);
+    r.set("scur", l.conns.cur());
+    r.set("smax", l.conns.max());
+    r.set("slim", l.limit.unwrap_or(0));
+    r.client_counters(&l.counters, false);
+    let status = if crate::process::stopping() {
+        "STOP"
+    } else if l.full() {
+        "FULL"
+    } else {
+        "OPEN"
+    };
+    r.set("status", status);
+    r.set("pid", 1);
+    r.set("iid", iid);
+    r.set("sid", l.id);
+    r.set("type", 3);
+    r.set("addr", &l.addr);
+    r.set("mode", mode_word(fe.mode));
+    r.set("wrew", 0);
+    r.set("eint", 0);
+    r
 }
 
 fn server_row(be: &Backend, i: usize, s: &ServerRt, iid: u32, sid: u32) -> Row {

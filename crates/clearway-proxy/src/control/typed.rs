@@ -6,8 +6,8 @@
 use super::stats::{Row, COLUMNS};
 use std::fmt::Write;
 
-/// Per column: its tags for frontends, backends and servers (origin, nature, scope letters,
-/// HAProxy's), then its value's type.
+/// Per column: its tags for frontends (and listeners), backends and servers (origin, nature,
+/// scope letters, HAProxy's), then its value's type.
 const FIELDS: [(&str, &str, &str, &str); 100] = [
     ("KNS", "KNS", "KNS", "str"),
     ("KNS", "KNS", "KNS", "str"),
@@ -116,6 +116,8 @@ fn kind(r: &Row) -> (char, &'static str, usize) {
     match r.get("type") {
         "0" => ('F', "Frontend", 0),
         "1" => ('B', "Backend", 1),
+        // A listener's fields are tagged as its frontend's.
+        "3" => ('L', "Listener", 0),
         _ => ('S', "Server", 2),
     }
 }

@@ -204,7 +204,7 @@ impl Session {
             Verdict::Continue => {}
             Verdict::Respond { response, denied } => {
                 if denied {
-                    fe.counters.inc(Field::DeniedReq);
+                    fe.count(&self.conn, Field::DeniedReq);
                 }
                 return (response.map(ResBody::from), None);
             }
@@ -233,7 +233,7 @@ impl Session {
             Verdict::Continue => {}
             Verdict::Respond { response, denied } => {
                 if denied {
-                    fe.counters.inc(Field::DeniedReq);
+                    fe.count(&self.conn, Field::DeniedReq);
                     be.rt.counters.inc(Field::DeniedReq);
                 }
                 return (response.map(ResBody::from), Some(be));
@@ -276,7 +276,7 @@ impl Session {
         let rt = self.fe.runtime.get().and_then(|w| w.upgrade());
         let (res, denied) = service::stats_page(app, proxy, rt, parts, body, &self.conn, errors).await;
         if denied {
-            self.fe.counters.inc(Field::DeniedReq);
+            self.fe.count(&self.conn, Field::DeniedReq);
         }
         res
     }
@@ -482,7 +482,7 @@ impl Session {
                                 frontend = %fe.name, backend = %be.rt.name, client = %self.conn.peer,
                                 "request refused: {e}"
                             );
-                            fe.counters.inc(Field::ErrReq);
+                            fe.count(&self.conn, Field::ErrReq);
                             return self.error(Some(be), if stalled { 408 } else { 400 });
                         }
                         Err(h1::Failed {
@@ -661,7 +661,7 @@ impl client_h1::Service for Session {
     }
 
     fn refusal(&self, status: u16, why: &'static str, received: &[u8]) -> Response<ResBody> {
-        self.fe.counters.inc(Field::ErrReq);
+        self.fe.count(&self.conn, Field::ErrReq);
         // A malformed request is kept for `show errors`; a slow one (408) is no protocol error.
         if status != 408 {
             self.fe.errors.record(self.conn.peer, status, why, received);

@@ -153,6 +153,30 @@ pub fn clearway_and_haproxy(topo: &Topology, config: &str) -> (Clearway, Clearwa
     (cw, hap)
 }
 
+/// One statistics row of HAProxy's CSV layout: column name -> value.
+pub type StatRow = std::collections::HashMap<String, String>;
+
+/// The rows of a statistics CSV (`show stat`, a page's `;csv`), in order, each by column name.
+pub fn csv_rows(csv: &str) -> Vec<StatRow> {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .and_then(|h| h.strip_prefix("# "))
+        .unwrap_or_else(|| panic!("no CSV header in:\n{csv}"))
+        .split(',')
+        .collect();
+    lines
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            header
+                .iter()
+                .zip(l.split(','))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
 /// Sends `line` to the stats socket at `path` with socat; returns the answer.
 pub fn cli(path: &std::path::Path, line: &str) -> String {
     use std::io::Write;

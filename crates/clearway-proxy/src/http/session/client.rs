@@ -221,7 +221,7 @@ pub fn serve_once_readable<H: Send + 'static>(
             }
             Poll::Ready(Err(_)) => return,
         };
-        client.count_into(fe.tally(), first.len());
+        client.count_into(fe.tally(&conn), first.len());
         Box::pin(serve_first(fe, client, conn, first, deadline)).await;
         drop(hold);
     }
@@ -269,7 +269,7 @@ pub async fn serve<IO>(fe: Arc<Frontend>, client: IO, conn: ConnSamples)
 where
     IO: AsyncRead + AsyncWrite + client_h1::AckNow + Unpin + Send + 'static,
 {
-    let mut client = Counted::new(client, fe.tally());
+    let mut client = Counted::new(client, fe.tally(&conn));
     if conn.tls.as_ref().and_then(|t| t.alpn.as_deref()) == Some(b"h2") {
         return serve_hyper(fe, client, conn).await;
     }
