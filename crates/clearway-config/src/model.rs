@@ -335,8 +335,19 @@ pub struct Frontend {
     pub log_format: Option<(String, Span)>,
     /// `log-tag` of this proxy (else the global one).
     pub log_tag: Option<String>,
+    /// `capture request|response header`: header values its log lines carry.
+    pub captures: Captures,
     pub http: HttpSettings,
     pub tcp_rules: crate::rules::TcpRules,
+}
+
+/// `capture request header NAME len N` and `capture response header NAME len N`, in the
+/// order written: the last value of each header, cut to N bytes, goes to the log (`%hr`,
+/// `%hs`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Captures {
+    pub request: Vec<(String, usize)>,
+    pub response: Vec<(String, usize)>,
 }
 
 impl Frontend {

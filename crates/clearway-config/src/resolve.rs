@@ -186,6 +186,7 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
             logs: draft.logs.clone(),
             log_format: draft.log_format.clone(),
             log_tag: draft.log_tag.clone(),
+            captures: draft.captures.clone(),
             http: draft.http.clone(),
             tcp_rules: draft.tcp_rules.clone(),
         });

@@ -100,6 +100,8 @@ pub struct Frontend {
     pub runtime: std::sync::OnceLock<std::sync::Weak<Runtime>>,
     /// The last request refused as malformed (`show errors`).
     pub errors: clearway_core::capture::Captures,
+    /// The headers its log lines carry (`capture request|response header`).
+    pub captures: crate::log::Captures,
     /// Its listening sockets' own statistics (`option socket-stats`; else empty).
     pub listeners: Vec<Arc<clearway_core::ListenerRt>>,
     /// Its sessions in progress (`show sess`), kept when a stats socket can show them.
@@ -137,6 +139,7 @@ impl Frontend {
             global_conns: None,
             runtime: std::sync::OnceLock::new(),
             errors: Default::default(),
+            captures: crate::log::Captures::new(&cfg.captures),
             listeners: Vec::new(),
             sessions: None,
         }

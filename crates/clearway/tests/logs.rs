@@ -371,3 +371,43 @@ fn a_tcp_syslog_target_gets_the_same_lines_as_haproxy_sends_it() {
     assert_eq!(halog(&["-H", "-st"], &got[0]), halog(&["-H", "-st"], &got[1]));
     assert_eq!(halog(&["-H", "-st"], &got[0]), "200 2\n403 1\n503 1\n");
 }
+
+#[test]
+fn captured_headers_are_logged_as_haproxy_logs_them() {
+    let Some(topo) = topology("logc") else { return };
+    let _web = clearway_testkit::daemons::nginx(&topo.server, addr("198.51.100.10:80"), addr("198.51.100.10:443"));
+    let (rx_cw, rx_hap) = (receiver(&topo), receiver(&topo));
+    // Both braced and listed forms, quoted and escaped; a header cut to its length, one
+    // absent, one with the characters that must be encoded.
+    let config = |port: u16, rx: &UdpSocket| {
+        format!(
+            "global\n    log 127.0.0.1:{}  local0\n{DEFAULTS}    log global\n\
+             frontend ft\n    bind 192.0.2.1:{port}\n\
+             \x20   capture request header Host len 9\n    capture request header X-Odd len 40\n\
+             \x20   capture request header X-Missing len 4\n\
+             \x20   capture response header Content-Type len 4\n    capture response header X-None len 8\n\
+             \x20   log-format \"%ci:%cp %hr %hs %hrl %{{+Q}}hsl %{{+Q}}hrl %{{+E}}hr %ST\"\n\
+             \x20   default_backend bk\n\
+             backend bk\n    server s1 198.51.100.10:80\n",
+            rx.local_addr().expect("addr").port()
+        )
+    };
+    let _cw = start(&topo, &config(80, &rx_cw), &[80]);
+    let _hap = clearway_testkit::Clearway::start(&topo.lb, Path::new("/usr/sbin/haproxy"), &config(81, &rx_hap), &[81]);
+    let mut got = Vec::new();
+    for (port, rx) in [(80, &rx_cw), (81, &rx_hap)] {
+        let url = format!("http://192.0.2.1:{port}/");
+        let code = http_code(&topo, &url, &["-H", "X-Odd: a{b|c}\"d#e\\f]gé"]);
+        assert_eq!(code, "200", "{port}");
+        let line = traffic(rx, 1).pop().expect("a log line");
+        // The message after the client's address and port, which differ.
+        let msg = line.split_once("]: ").map_or("", |(_, m)| m).trim_end().to_string();
+        got.push(msg.split_once(' ').map_or(String::new(), |(_, rest)| rest.to_string()));
+    }
+    assert_eq!(got[0], got[1], "Clearway, then HAProxy");
+    assert!(
+        got[0].starts_with("{192.0.2.1|a#7Bb#7Cc#7D#22d#23e\\f]g#C3#A9|} {text|}"),
+        "{}",
+        got[0]
+    );
+}

@@ -24,7 +24,7 @@ fn header_name(kw: &str, n: Option<&String>) -> Res<String> {
     }
 }
 
-fn http_token(s: &str) -> bool {
+pub(super) fn http_token(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))

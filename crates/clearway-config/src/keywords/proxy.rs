@@ -31,6 +31,7 @@ pub struct Draft {
     pub logs: Vec<ProxyLog>,
     pub log_format: Option<(String, Span)>,
     pub log_tag: Option<String>,
+    pub captures: crate::model::Captures,
     /// ACLs declared so far in this section.
     pub acls: Vec<acl::Named>,
     pub http: HttpSettings,
@@ -61,6 +62,7 @@ impl Draft {
             logs: Vec::new(),
             log_format: None,
             log_tag: None,
+            captures: Default::default(),
             acls: Vec::new(),
             http: HttpSettings::default(),
             tcp_rules: crate::rules::TcpRules::default(),
@@ -135,6 +137,7 @@ const KEYWORDS: &[(&str, char)] = &[
     ("http-reuse", 'B'),
     ("tcp-request", 'F'),
     ("stats", 'A'),
+    ("capture", 'F'),
 ];
 /// Known proxy keywords not acted on yet.
 const KNOWN_NOT_ACTED: &[&str] = &[
@@ -145,7 +148,6 @@ const KNOWN_NOT_ACTED: &[&str] = &[
     "errorloc303",
     "http-error",
     "errorfiles",
-    "capture",
     "cookie",
     "hash-type",
     "hash-balance-factor",
@@ -249,7 +251,7 @@ pub fn apply(d: &Directive, kind: Kind, name: &str, caps: Caps, p: &mut Draft, c
     if caps.defaults
         && matches!(
             kw,
-            "bind" | "server" | "use_backend" | "acl" | "http-request" | "http-response" | "redirect"
+            "bind" | "server" | "use_backend" | "acl" | "http-request" | "http-response" | "redirect" | "capture"
         )
     {
         ctx.error(&d.span, format!("'{kw}' is not allowed in a 'defaults' section"));
@@ -275,6 +277,48 @@ pub fn apply(d: &Directive, kind: Kind, name: &str, caps: Caps, p: &mut Draft, c
     }
     if let Err(e) = apply_known(d, caps, name, kind, p, ctx) {
         ctx.error_hint(&d.span, e.0, e.1);
+    }
+}
+
+/// `capture request|response header NAME len N`; `capture cookie` only warns (it feeds
+/// `%CC`/`%CS`, which Clearway writes as `-`: logs only, no traffic).
+fn capture(d: &Directive, p: &mut Draft, ctx: &mut Ctx) -> Res<()> {
+    let usage = "'capture request header NAME len N' or 'capture response header NAME len N'";
+    match d
+        .words
+        .iter()
+        .skip(1)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["cookie", ..] => {
+            ctx.warn(
+                &d.span,
+                "'capture cookie' is known but not acted on yet: %CC and %CS log '-'",
+            );
+            Ok(())
+        }
+        [side @ ("request" | "response"), "header", name, "len", n] => {
+            if !super::http::http_token(name) {
+                return Err((format!("'{name}' is not a valid header name"), None));
+            }
+            let len: usize = crate::units::int(n, "len").map_err(err)?;
+            if len == 0 {
+                return Err(err("'len' must be above 0"));
+            }
+            let list = if *side == "request" {
+                &mut p.captures.request
+            } else {
+                &mut p.captures.response
+            };
+            list.push((name.to_string(), len));
+            Ok(())
+        }
+        _ => Err((
+            format!("'capture' expects {usage}"),
+            Some("e.g. 'capture request header Host len 32'".into()),
+        )),
     }
 }
 
@@ -492,6 +536,7 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
             want_args(d, 1, "a tag").map_err(err)?;
             p.log_tag = Some(d.words[1].clone());
         }
+        "capture" => capture(d, p, ctx)?,
         "http-check" if d.arg(1) == Some("expect") => {
             let e = checks::http_expect(d).map_err(err)?;
             p.options.http_expect.push(e);

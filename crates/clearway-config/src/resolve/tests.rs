@@ -390,3 +390,36 @@ fn socket_stats_and_listener_ids() {
         assert!(e.to_string().contains(says), "{text}: {e}");
     }
 }
+
+#[test]
+fn header_captures_belong_to_frontends() {
+    let l = ok("frontend f\n bind :80\n capture request header Host len 32\n\
+                capture response header Content-Type len 10\n capture request header X-Id len 8\n\
+                backend b\n capture request header Host len 3\n server s 192.0.2.1:80\n");
+    let c = &l.config.frontend("f").unwrap().captures;
+    assert_eq!(c.request, [("Host".to_string(), 32), ("X-Id".to_string(), 8)]);
+    assert_eq!(c.response, [("Content-Type".to_string(), 10)]);
+    // A backend has no log line of its own to carry them: ignored with a word, as HAProxy.
+    assert!(
+        l.warnings
+            .iter()
+            .any(|w| w.span.line == 7 && w.message.contains("'capture' ignored")),
+        "{:?}",
+        l.warnings
+    );
+    for (text, says) in [
+        (
+            "defaults\n capture request header Host len 3\n",
+            "not allowed in a 'defaults' section",
+        ),
+        ("frontend f\n capture request header Host\n", "'capture' expects"),
+        (
+            "frontend f\n capture request header Ho(st len 3\n",
+            "not a valid header name",
+        ),
+        ("frontend f\n capture response header Host len 0\n", "above 0"),
+    ] {
+        let e = parse_str("t.cfg", text).unwrap_err();
+        assert!(e.to_string().contains(says), "{text}: {e}");
+    }
+}

@@ -19,6 +19,8 @@ pub struct ReqLog {
     at: Instant,
     line: HttpLine,
     bytes_in: u64,
+    /// The captured request headers (`capture request header`), when the frontend has any.
+    captures: Option<Box<[Option<http::HeaderValue>]>>,
     /// Marked on the way (through a shared reference: the request is borrowed there).
     marks: Arc<Marks>,
 }
@@ -81,6 +83,11 @@ impl ReqLog {
                 version: req.version,
             },
             bytes_in: head_bytes as u64,
+            captures: crate::log::Captures::take(
+                &fe.captures.request,
+                &req.headers,
+                req.uri.authority().map(|a| a.as_str()),
+            ),
             marks: Arc::new(Marks::default()),
         })
     }
@@ -96,6 +103,8 @@ pub struct PendingLog {
     tls: bool,
     status: u16,
     term: [u8; 2],
+    /// The captured response headers (`capture response header`), when the frontend has any.
+    captures: Option<Box<[Option<http::HeaderValue>]>>,
     /// Response bytes to the client so far (head and body).
     pub bytes_out: u64,
     /// The body was sent to its end.
@@ -130,7 +139,9 @@ impl PendingLog {
             (false, 401 | 403) => *b"PR",
             _ => *b"--",
         };
+        let captures = crate::log::Captures::take(&fe.captures.response, headers, None);
         PendingLog {
+            captures,
             fe,
             be,
             req,
@@ -154,6 +165,8 @@ impl Drop for PendingLog {
         r.request = q.wall;
         r.tls = self.tls;
         r.http = Some(q.line.clone());
+        r.req_captures = q.captures.as_deref();
+        r.res_captures = self.captures.as_deref();
         r.backend = self.be.as_ref().map(|b| b.rt.name.as_str());
         r.status = Some(self.status);
         r.bytes_in = q.bytes_in;

@@ -324,8 +324,12 @@ impl Session {
         } else if mode != HttpConnMode::KeepAlive {
             headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
-        let raw_response =
-            parts.version != Version::HTTP_2 && !fe.http.has_response_rules() && !be.http.has_response_rules();
+        // Response header lines stay raw unless something reads them: response rules, a
+        // response header capture.
+        let raw_response = parts.version != Version::HTTP_2
+            && !fe.http.has_response_rules()
+            && !be.http.has_response_rules()
+            && fe.captures.response.is_empty();
         let client_upgrade = upgrade
             .is_some()
             .then(|| parts.extensions.remove::<client_h1::OnUpgrade>())

@@ -62,6 +62,8 @@ enum Var {
     BeQueue,
     CapturedReqHeaders,
     CapturedResHeaders,
+    CapturedReqHeaderList,
+    CapturedResHeaderList,
     Request,
     Method,
     Path,
@@ -124,8 +126,8 @@ const VARS: &[(&str, Var)] = &[
     ("bq", Var::BeQueue),
     ("hr", Var::CapturedReqHeaders),
     ("hs", Var::CapturedResHeaders),
-    ("hrl", Var::CapturedReqHeaders),
-    ("hsl", Var::CapturedResHeaders),
+    ("hrl", Var::CapturedReqHeaderList),
+    ("hsl", Var::CapturedResHeaderList),
     ("r", Var::Request),
     ("HM", Var::Method),
     ("HP", Var::Path),
@@ -273,6 +275,63 @@ fn string(out: &mut String, s: &str, f: Flags) {
     }
 }
 
+/// A captured value as logs write it: bytes that would break the line or its braces
+/// (controls, non-ASCII, `"`, `#`, `{`, `|`, `}`) as `#XX`; with `+E`, `\` before `"`, `\`
+/// and `]`.
+fn captured(out: &mut String, v: &http::HeaderValue, f: Flags) {
+    for &b in v.as_bytes() {
+        if !(0x20..0x7f).contains(&b) || b"\"#{|}".contains(&b) {
+            let _ = write!(out, "#{b:02X}");
+        } else {
+            if f.escape && matches!(b, b'\\' | b']') {
+                out.push('\\');
+            }
+            out.push(b as char);
+        }
+    }
+}
+
+/// `%hr`, `%hs`: `{value1|value2}` (an absent header is empty), quoted as a whole with `+Q`.
+fn captures_braced(out: &mut String, caps: &[Option<http::HeaderValue>], f: Flags) {
+    if f.quote {
+        out.push('"');
+    }
+    out.push('{');
+    for (i, c) in caps.iter().enumerate() {
+        if i > 0 {
+            out.push('|');
+        }
+        if let Some(v) = c {
+            captured(out, v, f);
+        }
+    }
+    out.push('}');
+    if f.quote {
+        out.push('"');
+    }
+}
+
+/// `%hrl`, `%hsl`: the values separated by spaces, `-` for an absent header (each value
+/// quoted with `+Q`, an absent one then as `""`).
+fn captures_listed(out: &mut String, caps: &[Option<http::HeaderValue>], f: Flags) {
+    for (i, c) in caps.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        if f.quote {
+            out.push('"');
+        }
+        match c {
+            Some(v) => captured(out, v, f),
+            None if !f.quote => out.push('-'),
+            None => {}
+        }
+        if f.quote {
+            out.push('"');
+        }
+    }
+}
+
 fn var(out: &mut String, v: Var, f: Flags, r: &Record) {
     use std::net::IpAddr;
     let ip = |out: &mut String, a: Option<IpAddr>| match (a, f.hex) {
@@ -378,11 +437,18 @@ fn var(out: &mut String, v: Var, f: Flags, r: &Record) {
         Var::Retries => num(out, u64::from(r.retries)),
         Var::SrvQueue => num(out, 0),
         Var::BeQueue => num(out, u64::from(r.backend_queue)),
-        // Clearway has no `capture` yet: HAProxy writes nothing for them when there is none.
-        Var::CapturedReqHeaders | Var::CapturedResHeaders => {
-            // The field and the space before it disappear, as HAProxy's empty captures do.
-            if out.ends_with(' ') {
-                out.pop();
+        Var::CapturedReqHeaders | Var::CapturedResHeaders | Var::CapturedReqHeaderList | Var::CapturedResHeaderList => {
+            let request = matches!(v, Var::CapturedReqHeaders | Var::CapturedReqHeaderList);
+            let braced = matches!(v, Var::CapturedReqHeaders | Var::CapturedResHeaders);
+            match (if request { r.req_captures } else { r.res_captures }, braced) {
+                (Some(caps), true) => captures_braced(out, caps, f),
+                (Some(caps), false) => captures_listed(out, caps, f),
+                // Nothing captured: the field and the space before it disappear, as in HAProxy.
+                (None, _) => {
+                    if out.ends_with(' ') {
+                        out.pop();
+                    }
+                }
             }
         }
         Var::Request => match &r.http {

@@ -57,6 +57,10 @@ pub struct Record<'a> {
     pub retries: u32,
     pub backend_queue: u32,
     pub http: Option<HttpLine>,
+    /// The captured request and response header values (`%hr`, `%hs`), when the frontend
+    /// captures any (`capture request|response header`); None for a header not there.
+    pub req_captures: Option<&'a [Option<http::HeaderValue>]>,
+    pub res_captures: Option<&'a [Option<http::HeaderValue>]>,
     /// This record's number among the process's (`%rt`).
     pub counter: u64,
 }
@@ -99,6 +103,53 @@ impl HttpLine {
     }
 }
 
+/// The headers a frontend captures for its log lines (`capture request|response header NAME
+/// len N`), each with the most bytes of its value kept.
+#[derive(Debug, Clone, Default)]
+pub struct Captures {
+    pub request: Vec<(http::HeaderName, usize)>,
+    pub response: Vec<(http::HeaderName, usize)>,
+}
+
+impl Captures {
+    pub fn new(c: &clearway_config::model::Captures) -> Captures {
+        let names = |l: &[(String, usize)]| {
+            l.iter()
+                .filter_map(|(n, len)| Some((http::HeaderName::from_bytes(n.as_bytes()).ok()?, *len)))
+                .collect()
+        };
+        Captures {
+            request: names(&c.request),
+            response: names(&c.response),
+        }
+    }
+
+    /// The last value of each header of `list` in `headers`, cut to its length; None when
+    /// `list` is empty (nothing captured: the log fields disappear). An HTTP/2 request's
+    /// `Host` is its authority when it has no such header.
+    pub fn take(
+        list: &[(http::HeaderName, usize)],
+        headers: &http::HeaderMap,
+        authority: Option<&str>,
+    ) -> Option<Box<[Option<http::HeaderValue>]>> {
+        if list.is_empty() {
+            return None;
+        }
+        let one = |(name, len): &(http::HeaderName, usize)| {
+            let v = match headers.get_all(name).iter().next_back() {
+                Some(v) => v.clone(),
+                None if name == http::header::HOST => http::HeaderValue::from_str(authority?).ok()?,
+                None => return None,
+            };
+            if v.len() <= *len {
+                return Some(v);
+            }
+            http::HeaderValue::from_bytes(&v.as_bytes()[..*len]).ok()
+        };
+        Some(list.iter().map(one).collect())
+    }
+}
+
 impl Record<'_> {
     /// A record of a session on `frontend`, accepted from `client` now; the caller fills in
     /// what happened.
@@ -133,6 +184,8 @@ impl Record<'_> {
             retries: 0,
             backend_queue: 0,
             http: None,
+            req_captures: None,
+            res_captures: None,
             counter: COUNTER.fetch_add(1, Ordering::Relaxed),
         }
     }
