@@ -343,11 +343,13 @@ pub struct Frontend {
 
 /// `capture request header NAME len N` and `capture response header NAME len N`, in the
 /// order written: the last value of each header, cut to N bytes, goes to the log (`%hr`,
-/// `%hs`).
+/// `%hs`). `capture cookie PREFIX len N`: the first cookie whose `name=value` text starts
+/// with PREFIX, in the request and in the response (`%CC`, `%CS`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Captures {
     pub request: Vec<(String, usize)>,
     pub response: Vec<(String, usize)>,
+    pub cookie: Option<(String, usize)>,
 }
 
 impl Frontend {

@@ -378,7 +378,8 @@ fn captured_headers_are_logged_as_haproxy_logs_them() {
     let _web = clearway_testkit::daemons::nginx(&topo.server, addr("198.51.100.10:80"), addr("198.51.100.10:443"));
     let (rx_cw, rx_hap) = (receiver(&topo), receiver(&topo));
     // Both braced and listed forms, quoted and escaped; a header cut to its length, one
-    // absent, one with the characters that must be encoded.
+    // absent, one with the characters that must be encoded; a response header changed by a
+    // rule (captured before it), a cookie set by one (captured after it), a long cookie.
     let config = |port: u16, rx: &UdpSocket| {
         format!(
             "global\n    log 127.0.0.1:{}  local0\n{DEFAULTS}    log global\n\
@@ -386,8 +387,11 @@ fn captured_headers_are_logged_as_haproxy_logs_them() {
              \x20   capture request header Host len 9\n    capture request header X-Odd len 40\n\
              \x20   capture request header X-Missing len 4\n\
              \x20   capture response header Content-Type len 4\n    capture response header X-None len 8\n\
-             \x20   log-format \"%ci:%cp %hr %hs %hrl %{{+Q}}hsl %{{+Q}}hrl %{{+E}}hr %ST\"\n\
-             \x20   default_backend bk\n\
+             \x20   capture cookie SID len 100\n\
+             \x20   http-response set-header Content-Type changed\n\
+             \x20   http-response add-header Set-Cookie \"SID=fromrule; Path=/\"\n\
+             \x20   log-format \"%ci:%cp %hr %hs %hrl %{{+Q}}hsl %{{+Q}}hrl %{{+E}}hr %CC %CS %{{+Q}}CC %ST\"\n\
+             \x20   http-request deny if {{ path /denied }}\n    default_backend bk\n\
              backend bk\n    server s1 198.51.100.10:80\n",
             rx.local_addr().expect("addr").port()
         )
@@ -397,14 +401,27 @@ fn captured_headers_are_logged_as_haproxy_logs_them() {
     let mut got = Vec::new();
     for (port, rx) in [(80, &rx_cw), (81, &rx_hap)] {
         let url = format!("http://192.0.2.1:{port}/");
-        let code = http_code(&topo, &url, &["-H", "X-Odd: a{b|c}\"d#e\\f]gé"]);
+        let cookie = format!("Cookie: a=1; SIDX={}; SID=2", "v".repeat(80));
+        let code = http_code(&topo, &url, &["-H", "X-Odd: a{b|c}\"d#e\\f]gé", "-H", &cookie]);
         assert_eq!(code, "200", "{port}");
-        let line = traffic(rx, 1).pop().expect("a log line");
-        // The message after the client's address and port, which differ.
-        let msg = line.split_once("]: ").map_or("", |(_, m)| m).trim_end().to_string();
-        got.push(msg.split_once(' ').map_or(String::new(), |(_, rest)| rest.to_string()));
+        // A response Clearway makes itself: nothing of it is captured.
+        assert_eq!(http_code(&topo, &format!("{url}denied"), &[]), "403", "{port}");
+        // The messages after the client's address and port, which differ.
+        let msgs: Vec<String> = traffic(rx, 2)
+            .iter()
+            .map(|line| {
+                let msg = line.split_once("]: ").map_or("", |(_, m)| m).trim_end();
+                msg.split_once(' ').map_or(String::new(), |(_, rest)| rest.to_string())
+            })
+            .collect();
+        got.push(msgs);
     }
     assert_eq!(got[0], got[1], "Clearway, then HAProxy");
+    assert_eq!(
+        got[0][1],
+        "{192.0.2.1||} {|} 192.0.2.1 - - \"\" \"\" \"192.0.2.1\" \"\" \"\" {192.0.2.1||} - - \"\" 403"
+    );
+    let got: Vec<&String> = got.iter().map(|m| &m[0]).collect();
     assert!(
         got[0].starts_with("{192.0.2.1|a#7Bb#7Cc#7D#22d#23e\\f]g#C3#A9|} {text|}"),
         "{}",

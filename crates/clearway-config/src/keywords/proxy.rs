@@ -280,46 +280,46 @@ pub fn apply(d: &Directive, kind: Kind, name: &str, caps: Caps, p: &mut Draft, c
     }
 }
 
-/// `capture request|response header NAME len N`; `capture cookie` only warns (it feeds
-/// `%CC`/`%CS`, which Clearway writes as `-`: logs only, no traffic).
+/// `capture request|response header NAME len N`, `capture cookie NAME len N`.
 fn capture(d: &Directive, p: &mut Draft, ctx: &mut Ctx) -> Res<()> {
-    let usage = "'capture request header NAME len N' or 'capture response header NAME len N'";
-    match d
-        .words
-        .iter()
-        .skip(1)
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
-        ["cookie", ..] => {
-            ctx.warn(
-                &d.span,
-                "'capture cookie' is known but not acted on yet: %CC and %CS log '-'",
-            );
-            Ok(())
+    let usage = "'capture request|response header NAME len N' or 'capture cookie NAME len N'";
+    let words: Vec<&str> = d.words.iter().skip(1).map(String::as_str).collect();
+    let (name, n) = match words.as_slice() {
+        ["request" | "response", "header", name, "len", n] | ["cookie", name, "len", n] => (*name, *n),
+        _ => {
+            return Err((
+                format!("'capture' expects {usage}"),
+                Some("e.g. 'capture request header Host len 32'".into()),
+            ))
         }
-        [side @ ("request" | "response"), "header", name, "len", n] => {
+    };
+    let len: usize = crate::units::int(n, "len").map_err(err)?;
+    if len == 0 {
+        return Err(err("'len' must be above 0"));
+    }
+    match words[0] {
+        "cookie" => {
+            if p.captures.cookie.is_some() {
+                ctx.warn(
+                    &d.span,
+                    "a frontend captures one cookie: this 'capture cookie' replaces the earlier one",
+                );
+            }
+            p.captures.cookie = Some((name.to_string(), len));
+        }
+        side => {
             if !super::http::http_token(name) {
                 return Err((format!("'{name}' is not a valid header name"), None));
             }
-            let len: usize = crate::units::int(n, "len").map_err(err)?;
-            if len == 0 {
-                return Err(err("'len' must be above 0"));
-            }
-            let list = if *side == "request" {
+            let list = if side == "request" {
                 &mut p.captures.request
             } else {
                 &mut p.captures.response
             };
             list.push((name.to_string(), len));
-            Ok(())
         }
-        _ => Err((
-            format!("'capture' expects {usage}"),
-            Some("e.g. 'capture request header Host len 32'".into()),
-        )),
     }
+    Ok(())
 }
 
 fn err(msg: impl Into<String>) -> Failure {

@@ -399,6 +399,20 @@ fn header_captures_belong_to_frontends() {
     let c = &l.config.frontend("f").unwrap().captures;
     assert_eq!(c.request, [("Host".to_string(), 32), ("X-Id".to_string(), 8)]);
     assert_eq!(c.response, [("Content-Type".to_string(), 10)]);
+    let two = ok("frontend f\n bind :80\n capture cookie SID len 20\n capture cookie JSESSIONID= len 70\n");
+    let c = &two.config.frontend("f").unwrap().captures;
+    assert_eq!(
+        c.cookie,
+        Some(("JSESSIONID=".to_string(), 70)),
+        "the last one, as HAProxy"
+    );
+    assert!(
+        two.warnings
+            .iter()
+            .any(|w| w.span.line == 4 && w.message.contains("replaces")),
+        "{:?}",
+        two.warnings
+    );
     // A backend has no log line of its own to carry them: ignored with a word, as HAProxy.
     assert!(
         l.warnings

@@ -21,6 +21,8 @@ pub struct ReqLog {
     bytes_in: u64,
     /// The captured request headers (`capture request header`), when the frontend has any.
     captures: Option<Box<[Option<http::HeaderValue>]>>,
+    /// The captured cookie (`capture cookie`).
+    cookie: Option<Box<str>>,
     /// Marked on the way (through a shared reference: the request is borrowed there).
     marks: Arc<Marks>,
 }
@@ -88,8 +90,33 @@ impl ReqLog {
                 &req.headers,
                 req.uri.authority().map(|a| a.as_str()),
             ),
+            cookie: fe.captures.request_cookie(&req.headers),
             marks: Arc::new(Marks::default()),
         })
+    }
+}
+
+/// What a frontend's captures took of a server's response (`capture response header`
+/// before the response rules, `capture cookie` after them, as HAProxy takes them), carried in
+/// the response's extensions to its log line.
+#[derive(Clone)]
+pub struct ResCaptured {
+    headers: Option<Box<[Option<http::HeaderValue>]>>,
+    cookie: Option<Box<str>>,
+}
+
+impl ResCaptured {
+    /// The response headers captured by `fe`, before the response rules change them.
+    pub fn headers(fe: &Frontend, headers: &http::HeaderMap) -> ResCaptured {
+        ResCaptured {
+            headers: crate::log::Captures::take(&fe.captures.response, headers, None),
+            cookie: None,
+        }
+    }
+
+    /// The cookie the response sets, after the response rules.
+    pub fn cookie(&mut self, fe: &Frontend, headers: &http::HeaderMap) {
+        self.cookie = fe.captures.response_cookie(headers);
     }
 }
 
@@ -103,8 +130,8 @@ pub struct PendingLog {
     tls: bool,
     status: u16,
     term: [u8; 2],
-    /// The captured response headers (`capture response header`), when the frontend has any.
-    captures: Option<Box<[Option<http::HeaderValue>]>>,
+    /// What was captured of the server's response.
+    captured: ResCaptured,
     /// Response bytes to the client so far (head and body).
     pub bytes_out: u64,
     /// The body was sent to its end.
@@ -112,7 +139,8 @@ pub struct PendingLog {
 }
 
 impl PendingLog {
-    /// The line of a request answered with `status`, by a server or by Clearway itself.
+    /// The line of a request answered with `status`, by a server (what the captures took of
+    /// its response: `captured`) or by Clearway itself.
     pub fn new(
         fe: Arc<Frontend>,
         be: Option<Arc<Backend>>,
@@ -120,6 +148,7 @@ impl PendingLog {
         conn: &crate::acl::ConnSamples,
         status: http::StatusCode,
         headers: &http::HeaderMap,
+        captured: Option<ResCaptured>,
     ) -> PendingLog {
         let status = status.as_u16();
         let head: usize = headers
@@ -139,9 +168,13 @@ impl PendingLog {
             (false, 401 | 403) => *b"PR",
             _ => *b"--",
         };
-        let captures = crate::log::Captures::take(&fe.captures.response, headers, None);
+        // A response Clearway made itself captures nothing, as in HAProxy.
+        let captured = captured.unwrap_or_else(|| ResCaptured {
+            headers: crate::log::Captures::take(&fe.captures.response, &http::HeaderMap::new(), None),
+            cookie: None,
+        });
         PendingLog {
-            captures,
+            captured,
             fe,
             be,
             req,
@@ -166,7 +199,9 @@ impl Drop for PendingLog {
         r.tls = self.tls;
         r.http = Some(q.line.clone());
         r.req_captures = q.captures.as_deref();
-        r.res_captures = self.captures.as_deref();
+        r.res_captures = self.captured.headers.as_deref();
+        r.req_cookie = q.cookie.as_deref();
+        r.res_cookie = self.captured.cookie.as_deref();
         r.backend = self.be.as_ref().map(|b| b.rt.name.as_str());
         r.status = Some(self.status);
         r.bytes_in = q.bytes_in;

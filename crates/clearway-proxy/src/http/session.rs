@@ -13,7 +13,7 @@ use client::Activity;
 pub use client::{serve, serve_once_readable};
 use h2::{handshake_h2, H2Sent};
 
-use super::access_log::{PendingLog, ReqLog};
+use super::access_log::{PendingLog, ReqLog, ResCaptured};
 use super::body::{DoneGuard, Lease, ResBody};
 use super::client_h1;
 use super::h1;
@@ -154,6 +154,7 @@ impl Session {
             .then(|| req.extensions.remove::<ReqLog>())
             .flatten()
         {
+            let captured = res.extensions_mut().remove::<ResCaptured>();
             let log = PendingLog::new(
                 self.fe.clone(),
                 be_arc.cloned(),
@@ -161,6 +162,7 @@ impl Session {
                 &self.conn,
                 res.status(),
                 res.headers(),
+                captured,
             );
             res.body_mut().set_log(log);
         }
@@ -325,11 +327,11 @@ impl Session {
             headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         // Response header lines stay raw unless something reads them: response rules, a
-        // response header capture.
+        // response header or cookie capture.
         let raw_response = parts.version != Version::HTTP_2
             && !fe.http.has_response_rules()
             && !be.http.has_response_rules()
-            && fe.captures.response.is_empty();
+            && !fe.captures.reads_response();
         let client_upgrade = upgrade
             .is_some()
             .then(|| parts.extensions.remove::<client_h1::OnUpgrade>())
@@ -582,8 +584,14 @@ impl Session {
     ) -> Response<ResBody> {
         be.rt.servers[server].counters.inc(Field::of_status(rp.status.as_u16()));
         strip_hop_by_hop(&mut rp.headers);
+        let fe = &self.fe;
+        let captured = (fe.log_requests && fe.captures.reads_response()).then(|| ResCaptured::headers(fe, &rp.headers));
         be.http.on_response(&mut rp, req, &self.conn);
-        self.fe.http.on_response(&mut rp, req, &self.conn);
+        fe.http.on_response(&mut rp, req, &self.conn);
+        if let Some(mut c) = captured {
+            c.cookie(fe, &rp.headers);
+            rp.extensions.insert(c);
+        }
         Response::from_parts(rp, body)
     }
 }

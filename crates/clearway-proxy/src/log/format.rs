@@ -420,7 +420,18 @@ fn var(out: &mut String, v: Var, f: Flags, r: &Record) {
         },
         Var::BytesRead => num(out, r.bytes_out),
         Var::BytesUploaded => num(out, r.bytes_in),
-        Var::CapturedReqCookie | Var::CapturedResCookie => out.push('-'),
+        Var::CapturedReqCookie | Var::CapturedResCookie => {
+            let cookie = if v == Var::CapturedReqCookie {
+                r.req_cookie
+            } else {
+                r.res_cookie
+            };
+            match (cookie, f.quote) {
+                (Some(c), _) => string(out, c, f),
+                (None, true) => out.push_str("\"\""),
+                (None, false) => out.push('-'),
+            }
+        }
         Var::TermState => string(out, std::str::from_utf8(&r.term).unwrap_or("--"), f),
         Var::TermStateCookie => {
             string(

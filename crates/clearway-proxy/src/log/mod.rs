@@ -61,6 +61,9 @@ pub struct Record<'a> {
     /// captures any (`capture request|response header`); None for a header not there.
     pub req_captures: Option<&'a [Option<http::HeaderValue>]>,
     pub res_captures: Option<&'a [Option<http::HeaderValue>]>,
+    /// The captured cookie of the request and of the response (`%CC`, `%CS`).
+    pub req_cookie: Option<&'a str>,
+    pub res_cookie: Option<&'a str>,
     /// This record's number among the process's (`%rt`).
     pub counter: u64,
 }
@@ -103,12 +106,17 @@ impl HttpLine {
     }
 }
 
+/// The most of a captured cookie kept (HAProxy's `tune.http.cookielen` default).
+const COOKIE_LEN: usize = 63;
+
 /// The headers a frontend captures for its log lines (`capture request|response header NAME
 /// len N`), each with the most bytes of its value kept.
 #[derive(Debug, Clone, Default)]
 pub struct Captures {
     pub request: Vec<(http::HeaderName, usize)>,
     pub response: Vec<(http::HeaderName, usize)>,
+    /// `capture cookie PREFIX len N`.
+    pub cookie: Option<(String, usize)>,
 }
 
 impl Captures {
@@ -121,7 +129,35 @@ impl Captures {
         Captures {
             request: names(&c.request),
             response: names(&c.response),
+            cookie: c.cookie.as_ref().map(|(n, len)| (n.clone(), (*len).min(COOKIE_LEN))),
         }
+    }
+
+    /// Whether the response's headers are read (a header or cookie capture).
+    pub fn reads_response(&self) -> bool {
+        !self.response.is_empty() || self.cookie.is_some()
+    }
+
+    /// The captured cookie of a request (`%CC`): the first `name=value` of its `Cookie`
+    /// headers whose text starts with the capture's name, cut to its length.
+    pub fn request_cookie(&self, headers: &http::HeaderMap) -> Option<Box<str>> {
+        let (prefix, len) = self.cookie.as_ref()?;
+        let all = headers.get_all(http::header::COOKIE);
+        let mut cookies = all.iter().flat_map(|v| v.as_bytes().split(|&b| b == b';'));
+        let found = cookies.find_map(|c| cookie_text(c, prefix))?;
+        Some(cut(found, *len))
+    }
+
+    /// The captured cookie of a response (`%CS`): the first `Set-Cookie` whose `name=value`
+    /// starts with the capture's name, cut to its length.
+    pub fn response_cookie(&self, headers: &http::HeaderMap) -> Option<Box<str>> {
+        let (prefix, len) = self.cookie.as_ref()?;
+        let all = headers.get_all(http::header::SET_COOKIE);
+        let mut first = all
+            .iter()
+            .map(|v| v.as_bytes().split(|&b| b == b';').next().unwrap_or_default());
+        let found = first.find_map(|c| cookie_text(c, prefix))?;
+        Some(cut(found, *len))
     }
 
     /// The last value of each header of `list` in `headers`, cut to its length; None when
@@ -148,6 +184,18 @@ impl Captures {
         };
         Some(list.iter().map(one).collect())
     }
+}
+
+/// A cookie's `name=value` text without the spaces around it, if it starts with `prefix`
+/// (a name, or a name and `=` for an exact match).
+fn cookie_text<'a>(c: &'a [u8], prefix: &str) -> Option<&'a [u8]> {
+    let c = c.trim_ascii();
+    (c.starts_with(prefix.as_bytes()) && !c.starts_with(b"$")).then_some(c)
+}
+
+/// At most `len` bytes of `b`, as text (a byte that is not UTF-8 becomes U+FFFD).
+fn cut(b: &[u8], len: usize) -> Box<str> {
+    String::from_utf8_lossy(&b[..b.len().min(len)]).into()
 }
 
 impl Record<'_> {
@@ -186,6 +234,8 @@ impl Record<'_> {
             http: None,
             req_captures: None,
             res_captures: None,
+            req_cookie: None,
+            res_cookie: None,
             counter: COUNTER.fetch_add(1, Ordering::Relaxed),
         }
     }
