@@ -12,7 +12,7 @@ use clearway_net::connect::{self, ConnectError, ConnectStage, SourceBind};
 use clearway_net::errors::errno_name;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 
 /// Holds a server connection slot; releasing it wakes queued sessions.
@@ -20,6 +20,9 @@ use tokio::net::TcpStream;
 pub struct SlotGuard {
     backend: Arc<Backend>,
     pub server: usize,
+    /// When the slot was granted after waiting for it in the queue, for a session that is
+    /// logged (`%Tw`); None when it was free at once or nobody logs the wait.
+    pub dequeued: Option<Instant>,
 }
 
 impl SlotGuard {
@@ -75,6 +78,8 @@ pub struct ClientSide {
     /// request, or what content inspection read): with `option tcp-smart-connect` they carry
     /// the handshake's last ACK.
     pub data_waiting: bool,
+    /// The session is logged: note when a queued slot is granted (`SlotGuard::dequeued`).
+    pub timed: bool,
 }
 
 /// Chooses a server and connects to it, retrying and redispatching on failure as configured.
@@ -115,6 +120,7 @@ pub fn reuse_now<T>(be: &Arc<Backend>, client: ClientSide, reuse: impl FnOnce(us
     let slot = SlotGuard {
         backend: be.clone(),
         server,
+        dequeued: None,
     };
     match reuse(server) {
         Some(t) => Now::Reused(slot, t),
@@ -161,6 +167,7 @@ pub async fn connect_or_reuse<T>(
                 Ok(server) => SlotGuard {
                     backend: be.clone(),
                     server,
+                    dequeued: client.timed.then(Instant::now),
                 },
                 Err(NoSlot::NoServer) if be.rt.only_broken_return_paths() => {
                     return Err(DispatchError::ReturnPathBroken)

@@ -174,6 +174,7 @@ async fn tcp_connect(fe: &Frontend, client: &mut Client, conn: &ConnSamples) -> 
         local: conn.local,
         hdr_ip: None,
         data_waiting: !first.is_empty(),
+        timed: fe.logger.as_ref().is_some_and(|l| l.per_session()),
     };
     match dispatch::connect_server(&be, side).await {
         Ok(sc) => Ok(Connected { be, sc, first }),
@@ -199,12 +200,15 @@ async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples, reg: Opti
         Ok(c) => c,
         Err((term, be)) => {
             if let Some(l) = log {
-                l.finish(&fe, &conn, be.as_deref(), None, connect_ms, term);
+                l.finish(&fe, &conn, be.as_deref(), None, (None, connect_ms), term);
             }
             return;
         }
     };
     let slot = sc.slot;
+    let queue_ms = log
+        .as_ref()
+        .and_then(|l| Some(crate::log::ms_between(l.at, slot.dequeued?)));
     if let Some(r) = reg {
         r.served_by(be.id.server(slot.server));
     }
@@ -258,7 +262,7 @@ async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples, reg: Opti
             forward::End::Killed => *b"KD",
         };
         let served = (slot.server, sc.source, &out);
-        l.finish(&fe, &conn, Some(&be), Some(served), connect_ms, term);
+        l.finish(&fe, &conn, Some(&be), Some(served), (queue_ms, connect_ms), term);
     }
     let src = sc.source.map_or_else(|| "-".to_string(), |s| s.to_string());
     match out.end {
@@ -307,22 +311,25 @@ impl TcpLog {
         }
     }
 
-    /// Logs the session: `served` is its server, source address and outcome when it had one.
+    /// Logs the session: `served` is its server, source address and outcome when it had one;
+    /// `(queued, connected)` when it left the queue (if it waited there) and when its server
+    /// connection was ready, in ms since it started.
     fn finish(
         self,
         fe: &Frontend,
         conn: &ConnSamples,
         be: Option<&Backend>,
         served: Option<(usize, Option<SocketAddr>, &forward::Outcome)>,
-        connect_ms: Option<i64>,
+        (queued, connected): (Option<i64>, Option<i64>),
         term: [u8; 2],
     ) {
         let Some(logger) = &fe.logger else { return };
         let mut r = crate::log::Record::new(&fe.name, conn.peer, Some(conn.local), self.wall);
         r.tls = conn.tls.is_some();
         r.backend = be.map(|b| b.rt.name.as_str());
-        r.t_queue = Some(0);
-        r.t_connect = connect_ms;
+        let queued = queued.unwrap_or(0);
+        r.t_queue = Some(queued);
+        r.t_connect = connected.map(|c| c - queued);
         r.t_total = Some(crate::log::ms_between(self.at, std::time::Instant::now()));
         r.term = term;
         r.feconn = fe.sessions();

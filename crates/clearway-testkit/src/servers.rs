@@ -395,6 +395,14 @@ fn echo_http(conn: TcpStream, peer: SocketAddr, name: &str, conn_no: usize, idle
             let _ = conn.shutdown(Shutdown::Both);
             return;
         }
+        // `/sleep-MS...`: a slow server, answering after MS milliseconds.
+        if let Some(ms) = target
+            .strip_prefix("/sleep-")
+            .and_then(|t| t.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|n| n.parse::<u64>().ok())
+        {
+            std::thread::sleep(Duration::from_millis(ms));
+        }
         let head_only = line.starts_with("HEAD ");
         let ok = if target.starts_with("/chunked") {
             let mut answer = String::from(

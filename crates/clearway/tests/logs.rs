@@ -428,3 +428,49 @@ fn captured_headers_are_logged_as_haproxy_logs_them() {
         got[0]
     );
 }
+
+#[test]
+fn time_in_the_queue_is_tw_not_tc() {
+    let Some(topo) = topology("logq") else { return };
+    let _s = common::http::echo(&topo, "198.51.100.10:80", "s1");
+    let rx = receiver(&topo);
+    // One connection at a time to the server: of two requests sent together, one waits in
+    // the queue while the server takes a second over the other. The same in mode tcp.
+    let cfg = format!(
+        "global\n    log 127.0.0.1:{}  local0\n{DEFAULTS}    log global\n\
+         frontend ft\n    bind 192.0.2.1:80\n    log-format \"%ci:%cp %Tw %Tc\"\n    default_backend bk\n\
+         backend bk\n    timeout queue 10s\n    server s1 198.51.100.10:80 maxconn 1\n\
+         frontend ftt\n    mode tcp\n    bind 192.0.2.1:81\n    log-format \"%ci:%cp %Tw %Tc\"\n    default_backend bkt\n\
+         backend bkt\n    mode tcp\n    timeout queue 10s\n    server s1 198.51.100.10:80 maxconn 1\n",
+        rx.local_addr().expect("addr").port()
+    );
+    let _cw = start(&topo, &cfg, &[80, 81]);
+    let topo = &topo;
+    for port in [80, 81] {
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                let url = format!("http://192.0.2.1:{port}/sleep-1000");
+                s.spawn(move || assert_eq!(http_code(topo, &url, &[]), "200"));
+            }
+        });
+        let mut timers: Vec<(i64, i64)> = traffic(&rx, 2)
+            .iter()
+            .map(|l| {
+                let f: Vec<i64> = l
+                    .split_whitespace()
+                    .rev()
+                    .take(2)
+                    .map(|v| v.parse().expect("a timer"))
+                    .collect();
+                (f[1], f[0])
+            })
+            .collect();
+        timers.sort();
+        let ((tw0, _), (tw1, tc1)) = (timers[0], timers[1]);
+        assert_eq!(tw0, 0, "{port}: the first request did not wait: {timers:?}");
+        // The second waited for the first's whole second on the server: that is queue time,
+        // and its connect (on a local network) took a small part of it.
+        assert!(tw1 >= 500, "{port}: {timers:?}");
+        assert!(tc1 < tw1, "{port}: {timers:?}");
+    }
+}

@@ -30,6 +30,8 @@ pub struct ReqLog {
 /// Microseconds after the request's arrival, 0 for "not yet".
 #[derive(Default)]
 struct Marks {
+    /// It left the queue, when it had to wait there.
+    dequeued: AtomicU64,
     /// A server connection was ready for it (after the queue and the connect).
     connected: AtomicU64,
     /// The response head came.
@@ -43,8 +45,13 @@ impl ReqLog {
         (self.at.elapsed().as_micros() as u64).max(1)
     }
 
-    /// A connection to server `i` is ready for the request.
-    pub fn connected(&self, server: usize) {
+    /// A connection to server `i` is ready for the request, which waited in the queue until
+    /// `dequeued` if it did.
+    pub fn connected(&self, server: usize, dequeued: Option<Instant>) {
+        if let Some(t) = dequeued {
+            let us = t.saturating_duration_since(self.at).as_micros() as u64;
+            self.marks.dequeued.store(us.max(1), Ordering::Relaxed);
+        }
         self.marks.connected.store(self.since(), Ordering::Relaxed);
         self.marks.server.store(server + 1, Ordering::Relaxed);
     }
@@ -213,10 +220,12 @@ impl Drop for PendingLog {
             *b"CD"
         };
         let connected = ReqLog::mark(&q.marks.connected);
+        // Tw: in the queue; Tc: the connect after it (or after the request, not queued).
+        let dequeued = ReqLog::mark(&q.marks.dequeued).unwrap_or(0);
         if connected.is_some() {
-            r.t_queue = Some(0);
+            r.t_queue = Some(dequeued);
         }
-        r.t_connect = connected;
+        r.t_connect = connected.map(|c| c - dequeued);
         r.t_response = match (connected, ReqLog::mark(&q.marks.responded)) {
             (Some(c), Some(h)) => Some(h - c),
             _ => None,

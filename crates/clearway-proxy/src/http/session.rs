@@ -342,6 +342,7 @@ impl Session {
             local: self.conn.local,
             hdr_ip,
             data_waiting: true,
+            timed: fe.log_requests,
         };
         let reuse = be.http.reuse;
         let shared = match reuse {
@@ -438,7 +439,7 @@ impl Session {
             let server = slot.server;
             if fe.log_requests {
                 if let Some(l) = parts.extensions.get::<ReqLog>() {
-                    l.connected(server);
+                    l.connected(server, slot.dequeued);
                 }
             }
             // A closing client's server connection goes back to the backend's pool too, as in
