@@ -74,20 +74,13 @@ fn quiet(rx: &UdpSocket) -> Option<String> {
 
 /// `halog ARGS` (HAProxy's log analyser, from its Debian package) over `lines`.
 fn halog(args: &[&str], lines: &[String]) -> String {
-    use std::io::Write;
-    let mut child = std::process::Command::new("halog")
-        .args(["-s", "0", "-q"])
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("halog (in the haproxy package, a test dependency)");
-    let mut input = child.stdin.take().expect("stdin");
-    for l in lines {
-        input.write_all(l.as_bytes()).expect("halog input");
-    }
-    drop(input);
-    let out = child.wait_with_output().expect("halog");
+    let all: Vec<&str> = ["-s", "0", "-q"].into_iter().chain(args.iter().copied()).collect();
+    let out = run_with_input(
+        "halog",
+        &all,
+        lines.concat().as_bytes(),
+        "in the haproxy package, a test dependency",
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 

@@ -192,21 +192,12 @@ fn prometheus_exporter_counts_responses_and_errors_under_haproxys_names() {
     );
 
     // promtool, Prometheus' own checker, accepts the text.
-    use std::io::Write;
-    let mut child = std::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("promtool (a test dependency: scripts/test installs Debian's prometheus package)");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(text.as_bytes())
-        .expect("send");
-    let out = child.wait_with_output().expect("promtool");
+    let out = run_with_input(
+        "promtool",
+        &["check", "metrics"],
+        text.as_bytes(),
+        "a test dependency: scripts/test installs Debian's prometheus package",
+    );
     assert!(
         out.status.success(),
         "promtool: {}{}",

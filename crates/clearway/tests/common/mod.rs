@@ -177,23 +177,30 @@ pub fn csv_rows(csv: &str) -> Vec<StatRow> {
         .collect()
 }
 
-/// Sends `line` to the stats socket at `path` with socat; returns the answer.
-pub fn cli(path: &std::path::Path, line: &str) -> String {
+/// Runs `program args`, writes `input` to its standard input and returns what it gave;
+/// `missing` says which test dependency provides it when it cannot be started.
+pub fn run_with_input(program: &str, args: &[&str], input: &[u8], missing: &str) -> std::process::Output {
     use std::io::Write;
-    let mut child = std::process::Command::new("socat")
-        .args(["-t", "5", "-", &format!("UNIX-CONNECT:{}", path.display())])
+    let mut child = std::process::Command::new(program)
+        .args(args)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .expect("socat (a test dependency: scripts/test installs it)");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("{line}\n").as_bytes())
-        .expect("send");
-    let out = child.wait_with_output().expect("socat");
+        .unwrap_or_else(|e| panic!("{program} ({missing}): {e}"));
+    child.stdin.take().expect("stdin").write_all(input).expect("send");
+    child.wait_with_output().unwrap_or_else(|e| panic!("{program}: {e}"))
+}
+
+/// Sends `line` to the stats socket at `path` with socat; returns the answer.
+pub fn cli(path: &std::path::Path, line: &str) -> String {
+    let to = format!("UNIX-CONNECT:{}", path.display());
+    let out = run_with_input(
+        "socat",
+        &["-t", "5", "-", &to],
+        format!("{line}\n").as_bytes(),
+        "a test dependency: scripts/test installs it",
+    );
     assert!(out.status.success(), "socat: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
