@@ -5,8 +5,7 @@
 //! done or dropped. Must not change the request or the response.
 
 use crate::log::{ms_between, HttpLine, Record};
-use crate::model::Backend;
-use crate::model::Frontend;
+use crate::model::{Backend, Frontend};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
