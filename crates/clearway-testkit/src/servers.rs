@@ -277,7 +277,10 @@ impl HttpStatusServer {
 /// then `h:NAME: VALUE` for each header as received, then `body_len=N` and `body_sum=N` (a
 /// checksum) of the request body, which may come with `Content-Length` or chunked. It answers
 /// `Connection: close` requests by closing, and a request with an `Upgrade` header with
-/// `101 Switching Protocols`, then echoes bytes (a stand-in for WebSocket). The answer's own
+/// `101 Switching Protocols`, then echoes bytes (a stand-in for WebSocket). The 101 carries
+/// `X-Seen-Line` (the request line) and `X-Seen-Key` (the `Sec-WebSocket-Key` received, or
+/// `-`), and answers a key with its `Sec-WebSocket-Accept`, except for targets
+/// `/ws-noaccept...` (none) and `/ws-badaccept...` (a wrong one). The answer's own
 /// framing follows the target: `/chunked...` is sent chunked (with a chunk extension and a
 /// trailer), `/close...` without a length, then the connection closes, `/hop...` with
 /// hop-by-hop fields among the others (`/hop-named...`: one more, named by `Connection`); a
@@ -336,6 +339,7 @@ fn echo_http(conn: TcpStream, peer: SocketAddr, name: &str, conn_no: usize, idle
         let (mut len, mut close) = (0usize, line.trim_end().ends_with("HTTP/1.0"));
         let (mut chunked, target) = (false, line.split(' ').nth(1).unwrap_or("/").to_string());
         let mut upgrade: Option<String> = None;
+        let mut ws_key: Option<String> = None;
         loop {
             let mut h = String::new();
             if reader.read_line(&mut h).map(|n| n == 0).unwrap_or(true) {
@@ -357,6 +361,9 @@ fn echo_http(conn: TcpStream, peer: SocketAddr, name: &str, conn_no: usize, idle
                 if k == "upgrade" {
                     upgrade = Some(v.to_string());
                 }
+                if k == "sec-websocket-key" {
+                    ws_key = Some(v.to_string());
+                }
                 if k == "transfer-encoding" {
                     chunked = v.eq_ignore_ascii_case("chunked");
                 }
@@ -376,9 +383,18 @@ fn echo_http(conn: TcpStream, peer: SocketAddr, name: &str, conn_no: usize, idle
         let mut out = &conn;
         if let Some(proto) = upgrade {
             // Switch protocols, then echo bytes until the client half-closes.
+            let accept = match (&ws_key, target.as_str()) {
+                (Some(_), t) if t.starts_with("/ws-noaccept") => String::new(),
+                (Some(_), t) if t.starts_with("/ws-badaccept") => "Sec-WebSocket-Accept: d3Jvbmc=\r\n".to_string(),
+                (Some(k), _) => format!("Sec-WebSocket-Accept: {}\r\n", websocket_accept(k)),
+                (None, _) => String::new(),
+            };
             if write!(
                 out,
-                "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: {proto}\r\n\r\n"
+                "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: {proto}\r\n{accept}\
+                 X-Seen-Line: {}\r\nX-Seen-Key: {}\r\n\r\n",
+                line.trim_end(),
+                ws_key.as_deref().unwrap_or("-")
             )
             .is_err()
             {
@@ -573,4 +589,13 @@ fn record_http(conn: TcpStream, records: &Mutex<Vec<String>>) {
             return;
         }
     }
+}
+
+/// The `Sec-WebSocket-Accept` value that answers a WebSocket key (RFC 6455 section 4.2.2).
+pub fn websocket_accept(key: &str) -> String {
+    use base64::Engine as _;
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY);
+    ctx.update(key.as_bytes());
+    ctx.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+    base64::engine::general_purpose::STANDARD.encode(ctx.finish())
 }

@@ -6,7 +6,6 @@ mod common;
 use clearway_testkit::HttpEchoServer;
 use common::http::*;
 use common::*;
-use std::io::{Read, Write};
 
 #[test]
 fn keep_alive_on_both_sides_and_forwardfor() {
@@ -512,36 +511,15 @@ fn websocket_upgrade_becomes_a_tunnel() {
          backend bk\n    timeout tunnel 1h\n    server s1 198.51.100.10:80\n"
     );
     let _lb = start(&topo, &cfg, &[80]);
-    let mut s = connect(&topo, "192.0.2.1:80");
-    s.write_all(
-        b"GET /chat HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
-          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-    )
-    .unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        assert_eq!(
-            s.read(&mut byte).expect("response head"),
-            1,
-            "closed early: {:?}",
-            String::from_utf8_lossy(&head)
-        );
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    let (head, s) = switch(&topo, "192.0.2.1:80", "/chat");
     assert!(head.starts_with("http/1.1 101"), "{head}");
     assert!(head.contains("upgrade: websocket"), "{head}");
+    assert!(
+        head.contains(&format!("sec-websocket-accept: {}", ACCEPT.to_ascii_lowercase())),
+        "{head}"
+    );
     // Bytes both ways through the tunnel, several times.
-    for msg in [&b"ping"[..], b"second frame", &[0u8, 159, 146, 150][..]] {
-        s.write_all(msg).unwrap();
-        let mut back = vec![0u8; msg.len()];
-        s.read_exact(&mut back).expect("echo");
-        assert_eq!(back, msg);
-    }
-    s.shutdown(std::net::Shutdown::Write).unwrap();
-    let mut rest = Vec::new();
-    assert_eq!(s.read_to_end(&mut rest).expect("the tunnel closes after our FIN"), 0);
+    echoes(s);
 }
 
 #[test]

@@ -18,8 +18,26 @@ pub use need::Need;
 #[derive(Debug)]
 pub enum Sender {
     H1(Box<super::h1::Conn>),
-    /// With the worker thread (`clearway_core::thread::number`) whose event loop runs the connection's task.
-    H2(hyper::client::conn::http2::SendRequest<ReqBody>, usize),
+    /// With the worker thread (`clearway_core::thread::number`) whose event loop runs the
+    /// connection's task, and what the server's SETTINGS said.
+    H2(
+        hyper::client::conn::http2::SendRequest<ReqBody>,
+        usize,
+        std::sync::Arc<H2Peer>,
+    ),
+}
+
+/// What an HTTP/2 server said of itself in its SETTINGS that requests need to know, kept by
+/// the connection's task as it reads them.
+#[derive(Debug, Default)]
+pub struct H2Peer {
+    /// SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441): it takes extended CONNECT.
+    pub connect_protocol: std::sync::atomic::AtomicBool,
+    /// Asks the connection's task to look at the SETTINGS received so far (they are read by
+    /// a task of hyper's own, which tells no one).
+    pub ask: tokio::sync::Notify,
+    /// Woken once the task has looked.
+    pub answered: tokio::sync::Notify,
 }
 
 pub use super::req_body::ReqBody;
@@ -35,7 +53,7 @@ impl Sender {
     fn is_closed_or_wake(&mut self, waker: &Waker) -> bool {
         match self {
             Sender::H1(c) => !c.is_usable_or_wake(waker),
-            Sender::H2(s, _) => s.is_closed(),
+            Sender::H2(s, _, _) => s.is_closed(),
         }
     }
 
@@ -43,7 +61,7 @@ impl Sender {
     fn origin(&self) -> usize {
         match self {
             Sender::H1(c) => c.origin(),
-            Sender::H2(_, t) => *t,
+            Sender::H2(_, t, _) => *t,
         }
     }
 }

@@ -7,11 +7,13 @@ mod client;
 mod h2;
 #[cfg(test)]
 mod tests;
+mod upgrade;
 
 use crate::log::throttle::throttled;
 use client::Activity;
 pub use client::{serve, serve_once_readable};
 use h2::{handshake_h2, H2Sent};
+use upgrade::{ClientSwitch, ServerSwitch};
 
 use super::access_log::{PendingLog, ReqLog, ResCaptured};
 use super::body::{DoneGuard, Lease, ResBody};
@@ -200,6 +202,7 @@ impl Session {
             {
                 parts.headers.insert(header::HOST, a);
             }
+            upgrade::from_extended_connect(parts);
         }
         match fe.http.on_request(parts, &self.conn, None) {
             Verdict::Continue => {}
@@ -331,10 +334,7 @@ impl Session {
             && !fe.http.has_response_rules()
             && !be.http.has_response_rules()
             && !fe.captures.reads_response();
-        let client_upgrade = upgrade
-            .is_some()
-            .then(|| parts.extensions.remove::<client_h1::OnUpgrade>())
-            .flatten();
+        let client_upgrade = upgrade.is_some().then(|| ClientSwitch::take(parts)).flatten();
 
         let side = ClientSide {
             peer: self.conn.peer,
@@ -465,7 +465,9 @@ impl Session {
                         Ok((rp, rb)) if rp.status == http::StatusCode::SWITCHING_PROTOCOLS => {
                             responded(fe, parts);
                             be.rt.servers[server].counters.inc(Field::Http1xx);
-                            return self.tunnel(be, rp, client_upgrade, slot, rb);
+                            let proto = upgrade.unwrap_or(HeaderValue::from_static(""));
+                            let key = headers.get(header::SEC_WEBSOCKET_KEY);
+                            return self.tunnel(be, rp, (&proto, key), client_upgrade, slot, ServerSwitch::H1(rb));
                         }
                         Ok((rp, rb)) => {
                             responded(fe, parts);
@@ -511,8 +513,31 @@ impl Session {
                 }
                 // Boxed: the HTTP/2 request and its send are larger than anything an HTTP/1.1
                 // request holds, and this request's future would otherwise carry room for them.
-                Sender::H2(h2, origin) => {
-                    match Box::pin(self.send_h2(be, server, h2, parts, &uri, &headers, req_body, attempt)).await {
+                Sender::H2(h2, origin, peer) => {
+                    match Box::pin(self.send_h2(
+                        be,
+                        server,
+                        (h2, &peer, reused),
+                        parts,
+                        &uri,
+                        &headers,
+                        req_body,
+                        attempt,
+                    ))
+                    .await
+                    {
+                        // An extended CONNECT the server took: the response stands for a 101.
+                        H2Sent::Answered(res, _) if upgrade.is_some() && res.status() == http::StatusCode::OK => {
+                            responded(fe, parts);
+                            be.rt.servers[server].counters.inc(Field::Http2xx);
+                            let (mut rp, _) = res.into_parts();
+                            let Some(on) = rp.extensions.remove::<hyper::upgrade::OnUpgrade>() else {
+                                return self.error(Some(be), 502);
+                            };
+                            let proto = upgrade.unwrap_or(HeaderValue::from_static(""));
+                            let key = headers.get(header::SEC_WEBSOCKET_KEY);
+                            return self.tunnel(be, rp, (&proto, key), client_upgrade, slot, ServerSwitch::H2(on));
+                        }
                         H2Sent::Answered(res, h2) => {
                             responded(fe, parts);
                             let (rp, rb) = res.into_parts();
@@ -521,7 +546,7 @@ impl Session {
                                 server,
                                 parts,
                                 rp,
-                                ResBody::h2(rb, lease(slot), Sender::H2(h2, origin)),
+                                ResBody::h2(rb, lease(slot), Sender::H2(h2, origin, peer)),
                             );
                         }
                         H2Sent::Again(b) => body = Some(b),
@@ -627,44 +652,6 @@ impl Session {
             }
         }
     }
-
-    /// A server agreed to switch protocols (WebSocket): the 101 goes to the client, and once
-    /// both sides have switched, bytes flow as in `mode tcp` under `timeout tunnel`. The
-    /// server connection leaves the pool for good; its slot is held until the tunnel ends.
-    fn tunnel(
-        &self,
-        be: &Arc<Backend>,
-        rp: http::response::Parts,
-        client: Option<client_h1::OnUpgrade>,
-        slot: crate::dispatch::SlotGuard,
-        server: h1::ResponseBody,
-    ) -> Response<ResBody> {
-        let (Some(client), Some(server)) = (client, server.into_upgraded()) else {
-            tracing::warn!(backend = %be.rt.name, client = %self.conn.peer, "the server switched protocols without being asked to");
-            return self.error(Some(be), 502);
-        };
-        let t = &be.rt.timeouts;
-        let limits = crate::forward::Limits::for_tunnel(self.fe.timeouts.client, t.server, t.tunnel);
-        let (fe, be2, peer) = (self.fe.name.clone(), be.clone(), self.conn.peer);
-        tokio::spawn(async move {
-            let kill = be2.kill[slot.server].as_ref();
-            match client.connection().await {
-                Some(c) => {
-                    let (mut c, mut s) = (c, server);
-                    let out = crate::forward::forward_any(&mut c, &mut s, limits, kill).await;
-                    tracing::debug!(
-                        frontend = %fe, backend = %be2.rt.name, client = %peer, bytes_in = out.bytes_in,
-                        bytes_out = out.bytes_out, "upgraded connection ended: {}", out.end
-                    );
-                }
-                None => {
-                    tracing::info!(frontend = %fe, backend = %be2.rt.name, client = %peer, "protocol switch failed: the client connection was not handed over")
-                }
-            }
-            drop(slot);
-        });
-        Response::from_parts(rp, ResBody::local(bytes::Bytes::new()))
-    }
 }
 
 impl client_h1::Service for Session {
@@ -693,7 +680,9 @@ fn client_connection(req: &http::request::Parts) -> (bool, Option<HeaderValue>) 
         Version::HTTP_11 => t.close,
         _ => false,
     };
-    let upgrade = (t.upgrade && req.version == Version::HTTP_11)
+    // An HTTP/2 request carries these headers only as an extended CONNECT made over
+    // (`upgrade::from_extended_connect`): HTTP/2 refuses connection headers on arrival.
+    let upgrade = (t.upgrade && matches!(req.version, Version::HTTP_11 | Version::HTTP_2))
         .then(|| req.headers.get(header::UPGRADE).cloned())
         .flatten();
     (closes, upgrade)

@@ -393,6 +393,12 @@ where
     // carry none, as HAProxy's: no Date is added, and no clock is read for it per response.
     let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
         .auto_date_header(false)
+        // WebSocket over HTTP/2 (RFC 8441): extended CONNECT is taken, and passed to
+        // HTTP/1.1 servers as an upgrade.
+        .enable_connect_protocol()
+        // Flow-control windows start at HTTP/2's default (no WINDOW_UPDATE before the first
+        // request, as HAProxy) and grow with the measured bandwidth-delay product.
+        .adaptive_window(true)
         .serve_connection(io, svc);
     drive(conn, &fe, peer, &act, limits).await
 }

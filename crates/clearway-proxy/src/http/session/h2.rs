@@ -3,13 +3,16 @@
 //! Must not choose servers or open connections.
 
 use super::Session;
-use crate::http::pool::{ReqBody, Sender};
+use crate::http::pool::{H2Peer, ReqBody, Sender};
 use crate::log::throttle::throttled;
 use crate::model::Backend;
 use http::header::{self, HeaderMap};
 use http::{Request, Response, Uri, Version};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// What sending a request on an HTTP/2 server connection came to.
 pub(super) enum H2Sent {
@@ -30,7 +33,7 @@ impl Session {
         &self,
         be: &Backend,
         server: usize,
-        mut h2: hyper::client::conn::http2::SendRequest<ReqBody>,
+        (mut h2, peer, reused): (hyper::client::conn::http2::SendRequest<ReqBody>, &H2Peer, bool),
         parts: &http::request::Parts,
         uri: &Uri,
         headers: &HeaderMap,
@@ -49,6 +52,28 @@ impl Session {
             be.tls[server].is_some(),
             be.rt.servers[server].target(self.conn.local),
         );
+        // A switch of protocols (WebSocket) goes as an extended CONNECT, to a server that
+        // takes them; to one that does not, nothing is sent (as HAProxy, 502).
+        if req.headers().contains_key(header::UPGRADE) {
+            // A new connection's SETTINGS may still be on their way.
+            let within = if reused {
+                Duration::ZERO
+            } else {
+                be.rt
+                    .timeouts
+                    .connect
+                    .map_or(Duration::from_secs(1), |t| t.min(Duration::from_secs(1)))
+            };
+            let accepts = super::upgrade::server_accepts(peer, within).await;
+            if !super::upgrade::to_extended_connect(&mut req, accepts) {
+                throttled!(
+                    warn,
+                    backend = %be.rt.name, server = %be.rt.servers[server].name, client = %self.conn.peer,
+                    "protocol switch refused: the server's HTTP/2 connection does not take extended CONNECT (RFC 8441)"
+                );
+                return H2Sent::Refused(502);
+            }
+        }
         let send = std::pin::pin!(h2.try_send_request(req));
         let Some(sent) = self.within_server_timeout(be, server, send).await else {
             return H2Sent::Refused(504);
@@ -76,14 +101,33 @@ impl Session {
 /// Starts HTTP/2 on a new server connection; its I/O runs in a task until it closes.
 pub(super) async fn handshake_h2(stream: Box<dyn crate::stream::Stream>) -> Result<Sender, hyper::Error> {
     let (sender, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+        // Windows start at HTTP/2's default (nothing sent before the first request, as
+        // HAProxy) and grow with the measured bandwidth-delay product.
+        .adaptive_window(true)
         .handshake(TokioIo::new(stream))
         .await?;
+    let peer = Arc::new(H2Peer::default());
+    let seen = peer.clone();
     tokio::spawn(async move {
-        if let Err(e) = conn.await {
+        let mut conn = std::pin::pin!(conn);
+        let r = loop {
+            tokio::select! {
+                r = conn.as_mut() => break r,
+                // A request that would switch protocols asks whether the server takes
+                // extended CONNECT yet.
+                () = seen.ask.notified() => {
+                    if conn.is_extended_connect_protocol_enabled() {
+                        seen.connect_protocol.store(true, Ordering::Relaxed);
+                    }
+                    seen.answered.notify_waiters();
+                }
+            }
+        };
+        if let Err(e) = r {
             tracing::debug!("server connection ended: {e}");
         }
     });
-    Ok(Sender::H2(sender, clearway_core::thread::number()))
+    Ok(Sender::H2(sender, clearway_core::thread::number(), peer))
 }
 
 /// Turns a request prepared for HTTP/1.1 into one for HTTP/2: an absolute target (HTTP/2
