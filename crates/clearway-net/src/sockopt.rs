@@ -79,3 +79,10 @@ pub(crate) fn set_notsent_lowat(fd: &impl AsRawFd, bytes: u32) -> io::Result<()>
 pub(crate) fn notsent_lowat(fd: &impl AsRawFd) -> io::Result<u32> {
     get_int(fd, libc::IPPROTO_TCP, libc::TCP_NOTSENT_LOWAT).map(|v| v as u32)
 }
+
+/// Shuts a socket down both ways (`shutdown(2)`), from outside the task that owns it: its
+/// peer gets a FIN and the owner's reads and writes end at once. The descriptor stays open;
+/// the caller must know it is still open (and still the same socket).
+pub fn shutdown_both(fd: std::os::fd::RawFd) -> io::Result<()> {
+    nix::sys::socket::shutdown(fd, nix::sys::socket::Shutdown::Both).map_err(io::Error::from)
+}

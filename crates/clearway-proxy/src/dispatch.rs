@@ -23,9 +23,32 @@ pub struct SlotGuard {
     /// When the slot was granted after waiting for it in the queue, for a session that is
     /// logged (`%Tw`); None when it was free at once or nobody logs the wait.
     pub dequeued: Option<Instant>,
+    /// The server's kill count when the slot was granted (0 for servers without one).
+    kill_since: u32,
 }
 
 impl SlotGuard {
+    fn new(be: &Arc<Backend>, server: usize, dequeued: Option<Instant>) -> SlotGuard {
+        SlotGuard {
+            backend: be.clone(),
+            server,
+            dequeued,
+            kill_since: be.kill[server].as_ref().map_or(0, |k| k.count()),
+        }
+    }
+
+    /// Whether the server's sessions were shut down since the slot was granted
+    /// (`shutdown sessions server`, `on-marked-down shutdown-sessions`): a request failing on
+    /// it failed for that reason.
+    pub fn killed(&self) -> bool {
+        self.kill().is_some_and(|k| k.fired_since(self.kill_since))
+    }
+
+    /// The server's kill, when its sessions can be ended from outside.
+    pub fn kill(&self) -> Option<&Arc<crate::kill::Kill>> {
+        self.backend.kill[self.server].as_ref()
+    }
+
     /// The backend's and the server's names, for logs.
     pub fn names(&self) -> (&str, &str) {
         (&self.backend.rt.name, &self.backend.rt.servers[self.server].name)
@@ -117,11 +140,7 @@ pub fn reuse_now<T>(be: &Arc<Backend>, client: ClientSide, reuse: impl FnOnce(us
     else {
         return Now::Wait;
     };
-    let slot = SlotGuard {
-        backend: be.clone(),
-        server,
-        dequeued: None,
-    };
+    let slot = SlotGuard::new(be, server, None);
     match reuse(server) {
         Some(t) => Now::Reused(slot, t),
         None => Now::Slot(slot),
@@ -164,11 +183,7 @@ pub async fn connect_or_reuse<T>(
         let slot = match first.take() {
             Some(slot) => slot,
             None => match be.queue.acquire(&be.rt, client.peer.ip(), want, queue_limit).await {
-                Ok(server) => SlotGuard {
-                    backend: be.clone(),
-                    server,
-                    dequeued: client.timed.then(Instant::now),
-                },
+                Ok(server) => SlotGuard::new(be, server, client.timed.then(Instant::now)),
                 Err(NoSlot::NoServer) if be.rt.only_broken_return_paths() => {
                     return Err(DispatchError::ReturnPathBroken)
                 }

@@ -227,7 +227,7 @@ pub struct Backend {
     /// Per server: how its sessions are ended from outside, when anything can end them
     /// (a stats socket or an admin page, `on-marked-down shutdown-sessions`, a server's
     /// `on-marked-up shutdown-backup-sessions` for the backups).
-    pub kill: Vec<Option<crate::kill::Kill>>,
+    pub kill: Vec<Option<Arc<crate::kill::Kill>>>,
 }
 
 impl Backend {

@@ -128,7 +128,7 @@ impl Runtime {
                         let ends = killable
                             || s.on_marked_down_shutdown
                             || (s.backup && b.servers.iter().any(|o| o.on_marked_up_shutdown_backups));
-                        ends.then(|| crate::kill::Kill::new(threads))
+                        ends.then(|| Arc::new(crate::kill::Kill::new(threads)))
                     })
                     .collect(),
             }));

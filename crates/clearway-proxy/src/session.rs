@@ -223,7 +223,7 @@ async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples, reg: Opti
             tracing::warn!(frontend = %fe.name, backend = %be.rt.name, server = %server.name, client = %peer, "server closed before the first bytes: {e}");
             return;
         }
-        forward::forward(c, &mut stream, limits, be.kill[slot.server].as_ref()).await
+        forward::forward(c, &mut stream, limits, be.kill[slot.server].as_deref()).await
     } else {
         // In mode tcp only connection samples exist (`sni ssl_fc_sni` passes the client's on).
         let sni = be.tls[slot.server]
@@ -245,7 +245,7 @@ async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples, reg: Opti
             client.stream(),
             &mut *s,
             limits,
-            be.kill[slot.server].as_ref(),
+            be.kill[slot.server].as_deref(),
         ))
         .await
     };

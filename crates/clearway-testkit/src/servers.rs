@@ -451,6 +451,20 @@ fn echo_http(conn: TcpStream, peer: SocketAddr, name: &str, conn_no: usize, idle
                 if named { "X-Private: secret\r\n" } else { "" },
                 if head_only { "" } else { body.as_str() }
             )
+        } else if let Some(ms) = target.strip_prefix("/stall-").and_then(|t| t.parse::<u64>().ok()) {
+            // `/stall-MS`: the head and half the body, then MS milliseconds of silence.
+            let (first, rest) = body.as_bytes().split_at(body.len() / 2);
+            write!(
+                out,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nServer: echo\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .and_then(|()| out.write_all(first))
+            .and_then(|()| out.flush())
+            .and_then(|()| {
+                std::thread::sleep(Duration::from_millis(ms));
+                out.write_all(rest)
+            })
         } else if target.starts_with("/close") {
             close = true;
             write!(

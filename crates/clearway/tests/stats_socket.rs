@@ -467,3 +467,85 @@ fn socket_stats_give_each_listener_the_row_and_metrics_haproxy_gives_it() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn shutdown_sessions_server_ends_http_requests_in_flight_as_haproxy_does() {
+    let Some(topo) = topology("clik") else { return };
+    let dir = socket_dir("clik");
+    let _a = echo(&topo, "198.51.100.10:80", "s1");
+    // Each proxy logs to its own receiver on the lb's loopback (ports 5080 and 5081).
+    let receivers: Vec<std::net::UdpSocket> = [5080, 5081]
+        .iter()
+        .map(|p| {
+            let s = topo
+                .lb
+                .enter(|| std::net::UdpSocket::bind(("127.0.0.1", *p)))
+                .expect("a syslog receiver");
+            s.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+            s
+        })
+        .collect();
+    let cfg = format!(
+        "global\n    stats socket {}/PORT.sock level admin\n    log 127.0.0.1:50PORT local0\n{HTTP_DEFAULTS}    log global\n\
+         frontend ft\n    bind 192.0.2.1:PORT\n    log-format \"%ST %ts\"\n    default_backend bk\n\
+         backend bk\n    server s1 198.51.100.10:80\n",
+        dir.display()
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
+    // A request in flight on s1 (waiting for its response, or reading a body the server
+    // stalls in the middle of), then `shutdown sessions server`: what the client gets, and
+    // what is logged.
+    let killed = |port: u16, path: &str, ready: &dyn Fn(&StatRow) -> bool| -> (String, String) {
+        let sock = dir.join(format!("{port}.sock"));
+        let url = format!("http://192.0.2.1:{port}{path}");
+        let got = std::thread::scope(|s| {
+            let client = s.spawn(|| {
+                let out = topo.client.exec(
+                    "curl",
+                    &["-s", "--max-time", "20", "-o", "/dev/null", "-w", "%{http_code}", &url],
+                );
+                format!(
+                    "{} exit={}",
+                    String::from_utf8_lossy(&out.stdout),
+                    out.status.code().unwrap_or(-1)
+                )
+            });
+            assert!(
+                eventually(|| ready(&stat(&sock, "bk", "s1"))),
+                "{port}{path}: not in flight"
+            );
+            assert_eq!(cli(&sock, "shutdown sessions server bk/s1"), "\n");
+            client.join().expect("client")
+        });
+        // The request's line (the process's own messages go to the same target).
+        let rx = &receivers[usize::from(port - 80)];
+        let mut buf = vec![0u8; 4096];
+        let msg = loop {
+            let n = rx.recv(&mut buf).expect("a log line");
+            let line = String::from_utf8_lossy(&buf[..n]);
+            let msg = line.split_once("]: ").map_or("", |(_, m)| m).trim_end().to_string();
+            if msg.starts_with(|c: char| c.is_ascii_digit()) {
+                break msg;
+            }
+        };
+        (got, msg)
+    };
+    let in_flight = |r: &StatRow| r["scur"] == "1";
+    let head_in = |r: &StatRow| r["hrsp_2xx"] == "1";
+    for (path, ready, expected, log) in [
+        // Before the response: a 502, logged KH.
+        (
+            "/sleep-5000",
+            &in_flight as &dyn Fn(&StatRow) -> bool,
+            "502 exit=0",
+            "502 KH",
+        ),
+        // In the middle of the body: the connection closes, the client has part of it (KD).
+        ("/stall-5000", &head_in, "200 exit=18", "200 KD"),
+    ] {
+        let (cw, hap) = (killed(80, path, ready), killed(81, path, ready));
+        assert_eq!(hap, (expected.to_string(), log.to_string()), "HAProxy, {path}");
+        assert_eq!(cw, (expected.to_string(), log.to_string()), "Clearway, {path}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -37,6 +37,8 @@ struct Marks {
     responded: AtomicU64,
     /// The server's index plus one.
     server: AtomicUsize,
+    /// Its server's sessions were shut down before the response came (`KH`).
+    killed: std::sync::atomic::AtomicBool,
 }
 
 impl ReqLog {
@@ -58,6 +60,11 @@ impl ReqLog {
     /// Server `i` was tried, in vain.
     pub fn tried(&self, server: usize) {
         self.marks.server.store(server + 1, Ordering::Relaxed);
+    }
+
+    /// Its server's sessions were shut down while it waited for the response.
+    pub fn killed(&self) {
+        self.marks.killed.store(true, Ordering::Relaxed);
     }
 
     /// The response head came.
@@ -135,7 +142,8 @@ pub struct PendingLog {
     local: SocketAddr,
     tls: bool,
     status: u16,
-    term: [u8; 2],
+    /// Why it ended, when not by the response's end (HAProxy's first two characters).
+    pub term: [u8; 2],
     /// What was captured of the server's response.
     captured: ResCaptured,
     /// Response bytes to the client so far (head and body).
@@ -164,7 +172,9 @@ impl PendingLog {
             + 19;
         // Why a request answered by Clearway itself ended (HAProxy's first two characters).
         let responded = ReqLog::mark(&req.marks.responded).is_some();
+        let killed = req.marks.killed.load(Ordering::Relaxed);
         let term = match (responded, status) {
+            _ if killed => *b"KH",
             (true, _) => *b"--",
             (false, 502) => *b"SH",
             (false, 504) => *b"sH",

@@ -145,6 +145,8 @@ impl ResBody {
                     l.bytes_out += f.data_ref().map_or(0, |d| d.len() as u64);
                 }
                 Poll::Ready(None) => l.complete = true,
+                // Cut short because the server's sessions were shut down: `KD`.
+                Poll::Ready(Some(Err(_))) if self.kind.killed() => l.term = *b"KD",
                 _ => {}
             }
             if ended {
@@ -209,6 +211,20 @@ impl Body for ResBody {
             Kind::Local(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
             Kind::H1 { inner, .. } => inner.exact_len().map_or_else(SizeHint::default, SizeHint::with_exact),
             Kind::H2 { inner, .. } => inner.size_hint(),
+        }
+    }
+}
+
+impl Kind {
+    /// Whether the server's sessions were shut down since this response's request took its
+    /// slot.
+    fn killed(&self) -> bool {
+        match self {
+            Kind::H1 { lease: Some(l), .. }
+            | Kind::H2 {
+                lease: Some((l, _)), ..
+            } => l.slot.killed(),
+            _ => false,
         }
     }
 }

@@ -25,6 +25,7 @@ use super::rules::{forward_for, Verdict};
 use super::service;
 use crate::acl::ConnSamples;
 use crate::dispatch::{self, ClientSide, Got};
+use crate::kill::Kill;
 use crate::model::{Backend, Frontend};
 use clearway_config::model::{HttpConnMode, HttpReuse, UseSrc};
 use clearway_core::Field;
@@ -91,6 +92,15 @@ impl Session {
     fn own(&self) -> &Arc<Pool> {
         self.own
             .get_or_init(|| Arc::new(Pool::new(4, Duration::from_secs(3600), 1)))
+    }
+
+    /// A request whose server had its sessions shut down (`shutdown sessions server`) before
+    /// the response came: 502, logged `KH`, as HAProxy answers it.
+    fn killed(&self, be: &Backend, parts: &http::request::Parts) -> Response<ResBody> {
+        if let Some(l) = parts.extensions.get::<ReqLog>() {
+            l.killed();
+        }
+        self.error(Some(be), 502)
     }
 
     fn error(&self, be: Option<&Backend>, status: u16) -> Response<ResBody> {
@@ -409,9 +419,10 @@ impl Session {
                 // future (and no copy of one into a box) per new server connection.
                 Ok(Got::New(c)) if be.tls[c.slot.server].is_none() && !be.h2[c.slot.server] => {
                     let tally = be.tally(c.slot.server);
+                    let stream = Kill::guard(be.kill[c.slot.server].as_ref(), c.stream);
                     (
                         c.slot,
-                        Sender::H1(h1::Conn::counted(Box::new(c.stream), READ_BUF, Some(tally))),
+                        Sender::H1(h1::Conn::counted(stream, READ_BUF, Some(tally))),
                         false,
                     )
                 }
@@ -474,6 +485,8 @@ impl Session {
                             let rb = rb.with_idle_timeout(be.rt.timeouts.server);
                             return self.on_response(be, server, parts, rp, ResBody::h1(rb, lease(slot)));
                         }
+                        // Its server's sessions were shut down (the socket with them).
+                        Err(_) if slot.killed() => return self.killed(be, parts),
                         Err(f) if f.replayable && reused && attempt == 0 && idempotent(&parts.method) => {
                             tracing::debug!(backend = %be.rt.name, "idle server connection was closed: {}; using a new one", f.error);
                         }
@@ -549,6 +562,7 @@ impl Session {
                                 ResBody::h2(rb, lease(slot), Sender::H2(h2, origin, peer)),
                             );
                         }
+                        H2Sent::Again(_) | H2Sent::Refused(_) if slot.killed() => return self.killed(be, parts),
                         H2Sent::Again(b) => body = Some(b),
                         H2Sent::Refused(status) => {
                             count_failed_response(be, server);
@@ -638,6 +652,7 @@ impl Session {
             }
         };
         let tally = be.tally(c.slot.server);
+        let stream = Kill::guard(be.kill[c.slot.server].as_ref(), stream);
         if !(alpn_h2 || be.h2[c.slot.server]) {
             // A response head larger than a request's may be is refused (502), as HAProxy's
             // buffer would.

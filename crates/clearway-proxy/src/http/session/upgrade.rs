@@ -217,7 +217,7 @@ impl Session {
         let limits = crate::forward::Limits::for_tunnel(self.fe.timeouts.client, t.server, t.tunnel);
         let (fe, be2, peer) = (self.fe.name.clone(), be.clone(), self.conn.peer);
         tokio::spawn(async move {
-            let kill = be2.kill[slot.server].as_ref();
+            let kill = be2.kill[slot.server].as_deref();
             match (client.connection().await, server.connection().await) {
                 (Some(mut c), Some(mut s)) => {
                     let out = crate::forward::forward_any(&mut c, &mut s, limits, kill).await;
