@@ -29,6 +29,8 @@ use std::sync::Arc;
 pub struct Loaded {
     pub config: Config,
     pub warnings: Vec<Diagnostic>,
+    /// Keywords accepted without effect (shown at `-d`).
+    pub notes: Vec<Diagnostic>,
 }
 
 /// Reads and validates the given files or directories (a directory contributes its `*.cfg`
@@ -74,11 +76,20 @@ pub fn parse_texts(texts: &[(String, String)], env: lexer::Env<'_>) -> Result<Lo
         let file: Arc<str> = Arc::from(name.as_str());
         sections.extend(ast::parse(&file, text, env, &mut ctx.errors, &mut ctx.warnings));
     }
+    // `ignore-unsupported` decides how lines before it are taken: read first.
+    ctx.ignore_unsupported = sections
+        .iter()
+        .filter(|s| s.kind == ast::Kind::Global)
+        .flat_map(|s| &s.directives)
+        .filter(|d| d.keyword() == "ignore-unsupported")
+        .flat_map(|d| d.words[1..].iter().cloned())
+        .collect();
     let config = resolve::build(&sections, &mut ctx);
     if ctx.errors.is_empty() {
         Ok(Loaded {
             config,
             warnings: ctx.warnings,
+            notes: ctx.notes,
         })
     } else {
         Err(Errors {

@@ -71,6 +71,10 @@ pub struct Global {
     pub stats_timeout: Option<Duration>,
     /// `stats maxconn`: runtime API connections at once (default 10).
     pub stats_maxconn: Option<u32>,
+    /// TLS settings Clearway does not act on (`ssl-default-bind-ciphers`, `crt-base`, ...),
+    /// with the side they concern ('B' binds, 'S' servers, 'A' both): refused when that side
+    /// uses TLS, without effect otherwise (decided once every section is read).
+    pub tls_unacted: Vec<(Span, String, char)>,
 }
 
 /// A `cpu-map [auto:]GROUP[/THREADS] CPUS...` line: which CPUs some worker threads may run on.
@@ -654,6 +658,23 @@ pub struct ProxyOptions {
     pub tcp_check: Vec<TcpCheckRule>,
     /// `http-check` and `tcp-check` rules not acted on yet, kept as written.
     pub check_rules: Vec<(Span, Vec<String>)>,
+    /// `option clitcpka` (or `tcpka` in a proxy with a frontend side): TCP keep-alive on client
+    /// connections, with `clitcpka-idle|intvl|cnt`.
+    pub clitcpka: bool,
+    pub clitcpka_timers: TcpKa,
+    /// `option srvtcpka` (or `tcpka` in a proxy with a backend side): on server connections,
+    /// with `srvtcpka-idle|intvl|cnt`.
+    pub srvtcpka: bool,
+    pub srvtcpka_timers: TcpKa,
+}
+
+/// TCP keep-alive timers (`clitcpka-idle`, `-intvl`, `-cnt` and their `srvtcpka` twins);
+/// None keeps the system's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TcpKa {
+    pub idle: Option<Duration>,
+    pub intvl: Option<Duration>,
+    pub cnt: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -48,7 +48,28 @@ pub fn build(sections: &[Section], ctx: &mut Ctx) -> Config {
         }
     }
     check_names(&cfg, ctx);
+    tls_unacted(&cfg, ctx);
     cfg
+}
+
+/// Global TLS settings Clearway does not act on: refused when the side they concern uses TLS
+/// (a bind with `ssl`, a server with `ssl`), without effect otherwise.
+fn tls_unacted(cfg: &Config, ctx: &mut Ctx) {
+    let binds = cfg.frontends.iter().flat_map(|f| &f.binds).any(|b| b.tls.is_some());
+    let servers = cfg.backends.iter().flat_map(|b| &b.servers).any(|s| s.ssl);
+    for (span, kw, side) in &cfg.global.tls_unacted {
+        let used = match side {
+            'B' => binds,
+            'S' => servers,
+            _ => binds || servers,
+        };
+        let class = if used {
+            crate::keywords::NotActed::Unsupported
+        } else {
+            crate::keywords::NotActed::NoEffect
+        };
+        ctx.not_acted(span, &format!("'{kw}'"), kw, class);
+    }
 }
 
 /// The draft a section starts from: its `from` defaults, else the last defaults, else fresh.

@@ -82,6 +82,7 @@ pub async fn connect(
     source: Option<&SourceBind>,
     timeout: Option<Duration>,
     delayed_ack: bool,
+    keepalive: Option<&crate::Keepalive>,
 ) -> Result<TcpStream, ConnectError> {
     // Non-blocking from the start: no extra call per connection.
     let socket = Socket::new(
@@ -99,6 +100,9 @@ pub async fn connect(
     if delayed_ack {
         // Only a packet saved: a kernel that refuses it still connects.
         let _ = socket.set_quickack(false);
+    }
+    if let Some(ka) = keepalive {
+        crate::set_keepalive(&socket, ka).map_err(ConnectError::at(ConnectStage::Socket))?;
     }
     match socket.connect(&server.into()) {
         Ok(()) => {}
@@ -217,7 +221,7 @@ mod tests {
     async fn a_connect_returns_once_established() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
         let at = l.local_addr().expect("port");
-        let s = connect(at, None, Some(Duration::from_secs(5)), false)
+        let s = connect(at, None, Some(Duration::from_secs(5)), false, None)
             .await
             .expect("connect");
         assert_eq!(s.peer_addr().expect("peer"), at);
@@ -232,7 +236,7 @@ mod tests {
         let at = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("port");
-        let e = connect(at, None, Some(Duration::from_secs(5)), false)
+        let e = connect(at, None, Some(Duration::from_secs(5)), false, None)
             .await
             .expect_err("refused");
         assert_eq!(e.stage, ConnectStage::Connect);

@@ -86,3 +86,34 @@ pub(crate) fn notsent_lowat(fd: &impl AsRawFd) -> io::Result<u32> {
 pub fn shutdown_both(fd: std::os::fd::RawFd) -> io::Result<()> {
     nix::sys::socket::shutdown(fd, nix::sys::socket::Shutdown::Both).map_err(io::Error::from)
 }
+
+/// TCP keep-alive on a socket (`option clitcpka` / `srvtcpka`): probes after `idle` without
+/// traffic, every `interval`, the connection dropped after `count` unanswered; each None
+/// leaves the system's setting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Keepalive {
+    pub idle: Option<std::time::Duration>,
+    pub interval: Option<std::time::Duration>,
+    pub count: Option<u32>,
+}
+
+/// Turns keep-alive on for `s` with `ka`'s timers. On a listening socket, the connections it
+/// accepts inherit them (Linux copies the options to each).
+pub fn set_keepalive(s: &impl std::os::fd::AsFd, ka: &Keepalive) -> io::Result<()> {
+    let s = socket2::SockRef::from(s);
+    s.set_keepalive(true)?;
+    let mut p = socket2::TcpKeepalive::new();
+    if let Some(t) = ka.idle {
+        p = p.with_time(t);
+    }
+    if let Some(t) = ka.interval {
+        p = p.with_interval(t);
+    }
+    if let Some(n) = ka.count {
+        p = p.with_retries(n);
+    }
+    if ka.idle.is_some() || ka.interval.is_some() || ka.count.is_some() {
+        s.set_tcp_keepalive(&p)?;
+    }
+    Ok(())
+}

@@ -323,7 +323,7 @@ async fn connect_checked(
     timeout: Duration,
     delayed_ack: bool,
 ) -> Result<tokio::net::TcpStream, (&'static str, String)> {
-    match connect::connect(target, source, Some(timeout), delayed_ack).await {
+    match connect::connect(target, source, Some(timeout), delayed_ack, None).await {
         Ok(s) => Ok(s),
         Err(e) if e.stage == ConnectStage::Timeout => Err(("Layer4 timeout", String::new())),
         Err(e) => Err(("Layer4 connection problem", os_message(&e.error))),

@@ -231,7 +231,15 @@ pub async fn connect_or_reuse<T>(
             port_hint: server.total() as u32,
         });
         let delayed_ack = be.smart_connect && client.data_waiting;
-        match connect::connect(target, bind.as_ref(), be.rt.timeouts.connect, delayed_ack).await {
+        match connect::connect(
+            target,
+            bind.as_ref(),
+            be.rt.timeouts.connect,
+            delayed_ack,
+            be.keepalive.as_ref(),
+        )
+        .await
+        {
             Ok(stream) => {
                 server.counters.inc(Field::Connects);
                 return Ok(Got::New(ServerConn {

@@ -58,6 +58,9 @@ pub fn open_listeners(cfg: &model::Config, rt: &Runtime) -> Result<Vec<Listener>
                 backlog: b.backlog,
                 delayed_ack: f.smart_accept(b.tls.is_some()),
             };
+            // `option clitcpka`: set on each listening socket (inherited ones too), which
+            // the connections it accepts inherit it from.
+            let client_ka = f.options.clitcpka.then(|| keepalive(&f.options.clitcpka_timers));
             let limit = b.maxconn.map(|n| Arc::new(Semaphore::new(n as usize)));
             let tls = b
                 .tls
@@ -90,6 +93,12 @@ pub fn open_listeners(cfg: &model::Config, rt: &Runtime) -> Result<Vec<Listener>
                 // address), not fatal.
                 let mut refused = None;
                 for (thread, socket) in sockets.into_iter().enumerate() {
+                    if let Some(ka) = &client_ka {
+                        clearway_net::set_keepalive(&socket, ka).map_err(|e| BuildError {
+                            span: b.span.clone(),
+                            message: format!("frontend '{}': {what}: cannot set TCP keep-alive: {e}", f.name),
+                        })?;
+                    }
                     if b.defer_accept {
                         if let Err(e) = clearway_net::listen::set_defer_accept(&socket) {
                             refused.get_or_insert(e);
@@ -227,5 +236,14 @@ pub async fn serve_handed_over(workers: Arc<Workers>, thread: usize) {
     };
     while let Some(h) = inbox.recv().await {
         session::spawn(h.fe, h.stream, h.at, h.tls, (h.permits, h.load));
+    }
+}
+
+/// The socket settings for `option clitcpka`/`srvtcpka` and their timers.
+pub fn keepalive(t: &clearway_config::model::TcpKa) -> clearway_net::Keepalive {
+    clearway_net::Keepalive {
+        idle: t.idle,
+        interval: t.intvl,
+        count: t.cnt,
     }
 }

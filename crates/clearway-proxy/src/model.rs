@@ -220,6 +220,8 @@ pub struct Backend {
     pub hdr_ip: Option<crate::http::samples::HdrIp>,
     /// `option tcp-smart-connect`.
     pub smart_connect: bool,
+    /// `option srvtcpka` (or `tcpka`): keep-alive probes on server connections.
+    pub keepalive: Option<clearway_net::Keepalive>,
     /// The `balance` algorithm.
     pub balance: model::Balance,
     /// `option log-health-checks`.

@@ -119,6 +119,10 @@ impl Runtime {
                 h2: b.servers.iter().map(|s| s.proto_h2).collect(),
                 hdr_ip: crate::http::HdrIp::of(b),
                 smart_connect: b.options.smart_connect,
+                keepalive: b
+                    .options
+                    .srvtcpka
+                    .then(|| crate::listen::keepalive(&b.options.srvtcpka_timers)),
                 balance: b.balance,
                 log_health_checks: b.options.log_health_checks,
                 kill: b

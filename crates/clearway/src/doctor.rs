@@ -400,7 +400,7 @@ async fn probe(name: &str, from: IpAddr, server: SocketAddr) -> Item {
         port_range: None,
         port_hint: 0,
     };
-    match clearway_net::connect::connect(server, Some(&bind), Some(Duration::from_secs(2)), false).await {
+    match clearway_net::connect::connect(server, Some(&bind), Some(Duration::from_secs(2)), false, None).await {
         Ok(_) => item(title, Status::Ok, "answered through this host", None),
         Err(e) if e.error.kind() == std::io::ErrorKind::ConnectionRefused => {
             item(title, Status::Ok, "answered (refused) through this host", None)

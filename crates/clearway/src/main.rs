@@ -102,6 +102,12 @@ fn main() -> ExitCode {
             eprintln!("[WARNING] {w}");
         }
     }
+    // Keywords accepted without effect: with -d (or -c -d), as notes.
+    if cli.debug_output() {
+        for n in &loaded.notes {
+            eprintln!("[NOTICE] {n}");
+        }
+    }
     let cfg = loaded.config;
     // As HAProxy: a configuration without a single `bind` is valid text that would serve
     // nothing, so it does not start (exit 2 for a check, 1 for a start).

@@ -169,3 +169,67 @@ fn defer_accept_leaves_a_silent_client_with_the_kernel() {
     round_trip(&mut silent, b"late");
     assert_eq!(echo.count(), 2 * tries);
 }
+
+#[test]
+fn tcp_keepalive_options_set_probes_on_each_side_as_haproxy() {
+    let Some(topo) = topology("tcpka") else { return };
+    let _echo = clearway_testkit::EchoServer::start(&topo.server, addr("198.51.100.10:7"));
+    // The same text for both proxies (PORT: 80 for Clearway, 81 for HAProxy): `option tcpka`
+    // from the defaults, client timers in the frontend, server timers in the backend, and a
+    // frontend and backend that turn it off.
+    let cfg = "defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n    option tcpka\n\
+               frontend ka\n    bind 192.0.2.1:PORT\n    clitcpka-idle 70s\n    clitcpka-intvl 3s\n    clitcpka-cnt 4\n    default_backend ka\n\
+               backend ka\n    srvtcpka-idle 90s\n    server e1 198.51.100.10:7\n\
+               frontend plain\n    bind 192.0.2.1:1PORT\n    no option clitcpka\n    default_backend plain\n\
+               backend plain\n    no option srvtcpka\n    server e1 198.51.100.10:7\n";
+    let (_cw, _hap) = clearway_and_haproxy(&topo, cfg);
+    // A connection held open through each listener, proven established end to end by an echo.
+    let held: Vec<std::net::TcpStream> = ["192.0.2.1:80", "192.0.2.1:81", "192.0.2.1:180", "192.0.2.1:181"]
+        .iter()
+        .map(|to| {
+            let mut s = connect(&topo, to);
+            s.write_all(b"x").unwrap();
+            let mut b = [0u8; 1];
+            s.read_exact(&mut b).expect("echo");
+            s
+        })
+        .collect();
+    // The lb's connections with their timers: `timer:(keepalive,SECONDS...)` when probing.
+    let ss = topo.lb.sh("ss -tnoH state established");
+    let timer = |local: &str, peer: &str| -> Option<f64> {
+        let l = ss.lines().find(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            w.len() >= 4 && w[2] == local && (peer.is_empty() || w[3] == peer)
+        })?;
+        // ss prints "1min9sec", "59sec" or "900ms" up to the next comma.
+        let t = l.split("timer:(keepalive,").nth(1)?.split(',').next()?;
+        let (min, rest) = t.split_once("min").unwrap_or(("0", t));
+        let secs = match rest.strip_suffix("sec") {
+            Some(s) => s.parse::<f64>().ok()?,
+            None => rest.strip_suffix("ms")?.parse::<f64>().ok()? / 1000.0,
+        };
+        Some(min.parse::<f64>().ok()? * 60.0 + secs)
+    };
+    for port in ["80", "81"] {
+        // Clients of `ka`: probes after at most 70 s idle.
+        let c = timer(&format!("192.0.2.1:{port}"), "")
+            .unwrap_or_else(|| panic!("{port}: no keepalive on the client side:\n{ss}"));
+        assert!(c > 0.0 && c <= 70.0, "{port}: {c}\n{ss}");
+        // Through `plain`: none.
+        assert!(
+            timer(&format!("192.0.2.1:1{port}"), "").is_none(),
+            "1{port}: keepalive without tcpka:\n{ss}"
+        );
+    }
+    // Server connections: two with keepalive (one per proxy, `ka`), two without (`plain`).
+    let to_server: Vec<&str> = ss.lines().filter(|l| l.contains("198.51.100.10:7")).collect();
+    assert_eq!(to_server.len(), 4, "{ss}");
+    let probing: Vec<f64> = to_server
+        .iter()
+        .filter_map(|l| timer(l.split_whitespace().nth(2).unwrap_or(""), "198.51.100.10:7"))
+        .collect();
+    assert_eq!(probing.len(), 2, "{ss}");
+    // After at most 90 s idle, and more than the clients' 70 s: the backend's own timer.
+    assert!(probing.iter().all(|&t| t > 70.0 && t <= 90.0), "{probing:?}\n{ss}");
+    drop(held);
+}

@@ -1,5 +1,6 @@
 //! The `bind` line: addresses (lists, ranges) and listener parameters.
 
+use super::NotActed::{self, NoEffect, Unsupported};
 use super::{other_param, Args, Ctx, Res};
 use crate::addr;
 use crate::ast::Directive;
@@ -7,7 +8,7 @@ use crate::model::{Bind, BindTls, TlsVersion};
 use crate::units;
 use std::path::PathBuf;
 
-const ACTED: &[&str] = &[
+pub(super) const ACTED: &[&str] = &[
     "transparent",
     "freebind",
     "v4v6",
@@ -25,49 +26,53 @@ const ACTED: &[&str] = &[
     "proto",
     "defer-accept",
 ];
-/// Known bind parameters not acted on yet, with the number of values each takes.
-const KNOWN_NOT_ACTED: &[(&str, usize)] = &[
-    ("crt-list", 1),
-    ("npn", 1),
-    ("accept-proxy", 0),
-    ("tfo", 0),
-    ("mss", 1),
-    ("process", 1),
-    ("level", 1),
-    ("mode", 1),
-    ("user", 1),
-    ("group", 1),
-    ("uid", 1),
-    ("gid", 1),
-    ("nice", 1),
-    ("tcp-ut", 1),
-    ("ciphers", 1),
-    ("ciphersuites", 1),
-    ("ca-file", 1),
-    ("crl-file", 1),
-    ("verify", 1),
-    ("strict-sni", 0),
-    ("thread", 1),
-    ("namespace", 1),
-    ("no-sslv3", 0),
-    ("no-tlsv10", 0),
-    ("no-tlsv11", 0),
-    ("no-tlsv12", 0),
-    ("no-tlsv13", 0),
-    ("force-tlsv12", 0),
-    ("curves", 1),
-    ("ecdhe", 1),
-    ("severity-output", 1),
-    ("expose-fd", 1),
-    ("allow-0rtt", 0),
-    ("prefer-client-ciphers", 0),
-    ("generate-certificates", 0),
-    ("no-tls-tickets", 0),
-    ("ca-sign-file", 1),
-    ("ca-sign-pass", 1),
-    ("ca-ignore-err", 1),
-    ("crt-ignore-err", 1),
-    ("ssl_fc", 0),
+/// Known bind parameters not acted on, with the number of values each takes and their class:
+/// without effect here (NPN, which ALPN replaced; TCP Fast Open; process and thread
+/// placement; stats-socket-only parameters; TLS versions and 0-RTT rustls never accepts), or
+/// unsupported (client-certificate checks, TLS policy, PROXY protocol, socket ownership,
+/// namespaces, MSS, TCP user timeout).
+pub(super) const KNOWN_NOT_ACTED: &[(&str, usize, NotActed)] = &[
+    ("crt-list", 1, Unsupported),
+    ("npn", 1, NoEffect),
+    ("accept-proxy", 0, Unsupported),
+    ("tfo", 0, NoEffect),
+    ("mss", 1, Unsupported),
+    ("process", 1, NoEffect),
+    ("level", 1, NoEffect),
+    ("mode", 1, Unsupported),
+    ("user", 1, Unsupported),
+    ("group", 1, Unsupported),
+    ("uid", 1, Unsupported),
+    ("gid", 1, Unsupported),
+    ("nice", 1, NoEffect),
+    ("tcp-ut", 1, Unsupported),
+    ("ciphers", 1, Unsupported),
+    ("ciphersuites", 1, Unsupported),
+    ("ca-file", 1, Unsupported),
+    ("crl-file", 1, Unsupported),
+    ("verify", 1, Unsupported),
+    ("strict-sni", 0, Unsupported),
+    ("thread", 1, NoEffect),
+    ("namespace", 1, Unsupported),
+    ("no-sslv3", 0, NoEffect),
+    ("no-tlsv10", 0, NoEffect),
+    ("no-tlsv11", 0, NoEffect),
+    ("no-tlsv12", 0, Unsupported),
+    ("no-tlsv13", 0, Unsupported),
+    ("force-tlsv12", 0, Unsupported),
+    ("curves", 1, Unsupported),
+    ("ecdhe", 1, Unsupported),
+    ("severity-output", 1, NoEffect),
+    ("expose-fd", 1, NoEffect),
+    ("allow-0rtt", 0, NoEffect),
+    ("prefer-client-ciphers", 0, Unsupported),
+    ("generate-certificates", 0, Unsupported),
+    ("no-tls-tickets", 0, Unsupported),
+    ("ca-sign-file", 1, Unsupported),
+    ("ca-sign-pass", 1, Unsupported),
+    ("ca-ignore-err", 1, Unsupported),
+    ("crt-ignore-err", 1, Unsupported),
+    ("ssl_fc", 0, Unsupported),
 ];
 
 pub fn parse(d: &Directive, ctx: &mut Ctx) -> Option<Bind> {

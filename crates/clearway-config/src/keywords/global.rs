@@ -1,62 +1,77 @@
 //! The `global` section's keywords.
 
+use super::NotActed::{self, NoEffect, Unsupported};
 use super::{want_args, Ctx};
 use crate::ast::Directive;
 use crate::model::Global;
 use crate::{suggest, units};
 
-/// Known in HAProxy's global section but not acted on by Clearway yet: accepted with a warning.
-const KNOWN_NOT_ACTED: &[&str] = &[
-    "ulimit-n",
-    "ssl-default-bind-ciphers",
-    "ssl-default-bind-ciphersuites",
-    "ssl-default-bind-options",
-    "ssl-default-server-ciphers",
-    "ssl-default-server-ciphersuites",
-    "ssl-default-server-options",
-    "ssl-dh-param-file",
-    "ssl-server-verify",
-    "ca-base",
-    "crt-base",
-    "spread-checks",
-    "node",
-    "description",
-    "quiet",
-    "debug",
-    "master-worker",
-    "maxsslconn",
-    "maxconnrate",
-    "maxsessrate",
-    "noepoll",
-    "nogetaddrinfo",
-    "server-state-file",
-    "server-state-base",
-    "localpeer",
-    "h1-case-adjust",
-    "insecure-fork-wanted",
-    "presetenv",
-    "setenv",
-    "unsetenv",
-    "resetenv",
-    "lua-load",
-    "external-check",
-    "grace",
-    "strict-limits",
-    "expose-experimental-directives",
-    "log-format",
-    "unix-bind",
-    "tune",
-    "maxcomprate",
-    "maxcompcpuusage",
-    "nbproc",
-    "profiling.tasks",
-    "set-dumpable",
-    "zero-warning",
-    "h2-workaround-bogus-websocket-clients",
+/// Known in HAProxy's global section and not acted on by Clearway, by class. TLS settings
+/// are in `TLS_UNACTED`.
+pub(super) const KNOWN_NOT_ACTED: &[(&str, NotActed)] = &[
+    ("ulimit-n", NoEffect),
+    ("spread-checks", NoEffect),
+    ("node", NoEffect),
+    ("description", NoEffect),
+    ("quiet", NoEffect),
+    ("debug", NoEffect),
+    ("master-worker", NoEffect),
+    // A limit on who gets in.
+    ("maxsslconn", Unsupported),
+    ("maxconnrate", Unsupported),
+    ("maxsessrate", Unsupported),
+    ("noepoll", NoEffect),
+    ("nogetaddrinfo", NoEffect),
+    ("server-state-file", NoEffect),
+    ("server-state-base", NoEffect),
+    ("localpeer", NoEffect),
+    // Header names' case as servers receive them.
+    ("h1-case-adjust", Unsupported),
+    ("insecure-fork-wanted", NoEffect),
+    // They change what `${VAR}` stands for in the lines after them.
+    ("presetenv", Unsupported),
+    ("setenv", Unsupported),
+    ("unsetenv", Unsupported),
+    ("resetenv", Unsupported),
+    ("lua-load", Unsupported),
+    ("external-check", NoEffect),
+    ("grace", NoEffect),
+    ("strict-limits", NoEffect),
+    ("expose-experimental-directives", NoEffect),
+    ("log-format", NoEffect),
+    // Who may use UNIX sockets.
+    ("unix-bind", Unsupported),
+    ("tune", NoEffect),
+    ("maxcomprate", NoEffect),
+    ("maxcompcpuusage", NoEffect),
+    ("nbproc", NoEffect),
+    ("profiling.tasks", NoEffect),
+    ("set-dumpable", NoEffect),
+    ("zero-warning", NoEffect),
+    // HTTP/2 clients are offered WebSocket over HTTP/2 (RFC 8441) regardless.
+    ("h2-workaround-bogus-websocket-clients", Unsupported),
 ];
+/// TLS settings not acted on, with the side they concern ('B' binds, 'S' servers, 'A'
+/// both): refused when that side uses TLS, without effect otherwise. (`ssl-dh-param-file`
+/// has none: rustls offers no finite-field Diffie-Hellman.) Any other `ssl-*` keyword
+/// concerns both.
+pub(super) const TLS_UNACTED: &[(&str, char)] = &[
+    ("ssl-default-bind-ciphers", 'B'),
+    ("ssl-default-bind-ciphersuites", 'B'),
+    ("ssl-default-bind-options", 'B'),
+    ("ssl-default-bind-curves", 'B'),
+    ("ssl-default-server-ciphers", 'S'),
+    ("ssl-default-server-ciphersuites", 'S'),
+    ("ssl-default-server-options", 'S'),
+    ("ssl-server-verify", 'S'),
+    ("ca-base", 'A'),
+    ("crt-base", 'A'),
+];
+
 /// Capabilities `setcap` may keep after the switch to `user`/`uid`.
 pub const SETCAP: &[&str] = &["cap_net_admin", "cap_net_bind_service", "cap_net_raw"];
-const ACTED: &[&str] = &[
+pub(super) const ACTED: &[&str] = &[
+    "ignore-unsupported",
     "setcap",
     "transparent-setup",
     "maxconn",
@@ -164,7 +179,7 @@ fn apply_inner(d: &Directive, g: &mut Global, ctx: &mut Ctx) -> Result<(), Strin
             (Some("busy-polling"), 2) => g.busy_polling = false,
             (Some("log"), 2) => g.logs.clear(),
             (Some(k @ ("set-dumpable" | "strict-limits" | "insecure-fork-wanted" | "numa-cpu-mapping")), 2) => {
-                ctx.warn(&d.span, format!("'no {k}' is known but not acted on yet"));
+                ctx.not_acted(&d.span, &format!("'no {k}'"), k, NotActed::NoEffect);
             }
             _ => {
                 return Err("'no' in the 'global' section only negates 'log', 'busy-polling', \
@@ -219,16 +234,46 @@ fn apply_inner(d: &Directive, g: &mut Global, ctx: &mut Ctx) -> Result<(), Strin
                 ))
             }
         },
-        _ if KNOWN_NOT_ACTED.contains(&kw) || kw.starts_with("tune.") || kw.starts_with("ssl-") => {
-            let what = if kw == "nbproc" {
-                "ignored: Clearway runs one process with threads (see 'nbthread')"
-            } else {
-                "known but not acted on yet"
-            };
-            ctx.warn(&d.span, format!("'{kw}' is {what}"));
+        "ignore-unsupported" => {
+            if d.words.len() < 2 {
+                return Err("'ignore-unsupported' expects the keywords to run without, e.g. \
+                            'ignore-unsupported slowstart'"
+                    .into());
+            }
+            // Read before every section (`super::ignored`); here each word is checked.
+            for k in &d.words[1..] {
+                if !super::classes::unsupported(k) {
+                    let hint = suggest::hint(k, super::classes::all_unsupported());
+                    ctx.error_hint(
+                        &d.span,
+                        format!("'ignore-unsupported {k}': '{k}' is not a keyword Clearway refuses"),
+                        hint,
+                    );
+                }
+            }
+        }
+        "ssl-dh-param-file" => ctx.not_acted(&d.span, &format!("'{kw}'"), kw, NotActed::NoEffect),
+        _ if kw.starts_with("ssl-") || TLS_UNACTED.iter().any(|(k, _)| *k == kw) => {
+            let side = TLS_UNACTED.iter().find(|(k, _)| *k == kw).map_or('A', |(_, s)| *s);
+            g.tls_unacted.push((d.span.clone(), kw.to_string(), side));
+        }
+        _ if kw.starts_with("tune.") => ctx.not_acted(&d.span, &format!("'{kw}'"), kw, NotActed::NoEffect),
+        _ if KNOWN_NOT_ACTED.iter().any(|(k, _)| *k == kw) => {
+            let class = KNOWN_NOT_ACTED
+                .iter()
+                .find(|(k, _)| *k == kw)
+                .map_or(NotActed::Unsupported, |(_, c)| *c);
+            ctx.not_acted(&d.span, &format!("'{kw}'"), kw, class);
         }
         _ => {
-            let hint = suggest::hint(kw, ACTED.iter().chain(KNOWN_NOT_ACTED).copied());
+            let hint = suggest::hint(
+                kw,
+                ACTED
+                    .iter()
+                    .copied()
+                    .chain(KNOWN_NOT_ACTED.iter().map(|(k, _)| *k))
+                    .chain(TLS_UNACTED.iter().map(|(k, _)| *k)),
+            );
             ctx.error_hint(&d.span, format!("unknown keyword '{kw}' in 'global' section"), hint);
         }
     }

@@ -4,6 +4,7 @@
 pub mod acl;
 pub mod bind;
 pub mod checks;
+pub mod classes;
 pub mod cpu_map;
 pub mod global;
 pub mod http;
@@ -20,11 +21,30 @@ use crate::ast::Directive;
 use crate::diag::Diagnostic;
 use crate::model::Span;
 
+/// What Clearway does with a keyword HAProxy knows and Clearway does not act on: never
+/// "accepted and ignored" for anything that decides who gets in, where traffic goes or what a
+/// server receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotActed {
+    /// Nothing about traffic or security depends on it here (statistics details, tuning,
+    /// leftovers of HAProxy's multi-process days, TLS versions rustls never speaks):
+    /// accepted, with a note shown at `-d`.
+    NoEffect,
+    /// It changes traffic or security: a config error with its line, unless the global
+    /// section opts out for it with `ignore-unsupported KEYWORD`, which is then warned about
+    /// at every start.
+    Unsupported,
+}
+
 /// Where diagnostics go while a configuration is read.
 #[derive(Debug, Default)]
 pub struct Ctx {
     pub errors: Vec<Diagnostic>,
     pub warnings: Vec<Diagnostic>,
+    /// Keywords accepted without effect: shown at `-d`.
+    pub notes: Vec<Diagnostic>,
+    /// Unsupported keywords the operator runs without (`ignore-unsupported`).
+    pub ignore_unsupported: Vec<String>,
 }
 
 impl Ctx {
@@ -38,6 +58,32 @@ impl Ctx {
     }
     pub fn warn(&mut self, span: &Span, msg: impl Into<String>) {
         self.warnings.push(Diagnostic::new(span.clone(), msg));
+    }
+    pub fn note(&mut self, span: &Span, msg: impl Into<String>) {
+        self.notes.push(Diagnostic::new(span.clone(), msg));
+    }
+
+    /// A keyword Clearway reads but does not act on, by its class. `what` names it as the
+    /// messages do ("'option tcpka'", "server parameter 'slowstart'"); `key` is the word
+    /// `ignore-unsupported` takes for it.
+    pub fn not_acted(&mut self, span: &Span, what: &str, key: &str, class: NotActed) {
+        match class {
+            NotActed::NoEffect => self.note(span, format!("{what} has no effect in Clearway: accepted")),
+            NotActed::Unsupported if self.ignore_unsupported.iter().any(|k| k == key) => self.warn(
+                span,
+                format!(
+                    "{what} is not supported by Clearway: IGNORED as 'ignore-unsupported {key}' asks; \
+                     traffic is not handled as this line says"
+                ),
+            ),
+            NotActed::Unsupported => self.error_hint(
+                span,
+                format!("{what} is not supported by Clearway yet, and ignoring it would change traffic or security"),
+                Some(format!(
+                    "remove it, or run without it: 'ignore-unsupported {key}' in the global section"
+                )),
+            ),
+        }
     }
 }
 
@@ -91,30 +137,28 @@ pub fn plain<T>(r: Result<T, String>) -> Res<T> {
 }
 
 /// Handles a line parameter that is not one Clearway acts on: a known one (from `known`, with
-/// the number of values it takes) is skipped with a warning; anything else is an error with
-/// the nearest known parameter as hint. `what` names the line kind ("bind", "server").
+/// the number of values it takes and its class) is skipped as its class says; anything else
+/// is an error with the nearest known parameter as hint. `what` names the line kind ("bind",
+/// "server").
 pub fn other_param(
     args: &mut Args<'_>,
     p: &str,
     what: &str,
     acted: &[&str],
-    known: &[(&str, usize)],
+    known: &[(&str, usize, NotActed)],
     span: &Span,
     ctx: &mut Ctx,
 ) -> Res<()> {
-    match known.iter().find(|(k, _)| *k == p) {
-        Some((k, n)) => {
+    match known.iter().find(|(k, _, _)| *k == p) {
+        Some((k, n, class)) => {
             for _ in 0..*n {
                 plain(args.value(k, "a value"))?;
             }
-            ctx.warn(
-                span,
-                format!("{what} parameter '{k}' is known but not acted on yet: ignored"),
-            );
+            ctx.not_acted(span, &format!("{what} parameter '{k}'"), k, *class);
             Ok(())
         }
         None => {
-            let all = acted.iter().copied().chain(known.iter().map(|(k, _)| *k));
+            let all = acted.iter().copied().chain(known.iter().map(|(k, _, _)| *k));
             Err((format!("unknown {what} parameter '{p}'"), crate::suggest::hint(p, all)))
         }
     }

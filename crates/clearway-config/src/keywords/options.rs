@@ -2,12 +2,13 @@
 //! and how they set the proxy's `ProxyOptions`.
 
 use super::Ctx;
+use super::NotActed::{self, NoEffect, Unsupported};
 use crate::ast::Directive;
 use crate::model::{CheckKind, ForwardFor, HttpCheck, ProxyOptions};
 use crate::suggest;
 
 /// Options Clearway acts on.
-const ACTED: &[&str] = &[
+pub(super) const ACTED: &[&str] = &[
     "redispatch",
     "allbackups",
     "forwardfor",
@@ -25,6 +26,9 @@ const ACTED: &[&str] = &[
     "log-separate-errors",
     "log-health-checks",
     "socket-stats",
+    "tcpka",
+    "clitcpka",
+    "srvtcpka",
 ];
 /// Options that only make sense in HTTP mode (warned about in TCP proxies).
 pub const HTTP_ONLY: &[&str] = &[
@@ -61,23 +65,36 @@ pub const CHECKS: &[&str] = &[
     "external-check",
     "spop-check",
 ];
-/// Other options HAProxy knows, accepted without effect for now.
-const KNOWN_NOT_ACTED: &[&str] = &[
-    "tcpka",
-    "clitcpka",
-    "srvtcpka",
-    "abortonclose",
-    "splice-request",
-    "splice-response",
-    "contstats",
-    "logasap",
-    "nolinger",
-    "transparent",
-    "independent-streams",
-    "prefer-last-server",
-    "persist",
-    "idle-close-on-response",
-    "http-use-htx",
+/// Health-check options Clearway does not run: not supported (a plain TCP connect instead).
+pub(super) const UNRUN_CHECKS: &[&str] = &["ldap-check", "smtpchk", "external-check", "spop-check"];
+/// Options HAProxy knows that Clearway does not act on, by class.
+pub(super) const UNACTED: &[(&str, NotActed)] = &[
+    ("abortonclose", Unsupported),
+    ("splice-request", NoEffect),
+    ("splice-response", NoEffect),
+    ("contstats", NoEffect),
+    ("logasap", NoEffect),
+    // Closing with a reset instead of a FIN can lose data in flight.
+    ("nolinger", Unsupported),
+    ("transparent", Unsupported),
+    ("independent-streams", NoEffect),
+    ("prefer-last-server", Unsupported),
+    ("persist", Unsupported),
+    ("idle-close-on-response", NoEffect),
+    ("http-use-htx", NoEffect),
+    ("http-buffer-request", NoEffect),
+    ("http-pretend-keepalive", Unsupported),
+    ("http-no-delay", NoEffect),
+    ("originalto", Unsupported),
+    ("http-use-proxy-header", NoEffect),
+    ("accept-invalid-http-request", Unsupported),
+    ("accept-invalid-http-response", Unsupported),
+    ("checkcache", NoEffect),
+    ("http-ignore-probes", NoEffect),
+    ("http-restrict-req-hdr-names", Unsupported),
+    ("disable-h2-upgrade", NoEffect),
+    ("h1-case-adjust-bogus-client", Unsupported),
+    ("h1-case-adjust-bogus-server", Unsupported),
 ];
 
 pub fn apply(d: &Directive, negated: bool, opts: &mut ProxyOptions, redispatch: &mut bool, ctx: &mut Ctx) {
@@ -107,6 +124,18 @@ pub fn apply(d: &Directive, negated: bool, opts: &mut ProxyOptions, redispatch: 
         "log-separate-errors" => opts.log_separate_errors = !negated,
         "log-health-checks" => opts.log_health_checks = !negated,
         "socket-stats" => opts.socket_stats = !negated,
+        // Each side reads its own flag: in a frontend `tcpka` concerns clients, in a backend
+        // servers, in a listen section both, as in HAProxy.
+        "tcpka" if negated => {
+            return ctx.error_hint(
+                &d.span,
+                "'no option tcpka' does not exist (HAProxy refuses it too)",
+                Some("'no option clitcpka' and 'no option srvtcpka' turn each side off".into()),
+            )
+        }
+        "tcpka" => (opts.clitcpka, opts.srvtcpka) = (true, true),
+        "clitcpka" => opts.clitcpka = !negated,
+        "srvtcpka" => opts.srvtcpka = !negated,
         "http-server-close" => opts.http_server_close = !negated,
         "tcp-smart-accept" => opts.smart_accept = Some(!negated),
         "tcp-smart-connect" => opts.smart_connect = !negated,
@@ -141,11 +170,9 @@ pub fn apply(d: &Directive, negated: bool, opts: &mut ProxyOptions, redispatch: 
                     args: args.to_vec(),
                 }
             };
+            // Ignored on request, servers are checked with a plain TCP connect.
             if !negated {
-                ctx.warn(
-                    &d.span,
-                    format!("'option {n}' is not implemented yet: servers are checked with a plain TCP connect"),
-                );
+                ctx.not_acted(&d.span, &format!("'option {n}'"), n, NotActed::Unsupported);
             }
             return;
         }
@@ -161,20 +188,24 @@ pub fn apply(d: &Directive, negated: bool, opts: &mut ProxyOptions, redispatch: 
             }
             return;
         }
-        n if HTTP_ONLY.contains(&n) || KNOWN_NOT_ACTED.contains(&n) => {}
+        n if HTTP_ONLY.contains(&n) || UNACTED.iter().any(|(k, _)| *k == n) => {}
         other => {
             let all = ACTED
                 .iter()
                 .chain(HTTP_ONLY)
                 .chain(CHECKS)
-                .chain(KNOWN_NOT_ACTED)
-                .copied();
+                .copied()
+                .chain(UNACTED.iter().map(|(k, _)| *k));
             ctx.error_hint(&d.span, format!("unknown option '{other}'"), suggest::hint(other, all));
             return;
         }
     }
     if !ACTED.contains(&name) && !negated {
-        ctx.warn(&d.span, format!("'option {name}' is known but not acted on yet"));
+        let class = UNACTED
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map_or(NotActed::Unsupported, |(_, c)| *c);
+        ctx.not_acted(&d.span, &format!("'option {name}'"), name, class);
     }
 }
 

@@ -1,6 +1,7 @@
 //! Keywords of `defaults`, `frontend`, `backend` and `listen` sections: what each section may
 //! hold, and the proxy being built (`Draft`). Sections inherit a `Draft` from their defaults.
 
+use super::NotActed::{self, NoEffect, Unsupported};
 use super::{acl, bind, checks, http, options, server, source, tcp, want_args, Args, Ctx, Failure, Res};
 use crate::ast::{Directive, Kind};
 use crate::model::{
@@ -107,7 +108,7 @@ impl Caps {
 }
 
 /// Keywords with the halves they need: 'F' frontend, 'B' backend, 'A' any.
-const KEYWORDS: &[(&str, char)] = &[
+pub(super) const KEYWORDS: &[(&str, char)] = &[
     ("mode", 'A'),
     ("bind", 'F'),
     ("default_backend", 'F'),
@@ -138,70 +139,86 @@ const KEYWORDS: &[(&str, char)] = &[
     ("tcp-request", 'F'),
     ("stats", 'A'),
     ("capture", 'F'),
+    ("clitcpka-cnt", 'F'),
+    ("clitcpka-idle", 'F'),
+    ("clitcpka-intvl", 'F'),
+    ("srvtcpka-cnt", 'B'),
+    ("srvtcpka-idle", 'B'),
+    ("srvtcpka-intvl", 'B'),
 ];
-/// Known proxy keywords not acted on yet.
-const KNOWN_NOT_ACTED: &[&str] = &[
-    "http-after-response",
-    "tcp-response",
-    "errorloc",
-    "errorloc302",
-    "errorloc303",
-    "http-error",
-    "errorfiles",
-    "cookie",
-    "hash-type",
-    "hash-balance-factor",
-    "fullconn",
-    "description",
-    "id",
-    "stick-table",
-    "stick",
-    "monitor-uri",
-    "monitor",
-    "monitor-net",
-    "compression",
-    "unique-id-format",
-    "unique-id-header",
-    "log-format-sd",
-    "error-log-format",
-    "email-alert",
-    "dispatch",
-    "persist",
-    "force-persist",
-    "ignore-persist",
-    "rate-limit",
-    "grace",
-    "backlog",
-    "disabled",
-    "enabled",
-    "filter",
-    "declare",
-    "use-server",
-    "server-template",
-    "external-check",
-    "load-server-state-from-file",
-    "server-state-file-name",
-    "max-keep-alive-queue",
-    "http-send-name-header",
-    "bind-process",
-    "reqadd",
-    "rspadd",
-    "reqrep",
-    "rsprep",
-    "reqdel",
-    "rspdel",
-    "block",
-    "clitcpka-cnt",
-    "clitcpka-idle",
-    "clitcpka-intvl",
-    "srvtcpka-cnt",
-    "srvtcpka-idle",
-    "srvtcpka-intvl",
-    "retry-on",
-    "guid",
+/// Known proxy keywords not acted on, by class. (`fullconn` alone has no effect: HAProxy
+/// uses it only with `minconn`, which Clearway refuses; `req*`/`rsp*` and `block` left HAProxy in
+/// 2.1, which refuses them too.)
+pub(super) const KNOWN_NOT_ACTED: &[(&str, NotActed)] = &[
+    ("http-after-response", Unsupported),
+    ("tcp-response", Unsupported),
+    ("errorloc", Unsupported),
+    ("errorloc302", Unsupported),
+    ("errorloc303", Unsupported),
+    ("http-error", Unsupported),
+    ("errorfiles", Unsupported),
+    ("cookie", Unsupported),
+    ("hash-type", Unsupported),
+    ("hash-balance-factor", Unsupported),
+    ("fullconn", NoEffect),
+    ("description", NoEffect),
+    ("id", NoEffect),
+    ("stick-table", Unsupported),
+    ("stick", Unsupported),
+    ("monitor-uri", Unsupported),
+    ("monitor", Unsupported),
+    ("monitor-net", Unsupported),
+    ("compression", Unsupported),
+    ("unique-id-format", Unsupported),
+    ("unique-id-header", Unsupported),
+    ("log-format-sd", NoEffect),
+    ("error-log-format", NoEffect),
+    ("email-alert", NoEffect),
+    ("dispatch", Unsupported),
+    ("persist", Unsupported),
+    ("force-persist", Unsupported),
+    ("ignore-persist", Unsupported),
+    ("rate-limit", Unsupported),
+    ("grace", NoEffect),
+    ("backlog", NoEffect),
+    ("disabled", Unsupported),
+    ("enabled", NoEffect),
+    ("filter", Unsupported),
+    ("declare", NoEffect),
+    ("use-server", Unsupported),
+    ("server-template", Unsupported),
+    ("external-check", Unsupported),
+    ("load-server-state-from-file", NoEffect),
+    ("server-state-file-name", NoEffect),
+    ("max-keep-alive-queue", Unsupported),
+    ("http-send-name-header", Unsupported),
+    ("bind-process", NoEffect),
+    ("reqadd", Unsupported),
+    ("rspadd", Unsupported),
+    ("reqrep", Unsupported),
+    ("rsprep", Unsupported),
+    ("reqdel", Unsupported),
+    ("rspdel", Unsupported),
+    ("block", Unsupported),
+    ("retry-on", Unsupported),
+    ("guid", NoEffect),
 ];
 
-const TIMEOUTS: &[(&str, char)] = &[
+/// The `timeout` kinds acted on (`set_timeout`); the others in `TIMEOUTS` are not supported.
+#[cfg(test)]
+pub(super) const ACTED_TIMEOUTS: &[&str] = &[
+    "connect",
+    "client",
+    "server",
+    "queue",
+    "tunnel",
+    "client-fin",
+    "server-fin",
+    "check",
+    "http-request",
+    "http-keep-alive",
+];
+pub(super) const TIMEOUTS: &[(&str, char)] = &[
     ("connect", 'B'),
     ("client", 'F'),
     ("server", 'B'),
@@ -236,10 +253,13 @@ pub fn apply(d: &Directive, kind: Kind, name: &str, caps: Caps, p: &mut Draft, c
     let kw = d.keyword();
     let need = KEYWORDS.iter().find(|(k, _)| *k == kw).map(|(_, n)| *n);
     let Some(need) = need else {
-        if KNOWN_NOT_ACTED.contains(&kw) {
-            ctx.warn(&d.span, format!("'{kw}' is known but not acted on yet: ignored"));
+        if let Some((_, class)) = KNOWN_NOT_ACTED.iter().find(|(k, _)| *k == kw) {
+            ctx.not_acted(&d.span, &format!("'{kw}'"), kw, *class);
         } else {
-            let all = KEYWORDS.iter().map(|(k, _)| *k).chain(KNOWN_NOT_ACTED.iter().copied());
+            let all = KEYWORDS
+                .iter()
+                .map(|(k, _)| *k)
+                .chain(KNOWN_NOT_ACTED.iter().map(|(k, _)| *k));
             ctx.error_hint(
                 &d.span,
                 format!("unknown keyword '{kw}' in '{}' section", kind.word()),
@@ -258,7 +278,15 @@ pub fn apply(d: &Directive, kind: Kind, name: &str, caps: Caps, p: &mut Draft, c
         return;
     }
     if !has(caps, need) {
-        if matches!(kw, "bind" | "server") {
+        if kw == "tcp-request" && matches!(d.arg(1), Some("content" | "inspect-delay")) {
+            // HAProxy runs these in backends too (an allow-list there is enforced).
+            ctx.not_acted(
+                &d.span,
+                &format!("'tcp-request {}' in {} '{name}'", d.words[1], kind.word()),
+                "tcp-request",
+                NotActed::Unsupported,
+            );
+        } else if matches!(kw, "bind" | "server" | "tcp-request") {
             ctx.error(
                 &d.span,
                 format!(
@@ -532,6 +560,21 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
             // Words were split at unescaped spaces; the format keeps one space between them.
             p.log_format = Some((d.words[1..].join(" "), d.span.clone()));
         }
+        "clitcpka-cnt" | "srvtcpka-cnt" | "clitcpka-idle" | "srvtcpka-idle" | "clitcpka-intvl" | "srvtcpka-intvl" => {
+            want_args(d, 1, "a value").map_err(err)?;
+            let t = if kw.starts_with("cli") {
+                &mut p.options.clitcpka_timers
+            } else {
+                &mut p.options.srvtcpka_timers
+            };
+            let v = &d.words[1];
+            match &kw[9..] {
+                "cnt" => t.cnt = Some(crate::units::int(v, kw).map_err(err)?),
+                // Whole seconds, as the socket options take them (HAProxy rounds the same way).
+                "idle" => t.idle = Some(crate::units::time(v).map_err(err)?),
+                _ => t.intvl = Some(crate::units::time(v).map_err(err)?),
+            }
+        }
         "log-tag" => {
             want_args(d, 1, "a tag").map_err(err)?;
             p.log_tag = Some(d.words[1].clone());
@@ -550,9 +593,12 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
                 return Err(err(format!("'{kw}' expects a rule, e.g. '{kw} expect ...'")));
             }
             p.options.check_rules.push((d.span.clone(), d.words.clone()));
-            ctx.warn(
+            // The checks decide which servers get traffic.
+            ctx.not_acted(
                 &d.span,
-                format!("'{kw} {}' is not implemented yet: ignored", d.words[1]),
+                &format!("'{kw} {}'", d.words[1]),
+                "http-check",
+                NotActed::Unsupported,
             );
         }
         "acl" => {
@@ -623,7 +669,8 @@ fn set_timeout(t: &mut Timeouts, key: &str, v: std::time::Duration, ctx: &mut Ct
         "http-request" => &mut t.http_request,
         "http-keep-alive" => &mut t.http_keep_alive,
         _ => {
-            ctx.warn(&d.span, format!("'timeout {key}' is known but not acted on yet"));
+            // `tarpit` holds denied requests; the others are HAProxy's.
+            ctx.not_acted(&d.span, &format!("'timeout {key}'"), "timeout", NotActed::Unsupported);
             return;
         }
     };

@@ -1,5 +1,6 @@
 //! `server NAME ADDR[:PORT] [params]` and `default-server [params]`.
 
+use super::NotActed::{self, NoEffect, Unsupported};
 use super::{other_param, plain, source, Args, Ctx, Res};
 use crate::addr;
 use crate::ast::Directive;
@@ -7,7 +8,7 @@ use crate::model::{CheckParams, Host, ReturnPathProbe, Server, ServerPort, Serve
 use crate::units;
 use std::net::Ipv4Addr;
 
-const ACTED: &[&str] = &[
+pub(super) const ACTED: &[&str] = &[
     "check-transparent-source",
     "weight",
     "maxconn",
@@ -38,69 +39,73 @@ const ACTED: &[&str] = &[
     "pool-low-conn",
     "pool-purge-delay",
 ];
-/// Known server parameters not acted on yet, with the number of values each takes.
-const KNOWN_NOT_ACTED: &[(&str, usize)] = &[
-    ("id", 1),
-    ("cookie", 1),
-    ("crl-file", 1),
-    ("crt", 1),
-    ("npn", 1),
-    ("send-proxy", 0),
-    ("send-proxy-v2", 0),
-    ("send-proxy-v2-ssl", 0),
-    ("send-proxy-v2-ssl-cn", 0),
-    ("check-send-proxy", 0),
-    ("check-ssl", 0),
-    ("check-sni", 1),
-    ("check-alpn", 1),
-    ("observe", 1),
-    ("on-error", 1),
-    ("error-limit", 1),
-    ("slowstart", 1),
-    ("maxqueue", 1),
-    ("minconn", 1),
-    ("track", 1),
-    ("resolvers", 1),
-    ("resolve-prefer", 1),
-    ("resolve-net", 1),
-    ("init-addr", 1),
-    ("agent-check", 0),
-    ("agent-port", 1),
-    ("agent-inter", 1),
-    ("agent-addr", 1),
-    ("agent-send", 1),
-    ("redir", 1),
-    ("tfo", 0),
-    ("namespace", 1),
-    ("non-stick", 0),
-    ("stick", 0),
-    ("tcp-ut", 1),
-    ("ciphers", 1),
-    ("ciphersuites", 1),
-    ("ssl-min-ver", 1),
-    ("ssl-max-ver", 1),
-    ("ssl-reuse", 0),
-    ("no-ssl-reuse", 0),
-    ("force-tlsv12", 0),
-    ("no-tlsv10", 0),
-    ("no-tlsv11", 0),
-    ("no-sslv3", 0),
-    ("allow-0rtt", 0),
-    ("ws", 1),
-    ("log-proto", 1),
-    ("max-reuse", 1),
-    ("socks4", 1),
-    ("check-proto", 1),
-    ("check-via-socks4", 0),
-    ("no-agent-check", 0),
-    ("no-backup", 0),
-    ("no-send-proxy", 0),
-    ("no-tfo", 0),
-    ("shard", 1),
-    ("set-proxy-v2-tlv-fmt", 1),
-    ("curves", 1),
-    ("sigalgs", 1),
-    ("client-sigalgs", 1),
+/// Known server parameters not acted on, with the number of values each takes and their
+/// class: without effect here (statistics ids, NPN, TCP Fast Open, TLS session reuse, TLS
+/// versions and 0-RTT rustls never uses, negations of what Clearway never does), or
+/// unsupported (anything that moves traffic, changes what the server receives or the checks
+/// that decide whether it gets any).
+pub(super) const KNOWN_NOT_ACTED: &[(&str, usize, NotActed)] = &[
+    ("id", 1, NoEffect),
+    ("cookie", 1, Unsupported),
+    ("crl-file", 1, Unsupported),
+    ("crt", 1, Unsupported),
+    ("npn", 1, NoEffect),
+    ("send-proxy", 0, Unsupported),
+    ("send-proxy-v2", 0, Unsupported),
+    ("send-proxy-v2-ssl", 0, Unsupported),
+    ("send-proxy-v2-ssl-cn", 0, Unsupported),
+    ("check-send-proxy", 0, Unsupported),
+    ("check-ssl", 0, Unsupported),
+    ("check-sni", 1, Unsupported),
+    ("check-alpn", 1, Unsupported),
+    ("observe", 1, Unsupported),
+    ("on-error", 1, Unsupported),
+    ("error-limit", 1, Unsupported),
+    ("slowstart", 1, Unsupported),
+    ("maxqueue", 1, Unsupported),
+    ("minconn", 1, Unsupported),
+    ("track", 1, Unsupported),
+    ("resolvers", 1, Unsupported),
+    ("resolve-prefer", 1, Unsupported),
+    ("resolve-net", 1, Unsupported),
+    ("init-addr", 1, Unsupported),
+    ("agent-check", 0, Unsupported),
+    ("agent-port", 1, Unsupported),
+    ("agent-inter", 1, Unsupported),
+    ("agent-addr", 1, Unsupported),
+    ("agent-send", 1, Unsupported),
+    ("redir", 1, Unsupported),
+    ("tfo", 0, NoEffect),
+    ("namespace", 1, Unsupported),
+    ("non-stick", 0, NoEffect),
+    ("stick", 0, NoEffect),
+    ("tcp-ut", 1, Unsupported),
+    ("ciphers", 1, Unsupported),
+    ("ciphersuites", 1, Unsupported),
+    ("ssl-min-ver", 1, Unsupported),
+    ("ssl-max-ver", 1, Unsupported),
+    ("ssl-reuse", 0, NoEffect),
+    ("no-ssl-reuse", 0, NoEffect),
+    ("force-tlsv12", 0, Unsupported),
+    ("no-tlsv10", 0, NoEffect),
+    ("no-tlsv11", 0, NoEffect),
+    ("no-sslv3", 0, NoEffect),
+    ("allow-0rtt", 0, NoEffect),
+    ("ws", 1, Unsupported),
+    ("log-proto", 1, NoEffect),
+    ("max-reuse", 1, Unsupported),
+    ("socks4", 1, Unsupported),
+    ("check-proto", 1, Unsupported),
+    ("check-via-socks4", 0, Unsupported),
+    ("no-agent-check", 0, NoEffect),
+    ("no-backup", 0, Unsupported),
+    ("no-send-proxy", 0, NoEffect),
+    ("no-tfo", 0, NoEffect),
+    ("shard", 1, NoEffect),
+    ("set-proxy-v2-tlv-fmt", 1, Unsupported),
+    ("curves", 1, Unsupported),
+    ("sigalgs", 1, Unsupported),
+    ("client-sigalgs", 1, Unsupported),
 ];
 
 /// A parameter whose only possible value is `word` (`on-marked-down shutdown-sessions`).
@@ -365,8 +370,20 @@ mod tests {
         assert!(ctx.errors[0].message.contains("out of range"));
         let (_, ctx) = line("server s1");
         assert!(ctx.errors[0].message.contains("needs an address"));
+        // What the server would receive: refused, unless the operator opts out for it.
         let (_, ctx) = line("server s1 198.51.100.10:80 send-proxy");
-        assert!(ctx.errors.is_empty() && ctx.warnings.len() == 1);
+        assert!(
+            ctx.errors[0].message.contains("'send-proxy' is not supported"),
+            "{:?}",
+            ctx.errors
+        );
+        assert_eq!(
+            ctx.errors[0].hint.as_deref(),
+            Some("remove it, or run without it: 'ignore-unsupported send-proxy' in the global section")
+        );
+        // Without effect here: a note only.
+        let (_, ctx) = line("server s1 198.51.100.10:80 tfo");
+        assert!(ctx.errors.is_empty() && ctx.warnings.is_empty() && ctx.notes.len() == 1);
         let (_, ctx) = line("server s1 198.51.100.10:80 on-marked-down nope");
         assert!(ctx.errors[0].message.contains("only 'shutdown-sessions' exists"));
         let (_, ctx) = line("server s1 198.51.100.10:80 on-marked-up");

@@ -221,9 +221,9 @@ fn busy_polling_is_read_and_no_undoes_it() {
     assert!(!l.config.global.busy_polling);
     let l = ok("global\n no strict-limits\n");
     assert!(
-        l.warnings.iter().any(|w| w.message.contains("'no strict-limits'")),
+        l.notes.iter().any(|w| w.message.contains("'no strict-limits'")),
         "{:?}",
-        l.warnings
+        l.notes
     );
     let l = ok("global\n log 127.0.0.1 local0\n no log\n");
     assert!(l.config.global.logs.is_empty());
@@ -436,4 +436,107 @@ fn header_captures_belong_to_frontends() {
         let e = parse_str("t.cfg", text).unwrap_err();
         assert!(e.to_string().contains(says), "{text}: {e}");
     }
+}
+
+/// The errors of a config that must not load.
+fn refused(text: &str) -> Vec<crate::Diagnostic> {
+    match parse_str("t.cfg", text) {
+        Ok(_) => panic!("loaded: {text}"),
+        Err(e) => e.errors,
+    }
+}
+
+const POLICY_BASE: &str = "defaults\n mode tcp\n timeout connect 1s\n timeout client 1s\n timeout server 1s\n\
+                           frontend f\n bind 127.0.0.1:8000\n default_backend b\n";
+
+#[test]
+fn what_would_change_traffic_is_refused_unless_the_operator_opts_out() {
+    // A server parameter, a proxy keyword, an option: each names its line and the way out.
+    for (line, key) in [
+        ("backend b\n server s 127.0.0.1:1 slowstart 10s\n", "slowstart"),
+        ("backend b\n cookie SRV insert\n server s 127.0.0.1:1\n", "cookie"),
+        ("backend b\n option nolinger\n server s 127.0.0.1:1\n", "nolinger"),
+        (
+            "backend b\n option ldap-check\n server s 127.0.0.1:1 check\n",
+            "ldap-check",
+        ),
+        ("backend b\n timeout tarpit 1s\n server s 127.0.0.1:1\n", "timeout"),
+    ] {
+        let text = format!("{POLICY_BASE}{line}");
+        let e = refused(&text);
+        assert_eq!(e.len(), 1, "{line}: {e:?}");
+        assert_eq!(e[0].span.line, 10, "{line}: {e:?}");
+        assert!(e[0].message.contains("not supported by Clearway"), "{line}: {e:?}");
+        let hint = format!("remove it, or run without it: 'ignore-unsupported {key}' in the global section");
+        assert_eq!(e[0].hint.as_deref(), Some(hint.as_str()), "{line}");
+        // Opted out (the global section may come after): loads, with a warning that says so.
+        let l = ok(&format!("{text}global\n ignore-unsupported {key}\n"));
+        assert!(
+            l.warnings
+                .iter()
+                .any(|w| w.message.contains("IGNORED") && w.span.line == 10),
+            "{line}: {:?}",
+            l.warnings
+        );
+    }
+    // Without effect here: accepted, with a note (shown at -d), no warning.
+    let l = ok(&format!(
+        "{POLICY_BASE}backend b\n description db\n server s 127.0.0.1:1 tfo\n"
+    ));
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    assert_eq!(l.notes.len(), 2, "{:?}", l.notes);
+    // A word ignore-unsupported does not take: an error with the nearest one.
+    let e = refused(&format!(
+        "global\n ignore-unsupported slowstrat\n{POLICY_BASE}backend b\n server s 127.0.0.1:1\n"
+    ));
+    assert_eq!(e[0].hint.as_deref(), Some("did you mean 'slowstart'?"), "{e:?}");
+}
+
+#[test]
+fn a_backend_tcp_request_content_rule_is_refused_and_connection_rules_are_errors_as_in_haproxy() {
+    let e = refused(&format!(
+        "{POLICY_BASE}backend b\n tcp-request content reject if !{{ src 10.0.0.0/8 }}\n server s 127.0.0.1:1\n"
+    ));
+    assert!(e[0].message.contains("'tcp-request content' in backend 'b'"), "{e:?}");
+    let e = refused(&format!(
+        "{POLICY_BASE}backend b\n tcp-request connection reject\n server s 127.0.0.1:1\n"
+    ));
+    assert!(e[0].message.contains("no frontend side"), "{e:?}");
+}
+
+#[test]
+fn global_tls_settings_matter_only_where_tls_is_used() {
+    let tls_globals = "global\n ssl-default-bind-ciphers ECDHE-RSA-AES128-GCM-SHA256\n ca-base /etc/ssl/certs\n";
+    // No TLS anywhere: no effect (Debian's stock haproxy.cfg has these lines).
+    let l = ok(&format!("{tls_globals}{POLICY_BASE}backend b\n server s 127.0.0.1:1\n"));
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    assert_eq!(l.notes.len(), 2, "{:?}", l.notes);
+    // A server with ssl: ca-base concerns it (ssl-default-bind-* does not).
+    let e = refused(&format!(
+        "{tls_globals}{POLICY_BASE}backend b\n server s 127.0.0.1:1 ssl verify none\n"
+    ));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].message.contains("'ca-base'"), "{e:?}");
+}
+
+#[test]
+fn tcp_keepalive_options_and_timers_reach_each_side() {
+    let l = ok(&format!(
+        "{POLICY_BASE}backend b\n option tcpka\n srvtcpka-idle 90s\n srvtcpka-intvl 5s\n srvtcpka-cnt 3\n server s 127.0.0.1:1\n"
+    ));
+    let b = l.config.backend("b").unwrap();
+    assert!(b.options.srvtcpka);
+    assert_eq!(
+        b.options.srvtcpka_timers,
+        crate::model::TcpKa {
+            idle: Some(Duration::from_secs(90)),
+            intvl: Some(Duration::from_secs(5)),
+            cnt: Some(3)
+        }
+    );
+    // HAProxy refuses the negation of `tcpka` (each side's has one).
+    let e = refused(&format!(
+        "{POLICY_BASE}backend b\n no option tcpka\n server s 127.0.0.1:1\n"
+    ));
+    assert!(e[0].message.contains("'no option tcpka' does not exist"), "{e:?}");
 }

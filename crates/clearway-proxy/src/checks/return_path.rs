@@ -56,7 +56,7 @@ pub async fn probe(
     };
     // Only the server's SYN-ACK is needed: like a plain check, the probe holds back its
     // handshake's last ACK and resets, so the server's application never sees it.
-    let ok = match connect::connect(target, Some(&bind), Some(timeout), true).await {
+    let ok = match connect::connect(target, Some(&bind), Some(timeout), true, None).await {
         Ok(s) => {
             connect::reset_on_close(&s);
             true
