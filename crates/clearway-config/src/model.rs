@@ -560,6 +560,9 @@ pub struct Server {
     pub weight: u32,
     /// Concurrent connections to this server; 0 means unlimited.
     pub maxconn: u32,
+    /// `maxqueue`: sessions that may wait for this server in particular (balance by hash or
+    /// source, retries); beyond it they are refused with 503. 0 means unlimited.
+    pub maxqueue: u32,
     pub backup: bool,
     pub disabled: bool,
     /// `on-marked-down shutdown-sessions`: its sessions are closed when checks take it down.

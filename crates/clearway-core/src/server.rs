@@ -39,6 +39,8 @@ pub struct ServerRt {
     weight: AtomicU32,
     /// 0: unlimited (`set maxconn server` changes it).
     maxconn: AtomicU32,
+    /// `maxqueue`: sessions that may wait for this server in particular; 0: unlimited.
+    pub maxqueue: u32,
     pub backup: bool,
     /// `on-marked-down shutdown-sessions`, `on-marked-up shutdown-backup-sessions`.
     pub on_marked_down_shutdown: bool,
@@ -83,6 +85,7 @@ impl ServerRt {
             initial_weight: cfg.weight,
             weight: AtomicU32::new(cfg.weight),
             maxconn: AtomicU32::new(cfg.maxconn),
+            maxqueue: cfg.maxqueue,
             backup: cfg.backup,
             on_marked_down_shutdown: cfg.on_marked_down_shutdown,
             on_marked_up_shutdown_backups: cfg.on_marked_up_shutdown_backups,

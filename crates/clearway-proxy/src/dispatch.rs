@@ -86,6 +86,8 @@ pub enum DispatchError {
     ReturnPathBroken,
     #[error("queue timeout: no server had a free slot within {0:?}")]
     QueueTimeout(Duration),
+    #[error("server '{0}': its queue is full (maxqueue)")]
+    QueueFull(String),
     #[error("server '{server}': {reason}")]
     Connect { server: String, reason: String },
 }
@@ -189,6 +191,7 @@ pub async fn connect_or_reuse<T>(
                 }
                 Err(NoSlot::NoServer) => return Err(DispatchError::NoServer),
                 Err(NoSlot::Timeout) => return Err(DispatchError::QueueTimeout(queue_limit.unwrap_or_default())),
+                Err(NoSlot::Full(i)) => return Err(DispatchError::QueueFull(be.rt.servers[i].name.clone())),
             },
         };
         if let Some(t) = reuse(slot.server) {

@@ -33,6 +33,9 @@ struct Waiter {
 pub enum NoSlot {
     NoServer,
     Timeout,
+    /// The server this session must have (its index) already has `maxqueue` sessions
+    /// waiting for it.
+    Full(usize),
 }
 
 #[derive(Debug, Default)]
@@ -102,6 +105,13 @@ impl Queue {
                 }
                 Err(Some(w)) => w,
             };
+            if let Want::Server(i) = want {
+                let max = be.servers[i].maxqueue;
+                if max > 0 && q.iter().filter(|w| w.want == want).count() >= max as usize {
+                    self.len.fetch_sub(1, Ordering::SeqCst);
+                    return Err(NoSlot::Full(i));
+                }
+            }
             let (tx, rx) = oneshot::channel();
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);
             q.push_back(Waiter { id, want, tx });

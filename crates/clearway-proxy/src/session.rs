@@ -181,6 +181,7 @@ async fn tcp_connect(fe: &Frontend, client: &mut Client, conn: &ConnSamples) -> 
             throttled!(warn, frontend = %fe.name, backend = %be.rt.name, client = %peer, dst = %conn.local, "session refused: {e}");
             let term = match e {
                 dispatch::DispatchError::QueueTimeout(_) => *b"sQ",
+                dispatch::DispatchError::QueueFull(_) => *b"SQ",
                 _ => *b"SC",
             };
             Err((term, Some(be)))

@@ -549,3 +549,63 @@ fn shutdown_sessions_server_ends_http_requests_in_flight_as_haproxy_does() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn maxqueue_refuses_sessions_beyond_a_servers_own_queue_as_haproxy_does() {
+    let Some(topo) = topology("clmq") else { return };
+    let dir = socket_dir("clmq");
+    let _a = echo(&topo, "198.51.100.10:80", "s1");
+    // One connection at a time to s1, one session waiting for it in particular (`balance
+    // source` gives each client its server); with roundrobin the wait is the backend's, which
+    // maxqueue does not bound.
+    let cfg = format!(
+        "global\n    stats socket {}/PORT.sock level admin\n{HTTP_DEFAULTS}    timeout queue 20s\n\
+         frontend ft\n    bind 192.0.2.1:PORT\n    default_backend bk\n\
+         frontend ft2\n    bind 192.0.2.1:1PORT\n    default_backend rr\n\
+         backend bk\n    balance source\n    server s1 198.51.100.10:80 maxconn 1 maxqueue 1\n\
+         backend rr\n    balance roundrobin\n    server s1 198.51.100.10:80 maxconn 1 maxqueue 1\n",
+        dir.display()
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
+    let three = |port: u16, front: &str, be: &str| -> Vec<String> {
+        let sock = dir.join(format!("{port}.sock"));
+        let url = |p: &str| format!("http://192.0.2.1:{front}{p}");
+        let topo = &topo;
+        std::thread::scope(|s| {
+            let code = |u: String| move || http_code(topo, &u, &[]);
+            let first = s.spawn(code(url("/sleep-1500")));
+            assert!(
+                eventually(|| stat(&sock, be, "s1")["scur"] == "1"),
+                "{port}: first not in"
+            );
+            let second = s.spawn(code(url("/sleep-10")));
+            // Waiting in the backend's queue or the server's (HAProxy keeps one per server;
+            // Clearway counts every waiter in the backend's row).
+            let queued = || {
+                let n = |row: &str| stat(&sock, be, row)["qcur"].parse::<u32>().unwrap_or(0);
+                n("BACKEND") + n("s1") == 1
+            };
+            assert!(eventually(queued), "{port}: second not queued");
+            let third = http_code(topo, &url("/"), &[]);
+            vec![first.join().expect("first"), second.join().expect("second"), third]
+        })
+    };
+    for port in [80u16, 81] {
+        assert_eq!(
+            three(port, &port.to_string(), "bk"),
+            ["200", "200", "503"],
+            "{port}, balance source"
+        );
+        assert_eq!(
+            three(port, &format!("1{port}"), "rr"),
+            ["200", "200", "200"],
+            "{port}, roundrobin"
+        );
+        assert_eq!(
+            stat(&dir.join(format!("{port}.sock")), "bk", "s1")["qlimit"],
+            "1",
+            "{port}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -12,6 +12,7 @@ pub(super) const ACTED: &[&str] = &[
     "check-transparent-source",
     "weight",
     "maxconn",
+    "maxqueue",
     "backup",
     "disabled",
     "on-marked-down",
@@ -62,7 +63,6 @@ pub(super) const KNOWN_NOT_ACTED: &[(&str, usize, NotActed)] = &[
     ("on-error", 1, Unsupported),
     ("error-limit", 1, Unsupported),
     ("slowstart", 1, Unsupported),
-    ("maxqueue", 1, Unsupported),
     ("minconn", 1, Unsupported),
     ("track", 1, Unsupported),
     ("resolvers", 1, Unsupported),
@@ -126,6 +126,7 @@ pub fn template(span: &Span) -> Server {
         port: ServerPort::SameAsClient,
         weight: 1,
         maxconn: 0,
+        maxqueue: 0,
         backup: false,
         disabled: false,
         on_marked_down_shutdown: false,
@@ -194,6 +195,7 @@ fn params(args: &mut Args<'_>, s: &mut Server, ctx: &mut Ctx, span: &Span) -> Re
                 s.weight = w;
             }
             "maxconn" => s.maxconn = plain(units::int(value("a number of connections")?, "maxconn"))?,
+            "maxqueue" => s.maxqueue = plain(units::int(value("a number of sessions")?, "maxqueue"))?,
             "backup" => s.backup = true,
             "on-marked-down" => s.on_marked_down_shutdown = the_only(args, p, "shutdown-sessions")?,
             "on-marked-up" => s.on_marked_up_shutdown_backups = the_only(args, p, "shutdown-backup-sessions")?,

@@ -58,6 +58,7 @@ pub(crate) mod testutil {
                     port: ServerPort::Fixed(80),
                     weight: w,
                     maxconn,
+                    maxqueue: 0,
                     backup: false,
                     disabled: false,
                     on_marked_down_shutdown: false,

@@ -402,6 +402,9 @@ fn server_row(be: &Backend, i: usize, s: &ServerRt, iid: u32, sid: u32) -> Row {
     if s.maxconn() > 0 {
         r.set("slim", s.maxconn());
     }
+    if s.maxqueue > 0 {
+        r.set("qlimit", s.maxqueue);
+    }
     r.counters(&s.counters, http);
     r.set("stot", s.total());
     r.set("lbtot", s.total());

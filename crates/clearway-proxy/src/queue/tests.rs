@@ -16,6 +16,7 @@ fn backend(maxconn: u32, n: usize, balance: Balance) -> BackendRt {
             port: ServerPort::Fixed(80),
             weight: 1,
             maxconn,
+            maxqueue: 0,
             backup: false,
             disabled: false,
             on_marked_down_shutdown: false,
