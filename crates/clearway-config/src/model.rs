@@ -563,6 +563,9 @@ pub struct Server {
     /// `maxqueue`: sessions that may wait for this server in particular (balance by hash or
     /// source, retries); beyond it they are refused with 503. 0 means unlimited.
     pub maxqueue: u32,
+    /// `slowstart`: after checks bring the server back up, its weight (with a dynamic
+    /// algorithm) and its maxconn grow from 1 to their values over this time.
+    pub slowstart: Option<std::time::Duration>,
     pub backup: bool,
     pub disabled: bool,
     /// `on-marked-down shutdown-sessions`: its sessions are closed when checks take it down.

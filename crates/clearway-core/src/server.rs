@@ -41,6 +41,10 @@ pub struct ServerRt {
     maxconn: AtomicU32,
     /// `maxqueue`: sessions that may wait for this server in particular; 0: unlimited.
     pub maxqueue: u32,
+    /// `slowstart`, and the ramp in progress (stepped by the health checks, never read on
+    /// the data path).
+    pub slowstart: Option<std::time::Duration>,
+    ramp: std::sync::Mutex<Option<Ramp>>,
     pub backup: bool,
     /// `on-marked-down shutdown-sessions`, `on-marked-up shutdown-backup-sessions`.
     pub on_marked_down_shutdown: bool,
@@ -74,7 +78,65 @@ pub struct LastCheck {
     pub duration_ms: u64,
 }
 
+/// A slow start in progress: since when, and the values it grows to.
+#[derive(Debug, Clone, Copy)]
+struct Ramp {
+    since: std::time::Instant,
+    weight: Option<u32>,
+    maxconn: u32,
+}
+
 impl ServerRt {
+    /// The server just came back up: with `slowstart`, its weight (`dynamic`: the algorithm
+    /// reads weights as they change) and its maxconn start at 1 and grow at each
+    /// `step_slowstart` to what they were.
+    pub fn begin_slowstart(&self, dynamic: bool) {
+        if self.slowstart.is_none() {
+            return;
+        }
+        let mut r = self.ramp.lock().unwrap_or_else(|e| e.into_inner());
+        // A ramp cut short (down again meanwhile) keeps its targets.
+        let (weight, maxconn) = match *r {
+            Some(old) => (old.weight, old.maxconn),
+            None => (dynamic.then(|| self.weight()), self.maxconn()),
+        };
+        *r = Some(Ramp {
+            since: std::time::Instant::now(),
+            weight,
+            maxconn,
+        });
+        drop(r);
+        self.step_slowstart();
+    }
+
+    /// Moves a slow start on (HAProxy does it at each health check); its targets back at its
+    /// end. False when none is in progress.
+    pub fn step_slowstart(&self) -> bool {
+        let (Some(d), mut r) = (self.slowstart, self.ramp.lock().unwrap_or_else(|e| e.into_inner())) else {
+            return false;
+        };
+        let Some(ramp) = *r else { return false };
+        let f = ramp.since.elapsed().as_secs_f64() / d.as_secs_f64();
+        let part = |full: u32| -> u32 {
+            if f >= 1.0 {
+                full
+            } else {
+                ((f64::from(full) * f).ceil() as u32).clamp(1, full.max(1))
+            }
+        };
+        if let Some(w) = ramp.weight.filter(|&w| w > 0) {
+            self.set_weight(part(w));
+        }
+        if ramp.maxconn > 0 {
+            self.set_maxconn(part(ramp.maxconn));
+        }
+        if f >= 1.0 {
+            *r = None;
+            return false;
+        }
+        true
+    }
+
     /// Builds the runtime state of a configured server whose host is already resolved to `ip`.
     pub fn new(cfg: &model::Server, ip: IpAddr) -> ServerRt {
         ServerRt {
@@ -86,6 +148,8 @@ impl ServerRt {
             weight: AtomicU32::new(cfg.weight),
             maxconn: AtomicU32::new(cfg.maxconn),
             maxqueue: cfg.maxqueue,
+            slowstart: cfg.slowstart,
+            ramp: std::sync::Mutex::new(None),
             backup: cfg.backup,
             on_marked_down_shutdown: cfg.on_marked_down_shutdown,
             on_marked_up_shutdown_backups: cfg.on_marked_up_shutdown_backups,

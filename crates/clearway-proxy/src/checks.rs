@@ -94,6 +94,9 @@ pub async fn run(be: Arc<Backend>, server: usize, params: CheckParams, spec: Arc
         }
         if let Some(t) = t {
             apply(&be, server, t, &outcome);
+        } else if s.step_slowstart() {
+            // `slowstart`: more weight and room at each check; queued sessions may use it.
+            be.queue.offer(&be.rt, server);
         }
         if outcome.ok {
             if let Some(probe) = return_path::probe(&be, server, &params, target, connect_timeout).await {
@@ -193,6 +196,12 @@ fn apply(be: &Backend, server: usize, t: Transition, o: &Outcome) {
             }
         }
         Transition::WentUp => {
+            // With `slowstart`, from a weight and maxconn of 1 (the weight only where the
+            // algorithm reads it as it changes, as in HAProxy).
+            s.begin_slowstart(matches!(
+                be.balance,
+                clearway_config::model::Balance::RoundRobin | clearway_config::model::Balance::LeastConn
+            ));
             s.set_up(true);
             s.changed_at(crate::process::uptime_secs());
             let (active, backup) = be.rt.usable_by_kind();

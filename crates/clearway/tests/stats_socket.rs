@@ -609,3 +609,47 @@ fn maxqueue_refuses_sessions_beyond_a_servers_own_queue_as_haproxy_does() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn slowstart_ramps_a_returning_servers_weight_as_haproxy_does() {
+    let Some(topo) = topology("clss") else { return };
+    let dir = socket_dir("clss");
+    let srv = echo(&topo, "198.51.100.10:80", "s1");
+    let _s2 = echo(&topo, "198.51.100.10:81", "s2");
+    let cfg = format!(
+        "global\n    stats socket {}/PORT.sock level admin\n{HTTP_DEFAULTS}\
+         frontend ft\n    bind 192.0.2.1:PORT\n    default_backend bk\n\
+         backend bk\n    balance roundrobin\n\
+         \x20   server s1 198.51.100.10:80 check inter 200ms fall 1 rise 1 weight 100 slowstart 6s\n\
+         \x20   server s2 198.51.100.10:81 weight 100\n",
+        dir.display()
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
+    let socks = [dir.join("80.sock"), dir.join("81.sock")];
+    let s1 = |sock: &std::path::Path| stat(sock, "bk", "s1");
+    let all = |cond: &dyn Fn(&StatRow) -> bool| socks.iter().all(|s| cond(&s1(s)));
+    // Up from the start (no slow start when the process starts), at full weight.
+    assert!(eventually(|| all(&|r| r["status"] == "UP" && r["weight"] == "100")));
+    drop(srv);
+    assert!(eventually(|| all(&|r| r["status"] == "DOWN")), "s1 not seen down");
+    let _srv = echo(&topo, "198.51.100.10:80", "s1");
+    assert!(
+        eventually(|| all(&|r| r["status"].starts_with("UP"))),
+        "s1 not seen up again"
+    );
+    // Back up: a part of its weight, then all of it once the 6 s have passed.
+    for sock in &socks {
+        let w: u32 = s1(sock)["weight"].parse().expect("a weight");
+        assert!(
+            (1..100).contains(&w),
+            "{}: weight {w} right after coming back",
+            sock.display()
+        );
+    }
+    assert!(
+        eventually_for(std::time::Duration::from_secs(20), || all(&|r| r["weight"] == "100")),
+        "weights after the slow start: {:?}",
+        socks.iter().map(|s| s1(s)["weight"].clone()).collect::<Vec<_>>()
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

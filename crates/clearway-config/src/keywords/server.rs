@@ -13,6 +13,7 @@ pub(super) const ACTED: &[&str] = &[
     "weight",
     "maxconn",
     "maxqueue",
+    "slowstart",
     "backup",
     "disabled",
     "on-marked-down",
@@ -62,7 +63,6 @@ pub(super) const KNOWN_NOT_ACTED: &[(&str, usize, NotActed)] = &[
     ("observe", 1, Unsupported),
     ("on-error", 1, Unsupported),
     ("error-limit", 1, Unsupported),
-    ("slowstart", 1, Unsupported),
     ("minconn", 1, Unsupported),
     ("track", 1, Unsupported),
     ("resolvers", 1, Unsupported),
@@ -127,6 +127,7 @@ pub fn template(span: &Span) -> Server {
         weight: 1,
         maxconn: 0,
         maxqueue: 0,
+        slowstart: None,
         backup: false,
         disabled: false,
         on_marked_down_shutdown: false,
@@ -196,6 +197,11 @@ fn params(args: &mut Args<'_>, s: &mut Server, ctx: &mut Ctx, span: &Span) -> Re
             }
             "maxconn" => s.maxconn = plain(units::int(value("a number of connections")?, "maxconn"))?,
             "maxqueue" => s.maxqueue = plain(units::int(value("a number of sessions")?, "maxqueue"))?,
+            // 0 turns it off, as in HAProxy.
+            "slowstart" => {
+                let t = plain(units::time(value("a time, e.g. 60s")?))?;
+                s.slowstart = (!t.is_zero()).then_some(t);
+            }
             "backup" => s.backup = true,
             "on-marked-down" => s.on_marked_down_shutdown = the_only(args, p, "shutdown-sessions")?,
             "on-marked-up" => s.on_marked_up_shutdown_backups = the_only(args, p, "shutdown-backup-sessions")?,

@@ -453,7 +453,7 @@ const POLICY_BASE: &str = "defaults\n mode tcp\n timeout connect 1s\n timeout cl
 fn what_would_change_traffic_is_refused_unless_the_operator_opts_out() {
     // A server parameter, a proxy keyword, an option: each names its line and the way out.
     for (line, key) in [
-        ("backend b\n server s 127.0.0.1:1 slowstart 10s\n", "slowstart"),
+        ("backend b\n server s 127.0.0.1:1 send-proxy\n", "send-proxy"),
         ("backend b\n cookie SRV insert\n server s 127.0.0.1:1\n", "cookie"),
         ("backend b\n option nolinger\n server s 127.0.0.1:1\n", "nolinger"),
         (
@@ -487,9 +487,9 @@ fn what_would_change_traffic_is_refused_unless_the_operator_opts_out() {
     assert_eq!(l.notes.len(), 2, "{:?}", l.notes);
     // A word ignore-unsupported does not take: an error with the nearest one.
     let e = refused(&format!(
-        "global\n ignore-unsupported slowstrat\n{POLICY_BASE}backend b\n server s 127.0.0.1:1\n"
+        "global\n ignore-unsupported send-prxy\n{POLICY_BASE}backend b\n server s 127.0.0.1:1\n"
     ));
-    assert_eq!(e[0].hint.as_deref(), Some("did you mean 'slowstart'?"), "{e:?}");
+    assert_eq!(e[0].hint.as_deref(), Some("did you mean 'send-proxy'?"), "{e:?}");
 }
 
 #[test]

@@ -59,6 +59,7 @@ pub(crate) mod testutil {
                     weight: w,
                     maxconn,
                     maxqueue: 0,
+                    slowstart: None,
                     backup: false,
                     disabled: false,
                     on_marked_down_shutdown: false,

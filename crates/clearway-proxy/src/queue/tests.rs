@@ -17,6 +17,7 @@ fn backend(maxconn: u32, n: usize, balance: Balance) -> BackendRt {
             weight: 1,
             maxconn,
             maxqueue: 0,
+            slowstart: None,
             backup: false,
             disabled: false,
             on_marked_down_shutdown: false,
