@@ -381,6 +381,9 @@ pub struct HttpSettings {
     pub reuse: HttpReuse,
     /// `stats ...`: the statistics page this proxy half answers itself; None: no page.
     pub stats: Option<StatsPage>,
+    /// `monitor-uri`: requests for exactly this URI (its path and query, when it starts with
+    /// `/`) are answered 200 by the frontend itself, before any rule, and not logged.
+    pub monitor_uri: Option<String>,
 }
 
 /// A proxy's statistics page (`stats enable`, `stats uri`, ...).

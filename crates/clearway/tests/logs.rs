@@ -467,3 +467,36 @@ fn time_in_the_queue_is_tw_not_tc() {
         assert!(tc1 < tw1, "{port}: {timers:?}");
     }
 }
+
+#[test]
+fn monitor_uri_is_answered_by_the_frontend_and_not_logged_as_haproxy_does() {
+    let Some(topo) = topology("logm") else { return };
+    let (rx_cw, rx_hap) = (receiver(&topo), receiver(&topo));
+    // No server listens: anything forwarded gets 503.
+    let config = |port: u16, rx: &UdpSocket| {
+        format!(
+            "global\n    log 127.0.0.1:{}  local0\n{DEFAULTS}    log global\n\
+             frontend ft\n    bind 192.0.2.1:{port}\n    log-format \"%ci:%cp %HM %HU %ST\"\n    monitor-uri /health\n    default_backend bk\n\
+             backend bk\n    server s1 198.51.100.10:80\n",
+            rx.local_addr().expect("addr").port()
+        )
+    };
+    let _cw = start(&topo, &config(80, &rx_cw), &[80]);
+    let _hap = clearway_testkit::Clearway::start(&topo.lb, Path::new("/usr/sbin/haproxy"), &config(81, &rx_hap), &[81]);
+    for (port, rx) in [(80, &rx_cw), (81, &rx_hap)] {
+        let url = |p: &str| format!("http://192.0.2.1:{port}{p}");
+        assert_eq!(http_code(&topo, &url("/health"), &[]), "200", "{port}");
+        // Any method; the query is part of what must match.
+        assert_eq!(http_code(&topo, &url("/health"), &["-X", "POST"]), "200", "{port}");
+        assert_eq!(http_code(&topo, &url("/health?x=1"), &[]), "503", "{port}");
+        // Only the forwarded request is logged.
+        let lines = traffic(rx, 1);
+        assert!(
+            lines
+                .first()
+                .is_some_and(|l| l.trim_end().ends_with("GET /health?x=1 503")),
+            "{port}: {lines:?}"
+        );
+        assert_eq!(quiet(rx), None, "{port}: more was logged");
+    }
+}

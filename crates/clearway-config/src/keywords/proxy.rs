@@ -138,6 +138,7 @@ pub(super) const KEYWORDS: &[(&str, char)] = &[
     ("http-reuse", 'B'),
     ("tcp-request", 'F'),
     ("stats", 'A'),
+    ("monitor-uri", 'F'),
     ("capture", 'F'),
     ("clitcpka-cnt", 'F'),
     ("clitcpka-idle", 'F'),
@@ -165,7 +166,6 @@ pub(super) const KNOWN_NOT_ACTED: &[(&str, NotActed)] = &[
     ("id", NoEffect),
     ("stick-table", Unsupported),
     ("stick", Unsupported),
-    ("monitor-uri", Unsupported),
     ("monitor", Unsupported),
     ("monitor-net", Unsupported),
     ("compression", Unsupported),
@@ -641,6 +641,10 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
             p.http.errorfiles.push(e);
         }
         "http-reuse" => p.http.reuse = http::reuse(d)?,
+        "monitor-uri" => {
+            want_args(d, 1, "a URI, e.g. /haproxy_health").map_err(err)?;
+            p.http.monitor_uri = Some(d.words[1].clone());
+        }
         "tcp-request" => tcp::request(d, &mut p.tcp_rules, &p.acls)?,
         "stats" => {
             if caps.defaults && matches!(d.arg(1), Some("admin" | "http-request")) {

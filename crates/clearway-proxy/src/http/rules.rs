@@ -91,6 +91,8 @@ pub struct HttpRules {
     pub forwardfor: Option<ForwardFor>,
     /// `stats ...`: the statistics page this proxy half answers.
     pub stats: Option<super::stats_app::StatsApp>,
+    /// `monitor-uri` (frontends).
+    pub monitor_uri: Option<Box<str>>,
 }
 
 fn name(n: &str) -> HeaderName {
@@ -173,6 +175,20 @@ impl HttpRules {
             reuse: h.reuse,
             forwardfor,
             stats: h.stats.as_ref().map(super::stats_app::StatsApp::new),
+            monitor_uri: h.monitor_uri.as_deref().map(Box::from),
+        }
+    }
+
+    /// Whether a request is for the `monitor-uri`: its path and query when the URI starts
+    /// with `/` (so that HTTP/2's absolute targets match too), else its whole target.
+    pub fn is_monitor(&self, req: &Parts) -> bool {
+        let Some(u) = self.monitor_uri.as_deref() else {
+            return false;
+        };
+        if u.starts_with('/') {
+            req.uri.path_and_query().is_some_and(|p| p.as_str() == u)
+        } else {
+            req.uri == u
         }
     }
 

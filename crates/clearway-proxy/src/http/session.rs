@@ -201,6 +201,13 @@ impl Session {
                 return (self.error(None, 431), None);
             }
         }
+        // `monitor-uri`: answered here, before any rule, and not logged (HAProxy's purpose for
+        // it: an upper load balancer's probe).
+        if fe.http.is_monitor(parts) {
+            parts.extensions.remove::<ReqLog>();
+            fe.counters.inc(Field::Intercepted);
+            return (fe.http.errors.response(None, 200), None);
+        }
         // HTTP/2 names the host in the request target; servers get it as a Host header. A
         // `host` field beside `:authority` yields to it (RFC 9113, 8.3.1), so that rules see
         // the host the server will. (HTTP/1's absolute targets were checked on arrival.)
