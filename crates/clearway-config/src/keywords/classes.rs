@@ -54,6 +54,7 @@ pub fn all_unsupported() -> impl Iterator<Item = &'static str> + Clone {
                 .filter(move |(_, _, c)| class(*c))
                 .map(|(k, _, _)| *k),
         )
+        .chain(global::TUNE_UNSUPPORTED.iter().copied())
         .chain(SPECIAL.iter().map(|(k, _)| *k))
 }
 
@@ -112,7 +113,7 @@ fn markdown() -> String {
         "Global section",
         "TLS settings (`ssl-default-bind-*`, `ssl-default-server-*`, `ssl-server-verify`, \
          `ca-base`, `crt-base`, any other `ssl-*`) are not supported when the side they concern \
-         uses TLS, and have no effect otherwise. `tune.*` keywords have no effect.",
+         uses TLS, and have no effect otherwise. Other `tune.*` keywords have no effect.",
         global::ACTED
             .iter()
             .map(|k| acted(k))
@@ -122,6 +123,7 @@ fn markdown() -> String {
                     .iter()
                     .map(|(k, _)| (*k, "**not supported** with TLS")),
             )
+            .chain(global::TUNE_UNSUPPORTED.iter().map(|k| (*k, "**not supported**")))
             .chain([("ssl-dh-param-file", "no effect")]),
     );
     table(

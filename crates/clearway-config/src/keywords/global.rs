@@ -35,7 +35,8 @@ pub(super) const KNOWN_NOT_ACTED: &[(&str, NotActed)] = &[
     ("resetenv", Unsupported),
     ("lua-load", Unsupported),
     ("external-check", NoEffect),
-    ("grace", NoEffect),
+    // How long listeners stay open once a stop begins: who still gets in.
+    ("grace", Unsupported),
     ("strict-limits", NoEffect),
     ("expose-experimental-directives", NoEffect),
     ("log-format", NoEffect),
@@ -55,6 +56,9 @@ pub(super) const KNOWN_NOT_ACTED: &[(&str, NotActed)] = &[
 /// both): refused when that side uses TLS, without effect otherwise. (`ssl-dh-param-file`
 /// has none: rustls offers no finite-field Diffie-Hellman.) Any other `ssl-*` keyword
 /// concerns both.
+/// `tune.*` keywords that decide which requests get in (the largest head or header count
+/// accepted): unsupported. Every other `tune.*` has no effect here.
+pub(super) const TUNE_UNSUPPORTED: &[&str] = &["tune.bufsize", "tune.maxrewrite", "tune.http.maxhdr"];
 pub(super) const TLS_UNACTED: &[(&str, char)] = &[
     ("ssl-default-bind-ciphers", 'B'),
     ("ssl-default-bind-ciphersuites", 'B'),
@@ -257,25 +261,28 @@ fn apply_inner(d: &Directive, g: &mut Global, ctx: &mut Ctx) -> Result<(), Strin
             let side = TLS_UNACTED.iter().find(|(k, _)| *k == kw).map_or('A', |(_, s)| *s);
             g.tls_unacted.push((d.span.clone(), kw.to_string(), side));
         }
-        _ if kw.starts_with("tune.") => ctx.not_acted(&d.span, &format!("'{kw}'"), kw, NotActed::NoEffect),
-        _ if KNOWN_NOT_ACTED.iter().any(|(k, _)| *k == kw) => {
-            let class = KNOWN_NOT_ACTED
-                .iter()
-                .find(|(k, _)| *k == kw)
-                .map_or(NotActed::Unsupported, |(_, c)| *c);
+        _ if kw.starts_with("tune.") => {
+            let class = if TUNE_UNSUPPORTED.contains(&kw) {
+                NotActed::Unsupported
+            } else {
+                NotActed::NoEffect
+            };
             ctx.not_acted(&d.span, &format!("'{kw}'"), kw, class);
         }
-        _ => {
-            let hint = suggest::hint(
-                kw,
-                ACTED
-                    .iter()
-                    .copied()
-                    .chain(KNOWN_NOT_ACTED.iter().map(|(k, _)| *k))
-                    .chain(TLS_UNACTED.iter().map(|(k, _)| *k)),
-            );
-            ctx.error_hint(&d.span, format!("unknown keyword '{kw}' in 'global' section"), hint);
-        }
+        _ => match KNOWN_NOT_ACTED.iter().find(|(k, _)| *k == kw) {
+            Some(&(_, class)) => ctx.not_acted(&d.span, &format!("'{kw}'"), kw, class),
+            None => {
+                let hint = suggest::hint(
+                    kw,
+                    ACTED
+                        .iter()
+                        .copied()
+                        .chain(KNOWN_NOT_ACTED.iter().map(|(k, _)| *k))
+                        .chain(TLS_UNACTED.iter().map(|(k, _)| *k)),
+                );
+                ctx.error_hint(&d.span, format!("unknown keyword '{kw}' in 'global' section"), hint);
+            }
+        },
     }
     Ok(())
 }

@@ -179,8 +179,9 @@ pub(super) const KNOWN_NOT_ACTED: &[(&str, NotActed)] = &[
     ("force-persist", Unsupported),
     ("ignore-persist", Unsupported),
     ("rate-limit", Unsupported),
-    ("grace", NoEffect),
-    ("backlog", NoEffect),
+    ("grace", Unsupported),
+    // The default listen backlog of the proxy's binds (`bind ... backlog` is acted on).
+    ("backlog", Unsupported),
     ("disabled", Unsupported),
     ("enabled", NoEffect),
     ("filter", Unsupported),

@@ -540,3 +540,20 @@ fn tcp_keepalive_options_and_timers_reach_each_side() {
     ));
     assert!(e[0].message.contains("'no option tcpka' does not exist"), "{e:?}");
 }
+
+#[test]
+fn tune_keywords_that_decide_what_gets_in_are_refused_the_others_noted() {
+    let e = refused(&format!(
+        "global\n tune.bufsize 32768\n{POLICY_BASE}backend b\n server s 127.0.0.1:1\n"
+    ));
+    assert!(e[0].message.contains("'tune.bufsize' is not supported"), "{e:?}");
+    let l = ok(&format!(
+        "global\n tune.ssl.default-dh-param 2048\n{POLICY_BASE}backend b\n server s 127.0.0.1:1\n"
+    ));
+    assert!(
+        l.warnings.is_empty() && l.notes.len() == 1,
+        "{:?} {:?}",
+        l.warnings,
+        l.notes
+    );
+}
