@@ -8,15 +8,6 @@
 mod common;
 use common::http::*;
 use common::*;
-use std::path::Path;
-
-/// The same config run by Clearway (PORT 80, PORTB 8080) and HAProxy (81, 8081) on the lb.
-fn both(topo: &clearway_testkit::Topology, cfg: &str) -> (clearway_testkit::Clearway, clearway_testkit::Clearway) {
-    let fill = |a: &str, b: &str| cfg.replace("PORTB", b).replace("PORT", a);
-    let cw = start(topo, &fill("80", "8080"), &[80]);
-    let hap = clearway_testkit::Clearway::start(&topo.lb, Path::new("/usr/sbin/haproxy"), &fill("81", "8081"), &[81]);
-    (cw, hap)
-}
 
 #[test]
 fn websocket_crosses_an_http2_hop_both_ways_as_haproxy() {
@@ -26,11 +17,11 @@ fn websocket_crosses_an_http2_hop_both_ways_as_haproxy() {
     // extended CONNECT, b turns it back.
     let cfg = format!(
         "{DEFAULTS}frontend a\n    bind 192.0.2.1:PORT\n    default_backend to_b\n\
-         backend to_b\n    timeout tunnel 1h\n    server b 192.0.2.1:PORTB proto h2\n\
-         frontend b\n    bind 192.0.2.1:PORTB proto h2\n    default_backend ws\n\
+         backend to_b\n    timeout tunnel 1h\n    server b 192.0.2.1:1PORT proto h2\n\
+         frontend b\n    bind 192.0.2.1:1PORT proto h2\n    default_backend ws\n\
          backend ws\n    timeout tunnel 1h\n    server s1 198.51.100.10:80\n"
     );
-    let (_cw, _hap) = both(&topo, &cfg);
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
     for (who, to) in [("clearway", "192.0.2.1:80"), ("haproxy", "192.0.2.1:81")] {
         let (head, s) = switch(&topo, to, "/chat");
         assert!(head.starts_with("http/1.1 101"), "{who}: {head}");
@@ -57,7 +48,7 @@ fn an_http2_server_without_extended_connect_is_not_asked_to_switch() {
         "{DEFAULTS}frontend a\n    bind 192.0.2.1:PORT\n    default_backend h2\n\
          backend h2\n    server n 198.51.100.10:81 proto h2\n"
     );
-    let (_cw, _hap) = both(&topo, &cfg);
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
     for (who, to) in [("clearway", "192.0.2.1:80"), ("haproxy", "192.0.2.1:81")] {
         let (head, _s) = switch(&topo, to, "/chat");
         assert!(head.starts_with("http/1.1 502"), "{who}: {head}");
@@ -74,7 +65,7 @@ fn a_websocket_switch_that_does_not_answer_the_key_is_refused() {
         "{DEFAULTS}frontend a\n    bind 192.0.2.1:PORT\n    default_backend ws\n\
          backend ws\n    timeout tunnel 1h\n    server s1 198.51.100.10:80\n"
     );
-    let (_cw, _hap) = both(&topo, &cfg);
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
     // No Sec-WebSocket-Accept at all: both refuse.
     for (who, to) in [("clearway", "192.0.2.1:80"), ("haproxy", "192.0.2.1:81")] {
         let (head, _s) = switch(&topo, to, "/ws-noaccept");
