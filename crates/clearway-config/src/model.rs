@@ -261,6 +261,9 @@ pub struct Bind {
     /// `defer-accept`: TCP_DEFER_ACCEPT, a connection is only accepted once the client has
     /// sent something (or the kernel gives up waiting, after about a second).
     pub defer_accept: bool,
+    /// `accept-proxy`: every connection starts with a PROXY protocol header (version 1 or 2)
+    /// whose addresses become the session's.
+    pub accept_proxy: bool,
 }
 
 /// TLS versions Clearway speaks (rustls has no TLS 1.0 or 1.1).
@@ -522,6 +525,9 @@ pub struct CheckParams {
     pub addr: Option<IpAddr>,
     /// The return-path probe of servers reached with `usesrc`.
     pub return_path: ReturnPathProbe,
+    /// `check-send-proxy`: checks start with a PROXY protocol header even when they go to
+    /// their own `port` or `addr` (a `send-proxy*` server's checks to its own address always do).
+    pub send_proxy: bool,
 }
 
 /// Where the return-path probe of a transparent server connects from (server keyword
@@ -549,6 +555,7 @@ impl Default for CheckParams {
             port: None,
             addr: None,
             return_path: ReturnPathProbe::Auto,
+            send_proxy: false,
         }
     }
 }
@@ -587,6 +594,35 @@ pub struct Server {
     pub tls: ServerTls,
     /// How many idle connections to this server are kept for reuse (`mode http`).
     pub pool: IdlePool,
+    /// `send-proxy*`: each connection starts with a PROXY protocol header.
+    pub send_proxy: SendProxy,
+}
+
+/// `send-proxy`, `send-proxy-v2`, `send-proxy-v2-ssl[-cn]` and `proxy-v2-options`: the PROXY
+/// protocol header a server receives first, saying whose connection it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SendProxy {
+    /// `send-proxy`: version 1 (text).
+    pub v1: bool,
+    /// `send-proxy-v2`: version 2 (binary, with TLVs); wins over `v1` when both are set.
+    pub v2: bool,
+    /// The SSL TLV: whether the client spoke TLS, its version (`ssl`, `send-proxy-v2-ssl`).
+    pub v2_ssl: bool,
+    /// The client certificate's CN in the SSL TLV (`cert-cn`, `send-proxy-v2-ssl-cn`):
+    /// Clearway asks clients for no certificate, so none is ever sent.
+    pub v2_ssl_cn: bool,
+    /// The cipher in the SSL TLV (`ssl-cipher`).
+    pub v2_ssl_cipher: bool,
+    /// The name the client asked for, from its SNI or a received header (`authority`).
+    pub v2_authority: bool,
+    /// A CRC32C checksum of the header (`crc32c`).
+    pub v2_crc32c: bool,
+}
+
+impl SendProxy {
+    pub fn on(&self) -> bool {
+        self.v1 || self.v2
+    }
 }
 
 /// `pool-max-conn`, `pool-low-conn` and `pool-purge-delay`: the idle connections kept open

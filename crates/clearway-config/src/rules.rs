@@ -199,12 +199,24 @@ pub struct HttpRule {
     pub condition: Option<Condition>,
 }
 
-/// `tcp-request connection|content accept|reject [if|unless COND]`.
+/// `tcp-request connection|session|content ACTION [if|unless COND]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TcpRule {
     pub span: Span,
-    pub accept: bool,
+    pub action: TcpAction,
     pub condition: Option<Condition>,
+}
+
+/// What a `tcp-request` rule does when its condition holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpAction {
+    /// Accept: no later rule of the same list is looked at.
+    Accept,
+    /// Close the connection.
+    Reject,
+    /// `expect-proxy layer4` (connection rules): the connection starts with a PROXY protocol
+    /// header; the rules after it go on.
+    ExpectProxy,
 }
 
 /// A frontend's `tcp-request` settings.
@@ -212,8 +224,12 @@ pub struct TcpRule {
 pub struct TcpRules {
     /// `tcp-request inspect-delay`: how long content rules may wait for the client's data.
     pub inspect_delay: Option<std::time::Duration>,
-    /// Evaluated when the connection is accepted (addresses and ports only).
+    /// Evaluated when the connection is accepted (addresses and ports only): the real
+    /// peer's, never a PROXY protocol header's.
     pub connection: Vec<TcpRule>,
+    /// Evaluated once the connection's handshakes (PROXY protocol) are done: the addresses a
+    /// header gave.
+    pub session: Vec<TcpRule>,
     /// Evaluated on the client's first data, within `inspect_delay`.
     pub content: Vec<TcpRule>,
 }

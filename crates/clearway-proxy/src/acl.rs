@@ -46,6 +46,19 @@ pub struct ConnSamples {
     pub tls: Option<std::sync::Arc<crate::tls::ClientTls>>,
     /// The listener's own statistics, when it keeps them (`option socket-stats`).
     pub listener: Option<std::sync::Arc<clearway_core::ListenerRt>>,
+    /// The PROXY protocol header the connection started with, if it had one (its addresses
+    /// are already `peer` and `local`).
+    pub proxy: Option<std::sync::Arc<crate::proxy_protocol::Header>>,
+}
+
+impl ConnSamples {
+    /// Takes a PROXY protocol header's word for who the client is and what it reached.
+    pub fn proxied(&mut self, h: crate::proxy_protocol::Header) {
+        if let Some((src, dst)) = h.addrs {
+            (self.peer, self.local) = (src, dst);
+        }
+        self.proxy = Some(std::sync::Arc::new(h));
+    }
 }
 
 impl Samples for ConnSamples {

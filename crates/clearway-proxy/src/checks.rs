@@ -61,6 +61,7 @@ pub async fn run(be: Arc<Backend>, server: usize, params: CheckParams, spec: Arc
         return;
     };
     let source = check_source(&be, server);
+    let proxy = check_proxy_header(&be.send_proxy[server], &params);
     let mut health = Health::new(params.rise, params.fall);
     let mut return_path = Health::new(params.rise, params.fall);
     tokio::time::sleep(first_delay).await;
@@ -74,7 +75,15 @@ pub async fn run(be: Arc<Backend>, server: usize, params: CheckParams, spec: Arc
             continue;
         }
         let (connect_timeout, read_timeout) = check_timeouts(&params, &spec.timeouts);
-        let outcome = check_once(target, source.as_ref(), &spec, connect_timeout, read_timeout).await;
+        let outcome = check_once(
+            target,
+            source.as_ref(),
+            proxy.as_deref(),
+            &spec,
+            connect_timeout,
+            read_timeout,
+        )
+        .await;
         if !outcome.ok && s.check_says_up() {
             s.counters.inc(clearway_core::Field::CheckFailures);
         }
@@ -227,10 +236,20 @@ fn apply(be: &Backend, server: usize, t: Transition, o: &Outcome) {
     }
 }
 
-/// Runs one check.
+/// The PROXY protocol header a server's checks start with: a `send-proxy*` server's, unless
+/// its checks go to their own `port` or `addr` without `check-send-proxy` (as HAProxy). It
+/// speaks for Clearway itself: version 1 `UNKNOWN`, version 2 `LOCAL`.
+fn check_proxy_header(p: &clearway_config::model::SendProxy, params: &CheckParams) -> Option<Vec<u8>> {
+    let own_target = params.port.is_some() || params.addr.is_some();
+    let send = params.send_proxy || (p.on() && !own_target);
+    send.then(|| crate::proxy_protocol::encode(p, &Default::default()))
+}
+
+/// Runs one check; `proxy`: the PROXY protocol header its connection starts with.
 pub async fn check_once(
     target: SocketAddr,
     source: Option<&SourceBind>,
+    proxy: Option<&[u8]>,
     spec: &CheckSpec,
     connect_timeout: Duration,
     read_timeout: Duration,
@@ -260,18 +279,22 @@ pub async fn check_once(
     if let CheckKind::TcpCheck(rules) = &spec.kind {
         if !plain {
             // A tcp-check opens its own connections and runs under its own limits.
-            return done(tcpcheck::run(rules, &spec.regexes, target, source, connect_timeout, read_timeout).await);
+            let first = (target, source, proxy);
+            return done(tcpcheck::run(rules, &spec.regexes, first, connect_timeout, read_timeout).await);
         }
     }
     // A check that speaks first sends its first bytes with the handshake's last ACK, as
     // HAProxy's do.
     let delayed_ack = plain || sends_first(&spec.kind);
-    let stream = match connect_checked(target, source, connect_timeout, delayed_ack).await {
+    let stream = match connect_checked(target, source, connect_timeout, delayed_ack, proxy).await {
         Ok(s) => s,
         Err(v) => return done(Err(v)),
     };
     if plain {
-        connect::reset_on_close(&stream);
+        // A server sent a PROXY protocol header has accepted the connection: closed cleanly.
+        if proxy.is_none() {
+            connect::reset_on_close(&stream);
+        }
         return done(Ok(("Layer4 check passed", String::new())));
     }
     // Reset once done, unless the server closed first; the database checks close cleanly, as
@@ -325,18 +348,27 @@ fn sends_first(kind: &CheckKind) -> bool {
 }
 
 /// Connects for a check, turning failures into Layer4 verdicts; `delayed_ack`: the kernel
-/// holds the handshake's last ACK (see `connect::connect`).
+/// holds the handshake's last ACK (see `connect::connect`); `proxy`: a PROXY protocol header
+/// to send first.
 async fn connect_checked(
     target: SocketAddr,
     source: Option<&SourceBind>,
     timeout: Duration,
     delayed_ack: bool,
+    proxy: Option<&[u8]>,
 ) -> Result<tokio::net::TcpStream, (&'static str, String)> {
-    match connect::connect(target, source, Some(timeout), delayed_ack, None).await {
-        Ok(s) => Ok(s),
-        Err(e) if e.stage == ConnectStage::Timeout => Err(("Layer4 timeout", String::new())),
-        Err(e) => Err(("Layer4 connection problem", os_message(&e.error))),
+    let mut s = match connect::connect(target, source, Some(timeout), delayed_ack, None).await {
+        Ok(s) => s,
+        Err(e) if e.stage == ConnectStage::Timeout => return Err(("Layer4 timeout", String::new())),
+        Err(e) => return Err(("Layer4 connection problem", os_message(&e.error))),
+    };
+    if let Some(h) = proxy {
+        use tokio::io::AsyncWriteExt;
+        if let Err(e) = s.write_all(h).await {
+            return Err(("Layer4 connection problem", os_message(&e)));
+        }
     }
+    Ok(s)
 }
 
 /// True when `needle` occurs in `haystack` (an empty needle always does).

@@ -3,9 +3,12 @@
 //! and `option redispatch`, the TLS handshake with `ssl` servers, and explaining failed
 //! attempts; must not move session bytes.
 
+use crate::acl::ConnSamples;
 use crate::model::Backend;
+use crate::proxy_protocol;
 use crate::queue::{NoSlot, Want};
 use crate::stream::ServerStream;
+use clearway_config::model::SendProxy;
 use clearway_core::source::{source_for, SourceAddr};
 use clearway_core::Field;
 use clearway_net::connect::{self, ConnectError, ConnectStage, SourceBind};
@@ -94,7 +97,9 @@ pub enum DispatchError {
 
 /// Where a client connected: its own address and the address it reached on this host.
 #[derive(Debug, Clone, Copy)]
-pub struct ClientSide {
+pub struct ClientSide<'a> {
+    /// The client's connection, for what a PROXY protocol header tells servers of it.
+    pub conn: &'a ConnSamples,
     pub peer: SocketAddr,
     pub local: SocketAddr,
     /// The address a trusted request named for `usesrc hdr_ip`.
@@ -108,7 +113,7 @@ pub struct ClientSide {
 }
 
 /// Chooses a server and connects to it, retrying and redispatching on failure as configured.
-pub async fn connect_server(be: &Arc<Backend>, client: ClientSide) -> Result<ServerConn, DispatchError> {
+pub async fn connect_server(be: &Arc<Backend>, client: ClientSide<'_>) -> Result<ServerConn, DispatchError> {
     match connect_or_reuse(be, client, None, |_| None::<std::convert::Infallible>).await? {
         Got::New(c) => Ok(c),
         Got::Reused(_, never) => match never {},
@@ -134,7 +139,7 @@ pub enum Now<T> {
 
 /// The usual case of an HTTP request, without waiting and without a future: a free slot on
 /// the server the balancer picks, and `reuse(server)` offering an idle connection to it.
-pub fn reuse_now<T>(be: &Arc<Backend>, client: ClientSide, reuse: impl FnOnce(usize) -> Option<T>) -> Now<T> {
+pub fn reuse_now<T>(be: &Arc<Backend>, client: ClientSide<'_>, reuse: impl FnOnce(usize) -> Option<T>) -> Now<T> {
     be.rt.note_client(client.peer.ip());
     let Some(server) = be
         .queue
@@ -154,7 +159,7 @@ pub fn reuse_now<T>(be: &Arc<Backend>, client: ClientSide, reuse: impl FnOnce(us
 /// a slot `reuse_now` already took: the first attempt uses it.
 pub async fn connect_or_reuse<T>(
     be: &Arc<Backend>,
-    client: ClientSide,
+    client: ClientSide<'_>,
     mut first: Option<SlotGuard>,
     mut reuse: impl FnMut(usize) -> Option<T>,
 ) -> Result<Got<T>, DispatchError> {
@@ -234,15 +239,19 @@ pub async fn connect_or_reuse<T>(
             port_hint: server.total() as u32,
         });
         let delayed_ack = be.smart_connect && client.data_waiting;
-        match connect::connect(
+        let connected = connect::connect(
             target,
             bind.as_ref(),
             be.rt.timeouts.connect,
             delayed_ack,
             be.keepalive.as_ref(),
         )
-        .await
-        {
+        .await;
+        let connected = match (connected, &be.send_proxy[slot.server]) {
+            (Ok(s), p) if p.on() => send_proxy(s, p, client.conn).await,
+            (r, _) => r,
+        };
+        match connected {
             Ok(stream) => {
                 server.counters.inc(Field::Connects);
                 return Ok(Got::New(ServerConn {
@@ -280,6 +289,31 @@ pub async fn connect_or_reuse<T>(
         }
     }
     Err(last_err)
+}
+
+/// Sends a `send-proxy*` server the PROXY protocol header that starts its connection: the
+/// client's addresses (those a received header gave, if any), and with version 2 the ALPN
+/// and what `proxy-v2-options` asks for. A new connection has room for it at once.
+async fn send_proxy(mut s: TcpStream, p: &SendProxy, c: &ConnSamples) -> Result<TcpStream, ConnectError> {
+    use tokio::io::AsyncWriteExt;
+    let tls = c.tls.as_deref();
+    let out = proxy_protocol::Outgoing {
+        addrs: Some((c.peer, c.local)),
+        alpn: tls.and_then(|t| t.alpn.as_deref()),
+        authority: c
+            .proxy
+            .as_ref()
+            .and_then(|h| h.authority.as_deref())
+            .or_else(|| tls.and_then(|t| t.sni.as_deref())),
+        tls: tls.map(|t| (t.version, t.cipher)),
+    };
+    match s.write_all(&proxy_protocol::encode(p, &out)).await {
+        Ok(()) => Ok(s),
+        Err(error) => Err(ConnectError {
+            stage: ConnectStage::Connect,
+            error,
+        }),
+    }
 }
 
 /// Says what failed and the likely cause, in words an operator can act on.

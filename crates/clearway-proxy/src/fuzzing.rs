@@ -542,6 +542,45 @@ pub fn stats_request(data: &[u8]) {
     assert!(f.servers.len() <= form.len() / 2 + 1);
 }
 
+/// A PROXY protocol header as a client sends it: never a panic; a header found complete is
+/// needs more in any shorter piece of it; and what
+/// it says, sent on as version 1 and version 2, reads back the same.
+pub fn proxy_header(data: &[u8]) {
+    use crate::proxy_protocol::{encode, parse, scan, Outgoing, Scan};
+    let Ok(Scan::Complete(n)) = scan(data) else {
+        return;
+    };
+    assert!(n <= data.len());
+    // Any shorter piece of it is worth waiting for.
+    let cut = usize::from(data[0]) % n;
+    if cut > 0 {
+        assert_eq!(scan(&data[..cut]), Ok(Scan::Need));
+    }
+    let Ok(h) = parse(&data[..n]) else {
+        return;
+    };
+    for v2 in [false, true] {
+        let p = clearway_config::model::SendProxy {
+            v1: !v2,
+            v2,
+            v2_authority: true,
+            v2_crc32c: true,
+            ..Default::default()
+        };
+        let o = Outgoing {
+            addrs: h.addrs,
+            alpn: h.alpn.as_deref().filter(|a| a.len() < 1024),
+            authority: h.authority.as_deref(),
+            tls: None,
+        };
+        let back = parse(&encode(&p, &o)).expect("what is sent reads back");
+        assert_eq!(back.addrs, h.addrs);
+        if v2 && h.addrs.is_some() {
+            assert_eq!(back.authority, h.authority);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     /// Each target over its seed corpus in `fuzz/corpus`: what the fuzzers once found stays
@@ -550,7 +589,7 @@ mod tests {
     fn the_seed_corpora_pass() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus");
         type Target = fn(&[u8]);
-        let targets: [(&str, Target); 8] = [
+        let targets: [(&str, Target); 9] = [
             ("request_head", super::request_head),
             ("response_head", super::response_head),
             ("chunked", super::chunked),
@@ -559,6 +598,7 @@ mod tests {
             ("cli_command", super::cli_command),
             ("log_format", super::log_format),
             ("stats_request", super::stats_request),
+            ("proxy_header", super::proxy_header),
         ];
         for (name, run) in targets {
             let dir = root.join(name);

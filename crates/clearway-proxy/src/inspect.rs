@@ -5,7 +5,7 @@
 
 use crate::acl::{Cond, ConnSamples, Samples, Value};
 use clearway_config::model::Span;
-use clearway_config::rules::Fetch;
+use clearway_config::rules::{Fetch, TcpAction};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
@@ -132,7 +132,7 @@ impl Samples for PayloadSamples<'_> {
 
 #[derive(Debug)]
 struct Rule {
-    accept: bool,
+    action: TcpAction,
     cond: Option<Cond>,
     span: Span,
 }
@@ -142,6 +142,7 @@ struct Rule {
 pub struct TcpRules {
     pub inspect_delay: Option<Duration>,
     connection: Vec<Rule>,
+    session: Vec<Rule>,
     content: Vec<Rule>,
 }
 
@@ -159,7 +160,7 @@ impl TcpRules {
             rules
                 .iter()
                 .map(|r| Rule {
-                    accept: r.accept,
+                    action: r.action,
                     cond: r.condition.as_ref().map(Cond::new),
                     span: r.span.clone(),
                 })
@@ -168,21 +169,36 @@ impl TcpRules {
         TcpRules {
             inspect_delay: r.inspect_delay,
             connection: compile(&r.connection),
+            session: compile(&r.session),
             content: compile(&r.content),
         }
     }
 
-    /// The first rule whose condition holds decides; none: accept.
-    fn first<'a>(rules: &'a [Rule], s: &dyn Samples) -> Verdict<'a> {
-        match rules.iter().find(|r| Cond::holds(&r.cond, s)) {
-            Some(r) if !r.accept => Verdict::Reject(&r.span),
-            _ => Verdict::Accept,
+    /// Rules in order until one accepts or rejects; none: accept. `expect-proxy` rules whose
+    /// condition holds set `*proxy` and the rules go on.
+    fn first<'a>(rules: &'a [Rule], s: &dyn Samples, proxy: &mut bool) -> Verdict<'a> {
+        for r in rules {
+            if !Cond::holds(&r.cond, s) {
+                continue;
+            }
+            match r.action {
+                TcpAction::Accept => return Verdict::Accept,
+                TcpAction::Reject => return Verdict::Reject(&r.span),
+                TcpAction::ExpectProxy => *proxy = true,
+            }
         }
+        Verdict::Accept
     }
 
-    /// `tcp-request connection` rules, on the addresses alone.
-    pub fn on_connection(&self, s: &ConnSamples) -> Verdict<'_> {
-        Self::first(&self.connection, s)
+    /// `tcp-request connection` rules, on the connection's own addresses; sets `*proxy` when
+    /// one says `expect-proxy layer4`.
+    pub fn on_connection(&self, s: &ConnSamples, proxy: &mut bool) -> Verdict<'_> {
+        Self::first(&self.connection, s, proxy)
+    }
+
+    /// `tcp-request session` rules, once a PROXY protocol header set the addresses.
+    pub fn on_session(&self, s: &ConnSamples) -> Verdict<'_> {
+        Self::first(&self.session, s, &mut false)
     }
 
     /// Whether content must be read before choosing: content rules exist, or a backend
@@ -193,7 +209,7 @@ impl TcpRules {
 
     /// `tcp-request content` rules, on the addresses and the data read so far.
     pub fn on_content(&self, s: &dyn Samples) -> Verdict<'_> {
-        Self::first(&self.content, s)
+        Self::first(&self.content, s, &mut false)
     }
 }
 

@@ -19,6 +19,7 @@ pub mod listen;
 pub mod log;
 pub mod model;
 pub mod process;
+pub mod proxy_protocol;
 pub mod queue;
 pub mod runtime;
 pub mod server;

@@ -32,6 +32,8 @@ pub struct Listener {
     pub fixed_local: Option<SocketAddr>,
     /// Its own statistics, with `option socket-stats`.
     pub stats: Option<Arc<ListenerRt>>,
+    /// `accept-proxy`: connections start with a PROXY protocol header.
+    pub accept_proxy: bool,
 }
 
 /// Opens every listener of the config (before daemonizing, so errors reach the terminal): one
@@ -117,6 +119,7 @@ pub fn open_listeners(cfg: &model::Config, rt: &Runtime) -> Result<Vec<Listener>
                         tls: tls.clone(),
                         fixed_local: fixed.then_some(addr),
                         stats: stats.clone(),
+                        accept_proxy: b.accept_proxy,
                     });
                 }
                 if let Some(e) = refused {
@@ -202,6 +205,7 @@ pub async fn accept_loop(rt: Arc<Runtime>, workers: Arc<Workers>, listener: List
             peer,
             local: listener.fixed_local,
             listener: listener.stats.clone(),
+            accept_proxy: listener.accept_proxy,
         };
         let permits = (global, local, bind, counted);
         if rt.threads == 1 {

@@ -216,6 +216,8 @@ pub struct Backend {
     pub tls: Vec<Option<crate::tls::Connector>>,
     /// Per server: `proto h2` (HTTP/2 without ALPN).
     pub h2: Vec<bool>,
+    /// Per server: the PROXY protocol header its connections start with (`send-proxy*`).
+    pub send_proxy: Vec<model::SendProxy>,
     /// `source ... usesrc hdr_ip(...)`: where requests name their source address.
     pub hdr_ip: Option<crate::http::samples::HdrIp>,
     /// `option tcp-smart-connect`.

@@ -86,6 +86,13 @@ impl Runtime {
                 .zip(&servers)
                 .map(|(s, rt)| s.ssl.then(|| crate::tls::connector(&s.tls, rt.ip, &s.span)).transpose())
                 .collect::<Result<Vec<_>, BuildError>>()?;
+            // A connection that began with a PROXY protocol header speaks for one client: as in
+            // HAProxy, it stays that client's session's own (`http-reuse never`).
+            let private = b.servers.iter().any(|s| s.send_proxy.on());
+            let mut http = HttpRules::new(&b.http, b.options.forwardfor.clone());
+            if private {
+                http.reuse = model::HttpReuse::Never;
+            }
             backends.push(Arc::new(Backend {
                 id: clearway_core::BackendId(id as u32),
                 rt: BackendRt::new(b, servers).for_threads(threads),
@@ -101,11 +108,11 @@ impl Runtime {
                     .iter()
                     .map(|s| (s.check.enabled && !s.disabled).then(|| s.check.clone()))
                     .collect(),
-                http: HttpRules::new(&b.http, b.options.forwardfor.clone()),
+                http,
                 pool: Arc::new(Pool::with_needs(
                     // No cap per key but the connection limit: each server's `pool-max-conn`
                     // and its estimated need decide how many stay idle.
-                    if b.http.reuse == model::HttpReuse::Never {
+                    if b.http.reuse == model::HttpReuse::Never || private {
                         0
                     } else {
                         max_idle
@@ -117,6 +124,7 @@ impl Runtime {
                 sni_from_request: tls.iter().flatten().any(|t| t.sni_fetch.is_some()),
                 tls,
                 h2: b.servers.iter().map(|s| s.proto_h2).collect(),
+                send_proxy: b.servers.iter().map(|s| s.send_proxy).collect(),
                 hdr_ip: crate::http::HdrIp::of(b),
                 smart_connect: b.options.smart_connect,
                 keepalive: b

@@ -40,15 +40,82 @@ pub fn spawn<H: Send + 'static>(
         }
     };
     let _ = client.set_nodelay(true);
-    let conn = ConnSamples {
+    let mut conn = ConnSamples {
         peer,
         local,
         tls: None,
         listener: at.listener,
+        proxy: None,
     };
-    if let Verdict::Reject(span) = fe.tcp_rules.on_connection(&conn) {
+    // Connection rules see the connection's own addresses, never a PROXY header's.
+    let mut expect_proxy = at.accept_proxy;
+    if let Verdict::Reject(span) = fe.tcp_rules.on_connection(&conn, &mut expect_proxy) {
         fe.count(&conn, Field::DeniedConn);
         throttled!(info, frontend = %fe.name, client = %peer, "connection rejected by 'tcp-request connection reject' at {span}");
+        return;
+    }
+    if !expect_proxy {
+        return established(fe, client, conn, tls, hold);
+    }
+    // The PROXY protocol header: usually here whole, read at once without the event loop.
+    let mut partial = crate::proxy_protocol::recv::Partial::default();
+    match partial.try_now(&client) {
+        Ok(Some(h)) => {
+            conn.proxied(h);
+            established(fe, client, conn, tls, hold)
+        }
+        Ok(None) => {
+            let client = match TcpStream::from_std(client) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(frontend = %fe.name, client = %peer, "cannot register the client connection: {e}");
+                    return;
+                }
+            };
+            tokio::spawn(async move {
+                let limit = fe.timeouts.client.unwrap_or(crate::tls::HANDSHAKE_DEFAULT);
+                match partial.finish(&client, limit).await {
+                    Ok(h) => match client.into_std() {
+                        Ok(client) => {
+                            conn.proxied(h);
+                            established(fe, client, conn, tls, hold)
+                        }
+                        Err(e) => tracing::debug!(frontend = %fe.name, client = %peer, "client connection lost: {e}"),
+                    },
+                    Err(e) => proxy_failed(&fe, &conn, &e),
+                }
+            });
+        }
+        Err(e) => proxy_failed(&fe, &conn, &e),
+    }
+}
+
+/// A connection whose PROXY protocol header could not be read: closed, and logged as HAProxy
+/// does (with `option dontlognull`, not when the client only closed or failed).
+fn proxy_failed(fe: &Frontend, conn: &ConnSamples, e: &crate::proxy_protocol::recv::Failed) {
+    use crate::proxy_protocol::recv::Failed;
+    throttled!(info, frontend = %fe.name, client = %conn.peer, "connection closed: {e}");
+    if let Some(l) = &fe.logger {
+        if !(l.dontlognull() && matches!(e, Failed::Closed | Failed::Io(_))) {
+            l.connection_error(&fe.name, conn.peer, conn.local, &e.to_string());
+        }
+    }
+}
+
+/// The session once the connection's own handshakes are done (a PROXY protocol header):
+/// session rules, then a task of the session's kind.
+fn established<H: Send + 'static>(
+    fe: Arc<Frontend>,
+    client: std::net::TcpStream,
+    conn: ConnSamples,
+    tls: Option<crate::tls::Acceptor>,
+    hold: H,
+) {
+    let peer = conn.peer;
+    let local = conn.local;
+    if let Verdict::Reject(span) = fe.tcp_rules.on_session(&conn) {
+        fe.count(&conn, Field::DeniedSess);
+        throttled!(info, frontend = %fe.name, client = %peer, "session rejected by 'tcp-request session reject' at {span}");
         return;
     }
     if fe.mode == Mode::Http {
@@ -169,6 +236,7 @@ async fn tcp_connect(fe: &Frontend, client: &mut Client, conn: &ConnSamples) -> 
         return Err((*b"PR", None));
     };
     let side = ClientSide {
+        conn,
         peer,
         local: conn.local,
         hdr_ip: None,

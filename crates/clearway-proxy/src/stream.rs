@@ -49,4 +49,6 @@ pub struct Accepted {
     pub peer: SocketAddr,
     pub local: Option<SocketAddr>,
     pub listener: Option<Arc<clearway_core::ListenerRt>>,
+    /// `accept-proxy` on its bind line: a PROXY protocol header comes first.
+    pub accept_proxy: bool,
 }

@@ -110,6 +110,11 @@ pub fn acceptor(b: &BindTls, http: bool, span: &Span) -> Result<Acceptor, BuildE
 pub struct ClientTls {
     pub sni: Option<String>,
     pub alpn: Option<Vec<u8>>,
+    /// The protocol version, as OpenSSL names it (`TLSv1.3`).
+    pub version: &'static str,
+    /// The cipher suite, as OpenSSL names it (`TLS_AES_256_GCM_SHA384`,
+    /// `ECDHE-RSA-AES128-GCM-SHA256`).
+    pub cipher: &'static str,
 }
 
 impl ClientTls {
@@ -118,7 +123,30 @@ impl ClientTls {
         ClientTls {
             sni: c.server_name().map(str::to_string),
             alpn: c.alpn_protocol().map(<[u8]>::to_vec),
+            version: match c.protocol_version() {
+                Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",
+                Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2",
+                _ => "",
+            },
+            cipher: c.negotiated_cipher_suite().map_or("", |s| openssl_name(s.suite())),
         }
+    }
+}
+
+/// OpenSSL's name for a cipher suite rustls speaks (what HAProxy reports and logs).
+pub fn openssl_name(s: rustls::CipherSuite) -> &'static str {
+    use rustls::CipherSuite as C;
+    match s {
+        C::TLS13_AES_128_GCM_SHA256 => "TLS_AES_128_GCM_SHA256",
+        C::TLS13_AES_256_GCM_SHA384 => "TLS_AES_256_GCM_SHA384",
+        C::TLS13_CHACHA20_POLY1305_SHA256 => "TLS_CHACHA20_POLY1305_SHA256",
+        C::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 => "ECDHE-ECDSA-AES128-GCM-SHA256",
+        C::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 => "ECDHE-ECDSA-AES256-GCM-SHA384",
+        C::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256 => "ECDHE-ECDSA-CHACHA20-POLY1305",
+        C::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 => "ECDHE-RSA-AES128-GCM-SHA256",
+        C::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 => "ECDHE-RSA-AES256-GCM-SHA384",
+        C::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256 => "ECDHE-RSA-CHACHA20-POLY1305",
+        _ => "",
     }
 }
 

@@ -4,8 +4,7 @@ mod common;
 use common::*;
 use std::collections::HashMap;
 
-const DEFAULTS: &str =
-    "defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n";
+const DEFAULTS: &str = TCP_DEFAULTS;
 const SERVERS: [&str; 3] = ["198.51.100.10:80", "198.51.100.11:80", "198.51.100.12:80"];
 
 fn config_on(port: u16, balance: &str, server_lines: &str) -> String {

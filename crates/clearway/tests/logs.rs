@@ -201,6 +201,49 @@ fn tcplog_connect_lines_log_format_and_dontlognull() {
 }
 
 #[test]
+fn a_proxy_protocol_client_is_logged_by_its_header_and_a_refused_header_is_logged() {
+    let Some(topo) = topology("logpp") else { return };
+    let _srv = peer_servers(&topo, &["198.51.100.10:80"]);
+    let rx = receiver(&topo);
+    let port = rx.local_addr().expect("addr").port();
+    let cfg = format!(
+        "global\n    log 127.0.0.1:{port} local1 info\n\
+         defaults\n    mode tcp\n    log global\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\
+         listen pp\n    bind 192.0.2.1:80 accept-proxy\n    option tcplog\n    option dontlognull\n    server s1 198.51.100.10:80\n"
+    );
+    let _lb = start(&topo, &cfg, &[80]);
+    let answer = ask_raw(&topo, "PROXY TCP4 10.1.2.3 192.0.2.1 1111 80\r\nhello\n");
+    assert!(answer.contains("server=s1"), "{answer}");
+    let l = traffic(&rx, 1);
+    let msg = l[0].split_once("]: ").expect("a tag").1;
+    assert!(msg.starts_with("10.1.2.3:1111 ["), "{msg}");
+    // No header: the connection is closed and the line says why, with the real client.
+    assert_eq!(ask_raw(&topo, "hello\n"), "");
+    let l = traffic(&rx, 1);
+    let msg = l[0].split_once("]: ").expect("a tag").1;
+    assert!(
+        msg.starts_with("192.0.2.2:")
+            && msg.ends_with("] pp/192.0.2.1:80: received something that is not a PROXY protocol header\n"),
+        "{msg}"
+    );
+    // A client that closes at once: nothing with dontlognull.
+    drop(connect(&topo, "192.0.2.1:80"));
+    assert_eq!(quiet(&rx), None);
+}
+
+/// Sends `payload` from 192.0.2.2 to the lb's port 80 and returns the answer.
+fn ask_raw(topo: &clearway_testkit::Topology, payload: &str) -> String {
+    clearway_testkit::request(
+        &topo.client,
+        addr("192.0.2.1:80"),
+        Some("192.0.2.2".parse().expect("ip")),
+        payload.as_bytes(),
+        TIMEOUT,
+    )
+    .unwrap_or_default()
+}
+
+#[test]
 fn log_lines_that_cannot_be_honoured_are_config_errors() {
     for (line, says) in [
         ("log ring@buf local0", "rings are not supported"),

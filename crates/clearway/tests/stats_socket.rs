@@ -6,9 +6,6 @@ mod common;
 use common::http::{echo, get, values, DEFAULTS as HTTP_DEFAULTS};
 use common::*;
 
-const TCP_DEFAULTS: &str =
-    "defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n";
-
 /// A directory of its own for the test's sockets.
 fn socket_dir(tag: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(clearway_testkit::netns::unique_name(tag));

@@ -4,8 +4,7 @@
 mod common;
 use common::*;
 
-const DEFAULTS: &str =
-    "defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n";
+const DEFAULTS: &str = TCP_DEFAULTS;
 
 #[test]
 fn vip_on_no_interface_answers_and_server_sees_client_ipv4() {

@@ -25,16 +25,16 @@ pub(super) const ACTED: &[&str] = &[
     "ssl-max-ver",
     "proto",
     "defer-accept",
+    "accept-proxy",
 ];
 /// Known bind parameters not acted on, with the number of values each takes and their class:
 /// without effect here (NPN, which ALPN replaced; TCP Fast Open; process and thread
 /// placement; stats-socket-only parameters; TLS versions and 0-RTT rustls never accepts), or
-/// unsupported (client-certificate checks, TLS policy, PROXY protocol, socket ownership,
+/// unsupported (client-certificate checks, TLS policy, socket ownership,
 /// namespaces, MSS, TCP user timeout).
 pub(super) const KNOWN_NOT_ACTED: &[(&str, usize, NotActed)] = &[
     ("crt-list", 1, Unsupported),
     ("npn", 1, NoEffect),
-    ("accept-proxy", 0, Unsupported),
     ("tfo", 0, NoEffect),
     ("mss", 1, Unsupported),
     ("process", 1, NoEffect),
@@ -138,6 +138,7 @@ pub fn simple(span: &crate::model::Span, text: &str, addrs: Vec<std::net::Socket
         tls: None,
         proto_h2: false,
         defer_accept: false,
+        accept_proxy: false,
     }
 }
 
@@ -159,6 +160,7 @@ fn parse_inner(d: &Directive, ctx: &mut Ctx) -> Res<Bind> {
             "transparent" => b.transparent = true,
             "freebind" => b.freebind = true,
             "defer-accept" => b.defer_accept = true,
+            "accept-proxy" => b.accept_proxy = true,
             "v4v6" => b.v4v6 = true,
             "v6only" => b.v6only = true,
             "interface" => b.interface = Some(args.value(p, "an interface name").map_err(|e| (e, None))?.to_string()),

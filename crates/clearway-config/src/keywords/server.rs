@@ -40,6 +40,17 @@ pub(super) const ACTED: &[&str] = &[
     "pool-max-conn",
     "pool-low-conn",
     "pool-purge-delay",
+    "send-proxy",
+    "send-proxy-v2",
+    "send-proxy-v2-ssl",
+    "send-proxy-v2-ssl-cn",
+    "no-send-proxy",
+    "no-send-proxy-v2",
+    "no-send-proxy-v2-ssl",
+    "no-send-proxy-v2-ssl-cn",
+    "proxy-v2-options",
+    "check-send-proxy",
+    "no-check-send-proxy",
 ];
 /// Known server parameters not acted on, with the number of values each takes and their
 /// class: without effect here (statistics ids, NPN, TCP Fast Open, TLS session reuse, TLS
@@ -52,11 +63,6 @@ pub(super) const KNOWN_NOT_ACTED: &[(&str, usize, NotActed)] = &[
     ("crl-file", 1, Unsupported),
     ("crt", 1, Unsupported),
     ("npn", 1, NoEffect),
-    ("send-proxy", 0, Unsupported),
-    ("send-proxy-v2", 0, Unsupported),
-    ("send-proxy-v2-ssl", 0, Unsupported),
-    ("send-proxy-v2-ssl-cn", 0, Unsupported),
-    ("check-send-proxy", 0, Unsupported),
     ("check-ssl", 0, Unsupported),
     ("check-sni", 1, Unsupported),
     ("check-alpn", 1, Unsupported),
@@ -99,7 +105,6 @@ pub(super) const KNOWN_NOT_ACTED: &[(&str, usize, NotActed)] = &[
     ("check-via-socks4", 0, Unsupported),
     ("no-agent-check", 0, NoEffect),
     ("no-backup", 0, Unsupported),
-    ("no-send-proxy", 0, NoEffect),
     ("no-tfo", 0, NoEffect),
     ("shard", 1, NoEffect),
     ("set-proxy-v2-tlv-fmt", 1, Unsupported),
@@ -141,6 +146,7 @@ pub fn template(span: &Span) -> Server {
             ..ServerTls::default()
         },
         pool: Default::default(),
+        send_proxy: Default::default(),
     }
 }
 
@@ -275,6 +281,25 @@ fn params(args: &mut Args<'_>, s: &mut Server, ctx: &mut Ctx, span: &Span) -> Re
             }
             "pool-low-conn" => s.pool.low_conn = plain(units::int(value("a number of connections")?, p))?,
             "pool-purge-delay" => s.pool.purge_delay = plain(units::time(value("a time such as 5s")?))?,
+            "send-proxy" => s.send_proxy.v1 = true,
+            "send-proxy-v2" => s.send_proxy.v2 = true,
+            "send-proxy-v2-ssl" | "send-proxy-v2-ssl-cn" => {
+                s.send_proxy.v2 = true;
+                s.send_proxy.v2_ssl = true;
+                s.send_proxy.v2_ssl_cn |= p.ends_with("-cn");
+            }
+            "no-send-proxy" => s.send_proxy.v1 = false,
+            "no-send-proxy-v2" => s.send_proxy.v2 = false,
+            "no-send-proxy-v2-ssl" | "no-send-proxy-v2-ssl-cn" => {
+                s.send_proxy.v2 = false;
+                s.send_proxy.v2_ssl = false;
+                if p.ends_with("-cn") {
+                    s.send_proxy.v2_ssl_cn = false;
+                }
+            }
+            "proxy-v2-options" => proxy_v2_options(value("a list such as ssl,authority,crc32c")?, &mut s.send_proxy)?,
+            "check-send-proxy" => s.check.send_proxy = true,
+            "no-check-send-proxy" => s.check.send_proxy = false,
             "ssl" => s.ssl = true,
             "proto" => {
                 s.proto_h2 = match value("h2")? {
@@ -315,6 +340,44 @@ fn params(args: &mut Args<'_>, s: &mut Server, ctx: &mut Ctx, span: &Span) -> Re
                 });
             }
             _ => other_param(args, p, "server", ACTED, KNOWN_NOT_ACTED, span, ctx)?,
+        }
+    }
+    Ok(())
+}
+
+/// `proxy-v2-options LIST`: what version 2 headers carry besides the addresses.
+fn proxy_v2_options(list: &str, p: &mut crate::model::SendProxy) -> Res<()> {
+    const KNOWN: [&str; 8] = [
+        "ssl",
+        "cert-cn",
+        "ssl-cipher",
+        "authority",
+        "crc32c",
+        "cert-sig",
+        "cert-key",
+        "unique-id",
+    ];
+    for o in list.split(',') {
+        match o {
+            "ssl" => p.v2_ssl = true,
+            "cert-cn" => (p.v2_ssl, p.v2_ssl_cn) = (true, true),
+            "ssl-cipher" => (p.v2_ssl, p.v2_ssl_cipher) = (true, true),
+            "authority" => p.v2_authority = true,
+            "crc32c" => p.v2_crc32c = true,
+            "cert-sig" | "cert-key" | "unique-id" => {
+                return Err((
+                    format!("'proxy-v2-options {o}' is not supported: servers would not receive it"),
+                    Some(format!(
+                        "remove '{o}' from the list (supported: ssl, cert-cn, ssl-cipher, authority, crc32c)"
+                    )),
+                ))
+            }
+            other => {
+                return Err((
+                    format!("'proxy-v2-options {other}': unknown option"),
+                    crate::suggest::hint(other, KNOWN),
+                ))
+            }
         }
     }
     Ok(())
@@ -379,15 +442,15 @@ mod tests {
         let (_, ctx) = line("server s1");
         assert!(ctx.errors[0].message.contains("needs an address"));
         // What the server would receive: refused, unless the operator opts out for it.
-        let (_, ctx) = line("server s1 198.51.100.10:80 send-proxy");
+        let (_, ctx) = line("server s1 198.51.100.10:80 agent-check");
         assert!(
-            ctx.errors[0].message.contains("'send-proxy' is not supported"),
+            ctx.errors[0].message.contains("'agent-check' is not supported"),
             "{:?}",
             ctx.errors
         );
         assert_eq!(
             ctx.errors[0].hint.as_deref(),
-            Some("remove it, or run without it: 'ignore-unsupported send-proxy' in the global section")
+            Some("remove it, or run without it: 'ignore-unsupported agent-check' in the global section")
         );
         // Without effect here: a note only.
         let (_, ctx) = line("server s1 198.51.100.10:80 tfo");

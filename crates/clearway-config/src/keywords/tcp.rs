@@ -1,10 +1,11 @@
-//! `tcp-request inspect-delay TIME` and `tcp-request connection|content accept|reject
-//! [if|unless COND]`. Must not evaluate the rules.
+//! `tcp-request inspect-delay TIME`, `tcp-request connection|session|content accept|reject
+//! [if|unless COND]` and `tcp-request connection expect-proxy layer4 [if|unless COND]`.
+//! Must not evaluate the rules.
 
 use super::acl::{self, Named};
 use super::Res;
 use crate::ast::Directive;
-use crate::rules::{TcpRule, TcpRules};
+use crate::rules::{TcpAction, TcpRule, TcpRules};
 use crate::units;
 
 /// Applies one `tcp-request` line to `rules`.
@@ -19,30 +20,47 @@ pub fn request(d: &Directive, rules: &mut TcpRules, acls: &[Named]) -> Res<()> {
         }
         Some(when @ ("connection" | "content" | "session")) => {
             let (words, condition) = acl::split_condition(&d.words[2..], acls)?;
-            let accept = match words {
-                [a] if a == "accept" => true,
-                [a] if a == "reject" => false,
-                [a, ..] if matches!(a.as_str(), "accept" | "reject") => {
-                    return Err((format!("'tcp-request {when} {a}' takes only a condition"), None))
+            let action = match (words, when) {
+                ([a], _) if a == "accept" => TcpAction::Accept,
+                ([a], _) if a == "reject" => TcpAction::Reject,
+                ([a, l], "connection") if a == "expect-proxy" && l == "layer4" => TcpAction::ExpectProxy,
+                ([a, ..], "connection") if a == "expect-proxy" => {
+                    return Err(("'tcp-request connection expect-proxy' is written 'expect-proxy layer4'".into(), None))
                 }
-                [a, ..] => {
+                ([a, ..], _) if a == "expect-proxy" => {
                     return Err((
-                        format!("'tcp-request {when} {a}' is not supported yet (accept and reject are)"),
-                        crate::suggest::hint(a, ["accept", "reject"]),
+                        format!("'expect-proxy' is a 'tcp-request connection' action, not a '{when}' one"),
+                        Some("the PROXY protocol header comes before anything else: 'tcp-request connection expect-proxy layer4 if COND'".into()),
                     ))
                 }
-                [] => return Err((format!("'tcp-request {when}' expects accept or reject"), None)),
+                ([a, ..], _) if matches!(a.as_str(), "accept" | "reject") => {
+                    return Err((format!("'tcp-request {when} {a}' takes only a condition"), None))
+                }
+                ([a, ..], _) => {
+                    let known: &[&str] = if when == "connection" {
+                        &["accept", "reject", "expect-proxy"]
+                    } else {
+                        &["accept", "reject"]
+                    };
+                    return Err((
+                        format!(
+                            "'tcp-request {when} {a}' is not supported yet ({} are)",
+                            known.join(", ")
+                        ),
+                        crate::suggest::hint(a, known.iter().copied()),
+                    ));
+                }
+                ([], _) => return Err((format!("'tcp-request {when}' expects accept or reject"), None)),
             };
             let rule = TcpRule {
                 span: d.span.clone(),
-                accept,
+                action,
                 condition,
             };
-            if when == "content" {
-                rules.content.push(rule);
-            } else {
-                // A session rule sees nothing more than a connection rule here.
-                rules.connection.push(rule);
+            match when {
+                "content" => rules.content.push(rule),
+                "session" => rules.session.push(rule),
+                _ => rules.connection.push(rule),
             }
             Ok(())
         }

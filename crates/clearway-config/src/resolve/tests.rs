@@ -159,7 +159,9 @@ fn tcp_request_rules() {
     let f = l.config.frontend("ft").unwrap();
     assert_eq!(f.tcp_rules.inspect_delay, Some(std::time::Duration::from_secs(5)));
     assert_eq!(f.tcp_rules.content.len(), 2);
-    assert!(f.tcp_rules.content[0].accept && !f.tcp_rules.content[1].accept);
+    use crate::rules::TcpAction;
+    assert_eq!(f.tcp_rules.content[0].action, TcpAction::Accept);
+    assert_eq!(f.tcp_rules.content[1].action, TcpAction::Reject);
     assert!(f.tcp_rules.content[1].condition.is_none());
     assert_eq!(f.tcp_rules.connection.len(), 1);
     let e = crate::parse_str("t.cfg", "frontend ft\n bind :1\n tcp-request content acept\n")
@@ -453,7 +455,7 @@ const POLICY_BASE: &str = "defaults\n mode tcp\n timeout connect 1s\n timeout cl
 fn what_would_change_traffic_is_refused_unless_the_operator_opts_out() {
     // A server parameter, a proxy keyword, an option: each names its line and the way out.
     for (line, key) in [
-        ("backend b\n server s 127.0.0.1:1 send-proxy\n", "send-proxy"),
+        ("backend b\n server s 127.0.0.1:1 agent-check\n", "agent-check"),
         ("backend b\n cookie SRV insert\n server s 127.0.0.1:1\n", "cookie"),
         ("backend b\n option nolinger\n server s 127.0.0.1:1\n", "nolinger"),
         (
@@ -487,9 +489,9 @@ fn what_would_change_traffic_is_refused_unless_the_operator_opts_out() {
     assert_eq!(l.notes.len(), 2, "{:?}", l.notes);
     // A word ignore-unsupported does not take: an error with the nearest one.
     let e = refused(&format!(
-        "global\n ignore-unsupported send-prxy\n{POLICY_BASE}backend b\n server s 127.0.0.1:1\n"
+        "global\n ignore-unsupported agent-chek\n{POLICY_BASE}backend b\n server s 127.0.0.1:1\n"
     ));
-    assert_eq!(e[0].hint.as_deref(), Some("did you mean 'send-proxy'?"), "{e:?}");
+    assert_eq!(e[0].hint.as_deref(), Some("did you mean 'agent-check'?"), "{e:?}");
 }
 
 #[test]
@@ -556,4 +558,56 @@ fn tune_keywords_that_decide_what_gets_in_are_refused_the_others_noted() {
         l.warnings,
         l.notes
     );
+}
+
+#[test]
+fn proxy_protocol_keywords() {
+    use crate::rules::TcpAction;
+    let l = ok(&format!(
+        "{POLICY_BASE}frontend g\n bind 127.0.0.1:8001 accept-proxy\n \
+         tcp-request connection expect-proxy layer4 if {{ src 10.0.0.0/8 }}\n tcp-request session reject if {{ src 192.0.2.1 }}\n \
+         default_backend b\n\
+         backend b\n default-server send-proxy-v2 check-send-proxy\n server a 127.0.0.1:1\n \
+         server b 127.0.0.1:2 no-send-proxy-v2 send-proxy no-check-send-proxy\n \
+         server c 127.0.0.1:3 send-proxy-v2-ssl-cn proxy-v2-options crc32c,authority,ssl-cipher\n"
+    ));
+    let g = l.config.frontend("g").unwrap();
+    assert!(g.binds[0].accept_proxy);
+    assert!(!l.config.frontend("f").unwrap().binds[0].accept_proxy);
+    assert_eq!(g.tcp_rules.connection[0].action, TcpAction::ExpectProxy);
+    assert!(g.tcp_rules.connection[0].condition.is_some());
+    assert_eq!(g.tcp_rules.session[0].action, TcpAction::Reject);
+    let b = l.config.backend("b").unwrap();
+    let (a, bb, c) = (&b.servers[0], &b.servers[1], &b.servers[2]);
+    assert!(a.send_proxy.v2 && !a.send_proxy.v1 && a.check.send_proxy);
+    assert!(bb.send_proxy.v1 && !bb.send_proxy.v2 && !bb.check.send_proxy);
+    let p = c.send_proxy;
+    assert!(p.v2 && p.v2_ssl && p.v2_ssl_cn && p.v2_crc32c && p.v2_authority && p.v2_ssl_cipher);
+    // What Clearway cannot send, and words out of place: errors with their line.
+    for (line, needle) in [
+        (
+            " tcp-request content expect-proxy layer4\n",
+            "a 'tcp-request connection' action",
+        ),
+        (
+            " tcp-request session expect-proxy layer4\n",
+            "a 'tcp-request connection' action",
+        ),
+        (" tcp-request connection expect-proxy\n", "'expect-proxy layer4'"),
+        (" tcp-request connection expect-prxy layer4\n", "not supported yet"),
+    ] {
+        let e = refused(&format!("{POLICY_BASE}frontend g\n bind 127.0.0.1:8001\n{line} default_backend b\nbackend b\n server a 127.0.0.1:1\n"));
+        assert!(e[0].message.contains(needle) && e[0].span.line == 11, "{line}: {e:?}");
+    }
+    let e = refused(&format!(
+        "{POLICY_BASE}backend b\n server a 127.0.0.1:1 send-proxy-v2 proxy-v2-options ssl,cert-sig\n"
+    ));
+    assert!(
+        e[0].message.contains("'proxy-v2-options cert-sig' is not supported"),
+        "{e:?}"
+    );
+    let e = refused(&format!(
+        "{POLICY_BASE}backend b\n server a 127.0.0.1:1 send-proxy-v2 proxy-v2-options crc32\n"
+    ));
+    assert_eq!(e[0].hint.as_deref(), Some("did you mean 'crc32c'?"), "{e:?}");
 }

@@ -70,6 +70,7 @@ pub(crate) mod testutil {
                     proto_h2: false,
                     tls: Default::default(),
                     pool: Default::default(),
+                    send_proxy: Default::default(),
                 };
                 ServerRt::new(&cfg, [127, 0, 0, 1].into())
             })

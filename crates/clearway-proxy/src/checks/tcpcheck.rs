@@ -29,17 +29,18 @@ pub(super) fn sends_next(rules: &[TcpCheckRule], from: usize) -> bool {
 /// the first rule is a `connect` (as HAProxy's); `expect` rules give up `read_timeout` after
 /// the first connection is open, and so does the whole check (with a leading `connect` rule,
 /// that connection's own time counts too).
+/// `(target, source, proxy)`: where and from where it connects, and the PROXY protocol header
+/// the server's own first connection starts with (rules' `connect`s send none).
 pub async fn run(
     rules: &[TcpCheckRule],
     regexes: &Regexes,
-    target: SocketAddr,
-    source: Option<&SourceBind>,
+    (target, source, proxy): (SocketAddr, Option<&SourceBind>, Option<&[u8]>),
     connect_timeout: Duration,
     read_timeout: Duration,
 ) -> Verdict {
     let mut first = None;
     if !matches!(rules.first(), Some(TcpCheckRule::Connect { .. })) {
-        let s = connect_checked(target, source, connect_timeout, sends_next(rules, 0)).await?;
+        let s = connect_checked(target, source, connect_timeout, sends_next(rules, 0), proxy).await?;
         first = Some(CheckConn::new(s, false));
     }
     let mut at = Instant::now() + read_timeout;
@@ -61,7 +62,7 @@ pub async fn run(
                     // lets those bytes carry that ACK.
                     let last = step == rules.len();
                     let to = SocketAddr::new(target.ip(), port.unwrap_or(target.port()));
-                    let s = connect_checked(to, source, connect_timeout, last || sends_next(rules, step))
+                    let s = connect_checked(to, source, connect_timeout, last || sends_next(rules, step), None)
                         .await
                         .map_err(|(r, i)| {
                             (

@@ -354,6 +354,7 @@ impl Session {
         let client_upgrade = upgrade.is_some().then(|| ClientSwitch::take(parts)).flatten();
 
         let side = ClientSide {
+            conn: &self.conn,
             peer: self.conn.peer,
             local: self.conn.local,
             hdr_ip,

@@ -409,6 +409,21 @@ impl Logger {
         }
     }
 
+    /// `option dontlognull`.
+    pub fn dontlognull(&self) -> bool {
+        self.dontlognull
+    }
+
+    /// A connection closed before it became a session (its PROXY protocol header was
+    /// refused): HAProxy's line for it, `CLIENT:PORT [DATE] FRONTEND/BIND: WHAT` (the bind
+    /// named by the address the client reached).
+    pub fn connection_error(&self, frontend: &str, client: SocketAddr, local: SocketAddr, what: &str) {
+        let mut msg = format!("{}:{} [", client.ip().to_canonical(), client.port());
+        time::accept_date(&mut msg, std::time::SystemTime::now(), true);
+        msg.push_str(&format!("] {frontend}/{local}: {what}"));
+        self.send(INFO, &msg);
+    }
+
     /// At the end of a session or request: its line, unless `dontlognull` and it sent nothing.
     pub fn finished(&self, r: &Record) {
         let Kind::Format(f) = &self.kind else {

@@ -28,6 +28,7 @@ fn backend(maxconn: u32, n: usize, balance: Balance) -> BackendRt {
             proto_h2: false,
             tls: Default::default(),
             pool: Default::default(),
+            send_proxy: Default::default(),
         })
         .collect();
     let cfg = model::Backend {

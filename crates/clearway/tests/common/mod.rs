@@ -19,6 +19,10 @@ pub fn topology(tag: &str) -> Option<Topology> {
 
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The usual `mode tcp` defaults of the tests.
+pub const TCP_DEFAULTS: &str =
+    "defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n";
+
 pub fn addr(s: &str) -> SocketAddr {
     s.parse().expect("test address")
 }

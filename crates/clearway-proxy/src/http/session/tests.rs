@@ -148,6 +148,7 @@ async fn an_http2_request_body_still_to_come_is_acknowledged_at_once() {
         local: "127.0.0.1:80".parse().unwrap(),
         tls: None,
         listener: None,
+        proxy: None,
     };
     tokio::spawn(serve_hyper(
         rt.frontends[0].clone(),
