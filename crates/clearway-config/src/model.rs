@@ -668,6 +668,9 @@ pub struct Backend {
     pub timeouts: Timeouts,
     pub options: ProxyOptions,
     pub http: HttpSettings,
+    /// `tcp-request inspect-delay` and `tcp-request content` rules of a backend (evaluated
+    /// once it is chosen; a `listen` section's are its frontend's, so empty here).
+    pub tcp_rules: crate::rules::TcpRules,
 }
 
 /// `option` settings that are known; most are parsed-only until their issue lands.

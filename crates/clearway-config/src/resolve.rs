@@ -12,6 +12,8 @@ pub fn build(sections: &[Section], ctx: &mut Ctx) -> Config {
     let mut cfg = Config::default();
     let mut named: HashMap<String, Draft> = HashMap::new();
     let mut last: Option<Draft> = None;
+    // Per defaults section with rules: whether frontends, backends use it.
+    let mut rules_users: HashMap<(std::sync::Arc<str>, u32), (bool, bool)> = HashMap::new();
     for s in sections {
         match s.kind {
             Kind::Unsupported => {}
@@ -23,6 +25,10 @@ pub fn build(sections: &[Section], ctx: &mut Ctx) -> Config {
                 for d in &s.directives {
                     proxy::apply(d, s.kind, &s.name, Caps::of(s.kind), &mut draft, ctx);
                 }
+                let r = &draft.tcp_rules;
+                let has_rules = r.inspect_delay.is_some()
+                    || !(r.connection.is_empty() && r.session.is_empty() && r.content.is_empty());
+                draft.rules_defaults = has_rules.then(|| s.span.clone());
                 if !s.name.is_empty() {
                     named.insert(s.name.clone(), draft.clone());
                 }
@@ -32,6 +38,24 @@ pub fn build(sections: &[Section], ctx: &mut Ctx) -> Config {
                 let Some(mut draft) = base(s, &named, &last, ctx) else {
                     continue;
                 };
+                if let Some(at) = &draft.rules_defaults {
+                    let caps = Caps::of(s.kind);
+                    let used = rules_users.entry((at.file.clone(), at.line)).or_insert((false, false));
+                    used.0 |= caps.frontend;
+                    used.1 |= caps.backend;
+                    if used.0 && used.1 {
+                        ctx.error_hint(
+                            &s.span,
+                            format!(
+                                "{} '{}': frontends and backends cannot use the same defaults section when it has \
+                                 'tcp-request' rules (the one at {at})",
+                                s.kind.word(),
+                                s.name
+                            ),
+                            Some("give frontends and backends defaults sections of their own ('defaults NAME', 'from NAME')".into()),
+                        );
+                    }
+                }
                 if s.kind == Kind::Listen {
                     if let Some(addr) = s.extra.first() {
                         match bind::addresses(addr) {
@@ -103,6 +127,25 @@ fn base(s: &Section, named: &HashMap<String, Draft>, last: &Option<Draft>, ctx: 
 fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
     let caps = Caps::of(s.kind);
     let listen = s.kind == Kind::Listen;
+    if draft.mode == Mode::Tcp {
+        // HAProxy parses the buffered data as HTTP for these; Clearway does not yet, and a rule
+        // that never matches would let everyone in (or no one).
+        let rules = draft.tcp_rules.content.iter().chain(&draft.tcp_rules.session);
+        for r in rules.filter(|r| {
+            r.condition
+                .iter()
+                .flat_map(|c| c.any_of.iter().flatten())
+                .flat_map(|t| &t.tests)
+                .any(|t| t.fetch.needs_http())
+        }) {
+            ctx.not_acted(
+                &r.span,
+                "a 'tcp-request' condition on HTTP contents in 'mode tcp'",
+                "tcp-request",
+                crate::keywords::NotActed::Unsupported,
+            );
+        }
+    }
     if let Some(page) = &draft.http.stats {
         if !page.access.is_empty() && (!page.users.is_empty() || page.realm.is_some()) {
             ctx.error_hint(
@@ -304,6 +347,16 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
                 }
             } else {
                 draft.http.clone()
+            },
+            tcp_rules: if listen {
+                crate::rules::TcpRules::default()
+            } else {
+                // Connection and session rules have no effect without a frontend side.
+                crate::rules::TcpRules {
+                    inspect_delay: draft.tcp_rules.inspect_delay,
+                    content: draft.tcp_rules.content.clone(),
+                    ..Default::default()
+                }
             },
         });
     }

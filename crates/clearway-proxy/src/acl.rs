@@ -49,6 +49,9 @@ pub struct ConnSamples {
     /// The PROXY protocol header the connection started with, if it had one (its addresses
     /// are already `peer` and `local`).
     pub proxy: Option<std::sync::Arc<crate::proxy_protocol::Header>>,
+    /// The client socket's descriptor, open as long as the session: a request refused by a
+    /// `tcp-request content` rule shuts it down.
+    pub fd: Option<std::os::fd::RawFd>,
 }
 
 impl ConnSamples {

@@ -144,6 +144,9 @@ pub struct TcpRules {
     connection: Vec<Rule>,
     session: Vec<Rule>,
     content: Vec<Rule>,
+    /// Some content rule looks at the client's data (`req.ssl_sni`...): it is read first,
+    /// within the inspect delay. Rules on addresses alone decide at once, as HAProxy's.
+    reads_payload: bool,
 }
 
 /// What the rules decided for a connection.
@@ -166,12 +169,25 @@ impl TcpRules {
                 })
                 .collect()
         };
+        let reads_payload = r
+            .content
+            .iter()
+            .flat_map(|r| r.condition.iter())
+            .flat_map(|c| c.any_of.iter().flatten())
+            .flat_map(|t| &t.tests)
+            .any(|t| matches!(t.fetch, Fetch::ReqSslSni | Fetch::ReqSslHelloType));
         TcpRules {
             inspect_delay: r.inspect_delay,
             connection: compile(&r.connection),
             session: compile(&r.session),
             content: compile(&r.content),
+            reads_payload,
         }
+    }
+
+    /// Whether there are content rules to evaluate.
+    pub fn has_content(&self) -> bool {
+        !self.content.is_empty()
     }
 
     /// Rules in order until one accepts or rejects; none: accept. `expect-proxy` rules whose
@@ -201,10 +217,10 @@ impl TcpRules {
         Self::first(&self.session, s, &mut false)
     }
 
-    /// Whether content must be read before choosing: content rules exist, or a backend
-    /// switching rule reads the payload.
+    /// Whether the client's data must be read before choosing: a content rule or a backend
+    /// switching rule looks at it.
     pub fn wants_payload(&self, switching_reads: bool) -> bool {
-        !self.content.is_empty() || switching_reads
+        self.reads_payload || switching_reads
     }
 
     /// `tcp-request content` rules, on the addresses and the data read so far.

@@ -208,6 +208,8 @@ pub struct Backend {
     pub check_params: Vec<Option<CheckParams>>,
     /// Layer-7 rules and settings (`mode http`).
     pub http: HttpRules,
+    /// `tcp-request content` rules, run once the backend is chosen.
+    pub tcp_rules: TcpRules,
     /// Idle server connections (`mode http`).
     pub pool: Arc<Pool>,
     /// Some server's TLS name comes from the request (`sni req.hdr(host)`).

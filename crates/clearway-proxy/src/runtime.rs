@@ -109,6 +109,7 @@ impl Runtime {
                     .map(|s| (s.check.enabled && !s.disabled).then(|| s.check.clone()))
                     .collect(),
                 http,
+                tcp_rules: crate::inspect::TcpRules::new(&b.tcp_rules),
                 pool: Arc::new(Pool::with_needs(
                     // No cap per key but the connection limit: each server's `pool-max-conn`
                     // and its estimated need decide how many stay idle.

@@ -46,6 +46,7 @@ pub fn spawn<H: Send + 'static>(
         tls: None,
         listener: at.listener,
         proxy: None,
+        fd: Some(std::os::fd::AsRawFd::as_raw_fd(&client)),
     };
     // Connection rules see the connection's own addresses, never a PROXY header's.
     let mut expect_proxy = at.accept_proxy;
@@ -117,14 +118,6 @@ fn established<H: Send + 'static>(
         fe.count(&conn, Field::DeniedSess);
         throttled!(info, frontend = %fe.name, client = %peer, "session rejected by 'tcp-request session reject' at {span}");
         return;
-    }
-    if fe.mode == Mode::Http {
-        // No payload is inspected before HTTP: content rules see the addresses.
-        if let Verdict::Reject(span) = fe.tcp_rules.on_content(&conn) {
-            fe.count(&conn, Field::DeniedSess);
-            throttled!(info, frontend = %fe.name, client = %peer, "connection rejected by 'tcp-request content reject' at {span}");
-            return;
-        }
     }
     if let Some(l) = &fe.logger {
         l.accepted(&fe.name, peer, local);
@@ -213,28 +206,53 @@ struct Connected {
 /// chosen.
 type NotConnected = ([u8; 2], Option<Arc<Backend>>);
 
+/// A session or request refused by a `tcp-request content reject` rule: counted as a denied
+/// request on the frontend (and its listener), as HAProxy counts it, wherever the rule is.
+pub(crate) fn rejected(fe: &Frontend, conn: &ConnSamples, span: &clearway_config::model::Span) {
+    fe.count(conn, Field::DeniedReq);
+    throttled!(info, frontend = %fe.name, client = %conn.peer, "connection rejected by 'tcp-request content reject' at {span}");
+}
+
 /// Content inspection, the backend choice and the server connection. A future of its own,
 /// boxed and freed once done, so that a session's lasting state is only what forwarding needs.
 async fn tcp_connect(fe: &Frontend, client: &mut Client, conn: &ConnSamples) -> Result<Connected, NotConnected> {
     let peer = conn.peer;
     let mut first = Vec::new();
-    let chosen = if fe.tcp_rules.wants_payload(fe.switching_reads_payload) {
+    // The client's first bytes, when a rule looks at them: read within the inspect delay.
+    let mut hello = None;
+    if fe.tcp_rules.wants_payload(fe.switching_reads_payload) {
         let delay = fe.tcp_rules.inspect_delay.unwrap_or(Duration::ZERO);
-        let hello = inspect::read_hello(client.stream(), &mut first, delay).await;
-        let s = PayloadSamples { conn, hello: &hello };
-        if let Verdict::Reject(span) = fe.tcp_rules.on_content(&s) {
-            fe.count(conn, Field::DeniedSess);
-            throttled!(info, frontend = %fe.name, client = %peer, "connection rejected by 'tcp-request content reject' at {span}");
+        hello = Some(inspect::read_hello(client.stream(), &mut first, delay).await);
+    }
+    let chosen = {
+        let payload = hello.as_ref().map(|hello| PayloadSamples { conn, hello });
+        let s: &dyn crate::acl::Samples = match &payload {
+            Some(p) => p,
+            None => conn,
+        };
+        if let Verdict::Reject(span) = fe.tcp_rules.on_content(s) {
+            rejected(fe, conn, span);
             return Err((*b"PR", None));
         }
-        fe.choose_backend(&s).cloned()
-    } else {
-        fe.choose_backend(conn).cloned()
+        fe.choose_backend(s).cloned()
     };
     let Some(be) = chosen else {
         throttled!(warn, frontend = %fe.name, %peer, "no backend for this frontend: closing the connection");
         return Err((*b"PR", None));
     };
+    // The backend's own content rules (reading on within its inspect delay if they look at
+    // the data), as HAProxy runs them once the backend is chosen.
+    if be.tcp_rules.has_content() {
+        if be.tcp_rules.wants_payload(false) {
+            let delay = be.tcp_rules.inspect_delay.unwrap_or(Duration::ZERO);
+            hello = Some(inspect::read_hello(client.stream(), &mut first, delay).await);
+        }
+        let hello = hello.unwrap_or_else(|| inspect::parse(&first));
+        if let Verdict::Reject(span) = be.tcp_rules.on_content(&PayloadSamples { conn, hello: &hello }) {
+            rejected(fe, conn, span);
+            return Err((*b"PR", Some(be)));
+        }
+    }
     let side = ClientSide {
         conn,
         peer,

@@ -231,6 +231,29 @@ fn a_proxy_protocol_client_is_logged_by_its_header_and_a_refused_header_is_logge
     assert_eq!(quiet(&rx), None);
 }
 
+#[test]
+fn a_request_refused_by_a_content_rule_is_logged_pr_without_a_status() {
+    let Some(topo) = topology("logtcr") else { return };
+    let _web = common::http::echo(&topo, "198.51.100.10:80", "web");
+    let rx = receiver(&topo);
+    let port = rx.local_addr().expect("addr").port();
+    let cfg = format!(
+        "global\n    log 127.0.0.1:{port} local1 info\n{DEFAULTS}    log global\n    option httplog\n\
+         frontend f\n    bind 192.0.2.1:80\n    default_backend b\n\
+         backend b\n    tcp-request content reject if {{ path_beg /no }}\n    server web 198.51.100.10:80\n"
+    );
+    let _lb = start(&topo, &cfg, &[80]);
+    assert_eq!(ask_raw(&topo, "GET /no HTTP/1.1\r\nHost: x\r\n\r\n"), "");
+    let l = traffic(&rx, 1);
+    let fields: Vec<&str> = l[0].split_once("]: ").expect("a tag").1.split_whitespace().collect();
+    // CLIENT [DATE] FRONTEND BACKEND/SERVER TIMERS STATUS BYTES ... TERMINATION
+    assert_eq!(
+        (fields[3], fields[5], fields[6], fields[9]),
+        ("b/<NOSRV>", "-1", "0", "PR--"),
+        "{fields:?}"
+    );
+}
+
 /// Sends `payload` from 192.0.2.2 to the lb's port 80 and returns the answer.
 fn ask_raw(topo: &clearway_testkit::Topology, payload: &str) -> String {
     clearway_testkit::request(

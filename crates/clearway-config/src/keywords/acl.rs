@@ -285,6 +285,20 @@ pub fn condition(words: &[String], acls: &[Named]) -> Result<Condition, (String,
         Some(w) => return Err((format!("expected 'if' or 'unless' before a condition, not '{w}'"), None)),
         None => return Err(("expected 'if' or 'unless'".into(), None)),
     };
+    // `!{ ... }`, written without a space as HAProxy accepts it, is `! { ... }`.
+    let split: Vec<String>;
+    let words = if words.iter().any(|w| w == "!{") {
+        split = words
+            .iter()
+            .flat_map(|w| match w.as_str() {
+                "!{" => vec!["!".to_string(), "{".to_string()],
+                _ => vec![w.clone()],
+            })
+            .collect();
+        &split[..]
+    } else {
+        words
+    };
     let mut any_of = vec![Vec::new()];
     let mut i = 1;
     let mut negate = false;
@@ -421,6 +435,10 @@ mod tests {
         assert!(condition(&w("if nope"), &acls).is_err());
         assert!(condition(&w("if api ||"), &acls).is_err());
         assert!(condition(&w("if { path_beg /x"), &acls).is_err());
+        // `!{` without a space, as HAProxy reads it.
+        let c = condition(&w("if !{ ssl_fc } api"), &acls).unwrap();
+        assert!(c.any_of[0][0].negate && !c.any_of[0][1].negate, "{c:?}");
+        assert_eq!(c.any_of[0][0].tests[0].fetch, Fetch::SslFc);
     }
 
     #[test]

@@ -10,10 +10,7 @@ use super::{bind, global, options, proxy, server};
 /// Words `ignore-unsupported` takes that are not table entries: rules whose other forms are
 /// acted on, and the health checks Clearway does not run.
 const SPECIAL: &[(&str, &str)] = &[
-    (
-        "tcp-request",
-        "`tcp-request content` and `tcp-request inspect-delay` in a backend",
-    ),
+    ("tcp-request", "`tcp-request` conditions on HTTP contents in `mode tcp`"),
     ("http-check", "`http-check` rules other than `expect`"),
     (
         "timeout",
@@ -129,8 +126,11 @@ fn markdown() -> String {
     table(
         &mut out,
         "Proxy sections (defaults, frontend, listen, backend)",
-        "`tcp-request content` and `tcp-request inspect-delay` in a backend are not supported \
-         (HAProxy runs them there); `http-check` rules other than `expect` are not supported.",
+        "`tcp-request content` conditions on HTTP contents (`hdr()`, `path`...) in `mode tcp` are not \
+         supported (HAProxy parses the buffered data as HTTP for them); `http-check` rules other than \
+         `expect` are not supported. In `mode http`, `tcp-request content` rules run on each request, \
+         a backend's once it is chosen, and a reject closes the connection without a response, as in \
+         HAProxy.",
         proxy::KEYWORDS
             .iter()
             .map(|(k, _)| acted(k))

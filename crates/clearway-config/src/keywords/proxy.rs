@@ -37,6 +37,9 @@ pub struct Draft {
     pub acls: Vec<acl::Named>,
     pub http: HttpSettings,
     pub tcp_rules: crate::rules::TcpRules,
+    /// The defaults section the `tcp-request` rules came from, if any: a defaults section
+    /// with rules may serve frontends or backends, not both (as HAProxy).
+    pub rules_defaults: Option<Span>,
     /// The first line with a layer-7 rule, for the warning in TCP proxies.
     pub http_rule_span: Option<Span>,
 }
@@ -67,6 +70,7 @@ impl Draft {
             acls: Vec::new(),
             http: HttpSettings::default(),
             tcp_rules: crate::rules::TcpRules::default(),
+            rules_defaults: None,
             http_rule_span: None,
         }
     }
@@ -278,16 +282,25 @@ pub fn apply(d: &Directive, kind: Kind, name: &str, caps: Caps, p: &mut Draft, c
         ctx.error(&d.span, format!("'{kw}' is not allowed in a 'defaults' section"));
         return;
     }
-    if !has(caps, need) {
-        if kw == "tcp-request" && matches!(d.arg(1), Some("content" | "inspect-delay")) {
-            // HAProxy runs these in backends too (an allow-list there is enforced).
-            ctx.not_acted(
-                &d.span,
-                &format!("'tcp-request {}' in {} '{name}'", d.words[1], kind.word()),
-                "tcp-request",
-                NotActed::Unsupported,
-            );
-        } else if matches!(kw, "bind" | "server" | "tcp-request") {
+    if kw == "tcp-request" && caps.defaults && name.is_empty() {
+        // As HAProxy: which proxies rules of a defaults section go to must be said (`from`).
+        ctx.error_hint(
+            &d.span,
+            format!(
+                "'tcp-request {}' is not allowed in an anonymous 'defaults' section",
+                d.arg(1).unwrap_or_default()
+            ),
+            Some(
+                "name the section ('defaults NAME') and use it with 'from NAME', or move the rule into the proxies"
+                    .into(),
+            ),
+        );
+        return;
+    }
+    // HAProxy runs content rules in backends too (an allow-list there is enforced).
+    let backend_content = kw == "tcp-request" && matches!(d.arg(1), Some("content" | "inspect-delay"));
+    if !has(caps, need) && !backend_content {
+        if matches!(kw, "bind" | "server" | "tcp-request") {
             ctx.error(
                 &d.span,
                 format!(

@@ -495,15 +495,52 @@ fn what_would_change_traffic_is_refused_unless_the_operator_opts_out() {
 }
 
 #[test]
-fn a_backend_tcp_request_content_rule_is_refused_and_connection_rules_are_errors_as_in_haproxy() {
-    let e = refused(&format!(
-        "{POLICY_BASE}backend b\n tcp-request content reject if !{{ src 10.0.0.0/8 }}\n server s 127.0.0.1:1\n"
+fn backend_tcp_request_content_rules_and_where_tcp_rules_may_be_as_in_haproxy() {
+    use crate::rules::TcpAction;
+    // A backend's content rules and inspect delay are its own; a listen's are its frontend's.
+    let l = ok(&format!(
+        "{POLICY_BASE}backend b\n tcp-request inspect-delay 2s\n tcp-request content reject if !{{ src 10.0.0.0/8 }}\n \
+         server s 127.0.0.1:1\nlisten l\n bind 127.0.0.1:8001\n tcp-request content reject\n server s 127.0.0.1:1\n"
     ));
-    assert!(e[0].message.contains("'tcp-request content' in backend 'b'"), "{e:?}");
+    let b = l.config.backend("b").unwrap();
+    assert_eq!(b.tcp_rules.inspect_delay, Some(Duration::from_secs(2)));
+    assert_eq!(b.tcp_rules.content[0].action, TcpAction::Reject);
+    assert!(l.config.backend("l").unwrap().tcp_rules.content.is_empty());
+    assert_eq!(l.config.frontend("l").unwrap().tcp_rules.content.len(), 1);
+    // Connection rules need a frontend side.
     let e = refused(&format!(
         "{POLICY_BASE}backend b\n tcp-request connection reject\n server s 127.0.0.1:1\n"
     ));
     assert!(e[0].message.contains("no frontend side"), "{e:?}");
+    // Not in an anonymous defaults section; a named one serves frontends or backends.
+    let e = refused(
+        "defaults\n mode tcp\n tcp-request content reject if { src 10.0.0.1 }\nfrontend f\n bind :1\n default_backend b\n\
+         backend b\n server s 127.0.0.1:1\n",
+    );
+    assert!(
+        e[0].message.contains("anonymous 'defaults'") && e[0].span.line == 3,
+        "{e:?}"
+    );
+    let two = "defaults d\n mode tcp\n tcp-request content reject if { src 10.0.0.1 }\n\
+               frontend f from d\n bind :1\n default_backend b\nbackend b from d\n server s 127.0.0.1:1\n";
+    let e = refused(two);
+    assert!(
+        e[0].message.contains("cannot use the same defaults") && e[0].span.line == 7,
+        "{e:?}"
+    );
+    let l = ok(&two.replace("backend b from d", "defaults e\n mode tcp\nbackend b"));
+    assert_eq!(l.config.frontend("f").unwrap().tcp_rules.content.len(), 1);
+    assert!(l.config.backend("b").unwrap().tcp_rules.content.is_empty());
+    // HTTP contents in mode tcp: not parsed from the buffer yet, so refused.
+    let e = refused(&format!(
+        "{POLICY_BASE}backend b\n tcp-request content reject if {{ hdr(host) -i bad }}\n server s 127.0.0.1:1\n"
+    ));
+    assert!(e[0].message.contains("HTTP contents in 'mode tcp'"), "{e:?}");
+    let l = ok(&format!(
+        "{POLICY_BASE}backend b\n server s 127.0.0.1:1\nlisten h\n mode http\n bind 127.0.0.1:8002\n \
+         tcp-request content reject if {{ hdr(host) -i bad }}\n server s 127.0.0.1:1\n"
+    ));
+    assert_eq!(l.config.frontend("h").unwrap().tcp_rules.content.len(), 1);
 }
 
 #[test]

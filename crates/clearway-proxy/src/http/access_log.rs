@@ -39,6 +39,8 @@ struct Marks {
     server: AtomicUsize,
     /// Its server's sessions were shut down before the response came (`KH`).
     killed: std::sync::atomic::AtomicBool,
+    /// A `tcp-request content` rule refused it: no response (`PR`, status -1).
+    rejected: std::sync::atomic::AtomicBool,
 }
 
 impl ReqLog {
@@ -65,6 +67,11 @@ impl ReqLog {
     /// Its server's sessions were shut down while it waited for the response.
     pub fn killed(&self) {
         self.marks.killed.store(true, Ordering::Relaxed);
+    }
+
+    /// A `tcp-request content` rule refused it: the client got no response.
+    pub fn rejected(&self) {
+        self.marks.rejected.store(true, Ordering::Relaxed);
     }
 
     /// The response head came.
@@ -141,7 +148,8 @@ pub struct PendingLog {
     client: SocketAddr,
     local: SocketAddr,
     tls: bool,
-    status: u16,
+    /// None: no response was sent (a content rule refused the request).
+    status: Option<u16>,
     /// Why it ended, when not by the response's end (HAProxy's first two characters).
     pub term: [u8; 2],
     /// What was captured of the server's response.
@@ -173,7 +181,9 @@ impl PendingLog {
         // Why a request answered by Clearway itself ended (HAProxy's first two characters).
         let responded = ReqLog::mark(&req.marks.responded).is_some();
         let killed = req.marks.killed.load(Ordering::Relaxed);
+        let rejected = req.marks.rejected.load(Ordering::Relaxed);
         let term = match (responded, status) {
+            _ if rejected => *b"PR",
             _ if killed => *b"KH",
             (true, _) => *b"--",
             (false, 502) => *b"SH",
@@ -197,7 +207,7 @@ impl PendingLog {
             client: conn.peer,
             local: conn.local,
             tls: conn.tls.is_some(),
-            status,
+            status: (!rejected).then_some(status),
             term,
             bytes_out: head as u64,
             complete: false,
@@ -219,9 +229,10 @@ impl Drop for PendingLog {
         r.req_cookie = q.cookie.as_deref();
         r.res_cookie = self.captured.cookie.as_deref();
         r.backend = self.be.as_ref().map(|b| b.rt.name.as_str());
-        r.status = Some(self.status);
+        r.status = self.status;
         r.bytes_in = q.bytes_in;
-        r.bytes_out = self.bytes_out;
+        // A refused request's response was never sent.
+        r.bytes_out = if self.status.is_some() { self.bytes_out } else { 0 };
         r.term = if self.complete || self.term != *b"--" {
             self.term
         } else {

@@ -76,6 +76,10 @@ fn spoofed_source(be: &Backend, server: usize, client: IpAddr, hdr_ip: Option<Ip
     }
 }
 
+/// Marks the response to a request a `tcp-request content` rule refused: never sent.
+#[derive(Clone, Copy)]
+struct Rejected;
+
 impl Session {
     fn new(fe: Arc<Frontend>, conn: ConnSamples, act: Option<Arc<Activity>>) -> Session {
         Session {
@@ -148,10 +152,13 @@ impl Session {
             res.headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
-        let class = Field::of_status(res.status().as_u16());
-        self.fe.counters.inc(class);
-        if let Some(b) = be {
-            b.rt.counters.inc(class);
+        // A refused request's response is never sent: no status to count.
+        if res.extensions().get::<Rejected>().is_none() {
+            let class = Field::of_status(res.status().as_u16());
+            self.fe.counters.inc(class);
+            if let Some(b) = be {
+                b.rt.counters.inc(class);
+            }
         }
         tracing::debug!(
             frontend = %self.fe.name, backend = be.map_or("-", |b| b.rt.name.as_str()),
@@ -201,13 +208,6 @@ impl Session {
                 return (self.error(None, 431), None);
             }
         }
-        // `monitor-uri`: answered here, before any rule, and not logged (HAProxy's purpose for
-        // it: an upper load balancer's probe).
-        if fe.http.is_monitor(parts) {
-            parts.extensions.remove::<ReqLog>();
-            fe.counters.inc(Field::Intercepted);
-            return (fe.http.errors.response(None, 200), None);
-        }
         // HTTP/2 names the host in the request target; servers get it as a Host header. A
         // `host` field beside `:authority` yields to it (RFC 9113, 8.3.1), so that rules see
         // the host the server will. (HTTP/1's absolute targets were checked on arrival.)
@@ -220,6 +220,17 @@ impl Session {
                 parts.headers.insert(header::HOST, a);
             }
             upgrade::from_extended_connect(parts);
+        }
+        // `tcp-request content` rules: in HTTP, on each request, before anything else.
+        if let Some(span) = self.content_rejects(&fe.tcp_rules, parts) {
+            return (self.reject(parts, span), None);
+        }
+        // `monitor-uri`: answered here, before any other rule, and not logged (HAProxy's
+        // purpose for it: an upper load balancer's probe).
+        if fe.http.is_monitor(parts) {
+            parts.extensions.remove::<ReqLog>();
+            fe.counters.inc(Field::Intercepted);
+            return (fe.http.errors.response(None, 200), None);
         }
         match fe.http.on_request(parts, &self.conn, None) {
             Verdict::Continue => {}
@@ -250,6 +261,9 @@ impl Session {
             return (self.error(None, 503), None);
         };
         // A listen section's rules were run as the frontend's.
+        if let Some(span) = self.content_rejects(&be.tcp_rules, parts) {
+            return (self.reject(parts, span), Some(be));
+        }
         match be.http.on_request(parts, &self.conn, Some(&fe.http.errors)) {
             Verdict::Continue => {}
             Verdict::Respond { response, denied } => {
@@ -272,6 +286,43 @@ impl Session {
         }
         let res = self.forward(index, &be, parts, body).await;
         (res, Some(be))
+    }
+
+    /// The span of the `tcp-request content reject` rule that refuses this request, if one does.
+    fn content_rejects<'r>(
+        &self,
+        rules: &'r crate::inspect::TcpRules,
+        parts: &http::request::Parts,
+    ) -> Option<&'r clearway_config::model::Span> {
+        if !rules.has_content() {
+            return None;
+        }
+        let s = super::samples::ReqSamples {
+            conn: &self.conn,
+            req: parts,
+        };
+        match rules.on_content(&s) {
+            crate::inspect::Verdict::Reject(span) => Some(span),
+            crate::inspect::Verdict::Accept => None,
+        }
+    }
+
+    /// A request refused by a `tcp-request content reject` rule: as HAProxy, the client
+    /// connection is closed without a response (every stream of an HTTP/2 one), and the
+    /// request logged `PR` with status -1.
+    fn reject(&self, parts: &http::request::Parts, span: &clearway_config::model::Span) -> Response<ResBody> {
+        crate::session::rejected(&self.fe, &self.conn, span);
+        if let Some(l) = parts.extensions.get::<ReqLog>() {
+            l.rejected();
+        }
+        if let Some(fd) = self.conn.fd {
+            // The descriptor is the client connection this request came on, open while the
+            // request is handled.
+            let _ = clearway_net::shutdown_both(fd);
+        }
+        let mut res = self.error(None, 403);
+        res.extensions_mut().insert(Rejected);
+        res
     }
 
     /// A service of the proxy's own (`http-request use-service`).

@@ -44,6 +44,7 @@ fn backend(maxconn: u32, n: usize, balance: Balance) -> BackendRt {
         timeouts: model::Timeouts::default(),
         options: model::ProxyOptions::default(),
         http: model::HttpSettings::default(),
+        tcp_rules: Default::default(),
     };
     let rts = servers
         .iter()

@@ -149,6 +149,7 @@ async fn an_http2_request_body_still_to_come_is_acknowledged_at_once() {
         tls: None,
         listener: None,
         proxy: None,
+        fd: None,
     };
     tokio::spawn(serve_hyper(
         rt.frontends[0].clone(),

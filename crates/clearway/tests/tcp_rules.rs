@@ -1,0 +1,94 @@
+//! `tcp-request content` rules where HAProxy runs them, side by side with HAProxy on the same
+//! config: in backends (an allow-list there is enforced), and in `mode http` on each request,
+//! where a refused request closes the connection without a response.
+
+mod common;
+use common::*;
+use std::io::{Read, Write};
+
+/// The frontend's `dreq` in a proxy's `show stat`.
+fn denied_requests(sock: &str) -> String {
+    let rows = csv_rows(&cli(std::path::Path::new(sock), "show stat"));
+    rows.iter()
+        .find(|r| r["pxname"] == "f" && r["svname"] == "FRONTEND")
+        .map(|r| r["dreq"].clone())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_backend_allow_list_is_enforced_as_in_haproxy() {
+    let Some(topo) = topology("tcrbe") else { return };
+    let _srv = peer_servers(&topo, &["198.51.100.10:80"]);
+    let dir = std::env::temp_dir().join(format!("tcrbe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let cfg = format!(
+        "global\n    stats socket {}/PORT.sock\n{TCP_DEFAULTS}frontend f\n    bind 192.0.2.1:PORT\n    default_backend b\n\
+         backend b\n    acl internal src 192.0.2.3\n    tcp-request inspect-delay 5s\n    tcp-request content reject if !internal\n\
+         \x20   server s1 198.51.100.10:80\n",
+        dir.display()
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
+    for port in [80, 81] {
+        let to = format!("192.0.2.1:{port}");
+        let answer = ask(&topo, &to, Some("192.0.2.3"));
+        assert_eq!(server_of(&answer), "s1", "{port}: {answer}");
+        let refused = clearway_testkit::request(
+            &topo.client,
+            addr(&to),
+            Some("192.0.2.2".parse().unwrap()),
+            b"hello\n",
+            TIMEOUT,
+        )
+        .unwrap_or_default();
+        assert_eq!(refused, "", "{port}");
+        assert_eq!(
+            denied_requests(&format!("{}/{port}.sock", dir.display())),
+            "1",
+            "{port}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Sends `requests` on one connection from 192.0.2.2 and returns everything that came back.
+fn exchange(topo: &clearway_testkit::Topology, port: u16, requests: &str) -> String {
+    let mut s = connect(topo, &format!("192.0.2.1:{port}"));
+    s.write_all(requests.as_bytes()).expect("send");
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn http_content_rules_run_on_each_request_and_close_without_a_response_as_in_haproxy() {
+    let Some(topo) = topology("tcrhttp") else { return };
+    let _web = common::http::echo(&topo, "198.51.100.10:80", "web");
+    let cfg = format!(
+        "{}frontend f\n    bind 192.0.2.1:PORT\n    tcp-request content reject if {{ hdr(host) -i bad.test }}\n    default_backend b\n\
+         backend b\n    tcp-request content reject if {{ path_beg /be-reject }}\n    server web 198.51.100.10:80\n",
+        common::http::DEFAULTS
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
+    let get = |host: &str, path: &str, close: bool| {
+        format!(
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\n{}\r\n",
+            if close { "Connection: close\r\n" } else { "" }
+        )
+    };
+    for port in [80, 81] {
+        // The rules see each request: the first passes, the second closes the connection.
+        let out = exchange(
+            &topo,
+            port,
+            &format!("{}{}", get("good.test", "/a", false), get("bad.test", "/b", false)),
+        );
+        assert_eq!(out.matches("HTTP/1.1 200").count(), 1, "{port}: {out}");
+        assert!(out.contains("line=GET /a HTTP/1.1"), "{port}: {out}");
+        assert!(!out.contains("/b HTTP/1.1"), "{port}: {out}");
+        // The backend's too.
+        let out = exchange(&topo, port, &get("good.test", "/be-reject", true));
+        assert_eq!(out, "", "{port}");
+        let out = exchange(&topo, port, &get("good.test", "/fine", true));
+        assert!(out.starts_with("HTTP/1.1 200"), "{port}: {out}");
+    }
+}
