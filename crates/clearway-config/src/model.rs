@@ -449,6 +449,8 @@ pub enum Balance {
     Source,
     /// First server (by id order) with a free connection slot.
     First,
+    /// `random[(draws)]`: the least loaded of `draws` servers drawn at random by weight.
+    Random { draws: u32 },
 }
 
 /// `usesrc` of a `source` directive.

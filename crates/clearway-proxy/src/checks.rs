@@ -209,7 +209,9 @@ fn apply(be: &Backend, server: usize, t: Transition, o: &Outcome) {
             // algorithm reads it as it changes, as in HAProxy).
             s.begin_slowstart(matches!(
                 be.balance,
-                clearway_config::model::Balance::RoundRobin | clearway_config::model::Balance::LeastConn
+                clearway_config::model::Balance::RoundRobin
+                    | clearway_config::model::Balance::LeastConn
+                    | clearway_config::model::Balance::Random { .. }
             ));
             s.set_up(true);
             s.changed_at(crate::process::uptime_secs());

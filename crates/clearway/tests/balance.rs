@@ -79,6 +79,21 @@ fn source_hash_keeps_each_client_on_one_server() {
 }
 
 #[test]
+fn random_follows_weights_and_never_picks_a_weight_zero_server() {
+    let Some(topo) = topology("rnd") else { return };
+    let _srv = peer_servers(&topo, &SERVERS);
+    let _lb = start(
+        &topo,
+        &config("random", &three(["weight 1", "weight 3", "weight 0"])),
+        &[80],
+    );
+    let got = sequence(&topo, 80, "192.0.2.2");
+    let n = |s: &str| got.iter().filter(|g| *g == s).count();
+    // Weighted draws, 1 to 3 (the chance of s1 reaching s2's count in 80 is below 1e-6).
+    assert!(n("s1") > 0 && n("s2") > n("s1") && n("s3") == 0, "{got:?}");
+}
+
+#[test]
 fn leastconn_sends_new_connections_to_the_least_busy_server() {
     let Some(topo) = topology("lc") else { return };
     let servers = holding_servers(&topo, &SERVERS[..2]);

@@ -429,27 +429,36 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
             p.maxconn = (n > 0).then_some(n);
         }
         "balance" => {
-            let algo = d.arg(1).ok_or_else(|| {
-                err("'balance' expects an algorithm: roundrobin, static-rr, leastconn, source or first")
-            })?;
+            // A bare `balance` is HAProxy's default, roundrobin.
+            let algo = d.arg(1).unwrap_or("roundrobin");
             p.balance = match algo {
                 "roundrobin" => Balance::RoundRobin,
                 "static-rr" => Balance::StaticRr,
                 "leastconn" => Balance::LeastConn,
                 "source" => Balance::Source,
                 "first" => Balance::First,
-                "uri" | "url_param" | "random" | "rdp-cookie" | "hash" => {
+                "random" => Balance::Random { draws: 2 },
+                a if a.starts_with("random(") => {
+                    let n = a
+                        .strip_prefix("random(")
+                        .and_then(|r| r.strip_suffix(')'))
+                        .and_then(|n| n.parse::<u32>().ok())
+                        .filter(|&n| n >= 1)
+                        .ok_or_else(|| err(format!("'balance {a}': expected random(N), N a number of draws from 1")))?;
+                    Balance::Random { draws: n }
+                }
+                "uri" | "url_param" | "rdp-cookie" | "hash" => {
                     return Err(err(format!(
-                        "'balance {algo}' is not supported yet (roundrobin, static-rr, leastconn, source, first are)"
+                        "'balance {algo}' is not supported yet (roundrobin, static-rr, leastconn, source, first, random are)"
                     )))
                 }
-                a if a.starts_with("hdr(") || a.starts_with("rdp-cookie(") || a.starts_with("random(") => {
+                a if a.starts_with("hdr(") || a.starts_with("rdp-cookie(") => {
                     return Err(err(format!(
-                        "'balance {a}' is not supported yet (roundrobin, static-rr, leastconn, source, first are)"
+                        "'balance {a}' is not supported yet (roundrobin, static-rr, leastconn, source, first, random are)"
                     )))
                 }
                 other => {
-                    let hint = suggest::hint(other, ["roundrobin", "static-rr", "leastconn", "source", "first"]);
+                    let hint = suggest::hint(other, ["roundrobin", "static-rr", "leastconn", "source", "first", "random"]);
                     return Err((format!("unknown balance algorithm '{other}'"), hint));
                 }
             };

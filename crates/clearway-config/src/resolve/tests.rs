@@ -648,3 +648,21 @@ fn proxy_protocol_keywords() {
     ));
     assert_eq!(e[0].hint.as_deref(), Some("did you mean 'crc32c'?"), "{e:?}");
 }
+
+#[test]
+fn balance_random_and_a_bare_balance() {
+    let l = ok(&format!(
+        "{POLICY_BASE}backend b\n balance random\n server s 127.0.0.1:1\n\
+         backend c\n balance random(5)\n server s 127.0.0.1:1\nbackend d\n balance leastconn\n balance\n server s 127.0.0.1:1\n"
+    ));
+    assert_eq!(l.config.backend("b").unwrap().balance, Balance::Random { draws: 2 });
+    assert_eq!(l.config.backend("c").unwrap().balance, Balance::Random { draws: 5 });
+    // As HAProxy: `balance` alone is roundrobin.
+    assert_eq!(l.config.backend("d").unwrap().balance, Balance::RoundRobin);
+    for bad in ["random(0)", "random(x)", "random(2"] {
+        let e = refused(&format!(
+            "{POLICY_BASE}backend b\n balance {bad}\n server s 127.0.0.1:1\n"
+        ));
+        assert!(e[0].message.contains("expected random(N)"), "{bad}: {e:?}");
+    }
+}

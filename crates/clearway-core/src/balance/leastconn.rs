@@ -25,14 +25,7 @@ impl Algorithm for LeastConn {
             if !s.has_slot() {
                 continue;
             }
-            // Compare active/weight without division: a.active * b.weight < b.active * a.weight.
-            let better = best.is_none_or(|b| {
-                let bs = &servers[b];
-                u64::from(s.active()) * u64::from(bs.weight()) < u64::from(bs.active()) * u64::from(s.weight())
-            });
-            if better {
-                best = Some(i);
-            }
+            best = Some(super::less_loaded(servers, best, i));
         }
         best.map_or(Choice::Wait(None), Choice::Server)
     }

@@ -3,6 +3,7 @@
 
 mod first;
 mod leastconn;
+mod random;
 mod roundrobin;
 mod sourcehash;
 
@@ -35,6 +36,24 @@ pub fn algorithm(balance: Balance, n: usize) -> Box<dyn Algorithm> {
         Balance::LeastConn => Box::new(leastconn::LeastConn::default()),
         Balance::Source => Box::new(sourcehash::SourceHash),
         Balance::First => Box::new(first::First),
+        Balance::Random { draws } => Box::new(random::Random::new(draws)),
+    }
+}
+
+/// Of the best server so far and candidate `i`, the one with fewer active connections relative
+/// to its weight (compared without division: a.active * b.weight < b.active * a.weight); the
+/// best so far on a tie.
+fn less_loaded(servers: &[ServerRt], best: Option<usize>, i: usize) -> usize {
+    match best {
+        Some(b) => {
+            let (s, bs) = (&servers[i], &servers[b]);
+            if u64::from(s.active()) * u64::from(bs.weight()) < u64::from(bs.active()) * u64::from(s.weight()) {
+                i
+            } else {
+                b
+            }
+        }
+        None => i,
     }
 }
 

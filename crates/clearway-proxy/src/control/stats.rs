@@ -494,6 +494,7 @@ pub fn algo_name(b: clearway_config::model::Balance) -> &'static str {
         Balance::LeastConn => "leastconn",
         Balance::Source => "source",
         Balance::First => "first",
+        Balance::Random { .. } => "random",
     }
 }
 
