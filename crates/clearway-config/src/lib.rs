@@ -45,7 +45,10 @@ pub fn load(paths: &[PathBuf]) -> Result<Loaded, Errors> {
                     let name = f.display().to_string();
                     match std::fs::read(&f) {
                         Ok(b) => match text::decode(&name, b) {
-                            Ok(t) => texts.push((name, t)),
+                            Ok(t) => match truncated(&name, &t) {
+                                Some(d) => errs.errors.push(d),
+                                None => texts.push((name, t)),
+                            },
                             Err(d) => errs.errors.push(d),
                         },
                         Err(e) => errs.errors.push(file_error(&f, &format!("cannot read the file: {e}"))),
@@ -97,6 +100,25 @@ pub fn parse_texts(texts: &[(String, String)], env: lexer::Env<'_>) -> Result<Lo
             warnings: ctx.warnings,
         })
     }
+}
+
+/// A file whose last line has no newline may have been cut short (a copy or an editor that
+/// stopped half-way: the lines lost could be rules). As HAProxy: refused.
+fn truncated(name: &str, text: &str) -> Option<Diagnostic> {
+    if text.is_empty() || text.ends_with('\n') {
+        return None;
+    }
+    let span = model::Span {
+        file: Arc::from(name),
+        line: text.lines().count() as u32,
+    };
+    Some(
+        Diagnostic::new(
+            span,
+            "the last line has no newline at its end: the file may have been truncated",
+        )
+        .hint("check that the file is complete, then end it with a newline"),
+    )
 }
 
 fn files_of(path: &Path) -> Result<Vec<PathBuf>, String> {

@@ -184,6 +184,27 @@ fn a_latin1_byte_in_a_comment_is_accepted_and_elsewhere_refused_with_its_line_an
 }
 
 #[test]
+fn a_file_cut_short_is_refused_as_haproxy_refuses_it() {
+    // The last line without its newline: the file may have been truncated.
+    let cut = &LISTENS[..LISTENS.len() - 1];
+    let (code, out) = check_bytes("cfgcut", cut);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("t.cfg:10: the last line has no newline"), "{out}");
+    let (code, out) = check_bytes("cfgcut", LISTENS);
+    assert_eq!(code, Some(0), "{out}");
+    let dir = std::env::temp_dir().join(clearway_testkit::netns::unique_name("cfgcuth"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(dir.join("t.cfg"), cut).expect("write");
+    let hap = Command::new("/usr/sbin/haproxy")
+        .args(["-c", "-f"])
+        .arg(dir.join("t.cfg"))
+        .output()
+        .expect("haproxy");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_ne!(hap.status.code(), Some(0), "HAProxy refuses it too");
+}
+
+#[test]
 fn a_configuration_with_no_listener_does_not_start() {
     for text in [
         &b""[..],
