@@ -453,6 +453,17 @@ pub enum Balance {
     Random { draws: u32 },
 }
 
+/// `hash-type`: how a hash-based algorithm (`balance source`) maps a hash to a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HashType {
+    /// `map-based` (HAProxy's default): smooth over the weights; when the set of servers
+    /// changes, most clients move.
+    #[default]
+    MapBased,
+    /// `consistent`: when a server goes down or comes back, only its own clients move.
+    Consistent,
+}
+
 /// `usesrc` of a `source` directive.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UseSrc {
@@ -660,6 +671,8 @@ pub struct Backend {
     pub from_listen: bool,
     pub mode: Mode,
     pub balance: Balance,
+    /// `hash-type`: used by `balance source`.
+    pub hash_type: HashType,
     pub servers: Vec<Server>,
     /// The backend-wide `source`, as written (servers already carry the effective one).
     pub source: Option<Source>,

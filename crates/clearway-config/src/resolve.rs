@@ -330,6 +330,7 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
             from_listen: listen,
             mode: draft.mode,
             balance: draft.balance,
+            hash_type: draft.hash_type,
             servers,
             source: draft.source.clone(),
             retries: draft.retries,

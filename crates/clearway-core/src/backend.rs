@@ -32,7 +32,7 @@ impl BackendRt {
     pub fn new(cfg: &model::Backend, servers: Vec<ServerRt>) -> BackendRt {
         BackendRt {
             name: cfg.name.clone(),
-            algo: balance::algorithm(cfg.balance, servers.len()),
+            algo: balance::algorithm(cfg.balance, cfg.hash_type, servers.len()),
             servers,
             retries: cfg.retries,
             redispatch: cfg.redispatch,
@@ -188,7 +188,7 @@ mod tests {
         }
         BackendRt {
             name: "b".into(),
-            algo: balance::algorithm(model::Balance::RoundRobin, s.len()),
+            algo: balance::algorithm(model::Balance::RoundRobin, model::HashType::MapBased, s.len()),
             servers: s,
             retries: 3,
             redispatch: false,

@@ -94,6 +94,47 @@ fn random_follows_weights_and_never_picks_a_weight_zero_server() {
 }
 
 #[test]
+fn source_with_consistent_hashing_moves_only_the_clients_of_a_server_that_goes() {
+    let Some(topo) = topology("srcc") else { return };
+    let _srv = peer_servers(&topo, &SERVERS);
+    let sock = std::env::temp_dir().join(clearway_testkit::netns::unique_name("srcc"));
+    let cfg = format!(
+        "global\n    stats socket {} level admin\n{}",
+        sock.display(),
+        config("source\n    hash-type consistent sdbm avalanche", &three(["", "", ""]))
+    );
+    let _lb = start(&topo, &cfg, &[80]);
+    let clients = ["192.0.2.2", "192.0.2.3"];
+    let before: Vec<String> = clients
+        .iter()
+        .map(|c| server_of(&ask(&topo, "192.0.2.1:80", Some(c))))
+        .collect();
+    // A server neither client uses goes into maintenance: neither moves (with the map-based
+    // hash, the clients of the remaining servers are dealt again).
+    let gone = ["s1", "s2", "s3"]
+        .into_iter()
+        .find(|s| !before.iter().any(|b| b == s))
+        .expect("two clients, three servers");
+    cli(&sock, &format!("disable server bk/{gone}"));
+    for (c, was) in clients.iter().zip(&before) {
+        for _ in 0..3 {
+            assert_eq!(&server_of(&ask(&topo, "192.0.2.1:80", Some(c))), was, "{c}");
+        }
+    }
+    // The server of the first client goes: it moves, the other stays.
+    cli(&sock, &format!("disable server bk/{}", before[0]));
+    let now: Vec<String> = clients
+        .iter()
+        .map(|c| server_of(&ask(&topo, "192.0.2.1:80", Some(c))))
+        .collect();
+    assert_ne!(now[0], before[0]);
+    if before[1] != before[0] {
+        assert_eq!(now[1], before[1]);
+    }
+    let _ = std::fs::remove_file(&sock);
+}
+
+#[test]
 fn leastconn_sends_new_connections_to_the_least_busy_server() {
     let Some(topo) = topology("lc") else { return };
     let servers = holding_servers(&topo, &SERVERS[..2]);

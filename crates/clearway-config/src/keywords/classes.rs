@@ -130,7 +130,9 @@ fn markdown() -> String {
          supported (HAProxy parses the buffered data as HTTP for them); `http-check` rules other than \
          `expect` are not supported. In `mode http`, `tcp-request content` rules run on each request, \
          a backend's once it is chosen, and a reject closes the connection without a response, as in \
-         HAProxy.",
+         HAProxy. `hash-type`: its method (`map-based`, `consistent`) is acted on for `balance source`; \
+         the hash function and `avalanche` are accepted and Clearway's own hash used instead (which \
+         client lands on which server differs from HAProxy's; how clients stay or move does not).",
         proxy::KEYWORDS
             .iter()
             .map(|(k, _)| acted(k))

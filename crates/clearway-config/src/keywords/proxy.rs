@@ -18,6 +18,7 @@ pub struct Draft {
     pub default_backend: Option<(String, Span)>,
     pub use_backends: Vec<UseBackend>,
     pub balance: Balance,
+    pub hash_type: crate::model::HashType,
     pub retries: u32,
     pub redispatch: bool,
     pub timeouts: Timeouts,
@@ -53,6 +54,7 @@ impl Draft {
             default_backend: None,
             use_backends: Vec::new(),
             balance: Balance::RoundRobin,
+            hash_type: crate::model::HashType::MapBased,
             // HAProxy's default number of retries.
             retries: 3,
             redispatch: false,
@@ -119,6 +121,7 @@ pub(super) const KEYWORDS: &[(&str, char)] = &[
     ("use_backend", 'F'),
     ("maxconn", 'F'),
     ("balance", 'B'),
+    ("hash-type", 'B'),
     ("retries", 'B'),
     ("source", 'B'),
     ("server", 'B'),
@@ -163,7 +166,6 @@ pub(super) const KNOWN_NOT_ACTED: &[(&str, NotActed)] = &[
     ("http-error", Unsupported),
     ("errorfiles", Unsupported),
     ("cookie", Unsupported),
-    ("hash-type", Unsupported),
     ("hash-balance-factor", Unsupported),
     ("fullconn", NoEffect),
     ("description", NoEffect),
@@ -462,6 +464,36 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
                     return Err((format!("unknown balance algorithm '{other}'"), hint));
                 }
             };
+        }
+        "hash-type" => {
+            // The function and `avalanche` choose which clients go where, not whether they
+            // stay: Clearway's own hash stands in for them (documented).
+            let usage = "'hash-type' expects map-based or consistent, then optionally sdbm, djb2, wt6, crc32 or none, and avalanche";
+            p.hash_type = match d.arg(1) {
+                Some("map-based") => crate::model::HashType::MapBased,
+                Some("consistent") => crate::model::HashType::Consistent,
+                Some(other) => {
+                    return Err((
+                        format!("'hash-type {other}': {usage}"),
+                        suggest::hint(other, ["map-based", "consistent"]),
+                    ))
+                }
+                None => return Err(err(usage)),
+            };
+            let mut rest = d.words[2..].iter().map(String::as_str);
+            let mut next = rest.next();
+            if next.is_some_and(|f| matches!(f, "sdbm" | "djb2" | "wt6" | "crc32" | "none")) {
+                next = rest.next();
+            }
+            if next == Some("avalanche") {
+                next = rest.next();
+            }
+            if let Some(w) = next {
+                return Err((
+                    format!("'hash-type ... {w}': {usage}"),
+                    suggest::hint(w, ["sdbm", "djb2", "wt6", "crc32", "none", "avalanche"]),
+                ));
+            }
         }
         "retries" => {
             want_args(d, 1, "a number of retries").map_err(err)?;

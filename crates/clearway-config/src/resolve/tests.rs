@@ -659,6 +659,36 @@ fn balance_random_and_a_bare_balance() {
     assert_eq!(l.config.backend("c").unwrap().balance, Balance::Random { draws: 5 });
     // As HAProxy: `balance` alone is roundrobin.
     assert_eq!(l.config.backend("d").unwrap().balance, Balance::RoundRobin);
+    // hash-type: the method counts (the function is Clearway's own).
+    let l = ok(&format!(
+        "{POLICY_BASE}backend b\n balance source\n hash-type consistent sdbm avalanche\n server s 127.0.0.1:1\n\
+         backend c\n balance source\n hash-type map-based\n server s 127.0.0.1:1\n"
+    ));
+    assert_eq!(
+        l.config.backend("b").unwrap().hash_type,
+        crate::model::HashType::Consistent
+    );
+    assert_eq!(
+        l.config.backend("c").unwrap().hash_type,
+        crate::model::HashType::MapBased
+    );
+    for (bad, hint) in [
+        ("consistant", "consistent"),
+        ("consistent sdbn", "sdbm"),
+        ("map-based crc32 avalanche x", ""),
+    ] {
+        let e = refused(&format!(
+            "{POLICY_BASE}backend b\n hash-type {bad}\n server s 127.0.0.1:1\n"
+        ));
+        assert!(e[0].message.contains("'hash-type"), "{bad}: {e:?}");
+        if !hint.is_empty() {
+            assert_eq!(
+                e[0].hint.as_deref(),
+                Some(format!("did you mean '{hint}'?").as_str()),
+                "{bad}"
+            );
+        }
+    }
     for bad in ["random(0)", "random(x)", "random(2"] {
         let e = refused(&format!(
             "{POLICY_BASE}backend b\n balance {bad}\n server s 127.0.0.1:1\n"

@@ -8,7 +8,7 @@ mod roundrobin;
 mod sourcehash;
 
 use crate::server::ServerRt;
-use clearway_config::model::Balance;
+use clearway_config::model::{Balance, HashType};
 use std::net::IpAddr;
 
 /// What the algorithm decided.
@@ -29,9 +29,10 @@ pub trait Algorithm: Send + Sync + std::fmt::Debug {
     fn choose(&self, servers: &[ServerRt], eligible: &[usize], client: IpAddr) -> Choice;
 }
 
-/// The algorithm of a `balance` keyword, for a backend of `n` servers.
-pub fn algorithm(balance: Balance, n: usize) -> Box<dyn Algorithm> {
+/// The algorithm of a `balance` keyword (and `hash-type`), for a backend of `n` servers.
+pub fn algorithm(balance: Balance, hash: HashType, n: usize) -> Box<dyn Algorithm> {
     match balance {
+        Balance::Source if hash == HashType::Consistent => Box::new(sourcehash::Rendezvous),
         Balance::RoundRobin | Balance::StaticRr => Box::new(roundrobin::SmoothWeighted::new(n)),
         Balance::LeastConn => Box::new(leastconn::LeastConn::default()),
         Balance::Source => Box::new(sourcehash::SourceHash),

@@ -1,5 +1,6 @@
 //! `source`: a hash of the client's IP address over the eligible servers' weights, so one
-//! client keeps reaching the same server while the set of servers does not change.
+//! client keeps reaching the same server while the set of servers does not change
+//! (`hash-type map-based`), or while its own server stays (`consistent`).
 
 use super::{Algorithm, Choice};
 use crate::server::ServerRt;
@@ -48,6 +49,52 @@ impl Algorithm for SourceHash {
     }
 }
 
+/// `source` with `hash-type consistent`: weighted rendezvous hashing. Each server scores the
+/// client by a hash of both, scaled by its weight; the best score wins. A server that goes
+/// down or comes back only takes or gives its own clients; weight changes count at once. The
+/// servers' names enter the hash, so load balancers with the same server names agree.
+#[derive(Debug)]
+pub struct Rendezvous;
+
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// A final mix of two hashes (SplitMix64's).
+fn mix(a: u64, b: u64) -> u64 {
+    let mut z = a ^ b.rotate_left(32) ^ 0x9e37_79b9_7f4a_7c15;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+impl Algorithm for Rendezvous {
+    fn choose(&self, servers: &[ServerRt], eligible: &[usize], client: IpAddr) -> Choice {
+        let key = hash_ip(client);
+        let mut best: Option<(f64, usize)> = None;
+        for &i in eligible {
+            let w = servers[i].weight();
+            if w == 0 {
+                continue;
+            }
+            // u in (0, 1), from the 52 high bits: -ln(u) > 0.
+            let u = ((mix(key, fnv(servers[i].name.as_bytes())) >> 12) as f64 + 0.5) / (1u64 << 52) as f64;
+            let score = f64::from(w) / -u.ln();
+            if best.is_none_or(|(s, _)| score > s) {
+                best = Some((score, i));
+            }
+        }
+        match best {
+            None => Choice::NoServer,
+            // The client sticks to its server: when it is full, wait rather than move.
+            Some((_, i)) if servers[i].has_slot() => Choice::Server(i),
+            Some((_, i)) => Choice::Wait(Some(i)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,5 +117,38 @@ mod tests {
             seen[a] += 1;
         }
         assert!(seen.iter().all(|&c| c > 40), "{seen:?}");
+    }
+
+    #[test]
+    fn consistent_moves_only_the_clients_of_a_server_that_goes() {
+        let s = servers(&[1, 1, 1, 2], 0);
+        let pick = |eligible: &[usize], ip: IpAddr| match Rendezvous.choose(&s, eligible, ip) {
+            Choice::Server(i) => i,
+            other => panic!("{other:?}"),
+        };
+        let ips: Vec<IpAddr> = (0..2000u32).map(|n| [10, 0, (n >> 8) as u8, n as u8].into()).collect();
+        let before: Vec<usize> = ips.iter().map(|&ip| pick(&[0, 1, 2, 3], ip)).collect();
+        // Spread by weight: about 400 / 400 / 400 / 800.
+        let mut seen = [0; 4];
+        before.iter().for_each(|&i| seen[i] += 1);
+        assert!(
+            seen[..3].iter().all(|&c| (300..500).contains(&c)) && (650..950).contains(&seen[3]),
+            "{seen:?}"
+        );
+        // Server 1 goes: its clients spread over the others, nobody else moves.
+        for (ip, &was) in ips.iter().zip(&before) {
+            let now = pick(&[0, 2, 3], *ip);
+            if was == 1 {
+                assert_ne!(now, 1);
+            } else {
+                assert_eq!(now, was, "{ip}");
+            }
+        }
+        // The map-based hash moves many more.
+        let moved = ips
+            .iter()
+            .filter(|&&ip| SourceHash.choose(&s, &[0, 1, 2, 3], ip) != SourceHash.choose(&s, &[0, 2, 3], ip))
+            .count();
+        assert!(moved > 800, "{moved}");
     }
 }

@@ -37,6 +37,7 @@ fn backend(maxconn: u32, n: usize, balance: Balance) -> BackendRt {
         from_listen: false,
         mode: model::Mode::Tcp,
         balance,
+        hash_type: Default::default(),
         servers: servers.clone(),
         source: None,
         retries: 3,
