@@ -106,7 +106,7 @@ impl BackendRt {
             }
         }
         // A server whose replies to clients do not come back through us would make clients hang
-        // until 'timeout connect': never send them there (see README, "Return path").
+        // until 'timeout connect': never send them there (see docs/transparent.md, "Return path").
         let keep = |buf: &mut [usize], n: usize, ok: &dyn Fn(usize) -> bool| {
             let mut k = 0;
             for j in 0..n {
