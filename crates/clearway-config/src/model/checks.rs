@@ -1,0 +1,88 @@
+//! Health checks in the validated configuration: what a backend sends its servers and what
+//! answer passes (`option httpchk`, `tcp-check`, the database and Redis checks).
+
+use super::Span;
+
+/// The kind of health check a backend runs on its servers with `check`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum CheckKind {
+    /// A TCP connection that opens is a success.
+    #[default]
+    Connect,
+    /// `option httpchk`: an HTTP request; 2xx and 3xx pass unless `http-check expect` says otherwise.
+    Http(HttpCheck),
+    /// `option mysql-check [user NAME [post-41|pre-41]]`: reads the server's greeting; with a
+    /// user, also logs in without a password and quits.
+    Mysql { user: Option<String>, post41: bool },
+    /// `option pgsql-check user NAME`: a StartupMessage answered by an authentication request.
+    Pgsql { user: String },
+    /// `option redis-check`: PING answered by +PONG.
+    Redis,
+    /// `option ssl-hello-chk`: a TLS ClientHello answered by a TLS record.
+    SslHello,
+    /// `option tcp-check` with its `tcp-check` rules (none: a plain connect).
+    TcpCheck(Vec<TcpCheckRule>),
+    /// A check option that is parsed but not implemented yet (`ldap-check`, ...): checks are
+    /// run as plain connects meanwhile.
+    Unimplemented { option: String, args: Vec<String> },
+}
+
+/// One `tcp-check` rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TcpCheckRule {
+    /// `tcp-check connect [port N] [linger]`: (re)connect, to another port if given.
+    /// `linger`: the connection is closed with a FIN when let go, not reset.
+    Connect { port: Option<u16>, linger: bool },
+    /// `tcp-check send STRING` / `send-binary HEX`.
+    Send(Vec<u8>),
+    /// `tcp-check expect [!] string STRING | binary HEX | rstring REGEX`.
+    Expect { negate: bool, matcher: TcpExpect },
+}
+
+/// What a `tcp-check expect` looks for in the bytes received so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TcpExpect {
+    /// These bytes (`string` or `binary`).
+    Bytes(Vec<u8>),
+    /// A regular expression (`rstring`), validated when the config was read.
+    Regex(String),
+}
+
+/// `option httpchk [METHOD] [URI] [VERSION]`, with HAProxy's defaults `OPTIONS / HTTP/1.0`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpCheck {
+    pub method: String,
+    pub uri: String,
+    /// The version as written; HAProxy users append headers to it (`HTTP/1.1\r\nHost:\ x`).
+    pub version: String,
+}
+
+impl Default for HttpCheck {
+    fn default() -> Self {
+        HttpCheck {
+            method: "OPTIONS".into(),
+            uri: "/".into(),
+            version: "HTTP/1.0".into(),
+        }
+    }
+}
+
+/// One `http-check expect [!] status|string ...` rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpExpect {
+    pub span: Span,
+    pub negate: bool,
+    pub matcher: ExpectMatch,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExpectMatch {
+    /// Status codes and inclusive ranges (`200`, `200-399`, `200,204`).
+    Status(Vec<(u16, u16)>),
+    /// A substring of the body.
+    String(String),
+    /// A regular expression the status code (as text) must match.
+    RStatus(String),
+    /// A regular expression the body must match.
+    RString(String),
+}
