@@ -13,6 +13,10 @@ const SPECIAL: &[(&str, &str)] = &[
     ("tcp-request", "`tcp-request` conditions on HTTP contents in `mode tcp`"),
     ("http-check", "`http-check` rules other than `expect`"),
     (
+        "hash-type",
+        "a hash function or `avalanche` after the `hash-type` method",
+    ),
+    (
         "timeout",
         "`timeout` kinds other than those acted on (e.g. `timeout tarpit`)",
     ),
@@ -130,9 +134,9 @@ fn markdown() -> String {
          supported (HAProxy parses the buffered data as HTTP for them); `http-check` rules other than \
          `expect` are not supported. In `mode http`, `tcp-request content` rules run on each request, \
          a backend's once it is chosen, and a reject closes the connection without a response, as in \
-         HAProxy. `hash-type`: its method (`map-based`, `consistent`) is acted on for `balance source`; \
-         the hash function and `avalanche` are accepted and Clearway's own hash used instead (which \
-         client lands on which server differs from HAProxy's; how clients stay or move does not).",
+         HAProxy. `hash-type`: its method (`map-based`, `consistent`) is acted on for `balance source`, \
+         with Clearway's own hash (which client lands on which server differs from HAProxy's; how \
+         clients stay or move does not); a hash function or `avalanche` after it is not supported.",
         proxy::KEYWORDS
             .iter()
             .map(|(k, _)| acted(k))

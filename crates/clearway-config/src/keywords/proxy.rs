@@ -466,8 +466,9 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
             };
         }
         "hash-type" => {
-            // The function and `avalanche` choose which clients go where, not whether they
-            // stay: Clearway's own hash stands in for them (documented).
+            // The method is acted on; Clearway hashes with its own function, so a function or
+            // `avalanche` named here (which decide which client lands on which server) is
+            // not supported rather than silently replaced.
             let usage = "'hash-type' expects map-based or consistent, then optionally sdbm, djb2, wt6, crc32 or none, and avalanche";
             p.hash_type = match d.arg(1) {
                 Some("map-based") => crate::model::HashType::MapBased,
@@ -493,6 +494,17 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
                     format!("'hash-type ... {w}': {usage}"),
                     suggest::hint(w, ["sdbm", "djb2", "wt6", "crc32", "none", "avalanche"]),
                 ));
+            }
+            if let Some(f) = d.words.get(2) {
+                ctx.not_acted(
+                    &d.span,
+                    &format!(
+                        "'hash-type {} {f}' (a hash function or modifier of HAProxy's)",
+                        d.words[1]
+                    ),
+                    "hash-type",
+                    NotActed::Unsupported,
+                );
             }
         }
         "retries" => {

@@ -659,9 +659,9 @@ fn balance_random_and_a_bare_balance() {
     assert_eq!(l.config.backend("c").unwrap().balance, Balance::Random { draws: 5 });
     // As HAProxy: `balance` alone is roundrobin.
     assert_eq!(l.config.backend("d").unwrap().balance, Balance::RoundRobin);
-    // hash-type: the method counts (the function is Clearway's own).
+    // hash-type: the method is acted on; Clearway's hash is its own, so a function is refused.
     let l = ok(&format!(
-        "{POLICY_BASE}backend b\n balance source\n hash-type consistent sdbm avalanche\n server s 127.0.0.1:1\n\
+        "{POLICY_BASE}backend b\n balance source\n hash-type consistent\n server s 127.0.0.1:1\n\
          backend c\n balance source\n hash-type map-based\n server s 127.0.0.1:1\n"
     ));
     assert_eq!(
@@ -672,6 +672,17 @@ fn balance_random_and_a_bare_balance() {
         l.config.backend("c").unwrap().hash_type,
         crate::model::HashType::MapBased
     );
+    for f in ["consistent sdbm avalanche", "map-based djb2", "map-based avalanche"] {
+        let e = refused(&format!(
+            "{POLICY_BASE}backend b\n hash-type {f}\n server s 127.0.0.1:1\n"
+        ));
+        assert!(e[0].message.contains("not supported by Clearway"), "{f}: {e:?}");
+        assert_eq!(
+            e[0].hint.as_deref(),
+            Some("remove it, or run without it: 'ignore-unsupported hash-type' in the global section"),
+            "{f}"
+        );
+    }
     for (bad, hint) in [
         ("consistant", "consistent"),
         ("consistent sdbn", "sdbm"),
