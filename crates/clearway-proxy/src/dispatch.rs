@@ -95,13 +95,12 @@ pub enum DispatchError {
     Connect { server: String, reason: String },
 }
 
-/// Where a client connected: its own address and the address it reached on this host.
+/// The client a server connection is for.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientSide<'a> {
-    /// The client's connection, for what a PROXY protocol header tells servers of it.
+    /// The client's connection: its address and the one it reached on this host (those a
+    /// PROXY protocol header gave, if any), and what a header sent to servers tells of it.
     pub conn: &'a ConnSamples,
-    pub peer: SocketAddr,
-    pub local: SocketAddr,
     /// The address a trusted request named for `usesrc hdr_ip`.
     pub hdr_ip: Option<std::net::IpAddr>,
     /// Bytes from the client are waiting to go to the server as soon as it is connected (a
@@ -140,10 +139,10 @@ pub enum Now<T> {
 /// The usual case of an HTTP request, without waiting and without a future: a free slot on
 /// the server the balancer picks, and `reuse(server)` offering an idle connection to it.
 pub fn reuse_now<T>(be: &Arc<Backend>, client: ClientSide<'_>, reuse: impl FnOnce(usize) -> Option<T>) -> Now<T> {
-    be.rt.note_client(client.peer.ip());
+    be.rt.note_client(client.conn.peer.ip());
     let Some(server) = be
         .queue
-        .try_acquire(&be.rt, client.peer.ip(), Want::Any { avoid: None })
+        .try_acquire(&be.rt, client.conn.peer.ip(), Want::Any { avoid: None })
     else {
         return Now::Wait;
     };
@@ -164,7 +163,7 @@ pub async fn connect_or_reuse<T>(
     mut reuse: impl FnMut(usize) -> Option<T>,
 ) -> Result<Got<T>, DispatchError> {
     if first.is_none() {
-        be.rt.note_client(client.peer.ip());
+        be.rt.note_client(client.conn.peer.ip());
     }
     let attempts = be.rt.retries.saturating_add(1);
     let queue_limit = be.rt.timeouts.queue_or_connect();
@@ -189,7 +188,7 @@ pub async fn connect_or_reuse<T>(
         };
         let slot = match first.take() {
             Some(slot) => slot,
-            None => match be.queue.acquire(&be.rt, client.peer.ip(), want, queue_limit).await {
+            None => match be.queue.acquire(&be.rt, client.conn.peer.ip(), want, queue_limit).await {
                 Ok(server) => SlotGuard::new(be, server, client.timed.then(Instant::now)),
                 Err(NoSlot::NoServer) if be.rt.only_broken_return_paths() => {
                     return Err(DispatchError::ReturnPathBroken)
@@ -203,7 +202,7 @@ pub async fn connect_or_reuse<T>(
             return Ok(Got::Reused(slot, t));
         }
         let server = &be.rt.servers[slot.server];
-        let target = server.target(client.local);
+        let target = server.target(client.conn.local);
         if server.is_original_destination() && clearway_net::system::is_local_address(target.ip()) {
             // A catch-all bind also accepts connections to this host's own addresses: following
             // them to their "original destination" would connect Clearway to itself, forever.
@@ -213,7 +212,7 @@ pub async fn connect_or_reuse<T>(
             });
         }
         let source = match &server.source {
-            Some(src) => match source_for(src, client.peer, target, client.hdr_ip) {
+            Some(src) => match source_for(src, client.conn.peer, target, client.hdr_ip) {
                 Ok(s) => Some((s, src.interface.clone())),
                 Err(e) => {
                     // A permanent mismatch between the client and the server: retrying cannot help.
@@ -274,7 +273,7 @@ pub async fn connect_or_reuse<T>(
                 } else {
                     be.rt.counters.inc(Field::ErrConn);
                 }
-                let reason = explain(&e, source.as_ref().map(|(s, _)| *s), client.peer, target);
+                let reason = explain(&e, source.as_ref().map(|(s, _)| *s), client.conn.peer, target);
                 tracing::warn!(
                     backend = %be.rt.name,
                     server = %server.name,

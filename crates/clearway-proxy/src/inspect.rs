@@ -169,19 +169,13 @@ impl TcpRules {
                 })
                 .collect()
         };
-        let reads_payload = r
-            .content
-            .iter()
-            .flat_map(|r| r.condition.iter())
-            .flat_map(|c| c.any_of.iter().flatten())
-            .flat_map(|t| &t.tests)
-            .any(|t| matches!(t.fetch, Fetch::ReqSslSni | Fetch::ReqSslHelloType));
+        let content: Vec<Rule> = compile(&r.content);
         TcpRules {
             inspect_delay: r.inspect_delay,
             connection: compile(&r.connection),
             session: compile(&r.session),
-            content: compile(&r.content),
-            reads_payload,
+            reads_payload: content.iter().any(|r| r.cond.as_ref().is_some_and(Cond::reads_payload)),
+            content,
         }
     }
 
@@ -221,6 +215,12 @@ impl TcpRules {
     /// switching rule looks at it.
     pub fn wants_payload(&self, switching_reads: bool) -> bool {
         self.reads_payload || switching_reads
+    }
+
+    /// Reads the client's first bytes into `buf` within these rules' inspect delay (see
+    /// `read_hello`).
+    pub async fn read<R: AsyncRead + Unpin + ?Sized>(&self, client: &mut R, buf: &mut Vec<u8>) -> Hello {
+        read_hello(client, buf, self.inspect_delay.unwrap_or(Duration::ZERO)).await
     }
 
     /// `tcp-request content` rules, on the addresses and the data read so far.

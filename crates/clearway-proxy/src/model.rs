@@ -174,6 +174,14 @@ impl Frontend {
         }
     }
 
+    /// A session or request refused by a `tcp-request content reject` rule (the frontend's
+    /// or its backend's): counted as a denied request on the frontend and its listener, as
+    /// HAProxy counts it, and said (at most once a second).
+    pub fn content_rejected(&self, conn: &ConnSamples, span: &Span) {
+        self.count(conn, Field::DeniedReq);
+        crate::log::throttle::throttled!(info, frontend = %self.name, client = %conn.peer, "connection rejected by 'tcp-request content reject' at {span}");
+    }
+
     /// Sessions in progress in the whole process (`%ac`).
     pub fn process_sessions(&self) -> u32 {
         self.global_conns.as_ref().map_or(0, |l| l.in_use())

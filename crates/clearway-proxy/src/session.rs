@@ -15,7 +15,6 @@ use clearway_config::model::Mode;
 use clearway_core::Field;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
@@ -206,13 +205,6 @@ struct Connected {
 /// chosen.
 type NotConnected = ([u8; 2], Option<Arc<Backend>>);
 
-/// A session or request refused by a `tcp-request content reject` rule: counted as a denied
-/// request on the frontend (and its listener), as HAProxy counts it, wherever the rule is.
-pub(crate) fn rejected(fe: &Frontend, conn: &ConnSamples, span: &clearway_config::model::Span) {
-    fe.count(conn, Field::DeniedReq);
-    throttled!(info, frontend = %fe.name, client = %conn.peer, "connection rejected by 'tcp-request content reject' at {span}");
-}
-
 /// Content inspection, the backend choice and the server connection. A future of its own,
 /// boxed and freed once done, so that a session's lasting state is only what forwarding needs.
 async fn tcp_connect(fe: &Frontend, client: &mut Client, conn: &ConnSamples) -> Result<Connected, NotConnected> {
@@ -221,8 +213,7 @@ async fn tcp_connect(fe: &Frontend, client: &mut Client, conn: &ConnSamples) -> 
     // The client's first bytes, when a rule looks at them: read within the inspect delay.
     let mut hello = None;
     if fe.tcp_rules.wants_payload(fe.switching_reads_payload) {
-        let delay = fe.tcp_rules.inspect_delay.unwrap_or(Duration::ZERO);
-        hello = Some(inspect::read_hello(client.stream(), &mut first, delay).await);
+        hello = Some(fe.tcp_rules.read(client.stream(), &mut first).await);
     }
     let chosen = {
         let payload = hello.as_ref().map(|hello| PayloadSamples { conn, hello });
@@ -231,7 +222,7 @@ async fn tcp_connect(fe: &Frontend, client: &mut Client, conn: &ConnSamples) -> 
             None => conn,
         };
         if let Verdict::Reject(span) = fe.tcp_rules.on_content(s) {
-            rejected(fe, conn, span);
+            fe.content_rejected(conn, span);
             return Err((*b"PR", None));
         }
         fe.choose_backend(s).cloned()
@@ -244,19 +235,16 @@ async fn tcp_connect(fe: &Frontend, client: &mut Client, conn: &ConnSamples) -> 
     // the data), as HAProxy runs them once the backend is chosen.
     if be.tcp_rules.has_content() {
         if be.tcp_rules.wants_payload(false) {
-            let delay = be.tcp_rules.inspect_delay.unwrap_or(Duration::ZERO);
-            hello = Some(inspect::read_hello(client.stream(), &mut first, delay).await);
+            hello = Some(be.tcp_rules.read(client.stream(), &mut first).await);
         }
         let hello = hello.unwrap_or_else(|| inspect::parse(&first));
         if let Verdict::Reject(span) = be.tcp_rules.on_content(&PayloadSamples { conn, hello: &hello }) {
-            rejected(fe, conn, span);
+            fe.content_rejected(conn, span);
             return Err((*b"PR", Some(be)));
         }
     }
     let side = ClientSide {
         conn,
-        peer,
-        local: conn.local,
         hdr_ip: None,
         data_waiting: !first.is_empty(),
         timed: fe.logger.as_ref().is_some_and(|l| l.per_session()),

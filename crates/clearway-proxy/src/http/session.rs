@@ -311,7 +311,7 @@ impl Session {
     /// connection is closed without a response (every stream of an HTTP/2 one), and the
     /// request logged `PR` with status -1.
     fn reject(&self, parts: &http::request::Parts, span: &clearway_config::model::Span) -> Response<ResBody> {
-        crate::session::rejected(&self.fe, &self.conn, span);
+        self.fe.content_rejected(&self.conn, span);
         if let Some(l) = parts.extensions.get::<ReqLog>() {
             l.rejected();
         }
@@ -406,8 +406,6 @@ impl Session {
 
         let side = ClientSide {
             conn: &self.conn,
-            peer: self.conn.peer,
-            local: self.conn.local,
             hdr_ip,
             data_waiting: true,
             timed: fe.log_requests,
