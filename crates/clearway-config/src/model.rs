@@ -12,8 +12,10 @@ pub use crate::span::Span;
 
 mod checks;
 mod server;
+mod tls;
 pub use checks::*;
 pub use server::*;
+pub use tls::*;
 
 /// A whole configuration after defaults were applied and names resolved.
 #[derive(Debug, Clone, Default)]
@@ -76,10 +78,10 @@ pub struct Global {
     pub stats_timeout: Option<Duration>,
     /// `stats maxconn`: runtime API connections at once (default 10).
     pub stats_maxconn: Option<u32>,
-    /// TLS settings Clearway does not act on (`ssl-default-bind-ciphers`, `crt-base`, ...),
-    /// with the side they concern ('B' binds, 'S' servers, 'A' both): refused when that side
-    /// uses TLS, without effect otherwise (decided once every section is read).
-    pub tls_unacted: Vec<(Span, String, char)>,
+    /// Global `ssl-*` settings Clearway does not act on (`ssl-engine`, `ssl-mode-async`...):
+    /// refused when a bind or server uses TLS, without effect otherwise (decided once every
+    /// section is read).
+    pub tls_unacted: Vec<(Span, String)>,
 }
 
 /// A `cpu-map [auto:]GROUP[/THREADS] CPUS...` line: which CPUs some worker threads may run on.
@@ -269,27 +271,6 @@ pub struct Bind {
     /// `accept-proxy`: every connection starts with a PROXY protocol header (version 1 or 2)
     /// whose addresses become the session's.
     pub accept_proxy: bool,
-}
-
-/// TLS versions Clearway speaks (rustls has no TLS 1.0 or 1.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum TlsVersion {
-    Tls12,
-    Tls13,
-}
-
-/// `bind ... ssl crt FILE|DIR [crt ...] [alpn LIST] [ssl-min-ver V] [ssl-max-ver V]`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct BindTls {
-    /// PEM files, each with a certificate chain and its private key, in order; a directory
-    /// given with `crt` contributes its files in name order. The first is the default when
-    /// no certificate matches the client's SNI.
-    pub crts: Vec<PathBuf>,
-    /// ALPN protocols offered, e.g. `["h2", "http/1.1"]`; empty: none (the runtime offers
-    /// `h2,http/1.1` on `mode http` frontends, as HAProxy 2.8 does).
-    pub alpn: Vec<String>,
-    pub min_ver: Option<TlsVersion>,
-    pub max_ver: Option<TlsVersion>,
 }
 
 /// Which backend a frontend hands a session to.

@@ -76,18 +76,13 @@ pub fn build(sections: &[Section], ctx: &mut Ctx) -> Config {
     cfg
 }
 
-/// Global TLS settings Clearway does not act on: refused when the side they concern uses TLS
-/// (a bind with `ssl`, a server with `ssl`), without effect otherwise.
+/// Global TLS settings Clearway does not act on: refused when a bind or a server uses TLS,
+/// without effect otherwise.
 fn tls_unacted(cfg: &Config, ctx: &mut Ctx) {
     let binds = cfg.frontends.iter().flat_map(|f| &f.binds).any(|b| b.tls.is_some());
     let servers = cfg.backends.iter().flat_map(|b| &b.servers).any(|s| s.ssl);
-    for (span, kw, side) in &cfg.global.tls_unacted {
-        let used = match side {
-            'B' => binds,
-            'S' => servers,
-            _ => binds || servers,
-        };
-        let class = if used {
+    for (span, kw) in &cfg.global.tls_unacted {
+        let class = if binds || servers {
             crate::keywords::NotActed::Unsupported
         } else {
             crate::keywords::NotActed::NoEffect
@@ -305,14 +300,32 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
                 );
             }
         }
+        if let crate::model::CheckKind::TcpCheck(rules) = &options.check {
+            // An empty tcp-check is a connect check, which TLS checks do (a handshake).
+            for srv in servers
+                .iter()
+                .filter(|s| s.check.enabled && s.check_tls() && !rules.is_empty())
+            {
+                ctx.not_acted(
+                    &srv.span,
+                    &format!("server '{}': a tcp-check over TLS ('ssl' or 'check-ssl')", srv.name),
+                    "check-ssl",
+                    crate::keywords::NotActed::Unsupported,
+                );
+            }
+        }
         for srv in servers
             .iter()
-            .filter(|s| s.ssl && s.tls.verify && s.tls.ca_file.is_none())
+            .filter(|s| (s.ssl || (s.check.enabled && s.check_tls())) && s.tls.verifies() && s.tls.ca_file.is_none())
         {
             ctx.error_hint(
                 &srv.span,
                 format!("server '{}' verifies the server's certificate ('ssl', verify required by default) but has no 'ca-file'", srv.name),
-                Some("add 'ca-file /path/to/ca.pem', or 'verify none' to skip verification".into()),
+                Some(
+                    "add 'ca-file /path/to/ca.pem', or 'verify none' to skip verification \
+                     ('ssl-server-verify none' in the global section for every server)"
+                        .into(),
+                ),
             );
         }
         for srv in servers.iter().filter(|s| s.check.enabled && s.check.port.is_none()) {

@@ -34,6 +34,15 @@ pub enum Fetch {
     SslFc,
     /// The SNI the client sent in a TLS connection we terminate (`ssl_fc_sni`).
     SslFcSni,
+    /// Whether that client sent an SNI (`ssl_fc_has_sni`).
+    SslFcHasSni,
+    /// The TLS version (`ssl_fc_protocol`: `TLSv1.3`), suite (`ssl_fc_cipher`), and ALPN
+    /// protocol (`ssl_fc_alpn`) of that connection.
+    SslFcProtocol,
+    SslFcCipher,
+    SslFcAlpn,
+    /// A field of the certificate that client presented (`ssl_c_*`, `ssl_fc_has_crt`).
+    Cert(CertField),
     /// The SNI of a TLS ClientHello read without decrypting (`req.ssl_sni`, tcp mode).
     ReqSslSni,
     /// 1 when the buffered data starts with a TLS ClientHello (`req.ssl_hello_type`).
@@ -59,6 +68,42 @@ impl Fetch {
     }
 }
 
+/// What the `ssl_c_*` fetches read from a client certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertField {
+    /// `ssl_c_used`, `ssl_fc_has_crt`: the client sent one.
+    Used,
+    /// `ssl_c_verify`, `ssl_c_err`, `ssl_c_ca_err`: the OpenSSL verification error, 0 (a
+    /// certificate that fails verification ends the handshake).
+    Verify,
+    /// `ssl_c_s_dn`, `ssl_c_i_dn`: the subject's or issuer's name.
+    Dn {
+        issuer: bool,
+        dn: Dn,
+    },
+    /// `ssl_c_serial`, `ssl_c_sha1`, `ssl_c_der`: binary, as hexadecimal text.
+    Serial,
+    Sha1,
+    Der,
+    /// `ssl_c_notbefore`, `ssl_c_notafter`: `YYMMDDhhmmssZ`.
+    NotBefore,
+    NotAfter,
+    /// `ssl_c_version`: 1 for X.509v1, 3 for v3.
+    Version,
+    /// `ssl_c_sig_alg`, `ssl_c_key_alg`: OpenSSL's short names (`RSA-SHA256`, `rsaEncryption`).
+    SigAlg,
+    KeyAlg,
+}
+
+/// `ssl_c_s_dn([ENTRY[,OCC[,FORMAT]]])`: the whole name (`/C=FR/O=Org/CN=x`, or RFC 2253
+/// `CN=x,O=Org,C=FR`), or the OCC-th ENTRY (from the end when negative).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Dn {
+    pub entry: Option<String>,
+    pub occ: i64,
+    pub rfc2253: bool,
+}
+
 /// How an ACL compares a fetched value with its patterns (`-m`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MatchKind {
@@ -77,6 +122,8 @@ pub enum MatchKind {
     Bool,
     /// The value exists.
     Found,
+    /// Hexadecimal patterns against a binary value (`ssl_c_serial 01AF`), case ignored.
+    Bin,
 }
 
 /// One ACL test: `CRITERION [-i] [-m KIND] PATTERNS...`. Patterns were validated for their

@@ -78,6 +78,32 @@ impl Samples for ConnSamples {
                 .as_ref()
                 .and_then(|t| t.sni.as_deref())
                 .is_some_and(|s| sink(Value::Str(s))),
+            Fetch::SslFcHasSni => self.tls.as_ref().is_some_and(|t| sink(Value::Bool(t.sni.is_some()))),
+            Fetch::SslFcProtocol => self.tls.as_ref().is_some_and(|t| sink(Value::Str(t.version))),
+            Fetch::SslFcCipher => self.tls.as_ref().is_some_and(|t| sink(Value::Str(t.cipher))),
+            Fetch::SslFcAlpn => self
+                .tls
+                .as_ref()
+                .and_then(|t| t.alpn.as_deref())
+                .and_then(|a| std::str::from_utf8(a).ok())
+                .is_some_and(|a| sink(Value::Str(a))),
+            Fetch::Cert(field) => {
+                let Some(t) = &self.tls else {
+                    return false;
+                };
+                let v = match (&t.peer_cert, field) {
+                    (None, rules::CertField::Used) => return sink(Value::Bool(false)),
+                    (None, rules::CertField::Verify) => return sink(Value::Int(0)),
+                    (None, _) => return false,
+                    (Some(c), rules::CertField::Used) => return sink(Value::Bool(c.field(field).is_some())),
+                    (Some(c), _) => c.field(field),
+                };
+                match v {
+                    Some(crate::tls::cert::CertValue::Text(s)) => sink(Value::Str(&s)),
+                    Some(crate::tls::cert::CertValue::Int(n)) => sink(Value::Int(n)),
+                    None => false,
+                }
+            }
             _ => false,
         }
     }
@@ -176,7 +202,9 @@ fn compile(t: &AclTest) -> Test {
                 .collect(),
         ),
         MatchKind::Bool | MatchKind::Found => Patterns::None,
-        _ if t.icase => Patterns::Text(t.patterns.iter().map(|p| p.to_ascii_lowercase()).collect()),
+        _ if t.icase || t.matcher == MatchKind::Bin => {
+            Patterns::Text(t.patterns.iter().map(|p| p.to_ascii_lowercase()).collect())
+        }
         _ => Patterns::Text(t.patterns.clone()),
     };
     Test {
@@ -222,7 +250,7 @@ impl Test {
             (Patterns::Regex(res), _) => with_text(v, |t| res.iter().any(|r| r.is_match(t))),
             (Patterns::Text(pats), kind) => with_text(v, |t| {
                 let lower;
-                let t = if self.icase {
+                let t = if self.icase || kind == MatchKind::Bin {
                     lower = t.to_ascii_lowercase();
                     lower.as_str()
                 } else {

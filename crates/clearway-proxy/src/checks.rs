@@ -79,6 +79,7 @@ pub async fn run(be: Arc<Backend>, server: usize, params: CheckParams, spec: Arc
             target,
             source.as_ref(),
             proxy.as_deref(),
+            be.check_tls[server].as_ref(),
             &spec,
             connect_timeout,
             read_timeout,
@@ -252,6 +253,7 @@ pub async fn check_once(
     target: SocketAddr,
     source: Option<&SourceBind>,
     proxy: Option<&[u8]>,
+    tls: Option<&crate::tls::Connector>,
     spec: &CheckSpec,
     connect_timeout: Duration,
     read_timeout: Duration,
@@ -286,12 +288,26 @@ pub async fn check_once(
         }
     }
     // A check that speaks first sends its first bytes with the handshake's last ACK, as
-    // HAProxy's do.
-    let delayed_ack = plain || sends_first(&spec.kind);
+    // HAProxy's do (a TLS one sends its hello).
+    let delayed_ack = plain || tls.is_some() || sends_first(&spec.kind);
     let stream = match connect_checked(target, source, connect_timeout, delayed_ack, proxy).await {
         Ok(s) => s,
         Err(v) => return done(Err(v)),
     };
+    let deadline = Instant::now() + read_timeout;
+    if let Some(c) = tls {
+        // `ssl` / `check-ssl`: the check runs over TLS; a connect check is the handshake.
+        let mut s = match tokio::time::timeout_at(deadline, c.connector.connect(c.name.clone(), stream)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return done(Err(("Layer6 invalid response", format!("SSL handshake failure ({e})")))),
+            Err(_) => return done(Err(("Layer6 timeout", String::new()))),
+        };
+        if plain {
+            return done(Ok(("Layer6 check passed", String::new())));
+        }
+        let verdict = backstop(deadline, speak(&mut s, spec), layer_of(spec)).await;
+        return done(verdict);
+    }
     if plain {
         // A server sent a PROXY protocol header has accepted the connection: closed cleanly.
         if proxy.is_none() {
@@ -303,29 +319,33 @@ pub async fn check_once(
     // HAProxy's.
     let linger = matches!(spec.kind, CheckKind::Mysql { .. } | CheckKind::Pgsql { .. });
     let mut conn = CheckConn::new(stream, linger);
-    let deadline = Instant::now() + read_timeout;
-    let proto = async {
-        let s = &mut *conn;
-        match &spec.kind {
-            // Answered above.
-            CheckKind::Connect | CheckKind::Unimplemented { .. } | CheckKind::TcpCheck(_) => {
-                Ok(("Layer4 check passed", String::new()))
-            }
-            CheckKind::Http(h) => http::check(s, h, &spec.expect, &spec.regexes).await,
-            CheckKind::Mysql { user, post41 } => protocols::mysql(s, user.as_deref(), *post41).await,
-            CheckKind::Pgsql { user } => protocols::pgsql(s, user).await,
-            CheckKind::Redis => protocols::redis(s).await,
-            CheckKind::SslHello => protocols::ssl_hello(s).await,
+    let verdict = backstop(deadline, speak(&mut *conn, spec), layer_of(spec)).await;
+    drop(conn);
+    done(verdict)
+}
+
+/// A check's protocol on a connection: its verdict.
+async fn speak<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(s: &mut S, spec: &CheckSpec) -> Verdict {
+    match &spec.kind {
+        // Answered by the connection alone.
+        CheckKind::Connect | CheckKind::Unimplemented { .. } | CheckKind::TcpCheck(_) => {
+            Ok(("Layer4 check passed", String::new()))
         }
-    };
-    let layer = if matches!(spec.kind, CheckKind::SslHello) {
+        CheckKind::Http(h) => http::check(s, h, &spec.expect, &spec.regexes).await,
+        CheckKind::Mysql { user, post41 } => protocols::mysql(s, user.as_deref(), *post41).await,
+        CheckKind::Pgsql { user } => protocols::pgsql(s, user).await,
+        CheckKind::Redis => protocols::redis(s).await,
+        CheckKind::SslHello => protocols::ssl_hello(s).await,
+    }
+}
+
+/// How a check that never answers is reported.
+fn layer_of(spec: &CheckSpec) -> &'static str {
+    if matches!(spec.kind, CheckKind::SslHello) {
         "Layer6 timeout"
     } else {
         "Layer7 timeout"
-    };
-    let verdict = backstop(deadline, proto, layer).await;
-    drop(conn);
-    done(verdict)
+    }
 }
 
 /// `check`, given up as a `layer` timeout at `at` (plus a little): the rules of a tcp-check

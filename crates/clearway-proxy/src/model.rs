@@ -224,6 +224,8 @@ pub struct Backend {
     pub sni_from_request: bool,
     /// Per server: how to open TLS to it (`ssl`), or None.
     pub tls: Vec<Option<crate::tls::Connector>>,
+    /// Per server: how its health checks open TLS (`ssl` or `check-ssl`), else None.
+    pub check_tls: Vec<Option<crate::tls::Connector>>,
     /// Per server: `proto h2` (HTTP/2 without ALPN).
     pub h2: Vec<bool>,
     /// Per server: the PROXY protocol header its connections start with (`send-proxy*`).

@@ -86,6 +86,16 @@ impl Runtime {
                 .zip(&servers)
                 .map(|(s, rt)| s.ssl.then(|| crate::tls::connector(&s.tls, rt.ip, &s.span)).transpose())
                 .collect::<Result<Vec<_>, BuildError>>()?;
+            let check_tls = b
+                .servers
+                .iter()
+                .zip(&servers)
+                .map(|(s, rt)| {
+                    (s.check.enabled && s.check_tls())
+                        .then(|| crate::tls::connector(&s.check_tls_settings(), rt.ip, &s.span))
+                        .transpose()
+                })
+                .collect::<Result<Vec<_>, BuildError>>()?;
             // A connection that began with a PROXY protocol header speaks for one client: as in
             // HAProxy, it stays that client's session's own (`http-reuse never`).
             let private = b.servers.iter().any(|s| s.send_proxy.on());
@@ -124,6 +134,7 @@ impl Runtime {
                 )),
                 sni_from_request: tls.iter().flatten().any(|t| t.sni_fetch.is_some()),
                 tls,
+                check_tls,
                 h2: b.servers.iter().map(|s| s.proto_h2).collect(),
                 send_proxy: b.servers.iter().map(|s| s.send_proxy).collect(),
                 hdr_ip: crate::http::HdrIp::of(b),

@@ -160,7 +160,7 @@ async fn tls_session(
         .http_request
         .or(fe.timeouts.client)
         .unwrap_or(crate::tls::HANDSHAKE_DEFAULT);
-    let stream = match tokio::time::timeout(limit, acceptor.0.accept(client)).await {
+    let stream = match tokio::time::timeout(limit, acceptor.accept(client)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
             throttled!(info, frontend = %fe.name, client = %peer, "TLS handshake failed: {e}");

@@ -60,6 +60,12 @@ impl Pki {
     /// A certificate for `names` (DNS names, the first also the CN), signed by this CA, as
     /// `FILE.crt`, `FILE.key` and `FILE.pem` (both) in this CA's directory.
     pub fn leaf(&self, file: &str, names: &[&str]) -> Leaf {
+        self.leaf_subject(file, &format!("/CN={}", names[0]), names)
+    }
+
+    /// Like `leaf`, with the subject `subject` (`/C=FR/O=Org/CN=name`), e.g. for client
+    /// certificates.
+    pub fn leaf_subject(&self, file: &str, subject: &str, names: &[&str]) -> Leaf {
         let base = self.dir.join(file);
         let (crt, key, pem, csr, ext) = (
             base.with_extension("crt"),
@@ -70,10 +76,9 @@ impl Pki {
         );
         let san: Vec<String> = names.iter().map(|n| format!("DNS:{n}")).collect();
         std::fs::write(&ext, format!("subjectAltName={}\n", san.join(","))).expect("ext file");
-        let cn = format!("/CN={}", names[0]);
         let mut args = vec!["req"];
         args.extend(NEW_KEY);
-        args.extend(["-subj", &cn, "-keyout", s(&key), "-out", s(&csr)]);
+        args.extend(["-subj", subject, "-keyout", s(&key), "-out", s(&csr)]);
         run("openssl", &args);
         run(
             "openssl",
@@ -98,6 +103,72 @@ impl Pki {
         let both = [std::fs::read(&crt).expect("crt"), std::fs::read(&key).expect("key")].concat();
         std::fs::write(&pem, both).expect("pem");
         Leaf { crt, key, pem }
+    }
+}
+
+impl Pki {
+    /// A revocation list from this CA naming `revoked`, as `crl.pem` (made with `openssl ca
+    /// -gencrl` over a throw-away CA database).
+    pub fn crl(&self, revoked: &[&Leaf]) -> PathBuf {
+        let db = self.dir.join("index.txt");
+        let mut index = String::new();
+        for l in revoked {
+            let out = std::process::Command::new("openssl")
+                .args([
+                    "x509",
+                    "-noout",
+                    "-serial",
+                    "-subject",
+                    "-nameopt",
+                    "compat",
+                    "-in",
+                    s(&l.crt),
+                ])
+                .output()
+                .expect("openssl x509");
+            let text = String::from_utf8_lossy(&out.stdout);
+            let field = |k: &str| {
+                text.lines()
+                    .find_map(|line| line.strip_prefix(k))
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string()
+            };
+            index.push_str(&format!(
+                "R\t391231235959Z\t240101000000Z\t{}\tunknown\t{}\n",
+                field("serial="),
+                field("subject=")
+            ));
+        }
+        std::fs::write(&db, index).expect("index.txt");
+        std::fs::write(self.dir.join("crlnumber"), "01\n").expect("crlnumber");
+        let cnf = self.dir.join("ca.cnf");
+        std::fs::write(
+            &cnf,
+            format!(
+                "[ca]\ndefault_ca = d\n[d]\ndatabase = {}\ncrlnumber = {}\ndefault_md = sha256\ndefault_crl_days = 2\n",
+                db.display(),
+                self.dir.join("crlnumber").display()
+            ),
+        )
+        .expect("ca.cnf");
+        let crl = self.dir.join("crl.pem");
+        run(
+            "openssl",
+            &[
+                "ca",
+                "-gencrl",
+                "-config",
+                s(&cnf),
+                "-keyfile",
+                s(&self.dir.join("ca.key")),
+                "-cert",
+                s(&self.ca_file()),
+                "-out",
+                s(&crl),
+            ],
+        );
+        crl
     }
 }
 

@@ -22,36 +22,6 @@ fn nginx(
     )
 }
 
-/// curl in the client namespace, trusting `ca`, with `host` resolved to `ip`; returns
-/// (success, stdout, stderr).
-fn curl_tls(
-    topo: &clearway_testkit::Topology,
-    ca: &std::path::Path,
-    host: &str,
-    ip: &str,
-    url: &str,
-    opts: &[&str],
-) -> (bool, String, String) {
-    let resolve = format!("{host}:443:{ip}");
-    let mut args = vec![
-        "-sS",
-        "--max-time",
-        "10",
-        "--cacert",
-        ca.to_str().unwrap(),
-        "--resolve",
-        &resolve,
-    ];
-    args.extend_from_slice(opts);
-    args.push(url);
-    let out = topo.client.exec("curl", &args);
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn sni_chooses_the_certificate_and_alpn_gives_http2() {
     let Some(topo) = topology("tsni") else { return };
@@ -185,6 +155,10 @@ fn tls_termination_in_tcp_mode() {
 #[test]
 fn config_errors_for_tls() {
     let Some(_topo) = topology("tcfg") else { return };
+    let pki = Pki::new("pki");
+    let list = pki.dir().join("list.txt");
+    std::fs::write(&list, "# one\n/etc/hostname [verfy required] a.test\n").unwrap();
+    let crt_list_cfg = format!("frontend f\n    bind :443 ssl crt-list {}\n", list.display());
     for (cfg, want) in [
         ("frontend f\n    bind :443 ssl\n", "'ssl' needs a certificate"),
         (
@@ -200,6 +174,23 @@ fn config_errors_for_tls() {
             "frontend f\n    bind :443 ssl crt /etc/hostname ssl-min-ver TLSv9\n",
             "unknown TLS version",
         ),
+        (
+            "frontend f\n    bind :443 ssl crt /etc/hostname ciphers HIGH:ECDHE-RSA-AES128-GCM-SHA265\n",
+            "unknown cipher name 'ECDHE-RSA-AES128-GCM-SHA265'",
+        ),
+        (
+            "frontend f\n    bind :443 ssl crt /etc/hostname verify required\n",
+            "no 'ca-file' says which CAs to trust",
+        ),
+        (
+            "global\n    ssl-default-bind-options no-tlsv12 no-tlsv13\nfrontend f\n    bind :443 ssl crt /etc/hostname\n",
+            "no TLS version is left",
+        ),
+        (
+            "frontend f\n    bind :443 ssl crt /etc/hostname curves X448\n",
+            "names no group Clearway speaks",
+        ),
+        (crt_list_cfg.as_str(), "list.txt:2: 'verfy' is not a setting a crt-list line may give"),
     ] {
         let out = clearway_testkit::Clearway::check(binary(), cfg);
         let err = String::from_utf8_lossy(&out.stderr);

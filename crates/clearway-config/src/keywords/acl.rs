@@ -3,7 +3,9 @@
 //! match kinds; must not know which keyword a condition belongs to.
 
 use super::Res;
-use crate::rules::{parse_int_range, parse_net, AclTest, Condition, Fetch, MatchKind, Piece, Template, Term};
+use crate::rules::{
+    parse_int_range, parse_net, AclTest, CertField, Condition, Dn, Fetch, MatchKind, Piece, Template, Term,
+};
 
 /// A named ACL as declared so far in a section: every line with that name, any of which may match.
 #[derive(Debug, Clone)]
@@ -59,6 +61,27 @@ pub fn criterion(word: &str) -> Result<(Fetch, MatchKind), String> {
         "req.ver" | "req_ver" => no_arg(Fetch::Version, M::Str),
         "query" => no_arg(Fetch::Query, M::Str),
         "ssl_fc" => no_arg(Fetch::SslFc, M::Bool),
+        "ssl_fc_has_sni" => no_arg(Fetch::SslFcHasSni, M::Bool),
+        "ssl_fc_protocol" => no_arg(Fetch::SslFcProtocol, M::Str),
+        "ssl_fc_cipher" => no_arg(Fetch::SslFcCipher, M::Str),
+        "ssl_fc_alpn" => no_arg(Fetch::SslFcAlpn, M::Str),
+        "ssl_c_used" | "ssl_fc_has_crt" => no_arg(Fetch::Cert(CertField::Used), M::Bool),
+        "ssl_c_verify" | "ssl_c_err" | "ssl_c_ca_err" => no_arg(Fetch::Cert(CertField::Verify), M::Int),
+        "ssl_c_serial" => no_arg(Fetch::Cert(CertField::Serial), M::Bin),
+        "ssl_c_sha1" => no_arg(Fetch::Cert(CertField::Sha1), M::Bin),
+        "ssl_c_der" => no_arg(Fetch::Cert(CertField::Der), M::Bin),
+        "ssl_c_notbefore" => no_arg(Fetch::Cert(CertField::NotBefore), M::Str),
+        "ssl_c_notafter" => no_arg(Fetch::Cert(CertField::NotAfter), M::Str),
+        "ssl_c_version" => no_arg(Fetch::Cert(CertField::Version), M::Int),
+        "ssl_c_sig_alg" => no_arg(Fetch::Cert(CertField::SigAlg), M::Str),
+        "ssl_c_key_alg" => no_arg(Fetch::Cert(CertField::KeyAlg), M::Str),
+        "ssl_c_s_dn" | "ssl_c_i_dn" => Ok((
+            Fetch::Cert(CertField::Dn {
+                issuer: base == "ssl_c_i_dn",
+                dn: dn_args(base, arg)?,
+            }),
+            M::Str,
+        )),
         "req.ssl_sni" | "req_ssl_sni" => no_arg(Fetch::ReqSslSni, M::Str),
         "req.ssl_hello_type" | "req_ssl_hello_type" => no_arg(Fetch::ReqSslHelloType, M::Int),
         "always_true" => no_arg(Fetch::Always(true), M::Bool),
@@ -91,6 +114,36 @@ pub fn criterion(word: &str) -> Result<(Fetch, MatchKind), String> {
     }
 }
 
+/// `ssl_c_s_dn` arguments: `[ENTRY[,OCC[,FORMAT]]]`.
+fn dn_args(base: &str, arg: Option<&str>) -> Result<Dn, String> {
+    let Some(arg) = arg else {
+        return Ok(Dn::default());
+    };
+    let mut parts = arg.split(',').map(str::trim);
+    let entry = parts.next().filter(|e| !e.is_empty()).map(String::from);
+    let occ = match parts.next() {
+        None | Some("") => 1,
+        Some(n) => n
+            .parse::<i64>()
+            .map_err(|_| format!("'{base}({arg})': the occurrence '{n}' is not a number"))?,
+    };
+    let rfc2253 = match parts.next() {
+        None | Some("") => false,
+        Some("rfc2253") => true,
+        Some(f) => {
+            return Err(format!(
+                "'{base}({arg})': the format '{f}' is unknown (only rfc2253 exists)"
+            ))
+        }
+    };
+    if parts.next().is_some() {
+        return Err(format!(
+            "'{base}({arg})': at most three arguments (entry, occurrence, format)"
+        ));
+    }
+    Ok(Dn { entry, occ, rfc2253 })
+}
+
 const CRITERIA: &[&str] = &[
     "src",
     "dst",
@@ -116,6 +169,25 @@ const CRITERIA: &[&str] = &[
     "req.hdr",
     "ssl_fc",
     "ssl_fc_sni",
+    "ssl_fc_has_sni",
+    "ssl_fc_protocol",
+    "ssl_fc_cipher",
+    "ssl_fc_alpn",
+    "ssl_fc_has_crt",
+    "ssl_c_used",
+    "ssl_c_verify",
+    "ssl_c_err",
+    "ssl_c_ca_err",
+    "ssl_c_s_dn",
+    "ssl_c_i_dn",
+    "ssl_c_serial",
+    "ssl_c_sha1",
+    "ssl_c_der",
+    "ssl_c_notbefore",
+    "ssl_c_notafter",
+    "ssl_c_version",
+    "ssl_c_sig_alg",
+    "ssl_c_key_alg",
     "req.ssl_sni",
     "req.ssl_hello_type",
     "query",
@@ -162,9 +234,10 @@ pub fn test(words: &[String]) -> Result<AclTest, (String, Option<String>)> {
                     "int" => MatchKind::Int,
                     "bool" => MatchKind::Bool,
                     "found" => MatchKind::Found,
+                    "bin" => MatchKind::Bin,
                     other => {
                         let all = [
-                            "str", "beg", "end", "sub", "reg", "dom", "dir", "len", "ip", "int", "bool", "found",
+                            "str", "beg", "end", "sub", "reg", "dom", "dir", "len", "ip", "int", "bool", "found", "bin",
                         ];
                         return Err((
                             format!("unknown match method '-m {other}'"),
@@ -224,6 +297,9 @@ pub fn test(words: &[String]) -> Result<AclTest, (String, Option<String>)> {
         let checked = match matcher {
             MatchKind::Ip => parse_net(p).map(|_| ()),
             MatchKind::Int | MatchKind::Len => parse_int_range(p).map(|_| ()),
+            MatchKind::Bin if p.len() % 2 != 0 || !p.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                Err(format!("'{p}' is not a hexadecimal string"))
+            }
             MatchKind::Reg => regex::RegexBuilder::new(p)
                 .case_insensitive(icase)
                 .build()
@@ -380,7 +456,24 @@ pub fn template(s: &str) -> Result<Template, String> {
         let end = after
             .find(']')
             .ok_or_else(|| format!("'{s}': '%[' is not closed with ']'"))?;
-        let (fetch, _) = criterion(&after[..end]).map_err(|e| format!("'{s}': {e}"))?;
+        let expr = &after[..end];
+        // Binary fetches are written as hexadecimal (`,hex`): HAProxy would write their raw
+        // bytes, which no header can carry.
+        let (word, hex) = match expr.strip_suffix(",hex") {
+            Some(w) => (w, true),
+            None => (expr, false),
+        };
+        let (fetch, kind) = criterion(word).map_err(|e| format!("'{s}': {e}"))?;
+        match (kind == MatchKind::Bin, hex) {
+            (true, false) => {
+                return Err(format!(
+                    "'{s}': '{word}' is binary, and written as it is it would put raw bytes in the text: \
+                     write '%[{word},hex]'"
+                ))
+            }
+            (false, true) => return Err(format!("'{s}': converters are not supported yet ('{expr}')")),
+            _ => {}
+        }
         if !text.is_empty() {
             pieces.push(Piece::Text(std::mem::take(&mut text)));
         }
@@ -454,5 +547,33 @@ mod tests {
             ]
         );
         assert!(template("%[src").is_err());
+        // Binary fetches only as hexadecimal; `hex` on text is a converter not supported yet.
+        assert_eq!(
+            template("%[ssl_c_serial,hex]").unwrap().0,
+            vec![Piece::Fetch(Fetch::Cert(CertField::Serial))]
+        );
+        assert!(template("%[ssl_c_sha1]").unwrap_err().contains("ssl_c_sha1,hex"));
+        assert!(template("%[src,hex]").is_err());
+    }
+
+    #[test]
+    fn certificate_fetches() {
+        let (f, m) = criterion("ssl_c_s_dn(OU,-2,rfc2253)").unwrap();
+        assert_eq!(m, MatchKind::Str);
+        assert_eq!(
+            f,
+            Fetch::Cert(CertField::Dn {
+                issuer: false,
+                dn: Dn {
+                    entry: Some("OU".into()),
+                    occ: -2,
+                    rfc2253: true
+                }
+            })
+        );
+        assert!(criterion("ssl_c_i_dn(CN,x)").is_err());
+        assert!(criterion("ssl_c_i_dn(CN,1,ldap)").is_err());
+        assert!(test(&["ssl_c_serial".to_string(), "0A1b".to_string()]).is_ok());
+        assert!(test(&["ssl_c_serial".to_string(), "0A1".to_string()]).is_err());
     }
 }

@@ -4,10 +4,11 @@ use super::NotActed::{self, NoEffect, Unsupported};
 use super::{other_param, Args, Ctx, Res};
 use crate::addr;
 use crate::ast::Directive;
-use crate::model::{Bind, BindTls, TlsVersion};
+use crate::model::{Bind, BindTls, CertEntry, Verify};
 use crate::units;
 use std::path::PathBuf;
 
+/// Parameters acted on, besides the TLS policy ones (`tls::POLICY_PARAMS`).
 pub(super) const ACTED: &[&str] = &[
     "transparent",
     "freebind",
@@ -21,8 +22,16 @@ pub(super) const ACTED: &[&str] = &[
     "ssl",
     "crt",
     "alpn",
-    "ssl-min-ver",
-    "ssl-max-ver",
+    "ecdhe",
+    "crt-list",
+    "verify",
+    "ca-file",
+    "ca-verify-file",
+    "crl-file",
+    "no-ca-names",
+    "strict-sni",
+    "prefer-client-ciphers",
+    "no-tls-tickets",
     "proto",
     "defer-accept",
     "accept-proxy",
@@ -30,10 +39,9 @@ pub(super) const ACTED: &[&str] = &[
 /// Known bind parameters not acted on, with the number of values each takes and their class:
 /// without effect here (NPN, which ALPN replaced; TCP Fast Open; process and thread
 /// placement; stats-socket-only parameters; TLS versions and 0-RTT rustls never accepts), or
-/// unsupported (client-certificate checks, TLS policy, socket ownership,
-/// namespaces, MSS, TCP user timeout).
+/// unsupported (accepting invalid client certificates, generated certificates, socket
+/// ownership, namespaces, MSS, TCP user timeout).
 pub(super) const KNOWN_NOT_ACTED: &[(&str, usize, NotActed)] = &[
-    ("crt-list", 1, Unsupported),
     ("npn", 1, NoEffect),
     ("tfo", 0, NoEffect),
     ("mss", 1, Unsupported),
@@ -46,33 +54,19 @@ pub(super) const KNOWN_NOT_ACTED: &[(&str, usize, NotActed)] = &[
     ("gid", 1, Unsupported),
     ("nice", 1, NoEffect),
     ("tcp-ut", 1, Unsupported),
-    ("ciphers", 1, Unsupported),
-    ("ciphersuites", 1, Unsupported),
-    ("ca-file", 1, Unsupported),
-    ("crl-file", 1, Unsupported),
-    ("verify", 1, Unsupported),
-    ("strict-sni", 0, Unsupported),
     ("thread", 1, NoEffect),
     ("namespace", 1, Unsupported),
     ("no-sslv3", 0, NoEffect),
     ("no-tlsv10", 0, NoEffect),
     ("no-tlsv11", 0, NoEffect),
-    ("no-tlsv12", 0, Unsupported),
-    ("no-tlsv13", 0, Unsupported),
-    ("force-tlsv12", 0, Unsupported),
-    ("curves", 1, Unsupported),
-    ("ecdhe", 1, Unsupported),
     ("severity-output", 1, NoEffect),
     ("expose-fd", 1, NoEffect),
     ("allow-0rtt", 0, NoEffect),
-    ("prefer-client-ciphers", 0, Unsupported),
     ("generate-certificates", 0, Unsupported),
-    ("no-tls-tickets", 0, Unsupported),
     ("ca-sign-file", 1, Unsupported),
     ("ca-sign-pass", 1, Unsupported),
     ("ca-ignore-err", 1, Unsupported),
     ("crt-ignore-err", 1, Unsupported),
-    ("ssl_fc", 0, Unsupported),
 ];
 
 pub fn parse(d: &Directive, ctx: &mut Ctx) -> Option<Bind> {
@@ -183,7 +177,21 @@ fn parse_inner(d: &Directive, ctx: &mut Ctx) -> Res<Bind> {
             "ssl" => ssl = true,
             "crt" => {
                 let path = args.value(p, "a PEM file or a directory").map_err(|e| (e, None))?;
-                tls.crts.extend(crt_files(path)?);
+                tls.certs.extend(
+                    crt_files(&ctx.tls.crt_path(path).to_string_lossy())?
+                        .into_iter()
+                        .map(|file| CertEntry {
+                            file,
+                            filters: Vec::new(),
+                            conf: None,
+                        }),
+                );
+            }
+            "crt-list" => {
+                let path = ctx.tls.crt_path(args.value(p, "a file").map_err(|e| (e, None))?);
+                let base = ctx.tls.clone();
+                tls.certs
+                    .extend(super::tls::crt_list(&path, &base, ctx).map_err(|e| (e, None))?);
             }
             "alpn" => {
                 tls.alpn = alpn(
@@ -191,19 +199,12 @@ fn parse_inner(d: &Directive, ctx: &mut Ctx) -> Res<Bind> {
                         .map_err(|e| (e, None))?,
                 )
             }
-            "ssl-min-ver" | "ssl-max-ver" => {
-                let v = tls_version(
-                    args.value(p, "TLSv1.2 or TLSv1.3").map_err(|e| (e, None))?,
-                    p,
-                    ctx,
-                    &d.span,
-                )?;
-                if p == "ssl-min-ver" {
-                    tls.min_ver = Some(v);
-                } else {
-                    tls.max_ver = Some(v);
-                }
-            }
+            "strict-sni" => tls.strict_sni = true,
+            "prefer-client-ciphers" => tls.prefer_client_ciphers = true,
+            // Clearway never issues session tickets.
+            "no-tls-tickets" => {}
+            _ if super::tls::policy_param(p, &mut args, &mut tls.policy, ctx, &d.span)? => {}
+            _ if super::tls::client_param(p, &mut args, &mut tls.client, &ctx.tls)? => {}
             "proto" => match args.value(p, "h2").map_err(|e| (e, None))? {
                 "h2" => b.proto_h2 = true,
                 "h1" | "http/1.1" => b.proto_h2 = false,
@@ -216,25 +217,54 @@ fn parse_inner(d: &Directive, ctx: &mut Ctx) -> Res<Bind> {
         return Err(("'v4v6' and 'v6only' cannot both be set".into(), None));
     }
     if ssl {
-        if tls.crts.is_empty() {
+        if tls.certs.is_empty() {
             return Err((
                 "'ssl' needs a certificate".into(),
-                Some("add 'crt /path/to/cert-and-key.pem' (or a directory of such files)".into()),
+                Some("add 'crt /path/to/cert-and-key.pem' (or a directory of such files, or 'crt-list FILE')".into()),
             ));
         }
-        if let (Some(lo), Some(hi)) = (tls.min_ver, tls.max_ver) {
-            if lo > hi {
-                return Err(("'ssl-min-ver' is above 'ssl-max-ver'".into(), None));
-            }
-        }
+        tls_defaults(&mut tls, ctx)?;
         b.tls = Some(tls);
-    } else if !tls.crts.is_empty() {
+    } else if !tls.certs.is_empty() {
         return Err((
             "'crt' without 'ssl'".into(),
             Some("add 'ssl' to terminate TLS on this bind".into()),
         ));
     }
     Ok(b)
+}
+
+/// Completes a bind line's TLS settings from the global defaults (and each `crt-list`
+/// line's from the bind line), and checks what is left.
+fn tls_defaults(tls: &mut BindTls, ctx: &Ctx) -> Res<()> {
+    tls.policy.inherit(&ctx.tls.bind);
+    tls.prefer_client_ciphers |= ctx.tls.bind_prefer_client_ciphers;
+    let check = |policy: &crate::model::TlsPolicy, client: &crate::model::ClientAuth, what: &str| -> Res<()> {
+        policy.check().map_err(|e| (format!("{what}{e}"), None))?;
+        if client.verify() != Verify::None && client.ca_file.is_none() && client.ca_verify_file.is_none() {
+            return Err((
+                format!("{what}'verify' asks for client certificates but no 'ca-file' says which CAs to trust"),
+                Some("add 'ca-file /path/to/ca.pem'".into()),
+            ));
+        }
+        Ok(())
+    };
+    check(&tls.policy, &tls.client, "")?;
+    for c in &mut tls.certs {
+        if let Some(conf) = &mut c.conf {
+            conf.policy.inherit(&tls.policy);
+            conf.client.inherit(&tls.client);
+            if conf.alpn.is_none() {
+                conf.alpn = Some(tls.alpn.clone());
+            }
+            check(
+                &conf.policy,
+                &conf.client,
+                &format!("crt-list line for '{}': ", c.file.display()),
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// `alpn h2,http/1.1`.
@@ -266,23 +296,4 @@ fn crt_files(path: &str) -> Res<Vec<PathBuf>> {
         return Err((format!("'crt {path}': the directory holds no certificate"), None));
     }
     Ok(files)
-}
-
-/// `TLSv1.2` / `TLSv1.3`; older versions are accepted with a warning and read as TLS 1.2.
-pub fn tls_version(v: &str, p: &str, ctx: &mut Ctx, span: &crate::model::Span) -> Res<TlsVersion> {
-    match v {
-        "TLSv1.3" => Ok(TlsVersion::Tls13),
-        "TLSv1.2" => Ok(TlsVersion::Tls12),
-        "SSLv3" | "TLSv1.0" | "TLSv1.1" => {
-            ctx.warn(
-                span,
-                format!("'{p} {v}': Clearway speaks TLS 1.2 and 1.3 only; read as TLSv1.2"),
-            );
-            Ok(TlsVersion::Tls12)
-        }
-        other => Err((
-            format!("'{p} {other}': unknown TLS version"),
-            crate::suggest::hint(other, ["TLSv1.2", "TLSv1.3"]),
-        )),
-    }
 }

@@ -24,7 +24,8 @@ const SPECIAL: &[(&str, &str)] = &[
 
 /// Whether `k` is a word `ignore-unsupported` takes.
 pub fn unsupported(k: &str) -> bool {
-    all_unsupported().any(|u| u == k)
+    let other_ssl = k.starts_with("ssl-") && !global::TLS_DEFAULTS.contains(&k) && k != "ssl-dh-param-file";
+    other_ssl || all_unsupported().any(|u| u == k)
 }
 
 /// Every word `ignore-unsupported` takes.
@@ -34,7 +35,6 @@ pub fn all_unsupported() -> impl Iterator<Item = &'static str> + Clone {
         .iter()
         .filter(move |(_, c)| class(*c))
         .map(|(k, _)| *k)
-        .chain(global::TLS_UNACTED.iter().map(|(k, _)| *k))
         .chain(
             proxy::KNOWN_NOT_ACTED
                 .iter()
@@ -112,18 +112,14 @@ fn markdown() -> String {
     table(
         &mut out,
         "Global section",
-        "TLS settings (`ssl-default-bind-*`, `ssl-default-server-*`, `ssl-server-verify`, \
-         `ca-base`, `crt-base`, any other `ssl-*`) are not supported when the side they concern \
-         uses TLS, and have no effect otherwise. Other `tune.*` keywords have no effect.",
+        "Other `ssl-*` settings (engines, providers, `ssl-mode-async`, `ssl-load-extra-files`...) \
+         are not supported when a bind or a server uses TLS, and have no effect otherwise. Other \
+         `tune.*` keywords have no effect.",
         global::ACTED
             .iter()
             .map(|k| acted(k))
             .chain(global::KNOWN_NOT_ACTED.iter().map(|(k, c)| (*k, cell(*c))))
-            .chain(
-                global::TLS_UNACTED
-                    .iter()
-                    .map(|(k, _)| (*k, "**not supported** with TLS")),
-            )
+            .chain(global::TLS_DEFAULTS.iter().map(|k| acted(k)))
             .chain(global::TUNE_UNSUPPORTED.iter().map(|k| (*k, "**not supported**")))
             .chain([("ssl-dh-param-file", "no effect")]),
     );
@@ -175,6 +171,7 @@ fn markdown() -> String {
         "",
         bind::ACTED
             .iter()
+            .chain(crate::keywords::tls::POLICY_PARAMS)
             .map(|k| acted(k))
             .chain(bind::KNOWN_NOT_ACTED.iter().map(|(k, _, c)| (*k, cell(*c)))),
     );
@@ -184,6 +181,7 @@ fn markdown() -> String {
         "",
         server::ACTED
             .iter()
+            .chain(crate::keywords::tls::POLICY_PARAMS)
             .map(|k| acted(k))
             .chain(server::KNOWN_NOT_ACTED.iter().map(|(k, _, c)| (*k, cell(*c)))),
     );
@@ -221,6 +219,7 @@ mod tests {
             "bind parameter",
             &mut bind::ACTED
                 .iter()
+                .chain(crate::keywords::tls::POLICY_PARAMS)
                 .copied()
                 .chain(bind::KNOWN_NOT_ACTED.iter().map(|(k, _, _)| *k)),
         );
@@ -228,6 +227,7 @@ mod tests {
             "server parameter",
             &mut server::ACTED
                 .iter()
+                .chain(crate::keywords::tls::POLICY_PARAMS)
                 .copied()
                 .chain(server::KNOWN_NOT_ACTED.iter().map(|(k, _, _)| *k)),
         );

@@ -6,8 +6,8 @@ use crate::ast::Directive;
 use crate::model::Global;
 use crate::{suggest, units};
 
-/// Known in HAProxy's global section and not acted on by Clearway, by class. TLS settings
-/// are in `TLS_UNACTED`.
+/// Known in HAProxy's global section and not acted on by Clearway, by class. Other `ssl-*`
+/// settings are handled apart (see `apply_inner`).
 pub(super) const KNOWN_NOT_ACTED: &[(&str, NotActed)] = &[
     ("ulimit-n", NoEffect),
     ("spread-checks", NoEffect),
@@ -52,24 +52,22 @@ pub(super) const KNOWN_NOT_ACTED: &[(&str, NotActed)] = &[
     // HTTP/2 clients are offered WebSocket over HTTP/2 (RFC 8441) regardless.
     ("h2-workaround-bogus-websocket-clients", Unsupported),
 ];
-/// TLS settings not acted on, with the side they concern ('B' binds, 'S' servers, 'A'
-/// both): refused when that side uses TLS, without effect otherwise. (`ssl-dh-param-file`
-/// has none: rustls offers no finite-field Diffie-Hellman.) Any other `ssl-*` keyword
-/// concerns both.
 /// `tune.*` keywords that decide which requests get in (the largest head or header count
 /// accepted): unsupported. Every other `tune.*` has no effect here.
 pub(super) const TUNE_UNSUPPORTED: &[&str] = &["tune.bufsize", "tune.maxrewrite", "tune.http.maxhdr"];
-pub(super) const TLS_UNACTED: &[(&str, char)] = &[
-    ("ssl-default-bind-ciphers", 'B'),
-    ("ssl-default-bind-ciphersuites", 'B'),
-    ("ssl-default-bind-options", 'B'),
-    ("ssl-default-bind-curves", 'B'),
-    ("ssl-default-server-ciphers", 'S'),
-    ("ssl-default-server-ciphersuites", 'S'),
-    ("ssl-default-server-options", 'S'),
-    ("ssl-server-verify", 'S'),
-    ("ca-base", 'A'),
-    ("crt-base", 'A'),
+/// The global TLS defaults Clearway acts on (kept in `Ctx::tls` for the lines after them).
+pub(super) const TLS_DEFAULTS: &[&str] = &[
+    "ssl-default-bind-ciphers",
+    "ssl-default-bind-ciphersuites",
+    "ssl-default-bind-options",
+    "ssl-default-bind-curves",
+    "ssl-default-server-ciphers",
+    "ssl-default-server-ciphersuites",
+    "ssl-default-server-options",
+    "ssl-default-server-curves",
+    "ssl-server-verify",
+    "ca-base",
+    "crt-base",
 ];
 
 /// Capabilities `setcap` may keep after the switch to `user`/`uid`.
@@ -256,11 +254,11 @@ fn apply_inner(d: &Directive, g: &mut Global, ctx: &mut Ctx) -> Result<(), Strin
                 }
             }
         }
+        k if TLS_DEFAULTS.contains(&k) => tls_default(d, ctx)?,
         "ssl-dh-param-file" => ctx.not_acted(&d.span, &format!("'{kw}'"), kw, NotActed::NoEffect),
-        _ if kw.starts_with("ssl-") || TLS_UNACTED.iter().any(|(k, _)| *k == kw) => {
-            let side = TLS_UNACTED.iter().find(|(k, _)| *k == kw).map_or('A', |(_, s)| *s);
-            g.tls_unacted.push((d.span.clone(), kw.to_string(), side));
-        }
+        // Engines, providers, extra files: refused where TLS is used, without effect elsewhere.
+        // (`ssl-dh-param-file` never has one: rustls offers no finite-field Diffie-Hellman.)
+        _ if kw.starts_with("ssl-") => g.tls_unacted.push((d.span.clone(), kw.to_string())),
         _ if kw.starts_with("tune.") => {
             let class = if TUNE_UNSUPPORTED.contains(&kw) {
                 NotActed::Unsupported
@@ -278,11 +276,67 @@ fn apply_inner(d: &Directive, g: &mut Global, ctx: &mut Ctx) -> Result<(), Strin
                         .iter()
                         .copied()
                         .chain(KNOWN_NOT_ACTED.iter().map(|(k, _)| *k))
-                        .chain(TLS_UNACTED.iter().map(|(k, _)| *k)),
+                        .chain(TLS_DEFAULTS.iter().copied()),
                 );
                 ctx.error_hint(&d.span, format!("unknown keyword '{kw}' in 'global' section"), hint);
             }
         },
     }
     Ok(())
+}
+
+/// `ssl-default-bind-*`, `ssl-default-server-*`, `ssl-server-verify`, `ca-base`, `crt-base`:
+/// kept in `ctx.tls` for the bind and server lines after them.
+fn tls_default(d: &Directive, ctx: &mut Ctx) -> Result<(), String> {
+    let kw = d.keyword();
+    let one = |what: &str| -> Result<&str, String> {
+        super::want_args(d, 1, what)?;
+        Ok(d.words[1].as_str())
+    };
+    let mut t = std::mem::take(&mut ctx.tls);
+    let mut args = super::Args::new(d, 0);
+    let r = match kw {
+        "ca-base" => one("a directory").map(|v| t.ca_base = Some(v.into())),
+        "crt-base" => one("a directory").map(|v| t.crt_base = Some(v.into())),
+        "ssl-server-verify" => one("none or required").and_then(|v| match v {
+            "none" | "required" => {
+                t.server_verify_none = v == "none";
+                Ok(())
+            }
+            other => Err(format!("'ssl-server-verify {other}': expected none or required")),
+        }),
+        "ssl-default-bind-options" | "ssl-default-server-options" => {
+            args.pos = 1;
+            let bind = kw.contains("bind");
+            let (pol, prefer) = if bind {
+                (&mut t.bind, Some(&mut t.bind_prefer_client_ciphers))
+            } else {
+                (&mut t.server, None)
+            };
+            super::tls::default_options(&mut args, pol, prefer, ctx, &d.span).map_err(|(m, _)| format!("'{kw}': {m}"))
+        }
+        _ => {
+            // ssl-default-{bind,server}-{ciphers,ciphersuites,curves}: the line's value, read
+            // as the same parameter on a bind or server line.
+            let param = kw.rsplit('-').next().unwrap_or(kw);
+            let pol = if kw.contains("-bind-") {
+                &mut t.bind
+            } else {
+                &mut t.server
+            };
+            one("a list").and_then(|_| {
+                let words = vec![param.to_string(), d.words[1].clone()];
+                let line = Directive {
+                    span: d.span.clone(),
+                    words,
+                };
+                let mut a = super::Args::new(&line, 1);
+                super::tls::policy_param(param, &mut a, pol, ctx, &d.span)
+                    .map(|_| ())
+                    .map_err(|(m, _)| format!("'{kw}': {m}"))
+            })
+        }
+    };
+    ctx.tls = t;
+    r
 }

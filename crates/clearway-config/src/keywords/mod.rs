@@ -16,6 +16,7 @@ pub mod source;
 pub mod stats_page;
 pub mod stats_socket;
 pub mod tcp;
+pub mod tls;
 
 use crate::ast::Directive;
 use crate::diag::Diagnostic;
@@ -45,6 +46,9 @@ pub struct Ctx {
     pub notes: Vec<Diagnostic>,
     /// Unsupported keywords the operator runs without (`ignore-unsupported`).
     pub ignore_unsupported: Vec<String>,
+    /// The global TLS defaults read so far (`ssl-default-*`, `ca-base`...), which bind and
+    /// server lines start from, as in HAProxy (they must come first).
+    pub tls: crate::model::TlsDefaults,
 }
 
 impl Ctx {
@@ -138,8 +142,8 @@ pub fn plain<T>(r: Result<T, String>) -> Res<T> {
 
 /// Handles a line parameter that is not one Clearway acts on: a known one (from `known`, with
 /// the number of values it takes and its class) is skipped as its class says; anything else
-/// is an error with the nearest known parameter as hint. `what` names the line kind ("bind",
-/// "server").
+/// is an error with the nearest known parameter (or TLS policy parameter) as hint. `what`
+/// names the line kind ("bind", "server").
 pub fn other_param(
     args: &mut Args<'_>,
     p: &str,
@@ -158,7 +162,11 @@ pub fn other_param(
             Ok(())
         }
         None => {
-            let all = acted.iter().copied().chain(known.iter().map(|(k, _, _)| *k));
+            let all = acted
+                .iter()
+                .chain(tls::POLICY_PARAMS)
+                .copied()
+                .chain(known.iter().map(|(k, _, _)| *k));
             Err((format!("unknown {what} parameter '{p}'"), crate::suggest::hint(p, all)))
         }
     }

@@ -8,6 +8,7 @@ use crate::model::{CheckParams, Host, ReturnPathProbe, Server, ServerPort, Serve
 use crate::units;
 use std::net::Ipv4Addr;
 
+/// Parameters acted on, besides the TLS policy ones (`tls::POLICY_PARAMS`).
 pub(super) const ACTED: &[&str] = &[
     "check-transparent-source",
     "weight",
@@ -33,6 +34,9 @@ pub(super) const ACTED: &[&str] = &[
     "no-ssl",
     "verify",
     "ca-file",
+    "crl-file",
+    "crt",
+    "no-tls-tickets",
     "sni",
     "alpn",
     "verifyhost",
@@ -51,6 +55,10 @@ pub(super) const ACTED: &[&str] = &[
     "proxy-v2-options",
     "check-send-proxy",
     "no-check-send-proxy",
+    "check-ssl",
+    "no-check-ssl",
+    "check-sni",
+    "check-alpn",
 ];
 /// Known server parameters not acted on, with the number of values each takes and their
 /// class: without effect here (statistics ids, NPN, TCP Fast Open, TLS session reuse, TLS
@@ -60,12 +68,7 @@ pub(super) const ACTED: &[&str] = &[
 pub(super) const KNOWN_NOT_ACTED: &[(&str, usize, NotActed)] = &[
     ("id", 1, NoEffect),
     ("cookie", 1, Unsupported),
-    ("crl-file", 1, Unsupported),
-    ("crt", 1, Unsupported),
     ("npn", 1, NoEffect),
-    ("check-ssl", 0, Unsupported),
-    ("check-sni", 1, Unsupported),
-    ("check-alpn", 1, Unsupported),
     ("observe", 1, Unsupported),
     ("on-error", 1, Unsupported),
     ("error-limit", 1, Unsupported),
@@ -86,13 +89,8 @@ pub(super) const KNOWN_NOT_ACTED: &[(&str, usize, NotActed)] = &[
     ("non-stick", 0, NoEffect),
     ("stick", 0, NoEffect),
     ("tcp-ut", 1, Unsupported),
-    ("ciphers", 1, Unsupported),
-    ("ciphersuites", 1, Unsupported),
-    ("ssl-min-ver", 1, Unsupported),
-    ("ssl-max-ver", 1, Unsupported),
     ("ssl-reuse", 0, NoEffect),
     ("no-ssl-reuse", 0, NoEffect),
-    ("force-tlsv12", 0, Unsupported),
     ("no-tlsv10", 0, NoEffect),
     ("no-tlsv11", 0, NoEffect),
     ("no-sslv3", 0, NoEffect),
@@ -108,7 +106,6 @@ pub(super) const KNOWN_NOT_ACTED: &[(&str, usize, NotActed)] = &[
     ("no-tfo", 0, NoEffect),
     ("shard", 1, NoEffect),
     ("set-proxy-v2-tlv-fmt", 1, Unsupported),
-    ("curves", 1, Unsupported),
     ("sigalgs", 1, Unsupported),
     ("client-sigalgs", 1, Unsupported),
 ];
@@ -141,10 +138,7 @@ pub fn template(span: &Span) -> Server {
         check: CheckParams::default(),
         ssl: false,
         proto_h2: false,
-        tls: ServerTls {
-            verify: true,
-            ..ServerTls::default()
-        },
+        tls: ServerTls::default(),
         pool: Default::default(),
         send_proxy: Default::default(),
     }
@@ -177,6 +171,14 @@ fn server_line(d: &Directive, tmpl: &Server, ctx: &mut Ctx) -> Res<Server> {
     s.host = host;
     s.port = port;
     params(&mut Args::new(d, 3), &mut s, ctx, &d.span)?;
+    s.tls.verify = Some(s.tls.verify.unwrap_or(!ctx.tls.server_verify_none));
+    s.tls.policy.inherit(&ctx.tls.server);
+    if s.ssl {
+        s.tls
+            .policy
+            .check()
+            .map_err(|e| (format!("server '{name}': {e}"), None))?;
+    }
     Ok(s)
 }
 
@@ -300,6 +302,10 @@ fn params(args: &mut Args<'_>, s: &mut Server, ctx: &mut Ctx, span: &Span) -> Re
             "proxy-v2-options" => proxy_v2_options(value("a list such as ssl,authority,crc32c")?, &mut s.send_proxy)?,
             "check-send-proxy" => s.check.send_proxy = true,
             "no-check-send-proxy" => s.check.send_proxy = false,
+            "check-ssl" => s.check.ssl = Some(true),
+            "no-check-ssl" => s.check.ssl = Some(false),
+            "check-sni" => s.check.sni = Some(value("a host name")?.to_string()),
+            "check-alpn" => s.check.alpn = Some(super::bind::alpn(value("a protocol list such as http/1.1")?)),
             "ssl" => s.ssl = true,
             "proto" => {
                 s.proto_h2 = match value("h2")? {
@@ -311,8 +317,8 @@ fn params(args: &mut Args<'_>, s: &mut Server, ctx: &mut Ctx, span: &Span) -> Re
             "no-ssl" => s.ssl = false,
             "verify" => {
                 s.tls.verify = match value("none or required")? {
-                    "none" => false,
-                    "required" => true,
+                    "none" => Some(false),
+                    "required" => Some(true),
                     other => {
                         return Err((
                             format!("'verify {other}': expected none or required"),
@@ -321,7 +327,11 @@ fn params(args: &mut Args<'_>, s: &mut Server, ctx: &mut Ctx, span: &Span) -> Re
                     }
                 }
             }
-            "ca-file" => s.tls.ca_file = Some(value("a PEM file of CA certificates")?.into()),
+            "ca-file" => s.tls.ca_file = Some(ctx.tls.ca_path(value("a PEM file of CA certificates")?)),
+            "crl-file" => s.tls.crl_file = Some(ctx.tls.ca_path(value("a PEM file of revocation lists")?)),
+            "crt" => s.tls.crt = Some(ctx.tls.crt_path(value("a PEM file with a certificate and its key")?)),
+            // Clearway never asks for session tickets.
+            "no-tls-tickets" => {}
             "alpn" => s.tls.alpn = super::bind::alpn(value("a protocol list such as h2,http/1.1")?),
             "verifyhost" => s.tls.verifyhost = Some(value("a host name")?.to_string()),
             "sni" => {
@@ -339,6 +349,7 @@ fn params(args: &mut Args<'_>, s: &mut Server, ctx: &mut Ctx, span: &Span) -> Re
                     }
                 });
             }
+            _ if super::tls::policy_param(p, args, &mut s.tls.policy, ctx, span)? => {}
             _ => other_param(args, p, "server", ACTED, KNOWN_NOT_ACTED, span, ctx)?,
         }
     }

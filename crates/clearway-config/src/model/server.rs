@@ -18,18 +18,54 @@ pub enum Sni {
     Fetch(crate::rules::Fetch),
 }
 
-/// `server ... ssl [verify none|required] [ca-file F] [sni str(NAME)] [verifyhost NAME] [alpn LIST]`.
+/// `server ... ssl [verify none|required] [ca-file F] [crl-file F] [crt F] [sni EXPR]
+/// [verifyhost NAME] [alpn LIST] [TLS policy]`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ServerTls {
-    /// `verify required` (the default): the server's certificate must chain to `ca_file`.
-    pub verify: bool,
+    /// Whether the server's certificate must chain to `ca_file`. None on a `default-server`
+    /// template: the global default (`ssl-server-verify`, required unless it says none);
+    /// always set on a server.
+    pub verify: Option<bool>,
     pub ca_file: Option<PathBuf>,
+    /// Revoked certificates the server's chain must not hold.
+    pub crl_file: Option<PathBuf>,
+    /// `crt`: the certificate (and key) Clearway presents when the server asks for one.
+    pub crt: Option<PathBuf>,
     /// The SNI sent (`sni EXPR`).
     pub sni: Option<Sni>,
     /// The name the certificate must be valid for (`verifyhost`, else the SNI); None: the
     /// chain is checked but not the name, as HAProxy does.
     pub verifyhost: Option<String>,
     pub alpn: Vec<String>,
+    /// Versions, suites and groups offered (the global `ssl-default-server-*` filled in).
+    pub policy: crate::model::TlsPolicy,
+}
+
+impl ServerTls {
+    pub fn verifies(&self) -> bool {
+        self.verify.unwrap_or(true)
+    }
+}
+
+impl Server {
+    /// Whether health checks run over TLS, as HAProxy decides: `check-ssl`, else the
+    /// server's `ssl` when checks go to its own address and port.
+    pub fn check_tls(&self) -> bool {
+        self.check
+            .ssl
+            .unwrap_or(self.ssl && self.check.port.is_none() && self.check.addr.is_none())
+    }
+
+    /// The TLS settings of checks over TLS: the server's, with `check-sni` as the SNI and
+    /// `check-alpn` as the ALPN.
+    pub fn check_tls_settings(&self) -> ServerTls {
+        let mut t = self.tls.clone();
+        t.sni = self.check.sni.clone().map(Sni::Fixed);
+        if let Some(a) = &self.check.alpn {
+            t.alpn = a.clone();
+        }
+        t
+    }
 }
 
 /// `usesrc` of a `source` directive.
@@ -109,6 +145,13 @@ pub struct CheckParams {
     /// `check-send-proxy`: checks start with a PROXY protocol header even when they go to
     /// their own `port` or `addr` (a `send-proxy*` server's checks to its own address always do).
     pub send_proxy: bool,
+    /// `check-ssl` (Some(true)) / `no-check-ssl` (Some(false)); None: over TLS when the
+    /// server has `ssl` and the check goes to its own address and port.
+    pub ssl: Option<bool>,
+    /// `check-sni NAME`: the SNI of checks over TLS (none by default).
+    pub sni: Option<String>,
+    /// `check-alpn LIST`: the ALPN of checks over TLS (default: the server's).
+    pub alpn: Option<Vec<String>>,
 }
 
 /// Where the return-path probe of a transparent server connects from (server keyword
@@ -137,6 +180,9 @@ impl Default for CheckParams {
             addr: None,
             return_path: ReturnPathProbe::Auto,
             send_proxy: false,
+            ssl: None,
+            sni: None,
+            alpn: None,
         }
     }
 }

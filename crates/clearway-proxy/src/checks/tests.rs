@@ -90,7 +90,7 @@ async fn checks_against_real_sockets() {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let dead = l.local_addr().unwrap();
     drop(l);
-    let o = check_once(dead, None, None, &spec(CheckKind::Connect), t, t).await;
+    let o = check_once(dead, None, None, None, &spec(CheckKind::Connect), t, t).await;
     assert_eq!(
         (o.ok, o.reason, o.info.as_str()),
         (false, "Layer4 connection problem", "Connection refused")
@@ -113,11 +113,11 @@ async fn checks_against_real_sockets() {
         tokio::time::sleep(Duration::from_secs(5)).await;
     });
     let http = spec(CheckKind::Http(HttpCheck::default()));
-    let o = check_once(addr, None, None, &http, t, t).await;
+    let o = check_once(addr, None, None, None, &http, t, t).await;
     assert_eq!((o.ok, o.reason), (false, "Layer7 wrong status"));
-    let o = check_once(addr, None, None, &http, t, t).await;
+    let o = check_once(addr, None, None, None, &http, t, t).await;
     assert_eq!((o.ok, o.reason), (true, "Layer7 check passed"));
-    let o = check_once(addr, None, None, &http, t, Duration::from_millis(200)).await;
+    let o = check_once(addr, None, None, None, &http, t, Duration::from_millis(200)).await;
     assert_eq!((o.ok, o.reason), (false, "Layer7 timeout"));
 }
 
@@ -177,6 +177,7 @@ async fn end_seen_by_server(kind: CheckKind, answer: &'static [u8], closes: bool
     let t = Duration::from_secs(2);
     let o = check_once(
         addr,
+        None,
         None,
         None,
         &CheckSpec::new(kind, vec![], Timeouts::default()),

@@ -208,3 +208,33 @@ pub fn cli(path: &std::path::Path, line: &str) -> String {
     assert!(out.status.success(), "socat: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// curl in the client namespace, trusting `ca`, with `host` resolved to `ip` (port 443; `opts`
+/// may add `--resolve` for others); returns (success, stdout, stderr).
+pub fn curl_tls(
+    topo: &clearway_testkit::Topology,
+    ca: &std::path::Path,
+    host: &str,
+    ip: &str,
+    url: &str,
+    opts: &[&str],
+) -> (bool, String, String) {
+    let resolve = format!("{host}:443:{ip}");
+    let mut args = vec![
+        "-sS",
+        "--max-time",
+        "10",
+        "--cacert",
+        ca.to_str().unwrap(),
+        "--resolve",
+        &resolve,
+    ];
+    args.extend_from_slice(opts);
+    args.push(url);
+    let out = topo.client.exec("curl", &args);
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
