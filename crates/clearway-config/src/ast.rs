@@ -83,11 +83,21 @@ pub fn parse(
     warnings: &mut Vec<Diagnostic>,
 ) -> Vec<Section> {
     let mut sections: Vec<Section> = Vec::new();
+    let mut blocks = crate::blocks::Blocks::default();
     for (i, line) in text.lines().enumerate() {
         let span = Span {
             file: file.clone(),
             line: (i + 1) as u32,
         };
+        let first = line.split_whitespace().next().unwrap_or("");
+        if first.starts_with('.') {
+            if let crate::blocks::Verdict::Handled = blocks.line(first, line, &span, env, errors, warnings) {
+                continue;
+            }
+        }
+        if !blocks.active() {
+            continue;
+        }
         let words = match lexer::words(line, env) {
             Ok(w) if w.is_empty() => continue,
             Ok(w) => w,
@@ -142,6 +152,7 @@ pub fn parse(
             },
         }
     }
+    blocks.finish(errors);
     sections
 }
 

@@ -19,6 +19,38 @@ pub struct Facts<'a> {
     pub env: Env<'a>,
 }
 
+/// The HAProxy version whose configuration and behaviour Clearway follows: what
+/// `version_atleast()` in a condition compares with.
+pub const HAPROXY_VERSION: &str = "2.6.0";
+
+/// What `-vv` lists with a `+` as HAProxy does, and `feature()` finds: only what Clearway
+/// really has (`EPOLL`: its event loop; `TPROXY`/`LINUX_TPROXY`: transparent binds and
+/// `usesrc`; `CPU_AFFINITY`: `cpu-map`; `OPENSSL`: HAProxy's TLS keywords, which configs
+/// guard with `.if feature(OPENSSL)`, done by `RUSTLS`).
+pub const FEATURES: &[&str] = &[
+    "EPOLL",
+    "TPROXY",
+    "LINUX_TPROXY",
+    "CPU_AFFINITY",
+    "OPENSSL",
+    "RUSTLS",
+    "PROMEX",
+];
+/// Features of HAProxy builds that Clearway does not have, listed with a `-`.
+pub const NOT_FEATURES: &[&str] = &["LUA", "PCRE", "PCRE2", "ZLIB", "SLZ", "LINUX_SPLICE", "QUIC"];
+
+impl<'a> Facts<'a> {
+    /// Clearway's own facts, with `env` for variables.
+    pub fn clearway(env: Env<'a>) -> Facts<'a> {
+        Facts {
+            version: HAPROXY_VERSION,
+            features: FEATURES,
+            ssl_lib: "rustls",
+            env,
+        }
+    }
+}
+
 /// Evaluates `expr`; Err says what is malformed.
 pub fn eval(expr: &str, facts: &Facts<'_>) -> Result<bool, String> {
     // An empty condition is false.

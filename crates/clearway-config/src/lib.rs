@@ -4,6 +4,7 @@
 
 mod addr;
 pub mod ast;
+mod blocks;
 pub mod cond;
 pub mod diag;
 #[doc(hidden)]

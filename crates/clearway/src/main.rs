@@ -14,16 +14,7 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// The HAProxy version whose configuration and behaviour Clearway follows: what
-/// `version_atleast()` in a condition compares with.
-const HAPROXY_VERSION: &str = "2.6.0";
-
-/// What `-vv` lists with a `+` as HAProxy does: only what Clearway really has (`EPOLL`: its
-/// event loop; `TPROXY`/`LINUX_TPROXY`: transparent binds and `usesrc`; `CPU_AFFINITY`:
-/// `cpu-map`; `RUSTLS`: TLS, by rustls rather than OpenSSL).
-const FEATURES: &[&str] = &["EPOLL", "TPROXY", "LINUX_TPROXY", "CPU_AFFINITY", "RUSTLS", "PROMEX"];
-/// Features of HAProxy builds that Clearway does not have, listed with a `-`.
-const NOT_FEATURES: &[&str] = &["OPENSSL", "LUA", "PCRE", "PCRE2", "ZLIB", "SLZ", "LINUX_SPLICE", "QUIC"];
+use clearway_config::cond::{FEATURES, HAPROXY_VERSION, NOT_FEATURES};
 
 fn main() -> ExitCode {
     // `-cc EXPR` as HAProxy's: exit 0 when the condition holds, 1 when not, 2 when malformed.
@@ -35,12 +26,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         };
         let env = |name: &str| std::env::var(name).ok();
-        let facts = clearway_config::cond::Facts {
-            version: HAPROXY_VERSION,
-            features: FEATURES,
-            ssl_lib: "rustls",
-            env: &env,
-        };
+        let facts = clearway_config::cond::Facts::clearway(&env);
         return match clearway_config::cond::eval(expr, &facts) {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::from(1),

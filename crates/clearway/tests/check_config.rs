@@ -192,16 +192,7 @@ fn a_file_cut_short_is_refused_as_haproxy_refuses_it() {
     assert!(out.contains("t.cfg:10: the last line has no newline"), "{out}");
     let (code, out) = check_bytes("cfgcut", LISTENS);
     assert_eq!(code, Some(0), "{out}");
-    let dir = std::env::temp_dir().join(clearway_testkit::netns::unique_name("cfgcuth"));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    std::fs::write(dir.join("t.cfg"), cut).expect("write");
-    let hap = Command::new("/usr/sbin/haproxy")
-        .args(["-c", "-f"])
-        .arg(dir.join("t.cfg"))
-        .output()
-        .expect("haproxy");
-    let _ = std::fs::remove_dir_all(&dir);
-    assert_ne!(hap.status.code(), Some(0), "HAProxy refuses it too");
+    assert_ne!(haproxy_check("cfgcuth", cut), Some(0), "HAProxy refuses it too");
 }
 
 #[test]
@@ -249,5 +240,47 @@ fn haproxys_no_effect_flags_are_accepted() {
             "{args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+}
+
+/// `haproxy -c` (the oracle) on `bytes`: its exit code.
+fn haproxy_check(tag: &str, bytes: &[u8]) -> Option<i32> {
+    let dir = std::env::temp_dir().join(clearway_testkit::netns::unique_name(tag));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(dir.join("t.cfg"), bytes).expect("write");
+    let hap = Command::new("/usr/sbin/haproxy")
+        .args(["-c", "-f"])
+        .arg(dir.join("t.cfg"))
+        .output()
+        .expect("haproxy");
+    let _ = std::fs::remove_dir_all(&dir);
+    hap.status.code()
+}
+
+#[test]
+fn conditional_blocks_choose_lines_as_haproxy_does() {
+    // The lines only a build without TLS, or with QUIC, would read are not read.
+    let cfg = b"global\n.if feature(QUIC)\n    lua-load /nonexistent.lua\n.endif\n\
+        defaults\n    mode http\n    timeout client 5s\n    timeout server 5s\n    timeout connect 5s\n\
+        frontend ft\n    bind 127.0.0.1:8080\n\
+        .if !feature(OPENSSL)\n    default_backend nowhere\n\
+        .elif version_atleast(2.4) && streq(\"$CLEARWAY_BLOCK_TEST\",\"\")  # a comment\n    default_backend bk\n\
+        .else\n    default_backend missing\n.endif\n\
+        backend bk\n    server s1 127.0.0.1:8081\n";
+    let (code, out) = check_bytes("cfgif", cfg);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(haproxy_check("cfgifh", cfg), Some(0));
+    // `.alert` in a block that is read stops the load; an unclosed `.if` is an error.
+    for bad in [
+        &b".if 1\n.alert \"this build is not the right one\"\n.endif\n"[..],
+        b".if 1\n",
+        b".else\n",
+    ] {
+        let mut text = bad.to_vec();
+        text.extend_from_slice(LISTENS);
+        let (code, out) = check_bytes("cfgif", &text);
+        assert_eq!(code, Some(1), "{out}");
+        assert!(out.contains("t.cfg:1") || out.contains("t.cfg:2"), "{out}");
+        assert_ne!(haproxy_check("cfgifh", &text), Some(0), "HAProxy refuses it too");
     }
 }

@@ -20,6 +20,11 @@ const SPECIAL: &[(&str, &str)] = &[
         "timeout",
         "`timeout` kinds other than those acted on (e.g. `timeout tarpit`)",
     ),
+    ("default-path", "`default-path` other than `current`"),
+    (
+        "check-ssl",
+        "a `tcp-check` with rules over TLS (`ssl` or `check-ssl` on its servers)",
+    ),
 ];
 
 /// Whether `k` is a word `ignore-unsupported` takes.

@@ -94,6 +94,7 @@ pub(super) const ACTED: &[&str] = &[
     "log-tag",
     "log-send-hostname",
     "stats",
+    "default-path",
 ];
 
 pub fn apply(d: &Directive, g: &mut Global, ctx: &mut Ctx) {
@@ -147,6 +148,19 @@ fn apply_inner(d: &Directive, g: &mut Global, ctx: &mut Ctx) -> Result<(), Strin
                 other => return Err(format!("'transparent-setup {other}': expected auto or manual")),
             };
         }
+        // Relative paths are read from where Clearway starts: `current`, HAProxy's default.
+        // Moving them elsewhere is not supported yet: certificates would be looked for in
+        // the wrong place.
+        "default-path" => match d.words.get(1).map(String::as_str) {
+            Some("current") => want_args(d, 1, "current, config, parent or origin PATH")?,
+            Some("config" | "parent" | "origin") => ctx.not_acted(
+                &d.span,
+                "'default-path' other than 'current'",
+                "default-path",
+                NotActed::Unsupported,
+            ),
+            _ => return Err("'default-path' expects current, config, parent or origin PATH".into()),
+        },
         "setcap" => {
             want_args(
                 d,

@@ -774,3 +774,18 @@ fn tls_defaults_fill_what_lines_leave_unset() {
     ));
     assert!(e[0].message.contains("no cipher suite is left"), "{e:?}");
 }
+
+#[test]
+fn default_path_current_is_the_behaviour_and_others_are_refused() {
+    ok(&format!(
+        "global\n default-path current\n{POLICY_BASE}backend b\n server s 127.0.0.1:1\n"
+    ));
+    let e = refused(&format!(
+        "global\n default-path config\n{POLICY_BASE}backend b\n server s 127.0.0.1:1\n"
+    ));
+    assert!(e[0].message.contains("'default-path' other than 'current'"), "{e:?}");
+    let l = ok(&format!(
+        "global\n ignore-unsupported default-path\n default-path origin /etc/haproxy\n{POLICY_BASE}backend b\n server s 127.0.0.1:1\n"
+    ));
+    assert_eq!(l.warnings.len(), 1, "{:?}", l.warnings);
+}
