@@ -467,6 +467,9 @@ pub struct ProxyOptions {
     pub socket_stats: bool,
     pub http_server_close: bool,
     pub allbackups: bool,
+    /// `option prefer-last-server`: a client connection's requests go to the server of its
+    /// last one when it has room (not with a hash-based `balance`).
+    pub prefer_last_server: bool,
     /// `option tcp-smart-accept` (Some(true)) or `no option tcp-smart-accept` (Some(false));
     /// None: on for `mode http` and TLS binds, off otherwise, as in HAProxy.
     pub smart_accept: Option<bool>,

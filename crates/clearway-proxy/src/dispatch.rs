@@ -138,12 +138,20 @@ pub enum Now<T> {
 
 /// The usual case of an HTTP request, without waiting and without a future: a free slot on
 /// the server the balancer picks, and `reuse(server)` offering an idle connection to it.
-pub fn reuse_now<T>(be: &Arc<Backend>, client: ClientSide<'_>, reuse: impl FnOnce(usize) -> Option<T>) -> Now<T> {
+pub fn reuse_now<T>(
+    be: &Arc<Backend>,
+    client: ClientSide<'_>,
+    prefer: Option<usize>,
+    reuse: impl FnOnce(usize) -> Option<T>,
+) -> Now<T> {
     be.rt.note_client(client.conn.peer.ip());
-    let Some(server) = be
-        .queue
-        .try_acquire(&be.rt, client.conn.peer.ip(), Want::Any { avoid: None })
-    else {
+    // The server the session prefers (`option prefer-last-server`, an NTLM challenge), when
+    // it may take sessions and has room; the balance algorithm's choice otherwise.
+    let preferred = prefer.filter(|&i| be.rt.with_eligible(None, |l| l.contains(&i)) && be.rt.take_slot_on(i));
+    let Some(server) = preferred.or_else(|| {
+        be.queue
+            .try_acquire(&be.rt, client.conn.peer.ip(), Want::Any { avoid: None })
+    }) else {
         return Now::Wait;
     };
     let slot = SlotGuard::new(be, server, None);

@@ -238,6 +238,8 @@ pub struct Backend {
     pub keepalive: Option<clearway_net::Keepalive>,
     /// The `balance` algorithm.
     pub balance: model::Balance,
+    /// `option prefer-last-server`.
+    pub prefer_last_server: bool,
     /// `option log-health-checks`.
     pub log_health_checks: bool,
     /// Per server: how its sessions are ended from outside, when anything can end them

@@ -144,6 +144,7 @@ impl Runtime {
                     .srvtcpka
                     .then(|| crate::listen::keepalive(&b.options.srvtcpka_timers)),
                 balance: b.balance,
+                prefer_last_server: b.options.prefer_last_server,
                 log_health_checks: b.options.log_health_checks,
                 kill: b
                     .servers

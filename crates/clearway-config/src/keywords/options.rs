@@ -10,6 +10,7 @@ use crate::suggest;
 /// Options Clearway acts on.
 pub(super) const ACTED: &[&str] = &[
     "redispatch",
+    "prefer-last-server",
     "allbackups",
     "forwardfor",
     "http-keep-alive",
@@ -78,7 +79,6 @@ pub(super) const UNACTED: &[(&str, NotActed)] = &[
     ("nolinger", Unsupported),
     ("transparent", Unsupported),
     ("independent-streams", NoEffect),
-    ("prefer-last-server", Unsupported),
     ("persist", Unsupported),
     ("idle-close-on-response", NoEffect),
     ("http-use-htx", NoEffect),
@@ -107,6 +107,7 @@ pub fn apply(d: &Directive, negated: bool, opts: &mut ProxyOptions, redispatch: 
     match name {
         "redispatch" => *redispatch = !negated,
         "allbackups" => opts.allbackups = !negated,
+        "prefer-last-server" => opts.prefer_last_server = !negated,
         "tcplog" => opts.tcplog = !negated,
         "httplog" if !args.is_empty() => {
             return ctx.error(

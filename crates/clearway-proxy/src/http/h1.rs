@@ -365,6 +365,28 @@ pub(crate) fn encode_data(w: &mut BytesMut, d: &Bytes, chunked: bool) {
 /// A complete response head at the start of `buf`, taken out of it; 1xx informational
 /// responses (but 101) are passed over. With `keep_raw`, its header lines are kept as they
 /// came when they can be (`raw_lines`), and no header map is built.
+/// Marks a server response that challenges the client for connection-based authentication
+/// (see `session::last`).
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionAuth;
+
+impl ConnectionAuth {
+    /// Whether a response head asks for NTLM or Negotiate authentication (`WWW-Authenticate`
+    /// on a 401, `Proxy-Authenticate` on a 407).
+    fn asked(status: u16, headers: &[httparse::Header<'_>]) -> bool {
+        let name = match status {
+            401 => "www-authenticate",
+            407 => "proxy-authenticate",
+            _ => return false,
+        };
+        headers.iter().any(|h| {
+            h.name.eq_ignore_ascii_case(name)
+                && h.value.len() >= 4
+                && (h.value[..4].eq_ignore_ascii_case(b"NTLM") || h.value[..4].eq_ignore_ascii_case(b"Nego"))
+        })
+    }
+}
+
 pub(crate) fn parse_head(buf: &mut BytesMut, head_req: bool, keep_raw: bool) -> Result<Option<HeadParts>, Error> {
     loop {
         // Uninitialised room for the headers: a head is parsed on every response, and
@@ -389,6 +411,7 @@ pub(crate) fn parse_head(buf: &mut BytesMut, head_req: bool, keep_raw: bool) -> 
             Version::HTTP_11
         };
         let sem = Semantics::scan(r.headers);
+        let auth = ConnectionAuth::asked(code, r.headers);
         let mut room = SpanRoom::default();
         let at = room.fill(buf, r.headers);
         let (framing, keep) = framing(status, version, &sem, head_req)?;
@@ -409,6 +432,9 @@ pub(crate) fn parse_head(buf: &mut BytesMut, head_req: bool, keep_raw: bool) -> 
         parts.version = version;
         if version == Version::HTTP_10 && sem.transfer_encoding {
             parts.extensions.insert(FaultyFraming);
+        }
+        if auth {
+            parts.extensions.insert(ConnectionAuth);
         }
         let raw = match lines {
             Some(range) => head.slice(range),

@@ -5,6 +5,7 @@
 
 mod client;
 mod h2;
+mod last;
 #[cfg(test)]
 mod tests;
 mod upgrade;
@@ -53,8 +54,11 @@ struct Session {
     act: Option<Arc<Activity>>,
     /// Requests begun so far.
     requests: AtomicU64,
-    /// Server connections private to this session (`http-reuse never`).
+    /// Server connections private to this session (`http-reuse never`, or after an NTLM
+    /// challenge).
     own: std::sync::OnceLock<Arc<Pool>>,
+    /// The server the next request prefers.
+    last: last::Last,
 }
 
 fn head_size(req: &http::request::Parts) -> usize {
@@ -88,6 +92,7 @@ impl Session {
             act,
             requests: AtomicU64::new(0),
             own: std::sync::OnceLock::new(),
+            last: last::Last::default(),
         }
     }
 
@@ -436,13 +441,16 @@ impl Session {
             source: spoofed_source(be, server, self.conn.peer.ip(), hdr_ip),
             sni: sni_of(server),
         };
-        let home = match (mode, reuse) {
+        // After an NTLM challenge the session's connections are its own, as with `never`.
+        let private = reuse == HttpReuse::Never || self.last.private(be);
+        let home = match (mode, private) {
             // A session's own pool is made only for a connection it will give back.
-            (HttpConnMode::KeepAlive, HttpReuse::Never) if client_closes => None,
-            (HttpConnMode::KeepAlive, HttpReuse::Never) => Some(self.own().clone()),
-            (HttpConnMode::KeepAlive, _) => Some(be.pool.clone()),
+            (HttpConnMode::KeepAlive, true) if client_closes => None,
+            (HttpConnMode::KeepAlive, true) => Some(self.own().clone()),
+            (HttpConnMode::KeepAlive, false) => Some(be.pool.clone()),
             _ => None,
         };
+        let prefer = self.last.preferred(be);
         // An empty body can go again if a reused connection turns out closed; one that was
         // streamed to a server cannot.
         let mut body = Some(if body.is_end_stream() { ReqBody::Empty } else { body });
@@ -455,14 +463,14 @@ impl Session {
                     return None;
                 }
                 match reuse {
-                    HttpReuse::Never => self.own.get()?.take(&key(server)),
+                    _ if private => self.own.get()?.take(&key(server)),
                     _ if shared => be.pool.take(&key(server)),
                     _ => None,
                 }
             };
             // The usual case takes no future; waiting in the queue or connecting does, boxed
             // so that this request's own future stays small.
-            let got = match dispatch::reuse_now(be, side, take) {
+            let got = match dispatch::reuse_now(be, side, prefer, take) {
                 dispatch::Now::Reused(slot, sender) => Ok(Got::Reused(slot, sender)),
                 dispatch::Now::Slot(slot) => Box::pin(dispatch::connect_or_reuse(be, side, Some(slot), take)).await,
                 dispatch::Now::Wait => Box::pin(dispatch::connect_or_reuse(be, side, None, take)).await,
@@ -539,8 +547,14 @@ impl Session {
                         }
                         Ok((rp, rb)) => {
                             responded(fe, parts);
+                            let auth = rp.extensions.get::<h1::ConnectionAuth>().is_some();
+                            self.last.record(be, server, auth);
+                            let mut lease = lease(slot);
+                            if auth && lease.home.is_some() {
+                                lease.home = Some(self.own().clone());
+                            }
                             let rb = rb.with_idle_timeout(be.rt.timeouts.server);
-                            return self.on_response(be, server, parts, rp, ResBody::h1(rb, lease(slot)));
+                            return self.on_response(be, server, parts, rp, ResBody::h1(rb, lease));
                         }
                         // Its server's sessions were shut down (the socket with them).
                         Err(_) if slot.killed() => return self.killed(be, parts),
