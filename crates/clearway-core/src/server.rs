@@ -27,6 +27,8 @@ const DOWN: u8 = 4;
 const CHECK_OFF: u8 = 8;
 /// Its replies to client addresses do not come back through this host.
 const RETURN_PATH_BROKEN: u8 = 16;
+/// Its agent (`agent-check`) last said down, fail or stopped.
+const AGENT_DOWN: u8 = 32;
 
 #[derive(Debug)]
 pub struct ServerRt {
@@ -198,7 +200,7 @@ impl ServerRt {
     /// weight.
     pub fn usable(&self) -> bool {
         let s = self.state.load(Ordering::Relaxed);
-        s & (DRAIN | MAINT) == 0 && (s & DOWN == 0 || s & CHECK_OFF != 0) && self.weight() > 0
+        s & (DRAIN | MAINT | AGENT_DOWN) == 0 && (s & DOWN == 0 || s & CHECK_OFF != 0) && self.weight() > 0
     }
 
     fn set_bit(&self, bit: u8, on: bool) {
@@ -222,10 +224,20 @@ impl ServerRt {
         self.state.load(Ordering::Relaxed) & RETURN_PATH_BROKEN == 0
     }
 
-    /// Operationally up: the health checks say so, or they are stopped.
+    /// Operationally up: the health checks say so, or they are stopped; and its agent, if
+    /// any, has not said down.
     pub fn is_up(&self) -> bool {
         let s = self.state.load(Ordering::Relaxed);
-        s & DOWN == 0 || s & CHECK_OFF != 0
+        (s & DOWN == 0 || s & CHECK_OFF != 0) && s & AGENT_DOWN == 0
+    }
+
+    /// What the agent says (`down`, `fail`, `stopped`: true; `up`: false).
+    pub fn set_agent_down(&self, down: bool) {
+        self.set_bit(AGENT_DOWN, down);
+    }
+
+    pub fn agent_down(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & AGENT_DOWN != 0
     }
 
     /// What the last health check said, whether or not it counts now.

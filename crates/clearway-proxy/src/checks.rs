@@ -1,4 +1,5 @@
-//! Health checks: one task per server with `check`, running the backend's check (TCP connect or
+//! Health checks: one task per server with `check` (and one per `agent-check`, see
+//! `agent`), running the backend's check (TCP connect or
 //! `option httpchk` with `http-check expect`) at `inter`/`fastinter`/`downinter`, feeding the
 //! rise/fall state machine and logging each state change as HAProxy does. Owns check I/O and
 //! its messages; must not pick servers or touch client sessions (the queue is told of changes).
@@ -50,6 +51,17 @@ pub fn spawn_all(rt: &crate::model::Runtime, tasks: &mut tokio::task::JoinSet<()
         for (k, (server, params)) in checked.into_iter().enumerate() {
             let first = params.inter * (k as u32) / n.max(1);
             tasks.spawn(run(be.clone(), server, params.clone(), be.check.clone(), first));
+        }
+        let agents: Vec<(usize, &clearway_config::model::AgentCheck)> = be
+            .agents
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| a.as_ref().map(|a| (i, a)))
+            .collect();
+        let n = agents.len() as u32;
+        for (k, (server, a)) in agents.into_iter().enumerate() {
+            let first = a.inter * (k as u32) / n.max(1);
+            tasks.spawn(agent::run(be.clone(), server, a.clone(), first));
         }
     }
 }
@@ -404,6 +416,7 @@ fn os_message(e: &std::io::Error) -> String {
     s.split(" (os error").next().unwrap_or(&s).to_string()
 }
 
+mod agent;
 mod conn;
 pub(crate) mod http;
 pub(crate) mod protocols;

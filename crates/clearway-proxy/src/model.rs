@@ -214,6 +214,8 @@ pub struct Backend {
     /// The backend's health check, and each server's check parameters (None: not checked).
     pub check: Arc<CheckSpec>,
     pub check_params: Vec<Option<CheckParams>>,
+    /// Per server: its agent check (`agent-check`), if any.
+    pub agents: Vec<Option<clearway_config::model::AgentCheck>>,
     /// Layer-7 rules and settings (`mode http`).
     pub http: HttpRules,
     /// `tcp-request content` rules, run once the backend is chosen.

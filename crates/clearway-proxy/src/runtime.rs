@@ -118,6 +118,11 @@ impl Runtime {
                     .iter()
                     .map(|s| (s.check.enabled && !s.disabled).then(|| s.check.clone()))
                     .collect(),
+                agents: b
+                    .servers
+                    .iter()
+                    .map(|s| (s.agent.enabled && !s.disabled).then(|| s.agent.clone()))
+                    .collect(),
                 http,
                 tcp_rules: crate::inspect::TcpRules::new(&b.tcp_rules),
                 pool: Arc::new(Pool::with_needs(

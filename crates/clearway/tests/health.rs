@@ -319,3 +319,76 @@ fn log_health_checks_writes_each_change_of_result_or_health_as_haproxy_does() {
     );
     drop(srv);
 }
+
+/// An agent in the server namespace on `addr` answering each connection with the first line of
+/// `reply` (rewritten by the test as it goes), after noting what it was sent in `got`;
+/// stopped when dropped.
+struct Agent(std::process::Child);
+
+impl Agent {
+    fn start(topo: &clearway_testkit::Topology, addr: &str, reply: &std::path::Path, got: &std::path::Path) -> Agent {
+        let (ip, port) = addr.rsplit_once(':').unwrap();
+        let listen = format!("TCP-LISTEN:{port},bind={ip},fork,reuseaddr");
+        let script = format!(
+            "SYSTEM:read l; echo \"$l\" >> {}; head -n1 {}",
+            got.display(),
+            reply.display()
+        );
+        Agent(topo.server.spawn("socat", &[&listen, &script]))
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn agent_checks_set_weight_state_and_maxconn_as_with_haproxy() {
+    let Some(topo) = topology("hagt") else { return };
+    let dir = std::env::temp_dir().join(clearway_testkit::netns::unique_name("agent"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (reply, got) = (dir.join("reply"), dir.join("got"));
+    std::fs::write(&reply, "75%\n").unwrap();
+    let _agent = Agent::start(&topo, "198.51.100.10:9999", &reply, &got);
+    let _a = clearway_testkit::HttpEchoServer::start(&topo.server, addr("198.51.100.10:80"), "a");
+    let _b = clearway_testkit::HttpEchoServer::start(&topo.server, addr("198.51.100.11:80"), "b");
+    let cfg = format!(
+        "global\n    stats socket {dir}/PORT.sock level admin\n\
+         defaults\n    mode http\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\
+         frontend ft\n    bind 192.0.2.1:PORT\n    default_backend bk\n\
+         backend bk\n    server a 198.51.100.10:80 weight 100 check inter 200ms agent-check agent-port 9999 agent-inter 200ms agent-send \"hello\\n\"\n\
+         \x20   server b 198.51.100.11:80 weight 100 check inter 200ms\n",
+        dir = dir.display()
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
+    let row = |port: u16| {
+        let csv = cli(&dir.join(format!("{port}.sock")), "show stat");
+        let r = csv_rows(&csv).into_iter().find(|r| r["svname"] == "a").expect("row a");
+        format!("{} weight={} slim={}", r["status"], r["weight"], r["slim"])
+    };
+    for (said, want) in [
+        ("75%", "UP weight=75 slim="),
+        ("drain", "DRAIN (agent) weight=75 slim="),
+        ("ready 50% maxconn:7", "UP weight=50 slim=7"),
+        ("down#not a description, not 'down'", "UP weight=50 slim=7"),
+        ("down #maintenance window", "DOWN (agent) weight=50 slim=7"),
+        ("up", "UP weight=50 slim=7"),
+        ("maint", "MAINT weight=50 slim=7"),
+        ("ready,100%", "UP weight=100 slim=7"),
+    ] {
+        std::fs::write(&reply, format!("{said}\n")).unwrap();
+        let settled = eventually(|| row(80) == want && row(81) == want);
+        assert!(
+            settled,
+            "agent says '{said}': want '{want}', Clearway '{}', HAProxy '{}'",
+            row(80),
+            row(81)
+        );
+    }
+    let sent = std::fs::read_to_string(&got).unwrap();
+    assert!(sent.lines().any(|l| l == "hello"), "{sent}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

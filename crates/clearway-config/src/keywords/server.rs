@@ -59,6 +59,12 @@ pub(super) const ACTED: &[&str] = &[
     "no-check-ssl",
     "check-sni",
     "check-alpn",
+    "agent-check",
+    "no-agent-check",
+    "agent-port",
+    "agent-inter",
+    "agent-addr",
+    "agent-send",
 ];
 /// Known server parameters not acted on, with the number of values each takes and their
 /// class: without effect here (statistics ids, NPN, TCP Fast Open, TLS session reuse, TLS
@@ -78,11 +84,6 @@ pub(super) const KNOWN_NOT_ACTED: &[(&str, usize, NotActed)] = &[
     ("resolve-prefer", 1, Unsupported),
     ("resolve-net", 1, Unsupported),
     ("init-addr", 1, Unsupported),
-    ("agent-check", 0, Unsupported),
-    ("agent-port", 1, Unsupported),
-    ("agent-inter", 1, Unsupported),
-    ("agent-addr", 1, Unsupported),
-    ("agent-send", 1, Unsupported),
     ("redir", 1, Unsupported),
     ("tfo", 0, NoEffect),
     ("namespace", 1, Unsupported),
@@ -101,7 +102,6 @@ pub(super) const KNOWN_NOT_ACTED: &[(&str, usize, NotActed)] = &[
     ("socks4", 1, Unsupported),
     ("check-proto", 1, Unsupported),
     ("check-via-socks4", 0, Unsupported),
-    ("no-agent-check", 0, NoEffect),
     ("no-backup", 0, Unsupported),
     ("no-tfo", 0, NoEffect),
     ("shard", 1, NoEffect),
@@ -136,6 +136,7 @@ pub fn template(span: &Span) -> Server {
         on_marked_up_shutdown_backups: false,
         source: None,
         check: CheckParams::default(),
+        agent: Default::default(),
         ssl: false,
         proto_h2: false,
         tls: ServerTls::default(),
@@ -172,6 +173,12 @@ fn server_line(d: &Directive, tmpl: &Server, ctx: &mut Ctx) -> Res<Server> {
     s.port = port;
     params(&mut Args::new(d, 3), &mut s, ctx, &d.span)?;
     s.tls.verify = Some(s.tls.verify.unwrap_or(!ctx.tls.server_verify_none));
+    if s.agent.enabled && s.agent.port.is_none() {
+        return Err((
+            format!("server '{name}': 'agent-check' needs 'agent-port'"),
+            Some("add 'agent-port N', the port the agent listens on".into()),
+        ));
+    }
     s.tls.policy.inherit(&ctx.tls.server);
     if s.ssl {
         s.tls
@@ -302,6 +309,26 @@ fn params(args: &mut Args<'_>, s: &mut Server, ctx: &mut Ctx, span: &Span) -> Re
             "proxy-v2-options" => proxy_v2_options(value("a list such as ssl,authority,crc32c")?, &mut s.send_proxy)?,
             "check-send-proxy" => s.check.send_proxy = true,
             "no-check-send-proxy" => s.check.send_proxy = false,
+            "agent-check" => s.agent.enabled = true,
+            "no-agent-check" => s.agent.enabled = false,
+            "agent-port" => {
+                let v = value("a port")?;
+                s.agent.port = Some(
+                    v.parse::<u16>()
+                        .ok()
+                        .filter(|p| *p > 0)
+                        .ok_or_else(|| (format!("'agent-port {v}': expected a port from 1 to 65535"), None))?,
+                )
+            }
+            "agent-inter" => s.agent.inter = nonzero(plain(units::time(value("a time such as 2s")?))?, p)?,
+            "agent-addr" => {
+                let v = value("an IP address")?;
+                s.agent.addr = Some(
+                    v.parse()
+                        .map_err(|_| (format!("'agent-addr {v}': expected an IP address"), None))?,
+                )
+            }
+            "agent-send" => s.agent.send = value("a string")?.as_bytes().to_vec(),
             "check-ssl" => s.check.ssl = Some(true),
             "no-check-ssl" => s.check.ssl = Some(false),
             "check-sni" => s.check.sni = Some(value("a host name")?.to_string()),
@@ -453,15 +480,15 @@ mod tests {
         let (_, ctx) = line("server s1");
         assert!(ctx.errors[0].message.contains("needs an address"));
         // What the server would receive: refused, unless the operator opts out for it.
-        let (_, ctx) = line("server s1 198.51.100.10:80 agent-check");
+        let (_, ctx) = line("server s1 198.51.100.10:80 observe layer4");
         assert!(
-            ctx.errors[0].message.contains("'agent-check' is not supported"),
+            ctx.errors[0].message.contains("'observe' is not supported"),
             "{:?}",
             ctx.errors
         );
         assert_eq!(
             ctx.errors[0].hint.as_deref(),
-            Some("remove it, or run without it: 'ignore-unsupported agent-check' in the global section")
+            Some("remove it, or run without it: 'ignore-unsupported observe' in the global section")
         );
         // Without effect here: a note only.
         let (_, ctx) = line("server s1 198.51.100.10:80 tfo");

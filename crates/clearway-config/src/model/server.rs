@@ -154,6 +154,30 @@ pub struct CheckParams {
     pub alpn: Option<Vec<String>>,
 }
 
+/// `agent-check`: an agent on the server says its weight and state (`75%`, `drain`, `down`,
+/// `maxconn:N`...), read from `agent-addr`:`agent-port` every `agent-inter`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentCheck {
+    pub enabled: bool,
+    pub port: Option<u16>,
+    pub addr: Option<IpAddr>,
+    pub inter: Duration,
+    /// `agent-send`: sent first, as written.
+    pub send: Vec<u8>,
+}
+
+impl Default for AgentCheck {
+    fn default() -> Self {
+        AgentCheck {
+            enabled: false,
+            port: None,
+            addr: None,
+            inter: Duration::from_secs(2),
+            send: Vec::new(),
+        }
+    }
+}
+
 /// Where the return-path probe of a transparent server connects from (server keyword
 /// `check-transparent-source auto|off|ADDR`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -213,6 +237,7 @@ pub struct Server {
     /// The server's own `source`, else the backend's (already applied during resolution).
     pub source: Option<Source>,
     pub check: CheckParams,
+    pub agent: AgentCheck,
     /// `ssl`: connections to this server use TLS, with `tls`.
     pub ssl: bool,
     /// `proto h2`: HTTP/2 from the first byte (else HTTP/2 only when TLS ALPN picks `h2`).

@@ -455,7 +455,7 @@ const POLICY_BASE: &str = "defaults\n mode tcp\n timeout connect 1s\n timeout cl
 fn what_would_change_traffic_is_refused_unless_the_operator_opts_out() {
     // A server parameter, a proxy keyword, an option: each names its line and the way out.
     for (line, key) in [
-        ("backend b\n server s 127.0.0.1:1 agent-check\n", "agent-check"),
+        ("backend b\n server s 127.0.0.1:1 observe layer4\n", "observe"),
         ("backend b\n cookie SRV insert\n server s 127.0.0.1:1\n", "cookie"),
         ("backend b\n option nolinger\n server s 127.0.0.1:1\n", "nolinger"),
         (
@@ -489,9 +489,9 @@ fn what_would_change_traffic_is_refused_unless_the_operator_opts_out() {
     assert_eq!(l.notes.len(), 2, "{:?}", l.notes);
     // A word ignore-unsupported does not take: an error with the nearest one.
     let e = refused(&format!(
-        "global\n ignore-unsupported agent-chek\n{POLICY_BASE}backend b\n server s 127.0.0.1:1\n"
+        "global\n ignore-unsupported obsreve\n{POLICY_BASE}backend b\n server s 127.0.0.1:1\n"
     ));
-    assert_eq!(e[0].hint.as_deref(), Some("did you mean 'agent-check'?"), "{e:?}");
+    assert_eq!(e[0].hint.as_deref(), Some("did you mean 'observe'?"), "{e:?}");
 }
 
 #[test]
@@ -788,4 +788,17 @@ fn default_path_current_is_the_behaviour_and_others_are_refused() {
         "global\n ignore-unsupported default-path\n default-path origin /etc/haproxy\n{POLICY_BASE}backend b\n server s 127.0.0.1:1\n"
     ));
     assert_eq!(l.warnings.len(), 1, "{:?}", l.warnings);
+}
+
+#[test]
+fn agent_checks_need_a_port() {
+    let l = ok(&format!(
+        "{POLICY_BASE}backend b\n server s 127.0.0.1:1 agent-check agent-port 9999 agent-inter 500ms agent-addr 127.0.0.2 agent-send \"ping\\n\"\n"
+    ));
+    let a = &l.config.backend("b").unwrap().servers[0].agent;
+    assert!(a.enabled);
+    assert_eq!((a.port, a.inter), (Some(9999), Duration::from_millis(500)));
+    assert_eq!(a.send, b"ping\n");
+    let e = refused(&format!("{POLICY_BASE}backend b\n server s 127.0.0.1:1 agent-check\n"));
+    assert!(e[0].message.contains("needs 'agent-port'"), "{e:?}");
 }

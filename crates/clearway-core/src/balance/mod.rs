@@ -86,6 +86,7 @@ pub(crate) mod testutil {
                     on_marked_up_shutdown_backups: false,
                     source: None,
                     check: CheckParams::default(),
+                    agent: Default::default(),
                     ssl: false,
                     proto_h2: false,
                     tls: Default::default(),

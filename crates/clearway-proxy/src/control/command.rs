@@ -4,9 +4,8 @@
 //! (and later the stats page's admin actions and the web admin) call. Answers are HAProxy's
 //! where scripts read them. Must not do I/O beyond the state it changes.
 
-use super::{info, stats};
+use super::{actions, info, stats};
 use crate::model::{Backend, Runtime};
-use clearway_config::model::Balance;
 use clearway_core::{Admin, ServerRt};
 use std::sync::Arc;
 
@@ -479,36 +478,25 @@ fn run(rt: &Runtime, c: &Command, level: &mut Level) -> Result<Outcome, String> 
             let (be, i, s) = find(rt, n)?;
             let new = match *w {
                 Weight::Absolute(v) => v,
-                Weight::Percent(p) => (u64::from(s.initial_weight) * u64::from(p) / 100).min(256) as u32,
+                Weight::Percent(p) => actions::percent_of(s, p),
             };
-            let static_algo = matches!(be.balance, Balance::StaticRr);
-            if static_algo && new != 0 && new != s.initial_weight {
-                return Err("Backend is using a static LB algorithm and only accepts weights '0%' and '100%'.".into());
-            }
-            s.set_weight(new);
-            tracing::info!(
-                "{}/{} changed its weight from {} to {new}",
-                be.rt.name,
-                s.name,
-                s.initial_weight
-            );
-            be.queue.offer(&be.rt, i);
+            actions::set_weight(be, i, new)?;
             said(String::new())
         }
         Command::SetState(n, a) => {
             let (be, i, _) = find(rt, n)?;
-            set_admin(be, i, *a);
+            actions::set_admin(be, i, *a);
             said(String::new())
         }
         Command::Disable(n) => {
             let (be, i, _) = find(rt, n)?;
-            set_admin(be, i, Admin::Maint);
+            actions::set_admin(be, i, Admin::Maint);
             said(String::new())
         }
         Command::Enable(n) => {
             let (be, i, s) = find(rt, n)?;
             if s.admin() == Admin::Maint {
-                set_admin(be, i, Admin::Ready);
+                actions::set_admin(be, i, Admin::Ready);
             }
             said(String::new())
         }
@@ -522,19 +510,19 @@ fn run(rt: &Runtime, c: &Command, level: &mut Level) -> Result<Outcome, String> 
                 be.rt.name,
                 s.name
             );
-            after_change(be, i);
+            actions::after_change(be, i);
             said(String::new())
         }
         Command::DisableHealth(n) => {
             let (be, i, s) = find(rt, n)?;
             s.set_checks_stopped(true);
-            after_change(be, i);
+            actions::after_change(be, i);
             said(String::new())
         }
         Command::EnableHealth(n) => {
             let (be, i, s) = find(rt, n)?;
             s.set_checks_stopped(false);
-            after_change(be, i);
+            actions::after_change(be, i);
             said(String::new())
         }
         Command::ClearCounters { all } => {
@@ -570,10 +558,8 @@ fn run(rt: &Runtime, c: &Command, level: &mut Level) -> Result<Outcome, String> 
             said(String::new())
         }
         Command::SetMaxconnServer(n, max) => {
-            let (be, i, s) = find(rt, n)?;
-            s.set_maxconn(*max);
-            // A higher limit lets queued sessions in now.
-            be.queue.offer(&be.rt, i);
+            let (be, i, _) = find(rt, n)?;
+            actions::set_maxconn(be, i, *max);
             said(String::new())
         }
         Command::SetMaxconnGlobal(n) => {
@@ -599,45 +585,6 @@ fn run(rt: &Runtime, c: &Command, level: &mut Level) -> Result<Outcome, String> 
         Command::ShowErrors { proxy, responses_only } => {
             super::errors::show(rt, proxy.as_deref(), *responses_only).map(Outcome::say)
         }
-    }
-}
-
-/// Sets a server's administrative state, saying so in HAProxy's words.
-fn set_admin(be: &Backend, i: usize, a: Admin) {
-    let s = &be.rt.servers[i];
-    let before = s.admin();
-    if before == a {
-        return;
-    }
-    s.set_admin(a);
-    s.changed_at(crate::process::uptime_secs());
-    let (active, backup) = be.rt.usable_by_kind();
-    match a {
-        Admin::Maint => tracing::warn!(
-            "Server {}/{} is going DOWN for maintenance. {active} active and {backup} backup servers left. {} sessions active, {} remaining in queue.",
-            be.rt.name, s.name, s.active(), be.queue.len()
-        ),
-        Admin::Drain => tracing::warn!("Server {}/{} enters drain state.", be.rt.name, s.name),
-        Admin::Ready if before == Admin::Maint => tracing::warn!(
-            "Server {}/{} is {} (leaving forced maintenance).",
-            be.rt.name,
-            s.name,
-            if s.is_up() { "UP" } else { "DOWN" }
-        ),
-        Admin::Ready => tracing::warn!("Server {}/{} is UP (leaving forced drain).", be.rt.name, s.name),
-    }
-    after_change(be, i);
-}
-
-/// After a server's state changed: queued sessions may go to it now, or, when no server is
-/// left, fail at once instead of waiting for their timeout.
-fn after_change(be: &Backend, i: usize) {
-    let (active, backup) = be.rt.usable_by_kind();
-    if active + backup == 0 {
-        tracing::error!("backend {} has no server available!", be.rt.name);
-        be.queue.fail_all();
-    } else {
-        be.queue.offer(&be.rt, i);
     }
 }
 

@@ -2,6 +2,7 @@
 //! each, whichever interface calls them) and the statistics and reports they show. Must not
 //! accept connections or know how an interface frames its requests.
 
+pub mod actions;
 pub mod command;
 pub mod errors;
 pub mod info;

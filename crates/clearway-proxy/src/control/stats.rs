@@ -349,6 +349,9 @@ pub fn server_status(be: &Backend, i: usize, s: &ServerRt) -> String {
     let checked = be.check_params[i].is_some() && !s.checks_stopped();
     let base = match s.admin() {
         Admin::Maint => return "MAINT".into(),
+        _ if s.agent_down() => return "DOWN (agent)".into(),
+        // As HAProxy: a draining server with an agent says so, whoever asked for the drain.
+        Admin::Drain if s.is_up() && be.agents[i].is_some() => "DRAIN (agent)",
         Admin::Drain if s.is_up() => "DRAIN",
         _ if !checked => return if s.admin() == Admin::Drain { "DRAIN" } else { "no check" }.into(),
         _ if s.is_up() => "UP",

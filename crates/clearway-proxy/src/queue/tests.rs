@@ -24,6 +24,7 @@ fn backend(maxconn: u32, n: usize, balance: Balance) -> BackendRt {
             on_marked_up_shutdown_backups: false,
             source: None,
             check: CheckParams::default(),
+            agent: Default::default(),
             ssl: false,
             proto_h2: false,
             tls: Default::default(),
