@@ -37,33 +37,32 @@ pub fn check_target(be: &Backend, server: usize, params: &CheckParams) -> Option
     Some(SocketAddr::new(ip, port))
 }
 
-/// Starts the checks of every checked server, their first runs spread over `inter` so they do
-/// not all fire at once.
+/// Starts the checks (and agent checks) of every checked server, their first runs spread over
+/// their interval so they do not all fire at once.
 pub fn spawn_all(rt: &crate::model::Runtime, tasks: &mut tokio::task::JoinSet<()>) {
     for be in &rt.backends {
-        let checked: Vec<(usize, &CheckParams)> = be
-            .check_params
-            .iter()
-            .enumerate()
-            .filter_map(|(i, p)| p.as_ref().map(|p| (i, p)))
-            .collect();
-        let n = checked.len() as u32;
-        for (k, (server, params)) in checked.into_iter().enumerate() {
-            let first = params.inter * (k as u32) / n.max(1);
+        for (server, params, first) in spread(&be.check_params, |p| p.inter) {
             tasks.spawn(run(be.clone(), server, params.clone(), be.check.clone(), first));
         }
-        let agents: Vec<(usize, &clearway_config::model::AgentCheck)> = be
-            .agents
-            .iter()
-            .enumerate()
-            .filter_map(|(i, a)| a.as_ref().map(|a| (i, a)))
-            .collect();
-        let n = agents.len() as u32;
-        for (k, (server, a)) in agents.into_iter().enumerate() {
-            let first = a.inter * (k as u32) / n.max(1);
+        for (server, a, first) in spread(&be.agents, |a| a.inter) {
             tasks.spawn(agent::run(be.clone(), server, a.clone(), first));
         }
     }
+}
+
+/// The servers that have a `T`, each with a first delay: the k-th of n waits k/n of its
+/// interval.
+fn spread<T>(per_server: &[Option<T>], inter: impl Fn(&T) -> Duration) -> Vec<(usize, &T, Duration)> {
+    let some: Vec<(usize, &T)> = per_server
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| t.as_ref().map(|t| (i, t)))
+        .collect();
+    let n = some.len().max(1) as u32;
+    some.into_iter()
+        .enumerate()
+        .map(|(k, (i, t))| (i, t, inter(t) * (k as u32) / n))
+        .collect()
 }
 
 /// Checks one server forever (until the task is dropped).
