@@ -398,7 +398,7 @@ pub enum StatsAccessKind {
 }
 
 /// `balance` algorithms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Balance {
     /// Weighted round-robin, weights may change at run time (smooth interleaving).
     #[default]
@@ -413,6 +413,29 @@ pub enum Balance {
     First,
     /// `random[(draws)]`: the least loaded of `draws` servers drawn at random by weight.
     Random { draws: u32 },
+    /// `uri [whole] [len N] [depth N] [path-only]`: a hash of the request target, up to the
+    /// `?` unless `whole`, its first `len` bytes, up to its `depth`-th slash.
+    Uri {
+        whole: bool,
+        len: Option<u32>,
+        depth: Option<u32>,
+        path_only: bool,
+    },
+    /// `url_param NAME`: a hash of that query parameter's value; round robin without one.
+    UrlParam { name: String },
+    /// `hdr(NAME) [use_domain_only]`: a hash of that header's value (its domain's main label
+    /// only with `use_domain_only`); round robin without one.
+    Hdr { name: String, domain_only: bool },
+}
+
+impl Balance {
+    /// Whether the choice hashes a part of each HTTP request.
+    pub fn hashes_request(&self) -> bool {
+        matches!(
+            self,
+            Balance::Uri { .. } | Balance::UrlParam { .. } | Balance::Hdr { .. }
+        )
+    }
 }
 
 /// `hash-type`: how a hash-based algorithm (`balance source`) maps a hash to a server.

@@ -328,6 +328,25 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
                 ),
             );
         }
+        for srv in servers
+            .iter()
+            .filter(|s| s.check.observe == Some(true) && draft.mode != Mode::Http)
+        {
+            ctx.error_hint(
+                &srv.span,
+                format!("server '{}': 'observe layer7' needs 'mode http'", srv.name),
+                Some("use 'observe layer4' to watch connections in mode tcp".into()),
+            );
+        }
+        for srv in servers.iter().filter(|s| s.check.observe.is_some() && !s.check.enabled) {
+            ctx.warn(
+                &srv.span,
+                format!(
+                    "server '{}': 'observe' has no effect without 'check' (as in HAProxy)",
+                    srv.name
+                ),
+            );
+        }
         for srv in servers.iter().filter(|s| s.check.enabled && s.check.port.is_none()) {
             if !matches!(srv.port, crate::model::ServerPort::Fixed(_)) {
                 ctx.error_hint(
@@ -337,12 +356,25 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
                 );
             }
         }
+        // As HAProxy: a request hash needs requests; in mode tcp, round robin, said so.
+        let mut balance = draft.balance.clone();
+        if draft.mode == Mode::Tcp && balance.hashes_request() {
+            ctx.warn(
+                &s.span,
+                format!(
+                    "{} '{}': 'balance' hashes HTTP requests and needs 'mode http': round robin instead, as HAProxy does",
+                    s.kind.word(),
+                    s.name
+                ),
+            );
+            balance = crate::model::Balance::RoundRobin;
+        }
         cfg.backends.push(Backend {
             name: s.name.clone(),
             span: s.span.clone(),
             from_listen: listen,
             mode: draft.mode,
-            balance: draft.balance,
+            balance,
             hash_type: draft.hash_type,
             servers,
             source: draft.source.clone(),

@@ -32,7 +32,7 @@ impl BackendRt {
     pub fn new(cfg: &model::Backend, servers: Vec<ServerRt>) -> BackendRt {
         BackendRt {
             name: cfg.name.clone(),
-            algo: balance::algorithm(cfg.balance, cfg.hash_type, servers.len()),
+            algo: balance::algorithm(&cfg.balance, cfg.hash_type, servers.len()),
             servers,
             retries: cfg.retries,
             redispatch: cfg.redispatch,
@@ -126,13 +126,14 @@ impl BackendRt {
         n
     }
 
-    /// Chooses a server for `client` and takes one of its connection slots.
-    pub fn take_server(&self, client: IpAddr, avoid: Option<usize>) -> Choice {
+    /// Chooses a server for a session (`key`: what hash-based algorithms hash) and takes one
+    /// of its connection slots.
+    pub fn take_server(&self, key: crate::balance::Key, avoid: Option<usize>) -> Choice {
         self.with_eligible(avoid, |eligible| {
             // A slot can be taken by another session between the choice and the take: choose
             // again.
             loop {
-                match self.algo.choose(&self.servers, eligible, client) {
+                match self.algo.choose(&self.servers, eligible, key) {
                     Choice::Server(i) if !self.servers[i].try_take_slot() => continue,
                     Choice::Server(i) => {
                         self.conns.up();
@@ -188,7 +189,7 @@ mod tests {
         }
         BackendRt {
             name: "b".into(),
-            algo: balance::algorithm(model::Balance::RoundRobin, model::HashType::MapBased, s.len()),
+            algo: balance::algorithm(&model::Balance::RoundRobin, model::HashType::MapBased, s.len()),
             servers: s,
             retries: 3,
             redispatch: false,

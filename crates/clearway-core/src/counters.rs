@@ -49,6 +49,8 @@ pub enum Field {
     /// Failed health checks (`chkfail`), transitions to down (`chkdown`).
     CheckFailures,
     CheckDowns,
+    /// Times errors seen in traffic reached `error-limit` (`hanafail`).
+    HanaFailures,
     /// Requests the proxy answered itself: statistics page, metrics (`intercepted`).
     Intercepted,
 }

@@ -54,6 +54,17 @@ impl Health {
         (self.is_up() && self.counter < top) || (!self.is_up() && self.counter > 0)
     }
 
+    /// `on-error sudden-death`: as HAProxy, left where the failure recorded next leaves it
+    /// one failure away from down.
+    pub fn sudden_death(&mut self) {
+        self.counter = self.counter.min(self.rise + 1);
+    }
+
+    /// `on-error mark-down`: left where the failure recorded next takes it down.
+    pub fn mark_down(&mut self) {
+        self.counter = self.counter.min(self.rise);
+    }
+
     /// Records one check result; returns the state change it caused, if any.
     pub fn record(&mut self, ok: bool) -> Option<Transition> {
         let was_up = self.is_up();

@@ -136,7 +136,57 @@ pub async fn run(be: Arc<Backend>, server: usize, params: CheckParams, spec: Arc
         } else {
             params.inter
         };
-        tokio::time::sleep(pause).await;
+        let Some(o) = be.observers[server].as_deref() else {
+            tokio::time::sleep(pause).await;
+            continue;
+        };
+        // `observe`: errors seen in traffic may come first; then the next check comes at
+        // `fastinter`, as in HAProxy.
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = o.wake.notified() => {
+                if let Some(what) = o.take() {
+                    observed(&be, server, o, what, &mut health);
+                    tokio::time::sleep(params.fastinter.unwrap_or(params.inter)).await;
+                }
+            }
+        }
+    }
+}
+
+/// `error-limit` errors in a row were seen in traffic: `on-error` applies.
+fn observed(be: &Backend, server: usize, o: &observe::Observer, what: &str, health: &mut Health) {
+    use clearway_config::model::OnError;
+    let s = &be.rt.servers[server];
+    s.counters.inc(clearway_core::Field::HanaFailures);
+    let outcome = Outcome {
+        ok: false,
+        reason: "Health analyze",
+        info: format!("Detected {} consecutive errors, last one was: {what}", o.limit()),
+        duration: Duration::ZERO,
+    };
+    let t = match o.on_error {
+        OnError::FastInter => None,
+        OnError::FailCheck => health.record(false),
+        OnError::SuddenDeath => {
+            health.sudden_death();
+            health.record(false)
+        }
+        OnError::MarkDown => {
+            health.mark_down();
+            health.record(false)
+        }
+    };
+    tracing::info!(backend = %be.rt.name, server = %s.name, "{}: {}", outcome.reason, outcome.info);
+    if o.on_error != OnError::FastInter {
+        s.set_last_check(clearway_core::LastCheck {
+            reason: outcome.reason,
+            info: outcome.info.clone(),
+            duration_ms: 0,
+        });
+    }
+    if let Some(t) = t {
+        apply(be, server, t, &outcome);
     }
 }
 
@@ -418,6 +468,7 @@ fn os_message(e: &std::io::Error) -> String {
 mod agent;
 mod conn;
 pub(crate) mod http;
+pub mod observe;
 pub(crate) mod protocols;
 mod return_path;
 pub mod spec;

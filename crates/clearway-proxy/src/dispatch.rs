@@ -9,6 +9,7 @@ use crate::proxy_protocol;
 use crate::queue::{NoSlot, Want};
 use crate::stream::ServerStream;
 use clearway_config::model::SendProxy;
+use clearway_core::balance::Key;
 use clearway_core::source::{source_for, SourceAddr};
 use clearway_core::Field;
 use clearway_net::connect::{self, ConnectError, ConnectStage, SourceBind};
@@ -109,6 +110,20 @@ pub struct ClientSide<'a> {
     pub data_waiting: bool,
     /// The session is logged: note when a queued slot is granted (`SlotGuard::dequeued`).
     pub timed: bool,
+    /// The hash of the request part `balance uri|url_param|hdr` reads (None: the request
+    /// has none, or the algorithm reads no request).
+    pub request_key: Option<u64>,
+}
+
+impl ClientSide<'_> {
+    /// What the backend's algorithm hashes for this session.
+    fn key(&self, be: &Backend) -> Key {
+        if be.balance.hashes_request() {
+            Key::Request(self.request_key)
+        } else {
+            Key::Addr(self.conn.peer.ip())
+        }
+    }
 }
 
 /// Chooses a server and connects to it, retrying and redispatching on failure as configured.
@@ -148,10 +163,8 @@ pub fn reuse_now<T>(
     // The server the session prefers (`option prefer-last-server`, an NTLM challenge), when
     // it may take sessions and has room; the balance algorithm's choice otherwise.
     let preferred = prefer.filter(|&i| be.rt.with_eligible(None, |l| l.contains(&i)) && be.rt.take_slot_on(i));
-    let Some(server) = preferred.or_else(|| {
-        be.queue
-            .try_acquire(&be.rt, client.conn.peer.ip(), Want::Any { avoid: None })
-    }) else {
+    let Some(server) = preferred.or_else(|| be.queue.try_acquire(&be.rt, client.key(be), Want::Any { avoid: None }))
+    else {
         return Now::Wait;
     };
     let slot = SlotGuard::new(be, server, None);
@@ -196,7 +209,7 @@ pub async fn connect_or_reuse<T>(
         };
         let slot = match first.take() {
             Some(slot) => slot,
-            None => match be.queue.acquire(&be.rt, client.conn.peer.ip(), want, queue_limit).await {
+            None => match be.queue.acquire(&be.rt, client.key(be), want, queue_limit).await {
                 Ok(server) => SlotGuard::new(be, server, client.timed.then(Instant::now)),
                 Err(NoSlot::NoServer) if be.rt.only_broken_return_paths() => {
                     return Err(DispatchError::ReturnPathBroken)
@@ -261,6 +274,9 @@ pub async fn connect_or_reuse<T>(
         match connected {
             Ok(stream) => {
                 server.counters.inc(Field::Connects);
+                if let Some(o) = &be.observers[slot.server] {
+                    o.connected(true);
+                }
                 return Ok(Got::New(ServerConn {
                     stream,
                     slot,
@@ -269,6 +285,9 @@ pub async fn connect_or_reuse<T>(
             }
             Err(e) => {
                 server.counters.inc(Field::ErrConn);
+                if let Some(o) = &be.observers[slot.server] {
+                    o.connected(false);
+                }
                 if attempt < attempts {
                     let next_redispatches = be.rt.redispatch && attempt + 1 == attempts;
                     let f = if next_redispatches {

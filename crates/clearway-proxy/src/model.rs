@@ -214,6 +214,8 @@ pub struct Backend {
     /// The backend's health check, and each server's check parameters (None: not checked).
     pub check: Arc<CheckSpec>,
     pub check_params: Vec<Option<CheckParams>>,
+    /// Per server with `check` and `observe`: what traffic says of its health.
+    pub observers: Vec<Option<Arc<crate::checks::observe::Observer>>>,
     /// Per server: its agent check (`agent-check`), if any.
     pub agents: Vec<Option<clearway_config::model::AgentCheck>>,
     /// Layer-7 rules and settings (`mode http`).

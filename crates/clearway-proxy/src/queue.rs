@@ -3,9 +3,9 @@
 //! does, so newcomers cannot overtake queued sessions. Owns slot accounting around waiting;
 //! must not choose servers by itself (the balancer does) or connect.
 
+use clearway_core::balance::Key;
 use clearway_core::{BackendRt, Choice};
 use std::collections::VecDeque;
-use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -70,20 +70,20 @@ impl Queue {
     /// Takes a slot now, or waits in line up to `limit` (None: no limit). Returns the server index;
     /// its slot is held and must be given back with `release`.
     /// A slot now, without waiting and only when nobody waits; None otherwise (then `acquire`).
-    pub fn try_acquire(&self, be: &BackendRt, client: IpAddr, want: Want) -> Option<usize> {
-        self.try_take(be, client, want).ok()
+    pub fn try_acquire(&self, be: &BackendRt, key: Key, want: Want) -> Option<usize> {
+        self.try_take(be, key, want).ok()
     }
 
     pub async fn acquire(
         &self,
         be: &BackendRt,
-        client: IpAddr,
+        key: Key,
         want: Want,
         limit: Option<Duration>,
     ) -> Result<usize, NoSlot> {
         let deadline = limit.map(|l| Instant::now() + l);
         // Fast path, no lock: a free slot and nobody waiting for it.
-        let want = match self.try_take(be, client, want) {
+        let want = match self.try_take(be, key, want) {
             Ok(i) => return Ok(i),
             Err(None) => return Err(NoSlot::NoServer),
             Err(Some(w)) => w,
@@ -94,7 +94,7 @@ impl Queue {
         self.max.fetch_max(n, Ordering::Relaxed);
         let (id, mut rx) = {
             let mut q = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
-            let want = match self.try_take(be, client, want) {
+            let want = match self.try_take(be, key, want) {
                 Ok(i) => {
                     self.len.fetch_sub(1, Ordering::SeqCst);
                     return Ok(i);
@@ -140,7 +140,7 @@ impl Queue {
     }
 
     /// Ok(server) with its slot taken; Err(Some(want)) to wait for `want`; Err(None): no server.
-    fn try_take(&self, be: &BackendRt, client: IpAddr, want: Want) -> Result<usize, Option<Want>> {
+    fn try_take(&self, be: &BackendRt, key: Key, want: Want) -> Result<usize, Option<Want>> {
         match want {
             Want::Server(i) => {
                 if be.take_slot_on(i) {
@@ -149,7 +149,7 @@ impl Queue {
                     Err(Some(want))
                 }
             }
-            Want::Any { avoid } => match be.take_server(client, avoid) {
+            Want::Any { avoid } => match be.take_server(key, avoid) {
                 Choice::Server(i) => Ok(i),
                 Choice::Wait(Some(i)) => Err(Some(Want::Server(i))),
                 Choice::Wait(None) => Err(Some(want)),

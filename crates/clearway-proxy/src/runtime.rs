@@ -118,6 +118,18 @@ impl Runtime {
                     .iter()
                     .map(|s| (s.check.enabled && !s.disabled).then(|| s.check.clone()))
                     .collect(),
+                observers: b
+                    .servers
+                    .iter()
+                    .map(|s| {
+                        let o = s.check.observe.filter(|_| s.check.enabled && !s.disabled)?;
+                        Some(Arc::new(crate::checks::observe::Observer::new(
+                            o,
+                            s.check.error_limit,
+                            s.check.on_error,
+                        )))
+                    })
+                    .collect(),
                 agents: b
                     .servers
                     .iter()
@@ -148,7 +160,7 @@ impl Runtime {
                     .options
                     .srvtcpka
                     .then(|| crate::listen::keepalive(&b.options.srvtcpka_timers)),
-                balance: b.balance,
+                balance: b.balance.clone(),
                 prefer_last_server: b.options.prefer_last_server,
                 log_health_checks: b.options.log_health_checks,
                 kill: b

@@ -248,6 +248,7 @@ async fn tcp_connect(fe: &Frontend, client: &mut Client, conn: &ConnSamples) -> 
         hdr_ip: None,
         data_waiting: !first.is_empty(),
         timed: fe.logger.as_ref().is_some_and(|l| l.per_session()),
+        request_key: None,
     };
     match dispatch::connect_server(&be, side).await {
         Ok(sc) => Ok(Connected { be, sc, first }),

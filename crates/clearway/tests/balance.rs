@@ -203,3 +203,57 @@ fn backup_serves_only_when_no_active_server_is_left() {
     let seq: Vec<String> = (0..4).map(|_| server_of(&ask(&topo, "192.0.2.1:82", None))).collect();
     assert_eq!(seq, ["s2", "s3", "s2", "s3"]);
 }
+
+#[test]
+fn request_hashes_keep_each_uri_parameter_and_host_on_one_server_as_haproxy_does() {
+    let Some(topo) = topology("bhash") else { return };
+    let _servers: Vec<_> = (0..3)
+        .map(|i| clearway_testkit::HttpEchoServer::start(&topo.server, addr(SERVERS[i]), &format!("s{}", i + 1)))
+        .collect();
+    let srv = three(["", "", ""]);
+    let cfg = format!(
+        "defaults\n    mode http\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\
+         frontend ft\n    bind 192.0.2.1:PORT\n    use_backend depth if {{ path_beg /d/ }}\n\
+         \x20   use_backend param if {{ path_beg /p }}\n    use_backend host if {{ path_beg /h }}\n    default_backend uri\n\
+         backend uri\n    balance uri\n{srv}backend depth\n    balance uri depth 2\n{srv}\
+         backend param\n    balance url_param user\n{srv}backend host\n    balance hdr(Host) use_domain_only\n{srv}"
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
+    let server = |port: u16, path: &str, host: &str| {
+        let url = format!("http://192.0.2.1:{port}{path}");
+        let h = format!("Host: {host}");
+        common::http::values(&common::http::get(&topo, &url, &["-H", &h]), "server").join("")
+    };
+    for port in [80, 81] {
+        // The same target: the same server, connection after connection; targets spread.
+        let first = server(port, "/img/logo.png?v=1", "x");
+        for q in ["?v=2", "", "?other"] {
+            assert_eq!(server(port, &format!("/img/logo.png{q}"), "x"), first, "port {port}");
+        }
+        let spread: std::collections::HashSet<String> =
+            (0..24).map(|i| server(port, &format!("/page/{i}"), "x")).collect();
+        assert!(spread.len() >= 2, "port {port}: {spread:?}");
+        // depth 2: the first two directories (`/d/a`) decide.
+        let d = server(port, "/d/a/1", "x");
+        assert!(
+            ["/d/a/2", "/d/a/3/4", "/d/a"].iter().all(|p| server(port, p, "x") == d),
+            "port {port}"
+        );
+        // url_param: the value decides; without one, round robin.
+        let alice = server(port, "/p?user=alice", "x");
+        assert!(
+            (0..4).all(|_| server(port, "/p?x=1&user=alice", "x") == alice),
+            "port {port}"
+        );
+        let anon: std::collections::HashSet<String> = (0..6).map(|_| server(port, "/p?x=1", "x")).collect();
+        assert!(anon.len() >= 2, "port {port}: without the parameter, {anon:?}");
+        // hdr(Host) use_domain_only: www.example.com and api.example.com hash `example`.
+        let h = server(port, "/h", "www.example.com");
+        assert!(
+            ["api.example.com", "example.org:8080"]
+                .iter()
+                .all(|host| server(port, "/h", host) == h),
+            "port {port}"
+        );
+    }
+}

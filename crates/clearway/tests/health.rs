@@ -392,3 +392,59 @@ fn agent_checks_set_weight_state_and_maxconn_as_with_haproxy() {
     assert!(sent.lines().any(|l| l == "hello"), "{sent}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn observed_errors_in_traffic_mark_a_server_down_as_with_haproxy() {
+    let Some(topo) = topology("hobs") else { return };
+    // A server whose checks pass and whose answers to traffic are 500s, and a good one.
+    let bad_cfg = "defaults\n    mode http\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\
+        frontend bad\n    bind 198.51.100.10:80\n    http-request return status 200 if { path /health }\n    http-request return status 500\n";
+    let _bad = Clearway::start(&topo.server, std::path::Path::new("/usr/sbin/haproxy"), bad_cfg, &[80]);
+    let _good = clearway_testkit::HttpEchoServer::start(&topo.server, addr("198.51.100.11:80"), "good");
+    let dir = std::env::temp_dir().join(clearway_testkit::netns::unique_name("observe"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = format!(
+        "global\n    stats socket {dir}/PORT.sock level admin\n\
+         defaults\n    mode http\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\
+         frontend ft\n    bind 192.0.2.1:PORT\n    default_backend bk\n\
+         backend bk\n    option httpchk GET /health\n\
+         \x20   server bad 198.51.100.10:80 check inter 30s observe layer7 error-limit 3 on-error mark-down\n\
+         \x20   server good 198.51.100.11:80 check inter 30s\n",
+        dir = dir.display()
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
+    let state = |port: u16| {
+        let csv = cli(&dir.join(format!("{port}.sock")), "show stat");
+        let r = csv_rows(&csv).into_iter().find(|r| r["svname"] == "bad").expect("row");
+        format!("{} {} hanafail={}", r["status"], r["check_status"], r["hanafail"])
+    };
+    for port in [80, 81] {
+        let code = |path: &str| {
+            let url = format!("http://192.0.2.1:{port}{path}");
+            let out = topo
+                .client
+                .exec("curl", &["-s", "-o", "/dev/null", "-w", "%{http_code}", &url]);
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let settled = eventually(|| state(port).starts_with("UP L7OK"));
+        assert!(settled, "port {port}: {}", state(port));
+        // Round robin: six requests, three 500s from the bad server, and it is taken out.
+        let codes: Vec<String> = (0..6).map(|_| code("/app")).collect();
+        assert_eq!(
+            codes.iter().filter(|c| *c == "500").count(),
+            3,
+            "port {port}: {codes:?}"
+        );
+        assert!(
+            eventually(|| state(port).starts_with("DOWN")),
+            "port {port}: {}",
+            state(port)
+        );
+        assert!(
+            (0..4).all(|_| code("/app") == "200"),
+            "port {port}: traffic still reaches the bad server"
+        );
+    }
+    assert_eq!(state(80), state(81));
+    let _ = std::fs::remove_dir_all(&dir);
+}

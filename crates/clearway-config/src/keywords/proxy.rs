@@ -449,18 +449,85 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
                         .ok_or_else(|| err(format!("'balance {a}': expected random(N), N a number of draws from 1")))?;
                     Balance::Random { draws: n }
                 }
-                "uri" | "url_param" | "rdp-cookie" | "hash" => {
+                "uri" => {
+                    let (mut whole, mut len, mut depth, mut path_only) = (false, None, None, false);
+                    let mut rest = d.words[2..].iter().map(String::as_str);
+                    while let Some(w) = rest.next() {
+                        let mut number = |what: &str| -> Result<Option<u32>, Failure> {
+                            rest.next()
+                                .and_then(|n| n.parse::<u32>().ok())
+                                .filter(|&n| n > 0)
+                                .map(Some)
+                                .ok_or_else(|| err(format!("'balance uri {what}' expects a positive number")))
+                        };
+                        match w {
+                            "whole" => whole = true,
+                            "path-only" => path_only = true,
+                            "len" => len = number("len")?,
+                            "depth" => depth = number("depth")?,
+                            other => {
+                                return Err((
+                                    format!("'balance uri {other}': unknown option"),
+                                    suggest::hint(other, ["whole", "len", "depth", "path-only"]),
+                                ))
+                            }
+                        }
+                    }
+                    Balance::Uri {
+                        whole,
+                        len,
+                        depth,
+                        path_only,
+                    }
+                }
+                "url_param" => {
+                    let name = d
+                        .arg(2)
+                        .ok_or_else(|| err("'balance url_param' expects a parameter name".to_string()))?;
+                    match d.arg(3) {
+                        None => {}
+                        Some("check_post") => {
+                            return Err(err(
+                                "'balance url_param ... check_post' is not supported yet: Clearway does not read \
+                                 request bodies to balance"
+                                    .to_string(),
+                            ))
+                        }
+                        Some(other) => return Err(err(format!("'balance url_param {name} {other}': unknown option"))),
+                    }
+                    Balance::UrlParam { name: name.to_string() }
+                }
+                a if a.starts_with("hdr(") => {
+                    let name = a
+                        .strip_prefix("hdr(")
+                        .and_then(|r| r.strip_suffix(')'))
+                        .filter(|n| !n.is_empty())
+                        .ok_or_else(|| err(format!("'balance {a}': expected hdr(NAME)")))?;
+                    let domain_only = match d.arg(2) {
+                        None => false,
+                        Some("use_domain_only") => true,
+                        Some(other) => return Err(err(format!("'balance {a} {other}': unknown option"))),
+                    };
+                    Balance::Hdr {
+                        name: name.to_ascii_lowercase(),
+                        domain_only,
+                    }
+                }
+                "rdp-cookie" | "hash" => {
                     return Err(err(format!(
-                        "'balance {algo}' is not supported yet (roundrobin, static-rr, leastconn, source, first, random are)"
+                        "'balance {algo}' is not supported yet (roundrobin, static-rr, leastconn, source, first, random, uri, url_param, hdr are)"
                     )))
                 }
-                a if a.starts_with("hdr(") || a.starts_with("rdp-cookie(") => {
+                a if a.starts_with("rdp-cookie(") => {
                     return Err(err(format!(
-                        "'balance {a}' is not supported yet (roundrobin, static-rr, leastconn, source, first, random are)"
+                        "'balance {a}' is not supported yet (roundrobin, static-rr, leastconn, source, first, random, uri, url_param, hdr are)"
                     )))
                 }
                 other => {
-                    let hint = suggest::hint(other, ["roundrobin", "static-rr", "leastconn", "source", "first", "random"]);
+                    let hint = suggest::hint(
+                        other,
+                        ["roundrobin", "static-rr", "leastconn", "source", "first", "random", "uri", "url_param"],
+                    );
                     return Err((format!("unknown balance algorithm '{other}'"), hint));
                 }
             };

@@ -59,6 +59,9 @@ pub(super) const ACTED: &[&str] = &[
     "no-check-ssl",
     "check-sni",
     "check-alpn",
+    "observe",
+    "error-limit",
+    "on-error",
     "agent-check",
     "no-agent-check",
     "agent-port",
@@ -75,9 +78,6 @@ pub(super) const KNOWN_NOT_ACTED: &[(&str, usize, NotActed)] = &[
     ("id", 1, NoEffect),
     ("cookie", 1, Unsupported),
     ("npn", 1, NoEffect),
-    ("observe", 1, Unsupported),
-    ("on-error", 1, Unsupported),
-    ("error-limit", 1, Unsupported),
     ("minconn", 1, Unsupported),
     ("track", 1, Unsupported),
     ("resolvers", 1, Unsupported),
@@ -309,6 +309,41 @@ fn params(args: &mut Args<'_>, s: &mut Server, ctx: &mut Ctx, span: &Span) -> Re
             "proxy-v2-options" => proxy_v2_options(value("a list such as ssl,authority,crc32c")?, &mut s.send_proxy)?,
             "check-send-proxy" => s.check.send_proxy = true,
             "no-check-send-proxy" => s.check.send_proxy = false,
+            "observe" => {
+                s.check.observe = match value("layer4 or layer7")? {
+                    "layer4" => Some(false),
+                    "layer7" => Some(true),
+                    "none" => None,
+                    other => {
+                        return Err((
+                            format!("'observe {other}': expected layer4 or layer7"),
+                            crate::suggest::hint(other, ["layer4", "layer7"]),
+                        ))
+                    }
+                }
+            }
+            "error-limit" => {
+                let n: u32 = plain(units::int(value("a number of errors")?, "error-limit"))?;
+                if n == 0 {
+                    return Err(("'error-limit' must be at least 1".into(), None));
+                }
+                s.check.error_limit = n;
+            }
+            "on-error" => {
+                use crate::model::OnError;
+                s.check.on_error = match value("fastinter, fail-check, sudden-death or mark-down")? {
+                    "fastinter" => OnError::FastInter,
+                    "fail-check" => OnError::FailCheck,
+                    "sudden-death" => OnError::SuddenDeath,
+                    "mark-down" => OnError::MarkDown,
+                    other => {
+                        return Err((
+                            format!("'on-error {other}': expected fastinter, fail-check, sudden-death or mark-down"),
+                            crate::suggest::hint(other, ["fastinter", "fail-check", "sudden-death", "mark-down"]),
+                        ))
+                    }
+                }
+            }
             "agent-check" => s.agent.enabled = true,
             "no-agent-check" => s.agent.enabled = false,
             "agent-port" => {
@@ -480,15 +515,15 @@ mod tests {
         let (_, ctx) = line("server s1");
         assert!(ctx.errors[0].message.contains("needs an address"));
         // What the server would receive: refused, unless the operator opts out for it.
-        let (_, ctx) = line("server s1 198.51.100.10:80 observe layer4");
+        let (_, ctx) = line("server s1 198.51.100.10:80 redir http://example.com");
         assert!(
-            ctx.errors[0].message.contains("'observe' is not supported"),
+            ctx.errors[0].message.contains("'redir' is not supported"),
             "{:?}",
             ctx.errors
         );
         assert_eq!(
             ctx.errors[0].hint.as_deref(),
-            Some("remove it, or run without it: 'ignore-unsupported observe' in the global section")
+            Some("remove it, or run without it: 'ignore-unsupported redir' in the global section")
         );
         // Without effect here: a note only.
         let (_, ctx) = line("server s1 198.51.100.10:80 tfo");

@@ -152,6 +152,25 @@ pub struct CheckParams {
     pub sni: Option<String>,
     /// `check-alpn LIST`: the ALPN of checks over TLS (default: the server's).
     pub alpn: Option<Vec<String>>,
+    /// `observe layer4|layer7`: traffic to the server counts as checks too (true: layer7).
+    pub observe: Option<bool>,
+    /// `error-limit N` (default 10): consecutive errors seen in traffic that trigger `on_error`.
+    pub error_limit: u32,
+    pub on_error: OnError,
+}
+
+/// `on-error`: what `error-limit` consecutive errors seen in traffic do (each also brings
+/// the next check forward to `fastinter`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnError {
+    FastInter,
+    /// A failed check (the default).
+    #[default]
+    FailCheck,
+    /// A failed check that leaves the server one failure from down.
+    SuddenDeath,
+    /// Down at once.
+    MarkDown,
 }
 
 /// `agent-check`: an agent on the server says its weight and state (`75%`, `drain`, `down`,
@@ -207,6 +226,9 @@ impl Default for CheckParams {
             ssl: None,
             sni: None,
             alpn: None,
+            observe: None,
+            error_limit: 10,
+            on_error: OnError::FailCheck,
         }
     }
 }

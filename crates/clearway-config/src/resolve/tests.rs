@@ -16,12 +16,12 @@ fn last_defaults_apply_and_named_defaults_with_from() {
     );
     let a = l.config.backend("a").unwrap();
     assert_eq!(
-        (a.mode, a.balance, a.timeouts.connect),
+        (a.mode, a.balance.clone(), a.timeouts.connect),
         (Mode::Tcp, Balance::LeastConn, Some(Duration::from_secs(1)))
     );
     let b = l.config.backend("b").unwrap();
     assert_eq!(
-        (b.mode, b.balance, b.timeouts.client),
+        (b.mode, b.balance.clone(), b.timeouts.client),
         (Mode::Http, Balance::RoundRobin, Some(Duration::from_secs(9)))
     );
     assert_eq!(b.retries, 3, "HAProxy's default");
@@ -455,7 +455,7 @@ const POLICY_BASE: &str = "defaults\n mode tcp\n timeout connect 1s\n timeout cl
 fn what_would_change_traffic_is_refused_unless_the_operator_opts_out() {
     // A server parameter, a proxy keyword, an option: each names its line and the way out.
     for (line, key) in [
-        ("backend b\n server s 127.0.0.1:1 observe layer4\n", "observe"),
+        ("backend b\n server s 127.0.0.1:1 redir http://example.com\n", "redir"),
         ("backend b\n cookie SRV insert\n server s 127.0.0.1:1\n", "cookie"),
         ("backend b\n option nolinger\n server s 127.0.0.1:1\n", "nolinger"),
         (
@@ -489,9 +489,9 @@ fn what_would_change_traffic_is_refused_unless_the_operator_opts_out() {
     assert_eq!(l.notes.len(), 2, "{:?}", l.notes);
     // A word ignore-unsupported does not take: an error with the nearest one.
     let e = refused(&format!(
-        "global\n ignore-unsupported obsreve\n{POLICY_BASE}backend b\n server s 127.0.0.1:1\n"
+        "global\n ignore-unsupported rdeir\n{POLICY_BASE}backend b\n server s 127.0.0.1:1\n"
     ));
-    assert_eq!(e[0].hint.as_deref(), Some("did you mean 'observe'?"), "{e:?}");
+    assert_eq!(e[0].hint.as_deref(), Some("did you mean 'redir'?"), "{e:?}");
 }
 
 #[test]
@@ -801,4 +801,59 @@ fn agent_checks_need_a_port() {
     assert_eq!(a.send, b"ping\n");
     let e = refused(&format!("{POLICY_BASE}backend b\n server s 127.0.0.1:1 agent-check\n"));
     assert!(e[0].message.contains("needs 'agent-port'"), "{e:?}");
+}
+
+#[test]
+fn request_hash_algorithms_and_their_options() {
+    use crate::model::Balance;
+    let l = ok(&format!(
+        "{POLICY_BASE}backend a\n mode http\n balance uri whole len 10 depth 2 path-only\n server s 127.0.0.1:1\n\
+         backend b\n mode http\n balance url_param session_id\n server s 127.0.0.1:1\n\
+         backend c\n mode http\n balance hdr(X-Tenant)\n server s 127.0.0.1:1\n"
+    ));
+    assert_eq!(
+        l.config.backend("a").unwrap().balance,
+        Balance::Uri {
+            whole: true,
+            len: Some(10),
+            depth: Some(2),
+            path_only: true
+        }
+    );
+    assert_eq!(
+        l.config.backend("b").unwrap().balance,
+        Balance::UrlParam {
+            name: "session_id".into()
+        }
+    );
+    assert_eq!(
+        l.config.backend("c").unwrap().balance,
+        Balance::Hdr {
+            name: "x-tenant".into(),
+            domain_only: false
+        }
+    );
+    // In mode tcp there is no request: round robin, with a warning, as HAProxy.
+    let l = ok(&format!(
+        "{POLICY_BASE}backend b\n server s 127.0.0.1:1\nbackend t\n balance uri\n server s 127.0.0.1:1\n"
+    ));
+    assert_eq!(l.config.backend("t").unwrap().balance, Balance::RoundRobin);
+    assert!(
+        l.warnings.iter().any(|w| w.message.contains("needs 'mode http'")),
+        "{:?}",
+        l.warnings
+    );
+    for bad in [
+        "balance uri depth 0",
+        "balance uri deep 2",
+        "balance url_param",
+        "balance url_param u check_post",
+        "balance hdr()",
+        "balance rdp-cookie",
+    ] {
+        let e = refused(&format!(
+            "{POLICY_BASE}backend b\n mode http\n {bad}\n server s 127.0.0.1:1\n"
+        ));
+        assert!(!e.is_empty(), "{bad}");
+    }
 }

@@ -1,15 +1,14 @@
 //! `first`: the first server in configuration order with a free connection slot, so servers
 //! fill up one after the other and the others can be switched off.
 
-use super::{Algorithm, Choice};
+use super::{Algorithm, Choice, Key};
 use crate::server::ServerRt;
-use std::net::IpAddr;
 
 #[derive(Debug)]
 pub struct First;
 
 impl Algorithm for First {
-    fn choose(&self, servers: &[ServerRt], eligible: &[usize], _client: IpAddr) -> Choice {
+    fn choose(&self, servers: &[ServerRt], eligible: &[usize], _key: Key) -> Choice {
         if eligible.is_empty() {
             return Choice::NoServer;
         }
@@ -29,7 +28,7 @@ mod tests {
     #[test]
     fn fills_servers_in_order() {
         let s = servers(&[1, 1], 2);
-        let ip: IpAddr = [0, 0, 0, 0].into();
+        let ip = Key::Addr([0, 0, 0, 0].into());
         let mut order = vec![];
         for _ in 0..4 {
             let Choice::Server(i) = First.choose(&s, &[0, 1], ip) else {

@@ -1,9 +1,8 @@
 //! `leastconn`: the server with the fewest active connections relative to its weight;
 //! ties rotate so equal servers share new connections.
 
-use super::{Algorithm, Choice};
+use super::{Algorithm, Choice, Key};
 use crate::server::ServerRt;
-use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[derive(Debug, Default)]
@@ -12,7 +11,7 @@ pub struct LeastConn {
 }
 
 impl Algorithm for LeastConn {
-    fn choose(&self, servers: &[ServerRt], eligible: &[usize], _client: IpAddr) -> Choice {
+    fn choose(&self, servers: &[ServerRt], eligible: &[usize], _key: Key) -> Choice {
         if eligible.is_empty() {
             return Choice::NoServer;
         }
@@ -40,7 +39,7 @@ mod tests {
     fn picks_least_loaded_relative_to_weight() {
         let s = servers(&[1, 1, 2], 0);
         let algo = LeastConn::default();
-        let ip: IpAddr = [0, 0, 0, 0].into();
+        let ip = Key::Addr([0, 0, 0, 0].into());
         let mut counts = [0; 3];
         for _ in 0..8 {
             let Choice::Server(i) = algo.choose(&s, &[0, 1, 2], ip) else {

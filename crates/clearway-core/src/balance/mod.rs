@@ -23,19 +23,71 @@ pub enum Choice {
     NoServer,
 }
 
+/// What a hash-based algorithm hashes for one session: the client's address (`source`), or
+/// a hash of a part of the request (`uri`, `url_param`, `hdr`), None when the request has
+/// no such part (then round robin decides, as in HAProxy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    Addr(IpAddr),
+    Request(Option<u64>),
+}
+
+impl Key {
+    /// The value hashed: the address's hash, or the request part's, mixed.
+    pub fn hash(self) -> Option<u64> {
+        match self {
+            Key::Addr(ip) => Some(sourcehash::hash_ip(ip)),
+            Key::Request(h) => h.map(sourcehash::spread),
+        }
+    }
+}
+
+/// For tests: an IPv4 address as a client's key.
+#[cfg(test)]
+impl From<[u8; 4]> for Key {
+    fn from(a: [u8; 4]) -> Key {
+        Key::Addr(a.into())
+    }
+}
+
 /// A load-balancing algorithm. `eligible` lists indices of servers allowed to take traffic now,
-/// in configuration order; `client` is the client's address for hash-based algorithms.
+/// in configuration order; `key` is what hash-based algorithms hash.
 pub trait Algorithm: Send + Sync + std::fmt::Debug {
-    fn choose(&self, servers: &[ServerRt], eligible: &[usize], client: IpAddr) -> Choice;
+    fn choose(&self, servers: &[ServerRt], eligible: &[usize], key: Key) -> Choice;
+}
+
+/// A hash of a request part, or round robin when the request lacks it.
+#[derive(Debug)]
+struct OrRoundRobin {
+    hashed: Box<dyn Algorithm>,
+    rr: roundrobin::SmoothWeighted,
+}
+
+impl Algorithm for OrRoundRobin {
+    fn choose(&self, servers: &[ServerRt], eligible: &[usize], key: Key) -> Choice {
+        match key.hash() {
+            Some(_) => self.hashed.choose(servers, eligible, key),
+            None => self.rr.choose(servers, eligible, key),
+        }
+    }
 }
 
 /// The algorithm of a `balance` keyword (and `hash-type`), for a backend of `n` servers.
-pub fn algorithm(balance: Balance, hash: HashType, n: usize) -> Box<dyn Algorithm> {
-    match balance {
-        Balance::Source if hash == HashType::Consistent => Box::new(sourcehash::Rendezvous),
+pub fn algorithm(balance: &Balance, hash: HashType, n: usize) -> Box<dyn Algorithm> {
+    let hashed = |hash: HashType| -> Box<dyn Algorithm> {
+        match hash {
+            HashType::Consistent => Box::new(sourcehash::Rendezvous),
+            HashType::MapBased => Box::new(sourcehash::SourceHash),
+        }
+    };
+    match *balance {
+        Balance::Source => hashed(hash),
+        Balance::Uri { .. } | Balance::UrlParam { .. } | Balance::Hdr { .. } => Box::new(OrRoundRobin {
+            hashed: hashed(hash),
+            rr: roundrobin::SmoothWeighted::new(n),
+        }),
         Balance::RoundRobin | Balance::StaticRr => Box::new(roundrobin::SmoothWeighted::new(n)),
         Balance::LeastConn => Box::new(leastconn::LeastConn::default()),
-        Balance::Source => Box::new(sourcehash::SourceHash),
         Balance::First => Box::new(first::First),
         Balance::Random { draws } => Box::new(random::Random::new(draws)),
     }

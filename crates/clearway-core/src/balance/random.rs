@@ -2,9 +2,8 @@
 //! (2 by default: the "power of two random choices"), the least loaded of them relative to its
 //! weight taken. Weights changed at run time count at once.
 
-use super::{Algorithm, Choice};
+use super::{Algorithm, Choice, Key};
 use crate::server::ServerRt;
-use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Debug)]
@@ -41,7 +40,7 @@ impl Random {
 }
 
 impl Algorithm for Random {
-    fn choose(&self, servers: &[ServerRt], eligible: &[usize], _client: IpAddr) -> Choice {
+    fn choose(&self, servers: &[ServerRt], eligible: &[usize], _key: Key) -> Choice {
         if eligible.is_empty() {
             return Choice::NoServer;
         }

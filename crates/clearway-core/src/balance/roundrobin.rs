@@ -1,9 +1,8 @@
 //! Weighted round-robin with smooth interleaving (`roundrobin`, `static-rr`): each server gets
 //! picks in proportion to its weight, spread out rather than in bursts.
 
-use super::{Algorithm, Choice};
+use super::{Algorithm, Choice, Key};
 use crate::server::ServerRt;
-use std::net::IpAddr;
 use std::sync::Mutex;
 
 #[derive(Debug)]
@@ -21,7 +20,7 @@ impl SmoothWeighted {
 }
 
 impl Algorithm for SmoothWeighted {
-    fn choose(&self, servers: &[ServerRt], eligible: &[usize], _client: IpAddr) -> Choice {
+    fn choose(&self, servers: &[ServerRt], eligible: &[usize], _key: Key) -> Choice {
         if eligible.is_empty() {
             return Choice::NoServer;
         }

@@ -1,8 +1,9 @@
-//! `source`: a hash of the client's IP address over the eligible servers' weights, so one
-//! client keeps reaching the same server while the set of servers does not change
-//! (`hash-type map-based`), or while its own server stays (`consistent`).
+//! `source` (and `uri`, `url_param`, `hdr`): a hash of the client's IP address (or of a part
+//! of the request) over the eligible servers' weights, so one client keeps reaching the same
+//! server while the set of servers does not change (`hash-type map-based`), or while its own
+//! server stays (`consistent`).
 
-use super::{Algorithm, Choice};
+use super::{Algorithm, Choice, Key};
 use crate::server::ServerRt;
 use std::net::IpAddr;
 
@@ -26,13 +27,21 @@ pub fn hash_ip(ip: IpAddr) -> u64 {
     h ^ (h >> 33)
 }
 
+/// A request part's hash, mixed so that near values spread out.
+pub fn spread(h: u64) -> u64 {
+    mix(h, 0)
+}
+
 impl Algorithm for SourceHash {
-    fn choose(&self, servers: &[ServerRt], eligible: &[usize], client: IpAddr) -> Choice {
+    fn choose(&self, servers: &[ServerRt], eligible: &[usize], key: Key) -> Choice {
         let total: u64 = eligible.iter().map(|&i| u64::from(servers[i].weight())).sum();
         if total == 0 {
             return Choice::NoServer;
         }
-        let mut point = hash_ip(client) % total;
+        let Some(h) = key.hash() else {
+            return Choice::NoServer;
+        };
+        let mut point = h % total;
         for &i in eligible {
             let w = u64::from(servers[i].weight());
             if point < w {
@@ -71,8 +80,10 @@ fn mix(a: u64, b: u64) -> u64 {
 }
 
 impl Algorithm for Rendezvous {
-    fn choose(&self, servers: &[ServerRt], eligible: &[usize], client: IpAddr) -> Choice {
-        let key = hash_ip(client);
+    fn choose(&self, servers: &[ServerRt], eligible: &[usize], key: Key) -> Choice {
+        let Some(key) = key.hash() else {
+            return Choice::NoServer;
+        };
         let mut best: Option<(f64, usize)> = None;
         for &i in eligible {
             let w = servers[i].weight();
@@ -107,10 +118,10 @@ mod tests {
         let mut seen = [0; 3];
         for last in 0..=255u8 {
             let ip: IpAddr = [192, 0, 2, last].into();
-            let Choice::Server(a) = SourceHash.choose(&s, &all, ip) else {
+            let Choice::Server(a) = SourceHash.choose(&s, &all, Key::Addr(ip)) else {
                 panic!()
             };
-            let Choice::Server(b) = SourceHash.choose(&s, &all, ip) else {
+            let Choice::Server(b) = SourceHash.choose(&s, &all, Key::Addr(ip)) else {
                 panic!()
             };
             assert_eq!(a, b);
@@ -122,7 +133,7 @@ mod tests {
     #[test]
     fn consistent_moves_only_the_clients_of_a_server_that_goes() {
         let s = servers(&[1, 1, 1, 2], 0);
-        let pick = |eligible: &[usize], ip: IpAddr| match Rendezvous.choose(&s, eligible, ip) {
+        let pick = |eligible: &[usize], ip: IpAddr| match Rendezvous.choose(&s, eligible, Key::Addr(ip)) {
             Choice::Server(i) => i,
             other => panic!("{other:?}"),
         };
@@ -147,7 +158,9 @@ mod tests {
         // The map-based hash moves many more.
         let moved = ips
             .iter()
-            .filter(|&&ip| SourceHash.choose(&s, &[0, 1, 2, 3], ip) != SourceHash.choose(&s, &[0, 2, 3], ip))
+            .filter(|&&ip| {
+                SourceHash.choose(&s, &[0, 1, 2, 3], Key::Addr(ip)) != SourceHash.choose(&s, &[0, 2, 3], Key::Addr(ip))
+            })
             .count();
         assert!(moved > 800, "{moved}");
     }

@@ -428,6 +428,9 @@ fn server_row(be: &Backend, i: usize, s: &ServerRt, iid: u32, sid: u32) -> Row {
     );
     if let Some(p) = &be.check_params[i] {
         r.set("chkfail", s.counters.get(Field::CheckFailures));
+        if be.observers[i].is_some() {
+            r.set("hanafail", s.counters.get(Field::HanaFailures));
+        }
         r.set("chkdown", s.counters.get(Field::CheckDowns));
         r.set("check_rise", p.rise);
         r.set("check_fall", p.fall);
@@ -484,12 +487,12 @@ fn backend_row(be: &Backend, iid: u32) -> Row {
     );
     r.ids(iid, 0, 1);
     r.set("mode", mode_word(be.mode));
-    r.set("algo", algo_name(be.balance));
+    r.set("algo", algo_name(&be.balance));
     r
 }
 
 /// The `balance` keyword's word for an algorithm.
-pub fn algo_name(b: clearway_config::model::Balance) -> &'static str {
+pub fn algo_name(b: &clearway_config::model::Balance) -> &'static str {
     use clearway_config::model::Balance;
     match b {
         Balance::RoundRobin => "roundrobin",
@@ -498,6 +501,9 @@ pub fn algo_name(b: clearway_config::model::Balance) -> &'static str {
         Balance::Source => "source",
         Balance::First => "first",
         Balance::Random { .. } => "random",
+        Balance::Uri { .. } => "uri",
+        Balance::UrlParam { .. } => "url_param",
+        Balance::Hdr { .. } => "hdr",
     }
 }
 
@@ -513,6 +519,7 @@ pub fn check_code(reason: &str) -> &'static str {
         "Layer7 check passed" => "L7OK",
         "Layer7 check conditionally passed" => "L7OKC",
         "Layer7 timeout" => "L7TOUT",
+        "Health analyze" => "HANA",
         "Layer7 invalid response" => "L7RSP",
         "Layer7 wrong status" => "L7STS",
         "Socket error" => "SOCKERR",

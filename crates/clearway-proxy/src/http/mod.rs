@@ -8,6 +8,7 @@ pub mod client_h1;
 pub mod client_io;
 pub mod decode;
 pub mod h1;
+mod hash_key;
 mod hop;
 pub mod pool;
 pub mod prefixed;

@@ -383,6 +383,12 @@ impl Session {
                 req: parts,
             })
         });
+        // `balance uri|url_param|hdr`: read before the headers move on.
+        let request_key = if be.balance.hashes_request() {
+            super::hash_key::of(&be.balance, parts)
+        } else {
+            None
+        };
         // The request's headers are only copied when something reads them after they are
         // sent: response rules, or an SNI taken from the request.
         let mut headers = super::decode::Reused::new(
@@ -414,6 +420,7 @@ impl Session {
             hdr_ip,
             data_waiting: true,
             timed: fe.log_requests,
+            request_key,
         };
         let reuse = be.http.reuse;
         let shared = match reuse {
@@ -547,6 +554,9 @@ impl Session {
                         }
                         Ok((rp, rb)) => {
                             responded(fe, parts);
+                            if let Some(o) = &be.observers[server] {
+                                o.status(rp.status.as_u16());
+                            }
                             let auth = rp.extensions.get::<h1::ConnectionAuth>().is_some();
                             self.last.record(be, server, auth);
                             let mut lease = lease(slot);
@@ -583,6 +593,9 @@ impl Session {
                         }) => {
                             throttled!(warn, backend = %be.rt.name, server = %be.rt.servers[server].name, "no response within 'timeout server'");
                             count_failed_response(be, server);
+                            if let Some(o) = &be.observers[server] {
+                                o.failed("Read timeout (http)");
+                            }
                             return self.error(Some(be), 504);
                         }
                         Err(f) => {
@@ -591,6 +604,9 @@ impl Session {
                                 "bad or no response from the server: {}", f.error
                             );
                             count_failed_response(be, server);
+                            if let Some(o) = &be.observers[server] {
+                                o.failed("Invalid http response");
+                            }
                             return self.error(Some(be), 502);
                         }
                     }
@@ -624,6 +640,9 @@ impl Session {
                         }
                         H2Sent::Answered(res, h2) => {
                             responded(fe, parts);
+                            if let Some(o) = &be.observers[server] {
+                                o.status(res.status().as_u16());
+                            }
                             let (rp, rb) = res.into_parts();
                             return self.on_response(
                                 be,
@@ -637,6 +656,9 @@ impl Session {
                         H2Sent::Again(b) => body = Some(b),
                         H2Sent::Refused(status) => {
                             count_failed_response(be, server);
+                            if let Some(o) = &be.observers[server] {
+                                o.failed("Invalid http response");
+                            }
                             return self.error(Some(be), status);
                         }
                     }

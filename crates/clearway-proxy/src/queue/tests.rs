@@ -55,7 +55,7 @@ fn backend(maxconn: u32, n: usize, balance: Balance) -> BackendRt {
     BackendRt::new(&cfg, rts)
 }
 
-const IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+const IP: Key = Key::Addr(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
 
 #[tokio::test]
 async fn waiters_are_served_in_arrival_order() {
