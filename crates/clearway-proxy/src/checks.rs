@@ -378,7 +378,10 @@ pub async fn check_once(
     }
     // Reset once done, unless the server closed first; the database checks close cleanly, as
     // HAProxy's.
-    let linger = matches!(spec.kind, CheckKind::Mysql { .. } | CheckKind::Pgsql { .. });
+    let linger = matches!(
+        spec.kind,
+        CheckKind::Mysql { .. } | CheckKind::Pgsql { .. } | CheckKind::Smtp { .. }
+    );
     let mut conn = CheckConn::new(stream, linger);
     let verdict = backstop(deadline, speak(&mut *conn, spec), layer_of(spec)).await;
     drop(conn);
@@ -397,6 +400,8 @@ async fn speak<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(s: &mut 
         CheckKind::Pgsql { user } => protocols::pgsql(s, user).await,
         CheckKind::Redis => protocols::redis(s).await,
         CheckKind::SslHello => protocols::ssl_hello(s).await,
+        CheckKind::Smtp { hello } => protocols::smtp(s, hello).await,
+        CheckKind::Ldap => protocols::ldap(s).await,
     }
 }
 
@@ -424,9 +429,11 @@ pub type Verdict = Result<(&'static str, String), (&'static str, String)>;
 /// Whether a check writes before it reads, once connected.
 fn sends_first(kind: &CheckKind) -> bool {
     match kind {
-        CheckKind::Http(_) | CheckKind::Pgsql { .. } | CheckKind::Redis | CheckKind::SslHello => true,
+        CheckKind::Http(_) | CheckKind::Pgsql { .. } | CheckKind::Redis | CheckKind::SslHello | CheckKind::Ldap => true,
         CheckKind::TcpCheck(rules) => tcpcheck::sends_next(rules, 0),
-        CheckKind::Mysql { .. } | CheckKind::Connect | CheckKind::Unimplemented { .. } => false,
+        CheckKind::Mysql { .. } | CheckKind::Smtp { .. } | CheckKind::Connect | CheckKind::Unimplemented { .. } => {
+            false
+        }
     }
 }
 

@@ -320,25 +320,23 @@ fn log_health_checks_writes_each_change_of_result_or_health_as_haproxy_does() {
     drop(srv);
 }
 
-/// An agent in the server namespace on `addr` answering each connection with the first line of
-/// `reply` (rewritten by the test as it goes), after noting what it was sent in `got`;
-/// stopped when dropped.
-struct Agent(std::process::Child);
+/// A scripted peer in the server namespace on `addr`: each connection runs `script` (sh).
+struct Peer(std::process::Child);
 
-impl Agent {
-    fn start(topo: &clearway_testkit::Topology, addr: &str, reply: &std::path::Path, got: &std::path::Path) -> Agent {
+impl Peer {
+    fn start(topo: &clearway_testkit::Topology, addr: &str, dir: &std::path::Path, script: &str) -> Peer {
         let (ip, port) = addr.rsplit_once(':').unwrap();
+        let file = dir.join(format!("{ip}-{port}.sh"));
+        std::fs::write(&file, script).unwrap();
         let listen = format!("TCP-LISTEN:{port},bind={ip},fork,reuseaddr");
-        let script = format!(
-            "SYSTEM:read l; echo \"$l\" >> {}; head -n1 {}",
-            got.display(),
-            reply.display()
-        );
-        Agent(topo.server.spawn("socat", &[&listen, &script]))
+        Peer(
+            topo.server
+                .spawn("socat", &[&listen, &format!("SYSTEM:sh {}", file.display())]),
+        )
     }
 }
 
-impl Drop for Agent {
+impl Drop for Peer {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
@@ -352,7 +350,9 @@ fn agent_checks_set_weight_state_and_maxconn_as_with_haproxy() {
     std::fs::create_dir_all(&dir).unwrap();
     let (reply, got) = (dir.join("reply"), dir.join("got"));
     std::fs::write(&reply, "75%\n").unwrap();
-    let _agent = Agent::start(&topo, "198.51.100.10:9999", &reply, &got);
+    // The agent notes what it was sent, then answers the reply file's first line.
+    let script = format!("read l; echo \"$l\" >> {}; head -n1 {}", got.display(), reply.display());
+    let _agent = Peer::start(&topo, "198.51.100.10:9999", &dir, &script);
     let _a = clearway_testkit::HttpEchoServer::start(&topo.server, addr("198.51.100.10:80"), "a");
     let _b = clearway_testkit::HttpEchoServer::start(&topo.server, addr("198.51.100.11:80"), "b");
     let cfg = format!(
@@ -446,5 +446,54 @@ fn observed_errors_in_traffic_mark_a_server_down_as_with_haproxy() {
         );
     }
     assert_eq!(state(80), state(81));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn smtp_and_ldap_checks_judge_servers_as_haproxy_does() {
+    let Some(topo) = topology("hsml") else { return };
+    let dir = std::env::temp_dir().join(clearway_testkit::netns::unique_name("smtpldap"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let _peers = [
+        // An ESMTP server answering EHLO with several lines (and QUIT, which HAProxy 2.6.12
+        // sends), and one that turns clients away.
+        Peer::start(&topo, "198.51.100.10:25", &dir, "printf '220 mail.test ESMTP\\r\\n'; read l; printf '250-mail.test\\r\\n250 SIZE 1000\\r\\n'; read q; printf '221 Bye\\r\\n'"),
+        Peer::start(&topo, "198.51.100.11:25", &dir, "printf '554 no service\\r\\n'"),
+        // A directory answering the anonymous bind with success, and one with code 49.
+        Peer::start(&topo, "198.51.100.10:389", &dir, "head -c 14 >/dev/null; printf '\\060\\014\\002\\001\\001\\141\\007\\012\\001\\000\\004\\000\\004\\000'"),
+        Peer::start(&topo, "198.51.100.11:389", &dir, "head -c 14 >/dev/null; printf '\\060\\014\\002\\001\\001\\141\\007\\012\\001\\061\\004\\000\\004\\000'"),
+    ];
+    let cfg = format!(
+        "global\n    stats socket {dir}/PORT.sock level admin\n{DEFAULTS}\
+         frontend ft\n    bind 192.0.2.1:PORT\n    default_backend smtp\n\
+         backend smtp\n    option smtpchk EHLO lb.test\n\
+         \x20   server ok 198.51.100.10:25 check inter 300ms\n    server bad 198.51.100.11:25 check inter 300ms\n\
+         backend ldap\n    option ldap-check\n\
+         \x20   server ok 198.51.100.10:389 check inter 300ms\n    server bad 198.51.100.11:389 check inter 300ms\n",
+        dir = dir.display()
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
+    let states = |port: u16| -> Vec<String> {
+        let csv = cli(&dir.join(format!("{port}.sock")), "show stat");
+        csv_rows(&csv)
+            .into_iter()
+            .filter(|r| r["svname"] == "ok" || r["svname"] == "bad")
+            .map(|r| {
+                format!(
+                    "{}/{} {} {} {}",
+                    r["pxname"], r["svname"], r["status"], r["check_status"], r["last_chk"]
+                )
+            })
+            .collect()
+    };
+    let want = [
+        "smtp/ok UP L7OK Bye",
+        "smtp/bad DOWN L7STS no service",
+        "ldap/ok UP L7OK ",
+        "ldap/bad DOWN L7STS See RFC: http://tools.ietf.org/html/rfc4511#section-4.1.9",
+    ];
+    for port in [80, 81] {
+        assert!(eventually(|| states(port) == want), "port {port}: {:?}", states(port));
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -67,7 +67,7 @@ pub const CHECKS: &[&str] = &[
     "spop-check",
 ];
 /// Health-check options Clearway does not run: not supported (a plain TCP connect instead).
-pub(super) const UNRUN_CHECKS: &[&str] = &["ldap-check", "smtpchk", "external-check", "spop-check"];
+pub(super) const UNRUN_CHECKS: &[&str] = &["external-check", "spop-check"];
 /// Options HAProxy knows that Clearway does not act on, by class.
 pub(super) const UNACTED: &[(&str, NotActed)] = &[
     ("abortonclose", Unsupported),
@@ -155,7 +155,9 @@ pub fn apply(d: &Directive, negated: bool, opts: &mut ProxyOptions, redispatch: 
             };
             return;
         }
-        "mysql-check" | "pgsql-check" | "redis-check" | "ssl-hello-chk" | "tcp-check" if !negated => {
+        "mysql-check" | "pgsql-check" | "redis-check" | "ssl-hello-chk" | "tcp-check" | "smtpchk" | "ldap-check"
+            if !negated =>
+        {
             match check_option(name, args) {
                 Ok(kind) => opts.check = kind,
                 Err(e) => return ctx.error(&d.span, e),
@@ -281,6 +283,14 @@ fn check_option(name: &str, args: &[String]) -> Result<CheckKind, String> {
         ("pgsql-check", _) => Err("'option pgsql-check' needs 'user NAME'".into()),
         ("redis-check", []) => Ok(CheckKind::Redis),
         ("ssl-hello-chk", []) => Ok(CheckKind::SslHello),
+        // As HAProxy: HELO or EHLO with a domain, anything else the default.
+        ("smtpchk", [h @ ("HELO" | "EHLO"), domain, ..]) => Ok(CheckKind::Smtp {
+            hello: format!("{h} {domain}"),
+        }),
+        ("smtpchk", _) => Ok(CheckKind::Smtp {
+            hello: "HELO localhost".into(),
+        }),
+        ("ldap-check", []) => Ok(CheckKind::Ldap),
         // The rules come from the tcp-check lines; resolve.rs fills them in.
         ("tcp-check", []) => Ok(CheckKind::TcpCheck(Vec::new())),
         (n, _) => Err(format!("'option {n}' takes no argument")),

@@ -20,9 +20,14 @@ pub enum CheckKind {
     Redis,
     /// `option ssl-hello-chk`: a TLS ClientHello answered by a TLS record.
     SslHello,
+    /// `option smtpchk [HELO|EHLO DOMAIN]`: a 2xx banner, then `hello` (default `HELO
+    /// localhost`) answered by a 2xx.
+    Smtp { hello: String },
+    /// `option ldap-check`: an anonymous LDAPv3 bind answered by a successful bind response.
+    Ldap,
     /// `option tcp-check` with its `tcp-check` rules (none: a plain connect).
     TcpCheck(Vec<TcpCheckRule>),
-    /// A check option that is parsed but not implemented yet (`ldap-check`, ...): checks are
+    /// A check option that is parsed but not implemented yet (`external-check`, ...): checks are
     /// run as plain connects meanwhile.
     Unimplemented { option: String, args: Vec<String> },
 }

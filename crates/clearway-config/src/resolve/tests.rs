@@ -459,8 +459,8 @@ fn what_would_change_traffic_is_refused_unless_the_operator_opts_out() {
         ("backend b\n cookie SRV insert\n server s 127.0.0.1:1\n", "cookie"),
         ("backend b\n option nolinger\n server s 127.0.0.1:1\n", "nolinger"),
         (
-            "backend b\n option ldap-check\n server s 127.0.0.1:1 check\n",
-            "ldap-check",
+            "backend b\n option external-check\n server s 127.0.0.1:1 check\n",
+            "external-check",
         ),
         ("backend b\n timeout tarpit 1s\n server s 127.0.0.1:1\n", "timeout"),
     ] {
@@ -856,4 +856,22 @@ fn request_hash_algorithms_and_their_options() {
         ));
         assert!(!e.is_empty(), "{bad}");
     }
+}
+
+#[test]
+fn smtp_and_ldap_check_options() {
+    use crate::model::CheckKind;
+    let kind = |line: &str| {
+        let l = ok(&format!(
+            "{POLICY_BASE}backend b\n {line}\n server s 127.0.0.1:1 check\n"
+        ));
+        l.config.backend("b").unwrap().options.check.clone()
+    };
+    let smtp = |h: &str| CheckKind::Smtp { hello: h.into() };
+    assert_eq!(kind("option smtpchk"), smtp("HELO localhost"));
+    assert_eq!(kind("option smtpchk EHLO mx.example.com"), smtp("EHLO mx.example.com"));
+    // As HAProxy: anything but HELO/EHLO with a domain is the default.
+    assert_eq!(kind("option smtpchk HELLO x"), smtp("HELO localhost"));
+    assert_eq!(kind("option smtpchk EHLO"), smtp("HELO localhost"));
+    assert_eq!(kind("option ldap-check"), CheckKind::Ldap);
 }

@@ -1,6 +1,7 @@
-//! Application-level checks for databases and TLS, as HAProxy's check options do them:
-//! `mysql-check`, `pgsql-check`, `redis-check`, `ssl-hello-chk`. Each reads at most one small
-//! answer and never logs in with a password.
+//! Application-level checks for databases, TLS, mail and directories, as HAProxy's check
+//! options do them: `mysql-check`, `pgsql-check`, `redis-check`, `ssl-hello-chk`,
+//! `smtpchk`, `ldap-check`. Each reads at most a few small answers and never logs in with a
+//! password.
 
 use super::Verdict;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -186,6 +187,139 @@ pub async fn ssl_hello<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S) -> Verdict 
         (0x16, 0x03) if head[5] == 2 => Ok(("Layer6 check passed", "TLS ServerHello".into())),
         (0x16 | 0x15, 0x03) => Ok(("Layer6 check passed", "TLS answer".into())),
         _ => Err(("Layer6 invalid response", "not a TLS record".into())),
+    }
+}
+
+/// Reads one SMTP reply line (up to CRLF, at most 512 bytes, as RFC 5321's limit).
+async fn smtp_line<S: AsyncRead + Unpin>(s: &mut S) -> Result<String, (&'static str, String)> {
+    let mut line = Vec::new();
+    let mut b = [0u8; 1];
+    while !line.ends_with(b"\n") && line.len() < 512 {
+        if s.read(&mut b).await.map_err(io_err)? == 0 {
+            break;
+        }
+        line.push(b[0]);
+    }
+    Ok(String::from_utf8_lossy(&line)
+        .trim_end_matches(['\r', '\n'])
+        .to_string())
+}
+
+/// Whether `line` starts with a 3-digit code followed by one of `after` (or ends there).
+fn smtp_code(line: &str, first: Option<u8>, after: &[u8]) -> bool {
+    let b = line.as_bytes();
+    b.len() >= 3
+        && b[..3].iter().all(u8::is_ascii_digit)
+        && first.is_none_or(|f| b[0] == f)
+        && b.get(3).is_none_or(|c| after.contains(c))
+}
+
+/// Reads an SMTP reply to its last line (`250-...` lines continue it): its last line, or
+/// the verdict when a line is not a `2xx`.
+async fn smtp_reply<S: AsyncRead + Unpin>(s: &mut S) -> Result<String, (&'static str, String)> {
+    loop {
+        let line = smtp_line(s).await?;
+        let text = line.get(4..).unwrap_or_default().trim_start().to_string();
+        if !smtp_code(&line, None, b"- \r") {
+            return Err((INVALID, line));
+        }
+        if !smtp_code(&line, Some(b'2'), b"- \r") {
+            return Err((WRONG, text));
+        }
+        if line.as_bytes().get(3) != Some(&b'-') {
+            return Ok(text);
+        }
+    }
+}
+
+/// `option smtpchk`, as HAProxy 2.6.12 runs it: the banner must be a 2xx, `hello` answered
+/// by a 2xx (all its lines), then `QUIT` answered by a 2xx, so that the server logs a
+/// clean session.
+pub async fn smtp<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S, hello: &str) -> Verdict {
+    let banner = smtp_line(s).await?;
+    if !smtp_code(&banner, None, b" \r") {
+        return Err((INVALID, banner));
+    }
+    if !smtp_code(&banner, Some(b'2'), b" \r") {
+        return Err((WRONG, banner.get(4..).unwrap_or_default().trim_start().to_string()));
+    }
+    s.write_all(format!("{hello}\r\n").as_bytes()).await.map_err(io_err)?;
+    smtp_reply(s).await?;
+    s.write_all(b"QUIT\r\n").await.map_err(io_err)?;
+    Ok(("Layer7 check passed", smtp_reply(s).await?))
+}
+
+/// An anonymous LDAPv3 simple bind, message id 1.
+const LDAP_BIND: [u8; 14] = [
+    0x30, 0x0c, 0x02, 0x01, 0x01, 0x60, 0x07, 0x02, 0x01, 0x03, 0x04, 0x00, 0x80, 0x00,
+];
+
+/// `option ldap-check`: the anonymous bind must be answered by a bind response with result
+/// code 0.
+pub async fn ldap<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S) -> Verdict {
+    const NOT: &str = "Not LDAPv3 protocol";
+    s.write_all(&LDAP_BIND).await.map_err(io_err)?;
+    let mut got = Vec::with_capacity(64);
+    let mut buf = [0u8; 256];
+    // The message's length, once its header is in.
+    let need = |got: &[u8]| -> Result<Option<usize>, (&'static str, String)> {
+        if got.len() < 2 {
+            return Ok(None);
+        }
+        if got[0] != 0x30 {
+            return Err((INVALID, NOT.into()));
+        }
+        let (nbytes, len) = if got[1] & 0x80 != 0 {
+            let n = usize::from(got[1] & 0x7f);
+            if n != 2 && n != 4 {
+                return Err((INVALID, NOT.into()));
+            }
+            let Some(b) = got.get(2..2 + n) else { return Ok(None) };
+            (n, b.iter().fold(0usize, |a, &x| a << 8 | usize::from(x)))
+        } else {
+            (0, usize::from(got[1]))
+        };
+        Ok(Some((2 + nbytes + len).max(14)))
+    };
+    loop {
+        if let Some(total) = need(&got)? {
+            if got.len() >= total {
+                break;
+            }
+        }
+        if got.len() > 4096 {
+            return Err((INVALID, NOT.into()));
+        }
+        let n = s.read(&mut buf).await.map_err(io_err)?;
+        if n == 0 {
+            return Err((INVALID, NOT.into()));
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    let header = if got[1] & 0x80 != 0 {
+        2 + usize::from(got[1] & 0x7f)
+    } else {
+        2
+    };
+    let rest = &got[header..];
+    // messageID 1, then bindResponse (0x61) and its length.
+    if !rest.starts_with(&[0x02, 0x01, 0x01, 0x61]) {
+        return Err((INVALID, NOT.into()));
+    }
+    let op = &rest[4..];
+    let skip = if op.first().is_some_and(|l| l & 0x80 != 0) {
+        1 + usize::from(op[0] & 0x7f)
+    } else {
+        1
+    };
+    match op.get(skip..skip + 3) {
+        // HAProxy's words.
+        Some([0x0a, 0x01, 0]) => Ok(("Layer7 check passed", String::new())),
+        Some([0x0a, 0x01, _]) => Err((
+            WRONG,
+            "See RFC: http://tools.ietf.org/html/rfc4511#section-4.1.9".into(),
+        )),
+        _ => Err((INVALID, NOT.into())),
     }
 }
 
