@@ -18,7 +18,7 @@ const SPECIAL: &[(&str, &str)] = &[
     ),
     (
         "timeout",
-        "`timeout` kinds other than those acted on (e.g. `timeout tarpit`)",
+        "`timeout` kinds Clearway does not know (`timeout tarpit` has no effect: no tarpit action yet)",
     ),
     ("default-path", "`default-path` other than `current`"),
     (

@@ -182,8 +182,9 @@ pub(super) const KNOWN_NOT_ACTED: &[(&str, NotActed)] = &[
     ("email-alert", NoEffect),
     ("dispatch", Unsupported),
     ("persist", Unsupported),
-    ("force-persist", Unsupported),
-    ("ignore-persist", Unsupported),
+    // They only bend persistence (cookie, stick), which Clearway refuses yet.
+    ("force-persist", NoEffect),
+    ("ignore-persist", NoEffect),
     ("rate-limit", Unsupported),
     ("grace", Unsupported),
     // The default listen backlog of the proxy's binds (`bind ... backlog` is acted on).
@@ -806,8 +807,13 @@ fn set_timeout(t: &mut Timeouts, key: &str, v: std::time::Duration, ctx: &mut Ct
         "check" => &mut t.check,
         "http-request" => &mut t.http_request,
         "http-keep-alive" => &mut t.http_keep_alive,
+        // How long `http-request tarpit` holds a request: Clearway refuses that action yet,
+        // so nothing is ever held.
+        "tarpit" => {
+            ctx.not_acted(&d.span, "'timeout tarpit'", "timeout", NotActed::NoEffect);
+            return;
+        }
         _ => {
-            // `tarpit` holds denied requests; the others are HAProxy's.
             ctx.not_acted(&d.span, &format!("'timeout {key}'"), "timeout", NotActed::Unsupported);
             return;
         }

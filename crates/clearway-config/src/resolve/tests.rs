@@ -462,7 +462,7 @@ fn what_would_change_traffic_is_refused_unless_the_operator_opts_out() {
             "backend b\n option external-check\n server s 127.0.0.1:1 check\n",
             "external-check",
         ),
-        ("backend b\n timeout tarpit 1s\n server s 127.0.0.1:1\n", "timeout"),
+        ("backend b\n dispatch 127.0.0.1:80\n server s 127.0.0.1:1\n", "dispatch"),
     ] {
         let text = format!("{POLICY_BASE}{line}");
         let e = refused(&text);
