@@ -72,6 +72,7 @@ pub fn build(sections: &[Section], ctx: &mut Ctx) -> Config {
         }
     }
     check_names(&cfg, ctx);
+    check_tracks(&cfg, ctx);
     tls_unacted(&cfg, ctx);
     cfg
 }
@@ -429,6 +430,57 @@ fn check_sources(servers: &[crate::model::Server], ctx: &mut Ctx) {
                         srv.name
                     ),
                 );
+            }
+        }
+    }
+}
+
+/// `track`: the server tracked exists, the chain of tracks ends at a server with `check`,
+/// and a tracking server has no checks of its own (HAProxy's rules).
+fn check_tracks(cfg: &Config, ctx: &mut Ctx) {
+    let find = |be: &str, srv: &str| {
+        cfg.backends
+            .iter()
+            .find(|b| b.name == be)
+            .and_then(|b| b.servers.iter().find(|s| s.name == srv).map(|s| (b.name.as_str(), s)))
+    };
+    for b in &cfg.backends {
+        for s in b.servers.iter().filter(|s| s.track.is_some()) {
+            if s.check.enabled {
+                ctx.error(
+                    &s.span,
+                    format!(
+                        "server '{}': 'track' and 'check' cannot be used together (HAProxy refuses it too)",
+                        s.name
+                    ),
+                );
+                continue;
+            }
+            let (mut be, mut cur) = (b.name.as_str(), s);
+            let mut hops = 0;
+            let end = loop {
+                let Some((tb, ts)) = &cur.track else { break Ok(cur) };
+                let tb = tb.as_deref().unwrap_or(be);
+                match find(tb, ts) {
+                    None => break Err(format!("server '{}': 'track {tb}/{ts}': no such server", s.name)),
+                    Some((nb, next)) => (be, cur) = (nb, next),
+                }
+                hops += 1;
+                if hops > cfg.backends.iter().map(|b| b.servers.len()).sum::<usize>() {
+                    break Err(format!("server '{}': its 'track' chain loops", s.name));
+                }
+            };
+            match end {
+                Err(e) => ctx.error(&s.span, e),
+                Ok(last) if !last.check.enabled => ctx.error_hint(
+                    &s.span,
+                    format!(
+                        "server '{}' tracks '{be}/{}', which has no health checks",
+                        s.name, last.name
+                    ),
+                    Some(format!("add 'check' to server '{}'", last.name)),
+                ),
+                Ok(_) => {}
             }
         }
     }

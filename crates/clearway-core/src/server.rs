@@ -29,6 +29,9 @@ const CHECK_OFF: u8 = 8;
 const RETURN_PATH_BROKEN: u8 = 16;
 /// Its agent (`agent-check`) last said down, fail or stopped.
 const AGENT_DOWN: u8 = 32;
+/// The server it tracks (`track`) is in maintenance, or draining.
+const INHERITED_MAINT: u8 = 64;
+const INHERITED_DRAIN: u8 = 128;
 
 #[derive(Debug)]
 pub struct ServerRt {
@@ -200,7 +203,9 @@ impl ServerRt {
     /// weight.
     pub fn usable(&self) -> bool {
         let s = self.state.load(Ordering::Relaxed);
-        s & (DRAIN | MAINT | AGENT_DOWN) == 0 && (s & DOWN == 0 || s & CHECK_OFF != 0) && self.weight() > 0
+        s & (DRAIN | MAINT | AGENT_DOWN | INHERITED_MAINT | INHERITED_DRAIN) == 0
+            && (s & DOWN == 0 || s & CHECK_OFF != 0)
+            && self.weight() > 0
     }
 
     fn set_bit(&self, bit: u8, on: bool) {
@@ -252,6 +257,23 @@ impl ServerRt {
 
     pub fn checks_stopped(&self) -> bool {
         self.state.load(Ordering::Relaxed) & CHECK_OFF != 0
+    }
+
+    /// The state a tracked server passes on (`track`): its maintenance or drain, else ready.
+    pub fn set_inherited(&self, a: Admin) {
+        self.set_bit(INHERITED_MAINT, a == Admin::Maint);
+        self.set_bit(INHERITED_DRAIN, a == Admin::Drain);
+    }
+
+    pub fn inherited(&self) -> Admin {
+        let s = self.state.load(Ordering::Relaxed);
+        if s & INHERITED_MAINT != 0 {
+            Admin::Maint
+        } else if s & INHERITED_DRAIN != 0 {
+            Admin::Drain
+        } else {
+            Admin::Ready
+        }
     }
 
     pub fn admin(&self) -> Admin {

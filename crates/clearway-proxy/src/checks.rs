@@ -245,6 +245,7 @@ fn apply(be: &Backend, server: usize, t: Transition, o: &Outcome) {
         Transition::WentDown => {
             s.set_up(false);
             s.changed_at(crate::process::uptime_secs());
+            crate::control::actions::propagate_health(be, server, false);
             s.counters.inc(clearway_core::Field::CheckDowns);
             let (active, backup) = be.rt.usable_by_kind();
             tracing::warn!(
@@ -277,6 +278,7 @@ fn apply(be: &Backend, server: usize, t: Transition, o: &Outcome) {
             ));
             s.set_up(true);
             s.changed_at(crate::process::uptime_secs());
+            crate::control::actions::propagate_health(be, server, true);
             let (active, backup) = be.rt.usable_by_kind();
             tracing::info!(
                 "Server {}/{} is UP, reason: {}{info}, check duration: {ms}ms. {active} active and {backup} backup servers online.",

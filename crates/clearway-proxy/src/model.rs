@@ -216,6 +216,10 @@ pub struct Backend {
     pub check_params: Vec<Option<CheckParams>>,
     /// Per server with `check` and `observe`: what traffic says of its health.
     pub observers: Vec<Option<Arc<crate::checks::observe::Observer>>>,
+    /// Per server: the servers that track it (`track`), filled once every backend exists.
+    pub trackers: std::sync::OnceLock<Vec<Vec<Tracker>>>,
+    /// Per server: the server it tracks, as `backend/server`.
+    pub tracks: Vec<Option<String>>,
     /// Per server: its agent check (`agent-check`), if any.
     pub agents: Vec<Option<clearway_config::model::AgentCheck>>,
     /// Layer-7 rules and settings (`mode http`).
@@ -262,4 +266,11 @@ impl Backend {
     pub fn tally(&self, server: usize) -> crate::counted::Tally {
         crate::counted::Tally::Server([self.rt.counters.handle(), self.rt.servers[server].counters.handle()])
     }
+}
+
+/// A server that tracks another one (`track`): its health and maintenance follow.
+#[derive(Debug, Clone)]
+pub struct Tracker {
+    pub be: std::sync::Weak<Backend>,
+    pub server: usize,
 }

@@ -130,6 +130,16 @@ impl Runtime {
                         )))
                     })
                     .collect(),
+                trackers: std::sync::OnceLock::new(),
+                tracks: b
+                    .servers
+                    .iter()
+                    .map(|s| {
+                        s.track
+                            .as_ref()
+                            .map(|(tb, ts)| format!("{}/{ts}", tb.as_deref().unwrap_or(&b.name)))
+                    })
+                    .collect(),
                 agents: b
                     .servers
                     .iter()
@@ -175,6 +185,7 @@ impl Runtime {
                     .collect(),
             }));
         }
+        link_trackers(&backends);
         let find = |name: &str, span: &Span| {
             backends
                 .iter()
@@ -370,6 +381,33 @@ pub fn check_transparency_rights(cfg: &model::Config) -> Result<(), BuildError> 
             ),
         )),
         _ => Ok(()),
+    }
+}
+
+/// Tells each tracked server (`track`) which servers follow it.
+fn link_trackers(backends: &[Arc<Backend>]) {
+    let mut lists: Vec<Vec<Vec<crate::model::Tracker>>> =
+        backends.iter().map(|b| vec![Vec::new(); b.rt.servers.len()]).collect();
+    for b in backends {
+        for (i, t) in b.tracks.iter().enumerate() {
+            let Some((tb, ts)) = t.as_deref().and_then(|t| t.split_once('/')) else {
+                continue;
+            };
+            // The configuration checked that the tracked server exists.
+            let target = backends.iter().position(|x| x.rt.name == tb).and_then(|bi| {
+                let si = backends[bi].rt.servers.iter().position(|s| s.name == ts)?;
+                Some((bi, si))
+            });
+            if let Some((bi, si)) = target {
+                lists[bi][si].push(crate::model::Tracker {
+                    be: Arc::downgrade(b),
+                    server: i,
+                });
+            }
+        }
+    }
+    for (b, list) in backends.iter().zip(lists) {
+        let _ = b.trackers.set(list);
     }
 }
 

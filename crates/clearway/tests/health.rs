@@ -497,3 +497,48 @@ fn smtp_and_ldap_checks_judge_servers_as_haproxy_does() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn tracking_servers_follow_the_health_and_maintenance_they_track_as_with_haproxy() {
+    let Some(topo) = topology("htrk") else { return };
+    let s1 = EchoServer::start(&topo.server, addr("198.51.100.10:80"));
+    let _s2 = EchoServer::start(&topo.server, addr("198.51.100.11:80"));
+    let dir = std::env::temp_dir().join(clearway_testkit::netns::unique_name("track"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = format!(
+        "global\n    stats socket {dir}/PORT.sock level admin\n{DEFAULTS}\
+         frontend ft\n    bind 192.0.2.1:PORT\n    default_backend bk1\n\
+         backend bk1\n    server s1 198.51.100.10:80 check inter 200ms fall 1 rise 1\n\
+         \x20   server s2 198.51.100.11:80 check inter 200ms fall 1 rise 1\n\
+         backend bk2\n    server t1 198.51.100.10:80 track bk1/s1\n    server t2 198.51.100.11:80 track bk1/s2\n\
+         \x20   server t3 198.51.100.10:80 track t1\n",
+        dir = dir.display()
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
+    let states = |port: u16| -> Vec<String> {
+        let csv = cli(&dir.join(format!("{port}.sock")), "show stat");
+        csv_rows(&csv)
+            .into_iter()
+            .filter(|r| r["svname"].starts_with('t'))
+            .map(|r| format!("{} {} {}", r["svname"], r["status"], r["tracked"]))
+            .collect()
+    };
+    let both = |want: &[&str]| {
+        let ok = eventually(|| states(80) == want && states(81) == want);
+        assert!(ok, "want {want:?}: Clearway {:?}, HAProxy {:?}", states(80), states(81));
+    };
+    both(&["t1 UP bk1/s1", "t2 UP bk1/s2", "t3 UP bk2/t1"]);
+    // s1 stops answering: its trackers go down, along the chain.
+    drop(s1);
+    both(&["t1 DOWN bk1/s1", "t2 UP bk1/s2", "t3 DOWN bk2/t1"]);
+    // s2 in maintenance: its tracker inherits it.
+    for port in [80, 81] {
+        cli(&dir.join(format!("{port}.sock")), "set server bk1/s2 state maint");
+    }
+    both(&["t1 DOWN bk1/s1", "t2 MAINT (via bk1/s2) bk1/s2", "t3 DOWN bk2/t1"]);
+    for port in [80, 81] {
+        cli(&dir.join(format!("{port}.sock")), "set server bk1/s2 state ready");
+    }
+    both(&["t1 DOWN bk1/s1", "t2 UP bk1/s2", "t3 DOWN bk2/t1"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

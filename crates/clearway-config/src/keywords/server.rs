@@ -59,6 +59,7 @@ pub(super) const ACTED: &[&str] = &[
     "no-check-ssl",
     "check-sni",
     "check-alpn",
+    "track",
     "observe",
     "error-limit",
     "on-error",
@@ -79,7 +80,6 @@ pub(super) const KNOWN_NOT_ACTED: &[(&str, usize, NotActed)] = &[
     ("cookie", 1, Unsupported),
     ("npn", 1, NoEffect),
     ("minconn", 1, Unsupported),
-    ("track", 1, Unsupported),
     ("resolvers", 1, Unsupported),
     ("resolve-prefer", 1, Unsupported),
     ("resolve-net", 1, Unsupported),
@@ -137,6 +137,7 @@ pub fn template(span: &Span) -> Server {
         source: None,
         check: CheckParams::default(),
         agent: Default::default(),
+        track: None,
         ssl: false,
         proto_h2: false,
         tls: ServerTls::default(),
@@ -309,6 +310,14 @@ fn params(args: &mut Args<'_>, s: &mut Server, ctx: &mut Ctx, span: &Span) -> Re
             "proxy-v2-options" => proxy_v2_options(value("a list such as ssl,authority,crc32c")?, &mut s.send_proxy)?,
             "check-send-proxy" => s.check.send_proxy = true,
             "no-check-send-proxy" => s.check.send_proxy = false,
+            "track" => {
+                let v = value("[BACKEND/]SERVER")?;
+                s.track = Some(match v.split_once('/') {
+                    Some((b, srv)) if !b.is_empty() && !srv.is_empty() => (Some(b.to_string()), srv.to_string()),
+                    None if !v.is_empty() => (None, v.to_string()),
+                    _ => return Err((format!("'track {v}': expected [BACKEND/]SERVER"), None)),
+                });
+            }
             "observe" => {
                 s.check.observe = match value("layer4 or layer7")? {
                     "layer4" => Some(false),

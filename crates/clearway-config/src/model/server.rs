@@ -260,6 +260,9 @@ pub struct Server {
     pub source: Option<Source>,
     pub check: CheckParams,
     pub agent: AgentCheck,
+    /// `track [BACKEND/]SERVER`: this server's health is that server's (backend None: the
+    /// same backend).
+    pub track: Option<(Option<String>, String)>,
     /// `ssl`: connections to this server use TLS, with `tls`.
     pub ssl: bool,
     /// `proto h2`: HTTP/2 from the first byte (else HTTP/2 only when TLS ALPN picks `h2`).

@@ -875,3 +875,30 @@ fn smtp_and_ldap_check_options() {
     assert_eq!(kind("option smtpchk EHLO"), smtp("HELO localhost"));
     assert_eq!(kind("option ldap-check"), CheckKind::Ldap);
 }
+
+#[test]
+fn track_rules_are_haproxys() {
+    let base =
+        |lines: &str| format!("{POLICY_BASE}backend b\n server s 127.0.0.1:1 check\n server u 127.0.0.1:2\n{lines}");
+    let l = ok(&base(
+        "backend c\n server t 127.0.0.1:1 track b/s\n server v 127.0.0.1:1 track t\n",
+    ));
+    let c = l.config.backend("c").unwrap();
+    assert_eq!(c.servers[0].track, Some((Some("b".into()), "s".into())));
+    assert_eq!(c.servers[1].track, Some((None, "t".into())));
+    for (lines, want) in [
+        (
+            "backend c\n server t 127.0.0.1:1 track b/s check\n",
+            "cannot be used together",
+        ),
+        ("backend c\n server t 127.0.0.1:1 track b/nope\n", "no such server"),
+        ("backend c\n server t 127.0.0.1:1 track b/u\n", "has no health checks"),
+        (
+            "backend c\n server t 127.0.0.1:1 track v\n server v 127.0.0.1:1 track t\n",
+            "loops",
+        ),
+    ] {
+        let e = refused(&base(lines));
+        assert!(e.iter().any(|d| d.message.contains(want)), "{lines}: {e:?}");
+    }
+}

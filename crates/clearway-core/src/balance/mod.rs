@@ -139,6 +139,7 @@ pub(crate) mod testutil {
                     source: None,
                     check: CheckParams::default(),
                     agent: Default::default(),
+                    track: None,
                     ssl: false,
                     proto_h2: false,
                     tls: Default::default(),

@@ -73,6 +73,7 @@ pub fn set_admin(be: &Backend, i: usize, a: Admin) {
     }
     s.set_admin(a);
     s.changed_at(crate::process::uptime_secs());
+    propagate_admin(be, i);
     let (active, backup) = be.rt.usable_by_kind();
     match a {
         Admin::Maint => tracing::warn!(
@@ -100,5 +101,81 @@ pub fn after_change(be: &Backend, i: usize) {
         be.queue.fail_all();
     } else {
         be.queue.offer(&be.rt, i);
+    }
+}
+
+/// The servers tracking server `i` of `be` (`track`) follow its health: up or down, logged
+/// as HAProxy logs it, and on along chains of tracks.
+pub fn propagate_health(be: &Backend, i: usize, up: bool) {
+    let Some(list) = be.trackers.get().and_then(|l| l.get(i)) else {
+        return;
+    };
+    let via = format!("{}/{}", be.rt.name, be.rt.servers[i].name);
+    for t in list {
+        let Some(tb) = t.be.upgrade() else { continue };
+        let s = &tb.rt.servers[t.server];
+        if s.check_says_up() == up {
+            continue;
+        }
+        s.set_up(up);
+        s.changed_at(crate::process::uptime_secs());
+        let (active, backup) = tb.rt.usable_by_kind();
+        tracing::warn!(
+            "Server {}/{} is {} (via {via}). {active} active and {backup} backup servers left. {} sessions active, {} in queue.",
+            tb.rt.name,
+            s.name,
+            if up { "UP" } else { "DOWN" },
+            s.active(),
+            tb.queue.len()
+        );
+        after_change(&tb, t.server);
+        propagate_health(&tb, t.server, up);
+    }
+}
+
+/// The servers tracking server `i` of `be` inherit its maintenance or drain, on along chains.
+pub fn propagate_admin(be: &Backend, i: usize) {
+    let Some(list) = be.trackers.get().and_then(|l| l.get(i)) else {
+        return;
+    };
+    let s = &be.rt.servers[i];
+    // What this server passes on: its own state, else what it inherited.
+    let passed = match (s.admin(), s.inherited()) {
+        (Admin::Ready, inherited) => inherited,
+        (own, _) => own,
+    };
+    for t in list {
+        let Some(tb) = t.be.upgrade() else { continue };
+        let ts = &tb.rt.servers[t.server];
+        if ts.inherited() == passed {
+            continue;
+        }
+        ts.set_inherited(passed);
+        ts.changed_at(crate::process::uptime_secs());
+        match passed {
+            Admin::Maint => tracing::warn!(
+                "Server {}/{} is going DOWN for maintenance (via {}/{}).",
+                tb.rt.name,
+                ts.name,
+                be.rt.name,
+                s.name
+            ),
+            Admin::Drain => tracing::warn!(
+                "Server {}/{} enters drain state (via {}/{}).",
+                tb.rt.name,
+                ts.name,
+                be.rt.name,
+                s.name
+            ),
+            Admin::Ready => tracing::warn!(
+                "Server {}/{} is leaving maintenance or drain (via {}/{}).",
+                tb.rt.name,
+                ts.name,
+                be.rt.name,
+                s.name
+            ),
+        }
+        after_change(&tb, t.server);
+        propagate_admin(&tb, t.server);
     }
 }

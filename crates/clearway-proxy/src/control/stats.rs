@@ -346,9 +346,13 @@ pub fn rows(rt: &Runtime, filter: Filter) -> Vec<Row> {
 
 /// A server's status word, as HAProxy's statistics write it.
 pub fn server_status(be: &Backend, i: usize, s: &ServerRt) -> String {
-    let checked = be.check_params[i].is_some() && !s.checks_stopped();
+    let checked = (be.check_params[i].is_some() && !s.checks_stopped()) || be.tracks[i].is_some();
+    if s.admin() != Admin::Maint && s.inherited() == Admin::Maint {
+        return format!("MAINT (via {})", be.tracks[i].as_deref().unwrap_or_default());
+    }
     let base = match s.admin() {
         Admin::Maint => return "MAINT".into(),
+        _ if s.inherited() == Admin::Drain && s.is_up() => "DRAIN",
         _ if s.agent_down() => return "DOWN (agent)".into(),
         // As HAProxy: a draining server with an agent says so, whoever asked for the drain.
         Admin::Drain if s.is_up() && be.agents[i].is_some() => "DRAIN (agent)",
@@ -426,6 +430,9 @@ fn server_row(be: &Backend, i: usize, s: &ServerRt, iid: u32, sid: u32) -> Row {
         "lastchg",
         uptime_secs().saturating_sub(s.last_change.load(std::sync::atomic::Ordering::Relaxed)),
     );
+    if let Some(t) = &be.tracks[i] {
+        r.set("tracked", t);
+    }
     if let Some(p) = &be.check_params[i] {
         r.set("chkfail", s.counters.get(Field::CheckFailures));
         if be.observers[i].is_some() {

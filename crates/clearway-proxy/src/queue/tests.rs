@@ -25,6 +25,7 @@ fn backend(maxconn: u32, n: usize, balance: Balance) -> BackendRt {
             source: None,
             check: CheckParams::default(),
             agent: Default::default(),
+            track: None,
             ssl: false,
             proto_h2: false,
             tls: Default::default(),
