@@ -41,6 +41,11 @@ pub enum Fetch {
     SslFcProtocol,
     SslFcCipher,
     SslFcAlpn,
+    /// Whether the connection began with a PROXY protocol header (`fc_rcvd_proxy`), and the
+    /// authority and unique-id TLVs of a version 2 one (`fc_pp_authority`, `fc_pp_unique_id`).
+    FcRcvdProxy,
+    FcPpAuthority,
+    FcPpUniqueId,
     /// A field of the certificate that client presented (`ssl_c_*`, `ssl_fc_has_crt`).
     Cert(CertField),
     /// The SNI of a TLS ClientHello read without decrypting (`req.ssl_sni`, tcp mode).

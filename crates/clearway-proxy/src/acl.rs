@@ -79,6 +79,18 @@ impl Samples for ConnSamples {
                 .and_then(|t| t.sni.as_deref())
                 .is_some_and(|s| sink(Value::Str(s))),
             Fetch::SslFcHasSni => self.tls.as_ref().is_some_and(|t| sink(Value::Bool(t.sni.is_some()))),
+            Fetch::FcRcvdProxy => sink(Value::Bool(self.proxy.is_some())),
+            Fetch::FcPpAuthority => self
+                .proxy
+                .as_ref()
+                .and_then(|h| h.authority.as_deref())
+                .is_some_and(|a| sink(Value::Str(a))),
+            Fetch::FcPpUniqueId => self
+                .proxy
+                .as_ref()
+                .and_then(|h| h.unique_id.as_deref())
+                .and_then(|u| std::str::from_utf8(u).ok())
+                .is_some_and(|u| sink(Value::Str(u))),
             Fetch::SslFcProtocol => self.tls.as_ref().is_some_and(|t| sink(Value::Str(t.version))),
             Fetch::SslFcCipher => self.tls.as_ref().is_some_and(|t| sink(Value::Str(t.cipher))),
             Fetch::SslFcAlpn => self

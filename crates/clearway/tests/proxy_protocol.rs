@@ -22,7 +22,7 @@ fn a_balancer_in_front_sends_it_and_servers_see_the_real_client() {
     let cw = format!(
         "{TCP_DEFAULTS}frontend pp_tcp\n    bind 127.0.0.1:8001 accept-proxy\n    default_backend bk_tcp\n\
          frontend pp_http\n    mode http\n    bind 127.0.0.1:8002 accept-proxy\n    bind 127.0.0.1:8003 accept-proxy ssl crt {}\n\
-         \x20   option forwardfor\n    default_backend bk_http\n\
+         \x20   option forwardfor\n    http-request set-header x-pp \"%[fc_rcvd_proxy] %[fc_pp_unique_id]\"\n    default_backend bk_http\n\
          backend bk_tcp\n    source 0.0.0.0 usesrc clientip\n    server s1 198.51.100.10:80\n\
          backend bk_http\n    mode http\n    server web 198.51.100.11:80\n",
         leaf.pem.display()
@@ -31,7 +31,7 @@ fn a_balancer_in_front_sends_it_and_servers_see_the_real_client() {
     let front = format!(
         "{TCP_DEFAULTS}listen v1\n    bind 192.0.2.1:81\n    server cw 127.0.0.1:8001 send-proxy\n\
          listen v2\n    bind 192.0.2.1:82\n    server cw 127.0.0.1:8001 send-proxy-v2\n\
-         listen web\n    bind 192.0.2.1:83\n    server cw 127.0.0.1:8002 send-proxy-v2\n\
+         listen web\n    bind 192.0.2.1:83\n    unique-id-format abc123\n    server cw 127.0.0.1:8002 send-proxy-v2 proxy-v2-options unique-id\n\
          listen tls\n    bind 192.0.2.1:84\n    server cw 127.0.0.1:8003 send-proxy\n"
     );
     let _hap = clearway_testkit::Clearway::start(&topo.lb, Path::new("/usr/sbin/haproxy"), &front, &[81, 82, 83, 84]);
@@ -46,6 +46,8 @@ fn a_balancer_in_front_sends_it_and_servers_see_the_real_client() {
     }
     let body = get(&topo, "http://192.0.2.1:83/", &["--interface", "192.0.2.3"]);
     assert_eq!(headers(&body, "x-forwarded-for"), ["192.0.2.3"], "{body}");
+    // What the header said, for rules: it came, and the sender's unique id.
+    assert_eq!(headers(&body, "x-pp"), ["1 abc123"], "{body}");
     let body = get(&topo, "http://192.0.2.1:83/", &["--interface", "192.0.2.2"]);
     assert_eq!(headers(&body, "x-forwarded-for"), ["192.0.2.2"], "{body}");
     let body = get(&topo, "https://192.0.2.1:84/", &["-k", "--interface", "192.0.2.3"]);
