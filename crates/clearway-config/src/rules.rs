@@ -78,9 +78,12 @@ impl Fetch {
 pub enum CertField {
     /// `ssl_c_used`, `ssl_fc_has_crt`: the client sent one.
     Used,
-    /// `ssl_c_verify`, `ssl_c_err`, `ssl_c_ca_err`: the OpenSSL verification error, 0 (a
-    /// certificate that fails verification ends the handshake).
+    /// `ssl_c_verify`: the OpenSSL verification error (0: none), `ssl_c_err` the one of the
+    /// client's own certificate, `ssl_c_ca_err` the first of those above it; non-zero only
+    /// when `ca-ignore-err`/`crt-ignore-err` let the certificate through.
     Verify,
+    Err,
+    CaErr,
     /// `ssl_c_s_dn`, `ssl_c_i_dn`: the subject's or issuer's name.
     Dn {
         issuer: bool,

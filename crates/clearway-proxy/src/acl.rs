@@ -104,8 +104,10 @@ impl Samples for ConnSamples {
                     return false;
                 };
                 let v = match (&t.peer_cert, field) {
+                    (_, rules::CertField::Verify) => return sink(Value::Int(i64::from(t.verify.verify))),
+                    (_, rules::CertField::Err) => return sink(Value::Int(i64::from(t.verify.crt))),
+                    (_, rules::CertField::CaErr) => return sink(Value::Int(i64::from(t.verify.ca))),
                     (None, rules::CertField::Used) => return sink(Value::Bool(false)),
-                    (None, rules::CertField::Verify) => return sink(Value::Int(0)),
                     (None, _) => return false,
                     (Some(c), rules::CertField::Used) => return sink(Value::Bool(c.field(field).is_some())),
                     (Some(c), _) => c.field(field),

@@ -160,7 +160,7 @@ async fn tls_session(
         .http_request
         .or(fe.timeouts.client)
         .unwrap_or(crate::tls::HANDSHAKE_DEFAULT);
-    let stream = match tokio::time::timeout(limit, acceptor.accept(client)).await {
+    let (stream, verified) = match tokio::time::timeout(limit, acceptor.accept(client)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
             throttled!(info, frontend = %fe.name, client = %peer, "TLS handshake failed: {e}");
@@ -171,7 +171,9 @@ async fn tls_session(
             return;
         }
     };
-    conn.tls = Some(Arc::new(ClientTls::of(&stream)));
+    let mut tls = ClientTls::of(&stream);
+    tls.verify = verified;
+    conn.tls = Some(Arc::new(tls));
     match fe.mode {
         Mode::Http => crate::http::session::serve(fe, stream, conn).await,
         Mode::Tcp => tcp(fe, Client::Tls(Box::new(stream)), conn, reg).await,

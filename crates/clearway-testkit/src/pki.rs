@@ -66,6 +66,15 @@ impl Pki {
     /// Like `leaf`, with the subject `subject` (`/C=FR/O=Org/CN=name`), e.g. for client
     /// certificates.
     pub fn leaf_subject(&self, file: &str, subject: &str, names: &[&str]) -> Leaf {
+        self.leaf_days(file, subject, names, "2")
+    }
+
+    /// Like `leaf_subject`, already expired (its validity ended a day ago).
+    pub fn expired(&self, file: &str, subject: &str, names: &[&str]) -> Leaf {
+        self.leaf_days(file, subject, names, "-1")
+    }
+
+    fn leaf_days(&self, file: &str, subject: &str, names: &[&str], days: &str) -> Leaf {
         let base = self.dir.join(file);
         let (crt, key, pem, csr, ext) = (
             base.with_extension("crt"),
@@ -93,7 +102,7 @@ impl Pki {
                 s(&self.dir.join("ca.key")),
                 "-CAcreateserial",
                 "-days",
-                "2",
+                days,
                 "-extfile",
                 s(&ext),
                 "-out",

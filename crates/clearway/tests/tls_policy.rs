@@ -504,3 +504,41 @@ fn a_revoked_client_certificate_is_refused_as_by_haproxy() {
         assert!(!ok, "port {port}: a revoked certificate got in");
     }
 }
+
+#[test]
+fn ignored_verification_errors_let_a_certificate_in_and_say_which_as_haproxy_does() {
+    let Some(topo) = topology("tign") else { return };
+    let pki = Pki::new("pki");
+    let lb = pki.leaf("lb", &["lb.test"]);
+    let expired = pki.expired("expired", "/CN=expired", &["expired.test"]);
+    let other = Pki::new("other");
+    let stranger = other.leaf_subject("stranger", "/CN=stranger", &["stranger.test"]);
+    let _web = echo(&topo, "198.51.100.10:80", "web");
+    let rules = "    http-request set-header x-verify \"%[ssl_c_verify] %[ssl_c_err] %[ssl_c_ca_err] %[ssl_c_used]\"\n";
+    let cfg = format!(
+        "{DEFAULTS}frontend all\n    bind 192.0.2.1:PORT ssl crt {lb} verify required ca-file {ca} crt-ignore-err all ca-ignore-err all\n\
+         {rules}    default_backend bk\n\
+         frontend expiry\n    bind 192.0.2.1:1PORT ssl crt {lb} verify required ca-file {ca} crt-ignore-err 10\n\
+         {rules}    default_backend bk\n\
+         backend bk\n    server web 198.51.100.10:80\n",
+        lb = lb.pem.display(),
+        ca = pki.ca_file().display(),
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
+    let seen = |port: u16, cert: &Leaf| {
+        let (ok, body, _) = curl(&topo, &pki, "lb.test", port, Some(cert));
+        ok.then(|| headers(&body, "x-verify").join("|"))
+    };
+    let mut results = Vec::new();
+    for (cert, what) in [(&expired, "expired"), (&stranger, "unknown issuer")] {
+        for (cw, hap) in [(80, 81), (180, 181)] {
+            let (ours, theirs) = (seen(cw, cert), seen(hap, cert));
+            assert_eq!(ours, theirs, "{what} on port {cw}");
+            results.push(ours);
+        }
+    }
+    assert_eq!(results[0].as_deref(), Some("10 10 0 1"), "expired, all errors ignored");
+    assert_eq!(results[1].as_deref(), Some("10 10 0 1"), "expired, 10 ignored");
+    assert!(results[2].is_some(), "unknown issuer, all errors ignored: let in");
+    assert_eq!(results[3], None, "unknown issuer, only 10 ignored: refused");
+}

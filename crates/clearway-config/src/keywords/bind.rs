@@ -29,6 +29,8 @@ pub(super) const ACTED: &[&str] = &[
     "ca-verify-file",
     "crl-file",
     "no-ca-names",
+    "ca-ignore-err",
+    "crt-ignore-err",
     "strict-sni",
     "prefer-client-ciphers",
     "no-tls-tickets",
@@ -39,7 +41,7 @@ pub(super) const ACTED: &[&str] = &[
 /// Known bind parameters not acted on, with the number of values each takes and their class:
 /// without effect here (NPN, which ALPN replaced; TCP Fast Open; process and thread
 /// placement; stats-socket-only parameters; TLS versions and 0-RTT rustls never accepts), or
-/// unsupported (accepting invalid client certificates, generated certificates, socket
+/// unsupported (generated certificates, socket
 /// ownership, namespaces, MSS, TCP user timeout).
 pub(super) const KNOWN_NOT_ACTED: &[(&str, usize, NotActed)] = &[
     ("npn", 1, NoEffect),
@@ -65,8 +67,6 @@ pub(super) const KNOWN_NOT_ACTED: &[(&str, usize, NotActed)] = &[
     ("generate-certificates", 0, Unsupported),
     ("ca-sign-file", 1, Unsupported),
     ("ca-sign-pass", 1, Unsupported),
-    ("ca-ignore-err", 1, Unsupported),
-    ("crt-ignore-err", 1, Unsupported),
 ];
 
 pub fn parse(d: &Directive, ctx: &mut Ctx) -> Option<Bind> {

@@ -491,6 +491,25 @@ pub fn client_param(p: &str, args: &mut Args<'_>, c: &mut ClientAuth, base: &Tls
         "ca-verify-file" => c.ca_verify_file = file(args)?,
         "crl-file" => c.crl_file = file(args)?,
         "no-ca-names" => c.no_ca_names = true,
+        "ca-ignore-err" | "crt-ignore-err" => {
+            let v = args
+                .value(p, "all or error numbers such as 10,20")
+                .map_err(|e| (e, None))?;
+            let ignore = match v {
+                "all" => crate::model::IgnoreErr::All,
+                list => crate::model::IgnoreErr::Codes(
+                    list.split(',')
+                        .map(|n| n.trim().parse::<u32>())
+                        .collect::<Result<_, _>>()
+                        .map_err(|_| (format!("'{p} {v}': expected all or error numbers such as 10,20"), None))?,
+                ),
+            };
+            if p == "ca-ignore-err" {
+                c.ca_ignore = ignore;
+            } else {
+                c.crt_ignore = ignore;
+            }
+        }
         _ => return Ok(false),
     }
     Ok(true)

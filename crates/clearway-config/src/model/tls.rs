@@ -102,6 +102,30 @@ pub struct ClientAuth {
     pub ca_verify_file: Option<PathBuf>,
     pub crl_file: Option<PathBuf>,
     pub no_ca_names: bool,
+    /// `ca-ignore-err`, `crt-ignore-err`: verification errors (OpenSSL's numbers) let through,
+    /// on the certificates above the client's own, and on the client's own.
+    pub ca_ignore: IgnoreErr,
+    pub crt_ignore: IgnoreErr,
+}
+
+/// Which verification errors a bind line lets through.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum IgnoreErr {
+    #[default]
+    None,
+    All,
+    /// OpenSSL's `X509_V_ERR_*` numbers (10: expired, 20: unknown issuer...).
+    Codes(Vec<u32>),
+}
+
+impl IgnoreErr {
+    pub fn ignores(&self, code: u32) -> bool {
+        match self {
+            IgnoreErr::None => false,
+            IgnoreErr::All => true,
+            IgnoreErr::Codes(c) => c.contains(&code),
+        }
+    }
 }
 
 impl ClientAuth {
@@ -118,6 +142,14 @@ impl ClientAuth {
             }
         }
         self.no_ca_names |= d.no_ca_names;
+        for (mine, theirs) in [
+            (&mut self.ca_ignore, &d.ca_ignore),
+            (&mut self.crt_ignore, &d.crt_ignore),
+        ] {
+            if *mine == IgnoreErr::None {
+                mine.clone_from(theirs);
+            }
+        }
     }
 
     pub fn verify(&self) -> Verify {

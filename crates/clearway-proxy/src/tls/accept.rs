@@ -4,13 +4,17 @@
 //! settings (a `crt-list` line's own, else the bind line's): versions, suites, groups, ALPN
 //! and client-certificate checks.
 
+use super::cert::{openssl_errors, VerifyResult};
 use super::{load_certified, pem_certs, pem_crls, provider, roots, versions};
 use crate::error::BuildError;
-use clearway_config::model::{BindTls, CertEntry, ClientAuth, Span, TlsPolicy, Verify};
+use clearway_config::model::{BindTls, CertEntry, ClientAuth, IgnoreErr, Span, TlsPolicy, Verify};
+use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::CryptoProvider;
-use rustls::server::danger::ClientCertVerifier;
+use rustls::pki_types::{CertificateDer, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
+use rustls::{DigitallySignedStruct, DistinguishedName};
 use rustls::{ServerConfig, SignatureScheme};
 use std::sync::Arc;
 
@@ -49,6 +53,8 @@ impl Entry {
 struct Table {
     entries: Vec<Entry>,
     configs: Vec<Arc<ServerConfig>>,
+    /// Per configuration: its verifier when it lets some errors through.
+    lenient: Vec<Option<Arc<Lenient>>>,
     strict_sni: bool,
 }
 
@@ -82,8 +88,9 @@ impl Table {
 
 impl Acceptor {
     /// Reads the client's hello, chooses the certificate and its settings, and completes the
-    /// handshake.
-    pub async fn accept<IO>(&self, io: IO) -> std::io::Result<tokio_rustls::server::TlsStream<IO>>
+    /// handshake; with what verifying the client's certificate found, when `*-ignore-err`
+    /// let it through.
+    pub async fn accept<IO>(&self, io: IO) -> std::io::Result<(tokio_rustls::server::TlsStream<IO>, VerifyResult)>
     where
         IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     {
@@ -102,7 +109,13 @@ impl Acceptor {
                 )
             })?;
         let config = self.0.configs[entry.config].clone();
-        start.into_stream(config).await
+        let lenient = self.0.lenient[entry.config].clone();
+        let stream = start.into_stream(config).await?;
+        let found = match (&lenient, stream.get_ref().1.peer_certificates()) {
+            (Some(l), Some([leaf, rest @ ..])) => l.found(leaf, rest),
+            _ => VerifyResult::default(),
+        };
+        Ok((stream, found))
     }
 }
 
@@ -117,7 +130,10 @@ impl ResolvesServerCert for Chosen {
 }
 
 /// How client certificates are checked: None with `verify none`.
-fn client_verifier(c: &ClientAuth, prov: &Arc<CryptoProvider>) -> Result<Option<Arc<dyn ClientCertVerifier>>, String> {
+/// The client checks, and the lenient verifier among them when `*-ignore-err` is set.
+type Checks = (Arc<dyn ClientCertVerifier>, Option<Arc<Lenient>>);
+
+fn client_verifier(c: &ClientAuth, prov: &Arc<CryptoProvider>) -> Result<Option<Checks>, String> {
     if c.verify() == Verify::None {
         return Ok(None);
     }
@@ -146,13 +162,93 @@ fn client_verifier(c: &ClientAuth, prov: &Arc<CryptoProvider>) -> Result<Option<
     if c.verify() == Verify::Optional {
         b = b.allow_unauthenticated();
     }
-    b.build().map(Some).map_err(|e| format!("client certificates: {e}"))
+    let strict = b.build().map_err(|e| format!("client certificates: {e}"))?;
+    if c.ca_ignore == IgnoreErr::None && c.crt_ignore == IgnoreErr::None {
+        return Ok(Some((strict, None)));
+    }
+    let lenient = Arc::new(Lenient {
+        strict,
+        ca: c.ca_ignore.clone(),
+        crt: c.crt_ignore.clone(),
+    });
+    Ok(Some((lenient.clone(), Some(lenient))))
+}
+
+/// `ca-ignore-err` / `crt-ignore-err`: a client certificate whose errors are all among those
+/// listed is let through (the handshake's signature is still checked), and what was found is
+/// kept for `ssl_c_verify`, `ssl_c_err`, `ssl_c_ca_err`.
+#[derive(Debug)]
+struct Lenient {
+    strict: Arc<dyn ClientCertVerifier>,
+    ca: IgnoreErr,
+    crt: IgnoreErr,
+}
+
+impl Lenient {
+    /// What verifying the certificate finds (after a handshake this verifier let through).
+    fn found(&self, leaf: &CertificateDer<'_>, rest: &[CertificateDer<'_>]) -> VerifyResult {
+        match self.strict.verify_client_cert(leaf, rest, UnixTime::now()) {
+            Ok(_) => VerifyResult::default(),
+            Err(e) => VerifyResult::of(&openssl_errors(&e, leaf, rest.len())),
+        }
+    }
+}
+
+impl ClientCertVerifier for Lenient {
+    fn offer_client_auth(&self) -> bool {
+        self.strict.offer_client_auth()
+    }
+    fn client_auth_mandatory(&self) -> bool {
+        self.strict.client_auth_mandatory()
+    }
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        self.strict.root_hint_subjects()
+    }
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        match self.strict.verify_client_cert(end_entity, intermediates, now) {
+            Err(e) => {
+                let all_ignored = openssl_errors(&e, end_entity, intermediates.len())
+                    .iter()
+                    .all(|&(own, code)| if own { &self.crt } else { &self.ca }.ignores(code));
+                if all_ignored {
+                    Ok(ClientCertVerified::assertion())
+                } else {
+                    Err(e)
+                }
+            }
+            ok => ok,
+        }
+    }
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.strict.verify_tls12_signature(m, c, d)
+    }
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.strict.verify_tls13_signature(m, c, d)
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.strict.supported_verify_schemes()
+    }
 }
 
 /// The settings certificates share: the policy as a provider, the client checks, ALPN.
 struct Shared {
     prov: Arc<CryptoProvider>,
-    verifier: Option<Arc<dyn ClientCertVerifier>>,
+    verifier: Option<Checks>,
     alpn: Vec<Vec<u8>>,
 }
 
@@ -174,7 +270,7 @@ impl Shared {
             .with_protocol_versions(&versions(&self.prov))
             .map_err(|e| format!("TLS versions: {e}"))?;
         let builder = match &self.verifier {
-            Some(v) => builder.with_client_cert_verifier(v.clone()),
+            Some((v, _)) => builder.with_client_cert_verifier(v.clone()),
             None => builder.with_no_client_auth(),
         };
         let mut cfg = builder.with_cert_resolver(Arc::new(Chosen(ck)));
@@ -259,6 +355,7 @@ pub fn acceptor(b: &BindTls, http: bool, span: &Span) -> Result<Acceptor, BuildE
     let mut table = Table {
         entries: Vec::new(),
         configs: Vec::new(),
+        lenient: Vec::new(),
         strict_sni: b.strict_sni,
     };
     let line = Shared::new(&b.policy, &b.client, alpn_of(&b.alpn)).map_err(err)?;
@@ -277,6 +374,13 @@ pub fn acceptor(b: &BindTls, http: bool, span: &Span) -> Result<Acceptor, BuildE
             .config(b.prefer_client_ciphers, ck.clone(), &sessions)
             .map_err(|m| err(format!("'{}': {m}", e.file.display())))?;
         table.configs.push(Arc::new(cfg));
+        table.lenient.push(
+            own.as_ref()
+                .unwrap_or(&line)
+                .verifier
+                .as_ref()
+                .and_then(|(_, l)| l.clone()),
+        );
         table.entries.push(entry(e, ck, table.configs.len() - 1));
     }
     Ok(Acceptor(Arc::new(table)))

@@ -23,7 +23,8 @@ impl PeerCert {
         let der = self.0.as_ref();
         match f {
             CertField::Used => return Some(CertValue::Int(1)),
-            CertField::Verify => return Some(CertValue::Int(0)),
+            // Kept on the connection (`ClientTls::verify`).
+            CertField::Verify | CertField::Err | CertField::CaErr => return None,
             CertField::Der => return Some(CertValue::Text(hex(der))),
             CertField::Sha1 => {
                 let d = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, der);
@@ -200,5 +201,57 @@ mod tests {
     #[test]
     fn hex_is_upper_case() {
         assert_eq!(hex(&[0x0a, 0xff]), "0AFF");
+    }
+}
+
+/// What verifying a client's certificate found, in OpenSSL's numbers (0: nothing), when
+/// `ca-ignore-err`/`crt-ignore-err` let it through anyway: the error (`ssl_c_verify`), the
+/// one of the client's own certificate (`ssl_c_err`) and of those above it (`ssl_c_ca_err`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VerifyResult {
+    pub verify: u32,
+    pub crt: u32,
+    pub ca: u32,
+}
+
+/// The errors OpenSSL's verification reports for what rustls found, in order: each with
+/// whether it concerns the client's own certificate (depth 0) rather than one above it.
+/// A client certificate is let through only when every one is ignored.
+pub fn openssl_errors(e: &rustls::Error, end_entity: &[u8], intermediates: usize) -> Vec<(bool, u32)> {
+    use rustls::CertificateError as C;
+    let leaf = X509Certificate::from_der(end_entity).ok().map(|(_, c)| c);
+    let leaf_in_time = leaf.as_ref().is_some_and(|c| c.validity().is_valid());
+    let self_signed = leaf.as_ref().is_some_and(|c| c.subject() == c.issuer());
+    let rustls::Error::InvalidCertificate(c) = e else {
+        return vec![(true, 1)];
+    };
+    match c {
+        // X509_V_ERR_CERT_HAS_EXPIRED / _NOT_YET_VALID, on the leaf unless it is in time.
+        C::Expired | C::ExpiredContext { .. } => vec![(!leaf_in_time, 10)],
+        C::NotValidYet | C::NotValidYetContext { .. } => vec![(!leaf_in_time, 9)],
+        // DEPTH_ZERO_SELF_SIGNED_CERT.
+        C::UnknownIssuer if self_signed && intermediates == 0 => vec![(true, 18)],
+        // A lone certificate whose issuer is not trusted (or only shares a trusted one's
+        // name): UNABLE_TO_GET_ISSUER_CERT_LOCALLY, then UNABLE_TO_VERIFY_LEAF_SIGNATURE.
+        C::UnknownIssuer | C::BadSignature if intermediates == 0 => vec![(true, 20), (true, 21)],
+        C::UnknownIssuer => vec![(false, 20)],
+        C::BadSignature => vec![(false, 7)],
+        C::Revoked => vec![(true, 23)],
+        C::UnknownRevocationStatus => vec![(true, 3)],
+        C::ExpiredRevocationList | C::ExpiredRevocationListContext { .. } => vec![(true, 12)],
+        C::InvalidPurpose | C::InvalidPurposeContext { .. } => vec![(true, 26)],
+        _ => vec![(true, 1)],
+    }
+}
+
+impl VerifyResult {
+    /// As HAProxy keeps them: the last error, and the first on each side.
+    pub fn of(errors: &[(bool, u32)]) -> VerifyResult {
+        let first = |own: bool| errors.iter().find(|(o, _)| *o == own).map_or(0, |(_, c)| *c);
+        VerifyResult {
+            verify: errors.last().map_or(0, |(_, c)| *c),
+            crt: first(true),
+            ca: first(false),
+        }
     }
 }

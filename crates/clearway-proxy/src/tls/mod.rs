@@ -148,6 +148,8 @@ pub struct ClientTls {
     pub cipher: &'static str,
     /// The certificate the client sent (checked during the handshake), for `ssl_c_*`.
     pub peer_cert: Option<cert::PeerCert>,
+    /// What its verification found, when `*-ignore-err` let it through.
+    pub verify: cert::VerifyResult,
 }
 
 impl ClientTls {
@@ -166,6 +168,7 @@ impl ClientTls {
                 .peer_certificates()
                 .and_then(|chain| chain.first())
                 .map(|der| cert::PeerCert(der.clone().into_owned())),
+            verify: cert::VerifyResult::default(),
         }
     }
 }
