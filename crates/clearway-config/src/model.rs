@@ -292,6 +292,8 @@ pub struct Frontend {
     pub binds: Vec<Bind>,
     /// Concurrent client connections accepted by this frontend; None: the global `maxconn`.
     pub maxconn: Option<u32>,
+    /// `backlog`: the listen backlog of its binds that set none.
+    pub backlog: Option<u32>,
     pub default_backend: Option<String>,
     /// The line of `default_backend` (None when implied by a `listen` section).
     pub default_backend_span: Option<Span>,

@@ -238,6 +238,7 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
             mode: draft.mode,
             binds: draft.binds.clone(),
             maxconn: draft.maxconn,
+            backlog: draft.backlog,
             default_backend,
             default_backend_span: draft.default_backend.as_ref().map(|(_, span)| span.clone()),
             use_backends: draft.use_backends.clone(),

@@ -57,7 +57,7 @@ pub fn open_listeners(cfg: &model::Config, rt: &Runtime) -> Result<Vec<Listener>
                     None
                 },
                 interface: b.interface.clone(),
-                backlog: b.backlog,
+                backlog: b.backlog.or(f.backlog),
                 delayed_ack: f.smart_accept(b.tls.is_some()),
             };
             // `option clitcpka`: set on each listening socket (inherited ones too), which

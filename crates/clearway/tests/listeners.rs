@@ -124,3 +124,26 @@ fn dash_cc_evaluates_conditions_as_haproxy_does() {
     );
     assert!(vv.lines().any(|l| l.starts_with("Available services : ")), "{vv}");
 }
+
+#[test]
+fn a_proxys_backlog_is_its_binds_default_as_in_haproxy() {
+    let Some(topo) = topology("lbkl") else { return };
+    let cfg = format!(
+        "{TCP_DEFAULTS}frontend ft\n    backlog 77\n    bind 192.0.2.1:PORT\n    bind 192.0.2.1:1PORT backlog 33\n\
+         \x20   default_backend bk\nbackend bk\n    server s1 198.51.100.10:80\n"
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
+    // `ss -ltn`: a listening socket's Send-Q is its backlog.
+    let out = topo.lb.exec("ss", &["-Hltn"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let backlog = |port: u16| {
+        text.lines()
+            .find(|l| l.split_whitespace().nth(3) == Some(&format!("192.0.2.1:{port}")))
+            .and_then(|l| l.split_whitespace().nth(2).map(String::from))
+            .unwrap_or_else(|| panic!("no listener on {port}: {text}"))
+    };
+    for (ours, theirs, want) in [(80, 81, "77"), (180, 181, "33")] {
+        assert_eq!(backlog(ours), want, "{text}");
+        assert_eq!(backlog(theirs), want, "HAProxy: {text}");
+    }
+}

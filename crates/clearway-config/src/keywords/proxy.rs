@@ -15,6 +15,8 @@ pub struct Draft {
     pub mode: Mode,
     pub binds: Vec<Bind>,
     pub maxconn: Option<u32>,
+    /// `backlog N`: the listen backlog of binds that set none.
+    pub backlog: Option<u32>,
     pub default_backend: Option<(String, Span)>,
     pub use_backends: Vec<UseBackend>,
     pub balance: Balance,
@@ -51,6 +53,7 @@ impl Draft {
             mode: Mode::Tcp,
             binds: Vec::new(),
             maxconn: None,
+            backlog: None,
             default_backend: None,
             use_backends: Vec::new(),
             balance: Balance::RoundRobin,
@@ -120,6 +123,7 @@ pub(super) const KEYWORDS: &[(&str, char)] = &[
     ("default_backend", 'F'),
     ("use_backend", 'F'),
     ("maxconn", 'F'),
+    ("backlog", 'F'),
     ("balance", 'B'),
     ("hash-type", 'B'),
     ("retries", 'B'),
@@ -187,8 +191,6 @@ pub(super) const KNOWN_NOT_ACTED: &[(&str, NotActed)] = &[
     ("ignore-persist", NoEffect),
     ("rate-limit", Unsupported),
     ("grace", Unsupported),
-    // The default listen backlog of the proxy's binds (`bind ... backlog` is acted on).
-    ("backlog", Unsupported),
     ("disabled", Unsupported),
     ("enabled", NoEffect),
     ("filter", Unsupported),
@@ -425,6 +427,10 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
                 backend,
                 condition,
             });
+        }
+        "backlog" => {
+            want_args(d, 1, "a number of connections").map_err(err)?;
+            p.backlog = Some(units::int(&d.words[1], "backlog").map_err(err)?);
         }
         "maxconn" => {
             want_args(d, 1, "a number of connections").map_err(err)?;
