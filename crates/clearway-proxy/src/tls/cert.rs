@@ -35,7 +35,7 @@ impl PeerCert {
         let (_, c) = X509Certificate::from_der(der).ok()?;
         Some(match f {
             CertField::Dn { issuer, dn } => CertValue::Text(name(if *issuer { c.issuer() } else { c.subject() }, dn)?),
-            CertField::Serial => CertValue::Text(hex(c.raw_serial())),
+            CertField::Serial => CertValue::Text(hex(serial(c.raw_serial()))),
             CertField::NotBefore => CertValue::Text(date(c.validity().not_before)),
             CertField::NotAfter => CertValue::Text(date(c.validity().not_after)),
             CertField::Version => CertValue::Int(i64::from(c.version().0) + 1),
@@ -43,6 +43,15 @@ impl PeerCert {
             CertField::KeyAlg => CertValue::Text(oid_name(&c.public_key().algorithm.algorithm.to_id_string())),
             _ => return None,
         })
+    }
+}
+
+/// A serial's bytes without DER's sign byte (a leading 0 before a byte with its top bit
+/// set), as OpenSSL gives them to HAProxy.
+fn serial(der: &[u8]) -> &[u8] {
+    match der {
+        [0, rest @ ..] if !rest.is_empty() => rest,
+        all => all,
     }
 }
 
@@ -201,6 +210,13 @@ mod tests {
     #[test]
     fn hex_is_upper_case() {
         assert_eq!(hex(&[0x0a, 0xff]), "0AFF");
+    }
+
+    #[test]
+    fn serials_lose_the_der_sign_byte() {
+        assert_eq!(hex(serial(&[0x00, 0xfb, 0x76])), "FB76");
+        assert_eq!(hex(serial(&[0x4b, 0x5e])), "4B5E");
+        assert_eq!(hex(serial(&[0x00])), "00");
     }
 }
 
