@@ -1,14 +1,16 @@
 //! Network namespaces owned by a test: created with a unique name, deleted on drop (also when
-//! the test panics). Must not create links or addresses (topology does).
+//! the test panics), and swept by the next test run when the process that made them was
+//! killed (no drop runs then). Must not create links or addresses (topology does).
 
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
-/// A unique, short name: tag, process id, counter.
+/// A unique, short name: `cw`, the tag's letters, process id, `x`, counter (the process id
+/// can be read back: see `owner`).
 pub fn unique_name(tag: &str) -> String {
-    let tag: String = tag.chars().filter(|c| c.is_ascii_alphanumeric()).take(8).collect();
+    let tag: String = tag.chars().filter(|c| c.is_ascii_alphabetic()).take(8).collect();
     format!(
         "cw{tag}{}x{}",
         std::process::id(),
@@ -35,6 +37,30 @@ pub fn run(program: &str, args: &[&str]) -> Output {
     out
 }
 
+/// The process id in a name `unique_name` made.
+fn owner(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix("cw")?.trim_start_matches(|c: char| c.is_ascii_alphabetic());
+    let (pid, counter) = rest.split_once('x')?;
+    counter.parse::<u32>().ok()?;
+    pid.parse().ok()
+}
+
+/// Deletes the namespaces of test processes that no longer run (killed before their drops
+/// ran), once per process.
+fn sweep_orphans() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(sweep);
+}
+
+fn sweep() {
+    let Ok(dir) = std::fs::read_dir("/run/netns") else { return };
+    for name in dir.filter_map(|e| e.ok()?.file_name().into_string().ok()) {
+        if owner(&name).is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists()) {
+            let _ = Command::new("ip").args(["netns", "del", &name]).stderr(Stdio::null()).status();
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Netns {
     name: String,
@@ -42,6 +68,7 @@ pub struct Netns {
 
 impl Netns {
     pub fn new(tag: &str) -> Netns {
+        sweep_orphans();
         let name = unique_name(tag);
         run("ip", &["netns", "add", &name]);
         let ns = Netns { name };
@@ -132,5 +159,35 @@ pub fn require_root_and_netns() -> bool {
             eprintln!("skipping: {r} (run the tests as root: scripts/test)");
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_say_whose_they_are() {
+        let name = unique_name("t9ls-x");
+        assert_eq!(owner(&name), Some(std::process::id()), "{name}");
+        assert_eq!(owner("cwbenchc14840x4"), Some(14840));
+        assert_eq!(owner("cwfoo"), None);
+        assert_eq!(owner("other1x2"), None);
+    }
+
+    #[test]
+    fn namespaces_of_processes_gone_are_swept() {
+        if !require_root_and_netns() {
+            return;
+        }
+        // No process has this id (above the kernel's largest).
+        let orphan = "cworphan999999999x0";
+        run("ip", &["netns", "add", orphan]);
+        let mine = Netns::new("mine");
+        // What the first namespace of a process does (once per process).
+        sweep();
+        let gone = |n: &str| !std::path::Path::new(&format!("/run/netns/{n}")).exists();
+        assert!(gone(orphan));
+        assert!(!gone(mine.name()), "a live process's namespace is kept");
     }
 }
