@@ -65,9 +65,9 @@ struct OrRoundRobin {
 
 impl Algorithm for OrRoundRobin {
     fn choose(&self, servers: &[ServerRt], eligible: &[usize], key: Key) -> Choice {
-        match key.hash() {
-            Some(_) => self.hashed.choose(servers, eligible, key),
-            None => self.rr.choose(servers, eligible, key),
+        match key {
+            Key::Request(None) => self.rr.choose(servers, eligible, key),
+            _ => self.hashed.choose(servers, eligible, key),
         }
     }
 }
