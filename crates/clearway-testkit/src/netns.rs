@@ -39,7 +39,9 @@ pub fn run(program: &str, args: &[&str]) -> Output {
 
 /// The process id in a name `unique_name` made.
 fn owner(name: &str) -> Option<u32> {
-    let rest = name.strip_prefix("cw")?.trim_start_matches(|c: char| c.is_ascii_alphabetic());
+    let rest = name
+        .strip_prefix("cw")?
+        .trim_start_matches(|c: char| c.is_ascii_alphabetic());
     let (pid, counter) = rest.split_once('x')?;
     counter.parse::<u32>().ok()?;
     pid.parse().ok()
@@ -53,10 +55,15 @@ fn sweep_orphans() {
 }
 
 fn sweep() {
-    let Ok(dir) = std::fs::read_dir("/run/netns") else { return };
+    let Ok(dir) = std::fs::read_dir("/run/netns") else {
+        return;
+    };
     for name in dir.filter_map(|e| e.ok()?.file_name().into_string().ok()) {
         if owner(&name).is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists()) {
-            let _ = Command::new("ip").args(["netns", "del", &name]).stderr(Stdio::null()).status();
+            let _ = Command::new("ip")
+                .args(["netns", "del", &name])
+                .stderr(Stdio::null())
+                .status();
         }
     }
 }

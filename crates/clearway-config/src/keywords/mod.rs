@@ -2,6 +2,7 @@
 //! reports problems through `Ctx`; none of them knows about other sections or defaults.
 
 pub mod acl;
+pub mod balance;
 pub mod bind;
 pub mod checks;
 pub mod classes;
@@ -134,6 +135,11 @@ pub fn want_args(d: &Directive, n: usize, expected: &str) -> Result<(), String> 
 /// A keyword failure: the message and an optional hint.
 pub type Failure = (String, Option<String>);
 pub type Res<T> = Result<T, Failure>;
+
+/// A failure from a message, without a hint.
+pub fn err(msg: impl Into<String>) -> Failure {
+    (msg.into(), None)
+}
 
 /// A failure without a hint.
 pub fn plain<T>(r: Result<T, String>) -> Res<T> {

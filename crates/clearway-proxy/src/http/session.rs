@@ -6,6 +6,7 @@
 mod client;
 mod h2;
 mod last;
+mod request;
 #[cfg(test)]
 mod tests;
 mod upgrade;
@@ -14,6 +15,7 @@ use crate::log::throttle::throttled;
 use client::Activity;
 pub use client::{serve, serve_once_readable};
 use h2::{handshake_h2, H2Sent};
+use request::{client_connection, count_failed_response, idempotent, origin_form, responded, spoofed_source};
 use upgrade::{ClientSwitch, ServerSwitch};
 
 use super::access_log::{PendingLog, ReqLog, ResCaptured};
@@ -28,13 +30,12 @@ use crate::acl::ConnSamples;
 use crate::dispatch::{self, ClientSide, Got};
 use crate::kill::Kill;
 use crate::model::{Backend, Frontend};
-use clearway_config::model::{HttpConnMode, HttpReuse, UseSrc};
+use clearway_config::model::{HttpConnMode, HttpReuse};
 use clearway_core::Field;
 use http::header::{self, HeaderValue};
-use http::{Request, Response, Uri, Version};
+use http::{Request, Response, Version};
 use hyper::body::Body as _;
 use std::future::Future;
-use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -68,16 +69,6 @@ fn head_size(req: &http::request::Parts) -> usize {
         .iter()
         .map(|(k, v)| k.as_str().len() + v.len() + 4)
         .sum::<usize>()
-}
-
-/// The client address a server connection comes from, when it is spoofed per client: part
-/// of the key under which the connection may be reused.
-fn spoofed_source(be: &Backend, server: usize, client: IpAddr, hdr_ip: Option<IpAddr>) -> Option<IpAddr> {
-    match be.rt.servers[server].source.as_ref()?.usesrc.as_ref()? {
-        UseSrc::Client | UseSrc::ClientIp => Some(client),
-        UseSrc::HdrIp { .. } => hdr_ip,
-        UseSrc::Addr(_) => None,
-    }
 }
 
 /// Marks the response to a request a `tcp-request content` rule refused: never sent.
@@ -775,59 +766,5 @@ impl client_h1::Service for Session {
         }
         self.fe.counters.inc(Field::of_status(status));
         self.error(None, status)
-    }
-}
-
-/// What a request's Connection header says of the client's side, read in one lookup: whether
-/// the client closes its connection after this request, and the protocol an HTTP/1.1 request
-/// asks to switch to (`Connection: upgrade` with `Upgrade`).
-fn client_connection(req: &http::request::Parts) -> (bool, Option<HeaderValue>) {
-    let t = super::ConnectionTokens::of(&req.headers);
-    let closes = match req.version {
-        Version::HTTP_10 | Version::HTTP_09 => !t.keep_alive,
-        Version::HTTP_11 => t.close,
-        _ => false,
-    };
-    // An HTTP/2 request carries these headers only as an extended CONNECT made over
-    // (`upgrade::from_extended_connect`): HTTP/2 refuses connection headers on arrival.
-    let upgrade = (t.upgrade && matches!(req.version, Version::HTTP_11 | Version::HTTP_2))
-        .then(|| req.headers.get(header::UPGRADE).cloned())
-        .flatten();
-    (closes, upgrade)
-}
-
-/// An absolute request target (HTTP/2, or a proxy-style request) as the path a server expects.
-fn origin_form(uri: &Uri) -> Uri {
-    if uri.scheme().is_none() && uri.authority().is_none() {
-        return uri.clone();
-    }
-    // As written out (`Display`), an empty path is "/": `http://a?q` becomes `/?q`, where
-    // the raw text ("?q") is no origin form and its query would be lost.
-    match uri.path_and_query() {
-        Some(pq) => {
-            Uri::from_maybe_shared(bytes::Bytes::from(pq.to_string())).unwrap_or_else(|_| Uri::from_static("/"))
-        }
-        None => Uri::from_static("/"),
-    }
-}
-
-/// Whether a request may be sent twice (RFC 9110, 9.2.2).
-fn idempotent(m: &http::Method) -> bool {
-    use http::Method as M;
-    [M::GET, M::HEAD, M::OPTIONS, M::TRACE, M::PUT, M::DELETE].contains(m)
-}
-
-/// A server that answered badly or not in time: an error on its backend's and its own count.
-fn count_failed_response(be: &Backend, server: usize) {
-    be.rt.counters.inc(Field::ErrResp);
-    be.rt.servers[server].counters.inc(Field::ErrResp);
-}
-
-/// Notes in a request's log line that its response head came.
-fn responded(fe: &Frontend, parts: &http::request::Parts) {
-    if fe.log_requests {
-        if let Some(l) = parts.extensions.get::<ReqLog>() {
-            l.responded();
-        }
     }
 }

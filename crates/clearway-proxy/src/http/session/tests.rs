@@ -15,7 +15,7 @@ fn origin_form_writes_an_empty_path_as_a_slash_and_keeps_the_query() {
         ("http://a/x?y", "/x?y"),
         ("/x?y", "/x?y"),
     ] {
-        let uri: Uri = target.parse().unwrap();
+        let uri: http::Uri = target.parse().unwrap();
         assert_eq!(origin_form(&uri).to_string(), want, "{target}");
     }
 }
