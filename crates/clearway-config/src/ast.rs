@@ -14,6 +14,7 @@ pub enum Kind {
     Frontend,
     Backend,
     Listen,
+    Resolvers,
     /// A section HAProxy knows that Clearway does not support yet; its body is skipped.
     Unsupported,
 }
@@ -26,6 +27,7 @@ impl Kind {
             Kind::Frontend => "frontend",
             Kind::Backend => "backend",
             Kind::Listen => "listen",
+            Kind::Resolvers => "resolvers",
             Kind::Unsupported => "unsupported",
         }
     }
@@ -59,11 +61,10 @@ pub struct Section {
     pub directives: Vec<Directive>,
 }
 
-const SUPPORTED: [&str; 5] = ["global", "defaults", "frontend", "backend", "listen"];
-const UNSUPPORTED: [&str; 11] = [
+const SUPPORTED: [&str; 6] = ["global", "defaults", "frontend", "backend", "listen", "resolvers"];
+const UNSUPPORTED: [&str; 10] = [
     "userlist",
     "peers",
-    "resolvers",
     "cache",
     "program",
     "http-errors",
@@ -112,6 +113,7 @@ pub fn parse(
             "frontend" => Some(Kind::Frontend),
             "backend" => Some(Kind::Backend),
             "listen" => Some(Kind::Listen),
+            "resolvers" => Some(Kind::Resolvers),
             w if UNSUPPORTED.contains(&w) => Some(Kind::Unsupported),
             _ => None,
         };
@@ -162,7 +164,7 @@ fn section_header(kind: Kind, words: &[String], span: &Span) -> Result<Section, 
     let mut from = None;
     let mut extra = Vec::new();
     while let Some(w) = rest.next() {
-        if w == "from" && kind != Kind::Global {
+        if w == "from" && !matches!(kind, Kind::Global | Kind::Resolvers) {
             from = Some(rest.next().cloned().ok_or_else(|| {
                 Diagnostic::new(span.clone(), "'from' needs the name of a defaults section")
                     .hint("e.g. 'backend app from tcp-defaults'")
@@ -173,7 +175,7 @@ fn section_header(kind: Kind, words: &[String], span: &Span) -> Result<Section, 
             extra.push(w.clone());
         }
     }
-    if matches!(kind, Kind::Frontend | Kind::Backend | Kind::Listen) && name.is_empty() {
+    if matches!(kind, Kind::Frontend | Kind::Backend | Kind::Listen | Kind::Resolvers) && name.is_empty() {
         return Err(Diagnostic::new(span.clone(), format!("'{}' needs a name", kind.word()))
             .hint(format!("e.g. '{} app'", kind.word())));
     }

@@ -11,9 +11,11 @@ use std::time::Duration;
 pub use crate::span::Span;
 
 mod checks;
+mod dns;
 mod server;
 mod tls;
 pub use checks::*;
+pub use dns::*;
 pub use server::*;
 pub use tls::*;
 
@@ -25,6 +27,8 @@ pub struct Config {
     pub frontends: Vec<Frontend>,
     /// Backends in file order.
     pub backends: Vec<Backend>,
+    /// `resolvers` sections in file order.
+    pub resolvers: Vec<Resolvers>,
 }
 
 impl Config {

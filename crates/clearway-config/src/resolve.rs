@@ -17,6 +17,27 @@ pub fn build(sections: &[Section], ctx: &mut Ctx) -> Config {
     for s in sections {
         match s.kind {
             Kind::Unsupported => {}
+            Kind::Resolvers => {
+                if let Some(other) = cfg.resolvers.iter().find(|r| r.name == s.name) {
+                    ctx.error(
+                        &s.span,
+                        format!("resolvers '{}' is defined twice (first at {})", s.name, other.span),
+                    );
+                    continue;
+                }
+                let mut r = crate::model::Resolvers::new(&s.name, &s.span);
+                s.directives
+                    .iter()
+                    .for_each(|d| crate::keywords::dns::apply(d, &mut r, ctx));
+                if r.nameservers.is_empty() && r.resolv_conf_at.is_none() {
+                    ctx.error_hint(
+                        &s.span,
+                        format!("resolvers '{}' has no nameserver", s.name),
+                        Some("add 'nameserver NAME IP:PORT' or 'parse-resolv-conf'".into()),
+                    );
+                }
+                cfg.resolvers.push(r);
+            }
             Kind::Global => s.directives.iter().for_each(|d| global::apply(d, &mut cfg.global, ctx)),
             Kind::Defaults => {
                 let Some(mut draft) = base(s, &named, &last, ctx) else {
@@ -73,8 +94,35 @@ pub fn build(sections: &[Section], ctx: &mut Ctx) -> Config {
     }
     check_names(&cfg, ctx);
     check_tracks(&cfg, ctx);
+    check_resolvers(&cfg, ctx);
     tls_unacted(&cfg, ctx);
     cfg
+}
+
+/// Servers name existing `resolvers` sections, and those that need DNS have a name to
+/// resolve.
+fn check_resolvers(cfg: &Config, ctx: &mut Ctx) {
+    for s in cfg.backends.iter().flat_map(|b| &b.servers) {
+        let Some(name) = &s.dns.resolvers else {
+            if matches!(&s.host, crate::model::Host::Name(h) if h.starts_with('_')) {
+                ctx.error_hint(
+                    &s.span,
+                    format!("server '{}': an SRV label needs run-time DNS", s.name),
+                    Some("add 'resolvers NAME' naming a resolvers section".into()),
+                );
+            }
+            continue;
+        };
+        if !cfg.resolvers.iter().any(|r| &r.name == name) {
+            let hint = crate::suggest::hint(name, cfg.resolvers.iter().map(|r| r.name.as_str()))
+                .or_else(|| Some(format!("add a section 'resolvers {name}' with its nameservers")));
+            ctx.error_hint(
+                &s.span,
+                format!("server '{}': no resolvers section named '{name}'", s.name),
+                hint,
+            );
+        }
+    }
 }
 
 /// Global TLS settings Clearway does not act on: refused when a bind or a server uses TLS,

@@ -5,7 +5,7 @@
 use crate::counters::Counters;
 use clearway_config::model::{self, ServerPort, Span};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering};
 
 /// The administrative state an operator sets (`set server B/S state ...`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,25 +19,36 @@ pub enum Admin {
 }
 
 // Bits of `ServerRt::state`: one load tells whether a server may take traffic.
-const DRAIN: u8 = 1;
-const MAINT: u8 = 2;
+const DRAIN: u16 = 1;
+const MAINT: u16 = 2;
 /// Its health checks last said down.
-const DOWN: u8 = 4;
+const DOWN: u16 = 4;
 /// Its health checks are stopped (`disable health`): it counts as up.
-const CHECK_OFF: u8 = 8;
+const CHECK_OFF: u16 = 8;
 /// Its replies to client addresses do not come back through this host.
-const RETURN_PATH_BROKEN: u8 = 16;
+const RETURN_PATH_BROKEN: u16 = 16;
 /// Its agent (`agent-check`) last said down, fail or stopped.
-const AGENT_DOWN: u8 = 32;
+const AGENT_DOWN: u16 = 32;
 /// The server it tracks (`track`) is in maintenance, or draining.
-const INHERITED_MAINT: u8 = 64;
-const INHERITED_DRAIN: u8 = 128;
+const INHERITED_MAINT: u16 = 64;
+const INHERITED_DRAIN: u16 = 128;
+/// Its name has no address (yet, or any more): maintenance until DNS gives one.
+const RESOLUTION_MAINT: u16 = 256;
 
 #[derive(Debug)]
 pub struct ServerRt {
     pub name: String,
     pub span: Span,
+    /// The address it was given at start-up (unspecified when it had none).
     pub ip: IpAddr,
+    /// Where it is now, for a server whose name DNS resolves at run time (None: no address
+    /// yet). Never emptied once set: a name that loses its addresses puts the server in
+    /// maintenance instead, so a connection chosen just before still has a place to go.
+    dns: Option<arc_swap::ArcSwapOption<DnsAddr>>,
+    /// `server NAME 0.0.0.0` (or `*`): each client's original destination.
+    original_destination: bool,
+    /// The host name of its line, when it has one.
+    pub fqdn: Option<Box<str>>,
     pub port: ServerPort,
     /// The weight the configuration gave (`set weight` may change the current one).
     pub initial_weight: u32,
@@ -56,7 +67,7 @@ pub struct ServerRt {
     pub on_marked_up_shutdown_backups: bool,
     pub source: Option<model::Source>,
     /// Administrative and operational state (the bits above).
-    state: AtomicU8,
+    state: AtomicU16,
     active: AtomicU32,
     /// The most connections in use at once (`smax`).
     max_active: AtomicU32,
@@ -71,6 +82,13 @@ pub struct ServerRt {
     /// When the operational or administrative state last changed, in seconds on the caller's
     /// clock (0: never).
     pub last_change: AtomicU64,
+}
+
+/// Where DNS last placed a server: an address, and an SRV record's port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DnsAddr {
+    pub ip: IpAddr,
+    pub port: Option<u16>,
 }
 
 /// A health check's result as the statistics show it.
@@ -142,12 +160,25 @@ impl ServerRt {
         true
     }
 
-    /// Builds the runtime state of a configured server whose host is already resolved to `ip`.
-    pub fn new(cfg: &model::Server, ip: IpAddr) -> ServerRt {
+    /// Builds the runtime state of a configured server whose host is already resolved to `ip`
+    /// (None: no address at start-up, `init-addr none`; it starts in maintenance).
+    pub fn new(cfg: &model::Server, ip: Option<IpAddr>) -> ServerRt {
+        let dynamic = cfg.dns.resolvers.is_some() && matches!(cfg.host, model::Host::Name(_));
+        let mut state = if cfg.disabled { MAINT } else { 0 };
+        if ip.is_none() {
+            state |= RESOLUTION_MAINT;
+        }
         ServerRt {
             name: cfg.name.clone(),
             span: cfg.span.clone(),
-            ip,
+            ip: ip.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+            dns: dynamic
+                .then(|| arc_swap::ArcSwapOption::new(ip.map(|ip| std::sync::Arc::new(DnsAddr { ip, port: None })))),
+            original_destination: matches!(cfg.host, model::Host::Ip(a) if a.is_unspecified()),
+            fqdn: match &cfg.host {
+                model::Host::Name(n) => Some(n.as_str().into()),
+                model::Host::Ip(_) => None,
+            },
             port: cfg.port,
             initial_weight: cfg.weight,
             weight: AtomicU32::new(cfg.weight),
@@ -159,7 +190,7 @@ impl ServerRt {
             on_marked_down_shutdown: cfg.on_marked_down_shutdown,
             on_marked_up_shutdown_backups: cfg.on_marked_up_shutdown_backups,
             source: cfg.source.clone(),
-            state: AtomicU8::new(if cfg.disabled { MAINT } else { 0 }),
+            state: AtomicU16::new(state),
             active: AtomicU32::new(0),
             max_active: AtomicU32::new(0),
             total: AtomicU64::new(0),
@@ -181,34 +212,88 @@ impl ServerRt {
     /// address of `0.0.0.0` (or `*`) means the client's original destination, as in HAProxy:
     /// with a catch-all transparent bind, the address the client asked for.
     pub fn target(&self, client_dst: SocketAddr) -> SocketAddr {
-        let port = match self.port {
+        let port = |rule| match rule {
             ServerPort::Fixed(p) => p,
             ServerPort::SameAsClient => client_dst.port(),
             ServerPort::Offset(off) => (i32::from(client_dst.port()) + off).clamp(1, 65535) as u16,
         };
-        let ip = if self.ip.is_unspecified() {
-            client_dst.ip().to_canonical()
-        } else {
-            self.ip
-        };
-        SocketAddr::new(ip, port)
+        if self.original_destination {
+            return SocketAddr::new(client_dst.ip().to_canonical(), port(self.port));
+        }
+        match &self.dns {
+            None => SocketAddr::new(self.ip, port(self.port)),
+            Some(cell) => match cell.load().as_deref() {
+                Some(a) => SocketAddr::new(a.ip, a.port.unwrap_or_else(|| port(self.port))),
+                // DNS has given no address yet: unspecified, and connecting is refused.
+                None => SocketAddr::new(self.ip, port(self.port)),
+            },
+        }
     }
 
     /// True for `server NAME 0.0.0.0`: the destination is each client's original one.
     pub fn is_original_destination(&self) -> bool {
-        self.ip.is_unspecified()
+        self.original_destination
+    }
+
+    /// Its address now: the start-up one, or the last DNS gave (None: none yet).
+    pub fn current_ip(&self) -> Option<IpAddr> {
+        match &self.dns {
+            None => Some(self.ip),
+            Some(cell) => cell.load().as_deref().map(|a| a.ip),
+        }
+    }
+
+    /// The port it is at now, when one is known without a client: an SRV record's, else the
+    /// configured one.
+    pub fn current_port(&self) -> Option<u16> {
+        let srv = self.dns.as_ref().and_then(|c| c.load().as_deref().and_then(|a| a.port));
+        srv.or(match self.port {
+            ServerPort::Fixed(p) => Some(p),
+            _ => None,
+        })
+    }
+
+    /// True when DNS resolves its name at run time.
+    pub fn resolved_at_run_time(&self) -> bool {
+        self.dns.is_some()
+    }
+
+    /// A new address from DNS (for a server resolved at run time; ignored otherwise), with
+    /// the port of an SRV record. True when it changed.
+    pub fn set_addr(&self, ip: IpAddr, port: Option<u16>) -> bool {
+        let Some(cell) = &self.dns else { return false };
+        let new = DnsAddr { ip, port };
+        if cell.load().as_deref() == Some(&new) {
+            return false;
+        }
+        cell.store(Some(std::sync::Arc::new(new)));
+        true
+    }
+
+    /// The SRV port it was given, if any.
+    pub fn srv_port(&self) -> Option<u16> {
+        self.dns.as_ref().and_then(|c| c.load().as_deref().and_then(|a| a.port))
+    }
+
+    /// Maintenance because its name has no address (HAProxy's `MAINT (resolution)`).
+    pub fn set_resolution_maint(&self, on: bool) {
+        self.set_bit(RESOLUTION_MAINT, on);
+    }
+
+    pub fn resolution_maint(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & RESOLUTION_MAINT != 0
     }
 
     /// May receive new traffic from the balancer: ready, up (or not checked), and a non-zero
     /// weight.
     pub fn usable(&self) -> bool {
         let s = self.state.load(Ordering::Relaxed);
-        s & (DRAIN | MAINT | AGENT_DOWN | INHERITED_MAINT | INHERITED_DRAIN) == 0
+        s & (DRAIN | MAINT | AGENT_DOWN | INHERITED_MAINT | INHERITED_DRAIN | RESOLUTION_MAINT) == 0
             && (s & DOWN == 0 || s & CHECK_OFF != 0)
             && self.weight() > 0
     }
 
-    fn set_bit(&self, bit: u8, on: bool) {
+    fn set_bit(&self, bit: u16, on: bool) {
         if on {
             self.state.fetch_or(bit, Ordering::Relaxed);
         } else {

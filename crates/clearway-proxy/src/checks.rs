@@ -29,11 +29,12 @@ pub struct Outcome {
 /// Where the check goes: `addr`/`port` of the server line, else the server's own address.
 pub fn check_target(be: &Backend, server: usize, params: &CheckParams) -> Option<SocketAddr> {
     let s = &be.rt.servers[server];
-    let ip = params.addr.or((!s.is_original_destination()).then_some(s.ip))?;
-    let port = params.port.or(match s.port {
-        clearway_config::model::ServerPort::Fixed(p) => Some(p),
-        _ => None,
-    })?;
+    let ip = match params.addr {
+        Some(a) => a,
+        None if s.is_original_destination() => return None,
+        None => s.current_ip()?,
+    };
+    let port = params.port.or_else(|| s.current_port())?;
     Some(SocketAddr::new(ip, port))
 }
 
@@ -67,24 +68,29 @@ fn spread<T>(per_server: &[Option<T>], inter: impl Fn(&T) -> Duration) -> Vec<(u
 
 /// Checks one server forever (until the task is dropped).
 pub async fn run(be: Arc<Backend>, server: usize, params: CheckParams, spec: Arc<CheckSpec>, first_delay: Duration) {
-    let Some(target) = check_target(&be, server, &params) else {
+    let s = &be.rt.servers[server];
+    // A server DNS moves is checked where it is at each check (and not while it has no address).
+    if check_target(&be, server, &params).is_none() && !s.resolved_at_run_time() {
         tracing::error!(backend = %be.rt.name, server = %be.rt.servers[server].name, "no address or port to check (add 'addr' and 'port'): health checks disabled");
         return;
-    };
+    }
     let source = check_source(&be, server);
     let proxy = check_proxy_header(&be.send_proxy[server], &params);
     let mut health = Health::new(params.rise, params.fall);
     let mut return_path = Health::new(params.rise, params.fall);
     tokio::time::sleep(first_delay).await;
-    let s = &be.rt.servers[server];
     // The last result logged by `option log-health-checks` (None: none yet).
     let mut logged: Option<(bool, &'static str, u32)> = None;
     loop {
-        if s.checks_stopped() {
+        let target = match check_target(&be, server, &params) {
             // `disable health`: the server counts as up until `enable health`.
+            _ if s.checks_stopped() || s.resolution_maint() => None,
+            t => t,
+        };
+        let Some(target) = target else {
             tokio::time::sleep(params.inter).await;
             continue;
-        }
+        };
         let (connect_timeout, read_timeout) = check_timeouts(&params, &spec.timeouts);
         let outcome = check_once(
             target,

@@ -224,6 +224,13 @@ pub async fn connect_or_reuse<T>(
         }
         let server = &be.rt.servers[slot.server];
         let target = server.target(client.conn.local);
+        if target.ip().is_unspecified() {
+            // A server DNS has given no address yet (it is in maintenance: only a race gets here).
+            return Err(DispatchError::Connect {
+                server: server.name.clone(),
+                reason: "no address yet (DNS)".into(),
+            });
+        }
         if server.is_original_destination() && clearway_net::system::is_local_address(target.ip()) {
             // A catch-all bind also accepts connections to this host's own addresses: following
             // them to their "original destination" would connect Clearway to itself, forever.

@@ -7,6 +7,7 @@ pub mod checks;
 pub mod control;
 pub mod counted;
 pub mod dispatch;
+pub mod dns;
 pub mod error;
 pub mod forward;
 #[doc(hidden)]

@@ -33,6 +33,8 @@ pub struct Runtime {
     /// The first proxy id (`iid`) given to a section: 2 when stats sockets exist, whose
     /// hidden proxy HAProxy numbers 1 (scripts and the stats page's forms name proxies by id).
     pub first_proxy_id: u32,
+    /// The `resolvers` sections, with the nameservers of `parse-resolv-conf` read in.
+    pub resolvers: Vec<Arc<clearway_config::model::Resolvers>>,
 }
 
 impl Runtime {
@@ -222,6 +224,8 @@ pub struct Backend {
     pub tracks: Vec<Option<String>>,
     /// Per server: its agent check (`agent-check`), if any.
     pub agents: Vec<Option<clearway_config::model::AgentCheck>>,
+    /// Per server: what it asks of run-time DNS (servers with `resolvers` and a name).
+    pub dns: Vec<Option<clearway_config::model::ServerDns>>,
     /// Layer-7 rules and settings (`mode http`).
     pub http: HttpRules,
     /// `tcp-request content` rules, run once the backend is chosen.

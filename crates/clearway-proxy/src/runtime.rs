@@ -80,6 +80,11 @@ impl Runtime {
                 .iter()
                 .map(|s| Ok(ServerRt::new(s, resolve(s)?).for_threads(threads)))
                 .collect::<Result<Vec<_>, BuildError>>()?;
+            let dns = servers
+                .iter()
+                .zip(&b.servers)
+                .map(|(rt, s)| rt.resolved_at_run_time().then(|| s.dns.clone()))
+                .collect();
             let tls = b
                 .servers
                 .iter()
@@ -145,6 +150,7 @@ impl Runtime {
                     .iter()
                     .map(|s| (s.agent.enabled && !s.disabled).then(|| s.agent.clone()))
                     .collect(),
+                dns,
                 http,
                 tcp_rules: crate::inspect::TcpRules::new(&b.tcp_rules),
                 pool: Arc::new(Pool::with_needs(
@@ -244,6 +250,11 @@ impl Runtime {
             threads,
             thread_cpus: thread_cpus(&cfg.global.cpu_maps, threads),
             first_proxy_id: if cfg.global.stats_sockets.is_empty() { 1 } else { 2 },
+            resolvers: cfg
+                .resolvers
+                .iter()
+                .map(|r| Arc::new(crate::dns::with_resolv_conf(r)))
+                .collect(),
             busy_polling: cfg.global.busy_polling,
             log: {
                 let g = Arc::new(log_globals);
@@ -287,16 +298,63 @@ fn listener_stats(f: &model::Frontend, threads: usize) -> Vec<Arc<clearway_core:
     out
 }
 
-fn resolve(s: &model::Server) -> Result<IpAddr, BuildError> {
-    match &s.host {
-        Host::Ip(ip) => Ok(*ip),
-        Host::Name(name) => (name.as_str(), 0)
-            .to_socket_addrs()
-            .ok()
-            .and_then(|mut it| it.next())
-            .map(|a: SocketAddr| a.ip())
-            .ok_or_else(|| BuildError::new(&s.span, format!("server '{}': cannot resolve '{name}'", s.name))),
+/// A server's address at start-up, by its `init-addr` methods in turn (HAProxy's default:
+/// `last,libc`, then `none` with `resolvers`). None: it starts without one, in maintenance.
+fn resolve(s: &model::Server) -> Result<Option<IpAddr>, BuildError> {
+    use clearway_config::model::InitAddr;
+    let name = match &s.host {
+        Host::Ip(ip) => return Ok(Some(*ip)),
+        Host::Name(name) => name,
+    };
+    let mut failed = false;
+    for method in s.dns.init_methods() {
+        match method {
+            // Clearway keeps no server-state file: nothing was recorded.
+            InitAddr::Last => {}
+            // An SRV label has no address of its own.
+            InitAddr::Libc if name.starts_with('_') => {}
+            InitAddr::Libc => {
+                let found = (name.as_str(), 0)
+                    .to_socket_addrs()
+                    .ok()
+                    .and_then(|mut it| it.next())
+                    .map(|a: SocketAddr| a.ip());
+                if found.is_some() {
+                    return Ok(found);
+                }
+                failed = true;
+            }
+            InitAddr::None => {
+                if failed {
+                    tracing::warn!(
+                        "{}: server '{}': cannot resolve '{name}': starting in maintenance until DNS answers",
+                        s.span,
+                        s.name
+                    );
+                }
+                return Ok(None);
+            }
+            InitAddr::Ip(ip) => {
+                if failed {
+                    tracing::warn!(
+                        "{}: server '{}': cannot resolve '{name}': starting with {ip} ('init-addr')",
+                        s.span,
+                        s.name
+                    );
+                }
+                return Ok(Some(ip));
+            }
+        }
     }
+    let hint = if s.dns.resolvers.is_some() {
+        " (with 'none' in its 'init-addr' it would start without an address and wait for DNS)"
+    } else {
+        ""
+    };
+    Err(BuildError::new(
+        &s.span,
+        format!("server '{}': cannot resolve '{name}'{hint}", s.name),
+    ))
 }
 
 /// The lines of a config that need the right to use foreign addresses (IP_TRANSPARENT):

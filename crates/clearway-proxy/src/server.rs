@@ -135,11 +135,13 @@ impl Server {
             let mut tasks = start_thread(&rt, &workers, 0, listeners, stopping);
             let listeners = tasks.len();
             crate::checks::spawn_all(&rt, &mut tasks);
+            let checks = tasks.len() - listeners;
+            crate::dns::spawn_all(&rt, &mut tasks);
             tracing::info!(
                 "clearway {} ready, {listeners} listener(s) on each of {} thread(s), {} health check(s)",
                 env!("CARGO_PKG_VERSION"),
                 rt.threads,
-                tasks.len() - listeners
+                checks
             );
             until.await;
             tasks.abort_all();

@@ -187,8 +187,19 @@ fn markdown() -> String {
         server::ACTED
             .iter()
             .chain(crate::keywords::tls::POLICY_PARAMS)
+            .chain(crate::keywords::dns::SERVER_PARAMS)
             .map(|k| acted(k))
             .chain(server::KNOWN_NOT_ACTED.iter().map(|(k, _, c)| (*k, cell(*c)))),
+    );
+    table(
+        &mut out,
+        "`resolvers` sections",
+        "Servers with `resolvers NAME` have their name resolved again at run time through the \
+         section's nameservers (with the Rust resolver hickory: EDNS0 is announced whenever \
+         `accepted_payload_size` is above 512). A server whose name is an SRV label \
+         (`_service._proto.name`, usually on `server-template`) takes a record's target, port and \
+         weight.",
+        crate::keywords::dns::SECTION.iter().map(|k| acted(k)),
     );
     out
 }

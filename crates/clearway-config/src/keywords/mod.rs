@@ -7,6 +7,7 @@ pub mod bind;
 pub mod checks;
 pub mod classes;
 pub mod cpu_map;
+pub mod dns;
 pub mod global;
 pub mod http;
 pub mod log;

@@ -129,6 +129,7 @@ pub(super) const KEYWORDS: &[(&str, char)] = &[
     ("retries", 'B'),
     ("source", 'B'),
     ("server", 'B'),
+    ("server-template", 'B'),
     ("default-server", 'B'),
     ("option", 'A'),
     ("no", 'A'),
@@ -196,7 +197,6 @@ pub(super) const KNOWN_NOT_ACTED: &[(&str, NotActed)] = &[
     ("filter", Unsupported),
     ("declare", NoEffect),
     ("use-server", Unsupported),
-    ("server-template", Unsupported),
     ("external-check", Unsupported),
     ("load-server-state-from-file", NoEffect),
     ("server-state-file-name", NoEffect),
@@ -281,7 +281,15 @@ pub fn apply(d: &Directive, kind: Kind, name: &str, caps: Caps, p: &mut Draft, c
     if caps.defaults
         && matches!(
             kw,
-            "bind" | "server" | "use_backend" | "acl" | "http-request" | "http-response" | "redirect" | "capture"
+            "bind"
+                | "server"
+                | "server-template"
+                | "use_backend"
+                | "acl"
+                | "http-request"
+                | "http-response"
+                | "redirect"
+                | "capture"
         )
     {
         ctx.error(&d.span, format!("'{kw}' is not allowed in a 'defaults' section"));
@@ -305,7 +313,7 @@ pub fn apply(d: &Directive, kind: Kind, name: &str, caps: Caps, p: &mut Draft, c
     // HAProxy runs content rules in backends too (an allow-list there is enforced).
     let backend_content = kw == "tcp-request" && matches!(d.arg(1), Some("content" | "inspect-delay"));
     if !has(caps, need) && !backend_content {
-        if matches!(kw, "bind" | "server" | "tcp-request") {
+        if matches!(kw, "bind" | "server" | "server-template" | "tcp-request") {
             ctx.error(
                 &d.span,
                 format!(
@@ -482,6 +490,23 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
                     )));
                 }
                 p.servers.push(s);
+            }
+        }
+        "server-template" => {
+            for (line, slot) in crate::keywords::dns::template_lines(d)? {
+                if let Some(mut s) = server::parse_server(&line, &p.default_server, ctx) {
+                    if p.servers.iter().any(|o| o.name == s.name) {
+                        return Err(err(format!(
+                            "duplicate server name '{}' in {} '{name}'",
+                            s.name,
+                            kind.word()
+                        )));
+                    }
+                    s.dns.template = Some(slot);
+                    p.servers.push(s);
+                } else {
+                    break;
+                }
             }
         }
         "default-server" => server::parse_default_server(d, &mut p.default_server, ctx),

@@ -80,10 +80,6 @@ pub(super) const KNOWN_NOT_ACTED: &[(&str, usize, NotActed)] = &[
     ("cookie", 1, Unsupported),
     ("npn", 1, NoEffect),
     ("minconn", 1, Unsupported),
-    ("resolvers", 1, Unsupported),
-    ("resolve-prefer", 1, Unsupported),
-    ("resolve-net", 1, Unsupported),
-    ("init-addr", 1, Unsupported),
     ("redir", 1, Unsupported),
     ("tfo", 0, NoEffect),
     ("namespace", 1, Unsupported),
@@ -143,6 +139,7 @@ pub fn template(span: &Span) -> Server {
         tls: ServerTls::default(),
         pool: Default::default(),
         send_proxy: Default::default(),
+        dns: Default::default(),
     }
 }
 
@@ -291,6 +288,7 @@ fn params(args: &mut Args<'_>, s: &mut Server, ctx: &mut Ctx, span: &Span) -> Re
             }
             "pool-low-conn" => s.pool.low_conn = plain(units::int(value("a number of connections")?, p))?,
             "pool-purge-delay" => s.pool.purge_delay = plain(units::time(value("a time such as 5s")?))?,
+            p if super::dns::SERVER_PARAMS.contains(&p) => super::dns::server_param(p, args, &mut s.dns)?,
             "send-proxy" => s.send_proxy.v1 = true,
             "send-proxy-v2" => s.send_proxy.v2 = true,
             "send-proxy-v2-ssl" | "send-proxy-v2-ssl-cn" => {

@@ -273,6 +273,8 @@ pub struct Server {
     pub pool: IdlePool,
     /// `send-proxy*`: each connection starts with a PROXY protocol header.
     pub send_proxy: SendProxy,
+    /// Run-time DNS (`resolvers`...) and the start-up address (`init-addr`).
+    pub dns: super::ServerDns,
 }
 
 /// `send-proxy`, `send-proxy-v2`, `send-proxy-v2-ssl[-cn]` and `proxy-v2-options`: the PROXY

@@ -597,5 +597,6 @@ fn default_path_current_is_the_behaviour_and_others_are_refused() {
     assert_eq!(l.warnings.len(), 1, "{:?}", l.warnings);
 }
 
+mod dns;
 mod servers;
 mod tls;

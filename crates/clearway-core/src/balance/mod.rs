@@ -145,8 +145,9 @@ pub(crate) mod testutil {
                     tls: Default::default(),
                     pool: Default::default(),
                     send_proxy: Default::default(),
+                    dns: Default::default(),
                 };
-                ServerRt::new(&cfg, [127, 0, 0, 1].into())
+                ServerRt::new(&cfg, Some([127, 0, 0, 1].into()))
             })
             .collect()
     }

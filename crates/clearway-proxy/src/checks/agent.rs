@@ -22,12 +22,17 @@ const MAX_REPLY: usize = 1024;
 pub async fn run(be: Arc<Backend>, server: usize, agent: AgentCheck, first_delay: Duration) {
     let s = &be.rt.servers[server];
     let Some(port) = agent.port else { return };
-    let target = SocketAddr::new(agent.addr.unwrap_or(s.ip), port);
     let source = super::check_source(&be, server);
     // `agent-inter` is also the timeout unless `timeout check` is set.
     let timeout = be.check.timeouts.check.unwrap_or(agent.inter);
     tokio::time::sleep(first_delay).await;
     loop {
+        // A server DNS moves is asked where it is now (and not while it has no address).
+        let Some(ip) = agent.addr.or_else(|| s.current_ip().filter(|_| !s.resolution_maint())) else {
+            tokio::time::sleep(agent.inter).await;
+            continue;
+        };
+        let target = SocketAddr::new(ip, port);
         match ask(target, source.as_ref(), &agent.send, timeout).await {
             Ok(reply) => apply(&be, server, &reply),
             Err(e) => tracing::debug!(backend = %be.rt.name, server = %s.name, "agent at {target}: {e}"),

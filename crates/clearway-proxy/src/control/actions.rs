@@ -92,6 +92,31 @@ pub fn set_admin(be: &Backend, i: usize, a: Admin) {
     after_change(be, i);
 }
 
+/// Puts a server into maintenance for want of an address (`why`: HAProxy's words, "DNS NX
+/// status"), or takes it out once DNS gave one.
+pub fn set_resolution_maint(be: &Backend, i: usize, on: bool, why: &str) {
+    let s = &be.rt.servers[i];
+    if s.resolution_maint() == on {
+        return;
+    }
+    s.set_resolution_maint(on);
+    s.changed_at(crate::process::uptime_secs());
+    if on {
+        let (active, backup) = be.rt.usable_by_kind();
+        tracing::warn!(
+            "Server {}/{} is going DOWN for maintenance ({why}). {active} active and {backup} backup servers left. {} sessions active, {} remaining in queue.",
+            be.rt.name, s.name, s.active(), be.queue.len()
+        );
+    } else {
+        tracing::warn!(
+            "Server {}/{} administratively READY thanks to valid DNS answer.",
+            be.rt.name,
+            s.name
+        );
+    }
+    after_change(be, i);
+}
+
 /// After a server's state changed: queued sessions may go to it now, or, when no server is
 /// left, fail at once instead of waiting for their timeout.
 pub fn after_change(be: &Backend, i: usize) {

@@ -129,7 +129,7 @@ pub fn servers_state(rt: &Runtime, only: Option<&str>) -> Result<String, String>
                 Admin::Ready => 0,
                 Admin::Drain => 0x08,
                 Admin::Maint => 0x01,
-            };
+            } | if sv.resolution_maint() { 0x20 } else { 0 };
             let checked = be.check_params[i].is_some();
             let (status, result) = match (checked, sv.last_check()) {
                 (true, Some(c)) => (check_status_number(c.reason), if sv.check_says_up() { 3 } else { 2 }),
@@ -145,21 +145,19 @@ pub fn servers_state(rt: &Runtime, only: Option<&str>) -> Result<String, String>
                 (true, false) => 6,
                 (true, true) => 2,
             };
-            let port = match sv.port {
-                clearway_config::model::ServerPort::Fixed(p) => p.to_string(),
-                _ => "0".into(),
-            };
+            let port = sv.current_port().unwrap_or(0);
             let ssl = u8::from(be.tls[i].is_some());
             let since = uptime_secs().saturating_sub(sv.last_change.load(std::sync::atomic::Ordering::Relaxed));
             let _ = writeln!(
                 s,
-                "{iid} {} {} {} {} {op} {admin} {} {} {since} {status} {result} {health} {state} 0 0 0 - {port} - {ssl} 0 - - 0",
+                "{iid} {} {} {} {} {op} {admin} {} {} {since} {status} {result} {health} {state} 0 0 0 {} {port} - {ssl} 0 - - 0",
                 be.rt.name,
                 i + 1,
                 sv.name,
-                sv.ip,
+                sv.current_ip().unwrap_or(sv.ip),
                 sv.weight(),
                 sv.initial_weight,
+                sv.fqdn.as_deref().unwrap_or("-"),
             );
         }
     }

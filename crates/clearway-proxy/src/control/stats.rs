@@ -347,6 +347,9 @@ pub fn rows(rt: &Runtime, filter: Filter) -> Vec<Row> {
 /// A server's status word, as HAProxy's statistics write it.
 pub fn server_status(be: &Backend, i: usize, s: &ServerRt) -> String {
     let checked = (be.check_params[i].is_some() && !s.checks_stopped()) || be.tracks[i].is_some();
+    if s.resolution_maint() {
+        return "MAINT (resolution)".into();
+    }
     if s.admin() != Admin::Maint && s.inherited() == Admin::Maint {
         return format!("MAINT (via {})", be.tracks[i].as_deref().unwrap_or_default());
     }
@@ -448,7 +451,10 @@ fn server_row(be: &Backend, i: usize, s: &ServerRt, iid: u32, sid: u32) -> Row {
             r.set("last_chk", &c.info);
         }
     }
-    r.set("addr", s.target(std::net::SocketAddr::new(s.ip, 0)));
+    // As HAProxy: a server DNS left without an address shows none.
+    if !(s.resolved_at_run_time() && s.resolution_maint()) {
+        r.set("addr", s.target(std::net::SocketAddr::new(s.ip, 0)));
+    }
     r.set("mode", mode_word(be.mode));
     r.set("used_conn_cur", s.active());
     out_of_pool(&mut r, be, i);

@@ -31,6 +31,7 @@ fn backend(maxconn: u32, n: usize, balance: Balance) -> BackendRt {
             tls: Default::default(),
             pool: Default::default(),
             send_proxy: Default::default(),
+            dns: Default::default(),
         })
         .collect();
     let cfg = model::Backend {
@@ -51,7 +52,7 @@ fn backend(maxconn: u32, n: usize, balance: Balance) -> BackendRt {
     };
     let rts = servers
         .iter()
-        .map(|s| ServerRt::new(s, [127, 0, 0, 1].into()))
+        .map(|s| ServerRt::new(s, Some([127, 0, 0, 1].into())))
         .collect();
     BackendRt::new(&cfg, rts)
 }
