@@ -465,6 +465,11 @@ pub struct Backend {
     pub balance: Balance,
     /// `hash-type`: used by `balance source`.
     pub hash_type: HashType,
+    /// `log` lines: where its servers' state changes and health checks are logged, as
+    /// HAProxy does (`log global` stands for the global lines).
+    pub logs: Vec<ProxyLog>,
+    /// `log-tag` of this proxy (else the global one).
+    pub log_tag: Option<String>,
     pub servers: Vec<Server>,
     /// The backend-wide `source`, as written (servers already carry the effective one).
     pub source: Option<Source>,
@@ -510,8 +515,13 @@ pub struct ProxyOptions {
     pub forwardfor: Option<ForwardFor>,
     /// How servers with `check` are checked (`option httpchk`, ...; plain connect by default).
     pub check: CheckKind,
-    /// `http-check expect` rules, all of which must hold.
-    pub http_expect: Vec<HttpExpect>,
+    /// `http-check connect|send|expect` rules, in order.
+    pub http_check: Vec<HttpCheckRule>,
+    /// `http-check disable-on-404`: a 404 from a server that is up stops new traffic to it
+    /// (`NOLB`) without marking it down.
+    pub disable_on_404: bool,
+    /// `http-check send-state`: checks carry `X-Haproxy-Server-State`.
+    pub send_state: bool,
     /// `tcp-check` rules, in order (used with `option tcp-check`).
     pub tcp_check: Vec<TcpCheckRule>,
     /// `http-check` and `tcp-check` rules not acted on yet, kept as written.

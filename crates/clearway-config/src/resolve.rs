@@ -165,6 +165,7 @@ fn base(s: &Section, named: &HashMap<String, Draft>, last: &Option<Draft>, ctx: 
     draft.use_backends.clear();
     draft.acls.clear();
     draft.http_rule_span = None;
+    draft.own_check_rules = false;
     Some(draft)
 }
 
@@ -426,6 +427,8 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
             mode: draft.mode,
             balance,
             hash_type: draft.hash_type,
+            logs: draft.logs.clone(),
+            log_tag: draft.log_tag.clone(),
             servers,
             source: draft.source.clone(),
             retries: draft.retries,

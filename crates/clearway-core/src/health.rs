@@ -32,6 +32,14 @@ impl Health {
         self.counter >= self.rise
     }
 
+    pub fn rise(&self) -> u32 {
+        self.rise
+    }
+
+    pub fn fall(&self) -> u32 {
+        self.fall
+    }
+
     /// The health counter (changes with every check that is not a repeat of a settled state).
     pub fn counter(&self) -> u32 {
         self.counter

@@ -34,6 +34,9 @@ const INHERITED_MAINT: u16 = 64;
 const INHERITED_DRAIN: u16 = 128;
 /// Its name has no address (yet, or any more): maintenance until DNS gives one.
 const RESOLUTION_MAINT: u16 = 256;
+/// Up, but its checks passed only conditionally (`http-check disable-on-404`): no new traffic
+/// from the balancer (HAProxy's `NOLB`, a stopping server).
+const NOLB: u16 = 512;
 
 #[derive(Debug)]
 pub struct ServerRt {
@@ -280,6 +283,16 @@ impl ServerRt {
         self.set_bit(RESOLUTION_MAINT, on);
     }
 
+    /// `NOLB`: up, but its last check passed only conditionally (a 404 under
+    /// `http-check disable-on-404`).
+    pub fn set_nolb(&self, on: bool) {
+        self.set_bit(NOLB, on);
+    }
+
+    pub fn nolb(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & NOLB != 0
+    }
+
     pub fn resolution_maint(&self) -> bool {
         self.state.load(Ordering::Relaxed) & RESOLUTION_MAINT != 0
     }
@@ -288,7 +301,7 @@ impl ServerRt {
     /// weight.
     pub fn usable(&self) -> bool {
         let s = self.state.load(Ordering::Relaxed);
-        s & (DRAIN | MAINT | AGENT_DOWN | INHERITED_MAINT | INHERITED_DRAIN | RESOLUTION_MAINT) == 0
+        s & (DRAIN | MAINT | AGENT_DOWN | INHERITED_MAINT | INHERITED_DRAIN | RESOLUTION_MAINT | NOLB) == 0
             && (s & DOWN == 0 || s & CHECK_OFF != 0)
             && self.weight() > 0
     }

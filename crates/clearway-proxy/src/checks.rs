@@ -21,9 +21,12 @@ pub struct Outcome {
     pub ok: bool,
     /// e.g. "Layer4 connection problem", "Layer7 wrong status".
     pub reason: &'static str,
-    /// Detail, e.g. "Connection refused" or "HTTP status check returned code <503>".
+    /// Detail, e.g. "Connection refused" or an HTTP reason phrase.
     pub info: String,
     pub duration: Duration,
+    /// The `code` HAProxy reports with a passed, conditionally passed or wrong-status layer 7
+    /// result: the HTTP status, else 0.
+    pub code: Option<u16>,
 }
 
 /// Where the check goes: `addr`/`port` of the server line, else the server's own address.
@@ -76,6 +79,8 @@ pub async fn run(be: Arc<Backend>, server: usize, params: CheckParams, spec: Arc
     }
     let source = check_source(&be, server);
     let proxy = check_proxy_header(&be.send_proxy[server], &params);
+    // What an `http-check connect send-proxy` sends: the server's kind of header, else v1.
+    let rule_proxy = crate::proxy_protocol::encode(&be.send_proxy[server], &Default::default());
     let mut health = Health::new(params.rise, params.fall);
     let mut return_path = Health::new(params.rise, params.fall);
     tokio::time::sleep(first_delay).await;
@@ -92,25 +97,33 @@ pub async fn run(be: Arc<Backend>, server: usize, params: CheckParams, spec: Arc
             continue;
         };
         let (connect_timeout, read_timeout) = check_timeouts(&params, &spec.timeouts);
-        let outcome = check_once(
+        let route = Route {
             target,
-            source.as_ref(),
-            proxy.as_deref(),
-            be.check_tls[server].as_ref(),
-            &spec,
-            connect_timeout,
-            read_timeout,
-        )
-        .await;
+            source: source.as_ref(),
+            proxy: proxy.as_deref(),
+            tls: be.check_tls[server].as_ref(),
+            step_tls: &be.check_step_tls[server],
+            rule_proxy: &rule_proxy,
+        };
+        let state = spec.send_state.then(|| state_header(&be, server, &health));
+        let ask = http::Ask {
+            state: state.as_deref(),
+            nolb_on_404: spec.disable_on_404 && health.is_up(),
+            ..Default::default()
+        };
+        let outcome = check_once(&route, &spec, &ask, connect_timeout, read_timeout).await;
         if !outcome.ok && s.check_says_up() {
             s.counters.inc(clearway_core::Field::CheckFailures);
+        }
+        if outcome.ok && spec.disable_on_404 {
+            crate::control::actions::set_nolb(&be, server, outcome.reason == http::CONDITIONAL);
         }
         s.set_last_check(clearway_core::LastCheck {
             reason: outcome.reason,
             info: outcome.info.clone(),
             duration_ms: outcome.duration.as_millis() as u64,
         });
-        tracing::debug!(backend = %be.rt.name, server = %be.rt.servers[server].name, ok = outcome.ok, "check: {}, {}", outcome.reason, outcome.info);
+        tracing::debug!(backend = %be.rt.name, server = %be.rt.servers[server].name, ok = outcome.ok, "check: {}{}, {}", outcome.reason, code_part(&outcome), outcome.info);
         let t = health.record(outcome.ok);
         if be.log_health_checks {
             let now = (outcome.ok, outcome.reason, health.counter());
@@ -170,6 +183,7 @@ fn observed(be: &Backend, server: usize, o: &observe::Observer, what: &str, heal
         reason: "Health analyze",
         info: format!("Detected {} consecutive errors, last one was: {what}", o.limit()),
         duration: Duration::ZERO,
+        code: None,
     };
     let t = match o.on_error {
         OnError::FastInter => None,
@@ -194,6 +208,42 @@ fn observed(be: &Backend, server: usize, o: &observe::Observer, what: &str, heal
     if let Some(t) = t {
         apply(be, server, t, &outcome);
     }
+}
+
+/// `X-Haproxy-Server-State` (`http-check send-state`), as HAProxy writes it: the state with
+/// its counts while in transition, then the server's address, names, weights and sessions.
+fn state_header(be: &Backend, server: usize, health: &Health) -> String {
+    let s = &be.rt.servers[server];
+    let top = health.rise() + health.fall() - 1;
+    let c = health.counter();
+    let stopping = s.nolb();
+    let state = match (health.is_up(), c == top) {
+        (true, true) if stopping => "NOLB".to_string(),
+        (true, true) => "UP".to_string(),
+        (true, false) => format!(
+            "{} {}/{}",
+            if stopping { "NOLB" } else { "UP" },
+            c + 1 - health.rise(),
+            health.fall()
+        ),
+        (false, _) if c > 0 => format!("DOWN {c}/{}", health.rise()),
+        (false, _) => "DOWN".to_string(),
+    };
+    let (addr, port) = match (s.current_ip(), s.current_port()) {
+        (Some(ip), Some(p)) => (ip.to_string(), p.to_string()),
+        (Some(ip), None) => (ip.to_string(), "0".to_string()),
+        _ => (String::new(), String::new()),
+    };
+    let total: u32 = be.rt.servers.iter().filter(|x| x.usable()).map(|x| x.weight()).sum();
+    let sessions: u32 = be.rt.servers.iter().map(|x| x.active()).sum();
+    format!(
+        "{state}; address={addr}; port={port}; name={}/{}; node={}; weight={}/{total}; scur={}/{sessions}; qcur=0",
+        be.rt.name,
+        s.name,
+        crate::log::time::hostname(),
+        s.weight(),
+        s.active(),
+    )
 }
 
 /// HAProxy's rule: with `timeout check`, connect within min(timeout connect, inter) and read
@@ -221,6 +271,11 @@ fn check_source(be: &Backend, server: usize) -> Option<SourceBind> {
     })
 }
 
+/// `, code: N` after a layer 6 or 7 result, as HAProxy writes it.
+fn code_part(o: &Outcome) -> String {
+    o.code.map(|c| format!(", code: {c}")).unwrap_or_default()
+}
+
 /// `option log-health-checks`: one check's result, in HAProxy's words.
 fn log_check(be: &Backend, server: usize, o: &Outcome, health: &Health) {
     let info = if o.info.is_empty() || o.ok {
@@ -228,18 +283,22 @@ fn log_check(be: &Backend, server: usize, o: &Outcome, health: &Health) {
     } else {
         format!(", info: \"{}\"", o.info)
     };
-    tracing::info!(
-        "Health check for server {}/{} {}, reason: {}{info}, check duration: {}ms, status: {}.",
+    let msg = format!(
+        "Health check for server {}/{} {}, reason: {}{}{info}, check duration: {}ms, status: {}.",
         be.rt.name,
         be.rt.servers[server].name,
         if o.ok { "succeeded" } else { "failed" },
         o.reason,
+        code_part(o),
         o.duration.as_millis(),
         health.status()
     );
+    tracing::info!("{msg}");
+    be.events.send(crate::log::NOTICE, &msg);
 }
 
 fn apply(be: &Backend, server: usize, t: Transition, o: &Outcome) {
+    use crate::control::actions;
     let s = &be.rt.servers[server];
     let ms = o.duration.as_millis();
     let info = if o.info.is_empty() {
@@ -247,6 +306,7 @@ fn apply(be: &Backend, server: usize, t: Transition, o: &Outcome) {
     } else {
         format!(", info: \"{}\"", o.info)
     };
+    let info = format!("{}{info}", code_part(o));
     match t {
         Transition::WentDown => {
             s.set_up(false);
@@ -254,12 +314,19 @@ fn apply(be: &Backend, server: usize, t: Transition, o: &Outcome) {
             crate::control::actions::propagate_health(be, server, false);
             s.counters.inc(clearway_core::Field::CheckDowns);
             let (active, backup) = be.rt.usable_by_kind();
-            tracing::warn!(
-                "Server {}/{} is DOWN, reason: {}{info}, check duration: {ms}ms. {active} active and {backup} backup servers left. {} sessions active, {} in queue.",
-                be.rt.name, s.name, o.reason, s.active(), be.queue.len()
+            let msg = format!(
+                "{}Server {}/{} is DOWN, reason: {}{info}, check duration: {ms}ms{}",
+                actions::prefix(s),
+                be.rt.name,
+                s.name,
+                o.reason,
+                actions::left(be, s)
             );
+            actions::say(be, crate::log::ALERT, &msg);
             if active + backup == 0 {
-                tracing::error!("backend {} has no server available!", be.rt.name);
+                let msg = format!("backend {} has no server available!", be.rt.name);
+                tracing::error!("{msg}");
+                be.events.send(crate::log::EMERG, &msg);
                 be.queue.fail_all();
             }
             if s.on_marked_down_shutdown {
@@ -285,11 +352,15 @@ fn apply(be: &Backend, server: usize, t: Transition, o: &Outcome) {
             s.set_up(true);
             s.changed_at(crate::process::uptime_secs());
             crate::control::actions::propagate_health(be, server, true);
-            let (active, backup) = be.rt.usable_by_kind();
-            tracing::info!(
-                "Server {}/{} is UP, reason: {}{info}, check duration: {ms}ms. {active} active and {backup} backup servers online.",
-                be.rt.name, s.name, o.reason
+            let msg = format!(
+                "{}Server {}/{} is UP, reason: {}{info}, check duration: {ms}ms{}",
+                actions::prefix(s),
+                be.rt.name,
+                s.name,
+                o.reason,
+                actions::online(be)
             );
+            actions::say(be, crate::log::NOTICE, &msg);
             be.queue.offer(&be.rt, server);
             if s.on_marked_up_shutdown_backups && !s.backup {
                 for (i, b) in be.rt.servers.iter().enumerate().filter(|(_, b)| b.backup) {
@@ -317,27 +388,53 @@ fn check_proxy_header(p: &clearway_config::model::SendProxy, params: &CheckParam
     send.then(|| crate::proxy_protocol::encode(p, &Default::default()))
 }
 
-/// Runs one check; `proxy`: the PROXY protocol header its connection starts with.
+/// Where a check connects, and how.
+pub struct Route<'a> {
+    pub target: SocketAddr,
+    pub source: Option<&'a SourceBind>,
+    /// The PROXY protocol header its connection starts with.
+    pub proxy: Option<&'a [u8]>,
+    /// TLS, for a server checked over TLS.
+    pub tls: Option<&'a crate::tls::Connector>,
+    /// The TLS of each `http-check connect ... ssl` step.
+    pub step_tls: &'a [Option<crate::tls::Connector>],
+    /// The PROXY protocol header of an `http-check connect send-proxy`.
+    pub rule_proxy: &'a [u8],
+}
+
+/// Runs one check; `ask`: what it asks beyond its rules (HTTP checks).
 pub async fn check_once(
-    target: SocketAddr,
-    source: Option<&SourceBind>,
-    proxy: Option<&[u8]>,
-    tls: Option<&crate::tls::Connector>,
+    route: &Route<'_>,
     spec: &CheckSpec,
+    ask: &http::Ask<'_>,
     connect_timeout: Duration,
     read_timeout: Duration,
 ) -> Outcome {
+    let Route {
+        target,
+        source,
+        proxy,
+        tls,
+        ..
+    } = *route;
     let start = Instant::now();
     let done = |verdict: Verdict| {
         let (ok, reason, info) = match verdict {
             Ok((reason, info)) => (true, reason, info),
             Err((reason, info)) => (false, reason, info),
         };
+        // HAProxy reports a code with these results only (the HTTP status, else 0).
+        let code = matches!(
+            reason,
+            "Layer7 check passed" | http::CONDITIONAL | "Layer7 wrong status"
+        )
+        .then(|| ask.code.load(std::sync::atomic::Ordering::Relaxed));
         Outcome {
             ok,
             reason,
             info,
             duration: start.elapsed(),
+            code,
         }
     };
     // A plain connect check, as HAProxy's: the handshake's last ACK is held back and the
@@ -349,6 +446,16 @@ pub async fn check_once(
         CheckKind::TcpCheck(rules) => rules.is_empty(),
         _ => false,
     };
+    if spec.http_connects() {
+        let d = http_steps::Defaults {
+            target,
+            source,
+            proxy,
+            rule_proxy: route.rule_proxy,
+            tls,
+        };
+        return done(http_steps::run(spec, &d, route.step_tls, ask, connect_timeout, read_timeout).await);
+    }
     if let CheckKind::TcpCheck(rules) = &spec.kind {
         if !plain {
             // A tcp-check opens its own connections and runs under its own limits.
@@ -374,7 +481,7 @@ pub async fn check_once(
         if plain {
             return done(Ok(("Layer6 check passed", String::new())));
         }
-        let verdict = backstop(deadline, speak(&mut s, spec), layer_of(spec)).await;
+        let verdict = backstop(deadline, speak(&mut s, spec, ask), layer_of(spec)).await;
         return done(verdict);
     }
     if plain {
@@ -391,19 +498,26 @@ pub async fn check_once(
         CheckKind::Mysql { .. } | CheckKind::Pgsql { .. } | CheckKind::Smtp { .. }
     );
     let mut conn = CheckConn::new(stream, linger);
-    let verdict = backstop(deadline, speak(&mut *conn, spec), layer_of(spec)).await;
+    let verdict = backstop(deadline, speak(&mut *conn, spec, ask), layer_of(spec)).await;
     drop(conn);
     done(verdict)
 }
 
 /// A check's protocol on a connection: its verdict.
-async fn speak<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(s: &mut S, spec: &CheckSpec) -> Verdict {
+async fn speak<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    s: &mut S,
+    spec: &CheckSpec,
+    ask: &http::Ask<'_>,
+) -> Verdict {
     match &spec.kind {
         // Answered by the connection alone.
         CheckKind::Connect | CheckKind::Unimplemented { .. } | CheckKind::TcpCheck(_) => {
             Ok(("Layer4 check passed", String::new()))
         }
-        CheckKind::Http(h) => http::check(s, h, &spec.expect, &spec.regexes).await,
+        CheckKind::Http(_) => match spec.http.first() {
+            Some(step) => http::check(s, step, ask, &spec.regexes).await,
+            None => Ok(("Layer4 check passed", String::new())),
+        },
         CheckKind::Mysql { user, post41 } => protocols::mysql(s, user.as_deref(), *post41).await,
         CheckKind::Pgsql { user } => protocols::pgsql(s, user).await,
         CheckKind::Redis => protocols::redis(s).await,
@@ -483,6 +597,7 @@ fn os_message(e: &std::io::Error) -> String {
 mod agent;
 mod conn;
 pub(crate) mod http;
+mod http_steps;
 pub mod observe;
 pub(crate) mod protocols;
 mod return_path;

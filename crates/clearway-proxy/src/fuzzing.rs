@@ -355,7 +355,7 @@ pub fn client_hello(data: &[u8]) {
 /// A server's answer to a health check. The first byte picks the check.
 pub fn check_answer(data: &[u8]) {
     use crate::checks::{http as httpchk, protocols, CheckSpec};
-    use clearway_config::model::{CheckKind, ExpectMatch, HttpCheck, HttpExpect, Span, Timeouts};
+    use clearway_config::model::{CheckKind, ExpectMatch, HttpCheck, HttpCheckRule, HttpExpect, Span, Timeouts};
     let Some((&which, answer)) = data.split_first() else {
         return;
     };
@@ -376,11 +376,12 @@ pub fn check_answer(data: &[u8]) {
             line: 1,
         };
         let rules = |matcher| {
-            vec![HttpExpect {
+            vec![HttpCheckRule::Expect(HttpExpect {
                 span: span.clone(),
                 negate: which & 0x10 != 0,
                 matcher,
-            }]
+                comment: None,
+            })]
         };
         match which % 8 {
             0 => protocols::mysql(&mut check, None, false).await,
@@ -394,13 +395,12 @@ pub fn check_answer(data: &[u8]) {
                     6 => rules(ExpectMatch::RString("^[a-z]+ok".into())),
                     _ => rules(ExpectMatch::Status(vec![(200, 204), (302, 302)])),
                 };
-                let spec = CheckSpec::new(
-                    CheckKind::Http(HttpCheck::default()),
-                    expect.clone(),
-                    Timeouts::default(),
-                );
-                let h = HttpCheck::default();
-                httpchk::check(&mut check, &h, &spec.expect, &spec.regexes).await
+                let options = clearway_config::model::ProxyOptions {
+                    http_check: expect,
+                    ..Default::default()
+                };
+                let spec = CheckSpec::new(CheckKind::Http(HttpCheck::default()), &options, Timeouts::default());
+                httpchk::check(&mut check, &spec.http[0], &Default::default(), &spec.regexes).await
             }
         }
     });

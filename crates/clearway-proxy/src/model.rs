@@ -224,6 +224,8 @@ pub struct Backend {
     pub tracks: Vec<Option<String>>,
     /// Per server: its agent check (`agent-check`), if any.
     pub agents: Vec<Option<clearway_config::model::AgentCheck>>,
+    /// Per server, per step of an HTTP check: the TLS of an `http-check connect ... ssl`.
+    pub check_step_tls: Vec<Vec<Option<crate::tls::Connector>>>,
     /// Per server: what it asks of run-time DNS (servers with `resolvers` and a name).
     pub dns: Vec<Option<clearway_config::model::ServerDns>>,
     /// Layer-7 rules and settings (`mode http`).
@@ -254,6 +256,8 @@ pub struct Backend {
     pub prefer_last_server: bool,
     /// `option log-health-checks`.
     pub log_health_checks: bool,
+    /// Where its servers' events are logged besides the process's own log (its `log` lines).
+    pub events: crate::log::Globals,
     /// Per server: how its sessions are ended from outside, when anything can end them
     /// (a stats socket or an admin page, `on-marked-down shutdown-sessions`, a server's
     /// `on-marked-up shutdown-backup-sessions` for the backups).

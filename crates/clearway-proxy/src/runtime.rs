@@ -74,11 +74,38 @@ impl Runtime {
         let killable = !cfg.global.stats_sockets.is_empty()
             || cfg.frontends.iter().any(|f| admin_page(&f.http))
             || cfg.backends.iter().any(|b| admin_page(&b.http));
+        let log_globals = crate::log::Globals::open(&cfg.global).map_err(|(span, m)| BuildError::new(&span, m))?;
         for (id, b) in cfg.backends.iter().enumerate() {
             let servers = b
                 .servers
                 .iter()
                 .map(|s| Ok(ServerRt::new(s, resolve(s)?).for_threads(threads)))
+                .collect::<Result<Vec<_>, BuildError>>()?;
+            let check = CheckSpec::new(b.options.check.clone(), &b.options, b.timeouts);
+            // The TLS of each `http-check connect ... ssl` step, per server.
+            let check_step_tls = b
+                .servers
+                .iter()
+                .zip(&servers)
+                .map(|(s, rt)| {
+                    check
+                        .http
+                        .iter()
+                        .map(|step| match &step.connect {
+                            Some(c) if c.ssl && s.check.enabled => {
+                                let mut t = s.check_tls_settings();
+                                if let Some(n) = &c.sni {
+                                    t.sni = Some(model::Sni::Fixed(n.clone()));
+                                }
+                                if let Some(a) = &c.alpn {
+                                    t.alpn = a.split(',').map(str::to_string).collect();
+                                }
+                                crate::tls::connector(&t, rt.ip, &s.span).map(Some)
+                            }
+                            _ => Ok(None),
+                        })
+                        .collect::<Result<Vec<_>, BuildError>>()
+                })
                 .collect::<Result<Vec<_>, BuildError>>()?;
             let dns = servers
                 .iter()
@@ -113,11 +140,8 @@ impl Runtime {
                 rt: BackendRt::new(b, servers).for_threads(threads),
                 mode: b.mode,
                 queue: Queue::default(),
-                check: Arc::new(CheckSpec::new(
-                    b.options.check.clone(),
-                    b.options.http_expect.clone(),
-                    b.timeouts,
-                )),
+                check: Arc::new(check),
+                check_step_tls,
                 check_params: b
                     .servers
                     .iter()
@@ -179,6 +203,8 @@ impl Runtime {
                 balance: b.balance.clone(),
                 prefer_last_server: b.options.prefer_last_server,
                 log_health_checks: b.options.log_health_checks,
+                events: crate::log::Globals::for_backend(b, &log_globals)
+                    .map_err(|(span, m)| BuildError::new(&span, m))?,
                 kill: b
                     .servers
                     .iter()
@@ -199,7 +225,6 @@ impl Runtime {
                 .cloned()
                 .ok_or_else(|| BuildError::new(span, format!("no backend named '{name}'")))
         };
-        let log_globals = crate::log::Globals::open(&cfg.global).map_err(|(span, m)| BuildError::new(&span, m))?;
         let global_conns = Arc::new(crate::limit::Limit::new(global_maxconn));
         let mut frontends = Vec::with_capacity(cfg.frontends.len());
         for f in &cfg.frontends {

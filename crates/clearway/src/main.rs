@@ -95,9 +95,9 @@ fn main() -> ExitCode {
         }
     }
     let cfg = loaded.config;
-    // As HAProxy: a configuration without a single `bind` is valid text that would serve
-    // nothing, so it does not start (exit 2 for a check, 1 for a start).
-    let listens = cfg.frontends.iter().any(|f| !f.binds.is_empty());
+    // As HAProxy: a configuration without a single `bind` (a stats socket counts) is valid
+    // text that would serve nothing, so it does not start (exit 2 for a check, 1 for a start).
+    let listens = cfg.frontends.iter().any(|f| !f.binds.is_empty()) || !cfg.global.stats_sockets.is_empty();
     if cli.check {
         if !listens {
             println!("Configuration file has no error but will not start (no listener) => exit(2).");
@@ -109,7 +109,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if !listens {
-        eprintln!("[ALERT] no listener in the configuration (add a 'bind' line to a 'frontend' or 'listen' section): nothing to do");
+        eprintln!("[ALERT] no listener in the configuration (add a 'bind' line to a 'frontend' or 'listen' section, or a 'stats socket'): nothing to do");
         return ExitCode::from(1);
     }
     match startup::start(&cli, &cfg) {

@@ -114,7 +114,7 @@ fn redis_check_and_tcp_check() {
         .sh("redis-cli -h 198.51.100.10 -p 6379 CONFIG SET requirepass secret >/dev/null");
     assert!(
         lb.wait_log(
-            "Server bk_redis/s1 is DOWN, reason: Layer7 wrong status, info: \"NOAUTH",
+            "Server bk_redis/s1 is DOWN, reason: Layer7 wrong status, code: 0, info: \"NOAUTH",
             TIMEOUT
         ),
         "{}",
@@ -193,7 +193,7 @@ fn mysql_check_with_and_without_user() {
     assert!(passed(&lb, "bk_user41", "Layer7 check passed"), "{}", lb.log());
     assert!(
         lb.wait_log(
-            "Server bk_nouser/s1 is DOWN, reason: Layer7 wrong status, info: \"1045 Access denied",
+            "Server bk_nouser/s1 is DOWN, reason: Layer7 wrong status, code: 0, info: \"1045 Access denied",
             TIMEOUT
         ),
         "{}",
@@ -228,11 +228,7 @@ fn ssl_hello_and_httpchk_against_nginx() {
     ]);
     let lb = start_debug(&topo, &cfg);
     assert!(passed(&lb, "bk_tls", "Layer6 check passed"), "{}", lb.log());
-    assert!(
-        passed(&lb, "bk_http", "HTTP status check returned code <200>"),
-        "{}",
-        lb.log()
-    );
+    assert!(passed(&lb, "bk_http", "Layer7 check passed, code: 200"), "{}", lb.log());
     assert!(
         lb.wait_log("Server bk_tls_bad/s1 is DOWN, reason: Layer6 invalid response", TIMEOUT),
         "{}",

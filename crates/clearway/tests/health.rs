@@ -113,7 +113,8 @@ fn http_check_status_and_string() {
         lb.log()
     );
     assert!(
-        lb.log().contains("HTTP status check returned code <503>"),
+        lb.log()
+            .contains("reason: Layer7 wrong status, code: 503, info: \"Status\""),
         "{}",
         lb.log()
     );

@@ -389,11 +389,12 @@ fn socket_stats_give_each_listener_the_row_and_metrics_haproxy_gives_it() {
             assert_eq!(c[col], h[col], "{k} {col}: clearway {c:?}\nhaproxy {h:?}");
         }
         // The most sessions at once: the connections came one after the other, but whether a
-        // proxy had counted one's end before it took the next depends on timing.
-        for r in [c, h] {
+        // proxy had counted one's end before it took the next depends on timing. (HAProxy's
+        // count of the most may even pass its total by one: only Clearway's is held to it.)
+        for (r, slack) in [(c, 0), (h, 1)] {
             let (smax, stot) = (r["smax"].parse::<u32>(), r["stot"].parse::<u32>());
             assert!(
-                matches!((smax, stot), (Ok(m), Ok(t)) if m <= t && (m >= 1 || t == 0)),
+                matches!((smax, stot), (Ok(m), Ok(t)) if m <= t + slack && (m >= 1 || t == 0)),
                 "{k}: {r:?}"
             );
         }

@@ -11,7 +11,7 @@ use super::{bind, global, options, proxy, server};
 /// acted on, and the health checks Clearway does not run.
 const SPECIAL: &[(&str, &str)] = &[
     ("tcp-request", "`tcp-request` conditions on HTTP contents in `mode tcp`"),
-    ("http-check", "`http-check` rules other than `expect`"),
+    ("http-check", "`http-check set-var` and `unset-var`"),
     (
         "hash-type",
         "a hash function or `avalanche` after the `hash-type` method",
@@ -132,8 +132,8 @@ fn markdown() -> String {
         &mut out,
         "Proxy sections (defaults, frontend, listen, backend)",
         "`tcp-request content` conditions on HTTP contents (`hdr()`, `path`...) in `mode tcp` are not \
-         supported (HAProxy parses the buffered data as HTTP for them); `http-check` rules other than \
-         `expect` are not supported. In `mode http`, `tcp-request content` rules run on each request, \
+         supported (HAProxy parses the buffered data as HTTP for them); `http-check set-var` and \
+         `unset-var` are not supported. In `mode http`, `tcp-request content` rules run on each request, \
          a backend's once it is chosen, and a reject closes the connection without a response, as in \
          HAProxy. `hash-type`: its method (`map-based`, `consistent`) is acted on for `balance source`, \
          with Clearway's own hash (which client lands on which server differs from HAProxy's; how \

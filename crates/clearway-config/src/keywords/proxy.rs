@@ -43,6 +43,9 @@ pub struct Draft {
     /// The defaults section the `tcp-request` rules came from, if any: a defaults section
     /// with rules may serve frontends or backends, not both (as HAProxy).
     pub rules_defaults: Option<Span>,
+    /// This section has check rules of its own (`http-check`, `tcp-check`): those of its
+    /// defaults section no longer apply, as in HAProxy.
+    pub own_check_rules: bool,
     /// The first line with a layer-7 rule, for the warning in TCP proxies.
     pub http_rule_span: Option<Span>,
 }
@@ -76,6 +79,7 @@ impl Draft {
             http: HttpSettings::default(),
             tcp_rules: crate::rules::TcpRules::default(),
             rules_defaults: None,
+            own_check_rules: false,
             http_rule_span: None,
         }
     }
@@ -335,6 +339,23 @@ pub fn apply(d: &Directive, kind: Kind, name: &str, caps: Caps, p: &mut Draft, c
     }
 }
 
+/// The section's first check rule (`http-check`, `tcp-check`, `option httpchk`): as in
+/// HAProxy, its rules replace those of its defaults section, the request of `option httpchk`
+/// included (back to `OPTIONS / HTTP/1.0` unless this section says otherwise).
+fn own_check_rules(p: &mut Draft) {
+    if p.own_check_rules {
+        return;
+    }
+    p.own_check_rules = true;
+    p.options.tcp_check.clear();
+    p.options.http_check.clear();
+    p.options.disable_on_404 = false;
+    p.options.send_state = false;
+    if let crate::model::CheckKind::Http(h) = &mut p.options.check {
+        *h = Default::default();
+    }
+}
+
 /// `capture request|response header NAME len N`, `capture cookie NAME len N`.
 fn capture(d: &Directive, p: &mut Draft, ctx: &mut Ctx) -> Res<()> {
     let usage = "'capture request|response header NAME len N' or 'capture cookie NAME len N'";
@@ -510,7 +531,12 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
             }
         }
         "default-server" => server::parse_default_server(d, &mut p.default_server, ctx),
-        "option" => option(d, false, caps, name, kind, p, ctx),
+        "option" => {
+            if d.arg(1) == Some("httpchk") {
+                own_check_rules(p);
+            }
+            option(d, false, caps, name, kind, p, ctx)
+        }
         "no" if d.arg(1) == Some("log") && d.words.len() == 2 => p.logs.clear(),
         "no" => {
             if d.arg(1) != Some("option") {
@@ -600,27 +626,45 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
             p.log_tag = Some(d.words[1].clone());
         }
         "capture" => capture(d, p, ctx)?,
-        "http-check" if d.arg(1) == Some("expect") => {
-            let e = checks::http_expect(d).map_err(err)?;
-            p.options.http_expect.push(e);
+        "tcp-check" | "http-check" if !p.own_check_rules => {
+            own_check_rules(p);
+            return apply_known(d, caps, name, kind, p, ctx);
         }
         "tcp-check" => {
             let rule = checks::tcp_check(d).map_err(err)?;
             p.options.tcp_check.push(rule);
         }
-        "http-check" => {
-            if d.words.len() < 2 {
-                return Err(err(format!("'{kw}' expects a rule, e.g. '{kw} expect ...'")));
+        "http-check" => match d.arg(1) {
+            Some("disable-on-404") => p.options.disable_on_404 = true,
+            Some("send-state") => p.options.send_state = true,
+            Some(r) if r.starts_with("set-var") || r.starts_with("unset-var") => {
+                p.options.check_rules.push((d.span.clone(), d.words.clone()));
+                // Variables feed the rules that decide which servers get traffic.
+                ctx.not_acted(
+                    &d.span,
+                    &format!("'{kw} {}'", d.words[1]),
+                    "http-check",
+                    NotActed::Unsupported,
+                );
             }
-            p.options.check_rules.push((d.span.clone(), d.words.clone()));
-            // The checks decide which servers get traffic.
-            ctx.not_acted(
-                &d.span,
-                &format!("'{kw} {}'", d.words[1]),
-                "http-check",
-                NotActed::Unsupported,
-            );
-        }
+            _ => {
+                let rule = checks::http_check(d).map_err(err)?;
+                let connects = p
+                    .options
+                    .http_check
+                    .iter()
+                    .any(|r| matches!(r, crate::model::HttpCheckRule::Connect(_)));
+                if matches!(rule, Some(crate::model::HttpCheckRule::Connect(_)))
+                    && !connects
+                    && !p.options.http_check.is_empty()
+                {
+                    return Err(err(
+                        "'http-check connect' must be the first rule when there is one (before any send or expect)",
+                    ));
+                }
+                p.options.http_check.extend(rule);
+            }
+        },
         "acl" => {
             let name = d
                 .arg(1)

@@ -72,12 +72,52 @@ impl Default for HttpCheck {
     }
 }
 
+/// One `http-check` rule of a backend's HTTP checks, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HttpCheckRule {
+    /// `http-check connect ...`: a new connection (the first rule, when there is one).
+    Connect(CheckConnect),
+    /// `http-check send ...`: the request, on top of `option httpchk`'s.
+    Send(HttpSend),
+    /// `http-check expect ...`: a test of the last response.
+    Expect(HttpExpect),
+}
+
+/// `http-check connect [default] [port N] [addr IP] [send-proxy] [ssl] [sni NAME] [alpn
+/// LIST] [linger]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckConnect {
+    /// `default`: the server line's check settings (port, address, TLS, PROXY header) for
+    /// what the rule does not say.
+    pub default: bool,
+    pub port: Option<u16>,
+    pub addr: Option<std::net::IpAddr>,
+    pub send_proxy: bool,
+    pub ssl: bool,
+    pub sni: Option<String>,
+    pub alpn: Option<String>,
+    pub linger: bool,
+}
+
+/// `http-check send [meth M] [uri U] [ver V] [hdr NAME VALUE]* [body TEXT]`: what it does
+/// not say comes from `option httpchk`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HttpSend {
+    pub method: Option<String>,
+    pub uri: Option<String>,
+    pub version: Option<String>,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+}
+
 /// One `http-check expect [!] status|string ...` rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpExpect {
     pub span: Span,
     pub negate: bool,
     pub matcher: ExpectMatch,
+    /// `comment TEXT`: reported when the rule fails.
+    pub comment: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,4 +130,21 @@ pub enum ExpectMatch {
     RStatus(String),
     /// A regular expression the body must match.
     RString(String),
+    /// `hdr` (each comma-separated value) or `fhdr` (the whole value) `name [-m M] NAME
+    /// [value [-m M] VALUE]`: a response header, and its value if given.
+    Header {
+        full: bool,
+        name: (HeaderMatch, String),
+        value: Option<(HeaderMatch, String)>,
+    },
+}
+
+/// How a header name or value is compared (`-m str|beg|end|sub|reg`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderMatch {
+    Str,
+    Beg,
+    End,
+    Sub,
+    Reg,
 }

@@ -40,7 +40,9 @@ pub async fn run(
 ) -> Verdict {
     let mut first = None;
     if !matches!(rules.first(), Some(TcpCheckRule::Connect { .. })) {
-        let s = connect_checked(target, source, connect_timeout, sends_next(rules, 0), proxy).await?;
+        let s = connect_checked(target, source, connect_timeout, sends_next(rules, 0), proxy)
+            .await
+            .map_err(|(r, i)| (r, where_failed(&i, " at initial connection step of tcp-check")))?;
         first = Some(CheckConn::new(s, false));
     }
     let mut at = Instant::now() + read_timeout;
@@ -65,13 +67,11 @@ pub async fn run(
                     let s = connect_checked(to, source, connect_timeout, last || sends_next(rules, step), None)
                         .await
                         .map_err(|(r, i)| {
-                            (
-                                r,
-                                format!(
-                                    "TCPCHK connect to {to} at step {step}: {}",
-                                    if i.is_empty() { "timeout" } else { &i }
-                                ),
-                            )
+                            let what = match port {
+                                Some(p) => format!(" at step {step} of tcp-check (connect port {p})"),
+                                None => format!(" at step {step} of tcp-check (connect)"),
+                            };
+                            (r, where_failed(&i, &what))
                         })?;
                     deadline.get_or_insert_with(|| Instant::now() + read_timeout);
                     if last {
@@ -133,6 +133,11 @@ pub async fn run(
         ))
     };
     super::backstop(at, steps, "Layer7 timeout").await
+}
+
+/// HAProxy's words for a failed connection of a tcp-check: the system's message, then where.
+fn where_failed(os: &str, at: &str) -> String {
+    format!("{os}{at}")
 }
 
 /// Reads until `found` holds for what was received, the peer closes, or `MAX_READ` is reached.

@@ -12,6 +12,19 @@ fn expect(negate: bool, matcher: ExpectMatch) -> HttpExpect {
         },
         negate,
         matcher,
+        comment: None,
+    }
+}
+
+/// A route to `target` alone: no source, PROXY header or TLS.
+fn to(target: SocketAddr) -> Route<'static> {
+    Route {
+        target,
+        source: None,
+        proxy: None,
+        tls: None,
+        step_tls: &[],
+        rule_proxy: &[],
     }
 }
 
@@ -28,9 +41,56 @@ fn status_lines() {
 fn default_expectation_is_2xx_or_3xx() {
     assert!(judge(&Regexes::default(), 200, b"", &[]).is_ok());
     assert!(judge(&Regexes::default(), 302, b"", &[]).is_ok());
-    let (reason, info) = judge(&Regexes::default(), 503, b"", &[]).unwrap_err();
-    assert_eq!(reason, "Layer7 wrong status");
-    assert!(info.contains("<503>"));
+    let (reason, info) = judge(
+        &Regexes::default(),
+        503,
+        b"HTTP/1.1 503 Service Unavailable\r\n\r\n",
+        &[],
+    )
+    .unwrap_err();
+    // As HAProxy: the reason phrase tells.
+    assert_eq!((reason, info.as_str()), ("Layer7 wrong status", "Service Unavailable"));
+}
+
+#[test]
+fn header_rules_match_names_without_case_and_values_by_element() {
+    use clearway_config::model::HeaderMatch::{Beg, Reg, Str, Sub};
+    let resp = b"HTTP/1.1 200 OK\r\nX-State: up, ready\r\nServer: nginx/1.22\r\n\r\nbody";
+    let mut regexes = std::collections::HashMap::new();
+    for p in ["^ngi".to_string(), super::spec::nocase("^X-ST")] {
+        regexes.insert(p.clone(), regex::bytes::Regex::new(&p).unwrap());
+    }
+    let regexes = Regexes(regexes);
+    let hdr = |full: bool,
+               name: (clearway_config::model::HeaderMatch, &str),
+               value: Option<(clearway_config::model::HeaderMatch, &str)>| {
+        judge(
+            &regexes,
+            200,
+            resp,
+            &[expect(
+                false,
+                ExpectMatch::Header {
+                    full,
+                    name: (name.0, name.1.into()),
+                    value: value.map(|(m, v)| (m, v.into())),
+                },
+            )],
+        )
+        .is_ok()
+    };
+    assert!(hdr(false, (Str, "x-state"), None));
+    assert!(!hdr(false, (Str, "x-stat"), None));
+    assert!(hdr(false, (Beg, "X-ST"), Some((Str, "ready"))));
+    assert!(!hdr(true, (Str, "x-state"), Some((Str, "ready"))));
+    assert!(hdr(true, (Str, "x-state"), Some((Str, "up, ready"))));
+    assert!(hdr(false, (Str, "server"), Some((Reg, "^ngi"))));
+    assert!(hdr(false, (Str, "server"), Some((Sub, "1.22"))));
+    assert!(!hdr(false, (Str, "server"), Some((Sub, "apache"))));
+    // Names match without case, by regular expression too.
+    assert!(hdr(false, (Reg, "^X-ST"), None));
+    // Headers are not the body, nor the body headers.
+    assert!(!hdr(false, (Str, "body"), None));
 }
 
 #[test]
@@ -84,13 +144,13 @@ fn expect_rules() {
 #[tokio::test]
 async fn checks_against_real_sockets() {
     use tokio::net::TcpListener;
-    let spec = |kind| CheckSpec::new(kind, vec![], Timeouts::default());
+    let spec = |kind| CheckSpec::new(kind, &Default::default(), Timeouts::default());
     let t = Duration::from_secs(2);
     // Nothing listening: refused.
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let dead = l.local_addr().unwrap();
     drop(l);
-    let o = check_once(dead, None, None, None, &spec(CheckKind::Connect), t, t).await;
+    let o = check_once(&to(dead), &spec(CheckKind::Connect), &Default::default(), t, t).await;
     assert_eq!(
         (o.ok, o.reason, o.info.as_str()),
         (false, "Layer4 connection problem", "Connection refused")
@@ -113,11 +173,11 @@ async fn checks_against_real_sockets() {
         tokio::time::sleep(Duration::from_secs(5)).await;
     });
     let http = spec(CheckKind::Http(HttpCheck::default()));
-    let o = check_once(addr, None, None, None, &http, t, t).await;
+    let o = check_once(&to(addr), &http, &Default::default(), t, t).await;
     assert_eq!((o.ok, o.reason), (false, "Layer7 wrong status"));
-    let o = check_once(addr, None, None, None, &http, t, t).await;
+    let o = check_once(&to(addr), &http, &Default::default(), t, t).await;
     assert_eq!((o.ok, o.reason), (true, "Layer7 check passed"));
-    let o = check_once(addr, None, None, None, &http, t, Duration::from_millis(200)).await;
+    let o = check_once(&to(addr), &http, &Default::default(), t, Duration::from_millis(200)).await;
     assert_eq!((o.ok, o.reason), (false, "Layer7 timeout"));
 }
 
@@ -175,16 +235,8 @@ async fn end_seen_by_server(kind: CheckKind, answer: &'static [u8], closes: bool
         }
     });
     let t = Duration::from_secs(2);
-    let o = check_once(
-        addr,
-        None,
-        None,
-        None,
-        &CheckSpec::new(kind, vec![], Timeouts::default()),
-        t,
-        t,
-    )
-    .await;
+    let spec = CheckSpec::new(kind, &Default::default(), Timeouts::default());
+    let o = check_once(&to(addr), &spec, &Default::default(), t, t).await;
     (o.ok, server.await.unwrap())
 }
 

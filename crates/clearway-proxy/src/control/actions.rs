@@ -7,6 +7,51 @@ use crate::model::Backend;
 use clearway_config::model::Balance;
 use clearway_core::{Admin, ServerRt};
 
+/// `Backup ` before a backup server's name, as HAProxy writes it.
+pub fn prefix(s: &ServerRt) -> &'static str {
+    if s.backup {
+        "Backup "
+    } else {
+        ""
+    }
+}
+
+/// What is left after a server went down or into maintenance, in HAProxy's words.
+pub fn left(be: &Backend, s: &ServerRt) -> String {
+    let (active, backup) = be.rt.usable_by_kind();
+    let on_backup = if active == 0 && backup > 0 {
+        " Running on backup."
+    } else {
+        ""
+    };
+    format!(
+        ". {active} active and {backup} backup servers left.{on_backup} {} sessions active, 0 requeued, {} remaining in queue",
+        s.active(),
+        be.queue.len()
+    )
+}
+
+/// What is online after a server came back, in HAProxy's words.
+pub fn online(be: &Backend) -> String {
+    let (active, backup) = be.rt.usable_by_kind();
+    let on_backup = if active == 0 && backup > 0 {
+        " Running on backup."
+    } else {
+        ""
+    };
+    format!(
+        ". {active} active and {backup} backup servers online.{on_backup} 0 sessions requeued, {} total in queue",
+        be.queue.len()
+    )
+}
+
+/// Says a server event (`msg`: HAProxy's words, without the final period) as a warning, and to
+/// the backend's own log targets at syslog `level`, as HAProxy does.
+pub fn say(be: &Backend, level: u8, msg: &str) {
+    tracing::warn!("{msg}.");
+    be.events.send(level, &format!("{msg}."));
+}
+
 /// `P%` of a server's configured weight (at most 256).
 pub fn percent_of(s: &ServerRt, p: u32) -> u32 {
     (u64::from(s.initial_weight) * u64::from(p) / 100).min(256) as u32
@@ -43,15 +88,18 @@ pub fn set_agent_down(be: &Backend, i: usize, down: bool, word: &str) {
     }
     s.set_agent_down(down);
     s.changed_at(crate::process::uptime_secs());
-    let (active, backup) = be.rt.usable_by_kind();
     if down {
-        tracing::warn!(
-            "Server {}/{} is DOWN, reason: Agent reports '{word}'. {active} active and {backup} backup servers left. {} sessions active, {} in queue.",
-            be.rt.name, s.name, s.active(), be.queue.len()
+        let msg = format!(
+            "{}Server {}/{} is DOWN, reason: Agent reports '{word}'",
+            prefix(s),
+            be.rt.name,
+            s.name
         );
+        say(be, crate::log::ALERT, &format!("{msg}{}", left(be, s)));
     } else {
-        tracing::warn!(
-            "Server {}/{} is {} (agent reports up).",
+        let msg = format!(
+            "{}Server {}/{} is {} (agent reports up)",
+            prefix(s),
             be.rt.name,
             s.name,
             if s.is_up() {
@@ -60,6 +108,7 @@ pub fn set_agent_down(be: &Backend, i: usize, down: bool, word: &str) {
                 "still DOWN: its health checks fail"
             }
         );
+        say(be, crate::log::NOTICE, &msg);
     }
     after_change(be, i);
 }
@@ -74,20 +123,29 @@ pub fn set_admin(be: &Backend, i: usize, a: Admin) {
     s.set_admin(a);
     s.changed_at(crate::process::uptime_secs());
     propagate_admin(be, i);
-    let (active, backup) = be.rt.usable_by_kind();
+    let (name, srv, p) = (&be.rt.name, &s.name, prefix(s));
+    let state = if s.is_up() { "UP" } else { "DOWN" };
     match a {
-        Admin::Maint => tracing::warn!(
-            "Server {}/{} is going DOWN for maintenance. {active} active and {backup} backup servers left. {} sessions active, {} remaining in queue.",
-            be.rt.name, s.name, s.active(), be.queue.len()
+        Admin::Maint => say(
+            be,
+            crate::log::ALERT,
+            &format!("{p}Server {name}/{srv} is going DOWN for maintenance{}", left(be, s)),
         ),
-        Admin::Drain => tracing::warn!("Server {}/{} enters drain state.", be.rt.name, s.name),
-        Admin::Ready if before == Admin::Maint => tracing::warn!(
-            "Server {}/{} is {} (leaving forced maintenance).",
-            be.rt.name,
-            s.name,
-            if s.is_up() { "UP" } else { "DOWN" }
+        Admin::Drain => say(
+            be,
+            crate::log::NOTICE,
+            &format!("{p}Server {name}/{srv} enters drain state"),
         ),
-        Admin::Ready => tracing::warn!("Server {}/{} is UP (leaving forced drain).", be.rt.name, s.name),
+        Admin::Ready if before == Admin::Maint => say(
+            be,
+            crate::log::NOTICE,
+            &format!("{p}Server {name}/{srv} is {state}/READY (leaving forced maintenance)"),
+        ),
+        Admin::Ready => say(
+            be,
+            crate::log::NOTICE,
+            &format!("{p}Server {name}/{srv} is {state} (leaving forced drain)"),
+        ),
     }
     after_change(be, i);
 }
@@ -102,17 +160,48 @@ pub fn set_resolution_maint(be: &Backend, i: usize, on: bool, why: &str) {
     s.set_resolution_maint(on);
     s.changed_at(crate::process::uptime_secs());
     if on {
-        let (active, backup) = be.rt.usable_by_kind();
-        tracing::warn!(
-            "Server {}/{} is going DOWN for maintenance ({why}). {active} active and {backup} backup servers left. {} sessions active, {} remaining in queue.",
-            be.rt.name, s.name, s.active(), be.queue.len()
-        );
-    } else {
-        tracing::warn!(
-            "Server {}/{} administratively READY thanks to valid DNS answer.",
+        let msg = format!(
+            "{}Server {}/{} is going DOWN for maintenance ({why})",
+            prefix(s),
             be.rt.name,
             s.name
         );
+        say(be, crate::log::ALERT, &format!("{msg}{}", left(be, s)));
+    } else {
+        let msg = format!(
+            "Server {}/{} administratively READY thanks to valid DNS answer",
+            be.rt.name, s.name
+        );
+        say(be, crate::log::NOTICE, &msg);
+    }
+    after_change(be, i);
+}
+
+/// A check passed only conditionally (`http-check disable-on-404`: `NOLB`, no new traffic),
+/// or fully again.
+pub fn set_nolb(be: &Backend, i: usize, on: bool) {
+    let s = &be.rt.servers[i];
+    if s.nolb() == on {
+        return;
+    }
+    s.set_nolb(on);
+    s.changed_at(crate::process::uptime_secs());
+    if on {
+        let msg = format!(
+            "{}Server {}/{} is stopping, reason: Layer7 check conditionally passed",
+            prefix(s),
+            be.rt.name,
+            s.name
+        );
+        say(be, crate::log::NOTICE, &format!("{msg}{}", left(be, s)));
+    } else {
+        let msg = format!(
+            "{}Server {}/{} is UP, reason: Layer7 check passed",
+            prefix(s),
+            be.rt.name,
+            s.name
+        );
+        say(be, crate::log::NOTICE, &format!("{msg}{}", online(be)));
     }
     after_change(be, i);
 }
@@ -122,7 +211,9 @@ pub fn set_resolution_maint(be: &Backend, i: usize, on: bool, why: &str) {
 pub fn after_change(be: &Backend, i: usize) {
     let (active, backup) = be.rt.usable_by_kind();
     if active + backup == 0 {
-        tracing::error!("backend {} has no server available!", be.rt.name);
+        let msg = format!("backend {} has no server available!", be.rt.name);
+        tracing::error!("{msg}");
+        be.events.send(crate::log::EMERG, &msg);
         be.queue.fail_all();
     } else {
         be.queue.offer(&be.rt, i);
@@ -144,15 +235,18 @@ pub fn propagate_health(be: &Backend, i: usize, up: bool) {
         }
         s.set_up(up);
         s.changed_at(crate::process::uptime_secs());
-        let (active, backup) = tb.rt.usable_by_kind();
-        tracing::warn!(
-            "Server {}/{} is {} (via {via}). {active} active and {backup} backup servers left. {} sessions active, {} in queue.",
+        let msg = format!(
+            "{}Server {}/{} is {} (via {via})",
+            prefix(s),
             tb.rt.name,
             s.name,
-            if up { "UP" } else { "DOWN" },
-            s.active(),
-            tb.queue.len()
+            if up { "UP" } else { "DOWN" }
         );
+        if up {
+            say(&tb, crate::log::NOTICE, &format!("{msg}{}", online(&tb)));
+        } else {
+            say(&tb, crate::log::ALERT, &format!("{msg}{}", left(&tb, s)));
+        }
         after_change(&tb, t.server);
         propagate_health(&tb, t.server, up);
     }
@@ -177,29 +271,20 @@ pub fn propagate_admin(be: &Backend, i: usize) {
         }
         ts.set_inherited(passed);
         ts.changed_at(crate::process::uptime_secs());
-        match passed {
-            Admin::Maint => tracing::warn!(
-                "Server {}/{} is going DOWN for maintenance (via {}/{}).",
-                tb.rt.name,
-                ts.name,
-                be.rt.name,
-                s.name
-            ),
-            Admin::Drain => tracing::warn!(
-                "Server {}/{} enters drain state (via {}/{}).",
-                tb.rt.name,
-                ts.name,
-                be.rt.name,
-                s.name
-            ),
-            Admin::Ready => tracing::warn!(
-                "Server {}/{} is leaving maintenance or drain (via {}/{}).",
-                tb.rt.name,
-                ts.name,
-                be.rt.name,
-                s.name
-            ),
-        }
+        let (what, level) = match passed {
+            Admin::Maint => ("is going DOWN for maintenance", crate::log::ALERT),
+            Admin::Drain => ("enters drain state", crate::log::NOTICE),
+            Admin::Ready => ("is leaving maintenance or drain", crate::log::NOTICE),
+        };
+        let msg = format!(
+            "{}Server {}/{} {what} (via {}/{})",
+            prefix(ts),
+            tb.rt.name,
+            ts.name,
+            be.rt.name,
+            s.name
+        );
+        say(&tb, level, &msg);
         after_change(&tb, t.server);
         propagate_admin(&tb, t.server);
     }

@@ -124,7 +124,9 @@ pub fn servers_state(rt: &Runtime, only: Option<&str>) -> Result<String, String>
     for be in rt.backends.iter().filter(|b| only.is_none_or(|o| o == b.rt.name)) {
         let iid = ids.iter().find(|(n, _)| *n == be.rt.name).map_or(0, |(_, i)| *i);
         for (i, sv) in be.rt.servers.iter().enumerate() {
-            let op = if sv.is_up() { 2 } else { 0 };
+            // As HAProxy: a server in maintenance is stopped, and its checks paused.
+            let maint = sv.admin() == Admin::Maint || sv.inherited() == Admin::Maint || sv.resolution_maint();
+            let op = if sv.is_up() && !maint { 2 } else { 0 };
             let admin = match sv.admin() {
                 Admin::Ready => 0,
                 Admin::Drain => 0x08,
@@ -142,6 +144,7 @@ pub fn servers_state(rt: &Runtime, only: Option<&str>) -> Result<String, String>
             };
             let state = match (checked, sv.checks_stopped()) {
                 (false, _) => 0,
+                (true, false) if maint => 14,
                 (true, false) => 6,
                 (true, true) => 2,
             };

@@ -361,6 +361,7 @@ pub fn server_status(be: &Backend, i: usize, s: &ServerRt) -> String {
         Admin::Drain if s.is_up() && be.agents[i].is_some() => "DRAIN (agent)",
         Admin::Drain if s.is_up() => "DRAIN",
         _ if !checked => return if s.admin() == Admin::Drain { "DRAIN" } else { "no check" }.into(),
+        _ if s.is_up() && s.nolb() => "NOLB",
         _ if s.is_up() => "UP",
         _ => "DOWN",
     };

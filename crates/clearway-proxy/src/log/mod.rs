@@ -20,7 +20,11 @@ use std::time::SystemTime;
 
 /// Syslog levels Clearway logs traffic at.
 pub const INFO: u8 = 6;
+pub const NOTICE: u8 = 5;
+pub const WARNING: u8 = 4;
 pub const ERR: u8 = 3;
+pub const ALERT: u8 = 1;
+pub const EMERG: u8 = 0;
 
 /// What one logged session or request was.
 #[derive(Debug, Clone)]
@@ -314,6 +318,26 @@ impl Globals {
 
     pub fn is_empty(&self) -> bool {
         self.sinks.is_empty()
+    }
+
+    /// A backend's targets for its servers' events (state changes, health checks): its own
+    /// `log` lines. (`log global` adds nothing: the process's messages reach the global
+    /// targets already.)
+    pub fn for_backend(b: &model::Backend, globals: &Globals) -> Result<Globals, (model::Span, String)> {
+        let sinks = b
+            .logs
+            .iter()
+            .filter_map(|l| match l {
+                ProxyLog::Target(t) => Some(t),
+                ProxyLog::Global(_) => None,
+            })
+            .map(|t| Sink::open(t).map(Arc::new).map_err(|e| (t.span.clone(), e.to_string())))
+            .collect::<Result<_, _>>()?;
+        Ok(Globals {
+            sinks,
+            tag: b.log_tag.as_deref().map_or(globals.tag.clone(), Arc::from),
+            host: globals.host.clone(),
+        })
     }
 
     /// The local syslog socket (`/dev/log`, facility daemon), for a process in the background

@@ -41,6 +41,8 @@ fn backend(maxconn: u32, n: usize, balance: Balance) -> BackendRt {
         mode: model::Mode::Tcp,
         balance,
         hash_type: Default::default(),
+        logs: Vec::new(),
+        log_tag: None,
         servers: servers.clone(),
         source: None,
         retries: 3,

@@ -169,7 +169,8 @@ fn servers_state_follows_haproxys_format_1() {
     assert_eq!(lines[0], "1");
     assert!(lines[1].starts_with("# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state"));
     let s2: Vec<&str> = lines[3].split(' ').collect();
-    assert_eq!(&s2[..9], ["2", "be", "2", "s2", "127.0.0.1", "2", "1", "5", "5"]);
+    // In maintenance: stopped (op state 0), as HAProxy shows it.
+    assert_eq!(&s2[..9], ["2", "be", "2", "s2", "127.0.0.1", "0", "1", "5", "5"]);
     assert_eq!(lines[1].split(' ').count() - 1, s2.len(), "one value per column");
     assert_eq!(
         run(&rt, "show servers state nope", Level::User),
