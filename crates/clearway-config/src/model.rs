@@ -67,6 +67,14 @@ pub struct Global {
     /// `busy-polling` (`no busy-polling` undoes it): the event loops poll without ever
     /// sleeping, trading a busy CPU for no wake-up latency.
     pub busy_polling: bool,
+    /// `tune.bufsize` (default 16384) and `tune.maxrewrite` (default 1024, at most half the
+    /// buffer): a request head larger than their difference is refused, as in HAProxy.
+    pub bufsize: Option<u32>,
+    pub maxrewrite: Option<u32>,
+    /// `spread-checks`: each check interval varies by up to this percentage (0 to 50).
+    pub spread_checks: u32,
+    /// `max-spread-checks`: the first checks start within this time, not a whole interval.
+    pub max_spread_checks: Option<std::time::Duration>,
     /// `hard-stop-after`: how long a soft stop may wait for sessions in progress before
     /// closing them; None: as long as they last.
     pub hard_stop_after: Option<std::time::Duration>,
@@ -550,4 +558,14 @@ pub struct ForwardFor {
     pub except: Option<String>,
     pub header: Option<String>,
     pub if_none: bool,
+}
+
+impl Global {
+    /// The largest request head accepted: `tune.bufsize` less `tune.maxrewrite` (at most half
+    /// the buffer), 15360 bytes by default, as in HAProxy.
+    pub fn max_request_head(&self) -> usize {
+        let buf = self.bufsize.unwrap_or(16384);
+        let rewrite = self.maxrewrite.unwrap_or(1024).min(buf / 2);
+        (buf - rewrite) as usize
+    }
 }

@@ -44,13 +44,50 @@ pub fn check_target(be: &Backend, server: usize, params: &CheckParams) -> Option
 /// Starts the checks (and agent checks) of every checked server, their first runs spread over
 /// their interval so they do not all fire at once.
 pub fn spawn_all(rt: &crate::model::Runtime, tasks: &mut tokio::task::JoinSet<()>) {
+    // `max-spread-checks`: the first checks all start within that time.
+    let window = |inter: Duration| rt.max_spread_checks.map_or(inter, |m| m.min(inter));
     for be in &rt.backends {
-        for (server, params, first) in spread(&be.check_params, |p| p.inter) {
-            tasks.spawn(run(be.clone(), server, params.clone(), be.check.clone(), first));
+        for (server, params, first) in spread(&be.check_params, |p| window(p.inter)) {
+            let jitter = Jitter::new(rt.spread_checks);
+            tasks.spawn(run(be.clone(), server, params.clone(), be.check.clone(), first, jitter));
         }
-        for (server, a, first) in spread(&be.agents, |a| a.inter) {
+        for (server, a, first) in spread(&be.agents, |a| window(a.inter)) {
             tasks.spawn(agent::run(be.clone(), server, a.clone(), first));
         }
+    }
+}
+
+/// `spread-checks`: each pause between checks varies by up to this percentage either way,
+/// so that checks of servers on one host do not stay in step.
+pub struct Jitter {
+    percent: u32,
+    state: u64,
+}
+
+impl Jitter {
+    pub fn new(percent: u32) -> Jitter {
+        use std::hash::{BuildHasher, Hasher};
+        // A seed of its own per check task, from the standard library's random keys.
+        let seed = std::collections::hash_map::RandomState::new().build_hasher().finish();
+        Jitter {
+            percent: percent.min(50),
+            state: seed | 1,
+        }
+    }
+
+    /// `d`, moved by a random part of `percent` of it.
+    pub fn apply(&mut self, d: Duration) -> Duration {
+        if self.percent == 0 {
+            return d;
+        }
+        // xorshift64: enough to keep checks apart, not for secrets.
+        self.state ^= self.state << 13;
+        self.state ^= self.state >> 7;
+        self.state ^= self.state << 17;
+        let span = u64::from(self.percent) * 2 + 1;
+        let moved = (self.state % span) as i64 - i64::from(self.percent);
+        let ms = d.as_millis() as i64;
+        Duration::from_millis((ms + ms * moved / 100).max(1) as u64)
     }
 }
 
@@ -70,7 +107,14 @@ fn spread<T>(per_server: &[Option<T>], inter: impl Fn(&T) -> Duration) -> Vec<(u
 }
 
 /// Checks one server forever (until the task is dropped).
-pub async fn run(be: Arc<Backend>, server: usize, params: CheckParams, spec: Arc<CheckSpec>, first_delay: Duration) {
+pub async fn run(
+    be: Arc<Backend>,
+    server: usize,
+    params: CheckParams,
+    spec: Arc<CheckSpec>,
+    first_delay: Duration,
+    mut jitter: Jitter,
+) {
     let s = &be.rt.servers[server];
     // A server DNS moves is checked where it is at each check (and not while it has no address).
     if check_target(&be, server, &params).is_none() && !s.resolved_at_run_time() {
@@ -148,13 +192,13 @@ pub async fn run(be: Arc<Backend>, server: usize, params: CheckParams, spec: Arc
                 }
             }
         }
-        let pause = if health.in_transition() {
+        let pause = jitter.apply(if health.in_transition() {
             params.fastinter.unwrap_or(params.inter)
         } else if !health.is_up() {
             params.downinter.unwrap_or(params.inter)
         } else {
             params.inter
-        };
+        });
         let Some(o) = be.observers[server].as_deref() else {
             tokio::time::sleep(pause).await;
             continue;

@@ -33,6 +33,9 @@ pub struct Runtime {
     /// The first proxy id (`iid`) given to a section: 2 when stats sockets exist, whose
     /// hidden proxy HAProxy numbers 1 (scripts and the stats page's forms name proxies by id).
     pub first_proxy_id: u32,
+    /// `spread-checks` (percent) and `max-spread-checks`.
+    pub spread_checks: u32,
+    pub max_spread_checks: Option<std::time::Duration>,
     /// The `resolvers` sections, with the nameservers of `parse-resolv-conf` read in.
     pub resolvers: Vec<Arc<clearway_config::model::Resolvers>>,
 }

@@ -63,6 +63,7 @@ impl Runtime {
     /// (`open_listeners`) so that a test can build a runtime without binding.
     pub fn build(cfg: &model::Config, nofile: u64) -> Result<Arc<Runtime>, BuildError> {
         crate::process::uptime_secs();
+        crate::http::client_h1::set_max_head(cfg.global.max_request_head());
         let mut backends = Vec::with_capacity(cfg.backends.len());
         // As many pool shards as worker threads.
         let threads = threads(cfg);
@@ -275,6 +276,8 @@ impl Runtime {
             threads,
             thread_cpus: thread_cpus(&cfg.global.cpu_maps, threads),
             first_proxy_id: if cfg.global.stats_sockets.is_empty() { 1 } else { 2 },
+            spread_checks: cfg.global.spread_checks,
+            max_spread_checks: cfg.global.max_spread_checks,
             resolvers: cfg
                 .resolvers
                 .iter()

@@ -220,6 +220,39 @@ fn heads_too_large_or_with_too_many_fields_against_clearway_and_haproxy() {
 }
 
 #[test]
+fn tune_bufsize_and_maxrewrite_set_the_largest_head_as_in_haproxy() {
+    let Some(topo) = topology("hdt") else { return };
+    let srv = RecordingHttpServer::start(&topo.server, addr("198.51.100.10:80"));
+    let req = |extra: usize| {
+        format!(
+            "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\nConnection: close\r\n\r\n",
+            "b".repeat(extra)
+        )
+        .into_bytes()
+    };
+    // (global lines, header value length, accepted)
+    let cases = [
+        ("    tune.bufsize 32768\n", 20_000, true),
+        ("    tune.bufsize 32768\n", 40_000, false),
+        ("    tune.maxrewrite 8192\n", 6_000, true),
+        ("    tune.maxrewrite 8192\n", 10_000, false),
+        // At most half the buffer is kept for rewrites.
+        ("    tune.bufsize 20000\n    tune.maxrewrite 15000\n", 9_000, true),
+    ];
+    for (global, len, accepted) in cases {
+        let cfg = format!("global\n{global}{HTTP_PORT_CONFIG}");
+        let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
+        let (cw, hap) = (
+            statuses(&topo, "192.0.2.1:80", &req(len)),
+            statuses(&topo, "192.0.2.1:81", &req(len)),
+        );
+        let want = |ok| if accepted { vec![200] } else { vec![ok] };
+        assert_eq!((cw, hap), (want(431), want(400)), "{global} {len}");
+    }
+    assert!(srv.count() > 0);
+}
+
+#[test]
 fn an_http2_authority_that_differs_from_host_wins_as_in_haproxy() {
     let Some(topo) = topology("hda") else { return };
     let srv = RecordingHttpServer::start(&topo.server, addr("198.51.100.10:80"));

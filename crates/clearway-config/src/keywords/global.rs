@@ -10,7 +10,6 @@ use crate::{suggest, units};
 /// settings are handled apart (see `apply_inner`).
 pub(super) const KNOWN_NOT_ACTED: &[(&str, NotActed)] = &[
     ("ulimit-n", NoEffect),
-    ("spread-checks", NoEffect),
     ("node", NoEffect),
     ("description", NoEffect),
     ("quiet", NoEffect),
@@ -54,7 +53,7 @@ pub(super) const KNOWN_NOT_ACTED: &[(&str, NotActed)] = &[
 ];
 /// `tune.*` keywords that decide which requests get in (the largest head or header count
 /// accepted): unsupported. Every other `tune.*` has no effect here.
-pub(super) const TUNE_UNSUPPORTED: &[&str] = &["tune.bufsize", "tune.maxrewrite", "tune.http.maxhdr"];
+pub(super) const TUNE_UNSUPPORTED: &[&str] = &["tune.http.maxhdr"];
 /// The global TLS defaults Clearway acts on (kept in `Ctx::tls` for the lines after them).
 pub(super) const TLS_DEFAULTS: &[&str] = &[
     "ssl-default-bind-ciphers",
@@ -89,6 +88,10 @@ pub(super) const ACTED: &[&str] = &[
     "maxpipes",
     "nosplice",
     "busy-polling",
+    "tune.bufsize",
+    "tune.maxrewrite",
+    "spread-checks",
+    "max-spread-checks",
     "hard-stop-after",
     "log",
     "log-tag",
@@ -189,6 +192,32 @@ fn apply_inner(d: &Directive, g: &mut Global, ctx: &mut Ctx) -> Result<(), Strin
         "busy-polling" => {
             want_args(d, 0, "no argument")?;
             g.busy_polling = true;
+        }
+        "spread-checks" => {
+            want_args(d, 1, "a percentage from 0 to 50")?;
+            let n: u32 = units::int(&d.words[1], kw)?;
+            if n > 50 {
+                return Err(format!("'spread-checks {n}': at most 50 (percent)"));
+            }
+            g.spread_checks = n;
+        }
+        "max-spread-checks" => {
+            want_args(d, 1, "a time")?;
+            g.max_spread_checks = Some(units::time(&d.words[1])?);
+        }
+        "tune.bufsize" | "tune.maxrewrite" => {
+            want_args(d, 1, "a size in bytes")?;
+            let n = units::size(&d.words[1])?;
+            let n = u32::try_from(n).map_err(|_| format!("'{kw} {}' is too large", d.words[1]))?;
+            if kw == "tune.bufsize" {
+                // Room for a request line and a few headers; HAProxy's own checks need more.
+                if n < 1024 {
+                    return Err(format!("'tune.bufsize {n}' is too small (at least 1024)"));
+                }
+                g.bufsize = Some(n);
+            } else {
+                g.maxrewrite = Some(n);
+            }
         }
         // The keywords HAProxy lets 'no' negate in this section; it refuses any other.
         "no" => match (d.arg(1), d.words.len()) {

@@ -568,9 +568,9 @@ fn tcp_keepalive_options_and_timers_reach_each_side() {
 #[test]
 fn tune_keywords_that_decide_what_gets_in_are_refused_the_others_noted() {
     let e = refused(&format!(
-        "global\n tune.bufsize 32768\n{POLICY_BASE}backend b\n server s 127.0.0.1:1\n"
+        "global\n tune.http.maxhdr 200\n{POLICY_BASE}backend b\n server s 127.0.0.1:1\n"
     ));
-    assert!(e[0].message.contains("'tune.bufsize' is not supported"), "{e:?}");
+    assert!(e[0].message.contains("'tune.http.maxhdr' is not supported"), "{e:?}");
     let l = ok(&format!(
         "global\n tune.ssl.default-dh-param 2048\n{POLICY_BASE}backend b\n server s 127.0.0.1:1\n"
     ));
@@ -580,6 +580,49 @@ fn tune_keywords_that_decide_what_gets_in_are_refused_the_others_noted() {
         l.warnings,
         l.notes
     );
+}
+
+#[test]
+fn tune_bufsize_and_maxrewrite_give_the_largest_request_head() {
+    let head = |g: &str| {
+        ok(&format!("global\n{g}{POLICY_BASE}backend b\n server s 127.0.0.1:1\n"))
+            .config
+            .global
+            .max_request_head()
+    };
+    assert_eq!(head(""), 15360, "HAProxy's defaults");
+    assert_eq!(head(" tune.bufsize 32k\n"), 32768 - 1024);
+    assert_eq!(head(" tune.maxrewrite 8192\n"), 8192);
+    assert_eq!(
+        head(" tune.bufsize 4096\n tune.maxrewrite 3000\n"),
+        2048,
+        "at most half for rewrites"
+    );
+    let e = refused(&format!(
+        "global\n tune.bufsize 100\n{POLICY_BASE}backend b\n server s 127.0.0.1:1\n"
+    ));
+    assert!(e[0].message.contains("too small"), "{e:?}");
+    let e = refused(&format!(
+        "global\n tune.maxrewrite\n{POLICY_BASE}backend b\n server s 127.0.0.1:1\n"
+    ));
+    assert!(e[0].message.contains("expects a size"), "{e:?}");
+}
+
+#[test]
+fn spread_checks_and_max_spread_checks() {
+    let g = ok(&format!(
+        "global\n spread-checks 5\n max-spread-checks 2s\n{POLICY_BASE}backend b\n server s 127.0.0.1:1\n"
+    ))
+    .config
+    .global;
+    assert_eq!(
+        (g.spread_checks, g.max_spread_checks),
+        (5, Some(Duration::from_secs(2)))
+    );
+    let e = refused(&format!(
+        "global\n spread-checks 60\n{POLICY_BASE}backend b\n server s 127.0.0.1:1\n"
+    ));
+    assert!(e[0].message.contains("at most 50"), "{e:?}");
 }
 
 #[test]

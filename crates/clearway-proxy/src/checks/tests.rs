@@ -315,3 +315,14 @@ fn an_http_check_response_is_whole_by_its_own_framing() {
     // A HEAD check's answer has no body, whatever its length says.
     assert!(complete(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", true));
 }
+
+#[test]
+fn spread_checks_moves_pauses_within_its_percentage() {
+    let second = Duration::from_secs(1);
+    let mut none = Jitter::new(0);
+    assert_eq!(none.apply(second), second);
+    let mut j = Jitter::new(10);
+    let seen: Vec<Duration> = (0..1000).map(|_| j.apply(second)).collect();
+    assert!(seen.iter().all(|d| (900..=1100).contains(&d.as_millis())), "{seen:?}");
+    assert!(seen.iter().any(|d| d.as_millis() < 950) && seen.iter().any(|d| d.as_millis() > 1050));
+}

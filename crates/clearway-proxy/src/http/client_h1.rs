@@ -80,10 +80,20 @@ pub enum End {
     Upgraded,
 }
 
-/// The most a request's head may take (request line plus headers), as HAProxy's default
-/// `tune.bufsize` 16384 less `tune.maxrewrite` 1024 leaves: a longer URI is refused with 414,
-/// longer headers with 431.
-pub const MAX_HEAD: usize = 16384 - 1024;
+/// The most a request's head may take (request line plus headers): `tune.bufsize` less
+/// `tune.maxrewrite`, by default 16384 less 1024, as in HAProxy. A longer URI is refused with
+/// 414, longer headers with 431. Process-wide, as HAProxy's `tune.*` settings are.
+static MAX_HEAD: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(16384 - 1024);
+
+/// The largest request head accepted now.
+pub fn max_head() -> usize {
+    MAX_HEAD.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Sets the largest request head (from the configuration's `tune.bufsize`/`tune.maxrewrite`).
+pub fn set_max_head(n: usize) {
+    MAX_HEAD.store(n, std::sync::atomic::Ordering::Relaxed);
+}
 
 /// A request body on its way in, as the connection reads it.
 struct Upload {
@@ -417,9 +427,9 @@ impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
             if !self.rbuf.is_empty() {
                 match parse_request(&mut self.rbuf) {
                     Ok(Some(h)) => return Ok(Some(h)),
-                    Ok(None) if self.rbuf.len() >= MAX_HEAD => {
+                    Ok(None) if self.rbuf.len() >= max_head() => {
                         // A request line that long is a URI that long.
-                        let line_ends = self.rbuf[..MAX_HEAD].contains(&b'\n');
+                        let line_ends = self.rbuf[..max_head()].contains(&b'\n');
                         let (status, why) = if line_ends {
                             (431, "request head too large")
                         } else {

@@ -42,7 +42,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-pub use super::client_h1::MAX_HEAD;
+pub use super::client_h1::max_head;
 /// The largest response head taken from a server (502 above it).
 const READ_BUF: usize = 64 * 1024;
 
@@ -194,12 +194,12 @@ impl Session {
         // HTTP/2 heads are measured here.
         if parts.version == Version::HTTP_2 {
             let uri_len = parts.uri.path_and_query().map_or(0, |p| p.as_str().len());
-            if uri_len > MAX_HEAD {
+            if uri_len > max_head() {
                 throttled!(info, frontend = %fe.name, client = %self.conn.peer, "request refused: URI of {uri_len} bytes");
                 return (self.error(None, 414), None);
             }
             let size = head_size(parts);
-            if size > MAX_HEAD {
+            if size > max_head() {
                 throttled!(info, frontend = %fe.name, client = %self.conn.peer, "request refused: headers of {size} bytes");
                 return (self.error(None, 431), None);
             }
