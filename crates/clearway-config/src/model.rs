@@ -71,6 +71,9 @@ pub struct Global {
     /// buffer): a request head larger than their difference is refused, as in HAProxy.
     pub bufsize: Option<u32>,
     pub maxrewrite: Option<u32>,
+    /// `maxconnrate` / `maxsessrate`: new connections (sessions) per second, process-wide.
+    pub maxconnrate: Option<u32>,
+    pub maxsessrate: Option<u32>,
     /// `spread-checks`: each check interval varies by up to this percentage (0 to 50).
     pub spread_checks: u32,
     /// `max-spread-checks`: the first checks start within this time, not a whole interval.
@@ -304,6 +307,9 @@ pub struct Frontend {
     pub binds: Vec<Bind>,
     /// Concurrent client connections accepted by this frontend; None: the global `maxconn`.
     pub maxconn: Option<u32>,
+    /// `rate-limit sessions N`: at most N new sessions per second; beyond, clients wait in
+    /// the kernel's backlog.
+    pub rate_limit_sessions: Option<u32>,
     /// `backlog`: the listen backlog of its binds that set none.
     pub backlog: Option<u32>,
     pub default_backend: Option<String>,

@@ -287,6 +287,7 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
             mode: draft.mode,
             binds: draft.binds.clone(),
             maxconn: draft.maxconn,
+            rate_limit_sessions: draft.rate_limit_sessions,
             backlog: draft.backlog,
             default_backend,
             default_backend_span: draft.default_backend.as_ref().map(|(_, span)| span.clone()),

@@ -9,6 +9,7 @@ pub mod counters;
 pub mod health;
 pub mod ids;
 pub mod listener;
+pub mod rate;
 pub mod server;
 pub mod source;
 pub mod thread;

@@ -149,6 +149,16 @@ fn bind_error(span: &Span, f: &model::Frontend, addr: SocketAddr, b: &model::Bin
 }
 
 /// Accepts clients on `listener` until the task is dropped.
+/// How long an accept loop waits before one more client keeps every rate limit (None: now).
+/// Clearway counts a session when it accepts the connection, so `maxsessrate` and
+/// `rate-limit sessions` also count connections that `tcp-request connection` rules refuse.
+fn rate_wait(rt: &Runtime, fe: &crate::model::Frontend) -> Option<Duration> {
+    let global = rt.maxconnrate.into_iter().chain(rt.maxsessrate).min();
+    let fe_wait = fe.rate_limit.and_then(|l| fe.sess_rate.wait_for(l));
+    let global_wait = global.and_then(|l| rt.conn_rate.wait_for(l));
+    fe_wait.max(global_wait)
+}
+
 pub async fn accept_loop(rt: Arc<Runtime>, workers: Arc<Workers>, listener: Listener) {
     let fe = rt.frontends[listener.frontend.index()].clone();
     let socket = match clearway_net::listen::readiness(listener.socket) {
@@ -178,6 +188,11 @@ pub async fn accept_loop(rt: Arc<Runtime>, workers: Arc<Workers>, listener: List
             },
             None => None,
         };
+        // `rate-limit sessions`, `maxconnrate`, `maxsessrate`: past the rate, clients wait in
+        // the kernel's backlog until one more fits, as with HAProxy's paused listeners.
+        while let Some(d) = rate_wait(&rt, &fe) {
+            tokio::time::sleep(d).await;
+        }
         let (stream, peer) = match clearway_net::listen::accept(socket.get_ref()) {
             Ok(v) => v,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
@@ -197,6 +212,9 @@ pub async fn accept_loop(rt: Arc<Runtime>, workers: Arc<Workers>, listener: List
         };
         fe.counters.inc(clearway_core::Field::Sessions);
         fe.max_sessions.note(fe.sessions());
+        let ms = clearway_core::rate::now_ms();
+        fe.sess_rate.add_at(ms);
+        rt.conn_rate.add_at(ms);
         let counted = listener.stats.as_ref().map(|l| {
             l.counters.inc(clearway_core::Field::Sessions);
             ListenerConn::new(l.clone())

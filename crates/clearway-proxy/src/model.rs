@@ -33,6 +33,11 @@ pub struct Runtime {
     /// The first proxy id (`iid`) given to a section: 2 when stats sockets exist, whose
     /// hidden proxy HAProxy numbers 1 (scripts and the stats page's forms name proxies by id).
     pub first_proxy_id: u32,
+    /// New connections and sessions per second, process-wide, and their limits
+    /// (`maxconnrate`, `maxsessrate`).
+    pub conn_rate: clearway_core::rate::Rate,
+    pub maxconnrate: Option<u32>,
+    pub maxsessrate: Option<u32>,
     /// `spread-checks` (percent) and `max-spread-checks`.
     pub spread_checks: u32,
     pub max_spread_checks: Option<std::time::Duration>,
@@ -91,6 +96,9 @@ pub struct Frontend {
     pub counters: clearway_core::Counters,
     /// The most sessions at once (`smax`); the current count is what `conns` has given out.
     pub max_sessions: clearway_core::Gauge,
+    /// New sessions per second, and `rate-limit sessions`.
+    pub sess_rate: clearway_core::rate::Rate,
+    pub rate_limit: Option<u32>,
     /// Where its traffic is logged; None: nowhere.
     pub logger: Option<Arc<crate::log::Logger>>,
     /// It logs each session or request at its end (a format is set): the one test the
@@ -138,6 +146,8 @@ impl Frontend {
             smart_accept: cfg.smart_accept(false),
             counters: clearway_core::Counters::default(),
             max_sessions: clearway_core::Gauge::default(),
+            sess_rate: Default::default(),
+            rate_limit: cfg.rate_limit_sessions,
             logger: None,
             log_requests: false,
             tls: cfg.binds.iter().any(|b| b.tls.is_some()),

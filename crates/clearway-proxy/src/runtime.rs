@@ -276,6 +276,9 @@ impl Runtime {
             threads,
             thread_cpus: thread_cpus(&cfg.global.cpu_maps, threads),
             first_proxy_id: if cfg.global.stats_sockets.is_empty() { 1 } else { 2 },
+            conn_rate: Default::default(),
+            maxconnrate: cfg.global.maxconnrate,
+            maxsessrate: cfg.global.maxsessrate,
             spread_checks: cfg.global.spread_checks,
             max_spread_checks: cfg.global.max_spread_checks,
             resolvers: cfg

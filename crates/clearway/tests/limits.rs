@@ -146,3 +146,58 @@ fn global_maxconn_limits_all_frontends_together() {
     );
     assert_eq!(srv.max_active(), 1);
 }
+
+#[test]
+fn rate_limit_sessions_lets_clients_wait_and_keeps_the_rate_as_haproxy_does() {
+    let Some(topo) = topology("ratelim") else {
+        return;
+    };
+    let _srv = peer_servers(&topo, &["198.51.100.10:80"]);
+    let dir = std::env::temp_dir().join(clearway_testkit::netns::unique_name("ratelim"));
+    std::fs::create_dir_all(&dir).unwrap();
+    // Frontend `limited` at 10 sessions a second; `free` without a limit, as a control.
+    let cfg = format!(
+        "global\n    stats socket {d}/PORT.sock level admin\n{DEFAULTS}\
+         frontend limited\n    bind 192.0.2.1:PORT\n    rate-limit sessions 10\n    default_backend bk\n\
+         frontend free\n    bind 192.0.2.1:1PORT\n    default_backend bk\n\
+         backend bk\n    server s1 198.51.100.10:80\n",
+        d = dir.display()
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
+    // 30 clients one after the other on each frontend of both proxies: every one is served.
+    let served: Vec<usize> = std::thread::scope(|scope| {
+        let runs: Vec<_> = [80u16, 81, 180, 181]
+            .into_iter()
+            .map(|port| {
+                let ns = &topo.client;
+                scope.spawn(move || {
+                    let to = addr(&format!("192.0.2.1:{port}"));
+                    (0..30)
+                        .filter(|_| {
+                            clearway_testkit::request(ns, to, None, b"hello\n", TIMEOUT)
+                                .is_ok_and(|a| a.contains("server=s1"))
+                        })
+                        .count()
+                })
+            })
+            .collect();
+        runs.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    assert_eq!(served, [30, 30, 30, 30]);
+    // The most sessions a second each frontend saw: within the limit, well above it without.
+    let rate_max = |port: u16, fe: &str| -> u32 {
+        let rows = csv_rows(&cli(&dir.join(format!("{port}.sock")), "show stat"));
+        let r = rows
+            .iter()
+            .find(|r| r["pxname"] == fe && r["svname"] == "FRONTEND")
+            .unwrap();
+        assert_eq!(r["rate_lim"], if fe == "limited" { "10" } else { "0" }, "{fe}");
+        r["rate_max"].parse().unwrap()
+    };
+    for port in [80, 81] {
+        let (limited, free) = (rate_max(port, "limited"), rate_max(port, "free"));
+        assert!((1..=11).contains(&limited), "port {port}: {limited}");
+        assert!(free > 11, "port {port}: {free}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

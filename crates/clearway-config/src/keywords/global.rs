@@ -17,8 +17,6 @@ pub(super) const KNOWN_NOT_ACTED: &[(&str, NotActed)] = &[
     ("master-worker", NoEffect),
     // A limit on who gets in.
     ("maxsslconn", Unsupported),
-    ("maxconnrate", Unsupported),
-    ("maxsessrate", Unsupported),
     ("noepoll", NoEffect),
     ("nogetaddrinfo", NoEffect),
     ("server-state-file", NoEffect),
@@ -92,6 +90,8 @@ pub(super) const ACTED: &[&str] = &[
     "tune.maxrewrite",
     "spread-checks",
     "max-spread-checks",
+    "maxconnrate",
+    "maxsessrate",
     "hard-stop-after",
     "log",
     "log-tag",
@@ -192,6 +192,16 @@ fn apply_inner(d: &Directive, g: &mut Global, ctx: &mut Ctx) -> Result<(), Strin
         "busy-polling" => {
             want_args(d, 0, "no argument")?;
             g.busy_polling = true;
+        }
+        "maxconnrate" | "maxsessrate" => {
+            want_args(d, 1, "a number per second")?;
+            let n: u32 = units::int(&d.words[1], kw)?;
+            let n = (n > 0).then_some(n);
+            if kw == "maxconnrate" {
+                g.maxconnrate = n;
+            } else {
+                g.maxsessrate = n;
+            }
         }
         "spread-checks" => {
             want_args(d, 1, "a percentage from 0 to 50")?;

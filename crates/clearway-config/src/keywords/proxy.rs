@@ -15,6 +15,8 @@ pub struct Draft {
     pub mode: Mode,
     pub binds: Vec<Bind>,
     pub maxconn: Option<u32>,
+    /// `rate-limit sessions N`.
+    pub rate_limit_sessions: Option<u32>,
     /// `backlog N`: the listen backlog of binds that set none.
     pub backlog: Option<u32>,
     pub default_backend: Option<(String, Span)>,
@@ -56,6 +58,7 @@ impl Draft {
             mode: Mode::Tcp,
             binds: Vec::new(),
             maxconn: None,
+            rate_limit_sessions: None,
             backlog: None,
             default_backend: None,
             use_backends: Vec::new(),
@@ -127,6 +130,7 @@ pub(super) const KEYWORDS: &[(&str, char)] = &[
     ("default_backend", 'F'),
     ("use_backend", 'F'),
     ("maxconn", 'F'),
+    ("rate-limit", 'F'),
     ("backlog", 'F'),
     ("balance", 'B'),
     ("hash-type", 'B'),
@@ -194,7 +198,6 @@ pub(super) const KNOWN_NOT_ACTED: &[(&str, NotActed)] = &[
     // They only bend persistence (cookie, stick), which Clearway refuses yet.
     ("force-persist", NoEffect),
     ("ignore-persist", NoEffect),
-    ("rate-limit", Unsupported),
     ("grace", Unsupported),
     ("disabled", Unsupported),
     ("enabled", NoEffect),
@@ -461,6 +464,14 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
             want_args(d, 1, "a number of connections").map_err(err)?;
             let n: u32 = units::int(&d.words[1], "maxconn").map_err(err)?;
             p.maxconn = (n > 0).then_some(n);
+        }
+        "rate-limit" => {
+            if d.arg(1) != Some("sessions") {
+                return Err(err("'rate-limit' expects 'sessions' and a number per second"));
+            }
+            want_args(d, 2, "'sessions' and a number per second").map_err(err)?;
+            let n: u32 = units::int(&d.words[2], "rate-limit sessions").map_err(err)?;
+            p.rate_limit_sessions = (n > 0).then_some(n);
         }
         "balance" => p.balance = super::balance::balance(d)?,
         "hash-type" => p.hash_type = super::balance::hash_type(d, ctx)?,

@@ -626,6 +626,22 @@ fn spread_checks_and_max_spread_checks() {
 }
 
 #[test]
+fn rate_limits() {
+    let l = ok(&format!(
+        "global\n maxconnrate 100\n maxsessrate 50\n{POLICY_BASE} rate-limit sessions 20\nbackend b\n server s 127.0.0.1:1\n"
+    ));
+    assert_eq!(
+        (l.config.global.maxconnrate, l.config.global.maxsessrate),
+        (Some(100), Some(50))
+    );
+    assert_eq!(l.config.frontend("f").unwrap().rate_limit_sessions, Some(20));
+    let e = refused(&format!(
+        "{POLICY_BASE} rate-limit connections 5\nbackend b\n server s 127.0.0.1:1\n"
+    ));
+    assert!(e[0].message.contains("expects 'sessions'"), "{e:?}");
+}
+
+#[test]
 fn default_path_current_is_the_behaviour_and_others_are_refused() {
     ok(&format!(
         "global\n default-path current\n{POLICY_BASE}backend b\n server s 127.0.0.1:1\n"

@@ -311,9 +311,13 @@ pub fn rows(rt: &Runtime, filter: Filter) -> Vec<Row> {
                 r.set("iid", iid);
                 r.set("sid", 0);
                 r.set("type", 0);
-                for col in ["rate", "rate_lim", "rate_max", "conn_rate", "conn_rate_max"] {
-                    r.set(col, 0);
-                }
+                // Sessions and connections per second: Clearway counts both at accept.
+                let (rate, max) = (fe.sess_rate.rate(), fe.sess_rate.max());
+                r.set("rate", rate);
+                r.set("rate_lim", fe.rate_limit.unwrap_or(0));
+                r.set("rate_max", max);
+                r.set("conn_rate", rate);
+                r.set("conn_rate_max", max);
                 r.set("conn_tot", fe.counters.get(Field::Sessions));
                 r.set("intercepted", fe.counters.get(Field::Intercepted));
                 r.set("mode", mode_word(fe.mode));
