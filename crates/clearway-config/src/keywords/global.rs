@@ -48,6 +48,38 @@ pub(super) const KNOWN_NOT_ACTED: &[(&str, NotActed)] = &[
     ("zero-warning", NoEffect),
     // HTTP/2 clients are offered WebSocket over HTTP/2 (RFC 8441) regardless.
     ("h2-workaround-bogus-websocket-clients", Unsupported),
+    // QUIC, master-worker, memory, pollers and NUMA: nothing here depends on them.
+    ("cluster-secret", NoEffect),
+    ("mworker-max-reloads", NoEffect),
+    ("no-memory-trimming", NoEffect),
+    ("noevports", NoEffect),
+    ("nokqueue", NoEffect),
+    ("nopoll", NoEffect),
+    ("numa-cpu-mapping", NoEffect),
+    ("insecure-setuid-wanted", NoEffect),
+    ("maxzlibmem", NoEffect),
+    // Another process may not share Clearway's ports anyway (each thread's socket is its own).
+    ("noreuseport", NoEffect),
+    // The HTTP client of Lua scripts: Clearway runs none.
+    ("httpclient.resolvers.id", NoEffect),
+    ("httpclient.resolvers.prefer", NoEffect),
+    ("httpclient.ssl.ca-file", NoEffect),
+    ("httpclient.ssl.verify", NoEffect),
+    // The default maxconn follows the descriptors it allows: who gets in.
+    ("fd-hard-limit", Unsupported),
+    // Which requests are accepted, or how their header names reach servers.
+    ("h1-accept-payload-with-any-method", Unsupported),
+    ("h1-case-adjust-file", Unsupported),
+    // The chain served with certificates.
+    ("issuers-chain-path", Unsupported),
+    ("maxsslrate", Unsupported),
+    // What health checks send in their PROXY header.
+    ("pp2-never-send-local", Unsupported),
+    ("lua-load-per-thread", Unsupported),
+    ("lua-prepend-path", Unsupported),
+    // Variables (the rule language).
+    ("set-var", Unsupported),
+    ("set-var-fmt", Unsupported),
 ];
 /// `tune.*` keywords that decide which requests get in (the largest head or header count
 /// accepted): unsupported. Every other `tune.*` has no effect here.

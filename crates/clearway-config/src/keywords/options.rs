@@ -71,6 +71,8 @@ pub(super) const UNRUN_CHECKS: &[&str] = &["external-check", "spop-check"];
 /// Options HAProxy knows that Clearway does not act on, by class.
 pub(super) const UNACTED: &[(&str, NotActed)] = &[
     ("abortonclose", Unsupported),
+    // Its log line needs sample expressions in log-format (the rule language).
+    ("httpslog", Unsupported),
     ("splice-request", NoEffect),
     ("splice-response", NoEffect),
     ("contstats", NoEffect),

@@ -202,6 +202,7 @@ pub(super) const KNOWN_NOT_ACTED: &[(&str, NotActed)] = &[
     ("disabled", Unsupported),
     ("enabled", NoEffect),
     ("filter", Unsupported),
+    ("use-fcgi-app", Unsupported),
     ("declare", NoEffect),
     ("use-server", Unsupported),
     ("external-check", Unsupported),
