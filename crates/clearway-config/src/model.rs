@@ -71,6 +71,8 @@ pub struct Global {
     /// buffer): a request head larger than their difference is refused, as in HAProxy.
     pub bufsize: Option<u32>,
     pub maxrewrite: Option<u32>,
+    /// `external-check`: backends may run programs as health checks.
+    pub external_check: bool,
     /// `maxconnrate` / `maxsessrate`: new connections (sessions) per second, process-wide.
     pub maxconnrate: Option<u32>,
     pub maxsessrate: Option<u32>,
@@ -538,6 +540,9 @@ pub struct ProxyOptions {
     pub send_state: bool,
     /// `tcp-check` rules, in order (used with `option tcp-check`).
     pub tcp_check: Vec<TcpCheckRule>,
+    /// `external-check command` and `external-check path`.
+    pub external_command: Option<String>,
+    pub external_path: Option<String>,
     /// `http-check` and `tcp-check` rules not acted on yet, kept as written.
     pub check_rules: Vec<(Span, Vec<String>)>,
     /// `option clitcpka` (or `tcpka` in a proxy with a frontend side): TCP keep-alive on client

@@ -306,6 +306,32 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
         let mut options = draft.options.clone();
         if let crate::model::CheckKind::TcpCheck(rules) = &mut options.check {
             *rules = options.tcp_check.clone();
+        } else if let crate::model::CheckKind::External { command, path } = &mut options.check {
+            // As HAProxy: the global `external-check` allows them, and a command is needed.
+            if !cfg.global.external_check {
+                ctx.error_hint(
+                    &s.span,
+                    format!(
+                        "{} '{}': 'option external-check' needs 'external-check' in the global section",
+                        s.kind.word(),
+                        s.name
+                    ),
+                    Some("add 'external-check' to the global section to allow checks that run programs".into()),
+                );
+            }
+            match &options.external_command {
+                Some(c) => *command = c.clone(),
+                None => ctx.error_hint(
+                    &s.span,
+                    format!(
+                        "{} '{}': 'option external-check' needs 'external-check command'",
+                        s.kind.word(),
+                        s.name
+                    ),
+                    Some("e.g. 'external-check command /usr/local/bin/check-galera'".into()),
+                ),
+            }
+            *path = options.external_path.clone().unwrap_or_default();
         } else if !draft.options.tcp_check.is_empty() {
             ctx.warn(
                 &s.span,

@@ -102,6 +102,8 @@ pub struct LastCheck {
     /// What the server said, when it said something ("HTTP status 200", "Connection refused").
     pub info: String,
     pub duration_ms: u64,
+    /// The HTTP status or program exit status HAProxy reports with it (`check_code`).
+    pub code: Option<i32>,
 }
 
 /// A slow start in progress: since when, and the values it grows to.

@@ -26,7 +26,7 @@ pub struct Outcome {
     pub duration: Duration,
     /// The `code` HAProxy reports with a passed, conditionally passed or wrong-status layer 7
     /// result: the HTTP status, else 0.
-    pub code: Option<u16>,
+    pub code: Option<i32>,
 }
 
 /// Where the check goes: `addr`/`port` of the server line, else the server's own address.
@@ -37,7 +37,9 @@ pub fn check_target(be: &Backend, server: usize, params: &CheckParams) -> Option
         None if s.is_original_destination() => return None,
         None => s.current_ip()?,
     };
-    let port = params.port.or_else(|| s.current_port())?;
+    // An external check's program is told the server's port, 0 when it has none.
+    let external = matches!(be.check.kind, CheckKind::External { .. });
+    let port = params.port.or_else(|| s.current_port()).or(external.then_some(0))?;
     Some(SocketAddr::new(ip, port))
 }
 
@@ -155,7 +157,26 @@ pub async fn run(
             nolb_on_404: spec.disable_on_404 && health.is_up(),
             ..Default::default()
         };
-        let outcome = check_once(&route, &spec, &ask, connect_timeout, read_timeout).await;
+        let outcome = match (&spec.kind, &spec.external) {
+            (CheckKind::External { command, path }, Some(proxy)) => {
+                let start = Instant::now();
+                let at = (target.ip().to_string(), target.port().to_string());
+                let v = external::run(&be, server, (command, path), proxy, at, read_timeout, &ask.code).await;
+                let (ok, (reason, info)) = match v {
+                    Ok(r) => (true, r),
+                    Err(r) => (false, r),
+                };
+                Outcome {
+                    ok,
+                    reason,
+                    info,
+                    duration: start.elapsed(),
+                    // As HAProxy: the exit status, with each of the three results.
+                    code: Some(ask.code.load(std::sync::atomic::Ordering::Relaxed)),
+                }
+            }
+            _ => check_once(&route, &spec, &ask, connect_timeout, read_timeout).await,
+        };
         if !outcome.ok && s.check_says_up() {
             s.counters.inc(clearway_core::Field::CheckFailures);
         }
@@ -166,6 +187,7 @@ pub async fn run(
             reason: outcome.reason,
             info: outcome.info.clone(),
             duration_ms: outcome.duration.as_millis() as u64,
+            code: outcome.code,
         });
         tracing::debug!(backend = %be.rt.name, server = %be.rt.servers[server].name, ok = outcome.ok, "check: {}{}, {}", outcome.reason, code_part(&outcome), outcome.info);
         let t = health.record(outcome.ok);
@@ -247,6 +269,7 @@ fn observed(be: &Backend, server: usize, o: &observe::Observer, what: &str, heal
             reason: outcome.reason,
             info: outcome.info.clone(),
             duration_ms: 0,
+            code: None,
         });
     }
     if let Some(t) = t {
@@ -554,8 +577,8 @@ async fn speak<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     ask: &http::Ask<'_>,
 ) -> Verdict {
     match &spec.kind {
-        // Answered by the connection alone.
-        CheckKind::Connect | CheckKind::Unimplemented { .. } | CheckKind::TcpCheck(_) => {
+        // Answered by the connection alone (an external check runs no connection).
+        CheckKind::Connect | CheckKind::Unimplemented { .. } | CheckKind::TcpCheck(_) | CheckKind::External { .. } => {
             Ok(("Layer4 check passed", String::new()))
         }
         CheckKind::Http(_) => match spec.http.first() {
@@ -597,9 +620,11 @@ fn sends_first(kind: &CheckKind) -> bool {
     match kind {
         CheckKind::Http(_) | CheckKind::Pgsql { .. } | CheckKind::Redis | CheckKind::SslHello | CheckKind::Ldap => true,
         CheckKind::TcpCheck(rules) => tcpcheck::sends_next(rules, 0),
-        CheckKind::Mysql { .. } | CheckKind::Smtp { .. } | CheckKind::Connect | CheckKind::Unimplemented { .. } => {
-            false
-        }
+        CheckKind::Mysql { .. }
+        | CheckKind::Smtp { .. }
+        | CheckKind::Connect
+        | CheckKind::Unimplemented { .. }
+        | CheckKind::External { .. } => false,
     }
 }
 
@@ -640,6 +665,7 @@ fn os_message(e: &std::io::Error) -> String {
 
 mod agent;
 mod conn;
+mod external;
 pub(crate) mod http;
 mod http_steps;
 pub mod observe;

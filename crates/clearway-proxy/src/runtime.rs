@@ -82,7 +82,10 @@ impl Runtime {
                 .iter()
                 .map(|s| Ok(ServerRt::new(s, resolve(s)?).for_threads(threads)))
                 .collect::<Result<Vec<_>, BuildError>>()?;
-            let check = CheckSpec::new(b.options.check.clone(), &b.options, b.timeouts);
+            let mut check = CheckSpec::new(b.options.check.clone(), &b.options, b.timeouts);
+            if let model::CheckKind::External { .. } = &b.options.check {
+                check.external = Some(external_proxy(cfg, b));
+            }
             // The TLS of each `http-check connect ... ssl` step, per server.
             let check_step_tls = b
                 .servers
@@ -327,6 +330,38 @@ fn listener_stats(f: &model::Frontend, threads: usize) -> Vec<Arc<clearway_core:
         }
     }
     out
+}
+
+/// What an external check tells its program of backend `b`: the first address of its
+/// `listen` section (`NOT_USED` for a backend), and its proxy id as the statistics number it.
+fn external_proxy(cfg: &model::Config, b: &model::Backend) -> crate::checks::spec::ExternalProxy {
+    let first = if b.from_listen {
+        cfg.frontend(&b.name)
+            .and_then(|f| f.binds.iter().flat_map(|x| &x.addrs).next())
+    } else {
+        None
+    };
+    let mut names: Vec<&str> = Vec::new();
+    for n in cfg
+        .frontends
+        .iter()
+        .map(|f| f.name.as_str())
+        .chain(cfg.backends.iter().map(|b| b.name.as_str()))
+    {
+        if !names.contains(&n) {
+            names.push(n);
+        }
+    }
+    let first_id = if cfg.global.stats_sockets.is_empty() { 1 } else { 2 };
+    let id = names
+        .iter()
+        .position(|n| *n == b.name)
+        .map_or(0, |i| i as u32 + first_id);
+    let (addr, port) = match first {
+        Some(a) => (a.ip().to_string(), a.port().to_string()),
+        None => ("NOT_USED".to_string(), "NOT_USED".to_string()),
+    };
+    crate::checks::spec::ExternalProxy { addr, port, id }
 }
 
 /// A server's address at start-up, by its `init-addr` methods in turn (HAProxy's default:

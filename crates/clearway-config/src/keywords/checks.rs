@@ -1,6 +1,8 @@
 //! Health-check rules: `http-check connect|send|expect` and `tcp-check`.
 
+use super::{Ctx, NotActed, Res};
 use crate::ast::Directive;
+use crate::model::ProxyOptions;
 use crate::model::{
     CheckConnect, ExpectMatch, HeaderMatch, HttpCheckRule, HttpExpect, HttpSend, TcpCheckRule, TcpExpect,
 };
@@ -351,6 +353,60 @@ pub fn tcp_check(d: &Directive) -> Result<TcpCheckRule, String> {
         )),
         [] => Err("'tcp-check' expects a rule: connect, send, send-binary or expect".into()),
     }
+}
+
+/// The section's first check rule (`http-check`, `tcp-check`, `option httpchk`): as in
+/// HAProxy, its rules replace those of its defaults section, the request of `option httpchk`
+/// included (back to `OPTIONS / HTTP/1.0` unless this section says otherwise).
+pub(super) fn own_check_rules(own: &mut bool, o: &mut ProxyOptions) {
+    if std::mem::replace(own, true) {
+        return;
+    }
+    o.tcp_check.clear();
+    o.http_check.clear();
+    o.disable_on_404 = false;
+    o.send_state = false;
+    if let crate::model::CheckKind::Http(h) = &mut o.check {
+        *h = Default::default();
+    }
+}
+
+/// A proxy's `external-check`, `tcp-check` or `http-check` line.
+pub(super) fn apply(d: &Directive, o: &mut ProxyOptions, ctx: &mut Ctx) -> Res<()> {
+    let kw = d.keyword();
+    match (kw, d.arg(1)) {
+        ("external-check", _) => {
+            let (what, v) = match (d.arg(1), d.arg(2)) {
+                (Some(w @ ("command" | "path")), Some(v)) if d.words.len() == 3 => (w, v),
+                _ => return Err(("'external-check' expects 'command PROGRAM' or 'path PATH'".into(), None)),
+            };
+            if what == "command" {
+                o.external_command = Some(v.to_string());
+            } else {
+                o.external_path = Some(v.to_string());
+            }
+        }
+        ("tcp-check", _) => o.tcp_check.push(tcp_check(d).map_err(|e| (e, None))?),
+        (_, Some("disable-on-404")) => o.disable_on_404 = true,
+        (_, Some("send-state")) => o.send_state = true,
+        (_, Some(r)) if r.starts_with("set-var") || r.starts_with("unset-var") => {
+            o.check_rules.push((d.span.clone(), d.words.clone()));
+            // Variables feed the rules that decide which servers get traffic.
+            ctx.not_acted(&d.span, &format!("'{kw} {r}'"), "http-check", NotActed::Unsupported);
+        }
+        _ => {
+            let rule = http_check(d).map_err(|e| (e, None))?;
+            let connects = o.http_check.iter().any(|r| matches!(r, HttpCheckRule::Connect(_)));
+            if matches!(rule, Some(HttpCheckRule::Connect(_))) && !connects && !o.http_check.is_empty() {
+                return Err((
+                    "'http-check connect' must be the first rule when there is one (before any send or expect)".into(),
+                    None,
+                ));
+            }
+            o.http_check.extend(rule);
+        }
+    }
+    Ok(())
 }
 
 /// Checks that `pattern` is a valid regular expression and returns it.

@@ -31,7 +31,6 @@ pub(super) const KNOWN_NOT_ACTED: &[(&str, NotActed)] = &[
     ("unsetenv", Unsupported),
     ("resetenv", Unsupported),
     ("lua-load", Unsupported),
-    ("external-check", NoEffect),
     // How long listeners stay open once a stop begins: who still gets in.
     ("grace", Unsupported),
     ("strict-limits", NoEffect),
@@ -124,6 +123,7 @@ pub(super) const ACTED: &[&str] = &[
     "max-spread-checks",
     "maxconnrate",
     "maxsessrate",
+    "external-check",
     "hard-stop-after",
     "log",
     "log-tag",
@@ -224,6 +224,10 @@ fn apply_inner(d: &Directive, g: &mut Global, ctx: &mut Ctx) -> Result<(), Strin
         "busy-polling" => {
             want_args(d, 0, "no argument")?;
             g.busy_polling = true;
+        }
+        "external-check" => {
+            want_args(d, 0, "no argument")?;
+            g.external_check = true;
         }
         "maxconnrate" | "maxsessrate" => {
             want_args(d, 1, "a number per second")?;

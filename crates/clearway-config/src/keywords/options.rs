@@ -67,7 +67,7 @@ pub const CHECKS: &[&str] = &[
     "spop-check",
 ];
 /// Health-check options Clearway does not run: not supported (a plain TCP connect instead).
-pub(super) const UNRUN_CHECKS: &[&str] = &["external-check", "spop-check"];
+pub(super) const UNRUN_CHECKS: &[&str] = &["spop-check"];
 /// Options HAProxy knows that Clearway does not act on, by class.
 pub(super) const UNACTED: &[(&str, NotActed)] = &[
     ("abortonclose", Unsupported),
@@ -158,6 +158,7 @@ pub fn apply(d: &Directive, negated: bool, opts: &mut ProxyOptions, redispatch: 
             return;
         }
         "mysql-check" | "pgsql-check" | "redis-check" | "ssl-hello-chk" | "tcp-check" | "smtpchk" | "ldap-check"
+        | "external-check"
             if !negated =>
         {
             match check_option(name, args) {
@@ -293,6 +294,11 @@ fn check_option(name: &str, args: &[String]) -> Result<CheckKind, String> {
             hello: "HELO localhost".into(),
         }),
         ("ldap-check", []) => Ok(CheckKind::Ldap),
+        // The command and path come from `external-check` lines; resolve.rs fills them in.
+        ("external-check", []) => Ok(CheckKind::External {
+            command: String::new(),
+            path: String::new(),
+        }),
         // The rules come from the tcp-check lines; resolve.rs fills them in.
         ("tcp-check", []) => Ok(CheckKind::TcpCheck(Vec::new())),
         (n, _) => Err(format!("'option {n}' takes no argument")),

@@ -147,6 +147,7 @@ pub(super) const KEYWORDS: &[(&str, char)] = &[
     ("log-tag", 'A'),
     ("http-check", 'B'),
     ("tcp-check", 'B'),
+    ("external-check", 'B'),
     ("contimeout", 'B'),
     ("clitimeout", 'F'),
     ("srvtimeout", 'B'),
@@ -205,7 +206,6 @@ pub(super) const KNOWN_NOT_ACTED: &[(&str, NotActed)] = &[
     ("use-fcgi-app", Unsupported),
     ("declare", NoEffect),
     ("use-server", Unsupported),
-    ("external-check", Unsupported),
     ("load-server-state-from-file", NoEffect),
     ("server-state-file-name", NoEffect),
     ("max-keep-alive-queue", Unsupported),
@@ -340,23 +340,6 @@ pub fn apply(d: &Directive, kind: Kind, name: &str, caps: Caps, p: &mut Draft, c
     }
     if let Err(e) = apply_known(d, caps, name, kind, p, ctx) {
         ctx.error_hint(&d.span, e.0, e.1);
-    }
-}
-
-/// The section's first check rule (`http-check`, `tcp-check`, `option httpchk`): as in
-/// HAProxy, its rules replace those of its defaults section, the request of `option httpchk`
-/// included (back to `OPTIONS / HTTP/1.0` unless this section says otherwise).
-fn own_check_rules(p: &mut Draft) {
-    if p.own_check_rules {
-        return;
-    }
-    p.own_check_rules = true;
-    p.options.tcp_check.clear();
-    p.options.http_check.clear();
-    p.options.disable_on_404 = false;
-    p.options.send_state = false;
-    if let crate::model::CheckKind::Http(h) = &mut p.options.check {
-        *h = Default::default();
     }
 }
 
@@ -545,7 +528,7 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
         "default-server" => server::parse_default_server(d, &mut p.default_server, ctx),
         "option" => {
             if d.arg(1) == Some("httpchk") {
-                own_check_rules(p);
+                checks::own_check_rules(&mut p.own_check_rules, &mut p.options);
             }
             option(d, false, caps, name, kind, p, ctx)
         }
@@ -638,45 +621,12 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
             p.log_tag = Some(d.words[1].clone());
         }
         "capture" => capture(d, p, ctx)?,
-        "tcp-check" | "http-check" if !p.own_check_rules => {
-            own_check_rules(p);
-            return apply_known(d, caps, name, kind, p, ctx);
-        }
-        "tcp-check" => {
-            let rule = checks::tcp_check(d).map_err(err)?;
-            p.options.tcp_check.push(rule);
-        }
-        "http-check" => match d.arg(1) {
-            Some("disable-on-404") => p.options.disable_on_404 = true,
-            Some("send-state") => p.options.send_state = true,
-            Some(r) if r.starts_with("set-var") || r.starts_with("unset-var") => {
-                p.options.check_rules.push((d.span.clone(), d.words.clone()));
-                // Variables feed the rules that decide which servers get traffic.
-                ctx.not_acted(
-                    &d.span,
-                    &format!("'{kw} {}'", d.words[1]),
-                    "http-check",
-                    NotActed::Unsupported,
-                );
+        "external-check" | "tcp-check" | "http-check" => {
+            if kw != "external-check" {
+                checks::own_check_rules(&mut p.own_check_rules, &mut p.options);
             }
-            _ => {
-                let rule = checks::http_check(d).map_err(err)?;
-                let connects = p
-                    .options
-                    .http_check
-                    .iter()
-                    .any(|r| matches!(r, crate::model::HttpCheckRule::Connect(_)));
-                if matches!(rule, Some(crate::model::HttpCheckRule::Connect(_)))
-                    && !connects
-                    && !p.options.http_check.is_empty()
-                {
-                    return Err(err(
-                        "'http-check connect' must be the first rule when there is one (before any send or expect)",
-                    ));
-                }
-                p.options.http_check.extend(rule);
-            }
-        },
+            checks::apply(d, &mut p.options, ctx)?;
+        }
         "acl" => {
             let name = d
                 .arg(1)

@@ -27,6 +27,9 @@ pub enum CheckKind {
     Ldap,
     /// `option tcp-check` with its `tcp-check` rules (none: a plain connect).
     TcpCheck(Vec<TcpCheckRule>),
+    /// `option external-check`: a program (`external-check command`, run with `external-check
+    /// path` as its PATH) whose exit status says whether the server is up.
+    External { command: String, path: String },
     /// A check option that is parsed but not implemented yet (`external-check`, ...): checks are
     /// run as plain connects meanwhile.
     Unimplemented { option: String, args: Vec<String> },

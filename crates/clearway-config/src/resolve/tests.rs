@@ -459,8 +459,8 @@ fn what_would_change_traffic_is_refused_unless_the_operator_opts_out() {
         ("backend b\n cookie SRV insert\n server s 127.0.0.1:1\n", "cookie"),
         ("backend b\n option nolinger\n server s 127.0.0.1:1\n", "nolinger"),
         (
-            "backend b\n option external-check\n server s 127.0.0.1:1 check\n",
-            "external-check",
+            "backend b\n option spop-check\n server s 127.0.0.1:1 check\n",
+            "spop-check",
         ),
         ("backend b\n dispatch 127.0.0.1:80\n server s 127.0.0.1:1\n", "dispatch"),
     ] {
@@ -639,6 +639,39 @@ fn rate_limits() {
         "{POLICY_BASE} rate-limit connections 5\nbackend b\n server s 127.0.0.1:1\n"
     ));
     assert!(e[0].message.contains("expects 'sessions'"), "{e:?}");
+}
+
+#[test]
+fn external_checks_need_the_global_permission_and_a_command() {
+    let l = ok(&format!(
+        "global\n external-check\n{POLICY_BASE}backend b\n option external-check\n external-check command /bin/true\n \
+         external-check path /usr/bin\n server s 127.0.0.1:1 check\n"
+    ));
+    assert_eq!(
+        l.config.backend("b").unwrap().options.check,
+        crate::model::CheckKind::External {
+            command: "/bin/true".into(),
+            path: "/usr/bin".into()
+        }
+    );
+    let e = refused(&format!(
+        "{POLICY_BASE}backend b\n option external-check\n external-check command /bin/true\n server s 127.0.0.1:1 check\n"
+    ));
+    assert!(
+        e[0].message.contains("needs 'external-check' in the global section"),
+        "{e:?}"
+    );
+    let e = refused(&format!(
+        "global\n external-check\n{POLICY_BASE}backend b\n option external-check\n server s 127.0.0.1:1\n"
+    ));
+    assert!(e[0].message.contains("needs 'external-check command'"), "{e:?}");
+    let e = refused(&format!(
+        "{POLICY_BASE}backend b\n external-check run /bin/true\n server s 127.0.0.1:1\n"
+    ));
+    assert!(
+        e[0].message.contains("expects 'command PROGRAM' or 'path PATH'"),
+        "{e:?}"
+    );
 }
 
 #[test]

@@ -13,8 +13,9 @@ pub struct Ask<'a> {
     pub state: Option<&'a str>,
     /// A 404 passes conditionally (`http-check disable-on-404`, while the server is up).
     pub nolb_on_404: bool,
-    /// The status of the last answer (0: none), for the check's `code`.
-    pub code: std::sync::atomic::AtomicU16,
+    /// The status of the last answer (0: none), or an external check's exit status, for the
+    /// check's `code`.
+    pub code: std::sync::atomic::AtomicI32,
 }
 
 /// HAProxy's words for a 404 under `http-check disable-on-404`: the server stays up but takes
@@ -31,7 +32,7 @@ pub async fn check<S: AsyncRead + AsyncWrite + Unpin>(
     let (status, response) = exchange(stream, step, ask.state)
         .await
         .map_err(|e| ("Layer7 invalid response", e))?;
-    ask.code.store(status, std::sync::atomic::Ordering::Relaxed);
+    ask.code.store(i32::from(status), std::sync::atomic::Ordering::Relaxed);
     if ask.nolb_on_404 && status == 404 {
         return Ok((CONDITIONAL, String::new()));
     }

@@ -20,6 +20,17 @@ pub struct CheckSpec {
     pub timeouts: Timeouts,
     /// The regular expressions of the rules, compiled once.
     pub regexes: Regexes,
+    /// `option external-check`: what the program is told of the proxy.
+    pub external: Option<ExternalProxy>,
+}
+
+/// The proxy's part of an external check's arguments and environment, as HAProxy gives it:
+/// its first listening address (`NOT_USED` for a backend) and its id.
+#[derive(Debug, Clone, Default)]
+pub struct ExternalProxy {
+    pub addr: String,
+    pub port: String,
+    pub id: u32,
 }
 
 /// One connection of an HTTP check: where to (None: the server's own check connection), the
@@ -164,6 +175,7 @@ impl CheckSpec {
         );
         CheckSpec {
             kind,
+            external: None,
             http,
             disable_on_404: options.disable_on_404,
             send_state: options.send_state,

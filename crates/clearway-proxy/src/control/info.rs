@@ -108,6 +108,9 @@ fn check_status_number(reason: &str) -> u8 {
         "L7RSP" => 13,
         "L7OK" => 15,
         "L7OKC" => 16,
+        "PROCERR" => 18,
+        "PROCTOUT" => 19,
+        "PROCOK" => 20,
         "L7STS" => 17,
         _ => 0,
     }

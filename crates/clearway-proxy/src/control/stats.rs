@@ -451,6 +451,9 @@ fn server_row(be: &Backend, i: usize, s: &ServerRt, iid: u32, sid: u32) -> Row {
         r.set("check_fall", p.fall);
         if let Some(c) = s.last_check() {
             r.set("check_status", check_code(c.reason));
+            if let Some(code) = c.code {
+                r.set("check_code", code);
+            }
             r.set("check_duration", c.duration_ms);
             r.set("check_desc", c.reason);
             r.set("last_chk", &c.info);
@@ -541,6 +544,9 @@ pub fn check_code(reason: &str) -> &'static str {
         "Layer7 invalid response" => "L7RSP",
         "Layer7 wrong status" => "L7STS",
         "Socket error" => "SOCKERR",
+        "External check error" => "PROCERR",
+        "External check timeout" => "PROCTOUT",
+        "External check passed" => "PROCOK",
         _ => "UNK",
     }
 }
