@@ -75,6 +75,7 @@ pub fn parse_str(name: &str, text: &str) -> Result<Loaded, Errors> {
 /// Parses texts as one configuration, in order, with `env` for `${VAR}`.
 pub fn parse_texts(texts: &[(String, String)], env: lexer::Env<'_>) -> Result<Loaded, Errors> {
     let mut ctx = keywords::Ctx::default();
+    keywords::paths::reset();
     let mut sections = Vec::new();
     for (name, text) in texts {
         let file: Arc<str> = Arc::from(name.as_str());
@@ -89,6 +90,7 @@ pub fn parse_texts(texts: &[(String, String)], env: lexer::Env<'_>) -> Result<Lo
         .flat_map(|d| d.words[1..].iter().cloned())
         .collect();
     let config = resolve::build(&sections, &mut ctx);
+    keywords::paths::reset();
     if ctx.errors.is_empty() {
         Ok(Loaded {
             config,

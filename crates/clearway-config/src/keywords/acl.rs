@@ -259,7 +259,7 @@ pub fn test(words: &[String]) -> Result<AclTest, (String, Option<String>)> {
                 let path = words
                     .get(i)
                     .ok_or(("'-f' expects a file of patterns".to_string(), None))?;
-                let text = std::fs::read_to_string(path)
+                let text = std::fs::read_to_string(super::paths::file(path))
                     .map_err(|e| (format!("cannot read pattern file '{path}': {e}"), None))?;
                 patterns.extend(
                     text.lines()

@@ -20,7 +20,6 @@ const SPECIAL: &[(&str, &str)] = &[
         "timeout",
         "`timeout` kinds Clearway does not know (`timeout tarpit` has no effect: no tarpit action yet)",
     ),
-    ("default-path", "`default-path` other than `current`"),
     (
         "check-ssl",
         "a `tcp-check` with rules over TLS (`ssl` or `check-ssl` on its servers)",

@@ -186,16 +186,35 @@ fn apply_inner(d: &Directive, g: &mut Global, ctx: &mut Ctx) -> Result<(), Strin
         // Relative paths are read from where Clearway starts: `current`, HAProxy's default.
         // Moving them elsewhere is not supported yet: certificates would be looked for in
         // the wrong place.
-        "default-path" => match d.words.get(1).map(String::as_str) {
-            Some("current") => want_args(d, 1, "current, config, parent or origin PATH")?,
-            Some("config" | "parent" | "origin") => ctx.not_acted(
-                &d.span,
-                "'default-path' other than 'current'",
-                "default-path",
-                NotActed::Unsupported,
-            ),
-            _ => return Err("'default-path' expects current, config, parent or origin PATH".into()),
-        },
+        "default-path" => {
+            // The directory of the file holding this line.
+            let here = || {
+                let dir = std::path::Path::new(&*d.span.file)
+                    .parent()
+                    .map(std::path::Path::to_path_buf);
+                dir.filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| ".".into())
+            };
+            let base = match d.words.get(1).map(String::as_str) {
+                Some("current") => {
+                    want_args(d, 1, "current, config, parent or origin PATH")?;
+                    None
+                }
+                Some("config") => {
+                    want_args(d, 1, "current, config, parent or origin PATH")?;
+                    Some(here())
+                }
+                Some("parent") => {
+                    want_args(d, 1, "current, config, parent or origin PATH")?;
+                    Some(here().join(".."))
+                }
+                Some("origin") => {
+                    want_args(d, 2, "'origin' and a directory")?;
+                    Some(d.words[2].clone().into())
+                }
+                _ => return Err("'default-path' expects current, config, parent or origin PATH".into()),
+            };
+            super::paths::set_base(base);
+        }
         "setcap" => {
             want_args(
                 d,

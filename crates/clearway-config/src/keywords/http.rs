@@ -200,7 +200,8 @@ fn reply(what: &str, args: &[String]) -> Res<Reply> {
             "string" | "lf-string" => r.body = val(k)?.as_bytes().to_vec(),
             "file" | "lf-file" => {
                 let f = val(k)?;
-                r.body = std::fs::read(f).map_err(|e| (format!("'{what}': cannot read '{f}': {e}"), None))?;
+                r.body = std::fs::read(super::paths::file(f))
+                    .map_err(|e| (format!("'{what}': cannot read '{f}': {e}"), None))?;
             }
             "hdr" => {
                 let name = header_name(what, Some(val("hdr")?))?;
@@ -319,7 +320,7 @@ pub fn errorfile(d: &Directive) -> Res<ErrorFile> {
                 .join(", ")
         ));
     }
-    let path = std::path::Path::new(file);
+    let path = &super::paths::file(file);
     let response = std::fs::read(path).map_err(|e| {
         (
             format!("'errorfile {code}': cannot read '{}': {e}", path.display()),

@@ -12,6 +12,7 @@ pub mod global;
 pub mod http;
 pub mod log;
 pub mod options;
+pub mod paths;
 pub mod proxy;
 pub mod server;
 pub mod source;

@@ -219,8 +219,10 @@ impl TlsDefaults {
 }
 
 fn based(base: &Option<PathBuf>, path: &str) -> PathBuf {
-    match base {
+    let p = match base {
         Some(b) if !path.starts_with('/') => b.join(path),
         _ => PathBuf::from(path),
-    }
+    };
+    // Still relative: under the `default-path` directory.
+    crate::keywords::paths::file(p)
 }

@@ -675,18 +675,37 @@ fn external_checks_need_the_global_permission_and_a_command() {
 }
 
 #[test]
-fn default_path_current_is_the_behaviour_and_others_are_refused() {
-    ok(&format!(
-        "global\n default-path current\n{POLICY_BASE}backend b\n server s 127.0.0.1:1\n"
-    ));
-    let e = refused(&format!(
-        "global\n default-path config\n{POLICY_BASE}backend b\n server s 127.0.0.1:1\n"
-    ));
-    assert!(e[0].message.contains("'default-path' other than 'current'"), "{e:?}");
-    let l = ok(&format!(
-        "global\n ignore-unsupported default-path\n default-path origin /etc/haproxy\n{POLICY_BASE}backend b\n server s 127.0.0.1:1\n"
-    ));
-    assert_eq!(l.warnings.len(), 1, "{:?}", l.warnings);
+fn default_path_says_where_relative_files_are() {
+    let dir = std::env::temp_dir().join(format!("cw-default-path-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("conf/errors")).unwrap();
+    std::fs::create_dir_all(dir.join("errors")).unwrap();
+    let page = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n";
+    std::fs::write(dir.join("conf/errors/503.http"), page).unwrap();
+    std::fs::write(dir.join("errors/503.http"), page).unwrap();
+    let cfg = |policy: &str| {
+        let file = dir.join("conf/lb.cfg");
+        let text = format!(
+            "global\n default-path {policy}\ndefaults\n mode http\n timeout connect 1s\n timeout client 1s\n \
+             timeout server 1s\n errorfile 503 errors/503.http\nbackend b\n server s 127.0.0.1:1\n"
+        );
+        std::fs::write(&file, text).unwrap();
+        crate::load(&[file])
+    };
+    // The file's directory, its parent, a given one: each has errors/503.http.
+    assert!(cfg("config").is_ok(), "{:?}", cfg("config").err());
+    assert!(cfg("parent").is_ok(), "{:?}", cfg("parent").err());
+    assert!(cfg(&format!("origin {}", dir.display())).is_ok());
+    // From the current directory (the tests run in the crate's), nothing is there.
+    let e = cfg("current").unwrap_err();
+    assert!(e.errors[0].message.contains("cannot read"), "{:?}", e.errors);
+    let e = cfg("origin").unwrap_err();
+    assert!(
+        e.errors[0].message.contains("'origin' and a directory"),
+        "{:?}",
+        e.errors
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 mod dns;
