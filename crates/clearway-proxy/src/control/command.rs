@@ -86,6 +86,8 @@ pub enum Command {
     SetWeight(ServerName, Weight),
     SetState(ServerName, Admin),
     SetHealth(ServerName, Health),
+    /// `set server B/S fqdn NAME`: for a server resolved at run time.
+    SetFqdn(ServerName, String),
     /// `disable server` / `enable server` (HAProxy's older spelling of `set server ... state`).
     Disable(ServerName),
     Enable(ServerName),
@@ -312,6 +314,10 @@ pub fn parse(words: &[String]) -> Result<Command, String> {
                     Some(&"down") => Command::SetHealth(s, Health::Down),
                     _ => return Err("'set server <srv> health' expects 'up' or 'down'.".into()),
                 },
+                Some(&"fqdn") => match w.get(4) {
+                    Some(name) => Command::SetFqdn(s, name.to_string()),
+                    None => return Err("set server <b>/<s> fqdn requires a FQDN.".into()),
+                },
                 Some(other) => {
                     return Err(format!(
                         "'set server <srv> {other}' is not supported by Clearway; usage: set server <backend>/<server> health | state | weight"
@@ -377,6 +383,7 @@ pub fn needs(c: &Command) -> Level {
         Command::SetWeight(..)
         | Command::SetState(..)
         | Command::SetHealth(..)
+        | Command::SetFqdn(..)
         | Command::Disable(_)
         | Command::Enable(_)
         | Command::DisableHealth(_)
@@ -512,6 +519,14 @@ fn run(rt: &Runtime, c: &Command, level: &mut Level) -> Result<Outcome, String> 
             );
             actions::after_change(be, i);
             said(String::new())
+        }
+        Command::SetFqdn(n, _) => {
+            let (_, _, s) = find(rt, n)?;
+            // As HAProxy: only a server resolved at run time can change names.
+            if !s.resolved_at_run_time() {
+                return Err("set server <b>/<s> fqdn failed because no resolution is configured.".into());
+            }
+            Err("'set server <b>/<s> fqdn' is not supported by Clearway yet for servers resolved at run time.".into())
         }
         Command::DisableHealth(n) => {
             let (be, i, s) = find(rt, n)?;

@@ -214,3 +214,17 @@ fn show_info_counts_dropped_log_lines() {
     crate::log::sink::DROPPED.fetch_add(2, std::sync::atomic::Ordering::Relaxed);
     assert!(dropped(&rt) >= before + 2);
 }
+
+#[test]
+fn a_server_without_run_time_resolution_keeps_its_name() {
+    let rt = runtime();
+    assert_eq!(
+        run(&rt, "set server be/s2 fqdn foo.example", Level::Admin),
+        "set server <b>/<s> fqdn failed because no resolution is configured.\n"
+    );
+    assert_eq!(
+        run(&rt, "set server be/s2 fqdn", Level::Admin),
+        "set server <b>/<s> fqdn requires a FQDN.\n"
+    );
+    assert!(run(&rt, "set server be/s2 fqdn foo.example", Level::Operator).contains("Permission denied"));
+}
