@@ -73,6 +73,9 @@ pub struct Global {
     pub maxrewrite: Option<u32>,
     /// `external-check`: backends may run programs as health checks.
     pub external_check: bool,
+    /// `insecure-fork-wanted`: the process may start programs (HAProxy's external checks
+    /// fail without it).
+    pub insecure_fork_wanted: bool,
     /// `maxconnrate` / `maxsessrate`: new connections (sessions) per second, process-wide.
     pub maxconnrate: Option<u32>,
     pub maxsessrate: Option<u32>,

@@ -319,6 +319,19 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
                     Some("add 'external-check' to the global section to allow checks that run programs".into()),
                 );
             }
+            // HAProxy forbids its own forks without it: its external checks would fail, and the
+            // servers go down; Clearway's would run. Refused, so both agree.
+            if !cfg.global.insecure_fork_wanted {
+                ctx.error_hint(
+                    &s.span,
+                    format!(
+                        "{} '{}': 'option external-check' needs 'insecure-fork-wanted' in the global section",
+                        s.kind.word(),
+                        s.name
+                    ),
+                    Some("without it HAProxy cannot start the program and marks the servers down: add 'insecure-fork-wanted'".into()),
+                );
+            }
             match &options.external_command {
                 Some(c) => *command = c.clone(),
                 None => ctx.error_hint(

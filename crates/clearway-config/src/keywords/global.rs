@@ -24,7 +24,6 @@ pub(super) const KNOWN_NOT_ACTED: &[(&str, NotActed)] = &[
     ("localpeer", NoEffect),
     // Header names' case as servers receive them.
     ("h1-case-adjust", Unsupported),
-    ("insecure-fork-wanted", NoEffect),
     // They change what `${VAR}` stands for in the lines after them.
     ("presetenv", Unsupported),
     ("setenv", Unsupported),
@@ -124,6 +123,7 @@ pub(super) const ACTED: &[&str] = &[
     "maxconnrate",
     "maxsessrate",
     "external-check",
+    "insecure-fork-wanted",
     "hard-stop-after",
     "log",
     "log-tag",
@@ -248,6 +248,10 @@ fn apply_inner(d: &Directive, g: &mut Global, ctx: &mut Ctx) -> Result<(), Strin
             want_args(d, 0, "no argument")?;
             g.external_check = true;
         }
+        "insecure-fork-wanted" => {
+            want_args(d, 0, "no argument")?;
+            g.insecure_fork_wanted = true;
+        }
         "maxconnrate" | "maxsessrate" => {
             want_args(d, 1, "a number per second")?;
             let n: u32 = units::int(&d.words[1], kw)?;
@@ -288,7 +292,8 @@ fn apply_inner(d: &Directive, g: &mut Global, ctx: &mut Ctx) -> Result<(), Strin
         "no" => match (d.arg(1), d.words.len()) {
             (Some("busy-polling"), 2) => g.busy_polling = false,
             (Some("log"), 2) => g.logs.clear(),
-            (Some(k @ ("set-dumpable" | "strict-limits" | "insecure-fork-wanted" | "numa-cpu-mapping")), 2) => {
+            (Some("insecure-fork-wanted"), 2) => g.insecure_fork_wanted = false,
+            (Some(k @ ("set-dumpable" | "strict-limits" | "numa-cpu-mapping")), 2) => {
                 ctx.not_acted(&d.span, &format!("'no {k}'"), k, NotActed::NoEffect);
             }
             _ => {

@@ -644,8 +644,8 @@ fn rate_limits() {
 #[test]
 fn external_checks_need_the_global_permission_and_a_command() {
     let l = ok(&format!(
-        "global\n external-check\n{POLICY_BASE}backend b\n option external-check\n external-check command /bin/true\n \
-         external-check path /usr/bin\n server s 127.0.0.1:1 check\n"
+        "global\n external-check\n insecure-fork-wanted\n{POLICY_BASE}backend b\n option external-check\n \
+         external-check command /bin/true\n external-check path /usr/bin\n server s 127.0.0.1:1 check\n"
     ));
     assert_eq!(
         l.config.backend("b").unwrap().options.check,
@@ -662,9 +662,18 @@ fn external_checks_need_the_global_permission_and_a_command() {
         "{e:?}"
     );
     let e = refused(&format!(
-        "global\n external-check\n{POLICY_BASE}backend b\n option external-check\n server s 127.0.0.1:1\n"
+        "global\n external-check\n insecure-fork-wanted\n{POLICY_BASE}backend b\n option external-check\n server s 127.0.0.1:1\n"
     ));
     assert!(e[0].message.contains("needs 'external-check command'"), "{e:?}");
+    // Without the right to fork, HAProxy's checks would fail: refused rather than different.
+    let e = refused(&format!(
+        "global\n external-check\n{POLICY_BASE}backend b\n option external-check\n external-check command /bin/true\n \
+         server s 127.0.0.1:1\n"
+    ));
+    assert!(e[0].message.contains("needs 'insecure-fork-wanted'"), "{e:?}");
+    ok(&format!(
+        "global\n insecure-fork-wanted\n no insecure-fork-wanted\n{POLICY_BASE}backend b\n server s 127.0.0.1:1\n"
+    ));
     let e = refused(&format!(
         "{POLICY_BASE}backend b\n external-check run /bin/true\n server s 127.0.0.1:1\n"
     ));
