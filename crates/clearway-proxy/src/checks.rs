@@ -382,10 +382,8 @@ fn apply(be: &Backend, server: usize, t: Transition, o: &Outcome) {
             s.counters.inc(clearway_core::Field::CheckDowns);
             let (active, backup) = be.rt.usable_by_kind();
             let msg = format!(
-                "{}Server {}/{} is DOWN, reason: {}{info}, check duration: {ms}ms{}",
-                actions::prefix(s),
-                be.rt.name,
-                s.name,
+                "{} is DOWN, reason: {}{info}, check duration: {ms}ms{}",
+                actions::label(be, s),
                 o.reason,
                 actions::left(be, s)
             );
@@ -420,10 +418,8 @@ fn apply(be: &Backend, server: usize, t: Transition, o: &Outcome) {
             s.changed_at(crate::process::uptime_secs());
             crate::control::actions::propagate_health(be, server, true);
             let msg = format!(
-                "{}Server {}/{} is UP, reason: {}{info}, check duration: {ms}ms{}",
-                actions::prefix(s),
-                be.rt.name,
-                s.name,
+                "{} is UP, reason: {}{info}, check duration: {ms}ms{}",
+                actions::label(be, s),
                 o.reason,
                 actions::online(be)
             );

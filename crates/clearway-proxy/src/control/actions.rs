@@ -7,13 +7,10 @@ use crate::model::Backend;
 use clearway_config::model::Balance;
 use clearway_core::{Admin, ServerRt};
 
-/// `Backup ` before a backup server's name, as HAProxy writes it.
-pub fn prefix(s: &ServerRt) -> &'static str {
-    if s.backup {
-        "Backup "
-    } else {
-        ""
-    }
+/// How HAProxy names server `s` of `be` in its events: `Server bk/s1`, `Backup Server bk/s9`.
+pub fn label(be: &Backend, s: &ServerRt) -> String {
+    let backup = if s.backup { "Backup " } else { "" };
+    format!("{backup}Server {}/{}", be.rt.name, s.name)
 }
 
 /// What is left after a server went down or into maintenance, in HAProxy's words.
@@ -89,19 +86,12 @@ pub fn set_agent_down(be: &Backend, i: usize, down: bool, word: &str) {
     s.set_agent_down(down);
     s.changed_at(crate::process::uptime_secs());
     if down {
-        let msg = format!(
-            "{}Server {}/{} is DOWN, reason: Agent reports '{word}'",
-            prefix(s),
-            be.rt.name,
-            s.name
-        );
+        let msg = format!("{} is DOWN, reason: Agent reports '{word}'", label(be, s));
         say(be, crate::log::ALERT, &format!("{msg}{}", left(be, s)));
     } else {
         let msg = format!(
-            "{}Server {}/{} is {} (agent reports up)",
-            prefix(s),
-            be.rt.name,
-            s.name,
+            "{} is {} (agent reports up)",
+            label(be, s),
             if s.is_up() {
                 "UP"
             } else {
@@ -123,28 +113,24 @@ pub fn set_admin(be: &Backend, i: usize, a: Admin) {
     s.set_admin(a);
     s.changed_at(crate::process::uptime_secs());
     propagate_admin(be, i);
-    let (name, srv, p) = (&be.rt.name, &s.name, prefix(s));
+    let who = label(be, s);
     let state = if s.is_up() { "UP" } else { "DOWN" };
     match a {
         Admin::Maint => say(
             be,
             crate::log::ALERT,
-            &format!("{p}Server {name}/{srv} is going DOWN for maintenance{}", left(be, s)),
+            &format!("{who} is going DOWN for maintenance{}", left(be, s)),
         ),
-        Admin::Drain => say(
-            be,
-            crate::log::NOTICE,
-            &format!("{p}Server {name}/{srv} enters drain state"),
-        ),
+        Admin::Drain => say(be, crate::log::NOTICE, &format!("{who} enters drain state")),
         Admin::Ready if before == Admin::Maint => say(
             be,
             crate::log::NOTICE,
-            &format!("{p}Server {name}/{srv} is {state}/READY (leaving forced maintenance)"),
+            &format!("{who} is {state}/READY (leaving forced maintenance)"),
         ),
         Admin::Ready => say(
             be,
             crate::log::NOTICE,
-            &format!("{p}Server {name}/{srv} is {state} (leaving forced drain)"),
+            &format!("{who} is {state} (leaving forced drain)"),
         ),
     }
     after_change(be, i);
@@ -160,12 +146,7 @@ pub fn set_resolution_maint(be: &Backend, i: usize, on: bool, why: &str) {
     s.set_resolution_maint(on);
     s.changed_at(crate::process::uptime_secs());
     if on {
-        let msg = format!(
-            "{}Server {}/{} is going DOWN for maintenance ({why})",
-            prefix(s),
-            be.rt.name,
-            s.name
-        );
+        let msg = format!("{} is going DOWN for maintenance ({why})", label(be, s));
         say(be, crate::log::ALERT, &format!("{msg}{}", left(be, s)));
     } else {
         let msg = format!(
@@ -188,19 +169,12 @@ pub fn set_nolb(be: &Backend, i: usize, on: bool) {
     s.changed_at(crate::process::uptime_secs());
     if on {
         let msg = format!(
-            "{}Server {}/{} is stopping, reason: Layer7 check conditionally passed",
-            prefix(s),
-            be.rt.name,
-            s.name
+            "{} is stopping, reason: Layer7 check conditionally passed",
+            label(be, s)
         );
         say(be, crate::log::NOTICE, &format!("{msg}{}", left(be, s)));
     } else {
-        let msg = format!(
-            "{}Server {}/{} is UP, reason: Layer7 check passed",
-            prefix(s),
-            be.rt.name,
-            s.name
-        );
+        let msg = format!("{} is UP, reason: Layer7 check passed", label(be, s));
         say(be, crate::log::NOTICE, &format!("{msg}{}", online(be)));
     }
     after_change(be, i);
@@ -235,13 +209,7 @@ pub fn propagate_health(be: &Backend, i: usize, up: bool) {
         }
         s.set_up(up);
         s.changed_at(crate::process::uptime_secs());
-        let msg = format!(
-            "{}Server {}/{} is {} (via {via})",
-            prefix(s),
-            tb.rt.name,
-            s.name,
-            if up { "UP" } else { "DOWN" }
-        );
+        let msg = format!("{} is {} (via {via})", label(&tb, s), if up { "UP" } else { "DOWN" });
         if up {
             say(&tb, crate::log::NOTICE, &format!("{msg}{}", online(&tb)));
         } else {
@@ -276,14 +244,7 @@ pub fn propagate_admin(be: &Backend, i: usize) {
             Admin::Drain => ("enters drain state", crate::log::NOTICE),
             Admin::Ready => ("is leaving maintenance or drain", crate::log::NOTICE),
         };
-        let msg = format!(
-            "{}Server {}/{} {what} (via {}/{})",
-            prefix(ts),
-            tb.rt.name,
-            ts.name,
-            be.rt.name,
-            s.name
-        );
+        let msg = format!("{} {what} (via {}/{})", label(&tb, ts), be.rt.name, s.name);
         say(&tb, level, &msg);
         after_change(&tb, t.server);
         propagate_admin(&tb, t.server);

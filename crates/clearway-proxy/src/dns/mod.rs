@@ -80,7 +80,7 @@ pub fn spawn_all(rt: &Runtime, tasks: &mut tokio::task::JoinSet<()>) {
         }
     }
     let mut resolvers: HashMap<(String, Family), Arc<TokioResolver>> = HashMap::new();
-    for ((section, fqdn, family, srv), mut users) in wanted {
+    for ((section, fqdn, family, srv), users) in wanted {
         let Some(r) = rt.resolvers.iter().find(|r| r.name == section) else {
             continue;
         };
@@ -88,14 +88,13 @@ pub fn spawn_all(rt: &Runtime, tasks: &mut tokio::task::JoinSet<()>) {
             .entry((section, family))
             .or_insert_with(|| Arc::new(resolver(r, family)))
             .clone();
-        match (srv, users.pop()) {
-            (Some(_), Some((be, slots))) => {
-                tasks.spawn(srv::run(r.clone(), resolver, fqdn, be, slots));
+        if srv.is_some() {
+            // One backend per SRV resolution (its key holds the backend).
+            for (be, slots) in users {
+                tasks.spawn(srv::run(r.clone(), resolver.clone(), fqdn.clone(), be, slots));
             }
-            (_, last) => {
-                users.extend(last);
-                tasks.spawn(run(r.clone(), resolver, fqdn, users));
-            }
+        } else {
+            tasks.spawn(run(r.clone(), resolver, fqdn, users));
         }
     }
 }
