@@ -496,6 +496,10 @@ pub struct Backend {
     pub retries: u32,
     /// `option redispatch`: the last retry may go to another server.
     pub redispatch: bool,
+    /// `fullconn`: how many sessions make the backend "full", when servers with `minconn`
+    /// reach their `maxconn`. None: 10% of the `maxconn` of the frontends that may use it,
+    /// worked out at start-up as HAProxy does.
+    pub fullconn: Option<u32>,
     pub timeouts: Timeouts,
     pub options: ProxyOptions,
     pub http: HttpSettings,

@@ -363,6 +363,12 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
                 if srv.source.is_none() {
                     srv.source = draft.source.clone();
                 }
+                // HAProxy's reading of `minconn` and `maxconn` together.
+                if srv.minconn > srv.maxconn {
+                    srv.maxconn = srv.minconn;
+                } else if srv.minconn == 0 {
+                    srv.minconn = srv.maxconn;
+                }
                 srv
             })
             .collect::<Vec<_>>();
@@ -473,6 +479,7 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
             source: draft.source.clone(),
             retries: draft.retries,
             redispatch: draft.redispatch,
+            fullconn: draft.fullconn,
             timeouts: draft.timeouts,
             options,
             http: if listen {

@@ -21,8 +21,13 @@ pub struct BackendRt {
     algo: Box<dyn Algorithm>,
     /// The last client address seen, for the return-path probe.
     last_client: Mutex<Option<IpAddr>>,
-    /// Server connection slots in use (`scur`/`smax`).
-    pub conns: Gauge,
+    /// Sessions with a server or waiting for one (HAProxy's `beconn`, the backend's
+    /// `scur`/`smax`): what the limit of servers with `minconn` follows.
+    pub conns: std::sync::Arc<Gauge>,
+    /// `fullconn` (configured, or worked out from the frontends), shown as the backend's `slim`.
+    pub fullconn: u32,
+    /// A server's limit follows `conns` (`minconn` below `maxconn`).
+    follows: bool,
     /// Traffic counters, per worker thread.
     pub counters: Counters,
 }
@@ -39,9 +44,45 @@ impl BackendRt {
             allbackups: cfg.options.allbackups,
             timeouts: cfg.timeouts,
             last_client: Mutex::new(None),
-            conns: Gauge::default(),
+            conns: Default::default(),
+            fullconn: cfg.fullconn.unwrap_or(1),
+            follows: false,
             counters: Counters::default(),
         }
+    }
+
+    /// The same backend with its `fullconn` (the configured one, or the default the caller
+    /// worked out): servers with a `minconn` below their `maxconn` then follow its load.
+    pub fn with_fullconn(mut self, fullconn: u32) -> BackendRt {
+        self.fullconn = fullconn.max(1);
+        let follow = crate::server::Follow {
+            fullconn: self.fullconn,
+            sessions: self.conns.clone(),
+        };
+        for s in &mut self.servers {
+            s.follow(&follow);
+        }
+        self.follows = self.servers.iter().any(|s| s.minconn < s.maxconn());
+        self
+    }
+
+    /// A session starts wanting a server: it counts in `conns` until `leave` (or `release`
+    /// of the slot it gets).
+    #[inline]
+    pub fn enter(&self) {
+        self.conns.up();
+    }
+
+    /// A session that `enter`ed gives up without a slot.
+    #[inline]
+    pub fn leave(&self) {
+        self.conns.down();
+    }
+
+    /// True when a server's limit follows the backend's load: waiters are then served first
+    /// (a rising limit must not let newcomers overtake them).
+    pub fn follows_load(&self) -> bool {
+        self.follows
     }
 
     /// The same backend, with counters for `threads` worker threads.
@@ -135,10 +176,7 @@ impl BackendRt {
             loop {
                 match self.algo.choose(&self.servers, eligible, key) {
                     Choice::Server(i) if !self.servers[i].try_take_slot() => continue,
-                    Choice::Server(i) => {
-                        self.conns.up();
-                        return Choice::Server(i);
-                    }
+                    Choice::Server(i) => return Choice::Server(i),
                     other => return other,
                 }
             }
@@ -147,11 +185,7 @@ impl BackendRt {
 
     /// Takes a slot on a given server (a retry on the same server).
     pub fn take_slot_on(&self, index: usize) -> bool {
-        let taken = self.servers[index].try_take_slot();
-        if taken {
-            self.conns.up();
-        }
-        taken
+        self.servers[index].try_take_slot()
     }
 
     /// Sessions ever given a server (`stot`): the sum of its servers'.
@@ -159,9 +193,16 @@ impl BackendRt {
         self.servers.iter().map(ServerRt::total).sum()
     }
 
+    /// Gives back the slot of a session that leaves the backend.
     pub fn release(&self, index: usize) {
+        self.give_back(index);
+        self.leave();
+    }
+
+    /// Gives back a slot its session did not take after all (handed to a waiter that had
+    /// already gone): the session's own `leave` is its own business.
+    pub fn give_back(&self, index: usize) {
         self.servers[index].release_slot();
-        self.conns.down();
     }
 
     /// True when servers are up but every one of them has a broken return path: clients are
@@ -196,7 +237,9 @@ mod tests {
             allbackups,
             timeouts: Timeouts::default(),
             last_client: Mutex::new(None),
-            conns: Gauge::default(),
+            conns: Default::default(),
+            fullconn: 1,
+            follows: false,
             counters: Counters::default(),
         }
     }
@@ -263,7 +306,11 @@ mod tests {
         b.servers[1].set_weight(3);
         b.servers[0].set_weight(1);
         let picks: Vec<usize> = (0..8)
-            .map(|_| match b.take_server([0, 0, 0, 0].into(), None) {
+            .map(|_| {
+                b.enter();
+                b.take_server([0, 0, 0, 0].into(), None)
+            })
+            .map(|c| match c {
                 Choice::Server(i) => {
                     b.release(i);
                     i

@@ -58,6 +58,10 @@ pub struct ServerRt {
     weight: AtomicU32,
     /// 0: unlimited (`set maxconn server` changes it).
     maxconn: AtomicU32,
+    /// `minconn` (equal to `maxconn` when not set).
+    pub minconn: u32,
+    /// Set when its limit follows the backend's load (`minconn` below `maxconn`).
+    follow: Option<Follow>,
     /// `maxqueue`: sessions that may wait for this server in particular; 0: unlimited.
     pub maxqueue: u32,
     /// `slowstart`, and the ramp in progress (stepped by the health checks, never read on
@@ -85,6 +89,14 @@ pub struct ServerRt {
     /// When the operational or administrative state last changed, in seconds on the caller's
     /// clock (0: never).
     pub last_change: AtomicU64,
+}
+
+/// What a `minconn` server's limit follows: the sessions of its backend (HAProxy's
+/// `beconn`: those with a server and those waiting for one) against the backend's `fullconn`.
+#[derive(Debug, Clone)]
+pub struct Follow {
+    pub fullconn: u32,
+    pub sessions: std::sync::Arc<crate::counters::Gauge>,
 }
 
 /// Where DNS last placed a server: an address, and an SRV record's port.
@@ -188,6 +200,8 @@ impl ServerRt {
             initial_weight: cfg.weight,
             weight: AtomicU32::new(cfg.weight),
             maxconn: AtomicU32::new(cfg.maxconn),
+            minconn: cfg.minconn,
+            follow: None,
             maxqueue: cfg.maxqueue,
             slowstart: cfg.slowstart,
             ramp: std::sync::Mutex::new(None),
@@ -452,15 +466,41 @@ impl ServerRt {
         self.maxconn.store(n, Ordering::Relaxed);
     }
 
-    /// True when one more connection would stay within `maxconn`.
-    pub fn has_slot(&self) -> bool {
+    /// Makes its limit follow the backend's load, when `minconn` is below `maxconn`.
+    pub fn follow(&mut self, f: &Follow) {
+        if self.minconn < self.maxconn() {
+            self.follow = Some(f.clone());
+        }
+    }
+
+    /// The connection limit now (0: none): `maxconn`, or with `minconn` HAProxy's dynamic
+    /// limit, `maxconn` scaled by how full the backend is (`sessions / fullconn`), never below
+    /// `minconn` (nor above `maxconn`, which `set maxconn server` may have lowered).
+    #[inline]
+    pub fn limit(&self) -> u32 {
         let max = self.maxconn();
+        match &self.follow {
+            Some(f) if max > 0 => {
+                let busy = f.sessions.cur();
+                if busy >= f.fullconn {
+                    return max;
+                }
+                let scaled = u64::from(busy) * u64::from(max) / u64::from(f.fullconn.max(1));
+                (scaled as u32).max(self.minconn.min(max))
+            }
+            _ => max,
+        }
+    }
+
+    /// True when one more connection would stay within its limit.
+    pub fn has_slot(&self) -> bool {
+        let max = self.limit();
         max == 0 || self.active() < max
     }
 
-    /// Takes a connection slot if `maxconn` allows; the caller must call `release_slot` later.
+    /// Takes a connection slot if its limit allows; the caller must call `release_slot` later.
     pub fn try_take_slot(&self) -> bool {
-        let max = self.maxconn();
+        let max = self.limit();
         let taken = self.active.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
             (max == 0 || n < max).then_some(n + 1)
         });

@@ -162,7 +162,17 @@ pub fn reuse_now<T>(
     be.rt.note_client(client.conn.peer.ip());
     // The server the session prefers (`option prefer-last-server`, an NTLM challenge), when
     // it may take sessions and has room; the balance algorithm's choice otherwise.
-    let preferred = prefer.filter(|&i| be.rt.with_eligible(None, |l| l.contains(&i)) && be.rt.take_slot_on(i));
+    let preferred = prefer.filter(|&i| {
+        if !be.rt.with_eligible(None, |l| l.contains(&i)) {
+            return false;
+        }
+        be.rt.enter();
+        let taken = be.rt.take_slot_on(i);
+        if !taken {
+            be.rt.leave();
+        }
+        taken
+    });
     let Some(server) = preferred.or_else(|| be.queue.try_acquire(&be.rt, client.key(be), Want::Any { avoid: None }))
     else {
         return Now::Wait;

@@ -67,13 +67,21 @@ impl Queue {
         self.len() == 0
     }
 
-    /// Takes a slot now, or waits in line up to `limit` (None: no limit). Returns the server index;
-    /// its slot is held and must be given back with `release`.
     /// A slot now, without waiting and only when nobody waits; None otherwise (then `acquire`).
     pub fn try_acquire(&self, be: &BackendRt, key: Key, want: Want) -> Option<usize> {
-        self.try_take(be, key, want).ok()
+        if be.follows_load() && !self.is_empty() {
+            return None;
+        }
+        be.enter();
+        let got = self.try_take(be, key, want).ok();
+        if got.is_none() {
+            be.leave();
+        }
+        got
     }
 
+    /// Takes a slot now, or waits in line up to `limit` (None: no limit). Returns the server
+    /// index; its slot is held and must be given back with `release`.
     pub async fn acquire(
         &self,
         be: &BackendRt,
@@ -82,28 +90,46 @@ impl Queue {
         limit: Option<Duration>,
     ) -> Result<usize, NoSlot> {
         let deadline = limit.map(|l| Instant::now() + l);
+        be.enter();
+        let mut pending = Pending {
+            queue: self,
+            be,
+            rx: None,
+            holds: false,
+        };
+        // Waiters go first when server limits follow the load: a limit raised by newcomers
+        // serves the line, not them (HAProxy's order too).
+        let served_first = |n: usize| be.follows_load() && n > 0;
         // Fast path, no lock: a free slot and nobody waiting for it.
-        let want = match self.try_take(be, key, want) {
-            Ok(i) => return Ok(i),
-            Err(None) => return Err(NoSlot::NoServer),
-            Err(Some(w)) => w,
+        let want = if served_first(self.len() as usize) {
+            want
+        } else {
+            match self.try_take(be, key, want) {
+                Ok(i) => return Ok(pending.holds(i)),
+                Err(None) => return Err(NoSlot::NoServer),
+                Err(Some(w)) => w,
+            }
         };
         // Announce ourselves before the locked retry, so a concurrent `release` that frees a slot
         // either sees us or leaves the slot free for the retry.
         let n = self.len.fetch_add(1, Ordering::SeqCst) + 1;
         self.max.fetch_max(n, Ordering::Relaxed);
-        let (id, mut rx) = {
+        let id = {
             let mut q = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
-            let want = match self.try_take(be, key, want) {
-                Ok(i) => {
-                    self.len.fetch_sub(1, Ordering::SeqCst);
-                    return Ok(i);
+            let want = if served_first(q.len()) {
+                want
+            } else {
+                match self.try_take(be, key, want) {
+                    Ok(i) => {
+                        self.len.fetch_sub(1, Ordering::SeqCst);
+                        return Ok(pending.holds(i));
+                    }
+                    Err(None) => {
+                        self.len.fetch_sub(1, Ordering::SeqCst);
+                        return Err(NoSlot::NoServer);
+                    }
+                    Err(Some(w)) => w,
                 }
-                Err(None) => {
-                    self.len.fetch_sub(1, Ordering::SeqCst);
-                    return Err(NoSlot::NoServer);
-                }
-                Err(Some(w)) => w,
             };
             if let Want::Server(i) = want {
                 let max = be.servers[i].maxqueue;
@@ -115,14 +141,16 @@ impl Queue {
             let (tx, rx) = oneshot::channel();
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);
             q.push_back(Waiter { id, want, tx });
-            (id, rx)
+            pending.rx = Some(rx);
+            id
         };
+        let rx = pending.rx.as_mut().expect("just set");
         let got = match deadline {
-            Some(d) => tokio::time::timeout_at(d, &mut rx).await.ok(),
-            None => Some((&mut rx).await),
+            Some(d) => tokio::time::timeout_at(d, &mut *rx).await.ok(),
+            None => Some((&mut *rx).await),
         };
         match got {
-            Some(Ok(i)) => return Ok(i),
+            Some(Ok(i)) => return Ok(pending.holds(i)),
             // The queue was emptied because no server is left: fail now, not at the timeout.
             Some(Err(_)) => return Err(NoSlot::NoServer),
             None => {}
@@ -136,7 +164,10 @@ impl Queue {
             }
         }
         rx.close();
-        rx.try_recv().map_err(|_| NoSlot::Timeout)
+        match rx.try_recv() {
+            Ok(i) => Ok(pending.holds(i)),
+            Err(_) => Err(NoSlot::Timeout),
+        }
     }
 
     /// Ok(server) with its slot taken; Err(Some(want)) to wait for `want`; Err(None): no server.
@@ -188,8 +219,8 @@ impl Queue {
             let Some(w) = q.remove(pos) else { return };
             self.len.fetch_sub(1, Ordering::SeqCst);
             if w.tx.send(i).is_err() {
-                // That waiter gave up: the slot goes back, try the next one.
-                be.release(i);
+                // That waiter gave up (and left): the slot goes back, try the next one.
+                be.give_back(i);
             }
         }
     }
@@ -200,6 +231,41 @@ impl Queue {
         let n = q.len() as u32;
         q.clear();
         self.len.fetch_sub(n, Ordering::SeqCst);
+    }
+}
+
+/// A session counted in its backend's load (`BackendRt::enter`) while it looks for a slot.
+/// Dropped without a slot (it gave up, or its future was dropped while it waited) it leaves
+/// the load, giving back a slot handed to it meanwhile.
+struct Pending<'a> {
+    queue: &'a Queue,
+    be: &'a BackendRt,
+    rx: Option<oneshot::Receiver<usize>>,
+    holds: bool,
+}
+
+impl Pending<'_> {
+    /// It got the slot of server `i`: from now on, `release` ends its part in the load.
+    fn holds(&mut self, i: usize) -> usize {
+        self.holds = true;
+        i
+    }
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if self.holds {
+            return;
+        }
+        if let Some(rx) = &mut self.rx {
+            rx.close();
+            if let Ok(i) = rx.try_recv() {
+                // Handed over as it went: back to the line, then the session leaves.
+                self.queue.release(self.be, i);
+                return;
+            }
+        }
+        self.be.leave();
     }
 }
 

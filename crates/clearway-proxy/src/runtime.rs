@@ -58,6 +58,21 @@ pub fn default_global_maxconn(nofile: u64) -> u32 {
     (nofile.saturating_sub(64) / 2).clamp(1, u64::from(u32::MAX)) as u32
 }
 
+/// HAProxy's `fullconn` when none is set: a tenth (rounded up, at least 1) of the `maxconn`
+/// of the frontends that may send sessions to the backend, by `default_backend` or a
+/// `use_backend` rule (each frontend counted once).
+pub fn default_fullconn(cfg: &model::Config, backend: &str, global_maxconn: u32) -> u32 {
+    let total: u64 = cfg
+        .frontends
+        .iter()
+        .filter(|f| {
+            f.default_backend.as_deref() == Some(backend) || f.use_backends.iter().any(|u| u.backend == backend)
+        })
+        .map(|f| u64::from(f.maxconn.unwrap_or(global_maxconn)))
+        .sum();
+    total.div_ceil(10).clamp(1, u64::from(u32::MAX)) as u32
+}
+
 impl Runtime {
     /// Resolves server names and links frontends to backends. Listeners are opened separately
     /// (`open_listeners`) so that a test can build a runtime without binding.
@@ -141,7 +156,12 @@ impl Runtime {
             }
             backends.push(Arc::new(Backend {
                 id: clearway_core::BackendId(id as u32),
-                rt: BackendRt::new(b, servers).for_threads(threads),
+                rt: BackendRt::new(b, servers)
+                    .with_fullconn(
+                        b.fullconn
+                            .unwrap_or_else(|| default_fullconn(cfg, &b.name, global_maxconn)),
+                    )
+                    .for_threads(threads),
                 mode: b.mode,
                 queue: Queue::default(),
                 check: Arc::new(check),

@@ -201,3 +201,67 @@ fn rate_limit_sessions_lets_clients_wait_and_keeps_the_rate_as_haproxy_does() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn minconn_grows_a_servers_limit_with_the_backends_load_up_to_fullconn_as_haproxy_does() {
+    let Some(topo) = topology("minconn") else {
+        return;
+    };
+    let srv = holding_servers(&topo, &["198.51.100.10:80"]).remove(0);
+    let dir = std::env::temp_dir().join(clearway_testkit::netns::unique_name("minconn"));
+    std::fs::create_dir_all(&dir).unwrap();
+    // bk: a limit of max(2, sessions * 10 / 30). auto: no fullconn, so a tenth of the maxconn
+    // of the frontends that may use it (200 + 95); a lone minconn is also the maxconn.
+    let cfg = format!(
+        "global\n    stats socket {d}/PORT.sock level admin\n{DEFAULTS}    timeout queue 30s\n\
+         frontend ft\n    bind 192.0.2.1:PORT\n    maxconn 200\n\
+         \x20   use_backend auto if {{ src 10.9.9.9 }}\n    default_backend bk\n\
+         frontend ft2\n    bind 192.0.2.1:1PORT\n    maxconn 95\n    default_backend auto\n\
+         backend bk\n    fullconn 30\n    server s1 198.51.100.10:80 minconn 2 maxconn 10\n\
+         backend auto\n    server s1 198.51.100.10:80 minconn 4\n",
+        d = dir.display()
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
+    for port in [80u16, 81] {
+        let sock = dir.join(format!("{port}.sock"));
+        let row = |px: &str, sv: &str| -> StatRow {
+            csv_rows(&cli(&sock, "show stat"))
+                .into_iter()
+                .find(|r| r["pxname"] == px && r["svname"] == sv)
+                .unwrap_or_else(|| panic!("{port}: no row {px}/{sv}"))
+        };
+        let n = |r: &StatRow, c: &str| r[c].parse::<u32>().unwrap_or(0);
+        // (server's connections, sessions waiting, backend's sessions)
+        let load = || {
+            let (b, s) = (row("bk", "BACKEND"), row("bk", "s1"));
+            (n(&s, "scur"), n(&b, "qcur") + n(&s, "qcur"), n(&b, "scur"))
+        };
+        assert_eq!(row("bk", "BACKEND")["slim"], "30", "{port}");
+        assert_eq!(row("bk", "s1")["slim"], "10", "{port}");
+        assert_eq!(
+            row("auto", "BACKEND")["slim"],
+            "30",
+            "{port}: (200 + 95) / 10, rounded up"
+        );
+        assert_eq!(row("auto", "s1")["slim"], "4", "{port}");
+        // 20 clients, one after the other.
+        let mut clients = Vec::new();
+        for k in 1..=20u32 {
+            clients.push(hold(&topo, &format!("192.0.2.1:{port}")));
+            assert!(
+                eventually(|| { load().0 + load().1 == k }),
+                "{port}: client {k} neither served nor queued: {:?}",
+                load()
+            );
+        }
+        // At 1 and 2 sessions the limit is minconn; later ones raise it (to 6 at 20), but
+        // wait behind those already waiting.
+        assert_eq!(load(), (2, 18, 20), "{port}");
+        // The first one leaves: at 19 sessions the limit is 6, the line moves up.
+        assert!(read_all(clients.remove(0)).contains("server=s1"), "{port}");
+        assert!(eventually(|| load() == (6, 13, 19)), "{port}: {:?}", load());
+        drop(clients);
+        assert!(eventually(|| srv.active() == 0), "{port}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

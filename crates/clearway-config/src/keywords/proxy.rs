@@ -25,6 +25,7 @@ pub struct Draft {
     pub hash_type: crate::model::HashType,
     pub retries: u32,
     pub redispatch: bool,
+    pub fullconn: Option<u32>,
     pub timeouts: Timeouts,
     /// Where each timeout was set, for warnings.
     pub timeout_spans: Vec<(&'static str, Span)>,
@@ -67,6 +68,7 @@ impl Draft {
             // HAProxy's default number of retries.
             retries: 3,
             redispatch: false,
+            fullconn: None,
             timeouts: Timeouts::default(),
             timeout_spans: Vec::new(),
             options: ProxyOptions::default(),
@@ -135,6 +137,7 @@ pub(super) const KEYWORDS: &[(&str, char)] = &[
     ("balance", 'B'),
     ("hash-type", 'B'),
     ("retries", 'B'),
+    ("fullconn", 'B'),
     ("source", 'B'),
     ("server", 'B'),
     ("server-template", 'B'),
@@ -168,8 +171,7 @@ pub(super) const KEYWORDS: &[(&str, char)] = &[
     ("srvtcpka-idle", 'B'),
     ("srvtcpka-intvl", 'B'),
 ];
-/// Known proxy keywords not acted on, by class. (`fullconn` alone has no effect: HAProxy
-/// uses it only with `minconn`, which Clearway refuses; `req*`/`rsp*` and `block` left HAProxy in
+/// Known proxy keywords not acted on, by class. (`req*`/`rsp*` and `block` left HAProxy in
 /// 2.1, which refuses them too.)
 pub(super) const KNOWN_NOT_ACTED: &[(&str, NotActed)] = &[
     ("http-after-response", Unsupported),
@@ -181,7 +183,6 @@ pub(super) const KNOWN_NOT_ACTED: &[(&str, NotActed)] = &[
     ("errorfiles", Unsupported),
     ("cookie", Unsupported),
     ("hash-balance-factor", Unsupported),
-    ("fullconn", NoEffect),
     ("description", NoEffect),
     ("id", NoEffect),
     ("stick-table", Unsupported),
@@ -459,6 +460,11 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
         }
         "balance" => p.balance = super::balance::balance(d)?,
         "hash-type" => p.hash_type = super::balance::hash_type(d, ctx)?,
+        "fullconn" => {
+            want_args(d, 1, "a number of sessions").map_err(err)?;
+            let n: u32 = units::int(&d.words[1], "fullconn").map_err(err)?;
+            p.fullconn = (n > 0).then_some(n);
+        }
         "retries" => {
             want_args(d, 1, "a number of retries").map_err(err)?;
             p.retries = units::int(&d.words[1], "retries").map_err(err)?;

@@ -14,6 +14,7 @@ pub(super) const ACTED: &[&str] = &[
     "weight",
     "maxconn",
     "maxqueue",
+    "minconn",
     "slowstart",
     "backup",
     "disabled",
@@ -79,7 +80,6 @@ pub(super) const KNOWN_NOT_ACTED: &[(&str, usize, NotActed)] = &[
     ("id", 1, NoEffect),
     ("cookie", 1, Unsupported),
     ("npn", 1, NoEffect),
-    ("minconn", 1, Unsupported),
     ("redir", 1, Unsupported),
     ("tfo", 0, NoEffect),
     ("namespace", 1, Unsupported),
@@ -124,6 +124,7 @@ pub fn template(span: &Span) -> Server {
         port: ServerPort::SameAsClient,
         weight: 1,
         maxconn: 0,
+        minconn: 0,
         maxqueue: 0,
         slowstart: None,
         backup: false,
@@ -209,6 +210,7 @@ fn params(args: &mut Args<'_>, s: &mut Server, ctx: &mut Ctx, span: &Span) -> Re
                 s.weight = w;
             }
             "maxconn" => s.maxconn = plain(units::int(value("a number of connections")?, "maxconn"))?,
+            "minconn" => s.minconn = plain(units::int(value("a number of connections")?, "minconn"))?,
             "maxqueue" => s.maxqueue = plain(units::int(value("a number of sessions")?, "maxqueue"))?,
             // 0 turns it off, as in HAProxy.
             "slowstart" => {

@@ -243,6 +243,10 @@ pub struct Server {
     pub weight: u32,
     /// Concurrent connections to this server; 0 means unlimited.
     pub maxconn: u32,
+    /// `minconn`: with `fullconn` on the backend, the server's limit grows from this to
+    /// `maxconn` as the backend gets busy. Normalised as HAProxy does: alone (or above
+    /// `maxconn`) it becomes `maxconn` too; without it, it is `maxconn`.
+    pub minconn: u32,
     /// `maxqueue`: sessions that may wait for this server in particular (balance by hash or
     /// source, retries); beyond it they are refused with 503. 0 means unlimited.
     pub maxqueue: u32,

@@ -130,6 +130,7 @@ pub(crate) mod testutil {
                     port: ServerPort::Fixed(80),
                     weight: w,
                     maxconn,
+                    minconn: maxconn,
                     maxqueue: 0,
                     slowstart: None,
                     backup: false,

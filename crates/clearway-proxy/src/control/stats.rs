@@ -486,6 +486,7 @@ fn backend_row(be: &Backend, iid: u32) -> Row {
     r.set("qmax", be.queue.max_len());
     r.set("scur", be.rt.conns.cur());
     r.set("smax", be.rt.conns.max());
+    r.set("slim", be.rt.fullconn);
     r.counters(&be.rt.counters, http);
     r.set("stot", be.rt.sessions());
     r.set("lbtot", be.rt.sessions());

@@ -4,6 +4,11 @@ use clearway_core::ServerRt;
 use std::sync::Arc;
 
 fn backend(maxconn: u32, n: usize, balance: Balance) -> BackendRt {
+    backend_min(maxconn, maxconn, n, balance)
+}
+
+/// Servers with `minconn` too (the caller sets `fullconn`).
+fn backend_min(maxconn: u32, minconn: u32, n: usize, balance: Balance) -> BackendRt {
     let span = Span {
         file: "t".into(),
         line: 1,
@@ -16,6 +21,7 @@ fn backend(maxconn: u32, n: usize, balance: Balance) -> BackendRt {
             port: ServerPort::Fixed(80),
             weight: 1,
             maxconn,
+            minconn,
             maxqueue: 0,
             slowstart: None,
             backup: false,
@@ -47,6 +53,7 @@ fn backend(maxconn: u32, n: usize, balance: Balance) -> BackendRt {
         source: None,
         retries: 3,
         redispatch: false,
+        fullconn: None,
         timeouts: model::Timeouts::default(),
         options: model::ProxyOptions::default(),
         http: model::HttpSettings::default(),
@@ -129,4 +136,52 @@ async fn no_server_is_an_immediate_error() {
         q.acquire(&be, IP, Want::Any { avoid: None }, None).await,
         Err(NoSlot::NoServer)
     );
+}
+
+#[tokio::test]
+async fn a_minconn_limit_follows_the_backends_sessions_as_haproxy_computes_it() {
+    // minconn 2, maxconn 10, fullconn 30: the limit is max(2, sessions * 10 / 30).
+    let be = Arc::new(backend_min(10, 2, 1, Balance::RoundRobin).with_fullconn(30));
+    let q = Arc::new(Queue::default());
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut waiters = Vec::new();
+    for n in 0..20u32 {
+        let (be2, q2, tx) = (be.clone(), q.clone(), tx.clone());
+        waiters.push(tokio::spawn(async move {
+            let got = q2.acquire(&be2, IP, Want::Any { avoid: None }, None).await;
+            tx.send(got).unwrap();
+        }));
+        // Sessions arrive one after the other.
+        while be.servers[0].active() + q.len() < n + 1 {
+            tokio::task::yield_now().await;
+        }
+    }
+    assert_eq!(be.servers[0].active(), 2, "at 1 and 2 sessions the limit is minconn");
+    assert_eq!(
+        q.len(),
+        18,
+        "20 sessions raise it to 6, but newcomers do not overtake the line"
+    );
+    for _ in 0..2 {
+        assert_eq!(rx.recv().await.unwrap(), Ok(0));
+    }
+    // One leaves: 19 sessions, a limit of 6: five more are served at once.
+    q.release(&be, 0);
+    for _ in 0..5 {
+        assert_eq!(rx.recv().await.unwrap(), Ok(0));
+    }
+    assert_eq!((be.servers[0].active(), q.len()), (6, 13));
+    assert_eq!(be.servers[0].limit(), 6);
+    // Those still waiting give up (their futures dropped): the load falls with them.
+    for w in &waiters {
+        w.abort();
+    }
+    for w in waiters {
+        let _ = w.await;
+    }
+    for _ in 0..6 {
+        q.release(&be, 0);
+    }
+    assert_eq!(be.servers[0].active(), 0);
+    assert_eq!(be.servers[0].limit(), 2, "no session left: back to minconn");
 }
