@@ -302,6 +302,15 @@ pub struct UseBackend {
     pub condition: Option<Condition>,
 }
 
+/// A `use-server` rule.
+#[derive(Debug, Clone)]
+pub struct UseServer {
+    pub span: Span,
+    /// The server's place in the backend's `servers`.
+    pub server: usize,
+    pub condition: Condition,
+}
+
 #[derive(Debug, Clone)]
 pub struct Frontend {
     pub name: String,
@@ -503,6 +512,12 @@ pub struct Backend {
     pub timeouts: Timeouts,
     pub options: ProxyOptions,
     pub http: HttpSettings,
+    /// `use-server NAME if|unless COND`, in order: the first whose condition holds and whose
+    /// server is not stopped assigns the session's server.
+    pub use_servers: Vec<UseServer>,
+    /// `force-persist if|unless COND`: when one holds, a `use-server` rule's server is used
+    /// even when down or in maintenance, and the last retry stays on it.
+    pub force_persist: Vec<Condition>,
     /// `tcp-request inspect-delay` and `tcp-request content` rules of a backend (evaluated
     /// once it is chosen; a `listen` section's are its frontend's, so empty here).
     pub tcp_rules: crate::rules::TcpRules,
@@ -524,6 +539,8 @@ pub struct ProxyOptions {
     pub socket_stats: bool,
     pub http_server_close: bool,
     pub allbackups: bool,
+    /// `option persist`: a `use-server` rule's server is used even when it is down.
+    pub persist: bool,
     /// `option prefer-last-server`: a client connection's requests go to the server of its
     /// last one when it has room (not with a hash-based `balance`).
     pub prefer_last_server: bool,

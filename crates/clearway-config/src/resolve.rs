@@ -466,6 +466,29 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
             );
             balance = crate::model::Balance::RoundRobin;
         }
+        let use_servers = draft
+            .use_servers
+            .iter()
+            .filter_map(|(name, condition, span)| {
+                let Some(server) = servers.iter().position(|x| x.name == *name) else {
+                    ctx.error_hint(
+                        span,
+                        format!(
+                            "'use-server': {} '{}' has no server named '{name}'",
+                            s.kind.word(),
+                            s.name
+                        ),
+                        crate::suggest::hint(name, servers.iter().map(|x| x.name.as_str())),
+                    );
+                    return None;
+                };
+                Some(crate::model::UseServer {
+                    span: span.clone(),
+                    server,
+                    condition: condition.clone(),
+                })
+            })
+            .collect();
         cfg.backends.push(Backend {
             name: s.name.clone(),
             span: s.span.clone(),
@@ -480,6 +503,8 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
             retries: draft.retries,
             redispatch: draft.redispatch,
             fullconn: draft.fullconn,
+            use_servers,
+            force_persist: draft.force_persist.clone(),
             timeouts: draft.timeouts,
             options,
             http: if listen {

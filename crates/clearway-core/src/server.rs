@@ -345,6 +345,14 @@ impl ServerRt {
 
     /// Operationally up: the health checks say so, or they are stopped; and its agent, if
     /// any, has not said down.
+    /// Not stopped, in HAProxy's sense (what `use-server` needs): up by its checks and its
+    /// agent, not in maintenance (its own, inherited, or for want of an address), and its
+    /// replies come back through this host. Draining, `NOLB` and weight 0 do not stop it.
+    pub fn running(&self) -> bool {
+        let s = self.state.load(Ordering::Relaxed);
+        s & (MAINT | INHERITED_MAINT | RESOLUTION_MAINT | RETURN_PATH_BROKEN) == 0 && self.is_up()
+    }
+
     pub fn is_up(&self) -> bool {
         let s = self.state.load(Ordering::Relaxed);
         (s & DOWN == 0 || s & CHECK_OFF != 0) && s & AGENT_DOWN == 0

@@ -4,7 +4,7 @@
 //! attempts; must not move session bytes.
 
 use crate::acl::ConnSamples;
-use crate::model::Backend;
+use crate::model::{Assigned, Backend};
 use crate::proxy_protocol;
 use crate::queue::{NoSlot, Want};
 use crate::stream::ServerStream;
@@ -113,6 +113,8 @@ pub struct ClientSide<'a> {
     /// The hash of the request part `balance uri|url_param|hdr` reads (None: the request
     /// has none, or the algorithm reads no request).
     pub request_key: Option<u64>,
+    /// The server a `use-server` rule assigned (`Backend::assigned_server`).
+    pub assigned: Option<Assigned>,
 }
 
 impl ClientSide<'_> {
@@ -160,6 +162,17 @@ pub fn reuse_now<T>(
     reuse: impl FnOnce(usize) -> Option<T>,
 ) -> Now<T> {
     be.rt.note_client(client.conn.peer.ip());
+    if let Some(a) = client.assigned {
+        // A `use-server` rule's server: its slot now, or its line.
+        let Some(server) = be.queue.try_acquire(&be.rt, client.key(be), Want::Server(a.server)) else {
+            return Now::Wait;
+        };
+        let slot = SlotGuard::new(be, server, None);
+        return match reuse(server) {
+            Some(t) => Now::Reused(slot, t),
+            None => Now::Slot(slot),
+        };
+    }
     // The server the session prefers (`option prefer-last-server`, an NTLM challenge), when
     // it may take sessions and has room; the balance algorithm's choice otherwise.
     let preferred = prefer.filter(|&i| {
@@ -201,9 +214,10 @@ pub async fn connect_or_reuse<T>(
     let mut last: Option<usize> = None;
     let mut last_err = DispatchError::NoServer;
     for attempt in 1..=attempts {
-        let redispatch = be.rt.redispatch && attempt == attempts && attempt > 1;
-        let want = match last {
-            Some(i) if !redispatch => {
+        let stays = client.assigned.is_some_and(|a| a.stays);
+        let redispatch = be.rt.redispatch && !stays && attempt == attempts && attempt > 1;
+        let want = match (last, client.assigned) {
+            (Some(i), _) if !redispatch => {
                 // Same server again, after a short turn-around as HAProxy does so a restarting
                 // server is not hammered: min(timeout connect, 1s).
                 let pause = be
@@ -215,6 +229,7 @@ pub async fn connect_or_reuse<T>(
                 tokio::time::sleep(pause).await;
                 Want::Server(i)
             }
+            (None, Some(a)) => Want::Server(a.server),
             _ => Want::Any { avoid: last },
         };
         let slot = match first.take() {

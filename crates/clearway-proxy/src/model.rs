@@ -245,6 +245,12 @@ pub struct Backend {
     pub http: HttpRules,
     /// `tcp-request content` rules, run once the backend is chosen.
     pub tcp_rules: TcpRules,
+    /// `use-server` rules: condition, server.
+    pub use_servers: Vec<(Cond, usize)>,
+    /// `force-persist` conditions.
+    pub force_persist: Vec<Cond>,
+    /// `option persist`.
+    pub persist: bool,
     /// Idle server connections (`mode http`).
     pub pool: Arc<Pool>,
     /// Some server's TLS name comes from the request (`sni req.hdr(host)`).
@@ -283,10 +289,38 @@ impl Backend {
         self.queue.release(&self.rt, server);
     }
 
+    /// The server a `use-server` rule assigns to this session, if one does: the first rule
+    /// that holds whose server is not stopped (any server with `option persist` or when a
+    /// `force-persist` condition holds), as HAProxy chooses.
+    pub fn assigned_server(&self, s: &dyn Samples) -> Option<Assigned> {
+        if self.use_servers.is_empty() {
+            return None;
+        }
+        let forced = self.force_persist.iter().any(|c| c.eval(s));
+        let (_, server) = self
+            .use_servers
+            .iter()
+            .find(|(c, i)| c.eval(s) && (forced || self.persist || self.rt.servers[*i].running()))?;
+        Some(Assigned {
+            server: *server,
+            stays: forced,
+        })
+    }
+
     /// What a connection to `server` counts its bytes into.
     pub fn tally(&self, server: usize) -> crate::counted::Tally {
         crate::counted::Tally::Server([self.rt.counters.handle(), self.rt.servers[server].counters.handle()])
     }
+}
+
+/// A server a `use-server` rule gave a session: its slot or the line for it, not the
+/// balancer's choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Assigned {
+    pub server: usize,
+    /// A `force-persist` condition held: no redispatch to another server, even at the last
+    /// retry.
+    pub stays: bool,
 }
 
 /// A server that tracks another one (`track`): its health and maintenance follow.

@@ -201,6 +201,13 @@ impl Runtime {
                 dns,
                 http,
                 tcp_rules: crate::inspect::TcpRules::new(&b.tcp_rules),
+                use_servers: b
+                    .use_servers
+                    .iter()
+                    .map(|u| (Cond::new(&u.condition), u.server))
+                    .collect(),
+                force_persist: b.force_persist.iter().map(Cond::new).collect(),
+                persist: b.options.persist,
                 pool: Arc::new(Pool::with_needs(
                     // No cap per key but the connection limit: each server's `pool-max-conn`
                     // and its estimated need decide how many stay idle.

@@ -239,18 +239,28 @@ async fn tcp_connect(fe: &Frontend, client: &mut Client, conn: &ConnSamples) -> 
         if be.tcp_rules.wants_payload(false) {
             hello = Some(be.tcp_rules.read(client.stream(), &mut first).await);
         }
-        let hello = hello.unwrap_or_else(|| inspect::parse(&first));
-        if let Verdict::Reject(span) = be.tcp_rules.on_content(&PayloadSamples { conn, hello: &hello }) {
+        let hello = hello.get_or_insert_with(|| inspect::parse(&first));
+        if let Verdict::Reject(span) = be.tcp_rules.on_content(&PayloadSamples { conn, hello }) {
             fe.content_rejected(conn, span);
             return Err((*b"PR", Some(be)));
         }
     }
+    // `use-server`, on what content inspection read, if anything.
+    let assigned = if be.use_servers.is_empty() {
+        None
+    } else if first.is_empty() {
+        be.assigned_server(conn)
+    } else {
+        let hello = hello.get_or_insert_with(|| inspect::parse(&first));
+        be.assigned_server(&PayloadSamples { conn, hello })
+    };
     let side = ClientSide {
         conn,
         hdr_ip: None,
         data_waiting: !first.is_empty(),
         timed: fe.logger.as_ref().is_some_and(|l| l.per_session()),
         request_key: None,
+        assigned,
     };
     match dispatch::connect_server(&be, side).await {
         Ok(sc) => Ok(Connected { be, sc, first }),

@@ -3,7 +3,7 @@
 //! challenge, whose server connection must stay the challenged client's own.
 
 mod common;
-use common::http::{echo, values, DEFAULTS};
+use common::http::{echo, get, values, DEFAULTS};
 use common::*;
 use std::io::{Read, Write};
 
@@ -102,4 +102,64 @@ fn prefer_last_server_and_ntlm_keep_a_connection_on_its_server_as_haproxy_does()
             "port {port}: another client got the challenged connection"
         );
     }
+}
+
+#[test]
+fn use_server_assigns_a_server_unless_it_is_stopped_and_force_persist_insists_as_haproxy_does() {
+    let Some(topo) = topology("huse") else { return };
+    let _w1 = echo(&topo, "198.51.100.10:80", "web1");
+    let _w2 = echo(&topo, "198.51.100.11:80", "web2");
+    let _w3 = echo(&topo, "198.51.100.12:80", "web3");
+    let dir = std::env::temp_dir().join(clearway_testkit::netns::unique_name("huse"));
+    std::fs::create_dir_all(&dir).unwrap();
+    // web2 and web3 take no balanced traffic (weight 0); `dead` has no server behind it and
+    // its checks say so.
+    let cfg = format!(
+        "global\n    stats socket {d}/PORT.sock level admin\n{DEFAULTS}    timeout connect 500ms\n\
+         frontend ft\n    bind 192.0.2.1:PORT\n    default_backend bk\n\
+         backend bk\n    retries 1\n    option redispatch\n\
+         \x20   use-server web2 if {{ path_beg /two }}\n\
+         \x20   use-server web3 if {{ hdr(x-to) three }}\n\
+         \x20   use-server dead if {{ path_beg /dead }}\n\
+         \x20   use-server web2 if {{ path_beg /dead }}\n\
+         \x20   force-persist if {{ hdr(x-force) yes }}\n\
+         \x20   server dead 198.51.100.13:80 check inter 200ms fall 1 rise 1\n\
+         \x20   server web1 198.51.100.10:80\n\
+         \x20   server web2 198.51.100.11:80 weight 0\n\
+         \x20   server web3 198.51.100.12:80 weight 0\n",
+        d = dir.display()
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
+    for port in [80u16, 81] {
+        let sock = dir.join(format!("{port}.sock"));
+        let dead_down = || {
+            csv_rows(&cli(&sock, "show stat"))
+                .iter()
+                .any(|r| r["svname"] == "dead" && r["status"].contains("DOWN"))
+        };
+        assert!(eventually(dead_down), "{port}: dead not seen down");
+        let server = |path: &str, opts: &[&str]| -> String {
+            let body = get(&topo, &format!("http://192.0.2.1:{port}{path}"), opts);
+            values(&body, "server").join(",")
+        };
+        assert_eq!(server("/two", &[]), "web2", "{port}: weight 0 does not stop a rule");
+        assert_eq!(server("/", &["-H", "x-to: three"]), "web3", "{port}");
+        assert_eq!(server("/", &[]), "web1", "{port}: no rule holds: balanced");
+        assert_eq!(
+            server("/dead", &[]),
+            "web2",
+            "{port}: a down server's rule is passed over"
+        );
+        // force-persist: the down server all the same, and no redispatch away from it.
+        let forced = http_code(&topo, &format!("http://192.0.2.1:{port}/dead"), &["-H", "x-force: yes"]);
+        assert_eq!(forced, "503", "{port}");
+        // Draining does not stop a server; maintenance does.
+        cli(&sock, "set server bk/web2 state drain");
+        assert_eq!(server("/two", &[]), "web2", "{port}: draining");
+        cli(&sock, "set server bk/web2 state maint");
+        assert_eq!(server("/two", &[]), "web1", "{port}: in maintenance");
+        assert_eq!(server("/two", &["-H", "x-force: yes"]), "web2", "{port}: forced");
+        cli(&sock, "set server bk/web2 state ready");
+    }
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -324,3 +324,44 @@ fn ssl_min_ver_refuses_older_clients() {
         "{err}"
     );
 }
+
+#[test]
+fn use_server_picks_a_server_by_sni_in_tcp_mode_as_haproxy_does() {
+    let Some(topo) = topology("tuse") else { return };
+    let pki = Pki::new("pki");
+    let (a, b) = (pki.leaf("a", &["a.test"]), pki.leaf("b", &["b.test"]));
+    let _na = nginx(&topo, "198.51.100.10", &a);
+    let _nb = nginx(&topo, "198.51.100.11", &b);
+    // HAProxy's own example: a server with weight 0 takes only what its rule sends it.
+    let cfg = "defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\
+               frontend ft\n    bind 192.0.2.1:PORT\n    tcp-request inspect-delay 5s\n\
+               tcp-request content accept if { req.ssl_hello_type 1 }\n    default_backend bk\n\
+               backend bk\n    use-server a if { req.ssl_sni -i a.test }\n\
+               \x20   server a 198.51.100.10:443 weight 0\n    server b 198.51.100.11:443\n";
+    let (_cw, _hap) = clearway_and_haproxy(&topo, cfg);
+    for port in [80u16, 81] {
+        // curl checks each certificate: only nginx a holds a.test's.
+        for host in ["a.test", "b.test", "a.test"] {
+            let to = format!("{host}:443:192.0.2.1:{port}");
+            let out = topo.client.exec(
+                "curl",
+                &[
+                    "-sS",
+                    "--max-time",
+                    "10",
+                    "--cacert",
+                    pki.ca_file().to_str().unwrap(),
+                    "--connect-to",
+                    &to,
+                    &format!("https://{host}/"),
+                ],
+            );
+            assert!(
+                out.status.success(),
+                "{port} {host}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(String::from_utf8_lossy(&out.stdout), "ok\n");
+        }
+    }
+}

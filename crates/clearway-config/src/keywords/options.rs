@@ -12,6 +12,7 @@ pub(super) const ACTED: &[&str] = &[
     "redispatch",
     "prefer-last-server",
     "allbackups",
+    "persist",
     "forwardfor",
     "http-keep-alive",
     "http-server-close",
@@ -81,7 +82,6 @@ pub(super) const UNACTED: &[(&str, NotActed)] = &[
     ("nolinger", Unsupported),
     ("transparent", Unsupported),
     ("independent-streams", NoEffect),
-    ("persist", Unsupported),
     ("idle-close-on-response", NoEffect),
     ("http-use-htx", NoEffect),
     ("http-buffer-request", NoEffect),
@@ -109,6 +109,7 @@ pub fn apply(d: &Directive, negated: bool, opts: &mut ProxyOptions, redispatch: 
     match name {
         "redispatch" => *redispatch = !negated,
         "allbackups" => opts.allbackups = !negated,
+        "persist" => opts.persist = !negated,
         "prefer-last-server" => opts.prefer_last_server = !negated,
         "tcplog" => opts.tcplog = !negated,
         "httplog" if !args.is_empty() => {

@@ -21,6 +21,9 @@ pub struct Draft {
     pub backlog: Option<u32>,
     pub default_backend: Option<(String, Span)>,
     pub use_backends: Vec<UseBackend>,
+    /// `use-server` rules as written: server name, condition, line.
+    pub use_servers: Vec<(String, crate::model::Condition, Span)>,
+    pub force_persist: Vec<crate::model::Condition>,
     pub balance: Balance,
     pub hash_type: crate::model::HashType,
     pub retries: u32,
@@ -63,6 +66,8 @@ impl Draft {
             backlog: None,
             default_backend: None,
             use_backends: Vec::new(),
+            use_servers: Vec::new(),
+            force_persist: Vec::new(),
             balance: Balance::RoundRobin,
             hash_type: crate::model::HashType::MapBased,
             // HAProxy's default number of retries.
@@ -138,6 +143,8 @@ pub(super) const KEYWORDS: &[(&str, char)] = &[
     ("hash-type", 'B'),
     ("retries", 'B'),
     ("fullconn", 'B'),
+    ("use-server", 'B'),
+    ("force-persist", 'B'),
     ("source", 'B'),
     ("server", 'B'),
     ("server-template", 'B'),
@@ -197,8 +204,7 @@ pub(super) const KNOWN_NOT_ACTED: &[(&str, NotActed)] = &[
     ("email-alert", NoEffect),
     ("dispatch", Unsupported),
     ("persist", Unsupported),
-    // They only bend persistence (cookie, stick), which Clearway refuses yet.
-    ("force-persist", NoEffect),
+    // It only bends persistence (cookie, stick), which Clearway refuses yet.
     ("ignore-persist", NoEffect),
     ("grace", Unsupported),
     ("disabled", Unsupported),
@@ -206,7 +212,6 @@ pub(super) const KNOWN_NOT_ACTED: &[(&str, NotActed)] = &[
     ("filter", Unsupported),
     ("use-fcgi-app", Unsupported),
     ("declare", NoEffect),
-    ("use-server", Unsupported),
     ("load-server-state-from-file", NoEffect),
     ("server-state-file-name", NoEffect),
     ("max-keep-alive-queue", Unsupported),
@@ -299,6 +304,8 @@ pub fn apply(d: &Directive, kind: Kind, name: &str, caps: Caps, p: &mut Draft, c
                 | "http-response"
                 | "redirect"
                 | "capture"
+                | "use-server"
+                | "force-persist"
         )
     {
         ctx.error(&d.span, format!("'{kw}' is not allowed in a 'defaults' section"));
@@ -440,6 +447,27 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
                 backend,
                 condition,
             });
+        }
+        "use-server" => {
+            let name = d
+                .arg(1)
+                .ok_or_else(|| err("'use-server' expects a server name, then 'if' or 'unless' and a condition"))?;
+            if name.contains("%[") {
+                return Err(err(format!(
+                    "'use-server {name}': server names from a log-format string are not supported yet"
+                )));
+            }
+            if !matches!(d.arg(2), Some("if" | "unless")) {
+                return Err(err("'use-server' requires 'if' or 'unless' followed by a condition"));
+            }
+            let condition = acl::condition(&d.words[2..], &p.acls)?;
+            p.use_servers.push((name.to_string(), condition, d.span.clone()));
+        }
+        "force-persist" => {
+            if !matches!(d.arg(1), Some("if" | "unless")) {
+                return Err(err("'force-persist' requires 'if' or 'unless' followed by a condition"));
+            }
+            p.force_persist.push(acl::condition(&d.words[1..], &p.acls)?);
         }
         "backlog" => {
             want_args(d, 1, "a number of connections").map_err(err)?;

@@ -380,6 +380,11 @@ impl Session {
         } else {
             None
         };
+        // `use-server`: read before the headers move on.
+        let assigned = be.assigned_server(&super::samples::ReqSamples {
+            conn: &self.conn,
+            req: parts,
+        });
         // The request's headers are only copied when something reads them after they are
         // sent: response rules, or an SNI taken from the request.
         let mut headers = super::decode::Reused::new(
@@ -412,6 +417,7 @@ impl Session {
             data_waiting: true,
             timed: fe.log_requests,
             request_key,
+            assigned,
         };
         let reuse = be.http.reuse;
         let shared = match reuse {

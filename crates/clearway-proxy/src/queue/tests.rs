@@ -54,6 +54,8 @@ fn backend_min(maxconn: u32, minconn: u32, n: usize, balance: Balance) -> Backen
         retries: 3,
         redispatch: false,
         fullconn: None,
+        use_servers: Vec::new(),
+        force_persist: Vec::new(),
         timeouts: model::Timeouts::default(),
         options: model::ProxyOptions::default(),
         http: model::HttpSettings::default(),

@@ -226,3 +226,45 @@ fn track_rules_are_haproxys() {
         assert!(e.iter().any(|d| d.message.contains(want)), "{lines}: {e:?}");
     }
 }
+
+#[test]
+fn use_server_minconn_and_fullconn() {
+    let l = ok(
+        "backend b\n fullconn 40\n option persist\n use-server s2 if { src 10.0.0.0/8 }\n \
+                force-persist unless { src 192.0.2.1 }\n server s1 192.0.2.1:1 minconn 5\n \
+                server s2 192.0.2.2:1 minconn 2 maxconn 10\n server s3 192.0.2.3:1 maxconn 7\n",
+    );
+    let b = l.config.backend("b").unwrap();
+    assert_eq!(b.fullconn, Some(40));
+    assert!(b.options.persist);
+    assert_eq!(
+        (b.use_servers.len(), b.use_servers[0].server),
+        (1, 1),
+        "s2 is declared after the rule"
+    );
+    assert!(b.force_persist[0].unless);
+    // HAProxy's reading: a lone minconn is the maxconn too; no minconn is the maxconn.
+    let limits: Vec<(u32, u32)> = b.servers.iter().map(|s| (s.minconn, s.maxconn)).collect();
+    assert_eq!(limits, [(5, 5), (2, 10), (7, 7)]);
+    for (cfg, needle) in [
+        (
+            "backend b\n use-server s9 if TRUE\n server s1 192.0.2.1:1\n",
+            "has no server named 's9'",
+        ),
+        (
+            "backend b\n use-server s1\n server s1 192.0.2.1:1\n",
+            "requires 'if' or 'unless'",
+        ),
+        (
+            "backend b\n use-server %[req.hdr(x)] if TRUE\n server s1 192.0.2.1:1\n",
+            "not supported yet",
+        ),
+        (
+            "defaults\n force-persist if TRUE\n",
+            "not allowed in a 'defaults' section",
+        ),
+    ] {
+        let e = crate::parse_str("t.cfg", cfg).unwrap_err().to_string();
+        assert!(e.contains(needle) && e.contains("t.cfg:"), "{cfg}: {e}");
+    }
+}
