@@ -311,8 +311,18 @@ pub struct UseServer {
     pub condition: Condition,
 }
 
+/// Where a proxy stands among the proxy sections: its place in the file and its number
+/// (`iid` in the statistics; `id N`, else HAProxy's automatic numbering, which counts
+/// disabled proxies too).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProxyNum {
+    pub seq: u32,
+    pub uuid: u32,
+}
+
 #[derive(Debug, Clone)]
 pub struct Frontend {
+    pub num: ProxyNum,
     pub name: String,
     pub span: Span,
     /// True for the frontend half of a `listen` section.
@@ -485,6 +495,7 @@ pub enum HashType {
 
 #[derive(Debug, Clone)]
 pub struct Backend {
+    pub num: ProxyNum,
     pub name: String,
     pub span: Span,
     /// True for the backend half of a `listen` section.
@@ -505,6 +516,9 @@ pub struct Backend {
     pub retries: u32,
     /// `option redispatch`: the last retry may go to another server.
     pub redispatch: bool,
+    /// `disabled`: a stopped backend, kept so that frontends naming it still load; it has
+    /// no server (its clients get a 503 or are closed) and no statistics rows, as in HAProxy.
+    pub disabled: bool,
     /// `fullconn`: how many sessions make the backend "full", when servers with `minconn`
     /// reach their `maxconn`. None: 10% of the `maxconn` of the frontends that may use it,
     /// worked out at start-up as HAProxy does.

@@ -14,6 +14,8 @@ pub fn build(sections: &[Section], ctx: &mut Ctx) -> Config {
     let mut last: Option<Draft> = None;
     // Per defaults section with rules: whether frontends, backends use it.
     let mut rules_users: HashMap<(std::sync::Arc<str>, u32), (bool, bool)> = HashMap::new();
+    // Proxy sections in file order, with their `id`, for numbering.
+    let mut proxies: Vec<(&Section, Option<(u32, crate::model::Span)>)> = Vec::new();
     for s in sections {
         match s.kind {
             Kind::Unsupported => {}
@@ -88,10 +90,12 @@ pub fn build(sections: &[Section], ctx: &mut Ctx) -> Config {
                 for d in &s.directives {
                     proxy::apply(d, s.kind, &s.name, Caps::of(s.kind), &mut draft, ctx);
                 }
+                proxies.push((s, draft.id.clone()));
                 finish(s, draft, &mut cfg, ctx);
             }
         }
     }
+    number_proxies(&proxies, &mut cfg, ctx);
     check_names(&cfg, ctx);
     check_tracks(&cfg, ctx);
     check_resolvers(&cfg, ctx);
@@ -281,6 +285,7 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
             .map(|(n, _)| n.clone())
             .or(listen.then(|| s.name.clone()));
         cfg.frontends.push(Frontend {
+            num: Default::default(),
             name: s.name.clone(),
             span: s.span.clone(),
             from_listen: listen,
@@ -372,7 +377,9 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
                 srv
             })
             .collect::<Vec<_>>();
-        if servers.is_empty() {
+        // A stopped proxy: checked, then without servers.
+        let servers = if draft.disabled { Vec::new() } else { servers };
+        if servers.is_empty() && !draft.disabled {
             ctx.warn(
                 &s.span,
                 format!(
@@ -469,6 +476,7 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
         let use_servers = draft
             .use_servers
             .iter()
+            .filter(|_| !draft.disabled)
             .filter_map(|(name, condition, span)| {
                 let Some(server) = servers.iter().position(|x| x.name == *name) else {
                     ctx.error_hint(
@@ -490,6 +498,7 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
             })
             .collect();
         cfg.backends.push(Backend {
+            num: Default::default(),
             name: s.name.clone(),
             span: s.span.clone(),
             from_listen: listen,
@@ -503,6 +512,7 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
             retries: draft.retries,
             redispatch: draft.redispatch,
             fullconn: draft.fullconn,
+            disabled: draft.disabled,
             use_servers,
             force_persist: draft.force_persist.clone(),
             timeouts: draft.timeouts,
@@ -530,6 +540,60 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
                 }
             },
         });
+    }
+    if draft.disabled && caps.frontend {
+        // A stopped frontend binds nothing and has no statistics: gone once checked.
+        ctx.note(&s.span, format!("{} '{}' is disabled", s.kind.word(), s.name));
+        cfg.frontends.retain(|f| f.name != s.name);
+    }
+}
+
+/// Numbers proxies as HAProxy does: an `id` is kept (two alike are an error); the others
+/// take the next free number in file order, from 1 (2 with a stats socket, whose own
+/// proxy takes a turn), disabled proxies included.
+fn number_proxies(proxies: &[(&Section, Option<(u32, crate::model::Span)>)], cfg: &mut Config, ctx: &mut Ctx) {
+    let mut used: HashMap<u32, &Section> = HashMap::new();
+    for (s, id) in proxies {
+        if let Some((n, span)) = id {
+            if let Some(other) = used.insert(*n, s) {
+                ctx.error(
+                    span,
+                    format!(
+                        "{} '{}' has the same id {n} as {} '{}' ({})",
+                        s.kind.word(),
+                        s.name,
+                        other.kind.word(),
+                        other.name,
+                        other.span
+                    ),
+                );
+            }
+        }
+    }
+    let mut next = if cfg.global.stats_sockets.is_empty() { 1 } else { 2 };
+    for (seq, (s, id)) in proxies.iter().enumerate() {
+        let uuid = match id {
+            Some((n, _)) => *n,
+            None => {
+                while used.contains_key(&next) {
+                    next += 1;
+                }
+                next
+            }
+        };
+        next += 1;
+        let num = crate::model::ProxyNum { seq: seq as u32, uuid };
+        let caps = Caps::of(s.kind);
+        if caps.frontend {
+            if let Some(f) = cfg.frontends.iter_mut().find(|f| f.name == s.name && f.span == s.span) {
+                f.num = num;
+            }
+        }
+        if caps.backend {
+            if let Some(b) = cfg.backends.iter_mut().find(|b| b.name == s.name && b.span == s.span) {
+                b.num = num;
+            }
+        }
     }
 }
 

@@ -30,9 +30,6 @@ pub struct Runtime {
     pub busy_polling: bool,
     /// The `global` section's log targets.
     pub log: Arc<crate::log::Globals>,
-    /// The first proxy id (`iid`) given to a section: 2 when stats sockets exist, whose
-    /// hidden proxy HAProxy numbers 1 (scripts and the stats page's forms name proxies by id).
-    pub first_proxy_id: u32,
     /// New connections and sessions per second, process-wide, and their limits
     /// (`maxconnrate`, `maxsessrate`).
     pub conn_rate: clearway_core::rate::Rate,
@@ -74,6 +71,8 @@ impl Runtime {
 
 #[derive(Debug)]
 pub struct Frontend {
+    /// Its place among the proxies and its number (`iid`).
+    pub num: model::ProxyNum,
     pub name: String,
     pub mode: Mode,
     pub timeouts: Timeouts,
@@ -134,6 +133,7 @@ impl Frontend {
             .iter()
             .any(|(c, _)| c.as_ref().is_some_and(Cond::reads_payload));
         Frontend {
+            num: cfg.num,
             name: cfg.name.clone(),
             mode: cfg.mode,
             timeouts: cfg.timeouts,
@@ -223,6 +223,8 @@ impl Frontend {
 pub struct Backend {
     /// Its place in `Runtime::backends`.
     pub id: BackendId,
+    /// Its place among the proxies and its number (`iid`).
+    pub num: model::ProxyNum,
     pub rt: BackendRt,
     pub mode: Mode,
     pub queue: Queue,
@@ -251,6 +253,8 @@ pub struct Backend {
     pub force_persist: Vec<Cond>,
     /// `option persist`.
     pub persist: bool,
+    /// `disabled`: stopped, without servers, and absent from the statistics.
+    pub disabled: bool,
     /// Idle server connections (`mode http`).
     pub pool: Arc<Pool>,
     /// Some server's TLS name comes from the request (`sni req.hdr(host)`).

@@ -156,6 +156,7 @@ impl Runtime {
             }
             backends.push(Arc::new(Backend {
                 id: clearway_core::BackendId(id as u32),
+                num: b.num,
                 rt: BackendRt::new(b, servers)
                     .with_fullconn(
                         b.fullconn
@@ -208,6 +209,7 @@ impl Runtime {
                     .collect(),
                 force_persist: b.force_persist.iter().map(Cond::new).collect(),
                 persist: b.options.persist,
+                disabled: b.disabled,
                 pool: Arc::new(Pool::with_needs(
                     // No cap per key but the connection limit: each server's `pool-max-conn`
                     // and its estimated need decide how many stay idle.
@@ -305,7 +307,6 @@ impl Runtime {
             global_maxconn,
             threads,
             thread_cpus: thread_cpus(&cfg.global.cpu_maps, threads),
-            first_proxy_id: if cfg.global.stats_sockets.is_empty() { 1 } else { 2 },
             conn_rate: Default::default(),
             maxconnrate: cfg.global.maxconnrate,
             maxsessrate: cfg.global.maxsessrate,

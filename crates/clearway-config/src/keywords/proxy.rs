@@ -29,6 +29,10 @@ pub struct Draft {
     pub retries: u32,
     pub redispatch: bool,
     pub fullconn: Option<u32>,
+    /// `disabled` (`enabled` undoes one from defaults): the proxy is checked, then stopped.
+    pub disabled: bool,
+    /// `id N`: the proxy's number.
+    pub id: Option<(u32, Span)>,
     pub timeouts: Timeouts,
     /// Where each timeout was set, for warnings.
     pub timeout_spans: Vec<(&'static str, Span)>,
@@ -74,6 +78,8 @@ impl Draft {
             retries: 3,
             redispatch: false,
             fullconn: None,
+            disabled: false,
+            id: None,
             timeouts: Timeouts::default(),
             timeout_spans: Vec::new(),
             options: ProxyOptions::default(),
@@ -143,6 +149,9 @@ pub(super) const KEYWORDS: &[(&str, char)] = &[
     ("hash-type", 'B'),
     ("retries", 'B'),
     ("fullconn", 'B'),
+    ("id", 'A'),
+    ("disabled", 'A'),
+    ("enabled", 'A'),
     ("use-server", 'B'),
     ("force-persist", 'B'),
     ("source", 'B'),
@@ -191,7 +200,6 @@ pub(super) const KNOWN_NOT_ACTED: &[(&str, NotActed)] = &[
     ("cookie", Unsupported),
     ("hash-balance-factor", Unsupported),
     ("description", NoEffect),
-    ("id", NoEffect),
     ("stick-table", Unsupported),
     ("stick", Unsupported),
     ("monitor", Unsupported),
@@ -207,8 +215,6 @@ pub(super) const KNOWN_NOT_ACTED: &[(&str, NotActed)] = &[
     // It only bends persistence (cookie, stick), which Clearway refuses yet.
     ("ignore-persist", NoEffect),
     ("grace", Unsupported),
-    ("disabled", Unsupported),
-    ("enabled", NoEffect),
     ("filter", Unsupported),
     ("use-fcgi-app", Unsupported),
     ("declare", NoEffect),
@@ -306,6 +312,7 @@ pub fn apply(d: &Directive, kind: Kind, name: &str, caps: Caps, p: &mut Draft, c
                 | "capture"
                 | "use-server"
                 | "force-persist"
+                | "id"
         )
     {
         ctx.error(&d.span, format!("'{kw}' is not allowed in a 'defaults' section"));
@@ -488,6 +495,20 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
         }
         "balance" => p.balance = super::balance::balance(d)?,
         "hash-type" => p.hash_type = super::balance::hash_type(d, ctx)?,
+        "id" => {
+            want_args(d, 1, "a number above 0").map_err(err)?;
+            let n: u32 = units::int(&d.words[1], "id").map_err(err)?;
+            if n == 0 {
+                return Err(err("'id' must be above 0"));
+            }
+            p.id = Some((n, d.span.clone()));
+        }
+        "disabled" | "enabled" => {
+            if let Some(w) = d.arg(1) {
+                return Err(err(format!("'{kw}' takes no argument; unexpected '{w}'")));
+            }
+            p.disabled = kw == "disabled";
+        }
         "fullconn" => {
             want_args(d, 1, "a number of sessions").map_err(err)?;
             let n: u32 = units::int(&d.words[1], "fullconn").map_err(err)?;

@@ -258,27 +258,23 @@ pub fn header() -> String {
     format!("# {},", COLUMNS.join(","))
 }
 
-/// The proxy ids (`iid`) of a runtime: one per name, frontends first then backends, from 1
-/// (2 beside stats sockets),
-/// so a `listen` section has one id for both of its rows, as in HAProxy.
+/// The running proxies with their ids (`iid`), in the file's order as HAProxy lists them;
+/// a `listen` section is one proxy with one id for both of its rows.
 pub fn proxy_ids(rt: &Runtime) -> Vec<(String, u32)> {
-    let mut ids: Vec<(String, u32)> = Vec::new();
-    let names = rt
+    let mut all: Vec<(u32, &str, u32)> = rt
         .frontends
         .iter()
-        .map(|f| f.name.as_str())
-        .chain(rt.backends.iter().map(|b| b.rt.name.as_str()));
-    for n in names {
-        if !ids.iter().any(|(m, _)| m == n) {
-            let next = ids.len() as u32 + rt.first_proxy_id;
-            ids.push((n.to_string(), next));
-        }
-    }
-    ids
-}
-
-fn id_of(ids: &[(String, u32)], name: &str) -> u32 {
-    ids.iter().find(|(n, _)| n == name).map_or(0, |(_, i)| *i)
+        .map(|f| (f.num.seq, f.name.as_str(), f.num.uuid))
+        .chain(
+            rt.backends
+                .iter()
+                .filter(|b| !b.disabled)
+                .map(|b| (b.num.seq, b.rt.name.as_str(), b.num.uuid)),
+        )
+        .collect();
+    all.sort_unstable();
+    all.dedup();
+    all.into_iter().map(|(_, n, id)| (n.to_string(), id)).collect()
 }
 
 fn mode_word(m: Mode) -> &'static str {
@@ -298,7 +294,7 @@ pub fn rows(rt: &Runtime, filter: Filter) -> Vec<Row> {
             continue;
         }
         if filter.types & 1 != 0 && filter.sid.is_none_or(|s| s == 0) {
-            if let Some(fe) = rt.frontends.iter().find(|f| &f.name == name) {
+            if let Some(fe) = rt.frontends.iter().find(|f| &f.name == name && f.num.uuid == *iid) {
                 let mut r = Row::new();
                 r.set("pxname", &fe.name);
                 r.set("svname", "FRONTEND");
@@ -325,12 +321,16 @@ pub fn rows(rt: &Runtime, filter: Filter) -> Vec<Row> {
             }
         }
         if filter.types & 8 != 0 {
-            if let Some(fe) = rt.frontends.iter().find(|f| &f.name == name) {
+            if let Some(fe) = rt.frontends.iter().find(|f| &f.name == name && f.num.uuid == *iid) {
                 let wanted = fe.listeners.iter().filter(|l| filter.sid.is_none_or(|s| s == l.id));
                 out.extend(wanted.map(|l| listener_row(fe, l, *iid)));
             }
         }
-        if let Some(be) = rt.backends.iter().find(|b| &b.rt.name == name) {
+        if let Some(be) = rt
+            .backends
+            .iter()
+            .find(|b| &b.rt.name == name && b.num.uuid == *iid && !b.disabled)
+        {
             if filter.types & 4 != 0 {
                 for (i, s) in be.rt.servers.iter().enumerate() {
                     let sid = i as u32 + 1;
@@ -341,7 +341,7 @@ pub fn rows(rt: &Runtime, filter: Filter) -> Vec<Row> {
                 }
             }
             if filter.types & 2 != 0 && filter.sid.is_none_or(|s| s == 0) {
-                out.push(backend_row(be, id_of(&ids, name)));
+                out.push(backend_row(be, *iid));
             }
         }
     }

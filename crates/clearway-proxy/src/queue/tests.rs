@@ -41,6 +41,7 @@ fn backend_min(maxconn: u32, minconn: u32, n: usize, balance: Balance) -> Backen
         })
         .collect();
     let cfg = model::Backend {
+        num: Default::default(),
         name: "bk".into(),
         span,
         from_listen: false,
@@ -54,6 +55,7 @@ fn backend_min(maxconn: u32, minconn: u32, n: usize, balance: Balance) -> Backen
         retries: 3,
         redispatch: false,
         fullconn: None,
+        disabled: false,
         use_servers: Vec::new(),
         force_persist: Vec::new(),
         timeouts: model::Timeouts::default(),

@@ -228,7 +228,7 @@ fn track_rules_are_haproxys() {
 }
 
 #[test]
-fn use_server_minconn_and_fullconn() {
+fn use_server_minconn_fullconn_and_proxy_ids() {
     let l = ok(
         "backend b\n fullconn 40\n option persist\n use-server s2 if { src 10.0.0.0/8 }\n \
                 force-persist unless { src 192.0.2.1 }\n server s1 192.0.2.1:1 minconn 5\n \
