@@ -52,6 +52,15 @@ pub enum Fetch {
     ReqSslSni,
     /// 1 when the buffered data starts with a TLS ClientHello (`req.ssl_hello_type`).
     ReqSslHelloType,
+    /// The protocols that ClientHello offers by ALPN, one value each (`req.ssl_alpn`).
+    ReqSslAlpn,
+    /// How many bytes of the request are buffered (`req.len`).
+    ReqLen,
+    /// `len` buffered bytes from `offset` (`req.payload(offset,len)`; 0: all from `offset`).
+    ReqPayload {
+        offset: usize,
+        len: usize,
+    },
     /// `always_true` / `always_false`.
     Always(bool),
 }

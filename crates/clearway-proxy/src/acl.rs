@@ -13,6 +13,8 @@ pub enum Value<'a> {
     Ip(IpAddr),
     Int(i64),
     Bool(bool),
+    /// Bytes (`req.payload`): matched as hexadecimal by `-m bin`, as text otherwise.
+    Bin(&'a [u8]),
 }
 
 /// Where an ACL's fetches read from: a TCP connection, an HTTP request, a response.
@@ -20,6 +22,12 @@ pub trait Samples {
     /// Calls `sink` with each value of `fetch` until it returns true; returns whether it did.
     /// A fetch that does not apply (a header in `mode tcp`) yields nothing.
     fn each(&self, fetch: &Fetch, sink: &mut dyn FnMut(Value<'_>) -> bool) -> bool;
+
+    /// True when `fetch` may still give other values (the request's first bytes are still
+    /// arriving): a condition that does not hold yet may hold later (HAProxy's MAY_CHANGE).
+    fn may_change(&self, _fetch: &Fetch) -> bool {
+        false
+    }
 
     /// The first value of `fetch` as text, for templates.
     fn text(&self, fetch: &Fetch) -> Option<String> {
@@ -30,6 +38,7 @@ pub trait Samples {
                 Value::Ip(ip) => ip.to_canonical().to_string(),
                 Value::Int(n) => n.to_string(),
                 Value::Bool(b) => u8::from(b).to_string(),
+                Value::Bin(b) => String::from_utf8_lossy(b).into_owned(),
             });
             true
         });
@@ -184,6 +193,47 @@ impl Cond {
         hit != self.unless
     }
 
+    /// Like `eval`, but None while undecided: it does not hold yet, and data still arriving
+    /// may change that (HAProxy's three-valued result: a term that fails on a fetch that may
+    /// change is a miss; `!` keeps a miss; in a group of terms the first one not passing
+    /// decides; between groups one pass is enough).
+    pub fn decide(&self, s: &dyn Samples) -> Option<bool> {
+        const FAIL: u8 = 0;
+        const MISS: u8 = 1;
+        const PASS: u8 = 3;
+        let mut cond = FAIL;
+        for group in &self.any_of {
+            let mut all = PASS;
+            for t in group {
+                let mut r = FAIL;
+                for x in &t.tests {
+                    if x.eval(s) {
+                        r = PASS;
+                        break;
+                    }
+                    if s.may_change(&x.fetch) {
+                        r = MISS;
+                    }
+                }
+                if t.negate && r != MISS {
+                    r = PASS - r;
+                }
+                all &= r;
+                if all != PASS {
+                    break;
+                }
+            }
+            cond |= all;
+            if cond == PASS {
+                break;
+            }
+        }
+        match cond {
+            MISS => None,
+            c => Some((c == PASS) != self.unless),
+        }
+    }
+
     /// Whether an optional condition holds (no condition: always).
     pub fn holds(c: &Option<Cond>, s: &dyn Samples) -> bool {
         c.as_ref().is_none_or(|c| c.eval(s))
@@ -192,11 +242,16 @@ impl Cond {
     /// True when some test reads the request's bytes (`req.ssl_sni`, `req.ssl_hello_type`):
     /// a TCP frontend must then wait for data before choosing a backend.
     pub fn reads_payload(&self) -> bool {
-        self.any_of
-            .iter()
-            .flatten()
-            .flat_map(|t| &t.tests)
-            .any(|t| matches!(t.fetch, Fetch::ReqSslSni | Fetch::ReqSslHelloType))
+        self.any_of.iter().flatten().flat_map(|t| &t.tests).any(|t| {
+            matches!(
+                t.fetch,
+                Fetch::ReqSslSni
+                    | Fetch::ReqSslHelloType
+                    | Fetch::ReqSslAlpn
+                    | Fetch::ReqLen
+                    | Fetch::ReqPayload { .. }
+            )
+        })
     }
 }
 
@@ -241,6 +296,7 @@ impl Test {
                 Value::Bool(b) => b,
                 Value::Int(n) => n != 0,
                 Value::Str(s) => !s.is_empty(),
+                Value::Bin(b) => !b.is_empty(),
                 Value::Ip(_) => true,
             },
             (Patterns::Nets(nets), _) => {
@@ -254,6 +310,8 @@ impl Test {
             (Patterns::Ints(ranges), kind) => {
                 let n = match (v, kind) {
                     (Value::Str(s), MatchKind::Len) => Some(s.len() as i64),
+                    (Value::Bin(b), MatchKind::Len) => Some(b.len() as i64),
+                    (Value::Bin(_), _) => None,
                     (Value::Int(n), _) => Some(n),
                     (Value::Str(s), _) => s.trim().parse().ok(),
                     (Value::Bool(b), _) => Some(i64::from(b)),
@@ -261,8 +319,8 @@ impl Test {
                 };
                 n.is_some_and(|n| ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&n)))
             }
-            (Patterns::Regex(res), _) => with_text(v, |t| res.iter().any(|r| r.is_match(t))),
-            (Patterns::Text(pats), kind) => with_text(v, |t| {
+            (Patterns::Regex(res), kind) => with_text(v, kind, |t| res.iter().any(|r| r.is_match(t))),
+            (Patterns::Text(pats), kind) => with_text(v, kind, |t| {
                 let lower;
                 let t = if self.icase || kind == MatchKind::Bin {
                     lower = t.to_ascii_lowercase();
@@ -277,8 +335,11 @@ impl Test {
     }
 }
 
-fn with_text(v: Value<'_>, f: impl FnOnce(&str) -> bool) -> bool {
+/// The value as text: bytes as hexadecimal for a `-m bin` match, as (lossy) text otherwise.
+fn with_text(v: Value<'_>, kind: MatchKind, f: impl FnOnce(&str) -> bool) -> bool {
     match v {
+        Value::Bin(b) if kind == MatchKind::Bin => f(&b.iter().map(|x| format!("{x:02x}")).collect::<String>()),
+        Value::Bin(b) => f(&String::from_utf8_lossy(b)),
         Value::Str(s) => f(s),
         Value::Ip(ip) => f(&ip.to_canonical().to_string()),
         Value::Int(n) => f(&n.to_string()),

@@ -27,6 +27,16 @@ pub struct Outcome {
     /// The `code` HAProxy reports with a passed, conditionally passed or wrong-status layer 7
     /// result: the HTTP status, else 0.
     pub code: Option<i32>,
+    /// What the logs say instead of `info`, when HAProxy's differ: its MySQL and LDAP checks
+    /// log the server's version or "Success", then leave the statistics' `last_chk` empty.
+    pub logged: Option<String>,
+}
+
+impl Outcome {
+    /// The detail the logs give.
+    pub fn said(&self) -> &str {
+        self.logged.as_deref().unwrap_or(&self.info)
+    }
 }
 
 /// Where the check goes: `addr`/`port` of the server line, else the server's own address.
@@ -173,6 +183,7 @@ pub async fn run(
                     duration: start.elapsed(),
                     // As HAProxy: the exit status, with each of the three results.
                     code: Some(ask.code.load(std::sync::atomic::Ordering::Relaxed)),
+                    logged: None,
                 }
             }
             _ => check_once(&route, &spec, &ask, connect_timeout, read_timeout).await,
@@ -189,7 +200,7 @@ pub async fn run(
             duration_ms: outcome.duration.as_millis() as u64,
             code: outcome.code,
         });
-        tracing::debug!(backend = %be.rt.name, server = %be.rt.servers[server].name, ok = outcome.ok, "check: {}{}, {}", outcome.reason, code_part(&outcome), outcome.info);
+        tracing::debug!(backend = %be.rt.name, server = %be.rt.servers[server].name, ok = outcome.ok, "check: {}{}, {}", outcome.reason, code_part(&outcome), outcome.said());
         let t = health.record(outcome.ok);
         if be.log_health_checks {
             let now = (outcome.ok, outcome.reason, health.counter());
@@ -250,6 +261,7 @@ fn observed(be: &Backend, server: usize, o: &observe::Observer, what: &str, heal
         info: format!("Detected {} consecutive errors, last one was: {what}", o.limit()),
         duration: Duration::ZERO,
         code: None,
+        logged: None,
     };
     let t = match o.on_error {
         OnError::FastInter => None,
@@ -345,10 +357,10 @@ fn code_part(o: &Outcome) -> String {
 
 /// `option log-health-checks`: one check's result, in HAProxy's words.
 fn log_check(be: &Backend, server: usize, o: &Outcome, health: &Health) {
-    let info = if o.info.is_empty() || o.ok {
+    let info = if o.said().is_empty() {
         String::new()
     } else {
-        format!(", info: \"{}\"", o.info)
+        format!(", info: \"{}\"", o.said())
     };
     let msg = format!(
         "Health check for server {}/{} {}, reason: {}{}{info}, check duration: {}ms, status: {}.",
@@ -368,10 +380,10 @@ fn apply(be: &Backend, server: usize, t: Transition, o: &Outcome) {
     use crate::control::actions;
     let s = &be.rt.servers[server];
     let ms = o.duration.as_millis();
-    let info = if o.info.is_empty() {
+    let info = if o.said().is_empty() {
         String::new()
     } else {
-        format!(", info: \"{}\"", o.info)
+        format!(", info: \"{}\"", o.said())
     };
     let info = format!("{}{info}", code_part(o));
     match t {
@@ -492,12 +504,19 @@ pub async fn check_once(
             "Layer7 check passed" | http::CONDITIONAL | "Layer7 wrong status"
         )
         .then(|| ask.code.load(std::sync::atomic::Ordering::Relaxed));
+        let logged_only = ok && matches!(spec.kind, CheckKind::Mysql { .. } | CheckKind::Ldap);
+        let (info, logged) = if logged_only {
+            (String::new(), Some(info))
+        } else {
+            (info, None)
+        };
         Outcome {
             ok,
             reason,
             info,
             duration: start.elapsed(),
             code,
+            logged,
         }
     };
     // A plain connect check, as HAProxy's: the handshake's last ACK is held back and the
@@ -581,12 +600,12 @@ async fn speak<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
             Some(step) => http::check(s, step, ask, &spec.regexes).await,
             None => Ok(("Layer4 check passed", String::new())),
         },
-        CheckKind::Mysql { user, post41 } => protocols::mysql(s, user.as_deref(), *post41).await,
+        CheckKind::Mysql { user, post41 } => protocols::mysql(s, user.as_deref(), *post41, &ask.code).await,
         CheckKind::Pgsql { user } => protocols::pgsql(s, user).await,
         CheckKind::Redis => protocols::redis(s).await,
         CheckKind::SslHello => protocols::ssl_hello(s).await,
-        CheckKind::Smtp { hello } => protocols::smtp(s, hello).await,
-        CheckKind::Ldap => protocols::ldap(s).await,
+        CheckKind::Smtp { hello } => protocols::smtp(s, hello, &ask.code).await,
+        CheckKind::Ldap => protocols::ldap(s, &ask.code).await,
     }
 }
 
@@ -616,11 +635,11 @@ fn sends_first(kind: &CheckKind) -> bool {
     match kind {
         CheckKind::Http(_) | CheckKind::Pgsql { .. } | CheckKind::Redis | CheckKind::SslHello | CheckKind::Ldap => true,
         CheckKind::TcpCheck(rules) => tcpcheck::sends_next(rules, 0),
-        CheckKind::Mysql { .. }
-        | CheckKind::Smtp { .. }
-        | CheckKind::Connect
-        | CheckKind::Unimplemented { .. }
-        | CheckKind::External { .. } => false,
+        // With a user, HAProxy sends the login before the server's greeting arrives.
+        CheckKind::Mysql { user, .. } => user.is_some(),
+        CheckKind::Smtp { .. } | CheckKind::Connect | CheckKind::Unimplemented { .. } | CheckKind::External { .. } => {
+            false
+        }
     }
 }
 

@@ -346,7 +346,8 @@ pub fn client_hello(data: &[u8]) {
             parse(&hello),
             Hello::Handshake {
                 kind: 1,
-                sni: Some(name)
+                sni: Some(name),
+                alpn: Vec::new(),
             }
         );
     }
@@ -383,9 +384,12 @@ pub fn check_answer(data: &[u8]) {
                 comment: None,
             })]
         };
-        match which % 8 {
-            0 => protocols::mysql(&mut check, None, false).await,
-            1 => protocols::mysql(&mut check, Some("haproxy"), which & 0x10 != 0).await,
+        let code = std::sync::atomic::AtomicI32::default();
+        match which % 10 {
+            0 => protocols::mysql(&mut check, None, false, &code).await,
+            1 => protocols::mysql(&mut check, Some("haproxy"), which & 0x10 != 0, &code).await,
+            8 => protocols::smtp(&mut check, "HELO localhost", &code).await,
+            9 => protocols::ldap(&mut check, &code).await,
             2 => protocols::pgsql(&mut check, "haproxy").await,
             3 => protocols::redis(&mut check).await,
             4 => protocols::ssl_hello(&mut check).await,

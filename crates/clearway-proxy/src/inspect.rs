@@ -1,5 +1,6 @@
 //! Reading the first bytes of a TCP session without terminating anything: whether they are a
-//! TLS ClientHello and which SNI it asks for (`req.ssl_hello_type`, `req.ssl_sni`), and the
+//! TLS ClientHello, which SNI and ALPN protocols it asks for (`req.ssl_hello_type`,
+//! `req.ssl_sni`, `req.ssl_alpn`), the bytes themselves (`req.len`, `req.payload`), and the
 //! `tcp-request content` rules that wait for them. Owns the parsing of untrusted bytes: it
 //! must never panic or read out of bounds, whatever arrives.
 
@@ -16,8 +17,13 @@ pub enum Hello {
     Incomplete,
     /// Not a TLS handshake record.
     NotTls,
-    /// A TLS handshake of this type (1: ClientHello) with, for a ClientHello, its SNI.
-    Handshake { kind: u8, sni: Option<String> },
+    /// A TLS handshake of this type (1: ClientHello) with, for a ClientHello, its SNI and
+    /// the protocols its ALPN extension offers.
+    Handshake {
+        kind: u8,
+        sni: Option<String>,
+        alpn: Vec<String>,
+    },
 }
 
 /// A cursor that fails instead of panicking.
@@ -79,43 +85,73 @@ pub fn parse(buf: &[u8]) -> Hello {
         return Hello::Handshake {
             kind: hs_type,
             sni: None,
+            alpn: Vec::new(),
         };
     }
-    Hello::Handshake {
-        kind: 1,
-        sni: client_hello_sni(&mut r),
-    }
+    let (sni, alpn) = client_hello_extensions(&mut r).unwrap_or_default();
+    Hello::Handshake { kind: 1, sni, alpn }
 }
 
-fn client_hello_sni(r: &mut Cur<'_>) -> Option<String> {
+/// The SNI and the ALPN protocols of a ClientHello (None: its extensions are malformed).
+fn client_hello_extensions(r: &mut Cur<'_>) -> Option<(Option<String>, Vec<String>)> {
     let mut body = r.block(3)?;
     body.take(2 + 32)?; // version, random
     body.block(1)?; // session id
     body.block(2)?; // cipher suites
     body.block(1)?; // compression methods
     let mut exts = body.block(2)?;
+    let (mut sni, mut alpn) = (None, Vec::new());
     while let Some(ty) = exts.u16() {
         let mut data = exts.block(2)?;
-        if ty != 0 {
-            continue;
-        }
-        let mut list = data.block(2)?;
-        while let Some(name_type) = list.u8() {
-            let name = list.block(2)?;
-            // An empty name is no name (RFC 6066, 3: a HostName has at least one byte).
-            if name_type == 0 && !name.0.is_empty() {
-                let s = std::str::from_utf8(name.0).ok()?;
-                return Some(s.to_ascii_lowercase());
+        match ty {
+            0 if sni.is_none() => sni = server_name(&mut data),
+            16 if alpn.is_empty() => {
+                let mut list = data.block(2)?;
+                while let Some(name) = list.block(1) {
+                    if let Ok(s) = std::str::from_utf8(name.0) {
+                        alpn.push(s.to_string());
+                    }
+                }
             }
+            _ => {}
+        }
+    }
+    Some((sni, alpn))
+}
+
+fn server_name(data: &mut Cur<'_>) -> Option<String> {
+    let mut list = data.block(2)?;
+    while let Some(name_type) = list.u8() {
+        let name = list.block(2)?;
+        // An empty name is no name (RFC 6066, 3: a HostName has at least one byte).
+        if name_type == 0 && !name.0.is_empty() {
+            let s = std::str::from_utf8(name.0).ok()?;
+            return Some(s.to_ascii_lowercase());
         }
     }
     None
 }
 
-/// The samples of a TCP connection and the data read so far.
+/// The samples of a TCP connection and the data read so far (`data`, which `hello` parses).
+/// Until `fin` (the inspect delay is over, the buffer full or the client done sending),
+/// fetches of the data may change.
 pub struct PayloadSamples<'a> {
     pub conn: &'a ConnSamples,
     pub hello: &'a Hello,
+    pub data: &'a [u8],
+    pub fin: bool,
+}
+
+impl PayloadSamples<'_> {
+    /// `req.payload(offset,len)`: None while those bytes are not all there.
+    fn payload(&self, offset: usize, len: usize) -> Option<&[u8]> {
+        let end = if len == 0 {
+            self.data.len()
+        } else {
+            offset.checked_add(len)?
+        };
+        self.data.get(offset..end)
+    }
 }
 
 impl Samples for PayloadSamples<'_> {
@@ -125,7 +161,23 @@ impl Samples for PayloadSamples<'_> {
             (Fetch::ReqSslHelloType, _) => sink(Value::Int(0)),
             (Fetch::ReqSslSni, Hello::Handshake { sni: Some(s), .. }) => sink(Value::Str(s)),
             (Fetch::ReqSslSni, _) => false,
+            (Fetch::ReqSslAlpn, Hello::Handshake { alpn, .. }) => alpn.iter().any(|a| sink(Value::Str(a))),
+            (Fetch::ReqSslAlpn, _) => false,
+            (Fetch::ReqLen, _) => sink(Value::Int(self.data.len() as i64)),
+            (Fetch::ReqPayload { offset, len }, _) => self.payload(*offset, *len).is_some_and(|b| sink(Value::Bin(b))),
             _ => self.conn.each(fetch, sink),
+        }
+    }
+
+    fn may_change(&self, fetch: &Fetch) -> bool {
+        if self.fin {
+            return false;
+        }
+        match fetch {
+            Fetch::ReqLen => true,
+            Fetch::ReqPayload { offset, len } => self.payload(*offset, *len).is_none(),
+            Fetch::ReqSslHelloType | Fetch::ReqSslSni | Fetch::ReqSslAlpn => *self.hello == Hello::Incomplete,
+            _ => false,
         }
     }
 }
@@ -144,9 +196,6 @@ pub struct TcpRules {
     connection: Vec<Rule>,
     session: Vec<Rule>,
     content: Vec<Rule>,
-    /// Some content rule looks at the client's data (`req.ssl_sni`...): it is read first,
-    /// within the inspect delay. Rules on addresses alone decide at once, as HAProxy's.
-    reads_payload: bool,
 }
 
 /// What the rules decided for a connection.
@@ -174,7 +223,6 @@ impl TcpRules {
             inspect_delay: r.inspect_delay,
             connection: compile(&r.connection),
             session: compile(&r.session),
-            reads_payload: content.iter().any(|r| r.cond.as_ref().is_some_and(Cond::reads_payload)),
             content,
         }
     }
@@ -182,6 +230,65 @@ impl TcpRules {
     /// Whether there are content rules to evaluate.
     pub fn has_content(&self) -> bool {
         !self.content.is_empty()
+    }
+
+    /// Like `first`, but None while a condition is undecided (see `Cond::decide`).
+    fn decided<'a>(rules: &'a [Rule], s: &dyn Samples) -> Option<Verdict<'a>> {
+        for r in rules {
+            let holds = match &r.cond {
+                None => true,
+                Some(c) => c.decide(s)?,
+            };
+            match r.action {
+                _ if !holds => {}
+                TcpAction::Accept => return Some(Verdict::Accept),
+                TcpAction::Reject => return Some(Verdict::Reject(&r.span)),
+                TcpAction::ExpectProxy => {}
+            }
+        }
+        Some(Verdict::Accept)
+    }
+
+    /// `tcp-request content` rules on a TCP session's first bytes, read into `buf` as they
+    /// come, as HAProxy runs them: in order, each as soon as its condition is decided; one
+    /// that looks at data not there yet waits for more, until the inspect delay ends, the
+    /// buffer is full or the client is done sending, when what arrived decides. With
+    /// `want_hello` (a switching rule reads the ClientHello), it also waits, within the same
+    /// delay, until the data tells whether it is one.
+    pub async fn inspect<R: AsyncRead + Unpin + ?Sized>(
+        &self,
+        client: &mut R,
+        buf: &mut Vec<u8>,
+        conn: &ConnSamples,
+        want_hello: bool,
+    ) -> (Verdict<'_>, Hello) {
+        let until = tokio::time::Instant::now() + self.inspect_delay.unwrap_or(Duration::ZERO);
+        let mut chunk = [0u8; 4096];
+        let mut eof = false;
+        loop {
+            let fin = eof || buf.len() >= MAX_INSPECT || tokio::time::Instant::now() >= until;
+            let hello = parse(buf);
+            let s = PayloadSamples {
+                conn,
+                hello: &hello,
+                data: buf,
+                fin,
+            };
+            match Self::decided(&self.content, &s) {
+                Some(v @ Verdict::Reject(_)) => return (v, hello),
+                Some(v) if fin || !(want_hello && hello == Hello::Incomplete) => return (v, hello),
+                _ => {}
+            }
+            // Never more than the buffer holds: what is read goes to the server later.
+            let room = MAX_INSPECT.saturating_sub(buf.len()).min(chunk.len());
+            tokio::select! {
+                r = client.read(&mut chunk[..room]) => match r {
+                    Ok(0) | Err(_) => eof = true,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                },
+                _ = tokio::time::sleep_until(until) => {}
+            }
+        }
     }
 
     /// Rules in order until one accepts or rejects; none: accept. `expect-proxy` rules whose
@@ -211,41 +318,9 @@ impl TcpRules {
         Self::first(&self.session, s, &mut false)
     }
 
-    /// Whether the client's data must be read before choosing: a content rule or a backend
-    /// switching rule looks at it.
-    pub fn wants_payload(&self, switching_reads: bool) -> bool {
-        self.reads_payload || switching_reads
-    }
-
-    /// Reads the client's first bytes into `buf` within these rules' inspect delay (see
-    /// `read_hello`).
-    pub async fn read<R: AsyncRead + Unpin + ?Sized>(&self, client: &mut R, buf: &mut Vec<u8>) -> Hello {
-        read_hello(client, buf, self.inspect_delay.unwrap_or(Duration::ZERO)).await
-    }
-
     /// `tcp-request content` rules, on the addresses and the data read so far.
     pub fn on_content(&self, s: &dyn Samples) -> Verdict<'_> {
         Self::first(&self.content, s, &mut false)
-    }
-}
-
-/// Reads the client's first bytes into `buf` until they can be judged (a complete TLS
-/// record, or data that is not TLS), the client stops sending, or `delay` runs out.
-pub async fn read_hello<R: AsyncRead + Unpin + ?Sized>(client: &mut R, buf: &mut Vec<u8>, delay: Duration) -> Hello {
-    let until = tokio::time::Instant::now() + delay;
-    let mut chunk = [0u8; 4096];
-    loop {
-        let hello = parse(buf);
-        if hello != Hello::Incomplete || buf.len() >= MAX_INSPECT {
-            return hello;
-        }
-        tokio::select! {
-            r = client.read(&mut chunk) => match r {
-                Ok(0) | Err(_) => return parse(buf),
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            },
-            _ = tokio::time::sleep_until(until) => return parse(buf),
-        }
     }
 }
 
@@ -255,6 +330,12 @@ const MAX_INSPECT: usize = 16 * 1024 + 5;
 /// A minimal ClientHello record for `sni` (for tests and the fuzz targets).
 #[doc(hidden)]
 pub fn client_hello_for(sni: &str) -> Vec<u8> {
+    client_hello_offering(sni, &[])
+}
+
+/// A minimal ClientHello record for `sni`, offering `alpn` protocols if any.
+#[doc(hidden)]
+pub fn client_hello_offering(sni: &str, alpn: &[&str]) -> Vec<u8> {
     let name = sni.as_bytes();
     let mut sni_ext = Vec::new();
     sni_ext.extend_from_slice(&((name.len() + 3) as u16).to_be_bytes());
@@ -264,6 +345,17 @@ pub fn client_hello_for(sni: &str) -> Vec<u8> {
     let mut exts = vec![0, 0];
     exts.extend_from_slice(&(sni_ext.len() as u16).to_be_bytes());
     exts.extend_from_slice(&sni_ext);
+    if !alpn.is_empty() {
+        let mut list = Vec::new();
+        for a in alpn {
+            list.push(a.len() as u8);
+            list.extend_from_slice(a.as_bytes());
+        }
+        exts.extend_from_slice(&[0, 16]);
+        exts.extend_from_slice(&((list.len() + 2) as u16).to_be_bytes());
+        exts.extend_from_slice(&(list.len() as u16).to_be_bytes());
+        exts.extend_from_slice(&list);
+    }
     let mut body = vec![3, 3];
     body.extend_from_slice(&[7; 32]);
     body.push(0); // session id
@@ -292,7 +384,17 @@ mod tests {
             parse(&h),
             Hello::Handshake {
                 kind: 1,
-                sni: Some("www.example.com".into())
+                sni: Some("www.example.com".into()),
+                alpn: Vec::new(),
+            }
+        );
+        let h = super::client_hello_offering("a.example", &["h2", "acme-tls/1"]);
+        assert_eq!(
+            parse(&h),
+            Hello::Handshake {
+                kind: 1,
+                sni: Some("a.example".into()),
+                alpn: vec!["h2".into(), "acme-tls/1".into()],
             }
         );
         // Every prefix is incomplete, never a panic or a wrong answer.
@@ -329,6 +431,66 @@ mod tests {
                 g.push(state as u8);
             }
             let _ = parse(&g);
+        }
+    }
+
+    /// Content rules as HAProxy's reg-tests write them: `accept if { req.len eq N }
+    /// { req.payload(0,N) -m bin HEX }`, then `reject`.
+    fn rules(n: usize, hex: &str) -> TcpRules {
+        let text = format!(
+            "frontend f\n bind :1\n tcp-request inspect-delay 1s\n \
+             tcp-request content accept if {{ req.len eq {n} }} {{ req.payload(0,{n}) -m bin {hex} }}\n \
+             tcp-request content reject\n"
+        );
+        let l = clearway_config::parse_str("t.cfg", &text).expect("config");
+        TcpRules::new(&l.config.frontends[0].tcp_rules)
+    }
+
+    fn conn() -> ConnSamples {
+        ConnSamples {
+            peer: "192.0.2.1:1000".parse().unwrap(),
+            local: "192.0.2.2:1".parse().unwrap(),
+            tls: None,
+            listener: None,
+            proxy: None,
+            fd: None,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_rule_on_the_data_waits_for_it_and_decides_once_it_is_there() {
+        let r = rules(4, "50494e47");
+        let (mut client, mut ours) = tokio::io::duplex(64);
+        let c = conn();
+        let mut buf = Vec::new();
+        {
+            let inspecting = r.inspect(&mut ours, &mut buf, &c, false);
+            tokio::pin!(inspecting);
+            use tokio::io::AsyncWriteExt;
+            client.write_all(b"PI").await.unwrap();
+            // Two bytes: undecided, the rule waits (the delay is far).
+            assert!(tokio::time::timeout(Duration::from_millis(100), &mut inspecting)
+                .await
+                .is_err());
+            client.write_all(b"NG").await.unwrap();
+            let (v, _) = inspecting.await;
+            assert_eq!(v, Verdict::Accept);
+        }
+        assert_eq!(buf, b"PING");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn data_that_never_matches_is_judged_at_the_end_of_the_delay() {
+        let r = rules(4, "50494e47");
+        for sent in [&b"PINGPONG"[..], b"PONG", b"PI"] {
+            let (mut client, mut ours) = tokio::io::duplex(64);
+            use tokio::io::AsyncWriteExt;
+            client.write_all(sent).await.unwrap();
+            let c = conn();
+            let mut buf = Vec::new();
+            let (v, _) = r.inspect(&mut ours, &mut buf, &c, false).await;
+            assert!(matches!(v, Verdict::Reject(_)), "{sent:?}");
+            assert_eq!(buf, sent, "nothing read is lost");
         }
     }
 }

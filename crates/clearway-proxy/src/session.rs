@@ -212,23 +212,27 @@ type NotConnected = ([u8; 2], Option<Arc<Backend>>);
 async fn tcp_connect(fe: &Frontend, client: &mut Client, conn: &ConnSamples) -> Result<Connected, NotConnected> {
     let peer = conn.peer;
     let mut first = Vec::new();
-    // The client's first bytes, when a rule looks at them: read within the inspect delay.
-    let mut hello = None;
-    if fe.tcp_rules.wants_payload(fe.switching_reads_payload) {
-        hello = Some(fe.tcp_rules.read(client.stream(), &mut first).await);
-    }
-    let chosen = {
-        let payload = hello.as_ref().map(|hello| PayloadSamples { conn, hello });
-        let s: &dyn crate::acl::Samples = match &payload {
-            Some(p) => p,
-            None => conn,
-        };
-        if let Verdict::Reject(span) = fe.tcp_rules.on_content(s) {
+    // Content rules, on the client's first bytes when they look at them: read as they come,
+    // within the inspect delay.
+    let mut hello = inspect::Hello::Incomplete;
+    if fe.tcp_rules.has_content() || fe.switching_reads_payload {
+        let (verdict, h) = fe
+            .tcp_rules
+            .inspect(client.stream(), &mut first, conn, fe.switching_reads_payload)
+            .await;
+        if let Verdict::Reject(span) = verdict {
             fe.content_rejected(conn, span);
             return Err((*b"PR", None));
         }
-        fe.choose_backend(s).cloned()
+        hello = h;
+    }
+    let read = PayloadSamples {
+        conn,
+        hello: &hello,
+        data: &first,
+        fin: true,
     };
+    let chosen = fe.choose_backend(&read).cloned();
     let Some(be) = chosen else {
         throttled!(warn, frontend = %fe.name, %peer, "no backend for this frontend: closing the connection");
         return Err((*b"PR", None));
@@ -236,24 +240,20 @@ async fn tcp_connect(fe: &Frontend, client: &mut Client, conn: &ConnSamples) -> 
     // The backend's own content rules (reading on within its inspect delay if they look at
     // the data), as HAProxy runs them once the backend is chosen.
     if be.tcp_rules.has_content() {
-        if be.tcp_rules.wants_payload(false) {
-            hello = Some(be.tcp_rules.read(client.stream(), &mut first).await);
-        }
-        let hello = hello.get_or_insert_with(|| inspect::parse(&first));
-        if let Verdict::Reject(span) = be.tcp_rules.on_content(&PayloadSamples { conn, hello }) {
+        let (verdict, h) = be.tcp_rules.inspect(client.stream(), &mut first, conn, false).await;
+        if let Verdict::Reject(span) = verdict {
             fe.content_rejected(conn, span);
             return Err((*b"PR", Some(be)));
         }
+        hello = h;
     }
     // `use-server`, on what content inspection read, if anything.
-    let assigned = if be.use_servers.is_empty() {
-        None
-    } else if first.is_empty() {
-        be.assigned_server(conn)
-    } else {
-        let hello = hello.get_or_insert_with(|| inspect::parse(&first));
-        be.assigned_server(&PayloadSamples { conn, hello })
-    };
+    let assigned = be.assigned_server(&PayloadSamples {
+        conn,
+        hello: &hello,
+        data: &first,
+        fin: true,
+    });
     let side = ClientSide {
         conn,
         hdr_ip: None,

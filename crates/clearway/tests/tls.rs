@@ -326,7 +326,7 @@ fn ssl_min_ver_refuses_older_clients() {
 }
 
 #[test]
-fn use_server_picks_a_server_by_sni_in_tcp_mode_as_haproxy_does() {
+fn use_server_by_sni_and_use_backend_by_alpn_in_tcp_mode_as_haproxy_does() {
     let Some(topo) = topology("tuse") else { return };
     let pki = Pki::new("pki");
     let (a, b) = (pki.leaf("a", &["a.test"]), pki.leaf("b", &["b.test"]));
@@ -335,9 +335,11 @@ fn use_server_picks_a_server_by_sni_in_tcp_mode_as_haproxy_does() {
     // HAProxy's own example: a server with weight 0 takes only what its rule sends it.
     let cfg = "defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\
                frontend ft\n    bind 192.0.2.1:PORT\n    tcp-request inspect-delay 5s\n\
-               tcp-request content accept if { req.ssl_hello_type 1 }\n    default_backend bk\n\
+               tcp-request content accept if { req.ssl_hello_type 1 }\n\
+               use_backend by_alpn if { req.ssl_alpn acme-tls/1 }\n    default_backend bk\n\
                backend bk\n    use-server a if { req.ssl_sni -i a.test }\n\
-               \x20   server a 198.51.100.10:443 weight 0\n    server b 198.51.100.11:443\n";
+               \x20   server a 198.51.100.10:443 weight 0\n    server b 198.51.100.11:443\n\
+               backend by_alpn\n    server b 198.51.100.11:443\n";
     let (_cw, _hap) = clearway_and_haproxy(&topo, cfg);
     for port in [80u16, 81] {
         // curl checks each certificate: only nginx a holds a.test's.
@@ -363,5 +365,22 @@ fn use_server_picks_a_server_by_sni_in_tcp_mode_as_haproxy_does() {
             );
             assert_eq!(String::from_utf8_lossy(&out.stdout), "ok\n");
         }
+        // The certificate served to a.test: a's, unless the ClientHello offers acme-tls/1.
+        let served = |alpn: &str| {
+            let to = format!("192.0.2.1:{port}");
+            let mut args = vec!["s_client", "-connect", &to, "-servername", "a.test"];
+            if !alpn.is_empty() {
+                args.extend(["-alpn", alpn]);
+            }
+            let out = topo.client.exec("openssl", &args);
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            text.lines()
+                .find(|l| l.starts_with("subject="))
+                .unwrap_or("")
+                .to_string()
+        };
+        assert!(served("").contains("a.test"), "{port}: {}", served(""));
+        assert!(served("http/1.1,acme-tls/1").contains("b.test"), "{port}");
+        assert!(served("h2").contains("a.test"), "{port}");
     }
 }

@@ -89,6 +89,15 @@ pub fn criterion(word: &str) -> Result<(Fetch, MatchKind), String> {
         )),
         "req.ssl_sni" | "req_ssl_sni" => no_arg(Fetch::ReqSslSni, M::Str),
         "req.ssl_hello_type" | "req_ssl_hello_type" => no_arg(Fetch::ReqSslHelloType, M::Int),
+        "req.ssl_alpn" => no_arg(Fetch::ReqSslAlpn, M::Str),
+        "req.len" | "req_len" => no_arg(Fetch::ReqLen, M::Int),
+        "req.payload" | "payload" => {
+            let (offset, len) = arg
+                .and_then(|a| a.split_once(','))
+                .and_then(|(o, l)| Some((o.trim().parse().ok()?, l.trim().parse().ok()?)))
+                .ok_or_else(|| format!("'{base}' expects an offset and a length, e.g. '{base}(0,4)'"))?;
+            Ok((Fetch::ReqPayload { offset, len }, M::Bin))
+        }
         "always_true" => no_arg(Fetch::Always(true), M::Bool),
         "always_false" => no_arg(Fetch::Always(false), M::Bool),
         "status" => no_arg(Fetch::Status, M::Int),
@@ -198,6 +207,9 @@ const CRITERIA: &[&str] = &[
     "ssl_c_key_alg",
     "req.ssl_sni",
     "req.ssl_hello_type",
+    "req.ssl_alpn",
+    "req.len",
+    "req.payload",
     "query",
     "req.ver",
 ];

@@ -270,11 +270,8 @@ fn check_option(name: &str, args: &[String]) -> Result<CheckKind, String> {
             user: None,
             post41: false,
         }),
-        ("mysql-check", ["user", u]) => Ok(CheckKind::Mysql {
-            user: Some(u.to_string()),
-            post41: false,
-        }),
-        ("mysql-check", ["user", u, "post-41"]) => Ok(CheckKind::Mysql {
+        // post-41 is HAProxy's default.
+        ("mysql-check", ["user", u] | ["user", u, "post-41"]) => Ok(CheckKind::Mysql {
             user: Some(u.to_string()),
             post41: true,
         }),

@@ -4,6 +4,7 @@
 //! password.
 
 use super::Verdict;
+use std::sync::atomic::{AtomicI32, Ordering};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 const INVALID: &str = "Layer7 invalid response";
@@ -26,63 +27,72 @@ async fn mysql_packet<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S) -> Result<Ve
     Ok(payload)
 }
 
-/// The message of a MySQL ERR packet (0xff, code, optional '#' + SQL state, text).
-fn mysql_error(p: &[u8]) -> String {
-    let code = p.get(1..3).map_or(0, |c| u16::from_le_bytes([c[0], c[1]]));
-    let text = match p.get(3) {
-        Some(b'#') => p.get(9..).unwrap_or_default(),
-        _ => p.get(3..).unwrap_or_default(),
-    };
-    format!("{code} {}", String::from_utf8_lossy(text))
+/// A MySQL ERR packet (0xff, code, then `#` and the SQL state if any, and the message): what
+/// follows the code, with the code stored as the check's, as HAProxy reports them.
+fn mysql_error(p: &[u8], code: &AtomicI32) -> (&'static str, String) {
+    let n = p.get(1..3).map_or(0, |c| u16::from_le_bytes([c[0], c[1]]));
+    code.store(i32::from(n), Ordering::Relaxed);
+    (
+        WRONG,
+        String::from_utf8_lossy(p.get(3..).unwrap_or_default()).into_owned(),
+    )
 }
 
-/// `option mysql-check [user NAME [post-41]]`.
-pub async fn mysql<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S, user: Option<&str>, post41: bool) -> Verdict {
+/// `option mysql-check [user NAME [post-41]]`; `code`: where an error's code goes. As HAProxy,
+/// with a user the login (without password, then COM_QUIT, so that the server does not
+/// count an aborted connection) is sent at once, before the greeting is read.
+pub async fn mysql<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut S,
+    user: Option<&str>,
+    post41: bool,
+    code: &AtomicI32,
+) -> Verdict {
+    if let Some(user) = user {
+        s.write_all(&mysql_login(user, post41)).await.map_err(io_err)?;
+    }
     let greeting = mysql_packet(s).await?;
     let version = match greeting.first() {
-        Some(0xff) => return Err((WRONG, mysql_error(&greeting))),
+        Some(0xff) => return Err(mysql_error(&greeting, code)),
         Some(10) => {
             let v = greeting[1..].split(|&b| b == 0).next().unwrap_or_default();
             String::from_utf8_lossy(v).into_owned()
         }
         _ => return Err((INVALID, "not a MySQL handshake".into())),
     };
-    let Some(user) = user else {
+    if user.is_none() {
         return Ok(("Layer7 check passed", version));
-    };
-    let mut body = Vec::with_capacity(64);
-    if post41 {
-        // CLIENT_LONG_PASSWORD | CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION; no password.
-        body.extend_from_slice(&0x0000_8201u32.to_le_bytes());
-        body.extend_from_slice(&0x0100_0000u32.to_le_bytes());
-        body.push(0x21);
-        body.extend_from_slice(&[0u8; 23]);
-        body.extend_from_slice(user.as_bytes());
-        body.push(0);
-        body.push(0);
-    } else {
-        body.extend_from_slice(&0x0001u16.to_le_bytes());
-        body.extend_from_slice(&[0, 0, 0]);
-        body.extend_from_slice(user.as_bytes());
-        body.push(0);
     }
-    let mut packet = (body.len() as u32).to_le_bytes()[..3].to_vec();
-    packet.push(1);
-    packet.extend_from_slice(&body);
-    s.write_all(&packet).await.map_err(io_err)?;
     let answer = mysql_packet(s).await?;
     match answer.first() {
-        Some(0x00) => {
-            // COM_QUIT, so the server does not count an aborted connection.
-            let _ = s.write_all(&[1, 0, 0, 0, 1]).await;
-            Ok(("Layer7 check passed", version))
-        }
-        Some(0xff) => Err((WRONG, mysql_error(&answer))),
+        Some(0x00) => Ok(("Layer7 check passed", version)),
+        Some(0xff) => Err(mysql_error(&answer, code)),
         _ => Err((INVALID, "unexpected answer to the login of the check user".into())),
     }
 }
 
-/// `option pgsql-check user NAME`: a StartupMessage; an authentication request passes.
+/// The bytes HAProxy sends for the check user: its login packet, then COM_QUIT.
+fn mysql_login(user: &str, post41: bool) -> Vec<u8> {
+    let mut body = Vec::with_capacity(64);
+    if post41 {
+        // Capabilities CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION, max packet, UTF-8.
+        body.extend_from_slice(&[0x00, 0x82, 0x00, 0x00, 0x00, 0x80, 0x00, 0x01, 0x21]);
+        body.extend_from_slice(&[0u8; 23]);
+    } else {
+        // Capabilities CLIENT_SECURE_CONNECTION, max packet.
+        body.extend_from_slice(&[0x00, 0x80, 0x00, 0x00, 0x01]);
+    }
+    body.extend_from_slice(user.as_bytes());
+    body.extend_from_slice(&[0, 0]); // end of the name, empty password
+    let mut packet = (body.len() as u32).to_le_bytes()[..3].to_vec();
+    packet.push(1);
+    packet.extend_from_slice(&body);
+    packet.extend_from_slice(&[1, 0, 0, 0, 1]);
+    packet
+}
+
+/// `option pgsql-check user NAME`: a StartupMessage; as HAProxy, an authentication answer
+/// HAProxy knows passes (ok, clear-text, MD5, SCM, GSS, SSPI; not SASL), an error response is
+/// invalid (its severity, "FATAL", as the information), anything else a wrong status.
 pub async fn pgsql<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S, user: &str) -> Verdict {
     let mut body = Vec::new();
     body.extend_from_slice(&196_608u32.to_be_bytes()); // protocol 3.0
@@ -94,29 +104,40 @@ pub async fn pgsql<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S, user: &str) -> 
     let mut msg = ((body.len() + 4) as u32).to_be_bytes().to_vec();
     msg.extend_from_slice(&body);
     s.write_all(&msg).await.map_err(io_err)?;
-    let mut head = [0u8; 5];
-    s.read_exact(&mut head).await.map_err(io_err)?;
-    let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
-    match head[0] {
-        b'R' => Ok(("Layer7 check passed", "PostgreSQL server is ok".into())),
-        b'E' if (4..=8192).contains(&len) => {
-            let mut fields = vec![0u8; len - 4];
-            s.read_exact(&mut fields).await.map_err(io_err)?;
-            // Fields: a type byte then a NUL-terminated string; 'M' is the message.
-            let msg = fields
-                .split(|&b| b == 0)
-                .find(|f| f.first() == Some(&b'M'))
-                .map(|f| String::from_utf8_lossy(&f[1..]).into_owned())
-                .unwrap_or_else(|| "error".into());
-            Err((WRONG, msg))
+    let mut got = Vec::with_capacity(64);
+    let mut chunk = [0u8; 256];
+    // Enough to judge: 9 bytes, or a whole error response (its length is in bytes 1-4).
+    let enough = |got: &[u8]| match got {
+        [b'E', a, b, c, d, ..] => got.len() > (u32::from_be_bytes([*a, *b, *c, *d]) as usize).min(1024),
+        _ => got.len() >= 9,
+    };
+    while !enough(&got) {
+        let n = s.read(&mut chunk).await.map_err(io_err)?;
+        if n == 0 {
+            break;
         }
-        _ => Err((INVALID, "not a PostgreSQL answer".into())),
+        got.extend_from_slice(&chunk[..n]);
+    }
+    if got.first() == Some(&b'E') {
+        let severity = got
+            .get(6..)
+            .unwrap_or_default()
+            .split(|&b| b == 0)
+            .next()
+            .unwrap_or_default();
+        return Err((INVALID, String::from_utf8_lossy(severity).into_owned()));
+    }
+    match got.get(..9) {
+        Some([b'R', 0, 0, 0, 8 | 10 | 12, 0, 0, 0, 0 | 2..=6]) => {
+            Ok(("Layer7 check passed", "PostgreSQL server is ok".into()))
+        }
+        _ => Err((WRONG, "PostgreSQL unknown error".into())),
     }
 }
 
-/// `option redis-check`: PING answered by +PONG.
+/// `option redis-check`: PING (as a command array, the bytes HAProxy sends) answered by +PONG.
 pub async fn redis<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S) -> Verdict {
-    s.write_all(b"PING\r\n").await.map_err(io_err)?;
+    s.write_all(b"*1\r\n$4\r\nPING\r\n").await.map_err(io_err)?;
     let mut buf = Vec::new();
     let mut chunk = [0u8; 256];
     while !buf.ends_with(b"\r\n") && buf.len() < 1024 {
@@ -128,12 +149,9 @@ pub async fn redis<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S) -> Verdict {
     }
     let line = String::from_utf8_lossy(&buf).trim_end().to_string();
     match line.as_str() {
-        "+PONG" => Ok(("Layer7 check passed", "PONG".into())),
-        l if l.starts_with('-') => Err((WRONG, l[1..].to_string())),
-        l => Err((
-            INVALID,
-            format!("expected +PONG, got '{}'", l.chars().take(60).collect::<String>()),
-        )),
+        "+PONG" => Ok(("Layer7 check passed", "Redis server is ok".into())),
+        // HAProxy's words: the answer's first line.
+        l => Err((WRONG, l.chars().take(200).collect())),
     }
 }
 
@@ -214,15 +232,24 @@ fn smtp_code(line: &str, first: Option<u8>, after: &[u8]) -> bool {
         && b.get(3).is_none_or(|c| after.contains(c))
 }
 
-/// Reads an SMTP reply to its last line (`250-...` lines continue it): its last line, or
-/// the verdict when a line is not a `2xx`.
-async fn smtp_reply<S: AsyncRead + Unpin>(s: &mut S) -> Result<String, (&'static str, String)> {
+/// A reply line's code, stored as the check's (HAProxy reports it), and its text.
+fn smtp_text(line: &str, code: &AtomicI32) -> String {
+    code.store(
+        line.get(..3).and_then(|c| c.parse().ok()).unwrap_or(0),
+        Ordering::Relaxed,
+    );
+    line.get(4..).unwrap_or_default().trim_start().to_string()
+}
+
+/// Reads an SMTP reply to its last line (`250-...` lines continue it): its last line's text,
+/// or the verdict when a line is not a `2xx`.
+async fn smtp_reply<S: AsyncRead + Unpin>(s: &mut S, code: &AtomicI32) -> Result<String, (&'static str, String)> {
     loop {
         let line = smtp_line(s).await?;
-        let text = line.get(4..).unwrap_or_default().trim_start().to_string();
         if !smtp_code(&line, None, b"- \r") {
             return Err((INVALID, line));
         }
+        let text = smtp_text(&line, code);
         if !smtp_code(&line, Some(b'2'), b"- \r") {
             return Err((WRONG, text));
         }
@@ -233,20 +260,21 @@ async fn smtp_reply<S: AsyncRead + Unpin>(s: &mut S) -> Result<String, (&'static
 }
 
 /// `option smtpchk`, as HAProxy 2.6.12 runs it: the banner must be a 2xx, `hello` answered
-/// by a 2xx (all its lines), then `QUIT` answered by a 2xx, so that the server logs a
-/// clean session.
-pub async fn smtp<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S, hello: &str) -> Verdict {
+/// by a 2xx (all its lines), then `QUIT` answered by a 2xx (whose code and text the check
+/// reports), so that the server logs a clean session.
+pub async fn smtp<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S, hello: &str, code: &AtomicI32) -> Verdict {
     let banner = smtp_line(s).await?;
     if !smtp_code(&banner, None, b" \r") {
         return Err((INVALID, banner));
     }
+    let text = smtp_text(&banner, code);
     if !smtp_code(&banner, Some(b'2'), b" \r") {
-        return Err((WRONG, banner.get(4..).unwrap_or_default().trim_start().to_string()));
+        return Err((WRONG, text));
     }
     s.write_all(format!("{hello}\r\n").as_bytes()).await.map_err(io_err)?;
-    smtp_reply(s).await?;
+    smtp_reply(s, code).await?;
     s.write_all(b"QUIT\r\n").await.map_err(io_err)?;
-    Ok(("Layer7 check passed", smtp_reply(s).await?))
+    Ok(("Layer7 check passed", smtp_reply(s, code).await?))
 }
 
 /// An anonymous LDAPv3 simple bind, message id 1.
@@ -255,8 +283,8 @@ const LDAP_BIND: [u8; 14] = [
 ];
 
 /// `option ldap-check`: the anonymous bind must be answered by a bind response with result
-/// code 0.
-pub async fn ldap<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S) -> Verdict {
+/// code 0 (any other is the check's code).
+pub async fn ldap<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S, code: &AtomicI32) -> Verdict {
     const NOT: &str = "Not LDAPv3 protocol";
     s.write_all(&LDAP_BIND).await.map_err(io_err)?;
     let mut got = Vec::with_capacity(64);
@@ -314,11 +342,14 @@ pub async fn ldap<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S) -> Verdict {
     };
     match op.get(skip..skip + 3) {
         // HAProxy's words.
-        Some([0x0a, 0x01, 0]) => Ok(("Layer7 check passed", String::new())),
-        Some([0x0a, 0x01, _]) => Err((
-            WRONG,
-            "See RFC: http://tools.ietf.org/html/rfc4511#section-4.1.9".into(),
-        )),
+        Some([0x0a, 0x01, 0]) => Ok(("Layer7 check passed", "Success".into())),
+        Some([0x0a, 0x01, n]) => {
+            code.store(i32::from(*n), Ordering::Relaxed);
+            Err((
+                WRONG,
+                "See RFC: http://tools.ietf.org/html/rfc4511#section-4.1.9".into(),
+            ))
+        }
         _ => Err((INVALID, NOT.into())),
     }
 }
@@ -338,9 +369,26 @@ mod tests {
     }
 
     #[test]
+    fn mysql_logins_are_haproxys_bytes() {
+        let hex = |b: Vec<u8>| b.iter().map(|x| format!("{x:02X}")).collect::<String>();
+        // From HAProxy's own reg-test (checks/mysql-check.vtc).
+        assert_eq!(
+            hex(mysql_login("user", false)),
+            "0B00000100800000017573657200000100000001"
+        );
+        assert_eq!(
+            hex(mysql_login("user", true)),
+            "2600000100820000008000012100000000000000000000000000000000000000000000007573657200000100000001"
+        );
+    }
+
+    #[test]
     fn mysql_error_text() {
         let mut p = vec![0xff, 0x15, 0x04, b'#'];
         p.extend_from_slice(b"28000Access denied for user 'x'");
-        assert_eq!(mysql_error(&p), "1045 Access denied for user 'x'");
+        // HAProxy's words: what follows the code, the SQL state included; the code apart.
+        let code = AtomicI32::default();
+        assert_eq!(mysql_error(&p, &code).1, "#28000Access denied for user 'x'");
+        assert_eq!(code.load(Ordering::Relaxed), 1045);
     }
 }
