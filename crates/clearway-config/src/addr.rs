@@ -93,6 +93,7 @@ fn port(s: &str) -> Result<u16, String> {
 
 /// One comma-separated item of a `bind` line: `[HOST]:PORT[-PORT]`, expanded.
 pub fn bind_addrs(item: &str) -> Result<Vec<SocketAddr>, String> {
+    let item = &*crate::lexer::address(item);
     let (fam, s) = strip_family(item)?;
     let (host, ports) = split_host_port(s)?;
     let ports = ports
@@ -123,6 +124,7 @@ pub fn bind_addrs(item: &str) -> Result<Vec<SocketAddr>, String> {
 
 /// A `server` address: an IP or a name to resolve, with an optional, possibly relative, port.
 pub fn server_addr(s: &str) -> Result<(Host, ServerPort), String> {
+    let s = &*crate::lexer::address(s);
     let (fam, s) = strip_family(s)?;
     // `*` is HAProxy's spelling of 0.0.0.0: the client's original destination.
     if let Some(rest) = s.strip_prefix('*') {
@@ -161,6 +163,7 @@ pub fn server_addr(s: &str) -> Result<(Host, ServerPort), String> {
 
 /// A `source`/`usesrc` address: an IP with an optional port or port range.
 pub fn source_addr(s: &str) -> Result<(SocketAddr, Option<(u16, u16)>), String> {
+    let s = &*crate::lexer::address(s);
     let (fam, s) = strip_family(s)?;
     if let Ok(ip) = s.parse::<IpAddr>() {
         return Ok((SocketAddr::new(parse_ip(&ip.to_string(), fam)?, 0), None));

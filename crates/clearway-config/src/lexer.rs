@@ -1,21 +1,90 @@
 //! Splits one configuration line into words as HAProxy does: `#` comments, double quotes
-//! (with escapes and `${VAR}` expansion), single quotes (literal), backslash escapes.
-//! Owns the character-level rules only; must not know any keyword.
+//! (with escapes and `${VAR}` expansion), single quotes (literal), backslash escapes. An
+//! unquoted `${VAR}` stays as written, except in addresses, which HAProxy expands wherever
+//! the variable is: `address` gives their expanded text. Owns the character-level rules only;
+//! must not know any keyword.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
 
 /// Looks up an environment variable for `${VAR}` expansion.
 pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+thread_local! {
+    /// Words of the configuration being read that hold an unquoted `${VAR}`, and their
+    /// expansion (for `address`).
+    static UNQUOTED: RefCell<HashMap<String, String>> = RefCell::new(HashMap::new());
+}
+
+/// Forgets the expansions of a configuration read before.
+pub fn reset() {
+    UNQUOTED.with(|u| u.borrow_mut().clear());
+}
+
+/// The text of an address as HAProxy reads it: with `${VAR}` expanded even outside double
+/// quotes (an unset variable is empty).
+pub fn address(word: &str) -> std::borrow::Cow<'_, str> {
+    match UNQUOTED.with(|u| u.borrow().get(word).cloned()) {
+        Some(expanded) => expanded.into(),
+        None => word.into(),
+    }
+}
+
+/// `${NAME}` or `${NAME-default}` (with HAProxy's `[...]` suffix ignored): its value.
+fn variable(name: &str, env: Env<'_>) -> Result<String, String> {
+    let key = name.split('[').next().unwrap_or_default();
+    let (key, default) = match key.split_once('-') {
+        Some((k, d)) => (k, Some(d)),
+        None => (key, None),
+    };
+    if key.is_empty() {
+        return Err("empty environment variable name in '${}'".into());
+    }
+    Ok(env(key).unwrap_or_else(|| default.unwrap_or_default().to_string()))
+}
+
+/// `word` with each `${...}` replaced by its value.
+fn expand(word: &str, env: Env<'_>) -> String {
+    let mut out = String::new();
+    let mut rest = word;
+    while let Some(at) = rest.find("${") {
+        out.push_str(&rest[..at]);
+        match rest[at + 2..].find('}') {
+            Some(end) => {
+                out.push_str(&variable(&rest[at + 2..at + 2 + end], env).unwrap_or_default());
+                rest = &rest[at + 2 + end + 1..];
+            }
+            None => {
+                out.push_str(&rest[at..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
 
 /// The words of `line`, or a description of what is malformed.
 pub fn words(line: &str, env: Env<'_>) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut in_word = false;
+    // The word has an unquoted `${`.
+    let mut unquoted_env = false;
+    let end_word = |cur: &mut String, out: &mut Vec<String>, unquoted_env: &mut bool| {
+        let word = std::mem::take(cur);
+        if std::mem::take(unquoted_env) {
+            let expanded = expand(&word, env);
+            UNQUOTED.with(|u| u.borrow_mut().insert(word.clone(), expanded));
+        }
+        out.push(word);
+    };
     let mut chars = line.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
             ' ' | '\t' | '\r' | '\n' => {
                 if in_word {
-                    out.push(std::mem::take(&mut cur));
+                    end_word(&mut cur, &mut out, &mut unquoted_env);
                     in_word = false;
                 }
             }
@@ -58,18 +127,7 @@ pub fn words(line: &str, env: Env<'_>) -> Result<Vec<String>, String> {
                             }
                             // HAProxy's `${NAME[,]}` form: the part after '[' only controls
                             // splitting; `${NAME-default}` stands for `default` when NAME is unset.
-                            let key = name.split('[').next().unwrap_or_default();
-                            let (key, default) = match key.split_once('-') {
-                                Some((k, d)) => (k, Some(d)),
-                                None => (key, None),
-                            };
-                            if key.is_empty() {
-                                return Err("empty environment variable name in '${}'".into());
-                            }
-                            match env(key) {
-                                Some(v) => cur.push_str(&v),
-                                None => cur.push_str(default.unwrap_or_default()),
-                            }
+                            cur.push_str(&variable(&name, env)?);
                         }
                         Some(ch) => cur.push(ch),
                         None => return Err("unterminated double quote".into()),
@@ -78,12 +136,15 @@ pub fn words(line: &str, env: Env<'_>) -> Result<Vec<String>, String> {
             }
             _ => {
                 in_word = true;
+                if c == '$' && chars.peek() == Some(&'{') {
+                    unquoted_env = true;
+                }
                 cur.push(c);
             }
         }
     }
     if in_word {
-        out.push(cur);
+        end_word(&mut cur, &mut out, &mut unquoted_env);
     }
     Ok(out)
 }

@@ -76,6 +76,7 @@ pub fn parse_str(name: &str, text: &str) -> Result<Loaded, Errors> {
 pub fn parse_texts(texts: &[(String, String)], env: lexer::Env<'_>) -> Result<Loaded, Errors> {
     let mut ctx = keywords::Ctx::default();
     keywords::paths::reset();
+    lexer::reset();
     let mut sections = Vec::new();
     for (name, text) in texts {
         let file: Arc<str> = Arc::from(name.as_str());

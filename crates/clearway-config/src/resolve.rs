@@ -404,20 +404,6 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
                 );
             }
         }
-        if let crate::model::CheckKind::TcpCheck(rules) = &options.check {
-            // An empty tcp-check is a connect check, which TLS checks do (a handshake).
-            for srv in servers
-                .iter()
-                .filter(|s| s.check.enabled && s.check_tls() && !rules.is_empty())
-            {
-                ctx.not_acted(
-                    &srv.span,
-                    &format!("server '{}': a tcp-check over TLS ('ssl' or 'check-ssl')", srv.name),
-                    "check-ssl",
-                    crate::keywords::NotActed::Unsupported,
-                );
-            }
-        }
         for srv in servers
             .iter()
             .filter(|s| (s.ssl || (s.check.enabled && s.check_tls())) && s.tls.verifies() && s.tls.ca_file.is_none())

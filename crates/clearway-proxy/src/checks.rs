@@ -528,21 +528,21 @@ pub async fn check_once(
         CheckKind::TcpCheck(rules) => rules.is_empty(),
         _ => false,
     };
+    let d = http_steps::Defaults {
+        target,
+        source,
+        proxy,
+        rule_proxy: route.rule_proxy,
+        tls,
+    };
     if spec.http_connects() {
-        let d = http_steps::Defaults {
-            target,
-            source,
-            proxy,
-            rule_proxy: route.rule_proxy,
-            tls,
-        };
         return done(http_steps::run(spec, &d, route.step_tls, ask, connect_timeout, read_timeout).await);
     }
     if let CheckKind::TcpCheck(rules) = &spec.kind {
         if !plain {
             // A tcp-check opens its own connections and runs under its own limits.
-            let first = (target, source, proxy);
-            return done(tcpcheck::run(rules, &spec.regexes, first, connect_timeout, read_timeout).await);
+            let v = tcpcheck::run(rules, &spec.regexes, &d, route.step_tls, connect_timeout, read_timeout).await;
+            return done(v);
         }
     }
     // A check that speaks first sends its first bytes with the handshake's last ACK, as

@@ -231,6 +231,9 @@ pub struct Backend {
     /// The backend's health check, and each server's check parameters (None: not checked).
     pub check: Arc<CheckSpec>,
     pub check_params: Vec<Option<CheckParams>>,
+    /// Per server: the `rise` of its line, checked or not (`show servers state` starts an
+    /// unchecked server's health there, as HAProxy does).
+    pub check_rise: Vec<u32>,
     /// Per server with `check` and `observe`: what traffic says of its health.
     pub observers: Vec<Option<Arc<crate::checks::observe::Observer>>>,
     /// Per server: the servers that track it (`track`), filled once every backend exists.

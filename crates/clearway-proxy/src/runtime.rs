@@ -101,16 +101,17 @@ impl Runtime {
             if let model::CheckKind::External { .. } = &b.options.check {
                 check.external = Some(external_proxy(cfg, b));
             }
-            // The TLS of each `http-check connect ... ssl` step, per server.
+            // The TLS of each `http-check connect ... ssl` step or `tcp-check connect ... ssl`
+            // rule, per server.
             let check_step_tls = b
                 .servers
                 .iter()
                 .zip(&servers)
                 .map(|(s, rt)| {
                     check
-                        .http
-                        .iter()
-                        .map(|step| match &step.connect {
+                        .step_connects()
+                        .into_iter()
+                        .map(|connect| match connect {
                             Some(c) if c.ssl && s.check.enabled => {
                                 let mut t = s.check_tls_settings();
                                 if let Some(n) = &c.sni {
@@ -167,6 +168,7 @@ impl Runtime {
                 queue: Queue::default(),
                 check: Arc::new(check),
                 check_step_tls,
+                check_rise: b.servers.iter().map(|s| s.check.rise).collect(),
                 check_params: b
                     .servers
                     .iter()

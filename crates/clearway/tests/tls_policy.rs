@@ -548,3 +548,66 @@ fn ignored_verification_errors_let_a_certificate_in_and_say_which_as_haproxy_doe
     assert!(results[2].is_some(), "unknown issuer, all errors ignored: let in");
     assert_eq!(results[3], None, "unknown issuer, only 10 ignored: refused");
 }
+
+#[test]
+fn tcp_check_rules_run_over_tls_as_with_haproxy() {
+    let Some(topo) = topology("ttcc") else { return };
+    let pki = Pki::new("pki");
+    let srv = pki.leaf("srv", &["srv.test"]);
+    // A TLS server answering only clients naming it (strict-sni), and a plain one.
+    let server_cfg = format!(
+        "{DEFAULTS}frontend tls\n    bind 198.51.100.10:443 ssl strict-sni crt {}\n\
+         \x20   http-request return status 200 if {{ path /health }}\n    http-request return status 404\n",
+        srv.pem.display(),
+    );
+    let _server = clearway_testkit::Clearway::start(
+        &topo.server,
+        std::path::Path::new("/usr/sbin/haproxy"),
+        &server_cfg,
+        &[443],
+    );
+    let _plain = echo(&topo, "198.51.100.11:80", "plain");
+    let dir = pki.dir().display().to_string();
+    let send = "    tcp-check send \"GET /health HTTP/1.0\\r\\n\\r\\n\"\n";
+    let cfg = format!(
+        "global\n    stats socket {dir}/PORT.sock level admin\n{DEFAULTS}frontend ft\n    bind 192.0.2.1:PORT\n    default_backend tc\n\
+         backend tc\n    option tcp-check\n    default-server check inter 300ms fall 1 rise 1 verify none\n\
+         \x20   tcp-check connect ssl sni srv.test\n{send}    tcp-check expect string \"200 OK\"\n\
+         \x20   server named 198.51.100.10:443\n    server plain 198.51.100.11:80\n\
+         backend implicit\n    option tcp-check\n    default-server check inter 300ms fall 1 rise 1 verify none\n\
+         {send}    tcp-check expect string \"200 OK\"\n\
+         \x20   server named 198.51.100.10:443 check-ssl check-sni srv.test\n\
+         \x20   server unnamed 198.51.100.10:443 check-ssl\n\
+         backend wrong\n    option tcp-check\n    default-server check inter 300ms fall 1 rise 1 verify none\n\
+         \x20   tcp-check connect ssl sni srv.test\n    tcp-check send \"GET /nope HTTP/1.0\\r\\n\\r\\n\"\n\
+         \x20   tcp-check expect string \"200 OK\" comment \"wants ok\"\n    server named 198.51.100.10:443\n"
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
+    let status = |port: u16| -> Vec<String> {
+        let csv = cli(std::path::Path::new(&format!("{dir}/{port}.sock")), "show stat");
+        csv_rows(&csv)
+            .into_iter()
+            .filter(|r| r["svname"] != "FRONTEND" && r["svname"] != "BACKEND")
+            .map(|r| {
+                // What layer 7 said, word for word; below it, the status only.
+                let st = r["check_status"].trim_start_matches("* ").to_string();
+                let info = if st.starts_with("L7") {
+                    r["last_chk"].clone()
+                } else {
+                    String::new()
+                };
+                format!("{}/{} {st} {info}", r["pxname"], r["svname"])
+            })
+            .collect()
+    };
+    let want = [
+        "tc/named L7OK (tcp-check)",
+        "tc/plain L6RSP ",
+        "implicit/named L7OK (tcp-check)",
+        "implicit/unnamed L6RSP ",
+        "wrong/named L7RSP TCPCHK did not match content '200 OK' at step 3 comment: wants ok",
+    ];
+    for port in [81, 80] {
+        assert!(eventually(|| status(port) == want), "port {port}: {:?}", status(port));
+    }
+}

@@ -1,11 +1,10 @@
-//! Health-check rules: `http-check connect|send|expect` and `tcp-check`.
+//! Health-check rules: `http-check connect|send|expect`, the options of a check's `connect`
+//! (`tcp-check` ones too), and where `tcp-check` lines go.
 
 use super::{Ctx, NotActed, Res};
 use crate::ast::Directive;
 use crate::model::ProxyOptions;
-use crate::model::{
-    CheckConnect, ExpectMatch, HeaderMatch, HttpCheckRule, HttpExpect, HttpSend, TcpCheckRule, TcpExpect,
-};
+use crate::model::{CheckConnect, ExpectMatch, HeaderMatch, HttpCheckRule, HttpExpect, HttpSend};
 
 /// Parses `http-check expect [options] [!] MATCH PATTERN`. Of HAProxy's options, `comment`
 /// is kept; `min-recv` has no effect (Clearway reads the whole answer, up to 16 kB, before
@@ -142,7 +141,7 @@ pub fn http_check(d: &Directive) -> Result<Option<HttpCheckRule>, String> {
         .collect();
     match d.arg(1) {
         Some("expect") => Ok(Some(HttpCheckRule::Expect(http_expect(d)?))),
-        Some("connect") => http_connect(&w).map(|c| Some(HttpCheckRule::Connect(c))),
+        Some("connect") => connect_options("http-check connect", &w).map(|(c, _)| Some(HttpCheckRule::Connect(c))),
         Some("send") => http_send(&w).map(|s| Some(HttpCheckRule::Send(s))),
         Some("comment") if w.len() == 1 => Ok(None),
         Some("comment") => Err("'http-check comment' expects one text (quote it)".into()),
@@ -153,19 +152,23 @@ pub fn http_check(d: &Directive) -> Result<Option<HttpCheckRule>, String> {
     }
 }
 
-fn http_connect(mut opts: &[&str]) -> Result<CheckConnect, String> {
+/// The options of `KW` (`http-check connect`, `tcp-check connect`), in any order, and its
+/// `comment`.
+pub(super) fn connect_options(kw: &str, mut opts: &[&str]) -> Result<(CheckConnect, Option<String>), String> {
     let mut c = CheckConnect::default();
+    let mut comment = None;
     loop {
         opts = match opts {
-            [] => return Ok(c),
+            [] => return Ok((c, comment)),
             ["default", rest @ ..] => {
                 c.default = true;
                 rest
             }
             ["port", p, rest @ ..] => {
-                c.port = Some(p.parse().ok().filter(|&p: &u16| p > 0).ok_or_else(|| {
-                    format!("'http-check connect port {p}': expected a port (expressions are not supported yet)")
-                })?);
+                c.port =
+                    Some(p.parse().ok().filter(|&p: &u16| p > 0).ok_or_else(|| {
+                        format!("'{kw} port {p}': expected a port (expressions are not supported yet)")
+                    })?);
                 rest
             }
             ["addr", a, rest @ ..] => {
@@ -176,7 +179,7 @@ fn http_connect(mut opts: &[&str]) -> Result<CheckConnect, String> {
                         c.addr = Some(sa.ip());
                         c.port = Some(sa.port());
                     }
-                    _ => return Err(format!("'http-check connect addr {a}': not an IP address")),
+                    _ => return Err(format!("'{kw} addr {a}': not an IP address")),
                 }
                 rest
             }
@@ -200,16 +203,19 @@ fn http_connect(mut opts: &[&str]) -> Result<CheckConnect, String> {
                 c.linger = true;
                 rest
             }
-            ["comment", _, rest @ ..] => rest,
+            ["comment", t, rest @ ..] => {
+                comment = Some(t.to_string());
+                rest
+            }
             [w @ ("via-socks4" | "proto"), ..] => {
-                return Err(format!("'http-check connect {w}' is not supported yet"));
+                return Err(format!("'{kw} {w}' is not supported yet"));
             }
             [w @ ("port" | "addr" | "sni" | "alpn" | "comment")] => {
-                return Err(format!("'http-check connect {w}' expects a value"));
+                return Err(format!("'{kw} {w}' expects a value"));
             }
             [other, ..] => {
                 return Err(format!(
-                    "unknown 'http-check connect' option '{other}' (default, port, addr, send-proxy, ssl, sni, alpn, linger)"
+                    "unknown '{kw}' option '{other}' (default, port, addr, send-proxy, ssl, sni, alpn, linger, comment)"
                 ))
             }
         }
@@ -287,74 +293,6 @@ fn status_list(s: &str) -> Result<Vec<(u16, u16)>, String> {
         .collect()
 }
 
-/// The options of `tcp-check connect`, in any order: `port N` and `linger`.
-fn connect_rule(mut opts: &[&str]) -> Result<TcpCheckRule, String> {
-    let (mut port, mut linger) = (None, false);
-    loop {
-        opts = match opts {
-            [] => return Ok(TcpCheckRule::Connect { port, linger }),
-            ["port", p, rest @ ..] => {
-                let p = p
-                    .parse()
-                    .ok()
-                    .filter(|&p: &u16| p > 0)
-                    .ok_or_else(|| format!("invalid port '{p}'"))?;
-                port = Some(p);
-                rest
-            }
-            ["port"] => return Err("'tcp-check connect port' expects a port number".into()),
-            ["linger", rest @ ..] => {
-                linger = true;
-                rest
-            }
-            [other, ..] => {
-                return Err(format!(
-                    "'tcp-check connect' option '{other}' is not supported yet (port and linger are)"
-                ))
-            }
-        }
-    }
-}
-
-/// Parses `tcp-check connect [port N] [linger] | send STR | send-binary HEX | expect [!] string|binary PAT`.
-pub fn tcp_check(d: &Directive) -> Result<TcpCheckRule, String> {
-    let w: Vec<&str> = d.words[1..].iter().map(String::as_str).collect();
-    match w.as_slice() {
-        ["connect", opts @ ..] => connect_rule(opts),
-        ["send", text] => Ok(TcpCheckRule::Send(text.as_bytes().to_vec())),
-        ["send-binary", hex] => Ok(TcpCheckRule::Send(unhex(hex)?)),
-        ["expect", rest @ ..] => {
-            let (negate, rest) = match rest {
-                ["!", r @ ..] => (true, r),
-                r => (false, r),
-            };
-            match rest {
-                ["string", s] => Ok(TcpCheckRule::Expect {
-                    negate,
-                    matcher: TcpExpect::Bytes(s.as_bytes().to_vec()),
-                }),
-                ["binary", h] => Ok(TcpCheckRule::Expect {
-                    negate,
-                    matcher: TcpExpect::Bytes(unhex(h)?),
-                }),
-                ["rstring", r] => Ok(TcpCheckRule::Expect {
-                    negate,
-                    matcher: TcpExpect::Regex(regex(r)?),
-                }),
-                [kind, ..] if kind.starts_with('r') => Err(format!(
-                    "'tcp-check expect {kind}' is not supported yet (string, binary and rstring are)"
-                )),
-                _ => Err("'tcp-check expect' takes [!] string TEXT, binary HEX or rstring REGEX".into()),
-            }
-        }
-        ["comment", ..] | ["set-var" | "unset-var", ..] => Err(format!("'tcp-check {}' is not supported yet", w[0])),
-        [other, ..] => Err(format!(
-            "unknown 'tcp-check' rule '{other}' (expected connect, send, send-binary or expect)"
-        )),
-        [] => Err("'tcp-check' expects a rule: connect, send, send-binary or expect".into()),
-    }
-}
-
 /// The section's first check rule (`http-check`, `tcp-check`, `option httpchk`): as in
 /// HAProxy, its rules replace those of its defaults section, the request of `option httpchk`
 /// included (back to `OPTIONS / HTTP/1.0` unless this section says otherwise).
@@ -386,7 +324,11 @@ pub(super) fn apply(d: &Directive, o: &mut ProxyOptions, ctx: &mut Ctx) -> Res<(
                 o.external_path = Some(v.to_string());
             }
         }
-        ("tcp-check", _) => o.tcp_check.push(tcp_check(d).map_err(|e| (e, None))?),
+        ("tcp-check", _) => {
+            let words: Vec<&str> = d.words[1..].iter().map(String::as_str).collect();
+            let rule = super::tcp_check::rule(&words).map_err(|e| (e, None))?;
+            super::tcp_check::push(&mut o.tcp_check, rule).map_err(|e| (e, None))?;
+        }
         (_, Some("disable-on-404")) => o.disable_on_404 = true,
         (_, Some("send-state")) => o.send_state = true,
         (_, Some(r)) if r.starts_with("set-var") || r.starts_with("unset-var") => {
@@ -410,12 +352,12 @@ pub(super) fn apply(d: &Directive, o: &mut ProxyOptions, ctx: &mut Ctx) -> Res<(
 }
 
 /// Checks that `pattern` is a valid regular expression and returns it.
-fn regex(pattern: &str) -> Result<String, String> {
+pub(super) fn regex(pattern: &str) -> Result<String, String> {
     regex::bytes::Regex::new(pattern).map_err(|e| format!("invalid regular expression '{pattern}': {e}"))?;
     Ok(pattern.to_string())
 }
 
-fn unhex(h: &str) -> Result<Vec<u8>, String> {
+pub(super) fn unhex(h: &str) -> Result<Vec<u8>, String> {
     if h.len() % 2 != 0 || !h.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(format!("'{h}' is not an even number of hex digits"));
     }
@@ -439,77 +381,6 @@ mod tests {
             words: line.split_whitespace().map(String::from).collect(),
         };
         http_expect(&d)
-    }
-
-    fn tcp(line: &str) -> Result<TcpCheckRule, String> {
-        let d = Directive {
-            span: Span {
-                file: "t".into(),
-                line: 1,
-            },
-            words: line.split_whitespace().map(String::from).collect(),
-        };
-        tcp_check(&d)
-    }
-
-    #[test]
-    fn tcp_check_forms() {
-        assert_eq!(
-            tcp("tcp-check connect port 6379").unwrap(),
-            TcpCheckRule::Connect {
-                port: Some(6379),
-                linger: false
-            }
-        );
-        assert_eq!(
-            tcp("tcp-check connect linger port 81").unwrap(),
-            TcpCheckRule::Connect {
-                port: Some(81),
-                linger: true
-            }
-        );
-        assert_eq!(
-            tcp("tcp-check connect").unwrap(),
-            TcpCheckRule::Connect {
-                port: None,
-                linger: false
-            }
-        );
-        assert!(tcp("tcp-check connect port").is_err());
-        assert!(tcp("tcp-check connect port 0").is_err());
-        assert!(tcp("tcp-check connect ssl")
-            .unwrap_err()
-            .contains("'ssl' is not supported yet"));
-        assert_eq!(
-            tcp("tcp-check send PING\\r\\n").unwrap(),
-            TcpCheckRule::Send(b"PING\\r\\n".to_vec())
-        );
-        assert_eq!(
-            tcp("tcp-check send-binary 0a0B").unwrap(),
-            TcpCheckRule::Send(vec![0x0a, 0x0b])
-        );
-        assert_eq!(
-            tcp("tcp-check expect ! string -ERR").unwrap(),
-            TcpCheckRule::Expect {
-                negate: true,
-                matcher: TcpExpect::Bytes(b"-ERR".to_vec())
-            }
-        );
-        assert!(tcp("tcp-check send-binary 0g").is_err());
-        assert_eq!(
-            tcp(r"tcp-check expect rstring ^\+PONG").unwrap(),
-            TcpCheckRule::Expect {
-                negate: false,
-                matcher: TcpExpect::Regex(r"^\+PONG".into())
-            }
-        );
-        assert!(tcp("tcp-check expect rstring (")
-            .unwrap_err()
-            .contains("invalid regular expression"));
-        assert!(tcp("tcp-check expect rbinary 00")
-            .unwrap_err()
-            .contains("not supported yet"));
-        assert!(tcp("tcp-check frobnicate").unwrap_err().contains("unknown"));
     }
 
     #[test]

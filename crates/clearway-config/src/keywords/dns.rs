@@ -46,6 +46,8 @@ fn line(d: &Directive, r: &mut Resolvers) -> Res<()> {
             if let Some(w) = args.next() {
                 return Err((format!("'nameserver {name}': unexpected '{w}'"), None));
             }
+            let expanded = crate::lexer::address(addr);
+            let addr: &str = &expanded;
             if r.nameservers.iter().any(|n| n.name == name) {
                 return Err((
                     format!("nameserver '{name}' is defined twice in resolvers '{}'", r.name),

@@ -101,6 +101,7 @@ pub fn parse(span: &Span, words: &[String]) -> Result<LogTarget, String> {
 }
 
 fn dest(addr: &str) -> Result<LogDest, String> {
+    let addr = &*crate::lexer::address(addr);
     match addr {
         "stdout" => return Ok(LogDest::Stdout),
         "stderr" => return Ok(LogDest::Stderr),
@@ -149,9 +150,16 @@ fn socket_addr(s: &str) -> Option<std::net::SocketAddr> {
     {
         return Some(std::net::SocketAddr::new(ip, 514));
     }
+    // As HAProxy: no host is any address, no port the default one.
     let (h, p) = s.rsplit_once(':')?;
-    let ip = h.trim_start_matches('[').trim_end_matches(']').parse().ok()?;
-    Some(std::net::SocketAddr::new(ip, p.parse().ok()?))
+    let h = h.trim_start_matches('[').trim_end_matches(']');
+    let ip = if h.is_empty() {
+        std::net::Ipv4Addr::UNSPECIFIED.into()
+    } else {
+        h.parse().ok()?
+    };
+    let port = if p.is_empty() { 514 } else { p.parse().ok()? };
+    Some(std::net::SocketAddr::new(ip, port))
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ pub mod source;
 pub mod stats_page;
 pub mod stats_socket;
 pub mod tcp;
+pub mod tcp_check;
 pub mod tls;
 
 use crate::ast::Directive;

@@ -35,25 +35,53 @@ pub enum CheckKind {
     Unimplemented { option: String, args: Vec<String> },
 }
 
-/// One `tcp-check` rule.
+/// One `tcp-check` rule. A rule's `comment` (its own `comment TEXT`, or the text of a
+/// `tcp-check comment` just before it) ends the messages of its failures.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TcpCheckRule {
-    /// `tcp-check connect [port N] [linger]`: (re)connect, to another port if given.
-    /// `linger`: the connection is closed with a FIN when let go, not reset.
-    Connect { port: Option<u16>, linger: bool },
-    /// `tcp-check send STRING` / `send-binary HEX`.
-    Send(Vec<u8>),
-    /// `tcp-check expect [!] string STRING | binary HEX | rstring REGEX`.
-    Expect { negate: bool, matcher: TcpExpect },
+    /// `tcp-check connect [default] [port N] [addr IP] [send-proxy] [ssl] [sni NAME] [alpn
+    /// LIST] [linger]`: a new connection (see `CheckConnect`); `linger`: closed with a FIN
+    /// when let go, not reset.
+    Connect {
+        connect: CheckConnect,
+        comment: Option<String>,
+    },
+    /// `tcp-check send STRING` / `send-binary HEX`. What was received so far is forgotten.
+    Send { data: Vec<u8>, comment: Option<String> },
+    /// `tcp-check expect ...`.
+    Expect(Box<TcpCheckExpect>),
+    /// `tcp-check comment TEXT`: a step that does nothing.
+    Comment(String),
+}
+
+/// `tcp-check expect [min-recv N] [comment C] [ok-status S] [error-status S] [tout-status S]
+/// [on-success TEXT] [on-error TEXT] [!] string|binary|rstring|rbinary PATTERN`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpCheckExpect {
+    pub negate: bool,
+    pub matcher: TcpExpect,
+    /// Judged once this many bytes are in; None: a mismatch waits for more data, until the
+    /// server closes, 16 kB are in or the check times out.
+    pub min_recv: Option<usize>,
+    pub comment: Option<String>,
+    /// The results reported instead of HAProxy's defaults (`Layer7 check passed`, `Layer7
+    /// invalid response`, `Layer7 timeout`), in HAProxy's words.
+    pub ok_status: Option<&'static str>,
+    pub error_status: Option<&'static str>,
+    pub tout_status: Option<&'static str>,
+    /// The check's information on success or failure, instead of HAProxy's default one.
+    pub on_success: Option<String>,
+    pub on_error: Option<String>,
 }
 
 /// What a `tcp-check expect` looks for in the bytes received so far.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TcpExpect {
-    /// These bytes (`string` or `binary`).
-    Bytes(Vec<u8>),
-    /// A regular expression (`rstring`), validated when the config was read.
-    Regex(String),
+    /// These bytes (`string`, or `binary` given in hexadecimal).
+    Bytes { data: Vec<u8>, binary: bool },
+    /// A regular expression, validated when the config was read: on the bytes (`rstring`), or
+    /// on their upper-case hexadecimal dump (`rbinary`).
+    Regex { pattern: String, binary: bool },
 }
 
 /// `option httpchk [METHOD] [URI] [VERSION]`, with HAProxy's defaults `OPTIONS / HTTP/1.0`.

@@ -91,6 +91,40 @@ fn env_variables_expand_in_double_quotes() {
 }
 
 #[test]
+fn env_variables_expand_in_addresses_even_unquoted_as_haproxy_does() {
+    let env = |n: &str| match n {
+        "VIP" => Some("203.0.113.80".to_string()),
+        "PORT" => Some("8080".to_string()),
+        _ => None,
+    };
+    let l = crate::parse_texts(
+        &[(
+            "t.cfg".into(),
+            "frontend ft\n bind ${VIP}:${PORT}\n http-request set-header X-Raw ${VIP}\n default_backend b\n\
+             backend b\n mode tcp\n log ${UNSET}:${UNSET} local0\n server s ${VIP}:${PORT}\n"
+                .into(),
+        )],
+        &env,
+    )
+    .unwrap();
+    let f = l.config.frontend("ft").unwrap();
+    assert_eq!(f.binds[0].addrs, ["203.0.113.80:8080".parse().unwrap()]);
+    let b = l.config.backend("b").unwrap();
+    assert_eq!(
+        (&b.servers[0].host, b.servers[0].port),
+        (
+            &crate::model::Host::Ip("203.0.113.80".parse().unwrap()),
+            crate::model::ServerPort::Fixed(8080)
+        )
+    );
+    // An unset variable is empty: no host is any address, no port the default one.
+    assert!(format!("{:?}", b.logs[0]).contains("0.0.0.0:514"), "{:?}", b.logs[0]);
+    // Elsewhere, unquoted, it stays as written (HAProxy expands only in double quotes).
+    let rule = format!("{:?}", f.http.request_rules[0]);
+    assert!(rule.contains("${VIP}"), "{rule}");
+}
+
+#[test]
 fn use_backend_without_condition_and_with_condition() {
     let l = ok("frontend ft\n bind :80\n use_backend b if { src 192.0.2.0/24 }\n use_backend a\nbackend a\n server s 192.0.2.1:1\nbackend b\n server s 192.0.2.1:1\n");
     let f = l.config.frontend("ft").unwrap();

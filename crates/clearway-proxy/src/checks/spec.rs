@@ -159,10 +159,10 @@ impl CheckSpec {
             .collect();
         if let CheckKind::TcpCheck(rules) = &kind {
             patterns.extend(rules.iter().filter_map(|r| match r {
-                TcpCheckRule::Expect {
-                    matcher: TcpExpect::Regex(p),
-                    ..
-                } => Some(p.clone()),
+                TcpCheckRule::Expect(e) => match &e.matcher {
+                    TcpExpect::Regex { pattern, .. } => Some(pattern.clone()),
+                    TcpExpect::Bytes { .. } => None,
+                },
                 _ => None,
             }));
         }
@@ -187,6 +187,21 @@ impl CheckSpec {
     /// True when an HTTP check opens connections of its own (`http-check connect`).
     pub fn http_connects(&self) -> bool {
         self.http.iter().any(|s| s.connect.is_some())
+    }
+
+    /// The `connect` of each step (HTTP check steps, or tcp-check rules), where it has one:
+    /// a step's `ssl` needs a TLS connector of its own.
+    pub fn step_connects(&self) -> Vec<Option<&CheckConnect>> {
+        match &self.kind {
+            CheckKind::TcpCheck(rules) => rules
+                .iter()
+                .map(|r| match r {
+                    TcpCheckRule::Connect { connect, .. } => Some(connect),
+                    _ => None,
+                })
+                .collect(),
+            _ => self.http.iter().map(|s| s.connect.as_ref()).collect(),
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 use super::http::{judge, parse_status};
 use super::*;
 use clearway_config::model::Span;
-use clearway_config::model::{ExpectMatch, HttpCheck, HttpExpect, TcpCheckRule, TcpExpect};
+use clearway_config::model::{ExpectMatch, HttpCheck, HttpExpect, TcpCheckRule};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn expect(negate: bool, matcher: ExpectMatch) -> HttpExpect {
@@ -13,6 +13,16 @@ fn expect(negate: bool, matcher: ExpectMatch) -> HttpExpect {
         negate,
         matcher,
         comment: None,
+    }
+}
+
+/// The rule of a `tcp-check` line (the words after `tcp-check`).
+fn tcp(line: &str) -> TcpCheckRule {
+    let text = format!("backend b\n option tcp-check\n tcp-check {line}\n server s 192.0.2.1:1 check\n");
+    let l = clearway_config::parse_str("t.cfg", &text).expect(line);
+    match &l.config.backends[0].options.check {
+        CheckKind::TcpCheck(rules) => rules[0].clone(),
+        other => panic!("{line}: {other:?}"),
     }
 }
 
@@ -183,15 +193,9 @@ async fn checks_against_real_sockets() {
 
 #[test]
 fn checks_that_speak_first_are_told_apart() {
-    let send = || TcpCheckRule::Send(b"PING\r\n".to_vec());
-    let expect = || TcpCheckRule::Expect {
-        negate: false,
-        matcher: TcpExpect::Bytes(b"+PONG".to_vec()),
-    };
-    let connect = || TcpCheckRule::Connect {
-        port: Some(6379),
-        linger: false,
-    };
+    let send = || tcp("send PING");
+    let expect = || tcp("expect string +PONG");
+    let connect = || tcp("connect port 6379");
     assert!(sends_first(&CheckKind::Redis));
     assert!(!sends_first(&CheckKind::Mysql {
         user: None,
@@ -205,6 +209,9 @@ fn checks_that_speak_first_are_told_apart() {
     let rules = [send(), expect(), connect(), send()];
     assert!(tcpcheck::sends_next(&rules, 3));
     assert!(!tcpcheck::sends_next(&rules, 1));
+    // Comments do nothing, and are passed over.
+    let rules = [connect(), tcp("comment x"), send()];
+    assert!(tcpcheck::sends_next(&rules, 1));
 }
 
 /// How a check left a fake server that wrote `answer` (then closed its side when `closes`):
@@ -270,15 +277,9 @@ async fn a_check_connection_is_let_go_as_haproxys() {
     };
     assert_eq!(end_seen_by_server(mysql, greeting, false).await, (true, "fin"));
     // A tcp-check: reset, unless its connect rule says `linger`.
-    let rules = |linger| {
-        CheckKind::TcpCheck(vec![
-            TcpCheckRule::Connect { port: None, linger },
-            TcpCheckRule::Send(b"PING\r\n".to_vec()),
-            TcpCheckRule::Expect {
-                negate: false,
-                matcher: TcpExpect::Bytes(b"+PONG".to_vec()),
-            },
-        ])
+    let rules = |linger: bool| {
+        let connect = if linger { "connect linger" } else { "connect" };
+        CheckKind::TcpCheck(vec![tcp(connect), tcp("send PING"), tcp("expect string +PONG")])
     };
     assert_eq!(
         end_seen_by_server(rules(false), b"+PONG\r\n", false).await,

@@ -142,14 +142,15 @@ pub fn servers_state(rt: &Runtime, only: Option<&str>) -> Result<String, String>
                 Admin::Maint => 0x01,
             } | if sv.resolution_maint() { 0x20 } else { 0 };
             let checked = be.check_params[i].is_some();
+            // An unchecked server stays as HAProxy starts every one: INI, at its `rise`.
             let (status, result) = match (checked, sv.last_check()) {
                 (true, Some(c)) => (check_status_number(c.reason), if sv.check_says_up() { 3 } else { 2 }),
-                (true, None) => (1, 0),
-                (false, _) => (0, 0),
+                _ => (1, 0),
             };
             let health = match &be.check_params[i] {
                 Some(p) if sv.check_says_up() => p.rise + p.fall - 1,
-                _ => 0,
+                Some(_) => 0,
+                None => be.check_rise[i],
             };
             let state = match (checked, sv.checks_stopped()) {
                 (false, _) => 0,

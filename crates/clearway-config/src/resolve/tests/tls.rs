@@ -49,12 +49,11 @@ fn checks_over_tls_follow_haproxy_rules() {
         "{POLICY_BASE}backend b\n server c 127.0.0.1:80 check check-ssl\n"
     ));
     assert!(e[0].message.contains("no 'ca-file'"), "{e:?}");
-    // A tcp-check with rules over TLS is not supported yet.
-    let e = refused(&format!(
+    // A tcp-check with rules over TLS loads.
+    ok(&format!(
         "{POLICY_BASE}backend b\n option tcp-check\n tcp-check send PING\\r\\n\n \
          server a 127.0.0.1:443 ssl verify none check\n"
     ));
-    assert!(e[0].message.contains("tcp-check over TLS"), "{e:?}");
 }
 
 #[test]
