@@ -426,24 +426,33 @@ fn an_ocsp_response_next_to_the_certificate_is_stapled() {
     assert!(text.contains("Cert Status: good"), "{text}");
 }
 
-#[test]
-fn health_checks_run_over_tls_as_with_haproxy() {
-    let Some(topo) = topology("tchk") else { return };
-    let pki = Pki::new("pki");
+/// Servers for checks: HAProxy at 198.51.100.10:443 answering HTTP over TLS to clients that
+/// name srv.test only (strict-sni; 200 for /health, else 404), and a plain HTTP echo server
+/// at 198.51.100.11:80.
+fn check_servers(
+    topo: &clearway_testkit::Topology,
+    pki: &Pki,
+) -> (clearway_testkit::Clearway, clearway_testkit::HttpEchoServer) {
     let srv = pki.leaf("srv", &["srv.test"]);
-    // A TLS server that answers only clients naming it (strict-sni), and a plain one.
     let server_cfg = format!(
         "{DEFAULTS}frontend tls\n    bind 198.51.100.10:443 ssl strict-sni crt {}\n\
          \x20   http-request return status 200 if {{ path /health }}\n    http-request return status 404\n",
         srv.pem.display(),
     );
-    let _server = clearway_testkit::Clearway::start(
+    let server = clearway_testkit::Clearway::start(
         &topo.server,
         std::path::Path::new("/usr/sbin/haproxy"),
         &server_cfg,
         &[443],
     );
-    let _plain = echo(&topo, "198.51.100.11:80", "plain");
+    (server, echo(topo, "198.51.100.11:80", "plain"))
+}
+
+#[test]
+fn health_checks_run_over_tls_as_with_haproxy() {
+    let Some(topo) = topology("tchk") else { return };
+    let pki = Pki::new("pki");
+    let _servers = check_servers(&topo, &pki);
     let dir = pki.dir().display().to_string();
     let cfg = format!(
         "global\n    stats socket {dir}/PORT.sock level admin\n{DEFAULTS}frontend ft\n    bind 192.0.2.1:PORT\n    default_backend bk\n\
@@ -553,20 +562,7 @@ fn ignored_verification_errors_let_a_certificate_in_and_say_which_as_haproxy_doe
 fn tcp_check_rules_run_over_tls_as_with_haproxy() {
     let Some(topo) = topology("ttcc") else { return };
     let pki = Pki::new("pki");
-    let srv = pki.leaf("srv", &["srv.test"]);
-    // A TLS server answering only clients naming it (strict-sni), and a plain one.
-    let server_cfg = format!(
-        "{DEFAULTS}frontend tls\n    bind 198.51.100.10:443 ssl strict-sni crt {}\n\
-         \x20   http-request return status 200 if {{ path /health }}\n    http-request return status 404\n",
-        srv.pem.display(),
-    );
-    let _server = clearway_testkit::Clearway::start(
-        &topo.server,
-        std::path::Path::new("/usr/sbin/haproxy"),
-        &server_cfg,
-        &[443],
-    );
-    let _plain = echo(&topo, "198.51.100.11:80", "plain");
+    let _servers = check_servers(&topo, &pki);
     let dir = pki.dir().display().to_string();
     let send = "    tcp-check send \"GET /health HTTP/1.0\\r\\n\\r\\n\"\n";
     let cfg = format!(
