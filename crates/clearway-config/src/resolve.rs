@@ -177,19 +177,22 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
     let caps = Caps::of(s.kind);
     let listen = s.kind == Kind::Listen;
     if draft.mode == Mode::Tcp {
-        // HAProxy parses the buffered data as HTTP for these; Clearway does not yet, and a rule
-        // that never matches would let everyone in (or no one).
-        let rules = draft.tcp_rules.content.iter().chain(&draft.tcp_rules.session);
-        for r in rules.filter(|r| {
+        // Content rules read a request from the client's first bytes; a response is never there,
+        // nor is anything when session rules run: a rule that never matches would let everyone
+        // in (or no one).
+        let reads = |r: &crate::rules::TcpRule, any: &dyn Fn(&crate::rules::Fetch) -> bool| {
             r.condition
                 .iter()
                 .flat_map(|c| c.any_of.iter().flatten())
                 .flat_map(|t| &t.tests)
-                .any(|t| t.fetch.needs_http())
-        }) {
+                .any(|t| any(&t.fetch))
+        };
+        let content = draft.tcp_rules.content.iter().filter(|r| reads(r, &|f| f.needs_http()));
+        let session = (draft.tcp_rules.session.iter()).filter(|r| reads(r, &|f| f.needs_http() || f.reads_request()));
+        for r in content.chain(session) {
             ctx.not_acted(
                 &r.span,
-                "a 'tcp-request' condition on HTTP contents in 'mode tcp'",
+                "a 'tcp-request' condition on HTTP contents not there yet in 'mode tcp'",
                 "tcp-request",
                 crate::keywords::NotActed::Unsupported,
             );

@@ -66,19 +66,18 @@ pub enum Fetch {
 }
 
 impl Fetch {
-    /// True when the fetch needs an HTTP request (not available in `mode tcp`).
-    pub fn needs_http(&self) -> bool {
+    /// True when the fetch reads an HTTP request: in `mode tcp`, the client's first bytes
+    /// parsed as one, as HAProxy does.
+    pub fn reads_request(&self) -> bool {
         matches!(
             self,
-            Fetch::Path
-                | Fetch::Url
-                | Fetch::Query
-                | Fetch::Method
-                | Fetch::Version
-                | Fetch::Hdr(_)
-                | Fetch::ResHdr(_)
-                | Fetch::Status
+            Fetch::Path | Fetch::Url | Fetch::Query | Fetch::Method | Fetch::Version | Fetch::Hdr(_)
         )
+    }
+
+    /// True when the fetch needs an HTTP response (not available in `mode tcp`).
+    pub fn needs_http(&self) -> bool {
+        matches!(self, Fetch::ResHdr(_) | Fetch::Status)
     }
 }
 

@@ -239,8 +239,9 @@ impl Cond {
         c.as_ref().is_none_or(|c| c.eval(s))
     }
 
-    /// True when some test reads the request's bytes (`req.ssl_sni`, `req.ssl_hello_type`):
-    /// a TCP frontend must then wait for data before choosing a backend.
+    /// True when some test reads the request's bytes (`req.ssl_sni`, `req.len`, an HTTP
+    /// request's parts in `mode tcp`...): a TCP frontend must then wait for data before
+    /// choosing a backend.
     pub fn reads_payload(&self) -> bool {
         self.any_of.iter().flatten().flat_map(|t| &t.tests).any(|t| {
             matches!(
@@ -250,7 +251,7 @@ impl Cond {
                     | Fetch::ReqSslAlpn
                     | Fetch::ReqLen
                     | Fetch::ReqPayload { .. }
-            )
+            ) || t.fetch.reads_request()
         })
     }
 }

@@ -324,6 +324,8 @@ fn reference(input: &[u8]) -> Outcome {
 pub fn client_hello(data: &[u8]) {
     use crate::inspect::{parse, Hello};
     let full = parse(data);
+    // Read as an HTTP request head too (layer-7 fetches in mode tcp): never a panic.
+    let _ = crate::inspect::Head::parse(data);
     if let Hello::Handshake { sni: Some(name), .. } = &full {
         assert!(
             data.windows(name.len().max(1))

@@ -1,6 +1,7 @@
 //! Reading the first bytes of a TCP session without terminating anything: whether they are a
 //! TLS ClientHello, which SNI and ALPN protocols it asks for (`req.ssl_hello_type`,
-//! `req.ssl_sni`, `req.ssl_alpn`), the bytes themselves (`req.len`, `req.payload`), and the
+//! `req.ssl_sni`, `req.ssl_alpn`), an HTTP/1 request head (`method`, `path`, `hdr`... and the
+//! `HTTP` ACL in `mode tcp`), the bytes themselves (`req.len`, `req.payload`), and the
 //! `tcp-request content` rules that wait for them. Owns the parsing of untrusted bytes: it
 //! must never panic or read out of bounds, whatever arrives.
 
@@ -132,6 +133,62 @@ fn server_name(data: &mut Cur<'_>) -> Option<String> {
     None
 }
 
+/// The first bytes of a TCP session read as an HTTP/1 request head, as HAProxy reads them for
+/// layer-7 fetches in `mode tcp`.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Head {
+    /// Could still become a request head.
+    Partial,
+    /// Not an HTTP/1 request.
+    NotHttp,
+    Complete {
+        method: String,
+        target: String,
+        /// `1.0` or `1.1`.
+        version: &'static str,
+        /// Lower-case names.
+        headers: Vec<(String, Vec<u8>)>,
+    },
+}
+
+/// At most as many headers as HAProxy's `tune.http.maxhdr` default.
+const MAX_HEADERS: usize = 101;
+
+impl Head {
+    pub fn parse(data: &[u8]) -> Head {
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut req = httparse::Request::new(&mut headers);
+        match req.parse(data) {
+            Ok(httparse::Status::Partial) => Head::Partial,
+            Err(_) => Head::NotHttp,
+            Ok(httparse::Status::Complete(_)) => Head::Complete {
+                method: req.method.unwrap_or_default().to_string(),
+                target: req.path.unwrap_or_default().to_string(),
+                version: if req.version == Some(0) { "1.0" } else { "1.1" },
+                headers: req
+                    .headers
+                    .iter()
+                    .map(|h| (h.name.to_ascii_lowercase(), h.value.to_vec()))
+                    .collect(),
+            },
+        }
+    }
+
+    /// The path of its target (of an absolute one, after the authority).
+    fn path_and_query(target: &str) -> &str {
+        for scheme in ["http://", "https://"] {
+            if target
+                .get(..scheme.len())
+                .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
+            {
+                let after = &target[scheme.len()..];
+                return after.find('/').map_or("/", |i| &after[i..]);
+            }
+        }
+        target
+    }
+}
+
 /// The samples of a TCP connection and the data read so far (`data`, which `hello` parses).
 /// Until `fin` (the inspect delay is over, the buffer full or the client done sending),
 /// fetches of the data may change.
@@ -140,6 +197,53 @@ pub struct PayloadSamples<'a> {
     pub hello: &'a Hello,
     pub data: &'a [u8],
     pub fin: bool,
+    /// `data` as an HTTP request head, parsed when a fetch asks.
+    head: std::cell::OnceCell<Head>,
+}
+
+impl<'a> PayloadSamples<'a> {
+    pub fn new(conn: &'a ConnSamples, hello: &'a Hello, data: &'a [u8], fin: bool) -> PayloadSamples<'a> {
+        PayloadSamples {
+            conn,
+            hello,
+            data,
+            fin,
+            head: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn head(&self) -> &Head {
+        self.head.get_or_init(|| Head::parse(self.data))
+    }
+
+    /// An HTTP request fetch on the head, when it is complete.
+    fn request(&self, fetch: &Fetch, sink: &mut dyn FnMut(Value<'_>) -> bool) -> bool {
+        let Head::Complete {
+            method,
+            target,
+            version,
+            headers,
+        } = self.head()
+        else {
+            return false;
+        };
+        let pq = Head::path_and_query(target);
+        match fetch {
+            Fetch::Method => sink(Value::Str(method)),
+            Fetch::Version => sink(Value::Str(version)),
+            Fetch::Url => sink(Value::Str(target)),
+            Fetch::Path => sink(Value::Str(pq.split('?').next().unwrap_or(pq))),
+            Fetch::Query => pq.split_once('?').is_some_and(|(_, q)| sink(Value::Str(q))),
+            // Values split on commas, as `hdr()` reads them in `mode http`.
+            Fetch::Hdr(name) => headers
+                .iter()
+                .filter(|(n, _)| n == name)
+                .filter_map(|(_, v)| std::str::from_utf8(v).ok())
+                .flat_map(|v| v.split(','))
+                .any(|v| sink(Value::Str(v.trim()))),
+            _ => false,
+        }
+    }
 }
 
 impl PayloadSamples<'_> {
@@ -165,6 +269,7 @@ impl Samples for PayloadSamples<'_> {
             (Fetch::ReqSslAlpn, _) => false,
             (Fetch::ReqLen, _) => sink(Value::Int(self.data.len() as i64)),
             (Fetch::ReqPayload { offset, len }, _) => self.payload(*offset, *len).is_some_and(|b| sink(Value::Bin(b))),
+            (f, _) if f.reads_request() => self.request(f, sink),
             _ => self.conn.each(fetch, sink),
         }
     }
@@ -177,6 +282,7 @@ impl Samples for PayloadSamples<'_> {
             Fetch::ReqLen => true,
             Fetch::ReqPayload { offset, len } => self.payload(*offset, *len).is_none(),
             Fetch::ReqSslHelloType | Fetch::ReqSslSni | Fetch::ReqSslAlpn => *self.hello == Hello::Incomplete,
+            f if f.reads_request() => *self.head() == Head::Partial,
             _ => false,
         }
     }
@@ -253,8 +359,8 @@ impl TcpRules {
     /// come, as HAProxy runs them: in order, each as soon as its condition is decided; one
     /// that looks at data not there yet waits for more, until the inspect delay ends, the
     /// buffer is full or the client is done sending, when what arrived decides. With
-    /// `want_hello` (a switching rule reads the ClientHello), it also waits, within the same
-    /// delay, until the data tells whether it is one.
+    /// `want_hello` (a switching rule reads the data), it also waits, within the same delay,
+    /// until the data tells whether it is a ClientHello, and whether an HTTP request head.
     pub async fn inspect<R: AsyncRead + Unpin + ?Sized>(
         &self,
         client: &mut R,
@@ -268,16 +374,17 @@ impl TcpRules {
         loop {
             let fin = eof || buf.len() >= MAX_INSPECT || tokio::time::Instant::now() >= until;
             let hello = parse(buf);
-            let s = PayloadSamples {
-                conn,
-                hello: &hello,
-                data: buf,
-                fin,
+            let decided = {
+                let s = PayloadSamples::new(conn, &hello, buf, fin);
+                let incomplete = || hello == Hello::Incomplete || *s.head() == Head::Partial;
+                match Self::decided(&self.content, &s) {
+                    Some(v @ Verdict::Reject(_)) => Some(v),
+                    Some(v) if fin || !(want_hello && incomplete()) => Some(v),
+                    _ => None,
+                }
             };
-            match Self::decided(&self.content, &s) {
-                Some(v @ Verdict::Reject(_)) => return (v, hello),
-                Some(v) if fin || !(want_hello && hello == Hello::Incomplete) => return (v, hello),
-                _ => {}
+            if let Some(v) = decided {
+                return (v, hello);
             }
             // Never more than the buffer holds: what is read goes to the server later.
             let room = MAX_INSPECT.saturating_sub(buf.len()).min(chunk.len());
@@ -492,5 +599,31 @@ mod tests {
             assert!(matches!(v, Verdict::Reject(_)), "{sent:?}");
             assert_eq!(buf, sent, "nothing read is lost");
         }
+    }
+
+    #[test]
+    fn an_http_request_is_read_from_the_first_bytes_in_mode_tcp() {
+        let c = conn();
+        let text = |data: &[u8], fin: bool, f: Fetch| {
+            let hello = parse(data);
+            let s = PayloadSamples::new(&c, &hello, data, fin);
+            (crate::acl::Samples::text(&s, &f), s.may_change(&f))
+        };
+        let req = b"GET http://a.test/x/y?q=1 HTTP/1.0\r\nHost: a.test\r\nAccept: a, b\r\n\r\n";
+        assert_eq!(text(req, false, Fetch::Method), (Some("GET".into()), false));
+        assert_eq!(text(req, false, Fetch::Path), (Some("/x/y".into()), false));
+        assert_eq!(text(req, false, Fetch::Query), (Some("q=1".into()), false));
+        assert_eq!(text(req, false, Fetch::Version), (Some("1.0".into()), false));
+        assert_eq!(
+            text(req, false, Fetch::Hdr("host".into())),
+            (Some("a.test".into()), false)
+        );
+        // Half a head may still become one; the end of the data decides it is none.
+        let half = &req[..20];
+        assert_eq!(text(half, false, Fetch::Method), (None, true));
+        assert_eq!(text(half, true, Fetch::Method), (None, false));
+        // Other protocols are not HTTP, at once.
+        assert_eq!(text(b"SSH-2.0-OpenSSH_9.2\r\n", false, Fetch::Method), (None, false));
+        assert_eq!(text(&client_hello("a.test"), false, Fetch::Method), (None, false));
     }
 }

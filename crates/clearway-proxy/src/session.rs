@@ -226,13 +226,9 @@ async fn tcp_connect(fe: &Frontend, client: &mut Client, conn: &ConnSamples) -> 
         }
         hello = h;
     }
-    let read = PayloadSamples {
-        conn,
-        hello: &hello,
-        data: &first,
-        fin: true,
-    };
-    let chosen = fe.choose_backend(&read).cloned();
+    let chosen = fe
+        .choose_backend(&PayloadSamples::new(conn, &hello, &first, true))
+        .cloned();
     let Some(be) = chosen else {
         throttled!(warn, frontend = %fe.name, %peer, "no backend for this frontend: closing the connection");
         return Err((*b"PR", None));
@@ -248,12 +244,7 @@ async fn tcp_connect(fe: &Frontend, client: &mut Client, conn: &ConnSamples) -> 
         hello = h;
     }
     // `use-server`, on what content inspection read, if anything.
-    let assigned = be.assigned_server(&PayloadSamples {
-        conn,
-        hello: &hello,
-        data: &first,
-        fin: true,
-    });
+    let assigned = be.assigned_server(&PayloadSamples::new(conn, &hello, &first, true));
     let side = ClientSide {
         conn,
         hdr_ip: None,

@@ -92,3 +92,35 @@ fn http_content_rules_run_on_each_request_and_close_without_a_response_as_in_hap
         assert!(out.starts_with("HTTP/1.1 200"), "{port}: {out}");
     }
 }
+
+#[test]
+fn in_mode_tcp_an_http_request_is_read_from_the_first_bytes_as_in_haproxy() {
+    let Some(topo) = topology("tcrh7") else { return };
+    let _api = common::http::echo(&topo, "198.51.100.10:80", "api");
+    let _web = common::http::echo(&topo, "198.51.100.11:80", "web");
+    let _other = peer_servers(&topo, &["198.51.100.12:80"]);
+    // One port, two protocols: HTTP by path, anything else to a line server.
+    let cfg = format!(
+        "{TCP_DEFAULTS}frontend f\n    bind 192.0.2.1:PORT\n    tcp-request inspect-delay 5s\n\
+         \x20   tcp-request content reject if {{ hdr(x-bad) yes }}\n    tcp-request content accept if HTTP\n\
+         \x20   use_backend api if {{ path_beg /api }} {{ method GET }}\n    use_backend web if HTTP\n\
+         \x20   default_backend other\n\
+         backend api\n    server api 198.51.100.10:80\nbackend web\n    server web 198.51.100.11:80\n\
+         backend other\n    server s1 198.51.100.12:80\n"
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
+    for port in [80u16, 81] {
+        let url = |p: &str| format!("http://192.0.2.1:{port}{p}");
+        let server = |p: &str, opts: &[&str]| common::http::values(&common::http::get(&topo, &url(p), opts), "server");
+        assert_eq!(server("/api/v1?x=1", &[]), ["api"], "{port}");
+        assert_eq!(server("/", &[]), ["web"], "{port}");
+        assert_eq!(server("/api/v1", &["-X", "DELETE"]), ["web"], "{port}");
+        assert_eq!(
+            http_code(&topo, &url("/"), &["-H", "x-bad: yes"]),
+            "000",
+            "{port}: rejected"
+        );
+        let line = ask(&topo, &format!("192.0.2.1:{port}"), None);
+        assert!(line.contains("server=s1"), "{port}: {line}");
+    }
+}

@@ -565,11 +565,14 @@ fn backend_tcp_request_content_rules_and_where_tcp_rules_may_be_as_in_haproxy() 
     let l = ok(&two.replace("backend b from d", "defaults e\n mode tcp\nbackend b"));
     assert_eq!(l.config.frontend("f").unwrap().tcp_rules.content.len(), 1);
     assert!(l.config.backend("b").unwrap().tcp_rules.content.is_empty());
-    // HTTP contents in mode tcp: not parsed from the buffer yet, so refused.
-    let e = refused(&format!(
+    // HTTP contents in mode tcp: a request is read from the buffer; a response never is.
+    ok(&format!(
         "{POLICY_BASE}backend b\n tcp-request content reject if {{ hdr(host) -i bad }}\n server s 127.0.0.1:1\n"
     ));
-    assert!(e[0].message.contains("HTTP contents in 'mode tcp'"), "{e:?}");
+    let e = refused(&format!(
+        "{POLICY_BASE}backend b\n tcp-request content reject if {{ status 200 }}\n server s 127.0.0.1:1\n"
+    ));
+    assert!(e[0].message.contains("HTTP contents not there yet"), "{e:?}");
     let l = ok(&format!(
         "{POLICY_BASE}backend b\n server s 127.0.0.1:1\nlisten h\n mode http\n bind 127.0.0.1:8002\n \
          tcp-request content reject if {{ hdr(host) -i bad }}\n server s 127.0.0.1:1\n"
