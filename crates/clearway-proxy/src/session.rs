@@ -226,9 +226,13 @@ async fn tcp_connect(fe: &Frontend, client: &mut Client, conn: &ConnSamples) -> 
         }
         hello = h;
     }
-    let chosen = fe
-        .choose_backend(&PayloadSamples::new(conn, &hello, &first, true))
-        .cloned();
+    // Samples are only made for rules that read them (the usual case has none).
+    let chosen = if fe.switching.is_empty() {
+        fe.backend.clone()
+    } else {
+        fe.choose_backend(&PayloadSamples::new(conn, &hello, &first, true))
+            .cloned()
+    };
     let Some(be) = chosen else {
         throttled!(warn, frontend = %fe.name, %peer, "no backend for this frontend: closing the connection");
         return Err((*b"PR", None));
@@ -244,7 +248,11 @@ async fn tcp_connect(fe: &Frontend, client: &mut Client, conn: &ConnSamples) -> 
         hello = h;
     }
     // `use-server`, on what content inspection read, if anything.
-    let assigned = be.assigned_server(&PayloadSamples::new(conn, &hello, &first, true));
+    let assigned = if be.use_servers.is_empty() {
+        None
+    } else {
+        be.assigned_server(&PayloadSamples::new(conn, &hello, &first, true))
+    };
     let side = ClientSide {
         conn,
         hdr_ip: None,
