@@ -50,7 +50,11 @@ pub fn build(sections: &[Section], ctx: &mut Ctx) -> Config {
                 }
                 let r = &draft.tcp_rules;
                 let has_rules = r.inspect_delay.is_some()
-                    || !(r.connection.is_empty() && r.session.is_empty() && r.content.is_empty());
+                    || r.response_delay.is_some()
+                    || !(r.connection.is_empty()
+                        && r.session.is_empty()
+                        && r.content.is_empty()
+                        && r.response.is_empty());
                 draft.rules_defaults = has_rules.then(|| s.span.clone());
                 if !s.name.is_empty() {
                     named.insert(s.name.clone(), draft.clone());
@@ -176,6 +180,16 @@ fn base(s: &Section, named: &HashMap<String, Draft>, last: &Option<Draft>, ctx: 
 fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
     let caps = Caps::of(s.kind);
     let listen = s.kind == Kind::Listen;
+    if draft.mode == Mode::Http && caps.backend {
+        for r in &draft.tcp_rules.response {
+            ctx.not_acted(
+                &r.span,
+                "'tcp-response content' in 'mode http'",
+                "tcp-response",
+                crate::keywords::NotActed::Unsupported,
+            );
+        }
+    }
     if draft.mode == Mode::Tcp {
         // Content rules read a request from the client's first bytes; a response is never there,
         // nor is anything when session rules run: a rule that never matches would let everyone
@@ -519,12 +533,19 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
                 draft.http.clone()
             },
             tcp_rules: if listen {
-                crate::rules::TcpRules::default()
+                // Its request rules run once, as the frontend's; response rules are the backend's.
+                crate::rules::TcpRules {
+                    response_delay: draft.tcp_rules.response_delay,
+                    response: draft.tcp_rules.response.clone(),
+                    ..Default::default()
+                }
             } else {
                 // Connection and session rules have no effect without a frontend side.
                 crate::rules::TcpRules {
                     inspect_delay: draft.tcp_rules.inspect_delay,
                     content: draft.tcp_rules.content.clone(),
+                    response_delay: draft.tcp_rules.response_delay,
+                    response: draft.tcp_rules.response.clone(),
                     ..Default::default()
                 }
             },

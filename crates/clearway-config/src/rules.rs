@@ -48,6 +48,13 @@ pub enum Fetch {
     FcPpUniqueId,
     /// A field of the certificate that client presented (`ssl_c_*`, `ssl_fc_has_crt`).
     Cert(CertField),
+    /// How many bytes of the server's response are buffered (`res.len`), and `len` of them
+    /// from `offset` (`res.payload(offset,len)`; 0: all from `offset`): `tcp-response` rules.
+    ResLen,
+    ResPayload {
+        offset: usize,
+        len: usize,
+    },
     /// The SNI of a TLS ClientHello read without decrypting (`req.ssl_sni`, tcp mode).
     ReqSslSni,
     /// 1 when the buffered data starts with a TLS ClientHello (`req.ssl_hello_type`).
@@ -73,6 +80,19 @@ impl Fetch {
             self,
             Fetch::Path | Fetch::Url | Fetch::Query | Fetch::Method | Fetch::Version | Fetch::Hdr(_)
         )
+    }
+
+    /// True when the fetch reads the server's response bytes (`tcp-response` rules only).
+    pub fn reads_response(&self) -> bool {
+        matches!(self, Fetch::ResLen | Fetch::ResPayload { .. })
+    }
+
+    /// True when the fetch reads the client's first bytes.
+    pub fn reads_request_bytes(&self) -> bool {
+        matches!(
+            self,
+            Fetch::ReqSslSni | Fetch::ReqSslHelloType | Fetch::ReqSslAlpn | Fetch::ReqLen | Fetch::ReqPayload { .. }
+        ) || self.reads_request()
     }
 
     /// True when the fetch needs an HTTP response (not available in `mode tcp`).
@@ -280,6 +300,9 @@ pub enum TcpAction {
     /// `expect-proxy layer4` (connection rules): the connection starts with a PROXY protocol
     /// header; the rules after it go on.
     ExpectProxy,
+    /// `tcp-response content close`: what the server sent so far goes to the client, then the
+    /// session ends.
+    Close,
 }
 
 /// A frontend's `tcp-request` settings.
@@ -295,6 +318,10 @@ pub struct TcpRules {
     pub session: Vec<TcpRule>,
     /// Evaluated on the client's first data, within `inspect_delay`.
     pub content: Vec<TcpRule>,
+    /// `tcp-response inspect-delay` and `tcp-response content` rules (backends, `mode tcp`):
+    /// evaluated on the server's first data, within that delay.
+    pub response_delay: Option<std::time::Duration>,
+    pub response: Vec<TcpRule>,
 }
 
 /// `http-reuse`: which idle server connections a request may use.

@@ -53,6 +53,8 @@ pub enum End {
     ServerError(io::Error),
     /// Ended from outside: `shutdown sessions`, or its server was marked down.
     Killed,
+    /// The server's response was refused (`tcp-response content reject`).
+    Denied,
 }
 
 impl std::fmt::Display for End {
@@ -64,6 +66,7 @@ impl std::fmt::Display for End {
             End::ClientError(e) => write!(f, "client side error: {e}"),
             End::ServerError(e) => write!(f, "server side error: {e}"),
             End::Killed => f.write_str("killed (its server's sessions were shut down)"),
+            End::Denied => f.write_str("response refused by a 'tcp-response content reject' rule"),
         }
     }
 }

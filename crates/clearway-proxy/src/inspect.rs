@@ -302,6 +302,9 @@ pub struct TcpRules {
     connection: Vec<Rule>,
     session: Vec<Rule>,
     content: Vec<Rule>,
+    /// `tcp-response inspect-delay` and `tcp-response content` rules (see `response`).
+    response_delay: Option<Duration>,
+    response: Vec<Rule>,
 }
 
 /// What the rules decided for a connection.
@@ -310,6 +313,8 @@ pub enum Verdict<'a> {
     Accept,
     /// Rejected by the rule written there.
     Reject(&'a Span),
+    /// `tcp-response content close`: what came goes on, then the session ends.
+    Close,
 }
 
 impl TcpRules {
@@ -330,6 +335,8 @@ impl TcpRules {
             connection: compile(&r.connection),
             session: compile(&r.session),
             content,
+            response_delay: r.response_delay,
+            response: compile(&r.response),
         }
     }
 
@@ -349,6 +356,7 @@ impl TcpRules {
                 _ if !holds => {}
                 TcpAction::Accept => return Some(Verdict::Accept),
                 TcpAction::Reject => return Some(Verdict::Reject(&r.span)),
+                TcpAction::Close => return Some(Verdict::Close),
                 TcpAction::ExpectProxy => {}
             }
         }
@@ -408,6 +416,7 @@ impl TcpRules {
             match r.action {
                 TcpAction::Accept => return Verdict::Accept,
                 TcpAction::Reject => return Verdict::Reject(&r.span),
+                TcpAction::Close => return Verdict::Close,
                 TcpAction::ExpectProxy => *proxy = true,
             }
         }
@@ -430,6 +439,8 @@ impl TcpRules {
         Self::first(&self.content, s, &mut false)
     }
 }
+
+mod response;
 
 /// The most read while inspecting: a ClientHello fits in one 16 kB record.
 const MAX_INSPECT: usize = 16 * 1024 + 5;
@@ -553,7 +564,8 @@ mod tests {
         TcpRules::new(&l.config.frontends[0].tcp_rules)
     }
 
-    fn conn() -> ConnSamples {
+    /// A client connection's samples, for tests.
+    pub(super) fn conn() -> ConnSamples {
         ConnSamples {
             peer: "192.0.2.1:1000".parse().unwrap(),
             local: "192.0.2.2:1".parse().unwrap(),

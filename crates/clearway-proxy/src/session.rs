@@ -310,7 +310,16 @@ async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples, reg: Opti
             tracing::warn!(frontend = %fe.name, backend = %be.rt.name, server = %server.name, client = %peer, "server closed before the first bytes: {e}");
             return;
         }
-        forward::forward(c, &mut stream, limits, be.kill[slot.server].as_deref()).await
+        match Box::pin(response_rules(&fe, &be, slot.server, &mut stream, c, &conn)).await {
+            Ok((0, 0)) => forward::forward(c, &mut stream, limits, be.kill[slot.server].as_deref()).await,
+            Ok((up, down)) => {
+                let mut out = forward::forward(c, &mut stream, limits, be.kill[slot.server].as_deref()).await;
+                out.bytes_in += up;
+                out.bytes_out += down;
+                out
+            }
+            Err(out) => out,
+        }
     } else {
         // In mode tcp only connection samples exist (`sni ssl_fc_sni` passes the client's on).
         let sni = be.tls[slot.server]
@@ -328,13 +337,21 @@ async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples, reg: Opti
             tracing::warn!(frontend = %fe.name, backend = %be.rt.name, server = %server.name, client = %peer, "server closed before the first bytes: {e}");
             return;
         }
-        Box::pin(forward::forward_any(
-            client.stream(),
-            &mut *s,
-            limits,
-            be.kill[slot.server].as_deref(),
-        ))
-        .await
+        match Box::pin(response_rules(&fe, &be, slot.server, &mut *s, client.stream(), &conn)).await {
+            Ok((up, down)) => {
+                let mut out = Box::pin(forward::forward_any(
+                    client.stream(),
+                    &mut *s,
+                    limits,
+                    be.kill[slot.server].as_deref(),
+                ))
+                .await;
+                out.bytes_in += up;
+                out.bytes_out += down;
+                out
+            }
+            Err(out) => out,
+        }
     };
     out.bytes_in += first.len() as u64;
     count_end(&fe, &conn, &be, slot.server, &out);
@@ -346,6 +363,7 @@ async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples, reg: Opti
             forward::End::ClientError(_) => *b"CD",
             forward::End::ServerError(_) => *b"SD",
             forward::End::Killed => *b"KD",
+            forward::End::Denied => *b"PD",
         };
         let served = (slot.server, sc.source, &out);
         l.finish(&fe, &conn, Some(&be), Some(served), (queue_ms, connect_ms), term);
@@ -363,6 +381,61 @@ async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples, reg: Opti
     }
 }
 
+/// `tcp-response content` rules on the server's first bytes, if the backend has any: Ok with
+/// how many bytes already went (client to server, server to client: the session goes on), or
+/// Err with the outcome of a session they ended (`close`: those bytes delivered; `reject`:
+/// nothing, both sides closed, counted as a denied response).
+async fn response_rules<S, C>(
+    fe: &Frontend,
+    be: &Backend,
+    server: usize,
+    stream: &mut S,
+    client: &mut C,
+    conn: &ConnSamples,
+) -> Result<(u64, u64), forward::Outcome>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + ?Sized,
+    C: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + ?Sized,
+{
+    if !be.tcp_rules.has_response() {
+        return Ok((0, 0));
+    }
+    let mut seen = Vec::new();
+    let (verdict, up) = be.tcp_rules.inspect_response(stream, client, &mut seen, conn).await;
+    if let Verdict::Reject(span) = verdict {
+        tracing::info!(backend = %be.rt.name, server = %be.rt.servers[server].name, client = %conn.peer, "response rejected by 'tcp-response content reject' at {span}");
+        let listener = conn.listener.as_ref().map(|l| &l.counters);
+        let sv = &be.rt.servers[server].counters;
+        for c in [&fe.counters, &be.rt.counters, sv].into_iter().chain(listener) {
+            c.inc(Field::DeniedResp);
+        }
+        return Err(forward::Outcome {
+            bytes_in: up,
+            bytes_out: 0,
+            end: forward::End::Denied,
+        });
+    }
+    let sent = match client.write_all(&seen).await {
+        Ok(()) => seen.len() as u64,
+        Err(e) => {
+            return Err(forward::Outcome {
+                bytes_in: up,
+                bytes_out: 0,
+                end: forward::End::ClientError(e),
+            })
+        }
+    };
+    if verdict == Verdict::Close {
+        let _ = client.flush().await;
+        return Err(forward::Outcome {
+            bytes_in: up,
+            bytes_out: sent,
+            end: forward::End::Closed,
+        });
+    }
+    Ok((up, sent))
+}
+
 /// Counts a TCP session's bytes and how it ended, on its frontend (and listener), backend and
 /// server.
 fn count_end(fe: &Frontend, conn: &ConnSamples, be: &Backend, server: usize, out: &forward::Outcome) {
@@ -375,7 +448,7 @@ fn count_end(fe: &Frontend, conn: &ConnSamples, be: &Backend, server: usize, out
     let abort = match out.end {
         forward::End::ClientTimeout | forward::End::ClientError(_) => Some(Field::ClientAborts),
         forward::End::ServerTimeout | forward::End::ServerError(_) => Some(Field::ServerAborts),
-        forward::End::Closed | forward::End::Killed => None,
+        forward::End::Closed | forward::End::Killed | forward::End::Denied => None,
     };
     if let Some(f) = abort {
         be.rt.counters.inc(f);

@@ -321,29 +321,6 @@ fn log_health_checks_writes_each_change_of_result_or_health_as_haproxy_does() {
     drop(srv);
 }
 
-/// A scripted peer in the server namespace on `addr`: each connection runs `script` (sh).
-struct Peer(std::process::Child);
-
-impl Peer {
-    fn start(topo: &clearway_testkit::Topology, addr: &str, dir: &std::path::Path, script: &str) -> Peer {
-        let (ip, port) = addr.rsplit_once(':').unwrap();
-        let file = dir.join(format!("{ip}-{port}.sh"));
-        std::fs::write(&file, script).unwrap();
-        let listen = format!("TCP-LISTEN:{port},bind={ip},fork,reuseaddr");
-        Peer(
-            topo.server
-                .spawn("socat", &[&listen, &format!("SYSTEM:sh {}", file.display())]),
-        )
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn agent_checks_set_weight_state_and_maxconn_as_with_haproxy() {
     let Some(topo) = topology("hagt") else { return };

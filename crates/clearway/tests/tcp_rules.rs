@@ -124,3 +124,47 @@ fn in_mode_tcp_an_http_request_is_read_from_the_first_bytes_as_in_haproxy() {
         assert!(line.contains("server=s1"), "{port}: {line}");
     }
 }
+
+#[test]
+fn tcp_response_content_rules_accept_reject_and_close_as_in_haproxy() {
+    let Some(topo) = topology("tcrsp") else { return };
+    let dir = std::env::temp_dir().join(clearway_testkit::netns::unique_name("tcrsp"));
+    std::fs::create_dir_all(&dir).unwrap();
+    // A server whose answer depends on the line it gets; after "BYE" it stays connected.
+    let _srv = Peer::start(
+        &topo,
+        "198.51.100.10:80",
+        &dir,
+        "read l; case \"$l\" in err*) printf 'ERROR no\\n';; bye*) printf 'BYE\\n'; sleep 60;; *) printf 'HELLO %s\\n' \"$l\";; esac",
+    );
+    let cfg = format!(
+        "global\n    stats socket {d}/PORT.sock level admin\n{TCP_DEFAULTS}frontend f\n    bind 192.0.2.1:PORT\n    default_backend b\n\
+         backend b\n    tcp-response inspect-delay 5s\n\
+         \x20   tcp-response content reject if {{ res.payload(0,5) -m str ERROR }}\n\
+         \x20   tcp-response content close if {{ res.payload(0,3) -m str BYE }}\n\
+         \x20   tcp-response content accept if {{ res.len ge 4 }}\n\
+         \x20   server s1 198.51.100.10:80\n",
+        d = dir.display()
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
+    for port in [80u16, 81] {
+        let to = addr(&format!("192.0.2.1:{port}"));
+        let say = |line: &[u8]| clearway_testkit::request(&topo.client, to, None, line, TIMEOUT);
+        assert_eq!(say(b"hi\n").expect("answered"), "HELLO hi\n", "{port}");
+        assert_eq!(
+            say(b"err\n").expect("closed"),
+            "",
+            "{port}: refused, nothing gets through"
+        );
+        // `close` ends the session at once: the server would hold it for a minute.
+        assert_eq!(say(b"bye\n").expect("closed"), "BYE\n", "{port}");
+        let rows = csv_rows(&cli(&dir.join(format!("{port}.sock")), "show stat"));
+        let dresp = |sv: &str| rows.iter().find(|r| r["pxname"] == "b" && r["svname"] == sv).unwrap()["dresp"].clone();
+        assert_eq!(
+            (dresp("BACKEND"), dresp("s1")),
+            ("1".to_string(), "1".to_string()),
+            "{port}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -90,6 +90,14 @@ pub fn criterion(word: &str) -> Result<(Fetch, MatchKind), String> {
         "req.ssl_sni" | "req_ssl_sni" => no_arg(Fetch::ReqSslSni, M::Str),
         "req.ssl_hello_type" | "req_ssl_hello_type" => no_arg(Fetch::ReqSslHelloType, M::Int),
         "req.ssl_alpn" => no_arg(Fetch::ReqSslAlpn, M::Str),
+        "res.len" => no_arg(Fetch::ResLen, M::Int),
+        "res.payload" => {
+            let (offset, len) = arg
+                .and_then(|a| a.split_once(','))
+                .and_then(|(o, l)| Some((o.trim().parse().ok()?, l.trim().parse().ok()?)))
+                .ok_or_else(|| format!("'{base}' expects an offset and a length, e.g. '{base}(0,4)'"))?;
+            Ok((Fetch::ResPayload { offset, len }, M::Bin))
+        }
         "req.len" | "req_len" => no_arg(Fetch::ReqLen, M::Int),
         "req.payload" | "payload" => {
             let (offset, len) = arg
@@ -210,6 +218,8 @@ const CRITERIA: &[&str] = &[
     "req.ssl_alpn",
     "req.len",
     "req.payload",
+    "res.len",
+    "res.payload",
     "query",
     "req.ver",
 ];

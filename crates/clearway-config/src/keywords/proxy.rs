@@ -149,6 +149,7 @@ pub(super) const KEYWORDS: &[(&str, char)] = &[
     ("hash-type", 'B'),
     ("retries", 'B'),
     ("fullconn", 'B'),
+    ("tcp-response", 'B'),
     ("id", 'A'),
     ("disabled", 'A'),
     ("enabled", 'A'),
@@ -191,7 +192,6 @@ pub(super) const KEYWORDS: &[(&str, char)] = &[
 /// 2.1, which refuses them too.)
 pub(super) const KNOWN_NOT_ACTED: &[(&str, NotActed)] = &[
     ("http-after-response", Unsupported),
-    ("tcp-response", Unsupported),
     ("errorloc", Unsupported),
     ("errorloc302", Unsupported),
     ("errorloc303", Unsupported),
@@ -318,12 +318,12 @@ pub fn apply(d: &Directive, kind: Kind, name: &str, caps: Caps, p: &mut Draft, c
         ctx.error(&d.span, format!("'{kw}' is not allowed in a 'defaults' section"));
         return;
     }
-    if kw == "tcp-request" && caps.defaults && name.is_empty() {
+    if matches!(kw, "tcp-request" | "tcp-response") && caps.defaults && name.is_empty() {
         // As HAProxy: which proxies rules of a defaults section go to must be said (`from`).
         ctx.error_hint(
             &d.span,
             format!(
-                "'tcp-request {}' is not allowed in an anonymous 'defaults' section",
+                "'{kw} {}' is not allowed in an anonymous 'defaults' section",
                 d.arg(1).unwrap_or_default()
             ),
             Some(
@@ -444,6 +444,7 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
                 None => None,
                 Some(_) => Some(acl::condition(&d.words[2..], &p.acls)?),
             };
+            tcp::no_response_fetch(&condition, "'use_backend'")?;
             if backend.contains("%[") {
                 return Err(err(format!(
                     "'use_backend {backend}': dynamic backend names are not supported yet"
@@ -468,6 +469,7 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
                 return Err(err("'use-server' requires 'if' or 'unless' followed by a condition"));
             }
             let condition = acl::condition(&d.words[2..], &p.acls)?;
+            tcp::no_response_fetch(&Some(condition.clone()), "'use-server'")?;
             p.use_servers.push((name.to_string(), condition, d.span.clone()));
         }
         "force-persist" => {
@@ -727,6 +729,7 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
             p.http.monitor_uri = Some(d.words[1].clone());
         }
         "tcp-request" => tcp::request(d, &mut p.tcp_rules, &p.acls)?,
+        "tcp-response" => tcp::response(d, &mut p.tcp_rules, &p.acls)?,
         "stats" => {
             if caps.defaults && matches!(d.arg(1), Some("admin" | "http-request")) {
                 return Err(err(format!(

@@ -1,12 +1,80 @@
 //! `tcp-request inspect-delay TIME`, `tcp-request connection|session|content accept|reject
-//! [if|unless COND]` and `tcp-request connection expect-proxy layer4 [if|unless COND]`.
-//! Must not evaluate the rules.
+//! [if|unless COND]`, `tcp-request connection expect-proxy layer4 [if|unless COND]`, and
+//! `tcp-response inspect-delay TIME` with `tcp-response content accept|reject|close [if|unless
+//! COND]`. Must not evaluate the rules.
 
 use super::acl::{self, Named};
 use super::Res;
 use crate::ast::Directive;
-use crate::rules::{TcpAction, TcpRule, TcpRules};
+use crate::rules::{Condition, Fetch, TcpAction, TcpRule, TcpRules};
 use crate::units;
+
+/// Whether a condition uses a fetch that `f` picks.
+pub fn uses(c: &Option<Condition>, f: impl Fn(&Fetch) -> bool) -> bool {
+    c.iter()
+        .flat_map(|c| c.any_of.iter().flatten())
+        .flat_map(|t| &t.tests)
+        .any(|t| f(&t.fetch))
+}
+
+/// A condition must not read the server's response where there is none yet.
+pub fn no_response_fetch(c: &Option<Condition>, what: &str) -> Res<()> {
+    if uses(c, Fetch::reads_response) {
+        return Err((
+            format!("{what}: 'res.len' and 'res.payload' read the server's response, which is not there yet"),
+            Some("use them in 'tcp-response content' rules".into()),
+        ));
+    }
+    Ok(())
+}
+
+/// Applies one `tcp-response` line to `rules`.
+pub fn response(d: &Directive, rules: &mut TcpRules, acls: &[Named]) -> Res<()> {
+    match d.arg(1) {
+        Some("inspect-delay") => {
+            let (Some(t), None) = (d.arg(2), d.arg(3)) else {
+                return Err(("'tcp-response inspect-delay' expects a time, e.g. 5s".into(), None));
+            };
+            rules.response_delay = Some(units::time(t).map_err(|e| (e, None))?);
+            Ok(())
+        }
+        Some("content") => {
+            let (words, condition) = acl::split_condition(&d.words[2..], acls)?;
+            let action = match words {
+                [a] if a == "accept" => TcpAction::Accept,
+                [a] if a == "reject" => TcpAction::Reject,
+                [a] if a == "close" => TcpAction::Close,
+                [a, ..] if matches!(a.as_str(), "accept" | "reject" | "close") => {
+                    return Err((format!("'tcp-response content {a}' takes only a condition"), None))
+                }
+                [a, ..] => {
+                    return Err((
+                        format!("'tcp-response content {a}' is not supported yet (accept, reject and close are)"),
+                        crate::suggest::hint(a, ["accept", "reject", "close"]),
+                    ))
+                }
+                [] => return Err(("'tcp-response content' expects accept, reject or close".into(), None)),
+            };
+            if uses(&condition, Fetch::reads_request_bytes) {
+                return Err((
+                    "'tcp-response content': conditions on the client's data are not supported yet".into(),
+                    None,
+                ));
+            }
+            rules.response.push(TcpRule {
+                span: d.span.clone(),
+                action,
+                condition,
+            });
+            Ok(())
+        }
+        Some(other) => Err((
+            format!("unknown 'tcp-response {other}'"),
+            crate::suggest::hint(other, ["inspect-delay", "content"]),
+        )),
+        None => Err(("'tcp-response' expects inspect-delay or content".into(), None)),
+    }
+}
 
 /// Applies one `tcp-request` line to `rules`.
 pub fn request(d: &Directive, rules: &mut TcpRules, acls: &[Named]) -> Res<()> {
@@ -52,6 +120,7 @@ pub fn request(d: &Directive, rules: &mut TcpRules, acls: &[Named]) -> Res<()> {
                 }
                 ([], _) => return Err((format!("'tcp-request {when}' expects accept or reject"), None)),
             };
+            no_response_fetch(&condition, &format!("'tcp-request {when}'"))?;
             let rule = TcpRule {
                 span: d.span.clone(),
                 action,

@@ -757,3 +757,51 @@ fn default_path_says_where_relative_files_are() {
 mod dns;
 mod servers;
 mod tls;
+
+#[test]
+fn tcp_response_rules_and_where_they_may_be() {
+    let l = ok(&format!(
+        "{POLICY_BASE}backend b\n tcp-response inspect-delay 2s\n \
+         tcp-response content reject if {{ res.payload(0,5) -m str ERROR }}\n tcp-response content close\n \
+         server s 127.0.0.1:1\nlisten l\n bind 127.0.0.1:8003\n tcp-response content accept if {{ res.len gt 0 }}\n \
+         server s 127.0.0.1:1\n"
+    ));
+    let b = &l.config.backend("b").unwrap().tcp_rules;
+    assert_eq!(b.response_delay, Some(std::time::Duration::from_secs(2)));
+    let actions: Vec<_> = b.response.iter().map(|r| r.action).collect();
+    assert_eq!(
+        actions,
+        [crate::rules::TcpAction::Reject, crate::rules::TcpAction::Close]
+    );
+    assert_eq!(
+        l.config.backend("l").unwrap().tcp_rules.response.len(),
+        1,
+        "a listen's backend has them"
+    );
+    for (cfg, needle) in [
+        (
+            "backend b\n tcp-response content set-var(txn.x) int(1)\n",
+            "not supported yet",
+        ),
+        (
+            "backend b\n tcp-request content reject if { res.len gt 0 }\n",
+            "not there yet",
+        ),
+        (
+            "frontend f\n bind :1\n use_backend b if { res.len gt 0 }\nbackend b\n",
+            "not there yet",
+        ),
+        (
+            "backend b\n tcp-response content reject if { req.len gt 0 }\n",
+            "client's data",
+        ),
+        ("defaults\n tcp-response content reject\n", "anonymous 'defaults'"),
+        (
+            "backend b\n mode http\n tcp-response content reject\n",
+            "in 'mode http'",
+        ),
+    ] {
+        let e = crate::parse_str("t.cfg", cfg).unwrap_err().to_string();
+        assert!(e.contains(needle), "{cfg}: {e}");
+    }
+}

@@ -299,7 +299,8 @@ impl Session {
         };
         match rules.on_content(&s) {
             crate::inspect::Verdict::Reject(span) => Some(span),
-            crate::inspect::Verdict::Accept => None,
+            // `close` is a response rule's.
+            crate::inspect::Verdict::Accept | crate::inspect::Verdict::Close => None,
         }
     }
 

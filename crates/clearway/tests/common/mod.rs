@@ -238,3 +238,26 @@ pub fn curl_tls(
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// A scripted peer in the server namespace on `addr`: each connection runs `script` (sh).
+pub struct Peer(std::process::Child);
+
+impl Peer {
+    pub fn start(topo: &clearway_testkit::Topology, addr: &str, dir: &std::path::Path, script: &str) -> Peer {
+        let (ip, port) = addr.rsplit_once(':').unwrap();
+        let file = dir.join(format!("{ip}-{port}.sh"));
+        std::fs::write(&file, script).unwrap();
+        let listen = format!("TCP-LISTEN:{port},bind={ip},fork,reuseaddr");
+        Peer(
+            topo.server
+                .spawn("socat", &[&listen, &format!("SYSTEM:sh {}", file.display())]),
+        )
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
