@@ -607,8 +607,20 @@ fn number_proxies(proxies: &[(&Section, Option<(u32, crate::model::Span)>)], cfg
     }
 }
 
-/// A `source` with a fixed address must match the server's family (IPv4 vs IPv6).
+/// A `source` with a fixed address must match the server's family (IPv4 vs IPv6); SOCKS4
+/// reaches IPv4 addresses only.
 fn check_sources(servers: &[crate::model::Server], ctx: &mut Ctx) {
+    for srv in servers.iter().filter(|s| s.socks4.is_some()) {
+        if let crate::model::Host::Ip(std::net::IpAddr::V6(ip)) = &srv.host {
+            ctx.error(
+                &srv.span,
+                format!(
+                    "server '{}': SOCKS4 ('socks4') reaches IPv4 addresses only, not {ip}",
+                    srv.name
+                ),
+            );
+        }
+    }
     for srv in servers {
         let (Some(Source { addr, span, usesrc, .. }), crate::model::Host::Ip(ip)) = (&srv.source, &srv.host) else {
             continue;

@@ -160,6 +160,7 @@ pub async fn run(
             tls: be.check_tls[server].as_ref(),
             step_tls: &be.check_step_tls[server],
             rule_proxy: &rule_proxy,
+            socks4: be.socks4[server].filter(|_| be.check_params[server].as_ref().is_some_and(|p| p.via_socks4)),
         };
         let state = spec.send_state.then(|| state_header(&be, server, &health));
         let ask = http::Ask {
@@ -475,6 +476,8 @@ pub struct Route<'a> {
     pub step_tls: &'a [Option<crate::tls::Connector>],
     /// The PROXY protocol header of an `http-check connect send-proxy`.
     pub rule_proxy: &'a [u8],
+    /// The SOCKS4 proxy checks go through (`check-via-socks4`).
+    pub socks4: Option<SocketAddr>,
 }
 
 /// Runs one check; `ask`: what it asks beyond its rules (HTTP checks).
@@ -534,6 +537,7 @@ pub async fn check_once(
         proxy,
         rule_proxy: route.rule_proxy,
         tls,
+        socks4: route.socks4,
     };
     if spec.http_connects() {
         return done(http_steps::run(spec, &d, route.step_tls, ask, connect_timeout, read_timeout).await);
@@ -548,7 +552,7 @@ pub async fn check_once(
     // A check that speaks first sends its first bytes with the handshake's last ACK, as
     // HAProxy's do (a TLS one sends its hello).
     let delayed_ack = plain || tls.is_some() || sends_first(&spec.kind);
-    let stream = match connect_checked(target, source, connect_timeout, delayed_ack, proxy).await {
+    let stream = match connect_checked(target, (source, route.socks4), connect_timeout, delayed_ack, proxy).await {
         Ok(s) => s,
         Err(v) => return done(Err(v)),
     };
@@ -645,15 +649,27 @@ fn sends_first(kind: &CheckKind) -> bool {
 
 /// Connects for a check, turning failures into Layer4 verdicts; `delayed_ack`: the kernel
 /// holds the handshake's last ACK (see `connect::connect`); `proxy`: a PROXY protocol header
-/// to send first.
+/// to send first. `source.1`: the SOCKS4 proxy to go through (`check-via-socks4`).
 async fn connect_checked(
     target: SocketAddr,
-    source: Option<&SourceBind>,
+    (source, via): (Option<&SourceBind>, Option<SocketAddr>),
     timeout: Duration,
     delayed_ack: bool,
     proxy: Option<&[u8]>,
 ) -> Result<tokio::net::TcpStream, (&'static str, String)> {
-    let mut s = match connect::connect(target, source, Some(timeout), delayed_ack, None).await {
+    let dialed = connect::connect(
+        via.unwrap_or(target),
+        source,
+        Some(timeout),
+        delayed_ack && via.is_none(),
+        None,
+    )
+    .await;
+    let dialed = match (dialed, via) {
+        (Ok(s), Some(_)) => crate::dispatch::through_socks4(s, target, Some(timeout)).await,
+        (d, _) => d,
+    };
+    let mut s = match dialed {
         Ok(s) => s,
         Err(e) if e.stage == ConnectStage::Timeout => return Err(("Layer4 timeout", String::new())),
         Err(e) => return Err(("Layer4 connection problem", os_message(&e.error))),

@@ -290,15 +290,21 @@ pub async fn connect_or_reuse<T>(
                 .filter(|_| s.addr.port() == 0),
             port_hint: server.total() as u32,
         });
-        let delayed_ack = be.smart_connect && client.data_waiting;
+        // Through a SOCKS4 proxy (`socks4`): connected to it, then asked to reach the server.
+        let socks = be.socks4[slot.server];
+        let delayed_ack = be.smart_connect && client.data_waiting && socks.is_none();
         let connected = connect::connect(
-            target,
+            socks.unwrap_or(target),
             bind.as_ref(),
             be.rt.timeouts.connect,
             delayed_ack,
             be.keepalive.as_ref(),
         )
         .await;
+        let connected = match (connected, socks) {
+            (Ok(s), Some(_)) => through_socks4(s, target, be.rt.timeouts.connect).await,
+            (r, _) => r,
+        };
         let connected = match (connected, &be.send_proxy[slot.server]) {
             (Ok(s), p) if p.on() => send_proxy(s, p, client.conn).await,
             (r, _) => r,
@@ -367,6 +373,32 @@ async fn send_proxy(mut s: TcpStream, p: &SendProxy, c: &ConnSamples) -> Result<
     };
     match s.write_all(&proxy_protocol::encode(p, &out)).await {
         Ok(()) => Ok(s),
+        Err(error) => Err(ConnectError {
+            stage: ConnectStage::Connect,
+            error,
+        }),
+    }
+}
+
+/// The SOCKS4 CONNECT to `target` on a connection to the proxy, within `timeout`.
+pub async fn through_socks4(
+    mut s: TcpStream,
+    target: SocketAddr,
+    timeout: Option<Duration>,
+) -> Result<TcpStream, ConnectError> {
+    let asked = crate::socks4::connect(&mut s, target);
+    let done = match timeout {
+        Some(t) => tokio::time::timeout(t, asked)
+            .await
+            .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into())),
+        None => asked.await,
+    };
+    match done {
+        Ok(()) => Ok(s),
+        Err(error) if error.kind() == std::io::ErrorKind::TimedOut => Err(ConnectError {
+            stage: ConnectStage::Timeout,
+            error,
+        }),
         Err(error) => Err(ConnectError {
             stage: ConnectStage::Connect,
             error,

@@ -26,6 +26,7 @@ pub mod runtime;
 pub mod server;
 pub mod session;
 pub mod sessions;
+pub mod socks4;
 pub mod stream;
 mod timer;
 pub mod tls;

@@ -268,6 +268,8 @@ pub struct Backend {
     pub check_tls: Vec<Option<crate::tls::Connector>>,
     /// Per server: `proto h2` (HTTP/2 without ALPN).
     pub h2: Vec<bool>,
+    /// Per server: the SOCKS4 proxy its connections go through (`socks4`).
+    pub socks4: Vec<Option<std::net::SocketAddr>>,
     /// Per server: the PROXY protocol header its connections start with (`send-proxy*`).
     pub send_proxy: Vec<model::SendProxy>,
     /// `source ... usesrc hdr_ip(...)`: where requests name their source address.

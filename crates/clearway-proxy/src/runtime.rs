@@ -229,6 +229,7 @@ impl Runtime {
                 check_tls,
                 h2: b.servers.iter().map(|s| s.proto_h2).collect(),
                 send_proxy: b.servers.iter().map(|s| s.send_proxy).collect(),
+                socks4: b.servers.iter().map(|s| s.socks4).collect(),
                 hdr_ip: crate::http::HdrIp::of(b),
                 smart_connect: b.options.smart_connect,
                 keepalive: b

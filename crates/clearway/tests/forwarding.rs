@@ -233,3 +233,85 @@ fn tcp_keepalive_options_set_probes_on_each_side_as_haproxy() {
     assert!(probing.iter().all(|&t| t > 70.0 && t <= 90.0), "{probing:?}\n{ss}");
     drop(held);
 }
+
+/// A SOCKS4 proxy in the server namespace on `addr`: each CONNECT is granted, written as
+/// "IP:PORT USERID" to `log`, and relayed.
+fn socks4_proxy(topo: &clearway_testkit::Topology, addr: &str, log: &std::path::Path) -> std::process::Child {
+    let (ip, port) = addr.rsplit_once(':').unwrap();
+    let script = format!(
+        r#"
+import socket, struct, threading
+def relay(a, b):
+    try:
+        while True:
+            d = a.recv(65536)
+            if not d: break
+            b.sendall(d)
+    except OSError: pass
+    try: b.shutdown(socket.SHUT_WR)
+    except OSError: pass
+def serve(c):
+    head = b""
+    while len(head) < 8 or not head[8:].endswith(b"\0"):
+        d = c.recv(1)
+        if not d: return
+        head += d
+    port, = struct.unpack("!H", head[2:4])
+    ip = socket.inet_ntoa(head[4:8])
+    with open("{log}", "a") as f: f.write("%s:%d %s\n" % (ip, port, head[8:-1].decode()))
+    s = socket.create_connection((ip, port))
+    c.sendall(b"\0\x5a" + b"\0" * 6)
+    threading.Thread(target=relay, args=(c, s), daemon=True).start()
+    relay(s, c)
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("{ip}", {port})); l.listen(64)
+while True:
+    c, _ = l.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+"#,
+        log = log.display()
+    );
+    let child = topo.server.spawn("python3", &["-c", &script]);
+    let to: std::net::SocketAddr = addr.parse().unwrap();
+    assert!(
+        eventually(|| topo.server.enter(move || std::net::TcpStream::connect(to)).is_ok()),
+        "the SOCKS4 proxy does not listen"
+    );
+    child
+}
+
+#[test]
+fn servers_and_their_checks_reached_through_a_socks4_proxy_as_by_haproxy() {
+    let Some(topo) = topology("fsocks") else { return };
+    let _srv = peer_servers(&topo, &["198.51.100.10:80"]);
+    let dir = std::env::temp_dir().join(clearway_testkit::netns::unique_name("fsocks"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("socks.log");
+    let mut proxy = socks4_proxy(&topo, "198.51.100.12:1080", &log);
+    let cfg = format!(
+        "{TCP_DEFAULTS}frontend f\n    bind 192.0.2.1:PORT\n    default_backend b\n\
+         backend b\n    server s1 198.51.100.10:80 socks4 198.51.100.12:1080 check-via-socks4 check inter 60s\n"
+    );
+    for port in [80u16, 81] {
+        let _ = std::fs::remove_file(&log);
+        let one = cfg.replace("PORT", &port.to_string());
+        let lb = if port == 80 {
+            start(&topo, &one, &[port])
+        } else {
+            clearway_testkit::Clearway::start(&topo.lb, std::path::Path::new("/usr/sbin/haproxy"), &one, &[port])
+        };
+        let answer = ask(&topo, &format!("192.0.2.1:{port}"), None);
+        assert!(answer.contains("server=s1"), "{port}: {answer}");
+        drop(lb);
+        // The check and the session each asked the proxy for the server, as HAProxy.
+        let asked = std::fs::read_to_string(&log).unwrap_or_default();
+        let lines: Vec<&str> = asked.lines().collect();
+        assert!(
+            lines.len() >= 2 && lines.iter().all(|l| *l == "198.51.100.10:80 HAProxy"),
+            "{port}: {asked}"
+        );
+    }
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -15,6 +15,8 @@ pub(super) const ACTED: &[&str] = &[
     "maxconn",
     "maxqueue",
     "minconn",
+    "socks4",
+    "check-via-socks4",
     "slowstart",
     "backup",
     "disabled",
@@ -95,9 +97,7 @@ pub(super) const KNOWN_NOT_ACTED: &[(&str, usize, NotActed)] = &[
     ("ws", 1, Unsupported),
     ("log-proto", 1, NoEffect),
     ("max-reuse", 1, Unsupported),
-    ("socks4", 1, Unsupported),
     ("check-proto", 1, Unsupported),
-    ("check-via-socks4", 0, Unsupported),
     ("no-backup", 0, Unsupported),
     ("no-tfo", 0, NoEffect),
     ("shard", 1, NoEffect),
@@ -140,6 +140,7 @@ pub fn template(span: &Span) -> Server {
         tls: ServerTls::default(),
         pool: Default::default(),
         send_proxy: Default::default(),
+        socks4: None,
         dns: Default::default(),
     }
 }
@@ -309,6 +310,16 @@ fn params(args: &mut Args<'_>, s: &mut Server, ctx: &mut Ctx, span: &Span) -> Re
             }
             "proxy-v2-options" => proxy_v2_options(value("a list such as ssl,authority,crc32c")?, &mut s.send_proxy)?,
             "check-send-proxy" => s.check.send_proxy = true,
+            "check-via-socks4" => s.check.via_socks4 = true,
+            "socks4" => {
+                let v = value("the SOCKS4 proxy's IP:PORT")?;
+                let sa: std::net::SocketAddr = crate::lexer::address(v)
+                    .parse()
+                    .ok()
+                    .filter(|a: &std::net::SocketAddr| a.is_ipv4())
+                    .ok_or_else(|| (format!("'socks4 {v}': expected the proxy's IPv4:PORT"), None))?;
+                s.socks4 = Some(sa);
+            }
             "no-check-send-proxy" => s.check.send_proxy = false,
             "track" => {
                 let v = value("[BACKEND/]SERVER")?;

@@ -142,6 +142,8 @@ pub struct CheckParams {
     pub addr: Option<IpAddr>,
     /// The return-path probe of servers reached with `usesrc`.
     pub return_path: ReturnPathProbe,
+    /// `check-via-socks4`: checks go through the server's `socks4` proxy too.
+    pub via_socks4: bool,
     /// `check-send-proxy`: checks start with a PROXY protocol header even when they go to
     /// their own `port` or `addr` (a `send-proxy*` server's checks to its own address always do).
     pub send_proxy: bool,
@@ -223,6 +225,7 @@ impl Default for CheckParams {
             addr: None,
             return_path: ReturnPathProbe::Auto,
             send_proxy: false,
+            via_socks4: false,
             ssl: None,
             sni: None,
             alpn: None,
@@ -262,6 +265,9 @@ pub struct Server {
     pub on_marked_up_shutdown_backups: bool,
     /// The server's own `source`, else the backend's (already applied during resolution).
     pub source: Option<Source>,
+    /// `socks4 IP:PORT`: connections to the server go through this SOCKS4 proxy (a CONNECT
+    /// with user id "HAProxy", as HAProxy sends).
+    pub socks4: Option<std::net::SocketAddr>,
     pub check: CheckParams,
     pub agent: AgentCheck,
     /// `track [BACKEND/]SERVER`: this server's health is that server's (backend None: the

@@ -146,6 +146,7 @@ pub(crate) mod testutil {
                     tls: Default::default(),
                     pool: Default::default(),
                     send_proxy: Default::default(),
+                    socks4: None,
                     dns: Default::default(),
                 };
                 ServerRt::new(&cfg, Some([127, 0, 0, 1].into()))

@@ -49,7 +49,7 @@ async fn ask(
     timeout: Duration,
 ) -> Result<String, String> {
     let exchange = async {
-        let mut s = super::connect_checked(target, source, timeout, !send.is_empty(), None)
+        let mut s = super::connect_checked(target, (source, None), timeout, !send.is_empty(), None)
             .await
             .map_err(|(reason, info)| format!("{reason} {info}"))?;
         if !send.is_empty() {

@@ -23,6 +23,8 @@ pub struct Defaults<'a> {
     pub rule_proxy: &'a [u8],
     /// The server's TLS for checks, if its checks use TLS.
     pub tls: Option<&'a Connector>,
+    /// The SOCKS4 proxy checks go through (`check-via-socks4`).
+    pub socks4: Option<SocketAddr>,
 }
 
 /// Runs the steps of `spec.http`; `tls[k]`: the connector of step k's `ssl`.
@@ -92,7 +94,7 @@ async fn one(
     } else {
         None
     };
-    let stream = connect_checked(target, d.source, connect_timeout, true, proxy).await?;
+    let stream = connect_checked(target, (d.source, d.socks4), connect_timeout, true, proxy).await?;
     let deadline = Instant::now() + read_timeout;
     let judged = async {
         match tls {

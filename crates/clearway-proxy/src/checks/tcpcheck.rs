@@ -162,7 +162,7 @@ impl Run<'_> {
         // server's application does not accept it. One followed by a `send` lets those bytes
         // carry that ACK.
         let delayed_ack = tls.is_some() || last || sends;
-        let s = connect_checked(target, d.source, self.connect_timeout, delayed_ack, proxy)
+        let s = connect_checked(target, (d.source, d.socks4), self.connect_timeout, delayed_ack, proxy)
             .await
             .map_err(|(r, i)| (r, format!("{i}{}", place(step, rule))))?;
         let deadline = *self.deadline.get_or_insert_with(|| Instant::now() + self.read_timeout);

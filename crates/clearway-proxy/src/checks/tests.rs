@@ -35,6 +35,7 @@ fn to(target: SocketAddr) -> Route<'static> {
         tls: None,
         step_tls: &[],
         rule_proxy: &[],
+        socks4: None,
     }
 }
 

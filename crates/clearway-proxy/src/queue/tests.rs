@@ -37,6 +37,7 @@ fn backend_min(maxconn: u32, minconn: u32, n: usize, balance: Balance) -> Backen
             tls: Default::default(),
             pool: Default::default(),
             send_proxy: Default::default(),
+            socks4: None,
             dns: Default::default(),
         })
         .collect();
