@@ -395,7 +395,35 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
             })
             .collect::<Vec<_>>();
         // A stopped proxy: checked, then without servers.
-        let servers = if draft.disabled { Vec::new() } else { servers };
+        let mut servers = if draft.disabled { Vec::new() } else { servers };
+        if let Some((addr, span)) = &draft.dispatch {
+            if servers.is_empty() {
+                // As HAProxy: every connection goes to that address, a server of no name.
+                let mut d = crate::keywords::server::template(span);
+                d.name = "<NOSRV>".into();
+                d.host = crate::model::Host::Ip(addr.ip());
+                d.port = crate::model::ServerPort::Fixed(addr.port());
+                d.hidden = true;
+                d.source = draft.source.clone();
+                servers.push(d);
+            } else if draft.balance_set {
+                ctx.warn(
+                    span,
+                    format!(
+                        "dispatch address of {} '{}' will be ignored in balance mode, as HAProxy does",
+                        s.kind.word(),
+                        s.name
+                    ),
+                );
+            } else {
+                ctx.not_acted(
+                    span,
+                    "'dispatch' beside 'server' lines without a 'balance' (HAProxy then sends everything to the dispatch address)",
+                    "dispatch",
+                    crate::keywords::NotActed::Unsupported,
+                );
+            }
+        }
         if servers.is_empty() && !draft.disabled {
             ctx.warn(
                 &s.span,

@@ -69,6 +69,8 @@ pub struct ServerRt {
     pub slowstart: Option<std::time::Duration>,
     ramp: std::sync::Mutex<Option<Ramp>>,
     pub backup: bool,
+    /// A backend's `dispatch` address: no statistics row.
+    pub hidden: bool,
     /// `on-marked-down shutdown-sessions`, `on-marked-up shutdown-backup-sessions`.
     pub on_marked_down_shutdown: bool,
     pub on_marked_up_shutdown_backups: bool,
@@ -206,6 +208,7 @@ impl ServerRt {
             slowstart: cfg.slowstart,
             ramp: std::sync::Mutex::new(None),
             backup: cfg.backup,
+            hidden: cfg.hidden,
             on_marked_down_shutdown: cfg.on_marked_down_shutdown,
             on_marked_up_shutdown_backups: cfg.on_marked_up_shutdown_backups,
             source: cfg.source.clone(),

@@ -51,3 +51,42 @@ fn disabled_proxies_are_checked_then_stopped_as_haproxy_does() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn dispatch_sends_a_serverless_backend_to_its_address_as_haproxy_does() {
+    let Some(topo) = topology("pxdsp") else { return };
+    let _web = echo(&topo, "198.51.100.10:80", "web1");
+    let _line = peer_servers(&topo, &["198.51.100.11:80"]);
+    let dir = std::env::temp_dir().join(clearway_testkit::netns::unique_name("pxdsp"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = format!(
+        "global\n    stats socket {d}/PORT.sock level admin\n{DEFAULTS}\
+         listen web\n    bind 192.0.2.1:PORT\n    dispatch 198.51.100.10:80\n\
+         listen line\n    mode tcp\n    bind 192.0.2.1:1PORT\n    dispatch 198.51.100.11:80\n",
+        d = dir.display()
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
+    for port in [80u16, 81] {
+        let body = get(&topo, &format!("http://192.0.2.1:{port}/"), &[]);
+        assert_eq!(values(&body, "server"), ["web1"], "{port}");
+        let answer = ask(&topo, &format!("192.0.2.1:{}", port + 100), None);
+        assert!(answer.contains("server=s1"), "{port}: {answer}");
+        // No server rows: the address is the backend's own.
+        let csv = cli(&dir.join(format!("{port}.sock")), "show stat");
+        let rows: Vec<String> = csv_rows(&csv)
+            .into_iter()
+            .map(|r| format!("{}/{} {}", r["pxname"], r["svname"], r["status"]))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                "web/FRONTEND OPEN",
+                "web/BACKEND UP",
+                "line/FRONTEND OPEN",
+                "line/BACKEND UP"
+            ],
+            "{port}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

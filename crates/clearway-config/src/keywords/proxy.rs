@@ -25,6 +25,10 @@ pub struct Draft {
     pub use_servers: Vec<(String, crate::model::Condition, Span)>,
     pub force_persist: Vec<crate::model::Condition>,
     pub balance: Balance,
+    /// A `balance` line was seen (here or in the defaults).
+    pub balance_set: bool,
+    /// `dispatch ADDR:PORT` and its line.
+    pub dispatch: Option<(std::net::SocketAddr, Span)>,
     pub hash_type: crate::model::HashType,
     pub retries: u32,
     pub redispatch: bool,
@@ -73,6 +77,8 @@ impl Draft {
             use_servers: Vec::new(),
             force_persist: Vec::new(),
             balance: Balance::RoundRobin,
+            balance_set: false,
+            dispatch: None,
             hash_type: crate::model::HashType::MapBased,
             // HAProxy's default number of retries.
             retries: 3,
@@ -149,6 +155,7 @@ pub(super) const KEYWORDS: &[(&str, char)] = &[
     ("hash-type", 'B'),
     ("retries", 'B'),
     ("fullconn", 'B'),
+    ("dispatch", 'B'),
     ("tcp-response", 'B'),
     ("id", 'A'),
     ("disabled", 'A'),
@@ -210,7 +217,6 @@ pub(super) const KNOWN_NOT_ACTED: &[(&str, NotActed)] = &[
     ("log-format-sd", NoEffect),
     ("error-log-format", NoEffect),
     ("email-alert", NoEffect),
-    ("dispatch", Unsupported),
     ("persist", Unsupported),
     // It only bends persistence (cookie, stick), which Clearway refuses yet.
     ("ignore-persist", NoEffect),
@@ -313,6 +319,7 @@ pub fn apply(d: &Directive, kind: Kind, name: &str, caps: Caps, p: &mut Draft, c
                 | "use-server"
                 | "force-persist"
                 | "id"
+                | "dispatch"
         )
     {
         ctx.error(&d.span, format!("'{kw}' is not allowed in a 'defaults' section"));
@@ -495,7 +502,24 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
             let n: u32 = units::int(&d.words[2], "rate-limit sessions").map_err(err)?;
             p.rate_limit_sessions = (n > 0).then_some(n);
         }
-        "balance" => p.balance = super::balance::balance(d)?,
+        "balance" => {
+            p.balance = super::balance::balance(d)?;
+            p.balance_set = true;
+        }
+        "dispatch" => {
+            let (Some(a), None) = (d.arg(1), d.arg(2)) else {
+                return Err(err(
+                    "'dispatch' expects an address and a port, e.g. 'dispatch 192.0.2.10:80'",
+                ));
+            };
+            let sa = match crate::addr::server_addr(a).map_err(err)? {
+                (crate::model::Host::Ip(ip), crate::model::ServerPort::Fixed(port)) => {
+                    std::net::SocketAddr::new(ip, port)
+                }
+                _ => return Err(err(format!("'dispatch {a}': expected an IP address and a port"))),
+            };
+            p.dispatch = Some((sa, d.span.clone()));
+        }
         "hash-type" => p.hash_type = super::balance::hash_type(d, ctx)?,
         "id" => {
             want_args(d, 1, "a number above 0").map_err(err)?;

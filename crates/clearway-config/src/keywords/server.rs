@@ -129,6 +129,7 @@ pub fn template(span: &Span) -> Server {
         slowstart: None,
         backup: false,
         disabled: false,
+        hidden: false,
         on_marked_down_shutdown: false,
         on_marked_up_shutdown_backups: false,
         source: None,

@@ -258,6 +258,9 @@ pub struct Server {
     pub slowstart: Option<std::time::Duration>,
     pub backup: bool,
     pub disabled: bool,
+    /// The `dispatch` address of a backend without servers: a server of its own, named
+    /// `<NOSRV>` in logs and absent from the statistics, as in HAProxy.
+    pub hidden: bool,
     /// `on-marked-down shutdown-sessions`: its sessions are closed when checks take it down.
     pub on_marked_down_shutdown: bool,
     /// `on-marked-up shutdown-backup-sessions`: when checks bring it up, the sessions on the

@@ -135,6 +135,7 @@ pub(crate) mod testutil {
                     slowstart: None,
                     backup: false,
                     disabled: false,
+                    hidden: false,
                     on_marked_down_shutdown: false,
                     on_marked_up_shutdown_backups: false,
                     source: None,

@@ -132,7 +132,7 @@ pub fn servers_state(rt: &Runtime, only: Option<&str>) -> Result<String, String>
     );
     for be in rt.backends.iter().filter(|b| only.is_none_or(|o| o == b.rt.name)) {
         let iid = ids.iter().find(|(n, _)| *n == be.rt.name).map_or(0, |(_, i)| *i);
-        for (i, sv) in be.rt.servers.iter().enumerate() {
+        for (i, sv) in be.rt.servers.iter().enumerate().filter(|(_, s)| !s.hidden) {
             // As HAProxy: a server in maintenance is stopped, and its checks paused.
             let maint = sv.admin() == Admin::Maint || sv.inherited() == Admin::Maint || sv.resolution_maint();
             let op = if sv.is_up() && !maint { 2 } else { 0 };

@@ -332,7 +332,7 @@ pub fn rows(rt: &Runtime, filter: Filter) -> Vec<Row> {
             .find(|b| &b.rt.name == name && b.num.uuid == *iid && !b.disabled)
         {
             if filter.types & 4 != 0 {
-                for (i, s) in be.rt.servers.iter().enumerate() {
+                for (i, s) in be.rt.servers.iter().enumerate().filter(|(_, s)| !s.hidden) {
                     let sid = i as u32 + 1;
                     if filter.sid.is_some_and(|f| f != sid) {
                         continue;
@@ -493,8 +493,10 @@ fn backend_row(be: &Backend, iid: u32) -> Row {
     for col in ["ereq", "dcon", "dses"] {
         r.set(col, "");
     }
-    let usable: Vec<&ServerRt> = be.rt.servers.iter().filter(|s| s.usable()).collect();
-    r.set("status", if usable.is_empty() { "DOWN" } else { "UP" });
+    let up = be.rt.servers.iter().any(|s| s.usable());
+    // A `dispatch` address counts for the status, not as a server.
+    let usable: Vec<&ServerRt> = be.rt.servers.iter().filter(|s| s.usable() && !s.hidden).collect();
+    r.set("status", if up { "UP" } else { "DOWN" });
     r.set("weight", usable.iter().map(|s| s.weight()).sum::<u32>());
     r.set("uweight", be.rt.servers.iter().map(|s| s.weight()).sum::<u32>());
     r.set("act", usable.iter().filter(|s| !s.backup).count());

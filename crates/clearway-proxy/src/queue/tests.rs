@@ -26,6 +26,7 @@ fn backend_min(maxconn: u32, minconn: u32, n: usize, balance: Balance) -> Backen
             slowstart: None,
             backup: false,
             disabled: false,
+            hidden: false,
             on_marked_down_shutdown: false,
             on_marked_up_shutdown_backups: false,
             source: None,

@@ -268,3 +268,16 @@ fn use_server_minconn_fullconn_and_proxy_ids() {
         assert!(e.contains(needle) && e.contains("t.cfg:"), "{cfg}: {e}");
     }
 }
+
+#[test]
+fn dispatch_is_a_hidden_server_or_ignored_in_balance_mode() {
+    let l = ok("backend a\n dispatch 192.0.2.1:80\nbackend b\n balance roundrobin\n dispatch 192.0.2.1:80\n server s 192.0.2.2:80\n");
+    let a = &l.config.backend("a").unwrap().servers;
+    assert_eq!((a.len(), a[0].name.as_str(), a[0].hidden), (1, "<NOSRV>", true));
+    assert_eq!(l.config.backend("b").unwrap().servers.len(), 1);
+    assert!(
+        l.warnings.iter().any(|w| w.message.contains("ignored in balance mode")),
+        "{:?}",
+        l.warnings
+    );
+}
