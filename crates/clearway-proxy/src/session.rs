@@ -310,7 +310,13 @@ async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples, reg: Opti
             tracing::warn!(frontend = %fe.name, backend = %be.rt.name, server = %server.name, client = %peer, "server closed before the first bytes: {e}");
             return;
         }
-        match Box::pin(response_rules(&fe, &be, slot.server, &mut stream, c, &conn)).await {
+        // Response rules are rare: their future is only made (and boxed) when there are some.
+        let judged = if be.tcp_rules.has_response() {
+            Box::pin(response_rules(&fe, &be, slot.server, &mut stream, c, &conn)).await
+        } else {
+            Ok((0, 0))
+        };
+        match judged {
             Ok((0, 0)) => forward::forward(c, &mut stream, limits, be.kill[slot.server].as_deref()).await,
             Ok((up, down)) => {
                 let mut out = forward::forward(c, &mut stream, limits, be.kill[slot.server].as_deref()).await;
