@@ -10,7 +10,15 @@ use super::{bind, global, options, proxy, server};
 /// Words `ignore-unsupported` takes that are not table entries: rules whose other forms are
 /// acted on, and the health checks Clearway does not run.
 const SPECIAL: &[(&str, &str)] = &[
-    ("tcp-request", "`tcp-request` conditions on HTTP contents in `mode tcp`"),
+    (
+        "tcp-request",
+        "`tcp-request` conditions on HTTP contents not there yet in `mode tcp` (a response; a request in session rules)",
+    ),
+    ("tcp-response", "`tcp-response content` in `mode http`"),
+    (
+        "dispatch",
+        "`dispatch` beside `server` lines without a `balance` line",
+    ),
     ("http-check", "`http-check set-var` and `unset-var`"),
     (
         "hash-type",
@@ -19,10 +27,6 @@ const SPECIAL: &[(&str, &str)] = &[
     (
         "timeout",
         "`timeout` kinds Clearway does not know (`timeout tarpit` has no effect: no tarpit action yet)",
-    ),
-    (
-        "check-ssl",
-        "a `tcp-check` with rules over TLS (`ssl` or `check-ssl` on its servers)",
     ),
 ];
 
