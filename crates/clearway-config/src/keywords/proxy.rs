@@ -1,7 +1,7 @@
 //! Keywords of `defaults`, `frontend`, `backend` and `listen` sections: what each section may
 //! hold, and the proxy being built (`Draft`). Sections inherit a `Draft` from their defaults.
 
-use super::NotActed::{self, NoEffect, Unsupported};
+use super::NotActed;
 use super::{acl, bind, checks, err, http, options, server, source, tcp, want_args, Args, Ctx, Res};
 use crate::ast::{Directive, Kind};
 use crate::model::{
@@ -142,131 +142,10 @@ impl Caps {
     }
 }
 
-/// Keywords with the halves they need: 'F' frontend, 'B' backend, 'A' any.
-pub(super) const KEYWORDS: &[(&str, char)] = &[
-    ("mode", 'A'),
-    ("bind", 'F'),
-    ("default_backend", 'F'),
-    ("use_backend", 'F'),
-    ("maxconn", 'F'),
-    ("rate-limit", 'F'),
-    ("backlog", 'F'),
-    ("balance", 'B'),
-    ("hash-type", 'B'),
-    ("retries", 'B'),
-    ("fullconn", 'B'),
-    ("dispatch", 'B'),
-    ("tcp-response", 'B'),
-    ("id", 'A'),
-    ("disabled", 'A'),
-    ("enabled", 'A'),
-    ("use-server", 'B'),
-    ("force-persist", 'B'),
-    ("source", 'B'),
-    ("server", 'B'),
-    ("server-template", 'B'),
-    ("default-server", 'B'),
-    ("option", 'A'),
-    ("no", 'A'),
-    ("timeout", 'A'),
-    ("log", 'A'),
-    ("log-format", 'F'),
-    ("log-tag", 'A'),
-    ("http-check", 'B'),
-    ("tcp-check", 'B'),
-    ("external-check", 'B'),
-    ("contimeout", 'B'),
-    ("clitimeout", 'F'),
-    ("srvtimeout", 'B'),
-    ("acl", 'A'),
-    ("http-request", 'A'),
-    ("http-response", 'A'),
-    ("redirect", 'A'),
-    ("errorfile", 'A'),
-    ("http-reuse", 'B'),
-    ("tcp-request", 'F'),
-    ("stats", 'A'),
-    ("monitor-uri", 'F'),
-    ("capture", 'F'),
-    ("clitcpka-cnt", 'F'),
-    ("clitcpka-idle", 'F'),
-    ("clitcpka-intvl", 'F'),
-    ("srvtcpka-cnt", 'B'),
-    ("srvtcpka-idle", 'B'),
-    ("srvtcpka-intvl", 'B'),
-];
-/// Known proxy keywords not acted on, by class. (`req*`/`rsp*` and `block` left HAProxy in
-/// 2.1, which refuses them too.)
-pub(super) const KNOWN_NOT_ACTED: &[(&str, NotActed)] = &[
-    ("http-after-response", Unsupported),
-    ("errorloc", Unsupported),
-    ("errorloc302", Unsupported),
-    ("errorloc303", Unsupported),
-    ("http-error", Unsupported),
-    ("errorfiles", Unsupported),
-    ("cookie", Unsupported),
-    ("hash-balance-factor", Unsupported),
-    ("description", NoEffect),
-    ("stick-table", Unsupported),
-    ("stick", Unsupported),
-    ("monitor", Unsupported),
-    ("monitor-net", Unsupported),
-    ("compression", Unsupported),
-    ("unique-id-format", Unsupported),
-    ("unique-id-header", Unsupported),
-    ("log-format-sd", NoEffect),
-    ("error-log-format", NoEffect),
-    ("email-alert", NoEffect),
-    ("persist", Unsupported),
-    // It only bends persistence (cookie, stick), which Clearway refuses yet.
-    ("ignore-persist", NoEffect),
-    ("grace", Unsupported),
-    ("filter", Unsupported),
-    ("use-fcgi-app", Unsupported),
-    ("declare", NoEffect),
-    ("load-server-state-from-file", NoEffect),
-    ("server-state-file-name", NoEffect),
-    ("max-keep-alive-queue", Unsupported),
-    ("http-send-name-header", Unsupported),
-    ("bind-process", NoEffect),
-    ("reqadd", Unsupported),
-    ("rspadd", Unsupported),
-    ("reqrep", Unsupported),
-    ("rsprep", Unsupported),
-    ("reqdel", Unsupported),
-    ("rspdel", Unsupported),
-    ("block", Unsupported),
-    ("retry-on", Unsupported),
-    ("guid", NoEffect),
-];
-
-/// The `timeout` kinds acted on (`set_timeout`); the others in `TIMEOUTS` are not supported.
+mod table;
 #[cfg(test)]
-pub(super) const ACTED_TIMEOUTS: &[&str] = &[
-    "connect",
-    "client",
-    "server",
-    "queue",
-    "tunnel",
-    "client-fin",
-    "server-fin",
-    "check",
-    "http-request",
-    "http-keep-alive",
-];
-pub(super) const TIMEOUTS: &[(&str, char)] = &[
-    ("connect", 'B'),
-    ("client", 'F'),
-    ("server", 'B'),
-    ("queue", 'B'),
-    ("tunnel", 'B'),
-    ("client-fin", 'F'),
-    ("server-fin", 'B'),
-    ("check", 'B'),
-    ("http-request", 'F'),
-    ("http-keep-alive", 'A'),
-    ("tarpit", 'A'),
-];
+pub(super) use table::ACTED_TIMEOUTS;
+pub(super) use table::{KEYWORDS, KNOWN_NOT_ACTED, TIMEOUTS};
 
 fn has(caps: Caps, need: char) -> bool {
     match need {

@@ -1,0 +1,103 @@
+//! `tcp-request` and `tcp-response` rules: where they may be and what they may read.
+
+use super::*;
+
+#[test]
+fn backend_tcp_request_content_rules_and_where_tcp_rules_may_be_as_in_haproxy() {
+    use crate::rules::TcpAction;
+    // A backend's content rules and inspect delay are its own; a listen's are its frontend's.
+    let l = ok(&format!(
+        "{POLICY_BASE}backend b\n tcp-request inspect-delay 2s\n tcp-request content reject if !{{ src 10.0.0.0/8 }}\n \
+         server s 127.0.0.1:1\nlisten l\n bind 127.0.0.1:8001\n tcp-request content reject\n server s 127.0.0.1:1\n"
+    ));
+    let b = l.config.backend("b").unwrap();
+    assert_eq!(b.tcp_rules.inspect_delay, Some(Duration::from_secs(2)));
+    assert_eq!(b.tcp_rules.content[0].action, TcpAction::Reject);
+    assert!(l.config.backend("l").unwrap().tcp_rules.content.is_empty());
+    assert_eq!(l.config.frontend("l").unwrap().tcp_rules.content.len(), 1);
+    // Connection rules need a frontend side.
+    let e = refused(&format!(
+        "{POLICY_BASE}backend b\n tcp-request connection reject\n server s 127.0.0.1:1\n"
+    ));
+    assert!(e[0].message.contains("no frontend side"), "{e:?}");
+    // Not in an anonymous defaults section; a named one serves frontends or backends.
+    let e = refused(
+        "defaults\n mode tcp\n tcp-request content reject if { src 10.0.0.1 }\nfrontend f\n bind :1\n default_backend b\n\
+         backend b\n server s 127.0.0.1:1\n",
+    );
+    assert!(
+        e[0].message.contains("anonymous 'defaults'") && e[0].span.line == 3,
+        "{e:?}"
+    );
+    let two = "defaults d\n mode tcp\n tcp-request content reject if { src 10.0.0.1 }\n\
+               frontend f from d\n bind :1\n default_backend b\nbackend b from d\n server s 127.0.0.1:1\n";
+    let e = refused(two);
+    assert!(
+        e[0].message.contains("cannot use the same defaults") && e[0].span.line == 7,
+        "{e:?}"
+    );
+    let l = ok(&two.replace("backend b from d", "defaults e\n mode tcp\nbackend b"));
+    assert_eq!(l.config.frontend("f").unwrap().tcp_rules.content.len(), 1);
+    assert!(l.config.backend("b").unwrap().tcp_rules.content.is_empty());
+    // HTTP contents in mode tcp: a request is read from the buffer; a response never is.
+    ok(&format!(
+        "{POLICY_BASE}backend b\n tcp-request content reject if {{ hdr(host) -i bad }}\n server s 127.0.0.1:1\n"
+    ));
+    let e = refused(&format!(
+        "{POLICY_BASE}backend b\n tcp-request content reject if {{ status 200 }}\n server s 127.0.0.1:1\n"
+    ));
+    assert!(e[0].message.contains("HTTP contents not there yet"), "{e:?}");
+    let l = ok(&format!(
+        "{POLICY_BASE}backend b\n server s 127.0.0.1:1\nlisten h\n mode http\n bind 127.0.0.1:8002\n \
+         tcp-request content reject if {{ hdr(host) -i bad }}\n server s 127.0.0.1:1\n"
+    ));
+    assert_eq!(l.config.frontend("h").unwrap().tcp_rules.content.len(), 1);
+}
+
+#[test]
+fn tcp_response_rules_and_where_they_may_be() {
+    let l = ok(&format!(
+        "{POLICY_BASE}backend b\n tcp-response inspect-delay 2s\n \
+         tcp-response content reject if {{ res.payload(0,5) -m str ERROR }}\n tcp-response content close\n \
+         server s 127.0.0.1:1\nlisten l\n bind 127.0.0.1:8003\n tcp-response content accept if {{ res.len gt 0 }}\n \
+         server s 127.0.0.1:1\n"
+    ));
+    let b = &l.config.backend("b").unwrap().tcp_rules;
+    assert_eq!(b.response_delay, Some(std::time::Duration::from_secs(2)));
+    let actions: Vec<_> = b.response.iter().map(|r| r.action).collect();
+    assert_eq!(
+        actions,
+        [crate::rules::TcpAction::Reject, crate::rules::TcpAction::Close]
+    );
+    assert_eq!(
+        l.config.backend("l").unwrap().tcp_rules.response.len(),
+        1,
+        "a listen's backend has them"
+    );
+    for (cfg, needle) in [
+        (
+            "backend b\n tcp-response content set-var(txn.x) int(1)\n",
+            "not supported yet",
+        ),
+        (
+            "backend b\n tcp-request content reject if { res.len gt 0 }\n",
+            "not there yet",
+        ),
+        (
+            "frontend f\n bind :1\n use_backend b if { res.len gt 0 }\nbackend b\n",
+            "not there yet",
+        ),
+        (
+            "backend b\n tcp-response content reject if { req.len gt 0 }\n",
+            "client's data",
+        ),
+        ("defaults\n tcp-response content reject\n", "anonymous 'defaults'"),
+        (
+            "backend b\n mode http\n tcp-response content reject\n",
+            "in 'mode http'",
+        ),
+    ] {
+        let e = crate::parse_str("t.cfg", cfg).unwrap_err().to_string();
+        assert!(e.contains(needle), "{cfg}: {e}");
+    }
+}
