@@ -246,16 +246,11 @@ impl<'a> PayloadSamples<'a> {
     }
 }
 
-impl PayloadSamples<'_> {
-    /// `req.payload(offset,len)`: None while those bytes are not all there.
-    fn payload(&self, offset: usize, len: usize) -> Option<&[u8]> {
-        let end = if len == 0 {
-            self.data.len()
-        } else {
-            offset.checked_add(len)?
-        };
-        self.data.get(offset..end)
-    }
+/// `req.payload(offset,len)` and `res.payload` of `data`: None while those bytes are not all
+/// there (`len` 0: all from `offset`).
+fn payload(data: &[u8], offset: usize, len: usize) -> Option<&[u8]> {
+    let end = if len == 0 { data.len() } else { offset.checked_add(len)? };
+    data.get(offset..end)
 }
 
 impl Samples for PayloadSamples<'_> {
@@ -268,7 +263,9 @@ impl Samples for PayloadSamples<'_> {
             (Fetch::ReqSslAlpn, Hello::Handshake { alpn, .. }) => alpn.iter().any(|a| sink(Value::Str(a))),
             (Fetch::ReqSslAlpn, _) => false,
             (Fetch::ReqLen, _) => sink(Value::Int(self.data.len() as i64)),
-            (Fetch::ReqPayload { offset, len }, _) => self.payload(*offset, *len).is_some_and(|b| sink(Value::Bin(b))),
+            (Fetch::ReqPayload { offset, len }, _) => {
+                payload(self.data, *offset, *len).is_some_and(|b| sink(Value::Bin(b)))
+            }
             (f, _) if f.reads_request() => self.request(f, sink),
             _ => self.conn.each(fetch, sink),
         }
@@ -280,7 +277,7 @@ impl Samples for PayloadSamples<'_> {
         }
         match fetch {
             Fetch::ReqLen => true,
-            Fetch::ReqPayload { offset, len } => self.payload(*offset, *len).is_none(),
+            Fetch::ReqPayload { offset, len } => payload(self.data, *offset, *len).is_none(),
             Fetch::ReqSslHelloType | Fetch::ReqSslSni | Fetch::ReqSslAlpn => *self.hello == Hello::Incomplete,
             f if f.reads_request() => *self.head() == Head::Partial,
             _ => false,

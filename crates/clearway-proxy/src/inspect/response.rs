@@ -4,7 +4,7 @@
 //! (`res.len`, `res.payload` and the connection's fetches). While they are judged, what the
 //! client sends goes on to the server.
 
-use super::{TcpRules, Verdict, MAX_INSPECT};
+use super::{payload, TcpRules, Verdict, MAX_INSPECT};
 use crate::acl::{ConnSamples, Samples, Value};
 use clearway_config::rules::Fetch;
 use std::time::Duration;
@@ -17,23 +17,11 @@ struct ResSamples<'a> {
     fin: bool,
 }
 
-impl ResSamples<'_> {
-    /// `res.payload(offset,len)`: None while those bytes are not all there.
-    fn payload(&self, offset: usize, len: usize) -> Option<&[u8]> {
-        let end = if len == 0 {
-            self.data.len()
-        } else {
-            offset.checked_add(len)?
-        };
-        self.data.get(offset..end)
-    }
-}
-
 impl Samples for ResSamples<'_> {
     fn each(&self, fetch: &Fetch, sink: &mut dyn FnMut(Value<'_>) -> bool) -> bool {
         match fetch {
             Fetch::ResLen => sink(Value::Int(self.data.len() as i64)),
-            Fetch::ResPayload { offset, len } => self.payload(*offset, *len).is_some_and(|b| sink(Value::Bin(b))),
+            Fetch::ResPayload { offset, len } => payload(self.data, *offset, *len).is_some_and(|b| sink(Value::Bin(b))),
             _ => self.conn.each(fetch, sink),
         }
     }
@@ -42,7 +30,7 @@ impl Samples for ResSamples<'_> {
         match fetch {
             _ if self.fin => false,
             Fetch::ResLen => true,
-            Fetch::ResPayload { offset, len } => self.payload(*offset, *len).is_none(),
+            Fetch::ResPayload { offset, len } => payload(self.data, *offset, *len).is_none(),
             _ => false,
         }
     }
