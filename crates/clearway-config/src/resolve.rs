@@ -194,15 +194,10 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
         // Content rules read a request from the client's first bytes; a response is never there,
         // nor is anything when session rules run: a rule that never matches would let everyone
         // in (or no one).
-        let reads = |r: &crate::rules::TcpRule, any: &dyn Fn(&crate::rules::Fetch) -> bool| {
-            r.condition
-                .iter()
-                .flat_map(|c| c.any_of.iter().flatten())
-                .flat_map(|t| &t.tests)
-                .any(|t| any(&t.fetch))
-        };
-        let content = draft.tcp_rules.content.iter().filter(|r| reads(r, &|f| f.needs_http()));
-        let session = (draft.tcp_rules.session.iter()).filter(|r| reads(r, &|f| f.needs_http() || f.reads_request()));
+        use crate::keywords::tcp::uses;
+        let content = (draft.tcp_rules.content.iter()).filter(|r| uses(&r.condition, |f| f.needs_http()));
+        let session =
+            (draft.tcp_rules.session.iter()).filter(|r| uses(&r.condition, |f| f.needs_http() || f.reads_request()));
         for r in content.chain(session) {
             ctx.not_acted(
                 &r.span,

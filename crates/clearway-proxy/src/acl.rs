@@ -243,16 +243,7 @@ impl Cond {
     /// request's parts in `mode tcp`...): a TCP frontend must then wait for data before
     /// choosing a backend.
     pub fn reads_payload(&self) -> bool {
-        self.any_of.iter().flatten().flat_map(|t| &t.tests).any(|t| {
-            matches!(
-                t.fetch,
-                Fetch::ReqSslSni
-                    | Fetch::ReqSslHelloType
-                    | Fetch::ReqSslAlpn
-                    | Fetch::ReqLen
-                    | Fetch::ReqPayload { .. }
-            ) || t.fetch.reads_request()
-        })
+        (self.any_of.iter().flatten().flat_map(|t| &t.tests)).any(|t| t.fetch.reads_request_bytes())
     }
 }
 
