@@ -12,10 +12,12 @@ pub use crate::span::Span;
 
 mod checks;
 mod dns;
+mod persist;
 mod server;
 mod tls;
 pub use checks::*;
 pub use dns::*;
+pub use persist::*;
 pub use server::*;
 pub use tls::*;
 
@@ -529,9 +531,13 @@ pub struct Backend {
     /// `use-server NAME if|unless COND`, in order: the first whose condition holds and whose
     /// server is not stopped assigns the session's server.
     pub use_servers: Vec<UseServer>,
-    /// `force-persist if|unless COND`: when one holds, a `use-server` rule's server is used
-    /// even when down or in maintenance, and the last retry stays on it.
-    pub force_persist: Vec<Condition>,
+    /// `force-persist`/`ignore-persist if|unless COND`, in order: the first that holds
+    /// decides. Forced, the server a cookie or a `use-server` rule names is used even when
+    /// down or in maintenance, and the last retry stays on it; ignored, cookies are neither
+    /// read nor inserted.
+    pub persist_rules: Vec<PersistRule>,
+    /// `cookie NAME ...`: cookie persistence (`mode http` only, as in HAProxy).
+    pub cookie: Option<CookiePersist>,
     /// `tcp-request inspect-delay` and `tcp-request content` rules of a backend (evaluated
     /// once it is chosen; a `listen` section's are its frontend's, so empty here).
     pub tcp_rules: crate::rules::TcpRules,
@@ -553,8 +559,12 @@ pub struct ProxyOptions {
     pub socket_stats: bool,
     pub http_server_close: bool,
     pub allbackups: bool,
-    /// `option persist`: a `use-server` rule's server is used even when it is down.
+    /// `option persist`: the server a cookie or a `use-server` rule names is used even
+    /// when it is down.
     pub persist: bool,
+    /// `option checkcache`: a response a shared cache could keep that sets a cookie is
+    /// refused (502) and logged, so no cache hands one client's cookie to others.
+    pub checkcache: bool,
     /// `option prefer-last-server`: a client connection's requests go to the server of its
     /// last one when it has room (not with a hash-based `balance`).
     pub prefer_last_server: bool,

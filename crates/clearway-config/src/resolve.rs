@@ -241,6 +241,16 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
                 ),
             );
         }
+        if let Some(c) = draft.cookie.as_ref().filter(|_| caps.backend) {
+            ctx.warn(
+                &c.span,
+                format!(
+                    "'cookie' needs 'mode http': ignored by {} '{}', which is in 'mode tcp'",
+                    s.kind.word(),
+                    s.name
+                ),
+            );
+        }
         for (opt, span) in &draft.http_options {
             // As HAProxy: a TCP proxy logs in the TCP format instead.
             let what = if opt == "httplog" {
@@ -540,7 +550,8 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
             fullconn: draft.fullconn,
             disabled: draft.disabled,
             use_servers,
-            force_persist: draft.force_persist.clone(),
+            persist_rules: draft.persist_rules.clone(),
+            cookie: (draft.mode == Mode::Http).then(|| draft.cookie.clone()).flatten(),
             timeouts: draft.timeouts,
             options,
             http: if listen {

@@ -18,7 +18,10 @@
 //!   the `user` level none changes a server;
 //! - a `log-format`: accepted or refused, and an accepted one renders any record;
 //! - a statistics page request (the URI after the prefix, then a posted form): the options
-//!   read from it put only plain characters back into the page's links, and every form reads.
+//!   read from it put only plain characters back into the page's links, and every form reads;
+//! - persistence cookies (`Cookie` lines, then `Set-Cookie` lines): in `insert indirect` mode
+//!   the server never gets the cookie, a cookie only names a server that has that value, and
+//!   in insert mode the client gets at most one cookie of that name.
 
 use crate::http::client_h1::encode::{encode_head as encode_response, Out};
 use crate::http::client_h1::head::parse_request;
@@ -587,6 +590,83 @@ pub fn proxy_header(data: &[u8]) {
     }
 }
 
+/// Persistence cookies: the first byte picks the mode and options, the rest is `Cookie`
+/// lines, then after a NUL `Set-Cookie` lines.
+pub fn cookies(data: &[u8]) {
+    use crate::http::cookie::{Bent, CookiePersist};
+    use clearway_config::model::{self, CookieMode};
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
+    let mode = [
+        CookieMode::Passive,
+        CookieMode::Insert,
+        CookieMode::Rewrite,
+        CookieMode::Prefix,
+    ][usize::from(pick & 3)];
+    let indirect = pick & 4 != 0 && mode != CookieMode::Rewrite;
+    let preserve = pick & 8 != 0 && (mode == CookieMode::Insert || indirect);
+    let c = model::CookiePersist {
+        mode,
+        indirect,
+        nocache: pick & 16 != 0,
+        preserve,
+        maxidle: if pick & 32 != 0 { 3600 } else { 0 },
+        maxlife: if pick & 64 != 0 { 86_400 } else { 0 },
+        ..model::CookiePersist::named(
+            model::Span {
+                file: "fuzz".into(),
+                line: 1,
+            },
+            "SRV",
+        )
+    };
+    let servers = [Some("a"), Some("b~c"), None];
+    let p = CookiePersist::new(&c, servers);
+    let (req, res) = match rest.iter().position(|&b| b == 0) {
+        Some(i) => (&rest[..i], &rest[i + 1..]),
+        None => (rest, &[][..]),
+    };
+    let lines = |bytes: &[u8], name: &header::HeaderName| {
+        let mut h = HeaderMap::new();
+        for l in bytes.split(|&b| b == b'\n') {
+            if let Ok(v) = header::HeaderValue::from_bytes(l) {
+                h.append(name.clone(), v);
+            }
+        }
+        h
+    };
+    let named = |h: &HeaderMap, name: &header::HeaderName| -> usize {
+        h.get_all(name)
+            .iter()
+            .flat_map(|v| crate::http::cookie::names(v.as_bytes(), *name == header::SET_COOKIE))
+            .filter(|n| *n == b"SRV")
+            .count()
+    };
+    let bent = [Bent::No, Bent::Forced, Bent::Ignored][usize::from(pick >> 7)];
+    let mut h = lines(req, &header::COOKIE);
+    let from = p.on_request(&mut h, bent, 1_000_000_000, |i| i != 1);
+    if mode == CookieMode::Insert && indirect {
+        assert_eq!(named(&h, &header::COOKIE), 0, "{h:?}");
+    }
+    if let Some(i) = from.server {
+        assert!(servers[i].is_some());
+    }
+    let mut h = lines(res, &header::SET_COOKIE);
+    let answer = crate::http::cookie::Answer {
+        server: 2,
+        direct: from.server == Some(2),
+        method: &http::Method::GET,
+        status: 200,
+        now: 1_000_000_000,
+        checkcache: true,
+    };
+    let _ = p.on_response(&mut h, &from, bent, &answer);
+    if mode == CookieMode::Insert && !preserve {
+        assert!(named(&h, &header::SET_COOKIE) <= 1, "{h:?}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     /// Each target over its seed corpus in `fuzz/corpus`: what the fuzzers once found stays
@@ -595,7 +675,7 @@ mod tests {
     fn the_seed_corpora_pass() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus");
         type Target = fn(&[u8]);
-        let targets: [(&str, Target); 9] = [
+        let targets: [(&str, Target); 10] = [
             ("request_head", super::request_head),
             ("response_head", super::response_head),
             ("chunked", super::chunked),
@@ -605,6 +685,7 @@ mod tests {
             ("log_format", super::log_format),
             ("stats_request", super::stats_request),
             ("proxy_header", super::proxy_header),
+            ("cookies", super::cookies),
         ];
         for (name, run) in targets {
             let dir = root.join(name);

@@ -6,6 +6,7 @@
 
 use crate::acl::{Cond, ConnSamples, Samples};
 use crate::checks::spec::CheckSpec;
+use crate::http::cookie::Bent;
 use crate::http::pool::{InUse, Pool};
 use crate::http::rules::HttpRules;
 use crate::inspect::TcpRules;
@@ -252,10 +253,14 @@ pub struct Backend {
     pub tcp_rules: TcpRules,
     /// `use-server` rules: condition, server.
     pub use_servers: Vec<(Cond, usize)>,
-    /// `force-persist` conditions.
-    pub force_persist: Vec<Cond>,
+    /// `force-persist` (true) and `ignore-persist` (false) rules, in order.
+    pub persist_rules: Vec<(bool, Cond)>,
+    /// `cookie`: cookie persistence (`mode http`).
+    pub cookie: Option<crate::http::cookie::CookiePersist>,
     /// `option persist`.
     pub persist: bool,
+    /// `option checkcache`.
+    pub checkcache: bool,
     /// `disabled`: stopped, without servers, and absent from the statistics.
     pub disabled: bool,
     /// Idle server connections (`mode http`).
@@ -298,18 +303,33 @@ impl Backend {
         self.queue.release(&self.rt, server);
     }
 
+    /// How the first `force-persist`/`ignore-persist` rule that holds bends persistence.
+    pub fn bent(&self, s: &dyn Samples) -> Bent {
+        match self.persist_rules.iter().find(|(_, c)| c.eval(s)) {
+            Some((true, _)) => Bent::Forced,
+            Some((false, _)) => Bent::Ignored,
+            None => Bent::No,
+        }
+    }
+
+    /// Whether a cookie or a `use-server` rule may send a session to `server`: it is not
+    /// stopped, or `option persist` says to use it anyway.
+    pub fn takes_persistent(&self, server: usize) -> bool {
+        self.persist || self.rt.servers[server].running()
+    }
+
     /// The server a `use-server` rule assigns to this session, if one does: the first rule
-    /// that holds whose server is not stopped (any server with `option persist` or when a
-    /// `force-persist` condition holds), as HAProxy chooses.
-    pub fn assigned_server(&self, s: &dyn Samples) -> Option<Assigned> {
+    /// that holds whose server is not stopped (any server with `option persist` or when
+    /// persistence is forced), as HAProxy chooses.
+    pub fn assigned_server(&self, s: &dyn Samples, bent: Bent) -> Option<Assigned> {
         if self.use_servers.is_empty() {
             return None;
         }
-        let forced = self.force_persist.iter().any(|c| c.eval(s));
+        let forced = bent == Bent::Forced;
         let (_, server) = self
             .use_servers
             .iter()
-            .find(|(c, i)| c.eval(s) && (forced || self.persist || self.rt.servers[*i].running()))?;
+            .find(|(c, i)| c.eval(s) && (forced || self.takes_persistent(*i)))?;
         Some(Assigned {
             server: *server,
             stays: forced,

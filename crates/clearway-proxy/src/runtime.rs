@@ -209,8 +209,17 @@ impl Runtime {
                     .iter()
                     .map(|u| (Cond::new(&u.condition), u.server))
                     .collect(),
-                force_persist: b.force_persist.iter().map(Cond::new).collect(),
+                persist_rules: b
+                    .persist_rules
+                    .iter()
+                    .map(|r| (r.force, Cond::new(&r.condition)))
+                    .collect(),
+                cookie: b
+                    .cookie
+                    .as_ref()
+                    .map(|c| crate::http::cookie::CookiePersist::new(c, b.servers.iter().map(|s| s.cookie.as_deref()))),
                 persist: b.options.persist,
+                checkcache: b.options.checkcache && b.mode == model::Mode::Http,
                 disabled: b.disabled,
                 pool: Arc::new(Pool::with_needs(
                     // No cap per key but the connection limit: each server's `pool-max-conn`

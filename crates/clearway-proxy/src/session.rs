@@ -251,7 +251,8 @@ async fn tcp_connect(fe: &Frontend, client: &mut Client, conn: &ConnSamples) -> 
     let assigned = if be.use_servers.is_empty() {
         None
     } else {
-        be.assigned_server(&PayloadSamples::new(conn, &hello, &first, true))
+        let samples = PayloadSamples::new(conn, &hello, &first, true);
+        be.assigned_server(&samples, be.bent(&samples))
     };
     let side = ClientSide {
         conn,

@@ -340,6 +340,8 @@ fn echo_http(conn: TcpStream, peer: SocketAddr, name: &str, conn_no: usize, idle
         let (mut chunked, target) = (false, line.split(' ').nth(1).unwrap_or("/").to_string());
         let mut upgrade: Option<String> = None;
         let mut ws_key: Option<String> = None;
+        // `X-Reply-Header: NAME: VALUE` (any number): header lines of the (plain) answer.
+        let mut extra = String::new();
         loop {
             let mut h = String::new();
             if reader.read_line(&mut h).map(|n| n == 0).unwrap_or(true) {
@@ -363,6 +365,10 @@ fn echo_http(conn: TcpStream, peer: SocketAddr, name: &str, conn_no: usize, idle
                 }
                 if k == "sec-websocket-key" {
                     ws_key = Some(v.to_string());
+                }
+                if k == "x-reply-header" {
+                    extra.push_str(v);
+                    extra.push_str("\r\n");
                 }
                 if k == "transfer-encoding" {
                     chunked = v.eq_ignore_ascii_case("chunked");
@@ -474,7 +480,7 @@ fn echo_http(conn: TcpStream, peer: SocketAddr, name: &str, conn_no: usize, idle
         } else {
             write!(
                 out,
-                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nServer: echo\r\nContent-Length: {}\r\n{}\r\n{}",
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nServer: echo\r\nContent-Length: {}\r\n{extra}{}\r\n{}",
                 body.len(),
                 if close { "Connection: close\r\n" } else { "" },
                 if head_only { "" } else { body.as_str() }

@@ -19,7 +19,8 @@ pub fn criterion(word: &str) -> Result<(Fetch, MatchKind), String> {
     let (base, arg) = match word.split_once('(') {
         Some((b, rest)) => {
             let inner = rest.strip_suffix(')').ok_or_else(|| format!("'{word}': missing ')'"))?;
-            (b, Some(inner))
+            // `fetch()`: no argument, as HAProxy reads it.
+            (b, Some(inner).filter(|a| !a.is_empty()))
         }
         None => (word, None),
     };

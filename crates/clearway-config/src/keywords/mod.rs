@@ -6,6 +6,7 @@ pub mod balance;
 pub mod bind;
 pub mod checks;
 pub mod classes;
+pub mod cookie;
 pub mod cpu_map;
 pub mod dns;
 pub mod global;

@@ -13,6 +13,7 @@ pub(super) const ACTED: &[&str] = &[
     "prefer-last-server",
     "allbackups",
     "persist",
+    "checkcache",
     "forwardfor",
     "http-keep-alive",
     "http-server-close",
@@ -91,7 +92,6 @@ pub(super) const UNACTED: &[(&str, NotActed)] = &[
     ("http-use-proxy-header", NoEffect),
     ("accept-invalid-http-request", Unsupported),
     ("accept-invalid-http-response", Unsupported),
-    ("checkcache", NoEffect),
     ("http-ignore-probes", NoEffect),
     ("http-restrict-req-hdr-names", Unsupported),
     ("disable-h2-upgrade", NoEffect),
@@ -110,6 +110,7 @@ pub fn apply(d: &Directive, negated: bool, opts: &mut ProxyOptions, redispatch: 
         "redispatch" => *redispatch = !negated,
         "allbackups" => opts.allbackups = !negated,
         "persist" => opts.persist = !negated,
+        "checkcache" => opts.checkcache = !negated,
         "prefer-last-server" => opts.prefer_last_server = !negated,
         "tcplog" => opts.tcplog = !negated,
         "httplog" if !args.is_empty() => {

@@ -23,7 +23,9 @@ pub struct Draft {
     pub use_backends: Vec<UseBackend>,
     /// `use-server` rules as written: server name, condition, line.
     pub use_servers: Vec<(String, crate::model::Condition, Span)>,
-    pub force_persist: Vec<crate::model::Condition>,
+    /// `force-persist` and `ignore-persist` rules, in order.
+    pub persist_rules: Vec<crate::model::PersistRule>,
+    pub cookie: Option<crate::model::CookiePersist>,
     pub balance: Balance,
     /// A `balance` line was seen (here or in the defaults).
     pub balance_set: bool,
@@ -75,7 +77,8 @@ impl Draft {
             default_backend: None,
             use_backends: Vec::new(),
             use_servers: Vec::new(),
-            force_persist: Vec::new(),
+            persist_rules: Vec::new(),
+            cookie: None,
             balance: Balance::RoundRobin,
             balance_set: false,
             dispatch: None,
@@ -197,6 +200,7 @@ pub fn apply(d: &Directive, kind: Kind, name: &str, caps: Caps, p: &mut Draft, c
                 | "capture"
                 | "use-server"
                 | "force-persist"
+                | "ignore-persist"
                 | "id"
                 | "dispatch"
         )
@@ -358,12 +362,16 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
             tcp::no_response_fetch(&Some(condition.clone()), "'use-server'")?;
             p.use_servers.push((name.to_string(), condition, d.span.clone()));
         }
-        "force-persist" => {
+        "force-persist" | "ignore-persist" => {
             if !matches!(d.arg(1), Some("if" | "unless")) {
-                return Err(err("'force-persist' requires 'if' or 'unless' followed by a condition"));
+                return Err(err(format!("'{kw}' requires 'if' or 'unless' followed by a condition")));
             }
-            p.force_persist.push(acl::condition(&d.words[1..], &p.acls)?);
+            p.persist_rules.push(crate::model::PersistRule {
+                force: kw == "force-persist",
+                condition: acl::condition(&d.words[1..], &p.acls)?,
+            });
         }
+        "cookie" => p.cookie = Some(super::cookie::parse(d, ctx)?),
         "backlog" => {
             want_args(d, 1, "a number of connections").map_err(err)?;
             p.backlog = Some(units::int(&d.words[1], "backlog").map_err(err)?);

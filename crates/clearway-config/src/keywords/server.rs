@@ -17,6 +17,7 @@ pub(super) const ACTED: &[&str] = &[
     "minconn",
     "socks4",
     "check-via-socks4",
+    "cookie",
     "slowstart",
     "backup",
     "disabled",
@@ -80,7 +81,6 @@ pub(super) const ACTED: &[&str] = &[
 /// that decide whether it gets any).
 pub(super) const KNOWN_NOT_ACTED: &[(&str, usize, NotActed)] = &[
     ("id", 1, NoEffect),
-    ("cookie", 1, Unsupported),
     ("npn", 1, NoEffect),
     ("redir", 1, Unsupported),
     ("tfo", 0, NoEffect),
@@ -142,6 +142,7 @@ pub fn template(span: &Span) -> Server {
         pool: Default::default(),
         send_proxy: Default::default(),
         socks4: None,
+        cookie: None,
         dns: Default::default(),
     }
 }
@@ -312,6 +313,7 @@ fn params(args: &mut Args<'_>, s: &mut Server, ctx: &mut Ctx, span: &Span) -> Re
             "proxy-v2-options" => proxy_v2_options(value("a list such as ssl,authority,crc32c")?, &mut s.send_proxy)?,
             "check-send-proxy" => s.check.send_proxy = true,
             "check-via-socks4" => s.check.via_socks4 = true,
+            "cookie" => s.cookie = Some(value("a cookie value")?.to_string()),
             "socks4" => {
                 let v = value("the SOCKS4 proxy's IP:PORT")?;
                 let sa: std::net::SocketAddr = crate::lexer::address(v)

@@ -271,6 +271,8 @@ pub struct Server {
     /// `socks4 IP:PORT`: connections to the server go through this SOCKS4 proxy (a CONNECT
     /// with user id "HAProxy", as HAProxy sends).
     pub socks4: Option<std::net::SocketAddr>,
+    /// `cookie VALUE`: the value of the backend's persistence cookie that names this server.
+    pub cookie: Option<String>,
     pub check: CheckParams,
     pub agent: AgentCheck,
     /// `track [BACKEND/]SERVER`: this server's health is that server's (backend None: the

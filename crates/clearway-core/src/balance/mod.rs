@@ -148,6 +148,7 @@ pub(crate) mod testutil {
                     pool: Default::default(),
                     send_proxy: Default::default(),
                     socks4: None,
+                    cookie: None,
                     dns: Default::default(),
                 };
                 ServerRt::new(&cfg, Some([127, 0, 0, 1].into()))

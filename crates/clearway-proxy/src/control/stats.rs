@@ -463,6 +463,9 @@ fn server_row(be: &Backend, i: usize, s: &ServerRt, iid: u32, sid: u32) -> Row {
     if !(s.resolved_at_run_time() && s.resolution_maint()) {
         r.set("addr", s.target(std::net::SocketAddr::new(s.ip, 0)));
     }
+    if let Some(v) = be.cookie.as_ref().and_then(|c| c.value_of(i)) {
+        r.set("cookie", v);
+    }
     r.set("mode", mode_word(be.mode));
     r.set("used_conn_cur", s.active());
     out_of_pool(&mut r, be, i);
@@ -512,6 +515,9 @@ fn backend_row(be: &Backend, iid: u32) -> Row {
     r.ids(iid, 0, 1);
     r.set("mode", mode_word(be.mode));
     r.set("algo", algo_name(&be.balance));
+    if let Some(c) = &be.cookie {
+        r.set("cookie", c.name());
+    }
     r
 }
 

@@ -41,6 +41,11 @@ struct Marks {
     killed: std::sync::atomic::AtomicBool,
     /// A `tcp-request content` rule refused it: no response (`PR`, status -1).
     rejected: std::sync::atomic::AtomicBool,
+    /// Clearway refused the server's response (`option checkcache`): `PH`.
+    blocked: std::sync::atomic::AtomicBool,
+    /// What persistence made of its cookies (HAProxy's last two termination characters),
+    /// as two bytes; 0 when its backend has no cookie persistence (`--`).
+    persistence: std::sync::atomic::AtomicU16,
 }
 
 impl ReqLog {
@@ -72,6 +77,18 @@ impl ReqLog {
     /// A `tcp-request content` rule refused it: the client got no response.
     pub fn rejected(&self) {
         self.marks.rejected.store(true, Ordering::Relaxed);
+    }
+
+    /// The server's response was refused while its head was read (`PH`).
+    pub fn blocked(&self) {
+        self.marks.blocked.store(true, Ordering::Relaxed);
+    }
+
+    /// What the cookie of the request said and what was done with the response's.
+    pub fn persistence(&self, flags: [u8; 2]) {
+        self.marks
+            .persistence
+            .store(u16::from_be_bytes(flags), Ordering::Relaxed);
     }
 
     /// The response head came.
@@ -182,8 +199,10 @@ impl PendingLog {
         let responded = ReqLog::mark(&req.marks.responded).is_some();
         let killed = req.marks.killed.load(Ordering::Relaxed);
         let rejected = req.marks.rejected.load(Ordering::Relaxed);
+        let blocked = req.marks.blocked.load(Ordering::Relaxed);
         let term = match (responded, status) {
             _ if rejected => *b"PR",
+            _ if blocked => *b"PH",
             _ if killed => *b"KH",
             (true, _) => *b"--",
             (false, 502) => *b"SH",
@@ -229,6 +248,10 @@ impl Drop for PendingLog {
         r.req_cookie = q.cookie.as_deref();
         r.res_cookie = self.captured.cookie.as_deref();
         r.backend = self.be.as_ref().map(|b| b.rt.name.as_str());
+        r.persistence = match q.marks.persistence.load(Ordering::Relaxed) {
+            0 => *b"--",
+            f => f.to_be_bytes(),
+        };
         r.status = self.status;
         r.bytes_in = q.bytes_in;
         // A refused request's response was never sent.

@@ -6,6 +6,7 @@ pub mod access_log;
 pub mod body;
 pub mod client_h1;
 pub mod client_io;
+pub mod cookie;
 pub mod decode;
 pub mod h1;
 mod hash_key;

@@ -21,6 +21,7 @@ use upgrade::{ClientSwitch, ServerSwitch};
 use super::access_log::{PendingLog, ReqLog, ResCaptured};
 use super::body::{DoneGuard, Lease, ResBody};
 use super::client_h1;
+use super::cookie::{unix_now, Bent, Persisted};
 use super::h1;
 use super::hop::{strip_hop_by_hop, strip_hop_by_hop_request};
 use super::pool::{Key, Pool, ReqBody, Sender};
@@ -29,7 +30,7 @@ use super::service;
 use crate::acl::ConnSamples;
 use crate::dispatch::{self, ClientSide, Got};
 use crate::kill::Kill;
-use crate::model::{Backend, Frontend};
+use crate::model::{Assigned, Backend, Frontend};
 use clearway_config::model::{HttpConnMode, HttpReuse};
 use clearway_core::Field;
 use http::header::{self, HeaderValue};
@@ -381,11 +382,43 @@ impl Session {
         } else {
             None
         };
-        // `use-server`: read before the headers move on.
-        let assigned = be.assigned_server(&super::samples::ReqSamples {
-            conn: &self.conn,
-            req: parts,
-        });
+        // Persistence, read before the headers move on: `force-persist`/`ignore-persist`,
+        // then the cookie (which may take itself out of the request), then `use-server` when
+        // no cookie gave a server, in HAProxy's order.
+        let bent = if be.persist_rules.is_empty() {
+            Bent::No
+        } else {
+            be.bent(&super::samples::ReqSamples {
+                conn: &self.conn,
+                req: parts,
+            })
+        };
+        let cookie = be
+            .cookie
+            .as_ref()
+            .map(|c| c.on_request(&mut parts.headers, bent, unix_now(), |i| be.takes_persistent(i)));
+        let assigned = match cookie.and_then(|c| c.server) {
+            Some(server) => Some(Assigned {
+                server,
+                stays: bent == Bent::Forced,
+            }),
+            None => be.assigned_server(
+                &super::samples::ReqSamples {
+                    conn: &self.conn,
+                    req: parts,
+                },
+                bent,
+            ),
+        };
+        if let (Some(c), Some(l)) = (&cookie, parts.extensions.get::<ReqLog>()) {
+            // Logged even when no response comes.
+            l.persistence([c.seen.log_char(), b'N']);
+        }
+        let persisted = Persisted {
+            cookie,
+            bent,
+            assigned: assigned.map(|a| a.server),
+        };
         // The request's headers are only copied when something reads them after they are
         // sent: response rules, or an SNI taken from the request.
         let mut headers = super::decode::Reused::new(
@@ -407,6 +440,8 @@ impl Session {
         // Response header lines stay raw unless something reads them: response rules, a
         // response header or cookie capture.
         let raw_response = parts.version != Version::HTTP_2
+            && be.cookie.is_none()
+            && !be.checkcache
             && !fe.http.has_response_rules()
             && !be.http.has_response_rules()
             && !fe.captures.reads_response();
@@ -562,7 +597,7 @@ impl Session {
                                 lease.home = Some(self.own().clone());
                             }
                             let rb = rb.with_idle_timeout(be.rt.timeouts.server);
-                            return self.on_response(be, server, parts, rp, ResBody::h1(rb, lease));
+                            return self.on_response(be, (server, &persisted), parts, rp, ResBody::h1(rb, lease));
                         }
                         // Its server's sessions were shut down (the socket with them).
                         Err(_) if slot.killed() => return self.killed(be, parts),
@@ -644,7 +679,7 @@ impl Session {
                             let (rp, rb) = res.into_parts();
                             return self.on_response(
                                 be,
-                                server,
+                                (server, &persisted),
                                 parts,
                                 rp,
                                 ResBody::h2(rb, lease(slot), Sender::H2(h2, origin, peer)),
@@ -707,7 +742,7 @@ impl Session {
     fn on_response(
         &self,
         be: &Backend,
-        server: usize,
+        (server, persisted): (usize, &Persisted),
         req: &http::request::Parts,
         mut rp: http::response::Parts,
         body: ResBody,
@@ -721,6 +756,43 @@ impl Session {
         if let Some(mut c) = captured {
             c.cookie(fe, &rp.headers);
             rp.extensions.insert(c);
+        }
+        // Persistence cookies after the rules, as HAProxy treats them.
+        let status = rp.status.as_u16();
+        let verdict = match (&be.cookie, &persisted.cookie) {
+            (Some(c), Some(from)) => {
+                let direct = persisted.assigned == Some(server);
+                let answer = super::cookie::Answer {
+                    server,
+                    direct,
+                    method: &req.method,
+                    status,
+                    now: unix_now(),
+                    checkcache: be.checkcache,
+                };
+                let (set, verdict) = c.on_response(&mut rp.headers, from, persisted.bent, &answer);
+                if let Some(l) = req.extensions.get::<ReqLog>() {
+                    l.persistence([from.seen.log_char(), set.log_char()]);
+                }
+                verdict
+            }
+            _ if be.checkcache => super::cookie::cacheable_cookie(&req.method, status, &rp.headers),
+            _ => Ok(()),
+        };
+        if verdict.is_err() {
+            let msg = format!(
+                "Blocking cacheable cookie in response from instance {}, server {}.",
+                be.rt.name, be.rt.servers[server].name
+            );
+            tracing::error!("{msg}");
+            be.events.send(crate::log::ALERT, &msg);
+            be.rt.counters.inc(Field::DeniedResp);
+            fe.counters.inc(Field::DeniedResp);
+            if let Some(l) = req.extensions.get::<ReqLog>() {
+                l.blocked();
+            }
+            drop(body);
+            return self.error(Some(be), 502);
         }
         Response::from_parts(rp, body)
     }

@@ -439,7 +439,7 @@ fn var(out: &mut String, v: Var, f: Flags, r: &Record) {
                 std::str::from_utf8(&r.term).unwrap_or("--"),
                 Flags { quote: false, ..f },
             );
-            out.push_str("--");
+            out.push_str(std::str::from_utf8(&r.persistence).unwrap_or("--"));
         }
         Var::ActConn => num(out, u64::from(r.actconn)),
         Var::FeConn => num(out, u64::from(r.feconn)),

@@ -54,6 +54,9 @@ pub struct Record<'a> {
     pub bytes_out: u64,
     /// The termination state's first two characters (`--`, `CD`, `SC`, `sH`, ...).
     pub term: [u8; 2],
+    /// Cookie persistence: what the request's cookie said and what the response's became
+    /// (the last two characters of `%tsc`); `--` without it.
+    pub persistence: [u8; 2],
     pub actconn: u32,
     pub feconn: u32,
     pub beconn: u32,
@@ -229,6 +232,7 @@ impl Record<'_> {
             bytes_in: 0,
             bytes_out: 0,
             term: *b"--",
+            persistence: *b"--",
             actconn: 0,
             feconn: 0,
             beconn: 0,

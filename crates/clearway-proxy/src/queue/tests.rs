@@ -39,6 +39,7 @@ fn backend_min(maxconn: u32, minconn: u32, n: usize, balance: Balance) -> Backen
             pool: Default::default(),
             send_proxy: Default::default(),
             socks4: None,
+            cookie: None,
             dns: Default::default(),
         })
         .collect();
@@ -59,7 +60,8 @@ fn backend_min(maxconn: u32, minconn: u32, n: usize, balance: Balance) -> Backen
         fullconn: None,
         disabled: false,
         use_servers: Vec::new(),
-        force_persist: Vec::new(),
+        persist_rules: Vec::new(),
+        cookie: None,
         timeouts: model::Timeouts::default(),
         options: model::ProxyOptions::default(),
         http: model::HttpSettings::default(),

@@ -242,7 +242,7 @@ fn use_server_minconn_fullconn_and_proxy_ids() {
         (1, 1),
         "s2 is declared after the rule"
     );
-    assert!(b.force_persist[0].unless);
+    assert!(b.persist_rules[0].force && b.persist_rules[0].condition.unless);
     // HAProxy's reading: a lone minconn is the maxconn too; no minconn is the maxconn.
     let limits: Vec<(u32, u32)> = b.servers.iter().map(|s| (s.minconn, s.maxconn)).collect();
     assert_eq!(limits, [(5, 5), (2, 10), (7, 7)]);
@@ -280,4 +280,55 @@ fn dispatch_is_a_hidden_server_or_ignored_in_balance_mode() {
         "{:?}",
         l.warnings
     );
+}
+
+#[test]
+fn cookie_persistence_lines_as_haproxy_reads_them() {
+    use crate::model::CookieMode;
+    let l = ok(
+        "defaults\n mode http\n cookie SRV insert indirect nocache httponly secure domain .a.test domain .b.test \
+                maxidle 30m maxlife 1d attr SameSite=Lax\n\
+                backend b\n ignore-persist if { path_beg /static }\n server s1 192.0.2.1:80 cookie one\n\
+                backend c\n cookie JSESSIONID prefix\n default-server cookie x\n server s1 192.0.2.1:80\n\
+                backend t\n mode tcp\n server s1 192.0.2.1:80 cookie one\n",
+    );
+    let b = l.config.backend("b").unwrap();
+    let c = b.cookie.as_ref().expect("inherited from the defaults");
+    assert_eq!((c.name.as_str(), c.mode), ("SRV", CookieMode::Insert));
+    assert!(c.indirect && c.nocache && c.httponly && c.secure && !c.preserve && !c.postonly);
+    assert_eq!(c.domains, [".a.test", ".b.test"]);
+    assert_eq!((c.maxidle, c.maxlife), (1800, 86_400));
+    assert_eq!(c.attrs, ["SameSite=Lax"]);
+    assert!(!b.persist_rules[0].force);
+    assert_eq!(b.servers[0].cookie.as_deref(), Some("one"));
+    let c = l.config.backend("c").unwrap();
+    assert_eq!(c.cookie.as_ref().map(|c| c.mode), Some(CookieMode::Prefix));
+    assert_eq!(c.servers[0].cookie.as_deref(), Some("x"));
+    // In mode tcp it does nothing, as in HAProxy, which warns too.
+    assert!(l.config.backend("t").unwrap().cookie.is_none());
+    assert!(
+        l.warnings
+            .iter()
+            .any(|w| w.message.contains("'cookie' needs 'mode http'")),
+        "{:?}",
+        l.warnings
+    );
+    for (line, needle) in [
+        ("cookie", "expects a cookie name"),
+        ("cookie S insert rewrite", "modes are incompatible"),
+        (
+            "cookie S rewrite indirect",
+            "'rewrite' and 'indirect' modes are incompatible",
+        ),
+        ("cookie S preserve", "requires at least 'insert' or 'indirect'"),
+        ("cookie S insert dynamic", "not supported by Clearway yet"),
+        ("cookie S insert domain a/b", "not permitted in domain name"),
+        ("cookie S insert maxidle soon", "expects a time"),
+        ("cookie S insert bogus", "unknown 'cookie' option 'bogus'"),
+        ("ignore-persist", "requires 'if' or 'unless'"),
+    ] {
+        let cfg = format!("backend b\n mode http\n {line}\n server s1 192.0.2.1:80\n");
+        let e = crate::parse_str("t.cfg", &cfg).unwrap_err().to_string();
+        assert!(e.contains(needle) && e.contains("t.cfg:3"), "{line}: {e}");
+    }
 }
