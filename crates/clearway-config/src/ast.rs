@@ -15,6 +15,7 @@ pub enum Kind {
     Backend,
     Listen,
     Resolvers,
+    Userlist,
     /// A section HAProxy knows that Clearway does not support yet; its body is skipped.
     Unsupported,
 }
@@ -28,6 +29,7 @@ impl Kind {
             Kind::Backend => "backend",
             Kind::Listen => "listen",
             Kind::Resolvers => "resolvers",
+            Kind::Userlist => "userlist",
             Kind::Unsupported => "unsupported",
         }
     }
@@ -61,9 +63,16 @@ pub struct Section {
     pub directives: Vec<Directive>,
 }
 
-const SUPPORTED: [&str; 6] = ["global", "defaults", "frontend", "backend", "listen", "resolvers"];
-const UNSUPPORTED: [&str; 10] = [
+const SUPPORTED: [&str; 7] = [
+    "global",
+    "defaults",
+    "frontend",
+    "backend",
+    "listen",
+    "resolvers",
     "userlist",
+];
+const UNSUPPORTED: [&str; 9] = [
     "peers",
     "cache",
     "program",
@@ -114,6 +123,7 @@ pub fn parse(
             "backend" => Some(Kind::Backend),
             "listen" => Some(Kind::Listen),
             "resolvers" => Some(Kind::Resolvers),
+            "userlist" => Some(Kind::Userlist),
             w if UNSUPPORTED.contains(&w) => Some(Kind::Unsupported),
             _ => None,
         };
@@ -164,7 +174,7 @@ fn section_header(kind: Kind, words: &[String], span: &Span) -> Result<Section, 
     let mut from = None;
     let mut extra = Vec::new();
     while let Some(w) = rest.next() {
-        if w == "from" && !matches!(kind, Kind::Global | Kind::Resolvers) {
+        if w == "from" && !matches!(kind, Kind::Global | Kind::Resolvers | Kind::Userlist) {
             from = Some(rest.next().cloned().ok_or_else(|| {
                 Diagnostic::new(span.clone(), "'from' needs the name of a defaults section")
                     .hint("e.g. 'backend app from tcp-defaults'")
@@ -175,7 +185,11 @@ fn section_header(kind: Kind, words: &[String], span: &Span) -> Result<Section, 
             extra.push(w.clone());
         }
     }
-    if matches!(kind, Kind::Frontend | Kind::Backend | Kind::Listen | Kind::Resolvers) && name.is_empty() {
+    if matches!(
+        kind,
+        Kind::Frontend | Kind::Backend | Kind::Listen | Kind::Resolvers | Kind::Userlist
+    ) && name.is_empty()
+    {
         return Err(Diagnostic::new(span.clone(), format!("'{}' needs a name", kind.word()))
             .hint(format!("e.g. '{} app'", kind.word())));
     }

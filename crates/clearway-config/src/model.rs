@@ -15,11 +15,13 @@ mod dns;
 mod persist;
 mod server;
 mod tls;
+mod userlist;
 pub use checks::*;
 pub use dns::*;
 pub use persist::*;
 pub use server::*;
 pub use tls::*;
+pub use userlist::*;
 
 /// A whole configuration after defaults were applied and names resolved.
 #[derive(Debug, Clone, Default)]
@@ -31,6 +33,8 @@ pub struct Config {
     pub backends: Vec<Backend>,
     /// `resolvers` sections in file order.
     pub resolvers: Vec<Resolvers>,
+    /// `userlist` sections in file order.
+    pub userlists: Vec<std::sync::Arc<Userlist>>,
 }
 
 impl Config {
@@ -562,6 +566,9 @@ pub struct ProxyOptions {
     /// `option persist`: the server a cookie or a `use-server` rule names is used even
     /// when it is down.
     pub persist: bool,
+    /// `option http-use-proxy-header`: a request whose target is not a path (a proxy
+    /// request) is asked for credentials with a 407 and `Proxy-Authenticate`.
+    pub use_proxy_header: bool,
     /// `option checkcache`: a response a shared cache could keep that sets a cookie is
     /// refused (502) and logged, so no cache hands one client's cookie to others.
     pub checkcache: bool,

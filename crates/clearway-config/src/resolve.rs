@@ -9,6 +9,21 @@ use crate::model::{Backend, Config, Frontend, HttpSettings, Mode, Source};
 use std::collections::HashMap;
 
 pub fn build(sections: &[Section], ctx: &mut Ctx) -> Config {
+    // Userlists first: ACLs anywhere may name them (`http_auth(LIST)`).
+    let mut userlists: Vec<std::sync::Arc<crate::model::Userlist>> = Vec::new();
+    for s in sections.iter().filter(|s| s.kind == Kind::Userlist) {
+        if userlists.iter().any(|u| u.name == s.name) {
+            ctx.warn(&s.span, format!("ignoring duplicated userlist '{}'", s.name));
+            continue;
+        }
+        userlists.push(std::sync::Arc::new(crate::keywords::userlist::build(s, ctx)));
+    }
+    let mut cfg = crate::keywords::acl::with_userlists(&userlists, || proxies(sections, ctx));
+    cfg.userlists = userlists;
+    cfg
+}
+
+fn proxies(sections: &[Section], ctx: &mut Ctx) -> Config {
     let mut cfg = Config::default();
     let mut named: HashMap<String, Draft> = HashMap::new();
     let mut last: Option<Draft> = None;
@@ -18,7 +33,7 @@ pub fn build(sections: &[Section], ctx: &mut Ctx) -> Config {
     let mut proxies: Vec<(&Section, Option<(u32, crate::model::Span)>)> = Vec::new();
     for s in sections {
         match s.kind {
-            Kind::Unsupported => {}
+            Kind::Unsupported | Kind::Userlist => {}
             Kind::Resolvers => {
                 if let Some(other) = cfg.resolvers.iter().find(|r| r.name == s.name) {
                     ctx.error(
@@ -429,7 +444,9 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
                 );
             }
         }
-        if servers.is_empty() && !draft.disabled {
+        // A statistics page answers without servers.
+        let page = draft.mode == Mode::Http && draft.http.stats.is_some();
+        if servers.is_empty() && !draft.disabled && !page {
             ctx.warn(
                 &s.span,
                 format!(

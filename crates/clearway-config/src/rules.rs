@@ -70,6 +70,15 @@ pub enum Fetch {
     },
     /// `always_true` / `always_false`.
     Always(bool),
+    /// `http_auth(LIST)`: the request's Basic credentials are a user of the list.
+    HttpAuth(std::sync::Arc<crate::model::Userlist>),
+    /// `http_auth_group(LIST)`: the groups of that user, when the credentials are right.
+    HttpAuthGroup(std::sync::Arc<crate::model::Userlist>),
+    /// `http_auth_type`, `http_auth_user`, `http_auth_pass`: the scheme of the
+    /// `Authorization` header, and the user and password of Basic credentials.
+    HttpAuthType,
+    HttpAuthUser,
+    HttpAuthPass,
 }
 
 impl Fetch {
@@ -78,7 +87,17 @@ impl Fetch {
     pub fn reads_request(&self) -> bool {
         matches!(
             self,
-            Fetch::Path | Fetch::Url | Fetch::Query | Fetch::Method | Fetch::Version | Fetch::Hdr(_)
+            Fetch::Path
+                | Fetch::Url
+                | Fetch::Query
+                | Fetch::Method
+                | Fetch::Version
+                | Fetch::Hdr(_)
+                | Fetch::HttpAuth(_)
+                | Fetch::HttpAuthGroup(_)
+                | Fetch::HttpAuthType
+                | Fetch::HttpAuthUser
+                | Fetch::HttpAuthPass
         )
     }
 
@@ -266,6 +285,11 @@ pub enum HttpAction {
     Redirect(Redirect),
     /// `use-service NAME`: the proxy answers the request itself.
     UseService(Service),
+    /// `auth [realm R]`: a 401 asking for Basic credentials (realm: the proxy's name by
+    /// default).
+    Auth {
+        realm: Option<String>,
+    },
 }
 
 /// What `http-request use-service` can name.

@@ -83,6 +83,8 @@ pub struct Frontend {
     pub switching: Vec<(Option<Cond>, Arc<Backend>)>,
     /// Where sessions go otherwise; None: the frontend has no backend and closes each client.
     pub backend: Option<Arc<Backend>>,
+    /// `option http-use-proxy-header`: `auth` answers proxy requests with a 407.
+    pub use_proxy_header: bool,
     /// Layer-7 rules and settings (`mode http`).
     pub http: HttpRules,
     /// `tcp-request` rules.
@@ -141,7 +143,8 @@ impl Frontend {
             conns: crate::limit::Limit::new(maxconn),
             switching,
             backend,
-            http: HttpRules::new(&cfg.http, cfg.options.forwardfor.clone()),
+            http: HttpRules::new(&cfg.http, cfg.options.forwardfor.clone(), &cfg.name),
+            use_proxy_header: cfg.options.use_proxy_header,
             tcp_rules: TcpRules::new(&cfg.tcp_rules),
             switching_reads_payload,
             smart_accept: cfg.smart_accept(false),

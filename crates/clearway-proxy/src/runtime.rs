@@ -151,7 +151,7 @@ impl Runtime {
             // A connection that began with a PROXY protocol header speaks for one client: as in
             // HAProxy, it stays that client's session's own (`http-reuse never`).
             let private = b.servers.iter().any(|s| s.send_proxy.on());
-            let mut http = HttpRules::new(&b.http, b.options.forwardfor.clone());
+            let mut http = HttpRules::new(&b.http, b.options.forwardfor.clone(), &b.name);
             if private {
                 http.reuse = model::HttpReuse::Never;
             }

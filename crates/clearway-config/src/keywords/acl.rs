@@ -3,9 +3,29 @@
 //! match kinds; must not know which keyword a condition belongs to.
 
 use super::Res;
+use crate::model::Userlist;
 use crate::rules::{
     parse_int_range, parse_net, AclTest, CertField, Condition, Dn, Fetch, MatchKind, Piece, Template, Term,
 };
+use std::sync::Arc;
+
+thread_local! {
+    /// The userlists of the configuration being read, which `http_auth(LIST)` names: set by
+    /// the resolver for the proxy sections (a userlist may come after the line naming it).
+    static USERLISTS: std::cell::RefCell<Vec<Arc<Userlist>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with `lists` as the userlists ACLs may name.
+pub fn with_userlists<R>(lists: &[Arc<Userlist>], f: impl FnOnce() -> R) -> R {
+    let before = USERLISTS.with(|u| std::mem::replace(&mut *u.borrow_mut(), lists.to_vec()));
+    let r = f();
+    USERLISTS.with(|u| *u.borrow_mut() = before);
+    r
+}
+
+fn userlist(name: &str) -> Option<Arc<Userlist>> {
+    USERLISTS.with(|u| u.borrow().iter().find(|l| l.name == name).cloned())
+}
 
 /// A named ACL as declared so far in a section: every line with that name, any of which may match.
 #[derive(Debug, Clone)]
@@ -107,6 +127,20 @@ pub fn criterion(word: &str) -> Result<(Fetch, MatchKind), String> {
                 .ok_or_else(|| format!("'{base}' expects an offset and a length, e.g. '{base}(0,4)'"))?;
             Ok((Fetch::ReqPayload { offset, len }, M::Bin))
         }
+        "http_auth" | "http_auth_group" => {
+            let list = arg
+                .map(str::trim)
+                .ok_or_else(|| format!("'{base}' needs a userlist, e.g. '{base}(admins)'"))?;
+            let ul = userlist(list).ok_or_else(|| format!("'{word}': no userlist named '{list}'"))?;
+            Ok(if base == "http_auth" {
+                (Fetch::HttpAuth(ul), M::Bool)
+            } else {
+                (Fetch::HttpAuthGroup(ul), M::Str)
+            })
+        }
+        "http_auth_type" => no_arg(Fetch::HttpAuthType, M::Str),
+        "http_auth_user" => no_arg(Fetch::HttpAuthUser, M::Str),
+        "http_auth_pass" => no_arg(Fetch::HttpAuthPass, M::Str),
         "always_true" => no_arg(Fetch::Always(true), M::Bool),
         "always_false" => no_arg(Fetch::Always(false), M::Bool),
         "status" => no_arg(Fetch::Status, M::Int),
@@ -223,6 +257,11 @@ const CRITERIA: &[&str] = &[
     "res.payload",
     "query",
     "req.ver",
+    "http_auth",
+    "http_auth_group",
+    "http_auth_type",
+    "http_auth_user",
+    "http_auth_pass",
 ];
 
 /// Parses `CRITERION [FLAGS] PATTERNS...` (the words after the ACL name, or inside `{ }`).
@@ -339,6 +378,12 @@ pub fn test(words: &[String]) -> Result<AclTest, (String, Option<String>)> {
             _ => Ok(()),
         };
         checked.map_err(|e| (e, None))?;
+    }
+    if let Fetch::HttpAuthGroup(ul) = &fetch {
+        // As HAProxy: the groups must be the list's.
+        if let Some(g) = patterns.iter().find(|g| !ul.groups.contains(g)) {
+            return Err((format!("group '{g}' is not declared in userlist '{}'", ul.name), None));
+        }
     }
     if patterns.is_empty() && !matches!(matcher, MatchKind::Bool | MatchKind::Found) {
         return Err((

@@ -204,6 +204,16 @@ fn markdown() -> String {
          weight.",
         crate::keywords::dns::SECTION.iter().map(|k| acted(k)),
     );
+    table(
+        &mut out,
+        "`userlist` sections",
+        "Users and groups that the `http_auth(LIST)` and `http_auth_group(LIST)` ACLs check a \
+         request's Basic credentials against (`http-request auth` and `stats http-request auth` \
+         ask for them). `password` takes a crypt(3) hash: SHA-512 (`$6$`, what `openssl passwd -6` \
+         and `mkpasswd -m sha-512` make), SHA-256 (`$5$`), MD5 (`$1$`), bcrypt (`$2b$`) or \
+         traditional DES; any other scheme (yescrypt `$y$`) is a config error.",
+        crate::keywords::userlist::KEYWORDS.iter().map(|k| acted(k)),
+    );
     out
 }
 

@@ -41,12 +41,12 @@ const REQUEST_ACTIONS: &[&str] = &[
     "replace-header",
     "set-path",
     "use-service",
+    "auth",
 ];
 const RESPONSE_ACTIONS: &[&str] = &["allow", "set-header", "add-header", "del-header", "replace-header"];
 /// Actions HAProxy has that Clearway does not run yet.
 const NOT_YET: &[&str] = &[
     "tarpit",
-    "auth",
     "set-var",
     "unset-var",
     "set-query",
@@ -153,6 +153,11 @@ pub fn rule(d: &Directive, response: bool, acls: &[Named]) -> Res<Option<HttpRul
             HttpAction::Deny { status }
         }
         "return" => HttpAction::Return(reply(&what, args)?),
+        "auth" => match args {
+            [] => HttpAction::Auth { realm: None },
+            [k, r] if k == "realm" => HttpAction::Auth { realm: Some(r.clone()) },
+            _ => return fail(format!("'{what}' takes only 'realm REALM'")),
+        },
         "redirect" => HttpAction::Redirect(redirect(&what, args)?),
         "use-service" => match args {
             [s] if s == "prometheus-exporter" => HttpAction::UseService(Service::PrometheusExporter),

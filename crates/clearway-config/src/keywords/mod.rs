@@ -22,6 +22,7 @@ pub mod stats_socket;
 pub mod tcp;
 pub mod tcp_check;
 pub mod tls;
+pub mod userlist;
 
 use crate::ast::Directive;
 use crate::diag::Diagnostic;

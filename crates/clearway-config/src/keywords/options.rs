@@ -14,6 +14,7 @@ pub(super) const ACTED: &[&str] = &[
     "allbackups",
     "persist",
     "checkcache",
+    "http-use-proxy-header",
     "forwardfor",
     "http-keep-alive",
     "http-server-close",
@@ -89,7 +90,6 @@ pub(super) const UNACTED: &[(&str, NotActed)] = &[
     ("http-pretend-keepalive", Unsupported),
     ("http-no-delay", NoEffect),
     ("originalto", Unsupported),
-    ("http-use-proxy-header", NoEffect),
     ("accept-invalid-http-request", Unsupported),
     ("accept-invalid-http-response", Unsupported),
     ("http-ignore-probes", NoEffect),
@@ -111,6 +111,7 @@ pub fn apply(d: &Directive, negated: bool, opts: &mut ProxyOptions, redispatch: 
         "allbackups" => opts.allbackups = !negated,
         "persist" => opts.persist = !negated,
         "checkcache" => opts.checkcache = !negated,
+        "http-use-proxy-header" => opts.use_proxy_header = !negated,
         "prefer-last-server" => opts.prefer_last_server = !negated,
         "tcplog" => opts.tcplog = !negated,
         "httplog" if !args.is_empty() => {

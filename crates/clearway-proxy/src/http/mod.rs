@@ -3,6 +3,7 @@
 //! Must not parse config text or open listeners.
 
 pub mod access_log;
+pub mod auth;
 pub mod body;
 pub mod client_h1;
 pub mod client_io;

@@ -25,6 +25,8 @@ enum Action {
     Reply(Reply),
     Redirect(rules::Redirect),
     Service(rules::Service),
+    /// `auth`: its realm, the proxy's name when it has none.
+    Auth(Box<str>),
 }
 
 /// A header value a rule sets or adds.
@@ -77,6 +79,8 @@ pub enum Verdict {
     },
     /// Answer with a service of the proxy's own (`use-service`).
     Service(rules::Service),
+    /// Ask for Basic credentials in this realm (`auth`): a 401, or a 407 to a proxy request.
+    Auth(Box<str>),
 }
 
 /// The compiled HTTP settings of a frontend or a backend.
@@ -118,7 +122,8 @@ fn replacement(s: &str) -> String {
 }
 
 /// None for a rule whose regex does not build (the config checked them all: not expected).
-fn compile(r: &HttpRule) -> Option<Rule> {
+/// `proxy`: the name of the proxy the rule is in.
+fn compile(r: &HttpRule, proxy: &str) -> Option<Rule> {
     let action = match &r.action {
         HttpAction::Allow => Action::Allow,
         HttpAction::SetHeader { name: n, value } => Action::Set(name(n), Value::of(value)),
@@ -145,6 +150,7 @@ fn compile(r: &HttpRule) -> Option<Rule> {
         }
         HttpAction::Redirect(r) => Action::Redirect(r.clone()),
         HttpAction::UseService(s) => Action::Service(*s),
+        HttpAction::Auth { realm } => Action::Auth(realm.as_deref().unwrap_or(proxy).into()),
     };
     Some(Rule {
         action,
@@ -165,7 +171,9 @@ pub fn render(t: &Template, s: &dyn Samples) -> String {
 }
 
 impl HttpRules {
-    pub fn new(h: &HttpSettings, forwardfor: Option<ForwardFor>) -> HttpRules {
+    /// The rules of proxy `proxy`.
+    pub fn new(h: &HttpSettings, forwardfor: Option<ForwardFor>, proxy: &str) -> HttpRules {
+        let compile = |r| compile(r, proxy);
         HttpRules {
             request: h.request_rules.iter().filter_map(compile).collect(),
             response: h.response_rules.iter().filter_map(compile).collect(),
@@ -222,6 +230,7 @@ impl HttpRules {
                     }
                 }
                 Action::Service(svc) => return Verdict::Service(*svc),
+                Action::Auth(realm) => return Verdict::Auth(realm.clone()),
                 a => prepare(a, &s),
             };
             apply(edit, &mut req.headers);

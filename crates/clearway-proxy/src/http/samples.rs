@@ -48,8 +48,29 @@ impl Samples for ReqSamples<'_> {
                 r.uri.authority().is_some_and(|a| sink(Value::Str(a.as_str())))
             }
             Fetch::Hdr(h) => header_values(&r.headers, h, sink),
+            Fetch::HttpAuth(_)
+            | Fetch::HttpAuthGroup(_)
+            | Fetch::HttpAuthType
+            | Fetch::HttpAuthUser
+            | Fetch::HttpAuthPass => auth(r, fetch, sink),
             _ => self.conn.each(fetch, sink),
         }
+    }
+}
+
+/// The `http_auth*` fetches.
+fn auth(r: &Parts, fetch: &Fetch, sink: &mut dyn FnMut(Value<'_>) -> bool) -> bool {
+    let creds = crate::http::auth::Credentials::of(r);
+    match (fetch, &creds) {
+        (Fetch::HttpAuth(list), c) => sink(Value::Bool(
+            c.as_ref().and_then(|c| crate::http::auth::check(list, c)).is_some(),
+        )),
+        (Fetch::HttpAuthGroup(list), Some(c)) => crate::http::auth::check(list, c)
+            .is_some_and(|u| u.groups.iter().any(|&g| sink(Value::Str(&list.groups[g])))),
+        (Fetch::HttpAuthType, Some(c)) => sink(Value::Str(c.scheme())),
+        (Fetch::HttpAuthUser, Some(crate::http::auth::Credentials::Basic { user, .. })) => sink(Value::Str(user)),
+        (Fetch::HttpAuthPass, Some(crate::http::auth::Credentials::Basic { pass, .. })) => sink(Value::Str(pass)),
+        _ => false,
     }
 }
 

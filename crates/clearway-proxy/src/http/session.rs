@@ -104,6 +104,23 @@ impl Session {
         self.error(Some(be), 502)
     }
 
+    /// HAProxy's `auth` action: a 401 with `WWW-Authenticate`, or for a proxy request
+    /// (`option http-use-proxy-header`, a target that is not a path) a 407 with
+    /// `Proxy-Authenticate`, asking for Basic credentials in `realm`.
+    fn ask_credentials(&self, be: Option<&Backend>, realm: &str, parts: &http::request::Parts) -> Response<ResBody> {
+        let (status, field) = if super::auth::ProxyRequest::is(parts) {
+            (407, header::PROXY_AUTHENTICATE)
+        } else {
+            (401, header::WWW_AUTHENTICATE)
+        };
+        let mut r = self.error(be, status);
+        let realm = realm.replace(['"', '\\'], "");
+        if let Ok(v) = HeaderValue::from_str(&format!("Basic realm=\"{realm}\"")) {
+            r.headers_mut().insert(field, v);
+        }
+        r
+    }
+
     fn error(&self, be: Option<&Backend>, status: u16) -> Response<ResBody> {
         match be {
             Some(b) => b.http.errors.response(Some(&self.fe.http.errors), status),
@@ -191,6 +208,9 @@ impl Session {
         body: ReqBody,
     ) -> (Response<ResBody>, Option<Arc<Backend>>) {
         let fe = &self.fe;
+        if fe.use_proxy_header {
+            super::auth::ProxyRequest::mark(parts, true);
+        }
         // An HTTP/1 head longer than this was refused before it was parsed (client_h1);
         // HTTP/2 heads are measured here.
         if parts.version == Version::HTTP_2 {
@@ -238,6 +258,10 @@ impl Session {
                 return (response.map(ResBody::from), None);
             }
             Verdict::Service(svc) => return (self.service(svc, parts), None),
+            Verdict::Auth(realm) => {
+                fe.counters.inc(Field::Intercepted);
+                return (self.ask_credentials(None, &realm, parts), None);
+            }
         }
         if let Some(app) = fe
             .http
@@ -271,6 +295,7 @@ impl Session {
                 return (response.map(ResBody::from), Some(be));
             }
             Verdict::Service(svc) => return (self.service(svc, parts), Some(be)),
+            Verdict::Auth(realm) => return (self.ask_credentials(Some(&be), &realm, parts), Some(be)),
         }
         if let Some(app) = be
             .http

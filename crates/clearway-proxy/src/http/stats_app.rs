@@ -2,10 +2,11 @@
 //! `admin`), compiled: which requests it takes and who may see it. Owns those decisions;
 //! must not render the page or act on servers (`service` does).
 
+use super::auth::{same, Credentials};
 use super::samples::ReqSamples;
 use crate::acl::Cond;
 use clearway_config::model::{StatsAccessKind, StatsPage};
-use http::{header, Method};
+use http::Method;
 
 /// A proxy's statistics page, compiled.
 #[derive(Debug)]
@@ -67,18 +68,7 @@ impl StatsApp {
 
     /// Whether the request's Basic credentials are one of `stats auth`'s users.
     fn known_user(&self, req: &http::request::Parts) -> bool {
-        use base64::Engine;
-        let Some(creds) = req
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
-            .and_then(|(_, b64)| base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok())
-        else {
-            return false;
-        };
-        let Some((user, pass)) = std::str::from_utf8(&creds).ok().and_then(|c| c.split_once(':')) else {
+        let Some(Credentials::Basic { user, pass }) = Credentials::of(req) else {
             return false;
         };
         // Every user and password compared in full: the time taken says nothing of how
@@ -86,13 +76,8 @@ impl StatsApp {
         self.page
             .users
             .iter()
-            .fold(false, |found, (u, p)| found | (same(u, user) & same(p, pass)))
+            .fold(false, |found, (u, p)| found | (same(u, &user) & same(p, &pass)))
     }
-}
-
-/// Whether two strings are equal, in a time that depends on their lengths only.
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
 }
 
 /// The request target the page's prefix is compared with.
@@ -109,17 +94,4 @@ pub(super) fn target<'a>(page: &StatsPage, uri: &'a http::Uri) -> std::borrow::C
 /// Whether `req` is for `app`'s page.
 pub fn wants_page(app: &StatsApp, req: &http::request::Parts) -> bool {
     app.matches(&req.method, &target(&app.page, &req.uri)).is_some()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn credentials_compare_whole() {
-        assert!(same("s3cret", "s3cret"));
-        assert!(!same("s3cret", "s3creT"));
-        assert!(!same("s3cret", "s3cre"));
-        assert!(same("", ""));
-    }
 }

@@ -101,3 +101,60 @@ fn tcp_response_rules_and_where_they_may_be() {
         assert!(e.contains(needle), "{cfg}: {e}");
     }
 }
+
+#[test]
+fn userlists_and_the_acls_that_name_them() {
+    use crate::model::Secret;
+    // The ACL may come before the userlist, as in HAProxy.
+    let l = ok(
+        "frontend f\n mode http\n bind :80\n acl a http_auth_group(L) admins\n acl k http_auth(L)\n \
+                http-request auth realm R if !a\n http-request auth unless k\n default_backend b\n\
+                backend b\n mode http\n server s 192.0.2.1:80\n\
+                userlist L\n group admins users boss\n group devs\n user boss password $6$salt$hash groups devs\n \
+                user scott insecure-password cat\n user quiet\n",
+    );
+    let u = &l.config.userlists[0];
+    assert_eq!(
+        (u.name.as_str(), u.groups.as_slice()),
+        ("L", &["admins".to_string(), "devs".to_string()][..])
+    );
+    let boss = u.user("boss").unwrap();
+    assert_eq!(boss.secret, Secret::Crypt("$6$salt$hash".into()));
+    assert_eq!(boss.groups, [1, 0], "its own groups, then the groups naming it");
+    assert_eq!(u.user("scott").unwrap().secret, Secret::Plain("cat".into()));
+    assert_eq!(u.user("quiet").unwrap().secret, Secret::None);
+    let f = l.config.frontend("f").unwrap();
+    assert!(matches!(
+        f.http.request_rules[0].action,
+        crate::rules::HttpAction::Auth { realm: Some(ref r) } if r == "R"
+    ));
+    for (text, says) in [
+        ("acl a http_auth(nope)", "no userlist named 'nope'"),
+        ("acl a http_auth", "needs a userlist"),
+        (
+            "acl a http_auth_group(L) ops",
+            "group 'ops' is not declared in userlist 'L'",
+        ),
+        ("acl a http_auth_group(L)", "needs at least one pattern"),
+        ("http-request auth realm", "takes only 'realm REALM'"),
+    ] {
+        let cfg = format!("frontend f\n mode http\n {text}\nuserlist L\n group admins\n");
+        let e = crate::parse_str("t.cfg", &cfg).unwrap_err().to_string();
+        assert!(e.contains(says) && e.contains("t.cfg:3"), "{text}: {e}");
+    }
+    for (body, says) in [
+        (" user a groups ops\n", "cannot find group 'ops' for user 'a'"),
+        (" group g users zed\n", "cannot find user 'zed' for group 'g'"),
+        (
+            " user a password $y$j9T$abc\n",
+            "crypt(3) scheme Clearway does not verify",
+        ),
+        (" user a secret x\n", "only supports the 'password'"),
+        (" group g members a\n", "only supports the 'users' option"),
+        (" acl x src 1.2.3.4\n", "unknown keyword 'acl' in 'userlist' section"),
+    ] {
+        let cfg = format!("userlist L\n{body}");
+        let e = crate::parse_str("t.cfg", &cfg).unwrap_err().to_string();
+        assert!(e.contains(says) && e.contains("t.cfg:2"), "{body}: {e}");
+    }
+}
