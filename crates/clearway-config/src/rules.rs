@@ -24,6 +24,12 @@ pub enum Fetch {
     Method,
     /// The HTTP version as `1.0`, `1.1`, `2.0`.
     Version,
+    /// The path and query of the request (`pathq`): an absolute target's too.
+    PathQ,
+    /// The IPv4 address and the port of an absolute request target's host (`url_ip`,
+    /// `url_port`: 80 for `http://`, 443 for `https://` without one).
+    UrlIp,
+    UrlPort,
     /// Values of a request header (lower-case name); `hdr()` splits values on commas.
     Hdr(String),
     /// Values of a response header, for `http-response` rules.
@@ -89,6 +95,9 @@ impl Fetch {
             self,
             Fetch::Path
                 | Fetch::Url
+                | Fetch::PathQ
+                | Fetch::UrlIp
+                | Fetch::UrlPort
                 | Fetch::Query
                 | Fetch::Method
                 | Fetch::Version
@@ -277,6 +286,12 @@ pub enum HttpAction {
         replacement: String,
     },
     SetPath(Template),
+    /// `set-uri FMT`: the whole target (scheme, authority, path and query).
+    SetUri(Template),
+    /// `set-dst EXPR`, `set-dst-port EXPR`: the address the request counts as having
+    /// reached (what `dst` says, and where a `0.0.0.0` server connects).
+    SetDst(Fetch),
+    SetDstPort(Fetch),
     /// `deny [deny_status N]`: a 403 (or N) from the proxy.
     Deny {
         status: u16,

@@ -217,8 +217,12 @@ fn cookie_persistence_inserts_prefixes_and_rewrites_cookies_as_haproxy_does() {
             fields.len() == 3 && fields[1].len() == 5 && fields[2].len() == 5,
             "{port}: {v}"
         );
-        let stale = get("/dated", &["Cookie: SRV=w2|AAAAB|AAAAB"]);
+        let mut stale = get("/dated", &["Cookie: SRV=w2|AAAAB|AAAAB"]);
         assert_eq!(stale.set_cookie.len(), 1, "{port}: {stale:?}");
+        // The dates are now's: the two proxies are asked seconds apart.
+        let (id, _) = stale.set_cookie[0].split_once('|').expect("dated");
+        let (_, rest) = stale.set_cookie[0].split_once(';').expect("attributes");
+        stale.set_cookie[0] = format!("{id}|DATE|DATE;{rest}");
         got.push(stale);
         // checkcache: a cacheable response with a cookie is refused, with a 502 as HAProxy's
         // documentation says. (HAProxy 2.6.12 sends its "200 OK Service ready" page instead,

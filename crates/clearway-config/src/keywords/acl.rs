@@ -138,6 +138,9 @@ pub fn criterion(word: &str) -> Result<(Fetch, MatchKind), String> {
                 (Fetch::HttpAuthGroup(ul), M::Str)
             })
         }
+        "pathq" => no_arg(Fetch::PathQ, M::Str),
+        "url_ip" => no_arg(Fetch::UrlIp, M::Ip),
+        "url_port" => no_arg(Fetch::UrlPort, M::Int),
         "http_auth_type" => no_arg(Fetch::HttpAuthType, M::Str),
         "http_auth_user" => no_arg(Fetch::HttpAuthUser, M::Str),
         "http_auth_pass" => no_arg(Fetch::HttpAuthPass, M::Str),
@@ -257,6 +260,9 @@ const CRITERIA: &[&str] = &[
     "res.payload",
     "query",
     "req.ver",
+    "pathq",
+    "url_ip",
+    "url_port",
     "http_auth",
     "http_auth_group",
     "http_auth_type",

@@ -40,24 +40,32 @@ const REQUEST_ACTIONS: &[&str] = &[
     "del-header",
     "replace-header",
     "set-path",
+    "set-uri",
+    "set-dst",
+    "set-dst-port",
     "use-service",
     "auth",
 ];
-const RESPONSE_ACTIONS: &[&str] = &["allow", "set-header", "add-header", "del-header", "replace-header"];
+const RESPONSE_ACTIONS: &[&str] = &[
+    "allow",
+    "deny",
+    "set-header",
+    "add-header",
+    "del-header",
+    "replace-header",
+];
 /// Actions HAProxy has that Clearway does not run yet.
 const NOT_YET: &[&str] = &[
     "tarpit",
     "set-var",
     "unset-var",
     "set-query",
-    "set-uri",
     "set-method",
     "replace-path",
     "replace-uri",
     "replace-value",
     "set-log-level",
     "set-src",
-    "set-dst",
     "capture",
     "track-sc0",
     "track-sc1",
@@ -144,11 +152,32 @@ pub fn rule(d: &Directive, response: bool, acls: &[Named]) -> Res<Option<HttpRul
             };
             HttpAction::SetPath(tpl(path)?)
         }
+        "set-uri" => {
+            let [uri] = args else {
+                return fail(format!("'{what}' expects a format, e.g. '{what} %[pathq]'"));
+            };
+            HttpAction::SetUri(tpl(uri)?)
+        }
+        "set-dst" | "set-dst-port" => {
+            let [expr] = args else {
+                return fail(format!(
+                    "'{what}' expects a sample expression, e.g. '{what} hdr(x-dst)'"
+                ));
+            };
+            let (fetch, _) = acl::criterion(expr).map_err(|e| (format!("'{what}': {e}"), None))?;
+            if action == "set-dst" {
+                HttpAction::SetDst(fetch)
+            } else {
+                HttpAction::SetDstPort(fetch)
+            }
+        }
         "deny" => {
+            // A refused response is a 502 by default, as in HAProxy.
             let status = match args {
+                [] if response => 502,
                 [] => 403,
-                [k, n] if k == "deny_status" => status_code(&what, n)?,
-                _ => return fail(format!("'{what}' takes only 'deny_status CODE'")),
+                [k, n] if k == "deny_status" || k == "status" => status_code(&what, n)?,
+                _ => return fail(format!("'{what}' takes only 'deny_status CODE' here")),
             };
             HttpAction::Deny { status }
         }

@@ -22,6 +22,9 @@ enum Action {
     Del(HeaderName),
     Replace(HeaderName, Regex, String),
     SetPath(Template),
+    SetUri(Template),
+    SetDst(rules::Fetch),
+    SetDstPort(rules::Fetch),
     Reply(Reply),
     Redirect(rules::Redirect),
     Service(rules::Service),
@@ -97,6 +100,8 @@ pub struct HttpRules {
     pub stats: Option<super::stats_app::StatsApp>,
     /// `monitor-uri` (frontends).
     pub monitor_uri: Option<Box<str>>,
+    /// A request rule may change the request's destination (`set-dst`, `set-dst-port`).
+    pub sets_destination: bool,
 }
 
 fn name(n: &str) -> HeaderName {
@@ -135,6 +140,9 @@ fn compile(r: &HttpRule, proxy: &str) -> Option<Rule> {
             replacement: rep,
         } => Action::Replace(name(n), Regex::new(regex).ok()?, replacement(rep)),
         HttpAction::SetPath(t) => Action::SetPath(t.clone()),
+        HttpAction::SetUri(t) => Action::SetUri(t.clone()),
+        HttpAction::SetDst(f) => Action::SetDst(f.clone()),
+        HttpAction::SetDstPort(f) => Action::SetDstPort(f.clone()),
         HttpAction::Deny { status } => Action::Reply(Reply::Error(*status)),
         HttpAction::Return(rep) => {
             let mut page = Page {
@@ -158,6 +166,37 @@ fn compile(r: &HttpRule, proxy: &str) -> Option<Rule> {
     })
 }
 
+/// The destination a request counts as having reached once `set-dst` or `set-dst-port`
+/// changed it: what `dst` and `dst_port` say, and where a `0.0.0.0` server connects.
+#[derive(Debug, Clone, Copy)]
+pub struct Destination(pub std::net::SocketAddr);
+
+/// The new destination a `set-dst`/`set-dst-port` rule gives, from the first value of its
+/// expression; None when it has none that fits (the rule then does nothing, as in HAProxy).
+fn destination(action: &Action, f: &rules::Fetch, s: &ReqSamples<'_>) -> Option<std::net::SocketAddr> {
+    let now = s.req.extensions.get::<Destination>().map_or(s.conn.local, |d| d.0);
+    let mut out = None;
+    s.each(f, &mut |v| {
+        out = match (action, v) {
+            (Action::SetDst(_), crate::acl::Value::Ip(ip)) => Some(std::net::SocketAddr::new(ip, now.port())),
+            (Action::SetDst(_), crate::acl::Value::Str(t)) => t
+                .trim()
+                .parse()
+                .ok()
+                .map(|ip| std::net::SocketAddr::new(ip, now.port())),
+            (Action::SetDstPort(_), crate::acl::Value::Int(p)) => {
+                u16::try_from(p).ok().map(|p| std::net::SocketAddr::new(now.ip(), p))
+            }
+            (Action::SetDstPort(_), crate::acl::Value::Str(t)) => {
+                t.trim().parse().ok().map(|p| std::net::SocketAddr::new(now.ip(), p))
+            }
+            _ => None,
+        };
+        true
+    });
+    out
+}
+
 /// Renders a template with the samples of the current request or response.
 pub fn render(t: &Template, s: &dyn Samples) -> String {
     let mut out = String::new();
@@ -174,7 +213,10 @@ impl HttpRules {
     /// The rules of proxy `proxy`.
     pub fn new(h: &HttpSettings, forwardfor: Option<ForwardFor>, proxy: &str) -> HttpRules {
         let compile = |r| compile(r, proxy);
+        let sets_destination =
+            (h.request_rules.iter()).any(|r| matches!(r.action, HttpAction::SetDst(_) | HttpAction::SetDstPort(_)));
         HttpRules {
+            sets_destination,
             request: h.request_rules.iter().filter_map(compile).collect(),
             response: h.response_rules.iter().filter_map(compile).collect(),
             redirects: h.redirects.iter().filter_map(compile).collect(),
@@ -217,6 +259,20 @@ impl HttpRules {
                     }
                     continue;
                 }
+                Action::SetUri(t) => {
+                    match Uri::try_from(render(t, &s)) {
+                        Ok(u) => req.uri = u,
+                        Err(e) => tracing::debug!("set-uri: not a request target ({e}): rule skipped"),
+                    }
+                    continue;
+                }
+                Action::SetDst(f) | Action::SetDstPort(f) => {
+                    let to = destination(&r.action, f, &s);
+                    if let Some(to) = to {
+                        req.extensions.insert(Destination(to));
+                    }
+                    continue;
+                }
                 Action::Reply(rep) => {
                     return Verdict::Respond {
                         denied: matches!(rep, Reply::Error(_)),
@@ -249,7 +305,9 @@ impl HttpRules {
     }
 
     /// Applies the `http-response` rules.
-    pub fn on_response(&self, res: &mut http::response::Parts, req: &Parts, conn: &ConnSamples) {
+    /// Applies the `http-response` rules to a response; Some(status) when one refuses it
+    /// (`deny`): the client then gets that error instead.
+    pub fn on_response(&self, res: &mut http::response::Parts, req: &Parts, conn: &ConnSamples) -> Option<u16> {
         for r in &self.response {
             let s = ResSamples {
                 req: ReqSamples { conn, req },
@@ -260,10 +318,12 @@ impl HttpRules {
             }
             let edit = match &r.action {
                 Action::Allow => break,
+                Action::Reply(Reply::Error(status)) => return Some(*status),
                 a => prepare(a, &s),
             };
             apply(edit, &mut res.headers);
         }
+        None
     }
 
     fn reply(&self, rep: &Reply, s: &dyn Samples, fallback: Option<&ErrorPages>) -> http::Response<Bytes> {

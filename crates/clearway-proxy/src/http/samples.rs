@@ -2,6 +2,7 @@
 //! headers (split on commas as `hdr()` does), status, on top of the connection's samples.
 //! Must not change the message.
 
+use super::rules::Destination;
 use crate::acl::{Cond, ConnSamples, Samples, Value};
 use clearway_config::model::UseSrc;
 use clearway_config::rules::Fetch;
@@ -34,6 +35,21 @@ impl Samples for ReqSamples<'_> {
         let r = self.req;
         match fetch {
             Fetch::Path => sink(Value::Str(r.uri.path())),
+            Fetch::PathQ => sink(Value::Str(r.uri.path_and_query().map_or("/", |p| p.as_str()))),
+            Fetch::UrlIp | Fetch::UrlPort => url_addr(&r.uri).is_some_and(|a| {
+                sink(match fetch {
+                    Fetch::UrlIp => Value::Ip(a.ip()),
+                    _ => Value::Int(i64::from(a.port())),
+                })
+            }),
+            // `set-dst`, `set-dst-port`.
+            Fetch::Dst | Fetch::DstPort if r.extensions.get::<Destination>().is_some() => {
+                let d = r.extensions.get::<Destination>().map_or(self.conn.local, |d| d.0);
+                sink(match fetch {
+                    Fetch::Dst => Value::Ip(d.ip()),
+                    _ => Value::Int(i64::from(d.port())),
+                })
+            }
             Fetch::Url => sink(Value::Str(r.uri.path_and_query().map_or("/", |p| p.as_str()))),
             Fetch::Query => r.uri.query().is_some_and(|q| sink(Value::Str(q))),
             Fetch::Method => sink(Value::Str(r.method.as_str())),
@@ -56,6 +72,18 @@ impl Samples for ReqSamples<'_> {
             _ => self.conn.each(fetch, sink),
         }
     }
+}
+
+/// The IPv4 address and port of an absolute `http://` or `https://` target whose host is
+/// one (HAProxy's `url_ip`, `url_port`); the scheme's port when it names none.
+fn url_addr(uri: &http::Uri) -> Option<std::net::SocketAddr> {
+    let default = match uri.scheme_str()? {
+        s if s.eq_ignore_ascii_case("http") => 80,
+        s if s.eq_ignore_ascii_case("https") => 443,
+        _ => return None,
+    };
+    let ip: std::net::Ipv4Addr = uri.host()?.parse().ok()?;
+    Some(std::net::SocketAddr::new(ip.into(), uri.port_u16().unwrap_or(default)))
 }
 
 /// The `http_auth*` fetches.

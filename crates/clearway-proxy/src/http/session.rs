@@ -472,8 +472,20 @@ impl Session {
             && !fe.captures.reads_response();
         let client_upgrade = upgrade.is_some().then(|| ClientSwitch::take(parts)).flatten();
 
+        // `set-dst`/`set-dst-port`: where a `0.0.0.0` server connects for this request.
+        // Boxed: this request's future holds it across its awaits.
+        let moved: Option<Box<ConnSamples>> = (fe.http.sets_destination || be.http.sets_destination)
+            .then(|| parts.extensions.get::<super::rules::Destination>())
+            .flatten()
+            .map(|d| {
+                Box::new(ConnSamples {
+                    local: d.0,
+                    ..self.conn.clone()
+                })
+            });
+        let conn = moved.as_deref().unwrap_or(&self.conn);
         let side = ClientSide {
-            conn: &self.conn,
+            conn,
             hdr_ip,
             data_waiting: true,
             timed: fe.log_requests,
@@ -776,8 +788,14 @@ impl Session {
         strip_hop_by_hop(&mut rp.headers);
         let fe = &self.fe;
         let captured = (fe.log_requests && fe.captures.reads_response()).then(|| ResCaptured::headers(fe, &rp.headers));
-        be.http.on_response(&mut rp, req, &self.conn);
-        fe.http.on_response(&mut rp, req, &self.conn);
+        // A response rule's `deny` (the backend's first, as HAProxy runs them).
+        let denied = be
+            .http
+            .on_response(&mut rp, req, &self.conn)
+            .or_else(|| fe.http.on_response(&mut rp, req, &self.conn));
+        if let Some(status) = denied {
+            return self.refuse_response(be, req, body, status);
+        }
         if let Some(mut c) = captured {
             c.cookie(fe, &rp.headers);
             rp.extensions.insert(c);
@@ -811,15 +829,27 @@ impl Session {
             );
             tracing::error!("{msg}");
             be.events.send(crate::log::ALERT, &msg);
-            be.rt.counters.inc(Field::DeniedResp);
-            fe.counters.inc(Field::DeniedResp);
-            if let Some(l) = req.extensions.get::<ReqLog>() {
-                l.blocked();
-            }
-            drop(body);
-            return self.error(Some(be), 502);
+            return self.refuse_response(be, req, body, 502);
         }
         Response::from_parts(rp, body)
+    }
+
+    /// A server's response refused by the proxy (`http-response deny`, `option
+    /// checkcache`): the client gets the error `status` instead, logged `PH`.
+    fn refuse_response(
+        &self,
+        be: &Backend,
+        req: &http::request::Parts,
+        body: ResBody,
+        status: u16,
+    ) -> Response<ResBody> {
+        be.rt.counters.inc(Field::DeniedResp);
+        self.fe.counters.inc(Field::DeniedResp);
+        if let Some(l) = req.extensions.get::<ReqLog>() {
+            l.blocked();
+        }
+        drop(body);
+        self.error(Some(be), status)
     }
 }
 

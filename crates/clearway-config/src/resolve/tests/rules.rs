@@ -158,3 +158,33 @@ fn userlists_and_the_acls_that_name_them() {
         assert!(e.contains(says) && e.contains("t.cfg:2"), "{body}: {e}");
     }
 }
+
+#[test]
+fn destination_and_uri_rewrites_and_response_deny() {
+    use crate::rules::{Fetch, HttpAction};
+    let l = ok(
+        "frontend f\n mode http\n bind :80\n http-request set-dst url_ip\n http-request set-dst-port url_port\n \
+                http-request set-uri %[pathq]\n http-response deny if { status 500 }\n http-response deny status 503\n \
+                default_backend b\nbackend b\n mode http\n server s 0.0.0.0\n",
+    );
+    let f = l.config.frontend("f").unwrap();
+    let actions: Vec<&HttpAction> = f.http.request_rules.iter().map(|r| &r.action).collect();
+    assert!(matches!(actions[0], HttpAction::SetDst(Fetch::UrlIp)));
+    assert!(matches!(actions[1], HttpAction::SetDstPort(Fetch::UrlPort)));
+    assert!(matches!(actions[2], HttpAction::SetUri(_)));
+    let res: Vec<&HttpAction> = f.http.response_rules.iter().map(|r| &r.action).collect();
+    assert!(matches!(
+        res[..],
+        [HttpAction::Deny { status: 502 }, HttpAction::Deny { status: 503 }]
+    ));
+    for (text, says) in [
+        ("http-request set-dst", "expects a sample expression"),
+        ("http-request set-dst nosuch", "unknown ACL criterion"),
+        ("http-request set-uri", "expects a format"),
+        ("http-response deny hdr x y", "takes only 'deny_status CODE'"),
+    ] {
+        let cfg = format!("frontend f\n mode http\n {text}\n");
+        let e = crate::parse_str("t.cfg", &cfg).unwrap_err().to_string();
+        assert!(e.contains(says) && e.contains("t.cfg:3"), "{text}: {e}");
+    }
+}

@@ -1,0 +1,89 @@
+//! Clearway as an HTTP forward proxy, HAProxy's way (its `option-http_proxy.cfg` example)
+//! side by side with HAProxy: `url_ip`/`url_port` ACLs, `http-request set-dst`,
+//! `set-dst-port` and `set-uri %[pathq]` before a `0.0.0.0` server, and `http-response deny`.
+
+mod common;
+use common::http::{echo, headers, values, DEFAULTS};
+use common::*;
+
+const CONFIG: &str = "{DEFAULTS}frontend fp\n    bind 192.0.2.1:PORT\n\
+    \x20   acl forbidden_dst url_ip 198.51.100.12/32\n\
+    \x20   http-request deny if forbidden_dst\n\
+    \x20   default_backend next-hop\n\
+    backend next-hop\n\
+    \x20   acl valid_method method GET\n\
+    \x20   http-request deny if !valid_method\n\
+    \x20   http-request set-dst url_ip\n\
+    \x20   http-request set-dst-port url_port\n\
+    \x20   http-request set-uri %[pathq]\n\
+    \x20   http-request set-header X-Dst %[dst]:%[dst_port]\n\
+    \x20   server next-hop 0.0.0.0\n\
+    \x20   http-response deny if { res.hdr(x-bad) yes }\n";
+
+/// Status, and the server, request line and `X-Dst` the server saw.
+fn through(topo: &clearway_testkit::Topology, port: u16, url: &str, opts: &[&str]) -> (String, String, String, String) {
+    let proxy = format!("http://192.0.2.1:{port}");
+    let mut args = vec![
+        "-sS",
+        "--max-time",
+        "10",
+        "-w",
+        "\n%{http_code}",
+        "--proxy",
+        proxy.as_str(),
+    ];
+    args.extend_from_slice(opts);
+    args.push(url);
+    let out = topo.client.exec("curl", &args);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, status) = text.rsplit_once('\n').unwrap_or(("", &text));
+    (
+        status.to_string(),
+        values(body, "server").join(","),
+        values(body, "line").join(","),
+        headers(body, "x-dst").join(","),
+    )
+}
+
+#[test]
+fn a_forward_proxy_follows_the_urls_address_as_haproxy_does() {
+    let Some(topo) = topology("hfwd") else { return };
+    let _w1 = echo(&topo, "198.51.100.10:80", "web1");
+    let _w2 = echo(&topo, "198.51.100.11:8080", "web2");
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &CONFIG.replace("{DEFAULTS}", DEFAULTS));
+    let mut seen = Vec::new();
+    for port in [80u16, 81] {
+        let got = vec![
+            through(&topo, port, "http://198.51.100.10/hello?x=1", &[]),
+            through(&topo, port, "http://198.51.100.11:8080/other", &[]),
+            // A private destination, a method the backend refuses, a response it refuses.
+            through(&topo, port, "http://198.51.100.12/", &[]),
+            through(&topo, port, "http://198.51.100.10/", &["-X", "DELETE"]),
+            through(
+                &topo,
+                port,
+                "http://198.51.100.10/",
+                &["-H", "X-Reply-Header: X-Bad: yes"],
+            ),
+        ];
+        assert_eq!(
+            got[0],
+            (
+                "200".into(),
+                "web1".into(),
+                "GET /hello?x=1 HTTP/1.1".into(),
+                "198.51.100.10:80".into()
+            ),
+            "{port}"
+        );
+        assert_eq!(
+            (got[1].1.as_str(), got[1].3.as_str()),
+            ("web2", "198.51.100.11:8080"),
+            "{port}"
+        );
+        let statuses: Vec<&str> = got[2..].iter().map(|g| g.0.as_str()).collect();
+        assert_eq!(statuses, ["403", "403", "502"], "{port}");
+        seen.push(got);
+    }
+    assert_eq!(seen[0], seen[1], "Clearway and HAProxy differ");
+}
