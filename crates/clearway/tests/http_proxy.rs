@@ -28,20 +28,19 @@ fn through(topo: &clearway_testkit::Topology, port: u16, url: &str, opts: &[&str
         "--max-time",
         "10",
         "-w",
-        "\n%{http_code}",
+        "\nstatus=%{http_code}\n",
         "--proxy",
         proxy.as_str(),
     ];
     args.extend_from_slice(opts);
     args.push(url);
     let out = topo.client.exec("curl", &args);
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, status) = text.rsplit_once('\n').unwrap_or(("", &text));
+    let body = String::from_utf8_lossy(&out.stdout).into_owned();
     (
-        status.to_string(),
-        values(body, "server").join(","),
-        values(body, "line").join(","),
-        headers(body, "x-dst").join(","),
+        values(&body, "status").join(","),
+        values(&body, "server").join(","),
+        values(&body, "line").join(","),
+        headers(&body, "x-dst").join(","),
     )
 }
 
@@ -81,6 +80,15 @@ fn a_forward_proxy_follows_the_urls_address_as_haproxy_does() {
             ("web2", "198.51.100.11:8080"),
             "{port}"
         );
+        // Two destinations over one client connection: the second must not get the first's
+        // idle server connection.
+        let both = through(
+            &topo,
+            port,
+            "http://198.51.100.10/three",
+            &["http://198.51.100.10/one", "http://198.51.100.11:8080/two"],
+        );
+        assert_eq!(both.1, "web1,web2,web1", "{port}: {both:?}");
         let statuses: Vec<&str> = got[2..].iter().map(|g| g.0.as_str()).collect();
         assert_eq!(statuses, ["403", "403", "502"], "{port}");
         seen.push(got);

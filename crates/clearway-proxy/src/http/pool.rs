@@ -78,6 +78,10 @@ pub struct Key {
     pub source: Option<IpAddr>,
     /// The SNI of a TLS connection opened with a per-request SNI (`sni req.hdr(host)`).
     pub sni: Option<std::sync::Arc<str>>,
+    /// The address connected to, for a server that connects where each request was going
+    /// (`0.0.0.0`, `option transparent`, `set-dst`): no request reuses a connection to
+    /// another destination.
+    pub dst: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug)]
@@ -382,6 +386,7 @@ mod tests {
 
     fn key() -> Key {
         Key {
+            dst: None,
             backend: clearway_core::BackendId(0),
             server: 0,
             source: None,

@@ -513,6 +513,10 @@ impl Session {
             Some(Arc::from(host.to_ascii_lowercase()))
         };
         let key = |server: usize| Key {
+            dst: {
+                let s = &be.rt.servers[server];
+                s.is_original_destination().then(|| s.target(conn.local))
+            },
             backend: be.id,
             server,
             source: spoofed_source(be, server, self.conn.peer.ip(), hdr_ip),
