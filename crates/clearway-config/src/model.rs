@@ -569,6 +569,9 @@ pub struct ProxyOptions {
     /// `option http-use-proxy-header`: a request whose target is not a path (a proxy
     /// request) is asked for credentials with a 407 and `Proxy-Authenticate`.
     pub use_proxy_header: bool,
+    /// `option transparent`: a backend without servers (and without `balance` or
+    /// `dispatch`) connects each session to the address its client was going to.
+    pub transparent: bool,
     /// `option checkcache`: a response a shared cache could keep that sets a cookie is
     /// refused (502) and logged, so no cache hands one client's cookie to others.
     pub checkcache: bool,

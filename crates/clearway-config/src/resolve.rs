@@ -346,6 +346,8 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
     }
     if caps.backend {
         let mut options = draft.options.clone();
+        // A `dispatch` address wins over `option transparent`, as in HAProxy.
+        options.transparent &= draft.dispatch.is_none();
         if let crate::model::CheckKind::TcpCheck(rules) = &mut options.check {
             *rules = options.tcp_check.clone();
         } else if let crate::model::CheckKind::External { command, path } = &mut options.check {
@@ -440,6 +442,35 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
                     span,
                     "'dispatch' beside 'server' lines without a 'balance' (HAProxy then sends everything to the dispatch address)",
                     "dispatch",
+                    crate::keywords::NotActed::Unsupported,
+                );
+            }
+        }
+        // `option transparent` (a `dispatch` wins over it, as in HAProxy).
+        if draft.options.transparent && draft.dispatch.is_none() && caps.backend && !draft.disabled {
+            if draft.balance_set {
+                ctx.error_hint(
+                    &s.span,
+                    format!(
+                        "{} '{}' cannot use both transparent and balance mode",
+                        s.kind.word(),
+                        s.name
+                    ),
+                    Some("remove 'option transparent', or the 'balance' line (here or in its defaults)".into()),
+                );
+            } else if servers.is_empty() {
+                // As HAProxy: each session goes to its original destination, a server of no name.
+                let mut d = crate::keywords::server::template(&s.span);
+                d.name = "<NOSRV>".into();
+                d.hidden = true;
+                d.source = draft.source.clone();
+                servers.push(d);
+            } else {
+                ctx.not_acted(
+                    &s.span,
+                    "'option transparent' beside 'server' lines (HAProxy then sends sessions without a \
+                     persistence cookie to their original destination)",
+                    "transparent",
                     crate::keywords::NotActed::Unsupported,
                 );
             }

@@ -150,7 +150,9 @@ impl Runtime {
                 .collect::<Result<Vec<_>, BuildError>>()?;
             // A connection that began with a PROXY protocol header speaks for one client: as in
             // HAProxy, it stays that client's session's own (`http-reuse never`).
-            let private = b.servers.iter().any(|s| s.send_proxy.on());
+            // So is one to a transparent backend's original destinations (HAProxy treats them
+            // as private too).
+            let private = b.servers.iter().any(|s| s.send_proxy.on()) || b.options.transparent;
             let mut http = HttpRules::new(&b.http, b.options.forwardfor.clone(), &b.name);
             if private {
                 http.reuse = model::HttpReuse::Never;

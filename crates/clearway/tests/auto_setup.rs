@@ -115,11 +115,20 @@ fn unprivileged_worker_with_auto_set_up_is_cleaned_up_by_the_guard() {
 fn catch_all_bind_serves_the_destination_the_client_chose() {
     let Some(topo) = topology("catchall") else { return };
     let _srv = peer_servers(&topo, &["198.51.100.10:80", "198.51.100.11:80", "198.51.100.12:80"]);
-    let cfg = "global\n    transparent-setup auto\n\
-               defaults\n    mode tcp\n    timeout connect 2s\n    timeout client 30s\n    timeout server 30s\n\
-               frontend intercept\n    bind :80 transparent\n    default_backend original\n\
-               backend original\n    server dst 0.0.0.0\n";
-    let lb = Clearway::start(&topo.lb, binary(), cfg, &[80]);
+    // A `0.0.0.0` server, or HAProxy's older `option transparent` in a backend without servers.
+    for original in ["server dst 0.0.0.0", "option transparent"] {
+        catch_all(&topo, original);
+    }
+}
+
+fn catch_all(topo: &clearway_testkit::Topology, original: &str) {
+    let cfg = format!(
+        "global\n    transparent-setup auto\n\
+         defaults\n    mode tcp\n    timeout connect 2s\n    timeout client 30s\n    timeout server 30s\n\
+         frontend intercept\n    bind :80 transparent\n    default_backend original\n\
+         backend original\n    {original}\n"
+    );
+    let mut lb = Clearway::start(&topo.lb, binary(), &cfg, &[80]);
     assert!(
         lb.wait_log("TCP port 80 is intercepted for any destination", TIMEOUT),
         "{}",
@@ -130,16 +139,21 @@ fn catch_all_bind_serves_the_destination_the_client_chose() {
         ("s2", "198.51.100.11:80"),
         ("s3", "198.51.100.12:80"),
     ] {
-        let answer = ask(&topo, dst, Some("192.0.2.2"));
-        assert_eq!(server_of(&answer), name, "the client's own destination {dst}: {answer}");
+        let answer = ask(topo, dst, Some("192.0.2.2"));
+        assert_eq!(
+            server_of(&answer),
+            name,
+            "{original}: the client's own destination {dst}: {answer}"
+        );
         // Forwarded past the lb, the server would see 192.0.2.2; through Clearway (no usesrc)
         // it sees the lb's address.
         assert_eq!(
             peer_of(&answer).ip().to_string(),
             "198.51.100.1",
-            "intercepted by Clearway: {answer}"
+            "{original}: intercepted by Clearway: {answer}"
         );
     }
+    lb.stop();
 }
 
 #[test]

@@ -9,7 +9,10 @@ use common::*;
 const CONFIG: &str = "{DEFAULTS}frontend fp\n    bind 192.0.2.1:PORT\n\
     \x20   acl forbidden_dst url_ip 198.51.100.12/32\n\
     \x20   http-request deny if forbidden_dst\n\
+    \x20   use_backend tp if { hdr(x-tp) yes }\n\
     \x20   default_backend next-hop\n\
+    backend tp\n    option transparent\n\
+    \x20   http-request set-dst url_ip\n    http-request set-dst-port url_port\n    http-request set-uri %[pathq]\n\
     backend next-hop\n\
     \x20   acl valid_method method GET\n\
     \x20   http-request deny if !valid_method\n\
@@ -64,6 +67,8 @@ fn a_forward_proxy_follows_the_urls_address_as_haproxy_does() {
                 "http://198.51.100.10/",
                 &["-H", "X-Reply-Header: X-Bad: yes"],
             ),
+            // `option transparent` in a backend without servers: the same, HAProxy's old way.
+            through(&topo, port, "http://198.51.100.11:8080/tp", &["-H", "X-Tp: yes"]),
         ];
         assert_eq!(
             got[0],
@@ -89,8 +94,38 @@ fn a_forward_proxy_follows_the_urls_address_as_haproxy_does() {
             &["http://198.51.100.10/one", "http://198.51.100.11:8080/two"],
         );
         assert_eq!(both.1, "web1,web2,web1", "{port}: {both:?}");
-        let statuses: Vec<&str> = got[2..].iter().map(|g| g.0.as_str()).collect();
+        let statuses: Vec<&str> = got[2..5].iter().map(|g| g.0.as_str()).collect();
         assert_eq!(statuses, ["403", "403", "502"], "{port}");
+        assert_eq!(
+            (got[5].1.as_str(), got[5].2.as_str()),
+            ("web2", "GET /tp HTTP/1.1"),
+            "{port}"
+        );
+        // Its server connections are each client's own, as HAProxy keeps them: a second
+        // client never gets the first one's.
+        let conns = |_: u8| {
+            let proxy = format!("http://192.0.2.1:{port}");
+            let out = topo.client.exec(
+                "curl",
+                &[
+                    "-sS",
+                    "--max-time",
+                    "10",
+                    "--proxy",
+                    &proxy,
+                    "-H",
+                    "X-Tp: yes",
+                    "http://198.51.100.10/a",
+                    "http://198.51.100.10/b",
+                ],
+            );
+            values(&String::from_utf8_lossy(&out.stdout), "conn")
+        };
+        let (a, b) = (conns(1), conns(2));
+        assert!(
+            a.len() == 2 && b.len() == 2 && !b.iter().any(|c| a.contains(c)),
+            "{port}: {a:?} {b:?}"
+        );
         seen.push(got);
     }
     assert_eq!(seen[0], seen[1], "Clearway and HAProxy differ");

@@ -21,6 +21,10 @@ const SPECIAL: &[(&str, &str)] = &[
     ),
     ("http-check", "`http-check set-var` and `unset-var`"),
     (
+        "transparent",
+        "`option transparent` beside `server` lines without a `balance` line",
+    ),
+    (
         "hash-type",
         "a hash function or `avalanche` after the `hash-type` method",
     ),

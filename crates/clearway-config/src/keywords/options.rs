@@ -15,6 +15,7 @@ pub(super) const ACTED: &[&str] = &[
     "persist",
     "checkcache",
     "http-use-proxy-header",
+    "transparent",
     "forwardfor",
     "http-keep-alive",
     "http-server-close",
@@ -82,7 +83,6 @@ pub(super) const UNACTED: &[(&str, NotActed)] = &[
     ("logasap", NoEffect),
     // Closing with a reset instead of a FIN can lose data in flight.
     ("nolinger", Unsupported),
-    ("transparent", Unsupported),
     ("independent-streams", NoEffect),
     ("idle-close-on-response", NoEffect),
     ("http-use-htx", NoEffect),
@@ -111,6 +111,7 @@ pub fn apply(d: &Directive, negated: bool, opts: &mut ProxyOptions, redispatch: 
         "allbackups" => opts.allbackups = !negated,
         "persist" => opts.persist = !negated,
         "checkcache" => opts.checkcache = !negated,
+        "transparent" => opts.transparent = !negated,
         "http-use-proxy-header" => opts.use_proxy_header = !negated,
         "prefer-last-server" => opts.prefer_last_server = !negated,
         "tcplog" => opts.tcplog = !negated,

@@ -332,3 +332,28 @@ fn cookie_persistence_lines_as_haproxy_reads_them() {
         assert!(e.contains(needle) && e.contains("t.cfg:3"), "{line}: {e}");
     }
 }
+
+#[test]
+fn option_transparent_is_a_server_of_no_name_at_the_original_destination() {
+    let l = ok("backend b\n option transparent\n");
+    let s = &l.config.backend("b").unwrap().servers;
+    assert_eq!(s.len(), 1);
+    assert!(s[0].hidden && matches!(s[0].host, crate::model::Host::Ip(a) if a.is_unspecified()));
+    // A dispatch address wins, as in HAProxy.
+    let l = ok("backend b\n option transparent\n dispatch 192.0.2.1:80\n");
+    let s = &l.config.backend("b").unwrap().servers;
+    assert!(matches!(s[0].host, crate::model::Host::Ip(a) if !a.is_unspecified()));
+    for (cfg, needle) in [
+        (
+            "backend b\n balance roundrobin\n option transparent\n server s 192.0.2.1:80\n",
+            "cannot use both transparent and balance mode",
+        ),
+        (
+            "backend b\n option transparent\n server s 192.0.2.1:80\n",
+            "'option transparent' beside 'server' lines",
+        ),
+    ] {
+        let e = crate::parse_str("t.cfg", cfg).unwrap_err().to_string();
+        assert!(e.contains(needle), "{cfg}: {e}");
+    }
+}
