@@ -77,6 +77,9 @@ pub struct Global {
     /// buffer): a request head larger than their difference is refused, as in HAProxy.
     pub bufsize: Option<u32>,
     pub maxrewrite: Option<u32>,
+    /// `tune.http.maxhdr` (default 101): a head may have one field fewer (HAProxy counts the
+    /// start line); a request with more is refused, a response with more is a 502.
+    pub maxhdr: Option<u16>,
     /// `external-check`: backends may run programs as health checks.
     pub external_check: bool,
     /// `insecure-fork-wanted`: the process may start programs (HAProxy's external checks

@@ -151,16 +151,26 @@ pub enum Head {
     },
 }
 
-/// At most as many headers as HAProxy's `tune.http.maxhdr` default.
-const MAX_HEADERS: usize = 101;
-
 impl Head {
+    /// At most as many header fields as `tune.http.maxhdr` allows.
     pub fn parse(data: &[u8]) -> Head {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut req = httparse::Request::new(&mut headers);
-        match req.parse(data) {
+        let (mut stack, mut heap) = (crate::http::decode::stack_room(), Vec::new());
+        let mut req = httparse::Request::new(&mut []);
+        match httparse::ParserConfig::default().parse_request_with_uninit_headers(
+            &mut req,
+            data,
+            crate::http::decode::header_room(&mut stack, &mut heap),
+        ) {
             Ok(httparse::Status::Partial) => Head::Partial,
             Err(_) => Head::NotHttp,
+            Ok(httparse::Status::Complete(_))
+                if crate::http::decode::too_many_fields(
+                    req.headers.len(),
+                    crate::http::decode::Semantics::scan(req.headers).uncounted,
+                ) =>
+            {
+                Head::NotHttp
+            }
             Ok(httparse::Status::Complete(_)) => Head::Complete {
                 method: req.method.unwrap_or_default().to_string(),
                 target: req.path.unwrap_or_default().to_string(),

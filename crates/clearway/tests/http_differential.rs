@@ -220,6 +220,56 @@ fn heads_too_large_or_with_too_many_fields_against_clearway_and_haproxy() {
 }
 
 #[test]
+fn tune_http_maxhdr_counts_fields_as_haproxy_does() {
+    let Some(topo) = topology("hdm") else { return };
+    let _srv = common::http::echo(&topo, "198.51.100.10:80", "web1");
+    let cfg = format!("global\n    tune.http.maxhdr 10\n{HTTP_PORT_CONFIG}");
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
+    let fields = |n: usize, name: &str| (0..n).map(|i| format!("{name}{i}: v\r\n")).collect::<String>();
+    let req = |extra: &str| format!("GET / HTTP/1.1\r\nHost: x\r\n{extra}Connection: close\r\n\r\n").into_bytes();
+    // 10 counts the start line: 9 fields (Host and 8 more); `Connection: close`, and a
+    // repeated Host or Content-Length of the same value, are not counted. A response with
+    // more (the echo server sends 3 of its own) is a 502. Clearway answers 431 where HAProxy
+    // answers 400.
+    type Row = (&'static str, Vec<u8>, Vec<u16>, Vec<u16>);
+    let table: Vec<Row> = vec![
+        ("fields_9", req(&fields(8, "X-F")), vec![200], vec![200]),
+        ("fields_10", req(&fields(9, "X-F")), vec![431], vec![400]),
+        (
+            "same_host_twice",
+            req(&format!("{}Host: x\r\n", fields(8, "X-F"))),
+            vec![200],
+            vec![200],
+        ),
+        (
+            "response_9",
+            req(&fields(6, "X-Reply-Header: X-R")),
+            vec![200],
+            vec![200],
+        ),
+        (
+            "response_10",
+            req(&format!(
+                "{}X-Reply-Header: X-R6: 1\r\n",
+                fields(6, "X-Reply-Header: X-R")
+            )),
+            vec![502],
+            vec![502],
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (name, r, cw_want, hap_want) in &table {
+        for (port, want) in [(80, cw_want), (81, hap_want)] {
+            let got = statuses(&topo, &format!("192.0.2.1:{port}"), r);
+            if &got != want {
+                wrong.push(format!("{name}: port {port} {got:?}, wanted {want:?}"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
 fn tune_bufsize_and_maxrewrite_set_the_largest_head_as_in_haproxy() {
     let Some(topo) = topology("hdt") else { return };
     let srv = RecordingHttpServer::start(&topo.server, addr("198.51.100.10:80"));

@@ -81,7 +81,7 @@ pub(super) const KNOWN_NOT_ACTED: &[(&str, NotActed)] = &[
 ];
 /// `tune.*` keywords that decide which requests get in (the largest head or header count
 /// accepted): unsupported. Every other `tune.*` has no effect here.
-pub(super) const TUNE_UNSUPPORTED: &[&str] = &["tune.http.maxhdr"];
+pub(super) const TUNE_UNSUPPORTED: &[&str] = &[];
 /// The global TLS defaults Clearway acts on (kept in `Ctx::tls` for the lines after them).
 pub(super) const TLS_DEFAULTS: &[&str] = &[
     "ssl-default-bind-ciphers",
@@ -117,6 +117,7 @@ pub(super) const ACTED: &[&str] = &[
     "nosplice",
     "busy-polling",
     "tune.bufsize",
+    "tune.http.maxhdr",
     "tune.maxrewrite",
     "spread-checks",
     "max-spread-checks",
@@ -273,6 +274,13 @@ fn apply_inner(d: &Directive, g: &mut Global, ctx: &mut Ctx) -> Result<(), Strin
         "max-spread-checks" => {
             want_args(d, 1, "a time")?;
             g.max_spread_checks = Some(units::time(&d.words[1])?);
+        }
+        "tune.http.maxhdr" => {
+            want_args(d, 1, "a number of header fields")?;
+            match d.words[1].parse::<u16>() {
+                Ok(n) if (1..=32_767).contains(&n) => g.maxhdr = Some(n),
+                _ => return Err(format!("'{kw}' expects a number from 1 to 32767, not '{}'", d.words[1])),
+            }
         }
         "tune.bufsize" | "tune.maxrewrite" => {
             want_args(d, 1, "a size in bytes")?;

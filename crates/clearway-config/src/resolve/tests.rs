@@ -554,11 +554,17 @@ fn tcp_keepalive_options_and_timers_reach_each_side() {
 }
 
 #[test]
-fn tune_keywords_that_decide_what_gets_in_are_refused_the_others_noted() {
-    let e = refused(&format!(
+fn tune_keywords_acted_on_or_noted() {
+    let l = ok(&format!(
         "global\n tune.http.maxhdr 200\n{POLICY_BASE}backend b\n server s 127.0.0.1:1\n"
     ));
-    assert!(e[0].message.contains("'tune.http.maxhdr' is not supported"), "{e:?}");
+    assert_eq!(l.config.global.maxhdr, Some(200));
+    for bad in ["0", "32768", "many"] {
+        let e = refused(&format!(
+            "global\n tune.http.maxhdr {bad}\n{POLICY_BASE}backend b\n server s 127.0.0.1:1\n"
+        ));
+        assert!(e[0].message.contains("expects a number from 1 to 32767"), "{e:?}");
+    }
     let l = ok(&format!(
         "global\n tune.ssl.default-dh-param 2048\n{POLICY_BASE}backend b\n server s 127.0.0.1:1\n"
     ));

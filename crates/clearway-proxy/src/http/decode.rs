@@ -148,8 +148,61 @@ impl Decoder {
 /// once the head is frozen the values become slices of it, not copies.
 pub type Span = (u32, u32, u32, u32);
 
-/// HAProxy's `tune.http.maxhdr`: the most header fields a head may have.
+/// HAProxy's default `tune.http.maxhdr`: 101, so 100 fields (it counts the start line).
 pub const MAX_HEADERS: usize = 101;
+
+/// Room for fields beyond the limit, for those HAProxy does not count (`Semantics::uncounted`).
+const UNCOUNTED_ROOM: usize = 8;
+
+/// Room for fields kept on the stack: enough for the default limit.
+const STACK_ROOM: usize = MAX_HEADERS + UNCOUNTED_ROOM;
+
+/// The most header fields a head may have: `tune.http.maxhdr` less one (HAProxy counts the
+/// start line).
+static MAX_FIELDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(MAX_HEADERS - 1);
+
+/// The most header fields a head may have now.
+pub fn max_fields() -> usize {
+    MAX_FIELDS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Whether a head with `fields` fields, `uncounted` of which HAProxy would not count, has
+/// more than `tune.http.maxhdr` allows.
+pub fn too_many_fields(fields: usize, uncounted: usize) -> bool {
+    fields.saturating_sub(uncounted) > max_fields()
+}
+
+/// Sets `tune.http.maxhdr` (1 to 32767).
+pub fn set_max_headers(maxhdr: usize) {
+    MAX_FIELDS.store(maxhdr.clamp(1, 32_767) - 1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Uninitialised room on the stack for the fields httparse finds in one head (zeroing room
+/// on every head showed in profiles), declared by the caller: returned by value, the array
+/// would be copied per head.
+pub type StackRoom<'b> = [std::mem::MaybeUninit<httparse::Header<'b>>; STACK_ROOM];
+
+/// An uninitialised `StackRoom` (inlined: built in place, never copied).
+#[inline(always)]
+pub const fn stack_room<'b>() -> StackRoom<'b> {
+    [const { std::mem::MaybeUninit::uninit() }; STACK_ROOM]
+}
+
+/// Room for the fields `tune.http.maxhdr` allows and a few HAProxy would not count: on the
+/// stack up to the default, else on the heap. A head with more is refused by httparse
+/// (`TooManyHeaders`); the caller checks the count (`too_many_fields`).
+pub fn header_room<'a, 'b>(
+    stack: &'a mut StackRoom<'b>,
+    heap: &'a mut Vec<std::mem::MaybeUninit<httparse::Header<'b>>>,
+) -> &'a mut [std::mem::MaybeUninit<httparse::Header<'b>>] {
+    let n = max_fields() + UNCOUNTED_ROOM;
+    if n <= STACK_ROOM {
+        &mut stack[..n]
+    } else {
+        heap.resize_with(n, std::mem::MaybeUninit::uninit);
+        heap
+    }
+}
 
 /// Room for the spans of one head's fields: on the stack for the usual few, on the heap
 /// beyond. Room for `MAX_HEADERS` zeroed on every head showed in profiles (1.6 kB, twice a
@@ -166,11 +219,9 @@ impl SpanRoom {
     const FEW: usize = 32;
 
     /// Records where `headers`, as httparse found them in `buf`, lie. (At most
-    /// `MAX_HEADERS`, in a head far shorter than u32::MAX: both bounded by the callers.)
+    /// `tune.http.maxhdr`, in a head far shorter than u32::MAX: both bounded by the callers.)
     pub fn fill(&mut self, buf: &[u8], headers: &[httparse::Header<'_>]) -> &[Span] {
-        // httparse is given room for `MAX_HEADERS` and refuses a head with more.
-        debug_assert!(headers.len() <= MAX_HEADERS);
-        let n = headers.len().min(MAX_HEADERS);
+        let n = headers.len();
         let at: &mut [Span] = if n <= SpanRoom::FEW {
             &mut self.few[..n]
         } else {
@@ -308,21 +359,29 @@ pub struct ConnectionTokens {
 }
 
 impl ConnectionTokens {
-    /// Adds what one Connection field's value lists.
-    fn add(&mut self, value: &[u8]) {
+    /// Adds what one Connection field's value lists; true when it lists nothing but
+    /// `close` and `keep-alive`.
+    fn add(&mut self, value: &[u8]) -> bool {
+        let mut only_persistence = true;
         for t in tokens(value) {
-            self.close |= t.eq_ignore_ascii_case(b"close");
-            self.keep_alive |= t.eq_ignore_ascii_case(b"keep-alive");
-            self.upgrade |= t.eq_ignore_ascii_case(b"upgrade");
-            self.other |= names_a_header(t);
+            let close = t.eq_ignore_ascii_case(b"close");
+            let keep_alive = !close && t.eq_ignore_ascii_case(b"keep-alive");
+            self.close |= close;
+            self.keep_alive |= keep_alive;
+            only_persistence &= close | keep_alive;
+            if !(close | keep_alive) {
+                self.upgrade |= t.eq_ignore_ascii_case(b"upgrade");
+                self.other |= names_a_header(t);
+            }
         }
+        only_persistence
     }
 
     /// The Connection fields of a message already in a header map, with one lookup.
     pub fn of(h: &http::HeaderMap) -> ConnectionTokens {
         let mut t = ConnectionTokens::default();
         for v in h.get_all(http::header::CONNECTION) {
-            t.add(v.as_bytes());
+            let _ = t.add(v.as_bytes());
         }
         t
     }
@@ -356,6 +415,10 @@ pub struct Semantics {
     /// `Upgrade` names `websocket`, and a `Sec-WebSocket-Key` field is there.
     pub websocket: bool,
     pub websocket_key: bool,
+    /// Fields HAProxy's parser drops before it counts them against `tune.http.maxhdr`: a
+    /// `Connection` field of only `close`/`keep-alive`, a repeated `Host` or
+    /// `Content-Length` with the same value.
+    pub uncounted: usize,
 }
 
 impl Semantics {
@@ -373,6 +436,7 @@ impl Semantics {
             hosts_differ: false,
             websocket: false,
             websocket_key: false,
+            uncounted: 0,
         };
         let mut host: &[u8] = &[];
         let mut seen_chunked = false;
@@ -386,11 +450,17 @@ impl Semantics {
                         host = v;
                     } else if !v.eq_ignore_ascii_case(host) {
                         s.hosts_differ = true;
+                    } else {
+                        s.uncounted += 1;
                     }
                     s.hosts = (s.hosts + 1).min(2);
                 }
-                10 if name.eq_ignore_ascii_case(b"connection") => s.connection.add(h.value),
+                10 if name.eq_ignore_ascii_case(b"connection") => {
+                    s.uncounted += usize::from(s.connection.add(h.value));
+                }
                 14 if name.eq_ignore_ascii_case(b"content-length") => {
+                    let again = matches!(s.length, Ok(Some(n)) if lengths(h.value, None) == Ok(Some(n)));
+                    s.uncounted += usize::from(again);
                     s.length_repeated |= s.length != Ok(None) || h.value.contains(&b',');
                     if let Ok(sofar) = s.length {
                         s.length = lengths(h.value, sofar);

@@ -6,7 +6,9 @@
 //! client side writes the body's length itself); must not pick servers, apply rules or
 //! write to the client.
 
-use super::decode::{header_map, is_hop_by_hop, Decoder, Framing, Semantics, Span, SpanRoom, Step, MAX_HEADERS};
+use super::decode::{
+    header_map, header_room, is_hop_by_hop, stack_room, Decoder, Framing, Semantics, Span, SpanRoom, Step,
+};
 use super::server_io::ServerIo;
 use crate::stream::ServerStream;
 use crate::stream::Stream;
@@ -16,7 +18,6 @@ use http::{Method, StatusCode, Uri, Version};
 use hyper::body::Body;
 use std::future::poll_fn;
 use std::io;
-use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -389,11 +390,13 @@ impl ConnectionAuth {
 
 pub(crate) fn parse_head(buf: &mut BytesMut, head_req: bool, keep_raw: bool) -> Result<Option<HeadParts>, Error> {
     loop {
-        // Uninitialised room for the headers: a head is parsed on every response, and
-        // zeroing room for 101 headers each time shows in profiles.
-        let mut room = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+        let (mut stack, mut heap) = (stack_room(), Vec::new());
         let mut r = httparse::Response::new(&mut []);
-        let len = match httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut r, buf, &mut room) {
+        let len = match httparse::ParserConfig::default().parse_response_with_uninit_headers(
+            &mut r,
+            buf,
+            header_room(&mut stack, &mut heap),
+        ) {
             Ok(httparse::Status::Complete(n)) => n,
             Ok(httparse::Status::Partial) => return Ok(None),
             Err(httparse::Error::TooManyHeaders) => return Err(Error::Bad("too many headers")),
@@ -411,6 +414,9 @@ pub(crate) fn parse_head(buf: &mut BytesMut, head_req: bool, keep_raw: bool) -> 
             Version::HTTP_11
         };
         let sem = Semantics::scan(r.headers);
+        if super::decode::too_many_fields(r.headers.len(), sem.uncounted) {
+            return Err(Error::Bad("too many headers"));
+        }
         let auth = ConnectionAuth::asked(code, r.headers);
         let mut room = SpanRoom::default();
         let at = room.fill(buf, r.headers);

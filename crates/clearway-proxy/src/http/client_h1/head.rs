@@ -3,11 +3,10 @@
 //! of a head that two parsers could read two ways. Must not read sockets or answer.
 
 use super::REQUEST_ROOM;
-use crate::http::decode::{header_map, Framing, Semantics, SpanRoom, MAX_HEADERS};
+use crate::http::decode::{header_map, header_room, stack_room, too_many_fields, Framing, Semantics, SpanRoom};
 use bytes::BytesMut;
 use http::header::{self, HeaderMap};
 use http::{Method, Request, Uri, Version};
-use std::mem::MaybeUninit;
 
 /// One parsed request head, and what it says of the connection.
 pub(crate) struct Head {
@@ -23,11 +22,13 @@ pub(crate) struct Head {
 /// A complete request head at the start of `buf`, taken out of it; Err: the status to refuse
 /// it with, and why.
 pub(crate) fn parse_request(buf: &mut BytesMut) -> Result<Option<Head>, (u16, &'static str)> {
-    // Uninitialised room for the headers: zeroing room for 101 headers on every request
-    // shows in profiles.
-    let mut room = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+    let (mut stack, mut heap) = (stack_room(), Vec::new());
     let mut r = httparse::Request::new(&mut []);
-    let len = match httparse::ParserConfig::default().parse_request_with_uninit_headers(&mut r, buf, &mut room) {
+    let len = match httparse::ParserConfig::default().parse_request_with_uninit_headers(
+        &mut r,
+        buf,
+        header_room(&mut stack, &mut heap),
+    ) {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => return Err((431, "too many headers")),
@@ -44,6 +45,9 @@ pub(crate) fn parse_request(buf: &mut BytesMut) -> Result<Option<Head>, (u16, &'
     let path_at = path.as_ptr() as usize - buf.as_ptr() as usize;
     let path_end = path_at + path.len();
     let sem = Semantics::scan(r.headers);
+    if too_many_fields(r.headers.len(), sem.uncounted) {
+        return Err((431, "too many headers"));
+    }
     let mut room = SpanRoom::default();
     let at = room.fill(buf, r.headers);
     let head = buf.split_to(len).freeze();
