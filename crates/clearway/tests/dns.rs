@@ -1,6 +1,6 @@
 //! Run-time DNS (`resolvers` sections, `server-template`), side by side with HAProxy: a real
 //! DNS server (dnsmasq) in the server namespace answers from a hosts file the test rewrites
-//! while clients connect.
+//! while clients connect, over UDP and over TCP (`nameserver NAME tcp@IP:PORT`).
 
 mod common;
 
@@ -332,6 +332,37 @@ fn srv_records_fill_a_server_template_with_their_targets_ports_and_weights_as_in
     for port in [80, 81] {
         assert!(eventually(|| state(port) == want), "port {port}: {:?}", state(port));
         assert_eq!(server_of(&ask(&topo, &format!("192.0.2.1:{port}"), None)), "s2");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_nameserver_over_tcp_answers_as_in_haproxy() {
+    let Some(topo) = topology("dnstcp") else { return };
+    let dir = temp_dir("tcp");
+    let _dns = Dns::start(&topo, &dir, "198.51.100.10 web.test\n");
+    // Queries over UDP are dropped: only TCP gets answers.
+    let out = topo.server.sh("nft add table inet nodns && \
+         nft add chain inet nodns in '{ type filter hook input priority 0; }' && \
+         nft add rule inet nodns in udp dport 53 drop && echo ok");
+    assert!(out.contains("ok"), "nft: {out}");
+    let _peers = peer_servers(&topo, &["198.51.100.10:80"]);
+    let cfg = format!(
+        "global\n    stats socket {d}/PORT.sock level admin\n\
+         {r}{TCP_DEFAULTS}frontend ft\n    bind 192.0.2.1:PORT\n    default_backend bk\n\
+         backend bk\n    server web web.test:80 resolvers dns init-addr none\n",
+        d = dir.display(),
+        r = RESOLVERS.replace("198.51.100.12:53", "tcp@198.51.100.12:53"),
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
+    for port in [80, 81] {
+        let sock = dir.join(format!("{port}.sock"));
+        assert!(
+            eventually(|| servers(&sock) == [("web".into(), "no check".into(), "198.51.100.10:80".into())]),
+            "port {port}: {:?}",
+            servers(&sock)
+        );
+        assert_eq!(server_of(&ask(&topo, &format!("192.0.2.1:{port}"), None)), "s1");
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
