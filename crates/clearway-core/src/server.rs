@@ -44,10 +44,17 @@ pub struct ServerRt {
     pub span: Span,
     /// The address it was given at start-up (unspecified when it had none).
     pub ip: IpAddr,
-    /// Where it is now, for a server whose name DNS resolves at run time (None: no address
-    /// yet). Never emptied once set: a name that loses its addresses puts the server in
-    /// maintenance instead, so a connection chosen just before still has a place to go.
-    dns: Option<arc_swap::ArcSwapOption<DnsAddr>>,
+    /// Where it is now, once DNS resolved its name at run time or `set server addr` moved
+    /// it (None: no address yet for a resolved server; the start-up one otherwise). Never
+    /// emptied once set: a name that loses its addresses puts the server in maintenance
+    /// instead, so a connection chosen just before still has a place to go.
+    moved_to: arc_swap::ArcSwapOption<DnsAddr>,
+    /// Its name is resolved at run time (`resolvers`).
+    resolved: bool,
+    /// `moved_to` was ever set (a cheap test before its load on the connect path).
+    moved: std::sync::atomic::AtomicBool,
+    /// Counts the changes of its address: idle connections to an older one are not reused.
+    epoch: AtomicU32,
     /// `server NAME 0.0.0.0` (or `*`): each client's original destination.
     original_destination: bool,
     /// The host name of its line, when it has one.
@@ -191,8 +198,13 @@ impl ServerRt {
             name: cfg.name.clone(),
             span: cfg.span.clone(),
             ip: ip.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
-            dns: dynamic
-                .then(|| arc_swap::ArcSwapOption::new(ip.map(|ip| std::sync::Arc::new(DnsAddr { ip, port: None })))),
+            moved_to: arc_swap::ArcSwapOption::new(
+                ip.filter(|_| dynamic)
+                    .map(|ip| std::sync::Arc::new(DnsAddr { ip, port: None })),
+            ),
+            resolved: dynamic,
+            moved: std::sync::atomic::AtomicBool::new(dynamic),
+            epoch: AtomicU32::new(0),
             original_destination: matches!(cfg.host, model::Host::Ip(a) if a.is_unspecified()),
             fqdn: match &cfg.host {
                 model::Host::Name(n) => Some(n.as_str().into()),
@@ -242,14 +254,26 @@ impl ServerRt {
         if self.original_destination {
             return SocketAddr::new(client_dst.ip().to_canonical(), port(self.port));
         }
-        match &self.dns {
+        match self.moved_now().as_deref() {
+            Some(a) => SocketAddr::new(a.ip, a.port.unwrap_or_else(|| port(self.port))),
+            // DNS has given no address yet (unspecified: connecting is refused), or it never
+            // moved.
             None => SocketAddr::new(self.ip, port(self.port)),
-            Some(cell) => match cell.load().as_deref() {
-                Some(a) => SocketAddr::new(a.ip, a.port.unwrap_or_else(|| port(self.port))),
-                // DNS has given no address yet: unspecified, and connecting is refused.
-                None => SocketAddr::new(self.ip, port(self.port)),
-            },
         }
+    }
+
+    /// Where DNS or the runtime API put it, when either did.
+    fn moved_now(&self) -> Option<std::sync::Arc<DnsAddr>> {
+        if self.moved.load(Ordering::Relaxed) {
+            self.moved_to.load_full()
+        } else {
+            None
+        }
+    }
+
+    /// Counts the changes of its address (idle connections are kept per count).
+    pub fn epoch(&self) -> u32 {
+        self.epoch.load(Ordering::Relaxed)
     }
 
     /// True for `server NAME 0.0.0.0`: the destination is each client's original one.
@@ -259,16 +283,17 @@ impl ServerRt {
 
     /// Its address now: the start-up one, or the last DNS gave (None: none yet).
     pub fn current_ip(&self) -> Option<IpAddr> {
-        match &self.dns {
+        match self.moved_now() {
+            Some(a) => Some(a.ip),
+            None if self.resolved => None,
             None => Some(self.ip),
-            Some(cell) => cell.load().as_deref().map(|a| a.ip),
         }
     }
 
     /// The port it is at now, when one is known without a client: an SRV record's, else the
     /// configured one.
     pub fn current_port(&self) -> Option<u16> {
-        let srv = self.dns.as_ref().and_then(|c| c.load().as_deref().and_then(|a| a.port));
+        let srv = self.moved_now().and_then(|a| a.port);
         srv.or(match self.port {
             ServerPort::Fixed(p) => Some(p),
             _ => None,
@@ -277,24 +302,50 @@ impl ServerRt {
 
     /// True when DNS resolves its name at run time.
     pub fn resolved_at_run_time(&self) -> bool {
-        self.dns.is_some()
+        self.resolved
     }
 
     /// A new address from DNS (for a server resolved at run time; ignored otherwise), with
     /// the port of an SRV record. True when it changed.
     pub fn set_addr(&self, ip: IpAddr, port: Option<u16>) -> bool {
-        let Some(cell) = &self.dns else { return false };
-        let new = DnsAddr { ip, port };
-        if cell.load().as_deref() == Some(&new) {
+        if !self.resolved {
             return false;
         }
-        cell.store(Some(std::sync::Arc::new(new)));
+        self.move_to(DnsAddr { ip, port })
+    }
+
+    /// A new address and port (`set server addr`), for any server but one at each client's
+    /// original destination. True when it changed.
+    pub fn move_to(&self, new: DnsAddr) -> bool {
+        if self.original_destination {
+            return false;
+        }
+        let now = self.moved_now();
+        if now.as_deref() == Some(&new) || (now.is_none() && !self.resolved && new == self.at_start()) {
+            return false;
+        }
+        self.moved_to.store(Some(std::sync::Arc::new(new)));
+        self.moved.store(true, Ordering::Relaxed);
+        self.epoch.fetch_add(1, Ordering::Relaxed);
         true
+    }
+
+    /// Its start-up address, as a `DnsAddr`.
+    fn at_start(&self) -> DnsAddr {
+        DnsAddr {
+            ip: self.ip,
+            port: None,
+        }
+    }
+
+    /// The port DNS (an SRV record) or `set server addr` gave it, if any.
+    pub fn moved_port(&self) -> Option<u16> {
+        self.moved_now().and_then(|a| a.port)
     }
 
     /// The SRV port it was given, if any.
     pub fn srv_port(&self) -> Option<u16> {
-        self.dns.as_ref().and_then(|c| c.load().as_deref().and_then(|a| a.port))
+        self.moved_now().and_then(|a| a.port).filter(|_| self.resolved)
     }
 
     /// Maintenance because its name has no address (HAProxy's `MAINT (resolution)`).

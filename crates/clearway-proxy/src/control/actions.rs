@@ -250,3 +250,49 @@ pub fn propagate_admin(be: &Backend, i: usize) {
         propagate_admin(&tb, t.server);
     }
 }
+
+/// `set server B/S addr IP [port P]`: moves the server (idle connections to where it was are
+/// no longer reused), and answers in HAProxy's words.
+pub fn set_addr(be: &Backend, i: usize, addr: &str, port: Option<&str>) -> String {
+    let s = &be.rt.servers[i];
+    let by = " by 'stats socket command'\n";
+    let Ok(ip) = addr.parse::<std::net::IpAddr>() else {
+        return format!("Invalid addr '{addr}'{by}");
+    };
+    if s.is_original_destination() {
+        return format!(
+            "Server {}/{} is at each client's original destination (0.0.0.0): Clearway does not move it{by}",
+            be.rt.name, s.name
+        );
+    }
+    let now = s.current_ip();
+    let mut msg = if now == Some(ip) {
+        "no need to change the addr".to_string()
+    } else {
+        let was = now.map_or_else(|| "0.0.0.0".to_string(), |a| a.to_string());
+        format!("IP changed from '{was}' to '{addr}'")
+    };
+    let mut new_port = s.moved_port();
+    if let Some(p) = port {
+        msg.push_str(", ");
+        let current = s.current_port().unwrap_or(0);
+        if p.starts_with(['+', '-']) {
+            msg.push_str("Clearway does not map ports ('+N', '-N') at run time");
+        } else {
+            match p.parse::<u16>() {
+                Err(_) => msg.push_str(&format!("problem converting port '{p}' to an int")),
+                Ok(n) if n == current => msg.push_str("no need to change the port"),
+                Ok(n) => {
+                    msg.push_str(&format!("port changed from '{current}' to '{n}'"));
+                    new_port = Some(n);
+                }
+            }
+        }
+    }
+    s.move_to(clearway_core::server::DnsAddr { ip, port: new_port });
+    if s.resolution_maint() {
+        set_resolution_maint(be, i, false, "");
+    }
+    msg.push_str(by);
+    msg
+}

@@ -88,6 +88,8 @@ pub enum Command {
     SetHealth(ServerName, Health),
     /// `set server B/S fqdn NAME`: for a server resolved at run time.
     SetFqdn(ServerName, String),
+    /// `set server B/S addr IP [port PORT]`.
+    SetAddr(ServerName, String, Option<String>),
     /// `disable server` / `enable server` (HAProxy's older spelling of `set server ... state`).
     Disable(ServerName),
     Enable(ServerName),
@@ -141,6 +143,10 @@ const HELP: &[(&str, &str)] = &[
         "change a server's administrative state",
     ),
     ("set server <bk>/<srv> weight (<w>|<w>%)", "change a server's weight"),
+    (
+        "set server <bk>/<srv> addr <ip> [port <port>]",
+        "move a server to another address",
+    ),
     (
         "set server <bk>/<srv> health (up|down)",
         "force a server's operational state",
@@ -314,16 +320,21 @@ pub fn parse(words: &[String]) -> Result<Command, String> {
                     Some(&"down") => Command::SetHealth(s, Health::Down),
                     _ => return Err("'set server <srv> health' expects 'up' or 'down'.".into()),
                 },
+                Some(&"addr") => match (w.get(4), w.get(5), w.get(6)) {
+                    (Some(a), None, _) => Command::SetAddr(s, a.to_string(), None),
+                    (Some(a), Some(&"port"), Some(p)) => Command::SetAddr(s, a.to_string(), Some(p.to_string())),
+                    _ => return Err("set server <b>/<s> addr requires an address and optionally a port.".into()),
+                },
                 Some(&"fqdn") => match w.get(4) {
                     Some(name) => Command::SetFqdn(s, name.to_string()),
                     None => return Err("set server <b>/<s> fqdn requires a FQDN.".into()),
                 },
                 Some(other) => {
                     return Err(format!(
-                        "'set server <srv> {other}' is not supported by Clearway; usage: set server <backend>/<server> health | state | weight"
+                        "'set server <srv> {other}' is not supported by Clearway; usage: set server <backend>/<server> addr | fqdn | health | state | weight"
                     ))
                 }
-                None => return Err("usage: set server <backend>/<server> health | state | weight".into()),
+                None => return Err("usage: set server <backend>/<server> addr | fqdn | health | state | weight".into()),
             }
         }
         ["disable", "server", ..] => Command::Disable(server_name(words.get(2))?),
@@ -384,6 +395,7 @@ pub fn needs(c: &Command) -> Level {
         | Command::SetState(..)
         | Command::SetHealth(..)
         | Command::SetFqdn(..)
+        | Command::SetAddr(..)
         | Command::Disable(_)
         | Command::Enable(_)
         | Command::DisableHealth(_)
@@ -519,6 +531,10 @@ fn run(rt: &Runtime, c: &Command, level: &mut Level) -> Result<Outcome, String> 
             );
             actions::after_change(be, i);
             said(String::new())
+        }
+        Command::SetAddr(n, addr, port) => {
+            let (be, i, _) = find(rt, n)?;
+            said(actions::set_addr(be, i, addr, port.as_deref()))
         }
         Command::SetFqdn(n, _) => {
             let (_, _, s) = find(rt, n)?;

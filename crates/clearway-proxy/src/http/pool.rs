@@ -82,6 +82,9 @@ pub struct Key {
     /// (`0.0.0.0`, `option transparent`, `set-dst`): no request reuses a connection to
     /// another destination.
     pub dst: Option<std::net::SocketAddr>,
+    /// The server's address count (`ServerRt::epoch`): once DNS or the runtime API moved
+    /// it, no request takes a connection to where it was.
+    pub epoch: u32,
 }
 
 #[derive(Debug)]
@@ -387,6 +390,7 @@ mod tests {
     fn key() -> Key {
         Key {
             dst: None,
+            epoch: 0,
             backend: clearway_core::BackendId(0),
             server: 0,
             source: None,

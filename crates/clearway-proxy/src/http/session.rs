@@ -517,6 +517,7 @@ impl Session {
                 let s = &be.rt.servers[server];
                 s.is_original_destination().then(|| s.target(conn.local))
             },
+            epoch: be.rt.servers[server].epoch(),
             backend: be.id,
             server,
             source: spoofed_source(be, server, self.conn.peer.ip(), hdr_ip),
