@@ -29,6 +29,9 @@ pub struct SlotGuard {
     pub dequeued: Option<Instant>,
     /// The server's kill count when the slot was granted (0 for servers without one).
     kill_since: u32,
+    /// The server's address count when the slot was granted, before its address was read
+    /// to connect: a connection kept idle under it is never one to a newer address.
+    pub epoch: u32,
 }
 
 impl SlotGuard {
@@ -38,6 +41,7 @@ impl SlotGuard {
             server,
             dequeued,
             kill_since: be.kill[server].as_ref().map_or(0, |k| k.count()),
+            epoch: be.rt.servers[server].epoch(),
         }
     }
 

@@ -646,7 +646,13 @@ pub fn cookies(data: &[u8]) {
     };
     let bent = [Bent::No, Bent::Forced, Bent::Ignored][usize::from(pick >> 7)];
     let mut h = lines(req, &header::COOKIE);
-    let from = p.on_request(&mut h, bent, 1_000_000_000, |i| i != 1);
+    let from = p.on_request(
+        &mut h,
+        (bent, pick & 2 == 0 && pick & 1 == 1),
+        1_000_000_000,
+        |i| i != 1,
+        false,
+    );
     if mode == CookieMode::Insert && indirect {
         assert_eq!(named(&h, &header::COOKIE), 0, "{h:?}");
     }

@@ -64,6 +64,7 @@ const CONFIG: &str = "global\n    stats socket DIR/PORT.sock level admin\n    lo
     \x20   cookie SRV insert indirect nocache httponly secure domain .lb.test attr SameSite=Lax\n\
     \x20   ignore-persist if { hdr(x-ignore) yes }\n\
     \x20   force-persist if { hdr(x-force) yes }\n\
+    \x20   use-server web1 if { hdr(x-use) one }\n\
     \x20   server web1 198.51.100.10:80 cookie w1\n\
     \x20   server web2 198.51.100.11:80 cookie w2\n\
     \x20   server dead 198.51.100.12:80 cookie d check inter 200ms fall 1 rise 1\n\
@@ -168,6 +169,14 @@ fn cookie_persistence_inserts_prefixes_and_rewrites_cookies_as_haproxy_does() {
         let forced = get("/", &["Cookie: SRV=d", "X-Force: yes"]);
         assert_eq!(forced.status, "503", "{port}: {forced:?}");
         got.push(forced);
+        // A use-server rule comes first: the cookie is unused, still taken out.
+        let ruled = get("/", &["Cookie: SRV=w2; q=1", "X-Use: one"]);
+        assert_eq!(
+            (ruled.server.as_str(), ruled.cookie_seen.clone()),
+            ("web1", vec!["q=1".to_string()]),
+            "{port}"
+        );
+        got.push(ruled);
         // Ignored: balanced, nothing inserted, and still taken out of the request.
         let ignored = get("/", &["Cookie: SRV=w2; z=9", "X-Ignore: yes"]);
         assert!(ignored.set_cookie.is_empty(), "{port}: {ignored:?}");
@@ -244,6 +253,12 @@ fn cookie_persistence_inserts_prefixes_and_rewrites_cookies_as_haproxy_does() {
         assert_eq!(blocked.status, "502", "{port}: {blocked:?}");
         got.push(blocked);
         got.push(get("/cache", &["X-Reply-Header: Set-Cookie: a=b"]));
+        // A WebSocket upgrade gets the cookie with its 101, as HAProxy inserts it there too.
+        let (head, ws) = common::http::switch(&topo, &format!("192.0.2.1:{port}"), "/jar/ws");
+        assert!(head.starts_with("http/1.1 101"), "{port}: {head}");
+        let set: Vec<&str> = head.lines().filter(|l| l.starts_with("set-cookie:")).collect();
+        assert_eq!(set.len(), 1, "{port}: {head}");
+        drop(ws);
         // A cookie jar stays on one server for ten requests.
         let jar = dir.join(format!("{port}.jar"));
         let jar = jar.to_str().unwrap();
@@ -255,10 +270,12 @@ fn cookie_persistence_inserts_prefixes_and_rewrites_cookies_as_haproxy_does() {
             })
             .collect();
         assert!(servers.iter().all(|s| *s == servers[0]), "{port}: {servers:?}");
-        let logs: Vec<String> = log_lines(rx, got.len() + 10 + 1)
+        // Sorted: the upgraded connection's line comes when it closes, among the others.
+        let mut logs: Vec<String> = log_lines(rx, got.len() + 10 + 1 + 1)
             .into_iter()
             .map(|l| l.replace(" 200 PH--", " 502 PH--"))
             .collect();
+        logs.sort();
         seen.push((got, logs));
     }
     let (cw, hap) = (&seen[0], &seen[1]);
@@ -266,5 +283,6 @@ fn cookie_persistence_inserts_prefixes_and_rewrites_cookies_as_haproxy_does() {
     assert_eq!(cw.1, hap.1, "the logs' cookie flags differ from HAProxy's");
     assert!(cw.1.iter().any(|l| l.ends_with("--VN")), "{:#?}", cw.1);
     assert!(cw.1.iter().any(|l| l.ends_with("--NI")), "{:#?}", cw.1);
+    assert!(cw.1.iter().any(|l| l == "ins/web1 200 --UN"), "{:#?}", cw.1);
     assert!(cw.1.iter().any(|l| l == "cache/web1 502 PH--"), "{:#?}", cw.1);
 }

@@ -37,11 +37,13 @@ pub fn build(s: &Section, ctx: &mut Ctx) -> Userlist {
                     );
                     continue;
                 }
+                // Kept only once the whole line is read and accepted.
+                let mut lists = Vec::new();
                 let mut words = d.words[2..].iter();
                 let mut bad = false;
                 while let Some(w) = words.next() {
                     match (w.as_str(), words.next()) {
-                        ("users", Some(list)) => group_users.push((ul.groups.len(), list.clone(), d.span.clone())),
+                        ("users", Some(list)) => lists.push((ul.groups.len(), list.clone(), d.span.clone())),
                         _ => bad = true,
                     }
                 }
@@ -52,6 +54,7 @@ pub fn build(s: &Section, ctx: &mut Ctx) -> Userlist {
                     );
                     continue;
                 }
+                group_users.extend(lists);
                 ul.groups.push(name.to_string());
             }
             "user" => {
@@ -67,6 +70,7 @@ pub fn build(s: &Section, ctx: &mut Ctx) -> Userlist {
                     secret: Secret::None,
                     groups: Vec::new(),
                 };
+                let mut lists = Vec::new();
                 let mut words = d.words[2..].iter();
                 let mut problem = None;
                 while let Some(w) = words.next() {
@@ -81,7 +85,7 @@ pub fn build(s: &Section, ctx: &mut Ctx) -> Userlist {
                             ))
                         }
                         ("insecure-password", Some(p)) => u.secret = Secret::Plain(p.clone()),
-                        ("groups", Some(list)) => user_groups.push((ul.users.len(), list.clone(), d.span.clone())),
+                        ("groups", Some(list)) => lists.push((ul.users.len(), list.clone(), d.span.clone())),
                         _ => {
                             problem = Some((
                                 "'user' only supports the 'password', 'insecure-password' and 'groups' options, each with a value".into(),
@@ -94,6 +98,7 @@ pub fn build(s: &Section, ctx: &mut Ctx) -> Userlist {
                     ctx.error_hint(&d.span, m, h);
                     continue;
                 }
+                user_groups.extend(lists);
                 ul.users.push(u);
             }
             other => ctx.error_hint(

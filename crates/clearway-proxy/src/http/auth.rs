@@ -31,7 +31,11 @@ impl ProxyRequest {
 /// What a request's authorization header says.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Credentials {
-    Basic { user: String, pass: String },
+    /// As sent (not necessarily UTF-8: browsers send Latin-1).
+    Basic {
+        user: Vec<u8>,
+        pass: Vec<u8>,
+    },
     Bearer,
 }
 
@@ -59,11 +63,10 @@ impl Credentials {
         let raw = base64::engine::general_purpose::STANDARD
             .decode(data.trim_start_matches(' ').trim_end())
             .ok()?;
-        let text = String::from_utf8(raw).ok()?;
-        let (user, pass) = text.split_once(':')?;
+        let colon = raw.iter().position(|&b| b == b':')?;
         Some(Credentials::Basic {
-            user: user.to_string(),
-            pass: pass.to_string(),
+            user: raw[..colon].to_vec(),
+            pass: raw[colon + 1..].to_vec(),
         })
     }
 
@@ -81,18 +84,18 @@ pub fn check<'a>(list: &'a Userlist, creds: &Credentials) -> Option<&'a User> {
     let Credentials::Basic { user, pass } = creds else {
         return None;
     };
-    let u = list.user(user)?;
+    let u = list.users.iter().find(|u| u.name.as_bytes() == user.as_slice())?;
     let ok = match &u.secret {
         Secret::None => false,
-        Secret::Plain(p) => same(p, pass),
+        Secret::Plain(p) => same(p.as_bytes(), pass),
         Secret::Crypt(hash) => pwhash::unix::verify(pass, hash),
     };
     ok.then_some(u)
 }
 
 /// Whether two strings are equal, in a time that depends on their lengths only.
-pub fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
+pub fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
 }
 
 #[cfg(test)]
@@ -155,22 +158,30 @@ mod tests {
         let c = Credentials::of(&request("bearer abc")).unwrap();
         assert_eq!((c.scheme(), check(&list, &c).is_none()), ("Bearer", true));
         assert!(Credentials::of(&request("Basic !!!")).is_none());
+        // Not UTF-8 (a browser's Latin-1): read as sent.
+        assert_eq!(
+            Credentials::of(&request("Basic dTrp")),
+            Some(Credentials::Basic {
+                user: b"u".to_vec(),
+                pass: vec![0xe9]
+            })
+        );
         assert!(Credentials::of(&request("Basic")).is_none());
         assert!(Credentials::of(&request("Basic dXNlcg==")).is_none(), "no colon");
         assert_eq!(
             Credentials::of(&request("BASIC   YTpiOmM=")),
             Some(Credentials::Basic {
-                user: "a".into(),
-                pass: "b:c".into()
+                user: b"a".to_vec(),
+                pass: b"b:c".to_vec()
             })
         );
     }
 
     #[test]
     fn comparisons_take_the_whole_strings() {
-        assert!(same("s3cret", "s3cret"));
-        assert!(!same("s3cret", "s3creT"));
-        assert!(!same("s3cret", "s3cre"));
-        assert!(same("", ""));
+        assert!(same(b"s3cret", b"s3cret"));
+        assert!(!same(b"s3cret", b"s3creT"));
+        assert!(!same(b"s3cret", b"s3cre"));
+        assert!(same(b"", b""));
     }
 }

@@ -179,14 +179,17 @@ impl CookiePersist {
     }
 
     /// Reads the persistence cookie of a request: the first server (in file order) whose
-    /// cookie it is and that `usable` says may take the request. In `insert indirect` mode
-    /// the cookie is taken out of the request; in `prefix` mode the server's part is.
+    /// cookie it is and that is `running` (or any, with `option persist` or forced
+    /// persistence). `assigned`: a `use-server` rule already gave the session a server (the
+    /// cookie is then unused). In `insert indirect` mode the cookie is taken out of the
+    /// request; in `prefix` mode the server's part is.
     pub fn on_request(
         &self,
         headers: &mut HeaderMap,
-        bent: Bent,
+        (bent, assigned): (Bent, bool),
         now: u32,
-        usable: impl Fn(usize) -> bool,
+        running: impl Fn(usize) -> bool,
+        persist: bool,
     ) -> FromRequest {
         let mut r = FromRequest {
             seen: Seen::None,
@@ -222,7 +225,7 @@ impl CookiePersist {
                     continue;
                 };
                 let value = &line[vb..ve];
-                self.judge(value, bent, now, &usable, &mut r);
+                self.judge(value, (bent, assigned, persist), now, &running, &mut r);
                 match value.iter().position(|&b| b == b'~') {
                     Some(t) if self.mode == CookieMode::Prefix => {
                         kept.push(Cow::Owned([&line[item.start..vb], &value[t + 1..]].concat()));
@@ -257,7 +260,14 @@ impl CookiePersist {
 
     /// One occurrence of the cookie: its server, dates and what it says (HAProxy's order:
     /// too old, then idle too long, then the servers).
-    fn judge(&self, value: &[u8], bent: Bent, now: u32, usable: &impl Fn(usize) -> bool, r: &mut FromRequest) {
+    fn judge(
+        &self,
+        value: &[u8],
+        (bent, assigned, persist): (Bent, bool, bool),
+        now: u32,
+        running: &impl Fn(usize) -> bool,
+        r: &mut FromRequest,
+    ) {
         let id = if self.mode == CookieMode::Prefix {
             &value[..value.iter().position(|&b| b == b'~').unwrap_or(value.len())]
         } else {
@@ -287,14 +297,15 @@ impl CookiePersist {
         }
         // An empty value names no server, so clients that learned one from a server without
         // a cookie are not stuck on it.
-        let skip = id.is_empty() || bent == Bent::Ignored || r.server.is_some();
-        if !skip {
+        let unused = bent == Bent::Ignored || assigned || r.server.is_some();
+        if !(id.is_empty() || unused) {
             for (i, c) in self.servers.iter().enumerate() {
                 if c.as_deref() != Some(id) {
                     continue;
                 }
-                if usable(i) || bent == Bent::Forced {
-                    r.seen = if usable(i) { Seen::Valid } else { Seen::Down };
+                let up = running(i);
+                if up || persist || bent == Bent::Forced {
+                    r.seen = if up { Seen::Valid } else { Seen::Down };
                     r.server = Some(i);
                     return;
                 }
@@ -303,11 +314,7 @@ impl CookiePersist {
         }
         // Only a first verdict is kept: a second occurrence of the cookie changes nothing.
         if r.seen == Seen::None {
-            r.seen = if bent == Bent::Ignored || r.server.is_some() {
-                Seen::Unused
-            } else {
-                Seen::Invalid
-            };
+            r.seen = if unused { Seen::Unused } else { Seen::Invalid };
         }
     }
 

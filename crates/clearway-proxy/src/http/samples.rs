@@ -96,8 +96,12 @@ fn auth(r: &Parts, fetch: &Fetch, sink: &mut dyn FnMut(Value<'_>) -> bool) -> bo
         (Fetch::HttpAuthGroup(list), Some(c)) => crate::http::auth::check(list, c)
             .is_some_and(|u| u.groups.iter().any(|&g| sink(Value::Str(&list.groups[g])))),
         (Fetch::HttpAuthType, Some(c)) => sink(Value::Str(c.scheme())),
-        (Fetch::HttpAuthUser, Some(crate::http::auth::Credentials::Basic { user, .. })) => sink(Value::Str(user)),
-        (Fetch::HttpAuthPass, Some(crate::http::auth::Credentials::Basic { pass, .. })) => sink(Value::Str(pass)),
+        (Fetch::HttpAuthUser, Some(crate::http::auth::Credentials::Basic { user, .. })) => {
+            sink(Value::Str(&String::from_utf8_lossy(user)))
+        }
+        (Fetch::HttpAuthPass, Some(crate::http::auth::Credentials::Basic { pass, .. })) => {
+            sink(Value::Str(&String::from_utf8_lossy(pass)))
+        }
         _ => false,
     }
 }

@@ -407,9 +407,9 @@ impl Session {
         } else {
             None
         };
-        // Persistence, read before the headers move on: `force-persist`/`ignore-persist`,
-        // then the cookie (which may take itself out of the request), then `use-server` when
-        // no cookie gave a server, in HAProxy's order.
+        // Persistence, read before the headers move on, in HAProxy's order:
+        // `force-persist`/`ignore-persist`, then `use-server`, then the cookie (unused when a
+        // rule gave the server; taken out of the request or unprefixed all the same).
         let bent = if be.persist_rules.is_empty() {
             Bent::No
         } else {
@@ -418,23 +418,28 @@ impl Session {
                 req: parts,
             })
         };
-        let cookie = be
-            .cookie
-            .as_ref()
-            .map(|c| c.on_request(&mut parts.headers, bent, unix_now(), |i| be.takes_persistent(i)));
-        let assigned = match cookie.and_then(|c| c.server) {
-            Some(server) => Some(Assigned {
+        let ruled = be.assigned_server(
+            &super::samples::ReqSamples {
+                conn: &self.conn,
+                req: parts,
+            },
+            bent,
+        );
+        let cookie = be.cookie.as_ref().map(|c| {
+            c.on_request(
+                &mut parts.headers,
+                (bent, ruled.is_some()),
+                unix_now(),
+                |i| be.rt.servers[i].running(),
+                be.persist,
+            )
+        });
+        let assigned = ruled.or_else(|| {
+            cookie.and_then(|c| c.server).map(|server| Assigned {
                 server,
                 stays: bent == Bent::Forced,
-            }),
-            None => be.assigned_server(
-                &super::samples::ReqSamples {
-                    conn: &self.conn,
-                    req: parts,
-                },
-                bent,
-            ),
-        };
+            })
+        });
         if let (Some(c), Some(l)) = (&cookie, parts.extensions.get::<ReqLog>()) {
             // Logged even when no response comes.
             l.persistence([c.seen.log_char(), b'N']);
@@ -601,8 +606,12 @@ impl Session {
             }
             // A closing client's server connection goes back to the backend's pool too, as in
             // HAProxy: the pool's estimate of the connections needed bounds what stays idle.
-            let lease = |slot| Lease {
-                key: key(server),
+            let lease = |slot: dispatch::SlotGuard| Lease {
+                // The address count of when the slot was taken (see `SlotGuard::epoch`).
+                key: Key {
+                    epoch: slot.epoch,
+                    ..key(server)
+                },
                 home: home.clone(),
                 slot,
             };
@@ -620,9 +629,13 @@ impl Session {
                     };
                     // `timeout server` runs on the connection's own timer.
                     match conn.send(head, req_body, be.rt.timeouts.server).await {
-                        Ok((rp, rb)) if rp.status == http::StatusCode::SWITCHING_PROTOCOLS => {
+                        Ok((mut rp, rb)) if rp.status == http::StatusCode::SWITCHING_PROTOCOLS => {
                             responded(fe, parts);
                             be.rt.servers[server].counters.inc(Field::Http1xx);
+                            if be.cookie.is_some() {
+                                // A 101 is not cacheable: nothing to refuse.
+                                let _ = persist_response(be, (server, &persisted), parts, &mut rp);
+                            }
                             let proto = upgrade.unwrap_or(HeaderValue::from_static(""));
                             let key = headers.get(header::SEC_WEBSOCKET_KEY);
                             return self.tunnel(be, rp, (&proto, key), client_upgrade, slot, ServerSwitch::H1(rb));
@@ -806,27 +819,7 @@ impl Session {
             rp.extensions.insert(c);
         }
         // Persistence cookies after the rules, as HAProxy treats them.
-        let status = rp.status.as_u16();
-        let verdict = match (&be.cookie, &persisted.cookie) {
-            (Some(c), Some(from)) => {
-                let direct = persisted.assigned == Some(server);
-                let answer = super::cookie::Answer {
-                    server,
-                    direct,
-                    method: &req.method,
-                    status,
-                    now: unix_now(),
-                    checkcache: be.checkcache,
-                };
-                let (set, verdict) = c.on_response(&mut rp.headers, from, persisted.bent, &answer);
-                if let Some(l) = req.extensions.get::<ReqLog>() {
-                    l.persistence([from.seen.log_char(), set.log_char()]);
-                }
-                verdict
-            }
-            _ if be.checkcache => super::cookie::cacheable_cookie(&req.method, status, &rp.headers),
-            _ => Ok(()),
-        };
+        let verdict = persist_response(be, (server, persisted), req, &mut rp);
         if verdict.is_err() {
             let msg = format!(
                 "Blocking cacheable cookie in response from instance {}, server {}.",
@@ -905,5 +898,35 @@ impl client_h1::Service for Session {
         }
         self.fe.counters.inc(Field::of_status(status));
         self.error(None, status)
+    }
+}
+
+/// The persistence cookies of a server's response (also a `101`, as HAProxy treats them),
+/// and what `option checkcache` says of it.
+fn persist_response(
+    be: &Backend,
+    (server, persisted): (usize, &Persisted),
+    req: &http::request::Parts,
+    rp: &mut http::response::Parts,
+) -> Result<(), super::cookie::CacheableCookie> {
+    let status = rp.status.as_u16();
+    match (&be.cookie, &persisted.cookie) {
+        (Some(c), Some(from)) => {
+            let answer = super::cookie::Answer {
+                server,
+                direct: persisted.assigned == Some(server),
+                method: &req.method,
+                status,
+                now: unix_now(),
+                checkcache: be.checkcache,
+            };
+            let (set, verdict) = c.on_response(&mut rp.headers, from, persisted.bent, &answer);
+            if let Some(l) = req.extensions.get::<ReqLog>() {
+                l.persistence([from.seen.log_char(), set.log_char()]);
+            }
+            verdict
+        }
+        _ if be.checkcache => super::cookie::cacheable_cookie(&req.method, status, &rp.headers),
+        _ => Ok(()),
     }
 }

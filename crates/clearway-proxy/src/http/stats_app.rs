@@ -73,10 +73,9 @@ impl StatsApp {
         };
         // Every user and password compared in full: the time taken says nothing of how
         // much of a guess was right.
-        self.page
-            .users
-            .iter()
-            .fold(false, |found, (u, p)| found | (same(u, &user) & same(p, &pass)))
+        self.page.users.iter().fold(false, |found, (u, p)| {
+            found | (same(u.as_bytes(), &user) & same(p.as_bytes(), &pass))
+        })
     }
 }
 

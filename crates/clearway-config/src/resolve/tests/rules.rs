@@ -151,6 +151,9 @@ fn userlists_and_the_acls_that_name_them() {
         ),
         (" user a secret x\n", "only supports the 'password'"),
         (" group g members a\n", "only supports the 'users' option"),
+        // A refused line's lists are not kept (they named a group or user never added).
+        (" group g users nobody junk\n", "only supports the 'users' option"),
+        (" user bob groups g junk\n", "only supports the 'password'"),
         (" acl x src 1.2.3.4\n", "unknown keyword 'acl' in 'userlist' section"),
     ] {
         let cfg = format!("userlist L\n{body}");
