@@ -5,8 +5,11 @@
 use crate::ast::{Kind, Section};
 use crate::keywords::proxy::{self, Caps, Draft};
 use crate::keywords::{bind, global, Ctx};
-use crate::model::{Backend, Config, Frontend, HttpSettings, Mode, Source};
+use crate::model::{Backend, Config, Frontend, HttpSettings, Mode};
 use std::collections::HashMap;
+
+mod checks;
+use checks::{check_names, check_resolvers, check_sources, check_tracks, number_proxies, tls_unacted};
 
 pub fn build(sections: &[Section], ctx: &mut Ctx) -> Config {
     // Userlists first: ACLs anywhere may name them (`http_auth(LIST)`).
@@ -120,47 +123,6 @@ fn proxies(sections: &[Section], ctx: &mut Ctx) -> Config {
     check_resolvers(&cfg, ctx);
     tls_unacted(&cfg, ctx);
     cfg
-}
-
-/// Servers name existing `resolvers` sections, and those that need DNS have a name to
-/// resolve.
-fn check_resolvers(cfg: &Config, ctx: &mut Ctx) {
-    for s in cfg.backends.iter().flat_map(|b| &b.servers) {
-        let Some(name) = &s.dns.resolvers else {
-            if matches!(&s.host, crate::model::Host::Name(h) if h.starts_with('_')) {
-                ctx.error_hint(
-                    &s.span,
-                    format!("server '{}': an SRV label needs run-time DNS", s.name),
-                    Some("add 'resolvers NAME' naming a resolvers section".into()),
-                );
-            }
-            continue;
-        };
-        if !cfg.resolvers.iter().any(|r| &r.name == name) {
-            let hint = crate::suggest::hint(name, cfg.resolvers.iter().map(|r| r.name.as_str()))
-                .or_else(|| Some(format!("add a section 'resolvers {name}' with its nameservers")));
-            ctx.error_hint(
-                &s.span,
-                format!("server '{}': no resolvers section named '{name}'", s.name),
-                hint,
-            );
-        }
-    }
-}
-
-/// Global TLS settings Clearway does not act on: refused when a bind or a server uses TLS,
-/// without effect otherwise.
-fn tls_unacted(cfg: &Config, ctx: &mut Ctx) {
-    let binds = cfg.frontends.iter().flat_map(|f| &f.binds).any(|b| b.tls.is_some());
-    let servers = cfg.backends.iter().flat_map(|b| &b.servers).any(|s| s.ssl);
-    for (span, kw) in &cfg.global.tls_unacted {
-        let class = if binds || servers {
-            crate::keywords::NotActed::Unsupported
-        } else {
-            crate::keywords::NotActed::NoEffect
-        };
-        ctx.not_acted(span, &format!("'{kw}'"), kw, class);
-    }
 }
 
 /// The draft a section starts from: its `from` defaults, else the last defaults, else fresh.
@@ -637,179 +599,6 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
         // A stopped frontend binds nothing and has no statistics: gone once checked.
         ctx.note(&s.span, format!("{} '{}' is disabled", s.kind.word(), s.name));
         cfg.frontends.retain(|f| f.name != s.name);
-    }
-}
-
-/// Numbers proxies as HAProxy does: an `id` is kept (two alike are an error); the others
-/// take the next free number in file order, from 1 (2 with a stats socket, whose own
-/// proxy takes a turn), disabled proxies included.
-fn number_proxies(proxies: &[(&Section, Option<(u32, crate::model::Span)>)], cfg: &mut Config, ctx: &mut Ctx) {
-    let mut used: HashMap<u32, &Section> = HashMap::new();
-    for (s, id) in proxies {
-        if let Some((n, span)) = id {
-            if let Some(other) = used.insert(*n, s) {
-                ctx.error(
-                    span,
-                    format!(
-                        "{} '{}' has the same id {n} as {} '{}' ({})",
-                        s.kind.word(),
-                        s.name,
-                        other.kind.word(),
-                        other.name,
-                        other.span
-                    ),
-                );
-            }
-        }
-    }
-    let mut next = if cfg.global.stats_sockets.is_empty() { 1 } else { 2 };
-    for (seq, (s, id)) in proxies.iter().enumerate() {
-        let uuid = match id {
-            Some((n, _)) => *n,
-            None => {
-                while used.contains_key(&next) {
-                    next += 1;
-                }
-                next
-            }
-        };
-        next += 1;
-        let num = crate::model::ProxyNum { seq: seq as u32, uuid };
-        let caps = Caps::of(s.kind);
-        if caps.frontend {
-            if let Some(f) = cfg.frontends.iter_mut().find(|f| f.name == s.name && f.span == s.span) {
-                f.num = num;
-            }
-        }
-        if caps.backend {
-            if let Some(b) = cfg.backends.iter_mut().find(|b| b.name == s.name && b.span == s.span) {
-                b.num = num;
-            }
-        }
-    }
-}
-
-/// A `source` with a fixed address must match the server's family (IPv4 vs IPv6); SOCKS4
-/// reaches IPv4 addresses only.
-fn check_sources(servers: &[crate::model::Server], ctx: &mut Ctx) {
-    for srv in servers.iter().filter(|s| s.socks4.is_some()) {
-        if let crate::model::Host::Ip(std::net::IpAddr::V6(ip)) = &srv.host {
-            ctx.error(
-                &srv.span,
-                format!(
-                    "server '{}': SOCKS4 ('socks4') reaches IPv4 addresses only, not {ip}",
-                    srv.name
-                ),
-            );
-        }
-    }
-    for srv in servers {
-        let (Some(Source { addr, span, usesrc, .. }), crate::model::Host::Ip(ip)) = (&srv.source, &srv.host) else {
-            continue;
-        };
-        let fixed = match usesrc {
-            Some(crate::model::UseSrc::Addr(a)) => Some(*a),
-            None if !addr.ip().is_unspecified() => Some(*addr),
-            _ => None,
-        };
-        if let Some(a) = fixed {
-            if a.is_ipv4() != ip.to_canonical().is_ipv4() {
-                ctx.error(
-                    span,
-                    format!(
-                        "source address {} and server '{}' ({ip}) are of different address families",
-                        a.ip(),
-                        srv.name
-                    ),
-                );
-            }
-        }
-    }
-}
-
-/// `track`: the server tracked exists, the chain of tracks ends at a server with `check`,
-/// and a tracking server has no checks of its own (HAProxy's rules).
-fn check_tracks(cfg: &Config, ctx: &mut Ctx) {
-    let find = |be: &str, srv: &str| {
-        cfg.backends
-            .iter()
-            .find(|b| b.name == be)
-            .and_then(|b| b.servers.iter().find(|s| s.name == srv).map(|s| (b.name.as_str(), s)))
-    };
-    for b in &cfg.backends {
-        for s in b.servers.iter().filter(|s| s.track.is_some()) {
-            if s.check.enabled {
-                ctx.error(
-                    &s.span,
-                    format!(
-                        "server '{}': 'track' and 'check' cannot be used together (HAProxy refuses it too)",
-                        s.name
-                    ),
-                );
-                continue;
-            }
-            let (mut be, mut cur) = (b.name.as_str(), s);
-            let mut hops = 0;
-            let end = loop {
-                let Some((tb, ts)) = &cur.track else { break Ok(cur) };
-                let tb = tb.as_deref().unwrap_or(be);
-                match find(tb, ts) {
-                    None => break Err(format!("server '{}': 'track {tb}/{ts}': no such server", s.name)),
-                    Some((nb, next)) => (be, cur) = (nb, next),
-                }
-                hops += 1;
-                if hops > cfg.backends.iter().map(|b| b.servers.len()).sum::<usize>() {
-                    break Err(format!("server '{}': its 'track' chain loops", s.name));
-                }
-            };
-            match end {
-                Err(e) => ctx.error(&s.span, e),
-                Ok(last) if !last.check.enabled => ctx.error_hint(
-                    &s.span,
-                    format!(
-                        "server '{}' tracks '{be}/{}', which has no health checks",
-                        s.name, last.name
-                    ),
-                    Some(format!("add 'check' to server '{}'", last.name)),
-                ),
-                Ok(_) => {}
-            }
-        }
-    }
-}
-
-fn check_names(cfg: &Config, ctx: &mut Ctx) {
-    let mut seen: HashMap<(&str, bool), &crate::model::Span> = HashMap::new();
-    for (name, span, is_fe) in cfg
-        .frontends
-        .iter()
-        .map(|f| (f.name.as_str(), &f.span, true))
-        .chain(cfg.backends.iter().map(|b| (b.name.as_str(), &b.span, false)))
-    {
-        if let Some(prev) = seen.insert((name, is_fe), span) {
-            if prev != span {
-                let what = if is_fe { "frontend" } else { "backend" };
-                ctx.error(span, format!("{what} '{name}' is already defined at {prev}"));
-            }
-        }
-    }
-    let names: Vec<&str> = cfg.backends.iter().map(|b| b.name.as_str()).collect();
-    for f in &cfg.frontends {
-        let refs = f
-            .default_backend
-            .iter()
-            .map(|n| (n.as_str(), f.default_backend_span.as_ref().unwrap_or(&f.span)))
-            .chain(f.use_backends.iter().map(|u| (u.backend.as_str(), &u.span)));
-        for (n, span) in refs {
-            if !names.contains(&n) {
-                let hint = crate::suggest::hint(n, names.iter().copied());
-                ctx.error_hint(
-                    span,
-                    format!("frontend '{}' refers to backend '{n}', which does not exist", f.name),
-                    hint,
-                );
-            }
-        }
     }
 }
 

@@ -7,6 +7,7 @@ mod client;
 mod h2;
 mod last;
 mod request;
+mod response;
 #[cfg(test)]
 mod tests;
 mod upgrade;
@@ -16,6 +17,7 @@ use client::Activity;
 pub use client::{serve, serve_once_readable};
 use h2::{handshake_h2, H2Sent};
 use request::{client_connection, count_failed_response, idempotent, origin_form, responded, spoofed_source};
+use response::persist_response;
 use upgrade::{ClientSwitch, ServerSwitch};
 
 use super::access_log::{PendingLog, ReqLog, ResCaptured};
@@ -23,7 +25,7 @@ use super::body::{DoneGuard, Lease, ResBody};
 use super::client_h1;
 use super::cookie::{unix_now, Bent, Persisted};
 use super::h1;
-use super::hop::{strip_hop_by_hop, strip_hop_by_hop_request};
+use super::hop::strip_hop_by_hop_request;
 use super::pool::{Key, Pool, ReqBody, Sender};
 use super::rules::{forward_for, Verdict};
 use super::service;
@@ -40,7 +42,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::Duration;
 
 pub use super::client_h1::max_head;
@@ -93,39 +94,6 @@ impl Session {
     fn own(&self) -> &Arc<Pool> {
         self.own
             .get_or_init(|| Arc::new(Pool::new(4, Duration::from_secs(3600), 1)))
-    }
-
-    /// A request whose server had its sessions shut down (`shutdown sessions server`) before
-    /// the response came: 502, logged `KH`, as HAProxy answers it.
-    fn killed(&self, be: &Backend, parts: &http::request::Parts) -> Response<ResBody> {
-        if let Some(l) = parts.extensions.get::<ReqLog>() {
-            l.killed();
-        }
-        self.error(Some(be), 502)
-    }
-
-    /// HAProxy's `auth` action: a 401 with `WWW-Authenticate`, or for a proxy request
-    /// (`option http-use-proxy-header`, a target that is not a path) a 407 with
-    /// `Proxy-Authenticate`, asking for Basic credentials in `realm`.
-    fn ask_credentials(&self, be: Option<&Backend>, realm: &str, parts: &http::request::Parts) -> Response<ResBody> {
-        let (status, field) = if super::auth::ProxyRequest::is(parts) {
-            (407, header::PROXY_AUTHENTICATE)
-        } else {
-            (401, header::WWW_AUTHENTICATE)
-        };
-        let mut r = self.error(be, status);
-        let realm = realm.replace(['"', '\\'], "");
-        if let Ok(v) = HeaderValue::from_str(&format!("Basic realm=\"{realm}\"")) {
-            r.headers_mut().insert(field, v);
-        }
-        r
-    }
-
-    fn error(&self, be: Option<&Backend>, status: u16) -> Response<ResBody> {
-        match be {
-            Some(b) => b.http.errors.response(Some(&self.fe.http.errors), status),
-            None => self.fe.http.errors.response(None, status),
-        }
     }
 
     /// One request. Only `route` is awaited; what comes before and after is plain code, so the
@@ -760,95 +728,6 @@ impl Session {
         );
         self.error(Some(be), 502)
     }
-
-    /// Sends one request on an HTTP/2 server connection once it is ready, the response head
-    /// awaited under `timeout server`.
-    /// `fut` under `timeout server`; None when it ran out (logged).
-    async fn within_server_timeout<F: Future>(
-        &self,
-        be: &Backend,
-        server: usize,
-        mut fut: Pin<&mut F>,
-    ) -> Option<F::Output> {
-        // `fut` is pinned by the caller and awaited once here with its timer: passed by value,
-        // it was held twice (as the argument, then pinned), and a `timeout` wrapper or a
-        // `match` with an await in each arm would hold it once more.
-        let mut sleep = std::pin::pin!(be.rt.timeouts.server.map(tokio::time::sleep));
-        let r = std::future::poll_fn(|cx| {
-            if let Poll::Ready(v) = fut.as_mut().poll(cx) {
-                return Poll::Ready(Some(v));
-            }
-            let expired = sleep.as_mut().as_pin_mut().is_some_and(|s| s.poll(cx).is_ready());
-            if expired {
-                Poll::Ready(None)
-            } else {
-                Poll::Pending
-            }
-        })
-        .await;
-        if r.is_none() {
-            throttled!(warn, backend = %be.rt.name, server = %be.rt.servers[server].name, "no response within 'timeout server'");
-        }
-        r
-    }
-
-    /// A server's response on its way to the client: hop-by-hop headers out, then the
-    /// backend's and the frontend's response rules.
-    fn on_response(
-        &self,
-        be: &Backend,
-        (server, persisted): (usize, &Persisted),
-        req: &http::request::Parts,
-        mut rp: http::response::Parts,
-        body: ResBody,
-    ) -> Response<ResBody> {
-        be.rt.servers[server].counters.inc(Field::of_status(rp.status.as_u16()));
-        strip_hop_by_hop(&mut rp.headers);
-        let fe = &self.fe;
-        let captured = (fe.log_requests && fe.captures.reads_response()).then(|| ResCaptured::headers(fe, &rp.headers));
-        // A response rule's `deny` (the backend's first, as HAProxy runs them).
-        let denied = be
-            .http
-            .on_response(&mut rp, req, &self.conn)
-            .or_else(|| fe.http.on_response(&mut rp, req, &self.conn));
-        if let Some(status) = denied {
-            return self.refuse_response(be, req, body, status);
-        }
-        if let Some(mut c) = captured {
-            c.cookie(fe, &rp.headers);
-            rp.extensions.insert(c);
-        }
-        // Persistence cookies after the rules, as HAProxy treats them.
-        let verdict = persist_response(be, (server, persisted), req, &mut rp);
-        if verdict.is_err() {
-            let msg = format!(
-                "Blocking cacheable cookie in response from instance {}, server {}.",
-                be.rt.name, be.rt.servers[server].name
-            );
-            tracing::error!("{msg}");
-            be.events.send(crate::log::ALERT, &msg);
-            return self.refuse_response(be, req, body, 502);
-        }
-        Response::from_parts(rp, body)
-    }
-
-    /// A server's response refused by the proxy (`http-response deny`, `option
-    /// checkcache`): the client gets the error `status` instead, logged `PH`.
-    fn refuse_response(
-        &self,
-        be: &Backend,
-        req: &http::request::Parts,
-        body: ResBody,
-        status: u16,
-    ) -> Response<ResBody> {
-        be.rt.counters.inc(Field::DeniedResp);
-        self.fe.counters.inc(Field::DeniedResp);
-        if let Some(l) = req.extensions.get::<ReqLog>() {
-            l.blocked();
-        }
-        drop(body);
-        self.error(Some(be), status)
-    }
 }
 
 impl Session {
@@ -898,35 +777,5 @@ impl client_h1::Service for Session {
         }
         self.fe.counters.inc(Field::of_status(status));
         self.error(None, status)
-    }
-}
-
-/// The persistence cookies of a server's response (also a `101`, as HAProxy treats them),
-/// and what `option checkcache` says of it.
-fn persist_response(
-    be: &Backend,
-    (server, persisted): (usize, &Persisted),
-    req: &http::request::Parts,
-    rp: &mut http::response::Parts,
-) -> Result<(), super::cookie::CacheableCookie> {
-    let status = rp.status.as_u16();
-    match (&be.cookie, &persisted.cookie) {
-        (Some(c), Some(from)) => {
-            let answer = super::cookie::Answer {
-                server,
-                direct: persisted.assigned == Some(server),
-                method: &req.method,
-                status,
-                now: unix_now(),
-                checkcache: be.checkcache,
-            };
-            let (set, verdict) = c.on_response(&mut rp.headers, from, persisted.bent, &answer);
-            if let Some(l) = req.extensions.get::<ReqLog>() {
-                l.persistence([from.seen.log_char(), set.log_char()]);
-            }
-            verdict
-        }
-        _ if be.checkcache => super::cookie::cacheable_cookie(&req.method, status, &rp.headers),
-        _ => Ok(()),
     }
 }

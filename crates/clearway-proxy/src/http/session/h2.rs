@@ -10,8 +10,11 @@ use http::header::{self, HeaderMap};
 use http::{Request, Response, Uri, Version};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 /// What sending a request on an HTTP/2 server connection came to.
@@ -152,4 +155,35 @@ fn to_h2(req: &mut Request<ReqBody>, tls: bool, server: std::net::SocketAddr) {
     }
     req.headers_mut().remove(header::CONNECTION);
     req.headers_mut().remove(header::HOST);
+}
+
+impl Session {
+    /// `fut` under `timeout server`; None when it ran out (logged).
+    async fn within_server_timeout<F: Future>(
+        &self,
+        be: &Backend,
+        server: usize,
+        mut fut: Pin<&mut F>,
+    ) -> Option<F::Output> {
+        // `fut` is pinned by the caller and awaited once here with its timer: passed by value,
+        // it was held twice (as the argument, then pinned), and a `timeout` wrapper or a
+        // `match` with an await in each arm would hold it once more.
+        let mut sleep = std::pin::pin!(be.rt.timeouts.server.map(tokio::time::sleep));
+        let r = std::future::poll_fn(|cx| {
+            if let Poll::Ready(v) = fut.as_mut().poll(cx) {
+                return Poll::Ready(Some(v));
+            }
+            let expired = sleep.as_mut().as_pin_mut().is_some_and(|s| s.poll(cx).is_ready());
+            if expired {
+                Poll::Ready(None)
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+        if r.is_none() {
+            throttled!(warn, backend = %be.rt.name, server = %be.rt.servers[server].name, "no response within 'timeout server'");
+        }
+        r
+    }
 }

@@ -1,10 +1,12 @@
 use super::client::serve_hyper;
 use super::*;
+use crate::http::hop::strip_hop_by_hop;
 use http::header::{HeaderMap, HeaderName};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::convert::Infallible;
 use std::sync::atomic::AtomicUsize;
 use std::task::Context;
+use std::task::Poll;
 
 #[test]
 fn origin_form_writes_an_empty_path_as_a_slash_and_keeps_the_query() {

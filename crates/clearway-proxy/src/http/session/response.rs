@@ -1,0 +1,142 @@
+//! What goes back to the client instead of, or on top of, forwarding: a server's response
+//! through the response rules and persistence cookies (`http-response deny` and `option
+//! checkcache` refusing it), and Clearway's own answers (error pages, `auth` challenges, a
+//! request whose server's sessions were shut down). Must not choose servers or connect.
+
+use super::Session;
+use crate::http::access_log::{ReqLog, ResCaptured};
+use crate::http::body::ResBody;
+use crate::http::cookie::{unix_now, Persisted};
+use crate::http::hop::strip_hop_by_hop;
+use crate::model::Backend;
+use clearway_core::Field;
+use http::header::{self, HeaderValue};
+use http::Response;
+
+impl Session {
+    /// A request whose server had its sessions shut down (`shutdown sessions server`) before
+    /// the response came: 502, logged `KH`, as HAProxy answers it.
+    pub(super) fn killed(&self, be: &Backend, parts: &http::request::Parts) -> Response<ResBody> {
+        if let Some(l) = parts.extensions.get::<ReqLog>() {
+            l.killed();
+        }
+        self.error(Some(be), 502)
+    }
+
+    /// HAProxy's `auth` action: a 401 with `WWW-Authenticate`, or for a proxy request
+    /// (`option http-use-proxy-header`, a target that is not a path) a 407 with
+    /// `Proxy-Authenticate`, asking for Basic credentials in `realm`.
+    pub(super) fn ask_credentials(
+        &self,
+        be: Option<&Backend>,
+        realm: &str,
+        parts: &http::request::Parts,
+    ) -> Response<ResBody> {
+        let (status, field) = if crate::http::auth::ProxyRequest::is(parts) {
+            (407, header::PROXY_AUTHENTICATE)
+        } else {
+            (401, header::WWW_AUTHENTICATE)
+        };
+        let mut r = self.error(be, status);
+        let realm = realm.replace(['"', '\\'], "");
+        if let Ok(v) = HeaderValue::from_str(&format!("Basic realm=\"{realm}\"")) {
+            r.headers_mut().insert(field, v);
+        }
+        r
+    }
+
+    pub(super) fn error(&self, be: Option<&Backend>, status: u16) -> Response<ResBody> {
+        match be {
+            Some(b) => b.http.errors.response(Some(&self.fe.http.errors), status),
+            None => self.fe.http.errors.response(None, status),
+        }
+    }
+
+    /// A server's response on its way to the client: hop-by-hop headers out, then the
+    /// backend's and the frontend's response rules.
+    pub(super) fn on_response(
+        &self,
+        be: &Backend,
+        (server, persisted): (usize, &Persisted),
+        req: &http::request::Parts,
+        mut rp: http::response::Parts,
+        body: ResBody,
+    ) -> Response<ResBody> {
+        be.rt.servers[server].counters.inc(Field::of_status(rp.status.as_u16()));
+        strip_hop_by_hop(&mut rp.headers);
+        let fe = &self.fe;
+        let captured = (fe.log_requests && fe.captures.reads_response()).then(|| ResCaptured::headers(fe, &rp.headers));
+        // A response rule's `deny` (the backend's first, as HAProxy runs them).
+        let denied = be
+            .http
+            .on_response(&mut rp, req, &self.conn)
+            .or_else(|| fe.http.on_response(&mut rp, req, &self.conn));
+        if let Some(status) = denied {
+            return self.refuse_response(be, req, body, status);
+        }
+        if let Some(mut c) = captured {
+            c.cookie(fe, &rp.headers);
+            rp.extensions.insert(c);
+        }
+        // Persistence cookies after the rules, as HAProxy treats them.
+        let verdict = persist_response(be, (server, persisted), req, &mut rp);
+        if verdict.is_err() {
+            let msg = format!(
+                "Blocking cacheable cookie in response from instance {}, server {}.",
+                be.rt.name, be.rt.servers[server].name
+            );
+            tracing::error!("{msg}");
+            be.events.send(crate::log::ALERT, &msg);
+            return self.refuse_response(be, req, body, 502);
+        }
+        Response::from_parts(rp, body)
+    }
+
+    /// A server's response refused by the proxy (`http-response deny`, `option
+    /// checkcache`): the client gets the error `status` instead, logged `PH`.
+    pub(super) fn refuse_response(
+        &self,
+        be: &Backend,
+        req: &http::request::Parts,
+        body: ResBody,
+        status: u16,
+    ) -> Response<ResBody> {
+        be.rt.counters.inc(Field::DeniedResp);
+        self.fe.counters.inc(Field::DeniedResp);
+        if let Some(l) = req.extensions.get::<ReqLog>() {
+            l.blocked();
+        }
+        drop(body);
+        self.error(Some(be), status)
+    }
+}
+
+/// The persistence cookies of a server's response (also a `101`, as HAProxy treats them),
+/// and what `option checkcache` says of it.
+pub(super) fn persist_response(
+    be: &Backend,
+    (server, persisted): (usize, &Persisted),
+    req: &http::request::Parts,
+    rp: &mut http::response::Parts,
+) -> Result<(), crate::http::cookie::CacheableCookie> {
+    let status = rp.status.as_u16();
+    match (&be.cookie, &persisted.cookie) {
+        (Some(c), Some(from)) => {
+            let answer = crate::http::cookie::Answer {
+                server,
+                direct: persisted.assigned == Some(server),
+                method: &req.method,
+                status,
+                now: unix_now(),
+                checkcache: be.checkcache,
+            };
+            let (set, verdict) = c.on_response(&mut rp.headers, from, persisted.bent, &answer);
+            if let Some(l) = req.extensions.get::<ReqLog>() {
+                l.persistence([from.seen.log_char(), set.log_char()]);
+            }
+            verdict
+        }
+        _ if be.checkcache => crate::http::cookie::cacheable_cookie(&req.method, status, &rp.headers),
+        _ => Ok(()),
+    }
+}
