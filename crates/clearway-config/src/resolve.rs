@@ -126,6 +126,21 @@ fn proxies(sections: &[Section], ctx: &mut Ctx) -> Config {
 }
 
 /// The draft a section starts from: its `from` defaults, else the last defaults, else fresh.
+/// The server of no name (`<NOSRV>` in logs, absent from the statistics) of a backend
+/// without servers: at the `dispatch` address `at`, else at each client's original
+/// destination (`option transparent`).
+fn no_name_server(span: &crate::model::Span, draft: &Draft, at: Option<std::net::SocketAddr>) -> crate::model::Server {
+    let mut d = crate::keywords::server::template(span);
+    d.name = "<NOSRV>".into();
+    if let Some(addr) = at {
+        d.host = crate::model::Host::Ip(addr.ip());
+        d.port = crate::model::ServerPort::Fixed(addr.port());
+    }
+    d.hidden = true;
+    d.source = draft.source.clone();
+    d
+}
+
 fn base(s: &Section, named: &HashMap<String, Draft>, last: &Option<Draft>, ctx: &mut Ctx) -> Option<Draft> {
     let mut draft = match &s.from {
         Some(name) => match named.get(name) {
@@ -383,13 +398,7 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
         if let Some((addr, span)) = &draft.dispatch {
             if servers.is_empty() {
                 // As HAProxy: every connection goes to that address, a server of no name.
-                let mut d = crate::keywords::server::template(span);
-                d.name = "<NOSRV>".into();
-                d.host = crate::model::Host::Ip(addr.ip());
-                d.port = crate::model::ServerPort::Fixed(addr.port());
-                d.hidden = true;
-                d.source = draft.source.clone();
-                servers.push(d);
+                servers.push(no_name_server(span, &draft, Some(*addr)));
             } else if draft.balance_set {
                 ctx.warn(
                     span,
@@ -409,7 +418,7 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
             }
         }
         // `option transparent` (a `dispatch` wins over it, as in HAProxy).
-        if draft.options.transparent && draft.dispatch.is_none() && caps.backend && !draft.disabled {
+        if options.transparent && !draft.disabled {
             if draft.balance_set {
                 ctx.error_hint(
                     &s.span,
@@ -422,11 +431,7 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
                 );
             } else if servers.is_empty() {
                 // As HAProxy: each session goes to its original destination, a server of no name.
-                let mut d = crate::keywords::server::template(&s.span);
-                d.name = "<NOSRV>".into();
-                d.hidden = true;
-                d.source = draft.source.clone();
-                servers.push(d);
+                servers.push(no_name_server(&s.span, &draft, None));
             } else {
                 ctx.not_acted(
                     &s.span,

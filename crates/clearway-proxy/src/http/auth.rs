@@ -13,12 +13,12 @@ use http::request::Parts;
 pub struct ProxyRequest;
 
 impl ProxyRequest {
-    /// Marks `req` when it is one (`use_proxy_header`: the frontend's option): an HTTP/1
-    /// request in absolute or authority form (an HTTP/2 one always has a path).
-    pub fn mark(req: &mut Parts, use_proxy_header: bool) {
+    /// Marks `req`, in a frontend with the option, when it is one: an HTTP/1 request in
+    /// absolute or authority form (an HTTP/2 one always has a path).
+    pub fn mark(req: &mut Parts) {
         let target = req.uri.path_and_query().map_or("", |p| p.as_str());
         let proxied = req.uri.scheme().is_some() || !(target.starts_with('/') || target.starts_with('*'));
-        if use_proxy_header && req.version != http::Version::HTTP_2 && proxied {
+        if req.version != http::Version::HTTP_2 && proxied {
             req.extensions.insert(ProxyRequest);
         }
     }
@@ -76,6 +76,15 @@ impl Credentials {
             Credentials::Basic { .. } => "Basic",
             Credentials::Bearer => "Bearer",
         }
+    }
+}
+
+/// Asks for Basic credentials in `realm` on `r` (`field`: `WWW-Authenticate`, or
+/// `Proxy-Authenticate` for a proxy request).
+pub fn challenge<B>(r: &mut http::Response<B>, field: http::header::HeaderName, realm: &str) {
+    let realm = realm.replace(['"', '\\'], "");
+    if let Ok(v) = http::HeaderValue::from_str(&format!("Basic realm=\"{realm}\"")) {
+        r.headers_mut().insert(field, v);
     }
 }
 

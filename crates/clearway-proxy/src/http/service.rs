@@ -34,10 +34,7 @@ pub async fn stats_page(
         Access::Deny => return (errors.response(None, 403), true),
         Access::Auth(realm) => {
             let mut r = errors.response(None, 401);
-            let quoted = realm.replace(['"', '\\'], "");
-            if let Ok(v) = HeaderValue::from_str(&format!("Basic realm=\"{quoted}\"")) {
-                r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
-            }
+            super::auth::challenge(&mut r, header::WWW_AUTHENTICATE, &realm);
             return (r, false);
         }
     }

@@ -177,7 +177,7 @@ impl Session {
     ) -> (Response<ResBody>, Option<Arc<Backend>>) {
         let fe = &self.fe;
         if fe.use_proxy_header {
-            super::auth::ProxyRequest::mark(parts, true);
+            super::auth::ProxyRequest::mark(parts);
         }
         // An HTTP/1 head longer than this was refused before it was parsed (client_h1);
         // HTTP/2 heads are measured here.

@@ -10,7 +10,7 @@ use crate::http::cookie::{unix_now, Persisted};
 use crate::http::hop::strip_hop_by_hop;
 use crate::model::Backend;
 use clearway_core::Field;
-use http::header::{self, HeaderValue};
+use http::header;
 use http::Response;
 
 impl Session {
@@ -38,10 +38,7 @@ impl Session {
             (401, header::WWW_AUTHENTICATE)
         };
         let mut r = self.error(be, status);
-        let realm = realm.replace(['"', '\\'], "");
-        if let Ok(v) = HeaderValue::from_str(&format!("Basic realm=\"{realm}\"")) {
-            r.headers_mut().insert(field, v);
-        }
+        crate::http::auth::challenge(&mut r, field, realm);
         r
     }
 
