@@ -395,7 +395,7 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
             .collect::<Vec<_>>();
         // A stopped proxy: checked, then without servers.
         let mut servers = if draft.disabled { Vec::new() } else { servers };
-        if let Some((addr, span)) = &draft.dispatch {
+        if let Some((addr, span)) = draft.dispatch.as_ref().filter(|_| !draft.disabled) {
             if servers.is_empty() {
                 // As HAProxy: every connection goes to that address, a server of no name.
                 servers.push(no_name_server(span, &draft, Some(*addr)));

@@ -339,6 +339,11 @@ fn option_transparent_is_a_server_of_no_name_at_the_original_destination() {
     let s = &l.config.backend("b").unwrap().servers;
     assert_eq!(s.len(), 1);
     assert!(s[0].hidden && matches!(s[0].host, crate::model::Host::Ip(a) if a.is_unspecified()));
+    // A stopped backend has no server, not even one of no name.
+    for line in ["dispatch 192.0.2.1:80", "option transparent"] {
+        let l = ok(&format!("backend b\n disabled\n {line}\n"));
+        assert!(l.config.backend("b").unwrap().servers.is_empty(), "{line}");
+    }
     // A dispatch address wins, as in HAProxy.
     let l = ok("backend b\n option transparent\n dispatch 192.0.2.1:80\n");
     let s = &l.config.backend("b").unwrap().servers;
