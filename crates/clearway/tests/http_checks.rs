@@ -267,6 +267,10 @@ fn disable_on_404_stops_new_traffic_and_send_state_tells_the_server_as_haproxy_d
             })
             .unwrap_or_default()
     };
+    // The check that found the server up was sent while it was still down: the next one
+    // says "up" (each proxy's, once both have sent one since).
+    let up = |port: u16| state(port).starts_with("up; ");
+    assert!(eventually(|| up(80) && up(81)), "{} / {}", state(80), state(81));
     let (mine, hers) = (state(80), state(81));
     assert!(
         mine.starts_with("up; address=198.51.100.10; port=180; name=bk/a; node="),
