@@ -4,6 +4,8 @@
 //! evaluate anything against traffic.
 
 use crate::span::Span;
+pub use clearway_sample::vars::SetConds;
+pub use clearway_sample::{Chain, Type, VarName};
 use std::net::IpAddr;
 
 /// A sample fetch: a piece of the connection or of the request that an ACL looks at.
@@ -85,6 +87,19 @@ pub enum Fetch {
     HttpAuthType,
     HttpAuthUser,
     HttpAuthPass,
+    /// `var(NAME[,DEFAULT])`: a variable, or DEFAULT (text) when it is not set.
+    Var {
+        name: VarName,
+        default: Option<String>,
+    },
+    /// Constants: `str(TEXT)`, `int(N)`, `bool(B)`, `bin(HEX)`, `ipv4(A)`/`ipv6(A)`.
+    Str(String),
+    Int(i64),
+    Bool(bool),
+    Bin(Vec<u8>),
+    Ip(IpAddr),
+    /// `env(NAME)`: an environment variable of the process.
+    Env(String),
 }
 
 impl Fetch {
@@ -126,6 +141,59 @@ impl Fetch {
     /// True when the fetch needs an HTTP response (not available in `mode tcp`).
     pub fn needs_http(&self) -> bool {
         matches!(self, Fetch::ResHdr(_) | Fetch::Status)
+    }
+
+    /// The type of what the fetch yields (`Any`: known only when it runs).
+    pub fn kind(&self) -> Type {
+        match self {
+            Fetch::Src | Fetch::Dst | Fetch::UrlIp => Type::Addr,
+            Fetch::Ip(ip) if ip.is_ipv4() => Type::Ipv4,
+            Fetch::Ip(_) => Type::Ipv6,
+            Fetch::SrcPort
+            | Fetch::DstPort
+            | Fetch::UrlPort
+            | Fetch::Status
+            | Fetch::ResLen
+            | Fetch::ReqLen
+            | Fetch::ReqSslHelloType
+            | Fetch::Int(_) => Type::Int,
+            Fetch::SslFc
+            | Fetch::SslFcHasSni
+            | Fetch::FcRcvdProxy
+            | Fetch::Always(_)
+            | Fetch::HttpAuth(_)
+            | Fetch::Bool(_) => Type::Bool,
+            Fetch::ResPayload { .. } | Fetch::ReqPayload { .. } | Fetch::Bin(_) => Type::Bin,
+            Fetch::Cert(f) => match f {
+                CertField::Used => Type::Bool,
+                CertField::Verify | CertField::Err | CertField::CaErr | CertField::Version => Type::Int,
+                CertField::Serial | CertField::Sha1 | CertField::Der => Type::Bin,
+                _ => Type::Str,
+            },
+            Fetch::Var { .. } => Type::Any,
+            _ => Type::Str,
+        }
+    }
+}
+
+/// A sample expression: a fetch and the converters applied to each value it yields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expr {
+    pub fetch: Fetch,
+    pub convs: Chain,
+}
+
+impl Expr {
+    pub fn new(fetch: Fetch) -> Expr {
+        Expr {
+            fetch,
+            convs: Chain::default(),
+        }
+    }
+
+    /// The type of what the expression gives.
+    pub fn kind(&self) -> Type {
+        self.convs.0.iter().fold(self.fetch.kind(), |t, c| c.output(t))
     }
 }
 
@@ -195,6 +263,8 @@ pub enum MatchKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AclTest {
     pub fetch: Fetch,
+    /// Converters applied to each value before matching.
+    pub convs: Chain,
     pub matcher: MatchKind,
     /// `-i`: compare without case.
     pub icase: bool,
@@ -225,7 +295,7 @@ pub struct Template(pub Vec<Piece>);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Piece {
     Text(String),
-    Fetch(Fetch),
+    Expr(Expr),
 }
 
 impl Template {
@@ -290,8 +360,16 @@ pub enum HttpAction {
     SetUri(Template),
     /// `set-dst EXPR`, `set-dst-port EXPR`: the address the request counts as having
     /// reached (what `dst` says, and where a `0.0.0.0` server connects).
-    SetDst(Fetch),
-    SetDstPort(Fetch),
+    SetDst(Expr),
+    SetDstPort(Expr),
+    /// `set-var(NAME[,COND...]) EXPR`, `set-var-fmt(NAME[,COND...]) FMT`.
+    SetVar {
+        name: VarName,
+        conds: SetConds,
+        value: VarValue,
+    },
+    /// `unset-var(NAME)`.
+    UnsetVar(VarName),
     /// `deny [deny_status N]`: a 403 (or N) from the proxy.
     Deny {
         status: u16,
@@ -307,6 +385,13 @@ pub enum HttpAction {
     },
 }
 
+/// What `set-var` stores: a sample expression's value, or a format's text (`set-var-fmt`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VarValue {
+    Expr(Expr),
+    Format(Template),
+}
+
 /// What `http-request use-service` can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
@@ -319,6 +404,40 @@ pub struct HttpRule {
     pub span: Span,
     pub action: HttpAction,
     pub condition: Option<Condition>,
+}
+
+impl Template {
+    fn writes_vars(&self) -> bool {
+        self.0
+            .iter()
+            .any(|p| matches!(p, Piece::Expr(e) if e.convs.writes_vars()))
+    }
+}
+
+impl Condition {
+    fn writes_vars(&self) -> bool {
+        self.any_of
+            .iter()
+            .flatten()
+            .flat_map(|t| &t.tests)
+            .any(|t| t.convs.writes_vars())
+    }
+}
+
+impl HttpRule {
+    /// Whether the rule may store or clear a variable (so the message needs its stores).
+    pub fn writes_vars(&self) -> bool {
+        let action = match &self.action {
+            HttpAction::SetVar { .. } | HttpAction::UnsetVar(_) => true,
+            HttpAction::SetHeader { value, .. } | HttpAction::AddHeader { value, .. } => value.writes_vars(),
+            HttpAction::SetPath(t) | HttpAction::SetUri(t) => t.writes_vars(),
+            HttpAction::SetDst(e) | HttpAction::SetDstPort(e) => e.convs.writes_vars(),
+            HttpAction::Return(r) => r.headers.iter().any(|(_, t)| t.writes_vars()),
+            HttpAction::Redirect(r) => r.target.writes_vars(),
+            _ => false,
+        };
+        action || self.condition.as_ref().is_some_and(Condition::writes_vars)
+    }
 }
 
 /// `tcp-request connection|session|content ACTION [if|unless COND]`.

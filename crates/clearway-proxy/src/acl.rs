@@ -2,8 +2,11 @@
 //! networks and ranges parsed) and matched against the samples of a connection or request.
 //! Owns matching only; what a fetch returns is the caller's (`Samples`).
 
-use clearway_config::rules::{self, AclTest, Condition, Fetch, MatchKind};
+use clearway_config::rules::{self, AclTest, Chain, Condition, Expr, Fetch, MatchKind};
+use clearway_sample::vars::{SetConds, VarStore};
+use clearway_sample::{Sample, Scope, VarName};
 use regex::{Regex, RegexBuilder};
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 /// One value a fetch produced.
@@ -29,21 +32,120 @@ pub trait Samples {
         false
     }
 
-    /// The first value of `fetch` as text, for templates.
-    fn text(&self, fetch: &Fetch) -> Option<String> {
-        let mut out = None;
-        self.each(fetch, &mut |v| {
-            out = Some(match v {
-                Value::Str(s) => s.to_string(),
-                Value::Ip(ip) => ip.to_canonical().to_string(),
-                Value::Int(n) => n.to_string(),
-                Value::Bool(b) => u8::from(b).to_string(),
-                Value::Bin(b) => String::from_utf8_lossy(b).into_owned(),
-            });
-            true
-        });
-        out
+    /// The store of the variables of `scope` this message can reach (none: nothing was
+    /// ever set there, or the scope is over).
+    fn vars(&self, scope: Scope) -> Option<&VarStore> {
+        match scope {
+            Scope::Proc => Some(&PROC_VARS),
+            _ => None,
+        }
     }
+}
+
+/// The first value of `expr` as text, for templates.
+pub fn text(s: &dyn Samples, expr: &Expr) -> Option<String> {
+    first(s, expr, |v| String::from_utf8_lossy(&text_of(&v)).into_owned())
+}
+
+/// The variables of the process (`proc.*`).
+static PROC_VARS: std::sync::LazyLock<VarStore> = std::sync::LazyLock::new(VarStore::default);
+
+/// A sample as text: addresses canonical (an IPv4-mapped IPv6 one as IPv4), bytes up to
+/// the first NUL (HAProxy's cast).
+pub fn text_of<'a>(v: &'a Sample<'_>) -> Cow<'a, [u8]> {
+    match v {
+        Sample::Ipv6(a) => Cow::Owned(IpAddr::V6(*a).to_canonical().to_string().into_bytes()),
+        Sample::Bin(b) => Cow::Borrowed(&b[..b.iter().position(|&c| c == 0).unwrap_or(b.len())]),
+        v => v.to_text(),
+    }
+}
+
+/// What converters see of a message: its variables.
+struct Vars<'a>(&'a dyn Samples);
+
+impl clearway_sample::Ctx for Vars<'_> {
+    fn var(&self, name: &VarName) -> Option<Sample<'static>> {
+        self.0.vars(name.scope)?.get(&name.name)
+    }
+
+    fn set_var(&self, name: &VarName, value: Sample<'_>, conds: SetConds) -> bool {
+        self.0.vars(name.scope).is_some_and(|v| v.set(&name.name, value, conds))
+    }
+
+    fn unset_var(&self, name: &VarName) {
+        if let Some(v) = self.0.vars(name.scope) {
+            v.unset(&name.name);
+        }
+    }
+}
+
+/// A fetch's value as a sample.
+fn sample(v: Value<'_>) -> Sample<'_> {
+    match v {
+        Value::Str(s) => Sample::str(s),
+        Value::Ip(ip) => Sample::ip(ip),
+        Value::Int(n) => Sample::Int(n),
+        Value::Bool(b) => Sample::Bool(b),
+        Value::Bin(b) => Sample::Bin(Cow::Borrowed(b)),
+    }
+}
+
+/// A sample as a value to match.
+fn value<'a>(s: &'a Sample<'_>) -> Value<'a> {
+    match s {
+        Sample::Str(b) => match std::str::from_utf8(b) {
+            Ok(t) => Value::Str(t),
+            Err(_) => Value::Bin(b),
+        },
+        Sample::Bin(b) => Value::Bin(b),
+        Sample::Int(n) => Value::Int(*n),
+        Sample::Bool(b) => Value::Bool(*b),
+        Sample::Ipv4(a) => Value::Ip(IpAddr::V4(*a)),
+        Sample::Ipv6(a) => Value::Ip(IpAddr::V6(*a)),
+    }
+}
+
+/// Calls `sink` with each value of `fetch`, its converters applied (a value a converter
+/// fails on is skipped), until it returns true; returns whether it did. The fetches that
+/// read no message (variables, constants) are answered here.
+pub fn values(s: &dyn Samples, fetch: &Fetch, convs: &Chain, sink: &mut dyn FnMut(Sample<'_>) -> bool) -> bool {
+    let mut out = |v: Sample<'_>| -> bool {
+        if convs.is_empty() {
+            return sink(v);
+        }
+        match convs.run(v, &Vars(s)) {
+            Some(v) => sink(v),
+            None => false,
+        }
+    };
+    match fetch {
+        Fetch::Var { name, default } => match s.vars(name.scope).and_then(|v| v.get(&name.name)) {
+            Some(v) => out(v),
+            None => default.as_deref().is_some_and(|d| out(Sample::str(d))),
+        },
+        Fetch::Str(t) => out(Sample::str(t)),
+        Fetch::Int(n) => out(Sample::Int(*n)),
+        Fetch::Bool(b) => out(Sample::Bool(*b)),
+        Fetch::Bin(b) => out(Sample::Bin(Cow::Borrowed(b))),
+        Fetch::Ip(ip) => out(Sample::ip(*ip)),
+        Fetch::Env(name) => {
+            std::env::var_os(name).is_some_and(|v| out(Sample::Str(Cow::Owned(v.into_encoded_bytes()))))
+        }
+        _ => s.each(fetch, &mut |v| out(sample(v))),
+    }
+}
+
+/// Evaluates `expr` on the first value of its fetch and hands the result to `f`.
+pub fn first<R>(s: &dyn Samples, expr: &Expr, f: impl FnOnce(Sample<'_>) -> R) -> Option<R> {
+    let mut f = Some(f);
+    let mut out = None;
+    values(s, &expr.fetch, &expr.convs, &mut |v| {
+        if let Some(f) = f.take() {
+            out = Some(f(v));
+        }
+        true
+    });
+    out
 }
 
 /// The samples of a client connection: the client's address, the address it reached, the
@@ -61,6 +163,8 @@ pub struct ConnSamples {
     /// The client socket's descriptor, open as long as the session: a request refused by a
     /// `tcp-request content` rule shuts it down.
     pub fd: Option<std::os::fd::RawFd>,
+    /// The session's variables (`sess.*`), made when first needed.
+    pub vars: std::sync::OnceLock<std::sync::Arc<VarStore>>,
 }
 
 impl ConnSamples {
@@ -130,6 +234,14 @@ impl Samples for ConnSamples {
             _ => false,
         }
     }
+
+    fn vars(&self, scope: Scope) -> Option<&VarStore> {
+        match scope {
+            Scope::Sess => Some(self.vars.get_or_init(Default::default)),
+            Scope::Proc => Some(&PROC_VARS),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -145,6 +257,7 @@ enum Patterns {
 #[derive(Debug)]
 struct Test {
     fetch: Fetch,
+    convs: Chain,
     kind: MatchKind,
     icase: bool,
     patterns: Patterns,
@@ -247,6 +360,20 @@ impl Cond {
     }
 }
 
+/// Fetches `values` answers itself.
+fn internal(f: &Fetch) -> bool {
+    matches!(
+        f,
+        Fetch::Var { .. }
+            | Fetch::Str(_)
+            | Fetch::Int(_)
+            | Fetch::Bool(_)
+            | Fetch::Bin(_)
+            | Fetch::Ip(_)
+            | Fetch::Env(_)
+    )
+}
+
 fn compile(t: &AclTest) -> Test {
     let patterns = match t.matcher {
         MatchKind::Ip => Patterns::Nets(t.patterns.iter().filter_map(|p| rules::parse_net(p).ok()).collect()),
@@ -270,6 +397,7 @@ fn compile(t: &AclTest) -> Test {
     };
     Test {
         fetch: t.fetch.clone(),
+        convs: t.convs.clone(),
         kind: t.matcher,
         icase: t.icase,
         patterns,
@@ -278,7 +406,10 @@ fn compile(t: &AclTest) -> Test {
 
 impl Test {
     fn eval(&self, s: &dyn Samples) -> bool {
-        s.each(&self.fetch, &mut |v| self.matches(v))
+        if self.convs.is_empty() && !internal(&self.fetch) {
+            return s.each(&self.fetch, &mut |v| self.matches(v));
+        }
+        values(s, &self.fetch, &self.convs, &mut |v| self.matches(value(&v)))
     }
 
     fn matches(&self, v: Value<'_>) -> bool {
@@ -389,6 +520,7 @@ mod tests {
     fn test(fetch: Fetch, matcher: MatchKind, icase: bool, pats: &[&str]) -> AclTest {
         AclTest {
             fetch,
+            convs: Chain::default(),
             matcher,
             icase,
             patterns: pats.iter().map(|s| s.to_string()).collect(),

@@ -674,6 +674,52 @@ pub fn cookies(data: &[u8]) {
     }
 }
 
+/// Sample expressions: the text before the first NUL is `FETCH,CONV...` (the fetch name is
+/// ignored), the bytes after it the text sample the converters run on, with `txn.v` set.
+/// Nothing panics, and a chain that writes no variable gives the same twice.
+pub fn samples(data: &[u8]) {
+    use clearway_sample::vars::{SetConds, VarStore};
+    use clearway_sample::{Chain, Sample, Type, VarName};
+    let (expr, input) = match data.iter().position(|&b| b == 0) {
+        Some(at) => (&data[..at], &data[at + 1..]),
+        None => (data, &b""[..]),
+    };
+    let Ok(expr) = std::str::from_utf8(expr) else {
+        return;
+    };
+    let Ok((_, calls)) = clearway_sample::args::parse(expr) else {
+        return;
+    };
+    struct Vars(VarStore);
+    impl clearway_sample::Ctx for Vars {
+        fn var(&self, n: &VarName) -> Option<Sample<'static>> {
+            self.0.get(&n.name)
+        }
+        fn set_var(&self, n: &VarName, v: Sample<'_>, c: SetConds) -> bool {
+            self.0.set(&n.name, v, c)
+        }
+        fn unset_var(&self, n: &VarName) {
+            self.0.unset(&n.name)
+        }
+    }
+    let vars = Vars(VarStore::default());
+    vars.0.set("v", Sample::Str(input.to_vec().into()), SetConds::default());
+    for input_type in [Type::Str, Type::Int, Type::Ipv4] {
+        let Ok((chain, _)) = Chain::new(&calls, input_type) else {
+            continue;
+        };
+        let sample = match input_type {
+            Type::Str => Sample::Str(input.into()),
+            Type::Int => Sample::Int(clearway_sample::read_int(input).unwrap_or(7)),
+            _ => Sample::Ipv4(std::net::Ipv4Addr::new(192, 0, 2, input.len() as u8)),
+        };
+        let once = chain.run(sample.clone(), &vars).map(Sample::into_owned);
+        if !chain.writes_vars() {
+            assert_eq!(once, chain.run(sample, &vars).map(Sample::into_owned), "{expr}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     /// Each target over its seed corpus in `fuzz/corpus`: what the fuzzers once found stays
@@ -682,7 +728,7 @@ mod tests {
     fn the_seed_corpora_pass() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus");
         type Target = fn(&[u8]);
-        let targets: [(&str, Target); 10] = [
+        let targets: [(&str, Target); 11] = [
             ("request_head", super::request_head),
             ("response_head", super::response_head),
             ("chunked", super::chunked),
@@ -693,6 +739,7 @@ mod tests {
             ("stats_request", super::stats_request),
             ("proxy_header", super::proxy_header),
             ("cookies", super::cookies),
+            ("samples", super::samples),
         ];
         for (name, run) in targets {
             let dir = root.join(name);

@@ -580,6 +580,7 @@ mod tests {
             listener: None,
             proxy: None,
             fd: None,
+            vars: Default::default(),
         }
     }
 
@@ -626,7 +627,10 @@ mod tests {
         let text = |data: &[u8], fin: bool, f: Fetch| {
             let hello = parse(data);
             let s = PayloadSamples::new(&c, &hello, data, fin);
-            (crate::acl::Samples::text(&s, &f), s.may_change(&f))
+            (
+                crate::acl::text(&s, &clearway_config::rules::Expr::new(f.clone())),
+                s.may_change(&f),
+            )
         };
         let req = b"GET http://a.test/x/y?q=1 HTTP/1.0\r\nHost: a.test\r\nAccept: a, b\r\n\r\n";
         assert_eq!(text(req, false, Fetch::Method), (Some("GET".into()), false));

@@ -46,6 +46,7 @@ pub fn spawn<H: Send + 'static>(
         listener: at.listener,
         proxy: None,
         fd: Some(std::os::fd::AsRawFd::as_raw_fd(&client)),
+        vars: Default::default(),
     };
     // Connection rules see the connection's own addresses, never a PROXY header's.
     let mut expect_proxy = at.accept_proxy;
@@ -332,7 +333,7 @@ async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples, reg: Opti
         let sni = be.tls[slot.server]
             .as_ref()
             .and_then(|c| c.sni_fetch.as_ref())
-            .and_then(|f| crate::acl::Samples::text(&conn, f));
+            .and_then(|f| crate::acl::text(&conn, f));
         let mut s = match Box::pin(dispatch::server_tls(&be, slot.server, sc.stream, sni.as_deref())).await {
             Ok((s, _)) => s,
             Err(e) => {

@@ -1,11 +1,12 @@
 //! `acl NAME CRITERION [FLAGS] PATTERNS...`, conditions (`if|unless` with `!`, `||`, `or` and
-//! anonymous `{ ... }` ACLs), and `%[fetch]` templates. Knows the criteria and their default
+//! anonymous `{ ... }` ACLs), sample expressions and `%[expr]` templates. Knows the criteria and their default
 //! match kinds; must not know which keyword a condition belongs to.
 
 use super::Res;
 use crate::model::Userlist;
 use crate::rules::{
-    parse_int_range, parse_net, AclTest, CertField, Condition, Dn, Fetch, MatchKind, Piece, Template, Term,
+    parse_int_range, parse_net, AclTest, CertField, Chain, Condition, Dn, Expr, Fetch, MatchKind, Piece, Template,
+    Term, Type,
 };
 use std::sync::Arc;
 
@@ -34,19 +35,37 @@ pub struct Named {
     pub tests: Vec<AclTest>,
 }
 
-/// The names of fetches and the match kind each implies, for `-m` less criteria.
-pub fn criterion(word: &str) -> Result<(Fetch, MatchKind), String> {
-    let (base, arg) = match word.split_once('(') {
-        Some((b, rest)) => {
-            let inner = rest.strip_suffix(')').ok_or_else(|| format!("'{word}': missing ')'"))?;
-            // `fetch()`: no argument, as HAProxy reads it.
-            (b, Some(inner).filter(|a| !a.is_empty()))
-        }
-        None => (word, None),
-    };
-    if base.contains(',') || arg.is_some_and(|a| a.contains(')')) {
-        return Err(format!("'{word}': converters are not supported yet"));
+/// A sample expression `FETCH[(ARGS)][,CONV[(ARGS)]]...` and the match kind it implies for
+/// `-m` less ACLs: the fetch's (`path_beg`), or after converters their output type's.
+pub fn expression(word: &str) -> Result<(Expr, MatchKind), String> {
+    let (call, calls) = clearway_sample::args::parse(word)?;
+    let (fetch, kind) = criterion(&call, word)?;
+    if calls.is_empty() {
+        return Ok((Expr::new(fetch), kind));
     }
+    let (convs, out) = Chain::new(&calls, fetch.kind()).map_err(|e| format!("'{word}': {e}"))?;
+    let kind = match out {
+        Type::Bool => MatchKind::Bool,
+        Type::Int => MatchKind::Int,
+        Type::Addr | Type::Ipv4 | Type::Ipv6 => MatchKind::Ip,
+        Type::Bin => MatchKind::Bin,
+        _ => MatchKind::Str,
+    };
+    Ok((Expr { fetch, convs }, kind))
+}
+
+/// The fetch a call names, and the match kind it implies.
+fn criterion(call: &clearway_sample::args::Call, word: &str) -> Result<(Fetch, MatchKind), String> {
+    let base = call.name.as_str();
+    // `fetch()`: no argument, as HAProxy reads it.
+    let joined = call.args.as_ref().map(|a| a.join(","));
+    let arg = joined.as_deref().filter(|a| !a.is_empty());
+    let one = |what: &str| -> Result<&str, String> {
+        match call.args() {
+            [a] => Ok(a.as_str()),
+            _ => Err(format!("'{base}' expects {what}, e.g. '{base}(...)'")),
+        }
+    };
     let header = |kind| -> Result<(Fetch, MatchKind), String> {
         // `hdr(NAME[,OCC])`: only the name is used; every occurrence is tried.
         let name = arg
@@ -144,6 +163,51 @@ pub fn criterion(word: &str) -> Result<(Fetch, MatchKind), String> {
         "http_auth_type" => no_arg(Fetch::HttpAuthType, M::Str),
         "http_auth_user" => no_arg(Fetch::HttpAuthUser, M::Str),
         "http_auth_pass" => no_arg(Fetch::HttpAuthPass, M::Str),
+        "var" => {
+            let (name, default) = match call.args() {
+                [n] => (n, None),
+                [n, d] => (n, Some(d.clone())),
+                _ => return Err(format!("'{word}': expects a variable name, e.g. 'var(txn.name)'")),
+            };
+            let name = clearway_sample::VarName::parse(name)?;
+            Ok((Fetch::Var { name, default }, M::Str))
+        }
+        "str" => Ok((Fetch::Str(one("a text")?.to_string()), M::Str)),
+        "int" => {
+            let n = one("an integer")?;
+            let n = n
+                .trim()
+                .parse()
+                .map_err(|_| format!("'{word}': '{n}' is not an integer"))?;
+            Ok((Fetch::Int(n), M::Int))
+        }
+        "bool" => {
+            let b = one("a boolean")?;
+            let b = match b {
+                "1" | "true" => true,
+                "0" | "false" => false,
+                _ => return Err(format!("'{word}': '{b}' is not a boolean (0, 1, true, false)")),
+            };
+            Ok((Fetch::Bool(b), M::Bool))
+        }
+        "bin" => {
+            let h = one("hexadecimal bytes")?;
+            let bytes = (0..h.len())
+                .step_by(2)
+                .map(|i| h.get(i..i + 2).and_then(|x| u8::from_str_radix(x, 16).ok()))
+                .collect::<Option<Vec<u8>>>()
+                .ok_or_else(|| format!("'{word}': '{h}' is not hexadecimal bytes"))?;
+            Ok((Fetch::Bin(bytes), M::Bin))
+        }
+        "ipv4" | "ipv6" => {
+            let a = one("an address")?;
+            let ip: std::net::IpAddr = a.parse().map_err(|_| format!("'{word}': '{a}' is not an address"))?;
+            if ip.is_ipv4() != (base == "ipv4") {
+                return Err(format!("'{word}': '{a}' is not an {base} address"));
+            }
+            Ok((Fetch::Ip(ip), M::Ip))
+        }
+        "env" => Ok((Fetch::Env(one("a variable name")?.to_string()), M::Str)),
         "always_true" => no_arg(Fetch::Always(true), M::Bool),
         "always_false" => no_arg(Fetch::Always(false), M::Bool),
         "status" => no_arg(Fetch::Status, M::Int),
@@ -275,7 +339,7 @@ pub fn test(words: &[String]) -> Result<AclTest, (String, Option<String>)> {
     let Some(first) = words.first() else {
         return Err(("an ACL needs a criterion, e.g. 'path_beg /api'".into(), None));
     };
-    let (fetch, mut matcher) = criterion(first).map_err(|e| {
+    let (expr, mut matcher) = expression(first).map_err(|e| {
         let base = first.split('(').next().unwrap_or(first);
         let hint = if e.starts_with("unknown") {
             crate::suggest::hint(base, CRITERIA.iter().copied())
@@ -385,6 +449,7 @@ pub fn test(words: &[String]) -> Result<AclTest, (String, Option<String>)> {
         };
         checked.map_err(|e| (e, None))?;
     }
+    let Expr { fetch, convs } = expr;
     if let Fetch::HttpAuthGroup(ul) = &fetch {
         // As HAProxy: the groups must be the list's.
         if let Some(g) = patterns.iter().find(|g| !ul.groups.contains(g)) {
@@ -399,6 +464,7 @@ pub fn test(words: &[String]) -> Result<AclTest, (String, Option<String>)> {
     }
     Ok(AclTest {
         fetch,
+        convs,
         matcher,
         icase,
         patterns,
@@ -409,6 +475,7 @@ pub fn test(words: &[String]) -> Result<AclTest, (String, Option<String>)> {
 fn predefined(name: &str) -> Option<AclTest> {
     let t = |fetch: Fetch, matcher: MatchKind, patterns: &[&str]| AclTest {
         fetch,
+        convs: Chain::default(),
         matcher,
         icase: false,
         patterns: patterns.iter().map(|s| s.to_string()).collect(),
@@ -527,7 +594,7 @@ pub fn split_condition<'a>(words: &'a [String], acls: &[Named]) -> Res<(&'a [Str
     }
 }
 
-/// A value with `%[fetch]` expressions (HAProxy's log-format subset for sample fetches).
+/// A value with `%[EXPR]` sample expressions (HAProxy's log-format subset for samples).
 pub fn template(s: &str) -> Result<Template, String> {
     let mut pieces = Vec::new();
     let mut text = String::new();
@@ -535,32 +602,27 @@ pub fn template(s: &str) -> Result<Template, String> {
     while let Some(at) = rest.find("%[") {
         text.push_str(&rest[..at]);
         let after = &rest[at + 2..];
-        let end = after
-            .find(']')
-            .ok_or_else(|| format!("'{s}': '%[' is not closed with ']'"))?;
-        let expr = &after[..end];
-        // Binary fetches are written as hexadecimal (`,hex`): HAProxy would write their raw
-        // bytes, which no header can carry.
-        let (word, hex) = match expr.strip_suffix(",hex") {
-            Some(w) => (w, true),
-            None => (expr, false),
-        };
-        let (fetch, kind) = criterion(word).map_err(|e| format!("'{s}': {e}"))?;
-        match (kind == MatchKind::Bin, hex) {
-            (true, false) => {
-                return Err(format!(
-                    "'{s}': '{word}' is binary, and written as it is it would put raw bytes in the text: \
-                     write '%[{word},hex]'"
-                ))
-            }
-            (false, true) => return Err(format!("'{s}': converters are not supported yet ('{expr}')")),
-            _ => {}
+        let (call, calls, used) = clearway_sample::args::parse_prefix(after).map_err(|e| format!("'{s}': {e}"))?;
+        if after.as_bytes().get(used) != Some(&b']') {
+            return Err(format!("'{s}': '%[' is not closed with ']'"));
+        }
+        let word = &after[..used];
+        let (fetch, _) = criterion(&call, word).map_err(|e| format!("'{s}': {e}"))?;
+        let (convs, out) = Chain::new(&calls, fetch.kind()).map_err(|e| format!("'{s}': {e}"))?;
+        // A binary fetch written as it is (`%[ssl_c_sha1]`) would put raw bytes in a
+        // header: refused with a hint, where HAProxy writes them. What converters make
+        // binary (`b64dec`) is mostly text, and is written up to its first NUL, as HAProxy.
+        if out == Type::Bin && calls.is_empty() {
+            return Err(format!(
+                "'{s}': '{word}' is binary, and written as it is it would put raw bytes in the text: \
+                 write '%[{word},hex]'"
+            ));
         }
         if !text.is_empty() {
             pieces.push(Piece::Text(std::mem::take(&mut text)));
         }
-        pieces.push(Piece::Fetch(fetch));
-        rest = &after[end + 1..];
+        pieces.push(Piece::Expr(Expr { fetch, convs }));
+        rest = &after[used + 1..];
     }
     text.push_str(rest);
     if !text.is_empty() {
@@ -592,6 +654,15 @@ mod tests {
         assert_eq!(e.1.as_deref(), Some("did you mean 'path_beg'?"));
         assert_eq!(test(&w("ssl_fc")).unwrap().matcher, MatchKind::Bool);
         assert!(test(&w("path")).is_err());
+        // Converters: the match kind follows what they give.
+        let t = test(&w("path,field(2,/),length gt 3")).unwrap();
+        assert_eq!((t.matcher, t.convs.0.len()), (MatchKind::Int, 2));
+        assert_eq!(test(&w("src,ipmask(24) 10.0.0.0")).unwrap().matcher, MatchKind::Ip);
+        let t = test(&w("var(txn.x) -m str a")).unwrap();
+        assert!(matches!(t.fetch, Fetch::Var { .. }));
+        assert!(test(&w("var(x) a")).is_err());
+        assert!(test(&w("path,nope a")).unwrap_err().0.contains("unknown converter"));
+        assert_eq!(test(&w("str(a),lower a")).unwrap().fetch, Fetch::Str("a".into()));
     }
 
     #[test]
@@ -623,27 +694,32 @@ mod tests {
             t.0,
             vec![
                 Piece::Text("for=".into()),
-                Piece::Fetch(Fetch::Src),
+                Piece::Expr(Expr::new(Fetch::Src)),
                 Piece::Text(";host=".into()),
-                Piece::Fetch(Fetch::Hdr("host".into()))
+                Piece::Expr(Expr::new(Fetch::Hdr("host".into())))
             ]
         );
         assert!(template("%[src").is_err());
-        // Binary fetches only as hexadecimal; `hex` on text is a converter not supported yet.
-        assert_eq!(
-            template("%[ssl_c_serial,hex]").unwrap().0,
-            vec![Piece::Fetch(Fetch::Cert(CertField::Serial))]
-        );
+        // Binary samples only as text (hexadecimal or otherwise).
+        assert!(template("%[ssl_c_serial,hex]").is_ok());
         assert!(template("%[ssl_c_sha1]").unwrap_err().contains("ssl_c_sha1,hex"));
-        assert!(template("%[src,hex]").is_err());
+        // What a decoder gives is written as text, as HAProxy does.
+        assert!(template("%[hdr(x),b64dec]").is_ok());
+        assert!(template("%[src,hex]").is_ok());
+        assert!(template("%[src_port,add(1)]").is_ok());
+        assert!(template("%[src,add(1)]").unwrap_err().contains("integer input"));
+        assert!(template("%[path,add(1)").is_err());
+        let t = template("x%[path,field(2,/),lower]y").unwrap();
+        assert!(matches!(&t.0[1], Piece::Expr(e) if e.convs.0.len() == 2));
+        assert!(template("%[path,nope]").unwrap_err().contains("unknown converter"));
     }
 
     #[test]
     fn certificate_fetches() {
-        let (f, m) = criterion("ssl_c_s_dn(OU,-2,rfc2253)").unwrap();
+        let (e, m) = expression("ssl_c_s_dn(OU,-2,rfc2253)").unwrap();
         assert_eq!(m, MatchKind::Str);
         assert_eq!(
-            f,
+            e.fetch,
             Fetch::Cert(CertField::Dn {
                 issuer: false,
                 dn: Dn {
@@ -653,8 +729,8 @@ mod tests {
                 }
             })
         );
-        assert!(criterion("ssl_c_i_dn(CN,x)").is_err());
-        assert!(criterion("ssl_c_i_dn(CN,1,ldap)").is_err());
+        assert!(expression("ssl_c_i_dn(CN,x)").is_err());
+        assert!(expression("ssl_c_i_dn(CN,1,ldap)").is_err());
         assert!(test(&["ssl_c_serial".to_string(), "0A1b".to_string()]).is_ok());
         assert!(test(&["ssl_c_serial".to_string(), "0A1".to_string()]).is_err());
     }

@@ -57,8 +57,6 @@ const RESPONSE_ACTIONS: &[&str] = &[
 /// Actions HAProxy has that Clearway does not run yet.
 const NOT_YET: &[&str] = &[
     "tarpit",
-    "set-var",
-    "unset-var",
     "set-query",
     "set-method",
     "replace-path",
@@ -94,6 +92,50 @@ const NOT_YET: &[&str] = &[
     "set-bandwidth-limit",
 ];
 
+/// `set-var(NAME[,COND...]) EXPR`, `set-var-fmt(NAME[,COND...]) FMT`, `unset-var(NAME)`:
+/// None when `action` is none of them.
+pub fn variable_action(action: &str, args: &[String], what: &str) -> Res<Option<HttpAction>> {
+    let Some((verb, rest)) = action.split_once('(') else {
+        return match action {
+            "set-var" | "set-var-fmt" | "unset-var" => {
+                fail(format!("'{what}' expects a variable: '{action}(txn.name)'"))
+            }
+            _ => Ok(None),
+        };
+    };
+    if !matches!(verb, "set-var" | "set-var-fmt" | "unset-var") {
+        return Ok(None);
+    }
+    let inner = rest
+        .strip_suffix(')')
+        .ok_or_else(|| (format!("'{what}': missing ')'"), None))?;
+    let mut parts = inner.split(',').map(str::trim);
+    let name = clearway_sample::VarName::parse(parts.next().unwrap_or_default())
+        .map_err(|e| (format!("'{what}': {e}"), None))?;
+    let conds: Vec<&str> = parts.collect();
+    if verb == "unset-var" {
+        if !conds.is_empty() || !args.is_empty() {
+            return fail(format!("'{what}' takes only a variable name"));
+        }
+        return Ok(Some(HttpAction::UnsetVar(name)));
+    }
+    let conds = crate::rules::SetConds::parse(&conds).map_err(|e| (format!("'{what}': {e}"), None))?;
+    let [value] = args else {
+        return fail(if verb == "set-var" {
+            format!("'{what}' expects one sample expression, e.g. 'req.hdr(host),lower'")
+        } else {
+            format!("'{what}' expects one format, e.g. '%[src]:%[src_port]'")
+        });
+    };
+    let value = if verb == "set-var" {
+        let (expr, _) = acl::expression(value).map_err(|e| (format!("'{what}': {e}"), None))?;
+        crate::rules::VarValue::Expr(expr)
+    } else {
+        crate::rules::VarValue::Format(tpl(value)?)
+    };
+    Ok(Some(HttpAction::SetVar { name, conds, value }))
+}
+
 /// `http-request ACTION ...` (response: false) or `http-response ACTION ...` (true).
 pub fn rule(d: &Directive, response: bool, acls: &[Named]) -> Res<Option<HttpRule>> {
     let kw = d.keyword();
@@ -101,6 +143,13 @@ pub fn rule(d: &Directive, response: bool, acls: &[Named]) -> Res<Option<HttpRul
     let Some(action) = words.first() else {
         return fail(format!("'{kw}' expects an action, e.g. '{kw} set-header NAME VALUE'"));
     };
+    if let Some(action) = variable_action(action, &words[1..], &format!("{kw} {action}"))? {
+        return Ok(Some(HttpRule {
+            span: d.span.clone(),
+            action,
+            condition,
+        }));
+    }
     let allowed = if response { RESPONSE_ACTIONS } else { REQUEST_ACTIONS };
     if !allowed.contains(&action.as_str()) {
         if NOT_YET.contains(&action.as_str()) || (response && REQUEST_ACTIONS.contains(&action.as_str())) {
@@ -164,11 +213,11 @@ pub fn rule(d: &Directive, response: bool, acls: &[Named]) -> Res<Option<HttpRul
                     "'{what}' expects a sample expression, e.g. '{what} hdr(x-dst)'"
                 ));
             };
-            let (fetch, _) = acl::criterion(expr).map_err(|e| (format!("'{what}': {e}"), None))?;
+            let (expr, _) = acl::expression(expr).map_err(|e| (format!("'{what}': {e}"), None))?;
             if action == "set-dst" {
-                HttpAction::SetDst(fetch)
+                HttpAction::SetDst(expr)
             } else {
-                HttpAction::SetDstPort(fetch)
+                HttpAction::SetDstPort(expr)
             }
         }
         "deny" => {

@@ -424,13 +424,13 @@ fn params(args: &mut Args<'_>, s: &mut Server, ctx: &mut Ctx, span: &Span) -> Re
                 s.tls.sni = Some(match v.strip_prefix("str(").and_then(|r| r.strip_suffix(')')) {
                     Some(n) if !n.is_empty() => Sni::Fixed(n.to_string()),
                     _ => {
-                        let (fetch, _) = super::acl::criterion(v).map_err(|e| {
+                        let (expr, _) = super::acl::expression(v).map_err(|e| {
                             (
                                 format!("'sni {v}': {e}"),
                                 Some("e.g. 'sni str(NAME)', 'sni req.hdr(host)' or 'sni ssl_fc_sni'".into()),
                             )
                         })?;
-                        Sni::Fetch(fetch)
+                        Sni::Fetch(expr)
                     }
                 });
             }

@@ -15,7 +15,7 @@ pub enum Sni {
     Fixed(String),
     /// `sni req.hdr(host)`, `sni ssl_fc_sni`...: taken from each request (the port of a Host
     /// header dropped); connections are reused only for the same name.
-    Fetch(crate::rules::Fetch),
+    Fetch(crate::rules::Expr),
 }
 
 /// `server ... ssl [verify none|required] [ca-file F] [crl-file F] [crt F] [sni EXPR]

@@ -7,7 +7,9 @@ use super::samples::{ReqSamples, ResSamples};
 use crate::acl::{Cond, ConnSamples, Samples};
 use bytes::Bytes;
 use clearway_config::model::{ForwardFor, HttpConnMode, HttpReuse, HttpSettings};
-use clearway_config::rules::{self, HttpAction, HttpRule, Piece, RedirectKind, Template};
+use clearway_config::rules::{self, Expr, HttpAction, HttpRule, Piece, RedirectKind, Template, VarValue};
+use clearway_sample::vars::SetConds;
+use clearway_sample::VarName;
 use http::header::{HeaderName, HeaderValue};
 use http::request::Parts;
 use http::{HeaderMap, StatusCode, Uri};
@@ -23,8 +25,10 @@ enum Action {
     Replace(HeaderName, Regex, String),
     SetPath(Template),
     SetUri(Template),
-    SetDst(rules::Fetch),
-    SetDstPort(rules::Fetch),
+    SetDst(Expr),
+    SetDstPort(Expr),
+    SetVar(VarName, SetConds, VarValue),
+    UnsetVar(VarName),
     Reply(Reply),
     Redirect(rules::Redirect),
     Service(rules::Service),
@@ -48,7 +52,7 @@ impl Value {
         for p in &t.0 {
             match p {
                 Piece::Text(x) => text.push_str(x),
-                Piece::Fetch(_) => return Value::Rendered(t.clone()),
+                Piece::Expr(_) => return Value::Rendered(t.clone()),
             }
         }
         // An invalid value stays a template, to be refused (and logged) where it is used.
@@ -102,6 +106,8 @@ pub struct HttpRules {
     pub monitor_uri: Option<Box<str>>,
     /// A request rule may change the request's destination (`set-dst`, `set-dst-port`).
     pub sets_destination: bool,
+    /// A rule may store a variable: messages need their stores.
+    writes_vars: bool,
 }
 
 fn name(n: &str) -> HeaderName {
@@ -143,6 +149,8 @@ fn compile(r: &HttpRule, proxy: &str) -> Option<Rule> {
         HttpAction::SetUri(t) => Action::SetUri(t.clone()),
         HttpAction::SetDst(f) => Action::SetDst(f.clone()),
         HttpAction::SetDstPort(f) => Action::SetDstPort(f.clone()),
+        HttpAction::SetVar { name, conds, value } => Action::SetVar(name.clone(), *conds, value.clone()),
+        HttpAction::UnsetVar(name) => Action::UnsetVar(name.clone()),
         HttpAction::Deny { status } => Action::Reply(Reply::Error(*status)),
         HttpAction::Return(rep) => {
             let mut page = Page {
@@ -173,28 +181,43 @@ pub struct Destination(pub std::net::SocketAddr);
 
 /// The new destination a `set-dst`/`set-dst-port` rule gives, from the first value of its
 /// expression; None when it has none that fits (the rule then does nothing, as in HAProxy).
-fn destination(action: &Action, f: &rules::Fetch, s: &ReqSamples<'_>) -> Option<std::net::SocketAddr> {
+fn destination(action: &Action, e: &Expr, s: &ReqSamples<'_>) -> Option<std::net::SocketAddr> {
+    use clearway_sample::{Sample, Type};
     let now = s.req.extensions.get::<Destination>().map_or(s.conn.local, |d| d.0);
-    let mut out = None;
-    s.each(f, &mut |v| {
-        out = match (action, v) {
-            (Action::SetDst(_), crate::acl::Value::Ip(ip)) => Some(std::net::SocketAddr::new(ip, now.port())),
-            (Action::SetDst(_), crate::acl::Value::Str(t)) => t
-                .trim()
-                .parse()
-                .ok()
-                .map(|ip| std::net::SocketAddr::new(ip, now.port())),
-            (Action::SetDstPort(_), crate::acl::Value::Int(p)) => {
-                u16::try_from(p).ok().map(|p| std::net::SocketAddr::new(now.ip(), p))
-            }
-            (Action::SetDstPort(_), crate::acl::Value::Str(t)) => {
-                t.trim().parse().ok().map(|p| std::net::SocketAddr::new(now.ip(), p))
-            }
+    crate::acl::first(s, e, |v| match action {
+        Action::SetDst(_) => match v.cast(Type::Addr)? {
+            Sample::Ipv4(a) => Some(std::net::SocketAddr::new(a.into(), now.port())),
+            Sample::Ipv6(a) => Some(std::net::SocketAddr::new(a.into(), now.port())),
             _ => None,
-        };
-        true
-    });
-    out
+        },
+        _ => u16::try_from(v.int()?)
+            .ok()
+            .map(|p| std::net::SocketAddr::new(now.ip(), p)),
+    })
+    .flatten()
+}
+
+/// Runs `set-var`/`unset-var`, with the samples of the message.
+fn variable(action: &Action, s: &dyn Samples) {
+    match action {
+        Action::SetVar(name, conds, value) => {
+            let Some(store) = s.vars(name.scope) else { return };
+            match value {
+                VarValue::Expr(e) => {
+                    crate::acl::first(s, e, |v| store.set(&name.name, v, *conds));
+                }
+                VarValue::Format(t) => {
+                    store.set(&name.name, clearway_sample::Sample::string(render(t, s)), *conds);
+                }
+            }
+        }
+        Action::UnsetVar(name) => {
+            if let Some(store) = s.vars(name.scope) {
+                store.unset(&name.name);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Renders a template with the samples of the current request or response.
@@ -203,7 +226,7 @@ pub fn render(t: &Template, s: &dyn Samples) -> String {
     for p in &t.0 {
         match p {
             Piece::Text(x) => out.push_str(x),
-            Piece::Fetch(f) => out.push_str(&s.text(f).unwrap_or_default()),
+            Piece::Expr(e) => out.push_str(&crate::acl::text(s, e).unwrap_or_default()),
         }
     }
     out
@@ -217,6 +240,7 @@ impl HttpRules {
             (h.request_rules.iter()).any(|r| matches!(r.action, HttpAction::SetDst(_) | HttpAction::SetDstPort(_)));
         HttpRules {
             sets_destination,
+            writes_vars: (h.request_rules.iter().chain(&h.response_rules)).any(HttpRule::writes_vars),
             request: h.request_rules.iter().filter_map(compile).collect(),
             response: h.response_rules.iter().filter_map(compile).collect(),
             redirects: h.redirects.iter().filter_map(compile).collect(),
@@ -245,6 +269,9 @@ impl HttpRules {
     /// Applies the `http-request` rules, then the `redirect` rules, to a request. Each rule
     /// sees the request as the rules before it left it.
     pub fn on_request(&self, req: &mut Parts, conn: &ConnSamples, fallback: Option<&ErrorPages>) -> Verdict {
+        if self.writes_vars {
+            super::samples::with_vars(req);
+        }
         for r in self.request.iter().chain(&self.redirects) {
             let s = ReqSamples { conn, req };
             if !Cond::holds(&r.cond, &s) {
@@ -271,6 +298,10 @@ impl HttpRules {
                     if let Some(to) = to {
                         req.extensions.insert(Destination(to));
                     }
+                    continue;
+                }
+                Action::SetVar(..) | Action::UnsetVar(_) => {
+                    variable(&r.action, &s);
                     continue;
                 }
                 Action::Reply(rep) => {
@@ -308,6 +339,9 @@ impl HttpRules {
     /// Applies the `http-response` rules to a response; Some(status) when one refuses it
     /// (`deny`): the client then gets that error instead.
     pub fn on_response(&self, res: &mut http::response::Parts, req: &Parts, conn: &ConnSamples) -> Option<u16> {
+        if self.writes_vars && res.extensions.get::<super::samples::ResVars>().is_none() {
+            res.extensions.insert(super::samples::ResVars::default());
+        }
         for r in &self.response {
             let s = ResSamples {
                 req: ReqSamples { conn, req },
@@ -319,6 +353,10 @@ impl HttpRules {
             let edit = match &r.action {
                 Action::Allow => break,
                 Action::Reply(Reply::Error(status)) => return Some(*status),
+                a @ (Action::SetVar(..) | Action::UnsetVar(_)) => {
+                    variable(a, &s);
+                    continue;
+                }
                 a => prepare(a, &s),
             };
             apply(edit, &mut res.headers);

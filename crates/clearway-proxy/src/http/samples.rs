@@ -6,9 +6,32 @@ use super::rules::Destination;
 use crate::acl::{Cond, ConnSamples, Samples, Value};
 use clearway_config::model::UseSrc;
 use clearway_config::rules::Fetch;
+use clearway_sample::vars::VarStore;
+use clearway_sample::Scope;
 use http::request::Parts;
 use http::{HeaderMap, Version};
 use std::net::IpAddr;
+use std::sync::Arc;
+
+/// The variables of one request and its response (`txn.*`), kept in the request.
+#[derive(Debug, Clone, Default)]
+pub struct TxnVars(pub Arc<VarStore>);
+
+/// The variables of a request while it is processed (`req.*`).
+#[derive(Debug, Clone, Default)]
+pub struct ReqVars(pub Arc<VarStore>);
+
+/// The variables of a response while it is processed (`res.*`), kept in the response.
+#[derive(Debug, Clone, Default)]
+pub struct ResVars(pub Arc<VarStore>);
+
+/// Gives a request its variable stores (before rules that may write them run).
+pub fn with_vars(req: &mut Parts) {
+    if req.extensions.get::<TxnVars>().is_none() {
+        req.extensions.insert(TxnVars::default());
+        req.extensions.insert(ReqVars::default());
+    }
+}
 
 /// A request as the rules see it.
 pub struct ReqSamples<'a> {
@@ -72,6 +95,15 @@ impl Samples for ReqSamples<'_> {
             _ => self.conn.each(fetch, sink),
         }
     }
+
+    fn vars(&self, scope: Scope) -> Option<&VarStore> {
+        match scope {
+            Scope::Txn => self.req.extensions.get::<TxnVars>().map(|v| &*v.0),
+            Scope::Req => self.req.extensions.get::<ReqVars>().map(|v| &*v.0),
+            Scope::Res => None,
+            _ => self.conn.vars(scope),
+        }
+    }
 }
 
 /// The IPv4 address and port of an absolute `http://` or `https://` target whose host is
@@ -112,6 +144,15 @@ impl Samples for ResSamples<'_> {
             Fetch::Status => sink(Value::Int(i64::from(self.res.status.as_u16()))),
             Fetch::ResHdr(h) => header_values(&self.res.headers, h, sink),
             _ => self.req.each(fetch, sink),
+        }
+    }
+
+    fn vars(&self, scope: Scope) -> Option<&VarStore> {
+        match scope {
+            Scope::Res => self.res.extensions.get::<ResVars>().map(|v| &*v.0),
+            // The request's processing is over.
+            Scope::Req => None,
+            _ => self.req.vars(scope),
         }
     }
 }

@@ -477,7 +477,7 @@ impl Session {
                 conn: &self.conn,
                 req: parts,
             };
-            let v = crate::acl::Samples::text(&s, f)?;
+            let v = crate::acl::text(&s, f)?;
             // A Host header's port is no part of a name.
             let host = match v.rsplit_once(':') {
                 Some((h, p)) if !h.contains(':') && p.bytes().all(|b| b.is_ascii_digit()) => h,

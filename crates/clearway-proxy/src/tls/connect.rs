@@ -19,7 +19,7 @@ pub struct Connector {
     /// to verify, else the server's address (then no SNI is sent).
     pub name: ServerName<'static>,
     /// `sni req.hdr(host)` and the like: the SNI comes from each request.
-    pub sni_fetch: Option<clearway_config::rules::Fetch>,
+    pub sni_fetch: Option<clearway_config::rules::Expr>,
 }
 
 impl Connector {

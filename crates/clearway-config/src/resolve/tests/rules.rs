@@ -172,8 +172,8 @@ fn destination_and_uri_rewrites_and_response_deny() {
     );
     let f = l.config.frontend("f").unwrap();
     let actions: Vec<&HttpAction> = f.http.request_rules.iter().map(|r| &r.action).collect();
-    assert!(matches!(actions[0], HttpAction::SetDst(Fetch::UrlIp)));
-    assert!(matches!(actions[1], HttpAction::SetDstPort(Fetch::UrlPort)));
+    assert!(matches!(&actions[0], HttpAction::SetDst(e) if e.fetch == Fetch::UrlIp));
+    assert!(matches!(&actions[1], HttpAction::SetDstPort(e) if e.fetch == Fetch::UrlPort));
     assert!(matches!(actions[2], HttpAction::SetUri(_)));
     let res: Vec<&HttpAction> = f.http.response_rules.iter().map(|r| &r.action).collect();
     assert!(matches!(
