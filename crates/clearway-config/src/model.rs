@@ -48,6 +48,8 @@ impl Config {
 
 #[derive(Debug, Clone, Default)]
 pub struct Global {
+    /// `set-var` and `set-var-fmt` lines, in order: process variables set at start-up.
+    pub set_vars: Vec<(clearway_sample::VarName, crate::rules::VarValue)>,
     /// `maxconn`: process-wide limit of concurrent client connections. None: derived from the fd limit at run time.
     pub maxconn: Option<u32>,
     pub daemon: bool,
@@ -390,6 +392,8 @@ pub struct HttpSettings {
     pub request_rules: Vec<HttpRule>,
     /// `http-response` rules, in order.
     pub response_rules: Vec<HttpRule>,
+    /// `http-after-response` rules, in order: on every response, the proxy's own too.
+    pub after_response_rules: Vec<HttpRule>,
     /// `redirect` rules, evaluated after the `http-request` rules.
     pub redirects: Vec<HttpRule>,
     pub errorfiles: Vec<ErrorFile>,

@@ -574,6 +574,7 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
                 HttpSettings {
                     request_rules: Vec::new(),
                     response_rules: Vec::new(),
+                    after_response_rules: Vec::new(),
                     redirects: Vec::new(),
                     stats: None,
                     ..draft.http.clone()

@@ -100,6 +100,47 @@ pub enum Fetch {
     Ip(IpAddr),
     /// `env(NAME)`: an environment variable of the process.
     Env(String),
+    /// `req.fhdr(NAME)`, `res.fhdr(NAME)`: whole values of a header, commas kept.
+    FHdr(String),
+    ResFHdr(String),
+    /// `req.hdr_cnt([NAME])`: how many values (comma-split) the header has (all headers'
+    /// without a name).
+    HdrCnt(Option<String>),
+    /// `req.hdr_ip(NAME)`: a header's values read as addresses (an IPv4 one may end in a port).
+    HdrIp(String),
+    /// `req.cook([NAME])`, `req.cook_cnt([NAME])`, `req.cook_val([NAME])`: the values of a
+    /// request cookie (the first cookie's without a name), how many there are, and the value
+    /// as an integer; `res.cook([NAME])` the cookie a response sets.
+    Cook(Option<String>),
+    CookCnt(Option<String>),
+    CookVal(Option<String>),
+    ResCook(Option<String>),
+    /// `url_param(NAME[,DELIM])` (`urlp`): a query parameter's value.
+    UrlParam {
+        name: String,
+        delim: Option<u8>,
+    },
+    /// `base`: the Host header's value and the path.
+    Base,
+    /// `fe_name`, `fe_id`, `be_name`, `be_id`, `srv_name`, `srv_id`: the frontend, and the
+    /// backend and server that handle the request (known once it was routed; the server's
+    /// once the response came).
+    FeName,
+    FeId,
+    BeName,
+    BeId,
+    SrvName,
+    SrvId,
+    /// `capture.req.uri`, `capture.req.method`, `capture.req.ver`: the request line as it
+    /// came, before any rule rewrote it; `capture.res.ver`: the response's version.
+    CaptureReqUri,
+    CaptureReqMethod,
+    CaptureReqVer,
+    CaptureResVer,
+    /// `uuid`, `rand([RANGE])`, `date([OFFSET])`.
+    Uuid,
+    Rand(Option<u64>),
+    Date(i64),
 }
 
 impl Fetch {
@@ -122,6 +163,14 @@ impl Fetch {
                 | Fetch::HttpAuthType
                 | Fetch::HttpAuthUser
                 | Fetch::HttpAuthPass
+                | Fetch::FHdr(_)
+                | Fetch::HdrCnt(_)
+                | Fetch::HdrIp(_)
+                | Fetch::Cook(_)
+                | Fetch::CookCnt(_)
+                | Fetch::CookVal(_)
+                | Fetch::UrlParam { .. }
+                | Fetch::Base
         )
     }
 
@@ -140,7 +189,26 @@ impl Fetch {
 
     /// True when the fetch needs an HTTP response (not available in `mode tcp`).
     pub fn needs_http(&self) -> bool {
-        matches!(self, Fetch::ResHdr(_) | Fetch::Status)
+        matches!(
+            self,
+            Fetch::ResHdr(_) | Fetch::ResFHdr(_) | Fetch::ResCook(_) | Fetch::Status | Fetch::CaptureResVer
+        )
+    }
+
+    /// In a sample expression (not an ACL), HAProxy takes the last value of these (the
+    /// last occurrence of a header or cookie), the first of the others.
+    pub fn last_in_sample(&self) -> bool {
+        matches!(
+            self,
+            Fetch::Hdr(_)
+                | Fetch::ResHdr(_)
+                | Fetch::FHdr(_)
+                | Fetch::ResFHdr(_)
+                | Fetch::HdrIp(_)
+                | Fetch::Cook(Some(_))
+                | Fetch::ResCook(Some(_))
+                | Fetch::CookVal(Some(_))
+        )
     }
 
     /// The type of what the fetch yields (`Any`: known only when it runs).
@@ -156,7 +224,16 @@ impl Fetch {
             | Fetch::ResLen
             | Fetch::ReqLen
             | Fetch::ReqSslHelloType
-            | Fetch::Int(_) => Type::Int,
+            | Fetch::Int(_)
+            | Fetch::HdrCnt(_)
+            | Fetch::CookCnt(_)
+            | Fetch::CookVal(_)
+            | Fetch::Rand(_)
+            | Fetch::Date(_)
+            | Fetch::FeId
+            | Fetch::BeId
+            | Fetch::SrvId => Type::Int,
+            Fetch::HdrIp(_) => Type::Addr,
             Fetch::SslFc
             | Fetch::SslFcHasSni
             | Fetch::FcRcvdProxy
@@ -308,8 +385,11 @@ impl Template {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
     pub status: u16,
+    /// Sent only with a body, as HAProxy does.
     pub content_type: Option<String>,
     pub body: Vec<u8>,
+    /// `lf-string`, `lf-file`: the body is this format, rendered per request.
+    pub format: Option<Template>,
     pub headers: Vec<(String, Template)>,
 }
 
@@ -346,8 +426,11 @@ pub enum HttpAction {
         name: String,
         value: Template,
     },
+    /// `del-header NAME [-m str|beg|end|sub|reg]`: the fields whose name matches (names
+    /// without case; a regex sees them in lower case).
     DelHeader {
         name: String,
+        method: MatchKind,
     },
     /// `replace-header NAME REGEX REPLACEMENT`: on each value, `\N` references groups.
     ReplaceHeader {
@@ -370,6 +453,11 @@ pub enum HttpAction {
     },
     /// `unset-var(NAME)`.
     UnsetVar(VarName),
+    /// `set-status N [reason TEXT]` (responses).
+    SetStatus {
+        status: u16,
+        reason: Option<String>,
+    },
     /// `deny [deny_status N]`: a 403 (or N) from the proxy.
     Deny {
         status: u16,
@@ -407,36 +495,56 @@ pub struct HttpRule {
 }
 
 impl Template {
-    fn writes_vars(&self) -> bool {
+    /// Whether an expression of the template passes `pred`.
+    pub fn any_expr(&self, pred: &dyn Fn(&Fetch, &Chain) -> bool) -> bool {
         self.0
             .iter()
-            .any(|p| matches!(p, Piece::Expr(e) if e.convs.writes_vars()))
+            .any(|p| matches!(p, Piece::Expr(e) if pred(&e.fetch, &e.convs)))
     }
 }
 
 impl Condition {
-    fn writes_vars(&self) -> bool {
+    /// Whether a test of the condition passes `pred`.
+    pub fn any_expr(&self, pred: &dyn Fn(&Fetch, &Chain) -> bool) -> bool {
         self.any_of
             .iter()
             .flatten()
             .flat_map(|t| &t.tests)
-            .any(|t| t.convs.writes_vars())
+            .any(|t| pred(&t.fetch, &t.convs))
     }
 }
 
 impl HttpRule {
-    /// Whether the rule may store or clear a variable (so the message needs its stores).
-    pub fn writes_vars(&self) -> bool {
+    /// Whether an expression of the rule (its action's or its condition's) passes `pred`.
+    pub fn any_expr(&self, pred: &dyn Fn(&Fetch, &Chain) -> bool) -> bool {
         let action = match &self.action {
-            HttpAction::SetVar { .. } | HttpAction::UnsetVar(_) => true,
-            HttpAction::SetHeader { value, .. } | HttpAction::AddHeader { value, .. } => value.writes_vars(),
-            HttpAction::SetPath(t) | HttpAction::SetUri(t) => t.writes_vars(),
-            HttpAction::SetDst(e) | HttpAction::SetDstPort(e) => e.convs.writes_vars(),
-            HttpAction::Return(r) => r.headers.iter().any(|(_, t)| t.writes_vars()),
-            HttpAction::Redirect(r) => r.target.writes_vars(),
+            HttpAction::SetHeader { value, .. } | HttpAction::AddHeader { value, .. } => value.any_expr(pred),
+            HttpAction::SetPath(t) | HttpAction::SetUri(t) => t.any_expr(pred),
+            HttpAction::SetDst(e) | HttpAction::SetDstPort(e) => pred(&e.fetch, &e.convs),
+            HttpAction::SetVar {
+                value: VarValue::Expr(e),
+                ..
+            } => pred(&e.fetch, &e.convs),
+            HttpAction::SetVar {
+                value: VarValue::Format(t),
+                ..
+            } => t.any_expr(pred),
+            HttpAction::Return(r) => r.headers.iter().any(|(_, t)| t.any_expr(pred)),
+            HttpAction::Redirect(r) => r.target.any_expr(pred),
             _ => false,
         };
-        action || self.condition.as_ref().is_some_and(Condition::writes_vars)
+        action || self.condition.as_ref().is_some_and(|c| c.any_expr(pred))
+    }
+
+    /// Whether the rule may store or clear a variable (so the message needs its stores).
+    pub fn writes_vars(&self) -> bool {
+        matches!(self.action, HttpAction::SetVar { .. } | HttpAction::UnsetVar(_))
+            || self.any_expr(&|_, c| c.writes_vars())
+    }
+
+    /// Whether the rule reads which backend or server handles the request.
+    pub fn reads_route(&self) -> bool {
+        self.any_expr(&|f, _| matches!(f, Fetch::BeName | Fetch::BeId | Fetch::SrvName | Fetch::SrvId))
     }
 }
 

@@ -47,6 +47,39 @@ pub fn text(s: &dyn Samples, expr: &Expr) -> Option<String> {
     first(s, expr, |v| String::from_utf8_lossy(&text_of(&v)).into_owned())
 }
 
+/// Runs the global section's `set-var` and `set-var-fmt` lines, in order (at start-up,
+/// before any traffic: only constants and other variables have values).
+pub fn set_process_vars(lines: &[(VarName, rules::VarValue)]) {
+    struct Startup;
+    impl Samples for Startup {
+        fn each(&self, _: &Fetch, _: &mut dyn FnMut(Value<'_>) -> bool) -> bool {
+            false
+        }
+    }
+    for (name, value) in lines {
+        match value {
+            rules::VarValue::Expr(e) => {
+                first(&Startup, e, |v| PROC_VARS.set(&name.name, v, SetConds::default()));
+            }
+            rules::VarValue::Format(t) => {
+                PROC_VARS.set(&name.name, Sample::string(render(t, &Startup)), SetConds::default());
+            }
+        }
+    }
+}
+
+/// Renders a template with the samples of the current connection, request or response.
+pub fn render(t: &rules::Template, s: &dyn Samples) -> String {
+    let mut out = String::new();
+    for p in &t.0 {
+        match p {
+            rules::Piece::Text(x) => out.push_str(x),
+            rules::Piece::Expr(e) => out.push_str(&text(s, e).unwrap_or_default()),
+        }
+    }
+    out
+}
+
 /// The variables of the process (`proc.*`).
 static PROC_VARS: std::sync::LazyLock<VarStore> = std::sync::LazyLock::new(VarStore::default);
 
@@ -131,12 +164,55 @@ pub fn values(s: &dyn Samples, fetch: &Fetch, convs: &Chain, sink: &mut dyn FnMu
         Fetch::Env(name) => {
             std::env::var_os(name).is_some_and(|v| out(Sample::Str(Cow::Owned(v.into_encoded_bytes()))))
         }
+        Fetch::Uuid => out(Sample::string(uuid4())),
+        Fetch::Rand(range) => {
+            let r = u64::from(u32::from_be_bytes(random::<4>()));
+            // As HAProxy: a 32-bit random number, scaled to [0, range) when given one.
+            let n = match range {
+                Some(max) => ((u128::from(r) * u128::from(*max)) >> 32) as u64,
+                None => r,
+            };
+            out(Sample::Int(n as i64))
+        }
+        Fetch::Date(offset) => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            out(Sample::Int(now.saturating_add(*offset)))
+        }
         _ => s.each(fetch, &mut |v| out(sample(v))),
     }
 }
 
+/// N random bytes from the system.
+fn random<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    // The system's generator does not fail on Linux once booted; zeros would only make a
+    // `rand` less random.
+    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
+    b
+}
+
+/// A random (version 4) UUID.
+fn uuid4() -> String {
+    let mut b = random::<16>();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+}
+
 /// Evaluates `expr` on the first value of its fetch and hands the result to `f`.
+/// (the last of a header's or a cookie's, as HAProxy takes them outside ACLs).
 pub fn first<R>(s: &dyn Samples, expr: &Expr, f: impl FnOnce(Sample<'_>) -> R) -> Option<R> {
+    if expr.fetch.last_in_sample() {
+        let mut last = None;
+        values(s, &expr.fetch, &Chain::default(), &mut |v| {
+            last = Some(v.into_owned());
+            false
+        });
+        return expr.convs.run(last?, &Vars(s)).map(f);
+    }
     let mut f = Some(f);
     let mut out = None;
     values(s, &expr.fetch, &expr.convs, &mut |v| {
@@ -165,6 +241,15 @@ pub struct ConnSamples {
     pub fd: Option<std::os::fd::RawFd>,
     /// The session's variables (`sess.*`), made when first needed.
     pub vars: std::sync::OnceLock<std::sync::Arc<VarStore>>,
+    /// The frontend that accepted it (`fe_name`, `fe_id`).
+    pub frontend: Option<std::sync::Arc<Ident>>,
+}
+
+/// A proxy's or a server's name and number, for the fetches that tell them.
+#[derive(Debug)]
+pub struct Ident {
+    pub id: u32,
+    pub name: Box<str>,
 }
 
 impl ConnSamples {
@@ -181,6 +266,11 @@ impl Samples for ConnSamples {
     fn each(&self, fetch: &Fetch, sink: &mut dyn FnMut(Value<'_>) -> bool) -> bool {
         match fetch {
             Fetch::Src => sink(Value::Ip(self.peer.ip())),
+            Fetch::FeName => self.frontend.as_ref().is_some_and(|f| sink(Value::Str(&f.name))),
+            Fetch::FeId => self
+                .frontend
+                .as_ref()
+                .is_some_and(|f| sink(Value::Int(i64::from(f.id)))),
             Fetch::Dst => sink(Value::Ip(self.local.ip())),
             Fetch::SrcPort => sink(Value::Int(i64::from(self.peer.port()))),
             Fetch::DstPort => sink(Value::Int(i64::from(self.local.port()))),

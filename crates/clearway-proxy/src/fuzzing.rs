@@ -150,7 +150,7 @@ pub fn response_head(data: &[u8]) {
     let mut w = BytesMut::new();
     encode_response(
         &mut w,
-        raw.parts.status,
+        (raw.parts.status, None),
         &raw.raw,
         &fields,
         out,

@@ -581,6 +581,7 @@ mod tests {
             proxy: None,
             fd: None,
             vars: Default::default(),
+            frontend: None,
         }
     }
 

@@ -75,6 +75,8 @@ pub struct Frontend {
     /// Its place among the proxies and its number (`iid`).
     pub num: model::ProxyNum,
     pub name: String,
+    /// Its number and name for `fe_id` and `fe_name`.
+    pub ident: Arc<crate::acl::Ident>,
     pub mode: Mode,
     pub timeouts: Timeouts,
     /// Its `maxconn`, changed by `set maxconn frontend`.
@@ -138,6 +140,10 @@ impl Frontend {
         Frontend {
             num: cfg.num,
             name: cfg.name.clone(),
+            ident: Arc::new(crate::acl::Ident {
+                id: cfg.num.uuid,
+                name: cfg.name.as_str().into(),
+            }),
             mode: cfg.mode,
             timeouts: cfg.timeouts,
             conns: crate::limit::Limit::new(maxconn),

@@ -75,9 +75,6 @@ pub(super) const KNOWN_NOT_ACTED: &[(&str, NotActed)] = &[
     ("pp2-never-send-local", Unsupported),
     ("lua-load-per-thread", Unsupported),
     ("lua-prepend-path", Unsupported),
-    // Variables (the rule language).
-    ("set-var", Unsupported),
-    ("set-var-fmt", Unsupported),
 ];
 /// `tune.*` keywords that decide which requests get in (the largest head or header count
 /// accepted): unsupported. Every other `tune.*` has no effect here.
@@ -131,6 +128,8 @@ pub(super) const ACTED: &[&str] = &[
     "log-send-hostname",
     "stats",
     "default-path",
+    "set-var",
+    "set-var-fmt",
 ];
 
 pub fn apply(d: &Directive, g: &mut Global, ctx: &mut Ctx) {
@@ -320,6 +319,27 @@ fn apply_inner(d: &Directive, g: &mut Global, ctx: &mut Ctx) -> Result<(), Strin
             g.nbthread = Some(n);
         }
         "cpu-map" => g.cpu_maps.push(super::cpu_map::parse(d)?),
+        "set-var" | "set-var-fmt" => {
+            // Process variables, set once at start-up from constants and other variables.
+            want_args(d, 2, "a variable name and a value, e.g. 'proc.limit int(10)'")?;
+            let name = clearway_sample::VarName::parse(&d.words[1])?;
+            if name.scope != clearway_sample::Scope::Proc {
+                return Err(format!("'{kw}': only process variables (proc.NAME) may be set here"));
+            }
+            let value = if kw == "set-var" {
+                let (expr, _) = super::acl::expression(&d.words[2])?;
+                if expr.fetch.reads_request_bytes() || expr.fetch.needs_http() {
+                    return Err(format!(
+                        "'{kw}': '{}' reads traffic, and there is none at start-up",
+                        d.words[2]
+                    ));
+                }
+                crate::rules::VarValue::Expr(expr)
+            } else {
+                crate::rules::VarValue::Format(super::acl::template(&d.words[2])?)
+            };
+            g.set_vars.push((name, value));
+        }
         "hard-stop-after" => {
             want_args(d, 1, "a time, e.g. 30s")?;
             g.hard_stop_after = Some(units::time(&d.words[1])?);

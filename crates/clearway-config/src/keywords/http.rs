@@ -53,7 +53,25 @@ const RESPONSE_ACTIONS: &[&str] = &[
     "add-header",
     "del-header",
     "replace-header",
+    "set-status",
 ];
+const AFTER_ACTIONS: &[&str] = &[
+    "allow",
+    "set-header",
+    "add-header",
+    "del-header",
+    "replace-header",
+    "set-status",
+];
+
+/// Which rule list a line belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Request,
+    Response,
+    /// `http-after-response`.
+    After,
+}
 /// Actions HAProxy has that Clearway does not run yet.
 const NOT_YET: &[&str] = &[
     "tarpit",
@@ -71,7 +89,6 @@ const NOT_YET: &[&str] = &[
     "lua",
     "cache-use",
     "cache-store",
-    "set-status",
     "wait-for-body",
     "normalize-uri",
     "early-hint",
@@ -136,8 +153,9 @@ pub fn variable_action(action: &str, args: &[String], what: &str) -> Res<Option<
     Ok(Some(HttpAction::SetVar { name, conds, value }))
 }
 
-/// `http-request ACTION ...` (response: false) or `http-response ACTION ...` (true).
-pub fn rule(d: &Directive, response: bool, acls: &[Named]) -> Res<Option<HttpRule>> {
+/// `http-request ACTION ...`, `http-response ACTION ...` or `http-after-response ACTION ...`.
+pub fn rule(d: &Directive, phase: Phase, acls: &[Named]) -> Res<Option<HttpRule>> {
+    let response = phase != Phase::Request;
     let kw = d.keyword();
     let (words, condition) = acl::split_condition(&d.words[1..], acls)?;
     let Some(action) = words.first() else {
@@ -150,8 +168,18 @@ pub fn rule(d: &Directive, response: bool, acls: &[Named]) -> Res<Option<HttpRul
             condition,
         }));
     }
-    let allowed = if response { RESPONSE_ACTIONS } else { REQUEST_ACTIONS };
+    let allowed = match phase {
+        Phase::Request => REQUEST_ACTIONS,
+        Phase::Response => RESPONSE_ACTIONS,
+        Phase::After => AFTER_ACTIONS,
+    };
     if !allowed.contains(&action.as_str()) {
+        if phase == Phase::After && (REQUEST_ACTIONS.contains(&action.as_str()) || NOT_YET.contains(&action.as_str())) {
+            return fail(format!(
+                "'{kw} {action}' is not available here (Clearway has {} after responses)",
+                AFTER_ACTIONS.join(", ")
+            ));
+        }
         if NOT_YET.contains(&action.as_str()) || (response && REQUEST_ACTIONS.contains(&action.as_str())) {
             return fail(format!("'{kw} {action}' is not supported yet"));
         }
@@ -177,12 +205,34 @@ pub fn rule(d: &Directive, response: bool, acls: &[Named]) -> Res<Option<HttpRul
             }
         }
         "del-header" => {
-            let [name] = args else {
-                return fail(format!("'{what}' expects a header name"));
+            let (name, method) = match args {
+                [name] => (name, "str"),
+                [name, m, method] if m == "-m" => (name, method.as_str()),
+                _ => return fail(format!("'{what}' expects a header name, then optionally '-m METHOD'")),
             };
-            HttpAction::DelHeader {
-                name: header_name(&what, Some(name))?,
-            }
+            let method = match method {
+                "str" => crate::rules::MatchKind::Str,
+                "beg" => crate::rules::MatchKind::Beg,
+                "end" => crate::rules::MatchKind::End,
+                "sub" => crate::rules::MatchKind::Sub,
+                "reg" => crate::rules::MatchKind::Reg,
+                m => {
+                    return Err((
+                        format!("'{what}': unknown matching method '{m}'"),
+                        crate::suggest::hint(m, ["str", "beg", "end", "sub", "reg"]),
+                    ))
+                }
+            };
+            let name = if method == crate::rules::MatchKind::Reg {
+                regex::Regex::new(name)
+                    .map_err(|e| (format!("'{what}': bad regular expression '{name}': {e}"), None))?;
+                name.clone()
+            } else if method == crate::rules::MatchKind::Str {
+                header_name(&what, Some(name))?
+            } else {
+                name.to_ascii_lowercase()
+            };
+            HttpAction::DelHeader { name, method }
         }
         "replace-header" => {
             let [name, regex, replacement] = args else {
@@ -231,6 +281,25 @@ pub fn rule(d: &Directive, response: bool, acls: &[Named]) -> Res<Option<HttpRul
             HttpAction::Deny { status }
         }
         "return" => HttpAction::Return(reply(&what, args)?),
+        "set-status" => {
+            let (status, reason) = match args {
+                [n] => (n, None),
+                [n, k, r] if k == "reason" => (n, Some(r.clone())),
+                _ => return fail(format!("'{what}' expects a status code, then optionally 'reason TEXT'")),
+            };
+            let status: u16 = status
+                .parse()
+                .ok()
+                .filter(|s| (100..=999).contains(s))
+                .ok_or_else(|| (format!("'{what}': '{status}' is not a status code (100 to 999)"), None))?;
+            if reason
+                .as_deref()
+                .is_some_and(|r| r.bytes().any(|b| b == b'\r' || b == b'\n'))
+            {
+                return fail(format!("'{what}': a reason holds no line break"));
+            }
+            HttpAction::SetStatus { status, reason }
+        }
         "auth" => match args {
             [] => HttpAction::Auth { realm: None },
             [k, r] if k == "realm" => HttpAction::Auth { realm: Some(r.clone()) },
@@ -269,6 +338,7 @@ fn reply(what: &str, args: &[String]) -> Res<Reply> {
         status: 200,
         content_type: None,
         body: Vec::new(),
+        format: None,
         headers: Vec::new(),
     };
     let mut it = args.iter();
@@ -280,11 +350,19 @@ fn reply(what: &str, args: &[String]) -> Res<Reply> {
         match k.as_str() {
             "status" => r.status = status_code(what, val("status")?)?,
             "content-type" => r.content_type = Some(val("content-type")?.clone()),
-            "string" | "lf-string" => r.body = val(k)?.as_bytes().to_vec(),
+            "string" => r.body = val(k)?.as_bytes().to_vec(),
+            "lf-string" => r.format = Some(tpl(val(k)?)?),
             "file" | "lf-file" => {
                 let f = val(k)?;
-                r.body = std::fs::read(super::paths::file(f))
+                let body = std::fs::read(super::paths::file(f))
                     .map_err(|e| (format!("'{what}': cannot read '{f}': {e}"), None))?;
+                if k == "file" {
+                    r.body = body;
+                } else {
+                    let text =
+                        String::from_utf8(body).map_err(|_| (format!("'{what}': '{f}' is not UTF-8 text"), None))?;
+                    r.format = Some(tpl(&text)?);
+                }
             }
             "hdr" => {
                 let name = header_name(what, Some(val("hdr")?))?;
@@ -310,8 +388,12 @@ fn reply(what: &str, args: &[String]) -> Res<Reply> {
             }
         }
     }
-    if !r.body.is_empty() && r.content_type.is_none() {
+    let has_body = !r.body.is_empty() || r.format.as_ref().is_some_and(|t| !t.0.is_empty());
+    if has_body && r.content_type.is_none() {
         return fail(format!("'{what}': a body needs a 'content-type'"));
+    }
+    if !has_body {
+        r.content_type = None;
     }
     Ok(r)
 }

@@ -15,6 +15,7 @@ pub mod log;
 pub mod options;
 pub mod paths;
 pub mod proxy;
+pub mod sample;
 pub mod server;
 pub mod source;
 pub mod stats_page;

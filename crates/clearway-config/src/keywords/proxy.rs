@@ -196,6 +196,7 @@ pub fn apply(d: &Directive, kind: Kind, name: &str, caps: Caps, p: &mut Draft, c
                 | "acl"
                 | "http-request"
                 | "http-response"
+                | "http-after-response"
                 | "redirect"
                 | "capture"
                 | "use-server"
@@ -614,13 +615,18 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
                 }),
             }
         }
-        "http-request" | "http-response" => {
-            if let Some(rule) = http::rule(d, kw == "http-response", &p.acls)? {
+        "http-request" | "http-response" | "http-after-response" => {
+            let phase = match kw {
+                "http-request" => http::Phase::Request,
+                "http-response" => http::Phase::Response,
+                _ => http::Phase::After,
+            };
+            if let Some(rule) = http::rule(d, phase, &p.acls)? {
                 note_http(p, d, true);
-                if kw == "http-response" {
-                    p.http.response_rules.push(rule);
-                } else {
-                    p.http.request_rules.push(rule);
+                match phase {
+                    http::Phase::Request => p.http.request_rules.push(rule),
+                    http::Phase::Response => p.http.response_rules.push(rule),
+                    http::Phase::After => p.http.after_response_rules.push(rule),
                 }
             }
         }

@@ -277,9 +277,10 @@ impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
             // answer is body-less (`h1::parse_head`): a body's length is written here.
             let raw = rb.take_raw_head();
             debug_assert!(raw.is_empty() || out != Out::Length);
+            let reason = rp.extensions.get::<super::Reason>().map(|r| &*r.0);
             encode_head(
                 &mut self.wbuf,
-                status,
+                (status, reason),
                 &raw,
                 &rp.headers,
                 out,
@@ -502,7 +503,7 @@ impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
         };
         encode_head(
             &mut self.wbuf,
-            rp.status,
+            (rp.status, None),
             &[],
             &rp.headers,
             out,

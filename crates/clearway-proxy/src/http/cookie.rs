@@ -500,6 +500,15 @@ pub fn names(line: &[u8], set_cookie: bool) -> impl Iterator<Item = &[u8]> {
         .map(move |i| &line[i.start..i.name_end])
 }
 
+/// The cookies of a `Cookie` line (or a `Set-Cookie` line's cookie) as (name, value); a
+/// cookie without `=` has an empty value.
+pub fn pairs(line: &[u8], set_cookie: bool) -> impl Iterator<Item = (&[u8], &[u8])> {
+    items(line, set_cookie).map(move |i| {
+        let value = i.value.map_or(&b""[..], |(a, b)| &line[a..b]);
+        (&line[i.start..i.name_end], value)
+    })
+}
+
 /// One cookie of a `Cookie` or `Set-Cookie` line: where it is and where its name ends.
 #[derive(Debug, Clone, Copy)]
 struct Item {

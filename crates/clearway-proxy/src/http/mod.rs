@@ -28,3 +28,7 @@ pub use rules::HttpRules;
 pub use samples::HdrIp;
 
 pub(crate) use decode::ConnectionTokens;
+
+/// A response's reason phrase when a rule set one (`set-status N reason TEXT`); HTTP/1 only.
+#[derive(Debug, Clone)]
+pub struct Reason(pub Box<str>);

@@ -22,6 +22,8 @@ enum Action {
     Set(HeaderName, Value),
     Add(HeaderName, Value),
     Del(HeaderName),
+    /// `del-header -m beg|end|sub|reg`: the pattern (lower case), or the regex.
+    DelMatching(rules::MatchKind, Box<str>, Option<Regex>),
     Replace(HeaderName, Regex, String),
     SetPath(Template),
     SetUri(Template),
@@ -29,6 +31,7 @@ enum Action {
     SetDstPort(Expr),
     SetVar(VarName, SetConds, VarValue),
     UnsetVar(VarName),
+    SetStatus(StatusCode, Option<super::Reason>),
     Reply(Reply),
     Redirect(rules::Redirect),
     Service(rules::Service),
@@ -66,7 +69,8 @@ impl Value {
 #[derive(Debug)]
 enum Reply {
     Error(u16),
-    Page(Page, Vec<(HeaderName, Template)>),
+    /// A page, its headers made per request, and its body too when it is a format.
+    Page(Page, Vec<(HeaderName, Template)>, Option<Template>),
 }
 
 #[derive(Debug)]
@@ -95,6 +99,8 @@ pub enum Verdict {
 pub struct HttpRules {
     request: Vec<Rule>,
     response: Vec<Rule>,
+    /// `http-after-response`.
+    after: Vec<Rule>,
     redirects: Vec<Rule>,
     pub errors: ErrorPages,
     pub conn_mode: HttpConnMode,
@@ -108,6 +114,8 @@ pub struct HttpRules {
     pub sets_destination: bool,
     /// A rule may store a variable: messages need their stores.
     writes_vars: bool,
+    /// A rule reads which backend or server handles the request: messages keep them.
+    pub reads_route: bool,
 }
 
 fn name(n: &str) -> HeaderName {
@@ -139,7 +147,15 @@ fn compile(r: &HttpRule, proxy: &str) -> Option<Rule> {
         HttpAction::Allow => Action::Allow,
         HttpAction::SetHeader { name: n, value } => Action::Set(name(n), Value::of(value)),
         HttpAction::AddHeader { name: n, value } => Action::Add(name(n), Value::of(value)),
-        HttpAction::DelHeader { name: n } => Action::Del(name(n)),
+        HttpAction::DelHeader {
+            name: n,
+            method: rules::MatchKind::Str,
+        } => Action::Del(name(n)),
+        HttpAction::DelHeader { name: n, method } => Action::DelMatching(
+            *method,
+            n.as_str().into(),
+            (*method == rules::MatchKind::Reg).then(|| Regex::new(n).ok()).flatten(),
+        ),
         HttpAction::ReplaceHeader {
             name: n,
             regex,
@@ -151,6 +167,10 @@ fn compile(r: &HttpRule, proxy: &str) -> Option<Rule> {
         HttpAction::SetDstPort(f) => Action::SetDstPort(f.clone()),
         HttpAction::SetVar { name, conds, value } => Action::SetVar(name.clone(), *conds, value.clone()),
         HttpAction::UnsetVar(name) => Action::UnsetVar(name.clone()),
+        HttpAction::SetStatus { status, reason } => Action::SetStatus(
+            StatusCode::from_u16(*status).ok()?,
+            reason.as_deref().map(|r| super::Reason(r.into())),
+        ),
         HttpAction::Deny { status } => Action::Reply(Reply::Error(*status)),
         HttpAction::Return(rep) => {
             let mut page = Page {
@@ -162,7 +182,7 @@ fn compile(r: &HttpRule, proxy: &str) -> Option<Rule> {
                 page.headers.push((http::header::CONTENT_TYPE, ct));
             }
             let extra = rep.headers.iter().map(|(n, v)| (name(n), v.clone())).collect();
-            Action::Reply(Reply::Page(page, extra))
+            Action::Reply(Reply::Page(page, extra, rep.format.clone()))
         }
         HttpAction::Redirect(r) => Action::Redirect(r.clone()),
         HttpAction::UseService(s) => Action::Service(*s),
@@ -220,17 +240,7 @@ fn variable(action: &Action, s: &dyn Samples) {
     }
 }
 
-/// Renders a template with the samples of the current request or response.
-pub fn render(t: &Template, s: &dyn Samples) -> String {
-    let mut out = String::new();
-    for p in &t.0 {
-        match p {
-            Piece::Text(x) => out.push_str(x),
-            Piece::Expr(e) => out.push_str(&crate::acl::text(s, e).unwrap_or_default()),
-        }
-    }
-    out
-}
+pub use crate::acl::render;
 
 impl HttpRules {
     /// The rules of proxy `proxy`.
@@ -240,7 +250,19 @@ impl HttpRules {
             (h.request_rules.iter()).any(|r| matches!(r.action, HttpAction::SetDst(_) | HttpAction::SetDstPort(_)));
         HttpRules {
             sets_destination,
-            writes_vars: (h.request_rules.iter().chain(&h.response_rules)).any(HttpRule::writes_vars),
+            writes_vars: (h
+                .request_rules
+                .iter()
+                .chain(&h.response_rules)
+                .chain(&h.after_response_rules))
+            .any(HttpRule::writes_vars),
+            after: h.after_response_rules.iter().filter_map(compile).collect(),
+            reads_route: (h
+                .request_rules
+                .iter()
+                .chain(&h.response_rules)
+                .chain(&h.after_response_rules))
+            .any(HttpRule::reads_route),
             request: h.request_rules.iter().filter_map(compile).collect(),
             response: h.response_rules.iter().filter_map(compile).collect(),
             redirects: h.redirects.iter().filter_map(compile).collect(),
@@ -277,6 +299,12 @@ impl HttpRules {
             if !Cond::holds(&r.cond, &s) {
                 continue;
             }
+            if matches!(r.action, Action::SetPath(_) | Action::SetUri(_))
+                && req.extensions.get::<super::samples::OriginalUri>().is_none()
+            {
+                req.extensions.insert(super::samples::OriginalUri(req.uri.clone()));
+            }
+            let s = ReqSamples { conn, req };
             let edit = match &r.action {
                 Action::Allow => break,
                 Action::SetPath(t) => {
@@ -327,7 +355,7 @@ impl HttpRules {
 
     /// Whether the response rules read the request (so it must be kept until the response).
     pub fn reads_request_later(&self) -> bool {
-        self.has_response_rules()
+        self.has_response_rules() || self.has_after_rules()
     }
 
     /// Whether there are `http-response` rules, which read and change a response's headers.
@@ -335,14 +363,33 @@ impl HttpRules {
         !self.response.is_empty()
     }
 
-    /// Applies the `http-response` rules.
     /// Applies the `http-response` rules to a response; Some(status) when one refuses it
     /// (`deny`): the client then gets that error instead.
     pub fn on_response(&self, res: &mut http::response::Parts, req: &Parts, conn: &ConnSamples) -> Option<u16> {
-        if self.writes_vars && res.extensions.get::<super::samples::ResVars>().is_none() {
+        Self::response_rules(&self.response, self.writes_vars, res, req, conn)
+    }
+
+    /// Whether there are `http-after-response` rules.
+    pub fn has_after_rules(&self) -> bool {
+        !self.after.is_empty()
+    }
+
+    /// Applies the `http-after-response` rules to any response, the proxy's own too.
+    pub fn after_response(&self, res: &mut http::response::Parts, req: &Parts, conn: &ConnSamples) {
+        Self::response_rules(&self.after, self.writes_vars, res, req, conn);
+    }
+
+    fn response_rules(
+        rules: &[Rule],
+        writes_vars: bool,
+        res: &mut http::response::Parts,
+        req: &Parts,
+        conn: &ConnSamples,
+    ) -> Option<u16> {
+        if writes_vars && res.extensions.get::<super::samples::ResVars>().is_none() {
             res.extensions.insert(super::samples::ResVars::default());
         }
-        for r in &self.response {
+        for r in rules {
             let s = ResSamples {
                 req: ReqSamples { conn, req },
                 res,
@@ -357,6 +404,14 @@ impl HttpRules {
                     variable(a, &s);
                     continue;
                 }
+                Action::SetStatus(status, reason) => {
+                    res.status = *status;
+                    match reason {
+                        Some(r) => res.extensions.insert(r.clone()),
+                        None => res.extensions.remove::<super::Reason>(),
+                    };
+                    continue;
+                }
                 a => prepare(a, &s),
             };
             apply(edit, &mut res.headers);
@@ -367,8 +422,14 @@ impl HttpRules {
     fn reply(&self, rep: &Reply, s: &dyn Samples, fallback: Option<&ErrorPages>) -> http::Response<Bytes> {
         match rep {
             Reply::Error(status) => self.errors.response(fallback, *status),
-            Reply::Page(page, extra) => {
-                let mut r = page.response();
+            Reply::Page(page, extra, format) => {
+                let mut r: http::Response<Bytes> = page.response();
+                if let Some(t) = format {
+                    let body = Bytes::from(render(t, s));
+                    r.headers_mut()
+                        .insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+                    *r.body_mut() = body;
+                }
                 for (n, t) in extra {
                     if let Ok(v) = HeaderValue::from_str(&render(t, s)) {
                         r.headers_mut().append(n.clone(), v);
@@ -407,6 +468,7 @@ enum Edit<'a> {
     Set(&'a HeaderName, HeaderValue),
     Add(&'a HeaderName, HeaderValue),
     Del(&'a HeaderName),
+    DelMatching(rules::MatchKind, &'a str, Option<&'a Regex>),
     Replace(&'a HeaderName, &'a Regex, &'a str),
 }
 
@@ -425,6 +487,7 @@ fn prepare<'a>(a: &'a Action, s: &dyn Samples) -> Edit<'a> {
         Action::Set(n, t) => value(n, t).map_or(Edit::None, |v| Edit::Set(n, v)),
         Action::Add(n, t) => value(n, t).map_or(Edit::None, |v| Edit::Add(n, v)),
         Action::Del(n) => Edit::Del(n),
+        Action::DelMatching(kind, pat, re) => Edit::DelMatching(*kind, pat, re.as_ref()),
         Action::Replace(n, re, rep) => Edit::Replace(n, re, rep),
         _ => Edit::None,
     }
@@ -441,6 +504,18 @@ fn apply(e: Edit<'_>, headers: &mut HeaderMap) {
         }
         Edit::Del(n) => {
             headers.remove(n);
+        }
+        Edit::DelMatching(kind, pat, re) => {
+            let hit = |n: &str| match kind {
+                rules::MatchKind::Beg => n.starts_with(pat),
+                rules::MatchKind::End => n.ends_with(pat),
+                rules::MatchKind::Sub => n.contains(pat),
+                _ => re.is_some_and(|r| r.is_match(n)),
+            };
+            let names: Vec<HeaderName> = headers.keys().filter(|n| hit(n.as_str())).cloned().collect();
+            for n in names {
+                headers.remove(n);
+            }
         }
         Edit::Replace(n, re, rep) => {
             let old: Vec<HeaderValue> = headers.get_all(n).iter().cloned().collect();

@@ -25,6 +25,30 @@ pub struct ReqVars(pub Arc<VarStore>);
 #[derive(Debug, Clone, Default)]
 pub struct ResVars(pub Arc<VarStore>);
 
+/// The backend a request was routed to, for `be_name`/`be_id` (kept when rules read it).
+#[derive(Debug, Clone)]
+pub struct RoutedTo(pub Arc<crate::model::Backend>);
+
+/// The server a response came from, for `srv_name`/`srv_id` (kept when rules read it).
+#[derive(Debug, Clone)]
+pub struct ServedBy {
+    pub id: u32,
+    pub name: Box<str>,
+}
+
+/// The request target as it came, kept when a rule rewrites it (`capture.req.uri`).
+#[derive(Debug, Clone)]
+pub struct OriginalUri(pub http::Uri);
+
+fn version_text(v: Version) -> &'static str {
+    match v {
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_2 => "HTTP/2.0",
+        Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/1.1",
+    }
+}
+
 /// Gives a request its variable stores (before rules that may write them run).
 pub fn with_vars(req: &mut Parts) {
     if req.extensions.get::<TxnVars>().is_none() {
@@ -43,6 +67,42 @@ pub struct ReqSamples<'a> {
 pub struct ResSamples<'a> {
     pub req: ReqSamples<'a>,
     pub res: &'a http::response::Parts,
+}
+
+/// The values of a header, whole (`fhdr`).
+fn full_values(h: &HeaderMap, name: &str, sink: &mut dyn FnMut(Value<'_>) -> bool) -> bool {
+    h.get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| sink(Value::Str(v.trim())))
+}
+
+/// The cookies named `name` (every cookie without one) of `Cookie` or `Set-Cookie` lines.
+fn cookies(h: &HeaderMap, set_cookie: bool, name: Option<&str>, sink: &mut dyn FnMut(&str) -> bool) -> bool {
+    let header = if set_cookie {
+        http::header::SET_COOKIE
+    } else {
+        http::header::COOKIE
+    };
+    h.get_all(header).iter().any(|line| {
+        super::cookie::pairs(line.as_bytes(), set_cookie)
+            .filter(|(n, _)| name.is_none_or(|want| *n == want.as_bytes()))
+            .filter_map(|(_, v)| std::str::from_utf8(v).ok())
+            .any(&mut *sink)
+    })
+}
+
+/// A header value as an address: an IPv4 one may end in `:PORT`, an IPv6 one be bracketed.
+fn header_ip(v: &str) -> Option<IpAddr> {
+    let v = v.trim();
+    v.parse()
+        .ok()
+        .or_else(|| {
+            v.rsplit_once(':')
+                .and_then(|(a, _)| a.parse::<std::net::Ipv4Addr>().ok())
+                .map(IpAddr::V4)
+        })
+        .or_else(|| v.strip_prefix('[')?.split_once(']')?.0.parse().ok())
 }
 
 fn header_values(h: &HeaderMap, name: &str, sink: &mut dyn FnMut(Value<'_>) -> bool) -> bool {
@@ -87,6 +147,63 @@ impl Samples for ReqSamples<'_> {
                 r.uri.authority().is_some_and(|a| sink(Value::Str(a.as_str())))
             }
             Fetch::Hdr(h) => header_values(&r.headers, h, sink),
+            Fetch::FHdr(h) => full_values(&r.headers, h, sink),
+            Fetch::HdrCnt(name) => {
+                let mut n = 0;
+                match name {
+                    Some(h) => header_values(&r.headers, h, &mut |_| {
+                        n += 1;
+                        false
+                    }),
+                    None => {
+                        n = r.headers.len();
+                        false
+                    }
+                };
+                sink(Value::Int(n as i64))
+            }
+            Fetch::HdrIp(h) => header_values(&r.headers, h, &mut |v| match v {
+                Value::Str(t) => header_ip(t).is_some_and(|ip| sink(Value::Ip(ip))),
+                _ => false,
+            }),
+            Fetch::Cook(name) => cookies(&r.headers, false, name.as_deref(), &mut |v| sink(Value::Str(v))),
+            Fetch::CookVal(name) => cookies(&r.headers, false, name.as_deref(), &mut |v| {
+                clearway_sample::read_int(v.as_bytes()).is_some_and(|n| sink(Value::Int(n)))
+            }),
+            Fetch::CookCnt(name) => {
+                let mut n = 0;
+                cookies(&r.headers, false, name.as_deref(), &mut |_| {
+                    n += 1;
+                    false
+                });
+                sink(Value::Int(n))
+            }
+            Fetch::UrlParam { name, delim } => r.uri.query().is_some_and(|q| {
+                let split = |c: char| delim.map_or(c == '&' || c == ';', |d| c == char::from(d));
+                q.split(split)
+                    .filter_map(|kv| kv.strip_prefix(name.as_str())?.strip_prefix('='))
+                    .any(|v| sink(Value::Str(v)))
+            }),
+            Fetch::BeName | Fetch::BeId => r.extensions.get::<RoutedTo>().is_some_and(|b| {
+                sink(match fetch {
+                    Fetch::BeName => Value::Str(&b.0.rt.name),
+                    _ => Value::Int(i64::from(b.0.num.uuid)),
+                })
+            }),
+            Fetch::CaptureReqUri => {
+                let uri = r.extensions.get::<OriginalUri>().map_or(&r.uri, |o| &o.0);
+                sink(Value::Str(uri.path_and_query().map_or("/", |p| p.as_str())))
+            }
+            Fetch::CaptureReqMethod => sink(Value::Str(r.method.as_str())),
+            Fetch::CaptureReqVer => sink(Value::Str(version_text(r.version))),
+            Fetch::Base => {
+                let host = r
+                    .headers
+                    .get(http::header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .or(r.uri.authority().map(|a| a.as_str()));
+                host.is_some_and(|h| sink(Value::Str(&format!("{h}{}", r.uri.path()))))
+            }
             Fetch::HttpAuth(_)
             | Fetch::HttpAuthGroup(_)
             | Fetch::HttpAuthType
@@ -143,6 +260,15 @@ impl Samples for ResSamples<'_> {
         match fetch {
             Fetch::Status => sink(Value::Int(i64::from(self.res.status.as_u16()))),
             Fetch::ResHdr(h) => header_values(&self.res.headers, h, sink),
+            Fetch::ResFHdr(h) => full_values(&self.res.headers, h, sink),
+            Fetch::SrvName | Fetch::SrvId => self.res.extensions.get::<ServedBy>().is_some_and(|s| {
+                sink(match fetch {
+                    Fetch::SrvName => Value::Str(&s.name),
+                    _ => Value::Int(i64::from(s.id)),
+                })
+            }),
+            Fetch::CaptureResVer => sink(Value::Str(version_text(self.res.version))),
+            Fetch::ResCook(name) => cookies(&self.res.headers, true, name.as_deref(), &mut |v| sink(Value::Str(v))),
             _ => self.req.each(fetch, sink),
         }
     }

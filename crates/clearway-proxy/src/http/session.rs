@@ -128,6 +128,17 @@ impl Session {
         done: Option<DoneGuard>,
     ) {
         let be = be_arc.map(|b| &**b);
+        // `http-after-response`: on every response, the backend's rules then the frontend's.
+        if (be.is_some_and(|b| b.http.has_after_rules()) || self.fe.http.has_after_rules())
+            && res.extensions().get::<Rejected>().is_none()
+        {
+            let (mut rp, body) = std::mem::replace(res, Response::new(ResBody::from(bytes::Bytes::new()))).into_parts();
+            if let Some(b) = be {
+                b.http.after_response(&mut rp, req, &self.conn);
+            }
+            self.fe.http.after_response(&mut rp, req, &self.conn);
+            *res = Response::from_parts(rp, body);
+        }
         let close =
             be.map_or(self.fe.http.conn_mode, |b| b.http.conn_mode.max(self.fe.http.conn_mode)) == HttpConnMode::Close;
         if close && req.version != Version::HTTP_2 && res.status() != http::StatusCode::SWITCHING_PROTOCOLS {
@@ -249,6 +260,9 @@ impl Session {
             throttled!(warn, frontend = %fe.name, client = %self.conn.peer, "no backend for this request");
             return (self.error(None, 503), None);
         };
+        if fe.http.reads_route || be.http.reads_route {
+            parts.extensions.insert(super::samples::RoutedTo(be.clone()));
+        }
         // A listen section's rules were run as the frontend's.
         if let Some(span) = self.content_rejects(&be.tcp_rules, parts) {
             return (self.reject(parts, span), Some(be));
@@ -442,6 +456,8 @@ impl Session {
             && !be.checkcache
             && !fe.http.has_response_rules()
             && !be.http.has_response_rules()
+            && !fe.http.has_after_rules()
+            && !be.http.has_after_rules()
             && !fe.captures.reads_response();
         let client_upgrade = upgrade.is_some().then(|| ClientSwitch::take(parts)).flatten();
 

@@ -8,9 +8,10 @@ fn operand(a: &[String]) -> Result<Vec<Arg>, String> {
     Ok(vec![read::int_or_var(&a[0])?])
 }
 
-/// The input and the operand as integers (an operand that is not there counts as 0).
+/// The input and the operand as integers; a variable that is not set fails the converter,
+/// as in HAProxy.
 fn pair(a: &[Arg], s: &Sample<'_>, ctx: &dyn Ctx) -> Option<(i64, i64)> {
-    Some((s.int()?, a[0].int_value(ctx).unwrap_or(0)))
+    Some((s.int()?, a[0].int_value(ctx)?))
 }
 
 macro_rules! binary {
@@ -81,7 +82,7 @@ mod tests {
     fn arithmetic() {
         assert_eq!(int(7, "add(3)"), Some(Sample::Int(10)));
         assert_eq!(int(7, "add(txn.n)"), Some(Sample::Int(10)));
-        assert_eq!(int(7, "add(txn.none)"), Some(Sample::Int(7)));
+        assert_eq!(int(7, "add(txn.none)"), None);
         assert_eq!(int(7, "sub(10)"), Some(Sample::Int(-3)));
         assert_eq!(int(i64::MAX, "add(1)"), Some(Sample::Int(i64::MAX)));
         assert_eq!(int(7, "div(2)"), Some(Sample::Int(3)));

@@ -44,6 +44,7 @@ pub(in crate::keywords) const KEYWORDS: &[(&str, char)] = &[
     ("acl", 'A'),
     ("http-request", 'A'),
     ("http-response", 'A'),
+    ("http-after-response", 'A'),
     ("redirect", 'A'),
     ("errorfile", 'A'),
     ("http-reuse", 'B'),
@@ -61,7 +62,6 @@ pub(in crate::keywords) const KEYWORDS: &[(&str, char)] = &[
 /// Known proxy keywords not acted on, by class. (`req*`/`rsp*` and `block` left HAProxy in
 /// 2.1, which refuses them too.)
 pub(in crate::keywords) const KNOWN_NOT_ACTED: &[(&str, NotActed)] = &[
-    ("http-after-response", Unsupported),
     ("errorloc", Unsupported),
     ("errorloc302", Unsupported),
     ("errorloc303", Unsupported),

@@ -35,7 +35,7 @@ pub(crate) enum Out {
 )]
 pub(crate) fn encode_head(
     w: &mut BytesMut,
-    status: StatusCode,
+    (status, reason): (StatusCode, Option<&str>),
     raw: &[u8],
     headers: &HeaderMap,
     out: Out,
@@ -47,7 +47,7 @@ pub(crate) fn encode_head(
     w.put_slice(b"HTTP/1.1 ");
     w.put_slice(status.as_str().as_bytes());
     w.put_u8(b' ');
-    w.put_slice(status.canonical_reason().unwrap_or("Unknown").as_bytes());
+    w.put_slice(reason.or(status.canonical_reason()).unwrap_or("Unknown").as_bytes());
     w.put_slice(b"\r\n");
     w.put_slice(raw);
     for (k, v) in headers {

@@ -62,6 +62,12 @@ impl Session {
         be.rt.servers[server].counters.inc(Field::of_status(rp.status.as_u16()));
         strip_hop_by_hop(&mut rp.headers);
         let fe = &self.fe;
+        if fe.http.reads_route || be.http.reads_route {
+            rp.extensions.insert(crate::http::samples::ServedBy {
+                id: server as u32 + 1,
+                name: be.rt.servers[server].name.as_str().into(),
+            });
+        }
         let captured = (fe.log_requests && fe.captures.reads_response()).then(|| ResCaptured::headers(fe, &rp.headers));
         // A response rule's `deny` (the backend's first, as HAProxy runs them).
         let denied = be

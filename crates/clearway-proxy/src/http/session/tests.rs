@@ -153,6 +153,7 @@ async fn an_http2_request_body_still_to_come_is_acknowledged_at_once() {
         proxy: None,
         fd: None,
         vars: Default::default(),
+        frontend: None,
     };
     tokio::spawn(serve_hyper(
         rt.frontends[0].clone(),

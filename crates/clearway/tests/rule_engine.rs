@@ -1,0 +1,166 @@
+//! The rule language's sample expressions through the real binary, side by side with
+//! HAProxy on the same config: converter chains in headers and ACLs, variables of every
+//! scope (`set-var`, `set-var-fmt`, `unset-var`, the global section's), request fetches
+//! (`url_param`, cookies, header counts, `capture.req.uri`), the backend and server names,
+//! `http-response set-status`, `http-after-response` on the proxy's own answers, and
+//! `return` with a format body. What servers and clients see must be the same.
+
+mod common;
+use common::http::{echo, headers, values, DEFAULTS};
+use common::*;
+
+const CONFIG: &str = "global\n    set-var proc.limit int(12)\n    set-var-fmt proc.greeting \"hi %[var(proc.limit)]\"\n\
+    {DEFAULTS}frontend fe\n    bind 192.0.2.1:PORT\n\
+    \x20   acl admin hdr(x-user),lower -m str admin\n\
+    \x20   acl long_path path,length gt 20\n\
+    \x20   http-request deny deny_status 429 if admin long_path\n\
+    \x20   http-request set-var(txn.path) path,lower\n\
+    \x20   http-request set-var(sess.seen,ifnotset) int(0)\n\
+    \x20   http-request set-var(sess.seen) int(1),add(sess.seen)\n\
+    \x20   http-request set-var-fmt(txn.who) \"%[src]:%[hdr(x-user),upper]\"\n\
+    \x20   http-request return status 200 content-type text/plain lf-string \"path=%[var(txn.path)] q=%[url_param(q)]\" if { path_beg /ret }\n\
+    \x20   http-request set-header X-Api %[var(txn.path),regsub(^/api/,/),field(2,/)]\n\
+    \x20   http-request set-header X-Who %[var(txn.who)]\n\
+    \x20   http-request set-header X-Seen %[var(sess.seen)]\n\
+    \x20   http-request set-header X-Limit %[var(proc.limit),mul(2)]\n\
+    \x20   http-request set-header X-Greeting %[var(proc.greeting)]\n\
+    \x20   http-request set-header X-Q %[url_param(q),url_dec]\n\
+    \x20   http-request set-header X-Sid %[req.cook(sid)]\n\
+    \x20   http-request set-header X-Count %[req.hdr_cnt(x-a)]\n\
+    \x20   http-request set-header X-Sum %[str(abc),crc32,add(1)],%[str(abc),sha1,hex,lower]\n\
+    \x20   http-request set-path /renamed if { path /rename }\n\
+    \x20   http-request set-header X-Orig %[capture.req.uri] if { path /renamed }\n\
+    \x20   http-request set-var(txn.gone) str(x)\n\
+    \x20   http-request unset-var(txn.gone)\n\
+    \x20   http-request set-header X-Gone %[var(txn.gone,default)]\n\
+    \x20   http-response set-header X-Served %[be_name]/%[srv_name]/%[srv_id]\n\
+    \x20   http-response set-status 203 reason Rewritten if { var(txn.path) -m beg /api }\n\
+    \x20   http-after-response set-header X-After %[status],%[var(txn.path)]\n\
+    \x20   default_backend be\n\
+    backend be\n    server web1 198.51.100.10:80\n";
+
+/// What the client got (status line, `x-*` response headers) and what the server saw
+/// (`x-*` request headers).
+fn exchange(topo: &clearway_testkit::Topology, port: u16, path: &str, opts: &[&str]) -> (Vec<String>, String) {
+    let url = format!("http://192.0.2.1:{port}{path}");
+    let mut args = vec!["-sS", "-i", "--max-time", "10"];
+    args.extend_from_slice(opts);
+    args.push(&url);
+    let out = topo.client.exec("curl", &args);
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    let (head, body) = text.split_once("\n\n").unwrap_or((&text, ""));
+    let mut seen: Vec<String> = head
+        .lines()
+        .filter(|l| l.starts_with("HTTP/") || l.to_ascii_lowercase().starts_with("x-"))
+        .map(|l| l.to_ascii_lowercase())
+        .collect();
+    seen.sort();
+    let server: Vec<String> = [
+        "x-api",
+        "x-who",
+        "x-seen",
+        "x-limit",
+        "x-greeting",
+        "x-q",
+        "x-sid",
+        "x-count",
+        "x-sum",
+        "x-orig",
+        "x-gone",
+    ]
+    .iter()
+    .map(|h| format!("{h}={}", headers(body, h).join(",")))
+    .chain(values(body, "line"))
+    .collect();
+    let body = if body.contains("server=") {
+        server.join("\n")
+    } else {
+        body.to_string()
+    };
+    (seen, body)
+}
+
+#[test]
+fn sample_expressions_and_variables_as_haproxy() {
+    let Some(topo) = topology("rules") else { return };
+    let _w = echo(&topo, "198.51.100.10:80", "web1");
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &CONFIG.replace("{DEFAULTS}", DEFAULTS));
+    let cases: [(&str, &[&str]); 6] = [
+        (
+            "/API/Users/42?q=a%20b&x=1",
+            &[
+                "-H",
+                "X-User: alice",
+                "-H",
+                "X-A: 1, 2",
+                "-H",
+                "X-A: 3",
+                "-b",
+                "sid=s1; o=2",
+            ],
+        ),
+        ("/plain", &["-H", "X-User: bob"]),
+        ("/rename", &[]),
+        ("/ret/x?q=7", &[]),
+        // Refused by an ACL on converted samples: the after-response rules still run.
+        ("/a/rather/long/path/over/twenty", &["-H", "X-User: ADMIN"]),
+        ("/short", &["-H", "X-User: ADMIN"]),
+    ];
+    let mut got = Vec::new();
+    for port in [80u16, 81] {
+        got.push(
+            cases
+                .iter()
+                .map(|(p, o)| exchange(&topo, port, p, o))
+                .collect::<Vec<_>>(),
+        );
+    }
+    for (i, (cw, hap)) in got[0].iter().zip(&got[1]).enumerate() {
+        assert_eq!(cw.0, hap.0, "case {i} ({}): Clearway, then HAProxy", cases[i].0);
+        // Error pages are in each proxy's own words.
+        if i != 4 {
+            assert_eq!(cw.1, hap.1, "case {i} ({}): Clearway, then HAProxy", cases[i].0);
+        }
+    }
+    // And what that is, so that a shared mistake shows too.
+    let (client, server) = &got[0][0];
+    assert!(client.contains(&"http/1.1 203 rewritten".to_string()), "{client:?}");
+    assert!(client.contains(&"x-served: be/web1/1".to_string()), "{client:?}");
+    assert!(client.contains(&"x-after: 203,/api/users/42".to_string()), "{client:?}");
+    for want in [
+        "x-api=users",
+        "x-who=192.0.2.2:ALICE",
+        "x-seen=1",
+        "x-limit=24",
+        "x-greeting=hi 12",
+        "x-q=a b",
+        "x-sid=s1",
+        "x-count=3",
+        "x-sum=891568579,a9993e364706816aba3e25717850c26c9cd0d89d",
+        "x-gone=default",
+    ] {
+        assert!(server.lines().any(|l| l == want), "{want} not in:\n{server}");
+    }
+    assert!(got[0][2].1.contains("x-orig=/rename"), "{}", got[0][2].1);
+    assert_eq!(got[0][3].1, "path=/ret/x q=7");
+    // Refused before `txn.path` was set.
+    assert!(got[0][4].0.contains(&"x-after: 429,".to_string()), "{:?}", got[0][4].0);
+    assert!(
+        got[0][5].0.iter().any(|l| l.starts_with("http/1.1 200")),
+        "{:?}",
+        got[0][5].0
+    );
+}
+
+#[test]
+fn a_session_variable_lives_as_long_as_the_connection() {
+    let Some(topo) = topology("rulesess") else { return };
+    let _w = echo(&topo, "198.51.100.10:80", "web1");
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &CONFIG.replace("{DEFAULTS}", DEFAULTS));
+    for port in [80u16, 81] {
+        let urls: Vec<String> = (0..3).map(|i| format!("http://192.0.2.1:{port}/n{i}")).collect();
+        let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+        let body = common::http::get_all(&topo, &urls, &[]);
+        assert_eq!(headers(&body, "x-seen"), ["1", "2", "3"], "port {port}:\n{body}");
+    }
+}
