@@ -318,6 +318,7 @@ impl Samples for ConnSamples {
                 match v {
                     Some(crate::tls::cert::CertValue::Text(s)) => sink(Value::Str(&s)),
                     Some(crate::tls::cert::CertValue::Int(n)) => sink(Value::Int(n)),
+                    Some(crate::tls::cert::CertValue::Bin(b)) => sink(Value::Bin(&b)),
                     None => false,
                 }
             }

@@ -15,6 +15,8 @@ pub struct PeerCert(pub CertificateDer<'static>);
 pub enum CertValue {
     Text(String),
     Int(i64),
+    /// Binary (serial, SHA-1, DER): written as hexadecimal by `,hex`.
+    Bin(Vec<u8>),
 }
 
 impl PeerCert {
@@ -25,17 +27,17 @@ impl PeerCert {
             CertField::Used => return Some(CertValue::Int(1)),
             // Kept on the connection (`ClientTls::verify`).
             CertField::Verify | CertField::Err | CertField::CaErr => return None,
-            CertField::Der => return Some(CertValue::Text(hex(der))),
+            CertField::Der => return Some(CertValue::Bin(der.to_vec())),
             CertField::Sha1 => {
                 let d = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, der);
-                return Some(CertValue::Text(hex(d.as_ref())));
+                return Some(CertValue::Bin(d.as_ref().to_vec()));
             }
             _ => {}
         }
         let (_, c) = X509Certificate::from_der(der).ok()?;
         Some(match f {
             CertField::Dn { issuer, dn } => CertValue::Text(name(if *issuer { c.issuer() } else { c.subject() }, dn)?),
-            CertField::Serial => CertValue::Text(hex(serial(c.raw_serial()))),
+            CertField::Serial => CertValue::Bin(serial(c.raw_serial()).to_vec()),
             CertField::NotBefore => CertValue::Text(date(c.validity().not_before)),
             CertField::NotAfter => CertValue::Text(date(c.validity().not_after)),
             CertField::Version => CertValue::Int(i64::from(c.version().0) + 1),
@@ -53,14 +55,6 @@ fn serial(der: &[u8]) -> &[u8] {
         [0, rest @ ..] if !rest.is_empty() => rest,
         all => all,
     }
-}
-
-fn hex(b: &[u8]) -> String {
-    use std::fmt::Write;
-    b.iter().fold(String::with_capacity(b.len() * 2), |mut s, x| {
-        let _ = write!(s, "{x:02X}");
-        s
-    })
 }
 
 /// `YYMMDDhhmmssZ`, as OpenSSL prints a UTCTime (GeneralizedTime years in full).
@@ -207,9 +201,12 @@ mod tests {
         assert_eq!(escape("é".as_bytes()), "\\C3\\A9");
     }
 
-    #[test]
-    fn hex_is_upper_case() {
-        assert_eq!(hex(&[0x0a, 0xff]), "0AFF");
+    fn hex(b: &[u8]) -> String {
+        use std::fmt::Write;
+        b.iter().fold(String::with_capacity(b.len() * 2), |mut s, x| {
+            let _ = write!(s, "{x:02X}");
+            s
+        })
     }
 
     #[test]
