@@ -187,6 +187,9 @@ mod tests {
         if !require_root_and_netns() {
             return;
         }
+        // The process's own sweep first: run by another test while the orphan is being
+        // made, it would delete it half-made (seen once in CI).
+        sweep_orphans();
         // No process has this id (above the kernel's largest).
         let orphan = "cworphan999999999x0";
         run("ip", &["netns", "add", orphan]);
