@@ -309,6 +309,9 @@ pub struct Bind {
 pub struct UseBackend {
     pub span: Span,
     pub backend: String,
+    /// A name with `%[...]` (`use_backend be_%[req.hdr(host),lower]`): made per request;
+    /// a name no backend has sends the request to the default backend.
+    pub dynamic: Option<crate::rules::Template>,
     /// None: unconditional.
     pub condition: Option<Condition>,
 }

@@ -432,13 +432,27 @@ pub enum HttpAction {
         name: String,
         method: MatchKind,
     },
-    /// `replace-header NAME REGEX REPLACEMENT`: on each value, `\N` references groups.
+    /// `replace-header NAME REGEX FMT`: each value the regex matches becomes FMT (rendered,
+    /// then `\N` replaced by group N), as in HAProxy: the whole value, not only the match.
+    /// `replace-value`: the same on each comma-separated value.
     ReplaceHeader {
         name: String,
         regex: String,
-        replacement: String,
+        replacement: Template,
+        values: bool,
+    },
+    /// `replace-path REGEX FMT` (the path, query apart), `replace-pathq` (path and query),
+    /// `replace-uri` (the target as it is): replaced whole when the regex matches.
+    ReplaceTarget {
+        part: TargetPart,
+        regex: String,
+        replacement: Template,
     },
     SetPath(Template),
+    /// `set-pathq FMT`, `set-query FMT`, `set-method FMT`.
+    SetPathQ(Template),
+    SetQuery(Template),
+    SetMethod(Template),
     /// `set-uri FMT`: the whole target (scheme, authority, path and query).
     SetUri(Template),
     /// `set-dst EXPR`, `set-dst-port EXPR`: the address the request counts as having
@@ -471,6 +485,14 @@ pub enum HttpAction {
     Auth {
         realm: Option<String>,
     },
+}
+
+/// The part of a request target a `replace-*` rule rewrites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetPart {
+    Path,
+    PathQ,
+    Uri,
 }
 
 /// What `set-var` stores: a sample expression's value, or a format's text (`set-var-fmt`).
@@ -519,7 +541,14 @@ impl HttpRule {
     pub fn any_expr(&self, pred: &dyn Fn(&Fetch, &Chain) -> bool) -> bool {
         let action = match &self.action {
             HttpAction::SetHeader { value, .. } | HttpAction::AddHeader { value, .. } => value.any_expr(pred),
-            HttpAction::SetPath(t) | HttpAction::SetUri(t) => t.any_expr(pred),
+            HttpAction::SetPath(t)
+            | HttpAction::SetUri(t)
+            | HttpAction::SetPathQ(t)
+            | HttpAction::SetQuery(t)
+            | HttpAction::SetMethod(t) => t.any_expr(pred),
+            HttpAction::ReplaceHeader { replacement, .. } | HttpAction::ReplaceTarget { replacement, .. } => {
+                replacement.any_expr(pred)
+            }
             HttpAction::SetDst(e) | HttpAction::SetDstPort(e) => pred(&e.fetch, &e.convs),
             HttpAction::SetVar {
                 value: VarValue::Expr(e),

@@ -82,7 +82,9 @@ pub struct Frontend {
     /// Its `maxconn`, changed by `set maxconn frontend`.
     pub conns: crate::limit::Limit,
     /// `use_backend` rules in order: the first whose condition holds chooses the backend.
-    pub switching: Vec<(Option<Cond>, Arc<Backend>)>,
+    pub switching: Vec<(Option<Cond>, Switch)>,
+    /// The backends a dynamic `use_backend` may name (those of its mode), when it has one.
+    pub by_name: std::collections::HashMap<Box<str>, Arc<Backend>>,
     /// Where sessions go otherwise; None: the frontend has no backend and closes each client.
     pub backend: Option<Arc<Backend>>,
     /// `option http-use-proxy-header`: `auth` answers proxy requests with a 407.
@@ -129,14 +131,15 @@ impl Frontend {
     /// `global_maxconn` applies when the frontend sets no `maxconn` of its own, as in HAProxy.
     pub fn new(
         cfg: &model::Frontend,
-        switching: Vec<(Option<Cond>, Arc<Backend>)>,
+        switching: Vec<(Option<Cond>, Switch)>,
         backend: Option<Arc<Backend>>,
         global_maxconn: u32,
     ) -> Frontend {
         let maxconn = cfg.maxconn.unwrap_or(global_maxconn);
-        let switching_reads_payload = switching
-            .iter()
-            .any(|(c, _)| c.as_ref().is_some_and(Cond::reads_payload));
+        let switching_reads_payload = switching.iter().any(|(c, to)| {
+            c.as_ref().is_some_and(Cond::reads_payload)
+                || matches!(to, Switch::Named(t) if t.any_expr(&|f, _| f.reads_request_bytes()))
+        });
         Frontend {
             num: cfg.num,
             name: cfg.name.clone(),
@@ -148,6 +151,7 @@ impl Frontend {
             timeouts: cfg.timeouts,
             conns: crate::limit::Limit::new(maxconn),
             switching,
+            by_name: Default::default(),
             backend,
             http: HttpRules::new(&cfg.http, cfg.options.forwardfor.clone(), &cfg.name),
             use_proxy_header: cfg.options.use_proxy_header,
@@ -220,12 +224,24 @@ impl Frontend {
     /// The backend for a session or request: the first `use_backend` whose condition holds,
     /// else `default_backend`.
     pub fn choose_backend(&self, s: &dyn Samples) -> Option<&Arc<Backend>> {
-        self.switching
-            .iter()
-            .find(|(c, _)| Cond::holds(c, s))
-            .map(|(_, b)| b)
-            .or(self.backend.as_ref())
+        match self.switching.iter().find(|(c, _)| Cond::holds(c, s)).map(|(_, to)| to) {
+            Some(Switch::To(b)) => Some(b),
+            // A name no backend has: the default backend, as HAProxy does.
+            Some(Switch::Named(t)) => self
+                .by_name
+                .get(crate::acl::render(t, s).as_str())
+                .or(self.backend.as_ref()),
+            None => self.backend.as_ref(),
+        }
     }
+}
+
+/// Where a `use_backend` rule sends a request.
+#[derive(Debug)]
+pub enum Switch {
+    To(Arc<Backend>),
+    /// A name made per request (`use_backend be_%[...]`).
+    Named(clearway_config::rules::Template),
 }
 
 /// A backend and the queue of sessions waiting for one of its servers to have a free slot.

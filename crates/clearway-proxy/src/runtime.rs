@@ -8,7 +8,7 @@ use crate::checks::CheckSpec;
 use crate::error::BuildError;
 use crate::http::pool::Need;
 use crate::http::{HttpRules, Pool};
-use crate::model::{Backend, Frontend, Runtime};
+use crate::model::{Backend, Frontend, Runtime, Switch};
 use crate::queue::Queue;
 use clearway_config::model::{self, Host, Mode, Span};
 use clearway_core::{BackendRt, ServerRt};
@@ -297,17 +297,30 @@ impl Runtime {
             let switching = f
                 .use_backends
                 .iter()
-                .map(|u| Ok((u.condition.as_ref().map(Cond::new), find(&u.backend, &u.span)?)))
+                .map(|u| {
+                    let to = match &u.dynamic {
+                        Some(t) => Switch::Named(t.clone()),
+                        None => Switch::To(find(&u.backend, &u.span)?),
+                    };
+                    Ok((u.condition.as_ref().map(Cond::new), to))
+                })
                 .collect::<Result<Vec<_>, BuildError>>()?;
             let backend = match &f.default_backend {
                 Some(name) => Some(find(name, &f.span)?),
                 None => None,
             };
             let logger = crate::log::Logger::build(f, &log_globals).map_err(|(span, m)| BuildError::new(&span, m))?;
+            let dynamic = switching.iter().any(|(_, to)| matches!(to, Switch::Named(_)));
             let mut fe = Frontend::new(f, switching, backend, global_maxconn)
                 .for_threads(threads)
                 .with_logger(logger);
             fe.global_conns = Some(global_conns.clone());
+            if dynamic {
+                fe.by_name = (backends.iter())
+                    .filter(|b| b.mode == f.mode && !b.disabled)
+                    .map(|b| (b.rt.name.as_str().into(), b.clone()))
+                    .collect();
+            }
             if f.options.socket_stats {
                 fe.listeners = listener_stats(f, threads);
             }

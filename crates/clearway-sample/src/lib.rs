@@ -1,8 +1,8 @@
 //! HAProxy's sample expressions without the traffic: the typed value a fetch yields
 //! ([`Sample`]), the casts between types, the converters that transform it (`conv`), the
 //! chain syntax `fetch(args),conv(args),...` (`expr`) and variable names and stores (`vars`).
-//! Owns pure computation only: what a fetch reads from a connection or a request belongs to
-//! the proxy, which hands the first value to a chain.
+//! Owns pure computation only (map files are read once, at load): what a fetch reads from a
+//! connection or a request belongs to the proxy, which hands the values to a chain.
 
 pub mod args;
 pub mod conv;

@@ -164,3 +164,136 @@ fn a_session_variable_lives_as_long_as_the_connection() {
         assert_eq!(headers(&body, "x-seen"), ["1", "2", "3"], "port {port}:\n{body}");
     }
 }
+
+#[test]
+fn maps_and_dynamic_backend_names_route_as_haproxy() {
+    let Some(topo) = topology("rulemap") else { return };
+    let dir = std::env::temp_dir().join(format!("cw-maps-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let hosts = dir.join("hosts.map");
+    std::fs::write(
+        &hosts,
+        "# host -> backend\na.test be_a\nb.test be_b\nc.test be_missing\n",
+    )
+    .unwrap();
+    let nets = dir.join("nets.map");
+    std::fs::write(&nets, "192.0.2.0/24 lab\n0.0.0.0/0 world\n").unwrap();
+    let paths = dir.join("paths.map");
+    std::fs::write(&paths, "/api/v2 v2\n/api v1\n").unwrap();
+    let config = format!(
+        "{DEFAULTS}frontend fe\n    bind 192.0.2.1:PORT\n\
+         \x20   http-request set-header X-Net %[src,map_ip({nets},none)]\n\
+         \x20   http-request set-header X-Api %[path,map_beg({paths},none)]\n\
+         \x20   use_backend be_%[req.hdr(x-be)] if {{ req.hdr(x-be) -m found }}\n\
+         \x20   use_backend %[req.hdr(host),field(1,:),lower,map({hosts},be_default)]\n\
+         \x20   default_backend be_b\n\
+         backend be_a\n    server web1 198.51.100.10:80\n\
+         backend be_b\n    server web2 198.51.100.11:80\n\
+         backend be_default\n    http-request set-header X-Default yes\n    server web1 198.51.100.10:80\n",
+        hosts = hosts.display(),
+        nets = nets.display(),
+        paths = paths.display(),
+    );
+    let _w1 = echo(&topo, "198.51.100.10:80", "web1");
+    let _w2 = echo(&topo, "198.51.100.11:80", "web2");
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &config);
+    let cases: [(&str, &[&str]); 6] = [
+        ("/api/v2/x", &["-H", "Host: A.test"]),
+        ("/api/v1", &["-H", "Host: b.test:8080"]),
+        ("/", &["-H", "Host: unknown.test"]),
+        // A name from the map that no backend has, and one from a header: the default.
+        ("/", &["-H", "Host: c.test"]),
+        ("/", &["-H", "Host: a.test", "-H", "X-Be: b"]),
+        ("/", &["-H", "Host: a.test", "-H", "X-Be: nope"]),
+    ];
+    let mut got = Vec::new();
+    for port in [80u16, 81] {
+        got.push(
+            cases
+                .iter()
+                .map(|(path, opts)| {
+                    let body = common::http::get(&topo, &format!("http://192.0.2.1:{port}{path}"), opts);
+                    ["x-net", "x-api", "x-default"]
+                        .iter()
+                        .map(|h| format!("{h}={}", headers(&body, h).join(",")))
+                        .chain(values(&body, "server"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .collect::<Vec<_>>(),
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(got[0], got[1], "Clearway, then HAProxy");
+    assert_eq!(
+        got[0],
+        [
+            "x-net=lab x-api=v2 x-default= web1",
+            "x-net=lab x-api=v1 x-default= web2",
+            "x-net=lab x-api=none x-default=yes web1",
+            "x-net=lab x-api=none x-default= web2",
+            "x-net=lab x-api=none x-default= web2",
+            "x-net=lab x-api=none x-default= web2",
+        ]
+    );
+}
+
+#[test]
+fn rewrites_replace_what_the_regex_matches_whole_as_haproxy() {
+    let Some(topo) = topology("rulerw") else { return };
+    let _w = echo(&topo, "198.51.100.10:80", "web1");
+    let config = format!(
+        "{DEFAULTS}frontend fe\n    bind 192.0.2.1:PORT\n\
+         \x20   http-request replace-header X-A foo X%[str(y)]\n\
+         \x20   http-request replace-value X-B ^a(.*)$ <\\1>\n\
+         \x20   http-request replace-path ^/old/(.*)$ /new/\\1\n\
+         \x20   http-request replace-pathq ^/pq/([^?]*)\\?(.*)$ /PQ/\\2/\\1\n\
+         \x20   http-request replace-uri ^/u(.*)$ /U\\1\n\
+         \x20   http-request set-pathq /set?%[url_param(k)] if {{ path /setpq }}\n\
+         \x20   http-request set-query k=%[req.hdr(x-k)] if {{ req.hdr(x-k) -m found }}\n\
+         \x20   http-request set-method PUT if {{ path_beg /put }}\n\
+         \x20   http-request set-header X-Orig %[capture.req.uri]\n\
+         \x20   default_backend be\n\
+         backend be\n    server web1 198.51.100.10:80\n"
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &config);
+    let cases: [(&str, &[&str]); 7] = [
+        ("/old/x/y?q=1", &["-H", "X-A: afoob", "-H", "X-B: abc, xyz, a1"]),
+        ("/pq/a/b?z=9", &[]),
+        ("/ux?z", &[]),
+        ("/setpq?k=v", &[]),
+        ("/q?old=1", &["-H", "X-K: 5"]),
+        ("/q", &["-H", "X-K: 6"]),
+        ("/put/it", &[]),
+    ];
+    let mut got = Vec::new();
+    for port in [80u16, 81] {
+        got.push(
+            cases
+                .iter()
+                .map(|(path, opts)| {
+                    let body = common::http::get(&topo, &format!("http://192.0.2.1:{port}{path}"), opts);
+                    ["x-a", "x-b", "x-orig"]
+                        .iter()
+                        .map(|h| format!("{h}={}", headers(&body, h).join("|")))
+                        .chain(values(&body, "line"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(got[0], got[1], "Clearway, then HAProxy");
+    assert_eq!(
+        got[0],
+        [
+            "x-a=Xy x-b=<bc>, xyz,<1> x-orig=/old/x/y?q=1 GET /new/x/y?q=1 HTTP/1.1",
+            "x-a= x-b= x-orig=/pq/a/b?z=9 GET /PQ/z=9/a/b HTTP/1.1",
+            "x-a= x-b= x-orig=/ux?z GET /Ux?z HTTP/1.1",
+            "x-a= x-b= x-orig=/setpq?k=v GET /set?v HTTP/1.1",
+            "x-a= x-b= x-orig=/q?old=1 GET /q?k=5 HTTP/1.1",
+            "x-a= x-b= x-orig=/q GET /q?k=6 HTTP/1.1",
+            "x-a= x-b= x-orig=/put/it PUT /put/it HTTP/1.1",
+        ]
+    );
+}

@@ -45,6 +45,13 @@ const REQUEST_ACTIONS: &[&str] = &[
     "set-dst-port",
     "use-service",
     "auth",
+    "replace-value",
+    "replace-path",
+    "replace-pathq",
+    "replace-uri",
+    "set-pathq",
+    "set-query",
+    "set-method",
 ];
 const RESPONSE_ACTIONS: &[&str] = &[
     "allow",
@@ -53,6 +60,7 @@ const RESPONSE_ACTIONS: &[&str] = &[
     "add-header",
     "del-header",
     "replace-header",
+    "replace-value",
     "set-status",
 ];
 const AFTER_ACTIONS: &[&str] = &[
@@ -61,6 +69,7 @@ const AFTER_ACTIONS: &[&str] = &[
     "add-header",
     "del-header",
     "replace-header",
+    "replace-value",
     "set-status",
 ];
 
@@ -75,11 +84,6 @@ pub enum Phase {
 /// Actions HAProxy has that Clearway does not run yet.
 const NOT_YET: &[&str] = &[
     "tarpit",
-    "set-query",
-    "set-method",
-    "replace-path",
-    "replace-uri",
-    "replace-value",
     "set-log-level",
     "set-src",
     "capture",
@@ -234,7 +238,7 @@ pub fn rule(d: &Directive, phase: Phase, acls: &[Named]) -> Res<Option<HttpRule>
             };
             HttpAction::DelHeader { name, method }
         }
-        "replace-header" => {
+        "replace-header" | "replace-value" => {
             let [name, regex, replacement] = args else {
                 return fail(format!("'{what}' expects a header name, a regex and a replacement"));
             };
@@ -242,7 +246,35 @@ pub fn rule(d: &Directive, phase: Phase, acls: &[Named]) -> Res<Option<HttpRule>
             HttpAction::ReplaceHeader {
                 name: header_name(&what, Some(name))?,
                 regex: regex.clone(),
-                replacement: replacement.clone(),
+                replacement: tpl(replacement)?,
+                values: action == "replace-value",
+            }
+        }
+        "replace-path" | "replace-pathq" | "replace-uri" => {
+            let [regex, replacement] = args else {
+                return fail(format!("'{what}' expects a regex and a replacement"));
+            };
+            regex::Regex::new(regex).map_err(|e| (format!("'{what}': bad regular expression '{regex}': {e}"), None))?;
+            let part = match action.as_str() {
+                "replace-path" => crate::rules::TargetPart::Path,
+                "replace-pathq" => crate::rules::TargetPart::PathQ,
+                _ => crate::rules::TargetPart::Uri,
+            };
+            HttpAction::ReplaceTarget {
+                part,
+                regex: regex.clone(),
+                replacement: tpl(replacement)?,
+            }
+        }
+        "set-pathq" | "set-query" | "set-method" => {
+            let [v] = args else {
+                return fail(format!("'{what}' expects a format"));
+            };
+            let t = tpl(v)?;
+            match action.as_str() {
+                "set-pathq" => HttpAction::SetPathQ(t),
+                "set-query" => HttpAction::SetQuery(t),
+                _ => HttpAction::SetMethod(t),
             }
         }
         "set-path" => {

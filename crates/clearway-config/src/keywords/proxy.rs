@@ -336,14 +336,15 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
                 Some(_) => Some(acl::condition(&d.words[2..], &p.acls)?),
             };
             tcp::no_response_fetch(&condition, "'use_backend'")?;
-            if backend.contains("%[") {
-                return Err(err(format!(
-                    "'use_backend {backend}': dynamic backend names are not supported yet"
-                )));
-            }
+            let dynamic = if backend.contains("%[") {
+                Some(acl::template(&backend).map_err(err)?)
+            } else {
+                None
+            };
             p.use_backends.push(UseBackend {
                 span: d.span.clone(),
                 backend,
+                dynamic,
                 condition,
             });
         }

@@ -32,7 +32,7 @@ pub fn expression(word: &str) -> Result<(Expr, MatchKind), String> {
     if calls.is_empty() {
         return Ok((Expr::new(fetch), kind));
     }
-    let (convs, out) = Chain::new(&calls, fetch.kind()).map_err(|e| format!("'{word}': {e}"))?;
+    let (convs, out) = chain(calls, fetch.kind()).map_err(|e| format!("'{word}': {e}"))?;
     let kind = match out {
         Type::Bool => MatchKind::Bool,
         Type::Int => MatchKind::Int,
@@ -41,6 +41,16 @@ pub fn expression(word: &str) -> Result<(Expr, MatchKind), String> {
         _ => MatchKind::Str,
     };
     Ok((Expr { fetch, convs }, kind))
+}
+
+/// The converters, a map's file found as the config's other files are (`default-path`).
+fn chain(mut calls: Vec<clearway_sample::args::Call>, input: Type) -> Result<(Chain, Type), String> {
+    for c in calls.iter_mut().filter(|c| c.name.starts_with("map")) {
+        if let Some(file) = c.args.as_mut().and_then(|a| a.first_mut()) {
+            *file = super::paths::file(&*file).display().to_string();
+        }
+    }
+    Chain::new(&calls, input)
 }
 
 /// The fetch a call names, and the match kind it implies.
@@ -439,11 +449,11 @@ pub fn template(s: &str) -> Result<Template, String> {
         }
         let word = &after[..used];
         let (fetch, _) = criterion(&call, word).map_err(|e| format!("'{s}': {e}"))?;
-        let (convs, out) = Chain::new(&calls, fetch.kind()).map_err(|e| format!("'{s}': {e}"))?;
+        let (convs, out) = chain(calls, fetch.kind()).map_err(|e| format!("'{s}': {e}"))?;
         // A binary fetch written as it is (`%[ssl_c_sha1]`) would put raw bytes in a
         // header: refused with a hint, where HAProxy writes them. What converters make
         // binary (`b64dec`) is mostly text, and is written up to its first NUL, as HAProxy.
-        if out == Type::Bin && calls.is_empty() {
+        if out == Type::Bin && convs.is_empty() {
             return Err(format!(
                 "'{s}': '{word}' is binary, and written as it is it would put raw bytes in the text: \
                  write '%[{word},hex]'"

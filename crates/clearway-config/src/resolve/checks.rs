@@ -211,7 +211,12 @@ pub(super) fn check_names(cfg: &Config, ctx: &mut Ctx) {
             .default_backend
             .iter()
             .map(|n| (n.as_str(), f.default_backend_span.as_ref().unwrap_or(&f.span)))
-            .chain(f.use_backends.iter().map(|u| (u.backend.as_str(), &u.span)));
+            .chain(
+                f.use_backends
+                    .iter()
+                    .filter(|u| u.dynamic.is_none())
+                    .map(|u| (u.backend.as_str(), &u.span)),
+            );
         for (n, span) in refs {
             if !names.contains(&n) {
                 let hint = crate::suggest::hint(n, names.iter().copied());

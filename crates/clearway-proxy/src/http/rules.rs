@@ -24,7 +24,12 @@ enum Action {
     Del(HeaderName),
     /// `del-header -m beg|end|sub|reg`: the pattern (lower case), or the regex.
     DelMatching(rules::MatchKind, Box<str>, Option<Regex>),
-    Replace(HeaderName, Regex, String),
+    /// `replace-header` (false) or `replace-value` (true).
+    Replace(HeaderName, Regex, Template, bool),
+    ReplaceTarget(rules::TargetPart, Regex, Template),
+    SetPathQ(Template),
+    SetQuery(Template),
+    SetMethod(Template),
     SetPath(Template),
     SetUri(Template),
     SetDst(Expr),
@@ -123,23 +128,6 @@ fn name(n: &str) -> HeaderName {
     HeaderName::from_bytes(n.as_bytes()).unwrap_or(HeaderName::from_static("x-invalid"))
 }
 
-/// HAProxy writes group references as `\1`; the regex crate as `${1}`.
-fn replacement(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, chars.peek()) {
-            ('\\', Some(d)) if d.is_ascii_digit() => {
-                out.push_str(&format!("${{{d}}}"));
-                chars.next();
-            }
-            ('$', _) => out.push_str("$$"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
 /// None for a rule whose regex does not build (the config checked them all: not expected).
 /// `proxy`: the name of the proxy the rule is in.
 fn compile(r: &HttpRule, proxy: &str) -> Option<Rule> {
@@ -160,7 +148,16 @@ fn compile(r: &HttpRule, proxy: &str) -> Option<Rule> {
             name: n,
             regex,
             replacement: rep,
-        } => Action::Replace(name(n), Regex::new(regex).ok()?, replacement(rep)),
+            values,
+        } => Action::Replace(name(n), Regex::new(regex).ok()?, rep.clone(), *values),
+        HttpAction::ReplaceTarget {
+            part,
+            regex,
+            replacement,
+        } => Action::ReplaceTarget(*part, Regex::new(regex).ok()?, replacement.clone()),
+        HttpAction::SetPathQ(t) => Action::SetPathQ(t.clone()),
+        HttpAction::SetQuery(t) => Action::SetQuery(t.clone()),
+        HttpAction::SetMethod(t) => Action::SetMethod(t.clone()),
         HttpAction::SetPath(t) => Action::SetPath(t.clone()),
         HttpAction::SetUri(t) => Action::SetUri(t.clone()),
         HttpAction::SetDst(f) => Action::SetDst(f.clone()),
@@ -299,8 +296,14 @@ impl HttpRules {
             if !Cond::holds(&r.cond, &s) {
                 continue;
             }
-            if matches!(r.action, Action::SetPath(_) | Action::SetUri(_))
-                && req.extensions.get::<super::samples::OriginalUri>().is_none()
+            if matches!(
+                r.action,
+                Action::SetPath(_)
+                    | Action::SetUri(_)
+                    | Action::SetPathQ(_)
+                    | Action::SetQuery(_)
+                    | Action::ReplaceTarget(..)
+            ) && req.extensions.get::<super::samples::OriginalUri>().is_none()
             {
                 req.extensions.insert(super::samples::OriginalUri(req.uri.clone()));
             }
@@ -318,6 +321,50 @@ impl HttpRules {
                     match Uri::try_from(render(t, &s)) {
                         Ok(u) => req.uri = u,
                         Err(e) => tracing::debug!("set-uri: not a request target ({e}): rule skipped"),
+                    }
+                    continue;
+                }
+                Action::SetPathQ(t) => {
+                    let pq = render(t, &s);
+                    if let Some(u) = with_path_query(&req.uri, &pq) {
+                        req.uri = u;
+                    }
+                    continue;
+                }
+                Action::SetQuery(t) => {
+                    let q = render(t, &s);
+                    // As HAProxy: a `?` there stays, even before an empty query.
+                    let pq = match (req.uri.path_and_query().map(|p| p.as_str()), q.is_empty()) {
+                        (Some(p), _) if p.contains('?') => format!("{}?{q}", req.uri.path()),
+                        (_, true) => req.uri.path().to_string(),
+                        _ => format!("{}?{q}", req.uri.path()),
+                    };
+                    if let Some(u) = with_path_query(&req.uri, &pq) {
+                        req.uri = u;
+                    }
+                    continue;
+                }
+                Action::SetMethod(t) => {
+                    if let Ok(m) = http::Method::from_bytes(render(t, &s).as_bytes()) {
+                        req.method = m;
+                    }
+                    continue;
+                }
+                Action::ReplaceTarget(part, re, t) => {
+                    let now = match part {
+                        rules::TargetPart::Path => req.uri.path().to_string(),
+                        rules::TargetPart::PathQ => req.uri.path_and_query().map_or("/", |p| p.as_str()).to_string(),
+                        rules::TargetPart::Uri => req.uri.to_string(),
+                    };
+                    let Some(caps) = re.captures(&now) else { continue };
+                    let new = expand(&render(t, &s), &caps);
+                    let uri = match part {
+                        rules::TargetPart::Path => with_path(&req.uri, &new),
+                        rules::TargetPart::PathQ => with_path_query(&req.uri, &new),
+                        rules::TargetPart::Uri => Uri::try_from(new).ok(),
+                    };
+                    if let Some(u) = uri {
+                        req.uri = u;
                     }
                     continue;
                 }
@@ -469,7 +516,7 @@ enum Edit<'a> {
     Add(&'a HeaderName, HeaderValue),
     Del(&'a HeaderName),
     DelMatching(rules::MatchKind, &'a str, Option<&'a Regex>),
-    Replace(&'a HeaderName, &'a Regex, &'a str),
+    Replace(&'a HeaderName, &'a Regex, String, bool),
 }
 
 fn prepare<'a>(a: &'a Action, s: &dyn Samples) -> Edit<'a> {
@@ -488,7 +535,7 @@ fn prepare<'a>(a: &'a Action, s: &dyn Samples) -> Edit<'a> {
         Action::Add(n, t) => value(n, t).map_or(Edit::None, |v| Edit::Add(n, v)),
         Action::Del(n) => Edit::Del(n),
         Action::DelMatching(kind, pat, re) => Edit::DelMatching(*kind, pat, re.as_ref()),
-        Action::Replace(n, re, rep) => Edit::Replace(n, re, rep),
+        Action::Replace(n, re, t, values) => Edit::Replace(n, re, render(t, s), *values),
         _ => Edit::None,
     }
 }
@@ -517,15 +564,24 @@ fn apply(e: Edit<'_>, headers: &mut HeaderMap) {
                 headers.remove(n);
             }
         }
-        Edit::Replace(n, re, rep) => {
+        Edit::Replace(n, re, rep, values) => {
             let old: Vec<HeaderValue> = headers.get_all(n).iter().cloned().collect();
             if old.is_empty() {
                 return;
             }
             headers.remove(n);
+            // As HAProxy: a value the regex matches is replaced whole.
+            let one = |v: &str| re.captures(v).map(|caps| expand(&rep, &caps));
             for v in old {
                 let new = match v.to_str() {
-                    Ok(text) => HeaderValue::from_str(&re.replace_all(text, rep)).unwrap_or(v),
+                    Ok(text) if values => {
+                        let pieces: Vec<String> = text
+                            .split(',')
+                            .map(|p| one(p.trim_start()).unwrap_or_else(|| p.to_string()))
+                            .collect();
+                        HeaderValue::from_str(&pieces.join(",")).unwrap_or(v)
+                    }
+                    Ok(text) => one(text).and_then(|t| HeaderValue::from_str(&t).ok()).unwrap_or(v),
                     Err(_) => v,
                 };
                 headers.append(n.clone(), new);
@@ -535,6 +591,29 @@ fn apply(e: Edit<'_>, headers: &mut HeaderMap) {
 }
 
 /// `uri` with its path replaced, keeping the query.
+/// The replacement of a `replace-*` rule: `\N` is group N of the match.
+fn expand(with: &str, caps: &regex::Captures<'_>) -> String {
+    let mut out = String::with_capacity(with.len());
+    let mut chars = with.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, chars.peek().and_then(|d| d.to_digit(10))) {
+            ('\\', Some(n)) => {
+                chars.next();
+                out.push_str(caps.get(n as usize).map_or("", |m| m.as_str()));
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// `uri` with another path and query (its scheme and authority kept).
+fn with_path_query(uri: &Uri, pq: &str) -> Option<Uri> {
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(pq.parse().ok()?);
+    Uri::from_parts(parts).ok()
+}
+
 fn with_path(uri: &Uri, path: &str) -> Option<Uri> {
     let pq = match uri.query() {
         Some(q) => format!("{path}?{q}"),
@@ -591,9 +670,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn group_references_are_translated() {
-        assert_eq!(replacement(r"\1-x-\2"), "${1}-x-${2}");
-        assert_eq!(replacement("a$b"), "a$$b");
+    fn group_references_are_expanded() {
+        let re = Regex::new("^a(.*)-(.)$").unwrap();
+        let caps = re.captures("abc-d").unwrap();
+        assert_eq!(expand(r"\2\1$x\9", &caps), "dbc$x");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 mod arith;
 mod codec;
 mod hash;
+pub mod map;
 mod misc;
 pub use misc::civil_from_days;
 mod text;
@@ -41,6 +42,8 @@ pub enum Arg {
     Var(VarName),
     Regex(regex::bytes::Regex),
     Conds(SetConds),
+    /// A map file, read at load time.
+    Map(std::sync::Arc<map::Map>),
 }
 
 impl Arg {
@@ -132,7 +135,7 @@ pub(crate) mod read {
 }
 
 fn families() -> impl Iterator<Item = &'static Def> {
-    [text::DEFS, arith::DEFS, codec::DEFS, hash::DEFS, misc::DEFS]
+    [text::DEFS, arith::DEFS, codec::DEFS, hash::DEFS, misc::DEFS, map::DEFS]
         .into_iter()
         .flatten()
 }
