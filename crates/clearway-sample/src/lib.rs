@@ -7,6 +7,7 @@
 pub mod args;
 pub mod conv;
 pub mod expr;
+pub mod pattern;
 pub mod vars;
 
 use std::borrow::Cow;

@@ -67,8 +67,8 @@ impl Map {
                         .build()
                         .map_err(|e| bad(format!("bad regular expression '{key}': {e}")))?,
                 ),
-                Match::Int => m.ranges.push(int_range(key).map_err(bad)?),
-                Match::Ip => m.nets.push(network(key).map_err(bad)?),
+                Match::Int => m.ranges.push(crate::pattern::parse_int_range(key).map_err(bad)?),
+                Match::Ip => m.nets.push(crate::pattern::parse_net(key).map_err(bad)?),
                 Match::Str => {
                     m.exact.entry(key.to_string()).or_insert(m.entries.len());
                 }
@@ -92,7 +92,7 @@ impl Map {
                     .nets
                     .iter()
                     .enumerate()
-                    .filter(|(_, n)| contains(**n, ip))
+                    .filter(|(_, n)| crate::pattern::net_contains(**n, ip))
                     .max_by_key(|(i, n)| (n.1, std::cmp::Reverse(*i)))?;
                 Some(Cow::Borrowed(&self.entries[best.0].1))
             }
@@ -165,55 +165,6 @@ fn delimited(s: &str, key: &str, delim: fn(char) -> bool) -> bool {
         let after = s[at + key.len()..].chars().next().is_none_or(delim);
         before && after
     })
-}
-
-fn int_range(s: &str) -> Result<(i64, i64), String> {
-    let num = |t: &str, dflt: i64| -> Result<i64, String> {
-        if t.is_empty() {
-            Ok(dflt)
-        } else {
-            t.parse()
-                .map_err(|_| format!("'{s}' is not an integer or a range LOW:HIGH"))
-        }
-    };
-    match s.split_once(':') {
-        Some((lo, hi)) => Ok((num(lo, i64::MIN)?, num(hi, i64::MAX)?)),
-        None => num(s, 0).map(|n| (n, n)),
-    }
-}
-
-fn network(s: &str) -> Result<(IpAddr, u8), String> {
-    let (ip, len) = match s.split_once('/') {
-        Some((ip, len)) => (ip, Some(len)),
-        None => (s, None),
-    };
-    let ip: IpAddr = ip
-        .parse()
-        .map_err(|_| format!("'{s}' is not an address or a network"))?;
-    let max = if ip.is_ipv4() { 32 } else { 128 };
-    let len = match len {
-        None => max,
-        Some(l) => match (l.parse::<u8>(), l.parse::<std::net::Ipv4Addr>()) {
-            (Ok(n), _) if n <= max => n,
-            (_, Ok(mask)) if ip.is_ipv4() => u32::from(mask).leading_ones() as u8,
-            _ => return Err(format!("'{s}': bad prefix length")),
-        },
-    };
-    Ok((ip, len))
-}
-
-fn contains((net, len): (IpAddr, u8), ip: IpAddr) -> bool {
-    match (net, ip.to_canonical()) {
-        (IpAddr::V4(n), IpAddr::V4(a)) => {
-            let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
-            u32::from(n) & mask == u32::from(a) & mask
-        }
-        (IpAddr::V6(n), IpAddr::V6(a)) => {
-            let mask = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
-            u128::from(n) & mask == u128::from(a) & mask
-        }
-        _ => false,
-    }
 }
 
 /// The value as the converter's output type; None when it is not one.
