@@ -38,6 +38,79 @@ pub struct Config {
 }
 
 impl Config {
+    /// The process variables (`proc.*`) the configuration names anywhere: HAProxy creates
+    /// them all at start-up, so `set-var(proc.x,ifexists)` finds them.
+    pub fn proc_var_names(&self) -> Vec<clearway_sample::VarName> {
+        use crate::rules::{Fetch, HttpAction, TcpAction};
+        let found = std::cell::RefCell::new(Vec::new());
+        let note = |v: &clearway_sample::VarName| {
+            if v.scope == clearway_sample::Scope::Proc {
+                found.borrow_mut().push(v.clone());
+            }
+        };
+        let pred = |f: &Fetch, c: &crate::rules::Chain| {
+            if let Fetch::Var { name, .. } = f {
+                note(name);
+            }
+            c.var_names().for_each(note);
+            false
+        };
+        let https = self
+            .frontends
+            .iter()
+            .map(|f| &f.http)
+            .chain(self.backends.iter().map(|b| &b.http));
+        for h in https {
+            for r in h
+                .request_rules
+                .iter()
+                .chain(&h.response_rules)
+                .chain(&h.after_response_rules)
+            {
+                r.any_expr(&pred);
+                if let HttpAction::SetVar { name, .. } | HttpAction::UnsetVar(name) = &r.action {
+                    note(name);
+                }
+            }
+        }
+        let tcps = (self.frontends.iter().map(|f| &f.tcp_rules)).chain(self.backends.iter().map(|b| &b.tcp_rules));
+        for t in tcps {
+            for r in t
+                .connection
+                .iter()
+                .chain(&t.session)
+                .chain(&t.content)
+                .chain(&t.response)
+            {
+                if let Some(c) = &r.condition {
+                    c.any_expr(&pred);
+                }
+                match &r.action {
+                    TcpAction::SetVar { name, value, .. } => {
+                        note(name);
+                        match value {
+                            crate::rules::VarValue::Expr(e) => {
+                                pred(&e.fetch, &e.convs);
+                            }
+                            crate::rules::VarValue::Format(t) => {
+                                t.any_expr(&pred);
+                            }
+                        }
+                    }
+                    TcpAction::UnsetVar(name) => note(name),
+                    _ => {}
+                }
+            }
+        }
+        for (name, _) in &self.global.set_vars {
+            note(name);
+        }
+        let mut v = found.into_inner();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v.dedup();
+        v
+    }
+
     pub fn backend(&self, name: &str) -> Option<&Backend> {
         self.backends.iter().find(|b| b.name == name)
     }

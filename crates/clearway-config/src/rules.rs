@@ -586,8 +586,16 @@ pub struct TcpRule {
 }
 
 /// What a `tcp-request` rule does when its condition holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TcpAction {
+    /// `set-var(NAME[,COND...]) EXPR`, `set-var-fmt(...) FMT`; the rules after it go on.
+    SetVar {
+        name: VarName,
+        conds: SetConds,
+        value: VarValue,
+    },
+    /// `unset-var(NAME)`.
+    UnsetVar(VarName),
     /// Accept: no later rule of the same list is looked at.
     Accept,
     /// Close the connection.

@@ -47,9 +47,13 @@ pub fn text(s: &dyn Samples, expr: &Expr) -> Option<String> {
     first(s, expr, |v| String::from_utf8_lossy(&text_of(&v)).into_owned())
 }
 
-/// Runs the global section's `set-var` and `set-var-fmt` lines, in order (at start-up,
-/// before any traffic: only constants and other variables have values).
-pub fn set_process_vars(lines: &[(VarName, rules::VarValue)]) {
+/// Makes the process variables the configuration names (HAProxy creates them at start-up),
+/// then runs the global section's `set-var` and `set-var-fmt` lines, in order (before any
+/// traffic: only constants and other variables have values).
+pub fn set_process_vars(names: &[VarName], lines: &[(VarName, rules::VarValue)]) {
+    for n in names {
+        PROC_VARS.declare(&n.name);
+    }
     struct Startup;
     impl Samples for Startup {
         fn each(&self, _: &Fetch, _: &mut dyn FnMut(Value<'_>) -> bool) -> bool {
@@ -68,6 +72,27 @@ pub fn set_process_vars(lines: &[(VarName, rules::VarValue)]) {
     }
 }
 
+/// `set-var(NAME,CONDS) EXPR` or `set-var-fmt(NAME,CONDS) FMT`, with the samples of the
+/// connection or message: nothing when the scope has no store here.
+pub fn set_var(name: &VarName, conds: SetConds, value: &rules::VarValue, s: &dyn Samples) {
+    let Some(store) = s.vars(name.scope) else { return };
+    match value {
+        rules::VarValue::Expr(e) => {
+            first(s, e, |v| store.set(&name.name, v, conds));
+        }
+        rules::VarValue::Format(t) => {
+            store.set(&name.name, Sample::string(render(t, s)), conds);
+        }
+    }
+}
+
+/// `unset-var(NAME)`.
+pub fn unset_var(name: &VarName, s: &dyn Samples) {
+    if let Some(store) = s.vars(name.scope) {
+        store.unset(&name.name);
+    }
+}
+
 /// Renders a template with the samples of the current connection, request or response.
 pub fn render(t: &rules::Template, s: &dyn Samples) -> String {
     let mut out = String::new();
@@ -78,6 +103,32 @@ pub fn render(t: &rules::Template, s: &dyn Samples) -> String {
         }
     }
     out
+}
+
+/// `get var proc.NAME`, as HAProxy answers it: `proc.x: type=sint value=<5>` (bytes that
+/// are not printable as `.`); None when there is no such variable with a value.
+pub fn show_process_var(name: &str) -> Option<String> {
+    let v = VarName::parse(name).ok().filter(|v| v.scope == Scope::Proc)?;
+    let s = PROC_VARS.get(&v.name)?;
+    let kind = match s {
+        Sample::Bool(_) => "bool",
+        Sample::Int(_) => "sint",
+        Sample::Ipv4(_) => "ipv4",
+        Sample::Ipv6(_) => "ipv6",
+        Sample::Str(_) => "str",
+        Sample::Bin(_) => "bin",
+    };
+    let shown: String = text_of(&s)
+        .iter()
+        .map(|&b| {
+            if b.is_ascii_graphic() || b == b' ' {
+                char::from(b)
+            } else {
+                '.'
+            }
+        })
+        .collect();
+    Some(format!("{name}: type={kind} value=<{shown}>"))
 }
 
 /// The variables of the process (`proc.*`).
@@ -239,8 +290,9 @@ pub struct ConnSamples {
     /// The client socket's descriptor, open as long as the session: a request refused by a
     /// `tcp-request content` rule shuts it down.
     pub fd: Option<std::os::fd::RawFd>,
-    /// The session's variables (`sess.*`), made when first needed.
-    pub vars: std::sync::OnceLock<std::sync::Arc<VarStore>>,
+    /// The session's variables (`sess.*`), then in `mode tcp` its stream's (`txn.*`,
+    /// `req.*`, `res.*`), each made when first needed.
+    pub vars: [std::sync::OnceLock<std::sync::Arc<VarStore>>; 4],
     /// The frontend that accepted it (`fe_name`, `fe_id`).
     pub frontend: Option<std::sync::Arc<Ident>>,
 }
@@ -328,9 +380,11 @@ impl Samples for ConnSamples {
 
     fn vars(&self, scope: Scope) -> Option<&VarStore> {
         match scope {
-            Scope::Sess => Some(self.vars.get_or_init(Default::default)),
             Scope::Proc => Some(&PROC_VARS),
-            _ => None,
+            Scope::Sess => Some(self.vars[0].get_or_init(Default::default)),
+            Scope::Txn => Some(self.vars[1].get_or_init(Default::default)),
+            Scope::Req => Some(self.vars[2].get_or_init(Default::default)),
+            Scope::Res => Some(self.vars[3].get_or_init(Default::default)),
         }
     }
 }

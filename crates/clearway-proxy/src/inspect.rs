@@ -264,6 +264,10 @@ fn payload(data: &[u8], offset: usize, len: usize) -> Option<&[u8]> {
 }
 
 impl Samples for PayloadSamples<'_> {
+    fn vars(&self, scope: clearway_sample::Scope) -> Option<&clearway_sample::vars::VarStore> {
+        self.conn.vars(scope)
+    }
+
     fn each(&self, fetch: &Fetch, sink: &mut dyn FnMut(Value<'_>) -> bool) -> bool {
         match (fetch, self.hello) {
             (Fetch::ReqSslHelloType, Hello::Handshake { kind, .. }) => sink(Value::Int(i64::from(*kind))),
@@ -302,6 +306,15 @@ struct Rule {
     span: Span,
 }
 
+/// A `set-var`/`unset-var` rule.
+fn variable(a: &TcpAction, s: &dyn Samples) {
+    match a {
+        TcpAction::SetVar { name, conds, value } => crate::acl::set_var(name, *conds, value, s),
+        TcpAction::UnsetVar(name) => crate::acl::unset_var(name, s),
+        _ => {}
+    }
+}
+
 /// A frontend's `tcp-request` rules, compiled.
 #[derive(Debug, Default)]
 pub struct TcpRules {
@@ -312,6 +325,8 @@ pub struct TcpRules {
     /// `tcp-response inspect-delay` and `tcp-response content` rules (see `response`).
     response_delay: Option<Duration>,
     response: Vec<Rule>,
+    /// A content rule stores a variable: in `mode http`, each request needs its stores.
+    pub content_writes_vars: bool,
 }
 
 /// What the rules decided for a connection.
@@ -330,14 +345,17 @@ impl TcpRules {
             rules
                 .iter()
                 .map(|r| Rule {
-                    action: r.action,
+                    action: r.action.clone(),
                     cond: r.condition.as_ref().map(Cond::new),
                     span: r.span.clone(),
                 })
                 .collect()
         };
         let content: Vec<Rule> = compile(&r.content);
+        let content_writes_vars =
+            (r.content.iter()).any(|r| matches!(r.action, TcpAction::SetVar { .. } | TcpAction::UnsetVar(_)));
         TcpRules {
+            content_writes_vars,
             inspect_delay: r.inspect_delay,
             connection: compile(&r.connection),
             session: compile(&r.session),
@@ -359,12 +377,13 @@ impl TcpRules {
                 None => true,
                 Some(c) => c.decide(s)?,
             };
-            match r.action {
+            match &r.action {
                 _ if !holds => {}
                 TcpAction::Accept => return Some(Verdict::Accept),
                 TcpAction::Reject => return Some(Verdict::Reject(&r.span)),
                 TcpAction::Close => return Some(Verdict::Close),
                 TcpAction::ExpectProxy => {}
+                a @ (TcpAction::SetVar { .. } | TcpAction::UnsetVar(_)) => variable(a, s),
             }
         }
         Some(Verdict::Accept)
@@ -420,11 +439,12 @@ impl TcpRules {
             if !Cond::holds(&r.cond, s) {
                 continue;
             }
-            match r.action {
+            match &r.action {
                 TcpAction::Accept => return Verdict::Accept,
                 TcpAction::Reject => return Verdict::Reject(&r.span),
                 TcpAction::Close => return Verdict::Close,
                 TcpAction::ExpectProxy => *proxy = true,
+                a @ (TcpAction::SetVar { .. } | TcpAction::UnsetVar(_)) => variable(a, s),
             }
         }
         Verdict::Accept

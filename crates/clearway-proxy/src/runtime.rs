@@ -77,7 +77,7 @@ impl Runtime {
     /// Resolves server names and links frontends to backends. Listeners are opened separately
     /// (`open_listeners`) so that a test can build a runtime without binding.
     pub fn build(cfg: &model::Config, nofile: u64) -> Result<Arc<Runtime>, BuildError> {
-        crate::acl::set_process_vars(&cfg.global.set_vars);
+        crate::acl::set_process_vars(&cfg.proc_var_names(), &cfg.global.set_vars);
         crate::process::uptime_secs();
         crate::http::client_h1::set_max_head(cfg.global.max_request_head());
         crate::http::decode::set_max_headers(usize::from(cfg.global.maxhdr.unwrap_or(101)));

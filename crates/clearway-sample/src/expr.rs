@@ -30,6 +30,14 @@ impl Chain {
         Ok((Chain(convs), t))
     }
 
+    /// The variables its converters name (`add(txn.x)`, `set-var(proc.y)`).
+    pub fn var_names(&self) -> impl Iterator<Item = &crate::VarName> {
+        self.0.iter().flat_map(|c| &c.args).filter_map(|a| match a {
+            crate::conv::Arg::Var(v) => Some(v),
+            _ => None,
+        })
+    }
+
     /// Whether a converter of the chain stores or clears a variable.
     pub fn writes_vars(&self) -> bool {
         self.0.iter().any(|c| matches!(c.def.name, "set-var" | "unset-var"))

@@ -168,6 +168,14 @@ impl VarStore {
         true
     }
 
+    /// Makes the variable exist, unset, unless it does.
+    pub fn declare(&self, name: &str) {
+        let mut vars = self.lock();
+        if !vars.iter().any(|(n, _)| &**n == name) {
+            vars.push((name.into(), None));
+        }
+    }
+
     pub fn unset(&self, name: &str) {
         if let Some(v) = self.lock().iter_mut().find(|(n, _)| &**n == name) {
             v.1 = None;

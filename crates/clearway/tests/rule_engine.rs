@@ -297,3 +297,49 @@ fn rewrites_replace_what_the_regex_matches_whole_as_haproxy() {
         ]
     );
 }
+
+#[test]
+fn process_variables_are_read_on_the_stats_socket_as_with_haproxy() {
+    let Some(topo) = topology("rulevar") else { return };
+    let dir = std::env::temp_dir().join(clearway_testkit::netns::unique_name("rulevar"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let _w = echo(&topo, "198.51.100.10:80", "web1");
+    // One config text for both proxies: each gets its own socket.
+    let config = |sock: &std::path::Path| {
+        format!(
+            "global\n    stats socket {} level admin\n    set-var proc.limit int(12)\n\
+             \x20   set-var proc.name str(a\\ b),concat(!)\n    set-var proc.net ipv4(192.0.2.1),ipmask(24)\n\
+             {DEFAULTS}frontend fe\n    bind 192.0.2.1:PORT\n\
+             \x20   http-request set-var(proc.hits) int(1),add(proc.hits) if {{ var(proc.hits) -m found }}\n\
+             \x20   http-request set-var(proc.hits,ifnotset) int(1)\n\
+             \x20   default_backend be\nbackend be\n    server web1 198.51.100.10:80\n",
+            sock.display()
+        )
+    };
+    let (cw_sock, hap_sock) = (dir.join("cw.sock"), dir.join("hap.sock"));
+    let _cw = start(&topo, &config(&cw_sock).replace("PORT", "80"), &[80]);
+    let _hap = clearway_testkit::Clearway::start(
+        &topo.lb,
+        std::path::Path::new("/usr/sbin/haproxy"),
+        &config(&hap_sock).replace("PORT", "81"),
+        &[81],
+    );
+    for port in [80, 81] {
+        for _ in 0..3 {
+            common::http::get(&topo, &format!("http://192.0.2.1:{port}/"), &[]);
+        }
+    }
+    let ask = |sock: &std::path::Path| {
+        ["proc.limit", "proc.name", "proc.net", "proc.hits", "proc.none", "txn.x"]
+            .iter()
+            .map(|v| cli(sock, &format!("get var {v}")))
+            .collect::<Vec<_>>()
+    };
+    let (cw, hap) = (ask(&cw_sock), ask(&hap_sock));
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(cw, hap, "Clearway, then HAProxy");
+    assert_eq!(cw[0], "proc.limit: type=sint value=<12>\n");
+    assert_eq!(cw[1], "proc.name: type=str value=<a b!>\n");
+    assert_eq!(cw[2], "proc.net: type=ipv4 value=<192.0.2.0>\n");
+    assert_eq!(cw[3], "proc.hits: type=sint value=<3>\n");
+}

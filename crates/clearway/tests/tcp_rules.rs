@@ -168,3 +168,34 @@ fn tcp_response_content_rules_accept_reject_and_close_as_in_haproxy() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn tcp_rules_set_variables_that_route_as_in_haproxy() {
+    let Some(topo) = topology("tcrvar") else { return };
+    let _srv = peer_servers(&topo, &["198.51.100.10:80", "198.51.100.11:80"]);
+    let cfg = format!(
+        "{TCP_DEFAULTS}frontend f\n    bind 192.0.2.1:PORT\n\
+         \x20   tcp-request connection set-var(sess.from) src,ipmask(24)\n\
+         \x20   tcp-request session set-var-fmt(sess.tag) \"%[var(sess.from)]-x\"\n\
+         \x20   tcp-request inspect-delay 5s\n\
+         \x20   tcp-request content set-var(txn.verb) req.payload(0,4),lower\n\
+         \x20   tcp-request content unset-var(txn.verb) if {{ src 192.0.2.3 }}\n\
+         \x20   tcp-request content accept if {{ req.len ge 4 }}\n\
+         \x20   use_backend b2 if {{ var(txn.verb) -m str ping }} {{ var(sess.tag) -m str 192.0.2.0-x }}\n\
+         \x20   default_backend b1\n\
+         backend b1\n    server s1 198.51.100.10:80\n\
+         backend b2\n    server s2 198.51.100.11:80\n"
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
+    for port in [80, 81] {
+        let to = addr(&format!("192.0.2.1:{port}"));
+        let send = |from: &str, msg: &[u8]| {
+            let a = clearway_testkit::request(&topo.client, to, Some(from.parse().unwrap()), msg, TIMEOUT);
+            server_of(&a.unwrap_or_else(|e| panic!("{port}: {e}")))
+        };
+        assert_eq!(send("192.0.2.2", b"PING me\n"), "s2", "{port}");
+        assert_eq!(send("192.0.2.2", b"PONG me\n"), "s1", "{port}");
+        // The variable was set, then unset for this client.
+        assert_eq!(send("192.0.2.3", b"PING me\n"), "s1", "{port}");
+    }
+}

@@ -28,6 +28,15 @@ pub fn no_response_fetch(c: &Option<Condition>, what: &str) -> Res<()> {
     Ok(())
 }
 
+/// A variable action parsed as an HTTP one, as a TCP one.
+fn var_action(a: Option<crate::rules::HttpAction>) -> TcpAction {
+    match a {
+        Some(crate::rules::HttpAction::SetVar { name, conds, value }) => TcpAction::SetVar { name, conds, value },
+        Some(crate::rules::HttpAction::UnsetVar(name)) => TcpAction::UnsetVar(name),
+        _ => TcpAction::Accept,
+    }
+}
+
 /// Applies one `tcp-response` line to `rules`.
 pub fn response(d: &Directive, rules: &mut TcpRules, acls: &[Named]) -> Res<()> {
     match d.arg(1) {
@@ -40,7 +49,12 @@ pub fn response(d: &Directive, rules: &mut TcpRules, acls: &[Named]) -> Res<()> 
         }
         Some("content") => {
             let (words, condition) = acl::split_condition(&d.words[2..], acls)?;
+            let var = match words {
+                [a, rest @ ..] => super::http::variable_action(a, rest, &format!("tcp-response content {a}"))?,
+                [] => None,
+            };
             let action = match words {
+                _ if var.is_some() => var_action(var),
                 [a] if a == "accept" => TcpAction::Accept,
                 [a] if a == "reject" => TcpAction::Reject,
                 [a] if a == "close" => TcpAction::Close,
@@ -88,7 +102,32 @@ pub fn request(d: &Directive, rules: &mut TcpRules, acls: &[Named]) -> Res<()> {
         }
         Some(when @ ("connection" | "content" | "session")) => {
             let (words, condition) = acl::split_condition(&d.words[2..], acls)?;
+            let var = match words {
+                [a, rest @ ..] => super::http::variable_action(a, rest, &format!("tcp-request {when} {a}"))?,
+                [] => None,
+            };
+            if when != "content" {
+                let reads = |f: &Fetch, _: &crate::rules::Chain| f.reads_request_bytes() || f.needs_http();
+                let early = match &var {
+                    Some(crate::rules::HttpAction::SetVar {
+                        value: crate::rules::VarValue::Expr(e),
+                        ..
+                    }) => reads(&e.fetch, &e.convs),
+                    Some(crate::rules::HttpAction::SetVar {
+                        value: crate::rules::VarValue::Format(t),
+                        ..
+                    }) => t.any_expr(&reads),
+                    _ => false,
+                };
+                if early {
+                    return Err((
+                        format!("'tcp-request {when}': the client's data is not there yet at this point"),
+                        Some("read it in a 'tcp-request content' rule".into()),
+                    ));
+                }
+            }
             let action = match (words, when) {
+                _ if var.is_some() => var_action(var),
                 ([a], _) if a == "accept" => TcpAction::Accept,
                 ([a], _) if a == "reject" => TcpAction::Reject,
                 ([a, l], "connection") if a == "expect-proxy" && l == "layer4" => TcpAction::ExpectProxy,

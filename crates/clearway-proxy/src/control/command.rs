@@ -111,6 +111,8 @@ pub enum Command {
         proxy: Option<String>,
         responses_only: bool,
     },
+    /// `get var proc.NAME`: a process variable's type and value.
+    GetVar(String),
 }
 
 /// The commands `help` lists: the words, and what they do.
@@ -169,6 +171,7 @@ const HELP: &[(&str, &str)] = &[
     ("set maxconn global <value>", "change the per-process maxconn setting"),
     ("shutdown sessions server <bk>/<srv>", "kill sessions on a server"),
     ("show sess", "report the list of current sessions"),
+    ("get var <name>", "retrieve contents of a process-wide variable"),
     (
         "set maxconn server <bk>/<srv> <value>",
         "change a server's maxconn setting",
@@ -301,6 +304,8 @@ pub fn parse(words: &[String]) -> Result<Command, String> {
         ["show", "version"] => Command::ShowVersion,
         ["show", "transparent"] => Command::ShowTransparent,
         ["get", "weight", ..] => Command::GetWeight(server_name(words.get(2))?),
+        ["get", "var"] => return Err("Missing process-wide variable identifier.".into()),
+        ["get", "var", name, ..] => Command::GetVar(name.to_string()),
         ["set", "weight", ..] => {
             let s = server_name(words.get(2))?;
             Command::SetWeight(s, weight(words.get(3))?)
@@ -405,7 +410,7 @@ pub fn needs(c: &Command) -> Level {
         | Command::SetMaxconnGlobal(_)
         | Command::ShutdownSessions(_)
         | Command::ClearCounters { all: true } => Level::Admin,
-        Command::ClearCounters { all: false } | Command::ShowErrors { .. } => Level::Operator,
+        Command::ClearCounters { all: false } | Command::ShowErrors { .. } | Command::GetVar(_) => Level::Operator,
         _ => Level::User,
     }
 }
@@ -489,6 +494,7 @@ fn run(rt: &Runtime, c: &Command, level: &mut Level) -> Result<Outcome, String> 
         Command::ShowVersion => said(format!("{}\n", env!("CARGO_PKG_VERSION"))),
         Command::ShowTransparent => said(info::show_transparent(rt)),
         Command::ShowSess => said(info::show_sess(rt)),
+        Command::GetVar(name) => said(crate::acl::show_process_var(name).ok_or("Variable not found.")?),
         Command::GetWeight(n) => {
             let (_, _, s) = find(rt, n)?;
             said(format!("{} (initial {})\n", s.weight(), s.initial_weight))

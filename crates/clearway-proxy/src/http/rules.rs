@@ -217,22 +217,8 @@ fn destination(action: &Action, e: &Expr, s: &ReqSamples<'_>) -> Option<std::net
 /// Runs `set-var`/`unset-var`, with the samples of the message.
 fn variable(action: &Action, s: &dyn Samples) {
     match action {
-        Action::SetVar(name, conds, value) => {
-            let Some(store) = s.vars(name.scope) else { return };
-            match value {
-                VarValue::Expr(e) => {
-                    crate::acl::first(s, e, |v| store.set(&name.name, v, *conds));
-                }
-                VarValue::Format(t) => {
-                    store.set(&name.name, clearway_sample::Sample::string(render(t, s)), *conds);
-                }
-            }
-        }
-        Action::UnsetVar(name) => {
-            if let Some(store) = s.vars(name.scope) {
-                store.unset(&name.name);
-            }
-        }
+        Action::SetVar(name, conds, value) => crate::acl::set_var(name, *conds, value, s),
+        Action::UnsetVar(name) => crate::acl::unset_var(name, s),
         _ => {}
     }
 }

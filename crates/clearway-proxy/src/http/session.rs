@@ -218,6 +218,9 @@ impl Session {
             upgrade::from_extended_connect(parts);
         }
         // `tcp-request content` rules: in HTTP, on each request, before anything else.
+        if fe.tcp_rules.content_writes_vars {
+            super::samples::with_vars(parts);
+        }
         if let Some(span) = self.content_rejects(&fe.tcp_rules, parts) {
             return (self.reject(parts, span), None);
         }
@@ -264,6 +267,9 @@ impl Session {
             parts.extensions.insert(super::samples::RoutedTo(be.clone()));
         }
         // A listen section's rules were run as the frontend's.
+        if be.tcp_rules.content_writes_vars {
+            super::samples::with_vars(parts);
+        }
         if let Some(span) = self.content_rejects(&be.tcp_rules, parts) {
             return (self.reject(parts, span), Some(be));
         }

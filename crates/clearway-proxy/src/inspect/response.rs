@@ -18,6 +18,10 @@ struct ResSamples<'a> {
 }
 
 impl Samples for ResSamples<'_> {
+    fn vars(&self, scope: clearway_sample::Scope) -> Option<&clearway_sample::vars::VarStore> {
+        self.conn.vars(scope)
+    }
+
     fn each(&self, fetch: &Fetch, sink: &mut dyn FnMut(Value<'_>) -> bool) -> bool {
         match fetch {
             Fetch::ResLen => sink(Value::Int(self.data.len() as i64)),

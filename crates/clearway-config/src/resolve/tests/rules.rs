@@ -64,7 +64,7 @@ fn tcp_response_rules_and_where_they_may_be() {
     ));
     let b = &l.config.backend("b").unwrap().tcp_rules;
     assert_eq!(b.response_delay, Some(std::time::Duration::from_secs(2)));
-    let actions: Vec<_> = b.response.iter().map(|r| r.action).collect();
+    let actions: Vec<_> = b.response.iter().map(|r| r.action.clone()).collect();
     assert_eq!(
         actions,
         [crate::rules::TcpAction::Reject, crate::rules::TcpAction::Close]
@@ -75,9 +75,10 @@ fn tcp_response_rules_and_where_they_may_be() {
         "a listen's backend has them"
     );
     for (cfg, needle) in [
+        ("backend b\n tcp-response content set-tos 1\n", "not supported yet"),
         (
-            "backend b\n tcp-response content set-var(txn.x) int(1)\n",
-            "not supported yet",
+            "frontend f\n bind :1\n tcp-request connection set-var(sess.x) req.payload(0,1),hex\n",
+            "not there yet",
         ),
         (
             "backend b\n tcp-request content reject if { res.len gt 0 }\n",
