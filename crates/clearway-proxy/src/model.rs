@@ -223,6 +223,7 @@ impl Frontend {
 
     /// The backend for a session or request: the first `use_backend` whose condition holds,
     /// else `default_backend`.
+    #[inline]
     pub fn choose_backend(&self, s: &dyn Samples) -> Option<&Arc<Backend>> {
         match self.switching.iter().find(|(c, _)| Cond::holds(c, s)).map(|(_, to)| to) {
             Some(Switch::To(b)) => Some(b),

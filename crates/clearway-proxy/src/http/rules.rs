@@ -412,6 +412,7 @@ impl HttpRules {
         Self::response_rules(&self.after, self.writes_vars, res, req, conn);
     }
 
+    #[inline]
     fn response_rules(
         rules: &[Rule],
         writes_vars: bool,
@@ -505,6 +506,7 @@ enum Edit<'a> {
     Replace(&'a HeaderName, &'a Regex, String, bool),
 }
 
+#[inline]
 fn prepare<'a>(a: &'a Action, s: &dyn Samples) -> Edit<'a> {
     let value = |n: &HeaderName, v: &Value| match v {
         Value::Fixed(v) => Some(v.clone()),
