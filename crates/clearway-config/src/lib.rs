@@ -67,6 +67,11 @@ pub fn load(paths: &[PathBuf]) -> Result<Loaded, Errors> {
 }
 
 /// Parses one configuration text; `name` is the file name used in messages.
+/// A sample expression (`FETCH(ARGS),CONV(ARGS),...`), as a `%[...]` in a log format holds.
+pub fn sample_expression(text: &str) -> Result<rules::Expr, String> {
+    keywords::acl::expression(text).map(|(e, _)| e)
+}
+
 pub fn parse_str(name: &str, text: &str) -> Result<Loaded, Errors> {
     let env = |name: &str| std::env::var(name).ok();
     parse_texts(&[(name.to_string(), text.to_string())], &env)

@@ -493,6 +493,10 @@ impl TcpLog {
     ) {
         let Some(logger) = &fe.logger else { return };
         let mut r = crate::log::Record::new(&fe.name, conn.peer, Some(conn.local), self.wall);
+        let samples: Vec<Option<Box<str>>> = (logger.exprs().iter())
+            .map(|e| crate::acl::text(conn, e).map(Box::from))
+            .collect();
+        r.samples = &samples;
         r.tls = conn.tls.is_some();
         r.backend = be.map(|b| b.rt.name.as_str());
         let queued = queued.unwrap_or(0);

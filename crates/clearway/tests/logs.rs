@@ -566,3 +566,61 @@ fn monitor_uri_is_answered_by_the_frontend_and_not_logged_as_haproxy_does() {
         assert_eq!(quiet(rx), None, "{port}: more was logged");
     }
 }
+
+#[test]
+fn sample_expressions_in_log_formats_are_logged_as_haproxy_logs_them() {
+    let Some(topo) = topology("logsmp") else { return };
+    let _web = common::http::echo(&topo, "198.51.100.10:80", "web1");
+    let _tcp = peer_servers(&topo, &["198.51.100.11:80"]);
+    let (rx_cw, rx_hap) = (receiver(&topo), receiver(&topo));
+    let config = |port: u16, rx: &UdpSocket| {
+        format!(
+            "global\n    log 127.0.0.1:{}  local0\n{DEFAULTS}    log global\n\
+             frontend ft\n    bind 192.0.2.1:{port}\n\
+             \x20   http-request set-var(txn.user) req.hdr(x-user),lower\n\
+             \x20   http-request set-var(txn.host) req.hdr(host),field(1,:)\n\
+             \x20   http-response set-var(txn.reply) res.hdr(x-reply)\n\
+             \x20   log-format \"%ci:%cp %[src,ipmask(24)] %{{+Q}}[var(txn.user)] %[var(txn.host)] %[var(txn.reply)] %[var(txn.none)] %ST\"\n\
+             \x20   default_backend bk\n\
+             backend bk\n    server s1 198.51.100.10:80\n\
+             frontend ftcp\n    mode tcp\n    bind 192.0.2.1:{}\n\
+             \x20   log-format \"%ci:%cp tcp %[dst_port,add(1000)] %[src]\"\n\
+             \x20   default_backend btcp\n\
+             backend btcp\n    mode tcp\n    server s2 198.51.100.11:80\n",
+            rx.local_addr().expect("addr").port(),
+            port + 100
+        )
+    };
+    let _cw = start(&topo, &config(80, &rx_cw), &[80, 180]);
+    let _hap = clearway_testkit::Clearway::start(
+        &topo.lb,
+        Path::new("/usr/sbin/haproxy"),
+        &config(81, &rx_hap),
+        &[81, 181],
+    );
+    let mut got = Vec::new();
+    for (port, rx) in [(80u16, &rx_cw), (81, &rx_hap)] {
+        let url = format!("http://192.0.2.1:{port}/");
+        let code = http_code(
+            &topo,
+            &url,
+            &["-H", "X-User: Alice", "-H", "X-Reply-Header: X-Reply: yes"],
+        );
+        assert_eq!(code, "200", "{port}");
+        ask(&topo, &format!("192.0.2.1:{}", port + 100), None);
+        let msgs: Vec<String> = traffic(rx, 2)
+            .iter()
+            .map(|line| {
+                let msg = line.split_once("]: ").map_or("", |(_, m)| m).trim_end();
+                msg.split_once(' ').map_or(String::new(), |(_, rest)| rest.to_string())
+            })
+            .collect();
+        got.push(msgs);
+    }
+    // The TCP line names the port each proxy listens on.
+    let cw_tcp = got[0][1].replace("1180", "PORT");
+    let hap_tcp = got[1][1].replace("1181", "PORT");
+    assert_eq!((&got[0][0], &cw_tcp), (&got[1][0], &hap_tcp), "Clearway, then HAProxy");
+    assert_eq!(got[0][0], "192.0.2.0 \"alice\" 192.0.2.1 yes - 200");
+    assert_eq!(cw_tcp, "tcp PORT 192.0.2.2");
+}

@@ -175,6 +175,8 @@ pub struct PendingLog {
     pub bytes_out: u64,
     /// The body was sent to its end.
     pub complete: bool,
+    /// The values of the log format's `%[...]`, taken when the response went out.
+    pub samples: Box<[Option<Box<str>>]>,
 }
 
 impl PendingLog {
@@ -230,6 +232,7 @@ impl PendingLog {
             term,
             bytes_out: head as u64,
             complete: false,
+            samples: Box::default(),
         }
     }
 }
@@ -243,6 +246,7 @@ impl Drop for PendingLog {
         r.request = q.wall;
         r.tls = self.tls;
         r.http = Some(q.line.clone());
+        r.samples = &self.samples;
         r.req_captures = q.captures.as_deref();
         r.res_captures = self.captured.headers.as_deref();
         r.req_cookie = q.cookie.as_deref();

@@ -166,7 +166,8 @@ impl Session {
             .flatten()
         {
             let captured = res.extensions_mut().remove::<ResCaptured>();
-            let log = PendingLog::new(
+            let samples = self.log_samples(res, req);
+            let mut log = PendingLog::new(
                 self.fe.clone(),
                 be_arc.cloned(),
                 l,
@@ -175,8 +176,25 @@ impl Session {
                 res.headers(),
                 captured,
             );
+            log.samples = samples;
             res.body_mut().set_log(log);
         }
+    }
+
+    /// The values of the log format's `%[...]` for this request and its response.
+    fn log_samples(&self, res: &mut Response<ResBody>, req: &http::request::Parts) -> Box<[Option<Box<str>>]> {
+        let exprs = self.fe.logger.as_ref().map_or(&[][..], |l| l.exprs());
+        if exprs.is_empty() {
+            return Box::default();
+        }
+        let (rp, body) = std::mem::replace(res, Response::new(ResBody::from(bytes::Bytes::new()))).into_parts();
+        let s = super::samples::ResSamples {
+            req: super::samples::ReqSamples { conn: &self.conn, req },
+            res: &rp,
+        };
+        let values = exprs.iter().map(|e| crate::acl::text(&s, e).map(Box::from)).collect();
+        *res = Response::from_parts(rp, body);
+        values
     }
 
     /// The response to one request, and the backend that handled it, if any.

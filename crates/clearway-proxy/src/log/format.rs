@@ -153,16 +153,19 @@ struct Flags {
 enum Node {
     Text(String),
     Var(Var, Flags),
+    /// `%[EXPR]`: the N-th of the format's expressions, evaluated when the line is made.
+    Sample(usize, Flags),
 }
 
 /// A compiled `log-format`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Format(Vec<Node>);
+pub struct Format(Vec<Node>, Vec<clearway_config::rules::Expr>);
 
 impl Format {
     /// Compiles `text`. Err: what is wrong, for the config error.
     pub fn parse(text: &str) -> Result<Format, String> {
         let mut nodes = Vec::new();
+        let mut exprs = Vec::new();
         let mut text_buf = String::new();
         let mut global = Flags::default();
         let mut chars = text.chars().peekable();
@@ -202,7 +205,21 @@ impl Format {
                 }
             }
             if chars.peek() == Some(&'[') {
-                return Err("sample expressions (%[...]) in log-format are not supported yet".into());
+                chars.next();
+                let rest: String = chars.clone().collect();
+                let (_, _, used) = clearway_sample::args::parse_prefix(&rest)?;
+                if rest.as_bytes().get(used) != Some(&b']') {
+                    return Err(format!("'%[{rest}': the sample expression is not closed with ']'"));
+                }
+                exprs.push(clearway_config::sample_expression(&rest[..used])?);
+                for _ in rest[..=used].chars() {
+                    chars.next();
+                }
+                if !text_buf.is_empty() {
+                    nodes.push(Node::Text(std::mem::take(&mut text_buf)));
+                }
+                nodes.push(Node::Sample(exprs.len() - 1, flags));
+                continue;
             }
             let mut name = String::new();
             while let Some(&n) = chars.peek() {
@@ -230,7 +247,7 @@ impl Format {
         if !text_buf.is_empty() {
             nodes.push(Node::Text(text_buf));
         }
-        Ok(Format(nodes))
+        Ok(Format(nodes, exprs))
     }
 
     /// The line for `r`.
@@ -240,9 +257,18 @@ impl Format {
             match n {
                 Node::Text(t) => out.push_str(t),
                 Node::Var(v, f) => var(&mut out, *v, *f, r),
+                Node::Sample(i, f) => match r.samples.get(*i).and_then(Option::as_deref) {
+                    Some(v) => string(&mut out, v, *f),
+                    None => out.push('-'),
+                },
             }
         }
         out
+    }
+
+    /// The expressions of its `%[...]`, in order: their values make `Record::samples`.
+    pub fn exprs(&self) -> &[clearway_config::rules::Expr] {
+        &self.1
     }
 }
 
@@ -545,7 +571,15 @@ mod tests {
         assert!(Format::parse("%{+Z}r").unwrap_err().contains("unknown flag"));
         // Found by the fuzzer: a flag starting with a multi-byte character.
         assert!(Format::parse("%{\u{fffd}Q}").unwrap_err().contains("must start with"));
-        assert!(Format::parse("%[src]").unwrap_err().contains("not supported"));
+        let f = Format::parse("%[src] %{+Q}[hdr(host),lower] %[var(txn.x)]").unwrap();
+        assert_eq!(f.exprs().len(), 3);
+        let at = std::time::SystemTime::UNIX_EPOCH;
+        let mut r = Record::new("f", "192.0.2.1:1".parse().unwrap(), None, at);
+        let values = [Some("192.0.2.1".into()), Some("a.test".into()), None];
+        r.samples = &values;
+        assert_eq!(f.render(&r), "192.0.2.1 \"a.test\" -");
+        assert!(Format::parse("%[src").is_err());
+        assert!(Format::parse("%[nope]").is_err());
         assert_eq!(Format::parse("100%% %%").unwrap().0, vec![Node::Text("100% %".into())]);
     }
 

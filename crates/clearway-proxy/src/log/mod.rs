@@ -64,6 +64,8 @@ pub struct Record<'a> {
     pub retries: u32,
     pub backend_queue: u32,
     pub http: Option<HttpLine>,
+    /// The values of the format's `%[...]` expressions, in order (None: no value).
+    pub samples: &'a [Option<Box<str>>],
     /// The captured request and response header values (`%hr`, `%hs`), when the frontend
     /// captures any (`capture request|response header`); None for a header not there.
     pub req_captures: Option<&'a [Option<http::HeaderValue>]>,
@@ -240,6 +242,7 @@ impl Record<'_> {
             retries: 0,
             backend_queue: 0,
             http: None,
+            samples: &[],
             req_captures: None,
             res_captures: None,
             req_cookie: None,
@@ -378,6 +381,14 @@ fn default_tag() -> &'static str {
 }
 
 impl Logger {
+    /// The sample expressions of its format (`%[...]`), to be evaluated for each line.
+    pub fn exprs(&self) -> &[clearway_config::rules::Expr] {
+        match &self.kind {
+            Kind::Format(f) => f.exprs(),
+            Kind::Connect => &[],
+        }
+    }
+
     /// The logger of frontend `f`, or None when it logs nowhere.
     pub fn build(f: &model::Frontend, globals: &Globals) -> Result<Option<Logger>, (model::Span, String)> {
         let mut sinks = Vec::new();
