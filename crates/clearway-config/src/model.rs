@@ -433,6 +433,10 @@ pub struct Frontend {
     pub logs: Vec<ProxyLog>,
     /// `log-format`, as written (its variables are read by the data plane).
     pub log_format: Option<(String, Span)>,
+    /// `unique-id-format`: the format of each request's unique id (`%ID`, `unique-id`);
+    /// `unique-id-header`: the request header that carries it to the server.
+    pub unique_id_format: Option<(String, Span)>,
+    pub unique_id_header: Option<String>,
     /// `log-tag` of this proxy (else the global one).
     pub log_tag: Option<String>,
     /// `capture request|response header`: header values its log lines carry.

@@ -315,6 +315,8 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
             options: draft.options.clone(),
             logs: draft.logs.clone(),
             log_format: draft.log_format.clone(),
+            unique_id_format: draft.unique_id_format.clone(),
+            unique_id_header: draft.unique_id_header.clone(),
             log_tag: draft.log_tag.clone(),
             captures: draft.captures.clone(),
             http: draft.http.clone(),

@@ -137,6 +137,8 @@ pub enum Fetch {
     CaptureReqMethod,
     CaptureReqVer,
     CaptureResVer,
+    /// `unique-id`: the request's id (`unique-id-format`).
+    UniqueId,
     /// `uuid`, `rand([RANGE])`, `date([OFFSET])`.
     Uuid,
     Rand(Option<u64>),

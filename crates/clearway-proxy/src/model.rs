@@ -107,6 +107,9 @@ pub struct Frontend {
     pub rate_limit: Option<u32>,
     /// Where its traffic is logged; None: nowhere.
     pub logger: Option<Arc<crate::log::Logger>>,
+    /// `unique-id-format` and `unique-id-header`: each request's id, and the header that
+    /// takes it to the server.
+    pub unique_id: Option<(crate::log::format::Format, Option<http::HeaderName>)>,
     /// It logs each session or request at its end (a format is set): the one test the
     /// request path makes when it does not.
     pub log_requests: bool,
@@ -163,6 +166,7 @@ impl Frontend {
             sess_rate: Default::default(),
             rate_limit: cfg.rate_limit_sessions,
             logger: None,
+            unique_id: None,
             log_requests: false,
             tls: cfg.binds.iter().any(|b| b.tls.is_some()),
             global_conns: None,

@@ -315,6 +315,13 @@ impl Runtime {
                 .for_threads(threads)
                 .with_logger(logger);
             fe.global_conns = Some(global_conns.clone());
+            if let Some((text, span)) = &f.unique_id_format {
+                let format = crate::log::format::Format::parse(text)
+                    .map_err(|e| BuildError::new(span, format!("unique-id-format: {e}")))?;
+                let header =
+                    (f.unique_id_header.as_deref()).and_then(|h| http::HeaderName::from_bytes(h.as_bytes()).ok());
+                fe.unique_id = Some((format, header));
+            }
             if dynamic {
                 fe.by_name = (backends.iter())
                     .filter(|b| b.mode == f.mode && !b.disabled)

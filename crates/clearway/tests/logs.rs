@@ -624,3 +624,50 @@ fn sample_expressions_in_log_formats_are_logged_as_haproxy_logs_them() {
     assert_eq!(got[0][0], "192.0.2.0 \"alice\" 192.0.2.1 yes - 200");
     assert_eq!(cw_tcp, "tcp PORT 192.0.2.2");
 }
+
+#[test]
+fn unique_ids_reach_the_server_the_rules_and_the_log_as_with_haproxy() {
+    let Some(topo) = topology("loguid") else { return };
+    let _web = common::http::echo(&topo, "198.51.100.10:80", "web1");
+    let (rx_cw, rx_hap) = (receiver(&topo), receiver(&topo));
+    let config = |port: u16, rx: &UdpSocket| {
+        format!(
+            "global\n    log 127.0.0.1:{}  local0\n{DEFAULTS}    log global\n\
+             \x20   unique-id-format ID-%ci-%[req.hdr(x-in),lower]\n    unique-id-header X-Unique-ID\n\
+             frontend ft\n    bind 192.0.2.1:{port}\n\
+             \x20   http-request set-header X-Seen %[unique-id]\n\
+             \x20   http-response set-header X-Id %[unique-id]\n\
+             \x20   log-format \"%ci:%cp %ID %{{+Q}}ID %ST\"\n\
+             \x20   default_backend bk\n\
+             backend bk\n    server s1 198.51.100.10:80\n",
+            rx.local_addr().expect("addr").port()
+        )
+    };
+    let _cw = start(&topo, &config(80, &rx_cw), &[80]);
+    let _hap = clearway_testkit::Clearway::start(&topo.lb, Path::new("/usr/sbin/haproxy"), &config(81, &rx_hap), &[81]);
+    let mut got = Vec::new();
+    for (port, rx) in [(80u16, &rx_cw), (81, &rx_hap)] {
+        let url = format!("http://192.0.2.1:{port}/");
+        let body = common::http::get(&topo, &url, &["-i", "-H", "X-In: ABC"]).replace('\r', "");
+        let log = traffic(rx, 1)
+            .iter()
+            .map(|line| {
+                let msg = line.split_once("]: ").map_or("", |(_, m)| m).trim_end();
+                msg.split_once(' ').map_or(String::new(), |(_, rest)| rest.to_string())
+            })
+            .collect::<Vec<_>>();
+        got.push((
+            common::http::headers(&body, "x-unique-id"),
+            common::http::headers(&body, "x-seen"),
+            body.lines()
+                .filter(|l| l.to_ascii_lowercase().starts_with("x-id:"))
+                .map(String::from)
+                .collect::<Vec<_>>(),
+            log,
+        ));
+    }
+    assert_eq!(got[0], got[1], "Clearway, then HAProxy");
+    assert_eq!(got[0].0, ["ID-192.0.2.2-abc"]);
+    assert_eq!(got[0].1, ["ID-192.0.2.2-abc"]);
+    assert_eq!(got[0].3, ["ID-192.0.2.2-abc \"ID-192.0.2.2-abc\" 200"]);
+}

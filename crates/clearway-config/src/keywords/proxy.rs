@@ -50,6 +50,9 @@ pub struct Draft {
     pub default_server: Server,
     pub logs: Vec<ProxyLog>,
     pub log_format: Option<(String, Span)>,
+    /// `unique-id-format FMT` and `unique-id-header NAME`.
+    pub unique_id_format: Option<(String, Span)>,
+    pub unique_id_header: Option<String>,
     pub log_tag: Option<String>,
     pub captures: crate::model::Captures,
     /// ACLs declared so far in this section.
@@ -98,6 +101,8 @@ impl Draft {
             default_server: server::template(span),
             logs: Vec::new(),
             log_format: None,
+            unique_id_format: None,
+            unique_id_header: None,
             log_tag: None,
             captures: Default::default(),
             acls: Vec::new(),
@@ -562,6 +567,21 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
                 super::log::parse(&d.span, &d.words[1..]).map_err(err)?,
             )),
         },
+        "unique-id-format" => {
+            if d.words.len() < 2 {
+                return Err(err(
+                    "'unique-id-format' expects a format, e.g. unique-id-format %[uuid()]",
+                ));
+            }
+            p.unique_id_format = Some((d.words[1..].join(" "), d.span.clone()));
+        }
+        "unique-id-header" => {
+            want_args(d, 1, "a header name").map_err(err)?;
+            if !super::http::http_token(&d.words[1]) {
+                return Err(err(format!("'{}' is not a valid header name", d.words[1])));
+            }
+            p.unique_id_header = Some(d.words[1].clone());
+        }
         "log-format" => {
             if d.words.len() < 2 {
                 return Err(err(

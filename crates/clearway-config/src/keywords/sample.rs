@@ -256,6 +256,7 @@ fn criterion(call: &clearway_sample::args::Call, word: &str) -> Result<(Fetch, M
         }
         "base" => no_arg(Fetch::Base, M::Str),
         "fe_name" => no_arg(Fetch::FeName, M::Str),
+        "unique-id" => no_arg(Fetch::UniqueId, M::Str),
         "fe_id" => no_arg(Fetch::FeId, M::Int),
         "be_name" => no_arg(Fetch::BeName, M::Str),
         "be_id" => no_arg(Fetch::BeId, M::Int),

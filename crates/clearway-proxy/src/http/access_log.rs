@@ -177,6 +177,8 @@ pub struct PendingLog {
     pub complete: bool,
     /// The values of the log format's `%[...]`, taken when the response went out.
     pub samples: Box<[Option<Box<str>>]>,
+    /// The request's unique id, when the frontend makes them.
+    pub unique_id: Option<Arc<str>>,
 }
 
 impl PendingLog {
@@ -233,6 +235,7 @@ impl PendingLog {
             bytes_out: head as u64,
             complete: false,
             samples: Box::default(),
+            unique_id: None,
         }
     }
 }
@@ -247,6 +250,7 @@ impl Drop for PendingLog {
         r.tls = self.tls;
         r.http = Some(q.line.clone());
         r.samples = &self.samples;
+        r.unique_id = self.unique_id.as_deref();
         r.req_captures = q.captures.as_deref();
         r.res_captures = self.captured.headers.as_deref();
         r.req_cookie = q.cookie.as_deref();

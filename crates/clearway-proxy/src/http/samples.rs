@@ -36,6 +36,10 @@ pub struct ServedBy {
     pub name: Box<str>,
 }
 
+/// The request's unique id (`unique-id-format`).
+#[derive(Debug, Clone)]
+pub struct UniqueId(pub Arc<str>);
+
 /// The request target as it came, kept when a rule rewrites it (`capture.req.uri`).
 #[derive(Debug, Clone)]
 pub struct OriginalUri(pub http::Uri);
@@ -195,6 +199,7 @@ impl Samples for ReqSamples<'_> {
                 sink(Value::Str(uri.path_and_query().map_or("/", |p| p.as_str())))
             }
             Fetch::CaptureReqMethod => sink(Value::Str(r.method.as_str())),
+            Fetch::UniqueId => r.extensions.get::<UniqueId>().is_some_and(|u| sink(Value::Str(&u.0))),
             Fetch::CaptureReqVer => sink(Value::Str(version_text(r.version))),
             Fetch::Base => {
                 let host = r

@@ -177,8 +177,32 @@ impl Session {
                 captured,
             );
             log.samples = samples;
+            log.unique_id = req.extensions.get::<super::samples::UniqueId>().map(|u| u.0.clone());
             res.body_mut().set_log(log);
         }
+    }
+
+    /// A request's unique id: the frontend's `unique-id-format` with what is known as the
+    /// request begins (the client, the frontend, the time, the request's own samples).
+    fn unique_id(&self, format: &crate::log::format::Format, parts: &http::request::Parts) -> Arc<str> {
+        let s = super::samples::ReqSamples {
+            conn: &self.conn,
+            req: parts,
+        };
+        let values: Vec<Option<Box<str>>> = format
+            .exprs()
+            .iter()
+            .map(|e| crate::acl::text(&s, e).map(Box::from))
+            .collect();
+        let mut r = crate::log::Record::new(
+            &self.fe.name,
+            self.conn.peer,
+            Some(self.conn.local),
+            std::time::SystemTime::now(),
+        );
+        r.samples = &values;
+        r.tls = self.conn.tls.is_some();
+        Arc::from(format.render(&r))
     }
 
     /// The values of the log format's `%[...]` for this request and its response.
@@ -234,6 +258,11 @@ impl Session {
                 parts.headers.insert(header::HOST, a);
             }
             upgrade::from_extended_connect(parts);
+        }
+        // `unique-id-format`: the request's id, before any rule may read it.
+        if let Some((format, _)) = &fe.unique_id {
+            let id = self.unique_id(format, parts);
+            parts.extensions.insert(super::samples::UniqueId(id));
         }
         // `tcp-request content` rules: in HTTP, on each request, before anything else.
         if fe.tcp_rules.content_writes_vars {
@@ -311,6 +340,13 @@ impl Session {
         {
             let res = self.stats_page(app, &be.rt.name, parts, body, &be.http.errors).await;
             return (res, Some(be));
+        }
+        // `unique-id-header`: after the rules, as HAProxy adds it.
+        if let Some((_, Some(h))) = &fe.unique_id {
+            let id = parts.extensions.get::<super::samples::UniqueId>();
+            if let Some(v) = id.and_then(|u| HeaderValue::from_str(&u.0).ok()) {
+                parts.headers.insert(h.clone(), v);
+            }
         }
         let res = self.forward(index, &be, parts, body).await;
         (res, Some(be))

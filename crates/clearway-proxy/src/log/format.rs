@@ -541,7 +541,7 @@ fn var(out: &mut String, v: Var, f: Flags, r: &Record) {
         }
         Var::Hostname => string(out, super::time::hostname(), f),
         Var::RequestCounter | Var::LogCounter => num(out, r.counter),
-        Var::UniqueId => out.push('-'),
+        Var::UniqueId => string(out, r.unique_id.unwrap_or("-"), f),
     }
 }
 

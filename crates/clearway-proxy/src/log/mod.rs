@@ -66,6 +66,8 @@ pub struct Record<'a> {
     pub http: Option<HttpLine>,
     /// The values of the format's `%[...]` expressions, in order (None: no value).
     pub samples: &'a [Option<Box<str>>],
+    /// The request's unique id (`%ID`), when the frontend makes them.
+    pub unique_id: Option<&'a str>,
     /// The captured request and response header values (`%hr`, `%hs`), when the frontend
     /// captures any (`capture request|response header`); None for a header not there.
     pub req_captures: Option<&'a [Option<http::HeaderValue>]>,
@@ -243,6 +245,7 @@ impl Record<'_> {
             backend_queue: 0,
             http: None,
             samples: &[],
+            unique_id: None,
             req_captures: None,
             res_captures: None,
             req_cookie: None,
