@@ -1,0 +1,122 @@
+//! The last touches to a response on its way to the client: `http-after-response`,
+//! `Connection: close`, the status counters, and the access log line with its sample values
+//! and the request's unique id (made, from `unique-id-format`, as the request began). Must
+//! not choose servers or change what the server sent otherwise.
+
+use super::Session;
+use crate::http::access_log::{PendingLog, ReqLog, ResCaptured};
+use crate::http::body::{DoneGuard, ResBody};
+use crate::http::session::Rejected;
+use crate::model::Backend;
+use clearway_config::model::HttpConnMode;
+use clearway_core::Field;
+use http::header::{self, HeaderValue};
+use http::{Response, Version};
+use std::sync::Arc;
+
+impl Session {
+    /// The last touches to a response, in place (a response is a few hundred bytes to copy).
+    pub(super) fn respond(
+        &self,
+        res: &mut Response<ResBody>,
+        be_arc: Option<&Arc<Backend>>,
+        req: &mut http::request::Parts,
+        done: Option<DoneGuard>,
+    ) {
+        let be = be_arc.map(|b| &**b);
+        // `http-after-response`: on every response, the backend's rules then the frontend's.
+        if (be.is_some_and(|b| b.http.has_after_rules()) || self.fe.http.has_after_rules())
+            && res.extensions().get::<Rejected>().is_none()
+        {
+            let (mut rp, body) = std::mem::replace(res, Response::new(ResBody::from(bytes::Bytes::new()))).into_parts();
+            if let Some(b) = be {
+                b.http.after_response(&mut rp, req, &self.conn);
+            }
+            self.fe.http.after_response(&mut rp, req, &self.conn);
+            *res = Response::from_parts(rp, body);
+        }
+        let close =
+            be.map_or(self.fe.http.conn_mode, |b| b.http.conn_mode.max(self.fe.http.conn_mode)) == HttpConnMode::Close;
+        if close && req.version != Version::HTTP_2 && res.status() != http::StatusCode::SWITCHING_PROTOCOLS {
+            res.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        // A refused request's response is never sent: no status to count.
+        if res.extensions().get::<Rejected>().is_none() {
+            let class = Field::of_status(res.status().as_u16());
+            self.fe.counters.inc(class);
+            if let Some(b) = be {
+                b.rt.counters.inc(class);
+            }
+        }
+        tracing::debug!(
+            frontend = %self.fe.name, backend = be.map_or("-", |b| b.rt.name.as_str()),
+            client = %self.conn.peer, method = %req.method, uri = %req.uri, status = res.status().as_u16(),
+            "request"
+        );
+        res.body_mut().set_done(done);
+        if let Some(l) = self
+            .fe
+            .log_requests
+            .then(|| req.extensions.remove::<ReqLog>())
+            .flatten()
+        {
+            let captured = res.extensions_mut().remove::<ResCaptured>();
+            let samples = self.log_samples(res, req);
+            let mut log = PendingLog::new(
+                self.fe.clone(),
+                be_arc.cloned(),
+                l,
+                &self.conn,
+                res.status(),
+                res.headers(),
+                captured,
+            );
+            log.samples = samples;
+            log.unique_id = req
+                .extensions
+                .get::<crate::http::samples::UniqueId>()
+                .map(|u| u.0.clone());
+            res.body_mut().set_log(log);
+        }
+    }
+
+    /// A request's unique id: the frontend's `unique-id-format` with what is known as the
+    /// request begins (the client, the frontend, the time, the request's own samples).
+    pub(super) fn unique_id(&self, format: &crate::log::format::Format, parts: &http::request::Parts) -> Arc<str> {
+        let s = crate::http::samples::ReqSamples {
+            conn: &self.conn,
+            req: parts,
+        };
+        let values: Vec<Option<Box<str>>> = format
+            .exprs()
+            .iter()
+            .map(|e| crate::acl::text(&s, e).map(Box::from))
+            .collect();
+        let mut r = crate::log::Record::new(
+            &self.fe.name,
+            self.conn.peer,
+            Some(self.conn.local),
+            std::time::SystemTime::now(),
+        );
+        r.samples = &values;
+        r.tls = self.conn.tls.is_some();
+        Arc::from(format.render(&r))
+    }
+
+    /// The values of the log format's `%[...]` for this request and its response.
+    fn log_samples(&self, res: &mut Response<ResBody>, req: &http::request::Parts) -> Box<[Option<Box<str>>]> {
+        let exprs = self.fe.logger.as_ref().map_or(&[][..], |l| l.exprs());
+        if exprs.is_empty() {
+            return Box::default();
+        }
+        let (rp, body) = std::mem::replace(res, Response::new(ResBody::from(bytes::Bytes::new()))).into_parts();
+        let s = crate::http::samples::ResSamples {
+            req: crate::http::samples::ReqSamples { conn: &self.conn, req },
+            res: &rp,
+        };
+        let values = exprs.iter().map(|e| crate::acl::text(&s, e).map(Box::from)).collect();
+        *res = Response::from_parts(rp, body);
+        values
+    }
+}
