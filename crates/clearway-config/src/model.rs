@@ -329,6 +329,8 @@ pub struct Timeouts {
     pub check: Option<Duration>,
     pub http_request: Option<Duration>,
     pub http_keep_alive: Option<Duration>,
+    /// How long `http-request tarpit` holds a request (else `timeout connect`).
+    pub tarpit: Option<Duration>,
 }
 
 impl Timeouts {

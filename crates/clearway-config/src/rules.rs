@@ -474,6 +474,13 @@ pub enum HttpAction {
         status: u16,
         reason: Option<String>,
     },
+    /// `reject`: the connection is closed without a response.
+    Reject,
+    /// `tarpit [deny_status N]`: the request is held for `timeout tarpit` (else `timeout
+    /// connect`), then answered with a 500 (or N); logged `PT`.
+    Tarpit {
+        status: u16,
+    },
     /// `deny [deny_status N]`: a 403 (or N) from the proxy.
     Deny {
         status: u16,

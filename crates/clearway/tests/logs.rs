@@ -671,3 +671,44 @@ fn unique_ids_reach_the_server_the_rules_and_the_log_as_with_haproxy() {
     assert_eq!(got[0].1, ["ID-192.0.2.2-abc"]);
     assert_eq!(got[0].3, ["ID-192.0.2.2-abc \"ID-192.0.2.2-abc\" 200"]);
 }
+
+#[test]
+fn reject_and_tarpit_close_or_hold_and_are_logged_as_haproxy_does() {
+    let Some(topo) = topology("logtarp") else { return };
+    let _web = common::http::echo(&topo, "198.51.100.10:80", "web1");
+    let (rx_cw, rx_hap) = (receiver(&topo), receiver(&topo));
+    let config = |port: u16, rx: &UdpSocket| {
+        format!(
+            "global\n    log 127.0.0.1:{}  local0\n{DEFAULTS}    log global\n    timeout tarpit 200ms\n\
+             frontend ft\n    bind 192.0.2.1:{port}\n\
+             \x20   http-request reject if {{ path /rej }}\n\
+             \x20   http-request tarpit deny_status 429 if {{ path /tar }}\n\
+             \x20   http-request tarpit if {{ path /tar500 }}\n\
+             \x20   log-format \"%ci:%cp %ST %tsc %r\"\n\
+             \x20   default_backend bk\n\
+             backend bk\n    server s1 198.51.100.10:80\n",
+            rx.local_addr().expect("addr").port()
+        )
+    };
+    let _cw = start(&topo, &config(80, &rx_cw), &[80]);
+    let _hap = clearway_testkit::Clearway::start(&topo.lb, Path::new("/usr/sbin/haproxy"), &config(81, &rx_hap), &[81]);
+    let mut got = Vec::new();
+    for (port, rx) in [(80u16, &rx_cw), (81, &rx_hap)] {
+        let codes: Vec<String> = ["/rej", "/tar", "/tar500", "/ok"]
+            .iter()
+            .map(|p| http_code(&topo, &format!("http://192.0.2.1:{port}{p}"), &[]))
+            .collect();
+        let logs: Vec<String> = traffic(rx, 4)
+            .iter()
+            .map(|line| {
+                let msg = line.split_once("]: ").map_or("", |(_, m)| m).trim_end();
+                msg.split_once(' ').map_or(String::new(), |(_, rest)| rest.to_string())
+            })
+            .collect();
+        got.push((codes, logs));
+    }
+    assert_eq!(got[0], got[1], "Clearway, then HAProxy");
+    assert_eq!(got[0].0, ["000", "429", "500", "200"]);
+    assert_eq!(got[0].1[0], "-1 PR-- GET /rej HTTP/1.1");
+    assert_eq!(got[0].1[1], "429 PT-- GET /tar HTTP/1.1");
+}

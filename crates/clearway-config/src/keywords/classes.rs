@@ -30,7 +30,7 @@ const SPECIAL: &[(&str, &str)] = &[
     ),
     (
         "timeout",
-        "`timeout` kinds Clearway does not know (`timeout tarpit` has no effect: no tarpit action yet)",
+        "`timeout` kinds Clearway does not know",
     ),
 ];
 

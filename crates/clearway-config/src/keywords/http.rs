@@ -45,6 +45,8 @@ const REQUEST_ACTIONS: &[&str] = &[
     "set-dst-port",
     "use-service",
     "auth",
+    "reject",
+    "tarpit",
     "replace-value",
     "replace-path",
     "replace-pathq",
@@ -83,7 +85,6 @@ pub enum Phase {
 }
 /// Actions HAProxy has that Clearway does not run yet.
 const NOT_YET: &[&str] = &[
-    "tarpit",
     "set-log-level",
     "set-src",
     "capture",
@@ -106,7 +107,6 @@ const NOT_YET: &[&str] = &[
     "set-tos",
     "set-mark",
     "silent-drop",
-    "reject",
     "send-spoe-group",
     "set-timeout",
     "strict-mode",
@@ -313,6 +313,21 @@ pub fn rule(d: &Directive, phase: Phase, acls: &[Named]) -> Res<Option<HttpRule>
             HttpAction::Deny { status }
         }
         "return" => HttpAction::Return(reply(&what, args)?),
+        "reject" => match args {
+            [] => HttpAction::Reject,
+            _ => return fail(format!("'{what}' takes only a condition")),
+        },
+        "tarpit" => match args {
+            [] => HttpAction::Tarpit { status: 500 },
+            [k, n] if k == "deny_status" || k == "status" => HttpAction::Tarpit {
+                status: status_code(&what, n)?,
+            },
+            _ => {
+                return fail(format!(
+                    "'{what}' takes only 'deny_status CODE' in Clearway (a response of its own is not supported yet)"
+                ))
+            }
+        },
         "set-status" => {
             let (status, reason) = match args {
                 [n] => (n, None),

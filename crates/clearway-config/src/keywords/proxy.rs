@@ -694,12 +694,7 @@ fn set_timeout(t: &mut Timeouts, key: &str, v: std::time::Duration, ctx: &mut Ct
         "check" => &mut t.check,
         "http-request" => &mut t.http_request,
         "http-keep-alive" => &mut t.http_keep_alive,
-        // How long `http-request tarpit` holds a request: Clearway refuses that action yet,
-        // so nothing is ever held.
-        "tarpit" => {
-            ctx.not_acted(&d.span, "'timeout tarpit'", "timeout", NotActed::NoEffect);
-            return;
-        }
+        "tarpit" => &mut t.tarpit,
         _ => {
             ctx.not_acted(&d.span, &format!("'timeout {key}'"), "timeout", NotActed::Unsupported);
             return;

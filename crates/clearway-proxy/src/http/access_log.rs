@@ -43,6 +43,8 @@ struct Marks {
     rejected: std::sync::atomic::AtomicBool,
     /// Clearway refused the server's response (`option checkcache`): `PH`.
     blocked: std::sync::atomic::AtomicBool,
+    /// `http-request tarpit` held it, then answered: `PT`.
+    tarpitted: std::sync::atomic::AtomicBool,
     /// What persistence made of its cookies (HAProxy's last two termination characters),
     /// as two bytes; 0 when its backend has no cookie persistence (`--`).
     persistence: std::sync::atomic::AtomicU16,
@@ -77,6 +79,11 @@ impl ReqLog {
     /// A `tcp-request content` rule refused it: the client got no response.
     pub fn rejected(&self) {
         self.marks.rejected.store(true, Ordering::Relaxed);
+    }
+
+    /// `http-request tarpit` held it (`PT`).
+    pub fn tarpitted(&self) {
+        self.marks.tarpitted.store(true, Ordering::Relaxed);
     }
 
     /// The server's response was refused while its head was read (`PH`).
@@ -204,9 +211,11 @@ impl PendingLog {
         let killed = req.marks.killed.load(Ordering::Relaxed);
         let rejected = req.marks.rejected.load(Ordering::Relaxed);
         let blocked = req.marks.blocked.load(Ordering::Relaxed);
+        let tarpitted = req.marks.tarpitted.load(Ordering::Relaxed);
         let term = match (responded, status) {
             _ if rejected => *b"PR",
             _ if blocked => *b"PH",
+            _ if tarpitted => *b"PT",
             _ if killed => *b"KH",
             (true, _) => *b"--",
             (false, 502) => *b"SH",

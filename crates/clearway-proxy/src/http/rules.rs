@@ -37,6 +37,8 @@ enum Action {
     SetVar(VarName, SetConds, VarValue),
     UnsetVar(VarName),
     SetStatus(StatusCode, Option<super::Reason>),
+    Reject,
+    Tarpit(u16),
     Reply(Reply),
     Redirect(rules::Redirect),
     Service(rules::Service),
@@ -82,6 +84,7 @@ enum Reply {
 struct Rule {
     action: Action,
     cond: Option<Cond>,
+    span: clearway_config::model::Span,
 }
 
 /// What the request rules decided.
@@ -97,6 +100,10 @@ pub enum Verdict {
     Service(rules::Service),
     /// Ask for Basic credentials in this realm (`auth`): a 401, or a 407 to a proxy request.
     Auth(Box<str>),
+    /// Close the connection without a response (`reject`), refused by the rule written there.
+    Reject(clearway_config::model::Span),
+    /// Hold the request, then answer with this status (`tarpit`).
+    Tarpit(u16),
 }
 
 /// The compiled HTTP settings of a frontend or a backend.
@@ -164,6 +171,8 @@ fn compile(r: &HttpRule, proxy: &str) -> Option<Rule> {
         HttpAction::SetDstPort(f) => Action::SetDstPort(f.clone()),
         HttpAction::SetVar { name, conds, value } => Action::SetVar(name.clone(), *conds, value.clone()),
         HttpAction::UnsetVar(name) => Action::UnsetVar(name.clone()),
+        HttpAction::Reject => Action::Reject,
+        HttpAction::Tarpit { status } => Action::Tarpit(*status),
         HttpAction::SetStatus { status, reason } => Action::SetStatus(
             StatusCode::from_u16(*status).ok()?,
             reason.as_deref().map(|r| super::Reason(r.into())),
@@ -188,6 +197,7 @@ fn compile(r: &HttpRule, proxy: &str) -> Option<Rule> {
     Some(Rule {
         action,
         cond: r.condition.as_ref().map(Cond::new),
+        span: r.span.clone(),
     })
 }
 
@@ -379,6 +389,8 @@ impl HttpRules {
                 }
                 Action::Service(svc) => return Verdict::Service(*svc),
                 Action::Auth(realm) => return Verdict::Auth(realm.clone()),
+                Action::Reject => return Verdict::Reject(r.span.clone()),
+                Action::Tarpit(status) => return Verdict::Tarpit(*status),
                 a => prepare(a, &s),
             };
             apply(edit, &mut req.headers);

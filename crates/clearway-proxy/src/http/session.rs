@@ -186,6 +186,8 @@ impl Session {
                 return (response.map(ResBody::from), None);
             }
             Verdict::Service(svc) => return (self.service(svc, parts), None),
+            Verdict::Reject(span) => return (self.reject(parts, &span), None),
+            Verdict::Tarpit(status) => return (self.tarpit(None, status, parts).await, None),
             Verdict::Auth(realm) => {
                 fe.counters.inc(Field::Intercepted);
                 return (self.ask_credentials(None, &realm, parts), None);
@@ -230,6 +232,11 @@ impl Session {
             }
             Verdict::Service(svc) => return (self.service(svc, parts), Some(be)),
             Verdict::Auth(realm) => return (self.ask_credentials(Some(&be), &realm, parts), Some(be)),
+            Verdict::Reject(span) => return (self.reject(parts, &span), Some(be)),
+            Verdict::Tarpit(status) => {
+                let res = self.tarpit(Some(&be), status, parts).await;
+                return (res, Some(be));
+            }
         }
         if let Some(app) = be
             .http

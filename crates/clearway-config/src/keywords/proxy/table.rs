@@ -113,6 +113,7 @@ pub(in crate::keywords) const ACTED_TIMEOUTS: &[&str] = &[
     "check",
     "http-request",
     "http-keep-alive",
+    "tarpit",
 ];
 pub(in crate::keywords) const TIMEOUTS: &[(&str, char)] = &[
     ("connect", 'B'),

@@ -42,6 +42,31 @@ impl Session {
         r
     }
 
+    /// `http-request tarpit`: the request is held for `timeout tarpit` (else `timeout
+    /// connect`) of the proxy whose rule it is, then answered with `status`; counted as
+    /// denied, logged `PT`.
+    pub(super) async fn tarpit(
+        &self,
+        be: Option<&Backend>,
+        status: u16,
+        parts: &http::request::Parts,
+    ) -> Response<ResBody> {
+        self.fe.count(&self.conn, Field::DeniedReq);
+        if let Some(b) = be {
+            b.rt.counters.inc(Field::DeniedReq);
+        }
+        if let Some(l) = parts.extensions.get::<ReqLog>() {
+            l.tarpitted();
+        }
+        let t = match be {
+            Some(b) => b.rt.timeouts.tarpit.or(b.rt.timeouts.connect),
+            None => self.fe.timeouts.tarpit.or(self.fe.timeouts.connect),
+        };
+        // Boxed: a request's future holds what its awaits keep, and most never get here.
+        Box::pin(tokio::time::sleep(t.unwrap_or_default())).await;
+        self.error(be, status)
+    }
+
     pub(super) fn error(&self, be: Option<&Backend>, status: u16) -> Response<ResBody> {
         match be {
             Some(b) => b.http.errors.response(Some(&self.fe.http.errors), status),
