@@ -343,3 +343,58 @@ fn process_variables_are_read_on_the_stats_socket_as_with_haproxy() {
     assert_eq!(cw[2], "proc.net: type=ipv4 value=<192.0.2.0>\n");
     assert_eq!(cw[3], "proc.hits: type=sint value=<3>\n");
 }
+
+#[test]
+fn errorloc_and_http_error_replace_error_pages_as_haproxy() {
+    let Some(topo) = topology("ruleerr") else { return };
+    let config = format!(
+        "{DEFAULTS}frontend fe\n    bind 192.0.2.1:PORT\n\
+         \x20   errorloc 503 https://status.example/down\n\
+         \x20   errorloc303 403 /denied\n\
+         \x20   http-error status 429 content-type text/plain string \"slow down\" hdr Retry-After 30\n\
+         \x20   http-request deny if {{ path /deny }}\n\
+         \x20   http-request deny deny_status 429 if {{ path /slow }}\n\
+         \x20   default_backend empty\n\
+         backend empty\n"
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &config);
+    let mut got = Vec::new();
+    for port in [80u16, 81] {
+        got.push(
+            ["/x", "/deny", "/slow"]
+                .iter()
+                .map(|p| {
+                    let url = format!("http://192.0.2.1:{port}{p}");
+                    let out = topo.client.exec("curl", &["-sS", "-i", "--max-time", "10", &url]);
+                    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+                    let (head, body) = text.split_once("\n\n").unwrap_or((&text, ""));
+                    let mut keep: Vec<String> = head
+                        .lines()
+                        .filter(|l| {
+                            let l = l.to_ascii_lowercase();
+                            l.starts_with("http/")
+                                || l.starts_with("location")
+                                || l.starts_with("retry-after")
+                                || l.starts_with("content-type")
+                                || l.starts_with("content-length")
+                        })
+                        .map(|l| l.to_ascii_lowercase())
+                        .collect();
+                    keep.sort();
+                    keep.push(body.to_string());
+                    keep.join("|")
+                })
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(got[0], got[1], "Clearway, then HAProxy");
+    assert_eq!(
+        got[0][0],
+        "content-length: 0|http/1.1 302 found|location: https://status.example/down|"
+    );
+    assert_eq!(got[0][1], "content-length: 0|http/1.1 303 see other|location: /denied|");
+    assert_eq!(
+        got[0][2],
+        "content-length: 9|content-type: text/plain|http/1.1 429 too many requests|retry-after: 30|slow down"
+    );
+}

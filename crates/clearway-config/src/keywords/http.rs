@@ -516,15 +516,12 @@ pub fn redirect_rule(d: &Directive, acls: &[Named]) -> Res<HttpRule> {
     })
 }
 
-/// `errorfile CODE FILE`: reads the file now, so a missing file is a config error.
-pub fn errorfile(d: &Directive) -> Res<ErrorFile> {
-    let (Some(code), Some(file), None) = (d.arg(1), d.arg(2), d.arg(3)) else {
-        return fail("'errorfile' expects a status code and a file");
-    };
+/// A status an error page may replace.
+fn error_status(kw: &str, code: &str) -> Res<u16> {
     let status: u16 = code.parse().unwrap_or(0);
     if !ERROR_STATUSES.contains(&status) {
         return fail(format!(
-            "'errorfile': status '{code}' cannot be replaced (one of {})",
+            "'{kw}': status '{code}' cannot be replaced (one of {})",
             ERROR_STATUSES
                 .iter()
                 .map(|c| c.to_string())
@@ -532,6 +529,108 @@ pub fn errorfile(d: &Directive) -> Res<ErrorFile> {
                 .join(", ")
         ));
     }
+    Ok(status)
+}
+
+/// `errorloc[302|303] CODE URL`: the error answered by a redirection there, as HAProxy
+/// writes it (`Cache-Control: no-cache`, an empty body).
+pub fn errorloc(d: &Directive) -> Res<ErrorFile> {
+    let kw = d.keyword();
+    let (Some(code), Some(url), None) = (d.arg(1), d.arg(2), d.arg(3)) else {
+        return fail(format!("'{kw}' expects a status code and a URL"));
+    };
+    let status = error_status(kw, code)?;
+    if url.bytes().any(|b| b.is_ascii_control()) {
+        return fail(format!("'{kw}': the URL holds a control character"));
+    }
+    let head = if kw == "errorloc303" {
+        "303 See Other"
+    } else {
+        "302 Found"
+    };
+    let response =
+        format!("HTTP/1.1 {head}\r\nCache-Control: no-cache\r\nContent-length: 0\r\nLocation: {url}\r\n\r\n");
+    Ok(ErrorFile {
+        span: d.span.clone(),
+        status,
+        response: response.into_bytes(),
+    })
+}
+
+/// `http-error status CODE [content-type T] [string S | file F] [hdr NAME VALUE]...`: the
+/// page for that error, written as `return` is. Formats (`lf-string`, `lf-file`, `%[...]` in
+/// a header) and `errorfiles` sections are not supported yet.
+pub fn http_error(d: &Directive) -> Res<ErrorFile> {
+    let what = "http-error";
+    let (Some("status"), Some(code)) = (d.arg(1), d.arg(2)) else {
+        return fail("'http-error' expects 'status CODE' first");
+    };
+    let status = error_status(what, code)?;
+    let r = reply(what, &d.words[1..])?;
+    if r.format.is_some()
+        || r.headers
+            .iter()
+            .any(|(_, t)| t.0.iter().any(|p| matches!(p, crate::rules::Piece::Expr(_))))
+    {
+        return fail(
+            "'http-error': formats (lf-string, lf-file, %[...]) are not supported yet; use string, file or errorfile",
+        );
+    }
+    let reason = http_reason(r.status);
+    let mut response = format!("HTTP/1.1 {} {reason}\r\n", r.status);
+    if let Some(ct) = &r.content_type {
+        response.push_str(&format!("Content-Type: {ct}\r\n"));
+    }
+    for (n, v) in &r.headers {
+        let text: String =
+            v.0.iter()
+                .map(|p| match p {
+                    crate::rules::Piece::Text(t) => t.as_str(),
+                    crate::rules::Piece::Expr(_) => "",
+                })
+                .collect();
+        response.push_str(&format!("{n}: {text}\r\n"));
+    }
+    response.push_str(&format!("Content-Length: {}\r\n\r\n", r.body.len()));
+    let mut response = response.into_bytes();
+    response.extend_from_slice(&r.body);
+    Ok(ErrorFile {
+        span: d.span.clone(),
+        status,
+        response,
+    })
+}
+
+/// A status's usual reason phrase.
+fn http_reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        407 => "Proxy Authentication Required",
+        408 => "Request Timeout",
+        410 => "Gone",
+        413 => "Payload Too Large",
+        425 => "Too Early",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "Unknown",
+    }
+}
+
+/// `errorfile CODE FILE`: reads the file now, so a missing file is a config error.
+pub fn errorfile(d: &Directive) -> Res<ErrorFile> {
+    let (Some(code), Some(file), None) = (d.arg(1), d.arg(2), d.arg(3)) else {
+        return fail("'errorfile' expects a status code and a file");
+    };
+    let status = error_status("errorfile", code)?;
     let path = &super::paths::file(file);
     let response = std::fs::read(path).map_err(|e| {
         (

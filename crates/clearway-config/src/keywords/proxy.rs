@@ -656,8 +656,12 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
             note_http(p, d, true);
             p.http.redirects.push(rule);
         }
-        "errorfile" => {
-            let e = http::errorfile(d)?;
+        "errorfile" | "errorloc" | "errorloc302" | "errorloc303" | "http-error" => {
+            let e = match kw {
+                "errorfile" => http::errorfile(d)?,
+                "http-error" => http::http_error(d)?,
+                _ => http::errorloc(d)?,
+            };
             p.http.errorfiles.retain(|o| o.status != e.status);
             p.http.errorfiles.push(e);
         }

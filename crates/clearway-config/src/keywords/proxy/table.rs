@@ -49,6 +49,10 @@ pub(in crate::keywords) const KEYWORDS: &[(&str, char)] = &[
     ("http-after-response", 'A'),
     ("redirect", 'A'),
     ("errorfile", 'A'),
+    ("errorloc", 'A'),
+    ("errorloc302", 'A'),
+    ("errorloc303", 'A'),
+    ("http-error", 'A'),
     ("http-reuse", 'B'),
     ("tcp-request", 'F'),
     ("stats", 'A'),
@@ -64,10 +68,6 @@ pub(in crate::keywords) const KEYWORDS: &[(&str, char)] = &[
 /// Known proxy keywords not acted on, by class. (`req*`/`rsp*` and `block` left HAProxy in
 /// 2.1, which refuses them too.)
 pub(in crate::keywords) const KNOWN_NOT_ACTED: &[(&str, NotActed)] = &[
-    ("errorloc", Unsupported),
-    ("errorloc302", Unsupported),
-    ("errorloc303", Unsupported),
-    ("http-error", Unsupported),
     ("errorfiles", Unsupported),
     ("hash-balance-factor", Unsupported),
     ("description", NoEffect),
