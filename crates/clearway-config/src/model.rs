@@ -676,6 +676,9 @@ pub struct ProxyOptions {
     pub smart_connect: bool,
     /// `option forwardfor`: (except network, header name, if-none) as written.
     pub forwardfor: Option<ForwardFor>,
+    /// `option originalto [except NET] [header NAME]`: the address the client reached, to
+    /// the server (`X-Original-To`); `if_none` is never set.
+    pub originalto: Option<ForwardFor>,
     /// How servers with `check` are checked (`option httpchk`, ...; plain connect by default).
     pub check: CheckKind,
     /// `http-check connect|send|expect` rules, in order.

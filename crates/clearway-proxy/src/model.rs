@@ -156,7 +156,11 @@ impl Frontend {
             switching,
             by_name: Default::default(),
             backend,
-            http: HttpRules::new(&cfg.http, cfg.options.forwardfor.clone(), &cfg.name),
+            http: HttpRules::new(
+                &cfg.http,
+                (cfg.options.forwardfor.clone(), cfg.options.originalto.clone()),
+                &cfg.name,
+            ),
             use_proxy_header: cfg.options.use_proxy_header,
             tcp_rules: TcpRules::new(&cfg.tcp_rules),
             switching_reads_payload,

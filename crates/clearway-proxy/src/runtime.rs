@@ -155,7 +155,11 @@ impl Runtime {
             // So is one to a transparent backend's original destinations (HAProxy treats them
             // as private too).
             let private = b.servers.iter().any(|s| s.send_proxy.on()) || b.options.transparent;
-            let mut http = HttpRules::new(&b.http, b.options.forwardfor.clone(), &b.name);
+            let mut http = HttpRules::new(
+                &b.http,
+                (b.options.forwardfor.clone(), b.options.originalto.clone()),
+                &b.name,
+            );
             if private {
                 http.reuse = model::HttpReuse::Never;
             }

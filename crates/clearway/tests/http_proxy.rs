@@ -130,3 +130,38 @@ fn a_forward_proxy_follows_the_urls_address_as_haproxy_does() {
     }
     assert_eq!(seen[0], seen[1], "Clearway and HAProxy differ");
 }
+
+#[test]
+fn option_originalto_tells_the_server_where_the_client_went_as_haproxy_does() {
+    let Some(topo) = topology("horigto") else { return };
+    let _w1 = echo(&topo, "198.51.100.10:80", "web1");
+    let config = format!(
+        "{DEFAULTS}frontend f1\n    bind 192.0.2.1:PORT\n    option originalto\n    option forwardfor\n    default_backend b1\n\
+         frontend f2\n    bind 192.0.2.1:1PORT\n    option originalto except 192.0.2.0/24\n    default_backend b1\n\
+         frontend f3\n    bind 192.0.2.1:2PORT\n    default_backend b2\n\
+         backend b1\n    server web1 198.51.100.10:80\n\
+         backend b2\n    option originalto header X-Dst\n    server web1 198.51.100.10:80\n"
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &config);
+    let mut got = Vec::new();
+    for (a, b, c) in [(80u16, 180u16, 280u16), (81, 181, 281)] {
+        let one = |port: u16, opts: &[&str]| {
+            let body = common::http::get(&topo, &format!("http://192.0.2.1:{port}/"), opts);
+            ["x-original-to", "x-forwarded-for", "x-dst"]
+                .iter()
+                .map(|h| format!("{h}={}", headers(&body, h).join(",")))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        got.push(vec![one(a, &["-H", "X-Original-To: forged"]), one(b, &[]), one(c, &[])]);
+    }
+    assert_eq!(got[0], got[1], "Clearway, then HAProxy");
+    assert_eq!(
+        got[0],
+        [
+            "x-original-to=forged,192.0.2.1 x-forwarded-for=192.0.2.2 x-dst=",
+            "x-original-to= x-forwarded-for= x-dst=",
+            "x-original-to= x-forwarded-for= x-dst=192.0.2.1",
+        ]
+    );
+}

@@ -16,6 +16,7 @@ pub(super) const ACTED: &[&str] = &[
     "checkcache",
     "http-use-proxy-header",
     "transparent",
+    "originalto",
     "forwardfor",
     "http-keep-alive",
     "http-server-close",
@@ -89,7 +90,6 @@ pub(super) const UNACTED: &[(&str, NotActed)] = &[
     ("http-buffer-request", NoEffect),
     ("http-pretend-keepalive", Unsupported),
     ("http-no-delay", NoEffect),
-    ("originalto", Unsupported),
     ("accept-invalid-http-request", Unsupported),
     ("accept-invalid-http-response", Unsupported),
     ("http-ignore-probes", NoEffect),
@@ -149,6 +149,11 @@ pub fn apply(d: &Directive, negated: bool, opts: &mut ProxyOptions, redispatch: 
         "forwardfor" => match forwardfor(args) {
             Ok(f) => opts.forwardfor = (!negated).then_some(f),
             Err(e) => return ctx.error(&d.span, e),
+        },
+        "originalto" => match forwardfor(args) {
+            Ok(f) if !f.if_none => opts.originalto = (!negated).then_some(f),
+            Ok(_) => return ctx.error(&d.span, "'option originalto' has no 'if-none'"),
+            Err(e) => return ctx.error(&d.span, e.replace("forwardfor", "originalto")),
         },
         "httpchk" => {
             opts.check = if negated {

@@ -118,6 +118,8 @@ pub struct HttpRules {
     pub conn_mode: HttpConnMode,
     pub reuse: HttpReuse,
     pub forwardfor: Option<ForwardFor>,
+    /// `option originalto`.
+    pub originalto: Option<ForwardFor>,
     /// `stats ...`: the statistics page this proxy half answers.
     pub stats: Option<super::stats_app::StatsApp>,
     /// `monitor-uri` (frontends).
@@ -237,7 +239,11 @@ pub use crate::acl::render;
 
 impl HttpRules {
     /// The rules of proxy `proxy`.
-    pub fn new(h: &HttpSettings, forwardfor: Option<ForwardFor>, proxy: &str) -> HttpRules {
+    pub fn new(
+        h: &HttpSettings,
+        (forwardfor, originalto): (Option<ForwardFor>, Option<ForwardFor>),
+        proxy: &str,
+    ) -> HttpRules {
         let compile = |r| compile(r, proxy);
         let sets_destination =
             (h.request_rules.iter()).any(|r| matches!(r.action, HttpAction::SetDst(_) | HttpAction::SetDstPort(_)));
@@ -263,6 +269,7 @@ impl HttpRules {
             conn_mode: h.conn_mode,
             reuse: h.reuse,
             forwardfor,
+            originalto,
             stats: h.stats.as_ref().map(super::stats_app::StatsApp::new),
             monitor_uri: h.monitor_uri.as_deref().map(Box::from),
         }
@@ -489,6 +496,15 @@ impl HttpRules {
 
 /// Adds the client's address header of `option forwardfor`, unless excluded.
 pub fn forward_for(f: Option<&ForwardFor>, headers: &mut HeaderMap, client: IpAddr) {
+    add_address(f, headers, client, "x-forwarded-for");
+}
+
+/// Adds the address the client reached, `option originalto`'s header, unless excluded.
+pub fn original_to(f: Option<&ForwardFor>, headers: &mut HeaderMap, dst: IpAddr) {
+    add_address(f, headers, dst, "x-original-to");
+}
+
+fn add_address(f: Option<&ForwardFor>, headers: &mut HeaderMap, client: IpAddr, default: &'static str) {
     let Some(f) = f else { return };
     if let Some(net) = f.except.as_deref().and_then(|n| rules::parse_net(n).ok()) {
         if rules::net_contains(net, client) {
@@ -499,7 +515,7 @@ pub fn forward_for(f: Option<&ForwardFor>, headers: &mut HeaderMap, client: IpAd
         .header
         .as_deref()
         .and_then(|h| HeaderName::from_bytes(h.as_bytes()).ok())
-        .unwrap_or(HeaderName::from_static("x-forwarded-for"));
+        .unwrap_or(HeaderName::from_static(default));
     if f.if_none && headers.contains_key(&header) {
         return;
     }

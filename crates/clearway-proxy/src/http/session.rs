@@ -408,6 +408,15 @@ impl Session {
         );
         strip_hop_by_hop_request(&mut headers);
         forward_for(ff, &mut headers, self.conn.peer.ip());
+        // `option originalto`: the backend's settings win, as in HAProxy.
+        let ot = be.http.originalto.as_ref().or(fe.http.originalto.as_ref());
+        if ot.is_some() {
+            let dst = parts
+                .extensions
+                .get::<super::rules::Destination>()
+                .map_or(self.conn.local, |d| d.0);
+            super::rules::original_to(ot, &mut headers, dst.ip());
+        }
         // An HTTP/1.1 upgrade (WebSocket): the two hop-by-hop headers that ask for it go on.
         if let Some(proto) = &upgrade {
             headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
