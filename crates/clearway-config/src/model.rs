@@ -111,6 +111,74 @@ impl Config {
         v
     }
 
+    /// The stick tables rules name (`track-scN ... table T`, `sc_*`/`src_*` fetches), with
+    /// where: each must be a proxy's table.
+    pub fn stick_refs(&self) -> Vec<(String, Span)> {
+        use crate::rules::{Fetch, HttpAction, TcpAction};
+        let found = std::cell::RefCell::new(Vec::new());
+        let https = self
+            .frontends
+            .iter()
+            .map(|f| &f.http)
+            .chain(self.backends.iter().map(|b| &b.http));
+        for h in https {
+            for r in h
+                .request_rules
+                .iter()
+                .chain(&h.response_rules)
+                .chain(&h.after_response_rules)
+            {
+                let note = |f: &Fetch, _: &crate::rules::Chain| {
+                    if let Fetch::Stick { table: Some(t), .. } = f {
+                        found.borrow_mut().push((t.clone(), r.span.clone()));
+                    }
+                    false
+                };
+                r.any_expr(&note);
+                if let HttpAction::TrackSc { table: Some(t), .. } = &r.action {
+                    found.borrow_mut().push((t.clone(), r.span.clone()));
+                }
+            }
+        }
+        let tcps = (self.frontends.iter().map(|f| &f.tcp_rules)).chain(self.backends.iter().map(|b| &b.tcp_rules));
+        for t in tcps {
+            for r in t
+                .connection
+                .iter()
+                .chain(&t.session)
+                .chain(&t.content)
+                .chain(&t.response)
+            {
+                let note = |f: &Fetch, _: &crate::rules::Chain| {
+                    if let Fetch::Stick { table: Some(t), .. } = f {
+                        found.borrow_mut().push((t.clone(), r.span.clone()));
+                    }
+                    false
+                };
+                if let Some(c) = &r.condition {
+                    c.any_expr(&note);
+                }
+                if let TcpAction::TrackSc { table: Some(t), .. } = &r.action {
+                    found.borrow_mut().push((t.clone(), r.span.clone()));
+                }
+            }
+        }
+        for f in &self.frontends {
+            for u in &f.use_backends {
+                let note = |f: &Fetch, _: &crate::rules::Chain| {
+                    if let Fetch::Stick { table: Some(t), .. } = f {
+                        found.borrow_mut().push((t.clone(), u.span.clone()));
+                    }
+                    false
+                };
+                if let Some(c) = &u.condition {
+                    c.any_expr(&note);
+                }
+            }
+        }
+        found.into_inner()
+    }
+
     pub fn backend(&self, name: &str) -> Option<&Backend> {
         self.backends.iter().find(|b| b.name == name)
     }
@@ -435,6 +503,8 @@ pub struct Frontend {
     pub logs: Vec<ProxyLog>,
     /// `log-format`, as written (its variables are read by the data plane).
     pub log_format: Option<(String, Span)>,
+    /// `stick-table`: the table this proxy keeps, named after it.
+    pub stick_table: Option<StickTable>,
     /// `unique-id-format`: the format of each request's unique id (`%ID`, `unique-id`);
     /// `unique-id-header`: the request header that carries it to the server.
     pub unique_id_format: Option<(String, Span)>,
@@ -629,6 +699,8 @@ pub struct Backend {
     /// down or in maintenance, and the last retry stays on it; ignored, cookies are neither
     /// read nor inserted.
     pub persist_rules: Vec<PersistRule>,
+    /// `stick-table`: the table this proxy keeps, named after it.
+    pub stick_table: Option<StickTable>,
     /// `cookie NAME ...`: cookie persistence (`mode http` only, as in HAProxy).
     pub cookie: Option<CookiePersist>,
     /// `tcp-request inspect-delay` and `tcp-request content` rules of a backend (evaluated
@@ -729,4 +801,58 @@ impl Global {
         let rewrite = self.maxrewrite.unwrap_or(1024).min(buf / 2);
         (buf - rewrite) as usize
     }
+}
+
+/// What a table stores (HAProxy's `store` list), rates with their period in ms.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StickStore {
+    pub conn_cnt: bool,
+    pub conn_cur: bool,
+    pub conn_rate: Option<u64>,
+    pub sess_cnt: bool,
+    pub sess_rate: Option<u64>,
+    pub http_req_cnt: bool,
+    pub http_req_rate: Option<u64>,
+    pub gpc0: bool,
+    pub gpc0_rate: Option<u64>,
+    pub gpt0: bool,
+}
+
+/// The type of a stick table's keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StickKind {
+    Ip,
+    Ipv6,
+    Integer,
+    String,
+    Binary,
+}
+
+/// A proxy's `stick-table`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StickTable {
+    pub span: Span,
+    pub kind: StickKind,
+    /// Key bytes kept for `string` and `binary` keys.
+    pub len: usize,
+    pub size: usize,
+    pub expire: Option<Duration>,
+    /// A full table refuses new entries rather than forgetting old ones.
+    pub nopurge: bool,
+    pub store: StickStore,
+}
+
+/// A value a fetch reads from an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StickData {
+    ConnCnt,
+    ConnCur,
+    ConnRate,
+    SessCnt,
+    SessRate,
+    HttpReqCnt,
+    HttpReqRate,
+    Gpc0,
+    Gpc0Rate,
+    Gpt0,
 }

@@ -139,6 +139,13 @@ pub enum Fetch {
     CaptureResVer,
     /// `unique-id`: the request's id (`unique-id-format`).
     UniqueId,
+    /// `sc_DATA(N[,TABLE])`, `scN_DATA([TABLE])`, `src_DATA([TABLE])`: a stick table entry's
+    /// value, the entry being the one tracked by counter N, or the client address's.
+    Stick {
+        slot: StickSlot,
+        what: StickWhat,
+        table: Option<String>,
+    },
     /// `uuid`, `rand([RANGE])`, `date([OFFSET])`.
     Uuid,
     Rand(Option<u64>),
@@ -235,6 +242,11 @@ impl Fetch {
             | Fetch::FeId
             | Fetch::BeId
             | Fetch::SrvId => Type::Int,
+            Fetch::Stick {
+                what: StickWhat::Tracked,
+                ..
+            } => Type::Bool,
+            Fetch::Stick { .. } => Type::Int,
             Fetch::HdrIp(_) => Type::Addr,
             Fetch::SslFc
             | Fetch::SslFcHasSni
@@ -253,6 +265,27 @@ impl Fetch {
             _ => Type::Str,
         }
     }
+}
+
+/// Which entry a stick-table fetch reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StickSlot {
+    /// The one tracked by `track-scN`.
+    Sc(u8),
+    /// The client address's (`src_*`).
+    Src,
+}
+
+/// What a stick-table fetch does with the entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StickWhat {
+    Get(crate::model::StickData),
+    /// `sc_inc_gpc0`, `src_inc_gpc0`: gpc0 plus one, its new value.
+    IncGpc0,
+    /// `sc_clr_gpc0`, `src_clr_gpc0`: gpc0 back to 0, its value before.
+    ClrGpc0,
+    /// `sc_tracked(N)`: whether counter N tracks an entry.
+    Tracked,
 }
 
 /// A sample expression: a fetch and the converters applied to each value it yields.
@@ -476,6 +509,15 @@ pub enum HttpAction {
     },
     /// `reject`: the connection is closed without a response.
     Reject,
+    /// `track-scN KEY [table T]`: counter N tracks KEY's entry for this request, which
+    /// counts one HTTP request.
+    TrackSc {
+        slot: u8,
+        key: Expr,
+        table: Option<String>,
+    },
+    /// `sc-inc-gpc0(N)`.
+    ScIncGpc0(u8),
     /// `tarpit [deny_status N]`: the request is held for `timeout tarpit` (else `timeout
     /// connect`), then answered with a 500 (or N); logged `PT`.
     Tarpit {
@@ -558,7 +600,9 @@ impl HttpRule {
             HttpAction::ReplaceHeader { replacement, .. } | HttpAction::ReplaceTarget { replacement, .. } => {
                 replacement.any_expr(pred)
             }
-            HttpAction::SetDst(e) | HttpAction::SetDstPort(e) => pred(&e.fetch, &e.convs),
+            HttpAction::SetDst(e) | HttpAction::SetDstPort(e) | HttpAction::TrackSc { key: e, .. } => {
+                pred(&e.fetch, &e.convs)
+            }
             HttpAction::SetVar {
                 value: VarValue::Expr(e),
                 ..
@@ -597,6 +641,11 @@ pub struct TcpRule {
 /// What a `tcp-request` rule does when its condition holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TcpAction {
+    /// `track-scN KEY [table T]`: counter N tracks KEY's entry for the session (connection
+    /// and session rules) or the request (content rules).
+    TrackSc { slot: u8, key: Expr, table: Option<String> },
+    /// `sc-inc-gpc0(N)`.
+    ScIncGpc0(u8),
     /// `set-var(NAME[,COND...]) EXPR`, `set-var-fmt(...) FMT`; the rules after it go on.
     SetVar {
         name: VarName,

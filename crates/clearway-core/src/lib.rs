@@ -12,6 +12,7 @@ pub mod listener;
 pub mod rate;
 pub mod server;
 pub mod source;
+pub mod stick;
 pub mod thread;
 
 pub use backend::{BackendRt, Choice};

@@ -32,6 +32,16 @@ pub trait Samples {
         false
     }
 
+    /// Where `track-scN` rules evaluated on these samples keep what they track.
+    fn trackers(&self) -> Option<&crate::stick::Trackers> {
+        None
+    }
+
+    /// The stick-table entry counter `slot` tracks here (the request's, else the session's).
+    fn tracked(&self, _slot: u8) -> Option<crate::stick::Tracked> {
+        None
+    }
+
     /// The store of the variables of `scope` this message can reach (none: nothing was
     /// ever set there, or the scope is over).
     fn vars(&self, scope: Scope) -> Option<&VarStore> {
@@ -216,6 +226,9 @@ pub fn values(s: &dyn Samples, fetch: &Fetch, convs: &Chain, sink: &mut dyn FnMu
             std::env::var_os(name).is_some_and(|v| out(Sample::Str(Cow::Owned(v.into_encoded_bytes()))))
         }
         Fetch::Uuid => out(Sample::string(uuid4())),
+        Fetch::Stick { slot, what, table } => {
+            crate::stick::fetch(s, *slot, *what, table.as_deref()).is_some_and(&mut out)
+        }
         Fetch::Rand(range) => {
             let r = u64::from(u32::from_be_bytes(random::<4>()));
             // As HAProxy: a 32-bit random number, scaled to [0, range) when given one.
@@ -295,6 +308,8 @@ pub struct ConnSamples {
     pub vars: [std::sync::OnceLock<std::sync::Arc<VarStore>>; 4],
     /// The frontend that accepted it (`fe_name`, `fe_id`).
     pub frontend: Option<std::sync::Arc<Ident>>,
+    /// The stick-table entries the session tracks (`tcp-request ... track-scN`).
+    pub trackers: std::sync::OnceLock<std::sync::Arc<crate::stick::Trackers>>,
 }
 
 /// A proxy's or a server's name and number, for the fetches that tell them.
@@ -386,6 +401,14 @@ impl Samples for ConnSamples {
             Scope::Req => Some(self.vars[2].get_or_init(Default::default)),
             Scope::Res => Some(self.vars[3].get_or_init(Default::default)),
         }
+    }
+
+    fn tracked(&self, slot: u8) -> Option<crate::stick::Tracked> {
+        self.trackers.get()?.get(slot)
+    }
+
+    fn trackers(&self) -> Option<&crate::stick::Trackers> {
+        Some(self.trackers.get_or_init(Default::default))
     }
 }
 
@@ -516,6 +539,10 @@ fn internal(f: &Fetch) -> bool {
             | Fetch::Bin(_)
             | Fetch::Ip(_)
             | Fetch::Env(_)
+            | Fetch::Uuid
+            | Fetch::Rand(_)
+            | Fetch::Date(_)
+            | Fetch::Stick { .. }
     )
 }
 

@@ -268,6 +268,14 @@ impl Samples for PayloadSamples<'_> {
         self.conn.vars(scope)
     }
 
+    fn tracked(&self, slot: u8) -> Option<crate::stick::Tracked> {
+        self.conn.tracked(slot)
+    }
+
+    fn trackers(&self) -> Option<&crate::stick::Trackers> {
+        self.conn.trackers()
+    }
+
     fn each(&self, fetch: &Fetch, sink: &mut dyn FnMut(Value<'_>) -> bool) -> bool {
         match (fetch, self.hello) {
             (Fetch::ReqSslHelloType, Hello::Handshake { kind, .. }) => sink(Value::Int(i64::from(*kind))),
@@ -384,6 +392,12 @@ impl TcpRules {
                 TcpAction::Close => return Some(Verdict::Close),
                 TcpAction::ExpectProxy => {}
                 a @ (TcpAction::SetVar { .. } | TcpAction::UnsetVar(_)) => variable(a, s),
+                TcpAction::TrackSc { slot, key, table } => {
+                    if let Some(into) = s.trackers() {
+                        crate::stick::track(s, into, (*slot, key, table.as_deref()), false);
+                    }
+                }
+                TcpAction::ScIncGpc0(n) => crate::stick::inc_gpc0(s, *n),
             }
         }
         Some(Verdict::Accept)
@@ -445,6 +459,12 @@ impl TcpRules {
                 TcpAction::Close => return Verdict::Close,
                 TcpAction::ExpectProxy => *proxy = true,
                 a @ (TcpAction::SetVar { .. } | TcpAction::UnsetVar(_)) => variable(a, s),
+                TcpAction::TrackSc { slot, key, table } => {
+                    if let Some(into) = s.trackers() {
+                        crate::stick::track(s, into, (*slot, key, table.as_deref()), false);
+                    }
+                }
+                TcpAction::ScIncGpc0(n) => crate::stick::inc_gpc0(s, *n),
             }
         }
         Verdict::Accept
@@ -602,6 +622,7 @@ mod tests {
             fd: None,
             vars: Default::default(),
             frontend: None,
+            trackers: Default::default(),
         }
     }
 

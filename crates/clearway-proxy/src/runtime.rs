@@ -73,11 +73,41 @@ pub fn default_fullconn(cfg: &model::Config, backend: &str, global_maxconn: u32)
     total.div_ceil(10).clamp(1, u64::from(u32::MAX)) as u32
 }
 
+/// Makes the proxies' stick tables (a `listen` section's once), after checking that every
+/// table a rule names is one of them.
+fn stick_tables(cfg: &model::Config) -> Result<(), BuildError> {
+    let mut tables = std::collections::HashMap::new();
+    let defs = (cfg.frontends.iter().map(|f| (&f.name, &f.stick_table)))
+        .chain(cfg.backends.iter().map(|b| (&b.name, &b.stick_table)));
+    for (name, def) in defs {
+        if let Some(t) = def {
+            tables.entry(name.clone()).or_insert_with(|| {
+                let expire = t.expire.map(|e| e.as_millis() as u64);
+                let table = clearway_core::stick::Table::new(name, t.store, t.size, expire, t.nopurge);
+                (Arc::new(table), t.kind, t.len)
+            });
+        }
+    }
+    for (name, span) in cfg.stick_refs() {
+        if !tables.contains_key(&name) {
+            return Err(BuildError::new(
+                &span,
+                format!(
+                    "no stick-table named '{name}' (a table is declared in the proxy of its name, with 'stick-table')"
+                ),
+            ));
+        }
+    }
+    crate::stick::install(tables);
+    Ok(())
+}
+
 impl Runtime {
     /// Resolves server names and links frontends to backends. Listeners are opened separately
     /// (`open_listeners`) so that a test can build a runtime without binding.
     pub fn build(cfg: &model::Config, nofile: u64) -> Result<Arc<Runtime>, BuildError> {
         crate::acl::set_process_vars(&cfg.proc_var_names(), &cfg.global.set_vars);
+        stick_tables(cfg)?;
         crate::process::uptime_secs();
         crate::http::client_h1::set_max_head(cfg.global.max_request_head());
         crate::http::decode::set_max_headers(usize::from(cfg.global.maxhdr.unwrap_or(101)));

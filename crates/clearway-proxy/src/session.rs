@@ -48,6 +48,7 @@ pub fn spawn<H: Send + 'static>(
         fd: Some(std::os::fd::AsRawFd::as_raw_fd(&client)),
         vars: Default::default(),
         frontend: Some(fe.ident.clone()),
+        trackers: Default::default(),
     };
     // Connection rules see the connection's own addresses, never a PROXY header's.
     let mut expect_proxy = at.accept_proxy;

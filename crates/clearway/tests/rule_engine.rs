@@ -398,3 +398,58 @@ fn errorloc_and_http_error_replace_error_pages_as_haproxy() {
         "content-length: 9|content-type: text/plain|http/1.1 429 too many requests|retry-after: 30|slow down"
     );
 }
+
+#[test]
+fn stick_tables_count_and_rate_limit_as_haproxy() {
+    let Some(topo) = topology("rulestk") else { return };
+    let _w = echo(&topo, "198.51.100.10:80", "web1");
+    let _t = peer_servers(&topo, &["198.51.100.11:80"]);
+    let config = format!(
+        "{DEFAULTS}frontend fe\n    bind 192.0.2.1:PORT\n\
+         \x20   stick-table type ip size 100k expire 30s store http_req_rate(10s),http_req_cnt,conn_cur,gpc0\n\
+         \x20   http-request track-sc0 src\n\
+         \x20   http-request deny deny_status 429 if {{ sc_http_req_rate(0) gt 4 }}\n\
+         \x20   http-request sc-inc-gpc0(0) if {{ path /mark }}\n\
+         \x20   http-request set-header X-Cnt %[sc_http_req_cnt(0)]/%[sc0_conn_cur]/%[sc0_get_gpc0]/%[src_http_req_cnt(fe)]/%[sc_tracked(1)]\n\
+         \x20   default_backend be\n\
+         backend be\n    server web1 198.51.100.10:80\n\
+         frontend ft\n    mode tcp\n    bind 192.0.2.1:1PORT\n\
+         \x20   stick-table type ip size 10 store conn_cnt,conn_cur\n\
+         \x20   tcp-request connection track-sc1 src\n\
+         \x20   tcp-request connection reject if {{ sc1_conn_cnt gt 2 }}\n\
+         \x20   default_backend bt\n\
+         backend bt\n    mode tcp\n    server t1 198.51.100.11:80\n"
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &config);
+    let mut got = Vec::new();
+    for (port, tport) in [(80u16, 180u16), (81, 181)] {
+        let mut seen = Vec::new();
+        for path in ["/a", "/mark", "/b", "/c", "/d", "/e"] {
+            let url = format!("http://192.0.2.1:{port}{path}");
+            let out = topo.client.exec("curl", &["-sS", "-i", "--max-time", "10", &url]);
+            let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+            let status = text.lines().next().unwrap_or("").to_string();
+            seen.push(format!("{status} {}", headers(&text, "x-cnt").join(",")));
+        }
+        // The third connection from the same address is refused.
+        for _ in 0..3 {
+            let a = clearway_testkit::request(
+                &topo.client,
+                addr(&format!("192.0.2.1:{tport}")),
+                None,
+                b"hi\n",
+                TIMEOUT,
+            );
+            seen.push(a.map_or_else(
+                |_| "refused".into(),
+                |a| if a.is_empty() { "refused".into() } else { server_of(&a) },
+            ));
+        }
+        got.push(seen);
+    }
+    assert_eq!(got[0], got[1], "Clearway, then HAProxy");
+    assert_eq!(got[0][0], "HTTP/1.1 200 OK 1/1/0/1/0");
+    assert_eq!(got[0][1], "HTTP/1.1 200 OK 2/1/1/2/0");
+    assert!(got[0][5].starts_with("HTTP/1.1 429"), "{:?}", got[0]);
+    assert_eq!(got[0][6..], ["s1", "s1", "refused"]);
+}

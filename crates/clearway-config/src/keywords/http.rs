@@ -88,9 +88,6 @@ const NOT_YET: &[&str] = &[
     "set-log-level",
     "set-src",
     "capture",
-    "track-sc0",
-    "track-sc1",
-    "track-sc2",
     "lua",
     "cache-use",
     "cache-store",
@@ -102,7 +99,6 @@ const NOT_YET: &[&str] = &[
     "del-map",
     "add-acl",
     "del-acl",
-    "sc-inc-gpc0",
     "set-nice",
     "set-tos",
     "set-mark",
@@ -112,6 +108,52 @@ const NOT_YET: &[&str] = &[
     "strict-mode",
     "set-bandwidth-limit",
 ];
+
+/// A stick-table action, for HTTP and TCP rules alike.
+#[derive(Debug)]
+pub enum StickAction {
+    Track {
+        slot: u8,
+        key: crate::rules::Expr,
+        table: Option<String>,
+    },
+    IncGpc0(u8),
+}
+
+/// `track-scN KEY [table T]`, `sc-inc-gpc0(N)`: None when `action` is neither.
+pub fn stick_action(action: &str, args: &[String], what: &str) -> Res<Option<StickAction>> {
+    if let Some(n) = action.strip_prefix("track-sc") {
+        let slot = n
+            .parse::<u8>()
+            .ok()
+            .filter(|n| *n < 3)
+            .ok_or_else(|| (format!("'{what}': the counter is 0, 1 or 2"), None))?;
+        let (key, table) = match args {
+            [k] => (k, None),
+            [k, t, name] if t == "table" => (k, Some(name.as_str())),
+            _ => {
+                return fail(format!(
+                    "'{what}' expects a key expression, then optionally 'table NAME'"
+                ))
+            }
+        };
+        let (key, _) = acl::expression(key).map_err(|e| (format!("'{what}': {e}"), None))?;
+        let table = super::sample::table_or_own(table);
+        return Ok(Some(StickAction::Track { slot, key, table }));
+    }
+    if let Some(rest) = action.strip_prefix("sc-inc-gpc0(") {
+        let n = rest
+            .strip_suffix(')')
+            .and_then(|n| n.parse::<u8>().ok())
+            .filter(|n| *n < 3)
+            .ok_or_else(|| (format!("'{what}': written sc-inc-gpc0(N), N being 0, 1 or 2"), None))?;
+        if !args.is_empty() {
+            return fail(format!("'{what}' takes only a condition"));
+        }
+        return Ok(Some(StickAction::IncGpc0(n)));
+    }
+    Ok(None)
+}
 
 /// `set-var(NAME[,COND...]) EXPR`, `set-var-fmt(NAME[,COND...]) FMT`, `unset-var(NAME)`:
 /// None when `action` is none of them.
@@ -165,6 +207,23 @@ pub fn rule(d: &Directive, phase: Phase, acls: &[Named]) -> Res<Option<HttpRule>
     let Some(action) = words.first() else {
         return fail(format!("'{kw}' expects an action, e.g. '{kw} set-header NAME VALUE'"));
     };
+    if let Some(action) = stick_action(action, &words[1..], &format!("{kw} {action}"))? {
+        if response {
+            return fail(format!(
+                "'{kw} {}' is not supported yet (request rules track)",
+                words[0]
+            ));
+        }
+        let action = match action {
+            StickAction::Track { slot, key, table } => HttpAction::TrackSc { slot, key, table },
+            StickAction::IncGpc0(n) => HttpAction::ScIncGpc0(n),
+        };
+        return Ok(Some(HttpRule {
+            span: d.span.clone(),
+            action,
+            condition,
+        }));
+    }
     if let Some(action) = variable_action(action, &words[1..], &format!("{kw} {action}"))? {
         return Ok(Some(HttpRule {
             span: d.span.clone(),

@@ -20,6 +20,7 @@ pub mod server;
 pub mod source;
 pub mod stats_page;
 pub mod stats_socket;
+pub mod stick;
 pub mod tcp;
 pub mod tcp_check;
 pub mod tls;

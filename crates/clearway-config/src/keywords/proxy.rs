@@ -50,6 +50,8 @@ pub struct Draft {
     pub default_server: Server,
     pub logs: Vec<ProxyLog>,
     pub log_format: Option<(String, Span)>,
+    /// `stick-table ...`: the table this proxy keeps (named after it).
+    pub stick_table: Option<crate::model::StickTable>,
     /// `unique-id-format FMT` and `unique-id-header NAME`.
     pub unique_id_format: Option<(String, Span)>,
     pub unique_id_header: Option<String>,
@@ -102,6 +104,7 @@ impl Draft {
             logs: Vec::new(),
             log_format: None,
             unique_id_format: None,
+            stick_table: None,
             unique_id_header: None,
             log_tag: None,
             captures: Default::default(),
@@ -174,6 +177,7 @@ fn half(need: char) -> &'static str {
 /// Applies one directive of a proxy section (`kind` named `name`) to the draft.
 pub fn apply(d: &Directive, kind: Kind, name: &str, caps: Caps, p: &mut Draft, ctx: &mut Ctx) {
     let kw = d.keyword();
+    super::sample::set_proxy(name);
     let need = KEYWORDS.iter().find(|(k, _)| *k == kw).map(|(_, n)| *n);
     let Some(need) = need else {
         if let Some((_, class)) = KNOWN_NOT_ACTED.iter().find(|(k, _)| *k == kw) {
@@ -209,6 +213,7 @@ pub fn apply(d: &Directive, kind: Kind, name: &str, caps: Caps, p: &mut Draft, c
                 | "ignore-persist"
                 | "id"
                 | "dispatch"
+                | "stick-table"
         )
     {
         ctx.error(&d.span, format!("'{kw}' is not allowed in a 'defaults' section"));
@@ -567,6 +572,7 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
                 super::log::parse(&d.span, &d.words[1..]).map_err(err)?,
             )),
         },
+        "stick-table" => p.stick_table = Some(super::stick::parse(d).map_err(err)?),
         "unique-id-format" => {
             if d.words.len() < 2 {
                 return Err(err(

@@ -12,6 +12,107 @@ thread_local! {
     static USERLISTS: std::cell::RefCell<Vec<Arc<Userlist>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+thread_local! {
+    /// The proxy whose lines are being read: the table stick-table fetches and actions use
+    /// when they name none.
+    static PROXY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// The proxy whose lines come next.
+pub fn set_proxy(name: &str) {
+    PROXY.with(|p| name.clone_into(&mut p.borrow_mut()));
+}
+
+/// `table` when given, else the current proxy's.
+pub fn table_or_own(table: Option<&str>) -> Option<String> {
+    table
+        .map(String::from)
+        .or_else(|| PROXY.with(|p| Some(p.borrow().clone()).filter(|n| !n.is_empty())))
+}
+
+/// What HAProxy's stick-table fetches read, beside what Clearway has: a fetch naming one of
+/// these is refused as not supported yet, any other name is not a stick-table fetch.
+const HAPROXY_STICK_DATA: &[&str] = &[
+    "bytes_in_cnt",
+    "bytes_in_rate",
+    "bytes_out_cnt",
+    "bytes_out_rate",
+    "http_err_cnt",
+    "http_err_rate",
+    "http_fail_cnt",
+    "http_fail_rate",
+    "get_gpc1",
+    "gpc1_rate",
+    "inc_gpc1",
+    "clr_gpc1",
+    "get_gpc",
+    "gpc_rate",
+    "inc_gpc",
+    "clr_gpc",
+    "get_gpt",
+    "glitch_cnt",
+    "kbytes_in",
+    "kbytes_out",
+    "trackers",
+    "updt_conn_cnt",
+];
+
+/// A stick-table fetch: `sc_DATA(N[,T])`, `scN_DATA([T])`, `src_DATA([T])`; None when `base`
+/// names none.
+fn stick_fetch(base: &str, args: &[String], word: &str) -> Option<Result<(Fetch, MatchKind), String>> {
+    use crate::model::StickData as D;
+    use crate::rules::{StickSlot, StickWhat as W};
+    let (slot, data, rest): (Option<StickSlot>, &str, &[String]) = if let Some(d) = base.strip_prefix("sc_") {
+        let n = args
+            .first()
+            .and_then(|a| a.trim().parse::<u8>().ok())
+            .filter(|n| *n < 3);
+        (n.map(StickSlot::Sc), d, args.get(1..).unwrap_or_default())
+    } else if let Some(d) = base.strip_prefix("src_") {
+        (Some(StickSlot::Src), d, args)
+    } else {
+        let n = base.strip_prefix("sc")?.chars().next()?.to_digit(10)?;
+        let d = base.get(4..).filter(|_| base.as_bytes().get(3) == Some(&b'_'))?;
+        ((n < 3).then_some(StickSlot::Sc(n as u8)), d, args)
+    };
+    let what = match data {
+        "conn_cnt" => W::Get(D::ConnCnt),
+        "conn_cur" => W::Get(D::ConnCur),
+        "conn_rate" => W::Get(D::ConnRate),
+        "sess_cnt" => W::Get(D::SessCnt),
+        "sess_rate" => W::Get(D::SessRate),
+        "http_req_cnt" => W::Get(D::HttpReqCnt),
+        "http_req_rate" => W::Get(D::HttpReqRate),
+        "get_gpc0" => W::Get(D::Gpc0),
+        "gpc0_rate" => W::Get(D::Gpc0Rate),
+        "get_gpt0" => W::Get(D::Gpt0),
+        "inc_gpc0" => W::IncGpc0,
+        "clr_gpc0" => W::ClrGpc0,
+        "tracked" if !matches!(slot, Some(StickSlot::Src)) => W::Tracked,
+        d if !HAPROXY_STICK_DATA.contains(&d) => return None,
+        _ => {
+            return Some(Err(format!(
+                "'{word}' is not supported yet (the stick-table fetches Clearway has read conn_cnt, conn_cur, \
+                 conn_rate, sess_cnt, sess_rate, http_req_cnt, http_req_rate, get_gpc0, gpc0_rate, get_gpt0, \
+                 inc_gpc0, clr_gpc0, tracked)"
+            )))
+        }
+    };
+    let Some(slot) = slot else {
+        return Some(Err(format!("'{word}': the counter is 0, 1 or 2")));
+    };
+    if rest.len() > 1 {
+        return Some(Err(format!("'{word}': too many arguments")));
+    }
+    let table = table_or_own(rest.first().map(String::as_str).filter(|t| !t.is_empty()));
+    let kind = if what == W::Tracked {
+        MatchKind::Bool
+    } else {
+        MatchKind::Int
+    };
+    Some(Ok((Fetch::Stick { slot, what, table }, kind)))
+}
+
 /// Runs `f` with `lists` as the userlists ACLs may name.
 pub fn with_userlists<R>(lists: &[Arc<Userlist>], f: impl FnOnce() -> R) -> R {
     let before = USERLISTS.with(|u| std::mem::replace(&mut *u.borrow_mut(), lists.to_vec()));
@@ -91,6 +192,9 @@ fn criterion(call: &clearway_sample::args::Call, word: &str) -> Result<(Fetch, M
         "_len" => Some(M::Len),
         _ => None,
     };
+    if let Some(r) = stick_fetch(base, call.args(), word) {
+        return r;
+    }
     match base {
         "src" => no_arg(Fetch::Src, M::Ip),
         "dst" => no_arg(Fetch::Dst, M::Ip),

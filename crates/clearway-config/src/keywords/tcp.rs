@@ -106,6 +106,35 @@ pub fn request(d: &Directive, rules: &mut TcpRules, acls: &[Named]) -> Res<()> {
                 [a, rest @ ..] => super::http::variable_action(a, rest, &format!("tcp-request {when} {a}"))?,
                 [] => None,
             };
+            let stick = match words {
+                [a, rest @ ..] => super::http::stick_action(a, rest, &format!("tcp-request {when} {a}"))?,
+                [] => None,
+            };
+            if let Some(s) = stick {
+                if let super::http::StickAction::Track { key, .. } = &s {
+                    if when != "content" && (key.fetch.reads_request_bytes() || key.fetch.needs_http()) {
+                        return Err((
+                            format!("'tcp-request {when}': the client's data is not there yet at this point"),
+                            Some("track it in a 'tcp-request content' rule".into()),
+                        ));
+                    }
+                }
+                let action = match s {
+                    super::http::StickAction::Track { slot, key, table } => TcpAction::TrackSc { slot, key, table },
+                    super::http::StickAction::IncGpc0(n) => TcpAction::ScIncGpc0(n),
+                };
+                let rule = TcpRule {
+                    span: d.span.clone(),
+                    action,
+                    condition,
+                };
+                match when {
+                    "content" => rules.content.push(rule),
+                    "session" => rules.session.push(rule),
+                    _ => rules.connection.push(rule),
+                }
+                return Ok(());
+            }
             if when != "content" {
                 let reads = |f: &Fetch, _: &crate::rules::Chain| f.reads_request_bytes() || f.needs_http();
                 let early = match &var {

@@ -39,6 +39,8 @@ enum Action {
     SetStatus(StatusCode, Option<super::Reason>),
     Reject,
     Tarpit(u16),
+    TrackSc(u8, Expr, Option<String>),
+    ScIncGpc0(u8),
     Reply(Reply),
     Redirect(rules::Redirect),
     Service(rules::Service),
@@ -174,6 +176,8 @@ fn compile(r: &HttpRule, proxy: &str) -> Option<Rule> {
         HttpAction::SetVar { name, conds, value } => Action::SetVar(name.clone(), *conds, value.clone()),
         HttpAction::UnsetVar(name) => Action::UnsetVar(name.clone()),
         HttpAction::Reject => Action::Reject,
+        HttpAction::TrackSc { slot, key, table } => Action::TrackSc(*slot, key.clone(), table.clone()),
+        HttpAction::ScIncGpc0(n) => Action::ScIncGpc0(*n),
         HttpAction::Tarpit { status } => Action::Tarpit(*status),
         HttpAction::SetStatus { status, reason } => Action::SetStatus(
             StatusCode::from_u16(*status).ok()?,
@@ -310,9 +314,23 @@ impl HttpRules {
             {
                 req.extensions.insert(super::samples::OriginalUri(req.uri.clone()));
             }
+            if matches!(r.action, Action::TrackSc(..)) && req.extensions.get::<super::samples::ReqTrackers>().is_none()
+            {
+                req.extensions.insert(super::samples::ReqTrackers::default());
+            }
             let s = ReqSamples { conn, req };
             let edit = match &r.action {
                 Action::Allow => break,
+                Action::TrackSc(slot, key, table) => {
+                    if let Some(into) = s.trackers() {
+                        crate::stick::track(&s, into, (*slot, key, table.as_deref()), true);
+                    }
+                    continue;
+                }
+                Action::ScIncGpc0(n) => {
+                    crate::stick::inc_gpc0(&s, *n);
+                    continue;
+                }
                 Action::SetPath(t) => {
                     let path = render(t, &s);
                     if let Some(u) = with_path(&req.uri, &path) {

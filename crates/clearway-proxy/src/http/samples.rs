@@ -36,6 +36,11 @@ pub struct ServedBy {
     pub name: Box<str>,
 }
 
+/// The stick-table entries a request tracks (`http-request track-scN`, and in `mode http`
+/// `tcp-request content track-scN`).
+#[derive(Debug, Clone, Default)]
+pub struct ReqTrackers(pub Arc<crate::stick::Trackers>);
+
 /// The request's unique id (`unique-id-format`).
 #[derive(Debug, Clone)]
 pub struct UniqueId(pub Arc<str>);
@@ -218,6 +223,16 @@ impl Samples for ReqSamples<'_> {
         }
     }
 
+    fn trackers(&self) -> Option<&crate::stick::Trackers> {
+        self.req.extensions.get::<ReqTrackers>().map(|t| &*t.0)
+    }
+
+    fn tracked(&self, slot: u8) -> Option<crate::stick::Tracked> {
+        (self.req.extensions.get::<ReqTrackers>())
+            .and_then(|t| t.0.get(slot))
+            .or_else(|| self.conn.tracked(slot))
+    }
+
     fn vars(&self, scope: Scope) -> Option<&VarStore> {
         match scope {
             Scope::Txn => self.req.extensions.get::<TxnVars>().map(|v| &*v.0),
@@ -276,6 +291,10 @@ impl Samples for ResSamples<'_> {
             Fetch::ResCook(name) => cookies(&self.res.headers, true, name.as_deref(), &mut |v| sink(Value::Str(v))),
             _ => self.req.each(fetch, sink),
         }
+    }
+
+    fn tracked(&self, slot: u8) -> Option<crate::stick::Tracked> {
+        self.req.tracked(slot)
     }
 
     fn vars(&self, scope: Scope) -> Option<&VarStore> {

@@ -166,9 +166,23 @@ impl Session {
         // `tcp-request content` rules: in HTTP, on each request, before anything else.
         if fe.tcp_rules.content_writes_vars {
             super::samples::with_vars(parts);
+            parts.extensions.insert(super::samples::ReqTrackers::default());
+        }
+        // Each request counts on the entries the session tracks (HAProxy's http_req_cnt).
+        if let Some(t) = self.conn.trackers.get() {
+            let now = crate::stick::now_ms();
+            for (table, key) in t.all() {
+                table.count_request(&key, now);
+            }
         }
         if let Some(span) = self.content_rejects(&fe.tcp_rules, parts) {
             return (self.reject(parts, span), None);
+        }
+        if let Some(t) = parts.extensions.get::<super::samples::ReqTrackers>() {
+            let now = crate::stick::now_ms();
+            for (table, key) in t.0.all() {
+                table.count_request(&key, now);
+            }
         }
         // `monitor-uri`: answered here, before any other rule, and not logged (HAProxy's
         // purpose for it: an upper load balancer's probe).

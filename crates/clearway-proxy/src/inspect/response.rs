@@ -22,6 +22,14 @@ impl Samples for ResSamples<'_> {
         self.conn.vars(scope)
     }
 
+    fn tracked(&self, slot: u8) -> Option<crate::stick::Tracked> {
+        self.conn.tracked(slot)
+    }
+
+    fn trackers(&self) -> Option<&crate::stick::Trackers> {
+        self.conn.trackers()
+    }
+
     fn each(&self, fetch: &Fetch, sink: &mut dyn FnMut(Value<'_>) -> bool) -> bool {
         match fetch {
             Fetch::ResLen => sink(Value::Int(self.data.len() as i64)),

@@ -61,6 +61,7 @@ fn backend_min(maxconn: u32, minconn: u32, n: usize, balance: Balance) -> Backen
         disabled: false,
         use_servers: Vec::new(),
         persist_rules: Vec::new(),
+        stick_table: None,
         cookie: None,
         timeouts: model::Timeouts::default(),
         options: model::ProxyOptions::default(),
