@@ -37,24 +37,23 @@ pub struct Config {
     pub userlists: Vec<std::sync::Arc<Userlist>>,
 }
 
+/// A rule's action, for `Config::visit_rules`.
+#[derive(Clone, Copy)]
+enum Action<'a> {
+    Http(&'a crate::rules::HttpAction),
+    Tcp(&'a crate::rules::TcpAction),
+}
+
 impl Config {
-    /// The process variables (`proc.*`) the configuration names anywhere: HAProxy creates
-    /// them all at start-up, so `set-var(proc.x,ifexists)` finds them.
-    pub fn proc_var_names(&self) -> Vec<clearway_sample::VarName> {
-        use crate::rules::{Fetch, HttpAction, TcpAction};
-        let found = std::cell::RefCell::new(Vec::new());
-        let note = |v: &clearway_sample::VarName| {
-            if v.scope == clearway_sample::Scope::Proc {
-                found.borrow_mut().push(v.clone());
-            }
-        };
-        let pred = |f: &Fetch, c: &crate::rules::Chain| {
-            if let Fetch::Var { name, .. } = f {
-                note(name);
-            }
-            c.var_names().for_each(note);
-            false
-        };
+    /// Calls `expr` with every sample expression of the rules (HTTP and TCP rules, their
+    /// conditions, `use_backend` conditions) and `action` with every rule's action, each with
+    /// the rule's line.
+    fn visit_rules(
+        &self,
+        expr: &dyn Fn(&crate::rules::Fetch, &crate::rules::Chain, &Span),
+        action: &dyn Fn(Action<'_>, &Span),
+    ) {
+        use crate::rules::{TcpAction, VarValue};
         let https = self
             .frontends
             .iter()
@@ -67,10 +66,11 @@ impl Config {
                 .chain(&h.response_rules)
                 .chain(&h.after_response_rules)
             {
-                r.any_expr(&pred);
-                if let HttpAction::SetVar { name, .. } | HttpAction::UnsetVar(name) = &r.action {
-                    note(name);
-                }
+                r.any_expr(&|f, c| {
+                    expr(f, c, &r.span);
+                    false
+                });
+                action(Action::Http(&r.action), &r.span);
             }
         }
         let tcps = (self.frontends.iter().map(|f| &f.tcp_rules)).chain(self.backends.iter().map(|b| &b.tcp_rules));
@@ -82,26 +82,67 @@ impl Config {
                 .chain(&t.content)
                 .chain(&t.response)
             {
+                let each = |f: &crate::rules::Fetch, c: &crate::rules::Chain| {
+                    expr(f, c, &r.span);
+                    false
+                };
                 if let Some(c) = &r.condition {
-                    c.any_expr(&pred);
+                    c.any_expr(&each);
                 }
                 match &r.action {
-                    TcpAction::SetVar { name, value, .. } => {
-                        note(name);
-                        match value {
-                            crate::rules::VarValue::Expr(e) => {
-                                pred(&e.fetch, &e.convs);
-                            }
-                            crate::rules::VarValue::Format(t) => {
-                                t.any_expr(&pred);
-                            }
-                        }
+                    TcpAction::SetVar {
+                        value: VarValue::Expr(e),
+                        ..
                     }
-                    TcpAction::UnsetVar(name) => note(name),
+                    | TcpAction::TrackSc { key: e, .. } => {
+                        each(&e.fetch, &e.convs);
+                    }
+                    TcpAction::SetVar {
+                        value: VarValue::Format(t),
+                        ..
+                    } => {
+                        t.any_expr(&each);
+                    }
                     _ => {}
+                }
+                action(Action::Tcp(&r.action), &r.span);
+            }
+        }
+        for f in &self.frontends {
+            for u in &f.use_backends {
+                if let Some(c) = &u.condition {
+                    c.any_expr(&|f, c| {
+                        expr(f, c, &u.span);
+                        false
+                    });
                 }
             }
         }
+    }
+
+    /// The process variables (`proc.*`) the configuration names anywhere: HAProxy creates
+    /// them all at start-up, so `set-var(proc.x,ifexists)` finds them.
+    pub fn proc_var_names(&self) -> Vec<clearway_sample::VarName> {
+        use crate::rules::{Fetch, HttpAction, TcpAction};
+        let found = std::cell::RefCell::new(Vec::new());
+        let note = |v: &clearway_sample::VarName| {
+            if v.scope == clearway_sample::Scope::Proc {
+                found.borrow_mut().push(v.clone());
+            }
+        };
+        self.visit_rules(
+            &|f, c, _| {
+                if let Fetch::Var { name, .. } = f {
+                    note(name);
+                }
+                c.var_names().for_each(note);
+            },
+            &|a, _| match a {
+                Action::Http(HttpAction::SetVar { name, .. } | HttpAction::UnsetVar(name))
+                | Action::Tcp(TcpAction::SetVar { name, .. } | TcpAction::UnsetVar(name)) => note(name),
+                _ => {}
+            },
+        );
         for (name, _) in &self.global.set_vars {
             note(name);
         }
@@ -116,66 +157,20 @@ impl Config {
     pub fn stick_refs(&self) -> Vec<(String, Span)> {
         use crate::rules::{Fetch, HttpAction, TcpAction};
         let found = std::cell::RefCell::new(Vec::new());
-        let https = self
-            .frontends
-            .iter()
-            .map(|f| &f.http)
-            .chain(self.backends.iter().map(|b| &b.http));
-        for h in https {
-            for r in h
-                .request_rules
-                .iter()
-                .chain(&h.response_rules)
-                .chain(&h.after_response_rules)
-            {
-                let note = |f: &Fetch, _: &crate::rules::Chain| {
-                    if let Fetch::Stick { table: Some(t), .. } = f {
-                        found.borrow_mut().push((t.clone(), r.span.clone()));
-                    }
-                    false
-                };
-                r.any_expr(&note);
-                if let HttpAction::TrackSc { table: Some(t), .. } = &r.action {
-                    found.borrow_mut().push((t.clone(), r.span.clone()));
+        self.visit_rules(
+            &|f, _, span| {
+                if let Fetch::Stick { table: Some(t), .. } = f {
+                    found.borrow_mut().push((t.clone(), span.clone()));
                 }
-            }
-        }
-        let tcps = (self.frontends.iter().map(|f| &f.tcp_rules)).chain(self.backends.iter().map(|b| &b.tcp_rules));
-        for t in tcps {
-            for r in t
-                .connection
-                .iter()
-                .chain(&t.session)
-                .chain(&t.content)
-                .chain(&t.response)
-            {
-                let note = |f: &Fetch, _: &crate::rules::Chain| {
-                    if let Fetch::Stick { table: Some(t), .. } = f {
-                        found.borrow_mut().push((t.clone(), r.span.clone()));
-                    }
-                    false
-                };
-                if let Some(c) = &r.condition {
-                    c.any_expr(&note);
+            },
+            &|a, span| {
+                if let Action::Http(HttpAction::TrackSc { table: Some(t), .. })
+                | Action::Tcp(TcpAction::TrackSc { table: Some(t), .. }) = a
+                {
+                    found.borrow_mut().push((t.clone(), span.clone()));
                 }
-                if let TcpAction::TrackSc { table: Some(t), .. } = &r.action {
-                    found.borrow_mut().push((t.clone(), r.span.clone()));
-                }
-            }
-        }
-        for f in &self.frontends {
-            for u in &f.use_backends {
-                let note = |f: &Fetch, _: &crate::rules::Chain| {
-                    if let Fetch::Stick { table: Some(t), .. } = f {
-                        found.borrow_mut().push((t.clone(), u.span.clone()));
-                    }
-                    false
-                };
-                if let Some(c) = &u.condition {
-                    c.any_expr(&note);
-                }
-            }
-        }
+            },
+        );
         found.into_inner()
     }
 

@@ -110,7 +110,7 @@ pub fn request(d: &Directive, rules: &mut TcpRules, acls: &[Named]) -> Res<()> {
                 [a, rest @ ..] => super::http::stick_action(a, rest, &format!("tcp-request {when} {a}"))?,
                 [] => None,
             };
-            if let Some(s) = stick {
+            let stick = if let Some(s) = stick {
                 if let super::http::StickAction::Track { key, .. } = &s {
                     if when != "content" && (key.fetch.reads_request_bytes() || key.fetch.needs_http()) {
                         return Err((
@@ -119,22 +119,13 @@ pub fn request(d: &Directive, rules: &mut TcpRules, acls: &[Named]) -> Res<()> {
                         ));
                     }
                 }
-                let action = match s {
+                Some(match s {
                     super::http::StickAction::Track { slot, key, table } => TcpAction::TrackSc { slot, key, table },
                     super::http::StickAction::IncGpc0(n) => TcpAction::ScIncGpc0(n),
-                };
-                let rule = TcpRule {
-                    span: d.span.clone(),
-                    action,
-                    condition,
-                };
-                match when {
-                    "content" => rules.content.push(rule),
-                    "session" => rules.session.push(rule),
-                    _ => rules.connection.push(rule),
-                }
-                return Ok(());
-            }
+                })
+            } else {
+                None
+            };
             if when != "content" {
                 let reads = |f: &Fetch, _: &crate::rules::Chain| f.reads_request_bytes() || f.needs_http();
                 let early = match &var {
@@ -156,6 +147,7 @@ pub fn request(d: &Directive, rules: &mut TcpRules, acls: &[Named]) -> Res<()> {
                 }
             }
             let action = match (words, when) {
+                _ if stick.is_some() => stick.unwrap_or(TcpAction::Accept),
                 _ if var.is_some() => var_action(var),
                 ([a], _) if a == "accept" => TcpAction::Accept,
                 ([a], _) if a == "reject" => TcpAction::Reject,
