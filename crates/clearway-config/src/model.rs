@@ -14,12 +14,15 @@ mod checks;
 mod dns;
 mod persist;
 mod server;
+mod stick;
 mod tls;
 mod userlist;
+mod walk;
 pub use checks::*;
 pub use dns::*;
 pub use persist::*;
 pub use server::*;
+pub use stick::*;
 pub use tls::*;
 pub use userlist::*;
 
@@ -37,143 +40,7 @@ pub struct Config {
     pub userlists: Vec<std::sync::Arc<Userlist>>,
 }
 
-/// A rule's action, for `Config::visit_rules`.
-#[derive(Clone, Copy)]
-enum Action<'a> {
-    Http(&'a crate::rules::HttpAction),
-    Tcp(&'a crate::rules::TcpAction),
-}
-
 impl Config {
-    /// Calls `expr` with every sample expression of the rules (HTTP and TCP rules, their
-    /// conditions, `use_backend` conditions) and `action` with every rule's action, each with
-    /// the rule's line.
-    fn visit_rules(
-        &self,
-        expr: &dyn Fn(&crate::rules::Fetch, &crate::rules::Chain, &Span),
-        action: &dyn Fn(Action<'_>, &Span),
-    ) {
-        use crate::rules::{TcpAction, VarValue};
-        let https = self
-            .frontends
-            .iter()
-            .map(|f| &f.http)
-            .chain(self.backends.iter().map(|b| &b.http));
-        for h in https {
-            for r in h
-                .request_rules
-                .iter()
-                .chain(&h.response_rules)
-                .chain(&h.after_response_rules)
-            {
-                r.any_expr(&|f, c| {
-                    expr(f, c, &r.span);
-                    false
-                });
-                action(Action::Http(&r.action), &r.span);
-            }
-        }
-        let tcps = (self.frontends.iter().map(|f| &f.tcp_rules)).chain(self.backends.iter().map(|b| &b.tcp_rules));
-        for t in tcps {
-            for r in t
-                .connection
-                .iter()
-                .chain(&t.session)
-                .chain(&t.content)
-                .chain(&t.response)
-            {
-                let each = |f: &crate::rules::Fetch, c: &crate::rules::Chain| {
-                    expr(f, c, &r.span);
-                    false
-                };
-                if let Some(c) = &r.condition {
-                    c.any_expr(&each);
-                }
-                match &r.action {
-                    TcpAction::SetVar {
-                        value: VarValue::Expr(e),
-                        ..
-                    }
-                    | TcpAction::TrackSc { key: e, .. } => {
-                        each(&e.fetch, &e.convs);
-                    }
-                    TcpAction::SetVar {
-                        value: VarValue::Format(t),
-                        ..
-                    } => {
-                        t.any_expr(&each);
-                    }
-                    _ => {}
-                }
-                action(Action::Tcp(&r.action), &r.span);
-            }
-        }
-        for f in &self.frontends {
-            for u in &f.use_backends {
-                if let Some(c) = &u.condition {
-                    c.any_expr(&|f, c| {
-                        expr(f, c, &u.span);
-                        false
-                    });
-                }
-            }
-        }
-    }
-
-    /// The process variables (`proc.*`) the configuration names anywhere: HAProxy creates
-    /// them all at start-up, so `set-var(proc.x,ifexists)` finds them.
-    pub fn proc_var_names(&self) -> Vec<clearway_sample::VarName> {
-        use crate::rules::{Fetch, HttpAction, TcpAction};
-        let found = std::cell::RefCell::new(Vec::new());
-        let note = |v: &clearway_sample::VarName| {
-            if v.scope == clearway_sample::Scope::Proc {
-                found.borrow_mut().push(v.clone());
-            }
-        };
-        self.visit_rules(
-            &|f, c, _| {
-                if let Fetch::Var { name, .. } = f {
-                    note(name);
-                }
-                c.var_names().for_each(note);
-            },
-            &|a, _| match a {
-                Action::Http(HttpAction::SetVar { name, .. } | HttpAction::UnsetVar(name))
-                | Action::Tcp(TcpAction::SetVar { name, .. } | TcpAction::UnsetVar(name)) => note(name),
-                _ => {}
-            },
-        );
-        for (name, _) in &self.global.set_vars {
-            note(name);
-        }
-        let mut v = found.into_inner();
-        v.sort_by(|a, b| a.name.cmp(&b.name));
-        v.dedup();
-        v
-    }
-
-    /// The stick tables rules name (`track-scN ... table T`, `sc_*`/`src_*` fetches), with
-    /// where: each must be a proxy's table.
-    pub fn stick_refs(&self) -> Vec<(String, Span)> {
-        use crate::rules::{Fetch, HttpAction, TcpAction};
-        let found = std::cell::RefCell::new(Vec::new());
-        self.visit_rules(
-            &|f, _, span| {
-                if let Fetch::Stick { table: Some(t), .. } = f {
-                    found.borrow_mut().push((t.clone(), span.clone()));
-                }
-            },
-            &|a, span| {
-                if let Action::Http(HttpAction::TrackSc { table: Some(t), .. })
-                | Action::Tcp(TcpAction::TrackSc { table: Some(t), .. }) = a
-                {
-                    found.borrow_mut().push((t.clone(), span.clone()));
-                }
-            },
-        );
-        found.into_inner()
-    }
-
     pub fn backend(&self, name: &str) -> Option<&Backend> {
         self.backends.iter().find(|b| b.name == name)
     }
@@ -796,58 +663,4 @@ impl Global {
         let rewrite = self.maxrewrite.unwrap_or(1024).min(buf / 2);
         (buf - rewrite) as usize
     }
-}
-
-/// What a table stores (HAProxy's `store` list), rates with their period in ms.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StickStore {
-    pub conn_cnt: bool,
-    pub conn_cur: bool,
-    pub conn_rate: Option<u64>,
-    pub sess_cnt: bool,
-    pub sess_rate: Option<u64>,
-    pub http_req_cnt: bool,
-    pub http_req_rate: Option<u64>,
-    pub gpc0: bool,
-    pub gpc0_rate: Option<u64>,
-    pub gpt0: bool,
-}
-
-/// The type of a stick table's keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StickKind {
-    Ip,
-    Ipv6,
-    Integer,
-    String,
-    Binary,
-}
-
-/// A proxy's `stick-table`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StickTable {
-    pub span: Span,
-    pub kind: StickKind,
-    /// Key bytes kept for `string` and `binary` keys.
-    pub len: usize,
-    pub size: usize,
-    pub expire: Option<Duration>,
-    /// A full table refuses new entries rather than forgetting old ones.
-    pub nopurge: bool,
-    pub store: StickStore,
-}
-
-/// A value a fetch reads from an entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StickData {
-    ConnCnt,
-    ConnCur,
-    ConnRate,
-    SessCnt,
-    SessRate,
-    HttpReqCnt,
-    HttpReqRate,
-    Gpc0,
-    Gpc0Rate,
-    Gpt0,
 }
