@@ -75,6 +75,10 @@ struct Entry {
     used: u64,
 }
 
+/// An entry as `show table` writes it: its key, how many track it, the ms before it
+/// expires, and its data by name.
+pub type Dumped = (Key, u64, u64, Vec<(String, u64)>);
+
 /// One stick table.
 #[derive(Debug)]
 pub struct Table {
@@ -211,6 +215,74 @@ impl Table {
             Data::Gpt0 => s.gpt0.then_some(e.gpt0)?,
         };
         Some(v as i64)
+    }
+
+    /// The live entries, ordered by key: the key, how many track it, the ms left before it
+    /// expires (0 without `expire`), and the stored data in HAProxy's order with their
+    /// names (`gpc0`, `http_req_rate(10000)`).
+    pub fn dump(&self, now: u64) -> Vec<Dumped> {
+        let s = &self.store;
+        let mut out: Vec<_> = self
+            .shards
+            .iter()
+            .flat_map(|m| {
+                let m = m.lock().unwrap_or_else(|e| e.into_inner());
+                m.iter()
+                    .filter(|(_, e)| self.live(e, now))
+                    .map(|(k, e)| {
+                        let mut d = Vec::new();
+                        let rate = |name: &str, p: u64, f: Freq| (format!("{name}({p})"), f.read(now, p));
+                        if s.gpt0 {
+                            d.push(("gpt0".into(), e.gpt0));
+                        }
+                        if s.gpc0 {
+                            d.push(("gpc0".into(), e.gpc0));
+                        }
+                        if let Some(p) = s.gpc0_rate {
+                            d.push(rate("gpc0_rate", p, e.gpc0_rate));
+                        }
+                        if s.conn_cnt {
+                            d.push(("conn_cnt".into(), e.conn_cnt));
+                        }
+                        if let Some(p) = s.conn_rate {
+                            d.push(rate("conn_rate", p, e.conn_rate));
+                        }
+                        if s.conn_cur {
+                            d.push(("conn_cur".into(), e.conn_cur));
+                        }
+                        if s.sess_cnt {
+                            d.push(("sess_cnt".into(), e.sess_cnt));
+                        }
+                        if let Some(p) = s.sess_rate {
+                            d.push(rate("sess_rate", p, e.sess_rate));
+                        }
+                        if s.http_req_cnt {
+                            d.push(("http_req_cnt".into(), e.http_req_cnt));
+                        }
+                        if let Some(p) = s.http_req_rate {
+                            d.push(rate("http_req_rate", p, e.http_req_rate));
+                        }
+                        let exp = self.expire.map_or(0, |x| (e.used + x).saturating_sub(now));
+                        (k.clone(), e.conn_cur, exp, d)
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        out.sort_by(|a, b| format!("{:?}", a.0).cmp(&format!("{:?}", b.0)));
+        out
+    }
+
+    /// Forgets the entry of `key`, or every entry.
+    pub fn clear(&self, key: Option<&Key>) {
+        match key {
+            Some(k) => {
+                self.shard(k).remove(k);
+            }
+            None => self
+                .shards
+                .iter()
+                .for_each(|m| m.lock().unwrap_or_else(|e| e.into_inner()).clear()),
+        }
     }
 
     /// Whether the key has a live entry.

@@ -77,10 +77,14 @@ pub fn default_fullconn(cfg: &model::Config, backend: &str, global_maxconn: u32)
 /// table a rule names is one of them.
 fn stick_tables(cfg: &model::Config) -> Result<(), BuildError> {
     let mut tables = std::collections::HashMap::new();
+    let mut order = Vec::new();
     let defs = (cfg.frontends.iter().map(|f| (&f.name, &f.stick_table)))
         .chain(cfg.backends.iter().map(|b| (&b.name, &b.stick_table)));
     for (name, def) in defs {
         if let Some(t) = def {
+            if !tables.contains_key(name) {
+                order.push(name.clone());
+            }
             tables.entry(name.clone()).or_insert_with(|| {
                 let expire = t.expire.map(|e| e.as_millis() as u64);
                 let table = clearway_core::stick::Table::new(name, t.store, t.size, expire, t.nopurge);
@@ -98,7 +102,7 @@ fn stick_tables(cfg: &model::Config) -> Result<(), BuildError> {
             ));
         }
     }
-    crate::stick::install(tables);
+    crate::stick::install(tables, order);
     Ok(())
 }
 

@@ -15,10 +15,81 @@ pub type Named = (Arc<Table>, StickKind, usize);
 
 /// The tables of the running configuration, by name.
 static TABLES: std::sync::RwLock<Option<Arc<HashMap<String, Named>>>> = std::sync::RwLock::new(None);
+/// Their names in the configuration's order (`show table` lists them so).
+static ORDER: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
 
-/// Makes `tables` the ones rules find by name.
-pub fn install(tables: HashMap<String, Named>) {
+/// Makes `tables` the ones rules find by name; `order` their names in the config's order.
+pub fn install(tables: HashMap<String, Named>, order: Vec<String>) {
     *TABLES.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(tables));
+    *ORDER.write().unwrap_or_else(|e| e.into_inner()) = order;
+}
+
+fn kind_word(k: StickKind) -> &'static str {
+    match k {
+        StickKind::Ip => "ip",
+        StickKind::Ipv6 => "ipv6",
+        StickKind::Integer => "integer",
+        StickKind::String => "string",
+        StickKind::Binary => "binary",
+    }
+}
+
+fn key_text(k: &Key, kind: StickKind) -> String {
+    match k {
+        Key::Ip(a) => match (kind, a.to_ipv4_mapped()) {
+            (StickKind::Ip, Some(v4)) => v4.to_string(),
+            _ => a.to_string(),
+        },
+        Key::Int(n) => n.to_string(),
+        Key::Bytes(b) if kind == StickKind::String => String::from_utf8_lossy(b).into_owned(),
+        Key::Bytes(b) => b.iter().map(|x| format!("{x:02X}")).collect(),
+    }
+}
+
+/// `show table [NAME]`: every table's head line, or one table's with its entries, in
+/// HAProxy's layout (an entry's address is a number of our own).
+pub fn show(name: Option<&str>) -> Result<String, String> {
+    let now = now_ms();
+    let head = |n: &str, (t, kind, _): &Named| {
+        format!(
+            "# table: {n}, type: {}, size:{}, used:{}\n",
+            kind_word(*kind),
+            t.size,
+            t.len(now)
+        )
+    };
+    let Some(name) = name else {
+        let order = ORDER.read().unwrap_or_else(|e| e.into_inner()).clone();
+        // The last declared first, as HAProxy lists them.
+        return Ok(order.iter().rev().filter_map(|n| Some(head(n, &table(n)?))).collect());
+    };
+    let named = table(name).ok_or("No such table")?;
+    let mut out = head(name, &named);
+    for (i, (k, used, exp, data)) in named.0.dump(now).into_iter().enumerate() {
+        out.push_str(&format!(
+            "0x{:x}: key={} use={used} exp={exp}",
+            0x1000 + i * 0x40,
+            key_text(&k, named.1)
+        ));
+        for (n, v) in data {
+            out.push_str(&format!(" {n}={v}"));
+        }
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+/// `clear table NAME [key KEY]`.
+pub fn clear(name: &str, key: Option<&str>) -> Result<(), String> {
+    let (t, kind, len) = table(name).ok_or("No such table")?;
+    match key {
+        None => t.clear(None),
+        Some(k) => {
+            let key = key_of(Sample::str(k), kind, len).ok_or("Unable to parse key")?;
+            t.clear(Some(&key));
+        }
+    }
+    Ok(())
 }
 
 fn table(name: &str) -> Option<Named> {

@@ -453,3 +453,70 @@ fn stick_tables_count_and_rate_limit_as_haproxy() {
     assert!(got[0][5].starts_with("HTTP/1.1 429"), "{:?}", got[0]);
     assert_eq!(got[0][6..], ["s1", "s1", "refused"]);
 }
+
+#[test]
+fn stick_tables_are_shown_and_cleared_on_the_stats_socket_as_with_haproxy() {
+    let Some(topo) = topology("rulesht") else { return };
+    let dir = std::env::temp_dir().join(clearway_testkit::netns::unique_name("rulesht"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let _w = echo(&topo, "198.51.100.10:80", "web1");
+    let config = |sock: &std::path::Path| {
+        format!(
+            "global\n    stats socket {} level admin\n{DEFAULTS}frontend fe\n    bind 192.0.2.1:PORT\n\
+             \x20   stick-table type ip size 1k expire 1h store gpc0,conn_cnt,conn_cur,http_req_cnt,http_req_rate(1h)\n\
+             \x20   http-request track-sc0 src\n    default_backend be\n\
+             backend be\n    stick-table type string len 16 size 10\n    server web1 198.51.100.10:80\n",
+            sock.display()
+        )
+    };
+    let (cw_sock, hap_sock) = (dir.join("cw.sock"), dir.join("hap.sock"));
+    let _cw = start(&topo, &config(&cw_sock).replace("PORT", "80"), &[80]);
+    let _hap = clearway_testkit::Clearway::start(
+        &topo.lb,
+        std::path::Path::new("/usr/sbin/haproxy"),
+        &config(&hap_sock).replace("PORT", "81"),
+        &[81],
+    );
+    for port in [80, 81] {
+        for _ in 0..2 {
+            common::http::get(&topo, &format!("http://192.0.2.1:{port}/"), &[]);
+        }
+    }
+    // Entry addresses and times left differ by nature.
+    let mask = |s: String| {
+        s.lines()
+            .map(|l| {
+                let l = match l.split_once(": key=") {
+                    Some((_, rest)) => format!("ADDR: key={rest}"),
+                    None => l.to_string(),
+                };
+                l.split(' ')
+                    .map(|w| if w.starts_with("exp=") { "exp=T" } else { w })
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let ask = |sock: &std::path::Path| {
+        [
+            "show table",
+            "show table fe",
+            "show table nope",
+            "clear table fe key 192.0.2.2",
+            "show table fe",
+        ]
+        .iter()
+        .map(|c| mask(cli(sock, c)))
+        .collect::<Vec<_>>()
+    };
+    let (cw, hap) = (ask(&cw_sock), ask(&hap_sock));
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(cw, hap, "Clearway, then HAProxy");
+    assert_eq!(
+        cw[1],
+        "# table: fe, type: ip, size:1024, used:1\n\
+         ADDR: key=192.0.2.2 use=0 exp=T gpc0=0 conn_cnt=2 conn_cur=0 http_req_cnt=2 http_req_rate(3600000)=2\n"
+    );
+    assert_eq!(cw[4], "# table: fe, type: ip, size:1024, used:0\n");
+}

@@ -113,6 +113,9 @@ pub enum Command {
     },
     /// `get var proc.NAME`: a process variable's type and value.
     GetVar(String),
+    /// `show table [NAME]`, `clear table NAME [key KEY]`.
+    ShowTable(Option<String>),
+    ClearTable(String, Option<String>),
 }
 
 /// The commands `help` lists: the words, and what they do.
@@ -172,6 +175,11 @@ const HELP: &[(&str, &str)] = &[
     ("shutdown sessions server <bk>/<srv>", "kill sessions on a server"),
     ("show sess", "report the list of current sessions"),
     ("get var <name>", "retrieve contents of a process-wide variable"),
+    (
+        "show table [<table>]",
+        "report table usage stats or dump this table's contents",
+    ),
+    ("clear table <table> [key <key>]", "remove an entry from a table"),
     (
         "set maxconn server <bk>/<srv> <value>",
         "change a server's maxconn setting",
@@ -306,6 +314,12 @@ pub fn parse(words: &[String]) -> Result<Command, String> {
         ["get", "weight", ..] => Command::GetWeight(server_name(words.get(2))?),
         ["get", "var"] => return Err("Missing process-wide variable identifier.".into()),
         ["get", "var", name, ..] => Command::GetVar(name.to_string()),
+        ["show", "table"] => Command::ShowTable(None),
+        ["show", "table", name] => Command::ShowTable(Some(name.to_string())),
+        ["show", "table", ..] => return Err("'show table' filters are not supported yet.".into()),
+        ["clear", "table", name] => Command::ClearTable(name.to_string(), None),
+        ["clear", "table", name, "key", k] => Command::ClearTable(name.to_string(), Some(k.to_string())),
+        ["clear", "table", ..] => return Err("Usage: clear table <table> [key <key>]".into()),
         ["set", "weight", ..] => {
             let s = server_name(words.get(2))?;
             Command::SetWeight(s, weight(words.get(3))?)
@@ -410,7 +424,11 @@ pub fn needs(c: &Command) -> Level {
         | Command::SetMaxconnGlobal(_)
         | Command::ShutdownSessions(_)
         | Command::ClearCounters { all: true } => Level::Admin,
-        Command::ClearCounters { all: false } | Command::ShowErrors { .. } | Command::GetVar(_) => Level::Operator,
+        Command::ClearCounters { all: false }
+        | Command::ShowErrors { .. }
+        | Command::GetVar(_)
+        | Command::ShowTable(Some(_))
+        | Command::ClearTable(..) => Level::Operator,
         _ => Level::User,
     }
 }
@@ -495,6 +513,11 @@ fn run(rt: &Runtime, c: &Command, level: &mut Level) -> Result<Outcome, String> 
         Command::ShowTransparent => said(info::show_transparent(rt)),
         Command::ShowSess => said(info::show_sess(rt)),
         Command::GetVar(name) => said(crate::acl::show_process_var(name).ok_or("Variable not found.")?),
+        Command::ShowTable(name) => said(crate::stick::show(name.as_deref())?),
+        Command::ClearTable(name, key) => {
+            crate::stick::clear(name, key.as_deref())?;
+            said(String::new())
+        }
         Command::GetWeight(n) => {
             let (_, _, s) = find(rt, n)?;
             said(format!("{} (initial {})\n", s.weight(), s.initial_weight))
