@@ -237,7 +237,11 @@ pub fn apply(d: &Directive, kind: Kind, name: &str, caps: Caps, p: &mut Draft, c
     // HAProxy runs content rules in backends too (an allow-list there is enforced).
     let backend_content = kw == "tcp-request" && matches!(d.arg(1), Some("content" | "inspect-delay"));
     if !has(caps, need) && !backend_content {
-        if matches!(kw, "bind" | "server" | "server-template" | "tcp-request") {
+        // What would change what servers receive is refused rather than ignored.
+        if matches!(
+            kw,
+            "bind" | "server" | "server-template" | "tcp-request" | "unique-id-format" | "unique-id-header"
+        ) {
             ctx.error(
                 &d.span,
                 format!(
@@ -572,7 +576,14 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
                 super::log::parse(&d.span, &d.words[1..]).map_err(err)?,
             )),
         },
-        "stick-table" => p.stick_table = Some(super::stick::parse(d).map_err(err)?),
+        "stick-table" => {
+            if p.stick_table.is_some() {
+                return Err(err(format!(
+                    "'{name}' has a stick-table already (one per proxy, named after it)"
+                )));
+            }
+            p.stick_table = Some(super::stick::parse(d).map_err(err)?);
+        }
         "unique-id-format" => {
             if d.words.len() < 2 {
                 return Err(err(

@@ -20,7 +20,7 @@ pub fn parse(d: &Directive) -> Result<StickTable, String> {
         let mut val = |what: &str| it.next().ok_or_else(|| format!("'stick-table {w}' expects {what}"));
         match w.as_str() {
             "type" => {
-                kind = Some(match val("a type")?.as_str() {
+                let k = match val("a type")?.as_str() {
                     "ip" => StickKind::Ip,
                     "ipv6" => StickKind::Ipv6,
                     "integer" => StickKind::Integer,
@@ -31,9 +31,17 @@ pub fn parse(d: &Directive) -> Result<StickTable, String> {
                             "unknown stick-table type '{t}' (ip, ipv6, integer, string, binary)"
                         ))
                     }
-                })
+                };
+                // As HAProxy: `len` belongs to `type string|binary`, right after it.
+                if matches!(k, StickKind::String | StickKind::Binary)
+                    && it.as_slice().first().is_some_and(|w| w == "len")
+                {
+                    it.next();
+                    let n = it.next().ok_or("'stick-table type ... len' expects a length")?;
+                    len = Some(units::int::<usize>(n, "len")?);
+                }
+                kind = Some(k);
             }
-            "len" => len = Some(units::int::<usize>(val("a length")?, "len")?),
             "size" => {
                 let n = units::size(val("a number of entries")?)?;
                 size = Some(usize::try_from(n).map_err(|_| "'stick-table size' is too large".to_string())?);
@@ -151,6 +159,14 @@ mod tests {
             ),
             ("stick-table type ip size 1 peers p", "not supported yet"),
             ("stick-table type nope size 1", "unknown stick-table type"),
+            (
+                "stick-table type ip len 4 size 1",
+                "unknown stick-table parameter 'len'",
+            ),
+            (
+                "stick-table type ip size 1\n stick-table type ip size 2",
+                "has a stick-table already",
+            ),
             ("stick-table type ip", "needs a 'size'"),
             ("stick-table type ip size 1 store conn_rate", "needs a period"),
             ("http-request track-sc3 src", "0, 1 or 2"),

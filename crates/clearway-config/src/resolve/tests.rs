@@ -712,3 +712,12 @@ mod dns;
 mod rules;
 mod servers;
 mod tls;
+
+#[test]
+fn unique_ids_belong_to_frontends() {
+    // Ignored in a backend, the header would silently not reach the servers: refused.
+    for line in ["unique-id-format %[uuid]", "unique-id-header X-Id"] {
+        let e = parse_str("t.cfg", &format!("backend b\n mode http\n {line}\n")).unwrap_err();
+        assert!(e.to_string().contains("has no frontend side"), "{line}: {e}");
+    }
+}
