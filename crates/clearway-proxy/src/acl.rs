@@ -32,22 +32,29 @@ pub trait Samples {
         false
     }
 
-    /// Where `track-scN` rules evaluated on these samples keep what they track.
-    fn trackers(&self) -> Option<&crate::stick::Trackers> {
+    /// The connection these samples were taken on, whose variables and tracked entries
+    /// they share unless they have their own (a request's).
+    fn conn(&self) -> Option<&ConnSamples> {
         None
     }
 
+    /// Where `track-scN` rules evaluated on these samples keep what they track.
+    fn trackers(&self) -> Option<&crate::stick::Trackers> {
+        self.conn()?.trackers()
+    }
+
     /// The stick-table entry counter `slot` tracks here (the request's, else the session's).
-    fn tracked(&self, _slot: u8) -> Option<crate::stick::Tracked> {
-        None
+    fn tracked(&self, slot: u8) -> Option<crate::stick::Tracked> {
+        self.conn()?.tracked(slot)
     }
 
     /// The store of the variables of `scope` this message can reach (none: nothing was
     /// ever set there, or the scope is over).
     fn vars(&self, scope: Scope) -> Option<&VarStore> {
-        match scope {
-            Scope::Proc => Some(&PROC_VARS),
-            _ => None,
+        match (self.conn(), scope) {
+            (Some(c), _) => c.vars(scope),
+            (None, Scope::Proc) => Some(&PROC_VARS),
+            (None, _) => None,
         }
     }
 }

@@ -264,16 +264,8 @@ fn payload(data: &[u8], offset: usize, len: usize) -> Option<&[u8]> {
 }
 
 impl Samples for PayloadSamples<'_> {
-    fn vars(&self, scope: clearway_sample::Scope) -> Option<&clearway_sample::vars::VarStore> {
-        self.conn.vars(scope)
-    }
-
-    fn tracked(&self, slot: u8) -> Option<crate::stick::Tracked> {
-        self.conn.tracked(slot)
-    }
-
-    fn trackers(&self) -> Option<&crate::stick::Trackers> {
-        self.conn.trackers()
+    fn conn(&self) -> Option<&ConnSamples> {
+        Some(self.conn)
     }
 
     fn each(&self, fetch: &Fetch, sink: &mut dyn FnMut(Value<'_>) -> bool) -> bool {

@@ -48,6 +48,18 @@ fn traffic(rx: &UdpSocket, n: usize) -> Vec<String> {
     out
 }
 
+/// The next `n` traffic lines' messages after the client's address and port (which differ
+/// from one proxy to the other).
+fn after_client(rx: &UdpSocket, n: usize) -> Vec<String> {
+    traffic(rx, n)
+        .iter()
+        .map(|line| {
+            let msg = line.split_once("]: ").map_or("", |(_, m)| m).trim_end();
+            msg.split_once(' ').map_or(String::new(), |(_, rest)| rest.to_string())
+        })
+        .collect()
+}
+
 /// The next line containing `needle`, skipping others.
 fn line_with(rx: &UdpSocket, needle: &str) -> String {
     loop {
@@ -466,13 +478,7 @@ fn captured_headers_are_logged_as_haproxy_logs_them() {
         // A response Clearway makes itself: nothing of it is captured.
         assert_eq!(http_code(&topo, &format!("{url}denied"), &[]), "403", "{port}");
         // The messages after the client's address and port, which differ.
-        let msgs: Vec<String> = traffic(rx, 2)
-            .iter()
-            .map(|line| {
-                let msg = line.split_once("]: ").map_or("", |(_, m)| m).trim_end();
-                msg.split_once(' ').map_or(String::new(), |(_, rest)| rest.to_string())
-            })
-            .collect();
+        let msgs: Vec<String> = after_client(rx, 2);
         got.push(msgs);
     }
     assert_eq!(got[0], got[1], "Clearway, then HAProxy");
@@ -608,13 +614,7 @@ fn sample_expressions_in_log_formats_are_logged_as_haproxy_logs_them() {
         );
         assert_eq!(code, "200", "{port}");
         ask(&topo, &format!("192.0.2.1:{}", port + 100), None);
-        let msgs: Vec<String> = traffic(rx, 2)
-            .iter()
-            .map(|line| {
-                let msg = line.split_once("]: ").map_or("", |(_, m)| m).trim_end();
-                msg.split_once(' ').map_or(String::new(), |(_, rest)| rest.to_string())
-            })
-            .collect();
+        let msgs: Vec<String> = after_client(rx, 2);
         got.push(msgs);
     }
     // The TCP line names the port each proxy listens on.
@@ -649,13 +649,7 @@ fn unique_ids_reach_the_server_the_rules_and_the_log_as_with_haproxy() {
     for (port, rx) in [(80u16, &rx_cw), (81, &rx_hap)] {
         let url = format!("http://192.0.2.1:{port}/");
         let body = common::http::get(&topo, &url, &["-i", "-H", "X-In: ABC"]).replace('\r', "");
-        let log = traffic(rx, 1)
-            .iter()
-            .map(|line| {
-                let msg = line.split_once("]: ").map_or("", |(_, m)| m).trim_end();
-                msg.split_once(' ').map_or(String::new(), |(_, rest)| rest.to_string())
-            })
-            .collect::<Vec<_>>();
+        let log = after_client(rx, 1);
         got.push((
             common::http::headers(&body, "x-unique-id"),
             common::http::headers(&body, "x-seen"),
@@ -698,13 +692,7 @@ fn reject_and_tarpit_close_or_hold_and_are_logged_as_haproxy_does() {
             .iter()
             .map(|p| http_code(&topo, &format!("http://192.0.2.1:{port}{p}"), &[]))
             .collect();
-        let logs: Vec<String> = traffic(rx, 4)
-            .iter()
-            .map(|line| {
-                let msg = line.split_once("]: ").map_or("", |(_, m)| m).trim_end();
-                msg.split_once(' ').map_or(String::new(), |(_, rest)| rest.to_string())
-            })
-            .collect();
+        let logs: Vec<String> = after_client(rx, 4);
         got.push((codes, logs));
     }
     assert_eq!(got[0], got[1], "Clearway, then HAProxy");

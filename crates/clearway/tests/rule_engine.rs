@@ -39,6 +39,25 @@ const CONFIG: &str = "global\n    set-var proc.limit int(12)\n    set-var-fmt pr
     \x20   default_backend be\n\
     backend be\n    server web1 198.51.100.10:80\n";
 
+/// What the server saw of a request to `path` on `port`: the values of `names` (joined by
+/// `sep`), then its `key=` line (`server`, `line`), on one line.
+fn seen_by_server(
+    topo: &clearway_testkit::Topology,
+    port: u16,
+    (path, opts): (&str, &[&str]),
+    names: &[&str],
+    sep: &str,
+    key: &str,
+) -> String {
+    let body = common::http::get(topo, &format!("http://192.0.2.1:{port}{path}"), opts);
+    names
+        .iter()
+        .map(|h| format!("{h}={}", headers(&body, h).join(sep)))
+        .chain(values(&body, key))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// What the client got (status line, `x-*` response headers) and what the server saw
 /// (`x-*` request headers).
 fn exchange(topo: &clearway_testkit::Topology, port: u16, path: &str, opts: &[&str]) -> (Vec<String>, String) {
@@ -212,13 +231,14 @@ fn maps_and_dynamic_backend_names_route_as_haproxy() {
             cases
                 .iter()
                 .map(|(path, opts)| {
-                    let body = common::http::get(&topo, &format!("http://192.0.2.1:{port}{path}"), opts);
-                    ["x-net", "x-api", "x-default"]
-                        .iter()
-                        .map(|h| format!("{h}={}", headers(&body, h).join(",")))
-                        .chain(values(&body, "server"))
-                        .collect::<Vec<_>>()
-                        .join(" ")
+                    seen_by_server(
+                        &topo,
+                        port,
+                        (path, opts),
+                        &["x-net", "x-api", "x-default"],
+                        ",",
+                        "server",
+                    )
                 })
                 .collect::<Vec<_>>(),
         );
@@ -271,15 +291,7 @@ fn rewrites_replace_what_the_regex_matches_whole_as_haproxy() {
         got.push(
             cases
                 .iter()
-                .map(|(path, opts)| {
-                    let body = common::http::get(&topo, &format!("http://192.0.2.1:{port}{path}"), opts);
-                    ["x-a", "x-b", "x-orig"]
-                        .iter()
-                        .map(|h| format!("{h}={}", headers(&body, h).join("|")))
-                        .chain(values(&body, "line"))
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                })
+                .map(|(path, opts)| seen_by_server(&topo, port, (path, opts), &["x-a", "x-b", "x-orig"], "|", "line"))
                 .collect::<Vec<_>>(),
         );
     }

@@ -635,8 +635,8 @@ pub fn http_error(d: &Directive) -> Res<ErrorFile> {
             "'http-error': formats (lf-string, lf-file, %[...]) are not supported yet; use string, file or errorfile",
         );
     }
-    let reason = http_reason(r.status);
-    let mut response = format!("HTTP/1.1 {} {reason}\r\n", r.status);
+    // No reason phrase: the page's status line is written anew when it is sent.
+    let mut response = format!("HTTP/1.1 {} \r\n", r.status);
     if let Some(ct) = &r.content_type {
         response.push_str(&format!("Content-Type: {ct}\r\n"));
     }
@@ -658,30 +658,6 @@ pub fn http_error(d: &Directive) -> Res<ErrorFile> {
         status,
         response,
     })
-}
-
-/// A status's usual reason phrase.
-fn http_reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        407 => "Proxy Authentication Required",
-        408 => "Request Timeout",
-        410 => "Gone",
-        413 => "Payload Too Large",
-        425 => "Too Early",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => "Unknown",
-    }
 }
 
 /// `errorfile CODE FILE`: reads the file now, so a missing file is a config error.

@@ -303,17 +303,6 @@ impl HttpRules {
             if !Cond::holds(&r.cond, &s) {
                 continue;
             }
-            if matches!(
-                r.action,
-                Action::SetPath(_)
-                    | Action::SetUri(_)
-                    | Action::SetPathQ(_)
-                    | Action::SetQuery(_)
-                    | Action::ReplaceTarget(..)
-            ) && req.extensions.get::<super::samples::OriginalUri>().is_none()
-            {
-                req.extensions.insert(super::samples::OriginalUri(req.uri.clone()));
-            }
             if matches!(r.action, Action::TrackSc(..)) && req.extensions.get::<super::samples::ReqTrackers>().is_none()
             {
                 req.extensions.insert(super::samples::ReqTrackers::default());
@@ -334,13 +323,13 @@ impl HttpRules {
                 Action::SetPath(t) => {
                     let path = render(t, &s);
                     if let Some(u) = with_path(&req.uri, &path) {
-                        req.uri = u;
+                        retarget(req, u);
                     }
                     continue;
                 }
                 Action::SetUri(t) => {
                     match Uri::try_from(render(t, &s)) {
-                        Ok(u) => req.uri = u,
+                        Ok(u) => retarget(req, u),
                         Err(e) => tracing::debug!("set-uri: not a request target ({e}): rule skipped"),
                     }
                     continue;
@@ -348,7 +337,7 @@ impl HttpRules {
                 Action::SetPathQ(t) => {
                     let pq = render(t, &s);
                     if let Some(u) = with_path_query(&req.uri, &pq) {
-                        req.uri = u;
+                        retarget(req, u);
                     }
                     continue;
                 }
@@ -361,7 +350,7 @@ impl HttpRules {
                         _ => format!("{}?{q}", req.uri.path()),
                     };
                     if let Some(u) = with_path_query(&req.uri, &pq) {
-                        req.uri = u;
+                        retarget(req, u);
                     }
                     continue;
                 }
@@ -385,7 +374,7 @@ impl HttpRules {
                         rules::TargetPart::Uri => Uri::try_from(new).ok(),
                     };
                     if let Some(u) = uri {
-                        req.uri = u;
+                        retarget(req, u);
                     }
                     continue;
                 }
@@ -625,6 +614,17 @@ fn apply(e: Edit<'_>, headers: &mut HeaderMap) {
 }
 
 /// `uri` with its path replaced, keeping the query.
+/// A rule's new request target; the one the request came with is kept, the first time,
+/// for `capture.req.uri`.
+fn retarget(req: &mut Parts, u: Uri) {
+    if req.extensions.get::<super::samples::OriginalUri>().is_none() {
+        let was = std::mem::replace(&mut req.uri, u);
+        req.extensions.insert(super::samples::OriginalUri(was));
+    } else {
+        req.uri = u;
+    }
+}
+
 /// The replacement of a `replace-*` rule: `\N` is group N of the match.
 fn expand(with: &str, caps: &regex::Captures<'_>) -> String {
     let mut out = String::with_capacity(with.len());

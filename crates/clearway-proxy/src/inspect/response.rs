@@ -18,16 +18,8 @@ struct ResSamples<'a> {
 }
 
 impl Samples for ResSamples<'_> {
-    fn vars(&self, scope: clearway_sample::Scope) -> Option<&clearway_sample::vars::VarStore> {
-        self.conn.vars(scope)
-    }
-
-    fn tracked(&self, slot: u8) -> Option<crate::stick::Tracked> {
-        self.conn.tracked(slot)
-    }
-
-    fn trackers(&self) -> Option<&crate::stick::Trackers> {
-        self.conn.trackers()
+    fn conn(&self) -> Option<&ConnSamples> {
+        Some(self.conn)
     }
 
     fn each(&self, fetch: &Fetch, sink: &mut dyn FnMut(Value<'_>) -> bool) -> bool {
