@@ -563,11 +563,36 @@ pub struct Backend {
     pub persist_rules: Vec<PersistRule>,
     /// `stick-table`: the table this proxy keeps, named after it.
     pub stick_table: Option<StickTable>,
+    /// `stick on|match|store-*` rules, in order.
+    pub stick_rules: Vec<StickRule>,
     /// `cookie NAME ...`: cookie persistence (`mode http` only, as in HAProxy).
     pub cookie: Option<CookiePersist>,
     /// `tcp-request inspect-delay` and `tcp-request content` rules of a backend (evaluated
     /// once it is chosen; a `listen` section's are its frontend's, so empty here).
     pub tcp_rules: crate::rules::TcpRules,
+}
+
+impl Backend {
+    /// Each server's number: its `id`, else the lowest number no other server has yet, in
+    /// the order of the lines, as HAProxy numbers them.
+    pub fn server_ids(&self) -> Vec<u32> {
+        let fixed: Vec<u32> = self.servers.iter().filter_map(|s| s.id).collect();
+        let mut next = 0;
+        let mut taken = Vec::new();
+        self.servers
+            .iter()
+            .map(|s| {
+                s.id.unwrap_or_else(|| {
+                    next += 1;
+                    while fixed.contains(&next) || taken.contains(&next) {
+                        next += 1;
+                    }
+                    taken.push(next);
+                    next
+                })
+            })
+            .collect()
+    }
 }
 
 /// `option` settings that are known; most are parsed-only until their issue lands.

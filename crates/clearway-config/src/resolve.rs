@@ -9,7 +9,9 @@ use crate::model::{Backend, Config, Frontend, HttpSettings, Mode};
 use std::collections::HashMap;
 
 mod checks;
-use checks::{check_names, check_resolvers, check_sources, check_tracks, number_proxies, tls_unacted};
+use checks::{
+    check_names, check_resolvers, check_sources, check_stick_tables, check_tracks, number_proxies, tls_unacted,
+};
 
 pub fn build(sections: &[Section], ctx: &mut Ctx) -> Config {
     // Userlists first: ACLs anywhere may name them (`http_auth(LIST)`).
@@ -120,6 +122,7 @@ fn proxies(sections: &[Section], ctx: &mut Ctx) -> Config {
     number_proxies(&proxies, &mut cfg, ctx);
     check_names(&cfg, ctx);
     check_tracks(&cfg, ctx);
+    check_stick_tables(&cfg, ctx);
     check_resolvers(&cfg, ctx);
     tls_unacted(&cfg, ctx);
     cfg
@@ -527,6 +530,20 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
             );
             balance = crate::model::Balance::RoundRobin;
         }
+        for (i, srv) in servers.iter().enumerate() {
+            if let Some(other) = srv.id.and_then(|id| servers[..i].iter().find(|o| o.id == Some(id))) {
+                ctx.error(
+                    &srv.span,
+                    format!(
+                        "server '{}' has the same 'id' as server '{}' of {} '{}'",
+                        srv.name,
+                        other.name,
+                        s.kind.word(),
+                        s.name
+                    ),
+                );
+            }
+        }
         let use_servers = draft
             .use_servers
             .iter()
@@ -551,6 +568,15 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
                 })
             })
             .collect();
+        for r in &draft.stick_rules {
+            if draft.mode == Mode::Tcp && r.op == crate::model::StickOp::StoreResponse {
+                ctx.error_hint(
+                    &r.span,
+                    "'stick store-response' in mode tcp is not supported yet",
+                    Some("store from the request ('stick on' or 'stick store-request')".into()),
+                );
+            }
+        }
         cfg.backends.push(Backend {
             num: Default::default(),
             name: s.name.clone(),
@@ -570,6 +596,7 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
             use_servers,
             persist_rules: draft.persist_rules.clone(),
             stick_table: draft.stick_table.clone(),
+            stick_rules: draft.stick_rules.clone(),
             cookie: (draft.mode == Mode::Http).then(|| draft.cookie.clone()).flatten(),
             timeouts: draft.timeouts,
             options,

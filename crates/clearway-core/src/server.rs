@@ -41,6 +41,10 @@ const NOLB: u16 = 512;
 #[derive(Debug)]
 pub struct ServerRt {
     pub name: String,
+    /// Its number (`id`, or the one the backend gave it): `srv_id`, the statistics' `sid`.
+    pub id: u32,
+    /// `non-stick`: stick rules never store it.
+    pub non_stick: bool,
     pub span: Span,
     /// The address it was given at start-up (unspecified when it had none).
     pub ip: IpAddr,
@@ -196,6 +200,8 @@ impl ServerRt {
         }
         ServerRt {
             name: cfg.name.clone(),
+            id: cfg.id.unwrap_or(0),
+            non_stick: cfg.non_stick,
             span: cfg.span.clone(),
             ip: ip.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
             moved_to: arc_swap::ArcSwapOption::new(
@@ -233,6 +239,12 @@ impl ServerRt {
             last_probe: std::sync::Mutex::new(None),
             last_change: AtomicU64::new(0),
         }
+    }
+
+    /// The same server, numbered `id`.
+    pub fn with_id(mut self, id: u32) -> ServerRt {
+        self.id = id;
+        self
     }
 
     /// The same server, with counters for `threads` worker threads.

@@ -72,12 +72,14 @@ struct Entry {
     gpc0: u64,
     gpc0_rate: Freq,
     gpt0: u64,
+    /// The server `stick` rules stored: its number and its name (or address).
+    server: Option<(u32, std::sync::Arc<str>)>,
     used: u64,
 }
 
 /// An entry as `show table` writes it: its key, how many track it, the ms before it
-/// expires, and its data by name.
-pub type Dumped = (Key, u64, u64, Vec<(String, u64)>);
+/// expires, its data by name, and the name (or address) of the server it keeps.
+pub type Dumped = (Key, u64, u64, Vec<(String, u64)>, Option<std::sync::Arc<str>>);
 
 /// One stick table.
 #[derive(Debug)]
@@ -88,6 +90,8 @@ pub struct Table {
     pub size: usize,
     expire: Option<u64>,
     nopurge: bool,
+    /// `srvkey addr`: entries name their server by its address, not its name.
+    pub srvkey_addr: bool,
     shards: Box<[Mutex<HashMap<Key, Entry>>]>,
 }
 
@@ -101,8 +105,15 @@ impl Table {
             size: size.max(1),
             expire: expire_ms,
             nopurge,
+            srvkey_addr: false,
             shards: (0..n).map(|_| Mutex::new(HashMap::new())).collect(),
         }
+    }
+
+    /// The same table, naming servers by address (`srvkey addr`).
+    pub fn keyed_by_addr(mut self, yes: bool) -> Table {
+        self.srvkey_addr = yes;
+        self
     }
 
     fn shard(&self, key: &Key) -> std::sync::MutexGuard<'_, HashMap<Key, Entry>> {
@@ -186,6 +197,20 @@ impl Table {
         })
     }
 
+    /// The server the live entry of `key` names (`stick match`): its number and its name
+    /// or address; the entry counts as used.
+    pub fn server(&self, key: &Key, now: u64) -> Option<(u32, std::sync::Arc<str>)> {
+        let mut map = self.shard(key);
+        let e = map.get_mut(key).filter(|e| self.live(e, now))?;
+        e.used = now;
+        e.server.clone()
+    }
+
+    /// The entry of `key` names this server from now on (`stick store-*`).
+    pub fn store_server(&self, key: &Key, id: u32, name: std::sync::Arc<str>, now: u64) {
+        self.with(key, now, |e, _| e.server = Some((id, name)));
+    }
+
     /// gpc0 back to 0; its value before.
     pub fn clr_gpc0(&self, key: &Key, now: u64) -> Option<i64> {
         self.with(key, now, |e, _| std::mem::take(&mut e.gpc0) as i64)
@@ -231,6 +256,9 @@ impl Table {
                     .filter(|(_, e)| self.live(e, now))
                     .map(|(k, e)| {
                         let mut d = Vec::new();
+                        if s.server_id {
+                            d.push(("server_id".into(), e.server.as_ref().map_or(0, |x| u64::from(x.0))));
+                        }
                         let rate = |name: &str, p: u64, f: Freq| (format!("{name}({p})"), f.read(now, p));
                         if s.gpt0 {
                             d.push(("gpt0".into(), e.gpt0));
@@ -263,7 +291,7 @@ impl Table {
                             d.push(rate("http_req_rate", p, e.http_req_rate));
                         }
                         let exp = self.expire.map_or(0, |x| (e.used + x).saturating_sub(now));
-                        (k.clone(), e.conn_cur, exp, d)
+                        (k.clone(), e.conn_cur, exp, d, e.server.as_ref().map(|x| x.1.clone()))
                     })
                     .collect::<Vec<_>>()
             })
@@ -361,5 +389,29 @@ mod tests {
         let full = Table::new("t", store(), 1, None, true);
         assert!(full.track(&Key::Int(1), 0));
         assert!(!full.track(&Key::Int(2), 1), "nopurge keeps what it has");
+    }
+
+    #[test]
+    fn entries_keep_a_server() {
+        let t = Table::new(
+            "t",
+            Store {
+                server_id: true,
+                ..store()
+            },
+            10,
+            Some(1000),
+            false,
+        );
+        let k = Key::Int(7);
+        assert_eq!(t.server(&k, 0), None, "no entry yet");
+        t.store_server(&k, 2, "s2".into(), 10);
+        assert_eq!(t.server(&k, 500), Some((2, "s2".into())));
+        // Matching counts as a use: the entry lives on.
+        assert_eq!(t.server(&k, 1400), Some((2, "s2".into())));
+        let d = t.dump(1400);
+        assert_eq!(d[0].3[0], ("server_id".to_string(), 2));
+        assert_eq!(d[0].4.as_deref(), Some("s2"));
+        assert_eq!(t.server(&k, 2500), None, "expired");
     }
 }

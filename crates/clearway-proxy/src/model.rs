@@ -291,6 +291,8 @@ pub struct Backend {
     pub persist_rules: Vec<(bool, Cond)>,
     /// `cookie`: cookie persistence (`mode http`).
     pub cookie: Option<crate::http::cookie::CookiePersist>,
+    /// `stick on|match|store-*` rules.
+    pub sticking: crate::stick::Sticking,
     /// `option persist`.
     pub persist: bool,
     /// `option checkcache`.
@@ -368,6 +370,26 @@ impl Backend {
             server: *server,
             stays: forced,
         })
+    }
+
+    /// After `use-server` (which gave `ruled`), the `stick` rules: the server a `stick
+    /// match` finds when nothing assigned one yet (not stopped, unless `option persist` or
+    /// `force-persist`), and the keys to store once the server is known.
+    pub fn persistence(
+        &self,
+        s: &dyn Samples,
+        ruled: Option<Assigned>,
+        bent: Bent,
+    ) -> (Option<Assigned>, crate::stick::Pending) {
+        if self.sticking.is_empty() {
+            return (ruled, Default::default());
+        }
+        let forced = bent == Bent::Forced;
+        let (found, pending) = self.sticking.on_request(s, &self.rt.servers, ruled.is_some(), |i| {
+            forced || self.takes_persistent(i)
+        });
+        let stuck = found.map(|server| Assigned { server, stays: forced });
+        (ruled.or(stuck), pending)
     }
 
     /// What a connection to `server` counts its bytes into.

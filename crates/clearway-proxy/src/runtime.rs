@@ -73,11 +73,12 @@ pub fn default_fullconn(cfg: &model::Config, backend: &str, global_maxconn: u32)
     total.div_ceil(10).clamp(1, u64::from(u32::MAX)) as u32
 }
 
-/// Makes the proxies' stick tables (a `listen` section's once), after checking that every
-/// table a rule names is one of them.
-fn stick_tables(cfg: &model::Config) -> Result<(), BuildError> {
+/// Makes the proxies' stick tables (a `listen` section's once; the configuration checked
+/// that every table a rule names is one of them).
+fn stick_tables(cfg: &model::Config) {
     let mut tables = std::collections::HashMap::new();
     let mut order = Vec::new();
+    let server_tables = cfg.server_tables();
     let defs = (cfg.frontends.iter().map(|f| (&f.name, &f.stick_table)))
         .chain(cfg.backends.iter().map(|b| (&b.name, &b.stick_table)));
     for (name, def) in defs {
@@ -87,23 +88,17 @@ fn stick_tables(cfg: &model::Config) -> Result<(), BuildError> {
             }
             tables.entry(name.clone()).or_insert_with(|| {
                 let expire = t.expire.map(|e| e.as_millis() as u64);
-                let table = clearway_core::stick::Table::new(name, t.store, t.size, expire, t.nopurge);
+                let store = model::StickStore {
+                    server_id: server_tables.contains(&name.as_str()),
+                    ..t.store
+                };
+                let table = clearway_core::stick::Table::new(name, store, t.size, expire, t.nopurge)
+                    .keyed_by_addr(t.srvkey_addr);
                 (Arc::new(table), t.kind, t.len)
             });
         }
     }
-    for (name, span) in cfg.stick_refs() {
-        if !tables.contains_key(&name) {
-            return Err(BuildError::new(
-                &span,
-                format!(
-                    "no stick-table named '{name}' (a table is declared in the proxy of its name, with 'stick-table')"
-                ),
-            ));
-        }
-    }
     crate::stick::install(tables, order);
-    Ok(())
 }
 
 impl Runtime {
@@ -111,7 +106,7 @@ impl Runtime {
     /// (`open_listeners`) so that a test can build a runtime without binding.
     pub fn build(cfg: &model::Config, nofile: u64) -> Result<Arc<Runtime>, BuildError> {
         crate::acl::set_process_vars(&cfg.proc_var_names(), &cfg.global.set_vars);
-        stick_tables(cfg)?;
+        stick_tables(cfg);
         crate::process::uptime_secs();
         crate::http::client_h1::set_max_head(cfg.global.max_request_head());
         crate::http::decode::set_max_headers(usize::from(cfg.global.maxhdr.unwrap_or(101)));
@@ -131,7 +126,8 @@ impl Runtime {
             let servers = b
                 .servers
                 .iter()
-                .map(|s| Ok(ServerRt::new(s, resolve(s)?).for_threads(threads)))
+                .zip(b.server_ids())
+                .map(|(s, id)| Ok(ServerRt::new(s, resolve(s)?).with_id(id).for_threads(threads)))
                 .collect::<Result<Vec<_>, BuildError>>()?;
             let mut check = CheckSpec::new(b.options.check.clone(), &b.options, b.timeouts);
             if let model::CheckKind::External { .. } = &b.options.check {
@@ -260,6 +256,7 @@ impl Runtime {
                     .cookie
                     .as_ref()
                     .map(|c| crate::http::cookie::CookiePersist::new(c, b.servers.iter().map(|s| s.cookie.as_deref()))),
+                sticking: crate::stick::Sticking::new(&b.stick_rules),
                 persist: b.options.persist,
                 checkcache: b.options.checkcache && b.mode == model::Mode::Http,
                 disabled: b.disabled,

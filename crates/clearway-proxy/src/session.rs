@@ -250,12 +250,13 @@ async fn tcp_connect(fe: &Frontend, client: &mut Client, conn: &ConnSamples) -> 
         }
         hello = h;
     }
-    // `use-server`, on what content inspection read, if anything.
-    let assigned = if be.use_servers.is_empty() {
-        None
+    // `use-server`, then `stick` rules, on what content inspection read, if anything.
+    let (assigned, stick) = if be.use_servers.is_empty() && be.sticking.is_empty() {
+        (None, Default::default())
     } else {
         let samples = PayloadSamples::new(conn, &hello, &first, true);
-        be.assigned_server(&samples, be.bent(&samples))
+        let bent = be.bent(&samples);
+        be.persistence(&samples, be.assigned_server(&samples, bent), bent)
     };
     let side = ClientSide {
         conn,
@@ -266,7 +267,10 @@ async fn tcp_connect(fe: &Frontend, client: &mut Client, conn: &ConnSamples) -> 
         assigned,
     };
     match dispatch::connect_server(&be, side).await {
-        Ok(sc) => Ok(Connected { be, sc, first }),
+        Ok(sc) => {
+            stick.commit(&be.rt.servers[sc.slot.server]);
+            Ok(Connected { be, sc, first })
+        }
         Err(e) => {
             throttled!(warn, frontend = %fe.name, backend = %be.rt.name, client = %peer, dst = %conn.local, "session refused: {e}");
             let term = match e {

@@ -1,9 +1,10 @@
 //! Stick tables as the rules use them: the process's tables by name, the counters a session
 //! or a request tracks (`track-sc0..2`), and what tracking, `sc-inc-gpc0` and the `sc_*` /
-//! `src_*` fetches do with them. The counting itself is clearway-core's.
+//! `src_*` fetches do with them; and a backend's `stick` rules (server affinity). The
+//! counting itself is clearway-core's.
 
 use crate::acl::Samples;
-use clearway_config::model::StickKind;
+use clearway_config::model::{StickKind, StickOp};
 use clearway_config::rules::{Expr, StickSlot, StickWhat};
 use clearway_core::stick::{Key, Table};
 use clearway_sample::{Sample, Type};
@@ -65,7 +66,7 @@ pub fn show(name: Option<&str>) -> Result<String, String> {
     };
     let named = table(name).ok_or("No such table")?;
     let mut out = head(name, &named);
-    for (i, (k, used, exp, data)) in named.0.dump(now).into_iter().enumerate() {
+    for (i, (k, used, exp, data, server)) in named.0.dump(now).into_iter().enumerate() {
         out.push_str(&format!(
             "0x{:x}: key={} use={used} exp={exp}",
             0x1000 + i * 0x40,
@@ -73,6 +74,9 @@ pub fn show(name: Option<&str>) -> Result<String, String> {
         ));
         for (n, v) in data {
             out.push_str(&format!(" {n}={v}"));
+        }
+        if let Some(name) = server {
+            out.push_str(&format!(" server_key={name}"));
         }
         out.push('\n');
     }
@@ -236,4 +240,145 @@ pub fn fetch(s: &dyn Samples, slot: StickSlot, what: StickWhat, name: Option<&st
         StickWhat::Tracked => return None,
     };
     Some(Sample::Int(v))
+}
+
+/// A backend's `stick` rule, its table found.
+#[derive(Debug)]
+struct Rule {
+    op: StickOp,
+    key: Expr,
+    table: Named,
+    cond: Option<crate::acl::Cond>,
+}
+
+/// A backend's `stick on|match|store-request|store-response` rules.
+#[derive(Debug, Default)]
+pub struct Sticking {
+    rules: Vec<Rule>,
+}
+
+/// Keys to point at the server a request ends up on, once it is known: one per table.
+#[derive(Debug, Default)]
+pub struct Pending(Vec<(Arc<Table>, Key)>);
+
+impl Pending {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Each key's entry names `server` from now on (unless it is `non-stick`).
+    pub fn commit(&self, server: &clearway_core::ServerRt) {
+        if server.non_stick || self.0.is_empty() {
+            return;
+        }
+        let now = now_ms();
+        for (t, k) in &self.0 {
+            t.store_server(k, server.id, server_key(t, server).into(), now);
+        }
+    }
+}
+
+/// How entries of `t` name `server`: its name, or with `srvkey addr` its address.
+fn server_key<'a>(t: &Table, server: &'a clearway_core::ServerRt) -> std::borrow::Cow<'a, str> {
+    if !t.srvkey_addr {
+        return server.name.as_str().into();
+    }
+    let ip = server.current_ip().unwrap_or(server.ip);
+    match server.current_port() {
+        Some(p) => std::net::SocketAddr::new(ip, p).to_string().into(),
+        None => ip.to_string().into(),
+    }
+}
+
+impl Sticking {
+    /// The backend's rules, their tables looked up (the configuration checked they exist).
+    pub fn new(rules: &[clearway_config::model::StickRule]) -> Sticking {
+        Sticking {
+            rules: rules
+                .iter()
+                .filter_map(|r| {
+                    Some(Rule {
+                        op: r.op,
+                        key: r.expr.clone(),
+                        table: table(&r.table)?,
+                        cond: r.condition.as_ref().map(crate::acl::Cond::new),
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Whether some rule reads the response.
+    pub fn on_responses(&self) -> bool {
+        self.rules.iter().any(|r| r.op == StickOp::StoreResponse)
+    }
+
+    fn holds(r: &Rule, s: &dyn Samples) -> bool {
+        r.cond.as_ref().is_none_or(|c| c.eval(s))
+    }
+
+    fn key(r: &Rule, s: &dyn Samples) -> Option<Key> {
+        let (_, kind, len) = &r.table;
+        crate::acl::first(s, &r.key, |v| key_of(v, *kind, *len)).flatten()
+    }
+
+    /// The request's turn, in the rules' order: the first `stick match|on` whose key has
+    /// an entry names the server (by name, else by number, among `servers`; None when
+    /// `assigned`, or when `usable` says it may not take the request), and the first
+    /// `stick on|store-request` of each table gives a key to store.
+    pub fn on_request(
+        &self,
+        s: &dyn Samples,
+        servers: &[clearway_core::ServerRt],
+        assigned: bool,
+        usable: impl Fn(usize) -> bool,
+    ) -> (Option<usize>, Pending) {
+        let mut found = None;
+        let mut pending = Pending::default();
+        let now = now_ms();
+        for r in &self.rules {
+            let stores = r.op.stores_request() && !pending.0.iter().any(|(t, _)| Arc::ptr_eq(t, &r.table.0));
+            if !(stores || r.op.matches()) || !Self::holds(r, s) {
+                continue;
+            }
+            let Some(k) = Self::key(r, s) else { continue };
+            if r.op.matches() {
+                if let Some((id, name)) = r.table.0.server(&k, now) {
+                    if !assigned && found.is_none() {
+                        let by_name = |(_, x): &(usize, &clearway_core::ServerRt)| server_key(&r.table.0, x) == *name;
+                        let all = || servers.iter().enumerate().filter(|(_, x)| !x.hidden);
+                        let i = all()
+                            .find(by_name)
+                            .or_else(|| all().find(|(_, x)| x.id == id))
+                            .map(|(i, _)| i);
+                        found = i.filter(|&i| usable(i));
+                    }
+                }
+            }
+            if stores {
+                pending.0.push((r.table.0.clone(), k));
+            }
+        }
+        (found, pending)
+    }
+
+    /// The response's turn, from `server`: the first `stick store-response` of each table
+    /// adds a key, then every key (the request's too) names the server.
+    pub fn on_response(&self, s: &dyn Samples, request: &Pending, server: &clearway_core::ServerRt) {
+        let mut more = Pending::default();
+        for r in self.rules.iter().filter(|r| r.op == StickOp::StoreResponse) {
+            if more.0.iter().any(|(t, _)| Arc::ptr_eq(t, &r.table.0)) || !Self::holds(r, s) {
+                continue;
+            }
+            if let Some(k) = Self::key(r, s) {
+                more.0.push((r.table.0.clone(), k));
+            }
+        }
+        request.commit(server);
+        more.commit(server);
+    }
 }

@@ -52,6 +52,8 @@ pub struct Draft {
     pub log_format: Option<(String, Span)>,
     /// `stick-table ...`: the table this proxy keeps (named after it).
     pub stick_table: Option<crate::model::StickTable>,
+    /// `stick on|match|store-*` rules, in order.
+    pub stick_rules: Vec<crate::model::StickRule>,
     /// `unique-id-format FMT` and `unique-id-header NAME`.
     pub unique_id_format: Option<(String, Span)>,
     pub unique_id_header: Option<String>,
@@ -105,6 +107,7 @@ impl Draft {
             log_format: None,
             unique_id_format: None,
             stick_table: None,
+            stick_rules: Vec::new(),
             unique_id_header: None,
             log_tag: None,
             captures: Default::default(),
@@ -214,6 +217,7 @@ pub fn apply(d: &Directive, kind: Kind, name: &str, caps: Caps, p: &mut Draft, c
                 | "id"
                 | "dispatch"
                 | "stick-table"
+                | "stick"
         )
     {
         ctx.error(&d.span, format!("'{kw}' is not allowed in a 'defaults' section"));
@@ -237,10 +241,21 @@ pub fn apply(d: &Directive, kind: Kind, name: &str, caps: Caps, p: &mut Draft, c
     // HAProxy runs content rules in backends too (an allow-list there is enforced).
     let backend_content = kw == "tcp-request" && matches!(d.arg(1), Some("content" | "inspect-delay"));
     if !has(caps, need) && !backend_content {
-        // What would change what servers receive is refused rather than ignored.
+        // What would change what servers receive, or which server, is refused rather than
+        // ignored.
         if matches!(
             kw,
-            "bind" | "server" | "server-template" | "tcp-request" | "unique-id-format" | "unique-id-header"
+            "bind"
+                | "server"
+                | "server-template"
+                | "tcp-request"
+                | "unique-id-format"
+                | "unique-id-header"
+                | "stick"
+                | "use-server"
+                | "cookie"
+                | "force-persist"
+                | "ignore-persist"
         ) {
             ctx.error(
                 &d.span,
@@ -584,6 +599,7 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
             }
             p.stick_table = Some(super::stick::parse(d).map_err(err)?);
         }
+        "stick" => p.stick_rules.push(super::stick::rule(d, &p.acls)?),
         "unique-id-format" => {
             if d.words.len() < 2 {
                 return Err(err(

@@ -18,6 +18,9 @@ pub(super) const ACTED: &[&str] = &[
     "socks4",
     "check-via-socks4",
     "cookie",
+    "id",
+    "non-stick",
+    "stick",
     "slowstart",
     "backup",
     "disabled",
@@ -80,13 +83,10 @@ pub(super) const ACTED: &[&str] = &[
 /// unsupported (anything that moves traffic, changes what the server receives or the checks
 /// that decide whether it gets any).
 pub(super) const KNOWN_NOT_ACTED: &[(&str, usize, NotActed)] = &[
-    ("id", 1, NoEffect),
     ("npn", 1, NoEffect),
     ("redir", 1, Unsupported),
     ("tfo", 0, NoEffect),
     ("namespace", 1, Unsupported),
-    ("non-stick", 0, NoEffect),
-    ("stick", 0, NoEffect),
     ("tcp-ut", 1, Unsupported),
     ("ssl-reuse", 0, NoEffect),
     ("no-ssl-reuse", 0, NoEffect),
@@ -143,6 +143,8 @@ pub fn template(span: &Span) -> Server {
         send_proxy: Default::default(),
         socks4: None,
         cookie: None,
+        id: None,
+        non_stick: false,
         dns: Default::default(),
     }
 }
@@ -314,6 +316,15 @@ fn params(args: &mut Args<'_>, s: &mut Server, ctx: &mut Ctx, span: &Span) -> Re
             "check-send-proxy" => s.check.send_proxy = true,
             "check-via-socks4" => s.check.via_socks4 = true,
             "cookie" => s.cookie = Some(value("a cookie value")?.to_string()),
+            "id" => {
+                let n: u32 = plain(units::int(value("a number")?, "id"))?;
+                if n == 0 {
+                    return Err(("'id' must be a positive number".into(), None));
+                }
+                s.id = Some(n);
+            }
+            "non-stick" => s.non_stick = true,
+            "stick" => s.non_stick = false,
             "socks4" => {
                 let v = value("the SOCKS4 proxy's IP:PORT")?;
                 let sa: std::net::SocketAddr = crate::lexer::address(v)

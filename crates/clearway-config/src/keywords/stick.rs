@@ -1,11 +1,11 @@
 //! `stick-table type ip|ipv6|integer|string [len N]|binary [len N] size N [expire T]
 //! [nopurge] [store DATA,...]`: the table a proxy keeps, as plain data. The data Clearway
 //! counts: conn_cnt, conn_cur, conn_rate(T), sess_cnt, sess_rate(T), http_req_cnt,
-//! http_req_rate(T), gpc0, gpc0_rate(T), gpt0; others, `peers` and `srvkey` are refused as not
-//! supported yet.
+//! http_req_rate(T), gpc0, gpc0_rate(T), gpt0; others and `peers` are refused as not
+//! supported yet. And the `stick on|match|store-request|store-response` rules of backends.
 
 use crate::ast::Directive;
-use crate::model::{StickKind, StickStore as Store, StickTable};
+use crate::model::{StickKind, StickOp, StickRule, StickStore as Store, StickTable};
 use crate::units;
 
 pub fn parse(d: &Directive) -> Result<StickTable, String> {
@@ -15,6 +15,7 @@ pub fn parse(d: &Directive) -> Result<StickTable, String> {
     let mut nopurge = false;
     let mut len = None;
     let mut store = Store::default();
+    let mut srvkey_addr = false;
     let mut it = d.words[1..].iter();
     while let Some(w) = it.next() {
         let mut val = |what: &str| it.next().ok_or_else(|| format!("'stick-table {w}' expects {what}"));
@@ -78,7 +79,14 @@ pub fn parse(d: &Directive) -> Result<StickTable, String> {
                     }
                 }
             }
-            o @ ("peers" | "srvkey" | "write-to" | "recv-only") => {
+            "srvkey" => {
+                srvkey_addr = match val("'name' or 'addr'")?.as_str() {
+                    "name" => false,
+                    "addr" => true,
+                    o => return Err(format!("'stick-table srvkey' expects 'name' or 'addr', not '{o}'")),
+                }
+            }
+            o @ ("peers" | "write-to" | "recv-only") => {
                 return Err(format!(
                     "'stick-table ... {o}' is not supported yet: tables are not shared between nodes"
                 ))
@@ -101,6 +109,55 @@ pub fn parse(d: &Directive) -> Result<StickTable, String> {
         expire,
         nopurge,
         store,
+        srvkey_addr,
+    })
+}
+
+/// `stick on|match|store-request|store-response EXPR [table T] [if|unless COND]`.
+pub fn rule(d: &Directive, acls: &[super::acl::Named]) -> Result<StickRule, (String, Option<String>)> {
+    let plain = |m: String| (m, None);
+    let op = match d.arg(1) {
+        Some("on") => StickOp::On,
+        Some("match") => StickOp::Match,
+        Some("store-request") => StickOp::StoreRequest,
+        Some("store-response") => StickOp::StoreResponse,
+        other => {
+            return Err((
+                format!("'stick {}' is not a stick rule", other.unwrap_or_default()),
+                Some("stick on|match|store-request|store-response EXPR [table NAME] [if|unless COND]".into()),
+            ))
+        }
+    };
+    let expr = d
+        .arg(2)
+        .ok_or_else(|| plain(format!("'stick {}' expects a sample expression", d.words[1])))?;
+    let (expr, _) = super::sample::expression(expr).map_err(plain)?;
+    let mut rest = &d.words[3..];
+    let mut table = None;
+    if rest.first().is_some_and(|w| w == "table") {
+        table = Some(
+            rest.get(1)
+                .ok_or_else(|| plain("'table' expects a table name".into()))?
+                .as_str(),
+        );
+        rest = &rest[2..];
+    }
+    let condition = match rest.first().map(String::as_str) {
+        None => None,
+        Some("if" | "unless") => Some(super::acl::condition(rest, acls)?),
+        Some(w) => {
+            return Err(plain(format!(
+                "'stick': unexpected '{w}' (expected 'table', 'if' or 'unless')"
+            )))
+        }
+    };
+    let table = super::sample::table_or_own(table).ok_or_else(|| plain("'stick' needs a table".into()))?;
+    Ok(StickRule {
+        span: d.span.clone(),
+        op,
+        expr,
+        table,
+        condition,
     })
 }
 

@@ -273,6 +273,11 @@ pub struct Server {
     pub socks4: Option<std::net::SocketAddr>,
     /// `cookie VALUE`: the value of the backend's persistence cookie that names this server.
     pub cookie: Option<String>,
+    /// `id N`: the server's number (`srv_id`, the statistics' `sid`, what stick tables
+    /// store); None: the lowest number no other server of the backend has.
+    pub id: Option<u32>,
+    /// `non-stick`: `stick` rules never store this server.
+    pub non_stick: bool,
     pub check: CheckParams,
     pub agent: AgentCheck,
     /// `track [BACKEND/]SERVER`: this server's health is that server's (backend None: the

@@ -17,6 +17,9 @@ pub struct StickStore {
     pub gpc0: bool,
     pub gpc0_rate: Option<u64>,
     pub gpt0: bool,
+    /// The server an entry sends its sessions to (`server_id`, `server_key`): kept by the
+    /// tables `stick` rules use.
+    pub server_id: bool,
 }
 
 /// The type of a stick table's keys.
@@ -41,6 +44,8 @@ pub struct StickTable {
     /// A full table refuses new entries rather than forgetting old ones.
     pub nopurge: bool,
     pub store: StickStore,
+    /// `srvkey addr`: entries name their server by its address (else by its name).
+    pub srvkey_addr: bool,
 }
 
 /// A value a fetch reads from an entry.
@@ -56,4 +61,39 @@ pub enum StickData {
     Gpc0,
     Gpc0Rate,
     Gpt0,
+}
+
+/// What a `stick` line does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StickOp {
+    /// `stick match`: a request whose key has an entry goes to the entry's server.
+    Match,
+    /// `stick on`: match, then store.
+    On,
+    /// `stick store-request`: the key, read from the request, remembers the server used.
+    StoreRequest,
+    /// `stick store-response`: the same, read from the response.
+    StoreResponse,
+}
+
+impl StickOp {
+    pub fn matches(self) -> bool {
+        matches!(self, StickOp::Match | StickOp::On)
+    }
+
+    /// Stores a key read from the request.
+    pub fn stores_request(self) -> bool {
+        matches!(self, StickOp::On | StickOp::StoreRequest)
+    }
+}
+
+/// `stick on|match|store-request|store-response EXPR [table T] [if|unless COND]` of a backend.
+#[derive(Debug, Clone)]
+pub struct StickRule {
+    pub span: Span,
+    pub op: StickOp,
+    pub expr: crate::rules::Expr,
+    /// The table: the one named, else the backend's own.
+    pub table: String,
+    pub condition: Option<super::Condition>,
 }

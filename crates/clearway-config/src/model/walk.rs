@@ -74,6 +74,17 @@ impl Config {
                 action(Action::Tcp(&r.action), &r.span);
             }
         }
+        for b in &self.backends {
+            for r in &b.stick_rules {
+                expr(&r.expr.fetch, &r.expr.convs, &r.span);
+                if let Some(c) = &r.condition {
+                    c.any_expr(&|f, c| {
+                        expr(f, c, &r.span);
+                        false
+                    });
+                }
+            }
+        }
         for f in &self.frontends {
             for u in &f.use_backends {
                 if let Some(c) = &u.condition {
@@ -137,6 +148,20 @@ impl Config {
                 }
             },
         );
-        found.into_inner()
+        let mut found = found.into_inner();
+        for b in &self.backends {
+            found.extend(b.stick_rules.iter().map(|r| (r.table.clone(), r.span.clone())));
+        }
+        found
+    }
+
+    /// The tables `stick` rules use: their entries keep a server.
+    pub fn server_tables(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = (self.backends.iter())
+            .flat_map(|b| b.stick_rules.iter().map(|r| r.table.as_str()))
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
     }
 }

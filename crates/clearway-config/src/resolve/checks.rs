@@ -229,3 +229,21 @@ pub(super) fn check_names(cfg: &Config, ctx: &mut Ctx) {
         }
     }
 }
+
+/// Every stick table a rule names (`track-scN ... table T`, `sc_*`/`src_*` fetches, `stick`
+/// rules) is some proxy's.
+pub(super) fn check_stick_tables(cfg: &Config, ctx: &mut Ctx) {
+    let has = |n: &str| {
+        (cfg.frontends.iter().any(|f| f.name == n && f.stick_table.is_some()))
+            || cfg.backends.iter().any(|b| b.name == n && b.stick_table.is_some())
+    };
+    for (name, span) in cfg.stick_refs() {
+        if !has(&name) {
+            ctx.error_hint(
+                &span,
+                format!("no stick-table named '{name}'"),
+                Some("a table is declared with 'stick-table' in the proxy of its name".into()),
+            );
+        }
+    }
+}

@@ -490,7 +490,10 @@ fn what_would_change_traffic_is_refused_unless_the_operator_opts_out() {
     // A server parameter, a proxy keyword, an option: each names its line and the way out.
     for (line, key) in [
         ("backend b\n server s 127.0.0.1:1 redir http://example.com\n", "redir"),
-        ("backend b\n stick on src\n server s 127.0.0.1:1\n", "stick"),
+        (
+            "backend b\n retry-on all-retryable-errors\n server s 127.0.0.1:1\n",
+            "retry-on",
+        ),
         ("backend b\n option nolinger\n server s 127.0.0.1:1\n", "nolinger"),
         (
             "backend b\n option spop-check\n server s 127.0.0.1:1 check\n",

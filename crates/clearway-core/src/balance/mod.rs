@@ -148,6 +148,8 @@ pub(crate) mod testutil {
                     pool: Default::default(),
                     send_proxy: Default::default(),
                     socks4: None,
+                    id: None,
+                    non_stick: false,
                     cookie: None,
                     dns: Default::default(),
                 };

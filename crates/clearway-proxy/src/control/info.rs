@@ -165,7 +165,7 @@ pub fn servers_state(rt: &Runtime, only: Option<&str>) -> Result<String, String>
                 s,
                 "{iid} {} {} {} {} {op} {admin} {} {} {since} {status} {result} {health} {state} 0 0 0 {} {port} - {ssl} 0 - - 0",
                 be.rt.name,
-                i + 1,
+                sv.id,
                 sv.name,
                 sv.current_ip().unwrap_or(sv.ip),
                 sv.weight(),

@@ -333,7 +333,7 @@ pub fn rows(rt: &Runtime, filter: Filter) -> Vec<Row> {
         {
             if filter.types & 4 != 0 {
                 for (i, s) in be.rt.servers.iter().enumerate().filter(|(_, s)| !s.hidden) {
-                    let sid = i as u32 + 1;
+                    let sid = s.id;
                     if filter.sid.is_some_and(|f| f != sid) {
                         continue;
                     }

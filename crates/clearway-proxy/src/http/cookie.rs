@@ -96,7 +96,7 @@ pub enum Bent {
 }
 
 /// A request's persistence, kept for its response.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub struct Persisted {
     /// What its cookie said, when the backend has cookie persistence.
     pub cookie: Option<FromRequest>,
@@ -104,6 +104,8 @@ pub struct Persisted {
     /// The server a cookie or a `use-server` rule gave it: the response to a request that
     /// went there is "direct".
     pub assigned: Option<usize>,
+    /// The keys `stick` rules store once the server answers.
+    pub stick: crate::stick::Pending,
 }
 
 /// Seconds since the epoch, as cookie dates count them.

@@ -402,6 +402,15 @@ impl Session {
                 stays: bent == Bent::Forced,
             })
         });
+        // Then `stick` rules.
+        let (assigned, stick) = be.persistence(
+            &super::samples::ReqSamples {
+                conn: &self.conn,
+                req: parts,
+            },
+            assigned,
+            bent,
+        );
         if let (Some(c), Some(l)) = (&cookie, parts.extensions.get::<ReqLog>()) {
             // Logged even when no response comes.
             l.persistence([c.seen.log_char(), b'N']);
@@ -410,6 +419,7 @@ impl Session {
             cookie,
             bent,
             assigned: assigned.map(|a| a.server),
+            stick,
         };
         // The request's headers are only copied when something reads them after they are
         // sent: response rules, or an SNI taken from the request.
@@ -443,6 +453,7 @@ impl Session {
         let raw_response = parts.version != Version::HTTP_2
             && be.cookie.is_none()
             && !be.checkcache
+            && !be.sticking.on_responses()
             && !fe.http.has_response_rules()
             && !be.http.has_response_rules()
             && !fe.http.has_after_rules()
@@ -605,6 +616,7 @@ impl Session {
                         Ok((mut rp, rb)) if rp.status == http::StatusCode::SWITCHING_PROTOCOLS => {
                             responded(fe, parts);
                             be.rt.servers[server].counters.inc(Field::Http1xx);
+                            self.stick(be, (server, &persisted), parts, &rp);
                             if be.cookie.is_some() {
                                 // A 101 is not cacheable: nothing to refuse.
                                 let _ = persist_response(be, (server, &persisted), parts, &mut rp);

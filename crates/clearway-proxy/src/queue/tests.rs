@@ -39,6 +39,8 @@ fn backend_min(maxconn: u32, minconn: u32, n: usize, balance: Balance) -> Backen
             pool: Default::default(),
             send_proxy: Default::default(),
             socks4: None,
+            id: None,
+            non_stick: false,
             cookie: None,
             dns: Default::default(),
         })
@@ -62,6 +64,7 @@ fn backend_min(maxconn: u32, minconn: u32, n: usize, balance: Balance) -> Backen
         use_servers: Vec::new(),
         persist_rules: Vec::new(),
         stick_table: None,
+        stick_rules: Vec::new(),
         cookie: None,
         timeouts: model::Timeouts::default(),
         options: model::ProxyOptions::default(),

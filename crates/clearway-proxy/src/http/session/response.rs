@@ -85,11 +85,12 @@ impl Session {
         body: ResBody,
     ) -> Response<ResBody> {
         be.rt.servers[server].counters.inc(Field::of_status(rp.status.as_u16()));
+        self.stick(be, (server, persisted), req, &rp);
         strip_hop_by_hop(&mut rp.headers);
         let fe = &self.fe;
         if fe.http.reads_route || be.http.reads_route {
             rp.extensions.insert(crate::http::samples::ServedBy {
-                id: server as u32 + 1,
+                id: be.rt.servers[server].id,
                 name: be.rt.servers[server].name.as_str().into(),
             });
         }
@@ -118,6 +119,23 @@ impl Session {
             return self.refuse_response(be, req, body, 502);
         }
         Response::from_parts(rp, body)
+    }
+
+    /// The `stick` rules' turn on a response from `server`: what they store names it.
+    pub(super) fn stick(
+        &self,
+        be: &Backend,
+        (server, persisted): (usize, &Persisted),
+        req: &http::request::Parts,
+        rp: &http::response::Parts,
+    ) {
+        if !be.sticking.is_empty() {
+            let s = crate::http::samples::ResSamples {
+                req: crate::http::samples::ReqSamples { conn: &self.conn, req },
+                res: rp,
+            };
+            be.sticking.on_response(&s, &persisted.stick, &be.rt.servers[server]);
+        }
     }
 
     /// A server's response refused by the proxy (`http-response deny`, `option
