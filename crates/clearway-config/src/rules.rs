@@ -146,6 +146,18 @@ pub enum Fetch {
         what: StickWhat,
         table: Option<String>,
     },
+    /// `nbsrv`, `be_conn`, `connslots`, ... of a backend (the rule's own proxy when the
+    /// fetch names none).
+    Proxy {
+        what: ProxyState,
+        backend: String,
+    },
+    /// `srv_is_up(B/S)`, `srv_conn(B/S)`, `srv_conn_free(B/S)`.
+    Server {
+        what: ServerState,
+        backend: String,
+        server: String,
+    },
     /// `uuid`, `rand([RANGE])`, `date([OFFSET])`.
     Uuid,
     Rand(Option<u64>),
@@ -180,6 +192,27 @@ impl Fetch {
                 | Fetch::CookVal(_)
                 | Fetch::UrlParam { .. }
                 | Fetch::Base
+        )
+    }
+
+    /// True when the fetch reads no session (a constant, a variable, a stick table, the
+    /// process's or a backend's state): the sample engine answers it, not the session.
+    pub fn internal(&self) -> bool {
+        matches!(
+            self,
+            Fetch::Var { .. }
+                | Fetch::Str(_)
+                | Fetch::Int(_)
+                | Fetch::Bool(_)
+                | Fetch::Bin(_)
+                | Fetch::Ip(_)
+                | Fetch::Env(_)
+                | Fetch::Uuid
+                | Fetch::Rand(_)
+                | Fetch::Date(_)
+                | Fetch::Stick { .. }
+                | Fetch::Proxy { .. }
+                | Fetch::Server { .. }
         )
     }
 
@@ -241,7 +274,13 @@ impl Fetch {
             | Fetch::Date(_)
             | Fetch::FeId
             | Fetch::BeId
-            | Fetch::SrvId => Type::Int,
+            | Fetch::SrvId
+            | Fetch::Proxy { .. } => Type::Int,
+            Fetch::Server {
+                what: ServerState::IsUp,
+                ..
+            } => Type::Bool,
+            Fetch::Server { .. } => Type::Int,
             Fetch::Stick {
                 what: StickWhat::Tracked,
                 ..
@@ -265,6 +304,36 @@ impl Fetch {
             _ => Type::Str,
         }
     }
+}
+
+/// What a backend-state fetch reads (all integers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyState {
+    /// `nbsrv`: usable servers (the active ones, else the backups in use).
+    Nbsrv,
+    /// `be_conn`: sessions with a server or waiting for one.
+    Conn,
+    /// `be_conn_free`: free connection slots on the servers in use (-1: one has no limit).
+    ConnFree,
+    /// `be_sess_rate`: sessions per second.
+    SessRate,
+    /// `connslots`: free slots and queue places of the servers up (-1: one has no limit).
+    Connslots,
+    /// `queue`: sessions waiting for a slot.
+    Queue,
+    /// `avg_queue`: those per usable server, rounded up.
+    AvgQueue,
+}
+
+/// What a server-state fetch reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerState {
+    /// `srv_is_up`: not in maintenance, and up when checked.
+    IsUp,
+    /// `srv_conn`: its connections in use.
+    Conn,
+    /// `srv_conn_free`: its free slots (-1: no limit).
+    ConnFree,
 }
 
 /// Which entry a stick-table fetch reads.

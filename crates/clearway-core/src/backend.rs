@@ -30,6 +30,8 @@ pub struct BackendRt {
     follows: bool,
     /// Traffic counters, per worker thread.
     pub counters: Counters,
+    /// Sessions per second, counted when a rule reads it (`be_sess_rate`).
+    pub sess_rate: Option<crate::rate::Rate>,
 }
 
 impl BackendRt {
@@ -48,6 +50,7 @@ impl BackendRt {
             fullconn: cfg.fullconn.unwrap_or(1),
             follows: false,
             counters: Counters::default(),
+            sess_rate: None,
         }
     }
 
@@ -71,6 +74,15 @@ impl BackendRt {
     #[inline]
     pub fn enter(&self) {
         self.conns.up();
+        if let Some(r) = &self.sess_rate {
+            r.add();
+        }
+    }
+
+    /// The same backend, counting its session rate.
+    pub fn counting_rate(mut self, yes: bool) -> BackendRt {
+        self.sess_rate = yes.then(Default::default);
+        self
     }
 
     /// A session that `enter`ed gives up without a slot.
@@ -241,6 +253,7 @@ mod tests {
             fullconn: 1,
             follows: false,
             counters: Counters::default(),
+            sess_rate: None,
         }
     }
 

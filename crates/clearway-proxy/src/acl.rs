@@ -233,6 +233,10 @@ pub fn values(s: &dyn Samples, fetch: &Fetch, convs: &Chain, sink: &mut dyn FnMu
             std::env::var_os(name).is_some_and(|v| out(Sample::Str(Cow::Owned(v.into_encoded_bytes()))))
         }
         Fetch::Uuid => out(Sample::string(uuid4())),
+        Fetch::Proxy { what, backend } => out(Sample::Int(crate::state_fetch::proxy(*what, backend))),
+        Fetch::Server { what, backend, server } => {
+            crate::state_fetch::server(*what, backend, server).is_some_and(&mut out)
+        }
         Fetch::Stick { slot, what, table } => {
             crate::stick::fetch(s, *slot, *what, table.as_deref()).is_some_and(&mut out)
         }
@@ -535,24 +539,6 @@ impl Cond {
     }
 }
 
-/// Fetches `values` answers itself.
-fn internal(f: &Fetch) -> bool {
-    matches!(
-        f,
-        Fetch::Var { .. }
-            | Fetch::Str(_)
-            | Fetch::Int(_)
-            | Fetch::Bool(_)
-            | Fetch::Bin(_)
-            | Fetch::Ip(_)
-            | Fetch::Env(_)
-            | Fetch::Uuid
-            | Fetch::Rand(_)
-            | Fetch::Date(_)
-            | Fetch::Stick { .. }
-    )
-}
-
 fn compile(t: &AclTest) -> Test {
     let patterns = match t.matcher {
         MatchKind::Ip => Patterns::Nets(t.patterns.iter().filter_map(|p| rules::parse_net(p).ok()).collect()),
@@ -585,7 +571,7 @@ fn compile(t: &AclTest) -> Test {
 
 impl Test {
     fn eval(&self, s: &dyn Samples) -> bool {
-        if self.convs.is_empty() && !internal(&self.fetch) {
+        if self.convs.is_empty() && !self.fetch.internal() {
             return s.each(&self.fetch, &mut |v| self.matches(v));
         }
         values(s, &self.fetch, &self.convs, &mut |v| self.matches(value(&v)))

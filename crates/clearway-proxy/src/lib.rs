@@ -27,6 +27,7 @@ pub mod server;
 pub mod session;
 pub mod sessions;
 pub mod socks4;
+pub mod state_fetch;
 pub mod stick;
 pub mod stream;
 mod timer;

@@ -245,6 +245,31 @@ impl Frontend {
     }
 }
 
+/// The running configuration's backends by name, for the fetches that read a backend's
+/// state (`nbsrv(B)`); weak, so a replaced configuration's go when their sessions end.
+static BACKENDS: std::sync::RwLock<Option<Arc<ByName>>> = std::sync::RwLock::new(None);
+
+type ByName = std::collections::HashMap<String, std::sync::Weak<Backend>>;
+
+/// Makes `backends` the ones state fetches find by name.
+pub fn install_backends(backends: &[Arc<Backend>]) {
+    let map = backends
+        .iter()
+        .map(|b| (b.rt.name.clone(), Arc::downgrade(b)))
+        .collect();
+    *BACKENDS.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(map));
+}
+
+/// The running configuration's backend of that name.
+pub fn backend_named(name: &str) -> Option<Arc<Backend>> {
+    BACKENDS
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()?
+        .get(name)?
+        .upgrade()
+}
+
 /// Where a `use_backend` rule sends a request.
 #[derive(Debug)]
 pub enum Switch {

@@ -122,6 +122,7 @@ impl Runtime {
             || cfg.frontends.iter().any(|f| admin_page(&f.http))
             || cfg.backends.iter().any(|b| admin_page(&b.http));
         let log_globals = crate::log::Globals::open(&cfg.global).map_err(|(span, m)| BuildError::new(&span, m))?;
+        let rate_read = cfg.rate_read_backends();
         for (id, b) in cfg.backends.iter().enumerate() {
             let servers = b
                 .servers
@@ -201,7 +202,8 @@ impl Runtime {
                         b.fullconn
                             .unwrap_or_else(|| default_fullconn(cfg, &b.name, global_maxconn)),
                     )
-                    .for_threads(threads),
+                    .for_threads(threads)
+                    .counting_rate(rate_read.contains(&b.name)),
                 mode: b.mode,
                 queue: Queue::default(),
                 check: Arc::new(check),
@@ -371,6 +373,7 @@ impl Runtime {
             }
             frontends.push(Arc::new(fe));
         }
+        crate::model::install_backends(&backends);
         let rt = Arc::new(Runtime {
             frontends,
             backends,

@@ -532,3 +532,46 @@ fn stick_tables_are_shown_and_cleared_on_the_stats_socket_as_with_haproxy() {
     );
     assert_eq!(cw[4], "# table: fe, type: ip, size:1024, used:0\n");
 }
+
+#[test]
+fn backend_and_server_state_fetches_read_as_haproxy() {
+    let Some(topo) = topology("rulestate") else { return };
+    let _w1 = echo(&topo, "198.51.100.10:80", "web1");
+    let _w2 = echo(&topo, "198.51.100.11:80", "web2");
+    let dir = std::env::temp_dir().join(clearway_testkit::netns::unique_name("rulestate"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = format!(
+        "global\n    stats socket {}/PORT.sock level admin\n{DEFAULTS}frontend fe\n    bind 192.0.2.1:PORT\n\
+         \x20   http-request return status 200 content-type text/plain lf-string \"n=%[nbsrv(bk)] \
+         up=%[srv_is_up(bk/s2)],%[srv_is_up(bk/s1)] c=%[be_conn(bk)] f=%[be_conn_free(bk)] s=%[connslots(bk)] \
+         q=%[queue(bk)] a=%[avg_queue(bk)] sc=%[srv_conn(bk/s1)] sf=%[srv_conn_free(bk/s1)]\" \
+         if {{ path /state }}\n\
+         \x20   use_backend sorry if {{ nbsrv(bk) lt 2 }}\n\
+         \x20   default_backend bk\n\
+         backend bk\n    server s1 198.51.100.10:80 maxconn 10 maxqueue 5\n\
+         \x20   server s2 198.51.100.11:80 maxconn 20 maxqueue 5\n\
+         backend sorry\n    http-request return status 503 content-type text/plain lf-string \"sorry %[nbsrv]\"\n",
+        dir.display()
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &config);
+    let mut got = Vec::new();
+    for port in [80u16, 81] {
+        let sock = dir.join(format!("{port}.sock"));
+        let get = |path: &str| {
+            let out = topo.client.exec(
+                "curl",
+                &["-sS", "--max-time", "10", &format!("http://192.0.2.1:{port}{path}")],
+            );
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        };
+        let mut seen = vec![get("/state"), values(&get("/"), "server").join("")];
+        cli(&sock, "disable server bk/s2");
+        seen.push(get("/state"));
+        seen.push(get("/"));
+        got.push(seen);
+    }
+    assert_eq!(got[0], got[1], "Clearway, then HAProxy");
+    assert_eq!(got[0][0], "n=2 up=1,1 c=0 f=30 s=40 q=0 a=0 sc=0 sf=10", "{:?}", got[0]);
+    assert_eq!(got[0][3], "sorry 0", "{:?}", got[0]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -3,7 +3,7 @@
 //! and `%[EXPR]` templates. Knows names and arguments; must not know which keyword uses them.
 
 use crate::model::Userlist;
-use crate::rules::{CertField, Chain, Dn, Expr, Fetch, MatchKind, Piece, Template, Type};
+use crate::rules::{CertField, Chain, Dn, Expr, Fetch, MatchKind, Piece, ProxyState, ServerState, Template, Type};
 use std::sync::Arc;
 
 thread_local! {
@@ -125,6 +125,54 @@ fn userlist(name: &str) -> Option<Arc<Userlist>> {
     USERLISTS.with(|u| u.borrow().iter().find(|l| l.name == name).cloned())
 }
 
+/// The fetches of a backend's or a server's state, by name.
+const PROXY_STATES: &[(&str, ProxyState)] = &[
+    ("nbsrv", ProxyState::Nbsrv),
+    ("be_conn", ProxyState::Conn),
+    ("be_conn_free", ProxyState::ConnFree),
+    ("be_sess_rate", ProxyState::SessRate),
+    ("connslots", ProxyState::Connslots),
+    ("queue", ProxyState::Queue),
+    ("avg_queue", ProxyState::AvgQueue),
+];
+const SERVER_STATES: &[(&str, ServerState)] = &[
+    ("srv_is_up", ServerState::IsUp),
+    ("srv_conn", ServerState::Conn),
+    ("srv_conn_free", ServerState::ConnFree),
+];
+
+/// `nbsrv([BACKEND])` and its kind, `srv_is_up(BACKEND/SERVER)` and its kind; None for
+/// other names. Whether the names exist is checked once the whole configuration is read.
+fn state_fetch(base: &str, arg: Option<&str>, word: &str) -> Option<Result<(Fetch, MatchKind), String>> {
+    if let Some((_, what)) = PROXY_STATES.iter().find(|(n, _)| *n == base) {
+        let backend = arg.map(|a| a.trim().to_string()).or_else(|| table_or_own(None));
+        return Some(
+            backend
+                .map(|backend| (Fetch::Proxy { what: *what, backend }, MatchKind::Int))
+                .ok_or_else(|| format!("'{word}' needs a backend name here")),
+        );
+    }
+    let (_, what) = SERVER_STATES.iter().find(|(n, _)| *n == base)?;
+    Some(match arg.and_then(|a| a.trim().split_once('/')) {
+        Some((b, s)) if !b.is_empty() && !s.is_empty() => {
+            let kind = if *what == ServerState::IsUp {
+                MatchKind::Bool
+            } else {
+                MatchKind::Int
+            };
+            Ok((
+                Fetch::Server {
+                    what: *what,
+                    backend: b.to_string(),
+                    server: s.to_string(),
+                },
+                kind,
+            ))
+        }
+        _ => Err(format!("'{base}' expects BACKEND/SERVER, e.g. '{base}(app/s1)'")),
+    })
+}
+
 /// A sample expression `FETCH[(ARGS)][,CONV[(ARGS)]]...` and the match kind it implies for
 /// `-m` less ACLs: the fetch's (`path_beg`), or after converters their output type's.
 pub fn expression(word: &str) -> Result<(Expr, MatchKind), String> {
@@ -193,6 +241,9 @@ fn criterion(call: &clearway_sample::args::Call, word: &str) -> Result<(Fetch, M
         _ => None,
     };
     if let Some(r) = stick_fetch(base, call.args(), word) {
+        return r;
+    }
+    if let Some(r) = state_fetch(base, arg, word) {
         return r;
     }
     match base {

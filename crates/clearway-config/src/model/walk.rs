@@ -155,6 +155,43 @@ impl Config {
         found
     }
 
+    /// The backends (and servers) state fetches name (`nbsrv(B)`, `srv_is_up(B/S)`), with
+    /// where.
+    pub fn state_refs(&self) -> Vec<(String, Option<String>, Span)> {
+        use crate::rules::Fetch;
+        let found = std::cell::RefCell::new(Vec::new());
+        let note = |f: &Fetch, span: &Span| match f {
+            Fetch::Proxy { backend, .. } => found.borrow_mut().push((backend.clone(), None, span.clone())),
+            Fetch::Server { backend, server, .. } => {
+                found
+                    .borrow_mut()
+                    .push((backend.clone(), Some(server.clone()), span.clone()))
+            }
+            _ => {}
+        };
+        self.visit_rules(&|f, _, span| note(f, span), &|_, _| {});
+        found.into_inner()
+    }
+
+    /// The backends whose session rate a rule reads (`be_sess_rate`).
+    pub fn rate_read_backends(&self) -> Vec<String> {
+        use crate::rules::{Fetch, ProxyState};
+        let found = std::cell::RefCell::new(Vec::new());
+        self.visit_rules(
+            &|f, _, _| {
+                if let Fetch::Proxy {
+                    what: ProxyState::SessRate,
+                    backend,
+                } = f
+                {
+                    found.borrow_mut().push(backend.clone());
+                }
+            },
+            &|_, _| {},
+        );
+        found.into_inner()
+    }
+
     /// The tables `stick` rules use: their entries keep a server.
     pub fn server_tables(&self) -> Vec<&str> {
         let mut v: Vec<&str> = (self.backends.iter())

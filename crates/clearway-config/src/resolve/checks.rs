@@ -247,3 +247,25 @@ pub(super) fn check_stick_tables(cfg: &Config, ctx: &mut Ctx) {
         }
     }
 }
+
+/// Every backend and server a state fetch names exists (a fetch that names none reads its
+/// own proxy, which must then have a backend side, as HAProxy requires).
+pub(super) fn check_state_refs(cfg: &Config, ctx: &mut Ctx) {
+    for (backend, server, span) in cfg.state_refs() {
+        let Some(b) = cfg.backends.iter().find(|b| b.name == backend) else {
+            ctx.error_hint(
+                &span,
+                format!("no backend named '{backend}' (a state fetch reads a backend)"),
+                crate::suggest::hint(&backend, cfg.backends.iter().map(|b| b.name.as_str())),
+            );
+            continue;
+        };
+        if let Some(s) = server.filter(|s| !b.servers.iter().any(|x| x.name == *s)) {
+            ctx.error_hint(
+                &span,
+                format!("backend '{backend}' has no server named '{s}'"),
+                crate::suggest::hint(&s, b.servers.iter().map(|x| x.name.as_str())),
+            );
+        }
+    }
+}

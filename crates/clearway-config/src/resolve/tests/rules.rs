@@ -192,3 +192,49 @@ fn destination_and_uri_rewrites_and_response_deny() {
         assert!(e.contains(says) && e.contains("t.cfg:3"), "{text}: {e}");
     }
 }
+
+#[test]
+fn state_fetches_name_backends_and_servers_that_exist() {
+    use crate::rules::{Fetch, ProxyState, ServerState};
+    let l = ok(&format!(
+        "{POLICY_BASE}backend b\n tcp-request content reject if {{ nbsrv lt 1 }} || {{ srv_is_up(b/s) -m bool }}\n \
+         server s 127.0.0.1:1\n"
+    ));
+    let c = l.config.backend("b").unwrap().tcp_rules.content[0]
+        .condition
+        .clone()
+        .unwrap();
+    assert_eq!(
+        c.any_of[0][0].tests[0].fetch,
+        Fetch::Proxy {
+            what: ProxyState::Nbsrv,
+            backend: "b".into()
+        },
+        "no name: the rule's own proxy"
+    );
+    assert!(matches!(
+        &c.any_of[1][0].tests[0].fetch,
+        Fetch::Server { what: ServerState::IsUp, backend, server } if backend == "b" && server == "s"
+    ));
+    for (bad, needle) in [
+        (
+            "frontend g\n bind :2\n tcp-request content reject if { be_conn gt 1 }\n default_backend b\n",
+            "no backend named 'g'",
+        ),
+        (
+            "frontend g\n bind :2\n tcp-request content reject if { queue(bq) gt 1 }\n default_backend b\n",
+            "no backend named 'bq'",
+        ),
+        (
+            "frontend g\n bind :2\n tcp-request content reject if { srv_conn(b/x) gt 1 }\n default_backend b\n",
+            "no server named 'x'",
+        ),
+        (
+            "frontend g\n bind :2\n tcp-request content reject if { srv_conn(b) gt 1 }\n default_backend b\n",
+            "BACKEND/SERVER",
+        ),
+    ] {
+        let e = refused(&format!("{POLICY_BASE}backend b\n server s 127.0.0.1:1\n{bad}"));
+        assert!(e.iter().any(|e| e.message.contains(needle)), "{bad}: {e:?}");
+    }
+}
