@@ -35,9 +35,11 @@ pub const FEATURES: &[&str] = &[
     "OPENSSL",
     "RUSTLS",
     "PROMEX",
+    // Compression (flate2): gzip and deflate as zlib makes them.
+    "ZLIB",
 ];
 /// Features of HAProxy builds that Clearway does not have, listed with a `-`.
-pub const NOT_FEATURES: &[&str] = &["LUA", "PCRE", "PCRE2", "ZLIB", "SLZ", "LINUX_SPLICE", "QUIC"];
+pub const NOT_FEATURES: &[&str] = &["LUA", "PCRE", "PCRE2", "SLZ", "LINUX_SPLICE", "QUIC"];
 
 impl<'a> Facts<'a> {
     /// Clearway's own facts, with `env` for variables.

@@ -11,6 +11,7 @@ use std::time::Duration;
 pub use crate::span::Span;
 
 mod checks;
+mod compression;
 mod dns;
 mod persist;
 mod server;
@@ -19,6 +20,7 @@ mod tls;
 mod userlist;
 mod walk;
 pub use checks::*;
+pub use compression::*;
 pub use dns::*;
 pub use persist::*;
 pub use server::*;
@@ -85,6 +87,8 @@ pub struct Global {
     /// `tune.http.maxhdr` (default 101): a head may have one field fewer (HAProxy counts the
     /// start line); a request with more is refused, a response with more is a 502.
     pub maxhdr: Option<u16>,
+    /// `tune.comp.maxlevel` (default 1): how hard responses are compressed.
+    pub comp_maxlevel: Option<u32>,
     /// `external-check`: backends may run programs as health checks.
     pub external_check: bool,
     /// `insecure-fork-wanted`: the process may start programs (HAProxy's external checks
@@ -420,6 +424,8 @@ pub struct HttpSettings {
     /// `monitor-uri`: requests for exactly this URI (its path and query, when it starts with
     /// `/`) are answered 200 by the frontend itself, before any rule, and not logged.
     pub monitor_uri: Option<String>,
+    /// `compression ...`: responses compressed for clients that accept it.
+    pub compression: Option<Compression>,
 }
 
 /// A proxy's statistics page (`stats enable`, `stats uri`, ...).

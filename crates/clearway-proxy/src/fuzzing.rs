@@ -57,6 +57,7 @@ pub fn request_head(data: &[u8]) {
             uri: &head.parts.uri,
             headers: &fields,
             raw: false,
+            http10: false,
         },
         chunked,
     );

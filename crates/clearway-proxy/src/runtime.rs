@@ -110,6 +110,7 @@ impl Runtime {
         crate::process::uptime_secs();
         crate::http::client_h1::set_max_head(cfg.global.max_request_head());
         crate::http::decode::set_max_headers(usize::from(cfg.global.maxhdr.unwrap_or(101)));
+        crate::http::compress::set_level(cfg.global.comp_maxlevel.unwrap_or(1));
         let mut backends = Vec::with_capacity(cfg.backends.len());
         // As many pool shards as worker threads.
         let threads = threads(cfg);

@@ -541,11 +541,10 @@ fn a_closing_clients_server_connection_stays_idle_for_others_or_is_reset() {
         assert!(headers(&body, "connection").is_empty(), "{body}");
         assert_eq!(values(&body, "req"), [n.to_string()], "{body}");
     }
+    // An HTTP/1.0 client: asked in HTTP/1.0 with keep-alive, as HAProxy asks.
     let body = get(&topo, "http://192.0.2.1/", &["--http1.0"]);
-    assert!(
-        headers(&body, "connection").is_empty(),
-        "HTTP/1.0 without keep-alive: {body}"
-    );
+    assert_eq!(headers(&body, "connection"), ["keep-alive"], "{body}");
+    assert_eq!(values(&body, "line"), ["GET / HTTP/1.0"], "{body}");
     assert_eq!(values(&body, "req"), ["4"], "{body}");
     assert_eq!(srv.count(), 1);
     let left = topo.lb.sh("ss -tanH dst 198.51.100.10:80");

@@ -114,6 +114,7 @@ pub(super) const ACTED: &[&str] = &[
     "nosplice",
     "busy-polling",
     "tune.bufsize",
+    "tune.comp.maxlevel",
     "tune.http.maxhdr",
     "tune.maxrewrite",
     "spread-checks",
@@ -279,6 +280,13 @@ fn apply_inner(d: &Directive, g: &mut Global, ctx: &mut Ctx) -> Result<(), Strin
             match d.words[1].parse::<u16>() {
                 Ok(n) if (1..=32_767).contains(&n) => g.maxhdr = Some(n),
                 _ => return Err(format!("'{kw}' expects a number from 1 to 32767, not '{}'", d.words[1])),
+            }
+        }
+        "tune.comp.maxlevel" => {
+            want_args(d, 1, "a level from 1 to 9")?;
+            match d.words[1].parse::<u32>() {
+                Ok(n) if (1..=9).contains(&n) => g.comp_maxlevel = Some(n),
+                _ => return Err(format!("'{kw}' expects a level from 1 to 9, not '{}'", d.words[1])),
             }
         }
         "tune.bufsize" | "tune.maxrewrite" => {

@@ -278,6 +278,44 @@ pub fn apply(d: &Directive, kind: Kind, name: &str, caps: Caps, p: &mut Draft, c
     }
 }
 
+/// `compression algo ALGO... | type TYPE... | offload`, lines adding up.
+fn compression(d: &Directive, caps: Caps, p: &mut Draft, ctx: &mut Ctx) -> Res<()> {
+    let c = p.http.compression.get_or_insert_with(Default::default);
+    let values = &d.words[2.min(d.words.len())..];
+    match d.arg(1) {
+        Some("algo") if !values.is_empty() => {
+            for v in values {
+                let a = crate::model::CompAlgo::parse(v).ok_or_else(|| {
+                    (
+                        format!("'compression algo': '{v}' is not a supported algorithm"),
+                        Some("identity, gzip, deflate or raw-deflate".into()),
+                    )
+                })?;
+                // As HAProxy: the last named is preferred.
+                c.algos.insert(0, a);
+            }
+        }
+        Some("type") if !values.is_empty() => c.types.extend(values.iter().cloned()),
+        Some("offload") if values.is_empty() => {
+            if caps.defaults {
+                ctx.warn(
+                    &d.span,
+                    "'compression offload' ignored in a 'defaults' section (as in HAProxy)",
+                );
+            } else {
+                c.offload = true;
+            }
+        }
+        _ => {
+            return Err((
+                "'compression' expects 'algo ALGO...', 'type TYPE...' or 'offload'".into(),
+                None,
+            ))
+        }
+    }
+    Ok(())
+}
+
 /// `capture request|response header NAME len N`, `capture cookie NAME len N`.
 fn capture(d: &Directive, p: &mut Draft, ctx: &mut Ctx) -> Res<()> {
     let usage = "'capture request|response header NAME len N' or 'capture cookie NAME len N'";
@@ -699,6 +737,7 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
             p.http.errorfiles.push(e);
         }
         "http-reuse" => p.http.reuse = http::reuse(d)?,
+        "compression" => compression(d, caps, p, ctx)?,
         "monitor-uri" => {
             want_args(d, 1, "a URI, e.g. /haproxy_health").map_err(err)?;
             p.http.monitor_uri = Some(d.words[1].clone());

@@ -1,7 +1,8 @@
 //! The body of a response on its way to the client: bytes Clearway made, or a server's
 //! streamed body that, once complete, gives its connection back for reuse and its slot back
 //! to the queue; it also carries the header lines an HTTP/1.1 server's head kept as they
-//! came (`take_raw_head`). Must not look at the bytes.
+//! came (`take_raw_head`). Must not look at the bytes, which a compressed response hands to
+//! its encoder (`compress`).
 
 use super::h1;
 use super::pool::{Key, Pool, Sender};
@@ -58,6 +59,16 @@ pub struct ResBody {
     done: Option<DoneGuard>,
     /// The request's log line, written when this body is done or dropped.
     log: Option<Box<super::access_log::PendingLog>>,
+    /// `compression`: the encoder the bytes go through, until the body's end; then the
+    /// trailers frame that came after the last bytes, if any.
+    encoder: Option<Box<Encoding>>,
+}
+
+/// A body being compressed.
+#[derive(Debug)]
+struct Encoding {
+    encoder: Option<super::compress::Encoder>,
+    trailers: Option<Frame<Bytes>>,
 }
 
 enum Kind {
@@ -86,6 +97,7 @@ impl ResBody {
             kind: Kind::Local((!b.is_empty()).then_some(b)),
             done: None,
             log: None,
+            encoder: None,
         }
     }
 
@@ -97,6 +109,7 @@ impl ResBody {
             },
             done: None,
             log: None,
+            encoder: None,
         };
         // An empty body is over already: the connection can serve another request at once.
         b.finish_h1();
@@ -111,6 +124,7 @@ impl ResBody {
             },
             done: None,
             log: None,
+            encoder: None,
         }
     }
 
@@ -127,6 +141,56 @@ impl ResBody {
     /// and back in costs a copy of it each way.
     pub fn set_done(&mut self, done: Option<DoneGuard>) {
         self.done = done;
+    }
+
+    /// Sends the body through `encoder` (`compression`).
+    pub fn compress(&mut self, encoder: super::compress::Encoder) {
+        self.encoder = Some(Box::new(Encoding {
+            encoder: Some(encoder),
+            trailers: None,
+        }));
+    }
+
+    /// The server's body runs until it closes its connection (HTTP/1 without a length).
+    pub fn until_close(&self) -> bool {
+        matches!(&self.kind, Kind::H1 { inner, .. } if inner.until_close())
+    }
+
+    /// A frame of the inner body through the encoder: data compressed, and at the end the
+    /// encoder's last bytes before any trailers.
+    fn encode(
+        &mut self,
+        r: Poll<Option<Result<Frame<Bytes>, BoxError>>>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let Some(enc) = self.encoder.as_deref_mut() else {
+            return r;
+        };
+        match r {
+            Poll::Ready(Some(Ok(f))) if f.is_data() => {
+                let Some(e) = enc.encoder.as_mut() else {
+                    return Poll::Ready(Some(Ok(f)));
+                };
+                let data = f.into_data().unwrap_or_default();
+                if data.is_empty() {
+                    return Poll::Ready(Some(Ok(Frame::data(data))));
+                }
+                Poll::Ready(Some(Ok(Frame::data(e.push(data)))))
+            }
+            Poll::Ready(Some(Ok(f))) => match enc.encoder.take() {
+                // Trailers: the stream's end first, then them.
+                Some(e) => {
+                    enc.trailers = Some(f);
+                    Poll::Ready(Some(Ok(Frame::data(e.finish()))))
+                }
+                None => Poll::Ready(Some(Ok(f))),
+            },
+            Poll::Ready(None) => match (enc.encoder.take(), enc.trailers.take()) {
+                (Some(e), _) => Poll::Ready(Some(Ok(Frame::data(e.finish())))),
+                (None, Some(t)) => Poll::Ready(Some(Ok(t))),
+                (None, None) => Poll::Ready(None),
+            },
+            other => other,
+        }
     }
 
     /// Carries the request's log line, to be written when the body is over.
@@ -195,7 +259,10 @@ impl Body for ResBody {
     type Error = BoxError;
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let r = self.as_mut().poll_inner(cx);
+        let mut r = self.as_mut().poll_inner(cx);
+        if self.encoder.is_some() {
+            r = self.encode(r);
+        }
         if self.log.is_some() {
             self.logged(&r);
         }
@@ -207,6 +274,9 @@ impl Body for ResBody {
     }
 
     fn size_hint(&self) -> SizeHint {
+        if self.encoder.is_some() {
+            return SizeHint::default();
+        }
         match &self.kind {
             Kind::Local(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
             Kind::H1 { inner, .. } => inner.exact_len().map_or_else(SizeHint::default, SizeHint::with_exact),
@@ -231,6 +301,11 @@ impl Kind {
 
 impl ResBody {
     fn ended(&self) -> bool {
+        if let Some(e) = &self.encoder {
+            if e.encoder.is_some() || e.trailers.is_some() {
+                return false;
+            }
+        }
         match &self.kind {
             Kind::Local(b) => b.is_none(),
             Kind::H1 { inner, .. } => inner.is_end(),

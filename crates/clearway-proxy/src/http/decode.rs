@@ -57,6 +57,11 @@ impl Decoder {
         Decoder { state }
     }
 
+    /// The body runs until the peer closes (no length, not chunked).
+    pub fn until_close(&self) -> bool {
+        matches!(self.state, State::Close)
+    }
+
     pub fn is_end(&self) -> bool {
         self.state == State::Done
     }

@@ -79,6 +79,9 @@ pub struct Head<'a> {
     /// instead of going into a header map: nothing will read or change them before an
     /// HTTP/1 client side writes them out.
     pub raw: bool,
+    /// The client asked in HTTP/1.0: the server is asked so too (as HAProxy forwards it),
+    /// with `Connection: keep-alive` unless the request says how the connection ends.
+    pub http10: bool,
 }
 
 /// A failed exchange, and whether the request may go again over another connection: nothing
@@ -337,7 +340,12 @@ pub(crate) fn encode_head(w: &mut BytesMut, req: &Head<'_>, chunked: bool) {
         w.put_u8(b'/');
     }
     w.put_slice(target.as_bytes());
-    w.put_slice(b" HTTP/1.1\r\n");
+    // A chunked body needs HTTP/1.1 (an HTTP/1.0 client never sends one).
+    let http10 = req.http10 && !chunked;
+    w.put_slice(if http10 { b" HTTP/1.0\r\n" } else { b" HTTP/1.1\r\n" });
+    if http10 && !req.headers.contains_key(header::CONNECTION) {
+        w.put_slice(b"connection: keep-alive\r\n");
+    }
     for (k, v) in req.headers {
         w.put_slice(k.as_str().as_bytes());
         w.put_slice(b": ");
@@ -585,6 +593,11 @@ impl ResponseBody {
     /// connection's buffer is no longer shared while the body is read.
     pub fn take_raw(&mut self) -> Bytes {
         std::mem::take(&mut self.raw)
+    }
+
+    /// The body runs until the server closes (neither a length nor chunked).
+    pub fn until_close(&self) -> bool {
+        self.dec.until_close()
     }
 
     /// The exact length still to come, when the framing says it.

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod body;
 pub mod client_h1;
 pub mod client_io;
+pub mod compress;
 pub mod cookie;
 pub mod decode;
 pub mod h1;

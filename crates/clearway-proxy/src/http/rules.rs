@@ -126,6 +126,8 @@ pub struct HttpRules {
     pub stats: Option<super::stats_app::StatsApp>,
     /// `monitor-uri` (frontends).
     pub monitor_uri: Option<Box<str>>,
+    /// `compression ...`.
+    pub compression: Option<clearway_config::model::Compression>,
     /// A request rule may change the request's destination (`set-dst`, `set-dst-port`).
     pub sets_destination: bool,
     /// A rule may store a variable: messages need their stores.
@@ -276,6 +278,7 @@ impl HttpRules {
             originalto,
             stats: h.stats.as_ref().map(super::stats_app::StatsApp::new),
             monitor_uri: h.monitor_uri.as_deref().map(Box::from),
+            compression: h.compression.clone(),
         }
     }
 

@@ -415,6 +415,19 @@ impl Session {
             // Logged even when no response comes.
             l.persistence([c.seen.log_char(), b'N']);
         }
+        // `compression`: what the client accepts that this proxy sends (`Accept-Encoding`
+        // taken out of the request with `offload`).
+        let fc = fe.http.compression.as_ref();
+        let bc = be.http.compression.as_ref();
+        let compress = if fc.is_some() || bc.is_some() {
+            super::compress::settings(fc, bc)
+                .and_then(|(c, offload)| super::compress::choose(c, offload, &mut parts.headers))
+        } else {
+            None
+        };
+        if let Some(a) = compress {
+            parts.extensions.insert(super::compress::Accepted(a));
+        }
         let persisted = Persisted {
             cookie,
             bent,
@@ -454,6 +467,7 @@ impl Session {
             && be.cookie.is_none()
             && !be.checkcache
             && !be.sticking.on_responses()
+            && compress.is_none()
             && !fe.http.has_response_rules()
             && !be.http.has_response_rules()
             && !fe.http.has_after_rules()
@@ -610,6 +624,7 @@ impl Session {
                         // response rule reads them; an HTTP/2 client's goes through hyper,
                         // which needs the header map.
                         raw: raw_response,
+                        http10: parts.version == Version::HTTP_10,
                     };
                     // `timeout server` runs on the connection's own timer.
                     match conn.send(head, req_body, be.rt.timeouts.server).await {

@@ -55,6 +55,7 @@ async fn exchange_then(response: &[u8], method: Method, close: bool) -> (Sent, D
                 uri: &uri,
                 headers: &h,
                 raw: false,
+                http10: false,
             },
             Empty::<Bytes>::new(),
             None,
@@ -76,6 +77,7 @@ async fn a_get_goes_out_as_one_head_and_its_connection_is_reused() {
         uri: &uri,
         headers: &h,
         raw: false,
+        http10: false,
     };
     let (parts, mut body) = c.send(head, Empty::<Bytes>::new(), None).await.unwrap();
     assert_eq!(
@@ -96,6 +98,7 @@ async fn a_get_goes_out_as_one_head_and_its_connection_is_reused() {
         uri: &uri,
         headers: &h,
         raw: false,
+        http10: false,
     };
     let (parts, mut body) = again.send(head, Empty::<Bytes>::new(), None).await.unwrap();
     assert_eq!(parts.status, 204);
@@ -185,6 +188,7 @@ async fn a_streamed_request_body_goes_chunked_and_a_sized_one_as_is() {
                     uri: &uri,
                     headers: &h,
                     raw: false,
+                    http10: false,
                 },
                 frames,
                 None,
@@ -217,6 +221,7 @@ async fn a_streamed_request_body_goes_chunked_and_a_sized_one_as_is() {
         uri: &uri,
         headers: &h,
         raw: false,
+        http10: false,
     };
     let (_, mut body) = c
         .send(head, Full::new(Bytes::from_static(b"data")), None)
@@ -267,6 +272,7 @@ async fn a_connection_closed_unanswered_can_be_replayed_only_without_a_body() {
         uri: &uri,
         headers: &h,
         raw: false,
+        http10: false,
     };
     let f = c
         .send(head, Full::new(Bytes::from_static(b"x")), None)
@@ -384,6 +390,7 @@ async fn timeout_server_on_the_head_and_not_from_an_earlier_request() {
         uri: &uri,
         headers: &h,
         raw: false,
+        http10: false,
     };
     server.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").await.unwrap();
     let (_, mut body) = c.send(head(), Empty::<Bytes>::new(), limit).await.unwrap();

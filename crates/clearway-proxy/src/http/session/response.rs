@@ -82,7 +82,7 @@ impl Session {
         (server, persisted): (usize, &Persisted),
         req: &http::request::Parts,
         mut rp: http::response::Parts,
-        body: ResBody,
+        mut body: ResBody,
     ) -> Response<ResBody> {
         be.rt.servers[server].counters.inc(Field::of_status(rp.status.as_u16()));
         self.stick(be, (server, persisted), req, &rp);
@@ -118,7 +118,36 @@ impl Session {
             be.events.send(crate::log::ALERT, &msg);
             return self.refuse_response(be, req, body, 502);
         }
+        if let Some(a) = req.extensions.get::<crate::http::compress::Accepted>() {
+            self.compress(be, a.0, req, &mut rp, &mut body);
+        }
         Response::from_parts(rp, body)
+    }
+
+    /// `compression`: a response that qualifies is marked compressed and its body goes
+    /// through the encoder.
+    fn compress(
+        &self,
+        be: &Backend,
+        algo: clearway_config::model::CompAlgo,
+        req: &http::request::Parts,
+        rp: &mut http::response::Parts,
+        body: &mut ResBody,
+    ) {
+        use crate::http::compress;
+        let old = |v: http::Version| v == http::Version::HTTP_09 || v == http::Version::HTTP_10;
+        let r = compress::Response {
+            status: rp.status.as_u16(),
+            http11: !old(req.version) && !old(rp.version),
+            head_request: req.method == http::Method::HEAD,
+            framed: !body.until_close(),
+            headers: &rp.headers,
+        };
+        let types = compress::types(self.fe.http.compression.as_ref(), be.http.compression.as_ref());
+        if compress::qualifies(&r, types) {
+            compress::mark(&mut rp.headers, algo);
+            body.compress(compress::Encoder::new(algo));
+        }
     }
 
     /// The `stick` rules' turn on a response from `server`: what they store names it.
