@@ -14,6 +14,7 @@ mod checks;
 mod compression;
 mod dns;
 mod persist;
+mod retry;
 mod server;
 mod stick;
 mod tls;
@@ -23,6 +24,7 @@ pub use checks::*;
 pub use compression::*;
 pub use dns::*;
 pub use persist::*;
+pub use retry::*;
 pub use server::*;
 pub use stick::*;
 pub use tls::*;
@@ -547,6 +549,8 @@ pub struct Backend {
     pub source: Option<Source>,
     /// `retries`: connection attempts after the first one fails. Default 3.
     pub retries: u32,
+    /// `retry-on`: what is retried.
+    pub retry_on: RetryOn,
     /// `option redispatch`: the last retry may go to another server.
     pub redispatch: bool,
     /// `disabled`: a stopped backend, kept so that frontends naming it still load; it has

@@ -592,6 +592,7 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
             servers,
             source: draft.source.clone(),
             retries: draft.retries,
+            retry_on: draft.retry_on.clone(),
             redispatch: draft.redispatch,
             fullconn: draft.fullconn,
             disabled: draft.disabled,

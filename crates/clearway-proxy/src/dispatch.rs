@@ -213,7 +213,12 @@ pub async fn connect_or_reuse<T>(
     if first.is_none() {
         be.rt.note_client(client.conn.peer.ip());
     }
-    let attempts = be.rt.retries.saturating_add(1);
+    // `retry-on` without `conn-failure`: a failed connection is not tried again.
+    let attempts = if be.retry_on.conn_failure {
+        be.rt.retries.saturating_add(1)
+    } else {
+        1
+    };
     let queue_limit = be.rt.timeouts.queue_or_connect();
     let mut last: Option<usize> = None;
     let mut last_err = DispatchError::NoServer;

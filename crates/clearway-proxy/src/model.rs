@@ -318,6 +318,8 @@ pub struct Backend {
     pub cookie: Option<crate::http::cookie::CookiePersist>,
     /// `stick on|match|store-*` rules.
     pub sticking: crate::stick::Sticking,
+    /// `retry-on`: what is retried (up to `retries` times).
+    pub retry_on: model::RetryOn,
     /// `option persist`.
     pub persist: bool,
     /// `option checkcache`.
@@ -415,6 +417,23 @@ impl Backend {
         });
         let stuck = found.map(|server| Assigned { server, stays: forced });
         (ruled.or(stuck), pending)
+    }
+
+    /// Where an L7 retry (`retry-on`) of a request that went to `last` goes: a new choice of
+    /// the balancer with `option redispatch` when the server is stopped, at the last retry, or
+    /// for a request no persistence sends there under a round robin over several servers
+    /// (as HAProxy redispatches); the same server otherwise.
+    pub fn l7_retry(&self, last: usize, assigned: Option<Assigned>, last_retry: bool) -> Option<Assigned> {
+        let forced = assigned.is_some_and(|a| a.stays);
+        let rr = matches!(self.balance, model::Balance::RoundRobin | model::Balance::StaticRr);
+        let active = self.rt.servers.iter().filter(|s| s.usable() && !s.backup).count();
+        let anew = self.rt.redispatch
+            && !forced
+            && (!self.rt.servers[last].running() || last_retry || (assigned.is_none() && rr && active > 1));
+        (!anew).then_some(Assigned {
+            server: last,
+            stays: forced,
+        })
     }
 
     /// What a connection to `server` counts its bytes into.

@@ -260,6 +260,7 @@ impl Runtime {
                     .as_ref()
                     .map(|c| crate::http::cookie::CookiePersist::new(c, b.servers.iter().map(|s| s.cookie.as_deref()))),
                 sticking: crate::stick::Sticking::new(&b.stick_rules),
+                retry_on: b.retry_on.clone(),
                 persist: b.options.persist,
                 checkcache: b.options.checkcache && b.mode == model::Mode::Http,
                 disabled: b.disabled,

@@ -313,8 +313,7 @@ fn rewrites_replace_what_the_regex_matches_whole_as_haproxy() {
 #[test]
 fn process_variables_are_read_on_the_stats_socket_as_with_haproxy() {
     let Some(topo) = topology("rulevar") else { return };
-    let dir = std::env::temp_dir().join(clearway_testkit::netns::unique_name("rulevar"));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = socket_dir("rulevar");
     let _w = echo(&topo, "198.51.100.10:80", "web1");
     // One config text for both proxies: each gets its own socket.
     let config = |sock: &std::path::Path| {
@@ -469,8 +468,7 @@ fn stick_tables_count_and_rate_limit_as_haproxy() {
 #[test]
 fn stick_tables_are_shown_and_cleared_on_the_stats_socket_as_with_haproxy() {
     let Some(topo) = topology("rulesht") else { return };
-    let dir = std::env::temp_dir().join(clearway_testkit::netns::unique_name("rulesht"));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = socket_dir("rulesht");
     let _w = echo(&topo, "198.51.100.10:80", "web1");
     let config = |sock: &std::path::Path| {
         format!(
@@ -538,8 +536,7 @@ fn backend_and_server_state_fetches_read_as_haproxy() {
     let Some(topo) = topology("rulestate") else { return };
     let _w1 = echo(&topo, "198.51.100.10:80", "web1");
     let _w2 = echo(&topo, "198.51.100.11:80", "web2");
-    let dir = std::env::temp_dir().join(clearway_testkit::netns::unique_name("rulestate"));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = socket_dir("rulestate");
     let config = format!(
         "global\n    stats socket {}/PORT.sock level admin\n{DEFAULTS}frontend fe\n    bind 192.0.2.1:PORT\n\
          \x20   http-request return status 200 content-type text/plain lf-string \"n=%[nbsrv(bk)] \

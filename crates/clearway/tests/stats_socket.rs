@@ -6,13 +6,6 @@ mod common;
 use common::http::{echo, get, values, DEFAULTS as HTTP_DEFAULTS};
 use common::*;
 
-/// A directory of its own for the test's sockets.
-fn socket_dir(tag: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(clearway_testkit::netns::unique_name(tag));
-    std::fs::create_dir_all(&d).expect("socket dir");
-    d
-}
-
 /// The `show stat` row of `proxy/name`, as column name -> value.
 fn stat(path: &std::path::Path, proxy: &str, name: &str) -> StatRow {
     let csv = cli(path, "show stat");

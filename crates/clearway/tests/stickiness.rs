@@ -33,8 +33,7 @@ const TCP: &str = "global\n    stats socket DIR/PORT.sock level admin\n{TCP_DEFA
 fn stick_on_src_keeps_each_client_on_its_server_as_haproxy_does() {
     let Some(topo) = topology("stks") else { return };
     let _srv = peer_servers(&topo, &["198.51.100.10:9000", "198.51.100.11:9000"]);
-    let dir = std::env::temp_dir().join(clearway_testkit::netns::unique_name("stks"));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = socket_dir("stks");
     let cfg = TCP
         .replace("{TCP_DEFAULTS}", TCP_DEFAULTS)
         .replace("DIR", &dir.display().to_string());
@@ -116,8 +115,7 @@ fn stick_rules_learn_sessions_from_responses_as_haproxy_does() {
     let Some(topo) = topology("stkh") else { return };
     let _w1 = echo(&topo, "198.51.100.10:80", "s1");
     let _w2 = echo(&topo, "198.51.100.11:80", "s2");
-    let dir = std::env::temp_dir().join(clearway_testkit::netns::unique_name("stkh"));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = socket_dir("stkh");
     let cfg = HTTP
         .replace("{DEFAULTS}", DEFAULTS)
         .replace("DIR", &dir.display().to_string());
@@ -202,8 +200,7 @@ fn stick_lines_that_cannot_work_are_refused() {
             "unexpected 'when'",
         ),
     ] {
-        let dir = std::env::temp_dir().join(clearway_testkit::netns::unique_name("stkc"));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = socket_dir("stkc");
         let path = dir.join("c.cfg");
         std::fs::write(&path, cfg).unwrap();
         let out = std::process::Command::new(binary())

@@ -33,6 +33,7 @@ pub struct Draft {
     pub dispatch: Option<(std::net::SocketAddr, Span)>,
     pub hash_type: crate::model::HashType,
     pub retries: u32,
+    pub retry_on: crate::model::RetryOn,
     pub redispatch: bool,
     pub fullconn: Option<u32>,
     /// `disabled` (`enabled` undoes one from defaults): the proxy is checked, then stopped.
@@ -92,6 +93,7 @@ impl Draft {
             hash_type: crate::model::HashType::MapBased,
             // HAProxy's default number of retries.
             retries: 3,
+            retry_on: Default::default(),
             redispatch: false,
             fullconn: None,
             disabled: false,
@@ -499,6 +501,21 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
         "retries" => {
             want_args(d, 1, "a number of retries").map_err(err)?;
             p.retries = units::int(&d.words[1], "retries").map_err(err)?;
+        }
+        "retry-on" => {
+            if d.words.len() < 2 {
+                return Err(err("'retry-on' expects keywords, e.g. 'retry-on conn-failure 503'"));
+            }
+            p.retry_on = crate::model::RetryOn::parse(d.words[1..].iter().map(String::as_str)).map_err(|e| {
+                (
+                    e,
+                    Some(
+                        "none, conn-failure, empty-response, junk-response, response-timeout, 0rtt-rejected, \
+                         401, 403, 404, 408, 425, 500, 501, 502, 503, 504, all-retryable-errors"
+                            .into(),
+                    ),
+                )
+            })?;
         }
         "source" => {
             // `if|unless COND` after `usesrc hdr_ip(...)`: which clients may choose the source.

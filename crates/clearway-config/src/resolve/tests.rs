@@ -491,8 +491,8 @@ fn what_would_change_traffic_is_refused_unless_the_operator_opts_out() {
     for (line, key) in [
         ("backend b\n server s 127.0.0.1:1 redir http://example.com\n", "redir"),
         (
-            "backend b\n retry-on all-retryable-errors\n server s 127.0.0.1:1\n",
-            "retry-on",
+            "backend b\n http-send-name-header X-Srv\n server s 127.0.0.1:1\n",
+            "http-send-name-header",
         ),
         ("backend b\n option nolinger\n server s 127.0.0.1:1\n", "nolinger"),
         (

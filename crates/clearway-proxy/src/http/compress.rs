@@ -101,6 +101,19 @@ pub fn choose(c: &Compression, offload: bool, headers: &mut HeaderMap) -> Option
     chosen.or_else(|| c.algos.contains(&CompAlgo::Identity).then_some(CompAlgo::Identity))
 }
 
+/// A request's turn, after its backend is known: the algorithm the client accepts that this
+/// proxy sends, kept in its extensions (`Accepted`); true when there is one.
+pub fn on_request(fe: Option<&Compression>, be: Option<&Compression>, parts: &mut http::request::Parts) -> bool {
+    if fe.is_none() && be.is_none() {
+        return false;
+    }
+    let chosen = settings(fe, be).and_then(|(c, offload)| choose(c, offload, &mut parts.headers));
+    if let Some(a) = chosen {
+        parts.extensions.insert(Accepted(a));
+    }
+    chosen.is_some()
+}
+
 /// What a response says of itself, for `qualifies`.
 pub struct Response<'a> {
     pub status: u16,

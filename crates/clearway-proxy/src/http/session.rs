@@ -7,8 +7,10 @@ mod client;
 mod finish;
 mod h2;
 mod last;
+mod persist;
 mod request;
 mod response;
+mod retry;
 #[cfg(test)]
 mod tests;
 mod upgrade;
@@ -24,7 +26,6 @@ use upgrade::{ClientSwitch, ServerSwitch};
 use super::access_log::ReqLog;
 use super::body::{DoneGuard, Lease, ResBody};
 use super::client_h1;
-use super::cookie::{unix_now, Bent, Persisted};
 use super::h1;
 use super::hop::strip_hop_by_hop_request;
 use super::pool::{Key, Pool, ReqBody, Sender};
@@ -33,7 +34,7 @@ use super::service;
 use crate::acl::ConnSamples;
 use crate::dispatch::{self, ClientSide, Got};
 use crate::kill::Kill;
-use crate::model::{Assigned, Backend, Frontend};
+use crate::model::{Backend, Frontend};
 use clearway_config::model::{HttpConnMode, HttpReuse};
 use clearway_core::Field;
 use http::header::{self, HeaderValue};
@@ -369,71 +370,10 @@ impl Session {
         } else {
             None
         };
-        // Persistence, read before the headers move on, in HAProxy's order:
-        // `force-persist`/`ignore-persist`, then `use-server`, then the cookie (unused when a
-        // rule gave the server; taken out of the request or unprefixed all the same).
-        let bent = if be.persist_rules.is_empty() {
-            Bent::No
-        } else {
-            be.bent(&super::samples::ReqSamples {
-                conn: &self.conn,
-                req: parts,
-            })
-        };
-        let ruled = be.assigned_server(
-            &super::samples::ReqSamples {
-                conn: &self.conn,
-                req: parts,
-            },
-            bent,
-        );
-        let cookie = be.cookie.as_ref().map(|c| {
-            c.on_request(
-                &mut parts.headers,
-                (bent, ruled.is_some()),
-                unix_now(),
-                |i| be.rt.servers[i].running(),
-                be.persist,
-            )
-        });
-        let assigned = ruled.or_else(|| {
-            cookie.and_then(|c| c.server).map(|server| Assigned {
-                server,
-                stays: bent == Bent::Forced,
-            })
-        });
-        // Then `stick` rules.
-        let (assigned, stick) = be.persistence(
-            &super::samples::ReqSamples {
-                conn: &self.conn,
-                req: parts,
-            },
-            assigned,
-            bent,
-        );
-        if let (Some(c), Some(l)) = (&cookie, parts.extensions.get::<ReqLog>()) {
-            // Logged even when no response comes.
-            l.persistence([c.seen.log_char(), b'N']);
-        }
-        // `compression`: what the client accepts that this proxy sends (`Accept-Encoding`
-        // taken out of the request with `offload`).
-        let fc = fe.http.compression.as_ref();
-        let bc = be.http.compression.as_ref();
-        let compress = if fc.is_some() || bc.is_some() {
-            super::compress::settings(fc, bc)
-                .and_then(|(c, offload)| super::compress::choose(c, offload, &mut parts.headers))
-        } else {
-            None
-        };
-        if let Some(a) = compress {
-            parts.extensions.insert(super::compress::Accepted(a));
-        }
-        let persisted = Persisted {
-            cookie,
-            bent,
-            assigned: assigned.map(|a| a.server),
-            stick,
-        };
+        // Persistence, then what the client accepts of compression, both read before the
+        // headers move on.
+        let (persisted, assigned) = self.persistence(be, parts);
+        let compress = super::compress::on_request(fe.http.compression.as_ref(), be.http.compression.as_ref(), parts);
         // The request's headers are only copied when something reads them after they are
         // sent: response rules, or an SNI taken from the request.
         let mut headers = super::decode::Reused::new(
@@ -467,7 +407,7 @@ impl Session {
             && be.cookie.is_none()
             && !be.checkcache
             && !be.sticking.on_responses()
-            && compress.is_none()
+            && !compress
             && !fe.http.has_response_rules()
             && !be.http.has_response_rules()
             && !fe.http.has_after_rules()
@@ -487,7 +427,7 @@ impl Session {
                 })
             });
         let conn = moved.as_deref().unwrap_or(&self.conn);
-        let side = ClientSide {
+        let mut side = ClientSide {
             conn,
             hdr_ip,
             data_waiting: true,
@@ -535,11 +475,18 @@ impl Session {
             (HttpConnMode::KeepAlive, false) => Some(be.pool.clone()),
             _ => None,
         };
-        let prefer = self.last.preferred(be);
+        let mut prefer = self.last.preferred(be);
         // An empty body can go again if a reused connection turns out closed; one that was
         // streamed to a server cannot.
         let mut body = Some(if body.is_end_stream() { ReqBody::Empty } else { body });
-        for attempt in 0..2 {
+        // `retry-on` conditions about the response: a request without a body goes again, up
+        // to `retries` times (one with a body is not kept to be sent twice).
+        let mut l7_left = if be.retry_on.after_response() && matches!(body, Some(ReqBody::Empty)) {
+            be.rt.retries
+        } else {
+            0
+        };
+        for attempt in 0..2 + l7_left {
             // An idle connection: the session's own with `http-reuse never`, else the backend's
             // (not for a session's first request with `safe`). A closing client's last request
             // may take one too, though it does not give it back.
@@ -627,7 +574,16 @@ impl Session {
                         http10: parts.version == Version::HTTP_10,
                     };
                     // `timeout server` runs on the connection's own timer.
-                    match conn.send(head, req_body, be.rt.timeouts.server).await {
+                    let sent = conn.send(head, req_body, be.rt.timeouts.server).await;
+                    if l7_left > 0 && retry::retried(&be.retry_on, &sent) {
+                        // Not this answer: the request again (its connection closes).
+                        l7_left -= 1;
+                        side.assigned = be.l7_retry(server, side.assigned, l7_left == 0);
+                        retry::count_retry(be, server, side.assigned.is_none());
+                        prefer = None;
+                        continue;
+                    }
+                    match sent {
                         Ok((mut rp, rb)) if rp.status == http::StatusCode::SWITCHING_PROTOCOLS => {
                             responded(fe, parts);
                             be.rt.servers[server].counters.inc(Field::Http1xx);
@@ -726,6 +682,14 @@ impl Session {
                             let key = headers.get(header::SEC_WEBSOCKET_KEY);
                             return self.tunnel(be, rp, (&proto, key), client_upgrade, slot, ServerSwitch::H2(on));
                         }
+                        H2Sent::Answered(res, _)
+                            if l7_left > 0 && be.retry_on.statuses.contains(&res.status().as_u16()) =>
+                        {
+                            l7_left -= 1;
+                            side.assigned = be.l7_retry(server, side.assigned, l7_left == 0);
+                            retry::count_retry(be, server, side.assigned.is_none());
+                            prefer = None;
+                        }
                         H2Sent::Answered(res, h2) => {
                             responded(fe, parts);
                             if let Some(o) = &be.observers[server] {
@@ -741,7 +705,8 @@ impl Session {
                             );
                         }
                         H2Sent::Again(_) | H2Sent::Refused(_) if slot.killed() => return self.killed(be, parts),
-                        H2Sent::Again(b) => body = Some(b),
+                        H2Sent::Again(b) if attempt == 0 => body = Some(b),
+                        H2Sent::Again(_) => break,
                         H2Sent::Refused(status) => {
                             count_failed_response(be, server);
                             if let Some(o) = &be.observers[server] {

@@ -65,6 +65,7 @@ fn backend_min(maxconn: u32, minconn: u32, n: usize, balance: Balance) -> Backen
         persist_rules: Vec::new(),
         stick_table: None,
         stick_rules: Vec::new(),
+        retry_on: Default::default(),
         cookie: None,
         timeouts: model::Timeouts::default(),
         options: model::ProxyOptions::default(),

@@ -157,6 +157,13 @@ pub fn clearway_and_haproxy(topo: &Topology, config: &str) -> (Clearway, Clearwa
     (cw, hap)
 }
 
+/// A fresh directory for a test's sockets (`stats socket DIR/PORT.sock`); the test removes it.
+pub fn socket_dir(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(clearway_testkit::netns::unique_name(tag));
+    std::fs::create_dir_all(&dir).expect("socket directory");
+    dir
+}
+
 /// One statistics row of HAProxy's CSV layout: column name -> value.
 pub type StatRow = std::collections::HashMap<String, String>;
 

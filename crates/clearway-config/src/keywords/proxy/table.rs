@@ -15,6 +15,7 @@ pub(in crate::keywords) const KEYWORDS: &[(&str, char)] = &[
     ("balance", 'B'),
     ("hash-type", 'B'),
     ("retries", 'B'),
+    ("retry-on", 'B'),
     ("fullconn", 'B'),
     ("dispatch", 'B'),
     ("tcp-response", 'B'),
@@ -96,7 +97,6 @@ pub(in crate::keywords) const KNOWN_NOT_ACTED: &[(&str, NotActed)] = &[
     ("reqdel", Unsupported),
     ("rspdel", Unsupported),
     ("block", Unsupported),
-    ("retry-on", Unsupported),
     ("guid", NoEffect),
 ];
 
