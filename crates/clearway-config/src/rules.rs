@@ -258,6 +258,53 @@ pub enum HttpAction {
     Auth {
         realm: Option<String>,
     },
+    /// `set-nice N`: a scheduling priority, which changes nothing a client or server sees.
+    NoEffect,
+    /// `set-log-level LEVEL`: the level of the request's log line (None: `silent`, none).
+    SetLogLevel(Option<u8>),
+    /// `set-src EXPR`, `set-src-port EXPR`: the client's address (or port) as the rest of
+    /// the request's handling sees it (ACLs, logs, `X-Forwarded-For`, `usesrc clientip`).
+    SetSrc(Expr),
+    SetSrcPort(Expr),
+    /// `sc-set-gpt0(N) EXPR`.
+    ScSetGpt0 {
+        slot: u8,
+        value: Expr,
+    },
+    /// `disable-l7-retry`: this request is not retried after a response (`retry-on`).
+    DisableL7Retry,
+    /// `silent-drop`: the connection goes without a word, and its closing never reaches the
+    /// client (TTL 1), which keeps waiting.
+    SilentDrop,
+    /// `normalize-uri NORMALIZER`.
+    NormalizeUri(Normalizer),
+}
+
+/// What `normalize-uri` does to the request target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Normalizer {
+    /// `path-merge-slashes`: `//` becomes `/`.
+    MergeSlashes,
+    /// `path-strip-dot`: `/./` segments go.
+    StripDot,
+    /// `path-strip-dotdot [full]`: `/a/../` becomes `/`; `full` also drops a `..` above the root.
+    StripDotDot {
+        full: bool,
+    },
+    /// `percent-decode-unreserved [strict]`: `%41` becomes `A` (strict: a bad escape refuses
+    /// the request with a 400).
+    DecodeUnreserved {
+        strict: bool,
+    },
+    /// `percent-to-uppercase [strict]`: `%2f` becomes `%2F`.
+    PercentUpper {
+        strict: bool,
+    },
+    /// `query-sort-by-name`: the query's parameters sorted by name (stable).
+    QuerySort,
+    /// `fragment-strip`: the `#...` part goes; `fragment-encode`: its `#` becomes `%23`.
+    FragmentStrip,
+    FragmentEncode,
 }
 
 /// The part of a request target a `replace-*` rule rewrites.
@@ -322,9 +369,12 @@ impl HttpRule {
             HttpAction::ReplaceHeader { replacement, .. } | HttpAction::ReplaceTarget { replacement, .. } => {
                 replacement.any_expr(pred)
             }
-            HttpAction::SetDst(e) | HttpAction::SetDstPort(e) | HttpAction::TrackSc { key: e, .. } => {
-                pred(&e.fetch, &e.convs)
-            }
+            HttpAction::SetDst(e)
+            | HttpAction::SetDstPort(e)
+            | HttpAction::SetSrc(e)
+            | HttpAction::SetSrcPort(e)
+            | HttpAction::ScSetGpt0 { value: e, .. }
+            | HttpAction::TrackSc { key: e, .. } => pred(&e.fetch, &e.convs),
             HttpAction::SetVar {
                 value: VarValue::Expr(e),
                 ..

@@ -16,4 +16,4 @@ pub mod tproxy_setup;
 
 pub use connect::{ConnectError, ConnectStage, SourceBind};
 pub use listen::ListenSpec;
-pub use sockopt::{set_keepalive, shutdown_both, Keepalive};
+pub use sockopt::{drop_silently, set_keepalive, shutdown_both, Keepalive};

@@ -117,3 +117,30 @@ pub fn set_keepalive(s: &impl std::os::fd::AsFd, ka: &Keepalive) -> io::Result<(
     }
     Ok(())
 }
+
+/// Ends a connection without telling the peer (`silent-drop`), as HAProxy does: in TCP
+/// repair mode (with CAP_NET_ADMIN) closing it sends nothing at all; otherwise what it sends
+/// from now on dies one hop away (TTL / hop limit 1) before it is shut down.
+pub fn drop_silently(fd: std::os::fd::RawFd) -> io::Result<()> {
+    // The descriptor belongs to the caller, open for as long as this call.
+    let b = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    if nix::sys::socket::setsockopt(&b, nix::sys::socket::sockopt::TcpRepair, &1).is_ok() {
+        // Closed by its owner from now on, with nothing sent.
+        return Ok(());
+    }
+    let s = socket2::SockRef::from(&b);
+    let v6 = s
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .is_some_and(|a| a.is_ipv6());
+    if v6 {
+        s.set_unicast_hops_v6(1)?;
+    }
+    // A v6 socket may carry v4 (mapped) traffic: its TTL too, when it takes one.
+    let ttl = s.set_ttl(1);
+    if !v6 {
+        ttl?;
+    }
+    shutdown_both(fd)
+}

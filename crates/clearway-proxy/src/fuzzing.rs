@@ -31,6 +31,31 @@ use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap};
 
 /// A request head from a client.
+/// Every `normalize-uri` of a request's target gives a target, and doing it twice changes
+/// nothing more (but decoding escapes, which may make new ones as HAProxy's single pass does).
+fn normalized(uri: &http::Uri) {
+    use clearway_config::rules::Normalizer as N;
+    for n in [
+        N::MergeSlashes,
+        N::StripDot,
+        N::StripDotDot { full: false },
+        N::StripDotDot { full: true },
+        N::DecodeUnreserved { strict: false },
+        N::DecodeUnreserved { strict: true },
+        N::PercentUpper { strict: false },
+        N::PercentUpper { strict: true },
+        N::QuerySort,
+    ] {
+        if let Ok(Some(once)) = crate::http::normalize::uri(uri, n) {
+            if matches!(n, N::DecodeUnreserved { .. }) {
+                continue;
+            }
+            let twice = crate::http::normalize::uri(&once, n);
+            assert!(matches!(twice, Ok(None)), "{n:?} of {uri} gave {once}, then {twice:?}");
+        }
+    }
+}
+
 pub fn request_head(data: &[u8]) {
     let mut buf = BytesMut::from(data);
     let Ok(Some(head)) = parse_request(&mut buf) else {
@@ -62,6 +87,7 @@ pub fn request_head(data: &[u8]) {
         chunked,
     );
     let sent = out.clone();
+    normalized(&head.parts.uri);
     // A Host field added to a head that already has the most fields a head may have takes
     // it past that limit, which every reader here shares: not comparable.
     if fields.len() + usize::from(chunked) > crate::http::decode::max_fields() {

@@ -203,6 +203,14 @@ pub fn inc_gpc0(s: &dyn Samples, slot: u8) {
     }
 }
 
+/// `sc-set-gpt0(N) VALUE`: the entry counter N tracks keeps VALUE's integer.
+pub fn set_gpt0(s: &dyn Samples, slot: u8, value: &Expr) {
+    let Some((t, k)) = s.tracked(slot) else { return };
+    if let Some(v) = crate::acl::first(s, value, |v| v.int()).flatten() {
+        t.set_gpt0(&k, v.max(0) as u64, now_ms());
+    }
+}
+
 /// A stick-table fetch's value.
 pub fn fetch(s: &dyn Samples, slot: StickSlot, what: StickWhat, name: Option<&str>) -> Option<Sample<'static>> {
     let (t, k) = match slot {

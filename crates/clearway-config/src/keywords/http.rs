@@ -85,24 +85,19 @@ pub enum Phase {
 }
 /// Actions HAProxy has that Clearway does not run yet.
 const NOT_YET: &[&str] = &[
-    "set-log-level",
-    "set-src",
     "capture",
     "lua",
     "cache-use",
     "cache-store",
     "wait-for-body",
-    "normalize-uri",
     "early-hint",
     "do-resolve",
     "set-map",
     "del-map",
     "add-acl",
     "del-acl",
-    "set-nice",
     "set-tos",
     "set-mark",
-    "silent-drop",
     "send-spoe-group",
     "set-timeout",
     "strict-mode",
@@ -225,6 +220,14 @@ pub fn rule(d: &Directive, phase: Phase, acls: &[Named]) -> Res<Option<HttpRule>
         }));
     }
     if let Some(action) = variable_action(action, &words[1..], &format!("{kw} {action}"))? {
+        return Ok(Some(HttpRule {
+            span: d.span.clone(),
+            action,
+            condition,
+        }));
+    }
+    let more = super::http_actions::parse(action, &words[1..], &format!("{kw} {action}"), phase == Phase::Request)?;
+    if let Some(action) = more {
         return Ok(Some(HttpRule {
             span: d.span.clone(),
             action,

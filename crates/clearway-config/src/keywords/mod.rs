@@ -11,6 +11,7 @@ pub mod cpu_map;
 pub mod dns;
 pub mod global;
 pub mod http;
+pub mod http_actions;
 pub mod log;
 pub mod options;
 pub mod paths;

@@ -48,11 +48,22 @@ struct Marks {
     /// What persistence made of its cookies (HAProxy's last two termination characters),
     /// as two bytes; 0 when its backend has no cookie persistence (`--`).
     persistence: std::sync::atomic::AtomicU16,
+    /// `set-log-level`: 0 unset, the level plus one, or `SILENT`.
+    level: std::sync::atomic::AtomicU8,
 }
+
+/// `set-log-level silent`.
+const SILENT: u8 = u8::MAX;
 
 impl ReqLog {
     fn since(&self) -> u64 {
         (self.at.elapsed().as_micros() as u64).max(1)
+    }
+
+    /// `set-log-level`: the line's level (None: no line).
+    pub fn set_level(&self, level: Option<u8>) {
+        let v = level.map_or(SILENT, |l| l.saturating_add(1));
+        self.marks.level.store(v, Ordering::Relaxed);
     }
 
     /// A connection to server `i` is ready for the request, which waited in the queue until
@@ -270,6 +281,11 @@ impl Drop for PendingLog {
             f => f.to_be_bytes(),
         };
         r.status = self.status;
+        r.level = match q.marks.level.load(Ordering::Relaxed) {
+            0 => None,
+            SILENT => Some(None),
+            l => Some(Some(l - 1)),
+        };
         r.bytes_in = q.bytes_in;
         // A refused request's response was never sent.
         r.bytes_out = if self.status.is_some() { self.bytes_out } else { 0 };

@@ -13,6 +13,7 @@ pub mod decode;
 pub mod h1;
 mod hash_key;
 mod hop;
+pub mod normalize;
 pub mod pool;
 pub mod prefixed;
 pub mod reply;

@@ -50,6 +50,14 @@ enum Action {
     Service(rules::Service),
     /// `auth`: its realm, the proxy's name when it has none.
     Auth(Box<str>),
+    /// `set-log-level` (None: `silent`).
+    LogLevel(Option<u8>),
+    SetSrc(Expr),
+    SetSrcPort(Expr),
+    ScSetGpt0(u8, Expr),
+    DisableL7Retry,
+    SilentDrop,
+    Normalize(rules::Normalizer),
 }
 
 /// A header value a rule sets or adds.
@@ -110,7 +118,30 @@ pub enum Verdict {
     Reject(clearway_config::model::Span),
     /// Hold the request, then answer with this status (`tarpit`).
     Tarpit(u16),
+    /// Close the connection so that the client never learns it (`silent-drop`).
+    SilentDrop(clearway_config::model::Span),
 }
+
+/// The client address a request counts as coming from once `set-src` or `set-src-port`
+/// changed it: what `src` says, logs show, `X-Forwarded-For` and `usesrc clientip` use.
+#[derive(Debug, Clone, Copy)]
+pub struct Source(pub std::net::SocketAddr);
+
+/// The connection as a request's rules left it (`set-src`, `set-dst`...), when they moved
+/// one of its addresses.
+pub fn moved(conn: &ConnSamples, req: &Parts) -> Option<ConnSamples> {
+    let dst = req.extensions.get::<Destination>();
+    let src = req.extensions.get::<Source>();
+    (dst.is_some() || src.is_some()).then(|| ConnSamples {
+        local: dst.map_or(conn.local, |d| d.0),
+        peer: src.map_or(conn.peer, |s| s.0),
+        ..conn.clone()
+    })
+}
+
+/// `disable-l7-retry` held for the request.
+#[derive(Debug, Clone, Copy)]
+pub struct NoL7Retry;
 
 /// The compiled HTTP settings of a frontend or a backend.
 #[derive(Debug)]
@@ -132,8 +163,9 @@ pub struct HttpRules {
     pub monitor_uri: Option<Box<str>>,
     /// `compression ...`.
     pub compression: Option<clearway_config::model::Compression>,
-    /// A request rule may change the request's destination (`set-dst`, `set-dst-port`).
-    pub sets_destination: bool,
+    /// A request rule may change the request's destination or source (`set-dst`,
+    /// `set-dst-port`, `set-src`, `set-src-port`).
+    pub moves_addresses: bool,
     /// A rule may store a variable: messages need their stores.
     writes_vars: bool,
     /// A rule reads which backend or server handles the request: messages keep them.
@@ -205,6 +237,14 @@ fn compile(r: &HttpRule, proxy: &str) -> Option<Rule> {
         HttpAction::Redirect(r) => Action::Redirect(r.clone()),
         HttpAction::UseService(s) => Action::Service(*s),
         HttpAction::Auth { realm } => Action::Auth(realm.as_deref().unwrap_or(proxy).into()),
+        HttpAction::NoEffect => return None,
+        HttpAction::SetLogLevel(l) => Action::LogLevel(*l),
+        HttpAction::SetSrc(e) => Action::SetSrc(e.clone()),
+        HttpAction::SetSrcPort(e) => Action::SetSrcPort(e.clone()),
+        HttpAction::ScSetGpt0 { slot, value } => Action::ScSetGpt0(*slot, value.clone()),
+        HttpAction::DisableL7Retry => Action::DisableL7Retry,
+        HttpAction::SilentDrop => Action::SilentDrop,
+        HttpAction::NormalizeUri(n) => Action::Normalize(*n),
     };
     Some(Rule {
         action,
@@ -236,6 +276,25 @@ fn destination(action: &Action, e: &Expr, s: &ReqSamples<'_>) -> Option<std::net
     .flatten()
 }
 
+/// The new client address a `set-src`/`set-src-port` rule gives, from the first value of
+/// its expression; None when it has none that fits (the rule then does nothing).
+fn source(action: &Action, e: &Expr, s: &ReqSamples<'_>) -> Option<std::net::SocketAddr> {
+    use clearway_sample::{Sample, Type};
+    let now = s.req.extensions.get::<Source>().map_or(s.conn.peer, |d| d.0);
+    crate::acl::first(s, e, |v| match action {
+        Action::SetSrc(_) => match v.cast(Type::Addr)? {
+            // As HAProxy: the port becomes 0.
+            Sample::Ipv4(a) => Some(std::net::SocketAddr::new(a.into(), 0)),
+            Sample::Ipv6(a) => Some(std::net::SocketAddr::new(a.into(), 0)),
+            _ => None,
+        },
+        _ => u16::try_from(v.int()?)
+            .ok()
+            .map(|p| std::net::SocketAddr::new(now.ip(), p)),
+    })
+    .flatten()
+}
+
 /// Runs `set-var`/`unset-var`, with the samples of the message.
 fn variable(action: &Action, s: &dyn Samples) {
     match action {
@@ -255,10 +314,14 @@ impl HttpRules {
         proxy: &str,
     ) -> HttpRules {
         let compile = |r| compile(r, proxy);
-        let sets_destination =
-            (h.request_rules.iter()).any(|r| matches!(r.action, HttpAction::SetDst(_) | HttpAction::SetDstPort(_)));
+        let moves_addresses = (h.request_rules.iter()).any(|r| {
+            matches!(
+                r.action,
+                HttpAction::SetDst(_) | HttpAction::SetDstPort(_) | HttpAction::SetSrc(_) | HttpAction::SetSrcPort(_)
+            )
+        });
         HttpRules {
-            sets_destination,
+            moves_addresses,
             writes_vars: (h
                 .request_rules
                 .iter()
@@ -392,6 +455,41 @@ impl HttpRules {
                     }
                     continue;
                 }
+                Action::SetSrc(f) | Action::SetSrcPort(f) => {
+                    if let Some(from) = source(&r.action, f, &s) {
+                        req.extensions.insert(Source(from));
+                    }
+                    continue;
+                }
+                Action::ScSetGpt0(slot, value) => {
+                    crate::stick::set_gpt0(&s, *slot, value);
+                    continue;
+                }
+                Action::LogLevel(l) => {
+                    if let Some(log) = req.extensions.get::<super::access_log::ReqLog>() {
+                        log.set_level(*l);
+                    }
+                    continue;
+                }
+                Action::DisableL7Retry => {
+                    req.extensions.insert(NoL7Retry);
+                    continue;
+                }
+                Action::SilentDrop => return Verdict::SilentDrop(r.span.clone()),
+                Action::Normalize(n) => {
+                    match super::normalize::uri(&req.uri, *n) {
+                        Ok(Some(u)) => retarget(req, u),
+                        Ok(None) => {}
+                        Err(super::normalize::BadEscape) => {
+                            let s = ReqSamples { conn, req };
+                            return Verdict::Respond {
+                                response: Box::new(self.reply(&Reply::Error(400), &s, fallback)),
+                                denied: true,
+                            };
+                        }
+                    }
+                    continue;
+                }
                 Action::SetVar(..) | Action::UnsetVar(_) => {
                     variable(&r.action, &s);
                     continue;
@@ -469,6 +567,16 @@ impl HttpRules {
                 Action::Reply(Reply::Error(status)) => return Some(*status),
                 a @ (Action::SetVar(..) | Action::UnsetVar(_)) => {
                     variable(a, &s);
+                    continue;
+                }
+                Action::ScSetGpt0(slot, value) => {
+                    crate::stick::set_gpt0(&s, *slot, value);
+                    continue;
+                }
+                Action::LogLevel(l) => {
+                    if let Some(log) = req.extensions.get::<super::access_log::ReqLog>() {
+                        log.set_level(*l);
+                    }
                     continue;
                 }
                 Action::SetStatus(status, reason) => {

@@ -142,6 +142,17 @@ impl Samples for ReqSamples<'_> {
                     _ => Value::Int(i64::from(d.port())),
                 })
             }
+            // `set-src`, `set-src-port`.
+            Fetch::Src | Fetch::SrcPort if r.extensions.get::<super::rules::Source>().is_some() => {
+                let a = r
+                    .extensions
+                    .get::<super::rules::Source>()
+                    .map_or(self.conn.peer, |d| d.0);
+                sink(match fetch {
+                    Fetch::Src => Value::Ip(a.ip()),
+                    _ => Value::Int(i64::from(a.port())),
+                })
+            }
             Fetch::Url => sink(Value::Str(r.uri.path_and_query().map_or("/", |p| p.as_str()))),
             Fetch::Query => r.uri.query().is_some_and(|q| sink(Value::Str(q))),
             Fetch::Method => sink(Value::Str(r.method.as_str())),

@@ -177,7 +177,7 @@ impl Session {
             }
         }
         if let Some(span) = self.content_rejects(&fe.tcp_rules, parts) {
-            return (self.reject(parts, span), None);
+            return (self.reject(parts, span, false), None);
         }
         if let Some(t) = parts.extensions.get::<super::samples::ReqTrackers>() {
             let now = crate::stick::now_ms();
@@ -201,7 +201,8 @@ impl Session {
                 return (response.map(ResBody::from), None);
             }
             Verdict::Service(svc) => return (self.service(svc, parts), None),
-            Verdict::Reject(span) => return (self.reject(parts, &span), None),
+            Verdict::Reject(span) => return (self.reject(parts, &span, false), None),
+            Verdict::SilentDrop(span) => return (self.reject(parts, &span, true), None),
             Verdict::Tarpit(status) => return (self.tarpit(None, status, parts).await, None),
             Verdict::Auth(realm) => {
                 fe.counters.inc(Field::Intercepted);
@@ -234,7 +235,7 @@ impl Session {
             super::samples::with_vars(parts);
         }
         if let Some(span) = self.content_rejects(&be.tcp_rules, parts) {
-            return (self.reject(parts, span), Some(be));
+            return (self.reject(parts, span, false), Some(be));
         }
         match be.http.on_request(parts, &self.conn, Some(&fe.http.errors)) {
             Verdict::Continue => {}
@@ -247,7 +248,8 @@ impl Session {
             }
             Verdict::Service(svc) => return (self.service(svc, parts), Some(be)),
             Verdict::Auth(realm) => return (self.ask_credentials(Some(&be), &realm, parts), Some(be)),
-            Verdict::Reject(span) => return (self.reject(parts, &span), Some(be)),
+            Verdict::Reject(span) => return (self.reject(parts, &span, false), Some(be)),
+            Verdict::SilentDrop(span) => return (self.reject(parts, &span, true), Some(be)),
             Verdict::Tarpit(status) => {
                 let res = self.tarpit(Some(&be), status, parts).await;
                 return (res, Some(be));
@@ -296,15 +298,24 @@ impl Session {
     /// A request refused by a `tcp-request content reject` rule: as HAProxy, the client
     /// connection is closed without a response (every stream of an HTTP/2 one), and the
     /// request logged `PR` with status -1.
-    fn reject(&self, parts: &http::request::Parts, span: &clearway_config::model::Span) -> Response<ResBody> {
+    fn reject(
+        &self,
+        parts: &http::request::Parts,
+        span: &clearway_config::model::Span,
+        silent: bool,
+    ) -> Response<ResBody> {
         self.fe.content_rejected(&self.conn, span);
         if let Some(l) = parts.extensions.get::<ReqLog>() {
             l.rejected();
         }
         if let Some(fd) = self.conn.fd {
             // The descriptor is the client connection this request came on, open while the
-            // request is handled.
-            let _ = clearway_net::shutdown_both(fd);
+            // request is handled. `silent-drop`: what it sends dies one hop away.
+            let _ = if silent {
+                clearway_net::drop_silently(fd)
+            } else {
+                clearway_net::shutdown_both(fd)
+            };
         }
         let mut res = self.error(None, 403);
         res.extensions_mut().insert(Rejected);
@@ -384,7 +395,11 @@ impl Session {
             },
         );
         strip_hop_by_hop_request(&mut headers);
-        forward_for(ff, &mut headers, self.conn.peer.ip());
+        let client = parts
+            .extensions
+            .get::<super::rules::Source>()
+            .map_or(self.conn.peer, |s| s.0);
+        forward_for(ff, &mut headers, client.ip());
         // `option originalto`: the backend's settings win, as in HAProxy.
         let ot = be.http.originalto.as_ref().or(fe.http.originalto.as_ref());
         if ot.is_some() {
@@ -415,17 +430,13 @@ impl Session {
             && !fe.captures.reads_response();
         let client_upgrade = upgrade.is_some().then(|| ClientSwitch::take(parts)).flatten();
 
-        // `set-dst`/`set-dst-port`: where a `0.0.0.0` server connects for this request.
-        // Boxed: this request's future holds it across its awaits.
-        let moved: Option<Box<ConnSamples>> = (fe.http.sets_destination || be.http.sets_destination)
-            .then(|| parts.extensions.get::<super::rules::Destination>())
+        // `set-dst`/`set-dst-port`: where a `0.0.0.0` server connects for this request;
+        // `set-src`/`set-src-port`: the client the backend sees (`usesrc clientip`, `balance
+        // source`). Boxed: this request's future holds it across its awaits.
+        let moved: Option<Box<ConnSamples>> = (fe.http.moves_addresses || be.http.moves_addresses)
+            .then(|| super::rules::moved(&self.conn, parts))
             .flatten()
-            .map(|d| {
-                Box::new(ConnSamples {
-                    local: d.0,
-                    ..self.conn.clone()
-                })
-            });
+            .map(Box::new);
         let conn = moved.as_deref().unwrap_or(&self.conn);
         let mut side = ClientSide {
             conn,
@@ -463,7 +474,7 @@ impl Session {
             epoch: be.rt.servers[server].epoch(),
             backend: be.id,
             server,
-            source: spoofed_source(be, server, self.conn.peer.ip(), hdr_ip),
+            source: spoofed_source(be, server, conn.peer.ip(), hdr_ip),
             sni: sni_of(server),
         };
         // After an NTLM challenge the session's connections are its own, as with `never`.
@@ -481,7 +492,10 @@ impl Session {
         let mut body = Some(if body.is_end_stream() { ReqBody::Empty } else { body });
         // `retry-on` conditions about the response: a request without a body goes again, up
         // to `retries` times (one with a body is not kept to be sent twice).
-        let mut l7_left = if be.retry_on.after_response() && matches!(body, Some(ReqBody::Empty)) {
+        let mut l7_left = if be.retry_on.after_response()
+            && matches!(body, Some(ReqBody::Empty))
+            && parts.extensions.get::<super::rules::NoL7Retry>().is_none()
+        {
             be.rt.retries
         } else {
             0

@@ -62,6 +62,8 @@ pub struct Record<'a> {
     pub beconn: u32,
     pub srvconn: u32,
     pub retries: u32,
+    /// `set-log-level`: the line's level instead of the usual one (Some(None): no line).
+    pub level: Option<Option<u8>>,
     pub backend_queue: u32,
     pub http: Option<HttpLine>,
     /// The values of the format's `%[...]` expressions, in order (None: no value).
@@ -242,6 +244,7 @@ impl Record<'_> {
             beconn: 0,
             srvconn: 0,
             retries: 0,
+            level: None,
             backend_queue: 0,
             http: None,
             samples: &[],
@@ -478,7 +481,12 @@ impl Logger {
         if self.dontlog_normal && !failed {
             return;
         }
-        let level = if failed && self.separate_errors { ERR } else { INFO };
+        let level = match r.level {
+            Some(None) => return,
+            Some(Some(l)) => l,
+            None if failed && self.separate_errors => ERR,
+            None => INFO,
+        };
         self.send(level, &f.render(r));
     }
 

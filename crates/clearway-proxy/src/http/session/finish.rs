@@ -63,11 +63,13 @@ impl Session {
         {
             let captured = res.extensions_mut().remove::<ResCaptured>();
             let samples = self.log_samples(res, req);
+            // The addresses as the rules left them (`set-src`, `set-dst`).
+            let moved = crate::http::rules::moved(&self.conn, req);
             let mut log = PendingLog::new(
                 self.fe.clone(),
                 be_arc.cloned(),
                 l,
-                &self.conn,
+                moved.as_ref().unwrap_or(&self.conn),
                 res.status(),
                 res.headers(),
                 captured,

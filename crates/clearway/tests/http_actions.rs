@@ -1,0 +1,140 @@
+//! HTTP actions side by side with HAProxy: `set-src` (what ACLs, `X-Forwarded-For` and
+//! stick tables see), `sc-set-gpt0`, `set-log-level silent`, `normalize-uri`,
+//! `disable-l7-retry`, `silent-drop`, and `set-nice` (no effect).
+
+mod common;
+use clearway_testkit::HttpStatusServer;
+use common::http::{echo, headers, values, DEFAULTS};
+use common::*;
+use std::net::UdpSocket;
+
+const CONFIG: &str = "global\n    stats socket DIR/PORT.sock level admin\n    log 127.0.0.1:1PORT5 local0\n    expose-experimental-directives\n\
+    {DEFAULTS}frontend fe\n    bind 192.0.2.1:PORT\n    log global\n    log-format \"lv %HP\"\n\
+    \x20   option forwardfor\n\
+    \x20   stick-table type ip size 10 store gpt0\n\
+    \x20   http-request set-nice 100\n\
+    \x20   http-request set-src hdr(x-real-ip) if { hdr(x-real-ip) -m found }\n\
+    \x20   http-request set-header X-Src %[src]\n\
+    \x20   http-request track-sc0 src\n\
+    \x20   http-request sc-set-gpt0(0) 7 if { path_beg /mark }\n\
+    \x20   http-request set-log-level silent if { path_beg /quiet }\n\
+    \x20   http-request normalize-uri path-merge-slashes\n\
+    \x20   http-request normalize-uri path-strip-dotdot\n\
+    \x20   http-request normalize-uri percent-to-uppercase\n\
+    \x20   http-request normalize-uri query-sort-by-name\n\
+    \x20   http-request silent-drop if { path_beg /drop }\n\
+    \x20   http-request disable-l7-retry if { path_beg /once }\n\
+    \x20   use_backend flaky if { path_beg /flaky } || { path_beg /once }\n\
+    \x20   default_backend be\n\
+    backend be\n    server web1 198.51.100.10:80\n\
+    backend flaky\n    retry-on 503\n    retries 2\n    server down 198.51.100.11:80\n";
+
+#[test]
+fn http_actions_act_as_haproxy() {
+    let Some(topo) = topology("hact") else { return };
+    let _w = echo(&topo, "198.51.100.10:80", "web1");
+    let down = HttpStatusServer::start(&topo.server, addr("198.51.100.11:80"), 503, "busy");
+    let dir = socket_dir("hact");
+    let receivers: Vec<UdpSocket> = [1805, 1815]
+        .iter()
+        .map(|p| {
+            let s = topo.lb.enter(|| UdpSocket::bind(("127.0.0.1", *p))).expect("udp");
+            s.set_read_timeout(Some(TIMEOUT)).unwrap();
+            s
+        })
+        .collect();
+    let cfg = CONFIG
+        .replace("{DEFAULTS}", DEFAULTS)
+        .replace("DIR", &dir.display().to_string());
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
+    let mut seen = Vec::new();
+    for (port, rx) in [(80u16, &receivers[0]), (81, &receivers[1])] {
+        let sock = dir.join(format!("{port}.sock"));
+        let curl = |path: &str, opts: &[&str]| {
+            let mut args = vec!["-sS", "--max-time", "10", "-w", "\n%{http_code}"];
+            args.extend_from_slice(opts);
+            let url = format!("http://192.0.2.1:{port}{path}");
+            args.push(&url);
+            String::from_utf8_lossy(&topo.client.exec("curl", &args).stdout).into_owned()
+        };
+        let mut got = Vec::new();
+        // The client's address from a header, and a target put in one form.
+        let body = curl(
+            "//a/b/../c?z=1&a=2%2f",
+            &["--path-as-is", "-H", "X-Real-IP: 203.0.113.9"],
+        );
+        got.push(values(&body, "line").join(""));
+        got.push(format!(
+            "src={} xff={}",
+            headers(&body, "x-src").join(","),
+            headers(&body, "x-forwarded-for").join(",")
+        ));
+        // gpt0 set on the entry of the address the header gave.
+        curl("/mark", &["-H", "X-Real-IP: 203.0.113.9"]);
+        let table = cli(&sock, "show table fe");
+        got.push(
+            table
+                .lines()
+                .filter(|l| l.starts_with("0x"))
+                .map(|l| {
+                    l.split_whitespace()
+                        .filter(|w| w.starts_with("key=") || w.starts_with("gpt0="))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .collect::<Vec<_>>()
+                .join(";"),
+        );
+        // A silenced request leaves no line; the others do.
+        for p in ["/l1", "/quiet", "/l2"] {
+            curl(p, &[]);
+        }
+        let mut lines = Vec::new();
+        let mut buf = vec![0u8; 4096];
+        while lines.len() < 2 {
+            let Ok(n) = rx.recv(&mut buf) else { break };
+            let l = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if let Some((_, rest)) = l.split_once(" lv ") {
+                if ["/l1", "/quiet", "/l2"].iter().any(|p| rest.starts_with(p)) {
+                    lines.push(rest.trim_end().to_string());
+                }
+            }
+        }
+        got.push(lines.join(","));
+        // Retries: none when disabled for the request, `retries` more otherwise.
+        let before = down.count();
+        got.push(curl("/once", &[]).lines().last().unwrap_or("").to_string());
+        got.push(format!("once asked {}", down.count() - before));
+        let before = down.count();
+        got.push(curl("/flaky", &[]).lines().last().unwrap_or("").to_string());
+        got.push(format!("flaky asked {}", down.count() - before));
+        // Dropped: the client hears nothing (curl gives up: no status).
+        let out = topo.client.exec(
+            "curl",
+            &[
+                "-sS",
+                "--max-time",
+                "1",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                &format!("http://192.0.2.1:{port}/drop"),
+            ],
+        );
+        got.push(format!("drop {}", String::from_utf8_lossy(&out.stdout)));
+        seen.push(got);
+    }
+    let cw = &seen[0];
+    assert_eq!(cw[0], "GET /a/c?a=2%2F&z=1 HTTP/1.1", "{cw:?}");
+    assert_eq!(cw[1], "src=203.0.113.9 xff=203.0.113.9", "{cw:?}");
+    assert!(cw[2].contains("key=203.0.113.9 gpt0=7"), "{cw:?}");
+    assert_eq!(cw[3], "/l1,/l2", "{cw:?}");
+    assert_eq!(cw[5], "once asked 1", "{cw:?}");
+    assert_eq!(cw[7], "flaky asked 3", "{cw:?}");
+    assert_eq!(cw[8], "drop 000", "{cw:?}");
+    for (i, (a, b)) in seen[0].iter().zip(&seen[1]).enumerate() {
+        assert_eq!(a, b, "item {i}: Clearway, then HAProxy");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
