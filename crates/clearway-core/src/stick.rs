@@ -211,6 +211,21 @@ impl Table {
         self.with(key, now, |e, _| e.server = Some((id, name)));
     }
 
+    /// The number of the server the live entry of `key` names (no use counted).
+    pub fn server_id(&self, key: &Key, now: u64) -> Option<u32> {
+        let map = self.shard(key);
+        map.get(key).filter(|e| self.live(e, now))?.server.as_ref().map(|s| s.0)
+    }
+
+    /// How many sessions or requests track the live entry of `key` (its `conn_cur` count of
+    /// trackers, 0 without an entry).
+    pub fn trackers(&self, key: &Key, now: u64) -> i64 {
+        let map = self.shard(key);
+        map.get(key)
+            .filter(|e| self.live(e, now))
+            .map_or(0, |e| e.conn_cur as i64)
+    }
+
     /// gpc0 back to 0; its value before.
     pub fn clr_gpc0(&self, key: &Key, now: u64) -> Option<i64> {
         self.with(key, now, |e, _| std::mem::take(&mut e.gpc0) as i64)

@@ -1,6 +1,6 @@
-//! Process-level operations: going to the background, the file-descriptor limit and the
-//! worker threads' CPU binding. Owns the fork/setsid calls (to be made before any thread,
-//! tokio runtime included, starts) and the affinity calls.
+//! Process-level operations: going to the background, the file-descriptor limit, the
+//! worker threads' CPU binding, and the local time zone's offset. Owns the fork/setsid calls
+//! (to be made before any thread, tokio runtime included, starts) and the affinity calls.
 
 use std::io;
 use std::path::Path;
@@ -149,5 +149,19 @@ pub fn local_utc_offset(unix_secs: i64) -> i64 {
         0
     } else {
         tm.tm_gmtoff
+    }
+}
+
+/// The local time zone's offset from UTC at Unix time `t`, in seconds (0 when the system
+/// cannot say): what `ltime` writes times in.
+pub fn local_offset(t: i64) -> i64 {
+    let t = t as libc::time_t;
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // localtime_r writes only into `tm`, and reads the time zone the process was given.
+    let ok = unsafe { !libc::localtime_r(&t, &mut tm).is_null() };
+    if ok {
+        tm.tm_gmtoff
+    } else {
+        0
     }
 }

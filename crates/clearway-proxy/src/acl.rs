@@ -178,6 +178,10 @@ impl clearway_sample::Ctx for Vars<'_> {
             v.unset(&name.name);
         }
     }
+
+    fn table(&self, table: &str, key: Sample<'_>, data: &str) -> Option<i64> {
+        crate::stick::lookup(table, key, data)
+    }
 }
 
 /// A fetch's value as a sample.
@@ -321,6 +325,9 @@ pub struct ConnSamples {
     pub frontend: Option<std::sync::Arc<Ident>>,
     /// The stick-table entries the session tracks (`tcp-request ... track-scN`).
     pub trackers: std::sync::OnceLock<std::sync::Arc<crate::stick::Trackers>>,
+    /// The connection's own addresses (peer, local), when a PROXY protocol header replaced
+    /// them (`fc_src`, `fc_dst`).
+    pub real: Option<(std::net::SocketAddr, std::net::SocketAddr)>,
 }
 
 /// A proxy's or a server's name and number, for the fetches that tell them.
@@ -334,6 +341,7 @@ impl ConnSamples {
     /// Takes a PROXY protocol header's word for who the client is and what it reached.
     pub fn proxied(&mut self, h: crate::proxy_protocol::Header) {
         if let Some((src, dst)) = h.addrs {
+            self.real = Some((self.peer, self.local));
             (self.peer, self.local) = (src, dst);
         }
         self.proxy = Some(std::sync::Arc::new(h));
@@ -350,6 +358,15 @@ impl Samples for ConnSamples {
                 .as_ref()
                 .is_some_and(|f| sink(Value::Int(i64::from(f.id)))),
             Fetch::Dst => sink(Value::Ip(self.local.ip())),
+            Fetch::FcSrc | Fetch::FcDst | Fetch::FcSrcPort | Fetch::FcDstPort => {
+                let (peer, local) = self.real.unwrap_or((self.peer, self.local));
+                sink(match fetch {
+                    Fetch::FcSrc => Value::Ip(peer.ip()),
+                    Fetch::FcDst => Value::Ip(local.ip()),
+                    Fetch::FcSrcPort => Value::Int(i64::from(peer.port())),
+                    _ => Value::Int(i64::from(local.port())),
+                })
+            }
             Fetch::SrcPort => sink(Value::Int(i64::from(self.peer.port()))),
             Fetch::DstPort => sink(Value::Int(i64::from(self.local.port()))),
             Fetch::Always(b) => sink(Value::Bool(*b)),

@@ -615,6 +615,7 @@ mod tests {
             vars: Default::default(),
             frontend: None,
             trackers: Default::default(),
+            real: None,
         }
     }
 

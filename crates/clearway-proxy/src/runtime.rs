@@ -111,6 +111,7 @@ impl Runtime {
         crate::http::client_h1::set_max_head(cfg.global.max_request_head());
         crate::http::decode::set_max_headers(usize::from(cfg.global.maxhdr.unwrap_or(101)));
         crate::http::compress::set_level(cfg.global.comp_maxlevel.unwrap_or(1));
+        clearway_sample::conv::time::set_local_offset(clearway_net::process::local_offset);
         let mut backends = Vec::with_capacity(cfg.backends.len());
         // As many pool shards as worker threads.
         let threads = threads(cfg);

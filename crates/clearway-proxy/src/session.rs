@@ -49,6 +49,7 @@ pub fn spawn<H: Send + 'static>(
         vars: Default::default(),
         frontend: Some(fe.ident.clone()),
         trackers: Default::default(),
+        real: None,
     };
     // Connection rules see the connection's own addresses, never a PROXY header's.
     let mut expect_proxy = at.accept_proxy;

@@ -211,6 +211,45 @@ pub fn set_gpt0(s: &dyn Samples, slot: u8, value: &Expr) {
     }
 }
 
+/// What table `name`'s entry of `key` keeps of `data` (a `table_*` converter; `""`: whether
+/// the entry exists, `in_table`): 0 without an entry, None when the table does not store it.
+pub fn lookup(name: &str, key: Sample<'_>, data: &str) -> Option<i64> {
+    use clearway_core::stick::Data;
+    let (t, kind, len) = table(name)?;
+    let k = key_of(key, kind, len)?;
+    let now = now_ms();
+    let d = match data {
+        "" => return Some(i64::from(t.contains(&k, now))),
+        "conn_cnt" => Data::ConnCnt,
+        "conn_cur" => Data::ConnCur,
+        "conn_rate" => Data::ConnRate,
+        "sess_cnt" => Data::SessCnt,
+        "sess_rate" => Data::SessRate,
+        "http_req_cnt" => Data::HttpReqCnt,
+        "http_req_rate" => Data::HttpReqRate,
+        "gpc0" => Data::Gpc0,
+        "gpc0_rate" => Data::Gpc0Rate,
+        "gpt0" => Data::Gpt0,
+        "server_id" => return t.store.server_id.then(|| t.server_id(&k, now).map_or(0, i64::from)),
+        "trackers" => return Some(t.trackers(&k, now)),
+        _ => return None,
+    };
+    // Whether the table stores it: asked of an entry that may not exist.
+    let stored = match d {
+        Data::ConnCnt => t.store.conn_cnt,
+        Data::ConnCur => t.store.conn_cur,
+        Data::ConnRate => t.store.conn_rate.is_some(),
+        Data::SessCnt => t.store.sess_cnt,
+        Data::SessRate => t.store.sess_rate.is_some(),
+        Data::HttpReqCnt => t.store.http_req_cnt,
+        Data::HttpReqRate => t.store.http_req_rate.is_some(),
+        Data::Gpc0 => t.store.gpc0,
+        Data::Gpc0Rate => t.store.gpc0_rate.is_some(),
+        Data::Gpt0 => t.store.gpt0,
+    };
+    stored.then(|| t.get(&k, d, now).unwrap_or(0))
+}
+
 /// A stick-table fetch's value.
 pub fn fetch(s: &dyn Samples, slot: StickSlot, what: StickWhat, name: Option<&str>) -> Option<Sample<'static>> {
     let (t, k) = match slot {

@@ -27,7 +27,7 @@ pub fn parse_prefix(s: &str) -> Result<(Call, Vec<Call>, usize), String> {
     let mut calls = Vec::new();
     loop {
         let start = at;
-        while at < b.len() && (b[at].is_ascii_alphanumeric() || matches!(b[at], b'_' | b'.' | b'-')) {
+        while at < b.len() && (b[at].is_ascii_alphanumeric() || matches!(b[at], b'_' | b'.' | b'-' | b'+')) {
             at += 1;
         }
         if at == start {

@@ -38,6 +38,11 @@ impl Chain {
         })
     }
 
+    /// The stick tables its converters read (`in_table`, `table_*`).
+    pub fn table_names(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().filter_map(crate::conv::table::table_of)
+    }
+
     /// Whether a converter of the chain stores or clears a variable.
     pub fn writes_vars(&self) -> bool {
         self.0.iter().any(|c| matches!(c.def.name, "set-var" | "unset-var"))

@@ -572,3 +572,52 @@ fn backend_and_server_state_fetches_read_as_haproxy() {
     assert_eq!(got[0][3], "sorry 0", "{:?}", got[0]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn table_time_json_and_request_hash_samples_read_as_haproxy() {
+    let Some(topo) = topology("rulemisc") else { return };
+    let config = format!(
+        "{DEFAULTS}frontend fe\n    bind 192.0.2.1:PORT\n\
+         \x20   stick-table type ip size 10 store http_req_rate(10s),conn_cur\n\
+         \x20   http-request track-sc0 src\n\
+         \x20   http-request set-var(txn.doc) req.fhdr(x-doc)\n\
+         \x20   http-request return status 200 content-type text/plain lf-string \"in=%[src,in_table(fe)] \
+         out=%[str(10.9.9.9),in_table(fe)] rate=%[src,table_http_req_rate(fe)] cur=%[src,table_conn_cur(fe)] \
+         none=%[str(10.9.9.9),table_conn_cur(fe)] utime=%[int(1700000000),utime(%Y-%m-%dT%H:%M:%S)] \
+         ltime=%[int(1700000000),ltime(%d/%b/%Y)] id=%[var(txn.doc),json_query('\\$.user.id')] \
+         name=%[var(txn.doc),json_query('\\$.user.name')] \
+         b32=%[base32] b32src=%[base32+src,hex] val=%[hdr_val(x-n)] major=%[fc_http_major] fcsrc=%[fc_src]\"\n"
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &config);
+    let mut got = Vec::new();
+    for port in [80u16, 81] {
+        let url = format!("http://192.0.2.1:{port}/some/path?q=1");
+        let doc = r#"X-Doc: {"user":{"id":7,"name":"ann"}}"#;
+        let out = topo.client.exec(
+            "curl",
+            &[
+                "-sS",
+                "--max-time",
+                "10",
+                "-H",
+                "Host: example.com",
+                "-H",
+                "X-N: 41",
+                "-H",
+                doc,
+                &url,
+            ],
+        );
+        got.push(String::from_utf8_lossy(&out.stdout).trim().to_string());
+    }
+    assert_eq!(got[0], got[1], "Clearway, then HAProxy");
+    let v = &got[0];
+    for part in [
+        "in=1 out=0 rate=1 cur=1 none=0",
+        "utime=2023-11-14T22:13:20",
+        "id=7 name=ann",
+        "val=41 major=1 fcsrc=192.0.2.",
+    ] {
+        assert!(v.contains(part), "{part} in {v}");
+    }
+}

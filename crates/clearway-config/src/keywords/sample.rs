@@ -410,6 +410,20 @@ fn criterion(call: &clearway_sample::args::Call, word: &str) -> Result<(Fetch, M
             ))
         }
         "base" => no_arg(Fetch::Base, M::Str),
+        "base32" => no_arg(Fetch::Base32, M::Int),
+        "base32+src" => no_arg(Fetch::Base32Src, M::Bin),
+        "hdr_val" | "req.hdr_val" => {
+            let (f, _) = header(M::Int)?;
+            match f {
+                Fetch::Hdr(n) => Ok((Fetch::HdrVal(n), M::Int)),
+                f => Ok((f, M::Int)),
+            }
+        }
+        "fc_http_major" => no_arg(Fetch::FcHttpMajor, M::Int),
+        "fc_src" => no_arg(Fetch::FcSrc, M::Ip),
+        "fc_dst" => no_arg(Fetch::FcDst, M::Ip),
+        "fc_src_port" => no_arg(Fetch::FcSrcPort, M::Int),
+        "fc_dst_port" => no_arg(Fetch::FcDstPort, M::Int),
         "fe_name" => no_arg(Fetch::FeName, M::Str),
         "unique-id" => no_arg(Fetch::UniqueId, M::Str),
         "fe_id" => no_arg(Fetch::FeId, M::Int),
@@ -513,6 +527,15 @@ pub(super) const CRITERIA: &[&str] = &[
     "res.fhdr",
     "req.hdr_cnt",
     "req.hdr_ip",
+    "req.hdr_val",
+    "hdr_val",
+    "base32",
+    "base32+src",
+    "fc_http_major",
+    "fc_src",
+    "fc_dst",
+    "fc_src_port",
+    "fc_dst_port",
     "req.cook",
     "req.cook_cnt",
     "req.cook_val",

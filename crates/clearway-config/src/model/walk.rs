@@ -135,9 +135,12 @@ impl Config {
         use crate::rules::{Fetch, HttpAction, TcpAction};
         let found = std::cell::RefCell::new(Vec::new());
         self.visit_rules(
-            &|f, _, span| {
+            &|f, c, span| {
                 if let Fetch::Stick { table: Some(t), .. } = f {
                     found.borrow_mut().push((t.clone(), span.clone()));
+                }
+                for t in c.table_names() {
+                    found.borrow_mut().push((t.to_string(), span.clone()));
                 }
             },
             &|a, span| {

@@ -118,6 +118,20 @@ pub enum Fetch {
     },
     /// `base`: the Host header's value and the path.
     Base,
+    /// `base32`: a 32-bit hash of `base`; `base32+src`: that hash then the client's address,
+    /// as bytes.
+    Base32,
+    Base32Src,
+    /// `hdr_val(NAME)`, `req.hdr_val`: a header's values as integers.
+    HdrVal(String),
+    /// `fc_http_major`: the client's HTTP major version (1 or 2).
+    FcHttpMajor,
+    /// `fc_src`, `fc_dst`, `fc_src_port`, `fc_dst_port`: the client connection's own
+    /// addresses, not those a PROXY protocol header gave.
+    FcSrc,
+    FcDst,
+    FcSrcPort,
+    FcDstPort,
     /// `fe_name`, `fe_id`, `be_name`, `be_id`, `srv_name`, `srv_id`: the frontend, and the
     /// backend and server that handle the request (known once it was routed; the server's
     /// once the response came).
@@ -188,6 +202,9 @@ impl Fetch {
                 | Fetch::CookVal(_)
                 | Fetch::UrlParam { .. }
                 | Fetch::Base
+                | Fetch::Base32
+                | Fetch::Base32Src
+                | Fetch::HdrVal(_)
         )
     }
 
@@ -243,6 +260,7 @@ impl Fetch {
                 | Fetch::FHdr(_)
                 | Fetch::ResFHdr(_)
                 | Fetch::HdrIp(_)
+                | Fetch::HdrVal(_)
                 | Fetch::Cook(Some(_))
                 | Fetch::ResCook(Some(_))
                 | Fetch::CookVal(Some(_))
@@ -252,7 +270,8 @@ impl Fetch {
     /// The type of what the fetch yields (`Any`: known only when it runs).
     pub fn kind(&self) -> Type {
         match self {
-            Fetch::Src | Fetch::Dst | Fetch::UrlIp => Type::Addr,
+            Fetch::Src | Fetch::Dst | Fetch::UrlIp | Fetch::FcSrc | Fetch::FcDst => Type::Addr,
+            Fetch::Base32Src => Type::Bin,
             Fetch::Ip(ip) if ip.is_ipv4() => Type::Ipv4,
             Fetch::Ip(_) => Type::Ipv6,
             Fetch::SrcPort
@@ -269,6 +288,11 @@ impl Fetch {
             | Fetch::Rand(_)
             | Fetch::Date(_)
             | Fetch::FeId
+            | Fetch::Base32
+            | Fetch::HdrVal(_)
+            | Fetch::FcHttpMajor
+            | Fetch::FcSrcPort
+            | Fetch::FcDstPort
             | Fetch::BeId
             | Fetch::SrvId
             | Fetch::Proxy { .. } => Type::Int,

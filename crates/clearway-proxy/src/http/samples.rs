@@ -217,6 +217,36 @@ impl Samples for ReqSamples<'_> {
             Fetch::CaptureReqMethod => sink(Value::Str(r.method.as_str())),
             Fetch::UniqueId => r.extensions.get::<UniqueId>().is_some_and(|u| sink(Value::Str(&u.0))),
             Fetch::CaptureReqVer => sink(Value::Str(version_text(r.version))),
+            Fetch::HdrVal(h) => header_values(&r.headers, h, &mut |v| match v {
+                Value::Str(t) => clearway_sample::read_int(t.as_bytes()).is_some_and(|n| sink(Value::Int(n))),
+                _ => false,
+            }),
+            Fetch::FcHttpMajor => sink(Value::Int(if r.version == Version::HTTP_2 { 2 } else { 1 })),
+            Fetch::Base32 | Fetch::Base32Src => {
+                let host = r
+                    .headers
+                    .get(http::header::HOST)
+                    .map(|h| h.as_bytes())
+                    .or(r.uri.authority().map(|a| a.as_str().as_bytes()))
+                    .unwrap_or_default();
+                let path = r.uri.path();
+                let path: &[u8] = if path.starts_with('/') { path.as_bytes() } else { b"" };
+                let joined = [host, path].concat();
+                let hash = clearway_sample::conv::hash::avalanche(clearway_sample::conv::hash::sdbm(&joined));
+                if *fetch == Fetch::Base32 {
+                    return sink(Value::Int(i64::from(hash)));
+                }
+                let mut b = hash.to_be_bytes().to_vec();
+                let src = r
+                    .extensions
+                    .get::<super::rules::Source>()
+                    .map_or(self.conn.peer, |s| s.0);
+                match src.ip() {
+                    std::net::IpAddr::V4(a) => b.extend_from_slice(&a.octets()),
+                    std::net::IpAddr::V6(a) => b.extend_from_slice(&a.octets()),
+                }
+                sink(Value::Bin(&b))
+            }
             Fetch::Base => {
                 let host = r
                     .headers

@@ -4,11 +4,14 @@
 
 mod arith;
 mod codec;
-mod hash;
+pub mod hash;
+mod json;
 pub mod map;
 mod misc;
 pub use misc::civil_from_days;
+pub mod table;
 mod text;
+pub mod time;
 
 use crate::args::Call;
 use crate::vars::{SetConds, VarName};
@@ -22,6 +25,11 @@ pub trait Ctx {
         false
     }
     fn unset_var(&self, _name: &VarName) {}
+    /// What stick table `table`'s entry of `key` keeps of `data` (`""`: 1 when the entry
+    /// exists, else 0); 0 for a key without an entry, None when the table does not store it.
+    fn table(&self, _table: &str, _key: Sample<'_>, _data: &str) -> Option<i64> {
+        None
+    }
 }
 
 /// No variables (load-time evaluation, tests).
@@ -44,6 +52,8 @@ pub enum Arg {
     Conds(SetConds),
     /// A map file, read at load time.
     Map(std::sync::Arc<map::Map>),
+    /// A JSON path (`json_query`).
+    JsonPath(std::sync::Arc<[json::Step]>),
 }
 
 impl Arg {
@@ -135,9 +145,19 @@ pub(crate) mod read {
 }
 
 fn families() -> impl Iterator<Item = &'static Def> {
-    [text::DEFS, arith::DEFS, codec::DEFS, hash::DEFS, misc::DEFS, map::DEFS]
-        .into_iter()
-        .flatten()
+    [
+        text::DEFS,
+        arith::DEFS,
+        codec::DEFS,
+        hash::DEFS,
+        misc::DEFS,
+        map::DEFS,
+        table::DEFS,
+        time::DEFS,
+        json::DEFS,
+    ]
+    .into_iter()
+    .flatten()
 }
 
 /// The converter of that name.

@@ -155,6 +155,7 @@ async fn an_http2_request_body_still_to_come_is_acknowledged_at_once() {
         vars: Default::default(),
         frontend: None,
         trackers: Default::default(),
+        real: None,
     };
     tokio::spawn(serve_hyper(
         rt.frontends[0].clone(),
