@@ -10,8 +10,8 @@ use std::collections::HashMap;
 
 mod checks;
 use checks::{
-    check_names, check_resolvers, check_sources, check_state_refs, check_stick_tables, check_tracks, number_proxies,
-    tls_unacted,
+    check_capture_ids, check_names, check_resolvers, check_sources, check_state_refs, check_stick_tables, check_tracks,
+    number_proxies, tls_unacted,
 };
 
 pub fn build(sections: &[Section], ctx: &mut Ctx) -> Config {
@@ -125,6 +125,7 @@ fn proxies(sections: &[Section], ctx: &mut Ctx) -> Config {
     check_tracks(&cfg, ctx);
     check_stick_tables(&cfg, ctx);
     check_state_refs(&cfg, ctx);
+    check_capture_ids(&cfg, ctx);
     check_resolvers(&cfg, ctx);
     tls_unacted(&cfg, ctx);
     cfg

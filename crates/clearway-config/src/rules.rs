@@ -278,6 +278,21 @@ pub enum HttpAction {
     SilentDrop,
     /// `normalize-uri NORMALIZER`.
     NormalizeUri(Normalizer),
+    /// `capture EXPR len N|id N`: the value kept in a capture slot of the frontend (shown
+    /// by `%hr`/`%hs`, read by `capture.req.hdr(N)`).
+    Capture {
+        expr: Expr,
+        slot: CaptureSlot,
+    },
+}
+
+/// Where a `capture` action keeps its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaptureSlot {
+    /// `len N`: a new slot of N bytes (the section gives it its number).
+    Len(usize),
+    /// `id N`: a slot declared before (`declare capture`, or another rule's).
+    Id(usize),
 }
 
 /// What `normalize-uri` does to the request target.
@@ -374,6 +389,7 @@ impl HttpRule {
             | HttpAction::SetSrc(e)
             | HttpAction::SetSrcPort(e)
             | HttpAction::ScSetGpt0 { value: e, .. }
+            | HttpAction::Capture { expr: e, .. }
             | HttpAction::TrackSc { key: e, .. } => pred(&e.fetch, &e.convs),
             HttpAction::SetVar {
                 value: VarValue::Expr(e),

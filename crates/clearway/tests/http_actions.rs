@@ -138,3 +138,65 @@ fn http_actions_act_as_haproxy() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn capture_actions_fill_the_slots_the_log_shows_as_haproxy() {
+    let Some(topo) = topology("hcap") else { return };
+    let _w = echo(&topo, "198.51.100.10:80", "web1");
+    let receivers: Vec<UdpSocket> = [1806, 1816]
+        .iter()
+        .map(|p| {
+            let s = topo.lb.enter(|| UdpSocket::bind(("127.0.0.1", *p))).expect("udp");
+            s.set_read_timeout(Some(TIMEOUT)).unwrap();
+            s
+        })
+        .collect();
+    let cfg = format!(
+        "global\n    log 127.0.0.1:1PORT6 local0\n{DEFAULTS}frontend fe\n    bind 192.0.2.1:PORT\n    log global\n\
+         \x20   log-format \"cap %hr %hs\"\n\
+         \x20   capture request header Host len 20\n\
+         \x20   declare capture request len 8\n\
+         \x20   declare capture response len 4\n\
+         \x20   http-request capture req.hdr(x-a) len 5\n\
+         \x20   http-request capture str(abcdefghijkl) id 1\n\
+         \x20   http-response capture res.hdr(content-type) id 0\n\
+         \x20   http-response set-header X-Cap %[capture.req.hdr(2)]/%[capture.res.hdr(0)]\n\
+         \x20   default_backend be\n\
+         backend be\n    server web1 198.51.100.10:80\n"
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
+    let mut seen = Vec::new();
+    for (port, rx) in [(80u16, &receivers[0]), (81, &receivers[1])] {
+        let url = format!("http://192.0.2.1:{port}/");
+        let out = topo.client.exec(
+            "curl",
+            &[
+                "-sS",
+                "-i",
+                "--max-time",
+                "10",
+                "-H",
+                "Host: lb.test",
+                "-H",
+                "X-A: hello world",
+                &url,
+            ],
+        );
+        let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+        let x_cap = text
+            .lines()
+            .find_map(|l| l.strip_prefix("x-cap: ").or(l.strip_prefix("X-Cap: ")));
+        let mut got = vec![x_cap.unwrap_or_default().to_string()];
+        let mut buf = vec![0u8; 4096];
+        if let Ok(n) = rx.recv(&mut buf) {
+            let l = String::from_utf8_lossy(&buf[..n]).into_owned();
+            got.push(
+                l.split_once(" cap ")
+                    .map_or(l.clone(), |(_, r)| r.trim_end().to_string()),
+            );
+        }
+        seen.push(got);
+    }
+    assert_eq!(seen[0], ["hello/text", "{lb.test|abcdefgh|hello} {text}"], "{seen:?}");
+    assert_eq!(seen[0], seen[1], "Clearway, then HAProxy");
+}

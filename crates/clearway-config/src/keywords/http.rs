@@ -85,7 +85,6 @@ pub enum Phase {
 }
 /// Actions HAProxy has that Clearway does not run yet.
 const NOT_YET: &[&str] = &[
-    "capture",
     "lua",
     "cache-use",
     "cache-store",

@@ -71,6 +71,28 @@ pub fn parse(action: &str, args: &[String], what: &str, request: bool) -> Res<Op
             HttpAction::SilentDrop
         }
         "normalize-uri" if request => HttpAction::NormalizeUri(normalizer(args, what)?),
+        "capture" => {
+            let (e, slot) = match args {
+                [e, k, n] if k == "len" && request => (e, k),
+                [e, k, n] if k == "id" => (e, k),
+                _ if request => return fail(format!("'{what}' expects an expression, then 'len N' or 'id N'")),
+                _ => return fail(format!("'{what}' expects an expression, then 'id N'")),
+            };
+            let n: usize = args[2]
+                .parse()
+                .map_err(|_| (format!("'{what}': '{}' is not a number", args[2]), None))?;
+            if slot == "len" && n == 0 {
+                return fail(format!("'{what}': 'len' must be above 0"));
+            }
+            HttpAction::Capture {
+                expr: expr(e)?,
+                slot: if slot == "len" {
+                    crate::rules::CaptureSlot::Len(n)
+                } else {
+                    crate::rules::CaptureSlot::Id(n)
+                },
+            }
+        }
         _ => {
             let Some(n) = action.strip_prefix("sc-set-gpt0(").and_then(|r| r.strip_suffix(')')) else {
                 return Ok(None);
@@ -155,6 +177,9 @@ mod tests {
             ("http-request sc-set-gpt0(3) 1", "0, 1 or 2"),
             ("http-request silent-drop now", "only a condition"),
             ("http-response set-src src", "unknown action"),
+            ("http-request capture src id 0", "no request capture slot 0"),
+            ("http-response capture src len 4", "then 'id N'"),
+            ("http-request capture src len 0", "above 0"),
         ] {
             let e = action(bad).unwrap_err();
             assert!(e.contains(says), "{bad}: {e}");

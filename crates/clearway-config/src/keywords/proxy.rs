@@ -699,6 +699,28 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
             p.log_tag = Some(d.words[1].clone());
         }
         "capture" => capture(d, p, ctx)?,
+        "declare" => match d
+            .words
+            .iter()
+            .skip(1)
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .as_slice()
+        {
+            ["capture", side @ ("request" | "response"), "len", n] => {
+                let len: usize = crate::units::int(n, "len").map_err(err)?;
+                if len == 0 {
+                    return Err(err("'len' must be above 0"));
+                }
+                let list = if *side == "request" {
+                    &mut p.captures.request
+                } else {
+                    &mut p.captures.response
+                };
+                list.push((String::new(), len));
+            }
+            _ => return Err(err("'declare' expects 'capture request|response len N'")),
+        },
         "external-check" | "tcp-check" | "http-check" => {
             if kw != "external-check" {
                 checks::own_check_rules(&mut p.own_check_rules, &mut p.options);
@@ -730,8 +752,21 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
                 "http-response" => http::Phase::Response,
                 _ => http::Phase::After,
             };
-            if let Some(rule) = http::rule(d, phase, &p.acls)? {
+            if let Some(mut rule) = http::rule(d, phase, &p.acls)? {
                 note_http(p, d, true);
+                // `capture ... len N`: a new request slot of the frontend's.
+                if let crate::rules::HttpAction::Capture { slot, .. } = &mut rule.action {
+                    if let crate::rules::CaptureSlot::Len(n) = *slot {
+                        if !caps.frontend {
+                            return Err(err(format!(
+                                "'{kw} capture ... len' makes a capture slot, which only a frontend has: \
+                                 declare one there and use 'id'"
+                            )));
+                        }
+                        p.captures.request.push((String::new(), n));
+                        *slot = crate::rules::CaptureSlot::Id(p.captures.request.len() - 1);
+                    }
+                }
                 match phase {
                     http::Phase::Request => p.http.request_rules.push(rule),
                     http::Phase::Response => p.http.response_rules.push(rule),

@@ -432,6 +432,20 @@ fn criterion(call: &clearway_sample::args::Call, word: &str) -> Result<(Fetch, M
         "srv_name" => no_arg(Fetch::SrvName, M::Str),
         "srv_id" => no_arg(Fetch::SrvId, M::Int),
         "capture.req.uri" => no_arg(Fetch::CaptureReqUri, M::Str),
+        "capture.req.hdr" | "capture.res.hdr" => {
+            let n: usize = one("a slot number")?
+                .trim()
+                .parse()
+                .map_err(|_| format!("'{word}': the slot is a number"))?;
+            Ok((
+                if base == "capture.req.hdr" {
+                    Fetch::CaptureReqHdr(n)
+                } else {
+                    Fetch::CaptureResHdr(n)
+                },
+                M::Str,
+            ))
+        }
         "capture.req.method" => no_arg(Fetch::CaptureReqMethod, M::Str),
         "capture.req.ver" => no_arg(Fetch::CaptureReqVer, M::Str),
         "capture.res.ver" => no_arg(Fetch::CaptureResVer, M::Str),
@@ -546,6 +560,8 @@ pub(super) const CRITERIA: &[&str] = &[
     "be_name",
     "srv_name",
     "capture.req.uri",
+    "capture.req.hdr",
+    "capture.res.hdr",
     "uuid",
     "rand",
     "date",

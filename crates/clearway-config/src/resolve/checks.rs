@@ -269,3 +269,34 @@ pub(super) fn check_state_refs(cfg: &Config, ctx: &mut Ctx) {
         }
     }
 }
+
+/// Every `capture ... id N` of a frontend names one of its slots.
+pub(super) fn check_capture_ids(cfg: &Config, ctx: &mut Ctx) {
+    use crate::rules::{CaptureSlot, HttpAction};
+    for f in &cfg.frontends {
+        let sides = [
+            (&f.http.request_rules, f.captures.request.len(), "request"),
+            (&f.http.response_rules, f.captures.response.len(), "response"),
+        ];
+        for (rules, slots, side) in sides {
+            for r in rules {
+                if let HttpAction::Capture {
+                    slot: CaptureSlot::Id(n),
+                    ..
+                } = r.action
+                {
+                    if n >= slots {
+                        ctx.error_hint(
+                            &r.span,
+                            format!(
+                                "frontend '{}' has no {side} capture slot {n} ({slots} declared)",
+                                f.name
+                            ),
+                            Some(format!("declare it first: 'declare capture {side} len N'")),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

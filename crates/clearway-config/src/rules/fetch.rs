@@ -118,6 +118,9 @@ pub enum Fetch {
     },
     /// `base`: the Host header's value and the path.
     Base,
+    /// `capture.req.hdr(N)`, `capture.res.hdr(N)`: what the frontend's capture slot N holds.
+    CaptureReqHdr(usize),
+    CaptureResHdr(usize),
     /// `base32`: a 32-bit hash of `base`; `base32+src`: that hash then the client's address,
     /// as bytes.
     Base32,
@@ -246,7 +249,12 @@ impl Fetch {
     pub fn needs_http(&self) -> bool {
         matches!(
             self,
-            Fetch::ResHdr(_) | Fetch::ResFHdr(_) | Fetch::ResCook(_) | Fetch::Status | Fetch::CaptureResVer
+            Fetch::ResHdr(_)
+                | Fetch::ResFHdr(_)
+                | Fetch::ResCook(_)
+                | Fetch::Status
+                | Fetch::CaptureResVer
+                | Fetch::CaptureResHdr(_)
         )
     }
 

@@ -20,6 +20,8 @@ pub struct ReqLog {
     bytes_in: u64,
     /// The captured request headers (`capture request header`), when the frontend has any.
     captures: Option<Box<[Option<http::HeaderValue>]>>,
+    /// The length of each slot, when there are slots.
+    lens: Option<Arc<[usize]>>,
     /// The captured cookie (`capture cookie`).
     cookie: Option<Box<str>>,
     /// Marked on the way (through a shared reference: the request is borrowed there).
@@ -58,6 +60,21 @@ const SILENT: u8 = u8::MAX;
 impl ReqLog {
     fn since(&self) -> u64 {
         (self.at.elapsed().as_micros() as u64).max(1)
+    }
+
+    /// `http-request capture ... id N`: slot N keeps `v`, cut to the slot's length.
+    pub fn capture(&mut self, slot: usize, v: &str) {
+        let (Some(caps), Some(len)) = (self.captures.as_mut(), self.lens.as_ref().and_then(|l| l.get(slot))) else {
+            return;
+        };
+        if let (Some(s), Ok(v)) = (caps.get_mut(slot), http::HeaderValue::from_str(v)) {
+            *s = crate::log::cut_value(&v, *len);
+        }
+    }
+
+    /// What request capture slot N holds (`capture.req.hdr(N)`).
+    pub fn captured(&self, slot: usize) -> Option<&http::HeaderValue> {
+        self.captures.as_ref()?.get(slot)?.as_ref()
     }
 
     /// `set-log-level`: the line's level (None: no line).
@@ -145,6 +162,7 @@ impl ReqLog {
                 &req.headers,
                 req.uri.authority().map(|a| a.as_str()),
             ),
+            lens: (!fe.captures.request.is_empty()).then(|| fe.captures.request_lens.clone()),
             cookie: fe.captures.request_cookie(&req.headers),
             marks: Arc::new(Marks::default()),
         })
@@ -157,6 +175,7 @@ impl ReqLog {
 #[derive(Clone)]
 pub struct ResCaptured {
     headers: Option<Box<[Option<http::HeaderValue>]>>,
+    lens: Option<Arc<[usize]>>,
     cookie: Option<Box<str>>,
 }
 
@@ -165,8 +184,24 @@ impl ResCaptured {
     pub fn headers(fe: &Frontend, headers: &http::HeaderMap) -> ResCaptured {
         ResCaptured {
             headers: crate::log::Captures::take(&fe.captures.response, headers, None),
+            lens: (!fe.captures.response.is_empty()).then(|| fe.captures.response_lens.clone()),
             cookie: None,
         }
+    }
+
+    /// `http-response capture ... id N`: slot N keeps `v`, cut to the slot's length.
+    pub fn capture(&mut self, slot: usize, v: &str) {
+        let (Some(caps), Some(len)) = (self.headers.as_mut(), self.lens.as_ref().and_then(|l| l.get(slot))) else {
+            return;
+        };
+        if let (Some(s), Ok(v)) = (caps.get_mut(slot), http::HeaderValue::from_str(v)) {
+            *s = crate::log::cut_value(&v, *len);
+        }
+    }
+
+    /// What response capture slot N holds (`capture.res.hdr(N)`).
+    pub fn captured(&self, slot: usize) -> Option<&http::HeaderValue> {
+        self.headers.as_ref()?.get(slot)?.as_ref()
     }
 
     /// The cookie the response sets, after the response rules.
@@ -240,6 +275,7 @@ impl PendingLog {
         // A response Clearway made itself captures nothing, as in HAProxy.
         let captured = captured.unwrap_or_else(|| ResCaptured {
             headers: crate::log::Captures::take(&fe.captures.response, &http::HeaderMap::new(), None),
+            lens: None,
             cookie: None,
         });
         PendingLog {

@@ -58,6 +58,8 @@ enum Action {
     DisableL7Retry,
     SilentDrop,
     Normalize(rules::Normalizer),
+    /// `capture EXPR id N`.
+    Capture(Expr, usize),
 }
 
 /// A header value a rule sets or adds.
@@ -245,6 +247,12 @@ fn compile(r: &HttpRule, proxy: &str) -> Option<Rule> {
         HttpAction::DisableL7Retry => Action::DisableL7Retry,
         HttpAction::SilentDrop => Action::SilentDrop,
         HttpAction::NormalizeUri(n) => Action::Normalize(*n),
+        HttpAction::Capture { expr, slot } => Action::Capture(
+            expr.clone(),
+            match slot {
+                rules::CaptureSlot::Id(n) | rules::CaptureSlot::Len(n) => *n,
+            },
+        ),
     };
     Some(Rule {
         action,
@@ -475,6 +483,14 @@ impl HttpRules {
                     req.extensions.insert(NoL7Retry);
                     continue;
                 }
+                Action::Capture(e, slot) => {
+                    if let Some(v) = crate::acl::text(&s, e) {
+                        if let Some(log) = req.extensions.get_mut::<super::access_log::ReqLog>() {
+                            log.capture(*slot, &v);
+                        }
+                    }
+                    continue;
+                }
                 Action::SilentDrop => return Verdict::SilentDrop(r.span.clone()),
                 Action::Normalize(n) => {
                     match super::normalize::uri(&req.uri, *n) {
@@ -576,6 +592,14 @@ impl HttpRules {
                 Action::LogLevel(l) => {
                     if let Some(log) = req.extensions.get::<super::access_log::ReqLog>() {
                         log.set_level(*l);
+                    }
+                    continue;
+                }
+                Action::Capture(e, slot) => {
+                    if let Some(v) = crate::acl::text(&s, e) {
+                        if let Some(c) = res.extensions.get_mut::<super::access_log::ResCaptured>() {
+                            c.capture(*slot, &v);
+                        }
                     }
                     continue;
                 }

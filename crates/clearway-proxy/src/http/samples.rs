@@ -221,6 +221,12 @@ impl Samples for ReqSamples<'_> {
                 Value::Str(t) => clearway_sample::read_int(t.as_bytes()).is_some_and(|n| sink(Value::Int(n))),
                 _ => false,
             }),
+            Fetch::CaptureReqHdr(n) => r
+                .extensions
+                .get::<super::access_log::ReqLog>()
+                .and_then(|l| l.captured(*n))
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| sink(Value::Str(v))),
             Fetch::FcHttpMajor => sink(Value::Int(if r.version == Version::HTTP_2 { 2 } else { 1 })),
             Fetch::Base32 | Fetch::Base32Src => {
                 let host = r
@@ -329,6 +335,13 @@ impl Samples for ResSamples<'_> {
                 })
             }),
             Fetch::CaptureResVer => sink(Value::Str(version_text(self.res.version))),
+            Fetch::CaptureResHdr(n) => self
+                .res
+                .extensions
+                .get::<super::access_log::ResCaptured>()
+                .and_then(|c| c.captured(*n))
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| sink(Value::Str(v))),
             Fetch::ResCook(name) => cookies(&self.res.headers, true, name.as_deref(), &mut |v| sink(Value::Str(v))),
             _ => self.req.each(fetch, sink),
         }

@@ -126,22 +126,36 @@ const COOKIE_LEN: usize = 63;
 /// len N`), each with the most bytes of its value kept.
 #[derive(Debug, Clone, Default)]
 pub struct Captures {
-    pub request: Vec<(http::HeaderName, usize)>,
-    pub response: Vec<(http::HeaderName, usize)>,
+    /// Each request slot: the header it captures, or None for a slot rules fill
+    /// (`http-request capture`, `declare capture`), with its length.
+    pub request: Vec<(Option<http::HeaderName>, usize)>,
+    pub response: Vec<(Option<http::HeaderName>, usize)>,
     /// `capture cookie PREFIX len N`.
     pub cookie: Option<(String, usize)>,
+    /// The slots' lengths, for the captures rules make.
+    pub request_lens: std::sync::Arc<[usize]>,
+    pub response_lens: std::sync::Arc<[usize]>,
 }
 
 impl Captures {
     pub fn new(c: &clearway_config::model::Captures) -> Captures {
         let names = |l: &[(String, usize)]| {
             l.iter()
-                .filter_map(|(n, len)| Some((http::HeaderName::from_bytes(n.as_bytes()).ok()?, *len)))
+                .map(|(n, len)| {
+                    (
+                        (!n.is_empty())
+                            .then(|| http::HeaderName::from_bytes(n.as_bytes()).ok())
+                            .flatten(),
+                        *len,
+                    )
+                })
                 .collect()
         };
         Captures {
             request: names(&c.request),
             response: names(&c.response),
+            request_lens: c.request.iter().map(|(_, l)| *l).collect(),
+            response_lens: c.response.iter().map(|(_, l)| *l).collect(),
             cookie: c.cookie.as_ref().map(|(n, len)| (n.clone(), (*len).min(COOKIE_LEN))),
         }
     }
@@ -177,26 +191,32 @@ impl Captures {
     /// `list` is empty (nothing captured: the log fields disappear). An HTTP/2 request's
     /// `Host` is its authority when it has no such header.
     pub fn take(
-        list: &[(http::HeaderName, usize)],
+        list: &[(Option<http::HeaderName>, usize)],
         headers: &http::HeaderMap,
         authority: Option<&str>,
     ) -> Option<Box<[Option<http::HeaderValue>]>> {
         if list.is_empty() {
             return None;
         }
-        let one = |(name, len): &(http::HeaderName, usize)| {
+        let one = |(name, len): &(Option<http::HeaderName>, usize)| {
+            let name = name.as_ref()?;
             let v = match headers.get_all(name).iter().next_back() {
                 Some(v) => v.clone(),
                 None if name == http::header::HOST => http::HeaderValue::from_str(authority?).ok()?,
                 None => return None,
             };
-            if v.len() <= *len {
-                return Some(v);
-            }
-            http::HeaderValue::from_bytes(&v.as_bytes()[..*len]).ok()
+            cut_value(&v, *len)
         };
         Some(list.iter().map(one).collect())
     }
+}
+
+/// At most `len` bytes of a value.
+pub fn cut_value(v: &http::HeaderValue, len: usize) -> Option<http::HeaderValue> {
+    if v.len() <= len {
+        return Some(v.clone());
+    }
+    http::HeaderValue::from_bytes(&v.as_bytes()[..len]).ok()
 }
 
 /// A cookie's `name=value` text without the spaces around it, if it starts with `prefix`

@@ -94,7 +94,10 @@ impl Session {
                 name: be.rt.servers[server].name.as_str().into(),
             });
         }
-        let captured = (fe.log_requests && fe.captures.reads_response()).then(|| ResCaptured::headers(fe, &rp.headers));
+        // Header captures before the rules (which may fill slots of their own).
+        if fe.log_requests && fe.captures.reads_response() {
+            rp.extensions.insert(ResCaptured::headers(fe, &rp.headers));
+        }
         // A response rule's `deny` (the backend's first, as HAProxy runs them).
         let denied = be
             .http
@@ -103,9 +106,8 @@ impl Session {
         if let Some(status) = denied {
             return self.refuse_response(be, req, body, status);
         }
-        if let Some(mut c) = captured {
+        if let Some(c) = rp.extensions.get_mut::<ResCaptured>() {
             c.cookie(fe, &rp.headers);
-            rp.extensions.insert(c);
         }
         // Persistence cookies after the rules, as HAProxy treats them.
         let verdict = persist_response(be, (server, persisted), req, &mut rp);
