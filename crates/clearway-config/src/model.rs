@@ -426,6 +426,8 @@ pub struct HttpSettings {
     /// `monitor-uri`: requests for exactly this URI (its path and query, when it starts with
     /// `/`) are answered 200 by the frontend itself, before any rule, and not logged.
     pub monitor_uri: Option<String>,
+    /// `monitor fail if|unless COND`: the monitor URI answers 503 when one holds.
+    pub monitor_fail: Vec<Condition>,
     /// `compression ...`: responses compressed for clients that accept it.
     pub compression: Option<Compression>,
 }

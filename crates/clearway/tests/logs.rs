@@ -548,7 +548,8 @@ fn monitor_uri_is_answered_by_the_frontend_and_not_logged_as_haproxy_does() {
     let config = |port: u16, rx: &UdpSocket| {
         format!(
             "global\n    log 127.0.0.1:{}  local0\n{DEFAULTS}    log global\n\
-             frontend ft\n    bind 192.0.2.1:{port}\n    log-format \"%ci:%cp %HM %HU %ST\"\n    monitor-uri /health\n    default_backend bk\n\
+             frontend ft\n    bind 192.0.2.1:{port}\n    log-format \"%ci:%cp %HM %HU %ST\"\n    monitor-uri /health\n\
+             \x20   monitor fail if {{ hdr(x-fail) -m found }}\n    default_backend bk\n\
              backend bk\n    server s1 198.51.100.10:80\n",
             rx.local_addr().expect("addr").port()
         )
@@ -560,6 +561,8 @@ fn monitor_uri_is_answered_by_the_frontend_and_not_logged_as_haproxy_does() {
         assert_eq!(http_code(&topo, &url("/health"), &[]), "200", "{port}");
         // Any method; the query is part of what must match.
         assert_eq!(http_code(&topo, &url("/health"), &["-X", "POST"]), "200", "{port}");
+        // `monitor fail`: a condition that holds makes it a 503.
+        assert_eq!(http_code(&topo, &url("/health"), &["-H", "X-Fail: 1"]), "503", "{port}");
         assert_eq!(http_code(&topo, &url("/health?x=1"), &[]), "503", "{port}");
         // Only the forwarded request is logged.
         let lines = traffic(rx, 1);

@@ -794,6 +794,13 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
             want_args(d, 1, "a URI, e.g. /haproxy_health").map_err(err)?;
             p.http.monitor_uri = Some(d.words[1].clone());
         }
+        "monitor" => {
+            if d.arg(1) != Some("fail") || !matches!(d.arg(2), Some("if" | "unless")) {
+                return Err(err("'monitor' expects 'fail if COND' or 'fail unless COND'"));
+            }
+            let c = acl::condition(&d.words[2..], &p.acls)?;
+            p.http.monitor_fail.push(c);
+        }
         "tcp-request" => tcp::request(d, &mut p.tcp_rules, &p.acls)?,
         "tcp-response" => tcp::response(d, &mut p.tcp_rules, &p.acls)?,
         "stats" => {

@@ -163,6 +163,8 @@ pub struct HttpRules {
     pub stats: Option<super::stats_app::StatsApp>,
     /// `monitor-uri` (frontends).
     pub monitor_uri: Option<Box<str>>,
+    /// `monitor fail` conditions: one that holds makes the monitor URI answer 503.
+    monitor_fail: Vec<Cond>,
     /// `compression ...`.
     pub compression: Option<clearway_config::model::Compression>,
     /// A request rule may change the request's destination or source (`set-dst`,
@@ -353,12 +355,23 @@ impl HttpRules {
             originalto,
             stats: h.stats.as_ref().map(super::stats_app::StatsApp::new),
             monitor_uri: h.monitor_uri.as_deref().map(Box::from),
+            monitor_fail: h.monitor_fail.iter().map(Cond::new).collect(),
             compression: h.compression.clone(),
         }
     }
 
     /// Whether a request is for the `monitor-uri`: its path and query when the URI starts
     /// with `/` (so that HTTP/2's absolute targets match too), else its whole target.
+    /// What the monitor URI answers: 503 when a `monitor fail` condition holds, else 200.
+    pub fn monitor_status(&self, req: &Parts, conn: &ConnSamples) -> u16 {
+        let s = ReqSamples { conn, req };
+        if self.monitor_fail.iter().any(|c| c.eval(&s)) {
+            503
+        } else {
+            200
+        }
+    }
+
     pub fn is_monitor(&self, req: &Parts) -> bool {
         let Some(u) = self.monitor_uri.as_deref() else {
             return false;

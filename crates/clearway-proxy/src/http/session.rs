@@ -190,7 +190,8 @@ impl Session {
         if fe.http.is_monitor(parts) {
             parts.extensions.remove::<ReqLog>();
             fe.counters.inc(Field::Intercepted);
-            return (fe.http.errors.response(None, 200), None);
+            let status = fe.http.monitor_status(parts, &self.conn);
+            return (fe.http.errors.response(None, status), None);
         }
         match fe.http.on_request(parts, &self.conn, None) {
             Verdict::Continue => {}
