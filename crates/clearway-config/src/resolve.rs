@@ -66,16 +66,28 @@ fn proxies(sections: &[Section], ctx: &mut Ctx) -> Config {
                 let Some(mut draft) = base(s, &named, &last, ctx) else {
                     continue;
                 };
+                if let Some(at) = &draft.rules_defaults {
+                    ctx.error(
+                        &s.span,
+                        format!(
+                            "a defaults section cannot inherit from a defaults section with rules (the one at {at})"
+                        ),
+                    );
+                }
                 for d in &s.directives {
                     proxy::apply(d, s.kind, &s.name, Caps::of(s.kind), &mut draft, ctx);
                 }
                 let r = &draft.tcp_rules;
+                let h = &draft.http;
                 let has_rules = r.inspect_delay.is_some()
                     || r.response_delay.is_some()
                     || !(r.connection.is_empty()
                         && r.session.is_empty()
                         && r.content.is_empty()
-                        && r.response.is_empty());
+                        && r.response.is_empty())
+                    || !(h.request_rules.is_empty()
+                        && h.response_rules.is_empty()
+                        && h.after_response_rules.is_empty());
                 draft.rules_defaults = has_rules.then(|| s.span.clone());
                 if !s.name.is_empty() {
                     named.insert(s.name.clone(), draft.clone());
@@ -96,7 +108,7 @@ fn proxies(sections: &[Section], ctx: &mut Ctx) -> Config {
                             &s.span,
                             format!(
                                 "{} '{}': frontends and backends cannot use the same defaults section when it has \
-                                 'tcp-request' rules (the one at {at})",
+                                 rules (the one at {at})",
                                 s.kind.word(),
                                 s.name
                             ),

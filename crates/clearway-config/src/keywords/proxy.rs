@@ -208,9 +208,6 @@ pub fn apply(d: &Directive, kind: Kind, name: &str, caps: Caps, p: &mut Draft, c
                 | "server-template"
                 | "use_backend"
                 | "acl"
-                | "http-request"
-                | "http-response"
-                | "http-after-response"
                 | "redirect"
                 | "capture"
                 | "use-server"
@@ -225,7 +222,12 @@ pub fn apply(d: &Directive, kind: Kind, name: &str, caps: Caps, p: &mut Draft, c
         ctx.error(&d.span, format!("'{kw}' is not allowed in a 'defaults' section"));
         return;
     }
-    if matches!(kw, "tcp-request" | "tcp-response") && caps.defaults && name.is_empty() {
+    if matches!(
+        kw,
+        "tcp-request" | "tcp-response" | "http-request" | "http-response" | "http-after-response"
+    ) && caps.defaults
+        && name.is_empty()
+    {
         // As HAProxy: which proxies rules of a defaults section go to must be said (`from`).
         ctx.error_hint(
             &d.span,

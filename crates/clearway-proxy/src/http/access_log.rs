@@ -18,10 +18,8 @@ pub struct ReqLog {
     at: Instant,
     line: HttpLine,
     bytes_in: u64,
-    /// The captured request headers (`capture request header`), when the frontend has any.
-    captures: Option<Box<[Option<http::HeaderValue>]>>,
-    /// The length of each slot, when there are slots.
-    lens: Option<Arc<[usize]>>,
+    /// What the frontend's request capture slots hold, once the request was handled.
+    captures: Option<ReqCaptured>,
     /// The captured cookie (`capture cookie`).
     cookie: Option<Box<str>>,
     /// Marked on the way (through a shared reference: the request is borrowed there).
@@ -62,19 +60,9 @@ impl ReqLog {
         (self.at.elapsed().as_micros() as u64).max(1)
     }
 
-    /// `http-request capture ... id N`: slot N keeps `v`, cut to the slot's length.
-    pub fn capture(&mut self, slot: usize, v: &str) {
-        let (Some(caps), Some(len)) = (self.captures.as_mut(), self.lens.as_ref().and_then(|l| l.get(slot))) else {
-            return;
-        };
-        if let (Some(s), Ok(v)) = (caps.get_mut(slot), http::HeaderValue::from_str(v)) {
-            *s = crate::log::cut_value(&v, *len);
-        }
-    }
-
-    /// What request capture slot N holds (`capture.req.hdr(N)`).
-    pub fn captured(&self, slot: usize) -> Option<&http::HeaderValue> {
-        self.captures.as_ref()?.get(slot)?.as_ref()
+    /// The request's captures, for its line.
+    pub fn set_captures(&mut self, c: Option<ReqCaptured>) {
+        self.captures = c;
     }
 
     /// `set-log-level`: the line's level (None: no line).
@@ -157,15 +145,49 @@ impl ReqLog {
                 version: req.version,
             },
             bytes_in: head_bytes as u64,
-            captures: crate::log::Captures::take(
-                &fe.captures.request,
-                &req.headers,
-                req.uri.authority().map(|a| a.as_str()),
-            ),
-            lens: (!fe.captures.request.is_empty()).then(|| fe.captures.request_lens.clone()),
+            captures: None,
             cookie: fe.captures.request_cookie(&req.headers),
             marks: Arc::new(Marks::default()),
         })
+    }
+}
+
+/// What a frontend's request capture slots hold (`capture request header`, `http-request
+/// capture`), carried in the request's extensions while it is handled.
+#[derive(Clone)]
+pub struct ReqCaptured {
+    slots: Box<[Option<http::HeaderValue>]>,
+    lens: Arc<[usize]>,
+}
+
+impl ReqCaptured {
+    /// The header captures of a request arriving at `fe`, when it has capture slots.
+    pub fn begin(fe: &Frontend, req: &http::request::Parts) -> Option<ReqCaptured> {
+        let slots = crate::log::Captures::take(
+            &fe.captures.request,
+            &req.headers,
+            req.uri.authority().map(|a| a.as_str()),
+        )?;
+        Some(ReqCaptured {
+            slots,
+            lens: fe.captures.request_lens.clone(),
+        })
+    }
+
+    /// `http-request capture ... id N`: slot N keeps `v`, cut to the slot's length.
+    pub fn capture(&mut self, slot: usize, v: &str) {
+        if let (Some(s), Some(len), Ok(v)) = (
+            self.slots.get_mut(slot),
+            self.lens.get(slot),
+            http::HeaderValue::from_str(v),
+        ) {
+            *s = crate::log::cut_value(&v, *len);
+        }
+    }
+
+    /// What slot N holds (`capture.req.hdr(N)`).
+    pub fn captured(&self, slot: usize) -> Option<&http::HeaderValue> {
+        self.slots.get(slot)?.as_ref()
     }
 }
 
@@ -307,7 +329,7 @@ impl Drop for PendingLog {
         r.http = Some(q.line.clone());
         r.samples = &self.samples;
         r.unique_id = self.unique_id.as_deref();
-        r.req_captures = q.captures.as_deref();
+        r.req_captures = q.captures.as_ref().map(|c| &*c.slots);
         r.res_captures = self.captured.headers.as_deref();
         r.req_cookie = q.cookie.as_deref();
         r.res_cookie = self.captured.cookie.as_deref();

@@ -498,8 +498,8 @@ impl HttpRules {
                 }
                 Action::Capture(e, slot) => {
                     if let Some(v) = crate::acl::text(&s, e) {
-                        if let Some(log) = req.extensions.get_mut::<super::access_log::ReqLog>() {
-                            log.capture(*slot, &v);
+                        if let Some(c) = req.extensions.get_mut::<super::access_log::ReqCaptured>() {
+                            c.capture(*slot, &v);
                         }
                     }
                     continue;

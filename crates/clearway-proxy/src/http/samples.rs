@@ -223,7 +223,7 @@ impl Samples for ReqSamples<'_> {
             }),
             Fetch::CaptureReqHdr(n) => r
                 .extensions
-                .get::<super::access_log::ReqLog>()
+                .get::<super::access_log::ReqCaptured>()
                 .and_then(|l| l.captured(*n))
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| sink(Value::Str(v))),

@@ -113,6 +113,11 @@ impl Session {
                 parts.extensions.insert(l);
             }
         }
+        if !self.fe.captures.request.is_empty() {
+            if let Some(c) = super::access_log::ReqCaptured::begin(&self.fe, &parts) {
+                parts.extensions.insert(c);
+            }
+        }
         async move {
             let (mut res, be) = self.route(index, &mut parts, body).await;
             self.respond(&mut res, be.as_ref(), &mut parts, done);

@@ -238,3 +238,32 @@ fn state_fetches_name_backends_and_servers_that_exist() {
         assert!(e.iter().any(|e| e.message.contains(needle)), "{bad}: {e:?}");
     }
 }
+
+#[test]
+fn http_rules_in_named_defaults_come_first_as_in_haproxy() {
+    let l = ok(
+        "defaults d\n mode http\n timeout connect 1s\n timeout client 1s\n timeout server 1s\n \
+         http-request set-header X-From defaults\n http-response set-header X-R d\n\
+         frontend f from d\n bind :1\n http-request set-header X-From frontend\n default_backend b\n\
+         defaults e\n mode http\n timeout connect 1s\n timeout client 1s\n timeout server 1s\n\
+         backend b from e\n server s 127.0.0.1:1\n",
+    );
+    let f = l.config.frontend("f").unwrap();
+    assert_eq!(f.http.request_rules.len(), 2);
+    assert_eq!(f.http.request_rules[0].span.line, 2 + 4, "the defaults' rule first");
+    assert_eq!(f.http.response_rules.len(), 1);
+    for (text, says) in [
+        ("defaults\n http-request deny\n", "anonymous 'defaults'"),
+        (
+            "defaults d\n http-request deny\ndefaults e from d\n",
+            "cannot inherit from a defaults section with rules",
+        ),
+        (
+            "defaults d\n mode http\n http-request deny\nlisten l from d\n bind :1\n server s 127.0.0.1:1\n",
+            "cannot use the same defaults",
+        ),
+    ] {
+        let e = refused(text);
+        assert!(e.iter().any(|e| e.message.contains(says)), "{text}: {e:?}");
+    }
+}

@@ -55,12 +55,13 @@ impl Session {
             "request"
         );
         res.body_mut().set_done(done);
-        if let Some(l) = self
+        if let Some(mut l) = self
             .fe
             .log_requests
             .then(|| req.extensions.remove::<ReqLog>())
             .flatten()
         {
+            l.set_captures(req.extensions.remove::<crate::http::access_log::ReqCaptured>());
             let captured = res.extensions_mut().remove::<ResCaptured>();
             let samples = self.log_samples(res, req);
             // The addresses as the rules left them (`set-src`, `set-dst`).

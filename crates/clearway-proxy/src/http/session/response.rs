@@ -95,7 +95,7 @@ impl Session {
             });
         }
         // Header captures before the rules (which may fill slots of their own).
-        if fe.log_requests && fe.captures.reads_response() {
+        if fe.captures.reads_response() {
             rp.extensions.insert(ResCaptured::headers(fe, &rp.headers));
         }
         // A response rule's `deny` (the backend's first, as HAProxy runs them).
