@@ -16,6 +16,8 @@ pub enum Kind {
     Listen,
     Resolvers,
     Userlist,
+    /// `http-errors NAME`: error files proxies import with `errorfiles NAME`.
+    HttpErrors,
     /// A section HAProxy knows that Clearway does not support yet; its body is skipped.
     Unsupported,
 }
@@ -30,6 +32,7 @@ impl Kind {
             Kind::Listen => "listen",
             Kind::Resolvers => "resolvers",
             Kind::Userlist => "userlist",
+            Kind::HttpErrors => "http-errors",
             Kind::Unsupported => "unsupported",
         }
     }
@@ -63,7 +66,7 @@ pub struct Section {
     pub directives: Vec<Directive>,
 }
 
-const SUPPORTED: [&str; 7] = [
+const SUPPORTED: [&str; 8] = [
     "global",
     "defaults",
     "frontend",
@@ -71,12 +74,12 @@ const SUPPORTED: [&str; 7] = [
     "listen",
     "resolvers",
     "userlist",
+    "http-errors",
 ];
-const UNSUPPORTED: [&str; 9] = [
+const UNSUPPORTED: [&str; 8] = [
     "peers",
     "cache",
     "program",
-    "http-errors",
     "ring",
     "mailers",
     "fcgi-app",
@@ -124,6 +127,7 @@ pub fn parse(
             "listen" => Some(Kind::Listen),
             "resolvers" => Some(Kind::Resolvers),
             "userlist" => Some(Kind::Userlist),
+            "http-errors" => Some(Kind::HttpErrors),
             w if UNSUPPORTED.contains(&w) => Some(Kind::Unsupported),
             _ => None,
         };
@@ -174,7 +178,7 @@ fn section_header(kind: Kind, words: &[String], span: &Span) -> Result<Section, 
     let mut from = None;
     let mut extra = Vec::new();
     while let Some(w) = rest.next() {
-        if w == "from" && !matches!(kind, Kind::Global | Kind::Resolvers | Kind::Userlist) {
+        if w == "from" && !matches!(kind, Kind::Global | Kind::Resolvers | Kind::Userlist | Kind::HttpErrors) {
             from = Some(rest.next().cloned().ok_or_else(|| {
                 Diagnostic::new(span.clone(), "'from' needs the name of a defaults section")
                     .hint("e.g. 'backend app from tcp-defaults'")
@@ -187,7 +191,7 @@ fn section_header(kind: Kind, words: &[String], span: &Span) -> Result<Section, 
     }
     if matches!(
         kind,
-        Kind::Frontend | Kind::Backend | Kind::Listen | Kind::Resolvers | Kind::Userlist
+        Kind::Frontend | Kind::Backend | Kind::Listen | Kind::Resolvers | Kind::Userlist | Kind::HttpErrors
     ) && name.is_empty()
     {
         return Err(Diagnostic::new(span.clone(), format!("'{}' needs a name", kind.word()))

@@ -24,7 +24,36 @@ pub fn build(sections: &[Section], ctx: &mut Ctx) -> Config {
         }
         userlists.push(std::sync::Arc::new(crate::keywords::userlist::build(s, ctx)));
     }
-    let mut cfg = crate::keywords::acl::with_userlists(&userlists, || proxies(sections, ctx));
+    // `http-errors` sections: proxies name them (`errorfiles`, `... errorfiles NAME`).
+    for s in sections.iter().filter(|s| s.kind == Kind::HttpErrors) {
+        if ctx.http_errors.iter().any(|(n, _)| *n == s.name) {
+            ctx.error(&s.span, format!("http-errors '{}' is defined twice", s.name));
+            continue;
+        }
+        let mut files: Vec<crate::rules::ErrorFile> = Vec::new();
+        for d in &s.directives {
+            if d.keyword() != "errorfile" {
+                ctx.error_hint(
+                    &d.span,
+                    format!("unknown keyword '{}' in 'http-errors' section", d.keyword()),
+                    Some("an http-errors section holds 'errorfile CODE FILE' lines".into()),
+                );
+                continue;
+            }
+            match crate::keywords::reply::errorfile(d) {
+                Ok(e) => {
+                    files.retain(|o| o.status != e.status);
+                    files.push(e);
+                }
+                Err((m, h)) => ctx.error_hint(&d.span, m, h),
+            }
+        }
+        ctx.http_errors.push((s.name.clone(), files));
+    }
+    let errors = ctx.http_errors.clone();
+    let mut cfg = crate::keywords::reply::with_http_errors(&errors, || {
+        crate::keywords::acl::with_userlists(&userlists, || proxies(sections, ctx))
+    });
     cfg.userlists = userlists;
     cfg
 }
@@ -39,7 +68,7 @@ fn proxies(sections: &[Section], ctx: &mut Ctx) -> Config {
     let mut proxies: Vec<(&Section, Option<(u32, crate::model::Span)>)> = Vec::new();
     for s in sections {
         match s.kind {
-            Kind::Unsupported | Kind::Userlist => {}
+            Kind::Unsupported | Kind::Userlist | Kind::HttpErrors => {}
             Kind::Resolvers => {
                 if let Some(other) = cfg.resolvers.iter().find(|r| r.name == s.name) {
                     ctx.error(

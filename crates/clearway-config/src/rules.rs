@@ -148,6 +148,20 @@ pub struct Reply {
     /// `lf-string`, `lf-file`: the body is this format, rendered per request.
     pub format: Option<Template>,
     pub headers: Vec<(String, Template)>,
+    /// Where the answer comes from.
+    pub from: ReplyFrom,
+}
+
+/// What a reply answers with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplyFrom {
+    /// The status, content type, body and headers of the line.
+    Fields,
+    /// The proxy's error page for the status (`default-errorfiles`; a `deny` saying no more).
+    Default,
+    /// A complete response (`errorfile FILE`, or `errorfiles NAME`'s page for the status);
+    /// empty: the connection is closed without an answer.
+    Raw(Vec<u8>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -248,6 +262,8 @@ pub enum HttpAction {
     /// `deny [deny_status N]`: a 403 (or N) from the proxy.
     Deny {
         status: u16,
+        /// What is answered instead of the error page, when the line says.
+        reply: Option<Box<Reply>>,
     },
     Return(Reply),
     Redirect(Redirect),

@@ -2,21 +2,20 @@
 //! Turns each line into an `HttpRule` (or setting) with its condition; must not evaluate them.
 
 use super::acl::{self, Named};
+use super::reply::{reply, status_code};
 use super::Res;
 use crate::ast::Directive;
-use crate::rules::{
-    ErrorFile, HttpAction, HttpReuse, HttpRule, Redirect, RedirectKind, Reply, Service, Template, ERROR_STATUSES,
-};
+use crate::rules::{HttpAction, HttpReuse, HttpRule, Redirect, RedirectKind, Service, Template};
 
 fn fail<T>(msg: impl Into<String>) -> Res<T> {
     Err((msg.into(), None))
 }
 
-fn tpl(s: &str) -> Res<Template> {
+pub(super) fn tpl(s: &str) -> Res<Template> {
     acl::template(s).map_err(|e| (e, None))
 }
 
-fn header_name(kw: &str, n: Option<&String>) -> Res<String> {
+pub(super) fn header_name(kw: &str, n: Option<&String>) -> Res<String> {
     match n {
         Some(n) if http_token(n) => Ok(n.clone()),
         Some(n) => fail(format!("'{kw}': '{n}' is not a valid header name")),
@@ -364,14 +363,37 @@ pub fn rule(d: &Directive, phase: Phase, acls: &[Named]) -> Res<Option<HttpRule>
             }
         }
         "deny" => {
-            // A refused response is a 502 by default, as in HAProxy.
-            let status = match args {
-                [] if response => 502,
-                [] => 403,
-                [k, n] if k == "deny_status" || k == "status" => status_code(&what, n)?,
-                _ => return fail(format!("'{what}' takes only 'deny_status CODE' here")),
-            };
-            HttpAction::Deny { status }
+            // `deny_status` is `status`; a refused response is a 502 by default, a refused
+            // request a 403, answered with the proxy's error page unless the line says more.
+            let args: Vec<String> = args
+                .iter()
+                .map(|a| {
+                    if a == "deny_status" {
+                        "status".to_string()
+                    } else {
+                        a.clone()
+                    }
+                })
+                .collect();
+            let mut r = reply(&what, &args)?;
+            if !args.iter().any(|a| a == "status") {
+                r.status = if response { 502 } else { 403 };
+            }
+            // Without a word on what to answer, the proxy's error page.
+            let says = args.iter().any(|a| {
+                matches!(
+                    a.as_str(),
+                    "errorfile" | "errorfiles" | "string" | "lf-string" | "file" | "lf-file" | "hdr"
+                )
+            });
+            let status = r.status;
+            let reply = (says && r.from != crate::rules::ReplyFrom::Default).then(|| Box::new(r));
+            if response && reply.is_some() {
+                return fail(format!(
+                    "'{what}' with an answer of its own is not supported yet (only 'deny_status CODE')"
+                ));
+            }
+            HttpAction::Deny { status, reply }
         }
         "return" => HttpAction::Return(reply(&what, args)?),
         "reject" => match args {
@@ -431,79 +453,6 @@ pub fn rule(d: &Directive, phase: Phase, acls: &[Named]) -> Res<Option<HttpRule>
         action,
         condition,
     }))
-}
-
-fn status_code(what: &str, n: &str) -> Res<u16> {
-    match n.parse::<u16>() {
-        Ok(c) if (200..=599).contains(&c) => Ok(c),
-        _ => fail(format!("'{what}': '{n}' is not an HTTP status code (200 to 599)")),
-    }
-}
-
-/// `return [status N] [content-type T] [string S | lf-string S | file F] [hdr NAME VALUE]...`.
-fn reply(what: &str, args: &[String]) -> Res<Reply> {
-    let mut r = Reply {
-        status: 200,
-        content_type: None,
-        body: Vec::new(),
-        format: None,
-        headers: Vec::new(),
-    };
-    let mut it = args.iter();
-    while let Some(k) = it.next() {
-        let mut val = |name: &str| -> Res<&String> {
-            it.next()
-                .ok_or_else(|| (format!("'{what} {name}' expects a value"), None))
-        };
-        match k.as_str() {
-            "status" => r.status = status_code(what, val("status")?)?,
-            "content-type" => r.content_type = Some(val("content-type")?.clone()),
-            "string" => r.body = val(k)?.as_bytes().to_vec(),
-            "lf-string" => r.format = Some(tpl(val(k)?)?),
-            "file" | "lf-file" => {
-                let f = val(k)?;
-                let body = std::fs::read(super::paths::file(f))
-                    .map_err(|e| (format!("'{what}': cannot read '{f}': {e}"), None))?;
-                if k == "file" {
-                    r.body = body;
-                } else {
-                    let text =
-                        String::from_utf8(body).map_err(|_| (format!("'{what}': '{f}' is not UTF-8 text"), None))?;
-                    r.format = Some(tpl(&text)?);
-                }
-            }
-            "hdr" => {
-                let name = header_name(what, Some(val("hdr")?))?;
-                let v = it
-                    .next()
-                    .ok_or((format!("'{what} hdr {name}' expects a value"), None))?;
-                r.headers.push((name, tpl(v)?));
-            }
-            other => {
-                let all = [
-                    "status",
-                    "content-type",
-                    "string",
-                    "lf-string",
-                    "file",
-                    "lf-file",
-                    "hdr",
-                ];
-                return Err((
-                    format!("'{what}': unknown parameter '{other}'"),
-                    crate::suggest::hint(other, all),
-                ));
-            }
-        }
-    }
-    let has_body = !r.body.is_empty() || r.format.as_ref().is_some_and(|t| !t.0.is_empty());
-    if has_body && r.content_type.is_none() {
-        return fail(format!("'{what}': a body needs a 'content-type'"));
-    }
-    if !has_body {
-        r.content_type = None;
-    }
-    Ok(r)
 }
 
 /// `location|prefix|scheme TARGET [code N] [drop-query] [append-slash] [set-cookie X] [clear-cookie X]`.
@@ -574,124 +523,6 @@ pub fn redirect_rule(d: &Directive, acls: &[Named]) -> Res<HttpRule> {
         span: d.span.clone(),
         action: HttpAction::Redirect(redirect("redirect", words)?),
         condition,
-    })
-}
-
-/// A status an error page may replace.
-fn error_status(kw: &str, code: &str) -> Res<u16> {
-    let status: u16 = code.parse().unwrap_or(0);
-    if !ERROR_STATUSES.contains(&status) {
-        return fail(format!(
-            "'{kw}': status '{code}' cannot be replaced (one of {})",
-            ERROR_STATUSES
-                .iter()
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
-    Ok(status)
-}
-
-/// `errorloc[302|303] CODE URL`: the error answered by a redirection there, as HAProxy
-/// writes it (`Cache-Control: no-cache`, an empty body).
-pub fn errorloc(d: &Directive) -> Res<ErrorFile> {
-    let kw = d.keyword();
-    let (Some(code), Some(url), None) = (d.arg(1), d.arg(2), d.arg(3)) else {
-        return fail(format!("'{kw}' expects a status code and a URL"));
-    };
-    let status = error_status(kw, code)?;
-    if url.bytes().any(|b| b.is_ascii_control()) {
-        return fail(format!("'{kw}': the URL holds a control character"));
-    }
-    let head = if kw == "errorloc303" {
-        "303 See Other"
-    } else {
-        "302 Found"
-    };
-    let response =
-        format!("HTTP/1.1 {head}\r\nCache-Control: no-cache\r\nContent-length: 0\r\nLocation: {url}\r\n\r\n");
-    Ok(ErrorFile {
-        span: d.span.clone(),
-        status,
-        response: response.into_bytes(),
-    })
-}
-
-/// `http-error status CODE [content-type T] [string S | file F] [hdr NAME VALUE]...`: the
-/// page for that error, written as `return` is. Formats (`lf-string`, `lf-file`, `%[...]` in
-/// a header) and `errorfiles` sections are not supported yet.
-pub fn http_error(d: &Directive) -> Res<ErrorFile> {
-    let what = "http-error";
-    let (Some("status"), Some(code)) = (d.arg(1), d.arg(2)) else {
-        return fail("'http-error' expects 'status CODE' first");
-    };
-    let status = error_status(what, code)?;
-    let r = reply(what, &d.words[1..])?;
-    if r.format.is_some()
-        || r.headers
-            .iter()
-            .any(|(_, t)| t.0.iter().any(|p| matches!(p, crate::rules::Piece::Expr(_))))
-    {
-        return fail(
-            "'http-error': formats (lf-string, lf-file, %[...]) are not supported yet; use string, file or errorfile",
-        );
-    }
-    // No reason phrase: the page's status line is written anew when it is sent.
-    let mut response = format!("HTTP/1.1 {} \r\n", r.status);
-    if let Some(ct) = &r.content_type {
-        response.push_str(&format!("Content-Type: {ct}\r\n"));
-    }
-    for (n, v) in &r.headers {
-        let text: String =
-            v.0.iter()
-                .map(|p| match p {
-                    crate::rules::Piece::Text(t) => t.as_str(),
-                    crate::rules::Piece::Expr(_) => "",
-                })
-                .collect();
-        response.push_str(&format!("{n}: {text}\r\n"));
-    }
-    response.push_str(&format!("Content-Length: {}\r\n\r\n", r.body.len()));
-    let mut response = response.into_bytes();
-    response.extend_from_slice(&r.body);
-    Ok(ErrorFile {
-        span: d.span.clone(),
-        status,
-        response,
-    })
-}
-
-/// `errorfile CODE FILE`: reads the file now, so a missing file is a config error.
-pub fn errorfile(d: &Directive) -> Res<ErrorFile> {
-    let (Some(code), Some(file), None) = (d.arg(1), d.arg(2), d.arg(3)) else {
-        return fail("'errorfile' expects a status code and a file");
-    };
-    let status = error_status("errorfile", code)?;
-    let path = &super::paths::file(file);
-    let response = std::fs::read(path).map_err(|e| {
-        (
-            format!("'errorfile {code}': cannot read '{}': {e}", path.display()),
-            None,
-        )
-    })?;
-    let mut headers = [httparse::EMPTY_HEADER; 64];
-    match httparse::Response::new(&mut headers).parse(&response) {
-        Ok(httparse::Status::Complete(_)) => {}
-        _ => {
-            return Err((
-                format!(
-                    "'errorfile {code}': '{}' is not a complete HTTP response",
-                    path.display()
-                ),
-                Some("the file holds the whole response: a status line, headers, an empty line, then the body".into()),
-            ))
-        }
-    }
-    Ok(ErrorFile {
-        span: d.span.clone(),
-        status,
-        response,
     })
 }
 

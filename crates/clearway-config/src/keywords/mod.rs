@@ -16,6 +16,7 @@ pub mod log;
 pub mod options;
 pub mod paths;
 pub mod proxy;
+pub mod reply;
 pub mod sample;
 pub mod server;
 pub mod source;
@@ -58,6 +59,8 @@ pub struct Ctx {
     /// The global TLS defaults read so far (`ssl-default-*`, `ca-base`...), which bind and
     /// server lines start from, as in HAProxy (they must come first).
     pub tls: crate::model::TlsDefaults,
+    /// The `http-errors` sections, read before the proxies: their error files by name.
+    pub http_errors: Vec<(String, Vec<crate::rules::ErrorFile>)>,
 }
 
 impl Ctx {

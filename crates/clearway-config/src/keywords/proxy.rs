@@ -781,14 +781,19 @@ fn apply_known(d: &Directive, caps: Caps, name: &str, kind: Kind, p: &mut Draft,
             note_http(p, d, true);
             p.http.redirects.push(rule);
         }
-        "errorfile" | "errorloc" | "errorloc302" | "errorloc303" | "http-error" => {
-            let e = match kw {
-                "errorfile" => http::errorfile(d)?,
-                "http-error" => http::http_error(d)?,
-                _ => http::errorloc(d)?,
+        "errorfile" | "errorloc" | "errorloc302" | "errorloc303" | "http-error" | "errorfiles" => {
+            // Each line replaces what an earlier one said of its statuses.
+            let pages = match kw {
+                "errorfile" => vec![(0, Some(super::reply::errorfile(d)?))],
+                "http-error" => vec![super::reply::http_error(d)?],
+                "errorfiles" => super::reply::errorfiles(d)?.into_iter().map(|e| (0, Some(e))).collect(),
+                _ => vec![(0, Some(super::reply::errorloc(d)?))],
             };
-            p.http.errorfiles.retain(|o| o.status != e.status);
-            p.http.errorfiles.push(e);
+            for (status, e) in pages {
+                let status = e.as_ref().map_or(status, |e| e.status);
+                p.http.errorfiles.retain(|o| o.status != status);
+                p.http.errorfiles.extend(e);
+            }
         }
         "http-reuse" => p.http.reuse = http::reuse(d)?,
         "compression" => compression(d, caps, p, ctx)?,

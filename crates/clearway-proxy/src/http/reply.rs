@@ -12,7 +12,14 @@ pub struct Page {
     pub status: StatusCode,
     pub headers: Vec<(header::HeaderName, HeaderValue)>,
     pub body: Bytes,
+    /// An empty error file: the connection is closed without an answer.
+    pub close: bool,
 }
+
+/// Marks a response that must not be sent: the client connection is closed instead (an
+/// empty error file).
+#[derive(Debug, Clone, Copy)]
+pub struct Silent;
 
 impl Page {
     /// The page as a response, with any body type made of bytes (`ResBody`, or `Bytes` where
@@ -20,6 +27,9 @@ impl Page {
     pub fn response<B: From<Bytes>>(&self) -> Response<B> {
         let mut r = Response::new(B::from(self.body.clone()));
         *r.status_mut() = self.status;
+        if self.close {
+            r.extensions_mut().insert(Silent);
+        }
         let h = r.headers_mut();
         for (k, v) in &self.headers {
             h.append(k.clone(), v.clone());
@@ -74,11 +84,34 @@ pub fn default_page(status: u16) -> Page {
             (header::CONTENT_TYPE, HeaderValue::from_static("text/html")),
         ],
         body: Bytes::from(body),
+        close: false,
     }
 }
 
 /// An `errorfile`'s raw response, parsed (the config already checked that it parses).
 pub fn from_errorfile(e: &ErrorFile) -> Option<Page> {
+    raw_page(e.status, &e.response)
+}
+
+/// A complete response written in a file (`errorfile`): `status` and nothing else when the
+/// file is empty (the connection is then closed without an answer).
+pub fn raw_page(status: u16, raw: &[u8]) -> Option<Page> {
+    if raw.is_empty() {
+        return Some(Page {
+            status: StatusCode::from_u16(status).ok()?,
+            headers: Vec::new(),
+            body: Bytes::new(),
+            close: true,
+        });
+    }
+    let e = ErrorFile {
+        span: clearway_config::model::Span {
+            file: "".into(),
+            line: 0,
+        },
+        status,
+        response: raw.to_vec(),
+    };
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut r = httparse::Response::new(&mut headers);
     let Ok(httparse::Status::Complete(len)) = r.parse(&e.response) else {
@@ -98,6 +131,7 @@ pub fn from_errorfile(e: &ErrorFile) -> Option<Page> {
         status,
         headers: out,
         body: Bytes::copy_from_slice(&e.response[len..]),
+        close: false,
     })
 }
 

@@ -45,7 +45,8 @@ enum Action {
     Tarpit(u16),
     TrackSc(u8, Expr, Option<String>),
     ScIncGpc0(u8),
-    Reply(Reply),
+    /// A reply, and whether it refuses the request (`deny`) rather than answering it.
+    Reply(Reply, bool),
     Redirect(rules::Redirect),
     Service(rules::Service),
     /// `auth`: its realm, the proxy's name when it has none.
@@ -225,19 +226,11 @@ fn compile(r: &HttpRule, proxy: &str) -> Option<Rule> {
             StatusCode::from_u16(*status).ok()?,
             reason.as_deref().map(|r| super::Reason(r.into())),
         ),
-        HttpAction::Deny { status } => Action::Reply(Reply::Error(*status)),
-        HttpAction::Return(rep) => {
-            let mut page = Page {
-                status: StatusCode::from_u16(rep.status).unwrap_or(StatusCode::OK),
-                headers: Vec::new(),
-                body: Bytes::from(rep.body.clone()),
-            };
-            if let Some(ct) = rep.content_type.as_deref().and_then(|c| HeaderValue::from_str(c).ok()) {
-                page.headers.push((http::header::CONTENT_TYPE, ct));
-            }
-            let extra = rep.headers.iter().map(|(n, v)| (name(n), v.clone())).collect();
-            Action::Reply(Reply::Page(page, extra, rep.format.clone()))
-        }
+        HttpAction::Deny { status, reply } => match reply {
+            None => Action::Reply(Reply::Error(*status), true),
+            Some(rep) => Action::Reply(reply_of(rep), true),
+        },
+        HttpAction::Return(rep) => Action::Reply(reply_of(rep), false),
         HttpAction::Redirect(r) => Action::Redirect(r.clone()),
         HttpAction::UseService(s) => Action::Service(*s),
         HttpAction::Auth { realm } => Action::Auth(realm.as_deref().unwrap_or(proxy).into()),
@@ -284,6 +277,31 @@ fn destination(action: &Action, e: &Expr, s: &ReqSamples<'_>) -> Option<std::net
             .map(|p| std::net::SocketAddr::new(now.ip(), p)),
     })
     .flatten()
+}
+
+/// A `return` or `deny` reply, ready to send: the proxy's error page, a page of its own
+/// (an error file's, or the line's with its headers and format made per request).
+fn reply_of(rep: &rules::Reply) -> Reply {
+    match &rep.from {
+        rules::ReplyFrom::Default => Reply::Error(rep.status),
+        rules::ReplyFrom::Raw(raw) => match super::reply::raw_page(rep.status, raw) {
+            Some(page) => Reply::Page(page, Vec::new(), None),
+            None => Reply::Error(rep.status),
+        },
+        rules::ReplyFrom::Fields => {
+            let mut page = Page {
+                status: StatusCode::from_u16(rep.status).unwrap_or(StatusCode::OK),
+                headers: Vec::new(),
+                body: Bytes::from(rep.body.clone()),
+                close: false,
+            };
+            if let Some(ct) = rep.content_type.as_deref().and_then(|c| HeaderValue::from_str(c).ok()) {
+                page.headers.push((http::header::CONTENT_TYPE, ct));
+            }
+            let extra = rep.headers.iter().map(|(n, v)| (name(n), v.clone())).collect();
+            Reply::Page(page, extra, rep.format.clone())
+        }
+    }
 }
 
 /// The new client address a `set-src`/`set-src-port` rule gives, from the first value of
@@ -523,9 +541,9 @@ impl HttpRules {
                     variable(&r.action, &s);
                     continue;
                 }
-                Action::Reply(rep) => {
+                Action::Reply(rep, denied) => {
                     return Verdict::Respond {
-                        denied: matches!(rep, Reply::Error(_)),
+                        denied: *denied,
                         response: Box::new(self.reply(rep, &s, fallback)),
                     }
                 }
@@ -593,7 +611,7 @@ impl HttpRules {
             }
             let edit = match &r.action {
                 Action::Allow => break,
-                Action::Reply(Reply::Error(status)) => return Some(*status),
+                Action::Reply(Reply::Error(status), _) => return Some(*status),
                 a @ (Action::SetVar(..) | Action::UnsetVar(_)) => {
                     variable(a, &s);
                     continue;

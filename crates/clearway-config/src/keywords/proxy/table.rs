@@ -59,6 +59,7 @@ pub(in crate::keywords) const KEYWORDS: &[(&str, char)] = &[
     ("errorloc302", 'A'),
     ("errorloc303", 'A'),
     ("http-error", 'A'),
+    ("errorfiles", 'A'),
     ("http-reuse", 'B'),
     ("tcp-request", 'F'),
     ("stats", 'A'),
@@ -74,7 +75,6 @@ pub(in crate::keywords) const KEYWORDS: &[(&str, char)] = &[
 /// Known proxy keywords not acted on, by class. (`req*`/`rsp*` and `block` left HAProxy in
 /// 2.1, which refuses them too.)
 pub(in crate::keywords) const KNOWN_NOT_ACTED: &[(&str, NotActed)] = &[
-    ("errorfiles", Unsupported),
     ("hash-balance-factor", Unsupported),
     ("description", NoEffect),
     ("monitor-net", Unsupported),

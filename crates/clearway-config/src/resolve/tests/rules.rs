@@ -179,13 +179,25 @@ fn destination_and_uri_rewrites_and_response_deny() {
     let res: Vec<&HttpAction> = f.http.response_rules.iter().map(|r| &r.action).collect();
     assert!(matches!(
         res[..],
-        [HttpAction::Deny { status: 502 }, HttpAction::Deny { status: 503 }]
+        [
+            HttpAction::Deny {
+                status: 502,
+                reply: None
+            },
+            HttpAction::Deny {
+                status: 503,
+                reply: None
+            }
+        ]
     ));
     for (text, says) in [
         ("http-request set-dst", "expects a sample expression"),
         ("http-request set-dst nosuch", "unknown ACL criterion"),
         ("http-request set-uri", "expects a format"),
-        ("http-response deny hdr x y", "takes only 'deny_status CODE'"),
+        (
+            "http-response deny hdr x y",
+            "with an answer of its own is not supported yet",
+        ),
     ] {
         let cfg = format!("frontend f\n mode http\n {text}\n");
         let e = crate::parse_str("t.cfg", &cfg).unwrap_err().to_string();

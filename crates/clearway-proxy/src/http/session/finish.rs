@@ -24,6 +24,15 @@ impl Session {
         done: Option<DoneGuard>,
     ) {
         let be = be_arc.map(|b| &**b);
+        // An empty error file: the client connection is closed without an answer (an
+        // HTTP/2 stream gets the empty answer: its connection serves others).
+        if res.extensions().get::<crate::http::reply::Silent>().is_some() && req.version != Version::HTTP_2 {
+            if let Some(fd) = self.conn.fd {
+                // The client connection this request came on, open while it is handled.
+                let _ = clearway_net::shutdown_both(fd);
+            }
+            res.extensions_mut().insert(Rejected);
+        }
         // `http-after-response`: on every response, the backend's rules then the frontend's.
         if (be.is_some_and(|b| b.http.has_after_rules()) || self.fe.http.has_after_rules())
             && res.extensions().get::<Rejected>().is_none()
