@@ -586,7 +586,7 @@ fn table_time_json_and_request_hash_samples_read_as_haproxy() {
          none=%[str(10.9.9.9),table_conn_cur(fe)] utime=%[int(1700000000),utime(%Y-%m-%dT%H:%M:%S)] \
          ltime=%[int(1700000000),ltime(%d/%b/%Y)] id=%[var(txn.doc),json_query('\\$.user.id')] \
          name=%[var(txn.doc),json_query('\\$.user.name')] \
-         b32=%[base32] b32src=%[base32+src,hex] val=%[hdr_val(x-n)] major=%[fc_http_major] fcsrc=%[fc_src]\"\n"
+         b32=%[base32] b32src=%[base32+src,hex] val=%[hdr_val(x-n)] major=%[fc_http_major] fcsrc=%[fc_src] first=%[http_first_req]\"\n"
     );
     let (_cw, _hap) = clearway_and_haproxy(&topo, &config);
     let mut got = Vec::new();
@@ -617,6 +617,7 @@ fn table_time_json_and_request_hash_samples_read_as_haproxy() {
         "utime=2023-11-14T22:13:20",
         "id=7 name=ann",
         "val=41 major=1 fcsrc=192.0.2.",
+        "first=1",
     ] {
         assert!(v.contains(part), "{part} in {v}");
     }

@@ -420,6 +420,7 @@ fn criterion(call: &clearway_sample::args::Call, word: &str) -> Result<(Fetch, M
             }
         }
         "fc_http_major" => no_arg(Fetch::FcHttpMajor, M::Int),
+        "http_first_req" => no_arg(Fetch::HttpFirstReq, M::Bool),
         "fc_src" => no_arg(Fetch::FcSrc, M::Ip),
         "fc_dst" => no_arg(Fetch::FcDst, M::Ip),
         "fc_src_port" => no_arg(Fetch::FcSrcPort, M::Int),
@@ -546,6 +547,7 @@ pub(super) const CRITERIA: &[&str] = &[
     "base32",
     "base32+src",
     "fc_http_major",
+    "http_first_req",
     "fc_src",
     "fc_dst",
     "fc_src_port",

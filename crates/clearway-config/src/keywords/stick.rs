@@ -70,6 +70,8 @@ pub fn parse(d: &Directive) -> Result<StickTable, String> {
                         "gpc0" => store.gpc0 = true,
                         "gpc0_rate" => store.gpc0_rate = Some(need_period()?),
                         "gpt0" => store.gpt0 = true,
+                        // Kept by the tables `stick` rules use; naming it changes nothing else.
+                        "server_id" | "server_key" => store.server_id = true,
                         other => {
                             return Err(format!(
                                 "stick-table data '{other}' is not supported yet (conn_cnt, conn_cur, conn_rate, \

@@ -129,6 +129,8 @@ pub enum Fetch {
     HdrVal(String),
     /// `fc_http_major`: the client's HTTP major version (1 or 2).
     FcHttpMajor,
+    /// `http_first_req`: the request is its connection's first.
+    HttpFirstReq,
     /// `fc_src`, `fc_dst`, `fc_src_port`, `fc_dst_port`: the client connection's own
     /// addresses, not those a PROXY protocol header gave.
     FcSrc,
@@ -318,6 +320,7 @@ impl Fetch {
             Fetch::SslFc
             | Fetch::SslFcHasSni
             | Fetch::FcRcvdProxy
+            | Fetch::HttpFirstReq
             | Fetch::Always(_)
             | Fetch::HttpAuth(_)
             | Fetch::Bool(_) => Type::Bool,

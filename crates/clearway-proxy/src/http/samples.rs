@@ -41,6 +41,10 @@ pub struct ServedBy {
 #[derive(Debug, Clone, Default)]
 pub struct ReqTrackers(pub Arc<crate::stick::Trackers>);
 
+/// Marks a connection's first request (`http_first_req`).
+#[derive(Debug, Clone, Copy)]
+pub struct FirstRequest;
+
 /// The request's unique id (`unique-id-format`).
 #[derive(Debug, Clone)]
 pub struct UniqueId(pub Arc<str>);
@@ -227,6 +231,7 @@ impl Samples for ReqSamples<'_> {
                 .and_then(|l| l.captured(*n))
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| sink(Value::Str(v))),
+            Fetch::HttpFirstReq => sink(Value::Bool(r.extensions.get::<FirstRequest>().is_some())),
             Fetch::FcHttpMajor => sink(Value::Int(if r.version == Version::HTTP_2 { 2 } else { 1 })),
             Fetch::Base32 | Fetch::Base32Src => {
                 let host = r

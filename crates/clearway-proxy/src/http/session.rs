@@ -113,6 +113,9 @@ impl Session {
                 parts.extensions.insert(l);
             }
         }
+        if index == 0 {
+            parts.extensions.insert(super::samples::FirstRequest);
+        }
         if !self.fe.captures.request.is_empty() {
             if let Some(c) = super::access_log::ReqCaptured::begin(&self.fe, &parts) {
                 parts.extensions.insert(c);
