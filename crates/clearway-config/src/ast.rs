@@ -18,6 +18,8 @@ pub enum Kind {
     Userlist,
     /// `http-errors NAME`: error files proxies import with `errorfiles NAME`.
     HttpErrors,
+    /// `cache NAME`: an HTTP cache rules use.
+    Cache,
     /// A section HAProxy knows that Clearway does not support yet; its body is skipped.
     Unsupported,
 }
@@ -33,6 +35,7 @@ impl Kind {
             Kind::Resolvers => "resolvers",
             Kind::Userlist => "userlist",
             Kind::HttpErrors => "http-errors",
+            Kind::Cache => "cache",
             Kind::Unsupported => "unsupported",
         }
     }
@@ -66,7 +69,7 @@ pub struct Section {
     pub directives: Vec<Directive>,
 }
 
-const SUPPORTED: [&str; 8] = [
+const SUPPORTED: [&str; 9] = [
     "global",
     "defaults",
     "frontend",
@@ -75,10 +78,10 @@ const SUPPORTED: [&str; 8] = [
     "resolvers",
     "userlist",
     "http-errors",
-];
-const UNSUPPORTED: [&str; 8] = [
-    "peers",
     "cache",
+];
+const UNSUPPORTED: [&str; 7] = [
+    "peers",
     "program",
     "ring",
     "mailers",
@@ -128,6 +131,7 @@ pub fn parse(
             "resolvers" => Some(Kind::Resolvers),
             "userlist" => Some(Kind::Userlist),
             "http-errors" => Some(Kind::HttpErrors),
+            "cache" => Some(Kind::Cache),
             w if UNSUPPORTED.contains(&w) => Some(Kind::Unsupported),
             _ => None,
         };
@@ -178,7 +182,12 @@ fn section_header(kind: Kind, words: &[String], span: &Span) -> Result<Section, 
     let mut from = None;
     let mut extra = Vec::new();
     while let Some(w) = rest.next() {
-        if w == "from" && !matches!(kind, Kind::Global | Kind::Resolvers | Kind::Userlist | Kind::HttpErrors) {
+        if w == "from"
+            && !matches!(
+                kind,
+                Kind::Global | Kind::Resolvers | Kind::Userlist | Kind::HttpErrors | Kind::Cache
+            )
+        {
             from = Some(rest.next().cloned().ok_or_else(|| {
                 Diagnostic::new(span.clone(), "'from' needs the name of a defaults section")
                     .hint("e.g. 'backend app from tcp-defaults'")
@@ -191,7 +200,13 @@ fn section_header(kind: Kind, words: &[String], span: &Span) -> Result<Section, 
     }
     if matches!(
         kind,
-        Kind::Frontend | Kind::Backend | Kind::Listen | Kind::Resolvers | Kind::Userlist | Kind::HttpErrors
+        Kind::Frontend
+            | Kind::Backend
+            | Kind::Listen
+            | Kind::Resolvers
+            | Kind::Userlist
+            | Kind::HttpErrors
+            | Kind::Cache
     ) && name.is_empty()
     {
         return Err(Diagnostic::new(span.clone(), format!("'{}' needs a name", kind.word()))

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 pub use crate::span::Span;
 
+mod cache;
 mod checks;
 mod compression;
 mod dns;
@@ -20,6 +21,7 @@ mod stick;
 mod tls;
 mod userlist;
 mod walk;
+pub use cache::*;
 pub use checks::*;
 pub use compression::*;
 pub use dns::*;
@@ -42,6 +44,8 @@ pub struct Config {
     pub resolvers: Vec<Resolvers>,
     /// `userlist` sections in file order.
     pub userlists: Vec<std::sync::Arc<Userlist>>,
+    /// The `cache` sections.
+    pub caches: Vec<CacheDef>,
 }
 
 impl Config {

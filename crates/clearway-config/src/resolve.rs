@@ -10,8 +10,8 @@ use std::collections::HashMap;
 
 mod checks;
 use checks::{
-    check_capture_ids, check_names, check_resolvers, check_sources, check_state_refs, check_stick_tables, check_tracks,
-    number_proxies, tls_unacted,
+    check_caches, check_capture_ids, check_names, check_resolvers, check_sources, check_state_refs, check_stick_tables,
+    check_tracks, number_proxies, tls_unacted,
 };
 
 pub fn build(sections: &[Section], ctx: &mut Ctx) -> Config {
@@ -69,6 +69,13 @@ fn proxies(sections: &[Section], ctx: &mut Ctx) -> Config {
     for s in sections {
         match s.kind {
             Kind::Unsupported | Kind::Userlist | Kind::HttpErrors => {}
+            Kind::Cache => {
+                if cfg.caches.iter().any(|c| c.name == s.name) {
+                    ctx.error(&s.span, format!("cache '{}' is defined twice", s.name));
+                } else if let Some(c) = crate::keywords::cache::build(s, ctx) {
+                    cfg.caches.push(c);
+                }
+            }
             Kind::Resolvers => {
                 if let Some(other) = cfg.resolvers.iter().find(|r| r.name == s.name) {
                     ctx.error(
@@ -167,6 +174,7 @@ fn proxies(sections: &[Section], ctx: &mut Ctx) -> Config {
     check_stick_tables(&cfg, ctx);
     check_state_refs(&cfg, ctx);
     check_capture_ids(&cfg, ctx);
+    check_caches(&cfg, ctx);
     check_resolvers(&cfg, ctx);
     tls_unacted(&cfg, ctx);
     cfg

@@ -294,6 +294,10 @@ pub enum HttpAction {
     SilentDrop,
     /// `normalize-uri NORMALIZER`.
     NormalizeUri(Normalizer),
+    /// `cache-use NAME`: a request the cache holds a fresh answer to gets it from there.
+    CacheUse(String),
+    /// `cache-store NAME`: a response that may be kept is kept.
+    CacheStore(String),
     /// `capture EXPR len N|id N`: the value kept in a capture slot of the frontend (shown
     /// by `%hr`/`%hs`, read by `capture.req.hdr(N)`).
     Capture {

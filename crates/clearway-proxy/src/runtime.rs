@@ -107,6 +107,7 @@ impl Runtime {
     pub fn build(cfg: &model::Config, nofile: u64) -> Result<Arc<Runtime>, BuildError> {
         crate::acl::set_process_vars(&cfg.proc_var_names(), &cfg.global.set_vars);
         stick_tables(cfg);
+        crate::http::cache::install(&cfg.caches);
         crate::process::uptime_secs();
         crate::http::client_h1::set_max_head(cfg.global.max_request_head());
         crate::http::decode::set_max_headers(usize::from(cfg.global.maxhdr.unwrap_or(101)));

@@ -85,8 +85,6 @@ pub enum Phase {
 /// Actions HAProxy has that Clearway does not run yet.
 const NOT_YET: &[&str] = &[
     "lua",
-    "cache-use",
-    "cache-store",
     "wait-for-body",
     "early-hint",
     "do-resolve",

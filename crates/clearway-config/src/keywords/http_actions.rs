@@ -71,6 +71,8 @@ pub fn parse(action: &str, args: &[String], what: &str, request: bool) -> Res<Op
             HttpAction::SilentDrop
         }
         "normalize-uri" if request => HttpAction::NormalizeUri(normalizer(args, what)?),
+        "cache-use" if request => HttpAction::CacheUse(one()?.clone()),
+        "cache-store" if !request => HttpAction::CacheStore(one()?.clone()),
         "capture" => {
             let (e, slot) = match args {
                 [e, k, n] if k == "len" && request => (e, k),

@@ -4,6 +4,7 @@
 pub mod acl;
 pub mod balance;
 pub mod bind;
+pub mod cache;
 pub mod checks;
 pub mod classes;
 pub mod cookie;

@@ -421,6 +421,8 @@ fn criterion(call: &clearway_sample::args::Call, word: &str) -> Result<(Fetch, M
         }
         "fc_http_major" => no_arg(Fetch::FcHttpMajor, M::Int),
         "http_first_req" => no_arg(Fetch::HttpFirstReq, M::Bool),
+        "res.cache_hit" => no_arg(Fetch::ResCacheHit, M::Bool),
+        "res.cache_name" => no_arg(Fetch::ResCacheName, M::Str),
         "fc_src" => no_arg(Fetch::FcSrc, M::Ip),
         "fc_dst" => no_arg(Fetch::FcDst, M::Ip),
         "fc_src_port" => no_arg(Fetch::FcSrcPort, M::Int),
@@ -548,6 +550,8 @@ pub(super) const CRITERIA: &[&str] = &[
     "base32+src",
     "fc_http_major",
     "http_first_req",
+    "res.cache_hit",
+    "res.cache_name",
     "fc_src",
     "fc_dst",
     "fc_src_port",

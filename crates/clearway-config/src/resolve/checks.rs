@@ -300,3 +300,22 @@ pub(super) fn check_capture_ids(cfg: &Config, ctx: &mut Ctx) {
         }
     }
 }
+
+/// Every `cache-use` and `cache-store` names a cache section.
+pub(super) fn check_caches(cfg: &Config, ctx: &mut Ctx) {
+    use crate::rules::HttpAction;
+    let halves = (cfg.frontends.iter().map(|f| &f.http)).chain(cfg.backends.iter().map(|b| &b.http));
+    for h in halves {
+        for r in h.request_rules.iter().chain(&h.response_rules) {
+            if let HttpAction::CacheUse(n) | HttpAction::CacheStore(n) = &r.action {
+                if !cfg.caches.iter().any(|c| c.name == *n) {
+                    ctx.error_hint(
+                        &r.span,
+                        format!("no cache named '{n}'"),
+                        crate::suggest::hint(n, cfg.caches.iter().map(|c| c.name.as_str())),
+                    );
+                }
+            }
+        }
+    }
+}

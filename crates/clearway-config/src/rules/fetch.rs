@@ -131,6 +131,9 @@ pub enum Fetch {
     FcHttpMajor,
     /// `http_first_req`: the request is its connection's first.
     HttpFirstReq,
+    /// `res.cache_hit`: the response came from a cache; `res.cache_name`: which.
+    ResCacheHit,
+    ResCacheName,
     /// `fc_src`, `fc_dst`, `fc_src_port`, `fc_dst_port`: the client connection's own
     /// addresses, not those a PROXY protocol header gave.
     FcSrc,
@@ -257,6 +260,8 @@ impl Fetch {
                 | Fetch::Status
                 | Fetch::CaptureResVer
                 | Fetch::CaptureResHdr(_)
+                | Fetch::ResCacheHit
+                | Fetch::ResCacheName
         )
     }
 
@@ -321,6 +326,7 @@ impl Fetch {
             | Fetch::SslFcHasSni
             | Fetch::FcRcvdProxy
             | Fetch::HttpFirstReq
+            | Fetch::ResCacheHit
             | Fetch::Always(_)
             | Fetch::HttpAuth(_)
             | Fetch::Bool(_) => Type::Bool,

@@ -62,6 +62,8 @@ pub struct ResBody {
     /// `compression`: the encoder the bytes go through, until the body's end; then the
     /// trailers frame that came after the last bytes, if any.
     encoder: Option<Box<Encoding>>,
+    /// `cache-store`: the object the body fills as it passes.
+    fill: Option<Box<super::cache::Fill>>,
 }
 
 /// A body being compressed.
@@ -98,6 +100,7 @@ impl ResBody {
             done: None,
             log: None,
             encoder: None,
+            fill: None,
         }
     }
 
@@ -110,6 +113,7 @@ impl ResBody {
             done: None,
             log: None,
             encoder: None,
+            fill: None,
         };
         // An empty body is over already: the connection can serve another request at once.
         b.finish_h1();
@@ -125,6 +129,7 @@ impl ResBody {
             done: None,
             log: None,
             encoder: None,
+            fill: None,
         }
     }
 
@@ -149,6 +154,11 @@ impl ResBody {
             encoder: Some(encoder),
             trailers: None,
         }));
+    }
+
+    /// Keeps the body in a cache as it passes (`cache-store`).
+    pub fn fill(&mut self, f: super::cache::Fill) {
+        self.fill = Some(Box::new(f));
     }
 
     /// The server's body runs until it closes its connection (HTTP/1 without a length).
@@ -260,6 +270,17 @@ impl Body for ResBody {
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let mut r = self.as_mut().poll_inner(cx);
+        if let Some(f) = self.fill.as_deref_mut() {
+            match &r {
+                Poll::Ready(Some(Ok(fr))) => {
+                    if let Some(d) = fr.data_ref() {
+                        f.data(d);
+                    }
+                }
+                Poll::Ready(None) => f.end(),
+                _ => {}
+            }
+        }
         if self.encoder.is_some() {
             r = self.encode(r);
         }

@@ -5,6 +5,7 @@
 pub mod access_log;
 pub mod auth;
 pub mod body;
+pub mod cache;
 pub mod client_h1;
 pub mod client_io;
 pub mod compress;

@@ -61,6 +61,8 @@ enum Action {
     Normalize(rules::Normalizer),
     /// `capture EXPR id N`.
     Capture(Expr, usize),
+    CacheUse(std::sync::Arc<super::cache::Cache>),
+    CacheStore(std::sync::Arc<super::cache::Cache>),
 }
 
 /// A header value a rule sets or adds.
@@ -123,6 +125,8 @@ pub enum Verdict {
     Tarpit(u16),
     /// Close the connection so that the client never learns it (`silent-drop`).
     SilentDrop(clearway_config::model::Span),
+    /// Answered from a cache (`cache-use`): the response rules still see it.
+    Cached(Box<http::Response<Bytes>>),
 }
 
 /// The client address a request counts as coming from once `set-src` or `set-src-port`
@@ -242,6 +246,8 @@ fn compile(r: &HttpRule, proxy: &str) -> Option<Rule> {
         HttpAction::DisableL7Retry => Action::DisableL7Retry,
         HttpAction::SilentDrop => Action::SilentDrop,
         HttpAction::NormalizeUri(n) => Action::Normalize(*n),
+        HttpAction::CacheUse(n) => Action::CacheUse(super::cache::named(n)?),
+        HttpAction::CacheStore(n) => Action::CacheStore(super::cache::named(n)?),
         HttpAction::Capture { expr, slot } => Action::Capture(
             expr.clone(),
             match slot {
@@ -514,6 +520,14 @@ impl HttpRules {
                     req.extensions.insert(NoL7Retry);
                     continue;
                 }
+                Action::CacheUse(cache) => {
+                    let (txn, hit) = cache.lookup(req);
+                    req.extensions.insert(txn);
+                    if let Some(res) = hit {
+                        return Verdict::Cached(Box::new(res));
+                    }
+                    continue;
+                }
                 Action::Capture(e, slot) => {
                     if let Some(v) = crate::acl::text(&s, e) {
                         if let Some(c) = req.extensions.get_mut::<super::access_log::ReqCaptured>() {
@@ -623,6 +637,14 @@ impl HttpRules {
                 Action::LogLevel(l) => {
                     if let Some(log) = req.extensions.get::<super::access_log::ReqLog>() {
                         log.set_level(*l);
+                    }
+                    continue;
+                }
+                Action::CacheStore(cache) => {
+                    let fill = (req.extensions.get::<super::cache::CacheTxn>())
+                        .and_then(|txn| cache.store(txn, &req.method, res));
+                    if let Some(f) = fill {
+                        res.extensions.insert(super::cache::Filling::new(f));
                     }
                     continue;
                 }

@@ -340,6 +340,14 @@ impl Samples for ResSamples<'_> {
                 })
             }),
             Fetch::CaptureResVer => sink(Value::Str(version_text(self.res.version))),
+            Fetch::ResCacheHit => sink(Value::Bool(
+                self.res.extensions.get::<super::cache::CacheHit>().is_some(),
+            )),
+            Fetch::ResCacheName => self
+                .res
+                .extensions
+                .get::<super::cache::CacheHit>()
+                .is_some_and(|h| sink(Value::Str(&h.0))),
             Fetch::CaptureResHdr(n) => self
                 .res
                 .extensions

@@ -7,6 +7,7 @@ mod client;
 mod finish;
 mod h2;
 mod last;
+mod open;
 mod persist;
 mod request;
 mod response;
@@ -203,6 +204,7 @@ impl Session {
         }
         match fe.http.on_request(parts, &self.conn, None) {
             Verdict::Continue => {}
+            Verdict::Cached(res) => return (self.cached(None, parts, *res), None),
             Verdict::Respond { response, denied } => {
                 if denied {
                     fe.count(&self.conn, Field::DeniedReq);
@@ -248,6 +250,10 @@ impl Session {
         }
         match be.http.on_request(parts, &self.conn, Some(&fe.http.errors)) {
             Verdict::Continue => {}
+            Verdict::Cached(res) => {
+                let res = self.cached(Some(&be), parts, *res);
+                return (res, Some(be));
+            }
             Verdict::Respond { response, denied } => {
                 if denied {
                     fe.count(&self.conn, Field::DeniedReq);
@@ -747,40 +753,6 @@ impl Session {
             "bad or no response from the server: its HTTP/2 connection closed before taking the request, twice"
         );
         self.error(Some(be), 502)
-    }
-}
-
-impl Session {
-    /// TLS (when the server line says `ssl`) and the HTTP handshake on a new server connection.
-    async fn open(
-        &self,
-        be: &Arc<Backend>,
-        c: dispatch::ServerConn,
-        sni: Option<Arc<str>>,
-    ) -> Result<(dispatch::SlotGuard, Sender), Response<ResBody>> {
-        let name = &be.rt.servers[c.slot.server].name;
-        let (stream, alpn_h2) = match crate::dispatch::server_tls(be, c.slot.server, c.stream, sni.as_deref()).await {
-            Ok(s) => s,
-            Err(e) => {
-                throttled!(warn, backend = %be.rt.name, server = %name, client = %self.conn.peer, "{e}");
-                return Err(self.error(Some(be), 503));
-            }
-        };
-        let tally = be.tally(c.slot.server);
-        let stream = Kill::guard(be.kill[c.slot.server].as_ref(), stream);
-        if !(alpn_h2 || be.h2[c.slot.server]) {
-            // A response head larger than a request's may be is refused (502), as HAProxy's
-            // buffer would.
-            return Ok((c.slot, Sender::H1(h1::Conn::counted(stream, READ_BUF, Some(tally)))));
-        }
-        // Given up while the server holds it open, it is reset, as an HTTP/1.1 one is.
-        match handshake_h2(Box::new(super::server_io::ServerIo::new(stream, Some(tally)))).await {
-            Ok(s) => Ok((c.slot, s)),
-            Err(e) => {
-                tracing::warn!(backend = %be.rt.name, server = %name, "server connection failed at the HTTP handshake: {e}");
-                Err(self.error(Some(be), 502))
-            }
-        }
     }
 }
 

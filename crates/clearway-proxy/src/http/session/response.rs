@@ -120,10 +120,36 @@ impl Session {
             be.events.send(crate::log::ALERT, &msg);
             return self.refuse_response(be, req, body, 502);
         }
+        // `cache-store`: the body is kept as it passes.
+        if let Some(f) = rp
+            .extensions
+            .remove::<crate::http::cache::Filling>()
+            .and_then(|f| f.take())
+        {
+            body.fill(f);
+        }
         if let Some(a) = req.extensions.get::<crate::http::compress::Accepted>() {
             self.compress(be, a.0, req, &mut rp, &mut body);
         }
         Response::from_parts(rp, body)
+    }
+
+    /// A response from a cache (`cache-use`): the response rules see it as a server's
+    /// (the backend's first), as HAProxy runs them.
+    pub(super) fn cached(
+        &self,
+        be: Option<&Backend>,
+        req: &http::request::Parts,
+        res: Response<bytes::Bytes>,
+    ) -> Response<ResBody> {
+        let (mut rp, body) = res.into_parts();
+        let denied = be
+            .and_then(|b| b.http.on_response(&mut rp, req, &self.conn))
+            .or_else(|| self.fe.http.on_response(&mut rp, req, &self.conn));
+        if let Some(status) = denied {
+            return self.error(be, status);
+        }
+        Response::from_parts(rp, ResBody::from(body))
     }
 
     /// `compression`: a response that qualifies is marked compressed and its body goes
