@@ -402,6 +402,7 @@ impl Backend {
     /// After `use-server` (which gave `ruled`), the `stick` rules: the server a `stick
     /// match` finds when nothing assigned one yet (not stopped, unless `option persist` or
     /// `force-persist`), and the keys to store once the server is known.
+    #[inline]
     pub fn persistence(
         &self,
         s: &dyn Samples,

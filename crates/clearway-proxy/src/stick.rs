@@ -306,11 +306,19 @@ pub struct Sticking {
 
 /// Keys to point at the server a request ends up on, once it is known: one per table.
 #[derive(Debug, Default)]
-pub struct Pending(Vec<(Arc<Table>, Key)>);
+pub struct Pending(Vec<Tracked>);
 
 impl Pending {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    fn has(&self, t: &Arc<Table>) -> bool {
+        self.0.iter().any(|(x, _)| Arc::ptr_eq(x, t))
+    }
+
+    fn push(&mut self, t: Arc<Table>, k: Key) {
+        self.0.push((t, k));
     }
 
     /// Each key's entry names `server` from now on (unless it is `non-stick`).
@@ -388,7 +396,7 @@ impl Sticking {
         let mut pending = Pending::default();
         let now = now_ms();
         for r in &self.rules {
-            let stores = r.op.stores_request() && !pending.0.iter().any(|(t, _)| Arc::ptr_eq(t, &r.table.0));
+            let stores = r.op.stores_request() && !pending.has(&r.table.0);
             if !(stores || r.op.matches()) || !Self::holds(r, s) {
                 continue;
             }
@@ -407,7 +415,7 @@ impl Sticking {
                 }
             }
             if stores {
-                pending.0.push((r.table.0.clone(), k));
+                pending.push(r.table.0.clone(), k);
             }
         }
         (found, pending)
@@ -418,11 +426,11 @@ impl Sticking {
     pub fn on_response(&self, s: &dyn Samples, request: &Pending, server: &clearway_core::ServerRt) {
         let mut more = Pending::default();
         for r in self.rules.iter().filter(|r| r.op == StickOp::StoreResponse) {
-            if more.0.iter().any(|(t, _)| Arc::ptr_eq(t, &r.table.0)) || !Self::holds(r, s) {
+            if more.has(&r.table.0) || !Self::holds(r, s) {
                 continue;
             }
             if let Some(k) = Self::key(r, s) {
-                more.0.push((r.table.0.clone(), k));
+                more.push(r.table.0.clone(), k);
             }
         }
         request.commit(server);

@@ -59,11 +59,19 @@ pub struct ResBody {
     done: Option<DoneGuard>,
     /// The request's log line, written when this body is done or dropped.
     log: Option<Box<super::access_log::PendingLog>>,
+    /// What the bytes go through besides (compression, a cache): rare, so boxed, and one
+    /// box for both (a body is moved many times on its way).
+    extra: Option<Box<Extra>>,
+}
+
+/// A body's passengers.
+#[derive(Debug, Default)]
+struct Extra {
     /// `compression`: the encoder the bytes go through, until the body's end; then the
     /// trailers frame that came after the last bytes, if any.
-    encoder: Option<Box<Encoding>>,
+    encoding: Option<Encoding>,
     /// `cache-store`: the object the body fills as it passes.
-    fill: Option<Box<super::cache::Fill>>,
+    fill: Option<super::cache::Fill>,
 }
 
 /// A body being compressed.
@@ -99,8 +107,7 @@ impl ResBody {
             kind: Kind::Local((!b.is_empty()).then_some(b)),
             done: None,
             log: None,
-            encoder: None,
-            fill: None,
+            extra: None,
         }
     }
 
@@ -112,8 +119,7 @@ impl ResBody {
             },
             done: None,
             log: None,
-            encoder: None,
-            fill: None,
+            extra: None,
         };
         // An empty body is over already: the connection can serve another request at once.
         b.finish_h1();
@@ -128,8 +134,7 @@ impl ResBody {
             },
             done: None,
             log: None,
-            encoder: None,
-            fill: None,
+            extra: None,
         }
     }
 
@@ -150,15 +155,15 @@ impl ResBody {
 
     /// Sends the body through `encoder` (`compression`).
     pub fn compress(&mut self, encoder: super::compress::Encoder) {
-        self.encoder = Some(Box::new(Encoding {
+        self.extra.get_or_insert_with(Default::default).encoding = Some(Encoding {
             encoder: Some(encoder),
             trailers: None,
-        }));
+        });
     }
 
     /// Keeps the body in a cache as it passes (`cache-store`).
     pub fn fill(&mut self, f: super::cache::Fill) {
-        self.fill = Some(Box::new(f));
+        self.extra.get_or_insert_with(Default::default).fill = Some(f);
     }
 
     /// The server's body runs until it closes its connection (HTTP/1 without a length).
@@ -172,7 +177,7 @@ impl ResBody {
         &mut self,
         r: Poll<Option<Result<Frame<Bytes>, BoxError>>>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let Some(enc) = self.encoder.as_deref_mut() else {
+        let Some(enc) = self.extra.as_deref_mut().and_then(|x| x.encoding.as_mut()) else {
             return r;
         };
         match r {
@@ -270,19 +275,21 @@ impl Body for ResBody {
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let mut r = self.as_mut().poll_inner(cx);
-        if let Some(f) = self.fill.as_deref_mut() {
-            match &r {
-                Poll::Ready(Some(Ok(fr))) => {
-                    if let Some(d) = fr.data_ref() {
-                        f.data(d);
+        if let Some(x) = self.extra.as_deref_mut() {
+            if let Some(f) = x.fill.as_mut() {
+                match &r {
+                    Poll::Ready(Some(Ok(fr))) => {
+                        if let Some(d) = fr.data_ref() {
+                            f.data(d);
+                        }
                     }
+                    Poll::Ready(None) => f.end(),
+                    _ => {}
                 }
-                Poll::Ready(None) => f.end(),
-                _ => {}
             }
-        }
-        if self.encoder.is_some() {
-            r = self.encode(r);
+            if x.encoding.is_some() {
+                r = self.encode(r);
+            }
         }
         if self.log.is_some() {
             self.logged(&r);
@@ -295,7 +302,7 @@ impl Body for ResBody {
     }
 
     fn size_hint(&self) -> SizeHint {
-        if self.encoder.is_some() {
+        if self.extra.as_ref().is_some_and(|x| x.encoding.is_some()) {
             return SizeHint::default();
         }
         match &self.kind {
@@ -322,7 +329,7 @@ impl Kind {
 
 impl ResBody {
     fn ended(&self) -> bool {
-        if let Some(e) = &self.encoder {
+        if let Some(e) = self.extra.as_ref().and_then(|x| x.encoding.as_ref()) {
             if e.encoder.is_some() || e.trailers.is_some() {
                 return false;
             }

@@ -103,6 +103,7 @@ pub fn choose(c: &Compression, offload: bool, headers: &mut HeaderMap) -> Option
 
 /// A request's turn, after its backend is known: the algorithm the client accepts that this
 /// proxy sends, kept in its extensions (`Accepted`); true when there is one.
+#[inline]
 pub fn on_request(fe: Option<&Compression>, be: Option<&Compression>, parts: &mut http::request::Parts) -> bool {
     if fe.is_none() && be.is_none() {
         return false;

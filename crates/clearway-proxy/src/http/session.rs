@@ -410,10 +410,14 @@ impl Session {
             },
         );
         strip_hop_by_hop_request(&mut headers);
-        let client = parts
-            .extensions
-            .get::<super::rules::Source>()
-            .map_or(self.conn.peer, |s| s.0);
+        let client = if fe.http.moves_addresses || be.http.moves_addresses {
+            parts
+                .extensions
+                .get::<super::rules::Source>()
+                .map_or(self.conn.peer, |s| s.0)
+        } else {
+            self.conn.peer
+        };
         forward_for(ff, &mut headers, client.ip());
         // `option originalto`: the backend's settings win, as in HAProxy.
         let ot = be.http.originalto.as_ref().or(fe.http.originalto.as_ref());
@@ -603,16 +607,16 @@ impl Session {
                         http10: parts.version == Version::HTTP_10,
                     };
                     // `timeout server` runs on the connection's own timer.
-                    let sent = conn.send(head, req_body, be.rt.timeouts.server).await;
-                    if l7_left > 0 && retry::retried(&be.retry_on, &sent) {
-                        // Not this answer: the request again (its connection closes).
-                        l7_left -= 1;
-                        side.assigned = be.l7_retry(server, side.assigned, l7_left == 0);
-                        retry::count_retry(be, server, side.assigned.is_none());
-                        prefer = None;
-                        continue;
-                    }
-                    match sent {
+                    match conn.send(head, req_body, be.rt.timeouts.server).await {
+                        // Not this answer: the request again (its connection closes). Matched
+                        // by reference: the usual answer is not moved once more.
+                        ref sent if l7_left > 0 && retry::retried(&be.retry_on, sent) => {
+                            l7_left -= 1;
+                            side.assigned = be.l7_retry(server, side.assigned, l7_left == 0);
+                            retry::count_retry(be, server, side.assigned.is_none());
+                            prefer = None;
+                            continue;
+                        }
                         Ok((mut rp, rb)) if rp.status == http::StatusCode::SWITCHING_PROTOCOLS => {
                             responded(fe, parts);
                             be.rt.servers[server].counters.inc(Field::Http1xx);

@@ -26,7 +26,10 @@ impl Session {
         let be = be_arc.map(|b| &**b);
         // An empty error file: the client connection is closed without an answer (an
         // HTTP/2 stream gets the empty answer: its connection serves others).
-        if res.extensions().get::<crate::http::reply::Silent>().is_some() && req.version != Version::HTTP_2 {
+        if hyper::body::Body::size_hint(res.body()).exact() == Some(0)
+            && req.version != Version::HTTP_2
+            && res.extensions().get::<crate::http::reply::Silent>().is_some()
+        {
             if let Some(fd) = self.conn.fd {
                 // The client connection this request came on, open while it is handled.
                 let _ = clearway_net::shutdown_both(fd);

@@ -10,6 +10,7 @@ use crate::model::{Assigned, Backend};
 
 impl Session {
     /// What persistence says of a request: kept for its response, and the server it gives.
+    #[inline]
     pub(super) fn persistence(&self, be: &Backend, parts: &mut http::request::Parts) -> (Persisted, Option<Assigned>) {
         let bent = if be.persist_rules.is_empty() {
             Bent::No

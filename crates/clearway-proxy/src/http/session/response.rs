@@ -120,16 +120,20 @@ impl Session {
             be.events.send(crate::log::ALERT, &msg);
             return self.refuse_response(be, req, body, 502);
         }
-        // `cache-store`: the body is kept as it passes.
-        if let Some(f) = rp
-            .extensions
-            .remove::<crate::http::cache::Filling>()
-            .and_then(|f| f.take())
-        {
-            body.fill(f);
+        // `cache-store` (a response rule): the body is kept as it passes.
+        if be.http.has_response_rules() || fe.http.has_response_rules() {
+            if let Some(f) = rp
+                .extensions
+                .remove::<crate::http::cache::Filling>()
+                .and_then(|f| f.take())
+            {
+                body.fill(f);
+            }
         }
-        if let Some(a) = req.extensions.get::<crate::http::compress::Accepted>() {
-            self.compress(be, a.0, req, &mut rp, &mut body);
+        if fe.http.compression.is_some() || be.http.compression.is_some() {
+            if let Some(a) = req.extensions.get::<crate::http::compress::Accepted>() {
+                self.compress(be, a.0, req, &mut rp, &mut body);
+            }
         }
         Response::from_parts(rp, body)
     }
