@@ -69,6 +69,10 @@ struct Entry {
     sess_rate: Freq,
     http_req_cnt: u64,
     http_req_rate: Freq,
+    http_err_cnt: u64,
+    http_err_rate: Freq,
+    http_fail_cnt: u64,
+    http_fail_rate: Freq,
     gpc0: u64,
     gpc0_rate: Freq,
     gpt0: u64,
@@ -78,8 +82,16 @@ struct Entry {
 }
 
 /// An entry as `show table` writes it: its key, how many track it, the ms before it
-/// expires, its data by name, and the name (or address) of the server it keeps.
-pub type Dumped = (Key, u64, u64, Vec<(String, u64)>, Option<std::sync::Arc<str>>);
+/// expires, its data by name, the name (or address) of the server it keeps, and the data
+/// written after that name.
+pub type Dumped = (
+    Key,
+    u64,
+    u64,
+    Vec<(String, u64)>,
+    Option<std::sync::Arc<str>>,
+    Vec<(String, u64)>,
+);
 
 /// One stick table.
 #[derive(Debug)]
@@ -186,6 +198,24 @@ impl Table {
         });
     }
 
+    /// An HTTP error (a 4xx, a refused request) counted for the entry, or a failure (a 5xx
+    /// but 501 and 505).
+    pub fn count_http(&self, key: &Key, now: u64, fail: bool) {
+        self.with(key, now, |e, s| {
+            if fail {
+                e.http_fail_cnt += 1;
+                if let Some(p) = s.http_fail_rate {
+                    e.http_fail_rate.add(now, p, 1);
+                }
+            } else {
+                e.http_err_cnt += 1;
+                if let Some(p) = s.http_err_rate {
+                    e.http_err_rate.add(now, p, 1);
+                }
+            }
+        });
+    }
+
     /// gpc0 plus one; its new value.
     pub fn inc_gpc0(&self, key: &Key, now: u64) -> Option<i64> {
         self.with(key, now, |e, s| {
@@ -250,6 +280,10 @@ impl Table {
             Data::SessRate => e.sess_rate.read(now, s.sess_rate?),
             Data::HttpReqCnt => s.http_req_cnt.then_some(e.http_req_cnt)?,
             Data::HttpReqRate => e.http_req_rate.read(now, s.http_req_rate?),
+            Data::HttpErrCnt => s.http_err_cnt.then_some(e.http_err_cnt)?,
+            Data::HttpErrRate => e.http_err_rate.read(now, s.http_err_rate?),
+            Data::HttpFailCnt => s.http_fail_cnt.then_some(e.http_fail_cnt)?,
+            Data::HttpFailRate => e.http_fail_rate.read(now, s.http_fail_rate?),
             Data::Gpc0 => s.gpc0.then_some(e.gpc0)?,
             Data::Gpc0Rate => e.gpc0_rate.read(now, s.gpc0_rate?),
             Data::Gpt0 => s.gpt0.then_some(e.gpt0)?,
@@ -305,8 +339,29 @@ impl Table {
                         if let Some(p) = s.http_req_rate {
                             d.push(rate("http_req_rate", p, e.http_req_rate));
                         }
+                        if s.http_err_cnt {
+                            d.push(("http_err_cnt".into(), e.http_err_cnt));
+                        }
+                        if let Some(p) = s.http_err_rate {
+                            d.push(rate("http_err_rate", p, e.http_err_rate));
+                        }
+                        // HAProxy lists these after the server's key.
+                        let mut after = Vec::new();
+                        if s.http_fail_cnt {
+                            after.push(("http_fail_cnt".into(), e.http_fail_cnt));
+                        }
+                        if let Some(p) = s.http_fail_rate {
+                            after.push(rate("http_fail_rate", p, e.http_fail_rate));
+                        }
                         let exp = self.expire.map_or(0, |x| (e.used + x).saturating_sub(now));
-                        (k.clone(), e.conn_cur, exp, d, e.server.as_ref().map(|x| x.1.clone()))
+                        (
+                            k.clone(),
+                            e.conn_cur,
+                            exp,
+                            d,
+                            e.server.as_ref().map(|x| x.1.clone()),
+                            after,
+                        )
                     })
                     .collect::<Vec<_>>()
             })

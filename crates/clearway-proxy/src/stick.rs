@@ -66,7 +66,7 @@ pub fn show(name: Option<&str>) -> Result<String, String> {
     };
     let named = table(name).ok_or("No such table")?;
     let mut out = head(name, &named);
-    for (i, (k, used, exp, data, server)) in named.0.dump(now).into_iter().enumerate() {
+    for (i, (k, used, exp, data, server, after)) in named.0.dump(now).into_iter().enumerate() {
         out.push_str(&format!(
             "0x{:x}: key={} use={used} exp={exp}",
             0x1000 + i * 0x40,
@@ -77,6 +77,9 @@ pub fn show(name: Option<&str>) -> Result<String, String> {
         }
         if let Some(name) = server {
             out.push_str(&format!(" server_key={name}"));
+        }
+        for (n, v) in after {
+            out.push_str(&format!(" {n}={v}"));
         }
         out.push('\n');
     }
@@ -211,6 +214,20 @@ pub fn set_gpt0(s: &dyn Samples, slot: u8, value: &Expr) {
     }
 }
 
+/// A request's final answer counted on the entries it and its session track: a 4xx as an
+/// HTTP error, a 5xx but 501 and 505 as a failure (`http_err_*`, `http_fail_*`).
+pub fn count_status(tracked: impl Iterator<Item = Tracked>, status: u16) {
+    let fail = match status {
+        400..=499 => false,
+        500..=599 if status != 501 && status != 505 => true,
+        _ => return,
+    };
+    let now = now_ms();
+    for (t, k) in tracked {
+        t.count_http(&k, now, fail);
+    }
+}
+
 /// What table `name`'s entry of `key` keeps of `data` (a `table_*` converter; `""`: whether
 /// the entry exists, `in_table`): 0 without an entry, None when the table does not store it.
 pub fn lookup(name: &str, key: Sample<'_>, data: &str) -> Option<i64> {
@@ -227,6 +244,10 @@ pub fn lookup(name: &str, key: Sample<'_>, data: &str) -> Option<i64> {
         "sess_rate" => Data::SessRate,
         "http_req_cnt" => Data::HttpReqCnt,
         "http_req_rate" => Data::HttpReqRate,
+        "http_err_cnt" => Data::HttpErrCnt,
+        "http_err_rate" => Data::HttpErrRate,
+        "http_fail_cnt" => Data::HttpFailCnt,
+        "http_fail_rate" => Data::HttpFailRate,
         "gpc0" => Data::Gpc0,
         "gpc0_rate" => Data::Gpc0Rate,
         "gpt0" => Data::Gpt0,
@@ -243,6 +264,10 @@ pub fn lookup(name: &str, key: Sample<'_>, data: &str) -> Option<i64> {
         Data::SessRate => t.store.sess_rate.is_some(),
         Data::HttpReqCnt => t.store.http_req_cnt,
         Data::HttpReqRate => t.store.http_req_rate.is_some(),
+        Data::HttpErrCnt => t.store.http_err_cnt,
+        Data::HttpErrRate => t.store.http_err_rate.is_some(),
+        Data::HttpFailCnt => t.store.http_fail_cnt,
+        Data::HttpFailRate => t.store.http_fail_rate.is_some(),
         Data::Gpc0 => t.store.gpc0,
         Data::Gpc0Rate => t.store.gpc0_rate.is_some(),
         Data::Gpt0 => t.store.gpt0,

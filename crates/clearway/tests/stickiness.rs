@@ -215,3 +215,40 @@ fn stick_lines_that_cannot_work_are_refused() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+#[test]
+fn http_errors_and_failures_count_on_tracked_entries_as_haproxy() {
+    let Some(topo) = topology("stkerr") else { return };
+    let _nf = clearway_testkit::HttpStatusServer::start(&topo.server, addr("198.51.100.10:80"), 404, "none");
+    let _bad = clearway_testkit::HttpStatusServer::start(&topo.server, addr("198.51.100.11:80"), 503, "down");
+    let dir = socket_dir("stkerr");
+    let cfg = format!(
+        "global\n    stats socket {}/PORT.sock level admin\n{DEFAULTS}frontend f\n    bind 192.0.2.1:PORT\n\
+         \x20   stick-table type ip size 10 expire 1m store http_err_cnt,http_err_rate(10s),http_fail_cnt\n\
+         \x20   http-request track-sc0 src\n\
+         \x20   http-request deny deny_status 429 if {{ sc_http_err_cnt(0) gt 2 }}\n\
+         \x20   use_backend bad if {{ path_beg /bad }}\n    default_backend nf\n\
+         backend nf\n    server s1 198.51.100.10:80\n\
+         backend bad\n    server s2 198.51.100.11:80\n",
+        dir.display()
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
+    let mut seen = Vec::new();
+    for port in [80u16, 81] {
+        let sock = dir.join(format!("{port}.sock"));
+        let codes: Vec<String> = ["/a", "/bad", "/b", "/c", "/d", "/e"]
+            .iter()
+            .map(|p| http_code(&topo, &format!("http://192.0.2.1:{port}{p}"), &[]))
+            .collect();
+        seen.push((codes, entries(&sock, "f")));
+    }
+    // Three 404s, then refused; the 429s count as errors too; the 503 is a failure.
+    assert_eq!(seen[0].0, ["404", "503", "404", "404", "429", "429"], "{seen:?}");
+    assert_eq!(
+        seen[0].1,
+        ["key=192.0.2.2 use=0 http_err_cnt=5 http_err_rate(10000)=5 http_fail_cnt=1"],
+        "{seen:?}"
+    );
+    assert_eq!(seen[0], seen[1], "Clearway, then HAProxy");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -37,10 +37,6 @@ const HAPROXY_STICK_DATA: &[&str] = &[
     "bytes_in_rate",
     "bytes_out_cnt",
     "bytes_out_rate",
-    "http_err_cnt",
-    "http_err_rate",
-    "http_fail_cnt",
-    "http_fail_rate",
     "get_gpc1",
     "gpc1_rate",
     "inc_gpc1",
@@ -83,6 +79,10 @@ fn stick_fetch(base: &str, args: &[String], word: &str) -> Option<Result<(Fetch,
         "sess_rate" => W::Get(D::SessRate),
         "http_req_cnt" => W::Get(D::HttpReqCnt),
         "http_req_rate" => W::Get(D::HttpReqRate),
+        "http_err_cnt" => W::Get(D::HttpErrCnt),
+        "http_err_rate" => W::Get(D::HttpErrRate),
+        "http_fail_cnt" => W::Get(D::HttpFailCnt),
+        "http_fail_rate" => W::Get(D::HttpFailRate),
         "get_gpc0" => W::Get(D::Gpc0),
         "gpc0_rate" => W::Get(D::Gpc0Rate),
         "get_gpt0" => W::Get(D::Gpt0),
@@ -93,8 +93,8 @@ fn stick_fetch(base: &str, args: &[String], word: &str) -> Option<Result<(Fetch,
         _ => {
             return Some(Err(format!(
                 "'{word}' is not supported yet (the stick-table fetches Clearway has read conn_cnt, conn_cur, \
-                 conn_rate, sess_cnt, sess_rate, http_req_cnt, http_req_rate, get_gpc0, gpc0_rate, get_gpt0, \
-                 inc_gpc0, clr_gpc0, tracked)"
+                 conn_rate, sess_cnt, sess_rate, http_req_cnt, http_req_rate, http_err_cnt, http_err_rate, \
+                 http_fail_cnt, http_fail_rate, get_gpc0, gpc0_rate, get_gpt0, inc_gpc0, clr_gpc0, tracked)"
             )))
         }
     };

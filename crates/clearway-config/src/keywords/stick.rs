@@ -67,6 +67,10 @@ pub fn parse(d: &Directive) -> Result<StickTable, String> {
                         "sess_rate" => store.sess_rate = Some(need_period()?),
                         "http_req_cnt" => store.http_req_cnt = true,
                         "http_req_rate" => store.http_req_rate = Some(need_period()?),
+                        "http_err_cnt" => store.http_err_cnt = true,
+                        "http_err_rate" => store.http_err_rate = Some(need_period()?),
+                        "http_fail_cnt" => store.http_fail_cnt = true,
+                        "http_fail_rate" => store.http_fail_rate = Some(need_period()?),
                         "gpc0" => store.gpc0 = true,
                         "gpc0_rate" => store.gpc0_rate = Some(need_period()?),
                         "gpt0" => store.gpt0 = true,
@@ -75,7 +79,8 @@ pub fn parse(d: &Directive) -> Result<StickTable, String> {
                         other => {
                             return Err(format!(
                                 "stick-table data '{other}' is not supported yet (conn_cnt, conn_cur, conn_rate, \
-                                 sess_cnt, sess_rate, http_req_cnt, http_req_rate, gpc0, gpc0_rate, gpt0 are)"
+                                 sess_cnt, sess_rate, http_req_cnt, http_req_rate, http_err_cnt, http_err_rate, \
+                                 http_fail_cnt, http_fail_rate, gpc0, gpc0_rate, gpt0 are)"
                             ))
                         }
                     }

@@ -177,6 +177,8 @@ pub struct HttpRules {
     pub moves_addresses: bool,
     /// A rule may store a variable: messages need their stores.
     writes_vars: bool,
+    /// A request rule tracks stick-table entries (`track-scN`).
+    pub tracks: bool,
     /// A rule reads which backend or server handles the request: messages keep them.
     pub reads_route: bool,
 }
@@ -356,6 +358,7 @@ impl HttpRules {
         });
         HttpRules {
             moves_addresses,
+            tracks: (h.request_rules.iter()).any(|r| matches!(r.action, HttpAction::TrackSc { .. })),
             writes_vars: (h
                 .request_rules
                 .iter()

@@ -61,6 +61,20 @@ impl Session {
                 b.rt.counters.inc(class);
             }
         }
+        // Errors and failures count on the entries the request and its session track.
+        let status = res.status().as_u16();
+        if status >= 400 {
+            let session = self.conn.trackers.get().map(|t| t.all()).unwrap_or_default();
+            let request =
+                if self.fe.http.tracks || be.is_some_and(|b| b.http.tracks) || self.fe.tcp_rules.content_writes_vars {
+                    req.extensions
+                        .get::<crate::http::samples::ReqTrackers>()
+                        .map(|t| t.0.all())
+                } else {
+                    None
+                };
+            crate::stick::count_status(session.into_iter().chain(request.unwrap_or_default()), status);
+        }
         tracing::debug!(
             frontend = %self.fe.name, backend = be.map_or("-", |b| b.rt.name.as_str()),
             client = %self.conn.peer, method = %req.method, uri = %req.uri, status = res.status().as_u16(),
