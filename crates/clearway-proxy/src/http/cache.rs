@@ -43,8 +43,8 @@ fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// What a kept response varies on (`process-vary on`): the request's `referer` and
-/// `origin` when its `Vary` names them, and the codings it is in when `Vary` names
+/// What a kept response varies on (`process-vary on`): the request's `referer` when its
+/// `Vary` names it, and the codings it is in when `Vary` names
 /// `accept-encoding` (a request that accepts them all may have it).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 struct Variant {
@@ -152,7 +152,7 @@ pub struct CacheTxn {
     no_store: bool,
     get: bool,
     http11: bool,
-    /// The request's `referer` and `origin`, and the codings it accepts (None: any).
+    /// The request's `referer`, and the codings it accepts (None: any).
     variant_source: Vec<(String, String)>,
     accepts: Option<Vec<String>>,
 }
@@ -189,8 +189,8 @@ fn http_date(s: &str) -> Option<u64> {
         .map(|d| d.as_secs())
 }
 
-/// The headers `process-vary` can vary on.
-const VARY_OK: &[&str] = &["accept-encoding", "referer", "origin"];
+/// The headers `process-vary` can vary on (HAProxy 2.6's).
+const VARY_OK: &[&str] = &["accept-encoding", "referer"];
 
 impl Cache {
     fn new(def: CacheDef) -> Cache {
@@ -240,7 +240,7 @@ impl Cache {
         let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, target.as_bytes());
         let mut key = [0u8; 20];
         key.copy_from_slice(digest.as_ref());
-        let variant_source = ["referer", "origin"]
+        let variant_source = ["referer"]
             .iter()
             .map(|n| {
                 (
@@ -451,15 +451,18 @@ impl Cache {
         s.bytes += size;
         let max = self.def.max_secondary_entries;
         let list = s.entries.entry(key).or_default();
-        // The same variant is replaced; too many variants: the oldest goes.
+        // The same variant is replaced; with as many variants as allowed already, a new
+        // one is not kept (as HAProxy).
         let mut freed = Vec::new();
         if let Some(i) = list.iter().position(|x| x.variant == e.variant) {
             freed.push(list.remove(i));
         }
-        if list.len() >= max {
-            freed.push(list.remove(0));
+        let kept = list.len() < max;
+        if kept {
+            list.push(e);
+        } else {
+            freed.push(e);
         }
-        list.push(e);
         for f in freed {
             s.bytes -= f.size();
             s.order.remove(&f.seq);
@@ -711,6 +714,15 @@ mod tests {
             &[("cache-control", "max-age=9"), ("vary", "cookie")],
             "x"
         ));
+        let origin = [("cache-control", "max-age=9"), ("vary", "origin")];
+        assert!(!put(&v, "/w", &[], &origin, "x"), "not a header HAProxy 2.6 varies on");
+        // Past max-secondary-entries variants, a new one is not kept.
+        let by_referer = [("cache-control", "max-age=9"), ("vary", "referer")];
+        for i in 0..11 {
+            put(&v, "/r", &[("referer", &format!("https://r{i}/"))], &by_referer, "r");
+        }
+        assert!(hit(&v, "GET", "/r", &[("referer", "https://r9/")]).is_some());
+        assert!(hit(&v, "GET", "/r", &[("referer", "https://r10/")]).is_none());
         // A successful unsafe request forgets the object.
         let r = req("POST", "/a", &[]);
         let (txn, _) = c.lookup(&r);
