@@ -107,7 +107,7 @@ fn known(d: &Directive, caps: Caps, p: &mut Draft, ctx: &mut Ctx) -> Res<()> {
             }
         }
         "http-reuse" => p.http.reuse = http::reuse(d)?,
-        "compression" => compression(d, caps, p, ctx)?,
+        "compression" => compression(d, caps, p)?,
         "monitor-uri" => {
             want_args(d, 1, "a URI, e.g. /haproxy_health").map_err(err)?;
             p.http.monitor_uri = Some(d.words[1].clone());
@@ -125,7 +125,7 @@ fn known(d: &Directive, caps: Caps, p: &mut Draft, ctx: &mut Ctx) -> Res<()> {
 }
 
 /// `compression algo ALGO... | type TYPE... | offload`, lines adding up.
-fn compression(d: &Directive, caps: Caps, p: &mut Draft, ctx: &mut Ctx) -> Res<()> {
+fn compression(d: &Directive, caps: Caps, p: &mut Draft) -> Res<()> {
     let c = p.http.compression.get_or_insert_with(Default::default);
     let values = &d.words[2.min(d.words.len())..];
     match d.arg(1) {
@@ -143,14 +143,14 @@ fn compression(d: &Directive, caps: Caps, p: &mut Draft, ctx: &mut Ctx) -> Res<(
         }
         Some("type") if !values.is_empty() => c.types.extend(values.iter().cloned()),
         Some("offload") if values.is_empty() => {
+            // HAProxy ignores it there; ignoring it would change what servers are sent.
             if caps.defaults {
-                ctx.warn(
-                    &d.span,
-                    "'compression offload' ignored in a 'defaults' section (as in HAProxy)",
-                );
-            } else {
-                c.offload = true;
+                return Err((
+                    "'compression offload' has no effect in a 'defaults' section".into(),
+                    Some("write it in the frontend or backend that compresses".into()),
+                ));
             }
+            c.offload = true;
         }
         _ => {
             return Err((

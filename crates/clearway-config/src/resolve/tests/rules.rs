@@ -279,3 +279,25 @@ fn http_rules_in_named_defaults_come_first_as_in_haproxy() {
         assert!(e.iter().any(|e| e.message.contains(says)), "{text}: {e:?}");
     }
 }
+
+#[test]
+fn compression_offload_is_refused_where_it_would_do_nothing() {
+    let e = refused("defaults d\n mode http\n compression offload\nbackend b from d\n server s 127.0.0.1:1\n");
+    assert!(
+        e[0].message.contains("no effect in a 'defaults' section") && e[0].span.line == 3,
+        "{e:?}"
+    );
+    let l = ok(&format!(
+        "{POLICY_BASE}backend b\n mode http\n compression algo gzip\n compression offload\n server s 127.0.0.1:1\n"
+    ));
+    assert!(
+        l.config
+            .backend("b")
+            .unwrap()
+            .http
+            .compression
+            .as_ref()
+            .unwrap()
+            .offload
+    );
+}
