@@ -6,7 +6,6 @@ mod common;
 use clearway_testkit::HttpStatusServer;
 use common::http::{echo, headers, values, DEFAULTS};
 use common::*;
-use std::net::UdpSocket;
 
 const CONFIG: &str = "global\n    stats socket DIR/PORT.sock level admin\n    log 127.0.0.1:1PORT5 local0\n    expose-experimental-directives\n\
     {DEFAULTS}frontend fe\n    bind 192.0.2.1:PORT\n    log global\n    log-format \"lv %HP\"\n\
@@ -35,14 +34,7 @@ fn http_actions_act_as_haproxy() {
     let _w = echo(&topo, "198.51.100.10:80", "web1");
     let down = HttpStatusServer::start(&topo.server, addr("198.51.100.11:80"), 503, "busy");
     let dir = socket_dir("hact");
-    let receivers: Vec<UdpSocket> = [1805, 1815]
-        .iter()
-        .map(|p| {
-            let s = topo.lb.enter(|| UdpSocket::bind(("127.0.0.1", *p))).expect("udp");
-            s.set_read_timeout(Some(TIMEOUT)).unwrap();
-            s
-        })
-        .collect();
+    let receivers = udp_receivers(&topo, &[1805, 1815]);
     let cfg = CONFIG
         .replace("{DEFAULTS}", DEFAULTS)
         .replace("DIR", &dir.display().to_string());
@@ -143,14 +135,7 @@ fn http_actions_act_as_haproxy() {
 fn capture_actions_fill_the_slots_the_log_shows_as_haproxy() {
     let Some(topo) = topology("hcap") else { return };
     let _w = echo(&topo, "198.51.100.10:80", "web1");
-    let receivers: Vec<UdpSocket> = [1806, 1816]
-        .iter()
-        .map(|p| {
-            let s = topo.lb.enter(|| UdpSocket::bind(("127.0.0.1", *p))).expect("udp");
-            s.set_read_timeout(Some(TIMEOUT)).unwrap();
-            s
-        })
-        .collect();
+    let receivers = udp_receivers(&topo, &[1806, 1816]);
     let cfg = format!(
         "global\n    log 127.0.0.1:1PORT6 local0\n{DEFAULTS}frontend fe\n    bind 192.0.2.1:PORT\n    log global\n\
          \x20   log-format \"cap %hr %hs\"\n\

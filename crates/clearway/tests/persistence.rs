@@ -102,14 +102,7 @@ fn cookie_persistence_inserts_prefixes_and_rewrites_cookies_as_haproxy_does() {
     let _w2 = echo(&topo, "198.51.100.11:80", "web2");
     let dir = std::env::temp_dir().join(clearway_testkit::netns::unique_name("ckie"));
     std::fs::create_dir_all(&dir).unwrap();
-    let receivers: Vec<UdpSocket> = [1805, 1815]
-        .iter()
-        .map(|p| {
-            let s = topo.lb.enter(|| UdpSocket::bind(("127.0.0.1", *p))).expect("udp");
-            s.set_read_timeout(Some(TIMEOUT)).unwrap();
-            s
-        })
-        .collect();
+    let receivers = udp_receivers(&topo, &[1805, 1815]);
     let cfg = CONFIG
         .replace("{DEFAULTS}", DEFAULTS)
         .replace("DIR", &dir.display().to_string());

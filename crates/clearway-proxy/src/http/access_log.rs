@@ -176,13 +176,7 @@ impl ReqCaptured {
 
     /// `http-request capture ... id N`: slot N keeps `v`, cut to the slot's length.
     pub fn capture(&mut self, slot: usize, v: &str) {
-        if let (Some(s), Some(len), Ok(v)) = (
-            self.slots.get_mut(slot),
-            self.lens.get(slot),
-            http::HeaderValue::from_str(v),
-        ) {
-            *s = crate::log::cut_value(&v, *len);
-        }
+        crate::log::fill_slot(&mut self.slots, &self.lens, slot, v);
     }
 
     /// What slot N holds (`capture.req.hdr(N)`).
@@ -213,11 +207,8 @@ impl ResCaptured {
 
     /// `http-response capture ... id N`: slot N keeps `v`, cut to the slot's length.
     pub fn capture(&mut self, slot: usize, v: &str) {
-        let (Some(caps), Some(len)) = (self.headers.as_mut(), self.lens.as_ref().and_then(|l| l.get(slot))) else {
-            return;
-        };
-        if let (Some(s), Ok(v)) = (caps.get_mut(slot), http::HeaderValue::from_str(v)) {
-            *s = crate::log::cut_value(&v, *len);
+        if let (Some(caps), Some(lens)) = (self.headers.as_mut(), self.lens.as_ref()) {
+            crate::log::fill_slot(caps, lens, slot, v);
         }
     }
 

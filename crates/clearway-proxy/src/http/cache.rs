@@ -240,18 +240,13 @@ impl Cache {
         let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, target.as_bytes());
         let mut key = [0u8; 20];
         key.copy_from_slice(digest.as_ref());
-        let variant_source = ["referer"]
-            .iter()
-            .map(|n| {
-                (
-                    n.to_string(),
-                    values(h, header::HeaderName::from_static(n))
-                        .collect::<Vec<_>>()
-                        .join(","),
-                )
-            })
-            .collect();
-        let accepts = accepted_codings(h);
+        // What variants depend on, read only when the cache keeps variants.
+        let (variant_source, accepts) = if self.def.process_vary {
+            let referer = values(h, header::REFERER).collect::<Vec<_>>().join(",");
+            (vec![("referer".to_string(), referer)], accepted_codings(h))
+        } else {
+            (Vec::new(), None)
+        };
         let txn = CacheTxn {
             key,
             ignore,

@@ -331,11 +331,18 @@ fn source(action: &Action, e: &Expr, s: &ReqSamples<'_>) -> Option<std::net::Soc
     .flatten()
 }
 
-/// Runs `set-var`/`unset-var`, with the samples of the message.
-fn variable(action: &Action, s: &dyn Samples) {
+/// What a rule does the same to a request or a response: `set-var`/`unset-var` with the
+/// samples of the message, `sc-set-gpt0`, `set-log-level` on the request's log line.
+fn effect(action: &Action, s: &dyn Samples, req: &Parts) {
     match action {
         Action::SetVar(name, conds, value) => crate::acl::set_var(name, *conds, value, s),
         Action::UnsetVar(name) => crate::acl::unset_var(name, s),
+        Action::ScSetGpt0(slot, value) => crate::stick::set_gpt0(s, *slot, value),
+        Action::LogLevel(l) => {
+            if let Some(log) = req.extensions.get::<super::access_log::ReqLog>() {
+                log.set_level(*l);
+            }
+        }
         _ => {}
     }
 }
@@ -509,14 +516,8 @@ impl HttpRules {
                     }
                     continue;
                 }
-                Action::ScSetGpt0(slot, value) => {
-                    crate::stick::set_gpt0(&s, *slot, value);
-                    continue;
-                }
-                Action::LogLevel(l) => {
-                    if let Some(log) = req.extensions.get::<super::access_log::ReqLog>() {
-                        log.set_level(*l);
-                    }
+                a @ (Action::ScSetGpt0(..) | Action::LogLevel(_)) => {
+                    effect(a, &s, req);
                     continue;
                 }
                 Action::DisableL7Retry => {
@@ -555,7 +556,7 @@ impl HttpRules {
                     continue;
                 }
                 Action::SetVar(..) | Action::UnsetVar(_) => {
-                    variable(&r.action, &s);
+                    effect(&r.action, &s, req);
                     continue;
                 }
                 Action::Reply(rep, denied) => {
@@ -629,18 +630,8 @@ impl HttpRules {
             let edit = match &r.action {
                 Action::Allow => break,
                 Action::Reply(Reply::Error(status), _) => return Some(*status),
-                a @ (Action::SetVar(..) | Action::UnsetVar(_)) => {
-                    variable(a, &s);
-                    continue;
-                }
-                Action::ScSetGpt0(slot, value) => {
-                    crate::stick::set_gpt0(&s, *slot, value);
-                    continue;
-                }
-                Action::LogLevel(l) => {
-                    if let Some(log) = req.extensions.get::<super::access_log::ReqLog>() {
-                        log.set_level(*l);
-                    }
+                a @ (Action::SetVar(..) | Action::UnsetVar(_) | Action::ScSetGpt0(..) | Action::LogLevel(_)) => {
+                    effect(a, &s, req);
                     continue;
                 }
                 Action::CacheStore(cache) => {

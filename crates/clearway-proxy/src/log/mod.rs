@@ -211,6 +211,13 @@ impl Captures {
     }
 }
 
+/// A rule's capture (`capture ... id N`): slot N keeps `v`, cut to the slot's length.
+pub fn fill_slot(slots: &mut [Option<http::HeaderValue>], lens: &[usize], slot: usize, v: &str) {
+    if let (Some(s), Some(len), Ok(v)) = (slots.get_mut(slot), lens.get(slot), http::HeaderValue::from_str(v)) {
+        *s = cut_value(&v, *len);
+    }
+}
+
 /// At most `len` bytes of a value.
 pub fn cut_value(v: &http::HeaderValue, len: usize) -> Option<http::HeaderValue> {
     if v.len() <= len {

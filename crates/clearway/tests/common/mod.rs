@@ -157,6 +157,21 @@ pub fn clearway_and_haproxy(topo: &Topology, config: &str) -> (Clearway, Clearwa
     (cw, hap)
 }
 
+/// UDP sockets on the lb's loopback at `ports`, a syslog receiver each.
+pub fn udp_receivers(topo: &Topology, ports: &[u16]) -> Vec<std::net::UdpSocket> {
+    ports
+        .iter()
+        .map(|p| {
+            let s = topo
+                .lb
+                .enter(|| std::net::UdpSocket::bind(("127.0.0.1", *p)))
+                .expect("udp");
+            s.set_read_timeout(Some(TIMEOUT)).expect("read timeout");
+            s
+        })
+        .collect()
+}
+
 /// A fresh directory for a test's sockets (`stats socket DIR/PORT.sock`); the test removes it.
 pub fn socket_dir(tag: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(clearway_testkit::netns::unique_name(tag));

@@ -25,15 +25,13 @@ pub(super) fn retried(
 /// An L7 retry, counted as HAProxy 2.6 counts them: a retry, then a redispatch when the
 /// balancer chooses anew, else a second retry (`wretr`, `wredis`).
 pub(super) fn count_retry(be: &Backend, server: usize, redispatched: bool) {
-    let then = if redispatched {
-        Field::Redispatches
+    let srv = &be.rt.servers[server].counters;
+    be.rt.counters.inc(Field::Retries);
+    srv.inc(Field::Retries);
+    if redispatched {
+        be.rt.counters.inc(Field::Redispatches);
     } else {
-        Field::Retries
-    };
-    for f in [Field::Retries, then] {
-        be.rt.counters.inc(f);
-        if f == Field::Retries {
-            be.rt.servers[server].counters.inc(f);
-        }
+        be.rt.counters.inc(Field::Retries);
+        srv.inc(Field::Retries);
     }
 }
