@@ -330,3 +330,68 @@ fn an_http2_authority_that_differs_from_host_wins_as_in_haproxy() {
         assert_eq!(srv.take(), ["GET /p host=a.example body="], "port {port}");
     }
 }
+
+#[test]
+fn default_ports_and_the_http2_scheme_as_in_haproxy() {
+    let Some(topo) = topology("hdp") else { return };
+    // `a` is what the tests send to; `b` (HTTP/2 behind `a`) answers with the target it got.
+    let cfg = "defaults\n    mode http\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\
+         frontend a\n    bind 192.0.2.1:PORT\n    default_backend to_b\n\
+         backend to_b\n    server b 192.0.2.1:1PORT proto h2\n\
+         frontend b\n    bind 192.0.2.1:1PORT proto h2\n\
+         \x20   http-request return status 200 content-type text/plain lf-string \"%[url] %[req.hdr(host)]\"\n";
+    let (_cw, _hap) = clearway_and_haproxy(&topo, cfg);
+    let run = |cmd: &str, args: &[&str]| {
+        let out = topo.client.exec(cmd, args);
+        assert!(
+            out.status.success(),
+            "{cmd} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for port in [80, 81] {
+        // An origin-form HTTP/1.1 request reaches an HTTP/2 server with `:scheme https`,
+        // whatever the connections (what browsers send, what HAProxy sends). Clearway names
+        // the host in `:authority` (RFC 9113 8.3.1), where HAProxy keeps a `host` field and
+        // sends no authority: the server's host is the same, its `url` differs.
+        let url = format!("http://192.0.2.1:{port}/p");
+        let got = run("curl", &["-sS", "--max-time", "5", &url]);
+        let want = match port {
+            80 => "https://192.0.2.1/p 192.0.2.1",
+            _ => "/p 192.0.2.1:81",
+        };
+        assert_eq!(got, want, "port {port}");
+        // An absolute target keeps its scheme and loses its default port, Host with it
+        // (RFC 3986 6.3.2).
+        let got = run(
+            "curl",
+            &[
+                "-sS",
+                "--max-time",
+                "5",
+                "--request-target",
+                "http://x.example:80/q",
+                "-H",
+                "Host: x.example:80",
+                &url,
+            ],
+        );
+        assert_eq!(got, "http://x.example/q x.example", "port {port}");
+        // HTTP/2 clients: `:authority` with the scheme's default port, or another one.
+        for (auth, want) in [
+            ("y.example:80", "http://y.example/r y.example"),
+            ("y.example:8080", "http://y.example:8080/r y.example:8080"),
+        ] {
+            let got = run(
+                "nghttp",
+                &[
+                    "-H",
+                    &format!(":authority: {auth}"),
+                    &format!("http://192.0.2.1:{port}/r"),
+                ],
+            );
+            assert_eq!(got, want, "port {port} {auth}");
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! `http-request normalize-uri`: the request target rewritten into one canonical form, as
 //! HAProxy's normalizers do (merged slashes, `.` and `..` segments, percent escapes, the
-//! query sorted, the fragment). Pure: a target in, a target out.
+//! query sorted, the fragment), and the scheme's default port dropped from absolute targets.
+//! Pure: a target in, a target out.
 
 use clearway_config::rules::Normalizer;
 use http::Uri;
@@ -8,6 +9,39 @@ use http::Uri;
 /// A `strict` normalizer found a malformed escape: the request is refused (400).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BadEscape;
+
+/// An absolute target naming its scheme's default port (`http://h:80/`, `https://h:443/`)
+/// loses it, and so do the request's Host fields (RFC 3986, 6.3.2; HAProxy does it as
+/// requests arrive). Other targets are left alone.
+pub fn default_port(parts: &mut http::request::Parts) {
+    let u = &parts.uri;
+    let (Some(scheme), Some(auth), Some(port)) = (u.scheme_str(), u.authority(), u.port_u16()) else {
+        return;
+    };
+    let default = match scheme {
+        "http" => 80,
+        "https" => 443,
+        _ => return,
+    };
+    if port != default {
+        return;
+    }
+    let host = auth.as_str().rsplit_once(':').map_or(auth.as_str(), |(h, _)| h);
+    let (Ok(auth), Ok(value)) = (host.parse::<http::uri::Authority>(), http::HeaderValue::from_str(host)) else {
+        return;
+    };
+    let mut p = u.clone().into_parts();
+    p.authority = Some(auth);
+    let Ok(uri) = Uri::from_parts(p) else {
+        return;
+    };
+    parts.uri = uri;
+    if let http::header::Entry::Occupied(mut e) = parts.headers.entry(http::header::HOST) {
+        for v in e.iter_mut() {
+            *v = value.clone();
+        }
+    }
+}
 
 /// The target after `n`: None when unchanged, Err when `strict` finds a bad escape.
 pub fn uri(u: &Uri, n: Normalizer) -> Result<Option<Uri>, BadEscape> {
@@ -184,6 +218,38 @@ mod tests {
             Ok(None) => u.to_string(),
             Err(BadEscape) => "400".into(),
         }
+    }
+
+    fn default_port_of(target: &str, host: &str) -> (String, String) {
+        let (mut parts, ()) = http::Request::get(target)
+            .header("host", host)
+            .body(())
+            .unwrap()
+            .into_parts();
+        default_port(&mut parts);
+        (
+            parts.uri.to_string(),
+            parts.headers["host"].to_str().unwrap().to_string(),
+        )
+    }
+
+    #[test]
+    fn default_ports_are_dropped_from_absolute_targets_and_hosts() {
+        // scheme_based_normalize.vtc's four cases, and the forms left alone.
+        let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+        assert_eq!(default_port_of("http://h:80/a?b", "h:80"), pair("http://h/a?b", "h"));
+        assert_eq!(
+            default_port_of("http://h:8080/", "h:8080"),
+            pair("http://h:8080/", "h:8080")
+        );
+        assert_eq!(default_port_of("https://h:443/", "h:443"), pair("https://h/", "h"));
+        assert_eq!(default_port_of("https://h:80/", "h:80"), pair("https://h:80/", "h:80"));
+        assert_eq!(
+            default_port_of("http://[::1]:80/", "[::1]:80"),
+            pair("http://[::1]/", "[::1]")
+        );
+        assert_eq!(default_port_of("/x", "h:80"), pair("/x", "h:80"));
+        assert_eq!(default_port_of("ws://h:80/", "h:80"), pair("ws://h:80/", "h:80"));
     }
 
     #[test]

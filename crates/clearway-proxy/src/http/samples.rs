@@ -157,6 +157,9 @@ impl Samples for ReqSamples<'_> {
                     _ => Value::Int(i64::from(a.port())),
                 })
             }
+            // The target as the request line has it: absolute for HTTP/2 and absolute-form
+            // requests, as HAProxy's `url` (`path` is the path alone).
+            Fetch::Url if r.uri.scheme().is_some() => sink(Value::Str(&r.uri.to_string())),
             Fetch::Url => sink(Value::Str(r.uri.path_and_query().map_or("/", |p| p.as_str()))),
             Fetch::Query => r.uri.query().is_some_and(|q| sink(Value::Str(q))),
             Fetch::Method => sink(Value::Str(r.method.as_str())),

@@ -109,6 +109,11 @@ impl Session {
         });
         // Moved into the block as they are: a `let mut` copy inside would hold the head twice.
         let (mut parts, body) = req.into_parts();
+        // `http://h:80/` is `http://h/` (RFC 3986, 6.3.2), as HAProxy writes it for logs, rules
+        // and servers alike.
+        if parts.uri.scheme().is_some() {
+            super::normalize::default_port(&mut parts);
+        }
         if self.fe.log_requests {
             if let Some(l) = ReqLog::begin(&self.fe, &parts, || head_size(&parts)) {
                 parts.extensions.insert(l);

@@ -52,7 +52,7 @@ impl Session {
         *req.headers_mut() = HeaderMap::clone(headers);
         to_h2(
             &mut req,
-            be.tls[server].is_some(),
+            parts.uri.scheme(),
             be.rt.servers[server].target(self.conn.local),
         );
         // A switch of protocols (WebSocket) goes as an extended CONNECT, to a server that
@@ -135,7 +135,11 @@ pub(super) async fn handshake_h2(stream: Box<dyn crate::stream::Stream>) -> Resu
 
 /// Turns a request prepared for HTTP/1.1 into one for HTTP/2: an absolute target (HTTP/2
 /// carries scheme and authority), no connection-specific headers.
-fn to_h2(req: &mut Request<ReqBody>, tls: bool, server: std::net::SocketAddr) {
+///
+/// The scheme is the client's when it named one (an absolute target, or an HTTP/2
+/// client's `:scheme`); an origin-form target gets `https`, whatever the connections: what
+/// browsers send and what HAProxy sends, so servers see the same `:scheme` behind both.
+fn to_h2(req: &mut Request<ReqBody>, scheme: Option<&http::uri::Scheme>, server: std::net::SocketAddr) {
     *req.version_mut() = Version::HTTP_2;
     let authority = req
         .headers()
@@ -144,7 +148,7 @@ fn to_h2(req: &mut Request<ReqBody>, tls: bool, server: std::net::SocketAddr) {
         .map(str::to_string)
         .unwrap_or_else(|| server.to_string());
     let pq = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_string();
-    let scheme = if tls { "https" } else { "http" };
+    let scheme = scheme.cloned().unwrap_or(http::uri::Scheme::HTTPS);
     if let Ok(u) = Uri::builder()
         .scheme(scheme)
         .authority(authority)
