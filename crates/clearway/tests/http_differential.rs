@@ -395,3 +395,42 @@ fn default_ports_and_the_http2_scheme_as_in_haproxy() {
         }
     }
 }
+
+#[test]
+fn a_head_sent_on_as_a_get_gets_no_body_and_keeps_its_server_connection_as_in_haproxy() {
+    let Some(topo) = topology("hdh") else { return };
+    let _srv = common::http::echo(&topo, "198.51.100.10:80", "s1");
+    // http_bodyless_response.vtc's case: the server answers the GET it got with a body,
+    // which the client, who asked HEAD, must not get, over HTTP/1.1 or HTTP/2.
+    let cfg =
+        format!(
+        "{}frontend h2\n    bind 192.0.2.1:1PORT proto h2\n    http-request set-method GET\n    default_backend bk\n",
+        HTTP_PORT_CONFIG.replace("default_backend bk", "http-request set-method GET\n    default_backend bk")
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
+    for (port, h2) in [(80, 180), (81, 181)] {
+        let mut s = connect(&topo, &format!("192.0.2.1:{port}"));
+        s.write_all(b"HEAD /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        // Read until the proxy closes after the second answer (no half-close before: HAProxy
+        // may drop a pipelined request once the client has shut its side).
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        let (first, rest) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+        assert!(first.starts_with("HTTP/1.1 200"), "port {port}: {out}");
+        // Nothing between the HEAD's answer and the next one, which came on the same server
+        // connection.
+        assert!(rest.starts_with("HTTP/1.1 200"), "port {port}: {out}");
+        assert!(rest.contains("\nreq=2\nline=GET /b HTTP/1.1\n"), "port {port}: {out}");
+        let out = topo.client.exec(
+            "nghttp",
+            &["-v", "-H", ":method: HEAD", &format!("http://192.0.2.1:{h2}/c")],
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(":status: 200"), "port {h2}: {text}");
+        assert!(
+            !text.contains("recv DATA frame <length=") || text.contains("recv DATA frame <length=0,"),
+            "port {h2}: {text}"
+        );
+    }
+}

@@ -102,6 +102,17 @@ impl From<Bytes> for ResBody {
 }
 
 impl ResBody {
+    /// Reads the body to its end and drops what it holds: the answer to a HEAD the server got
+    /// as a GET (`set-method`), whose server connection may then serve again, as in HAProxy.
+    pub async fn discard(mut self) {
+        while !self.is_end_stream() {
+            match std::future::poll_fn(|cx| Pin::new(&mut self).poll_frame(cx)).await {
+                Some(Ok(_)) => {}
+                _ => break,
+            }
+        }
+    }
+
     pub fn local(b: Bytes) -> ResBody {
         ResBody {
             kind: Kind::Local((!b.is_empty()).then_some(b)),

@@ -302,7 +302,10 @@ impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
         if out == Out::None {
             // The body goes after the head is out: it may hold a server connection to close.
             self.poll_flush_all().await.map_err(End::Io)?;
-            drop(rb);
+            // A body the client is not to get (its HEAD went to the server as a GET).
+            if !rb.is_end_stream() {
+                rb.discard().await;
+            }
         } else {
             self.write_body(&mut rb, out).await?;
         }

@@ -7,7 +7,7 @@
 use super::Session;
 use crate::acl::ConnSamples;
 use crate::counted::Counted;
-use crate::http::body::Done;
+use crate::http::body::{Done, ResBody};
 use crate::http::client_h1;
 use crate::http::pool::ReqBody;
 use crate::http::prefixed::Prefixed;
@@ -382,8 +382,18 @@ where
         if smart_accept && !req.body().is_end_stream() {
             svc_act.ack_wanted.store(true, Ordering::Relaxed);
         }
+        let head = req.method() == http::Method::HEAD;
         let res = s.clone().handle(req.map(ReqBody::H2));
-        async move { Ok::<_, Infallible>(res.await) }
+        async move {
+            let mut res = res.await;
+            // hyper sends the body it is given: a HEAD's answer goes without the one its
+            // server sent (the request went there as a GET).
+            if head && !res.body().is_end_stream() {
+                let body = std::mem::replace(res.body_mut(), ResBody::local(bytes::Bytes::new()));
+                body.discard().await;
+            }
+            Ok::<_, Infallible>(res)
+        }
     });
     let io = TokioIo::new(Watched {
         io: client,
