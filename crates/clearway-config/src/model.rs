@@ -639,6 +639,9 @@ pub struct ProxyOptions {
     /// `option checkcache`: a response a shared cache could keep that sets a cookie is
     /// refused (502) and logged, so no cache hands one client's cookie to others.
     pub checkcache: bool,
+    /// `option http-buffer-request`: the request rules wait for the body (whole, or a
+    /// buffer's worth) within `timeout http-request`, so that they can read it (`req.body`).
+    pub buffer_request: bool,
     /// `option prefer-last-server`: a client connection's requests go to the server of its
     /// last one when it has room (not with a hash-based `balance`).
     pub prefer_last_server: bool,

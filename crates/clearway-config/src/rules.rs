@@ -254,6 +254,13 @@ pub enum HttpAction {
     },
     /// `sc-inc-gpc0(N)`.
     ScIncGpc0(u8),
+    /// `wait-for-body time T [at-least N]`: the rules wait for the message's body, until it
+    /// is whole, N bytes (N > 0) or a buffer's worth came; after T without that, the request
+    /// is answered 408 (a response 504).
+    WaitForBody {
+        time: std::time::Duration,
+        at_least: u64,
+    },
     /// `tarpit [deny_status N]`: the request is held for `timeout tarpit` (else `timeout
     /// connect`), then answered with a 500 (or N); logged `PT`.
     Tarpit {

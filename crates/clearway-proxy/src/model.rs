@@ -160,7 +160,8 @@ impl Frontend {
                 &cfg.http,
                 (cfg.options.forwardfor.clone(), cfg.options.originalto.clone()),
                 &cfg.name,
-            ),
+            )
+            .buffering_requests(cfg.options.buffer_request),
             use_proxy_header: cfg.options.use_proxy_header,
             tcp_rules: TcpRules::new(&cfg.tcp_rules),
             switching_reads_payload,

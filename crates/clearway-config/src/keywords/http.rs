@@ -53,10 +53,12 @@ const REQUEST_ACTIONS: &[&str] = &[
     "set-pathq",
     "set-query",
     "set-method",
+    "wait-for-body",
 ];
 const RESPONSE_ACTIONS: &[&str] = &[
     "allow",
     "deny",
+    "wait-for-body",
     "set-header",
     "add-header",
     "del-header",
@@ -85,7 +87,6 @@ pub enum Phase {
 /// Actions HAProxy has that Clearway does not run yet.
 const NOT_YET: &[&str] = &[
     "lua",
-    "wait-for-body",
     "early-hint",
     "do-resolve",
     "set-map",
@@ -398,6 +399,24 @@ pub fn rule(d: &Directive, phase: Phase, acls: &[Named]) -> Res<Option<HttpRule>
             [] => HttpAction::Reject,
             _ => return fail(format!("'{what}' takes only a condition")),
         },
+        "wait-for-body" if response => {
+            return fail(format!(
+                "'{what}' is not supported yet (only 'http-request wait-for-body' is)"
+            ))
+        }
+        "wait-for-body" => {
+            let (time, at_least) = match args {
+                [k, t] if k == "time" => (t, None),
+                [k, t, a, n] if k == "time" && a == "at-least" => (t, Some(n)),
+                _ => return fail(format!("'{what}' expects 'time T', then optionally 'at-least BYTES'")),
+            };
+            let time = crate::units::time(time).map_err(|e| (format!("'{what}': {e}"), None))?;
+            let at_least = match at_least {
+                Some(n) => crate::units::size(n).map_err(|e| (format!("'{what}' at-least: {e}"), None))?,
+                None => 0,
+            };
+            HttpAction::WaitForBody { time, at_least }
+        }
         "tarpit" => match args {
             [] => HttpAction::Tarpit { status: 500 },
             [k, n] if k == "deny_status" || k == "status" => HttpAction::Tarpit {

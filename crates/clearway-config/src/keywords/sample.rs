@@ -293,6 +293,17 @@ fn criterion(call: &clearway_sample::args::Call, word: &str) -> Result<(Fetch, M
             Ok((Fetch::ResPayload { offset, len }, M::Bin))
         }
         "req.len" | "req_len" => no_arg(Fetch::ReqLen, M::Int),
+        "req.body" => no_arg(Fetch::ReqBody, M::Bin),
+        "req.body_len" => no_arg(Fetch::ReqBodyLen, M::Int),
+        "req.body_size" => no_arg(Fetch::ReqBodySize, M::Int),
+        "req.body_param" => match call.args() {
+            [n] => Ok((Fetch::ReqBodyParam(n.clone()), M::Str)),
+            // Without a name, the first parameter.
+            [] => Ok((Fetch::ReqBodyParam(String::new()), M::Str)),
+            _ => Err(format!(
+                "'{word}': expects a parameter name (case-insensitive names are not supported)"
+            )),
+        },
         "req.payload" | "payload" => {
             let (offset, len) = arg
                 .and_then(|a| a.split_once(','))
@@ -621,6 +632,10 @@ pub(super) const CRITERIA: &[&str] = &[
     "req.ssl_hello_type",
     "req.ssl_alpn",
     "req.len",
+    "req.body",
+    "req.body_len",
+    "req.body_size",
+    "req.body_param",
     "req.payload",
     "res.len",
     "res.payload",

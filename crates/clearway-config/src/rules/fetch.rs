@@ -67,6 +67,13 @@ pub enum Fetch {
     ReqSslAlpn,
     /// How many bytes of the request are buffered (`req.len`).
     ReqLen,
+    /// `req.body`: the request body's bytes read ahead for the rules (`wait-for-body`,
+    /// `option http-buffer-request`); `req.body_len` their length; `req.body_size` the whole
+    /// body's length when the request gives it; `req.body_param(NAME)` a form parameter.
+    ReqBody,
+    ReqBodyLen,
+    ReqBodySize,
+    ReqBodyParam(String),
     /// `len` buffered bytes from `offset` (`req.payload(offset,len)`; 0: all from `offset`).
     ReqPayload {
         offset: usize,
@@ -257,6 +264,10 @@ impl Fetch {
             Fetch::ResHdr(_)
                 | Fetch::ResFHdr(_)
                 | Fetch::ResCook(_)
+                | Fetch::ReqBody
+                | Fetch::ReqBodyLen
+                | Fetch::ReqBodySize
+                | Fetch::ReqBodyParam(_)
                 | Fetch::Status
                 | Fetch::CaptureResVer
                 | Fetch::CaptureResHdr(_)
@@ -295,6 +306,8 @@ impl Fetch {
             | Fetch::Status
             | Fetch::ResLen
             | Fetch::ReqLen
+            | Fetch::ReqBodyLen
+            | Fetch::ReqBodySize
             | Fetch::ReqSslHelloType
             | Fetch::Int(_)
             | Fetch::HdrCnt(_)
@@ -330,7 +343,7 @@ impl Fetch {
             | Fetch::Always(_)
             | Fetch::HttpAuth(_)
             | Fetch::Bool(_) => Type::Bool,
-            Fetch::ResPayload { .. } | Fetch::ReqPayload { .. } | Fetch::Bin(_) => Type::Bin,
+            Fetch::ResPayload { .. } | Fetch::ReqPayload { .. } | Fetch::ReqBody | Fetch::Bin(_) => Type::Bin,
             Fetch::Cert(f) => match f {
                 CertField::Used => Type::Bool,
                 CertField::Verify | CertField::Err | CertField::CaErr | CertField::Version => Type::Int,

@@ -45,6 +45,8 @@ struct Marks {
     blocked: std::sync::atomic::AtomicBool,
     /// `http-request tarpit` held it, then answered: `PT`.
     tarpitted: std::sync::atomic::AtomicBool,
+    /// Its body, awaited for the rules, did not come in time: `cD`.
+    body_late: std::sync::atomic::AtomicBool,
     /// What persistence made of its cookies (HAProxy's last two termination characters),
     /// as two bytes; 0 when its backend has no cookie persistence (`--`).
     persistence: std::sync::atomic::AtomicU16,
@@ -100,6 +102,11 @@ impl ReqLog {
     /// `http-request tarpit` held it (`PT`).
     pub fn tarpitted(&self) {
         self.marks.tarpitted.store(true, Ordering::Relaxed);
+    }
+
+    /// Its body, awaited for the rules (`wait-for-body`), did not come in time (`cD`).
+    pub fn body_late(&self) {
+        self.marks.body_late.store(true, Ordering::Relaxed);
     }
 
     /// The server's response was refused while its head was read (`PH`).
@@ -271,11 +278,13 @@ impl PendingLog {
         let rejected = req.marks.rejected.load(Ordering::Relaxed);
         let blocked = req.marks.blocked.load(Ordering::Relaxed);
         let tarpitted = req.marks.tarpitted.load(Ordering::Relaxed);
+        let body_late = req.marks.body_late.load(Ordering::Relaxed);
         let term = match (responded, status) {
             _ if rejected => *b"PR",
             _ if blocked => *b"PH",
             _ if tarpitted => *b"PT",
             _ if killed => *b"KH",
+            _ if body_late => *b"cD",
             (true, _) => *b"--",
             (false, 502) => *b"SH",
             (false, 504) => *b"sH",

@@ -17,6 +17,7 @@ mod hop;
 pub mod normalize;
 pub mod pool;
 pub mod prefixed;
+pub mod read_ahead;
 pub mod reply;
 pub mod req_body;
 pub mod rules;

@@ -1,5 +1,6 @@
 //! A request body on its way to a server: none, an HTTP/1 client's (passed through a pipe
-//! that the client connection fills as the server side asks), or an HTTP/2 client's. Owns
+//! that the client connection fills as the server side asks), an HTTP/2 client's, or one
+//! whose first bytes were read ahead for the rules (`read_ahead`). Owns
 //! the server side's end of the pipe; must not read sockets (`client_h1` fills the pipe).
 
 use bytes::Bytes;
@@ -15,6 +16,8 @@ pub enum ReqBody {
     Empty,
     H1(RequestBody),
     H2(hyper::body::Incoming),
+    /// Its first bytes read ahead (`wait-for-body`), then the rest.
+    Ahead(Box<super::read_ahead::Ahead>),
 }
 
 impl std::fmt::Debug for ReqBody {
@@ -23,6 +26,7 @@ impl std::fmt::Debug for ReqBody {
             ReqBody::Empty => "ReqBody::Empty",
             ReqBody::H1(_) => "ReqBody::H1",
             ReqBody::H2(_) => "ReqBody::H2",
+            ReqBody::Ahead(_) => "ReqBody::Ahead",
         })
     }
 }
@@ -38,6 +42,7 @@ impl Body for ReqBody {
                 .poll_data(cx)
                 .map(|o| o.map(|r| r.map(Frame::data).map_err(Into::into))),
             ReqBody::H2(b) => Pin::new(b).poll_frame(cx).map_err(Into::into),
+            ReqBody::Ahead(b) => b.poll_frame(cx),
         }
     }
 
@@ -46,6 +51,7 @@ impl Body for ReqBody {
             ReqBody::Empty => true,
             ReqBody::H1(b) => b.is_end(),
             ReqBody::H2(b) => b.is_end_stream(),
+            ReqBody::Ahead(b) => b.is_end_stream(),
         }
     }
 
@@ -54,11 +60,12 @@ impl Body for ReqBody {
             ReqBody::Empty => SizeHint::with_exact(0),
             ReqBody::H1(b) => b.exact.map_or_else(SizeHint::default, SizeHint::with_exact),
             ReqBody::H2(b) => b.size_hint(),
+            ReqBody::Ahead(b) => b.size_hint(),
         }
     }
 }
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub(super) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The client's side of a request body: what the connection read for it so far.
 #[derive(Default)]

@@ -43,6 +43,8 @@ enum Action {
     SetStatus(StatusCode, Option<super::Reason>),
     Reject,
     Tarpit(u16),
+    /// `wait-for-body`: how long, and how many bytes are enough (0: the whole body).
+    WaitForBody(std::time::Duration, u64),
     TrackSc(u8, Expr, Option<String>),
     ScIncGpc0(u8),
     /// A reply, and whether it refuses the request (`deny`) rather than answering it.
@@ -127,6 +129,13 @@ pub enum Verdict {
     SilentDrop(clearway_config::model::Span),
     /// Answered from a cache (`cache-use`): the response rules still see it.
     Cached(Box<http::Response<Bytes>>),
+    /// Read the body ahead (`wait-for-body`: within `time` when given, else the proxy's
+    /// `timeout http-request`), then go on with rule `next`.
+    WaitBody {
+        next: usize,
+        time: Option<std::time::Duration>,
+        at_least: u64,
+    },
 }
 
 /// The client address a request counts as coming from once `set-src` or `set-src-port`
@@ -172,6 +181,8 @@ pub struct HttpRules {
     monitor_fail: Vec<Cond>,
     /// `compression ...`.
     pub compression: Option<clearway_config::model::Compression>,
+    /// `option http-buffer-request`: the body is read ahead before the request rules.
+    buffer_request: bool,
     /// A request rule may change the request's destination or source (`set-dst`,
     /// `set-dst-port`, `set-src`, `set-src-port`).
     pub moves_addresses: bool,
@@ -228,6 +239,7 @@ fn compile(r: &HttpRule, proxy: &str) -> Option<Rule> {
         HttpAction::TrackSc { slot, key, table } => Action::TrackSc(*slot, key.clone(), table.clone()),
         HttpAction::ScIncGpc0(n) => Action::ScIncGpc0(*n),
         HttpAction::Tarpit { status } => Action::Tarpit(*status),
+        HttpAction::WaitForBody { time, at_least } => Action::WaitForBody(*time, *at_least),
         HttpAction::SetStatus { status, reason } => Action::SetStatus(
             StatusCode::from_u16(*status).ok()?,
             reason.as_deref().map(|r| super::Reason(r.into())),
@@ -391,7 +403,14 @@ impl HttpRules {
             monitor_uri: h.monitor_uri.as_deref().map(Box::from),
             monitor_fail: h.monitor_fail.iter().map(Cond::new).collect(),
             compression: h.compression.clone(),
+            buffer_request: false,
         }
+    }
+
+    /// With `option http-buffer-request` (`on`): the body is read ahead before the rules.
+    pub fn buffering_requests(mut self, on: bool) -> HttpRules {
+        self.buffer_request = on;
+        self
     }
 
     /// Whether a request is for the `monitor-uri`: its path and query when the URI starts
@@ -417,13 +436,27 @@ impl HttpRules {
         }
     }
 
-    /// Applies the `http-request` rules, then the `redirect` rules, to a request. Each rule
-    /// sees the request as the rules before it left it.
-    pub fn on_request(&self, req: &mut Parts, conn: &ConnSamples, fallback: Option<&ErrorPages>) -> Verdict {
+    /// Applies the `http-request` rules, then the `redirect` rules, to a request, from rule
+    /// `from` on (after a `wait-for-body`, the rule that follows it). Each rule sees the
+    /// request as the rules before it left it.
+    pub fn on_request(
+        &self,
+        req: &mut Parts,
+        conn: &ConnSamples,
+        fallback: Option<&ErrorPages>,
+        from: usize,
+    ) -> Verdict {
         if self.writes_vars {
             super::samples::with_vars(req);
         }
-        for r in self.request.iter().chain(&self.redirects) {
+        if from == 0 && self.buffer_request && req.extensions.get::<super::read_ahead::BodyAhead>().is_none() {
+            return Verdict::WaitBody {
+                next: 0,
+                time: None,
+                at_least: 0,
+            };
+        }
+        for (i, r) in self.request.iter().chain(&self.redirects).enumerate().skip(from) {
             let s = ReqSamples { conn, req };
             if !Cond::holds(&r.cond, &s) {
                 continue;
@@ -575,6 +608,13 @@ impl HttpRules {
                 Action::Auth(realm) => return Verdict::Auth(realm.clone()),
                 Action::Reject => return Verdict::Reject(r.span.clone()),
                 Action::Tarpit(status) => return Verdict::Tarpit(*status),
+                Action::WaitForBody(time, at_least) => {
+                    return Verdict::WaitBody {
+                        next: i + 1,
+                        time: Some(*time),
+                        at_least: *at_least,
+                    }
+                }
                 a => prepare(a, &s),
             };
             apply(edit, &mut req.headers);

@@ -234,6 +234,27 @@ impl Samples for ReqSamples<'_> {
                 .and_then(|l| l.captured(*n))
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| sink(Value::Str(v))),
+            Fetch::ReqBody | Fetch::ReqBodyLen | Fetch::ReqBodySize | Fetch::ReqBodyParam(_) => {
+                // Only what was read ahead (`wait-for-body`, `option http-buffer-request`).
+                let Some(b) = r.extensions.get::<super::read_ahead::BodyAhead>() else {
+                    return false;
+                };
+                match fetch {
+                    Fetch::ReqBody => sink(Value::Bin(&b.data)),
+                    Fetch::ReqBodyLen => sink(Value::Int(b.data.len() as i64)),
+                    // The length the request gave, else what came (chunked).
+                    Fetch::ReqBodySize => sink(Value::Int(b.size.unwrap_or(b.data.len() as u64) as i64)),
+                    Fetch::ReqBodyParam(name) => std::str::from_utf8(&b.data).is_ok_and(|text| {
+                        text.split('&')
+                            .filter_map(|kv| match name.is_empty() {
+                                true => kv.split_once('=').map(|(_, v)| v),
+                                false => kv.strip_prefix(name.as_str())?.strip_prefix('='),
+                            })
+                            .any(|v| sink(Value::Str(v)))
+                    }),
+                    _ => false,
+                }
+            }
             Fetch::HttpFirstReq => sink(Value::Bool(r.extensions.get::<FirstRequest>().is_some())),
             Fetch::FcHttpMajor => sink(Value::Int(if r.version == Version::HTTP_2 { 2 } else { 1 })),
             Fetch::Base32 | Fetch::Base32Src => {

@@ -3,6 +3,7 @@
 //! HTTP/2), and back through the response rules. The connection itself (the choice of
 //! protocol, HTTP/2's client-side timeouts) is `client`'s. Must not pick servers itself.
 
+mod ahead;
 mod client;
 mod finish;
 mod h2;
@@ -140,7 +141,7 @@ impl Session {
         &self,
         index: u64,
         parts: &mut http::request::Parts,
-        body: ReqBody,
+        mut body: ReqBody,
     ) -> (Response<ResBody>, Option<Arc<Backend>>) {
         let fe = &self.fe;
         if fe.use_proxy_header {
@@ -207,8 +208,16 @@ impl Session {
             let status = fe.http.monitor_status(parts, &self.conn);
             return (fe.http.errors.response(None, status), None);
         }
-        match fe.http.on_request(parts, &self.conn, None) {
-            Verdict::Continue => {}
+        let mut verdict = fe.http.on_request(parts, &self.conn, None, 0);
+        if let Verdict::WaitBody { .. } = verdict {
+            let wait = self.after_body(&fe.http, verdict, (parts, &mut body), None, &fe.timeouts);
+            verdict = match Box::pin(wait).await {
+                Ok(v) => v,
+                Err(status) => return (self.error(None, status), None),
+            };
+        }
+        match verdict {
+            Verdict::WaitBody { .. } | Verdict::Continue => {}
             Verdict::Cached(res) => return (self.cached(None, parts, *res), None),
             Verdict::Respond { response, denied } => {
                 if denied {
@@ -253,8 +262,22 @@ impl Session {
         if let Some(span) = self.content_rejects(&be.tcp_rules, parts) {
             return (self.reject(parts, span, false), Some(be));
         }
-        match be.http.on_request(parts, &self.conn, Some(&fe.http.errors)) {
-            Verdict::Continue => {}
+        let mut verdict = be.http.on_request(parts, &self.conn, Some(&fe.http.errors), 0);
+        if let Verdict::WaitBody { .. } = verdict {
+            let wait = self.after_body(
+                &be.http,
+                verdict,
+                (parts, &mut body),
+                Some(&fe.http.errors),
+                &be.rt.timeouts,
+            );
+            verdict = match Box::pin(wait).await {
+                Ok(v) => v,
+                Err(status) => return (self.error(Some(&be), status), Some(be)),
+            };
+        }
+        match verdict {
+            Verdict::WaitBody { .. } | Verdict::Continue => {}
             Verdict::Cached(res) => {
                 let res = self.cached(Some(&be), parts, *res);
                 return (res, Some(be));
