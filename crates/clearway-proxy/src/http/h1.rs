@@ -251,6 +251,9 @@ where
     B: Body<Data = Bytes> + Unpin,
     B::Error: Into<BoxError>,
 {
+    // Called from one place (`send`'s loop): inlined there, as it was before bodies could
+    // be read ahead made the body's own polling larger.
+    #[inline]
     fn poll(
         &mut self,
         c: &mut Conn,

@@ -26,7 +26,10 @@ pub struct Ahead {
     rest: ReqBody,
 }
 
+// Kept out of line: most bodies are not read ahead, and `ReqBody`'s methods, inlined where
+// requests are written out, stay small.
 impl Ahead {
+    #[inline(never)]
     pub(super) fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         if !self.data.is_empty() {
             return Poll::Ready(Some(Ok(Frame::data(std::mem::take(&mut self.data)))));
@@ -37,10 +40,12 @@ impl Ahead {
         Pin::new(&mut self.rest).poll_frame(cx)
     }
 
+    #[inline(never)]
     pub(super) fn is_end_stream(&self) -> bool {
         self.data.is_empty() && self.tail.is_none() && self.rest.is_end_stream()
     }
 
+    #[inline(never)]
     pub(super) fn size_hint(&self) -> SizeHint {
         match &self.rest {
             // An HTTP/1 body's hint is the length its request gave, whatever was read.

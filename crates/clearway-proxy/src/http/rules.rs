@@ -43,8 +43,9 @@ enum Action {
     SetStatus(StatusCode, Option<super::Reason>),
     Reject,
     Tarpit(u16),
-    /// `wait-for-body`: how long, and how many bytes are enough (0: the whole body).
-    WaitForBody(std::time::Duration, u64),
+    /// `wait-for-body`: how long, how many bytes are enough (0: the whole body), and the
+    /// index of the rule to go on with.
+    WaitForBody(std::time::Duration, u64, usize),
     TrackSc(u8, Expr, Option<String>),
     ScIncGpc0(u8),
     /// A reply, and whether it refuses the request (`deny`) rather than answering it.
@@ -239,7 +240,7 @@ fn compile(r: &HttpRule, proxy: &str) -> Option<Rule> {
         HttpAction::TrackSc { slot, key, table } => Action::TrackSc(*slot, key.clone(), table.clone()),
         HttpAction::ScIncGpc0(n) => Action::ScIncGpc0(*n),
         HttpAction::Tarpit { status } => Action::Tarpit(*status),
-        HttpAction::WaitForBody { time, at_least } => Action::WaitForBody(*time, *at_least),
+        HttpAction::WaitForBody { time, at_least } => Action::WaitForBody(*time, *at_least, 0),
         HttpAction::SetStatus { status, reason } => Action::SetStatus(
             StatusCode::from_u16(*status).ok()?,
             reason.as_deref().map(|r| super::Reason(r.into())),
@@ -297,6 +298,16 @@ fn destination(action: &Action, e: &Expr, s: &ReqSamples<'_>) -> Option<std::net
             .map(|p| std::net::SocketAddr::new(now.ip(), p)),
     })
     .flatten()
+}
+
+/// The rules with each `wait-for-body` knowing the rule that follows it.
+fn resume_points(mut rules: Vec<Rule>) -> Vec<Rule> {
+    for (i, r) in rules.iter_mut().enumerate() {
+        if let Action::WaitForBody(_, _, next) = &mut r.action {
+            *next = i + 1;
+        }
+    }
+    rules
 }
 
 /// A `return` or `deny` reply, ready to send: the proxy's error page, a page of its own
@@ -391,7 +402,7 @@ impl HttpRules {
                 .chain(&h.response_rules)
                 .chain(&h.after_response_rules))
             .any(HttpRule::reads_route),
-            request: h.request_rules.iter().filter_map(compile).collect(),
+            request: resume_points(h.request_rules.iter().filter_map(compile).collect()),
             response: h.response_rules.iter().filter_map(compile).collect(),
             redirects: h.redirects.iter().filter_map(compile).collect(),
             errors: ErrorPages::new(&h.errorfiles),
@@ -456,7 +467,9 @@ impl HttpRules {
                 at_least: 0,
             };
         }
-        for (i, r) in self.request.iter().chain(&self.redirects).enumerate().skip(from) {
+        // Only request rules wait: `from` is one of theirs, or just past them.
+        let rules = self.request.get(from..).unwrap_or_default();
+        for r in rules.iter().chain(&self.redirects) {
             let s = ReqSamples { conn, req };
             if !Cond::holds(&r.cond, &s) {
                 continue;
@@ -608,9 +621,9 @@ impl HttpRules {
                 Action::Auth(realm) => return Verdict::Auth(realm.clone()),
                 Action::Reject => return Verdict::Reject(r.span.clone()),
                 Action::Tarpit(status) => return Verdict::Tarpit(*status),
-                Action::WaitForBody(time, at_least) => {
+                Action::WaitForBody(time, at_least, next) => {
                     return Verdict::WaitBody {
-                        next: i + 1,
+                        next: *next,
                         time: Some(*time),
                         at_least: *at_least,
                     }
