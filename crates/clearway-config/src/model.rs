@@ -642,6 +642,9 @@ pub struct ProxyOptions {
     /// `option http-buffer-request`: the request rules wait for the body (whole, or a
     /// buffer's worth) within `timeout http-request`, so that they can read it (`req.body`).
     pub buffer_request: bool,
+    /// `option abortonclose`: a request whose client closes its side while it waits (in
+    /// the queue, for a connection, for the response) is dropped, logged `CQ`, `CC`, `CH`.
+    pub abortonclose: bool,
     /// `option prefer-last-server`: a client connection's requests go to the server of its
     /// last one when it has room (not with a hash-based `balance`).
     pub prefer_last_server: bool,

@@ -299,6 +299,13 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
             );
         }
         for (opt, span) in &draft.http_options {
+            if opt == "abortonclose" {
+                if caps.backend {
+                    let what = format!("'option abortonclose' in {} '{}' (mode tcp)", s.kind.word(), s.name);
+                    ctx.not_acted(span, &what, "abortonclose", crate::keywords::NotActed::Unsupported);
+                }
+                continue;
+            }
             // As HAProxy: a TCP proxy logs in the TCP format instead.
             let what = if opt == "httplog" {
                 "logs with 'option tcplog' instead"

@@ -89,6 +89,10 @@ pub struct Frontend {
     pub backend: Option<Arc<Backend>>,
     /// `option http-use-proxy-header`: `auth` answers proxy requests with a 407.
     pub use_proxy_header: bool,
+    /// `option abortonclose` (from `defaults`): HTTP/1 client connections are watched for
+    /// their close while a request waits, for backends that have it too (as HAProxy's
+    /// frontend connections are).
+    pub abortonclose: bool,
     /// Layer-7 rules and settings (`mode http`).
     pub http: HttpRules,
     /// `tcp-request` rules.
@@ -163,6 +167,7 @@ impl Frontend {
             )
             .buffering_requests(cfg.options.buffer_request),
             use_proxy_header: cfg.options.use_proxy_header,
+            abortonclose: cfg.options.abortonclose,
             tcp_rules: TcpRules::new(&cfg.tcp_rules),
             switching_reads_payload,
             smart_accept: cfg.smart_accept(false),
@@ -325,6 +330,8 @@ pub struct Backend {
     pub persist: bool,
     /// `option checkcache`.
     pub checkcache: bool,
+    /// `option abortonclose` (HTTP/1 clients).
+    pub abortonclose: bool,
     /// `disabled`: stopped, without servers, and absent from the statistics.
     pub disabled: bool,
     /// Idle server connections (`mode http`).

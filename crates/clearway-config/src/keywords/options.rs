@@ -15,6 +15,7 @@ pub(super) const ACTED: &[&str] = &[
     "persist",
     "checkcache",
     "http-buffer-request",
+    "abortonclose",
     "http-use-proxy-header",
     "transparent",
     "originalto",
@@ -40,6 +41,9 @@ pub(super) const ACTED: &[&str] = &[
 /// Options that only make sense in HTTP mode (warned about in TCP proxies).
 pub const HTTP_ONLY: &[&str] = &[
     "httplog",
+    // Acted on for HTTP/1 clients; a TCP proxy would have to watch its clients while
+    // connecting, which it does not yet (refused there).
+    "abortonclose",
     "http-server-close",
     "httpclose",
     "forceclose",
@@ -76,7 +80,6 @@ pub const CHECKS: &[&str] = &[
 pub(super) const UNRUN_CHECKS: &[&str] = &["spop-check"];
 /// Options HAProxy knows that Clearway does not act on, by class.
 pub(super) const UNACTED: &[(&str, NotActed)] = &[
-    ("abortonclose", Unsupported),
     // Its log line needs sample expressions in log-format (the rule language).
     ("httpslog", Unsupported),
     ("splice-request", NoEffect),
@@ -112,6 +115,7 @@ pub fn apply(d: &Directive, negated: bool, opts: &mut ProxyOptions, redispatch: 
         "persist" => opts.persist = !negated,
         "checkcache" => opts.checkcache = !negated,
         "http-buffer-request" => opts.buffer_request = !negated,
+        "abortonclose" => opts.abortonclose = !negated,
         "transparent" => opts.transparent = !negated,
         "http-use-proxy-header" => opts.use_proxy_header = !negated,
         "prefer-last-server" => opts.prefer_last_server = !negated,

@@ -47,6 +47,9 @@ struct Marks {
     tarpitted: std::sync::atomic::AtomicBool,
     /// Its body, awaited for the rules, did not come in time: `cD`.
     body_late: std::sync::atomic::AtomicBool,
+    /// Its client closed while it waited (`option abortonclose`): where it was, `Q`, `C`
+    /// or `H`; 0 when it was not aborted.
+    aborted: std::sync::atomic::AtomicU8,
     /// What persistence made of its cookies (HAProxy's last two termination characters),
     /// as two bytes; 0 when its backend has no cookie persistence (`--`).
     persistence: std::sync::atomic::AtomicU16,
@@ -84,6 +87,11 @@ impl ReqLog {
         self.marks.server.store(server + 1, Ordering::Relaxed);
     }
 
+    /// A connection to server `i` is being made for it.
+    pub fn connecting(&self, server: usize) {
+        self.marks.server.store(server + 1, Ordering::Relaxed);
+    }
+
     /// Server `i` was tried, in vain.
     pub fn tried(&self, server: usize) {
         self.marks.server.store(server + 1, Ordering::Relaxed);
@@ -107,6 +115,20 @@ impl ReqLog {
     /// Its body, awaited for the rules (`wait-for-body`), did not come in time (`cD`).
     pub fn body_late(&self) {
         self.marks.body_late.store(true, Ordering::Relaxed);
+    }
+
+    /// Its client closed while it waited, and it was dropped (`option abortonclose`): the
+    /// phase it was in (`Q`ueue, `C`onnection, `H`eaders), from what was marked so far.
+    pub fn aborted(&self) -> u8 {
+        let phase = if self.marks.connected.load(Ordering::Relaxed) != 0 {
+            b'H'
+        } else if self.server().is_some() {
+            b'C'
+        } else {
+            b'Q'
+        };
+        self.marks.aborted.store(phase, Ordering::Relaxed);
+        phase
     }
 
     /// The server's response was refused while its head was read (`PH`).
@@ -279,12 +301,14 @@ impl PendingLog {
         let blocked = req.marks.blocked.load(Ordering::Relaxed);
         let tarpitted = req.marks.tarpitted.load(Ordering::Relaxed);
         let body_late = req.marks.body_late.load(Ordering::Relaxed);
+        let aborted = req.marks.aborted.load(Ordering::Relaxed);
         let term = match (responded, status) {
             _ if rejected => *b"PR",
             _ if blocked => *b"PH",
             _ if tarpitted => *b"PT",
             _ if killed => *b"KH",
             _ if body_late => *b"cD",
+            _ if aborted != 0 => [b'C', aborted],
             (true, _) => *b"--",
             (false, 502) => *b"SH",
             (false, 504) => *b"sH",
@@ -308,7 +332,9 @@ impl PendingLog {
             client: conn.peer,
             local: conn.local,
             tls: conn.tls.is_some(),
-            status: (!rejected).then_some(status),
+            // A request dropped before its server answered has no status (HAProxy logs -1;
+            // it logs its 400 once the request reached the server).
+            status: (!rejected && !matches!(aborted, b'Q' | b'C')).then_some(status),
             term,
             bytes_out: head as u64,
             complete: false,
@@ -356,8 +382,12 @@ impl Drop for PendingLog {
         let connected = ReqLog::mark(&q.marks.connected);
         // Tw: in the queue; Tc: the connect after it (or after the request, not queued).
         let dequeued = ReqLog::mark(&q.marks.dequeued).unwrap_or(0);
-        if connected.is_some() {
+        if connected.is_some() || q.server().is_some() {
+            // Through the queue (to a server that did not answer, too: HAProxy's SC).
             r.t_queue = Some(dequeued);
+        } else if q.marks.aborted.load(Ordering::Relaxed) == b'Q' {
+            // Still in the queue when its client left.
+            r.t_queue = Some(ms_between(q.at, now));
         }
         r.t_connect = connected.map(|c| c - dequeued);
         r.t_response = match (connected, ReqLog::mark(&q.marks.responded)) {

@@ -59,6 +59,13 @@ pub trait Service: Send + Sync + 'static {
     /// The answer to a request refused before it could be served (400, 408, 414, 431);
     /// `why` says what was wrong, `received` is what had come of it.
     fn refusal(&self, status: u16, why: &'static str, received: &[u8]) -> Response<ResBody>;
+    /// Whether the request in flight is to be dropped if the client closes its side
+    /// (`option abortonclose`), once its body is in.
+    fn abort_on_close(&self) -> bool {
+        false
+    }
+    /// The client closed while such a request waited: it was dropped.
+    fn client_closed(&self) {}
 }
 
 /// Why a connection ended.
@@ -246,10 +253,22 @@ impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
                 // `100 Continue`, if the pump put it there; a failed write shows again when the
                 // response is written.
                 let _ = self.poll_flush_wbuf(cx);
-                fut.as_mut().poll(cx)
+                if let Poll::Ready(r) = fut.as_mut().poll(cx) {
+                    return Poll::Ready(Some(r));
+                }
+                // `option abortonclose`: a client that closes once its request is in drops it.
+                let sent = upload.as_ref().is_none_or(|u| u.dec.is_end());
+                if sent && svc.abort_on_close() && self.poll_closed(cx) {
+                    return Poll::Ready(None);
+                }
+                Poll::Pending
             })
             .await;
             drop(fut);
+            let Some(res) = res else {
+                svc.client_closed();
+                return Ok(Next::Close);
+            };
             // The whole body was read (else the next request cannot be found in what follows).
             let body_done = upload.is_none_or(|u| u.dec.is_end()) && body_failed.is_none();
             let status = res.status();
@@ -320,6 +339,19 @@ impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
             None if keep => Ok(Next::Again),
             None => Ok(Next::Close),
         }
+    }
+
+    /// Whether the client closed its side (or its connection failed), reading what it sent
+    /// meanwhile (a pipelined request) into `rbuf`, up to a head's worth.
+    fn poll_closed(&mut self, cx: &mut Context<'_>) -> bool {
+        while self.rbuf.len() < max_head() {
+            match poll_read_buf(Pin::new(&mut self.io), cx, &mut self.rbuf) {
+                Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return true,
+                Poll::Ready(Ok(_)) => {}
+                Poll::Pending => return false,
+            }
+        }
+        false
     }
 
     /// Writes the response body after its head (already in `wbuf`).

@@ -3,6 +3,7 @@
 //! HTTP/2), and back through the response rules. The connection itself (the choice of
 //! protocol, HTTP/2's client-side timeouts) is `client`'s. Must not pick servers itself.
 
+mod abort;
 mod ahead;
 mod client;
 mod finish;
@@ -66,6 +67,8 @@ struct Session {
     own: std::sync::OnceLock<Arc<Pool>>,
     /// The server the next request prefers.
     last: last::Last,
+    /// The request in flight, when its backend drops it if its client closes.
+    abort: abort::Abort,
 }
 
 fn head_size(req: &http::request::Parts) -> usize {
@@ -90,6 +93,7 @@ impl Session {
             requests: AtomicU64::new(0),
             own: std::sync::OnceLock::new(),
             last: last::Last::default(),
+            abort: abort::Abort::default(),
         }
     }
 
@@ -130,6 +134,7 @@ impl Session {
         }
         async move {
             let (mut res, be) = self.route(index, &mut parts, body).await;
+            self.abort.disarm();
             self.respond(&mut res, be.as_ref(), &mut parts, done);
             super::decode::recycle(std::mem::take(&mut parts.headers));
             res
@@ -254,6 +259,11 @@ impl Session {
         };
         if fe.http.reads_route || be.http.reads_route {
             parts.extensions.insert(super::samples::RoutedTo(be.clone()));
+        }
+        // HAProxy watches a client for its close when the frontend has the option, and drops
+        // the request when the backend has it too.
+        if be.abortonclose && fe.abortonclose {
+            self.abort.arm(parts.extensions.get::<ReqLog>(), &be);
         }
         // A listen section's rules were run as the frontend's.
         if be.tcp_rules.content_writes_vars {
@@ -565,7 +575,12 @@ impl Session {
             // so that this request's own future stays small.
             let got = match dispatch::reuse_now(be, side, prefer, take) {
                 dispatch::Now::Reused(slot, sender) => Ok(Got::Reused(slot, sender)),
-                dispatch::Now::Slot(slot) => Box::pin(dispatch::connect_or_reuse(be, side, Some(slot), take)).await,
+                dispatch::Now::Slot(slot) => {
+                    if let Some(l) = parts.extensions.get::<ReqLog>() {
+                        l.connecting(slot.server);
+                    }
+                    Box::pin(dispatch::connect_or_reuse(be, side, Some(slot), take)).await
+                }
                 dispatch::Now::Wait => Box::pin(dispatch::connect_or_reuse(be, side, None, take)).await,
             };
             let (slot, sender, reused) = match got {
@@ -791,6 +806,14 @@ impl Session {
 impl client_h1::Service for Session {
     fn call(self: Arc<Self>, req: Request<ReqBody>) -> Pin<Box<dyn Future<Output = Response<ResBody>> + Send>> {
         Box::pin(self.handle(req))
+    }
+
+    fn abort_on_close(&self) -> bool {
+        self.abort.armed()
+    }
+
+    fn client_closed(&self) {
+        self.aborted();
     }
 
     fn refusal(&self, status: u16, why: &'static str, received: &[u8]) -> Response<ResBody> {
