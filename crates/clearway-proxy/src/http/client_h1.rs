@@ -243,6 +243,7 @@ impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
             (fut, upload, head_req, version, keep_alive, upgrade)
         };
         let mut body_failed = None;
+        let mut dropped = false;
         let (mut rb, out, keep, switching) = {
             let res = poll_fn(|cx| {
                 if let Some(up) = &mut upload {
@@ -253,22 +254,24 @@ impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
                 // `100 Continue`, if the pump put it there; a failed write shows again when the
                 // response is written.
                 let _ = self.poll_flush_wbuf(cx);
-                if let Poll::Ready(r) = fut.as_mut().poll(cx) {
-                    return Poll::Ready(Some(r));
+                let r = fut.as_mut().poll(cx);
+                if r.is_ready() {
+                    return r;
                 }
-                // `option abortonclose`: a client that closes once its request is in drops it.
-                let sent = upload.as_ref().is_none_or(|u| u.dec.is_end());
-                if sent && svc.abort_on_close() && self.poll_closed(cx) {
-                    return Poll::Ready(None);
+                // `option abortonclose`: a client that closes once its request is in drops it
+                // (an empty answer stands for the response; it is not sent).
+                if svc.abort_on_close() && upload.as_ref().is_none_or(|u| u.dec.is_end()) && self.poll_closed(cx) {
+                    dropped = true;
+                    return Poll::Ready(Response::new(ResBody::local(Bytes::new())));
                 }
                 Poll::Pending
             })
             .await;
             drop(fut);
-            let Some(res) = res else {
+            if dropped {
                 svc.client_closed();
                 return Ok(Next::Close);
-            };
+            }
             // The whole body was read (else the next request cannot be found in what follows).
             let body_done = upload.is_none_or(|u| u.dec.is_end()) && body_failed.is_none();
             let status = res.status();
