@@ -24,11 +24,7 @@ pub(crate) struct Head {
 pub(crate) fn parse_request(buf: &mut BytesMut) -> Result<Option<Head>, (u16, &'static str)> {
     let (mut stack, mut heap) = (stack_room(), Vec::new());
     let mut r = httparse::Request::new(&mut []);
-    // `GET /  HTTP/1.1`: runs of spaces between the request line's words are taken, as
-    // HAProxy takes them (RFC 9112, 3 lets a recipient parse on word boundaries).
-    let len = match httparse::ParserConfig::default()
-        .allow_multiple_spaces_in_request_line_delimiters(true)
-        .parse_request_with_uninit_headers(&mut r, buf, header_room(&mut stack, &mut heap))
+    let len = match httparse::ParserConfig::default().parse_request_with_uninit_headers(&mut r, buf, header_room(&mut stack, &mut heap))
     {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => return Ok(None),
