@@ -254,6 +254,12 @@ pub enum HttpAction {
     },
     /// `sc-inc-gpc0(N)`.
     ScIncGpc0(u8),
+    /// `set-timeout server|tunnel T|EXPR`: this request's server (or tunnel) timeout, a time
+    /// or an expression giving milliseconds.
+    SetTimeout {
+        tunnel: bool,
+        value: TimeoutValue,
+    },
     /// `wait-for-body time T [at-least N]`: the rules wait for the message's body, until it
     /// is whole, N bytes (N > 0) or a buffer's worth came; after T without that, the request
     /// is answered 408 (a response 504).
@@ -417,7 +423,11 @@ impl HttpRule {
             | HttpAction::SetSrcPort(e)
             | HttpAction::ScSetGpt0 { value: e, .. }
             | HttpAction::Capture { expr: e, .. }
-            | HttpAction::TrackSc { key: e, .. } => pred(&e.fetch, &e.convs),
+            | HttpAction::TrackSc { key: e, .. }
+            | HttpAction::SetTimeout {
+                value: TimeoutValue::Expr(e),
+                ..
+            } => pred(&e.fetch, &e.convs),
             HttpAction::SetVar {
                 value: VarValue::Expr(e),
                 ..
@@ -426,7 +436,9 @@ impl HttpRule {
                 value: VarValue::Format(t),
                 ..
             } => t.any_expr(pred),
-            HttpAction::Return(r) => r.headers.iter().any(|(_, t)| t.any_expr(pred)),
+            HttpAction::Return(r) => {
+                r.headers.iter().any(|(_, t)| t.any_expr(pred)) || r.format.as_ref().is_some_and(|t| t.any_expr(pred))
+            }
             HttpAction::Redirect(r) => r.target.any_expr(pred),
             _ => false,
         };
@@ -441,8 +453,16 @@ impl HttpRule {
 
     /// Whether the rule reads which backend or server handles the request.
     pub fn reads_route(&self) -> bool {
-        self.any_expr(&|f, _| matches!(f, Fetch::BeName | Fetch::BeId | Fetch::SrvName | Fetch::SrvId))
+        self.any_expr(&|f, _| f.reads_route())
     }
+}
+
+/// What `set-timeout` sets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TimeoutValue {
+    Fixed(std::time::Duration),
+    /// Milliseconds, from the request's samples.
+    Expr(Expr),
 }
 
 /// `tcp-request connection|session|content ACTION [if|unless COND]`.

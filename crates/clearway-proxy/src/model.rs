@@ -197,6 +197,13 @@ impl Frontend {
     /// The same frontend, logging with `logger`.
     pub fn with_logger(mut self, logger: Option<crate::log::Logger>) -> Frontend {
         self.log_requests = logger.as_ref().is_some_and(|l| l.per_session());
+        // A log format that names the backend or its timeouts needs the route kept.
+        if logger
+            .as_ref()
+            .is_some_and(|l| l.exprs().iter().any(|e| e.fetch.reads_route()))
+        {
+            self.http.reads_route = true;
+        }
         self.logger = logger.map(Arc::new);
         self
     }

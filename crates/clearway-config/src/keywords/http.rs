@@ -54,6 +54,7 @@ const REQUEST_ACTIONS: &[&str] = &[
     "set-query",
     "set-method",
     "wait-for-body",
+    "set-timeout",
 ];
 const RESPONSE_ACTIONS: &[&str] = &[
     "allow",
@@ -96,7 +97,6 @@ const NOT_YET: &[&str] = &[
     "set-tos",
     "set-mark",
     "send-spoe-group",
-    "set-timeout",
     "strict-mode",
     "set-bandwidth-limit",
 ];
@@ -399,6 +399,25 @@ pub fn rule(d: &Directive, phase: Phase, acls: &[Named]) -> Res<Option<HttpRule>
             [] => HttpAction::Reject,
             _ => return fail(format!("'{what}' takes only a condition")),
         },
+        "set-timeout" => {
+            let (tunnel, v) = match args {
+                [w, v] if w == "server" => (false, v),
+                [w, v] if w == "tunnel" => (true, v),
+                _ => {
+                    return fail(format!(
+                        "'{what}' expects 'server' or 'tunnel', then a time or an expression"
+                    ))
+                }
+            };
+            let value = match crate::units::time(v) {
+                Ok(t) => crate::rules::TimeoutValue::Fixed(t),
+                Err(_) => {
+                    let (e, _) = acl::expression(v).map_err(|e| (format!("'{what}': {e}"), None))?;
+                    crate::rules::TimeoutValue::Expr(e)
+                }
+            };
+            HttpAction::SetTimeout { tunnel, value }
+        }
         "wait-for-body" if response => {
             return fail(format!(
                 "'{what}' is not supported yet (only 'http-request wait-for-body' is)"

@@ -179,6 +179,11 @@ fn http_rule_errors_name_the_line() {
             "cannot read",
         ),
         ("defaults\n acl a src 1.2.3.4\n", "not allowed in a 'defaults'"),
+        (
+            "backend b\n http-request set-timeout client 5s\n",
+            "expects 'server' or 'tunnel'",
+        ),
+        ("backend b\n http-request wait-for-body 5s\n", "expects 'time T'"),
     ] {
         let e = crate::parse_str("t.cfg", cfg).unwrap_err().to_string();
         assert!(e.contains("t.cfg:") && e.contains(want), "{cfg}: {e}");

@@ -154,6 +154,12 @@ pub enum Fetch {
     FeId,
     BeName,
     BeId,
+    /// `be_server_timeout`, `be_tunnel_timeout` (the backend's, in ms), `cur_server_timeout`,
+    /// `cur_tunnel_timeout` (this request's, after `set-timeout`).
+    Timeout {
+        tunnel: bool,
+        current: bool,
+    },
     SrvName,
     SrvId,
     /// `capture.req.uri`, `capture.req.method`, `capture.req.ver`: the request line as it
@@ -244,6 +250,14 @@ impl Fetch {
         )
     }
 
+    /// True when the fetch reads which backend or server handles the request.
+    pub fn reads_route(&self) -> bool {
+        matches!(
+            self,
+            Fetch::BeName | Fetch::BeId | Fetch::SrvName | Fetch::SrvId | Fetch::Timeout { .. }
+        )
+    }
+
     /// True when the fetch reads the server's response bytes (`tcp-response` rules only).
     pub fn reads_response(&self) -> bool {
         matches!(self, Fetch::ResLen | Fetch::ResPayload { .. })
@@ -322,6 +336,7 @@ impl Fetch {
             | Fetch::FcSrcPort
             | Fetch::FcDstPort
             | Fetch::BeId
+            | Fetch::Timeout { .. }
             | Fetch::SrvId
             | Fetch::Proxy { .. } => Type::Int,
             Fetch::Server {

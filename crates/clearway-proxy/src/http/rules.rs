@@ -43,6 +43,8 @@ enum Action {
     SetStatus(StatusCode, Option<super::Reason>),
     Reject,
     Tarpit(u16),
+    /// `set-timeout server|tunnel` (true: tunnel).
+    SetTimeout(bool, rules::TimeoutValue),
     /// `wait-for-body`: how long, how many bytes are enough (0: the whole body), and the
     /// index of the rule to go on with.
     WaitForBody(std::time::Duration, u64, usize),
@@ -160,6 +162,13 @@ pub fn moved(conn: &ConnSamples, req: &Parts) -> Option<ConnSamples> {
 #[derive(Debug, Clone, Copy)]
 pub struct NoL7Retry;
 
+/// This request's own server and tunnel timeouts (`set-timeout`), over its backend's.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StreamTimeouts {
+    pub server: Option<std::time::Duration>,
+    pub tunnel: Option<std::time::Duration>,
+}
+
 /// The compiled HTTP settings of a frontend or a backend.
 #[derive(Debug)]
 pub struct HttpRules {
@@ -184,6 +193,8 @@ pub struct HttpRules {
     pub compression: Option<clearway_config::model::Compression>,
     /// `option http-buffer-request`: the body is read ahead before the request rules.
     buffer_request: bool,
+    /// A request rule sets this request's timeouts (`set-timeout`).
+    pub sets_timeouts: bool,
     /// A request rule may change the request's destination or source (`set-dst`,
     /// `set-dst-port`, `set-src`, `set-src-port`).
     pub moves_addresses: bool,
@@ -240,6 +251,7 @@ fn compile(r: &HttpRule, proxy: &str) -> Option<Rule> {
         HttpAction::TrackSc { slot, key, table } => Action::TrackSc(*slot, key.clone(), table.clone()),
         HttpAction::ScIncGpc0(n) => Action::ScIncGpc0(*n),
         HttpAction::Tarpit { status } => Action::Tarpit(*status),
+        HttpAction::SetTimeout { tunnel, value } => Action::SetTimeout(*tunnel, value.clone()),
         HttpAction::WaitForBody { time, at_least } => Action::WaitForBody(*time, *at_least, 0),
         HttpAction::SetStatus { status, reason } => Action::SetStatus(
             StatusCode::from_u16(*status).ok()?,
@@ -415,6 +427,7 @@ impl HttpRules {
             monitor_fail: h.monitor_fail.iter().map(Cond::new).collect(),
             compression: h.compression.clone(),
             buffer_request: false,
+            sets_timeouts: (h.request_rules.iter()).any(|r| matches!(r.action, HttpAction::SetTimeout { .. })),
         }
     }
 
@@ -564,6 +577,26 @@ impl HttpRules {
                 }
                 a @ (Action::ScSetGpt0(..) | Action::LogLevel(_)) => {
                     effect(a, &s, req);
+                    continue;
+                }
+                Action::SetTimeout(tunnel, v) => {
+                    let t = match v {
+                        rules::TimeoutValue::Fixed(t) => Some(*t),
+                        // Milliseconds; 0 or less leaves the timeout as it was.
+                        rules::TimeoutValue::Expr(e) => crate::acl::first(&s, e, |v| v.int())
+                            .flatten()
+                            .and_then(|ms| u64::try_from(ms).ok())
+                            .filter(|ms| *ms > 0)
+                            .map(std::time::Duration::from_millis),
+                    };
+                    if let Some(t) = t {
+                        let mut now = req.extensions.get::<StreamTimeouts>().copied().unwrap_or_default();
+                        match tunnel {
+                            true => now.tunnel = Some(t),
+                            false => now.server = Some(t),
+                        }
+                        req.extensions.insert(now);
+                    }
                     continue;
                 }
                 Action::DisableL7Retry => {

@@ -217,6 +217,16 @@ impl Samples for ReqSamples<'_> {
                     _ => Value::Int(i64::from(b.0.num.uuid)),
                 })
             }),
+            Fetch::Timeout { tunnel, current } => r.extensions.get::<RoutedTo>().is_some_and(|b| {
+                let t = &b.0.rt.timeouts;
+                let own = current
+                    .then(|| r.extensions.get::<super::rules::StreamTimeouts>())
+                    .flatten()
+                    .and_then(|o| if *tunnel { o.tunnel } else { o.server });
+                let t = own.or(if *tunnel { t.tunnel } else { t.server });
+                // Milliseconds; 0 when none is set.
+                sink(Value::Int(t.map_or(0, |t| t.as_millis() as i64)))
+            }),
             Fetch::CaptureReqUri => {
                 let uri = r.extensions.get::<OriginalUri>().map_or(&r.uri, |o| &o.0);
                 sink(Value::Str(uri.path_and_query().map_or("/", |p| p.as_str())))

@@ -650,7 +650,7 @@ impl Session {
                         http10: parts.version == Version::HTTP_10,
                     };
                     // `timeout server` runs on the connection's own timer.
-                    match conn.send(head, req_body, be.rt.timeouts.server).await {
+                    match conn.send(head, req_body, self.server_timeouts(be, parts).0).await {
                         // Not this answer: the request again (its connection closes). Matched
                         // by reference: the usual answer is not moved once more.
                         ref sent if l7_left > 0 && retry::retried(&be.retry_on, sent) => {
@@ -670,7 +670,8 @@ impl Session {
                             }
                             let proto = upgrade.unwrap_or(HeaderValue::from_static(""));
                             let key = headers.get(header::SEC_WEBSOCKET_KEY);
-                            return self.tunnel(be, rp, (&proto, key), client_upgrade, slot, ServerSwitch::H1(rb));
+                            let t = self.server_timeouts(be, parts);
+                            return self.tunnel(be, rp, (&proto, key), client_upgrade, (slot, t), ServerSwitch::H1(rb));
                         }
                         Ok((rp, rb)) => {
                             responded(fe, parts);
@@ -683,7 +684,7 @@ impl Session {
                             if auth && lease.home.is_some() {
                                 lease.home = Some(self.own().clone());
                             }
-                            let rb = rb.with_idle_timeout(be.rt.timeouts.server);
+                            let rb = rb.with_idle_timeout(self.server_timeouts(be, parts).0);
                             return self.on_response(be, (server, &persisted), parts, rp, ResBody::h1(rb, lease));
                         }
                         // Its server's sessions were shut down (the socket with them).
@@ -756,7 +757,8 @@ impl Session {
                             };
                             let proto = upgrade.unwrap_or(HeaderValue::from_static(""));
                             let key = headers.get(header::SEC_WEBSOCKET_KEY);
-                            return self.tunnel(be, rp, (&proto, key), client_upgrade, slot, ServerSwitch::H2(on));
+                            let t = self.server_timeouts(be, parts);
+                            return self.tunnel(be, rp, (&proto, key), client_upgrade, (slot, t), ServerSwitch::H2(on));
                         }
                         H2Sent::Answered(res, _)
                             if l7_left > 0 && be.retry_on.statuses.contains(&res.status().as_u16()) =>

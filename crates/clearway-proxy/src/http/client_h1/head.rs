@@ -24,8 +24,11 @@ pub(crate) struct Head {
 pub(crate) fn parse_request(buf: &mut BytesMut) -> Result<Option<Head>, (u16, &'static str)> {
     let (mut stack, mut heap) = (stack_room(), Vec::new());
     let mut r = httparse::Request::new(&mut []);
-    let len = match httparse::ParserConfig::default().parse_request_with_uninit_headers(&mut r, buf, header_room(&mut stack, &mut heap))
-    {
+    let len = match httparse::ParserConfig::default().parse_request_with_uninit_headers(
+        &mut r,
+        buf,
+        header_room(&mut stack, &mut heap),
+    ) {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => return Err((431, "too many headers")),

@@ -78,7 +78,8 @@ impl Session {
             }
         }
         let send = std::pin::pin!(h2.try_send_request(req));
-        let Some(sent) = self.within_server_timeout(be, server, send).await else {
+        let timeout = self.server_timeouts(be, parts).0;
+        let Some(sent) = self.within_server_timeout(be, (server, timeout), send).await else {
             return H2Sent::Refused(504);
         };
         match sent {
@@ -166,13 +167,13 @@ impl Session {
     async fn within_server_timeout<F: Future>(
         &self,
         be: &Backend,
-        server: usize,
+        (server, timeout): (usize, Option<Duration>),
         mut fut: Pin<&mut F>,
     ) -> Option<F::Output> {
         // `fut` is pinned by the caller and awaited once here with its timer: passed by value,
         // it was held twice (as the argument, then pinned), and a `timeout` wrapper or a
         // `match` with an await in each arm would hold it once more.
-        let mut sleep = std::pin::pin!(be.rt.timeouts.server.map(tokio::time::sleep));
+        let mut sleep = std::pin::pin!(timeout.map(tokio::time::sleep));
         let r = std::future::poll_fn(|cx| {
             if let Poll::Ready(v) = fut.as_mut().poll(cx) {
                 return Poll::Ready(Some(v));

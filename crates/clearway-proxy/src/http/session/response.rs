@@ -74,6 +74,25 @@ impl Session {
         }
     }
 
+    /// The request's server and tunnel timeouts: its backend's, or what `set-timeout` rules
+    /// made them.
+    pub(super) fn server_timeouts(
+        &self,
+        be: &Backend,
+        parts: &http::request::Parts,
+    ) -> (Option<std::time::Duration>, Option<std::time::Duration>) {
+        let t = &be.rt.timeouts;
+        if !(be.http.sets_timeouts || self.fe.http.sets_timeouts) {
+            return (t.server, t.tunnel);
+        }
+        let own = parts
+            .extensions
+            .get::<crate::http::rules::StreamTimeouts>()
+            .copied()
+            .unwrap_or_default();
+        (own.server.or(t.server), own.tunnel.or(t.tunnel))
+    }
+
     /// A server's response on its way to the client: hop-by-hop headers out, then the
     /// backend's and the frontend's response rules.
     pub(super) fn on_response(

@@ -175,7 +175,7 @@ impl Session {
         mut rp: http::response::Parts,
         (proto, key): (&HeaderValue, Option<&HeaderValue>),
         client: Option<ClientSwitch>,
-        slot: crate::dispatch::SlotGuard,
+        (slot, (server_timeout, tunnel_timeout)): (crate::dispatch::SlotGuard, (Option<Duration>, Option<Duration>)),
         server: ServerSwitch,
     ) -> Response<ResBody> {
         let Some(client) = client else {
@@ -213,8 +213,7 @@ impl Session {
                 rp.headers.remove(header::SEC_WEBSOCKET_ACCEPT);
             }
         }
-        let t = &be.rt.timeouts;
-        let limits = crate::forward::Limits::for_tunnel(self.fe.timeouts.client, t.server, t.tunnel);
+        let limits = crate::forward::Limits::for_tunnel(self.fe.timeouts.client, server_timeout, tunnel_timeout);
         let (fe, be2, peer) = (self.fe.name.clone(), be.clone(), self.conn.peer);
         tokio::spawn(async move {
             let kill = be2.kill[slot.server].as_deref();
