@@ -5,6 +5,7 @@
 
 mod abort;
 mod ahead;
+mod answer;
 mod client;
 mod finish;
 mod h2;
@@ -33,7 +34,6 @@ use super::h1;
 use super::hop::strip_hop_by_hop_request;
 use super::pool::{Key, Pool, ReqBody, Sender};
 use super::rules::{forward_for, Verdict};
-use super::service;
 use crate::acl::ConnSamples;
 use crate::dispatch::{self, ClientSide, Got};
 use crate::kill::Kill;
@@ -326,81 +326,6 @@ impl Session {
         }
         let res = self.forward(index, &be, parts, body).await;
         (res, Some(be))
-    }
-
-    /// The span of the `tcp-request content reject` rule that refuses this request, if one does.
-    fn content_rejects<'r>(
-        &self,
-        rules: &'r crate::inspect::TcpRules,
-        parts: &http::request::Parts,
-    ) -> Option<&'r clearway_config::model::Span> {
-        if !rules.has_content() {
-            return None;
-        }
-        let s = super::samples::ReqSamples {
-            conn: &self.conn,
-            req: parts,
-        };
-        match rules.on_content(&s) {
-            crate::inspect::Verdict::Reject(span) => Some(span),
-            // `close` is a response rule's.
-            crate::inspect::Verdict::Accept | crate::inspect::Verdict::Close => None,
-        }
-    }
-
-    /// A request refused by a `tcp-request content reject` rule: as HAProxy, the client
-    /// connection is closed without a response (every stream of an HTTP/2 one), and the
-    /// request logged `PR` with status -1.
-    fn reject(
-        &self,
-        parts: &http::request::Parts,
-        span: &clearway_config::model::Span,
-        silent: bool,
-    ) -> Response<ResBody> {
-        self.fe.content_rejected(&self.conn, span);
-        if let Some(l) = parts.extensions.get::<ReqLog>() {
-            l.rejected();
-        }
-        if let Some(fd) = self.conn.fd {
-            // The descriptor is the client connection this request came on, open while the
-            // request is handled. `silent-drop`: what it sends dies one hop away.
-            let _ = if silent {
-                clearway_net::drop_silently(fd)
-            } else {
-                clearway_net::shutdown_both(fd)
-            };
-        }
-        let mut res = self.error(None, 403);
-        res.extensions_mut().insert(Rejected);
-        res
-    }
-
-    /// A service of the proxy's own (`http-request use-service`).
-    fn service(&self, svc: clearway_config::rules::Service, parts: &http::request::Parts) -> Response<ResBody> {
-        self.fe.counters.inc(Field::Intercepted);
-        match svc {
-            clearway_config::rules::Service::PrometheusExporter => {
-                service::prometheus(self.fe.runtime.get().and_then(|w| w.upgrade()), parts)
-            }
-        }
-    }
-
-    /// The statistics page of a proxy (`stats uri`).
-    async fn stats_page(
-        &self,
-        app: &super::stats_app::StatsApp,
-        proxy: &str,
-        parts: &http::request::Parts,
-        body: ReqBody,
-        errors: &super::reply::ErrorPages,
-    ) -> Response<ResBody> {
-        self.fe.counters.inc(Field::Intercepted);
-        let rt = self.fe.runtime.get().and_then(|w| w.upgrade());
-        let (res, denied) = service::stats_page(app, proxy, rt, parts, body, &self.conn, errors).await;
-        if denied {
-            self.fe.count(&self.conn, Field::DeniedReq);
-        }
-        res
     }
 
     async fn forward(
