@@ -4,7 +4,7 @@
 
 mod common;
 use clearway_testkit::PeerServer;
-use common::http::DEFAULTS;
+use common::http::{get, DEFAULTS};
 use common::*;
 use std::time::Duration;
 
@@ -25,18 +25,11 @@ fn a_request_sets_its_own_server_timeout_as_in_haproxy() {
     let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
     for port in [80, 81] {
         let get = |path: &str| {
-            let out = topo.client.exec(
-                "curl",
-                &[
-                    "-sS",
-                    "--max-time",
-                    "10",
-                    "-w",
-                    " %{http_code}",
-                    &format!("http://192.0.2.1:{port}{path}"),
-                ],
-            );
-            String::from_utf8_lossy(&out.stdout).into_owned()
+            get(
+                &topo,
+                &format!("http://192.0.2.1:{port}{path}"),
+                &["-w", " %{http_code}"],
+            )
         };
         // Before a server connection, HAProxy's current server timeout is 0 unless a rule set
         // it; Clearway gives the one that will apply (the backend's). After the response (in

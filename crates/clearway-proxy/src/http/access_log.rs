@@ -87,12 +87,7 @@ impl ReqLog {
         self.marks.server.store(server + 1, Ordering::Relaxed);
     }
 
-    /// A connection to server `i` is being made for it.
-    pub fn connecting(&self, server: usize) {
-        self.marks.server.store(server + 1, Ordering::Relaxed);
-    }
-
-    /// Server `i` was tried, in vain.
+    /// Server `i` was chosen for it: a connection is being made, or was tried in vain.
     pub fn tried(&self, server: usize) {
         self.marks.server.store(server + 1, Ordering::Relaxed);
     }

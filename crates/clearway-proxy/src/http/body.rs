@@ -105,8 +105,9 @@ impl ResBody {
     /// Reads the body to its end and drops what it holds: the answer to a HEAD the server got
     /// as a GET (`set-method`), whose server connection may then serve again, as in HAProxy.
     pub async fn discard(mut self) {
+        use http_body_util::BodyExt as _;
         while !self.is_end_stream() {
-            match std::future::poll_fn(|cx| Pin::new(&mut self).poll_frame(cx)).await {
+            match self.frame().await {
                 Some(Ok(_)) => {}
                 _ => break,
             }

@@ -5,6 +5,7 @@
 
 use super::req_body::{BodyError, BoxError, ReqBody};
 use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt as _;
 use hyper::body::{Body, Frame, SizeHint};
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -90,7 +91,7 @@ pub async fn wait(body: &mut ReqBody, time: Option<Duration>, at_least: u64, roo
     let read = async {
         let (data, tail, rest) = &mut a;
         while data.len() < want && tail.is_none() && !rest.is_end_stream() {
-            match std::future::poll_fn(|cx| Pin::new(&mut *rest).poll_frame(cx)).await {
+            match rest.frame().await {
                 Some(Ok(f)) => match f.into_data() {
                     Ok(d) => data.extend_from_slice(&d),
                     Err(f) => *tail = Some(f),
@@ -126,7 +127,7 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     async fn next(body: &mut ReqBody) -> Option<Bytes> {
-        let f = std::future::poll_fn(|cx| Pin::new(&mut *body).poll_frame(cx)).await?;
+        let f = body.frame().await?;
         f.ok()?.into_data().ok()
     }
 

@@ -126,6 +126,19 @@ fn header_values(h: &HeaderMap, name: &str, sink: &mut dyn FnMut(Value<'_>) -> b
         .any(|v| sink(Value::Str(v.trim())))
 }
 
+/// The values of parameter `name` (of any parameter with None) in `name=value` pairs split by
+/// `split` (a query, a form body).
+fn params<'a>(
+    text: &'a str,
+    split: impl Fn(char) -> bool + 'a,
+    name: Option<&'a str>,
+) -> impl Iterator<Item = &'a str> + 'a {
+    text.split(split).filter_map(move |kv| match name {
+        Some(n) => kv.strip_prefix(n)?.strip_prefix('='),
+        None => kv.split_once('=').map(|(_, v)| v),
+    })
+}
+
 impl Samples for ReqSamples<'_> {
     fn each(&self, fetch: &Fetch, sink: &mut dyn FnMut(Value<'_>) -> bool) -> bool {
         let r = self.req;
@@ -207,9 +220,7 @@ impl Samples for ReqSamples<'_> {
             }
             Fetch::UrlParam { name, delim } => r.uri.query().is_some_and(|q| {
                 let split = |c: char| delim.map_or(c == '&' || c == ';', |d| c == char::from(d));
-                q.split(split)
-                    .filter_map(|kv| kv.strip_prefix(name.as_str())?.strip_prefix('='))
-                    .any(|v| sink(Value::Str(v)))
+                params(q, split, Some(name)).any(|v| sink(Value::Str(v)))
             }),
             Fetch::BeName | Fetch::BeId => r.extensions.get::<RoutedTo>().is_some_and(|b| {
                 sink(match fetch {
@@ -254,13 +265,10 @@ impl Samples for ReqSamples<'_> {
                     Fetch::ReqBodyLen => sink(Value::Int(b.data.len() as i64)),
                     // The length the request gave, else what came (chunked).
                     Fetch::ReqBodySize => sink(Value::Int(b.size.unwrap_or(b.data.len() as u64) as i64)),
+                    // Without a name, any parameter's.
                     Fetch::ReqBodyParam(name) => std::str::from_utf8(&b.data).is_ok_and(|text| {
-                        text.split('&')
-                            .filter_map(|kv| match name.is_empty() {
-                                true => kv.split_once('=').map(|(_, v)| v),
-                                false => kv.strip_prefix(name.as_str())?.strip_prefix('='),
-                            })
-                            .any(|v| sink(Value::Str(v)))
+                        let name = (!name.is_empty()).then_some(name.as_str());
+                        params(text, |c| c == '&', name).any(|v| sink(Value::Str(v)))
                     }),
                     _ => false,
                 }

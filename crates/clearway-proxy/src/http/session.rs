@@ -502,7 +502,7 @@ impl Session {
                 dispatch::Now::Reused(slot, sender) => Ok(Got::Reused(slot, sender)),
                 dispatch::Now::Slot(slot) => {
                     if let Some(l) = parts.extensions.get::<ReqLog>() {
-                        l.connecting(slot.server);
+                        l.tried(slot.server);
                     }
                     Box::pin(dispatch::connect_or_reuse(be, side, Some(slot), take)).await
                 }

@@ -34,6 +34,12 @@ impl Abort {
         self.armed.load(Ordering::Relaxed)
     }
 
+    /// The armed request's log line and backend, disarming.
+    fn take(&self) -> Option<(Option<ReqLog>, Arc<Backend>)> {
+        self.armed.store(false, Ordering::Relaxed);
+        self.lock().take()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<(Option<ReqLog>, Arc<Backend>)>> {
         // Nothing panics while holding it; a poisoned lock still has consistent data.
         self.what.lock().unwrap_or_else(|e| e.into_inner())
@@ -44,8 +50,7 @@ impl Session {
     /// The client closed while the armed request waited, and the request was dropped: its
     /// log line, with where it was.
     pub(super) fn aborted(&self) {
-        self.armed_off();
-        let Some((log, be)) = self.abort.lock().take() else {
+        let Some((log, be)) = self.abort.take() else {
             return;
         };
         tracing::debug!(frontend = %self.fe.name, backend = %be.rt.name, client = %self.conn.peer, "request dropped: its client closed (option abortonclose)");
@@ -66,9 +71,5 @@ impl Session {
                 None,
             ));
         }
-    }
-
-    fn armed_off(&self) {
-        self.abort.armed.store(false, Ordering::Relaxed);
     }
 }
