@@ -418,11 +418,6 @@ pub fn rule(d: &Directive, phase: Phase, acls: &[Named]) -> Res<Option<HttpRule>
             };
             HttpAction::SetTimeout { tunnel, value }
         }
-        "wait-for-body" if response => {
-            return fail(format!(
-                "'{what}' is not supported yet (only 'http-request wait-for-body' is)"
-            ))
-        }
         "wait-for-body" => {
             let (time, at_least) = match args {
                 [k, t] if k == "time" => (t, None),

@@ -296,6 +296,9 @@ fn criterion(call: &clearway_sample::args::Call, word: &str) -> Result<(Fetch, M
         "req.body" => no_arg(Fetch::ReqBody, M::Bin),
         "req.body_len" => no_arg(Fetch::ReqBodyLen, M::Int),
         "req.body_size" => no_arg(Fetch::ReqBodySize, M::Int),
+        "res.body" => no_arg(Fetch::ResBody, M::Bin),
+        "res.body_len" => no_arg(Fetch::ResBodyLen, M::Int),
+        "res.body_size" => no_arg(Fetch::ResBodySize, M::Int),
         "req.body_param" => match call.args() {
             [n] => Ok((Fetch::ReqBodyParam(n.clone()), M::Str)),
             // Without a name, the first parameter.
@@ -647,6 +650,9 @@ pub(super) const CRITERIA: &[&str] = &[
     "req.body_len",
     "req.body_size",
     "req.body_param",
+    "res.body",
+    "res.body_len",
+    "res.body_size",
     "req.payload",
     "res.len",
     "res.payload",

@@ -74,6 +74,11 @@ pub enum Fetch {
     ReqBodyLen,
     ReqBodySize,
     ReqBodyParam(String),
+    /// `res.body`, `res.body_len`, `res.body_size`: the same of a response's body
+    /// (`http-response wait-for-body`).
+    ResBody,
+    ResBodyLen,
+    ResBodySize,
     /// `len` buffered bytes from `offset` (`req.payload(offset,len)`; 0: all from `offset`).
     ReqPayload {
         offset: usize,
@@ -282,6 +287,9 @@ impl Fetch {
                 | Fetch::ReqBodyLen
                 | Fetch::ReqBodySize
                 | Fetch::ReqBodyParam(_)
+                | Fetch::ResBody
+                | Fetch::ResBodyLen
+                | Fetch::ResBodySize
                 | Fetch::Status
                 | Fetch::CaptureResVer
                 | Fetch::CaptureResHdr(_)
@@ -322,6 +330,8 @@ impl Fetch {
             | Fetch::ReqLen
             | Fetch::ReqBodyLen
             | Fetch::ReqBodySize
+            | Fetch::ResBodyLen
+            | Fetch::ResBodySize
             | Fetch::ReqSslHelloType
             | Fetch::Int(_)
             | Fetch::HdrCnt(_)
@@ -358,7 +368,9 @@ impl Fetch {
             | Fetch::Always(_)
             | Fetch::HttpAuth(_)
             | Fetch::Bool(_) => Type::Bool,
-            Fetch::ResPayload { .. } | Fetch::ReqPayload { .. } | Fetch::ReqBody | Fetch::Bin(_) => Type::Bin,
+            Fetch::ResPayload { .. } | Fetch::ReqPayload { .. } | Fetch::ReqBody | Fetch::ResBody | Fetch::Bin(_) => {
+                Type::Bin
+            }
             Fetch::Cert(f) => match f {
                 CertField::Used => Type::Bool,
                 CertField::Verify | CertField::Err | CertField::CaErr | CertField::Version => Type::Int,

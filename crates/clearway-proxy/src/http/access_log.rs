@@ -45,8 +45,9 @@ struct Marks {
     blocked: std::sync::atomic::AtomicBool,
     /// `http-request tarpit` held it, then answered: `PT`.
     tarpitted: std::sync::atomic::AtomicBool,
-    /// Its body, awaited for the rules, did not come in time: `cD`.
-    body_late: std::sync::atomic::AtomicBool,
+    /// Its body (`c`), or its response's (`s`), awaited for the rules, did not come in
+    /// time: `cD`, `sR` (as HAProxy logs them); 0 when it did.
+    body_late: std::sync::atomic::AtomicU8,
     /// Its client closed while it waited (`option abortonclose`): where it was, `Q`, `C`
     /// or `H`; 0 when it was not aborted.
     aborted: std::sync::atomic::AtomicU8,
@@ -107,9 +108,10 @@ impl ReqLog {
         self.marks.tarpitted.store(true, Ordering::Relaxed);
     }
 
-    /// Its body, awaited for the rules (`wait-for-body`), did not come in time (`cD`).
-    pub fn body_late(&self) {
-        self.marks.body_late.store(true, Ordering::Relaxed);
+    /// Its body (`side` `c`), or its response's (`s`), awaited for the rules
+    /// (`wait-for-body`), did not come in time (`cD`, `sR`).
+    pub fn body_late(&self, side: u8) {
+        self.marks.body_late.store(side, Ordering::Relaxed);
     }
 
     /// Its client closed while it waited, and it was dropped (`option abortonclose`): the
@@ -129,6 +131,13 @@ impl ReqLog {
     /// The server's response was refused while its head was read (`PH`).
     pub fn blocked(&self) {
         self.marks.blocked.store(true, Ordering::Relaxed);
+        self.not_a_response();
+    }
+
+    /// The server's response head is not the one the client got (refused, or its body
+    /// awaited in vain): no response time (`Tr` -1), as HAProxy logs it.
+    pub fn not_a_response(&self) {
+        self.marks.responded.store(0, Ordering::Relaxed);
     }
 
     /// What the cookie of the request said and what was done with the response's.
@@ -302,7 +311,8 @@ impl PendingLog {
             _ if blocked => *b"PH",
             _ if tarpitted => *b"PT",
             _ if killed => *b"KH",
-            _ if body_late => *b"cD",
+            _ if body_late == b'c' => *b"cD",
+            _ if body_late != 0 => *b"sR",
             _ if aborted != 0 => [b'C', aborted],
             (true, _) => *b"--",
             (false, 502) => *b"SH",

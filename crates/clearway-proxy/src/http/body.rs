@@ -72,6 +72,28 @@ struct Extra {
     encoding: Option<Encoding>,
     /// `cache-store`: the object the body fills as it passes.
     fill: Option<super::cache::Fill>,
+    /// `http-response wait-for-body`: what was read ahead for the rules, given first.
+    ahead: Option<Ahead>,
+}
+
+/// A body's first bytes, read ahead, and the frame that ended the reading (trailers).
+#[derive(Debug)]
+struct Ahead {
+    data: Bytes,
+    tail: Option<Frame<Bytes>>,
+}
+
+impl Ahead {
+    fn next(&mut self) -> Option<Frame<Bytes>> {
+        if !self.data.is_empty() {
+            return Some(Frame::data(std::mem::take(&mut self.data)));
+        }
+        self.tail.take()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.data.is_empty() && self.tail.is_none()
+    }
 }
 
 /// A body being compressed.
@@ -123,6 +145,7 @@ impl ResBody {
         }
     }
 
+    #[inline(always)]
     pub fn h1(inner: h1::ResponseBody, lease: Lease) -> ResBody {
         let mut b = ResBody {
             kind: Kind::H1 {
@@ -163,6 +186,37 @@ impl ResBody {
     /// and back in costs a copy of it each way.
     pub fn set_done(&mut self, done: Option<DoneGuard>) {
         self.done = done;
+    }
+
+    /// Reads the body ahead (`http-response wait-for-body`) until it ends, `at_least` bytes
+    /// came (when not 0) or `room` bytes did; those bytes are then given first, before the
+    /// rest. Returns all the bytes read ahead, an earlier wait's too. Before the body has a
+    /// log line, a cache or an encoder: those see the bytes when they are given.
+    pub async fn read_ahead(&mut self, at_least: u64, room: usize) -> Result<Bytes, BoxError> {
+        let (mut data, mut tail) = match self.extra.as_deref_mut().and_then(|x| x.ahead.take()) {
+            Some(a) => (bytes::BytesMut::from(&a.data[..]), a.tail),
+            None => (bytes::BytesMut::new(), None),
+        };
+        let want = match at_least {
+            0 => room,
+            n => usize::try_from(n).unwrap_or(usize::MAX).min(room),
+        };
+        while data.len() < want && tail.is_none() && !self.ended() {
+            match std::future::poll_fn(|cx| Pin::new(&mut *self).poll_inner(cx)).await {
+                Some(Ok(f)) => match f.into_data() {
+                    Ok(d) => data.extend_from_slice(&d),
+                    Err(f) => tail = Some(f),
+                },
+                Some(Err(e)) => return Err(e),
+                None => break,
+            }
+        }
+        let data = data.freeze();
+        self.extra.get_or_insert_with(Default::default).ahead = Some(Ahead {
+            data: data.clone(),
+            tail,
+        });
+        Ok(data)
     }
 
     /// Sends the body through `encoder` (`compression`).
@@ -286,7 +340,10 @@ impl Body for ResBody {
     type Error = BoxError;
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let mut r = self.as_mut().poll_inner(cx);
+        let mut r = match self.extra.as_deref_mut().and_then(|x| x.ahead.as_mut()?.next()) {
+            Some(f) => Poll::Ready(Some(Ok(f))),
+            None => self.as_mut().poll_inner(cx),
+        };
         if let Some(x) = self.extra.as_deref_mut() {
             if let Some(f) = x.fill.as_mut() {
                 match &r {
@@ -313,19 +370,51 @@ impl Body for ResBody {
         self.ended()
     }
 
+    #[inline]
     fn size_hint(&self) -> SizeHint {
-        if self.extra.as_ref().is_some_and(|x| x.encoding.is_some()) {
+        if let Some(x) = self.extra.as_deref() {
+            return self.size_hint_with(x);
+        }
+        self.kind.size_hint()
+    }
+}
+
+impl ResBody {
+    /// The size hint of a body with passengers: unknown when compressed, larger by what was
+    /// read ahead.
+    #[inline(never)]
+    fn size_hint_with(&self, x: &Extra) -> SizeHint {
+        if x.encoding.is_some() {
             return SizeHint::default();
         }
-        match &self.kind {
+        let h = self.kind.size_hint();
+        match &x.ahead {
+            Some(a) if !a.data.is_empty() => with_more(h, a.data.len() as u64),
+            _ => h,
+        }
+    }
+}
+
+/// A size hint `n` bytes larger.
+fn with_more(h: SizeHint, n: u64) -> SizeHint {
+    let mut more = SizeHint::new();
+    if let Some(u) = h.upper() {
+        more.set_upper(u.saturating_add(n));
+    }
+    more.set_lower(h.lower().saturating_add(n));
+    more
+}
+
+impl Kind {
+    #[inline]
+    fn size_hint(&self) -> SizeHint {
+        match self {
             Kind::Local(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
             Kind::H1 { inner, .. } => inner.exact_len().map_or_else(SizeHint::default, SizeHint::with_exact),
             Kind::H2 { inner, .. } => inner.size_hint(),
         }
     }
-}
 
-impl Kind {
     /// Whether the server's sessions were shut down since this response's request took its
     /// slot.
     fn killed(&self) -> bool {
@@ -341,8 +430,13 @@ impl Kind {
 
 impl ResBody {
     fn ended(&self) -> bool {
-        if let Some(e) = self.extra.as_ref().and_then(|x| x.encoding.as_ref()) {
-            if e.encoder.is_some() || e.trailers.is_some() {
+        if let Some(x) = self.extra.as_deref() {
+            if let Some(e) = &x.encoding {
+                if e.encoder.is_some() || e.trailers.is_some() {
+                    return false;
+                }
+            }
+            if x.ahead.as_ref().is_some_and(|a| !a.is_empty()) {
                 return false;
             }
         }

@@ -141,6 +141,20 @@ pub enum Verdict {
     },
 }
 
+/// What the response rules decided.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ResVerdict {
+    Continue,
+    /// Refuse the response (`deny`): the client gets this error instead.
+    Deny(u16),
+    /// Read the body ahead (`wait-for-body`) within `time`, then go on with rule `next`.
+    WaitBody {
+        next: usize,
+        time: std::time::Duration,
+        at_least: u64,
+    },
+}
+
 /// The client address a request counts as coming from once `set-src` or `set-src-port`
 /// changed it: what `src` says, logs show, `X-Forwarded-For` and `usesrc clientip` use.
 #[derive(Debug, Clone, Copy)]
@@ -195,6 +209,8 @@ pub struct HttpRules {
     buffer_request: bool,
     /// A request rule sets this request's timeouts (`set-timeout`).
     pub sets_timeouts: bool,
+    /// A response rule waits for the body (`http-response wait-for-body`).
+    pub waits_response: bool,
     /// A request rule may change the request's destination or source (`set-dst`,
     /// `set-dst-port`, `set-src`, `set-src-port`).
     pub moves_addresses: bool,
@@ -415,7 +431,7 @@ impl HttpRules {
                 .chain(&h.after_response_rules))
             .any(HttpRule::reads_route),
             request: resume_points(h.request_rules.iter().filter_map(compile).collect()),
-            response: h.response_rules.iter().filter_map(compile).collect(),
+            response: resume_points(h.response_rules.iter().filter_map(compile).collect()),
             redirects: h.redirects.iter().filter_map(compile).collect(),
             errors: ErrorPages::new(&h.errorfiles),
             conn_mode: h.conn_mode,
@@ -428,6 +444,7 @@ impl HttpRules {
             compression: h.compression.clone(),
             buffer_request: false,
             sets_timeouts: (h.request_rules.iter()).any(|r| matches!(r.action, HttpAction::SetTimeout { .. })),
+            waits_response: (h.response_rules.iter()).any(|r| matches!(r.action, HttpAction::WaitForBody { .. })),
         }
     }
 
@@ -678,10 +695,17 @@ impl HttpRules {
         !self.response.is_empty()
     }
 
-    /// Applies the `http-response` rules to a response; Some(status) when one refuses it
-    /// (`deny`): the client then gets that error instead.
-    pub fn on_response(&self, res: &mut http::response::Parts, req: &Parts, conn: &ConnSamples) -> Option<u16> {
-        Self::response_rules(&self.response, self.writes_vars, res, req, conn)
+    /// Applies the `http-response` rules to a response, from rule `from` on (after a
+    /// `wait-for-body`, the rule that follows it).
+    pub fn on_response(
+        &self,
+        res: &mut http::response::Parts,
+        req: &Parts,
+        conn: &ConnSamples,
+        from: usize,
+    ) -> ResVerdict {
+        let rules = self.response.get(from..).unwrap_or_default();
+        Self::response_rules(rules, self.writes_vars, res, req, conn)
     }
 
     /// Whether there are `http-after-response` rules.
@@ -691,7 +715,8 @@ impl HttpRules {
 
     /// Applies the `http-after-response` rules to any response, the proxy's own too.
     pub fn after_response(&self, res: &mut http::response::Parts, req: &Parts, conn: &ConnSamples) {
-        Self::response_rules(&self.after, self.writes_vars, res, req, conn);
+        // `wait-for-body` is not one of theirs: nothing to wait for.
+        let _ = Self::response_rules(&self.after, self.writes_vars, res, req, conn);
     }
 
     #[inline]
@@ -701,7 +726,7 @@ impl HttpRules {
         res: &mut http::response::Parts,
         req: &Parts,
         conn: &ConnSamples,
-    ) -> Option<u16> {
+    ) -> ResVerdict {
         if writes_vars && res.extensions.get::<super::samples::ResVars>().is_none() {
             res.extensions.insert(super::samples::ResVars::default());
         }
@@ -715,7 +740,14 @@ impl HttpRules {
             }
             let edit = match &r.action {
                 Action::Allow => break,
-                Action::Reply(Reply::Error(status), _) => return Some(*status),
+                Action::Reply(Reply::Error(status), _) => return ResVerdict::Deny(*status),
+                Action::WaitForBody(time, at_least, next) => {
+                    return ResVerdict::WaitBody {
+                        next: *next,
+                        time: *time,
+                        at_least: *at_least,
+                    }
+                }
                 a @ (Action::SetVar(..) | Action::UnsetVar(_) | Action::ScSetGpt0(..) | Action::LogLevel(_)) => {
                     effect(a, &s, req);
                     continue;
@@ -748,7 +780,7 @@ impl HttpRules {
             };
             apply(edit, &mut res.headers);
         }
-        None
+        ResVerdict::Continue
     }
 
     fn reply(&self, rep: &Reply, s: &dyn Samples, fallback: Option<&ErrorPages>) -> http::Response<Bytes> {

@@ -398,6 +398,17 @@ impl Samples for ResSamples<'_> {
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| sink(Value::Str(v))),
             Fetch::ResCook(name) => cookies(&self.res.headers, true, name.as_deref(), &mut |v| sink(Value::Str(v))),
+            // Only what was read ahead (`http-response wait-for-body`).
+            Fetch::ResBody | Fetch::ResBodyLen | Fetch::ResBodySize => {
+                let Some(b) = self.res.extensions.get::<super::read_ahead::BodyAhead>() else {
+                    return false;
+                };
+                sink(match fetch {
+                    Fetch::ResBody => Value::Bin(&b.data),
+                    Fetch::ResBodyLen => Value::Int(b.data.len() as i64),
+                    _ => Value::Int(b.size.unwrap_or(b.data.len() as u64) as i64),
+                })
+            }
             _ => self.req.each(fetch, sink),
         }
     }

@@ -610,7 +610,13 @@ impl Session {
                                 lease.home = Some(self.own().clone());
                             }
                             let rb = rb.with_idle_timeout(self.server_timeouts(be, parts).0);
-                            return self.on_response(be, (server, &persisted), parts, rp, ResBody::h1(rb, lease));
+                            let rb = ResBody::h1(rb, lease);
+                            if be.http.waits_response || fe.http.waits_response {
+                                // Boxed: only responses whose rules may wait for the body come here.
+                                return Box::pin(self.on_response_waiting(be, (server, &persisted), parts, rp, rb))
+                                    .await;
+                            }
+                            return self.on_response(be, (server, &persisted), parts, rp, rb, None, &mut None);
                         }
                         // Its server's sessions were shut down (the socket with them).
                         Err(_) if slot.killed() => return self.killed(be, parts),
@@ -699,13 +705,12 @@ impl Session {
                                 o.status(res.status().as_u16());
                             }
                             let (rp, rb) = res.into_parts();
-                            return self.on_response(
-                                be,
-                                (server, &persisted),
-                                parts,
-                                rp,
-                                ResBody::h2(rb, lease(slot), Sender::H2(h2, origin, peer)),
-                            );
+                            let rb = ResBody::h2(rb, lease(slot), Sender::H2(h2, origin, peer));
+                            if be.http.waits_response || fe.http.waits_response {
+                                return Box::pin(self.on_response_waiting(be, (server, &persisted), parts, rp, rb))
+                                    .await;
+                            }
+                            return self.on_response(be, (server, &persisted), parts, rp, rb, None, &mut None);
                         }
                         H2Sent::Again(_) | H2Sent::Refused(_) if slot.killed() => return self.killed(be, parts),
                         H2Sent::Again(b) if attempt == 0 => body = Some(b),

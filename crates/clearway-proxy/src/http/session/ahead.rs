@@ -34,7 +34,7 @@ impl Session {
                 }
                 Err(NotRead::TimedOut) => {
                     if let Some(l) = parts.extensions.get::<ReqLog>() {
-                        l.body_late();
+                        l.body_late(b'c');
                     }
                     return Err(408);
                 }

@@ -8,10 +8,14 @@ use crate::http::access_log::{ReqLog, ResCaptured};
 use crate::http::body::ResBody;
 use crate::http::cookie::{unix_now, Persisted};
 use crate::http::hop::strip_hop_by_hop;
+use crate::http::read_ahead::BodyAhead;
+use crate::http::rules::ResVerdict;
+use crate::log::throttle::throttled;
 use crate::model::Backend;
 use clearway_core::Field;
 use http::header;
 use http::Response;
+use hyper::body::Body as _;
 
 impl Session {
     /// A request whose server had its sessions shut down (`shutdown sessions server`) before
@@ -76,6 +80,7 @@ impl Session {
 
     /// The request's server and tunnel timeouts: its backend's, or what `set-timeout` rules
     /// made them.
+    #[inline]
     pub(super) fn server_timeouts(
         &self,
         be: &Backend,
@@ -85,16 +90,15 @@ impl Session {
         if !(be.http.sets_timeouts || self.fe.http.sets_timeouts) {
             return (t.server, t.tunnel);
         }
-        let own = parts
-            .extensions
-            .get::<crate::http::rules::StreamTimeouts>()
-            .copied()
-            .unwrap_or_default();
-        (own.server.or(t.server), own.tunnel.or(t.tunnel))
+        own_timeouts(be, parts)
     }
 
     /// A server's response on its way to the client: hop-by-hop headers out, then the
-    /// backend's and the frontend's response rules.
+    /// backend's and the frontend's response rules (from `resume` on, when a wait for the
+    /// body interrupted them). When a rule waits for the body, that wait is put in `wait`
+    /// (the response returned then stands for nothing): `waited` goes on from there. (Not a
+    /// `Result`, nor split in two: the usual response would be copied once more.)
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn on_response(
         &self,
         be: &Backend,
@@ -102,28 +106,40 @@ impl Session {
         req: &http::request::Parts,
         mut rp: http::response::Parts,
         mut body: ResBody,
+        resume: Option<At>,
+        wait: &mut Option<Box<Waiting>>,
     ) -> Response<ResBody> {
-        be.rt.servers[server].counters.inc(Field::of_status(rp.status.as_u16()));
-        self.stick(be, (server, persisted), req, &rp);
-        strip_hop_by_hop(&mut rp.headers);
         let fe = &self.fe;
-        if fe.http.reads_route || be.http.reads_route {
-            rp.extensions.insert(crate::http::samples::ServedBy {
-                id: be.rt.servers[server].id,
-                name: be.rt.servers[server].name.as_str().into(),
-            });
+        if resume.is_none() {
+            be.rt.servers[server].counters.inc(Field::of_status(rp.status.as_u16()));
+            self.stick(be, (server, persisted), req, &rp);
+            strip_hop_by_hop(&mut rp.headers);
+            if fe.http.reads_route || be.http.reads_route {
+                rp.extensions.insert(crate::http::samples::ServedBy {
+                    id: be.rt.servers[server].id,
+                    name: be.rt.servers[server].name.as_str().into(),
+                });
+            }
+            // Header captures before the rules (which may fill slots of their own).
+            if fe.captures.reads_response() {
+                rp.extensions.insert(ResCaptured::headers(fe, &rp.headers));
+            }
         }
-        // Header captures before the rules (which may fill slots of their own).
-        if fe.captures.reads_response() {
-            rp.extensions.insert(ResCaptured::headers(fe, &rp.headers));
-        }
-        // A response rule's `deny` (the backend's first, as HAProxy runs them).
-        let denied = be
-            .http
-            .on_response(&mut rp, req, &self.conn)
-            .or_else(|| fe.http.on_response(&mut rp, req, &self.conn));
-        if let Some(status) = denied {
-            return self.refuse_response(be, req, body, status);
+        let at = resume.unwrap_or(At::Backend(0));
+        match self.response_rules(Some(be), req, &mut rp, at) {
+            (ResVerdict::Continue, _) => {}
+            // A rule's `deny`.
+            (ResVerdict::Deny(status), _) => return self.refuse_response(be, req, body, status),
+            (ResVerdict::WaitBody { next, time, at_least }, at) => {
+                *wait = Some(Box::new(Waiting {
+                    rp,
+                    body,
+                    at: at.at(next),
+                    time,
+                    at_least,
+                }));
+                return Response::new(ResBody::local(bytes::Bytes::new()));
+            }
         }
         if let Some(c) = rp.extensions.get_mut::<ResCaptured>() {
             c.cookie(fe, &rp.headers);
@@ -157,6 +173,91 @@ impl Session {
         Response::from_parts(rp, body)
     }
 
+    /// The response rules from `at` on: the backend's, then the frontend's, as HAProxy runs
+    /// them. What they decided, and whose rules decided it.
+    #[inline]
+    fn response_rules(
+        &self,
+        be: Option<&Backend>,
+        req: &http::request::Parts,
+        rp: &mut http::response::Parts,
+        mut at: At,
+    ) -> (ResVerdict, At) {
+        loop {
+            let v = match (at, be) {
+                (At::Backend(i), Some(b)) => b.http.on_response(rp, req, &self.conn, i),
+                (At::Backend(_), None) => ResVerdict::Continue,
+                (At::Frontend(i), _) => self.fe.http.on_response(rp, req, &self.conn, i),
+            };
+            match (v, at) {
+                (ResVerdict::Continue, At::Backend(_)) => at = At::Frontend(0),
+                (v, at) => return (v, at),
+            }
+        }
+    }
+
+    /// `on_response` for a response whose rules may wait for its body (`http-response
+    /// wait-for-body`), and the wait.
+    pub(super) async fn on_response_waiting(
+        &self,
+        be: &Backend,
+        sp: (usize, &Persisted),
+        req: &http::request::Parts,
+        rp: http::response::Parts,
+        body: ResBody,
+    ) -> Response<ResBody> {
+        let mut wait = None;
+        let r = self.on_response(be, sp, req, rp, body, None, &mut wait);
+        match wait {
+            None => r,
+            Some(w) => self.waited(be, sp, req, w).await,
+        }
+    }
+
+    /// A response whose rules wait for its body (`http-response wait-for-body`): the body
+    /// is read ahead (`res.body`), then the rules go on. 504 when it does not come within
+    /// the rule's time (logged `sR`), 502 when the server's body fails.
+    async fn waited(
+        &self,
+        be: &Backend,
+        (server, persisted): (usize, &Persisted),
+        req: &http::request::Parts,
+        mut w: Box<Waiting>,
+    ) -> Response<ResBody> {
+        loop {
+            let room = crate::http::client_h1::max_head();
+            match tokio::time::timeout(w.time, w.body.read_ahead(w.at_least, room)).await {
+                Ok(Ok(data)) => {
+                    let size = w.body.size_hint().exact();
+                    w.rp.extensions.insert(BodyAhead { data, size });
+                }
+                Ok(Err(e)) => {
+                    throttled!(warn,
+                        backend = %be.rt.name, server = %be.rt.servers[server].name,
+                        "response body awaited for the rules failed: {e}"
+                    );
+                    super::request::count_failed_response(be, server);
+                    return self.error(Some(be), 502);
+                }
+                Err(_) => {
+                    if let Some(l) = req.extensions.get::<ReqLog>() {
+                        l.body_late(b's');
+                        l.not_a_response();
+                    }
+                    super::request::count_failed_response(be, server);
+                    return self.error(Some(be), 504);
+                }
+            }
+            let Waiting { rp, body, at, .. } = *w;
+            let mut again = None;
+            let r = self.on_response(be, (server, persisted), req, rp, body, Some(at), &mut again);
+            match again {
+                None => return r,
+                Some(a) => w = a,
+            }
+        }
+    }
+
     /// A response from a cache (`cache-use`): the response rules see it as a server's
     /// (the backend's first), as HAProxy runs them.
     pub(super) fn cached(
@@ -166,11 +267,21 @@ impl Session {
         res: Response<bytes::Bytes>,
     ) -> Response<ResBody> {
         let (mut rp, body) = res.into_parts();
-        let denied = be
-            .and_then(|b| b.http.on_response(&mut rp, req, &self.conn))
-            .or_else(|| self.fe.http.on_response(&mut rp, req, &self.conn));
-        if let Some(status) = denied {
-            return self.error(be, status);
+        let mut at = At::Backend(0);
+        loop {
+            match self.response_rules(be, req, &mut rp, at) {
+                (ResVerdict::Continue, _) => break,
+                (ResVerdict::Deny(status), _) => return self.error(be, status),
+                // The body is all here already.
+                (ResVerdict::WaitBody { next, .. }, whose) => {
+                    let size = Some(body.len() as u64);
+                    rp.extensions.insert(BodyAhead {
+                        data: body.clone(),
+                        size,
+                    });
+                    at = whose.at(next);
+                }
+            }
         }
         Response::from_parts(rp, ResBody::from(body))
     }
@@ -202,6 +313,7 @@ impl Session {
     }
 
     /// The `stick` rules' turn on a response from `server`: what they store names it.
+    #[inline]
     pub(super) fn stick(
         &self,
         be: &Backend,
@@ -237,6 +349,33 @@ impl Session {
     }
 }
 
+/// Whose response rules are next, and from which one.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum At {
+    Backend(usize),
+    Frontend(usize),
+}
+
+impl At {
+    /// Rule `i` of the same proxy's.
+    fn at(self, i: usize) -> At {
+        match self {
+            At::Backend(_) => At::Backend(i),
+            At::Frontend(_) => At::Frontend(i),
+        }
+    }
+}
+
+/// A server's response whose rules wait for its body (`http-response wait-for-body`).
+pub(super) struct Waiting {
+    rp: http::response::Parts,
+    body: ResBody,
+    /// The rule to go on with.
+    at: At,
+    time: std::time::Duration,
+    at_least: u64,
+}
+
 /// The persistence cookies of a server's response (also a `101`, as HAProxy treats them),
 /// and what `option checkcache` says of it.
 pub(super) fn persist_response(
@@ -265,4 +404,19 @@ pub(super) fn persist_response(
         _ if be.checkcache => crate::http::cookie::cacheable_cookie(&req.method, status, &rp.headers),
         _ => Ok(()),
     }
+}
+
+/// The request's server and tunnel timeouts when a `set-timeout` rule may have set them.
+#[inline(never)]
+fn own_timeouts(
+    be: &Backend,
+    parts: &http::request::Parts,
+) -> (Option<std::time::Duration>, Option<std::time::Duration>) {
+    let t = &be.rt.timeouts;
+    let own = parts
+        .extensions
+        .get::<crate::http::rules::StreamTimeouts>()
+        .copied()
+        .unwrap_or_default();
+    (own.server.or(t.server), own.tunnel.or(t.tunnel))
 }
