@@ -466,17 +466,22 @@ fn explain(e: &ConnectError, source: Option<SourceAddr>, client: SocketAddr, tar
 
 /// Opens TLS to a server when its line says `ssl`. Also says whether the server agreed to
 /// HTTP/2 (ALPN `h2`).
-/// `sni` is the per-request SNI, for servers with `sni req.hdr(host)` and the like.
+/// `sni` is the per-request SNI, for servers with `sni req.hdr(host)` and the like;
+/// `h1_only`: ALPN offers only `http/1.1` (a WebSocket request's own connection, `ws`).
 pub async fn server_tls(
     be: &Backend,
     server: usize,
     stream: TcpStream,
-    sni: Option<&str>,
+    (sni, h1_only): (Option<&str>, bool),
 ) -> Result<(Box<dyn ServerStream>, bool), String> {
     match &be.tls[server] {
         None => Ok((Box::new(stream), false)),
         Some(c) => {
-            let handshake = c.connector.connect(c.name_for(sni), stream);
+            let connector = match (&c.h1_only, h1_only) {
+                (Some(h1), true) => h1,
+                _ => &c.connector,
+            };
+            let handshake = connector.connect(c.name_for(sni), stream);
             let limit = be.rt.timeouts.connect.unwrap_or(crate::tls::HANDSHAKE_DEFAULT);
             match tokio::time::timeout(limit, handshake).await {
                 Ok(Ok(s)) => {

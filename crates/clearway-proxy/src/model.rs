@@ -351,6 +351,9 @@ pub struct Backend {
     pub check_tls: Vec<Option<crate::tls::Connector>>,
     /// Per server: `proto h2` (HTTP/2 without ALPN).
     pub h2: Vec<bool>,
+    /// Per server: WebSocket requests take an HTTP/1.1 connection of their own (`ws h1`, or
+    /// `ws auto` with an ALPN list naming `http/1.1`), whatever its other requests use.
+    pub ws_h1: Vec<bool>,
     /// Per server: the SOCKS4 proxy its connections go through (`socks4`).
     pub socks4: Vec<Option<std::net::SocketAddr>>,
     /// Per server: the PROXY protocol header its connections start with (`send-proxy*`).

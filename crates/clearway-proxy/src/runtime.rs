@@ -284,6 +284,7 @@ impl Runtime {
                 tls,
                 check_tls,
                 h2: b.servers.iter().map(|s| s.proto_h2).collect(),
+                ws_h1: b.servers.iter().map(ws_h1).collect(),
                 send_proxy: b.servers.iter().map(|s| s.send_proxy).collect(),
                 socks4: b.servers.iter().map(|s| s.socks4).collect(),
                 hdr_ip: crate::http::HdrIp::of(b),
@@ -640,6 +641,21 @@ fn link_trackers(backends: &[Arc<Backend>]) {
     }
     for (b, list) in backends.iter().zip(lists) {
         let _ = b.trackers.set(list);
+    }
+}
+
+/// Whether WebSocket requests to `s` go over an HTTP/1.1 connection of their own: `ws h1`;
+/// with `ws auto` (HAProxy's default), when the server may pick HTTP/2 by ALPN and the list
+/// also names `http/1.1` (with `proto h2` they stay on HTTP/2).
+fn ws_h1(s: &clearway_config::model::Server) -> bool {
+    use clearway_config::model::WsProto;
+    match s.ws {
+        WsProto::H1 => true,
+        WsProto::H2 => false,
+        WsProto::Auto => {
+            let alpn = &s.tls.alpn;
+            s.ssl && !s.proto_h2 && alpn.iter().any(|p| p == "h2") && alpn.iter().any(|p| p == "http/1.1")
+        }
     }
 }
 

@@ -341,7 +341,14 @@ async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples, reg: Opti
             .as_ref()
             .and_then(|c| c.sni_fetch.as_ref())
             .and_then(|f| crate::acl::text(&conn, f));
-        let mut s = match Box::pin(dispatch::server_tls(&be, slot.server, sc.stream, sni.as_deref())).await {
+        let mut s = match Box::pin(dispatch::server_tls(
+            &be,
+            slot.server,
+            sc.stream,
+            (sni.as_deref(), false),
+        ))
+        .await
+        {
             Ok((s, _)) => s,
             Err(e) => {
                 throttled!(warn, frontend = %fe.name, backend = %be.rt.name, server = %server.name, client = %peer, "session refused: {e}");

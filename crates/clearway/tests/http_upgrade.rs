@@ -82,3 +82,53 @@ fn a_websocket_switch_that_does_not_answer_the_key_is_refused() {
     assert!(head.starts_with("http/1.1 101"), "clearway: {head}");
     echoes(s);
 }
+
+#[test]
+fn the_ws_server_parameter_picks_the_version_websockets_go_with_as_haproxy() {
+    let Some(topo) = topology("hupw") else { return };
+    let _srv = echo(&topo, "198.51.100.10:80", "s1");
+    let pki = clearway_testkit::Pki::new("pki");
+    let leaf = pki.leaf("b", &["b.test"]);
+    // Frontend b refuses what comes to it over HTTP/2 (403) and sends HTTP/1.1 upgrades on
+    // to the WebSocket server (101): the answer tells which version a hop used.
+    let cfg = format!(
+        "{DEFAULTS}frontend a\n    bind 192.0.2.1:PORT\n\
+         \x20   use_backend ws_h1 if {{ path_beg /h1 }}\n\
+         \x20   use_backend ws_auto if {{ path_beg /auto }}\n\
+         \x20   use_backend ws_h2 if {{ path_beg /h2 }}\n\
+         \x20   use_backend tls_auto if {{ path_beg /tls-auto }}\n\
+         \x20   use_backend tls_h2 if {{ path_beg /tls-h2 }}\n\
+         backend ws_h1\n    timeout tunnel 1h\n    server b 192.0.2.1:1PORT proto h2 ws h1\n\
+         backend ws_auto\n    server b 192.0.2.1:1PORT proto h2\n\
+         backend ws_h2\n    server b 192.0.2.1:1PORT proto h2 ws h2\n\
+         backend tls_auto\n    timeout tunnel 1h\n    server b 192.0.2.1:2PORT ssl verify none alpn h2,http/1.1\n\
+         backend tls_h2\n    server b 192.0.2.1:2PORT ssl verify none alpn h2,http/1.1 ws h2\n\
+         frontend b\n    bind 192.0.2.1:1PORT\n    bind 192.0.2.1:2PORT ssl crt {} alpn h2,http/1.1\n\
+         \x20   http-request return status 200 content-type text/plain lf-string \"ver=%[req.ver]\" if {{ path_end /ver }}\n\
+         \x20   http-request deny deny_status 403 if {{ req.ver 2.0 }}\n\
+         \x20   default_backend echo\n\
+         backend echo\n    timeout tunnel 1h\n    server s1 198.51.100.10:80\n",
+        leaf.pem.display()
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
+    for (who, port) in [("clearway", 80), ("haproxy", 81)] {
+        let to = format!("192.0.2.1:{port}");
+        // `ws h1`: over HTTP/1.1 though the server line says `proto h2`.
+        let (head, s) = switch(&topo, &to, "/h1/chat");
+        assert!(head.starts_with("http/1.1 101"), "{who}: {head}");
+        echoes(s);
+        // `ws auto` (the default) with `proto h2`, and `ws h2`: over HTTP/2.
+        for target in ["/auto/chat", "/h2/chat", "/tls-h2/chat"] {
+            let (head, _s) = switch(&topo, &to, target);
+            assert!(head.starts_with("http/1.1 403"), "{who} {target}: {head}");
+        }
+        // `ws auto` with ALPN `h2,http/1.1`: the WebSocket's own connection offers only
+        // `http/1.1`...
+        let (head, s) = switch(&topo, &to, "/tls-auto/chat");
+        assert!(head.starts_with("http/1.1 101"), "{who}: {head}");
+        echoes(s);
+        // ... while the backend's other requests still go over HTTP/2.
+        let body = get(&topo, &format!("http://{to}/tls-auto/ver"), &[]);
+        assert_eq!(body, "ver=2.0", "{who}");
+    }
+}

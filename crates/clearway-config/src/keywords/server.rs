@@ -48,6 +48,7 @@ pub(super) const ACTED: &[&str] = &[
     "alpn",
     "verifyhost",
     "proto",
+    "ws",
     "pool-max-conn",
     "pool-low-conn",
     "pool-purge-delay",
@@ -94,7 +95,6 @@ pub(super) const KNOWN_NOT_ACTED: &[(&str, usize, NotActed)] = &[
     ("no-tlsv11", 0, NoEffect),
     ("no-sslv3", 0, NoEffect),
     ("allow-0rtt", 0, NoEffect),
-    ("ws", 1, Unsupported),
     ("log-proto", 1, NoEffect),
     ("max-reuse", 1, Unsupported),
     ("check-proto", 1, Unsupported),
@@ -138,6 +138,7 @@ pub fn template(span: &Span) -> Server {
         track: None,
         ssl: false,
         proto_h2: false,
+        ws: Default::default(),
         tls: ServerTls::default(),
         pool: Default::default(),
         send_proxy: Default::default(),
@@ -408,6 +409,14 @@ fn params(args: &mut Args<'_>, s: &mut Server, ctx: &mut Ctx, span: &Span) -> Re
                     "h2" => true,
                     "h1" | "http/1.1" => false,
                     other => return Err((format!("'proto {other}': only 'h2' is supported"), None)),
+                }
+            }
+            "ws" => {
+                s.ws = match value("auto, h1 or h2")? {
+                    "auto" => crate::model::WsProto::Auto,
+                    "h1" => crate::model::WsProto::H1,
+                    "h2" => crate::model::WsProto::H2,
+                    other => return Err((format!("'ws {other}': expects auto, h1 or h2"), None)),
                 }
             }
             "no-ssl" => s.ssl = false,

@@ -287,6 +287,8 @@ pub struct Server {
     pub ssl: bool,
     /// `proto h2`: HTTP/2 from the first byte (else HTTP/2 only when TLS ALPN picks `h2`).
     pub proto_h2: bool,
+    /// `ws auto|h1|h2`: the HTTP version WebSocket requests go to this server with.
+    pub ws: WsProto,
     /// TLS parameters (kept without `ssl` too, as `default-server` may set them for later lines).
     pub tls: ServerTls,
     /// How many idle connections to this server are kept for reuse (`mode http`).
@@ -347,4 +349,17 @@ impl Default for IdlePool {
             purge_delay: Duration::from_secs(5),
         }
     }
+}
+
+/// `ws`: how WebSocket requests go to a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WsProto {
+    /// As the server's other requests, except that with an ALPN list naming `http/1.1` they
+    /// take a connection of their own whose ALPN offers only `http/1.1` (HAProxy's default).
+    #[default]
+    Auto,
+    /// Always HTTP/1.1 (a connection of their own, ALPN `http/1.1` with TLS).
+    H1,
+    /// Always HTTP/2 (extended CONNECT, RFC 8441).
+    H2,
 }

@@ -144,6 +144,7 @@ pub(crate) mod testutil {
                     track: None,
                     ssl: false,
                     proto_h2: false,
+                    ws: Default::default(),
                     tls: Default::default(),
                     pool: Default::default(),
                     send_proxy: Default::default(),

@@ -411,6 +411,9 @@ impl Session {
             && !be.http.has_after_rules()
             && !fe.captures.reads_response();
         let client_upgrade = upgrade.is_some().then(|| ClientSwitch::take(parts)).flatten();
+        // A WebSocket request for a server whose WebSockets go over HTTP/1.1 (`ws`): a
+        // connection of its own, never an idle one (which may be HTTP/2).
+        let ws_h1 = |server: usize| be.ws_h1[server] && upgrade.as_ref().is_some_and(upgrade::is_websocket);
 
         // `set-dst`/`set-dst-port`: where a `0.0.0.0` server connects for this request;
         // `set-src`/`set-src-port`: the client the backend sees (`usesrc clientip`, `balance
@@ -487,7 +490,7 @@ impl Session {
             // (not for a session's first request with `safe`). A closing client's last request
             // may take one too, though it does not give it back.
             let take = |server: usize| {
-                if attempt > 0 || mode != HttpConnMode::KeepAlive {
+                if attempt > 0 || mode != HttpConnMode::KeepAlive || ws_h1(server) {
                     return None;
                 }
                 match reuse {
@@ -515,7 +518,9 @@ impl Session {
                 }
                 // A plain HTTP/1.1 server: no TLS and no HTTP/2 handshake to wait for, so no
                 // future (and no copy of one into a box) per new server connection.
-                Ok(Got::New(c)) if be.tls[c.slot.server].is_none() && !be.h2[c.slot.server] => {
+                Ok(Got::New(c))
+                    if be.tls[c.slot.server].is_none() && (!be.h2[c.slot.server] || ws_h1(c.slot.server)) =>
+                {
                     let tally = be.tally(c.slot.server);
                     let stream = Kill::guard(be.kill[c.slot.server].as_ref(), c.stream);
                     (
@@ -525,8 +530,8 @@ impl Session {
                     )
                 }
                 Ok(Got::New(c)) => {
-                    let sni = sni_of(c.slot.server);
-                    match Box::pin(self.open(be, c, sni)).await {
+                    let (sni, h1_only) = (sni_of(c.slot.server), ws_h1(c.slot.server));
+                    match Box::pin(self.open(be, c, (sni, h1_only))).await {
                         Ok((slot, sender)) => (slot, sender, false),
                         Err(res) => return res,
                     }

@@ -35,6 +35,7 @@ fn backend_min(maxconn: u32, minconn: u32, n: usize, balance: Balance) -> Backen
             track: None,
             ssl: false,
             proto_h2: false,
+            ws: Default::default(),
             tls: Default::default(),
             pool: Default::default(),
             send_proxy: Default::default(),

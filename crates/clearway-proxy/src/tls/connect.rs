@@ -15,6 +15,9 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct Connector {
     pub connector: tokio_rustls::TlsConnector,
+    /// The same with ALPN offering only `http/1.1`, for WebSocket requests that must not go
+    /// over HTTP/2 (`ws`); None when the server line sets no ALPN.
+    pub h1_only: Option<tokio_rustls::TlsConnector>,
     /// The name given to rustls when no per-request SNI applies: the fixed SNI, else the name
     /// to verify, else the server's address (then no SNI is sent).
     pub name: ServerName<'static>,
@@ -171,8 +174,14 @@ pub fn connector(t: &ServerTls, server_ip: IpAddr, span: &Span) -> Result<Connec
         Some(_) => ServerName::IpAddress(server_ip.into()),
         None => sni.or(host).unwrap_or(ServerName::IpAddress(server_ip.into())),
     };
+    let h1_only = (!cfg.alpn_protocols.is_empty()).then(|| {
+        let mut h1 = cfg.clone();
+        h1.alpn_protocols = vec![b"http/1.1".to_vec()];
+        tokio_rustls::TlsConnector::from(Arc::new(h1))
+    });
     Ok(Connector {
         connector: tokio_rustls::TlsConnector::from(Arc::new(cfg)),
+        h1_only,
         name,
         sni_fetch,
     })

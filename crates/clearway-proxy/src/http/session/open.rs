@@ -4,15 +4,18 @@
 use super::*;
 
 impl Session {
-    /// TLS (when the server line says `ssl`) and the HTTP handshake on a new server connection.
+    /// TLS (when the server line says `ssl`) and the HTTP handshake on a new server
+    /// connection; `h1_only`: HTTP/1.1 whatever the server line says (a WebSocket request's
+    /// own connection, `ws`).
     pub(super) async fn open(
         &self,
         be: &Arc<Backend>,
         c: dispatch::ServerConn,
-        sni: Option<Arc<str>>,
+        (sni, h1_only): (Option<Arc<str>>, bool),
     ) -> Result<(dispatch::SlotGuard, Sender), Response<ResBody>> {
         let name = &be.rt.servers[c.slot.server].name;
-        let (stream, alpn_h2) = match crate::dispatch::server_tls(be, c.slot.server, c.stream, sni.as_deref()).await {
+        let tls = crate::dispatch::server_tls(be, c.slot.server, c.stream, (sni.as_deref(), h1_only));
+        let (stream, alpn_h2) = match tls.await {
             Ok(s) => s,
             Err(e) => {
                 throttled!(warn, backend = %be.rt.name, server = %name, client = %self.conn.peer, "{e}");
@@ -21,7 +24,7 @@ impl Session {
         };
         let tally = be.tally(c.slot.server);
         let stream = Kill::guard(be.kill[c.slot.server].as_ref(), stream);
-        if !(alpn_h2 || be.h2[c.slot.server]) {
+        if h1_only || !(alpn_h2 || be.h2[c.slot.server]) {
             // A response head larger than a request's may be is refused (502), as HAProxy's
             // buffer would.
             return Ok((c.slot, Sender::H1(h1::Conn::counted(stream, READ_BUF, Some(tally)))));

@@ -99,7 +99,7 @@ pub(super) fn from_extended_connect(parts: &mut http::request::Parts) {
 }
 
 /// Whether the protocol switched to is WebSocket.
-fn is_websocket(proto: &HeaderValue) -> bool {
+pub(super) fn is_websocket(proto: &HeaderValue) -> bool {
     proto.as_bytes().eq_ignore_ascii_case(b"websocket")
 }
 
