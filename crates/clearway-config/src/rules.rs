@@ -445,6 +445,81 @@ impl HttpRule {
         action || self.condition.as_ref().is_some_and(|c| c.any_expr(pred))
     }
 
+    /// Every expression of the rule's action (not its condition's), to change.
+    fn action_exprs_mut(&mut self, f: &mut dyn FnMut(&mut Expr)) {
+        let template = |t: &mut Template, f: &mut dyn FnMut(&mut Expr)| {
+            for p in &mut t.0 {
+                if let Piece::Expr(e) = p {
+                    f(e);
+                }
+            }
+        };
+        match &mut self.action {
+            HttpAction::SetHeader { value, .. } | HttpAction::AddHeader { value, .. } => template(value, f),
+            HttpAction::SetPath(t)
+            | HttpAction::SetUri(t)
+            | HttpAction::SetPathQ(t)
+            | HttpAction::SetQuery(t)
+            | HttpAction::SetMethod(t) => template(t, f),
+            HttpAction::ReplaceHeader { replacement, .. } | HttpAction::ReplaceTarget { replacement, .. } => {
+                template(replacement, f)
+            }
+            HttpAction::SetDst(e)
+            | HttpAction::SetDstPort(e)
+            | HttpAction::SetSrc(e)
+            | HttpAction::SetSrcPort(e)
+            | HttpAction::ScSetGpt0 { value: e, .. }
+            | HttpAction::Capture { expr: e, .. }
+            | HttpAction::TrackSc { key: e, .. }
+            | HttpAction::SetTimeout {
+                value: TimeoutValue::Expr(e),
+                ..
+            }
+            | HttpAction::SetVar {
+                value: VarValue::Expr(e),
+                ..
+            } => f(e),
+            HttpAction::SetVar {
+                value: VarValue::Format(t),
+                ..
+            } => template(t, f),
+            HttpAction::Return(r) => {
+                for (_, t) in &mut r.headers {
+                    template(t, f);
+                }
+                if let Some(t) = &mut r.format {
+                    template(t, f);
+                }
+            }
+            HttpAction::Redirect(r) => template(&mut r.target, f),
+            _ => {}
+        }
+    }
+
+    /// Gives the rule, written in an `http-response` or `http-after-response` line, the
+    /// meaning HAProxy gives it there: `hdr(NAME)` in its values reads the response's
+    /// header, and a test of its condition that reads the request's headers (gone by
+    /// then) never matches. Returns the names of the ACLs that never match.
+    pub fn for_response(&mut self) -> Vec<String> {
+        self.action_exprs_mut(&mut |e| {
+            if let Fetch::Hdr(n) = &e.fetch {
+                e.fetch = Fetch::ResHdr(n.clone());
+            }
+        });
+        let mut never = Vec::new();
+        for term in self.condition.iter_mut().flat_map(|c| c.any_of.iter_mut()).flatten() {
+            for t in &mut term.tests {
+                if t.fetch.needs_request_headers() {
+                    t.fetch = Fetch::Never;
+                    if !never.contains(&term.name) {
+                        never.push(term.name.clone());
+                    }
+                }
+            }
+        }
+        never
+    }
+
     /// Whether the rule may store or clear a variable (so the message needs its stores).
     pub fn writes_vars(&self) -> bool {
         matches!(self.action, HttpAction::SetVar { .. } | HttpAction::UnsetVar(_))

@@ -622,3 +622,32 @@ fn table_time_json_and_request_hash_samples_read_as_haproxy() {
         assert!(v.contains(part), "{part} in {v}");
     }
 }
+
+#[test]
+fn response_rules_read_the_response_not_the_request_as_haproxy() {
+    let Some(topo) = topology("rres") else { return };
+    let _w = echo(&topo, "198.51.100.10:80", "web1");
+    // The echo server answers with `Server: echo`; the client sends `Server: client`.
+    let cfg = format!(
+        "{DEFAULTS}frontend fe\n    bind 192.0.2.1:PORT\n    default_backend be\n\
+         backend be\n    acl from_client hdr(server) client\n\
+         \x20   http-response set-header x-server \"%[hdr(server)]\"\n\
+         \x20   http-response set-header x-path yes if {{ path_beg / }}\n\
+         \x20   http-response set-header x-named yes if from_client\n\
+         \x20   http-response set-header x-unless yes unless {{ hdr(server) client }}\n\
+         \x20   http-response set-header x-method yes if METH_GET\n\
+         \x20   http-response set-header x-res yes if {{ res.hdr(server) echo }}\n\
+         \x20   server web1 198.51.100.10:80\n"
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
+    let mut seen = Vec::new();
+    for port in [80, 81] {
+        let (head, _) = exchange(&topo, port, "/a", &["-H", "Server: client"]);
+        seen.push(head);
+    }
+    // `hdr` in a value reads the response's header; request fetches in a response rule's
+    // condition never match (so `unless` holds); the method and the response's headers do.
+    let want = ["http/1.1 200 ok", "x-method: yes", "x-res: yes", "x-server: echo", "x-unless: yes"];
+    assert_eq!(seen[0], want, "clearway");
+    assert_eq!(seen[1], want, "haproxy");
+}

@@ -7,6 +7,9 @@ use std::net::IpAddr;
 /// A sample fetch: a piece of the connection or of the request that an ACL looks at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fetch {
+    /// A test HAProxy never matches where it is written (a request's header read by a
+    /// response rule, when the request's headers are gone): it gives no value.
+    Never,
     /// The client's address (`src`).
     Src,
     /// The address the client connected to (`dst`).
@@ -232,6 +235,16 @@ impl Fetch {
                 | Fetch::Base32Src
                 | Fetch::HdrVal(_)
         )
+    }
+
+    /// True when the fetch reads the request's headers or body, which HAProxy no longer has
+    /// when the response rules run (its method it keeps).
+    pub fn needs_request_headers(&self) -> bool {
+        (self.reads_request() && *self != Fetch::Method)
+            || matches!(
+                self,
+                Fetch::ReqBody | Fetch::ReqBodyLen | Fetch::ReqBodySize | Fetch::ReqBodyParam(_)
+            )
     }
 
     /// True when the fetch reads no session (a constant, a variable, a stick table, the

@@ -77,6 +77,19 @@ fn known(d: &Directive, caps: Caps, p: &mut Draft, ctx: &mut Ctx) -> Res<()> {
                         *slot = crate::rules::CaptureSlot::Id(p.captures.request.len() - 1);
                     }
                 }
+                // In a response rule, what HAProxy makes of request fetches there.
+                if phase != http::Phase::Request {
+                    for name in rule.for_response() {
+                        ctx.warn(
+                            &d.span,
+                            format!(
+                                "'{kw}': the ACL '{name}' never matches here: it reads the request's headers, \
+                                 which HAProxy no longer has when the response rules run (it warns and never \
+                                 matches it either; a variable set by an 'http-request' rule can carry the value)"
+                            ),
+                        );
+                    }
+                }
                 match phase {
                     http::Phase::Request => p.http.request_rules.push(rule),
                     http::Phase::Response => p.http.response_rules.push(rule),

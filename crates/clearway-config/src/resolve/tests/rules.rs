@@ -164,6 +164,54 @@ fn userlists_and_the_acls_that_name_them() {
 }
 
 #[test]
+fn response_rules_read_request_fetches_as_haproxy_does() {
+    use crate::rules::{Fetch, HttpAction, Piece};
+    let l = ok(
+        "backend b\n mode http\n timeout connect 1s\n timeout server 1s\n acl api path_beg /api\n \
+                http-response set-header x-h %[hdr(x-kind)] if api\n \
+                http-response set-header x-m yes if METH_GET { res.hdr(x) y }\n \
+                http-after-response set-header x-a yes unless { req.hdr(a) b }\n \
+                http-request set-header x-r %[hdr(x-kind)] if api\n server s 127.0.0.1:80\n",
+    );
+    let b = l.config.backend("b").unwrap();
+    // `hdr` in a response rule's value reads the response's header.
+    let HttpAction::SetHeader { value, .. } = &b.http.response_rules[0].action else {
+        panic!()
+    };
+    assert!(matches!(&value.0[..], [Piece::Expr(e)] if e.fetch == Fetch::ResHdr("x-kind".into())));
+    // Request fetches in its condition never match (and are warned about); the method and
+    // the response's own headers still do.
+    let test = |r: &crate::rules::HttpRule| {
+        r.condition.as_ref().unwrap().any_of[0]
+            .iter()
+            .map(|t| t.tests[0].fetch.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(test(&b.http.response_rules[0]), vec![Fetch::Never]);
+    assert_eq!(
+        test(&b.http.response_rules[1]),
+        vec![Fetch::Method, Fetch::ResHdr("x".into())]
+    );
+    assert_eq!(test(&b.http.after_response_rules[0]), vec![Fetch::Never]);
+    // A request rule keeps its meaning.
+    let HttpAction::SetHeader { value, .. } = &b.http.request_rules[0].action else {
+        panic!()
+    };
+    assert!(matches!(&value.0[..], [Piece::Expr(e)] if e.fetch == Fetch::Hdr("x-kind".into())));
+    assert_eq!(test(&b.http.request_rules[0]), vec![Fetch::Path]);
+    let w: Vec<String> = l.warnings.iter().map(|d| d.to_string()).collect();
+    assert_eq!(w.len(), 2, "{w:#?}");
+    assert!(
+        w[0].contains("t.cfg:6") && w[0].contains("'api' never matches"),
+        "{w:#?}"
+    );
+    assert!(
+        w[1].contains("t.cfg:8") && w[1].contains("'{ req.hdr(a) b }' never matches"),
+        "{w:#?}"
+    );
+}
+
+#[test]
 fn destination_and_uri_rewrites_and_response_deny() {
     use crate::rules::{Fetch, HttpAction};
     let l = ok(
