@@ -647,7 +647,45 @@ fn response_rules_read_the_response_not_the_request_as_haproxy() {
     }
     // `hdr` in a value reads the response's header; request fetches in a response rule's
     // condition never match (so `unless` holds); the method and the response's headers do.
-    let want = ["http/1.1 200 ok", "x-method: yes", "x-res: yes", "x-server: echo", "x-unless: yes"];
+    let want = [
+        "http/1.1 200 ok",
+        "x-method: yes",
+        "x-res: yes",
+        "x-server: echo",
+        "x-unless: yes",
+    ];
     assert_eq!(seen[0], want, "clearway");
     assert_eq!(seen[1], want, "haproxy");
+}
+
+#[test]
+fn response_rules_answer_instead_of_the_server_as_haproxy() {
+    let Some(topo) = topology("rret") else { return };
+    let _w = echo(&topo, "198.51.100.10:80", "web1");
+    let cfg = format!(
+        "{DEFAULTS}frontend fe\n    bind 192.0.2.1:PORT\n    default_backend be\n\
+         \x20   http-request set-var(txn.path) path\n\
+         \x20   http-after-response set-header x-after yes\n\
+         backend be\n\
+         \x20   http-response return status 201 content-type text/plain string replaced hdr x-r 1 if {{ res.hdr(server) echo }} {{ var(txn.path) -m str /ret }}\n\
+         \x20   http-response deny deny_status 403 content-type text/plain lf-string \"no %[var(txn.path)]\" hdr x-d 2 if {{ var(txn.path) -m str /deny }}\n\
+         \x20   http-response return status 503 if {{ var(txn.path) -m str /empty }}\n\
+         \x20   server web1 198.51.100.10:80\n"
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
+    for (who, port) in [("clearway", 80), ("haproxy", 81)] {
+        let (head, body) = exchange(&topo, port, "/ret", &[]);
+        assert_eq!(head, ["http/1.1 201 created", "x-after: yes", "x-r: 1"], "{who}");
+        assert_eq!(body, "replaced", "{who}");
+        let (head, body) = exchange(&topo, port, "/deny", &[]);
+        assert_eq!(head, ["http/1.1 403 forbidden", "x-after: yes", "x-d: 2"], "{who}");
+        assert_eq!(body, "no /deny", "{who}");
+        // `return` without an answer: an empty one, not the error page.
+        let (head, body) = exchange(&topo, port, "/empty", &[]);
+        assert_eq!(head, ["http/1.1 503 service unavailable", "x-after: yes"], "{who}");
+        assert_eq!(body, "", "{who}");
+        // Other responses go through.
+        let (head, _) = exchange(&topo, port, "/other", &[]);
+        assert_eq!(head, ["http/1.1 200 ok", "x-after: yes"], "{who}");
+    }
 }

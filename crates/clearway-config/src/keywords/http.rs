@@ -59,6 +59,7 @@ const REQUEST_ACTIONS: &[&str] = &[
 const RESPONSE_ACTIONS: &[&str] = &[
     "allow",
     "deny",
+    "return",
     "wait-for-body",
     "set-header",
     "add-header",
@@ -387,11 +388,6 @@ pub fn rule(d: &Directive, phase: Phase, acls: &[Named]) -> Res<Option<HttpRule>
             });
             let status = r.status;
             let reply = (says && r.from != crate::rules::ReplyFrom::Default).then(|| Box::new(r));
-            if response && reply.is_some() {
-                return fail(format!(
-                    "'{what}' with an answer of its own is not supported yet (only 'deny_status CODE')"
-                ));
-            }
             HttpAction::Deny { status, reply }
         }
         "return" => HttpAction::Return(reply(&what, args)?),

@@ -352,10 +352,6 @@ mod tests {
                 "http-request return errorfile /dev/null content-type text/plain",
                 "not with an error file",
             ),
-            (
-                "http-response deny status 500 string x content-type text/plain",
-                "not supported yet",
-            ),
         ] {
             let cfg = format!("http-errors site\nfrontend f\n bind :1\n mode http\n {line}\n");
             let e = crate::parse_str("t.cfg", &cfg).unwrap_err().to_string();

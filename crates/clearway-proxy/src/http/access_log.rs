@@ -43,6 +43,8 @@ struct Marks {
     rejected: std::sync::atomic::AtomicBool,
     /// Clearway refused the server's response (`option checkcache`): `PH`.
     blocked: std::sync::atomic::AtomicBool,
+    /// A response rule answered it instead of the server (`http-response return`): `LH`.
+    local: std::sync::atomic::AtomicBool,
     /// `http-request tarpit` held it, then answered: `PT`.
     tarpitted: std::sync::atomic::AtomicBool,
     /// Its body (`c`), or its response's (`s`), awaited for the rules, did not come in
@@ -131,6 +133,12 @@ impl ReqLog {
     /// The server's response was refused while its head was read (`PH`).
     pub fn blocked(&self) {
         self.marks.blocked.store(true, Ordering::Relaxed);
+        self.not_a_response();
+    }
+
+    /// A response rule answered instead of the server's response (`LH`).
+    pub fn answered_locally(&self) {
+        self.marks.local.store(true, Ordering::Relaxed);
         self.not_a_response();
     }
 
@@ -304,11 +312,13 @@ impl PendingLog {
         let rejected = req.marks.rejected.load(Ordering::Relaxed);
         let blocked = req.marks.blocked.load(Ordering::Relaxed);
         let tarpitted = req.marks.tarpitted.load(Ordering::Relaxed);
+        let local = req.marks.local.load(Ordering::Relaxed);
         let body_late = req.marks.body_late.load(Ordering::Relaxed);
         let aborted = req.marks.aborted.load(Ordering::Relaxed);
         let term = match (responded, status) {
             _ if rejected => *b"PR",
             _ if blocked => *b"PH",
+            _ if local => *b"LH",
             _ if tarpitted => *b"PT",
             _ if killed => *b"KH",
             _ if body_late == b'c' => *b"cD",

@@ -351,6 +351,29 @@ fn reply_of(rep: &rules::Reply) -> Reply {
     }
 }
 
+/// A page of a rule's own (`return`, `deny` with an answer), its headers and its format
+/// made for this message.
+fn page_reply(
+    page: &Page,
+    extra: &[(HeaderName, Template)],
+    format: Option<&Template>,
+    s: &dyn Samples,
+) -> http::Response<Bytes> {
+    let mut r: http::Response<Bytes> = page.response();
+    if let Some(t) = format {
+        let body = Bytes::from(render(t, s));
+        r.headers_mut()
+            .insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+        *r.body_mut() = body;
+    }
+    for (n, t) in extra {
+        if let Ok(v) = HeaderValue::from_str(&render(t, s)) {
+            r.headers_mut().append(n.clone(), v);
+        }
+    }
+    r
+}
+
 /// The new client address a `set-src`/`set-src-port` rule gives, from the first value of
 /// its expression; None when it has none that fits (the rule then does nothing).
 fn source(action: &Action, e: &Expr, s: &ReqSamples<'_>) -> Option<std::net::SocketAddr> {
@@ -681,21 +704,7 @@ impl HttpRules {
     fn reply(&self, rep: &Reply, s: &dyn Samples, fallback: Option<&ErrorPages>) -> http::Response<Bytes> {
         match rep {
             Reply::Error(status) => self.errors.response(fallback, *status),
-            Reply::Page(page, extra, format) => {
-                let mut r: http::Response<Bytes> = page.response();
-                if let Some(t) = format {
-                    let body = Bytes::from(render(t, s));
-                    r.headers_mut()
-                        .insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-                    *r.body_mut() = body;
-                }
-                for (n, t) in extra {
-                    if let Ok(v) = HeaderValue::from_str(&render(t, s)) {
-                        r.headers_mut().append(n.clone(), v);
-                    }
-                }
-                r
-            }
+            Reply::Page(page, extra, format) => page_reply(page, extra, format.as_ref(), s),
         }
     }
 }

@@ -242,10 +242,6 @@ fn destination_and_uri_rewrites_and_response_deny() {
         ("http-request set-dst", "expects a sample expression"),
         ("http-request set-dst nosuch", "unknown ACL criterion"),
         ("http-request set-uri", "expects a format"),
-        (
-            "http-response deny hdr x y",
-            "with an answer of its own is not supported yet",
-        ),
     ] {
         let cfg = format!("frontend f\n mode http\n {text}\n");
         let e = crate::parse_str("t.cfg", &cfg).unwrap_err().to_string();

@@ -4,11 +4,19 @@
 use super::*;
 
 /// What the response rules decided.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum ResVerdict {
     Continue,
     /// Refuse the response (`deny`): the client gets this error instead.
     Deny(u16),
+    /// Answer with this instead (`return`, or `deny` with an answer of its own: `denied`).
+    Answer {
+        response: Box<http::Response<Bytes>>,
+        denied: bool,
+    },
+    /// Answer with the proxy's error page for this status (`return` with the default
+    /// error files), not counted as a refusal.
+    Return(u16),
     /// Read the body ahead (`wait-for-body`) within `time`, then go on with rule `next`.
     WaitBody {
         next: usize,
@@ -68,7 +76,14 @@ impl HttpRules {
             }
             let edit = match &r.action {
                 Action::Allow => break,
-                Action::Reply(Reply::Error(status), _) => return ResVerdict::Deny(*status),
+                Action::Reply(Reply::Error(status), true) => return ResVerdict::Deny(*status),
+                Action::Reply(Reply::Error(status), false) => return ResVerdict::Return(*status),
+                Action::Reply(Reply::Page(page, extra, format), denied) => {
+                    return ResVerdict::Answer {
+                        response: Box::new(page_reply(page, extra, format.as_ref(), &s)),
+                        denied: *denied,
+                    }
+                }
                 Action::WaitForBody(time, at_least, next) => {
                     return ResVerdict::WaitBody {
                         next: *next,

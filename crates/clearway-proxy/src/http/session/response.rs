@@ -129,7 +129,10 @@ impl Session {
         match self.response_rules(Some(be), req, &mut rp, at) {
             (ResVerdict::Continue, _) => {}
             // A rule's `deny`.
-            (ResVerdict::Deny(status), _) => return self.refuse_response(be, req, body, status),
+            (ResVerdict::Deny(status), _) => return self.refuse_response(be, req, body, (status, None)),
+            (v @ (ResVerdict::Answer { .. } | ResVerdict::Return(_)), _) => {
+                return self.answer_instead(be, req, body, v)
+            }
             (ResVerdict::WaitBody { next, time, at_least }, at) => {
                 *wait = Some(Box::new(Waiting {
                     rp,
@@ -153,7 +156,7 @@ impl Session {
             );
             tracing::error!("{msg}");
             be.events.send(crate::log::ALERT, &msg);
-            return self.refuse_response(be, req, body, 502);
+            return self.refuse_response(be, req, body, (502, None));
         }
         // `cache-store` (a response rule): the body is kept as it passes.
         if be.http.has_response_rules() || fe.http.has_response_rules() {
@@ -271,7 +274,8 @@ impl Session {
         loop {
             match self.response_rules(be, req, &mut rp, at) {
                 (ResVerdict::Continue, _) => break,
-                (ResVerdict::Deny(status), _) => return self.error(be, status),
+                (ResVerdict::Deny(status) | ResVerdict::Return(status), _) => return self.error(be, status),
+                (ResVerdict::Answer { response, .. }, _) => return response.map(ResBody::from),
                 // The body is all here already.
                 (ResVerdict::WaitBody { next, .. }, whose) => {
                     let size = Some(body.len() as u64);
@@ -337,7 +341,7 @@ impl Session {
         be: &Backend,
         req: &http::request::Parts,
         body: ResBody,
-        status: u16,
+        (status, page): (u16, Option<Box<Response<bytes::Bytes>>>),
     ) -> Response<ResBody> {
         be.rt.counters.inc(Field::DeniedResp);
         self.fe.counters.inc(Field::DeniedResp);
@@ -345,7 +349,40 @@ impl Session {
             l.blocked();
         }
         drop(body);
-        self.error(Some(be), status)
+        match page {
+            Some(p) => p.map(ResBody::from),
+            None => self.error(Some(be), status),
+        }
+    }
+
+    /// A server's response a rule replaced with an answer of its own: `deny` with one
+    /// (refused, as `refuse_response`), or `return` (answered by the proxy, logged `LH`
+    /// with no response time, as HAProxy logs it).
+    #[inline(never)]
+    fn answer_instead(
+        &self,
+        be: &Backend,
+        req: &http::request::Parts,
+        body: ResBody,
+        v: ResVerdict,
+    ) -> Response<ResBody> {
+        match v {
+            ResVerdict::Answer { response, denied: true } => {
+                let status = response.status().as_u16();
+                self.refuse_response(be, req, body, (status, Some(response)))
+            }
+            v => {
+                drop(body);
+                if let Some(l) = req.extensions.get::<ReqLog>() {
+                    l.answered_locally();
+                }
+                match v {
+                    ResVerdict::Answer { response, .. } => response.map(ResBody::from),
+                    ResVerdict::Return(status) => self.error(Some(be), status),
+                    _ => self.error(Some(be), 502),
+                }
+            }
+        }
     }
 }
 
