@@ -21,11 +21,23 @@ fn parse_path(p: &str) -> Result<Vec<Step>, String> {
     let mut steps = Vec::new();
     while !rest.is_empty() {
         if let Some(r) = rest.strip_prefix('.') {
-            let end = r.find(['.', '[']).unwrap_or(r.len());
-            if end == 0 {
+            // A key runs to the next `.` or `[`; a backslash makes the next character (a
+            // dot, as in `$.my\.key`) part of it, as HAProxy's JSON paths read it.
+            let (mut key, mut end, mut chars) = (String::new(), r.len(), r.char_indices());
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' => key.extend(chars.next().map(|(_, c)| c)),
+                    '.' | '[' => {
+                        end = i;
+                        break;
+                    }
+                    c => key.push(c),
+                }
+            }
+            if key.is_empty() {
                 return Err(bad());
             }
-            steps.push(Step::Key(r[..end].to_string()));
+            steps.push(Step::Key(key));
             rest = &r[end..];
         } else if let Some(r) = rest.strip_prefix('[') {
             let end = r.find(']').ok_or_else(bad)?;
@@ -96,7 +108,7 @@ mod tests {
 
     #[test]
     fn queries() {
-        let doc = r#"{"iss":"me","n":42,"f":1.5,"ok":true,"list":[1,"two"],"o":{"a b":{"c":"deep"}},"z":null}"#;
+        let doc = r#"{"iss":"me","n":42,"f":1.5,"ok":true,"list":[1,"two"],"o":{"a b":{"c":"deep"}},"z":null,"my.key":"dotted"}"#;
         assert_eq!(text(doc, "json_query('$.iss')").as_deref(), Some("me"));
         assert_eq!(text(doc, "json_query('$.n')").as_deref(), Some("42"));
         assert_eq!(text(doc, "json_query('$.f')").as_deref(), Some("1.5"));
@@ -105,6 +117,7 @@ mod tests {
         assert_eq!(text(doc, "json_query('$.list')").as_deref(), Some(r#"[1,"two"]"#));
         assert_eq!(text(doc, "json_query('$.list[1]')").as_deref(), Some("two"));
         assert_eq!(text(doc, "json_query(\"$.o['a b'].c\")").as_deref(), Some("deep"));
+        assert_eq!(text(doc, "json_query('$.my\\.key')").as_deref(), Some("dotted"));
         assert_eq!(text(doc, "json_query('$.o')"), None, "objects give nothing");
         assert_eq!(text(doc, "json_query('$.z')"), None);
         assert_eq!(text(doc, "json_query('$.missing')"), None);

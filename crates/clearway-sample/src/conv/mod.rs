@@ -233,6 +233,12 @@ impl Conv {
     /// What it gives for an input of type `input`.
     pub fn output(&self, input: Type) -> Type {
         match self.def.output {
+            // `json_query`: an integer with `int`, else whatever the document holds there
+            // (known when it runs), not its input's type.
+            Type::Any if self.def.name == "json_query" => match self.args.get(1).map(Arg::int) {
+                Some(1) => Type::Int,
+                _ => Type::Any,
+            },
             Type::Any => input,
             t => t,
         }
