@@ -670,6 +670,7 @@ fn response_rules_answer_instead_of_the_server_as_haproxy() {
          \x20   http-response return status 201 content-type text/plain string replaced hdr x-r 1 if {{ res.hdr(server) echo }} {{ var(txn.path) -m str /ret }}\n\
          \x20   http-response deny deny_status 403 content-type text/plain lf-string \"no %[var(txn.path)]\" hdr x-d 2 if {{ var(txn.path) -m str /deny }}\n\
          \x20   http-response return status 503 if {{ var(txn.path) -m str /empty }}\n\
+         \x20   http-response redirect location /new code 301 if {{ var(txn.path) -m str /moved }}\n\
          \x20   server web1 198.51.100.10:80\n"
     );
     let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
@@ -684,6 +685,12 @@ fn response_rules_answer_instead_of_the_server_as_haproxy() {
         let (head, body) = exchange(&topo, port, "/empty", &[]);
         assert_eq!(head, ["http/1.1 503 service unavailable", "x-after: yes"], "{who}");
         assert_eq!(body, "", "{who}");
+        // A redirect instead of the response.
+        let (head, _) = exchange(&topo, port, "/moved", &[]);
+        assert_eq!(head, ["http/1.1 301 moved permanently", "x-after: yes"], "{who}");
+        let url = format!("http://192.0.2.1:{port}/moved");
+        let out = topo.client.exec("curl", &["-sS", "-o", "/dev/null", "-w", "%{redirect_url}", &url]);
+        assert_eq!(String::from_utf8_lossy(&out.stdout), format!("http://192.0.2.1:{port}/new"), "{who}");
         // Other responses go through.
         let (head, _) = exchange(&topo, port, "/other", &[]);
         assert_eq!(head, ["http/1.1 200 ok", "x-after: yes"], "{who}");

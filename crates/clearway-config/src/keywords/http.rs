@@ -60,6 +60,7 @@ const RESPONSE_ACTIONS: &[&str] = &[
     "allow",
     "deny",
     "return",
+    "redirect",
     "wait-for-body",
     "set-header",
     "add-header",
@@ -462,7 +463,14 @@ pub fn rule(d: &Directive, phase: Phase, acls: &[Named]) -> Res<Option<HttpRule>
             [k, r] if k == "realm" => HttpAction::Auth { realm: Some(r.clone()) },
             _ => return fail(format!("'{what}' takes only 'realm REALM'")),
         },
-        "redirect" => HttpAction::Redirect(redirect(&what, args)?),
+        "redirect" => {
+            let r = redirect(&what, args)?;
+            // A response has no path to keep, as HAProxy says.
+            if response && r.kind != crate::rules::RedirectKind::Location {
+                return fail(format!("'{what}': only 'location' redirects apply to responses, as in HAProxy"));
+            }
+            HttpAction::Redirect(r)
+        }
         "use-service" => match args {
             [s] if s == "prometheus-exporter" => HttpAction::UseService(Service::PrometheusExporter),
             [s] => {

@@ -84,6 +84,13 @@ impl HttpRules {
                         denied: *denied,
                     }
                 }
+                // `location` only (checked at load): the server's response gives way.
+                Action::Redirect(red) => {
+                    return ResVerdict::Answer {
+                        response: Box::new(redirect(red, req, &s)),
+                        denied: false,
+                    }
+                }
                 Action::WaitForBody(time, at_least, next) => {
                     return ResVerdict::WaitBody {
                         next: *next,
