@@ -642,6 +642,9 @@ pub struct ProxyOptions {
     /// `option http-buffer-request`: the request rules wait for the body (whole, or a
     /// buffer's worth) within `timeout http-request`, so that they can read it (`req.body`).
     pub buffer_request: bool,
+    /// `option http-restrict-req-hdr-names`: what becomes of request header names with
+    /// characters other than letters, digits and `-`, after this proxy's request rules.
+    pub restrict_hdr_names: HdrNames,
     /// `option abortonclose`: a request whose client closes its side while it waits (in
     /// the queue, for a connection, for the response) is dropped, logged `CQ`, `CC`, `CH`.
     pub abortonclose: bool,
@@ -710,4 +713,16 @@ impl Global {
         let rewrite = self.maxrewrite.unwrap_or(1024).min(buf / 2);
         (buf - rewrite) as usize
     }
+}
+
+/// `option http-restrict-req-hdr-names`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HdrNames {
+    /// Kept as they are (the default).
+    #[default]
+    Preserve,
+    /// Such header fields are removed.
+    Delete,
+    /// A request with one is refused (403).
+    Reject,
 }

@@ -165,7 +165,7 @@ impl Frontend {
                 (cfg.options.forwardfor.clone(), cfg.options.originalto.clone()),
                 &cfg.name,
             )
-            .buffering_requests(cfg.options.buffer_request),
+            .with_options(&cfg.options),
             use_proxy_header: cfg.options.use_proxy_header,
             abortonclose: cfg.options.abortonclose,
             tcp_rules: TcpRules::new(&cfg.tcp_rules),

@@ -197,7 +197,7 @@ impl Runtime {
             if private {
                 http.reuse = model::HttpReuse::Never;
             }
-            let http = http.buffering_requests(b.options.buffer_request);
+            let http = http.with_options(&b.options);
             backends.push(Arc::new(Backend {
                 id: clearway_core::BackendId(id as u32),
                 num: b.num,

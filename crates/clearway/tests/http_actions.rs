@@ -1,6 +1,7 @@
 //! HTTP actions side by side with HAProxy: `set-src` (what ACLs, `X-Forwarded-For` and
 //! stick tables see), `sc-set-gpt0`, `set-log-level silent`, `normalize-uri`,
-//! `disable-l7-retry`, `silent-drop`, and `set-nice` (no effect).
+//! `disable-l7-retry`, `silent-drop`, `set-nice` (no effect), and `option
+//! http-restrict-req-hdr-names`.
 
 mod common;
 use clearway_testkit::HttpStatusServer;
@@ -184,4 +185,49 @@ fn capture_actions_fill_the_slots_the_log_shows_as_haproxy() {
     }
     assert_eq!(seen[0], ["hello/text", "{lb.test|abcdefgh|hello} {text}"], "{seen:?}");
     assert_eq!(seen[0], seen[1], "Clearway, then HAProxy");
+}
+
+#[test]
+fn header_names_beyond_letters_digits_and_dashes_are_kept_dropped_or_refused_as_haproxy() {
+    let Some(topo) = topology("hrst") else { return };
+    let _w = echo(&topo, "198.51.100.10:80", "web1");
+    // The frontend's rules run before its option: a header they add with an underscore is
+    // dropped too; the backend's option applies after the backend's rules.
+    let cfg = format!(
+        "{DEFAULTS}frontend fe\n    bind 192.0.2.1:PORT\n    option http-restrict-req-hdr-names delete\n\
+         \x20   http-request set-header x-added_by fe\n\
+         \x20   use_backend strict if {{ path_beg /strict }}\n    default_backend be\n\
+         backend be\n    http-request set-header x-late_one be\n    server web1 198.51.100.10:80\n\
+         frontend plain\n    bind 192.0.2.1:1PORT\n    default_backend strict\n\
+         backend strict\n    option http-restrict-req-hdr-names reject\n    server web1 198.51.100.10:80\n"
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
+    for (who, port) in [("clearway", 80), ("haproxy", 81)] {
+        let url = format!("http://192.0.2.1:{port}/a");
+        let body = common::http::get(&topo, &url, &["-H", "X_Forwarded_For: 10.9.9.9", "-H", "x-ok: 1"]);
+        assert!(headers(&body, "x_forwarded_for").is_empty(), "{who}: {body}");
+        assert!(headers(&body, "x-added_by").is_empty(), "{who}: {body}");
+        assert_eq!(headers(&body, "x-ok"), ["1"], "{who}: {body}");
+        // Added by the backend's rules, after the frontend's option ran.
+        assert_eq!(headers(&body, "x-late_one"), ["be"], "{who}: {body}");
+        // Through `fe`, the frontend's deletion came first: the strict backend sees none.
+        let url = format!("http://192.0.2.1:{port}/strict");
+        assert_eq!(
+            http_code(&topo, &url, &["-H", "X_Forwarded_For: 10.9.9.9"]),
+            "200",
+            "{who}"
+        );
+        // `reject`: 403 for a request with such a name, the others pass.
+        let url = format!("http://192.0.2.1:1{port}/");
+        assert_eq!(
+            http_code(&topo, &url, &["-H", "X_Forwarded_For: 10.9.9.9"]),
+            "403",
+            "{who}"
+        );
+        assert_eq!(
+            http_code(&topo, &url, &["-H", "X-Forwarded-For: 10.9.9.9"]),
+            "200",
+            "{who}"
+        );
+    }
 }

@@ -689,8 +689,14 @@ fn response_rules_answer_instead_of_the_server_as_haproxy() {
         let (head, _) = exchange(&topo, port, "/moved", &[]);
         assert_eq!(head, ["http/1.1 301 moved permanently", "x-after: yes"], "{who}");
         let url = format!("http://192.0.2.1:{port}/moved");
-        let out = topo.client.exec("curl", &["-sS", "-o", "/dev/null", "-w", "%{redirect_url}", &url]);
-        assert_eq!(String::from_utf8_lossy(&out.stdout), format!("http://192.0.2.1:{port}/new"), "{who}");
+        let out = topo
+            .client
+            .exec("curl", &["-sS", "-o", "/dev/null", "-w", "%{redirect_url}", &url]);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("http://192.0.2.1:{port}/new"),
+            "{who}"
+        );
         // Other responses go through.
         let (head, _) = exchange(&topo, port, "/other", &[]);
         assert_eq!(head, ["http/1.1 200 ok", "x-after: yes"], "{who}");

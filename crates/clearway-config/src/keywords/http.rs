@@ -467,7 +467,9 @@ pub fn rule(d: &Directive, phase: Phase, acls: &[Named]) -> Res<Option<HttpRule>
             let r = redirect(&what, args)?;
             // A response has no path to keep, as HAProxy says.
             if response && r.kind != crate::rules::RedirectKind::Location {
-                return fail(format!("'{what}': only 'location' redirects apply to responses, as in HAProxy"));
+                return fail(format!(
+                    "'{what}': only 'location' redirects apply to responses, as in HAProxy"
+                ));
             }
             HttpAction::Redirect(r)
         }

@@ -9,6 +9,7 @@ use crate::suggest;
 
 /// Options Clearway acts on.
 pub(super) const ACTED: &[&str] = &[
+    "http-restrict-req-hdr-names",
     "redispatch",
     "prefer-last-server",
     "allbackups",
@@ -96,7 +97,6 @@ pub(super) const UNACTED: &[(&str, NotActed)] = &[
     ("accept-invalid-http-request", Unsupported),
     ("accept-invalid-http-response", Unsupported),
     ("http-ignore-probes", NoEffect),
-    ("http-restrict-req-hdr-names", Unsupported),
     ("disable-h2-upgrade", NoEffect),
     ("h1-case-adjust-bogus-client", Unsupported),
     ("h1-case-adjust-bogus-server", Unsupported),
@@ -115,6 +115,20 @@ pub fn apply(d: &Directive, negated: bool, opts: &mut ProxyOptions, redispatch: 
         "persist" => opts.persist = !negated,
         "checkcache" => opts.checkcache = !negated,
         "http-buffer-request" => opts.buffer_request = !negated,
+        "http-restrict-req-hdr-names" => {
+            use crate::model::HdrNames;
+            opts.restrict_hdr_names = match (negated, args.first().map(String::as_str), args.len()) {
+                (false, Some("preserve"), 1) => HdrNames::Preserve,
+                (false, Some("delete"), 1) => HdrNames::Delete,
+                (false, Some("reject"), 1) => HdrNames::Reject,
+                _ => {
+                    return ctx.error(
+                        &d.span,
+                        "'option http-restrict-req-hdr-names' expects one of preserve, delete or reject",
+                    )
+                }
+            }
+        }
         "abortonclose" => opts.abortonclose = !negated,
         "transparent" => opts.transparent = !negated,
         "http-use-proxy-header" => opts.use_proxy_header = !negated,

@@ -195,6 +195,8 @@ pub struct HttpRules {
     pub compression: Option<clearway_config::model::Compression>,
     /// `option http-buffer-request`: the body is read ahead before the request rules.
     buffer_request: bool,
+    /// `option http-restrict-req-hdr-names`: after the request rules.
+    restrict_hdr_names: clearway_config::model::HdrNames,
     /// A request rule sets this request's timeouts (`set-timeout`).
     pub sets_timeouts: bool,
     /// A response rule waits for the body (`http-response wait-for-body`).
@@ -454,14 +456,17 @@ impl HttpRules {
             monitor_fail: h.monitor_fail.iter().map(Cond::new).collect(),
             compression: h.compression.clone(),
             buffer_request: false,
+            restrict_hdr_names: Default::default(),
             sets_timeouts: (h.request_rules.iter()).any(|r| matches!(r.action, HttpAction::SetTimeout { .. })),
             waits_response: (h.response_rules.iter()).any(|r| matches!(r.action, HttpAction::WaitForBody { .. })),
         }
     }
 
-    /// With `option http-buffer-request` (`on`): the body is read ahead before the rules.
-    pub fn buffering_requests(mut self, on: bool) -> HttpRules {
-        self.buffer_request = on;
+    /// With the proxy's options that act on its rules: `option http-buffer-request` (the
+    /// body is read ahead before the rules) and `option http-restrict-req-hdr-names`.
+    pub fn with_options(mut self, o: &clearway_config::model::ProxyOptions) -> HttpRules {
+        self.buffer_request = o.buffer_request;
+        self.restrict_hdr_names = o.restrict_hdr_names;
         self
     }
 
@@ -692,6 +697,33 @@ impl HttpRules {
                 a => prepare(a, &s),
             };
             apply(edit, &mut req.headers);
+        }
+        if self.restrict_hdr_names != clearway_config::model::HdrNames::Preserve {
+            return self.restrict_names(req, conn, fallback);
+        }
+        Verdict::Continue
+    }
+
+    /// `option http-restrict-req-hdr-names delete|reject`, after the request rules: header
+    /// fields whose names hold anything but letters, digits and `-` (`X_Forwarded_For`, which
+    /// some servers and FastCGI read as `X-Forwarded-For`) are removed, or refuse the
+    /// request (403).
+    #[inline(never)]
+    fn restrict_names(&self, req: &mut Parts, conn: &ConnSamples, fallback: Option<&ErrorPages>) -> Verdict {
+        let odd = |n: &HeaderName| !n.as_str().bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if !req.headers.keys().any(odd) {
+            return Verdict::Continue;
+        }
+        if self.restrict_hdr_names == clearway_config::model::HdrNames::Reject {
+            let s = ReqSamples { conn, req };
+            return Verdict::Respond {
+                response: Box::new(self.reply(&Reply::Error(403), &s, fallback)),
+                denied: true,
+            };
+        }
+        let names: Vec<HeaderName> = req.headers.keys().filter(|n| odd(n)).cloned().collect();
+        for n in names {
+            req.headers.remove(n);
         }
         Verdict::Continue
     }
