@@ -257,3 +257,74 @@ fn request_hashes_keep_each_uri_parameter_and_host_on_one_server_as_haproxy_does
         );
     }
 }
+
+#[test]
+fn map_based_hashes_pick_the_server_haproxy_picks() {
+    let Some(topo) = topology("bmap") else { return };
+    let _servers: Vec<_> = (0..3)
+        .map(|i| clearway_testkit::HttpEchoServer::start(&topo.server, addr(SERVERS[i]), &format!("s{}", i + 1)))
+        .collect();
+    // Unequal weights: the slots of HAProxy's server map interleave the servers. The picks
+    // are HAProxy's whatever the weights' order, so the hash (sdbm) and the map are its own.
+    let srv = three(["weight 1", "weight 2", "weight 3"]);
+    let cfg = format!(
+        "defaults\n    mode http\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\
+         frontend ft\n    bind 192.0.2.1:PORT\n    use_backend param if {{ path_beg /p }}\n\
+         \x20   use_backend host if {{ path_beg /h }}\n    default_backend uri\n\
+         backend uri\n    balance uri\n{srv}backend param\n    balance url_param user\n{srv}\
+         backend host\n    balance hdr(x-key)\n{srv}"
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
+    let server = |port: u16, path: &str, key: &str| {
+        let url = format!("http://192.0.2.1:{port}{path}");
+        let h = format!("x-key: {key}");
+        common::http::values(&common::http::get(&topo, &url, &["-H", &h]), "server").join("")
+    };
+    let picks = |port: u16| -> Vec<String> {
+        (0..24)
+            .flat_map(|i| {
+                [
+                    server(port, &format!("/x/{i}"), "-"),
+                    server(port, &format!("/p?user=u{i}"), "-"),
+                    server(port, "/h", &format!("key-{i}")),
+                    // Without the parameter: round robin over the same map.
+                    server(port, "/p?none", "-"),
+                ]
+            })
+            .collect()
+    };
+    let (cw, hap) = (picks(80), picks(81));
+    assert_eq!(cw, hap);
+    // And they spread over all three.
+    assert_eq!(cw.iter().collect::<std::collections::HashSet<_>>().len(), 3, "{cw:?}");
+}
+
+#[test]
+fn source_hashing_picks_the_server_haproxy_picks() {
+    let Some(topo) = topology("bsrc") else { return };
+    let _servers: Vec<_> = (0..3)
+        .map(|i| clearway_testkit::HttpEchoServer::start(&topo.server, addr(SERVERS[i]), &format!("s{}", i + 1)))
+        .collect();
+    // Clients from twenty addresses (the test's own, in its client namespace).
+    for n in 20..40 {
+        topo.client.sh(&format!("ip addr add 192.0.2.{n}/24 dev eth0"));
+    }
+    let srv = three(["weight 3", "weight 1", "weight 2"]);
+    let cfg = format!(
+        "defaults\n    mode http\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\
+         frontend ft\n    bind 192.0.2.1:PORT\n    default_backend bk\nbackend bk\n    balance source\n{srv}"
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
+    let picks = |port: u16| -> Vec<String> {
+        (20..40)
+            .map(|n| {
+                let url = format!("http://192.0.2.1:{port}/");
+                let from = format!("192.0.2.{n}");
+                common::http::values(&common::http::get(&topo, &url, &["--interface", &from]), "server").join("")
+            })
+            .collect()
+    };
+    let (cw, hap) = (picks(80), picks(81));
+    assert_eq!(cw, hap);
+    assert_eq!(cw.iter().collect::<std::collections::HashSet<_>>().len(), 3, "{cw:?}");
+}

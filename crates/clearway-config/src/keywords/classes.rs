@@ -142,8 +142,10 @@ fn markdown() -> String {
          supported (HAProxy parses the buffered data as HTTP for them); `http-check set-var` and \
          `unset-var` are not supported. In `mode http`, `tcp-request content` rules run on each request, \
          a backend's once it is chosen, and a reject closes the connection without a response, as in \
-         HAProxy. `hash-type`: its method (`map-based`, `consistent`) is acted on for `balance source`, \
-         with Clearway's own hash (which client lands on which server differs from HAProxy's; how \
+         HAProxy. `hash-type`: its method is acted on. `map-based` (the default) hashes as HAProxy's does \
+         (`sdbm` for `uri`, `url_param` and `hdr`, the address for `source`, over HAProxy's server \
+         map), so each client or URI reaches the server HAProxy would pick; `consistent` hashes \
+         with Clearway's own function (which client lands on which server differs from HAProxy's; how \
          clients stay or move does not); a hash function or `avalanche` after it is not supported.",
         proxy::KEYWORDS
             .iter()

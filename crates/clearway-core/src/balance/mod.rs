@@ -40,6 +40,15 @@ impl Key {
             Key::Request(h) => h.map(sourcehash::spread),
         }
     }
+
+    /// The value a map-based hash takes, HAProxy's: the address's words XORed, or the
+    /// request part's hash (`sdbm`) as it is.
+    pub fn map_hash(self) -> Option<u32> {
+        match self {
+            Key::Addr(ip) => Some(sourcehash::fold_ip(ip)),
+            Key::Request(h) => h.map(|h| h as u32),
+        }
+    }
 }
 
 /// For tests: an IPv4 address as a client's key.
@@ -77,11 +86,15 @@ pub fn algorithm(balance: &Balance, hash: HashType, n: usize) -> Box<dyn Algorit
     let hashed = |hash: HashType| -> Box<dyn Algorithm> {
         match hash {
             HashType::Consistent => Box::new(sourcehash::Rendezvous),
-            HashType::MapBased => Box::new(sourcehash::SourceHash),
+            HashType::MapBased => Box::new(sourcehash::SourceHash::default()),
         }
     };
     match *balance {
         Balance::Source => hashed(hash),
+        // Map-based: requests without the part hashed go round the same map, as HAProxy's.
+        Balance::Uri { .. } | Balance::UrlParam { .. } | Balance::Hdr { .. } if hash == HashType::MapBased => {
+            hashed(hash)
+        }
         Balance::Uri { .. } | Balance::UrlParam { .. } | Balance::Hdr { .. } => Box::new(OrRoundRobin {
             hashed: hashed(hash),
             rr: roundrobin::SmoothWeighted::new(n),

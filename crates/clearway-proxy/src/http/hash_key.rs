@@ -5,11 +5,13 @@
 
 use clearway_config::model::Balance;
 
-/// FNV-1a.
-fn fnv(bytes: impl IntoIterator<Item = u8>) -> u64 {
-    bytes.into_iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+/// `sdbm`, HAProxy's default hash function (`hash-type map-based`): the same part of a
+/// request reaches the server HAProxy would send it to.
+fn sdbm(bytes: impl IntoIterator<Item = u8>) -> u64 {
+    let h = bytes.into_iter().fold(0u32, |h, b| {
+        u32::from(b).wrapping_add(h << 6).wrapping_add(h << 16).wrapping_sub(h)
+    });
+    u64::from(h)
 }
 
 /// The hash `balance` takes from `req`, for the algorithms that read requests.
@@ -25,14 +27,14 @@ pub fn of(balance: &Balance, req: &http::request::Parts) -> Option<u64> {
                 (false, Some(_)) => req.uri.to_string(),
                 _ => req.uri.path_and_query().map_or("/", |p| p.as_str()).to_string(),
             };
-            Some(fnv(uri_part(&target, *whole, *len, *depth).bytes()))
+            Some(sdbm(uri_part(&target, *whole, *len, *depth).bytes()))
         }
         Balance::UrlParam { name } => {
             let query = req.uri.query()?;
             let value = query
                 .split(['&', ';'])
                 .find_map(|kv| kv.strip_prefix(name.as_str())?.strip_prefix('='))?;
-            (!value.is_empty()).then(|| fnv(value.bytes()))
+            (!value.is_empty()).then(|| sdbm(value.bytes()))
         }
         Balance::Hdr { name, domain_only } => {
             let v = req.headers.get(name.as_str())?.as_bytes();
@@ -41,7 +43,7 @@ pub fn of(balance: &Balance, req: &http::request::Parts) -> Option<u64> {
                 return None;
             }
             let v = if *domain_only { main_label(v) } else { v };
-            Some(fnv(v.iter().copied()))
+            Some(sdbm(v.iter().copied()))
         }
         _ => None,
     }
