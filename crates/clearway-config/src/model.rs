@@ -616,6 +616,8 @@ impl Backend {
 pub struct ProxyOptions {
     pub tcplog: bool,
     pub httplog: bool,
+    /// `option httpslog`: the HTTP format with the TLS handshake's outcome (`httplog` is set too).
+    pub httpslog: bool,
     pub dontlognull: bool,
     /// `option dontlog-normal`: only sessions and requests that went wrong are logged.
     pub dontlog_normal: bool,

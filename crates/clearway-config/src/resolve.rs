@@ -307,7 +307,7 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
                 continue;
             }
             // As HAProxy: a TCP proxy logs in the TCP format instead.
-            let what = if opt == "httplog" {
+            let what = if opt == "httplog" || opt == "httpslog" {
                 "logs with 'option tcplog' instead"
             } else {
                 "ignored"

@@ -377,6 +377,10 @@ impl Samples for ConnSamples {
                 .and_then(|t| t.sni.as_deref())
                 .is_some_and(|s| sink(Value::Str(s))),
             Fetch::SslFcHasSni => self.tls.as_ref().is_some_and(|t| sink(Value::Bool(t.sni.is_some()))),
+            // False over plain TCP too, as HAProxy answers.
+            Fetch::SslFcIsResumed => sink(Value::Bool(self.tls.as_ref().is_some_and(|t| t.resumed))),
+            Fetch::SslFcErr => self.tls.is_some() && sink(Value::Int(0)),
+            Fetch::FcErr => sink(Value::Int(0)),
             Fetch::FcRcvdProxy => sink(Value::Bool(self.proxy.is_some())),
             Fetch::FcPpAuthority => self
                 .proxy

@@ -703,3 +703,74 @@ fn reject_and_tarpit_close_or_hold_and_are_logged_as_haproxy_does() {
     assert_eq!(got[0].1[0], "-1 PR-- GET /rej HTTP/1.1");
     assert_eq!(got[0].1[1], "429 PT-- GET /tar HTTP/1.1");
 }
+
+#[test]
+fn httpslog_lines_end_with_the_tls_handshake_as_haproxys_do() {
+    let Some(topo) = topology("logs") else { return };
+    let _web = clearway_testkit::daemons::nginx(&topo.server, addr("198.51.100.10:80"), addr("198.51.100.10:443"));
+    let pki = clearway_testkit::Pki::new("pki");
+    let leaf = pki.leaf("lb", &["lb.test"]);
+    let (rx_cw, rx_hap) = (receiver(&topo), receiver(&topo));
+    let config = |port: u16, rx: &UdpSocket| {
+        format!(
+            "global\n    log 127.0.0.1:{}  local0\n{DEFAULTS}    log global\n\
+             frontend ft\n    bind 192.0.2.1:{port} ssl crt {}\n    bind 192.0.2.1:1{port}\n    option httpslog\n\
+             \x20   default_backend bk\n\
+             backend bk\n    server s1 198.51.100.10:80\n",
+            rx.local_addr().expect("addr").port(),
+            leaf.pem.display()
+        )
+    };
+    let _cw = start(&topo, &config(80, &rx_cw), &[80]);
+    let _hap = clearway_testkit::Clearway::start(&topo.lb, Path::new("/usr/sbin/haproxy"), &config(81, &rx_hap), &[81]);
+    let mut got = Vec::new();
+    for (port, rx) in [(80, &rx_cw), (81, &rx_hap)] {
+        let resolve = format!("lb.test:{port}:192.0.2.1");
+        let url = format!("https://lb.test:{port}/");
+        // Two connections from one curl: the second resumes the first's session.
+        let out = topo.client.exec(
+            "curl",
+            &[
+                "-sk",
+                "-o",
+                "/dev/null",
+                "-o",
+                "/dev/null",
+                "-H",
+                "Connection: close",
+                "--http1.1",
+                "--tlsv1.3",
+                "--resolve",
+                &resolve,
+                &url,
+                &url,
+            ],
+        );
+        assert!(out.status.success(), "{port}: {out:?}");
+        assert_eq!(
+            http_code(&topo, &format!("http://192.0.2.1:1{port}/"), &[]),
+            "200",
+            "{port}"
+        );
+        // The fields after the request line: the handshake's outcome, SNI, version, suite.
+        let tails: Vec<String> = after_client(rx, 3)
+            .iter()
+            .map(|l| {
+                l.rsplit_once("HTTP/1.1\" ")
+                    .map_or(l.clone(), |(_, t)| t.trim_end().to_string())
+            })
+            .collect();
+        got.push(tails);
+    }
+    assert_eq!(got[0], got[1], "Clearway, then HAProxy");
+    assert_eq!(
+        got[0][0],
+        "0/0000000000000000/0/0/0 lb.test/TLSv1.3/TLS_AES_256_GCM_SHA384"
+    );
+    assert_eq!(
+        got[0][1],
+        "0/0000000000000000/0/0/1 lb.test/TLSv1.3/TLS_AES_256_GCM_SHA384"
+    );
+    // Over plain TCP the TLS fields have no value (a resumed session is false).
+    assert_eq!(got[0][2], "0/-/-/-/0 -/-/-");
+}

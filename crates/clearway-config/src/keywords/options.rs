@@ -9,6 +9,7 @@ use crate::suggest;
 
 /// Options Clearway acts on.
 pub(super) const ACTED: &[&str] = &[
+    "httpslog",
     "http-restrict-req-hdr-names",
     "redispatch",
     "prefer-last-server",
@@ -42,6 +43,7 @@ pub(super) const ACTED: &[&str] = &[
 /// Options that only make sense in HTTP mode (warned about in TCP proxies).
 pub const HTTP_ONLY: &[&str] = &[
     "httplog",
+    "httpslog",
     // Acted on for HTTP/1 clients; a TCP proxy would have to watch its clients while
     // connecting, which it does not yet (refused there).
     "abortonclose",
@@ -82,7 +84,6 @@ pub(super) const UNRUN_CHECKS: &[&str] = &["spop-check"];
 /// Options HAProxy knows that Clearway does not act on, by class.
 pub(super) const UNACTED: &[(&str, NotActed)] = &[
     // Its log line needs sample expressions in log-format (the rule language).
-    ("httpslog", Unsupported),
     ("splice-request", NoEffect),
     ("splice-response", NoEffect),
     ("contstats", NoEffect),
@@ -145,6 +146,11 @@ pub fn apply(d: &Directive, negated: bool, opts: &mut ProxyOptions, redispatch: 
             )
         }
         "httplog" => opts.httplog = !negated,
+        // HAProxy's HTTPS format: the HTTP one and the TLS handshake's outcome.
+        "httpslog" => {
+            opts.httplog = !negated;
+            opts.httpslog = !negated;
+        }
         "dontlognull" => opts.dontlognull = !negated,
         "dontlog-normal" => opts.dontlog_normal = !negated,
         "log-separate-errors" => opts.log_separate_errors = !negated,

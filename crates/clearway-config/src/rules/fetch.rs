@@ -43,6 +43,13 @@ pub enum Fetch {
     SslFcSni,
     /// Whether that client sent an SNI (`ssl_fc_has_sni`).
     SslFcHasSni,
+    /// Whether its TLS session was resumed (`ssl_fc_is_resumed`).
+    SslFcIsResumed,
+    /// The TLS layer's error on that connection (`ssl_fc_err`): 0, as a request reaches the
+    /// rules and logs only over a connection without one.
+    SslFcErr,
+    /// The client connection's error (`fc_err`): 0, for the same reason.
+    FcErr,
     /// The TLS version (`ssl_fc_protocol`: `TLSv1.3`), suite (`ssl_fc_cipher`), and ALPN
     /// protocol (`ssl_fc_alpn`) of that connection.
     SslFcProtocol,
@@ -375,6 +382,7 @@ impl Fetch {
             Fetch::HdrIp(_) => Type::Addr,
             Fetch::SslFc
             | Fetch::SslFcHasSni
+            | Fetch::SslFcIsResumed
             | Fetch::FcRcvdProxy
             | Fetch::HttpFirstReq
             | Fetch::ResCacheHit

@@ -12,6 +12,11 @@ pub const TCPLOG: &str = "%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/
 pub const HTTPLOG: &str =
     "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r";
 
+/// HAProxy's `option httpslog`: the HTTP format and the TLS handshake's outcome.
+pub const HTTPSLOG: &str =
+    "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r \
+     %[fc_err]/%[ssl_fc_err,hex]/%[ssl_c_err]/%[ssl_c_ca_err]/%[ssl_fc_is_resumed] %[ssl_fc_sni]/%sslv/%sslc";
+
 /// The variables Clearway fills (HAProxy's names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Var {
@@ -232,6 +237,20 @@ impl Format {
             }
             if name == "o" {
                 global = flags;
+                continue;
+            }
+            // The TLS version and cipher of the client connection: what those fetches give.
+            let same_as = match name.as_str() {
+                "sslv" => Some("ssl_fc_protocol"),
+                "sslc" => Some("ssl_fc_cipher"),
+                _ => None,
+            };
+            if let Some(fetch) = same_as {
+                exprs.push(clearway_config::sample_expression(fetch)?);
+                if !text_buf.is_empty() {
+                    nodes.push(Node::Text(std::mem::take(&mut text_buf)));
+                }
+                nodes.push(Node::Sample(exprs.len() - 1, flags));
                 continue;
             }
             let var = VARS
@@ -563,6 +582,7 @@ mod tests {
     fn the_builtin_formats_compile() {
         assert!(Format::parse(TCPLOG).is_ok());
         assert!(Format::parse(HTTPLOG).is_ok());
+        assert!(Format::parse(HTTPSLOG).is_ok());
     }
 
     #[test]

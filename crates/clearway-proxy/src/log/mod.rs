@@ -438,6 +438,7 @@ impl Logger {
         }
         let text = match (&f.log_format, f.options.httplog, f.options.tcplog) {
             (Some((t, _)), _, _) => Some(t.as_str()),
+            (None, true, _) if f.mode == Mode::Http && f.options.httpslog => Some(format::HTTPSLOG),
             (None, true, _) if f.mode == Mode::Http => Some(format::HTTPLOG),
             (None, true, _) | (None, _, true) => Some(format::TCPLOG),
             _ => None,

@@ -150,6 +150,8 @@ pub struct ClientTls {
     pub peer_cert: Option<cert::PeerCert>,
     /// What its verification found, when `*-ignore-err` let it through.
     pub verify: cert::VerifyResult,
+    /// The session was resumed (a ticket or the session cache), not fully negotiated.
+    pub resumed: bool,
 }
 
 impl ClientTls {
@@ -169,6 +171,7 @@ impl ClientTls {
                 .and_then(|chain| chain.first())
                 .map(|der| cert::PeerCert(der.clone().into_owned())),
             verify: cert::VerifyResult::default(),
+            resumed: c.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
         }
     }
 }
