@@ -122,3 +122,62 @@ fn bodies_read_ahead_for_the_rules_as_in_haproxy() {
         assert!(!out.contains("server=web1"), "{who}: {out}");
     }
 }
+
+#[test]
+fn a_body_read_ahead_goes_again_when_its_reused_server_connection_closes() {
+    let Some(topo) = topology("rqr") else { return };
+    // A server that answers the first request of each connection and drops the second
+    // unanswered (as one that closes an idle connection just as it is reused).
+    let listener = topo
+        .server
+        .enter(|| std::net::TcpListener::bind("198.51.100.10:80"))
+        .expect("bind");
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for s in listener.incoming().flatten() {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let mut s = s;
+                let mut buf = [0u8; 4096];
+                for n in 0.. {
+                    // One whole request: its head, then its five bytes of body.
+                    let mut got = Vec::new();
+                    while !got.ends_with(b"hello") {
+                        match s.read(&mut buf) {
+                            Ok(0) | Err(_) => return,
+                            Ok(k) => got.extend_from_slice(&buf[..k]),
+                        }
+                    }
+                    let text = String::from_utf8_lossy(&got).into_owned();
+                    let line = text.lines().next().unwrap_or("").to_string();
+                    log.lock().unwrap().push(format!("{n} {line}"));
+                    if n > 0 {
+                        return;
+                    }
+                    let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+                }
+            });
+        }
+    });
+    let cfg = format!(
+        "{DEFAULTS}frontend buffered\n    bind 192.0.2.1:80\n    option http-buffer-request\n    default_backend be\n\
+         backend be\n    server web1 198.51.100.10:80\n"
+    );
+    let _cw = start(&topo, &cfg, &[80]);
+    let mut s = connect(&topo, "192.0.2.1:80");
+    for path in ["/a", "/b"] {
+        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello").as_bytes())
+            .unwrap();
+        let out = response(&mut s);
+        assert!(
+            out.starts_with("HTTP/1.1 200"),
+            "{path}: {out}\n{:?}",
+            seen.lock().unwrap()
+        );
+    }
+    // The second request reached the server twice, with its body both times: on the reused
+    // connection (dropped) and on a new one (answered).
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen, ["0 GET /a HTTP/1.1", "1 GET /b HTTP/1.1", "0 GET /b HTTP/1.1"]);
+}

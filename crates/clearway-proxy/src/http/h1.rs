@@ -91,6 +91,9 @@ pub struct Head<'a> {
 pub struct Failed {
     pub error: Error,
     pub replayable: bool,
+    /// Nothing of a response came back and the connection closed or failed: a request
+    /// whose body is kept whole may go again.
+    pub nothing_back: bool,
 }
 
 impl Conn {
@@ -195,10 +198,14 @@ impl Conn {
                 body.raw = raw;
                 Ok((parts, body))
             }
-            Err(error) => Err(Failed {
-                replayable: !has_body && !ex.got_bytes && matches!(error, Error::Closed | Error::Io(_)),
-                error,
-            }),
+            Err(error) => {
+                let nothing_back = !ex.got_bytes && matches!(error, Error::Closed | Error::Io(_));
+                Err(Failed {
+                    replayable: !has_body && nothing_back,
+                    nothing_back,
+                    error,
+                })
+            }
         }
     }
 

@@ -30,6 +30,19 @@ pub struct Ahead {
 // Kept out of line: most bodies are not read ahead, and `ReqBody`'s methods, inlined where
 // requests are written out, stay small.
 impl Ahead {
+    /// A copy of the body when all of it was read ahead (nothing left to come from the
+    /// client): a request whose server connection turned out closed can go again with it.
+    #[inline(never)]
+    pub(super) fn whole_copy(&self) -> Option<ReqBody> {
+        (self.tail.is_none() && self.rest.is_end_stream()).then(|| {
+            ReqBody::Ahead(Box::new(Ahead {
+                data: self.data.clone(),
+                tail: None,
+                rest: ReqBody::Empty,
+            }))
+        })
+    }
+
     #[inline(never)]
     pub(super) fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         if !self.data.is_empty() {

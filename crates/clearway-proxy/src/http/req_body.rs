@@ -20,6 +20,17 @@ pub enum ReqBody {
     Ahead(Box<super::read_ahead::Ahead>),
 }
 
+impl ReqBody {
+    /// A copy of a body read ahead whole (`option http-buffer-request`, `wait-for-body`),
+    /// to send again; None for any other.
+    pub fn whole_copy(&self) -> Option<ReqBody> {
+        match self {
+            ReqBody::Ahead(a) => a.whole_copy(),
+            _ => None,
+        }
+    }
+}
+
 impl std::fmt::Debug for ReqBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {

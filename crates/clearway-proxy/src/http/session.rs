@@ -579,6 +579,12 @@ impl Session {
                         raw: raw_response,
                         http10: parts.version == Version::HTTP_10,
                     };
+                    // A body read ahead whole can go again if a reused connection turns out
+                    // closed. Boxed: rare, and this future holds it across the send.
+                    let again: Option<Box<ReqBody>> = match (reused, attempt) {
+                        (true, 0) => req_body.whole_copy().map(Box::new),
+                        _ => None,
+                    };
                     // `timeout server` runs on the connection's own timer.
                     match conn.send(head, req_body, self.server_timeouts(be, parts).0).await {
                         // Not this answer: the request again (its connection closes). Matched
@@ -627,6 +633,10 @@ impl Session {
                         Err(_) if slot.killed() => return self.killed(be, parts),
                         Err(f) if f.replayable && reused && attempt == 0 && idempotent(&parts.method) => {
                             tracing::debug!(backend = %be.rt.name, "idle server connection was closed: {}; using a new one", f.error);
+                        }
+                        Err(f) if f.nothing_back && again.is_some() && idempotent(&parts.method) => {
+                            tracing::debug!(backend = %be.rt.name, "idle server connection was closed: {}; the request and its body go over a new one", f.error);
+                            body = again.map(|b| *b);
                         }
                         // The client's fault, not the server's: 408 when it stopped sending,
                         // 400 otherwise (as HAProxy answers a request it could not read).
