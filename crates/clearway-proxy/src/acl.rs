@@ -312,6 +312,8 @@ pub struct ConnSamples {
     pub tls: Option<std::sync::Arc<crate::tls::ClientTls>>,
     /// The listener's own statistics, when it keeps them (`option socket-stats`).
     pub listener: Option<std::sync::Arc<clearway_core::ListenerRt>>,
+    /// The listening socket's number and name (`so_id`, `so_name`).
+    pub so: Option<std::sync::Arc<SoIdent>>,
     /// The PROXY protocol header the connection started with, if it had one (its addresses
     /// are already `peer` and `local`).
     pub proxy: Option<std::sync::Arc<crate::proxy_protocol::Header>>,
@@ -328,6 +330,14 @@ pub struct ConnSamples {
     /// The connection's own addresses (peer, local), when a PROXY protocol header replaced
     /// them (`fc_src`, `fc_dst`).
     pub real: Option<(std::net::SocketAddr, std::net::SocketAddr)>,
+}
+
+/// A listening socket's number in its frontend (a bind's `id`, else HAProxy's next free
+/// one) and its bind line's `name`, for `so_id` and `so_name`.
+#[derive(Debug)]
+pub struct SoIdent {
+    pub id: u32,
+    pub name: Option<Box<str>>,
 }
 
 /// A proxy's or a server's name and number, for the fetches that tell them.
@@ -381,6 +391,10 @@ impl Samples for ConnSamples {
             Fetch::SslFcIsResumed => sink(Value::Bool(self.tls.as_ref().is_some_and(|t| t.resumed))),
             Fetch::SslFcErr => self.tls.is_some() && sink(Value::Int(0)),
             Fetch::FcErr => sink(Value::Int(0)),
+            Fetch::SoId => self.so.as_ref().is_some_and(|s| sink(Value::Int(i64::from(s.id)))),
+            Fetch::SoName => (self.so.as_ref())
+                .and_then(|s| s.name.as_deref())
+                .is_some_and(|n| sink(Value::Str(n))),
             Fetch::FcRcvdProxy => sink(Value::Bool(self.proxy.is_some())),
             Fetch::FcPpAuthority => self
                 .proxy

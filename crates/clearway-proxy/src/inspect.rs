@@ -610,6 +610,7 @@ mod tests {
             local: "192.0.2.2:1".parse().unwrap(),
             tls: None,
             listener: None,
+            so: None,
             proxy: None,
             fd: None,
             vars: Default::default(),

@@ -32,6 +32,8 @@ pub struct Listener {
     pub fixed_local: Option<SocketAddr>,
     /// Its own statistics, with `option socket-stats`.
     pub stats: Option<Arc<ListenerRt>>,
+    /// Its number and name (`so_id`, `so_name`).
+    pub so: Option<Arc<crate::acl::SoIdent>>,
     /// `accept-proxy`: connections start with a PROXY protocol header.
     pub accept_proxy: bool,
 }
@@ -45,6 +47,7 @@ pub fn open_listeners(cfg: &model::Config, rt: &Runtime) -> Result<Vec<Listener>
     for (fi, f) in cfg.frontends.iter().enumerate() {
         // The runtime numbered the frontend's sockets in the order they are opened here.
         let mut stats = rt.frontends[fi].listeners.iter();
+        let mut so = so_idents(f).into_iter();
         for b in &f.binds {
             let spec = ListenSpec {
                 transparent: b.transparent,
@@ -91,6 +94,7 @@ pub fn open_listeners(cfg: &model::Config, rt: &Runtime) -> Result<Vec<Listener>
             }
             for (what, sockets, fixed) in groups {
                 let stats = stats.next().cloned();
+                let so = so.next();
                 // As HAProxy: a kernel that refuses `defer-accept` is warned about (once per
                 // address), not fatal.
                 let mut refused = None;
@@ -119,6 +123,7 @@ pub fn open_listeners(cfg: &model::Config, rt: &Runtime) -> Result<Vec<Listener>
                         tls: tls.clone(),
                         fixed_local: fixed.then_some(addr),
                         stats: stats.clone(),
+                        so: so.clone(),
                         accept_proxy: b.accept_proxy,
                     });
                 }
@@ -223,6 +228,7 @@ pub async fn accept_loop(rt: Arc<Runtime>, workers: Arc<Workers>, listener: List
             peer,
             local: listener.fixed_local,
             listener: listener.stats.clone(),
+            so: listener.so.clone(),
             accept_proxy: listener.accept_proxy,
         };
         let permits = (global, local, bind, counted);
@@ -268,4 +274,21 @@ pub fn keepalive(t: &clearway_config::model::TcpKa) -> clearway_net::Keepalive {
         interval: t.intvl,
         count: t.cnt,
     }
+}
+
+/// Each listening socket's number (`runtime::listener_ids`) and its bind's `name` (none
+/// without one), in the order `open_listeners` opens them.
+fn so_idents(f: &model::Frontend) -> Vec<Arc<crate::acl::SoIdent>> {
+    let mut ids = crate::runtime::listener_ids(f).into_iter();
+    let mut out = Vec::new();
+    for b in &f.binds {
+        for _ in 0..b.addrs.len() + b.fds.len() {
+            let id = ids.next().unwrap_or(0);
+            out.push(Arc::new(crate::acl::SoIdent {
+                id,
+                name: b.name.as_deref().map(Box::from),
+            }));
+        }
+    }
+    out
 }

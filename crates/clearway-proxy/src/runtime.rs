@@ -415,27 +415,46 @@ impl Runtime {
 }
 
 /// The statistics of each listening socket of `f` (`option socket-stats`), in the order
-/// `listen::open_listeners` opens them: bind lines in order, each one's addresses then its
-/// inherited descriptors. Numbered as HAProxy does: a bind's `id`, else the lowest number no
-/// other listener of the frontend has; named by the bind's `name`, else `sock-N`.
+/// `listen::open_listeners` opens them, numbered as `listener_ids` says and named by the
+/// bind's `name`, else `sock-N`.
 fn listener_stats(f: &model::Frontend, threads: usize) -> Vec<Arc<clearway_core::ListenerRt>> {
-    let fixed: Vec<u32> = f.binds.iter().filter_map(|b| b.id).collect();
-    let mut next = 0;
+    let mut ids = listener_ids(f).into_iter();
     let mut out = Vec::new();
     for b in &f.binds {
         let addrs = b.addrs.iter().map(|a| a.to_string());
         for addr in addrs.chain(b.fds.iter().map(|fd| format!("fd@{fd}"))) {
-            let id = b.id.unwrap_or_else(|| {
-                next += 1;
-                while fixed.contains(&next) {
-                    next += 1;
-                }
-                next
-            });
+            let id = ids.next().unwrap_or(0);
             let name = b.name.clone().unwrap_or_else(|| format!("sock-{id}"));
             out.push(Arc::new(clearway_core::ListenerRt::new(
                 name, id, addr, b.maxconn, threads,
             )));
+        }
+    }
+    out
+}
+
+/// The number of each listening socket of `f`, in the order they are opened (bind lines in
+/// order, each one's addresses then its inherited descriptors), as HAProxy numbers them: a
+/// bind's `id`, else the first number from a counter that is not taken, the counter moving
+/// on past every socket, numbered or not.
+pub(crate) fn listener_ids(f: &model::Frontend) -> Vec<u32> {
+    let mut used: Vec<u32> = f.binds.iter().filter_map(|b| b.id).collect();
+    let mut next = 1;
+    let mut out = Vec::new();
+    for b in &f.binds {
+        for _ in 0..b.addrs.len() + b.fds.len() {
+            let id = match b.id {
+                Some(id) => id,
+                None => {
+                    while used.contains(&next) {
+                        next += 1;
+                    }
+                    used.push(next);
+                    next
+                }
+            };
+            out.push(id);
+            next += 1;
         }
     }
     out

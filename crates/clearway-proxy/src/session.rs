@@ -44,6 +44,7 @@ pub fn spawn<H: Send + 'static>(
         local,
         tls: None,
         listener: at.listener,
+        so: at.so,
         proxy: None,
         fd: Some(std::os::fd::AsRawFd::as_raw_fd(&client)),
         vars: Default::default(),

@@ -49,6 +49,8 @@ pub struct Accepted {
     pub peer: SocketAddr,
     pub local: Option<SocketAddr>,
     pub listener: Option<Arc<clearway_core::ListenerRt>>,
+    /// Its number and name (`so_id`, `so_name`).
+    pub so: Option<Arc<crate::acl::SoIdent>>,
     /// `accept-proxy` on its bind line: a PROXY protocol header comes first.
     pub accept_proxy: bool,
 }

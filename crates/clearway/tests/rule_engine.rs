@@ -702,3 +702,27 @@ fn response_rules_answer_instead_of_the_server_as_haproxy() {
         assert_eq!(head, ["http/1.1 200 ok", "x-after: yes"], "{who}");
     }
 }
+
+#[test]
+fn so_id_and_so_name_tell_the_listening_socket_as_haproxy() {
+    let Some(topo) = topology("rso") else { return };
+    // The first bind gets number 1, the second its own; the third 3, as HAProxy's counter
+    // moves on past numbered sockets too. Only the first has a name.
+    let cfg = format!(
+        "{DEFAULTS}frontend fe\n    bind 192.0.2.1:PORT name web\n    bind 192.0.2.1:1PORT id 7\n    bind 192.0.2.1:2PORT\n\
+         \x20   http-request return status 200 hdr x-so \"%[so_id]/%[so_name]\"\n"
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
+    for (who, base) in [("clearway", 80), ("haproxy", 81)] {
+        let got: Vec<Vec<String>> = [base, 100 + base, 200 + base]
+            .iter()
+            .map(|&port| exchange(&topo, port, "/", &[]).0)
+            .collect();
+        let want = [
+            ["http/1.1 200 ok", "x-so: 1/web"],
+            ["http/1.1 200 ok", "x-so: 7/"],
+            ["http/1.1 200 ok", "x-so: 3/"],
+        ];
+        assert_eq!(got, want, "{who}");
+    }
+}

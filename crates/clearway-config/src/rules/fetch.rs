@@ -43,6 +43,9 @@ pub enum Fetch {
     SslFcSni,
     /// Whether that client sent an SNI (`ssl_fc_has_sni`).
     SslFcHasSni,
+    /// The listening socket's number (`so_id`) and its bind line's `name` (`so_name`).
+    SoId,
+    SoName,
     /// Whether its TLS session was resumed (`ssl_fc_is_resumed`).
     SslFcIsResumed,
     /// The TLS layer's error on that connection (`ssl_fc_err`): 0, as a request reaches the
@@ -344,6 +347,9 @@ impl Fetch {
             Fetch::Ip(_) => Type::Ipv6,
             Fetch::SrcPort
             | Fetch::DstPort
+            | Fetch::SoId
+            | Fetch::FcErr
+            | Fetch::SslFcErr
             | Fetch::UrlPort
             | Fetch::Status
             | Fetch::ResLen

@@ -150,6 +150,7 @@ async fn an_http2_request_body_still_to_come_is_acknowledged_at_once() {
         local: "127.0.0.1:80".parse().unwrap(),
         tls: None,
         listener: None,
+        so: None,
         proxy: None,
         fd: None,
         vars: Default::default(),
