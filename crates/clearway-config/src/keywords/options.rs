@@ -83,7 +83,6 @@ pub const CHECKS: &[&str] = &[
 pub(super) const UNRUN_CHECKS: &[&str] = &["spop-check"];
 /// Options HAProxy knows that Clearway does not act on, by class.
 pub(super) const UNACTED: &[(&str, NotActed)] = &[
-    // Its log line needs sample expressions in log-format (the rule language).
     ("splice-request", NoEffect),
     ("splice-response", NoEffect),
     ("contstats", NoEffect),

@@ -111,9 +111,13 @@ impl ReqLog {
     }
 
     /// Its body (`side` `c`), or its response's (`s`), awaited for the rules
-    /// (`wait-for-body`), did not come in time (`cD`, `sR`).
+    /// (`wait-for-body`), did not come in time (`cD`, `sR`); a response's head is then not
+    /// the one the client got.
     pub fn body_late(&self, side: u8) {
         self.marks.body_late.store(side, Ordering::Relaxed);
+        if side == b's' {
+            self.not_a_response();
+        }
     }
 
     /// Its client closed while it waited, and it was dropped (`option abortonclose`): the
@@ -144,7 +148,7 @@ impl ReqLog {
 
     /// The server's response head is not the one the client got (refused, or its body
     /// awaited in vain): no response time (`Tr` -1), as HAProxy logs it.
-    pub fn not_a_response(&self) {
+    fn not_a_response(&self) {
         self.marks.responded.store(0, Ordering::Relaxed);
     }
 

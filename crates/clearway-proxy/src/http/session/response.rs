@@ -245,7 +245,6 @@ impl Session {
                 Err(_) => {
                     if let Some(l) = req.extensions.get::<ReqLog>() {
                         l.body_late(b's');
-                        l.not_a_response();
                     }
                     super::request::count_failed_response(be, server);
                     return self.error(Some(be), 504);
