@@ -37,9 +37,11 @@ pub const FEATURES: &[&str] = &[
     "PROMEX",
     // Compression (flate2): gzip and deflate as zlib makes them.
     "ZLIB",
+    // splice(2): TCP streams and long HTTP/1 bodies go socket to socket.
+    "LINUX_SPLICE",
 ];
 /// Features of HAProxy builds that Clearway does not have, listed with a `-`.
-pub const NOT_FEATURES: &[&str] = &["LUA", "PCRE", "PCRE2", "SLZ", "LINUX_SPLICE", "QUIC"];
+pub const NOT_FEATURES: &[&str] = &["LUA", "PCRE", "PCRE2", "SLZ", "QUIC"];
 
 impl<'a> Facts<'a> {
     /// Clearway's own facts, with `env` for variables.

@@ -53,10 +53,15 @@ pub enum Field {
     HanaFailures,
     /// Requests the proxy answered itself: statistics page, metrics (`intercepted`).
     Intercepted,
+    /// Bytes of HTTP/1 bodies moved with `splice(2)`, from this side's peer and to it (HAProxy's
+    /// h1 module counters `h1_spliced_bytes_in`/`_out`): a frontend's from and to its clients,
+    /// a backend's from and to its servers.
+    SplicedIn,
+    SplicedOut,
 }
 
 /// How many fields there are.
-pub const FIELDS: usize = Field::Intercepted as usize + 1;
+pub const FIELDS: usize = Field::SplicedOut as usize + 1;
 
 impl Field {
     /// The response class field of an HTTP status.

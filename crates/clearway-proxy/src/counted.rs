@@ -27,6 +27,18 @@ pub enum Tally {
 const FLUSH: u64 = 16 * 1024;
 
 impl Tally {
+    /// Bytes moved with `splice(2)` (an HTTP/1 body), counted at once in the h1 module's
+    /// spliced counters: read from this side's peer, written to it. The frontend's or the
+    /// backend's only (HAProxy keeps these for them, not for servers or listeners).
+    fn add_spliced(&self, read: u64, written: u64) {
+        let c = match self {
+            Tally::Client(fe, _) => fe.local(),
+            Tally::Server([backend, _]) => backend.local(),
+        };
+        c.add(Field::SplicedIn, read);
+        c.add(Field::SplicedOut, written);
+    }
+
     fn add(&self, read: u64, written: u64) {
         match self {
             Tally::Client(fe, listener) => {
@@ -65,6 +77,12 @@ impl Meter {
     fn flush(&mut self) {
         self.tally.add(self.read, self.written);
         (self.read, self.written) = (0, 0);
+    }
+
+    /// Counts bytes moved with `splice(2)`: as `count` does, and in the spliced counters.
+    pub fn count_spliced(&mut self, read: usize, written: usize) {
+        self.tally.add_spliced(read as u64, written as u64);
+        self.count(read, written);
     }
 
     /// Counts `read` bytes in and `written` bytes out.

@@ -154,6 +154,10 @@ impl<S: ServerStream> ServerStream for Registered<S> {
     fn socket(&self) -> Option<&tokio::net::TcpStream> {
         self.stream.socket()
     }
+
+    fn plain(&self) -> Option<&tokio::net::TcpStream> {
+        self.stream.plain()
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Registered<S> {

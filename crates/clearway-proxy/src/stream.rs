@@ -15,16 +15,30 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 pub trait ServerStream: Stream {
     /// The socket, when there is one (not for in-memory streams in tests).
     fn socket(&self) -> Option<&TcpStream>;
+
+    /// The socket when the stream's bytes are its bytes as they are (no TLS over it), so
+    /// that they may be spliced to or from it.
+    fn plain(&self) -> Option<&TcpStream> {
+        None
+    }
 }
 
 impl ServerStream for Box<dyn ServerStream> {
     fn socket(&self) -> Option<&TcpStream> {
         (**self).socket()
     }
+
+    fn plain(&self) -> Option<&TcpStream> {
+        (**self).plain()
+    }
 }
 
 impl ServerStream for TcpStream {
     fn socket(&self) -> Option<&TcpStream> {
+        Some(self)
+    }
+
+    fn plain(&self) -> Option<&TcpStream> {
         Some(self)
     }
 }

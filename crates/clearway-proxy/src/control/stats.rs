@@ -138,25 +138,43 @@ pub const ALL_TYPES: u8 = 15;
 
 /// One row: a value (or nothing) per column.
 #[derive(Debug, Clone)]
+/// The values of a row: `COLUMNS`' in their order, then `MODULE_COLUMNS`'.
 pub struct Row(pub Vec<String>);
+
+/// The per-module fields Clearway has values for (HAProxy's h1 module's spliced bytes, for
+/// frontends and backends), with their positions in HAProxy's typed and JSON output. They
+/// follow the general columns in a row; the CSV leaves them out, as it does the other modules.
+pub const MODULE_COLUMNS: [(&str, usize); 2] = [("h1_spliced_bytes_in", 125), ("h1_spliced_bytes_out", 126)];
+
+fn index(column: &str) -> Option<usize> {
+    COLUMNS.iter().position(|c| *c == column).or_else(|| {
+        MODULE_COLUMNS
+            .iter()
+            .position(|(c, _)| *c == column)
+            .map(|j| COLUMNS.len() + j)
+    })
+}
 
 impl Row {
     fn new() -> Row {
-        Row(vec![String::new(); COLUMNS.len()])
+        Row(vec![String::new(); COLUMNS.len() + MODULE_COLUMNS.len()])
     }
 
     fn set(&mut self, column: &str, v: impl ToString) {
-        if let Some(i) = COLUMNS.iter().position(|c| *c == column) {
+        if let Some(i) = index(column) {
             self.0[i] = v.to_string();
         }
     }
 
     /// The value of a column, for tests and the page.
     pub fn get(&self, column: &str) -> &str {
-        COLUMNS
-            .iter()
-            .position(|c| *c == column)
-            .map_or("", |i| self.0[i].as_str())
+        index(column).and_then(|i| self.0.get(i)).map_or("", |v| v.as_str())
+    }
+
+    /// The h1 module's spliced byte counters of a frontend or backend.
+    fn spliced(&mut self, c: &clearway_core::Counters) {
+        self.set("h1_spliced_bytes_in", c.get(Field::SplicedIn));
+        self.set("h1_spliced_bytes_out", c.get(Field::SplicedOut));
     }
 
     fn counters(&mut self, c: &clearway_core::Counters, http: bool) {
@@ -236,7 +254,7 @@ impl Row {
     /// The row as a CSV line (HAProxy ends each with a comma).
     pub fn csv(&self) -> String {
         let mut s = String::new();
-        for v in &self.0 {
+        for v in self.0.iter().take(COLUMNS.len()) {
             s.push_str(&csv_field(v));
             s.push(',');
         }
@@ -317,6 +335,7 @@ pub fn rows(rt: &Runtime, filter: Filter) -> Vec<Row> {
                 r.set("conn_tot", fe.counters.get(Field::Sessions));
                 r.set("intercepted", fe.counters.get(Field::Intercepted));
                 r.set("mode", mode_word(fe.mode));
+                r.spliced(&fe.counters);
                 out.push(r);
             }
         }
@@ -514,6 +533,7 @@ fn backend_row(be: &Backend, iid: u32) -> Row {
     );
     r.ids(iid, 0, 1);
     r.set("mode", mode_word(be.mode));
+    r.spliced(&be.rt.counters);
     r.set("algo", algo_name(&be.balance));
     if let Some(c) = &be.cookie {
         r.set("cookie", c.name());

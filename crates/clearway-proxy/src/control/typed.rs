@@ -3,7 +3,7 @@
 //! tools reading HAProxy's typed or JSON output read Clearway's. Fields without a value are
 //! left out, as HAProxy leaves them. Must not change any state.
 
-use super::stats::{Row, COLUMNS};
+use super::stats::{Row, COLUMNS, MODULE_COLUMNS};
 use std::fmt::Write;
 
 /// Per column: its tags for frontends (and listeners), backends and servers (origin, nature,
@@ -142,10 +142,14 @@ fn fields(r: &Row) -> impl Iterator<Item = (usize, &'static str, &'static str, &
     r.0.iter()
         .enumerate()
         .filter(|(_, v)| !v.is_empty())
-        .map(move |(i, v)| {
-            let (f, b, s, t) = FIELDS[i];
-            let tags = [f, b, s][k];
-            (i, COLUMNS[i], tags, value_type(t, v), v.as_str())
+        .map(move |(i, v)| match MODULE_COLUMNS.get(i.wrapping_sub(COLUMNS.len())) {
+            // A module's counter (they are all counters).
+            Some((name, pos)) => (*pos, *name, "MCP", value_type("u64", v), v.as_str()),
+            None => {
+                let (f, b, s, t) = FIELDS[i];
+                let tags = [f, b, s][k];
+                (i, COLUMNS[i], tags, value_type(t, v), v.as_str())
+            }
         })
 }
 
@@ -282,5 +286,16 @@ mod tests {
         assert_eq!(lastsess["value"]["type"], "s32");
         assert_eq!(lastsess["value"]["value"], -1);
         assert!(json(&rows).starts_with("[[{\"objType\":\"Frontend\",\"proxyId\":2,\"id\":0,\"field\":{\"pos\":0,\"name\":\"pxname\"},\"processNum\":1,"));
+    }
+
+    #[test]
+    fn module_counters_follow_at_haproxys_positions() {
+        let mut r = row(&[("pxname", "fe1"), ("iid", "2"), ("sid", "0"), ("type", "0")]);
+        r.0.extend(["7".to_string(), "9".to_string()]);
+        let t = typed(&[r]);
+        assert!(
+            t.ends_with("F.2.0.125.h1_spliced_bytes_in.1:MCP:u64:7\nF.2.0.126.h1_spliced_bytes_out.1:MCP:u64:9\n\n"),
+            "{t}"
+        );
     }
 }

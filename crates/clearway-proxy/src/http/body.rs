@@ -232,6 +232,48 @@ impl ResBody {
         self.extra.get_or_insert_with(Default::default).fill = Some(f);
     }
 
+    /// Whether the rest of the body may be spliced from its server to the client: an
+    /// HTTP/1 server's long body over plain TCP, with nothing to go through (compression, a
+    /// cache, bytes read ahead) and nothing buffered.
+    #[inline]
+    pub fn spliceable(&self) -> bool {
+        match &self.kind {
+            Kind::H1 { inner, .. } => self.extra.is_none() && inner.spliceable(),
+            _ => false,
+        }
+    }
+
+    /// Moves what the server has ready of the body into `pipe` (empty), as `poll_frame` gives
+    /// a frame: n bytes went in, or the body is over (its connection then goes back), or it
+    /// failed. Counted in the log line as frames are.
+    pub fn poll_splice(
+        &mut self,
+        cx: &mut Context<'_>,
+        pipe: &clearway_net::splice::Pipe,
+    ) -> Poll<Option<Result<usize, BoxError>>> {
+        let Kind::H1 { inner, lease } = &mut self.kind else {
+            return Poll::Ready(Some(Err("not an HTTP/1 server's body".into())));
+        };
+        let r = inner.poll_splice(cx, pipe);
+        if let (Poll::Ready(Some(Err(e))), Some(l)) = (&r, lease.as_ref()) {
+            let (backend, server) = l.slot.names();
+            tracing::warn!(%backend, %server, "response to the client cut short: {e}");
+        }
+        if inner.is_end() {
+            self.finish_h1();
+        }
+        if self.log.is_some() {
+            let got = match &r {
+                Poll::Ready(Some(Ok(n))) => Poll::Ready(Some(Ok(*n as u64))),
+                Poll::Ready(Some(Err(_))) => Poll::Ready(Some(Err(()))),
+                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            };
+            self.logged(got);
+        }
+        r.map(|o| o.map(|r| r.map_err(Into::into)))
+    }
+
     /// The server's body runs until it closes its connection (HTTP/1 without a length).
     pub fn until_close(&self) -> bool {
         matches!(&self.kind, Kind::H1 { inner, .. } if inner.until_close())
@@ -281,14 +323,13 @@ impl ResBody {
         self.log = Some(log);
     }
 
-    /// Counts a frame's bytes in the log line, and the body's end.
-    fn logged(&mut self, r: &Poll<Option<Result<Frame<Bytes>, BoxError>>>) {
+    /// Counts in the log line what a poll of the body gave (so many bytes, its end, a
+    /// failure), and the body's end.
+    fn logged(&mut self, r: Poll<Option<Result<u64, ()>>>) {
         let ended = self.ended();
         if let Some(l) = &mut self.log {
             match r {
-                Poll::Ready(Some(Ok(f))) => {
-                    l.bytes_out += f.data_ref().map_or(0, |d| d.len() as u64);
-                }
+                Poll::Ready(Some(Ok(n))) => l.bytes_out += n,
                 Poll::Ready(None) => l.complete = true,
                 // Cut short because the server's sessions were shut down: `KD`.
                 Poll::Ready(Some(Err(_))) if self.kind.killed() => l.term = *b"KD",
@@ -361,7 +402,13 @@ impl Body for ResBody {
             }
         }
         if self.log.is_some() {
-            self.logged(&r);
+            let got = match &r {
+                Poll::Ready(Some(Ok(f))) => Poll::Ready(Some(Ok(f.data_ref().map_or(0, |d| d.len() as u64)))),
+                Poll::Ready(Some(Err(_))) => Poll::Ready(Some(Err(()))),
+                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            };
+            self.logged(got);
         }
         r
     }

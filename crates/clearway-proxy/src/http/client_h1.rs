@@ -6,7 +6,7 @@
 //! or touch server connections.
 
 use super::body::ResBody;
-pub use super::client_io::AckNow;
+pub use super::client_io::ClientSocket;
 use super::decode::{Decoder, Step};
 use super::req_body::{lock, wake, Pipe, ReqBody, RequestBody, BODY_CLOSED, BODY_FAILED, BODY_TIMEOUT};
 use crate::stream::Stream;
@@ -110,6 +110,7 @@ struct Upload {
     continued: bool,
     /// Since when the client has sent nothing of the body the server side waits for.
     waiting: Option<Instant>,
+    splice: splice::RequestSplice,
 }
 
 /// The hand-over of a client connection that switched protocols (`101`), with the bytes it
@@ -148,7 +149,7 @@ struct Conn<IO> {
 /// connection started with delayed acknowledgements (`tcp-smart-accept`).
 pub async fn serve<IO, S>(svc: Arc<S>, io: IO, first: BytesMut, limits: Limits, smart_accept: bool) -> (End, u64)
 where
-    IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static,
+    IO: AsyncRead + AsyncWrite + ClientSocket + Unpin + Send + 'static,
     S: Service,
 {
     let mut c = Conn {
@@ -194,7 +195,7 @@ enum Next {
     Switch(tokio::sync::oneshot::Sender<Upgraded>),
 }
 
-impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
+impl<IO: AsyncRead + AsyncWrite + ClientSocket + Unpin + Send + 'static> Conn<IO> {
     /// One request and its response, and what the connection does next.
     async fn one<S: Service>(&mut self, svc: &Arc<S>, n: &mut u64) -> Result<Next, End> {
         // Blocks end what is not needed across the awaits that follow: a local moved from
@@ -236,6 +237,7 @@ impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
                     dec,
                     continued: !expect_continue,
                     waiting: None,
+                    splice: Default::default(),
                 };
                 (ReqBody::H1(body), Some(up))
             };
@@ -288,9 +290,11 @@ impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
                 Out::Length
             } else if let Some(n) = rb.size_hint().exact() {
                 Out::AddLength(n)
-            } else if version == Version::HTTP_11 {
+            } else if version == Version::HTTP_11 && !rb.until_close() {
                 Out::Chunked
             } else {
+                // A server's body that ends with its connection ends the client's too, as
+                // HAProxy forwards it: unchanged (and spliced when long), not re-chunked.
                 keep = false;
                 Out::Close
             };
@@ -364,7 +368,18 @@ impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
         let mut big: Option<Bytes> = None;
         let mut ended = false;
         let mut waiting_since: Option<Instant> = None;
+        // A long body from a plain server connection goes from socket to socket once what
+        // was buffered is out (`splice`); `unspliced`: it cannot be.
+        let mut sp: splice::Splicing = None;
+        let mut unspliced = chunked;
         poll_fn(|cx| loop {
+            if sp.is_some() || (!unspliced && !ended && big.is_none() && self.wbuf.is_empty() && rb.spliceable()) {
+                match self.poll_splice_response(cx, rb, &mut sp, &mut waiting_since) {
+                    Poll::Ready(Ok(true)) => return Poll::Ready(Ok(())),
+                    Poll::Ready(Ok(false)) => unspliced = true,
+                    other => return other.map_ok(|_| ()),
+                }
+            }
             // Gather what the body has ready, up to a full write.
             while !ended && big.is_none() && self.wbuf.len() < GATHER {
                 match Pin::new(&mut *rb).poll_frame(cx) {
@@ -566,7 +581,7 @@ impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
             if p.gone || p.end || p.failed.is_some() {
                 return Ok(());
             }
-            if p.data.is_some() {
+            if p.data.is_some() || p.spliced.is_some() {
                 p.conn = Some(cx.waker().clone());
                 return Ok(());
             }
@@ -578,6 +593,9 @@ impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
                 }
                 Ok(Step::Done) => {
                     p.end = true;
+                    if let Some(spare) = p.spare.take() {
+                        spare.give_back();
+                    }
                     wake(&mut p.reader);
                 }
                 Ok(Step::More) if !p.want => {
@@ -590,6 +608,15 @@ impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
                         up.continued = true;
                         self.wbuf.put_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
                         let _ = self.poll_flush_wbuf(cx);
+                    }
+                    match self.splice_request(cx, (&mut up.dec, &mut up.waiting, &mut up.splice), &mut p) {
+                        // Spliced, or waiting for the client or the pipe: woken then.
+                        Some(Ok(())) => {
+                            p.conn = Some(cx.waker().clone());
+                            return Ok(());
+                        }
+                        Some(Err(e)) => return Err(e),
+                        None => {}
                     }
                     if self.rbuf.capacity() - self.rbuf.len() < READ_ROOM / 2 {
                         self.rbuf.reserve(READ_ROOM);
@@ -677,6 +704,7 @@ impl<IO: AsyncRead + AsyncWrite + AckNow + Unpin + Send + 'static> Conn<IO> {
 
 pub(crate) mod encode;
 pub(crate) mod head;
+mod splice;
 use encode::{encode_head, put_chunk_size, Out};
 use head::{parse_request, Head};
 

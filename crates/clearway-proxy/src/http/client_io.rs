@@ -1,6 +1,6 @@
 //! A plain HTTP client connection that joins the event loop only when it first has to wait.
 //! Owns reading, writing and shutting that socket, counting its bytes for the statistics, and
-//! telling it to acknowledge at once (`AckNow`); must not parse, buffer or time anything.
+//! telling it to acknowledge at once or lending it for `splice(2)` (`ClientSocket`); must not parse, buffer or time anything.
 //!
 //! A client that sends its request with the handshake and reads its response in one go (the
 //! usual `Connection: close` exchange) never waits: its socket is read, written and closed
@@ -172,42 +172,62 @@ impl AsyncWrite for ClientIo {
     }
 }
 
-impl AckNow for ClientIo {
+impl ClientSocket for ClientIo {
     fn ack_now(&self) {
         if let Some(fd) = self.fd() {
             let _ = socket2::SockRef::from(&fd).set_quickack(true);
         }
     }
+
+    fn splice_socket(&mut self) -> Option<&TcpStream> {
+        self.registered().ok()
+    }
+
+    fn spliced(&mut self, read: usize, written: usize) {
+        if let Some(m) = &mut self.1 {
+            m.count_spliced(read, written);
+        }
+    }
 }
 
-/// A client connection that can be told to acknowledge what it receives at once.
-pub trait AckNow {
+/// What a client connection's socket does besides reading and writing: acknowledge at once,
+/// and lend itself to `splice(2)` when the connection is plain TCP.
+pub trait ClientSocket {
     /// Turns delayed acknowledgements off for now (`TCP_QUICKACK`). A request body that
     /// follows its head in a later packet must not wait for the delayed-ACK timer: a client
     /// that holds small writes until the last one is acknowledged (Nagle) would stall on it.
     /// A failure only costs time, so it is not reported.
     fn ack_now(&self);
+
+    /// The socket, registered with the event loop, when the connection's bytes are the
+    /// socket's (plain TCP, nothing read ahead of it): a body may be spliced to or from it.
+    fn splice_socket(&mut self) -> Option<&TcpStream> {
+        None
+    }
+
+    /// Counts bytes spliced from (`read`) and to (`written`) the socket.
+    fn spliced(&mut self, _read: usize, _written: usize) {}
 }
 
-impl AckNow for tokio::net::TcpStream {
+impl ClientSocket for tokio::net::TcpStream {
     fn ack_now(&self) {
         let _ = socket2::SockRef::from(self).set_quickack(true);
     }
 }
 
-impl<IO: AckNow> AckNow for crate::counted::Counted<IO> {
+impl<IO: ClientSocket> ClientSocket for crate::counted::Counted<IO> {
     fn ack_now(&self) {
         self.get_ref().ack_now();
     }
 }
 
-impl<IO: AckNow> AckNow for super::prefixed::Prefixed<IO> {
+impl<IO: ClientSocket> ClientSocket for super::prefixed::Prefixed<IO> {
     fn ack_now(&self) {
         self.inner().ack_now();
     }
 }
 
-impl AckNow for tokio_rustls::server::TlsStream<tokio::net::TcpStream> {
+impl ClientSocket for tokio_rustls::server::TlsStream<tokio::net::TcpStream> {
     fn ack_now(&self) {
         self.get_ref().0.ack_now();
     }

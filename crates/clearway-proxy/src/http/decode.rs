@@ -75,6 +75,25 @@ impl Decoder {
         }
     }
 
+    /// How much of the body may be spliced from here (its bytes moved without being looked
+    /// at): the length still to come when it is at least `min`, or all of a body that runs
+    /// until the peer closes; None for a chunked body (or a shorter one).
+    pub fn splice_room(&self, min: u64) -> Option<u64> {
+        match self.state {
+            State::Length(n) if n >= min => Some(n),
+            State::Close => Some(u64::MAX),
+            _ => None,
+        }
+    }
+
+    /// `n` bytes of the body went by without being decoded here (spliced; at most what
+    /// `splice_room` allowed).
+    pub fn took(&mut self, n: u64) {
+        if let State::Length(m) = self.state {
+            self.state = if n >= m { State::Done } else { State::Length(m - n) };
+        }
+    }
+
     /// The next piece of the body at the start of `buf`, taken out of it (the body's bytes
     /// are slices of the buffer, not copies). Trailer fields are passed over: no rule reads
     /// them and neither side forwards them.
@@ -466,6 +485,28 @@ mod tests {
                 Err(e) => return (Err(e), buf, d.is_end()),
             }
         }
+    }
+
+    #[test]
+    fn only_bodies_by_length_or_to_the_close_are_spliced_and_a_splice_counts_against_the_length() {
+        let mut d = Decoder::new(Framing::Length(100));
+        assert_eq!(d.splice_room(101), None, "too short");
+        assert_eq!(d.splice_room(100), Some(100));
+        d.took(60);
+        assert_eq!(d.exact_len(), Some(40));
+        let mut buf = BytesMut::from(&b"0123456789abcdefghijklmnopqrstuvwxyzABCDGET /"[..]);
+        assert!(matches!(d.decode(&mut buf), Ok(Step::Data(b)) if b.len() == 40));
+        assert!(d.is_end(), "the rest of the length came through the buffer");
+        assert_eq!(&buf[..], b"GET /");
+        let mut d = Decoder::new(Framing::Length(10));
+        d.took(10);
+        assert!(d.is_end());
+        assert_eq!(d.splice_room(0), None, "nothing left");
+        let mut d = Decoder::new(Framing::Close);
+        assert_eq!(d.splice_room(1 << 20), Some(u64::MAX));
+        d.took(5000);
+        assert!(d.until_close() && d.at_eof() && d.is_end());
+        assert_eq!(Decoder::new(Framing::Chunked).splice_room(0), None);
     }
 
     #[test]

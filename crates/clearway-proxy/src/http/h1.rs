@@ -9,6 +9,7 @@
 use super::decode::{
     header_map, header_room, is_hop_by_hop, stack_room, Decoder, Framing, Semantics, Span, SpanRoom, Step,
 };
+use super::req_body::{Spliced, SplicedBody};
 use super::server_io::ServerIo;
 use crate::stream::ServerStream;
 use crate::stream::Stream;
@@ -24,6 +25,9 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 use tokio_util::io::poll_read_buf;
+
+mod splice;
+pub use splice::SPLICE_MIN;
 
 /// Read at least this much room at a time.
 const READ_ROOM: usize = 8 * 1024;
@@ -144,20 +148,24 @@ impl Conn {
     pub async fn send<B>(
         mut self: Box<Self>,
         req: Head<'_>,
-        body: B,
+        mut body: B,
         limit: Option<Duration>,
     ) -> Result<(http::response::Parts, ResponseBody), Failed>
     where
-        B: Body<Data = Bytes> + Unpin,
+        B: Body<Data = Bytes> + SplicedBody + Unpin,
         B::Error: Into<BoxError>,
     {
         let has_body = !body.is_end_stream();
         let chunked = has_body && !req.headers.contains_key(header::CONTENT_LENGTH);
+        if has_body && !chunked && self.takes_spliced() {
+            body.accept_spliced();
+        }
         self.wbuf.clear();
         encode_head(&mut self.wbuf, &req, chunked);
         let head_req = req.method == Method::HEAD;
         let mut ex = Exchange {
             body: has_body.then_some(body),
+            spliced: None,
             chunked,
             written: 0,
             flushed: false,
@@ -226,6 +234,8 @@ impl Conn {
 struct Exchange<B> {
     /// The request body still to send.
     body: Option<B>,
+    /// Bytes of it in a kernel pipe, being written out.
+    spliced: Option<Spliced>,
     chunked: bool,
     /// How much of `wbuf` is on the wire.
     written: usize,
@@ -255,7 +265,7 @@ pub(crate) struct HeadParts {
 
 impl<B> Exchange<B>
 where
-    B: Body<Data = Bytes> + Unpin,
+    B: Body<Data = Bytes> + SplicedBody + Unpin,
     B::Error: Into<BoxError>,
 {
     // Called from one place (`send`'s loop): inlined there, as it was before bodies could
@@ -287,31 +297,52 @@ where
                 if self.written == c.wbuf.len() {
                     c.wbuf.clear();
                     self.written = 0;
-                    match &mut self.body {
-                        Some(b) => match Pin::new(b).poll_frame(cx) {
-                            Poll::Ready(Some(Ok(f))) => {
-                                if let Ok(d) = f.into_data() {
-                                    encode_data(&mut c.wbuf, &d, self.chunked);
+                    if let Some(s) = &mut self.spliced {
+                        let (r, wrote) = c.poll_splice_out(cx, s);
+                        self.moved |= wrote;
+                        match r {
+                            Poll::Ready(Ok(())) => {
+                                if let (Some(s), Some(b)) = (self.spliced.take(), self.body.as_mut()) {
+                                    b.give_pipe(s.pipe);
                                 }
-                                progress = true;
+                                continue;
                             }
-                            Poll::Ready(None) => {
-                                if self.chunked {
-                                    c.wbuf.put_slice(b"0\r\n\r\n");
-                                }
-                                self.body = None;
-                                progress = true;
-                            }
-                            Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(Error::ClientBody(e.into()))),
-                            // Waiting for the client, whose pace is `timeout client`'s
-                            // business: the server is not idle by its own doing.
-                            Poll::Pending => self.moved = true,
-                        },
-                        None => match Pin::new(&mut c.io).poll_flush(cx) {
-                            Poll::Ready(Ok(())) => self.flushed = true,
                             Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
                             Poll::Pending => {}
-                        },
+                        }
+                    } else {
+                        match &mut self.body {
+                            Some(b) => match b.take_spliced() {
+                                Some(s) => {
+                                    self.spliced = Some(s);
+                                    continue;
+                                }
+                                None => match Pin::new(b).poll_frame(cx) {
+                                    Poll::Ready(Some(Ok(f))) => {
+                                        if let Ok(d) = f.into_data() {
+                                            encode_data(&mut c.wbuf, &d, self.chunked);
+                                        }
+                                        progress = true;
+                                    }
+                                    Poll::Ready(None) => {
+                                        if self.chunked {
+                                            c.wbuf.put_slice(b"0\r\n\r\n");
+                                        }
+                                        self.body = None;
+                                        progress = true;
+                                    }
+                                    Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(Error::ClientBody(e.into()))),
+                                    // Waiting for the client, whose pace is `timeout client`'s
+                                    // business: the server is not idle by its own doing.
+                                    Poll::Pending => self.moved = true,
+                                },
+                            },
+                            None => match Pin::new(&mut c.io).poll_flush(cx) {
+                                Poll::Ready(Ok(())) => self.flushed = true,
+                                Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+                                Poll::Pending => {}
+                            },
+                        }
                     }
                 }
             }
@@ -646,15 +677,7 @@ impl ResponseBody {
             // More bytes are needed.
             let filled = match c.poll_fill(cx) {
                 Poll::Ready(r) => r,
-                Poll::Pending => {
-                    if let Some(idle) = self.idle {
-                        let since = *self.waiting.get_or_insert_with(Instant::now);
-                        if c.poll_timer(cx, since + idle) {
-                            return Poll::Ready(Some(Err(Error::Timeout(idle))));
-                        }
-                    }
-                    return Poll::Pending;
-                }
+                Poll::Pending => return server_quiet(self.idle, &mut self.waiting, c, cx),
             };
             self.waiting = None;
             match filled {
@@ -665,6 +688,24 @@ impl ResponseBody {
             }
         }
     }
+}
+
+/// A response body's read found nothing from the server: Pending, or the `timeout server`
+/// error once the server has kept quiet for `idle` since `waiting` (set by the first wait).
+#[inline]
+fn server_quiet<T>(
+    idle: Option<Duration>,
+    waiting: &mut Option<Instant>,
+    c: &mut Conn,
+    cx: &mut Context<'_>,
+) -> Poll<Option<Result<T, Error>>> {
+    if let Some(idle) = idle {
+        let since = *waiting.get_or_insert_with(Instant::now);
+        if c.poll_timer(cx, since + idle) {
+            return Poll::Ready(Some(Err(Error::Timeout(idle))));
+        }
+    }
+    Poll::Pending
 }
 
 /// A server connection after `101 Switching Protocols`: bytes the server sent right after

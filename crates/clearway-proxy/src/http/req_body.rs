@@ -78,6 +78,68 @@ impl Body for ReqBody {
 
 pub(super) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// Bytes of a request body waiting in a kernel pipe: spliced there from an HTTP/1 client's
+/// socket, to be spliced on to the server's.
+#[derive(Debug)]
+pub struct Spliced {
+    pub pipe: clearway_net::splice::Pipe,
+    pub len: usize,
+}
+
+/// A request body that may hand over some of its bytes in a kernel pipe rather than in
+/// frames (an HTTP/1 client's, once the server side says it can take them).
+pub trait SplicedBody {
+    /// The server side can write bytes from a kernel pipe (a plain TCP connection, the body
+    /// sent as it came): from now on the client side may splice the body.
+    fn accept_spliced(&mut self) {}
+
+    /// Bytes waiting in a kernel pipe: they come before any frame polled after this.
+    fn take_spliced(&mut self) -> Option<Spliced> {
+        None
+    }
+
+    /// The pipe of a `Spliced` taken, emptied: the client side's for its next bytes.
+    fn give_pipe(&mut self, pipe: clearway_net::splice::Pipe) {
+        pipe.give_back();
+    }
+}
+
+impl SplicedBody for http_body_util::Empty<Bytes> {}
+impl SplicedBody for http_body_util::Full<Bytes> {}
+
+impl SplicedBody for ReqBody {
+    fn accept_spliced(&mut self) {
+        if let ReqBody::H1(b) = self {
+            b.spliced_on = true;
+            lock(&b.pipe).sink = true;
+        }
+    }
+
+    fn take_spliced(&mut self) -> Option<Spliced> {
+        match self {
+            ReqBody::H1(b) if b.spliced_on => {
+                let mut p = lock(&b.pipe);
+                let s = p.spliced.take()?;
+                p.lent = true;
+                Some(s)
+            }
+            _ => None,
+        }
+    }
+
+    fn give_pipe(&mut self, pipe: clearway_net::splice::Pipe) {
+        match self {
+            ReqBody::H1(b) => {
+                let mut p = lock(&b.pipe);
+                p.lent = false;
+                p.spare = Some(pipe);
+                wake(&mut p.conn);
+            }
+            _ => pipe.give_back(),
+        }
+    }
+}
+
 /// The client's side of a request body: what the connection read for it so far.
 #[derive(Default)]
 pub(super) struct Pipe {
@@ -91,6 +153,14 @@ pub(super) struct Pipe {
     pub(super) gone: bool,
     pub(super) reader: Option<Waker>,
     pub(super) conn: Option<Waker>,
+    /// The server side takes spliced bytes (`SplicedBody::accept_spliced`).
+    pub(super) sink: bool,
+    /// Bytes spliced from the client, not yet taken by the server side.
+    pub(super) spliced: Option<Spliced>,
+    /// The server side holds the kernel pipe, writing out what it took.
+    pub(super) lent: bool,
+    /// The kernel pipe, back from the server side, empty.
+    pub(super) spare: Option<clearway_net::splice::Pipe>,
 }
 
 pub(super) fn lock(p: &Mutex<Pipe>) -> std::sync::MutexGuard<'_, Pipe> {
@@ -109,6 +179,8 @@ pub struct RequestBody {
     /// The length the request gave, when it gave one.
     exact: Option<u64>,
     ended: bool,
+    /// The server side takes spliced bytes: it looks for them before each frame.
+    spliced_on: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -129,6 +201,7 @@ impl RequestBody {
             pipe,
             exact,
             ended: false,
+            spliced_on: false,
         }
     }
 

@@ -32,6 +32,22 @@ impl ServerIo {
             meter: tally.map(Meter::new),
         }
     }
+
+    /// The socket, when the connection is plain TCP: a body may be spliced from or to it.
+    pub fn plain(&self) -> Option<&TcpStream> {
+        self.stream.plain()
+    }
+
+    /// Counts bytes spliced from (`read`) or to (`written`) the socket; a read of 0 is the
+    /// server's end of stream.
+    pub fn spliced(&mut self, read: usize, written: usize, eof: bool) {
+        if eof {
+            self.server_closed = true;
+        }
+        if let Some(m) = &mut self.meter {
+            m.count_spliced(read, written);
+        }
+    }
 }
 
 impl Drop for ServerIo {

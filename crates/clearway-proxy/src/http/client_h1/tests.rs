@@ -2,7 +2,7 @@ use super::*;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
-impl AckNow for DuplexStream {
+impl ClientSocket for DuplexStream {
     fn ack_now(&self) {}
 }
 
@@ -486,7 +486,7 @@ impl AsyncWrite for CountsAcks {
     }
 }
 
-impl AckNow for CountsAcks {
+impl ClientSocket for CountsAcks {
     fn ack_now(&self) {
         self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }

@@ -241,6 +241,8 @@ fn futures_stream(parts: Vec<Bytes>) -> Frames {
 
 struct Frames(std::collections::VecDeque<Bytes>);
 
+impl crate::http::req_body::SplicedBody for Frames {}
+
 impl Body for Frames {
     type Data = Bytes;
     type Error = std::convert::Infallible;

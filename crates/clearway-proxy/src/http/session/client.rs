@@ -138,7 +138,7 @@ struct Watched<IO> {
     act: Arc<Activity>,
 }
 
-impl<IO: AsyncRead + AsyncWrite + client_h1::AckNow + Unpin> AsyncRead for Watched<IO> {
+impl<IO: AsyncRead + AsyncWrite + client_h1::ClientSocket + Unpin> AsyncRead for Watched<IO> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         // hyper reads on after handing a new stream to the service, so a wanted ACK goes out
         // before the client waits for it.
@@ -267,7 +267,7 @@ async fn first_bytes(
 /// Serves a TLS client connection: HTTP/2 when ALPN chose it, else by its first bytes.
 pub async fn serve<IO>(fe: Arc<Frontend>, client: IO, conn: ConnSamples)
 where
-    IO: AsyncRead + AsyncWrite + client_h1::AckNow + Unpin + Send + 'static,
+    IO: AsyncRead + AsyncWrite + client_h1::ClientSocket + Unpin + Send + 'static,
 {
     let mut client = Counted::new(client, fe.tally(&conn));
     if conn.tls.as_ref().and_then(|t| t.alpn.as_deref()) == Some(b"h2") {
@@ -318,7 +318,7 @@ async fn serve_first<IO>(
     mut first: bytes::BytesMut,
     deadline: Option<(Instant, &'static str)>,
 ) where
-    IO: AsyncRead + AsyncWrite + client_h1::AckNow + Unpin + Send + 'static,
+    IO: AsyncRead + AsyncWrite + client_h1::ClientSocket + Unpin + Send + 'static,
 {
     // A few bytes that could still be the preface (or "PUT"): read on until it is clear.
     while first.len() < H2_PREFACE.len() && H2_PREFACE.starts_with(&first) {
@@ -363,7 +363,7 @@ const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// Serves an HTTP/2 client connection with hyper.
 pub(super) async fn serve_hyper<IO>(fe: Arc<Frontend>, client: IO, conn: ConnSamples)
 where
-    IO: AsyncRead + AsyncWrite + client_h1::AckNow + Unpin + Send + 'static,
+    IO: AsyncRead + AsyncWrite + client_h1::ClientSocket + Unpin + Send + 'static,
 {
     let peer = conn.peer;
     let act = Arc::new(Activity {
