@@ -186,11 +186,12 @@ async fn accept_failed(name: &str, e: std::io::Error) {
 async fn session<S: AsyncRead + AsyncWrite + Unpin>(
     rt: Arc<Runtime>,
     stream: S,
-    mut level: Level,
+    level: Level,
     timeout: Duration,
     _permit: tokio::sync::OwnedSemaphorePermit,
 ) {
     let mut io = BufReader::new(stream);
+    let mut cli = control::Cli::at(level);
     let mut interactive = false;
     let mut line = Vec::new();
     loop {
@@ -211,7 +212,7 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
         for words in control::split(&text) {
             let answer = match control::parse(&words) {
                 Ok(cmd) => {
-                    let o = control::execute(&rt, &cmd, &mut level);
+                    let o = control::execute(&rt, &cmd, &mut cli);
                     interactive ^= o.prompt;
                     quit |= o.quit;
                     o.answer

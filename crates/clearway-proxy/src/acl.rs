@@ -71,20 +71,27 @@ pub fn set_process_vars(names: &[VarName], lines: &[(VarName, rules::VarValue)])
     for n in names {
         PROC_VARS.declare(&n.name);
     }
-    struct Startup;
-    impl Samples for Startup {
+    for (name, value) in lines {
+        assign_process_var(name, value);
+    }
+}
+
+/// Sets a process variable outside traffic (start-up, the runtime API's `set var`): only
+/// constants and other variables have values. An expression without a value leaves the
+/// variable as it was.
+pub fn assign_process_var(name: &VarName, value: &rules::VarValue) {
+    struct NoTraffic;
+    impl Samples for NoTraffic {
         fn each(&self, _: &Fetch, _: &mut dyn FnMut(Value<'_>) -> bool) -> bool {
             false
         }
     }
-    for (name, value) in lines {
-        match value {
-            rules::VarValue::Expr(e) => {
-                first(&Startup, e, |v| PROC_VARS.set(&name.name, v, SetConds::default()));
-            }
-            rules::VarValue::Format(t) => {
-                PROC_VARS.set(&name.name, Sample::string(render(t, &Startup)), SetConds::default());
-            }
+    match value {
+        rules::VarValue::Expr(e) => {
+            first(&NoTraffic, e, |v| PROC_VARS.set(&name.name, v, SetConds::default()));
+        }
+        rules::VarValue::Format(t) => {
+            PROC_VARS.set(&name.name, Sample::string(render(t, &NoTraffic)), SetConds::default());
         }
     }
 }

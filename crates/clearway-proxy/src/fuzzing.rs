@@ -494,7 +494,7 @@ fn fields_of(raw: &[u8]) -> HeaderMap {
 
 /// A line sent to the stats socket.
 pub fn cli_command(data: &[u8]) {
-    use crate::control::{execute, parse, split, Level};
+    use crate::control::{execute, parse, split, Cli, Level};
     static RT: std::sync::OnceLock<std::sync::Arc<crate::model::Runtime>> = std::sync::OnceLock::new();
     let rt = RT.get_or_init(|| {
         let text = "defaults\n    mode http\nfrontend f\n    bind 127.0.0.1:1\n    default_backend b\n\
@@ -512,11 +512,11 @@ pub fn cli_command(data: &[u8]) {
             .collect()
     };
     let before = state(rt);
-    let mut level = Level::User;
+    let mut cli = Cli::at(Level::User);
     for words in split(&line) {
         match parse(&words) {
             Ok(c) => {
-                let _ = execute(rt, &c, &mut level);
+                let _ = execute(rt, &c, &mut cli);
             }
             Err(e) => assert!(!e.is_empty(), "a refused command gets an answer"),
         }

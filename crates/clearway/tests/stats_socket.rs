@@ -644,3 +644,79 @@ fn slowstart_ramps_a_returning_servers_weight_as_haproxy_does() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn set_var_works_in_experimental_mode_only_and_traffic_sees_it_as_in_haproxy() {
+    let Some(topo) = topology("clivar") else { return };
+    let dir = socket_dir("clivar");
+    let cfg = format!(
+        "global\n    stats socket {}/PORT.sock level admin\n    stats socket {}/PORT-op.sock level operator\n\
+         \x20   set-var proc.n int(5)\n    set-var proc.s str(start)\n{HTTP_DEFAULTS}\
+         frontend ft\n    bind 192.0.2.1:PORT\n\
+         \x20   http-request return status 200 hdr x-v \"n=%[var(proc.n)] s=%[var(proc.s)]\"\n",
+        dir.display(),
+        dir.display()
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
+    let sock = |port: u16, s: &str| dir.join(format!("{port}{s}.sock"));
+    let seen = |port: u16| -> String {
+        let (status, mut r) = raw(
+            &topo,
+            &format!("192.0.2.1:{port}"),
+            b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+        );
+        assert!(status.starts_with("HTTP/1.1 200"), "{port}: {status}");
+        let mut v = String::new();
+        loop {
+            let mut l = String::new();
+            if std::io::BufRead::read_line(&mut r, &mut l).unwrap_or(0) == 0 || l == "\r\n" {
+                return v;
+            }
+            if let Some(x) = l.to_ascii_lowercase().strip_prefix("x-v: ") {
+                v = x.trim().to_string();
+            }
+        }
+    };
+    for (line, level) in [
+        // Refused outside experimental mode, whatever the level.
+        ("set var proc.n int(7)", ""),
+        ("experimental-mode", ""),
+        (
+            "experimental-mode on; experimental-mode; experimental-mode off; experimental-mode",
+            "",
+        ),
+        // The mode needs admin level; `set var` needs operator.
+        ("experimental-mode on", "-op"),
+        ("experimental-mode on; set var proc.n int(7); get var proc.n", ""),
+        (
+            "experimental-mode on; set var proc.s fmt %[var(proc.s)]-%[var(proc.n),add(1)]; get var proc.s",
+            "",
+        ),
+        (
+            "experimental-mode on; set var proc.s expr str(x),upper; get var proc.s",
+            "",
+        ),
+        (
+            "experimental-mode on; set var proc.s fmt %[var(proc.s)]+; get var proc.s",
+            "",
+        ),
+        ("experimental-mode on; set var", ""),
+        ("experimental-mode on; set var proc.n", ""),
+    ] {
+        let (cw, hap) = (cli(&sock(80, level), line), cli(&sock(81, level), line));
+        assert_eq!(cw, hap, "{line} (level {level})");
+    }
+    assert_eq!(seen(80), "n=7 s=x+");
+    assert_eq!(seen(81), "n=7 s=x+");
+    // Only process variables; a bad kind is named.
+    for line in [
+        "experimental-mode on; set var txn.n int(1)",
+        "experimental-mode on; set var proc.n val int(1)",
+    ] {
+        // (HAProxy ends these errors without the blank line that ends its other answers.)
+        let (cw, hap) = (cli(&sock(80, ""), line), cli(&sock(81, ""), line));
+        assert_eq!(cw.trim_end(), hap.trim_end(), "{line}");
+    }
+    assert_eq!(seen(80), "n=7 s=x+");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -330,23 +330,7 @@ fn apply_inner(d: &Directive, g: &mut Global, ctx: &mut Ctx) -> Result<(), Strin
         "set-var" | "set-var-fmt" => {
             // Process variables, set once at start-up from constants and other variables.
             want_args(d, 2, "a variable name and a value, e.g. 'proc.limit int(10)'")?;
-            let name = clearway_sample::VarName::parse(&d.words[1])?;
-            if name.scope != clearway_sample::Scope::Proc {
-                return Err(format!("'{kw}': only process variables (proc.NAME) may be set here"));
-            }
-            let value = if kw == "set-var" {
-                let (expr, _) = super::acl::expression(&d.words[2])?;
-                if expr.fetch.reads_request_bytes() || expr.fetch.needs_http() {
-                    return Err(format!(
-                        "'{kw}': '{}' reads traffic, and there is none at start-up",
-                        d.words[2]
-                    ));
-                }
-                crate::rules::VarValue::Expr(expr)
-            } else {
-                crate::rules::VarValue::Format(super::acl::template(&d.words[2])?)
-            };
-            g.set_vars.push((name, value));
+            g.set_vars.push(process_var(kw, &d.words[1], &d.words[2])?);
         }
         "hard-stop-after" => {
             want_args(d, 1, "a time, e.g. 30s")?;
@@ -488,4 +472,29 @@ fn tls_default(d: &Directive, ctx: &mut Ctx) -> Result<(), String> {
     };
     ctx.tls = t;
     r
+}
+
+/// A process variable's assignment outside traffic (the global section's `set-var` and
+/// `set-var-fmt`, the runtime API's `set var`): `kw` says which (`set-var-fmt`: `value` is a
+/// log-format string, else a sample expression), for a `proc.` variable, from constants and
+/// other variables only.
+pub fn process_var(
+    kw: &str,
+    name: &str,
+    value: &str,
+) -> Result<(clearway_sample::VarName, crate::rules::VarValue), String> {
+    let name = clearway_sample::VarName::parse(name)?;
+    if name.scope != clearway_sample::Scope::Proc {
+        return Err(format!("'{kw}': only process variables (proc.NAME) may be set here"));
+    }
+    let value = if kw == "set-var-fmt" {
+        crate::rules::VarValue::Format(super::acl::template(value)?)
+    } else {
+        let (expr, _) = super::acl::expression(value)?;
+        if expr.fetch.reads_request_bytes() || expr.fetch.needs_http() {
+            return Err(format!("'{kw}': '{value}' reads traffic, and there is none here"));
+        }
+        crate::rules::VarValue::Expr(expr)
+    };
+    Ok((name, value))
 }

@@ -39,6 +39,32 @@ impl Level {
     }
 }
 
+/// A connection's standing on the runtime API: its level, and the modes it turned on
+/// (`experimental-mode on`, `expert-mode on`), which last as long as the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cli {
+    pub level: Level,
+    pub experimental: bool,
+    pub expert: bool,
+}
+
+impl Cli {
+    pub fn at(level: Level) -> Cli {
+        Cli {
+            level,
+            experimental: false,
+            expert: false,
+        }
+    }
+}
+
+/// The modes a connection may turn on, as HAProxy names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Experimental,
+    Expert,
+}
+
 /// How `show stat` writes the rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatFormat {
@@ -113,6 +139,15 @@ pub enum Command {
     },
     /// `get var proc.NAME`: a process variable's type and value.
     GetVar(String),
+    /// `set var proc.NAME [expr|fmt] VALUE` (experimental mode): a sample expression or a
+    /// log-format string, from constants and other variables.
+    SetVar {
+        name: String,
+        fmt: bool,
+        value: String,
+    },
+    /// `experimental-mode [on|off]`, `expert-mode [on|off]`: None asks whether it is on.
+    Mode(Mode, Option<bool>),
     /// `show table [NAME]`, `clear table NAME [key KEY]`.
     ShowTable(Option<String>),
     ClearTable(String, Option<String>),
@@ -314,6 +349,35 @@ pub fn parse(words: &[String]) -> Result<Command, String> {
         ["get", "weight", ..] => Command::GetWeight(server_name(words.get(2))?),
         ["get", "var"] => return Err("Missing process-wide variable identifier.".into()),
         ["get", "var", name, ..] => Command::GetVar(name.to_string()),
+        ["set", "var"] => return Err("Missing process-wide variable identifier.".into()),
+        ["set", "var", _] => return Err("Missing either 'expr', 'fmt' or expression.".into()),
+        ["set", "var", name, value] => Command::SetVar {
+            name: name.to_string(),
+            fmt: false,
+            value: value.to_string(),
+        },
+        ["set", "var", name, kind, value, ..] => Command::SetVar {
+            name: name.to_string(),
+            fmt: match *kind {
+                "fmt" => true,
+                "expr" => false,
+                k => {
+                    return Err(format!(
+                        "'set var': arg type must be either 'expr' or 'fmt' but got '{k}'."
+                    ))
+                }
+            },
+            value: value.to_string(),
+        },
+        [kw @ ("experimental-mode" | "expert-mode"), rest @ ..] => {
+            let mode = if *kw == "expert-mode" {
+                Mode::Expert
+            } else {
+                Mode::Experimental
+            };
+            // As HAProxy: any word but `on` turns it off.
+            Command::Mode(mode, rest.first().map(|w| *w == "on"))
+        }
         ["show", "table"] => Command::ShowTable(None),
         ["show", "table", name] => Command::ShowTable(Some(name.to_string())),
         ["show", "table", ..] => return Err("'show table' filters are not supported yet.".into()),
@@ -423,10 +487,12 @@ pub fn needs(c: &Command) -> Level {
         | Command::SetMaxconnServer(..)
         | Command::SetMaxconnGlobal(_)
         | Command::ShutdownSessions(_)
-        | Command::ClearCounters { all: true } => Level::Admin,
+        | Command::ClearCounters { all: true }
+        | Command::Mode(..) => Level::Admin,
         Command::ClearCounters { all: false }
         | Command::ShowErrors { .. }
         | Command::GetVar(_)
+        | Command::SetVar { .. }
         | Command::ShowTable(Some(_))
         | Command::ClearTable(..) => Level::Operator,
         _ => Level::User,
@@ -468,19 +534,24 @@ fn find<'a>(rt: &'a Runtime, n: &ServerName) -> Result<(&'a Arc<Backend>, usize,
     Ok((be, i, &be.rt.servers[i]))
 }
 
-/// Carries out `c` for a connection at `level` (lowered in place by `operator`/`user`).
-pub fn execute(rt: &Runtime, c: &Command, level: &mut Level) -> Outcome {
-    if needs(c) > *level {
+/// Carries out `c` for a connection (whose level `operator`/`user` lower in place, and
+/// whose modes `experimental-mode`/`expert-mode` set).
+pub fn execute(rt: &Runtime, c: &Command, cli: &mut Cli) -> Outcome {
+    if matches!(c, Command::SetVar { .. }) && !cli.experimental {
+        return Outcome::say("This command is restricted to experimental mode only.\n");
+    }
+    if needs(c) > cli.level {
         return Outcome::say("Permission denied\n");
     }
-    match run(rt, c, level) {
+    match run(rt, c, cli) {
         Ok(o) => o,
         Err(e) => Outcome::say(format!("{e}\n")),
     }
 }
 
-fn run(rt: &Runtime, c: &Command, level: &mut Level) -> Result<Outcome, String> {
+fn run(rt: &Runtime, c: &Command, cli: &mut Cli) -> Result<Outcome, String> {
     let said = |s: String| Ok(Outcome::say(s));
+    let level = &mut cli.level;
     match c {
         Command::Help => said(help()),
         Command::Lower(l) => {
@@ -513,6 +584,30 @@ fn run(rt: &Runtime, c: &Command, level: &mut Level) -> Result<Outcome, String> 
         Command::ShowTransparent => said(info::show_transparent(rt)),
         Command::ShowSess => said(info::show_sess(rt)),
         Command::GetVar(name) => said(crate::acl::show_process_var(name).ok_or("Variable not found.")?),
+        Command::SetVar { name, fmt, value } => {
+            if clearway_sample::VarName::parse(name).is_ok_and(|v| v.scope != clearway_sample::Scope::Proc) {
+                return Err(format!(
+                    "'set var': cannot set variable '{name}', only scope 'proc' is permitted here."
+                ));
+            }
+            let kw = if *fmt { "set-var-fmt" } else { "set-var" };
+            let (name, value) = clearway_config::process_var(kw, name, value)?;
+            crate::acl::assign_process_var(&name, &value);
+            said(String::new())
+        }
+        Command::Mode(mode, on) => {
+            let (flag, word) = match mode {
+                Mode::Experimental => (&mut cli.experimental, "experimental-mode"),
+                Mode::Expert => (&mut cli.expert, "expert-mode"),
+            };
+            match on {
+                Some(on) => {
+                    *flag = *on;
+                    said(String::new())
+                }
+                None => said(format!("{word} is {}\n", if *flag { "ON" } else { "OFF" })),
+            }
+        }
         Command::ShowTable(name) => said(crate::stick::show(name.as_deref())?),
         Command::ClearTable(name, key) => {
             crate::stick::clear(name, key.as_deref())?;

@@ -11,4 +11,4 @@ pub mod prometheus;
 pub mod stats;
 pub mod typed;
 
-pub use command::{execute, parse, split, Command, Health, Level, Outcome, ServerName};
+pub use command::{execute, parse, split, Cli, Command, Health, Level, Outcome, ServerName};

@@ -132,8 +132,8 @@ async fn post(rt: &Runtime, body: super::req_body::ReqBody) -> &'static str {
         }) else {
             continue;
         };
-        let mut level = Level::Admin;
-        if control::execute(rt, &c, &mut level).answer.is_empty() {
+        let mut cli = control::Cli::at(Level::Admin);
+        if control::execute(rt, &c, &mut cli).answer.is_empty() {
             done += 1;
         }
     }

@@ -21,11 +21,11 @@ backend fixed
 
 /// Runs one command line at `level`; the answers, joined.
 fn run(rt: &Runtime, line: &str, level: Level) -> String {
-    let mut level = level;
+    let mut cli = Cli::at(level);
     split(line)
         .iter()
         .map(|w| match parse(w) {
-            Ok(c) => execute(rt, &c, &mut level).answer,
+            Ok(c) => execute(rt, &c, &mut cli).answer,
             Err(e) => format!("{e}\n"),
         })
         .collect()
