@@ -370,6 +370,74 @@ impl Table {
         out
     }
 
+    /// Whether the table stores `d`.
+    pub fn stores(&self, d: Data) -> bool {
+        let s = &self.store;
+        match d {
+            Data::ConnCnt => s.conn_cnt,
+            Data::ConnCur => s.conn_cur,
+            Data::ConnRate => s.conn_rate.is_some(),
+            Data::SessCnt => s.sess_cnt,
+            Data::SessRate => s.sess_rate.is_some(),
+            Data::HttpReqCnt => s.http_req_cnt,
+            Data::HttpReqRate => s.http_req_rate.is_some(),
+            Data::HttpErrCnt => s.http_err_cnt,
+            Data::HttpErrRate => s.http_err_rate.is_some(),
+            Data::HttpFailCnt => s.http_fail_cnt,
+            Data::HttpFailRate => s.http_fail_rate.is_some(),
+            Data::Gpc0 => s.gpc0,
+            Data::Gpc0Rate => s.gpc0_rate.is_some(),
+            Data::Gpt0 => s.gpt0,
+        }
+    }
+
+    /// The entry of `key`, made when missing, with each of `values` set (`set table`): a
+    /// counter to the value, a rate to that many events in the current period and none in
+    /// the previous (so it holds for the period, then fades, as HAProxy's). Values the table
+    /// does not store are passed over. false: no room for a new entry (`nopurge`).
+    pub fn set(&self, key: &Key, values: &[(Data, u64)], now: u64) -> bool {
+        self.with(key, now, |e, _| {
+            let rate = |v: u64| Freq {
+                start: now,
+                curr: v,
+                prev: 0,
+            };
+            for &(d, v) in values {
+                match d {
+                    Data::ConnCnt => e.conn_cnt = v,
+                    Data::ConnCur => e.conn_cur = v,
+                    Data::ConnRate => e.conn_rate = rate(v),
+                    Data::SessCnt => e.sess_cnt = v,
+                    Data::SessRate => e.sess_rate = rate(v),
+                    Data::HttpReqCnt => e.http_req_cnt = v,
+                    Data::HttpReqRate => e.http_req_rate = rate(v),
+                    Data::HttpErrCnt => e.http_err_cnt = v,
+                    Data::HttpErrRate => e.http_err_rate = rate(v),
+                    Data::HttpFailCnt => e.http_fail_cnt = v,
+                    Data::HttpFailRate => e.http_fail_rate = rate(v),
+                    Data::Gpc0 => e.gpc0 = v,
+                    Data::Gpc0Rate => e.gpc0_rate = rate(v),
+                    Data::Gpt0 => e.gpt0 = v,
+                }
+            }
+        })
+        .is_some()
+    }
+
+    /// The live keys, for a look at each (`show table NAME data.X op V`).
+    pub fn keys(&self, now: u64) -> Vec<Key> {
+        self.shards
+            .iter()
+            .flat_map(|m| {
+                let m = m.lock().unwrap_or_else(|e| e.into_inner());
+                m.iter()
+                    .filter(|(_, e)| self.live(e, now))
+                    .map(|(k, _)| k.clone())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
     /// Forgets the entry of `key`, or every entry.
     pub fn clear(&self, key: Option<&Key>) {
         match key {

@@ -19,13 +19,18 @@ static TABLES: std::sync::RwLock<Option<Arc<HashMap<String, Named>>>> = std::syn
 /// Their names in the configuration's order (`show table` lists them so).
 static ORDER: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
 
+/// The tables' names in the configuration's order.
+pub(crate) fn names() -> Vec<String> {
+    ORDER.read().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
 /// Makes `tables` the ones rules find by name; `order` their names in the config's order.
 pub fn install(tables: HashMap<String, Named>, order: Vec<String>) {
     *TABLES.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(tables));
     *ORDER.write().unwrap_or_else(|e| e.into_inner()) = order;
 }
 
-fn kind_word(k: StickKind) -> &'static str {
+pub(crate) fn kind_word(k: StickKind) -> &'static str {
     match k {
         StickKind::Ip => "ip",
         StickKind::Ipv6 => "ipv6",
@@ -35,7 +40,7 @@ fn kind_word(k: StickKind) -> &'static str {
     }
 }
 
-fn key_text(k: &Key, kind: StickKind) -> String {
+pub(crate) fn key_text(k: &Key, kind: StickKind) -> String {
     match k {
         Key::Ip(a) => match (kind, a.to_ipv4_mapped()) {
             (StickKind::Ip, Some(v4)) => v4.to_string(),
@@ -47,59 +52,8 @@ fn key_text(k: &Key, kind: StickKind) -> String {
     }
 }
 
-/// `show table [NAME]`: every table's head line, or one table's with its entries, in
-/// HAProxy's layout (an entry's address is a number of our own).
-pub fn show(name: Option<&str>) -> Result<String, String> {
-    let now = now_ms();
-    let head = |n: &str, (t, kind, _): &Named| {
-        format!(
-            "# table: {n}, type: {}, size:{}, used:{}\n",
-            kind_word(*kind),
-            t.size,
-            t.len(now)
-        )
-    };
-    let Some(name) = name else {
-        let order = ORDER.read().unwrap_or_else(|e| e.into_inner()).clone();
-        // The last declared first, as HAProxy lists them.
-        return Ok(order.iter().rev().filter_map(|n| Some(head(n, &table(n)?))).collect());
-    };
-    let named = table(name).ok_or("No such table")?;
-    let mut out = head(name, &named);
-    for (i, (k, used, exp, data, server, after)) in named.0.dump(now).into_iter().enumerate() {
-        out.push_str(&format!(
-            "0x{:x}: key={} use={used} exp={exp}",
-            0x1000 + i * 0x40,
-            key_text(&k, named.1)
-        ));
-        for (n, v) in data {
-            out.push_str(&format!(" {n}={v}"));
-        }
-        if let Some(name) = server {
-            out.push_str(&format!(" server_key={name}"));
-        }
-        for (n, v) in after {
-            out.push_str(&format!(" {n}={v}"));
-        }
-        out.push('\n');
-    }
-    Ok(out)
-}
-
-/// `clear table NAME [key KEY]`.
-pub fn clear(name: &str, key: Option<&str>) -> Result<(), String> {
-    let (t, kind, len) = table(name).ok_or("No such table")?;
-    match key {
-        None => t.clear(None),
-        Some(k) => {
-            let key = key_of(Sample::str(k), kind, len).ok_or("Unable to parse key")?;
-            t.clear(Some(&key));
-        }
-    }
-    Ok(())
-}
-
-fn table(name: &str) -> Option<Named> {
+/// The table of this name.
+pub(crate) fn table(name: &str) -> Option<Named> {
     TABLES
         .read()
         .unwrap_or_else(|e| e.into_inner())
@@ -163,7 +117,7 @@ impl Drop for Trackers {
 }
 
 /// A sample as a key of a table of this type; None when it cannot be one.
-fn key_of(s: Sample<'_>, kind: StickKind, len: usize) -> Option<Key> {
+pub(crate) fn key_of(s: Sample<'_>, kind: StickKind, len: usize) -> Option<Key> {
     Some(match kind {
         StickKind::Ip | StickKind::Ipv6 => match s.cast(Type::Addr)? {
             Sample::Ipv4(a) => Key::ip(a.into()),
@@ -228,15 +182,11 @@ pub fn count_status(tracked: impl Iterator<Item = Tracked>, status: u16) {
     }
 }
 
-/// What table `name`'s entry of `key` keeps of `data` (a `table_*` converter; `""`: whether
-/// the entry exists, `in_table`): 0 without an entry, None when the table does not store it.
-pub fn lookup(name: &str, key: Sample<'_>, data: &str) -> Option<i64> {
+/// A stored value by HAProxy's name for it (`gpc0`, `http_req_rate`), among those Clearway
+/// keeps (not `server_id`, which names a server).
+pub(crate) fn data_named(name: &str) -> Option<clearway_core::stick::Data> {
     use clearway_core::stick::Data;
-    let (t, kind, len) = table(name)?;
-    let k = key_of(key, kind, len)?;
-    let now = now_ms();
-    let d = match data {
-        "" => return Some(i64::from(t.contains(&k, now))),
+    Some(match name {
         "conn_cnt" => Data::ConnCnt,
         "conn_cur" => Data::ConnCur,
         "conn_rate" => Data::ConnRate,
@@ -251,27 +201,24 @@ pub fn lookup(name: &str, key: Sample<'_>, data: &str) -> Option<i64> {
         "gpc0" => Data::Gpc0,
         "gpc0_rate" => Data::Gpc0Rate,
         "gpt0" => Data::Gpt0,
+        _ => return None,
+    })
+}
+
+/// What table `name`'s entry of `key` keeps of `data` (a `table_*` converter; `""`: whether
+/// the entry exists, `in_table`): 0 without an entry, None when the table does not store it.
+pub fn lookup(name: &str, key: Sample<'_>, data: &str) -> Option<i64> {
+    let (t, kind, len) = table(name)?;
+    let k = key_of(key, kind, len)?;
+    let now = now_ms();
+    let d = match data {
+        "" => return Some(i64::from(t.contains(&k, now))),
         "server_id" => return t.store.server_id.then(|| t.server_id(&k, now).map_or(0, i64::from)),
         "trackers" => return Some(t.trackers(&k, now)),
-        _ => return None,
+        other => data_named(other)?,
     };
     // Whether the table stores it: asked of an entry that may not exist.
-    let stored = match d {
-        Data::ConnCnt => t.store.conn_cnt,
-        Data::ConnCur => t.store.conn_cur,
-        Data::ConnRate => t.store.conn_rate.is_some(),
-        Data::SessCnt => t.store.sess_cnt,
-        Data::SessRate => t.store.sess_rate.is_some(),
-        Data::HttpReqCnt => t.store.http_req_cnt,
-        Data::HttpReqRate => t.store.http_req_rate.is_some(),
-        Data::HttpErrCnt => t.store.http_err_cnt,
-        Data::HttpErrRate => t.store.http_err_rate.is_some(),
-        Data::HttpFailCnt => t.store.http_fail_cnt,
-        Data::HttpFailRate => t.store.http_fail_rate.is_some(),
-        Data::Gpc0 => t.store.gpc0,
-        Data::Gpc0Rate => t.store.gpc0_rate.is_some(),
-        Data::Gpt0 => t.store.gpt0,
-    };
+    let stored = t.stores(d);
     stored.then(|| t.get(&k, d, now).unwrap_or(0))
 }
 

@@ -474,7 +474,7 @@ fn stick_tables_are_shown_and_cleared_on_the_stats_socket_as_with_haproxy() {
         format!(
             "global\n    stats socket {} level admin\n{DEFAULTS}frontend fe\n    bind 192.0.2.1:PORT\n\
              \x20   stick-table type ip size 1k expire 1h store gpc0,conn_cnt,conn_cur,http_req_cnt,http_req_rate(1h)\n\
-             \x20   http-request track-sc0 src\n    default_backend be\n\
+             \x20   http-request track-sc0 src\n    http-request deny if {{ sc0_get_gpc0 gt 0 }}\n    default_backend be\n\
              backend be\n    stick-table type string len 16 size 10\n    server web1 198.51.100.10:80\n",
             sock.display()
         )
@@ -515,14 +515,56 @@ fn stick_tables_are_shown_and_cleared_on_the_stats_socket_as_with_haproxy() {
             "show table nope",
             "clear table fe key 192.0.2.2",
             "show table fe",
+            // `set table`: entries made or changed, then looked up by key or by their data.
+            "set table fe key 192.0.2.9 data.gpc0 3 data.http_req_cnt 7",
+            "set table fe key 192.0.2.10 data.http_req_rate 5 data.conn_cnt 1",
+            "show table fe key 192.0.2.9",
+            "show table fe key 192.0.2.77",
+            "show table fe data.gpc0 gt 1",
+            "show table fe data.gpc0 lt 1 data.http_req_rate ge 5",
+            "show table fe data.gpc0 gt 5",
+            // The errors, in HAProxy's words.
+            "set table fe key 192.0.2.9 data.nope 1",
+            "set table fe key 192.0.2.9 data.bytes_in_cnt 1",
+            "set table fe key 192.0.2.9 data.gpc0 x",
+            "set table fe key 192.0.2.9 gpc0 1",
+            "set table fe key",
+            "set table",
+            "set table nope key 1.2.3.4",
+            "set table fe data.gpc0 gt 1",
+            "show table fe data.gpc0 zz 1",
+            "show table fe data.gpc0 gt 1 data.conn_cnt",
+            "show table fe data.gpc0 gt 1 data.gpc0 gt 1 data.gpc0 gt 1 data.gpc0 gt 1 extra",
+            "show table fe foo",
+            "clear table fe data.gpc0 eq 3",
+            "show table fe",
         ]
         .iter()
         .map(|c| mask(cli(sock, c)))
         .collect::<Vec<_>>()
     };
     let (cw, hap) = (ask(&cw_sock), ask(&hap_sock));
-    std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(cw, hap, "Clearway, then HAProxy");
+    assert_eq!(
+        cw[7],
+        "# table: fe, type: ip, size:1024, used:2\n\
+         ADDR: key=192.0.2.9 use=0 exp=T gpc0=3 conn_cnt=0 conn_cur=0 http_req_cnt=7 http_req_rate(3600000)=0\n"
+    );
+    // A deliberate difference: HAProxy 2.6 empties the table on `set table NAME` alone.
+    assert_eq!(
+        cli(&cw_sock, "set table fe"),
+        "Required arguments: <table> key <key> [data.<store_data_type> <value>]*\n\n"
+    );
+    assert!(cli(&cw_sock, "show table fe").contains("key=192.0.2.10 "));
+    // The usual use: an operator blocks a client by its gpc0, and lets it in again.
+    for (sock, port) in [(&cw_sock, 80), (&hap_sock, 81)] {
+        let url = format!("http://192.0.2.1:{port}/");
+        assert_eq!(cli(sock, "set table fe key 192.0.2.2 data.gpc0 1"), "\n");
+        assert_eq!(http_code(&topo, &url, &[]), "403", "{port}");
+        assert_eq!(cli(sock, "set table fe key 192.0.2.2 data.gpc0 0"), "\n");
+        assert_eq!(http_code(&topo, &url, &[]), "200", "{port}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(
         cw[1],
         "# table: fe, type: ip, size:1024, used:1\n\

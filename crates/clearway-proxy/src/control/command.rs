@@ -148,9 +148,9 @@ pub enum Command {
     },
     /// `experimental-mode [on|off]`, `expert-mode [on|off]`: None asks whether it is on.
     Mode(Mode, Option<bool>),
-    /// `show table [NAME]`, `clear table NAME [key KEY]`.
-    ShowTable(Option<String>),
-    ClearTable(String, Option<String>),
+    /// `show table [NAME [key K | data.T OP V ...]]`, `clear table NAME [...]`, `set table
+    /// NAME key K [data.T V]*`: the table's name, then the words after it.
+    Table(super::tables::Action, Option<String>, Vec<String>),
 }
 
 /// The commands `help` lists: the words, and what they do.
@@ -378,12 +378,16 @@ pub fn parse(words: &[String]) -> Result<Command, String> {
             // As HAProxy: any word but `on` turns it off.
             Command::Mode(mode, rest.first().map(|w| *w == "on"))
         }
-        ["show", "table"] => Command::ShowTable(None),
-        ["show", "table", name] => Command::ShowTable(Some(name.to_string())),
-        ["show", "table", ..] => return Err("'show table' filters are not supported yet.".into()),
-        ["clear", "table", name] => Command::ClearTable(name.to_string(), None),
-        ["clear", "table", name, "key", k] => Command::ClearTable(name.to_string(), Some(k.to_string())),
-        ["clear", "table", ..] => return Err("Usage: clear table <table> [key <key>]".into()),
+        [verb @ ("show" | "clear" | "set"), "table", rest @ ..] => {
+            use super::tables::Action;
+            let action = match *verb {
+                "show" => Action::Show,
+                "clear" => Action::Clear,
+                _ => Action::Set,
+            };
+            let args = rest.iter().skip(1).map(|w| w.to_string()).collect();
+            Command::Table(action, rest.first().map(|n| n.to_string()), args)
+        }
         ["set", "weight", ..] => {
             let s = server_name(words.get(2))?;
             Command::SetWeight(s, weight(words.get(3))?)
@@ -489,12 +493,13 @@ pub fn needs(c: &Command) -> Level {
         | Command::ShutdownSessions(_)
         | Command::ClearCounters { all: true }
         | Command::Mode(..) => Level::Admin,
+        // Listing the tables is a user's; looking into one, or changing it, an operator's.
+        Command::Table(super::tables::Action::Show, None, _) => Level::User,
         Command::ClearCounters { all: false }
         | Command::ShowErrors { .. }
         | Command::GetVar(_)
         | Command::SetVar { .. }
-        | Command::ShowTable(Some(_))
-        | Command::ClearTable(..) => Level::Operator,
+        | Command::Table(..) => Level::Operator,
         _ => Level::User,
     }
 }
@@ -608,11 +613,7 @@ fn run(rt: &Runtime, c: &Command, cli: &mut Cli) -> Result<Outcome, String> {
                 None => said(format!("{word} is {}\n", if *flag { "ON" } else { "OFF" })),
             }
         }
-        Command::ShowTable(name) => said(crate::stick::show(name.as_deref())?),
-        Command::ClearTable(name, key) => {
-            crate::stick::clear(name, key.as_deref())?;
-            said(String::new())
-        }
+        Command::Table(action, name, args) => said(super::tables::command(*action, name.as_deref(), args)?),
         Command::GetWeight(n) => {
             let (_, _, s) = find(rt, n)?;
             said(format!("{} (initial {})\n", s.weight(), s.initial_weight))

@@ -9,6 +9,7 @@ pub mod info;
 pub mod page;
 pub mod prometheus;
 pub mod stats;
+pub mod tables;
 pub mod typed;
 
 pub use command::{execute, parse, split, Cli, Command, Health, Level, Outcome, ServerName};
