@@ -14,7 +14,9 @@ pub use clearway_config::model::StickStore as Store;
 pub use clearway_config::model::StickData as Data;
 
 /// An entry's key. Addresses are kept as IPv6 (IPv4 mapped), so both families share a table.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// Ordered as HAProxy's trees order them (`show table` lists entries so): addresses and
+/// bytes by their bytes, integers by value.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Key {
     Ip(Ipv6Addr),
     Int(i64),
@@ -366,7 +368,7 @@ impl Table {
                     .collect::<Vec<_>>()
             })
             .collect();
-        out.sort_by(|a, b| format!("{:?}", a.0).cmp(&format!("{:?}", b.0)));
+        out.sort_by(|a, b| a.0.cmp(&b.0));
         out
     }
 
@@ -485,6 +487,31 @@ mod tests {
             gpc0: true,
             ..Store::default()
         }
+    }
+
+    #[test]
+    fn entries_are_listed_in_key_order_and_set_values_read_back() {
+        let t = Table::new("t", store(), 100, None, false);
+        for a in ["2001:db8::1", "::ffff:192.168.1.101", "::ffff:192.168.1.0"] {
+            assert!(t.set(
+                &Key::ip(a.parse().unwrap()),
+                &[(Data::Gpc0, 4), (Data::HttpReqRate, 9)],
+                50
+            ));
+        }
+        let keys: Vec<String> = t.dump(60).into_iter().map(|d| format!("{:?}", d.0)).collect();
+        assert_eq!(
+            keys,
+            ["Ip(::ffff:192.168.1.0)", "Ip(::ffff:192.168.1.101)", "Ip(2001:db8::1)"]
+        );
+        let k = Key::ip("2001:db8::1".parse().unwrap());
+        assert_eq!(t.get(&k, Data::Gpc0, 60), Some(4));
+        assert_eq!(
+            t.get(&k, Data::HttpReqRate, 60),
+            Some(9),
+            "a rate set holds for its period"
+        );
+        assert!(t.stores(Data::Gpc0) && !t.stores(Data::Gpt0));
     }
 
     #[test]

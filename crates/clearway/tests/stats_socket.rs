@@ -91,6 +91,8 @@ fn drain_maint_and_weight_move_new_traffic_while_sessions_in_progress_finish() {
     assert_eq!(cli(&user_sock, "disable server app/s1"), "Permission denied\n\n");
     assert_eq!(stat(&user_sock, "app", "s1")["status"], "no check");
     assert!(cli(&user_sock, "frobnicate").starts_with("Unknown command"));
+    // Nor does it see the clients' addresses (HAProxy's `show sess` is an operator's).
+    assert_eq!(cli(&user_sock, "show sess"), "Permission denied\n\n");
     drop(lb);
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -495,7 +495,9 @@ pub fn needs(c: &Command) -> Level {
         | Command::Mode(..) => Level::Admin,
         // Listing the tables is a user's; looking into one, or changing it, an operator's.
         Command::Table(super::tables::Action::Show, None, _) => Level::User,
-        Command::ClearCounters { all: false }
+        // Client addresses: not for a user-level socket, as in HAProxy.
+        Command::ShowSess
+        | Command::ClearCounters { all: false }
         | Command::ShowErrors { .. }
         | Command::GetVar(_)
         | Command::SetVar { .. }
