@@ -176,6 +176,16 @@ pub struct LogTarget {
     pub level: u8,
     /// Lines below this level are sent at this level instead (default: emerg, no change).
     pub minlevel: u8,
+    /// `sample RANGES:SIZE`: of each SIZE lines in turn, only those whose number (from 1)
+    /// falls in a range are sent here (spreading lines over several targets).
+    pub sample: Option<LogSample>,
+}
+
+/// A `log` line's `sample`: inclusive ranges of line numbers, and the cycle's size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSample {
+    pub ranges: Vec<(u32, u32)>,
+    pub size: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -282,7 +282,10 @@ fn ask_raw(topo: &clearway_testkit::Topology, payload: &str) -> String {
 fn log_lines_that_cannot_be_honoured_are_config_errors() {
     for (line, says) in [
         ("log ring@buf local0", "rings are not supported"),
-        ("log 127.0.0.1 sample 1:2 local0", "sample"),
+        ("log 127.0.0.1 sample 0:2 local0", "ranges start from 1"),
+        ("log 127.0.0.1 sample 1,3:2 local0", "should be greater or equal to 3"),
+        ("log 127.0.0.1 sample 1-3,2:5 local0", "overlaps"),
+        ("log 127.0.0.1 sample 1-3 local0", "missing sample size"),
         (
             "log 127.0.0.1 local0\n    option httplog clf",
             "'option httplog clf' is not supported",
@@ -773,4 +776,36 @@ fn httpslog_lines_end_with_the_tls_handshake_as_haproxys_do() {
     );
     // Over plain TCP the TLS fields have no value (a resumed session is false).
     assert_eq!(got[0][2], "0/-/-/-/0 -/-/-");
+}
+
+#[test]
+fn log_sample_spreads_lines_over_targets_as_haproxy_does() {
+    let Some(topo) = topology("logsmp") else { return };
+    let _w = common::http::echo(&topo, "198.51.100.10:80", "web1");
+    let rx = udp_receivers(&topo, &[180, 181, 280, 281]);
+    let cfg = format!(
+        "{DEFAULTS}frontend fe\n    bind 192.0.2.1:PORT\n    option httplog\n\
+         \x20   log 127.0.0.1:1PORT sample 1,3:5 local0\n    log 127.0.0.1:2PORT sample 2,4-5:5 local0\n\
+         \x20   default_backend be\nbackend be\n    server web1 198.51.100.10:80\n"
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
+    let paths = |rx: &UdpSocket, n: usize| -> Vec<String> {
+        traffic(rx, n)
+            .iter()
+            .filter_map(|l| {
+                l.split_once("\"GET ")
+                    .map(|(_, r)| r.split(' ').next().unwrap_or("").to_string())
+            })
+            .collect()
+    };
+    for port in [80, 81] {
+        for i in 1..=10 {
+            common::http::get(&topo, &format!("http://192.0.2.1:{port}/r{i}"), &[]);
+        }
+    }
+    for (who, first, second) in [("clearway", &rx[0], &rx[2]), ("haproxy", &rx[1], &rx[3])] {
+        assert_eq!(paths(first, 4), ["/r1", "/r3", "/r6", "/r8"], "{who}");
+        assert_eq!(paths(second, 6), ["/r2", "/r4", "/r5", "/r7", "/r9", "/r10"], "{who}");
+        assert_eq!(quiet(first), None, "{who}");
+    }
 }

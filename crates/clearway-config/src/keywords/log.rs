@@ -3,7 +3,7 @@
 //! HAProxy's `log <address> [len <n>] [format <fmt>] <facility> [<level> [<minlevel>]]`.
 
 use crate::model::Span;
-use crate::model::{LogDest, LogTarget, SyslogFormat};
+use crate::model::{LogDest, LogSample, LogTarget, SyslogFormat};
 
 /// Syslog facilities by code, as HAProxy names them.
 pub const FACILITIES: [&str; 24] = [
@@ -28,6 +28,7 @@ pub fn parse(span: &Span, words: &[String]) -> Result<LogTarget, String> {
         facility: 1,
         level: 7,
         minlevel: 0,
+        sample: None,
     };
     let mut i = 1;
     loop {
@@ -61,7 +62,8 @@ pub fn parse(span: &Span, words: &[String]) -> Result<LogTarget, String> {
                 i += 2;
             }
             Some("sample") => {
-                return Err("'log ... sample' is not supported: Clearway would log every line, not the sample".into())
+                t.sample = Some(sample(words.get(i + 1).map(String::as_str).unwrap_or(""))?);
+                i += 2;
             }
             _ => break,
         }
@@ -98,6 +100,47 @@ pub fn parse(span: &Span, words: &[String]) -> Result<LogTarget, String> {
         return Err(format!("'log': unexpected '{extra}' after the levels"));
     }
     Ok(t)
+}
+
+/// `RANGES:SIZE`, as HAProxy reads it: ranges `N` or `LOW-HIGH` (from 1, not overlapping)
+/// separated by commas, and a cycle at least as long as the highest range reaches.
+fn sample(arg: &str) -> Result<LogSample, String> {
+    let (ranges, size) = arg
+        .split_once(':')
+        .ok_or("'log ... sample': missing sample size (RANGES:SIZE)")?;
+    let mut out: Vec<(u32, u32)> = Vec::new();
+    for r in ranges.split(',') {
+        let num = |x: &str| x.trim().parse::<u32>().ok().filter(|n| *n > 0);
+        let (low, high) = match r.split_once('-') {
+            Some((a, b)) => (num(a), num(b)),
+            None => (num(r), num(r)),
+        };
+        let (Some(low), Some(high)) = (low, high) else {
+            return Err(format!(
+                "'log ... sample': wrong sample range '{r}' (ranges start from 1)"
+            ));
+        };
+        if low > high {
+            return Err(format!("'log ... sample': wrong sample range '{r}' (low above high)"));
+        }
+        if out.iter().any(|&(l, h)| low <= h && l <= high) {
+            return Err(format!("'log ... sample': range '{r}' overlaps another"));
+        }
+        out.push((low, high));
+    }
+    let highest = out.iter().map(|r| r.1).max().unwrap_or(0);
+    let size = size
+        .parse::<u32>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("'log ... sample': wrong sample size '{size}' for sample range '{arg}'"))?;
+    if size < highest {
+        return Err(format!(
+            "'log ... sample': sample size {size} should be greater or equal to {highest} the maximum of the high ranges limits"
+        ));
+    }
+    out.sort_unstable();
+    Ok(LogSample { ranges: out, size })
 }
 
 fn dest(addr: &str) -> Result<LogDest, String> {
@@ -201,13 +244,27 @@ mod tests {
     }
 
     #[test]
+    fn sample_ranges_are_read_sorted() {
+        let s = t("127.0.0.1 sample 4-5,2:6 local0").expect("a log line").sample;
+        assert_eq!(
+            s,
+            Some(LogSample {
+                ranges: vec![(2, 2), (4, 5)],
+                size: 6
+            })
+        );
+    }
+
+    #[test]
     fn what_cannot_be_honoured_is_an_error() {
         for (line, says) in [
             ("127.0.0.1", "expects a facility"),
             ("127.0.0.1 local9", "unknown log facility"),
             ("127.0.0.1 local0 loud", "unknown log level"),
             ("127.0.0.1 format json local0", "format json"),
-            ("127.0.0.1 sample 1:2 local0", "sample"),
+            ("127.0.0.1 sample 1-x:2 local0", "wrong sample range '1-x'"),
+            ("127.0.0.1 sample 3-2:4 local0", "low above high"),
+            ("127.0.0.1 sample 1:0 local0", "wrong sample size '0'"),
             ("ring@buf local0", "rings"),
             ("bogus local0", "not an address"),
             ("127.0.0.1 local0 info debug extra", "unexpected 'extra'"),

@@ -398,6 +398,7 @@ impl Globals {
             facility: 3,
             level: 7,
             minlevel: 0,
+            sample: None,
         };
         let sink = Sink::open(&t).ok()?;
         Some(Globals {

@@ -91,6 +91,8 @@ pub struct Sink {
     level: u8,
     minlevel: u8,
     len: usize,
+    /// `sample`: the lines this target takes, and the count of lines offered so far.
+    sample: Option<(clearway_config::model::LogSample, AtomicU64)>,
 }
 
 impl std::fmt::Debug for Sink {
@@ -129,13 +131,22 @@ impl Sink {
             level: t.level,
             minlevel: t.minlevel,
             len: t.len.unwrap_or(1024),
+            sample: t.sample.clone().map(|s| (s, AtomicU64::new(0))),
         })
+    }
+
+    /// Whether the next line offered is one `sample` keeps (each line of a level this target
+    /// takes counts, as HAProxy counts them).
+    fn sampled(&self) -> bool {
+        let Some((s, n)) = &self.sample else { return true };
+        let at = (n.fetch_add(1, Ordering::Relaxed) % u64::from(s.size)) as u32 + 1;
+        s.ranges.iter().any(|&(low, high)| (low..=high).contains(&at))
     }
 
     /// Sends `msg` at syslog `level` (6 info, 3 err, ...), unless the target takes only more
     /// severe lines. `tag` is the program name, `host` the name `log-send-hostname` gives.
     pub fn send(&self, level: u8, tag: &str, host: Option<&str>, msg: &str) {
-        if level > self.level {
+        if level > self.level || !self.sampled() {
             return;
         }
         let level = level.max(self.minlevel);
@@ -260,6 +271,7 @@ mod tests {
             facility: 16,
             level: 6,
             minlevel: 0,
+            sample: None,
         };
         let sink = Sink::open(&t).unwrap();
         sink.send(6, "cw", None, "first");
@@ -310,6 +322,7 @@ mod tests {
             facility: 16,
             level: 6,
             minlevel: 0,
+            sample: None,
         };
         let sink = Sink::open(&t).unwrap();
         sink.send(7, "cw", None, "debug is above this target's level");
