@@ -521,6 +521,17 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
         }
         check_sources(&servers, ctx);
         if draft.mode == Mode::Tcp {
+            // A TCP session has no request, so no unique id to send.
+            for srv in servers.iter().filter(|s| s.send_proxy.v2_unique_id) {
+                ctx.error_hint(
+                    &srv.span,
+                    format!(
+                        "server '{}': 'proxy-v2-options unique-id' needs 'mode http' (a request's unique id): in 'mode tcp' servers would not receive it",
+                        srv.name
+                    ),
+                    Some("remove 'unique-id' from 'proxy-v2-options', or use 'mode http'".into()),
+                );
+            }
             let hdr = servers.iter().find(|s| {
                 matches!(
                     s.source.as_ref().and_then(|x| x.usesrc.as_ref()),

@@ -119,6 +119,8 @@ pub struct ClientSide<'a> {
     pub request_key: Option<u64>,
     /// The server a `use-server` rule assigned (`Backend::assigned_server`).
     pub assigned: Option<Assigned>,
+    /// The request's unique id, for a PROXY protocol header that carries it.
+    pub unique_id: Option<&'a str>,
 }
 
 impl ClientSide<'_> {
@@ -315,7 +317,7 @@ pub async fn connect_or_reuse<T>(
             (r, _) => r,
         };
         let connected = match (connected, &be.send_proxy[slot.server]) {
-            (Ok(s), p) if p.on() => send_proxy(s, p, client.conn).await,
+            (Ok(s), p) if p.on() => send_proxy(s, p, client.conn, client.unique_id).await,
             (r, _) => r,
         };
         match connected {
@@ -367,7 +369,12 @@ pub async fn connect_or_reuse<T>(
 /// Sends a `send-proxy*` server the PROXY protocol header that starts its connection: the
 /// client's addresses (those a received header gave, if any), and with version 2 the ALPN
 /// and what `proxy-v2-options` asks for. A new connection has room for it at once.
-async fn send_proxy(mut s: TcpStream, p: &SendProxy, c: &ConnSamples) -> Result<TcpStream, ConnectError> {
+async fn send_proxy(
+    mut s: TcpStream,
+    p: &SendProxy,
+    c: &ConnSamples,
+    unique_id: Option<&str>,
+) -> Result<TcpStream, ConnectError> {
     use tokio::io::AsyncWriteExt;
     let tls = c.tls.as_deref();
     let out = proxy_protocol::Outgoing {
@@ -379,6 +386,7 @@ async fn send_proxy(mut s: TcpStream, p: &SendProxy, c: &ConnSamples) -> Result<
             .and_then(|h| h.authority.as_deref())
             .or_else(|| tls.and_then(|t| t.sni.as_deref())),
         tls: tls.map(|t| (t.version, t.cipher)),
+        unique_id,
     };
     match s.write_all(&proxy_protocol::encode(p, &out)).await {
         Ok(()) => Ok(s),

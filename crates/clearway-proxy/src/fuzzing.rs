@@ -602,18 +602,22 @@ pub fn proxy_header(data: &[u8]) {
             v2,
             v2_authority: true,
             v2_crc32c: true,
+            v2_unique_id: true,
             ..Default::default()
         };
+        let id = h.unique_id.as_deref().and_then(|b| std::str::from_utf8(b).ok());
         let o = Outgoing {
             addrs: h.addrs,
             alpn: h.alpn.as_deref().filter(|a| a.len() < 1024),
             authority: h.authority.as_deref(),
             tls: None,
+            unique_id: id,
         };
         let back = parse(&encode(&p, &o)).expect("what is sent reads back");
         assert_eq!(back.addrs, h.addrs);
         if v2 && h.addrs.is_some() {
             assert_eq!(back.authority, h.authority);
+            assert_eq!(back.unique_id.as_deref(), id.map(str::as_bytes));
         }
     }
 }

@@ -267,6 +267,7 @@ async fn tcp_connect(fe: &Frontend, client: &mut Client, conn: &ConnSamples) -> 
         timed: fe.logger.as_ref().is_some_and(|l| l.per_session()),
         request_key: None,
         assigned,
+        unique_id: None,
     };
     match dispatch::connect_server(&be, side).await {
         Ok(sc) => {

@@ -57,7 +57,7 @@ fn a_balancer_in_front_sends_it_and_servers_see_the_real_client() {
 /// HAProxy behind, as the server: it says what the header it received told it.
 const HAPROXY_RECEIVER: &str = "defaults\n    mode http\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\
      frontend pp\n    bind 127.0.0.1:9001 accept-proxy\n    \
-     http-request return status 200 content-type text/plain lf-string \"src=%[src]:%[src_port] dst=%[dst]:%[dst_port] authority=%[fc_pp_authority]\\n\"\n\
+     http-request return status 200 content-type text/plain lf-string \"src=%[src]:%[src_port] dst=%[dst]:%[dst_port] authority=%[fc_pp_authority] uid=%[fc_pp_unique_id]\\n\"\n\
      frontend plain\n    bind 127.0.0.1:9002\n    http-request return status 200 content-type text/plain string ok\n";
 
 fn value<'a>(body: &'a str, key: &str) -> &'a str {
@@ -82,12 +82,14 @@ fn servers_receive_the_header_haproxy_would_send() {
          frontend v2\n    bind 192.0.2.1:81\n    default_backend b2\n\
          frontend tls\n    bind 192.0.2.1:443 ssl crt {}\n    default_backend b2\n\
          frontend web\n    mode http\n    bind 192.0.2.1:82\n    default_backend b3\n\
+         frontend ids\n    mode http\n    bind 192.0.2.1:83\n    unique-id-format TEST-%[path]\n    default_backend b4\n\
          backend b1\n    server h 127.0.0.1:9001 send-proxy\n\
          backend b2\n    server h 127.0.0.1:9001 send-proxy-v2 proxy-v2-options authority,crc32c,ssl-cipher\n\
-         backend b3\n    mode http\n    http-reuse always\n    server h 127.0.0.1:9001 send-proxy-v2\n",
+         backend b3\n    mode http\n    http-reuse always\n    server h 127.0.0.1:9001 send-proxy-v2\n\
+         backend b4\n    mode http\n    server h 127.0.0.1:9001 send-proxy-v2 proxy-v2-options unique-id\n",
         leaf.pem.display()
     );
-    let _cw = start(&topo, &cfg, &[80, 81, 82, 443]);
+    let _cw = start(&topo, &cfg, &[80, 81, 82, 83, 443]);
     for (port, version) in [(80, "v1"), (81, "v2")] {
         let body = get(
             &topo,
@@ -120,6 +122,27 @@ fn servers_receive_the_header_haproxy_would_send() {
         let body = get(&topo, "http://192.0.2.1:82/", &["--interface", from]);
         assert!(value(&body, "src=").starts_with(&format!("{from}:")), "{from}: {body}");
     }
+    // `proxy-v2-options unique-id`: each request's own id, also for two requests on one
+    // client connection (a header names one request, so its connection serves no other).
+    let body = common::http::get_all(&topo, &["http://192.0.2.1:83/a", "http://192.0.2.1:83/b"], &[]);
+    let ids: Vec<&str> = body.split_whitespace().filter_map(|w| w.strip_prefix("uid=")).collect();
+    assert_eq!(ids, ["TEST-/a", "TEST-/b"], "{body}");
+    assert_eq!(
+        value(&get(&topo, "http://192.0.2.1:82/", &[]), "uid="),
+        "",
+        "not asked for"
+    );
+}
+
+#[test]
+fn a_unique_id_tlv_needs_mode_http() {
+    let cfg = format!(
+        "{TCP_DEFAULTS}frontend f\n    bind 127.0.0.1:8080\n    default_backend b\n\
+         backend b\n    server h 127.0.0.1:9001 send-proxy-v2 proxy-v2-options unique-id\n"
+    );
+    let out = clearway_testkit::Clearway::check(binary(), &cfg);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("needs 'mode http'"), "{err}");
 }
 
 /// Checks of a `send-proxy` server start with a header too (LOCAL / UNKNOWN), unless they go

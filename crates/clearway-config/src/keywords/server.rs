@@ -480,11 +480,12 @@ fn proxy_v2_options(list: &str, p: &mut crate::model::SendProxy) -> Res<()> {
             "ssl-cipher" => (p.v2_ssl, p.v2_ssl_cipher) = (true, true),
             "authority" => p.v2_authority = true,
             "crc32c" => p.v2_crc32c = true,
-            "cert-sig" | "cert-key" | "unique-id" => {
+            "unique-id" => p.v2_unique_id = true,
+            "cert-sig" | "cert-key" => {
                 return Err((
                     format!("'proxy-v2-options {o}' is not supported: servers would not receive it"),
                     Some(format!(
-                        "remove '{o}' from the list (supported: ssl, cert-cn, ssl-cipher, authority, crc32c)"
+                        "remove '{o}' from the list (supported: ssl, cert-cn, ssl-cipher, authority, crc32c, unique-id)"
                     )),
                 ))
             }

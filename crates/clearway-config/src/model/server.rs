@@ -318,6 +318,9 @@ pub struct SendProxy {
     pub v2_authority: bool,
     /// A CRC32C checksum of the header (`crc32c`).
     pub v2_crc32c: bool,
+    /// The request's unique id (`unique-id-format`) in its TLV (`unique-id`): the header
+    /// then speaks for one request, and its connection serves no other.
+    pub v2_unique_id: bool,
 }
 
 impl SendProxy {

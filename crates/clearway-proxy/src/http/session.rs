@@ -430,6 +430,7 @@ impl Session {
             timed: fe.log_requests,
             request_key,
             assigned,
+            unique_id: parts.extensions.get::<super::samples::UniqueId>().map(|u| &*u.0),
         };
         let reuse = be.http.reuse;
         let shared = match reuse {
@@ -563,7 +564,9 @@ impl Session {
                     epoch: slot.epoch,
                     ..key(server)
                 },
-                home: home.clone(),
+                // A header that carried this request's unique id speaks for no other request
+                // (HAProxy keys connections by their header).
+                home: home.clone().filter(|_| !be.send_proxy[server].v2_unique_id),
                 slot,
             };
             let req_body = body.take().unwrap_or(ReqBody::Empty);

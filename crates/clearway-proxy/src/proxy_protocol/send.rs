@@ -36,6 +36,8 @@ pub struct Outgoing<'a> {
     pub authority: Option<&'a str>,
     /// The client's TLS version and cipher (OpenSSL's names), when it spoke TLS to Clearway.
     pub tls: Option<(&'a str, &'a str)>,
+    /// The request's unique id (`unique-id-format`): sent with `proxy-v2-options unique-id`.
+    pub unique_id: Option<&'a str>,
 }
 
 /// The header for `o`, in the version and with the options `p` asks for.
@@ -103,6 +105,9 @@ fn v2(p: &SendProxy, o: &Outgoing<'_>) -> Vec<u8> {
     }
     if let (true, Some(a)) = (p.v2_authority, o.authority) {
         push_tlv(&mut out, tlv::AUTHORITY, a.as_bytes());
+    }
+    if let (true, Some(id)) = (p.v2_unique_id, o.unique_id) {
+        push_tlv(&mut out, tlv::UNIQUE_ID, id.as_bytes());
     }
     if p.v2_ssl {
         // client flags (bit 0: TLS), verify result (0: no certificate failed), sub-TLVs.

@@ -123,6 +123,7 @@ fn what_is_sent_reads_back() {
         v2_ssl_cipher: true,
         v2_authority: true,
         v2_crc32c: true,
+        v2_unique_id: true,
         ..SendProxy::default()
     };
     for addrs in [
@@ -134,6 +135,7 @@ fn what_is_sent_reads_back() {
             alpn: Some(b"h2"),
             authority: Some("www.example.com"),
             tls: Some(("TLSv1.3", "TLS_AES_128_GCM_SHA256")),
+            unique_id: Some("req-42"),
         };
         for p in [&v1, &all] {
             let h = encode(p, &o);
@@ -143,6 +145,7 @@ fn what_is_sent_reads_back() {
             if p.v2 {
                 assert_eq!(back.alpn.as_deref(), Some(&b"h2"[..]));
                 assert_eq!(back.authority.as_deref(), Some("www.example.com"));
+                assert_eq!(back.unique_id.as_deref(), Some(&b"req-42"[..]));
             }
         }
     }
