@@ -228,13 +228,31 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
     let caps = Caps::of(s.kind);
     let listen = s.kind == Kind::Listen;
     if draft.mode == Mode::Http && caps.backend {
+        // In 'mode http' the rules run on the response's head, as it arrives: a rule that
+        // reads the response's bytes (there are none to read then), or `close` (cutting the
+        // server connection whose body is still coming), is not supported there yet.
+        use crate::rules::{Piece, TcpAction, VarValue};
+        let reads = |f: &crate::rules::Fetch| f.reads_response();
         for r in &draft.tcp_rules.response {
-            ctx.not_acted(
-                &r.span,
-                "'tcp-response content' in 'mode http'",
-                "tcp-response",
-                crate::keywords::NotActed::Unsupported,
-            );
+            let value_reads = match &r.action {
+                TcpAction::SetVar {
+                    value: VarValue::Expr(e),
+                    ..
+                } => reads(&e.fetch),
+                TcpAction::SetVar {
+                    value: VarValue::Format(t),
+                    ..
+                } => t.0.iter().any(|p| matches!(p, Piece::Expr(e) if reads(&e.fetch))),
+                _ => false,
+            };
+            let what = if r.action == TcpAction::Close {
+                "'tcp-response content close' in 'mode http'"
+            } else if value_reads || crate::keywords::tcp::uses(&r.condition, reads) {
+                "'tcp-response content' reading 'res.len' or 'res.payload' in 'mode http'"
+            } else {
+                continue;
+            };
+            ctx.not_acted(&r.span, what, "tcp-response", crate::keywords::NotActed::Unsupported);
         }
     }
     if draft.mode == Mode::Tcp {

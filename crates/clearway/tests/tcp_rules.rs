@@ -199,3 +199,64 @@ fn tcp_rules_set_variables_that_route_as_in_haproxy() {
         assert_eq!(send("192.0.2.3", b"PING me\n"), "s1", "{port}");
     }
 }
+
+#[test]
+fn tcp_response_rules_in_mode_http_run_on_the_response_head_as_in_haproxy() {
+    let Some(topo) = topology("tcrresh") else { return };
+    let _web = common::http::echo(&topo, "198.51.100.10:80", "web");
+    let rx = udp_receivers(&topo, &[180, 181]);
+    let dir = socket_dir("tcrresh");
+    let cfg = format!(
+        "global\n    stats socket {}/PORT.sock level admin\n{}frontend f\n    bind 192.0.2.1:PORT\n\
+         \x20   log 127.0.0.1:1PORT local0\n    log-format \"%ST %tsc %B %[var(txn.t)]\"\n    default_backend b\n\
+         backend b\n    http-request set-var(txn.path) path\n\
+         \x20   tcp-response content set-var(txn.t) str(seen)\n\
+         \x20   tcp-response content accept if {{ var(txn.path) -m beg /ok }}\n\
+         \x20   tcp-response content reject if {{ var(txn.path) -m beg /no }}\n\
+         \x20   http-response set-header x-t %[var(txn.t)]\n    server web 198.51.100.10:80\n",
+        dir.display(),
+        common::http::DEFAULTS
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
+    let get = |path: &str| format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let mut logged = Vec::new();
+    for (port, rx) in [(80, &rx[0]), (81, &rx[1])] {
+        // The rules set a variable the HTTP rules read, and accept.
+        let out = exchange(&topo, port, &get("/ok"));
+        assert!(out.starts_with("HTTP/1.1 200"), "{port}: {out}");
+        assert!(out.to_ascii_lowercase().contains("\r\nx-t: seen\r\n"), "{port}: {out}");
+        // A rejected response: the client's connection closes without an answer.
+        assert_eq!(exchange(&topo, port, &get("/no")), "", "{port}");
+        let mut buf = [0u8; 2048];
+        let mut lines = Vec::new();
+        for _ in 0..2 {
+            let n = rx.recv(&mut buf).expect("a log line");
+            let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+            lines.push(
+                line.split_once("]: ")
+                    .map(|(_, m)| m.trim_end().to_string())
+                    .unwrap_or(line),
+            );
+        }
+        logged.push(lines);
+        let rows = csv_rows(&cli(&dir.join(format!("{port}.sock")), "show stat"));
+        let dresp = |name: &str| rows.iter().find(|r| r["svname"] == name).map(|r| r["dresp"].clone());
+        assert_eq!(dresp("BACKEND").as_deref(), Some("1"), "{port}");
+        assert_eq!(dresp("FRONTEND").as_deref(), Some("1"), "{port}");
+    }
+    // Logged as HAProxy logs them: the denied one `PD`, with no status and no bytes. (The
+    // accepted one's byte count differs by the header lines each proxy writes.)
+    let without_bytes = |l: &str| -> Vec<String> {
+        let mut w: Vec<String> = l.split(' ').map(String::from).collect();
+        w.remove(2);
+        w
+    };
+    assert_eq!(
+        without_bytes(&logged[0][0]),
+        without_bytes(&logged[1][0]),
+        "Clearway, then HAProxy"
+    );
+    assert_eq!(logged[0][1], logged[1][1], "Clearway, then HAProxy");
+    assert_eq!(logged[0][1], "-1 PD-- 0 seen");
+    let _ = std::fs::remove_dir_all(&dir);
+}

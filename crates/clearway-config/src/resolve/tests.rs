@@ -210,6 +210,34 @@ fn tcp_request_rules() {
 }
 
 #[test]
+fn tcp_response_rules_in_mode_http_run_on_the_head_only() {
+    ok("backend b\n mode http\n tcp-response content set-var(txn.x) str(y)\n \
+        tcp-response content reject if { var(txn.x) -m str z }\n server s 192.0.2.1:80\n");
+    for (line, says) in [
+        (
+            "tcp-response content close",
+            "'tcp-response content close' in 'mode http'",
+        ),
+        (
+            "tcp-response content accept if { res.len gt 0 }",
+            "reading 'res.len' or 'res.payload'",
+        ),
+        (
+            "tcp-response content set-var(txn.x) res.payload(0,4)",
+            "reading 'res.len' or 'res.payload'",
+        ),
+    ] {
+        let e = crate::parse_str(
+            "t.cfg",
+            &format!("backend b\n mode http\n {line}\n server s 192.0.2.1:80\n"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("t.cfg:3") && e.contains(says), "{line}: {e}");
+    }
+}
+
+#[test]
 fn usesrc_hdr_ip_trust() {
     let l = ok("backend b\n mode http\n acl lb src 10.0.0.0/8\n source 0.0.0.0 usesrc hdr_ip(X-Forwarded-For) if lb\n server s 192.0.2.1:80\n");
     let b = l.config.backend("b").unwrap();

@@ -43,6 +43,9 @@ struct Marks {
     rejected: std::sync::atomic::AtomicBool,
     /// Clearway refused the server's response (`option checkcache`): `PH`.
     blocked: std::sync::atomic::AtomicBool,
+    /// A `tcp-response content` rule refused the server's response: no answer (`PD`, status
+    /// -1, as HAProxy logs it).
+    dropped: std::sync::atomic::AtomicBool,
     /// A response rule answered it instead of the server (`http-response return`): `LH`.
     local: std::sync::atomic::AtomicBool,
     /// `http-request tarpit` held it, then answered: `PT`.
@@ -137,6 +140,13 @@ impl ReqLog {
     /// The server's response was refused while its head was read (`PH`).
     pub fn blocked(&self) {
         self.marks.blocked.store(true, Ordering::Relaxed);
+        self.not_a_response();
+    }
+
+    /// A `tcp-response content` rule refused the server's response, and the client
+    /// connection was closed without an answer (`PD`).
+    pub fn response_dropped(&self) {
+        self.marks.dropped.store(true, Ordering::Relaxed);
         self.not_a_response();
     }
 
@@ -315,12 +325,14 @@ impl PendingLog {
         let killed = req.marks.killed.load(Ordering::Relaxed);
         let rejected = req.marks.rejected.load(Ordering::Relaxed);
         let blocked = req.marks.blocked.load(Ordering::Relaxed);
+        let dropped = req.marks.dropped.load(Ordering::Relaxed);
         let tarpitted = req.marks.tarpitted.load(Ordering::Relaxed);
         let local = req.marks.local.load(Ordering::Relaxed);
         let body_late = req.marks.body_late.load(Ordering::Relaxed);
         let aborted = req.marks.aborted.load(Ordering::Relaxed);
         let term = match (responded, status) {
             _ if rejected => *b"PR",
+            _ if dropped => *b"PD",
             _ if blocked => *b"PH",
             _ if local => *b"LH",
             _ if tarpitted => *b"PT",
@@ -353,7 +365,7 @@ impl PendingLog {
             tls: conn.tls.is_some(),
             // A request dropped before its server answered has no status (HAProxy logs -1;
             // it logs its 400 once the request reached the server).
-            status: (!rejected && !matches!(aborted, b'Q' | b'C')).then_some(status),
+            status: (!rejected && !dropped && !matches!(aborted, b'Q' | b'C')).then_some(status),
             term,
             bytes_out: head as u64,
             complete: false,

@@ -1,8 +1,9 @@
-//! `tcp-response content` rules (`mode tcp` backends): the server's first bytes, judged
+//! `tcp-response content` rules: in `mode tcp` backends, the server's first bytes, judged
 //! before they reach the client as HAProxy judges them (`accept`, `reject`, `close`), each
 //! rule as soon as its condition is decided, within `tcp-response inspect-delay`
-//! (`res.len`, `res.payload` and the connection's fetches). While they are judged, what the
-//! client sends goes on to the server.
+//! (`res.len`, `res.payload` and the connection's fetches), while what the client sends goes
+//! on to the server; in `mode http` backends, the response's head as it arrives, before the
+//! `http-response` rules (`accept`, `reject`, variables).
 
 use super::{payload, TcpRules, Verdict, MAX_INSPECT};
 use crate::acl::{ConnSamples, Samples, Value};
@@ -44,6 +45,12 @@ impl TcpRules {
     /// Whether there are response rules to run.
     pub fn has_response(&self) -> bool {
         !self.response.is_empty()
+    }
+
+    /// The rules on an HTTP response's head (`mode http`), which `s` gives with its request:
+    /// the first `accept` or `reject` that holds decides; variables are set on the way.
+    pub fn on_http_response(&self, s: &dyn Samples) -> Verdict<'_> {
+        Self::first(&self.response, s, &mut false)
     }
 
     /// Runs the response rules on the server's first bytes, read from `server` into `buf` as

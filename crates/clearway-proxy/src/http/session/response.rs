@@ -125,6 +125,12 @@ impl Session {
                 rp.extensions.insert(ResCaptured::headers(fe, &rp.headers));
             }
         }
+        // `tcp-response content` rules, on the head as it arrived, before the HTTP ones.
+        if resume.is_none() && be.tcp_rules.has_response() {
+            if let Some(span) = self.tcp_response_rules(be, req, &rp) {
+                return self.drop_response(be, server, req, body, &span);
+            }
+        }
         let at = resume.unwrap_or(At::Backend(0));
         match self.response_rules(Some(be), req, &mut rp, at) {
             (ResVerdict::Continue, _) => {}
@@ -197,6 +203,55 @@ impl Session {
                 (v, at) => return (v, at),
             }
         }
+    }
+
+    /// The backend's `tcp-response content` rules on a response's head: the rule that
+    /// rejected it, if one did.
+    #[inline(never)]
+    fn tcp_response_rules(
+        &self,
+        be: &Backend,
+        req: &http::request::Parts,
+        rp: &http::response::Parts,
+    ) -> Option<clearway_config::model::Span> {
+        let s = crate::http::samples::ResSamples {
+            req: crate::http::samples::ReqSamples { conn: &self.conn, req },
+            res: rp,
+        };
+        match be.tcp_rules.on_http_response(&s) {
+            crate::inspect::Verdict::Reject(span) => Some(span.clone()),
+            _ => None,
+        }
+    }
+
+    /// A response a `tcp-response content reject` rule refused, as HAProxy treats it: the
+    /// client's connection is closed without an answer, the server's too; counted as a
+    /// denied response, logged `PD` with no status.
+    #[inline(never)]
+    fn drop_response(
+        &self,
+        be: &Backend,
+        server: usize,
+        req: &http::request::Parts,
+        body: ResBody,
+        span: &clearway_config::model::Span,
+    ) -> Response<ResBody> {
+        tracing::info!(backend = %be.rt.name, server = %be.rt.servers[server].name, client = %self.conn.peer, "response rejected by 'tcp-response content reject' at {span}");
+        let listener = self.conn.listener.as_ref().map(|l| &l.counters);
+        let sv = &be.rt.servers[server].counters;
+        for c in [&self.fe.counters, &be.rt.counters, sv].into_iter().chain(listener) {
+            c.inc(Field::DeniedResp);
+        }
+        if let Some(l) = req.extensions.get::<ReqLog>() {
+            l.response_dropped();
+        }
+        // The server's connection goes with its body (reset: its state is unknown).
+        drop(body);
+        // An empty answer marked silent: the client side closes its connection instead.
+        let mut res = Response::new(ResBody::local(bytes::Bytes::new()));
+        *res.status_mut() = http::StatusCode::BAD_GATEWAY;
+        res.extensions_mut().insert(crate::http::reply::Silent);
+        res
     }
 
     /// `on_response` for a response whose rules may wait for its body (`http-response
