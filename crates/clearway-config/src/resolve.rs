@@ -317,11 +317,8 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
             );
         }
         for (opt, span) in &draft.http_options {
+            // Acted on in both modes (mode tcp: a session waiting for its server).
             if opt == "abortonclose" {
-                if caps.backend {
-                    let what = format!("'option abortonclose' in {} '{}' (mode tcp)", s.kind.word(), s.name);
-                    ctx.not_acted(span, &what, "abortonclose", crate::keywords::NotActed::Unsupported);
-                }
                 continue;
             }
             // As HAProxy: a TCP proxy logs in the TCP format instead.

@@ -121,6 +121,8 @@ pub struct ClientSide<'a> {
     pub assigned: Option<Assigned>,
     /// The request's unique id, for a PROXY protocol header that carries it.
     pub unique_id: Option<&'a str>,
+    /// Set once a server's slot is granted (the session left the queue, if it was in it).
+    pub slotted: Option<&'a std::sync::atomic::AtomicBool>,
 }
 
 impl ClientSide<'_> {
@@ -246,7 +248,12 @@ pub async fn connect_or_reuse<T>(
         let slot = match first.take() {
             Some(slot) => slot,
             None => match be.queue.acquire(&be.rt, client.key(be), want, queue_limit).await {
-                Ok(server) => SlotGuard::new(be, server, client.timed.then(Instant::now)),
+                Ok(server) => {
+                    if let Some(s) = client.slotted {
+                        s.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    SlotGuard::new(be, server, client.timed.then(Instant::now))
+                }
                 Err(NoSlot::NoServer) if be.rt.only_broken_return_paths() => {
                     return Err(DispatchError::ReturnPathBroken)
                 }

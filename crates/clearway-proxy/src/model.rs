@@ -337,7 +337,7 @@ pub struct Backend {
     pub persist: bool,
     /// `option checkcache`.
     pub checkcache: bool,
-    /// `option abortonclose` (HTTP/1 clients).
+    /// `option abortonclose`: HTTP/1 clients, and `mode tcp` sessions waiting for a server.
     pub abortonclose: bool,
     /// `disabled`: stopped, without servers, and absent from the statistics.
     pub disabled: bool,

@@ -266,7 +266,7 @@ impl Runtime {
                 retry_on: b.retry_on.clone(),
                 persist: b.options.persist,
                 checkcache: b.options.checkcache && b.mode == model::Mode::Http,
-                abortonclose: b.options.abortonclose && b.mode == model::Mode::Http,
+                abortonclose: b.options.abortonclose,
                 disabled: b.disabled,
                 pool: Arc::new(Pool::with_needs(
                     // No cap per key but the connection limit: each server's `pool-max-conn`

@@ -260,6 +260,7 @@ async fn tcp_connect(fe: &Frontend, client: &mut Client, conn: &ConnSamples) -> 
         let bent = be.bent(&samples);
         be.persistence(&samples, be.assigned_server(&samples, bent), bent)
     };
+    let slotted = std::sync::atomic::AtomicBool::new(false);
     let side = ClientSide {
         conn,
         hdr_ip: None,
@@ -268,8 +269,26 @@ async fn tcp_connect(fe: &Frontend, client: &mut Client, conn: &ConnSamples) -> 
         request_key: None,
         assigned,
         unique_id: None,
+        slotted: Some(&slotted),
     };
-    match dispatch::connect_server(&be, side).await {
+    let connecting = dispatch::connect_server(&be, side);
+    let connected = if be.abortonclose {
+        // `option abortonclose`: a client that closes (or fails) while its session waits in
+        // the queue or for the server's handshake ends it there, as HAProxy aborts it; what
+        // it sends meanwhile goes to the server first.
+        match abort_on_close(client.stream(), &mut first, connecting).await {
+            Some(r) => r,
+            None => {
+                let queued = !slotted.load(std::sync::atomic::Ordering::Relaxed);
+                tracing::info!(frontend = %fe.name, backend = %be.rt.name, client = %peer, "client closed while {}: session aborted ('option abortonclose')", if queued { "queued" } else { "connecting" });
+                be.rt.counters.inc(Field::ClientAborts);
+                return Err((if queued { *b"CQ" } else { *b"CC" }, Some(be)));
+            }
+        }
+    } else {
+        connecting.await
+    };
+    match connected {
         Ok(sc) => {
             stick.commit(&be.rt.servers[sc.slot.server]);
             Ok(Connected { be, sc, first })
@@ -284,6 +303,39 @@ async fn tcp_connect(fe: &Frontend, client: &mut Client, conn: &ConnSamples) -> 
             Err((term, Some(be)))
         }
     }
+}
+
+/// The most read from a client while its session waits for a server (`abort_on_close`):
+/// beyond it the client is no longer watched.
+const WATCH_MAX: usize = 64 * 1024;
+
+/// Runs `connecting` while watching the client (`option abortonclose`): what it sends
+/// meanwhile is added to `first`; None when it closes its side, or its connection fails,
+/// before `connecting` is done (which is then dropped, ending the attempt).
+async fn abort_on_close<T>(
+    client: &mut dyn Stream,
+    first: &mut Vec<u8>,
+    connecting: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    use std::task::Poll;
+    let mut connecting = std::pin::pin!(connecting);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(r) = connecting.as_mut().poll(cx) {
+            return Poll::Ready(Some(r));
+        }
+        while first.len() < WATCH_MAX {
+            let mut chunk = [0u8; 4096];
+            let mut buf = tokio::io::ReadBuf::new(&mut chunk);
+            match std::pin::Pin::new(&mut *client).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) if buf.filled().is_empty() => return Poll::Ready(None),
+                Poll::Ready(Ok(())) => first.extend_from_slice(buf.filled()),
+                Poll::Ready(Err(_)) => return Poll::Ready(None),
+                Poll::Pending => break,
+            }
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples, reg: Option<&crate::sessions::Registered>) {

@@ -759,10 +759,12 @@ fn unique_ids_belong_to_frontends() {
 }
 
 #[test]
-fn abortonclose_is_acted_on_in_http_and_refused_in_tcp_backends() {
-    let l = ok("defaults\n mode http\n option abortonclose\nfrontend ft\n bind :80\n default_backend b\nbackend b\n server s 127.0.0.1:80\n");
-    assert!(l.config.backends.iter().all(|b| b.options.abortonclose));
-    let tcp = "defaults\n mode tcp\n option abortonclose\nfrontend ft\n bind :80\n default_backend b\nbackend b\n server s 127.0.0.1:80\n";
-    let e = crate::parse_str("t.cfg", tcp).unwrap_err().to_string();
-    assert!(e.contains("t.cfg:3:") && e.contains("mode tcp"), "{e}");
+fn abortonclose_is_acted_on_in_both_modes() {
+    for mode in ["http", "tcp"] {
+        let l = ok(&format!(
+            "defaults\n mode {mode}\n option abortonclose\nfrontend ft\n bind :80\n default_backend b\nbackend b\n server s 127.0.0.1:80\n"
+        ));
+        assert!(l.config.backends.iter().all(|b| b.options.abortonclose), "{mode}");
+        assert!(l.warnings.iter().all(|w| !w.message.contains("abortonclose")), "{mode}");
+    }
 }

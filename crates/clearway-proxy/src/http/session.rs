@@ -431,6 +431,7 @@ impl Session {
             request_key,
             assigned,
             unique_id: parts.extensions.get::<super::samples::UniqueId>().map(|u| &*u.0),
+            slotted: None,
         };
         let reuse = be.http.reuse;
         let shared = match reuse {
