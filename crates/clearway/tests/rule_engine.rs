@@ -768,3 +768,49 @@ fn so_id_and_so_name_tell_the_listening_socket_as_haproxy() {
         assert_eq!(got, want, "{who}");
     }
 }
+
+#[test]
+fn response_rules_track_and_count_on_stick_tables_as_haproxy() {
+    let Some(topo) = topology("rulerstk") else { return };
+    let dir = socket_dir("rulerstk");
+    let _w = echo(&topo, "198.51.100.10:80", "web1");
+    let cfg = format!(
+        "global\n    stats socket {}/PORT.sock level admin\n{DEFAULTS}frontend fe\n    bind 192.0.2.1:PORT\n\
+         \x20   stick-table type ip size 1k expire 1h store gpc0,conn_cnt,conn_cur,http_req_cnt,http_err_cnt\n\
+         \x20   http-response track-sc0 src if {{ status 404 }}\n\
+         \x20   http-response sc-inc-gpc0(0) if {{ status 404 }}\n    http-request set-var(txn.p) path\n    default_backend be\n\
+         backend be\n    http-response set-status 404 if {{ var(txn.p) -m str /missing }}\n    server web1 198.51.100.10:80\n",
+        dir.display()
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
+    let mut tables = Vec::new();
+    for port in [80, 81] {
+        for path in ["/", "/missing", "/", "/missing", "/missing"] {
+            common::http::get(
+                &topo,
+                &format!("http://192.0.2.1:{port}{path}"),
+                &["--interface", "192.0.2.2"],
+            );
+        }
+        // Entry addresses and times left differ by nature.
+        let table: Vec<String> = cli(&dir.join(format!("{port}.sock")), "show table fe")
+            .lines()
+            .map(|l| {
+                let l = l
+                    .split_once(": key=")
+                    .map_or(l.to_string(), |(_, r)| format!("key={r}"));
+                l.split(' ')
+                    .filter(|w| !w.starts_with("exp="))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        tables.push(table);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(tables[0], tables[1], "Clearway, then HAProxy");
+    assert_eq!(
+        tables[0][1],
+        "key=192.0.2.2 use=0 gpc0=3 conn_cnt=3 conn_cur=0 http_req_cnt=3 http_err_cnt=3"
+    );
+}

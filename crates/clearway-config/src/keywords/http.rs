@@ -202,9 +202,10 @@ pub fn rule(d: &Directive, phase: Phase, acls: &[Named]) -> Res<Option<HttpRule>
         return fail(format!("'{kw}' expects an action, e.g. '{kw} set-header NAME VALUE'"));
     };
     if let Some(action) = stick_action(action, &words[1..], &format!("{kw} {action}"))? {
-        if response {
+        // As HAProxy: request and response rules track, not `http-after-response`.
+        if phase == Phase::After {
             return fail(format!(
-                "'{kw} {}' is not supported yet (request rules track)",
+                "'{kw} {}': http-after-response rules do not track (use http-response)",
                 words[0]
             ));
         }

@@ -179,6 +179,8 @@ mod tests {
             ("http-request sc-set-gpt0(3) 1", "0, 1 or 2"),
             ("http-request silent-drop now", "only a condition"),
             ("http-response set-src src", "unknown action"),
+            ("http-after-response track-sc0 src", "do not track"),
+            ("http-after-response sc-inc-gpc0(0)", "do not track"),
             ("http-request capture src id 0", "no request capture slot 0"),
             ("http-response capture src len 4", "then 'id N'"),
             ("http-request capture src len 0", "above 0"),

@@ -113,6 +113,20 @@ struct Rule {
     span: clearway_config::model::Span,
 }
 
+/// `track-scN` and `sc-inc-gpc0(N)`, in request and response rules alike (the request
+/// counts on an entry tracked in either).
+fn stick_effect(a: &Action, s: &dyn crate::acl::Samples) {
+    match a {
+        Action::TrackSc(slot, key, table) => {
+            if let Some(into) = s.trackers() {
+                crate::stick::track(s, into, (*slot, key, table.as_deref()), true);
+            }
+        }
+        Action::ScIncGpc0(n) => crate::stick::inc_gpc0(s, *n),
+        _ => {}
+    }
+}
+
 /// What the request rules decided.
 pub enum Verdict {
     Continue,
@@ -208,6 +222,8 @@ pub struct HttpRules {
     writes_vars: bool,
     /// A request rule tracks stick-table entries (`track-scN`).
     pub tracks: bool,
+    /// A response rule does (`http-response track-scN`).
+    pub tracks_response: bool,
     /// A rule reads which backend or server handles the request: messages keep them.
     pub reads_route: bool,
 }
@@ -430,6 +446,7 @@ impl HttpRules {
         HttpRules {
             moves_addresses,
             tracks: (h.request_rules.iter()).any(|r| matches!(r.action, HttpAction::TrackSc { .. })),
+            tracks_response: (h.response_rules.iter()).any(|r| matches!(r.action, HttpAction::TrackSc { .. })),
             writes_vars: (h
                 .request_rules
                 .iter()
@@ -506,6 +523,11 @@ impl HttpRules {
         if self.writes_vars {
             super::samples::with_vars(req);
         }
+        // Response rules that track: the request keeps their entries (its status counts on
+        // them when it ends).
+        if self.tracks_response && req.extensions.get::<super::samples::ReqTrackers>().is_none() {
+            req.extensions.insert(super::samples::ReqTrackers::default());
+        }
         if from == 0 && self.buffer_request && req.extensions.get::<super::read_ahead::BodyAhead>().is_none() {
             return Verdict::WaitBody {
                 next: 0,
@@ -527,14 +549,8 @@ impl HttpRules {
             let s = ReqSamples { conn, req };
             let edit = match &r.action {
                 Action::Allow => break,
-                Action::TrackSc(slot, key, table) => {
-                    if let Some(into) = s.trackers() {
-                        crate::stick::track(&s, into, (*slot, key, table.as_deref()), true);
-                    }
-                    continue;
-                }
-                Action::ScIncGpc0(n) => {
-                    crate::stick::inc_gpc0(&s, *n);
+                a @ (Action::TrackSc(..) | Action::ScIncGpc0(_)) => {
+                    stick_effect(a, &s);
                     continue;
                 }
                 Action::SetPath(t) => {

@@ -417,6 +417,10 @@ impl Samples for ResSamples<'_> {
         self.req.tracked(slot)
     }
 
+    fn trackers(&self) -> Option<&crate::stick::Trackers> {
+        self.req.trackers()
+    }
+
     fn vars(&self, scope: Scope) -> Option<&VarStore> {
         match scope {
             Scope::Res => self.res.extensions.get::<ResVars>().map(|v| &*v.0),

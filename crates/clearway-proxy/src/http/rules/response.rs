@@ -110,6 +110,12 @@ impl HttpRules {
                     }
                     continue;
                 }
+                // As HAProxy: the request counts on an entry tracked here (its status too,
+                // when it ends).
+                a @ (Action::TrackSc(..) | Action::ScIncGpc0(_)) => {
+                    super::stick_effect(a, &s);
+                    continue;
+                }
                 Action::Capture(e, slot) => {
                     if let Some(v) = crate::acl::text(&s, e) {
                         if let Some(c) = res.extensions.get_mut::<crate::http::access_log::ResCaptured>() {

@@ -65,14 +65,17 @@ impl Session {
         let status = res.status().as_u16();
         if status >= 400 {
             let session = self.conn.trackers.get().map(|t| t.all()).unwrap_or_default();
-            let request =
-                if self.fe.http.tracks || be.is_some_and(|b| b.http.tracks) || self.fe.tcp_rules.content_writes_vars {
-                    req.extensions
-                        .get::<crate::http::samples::ReqTrackers>()
-                        .map(|t| t.0.all())
-                } else {
-                    None
-                };
+            let request = if self.fe.http.tracks
+                || self.fe.http.tracks_response
+                || be.is_some_and(|b| b.http.tracks || b.http.tracks_response)
+                || self.fe.tcp_rules.content_writes_vars
+            {
+                req.extensions
+                    .get::<crate::http::samples::ReqTrackers>()
+                    .map(|t| t.0.all())
+            } else {
+                None
+            };
             crate::stick::count_status(session.into_iter().chain(request.unwrap_or_default()), status);
         }
         tracing::debug!(
