@@ -94,8 +94,8 @@ fn tcp_response_rules_and_where_they_may_be() {
         ),
         ("defaults\n tcp-response content reject\n", "anonymous 'defaults'"),
         (
-            "backend b\n mode http\n tcp-response content reject\n",
-            "in 'mode http'",
+            "backend b\n mode http\n tcp-response content close\n",
+            "'tcp-response content close' in 'mode http'",
         ),
     ] {
         let e = crate::parse_str("t.cfg", cfg).unwrap_err().to_string();
