@@ -298,6 +298,22 @@ fn show_sess_shutdown_sessions_and_on_marked_down_end_a_servers_sessions_in_prog
             "{sess}"
         );
     }
+    // `show sess ID`: one session's details (`all`: each one's); an unknown one is not found.
+    let id = lines[0].split(':').next().expect("an id");
+    let one = cli(&sock, &format!("show sess {id}"));
+    assert!(one.starts_with(&format!("{id}: [")), "{one}");
+    assert!(one.contains(" proto=tcpv4 source=192.0.2.2:"), "{one}");
+    assert!(
+        one.contains("\n  frontend=app (id=") && one.contains(" mode=tcp)\n"),
+        "{one}"
+    );
+    assert!(
+        one.contains("\n  server=s") && one.contains(") addr=198.51.100.1"),
+        "{one}"
+    );
+    let every = cli(&sock, "show sess all");
+    assert_eq!(every.matches("\n  backend=app (id=").count(), 2, "{every}");
+    assert_eq!(cli(&sock, "show sess 0xffffff"), "Session not found.\n\n");
     // The operator ends s2's sessions: its client is closed without the server's answer,
     // the other session goes on.
     assert_eq!(cli(&sock, "shutdown sessions server app/s2"), "\n");

@@ -130,6 +130,8 @@ pub enum Command {
     SetMaxconnGlobal(u32),
     /// `show sess`: the sessions in progress.
     ShowSess,
+    /// `show sess ID` (one session's details; None: `all`, every one's).
+    ShowSessDetail(Option<u64>),
     /// `shutdown sessions server B/S`: ends the sessions in progress on a server.
     ShutdownSessions(ServerName),
     /// `show errors [PROXY|IID] [request|response]`: the last malformed requests.
@@ -208,7 +210,10 @@ const HELP: &[(&str, &str)] = &[
     ),
     ("set maxconn global <value>", "change the per-process maxconn setting"),
     ("shutdown sessions server <bk>/<srv>", "kill sessions on a server"),
-    ("show sess", "report the list of current sessions"),
+    (
+        "show sess [<id>|all]",
+        "report the list of current sessions or dump this exact session",
+    ),
     ("get var <name>", "retrieve contents of a process-wide variable"),
     (
         "show table [<table>]",
@@ -341,9 +346,10 @@ pub fn parse(words: &[String]) -> Result<Command, String> {
         ["show", "servers", "state", b] => Command::ShowServersState(Some(b.to_string())),
         ["show", "backend"] => Command::ShowBackend,
         ["show", "sess"] => Command::ShowSess,
-        ["show", "sess", ..] => {
-            return Err("'show sess' takes no argument in Clearway (no session details yet).".into())
-        }
+        ["show", "sess", "all", ..] => Command::ShowSessDetail(None),
+        // As HAProxy reads it (strtoul, base 0): `0x` hexadecimal, `0` octal, else decimal;
+        // what does not read is no session.
+        ["show", "sess", id, ..] => Command::ShowSessDetail(Some(c_number(id))),
         ["show", "version"] => Command::ShowVersion,
         ["show", "transparent"] => Command::ShowTransparent,
         ["get", "weight", ..] => Command::GetWeight(server_name(words.get(2))?),
@@ -451,6 +457,18 @@ pub fn parse(words: &[String]) -> Result<Command, String> {
     Ok(cmd)
 }
 
+/// A number as C's `strtoul(s, NULL, 0)` reads it: `0x` hexadecimal, a leading `0` octal,
+/// else decimal; 0 when nothing reads.
+fn c_number(s: &str) -> u64 {
+    let (digits, radix) = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(h) => (h, 16),
+        None if s.len() > 1 && s.starts_with('0') => (&s[1..], 8),
+        None => (s, 10),
+    };
+    let end = digits.find(|c: char| !c.is_digit(radix)).unwrap_or(digits.len());
+    u64::from_str_radix(&digits[..end], radix).unwrap_or(0)
+}
+
 /// A non-negative integer argument.
 fn int(s: &str) -> Result<u32, String> {
     s.parse().map_err(|_| "Integer value expected.".to_string())
@@ -497,6 +515,7 @@ pub fn needs(c: &Command) -> Level {
         Command::Table(super::tables::Action::Show, None, _) => Level::User,
         // Client addresses: not for a user-level socket, as in HAProxy.
         Command::ShowSess
+        | Command::ShowSessDetail(_)
         | Command::ClearCounters { all: false }
         | Command::ShowErrors { .. }
         | Command::GetVar(_)
@@ -590,6 +609,7 @@ fn run(rt: &Runtime, c: &Command, cli: &mut Cli) -> Result<Outcome, String> {
         Command::ShowVersion => said(format!("{}\n", env!("CARGO_PKG_VERSION"))),
         Command::ShowTransparent => said(info::show_transparent(rt)),
         Command::ShowSess => said(info::show_sess(rt)),
+        Command::ShowSessDetail(id) => said(info::show_sess_detail(rt, *id)),
         Command::GetVar(name) => said(crate::acl::show_process_var(name).ok_or("Variable not found.")?),
         Command::SetVar { name, fmt, value } => {
             if clearway_sample::VarName::parse(name).is_ok_and(|v| v.scope != clearway_sample::Scope::Proc) {

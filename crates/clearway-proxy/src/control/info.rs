@@ -94,6 +94,88 @@ pub fn show_sess(rt: &Runtime) -> String {
     out
 }
 
+/// `show sess ID` (`all`: every session): a session's details in HAProxy's layout, for what
+/// Clearway knows of it (when it began, its client, frontend, backend and server, its age);
+/// HAProxy's internal states (flags, task, buffers) are left out. "Session not found." when
+/// there is no such session in progress.
+pub fn show_sess_detail(rt: &Runtime, id: Option<u64>) -> String {
+    let ids = super::stats::proxy_ids(rt);
+    let iid = |name: &str| ids.iter().find(|(n, _)| n == name).map_or(0, |(_, i)| *i);
+    let mode = |m: clearway_config::model::Mode| match m {
+        clearway_config::model::Mode::Http => "http",
+        clearway_config::model::Mode::Tcp => "tcp",
+    };
+    let mut out = String::new();
+    let mut all: Vec<(&crate::model::Frontend, crate::sessions::Entry)> = Vec::new();
+    for fe in &rt.frontends {
+        if let Some(s) = &fe.sessions {
+            all.extend(
+                s.all()
+                    .into_iter()
+                    .filter(|e| id.is_none_or(|i| i == e.id))
+                    .map(|e| (&**fe, e)),
+            );
+        }
+    }
+    all.sort_by_key(|(_, e)| e.id);
+    for (fe, e) in &all {
+        let age = e.started.elapsed();
+        let began = std::time::SystemTime::now() - age;
+        let mut date = String::new();
+        crate::log::time::accept_date(&mut date, began, true);
+        let micros = began
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_micros());
+        // HAProxy writes microseconds; `accept_date` ends with milliseconds.
+        let date = format!("{}{:03}", date, micros % 1000);
+        let proto = if e.client.ip().to_canonical().is_ipv4() {
+            "tcpv4"
+        } else {
+            "tcpv6"
+        };
+        let _ = writeln!(
+            out,
+            "0x{:x}: [{date}] id={} proto={proto} source={}",
+            e.id, e.id, e.client
+        );
+        let _ = writeln!(
+            out,
+            "  frontend={} (id={} mode={})",
+            fe.name,
+            iid(&fe.name),
+            mode(fe.mode)
+        );
+        match &e.server {
+            Some(sid) => {
+                let (b, s) = rt.server(*sid);
+                let _ = writeln!(
+                    out,
+                    "  backend={} (id={} mode={})",
+                    b.rt.name,
+                    iid(&b.rt.name),
+                    mode(b.mode)
+                );
+                let _ = writeln!(
+                    out,
+                    "  server={} (id={}) addr={}",
+                    s.name,
+                    s.id,
+                    s.target(std::net::SocketAddr::new(s.ip, 0))
+                );
+            }
+            None => {
+                let _ = writeln!(out, "  backend=<NONE> (id=-1 mode=-)");
+                let _ = writeln!(out, "  server=<NONE> (id=-1)");
+            }
+        }
+        let _ = writeln!(out, "  age={}s", age.as_secs());
+    }
+    if all.is_empty() && id.is_some() {
+        out.push_str("Session not found.\n");
+    }
+    out
+}
+
 /// HAProxy's number for a check result (`srv_check_status`).
 fn check_status_number(reason: &str) -> u8 {
     match super::stats::check_code(reason) {

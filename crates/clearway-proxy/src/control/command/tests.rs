@@ -228,3 +228,15 @@ fn a_server_without_run_time_resolution_keeps_its_name() {
     );
     assert!(run(&rt, "set server be/s2 fqdn foo.example", Level::Operator).contains("Permission denied"));
 }
+
+#[test]
+fn show_sess_takes_an_id_as_strtoul_reads_it_or_all() {
+    let p = |l: &str| parse(&split(l)[0]);
+    assert_eq!(p("show sess 0x1f"), Ok(Command::ShowSessDetail(Some(31))));
+    assert_eq!(p("show sess 017"), Ok(Command::ShowSessDetail(Some(15))));
+    assert_eq!(p("show sess 31"), Ok(Command::ShowSessDetail(Some(31))));
+    assert_eq!(p("show sess 12ab"), Ok(Command::ShowSessDetail(Some(12))));
+    assert_eq!(p("show sess zz"), Ok(Command::ShowSessDetail(Some(0))));
+    assert_eq!(p("show sess all"), Ok(Command::ShowSessDetail(None)));
+    assert_eq!(p("show sess"), Ok(Command::ShowSess));
+}
