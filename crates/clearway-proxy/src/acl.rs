@@ -9,6 +9,10 @@ use regex::{Regex, RegexBuilder};
 use std::borrow::Cow;
 use std::net::IpAddr;
 
+mod vars;
+use vars::PROC_VARS;
+pub use vars::{assign_process_var, set_process_vars, set_var, show_process_var, unset_var};
+
 /// One value a fetch produced.
 #[derive(Debug, Clone, Copy)]
 pub enum Value<'a> {
@@ -64,59 +68,6 @@ pub fn text(s: &dyn Samples, expr: &Expr) -> Option<String> {
     first(s, expr, |v| String::from_utf8_lossy(&text_of(&v)).into_owned())
 }
 
-/// Makes the process variables the configuration names (HAProxy creates them at start-up),
-/// then runs the global section's `set-var` and `set-var-fmt` lines, in order (before any
-/// traffic: only constants and other variables have values).
-pub fn set_process_vars(names: &[VarName], lines: &[(VarName, rules::VarValue)]) {
-    for n in names {
-        PROC_VARS.declare(&n.name);
-    }
-    for (name, value) in lines {
-        assign_process_var(name, value);
-    }
-}
-
-/// Sets a process variable outside traffic (start-up, the runtime API's `set var`): only
-/// constants and other variables have values. An expression without a value leaves the
-/// variable as it was.
-pub fn assign_process_var(name: &VarName, value: &rules::VarValue) {
-    struct NoTraffic;
-    impl Samples for NoTraffic {
-        fn each(&self, _: &Fetch, _: &mut dyn FnMut(Value<'_>) -> bool) -> bool {
-            false
-        }
-    }
-    match value {
-        rules::VarValue::Expr(e) => {
-            first(&NoTraffic, e, |v| PROC_VARS.set(&name.name, v, SetConds::default()));
-        }
-        rules::VarValue::Format(t) => {
-            PROC_VARS.set(&name.name, Sample::string(render(t, &NoTraffic)), SetConds::default());
-        }
-    }
-}
-
-/// `set-var(NAME,CONDS) EXPR` or `set-var-fmt(NAME,CONDS) FMT`, with the samples of the
-/// connection or message: nothing when the scope has no store here.
-pub fn set_var(name: &VarName, conds: SetConds, value: &rules::VarValue, s: &dyn Samples) {
-    let Some(store) = s.vars(name.scope) else { return };
-    match value {
-        rules::VarValue::Expr(e) => {
-            first(s, e, |v| store.set(&name.name, v, conds));
-        }
-        rules::VarValue::Format(t) => {
-            store.set(&name.name, Sample::string(render(t, s)), conds);
-        }
-    }
-}
-
-/// `unset-var(NAME)`.
-pub fn unset_var(name: &VarName, s: &dyn Samples) {
-    if let Some(store) = s.vars(name.scope) {
-        store.unset(&name.name);
-    }
-}
-
 /// Renders a template with the samples of the current connection, request or response.
 pub fn render(t: &rules::Template, s: &dyn Samples) -> String {
     let mut out = String::new();
@@ -128,35 +79,6 @@ pub fn render(t: &rules::Template, s: &dyn Samples) -> String {
     }
     out
 }
-
-/// `get var proc.NAME`, as HAProxy answers it: `proc.x: type=sint value=<5>` (bytes that
-/// are not printable as `.`); None when there is no such variable with a value.
-pub fn show_process_var(name: &str) -> Option<String> {
-    let v = VarName::parse(name).ok().filter(|v| v.scope == Scope::Proc)?;
-    let s = PROC_VARS.get(&v.name)?;
-    let kind = match s {
-        Sample::Bool(_) => "bool",
-        Sample::Int(_) => "sint",
-        Sample::Ipv4(_) => "ipv4",
-        Sample::Ipv6(_) => "ipv6",
-        Sample::Str(_) => "str",
-        Sample::Bin(_) => "bin",
-    };
-    let shown: String = text_of(&s)
-        .iter()
-        .map(|&b| {
-            if b.is_ascii_graphic() || b == b' ' {
-                char::from(b)
-            } else {
-                '.'
-            }
-        })
-        .collect();
-    Some(format!("{name}: type={kind} value=<{shown}>"))
-}
-
-/// The variables of the process (`proc.*`).
-static PROC_VARS: std::sync::LazyLock<VarStore> = std::sync::LazyLock::new(VarStore::default);
 
 /// A sample as text: addresses canonical (an IPv4-mapped IPv6 one as IPv4), bytes up to
 /// the first NUL (HAProxy's cast).

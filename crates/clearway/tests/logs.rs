@@ -5,84 +5,10 @@
 
 mod common;
 use common::http::DEFAULTS;
+use common::syslog::*;
 use common::*;
 use std::net::UdpSocket;
 use std::path::Path;
-
-/// A syslog receiver: a UDP socket on the lb's loopback, where the proxies run.
-fn receiver(topo: &clearway_testkit::Topology) -> UdpSocket {
-    let s = topo
-        .lb
-        .enter(|| UdpSocket::bind("127.0.0.1:0"))
-        .expect("a UDP socket in the lb namespace");
-    s.set_read_timeout(Some(TIMEOUT)).expect("timeout");
-    s
-}
-
-/// The next `n` lines the receiver gets (fewer if they stop coming).
-fn lines(rx: &UdpSocket, n: usize) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; 65536];
-    while out.len() < n {
-        match rx.recv(&mut buf) {
-            Ok(len) => out.push(String::from_utf8_lossy(&buf[..len]).into_owned()),
-            Err(_) => break,
-        }
-    }
-    out
-}
-
-/// The next `n` traffic lines (a client's `ADDR:PORT [` after the tag), skipping the
-/// process's own messages, which go to the same global targets.
-fn traffic(rx: &UdpSocket, n: usize) -> Vec<String> {
-    let mut out = Vec::new();
-    while out.len() < n {
-        let got = lines(rx, 1);
-        let Some(l) = got.into_iter().next() else { break };
-        let msg = l.split_once("]: ").map_or("", |(_, m)| m);
-        let first = msg.split(' ').next().unwrap_or("");
-        if first.parse::<std::net::SocketAddr>().is_ok() {
-            out.push(l);
-        }
-    }
-    out
-}
-
-/// The next `n` traffic lines' messages after the client's address and port (which differ
-/// from one proxy to the other).
-fn after_client(rx: &UdpSocket, n: usize) -> Vec<String> {
-    traffic(rx, n)
-        .iter()
-        .map(|line| {
-            let msg = line.split_once("]: ").map_or("", |(_, m)| m).trim_end();
-            msg.split_once(' ').map_or(String::new(), |(_, rest)| rest.to_string())
-        })
-        .collect()
-}
-
-/// The next line containing `needle`, skipping others.
-fn line_with(rx: &UdpSocket, needle: &str) -> String {
-    loop {
-        match lines(rx, 1).into_iter().next() {
-            Some(l) if l.contains(needle) => return l,
-            Some(_) => continue,
-            None => panic!("no log line with '{needle}'"),
-        }
-    }
-}
-
-/// Whether nothing more arrives within a short while.
-fn quiet(rx: &UdpSocket) -> Option<String> {
-    rx.set_read_timeout(Some(std::time::Duration::from_millis(500)))
-        .expect("timeout");
-    let mut buf = vec![0u8; 65536];
-    let r = rx
-        .recv(&mut buf)
-        .ok()
-        .map(|n| String::from_utf8_lossy(&buf[..n]).into_owned());
-    rx.set_read_timeout(Some(TIMEOUT)).expect("timeout");
-    r
-}
 
 /// `halog ARGS` (HAProxy's log analyser, from its Debian package) over `lines`.
 fn halog(args: &[&str], lines: &[String]) -> String {
@@ -279,89 +205,6 @@ fn ask_raw(topo: &clearway_testkit::Topology, payload: &str) -> String {
 }
 
 #[test]
-fn log_lines_that_cannot_be_honoured_are_config_errors() {
-    for (line, says) in [
-        ("log ring@buf local0", "rings are not supported"),
-        ("log 127.0.0.1 sample 0:2 local0", "ranges start from 1"),
-        ("log 127.0.0.1 sample 1,3:2 local0", "should be greater or equal to 3"),
-        ("log 127.0.0.1 sample 1-3,2:5 local0", "overlaps"),
-        ("log 127.0.0.1 sample 1-3 local0", "missing sample size"),
-        (
-            "log 127.0.0.1 local0\n    option httplog clf",
-            "'option httplog clf' is not supported",
-        ),
-    ] {
-        let cfg = format!(
-            "defaults\n    mode http\n    timeout connect 5s\n    timeout client 5s\n    timeout server 5s\n\
-             frontend f\n    bind 127.0.0.1:8080\n    {line}\n"
-        );
-        let out = clearway_testkit::Clearway::check(binary(), &cfg);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success() && err.contains(says), "{line}: {err}");
-    }
-}
-
-#[test]
-fn the_processs_own_messages_go_to_the_global_log_too() {
-    let Some(topo) = topology("logp") else { return };
-    let rx = receiver(&topo);
-    let port = rx.local_addr().expect("addr").port();
-    // Nothing listens on the server's port: its health check fails.
-    let cfg = format!(
-        "global\n    log 127.0.0.1:{port} local0\n{DEFAULTS}frontend ft\n    bind 192.0.2.1:80\n    default_backend bk\n\
-         backend bk\n    server s1 198.51.100.10:9 check inter 200ms fall 1\n"
-    );
-    let _lb = start(&topo, &cfg, &[80]);
-    let l = line_with(&rx, "Server bk/s1 is DOWN");
-    // <132> is local0.warning, HAProxy's wording after the tag.
-    assert!(
-        l.starts_with("<132>") && l.contains("]: Server bk/s1 is DOWN, reason: Layer4 connection problem"),
-        "{l}"
-    );
-}
-
-#[test]
-fn refused_clients_are_logged_at_most_once_a_second_with_the_count_left_out() {
-    let Some(topo) = topology("lgth") else { return };
-    let _srv = peer_servers(&topo, &["198.51.100.10:80"]);
-    let cfg = "defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\
-               frontend ft\n    bind 192.0.2.1:80\n    tcp-request connection reject\n    default_backend bk\n\
-               backend bk\n    server s1 198.51.100.10:80\n";
-    let lb = start(&topo, cfg, &[80]);
-    let refused = |n: usize| {
-        for _ in 0..n {
-            let _ = read_all(connect(&topo, "192.0.2.1:80"));
-        }
-    };
-    refused(30);
-    // A new second: the next refusal is logged, with how many were left out before it.
-    std::thread::sleep(std::time::Duration::from_millis(1100));
-    refused(1);
-    let needle = "rejected by 'tcp-request connection reject'";
-    let counted = || {
-        let log = lb.log();
-        let mine: Vec<&str> = log.lines().filter(|l| l.contains(needle)).collect();
-        let left_out: u64 = mine
-            .iter()
-            .filter_map(|l| l.split("left_out=").nth(1))
-            .filter_map(|v| v.split(|c: char| !c.is_ascii_digit()).next()?.parse::<u64>().ok())
-            .sum();
-        (mine.len(), left_out)
-    };
-    assert!(
-        eventually(|| {
-            let (n, l) = counted();
-            n as u64 + l == 31
-        }),
-        "{:?}: {}",
-        counted(),
-        lb.log()
-    );
-    let (lines, _) = counted();
-    assert!(lines < 31, "one line per refusal: {}", lb.log());
-}
-
-#[test]
 fn log_separate_errors_raises_failures_to_err_and_dontlog_normal_keeps_only_them() {
     let Some(topo) = topology("lgse") else { return };
     let _srv = common::http::echo(&topo, "198.51.100.10:80", "s1");
@@ -388,62 +231,6 @@ fn log_separate_errors_raises_failures_to_err_and_dontlog_normal_keeps_only_them
     let l = traffic(&rx, 1);
     assert!(l[0].starts_with("<134>") && l[0].contains(" errs dead/d1 "), "{l:?}");
     assert_eq!(quiet(&rx), None);
-}
-
-#[test]
-fn a_tcp_syslog_target_gets_the_same_lines_as_haproxy_sends_it() {
-    let Some(topo) = topology("lgtc") else { return };
-    let _srv = common::http::echo(&topo, "198.51.100.10:80", "s1");
-    let listener = |()| {
-        topo.lb
-            .enter(|| std::net::TcpListener::bind("127.0.0.1:0"))
-            .expect("a TCP listener in the lb namespace")
-    };
-    let (l_cw, l_hap) = (listener(()), listener(()));
-    let config = |port: u16, l: &std::net::TcpListener| {
-        HTTP_CONFIG
-            .replace("{DEFAULTS}", DEFAULTS)
-            .replace(
-                "127.0.0.1:LOGPORT",
-                &format!("tcp@127.0.0.1:{}", l.local_addr().expect("addr").port()),
-            )
-            .replace("PORT", &port.to_string())
-    };
-    let _cw = start(&topo, &config(80, &l_cw), &[80]);
-    let _hap = clearway_testkit::Clearway::start(&topo.lb, Path::new("/usr/sbin/haproxy"), &config(81, &l_hap), &[81]);
-    let paths = ["/", "/denied", "/dead", "/a"];
-    let mut got = Vec::new();
-    for (port, l) in [(80, &l_cw), (81, &l_hap)] {
-        for p in paths {
-            http_code(&topo, &format!("http://192.0.2.1:{port}{p}"), &[]);
-        }
-        let (c, _) = l.accept().expect("the proxy connects to the log server");
-        c.set_read_timeout(Some(TIMEOUT)).expect("timeout");
-        let mut r = std::io::BufReader::new(c);
-        let mut lines = Vec::new();
-        while lines.len() < paths.len() {
-            use std::io::BufRead;
-            let mut line = String::new();
-            if r.read_line(&mut line).unwrap_or(0) == 0 {
-                break;
-            }
-            // Only traffic lines: a client's address first after the tag.
-            let msg = line.split_once("]: ").map_or("", |(_, m)| m);
-            if msg
-                .split(' ')
-                .next()
-                .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
-                .is_some()
-            {
-                lines.push(line);
-            }
-        }
-        got.push(lines);
-    }
-    assert_eq!(got[0].len(), paths.len(), "{:#?}", got[0]);
-    assert!(got[0][0].starts_with("<134>"), "{}", got[0][0]);
-    assert_eq!(halog(&["-H", "-st"], &got[0]), halog(&["-H", "-st"], &got[1]));
-    assert_eq!(halog(&["-H", "-st"], &got[0]), "200 2\n403 1\n503 1\n");
 }
 
 #[test]
@@ -779,33 +566,57 @@ fn httpslog_lines_end_with_the_tls_handshake_as_haproxys_do() {
 }
 
 #[test]
-fn log_sample_spreads_lines_over_targets_as_haproxy_does() {
-    let Some(topo) = topology("logsmp") else { return };
-    let _w = common::http::echo(&topo, "198.51.100.10:80", "web1");
-    let rx = udp_receivers(&topo, &[180, 181, 280, 281]);
-    let cfg = format!(
-        "{DEFAULTS}frontend fe\n    bind 192.0.2.1:PORT\n    option httplog\n\
-         \x20   log 127.0.0.1:1PORT sample 1,3:5 local0\n    log 127.0.0.1:2PORT sample 2,4-5:5 local0\n\
-         \x20   default_backend be\nbackend be\n    server web1 198.51.100.10:80\n"
-    );
-    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
-    let paths = |rx: &UdpSocket, n: usize| -> Vec<String> {
-        traffic(rx, n)
-            .iter()
-            .filter_map(|l| {
-                l.split_once("\"GET ")
-                    .map(|(_, r)| r.split(' ').next().unwrap_or("").to_string())
-            })
-            .collect()
+fn a_tcp_syslog_target_gets_the_same_lines_as_haproxy_sends_it() {
+    let Some(topo) = topology("lgtc") else { return };
+    let _srv = common::http::echo(&topo, "198.51.100.10:80", "s1");
+    let listener = |()| {
+        topo.lb
+            .enter(|| std::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("a TCP listener in the lb namespace")
     };
-    for port in [80, 81] {
-        for i in 1..=10 {
-            common::http::get(&topo, &format!("http://192.0.2.1:{port}/r{i}"), &[]);
+    let (l_cw, l_hap) = (listener(()), listener(()));
+    let config = |port: u16, l: &std::net::TcpListener| {
+        HTTP_CONFIG
+            .replace("{DEFAULTS}", DEFAULTS)
+            .replace(
+                "127.0.0.1:LOGPORT",
+                &format!("tcp@127.0.0.1:{}", l.local_addr().expect("addr").port()),
+            )
+            .replace("PORT", &port.to_string())
+    };
+    let _cw = start(&topo, &config(80, &l_cw), &[80]);
+    let _hap = clearway_testkit::Clearway::start(&topo.lb, Path::new("/usr/sbin/haproxy"), &config(81, &l_hap), &[81]);
+    let paths = ["/", "/denied", "/dead", "/a"];
+    let mut got = Vec::new();
+    for (port, l) in [(80, &l_cw), (81, &l_hap)] {
+        for p in paths {
+            http_code(&topo, &format!("http://192.0.2.1:{port}{p}"), &[]);
         }
+        let (c, _) = l.accept().expect("the proxy connects to the log server");
+        c.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+        let mut r = std::io::BufReader::new(c);
+        let mut lines = Vec::new();
+        while lines.len() < paths.len() {
+            use std::io::BufRead;
+            let mut line = String::new();
+            if r.read_line(&mut line).unwrap_or(0) == 0 {
+                break;
+            }
+            // Only traffic lines: a client's address first after the tag.
+            let msg = line.split_once("]: ").map_or("", |(_, m)| m);
+            if msg
+                .split(' ')
+                .next()
+                .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
+                .is_some()
+            {
+                lines.push(line);
+            }
+        }
+        got.push(lines);
     }
-    for (who, first, second) in [("clearway", &rx[0], &rx[2]), ("haproxy", &rx[1], &rx[3])] {
-        assert_eq!(paths(first, 4), ["/r1", "/r3", "/r6", "/r8"], "{who}");
-        assert_eq!(paths(second, 6), ["/r2", "/r4", "/r5", "/r7", "/r9", "/r10"], "{who}");
-        assert_eq!(quiet(first), None, "{who}");
-    }
+    assert_eq!(got[0].len(), paths.len(), "{:#?}", got[0]);
+    assert!(got[0][0].starts_with("<134>"), "{}", got[0][0]);
+    assert_eq!(halog(&["-H", "-st"], &got[0]), halog(&["-H", "-st"], &got[1]));
+    assert_eq!(halog(&["-H", "-st"], &got[0]), "200 2\n403 1\n503 1\n");
 }

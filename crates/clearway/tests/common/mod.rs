@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod syslog;
 
 use clearway_testkit::{Clearway, PeerServer, Topology};
 use std::net::SocketAddr;
