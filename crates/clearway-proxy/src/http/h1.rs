@@ -27,6 +27,7 @@ use tokio::time::Instant;
 use tokio_util::io::poll_read_buf;
 
 mod splice;
+pub(crate) use splice::poll_splice_on;
 pub use splice::SPLICE_MIN;
 
 /// Read at least this much room at a time.

@@ -7,7 +7,7 @@
 
 use super::super::body::ResBody;
 use super::super::decode::Decoder;
-use super::super::h1::SPLICE_MIN;
+use super::super::h1::{poll_splice_on, SPLICE_MIN};
 use super::super::req_body::{wake, Pipe as BodyPipe, Spliced, BODY_CLOSED, BODY_FAILED, BODY_TIMEOUT};
 use super::{ClientSocket, Conn, End};
 use clearway_net::splice::Pipe;
@@ -77,12 +77,8 @@ impl<IO: AsyncRead + AsyncWrite + ClientSocket + Unpin + Send + 'static> Conn<IO
                 let Some(s) = self.io.splice_socket() else {
                     return Poll::Ready(Err(End::Io(io::ErrorKind::NotConnected.into())));
                 };
-                match s.poll_write_ready(cx) {
-                    Poll::Ready(Ok(())) => match s.try_io(Interest::WRITABLE, || pipe.drain(s, *held)) {
-                        Ok(n) => Some(n),
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                        Err(e) => return Poll::Ready(Err(End::Io(e))),
-                    },
+                match poll_splice_on(s, cx, Interest::WRITABLE, || pipe.drain(s, *held)) {
+                    Poll::Ready(Ok(n)) => Some(n),
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(End::Io(e))),
                     Poll::Pending => None,
                 }
@@ -133,31 +129,24 @@ impl<IO: AsyncRead + AsyncWrite + ClientSocket + Unpin + Send + 'static> Conn<IO
         };
         st.started = true;
         let max = room.min(SPLICE_MAX) as usize;
-        let got = loop {
-            let Some(s) = self.io.splice_socket() else {
-                pipe.give_back();
-                st.unable = true;
-                return None;
-            };
-            match s.poll_read_ready(cx) {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(_)) => break Err(BODY_FAILED),
-                Poll::Pending => {
-                    p.spare = Some(pipe);
-                    p.conn = Some(cx.waker().clone());
-                    if self.client_gone_quiet(cx, waiting) {
-                        p.failed = Some(BODY_TIMEOUT);
-                        wake(&mut p.reader);
-                        return Some(Err(BODY_TIMEOUT));
-                    }
-                    return Some(Ok(()));
+        let Some(s) = self.io.splice_socket() else {
+            pipe.give_back();
+            st.unable = true;
+            return None;
+        };
+        let got = match poll_splice_on(s, cx, Interest::READABLE, || pipe.fill(s, max)) {
+            Poll::Ready(Ok(0)) => Err(BODY_CLOSED),
+            Poll::Ready(Ok(n)) => Ok(n),
+            Poll::Ready(Err(_)) => Err(BODY_FAILED),
+            Poll::Pending => {
+                p.spare = Some(pipe);
+                p.conn = Some(cx.waker().clone());
+                if self.client_gone_quiet(cx, waiting) {
+                    p.failed = Some(BODY_TIMEOUT);
+                    wake(&mut p.reader);
+                    return Some(Err(BODY_TIMEOUT));
                 }
-            }
-            match s.try_io(Interest::READABLE, || pipe.fill(s, max)) {
-                Ok(0) => break Err(BODY_CLOSED),
-                Ok(n) => break Ok(n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(_) => break Err(BODY_FAILED),
+                return Some(Ok(()));
             }
         };
         match got {

@@ -20,6 +20,32 @@ pub const SPLICE_MIN: u64 = 64 * 1024;
 /// The most one splice moves: a pipe's capacity.
 const SPLICE_MAX: u64 = clearway_net::splice::PIPE_SIZE as u64;
 
+/// One splice call on `s` (`f`: filling a pipe from it, or draining one to it) once `s` is
+/// ready for `interest`; Pending (woken when it is) until then. A readiness that turns out
+/// stale is cleared and waited for again. Shared by both sides' spliced bodies.
+pub(crate) fn poll_splice_on(
+    s: &tokio::net::TcpStream,
+    cx: &mut Context<'_>,
+    interest: Interest,
+    mut f: impl FnMut() -> io::Result<usize>,
+) -> Poll<io::Result<usize>> {
+    loop {
+        let ready = match interest {
+            Interest::WRITABLE => s.poll_write_ready(cx),
+            _ => s.poll_read_ready(cx),
+        };
+        match ready {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
+        }
+        match s.try_io(interest, &mut f) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            r => return Poll::Ready(r),
+        }
+    }
+}
+
 impl ResponseBody {
     /// Whether the rest of the body may be spliced from the server: nothing of it read into
     /// the buffer, a plain TCP connection, and a length of at least `SPLICE_MIN` still to
@@ -46,20 +72,13 @@ impl ResponseBody {
             return Poll::Ready(Some(Err(Error::Bad("a chunked body cannot be spliced"))));
         };
         let max = room.min(SPLICE_MAX) as usize;
-        let moved = loop {
-            let Some(s) = c.io.plain() else {
-                return Poll::Ready(Some(Err(Error::Bad("not a plain TCP connection"))));
-            };
-            match s.poll_read_ready(cx) {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(e)) => return Poll::Ready(Some(Err(e.into()))),
-                Poll::Pending => return super::server_quiet(self.idle, &mut self.waiting, c, cx),
-            }
-            match s.try_io(Interest::READABLE, || pipe.fill(s, max)) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Poll::Ready(Some(Err(e.into()))),
-            }
+        let Some(s) = c.io.plain() else {
+            return Poll::Ready(Some(Err(Error::Bad("not a plain TCP connection"))));
+        };
+        let moved = match poll_splice_on(s, cx, Interest::READABLE, || pipe.fill(s, max)) {
+            Poll::Ready(Ok(n)) => n,
+            Poll::Ready(Err(e)) => return Poll::Ready(Some(Err(e.into()))),
+            Poll::Pending => return super::server_quiet(self.idle, &mut self.waiting, c, cx),
         };
         self.waiting = None;
         c.io.spliced(moved, 0, moved == 0);
@@ -88,19 +107,14 @@ impl Conn {
             let Some(sock) = self.io.plain() else {
                 return (Poll::Ready(Err(io::ErrorKind::Unsupported.into())), wrote);
             };
-            match sock.poll_write_ready(cx) {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(e)) => return (Poll::Ready(Err(e)), wrote),
-                Poll::Pending => return (Poll::Pending, wrote),
-            }
-            match sock.try_io(Interest::WRITABLE, || s.pipe.drain(sock, s.len)) {
-                Ok(n) => {
+            match poll_splice_on(sock, cx, Interest::WRITABLE, || s.pipe.drain(sock, s.len)) {
+                Poll::Ready(Ok(n)) => {
                     s.len -= n;
                     wrote = true;
                     self.io.spliced(0, n, false);
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) => return (Poll::Ready(Err(e)), wrote),
+                Poll::Ready(Err(e)) => return (Poll::Ready(Err(e)), wrote),
+                Poll::Pending => return (Poll::Pending, wrote),
             }
         }
         (Poll::Ready(Ok(())), wrote)
