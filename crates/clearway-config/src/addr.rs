@@ -143,8 +143,12 @@ pub fn server_addr(s: &str) -> Result<(Host, ServerPort), String> {
     let (host, p) = split_host_port(s)?;
     let host = if let Ok(ip) = host.parse::<IpAddr>() {
         Host::Ip(parse_ip(&ip.to_string(), fam)?)
-    } else if host.is_empty() {
+    } else if host.is_empty() && p.is_none() {
         return Err(format!("missing host in server address '{s}'"));
+    } else if host.is_empty() {
+        // As HAProxy reads `:PORT` (or `:`): no host is 0.0.0.0, each client's original
+        // destination.
+        Host::Ip(Ipv4Addr::UNSPECIFIED.into())
     } else if host.chars().all(|c| c.is_ascii_alphanumeric() || "-._".contains(c)) {
         Host::Name(host.to_string())
     } else {
@@ -246,6 +250,11 @@ mod tests {
         );
         assert_eq!(server_addr("*:8080").unwrap().1, ServerPort::Fixed(8080));
         assert_eq!(server_addr("0.0.0.0").unwrap().0, Host::Ip("0.0.0.0".parse().unwrap()));
+        // As HAProxy: an empty host before a colon is 0.0.0.0; nothing at all is an error.
+        let anywhere = Host::Ip("0.0.0.0".parse().unwrap());
+        assert_eq!(server_addr(":").unwrap(), (anywhere.clone(), ServerPort::SameAsClient));
+        assert_eq!(server_addr(":80").unwrap(), (anywhere, ServerPort::Fixed(80)));
+        assert!(server_addr("").is_err());
     }
 
     #[test]

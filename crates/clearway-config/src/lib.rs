@@ -20,6 +20,7 @@ mod text;
 pub mod units;
 
 pub use diag::{Diagnostic, Errors};
+pub use keywords::dynamic_server;
 pub use keywords::global::process_var;
 pub use model::Config;
 

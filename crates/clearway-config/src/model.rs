@@ -46,6 +46,12 @@ pub struct Config {
     pub userlists: Vec<std::sync::Arc<Userlist>>,
     /// The `cache` sections.
     pub caches: Vec<CacheDef>,
+    /// The global TLS defaults, which servers added at run time start from too.
+    pub tls_defaults: TlsDefaults,
+    /// State fetches named on `acl` lines, used by a rule or not (`acl x srv_sess_rate(b/s)
+    /// gt 50`): checked like the others, and their servers kept from `del server`, as in
+    /// HAProxy.
+    pub acl_line_refs: Vec<(String, Option<String>, Span)>,
 }
 
 impl Config {

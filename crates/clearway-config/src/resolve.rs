@@ -55,6 +55,7 @@ pub fn build(sections: &[Section], ctx: &mut Ctx) -> Config {
         crate::keywords::acl::with_userlists(&userlists, || proxies(sections, ctx))
     });
     cfg.userlists = userlists;
+    cfg.tls_defaults = ctx.tls.clone();
     cfg
 }
 
@@ -225,6 +226,11 @@ fn base(s: &Section, named: &HashMap<String, Draft>, last: &Option<Draft>, ctx: 
 }
 
 fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
+    for t in draft.acls.iter().flat_map(|a| &a.tests) {
+        if let crate::rules::Fetch::Server { backend, server, .. } = &t.fetch {
+            (cfg.acl_line_refs).push((backend.clone(), Some(server.clone()), s.span.clone()));
+        }
+    }
     let caps = Caps::of(s.kind);
     let listen = s.kind == Kind::Listen;
     if draft.mode == Mode::Http && caps.backend {
@@ -460,18 +466,7 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
             .servers
             .iter()
             .cloned()
-            .map(|mut srv| {
-                if srv.source.is_none() {
-                    srv.source = draft.source.clone();
-                }
-                // HAProxy's reading of `minconn` and `maxconn` together.
-                if srv.minconn > srv.maxconn {
-                    srv.maxconn = srv.minconn;
-                } else if srv.minconn == 0 {
-                    srv.minconn = srv.maxconn;
-                }
-                srv
-            })
+            .map(|srv| crate::keywords::dynamic_server::settle(srv, &draft.source))
             .collect::<Vec<_>>();
         // A stopped proxy: checked, then without servers.
         let mut servers = if draft.disabled { Vec::new() } else { servers };
@@ -536,17 +531,6 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
         }
         check_sources(&servers, ctx);
         if draft.mode == Mode::Tcp {
-            // A TCP session has no request, so no unique id to send.
-            for srv in servers.iter().filter(|s| s.send_proxy.v2_unique_id) {
-                ctx.error_hint(
-                    &srv.span,
-                    format!(
-                        "server '{}': 'proxy-v2-options unique-id' needs 'mode http' (a request's unique id): in 'mode tcp' servers would not receive it",
-                        srv.name
-                    ),
-                    Some("remove 'unique-id' from 'proxy-v2-options', or use 'mode http'".into()),
-                );
-            }
             let hdr = servers.iter().find(|s| {
                 matches!(
                     s.source.as_ref().and_then(|x| x.usesrc.as_ref()),
@@ -560,29 +544,10 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
                 );
             }
         }
-        for srv in servers
-            .iter()
-            .filter(|s| (s.ssl || (s.check.enabled && s.check_tls())) && s.tls.verifies() && s.tls.ca_file.is_none())
-        {
-            ctx.error_hint(
-                &srv.span,
-                format!("server '{}' verifies the server's certificate ('ssl', verify required by default) but has no 'ca-file'", srv.name),
-                Some(
-                    "add 'ca-file /path/to/ca.pem', or 'verify none' to skip verification \
-                     ('ssl-server-verify none' in the global section for every server)"
-                        .into(),
-                ),
-            );
-        }
-        for srv in servers
-            .iter()
-            .filter(|s| s.check.observe == Some(true) && draft.mode != Mode::Http)
-        {
-            ctx.error_hint(
-                &srv.span,
-                format!("server '{}': 'observe layer7' needs 'mode http'", srv.name),
-                Some("use 'observe layer4' to watch connections in mode tcp".into()),
-            );
+        for srv in &servers {
+            for (m, h) in crate::keywords::dynamic_server::line_errors(srv, draft.mode) {
+                ctx.error_hint(&srv.span, m, h);
+            }
         }
         for srv in servers.iter().filter(|s| s.check.observe.is_some() && !s.check.enabled) {
             ctx.warn(
@@ -592,15 +557,6 @@ fn finish(s: &Section, mut draft: Draft, cfg: &mut Config, ctx: &mut Ctx) {
                     srv.name
                 ),
             );
-        }
-        for srv in servers.iter().filter(|s| s.check.enabled && s.check.port.is_none()) {
-            if !matches!(srv.port, crate::model::ServerPort::Fixed(_)) {
-                ctx.error_hint(
-                    &srv.span,
-                    format!("server '{}' has 'check' but no port to check", srv.name),
-                    Some("give the address a port, or add 'port N' to the server line".into()),
-                );
-            }
         }
         // As HAProxy: a request hash needs requests; in mode tcp, round robin, said so.
         let mut balance = draft.balance.clone();

@@ -2,18 +2,24 @@
 //! servers allowed to take traffic (active servers, else backups). Owns the choice of a server
 //! and the taking of its slot; must not wait, connect or retry (the data plane does).
 
+use crate::append::AppendOnly;
 pub use crate::balance::Choice;
 use crate::balance::{self, Algorithm};
 use crate::counters::{Counters, Gauge};
 use crate::server::ServerRt;
 use clearway_config::model::{self, Timeouts};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+
+/// A backend's servers, in configuration order, then those added at run time.
+pub type Servers = AppendOnly<ServerRt>;
 
 #[derive(Debug)]
 pub struct BackendRt {
     pub name: String,
-    pub servers: Vec<ServerRt>,
+    /// Its servers; `add server` appends to them at run time.
+    pub servers: Servers,
     pub retries: u32,
     pub redispatch: bool,
     pub allbackups: bool,
@@ -27,7 +33,7 @@ pub struct BackendRt {
     /// `fullconn` (configured, or worked out from the frontends), shown as the backend's `slim`.
     pub fullconn: u32,
     /// A server's limit follows `conns` (`minconn` below `maxconn`).
-    follows: bool,
+    follows: AtomicBool,
     /// Traffic counters, per worker thread.
     pub counters: Counters,
     /// Sessions per second, counted when a rule reads it (`be_sess_rate`).
@@ -40,7 +46,7 @@ impl BackendRt {
         BackendRt {
             name: cfg.name.clone(),
             algo: balance::algorithm(&cfg.balance, cfg.hash_type, servers.len()),
-            servers,
+            servers: servers.into_iter().collect(),
             retries: cfg.retries,
             redispatch: cfg.redispatch,
             allbackups: cfg.options.allbackups,
@@ -48,7 +54,7 @@ impl BackendRt {
             last_client: Mutex::new(None),
             conns: Default::default(),
             fullconn: cfg.fullconn.unwrap_or(1),
-            follows: false,
+            follows: AtomicBool::new(false),
             counters: Counters::default(),
             sess_rate: None,
         }
@@ -58,15 +64,24 @@ impl BackendRt {
     /// worked out): servers with a `minconn` below their `maxconn` then follow its load.
     pub fn with_fullconn(mut self, fullconn: u32) -> BackendRt {
         self.fullconn = fullconn.max(1);
-        let follow = crate::server::Follow {
+        let follow = self.follow();
+        self.servers.for_each_mut(|s| s.follow(&follow));
+        self.follows = AtomicBool::new(self.servers.iter().any(|s| s.minconn < s.maxconn()));
+        self
+    }
+
+    /// What a server with a `minconn` below its `maxconn` follows: this backend's load.
+    pub fn follow(&self) -> crate::server::Follow {
+        crate::server::Follow {
             fullconn: self.fullconn,
             sessions: self.conns.clone(),
-        };
-        for s in &mut self.servers {
-            s.follow(&follow);
         }
-        self.follows = self.servers.iter().any(|s| s.minconn < s.maxconn());
-        self
+    }
+
+    /// A server added at run time has a `minconn` below its `maxconn`: its limit follows
+    /// this backend's load from now on.
+    pub fn now_follows(&self) {
+        self.follows.store(true, Ordering::Relaxed);
     }
 
     /// A session starts wanting a server: it counts in `conns` until `leave` (or `release`
@@ -94,7 +109,7 @@ impl BackendRt {
     /// True when a server's limit follows the backend's load: waiters are then served first
     /// (a rising limit must not let newcomers overtake them).
     pub fn follows_load(&self) -> bool {
-        self.follows
+        self.follows.load(Ordering::Relaxed)
     }
 
     /// The same backend, with counters for `threads` worker threads.
@@ -234,7 +249,7 @@ impl BackendRt {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::balance::testutil::servers;
+    use crate::balance::testutil::servers_vec as servers;
 
     fn backend(mut s: Vec<ServerRt>, backups: &[usize], allbackups: bool) -> BackendRt {
         for &b in backups {
@@ -243,7 +258,7 @@ mod tests {
         BackendRt {
             name: "b".into(),
             algo: balance::algorithm(&model::Balance::RoundRobin, model::HashType::MapBased, s.len()),
-            servers: s,
+            servers: s.into_iter().collect(),
             retries: 3,
             redispatch: false,
             allbackups,
@@ -251,7 +266,7 @@ mod tests {
             last_client: Mutex::new(None),
             conns: Default::default(),
             fullconn: 1,
-            follows: false,
+            follows: AtomicBool::new(false),
             counters: Counters::default(),
             sess_rate: None,
         }

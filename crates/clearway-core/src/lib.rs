@@ -2,6 +2,7 @@
 //! and the source-address rules of transparent proxying. Must not open sockets, spawn tasks or
 //! read the clock: the data plane (clearway-proxy) drives it.
 
+pub mod append;
 pub mod backend;
 pub mod balance;
 pub mod capture;
@@ -15,6 +16,7 @@ pub mod source;
 pub mod stick;
 pub mod thread;
 
+pub use append::AppendOnly;
 pub use backend::{BackendRt, Choice};
 pub use counters::{Counters, Field, Gauge};
 pub use ids::{BackendId, FrontendId, ServerId};

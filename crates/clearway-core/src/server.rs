@@ -37,6 +37,9 @@ const RESOLUTION_MAINT: u16 = 256;
 /// Up, but its checks passed only conditionally (`http-check disable-on-404`): no new traffic
 /// from the balancer (HAProxy's `NOLB`, a stopping server).
 const NOLB: u16 = 512;
+/// Removed by `del server`: kept in place (sessions may still name its index) but gone from
+/// the backend's choices, names and statistics.
+const DELETED: u16 = 1024;
 
 #[derive(Debug)]
 pub struct ServerRt {
@@ -102,6 +105,8 @@ pub struct ServerRt {
     /// When the operational or administrative state last changed, in seconds on the caller's
     /// clock (0: never).
     pub last_change: AtomicU64,
+    /// Sessions given to it per second, counted when a rule reads it (`srv_sess_rate`).
+    pub sess_rate: Option<crate::rate::Rate>,
 }
 
 /// What a `minconn` server's limit follows: the sessions of its backend (HAProxy's
@@ -238,12 +243,19 @@ impl ServerRt {
             last_check: std::sync::Mutex::new(None),
             last_probe: std::sync::Mutex::new(None),
             last_change: AtomicU64::new(0),
+            sess_rate: None,
         }
     }
 
     /// The same server, numbered `id`.
     pub fn with_id(mut self, id: u32) -> ServerRt {
         self.id = id;
+        self
+    }
+
+    /// The same server, counting its session rate.
+    pub fn counting_rate(mut self, yes: bool) -> ServerRt {
+        self.sess_rate = yes.then(Default::default);
         self
     }
 
@@ -383,7 +395,7 @@ impl ServerRt {
     /// weight.
     pub fn usable(&self) -> bool {
         let s = self.state.load(Ordering::Relaxed);
-        s & (DRAIN | MAINT | AGENT_DOWN | INHERITED_MAINT | INHERITED_DRAIN | RESOLUTION_MAINT | NOLB) == 0
+        s & (DRAIN | MAINT | AGENT_DOWN | INHERITED_MAINT | INHERITED_DRAIN | RESOLUTION_MAINT | NOLB | DELETED) == 0
             && (s & DOWN == 0 || s & CHECK_OFF != 0)
             && self.weight() > 0
     }
@@ -462,6 +474,21 @@ impl ServerRt {
         } else {
             Admin::Ready
         }
+    }
+
+    /// Shown in the statistics and found by name: not a `dispatch` address, not deleted.
+    #[inline]
+    pub fn listed(&self) -> bool {
+        !self.hidden && !self.is_deleted()
+    }
+
+    /// `del server`: the server is gone for good (it must be in maintenance already).
+    pub fn set_deleted(&self) {
+        self.set_bit(DELETED, true);
+    }
+
+    pub fn is_deleted(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & DELETED != 0
     }
 
     pub fn admin(&self) -> Admin {
@@ -580,6 +607,9 @@ impl ServerRt {
         });
         if let Ok(before) = taken {
             self.total.fetch_add(1, Ordering::Relaxed);
+            if let Some(r) = &self.sess_rate {
+                r.add();
+            }
             if before >= self.max_active.load(Ordering::Relaxed) {
                 self.max_active.fetch_max(before + 1, Ordering::Relaxed);
             }

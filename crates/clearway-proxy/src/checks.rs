@@ -44,12 +44,12 @@ pub fn check_target(be: &Backend, server: usize, params: &CheckParams) -> Option
     let s = &be.rt.servers[server];
     let ip = match params.addr {
         Some(a) => a,
-        None if s.is_original_destination() => return None,
         None => s.current_ip()?,
     };
-    // An external check's program is told the server's port, 0 when it has none.
+    // An external check's program is told the server's port, 0 when it has none; a server
+    // at 0.0.0.0 without one is checked at port 0 (refused: it is down), as in HAProxy.
     let external = matches!(be.check.kind, CheckKind::External { .. });
-    let port = params.port.or_else(|| s.current_port()).or(external.then_some(0))?;
+    let port = (params.port.or_else(|| s.current_port())).or((external || s.is_original_destination()).then_some(0))?;
     Some(SocketAddr::new(ip, port))
 }
 
@@ -59,11 +59,11 @@ pub fn spawn_all(rt: &crate::model::Runtime, tasks: &mut tokio::task::JoinSet<()
     // `max-spread-checks`: the first checks all start within that time.
     let window = |inter: Duration| rt.max_spread_checks.map_or(inter, |m| m.min(inter));
     for be in &rt.backends {
-        for (server, params, first) in spread(&be.check_params, |p| window(p.inter)) {
+        for (server, params, first) in spread(be.sides.iter().map(|s| s.check_params.as_ref()), |p| window(p.inter)) {
             let jitter = Jitter::new(rt.spread_checks);
             tasks.spawn(run(be.clone(), server, params.clone(), be.check.clone(), first, jitter));
         }
-        for (server, a, first) in spread(&be.agents, |a| window(a.inter)) {
+        for (server, a, first) in spread(be.sides.iter().map(|s| s.agent.as_ref()), |a| window(a.inter)) {
             tasks.spawn(agent::run(be.clone(), server, a.clone(), first));
         }
     }
@@ -105,12 +105,11 @@ impl Jitter {
 
 /// The servers that have a `T`, each with a first delay: the k-th of n waits k/n of its
 /// interval.
-fn spread<T>(per_server: &[Option<T>], inter: impl Fn(&T) -> Duration) -> Vec<(usize, &T, Duration)> {
-    let some: Vec<(usize, &T)> = per_server
-        .iter()
-        .enumerate()
-        .filter_map(|(i, t)| t.as_ref().map(|t| (i, t)))
-        .collect();
+fn spread<'a, T>(
+    per_server: impl Iterator<Item = Option<&'a T>>,
+    inter: impl Fn(&T) -> Duration,
+) -> Vec<(usize, &'a T, Duration)> {
+    let some: Vec<(usize, &T)> = per_server.enumerate().filter_map(|(i, t)| t.map(|t| (i, t))).collect();
     let n = some.len().max(1) as u32;
     some.into_iter()
         .enumerate()
@@ -134,15 +133,18 @@ pub async fn run(
         return;
     }
     let source = check_source(&be, server);
-    let proxy = check_proxy_header(&be.send_proxy[server], &params);
+    let proxy = check_proxy_header(&be.side(server).send_proxy, &params, be.side(server).dynamic);
     // What an `http-check connect send-proxy` sends: the server's kind of header, else v1.
-    let rule_proxy = crate::proxy_protocol::encode(&be.send_proxy[server], &Default::default());
+    let rule_proxy = crate::proxy_protocol::encode(&be.side(server).send_proxy, &Default::default());
     let mut health = Health::new(params.rise, params.fall);
     let mut return_path = Health::new(params.rise, params.fall);
     tokio::time::sleep(first_delay).await;
     // The last result logged by `option log-health-checks` (None: none yet).
     let mut logged: Option<(bool, &'static str, u32)> = None;
     loop {
+        if s.is_deleted() {
+            return;
+        }
         let target = match check_target(&be, server, &params) {
             // `disable health`: the server counts as up until `enable health`.
             _ if s.checks_stopped() || s.resolution_maint() => None,
@@ -157,10 +159,13 @@ pub async fn run(
             target,
             source: source.as_ref(),
             proxy: proxy.as_deref(),
-            tls: be.check_tls[server].as_ref(),
-            step_tls: &be.check_step_tls[server],
+            tls: be.side(server).check_tls.as_ref(),
+            step_tls: &be.side(server).check_step_tls,
             rule_proxy: &rule_proxy,
-            socks4: be.socks4[server].filter(|_| be.check_params[server].as_ref().is_some_and(|p| p.via_socks4)),
+            socks4: be
+                .side(server)
+                .socks4
+                .filter(|_| be.side(server).check_params.as_ref().is_some_and(|p| p.via_socks4)),
         };
         let state = spec.send_state.then(|| state_header(&be, server, &health));
         let ask = http::Ask {
@@ -233,7 +238,7 @@ pub async fn run(
         } else {
             params.inter
         });
-        let Some(o) = be.observers[server].as_deref() else {
+        let Some(o) = be.side(server).observer.as_deref() else {
             tokio::time::sleep(pause).await;
             continue;
         };
@@ -408,7 +413,7 @@ fn apply(be: &Backend, server: usize, t: Transition, o: &Outcome) {
                 be.queue.fail_all();
             }
             if s.on_marked_down_shutdown {
-                if let Some(k) = &be.kill[server] {
+                if let Some(k) = &be.side(server).kill {
                     tracing::warn!(
                         "Server {}/{}: its sessions are shut down (on-marked-down shutdown-sessions).",
                         be.rt.name,
@@ -440,7 +445,7 @@ fn apply(be: &Backend, server: usize, t: Transition, o: &Outcome) {
             be.queue.offer(&be.rt, server);
             if s.on_marked_up_shutdown_backups && !s.backup {
                 for (i, b) in be.rt.servers.iter().enumerate().filter(|(_, b)| b.backup) {
-                    if let Some(k) = &be.kill[i] {
+                    if let Some(k) = &be.side(i).kill {
                         tracing::warn!(
                             "Server {}/{}: sessions shut down, {} is back (on-marked-up shutdown-backup-sessions).",
                             be.rt.name,
@@ -458,9 +463,11 @@ fn apply(be: &Backend, server: usize, t: Transition, o: &Outcome) {
 /// The PROXY protocol header a server's checks start with: a `send-proxy*` server's, unless
 /// its checks go to their own `port` or `addr` without `check-send-proxy` (as HAProxy). It
 /// speaks for Clearway itself: version 1 `UNKNOWN`, version 2 `LOCAL`.
-fn check_proxy_header(p: &clearway_config::model::SendProxy, params: &CheckParams) -> Option<Vec<u8>> {
+/// A server added at run time does not pass its `send-proxy` on to its checks (HAProxy 2.6
+/// sets that up only for servers of the configuration): `check-send-proxy` does.
+fn check_proxy_header(p: &clearway_config::model::SendProxy, params: &CheckParams, dynamic: bool) -> Option<Vec<u8>> {
     let own_target = params.port.is_some() || params.addr.is_some();
-    let send = params.send_proxy || (p.on() && !own_target);
+    let send = params.send_proxy || (p.on() && !own_target && !dynamic);
     send.then(|| crate::proxy_protocol::encode(p, &Default::default()))
 }
 
@@ -694,7 +701,7 @@ fn os_message(e: &std::io::Error) -> String {
     s.split(" (os error").next().unwrap_or(&s).to_string()
 }
 
-mod agent;
+pub mod agent;
 mod conn;
 mod external;
 pub(crate) mod http;

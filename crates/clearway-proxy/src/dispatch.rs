@@ -40,7 +40,7 @@ impl SlotGuard {
             backend: be.clone(),
             server,
             dequeued,
-            kill_since: be.kill[server].as_ref().map_or(0, |k| k.count()),
+            kill_since: be.side(server).kill.as_ref().map_or(0, |k| k.count()),
             epoch: be.rt.servers[server].epoch(),
         }
     }
@@ -54,7 +54,7 @@ impl SlotGuard {
 
     /// The server's kill, when its sessions can be ended from outside.
     pub fn kill(&self) -> Option<&Arc<crate::kill::Kill>> {
-        self.backend.kill[self.server].as_ref()
+        self.backend.side(self.server).kill.as_ref()
     }
 
     /// The backend's and the server's names, for logs.
@@ -309,7 +309,7 @@ pub async fn connect_or_reuse<T>(
             port_hint: server.total() as u32,
         });
         // Through a SOCKS4 proxy (`socks4`): connected to it, then asked to reach the server.
-        let socks = be.socks4[slot.server];
+        let socks = be.side(slot.server).socks4;
         let delayed_ack = be.smart_connect && client.data_waiting && socks.is_none();
         let connected = connect::connect(
             socks.unwrap_or(target),
@@ -323,14 +323,14 @@ pub async fn connect_or_reuse<T>(
             (Ok(s), Some(_)) => through_socks4(s, target, be.rt.timeouts.connect).await,
             (r, _) => r,
         };
-        let connected = match (connected, &be.send_proxy[slot.server]) {
+        let connected = match (connected, &be.side(slot.server).send_proxy) {
             (Ok(s), p) if p.on() => send_proxy(s, p, client.conn, client.unique_id).await,
             (r, _) => r,
         };
         match connected {
             Ok(stream) => {
                 server.counters.inc(Field::Connects);
-                if let Some(o) = &be.observers[slot.server] {
+                if let Some(o) = &be.side(slot.server).observer {
                     o.connected(true);
                 }
                 return Ok(Got::New(ServerConn {
@@ -341,7 +341,7 @@ pub async fn connect_or_reuse<T>(
             }
             Err(e) => {
                 server.counters.inc(Field::ErrConn);
-                if let Some(o) = &be.observers[slot.server] {
+                if let Some(o) = &be.side(slot.server).observer {
                     o.connected(false);
                 }
                 if attempt < attempts {
@@ -489,7 +489,7 @@ pub async fn server_tls(
     stream: TcpStream,
     (sni, h1_only): (Option<&str>, bool),
 ) -> Result<(Box<dyn ServerStream>, bool), String> {
-    match &be.tls[server] {
+    match &be.side(server).tls {
         None => Ok((Box::new(stream), false)),
         Some(c) => {
             let connector = match (&c.h1_only, h1_only) {

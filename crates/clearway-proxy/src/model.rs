@@ -11,9 +11,11 @@ use crate::http::pool::{InUse, Pool};
 use crate::http::rules::HttpRules;
 use crate::inspect::TcpRules;
 use crate::queue::Queue;
-use clearway_config::model::{self, CheckParams, Mode, Span, Timeouts};
+use clearway_config::model::{self, Mode, Span, Timeouts};
 use clearway_core::{BackendId, BackendRt, Field, ServerId, ServerRt};
 use std::sync::Arc;
+
+pub mod side;
 
 /// Everything the data plane needs, built once per configuration.
 #[derive(Debug)]
@@ -41,6 +43,8 @@ pub struct Runtime {
     pub max_spread_checks: Option<std::time::Duration>,
     /// The `resolvers` sections, with the nameservers of `parse-resolv-conf` read in.
     pub resolvers: Vec<Arc<clearway_config::model::Resolvers>>,
+    /// The global TLS defaults (servers added at run time start from them).
+    pub tls_defaults: clearway_config::model::TlsDefaults,
 }
 
 impl Runtime {
@@ -301,24 +305,12 @@ pub struct Backend {
     pub rt: BackendRt,
     pub mode: Mode,
     pub queue: Queue,
-    /// The backend's health check, and each server's check parameters (None: not checked).
+    /// Its section as configured, which servers added at run time join.
+    pub conf: Arc<model::Backend>,
+    /// The backend's health check.
     pub check: Arc<CheckSpec>,
-    pub check_params: Vec<Option<CheckParams>>,
-    /// Per server: the `rise` of its line, checked or not (`show servers state` starts an
-    /// unchecked server's health there, as HAProxy does).
-    pub check_rise: Vec<u32>,
-    /// Per server with `check` and `observe`: what traffic says of its health.
-    pub observers: Vec<Option<Arc<crate::checks::observe::Observer>>>,
-    /// Per server: the servers that track it (`track`), filled once every backend exists.
-    pub trackers: std::sync::OnceLock<Vec<Vec<Tracker>>>,
-    /// Per server: the server it tracks, as `backend/server`.
-    pub tracks: Vec<Option<String>>,
-    /// Per server: its agent check (`agent-check`), if any.
-    pub agents: Vec<Option<clearway_config::model::AgentCheck>>,
-    /// Per server, per step of an HTTP check: the TLS of an `http-check connect ... ssl`.
-    pub check_step_tls: Vec<Vec<Option<crate::tls::Connector>>>,
-    /// Per server: what it asks of run-time DNS (servers with `resolvers` and a name).
-    pub dns: Vec<Option<clearway_config::model::ServerDns>>,
+    /// Per server (same index as `rt.servers`): how it is reached, checked and tracked.
+    pub sides: clearway_core::AppendOnly<side::ServerSide>,
     /// Layer-7 rules and settings (`mode http`).
     pub http: HttpRules,
     /// `tcp-request content` rules, run once the backend is chosen.
@@ -345,19 +337,6 @@ pub struct Backend {
     pub pool: Arc<Pool>,
     /// Some server's TLS name comes from the request (`sni req.hdr(host)`).
     pub sni_from_request: bool,
-    /// Per server: how to open TLS to it (`ssl`), or None.
-    pub tls: Vec<Option<crate::tls::Connector>>,
-    /// Per server: how its health checks open TLS (`ssl` or `check-ssl`), else None.
-    pub check_tls: Vec<Option<crate::tls::Connector>>,
-    /// Per server: `proto h2` (HTTP/2 without ALPN).
-    pub h2: Vec<bool>,
-    /// Per server: WebSocket requests take an HTTP/1.1 connection of their own (`ws h1`, or
-    /// `ws auto` with an ALPN list naming `http/1.1`), whatever its other requests use.
-    pub ws_h1: Vec<bool>,
-    /// Per server: the SOCKS4 proxy its connections go through (`socks4`).
-    pub socks4: Vec<Option<std::net::SocketAddr>>,
-    /// Per server: the PROXY protocol header its connections start with (`send-proxy*`).
-    pub send_proxy: Vec<model::SendProxy>,
     /// `source ... usesrc hdr_ip(...)`: where requests name their source address.
     pub hdr_ip: Option<crate::http::samples::HdrIp>,
     /// `option tcp-smart-connect`.
@@ -372,13 +351,15 @@ pub struct Backend {
     pub log_health_checks: bool,
     /// Where its servers' events are logged besides the process's own log (its `log` lines).
     pub events: crate::log::Globals,
-    /// Per server: how its sessions are ended from outside, when anything can end them
-    /// (a stats socket or an admin page, `on-marked-down shutdown-sessions`, a server's
-    /// `on-marked-up shutdown-backup-sessions` for the backups).
-    pub kill: Vec<Option<Arc<crate::kill::Kill>>>,
 }
 
 impl Backend {
+    /// What the data plane knows of server `i` beyond its live state.
+    #[inline]
+    pub fn side(&self, i: usize) -> &side::ServerSide {
+        &self.sides[i]
+    }
+
     /// Gives back a server slot (to the oldest queued session that can use it, if any).
     pub fn release(&self, server: usize) {
         self.queue.release(&self.rt, server);

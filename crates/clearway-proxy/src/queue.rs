@@ -225,6 +225,12 @@ impl Queue {
         }
     }
 
+    /// Whether a session waits for server `i` in particular (`del server` then refuses).
+    pub fn waits_for(&self, i: usize) -> bool {
+        let q = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+        q.iter().any(|w| w.want == Want::Server(i))
+    }
+
     /// Fails every waiter at once (no server is left to serve them).
     pub fn fail_all(&self) {
         let mut q = self.waiters.lock().unwrap_or_else(|p| p.into_inner());

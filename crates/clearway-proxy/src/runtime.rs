@@ -126,64 +126,34 @@ impl Runtime {
             || cfg.backends.iter().any(|b| admin_page(&b.http));
         let log_globals = crate::log::Globals::open(&cfg.global).map_err(|(span, m)| BuildError::new(&span, m))?;
         let rate_read = cfg.rate_read_backends();
+        let srv_rate_read = cfg.rate_read_servers();
         for (id, b) in cfg.backends.iter().enumerate() {
             let servers = b
                 .servers
                 .iter()
                 .zip(b.server_ids())
-                .map(|(s, id)| Ok(ServerRt::new(s, resolve(s)?).with_id(id).for_threads(threads)))
+                .map(|(s, id)| {
+                    let rate = srv_rate_read.contains(&format!("{}/{}", b.name, s.name));
+                    let rt = ServerRt::new(s, resolve(s)?).with_id(id).counting_rate(rate);
+                    Ok(rt.for_threads(threads))
+                })
                 .collect::<Result<Vec<_>, BuildError>>()?;
             let mut check = CheckSpec::new(b.options.check.clone(), &b.options, b.timeouts);
             if let model::CheckKind::External { .. } = &b.options.check {
                 check.external = Some(external_proxy(cfg, b));
             }
-            // The TLS of each `http-check connect ... ssl` step or `tcp-check connect ... ssl`
-            // rule, per server.
-            let check_step_tls = b
+            let cx = crate::model::side::Context {
+                backend: b,
+                check: &check,
+                killable,
+                threads,
+            };
+            let sides = b
                 .servers
                 .iter()
                 .zip(&servers)
-                .map(|(s, rt)| {
-                    check
-                        .step_connects()
-                        .into_iter()
-                        .map(|connect| match connect {
-                            Some(c) if c.ssl && s.check.enabled => {
-                                let mut t = s.check_tls_settings();
-                                if let Some(n) = &c.sni {
-                                    t.sni = Some(model::Sni::Fixed(n.clone()));
-                                }
-                                if let Some(a) = &c.alpn {
-                                    t.alpn = a.split(',').map(str::to_string).collect();
-                                }
-                                crate::tls::connector(&t, rt.ip, &s.span).map(Some)
-                            }
-                            _ => Ok(None),
-                        })
-                        .collect::<Result<Vec<_>, BuildError>>()
-                })
-                .collect::<Result<Vec<_>, BuildError>>()?;
-            let dns = servers
-                .iter()
-                .zip(&b.servers)
-                .map(|(rt, s)| rt.resolved_at_run_time().then(|| s.dns.clone()))
-                .collect();
-            let tls = b
-                .servers
-                .iter()
-                .zip(&servers)
-                .map(|(s, rt)| s.ssl.then(|| crate::tls::connector(&s.tls, rt.ip, &s.span)).transpose())
-                .collect::<Result<Vec<_>, BuildError>>()?;
-            let check_tls = b
-                .servers
-                .iter()
-                .zip(&servers)
-                .map(|(s, rt)| {
-                    (s.check.enabled && s.check_tls())
-                        .then(|| crate::tls::connector(&s.check_tls_settings(), rt.ip, &s.span))
-                        .transpose()
-                })
-                .collect::<Result<Vec<_>, BuildError>>()?;
+                .map(|(s, rt)| crate::model::side::ServerSide::new(&cx, s, rt, false))
+                .collect::<Result<clearway_core::AppendOnly<_>, BuildError>>()?;
             // A connection that began with a PROXY protocol header speaks for one client: as in
             // HAProxy, it stays that client's session's own (`http-reuse never`).
             // So is one to a transparent backend's original destinations (HAProxy treats them
@@ -198,6 +168,9 @@ impl Runtime {
                 http.reuse = model::HttpReuse::Never;
             }
             let http = http.with_options(&b.options);
+            let sni_from_request = sides
+                .iter()
+                .any(|s| s.tls.as_ref().is_some_and(|t| t.sni_fetch.is_some()));
             backends.push(Arc::new(Backend {
                 id: clearway_core::BackendId(id as u32),
                 num: b.num,
@@ -210,42 +183,9 @@ impl Runtime {
                     .counting_rate(rate_read.contains(&b.name)),
                 mode: b.mode,
                 queue: Queue::default(),
+                conf: Arc::new(b.clone()),
                 check: Arc::new(check),
-                check_step_tls,
-                check_rise: b.servers.iter().map(|s| s.check.rise).collect(),
-                check_params: b
-                    .servers
-                    .iter()
-                    .map(|s| (s.check.enabled && !s.disabled).then(|| s.check.clone()))
-                    .collect(),
-                observers: b
-                    .servers
-                    .iter()
-                    .map(|s| {
-                        let o = s.check.observe.filter(|_| s.check.enabled && !s.disabled)?;
-                        Some(Arc::new(crate::checks::observe::Observer::new(
-                            o,
-                            s.check.error_limit,
-                            s.check.on_error,
-                        )))
-                    })
-                    .collect(),
-                trackers: std::sync::OnceLock::new(),
-                tracks: b
-                    .servers
-                    .iter()
-                    .map(|s| {
-                        s.track
-                            .as_ref()
-                            .map(|(tb, ts)| format!("{}/{ts}", tb.as_deref().unwrap_or(&b.name)))
-                    })
-                    .collect(),
-                agents: b
-                    .servers
-                    .iter()
-                    .map(|s| (s.agent.enabled && !s.disabled).then(|| s.agent.clone()))
-                    .collect(),
-                dns,
+                sides,
                 http,
                 tcp_rules: crate::inspect::TcpRules::new(&b.tcp_rules),
                 use_servers: b
@@ -280,13 +220,7 @@ impl Runtime {
                     threads,
                     b.servers.iter().map(|s| Need::new(&s.pool, global_maxconn)).collect(),
                 )),
-                sni_from_request: tls.iter().flatten().any(|t| t.sni_fetch.is_some()),
-                tls,
-                check_tls,
-                h2: b.servers.iter().map(|s| s.proto_h2).collect(),
-                ws_h1: b.servers.iter().map(ws_h1).collect(),
-                send_proxy: b.servers.iter().map(|s| s.send_proxy).collect(),
-                socks4: b.servers.iter().map(|s| s.socks4).collect(),
+                sni_from_request,
                 hdr_ip: crate::http::HdrIp::of(b),
                 smart_connect: b.options.smart_connect,
                 keepalive: b
@@ -298,19 +232,10 @@ impl Runtime {
                 log_health_checks: b.options.log_health_checks,
                 events: crate::log::Globals::for_backend(b, &log_globals)
                     .map_err(|(span, m)| BuildError::new(&span, m))?,
-                kill: b
-                    .servers
-                    .iter()
-                    .map(|s| {
-                        let ends = killable
-                            || s.on_marked_down_shutdown
-                            || (s.backup && b.servers.iter().any(|o| o.on_marked_up_shutdown_backups));
-                        ends.then(|| Arc::new(crate::kill::Kill::new(threads)))
-                    })
-                    .collect(),
             }));
         }
         link_trackers(&backends);
+        pin_named_servers(cfg, &backends);
         let find = |name: &str, span: &Span| {
             backends
                 .iter()
@@ -393,6 +318,7 @@ impl Runtime {
             maxsessrate: cfg.global.maxsessrate,
             spread_checks: cfg.global.spread_checks,
             max_spread_checks: cfg.global.max_spread_checks,
+            tls_defaults: cfg.tls_defaults.clone(),
             resolvers: cfg
                 .resolvers
                 .iter()
@@ -638,44 +564,46 @@ pub fn check_transparency_rights(cfg: &model::Config) -> Result<(), BuildError> 
 
 /// Tells each tracked server (`track`) which servers follow it.
 fn link_trackers(backends: &[Arc<Backend>]) {
-    let mut lists: Vec<Vec<Vec<crate::model::Tracker>>> =
-        backends.iter().map(|b| vec![Vec::new(); b.rt.servers.len()]).collect();
     for b in backends {
-        for (i, t) in b.tracks.iter().enumerate() {
-            let Some((tb, ts)) = t.as_deref().and_then(|t| t.split_once('/')) else {
-                continue;
-            };
-            // The configuration checked that the tracked server exists.
-            let target = backends.iter().position(|x| x.rt.name == tb).and_then(|bi| {
-                let si = backends[bi].rt.servers.iter().position(|s| s.name == ts)?;
-                Some((bi, si))
-            });
-            if let Some((bi, si)) = target {
-                lists[bi][si].push(crate::model::Tracker {
-                    be: Arc::downgrade(b),
-                    server: i,
-                });
+        for (i, side) in b.sides.iter().enumerate() {
+            if let Some(target) = side.tracks.as_deref().and_then(|t| find_server(backends, t)) {
+                // The configuration checked that the tracked server exists.
+                target
+                    .trackers
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(crate::model::Tracker {
+                        be: Arc::downgrade(b),
+                        server: i,
+                    });
+                target.pin();
             }
         }
     }
-    for (b, list) in backends.iter().zip(lists) {
-        let _ = b.trackers.set(list);
+}
+
+/// Marks the servers the configuration names elsewhere than their own line (`use-server`,
+/// a state fetch's argument, run-time DNS): `del server` keeps them, as HAProxy does.
+fn pin_named_servers(cfg: &model::Config, backends: &[Arc<Backend>]) {
+    for be in backends {
+        for &(_, i) in &be.use_servers {
+            be.side(i).pin();
+        }
+        be.sides.iter().filter(|s| s.dns.is_some()).for_each(|s| s.pin());
+    }
+    for (b, s, _) in cfg.state_refs() {
+        if let Some(side) = s.and_then(|s| find_server(backends, &format!("{b}/{s}"))) {
+            side.pin();
+        }
     }
 }
 
-/// Whether WebSocket requests to `s` go over an HTTP/1.1 connection of their own: `ws h1`;
-/// with `ws auto` (HAProxy's default), when the server may pick HTTP/2 by ALPN and the list
-/// also names `http/1.1` (with `proto h2` they stay on HTTP/2).
-fn ws_h1(s: &clearway_config::model::Server) -> bool {
-    use clearway_config::model::WsProto;
-    match s.ws {
-        WsProto::H1 => true,
-        WsProto::H2 => false,
-        WsProto::Auto => {
-            let alpn = &s.tls.alpn;
-            s.ssl && !s.proto_h2 && alpn.iter().any(|p| p == "h2") && alpn.iter().any(|p| p == "http/1.1")
-        }
-    }
+/// The server named `backend/server` (not deleted).
+pub fn find_server<'a>(backends: &'a [Arc<Backend>], name: &str) -> Option<&'a crate::model::side::ServerSide> {
+    let (tb, ts) = name.split_once('/')?;
+    let be = backends.iter().find(|x| x.rt.name == tb)?;
+    let i = be.rt.servers.iter().position(|s| s.name == ts && !s.is_deleted())?;
+    Some(be.side(i))
 }
 
 #[cfg(test)]

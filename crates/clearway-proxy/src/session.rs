@@ -366,7 +366,7 @@ async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples, reg: Opti
     let mut limits = Limits::for_tunnel(fe.timeouts.client, t.server, t.tunnel);
     limits.client_fin = fe.timeouts.client_fin;
     limits.server_fin = t.server_fin;
-    let mut out = if let (Client::Plain(c), None) = (&mut client, &be.tls[slot.server]) {
+    let mut out = if let (Client::Plain(c), None) = (&mut client, &be.side(slot.server).tls) {
         // The common case: plain TCP both ways, split without locks.
         let mut stream = sc.stream;
         if let Err(e) = stream.write_all(&first).await {
@@ -380,9 +380,9 @@ async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples, reg: Opti
             Ok((0, 0))
         };
         match judged {
-            Ok((0, 0)) => forward::forward(c, &mut stream, limits, be.kill[slot.server].as_deref()).await,
+            Ok((0, 0)) => forward::forward(c, &mut stream, limits, be.side(slot.server).kill.as_deref()).await,
             Ok((up, down)) => {
-                let mut out = forward::forward(c, &mut stream, limits, be.kill[slot.server].as_deref()).await;
+                let mut out = forward::forward(c, &mut stream, limits, be.side(slot.server).kill.as_deref()).await;
                 out.bytes_in += up;
                 out.bytes_out += down;
                 out
@@ -391,7 +391,9 @@ async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples, reg: Opti
         }
     } else {
         // In mode tcp only connection samples exist (`sni ssl_fc_sni` passes the client's on).
-        let sni = be.tls[slot.server]
+        let sni = be
+            .side(slot.server)
+            .tls
             .as_ref()
             .and_then(|c| c.sni_fetch.as_ref())
             .and_then(|f| crate::acl::text(&conn, f));
@@ -419,7 +421,7 @@ async fn tcp(fe: Arc<Frontend>, mut client: Client, conn: ConnSamples, reg: Opti
                     client.stream(),
                     &mut *s,
                     limits,
-                    be.kill[slot.server].as_deref(),
+                    be.side(slot.server).kill.as_deref(),
                 ))
                 .await;
                 out.bytes_in += up;

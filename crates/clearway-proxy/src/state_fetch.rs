@@ -10,7 +10,7 @@ use clearway_core::ServerRt;
 /// Usable servers as HAProxy counts them: the active ones, else the backups in use (all of
 /// them with `option allbackups`, else the first).
 fn usable(be: &Backend) -> i64 {
-    let servers = be.rt.servers.iter().filter(|s| !s.hidden && s.usable());
+    let servers = be.rt.servers.iter().filter(|s| s.listed() && s.usable());
     let (act, bck) = servers.fold((0, 0), |(a, b), s| if s.backup { (a, b + 1) } else { (a + 1, b) });
     match (act, bck) {
         (0, 0) => 0,
@@ -25,7 +25,7 @@ pub fn proxy(what: ProxyState, backend: &str) -> i64 {
     let Some(be) = backend_named(backend) else {
         return 0;
     };
-    let servers = || be.rt.servers.iter().filter(|s| !s.hidden);
+    let servers = || be.rt.servers.iter().filter(|s| s.listed());
     let queued = i64::from(be.queue.len());
     match what {
         ProxyState::Nbsrv => usable(&be),
@@ -63,10 +63,11 @@ pub fn proxy(what: ProxyState, backend: &str) -> i64 {
 /// A server's value; None when the running configuration has no such server.
 pub fn server(what: ServerState, backend: &str, server: &str) -> Option<clearway_sample::Sample<'static>> {
     let be = backend_named(backend)?;
-    let s: &ServerRt = be.rt.servers.iter().find(|s| s.name == server)?;
+    let s: &ServerRt = be.rt.servers.iter().find(|s| s.name == server && !s.is_deleted())?;
     Some(match what {
         ServerState::IsUp => clearway_sample::Sample::Bool(s.running()),
         ServerState::Conn => clearway_sample::Sample::Int(i64::from(s.active())),
+        ServerState::SessRate => clearway_sample::Sample::Int(s.sess_rate.as_ref().map_or(0, |r| i64::from(r.rate()))),
         ServerState::ConnFree => clearway_sample::Sample::Int(match s.limit() {
             0 => -1,
             max => i64::from(max.saturating_sub(s.active())),

@@ -360,7 +360,7 @@ impl Sticking {
     pub fn on_request(
         &self,
         s: &dyn Samples,
-        servers: &[clearway_core::ServerRt],
+        servers: &clearway_core::backend::Servers,
         assigned: bool,
         usable: impl Fn(usize) -> bool,
     ) -> (Option<usize>, Pending) {
@@ -377,7 +377,7 @@ impl Sticking {
                 if let Some((id, name)) = r.table.0.server(&k, now) {
                     if !assigned && found.is_none() {
                         let by_name = |(_, x): &(usize, &clearway_core::ServerRt)| server_key(&r.table.0, x) == *name;
-                        let all = || servers.iter().enumerate().filter(|(_, x)| !x.hidden);
+                        let all = || servers.iter().enumerate().filter(|(_, x)| x.listed());
                         let i = all()
                             .find(by_name)
                             .or_else(|| all().find(|(_, x)| x.id == id))

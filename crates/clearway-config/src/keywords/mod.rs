@@ -10,6 +10,7 @@ pub mod classes;
 pub mod cookie;
 pub mod cpu_map;
 pub mod dns;
+pub mod dynamic_server;
 pub mod global;
 pub mod http;
 pub mod http_actions;

@@ -139,6 +139,7 @@ const SERVER_STATES: &[(&str, ServerState)] = &[
     ("srv_is_up", ServerState::IsUp),
     ("srv_conn", ServerState::Conn),
     ("srv_conn_free", ServerState::ConnFree),
+    ("srv_sess_rate", ServerState::SessRate),
 ];
 
 /// `nbsrv([BACKEND])` and its kind, `srv_is_up(BACKEND/SERVER)` and its kind; None for

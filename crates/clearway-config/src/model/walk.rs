@@ -173,7 +173,9 @@ impl Config {
             _ => {}
         };
         self.visit_rules(&|f, _, span| note(f, span), &|_, _| {});
-        found.into_inner()
+        let mut found = found.into_inner();
+        found.extend(self.acl_line_refs.iter().cloned());
+        found
     }
 
     /// The backends whose session rate a rule reads (`be_sess_rate`).
@@ -188,6 +190,26 @@ impl Config {
                 } = f
                 {
                     found.borrow_mut().push(backend.clone());
+                }
+            },
+            &|_, _| {},
+        );
+        found.into_inner()
+    }
+
+    /// The servers whose session rate a rule reads (`srv_sess_rate`), as `backend/server`.
+    pub fn rate_read_servers(&self) -> Vec<String> {
+        use crate::rules::{Fetch, ServerState};
+        let found = std::cell::RefCell::new(Vec::new());
+        self.visit_rules(
+            &|f, _, _| {
+                if let Fetch::Server {
+                    what: ServerState::SessRate,
+                    backend,
+                    server,
+                } = f
+                {
+                    found.borrow_mut().push(format!("{backend}/{server}"));
                 }
             },
             &|_, _| {},

@@ -438,6 +438,8 @@ pub enum ServerState {
     Conn,
     /// `srv_conn_free`: its free slots (-1: no limit).
     ConnFree,
+    /// `srv_sess_rate`: sessions it was given over the last second.
+    SessRate,
 }
 
 /// Which entry a stick-table fetch reads.

@@ -2,13 +2,13 @@
 //! fill up one after the other and the others can be switched off.
 
 use super::{Algorithm, Choice, Key};
-use crate::server::ServerRt;
+use crate::backend::Servers;
 
 #[derive(Debug)]
 pub struct First;
 
 impl Algorithm for First {
-    fn choose(&self, servers: &[ServerRt], eligible: &[usize], _key: Key) -> Choice {
+    fn choose(&self, servers: &Servers, eligible: &[usize], _key: Key) -> Choice {
         if eligible.is_empty() {
             return Choice::NoServer;
         }

@@ -2,7 +2,7 @@
 //! ties rotate so equal servers share new connections.
 
 use super::{Algorithm, Choice, Key};
-use crate::server::ServerRt;
+use crate::backend::Servers;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[derive(Debug, Default)]
@@ -11,7 +11,7 @@ pub struct LeastConn {
 }
 
 impl Algorithm for LeastConn {
-    fn choose(&self, servers: &[ServerRt], eligible: &[usize], _key: Key) -> Choice {
+    fn choose(&self, servers: &Servers, eligible: &[usize], _key: Key) -> Choice {
         if eligible.is_empty() {
             return Choice::NoServer;
         }

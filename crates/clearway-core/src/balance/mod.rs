@@ -7,7 +7,7 @@ mod random;
 mod roundrobin;
 mod sourcehash;
 
-use crate::server::ServerRt;
+use crate::backend::Servers;
 use clearway_config::model::{Balance, HashType};
 use std::net::IpAddr;
 
@@ -62,7 +62,7 @@ impl From<[u8; 4]> for Key {
 /// A load-balancing algorithm. `eligible` lists indices of servers allowed to take traffic now,
 /// in configuration order; `key` is what hash-based algorithms hash.
 pub trait Algorithm: Send + Sync + std::fmt::Debug {
-    fn choose(&self, servers: &[ServerRt], eligible: &[usize], key: Key) -> Choice;
+    fn choose(&self, servers: &Servers, eligible: &[usize], key: Key) -> Choice;
 }
 
 /// A hash of a request part, or round robin when the request lacks it.
@@ -73,7 +73,7 @@ struct OrRoundRobin {
 }
 
 impl Algorithm for OrRoundRobin {
-    fn choose(&self, servers: &[ServerRt], eligible: &[usize], key: Key) -> Choice {
+    fn choose(&self, servers: &Servers, eligible: &[usize], key: Key) -> Choice {
         match key {
             Key::Request(None) => self.rr.choose(servers, eligible, key),
             _ => self.hashed.choose(servers, eligible, key),
@@ -109,7 +109,7 @@ pub fn algorithm(balance: &Balance, hash: HashType, n: usize) -> Box<dyn Algorit
 /// Of the best server so far and candidate `i`, the one with fewer active connections relative
 /// to its weight (compared without division: a.active * b.weight < b.active * a.weight); the
 /// best so far on a tie.
-fn less_loaded(servers: &[ServerRt], best: Option<usize>, i: usize) -> usize {
+fn less_loaded(servers: &Servers, best: Option<usize>, i: usize) -> usize {
     match best {
         Some(b) => {
             let (s, bs) = (&servers[i], &servers[b]);
@@ -128,7 +128,11 @@ pub(crate) mod testutil {
     use crate::server::ServerRt;
     use clearway_config::model::{CheckParams, Host, Server, ServerPort, Span};
 
-    pub fn servers(weights: &[u32], maxconn: u32) -> Vec<ServerRt> {
+    pub fn servers(weights: &[u32], maxconn: u32) -> crate::backend::Servers {
+        servers_vec(weights, maxconn).into_iter().collect()
+    }
+
+    pub fn servers_vec(weights: &[u32], maxconn: u32) -> Vec<ServerRt> {
         weights
             .iter()
             .enumerate()

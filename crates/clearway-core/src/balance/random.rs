@@ -3,7 +3,7 @@
 //! weight taken. Weights changed at run time count at once.
 
 use super::{Algorithm, Choice, Key};
-use crate::server::ServerRt;
+use crate::backend::Servers;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Debug)]
@@ -40,7 +40,7 @@ impl Random {
 }
 
 impl Algorithm for Random {
-    fn choose(&self, servers: &[ServerRt], eligible: &[usize], _key: Key) -> Choice {
+    fn choose(&self, servers: &Servers, eligible: &[usize], _key: Key) -> Choice {
         if eligible.is_empty() {
             return Choice::NoServer;
         }
@@ -81,7 +81,7 @@ mod tests {
     use super::*;
     use crate::balance::testutil::servers;
 
-    fn pick(r: &Random, s: &[ServerRt], eligible: &[usize]) -> usize {
+    fn pick(r: &Random, s: &Servers, eligible: &[usize]) -> usize {
         match r.choose(s, eligible, [127, 0, 0, 1].into()) {
             Choice::Server(i) => i,
             other => panic!("{other:?}"),

@@ -2,7 +2,7 @@
 //! picks in proportion to its weight, spread out rather than in bursts.
 
 use super::{Algorithm, Choice, Key};
-use crate::server::ServerRt;
+use crate::backend::Servers;
 use std::sync::Mutex;
 
 #[derive(Debug)]
@@ -20,11 +20,15 @@ impl SmoothWeighted {
 }
 
 impl Algorithm for SmoothWeighted {
-    fn choose(&self, servers: &[ServerRt], eligible: &[usize], _key: Key) -> Choice {
+    fn choose(&self, servers: &Servers, eligible: &[usize], _key: Key) -> Choice {
         if eligible.is_empty() {
             return Choice::NoServer;
         }
         let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        if current.len() < servers.len() {
+            // Servers added at run time start level with a server that was never picked.
+            current.resize(servers.len(), 0);
+        }
         let mut total = 0i64;
         let mut best: Option<usize> = None;
         for &i in eligible.iter().filter(|&&i| servers[i].has_slot()) {
@@ -73,6 +77,20 @@ mod tests {
         assert_eq!(picks, vec![1, 0, 1, 1, 0, 1]);
         let picks = run(&[5, 1, 1], 70);
         assert_eq!(picks.iter().filter(|&&i| i == 0).count(), 50);
+    }
+
+    #[test]
+    fn a_server_added_later_takes_its_turns() {
+        let s = servers(&[1, 1], 0);
+        let algo = SmoothWeighted::new(s.len());
+        let pick = |eligible: &[usize]| match algo.choose(&s, eligible, [0, 0, 0, 0].into()) {
+            Choice::Server(i) => i,
+            c => panic!("{c:?}"),
+        };
+        assert_eq!(pick(&[0, 1]), 0);
+        s.push(crate::balance::testutil::servers_vec(&[1], 0).remove(0));
+        let picks: Vec<usize> = (0..6).map(|_| pick(&[0, 1, 2])).collect();
+        assert_eq!(picks.iter().filter(|&&i| i == 2).count(), 2, "{picks:?}");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! Clearway's own rendezvous hashing).
 
 use super::{Algorithm, Choice, Key};
-use crate::server::ServerRt;
+use crate::backend::Servers;
 use std::net::IpAddr;
 
 /// `hash-type map-based` (the default), as HAProxy maps: the hash modulo the eligible
@@ -30,7 +30,7 @@ struct Map {
 }
 
 impl Map {
-    fn made_from(&self, servers: &[ServerRt], eligible: &[usize]) -> bool {
+    fn made_from(&self, servers: &Servers, eligible: &[usize]) -> bool {
         self.from.len() == eligible.len()
             && self
                 .from
@@ -42,7 +42,7 @@ impl Map {
     /// HAProxy's `recalc_server_map`: slot after slot, each server gains its effective
     /// weight, the first with the highest score (in `tot`ths, rounded as HAProxy does) takes
     /// the slot and pays `tot`.
-    fn new(servers: &[ServerRt], eligible: &[usize]) -> Map {
+    fn new(servers: &Servers, eligible: &[usize]) -> Map {
         let from: Vec<(usize, u32)> = eligible.iter().map(|&i| (i, servers[i].weight())).collect();
         let gcd = |mut a: u64, mut b: u64| {
             while b != 0 {
@@ -106,7 +106,7 @@ pub fn spread(h: u64) -> u64 {
 }
 
 impl Algorithm for SourceHash {
-    fn choose(&self, servers: &[ServerRt], eligible: &[usize], key: Key) -> Choice {
+    fn choose(&self, servers: &Servers, eligible: &[usize], key: Key) -> Choice {
         let mut guard = self.map.lock().unwrap_or_else(|e| e.into_inner());
         let map = match &mut *guard {
             Some(m) if m.made_from(servers, eligible) => m,
@@ -173,7 +173,7 @@ fn mix(a: u64, b: u64) -> u64 {
 }
 
 impl Algorithm for Rendezvous {
-    fn choose(&self, servers: &[ServerRt], eligible: &[usize], key: Key) -> Choice {
+    fn choose(&self, servers: &Servers, eligible: &[usize], key: Key) -> Choice {
         let Some(key) = key.hash() else {
             return Choice::NoServer;
         };

@@ -25,16 +25,38 @@ pub async fn run(be: Arc<Backend>, server: usize, agent: AgentCheck, first_delay
     let source = super::check_source(&be, server);
     // `agent-inter` is also the timeout unless `timeout check` is set.
     let timeout = be.check.timeouts.check.unwrap_or(agent.inter);
+    // The agent's own count of good and bad replies (the server's `rise` and `fall`), and
+    // the last result `option log-health-checks` logged.
+    let (rise, fall) = be.side(server).rise_fall;
+    let mut health = clearway_core::health::Health::new(rise, fall);
+    let mut logged: Option<(bool, String, u32)> = None;
     tokio::time::sleep(first_delay).await;
     loop {
+        if s.is_deleted() {
+            return;
+        }
+        if be.side(server).agent_stopped() {
+            tokio::time::sleep(agent.inter).await;
+            continue;
+        }
         // A server DNS moves is asked where it is now (and not while it has no address).
         let Some(ip) = agent.addr.or_else(|| s.current_ip().filter(|_| !s.resolution_maint())) else {
             tokio::time::sleep(agent.inter).await;
             continue;
         };
         let target = SocketAddr::new(ip, port);
+        let start = std::time::Instant::now();
         match ask(target, source.as_ref(), &agent.send, timeout).await {
-            Ok(reply) => apply(&be, server, &reply),
+            Ok(reply) => {
+                if let Some((down, word)) = apply(&be, server, &reply) {
+                    health.record(!down);
+                    let now = (!down, word, health.counter());
+                    if be.log_health_checks && logged.as_ref() != Some(&now) {
+                        log_reply(&be, server, &now.1, !down, start.elapsed(), &health);
+                        logged = Some(now);
+                    }
+                }
+            }
             Err(e) => tracing::debug!(backend = %be.rt.name, server = %s.name, "agent at {target}: {e}"),
         }
         tokio::time::sleep(agent.inter).await;
@@ -75,11 +97,33 @@ async fn ask(
         .unwrap_or_else(|_| Err("no reply in time".into()))
 }
 
+/// `option log-health-checks`: an agent's reply that changed something, in HAProxy's words.
+fn log_reply(
+    be: &Backend,
+    server: usize,
+    word: &str,
+    ok: bool,
+    took: Duration,
+    health: &clearway_core::health::Health,
+) {
+    let msg = format!(
+        "Agent check for server {}/{} {}, reason: {}, code: 0, info: \"via agent : {word}\", check duration: {}ms, status: {}.",
+        be.rt.name,
+        be.rt.servers[server].name,
+        if ok { "succeeded" } else { "failed" },
+        if ok { "Layer7 check passed" } else { "Layer7 wrong status" },
+        took.as_millis(),
+        health.status()
+    );
+    tracing::info!("{msg}");
+    be.events.send(crate::log::NOTICE, &msg);
+}
+
 /// What one agent reply says, applied: the administrative state first, then the weight, the
 /// connection limit and the operational state; the last word of each kind wins. Words are
 /// separated by spaces, tabs or commas; one starting with `#` begins a description. Words
-/// not understood are ignored.
-pub fn apply(be: &Backend, server: usize, reply: &str) {
+/// not understood are ignored. Returns the operational word, if any (true: a down one).
+pub fn apply(be: &Backend, server: usize, reply: &str) -> Option<(bool, String)> {
     let (mut admin, mut weight, mut maxconn, mut state) = (None, None, None, None);
     for w in reply.split([' ', '\t', ',']).filter(|w| !w.is_empty()) {
         if w.starts_with('#') {
@@ -118,4 +162,5 @@ pub fn apply(be: &Backend, server: usize, reply: &str) {
     if let Some((down, word)) = state {
         actions::set_agent_down(be, server, down, word);
     }
+    state.map(|(down, word)| (down, word.to_ascii_lowercase()))
 }

@@ -43,7 +43,7 @@ pub async fn run(
         .env("HAPROXY_SERVER_PORT", &port)
         .env("HAPROXY_SERVER_MAXCONN", s.maxconn().to_string())
         .env("HAPROXY_SERVER_CURCONN", s.active().to_string())
-        .env("HAPROXY_SERVER_SSL", if be.tls[i].is_some() { "1" } else { "0" })
+        .env("HAPROXY_SERVER_SSL", if be.side(i).tls.is_some() { "1" } else { "0" })
         .env("HAPROXY_SERVER_PROTO", proto)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())

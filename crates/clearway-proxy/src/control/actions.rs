@@ -112,10 +112,15 @@ pub fn set_admin(be: &Backend, i: usize, a: Admin) {
     }
     s.set_admin(a);
     s.changed_at(crate::process::uptime_secs());
-    propagate_admin(be, i);
     let who = label(be, s);
     let state = if s.is_up() { "UP" } else { "DOWN" };
     match a {
+        // Already down: no traffic is lost, a notice (HAProxy's words).
+        Admin::Maint if !s.is_up() => say(
+            be,
+            crate::log::NOTICE,
+            &format!("{who} was DOWN and now enters maintenance{}", left(be, s)),
+        ),
         Admin::Maint => say(
             be,
             crate::log::ALERT,
@@ -133,6 +138,8 @@ pub fn set_admin(be: &Backend, i: usize, a: Admin) {
             &format!("{who} is {state} (leaving forced drain)"),
         ),
     }
+    // Its own change is logged first, then its trackers', as HAProxy does.
+    propagate_admin(be, i);
     after_change(be, i);
 }
 
@@ -197,11 +204,10 @@ pub fn after_change(be: &Backend, i: usize) {
 /// The servers tracking server `i` of `be` (`track`) follow its health: up or down, logged
 /// as HAProxy logs it, and on along chains of tracks.
 pub fn propagate_health(be: &Backend, i: usize, up: bool) {
-    let Some(list) = be.trackers.get().and_then(|l| l.get(i)) else {
-        return;
-    };
+    let list = be.side(i).trackers();
     let via = format!("{}/{}", be.rt.name, be.rt.servers[i].name);
-    for t in list {
+    // Newest first, as HAProxy's list of trackers.
+    for t in list.iter().rev() {
         let Some(tb) = t.be.upgrade() else { continue };
         let s = &tb.rt.servers[t.server];
         if s.check_says_up() == up {
@@ -222,16 +228,15 @@ pub fn propagate_health(be: &Backend, i: usize, up: bool) {
 
 /// The servers tracking server `i` of `be` inherit its maintenance or drain, on along chains.
 pub fn propagate_admin(be: &Backend, i: usize) {
-    let Some(list) = be.trackers.get().and_then(|l| l.get(i)) else {
-        return;
-    };
+    let list = be.side(i).trackers();
     let s = &be.rt.servers[i];
     // What this server passes on: its own state, else what it inherited.
     let passed = match (s.admin(), s.inherited()) {
         (Admin::Ready, inherited) => inherited,
         (own, _) => own,
     };
-    for t in list {
+    // Newest first, as HAProxy's list of trackers.
+    for t in list.iter().rev() {
         let Some(tb) = t.be.upgrade() else { continue };
         let ts = &tb.rt.servers[t.server];
         if ts.inherited() == passed {
@@ -239,12 +244,16 @@ pub fn propagate_admin(be: &Backend, i: usize) {
         }
         ts.set_inherited(passed);
         ts.changed_at(crate::process::uptime_secs());
-        let (what, level) = match passed {
-            Admin::Maint => ("is going DOWN for maintenance", crate::log::ALERT),
-            Admin::Drain => ("enters drain state", crate::log::NOTICE),
-            Admin::Ready => ("is leaving maintenance or drain", crate::log::NOTICE),
+        let via = format!("(via {}/{})", be.rt.name, s.name);
+        let (msg, level) = match passed {
+            Admin::Maint => (format!("is going DOWN for maintenance {via}"), crate::log::ALERT),
+            Admin::Drain => (format!("enters drain state {via}"), crate::log::NOTICE),
+            Admin::Ready => {
+                let state = if ts.is_up() { "UP" } else { "DOWN" };
+                (format!("is {state}/READY (leaving maintenance)"), crate::log::NOTICE)
+            }
         };
-        let msg = format!("{} {what} (via {}/{})", label(&tb, ts), be.rt.name, s.name);
+        let msg = format!("{} {msg}", label(&tb, ts));
         say(&tb, level, &msg);
         after_change(&tb, t.server);
         propagate_admin(&tb, t.server);

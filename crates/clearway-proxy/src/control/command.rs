@@ -121,6 +121,12 @@ pub enum Command {
     Enable(ServerName),
     DisableHealth(ServerName),
     EnableHealth(ServerName),
+    DisableAgent(ServerName),
+    EnableAgent(ServerName),
+    /// `add server B/S ADDR [params]`: the words after the name.
+    AddServer(ServerName, Vec<String>),
+    /// `del server B/S`.
+    DelServer(ServerName),
     ClearCounters {
         all: bool,
     },
@@ -154,81 +160,6 @@ pub enum Command {
     /// NAME key K [data.T V]*`: the table's name, then the words after it.
     Table(super::tables::Action, Option<String>, Vec<String>),
 }
-
-/// The commands `help` lists: the words, and what they do.
-const HELP: &[(&str, &str)] = &[
-    ("help [<command>]", "list matching or all commands"),
-    ("prompt", "toggle interactive mode with prompt"),
-    ("quit", "disconnect"),
-    ("operator", "lower the level of the current CLI session to operator"),
-    ("user", "lower the level of the current CLI session to user"),
-    ("show cli level", "display the level of the current CLI session"),
-    ("show info", "report information about the running process"),
-    (
-        "show stat [<iid> <type> <sid>] [typed|json]",
-        "report counters for each proxy and server",
-    ),
-    (
-        "show servers state [<backend>]",
-        "dump volatile server information (all or for a single backend)",
-    ),
-    ("show backend", "list the backends"),
-    ("show version", "show the version of the current process"),
-    (
-        "show transparent",
-        "transparent listeners and each server's return path",
-    ),
-    ("get weight <bk>/<srv>", "report a server's current weight"),
-    ("set weight <bk>/<srv> (<w>|<w>%)", "change a server's weight"),
-    (
-        "set server <bk>/<srv> state (ready|drain|maint)",
-        "change a server's administrative state",
-    ),
-    ("set server <bk>/<srv> weight (<w>|<w>%)", "change a server's weight"),
-    (
-        "set server <bk>/<srv> addr <ip> [port <port>]",
-        "move a server to another address",
-    ),
-    (
-        "set server <bk>/<srv> health (up|down)",
-        "force a server's operational state",
-    ),
-    ("disable server <bk>/<srv>", "put a server in maintenance"),
-    ("enable server <bk>/<srv>", "take a server out of maintenance"),
-    (
-        "disable health <bk>/<srv>",
-        "stop a server's health checks (it counts as up)",
-    ),
-    ("enable health <bk>/<srv>", "restart a server's health checks"),
-    (
-        "clear counters [all]",
-        "clear max statistics counters (or all counters)",
-    ),
-    (
-        "set maxconn frontend <frontend> <value>",
-        "change a frontend's maxconn setting",
-    ),
-    ("set maxconn global <value>", "change the per-process maxconn setting"),
-    ("shutdown sessions server <bk>/<srv>", "kill sessions on a server"),
-    (
-        "show sess [<id>|all]",
-        "report the list of current sessions or dump this exact session",
-    ),
-    ("get var <name>", "retrieve contents of a process-wide variable"),
-    (
-        "show table [<table>]",
-        "report table usage stats or dump this table's contents",
-    ),
-    ("clear table <table> [key <key>]", "remove an entry from a table"),
-    (
-        "set maxconn server <bk>/<srv> <value>",
-        "change a server's maxconn setting",
-    ),
-    (
-        "show errors [<px>] [request|response]",
-        "report last request and/or response errors for each proxy",
-    ),
-];
 
 /// Splits one command line into commands at unescaped `;`, and each into words at spaces;
 /// a backslash makes the next character plain.
@@ -434,6 +365,12 @@ pub fn parse(words: &[String]) -> Result<Command, String> {
         ["enable", "server", ..] => Command::Enable(server_name(words.get(2))?),
         ["disable", "health", ..] => Command::DisableHealth(server_name(words.get(2))?),
         ["enable", "health", ..] => Command::EnableHealth(server_name(words.get(2))?),
+        ["disable", "agent", ..] => Command::DisableAgent(server_name(words.get(2))?),
+        ["enable", "agent", ..] => Command::EnableAgent(server_name(words.get(2))?),
+        ["add", "server", ..] => {
+            Command::AddServer(server_name(words.get(2))?, words.iter().skip(3).cloned().collect())
+        }
+        ["del", "server", ..] => Command::DelServer(server_name(words.get(2))?),
         ["set", "maxconn", "frontend", rest @ ..] => match rest {
             [] => return Err("A frontend name is expected.".into()),
             [name, n, ..] => Command::SetMaxconnFrontend(name.to_string(), int(n)?),
@@ -478,7 +415,7 @@ fn int(s: &str) -> Result<u32, String> {
 /// first word matches.
 fn unknown(w: &[&str]) -> String {
     let first = w.first().copied().unwrap_or("");
-    let near: Vec<String> = HELP
+    let near: Vec<String> = super::help::HELP
         .iter()
         .filter(|(c, _)| c.split(' ').next() == Some(first))
         .map(|(c, d)| format!("  {c:<40}: {d}"))
@@ -505,6 +442,10 @@ pub fn needs(c: &Command) -> Level {
         | Command::Enable(_)
         | Command::DisableHealth(_)
         | Command::EnableHealth(_)
+        | Command::DisableAgent(_)
+        | Command::EnableAgent(_)
+        | Command::AddServer(..)
+        | Command::DelServer(_)
         | Command::SetMaxconnFrontend(..)
         | Command::SetMaxconnServer(..)
         | Command::SetMaxconnGlobal(_)
@@ -555,7 +496,7 @@ fn find<'a>(rt: &'a Runtime, n: &ServerName) -> Result<(&'a Arc<Backend>, usize,
         .rt
         .servers
         .iter()
-        .position(|s| s.name == n.server)
+        .position(|s| s.name == n.server && !s.is_deleted())
         .ok_or("No such server.")?;
     Ok((be, i, &be.rt.servers[i]))
 }
@@ -579,7 +520,7 @@ fn run(rt: &Runtime, c: &Command, cli: &mut Cli) -> Result<Outcome, String> {
     let said = |s: String| Ok(Outcome::say(s));
     let level = &mut cli.level;
     match c {
-        Command::Help => said(help()),
+        Command::Help => said(super::help::help()),
         Command::Lower(l) => {
             *level = (*level).min(*l);
             said(String::new())
@@ -703,6 +644,19 @@ fn run(rt: &Runtime, c: &Command, cli: &mut Cli) -> Result<Outcome, String> {
             actions::after_change(be, i);
             said(String::new())
         }
+        Command::DisableAgent(n) | Command::EnableAgent(n) => {
+            let (be, i, s) = find(rt, n)?;
+            let stop = matches!(c, Command::DisableAgent(_));
+            be.side(i).set_agent_stopped(stop);
+            if stop && s.agent_down() {
+                // A stopped agent no longer holds its server down.
+                s.set_agent_down(false);
+                actions::after_change(be, i);
+            }
+            said(String::new())
+        }
+        Command::AddServer(n, words) => said(super::servers::add(rt, n, words)),
+        Command::DelServer(n) => said(super::servers::del(rt, n)),
         Command::ClearCounters { all } => {
             for fe in &rt.frontends {
                 fe.max_sessions.clear_max();
@@ -750,7 +704,7 @@ fn run(rt: &Runtime, c: &Command, cli: &mut Cli) -> Result<Outcome, String> {
         Command::ShutdownSessions(n) => {
             let (be, i, s) = find(rt, n)?;
             // Present whenever a stats socket exists, which is how this command comes.
-            if let Some(k) = &be.kill[i] {
+            if let Some(k) = &be.side(i).kill {
                 tracing::warn!(
                     "Server {}/{}: its sessions are shut down (runtime API).",
                     be.rt.name,
@@ -764,14 +718,6 @@ fn run(rt: &Runtime, c: &Command, cli: &mut Cli) -> Result<Outcome, String> {
             super::errors::show(rt, proxy.as_deref(), *responses_only).map(Outcome::say)
         }
     }
-}
-
-fn help() -> String {
-    let mut s = String::from("The following commands are valid at this level:\n");
-    for (c, d) in HELP {
-        s.push_str(&format!("  {c:<40}: {d}\n"));
-    }
-    s
 }
 
 #[cfg(test)]

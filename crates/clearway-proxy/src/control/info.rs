@@ -214,7 +214,7 @@ pub fn servers_state(rt: &Runtime, only: Option<&str>) -> Result<String, String>
     );
     for be in rt.backends.iter().filter(|b| only.is_none_or(|o| o == b.rt.name)) {
         let iid = ids.iter().find(|(n, _)| *n == be.rt.name).map_or(0, |(_, i)| *i);
-        for (i, sv) in be.rt.servers.iter().enumerate().filter(|(_, s)| !s.hidden) {
+        for (i, sv) in be.rt.servers.iter().enumerate().filter(|(_, s)| s.listed()) {
             // As HAProxy: a server in maintenance is stopped, and its checks paused.
             let maint = sv.admin() == Admin::Maint || sv.inherited() == Admin::Maint || sv.resolution_maint();
             let op = if sv.is_up() && !maint { 2 } else { 0 };
@@ -223,16 +223,16 @@ pub fn servers_state(rt: &Runtime, only: Option<&str>) -> Result<String, String>
                 Admin::Drain => 0x08,
                 Admin::Maint => 0x01,
             } | if sv.resolution_maint() { 0x20 } else { 0 };
-            let checked = be.check_params[i].is_some();
+            let checked = be.side(i).check_params.is_some();
             // An unchecked server stays as HAProxy starts every one: INI, at its `rise`.
             let (status, result) = match (checked, sv.last_check()) {
                 (true, Some(c)) => (check_status_number(c.reason), if sv.check_says_up() { 3 } else { 2 }),
                 _ => (1, 0),
             };
-            let health = match &be.check_params[i] {
+            let health = match &be.side(i).check_params {
                 Some(p) if sv.check_says_up() => p.rise + p.fall - 1,
                 Some(_) => 0,
-                None => be.check_rise[i],
+                None => be.side(i).check_rise,
             };
             let state = match (checked, sv.checks_stopped()) {
                 (false, _) => 0,
@@ -241,7 +241,7 @@ pub fn servers_state(rt: &Runtime, only: Option<&str>) -> Result<String, String>
                 (true, true) => 2,
             };
             let port = sv.current_port().unwrap_or(0);
-            let ssl = u8::from(be.tls[i].is_some());
+            let ssl = u8::from(be.side(i).tls.is_some());
             let since = uptime_secs().saturating_sub(sv.last_change.load(std::sync::atomic::Ordering::Relaxed));
             let _ = writeln!(
                 s,
@@ -265,7 +265,7 @@ pub fn show_transparent(rt: &Runtime) -> String {
     use clearway_config::model::UseSrc;
     let mut s = String::from("# backend/server usesrc return_path last_client last_probe\n");
     for be in &rt.backends {
-        for sv in &be.rt.servers {
+        for sv in be.rt.servers.iter().filter(|s| !s.is_deleted()) {
             let Some(usesrc) = sv.source.as_ref().and_then(|s| s.usesrc.as_ref()) else {
                 continue;
             };

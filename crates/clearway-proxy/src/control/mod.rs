@@ -5,9 +5,11 @@
 pub mod actions;
 pub mod command;
 pub mod errors;
+pub mod help;
 pub mod info;
 pub mod page;
 pub mod prometheus;
+pub mod servers;
 pub mod stats;
 pub mod tables;
 pub mod typed;

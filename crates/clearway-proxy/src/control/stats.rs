@@ -351,7 +351,7 @@ pub fn rows(rt: &Runtime, filter: Filter) -> Vec<Row> {
             .find(|b| &b.rt.name == name && b.num.uuid == *iid && !b.disabled)
         {
             if filter.types & 4 != 0 {
-                for (i, s) in be.rt.servers.iter().enumerate().filter(|(_, s)| !s.hidden) {
+                for (i, s) in be.rt.servers.iter().enumerate().filter(|(_, s)| s.listed()) {
                     let sid = s.id;
                     if filter.sid.is_some_and(|f| f != sid) {
                         continue;
@@ -369,19 +369,19 @@ pub fn rows(rt: &Runtime, filter: Filter) -> Vec<Row> {
 
 /// A server's status word, as HAProxy's statistics write it.
 pub fn server_status(be: &Backend, i: usize, s: &ServerRt) -> String {
-    let checked = (be.check_params[i].is_some() && !s.checks_stopped()) || be.tracks[i].is_some();
+    let checked = (be.side(i).check_params.is_some() && !s.checks_stopped()) || be.side(i).tracks.is_some();
     if s.resolution_maint() {
         return "MAINT (resolution)".into();
     }
     if s.admin() != Admin::Maint && s.inherited() == Admin::Maint {
-        return format!("MAINT (via {})", be.tracks[i].as_deref().unwrap_or_default());
+        return format!("MAINT (via {})", be.side(i).tracks.as_deref().unwrap_or_default());
     }
     let base = match s.admin() {
         Admin::Maint => return "MAINT".into(),
         _ if s.inherited() == Admin::Drain && s.is_up() => "DRAIN",
         _ if s.agent_down() => return "DOWN (agent)".into(),
         // As HAProxy: a draining server with an agent says so, whoever asked for the drain.
-        Admin::Drain if s.is_up() && be.agents[i].is_some() => "DRAIN (agent)",
+        Admin::Drain if s.is_up() && be.side(i).agent.is_some() => "DRAIN (agent)",
         Admin::Drain if s.is_up() => "DRAIN",
         _ if !checked => return if s.admin() == Admin::Drain { "DRAIN" } else { "no check" }.into(),
         _ if s.is_up() && s.nolb() => "NOLB",
@@ -457,12 +457,12 @@ fn server_row(be: &Backend, i: usize, s: &ServerRt, iid: u32, sid: u32) -> Row {
         "lastchg",
         uptime_secs().saturating_sub(s.last_change.load(std::sync::atomic::Ordering::Relaxed)),
     );
-    if let Some(t) = &be.tracks[i] {
+    if let Some(t) = &be.side(i).tracks {
         r.set("tracked", t);
     }
-    if let Some(p) = &be.check_params[i] {
+    if let Some(p) = &be.side(i).check_params {
         r.set("chkfail", s.counters.get(Field::CheckFailures));
-        if be.observers[i].is_some() {
+        if be.side(i).observer.is_some() {
             r.set("hanafail", s.counters.get(Field::HanaFailures));
         }
         r.set("chkdown", s.counters.get(Field::CheckDowns));
@@ -517,10 +517,18 @@ fn backend_row(be: &Backend, iid: u32) -> Row {
     }
     let up = be.rt.servers.iter().any(|s| s.usable());
     // A `dispatch` address counts for the status, not as a server.
-    let usable: Vec<&ServerRt> = be.rt.servers.iter().filter(|s| s.usable() && !s.hidden).collect();
+    let usable: Vec<&ServerRt> = be.rt.servers.iter().filter(|s| s.usable() && s.listed()).collect();
     r.set("status", if up { "UP" } else { "DOWN" });
     r.set("weight", usable.iter().map(|s| s.weight()).sum::<u32>());
-    r.set("uweight", be.rt.servers.iter().map(|s| s.weight()).sum::<u32>());
+    r.set(
+        "uweight",
+        be.rt
+            .servers
+            .iter()
+            .filter(|s| !s.is_deleted())
+            .map(|s| s.weight())
+            .sum::<u32>(),
+    );
     r.set("act", usable.iter().filter(|s| !s.backup).count());
     r.set("bck", usable.iter().filter(|s| s.backup).count());
     r.set(

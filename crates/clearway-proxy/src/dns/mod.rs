@@ -59,8 +59,8 @@ pub fn spawn_all(rt: &Runtime, tasks: &mut tokio::task::JoinSet<()>) {
     // (section, name, family, backend for SRV) -> the servers asking, by backend.
     let mut wanted: Vec<(Key, Users)> = Vec::new();
     for (b, be) in rt.backends.iter().enumerate() {
-        for (i, dns) in be.dns.iter().enumerate() {
-            let (Some(dns), Some(fqdn)) = (dns, be.rt.servers[i].fqdn.as_deref()) else {
+        for (i, side) in be.sides.iter().enumerate() {
+            let (Some(dns), Some(fqdn)) = (&side.dns, be.rt.servers[i].fqdn.as_deref()) else {
                 continue;
             };
             let Some(section) = dns.resolvers.clone() else { continue };

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 
 /// Gives each server of `servers` (all of `be`, same name) an address from `answer`.
 pub(super) fn place(r: &Resolvers, be: &Backend, servers: &[usize], answer: &[IpAddr]) {
-    let prefs = |i: usize| be.dns[i].as_ref().expect("a server resolved at run time");
+    let prefs = |i: usize| be.side(i).dns.as_ref().expect("a server resolved at run time");
     let mut chosen: Vec<Option<IpAddr>> = vec![None; servers.len()];
     // First, servers whose address is still answered keep it (unless an earlier one has it).
     for (k, &i) in servers.iter().enumerate() {

@@ -136,7 +136,7 @@ async fn fill(
             set_maint(be, i, true, "entry removed from SRV record");
             continue;
         };
-        let dns = be.dns[i].as_ref().expect("a server resolved at run time");
+        let dns = be.side(i).dns.as_ref().expect("a server resolved at run time");
         let ip = match addresses.get(&target) {
             Some(ips) => preferred(ips, dns.prefer),
             None => lookup(resolver, &target)

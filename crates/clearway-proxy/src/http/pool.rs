@@ -140,7 +140,7 @@ pub struct Pool {
     max_idle: Duration,
     /// Per server (by index), how many it keeps; empty for a session's own pool, which keeps
     /// up to `per_key`.
-    needs: Box<[Need]>,
+    needs: clearway_core::AppendOnly<Need>,
 }
 
 impl Pool {
@@ -156,8 +156,18 @@ impl Pool {
             shards: (0..shards.max(1)).map(|_| Mutex::new(Shard::default())).collect(),
             per_key,
             max_idle,
-            needs: needs.into_boxed_slice(),
+            needs: needs.into_iter().collect(),
         }
+    }
+
+    /// The budget of a server added at run time (`add server`), at the next index.
+    pub fn add_need(&self, need: Need) -> usize {
+        self.needs.push(need)
+    }
+
+    /// Closes every idle connection to `server` (`del server`).
+    pub fn purge_all(&self, server: usize) {
+        self.purge(server, self.idle(server) as usize);
     }
 
     fn lock(&self, i: usize) -> std::sync::MutexGuard<'_, Shard> {

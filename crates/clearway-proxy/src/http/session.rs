@@ -413,7 +413,7 @@ impl Session {
         let client_upgrade = upgrade.is_some().then(|| ClientSwitch::take(parts)).flatten();
         // A WebSocket request for a server whose WebSockets go over HTTP/1.1 (`ws`): a
         // connection of its own, never an idle one (which may be HTTP/2).
-        let ws_h1 = |server: usize| be.ws_h1[server] && upgrade.as_ref().is_some_and(upgrade::is_websocket);
+        let ws_h1 = |server: usize| be.side(server).ws_h1 && upgrade.as_ref().is_some_and(upgrade::is_websocket);
 
         // `set-dst`/`set-dst-port`: where a `0.0.0.0` server connects for this request;
         // `set-src`/`set-src-port`: the client the backend sees (`usesrc clientip`, `balance
@@ -440,7 +440,7 @@ impl Session {
             HttpReuse::Aggressive | HttpReuse::Always => true,
         };
         let sni_of = |server: usize| -> Option<Arc<str>> {
-            let f = be.tls[server].as_ref()?.sni_fetch.as_ref()?;
+            let f = be.side(server).tls.as_ref()?.sni_fetch.as_ref()?;
             let s = super::samples::ReqSamples {
                 conn: &self.conn,
                 req: parts,
@@ -521,10 +521,10 @@ impl Session {
                 // A plain HTTP/1.1 server: no TLS and no HTTP/2 handshake to wait for, so no
                 // future (and no copy of one into a box) per new server connection.
                 Ok(Got::New(c))
-                    if be.tls[c.slot.server].is_none() && (!be.h2[c.slot.server] || ws_h1(c.slot.server)) =>
+                    if be.side(c.slot.server).tls.is_none() && (!be.side(c.slot.server).h2 || ws_h1(c.slot.server)) =>
                 {
                     let tally = be.tally(c.slot.server);
-                    let stream = Kill::guard(be.kill[c.slot.server].as_ref(), c.stream);
+                    let stream = Kill::guard(be.side(c.slot.server).kill.as_ref(), c.stream);
                     (
                         c.slot,
                         Sender::H1(h1::Conn::counted(stream, READ_BUF, Some(tally))),
@@ -567,7 +567,7 @@ impl Session {
                 },
                 // A header that carried this request's unique id speaks for no other request
                 // (HAProxy keys connections by their header).
-                home: home.clone().filter(|_| !be.send_proxy[server].v2_unique_id),
+                home: home.clone().filter(|_| !be.side(server).send_proxy.v2_unique_id),
                 slot,
             };
             let req_body = body.take().unwrap_or(ReqBody::Empty);
@@ -615,7 +615,7 @@ impl Session {
                         }
                         Ok((rp, rb)) => {
                             responded(fe, parts);
-                            if let Some(o) = &be.observers[server] {
+                            if let Some(o) = &be.side(server).observer {
                                 o.status(rp.status.as_u16());
                             }
                             let auth = rp.extensions.get::<h1::ConnectionAuth>().is_some();
@@ -664,7 +664,7 @@ impl Session {
                         }) => {
                             throttled!(warn, backend = %be.rt.name, server = %be.rt.servers[server].name, "no response within 'timeout server'");
                             count_failed_response(be, server);
-                            if let Some(o) = &be.observers[server] {
+                            if let Some(o) = &be.side(server).observer {
                                 o.failed("Read timeout (http)");
                             }
                             return self.error(Some(be), 504);
@@ -675,7 +675,7 @@ impl Session {
                                 "bad or no response from the server: {}", f.error
                             );
                             count_failed_response(be, server);
-                            if let Some(o) = &be.observers[server] {
+                            if let Some(o) = &be.side(server).observer {
                                 o.failed("Invalid http response");
                             }
                             return self.error(Some(be), 502);
@@ -720,7 +720,7 @@ impl Session {
                         }
                         H2Sent::Answered(res, h2) => {
                             responded(fe, parts);
-                            if let Some(o) = &be.observers[server] {
+                            if let Some(o) = &be.side(server).observer {
                                 o.status(res.status().as_u16());
                             }
                             let (rp, rb) = res.into_parts();
@@ -736,7 +736,7 @@ impl Session {
                         H2Sent::Again(_) => break,
                         H2Sent::Refused(status) => {
                             count_failed_response(be, server);
-                            if let Some(o) = &be.observers[server] {
+                            if let Some(o) = &be.side(server).observer {
                                 o.failed("Invalid http response");
                             }
                             return self.error(Some(be), status);

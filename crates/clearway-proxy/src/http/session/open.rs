@@ -23,8 +23,8 @@ impl Session {
             }
         };
         let tally = be.tally(c.slot.server);
-        let stream = Kill::guard(be.kill[c.slot.server].as_ref(), stream);
-        if h1_only || !(alpn_h2 || be.h2[c.slot.server]) {
+        let stream = Kill::guard(be.side(c.slot.server).kill.as_ref(), stream);
+        if h1_only || !(alpn_h2 || be.side(c.slot.server).h2) {
             // A response head larger than a request's may be is refused (502), as HAProxy's
             // buffer would.
             return Ok((c.slot, Sender::H1(h1::Conn::counted(stream, READ_BUF, Some(tally)))));

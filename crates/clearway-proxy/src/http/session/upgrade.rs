@@ -216,7 +216,7 @@ impl Session {
         let limits = crate::forward::Limits::for_tunnel(self.fe.timeouts.client, server_timeout, tunnel_timeout);
         let (fe, be2, peer) = (self.fe.name.clone(), be.clone(), self.conn.peer);
         tokio::spawn(async move {
-            let kill = be2.kill[slot.server].as_deref();
+            let kill = be2.side(slot.server).kill.as_deref();
             match (client.connection().await, server.connection().await) {
                 (Some(mut c), Some(mut s)) => {
                     let out = crate::forward::forward_any(&mut c, &mut s, limits, kill).await;
