@@ -309,6 +309,9 @@ impl Samples for ConnSamples {
             Fetch::SrcPort => sink(Value::Int(i64::from(self.peer.port()))),
             Fetch::DstPort => sink(Value::Int(i64::from(self.local.port()))),
             Fetch::Always(b) => sink(Value::Bool(*b)),
+            // Outside content inspection (where the inspection's own samples answer), the
+            // content is all there is: an HTTP message's head, rules on a connection.
+            Fetch::WaitEnd => sink(Value::Bool(true)),
             Fetch::SslFc => sink(Value::Bool(self.tls.is_some())),
             Fetch::SslFcSni => self
                 .tls

@@ -277,6 +277,7 @@ impl Samples for PayloadSamples<'_> {
             (Fetch::ReqSslAlpn, Hello::Handshake { alpn, .. }) => alpn.iter().any(|a| sink(Value::Str(a))),
             (Fetch::ReqSslAlpn, _) => false,
             (Fetch::ReqLen, _) => sink(Value::Int(self.data.len() as i64)),
+            (Fetch::WaitEnd, _) => self.fin && sink(Value::Bool(true)),
             (Fetch::ReqPayload { offset, len }, _) => {
                 payload(self.data, *offset, *len).is_some_and(|b| sink(Value::Bin(b)))
             }
@@ -290,7 +291,7 @@ impl Samples for PayloadSamples<'_> {
             return false;
         }
         match fetch {
-            Fetch::ReqLen => true,
+            Fetch::ReqLen | Fetch::WaitEnd => true,
             Fetch::ReqPayload { offset, len } => payload(self.data, *offset, *len).is_none(),
             Fetch::ReqSslHelloType | Fetch::ReqSslSni | Fetch::ReqSslAlpn => *self.hello == Hello::Incomplete,
             f if f.reads_request() => *self.head() == Head::Partial,
@@ -655,6 +656,39 @@ mod tests {
             assert!(matches!(v, Verdict::Reject(_)), "{sent:?}");
             assert_eq!(buf, sent, "nothing read is lost");
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn wait_end_is_undecided_until_the_delay_ends_or_the_client_is_done() {
+        let text = "frontend f\n bind :1\n tcp-request inspect-delay 1s\n \
+                    tcp-request content accept if { req.len ge 8 }\n tcp-request content reject if WAIT_END\n \
+                    tcp-request content accept\n";
+        let l = clearway_config::parse_str("t.cfg", text).expect("config");
+        let r = TcpRules::new(&l.config.frontends[0].tcp_rules);
+        let c = conn();
+        use tokio::io::AsyncWriteExt;
+        // Too few bytes, the client waiting: nothing decided before the delay ends.
+        let (mut client, mut ours) = tokio::io::duplex(64);
+        client.write_all(b"PING").await.unwrap();
+        let mut buf = Vec::new();
+        let inspecting = r.inspect(&mut ours, &mut buf, &c, false);
+        tokio::pin!(inspecting);
+        let early = tokio::time::timeout(Duration::from_millis(900), &mut inspecting).await;
+        assert!(early.is_err(), "decided before the end: {:?}", early.map(|(v, _)| v));
+        assert!(matches!(inspecting.await.0, Verdict::Reject(_)));
+        // The client done sending ends the inspection at once.
+        let (mut client, mut ours) = tokio::io::duplex(64);
+        client.write_all(b"PING").await.unwrap();
+        drop(client);
+        let mut buf = Vec::new();
+        let at_once = tokio::time::timeout(Duration::from_millis(10), r.inspect(&mut ours, &mut buf, &c, false)).await;
+        assert!(matches!(at_once, Ok((Verdict::Reject(_), _))));
+        // Enough bytes: the first rule accepts before WAIT_END is asked.
+        let (mut client, mut ours) = tokio::io::duplex(64);
+        client.write_all(b"PINGPONG").await.unwrap();
+        let mut buf = Vec::new();
+        let at_once = tokio::time::timeout(Duration::from_millis(10), r.inspect(&mut ours, &mut buf, &c, false)).await;
+        assert!(matches!(at_once, Ok((Verdict::Accept, _))));
     }
 
     #[test]

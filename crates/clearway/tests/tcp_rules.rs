@@ -260,3 +260,36 @@ fn tcp_response_rules_in_mode_http_run_on_the_response_head_as_in_haproxy() {
     assert_eq!(logged[0][1], "-1 PD-- 0 seen");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn wait_end_holds_a_verdict_until_inspection_is_over_as_in_haproxy() {
+    let Some(topo) = topology("tcrwe") else { return };
+    let _srv = peer_servers(&topo, &["198.51.100.10:80"]);
+    // `first`: enough bytes are let in at once, too few are refused once inspection ends
+    // (its delay, or the client's end); `delayed`: everything waits for the delay.
+    let cfg = format!(
+        "{TCP_DEFAULTS}listen first\n    bind 192.0.2.1:PORT\n    tcp-request inspect-delay 1s\n\
+         \x20   tcp-request content accept if {{ req.len ge 6 }}\n    tcp-request content reject if WAIT_END\n\
+         \x20   server s1 198.51.100.10:80\n\
+         listen delayed\n    bind 192.0.2.1:1PORT\n    tcp-request inspect-delay 300ms\n\
+         \x20   tcp-request content accept if WAIT_END\n    server s1 198.51.100.10:80\n"
+    );
+    let (_cw, _hap) = clearway_and_haproxy(&topo, &cfg);
+    let mut seen = Vec::new();
+    for port in [80u16, 81] {
+        let mut got = vec![server_of(&ask(&topo, &format!("192.0.2.1:{port}"), None))];
+        // Too few bytes, the connection kept open: refused when the delay ends.
+        got.push(exchange(&topo, port, "hi"));
+        // Too few bytes, then the client's end: refused at once.
+        let mut s = connect(&topo, &format!("192.0.2.1:{port}"));
+        s.write_all(b"hi").expect("send");
+        s.shutdown(std::net::Shutdown::Write).expect("shutdown");
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        got.push(String::from_utf8_lossy(&out).into_owned());
+        got.push(server_of(&ask(&topo, &format!("192.0.2.1:{}", port + 100), None)));
+        seen.push(got);
+    }
+    assert_eq!(seen[0], ["s1", "", "", "s1"]);
+    assert_eq!(seen[0], seen[1], "Clearway and HAProxy differ");
+}

@@ -162,6 +162,7 @@ fn predefined(name: &str) -> Option<AclTest> {
     Some(match name {
         "TRUE" => t(Fetch::Always(true), MatchKind::Bool, &[]),
         "FALSE" => t(Fetch::Always(false), MatchKind::Bool, &[]),
+        "WAIT_END" => t(Fetch::WaitEnd, MatchKind::Bool, &[]),
         "LOCALHOST" => t(Fetch::Src, MatchKind::Ip, &["127.0.0.0/8", "::1"]),
         "HTTP" => t(Fetch::Method, MatchKind::Found, &[]),
         "HTTP_1.0" => t(Fetch::Version, MatchKind::Str, &["1.0"]),

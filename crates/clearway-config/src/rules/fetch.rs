@@ -99,6 +99,9 @@ pub enum Fetch {
     },
     /// `always_true` / `always_false`.
     Always(bool),
+    /// `wait_end` (the `WAIT_END` ACL): true once content inspection is over (its delay
+    /// ended, its buffer is full or the sender is done); until then, not decided.
+    WaitEnd,
     /// `http_auth(LIST)`: the request's Basic credentials are a user of the list.
     HttpAuth(std::sync::Arc<crate::model::Userlist>),
     /// `http_auth_group(LIST)`: the groups of that user, when the credentials are right.
@@ -393,6 +396,7 @@ impl Fetch {
             | Fetch::HttpFirstReq
             | Fetch::ResCacheHit
             | Fetch::Always(_)
+            | Fetch::WaitEnd
             | Fetch::HttpAuth(_)
             | Fetch::Bool(_) => Type::Bool,
             Fetch::ResPayload { .. } | Fetch::ReqPayload { .. } | Fetch::ReqBody | Fetch::ResBody | Fetch::Bin(_) => {

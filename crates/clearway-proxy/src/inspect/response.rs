@@ -26,6 +26,7 @@ impl Samples for ResSamples<'_> {
     fn each(&self, fetch: &Fetch, sink: &mut dyn FnMut(Value<'_>) -> bool) -> bool {
         match fetch {
             Fetch::ResLen => sink(Value::Int(self.data.len() as i64)),
+            Fetch::WaitEnd => self.fin && sink(Value::Bool(true)),
             Fetch::ResPayload { offset, len } => payload(self.data, *offset, *len).is_some_and(|b| sink(Value::Bin(b))),
             _ => self.conn.each(fetch, sink),
         }
@@ -34,7 +35,7 @@ impl Samples for ResSamples<'_> {
     fn may_change(&self, fetch: &Fetch) -> bool {
         match fetch {
             _ if self.fin => false,
-            Fetch::ResLen => true,
+            Fetch::ResLen | Fetch::WaitEnd => true,
             Fetch::ResPayload { offset, len } => payload(self.data, *offset, *len).is_none(),
             _ => false,
         }
