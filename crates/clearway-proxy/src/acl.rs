@@ -36,6 +36,10 @@ pub trait Samples {
         false
     }
 
+    /// A rule evaluated on these samples decided (accepted, refused or answered): what
+    /// `last_rule_file` and `last_rule_line` then say. Only a request's samples keep it.
+    fn final_rule(&self, _span: &clearway_config::model::Span) {}
+
     /// The connection these samples were taken on, whose variables and tracked entries
     /// they share unless they have their own (a request's).
     fn conn(&self) -> Option<&ConnSamples> {

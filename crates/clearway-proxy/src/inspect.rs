@@ -378,6 +378,9 @@ impl TcpRules {
                 None => true,
                 Some(c) => c.decide(s)?,
             };
+            if holds && matches!(r.action, TcpAction::Accept | TcpAction::Reject | TcpAction::Close) {
+                s.final_rule(&r.span);
+            }
             match &r.action {
                 _ if !holds => {}
                 TcpAction::Accept => return Some(Verdict::Accept),
@@ -445,6 +448,9 @@ impl TcpRules {
         for r in rules {
             if !Cond::holds(&r.cond, s) {
                 continue;
+            }
+            if matches!(r.action, TcpAction::Accept | TcpAction::Reject | TcpAction::Close) {
+                s.final_rule(&r.span);
             }
             match &r.action {
                 TcpAction::Accept => return Verdict::Accept,

@@ -620,3 +620,47 @@ fn a_tcp_syslog_target_gets_the_same_lines_as_haproxy_sends_it() {
     assert_eq!(halog(&["-H", "-st"], &got[0]), halog(&["-H", "-st"], &got[1]));
     assert_eq!(halog(&["-H", "-st"], &got[0]), "200 2\n403 1\n503 1\n");
 }
+
+#[test]
+fn the_rule_that_last_decided_is_logged_as_haproxy_logs_it() {
+    let Some(topo) = topology("loglr") else { return };
+    let _web = common::http::echo(&topo, "198.51.100.10:80", "web1");
+    let (rx_cw, rx_hap) = (receiver(&topo), receiver(&topo));
+    let config = |port: u16, rx: &UdpSocket| {
+        format!(
+            "global\n    log 127.0.0.1:{}  local0\n{DEFAULTS}    log global\n\
+             frontend ft\n    bind 192.0.2.1:{port}\n\
+             \x20   log-format \"%ci:%cp %HU %ST lr=%[last_rule_line]\"\n\
+             \x20   http-request set-var(txn.p) path\n\
+             \x20   http-request deny if {{ path /deny }}\n\
+             \x20   http-request redirect location / if {{ path /redir }}\n\
+             \x20   http-request allow if {{ path /allow /rdeny }}\n\
+             \x20   http-request deny\n\
+             \x20   http-response deny if {{ var(txn.p) -m str /rdeny }}\n\
+             \x20   default_backend bk\n\
+             backend bk\n    server s1 198.51.100.10:80\n",
+            rx.local_addr().expect("addr").port(),
+        )
+    };
+    let _cw = start(&topo, &config(80, &rx_cw), &[80]);
+    let _hap = clearway_testkit::Clearway::start(&topo.lb, Path::new("/usr/sbin/haproxy"), &config(81, &rx_hap), &[81]);
+    let mut got = Vec::new();
+    for (port, rx) in [(80u16, &rx_cw), (81, &rx_hap)] {
+        let mut lines = Vec::new();
+        for path in ["/deny", "/redir", "/allow", "/rdeny", "/other"] {
+            http_code(&topo, &format!("http://192.0.2.1:{port}{path}"), &[]);
+            lines.extend(after_client(rx, 1));
+        }
+        got.push(lines);
+    }
+    assert_eq!(got[0], got[1], "Clearway, then HAProxy");
+    let line = |l: &str| l.rsplit_once("lr=").map(|(_, n)| n.to_string()).unwrap_or_default();
+    let lr: Vec<String> = got[0].iter().map(|l| line(l)).collect();
+    // Each refusal, redirect and allow names its own line; the response's deny wins over
+    // the request's allow.
+    let mut distinct = lr.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 5, "{:?}", got[0]);
+    assert!(got[0][3].starts_with("/rdeny 502 "), "{:?}", got[0]);
+}

@@ -384,6 +384,8 @@ fn criterion(call: &clearway_sample::args::Call, word: &str) -> Result<(Fetch, M
         "env" => Ok((Fetch::Env(one("a variable name")?.to_string()), M::Str)),
         "always_true" => no_arg(Fetch::Always(true), M::Bool),
         "wait_end" => no_arg(Fetch::WaitEnd, M::Bool),
+        "last_rule_file" => no_arg(Fetch::LastRuleFile, M::Str),
+        "last_rule_line" => no_arg(Fetch::LastRuleLine, M::Int),
         "always_false" => no_arg(Fetch::Always(false), M::Bool),
         "status" => no_arg(Fetch::Status, M::Int),
         "hdr_ip" | "req.hdr_ip" => {

@@ -99,6 +99,10 @@ pub enum Fetch {
     },
     /// `always_true` / `always_false`.
     Always(bool),
+    /// `last_rule_file`, `last_rule_line`: where the rule that last decided for this request
+    /// is written (an accept, a refusal, an answer).
+    LastRuleFile,
+    LastRuleLine,
     /// `wait_end` (the `WAIT_END` ACL): true once content inspection is over (its delay
     /// ended, its buffer is full or the sender is done); until then, not decided.
     WaitEnd,
@@ -377,6 +381,7 @@ impl Fetch {
             | Fetch::BeId
             | Fetch::Timeout { .. }
             | Fetch::SrvId
+            | Fetch::LastRuleLine
             | Fetch::Proxy { .. } => Type::Int,
             Fetch::Server {
                 what: ServerState::IsUp,

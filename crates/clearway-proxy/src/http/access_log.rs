@@ -39,6 +39,8 @@ struct Marks {
     server: AtomicUsize,
     /// Its server's sessions were shut down before the response came (`KH`).
     killed: std::sync::atomic::AtomicBool,
+    /// The rule that last decided for it (`last_rule_file`, `last_rule_line`).
+    last_rule: std::sync::Mutex<Option<clearway_config::model::Span>>,
     /// A `tcp-request content` rule refused it: no response (`PR`, status -1).
     rejected: std::sync::atomic::AtomicBool,
     /// Clearway refused the server's response (`option checkcache`): `PH`.
@@ -96,6 +98,15 @@ impl ReqLog {
     /// Server `i` was chosen for it: a connection is being made, or was tried in vain.
     pub fn tried(&self, server: usize) {
         self.marks.server.store(server + 1, Ordering::Relaxed);
+    }
+
+    /// A rule decided for it: the last one is what `last_rule_file`/`last_rule_line` say.
+    pub fn final_rule(&self, span: &clearway_config::model::Span) {
+        *self.marks.last_rule.lock().unwrap_or_else(|p| p.into_inner()) = Some(span.clone());
+    }
+
+    pub fn last_rule(&self) -> Option<clearway_config::model::Span> {
+        self.marks.last_rule.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Its server's sessions were shut down while it waited for the response.

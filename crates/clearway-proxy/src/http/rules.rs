@@ -72,6 +72,24 @@ enum Action {
     CacheStore(std::sync::Arc<super::cache::Cache>),
 }
 
+impl Action {
+    /// It decides the message's fate (HAProxy's final actions): what `last_rule_file` and
+    /// `last_rule_line` name once it ran.
+    fn is_final(&self) -> bool {
+        matches!(
+            self,
+            Action::Allow
+                | Action::Reject
+                | Action::Tarpit(_)
+                | Action::Reply(..)
+                | Action::Redirect(_)
+                | Action::Service(_)
+                | Action::Auth(_)
+                | Action::SilentDrop
+        )
+    }
+}
+
 /// A header value a rule sets or adds.
 #[derive(Debug)]
 enum Value {
@@ -547,6 +565,9 @@ impl HttpRules {
                 req.extensions.insert(super::samples::ReqTrackers::default());
             }
             let s = ReqSamples { conn, req };
+            if r.action.is_final() {
+                s.final_rule(&r.span);
+            }
             let edit = match &r.action {
                 Action::Allow => break,
                 a @ (Action::TrackSc(..) | Action::ScIncGpc0(_)) => {

@@ -140,10 +140,29 @@ fn params<'a>(
 }
 
 impl Samples for ReqSamples<'_> {
+    fn final_rule(&self, span: &clearway_config::model::Span) {
+        if let Some(l) = self.req.extensions.get::<super::access_log::ReqLog>() {
+            l.final_rule(span);
+        }
+    }
+
     fn each(&self, fetch: &Fetch, sink: &mut dyn FnMut(Value<'_>) -> bool) -> bool {
         let r = self.req;
         match fetch {
             Fetch::Path => sink(Value::Str(r.uri.path())),
+            Fetch::LastRuleFile | Fetch::LastRuleLine => {
+                let Some(span) = r
+                    .extensions
+                    .get::<super::access_log::ReqLog>()
+                    .and_then(|l| l.last_rule())
+                else {
+                    return false;
+                };
+                sink(match fetch {
+                    Fetch::LastRuleFile => Value::Str(&span.file),
+                    _ => Value::Int(i64::from(span.line)),
+                })
+            }
             Fetch::PathQ => sink(Value::Str(r.uri.path_and_query().map_or("/", |p| p.as_str()))),
             Fetch::UrlIp | Fetch::UrlPort => url_addr(&r.uri).is_some_and(|a| {
                 sink(match fetch {
@@ -415,6 +434,10 @@ impl Samples for ResSamples<'_> {
 
     fn tracked(&self, slot: u8) -> Option<crate::stick::Tracked> {
         self.req.tracked(slot)
+    }
+
+    fn final_rule(&self, span: &clearway_config::model::Span) {
+        self.req.final_rule(span);
     }
 
     fn trackers(&self) -> Option<&crate::stick::Trackers> {

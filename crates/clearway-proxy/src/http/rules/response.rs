@@ -74,6 +74,9 @@ impl HttpRules {
             if !Cond::holds(&r.cond, &s) {
                 continue;
             }
+            if r.action.is_final() {
+                s.final_rule(&r.span);
+            }
             let edit = match &r.action {
                 Action::Allow => break,
                 Action::Reply(Reply::Error(status), true) => return ResVerdict::Deny(*status),

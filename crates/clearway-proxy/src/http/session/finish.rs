@@ -84,15 +84,17 @@ impl Session {
             "request"
         );
         res.body_mut().set_done(done);
-        if let Some(mut l) = self
-            .fe
-            .log_requests
-            .then(|| req.extensions.remove::<ReqLog>())
-            .flatten()
-        {
+        // The format's samples first, while the request still holds what they may read
+        // (its log marks: `last_rule_*`; its captures).
+        let logged = self.fe.log_requests && req.extensions.get::<ReqLog>().is_some();
+        let samples = if logged {
+            self.log_samples(res, req)
+        } else {
+            Box::default()
+        };
+        if let Some(mut l) = logged.then(|| req.extensions.remove::<ReqLog>()).flatten() {
             l.set_captures(req.extensions.remove::<crate::http::access_log::ReqCaptured>());
             let captured = res.extensions_mut().remove::<ResCaptured>();
-            let samples = self.log_samples(res, req);
             // The addresses as the rules left them (`set-src`, `set-dst`).
             let moved = crate::http::rules::moved(&self.conn, req);
             let mut log = PendingLog::new(
