@@ -8,7 +8,7 @@ use crate::keywords::{bind, global, Ctx};
 use crate::model::{Backend, Config, Frontend, HttpSettings, Mode};
 use std::collections::HashMap;
 
-mod checks;
+pub(crate) mod checks;
 use checks::{
     check_caches, check_capture_ids, check_names, check_resolvers, check_sources, check_state_refs, check_stick_tables,
     check_tracks, number_proxies, tls_unacted,

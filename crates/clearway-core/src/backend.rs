@@ -158,7 +158,9 @@ impl BackendRt {
     fn eligible_in(&self, avoid: Option<usize>, buf: &mut [usize]) -> usize {
         let tier = |backup: bool, buf: &mut [usize]| {
             let mut n = 0;
-            for (i, s) in self.servers.iter().enumerate() {
+            // `buf` holds as many as there were servers when it was made: one added since
+            // (in maintenance at first) waits for the next choice.
+            for (i, s) in self.servers.iter().enumerate().take(buf.len()) {
                 if s.backup == backup && s.usable() {
                     buf[n] = i;
                     n += 1;

@@ -428,7 +428,7 @@ impl ServerRt {
     /// replies come back through this host. Draining, `NOLB` and weight 0 do not stop it.
     pub fn running(&self) -> bool {
         let s = self.state.load(Ordering::Relaxed);
-        s & (MAINT | INHERITED_MAINT | RESOLUTION_MAINT | RETURN_PATH_BROKEN) == 0 && self.is_up()
+        s & (MAINT | INHERITED_MAINT | RESOLUTION_MAINT | RETURN_PATH_BROKEN | DELETED) == 0 && self.is_up()
     }
 
     pub fn is_up(&self) -> bool {

@@ -194,6 +194,10 @@ pub async fn run(
             }
             _ => check_once(&route, &spec, &ask, connect_timeout, read_timeout).await,
         };
+        if s.is_deleted() {
+            // Deleted while the check ran: nothing to say of it any more.
+            return;
+        }
         if !outcome.ok && s.check_says_up() {
             s.counters.inc(clearway_core::Field::CheckFailures);
         }

@@ -681,7 +681,7 @@ pub fn cookies(data: &[u8]) {
         &mut h,
         (bent, pick & 2 == 0 && pick & 1 == 1),
         1_000_000_000,
-        |i| i != 1,
+        |i| Some(i != 1),
         false,
     );
     if mode == CookieMode::Insert && indirect {

@@ -377,7 +377,8 @@ impl Backend {
     /// Whether a cookie or a `use-server` rule may send a session to `server`: it is not
     /// stopped, or `option persist` says to use it anyway.
     pub fn takes_persistent(&self, server: usize) -> bool {
-        self.persist || self.rt.servers[server].running()
+        let s = &self.rt.servers[server];
+        !s.is_deleted() && (self.persist || s.running())
     }
 
     /// The server a `use-server` rule assigns to this session, if one does: the first rule

@@ -56,6 +56,7 @@ fn servers_join_and_leave_a_running_backend_as_in_haproxy() {
         got.push(cli(&sock, "add server bk/s2 198.51.100.11:80"));
         got.push(cli(&sock, "add server bk/s3 198.51.100.12:80 cookie c3"));
         got.push(cli(&sock, "add server bk/s3 198.51.100.12:80 weight 300"));
+        got.push(cli(&sock, "add server bk/s3 198.51.100.12:80 id 1"));
         // Added in maintenance: no traffic yet.
         got.push(who());
         got.push(listed());
@@ -73,7 +74,7 @@ fn servers_join_and_leave_a_running_backend_as_in_haproxy() {
         got.push(cli(&sock, "add server bk/s2 198.51.100.11:80 weight 0"));
         got.push(listed());
         assert_eq!(
-            (got[0].as_str(), got[10].as_str(), got[13].as_str(), got[20].as_str()),
+            (got[0].as_str(), got[11].as_str(), got[14].as_str(), got[21].as_str()),
             ("web1", "web1", "web1,web2", "web1"),
             "{port}: {got:#?}"
         );
@@ -83,11 +84,26 @@ fn servers_join_and_leave_a_running_backend_as_in_haproxy() {
     for got in &mut seen {
         assert!(got[9].contains("300") && !got[9].contains("registered"), "{got:?}");
         got[9].clear();
+        // The id's first user, named by where each proxy's file has it.
+        let (head, tail) = ("'id' : custom id 1 already used at ", ":13 ('server s1').\n\n");
+        assert!(got[10].starts_with(head) && got[10].ends_with(tail), "{got:?}");
+        got[10] = format!("{head}FILE{tail}");
     }
     assert_eq!(seen[0], seen[1], "Clearway and HAProxy differ");
     assert_eq!(seen[0][6], "New server registered.\n\n");
-    assert_eq!(seen[0][19], "Server deleted.\n");
-    assert_eq!(seen[0][21], "s1:no check");
+    assert_eq!(seen[0][20], "Server deleted.\n");
+    assert_eq!(seen[0][22], "s1:no check");
+    // Clearway refuses what it would not carry out as asked (HAProxy takes them): a PROXY
+    // header on connections this backend shares between clients, transparent sources.
+    let sock = dir.join("80.sock");
+    let proxy = cli(&sock, "add server bk/s4 198.51.100.12:80 send-proxy");
+    assert!(proxy.contains("http-reuse never"), "{proxy}");
+    let usesrc = cli(
+        &sock,
+        "add server bk/s4 198.51.100.12:80 source 0.0.0.0 usesrc clientip",
+    );
+    assert!(usesrc.contains("'usesrc' is not supported"), "{usesrc}");
+    assert!(!cli(&sock, "show stat").contains("s4"), "neither was added");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -199,7 +199,19 @@ pub fn runtime_server(words: &[String], backend: &Backend, tls: &TlsDefaults) ->
             None => e.message.clone(),
         });
     }
-    let srv = settle(srv.ok_or("invalid server line")?, &backend.source);
+    let srv = srv.ok_or("invalid server line")?;
+    if srv.source.as_ref().is_some_and(|s| s.usesrc.is_some()) {
+        // Transparent proxying (capabilities, the return path) is set up at start.
+        return Err(
+            "'usesrc' is not supported on a server added at run time (hint: put the server in the configuration)"
+                .into(),
+        );
+    }
+    let srv = settle(srv, &backend.source);
+    crate::resolve::checks::check_sources(std::slice::from_ref(&srv), &mut ctx);
+    if let Some(e) = ctx.errors.first() {
+        return Err(e.message.clone());
+    }
     if srv.proto_h2 && backend.mode == Mode::Tcp {
         return Err("MUX protocol is not usable for server.".into());
     }

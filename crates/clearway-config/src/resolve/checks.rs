@@ -103,7 +103,7 @@ pub(super) fn number_proxies(
 
 /// A `source` with a fixed address must match the server's family (IPv4 vs IPv6); SOCKS4
 /// reaches IPv4 addresses only.
-pub(super) fn check_sources(servers: &[crate::model::Server], ctx: &mut Ctx) {
+pub(crate) fn check_sources(servers: &[crate::model::Server], ctx: &mut Ctx) {
     for srv in servers.iter().filter(|s| s.socks4.is_some()) {
         if let crate::model::Host::Ip(std::net::IpAddr::V6(ip)) = &srv.host {
             ctx.error(

@@ -46,7 +46,12 @@ pub async fn run(be: Arc<Backend>, server: usize, agent: AgentCheck, first_delay
         };
         let target = SocketAddr::new(ip, port);
         let start = std::time::Instant::now();
-        match ask(target, source.as_ref(), &agent.send, timeout).await {
+        let reply = ask(target, source.as_ref(), &agent.send, timeout).await;
+        if s.is_deleted() {
+            // Deleted while its agent was asked: its reply changes nothing.
+            return;
+        }
+        match reply {
             Ok(reply) => {
                 if let Some((down, word)) = apply(&be, server, &reply) {
                     health.record(!down);

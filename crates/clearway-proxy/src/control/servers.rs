@@ -8,7 +8,7 @@ use super::command::ServerName;
 use crate::model::side::{Context, ServerSide};
 use crate::model::{Backend, Runtime, Tracker};
 use clearway_config::dynamic_server;
-use clearway_config::model::Host;
+use clearway_config::model::{Host, HttpReuse};
 use clearway_core::{Admin, ServerRt};
 use std::sync::Arc;
 
@@ -62,13 +62,19 @@ fn try_add(rt: &Runtime, name: &ServerName, words: &[String]) -> Result<String, 
         }
         None => None,
     };
-    let id = srv
-        .id
-        .unwrap_or_else(|| be.rt.servers.iter().map(|s| s.id).max().unwrap_or(0) + 1);
-    let mut server = ServerRt::new(&srv, Some(ip)).with_id(id).for_threads(rt.threads);
-    if server.minconn < server.maxconn() {
+    if srv.send_proxy.on() && be.mode == clearway_config::model::Mode::Http && be.http.reuse != HttpReuse::Never {
+        // Its connections speak for one client each: the backend's idle connections are
+        // shared between clients unless 'http-reuse never' (or a configured send-proxy
+        // server) makes them private.
+        return Err(format!(
+            "'send-proxy' on a server added at run time needs 'http-reuse never' in backend '{}' (its idle connections are shared between clients).\n",
+            be.rt.name
+        ));
+    }
+    let mut server = ServerRt::new(&srv, Some(ip)).for_threads(rt.threads);
+    let follows = server.minconn < server.maxconn();
+    if follows {
         server.follow(&be.rt.follow());
-        be.rt.now_follows();
     }
     // HAProxy's dynamic servers start in maintenance, checks and agent stopped.
     server.set_admin(Admin::Maint);
@@ -99,15 +105,35 @@ fn try_add(rt: &Runtime, name: &ServerName, words: &[String]) -> Result<String, 
     }
     let need = crate::http::pool::Need::new(&srv.pool, rt.global_maxconn);
     let i = be.rt.servers.try_push_with(|servers, i| {
-        if servers.iter().any(|s| s.name == srv.name && !s.is_deleted()) {
+        let live = || servers.iter().filter(|s| !s.is_deleted());
+        if live().any(|s| s.name == srv.name) {
             return Err("Already exists a server with the same name in backend.\n".to_string());
         }
+        // Its number: the one given, if free, else the first free one (as HAProxy).
+        let id = match srv.id {
+            Some(id) => {
+                if let Some(other) = live().find(|s| s.id == id) {
+                    return Err(format!(
+                        "'id' : custom id {id} already used at {} ('server {}').\n",
+                        other.span, other.name
+                    ));
+                }
+                id
+            }
+            None => (1..).find(|id| !live().any(|s| s.id == *id)).unwrap_or(u32::MAX),
+        };
+        let server = server.with_id(id);
         // The three lists grow together, only here, one server at a time: same index.
         let (a, b) = (be.sides.push(side), be.pool.add_need(need));
         debug_assert_eq!((a, b), (i, i));
         Ok(server)
     })?;
+    if follows {
+        be.rt.now_follows();
+    }
     if let Some((tb, ti)) = tracked {
+        // As in HAProxy, a server once tracked stays (`del server` refuses it).
+        tb.side(ti).pin();
         tb.side(ti)
             .trackers
             .lock()

@@ -182,7 +182,8 @@ impl CookiePersist {
 
     /// Reads the persistence cookie of a request: the first server (in file order) whose
     /// cookie it is and that is `running` (or any, with `option persist` or forced
-    /// persistence). `assigned`: a `use-server` rule already gave the session a server (the
+    /// persistence; `running` None: the server was deleted, its cookie names none).
+    /// `assigned`: a `use-server` rule already gave the session a server (the
     /// cookie is then unused). In `insert indirect` mode the cookie is taken out of the
     /// request; in `prefix` mode the server's part is.
     pub fn on_request(
@@ -190,7 +191,7 @@ impl CookiePersist {
         headers: &mut HeaderMap,
         (bent, assigned): (Bent, bool),
         now: u32,
-        running: impl Fn(usize) -> bool,
+        running: impl Fn(usize) -> Option<bool>,
         persist: bool,
     ) -> FromRequest {
         let mut r = FromRequest {
@@ -267,7 +268,7 @@ impl CookiePersist {
         value: &[u8],
         (bent, assigned, persist): (Bent, bool, bool),
         now: u32,
-        running: &impl Fn(usize) -> bool,
+        running: &impl Fn(usize) -> Option<bool>,
         r: &mut FromRequest,
     ) {
         let id = if self.mode == CookieMode::Prefix {
@@ -305,7 +306,8 @@ impl CookiePersist {
                 if c.as_deref() != Some(id) {
                     continue;
                 }
-                let up = running(i);
+                // A deleted server (`del server`): its cookie names no server any more.
+                let Some(up) = running(i) else { continue };
                 if up || persist || bent == Bent::Forced {
                     r.seen = if up { Seen::Valid } else { Seen::Down };
                     r.server = Some(i);

@@ -44,39 +44,57 @@ fn values(h: &HeaderMap, name: http::header::HeaderName) -> Vec<&str> {
 fn insert_indirect_takes_the_cookie_and_its_attributes_out_of_the_request() {
     let p = persist(CookieMode::Insert, true);
     let mut h = cookies(&["x=1; SRV=b; $Path=/; y=\"q;r\"", "SRV=a"]);
-    let r = p.on_request(&mut h, (Bent::No, false), 0, |_| true, false);
+    let r = p.on_request(&mut h, (Bent::No, false), 0, |_| Some(true), false);
     assert_eq!((r.seen, r.server), (Seen::Valid, Some(1)));
     assert_eq!(values(&h, COOKIE), ["x=1; y=\"q;r\""]);
     // A header with nothing else left goes; one without our cookie stays as it was.
     let mut h = cookies(&["SRV=a", "k = v"]);
-    p.on_request(&mut h, (Bent::No, false), 0, |_| true, false);
+    p.on_request(&mut h, (Bent::No, false), 0, |_| Some(true), false);
     assert_eq!(values(&h, COOKIE), ["k = v"]);
+}
+
+#[test]
+fn a_deleted_servers_cookie_names_no_server_even_when_persistence_is_forced() {
+    let p = persist(CookieMode::Insert, false);
+    let mut h = cookies(&["SRV=a"]);
+    let gone = |i: usize| (i != 0).then_some(true);
+    let unknown = p.on_request(&mut h, (Bent::No, false), 0, |_| Some(true), false);
+    let unknown = {
+        let mut h = cookies(&["SRV=zz"]);
+        let r = p.on_request(&mut h, (Bent::No, false), 0, |_| Some(true), false);
+        assert_eq!(unknown.server, Some(0), "the cookie names server 0 while it exists");
+        r.seen
+    };
+    for (bent, persist) in [(Bent::No, true), (Bent::Forced, false)] {
+        let r = p.on_request(&mut h, (bent, false), 0, gone, persist);
+        assert_eq!((r.seen, r.server), (unknown, None), "{bent:?} persist={persist}");
+    }
 }
 
 #[test]
 fn a_down_server_is_skipped_unless_persistence_is_forced() {
     let p = persist(CookieMode::Insert, false);
     let mut h = cookies(&["SRV=a"]);
-    let r = p.on_request(&mut h, (Bent::No, false), 0, |i| i != 0, false);
+    let r = p.on_request(&mut h, (Bent::No, false), 0, |i| Some(i != 0), false);
     assert_eq!((r.seen, r.server), (Seen::Down, None));
     assert_eq!(values(&h, COOKIE), ["SRV=a"], "not indirect: left in");
-    let r = p.on_request(&mut h, (Bent::Forced, false), 0, |i| i != 0, false);
+    let r = p.on_request(&mut h, (Bent::Forced, false), 0, |i| Some(i != 0), false);
     assert_eq!((r.seen, r.server), (Seen::Down, Some(0)));
-    let r = p.on_request(&mut h, (Bent::No, false), 0, |i| i != 0, true);
+    let r = p.on_request(&mut h, (Bent::No, false), 0, |i| Some(i != 0), true);
     assert_eq!(
         (r.seen, r.server),
         (Seen::Down, Some(0)),
         "option persist: used, logged down"
     );
-    let r = p.on_request(&mut h, (Bent::No, true), 0, |_| true, false);
+    let r = p.on_request(&mut h, (Bent::No, true), 0, |_| Some(true), false);
     assert_eq!((r.seen, r.server), (Seen::Unused, None), "a use-server rule came first");
-    let r = p.on_request(&mut h, (Bent::Ignored, false), 0, |_| true, false);
+    let r = p.on_request(&mut h, (Bent::Ignored, false), 0, |_| Some(true), false);
     assert_eq!((r.seen, r.server), (Seen::Unused, None));
     for v in ["SRV=zz", "SRV="] {
-        let r = p.on_request(&mut cookies(&[v]), (Bent::No, false), 0, |_| true, false);
+        let r = p.on_request(&mut cookies(&[v]), (Bent::No, false), 0, |_| Some(true), false);
         assert_eq!((r.seen, r.server), (Seen::Invalid, None), "{v}");
     }
-    let r = p.on_request(&mut cookies(&["other=1"]), (Bent::No, false), 0, |_| true, false);
+    let r = p.on_request(&mut cookies(&["other=1"]), (Bent::No, false), 0, |_| Some(true), false);
     assert_eq!(r.seen, Seen::None);
 }
 
@@ -84,7 +102,7 @@ fn a_down_server_is_skipped_unless_persistence_is_forced() {
 fn prefix_mode_strips_the_server_part_and_prefixes_the_servers_cookie() {
     let p = persist(CookieMode::Prefix, false);
     let mut h = cookies(&["SRV=b~opaque~x; o=1"]);
-    let r = p.on_request(&mut h, (Bent::No, false), 0, |_| true, false);
+    let r = p.on_request(&mut h, (Bent::No, false), 0, |_| Some(true), false);
     assert_eq!(r.server, Some(1));
     assert_eq!(values(&h, COOKIE), ["SRV=opaque~x; o=1"]);
     let mut res = HeaderMap::new();
@@ -98,7 +116,7 @@ fn prefix_mode_strips_the_server_part_and_prefixes_the_servers_cookie() {
 #[test]
 fn insert_mode_replaces_the_servers_cookie_and_marks_cacheable_answers_private() {
     let p = persist(CookieMode::Insert, true);
-    let none = p.on_request(&mut HeaderMap::new(), (Bent::No, false), 0, |_| true, false);
+    let none = p.on_request(&mut HeaderMap::new(), (Bent::No, false), 0, |_| Some(true), false);
     let mut res = HeaderMap::new();
     res.append(SET_COOKIE, HeaderValue::from_static("SRV=app"));
     res.append(CACHE_CONTROL, HeaderValue::from_static("max-age=60"));
@@ -131,15 +149,27 @@ fn dates_read_back_and_stale_cookies_are_ignored() {
     (p.maxidle, p.maxlife) = (3600, 86_400);
     let now = t + 100;
     let fresh = format!("SRV=a|{}|{}", date_text(t >> 2), date_text(t >> 2));
-    let r = p.on_request(&mut cookies(&[&fresh]), (Bent::No, false), now, |_| true, false);
+    let r = p.on_request(&mut cookies(&[&fresh]), (Bent::No, false), now, |_| Some(true), false);
     assert_eq!((r.seen, r.server), (Seen::Valid, Some(0)));
-    let r = p.on_request(&mut cookies(&[&fresh]), (Bent::No, false), t + 7200, |_| true, false);
+    let r = p.on_request(
+        &mut cookies(&[&fresh]),
+        (Bent::No, false),
+        t + 7200,
+        |_| Some(true),
+        false,
+    );
     assert_eq!((r.seen, r.server), (Seen::Expired, None));
-    let r = p.on_request(&mut cookies(&[&fresh]), (Bent::No, false), t + 90_000, |_| true, false);
+    let r = p.on_request(
+        &mut cookies(&[&fresh]),
+        (Bent::No, false),
+        t + 90_000,
+        |_| Some(true),
+        false,
+    );
     assert_eq!(r.seen, Seen::Old);
     // A fresh cookie is refreshed when its date is behind: the first date stays.
     let mut res = HeaderMap::new();
-    let r = p.on_request(&mut cookies(&[&fresh]), (Bent::No, false), now, |_| true, false);
+    let r = p.on_request(&mut cookies(&[&fresh]), (Bent::No, false), now, |_| Some(true), false);
     let (set, _) = p.on_response(&mut res, &r, Bent::No, &answer(0, true, &Method::GET, 200, now));
     assert_eq!(set, Set::Updated);
     let v = values(&res, SET_COOKIE)[0];

@@ -32,7 +32,7 @@ impl Session {
                 &mut parts.headers,
                 (bent, ruled.is_some()),
                 unix_now(),
-                |i| be.rt.servers[i].running(),
+                |i| (!be.rt.servers[i].is_deleted()).then(|| be.rt.servers[i].running()),
                 be.persist,
             )
         });
