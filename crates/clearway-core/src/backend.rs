@@ -2,18 +2,15 @@
 //! servers allowed to take traffic (active servers, else backups). Owns the choice of a server
 //! and the taking of its slot; must not wait, connect or retry (the data plane does).
 
-use crate::append::AppendOnly;
 pub use crate::balance::Choice;
 use crate::balance::{self, Algorithm};
 use crate::counters::{Counters, Gauge};
 use crate::server::ServerRt;
+pub use crate::server::Servers;
 use clearway_config::model::{self, Timeouts};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
-
-/// A backend's servers, in configuration order, then those added at run time.
-pub type Servers = AppendOnly<ServerRt>;
 
 #[derive(Debug)]
 pub struct BackendRt {

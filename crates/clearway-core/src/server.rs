@@ -41,6 +41,9 @@ const NOLB: u16 = 512;
 /// the backend's choices, names and statistics.
 const DELETED: u16 = 1024;
 
+/// A backend's servers, in configuration order, then those added at run time.
+pub type Servers = crate::append::AppendOnly<ServerRt>;
+
 #[derive(Debug)]
 pub struct ServerRt {
     pub name: String,

@@ -16,6 +16,7 @@ use clearway_core::{BackendId, BackendRt, Field, ServerId, ServerRt};
 use std::sync::Arc;
 
 pub mod side;
+pub use side::Tracker;
 
 /// Everything the data plane needs, built once per configuration.
 #[derive(Debug)]
@@ -451,11 +452,4 @@ pub struct Assigned {
     /// A `force-persist` condition held: no redispatch to another server, even at the last
     /// retry.
     pub stays: bool,
-}
-
-/// A server that tracks another one (`track`): its health and maintenance follow.
-#[derive(Debug, Clone)]
-pub struct Tracker {
-    pub be: std::sync::Weak<Backend>,
-    pub server: usize,
 }

@@ -2,7 +2,7 @@
 //! fill up one after the other and the others can be switched off.
 
 use super::{Algorithm, Choice, Key};
-use crate::backend::Servers;
+use crate::server::Servers;
 
 #[derive(Debug)]
 pub struct First;

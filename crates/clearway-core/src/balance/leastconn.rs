@@ -2,7 +2,7 @@
 //! ties rotate so equal servers share new connections.
 
 use super::{Algorithm, Choice, Key};
-use crate::backend::Servers;
+use crate::server::Servers;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[derive(Debug, Default)]

@@ -7,7 +7,7 @@ mod random;
 mod roundrobin;
 mod sourcehash;
 
-use crate::backend::Servers;
+use crate::server::Servers;
 use clearway_config::model::{Balance, HashType};
 use std::net::IpAddr;
 
@@ -128,7 +128,7 @@ pub(crate) mod testutil {
     use crate::server::ServerRt;
     use clearway_config::model::{CheckParams, Host, Server, ServerPort, Span};
 
-    pub fn servers(weights: &[u32], maxconn: u32) -> crate::backend::Servers {
+    pub fn servers(weights: &[u32], maxconn: u32) -> crate::server::Servers {
         servers_vec(weights, maxconn).into_iter().collect()
     }
 

@@ -3,7 +3,7 @@
 //! weight taken. Weights changed at run time count at once.
 
 use super::{Algorithm, Choice, Key};
-use crate::backend::Servers;
+use crate::server::Servers;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Debug)]

@@ -2,7 +2,7 @@
 //! picks in proportion to its weight, spread out rather than in bursts.
 
 use super::{Algorithm, Choice, Key};
-use crate::backend::Servers;
+use crate::server::Servers;
 use std::sync::Mutex;
 
 #[derive(Debug)]

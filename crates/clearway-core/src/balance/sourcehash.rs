@@ -5,7 +5,7 @@
 //! Clearway's own rendezvous hashing).
 
 use super::{Algorithm, Choice, Key};
-use crate::backend::Servers;
+use crate::server::Servers;
 use std::net::IpAddr;
 
 /// `hash-type map-based` (the default), as HAProxy maps: the hash modulo the eligible

@@ -655,8 +655,8 @@ fn run(rt: &Runtime, c: &Command, cli: &mut Cli) -> Result<Outcome, String> {
             }
             said(String::new())
         }
-        Command::AddServer(n, words) => said(super::servers::add(rt, n, words)),
-        Command::DelServer(n) => said(super::servers::del(rt, n)),
+        Command::AddServer(n, words) => said(super::servers::add(rt, (&n.backend, &n.server), words)),
+        Command::DelServer(n) => said(super::servers::del(rt, (&n.backend, &n.server))),
         Command::ClearCounters { all } => {
             for fe in &rt.frontends {
                 fe.max_sessions.clear_max();

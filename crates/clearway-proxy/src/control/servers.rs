@@ -4,7 +4,6 @@
 //! deleted one keeps its place in the backend's list (sessions may still name its index)
 //! but is gone from choices, names and statistics.
 
-use super::command::ServerName;
 use crate::model::side::{Context, ServerSide};
 use crate::model::{Backend, Runtime, Tracker};
 use clearway_config::dynamic_server;
@@ -16,22 +15,20 @@ use std::sync::Arc;
 // is written as HAProxy's, less the line end the socket adds.
 
 /// `add server`: the answer HAProxy gives.
-pub fn add(rt: &Runtime, name: &ServerName, words: &[String]) -> String {
-    try_add(rt, name, words).unwrap_or_else(|e| e)
+pub fn add(rt: &Runtime, (backend, name): (&str, &str), words: &[String]) -> String {
+    try_add(rt, (backend, name), words).unwrap_or_else(|e| e)
 }
 
-fn try_add(rt: &Runtime, name: &ServerName, words: &[String]) -> Result<String, String> {
+fn try_add(rt: &Runtime, (backend, name): (&str, &str), words: &[String]) -> Result<String, String> {
     let be = rt
         .backends
         .iter()
-        .find(|b| b.rt.name == name.backend)
+        .find(|b| b.rt.name == backend)
         .ok_or("No such backend.")?;
     if !dynamic_server::takes_dynamic_servers(&be.conf) {
         return Err("Backend must use a dynamic load balancing to support dynamic servers.".into());
     }
-    let line: Vec<String> = std::iter::once(name.server.clone())
-        .chain(words.iter().cloned())
-        .collect();
+    let line: Vec<String> = std::iter::once(name.to_string()).chain(words.iter().cloned()).collect();
     let mut srv = dynamic_server::runtime_server(&line, &be.conf, &rt.tls_defaults).map_err(|e| e + "\n")?;
     let ip = match srv.host {
         Host::Ip(ip) => ip,
@@ -174,17 +171,17 @@ fn spawn_checks(rt: &Runtime, be: &Arc<Backend>, i: usize) {
 }
 
 /// `del server`: the answer HAProxy gives.
-pub fn del(rt: &Runtime, name: &ServerName) -> String {
-    try_del(rt, name).unwrap_or_else(|e| e)
+pub fn del(rt: &Runtime, (backend, name): (&str, &str)) -> String {
+    try_del(rt, (backend, name)).unwrap_or_else(|e| e)
 }
 
-fn try_del(rt: &Runtime, name: &ServerName) -> Result<String, String> {
+fn try_del(rt: &Runtime, (backend, name): (&str, &str)) -> Result<String, String> {
     let be = rt
         .backends
         .iter()
-        .find(|b| b.rt.name == name.backend)
+        .find(|b| b.rt.name == backend)
         .ok_or("No such backend.")?;
-    let (_, i) = server_named(rt, &name.backend, &name.server).ok_or("No such server.")?;
+    let (_, i) = server_named(rt, backend, name).ok_or("No such server.")?;
     let (s, side) = (&be.rt.servers[i], be.side(i));
     if side.is_pinned() || !side.trackers().is_empty() {
         return Err(

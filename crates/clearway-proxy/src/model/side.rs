@@ -19,7 +19,7 @@ pub struct ServerSide {
     /// With `check` and `observe`: what traffic says of its health.
     pub observer: Option<Arc<crate::checks::observe::Observer>>,
     /// The servers that track it (`track`).
-    pub trackers: Mutex<Vec<super::Tracker>>,
+    pub trackers: Mutex<Vec<Tracker>>,
     /// The server it tracks, as `backend/server`.
     pub tracks: Option<String>,
     /// Its agent check (`agent-check`), if any.
@@ -127,7 +127,7 @@ impl ServerSide {
     }
 
     /// The servers tracking it, as they are now.
-    pub fn trackers(&self) -> Vec<super::Tracker> {
+    pub fn trackers(&self) -> Vec<Tracker> {
         self.trackers.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
@@ -161,4 +161,11 @@ fn ws_h1(s: &model::Server) -> bool {
             s.ssl && !s.proto_h2 && alpn.iter().any(|p| p == "h2") && alpn.iter().any(|p| p == "http/1.1")
         }
     }
+}
+
+/// A server that tracks another one (`track`): its health and maintenance follow.
+#[derive(Debug, Clone)]
+pub struct Tracker {
+    pub be: std::sync::Weak<super::Backend>,
+    pub server: usize,
 }
