@@ -411,10 +411,7 @@ fn apply(be: &Backend, server: usize, t: Transition, o: &Outcome) {
             );
             actions::say(be, crate::log::ALERT, &msg);
             if active + backup == 0 {
-                let msg = format!("backend {} has no server available!", be.rt.name);
-                tracing::error!("{msg}");
-                be.events.send(crate::log::EMERG, &msg);
-                be.queue.fail_all();
+                actions::after_change(be, server);
             }
             if s.on_marked_down_shutdown {
                 if let Some(k) = &be.side(server).kill {
@@ -446,7 +443,11 @@ fn apply(be: &Backend, server: usize, t: Transition, o: &Outcome) {
                 actions::online(be)
             );
             actions::say(be, crate::log::NOTICE, &msg);
-            be.queue.offer(&be.rt, server);
+            // Queued sessions may go to it now (and a lost backend is back).
+            let (active, backup) = be.rt.usable_by_kind();
+            if active + backup > 0 {
+                actions::after_change(be, server);
+            }
             if s.on_marked_up_shutdown_backups && !s.backup {
                 for (i, b) in be.rt.servers.iter().enumerate().filter(|(_, b)| b.backup) {
                     if let Some(k) = &be.side(i).kill {

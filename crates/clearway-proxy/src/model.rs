@@ -332,6 +332,9 @@ pub struct Backend {
     pub checkcache: bool,
     /// `option abortonclose`: HTTP/1 clients, and `mode tcp` sessions waiting for a server.
     pub abortonclose: bool,
+    /// "has no server available!" was logged, and no server came back since: it is said
+    /// once per loss, as HAProxy says it.
+    pub none_left: std::sync::atomic::AtomicBool,
     /// `disabled`: stopped, without servers, and absent from the statistics.
     pub disabled: bool,
     /// Idle server connections (`mode http`).

@@ -207,6 +207,7 @@ impl Runtime {
                 persist: b.options.persist,
                 checkcache: b.options.checkcache && b.mode == model::Mode::Http,
                 abortonclose: b.options.abortonclose,
+                none_left: Default::default(),
                 disabled: b.disabled,
                 pool: Arc::new(Pool::with_needs(
                     // No cap per key but the connection limit: each server's `pool-max-conn`

@@ -140,9 +140,12 @@ fn no_server_left_fails_clients_promptly_and_says_why() {
         return;
     };
     let s1 = PeerServer::start(&topo.server, addr("198.51.100.10:80"), "s1");
+    let dir = socket_dir("hcnone");
+    let sock = dir.join("admin.sock");
     let cfg = format!(
-        "{DEFAULTS}    timeout queue 30s\nfrontend ft\n    bind 192.0.2.1:80\n    default_backend bk\n\
-         backend bk\n    server s1 198.51.100.10:80 check inter 100ms fall 1\n"
+        "global\n    stats socket {} level admin\n{DEFAULTS}    timeout queue 30s\nfrontend ft\n    bind 192.0.2.1:80\n    default_backend bk\n\
+         backend bk\n    server s1 198.51.100.10:80 check inter 100ms fall 1\n",
+        sock.display()
     );
     let lb = start(&topo, &cfg, &[80]);
     assert!(ask(&topo, "192.0.2.1:80", None).contains("server=s1"));
@@ -152,6 +155,15 @@ fn no_server_left_fails_clients_promptly_and_says_why() {
         "{}",
         lb.log()
     );
+    // Changes while no server is left say it again no more (HAProxy says it once per loss).
+    cli(&sock, "disable server bk/s1");
+    cli(&sock, "set weight bk/s1 0");
+    assert!(
+        lb.wait_log("was DOWN and now enters maintenance", TIMEOUT),
+        "{}",
+        lb.log()
+    );
+    assert_eq!(lb.log().matches("has no server available!").count(), 1, "{}", lb.log());
     let answer =
         clearway_testkit::request(&topo.client, addr("192.0.2.1:80"), None, b"hello\n", TIMEOUT).unwrap_or_default();
     assert_eq!(answer, "");
@@ -160,6 +172,7 @@ fn no_server_left_fails_clients_promptly_and_says_why() {
         "{}",
         lb.log()
     );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

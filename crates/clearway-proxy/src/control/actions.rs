@@ -190,13 +190,18 @@ pub fn set_nolb(be: &Backend, i: usize, on: bool) {
 /// After a server's state changed: queued sessions may go to it now, or, when no server is
 /// left, fail at once instead of waiting for their timeout.
 pub fn after_change(be: &Backend, i: usize) {
+    use std::sync::atomic::Ordering::Relaxed;
     let (active, backup) = be.rt.usable_by_kind();
     if active + backup == 0 {
-        let msg = format!("backend {} has no server available!", be.rt.name);
-        tracing::error!("{msg}");
-        be.events.send(crate::log::EMERG, &msg);
+        // Said when the last server goes, not at every change while none is left.
+        if !be.none_left.swap(true, Relaxed) {
+            let msg = format!("backend {} has no server available!", be.rt.name);
+            tracing::error!("{msg}");
+            be.events.send(crate::log::EMERG, &msg);
+        }
         be.queue.fail_all();
     } else {
+        be.none_left.store(false, Relaxed);
         be.queue.offer(&be.rt, i);
     }
 }
