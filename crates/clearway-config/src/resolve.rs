@@ -10,8 +10,8 @@ use std::collections::HashMap;
 
 pub(crate) mod checks;
 use checks::{
-    check_caches, check_capture_ids, check_names, check_resolvers, check_sources, check_state_refs, check_stick_tables,
-    check_tracks, number_proxies, tls_unacted,
+    check_caches, check_capture_ids, check_last_rule_refs, check_names, check_resolvers, check_sources,
+    check_state_refs, check_stick_tables, check_tracks, number_proxies, tls_unacted,
 };
 
 pub fn build(sections: &[Section], ctx: &mut Ctx) -> Config {
@@ -174,6 +174,7 @@ fn proxies(sections: &[Section], ctx: &mut Ctx) -> Config {
     check_tracks(&cfg, ctx);
     check_stick_tables(&cfg, ctx);
     check_state_refs(&cfg, ctx);
+    check_last_rule_refs(&cfg, ctx);
     check_capture_ids(&cfg, ctx);
     check_caches(&cfg, ctx);
     check_resolvers(&cfg, ctx);

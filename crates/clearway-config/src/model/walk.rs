@@ -178,18 +178,13 @@ impl Config {
         found
     }
 
-    /// The backends whose session rate a rule reads (`be_sess_rate`).
-    pub fn rate_read_backends(&self) -> Vec<String> {
-        use crate::rules::{Fetch, ProxyState};
+    /// What `pick` takes from each fetch the rules name, with the rule's place.
+    fn picked<T>(&self, pick: impl Fn(&crate::rules::Fetch) -> Option<T>) -> Vec<(T, Span)> {
         let found = std::cell::RefCell::new(Vec::new());
         self.visit_rules(
-            &|f, _, _| {
-                if let Fetch::Proxy {
-                    what: ProxyState::SessRate,
-                    backend,
-                } = f
-                {
-                    found.borrow_mut().push(backend.clone());
+            &|f, _, span| {
+                if let Some(t) = pick(f) {
+                    found.borrow_mut().push((t, span.clone()));
                 }
             },
             &|_, _| {},
@@ -197,24 +192,39 @@ impl Config {
         found.into_inner()
     }
 
+    /// The backends whose session rate a rule reads (`be_sess_rate`).
+    pub fn rate_read_backends(&self) -> Vec<String> {
+        use crate::rules::{Fetch, ProxyState};
+        let picked = self.picked(|f| match f {
+            Fetch::Proxy {
+                what: ProxyState::SessRate,
+                backend,
+            } => Some(backend.clone()),
+            _ => None,
+        });
+        picked.into_iter().map(|(b, _)| b).collect()
+    }
+
     /// The servers whose session rate a rule reads (`srv_sess_rate`), as `backend/server`.
     pub fn rate_read_servers(&self) -> Vec<String> {
         use crate::rules::{Fetch, ServerState};
-        let found = std::cell::RefCell::new(Vec::new());
-        self.visit_rules(
-            &|f, _, _| {
-                if let Fetch::Server {
-                    what: ServerState::SessRate,
-                    backend,
-                    server,
-                } = f
-                {
-                    found.borrow_mut().push(format!("{backend}/{server}"));
-                }
-            },
-            &|_, _| {},
-        );
-        found.into_inner()
+        let picked = self.picked(|f| match f {
+            Fetch::Server {
+                what: ServerState::SessRate,
+                backend,
+                server,
+            } => Some(format!("{backend}/{server}")),
+            _ => None,
+        });
+        picked.into_iter().map(|(s, _)| s).collect()
+    }
+
+    /// Where a rule reads `last_rule_file` or `last_rule_line` (log formats may; rules may
+    /// not, see `resolve::checks::check_last_rule_refs`).
+    pub fn last_rule_refs(&self) -> Vec<Span> {
+        use crate::rules::Fetch;
+        let picked = self.picked(|f| matches!(f, Fetch::LastRuleFile | Fetch::LastRuleLine).then_some(()));
+        picked.into_iter().map(|(_, span)| span).collect()
     }
 
     /// The tables `stick` rules use: their entries keep a server.

@@ -270,6 +270,19 @@ pub(super) fn check_state_refs(cfg: &Config, ctx: &mut Ctx) {
     }
 }
 
+/// `last_rule_file` and `last_rule_line` are kept for a request's log line: a rule that
+/// read them would see nothing where HAProxy's sees the rule before it (a mode tcp
+/// session's, or a request of a frontend that logs no requests), so rules may not.
+pub(super) fn check_last_rule_refs(cfg: &Config, ctx: &mut Ctx) {
+    for span in cfg.last_rule_refs() {
+        ctx.error_hint(
+            &span,
+            "'last_rule_file' and 'last_rule_line' are not supported in rules by Clearway yet, only in log formats",
+            Some("log them ('log-format ... %[last_rule_file]:%[last_rule_line]') instead of testing them".into()),
+        );
+    }
+}
+
 /// Every `capture ... id N` of a frontend names one of its slots.
 pub(super) fn check_capture_ids(cfg: &Config, ctx: &mut Ctx) {
     use crate::rules::{CaptureSlot, HttpAction};

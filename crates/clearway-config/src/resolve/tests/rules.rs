@@ -345,3 +345,24 @@ fn compression_offload_is_refused_where_it_would_do_nothing() {
             .offload
     );
 }
+
+#[test]
+fn last_rule_fetches_are_for_log_formats_only() {
+    let base = format!("{POLICY_BASE}backend b\n server s 127.0.0.1:1\n");
+    ok(&format!(
+        "{base}frontend g\n bind :2\n log-format \"%ci lr=%[last_rule_file]:%[last_rule_line]\"\n default_backend b\n"
+    ));
+    for bad in [
+        "frontend g\n bind :2\n http-request deny if { last_rule_line 5 }\n default_backend b\n",
+        "frontend g\n bind :2\n http-response set-header x %[last_rule_file]\n default_backend b\n",
+    ] {
+        let e = refused(&format!("{base}{bad}"));
+        // The rule's own line: the third of the frontend.
+        let line = base.lines().count() as u32 + 3;
+        assert!(
+            e.iter()
+                .any(|e| e.message.contains("only in log formats") && e.span.line == line),
+            "{bad}: {e:?}"
+        );
+    }
+}
