@@ -358,6 +358,11 @@ pub struct Backend {
 }
 
 impl Backend {
+    /// The index of its server of that name (a deleted one has none any more).
+    pub fn server_index(&self, name: &str) -> Option<usize> {
+        self.rt.servers.iter().position(|s| s.name == name && !s.is_deleted())
+    }
+
     /// What the data plane knows of server `i` beyond its live state.
     #[inline]
     pub fn side(&self, i: usize) -> &side::ServerSide {

@@ -603,8 +603,7 @@ fn pin_named_servers(cfg: &model::Config, backends: &[Arc<Backend>]) {
 pub fn find_server<'a>(backends: &'a [Arc<Backend>], name: &str) -> Option<&'a crate::model::side::ServerSide> {
     let (tb, ts) = name.split_once('/')?;
     let be = backends.iter().find(|x| x.rt.name == tb)?;
-    let i = be.rt.servers.iter().position(|s| s.name == ts && !s.is_deleted())?;
-    Some(be.side(i))
+    Some(be.side(be.server_index(ts)?))
 }
 
 #[cfg(test)]

@@ -63,7 +63,7 @@ pub fn proxy(what: ProxyState, backend: &str) -> i64 {
 /// A server's value; None when the running configuration has no such server.
 pub fn server(what: ServerState, backend: &str, server: &str) -> Option<clearway_sample::Sample<'static>> {
     let be = backend_named(backend)?;
-    let s: &ServerRt = be.rt.servers.iter().find(|s| s.name == server && !s.is_deleted())?;
+    let s: &ServerRt = &be.rt.servers[be.server_index(server)?];
     Some(match what {
         ServerState::IsUp => clearway_sample::Sample::Bool(s.running()),
         ServerState::Conn => clearway_sample::Sample::Int(i64::from(s.active())),

@@ -192,12 +192,14 @@ pub fn runtime_server(words: &[String], backend: &Backend, tls: &TlsDefaults) ->
         tls: tls.clone(),
         ..Ctx::default()
     };
+    // What the runtime API answers for a refused line: the message, and its hint.
+    let said = |m: &str, h: Option<&str>| match h {
+        Some(h) => format!("{m} (hint: {h})"),
+        None => m.to_string(),
+    };
     let srv = super::server::parse_server(&d, &super::server::template(&span), &mut ctx);
     if let Some(e) = ctx.errors.first() {
-        return Err(match &e.hint {
-            Some(h) => format!("{} (hint: {h})", e.message),
-            None => e.message.clone(),
-        });
+        return Err(said(&e.message, e.hint.as_deref()));
     }
     let srv = srv.ok_or("invalid server line")?;
     if srv.source.as_ref().is_some_and(|s| s.usesrc.is_some()) {
@@ -210,16 +212,13 @@ pub fn runtime_server(words: &[String], backend: &Backend, tls: &TlsDefaults) ->
     let srv = settle(srv, &backend.source);
     crate::resolve::checks::check_sources(std::slice::from_ref(&srv), &mut ctx);
     if let Some(e) = ctx.errors.first() {
-        return Err(e.message.clone());
+        return Err(said(&e.message, e.hint.as_deref()));
     }
     if srv.proto_h2 && backend.mode == Mode::Tcp {
         return Err("MUX protocol is not usable for server.".into());
     }
     if let Some((m, h)) = line_errors(&srv, backend.mode).into_iter().next() {
-        return Err(match h {
-            Some(h) => format!("{m} (hint: {h})"),
-            None => m,
-        });
+        return Err(said(&m, h.as_deref()));
     }
     Ok(srv)
 }

@@ -231,15 +231,20 @@ pub fn propagate_health(be: &Backend, i: usize, up: bool) {
     }
 }
 
+/// The administrative state a server passes on to those tracking it: its own, else what it
+/// inherited itself.
+pub fn passed_on(s: &ServerRt) -> Admin {
+    match (s.admin(), s.inherited()) {
+        (Admin::Ready, inherited) => inherited,
+        (own, _) => own,
+    }
+}
+
 /// The servers tracking server `i` of `be` inherit its maintenance or drain, on along chains.
 pub fn propagate_admin(be: &Backend, i: usize) {
     let list = be.side(i).trackers();
     let s = &be.rt.servers[i];
-    // What this server passes on: its own state, else what it inherited.
-    let passed = match (s.admin(), s.inherited()) {
-        (Admin::Ready, inherited) => inherited,
-        (own, _) => own,
-    };
+    let passed = passed_on(s);
     // Newest first, as HAProxy's list of trackers.
     for t in list.iter().rev() {
         let Some(tb) = t.be.upgrade() else { continue };

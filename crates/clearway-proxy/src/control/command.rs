@@ -492,12 +492,7 @@ fn find<'a>(rt: &'a Runtime, n: &ServerName) -> Result<(&'a Arc<Backend>, usize,
         .iter()
         .find(|b| b.rt.name == n.backend)
         .ok_or("No such backend.")?;
-    let i = be
-        .rt
-        .servers
-        .iter()
-        .position(|s| s.name == n.server && !s.is_deleted())
-        .ok_or("No such server.")?;
+    let i = be.server_index(&n.server).ok_or("No such server.")?;
     Ok((be, i, &be.rt.servers[i]))
 }
 

@@ -95,10 +95,7 @@ fn try_add(rt: &Runtime, (backend, name): (&str, &str), words: &[String]) -> Res
     if let Some((tb, ti)) = &tracked {
         let t = &tb.rt.servers[*ti];
         server.set_up(t.check_says_up());
-        server.set_inherited(match (t.admin(), t.inherited()) {
-            (Admin::Ready, inherited) => inherited,
-            (own, _) => own,
-        });
+        server.set_inherited(super::actions::passed_on(t));
     }
     let need = crate::http::pool::Need::new(&srv.pool, rt.global_maxconn);
     let i = be.rt.servers.try_push_with(|servers, i| {
@@ -210,6 +207,5 @@ fn try_del(rt: &Runtime, (backend, name): (&str, &str)) -> Result<String, String
 /// Backend `b`'s server `s` (not deleted), with its index.
 fn server_named<'a>(rt: &'a Runtime, b: &str, s: &str) -> Option<(&'a Arc<Backend>, usize)> {
     let be = rt.backends.iter().find(|x| x.rt.name == b)?;
-    let i = be.rt.servers.iter().position(|x| x.name == s && !x.is_deleted())?;
-    Some((be, i))
+    Some((be, be.server_index(s)?))
 }

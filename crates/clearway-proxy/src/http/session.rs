@@ -543,7 +543,7 @@ impl Session {
                     if let (dispatch::DispatchError::Connect { server, .. }, Some(l)) =
                         (&e, parts.extensions.get::<ReqLog>())
                     {
-                        if let Some(i) = be.rt.servers.iter().position(|s| &s.name == server && !s.is_deleted()) {
+                        if let Some(i) = be.server_index(server) {
                             l.tried(i);
                         }
                     }
